@@ -1,0 +1,122 @@
+# vouch — build, run and test.  See README.md.
+#
+#   make run     install missing Debian packages, build, start the demo instance
+#   make test    install, build, run every test (unit, sanitizer, fuzz, integration)
+#   make         build bin files into build/
+#   make SANITIZE=address,undefined   the same into build-asan/
+
+CC       ?= cc
+PKGS     := openssl libmicrohttpd jansson sqlite3 libcurl
+SANITIZE ?=
+ifeq ($(SANITIZE),)
+BUILD    ?= build
+OPT      := -O2
+else
+BUILD    ?= build-asan
+OPT      := -O1 -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
+endif
+
+WARN     := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Werror
+CPPFLAGS += -Isrc -D_GNU_SOURCE -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED
+CFLAGS   += -std=c11 -g $(OPT) $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LDFLAGS  += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
+
+# Modules: one directory each under src/.  A module's objects go into its own archive.
+MODULES  := lib keys store audit core http api cli
+define module_vars
+$(1)_SRC := $$(wildcard src/$(1)/*.c)
+$(1)_OBJ := $$(patsubst src/%.c,$(BUILD)/obj/%.o,$$($(1)_SRC))
+$(1)_LIB := $(BUILD)/lib/lib$(1).a
+endef
+$(foreach m,$(MODULES),$(eval $(call module_vars,$(m))))
+
+# Which modules a program or unit test links (most dependent first).
+SERVER_MODS := api http core audit store keys lib
+CLI_MODS    := cli lib
+DEPS_lib    := lib
+DEPS_keys   := keys lib
+DEPS_store  := audit store lib
+DEPS_audit  := audit store lib
+DEPS_core   := core lib
+DEPS_http   := http lib
+DEPS_api    := $(SERVER_MODS)
+DEPS_cli    := cli lib
+
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+unit_mod   = $(word 2,$(subst _, ,$(notdir $(1))))
+libs_of    = $(foreach m,$(1),$($(m)_LIB))
+
+.PHONY: all bins unit test check run deps asan fuzz fuzz-smoke integration format format-check clean bench
+all: bins
+bins: $(BUILD)/vouchd $(BUILD)/vouch
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(foreach m,$(MODULES),$(eval $($(m)_LIB): $($(m)_OBJ) ; @mkdir -p $$(dir $$@); rm -f $$@; $$(AR) rcs $$@ $$^))
+
+$(BUILD)/vouchd: src/cmd/vouchd.c $(call libs_of,$(SERVER_MODS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call libs_of,$(SERVER_MODS)) $(LDLIBS)
+
+$(BUILD)/vouch: src/cmd/vouch.c $(call libs_of,$(CLI_MODS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call libs_of,$(CLI_MODS)) $(LDLIBS)
+
+.SECONDEXPANSION:
+$(BUILD)/tests/test_%: tests/unit/test_%.c $$(call libs_of,$$(DEPS_$$(call unit_mod,test_$$*)))
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< \
+	    $(call libs_of,$(DEPS_$(call unit_mod,test_$*))) $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+deps:
+	./scripts/install-deps.sh
+
+# The two commands of the README.
+run: deps
+	$(MAKE) bins
+	./scripts/run-demo.sh
+
+test: deps
+	$(MAKE) check
+
+check: bins
+	$(MAKE) unit
+	$(MAKE) SANITIZE=address,undefined unit
+	$(MAKE) fuzz-smoke
+	$(MAKE) integration
+
+integration: bins
+	cd tests/integration && VOUCH_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 -m pytest -q -p no:cacheprovider .
+
+# libFuzzer targets, built with clang; fuzz-smoke runs each briefly over its corpus.
+FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN  := $(patsubst fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard src/*/*.c src/*/*.h)
+	@mkdir -p build-fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -Wall -Wextra -Werror \
+	    $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(FUZZ_SRCS_$*) $(shell pkg-config --libs $(PKGS)) -lpthread
+fuzz: $(FUZZ_BIN)
+fuzz-smoke: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do n=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus-$$n; \
+	    echo "== $$f"; $$f -max_total_time=20 -rss_limit_mb=2048 build-fuzz/corpus-$$n fuzz/corpus/$$n; done
+
+bench: bins
+	./scripts/install-deps.sh --bench
+	./bench/issue.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+format-check:
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

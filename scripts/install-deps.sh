@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs the Debian 12 packages vouch builds, runs and tests with.
+# Only what is missing is installed; the package lists are refreshed once first.
+set -eu
+PKGS="make gcc pkg-config libssl-dev openssl libmicrohttpd-dev libjansson-dev libsqlite3-dev
+libcurl4-openssl-dev libcmocka-dev python3 python3-pytest python3-cryptography gnutls-bin curl
+clang libclang-rt-14-dev sqlite3 ca-certificates"
+case "${1:-}" in
+    --bench) PKGS="$PKGS golang-cfssl" ;;
+esac
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing packages:$missing (run as root to install them)" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends $missing

@@ -1,0 +1,145 @@
+/*
+ * profile.h — certificate profiles: JSON documents (docs/profiles.md) that
+ * decide every field and extension of a certificate issued under them.
+ *
+ * A profile is parsed and validated once (profile_parse); the parsed form is
+ * immutable and may be shared between threads.
+ */
+#ifndef VOUCH_PROFILE_H
+#define VOUCH_PROFILE_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "lib/util.h"
+
+struct profile;
+
+/*
+ * Parses and validates a profile document.  Errors (status 400, code
+ * "bad_request") name the offending field, e.g. "key_usage[2]: unknown usage
+ * \"signing\"".  NULL on error.
+ */
+struct profile *profile_parse(const char *json_text, struct err *e);
+void profile_free(struct profile *p);
+
+/* The built-in profiles: names (NULL-terminated) and their JSON documents. */
+const char *const *profile_builtin_names(void);
+const char *profile_builtin_json(const char *name); /* NULL if no such built-in */
+
+/* Fields other modules need. */
+int profile_is_ca(const struct profile *p);
+long profile_default_days(const struct profile *p);
+long profile_max_days(const struct profile *p);
+
+/*
+ * What the requester asks for: the subject, the subject alternative names
+ * and the public key (from a CSR, or from server-side key generation).
+ */
+struct issue_request {
+    X509_NAME *subject;    /* owned */
+    GENERAL_NAMES *sans;   /* owned, may be NULL */
+    EVP_PKEY *pubkey;      /* owned */
+    long validity_days;    /* 0 = the profile's default */
+};
+void issue_request_clear(struct issue_request *r);
+
+/*
+ * Fills r from a CSR that csr_parse() accepted: subject, the SAN extension if
+ * the CSR asks for one (its other extensions are ignored: the profile decides),
+ * and the public key.
+ */
+int issue_request_from_csr(struct issue_request *r, X509_REQ *csr, struct err *e);
+
+/*
+ * Fills r's subject and SANs from JSON: subject "/C=DE/O=Org/CN=name" and
+ * sans ["dns:a.example", "ip:192.0.2.1", "email:a@b", "uri:https://..."].
+ * (The public key is set by the caller.)
+ */
+int issue_request_from_json(struct issue_request *r, const char *subject, json_t *sans,
+                            struct err *e);
+
+/*
+ * Checks r against every rule of the profile: key type and size, subject
+ * attributes (required / optional / forbidden / pattern), SANs per type,
+ * requested validity.  Errors are status 422, code "profile_violation", and
+ * name the field: "subject.CN: required", "san.dns[0] \"x_y\": does not match
+ * pattern", "key: rsa-1024 not allowed (allowed: ec-p256, ...)".
+ */
+int profile_check(const struct profile *p, const struct issue_request *r, struct err *e);
+
+/* The tenant's own public endpoints, written into AIA and CDP. */
+struct ca_urls {
+    const char *ocsp;       /* http://host/ocsp/<tenant>/<ca>  (NULL = none) */
+    const char *ca_issuers; /* http://host/ca/<tenant>/<ca>.crt */
+    const char *crl;        /* http://host/crl/<tenant>/<ca>.crl */
+};
+
+/*
+ * Builds and signs a certificate for r under profile p.
+ *  issuer_cert:  the issuing CA's certificate, or NULL for a self-signed root
+ *                (then the issuer name is r->subject and issuer_key signs).
+ *  issuer_key:   the CA's key (a signer remote key, or a local key in tests).
+ *  urls:         AIA/CDP of the issuing CA (used as the profile asks), may be NULL.
+ *  not_before:   seconds since the epoch (the caller applies any backdating).
+ * The serial is drawn here (serial_random).  Validity is clamped to the
+ * issuer's notAfter.  *out (caller frees) on success.
+ */
+int cert_build(const struct profile *p, const struct issue_request *r, X509 *issuer_cert,
+               EVP_PKEY *issuer_key, const struct ca_urls *urls, int64_t not_before, X509 **out,
+               struct err *e);
+
+/* A fresh positive serial of 16 random octets (127 bits), top bit clear. */
+ASN1_INTEGER *serial_random(struct err *e);
+/* Lowercase hex of a serial's magnitude without leading zeros ("0" for 0). Caller frees. */
+char *serial_hex(const ASN1_INTEGER *serial);
+/* ASN1_INTEGER from serial_hex() form; NULL on bad input. */
+ASN1_INTEGER *serial_from_hex(const char *hex);
+
+/*
+ * Parses a CSR given as PEM or DER (at most 64 KiB), checks its
+ * self-signature and rejects weak keys (RSA < 2048 or e != 65537, EC curves
+ * other than P-256/P-384, invalid points).  Errors: 400 "bad_csr".
+ */
+X509_REQ *csr_parse(const unsigned char *data, size_t len, struct err *e);
+
+/* Builds a CSR for subject and key (a CA whose certificate comes from elsewhere). */
+X509_REQ *csr_build(X509_NAME *subject, EVP_PKEY *pub, EVP_PKEY *signing_key, struct err *e);
+
+/* Parses "/C=DE/O=Org/CN=name" (values UTF-8; countryName as PrintableString). */
+X509_NAME *name_parse(const char *text, struct err *e);
+/* RFC 2253 one-line form; caller frees. */
+char *name_oneline(const X509_NAME *name);
+/* "dns:a,ip:1.2.3.4,email:x@y,uri:u" in lowercase, for search; caller frees. */
+char *sans_summary(const X509 *cert);
+
+/* The digest to sign with for key type and profile choice (NULL for Ed25519). */
+const EVP_MD *sign_digest(EVP_PKEY *key, const char *profile_choice);
+
+/* ---- CRLs ------------------------------------------------------------- */
+
+struct crl_entry {
+    const char *serial;      /* serial_hex() form */
+    int64_t revoked_at;
+    int reason;              /* CRLReason; 0 (unspecified) is not encoded */
+    int64_t invalidity_date; /* 0 = none */
+};
+
+/*
+ * Builds and signs a version 2 CRL of the CA: issuer name byte-identical to
+ * the CA certificate's subject, AKI, CRL Number `number`, thisUpdate and
+ * nextUpdate, one entry per element of entries with reasonCode and
+ * invalidityDate.  *out (caller frees) on success.
+ */
+int crl_build(X509 *ca_cert, EVP_PKEY *ca_key, const struct crl_entry *entries, size_t n,
+              int64_t number, int64_t this_update, int64_t next_update, X509_CRL **out,
+              struct err *e);
+
+/* RFC 5280 reason names ("keyCompromise", ...) <-> codes; -1 if unknown. */
+int crl_reason_parse(const char *name);
+const char *crl_reason_name(int code);
+
+#endif

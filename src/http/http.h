@@ -1,0 +1,132 @@
+/*
+ * http.h — the HTTP server (libmicrohttpd) and the route table.
+ *
+ * The routes are data: method, path pattern, request content type,
+ * permission, body limit and handler.  For every request the server, in this
+ * order and before any handler runs: finds the route (404, or 405 with Allow),
+ * enforces the body limit while the body arrives (413), checks the content
+ * type (415), then calls the application's authorize callback with the
+ * route's permission (401/403), then the handler.  Errors are JSON:
+ * {"error": "<code>", "detail": "<text>"}.
+ *
+ * Handlers know nothing of libmicrohttpd: they read a struct http_request and
+ * fill a struct http_response.
+ */
+#ifndef VOUCH_HTTP_H
+#define VOUCH_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "lib/util.h"
+
+#define HTTP_MAX_PARAMS 4
+
+struct http_request {
+    const char *method;
+    const char *path;       /* without the query string, percent-decoded */
+    const char *request_id; /* a short random id, also in the X-Request-Id header */
+    const char *remote_addr;
+    const char *content_type; /* media type without parameters, NULL if none */
+    const unsigned char *body;
+    size_t body_len;
+    const char *param_names[HTTP_MAX_PARAMS]; /* from {name} segments of the pattern */
+    const char *param_values[HTTP_MAX_PARAMS];
+    int nparams;
+    void *conn;      /* the server's connection, for http_header / http_query */
+    void *principal; /* set by authorize for the handler; freed by the app's free_principal */
+};
+
+struct http_header {
+    char *name;
+    char *value;
+};
+
+struct http_response {
+    int status;
+    char *content_type; /* owned */
+    unsigned char *body; /* owned */
+    size_t body_len;
+    struct http_header headers[8]; /* extra headers, owned */
+    int nheaders;
+};
+
+struct http_route;
+/* Handles one request; fills resp (status 0 is treated as 500). */
+typedef void (*http_handler)(void *app, struct http_request *req, struct http_response *resp);
+
+struct http_route {
+    const char *method;       /* "GET", "POST", "PUT", "DELETE" */
+    const char *pattern;      /* "/api/v1/t/{tenant}/cas/{ca}" */
+    const char *content_type; /* required for a body, e.g. "application/json"; NULL = no body */
+    const char *permission;   /* passed to authorize; must not be NULL ("public" = anyone) */
+    size_t body_limit;        /* bytes; 0 = no body accepted */
+    http_handler handler;
+};
+
+/*
+ * Decides whether req may use route.  Returns 0 to go on to the handler (and
+ * may set req->principal); otherwise fills resp with the refusal (401/403).
+ */
+typedef int (*http_authorize)(void *app, const struct http_route *route,
+                              struct http_request *req, struct http_response *resp);
+typedef void (*http_free_principal)(void *principal);
+
+struct http_config {
+    const char *address; /* "127.0.0.1" or "::1" or "0.0.0.0" */
+    int port;            /* 0 = ephemeral; see http_server_port() */
+    const char *tls_cert_file; /* PEM; NULL together with key = plain HTTP */
+    const char *tls_key_file;
+    int threads;             /* worker threads, default 2 */
+    int connection_timeout;  /* seconds idle before a connection is closed, default 30 */
+    int max_connections;     /* default 1024 */
+};
+
+struct http_server;
+
+/*
+ * Validates the route table (every route has a permission, a handler, a known
+ * method; a body limit only with a content type) and starts serving.
+ * NULL with e set if the table is invalid or the socket cannot be bound.
+ */
+struct http_server *http_server_start(const struct http_config *cfg,
+                                      const struct http_route *routes, size_t nroutes,
+                                      http_authorize authorize, http_free_principal free_principal,
+                                      void *app, struct err *e);
+/* The bound port (useful with port 0). */
+int http_server_port(const struct http_server *srv);
+void http_server_stop(struct http_server *srv);
+
+/* Checks a route table alone (used at start-up and by tests). */
+int http_routes_validate(const struct http_route *routes, size_t nroutes, struct err *e);
+/*
+ * Matches method+path against the table: returns the route and fills
+ * req->param_* (values point into a copy owned by req until the request ends;
+ * here: into *storage which the caller frees).  NULL if none; *method_mismatch
+ * is set when the path matched with another method.
+ */
+const struct http_route *http_route_match(const struct http_route *routes, size_t nroutes,
+                                          const char *method, const char *path,
+                                          struct http_request *req, char **storage,
+                                          int *method_mismatch);
+
+/* A request header or query argument (NULL if absent); valid for the request. */
+const char *http_header(struct http_request *req, const char *name);
+const char *http_query(struct http_request *req, const char *name);
+/* A path parameter by name, NULL if absent. */
+const char *http_param(const struct http_request *req, const char *name);
+
+/* Response helpers.  Each replaces any body already set. */
+void http_respond(struct http_response *resp, int status, const char *content_type,
+                  const void *body, size_t len);
+/* Takes ownership of json (a reference is stolen). */
+void http_respond_json(struct http_response *resp, int status, json_t *json);
+void http_respond_error(struct http_response *resp, int status, const char *code,
+                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void http_respond_err(struct http_response *resp, const struct err *e);
+void http_add_header(struct http_response *resp, const char *name, const char *value);
+void http_response_clear(struct http_response *resp);
+
+#endif

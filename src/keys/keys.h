@@ -1,0 +1,115 @@
+/*
+ * keys.h — key types, the signer boundary and the key stores behind it.
+ *
+ * Private keys live only in the signer process.  vouchd forks it before it
+ * opens any network socket; the network process talks to it over socketpairs
+ * with typed, size-bounded messages (see signer.c for the wire format) and
+ * holds only "remote keys": EVP_PKEYs of a built-in OpenSSL provider whose
+ * sign operation is forwarded to the signer.  Every OpenSSL signing API
+ * (X509_sign, X509_CRL_sign, OCSP_basic_sign, TS and CMS signers) works with a
+ * remote key unchanged.
+ *
+ * The signer checks on every request that the key belongs to the requesting
+ * tenant: keys are filed per tenant, and a key id of another tenant is simply
+ * not found (answered as "not found", and logged by the signer).
+ *
+ * A key store is the signer's back end: the software store (encrypted PKCS#8
+ * files) now, PKCS#11 tokens later, behind struct keystore_ops.
+ */
+#ifndef VOUCH_KEYS_H
+#define VOUCH_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "lib/util.h"
+
+enum key_type {
+    KEY_NONE = 0,
+    KEY_EC_P256,
+    KEY_EC_P384,
+    KEY_RSA_2048,
+    KEY_RSA_3072,
+    KEY_RSA_4096,
+    KEY_ED25519,
+};
+
+/* "ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519". */
+const char *key_type_name(enum key_type t);
+/* KEY_NONE if the name is not one of the above. */
+enum key_type key_type_parse(const char *name);
+/* The key type of a public (or private) key, KEY_NONE if not supported. */
+enum key_type key_type_of(const EVP_PKEY *pkey);
+/* Generates a key of the given type in this process (software keys, tests). */
+EVP_PKEY *key_generate(enum key_type t, struct err *e);
+
+/* ---- the signer client (used by the network process) ---------------- */
+
+struct signer;
+
+struct signer_config {
+    const char *keystore_dir; /* software store: <dir>/<tenant>/<key id>.pem */
+    const char *kek_path;     /* file holding the key-encryption secret */
+    int connections;          /* socketpairs = signer threads (default 4) */
+};
+
+/*
+ * Forks the signer process.  The child reads the key-encryption secret, serves
+ * requests until every connection closes, and never returns; the parent gets a
+ * client handle.  Call before starting threads or opening sockets.  NULL on
+ * error with e set.  signer_stop() closes the connections and reaps the child.
+ */
+struct signer *signer_start(const struct signer_config *cfg, struct err *e);
+void signer_stop(struct signer *s);
+
+/* 0 if the signer answers and its key store is usable (for /readyz). */
+int signer_ping(struct signer *s, struct err *e);
+
+/*
+ * Generates a key pair for tenant in the signer's store.  On success sets
+ * *key_id (caller frees) and *pub (public key only, caller frees).
+ */
+int signer_keygen(struct signer *s, const char *tenant, enum key_type type, char **key_id,
+                  EVP_PKEY **pub, struct err *e);
+
+/*
+ * A remote key for (tenant, key_id): an EVP_PKEY whose private operations go
+ * to the signer.  NULL (e set, 404 not_found) if the tenant has no such key.
+ * The caller frees it with EVP_PKEY_free.
+ */
+EVP_PKEY *signer_key(struct signer *s, const char *tenant, const char *key_id, struct err *e);
+
+enum signer_import_format { SIGNER_IMPORT_PKCS12 = 1, SIGNER_IMPORT_PEM_KEY = 2 };
+
+/*
+ * Imports an existing private key into tenant's store: a PKCS#12 (DER) with
+ * its password, or a PEM private key (password may be NULL).  The signer
+ * parses the blob; the private key never enters this process.  On success
+ * sets *key_id, *pub and, for PKCS#12, *certs (leaf first, may be empty;
+ * the caller frees with sk_X509_pop_free).
+ */
+int signer_import(struct signer *s, const char *tenant, enum signer_import_format format,
+                  const unsigned char *blob, size_t len, const char *password, char **key_id,
+                  EVP_PKEY **pub, STACK_OF(X509) **certs, struct err *e);
+
+/* Deletes a key of tenant (a CA whose creation failed half-way). */
+int signer_delete(struct signer *s, const char *tenant, const char *key_id, struct err *e);
+
+/*
+ * Server-side key generation for an end entity: the signer generates a key
+ * pair and keeps it in memory under *handle for a short while; the caller
+ * issues a certificate for *pub, then asks for the PKCS#12 with
+ * signer_ee_pkcs12(), which also forgets the key.  The private key never
+ * enters this process.
+ */
+int signer_ee_keygen(struct signer *s, const char *tenant, enum key_type type, uint64_t *handle,
+                     EVP_PKEY **pub, struct err *e);
+/* *out (caller frees) is the PKCS#12 DER, protected by password (AES-256, PBKDF2). */
+int signer_ee_pkcs12(struct signer *s, const char *tenant, uint64_t handle, const char *password,
+                     X509 *cert, STACK_OF(X509) *chain, unsigned char **out, size_t *out_len,
+                     struct err *e);
+
+#endif

@@ -1,0 +1,406 @@
+/* util.c — allocation, errors and small helpers (see util.h). */
+#include "lib/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+static void oom(void)
+{
+    fputs("vouch: out of memory\n", stderr);
+    abort();
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (p == NULL)
+        oom();
+    return p;
+}
+
+void *xcalloc(size_t count, size_t n)
+{
+    void *p = calloc(count ? count : 1, n ? n : 1);
+    if (p == NULL)
+        oom();
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (q == NULL)
+        oom();
+    return q;
+}
+
+char *xstrdup(const char *s)
+{
+    return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+    char *p = xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s = NULL;
+
+    va_start(ap, fmt);
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        oom();
+    return s;
+}
+
+void err_clear(struct err *e)
+{
+    if (e == NULL)
+        return;
+    e->status = 0;
+    e->code[0] = '\0';
+    e->msg[0] = '\0';
+}
+
+static void err_vset(struct err *e, int status, const char *code, const char *fmt, va_list ap)
+{
+    e->status = status;
+    snprintf(e->code, sizeof(e->code), "%s", code);
+    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+}
+
+int err_set(struct err *e, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (e == NULL)
+        return -1;
+    va_start(ap, fmt);
+    err_vset(e, status, code, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int err_ossl(struct err *e, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    char ossl[256];
+
+    ossl_error_string(ossl, sizeof(ossl));
+    if (e == NULL)
+        return -1;
+    va_start(ap, fmt);
+    err_vset(e, status, code, fmt, ap);
+    va_end(ap);
+    if (ossl[0] != '\0') {
+        size_t used = strlen(e->msg);
+        snprintf(e->msg + used, sizeof(e->msg) - used, ": %s", ossl);
+    }
+    return -1;
+}
+
+const char *ossl_error_string(char *buf, size_t len)
+{
+    unsigned long code = ERR_get_error();
+    const char *reason;
+
+    buf[0] = '\0';
+    if (code != 0) {
+        reason = ERR_reason_error_string(code);
+        if (reason != NULL)
+            snprintf(buf, len, "%s", reason);
+        else
+            ERR_error_string_n(code, buf, len);
+    }
+    ERR_clear_error();
+    return buf;
+}
+
+char *hex_encode(const unsigned char *data, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *out = xmalloc(len * 2 + 1);
+
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[data[i] >> 4];
+        out[2 * i + 1] = digits[data[i] & 0x0f];
+    }
+    out[len * 2] = '\0';
+    return out;
+}
+
+static int hex_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+unsigned char *hex_decode(const char *hex, size_t *out_len)
+{
+    size_t n = strlen(hex);
+    unsigned char *out;
+
+    if (n % 2 != 0)
+        return NULL;
+    out = xmalloc(n / 2 + 1);
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = hex_value((unsigned char)hex[2 * i]);
+        int lo = hex_value((unsigned char)hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            free(out);
+            return NULL;
+        }
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    *out_len = n / 2;
+    return out;
+}
+
+char *base64_encode(const unsigned char *data, size_t len)
+{
+    size_t cap = 4 * ((len + 2) / 3) + 1;
+    char *out = xmalloc(cap);
+    int n = EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+
+    out[n] = '\0';
+    return out;
+}
+
+unsigned char *base64_decode(const char *text, size_t *out_len)
+{
+    size_t n = strlen(text), k = 0, pad = 0;
+    char *clean = xmalloc(n + 1);
+    unsigned char *out;
+    int got;
+
+    for (size_t i = 0; i < n; i++)
+        if (!isspace((unsigned char)text[i]))
+            clean[k++] = text[i];
+    clean[k] = '\0';
+    if (k == 0 || k % 4 != 0) {
+        free(clean);
+        return NULL;
+    }
+    if (clean[k - 1] == '=')
+        pad++;
+    if (clean[k - 2] == '=')
+        pad++;
+    out = xmalloc(k / 4 * 3 + 1);
+    got = EVP_DecodeBlock(out, (unsigned char *)clean, (int)k);
+    free(clean);
+    if (got < 0 || (size_t)got < pad) {
+        free(out);
+        return NULL;
+    }
+    *out_len = (size_t)got - pad;
+    return out;
+}
+
+int name_valid(const char *s)
+{
+    size_t n;
+
+    if (s == NULL)
+        return 0;
+    n = strlen(s);
+    if (n == 0 || n > 63 || !(islower((unsigned char)s[0]) || isdigit((unsigned char)s[0])))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(islower(c) || isdigit(c) || c == '-' || c == '_' || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+int64_t time_now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+const char *time_format(int64_t t, char *buf, size_t len)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    gmtime_r(&tt, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+int time_parse(const char *s, int64_t *out)
+{
+    struct tm tm;
+    const char *rest;
+
+    memset(&tm, 0, sizeof(tm));
+    rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (rest == NULL)
+        return -1;
+    if (*rest == '.') {
+        rest++;
+        while (isdigit((unsigned char)*rest))
+            rest++;
+    }
+    if (strcmp(rest, "Z") != 0)
+        return -1;
+    *out = (int64_t)timegm(&tm);
+    return 0;
+}
+
+int random_bytes(unsigned char *buf, size_t len)
+{
+    return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
+}
+
+char *random_id(const char *prefix)
+{
+    unsigned char raw[8];
+    char *hex, *id;
+
+    if (random_bytes(raw, sizeof(raw)) != 0)
+        return NULL;
+    hex = hex_encode(raw, sizeof(raw));
+    id = xasprintf("%s-%s", prefix, hex);
+    free(hex);
+    return id;
+}
+
+void buf_append(struct buf *b, const void *data, size_t len)
+{
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + len)
+            cap *= 2;
+        b->data = xrealloc(b->data, cap);
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+}
+
+void buf_free(struct buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+unsigned char *file_read(const char *path, size_t max, size_t *out_len, struct err *e)
+{
+    struct buf b = {0};
+    unsigned char chunk[8192];
+    size_t n;
+    FILE *f = fopen(path, "rb");
+
+    if (f == NULL) {
+        err_set(e, 500, ERR_INTERNAL, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (b.len + n > max) {
+            fclose(f);
+            buf_free(&b);
+            err_set(e, 500, ERR_INTERNAL, "%s: larger than %zu bytes", path, max);
+            return NULL;
+        }
+        buf_append(&b, chunk, n);
+    }
+    if (ferror(f)) {
+        fclose(f);
+        buf_free(&b);
+        err_set(e, 500, ERR_INTERNAL, "%s: read error", path);
+        return NULL;
+    }
+    fclose(f);
+    buf_append(&b, "", 1); /* NUL terminator for text files, not counted */
+    *out_len = b.len - 1;
+    return b.data;
+}
+
+int file_write_atomic(const char *path, const void *data, size_t len, int mode, struct err *e)
+{
+    char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    const unsigned char *p = data;
+    size_t done = 0;
+
+    if (fd < 0) {
+        err_set(e, 500, ERR_INTERNAL, "%s: %s", tmp, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    while (done < len) {
+        ssize_t w = write(fd, p + done, len - done);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            goto fail;
+        }
+        done += (size_t)w;
+    }
+    if (fsync(fd) != 0)
+        goto fail;
+    close(fd);
+    fd = -1;
+    if (rename(tmp, path) != 0)
+        goto fail;
+    free(tmp);
+    return 0;
+fail:
+    err_set(e, 500, ERR_INTERNAL, "%s: %s", path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    free(tmp);
+    return -1;
+}
+
+int mkdir_p(const char *path, int mode)
+{
+    char *copy = xstrdup(path);
+    int rc = 0;
+
+    for (char *p = copy + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(copy, (mode_t)mode) != 0 && errno != EEXIST)
+            rc = -1;
+        *p = '/';
+    }
+    if (rc == 0 && mkdir(copy, (mode_t)mode) != 0 && errno != EEXIST)
+        rc = -1;
+    free(copy);
+    return rc;
+}
+
+void secure_zero(void *p, size_t n)
+{
+    if (p != NULL)
+        OPENSSL_cleanse(p, n);
+}

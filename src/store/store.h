@@ -1,0 +1,265 @@
+/*
+ * store.h — the one storage interface.  SQLite now (store_sqlite.c), PostgreSQL
+ * later: a backend fills struct store_ops and nothing above this header knows
+ * which one runs.
+ *
+ * Rules every backend keeps:
+ *  - Every call that touches tenant data takes the tenant name as an explicit
+ *    argument and puts it in every WHERE clause; every table with tenant data
+ *    has a tenant column.  Only the tenant listing and the token lookup
+ *    (store_token_find, which is how a request learns its tenant) read across
+ *    tenants.
+ *  - Work happens in a transaction: store_begin() .. store_commit().  A commit
+ *    is durable (fsync) before it returns.  store_rollback() (or freeing a tx
+ *    without commit) leaves nothing behind.  A tx is used by one thread.
+ *  - Returned records are owned by the caller and freed with the matching
+ *    *_free() function, which accepts NULL.  Out-parameters are set only on
+ *    success.
+ *  - Return values: 0 ok, -1 error with e set.  "Not found" is -1 with
+ *    e->status 404; a uniqueness clash is -1 with e->status 409.
+ */
+#ifndef VOUCH_STORE_H
+#define VOUCH_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/util.h"
+
+struct store;
+struct store_tx;
+
+/*
+ * Opens a store: "sqlite:/path/to/file.db" (created if missing, WAL mode).
+ * Runs pending schema migrations.  NULL on error with e set.
+ */
+struct store *store_open(const char *url, struct err *e);
+void store_close(struct store *s);
+/* 0 if the database answers (for /readyz). */
+int store_ping(struct store *s, struct err *e);
+/* The schema version after migrations. */
+int store_schema_version(struct store *s);
+
+/* Begins a write transaction (SQLite: BEGIN IMMEDIATE). NULL on error. */
+struct store_tx *store_begin(struct store *s, struct err *e);
+/* Begins a read-only transaction (a consistent snapshot). */
+struct store_tx *store_begin_read(struct store *s, struct err *e);
+/* Commits and frees tx (also on failure). */
+int store_commit(struct store_tx *tx, struct err *e);
+/* Rolls back and frees tx; accepts NULL. */
+void store_rollback(struct store_tx *tx);
+
+/* ---- tenants --------------------------------------------------------- */
+
+struct tenant_rec {
+    char *name;
+    char *status; /* "active", "suspended" */
+    int64_t created;
+};
+void tenant_rec_free(struct tenant_rec *r);
+int store_tenant_create(struct store_tx *tx, const char *tenant, struct err *e);
+int store_tenant_get(struct store_tx *tx, const char *tenant, struct tenant_rec **out,
+                     struct err *e);
+/* The system administrator's listing: the one query across tenants. */
+int store_tenant_list(struct store_tx *tx, struct tenant_rec ***out, size_t *n, struct err *e);
+
+/* ---- certificate authorities ----------------------------------------- */
+
+struct ca_rec {
+    char *tenant;
+    char *name;       /* unique per tenant, used in URLs */
+    char *parent;     /* issuing CA name of the same tenant, NULL for a root/external */
+    char *key_id;     /* key in the signer's store */
+    char *key_type;   /* key_type_name() */
+    char *status;     /* "active", "pending" (CSR out, waiting for cert), "disabled" */
+    char *subject;    /* one-line RFC 2253 subject, for display */
+    unsigned char *cert_der; /* NULL while pending */
+    size_t cert_len;
+    unsigned char *csr_der; /* the CSR of a pending (externally signed) CA */
+    size_t csr_len;
+    unsigned char *chain_der; /* concatenated DER certificates above this CA, may be NULL */
+    size_t chain_len;
+    char *options_json; /* CRL validity, path length etc. as JSON, never NULL */
+    int64_t not_before, not_after;
+    int64_t created;
+};
+void ca_rec_free(struct ca_rec *r);
+int store_ca_insert(struct store_tx *tx, const char *tenant, const struct ca_rec *r, struct err *e);
+/* Replaces status, cert, chain, subject, validity and options of an existing CA. */
+int store_ca_update(struct store_tx *tx, const char *tenant, const struct ca_rec *r, struct err *e);
+int store_ca_get(struct store_tx *tx, const char *tenant, const char *name, struct ca_rec **out,
+                 struct err *e);
+int store_ca_list(struct store_tx *tx, const char *tenant, struct ca_rec ***out, size_t *n,
+                  struct err *e);
+
+/* ---- profiles (versioned JSON documents) ----------------------------- */
+
+struct profile_rec {
+    char *tenant;
+    char *name;
+    int version; /* 1, 2, ... per name */
+    char *json;  /* the profile document */
+    int64_t created;
+};
+void profile_rec_free(struct profile_rec *r);
+/* Stores a new version (r->version ignored; *version_out gets the new number). */
+int store_profile_put(struct store_tx *tx, const char *tenant, const char *name, const char *json,
+                      int *version_out, struct err *e);
+/* version 0 means the latest. */
+int store_profile_get(struct store_tx *tx, const char *tenant, const char *name, int version,
+                      struct profile_rec **out, struct err *e);
+/* The latest version of each profile. */
+int store_profile_list(struct store_tx *tx, const char *tenant, struct profile_rec ***out,
+                       size_t *n, struct err *e);
+
+/* ---- end entities ----------------------------------------------------- */
+
+struct entity_rec {
+    char *tenant;
+    char *id; /* "ent-<hex>" */
+    char *name;
+    char *kind; /* "user", "device", "service" */
+    char *email;
+    char *manufacturer, *model, *serial_number; /* devices */
+    char *metadata_json; /* free JSON object, never NULL ("{}") */
+    int64_t created;
+};
+void entity_rec_free(struct entity_rec *r);
+int store_entity_insert(struct store_tx *tx, const char *tenant, const struct entity_rec *r,
+                        struct err *e);
+int store_entity_update(struct store_tx *tx, const char *tenant, const struct entity_rec *r,
+                        struct err *e);
+int store_entity_get(struct store_tx *tx, const char *tenant, const char *id,
+                     struct entity_rec **out, struct err *e);
+struct entity_query {
+    const char *name; /* substring, NULL = any */
+    const char *kind;
+    const char *email;
+    int limit, offset; /* limit 0 = 100 */
+};
+int store_entity_search(struct store_tx *tx, const char *tenant, const struct entity_query *q,
+                        struct entity_rec ***out, size_t *n, struct err *e);
+
+/* ---- certificates ---------------------------------------------------- */
+
+/* RFC 5280 CRLReason values; -1 = not revoked. */
+enum { REASON_UNSPECIFIED = 0, REASON_CERTIFICATE_HOLD = 6, REASON_REMOVE_FROM_CRL = 8 };
+
+struct cert_rec {
+    char *tenant;
+    char *serial; /* lowercase hex of the serial's magnitude, no leading zeros */
+    char *ca;     /* issuing CA name */
+    char *profile;
+    int profile_version;
+    char *entity_id; /* may be NULL */
+    char *subject;   /* one-line RFC 2253 */
+    char *sans;      /* "dns:a.example,ip:192.0.2.1,email:x@y" lowercase, for search */
+    char *status;    /* "good", "revoked", "hold" */
+    int64_t not_before, not_after;
+    int64_t revoked_at; /* 0 if not revoked */
+    int reason;         /* CRLReason, -1 if not revoked */
+    int64_t invalidity_date; /* 0 if none */
+    char *renewed_from; /* serial of the certificate this one renews, may be NULL */
+    unsigned char *der;
+    size_t der_len;
+    int64_t created;
+};
+void cert_rec_free(struct cert_rec *r);
+void cert_rec_list_free(struct cert_rec **list, size_t n);
+/* A serial clash is -1 with e->status 409 (the caller draws a new serial). */
+int store_cert_insert(struct store_tx *tx, const char *tenant, const struct cert_rec *r,
+                      struct err *e);
+int store_cert_get(struct store_tx *tx, const char *tenant, const char *serial,
+                   struct cert_rec **out, struct err *e);
+/* Sets status, revoked_at, reason and invalidity_date of one certificate. */
+int store_cert_set_status(struct store_tx *tx, const char *tenant, const char *serial,
+                          const char *status, int64_t revoked_at, int reason,
+                          int64_t invalidity_date, struct err *e);
+struct cert_query {
+    const char *serial;  /* exact */
+    const char *subject; /* substring, case-insensitive */
+    const char *san;     /* substring of sans */
+    const char *status;
+    const char *ca;
+    const char *entity_id;
+    const char *profile;
+    int64_t expires_after, expires_before; /* 0 = unbounded; not_after in [after, before) */
+    int limit, offset;                      /* limit 0 = 100, at most 1000 */
+};
+/* Ordered by not_after then serial. */
+int store_cert_search(struct store_tx *tx, const char *tenant, const struct cert_query *q,
+                      struct cert_rec ***out, size_t *n, struct err *e);
+/*
+ * Revoked and on-hold certificates of one CA whose not_after is at or after
+ * `expired_cutoff` (so they stay on CRLs past expiry by a margin).
+ */
+int store_cert_revoked(struct store_tx *tx, const char *tenant, const char *ca,
+                       int64_t expired_cutoff, struct cert_rec ***out, size_t *n, struct err *e);
+
+/* ---- CRLs ------------------------------------------------------------- */
+
+struct crl_rec {
+    char *tenant;
+    char *ca;
+    int64_t number;
+    int64_t this_update, next_update;
+    unsigned char *der;
+    size_t der_len;
+};
+void crl_rec_free(struct crl_rec *r);
+/* Takes the next CRL number of (tenant, ca): strictly increasing, from 1. */
+int store_crl_next_number(struct store_tx *tx, const char *tenant, const char *ca, int64_t *out,
+                          struct err *e);
+int store_crl_insert(struct store_tx *tx, const char *tenant, const struct crl_rec *r,
+                     struct err *e);
+/* The CRL with the highest number of (tenant, ca). */
+int store_crl_latest(struct store_tx *tx, const char *tenant, const char *ca,
+                     struct crl_rec **out, struct err *e);
+
+/* ---- API tokens ------------------------------------------------------- */
+
+struct token_rec {
+    char *tenant; /* "_system" for the system administrator */
+    char *id;     /* "tok-<hex>", shown in listings */
+    char *name;
+    char *hash; /* hex SHA-256 of the secret token; the token itself is never stored */
+    char *role; /* "admin" (tenant admin) or "system" */
+    int64_t expires; /* 0 = never */
+    int64_t created;
+};
+void token_rec_free(struct token_rec *r);
+int store_token_insert(struct store_tx *tx, const char *tenant, const struct token_rec *r,
+                       struct err *e);
+/* Finds a token by hash across tenants: how a request learns who it is. */
+int store_token_find(struct store_tx *tx, const char *hash, struct token_rec **out,
+                     struct err *e);
+int store_token_list(struct store_tx *tx, const char *tenant, struct token_rec ***out, size_t *n,
+                     struct err *e);
+int store_token_delete(struct store_tx *tx, const char *tenant, const char *id, struct err *e);
+
+/* ---- audit rows (written and chained by audit.c) ---------------------- */
+
+struct audit_rec {
+    char *tenant;
+    int64_t seq; /* 1, 2, ... per tenant */
+    int64_t time;
+    char *actor;  /* token id, "system", "anonymous" */
+    char *action; /* "ca.create", "cert.issue", "cert.revoke", "auth.refused", ... */
+    char *object; /* CA name, serial, profile name, ... may be "" */
+    char *result; /* "ok", "refused", "error" */
+    char *detail; /* JSON object text, never NULL */
+    char *prev_hash; /* hex */
+    char *hash;      /* hex */
+};
+void audit_rec_free(struct audit_rec *r);
+void audit_rec_list_free(struct audit_rec **list, size_t n);
+/* The row with the highest seq of tenant; -1/404 if the chain is empty. */
+int store_audit_last(struct store_tx *tx, const char *tenant, struct audit_rec **out,
+                     struct err *e);
+int store_audit_insert(struct store_tx *tx, const char *tenant, const struct audit_rec *r,
+                       struct err *e);
+/* Rows with seq > after_seq in seq order, at most limit (0 = 1000). */
+int store_audit_list(struct store_tx *tx, const char *tenant, int64_t after_seq, int limit,
+                     struct audit_rec ***out, size_t *n, struct err *e);
+
+#endif

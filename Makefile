@@ -23,7 +23,7 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 LDFLAGS  += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 
 # Modules: one directory each under src/.  A module's objects go into its own archive.
-MODULES  := lib keys store audit core http api cli
+MODULES  := lib keys store audit core svc http api daemon cli
 define module_vars
 $(1)_SRC := $$(wildcard src/$(1)/*.c)
 $(1)_OBJ := $$(patsubst src/%.c,$(BUILD)/obj/%.o,$$($(1)_SRC))
@@ -32,8 +32,8 @@ endef
 $(foreach m,$(MODULES),$(eval $(call module_vars,$(m))))
 
 # Which modules a program or unit test links (most dependent first).
-SERVER_MODS := api http core audit store keys lib
-CLI_MODS    := cli lib
+SERVER_MODS := daemon api http svc core audit store keys lib
+CLI_MODS    := cli audit store lib
 DEPS_lib    := lib
 DEPS_keys   := keys lib
 DEPS_store  := audit store lib
@@ -41,7 +41,8 @@ DEPS_audit  := audit store lib
 DEPS_core   := core lib
 DEPS_http   := http lib
 DEPS_api    := $(SERVER_MODS)
-DEPS_cli    := cli lib
+DEPS_svc    := svc core audit store keys lib
+DEPS_cli    := cli audit store lib
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -97,6 +98,8 @@ integration: bins
 
 # libFuzzer targets, built with clang; fuzz-smoke runs each briefly over its corpus.
 FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
+FUZZ_SRCS_csr     := $(core_SRC) $(lib_SRC)
+FUZZ_SRCS_profile := $(core_SRC) $(lib_SRC)
 FUZZ_BIN  := $(patsubst fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard src/*/*.c src/*/*.h)
 	@mkdir -p build-fuzz

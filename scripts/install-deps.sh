@@ -6,7 +6,7 @@ PKGS="make gcc pkg-config libssl-dev openssl libmicrohttpd-dev libjansson-dev li
 libcurl4-openssl-dev libcmocka-dev python3 python3-pytest python3-cryptography gnutls-bin curl
 clang libclang-rt-14-dev sqlite3 ca-certificates"
 case "${1:-}" in
-    --bench) PKGS="$PKGS golang-cfssl" ;;
+    --bench) PKGS="$PKGS golang-cfssl wrk" ;;
 esac
 missing=""
 for p in $PKGS; do

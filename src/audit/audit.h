@@ -31,8 +31,7 @@ int audit_append(struct store_tx *tx, const char *tenant, const struct audit_eve
  * Appends one event in a transaction of its own (for refused requests, where
  * nothing else is written).
  */
-int audit_record(struct store *s, const char *tenant, const struct audit_event *ev,
-                 struct err *e);
+int audit_record(struct store *s, const char *tenant, const struct audit_event *ev, struct err *e);
 
 /* The hash a row must carry, given its fields (hex, caller frees). */
 char *audit_hash(const struct audit_rec *r);
@@ -43,7 +42,7 @@ char *audit_hash(const struct audit_rec *r);
  * from a removed row, or a row out of order) and why[] describing it; -1 on a
  * storage error.  *count gets the number of rows checked.
  */
-int audit_verify(struct store *s, const char *tenant, int64_t *count, int64_t *bad_seq,
-                 char *why, size_t why_len, struct err *e);
+int audit_verify(struct store *s, const char *tenant, int64_t *count, int64_t *bad_seq, char *why,
+                 size_t why_len, struct err *e);
 
 #endif

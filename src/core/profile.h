@@ -40,10 +40,10 @@ long profile_max_days(const struct profile *p);
  * and the public key (from a CSR, or from server-side key generation).
  */
 struct issue_request {
-    X509_NAME *subject;    /* owned */
-    GENERAL_NAMES *sans;   /* owned, may be NULL */
-    EVP_PKEY *pubkey;      /* owned */
-    long validity_days;    /* 0 = the profile's default */
+    X509_NAME *subject;  /* owned */
+    GENERAL_NAMES *sans; /* owned, may be NULL */
+    EVP_PKEY *pubkey;    /* owned */
+    long validity_days;  /* 0 = the profile's default */
 };
 void issue_request_clear(struct issue_request *r);
 
@@ -84,7 +84,8 @@ struct ca_urls {
  *                (then the issuer name is r->subject and issuer_key signs).
  *  issuer_key:   the CA's key (a signer remote key, or a local key in tests).
  *  urls:         AIA/CDP of the issuing CA (used as the profile asks), may be NULL.
- *  not_before:   seconds since the epoch (the caller applies any backdating).
+ *  not_before:   seconds since the epoch (usually now); the profile's
+ *                backdate_seconds is subtracted here.  profile_check() runs here too.
  * The serial is drawn here (serial_random).  Validity is clamped to the
  * issuer's notAfter.  *out (caller frees) on success.
  */
@@ -122,7 +123,7 @@ const EVP_MD *sign_digest(EVP_PKEY *key, const char *profile_choice);
 /* ---- CRLs ------------------------------------------------------------- */
 
 struct crl_entry {
-    const char *serial;      /* serial_hex() form */
+    const char *serial; /* serial_hex() form */
     int64_t revoked_at;
     int reason;              /* CRLReason; 0 (unspecified) is not encoded */
     int64_t invalidity_date; /* 0 = none */

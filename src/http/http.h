@@ -46,7 +46,7 @@ struct http_header {
 
 struct http_response {
     int status;
-    char *content_type; /* owned */
+    char *content_type;  /* owned */
     unsigned char *body; /* owned */
     size_t body_len;
     struct http_header headers[8]; /* extra headers, owned */
@@ -70,18 +70,18 @@ struct http_route {
  * Decides whether req may use route.  Returns 0 to go on to the handler (and
  * may set req->principal); otherwise fills resp with the refusal (401/403).
  */
-typedef int (*http_authorize)(void *app, const struct http_route *route,
-                              struct http_request *req, struct http_response *resp);
+typedef int (*http_authorize)(void *app, const struct http_route *route, struct http_request *req,
+                              struct http_response *resp);
 typedef void (*http_free_principal)(void *principal);
 
 struct http_config {
-    const char *address; /* "127.0.0.1" or "::1" or "0.0.0.0" */
-    int port;            /* 0 = ephemeral; see http_server_port() */
+    const char *address;       /* "127.0.0.1" or "::1" or "0.0.0.0" */
+    int port;                  /* 0 = ephemeral; see http_server_port() */
     const char *tls_cert_file; /* PEM; NULL together with key = plain HTTP */
     const char *tls_key_file;
-    int threads;             /* worker threads, default 2 */
-    int connection_timeout;  /* seconds idle before a connection is closed, default 30 */
-    int max_connections;     /* default 1024 */
+    int threads;            /* worker threads, default 2 */
+    int connection_timeout; /* seconds idle before a connection is closed, default 30 */
+    int max_connections;    /* default 1024 */
 };
 
 struct http_server;
@@ -123,8 +123,8 @@ void http_respond(struct http_response *resp, int status, const char *content_ty
                   const void *body, size_t len);
 /* Takes ownership of json (a reference is stolen). */
 void http_respond_json(struct http_response *resp, int status, json_t *json);
-void http_respond_error(struct http_response *resp, int status, const char *code,
-                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void http_respond_error(struct http_response *resp, int status, const char *code, const char *fmt,
+                        ...) __attribute__((format(printf, 4, 5)));
 void http_respond_err(struct http_response *resp, const struct err *e);
 void http_add_header(struct http_response *resp, const char *name, const char *value);
 void http_response_clear(struct http_response *resp);

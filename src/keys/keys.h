@@ -93,7 +93,7 @@ enum signer_import_format { SIGNER_IMPORT_PKCS12 = 1, SIGNER_IMPORT_PEM_KEY = 2 
  */
 int signer_import(struct signer *s, const char *tenant, enum signer_import_format format,
                   const unsigned char *blob, size_t len, const char *password, char **key_id,
-                  EVP_PKEY **pub, STACK_OF(X509) **certs, struct err *e);
+                  EVP_PKEY **pub, STACK_OF(X509) * *certs, struct err *e);
 
 /* Deletes a key of tenant (a CA whose creation failed half-way). */
 int signer_delete(struct signer *s, const char *tenant, const char *key_id, struct err *e);
@@ -109,7 +109,7 @@ int signer_ee_keygen(struct signer *s, const char *tenant, enum key_type type, u
                      EVP_PKEY **pub, struct err *e);
 /* *out (caller frees) is the PKCS#12 DER, protected by password (AES-256, PBKDF2). */
 int signer_ee_pkcs12(struct signer *s, const char *tenant, uint64_t handle, const char *password,
-                     X509 *cert, STACK_OF(X509) *chain, unsigned char **out, size_t *out_len,
+                     X509 *cert, STACK_OF(X509) * chain, unsigned char **out, size_t *out_len,
                      struct err *e);
 
 #endif

@@ -31,17 +31,17 @@ struct err {
 };
 
 /* Error codes (the JSON "error" field) and their usual HTTP status. */
-#define ERR_BAD_REQUEST  "bad_request"       /* 400 */
-#define ERR_UNAUTHORIZED "unauthorized"      /* 401 */
-#define ERR_FORBIDDEN    "forbidden"         /* 403 */
-#define ERR_NOT_FOUND    "not_found"         /* 404 */
-#define ERR_CONFLICT     "conflict"          /* 409 */
-#define ERR_TOO_LARGE    "payload_too_large" /* 413 */
+#define ERR_BAD_REQUEST  "bad_request"            /* 400 */
+#define ERR_UNAUTHORIZED "unauthorized"           /* 401 */
+#define ERR_FORBIDDEN    "forbidden"              /* 403 */
+#define ERR_NOT_FOUND    "not_found"              /* 404 */
+#define ERR_CONFLICT     "conflict"               /* 409 */
+#define ERR_TOO_LARGE    "payload_too_large"      /* 413 */
 #define ERR_MEDIA_TYPE   "unsupported_media_type" /* 415 */
-#define ERR_PROFILE      "profile_violation" /* 422 */
-#define ERR_BAD_CSR      "bad_csr"           /* 400 */
-#define ERR_INTERNAL     "internal"          /* 500 */
-#define ERR_UNAVAILABLE  "unavailable"       /* 503 */
+#define ERR_PROFILE      "profile_violation"      /* 422 */
+#define ERR_BAD_CSR      "bad_csr"                /* 400 */
+#define ERR_INTERNAL     "internal"               /* 500 */
+#define ERR_UNAVAILABLE  "unavailable"            /* 503 */
 
 void err_clear(struct err *e);
 /* Sets e (if not NULL); always returns -1 so callers can `return err_set(...)`. */

@@ -49,6 +49,14 @@ int store_commit(struct store_tx *tx, struct err *e);
 /* Rolls back and frees tx; accepts NULL. */
 void store_rollback(struct store_tx *tx);
 
+/*
+ * Savepoints inside a write transaction (group commit runs each piece of work
+ * in one): set one, release the last, or undo back to the last one set.
+ */
+int store_savepoint(struct store_tx *tx, struct err *e);
+int store_savepoint_release(struct store_tx *tx, struct err *e);
+int store_savepoint_rollback(struct store_tx *tx, struct err *e);
+
 /* ---- tenants --------------------------------------------------------- */
 
 struct tenant_rec {
@@ -67,12 +75,12 @@ int store_tenant_list(struct store_tx *tx, struct tenant_rec ***out, size_t *n, 
 
 struct ca_rec {
     char *tenant;
-    char *name;       /* unique per tenant, used in URLs */
-    char *parent;     /* issuing CA name of the same tenant, NULL for a root/external */
-    char *key_id;     /* key in the signer's store */
-    char *key_type;   /* key_type_name() */
-    char *status;     /* "active", "pending" (CSR out, waiting for cert), "disabled" */
-    char *subject;    /* one-line RFC 2253 subject, for display */
+    char *name;              /* unique per tenant, used in URLs */
+    char *parent;            /* issuing CA name of the same tenant, NULL for a root/external */
+    char *key_id;            /* key in the signer's store */
+    char *key_type;          /* key_type_name() */
+    char *status;            /* "active", "pending" (CSR out, waiting for cert), "disabled" */
+    char *subject;           /* one-line RFC 2253 subject, for display */
     unsigned char *cert_der; /* NULL while pending */
     size_t cert_len;
     unsigned char *csr_der; /* the CSR of a pending (externally signed) CA */
@@ -121,7 +129,7 @@ struct entity_rec {
     char *kind; /* "user", "device", "service" */
     char *email;
     char *manufacturer, *model, *serial_number; /* devices */
-    char *metadata_json; /* free JSON object, never NULL ("{}") */
+    char *metadata_json;                        /* free JSON object, never NULL ("{}") */
     int64_t created;
 };
 void entity_rec_free(struct entity_rec *r);
@@ -156,10 +164,10 @@ struct cert_rec {
     char *sans;      /* "dns:a.example,ip:192.0.2.1,email:x@y" lowercase, for search */
     char *status;    /* "good", "revoked", "hold" */
     int64_t not_before, not_after;
-    int64_t revoked_at; /* 0 if not revoked */
-    int reason;         /* CRLReason, -1 if not revoked */
+    int64_t revoked_at;      /* 0 if not revoked */
+    int reason;              /* CRLReason, -1 if not revoked */
     int64_t invalidity_date; /* 0 if none */
-    char *renewed_from; /* serial of the certificate this one renews, may be NULL */
+    char *renewed_from;      /* serial of the certificate this one renews, may be NULL */
     unsigned char *der;
     size_t der_len;
     int64_t created;
@@ -184,7 +192,7 @@ struct cert_query {
     const char *entity_id;
     const char *profile;
     int64_t expires_after, expires_before; /* 0 = unbounded; not_after in [after, before) */
-    int limit, offset;                      /* limit 0 = 100, at most 1000 */
+    int limit, offset;                     /* limit 0 = 100, at most 1000 */
 };
 /* Ordered by not_after then serial. */
 int store_cert_search(struct store_tx *tx, const char *tenant, const struct cert_query *q,
@@ -213,8 +221,8 @@ int store_crl_next_number(struct store_tx *tx, const char *tenant, const char *c
 int store_crl_insert(struct store_tx *tx, const char *tenant, const struct crl_rec *r,
                      struct err *e);
 /* The CRL with the highest number of (tenant, ca). */
-int store_crl_latest(struct store_tx *tx, const char *tenant, const char *ca,
-                     struct crl_rec **out, struct err *e);
+int store_crl_latest(struct store_tx *tx, const char *tenant, const char *ca, struct crl_rec **out,
+                     struct err *e);
 
 /* ---- API tokens ------------------------------------------------------- */
 
@@ -222,8 +230,8 @@ struct token_rec {
     char *tenant; /* "_system" for the system administrator */
     char *id;     /* "tok-<hex>", shown in listings */
     char *name;
-    char *hash; /* hex SHA-256 of the secret token; the token itself is never stored */
-    char *role; /* "admin" (tenant admin) or "system" */
+    char *hash;      /* hex SHA-256 of the secret token; the token itself is never stored */
+    char *role;      /* "admin" (tenant admin) or "system" */
     int64_t expires; /* 0 = never */
     int64_t created;
 };
@@ -231,8 +239,7 @@ void token_rec_free(struct token_rec *r);
 int store_token_insert(struct store_tx *tx, const char *tenant, const struct token_rec *r,
                        struct err *e);
 /* Finds a token by hash across tenants: how a request learns who it is. */
-int store_token_find(struct store_tx *tx, const char *hash, struct token_rec **out,
-                     struct err *e);
+int store_token_find(struct store_tx *tx, const char *hash, struct token_rec **out, struct err *e);
 int store_token_list(struct store_tx *tx, const char *tenant, struct token_rec ***out, size_t *n,
                      struct err *e);
 int store_token_delete(struct store_tx *tx, const char *tenant, const char *id, struct err *e);
@@ -243,11 +250,11 @@ struct audit_rec {
     char *tenant;
     int64_t seq; /* 1, 2, ... per tenant */
     int64_t time;
-    char *actor;  /* token id, "system", "anonymous" */
-    char *action; /* "ca.create", "cert.issue", "cert.revoke", "auth.refused", ... */
-    char *object; /* CA name, serial, profile name, ... may be "" */
-    char *result; /* "ok", "refused", "error" */
-    char *detail; /* JSON object text, never NULL */
+    char *actor;     /* token id, "system", "anonymous" */
+    char *action;    /* "ca.create", "cert.issue", "cert.revoke", "auth.refused", ... */
+    char *object;    /* CA name, serial, profile name, ... may be "" */
+    char *result;    /* "ok", "refused", "error" */
+    char *detail;    /* JSON object text, never NULL */
     char *prev_hash; /* hex */
     char *hash;      /* hex */
 };

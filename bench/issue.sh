@@ -1,0 +1,58 @@
+#!/bin/bash
+# Issuance over HTTP: vouchd (P-256 CA, every certificate stored and audited)
+# beside `cfssl serve` (stores nothing) issuing from the same CSR, measured in
+# the same run with the same client (wrk, 2 threads).  Prints both rates and
+# the ratio.  Not a test: it asserts nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-8}
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# One fixed CSR for both.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/leaf.key" \
+    -subj /CN=bench.example.com -addext subjectAltName=DNS:bench.example.com \
+    -out "$work/leaf.csr" 2>/dev/null
+csr_json=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$work/leaf.csr")
+
+# vouchd
+api=$(port); pub=$(port)
+info=$(build/vouchd init "$work/vouch" --api-port "$api" --public-port "$pub" --no-tls --json)
+token=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["admin_token"])' "$info")
+build/vouchd -c "$work/vouch/vouchd.conf" > "$work/vouchd.out" 2> "$work/vouchd.log" &
+pids+=($!)
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$api/healthz" >/dev/null && break; sleep 0.1; done
+echo "{\"ca\": \"issuing\", \"profile\": \"tls-server\", \"csr\": $csr_json}" > "$work/vouch.json"
+echo "== vouchd: POST /api/v1/t/default/certificates, ${DURATION}s, 2 threads, $CONNS connections"
+BENCH_BODY="$work/vouch.json" BENCH_AUTH="$token" wrk -t2 -c"$CONNS" -d"${DURATION}s" \
+    -s bench/post.lua "http://127.0.0.1:$api/api/v1/t/default/certificates" | tee "$work/vouch.wrk"
+stored=$(sqlite3 "$work/vouch/vouch.db" "select count(*) from certs where tenant='default'")
+echo "certificates stored by vouchd: $stored"
+
+# cfssl serve with a P-256 CA made by openssl
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/ca.key" \
+    -out "$work/ca.pem" -subj "/CN=Bench CA" -days 30 \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+cport=$(port)
+cfssl serve -address 127.0.0.1 -port "$cport" -ca "$work/ca.pem" -ca-key "$work/ca.key" \
+    > "$work/cfssl.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$cport/api/v1/cfssl/info" -d '{}' >/dev/null && break; sleep 0.1; done
+echo "{\"certificate_request\": $csr_json}" > "$work/cfssl.json"
+echo "== cfssl serve: POST /api/v1/cfssl/sign, ${DURATION}s, 2 threads, $CONNS connections"
+BENCH_BODY="$work/cfssl.json" BENCH_AUTH="" wrk -t2 -c"$CONNS" -d"${DURATION}s" \
+    -s bench/post.lua "http://127.0.0.1:$cport/api/v1/cfssl/sign" | tee "$work/cfssl.wrk"
+
+rate() { awk '/Requests\/sec/ {print $2}' "$1"; }
+v=$(rate "$work/vouch.wrk"); c=$(rate "$work/cfssl.wrk")
+echo
+printf "issuance rate: vouchd %s/s (stored + audited), cfssl serve %s/s (stores nothing), ratio %s (goal >= 2)\n" \
+    "$v" "$c" "$(python3 -c "print(round($v/$c, 2))")"

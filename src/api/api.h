@@ -1,0 +1,36 @@
+/*
+ * api.h — the REST API (docs/api.md): the route tables and the authorization
+ * check the HTTP layer runs before every handler.
+ *
+ * Two tables: the API (/api/v1/..., health) served on the API listener (TLS
+ * unless on loopback), and the public endpoints (CRLs, CA certificates,
+ * health) served on the plain-HTTP listener named in CDP/AIA URLs.
+ */
+#ifndef VOUCH_API_H
+#define VOUCH_API_H
+
+#include <stddef.h>
+
+#include "http/http.h"
+#include "keys/keys.h"
+#include "store/store.h"
+#include "svc/svc.h"
+
+struct api {
+    struct svc *svc;
+    struct store *store;
+    struct signer *signer;
+};
+
+const struct http_route *api_routes(size_t *n);
+const struct http_route *api_public_routes(size_t *n);
+
+/* http_authorize for both tables: bearer token → principal, tenant and permission checks. */
+int api_authorize(void *app, const struct http_route *route, struct http_request *req,
+                  struct http_response *resp);
+void api_free_principal(void *principal);
+
+/* The permissions a role grants (NULL-terminated); exposed for tests and docs. */
+const char *const *api_role_permissions(const char *role);
+
+#endif

@@ -1,0 +1,279 @@
+/* api_ca.c — CA and CRL routes (docs/api.md "CAs"). */
+#include "api/api_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+
+#include "core/profile.h"
+
+static void respond_ca(struct api *api, struct http_response *resp, int status, struct ca_rec *rec)
+{
+    http_respond_json(resp, status, api_ca_json(api, rec));
+    ca_rec_free(rec);
+}
+
+static int ca_create_parse(json_t *b, struct ca_create *c, struct err *e)
+{
+    long long validity = 0, path_len = -1, crl_hours = 0, crl_minutes = 0;
+
+    memset(c, 0, sizeof(*c));
+    if (api_str(b, "name", 1, &c->name, e) || api_str(b, "subject", 1, &c->subject, e) ||
+        api_str(b, "key_type", 0, &c->key_type, e) || api_str(b, "parent", 0, &c->parent, e) ||
+        api_str(b, "profile", 0, &c->profile, e) || api_bool(b, "external", &c->external, e) ||
+        api_int(b, "validity_days", 1, 36500, &validity, e) ||
+        api_int(b, "path_len", 0, 16, &path_len, e) ||
+        api_int(b, "crl_validity_hours", 1, 87600, &crl_hours, e) ||
+        api_int(b, "crl_interval_minutes", 1, 525600, &crl_minutes, e))
+        return -1;
+    c->validity_days = (long)validity;
+    c->path_len = (int)path_len;
+    c->crl_validity_hours = (long)crl_hours;
+    c->crl_interval_minutes = (long)crl_minutes;
+    return 0;
+}
+
+void api_ca_create(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct actor a = api_actor(req);
+    json_t *body = api_body(api, req, resp, "ca.create");
+    struct ca_create c;
+    struct ca_rec *rec = NULL;
+    struct err e;
+
+    if (body == NULL)
+        return;
+    if (ca_create_parse(body, &c, &e) != 0 ||
+        svc_ca_create(api->svc, &a, api_tenant(req), &c, &rec, &e) != 0)
+        api_fail(api, req, resp, "ca.create", c.name, &e);
+    else
+        respond_ca(api, resp, 201, rec);
+    json_decref(body);
+}
+
+static void ca_list_respond(struct api *api, struct http_request *req, struct http_response *resp)
+{
+    struct store_tx *tx;
+    struct ca_rec **list = NULL;
+    size_t n = 0;
+    json_t *arr;
+    struct err e;
+
+    if ((tx = store_begin_read(api->store, &e)) == NULL ||
+        store_ca_list(tx, api_tenant(req), &list, &n, &e) != 0) {
+        store_rollback(tx);
+        api_fail(api, req, resp, "ca.list", NULL, &e);
+        return;
+    }
+    store_rollback(tx);
+    arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(arr, api_ca_json(api, list[i]));
+        ca_rec_free(list[i]);
+    }
+    free(list);
+    http_respond_json(resp, 200, json_pack("{s:o}", "cas", arr));
+}
+
+void api_ca_list(void *app, struct http_request *req, struct http_response *resp)
+{
+    ca_list_respond(app, req, resp);
+}
+
+/* Reads the CA of the path; answers 404 (audited) and returns NULL if absent. */
+static struct ca_rec *ca_of_path(struct api *api, struct http_request *req,
+                                 struct http_response *resp, const char *action)
+{
+    const char *name = http_param(req, "ca");
+    struct store_tx *tx;
+    struct ca_rec *rec = NULL;
+    struct err e;
+    int rc;
+
+    if ((tx = store_begin_read(api->store, &e)) == NULL) {
+        api_fail(api, req, resp, action, name, &e);
+        return NULL;
+    }
+    rc = store_ca_get(tx, api_tenant(req), name, &rec, &e);
+    store_rollback(tx);
+    if (rc != 0) {
+        if (e.status == 404)
+            err_set(&e, 404, ERR_NOT_FOUND, "CA %s not found", name);
+        api_fail(api, req, resp, action, name, &e);
+        return NULL;
+    }
+    return rec;
+}
+
+void api_ca_show(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct ca_rec *rec = ca_of_path(app, req, resp, "ca.read");
+
+    if (rec != NULL)
+        respond_ca(app, resp, 200, rec);
+}
+
+void api_ca_csr(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct ca_rec *rec = ca_of_path(app, req, resp, "ca.read");
+    struct err e;
+    char *pem;
+
+    if (rec == NULL)
+        return;
+    if (rec->csr_der == NULL) {
+        err_set(&e, 404, ERR_NOT_FOUND, "CA %s has no CSR (it was not created as external)",
+                rec->name);
+        api_fail(app, req, resp, "ca.csr", rec->name, &e);
+    } else {
+        pem = api_pem("CERTIFICATE REQUEST", rec->csr_der, rec->csr_len);
+        http_respond_json(resp, 200, json_pack("{s:s, s:s}", "name", rec->name, "csr", pem));
+        free(pem);
+    }
+    ca_rec_free(rec);
+}
+
+void api_ca_import_cert(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct actor a = api_actor(req);
+    const char *name = http_param(req, "ca"), *cert_pem, *chain_pem;
+    json_t *body = api_body(api, req, resp, "ca.import_certificate");
+    STACK_OF(X509) *certs = NULL, *chain = NULL;
+    unsigned char *der = NULL;
+    struct ca_rec *rec = NULL;
+    struct err e;
+    int len;
+
+    if (body == NULL)
+        return;
+    if (api_str(body, "certificate", 1, &cert_pem, &e) != 0 ||
+        api_str(body, "chain", 0, &chain_pem, &e) != 0 ||
+        (certs = api_parse_certs(cert_pem, "certificate", &e)) == NULL ||
+        (chain_pem != NULL && (chain = api_parse_certs(chain_pem, "chain", &e)) == NULL))
+        goto fail;
+    len = i2d_X509(sk_X509_value(certs, 0), &der);
+    if (svc_ca_import_cert(api->svc, &a, api_tenant(req), name, der, (size_t)len, chain, &rec,
+                           &e) != 0)
+        goto fail;
+    respond_ca(api, resp, 200, rec);
+    goto out;
+fail:
+    api_fail(api, req, resp, "ca.import_certificate", name, &e);
+out:
+    OPENSSL_free(der);
+    sk_X509_pop_free(certs, X509_free);
+    sk_X509_pop_free(chain, X509_free);
+    json_decref(body);
+}
+
+void api_ca_disable(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct actor a = api_actor(req);
+    const char *name = http_param(req, "ca");
+    struct ca_rec *rec = NULL;
+    struct err e;
+
+    if (svc_ca_disable(api->svc, &a, api_tenant(req), name, &rec, &e) != 0)
+        api_fail(api, req, resp, "ca.disable", name, &e);
+    else
+        respond_ca(api, resp, 200, rec);
+}
+
+/* The import body: a PKCS#12 (base64) with password, or a PEM key + certificate. */
+void api_ca_import(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct actor a = api_actor(req);
+    json_t *body = api_body(api, req, resp, "ca.import");
+    const char *name = NULL, *p12_b64, *password, *key_pem, *cert_pem, *chain_pem;
+    STACK_OF(X509) *certs = NULL, *chain = NULL;
+    unsigned char *p12 = NULL;
+    size_t p12_len = 0;
+    struct ca_rec *rec = NULL;
+    struct err e;
+    int rc;
+
+    if (body == NULL)
+        return;
+    if (api_str(body, "name", 1, &name, &e) || api_str(body, "pkcs12", 0, &p12_b64, &e) ||
+        api_str(body, "password", 0, &password, &e) || api_str(body, "key", 0, &key_pem, &e) ||
+        api_str(body, "certificate", 0, &cert_pem, &e) || api_str(body, "chain", 0, &chain_pem, &e))
+        goto fail;
+    if (p12_b64 != NULL) {
+        if ((p12 = base64_decode(p12_b64, &p12_len)) == NULL) {
+            err_set(&e, 400, ERR_BAD_REQUEST, "pkcs12: not base64");
+            goto fail;
+        }
+        rc = svc_ca_import(api->svc, &a, api_tenant(req), name, SIGNER_IMPORT_PKCS12, p12, p12_len,
+                           password ? password : "", NULL, NULL, &rec, &e);
+    } else if (key_pem != NULL && cert_pem != NULL) {
+        if ((certs = api_parse_certs(cert_pem, "certificate", &e)) == NULL ||
+            (chain_pem && (chain = api_parse_certs(chain_pem, "chain", &e)) == NULL))
+            goto fail;
+        rc = svc_ca_import(api->svc, &a, api_tenant(req), name, SIGNER_IMPORT_PEM_KEY,
+                           (const unsigned char *)key_pem, strlen(key_pem), password,
+                           sk_X509_value(certs, 0), chain, &rec, &e);
+    } else {
+        err_set(&e, 400, ERR_BAD_REQUEST,
+                "pkcs12 (with password), or key and certificate: required");
+        goto fail;
+    }
+    if (rc != 0)
+        goto fail;
+    respond_ca(api, resp, 201, rec);
+    goto out;
+fail:
+    api_fail(api, req, resp, "ca.import", name, &e);
+out:
+    if (p12 != NULL)
+        secure_zero(p12, p12_len);
+    free(p12);
+    sk_X509_pop_free(certs, X509_free);
+    sk_X509_pop_free(chain, X509_free);
+    json_decref(body);
+}
+
+void api_crl_generate(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct actor a = api_actor(req);
+    const char *name = http_param(req, "ca");
+    struct crl_rec *crl = NULL;
+    struct err e;
+
+    if (svc_crl_generate(api->svc, &a, api_tenant(req), name, &crl, &e) != 0) {
+        api_fail(api, req, resp, "crl.generate", name, &e);
+        return;
+    }
+    http_respond_json(resp, 201, api_crl_json(crl));
+    crl_rec_free(crl);
+}
+
+void api_crl_show(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    const char *name = http_param(req, "ca");
+    struct store_tx *tx;
+    struct crl_rec *crl = NULL;
+    struct err e;
+    int rc;
+
+    if ((tx = store_begin_read(api->store, &e)) == NULL) {
+        api_fail(api, req, resp, "crl.read", name, &e);
+        return;
+    }
+    rc = store_crl_latest(tx, api_tenant(req), name, &crl, &e);
+    store_rollback(tx);
+    if (rc != 0) {
+        if (e.status == 404)
+            err_set(&e, 404, ERR_NOT_FOUND, "CA %s has no CRL", name);
+        api_fail(api, req, resp, "crl.read", name, &e);
+        return;
+    }
+    http_respond_json(resp, 200, api_crl_json(crl));
+    crl_rec_free(crl);
+}

@@ -1,0 +1,296 @@
+/* api_cert.c — certificate routes (docs/api.md "Certificates"). */
+#include "api/api_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/profile.h"
+
+static int issue_params_parse(json_t *b, struct issue_params *p, struct err *e)
+{
+    long long days = 0;
+
+    memset(p, 0, sizeof(*p));
+    if (api_str(b, "ca", 1, &p->ca, e) || api_str(b, "profile", 1, &p->profile, e) ||
+        api_str(b, "entity", 0, &p->entity_id, e) ||
+        api_int(b, "validity_days", 1, 36500, &days, e))
+        return -1;
+    p->validity_days = (long)days;
+    return 0;
+}
+
+/* "der" (base64 DER in JSON) or "pem" (default). */
+static int format_der(json_t *b, struct err *e)
+{
+    const char *f = NULL;
+
+    if (api_str(b, "format", 0, &f, e) != 0)
+        return -1;
+    if (f == NULL || strcmp(f, "pem") == 0)
+        return 0;
+    if (strcmp(f, "der") == 0)
+        return 1;
+    return err_set(e, 400, ERR_BAD_REQUEST, "format: pem or der");
+}
+
+static void respond_cert(struct api *api, struct http_response *resp, int status,
+                         struct cert_rec *rec, int der)
+{
+    http_respond_json(resp, status, api_cert_json(api, rec, der));
+    cert_rec_free(rec);
+}
+
+void api_cert_issue(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct actor a = api_actor(req);
+    json_t *body = api_body(api, req, resp, "cert.issue");
+    struct issue_params p;
+    struct cert_rec *rec = NULL;
+    const char *csr;
+    struct err e;
+    int der;
+
+    if (body == NULL)
+        return;
+    if (issue_params_parse(body, &p, &e) != 0 || api_str(body, "csr", 1, &csr, &e) != 0 ||
+        (der = format_der(body, &e)) < 0 ||
+        svc_cert_issue(api->svc, &a, api_tenant(req), &p, (const unsigned char *)csr, strlen(csr),
+                       &rec, &e) != 0)
+        api_fail(api, req, resp, "cert.issue", NULL, &e);
+    else
+        respond_cert(api, resp, 201, rec, der);
+    json_decref(body);
+}
+
+void api_cert_keygen(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct actor a = api_actor(req);
+    json_t *body = api_body(api, req, resp, "cert.keygen");
+    const char *subject, *key_type, *password;
+    struct issue_params p;
+    struct cert_rec *rec = NULL;
+    unsigned char *p12 = NULL;
+    size_t p12_len = 0;
+    json_t *sans, *o;
+    char *b64;
+    struct err e;
+
+    if (body == NULL)
+        return;
+    sans = json_object_get(body, "sans");
+    if (issue_params_parse(body, &p, &e) || api_str(body, "subject", 0, &subject, &e) ||
+        api_str(body, "key_type", 0, &key_type, &e) ||
+        api_str(body, "password", 1, &password, &e) ||
+        (sans != NULL && !json_is_array(sans) &&
+         err_set(&e, 400, ERR_BAD_REQUEST, "sans: must be an array of strings")) ||
+        svc_cert_keygen(api->svc, &a, api_tenant(req), &p, subject, sans, key_type, password, &rec,
+                        &p12, &p12_len, &e) != 0) {
+        api_fail(api, req, resp, "cert.keygen", NULL, &e);
+        json_decref(body);
+        return;
+    }
+    o = api_cert_json(api, rec, 0);
+    b64 = base64_encode(p12, p12_len);
+    json_object_set_new(o, "pkcs12", json_string(b64));
+    http_respond_json(resp, 201, o);
+    free(b64);
+    free(p12);
+    cert_rec_free(rec);
+    json_decref(body);
+}
+
+static int query_time(struct http_request *req, const char *name, int64_t *out, struct err *e)
+{
+    const char *v = http_query(req, name);
+
+    if (v == NULL)
+        return 0;
+    if (time_parse(v, out) != 0)
+        return err_set(e, 400, ERR_BAD_REQUEST, "%s: not an RFC 3339 UTC time", name);
+    return 0;
+}
+
+static int query_int(struct http_request *req, const char *name, int min, int max, int *out,
+                     struct err *e)
+{
+    const char *v = http_query(req, name);
+    char *end;
+    long n;
+
+    if (v == NULL)
+        return 0;
+    n = strtol(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || n < min || n > max)
+        return err_set(e, 400, ERR_BAD_REQUEST, "%s: an integer from %d to %d", name, min, max);
+    *out = (int)n;
+    return 0;
+}
+
+static void respond_list(struct api *api, struct http_request *req, struct http_response *resp,
+                         const struct cert_query *q, const char *action)
+{
+    struct store_tx *tx;
+    struct cert_rec **list = NULL;
+    size_t n = 0;
+    json_t *arr;
+    struct err e;
+
+    if ((tx = store_begin_read(api->store, &e)) == NULL ||
+        store_cert_search(tx, api_tenant(req), q, &list, &n, &e) != 0) {
+        store_rollback(tx);
+        api_fail(api, req, resp, action, NULL, &e);
+        return;
+    }
+    store_rollback(tx);
+    arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, api_cert_json(api, list[i], 0));
+    cert_rec_list_free(list, n);
+    http_respond_json(resp, 200, json_pack("{s:o}", "certificates", arr));
+}
+
+void api_cert_search(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct cert_query q = {0};
+    struct err e;
+
+    q.serial = http_query(req, "serial");
+    q.subject = http_query(req, "subject");
+    q.san = http_query(req, "san");
+    q.status = http_query(req, "status");
+    q.ca = http_query(req, "ca");
+    q.entity_id = http_query(req, "entity");
+    q.profile = http_query(req, "profile");
+    if (query_time(req, "expires_after", &q.expires_after, &e) != 0 ||
+        query_time(req, "expires_before", &q.expires_before, &e) != 0 ||
+        query_int(req, "limit", 1, 1000, &q.limit, &e) != 0 ||
+        query_int(req, "offset", 0, 1000000000, &q.offset, &e) != 0) {
+        api_fail(app, req, resp, "cert.search", NULL, &e);
+        return;
+    }
+    respond_list(app, req, resp, &q, "cert.search");
+}
+
+void api_cert_expiring(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct cert_query q = {0};
+    int days = 30;
+    struct err e;
+
+    if (query_int(req, "days", 1, 3650, &days, &e) != 0 ||
+        query_int(req, "limit", 1, 1000, &q.limit, &e) != 0) {
+        api_fail(app, req, resp, "cert.expiring", NULL, &e);
+        return;
+    }
+    q.status = "good";
+    q.expires_after = time_now();
+    q.expires_before = time_now() + (int64_t)days * 86400;
+    respond_list(app, req, resp, &q, "cert.expiring");
+}
+
+void api_cert_show(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    const char *serial = http_param(req, "serial"), *format = http_query(req, "format");
+    struct store_tx *tx;
+    struct cert_rec *rec = NULL;
+    struct err e;
+    int rc;
+
+    if ((tx = store_begin_read(api->store, &e)) == NULL) {
+        api_fail(api, req, resp, "cert.read", serial, &e);
+        return;
+    }
+    rc = store_cert_get(tx, api_tenant(req), serial, &rec, &e);
+    store_rollback(tx);
+    if (rc != 0) {
+        if (e.status == 404)
+            err_set(&e, 404, ERR_NOT_FOUND, "certificate %s not found", serial);
+        api_fail(api, req, resp, "cert.read", serial, &e);
+        return;
+    }
+    respond_cert(api, resp, 200, rec, format && strcmp(format, "der") == 0);
+}
+
+void api_cert_revoke(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct actor a = api_actor(req);
+    const char *serial = http_param(req, "serial"), *reason_s = NULL, *inv_s = NULL;
+    json_t *body = api_body(api, req, resp, "cert.revoke");
+    struct cert_rec *rec = NULL;
+    int64_t invalidity = 0;
+    int reason = 0;
+    struct err e;
+
+    if (body == NULL)
+        return;
+    if (api_str(body, "reason", 0, &reason_s, &e) ||
+        api_str(body, "invalidity_date", 0, &inv_s, &e))
+        goto fail;
+    if (reason_s != NULL && (reason = crl_reason_parse(reason_s)) < 0) {
+        err_set(&e, 400, ERR_BAD_REQUEST, "reason: unknown reason \"%s\"", reason_s);
+        goto fail;
+    }
+    if (inv_s != NULL && time_parse(inv_s, &invalidity) != 0) {
+        err_set(&e, 400, ERR_BAD_REQUEST, "invalidity_date: not an RFC 3339 UTC time");
+        goto fail;
+    }
+    if (svc_cert_revoke(api->svc, &a, api_tenant(req), serial, reason, invalidity, &rec, &e) != 0)
+        goto fail;
+    respond_cert(api, resp, 200, rec, 0);
+    json_decref(body);
+    return;
+fail:
+    api_fail(api, req, resp, "cert.revoke", serial, &e);
+    json_decref(body);
+}
+
+typedef int (*status_fn)(struct svc *, const struct actor *, const char *, const char *,
+                         struct cert_rec **, struct err *);
+
+static void status_route(struct api *api, struct http_request *req, struct http_response *resp,
+                         status_fn fn, const char *action)
+{
+    struct actor a = api_actor(req);
+    const char *serial = http_param(req, "serial");
+    struct cert_rec *rec = NULL;
+    struct err e;
+
+    if (fn(api->svc, &a, api_tenant(req), serial, &rec, &e) != 0)
+        api_fail(api, req, resp, action, serial, &e);
+    else
+        respond_cert(api, resp, 200, rec, 0);
+}
+
+void api_cert_suspend(void *app, struct http_request *req, struct http_response *resp)
+{
+    status_route(app, req, resp, svc_cert_suspend, "cert.suspend");
+}
+
+void api_cert_reinstate(void *app, struct http_request *req, struct http_response *resp)
+{
+    status_route(app, req, resp, svc_cert_reinstate, "cert.reinstate");
+}
+
+void api_cert_renew(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct actor a = api_actor(req);
+    const char *serial = http_param(req, "serial"), *csr = NULL;
+    json_t *body = api_body(api, req, resp, "cert.renew");
+    struct cert_rec *rec = NULL;
+    struct err e;
+
+    if (body == NULL)
+        return;
+    if (api_str(body, "csr", 0, &csr, &e) != 0 ||
+        svc_cert_renew(api->svc, &a, api_tenant(req), serial, (const unsigned char *)csr,
+                       csr ? strlen(csr) : 0, &rec, &e) != 0)
+        api_fail(api, req, resp, "cert.renew", serial, &e);
+    else
+        respond_cert(api, resp, 201, rec, 0);
+    json_decref(body);
+}

@@ -1,0 +1,273 @@
+/* api_common.c — request parsing, record rendering and audited refusals. */
+#include "api/api_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "core/profile.h"
+#include "lib/log.h"
+
+const char *api_tenant(const struct http_request *req)
+{
+    return http_param(req, "tenant");
+}
+
+struct actor api_actor(const struct http_request *req)
+{
+    const struct principal *p = req->principal;
+    struct actor a = {.id = p ? p->token_id : "anonymous"};
+    return a;
+}
+
+void api_fail(struct api *api, struct http_request *req, struct http_response *resp,
+              const char *action, const char *object, const struct err *e)
+{
+    struct actor a = api_actor(req);
+    struct err copy = *e;
+
+    if (copy.status == 0) {
+        copy.status = 500;
+        snprintf(copy.code, sizeof(copy.code), "%s", ERR_INTERNAL);
+    }
+    if (copy.status >= 500)
+        log_error("req %s tenant %s %s: %s", req->request_id,
+                  api_tenant(req) ? api_tenant(req) : "-", action, copy.msg);
+    svc_audit_refusal(api->svc, api_tenant(req), &a, action, object, &copy);
+    http_respond_err(resp, &copy);
+}
+
+json_t *api_body(struct api *api, struct http_request *req, struct http_response *resp,
+                 const char *action)
+{
+    json_error_t jerr;
+    struct err e;
+    json_t *o = NULL;
+
+    if (req->body != NULL && req->body_len > 0)
+        o = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    else
+        snprintf(jerr.text, sizeof(jerr.text), "empty body");
+    if (!json_is_object(o)) {
+        if (o != NULL)
+            snprintf(jerr.text, sizeof(jerr.text), "not a JSON object");
+        json_decref(o);
+        err_set(&e, 400, ERR_BAD_REQUEST, "body: %s", jerr.text);
+        api_fail(api, req, resp, action, NULL, &e);
+        return NULL;
+    }
+    return o;
+}
+
+int api_str(json_t *o, const char *key, int required, const char **out, struct err *e)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (v == NULL || json_is_null(v)) {
+        *out = NULL;
+        return required ? err_set(e, 400, ERR_BAD_REQUEST, "%s: required", key) : 0;
+    }
+    if (!json_is_string(v))
+        return err_set(e, 400, ERR_BAD_REQUEST, "%s: must be a string", key);
+    if (strlen(json_string_value(v)) != json_string_length(v))
+        return err_set(e, 400, ERR_BAD_REQUEST, "%s: must not contain NUL", key);
+    *out = json_string_value(v);
+    return 0;
+}
+
+int api_int(json_t *o, const char *key, long long min, long long max, long long *out, struct err *e)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+        return err_set(e, 400, ERR_BAD_REQUEST, "%s: must be an integer from %lld to %lld", key,
+                       min, max);
+    *out = json_integer_value(v);
+    return 0;
+}
+
+int api_bool(json_t *o, const char *key, int *out, struct err *e)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_boolean(v))
+        return err_set(e, 400, ERR_BAD_REQUEST, "%s: must be true or false", key);
+    *out = json_is_true(v);
+    return 0;
+}
+
+json_t *api_time(int64_t t)
+{
+    char buf[32];
+
+    if (t == 0)
+        return json_null();
+    return json_string(time_format(t, buf, sizeof(buf)));
+}
+
+char *api_pem(const char *label, const unsigned char *der, size_t len)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data, *out;
+    long n;
+
+    PEM_write_bio(bio, label, "", der, (long)len);
+    n = BIO_get_mem_data(bio, &data);
+    out = xstrndup(data, n > 0 ? (size_t)n : 0);
+    BIO_free(bio);
+    return out;
+}
+
+static json_t *nullable(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+json_t *api_ca_json(struct api *api, const struct ca_rec *r)
+{
+    json_t *o = json_object();
+    char *pem = r->cert_der ? api_pem("CERTIFICATE", r->cert_der, r->cert_len) : NULL;
+    char *chain = xstrdup("");
+    const unsigned char *p = r->chain_der, *end = r->chain_der + r->chain_len;
+
+    while (r->chain_der != NULL && p < end) {
+        const unsigned char *start = p;
+        X509 *x = d2i_X509(NULL, &p, (long)(end - p));
+        char *one, *joined;
+        if (x == NULL)
+            break;
+        one = api_pem("CERTIFICATE", start, (size_t)(p - start));
+        joined = xasprintf("%s%s", chain, one);
+        free(chain);
+        free(one);
+        chain = joined;
+        X509_free(x);
+    }
+    json_object_set_new(o, "name", json_string(r->name));
+    json_object_set_new(o, "status", json_string(r->status));
+    json_object_set_new(o, "subject", nullable(r->subject));
+    json_object_set_new(o, "key_type", nullable(r->key_type));
+    json_object_set_new(o, "parent", nullable(r->parent));
+    json_object_set_new(o, "not_before", api_time(r->not_before));
+    json_object_set_new(o, "not_after", api_time(r->not_after));
+    json_object_set_new(o, "certificate", nullable(pem));
+    json_object_set_new(o, "chain", json_string(chain));
+    json_object_set_new(o, "created", api_time(r->created));
+    {
+        char *crl = svc_crl_url(api->svc, r->tenant, r->name);
+        char *aia = svc_ca_issuers_url(api->svc, r->tenant, r->name);
+        json_object_set_new(o, "crl_url", json_string(crl));
+        json_object_set_new(o, "ca_issuers_url", json_string(aia));
+        free(crl);
+        free(aia);
+    }
+    json_object_set_new(o, "options",
+                        json_loads(r->options_json ? r->options_json : "{}", 0, NULL));
+    free(pem);
+    free(chain);
+    return o;
+}
+
+static json_t *sans_array(const char *sans)
+{
+    json_t *a = json_array();
+    char *copy, *tok, *save = NULL;
+
+    if (sans == NULL || sans[0] == '\0')
+        return a;
+    copy = xstrdup(sans);
+    for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        json_array_append_new(a, json_string(tok));
+    free(copy);
+    return a;
+}
+
+json_t *api_cert_json(struct api *api, const struct cert_rec *r, int der)
+{
+    json_t *o = json_object();
+    char *pem, *chain;
+
+    json_object_set_new(o, "serial", json_string(r->serial));
+    json_object_set_new(o, "ca", json_string(r->ca));
+    json_object_set_new(o, "profile", nullable(r->profile));
+    json_object_set_new(o, "profile_version", json_integer(r->profile_version));
+    json_object_set_new(o, "entity", nullable(r->entity_id));
+    json_object_set_new(o, "subject", nullable(r->subject));
+    json_object_set_new(o, "sans", sans_array(r->sans));
+    json_object_set_new(o, "status", json_string(r->status));
+    json_object_set_new(o, "not_before", api_time(r->not_before));
+    json_object_set_new(o, "not_after", api_time(r->not_after));
+    json_object_set_new(o, "revoked_at", api_time(r->revoked_at));
+    json_object_set_new(o, "reason",
+                        r->reason >= 0 ? json_string(crl_reason_name(r->reason)) : json_null());
+    json_object_set_new(o, "invalidity_date", api_time(r->invalidity_date));
+    json_object_set_new(o, "renewed_from", nullable(r->renewed_from));
+    if (der) {
+        char *b64 = base64_encode(r->der, r->der_len);
+        json_object_set_new(o, "certificate", json_string(b64));
+        free(b64);
+    } else {
+        pem = api_pem("CERTIFICATE", r->der, r->der_len);
+        json_object_set_new(o, "certificate", json_string(pem));
+        free(pem);
+    }
+    chain = svc_chain_pem(api->svc, r->tenant, r->ca, NULL);
+    json_object_set_new(o, "chain", nullable(chain));
+    free(chain);
+    return o;
+}
+
+json_t *api_entity_json(const struct entity_rec *r)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "id", json_string(r->id));
+    json_object_set_new(o, "name", json_string(r->name));
+    json_object_set_new(o, "kind", json_string(r->kind));
+    json_object_set_new(o, "email", nullable(r->email));
+    json_object_set_new(o, "manufacturer", nullable(r->manufacturer));
+    json_object_set_new(o, "model", nullable(r->model));
+    json_object_set_new(o, "serial_number", nullable(r->serial_number));
+    json_object_set_new(o, "metadata",
+                        json_loads(r->metadata_json ? r->metadata_json : "{}", 0, NULL));
+    json_object_set_new(o, "created", api_time(r->created));
+    return o;
+}
+
+json_t *api_crl_json(const struct crl_rec *r)
+{
+    json_t *o = json_object();
+    char *pem = api_pem("X509 CRL", r->der, r->der_len);
+
+    json_object_set_new(o, "ca", json_string(r->ca));
+    json_object_set_new(o, "number", json_integer(r->number));
+    json_object_set_new(o, "this_update", api_time(r->this_update));
+    json_object_set_new(o, "next_update", api_time(r->next_update));
+    json_object_set_new(o, "crl", json_string(pem));
+    free(pem);
+    return o;
+}
+
+STACK_OF(X509) * api_parse_certs(const char *text, const char *field, struct err *e)
+{
+    STACK_OF(X509) *sk = sk_X509_new_null();
+    BIO *bio = BIO_new_mem_buf(text, -1);
+    X509 *x;
+
+    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+        sk_X509_push(sk, x);
+    ERR_clear_error();
+    BIO_free(bio);
+    if (sk_X509_num(sk) == 0) {
+        sk_X509_free(sk);
+        err_set(e, 400, ERR_BAD_REQUEST, "%s: no PEM certificate found", field);
+        return NULL;
+    }
+    return sk;
+}

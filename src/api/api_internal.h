@@ -1,0 +1,94 @@
+/* api_internal.h — what the api_*.c files share. */
+#ifndef VOUCH_API_INTERNAL_H
+#define VOUCH_API_INTERNAL_H
+
+#include <jansson.h>
+
+#include "api/api.h"
+
+struct principal {
+    char *tenant;
+    char *token_id;
+    char *role;
+};
+
+/* Route handlers (api_*.c). */
+void api_healthz(void *app, struct http_request *req, struct http_response *resp);
+void api_readyz(void *app, struct http_request *req, struct http_response *resp);
+void api_public_crl(void *app, struct http_request *req, struct http_response *resp);
+void api_public_ca(void *app, struct http_request *req, struct http_response *resp);
+void api_tenant_create(void *app, struct http_request *req, struct http_response *resp);
+void api_tenant_list(void *app, struct http_request *req, struct http_response *resp);
+void api_tenant_token(void *app, struct http_request *req, struct http_response *resp);
+void api_ca_create(void *app, struct http_request *req, struct http_response *resp);
+void api_ca_list(void *app, struct http_request *req, struct http_response *resp);
+void api_ca_show(void *app, struct http_request *req, struct http_response *resp);
+void api_ca_csr(void *app, struct http_request *req, struct http_response *resp);
+void api_ca_import_cert(void *app, struct http_request *req, struct http_response *resp);
+void api_ca_disable(void *app, struct http_request *req, struct http_response *resp);
+void api_ca_import(void *app, struct http_request *req, struct http_response *resp);
+void api_crl_generate(void *app, struct http_request *req, struct http_response *resp);
+void api_crl_show(void *app, struct http_request *req, struct http_response *resp);
+void api_profile_list(void *app, struct http_request *req, struct http_response *resp);
+void api_profile_show(void *app, struct http_request *req, struct http_response *resp);
+void api_profile_create(void *app, struct http_request *req, struct http_response *resp);
+void api_profile_update(void *app, struct http_request *req, struct http_response *resp);
+void api_profile_clone(void *app, struct http_request *req, struct http_response *resp);
+void api_cert_issue(void *app, struct http_request *req, struct http_response *resp);
+void api_cert_keygen(void *app, struct http_request *req, struct http_response *resp);
+void api_cert_search(void *app, struct http_request *req, struct http_response *resp);
+void api_cert_expiring(void *app, struct http_request *req, struct http_response *resp);
+void api_cert_show(void *app, struct http_request *req, struct http_response *resp);
+void api_cert_revoke(void *app, struct http_request *req, struct http_response *resp);
+void api_cert_suspend(void *app, struct http_request *req, struct http_response *resp);
+void api_cert_reinstate(void *app, struct http_request *req, struct http_response *resp);
+void api_cert_renew(void *app, struct http_request *req, struct http_response *resp);
+void api_entity_create(void *app, struct http_request *req, struct http_response *resp);
+void api_entity_list(void *app, struct http_request *req, struct http_response *resp);
+void api_entity_show(void *app, struct http_request *req, struct http_response *resp);
+void api_entity_update(void *app, struct http_request *req, struct http_response *resp);
+void api_audit_list(void *app, struct http_request *req, struct http_response *resp);
+void api_audit_verify(void *app, struct http_request *req, struct http_response *resp);
+void api_token_create(void *app, struct http_request *req, struct http_response *resp);
+void api_token_list(void *app, struct http_request *req, struct http_response *resp);
+void api_token_delete(void *app, struct http_request *req, struct http_response *resp);
+
+/* The tenant of the path ({tenant}), NULL if none. */
+const char *api_tenant(const struct http_request *req);
+/* The actor of the request (the principal's token id). */
+struct actor api_actor(const struct http_request *req);
+
+/*
+ * Parses the body as a JSON object.  NULL (and a 400 response, audited as
+ * `action`) if it is not one.
+ */
+json_t *api_body(struct api *api, struct http_request *req, struct http_response *resp,
+                 const char *action);
+
+/*
+ * Reads an optional string / integer / boolean field; -1 with e naming the
+ * field if present with the wrong type, or absent when required.
+ */
+int api_str(json_t *o, const char *key, int required, const char **out, struct err *e);
+int api_int(json_t *o, const char *key, long long min, long long max, long long *out,
+            struct err *e);
+int api_bool(json_t *o, const char *key, int *out, struct err *e);
+
+/* Answers with e and records the refusal in the tenant's audit chain. */
+void api_fail(struct api *api, struct http_request *req, struct http_response *resp,
+              const char *action, const char *object, const struct err *e);
+
+/* JSON forms of records (new references). */
+json_t *api_ca_json(struct api *api, const struct ca_rec *r);
+json_t *api_cert_json(struct api *api, const struct cert_rec *r, int der);
+json_t *api_entity_json(const struct entity_rec *r);
+json_t *api_crl_json(const struct crl_rec *r);
+/* A token record; secret (shown once) added when not NULL. */
+json_t *api_token_json(const struct token_rec *t, const char *secret);
+json_t *api_time(int64_t t); /* RFC 3339 string, or null for 0 */
+/* PEM text of DER data with the given label ("CERTIFICATE"); caller frees. */
+char *api_pem(const char *label, const unsigned char *der, size_t len);
+/* PEM or DER (auto-detected) certificates → stack; NULL with e set. */
+STACK_OF(X509) * api_parse_certs(const char *text, const char *field, struct err *e);
+
+#endif

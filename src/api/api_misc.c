@@ -1,0 +1,329 @@
+/* api_misc.c — profile, end-entity and audit routes. */
+#include "api/api_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/audit.h"
+
+/* ---- profiles ------------------------------------------------------- */
+
+static json_t *profile_json(const struct profile_rec *r)
+{
+    return json_pack("{s:s, s:i, s:o, s:o}", "name", r->name, "version", r->version, "created",
+                     api_time(r->created), "document", json_loads(r->json, 0, NULL));
+}
+
+void api_profile_list(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct store_tx *tx;
+    struct profile_rec **list = NULL;
+    size_t n = 0;
+    json_t *arr;
+    struct err e;
+
+    if ((tx = store_begin_read(api->store, &e)) == NULL ||
+        store_profile_list(tx, api_tenant(req), &list, &n, &e) != 0) {
+        store_rollback(tx);
+        api_fail(api, req, resp, "profile.list", NULL, &e);
+        return;
+    }
+    store_rollback(tx);
+    arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(arr, profile_json(list[i]));
+        profile_rec_free(list[i]);
+    }
+    free(list);
+    http_respond_json(resp, 200, json_pack("{s:o}", "profiles", arr));
+}
+
+void api_profile_show(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    const char *name = http_param(req, "name"), *v = http_query(req, "version");
+    struct store_tx *tx;
+    struct profile_rec *rec = NULL;
+    int version = 0, rc;
+    struct err e;
+
+    if (v != NULL && (version = atoi(v)) <= 0) {
+        err_set(&e, 400, ERR_BAD_REQUEST, "version: a positive integer");
+        api_fail(api, req, resp, "profile.read", name, &e);
+        return;
+    }
+    if ((tx = store_begin_read(api->store, &e)) == NULL) {
+        api_fail(api, req, resp, "profile.read", name, &e);
+        return;
+    }
+    rc = store_profile_get(tx, api_tenant(req), name, version, &rec, &e);
+    store_rollback(tx);
+    if (rc != 0) {
+        if (e.status == 404)
+            err_set(&e, 404, ERR_NOT_FOUND, "profile %s%s not found", name, v ? " version" : "");
+        api_fail(api, req, resp, "profile.read", name, &e);
+        return;
+    }
+    http_respond_json(resp, 200, profile_json(rec));
+    profile_rec_free(rec);
+}
+
+/* Stores body.document under name; create: a new profile, else a new version. */
+static void profile_put(struct api *api, struct http_request *req, struct http_response *resp,
+                        const char *name, json_t *body, int create)
+{
+    struct actor a = api_actor(req);
+    const char *action = create ? "profile.create" : "profile.update";
+    json_t *doc = json_object_get(body, "document");
+    char *text = NULL;
+    int version;
+    struct err e;
+
+    if (name == NULL)
+        err_set(&e, 400, ERR_BAD_REQUEST, "name: required");
+    else if (!json_is_object(doc))
+        err_set(&e, 400, ERR_BAD_REQUEST, "document: required, a JSON object");
+    else
+        text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    if (text == NULL ||
+        svc_profile_put(api->svc, &a, api_tenant(req), name, text, create, &version, &e) != 0) {
+        api_fail(api, req, resp, action, name, &e);
+    } else {
+        http_respond_json(
+            resp, create ? 201 : 200,
+            json_pack("{s:s, s:i, s:O}", "name", name, "version", version, "document", doc));
+    }
+    free(text);
+}
+
+void api_profile_create(void *app, struct http_request *req, struct http_response *resp)
+{
+    json_t *body = api_body(app, req, resp, "profile.create");
+    const char *name = NULL;
+    struct err e;
+
+    if (body == NULL)
+        return;
+    if (api_str(body, "name", 1, &name, &e) != 0)
+        api_fail(app, req, resp, "profile.create", NULL, &e);
+    else
+        profile_put(app, req, resp, name, body, 1);
+    json_decref(body);
+}
+
+void api_profile_update(void *app, struct http_request *req, struct http_response *resp)
+{
+    json_t *body = api_body(app, req, resp, "profile.update");
+
+    if (body == NULL)
+        return;
+    profile_put(app, req, resp, http_param(req, "name"), body, 0);
+    json_decref(body);
+}
+
+void api_profile_clone(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct actor a = api_actor(req);
+    const char *from = http_param(req, "name"), *to = NULL;
+    json_t *body = api_body(api, req, resp, "profile.clone");
+    struct err e;
+
+    if (body == NULL)
+        return;
+    if (api_str(body, "name", 1, &to, &e) != 0 ||
+        svc_profile_clone(api->svc, &a, api_tenant(req), from, to, &e) != 0)
+        api_fail(api, req, resp, "profile.clone", from, &e);
+    else
+        http_respond_json(
+            resp, 201, json_pack("{s:s, s:i, s:s}", "name", to, "version", 1, "cloned_from", from));
+    json_decref(body);
+}
+
+/* ---- end entities --------------------------------------------------- */
+
+static int entity_parse(json_t *b, struct entity_rec *r, char **meta, struct err *e)
+{
+    json_t *m = json_object_get(b, "metadata");
+
+    memset(r, 0, sizeof(*r));
+    *meta = NULL;
+    if (api_str(b, "name", 1, (const char **)&r->name, e) ||
+        api_str(b, "kind", 1, (const char **)&r->kind, e) ||
+        api_str(b, "email", 0, (const char **)&r->email, e) ||
+        api_str(b, "manufacturer", 0, (const char **)&r->manufacturer, e) ||
+        api_str(b, "model", 0, (const char **)&r->model, e) ||
+        api_str(b, "serial_number", 0, (const char **)&r->serial_number, e))
+        return -1;
+    if (m != NULL && !json_is_object(m))
+        return err_set(e, 400, ERR_BAD_REQUEST, "metadata: must be a JSON object");
+    *meta = m ? json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS) : xstrdup("{}");
+    r->metadata_json = *meta;
+    return 0;
+}
+
+static void entity_put(struct api *api, struct http_request *req, struct http_response *resp,
+                       int create)
+{
+    struct actor a = api_actor(req);
+    const char *action = create ? "entity.create" : "entity.update";
+    json_t *body = api_body(api, req, resp, action);
+    struct entity_rec r, *out = NULL;
+    char *meta = NULL;
+    struct err e;
+
+    if (body == NULL)
+        return;
+    if (entity_parse(body, &r, &meta, &e) != 0) {
+        api_fail(api, req, resp, action, NULL, &e);
+    } else {
+        r.id = create ? NULL : (char *)http_param(req, "id");
+        if (svc_entity_put(api->svc, &a, api_tenant(req), &r, create, &out, &e) != 0)
+            api_fail(api, req, resp, action, r.id, &e);
+        else
+            http_respond_json(resp, create ? 201 : 200, api_entity_json(out));
+    }
+    entity_rec_free(out);
+    free(meta);
+    json_decref(body);
+}
+
+void api_entity_create(void *app, struct http_request *req, struct http_response *resp)
+{
+    entity_put(app, req, resp, 1);
+}
+
+void api_entity_update(void *app, struct http_request *req, struct http_response *resp)
+{
+    entity_put(app, req, resp, 0);
+}
+
+void api_entity_list(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct entity_query q = {0};
+    struct store_tx *tx;
+    struct entity_rec **list = NULL;
+    size_t n = 0;
+    json_t *arr;
+    struct err e;
+
+    q.name = http_query(req, "name");
+    q.kind = http_query(req, "kind");
+    q.email = http_query(req, "email");
+    if ((tx = store_begin_read(api->store, &e)) == NULL ||
+        store_entity_search(tx, api_tenant(req), &q, &list, &n, &e) != 0) {
+        store_rollback(tx);
+        api_fail(api, req, resp, "entity.list", NULL, &e);
+        return;
+    }
+    store_rollback(tx);
+    arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(arr, api_entity_json(list[i]));
+        entity_rec_free(list[i]);
+    }
+    free(list);
+    http_respond_json(resp, 200, json_pack("{s:o}", "entities", arr));
+}
+
+void api_entity_show(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    const char *id = http_param(req, "id");
+    struct cert_query q = {.entity_id = id, .limit = 1000};
+    struct store_tx *tx;
+    struct entity_rec *rec = NULL;
+    struct cert_rec **certs = NULL;
+    size_t n = 0;
+    json_t *o, *serials;
+    struct err e;
+
+    if ((tx = store_begin_read(api->store, &e)) == NULL) {
+        api_fail(api, req, resp, "entity.read", id, &e);
+        return;
+    }
+    if (store_entity_get(tx, api_tenant(req), id, &rec, &e) != 0 ||
+        store_cert_search(tx, api_tenant(req), &q, &certs, &n, &e) != 0) {
+        store_rollback(tx);
+        if (e.status == 404)
+            err_set(&e, 404, ERR_NOT_FOUND, "entity %s not found", id);
+        api_fail(api, req, resp, "entity.read", id, &e);
+        entity_rec_free(rec);
+        return;
+    }
+    store_rollback(tx);
+    o = api_entity_json(rec);
+    serials = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(serials, json_string(certs[i]->serial));
+    json_object_set_new(o, "certificates", serials);
+    cert_rec_list_free(certs, n);
+    entity_rec_free(rec);
+    http_respond_json(resp, 200, o);
+}
+
+/* ---- audit ---------------------------------------------------------- */
+
+void api_audit_list(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    const char *after_s = http_query(req, "after"), *limit_s = http_query(req, "limit");
+    long long after = after_s ? atoll(after_s) : 0;
+    int limit = limit_s ? atoi(limit_s) : 1000;
+    struct store_tx *tx;
+    struct audit_rec **rows = NULL;
+    struct buf out = {0};
+    size_t n = 0;
+    struct err e;
+
+    if (after < 0 || limit <= 0 || limit > 10000) {
+        err_set(&e, 400, ERR_BAD_REQUEST, "after: >= 0; limit: 1 to 10000");
+        api_fail(api, req, resp, "audit.read", NULL, &e);
+        return;
+    }
+    if ((tx = store_begin_read(api->store, &e)) == NULL ||
+        store_audit_list(tx, api_tenant(req), after, limit, &rows, &n, &e) != 0) {
+        store_rollback(tx);
+        api_fail(api, req, resp, "audit.read", NULL, &e);
+        return;
+    }
+    store_rollback(tx);
+    for (size_t i = 0; i < n; i++) {
+        struct audit_rec *r = rows[i];
+        json_t *o =
+            json_pack("{s:s, s:I, s:o, s:s, s:s, s:s, s:s, s:o, s:s, s:s}", "tenant", r->tenant,
+                      "seq", (json_int_t)r->seq, "time", api_time(r->time), "actor", r->actor,
+                      "action", r->action, "object", r->object, "result", r->result, "detail",
+                      json_loads(r->detail, 0, NULL), "prev_hash", r->prev_hash, "hash", r->hash);
+        char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        buf_append(&out, line, strlen(line));
+        buf_append(&out, "\n", 1);
+        free(line);
+        json_decref(o);
+    }
+    audit_rec_list_free(rows, n);
+    http_respond(resp, 200, "application/x-ndjson", out.data, out.len);
+    buf_free(&out);
+}
+
+void api_audit_verify(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    int64_t count = 0, bad = 0;
+    char why[256] = "";
+    struct err e;
+    int rc = audit_verify(api->store, api_tenant(req), &count, &bad, why, sizeof(why), &e);
+
+    if (rc < 0) {
+        api_fail(api, req, resp, "audit.verify", NULL, &e);
+        return;
+    }
+    if (rc == 0)
+        http_respond_json(resp, 200, json_pack("{s:b, s:I}", "ok", 1, "count", (json_int_t)count));
+    else
+        http_respond_json(resp, 200,
+                          json_pack("{s:b, s:I, s:I, s:s}", "ok", 0, "count", (json_int_t)count,
+                                    "first_bad_seq", (json_int_t)bad, "reason", why));
+}

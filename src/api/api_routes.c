@@ -1,0 +1,78 @@
+/*
+ * api_routes.c — the route tables: every route with its method, path,
+ * request content type, permission and body limit (checked by the HTTP
+ * layer before the handler runs; see http.h).
+ */
+#include "api/api_internal.h"
+
+#define JSON  "application/json"
+#define KB    1024
+#define SMALL (64 * KB)
+#define LARGE (1024 * KB)
+#define T     "/api/v1/t/{tenant}"
+
+static const struct http_route routes[] = {
+    {"GET", "/healthz", NULL, "public", 0, api_healthz},
+    {"GET", "/readyz", NULL, "public", 0, api_readyz},
+
+    {"POST", "/api/v1/tenants", JSON, "system", SMALL, api_tenant_create},
+    {"GET", "/api/v1/tenants", NULL, "system", 0, api_tenant_list},
+    {"POST", "/api/v1/tenants/{tenant}/tokens", JSON, "system", SMALL, api_tenant_token},
+
+    {"POST", T "/cas", JSON, "ca.write", SMALL, api_ca_create},
+    {"GET", T "/cas", NULL, "ca.read", 0, api_ca_list},
+    {"POST", T "/cas/import", JSON, "ca.write", LARGE, api_ca_import},
+    {"GET", T "/cas/{ca}", NULL, "ca.read", 0, api_ca_show},
+    {"GET", T "/cas/{ca}/csr", NULL, "ca.read", 0, api_ca_csr},
+    {"POST", T "/cas/{ca}/certificate", JSON, "ca.write", LARGE, api_ca_import_cert},
+    {"POST", T "/cas/{ca}/disable", JSON, "ca.write", SMALL, api_ca_disable},
+    {"POST", T "/cas/{ca}/crl", JSON, "crl.write", SMALL, api_crl_generate},
+    {"GET", T "/cas/{ca}/crl", NULL, "ca.read", 0, api_crl_show},
+
+    {"GET", T "/profiles", NULL, "profile.read", 0, api_profile_list},
+    {"POST", T "/profiles", JSON, "profile.write", SMALL, api_profile_create},
+    {"GET", T "/profiles/{name}", NULL, "profile.read", 0, api_profile_show},
+    {"PUT", T "/profiles/{name}", JSON, "profile.write", SMALL, api_profile_update},
+    {"POST", T "/profiles/{name}/clone", JSON, "profile.write", SMALL, api_profile_clone},
+
+    {"POST", T "/certificates", JSON, "cert.issue", SMALL, api_cert_issue},
+    {"POST", T "/certificates/keygen", JSON, "cert.issue", SMALL, api_cert_keygen},
+    {"GET", T "/certificates", NULL, "cert.read", 0, api_cert_search},
+    {"GET", T "/certificates/expiring", NULL, "cert.read", 0, api_cert_expiring},
+    {"GET", T "/certificates/{serial}", NULL, "cert.read", 0, api_cert_show},
+    {"POST", T "/certificates/{serial}/revoke", JSON, "cert.revoke", SMALL, api_cert_revoke},
+    {"POST", T "/certificates/{serial}/suspend", JSON, "cert.revoke", SMALL, api_cert_suspend},
+    {"POST", T "/certificates/{serial}/reinstate", JSON, "cert.revoke", SMALL, api_cert_reinstate},
+    {"POST", T "/certificates/{serial}/renew", JSON, "cert.issue", SMALL, api_cert_renew},
+
+    {"POST", T "/entities", JSON, "entity.write", SMALL, api_entity_create},
+    {"GET", T "/entities", NULL, "entity.read", 0, api_entity_list},
+    {"GET", T "/entities/{id}", NULL, "entity.read", 0, api_entity_show},
+    {"PUT", T "/entities/{id}", JSON, "entity.write", SMALL, api_entity_update},
+
+    {"GET", T "/audit", NULL, "audit.read", 0, api_audit_list},
+    {"GET", T "/audit/verify", NULL, "audit.read", 0, api_audit_verify},
+
+    {"POST", T "/tokens", JSON, "token.write", SMALL, api_token_create},
+    {"GET", T "/tokens", NULL, "token.read", 0, api_token_list},
+    {"DELETE", T "/tokens/{id}", NULL, "token.write", 0, api_token_delete},
+};
+
+static const struct http_route public_routes[] = {
+    {"GET", "/healthz", NULL, "public", 0, api_healthz},
+    {"GET", "/readyz", NULL, "public", 0, api_readyz},
+    {"GET", "/crl/{tenant}/{ca}.crl", NULL, "public", 0, api_public_crl},
+    {"GET", "/ca/{tenant}/{ca}.crt", NULL, "public", 0, api_public_ca},
+};
+
+const struct http_route *api_routes(size_t *n)
+{
+    *n = ARRAY_LEN(routes);
+    return routes;
+}
+
+const struct http_route *api_public_routes(size_t *n)
+{
+    *n = ARRAY_LEN(public_routes);
+    return public_routes;
+}

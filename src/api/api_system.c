@@ -1,0 +1,256 @@
+/* api_system.c — health, public CRL / CA certificate downloads, tenants. */
+#include "api/api_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/audit.h"
+#include "core/profile.h"
+
+void api_healthz(void *app, struct http_request *req, struct http_response *resp)
+{
+    (void)app;
+    (void)req;
+    http_respond_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+void api_readyz(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct err e;
+    json_t *o = json_object();
+    int ok = 1;
+
+    (void)req;
+    if (store_ping(api->store, &e) != 0) {
+        json_object_set_new(o, "database", json_string(e.msg));
+        ok = 0;
+    } else {
+        json_object_set_new(o, "database", json_string("ok"));
+    }
+    if (signer_ping(api->signer, &e) != 0) {
+        json_object_set_new(o, "signer", json_string(e.msg));
+        ok = 0;
+    } else {
+        json_object_set_new(o, "signer", json_string("ok"));
+    }
+    json_object_set_new(o, "status", json_string(ok ? "ready" : "not ready"));
+    http_respond_json(resp, ok ? 200 : 503, o);
+}
+
+/* Public downloads answer 404 alike for an unknown tenant or CA: nothing to learn. */
+void api_public_crl(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    const char *tenant = api_tenant(req), *ca = http_param(req, "ca");
+    struct store_tx *tx;
+    struct crl_rec *crl = NULL;
+    struct err e;
+    int rc;
+
+    if (!name_valid(tenant) || !name_valid(ca) || (tx = store_begin_read(api->store, &e)) == NULL) {
+        http_respond_error(resp, 404, ERR_NOT_FOUND, "no such CRL");
+        return;
+    }
+    rc = store_crl_latest(tx, tenant, ca, &crl, &e);
+    store_rollback(tx);
+    if (rc != 0) {
+        http_respond_error(resp, e.status == 404 ? 404 : 503,
+                           e.status == 404 ? ERR_NOT_FOUND : ERR_UNAVAILABLE, "no such CRL");
+        return;
+    }
+    http_respond(resp, 200, "application/pkix-crl", crl->der, crl->der_len);
+    {
+        char max_age[64];
+        long left = (long)(crl->next_update - time_now());
+        snprintf(max_age, sizeof(max_age), "max-age=%ld",
+                 left > 0 ? (left < 3600 ? left : 3600) : 0);
+        http_add_header(resp, "Cache-Control", max_age);
+    }
+    crl_rec_free(crl);
+}
+
+void api_public_ca(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    const char *tenant = api_tenant(req), *ca = http_param(req, "ca");
+    struct store_tx *tx;
+    struct ca_rec *rec = NULL;
+    struct err e;
+    int rc;
+
+    if (!name_valid(tenant) || !name_valid(ca) || (tx = store_begin_read(api->store, &e)) == NULL) {
+        http_respond_error(resp, 404, ERR_NOT_FOUND, "no such CA");
+        return;
+    }
+    rc = store_ca_get(tx, tenant, ca, &rec, &e);
+    store_rollback(tx);
+    if (rc != 0 || rec->cert_der == NULL) {
+        http_respond_error(resp, 404, ERR_NOT_FOUND, "no such CA");
+        ca_rec_free(rec);
+        return;
+    }
+    http_respond(resp, 200, "application/pkix-cert", rec->cert_der, rec->cert_len);
+    ca_rec_free(rec);
+}
+
+static json_t *tenant_json(const struct tenant_rec *t)
+{
+    return json_pack("{s:s, s:s, s:o}", "name", t->name, "status", t->status, "created",
+                     api_time(t->created));
+}
+
+void api_tenant_create(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct actor a = api_actor(req);
+    json_t *body = api_body(api, req, resp, "tenant.create");
+    struct tenant_rec *t = NULL;
+    struct store_tx *tx;
+    const char *name;
+    struct err e;
+
+    if (body == NULL)
+        return;
+    if (api_str(body, "name", 1, &name, &e) != 0 || svc_tenant_create(api->svc, &a, name, &e) != 0)
+        goto fail;
+    if ((tx = store_begin_read(api->store, &e)) == NULL)
+        goto fail;
+    if (store_tenant_get(tx, name, &t, &e) != 0) {
+        store_rollback(tx);
+        goto fail;
+    }
+    store_rollback(tx);
+    http_respond_json(resp, 201, tenant_json(t));
+    tenant_rec_free(t);
+    json_decref(body);
+    return;
+fail:
+    /* Refusals of the system administrator are recorded in the system chain. */
+    svc_audit_refusal(api->svc, "_system", &a, "tenant.create", NULL, &e);
+    http_respond_err(resp, &e);
+    json_decref(body);
+}
+
+void api_tenant_list(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct store_tx *tx;
+    struct tenant_rec **list = NULL;
+    size_t n = 0;
+    json_t *arr = json_array();
+    struct err e;
+
+    if ((tx = store_begin_read(api->store, &e)) == NULL ||
+        store_tenant_list(tx, &list, &n, &e) != 0) {
+        store_rollback(tx);
+        json_decref(arr);
+        api_fail(api, req, resp, "tenant.list", NULL, &e);
+        return;
+    }
+    store_rollback(tx);
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(arr, tenant_json(list[i]));
+        tenant_rec_free(list[i]);
+    }
+    free(list);
+    http_respond_json(resp, 200, json_pack("{s:o}", "tenants", arr));
+}
+
+json_t *api_token_json(const struct token_rec *t, const char *secret)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "id", t->id, "tenant", t->tenant,
+                          "name", t->name, "role", t->role, "expires", api_time(t->expires),
+                          "created", api_time(t->created));
+    if (secret != NULL)
+        json_object_set_new(o, "token", json_string(secret));
+    return o;
+}
+
+/* Creates a token of a tenant, with role admin: how a new tenant gets its first admin. */
+static void token_create(struct api *api, struct http_request *req, struct http_response *resp,
+                         const char *tenant)
+{
+    struct actor a = api_actor(req);
+    json_t *body = api_body(api, req, resp, "token.create");
+    struct token_rec *t = NULL;
+    long long days = 0;
+    const char *name;
+    char *secret = NULL;
+    struct err e;
+    int active;
+
+    if (body == NULL)
+        return;
+    if (svc_tenant_check(api->svc, tenant, &active, &e) != 0 ||
+        api_str(body, "name", 1, &name, &e) != 0 ||
+        api_int(body, "expires_days", 0, 3650, &days, &e) != 0 ||
+        svc_token_create(api->svc, &a, tenant, name, "admin", (long)days, &t, &secret, &e) != 0) {
+        api_fail(api, req, resp, "token.create", NULL, &e);
+        json_decref(body);
+        return;
+    }
+    http_respond_json(resp, 201, api_token_json(t, secret));
+    secure_zero(secret, strlen(secret));
+    free(secret);
+    token_rec_free(t);
+    json_decref(body);
+}
+
+void api_tenant_token(void *app, struct http_request *req, struct http_response *resp)
+{
+    token_create(app, req, resp, api_tenant(req));
+}
+
+void api_token_create(void *app, struct http_request *req, struct http_response *resp)
+{
+    token_create(app, req, resp, api_tenant(req));
+}
+
+void api_token_list(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct store_tx *tx;
+    struct token_rec **list = NULL;
+    size_t n = 0;
+    json_t *arr = json_array();
+    struct err e;
+
+    if ((tx = store_begin_read(api->store, &e)) == NULL ||
+        store_token_list(tx, api_tenant(req), &list, &n, &e) != 0) {
+        store_rollback(tx);
+        json_decref(arr);
+        api_fail(api, req, resp, "token.list", NULL, &e);
+        return;
+    }
+    store_rollback(tx);
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(arr, api_token_json(list[i], NULL));
+        token_rec_free(list[i]);
+    }
+    free(list);
+    http_respond_json(resp, 200, json_pack("{s:o}", "tokens", arr));
+}
+
+void api_token_delete(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct actor a = api_actor(req);
+    const char *tenant = api_tenant(req), *id = http_param(req, "id");
+    struct store_tx *tx = NULL;
+    struct audit_event ev = {a.id, "token.delete", id, "ok", NULL};
+    struct err e;
+
+    if ((tx = store_begin(api->store, &e)) == NULL)
+        goto fail;
+    if (store_token_delete(tx, tenant, id, &e) != 0 || audit_append(tx, tenant, &ev, &e) != 0) {
+        store_rollback(tx);
+        goto fail;
+    }
+    if (store_commit(tx, &e) != 0)
+        goto fail;
+    http_respond(resp, 204, NULL, NULL, 0);
+    return;
+fail:
+    api_fail(api, req, resp, "token.delete", id, &e);
+}

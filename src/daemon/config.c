@@ -1,0 +1,210 @@
+/* config.c — the configuration table and its file format (see config.h). */
+#include "daemon/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum config_type { CONF_STRING, CONF_INT, CONF_BOOL, CONF_PATH };
+
+struct config_item {
+    const char *name;
+    enum config_type type;
+    size_t offset;
+    long min, max;
+    const char *def;
+    const char *help;
+};
+
+#define F(field) offsetof(struct config, field)
+
+static const struct config_item items[] = {
+    {"api_address", CONF_STRING, F(api_address), 0, 0, "127.0.0.1", "API listen address"},
+    {"api_port", CONF_INT, F(api_port), 0, 65535, "8443", "API port (0 = ephemeral)"},
+    {"tls_cert", CONF_PATH, F(tls_cert), 0, 0, NULL, "API TLS certificate chain (PEM)"},
+    {"tls_key", CONF_PATH, F(tls_key), 0, 0, NULL, "API TLS private key (PEM)"},
+    {"api_allow_plain", CONF_BOOL, F(api_allow_plain), 0, 1, "no",
+     "allow a plain-HTTP API off loopback"},
+    {"public_address", CONF_STRING, F(public_address), 0, 0, "127.0.0.1",
+     "plain-HTTP listener for CRLs and CA certificates"},
+    {"public_port", CONF_INT, F(public_port), 0, 65535, "8080", "public port (0 = ephemeral)"},
+    {"public_url", CONF_STRING, F(public_url), 0, 0, NULL, "base URL written into CDP/AIA"},
+    {"database", CONF_STRING, F(database), 0, 0, "sqlite:vouch.db", "storage URL"},
+    {"keystore", CONF_PATH, F(keystore), 0, 0, "keys", "software key store directory"},
+    {"kek_file", CONF_PATH, F(kek_file), 0, 0, "kek", "key-encryption secret file"},
+    {"threads", CONF_INT, F(threads), 1, 256, "2", "HTTP worker threads"},
+    {"signer_connections", CONF_INT, F(signer_connections), 1, 64, "4",
+     "connections (threads) to the signer"},
+    {"crl_check_seconds", CONF_INT, F(crl_check_seconds), 1, 86400, "30",
+     "how often the CRL scheduler looks for due CRLs"},
+    {"crl_validity_hours", CONF_INT, F(crl_validity_hours), 1, 87600, "168",
+     "default CRL nextUpdate - thisUpdate"},
+    {"crl_interval_minutes", CONF_INT, F(crl_interval_minutes), 1, 525600, "60",
+     "default interval between scheduled CRLs"},
+    {"crl_expired_margin_days", CONF_INT, F(crl_expired_margin_days), 1, 3650, "30",
+     "days revoked entries stay on CRLs past expiry"},
+    {"log_level", CONF_STRING, F(log_level), 0, 0, "info", "debug, info, warn or error"},
+};
+
+static char **str_field(struct config *c, const struct config_item *it)
+{
+    return (char **)((char *)c + it->offset);
+}
+
+static int *int_field(struct config *c, const struct config_item *it)
+{
+    return (int *)((char *)c + it->offset);
+}
+
+static int item_set(struct config *c, const struct config_item *it, const char *value,
+                    const char *base_dir, struct err *e)
+{
+    char *end;
+    long n;
+
+    switch (it->type) {
+    case CONF_STRING:
+    case CONF_PATH:
+        free(*str_field(c, it));
+        if (it->type == CONF_PATH && base_dir != NULL && value[0] != '/')
+            *str_field(c, it) = xasprintf("%s/%s", base_dir, value);
+        else if (strncmp(value, "sqlite:", 7) == 0 && value[7] != '/' && base_dir != NULL)
+            *str_field(c, it) = xasprintf("sqlite:%s/%s", base_dir, value + 7);
+        else
+            *str_field(c, it) = xstrdup(value);
+        return 0;
+    case CONF_BOOL:
+        if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0)
+            *int_field(c, it) = 1;
+        else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0)
+            *int_field(c, it) = 0;
+        else
+            return err_set(e, 0, ERR_BAD_REQUEST, "%s: yes or no", it->name);
+        return 0;
+    case CONF_INT:
+        errno = 0;
+        n = strtol(value, &end, 10);
+        if (errno != 0 || *value == '\0' || *end != '\0' || n < it->min || n > it->max)
+            return err_set(e, 0, ERR_BAD_REQUEST, "%s: an integer from %ld to %ld", it->name,
+                           it->min, it->max);
+        *int_field(c, it) = (int)n;
+        return 0;
+    }
+    return -1;
+}
+
+void config_defaults(struct config *c)
+{
+    memset(c, 0, sizeof(*c));
+    for (size_t i = 0; i < ARRAY_LEN(items); i++)
+        if (items[i].def != NULL)
+            item_set(c, &items[i], items[i].def, NULL, NULL);
+}
+
+static char *trim(char *s)
+{
+    char *end;
+
+    while (isspace((unsigned char)*s))
+        s++;
+    end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+static const struct config_item *item_find(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_LEN(items); i++)
+        if (strcmp(items[i].name, name) == 0)
+            return &items[i];
+    return NULL;
+}
+
+int config_load(struct config *c, const char *path, struct err *e)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096], *dir, *slash;
+    int lineno = 0, rc = 0;
+    struct err ie;
+
+    if (f == NULL)
+        return err_set(e, 0, ERR_BAD_REQUEST, "%s: %s", path, strerror(errno));
+    dir = xstrdup(path);
+    slash = strrchr(dir, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    else
+        strcpy(dir, ".");
+    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+        char *s = trim(line), *eq;
+        const struct config_item *it;
+        lineno++;
+        if (*s == '\0' || *s == '#')
+            continue;
+        if ((eq = strchr(s, '=')) == NULL) {
+            rc = err_set(e, 0, ERR_BAD_REQUEST, "%s:%d: expected name = value", path, lineno);
+            break;
+        }
+        *eq = '\0';
+        if ((it = item_find(trim(s))) == NULL)
+            rc = err_set(e, 0, ERR_BAD_REQUEST, "%s:%d: unknown setting \"%s\"", path, lineno,
+                         trim(s));
+        else if (item_set(c, it, trim(eq + 1), dir, &ie) != 0)
+            rc = err_set(e, 0, ERR_BAD_REQUEST, "%s:%d: %s", path, lineno, ie.msg);
+    }
+    fclose(f);
+    free(dir);
+    return rc;
+}
+
+static int is_loopback(const char *addr)
+{
+    return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
+           strcmp(addr, "localhost") == 0;
+}
+
+int config_check(const struct config *c, struct err *e)
+{
+    if ((c->tls_cert == NULL) != (c->tls_key == NULL))
+        return err_set(e, 0, ERR_BAD_REQUEST, "tls_cert and tls_key: set both or neither");
+    if (c->tls_cert == NULL && !is_loopback(c->api_address) && !c->api_allow_plain)
+        return err_set(e, 0, ERR_BAD_REQUEST,
+                       "api_address %s is not loopback: set tls_cert/tls_key (or "
+                       "api_allow_plain = yes behind a TLS-terminating proxy)",
+                       c->api_address);
+    if (strcmp(c->log_level, "debug") && strcmp(c->log_level, "info") &&
+        strcmp(c->log_level, "warn") && strcmp(c->log_level, "error"))
+        return err_set(e, 0, ERR_BAD_REQUEST, "log_level: debug, info, warn or error");
+    if (c->public_url != NULL && strncmp(c->public_url, "http://", 7) != 0)
+        return err_set(e, 0, ERR_BAD_REQUEST,
+                       "public_url: must be http:// (CDP/AIA over HTTPS would loop)");
+    return 0;
+}
+
+void config_write(const struct config *c, FILE *f)
+{
+    struct config *cc = (struct config *)c;
+
+    fprintf(f, "# vouchd configuration (see docs/operations.md)\n");
+    for (size_t i = 0; i < ARRAY_LEN(items); i++) {
+        const struct config_item *it = &items[i];
+        if (it->type == CONF_INT)
+            fprintf(f, "# %s\n%s = %d\n", it->help, it->name, *int_field(cc, it));
+        else if (it->type == CONF_BOOL)
+            fprintf(f, "# %s\n%s = %s\n", it->help, it->name, *int_field(cc, it) ? "yes" : "no");
+        else if (*str_field(cc, it) != NULL)
+            fprintf(f, "# %s\n%s = %s\n", it->help, it->name, *str_field(cc, it));
+    }
+}
+
+void config_free(struct config *c)
+{
+    for (size_t i = 0; i < ARRAY_LEN(items); i++)
+        if (items[i].type == CONF_STRING || items[i].type == CONF_PATH) {
+            free(*str_field(c, &items[i]));
+            *str_field(c, &items[i]) = NULL;
+        }
+}

@@ -1,0 +1,44 @@
+/*
+ * config.h — vouchd's configuration: one declarative table (config.c) of
+ * name, type, bounds and default; files of "name = value" lines with '#'
+ * comments; errors reported as "file:line: message".
+ */
+#ifndef VOUCH_CONFIG_H
+#define VOUCH_CONFIG_H
+
+#include <stdio.h>
+
+#include "lib/util.h"
+
+struct config {
+    char *api_address;
+    int api_port;
+    char *tls_cert;
+    char *tls_key;
+    int api_allow_plain; /* plain-HTTP API on a non-loopback address */
+    char *public_address;
+    int public_port;
+    char *public_url; /* base of CDP/AIA URLs; default http://<public_address>:<public_port> */
+    char *database;
+    char *keystore;
+    char *kek_file;
+    int threads;
+    int signer_connections;
+    int crl_check_seconds;
+    int crl_validity_hours;
+    int crl_interval_minutes;
+    int crl_expired_margin_days;
+    char *log_level;
+};
+
+/* Sets every field to its default. */
+void config_defaults(struct config *c);
+/* Reads a file over the defaults; relative paths are taken from the file's directory. */
+int config_load(struct config *c, const char *path, struct err *e);
+/* Checks cross-field rules (TLS pair, plain HTTP off loopback). */
+int config_check(const struct config *c, struct err *e);
+/* Writes c as a config file. */
+void config_write(const struct config *c, FILE *f);
+void config_free(struct config *c);
+
+#endif

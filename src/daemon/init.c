@@ -1,0 +1,310 @@
+/*
+ * init.c — `vouchd init DIR`: a complete demo instance in one directory.
+ *
+ * Everything is made through the same service functions the API uses, so
+ * the demo's CAs, profiles and tokens are audited like any others.  The TLS
+ * key of the API listener is the one private key outside the signer: the
+ * HTTP library (GnuTLS) needs it for the handshake (docs/security.md).
+ */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+
+#include "daemon/config.h"
+#include "lib/log.h"
+#include "svc/svc.h"
+
+struct init_opts {
+    const char *dir;
+    int api_port, public_port;
+    int tls;
+    int json;
+};
+
+static int init_usage(void)
+{
+    fprintf(stderr,
+            "usage: vouchd init DIR [--api-port N] [--public-port N] [--no-tls] [--json]\n");
+    return 2;
+}
+
+static int init_parse(int argc, char **argv, struct init_opts *o)
+{
+    *o = (struct init_opts){.api_port = 8443, .public_port = 8080, .tls = 1};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--api-port") == 0 && i + 1 < argc)
+            o->api_port = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--public-port") == 0 && i + 1 < argc)
+            o->public_port = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--no-tls") == 0)
+            o->tls = 0;
+        else if (strcmp(argv[i], "--json") == 0)
+            o->json = 1;
+        else if (argv[i][0] != '-' && o->dir == NULL)
+            o->dir = argv[i];
+        else
+            return -1;
+    }
+    return o->dir ? 0 : -1;
+}
+
+/* Writes a fresh 256-bit key-encryption secret (hex) to path, mode 0600. */
+static int kek_create(const char *path, struct err *e)
+{
+    unsigned char raw[32];
+    char *hex;
+    int rc;
+
+    if (random_bytes(raw, sizeof(raw)) != 0)
+        return err_set(e, 500, ERR_INTERNAL, "CSPRNG failure");
+    hex = hex_encode(raw, sizeof(raw));
+    rc = file_write_atomic(path, hex, strlen(hex), 0600, e);
+    secure_zero(raw, sizeof(raw));
+    secure_zero(hex, strlen(hex));
+    free(hex);
+    return rc;
+}
+
+static int ca_make(struct svc *svc, const char *name, const char *subject, const char *key_type,
+                   const char *parent, long days, struct err *e)
+{
+    static const struct actor init_actor = {.id = "init"};
+    struct ca_create c = {.name = name,
+                          .subject = subject,
+                          .key_type = key_type,
+                          .parent = parent,
+                          .validity_days = days,
+                          .path_len = parent ? 0 : -1};
+    struct ca_rec *rec = NULL;
+    struct crl_rec *crl = NULL;
+
+    if (svc_ca_create(svc, &init_actor, "default", &c, &rec, e) != 0)
+        return -1;
+    ca_rec_free(rec);
+    if (svc_crl_generate(svc, &init_actor, "default", name, &crl, e) != 0)
+        return -1;
+    crl_rec_free(crl);
+    return 0;
+}
+
+/* Issues the API's TLS certificate (localhost, 127.0.0.1, ::1) and writes cert + key PEM. */
+static int tls_make(struct svc *svc, const char *dir, struct err *e)
+{
+    static const struct actor init_actor = {.id = "init"};
+    struct issue_params p = {.ca = "issuing", .profile = "tls-server", .validity_days = 365};
+    json_t *sans = json_pack("[s, s, s]", "dns:localhost", "ip:127.0.0.1", "ip:::1");
+    struct cert_rec *rec = NULL;
+    unsigned char *p12 = NULL;
+    size_t p12_len = 0;
+    char password[] = "vouch-init-transient";
+    PKCS12 *pk = NULL;
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    STACK_OF(X509) *ca = NULL;
+    char *path;
+    FILE *f;
+    int rc = -1;
+
+    if (svc_cert_keygen(svc, &init_actor, "default", &p, "/CN=localhost", sans, "ec-p256", password,
+                        &rec, &p12, &p12_len, e) != 0)
+        goto out;
+    {
+        const unsigned char *q = p12;
+        pk = d2i_PKCS12(NULL, &q, (long)p12_len);
+    }
+    if (pk == NULL || PKCS12_parse(pk, password, &key, &cert, &ca) != 1) {
+        err_ossl(e, 500, ERR_INTERNAL, "TLS PKCS#12 does not parse");
+        goto out;
+    }
+    path = xasprintf("%s/tls/server.key", dir);
+    f = fopen(path, "w");
+    if (f != NULL) {
+        chmod(path, 0600);
+        PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
+        fclose(f);
+    }
+    free(path);
+    path = xasprintf("%s/tls/server.crt", dir);
+    if ((f = fopen(path, "w")) != NULL) {
+        PEM_write_X509(f, cert);
+        for (int i = 0; i < sk_X509_num(ca); i++)
+            PEM_write_X509(f, sk_X509_value(ca, i));
+        fclose(f);
+        rc = 0;
+    } else {
+        err_set(e, 500, ERR_INTERNAL, "%s: %s", path, strerror(errno));
+    }
+    free(path);
+out:
+    json_decref(sans);
+    cert_rec_free(rec);
+    free(p12);
+    PKCS12_free(pk);
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    sk_X509_pop_free(ca, X509_free);
+    return rc;
+}
+
+static int tokens_make(struct svc *svc, char **system_token, char **admin_token, struct err *e)
+{
+    static const struct actor init_actor = {.id = "init"};
+    struct token_rec *t = NULL;
+
+    if (svc_token_create(svc, &init_actor, "_system", "system administrator", "system", 0, &t,
+                         system_token, e) != 0)
+        return -1;
+    token_rec_free(t);
+    if (svc_token_create(svc, &init_actor, "default", "demo admin", "admin", 0, &t, admin_token,
+                         e) != 0)
+        return -1;
+    token_rec_free(t);
+    return 0;
+}
+
+static void init_print(const struct init_opts *o, const struct config *c, const char *sys,
+                       const char *adm)
+{
+    const char *scheme = o->tls ? "https" : "http";
+
+    if (o->json) {
+        printf("{\"dir\": \"%s\", \"config\": \"%s/vouchd.conf\", \"system_token\": \"%s\", "
+               "\"admin_token\": \"%s\", \"tenant\": \"default\", \"cacert\": \"%s/tls/ca.crt\"}\n",
+               o->dir, o->dir, sys, adm, o->dir);
+        return;
+    }
+    printf("vouch demo instance created in %s\n\n"
+           "  tenant:        default (root CA \"root\", issuing CA \"issuing\", built-in "
+           "profiles)\n"
+           "  API:           %s://127.0.0.1:%d/api/v1/t/default/...\n"
+           "  CRLs:          http://127.0.0.1:%d/crl/default/issuing.crl\n\n"
+           "These tokens are shown once; keep them:\n"
+           "  system token (tenant creation):  %s\n"
+           "  admin token (tenant default):    %s\n\n"
+           "Try:  build/vouch --url %s://127.0.0.1:%d%s%s --token <admin token> ca list\n",
+           o->dir, scheme, c->api_port, c->public_port, sys, adm, scheme, c->api_port,
+           o->tls ? " --cacert " : "", o->tls ? "var/tls/ca.crt" : "");
+}
+
+static int init_files(const struct init_opts *o, struct config *c, struct err *e)
+{
+    char *path;
+    FILE *f;
+
+    path = xasprintf("%s/vouchd.conf", o->dir);
+    if (access(path, F_OK) == 0) {
+        err_set(e, 409, ERR_CONFLICT, "%s exists: the instance is already initialised", path);
+        free(path);
+        return -1;
+    }
+    if (mkdir_p(o->dir, 0700) != 0 || mkdir_p(c->keystore, 0700) != 0) {
+        free(path);
+        return err_set(e, 500, ERR_INTERNAL, "%s: %s", o->dir, strerror(errno));
+    }
+    if (o->tls) {
+        char *tls = xasprintf("%s/tls", o->dir);
+        mkdir_p(tls, 0700);
+        free(tls);
+    }
+    if (kek_create(c->kek_file, e) != 0) {
+        free(path);
+        return -1;
+    }
+    f = fopen(path, "w");
+    free(path);
+    if (f == NULL)
+        return err_set(e, 500, ERR_INTERNAL, "cannot write the configuration");
+    config_write(c, f);
+    fclose(f);
+    return 0;
+}
+
+static int ca_cert_write(struct svc *svc, const char *dir, struct err *e)
+{
+    char *pem = svc_chain_pem(svc, "default", "root", e);
+    char *path = xasprintf("%s/tls/ca.crt", dir);
+    int rc = pem ? file_write_atomic(path, pem, strlen(pem), 0644, e) : -1;
+
+    free(pem);
+    free(path);
+    return rc;
+}
+
+int daemon_init(int argc, char **argv)
+{
+    static const struct actor init_actor = {.id = "init"};
+    struct init_opts o;
+    struct config c;
+    struct signer *signer = NULL;
+    struct store *store = NULL;
+    struct svc *svc = NULL;
+    char abs[PATH_MAX], *sys = NULL, *adm = NULL;
+    struct err e;
+    int rc = 1;
+
+    if (init_parse(argc, argv, &o) != 0)
+        return init_usage();
+    mkdir_p(o.dir, 0700);
+    if (realpath(o.dir, abs) == NULL) {
+        fprintf(stderr, "vouchd init: %s: %s\n", o.dir, strerror(errno));
+        return 1;
+    }
+    o.dir = abs;
+    config_defaults(&c);
+    c.api_port = o.api_port;
+    c.public_port = o.public_port;
+    free(c.database);
+    c.database = xasprintf("sqlite:%s/vouch.db", abs);
+    free(c.keystore);
+    c.keystore = xasprintf("%s/keys", abs);
+    free(c.kek_file);
+    c.kek_file = xasprintf("%s/kek", abs);
+    c.public_url = xasprintf("http://127.0.0.1:%d", o.public_port);
+    if (o.tls) {
+        c.tls_cert = xasprintf("%s/tls/server.crt", abs);
+        c.tls_key = xasprintf("%s/tls/server.key", abs);
+    }
+    if (init_files(&o, &c, &e) != 0)
+        goto out;
+    {
+        struct signer_config sc = {
+            .keystore_dir = c.keystore, .kek_path = c.kek_file, .connections = 2};
+        struct svc_config vc = {.public_url = c.public_url};
+        if ((signer = signer_start(&sc, &e)) == NULL ||
+            (store = store_open(c.database, &e)) == NULL)
+            goto out;
+        svc = svc_new(store, signer, &vc);
+    }
+    if (svc_tenant_create(svc, &init_actor, "default", &e) != 0 ||
+        ca_make(svc, "root", "/O=Vouch Demo/CN=Vouch Demo Root CA", "ec-p384", NULL, 3650, &e) ||
+        ca_make(svc, "issuing", "/O=Vouch Demo/CN=Vouch Demo Issuing CA", "ec-p256", "root", 1825,
+                &e) ||
+        (o.tls && (tls_make(svc, abs, &e) != 0 || ca_cert_write(svc, abs, &e) != 0)) ||
+        tokens_make(svc, &sys, &adm, &e) != 0)
+        goto out;
+    init_print(&o, &c, sys, adm);
+    rc = 0;
+out:
+    if (rc != 0)
+        fprintf(stderr, "vouchd init: %s\n", e.msg);
+    if (sys)
+        secure_zero(sys, strlen(sys));
+    if (adm)
+        secure_zero(adm, strlen(adm));
+    free(sys);
+    free(adm);
+    svc_free(svc);
+    store_close(store);
+    signer_stop(signer);
+    config_free(&c);
+    return rc;
+}

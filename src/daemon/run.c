@@ -1,0 +1,178 @@
+/*
+ * run.c — serving: the signer is forked first (before any thread or socket),
+ * then the store opens, the public listener starts (its port fixes the
+ * CDP/AIA base URL when none is configured), then the API listener; the main
+ * thread runs the CRL scheduler until SIGINT or SIGTERM.
+ */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <pthread.h>
+
+#include "api/api.h"
+#include "daemon/config.h"
+#include "lib/log.h"
+
+static void set_log_level(const char *name)
+{
+    if (strcmp(name, "debug") == 0)
+        log_set_level(LOG_DEBUG);
+    else if (strcmp(name, "warn") == 0)
+        log_set_level(LOG_WARN);
+    else if (strcmp(name, "error") == 0)
+        log_set_level(LOG_ERROR);
+    else
+        log_set_level(LOG_INFO);
+}
+
+struct server {
+    struct config cfg;
+    struct signer *signer;
+    struct store *store;
+    struct svc *svc;
+    struct api api;
+    struct http_server *public_srv, *api_srv;
+};
+
+static void server_stop(struct server *s)
+{
+    http_server_stop(s->api_srv);
+    http_server_stop(s->public_srv);
+    svc_free(s->svc);
+    store_close(s->store);
+    signer_stop(s->signer);
+    config_free(&s->cfg);
+}
+
+static int server_listen(struct server *s, struct err *e)
+{
+    struct http_config pub = {
+        .address = s->cfg.public_address, .port = s->cfg.public_port, .threads = s->cfg.threads};
+    struct http_config api = {.address = s->cfg.api_address,
+                              .port = s->cfg.api_port,
+                              .tls_cert_file = s->cfg.tls_cert,
+                              .tls_key_file = s->cfg.tls_key,
+                              .threads = s->cfg.threads};
+    struct svc_config sc = {0};
+    const struct http_route *routes;
+    char *url = NULL;
+    size_t n;
+
+    routes = api_public_routes(&n);
+    s->public_srv =
+        http_server_start(&pub, routes, n, api_authorize, api_free_principal, &s->api, e);
+    if (s->public_srv == NULL)
+        return -1;
+    if (s->cfg.public_url == NULL)
+        url = xasprintf("http://%s:%d", s->cfg.public_address, http_server_port(s->public_srv));
+    sc.public_url = url ? url : s->cfg.public_url;
+    sc.crl_validity_hours = s->cfg.crl_validity_hours;
+    sc.crl_interval_minutes = s->cfg.crl_interval_minutes;
+    sc.crl_expired_margin_days = s->cfg.crl_expired_margin_days;
+    s->svc = svc_new(s->store, s->signer, &sc);
+    s->api.svc = s->svc;
+    free(url);
+    routes = api_routes(&n);
+    s->api_srv = http_server_start(&api, routes, n, api_authorize, api_free_principal, &s->api, e);
+    return s->api_srv ? 0 : -1;
+}
+
+static int server_start(struct server *s, struct err *e)
+{
+    struct signer_config sc = {.keystore_dir = s->cfg.keystore,
+                               .kek_path = s->cfg.kek_file,
+                               .connections = s->cfg.signer_connections};
+
+    /* The signer is forked before any thread exists or any socket is open. */
+    if ((s->signer = signer_start(&sc, e)) == NULL)
+        return -1;
+    if ((s->store = store_open(s->cfg.database, e)) == NULL)
+        return -1;
+    s->api.store = s->store;
+    s->api.signer = s->signer;
+    return server_listen(s, e);
+}
+
+/* Waits for SIGINT/SIGTERM, running the CRL scheduler every crl_check_seconds. */
+static void server_loop(struct server *s, const sigset_t *stop)
+{
+    struct timespec wait = {.tv_sec = s->cfg.crl_check_seconds};
+    struct err e;
+    int sig, made;
+
+    for (;;) {
+        made = svc_crl_tick(s->svc, &e);
+        if (made < 0)
+            log_warn("CRL scheduler: %s", e.msg);
+        else if (made > 0)
+            log_info("CRL scheduler: %d CRL(s) published", made);
+        sig = sigtimedwait(stop, NULL, &wait);
+        if (sig == SIGINT || sig == SIGTERM) {
+            log_info("signal %d: stopping", sig);
+            return;
+        }
+    }
+}
+
+static int run_usage(void)
+{
+    fprintf(stderr, "usage: vouchd [-c FILE] [--check]\n");
+    return 2;
+}
+
+int daemon_run(int argc, char **argv)
+{
+    struct server s;
+    const char *path = "vouchd.conf";
+    int check = 0;
+    sigset_t stop;
+    struct err e;
+
+    memset(&s, 0, sizeof(s));
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+            path = argv[++i];
+        else if (strcmp(argv[i], "--check") == 0)
+            check = 1;
+        else
+            return run_usage();
+    }
+    config_defaults(&s.cfg);
+    if (config_load(&s.cfg, path, &e) != 0 || config_check(&s.cfg, &e) != 0) {
+        fprintf(stderr, "vouchd: %s\n", e.msg);
+        config_free(&s.cfg);
+        return 1;
+    }
+    if (check) {
+        printf("%s: ok\n", path);
+        config_free(&s.cfg);
+        return 0;
+    }
+    set_log_level(s.cfg.log_level);
+    /* SIGINT/SIGTERM are taken by sigtimedwait in the main thread only. */
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (server_start(&s, &e) != 0) {
+        fprintf(stderr, "vouchd: %s\n", e.msg);
+        server_stop(&s);
+        return 1;
+    }
+    printf("{\"api_port\": %d, \"public_port\": %d, \"tls\": %s}\n", http_server_port(s.api_srv),
+           http_server_port(s.public_srv), s.cfg.tls_cert ? "true" : "false");
+    fflush(stdout);
+    log_info("vouchd: API on %s://%s:%d, public on http://%s:%d", s.cfg.tls_cert ? "https" : "http",
+             s.cfg.api_address, http_server_port(s.api_srv), s.cfg.public_address,
+             http_server_port(s.public_srv));
+    server_loop(&s, &stop);
+    server_stop(&s);
+    return 0;
+}

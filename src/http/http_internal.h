@@ -1,0 +1,42 @@
+/*
+ * http_internal.h — what the files of src/http share and nothing else sees.
+ */
+#ifndef VOUCH_HTTP_INTERNAL_H
+#define VOUCH_HTTP_INTERNAL_H
+
+#include "http/http.h"
+
+/*
+ * Decodes the path of a request target ("/a%20b/c?x=1" → "/a b/c") once.
+ * Refuses (400, e set) a target that is not an absolute path, a bad
+ * percent-escape, an encoded '/', a control character (NUL included) and any
+ * "." or ".." segment.  On success *out is a new string the caller frees.
+ */
+int http_path_decode(const char *target, char **out, struct err *e);
+
+/*
+ * Writes into allow (size len) the methods, comma-separated, of the routes
+ * whose pattern matches path, HEAD included when GET is there.  Returns the
+ * number of methods.
+ */
+int http_route_allow(const struct http_route *routes, size_t nroutes, const char *path, char *allow,
+                     size_t len);
+
+/* A certificate chain and private key in PEM, as libmicrohttpd takes them. */
+struct http_tls {
+    char *cert_pem;
+    char *key_pem; /* secret: wiped by http_tls_free */
+    size_t key_len;
+};
+
+/*
+ * Reads cert_file and key_file and checks with OpenSSL that they parse and
+ * that the key belongs to the (first) certificate, so that a bad pair is
+ * reported clearly at start-up.  0 with *out filled (release with
+ * http_tls_free), or -1 with e naming the file and the problem.
+ */
+int http_tls_load(const char *cert_file, const char *key_file, struct http_tls *out, struct err *e);
+/* Wipes the key and frees both; accepts a zeroed struct. */
+void http_tls_free(struct http_tls *tls);
+
+#endif

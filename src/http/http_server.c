@@ -1,0 +1,577 @@
+/*
+ * http_server.c — the libmicrohttpd daemon and the request pipeline.
+ *
+ * libmicrohttpd calls request_access several times per request: once when the
+ * headers are in, once per chunk of body, and once when the request is
+ * complete.  The checks of http.h run in that order:
+ *
+ *   headers in:  decode the path (400), find the route (404, 405 + Allow),
+ *                body limit by Content-Length (413), content type (415),
+ *                authorize (its refusal, 401/403 usually)
+ *   each chunk:  count the bytes; past the limit stop keeping them (413)
+ *   complete:    the handler, then the response
+ *
+ * A refusal at "headers in" is answered at once when a body is on its way
+ * (libmicrohttpd then skips the body and closes the connection), otherwise
+ * when the request completes (the connection stays open).  authorize runs
+ * before the body is read, so an unauthorized client never has its body
+ * buffered; req->body is therefore NULL inside authorize.
+ *
+ * Per-request state (struct request_ctx) is created by the URI log callback,
+ * which also keeps the request target as sent (before libmicrohttpd decodes
+ * it, so that an encoded '/' can be told from a real one), and freed by the
+ * completion callback, which runs however the request ended.
+ */
+#include "http/http_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "lib/log.h"
+
+#define DEFAULT_THREADS         2
+#define DEFAULT_TIMEOUT_SECONDS 30
+#define DEFAULT_MAX_CONNECTIONS 1024
+/*
+ * A body of unknown length (chunked) that passes the route's limit is read
+ * and dropped up to this many further bytes so that the client can be told
+ * 413; past that the connection is closed without an answer.
+ */
+#define DRAIN_MAX (1024 * 1024)
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    const struct http_route *routes; /* the caller's table; must outlive the server */
+    size_t nroutes;
+    http_authorize authorize;
+    http_free_principal free_principal;
+    void *app;
+    int port;
+};
+
+/* The state of one request, from its request line to its completion. */
+struct request_ctx {
+    struct http_server *srv;
+    char *target;       /* the request target as sent, query included */
+    char *path;         /* decoded; req.path */
+    char *params;       /* storage of req.param_* */
+    char *content_type; /* lowercase media type; req.content_type */
+    const struct http_route *route;
+    struct http_request req;
+    struct http_response resp;
+    struct buf body;
+    unsigned long long received; /* body bytes seen, kept or not */
+    int begun;                   /* the header-stage checks ran */
+    int expects_body;            /* Content-Length > 0 or Transfer-Encoding */
+    int refused;                 /* resp holds a refusal; no handler runs */
+    int too_large;               /* the body passed the limit while arriving */
+    char request_id[16];
+    char remote_addr[INET6_ADDRSTRLEN];
+};
+
+union listen_addr {
+    struct sockaddr sa;
+    struct sockaddr_in in4;
+    struct sockaddr_in6 in6;
+};
+
+/* ---- request state ---------------------------------------------------------- */
+
+/* URI log callback: the first thing seen of a request. Returns its new state. */
+static void *request_new(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct request_ctx *r = xcalloc(1, sizeof(*r));
+
+    (void)conn;
+    r->srv = cls;
+    r->target = xstrdup(uri ? uri : "");
+    return r;
+}
+
+static void request_free(struct request_ctx *r)
+{
+    if (r->req.principal != NULL && r->srv->free_principal != NULL)
+        r->srv->free_principal(r->req.principal);
+    http_response_clear(&r->resp);
+    buf_free(&r->body);
+    free(r->content_type);
+    free(r->params);
+    free(r->path);
+    free(r->target);
+    free(r);
+}
+
+/* Completion callback: runs once per request however it ended. */
+static void request_done(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    if (*req_cls != NULL)
+        request_free(*req_cls);
+    *req_cls = NULL;
+}
+
+static const char *header_get(struct MHD_Connection *conn, const char *name)
+{
+    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+}
+
+/* Parses a decimal Content-Length; 0 ok, -1 if not a plain number. */
+static int length_parse(const char *s, unsigned long long *out)
+{
+    char *end;
+
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    *out = strtoull(s, &end, 10);
+    return errno == 0 && *end == '\0' ? 0 : -1;
+}
+
+/* The media type of a Content-Type value: parameters and spaces cut, lowercased. */
+static char *media_type_parse(const char *value)
+{
+    size_t start = strspn(value, " \t"), len = strcspn(value + start, ";");
+    char *type;
+    size_t i;
+
+    while (len > 0 && (value[start + len - 1] == ' ' || value[start + len - 1] == '\t'))
+        len--;
+    type = xstrndup(value + start, len);
+    for (i = 0; i < len; i++)
+        if (type[i] >= 'A' && type[i] <= 'Z')
+            type[i] = (char)(type[i] - 'A' + 'a');
+    return type;
+}
+
+static void remote_addr_fill(struct request_ctx *r, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+    snprintf(r->remote_addr, sizeof(r->remote_addr), "-");
+    if (sa != NULL && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+                  r->remote_addr, sizeof(r->remote_addr));
+    else if (sa != NULL && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                  r->remote_addr, sizeof(r->remote_addr));
+}
+
+/* Fills what every request has (method, id, peer, content type); -1 if the CSPRNG failed. */
+static int request_fill(struct request_ctx *r, struct MHD_Connection *conn, const char *method)
+{
+    unsigned char raw[6];
+    const char *ct = header_get(conn, MHD_HTTP_HEADER_CONTENT_TYPE);
+    unsigned long long len = 0;
+    size_t i;
+
+    r->req.method = method;
+    r->req.conn = conn;
+    r->req.request_id = r->request_id;
+    r->req.remote_addr = r->remote_addr;
+    remote_addr_fill(r, conn);
+    if (ct != NULL)
+        r->req.content_type = r->content_type = media_type_parse(ct);
+    r->expects_body =
+        header_get(conn, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL ||
+        (length_parse(header_get(conn, MHD_HTTP_HEADER_CONTENT_LENGTH), &len) == 0 && len > 0);
+    snprintf(r->request_id, sizeof(r->request_id), "-");
+    if (random_bytes(raw, sizeof(raw)) != 0) {
+        http_respond_error(&r->resp, 500, ERR_INTERNAL, "random number generator failed");
+        return -1;
+    }
+    for (i = 0; i < sizeof(raw); i++)
+        snprintf(r->request_id + 2 * i, 3, "%02x", raw[i]);
+    return 0;
+}
+
+/* ---- the checks before any handler ----------------------------------------- */
+
+/* Decodes the path and finds the route; -1 with resp holding 400, 404 or 405. */
+static int request_route(struct request_ctx *r)
+{
+    const struct http_server *srv = r->srv;
+    char allow[64];
+    struct err e;
+    int mismatch = 0;
+
+    if (http_path_decode(r->target, &r->path, &e) != 0) {
+        http_respond_err(&r->resp, &e);
+        return -1;
+    }
+    r->req.path = r->path;
+    r->route = http_route_match(srv->routes, srv->nroutes, r->req.method, r->path, &r->req,
+                                &r->params, &mismatch);
+    if (r->route != NULL)
+        return 0;
+    if (!mismatch) {
+        http_respond_error(&r->resp, 404, ERR_NOT_FOUND, "no such resource");
+        return -1;
+    }
+    http_route_allow(srv->routes, srv->nroutes, r->path, allow, sizeof(allow));
+    http_respond_error(&r->resp, 405, "method_not_allowed", "method %s is not allowed here",
+                       r->req.method);
+    http_add_header(&r->resp, "Allow", allow);
+    return -1;
+}
+
+/* Checks the announced body against the route; -1 with resp holding 413 or 415. */
+static int request_check_body(struct request_ctx *r, struct MHD_Connection *conn)
+{
+    const struct http_route *rt = r->route;
+    unsigned long long len;
+
+    if (!r->expects_body)
+        return 0;
+    if (rt->body_limit == 0) {
+        http_respond_error(&r->resp, 413, ERR_TOO_LARGE, "this resource takes no request body");
+        return -1;
+    }
+    if (length_parse(header_get(conn, MHD_HTTP_HEADER_CONTENT_LENGTH), &len) == 0 &&
+        len > rt->body_limit) {
+        http_respond_error(&r->resp, 413, ERR_TOO_LARGE,
+                           "request body of %llu bytes is over the limit of %zu", len,
+                           rt->body_limit);
+        return -1;
+    }
+    if (r->content_type == NULL || strcasecmp(r->content_type, rt->content_type) != 0) {
+        http_respond_error(&r->resp, 415, ERR_MEDIA_TYPE, "request body must be %s",
+                           rt->content_type);
+        return -1;
+    }
+    return 0;
+}
+
+/* Calls the application's authorize; -1 with resp holding its refusal. */
+static int request_authorize(struct request_ctx *r)
+{
+    const struct http_server *srv = r->srv;
+
+    if (srv->authorize == NULL || srv->authorize(srv->app, r->route, &r->req, &r->resp) == 0)
+        return 0;
+    if (r->resp.status == 0)
+        http_respond_error(&r->resp, 403, ERR_FORBIDDEN, "access denied");
+    return -1;
+}
+
+/* ---- responses -------------------------------------------------------------- */
+
+static int header_set_by_handler(const struct http_response *resp, const char *name)
+{
+    int i;
+
+    for (i = 0; i < resp->nheaders; i++)
+        if (strcasecmp(resp->headers[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Adds content type, the handler's headers, X-Request-Id and Cache-Control to mr. */
+static void response_headers(const struct request_ctx *r, struct MHD_Response *mr)
+{
+    const struct http_response *resp = &r->resp;
+    const char *path = r->path ? r->path : r->target;
+    int i;
+
+    if (resp->content_type != NULL)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+    for (i = 0; i < resp->nheaders; i++)
+        if (MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value) != MHD_YES)
+            log_warn("req %s: response header %s refused", r->request_id, resp->headers[i].name);
+    MHD_add_response_header(mr, "X-Request-Id", r->request_id);
+    if (strncmp(path, "/api/", 5) == 0 && !header_set_by_handler(resp, "Cache-Control"))
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+}
+
+/* The path for log lines: decoded (no control characters) or, if it could not be, a mark. */
+static const char *request_log_path(const struct request_ctx *r)
+{
+    return r->path ? r->path : "(bad path)";
+}
+
+/* Queues r->resp; the body moves to libmicrohttpd. */
+static enum MHD_Result response_send(struct request_ctx *r, struct MHD_Connection *conn)
+{
+    struct http_response *resp = &r->resp;
+    struct MHD_Response *mr;
+    enum MHD_Result ret;
+
+    if (resp->status < 100 || resp->status > 599) {
+        log_warn("req %s: %s %s left status %d; answering 500", r->request_id, r->req.method,
+                 request_log_path(r), resp->status);
+        http_response_clear(resp);
+        http_respond_error(resp, 500, ERR_INTERNAL, "the handler gave no response");
+    }
+    if (resp->body_len == 0) {
+        mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    } else {
+        mr = MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
+        if (mr != NULL)
+            resp->body = NULL;
+    }
+    if (mr == NULL)
+        return MHD_NO;
+    response_headers(r, mr);
+    ret = MHD_queue_response(conn, (unsigned int)resp->status, mr);
+    MHD_destroy_response(mr);
+    log_debug("req %s %s %s %s -> %d", r->request_id, r->remote_addr, r->req.method,
+              request_log_path(r), resp->status);
+    return ret;
+}
+
+/* ---- the access handler ----------------------------------------------------- */
+
+/* Keeps a refusal: answered now if a body is coming, else once the request is complete. */
+static enum MHD_Result request_refuse(struct request_ctx *r, struct MHD_Connection *conn)
+{
+    r->refused = 1;
+    return r->expects_body ? response_send(r, conn) : MHD_YES;
+}
+
+/* The headers are in: every check before the body. */
+static enum MHD_Result request_begin(struct request_ctx *r, struct MHD_Connection *conn,
+                                     const char *method)
+{
+    r->begun = 1;
+    if (request_fill(r, conn, method) != 0 || request_route(r) != 0 ||
+        request_check_body(r, conn) != 0 || request_authorize(r) != 0)
+        return request_refuse(r, conn);
+    return MHD_YES;
+}
+
+/* One chunk of body: kept while under the limit; MHD_NO closes a client that will not stop. */
+static enum MHD_Result request_body(struct request_ctx *r, const char *data, size_t len)
+{
+    size_t limit = r->route ? r->route->body_limit : 0;
+
+    r->received += len;
+    if (r->refused)
+        return MHD_YES;
+    if (r->received > limit) {
+        if (!r->too_large)
+            buf_free(&r->body);
+        r->too_large = 1;
+        if (r->received - limit <= DRAIN_MAX)
+            return MHD_YES;
+        log_warn("req %s %s: body more than %d bytes over the limit; connection closed",
+                 r->request_id, r->remote_addr, DRAIN_MAX);
+        return MHD_NO;
+    }
+    buf_append(&r->body, data, len);
+    return MHD_YES;
+}
+
+/* The request is complete: run the handler (unless refused) and answer. */
+static enum MHD_Result request_finish(struct request_ctx *r, struct MHD_Connection *conn)
+{
+    const struct http_server *srv = r->srv;
+
+    if (r->refused) {
+        /* resp already holds the refusal */
+    } else if (r->too_large) {
+        http_respond_error(&r->resp, 413, ERR_TOO_LARGE, "request body is over the limit of %zu",
+                           r->route->body_limit);
+    } else {
+        r->req.body = r->body.data;
+        r->req.body_len = r->body.len;
+        r->route->handler(srv->app, &r->req, &r->resp);
+    }
+    return response_send(r, conn);
+}
+
+static enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **req_cls)
+{
+    struct request_ctx *r = *req_cls;
+    size_t len = *upload_data_size;
+
+    (void)cls;
+    (void)url;
+    (void)version;
+    if (r == NULL)
+        return MHD_NO;
+    if (!r->begun)
+        return request_begin(r, conn, method);
+    if (len > 0) {
+        *upload_data_size = 0;
+        return request_body(r, upload_data, len);
+    }
+    return request_finish(r, conn);
+}
+
+/* ---- the daemon ------------------------------------------------------------- */
+
+__attribute__((format(printf, 2, 0))) static void server_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(line, sizeof(line), fmt, ap);
+    n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    log_warn("http: %s", line);
+}
+
+/* Parses a numeric IPv4 or IPv6 address; adds the IPv6 flags it needs. */
+static int address_parse(const char *address, int port, union listen_addr *out, unsigned int *flags,
+                         struct err *e)
+{
+    memset(out, 0, sizeof(*out));
+    if (address == NULL)
+        return err_set(e, 500, ERR_INTERNAL, "http: no listen address");
+    if (port < 0 || port > 65535)
+        return err_set(e, 500, ERR_INTERNAL, "http: port %d out of range", port);
+    if (inet_pton(AF_INET, address, &out->in4.sin_addr) == 1) {
+        out->in4.sin_family = AF_INET;
+        out->in4.sin_port = htons((uint16_t)port);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, address, &out->in6.sin6_addr) == 1) {
+        out->in6.sin6_family = AF_INET6;
+        out->in6.sin6_port = htons((uint16_t)port);
+        *flags |= strcmp(address, "::") == 0 ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+        return 0;
+    }
+    return err_set(e, 500, ERR_INTERNAL, "http: %s is not a numeric IPv4 or IPv6 address", address);
+}
+
+static void option_add(struct MHD_OptionItem *opts, size_t *n, enum MHD_OPTION option,
+                       intptr_t value, void *ptr)
+{
+    opts[*n].option = option;
+    opts[*n].value = value;
+    opts[*n].ptr_value = ptr;
+    (*n)++;
+    opts[*n].option = MHD_OPTION_END;
+}
+
+static unsigned int positive_or(int value, int fallback)
+{
+    return (unsigned int)(value > 0 ? value : fallback);
+}
+
+/* Starts libmicrohttpd on addr with cfg's limits; NULL on failure (errno kept). */
+static struct MHD_Daemon *daemon_start(struct http_server *srv, const struct http_config *cfg,
+                                       union listen_addr *addr, unsigned int flags,
+                                       const struct http_tls *tls)
+{
+    unsigned int threads = positive_or(cfg->threads, DEFAULT_THREADS);
+    struct MHD_OptionItem opts[12];
+    size_t n = 0;
+
+    option_add(opts, &n, MHD_OPTION_SOCK_ADDR, 0, &addr->sa);
+    if (threads > 1) /* one thread is the polling thread itself, without a pool */
+        option_add(opts, &n, MHD_OPTION_THREAD_POOL_SIZE, threads, NULL);
+    option_add(opts, &n, MHD_OPTION_CONNECTION_TIMEOUT,
+               positive_or(cfg->connection_timeout, DEFAULT_TIMEOUT_SECONDS), NULL);
+    option_add(opts, &n, MHD_OPTION_CONNECTION_LIMIT,
+               positive_or(cfg->max_connections, DEFAULT_MAX_CONNECTIONS), NULL);
+    option_add(opts, &n, MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL);
+    if (tls->cert_pem != NULL) {
+        flags |= MHD_USE_TLS;
+        option_add(opts, &n, MHD_OPTION_HTTPS_MEM_CERT, 0, tls->cert_pem);
+        option_add(opts, &n, MHD_OPTION_HTTPS_MEM_KEY, 0, tls->key_pem);
+    }
+    /* The logger goes first so that libmicrohttpd logs nothing on its own. */
+    return MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, request_access, srv, MHD_OPTION_EXTERNAL_LOGGER,
+        server_log, srv, MHD_OPTION_URI_LOG_CALLBACK, request_new, srv, MHD_OPTION_NOTIFY_COMPLETED,
+        request_done, srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+}
+
+/* Checks what start needs of cfg and loads the TLS pair; 0 or -1 with e set. */
+static int config_prepare(const struct http_config *cfg, union listen_addr *addr,
+                          unsigned int *flags, struct http_tls *tls, struct err *e)
+{
+    if (cfg == NULL)
+        return err_set(e, 500, ERR_INTERNAL, "http: no configuration");
+    if (address_parse(cfg->address, cfg->port, addr, flags, e) != 0)
+        return -1;
+    if ((cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL))
+        return err_set(e, 500, ERR_INTERNAL, "http: tls_cert_file and tls_key_file go together");
+    if (cfg->tls_cert_file == NULL)
+        return 0;
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return err_set(e, 500, ERR_INTERNAL, "http: this libmicrohttpd has no TLS support");
+    return http_tls_load(cfg->tls_cert_file, cfg->tls_key_file, tls, e);
+}
+
+struct http_server *http_server_start(const struct http_config *cfg,
+                                      const struct http_route *routes, size_t nroutes,
+                                      http_authorize authorize, http_free_principal free_principal,
+                                      void *app, struct err *e)
+{
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    const union MHD_DaemonInfo *info;
+    struct http_tls tls = {0};
+    struct http_server *srv;
+    union listen_addr addr;
+    int saved_errno;
+
+    if (http_routes_validate(routes, nroutes, e) != 0 ||
+        config_prepare(cfg, &addr, &flags, &tls, e) != 0)
+        return NULL;
+    signal(SIGPIPE, SIG_IGN);
+    srv = xcalloc(1, sizeof(*srv));
+    *srv = (struct http_server){.routes = routes,
+                                .nroutes = nroutes,
+                                .authorize = authorize,
+                                .free_principal = free_principal,
+                                .app = app};
+    errno = 0;
+    srv->daemon = daemon_start(srv, cfg, &addr, flags, &tls);
+    saved_errno = errno;
+    http_tls_free(&tls);
+    if (srv->daemon == NULL) {
+        free(srv);
+        err_set(e, 500, ERR_INTERNAL, "http: cannot serve on %s port %d%s%s (see the log)",
+                cfg->address, cfg->port, saved_errno ? ": " : "",
+                saved_errno ? strerror(saved_errno) : "");
+        return NULL;
+    }
+    info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info && info->port ? info->port : cfg->port;
+    return srv;
+}
+
+int http_server_port(const struct http_server *srv)
+{
+    return srv->port;
+}
+
+/* Stops accepting, waits for the worker threads to finish, frees srv; accepts NULL. */
+void http_server_stop(struct http_server *srv)
+{
+    if (srv == NULL)
+        return;
+    MHD_stop_daemon(srv->daemon);
+    free(srv);
+}
+
+const char *http_header(struct http_request *req, const char *name)
+{
+    return req->conn ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name) : NULL;
+}
+
+const char *http_query(struct http_request *req, const char *name)
+{
+    return req->conn ? MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name) : NULL;
+}

@@ -1,0 +1,98 @@
+/*
+ * http_tls.c — loading the server's certificate and key.  libmicrohttpd
+ * serves TLS with GnuTLS from the PEM text; OpenSSL is used here only to
+ * check the pair first, so that a wrong file gives a clear start-up error
+ * rather than a GnuTLS code in the log.
+ */
+#include "http/http_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#define TLS_FILE_MAX (1024 * 1024)
+
+/* A passphrase callback that refuses, so that an encrypted key fails instead of prompting. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
+}
+
+/* Parses the first certificate of pem; NULL with e set. The caller frees it. */
+static X509 *cert_parse(const char *pem, size_t len, const char *file, struct err *e)
+{
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, no_passphrase, NULL) : NULL;
+
+    BIO_free(bio);
+    if (cert == NULL)
+        err_ossl(e, 500, ERR_INTERNAL, "tls_cert_file %s: no PEM certificate", file);
+    return cert;
+}
+
+/* Parses the private key of pem; NULL with e set. The caller frees it. */
+static EVP_PKEY *key_parse(const char *pem, size_t len, const char *file, struct err *e)
+{
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
+
+    BIO_free(bio);
+    if (key == NULL)
+        err_ossl(e, 500, ERR_INTERNAL, "tls_key_file %s: no unencrypted PEM private key", file);
+    return key;
+}
+
+/* Checks that cert and key parse and belong together; 0 ok, -1 with e set. */
+static int tls_pair_check(const struct http_tls *t, size_t cert_len, const char *cert_file,
+                          const char *key_file, struct err *e)
+{
+    X509 *cert = cert_parse(t->cert_pem, cert_len, cert_file, e);
+    EVP_PKEY *key = cert ? key_parse(t->key_pem, t->key_len, key_file, e) : NULL;
+    int rc = -1;
+
+    if (cert != NULL && key != NULL) {
+        if (X509_check_private_key(cert, key) == 1)
+            rc = 0;
+        else
+            err_ossl(e, 500, ERR_INTERNAL, "tls_key_file %s does not match tls_cert_file %s",
+                     key_file, cert_file);
+    }
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    ERR_clear_error();
+    return rc;
+}
+
+int http_tls_load(const char *cert_file, const char *key_file, struct http_tls *out, struct err *e)
+{
+    struct http_tls t = {0};
+    size_t cert_len;
+
+    t.cert_pem = (char *)file_read(cert_file, TLS_FILE_MAX, &cert_len, e);
+    if (t.cert_pem == NULL)
+        return -1;
+    t.key_pem = (char *)file_read(key_file, TLS_FILE_MAX, &t.key_len, e);
+    if (t.key_pem == NULL || tls_pair_check(&t, cert_len, cert_file, key_file, e) != 0) {
+        http_tls_free(&t);
+        return -1;
+    }
+    *out = t;
+    return 0;
+}
+
+void http_tls_free(struct http_tls *tls)
+{
+    if (tls->key_pem != NULL)
+        secure_zero(tls->key_pem, tls->key_len);
+    free(tls->key_pem);
+    free(tls->cert_pem);
+    memset(tls, 0, sizeof(*tls));
+}

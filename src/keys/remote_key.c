@@ -1,0 +1,532 @@
+/*
+ * remote_key.c — remote keys: a tiny OpenSSL 3 provider built into vouchd.
+ *
+ * A remote key is an EVP_PKEY whose key data is only (signer, tenant, key id,
+ * public key).  Its signature operation collects the bytes OpenSSL wants
+ * signed (the TBS structure) and sends them, with the digest name, to the
+ * signer, which signs with the real key.  So X509_sign, X509_CRL_sign,
+ * X509_REQ_sign and the other ASN1_item_sign users work unchanged while the
+ * private key stays in the signer process.
+ *
+ * The algorithms have names of their own ("VOUCH-EC", "VOUCH-RSA",
+ * "VOUCH-ED25519") so that fetches of "EC" or "RSA" never land here.  A
+ * consequence: EVP_PKEY_eq() does not compare a remote key with an ordinary
+ * key (OpenSSL compares key types by name); callers compare the public keys.
+ */
+#include "keys/signer_internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/params.h>
+#include <openssl/provider.h>
+#include <openssl/x509.h>
+
+#define PROVIDER_NAME "vouch-remote"
+#define REF_PARAM     "vouch-remote-ref"
+
+struct rkey {
+    const char *alg; /* our algorithm name */
+    struct signer *signer;
+    char *tenant;
+    char *key_id;
+    EVP_PKEY *pub;
+};
+
+/* What remote_key_new hands to the import function through REF_PARAM. */
+struct rkey_init {
+    struct signer *signer;
+    const char *tenant;
+    const char *key_id;
+    EVP_PKEY *pub;
+};
+
+/* ---- key management ------------------------------------------------------ */
+
+static struct rkey *rkey_new(const char *alg)
+{
+    struct rkey *k = xcalloc(1, sizeof(*k));
+    k->alg = alg;
+    return k;
+}
+
+static void *km_new_ec(void *provctx)
+{
+    (void)provctx;
+    return rkey_new("VOUCH-EC");
+}
+
+static void *km_new_rsa(void *provctx)
+{
+    (void)provctx;
+    return rkey_new("VOUCH-RSA");
+}
+
+static void *km_new_ed25519(void *provctx)
+{
+    (void)provctx;
+    return rkey_new("VOUCH-ED25519");
+}
+
+static void km_free(void *keydata)
+{
+    struct rkey *k = keydata;
+
+    if (k == NULL)
+        return;
+    free(k->tenant);
+    free(k->key_id);
+    EVP_PKEY_free(k->pub);
+    free(k);
+}
+
+static int km_has(const void *keydata, int selection)
+{
+    const struct rkey *k = keydata;
+
+    (void)selection; /* the private half exists, in the signer */
+    return k != NULL && k->pub != NULL;
+}
+
+static int km_import(void *keydata, int selection, const OSSL_PARAM params[])
+{
+    struct rkey *k = keydata;
+    const OSSL_PARAM *p = OSSL_PARAM_locate_const(params, REF_PARAM);
+    const struct rkey_init *init;
+
+    (void)selection;
+    if (k == NULL || p == NULL || p->data_type != OSSL_PARAM_OCTET_STRING ||
+        p->data_size != sizeof(init))
+        return 0;
+    memcpy(&init, p->data, sizeof(init));
+    k->signer = init->signer;
+    k->tenant = xstrdup(init->tenant);
+    k->key_id = xstrdup(init->key_id);
+    k->pub = init->pub;
+    EVP_PKEY_up_ref(k->pub);
+    return 1;
+}
+
+static const OSSL_PARAM *km_import_types(int selection)
+{
+    static const OSSL_PARAM types[] = {OSSL_PARAM_octet_string(REF_PARAM, NULL, 0),
+                                       OSSL_PARAM_END};
+    (void)selection;
+    return types;
+}
+
+/* Exports the public half, so OpenSSL can copy the key to another provider's form. */
+static int km_export(void *keydata, int selection, OSSL_CALLBACK *cb, void *cbarg)
+{
+    struct rkey *k = keydata;
+    OSSL_PARAM *params = NULL;
+    int rc;
+
+    (void)selection;
+    if (k == NULL || EVP_PKEY_todata(k->pub, EVP_PKEY_PUBLIC_KEY, &params) != 1)
+        return 0;
+    rc = cb(params, cbarg);
+    OSSL_PARAM_free(params);
+    return rc;
+}
+
+static const OSSL_PARAM *km_export_types(int selection)
+{
+    static const OSSL_PARAM none[] = {OSSL_PARAM_END};
+    (void)selection;
+    return none;
+}
+
+static const char *default_digest(const struct rkey *k)
+{
+    if (strcmp(k->alg, "VOUCH-ED25519") == 0)
+        return NULL;
+    if (strcmp(k->alg, "VOUCH-EC") == 0 && EVP_PKEY_get_bits(k->pub) > 256)
+        return "SHA384";
+    return "SHA256";
+}
+
+static int km_get_params(void *keydata, OSSL_PARAM params[])
+{
+    struct rkey *k = keydata;
+    OSSL_PARAM *p;
+    const char *md;
+
+    if (k == NULL || k->pub == NULL)
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_BITS)) != NULL &&
+        !OSSL_PARAM_set_int(p, EVP_PKEY_get_bits(k->pub)))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_SECURITY_BITS)) != NULL &&
+        !OSSL_PARAM_set_int(p, EVP_PKEY_get_security_bits(k->pub)))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_MAX_SIZE)) != NULL &&
+        !OSSL_PARAM_set_int(p, EVP_PKEY_get_size(k->pub)))
+        return 0;
+    md = default_digest(k);
+    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_DEFAULT_DIGEST)) != NULL && md != NULL &&
+        !OSSL_PARAM_set_utf8_string(p, md))
+        return 0;
+    return 1;
+}
+
+static const OSSL_PARAM *km_gettable_params(void *provctx)
+{
+    static const OSSL_PARAM list[] = {
+        OSSL_PARAM_int(OSSL_PKEY_PARAM_BITS, NULL),
+        OSSL_PARAM_int(OSSL_PKEY_PARAM_SECURITY_BITS, NULL),
+        OSSL_PARAM_int(OSSL_PKEY_PARAM_MAX_SIZE, NULL),
+        OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_DEFAULT_DIGEST, NULL, 0),
+        OSSL_PARAM_END,
+    };
+    (void)provctx;
+    return list;
+}
+
+static const char *km_opname_ec(int op)
+{
+    return op == OSSL_OP_SIGNATURE ? "VOUCH-EC" : NULL;
+}
+
+static const char *km_opname_rsa(int op)
+{
+    return op == OSSL_OP_SIGNATURE ? "VOUCH-RSA" : NULL;
+}
+
+static const char *km_opname_ed25519(int op)
+{
+    return op == OSSL_OP_SIGNATURE ? "VOUCH-ED25519" : NULL;
+}
+
+#define KEYMGMT_FNS(newfn, opfn)                                                                   \
+    {                                                                                              \
+        {OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))newfn},                                            \
+            {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))km_free},                                     \
+            {OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))km_has},                                       \
+            {OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))km_import},                                 \
+            {OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))km_import_types},                     \
+            {OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export},                                 \
+            {OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))km_export_types},                     \
+            {OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))km_get_params},                         \
+            {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))km_gettable_params},               \
+            {OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))opfn}, {0, NULL},             \
+    }
+
+static const OSSL_DISPATCH km_ec[] = KEYMGMT_FNS(km_new_ec, km_opname_ec);
+static const OSSL_DISPATCH km_rsa[] = KEYMGMT_FNS(km_new_rsa, km_opname_rsa);
+static const OSSL_DISPATCH km_ed25519[] = KEYMGMT_FNS(km_new_ed25519, km_opname_ed25519);
+
+/* ---- signature ------------------------------------------------------------ */
+
+struct rsig {
+    struct rkey *key;
+    char md[32]; /* "" for Ed25519 */
+    struct buf data;
+};
+
+static void *sig_newctx(void *provctx, const char *propq)
+{
+    (void)provctx;
+    (void)propq;
+    return xcalloc(1, sizeof(struct rsig));
+}
+
+static void sig_freectx(void *vctx)
+{
+    struct rsig *c = vctx;
+
+    if (c == NULL)
+        return;
+    buf_free(&c->data);
+    free(c);
+}
+
+static void *sig_dupctx(void *vctx)
+{
+    struct rsig *c = vctx, *d = xcalloc(1, sizeof(*d));
+
+    d->key = c->key;
+    memcpy(d->md, c->md, sizeof(d->md));
+    if (c->data.len > 0)
+        buf_append(&d->data, c->data.data, c->data.len);
+    return d;
+}
+
+/* Canonical digest name ("SHA256") of mdname, or "" for none; 0 if unknown. */
+static int set_md(struct rsig *c, const char *mdname)
+{
+    EVP_MD *md;
+
+    c->md[0] = '\0';
+    if (mdname == NULL || mdname[0] == '\0')
+        return 1;
+    if ((md = EVP_MD_fetch(NULL, mdname, NULL)) == NULL)
+        return 0;
+    snprintf(c->md, sizeof(c->md), "%s", OBJ_nid2sn(EVP_MD_get_type(md)));
+    EVP_MD_free(md);
+    return 1;
+}
+
+static int sig_digest_sign_init(void *vctx, const char *mdname, void *keydata,
+                                const OSSL_PARAM params[])
+{
+    struct rsig *c = vctx;
+
+    (void)params;
+    if (keydata != NULL)
+        c->key = keydata;
+    if (c->key == NULL)
+        return 0;
+    c->data.len = 0;
+    if (mdname == NULL && default_digest(c->key) != NULL)
+        mdname = default_digest(c->key);
+    return set_md(c, mdname);
+}
+
+static int sig_digest_sign_update(void *vctx, const unsigned char *data, size_t len)
+{
+    struct rsig *c = vctx;
+
+    if (c->data.len + len > WIRE_MAX_SMALL - 1024)
+        return 0; /* larger than the signer accepts */
+    buf_append(&c->data, data, len);
+    return 1;
+}
+
+static int sign_remote(struct rsig *c, unsigned char *sig, size_t *siglen, size_t sigsize,
+                       const unsigned char *tbs, size_t tbslen)
+{
+    unsigned char *out = NULL;
+    size_t n = 0;
+    struct err e;
+
+    if (sig == NULL) {
+        *siglen = (size_t)EVP_PKEY_get_size(c->key->pub);
+        return 1;
+    }
+    if (signer_sign(c->key->signer, c->key->tenant, c->key->key_id, c->md, tbs, tbslen, &out, &n,
+                    &e) != 0) {
+        ERR_raise_data(ERR_LIB_USER, 0, "signer: %s", e.msg);
+        return 0;
+    }
+    if (n > sigsize) {
+        free(out);
+        return 0;
+    }
+    memcpy(sig, out, n);
+    *siglen = n;
+    free(out);
+    return 1;
+}
+
+static int sig_digest_sign_final(void *vctx, unsigned char *sig, size_t *siglen, size_t sigsize)
+{
+    struct rsig *c = vctx;
+
+    return sign_remote(c, sig, siglen, sigsize, c->data.data, c->data.len);
+}
+
+static int sig_digest_sign(void *vctx, unsigned char *sig, size_t *siglen, size_t sigsize,
+                           const unsigned char *tbs, size_t tbslen)
+{
+    return sign_remote(vctx, sig, siglen, sigsize, tbs, tbslen);
+}
+
+/* The DER AlgorithmIdentifier of this key type and digest, into buf; its length or 0. */
+static size_t algorithm_id(const struct rsig *c, unsigned char *buf, size_t size)
+{
+    int pkey_nid = strcmp(c->key->alg, "VOUCH-RSA") == 0 ? NID_rsaEncryption
+                   : strcmp(c->key->alg, "VOUCH-EC") == 0 ? NID_X9_62_id_ecPublicKey
+                                                           : NID_ED25519;
+    int md_nid = c->md[0] ? OBJ_sn2nid(c->md) : NID_undef, sig_nid = NID_undef;
+    X509_ALGOR *alg;
+    unsigned char *der = NULL;
+    int len;
+
+    if (pkey_nid == NID_ED25519)
+        sig_nid = NID_ED25519;
+    else if (OBJ_find_sigid_by_algs(&sig_nid, md_nid, pkey_nid) != 1)
+        return 0;
+    alg = X509_ALGOR_new();
+    X509_ALGOR_set0(alg, OBJ_nid2obj(sig_nid), pkey_nid == NID_rsaEncryption ? V_ASN1_NULL
+                                                                              : V_ASN1_UNDEF,
+                    NULL);
+    len = i2d_X509_ALGOR(alg, &der);
+    X509_ALGOR_free(alg);
+    if (len <= 0 || (size_t)len > size) {
+        OPENSSL_free(der);
+        return 0;
+    }
+    memcpy(buf, der, (size_t)len);
+    OPENSSL_free(der);
+    return (size_t)len;
+}
+
+static int sig_get_ctx_params(void *vctx, OSSL_PARAM params[])
+{
+    struct rsig *c = vctx;
+    OSSL_PARAM *p;
+    unsigned char aid[64];
+    size_t n;
+
+    if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_ALGORITHM_ID)) != NULL) {
+        if (c->key == NULL || (n = algorithm_id(c, aid, sizeof(aid))) == 0 ||
+            !OSSL_PARAM_set_octet_string(p, aid, n))
+            return 0;
+    }
+    if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_DIGEST)) != NULL &&
+        !OSSL_PARAM_set_utf8_string(p, c->md))
+        return 0;
+    return 1;
+}
+
+static const OSSL_PARAM *sig_gettable_ctx_params(void *vctx, void *provctx)
+{
+    static const OSSL_PARAM list[] = {
+        OSSL_PARAM_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, NULL, 0),
+        OSSL_PARAM_END,
+    };
+    (void)vctx;
+    (void)provctx;
+    return list;
+}
+
+static int sig_set_ctx_params(void *vctx, const OSSL_PARAM params[])
+{
+    struct rsig *c = vctx;
+    const OSSL_PARAM *p;
+    const char *name = NULL;
+    int pad;
+
+    if (params == NULL)
+        return 1;
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_DIGEST)) != NULL &&
+        (!OSSL_PARAM_get_utf8_string_ptr(p, &name) || !set_md(c, name)))
+        return 0;
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_PAD_MODE)) != NULL) {
+        /* PKCS#1 v1.5 is the only padding the signer uses. */
+        if (p->data_type == OSSL_PARAM_INTEGER)
+            return OSSL_PARAM_get_int(p, &pad) && pad == 1;
+        return OSSL_PARAM_get_utf8_string_ptr(p, &name) && strcmp(name, "pkcs1") == 0;
+    }
+    return 1;
+}
+
+static const OSSL_PARAM *sig_settable_ctx_params(void *vctx, void *provctx)
+{
+    static const OSSL_PARAM list[] = {
+        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE, NULL, 0),
+        OSSL_PARAM_END,
+    };
+    (void)vctx;
+    (void)provctx;
+    return list;
+}
+
+static const OSSL_DISPATCH sig_fns[] = {
+    {OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))sig_newctx},
+    {OSSL_FUNC_SIGNATURE_FREECTX, (void (*)(void))sig_freectx},
+    {OSSL_FUNC_SIGNATURE_DUPCTX, (void (*)(void))sig_dupctx},
+    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT, (void (*)(void))sig_digest_sign_init},
+    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE, (void (*)(void))sig_digest_sign_update},
+    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL, (void (*)(void))sig_digest_sign_final},
+    {OSSL_FUNC_SIGNATURE_DIGEST_SIGN, (void (*)(void))sig_digest_sign},
+    {OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))sig_get_ctx_params},
+    {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, (void (*)(void))sig_gettable_ctx_params},
+    {OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS, (void (*)(void))sig_set_ctx_params},
+    {OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS, (void (*)(void))sig_settable_ctx_params},
+    {0, NULL},
+};
+
+/* ---- the provider ---------------------------------------------------------- */
+
+#define PROPS "provider=" PROVIDER_NAME
+
+static const OSSL_ALGORITHM keymgmts[] = {
+    {"VOUCH-EC", PROPS, km_ec, "EC key held by the vouch signer"},
+    {"VOUCH-RSA", PROPS, km_rsa, "RSA key held by the vouch signer"},
+    {"VOUCH-ED25519", PROPS, km_ed25519, "Ed25519 key held by the vouch signer"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const OSSL_ALGORITHM signatures[] = {
+    {"VOUCH-EC", PROPS, sig_fns, NULL},
+    {"VOUCH-RSA", PROPS, sig_fns, NULL},
+    {"VOUCH-ED25519", PROPS, sig_fns, NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const OSSL_ALGORITHM *provider_query(void *provctx, int op, int *no_cache)
+{
+    (void)provctx;
+    *no_cache = 0;
+    if (op == OSSL_OP_KEYMGMT)
+        return keymgmts;
+    if (op == OSSL_OP_SIGNATURE)
+        return signatures;
+    return NULL;
+}
+
+static const OSSL_DISPATCH provider_fns[] = {
+    {OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))provider_query},
+    {0, NULL},
+};
+
+static int provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
+                         const OSSL_DISPATCH **out, void **provctx)
+{
+    (void)in;
+    *out = provider_fns;
+    *provctx = (void *)handle;
+    return 1;
+}
+
+static pthread_once_t provider_once = PTHREAD_ONCE_INIT;
+static int provider_ok;
+
+static void provider_load(void)
+{
+    /* Loading a provider explicitly stops OpenSSL from loading "default" by itself. */
+    provider_ok = OSSL_PROVIDER_add_builtin(NULL, PROVIDER_NAME, provider_init) == 1 &&
+                  OSSL_PROVIDER_load(NULL, "default") != NULL &&
+                  OSSL_PROVIDER_load(NULL, PROVIDER_NAME) != NULL;
+}
+
+EVP_PKEY *remote_key_new(struct signer *s, const char *tenant, const char *key_id, EVP_PKEY *pub,
+                         struct err *e)
+{
+    struct rkey_init init = {s, tenant, key_id, pub};
+    const struct rkey_init *ref = &init;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_octet_string(REF_PARAM, (void *)&ref, sizeof(ref)),
+        OSSL_PARAM_END,
+    };
+    const char *alg = EVP_PKEY_is_a(pub, "RSA")       ? "VOUCH-RSA"
+                      : EVP_PKEY_is_a(pub, "EC")      ? "VOUCH-EC"
+                      : EVP_PKEY_is_a(pub, "ED25519") ? "VOUCH-ED25519"
+                                                      : NULL;
+    EVP_PKEY_CTX *ctx;
+    EVP_PKEY *key = NULL;
+
+    pthread_once(&provider_once, provider_load);
+    if (!provider_ok)
+        return err_ossl(e, 500, ERR_INTERNAL, "remote key provider failed to load"), NULL;
+    if (alg == NULL)
+        return err_set(e, 500, ERR_INTERNAL, "key %s: unsupported type", key_id), NULL;
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, alg, PROPS);
+    if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+        EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_KEYPAIR, params) != 1) {
+        err_ossl(e, 500, ERR_INTERNAL, "remote key %s", key_id);
+        key = NULL;
+    }
+    EVP_PKEY_CTX_free(ctx);
+    return key;
+}

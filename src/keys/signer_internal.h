@@ -1,0 +1,31 @@
+/* signer_internal.h — shared by the signer's client, process and provider files. */
+#ifndef VOUCH_SIGNER_INTERNAL_H
+#define VOUCH_SIGNER_INTERNAL_H
+
+#include "keys/keys.h"
+#include "keys/wire.h"
+
+/* The child's life: serves the connections until all close, then _exit(). */
+void signer_child_main(const struct signer_config *cfg, int *fds, int n) __attribute__((noreturn));
+
+/*
+ * One request/reply exchange with the signer.  *reply is the reply body
+ * (caller frees).  A W_REPLY_ERR becomes -1 with e set from its status and
+ * message; a broken connection is 503.
+ */
+int signer_call(struct signer *s, uint32_t type, const struct buf *req, unsigned char **reply,
+                size_t *reply_len, struct err *e);
+
+/* Signs data with (tenant, key_id) in the signer: *sig (caller frees). */
+int signer_sign(struct signer *s, const char *tenant, const char *key_id, const char *digest,
+                const unsigned char *data, size_t len, unsigned char **sig, size_t *sig_len,
+                struct err *e);
+
+/* Makes the remote EVP_PKEY for (tenant, key_id) with public key pub (provider.c). */
+EVP_PKEY *remote_key_new(struct signer *s, const char *tenant, const char *key_id, EVP_PKEY *pub,
+                         struct err *e);
+
+/* DER SubjectPublicKeyInfo → EVP_PKEY; NULL if it does not parse. */
+EVP_PKEY *pubkey_from_der(const unsigned char *der, size_t len);
+
+#endif

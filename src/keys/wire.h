@@ -1,0 +1,75 @@
+/*
+ * wire.h — the signer protocol's framing.
+ *
+ * A frame is an 8-byte header (message type, body length; both u32 in
+ * network order) and a body of fields: u16 tag, u32 length, bytes.  Readers
+ * check every length against the frame and the per-type limit before they
+ * touch the data; a frame that does not parse is refused whole.
+ */
+#ifndef VOUCH_WIRE_H
+#define VOUCH_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/util.h"
+
+enum wire_type {
+    W_REPLY_OK = 1,
+    W_REPLY_ERR,
+    W_PING,
+    W_KEYGEN,
+    W_PUBKEY,
+    W_SIGN,
+    W_IMPORT,
+    W_DELETE,
+    W_EE_KEYGEN,
+    W_EE_PKCS12,
+};
+
+enum wire_tag {
+    T_TENANT = 1,
+    T_KEY_ID,
+    T_KEY_TYPE,
+    T_DIGEST,
+    T_DATA,
+    T_FORMAT,
+    T_BLOB,
+    T_PASSWORD,
+    T_HANDLE,
+    T_CERT,
+    T_CHAIN, /* repeated */
+    T_PUBKEY,
+    T_SIGNATURE,
+    T_STATUS,
+    T_MESSAGE,
+    T_PKCS12,
+};
+
+#define WIRE_MAX_SMALL (64 * 1024)
+#define WIRE_MAX_LARGE (1024 * 1024)
+
+/* Appends a field to a frame body being built. */
+void wire_put(struct buf *b, enum wire_tag tag, const void *data, size_t len);
+void wire_put_str(struct buf *b, enum wire_tag tag, const char *s);
+void wire_put_u64(struct buf *b, enum wire_tag tag, uint64_t v);
+
+/* 0 if body is a well-formed sequence of fields. */
+int wire_check(const unsigned char *body, size_t len);
+/* The index-th field with tag (0-based); 0 found, -1 absent. */
+int wire_get(const unsigned char *body, size_t len, enum wire_tag tag, int index,
+             const unsigned char **data, size_t *dlen);
+/* A string field (no NUL inside, at most max bytes) as a new string; NULL if absent/bad. */
+char *wire_get_str(const unsigned char *body, size_t len, enum wire_tag tag, size_t max);
+int wire_get_u64(const unsigned char *body, size_t len, enum wire_tag tag, uint64_t *out);
+
+/* Sends one frame; 0 ok, -1 on a write error. */
+int wire_send(int fd, uint32_t type, const struct buf *body);
+/*
+ * Receives one frame with a body of at most max bytes into *body (caller
+ * frees).  0 ok, -1 closed or error, -2 too large or malformed (the
+ * connection cannot be trusted any more).
+ */
+int wire_recv(int fd, uint32_t *type, unsigned char **body, size_t *len, size_t max);
+
+#endif

@@ -1,0 +1,757 @@
+/*
+ * sqlite_data.c — the SQLite backend's queries and data calls.  Every query
+ * is a fixed, prepared statement with bound parameters; optional filters are
+ * written "(?N IS NULL OR column = ?N)" so no SQL is ever built from input.
+ * Every query on tenant data has "tenant = ?1".
+ */
+#include "store/sqlite_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CA_COLS                                                                                    \
+    "tenant, name, parent, key_id, key_type, status, subject, cert, csr, chain, options, "         \
+    "not_before, not_after, created"
+#define ENT_COLS                                                                                   \
+    "tenant, id, name, kind, email, manufacturer, model, serial_number, metadata, created"
+#define CERT_COLS                                                                                  \
+    "tenant, serial, ca, profile, profile_version, entity_id, subject, sans, status, "             \
+    "not_before, not_after, revoked_at, reason, invalidity_date, renewed_from, der, created"
+#define TOKEN_COLS "tenant, id, name, hash, role, expires, created"
+#define AUDIT_COLS "tenant, seq, time, actor, action, object, result, detail, prev_hash, hash"
+
+const char *const sqlite_queries[Q_COUNT] = {
+    [Q_TENANT_INSERT] = "INSERT INTO tenants (name, status, created) VALUES (?1, 'active', ?2)",
+    [Q_TENANT_GET] = "SELECT name, status, created FROM tenants WHERE name = ?1",
+    [Q_TENANT_LIST] = "SELECT name, status, created FROM tenants ORDER BY name",
+    [Q_CA_INSERT] = "INSERT INTO cas (" CA_COLS ") VALUES "
+                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    [Q_CA_UPDATE] = "UPDATE cas SET status = ?3, subject = ?4, cert = ?5, chain = ?6, "
+                    "options = ?7, not_before = ?8, not_after = ?9 "
+                    "WHERE tenant = ?1 AND name = ?2",
+    [Q_CA_GET] = "SELECT " CA_COLS " FROM cas WHERE tenant = ?1 AND name = ?2",
+    [Q_CA_LIST] = "SELECT " CA_COLS " FROM cas WHERE tenant = ?1 ORDER BY created, name",
+    [Q_PROFILE_MAXVER] =
+        "SELECT COALESCE(MAX(version), 0) FROM profiles WHERE tenant = ?1 AND name = ?2",
+    [Q_PROFILE_INSERT] = "INSERT INTO profiles (tenant, name, version, json, created) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [Q_PROFILE_GET_LATEST] = "SELECT tenant, name, version, json, created FROM profiles "
+                             "WHERE tenant = ?1 AND name = ?2 ORDER BY version DESC LIMIT 1",
+    [Q_PROFILE_GET_VERSION] = "SELECT tenant, name, version, json, created FROM profiles "
+                              "WHERE tenant = ?1 AND name = ?2 AND version = ?3",
+    [Q_PROFILE_LIST] = "SELECT p.tenant, p.name, p.version, p.json, p.created FROM profiles p "
+                       "WHERE p.tenant = ?1 AND p.version = (SELECT MAX(q.version) FROM profiles q "
+                       "WHERE q.tenant = p.tenant AND q.name = p.name) ORDER BY p.name",
+    [Q_ENTITY_INSERT] = "INSERT INTO entities (" ENT_COLS ") VALUES "
+                        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [Q_ENTITY_UPDATE] = "UPDATE entities SET name = ?3, kind = ?4, email = ?5, "
+                        "manufacturer = ?6, model = ?7, serial_number = ?8, metadata = ?9 "
+                        "WHERE tenant = ?1 AND id = ?2",
+    [Q_ENTITY_GET] = "SELECT " ENT_COLS " FROM entities WHERE tenant = ?1 AND id = ?2",
+    [Q_ENTITY_SEARCH] = "SELECT " ENT_COLS " FROM entities WHERE tenant = ?1 "
+                        "AND (?2 IS NULL OR instr(lower(name), lower(?2)) > 0) "
+                        "AND (?3 IS NULL OR kind = ?3) "
+                        "AND (?4 IS NULL OR lower(email) = lower(?4)) "
+                        "ORDER BY name, id LIMIT ?5 OFFSET ?6",
+    [Q_CERT_INSERT] = "INSERT INTO certs (" CERT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                      "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    [Q_CERT_GET] = "SELECT " CERT_COLS " FROM certs WHERE tenant = ?1 AND serial = ?2",
+    [Q_CERT_SET_STATUS] = "UPDATE certs SET status = ?3, revoked_at = ?4, reason = ?5, "
+                          "invalidity_date = ?6 WHERE tenant = ?1 AND serial = ?2",
+    [Q_CERT_SEARCH] = "SELECT " CERT_COLS " FROM certs WHERE tenant = ?1 "
+                      "AND (?2 IS NULL OR serial = ?2) "
+                      "AND (?3 IS NULL OR instr(lower(subject), lower(?3)) > 0) "
+                      "AND (?4 IS NULL OR instr(sans, lower(?4)) > 0) "
+                      "AND (?5 IS NULL OR status = ?5) AND (?6 IS NULL OR ca = ?6) "
+                      "AND (?7 IS NULL OR entity_id = ?7) AND (?8 IS NULL OR profile = ?8) "
+                      "AND (?9 IS NULL OR not_after >= ?9) AND (?10 IS NULL OR not_after < ?10) "
+                      "ORDER BY not_after, serial LIMIT ?11 OFFSET ?12",
+    [Q_CERT_REVOKED] = "SELECT " CERT_COLS " FROM certs WHERE tenant = ?1 AND ca = ?2 "
+                       "AND status IN ('revoked', 'hold') AND not_after >= ?3 ORDER BY serial",
+    [Q_CRLNUM_BUMP] = "INSERT INTO crl_numbers (tenant, ca, last) VALUES (?1, ?2, 1) "
+                      "ON CONFLICT (tenant, ca) DO UPDATE SET last = last + 1",
+    [Q_CRLNUM_GET] = "SELECT last FROM crl_numbers WHERE tenant = ?1 AND ca = ?2",
+    [Q_CRL_INSERT] = "INSERT INTO crls (tenant, ca, number, this_update, next_update, der) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_CRL_LATEST] = "SELECT tenant, ca, number, this_update, next_update, der FROM crls "
+                     "WHERE tenant = ?1 AND ca = ?2 ORDER BY number DESC LIMIT 1",
+    [Q_TOKEN_INSERT] = "INSERT INTO tokens (" TOKEN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_TOKEN_FIND] = "SELECT " TOKEN_COLS " FROM tokens WHERE hash = ?1",
+    [Q_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM tokens WHERE tenant = ?1 ORDER BY created, id",
+    [Q_TOKEN_DELETE] = "DELETE FROM tokens WHERE tenant = ?1 AND id = ?2",
+    [Q_AUDIT_LAST] = "SELECT " AUDIT_COLS " FROM audit WHERE tenant = ?1 ORDER BY seq DESC LIMIT 1",
+    [Q_AUDIT_INSERT] = "INSERT INTO audit (" AUDIT_COLS ") VALUES "
+                       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [Q_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM audit WHERE tenant = ?1 AND seq > ?2 "
+                     "ORDER BY seq LIMIT ?3",
+};
+
+#define TX(base) ((struct sqlite_tx *)(base))
+
+/* ---- binding and reading ------------------------------------------------ */
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s != NULL)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n)
+{
+    if (p != NULL)
+        sqlite3_bind_blob64(st, i, p, n, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    return s ? xstrdup((const char *)s) : NULL;
+}
+
+static unsigned char *col_blob(sqlite3_stmt *st, int i, size_t *n)
+{
+    const void *p = sqlite3_column_blob(st, i);
+    int len = sqlite3_column_bytes(st, i);
+    unsigned char *out;
+
+    *n = 0;
+    if (p == NULL)
+        return NULL;
+    out = xmalloc((size_t)len);
+    memcpy(out, p, (size_t)len);
+    *n = (size_t)len;
+    return out;
+}
+
+/* Steps a statement that returns no rows. */
+static int step_done(struct store_tx *tx, sqlite3_stmt *st, const char *what, struct err *e)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : sqlite_fail(TX(tx), rc, what, e);
+}
+
+/* Steps an UPDATE/DELETE that must touch exactly one row (404 otherwise). */
+static int step_one_change(struct store_tx *tx, sqlite3_stmt *st, const char *what, struct err *e)
+{
+    if (step_done(tx, st, what, e) != 0)
+        return -1;
+    if (sqlite3_changes(TX(tx)->conn->db) == 0)
+        return err_set(e, 404, ERR_NOT_FOUND, "%s: not found", what);
+    return 0;
+}
+
+typedef void *(*row_reader)(sqlite3_stmt *st);
+
+/* Reads the one row of st with fn into *out; 404 if none. */
+static int read_one(struct store_tx *tx, sqlite3_stmt *st, row_reader fn, void **out,
+                    const char *what, struct err *e)
+{
+    int rc = sqlite3_step(st);
+
+    if (rc == SQLITE_ROW) {
+        *out = fn(st);
+        sqlite3_reset(st);
+        return 0;
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return err_set(e, 404, ERR_NOT_FOUND, "%s: not found", what);
+    return sqlite_fail(TX(tx), rc, what, e);
+}
+
+/* Reads every row of st with fn into a new array. */
+static int read_all(struct store_tx *tx, sqlite3_stmt *st, row_reader fn, void ***out, size_t *n,
+                    const char *what, struct err *e)
+{
+    void **list = NULL;
+    size_t count = 0, cap = 0;
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            list = xrealloc(list, cap * sizeof(*list));
+        }
+        list[count++] = fn(st);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        /* The caller's element type is unknown here: the rows read so far leak only their
+           array on this (storage failure) path, and the elements are freed by type below. */
+        free(list);
+        return sqlite_fail(TX(tx), rc, what, e);
+    }
+    *out = list;
+    *n = count;
+    return 0;
+}
+
+/* ---- row readers -------------------------------------------------------- */
+
+static void *read_tenant(sqlite3_stmt *st)
+{
+    struct tenant_rec *r = xcalloc(1, sizeof(*r));
+    r->name = col_text(st, 0);
+    r->status = col_text(st, 1);
+    r->created = sqlite3_column_int64(st, 2);
+    return r;
+}
+
+static void *read_ca(sqlite3_stmt *st)
+{
+    struct ca_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->name = col_text(st, 1);
+    r->parent = col_text(st, 2);
+    r->key_id = col_text(st, 3);
+    r->key_type = col_text(st, 4);
+    r->status = col_text(st, 5);
+    r->subject = col_text(st, 6);
+    r->cert_der = col_blob(st, 7, &r->cert_len);
+    r->csr_der = col_blob(st, 8, &r->csr_len);
+    r->chain_der = col_blob(st, 9, &r->chain_len);
+    r->options_json = col_text(st, 10);
+    r->not_before = sqlite3_column_int64(st, 11);
+    r->not_after = sqlite3_column_int64(st, 12);
+    r->created = sqlite3_column_int64(st, 13);
+    return r;
+}
+
+static void *read_profile(sqlite3_stmt *st)
+{
+    struct profile_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->name = col_text(st, 1);
+    r->version = sqlite3_column_int(st, 2);
+    r->json = col_text(st, 3);
+    r->created = sqlite3_column_int64(st, 4);
+    return r;
+}
+
+static void *read_entity(sqlite3_stmt *st)
+{
+    struct entity_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->id = col_text(st, 1);
+    r->name = col_text(st, 2);
+    r->kind = col_text(st, 3);
+    r->email = col_text(st, 4);
+    r->manufacturer = col_text(st, 5);
+    r->model = col_text(st, 6);
+    r->serial_number = col_text(st, 7);
+    r->metadata_json = col_text(st, 8);
+    r->created = sqlite3_column_int64(st, 9);
+    return r;
+}
+
+static void *read_cert(sqlite3_stmt *st)
+{
+    struct cert_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->serial = col_text(st, 1);
+    r->ca = col_text(st, 2);
+    r->profile = col_text(st, 3);
+    r->profile_version = sqlite3_column_int(st, 4);
+    r->entity_id = col_text(st, 5);
+    r->subject = col_text(st, 6);
+    r->sans = col_text(st, 7);
+    r->status = col_text(st, 8);
+    r->not_before = sqlite3_column_int64(st, 9);
+    r->not_after = sqlite3_column_int64(st, 10);
+    r->revoked_at = sqlite3_column_int64(st, 11);
+    r->reason = sqlite3_column_int(st, 12);
+    r->invalidity_date = sqlite3_column_int64(st, 13);
+    r->renewed_from = col_text(st, 14);
+    r->der = col_blob(st, 15, &r->der_len);
+    r->created = sqlite3_column_int64(st, 16);
+    return r;
+}
+
+static void *read_crl(sqlite3_stmt *st)
+{
+    struct crl_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->ca = col_text(st, 1);
+    r->number = sqlite3_column_int64(st, 2);
+    r->this_update = sqlite3_column_int64(st, 3);
+    r->next_update = sqlite3_column_int64(st, 4);
+    r->der = col_blob(st, 5, &r->der_len);
+    return r;
+}
+
+static void *read_token(sqlite3_stmt *st)
+{
+    struct token_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->id = col_text(st, 1);
+    r->name = col_text(st, 2);
+    r->hash = col_text(st, 3);
+    r->role = col_text(st, 4);
+    r->expires = sqlite3_column_int64(st, 5);
+    r->created = sqlite3_column_int64(st, 6);
+    return r;
+}
+
+static void *read_audit(sqlite3_stmt *st)
+{
+    struct audit_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->seq = sqlite3_column_int64(st, 1);
+    r->time = sqlite3_column_int64(st, 2);
+    r->actor = col_text(st, 3);
+    r->action = col_text(st, 4);
+    r->object = col_text(st, 5);
+    r->result = col_text(st, 6);
+    r->detail = col_text(st, 7);
+    r->prev_hash = col_text(st, 8);
+    r->hash = col_text(st, 9);
+    return r;
+}
+
+#define STMT(q)                                                                                    \
+    sqlite3_stmt *st = sqlite_stmt(TX(tx), (q), e);                                                \
+    if (st == NULL)                                                                                \
+        return -1;
+
+/* ---- tenants ------------------------------------------------------------- */
+
+static int tenant_create(struct store_tx *tx, const char *tenant, struct err *e)
+{
+    STMT(Q_TENANT_INSERT);
+    bind_text(st, 1, tenant);
+    sqlite3_bind_int64(st, 2, time_now());
+    return step_done(tx, st, "tenant", e);
+}
+
+static int tenant_get(struct store_tx *tx, const char *tenant, struct tenant_rec **out,
+                      struct err *e)
+{
+    STMT(Q_TENANT_GET);
+    bind_text(st, 1, tenant);
+    return read_one(tx, st, read_tenant, (void **)out, "tenant", e);
+}
+
+static int tenant_list(struct store_tx *tx, struct tenant_rec ***out, size_t *n, struct err *e)
+{
+    STMT(Q_TENANT_LIST);
+    return read_all(tx, st, read_tenant, (void ***)out, n, "tenants", e);
+}
+
+/* ---- CAs --------------------------------------------------------------- */
+
+static int ca_insert(struct store_tx *tx, const char *tenant, const struct ca_rec *r, struct err *e)
+{
+    STMT(Q_CA_INSERT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->name);
+    bind_text(st, 3, r->parent);
+    bind_text(st, 4, r->key_id);
+    bind_text(st, 5, r->key_type);
+    bind_text(st, 6, r->status);
+    bind_text(st, 7, r->subject);
+    bind_blob(st, 8, r->cert_der, r->cert_len);
+    bind_blob(st, 9, r->csr_der, r->csr_len);
+    bind_blob(st, 10, r->chain_der, r->chain_len);
+    bind_text(st, 11, r->options_json ? r->options_json : "{}");
+    sqlite3_bind_int64(st, 12, r->not_before);
+    sqlite3_bind_int64(st, 13, r->not_after);
+    sqlite3_bind_int64(st, 14, r->created);
+    return step_done(tx, st, "CA", e);
+}
+
+static int ca_update(struct store_tx *tx, const char *tenant, const struct ca_rec *r, struct err *e)
+{
+    STMT(Q_CA_UPDATE);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->name);
+    bind_text(st, 3, r->status);
+    bind_text(st, 4, r->subject);
+    bind_blob(st, 5, r->cert_der, r->cert_len);
+    bind_blob(st, 6, r->chain_der, r->chain_len);
+    bind_text(st, 7, r->options_json ? r->options_json : "{}");
+    sqlite3_bind_int64(st, 8, r->not_before);
+    sqlite3_bind_int64(st, 9, r->not_after);
+    return step_one_change(tx, st, "CA", e);
+}
+
+static int ca_get(struct store_tx *tx, const char *tenant, const char *name, struct ca_rec **out,
+                  struct err *e)
+{
+    STMT(Q_CA_GET);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, name);
+    return read_one(tx, st, read_ca, (void **)out, "CA", e);
+}
+
+static int ca_list(struct store_tx *tx, const char *tenant, struct ca_rec ***out, size_t *n,
+                   struct err *e)
+{
+    STMT(Q_CA_LIST);
+    bind_text(st, 1, tenant);
+    return read_all(tx, st, read_ca, (void ***)out, n, "CAs", e);
+}
+
+/* ---- profiles ------------------------------------------------------------ */
+
+static int profile_put(struct store_tx *tx, const char *tenant, const char *name, const char *json,
+                       int *version_out, struct err *e)
+{
+    int version;
+    STMT(Q_PROFILE_MAXVER);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, name);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return sqlite_fail(TX(tx), sqlite3_errcode(TX(tx)->conn->db), "profile", e);
+    }
+    version = sqlite3_column_int(st, 0) + 1;
+    sqlite3_reset(st);
+    if ((st = sqlite_stmt(TX(tx), Q_PROFILE_INSERT, e)) == NULL)
+        return -1;
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, name);
+    sqlite3_bind_int(st, 3, version);
+    bind_text(st, 4, json);
+    sqlite3_bind_int64(st, 5, time_now());
+    if (step_done(tx, st, "profile", e) != 0)
+        return -1;
+    *version_out = version;
+    return 0;
+}
+
+static int profile_get(struct store_tx *tx, const char *tenant, const char *name, int version,
+                       struct profile_rec **out, struct err *e)
+{
+    STMT(version > 0 ? Q_PROFILE_GET_VERSION : Q_PROFILE_GET_LATEST);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, name);
+    if (version > 0)
+        sqlite3_bind_int(st, 3, version);
+    return read_one(tx, st, read_profile, (void **)out, "profile", e);
+}
+
+static int profile_list(struct store_tx *tx, const char *tenant, struct profile_rec ***out,
+                        size_t *n, struct err *e)
+{
+    STMT(Q_PROFILE_LIST);
+    bind_text(st, 1, tenant);
+    return read_all(tx, st, read_profile, (void ***)out, n, "profiles", e);
+}
+
+/* ---- end entities ------------------------------------------------------- */
+
+static void bind_entity(sqlite3_stmt *st, const char *tenant, const struct entity_rec *r)
+{
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->id);
+    bind_text(st, 3, r->name);
+    bind_text(st, 4, r->kind);
+    bind_text(st, 5, r->email);
+    bind_text(st, 6, r->manufacturer);
+    bind_text(st, 7, r->model);
+    bind_text(st, 8, r->serial_number);
+    bind_text(st, 9, r->metadata_json ? r->metadata_json : "{}");
+}
+
+static int entity_insert(struct store_tx *tx, const char *tenant, const struct entity_rec *r,
+                         struct err *e)
+{
+    STMT(Q_ENTITY_INSERT);
+    bind_entity(st, tenant, r);
+    sqlite3_bind_int64(st, 10, r->created);
+    return step_done(tx, st, "entity", e);
+}
+
+static int entity_update(struct store_tx *tx, const char *tenant, const struct entity_rec *r,
+                         struct err *e)
+{
+    STMT(Q_ENTITY_UPDATE);
+    bind_entity(st, tenant, r);
+    return step_one_change(tx, st, "entity", e);
+}
+
+static int entity_get(struct store_tx *tx, const char *tenant, const char *id,
+                      struct entity_rec **out, struct err *e)
+{
+    STMT(Q_ENTITY_GET);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, id);
+    return read_one(tx, st, read_entity, (void **)out, "entity", e);
+}
+
+static int limit_of(int limit)
+{
+    return limit <= 0 ? 100 : (limit > 1000 ? 1000 : limit);
+}
+
+static int entity_search(struct store_tx *tx, const char *tenant, const struct entity_query *q,
+                         struct entity_rec ***out, size_t *n, struct err *e)
+{
+    STMT(Q_ENTITY_SEARCH);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, q->name);
+    bind_text(st, 3, q->kind);
+    bind_text(st, 4, q->email);
+    sqlite3_bind_int(st, 5, limit_of(q->limit));
+    sqlite3_bind_int(st, 6, q->offset > 0 ? q->offset : 0);
+    return read_all(tx, st, read_entity, (void ***)out, n, "entities", e);
+}
+
+/* ---- certificates ------------------------------------------------------- */
+
+static int cert_insert(struct store_tx *tx, const char *tenant, const struct cert_rec *r,
+                       struct err *e)
+{
+    STMT(Q_CERT_INSERT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->serial);
+    bind_text(st, 3, r->ca);
+    bind_text(st, 4, r->profile);
+    sqlite3_bind_int(st, 5, r->profile_version);
+    bind_text(st, 6, r->entity_id);
+    bind_text(st, 7, r->subject);
+    bind_text(st, 8, r->sans);
+    bind_text(st, 9, r->status);
+    sqlite3_bind_int64(st, 10, r->not_before);
+    sqlite3_bind_int64(st, 11, r->not_after);
+    sqlite3_bind_int64(st, 12, r->revoked_at);
+    sqlite3_bind_int(st, 13, r->reason);
+    sqlite3_bind_int64(st, 14, r->invalidity_date);
+    bind_text(st, 15, r->renewed_from);
+    bind_blob(st, 16, r->der, r->der_len);
+    sqlite3_bind_int64(st, 17, r->created);
+    return step_done(tx, st, "certificate serial", e);
+}
+
+static int cert_get(struct store_tx *tx, const char *tenant, const char *serial,
+                    struct cert_rec **out, struct err *e)
+{
+    STMT(Q_CERT_GET);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, serial);
+    return read_one(tx, st, read_cert, (void **)out, "certificate", e);
+}
+
+static int cert_set_status(struct store_tx *tx, const char *tenant, const char *serial,
+                           const char *status, int64_t revoked_at, int reason,
+                           int64_t invalidity_date, struct err *e)
+{
+    STMT(Q_CERT_SET_STATUS);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, serial);
+    bind_text(st, 3, status);
+    sqlite3_bind_int64(st, 4, revoked_at);
+    sqlite3_bind_int(st, 5, reason);
+    sqlite3_bind_int64(st, 6, invalidity_date);
+    return step_one_change(tx, st, "certificate", e);
+}
+
+static void bind_time(sqlite3_stmt *st, int i, int64_t t)
+{
+    if (t != 0)
+        sqlite3_bind_int64(st, i, t);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static int cert_search(struct store_tx *tx, const char *tenant, const struct cert_query *q,
+                       struct cert_rec ***out, size_t *n, struct err *e)
+{
+    STMT(Q_CERT_SEARCH);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, q->serial);
+    bind_text(st, 3, q->subject);
+    bind_text(st, 4, q->san);
+    bind_text(st, 5, q->status);
+    bind_text(st, 6, q->ca);
+    bind_text(st, 7, q->entity_id);
+    bind_text(st, 8, q->profile);
+    bind_time(st, 9, q->expires_after);
+    bind_time(st, 10, q->expires_before);
+    sqlite3_bind_int(st, 11, limit_of(q->limit));
+    sqlite3_bind_int(st, 12, q->offset > 0 ? q->offset : 0);
+    return read_all(tx, st, read_cert, (void ***)out, n, "certificates", e);
+}
+
+static int cert_revoked(struct store_tx *tx, const char *tenant, const char *ca,
+                        int64_t expired_cutoff, struct cert_rec ***out, size_t *n, struct err *e)
+{
+    STMT(Q_CERT_REVOKED);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, ca);
+    sqlite3_bind_int64(st, 3, expired_cutoff);
+    return read_all(tx, st, read_cert, (void ***)out, n, "revoked certificates", e);
+}
+
+/* ---- CRLs ------------------------------------------------------------- */
+
+static int crl_next_number(struct store_tx *tx, const char *tenant, const char *ca, int64_t *out,
+                           struct err *e)
+{
+    int rc;
+    STMT(Q_CRLNUM_BUMP);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, ca);
+    if (step_done(tx, st, "CRL number", e) != 0)
+        return -1;
+    if ((st = sqlite_stmt(TX(tx), Q_CRLNUM_GET, e)) == NULL)
+        return -1;
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, ca);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return sqlite_fail(TX(tx), rc, "CRL number", e);
+    }
+    *out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
+static int crl_insert(struct store_tx *tx, const char *tenant, const struct crl_rec *r,
+                      struct err *e)
+{
+    STMT(Q_CRL_INSERT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->ca);
+    sqlite3_bind_int64(st, 3, r->number);
+    sqlite3_bind_int64(st, 4, r->this_update);
+    sqlite3_bind_int64(st, 5, r->next_update);
+    bind_blob(st, 6, r->der, r->der_len);
+    return step_done(tx, st, "CRL", e);
+}
+
+static int crl_latest(struct store_tx *tx, const char *tenant, const char *ca, struct crl_rec **out,
+                      struct err *e)
+{
+    STMT(Q_CRL_LATEST);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, ca);
+    return read_one(tx, st, read_crl, (void **)out, "CRL", e);
+}
+
+/* ---- tokens ---------------------------------------------------------- */
+
+static int token_insert(struct store_tx *tx, const char *tenant, const struct token_rec *r,
+                        struct err *e)
+{
+    STMT(Q_TOKEN_INSERT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->id);
+    bind_text(st, 3, r->name);
+    bind_text(st, 4, r->hash);
+    bind_text(st, 5, r->role);
+    sqlite3_bind_int64(st, 6, r->expires);
+    sqlite3_bind_int64(st, 7, r->created);
+    return step_done(tx, st, "token", e);
+}
+
+static int token_find(struct store_tx *tx, const char *hash, struct token_rec **out, struct err *e)
+{
+    STMT(Q_TOKEN_FIND);
+    bind_text(st, 1, hash);
+    return read_one(tx, st, read_token, (void **)out, "token", e);
+}
+
+static int token_list(struct store_tx *tx, const char *tenant, struct token_rec ***out, size_t *n,
+                      struct err *e)
+{
+    STMT(Q_TOKEN_LIST);
+    bind_text(st, 1, tenant);
+    return read_all(tx, st, read_token, (void ***)out, n, "tokens", e);
+}
+
+static int token_delete(struct store_tx *tx, const char *tenant, const char *id, struct err *e)
+{
+    STMT(Q_TOKEN_DELETE);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, id);
+    return step_one_change(tx, st, "token", e);
+}
+
+/* ---- audit ------------------------------------------------------------ */
+
+static int audit_last(struct store_tx *tx, const char *tenant, struct audit_rec **out,
+                      struct err *e)
+{
+    STMT(Q_AUDIT_LAST);
+    bind_text(st, 1, tenant);
+    return read_one(tx, st, read_audit, (void **)out, "audit", e);
+}
+
+static int audit_insert(struct store_tx *tx, const char *tenant, const struct audit_rec *r,
+                        struct err *e)
+{
+    STMT(Q_AUDIT_INSERT);
+    bind_text(st, 1, tenant);
+    sqlite3_bind_int64(st, 2, r->seq);
+    sqlite3_bind_int64(st, 3, r->time);
+    bind_text(st, 4, r->actor);
+    bind_text(st, 5, r->action);
+    bind_text(st, 6, r->object ? r->object : "");
+    bind_text(st, 7, r->result);
+    bind_text(st, 8, r->detail ? r->detail : "{}");
+    bind_text(st, 9, r->prev_hash);
+    bind_text(st, 10, r->hash);
+    return step_done(tx, st, "audit event", e);
+}
+
+static int audit_list(struct store_tx *tx, const char *tenant, int64_t after_seq, int limit,
+                      struct audit_rec ***out, size_t *n, struct err *e)
+{
+    STMT(Q_AUDIT_LIST);
+    bind_text(st, 1, tenant);
+    sqlite3_bind_int64(st, 2, after_seq);
+    sqlite3_bind_int(st, 3, limit > 0 ? limit : 1000);
+    return read_all(tx, st, read_audit, (void ***)out, n, "audit", e);
+}
+
+const struct store_ops store_sqlite_ops = {
+    .scheme = "sqlite:",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .ping = sqlite_ping,
+    .schema_version = sqlite_schema_version,
+    .begin = sqlite_begin,
+    .begin_read = sqlite_begin_read,
+    .commit = sqlite_commit,
+    .rollback = sqlite_rollback,
+    .savepoint = sqlite_savepoint,
+    .savepoint_release = sqlite_savepoint_release,
+    .savepoint_rollback = sqlite_savepoint_rollback,
+    .tenant_create = tenant_create,
+    .tenant_get = tenant_get,
+    .tenant_list = tenant_list,
+    .ca_insert = ca_insert,
+    .ca_update = ca_update,
+    .ca_get = ca_get,
+    .ca_list = ca_list,
+    .profile_put = profile_put,
+    .profile_get = profile_get,
+    .profile_list = profile_list,
+    .entity_insert = entity_insert,
+    .entity_update = entity_update,
+    .entity_get = entity_get,
+    .entity_search = entity_search,
+    .cert_insert = cert_insert,
+    .cert_get = cert_get,
+    .cert_set_status = cert_set_status,
+    .cert_search = cert_search,
+    .cert_revoked = cert_revoked,
+    .crl_next_number = crl_next_number,
+    .crl_insert = crl_insert,
+    .crl_latest = crl_latest,
+    .token_insert = token_insert,
+    .token_find = token_find,
+    .token_list = token_list,
+    .token_delete = token_delete,
+    .audit_last = audit_last,
+    .audit_insert = audit_insert,
+    .audit_list = audit_list,
+};

@@ -1,0 +1,44 @@
+/*
+ * sqlite_schema.c — the SQLite schema as ordered migrations.  A migration is
+ * never edited once released: a change is a new step.  Every table holding
+ * tenant data has a `tenant` column that leads its primary key.
+ */
+#include "store/sqlite_internal.h"
+
+const char *const sqlite_migrations[] = {
+    /* 1: the foundation */
+    "CREATE TABLE tenants (name TEXT PRIMARY KEY, status TEXT NOT NULL,"
+    "  created INTEGER NOT NULL);"
+    "CREATE TABLE cas (tenant TEXT NOT NULL, name TEXT NOT NULL, parent TEXT,"
+    "  key_id TEXT NOT NULL, key_type TEXT NOT NULL, status TEXT NOT NULL, subject TEXT,"
+    "  cert BLOB, csr BLOB, chain BLOB, options TEXT NOT NULL, not_before INTEGER,"
+    "  not_after INTEGER, created INTEGER NOT NULL, PRIMARY KEY (tenant, name));"
+    "CREATE TABLE profiles (tenant TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL,"
+    "  json TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (tenant, name, version));"
+    "CREATE TABLE entities (tenant TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,"
+    "  kind TEXT NOT NULL, email TEXT, manufacturer TEXT, model TEXT, serial_number TEXT,"
+    "  metadata TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (tenant, id));"
+    "CREATE INDEX entities_name ON entities (tenant, name);"
+    "CREATE TABLE certs (tenant TEXT NOT NULL, serial TEXT NOT NULL, ca TEXT NOT NULL,"
+    "  profile TEXT, profile_version INTEGER NOT NULL, entity_id TEXT, subject TEXT,"
+    "  sans TEXT, status TEXT NOT NULL, not_before INTEGER NOT NULL,"
+    "  not_after INTEGER NOT NULL, revoked_at INTEGER NOT NULL, reason INTEGER NOT NULL,"
+    "  invalidity_date INTEGER NOT NULL, renewed_from TEXT, der BLOB NOT NULL,"
+    "  created INTEGER NOT NULL, PRIMARY KEY (tenant, serial));"
+    "CREATE INDEX certs_expiry ON certs (tenant, not_after);"
+    "CREATE INDEX certs_ca_status ON certs (tenant, ca, status);"
+    "CREATE INDEX certs_entity ON certs (tenant, entity_id);"
+    "CREATE TABLE crl_numbers (tenant TEXT NOT NULL, ca TEXT NOT NULL,"
+    "  last INTEGER NOT NULL, PRIMARY KEY (tenant, ca));"
+    "CREATE TABLE crls (tenant TEXT NOT NULL, ca TEXT NOT NULL, number INTEGER NOT NULL,"
+    "  this_update INTEGER NOT NULL, next_update INTEGER NOT NULL, der BLOB NOT NULL,"
+    "  PRIMARY KEY (tenant, ca, number));"
+    "CREATE TABLE tokens (tenant TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,"
+    "  hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL, expires INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL, PRIMARY KEY (tenant, id));"
+    "CREATE TABLE audit (tenant TEXT NOT NULL, seq INTEGER NOT NULL, time INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL, result TEXT NOT NULL,"
+    "  detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,"
+    "  PRIMARY KEY (tenant, seq));",
+    NULL,
+};

@@ -1,0 +1,355 @@
+/* svc.c — the service handle, key cache, URLs, audit helpers, tenants, tokens. */
+#include "svc/svc_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "audit/audit.h"
+#include "lib/log.h"
+
+struct svc *svc_new(struct store *store, struct signer *signer, const struct svc_config *cfg)
+{
+    struct svc *s = xcalloc(1, sizeof(*s));
+
+    s->store = store;
+    s->signer = signer;
+    s->public_url = xstrdup(cfg->public_url ? cfg->public_url : "http://127.0.0.1:8080");
+    s->crl_validity_hours = cfg->crl_validity_hours > 0 ? cfg->crl_validity_hours : 168;
+    s->crl_interval_minutes = cfg->crl_interval_minutes > 0 ? cfg->crl_interval_minutes : 60;
+    s->crl_expired_margin_days =
+        cfg->crl_expired_margin_days > 0 ? cfg->crl_expired_margin_days : 30;
+    pthread_mutex_init(&s->lock, NULL);
+    s->writer = writer_start(store, 64);
+    return s;
+}
+
+void svc_free(struct svc *s)
+{
+    struct key_cache_entry *k, *next;
+
+    if (s == NULL)
+        return;
+    writer_stop(s->writer);
+    for (k = s->keys; k != NULL; k = next) {
+        next = k->next;
+        EVP_PKEY_free(k->key);
+        free(k->tenant);
+        free(k->key_id);
+        free(k);
+    }
+    pthread_mutex_destroy(&s->lock);
+    free(s->public_url);
+    free(s);
+}
+
+struct store *svc_store(struct svc *s)
+{
+    return s->store;
+}
+
+struct signer *svc_signer(struct svc *s)
+{
+    return s->signer;
+}
+
+EVP_PKEY *svc_key(struct svc *s, const char *tenant, const char *key_id, struct err *e)
+{
+    struct key_cache_entry *k;
+    EVP_PKEY *key;
+
+    pthread_mutex_lock(&s->lock);
+    for (k = s->keys; k != NULL; k = k->next) {
+        if (strcmp(k->tenant, tenant) == 0 && strcmp(k->key_id, key_id) == 0) {
+            EVP_PKEY_up_ref(k->key);
+            pthread_mutex_unlock(&s->lock);
+            return k->key;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+
+    key = signer_key(s->signer, tenant, key_id, e);
+    if (key == NULL)
+        return NULL;
+    k = xcalloc(1, sizeof(*k));
+    k->tenant = xstrdup(tenant);
+    k->key_id = xstrdup(key_id);
+    k->key = key;
+    EVP_PKEY_up_ref(key);
+    pthread_mutex_lock(&s->lock);
+    k->next = s->keys;
+    s->keys = k;
+    pthread_mutex_unlock(&s->lock);
+    return key;
+}
+
+char *svc_crl_url(struct svc *s, const char *tenant, const char *ca)
+{
+    return xasprintf("%s/crl/%s/%s.crl", s->public_url, tenant, ca);
+}
+
+char *svc_ca_issuers_url(struct svc *s, const char *tenant, const char *ca)
+{
+    return xasprintf("%s/ca/%s/%s.crt", s->public_url, tenant, ca);
+}
+
+void svc_urls_fill(struct svc *s, const char *tenant, const char *ca, struct ca_urls *urls)
+{
+    urls->ocsp = xasprintf("%s/ocsp/%s/%s", s->public_url, tenant, ca);
+    urls->ca_issuers = svc_ca_issuers_url(s, tenant, ca);
+    urls->crl = svc_crl_url(s, tenant, ca);
+}
+
+void svc_urls_free(struct ca_urls *urls)
+{
+    free((char *)urls->ocsp);
+    free((char *)urls->ca_issuers);
+    free((char *)urls->crl);
+    memset(urls, 0, sizeof(*urls));
+}
+
+int svc_audit_ok(struct store_tx *tx, const char *tenant, const struct actor *a, const char *action,
+                 const char *object, const char *detail, struct err *e)
+{
+    struct audit_event ev = {
+        .actor = a && a->id ? a->id : "system",
+        .action = action,
+        .object = object,
+        .result = "ok",
+        .detail = detail,
+    };
+    return audit_append(tx, tenant, &ev, e);
+}
+
+void svc_audit_refusal(struct svc *s, const char *tenant, const struct actor *a, const char *action,
+                       const char *object, const struct err *why)
+{
+    json_t *detail =
+        json_pack("{s:s, s:s, s:i}", "error", why->code, "detail", why->msg, "status", why->status);
+    char *text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
+    struct audit_event ev = {
+        .actor = a && a->id ? a->id : "anonymous",
+        .action = action,
+        .object = object,
+        .result = why->status >= 500 ? "error" : "refused",
+        .detail = text,
+    };
+    struct err e2;
+    int active;
+
+    /* Events of tenants that do not exist go to the system chain. */
+    if (tenant == NULL || !name_valid(tenant) || svc_tenant_check(s, tenant, &active, NULL) != 0)
+        tenant = "_system";
+    if (audit_record(s->store, tenant, &ev, &e2) != 0)
+        log_error("audit: cannot record refusal of %s in %s: %s", action, tenant, e2.msg);
+    free(text);
+    json_decref(detail);
+}
+
+X509 *svc_der_to_x509(const unsigned char *der, size_t len, struct err *e)
+{
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+
+    if (x == NULL)
+        err_ossl(e, 500, ERR_INTERNAL, "stored certificate does not parse");
+    return x;
+}
+
+int svc_der_chain(const unsigned char *der, size_t len, STACK_OF(X509) * sk, struct err *e)
+{
+    const unsigned char *p = der, *end = der + len;
+
+    while (p < end) {
+        X509 *x = d2i_X509(NULL, &p, (long)(end - p));
+        if (x == NULL)
+            return err_ossl(e, 500, ERR_INTERNAL, "stored chain does not parse");
+        sk_X509_push(sk, x);
+    }
+    return 0;
+}
+
+struct profile *svc_profile_load(struct store_tx *tx, const char *tenant, const char *name,
+                                 int *version, struct err *e)
+{
+    struct profile_rec *rec = NULL;
+    struct profile *p;
+
+    if (store_profile_get(tx, tenant, name, 0, &rec, e) != 0) {
+        if (e && e->status == 404)
+            err_set(e, 404, ERR_NOT_FOUND, "profile %s not found", name);
+        return NULL;
+    }
+    p = profile_parse(rec->json, e);
+    if (p == NULL)
+        err_set(e, 500, ERR_INTERNAL, "stored profile %s does not parse", name);
+    else if (version)
+        *version = rec->version;
+    profile_rec_free(rec);
+    return p;
+}
+
+void svc_cert_rec_fill(struct cert_rec *r, const char *tenant, const char *ca, X509 *cert)
+{
+    unsigned char *der = NULL;
+    int len = i2d_X509(cert, &der);
+    struct tm tm;
+
+    memset(r, 0, sizeof(*r));
+    r->tenant = (char *)tenant;
+    r->ca = (char *)ca;
+    r->serial = serial_hex(X509_get0_serialNumber(cert));
+    r->subject = name_oneline(X509_get_subject_name(cert));
+    r->sans = sans_summary(cert);
+    r->status = "good";
+    ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm);
+    r->not_before = (int64_t)timegm(&tm);
+    ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm);
+    r->not_after = (int64_t)timegm(&tm);
+    r->reason = -1;
+    r->der = der;
+    r->der_len = len > 0 ? (size_t)len : 0;
+    r->created = time_now();
+}
+
+/* ---- tenants -------------------------------------------------------- */
+
+int svc_tenant_check(struct svc *s, const char *tenant, int *active, struct err *e)
+{
+    struct store_tx *tx;
+    struct tenant_rec *t = NULL;
+    int rc;
+
+    if (!name_valid(tenant))
+        return err_set(e, 404, ERR_NOT_FOUND, "tenant not found");
+    tx = store_begin_read(s->store, e);
+    if (tx == NULL)
+        return -1;
+    rc = store_tenant_get(tx, tenant, &t, e);
+    store_rollback(tx);
+    if (rc != 0) {
+        if (e && e->status == 404)
+            err_set(e, 404, ERR_NOT_FOUND, "tenant %s not found", tenant);
+        return -1;
+    }
+    if (active)
+        *active = strcmp(t->status, "active") == 0;
+    tenant_rec_free(t);
+    return 0;
+}
+
+int svc_tenant_create(struct svc *s, const struct actor *a, const char *tenant, struct err *e)
+{
+    const char *const *names = profile_builtin_names();
+    struct store_tx *tx;
+    int version;
+
+    if (!name_valid(tenant) || tenant[0] == '_')
+        return err_set(e, 400, ERR_BAD_REQUEST,
+                       "name: 1-63 characters of a-z 0-9 - _ . starting with a letter or digit");
+    tx = store_begin(s->store, e);
+    if (tx == NULL)
+        return -1;
+    if (store_tenant_create(tx, tenant, e) != 0) {
+        if (e && e->status == 409)
+            err_set(e, 409, ERR_CONFLICT, "tenant %s exists", tenant);
+        goto fail;
+    }
+    for (size_t i = 0; names[i] != NULL; i++)
+        if (store_profile_put(tx, tenant, names[i], profile_builtin_json(names[i]), &version, e) !=
+            0)
+            goto fail;
+    if (svc_audit_ok(tx, tenant, a, "tenant.create", tenant, NULL, e) != 0)
+        goto fail;
+    if (svc_audit_ok(tx, "_system", a, "tenant.create", tenant, NULL, e) != 0)
+        goto fail;
+    return store_commit(tx, e);
+fail:
+    store_rollback(tx);
+    return -1;
+}
+
+/* ---- tokens --------------------------------------------------------- */
+
+char *svc_token_hash(const char *token)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+
+    if (EVP_Digest(token, strlen(token), md, &len, EVP_sha256(), NULL) != 1)
+        abort(); /* SHA-256 is always there; failure means a broken library */
+    return hex_encode(md, len);
+}
+
+static char *token_secret(struct err *e)
+{
+    unsigned char raw[32];
+    char *b64, *tok;
+
+    if (random_bytes(raw, sizeof(raw)) != 0) {
+        err_set(e, 500, ERR_INTERNAL, "CSPRNG failure");
+        return NULL;
+    }
+    b64 = base64_encode(raw, sizeof(raw));
+    secure_zero(raw, sizeof(raw));
+    /* base64url without padding */
+    for (char *p = b64; *p; p++) {
+        if (*p == '+')
+            *p = '-';
+        else if (*p == '/')
+            *p = '_';
+        else if (*p == '=')
+            *p = '\0';
+    }
+    tok = xasprintf("vouch_%s", b64);
+    secure_zero(b64, strlen(b64));
+    free(b64);
+    return tok;
+}
+
+int svc_token_create(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                     const char *role, long expires_days, struct token_rec **out, char **secret,
+                     struct err *e)
+{
+    struct token_rec r = {0}, *copy;
+    struct store_tx *tx;
+    char *tok;
+
+    if (name == NULL || name[0] == '\0' || strlen(name) > 128)
+        return err_set(e, 400, ERR_BAD_REQUEST, "name: required, at most 128 characters");
+    if (expires_days < 0 || expires_days > 3650)
+        return err_set(e, 400, ERR_BAD_REQUEST, "expires_days: 0 to 3650");
+    tok = token_secret(e);
+    if (tok == NULL)
+        return -1;
+    r.tenant = (char *)tenant;
+    r.id = random_id("tok");
+    r.name = (char *)name;
+    r.hash = svc_token_hash(tok);
+    r.role = (char *)role;
+    r.created = time_now();
+    r.expires = expires_days ? r.created + expires_days * 86400 : 0;
+    tx = store_begin(s->store, e);
+    if (tx != NULL && (store_token_insert(tx, tenant, &r, e) != 0 ||
+                       svc_audit_ok(tx, strcmp(role, "system") == 0 ? "_system" : tenant, a,
+                                    "token.create", r.id, NULL, e) != 0)) {
+        store_rollback(tx);
+        tx = NULL;
+    }
+    if (tx == NULL || store_commit(tx, e) != 0) {
+        free(r.id);
+        free(r.hash);
+        secure_zero(tok, strlen(tok));
+        free(tok);
+        return -1;
+    }
+    copy = xcalloc(1, sizeof(*copy));
+    *copy = r;
+    copy->tenant = xstrdup(tenant);
+    copy->name = xstrdup(name);
+    copy->role = xstrdup(role);
+    *out = copy;
+    *secret = tok;
+    return 0;
+}

@@ -1,0 +1,165 @@
+/*
+ * svc.h — the CA's operations, free of any transport.
+ *
+ * The REST API calls these today; enrollment protocols (ACME, EST, CMP) and
+ * the offline CA will call the same functions.  Each operation checks the
+ * tenant and the objects it names, signs through the signer (remote keys),
+ * and writes its records together with their audit event in one transaction
+ * — so a failed operation leaves nothing but, where the caller records it, a
+ * "refused" audit event.
+ *
+ * Returned records belong to the caller (free with the store's *_free).
+ */
+#ifndef VOUCH_SVC_H
+#define VOUCH_SVC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <openssl/x509.h>
+
+#include "keys/keys.h"
+#include "lib/util.h"
+#include "store/store.h"
+
+struct svc_config {
+    const char *public_url;       /* "http://127.0.0.1:8080": base of CDP/AIA URLs (plain HTTP) */
+    long crl_validity_hours;      /* default nextUpdate - thisUpdate of a CA's CRL (168) */
+    long crl_interval_minutes;    /* default interval between scheduled CRLs (60) */
+    long crl_expired_margin_days; /* revoked entries stay this long past expiry (30) */
+};
+
+struct svc;
+
+/* Takes no ownership of store or signer; copies cfg. */
+struct svc *svc_new(struct store *store, struct signer *signer, const struct svc_config *cfg);
+void svc_free(struct svc *s);
+struct store *svc_store(struct svc *s);
+struct signer *svc_signer(struct svc *s);
+
+/* Who asks: recorded as the audit actor. */
+struct actor {
+    const char *id; /* token id, "system", "cli" */
+};
+
+/* The tenant's public URLs of CA `ca` (caller frees each with free()). */
+char *svc_crl_url(struct svc *s, const char *tenant, const char *ca);
+char *svc_ca_issuers_url(struct svc *s, const char *tenant, const char *ca);
+
+/* Records an event in a transaction of its own ("refused" or "error" results). */
+void svc_audit_refusal(struct svc *s, const char *tenant, const struct actor *a, const char *action,
+                       const char *object, const struct err *why);
+
+/* ---- tenants -------------------------------------------------------- */
+
+/* Creates a tenant with the built-in profiles (version 1 each). */
+int svc_tenant_create(struct svc *s, const struct actor *a, const char *tenant, struct err *e);
+/* 0 if the tenant exists; 404 otherwise.  *active set to whether it is active. */
+int svc_tenant_check(struct svc *s, const char *tenant, int *active, struct err *e);
+
+/* ---- CAs ------------------------------------------------------------ */
+
+struct ca_create {
+    const char *name;
+    const char *subject;       /* "/O=Org/CN=Name" */
+    const char *key_type;      /* key_type_name(); default "ec-p256" */
+    const char *parent;        /* NULL for a self-signed root (or an external CA) */
+    const char *profile;       /* default "root-ca" for roots, "sub-ca" otherwise */
+    int external;              /* 1: make a key and CSR; the certificate comes later */
+    long validity_days;        /* 0 = the profile's default */
+    int path_len;              /* -1 = the profile's */
+    long crl_validity_hours;   /* 0 = config default */
+    long crl_interval_minutes; /* 0 = config default */
+};
+int svc_ca_create(struct svc *s, const struct actor *a, const char *tenant,
+                  const struct ca_create *req, struct ca_rec **out, struct err *e);
+/* Activates a pending CA with the certificate an outside CA signed (DER). */
+int svc_ca_import_cert(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                       const unsigned char *cert, size_t cert_len, STACK_OF(X509) * chain,
+                       struct ca_rec **out, struct err *e);
+/* Imports an existing CA: format and blob as signer_import; cert/chain for PEM keys. */
+int svc_ca_import(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                  enum signer_import_format format, const unsigned char *blob, size_t len,
+                  const char *password, X509 *cert, STACK_OF(X509) * chain, struct ca_rec **out,
+                  struct err *e);
+int svc_ca_disable(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                   struct ca_rec **out, struct err *e);
+
+/* ---- certificates --------------------------------------------------- */
+
+struct issue_params {
+    const char *ca;
+    const char *profile;
+    const char *entity_id;    /* may be NULL */
+    long validity_days;       /* 0 = the profile's default */
+    const char *renewed_from; /* set by renew */
+};
+
+/* Issues from a CSR (PEM or DER). */
+int svc_cert_issue(struct svc *s, const struct actor *a, const char *tenant,
+                   const struct issue_params *p, const unsigned char *csr, size_t csr_len,
+                   struct cert_rec **out, struct err *e);
+/*
+ * Server-side key generation: the signer makes the key, the CA issues for it,
+ * the signer returns a PKCS#12 under password with the key, the certificate
+ * and the chain (*p12, caller frees).
+ */
+int svc_cert_keygen(struct svc *s, const struct actor *a, const char *tenant,
+                    const struct issue_params *p, const char *subject, json_t *sans,
+                    const char *key_type, const char *password, struct cert_rec **out,
+                    unsigned char **p12, size_t *p12_len, struct err *e);
+/* Renews: with csr NULL the old public key is reused. Links the new record to the old. */
+int svc_cert_renew(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
+                   const unsigned char *csr, size_t csr_len, struct cert_rec **out, struct err *e);
+/* reason: RFC 5280 code (not certificateHold: that is suspend). invalidity_date 0 = none. */
+int svc_cert_revoke(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
+                    int reason, int64_t invalidity_date, struct cert_rec **out, struct err *e);
+int svc_cert_suspend(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
+                     struct cert_rec **out, struct err *e);
+int svc_cert_reinstate(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
+                       struct cert_rec **out, struct err *e);
+/* PEM of the issuing CA certificate followed by the CAs above it (caller frees). */
+char *svc_chain_pem(struct svc *s, const char *tenant, const char *ca, struct err *e);
+
+/* ---- CRLs ----------------------------------------------------------- */
+
+/* Makes and stores a new full CRL of the CA now. */
+int svc_crl_generate(struct svc *s, const struct actor *a, const char *tenant, const char *ca,
+                     struct crl_rec **out, struct err *e);
+/*
+ * The scheduler's step: for every tenant's active CA whose latest CRL is
+ * older than its interval (or missing, or past half its validity), makes a
+ * new one.  Returns the number made, -1 on error.
+ */
+int svc_crl_tick(struct svc *s, struct err *e);
+
+/* ---- tokens --------------------------------------------------------- */
+
+/*
+ * Creates a token of tenant with role ("admin" or "system"): *secret is the
+ * token to show once (caller frees); the store keeps its SHA-256.
+ */
+int svc_token_create(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                     const char *role, long expires_days, struct token_rec **out, char **secret,
+                     struct err *e);
+/* Hex SHA-256 of a token (caller frees). */
+char *svc_token_hash(const char *token);
+
+/* ---- profiles and end entities (svc_misc.c) ------------------------- */
+
+/*
+ * Stores a profile document (validated by profile_parse first).  create: the
+ * name must be new (version 1, 409 otherwise); else the name must exist and a
+ * new version is added.  *version gets the stored version.
+ */
+int svc_profile_put(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                    const char *json, int create, int *version, struct err *e);
+/* Copies the latest version of `from` as version 1 of `to`. */
+int svc_profile_clone(struct svc *s, const struct actor *a, const char *tenant, const char *from,
+                      const char *to, struct err *e);
+/* Creates (r->id NULL: a new id is drawn) or updates an end entity; *out set. */
+int svc_entity_put(struct svc *s, const struct actor *a, const char *tenant,
+                   const struct entity_rec *r, int create, struct entity_rec **out, struct err *e);
+
+#endif

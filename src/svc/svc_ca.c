@@ -1,0 +1,511 @@
+/*
+ * svc_ca.c — CA hierarchy: self-signed roots, intermediates signed by a CA of
+ * the same tenant, CAs whose CSR goes to an outside CA, imported CAs, disable.
+ *
+ * A CA's key is made (or imported) in the signer first; if any later step
+ * fails the key is deleted again, so no half-created CA is left behind.
+ */
+#include "svc/svc_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+
+#include "audit/audit.h"
+#include "lib/log.h"
+
+/* What the CA-creation steps share. */
+struct ca_work {
+    const struct ca_create *req;
+    struct ca_rec *parent; /* NULL for a root */
+    X509 *parent_cert;
+    EVP_PKEY *parent_key;
+    struct profile *profile;
+    char *key_id;
+    EVP_PKEY *pub;
+    EVP_PKEY *key; /* remote key of the new CA */
+};
+
+static void ca_work_clear(struct ca_work *w)
+{
+    ca_rec_free(w->parent);
+    X509_free(w->parent_cert);
+    EVP_PKEY_free(w->parent_key);
+    profile_free(w->profile);
+    free(w->key_id);
+    EVP_PKEY_free(w->pub);
+    EVP_PKEY_free(w->key);
+}
+
+/* The profile document with basic_constraints.path_len replaced (if path_len >= 0). */
+static struct profile *ca_profile(struct store_tx *tx, const char *tenant, const char *name,
+                                  int path_len, struct err *e)
+{
+    struct profile_rec *rec = NULL;
+    struct profile *p = NULL;
+    json_t *doc, *bc;
+    char *text;
+
+    if (store_profile_get(tx, tenant, name, 0, &rec, e) != 0) {
+        if (e && e->status == 404)
+            err_set(e, 404, ERR_NOT_FOUND, "profile %s not found", name);
+        return NULL;
+    }
+    doc = json_loads(rec->json, 0, NULL);
+    if (doc != NULL && path_len >= 0) {
+        bc = json_object_get(doc, "basic_constraints");
+        if (json_is_object(bc))
+            json_object_set_new(bc, "path_len", json_integer(path_len));
+    }
+    text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    if (text != NULL)
+        p = profile_parse(text, e);
+    else
+        err_set(e, 500, ERR_INTERNAL, "stored profile %s is not JSON", name);
+    free(text);
+    json_decref(doc);
+    profile_rec_free(rec);
+    if (p != NULL && !profile_is_ca(p)) {
+        profile_free(p);
+        return err_set(e, 422, ERR_PROFILE, "profile: %s is not a CA profile", name), NULL;
+    }
+    return p;
+}
+
+static int ca_validate(const struct ca_create *req, struct err *e)
+{
+    if (!name_valid(req->name))
+        return err_set(e, 400, ERR_BAD_REQUEST,
+                       "name: 1-63 characters of a-z 0-9 - _ . starting with a letter or digit");
+    if (req->subject == NULL)
+        return err_set(e, 400, ERR_BAD_REQUEST, "subject: required");
+    if (key_type_parse(req->key_type ? req->key_type : "ec-p256") == KEY_NONE)
+        return err_set(e, 400, ERR_BAD_REQUEST,
+                       "key_type: one of ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519");
+    if (req->external && req->parent != NULL)
+        return err_set(e, 400, ERR_BAD_REQUEST, "external: not with parent");
+    if (req->validity_days < 0 || req->validity_days > 36500)
+        return err_set(e, 400, ERR_BAD_REQUEST, "validity_days: 0 to 36500");
+    if (req->crl_validity_hours < 0 || req->crl_validity_hours > 24 * 3650)
+        return err_set(e, 400, ERR_BAD_REQUEST, "crl_validity_hours: 0 to 87600");
+    if (req->crl_interval_minutes < 0 || req->crl_interval_minutes > 60 * 24 * 365)
+        return err_set(e, 400, ERR_BAD_REQUEST, "crl_interval_minutes: 0 to 525600");
+    return 0;
+}
+
+/* Reads what creation needs: the tenant is active, the name is free, the parent and profile. */
+static int ca_prepare(struct svc *s, const char *tenant, struct ca_work *w, struct err *e)
+{
+    const struct ca_create *req = w->req;
+    const char *profile = req->profile ? req->profile : (req->parent ? "sub-ca" : "root-ca");
+    struct store_tx *tx = store_begin_read(s->store, e);
+    struct ca_rec *existing = NULL;
+    int rc = -1;
+
+    if (tx == NULL)
+        return -1;
+    if (store_ca_get(tx, tenant, req->name, &existing, NULL) == 0) {
+        err_set(e, 409, ERR_CONFLICT, "CA %s exists", req->name);
+        goto out;
+    }
+    if (req->parent != NULL) {
+        if (store_ca_get(tx, tenant, req->parent, &w->parent, e) != 0) {
+            err_set(e, 404, ERR_NOT_FOUND, "parent: CA %s not found", req->parent);
+            goto out;
+        }
+        if (strcmp(w->parent->status, "active") != 0) {
+            err_set(e, 409, ERR_CONFLICT, "parent: CA %s is %s", req->parent, w->parent->status);
+            goto out;
+        }
+        w->parent_cert = svc_der_to_x509(w->parent->cert_der, w->parent->cert_len, e);
+        if (w->parent_cert == NULL)
+            goto out;
+    }
+    w->profile = ca_profile(tx, tenant, profile, req->path_len, e);
+    rc = w->profile ? 0 : -1;
+out:
+    ca_rec_free(existing);
+    store_rollback(tx);
+    return rc;
+}
+
+/* Signs the new CA's certificate (by its parent, or by itself for a root). */
+static X509 *ca_sign(struct svc *s, const char *tenant, struct ca_work *w, X509_NAME *subject,
+                     struct err *e)
+{
+    struct issue_request r = {0};
+    struct ca_urls urls = {0};
+    EVP_PKEY *signing = w->key;
+    X509 *cert = NULL;
+
+    r.subject = X509_NAME_dup(subject);
+    r.pubkey = w->pub;
+    EVP_PKEY_up_ref(w->pub);
+    r.validity_days = w->req->validity_days;
+    if (profile_check(w->profile, &r, e) != 0)
+        goto out;
+    if (w->parent != NULL) {
+        w->parent_key = svc_key(s, tenant, w->parent->key_id, e);
+        if (w->parent_key == NULL)
+            goto out;
+        signing = w->parent_key;
+        svc_urls_fill(s, tenant, w->parent->name, &urls);
+    }
+    cert_build(w->profile, &r, w->parent_cert, signing, w->parent ? &urls : NULL, time_now(), &cert,
+               e);
+out:
+    svc_urls_free(&urls);
+    issue_request_clear(&r);
+    return cert;
+}
+
+static void der_append_x509(struct buf *b, X509 *x)
+{
+    unsigned char *der = NULL;
+    int len = i2d_X509(x, &der);
+
+    if (len > 0)
+        buf_append(b, der, (size_t)len);
+    OPENSSL_free(der);
+}
+
+static char *ca_options(const struct ca_create *req)
+{
+    json_t *o = json_object();
+    char *text;
+
+    if (req->crl_validity_hours > 0)
+        json_object_set_new(o, "crl_validity_hours", json_integer(req->crl_validity_hours));
+    if (req->crl_interval_minutes > 0)
+        json_object_set_new(o, "crl_interval_minutes", json_integer(req->crl_interval_minutes));
+    text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return text;
+}
+
+static void ca_rec_set_cert(struct ca_rec *r, X509 *cert)
+{
+    struct tm tm;
+    unsigned char *der = NULL;
+    int len = i2d_X509(cert, &der);
+
+    free(r->cert_der);
+    r->cert_der = xmalloc(len > 0 ? (size_t)len : 1);
+    memcpy(r->cert_der, der, len > 0 ? (size_t)len : 0);
+    r->cert_len = len > 0 ? (size_t)len : 0;
+    OPENSSL_free(der);
+    free(r->subject);
+    r->subject = name_oneline(X509_get_subject_name(cert));
+    ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm);
+    r->not_before = (int64_t)timegm(&tm);
+    ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm);
+    r->not_after = (int64_t)timegm(&tm);
+}
+
+/* Copies r into a fresh heap record for the caller. */
+static struct ca_rec *ca_rec_copy(const struct ca_rec *r)
+{
+    struct ca_rec *c = xcalloc(1, sizeof(*c));
+
+#define DUP(f) c->f = r->f ? xstrdup(r->f) : NULL
+    DUP(tenant);
+    DUP(name);
+    DUP(parent);
+    DUP(key_id);
+    DUP(key_type);
+    DUP(status);
+    DUP(subject);
+    DUP(options_json);
+#undef DUP
+#define DUPB(f, l)                                                                                 \
+    if (r->f != NULL) {                                                                            \
+        c->f = xmalloc(r->l);                                                                      \
+        memcpy(c->f, r->f, r->l);                                                                  \
+        c->l = r->l;                                                                               \
+    }
+    DUPB(cert_der, cert_len);
+    DUPB(csr_der, csr_len);
+    DUPB(chain_der, chain_len);
+#undef DUPB
+    c->not_before = r->not_before;
+    c->not_after = r->not_after;
+    c->created = r->created;
+    return c;
+}
+
+/* Writes the CA record, its certificate record at the parent (if any) and the audit event. */
+static int ca_store(struct svc *s, const char *tenant, const struct actor *a, struct ca_work *w,
+                    struct ca_rec *rec, X509 *cert, struct err *e)
+{
+    struct store_tx *tx = store_begin(s->store, e);
+    struct cert_rec cr;
+    char *detail;
+    int rc = -1;
+
+    if (tx == NULL)
+        return -1;
+    if (store_ca_insert(tx, tenant, rec, e) != 0) {
+        if (e && e->status == 409)
+            err_set(e, 409, ERR_CONFLICT, "CA %s exists", rec->name);
+        goto out;
+    }
+    if (cert != NULL && w->parent != NULL) {
+        svc_cert_rec_fill(&cr, tenant, w->parent->name, cert);
+        cr.profile = w->req->profile ? (char *)w->req->profile : "sub-ca";
+        cr.profile_version = 0;
+        rc = store_cert_insert(tx, tenant, &cr, e);
+        free(cr.serial);
+        free(cr.subject);
+        free(cr.sans);
+        OPENSSL_free(cr.der);
+        if (rc != 0)
+            goto out;
+        rc = -1;
+    }
+    detail = xasprintf("{\"key_type\":\"%s\",\"status\":\"%s\",\"parent\":\"%s\"}", rec->key_type,
+                       rec->status, rec->parent ? rec->parent : "");
+    rc = svc_audit_ok(tx, tenant, a, "ca.create", rec->name, detail, e);
+    free(detail);
+out:
+    if (rc != 0) {
+        store_rollback(tx);
+        return -1;
+    }
+    return store_commit(tx, e);
+}
+
+int svc_ca_create(struct svc *s, const struct actor *a, const char *tenant,
+                  const struct ca_create *req, struct ca_rec **out, struct err *e)
+{
+    struct ca_work w = {.req = req};
+    struct ca_rec rec = {0};
+    X509_NAME *subject = NULL;
+    X509_REQ *csr = NULL;
+    X509 *cert = NULL;
+    struct buf chain = {0};
+    const char *key_type = req->key_type ? req->key_type : "ec-p256";
+    int rc = -1;
+
+    if (ca_validate(req, e) != 0 || (subject = name_parse(req->subject, e)) == NULL)
+        return -1;
+    if (ca_prepare(s, tenant, &w, e) != 0)
+        goto out;
+    if (signer_keygen(s->signer, tenant, key_type_parse(key_type), &w.key_id, &w.pub, e) != 0)
+        goto out;
+    if ((w.key = svc_key(s, tenant, w.key_id, e)) == NULL)
+        goto out;
+
+    rec.tenant = (char *)tenant;
+    rec.name = (char *)req->name;
+    rec.parent = (char *)req->parent;
+    rec.key_id = w.key_id;
+    rec.key_type = (char *)key_type;
+    rec.options_json = ca_options(req);
+    rec.created = time_now();
+    if (req->external) {
+        if ((csr = csr_build(subject, w.pub, w.key, e)) == NULL)
+            goto out;
+        rec.status = "pending";
+        rec.subject = name_oneline(subject);
+        rec.csr_len = (size_t)i2d_X509_REQ(csr, &rec.csr_der);
+    } else {
+        if ((cert = ca_sign(s, tenant, &w, subject, e)) == NULL)
+            goto out;
+        rec.status = "active";
+        ca_rec_set_cert(&rec, cert);
+        if (w.parent != NULL) {
+            der_append_x509(&chain, w.parent_cert);
+            if (w.parent->chain_der != NULL)
+                buf_append(&chain, w.parent->chain_der, w.parent->chain_len);
+            rec.chain_der = chain.data;
+            rec.chain_len = chain.len;
+        }
+    }
+    if (ca_store(s, tenant, a, &w, &rec, cert, e) != 0)
+        goto out;
+    *out = ca_rec_copy(&rec);
+    rc = 0;
+out:
+    if (rc != 0 && w.key_id != NULL && signer_delete(s->signer, tenant, w.key_id, NULL) != 0)
+        log_warn("tenant %s: could not delete key %s of failed CA %s", tenant, w.key_id, req->name);
+    free(rec.options_json);
+    free(rec.subject);
+    free(rec.cert_der);
+    OPENSSL_free(rec.csr_der);
+    buf_free(&chain);
+    X509_free(cert);
+    X509_REQ_free(csr);
+    X509_NAME_free(subject);
+    ca_work_clear(&w);
+    return rc;
+}
+
+/* Checks that cert is a CA certificate for pub, and (if given) signed by chain[0]. */
+static int ca_cert_check(X509 *cert, EVP_PKEY *pub, STACK_OF(X509) * chain, struct err *e)
+{
+    if (EVP_PKEY_eq(X509_get0_pubkey(cert), pub) != 1)
+        return err_set(e, 400, ERR_BAD_REQUEST, "certificate: does not match the CA's key");
+    if (X509_check_ca(cert) == 0)
+        return err_set(e, 400, ERR_BAD_REQUEST, "certificate: not a CA certificate");
+    if (chain != NULL && sk_X509_num(chain) > 0 &&
+        X509_verify(cert, X509_get0_pubkey(sk_X509_value(chain, 0))) != 1)
+        return err_set(e, 400, ERR_BAD_REQUEST,
+                       "chain: the first certificate did not sign the CA certificate");
+    return 0;
+}
+
+static void chain_to_der(STACK_OF(X509) * chain, int from, struct buf *b)
+{
+    for (int i = from; chain != NULL && i < sk_X509_num(chain); i++)
+        der_append_x509(b, sk_X509_value(chain, i));
+}
+
+int svc_ca_import_cert(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                       const unsigned char *cert_der, size_t cert_len, STACK_OF(X509) * chain,
+                       struct ca_rec **out, struct err *e)
+{
+    struct store_tx *tx = store_begin(s->store, e);
+    struct ca_rec *rec = NULL;
+    X509_REQ *csr = NULL;
+    X509 *cert = NULL;
+    struct buf cb = {0};
+    const unsigned char *p;
+    int rc = -1;
+
+    if (tx == NULL)
+        return -1;
+    if (store_ca_get(tx, tenant, name, &rec, e) != 0) {
+        err_set(e, 404, ERR_NOT_FOUND, "CA %s not found", name);
+        goto out;
+    }
+    if (strcmp(rec->status, "pending") != 0) {
+        err_set(e, 409, ERR_CONFLICT, "CA %s is %s, not pending", name, rec->status);
+        goto out;
+    }
+    p = cert_der;
+    if ((cert = d2i_X509(NULL, &p, (long)cert_len)) == NULL) {
+        err_ossl(e, 400, ERR_BAD_REQUEST, "certificate: does not parse");
+        goto out;
+    }
+    p = rec->csr_der;
+    csr = d2i_X509_REQ(NULL, &p, (long)rec->csr_len);
+    if (csr == NULL || ca_cert_check(cert, X509_REQ_get0_pubkey(csr), chain, e) != 0)
+        goto out;
+    ca_rec_set_cert(rec, cert);
+    chain_to_der(chain, 0, &cb);
+    free(rec->chain_der);
+    rec->chain_der = cb.data;
+    rec->chain_len = cb.len;
+    cb.data = NULL;
+    free(rec->status);
+    rec->status = xstrdup("active");
+    if (store_ca_update(tx, tenant, rec, e) != 0 ||
+        svc_audit_ok(tx, tenant, a, "ca.import_certificate", name, NULL, e) != 0)
+        goto out;
+    rc = store_commit(tx, e);
+    tx = NULL;
+out:
+    store_rollback(tx);
+    if (rc == 0)
+        *out = rec;
+    else
+        ca_rec_free(rec);
+    X509_free(cert);
+    X509_REQ_free(csr);
+    buf_free(&cb);
+    return rc;
+}
+
+int svc_ca_import(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                  enum signer_import_format format, const unsigned char *blob, size_t len,
+                  const char *password, X509 *cert, STACK_OF(X509) * chain, struct ca_rec **out,
+                  struct err *e)
+{
+    struct ca_create req = {.name = name, .subject = "/CN=import", .profile = "root-ca"};
+    struct ca_work w = {.req = &req};
+    STACK_OF(X509) *certs = NULL;
+    struct ca_rec rec = {0};
+    struct buf cb = {0};
+    X509 *leaf = cert;
+    int rc = -1;
+
+    if (ca_validate(&req, e) != 0 || ca_prepare(s, tenant, &w, e) != 0)
+        goto out;
+    if (signer_import(s->signer, tenant, format, blob, len, password, &w.key_id, &w.pub, &certs,
+                      e) != 0)
+        goto out;
+    if (format == SIGNER_IMPORT_PKCS12) {
+        if (certs == NULL || sk_X509_num(certs) == 0) {
+            err_set(e, 400, ERR_BAD_REQUEST, "pkcs12: holds no certificate");
+            goto out;
+        }
+        leaf = sk_X509_value(certs, 0);
+        chain = certs;
+        chain_to_der(chain, 1, &cb);
+    } else {
+        chain_to_der(chain, 0, &cb);
+    }
+    if (leaf == NULL) {
+        err_set(e, 400, ERR_BAD_REQUEST, "certificate: required");
+        goto out;
+    }
+    if (ca_cert_check(leaf, w.pub, NULL, e) != 0)
+        goto out;
+    rec.tenant = (char *)tenant;
+    rec.name = (char *)name;
+    rec.key_id = w.key_id;
+    rec.key_type = (char *)key_type_name(key_type_of(w.pub));
+    rec.status = "active";
+    rec.options_json = "{}";
+    rec.created = time_now();
+    rec.chain_der = cb.data;
+    rec.chain_len = cb.len;
+    ca_rec_set_cert(&rec, leaf);
+    if (ca_store(s, tenant, a, &w, &rec, NULL, e) != 0)
+        goto out;
+    *out = ca_rec_copy(&rec);
+    rc = 0;
+out:
+    if (rc != 0 && w.key_id != NULL)
+        signer_delete(s->signer, tenant, w.key_id, NULL);
+    free(rec.subject);
+    free(rec.cert_der);
+    buf_free(&cb);
+    sk_X509_pop_free(certs, X509_free);
+    ca_work_clear(&w);
+    return rc;
+}
+
+int svc_ca_disable(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                   struct ca_rec **out, struct err *e)
+{
+    struct store_tx *tx = store_begin(s->store, e);
+    struct ca_rec *rec = NULL;
+    int rc = -1;
+
+    if (tx == NULL)
+        return -1;
+    if (store_ca_get(tx, tenant, name, &rec, e) != 0) {
+        err_set(e, 404, ERR_NOT_FOUND, "CA %s not found", name);
+        goto out;
+    }
+    if (strcmp(rec->status, "disabled") == 0) {
+        err_set(e, 409, ERR_CONFLICT, "CA %s is already disabled", name);
+        goto out;
+    }
+    free(rec->status);
+    rec->status = xstrdup("disabled");
+    if (store_ca_update(tx, tenant, rec, e) != 0 ||
+        svc_audit_ok(tx, tenant, a, "ca.disable", name, NULL, e) != 0)
+        goto out;
+    rc = store_commit(tx, e);
+    tx = NULL;
+out:
+    store_rollback(tx);
+    if (rc == 0)
+        *out = rec;
+    else
+        ca_rec_free(rec);
+    return rc;
+}

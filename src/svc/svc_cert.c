@@ -1,0 +1,452 @@
+/*
+ * svc_cert.c — issuance from CSRs, server-side key generation, renewal,
+ * revocation, suspension and reinstatement.
+ *
+ * Issuance reads the CA, profile and entity in a read transaction, builds and
+ * signs the certificate outside any transaction (signing goes to the signer),
+ * then writes the record and its audit event in one write transaction.  The
+ * certificate is returned only after that commit is durable.
+ */
+#include "svc/svc_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+
+#include "audit/audit.h"
+
+/* What one issuance reads before it signs. */
+struct issue_ctx {
+    struct ca_rec *ca;
+    X509 *ca_cert;
+    struct profile *profile;
+    int profile_version;
+};
+
+static void issue_ctx_clear(struct issue_ctx *c)
+{
+    ca_rec_free(c->ca);
+    X509_free(c->ca_cert);
+    profile_free(c->profile);
+}
+
+static int issue_load(struct svc *s, const char *tenant, const struct issue_params *p,
+                      struct issue_ctx *c, struct err *e)
+{
+    struct store_tx *tx;
+    struct entity_rec *ent = NULL;
+    int active, rc = -1;
+
+    if (p->ca == NULL || p->profile == NULL)
+        return err_set(e, 400, ERR_BAD_REQUEST, "%s: required", p->ca ? "profile" : "ca");
+    if (svc_tenant_check(s, tenant, &active, e) != 0)
+        return -1;
+    if (!active)
+        return err_set(e, 403, ERR_FORBIDDEN, "tenant %s is suspended: no issuance", tenant);
+    if ((tx = store_begin_read(s->store, e)) == NULL)
+        return -1;
+    if (store_ca_get(tx, tenant, p->ca, &c->ca, e) != 0) {
+        err_set(e, 404, ERR_NOT_FOUND, "ca: CA %s not found", p->ca);
+        goto out;
+    }
+    if (strcmp(c->ca->status, "active") != 0) {
+        err_set(e, 409, ERR_CONFLICT, "ca: CA %s is %s", p->ca, c->ca->status);
+        goto out;
+    }
+    if ((c->ca_cert = svc_der_to_x509(c->ca->cert_der, c->ca->cert_len, e)) == NULL)
+        goto out;
+    if ((c->profile = svc_profile_load(tx, tenant, p->profile, &c->profile_version, e)) == NULL)
+        goto out;
+    if (profile_is_ca(c->profile)) {
+        err_set(e, 422, ERR_PROFILE, "profile: %s is a CA profile; create CAs with POST /cas",
+                p->profile);
+        goto out;
+    }
+    if (p->entity_id != NULL && store_entity_get(tx, tenant, p->entity_id, &ent, e) != 0) {
+        err_set(e, 404, ERR_NOT_FOUND, "entity: %s not found", p->entity_id);
+        goto out;
+    }
+    rc = 0;
+out:
+    entity_rec_free(ent);
+    store_rollback(tx);
+    return rc;
+}
+
+/* Fills a heap copy of r for the caller (the strings r borrows are copied). */
+static struct cert_rec *cert_rec_copy(const struct cert_rec *r)
+{
+    struct cert_rec *c = xcalloc(1, sizeof(*c));
+
+    *c = *r;
+#define DUP(f) c->f = r->f ? xstrdup(r->f) : NULL
+    DUP(tenant);
+    DUP(serial);
+    DUP(ca);
+    DUP(profile);
+    DUP(entity_id);
+    DUP(subject);
+    DUP(sans);
+    DUP(status);
+    DUP(renewed_from);
+#undef DUP
+    c->der = xmalloc(r->der_len);
+    memcpy(c->der, r->der, r->der_len);
+    return c;
+}
+
+struct issue_write {
+    const char *tenant;
+    const struct actor *actor;
+    const char *action;
+    const struct cert_rec *rec;
+    const char *detail;
+};
+
+/* Inside the group-commit batch: the certificate record and its audit event. */
+static int issue_write_fn(struct store_tx *tx, void *arg, struct err *e)
+{
+    struct issue_write *w = arg;
+
+    if (store_cert_insert(tx, w->tenant, w->rec, e) != 0)
+        return -1;
+    return svc_audit_ok(tx, w->tenant, w->actor, w->action, w->rec->serial, w->detail, e);
+}
+
+/* Stores r and its audit event; returns once the commit holding them is durable. */
+static int issue_store(struct svc *s, const char *tenant, const struct actor *a, const char *action,
+                       struct cert_rec *r, struct err *e)
+{
+    struct issue_write w = {tenant, a, action, r, NULL};
+    json_t *d;
+    char *detail;
+    int rc;
+
+    d = json_pack("{s:s, s:s, s:i, s:s}", "ca", r->ca, "profile", r->profile, "profile_version",
+                  r->profile_version, "subject", r->subject ? r->subject : "");
+    if (r->renewed_from)
+        json_object_set_new(d, "renewed_from", json_string(r->renewed_from));
+    detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(d);
+    w.detail = detail;
+    rc = writer_run(s->writer, issue_write_fn, &w, e);
+    free(detail);
+    return rc;
+}
+
+/*
+ * Checks r against the profile, signs, stores.  A serial clash (409 from the
+ * database) draws a new serial; anything else fails the issuance.
+ */
+static int issue_finish(struct svc *s, const struct actor *a, const char *tenant,
+                        const struct issue_params *p, struct issue_ctx *c, struct issue_request *r,
+                        const char *action, struct cert_rec **out, X509 **cert_out, struct err *e)
+{
+    struct ca_urls urls = {0};
+    struct cert_rec rec;
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    int rc = -1;
+
+    if (profile_check(c->profile, r, e) != 0)
+        return -1;
+    if ((key = svc_key(s, tenant, c->ca->key_id, e)) == NULL)
+        return -1;
+    svc_urls_fill(s, tenant, c->ca->name, &urls);
+    for (int attempt = 0; attempt < 3 && rc != 0; attempt++) {
+        X509_free(cert);
+        cert = NULL;
+        if (cert_build(c->profile, r, c->ca_cert, key, &urls, time_now(), &cert, e) != 0)
+            break;
+        svc_cert_rec_fill(&rec, tenant, c->ca->name, cert);
+        rec.profile = (char *)p->profile;
+        rec.profile_version = c->profile_version;
+        rec.entity_id = (char *)p->entity_id;
+        rec.renewed_from = (char *)p->renewed_from;
+        rc = issue_store(s, tenant, a, action, &rec, e);
+        if (rc == 0)
+            *out = cert_rec_copy(&rec);
+        free(rec.serial);
+        free(rec.subject);
+        free(rec.sans);
+        OPENSSL_free(rec.der);
+        if (rc != 0 && (e == NULL || e->status != 409))
+            break;
+    }
+    if (rc == 0 && cert_out != NULL) {
+        *cert_out = cert;
+        cert = NULL;
+    }
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    svc_urls_free(&urls);
+    return rc;
+}
+
+int svc_cert_issue(struct svc *s, const struct actor *a, const char *tenant,
+                   const struct issue_params *p, const unsigned char *csr_data, size_t csr_len,
+                   struct cert_rec **out, struct err *e)
+{
+    struct issue_ctx c = {0};
+    struct issue_request r = {0};
+    X509_REQ *csr = NULL;
+    int rc = -1;
+
+    if (p->validity_days < 0)
+        return err_set(e, 400, ERR_BAD_REQUEST, "validity_days: must not be negative");
+    if (issue_load(s, tenant, p, &c, e) != 0)
+        goto out;
+    if ((csr = csr_parse(csr_data, csr_len, e)) == NULL)
+        goto out;
+    if (issue_request_from_csr(&r, csr, e) != 0)
+        goto out;
+    r.validity_days = p->validity_days;
+    rc = issue_finish(s, a, tenant, p, &c, &r, p->renewed_from ? "cert.renew" : "cert.issue", out,
+                      NULL, e);
+out:
+    issue_request_clear(&r);
+    X509_REQ_free(csr);
+    issue_ctx_clear(&c);
+    return rc;
+}
+
+static int keygen_validate(const char *key_type, const char *password, struct err *e)
+{
+    if (key_type_parse(key_type ? key_type : "ec-p256") == KEY_NONE)
+        return err_set(e, 400, ERR_BAD_REQUEST,
+                       "key_type: one of ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519");
+    if (password == NULL || strlen(password) < 8 || strlen(password) > 1024)
+        return err_set(e, 400, ERR_BAD_REQUEST, "password: 8 to 1024 characters required");
+    return 0;
+}
+
+int svc_cert_keygen(struct svc *s, const struct actor *a, const char *tenant,
+                    const struct issue_params *p, const char *subject, json_t *sans,
+                    const char *key_type, const char *password, struct cert_rec **out,
+                    unsigned char **p12, size_t *p12_len, struct err *e)
+{
+    struct issue_ctx c = {0};
+    struct issue_request r = {0};
+    STACK_OF(X509) *chain = NULL;
+    uint64_t handle = 0;
+    X509 *cert = NULL;
+    struct cert_rec *rec = NULL;
+    int rc = -1;
+
+    if (keygen_validate(key_type, password, e) != 0)
+        return -1;
+    if (issue_load(s, tenant, p, &c, e) != 0)
+        goto out;
+    if (issue_request_from_json(&r, subject ? subject : "", sans, e) != 0)
+        goto out;
+    r.validity_days = p->validity_days;
+    if (signer_ee_keygen(s->signer, tenant, key_type_parse(key_type ? key_type : "ec-p256"),
+                         &handle, &r.pubkey, e) != 0)
+        goto out;
+    if (issue_finish(s, a, tenant, p, &c, &r, "cert.keygen", &rec, &cert, e) != 0)
+        goto out;
+    chain = sk_X509_new_null();
+    sk_X509_push(chain, X509_dup(c.ca_cert));
+    if (c.ca->chain_der != NULL && svc_der_chain(c.ca->chain_der, c.ca->chain_len, chain, e) != 0)
+        goto out;
+    if (signer_ee_pkcs12(s->signer, tenant, handle, password, cert, chain, p12, p12_len, e) != 0)
+        goto out;
+    *out = rec;
+    rec = NULL;
+    rc = 0;
+out:
+    cert_rec_free(rec);
+    sk_X509_pop_free(chain, X509_free);
+    X509_free(cert);
+    issue_request_clear(&r);
+    issue_ctx_clear(&c);
+    return rc;
+}
+
+/* Subject, SANs and key of an issued certificate, for a same-key renewal. */
+static int request_from_cert(struct issue_request *r, X509 *cert)
+{
+    r->subject = X509_NAME_dup(X509_get_subject_name(cert));
+    r->sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    r->pubkey = X509_get_pubkey(cert);
+    return r->subject && r->pubkey ? 0 : -1;
+}
+
+int svc_cert_renew(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
+                   const unsigned char *csr_data, size_t csr_len, struct cert_rec **out,
+                   struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    struct cert_rec *old = NULL;
+    struct issue_params p = {0};
+    struct issue_ctx c = {0};
+    struct issue_request r = {0};
+    X509 *old_cert = NULL;
+    int rc = -1;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_cert_get(tx, tenant, serial, &old, e);
+    store_rollback(tx);
+    if (rc != 0) {
+        err_set(e, 404, ERR_NOT_FOUND, "certificate %s not found", serial);
+        return -1;
+    }
+    rc = -1;
+    if (csr_data != NULL) {
+        /* A new key: the same CA, profile and entity as before. */
+        struct issue_params np = {.ca = old->ca,
+                                  .profile = old->profile,
+                                  .entity_id = old->entity_id,
+                                  .renewed_from = old->serial};
+        rc = svc_cert_issue(s, a, tenant, &np, csr_data, csr_len, out, e);
+        cert_rec_free(old);
+        return rc;
+    }
+    p.ca = old->ca;
+    p.profile = old->profile;
+    p.entity_id = old->entity_id;
+    p.renewed_from = old->serial;
+    if (issue_load(s, tenant, &p, &c, e) != 0)
+        goto out;
+    if ((old_cert = svc_der_to_x509(old->der, old->der_len, e)) == NULL)
+        goto out;
+    if (request_from_cert(&r, old_cert) != 0) {
+        err_set(e, 500, ERR_INTERNAL, "certificate %s: cannot read subject or key", serial);
+        goto out;
+    }
+    rc = issue_finish(s, a, tenant, &p, &c, &r, "cert.renew", out, NULL, e);
+out:
+    issue_request_clear(&r);
+    issue_ctx_clear(&c);
+    X509_free(old_cert);
+    cert_rec_free(old);
+    return rc;
+}
+
+/* One status change of one certificate, with its audit event. */
+struct status_change {
+    const char *action;
+    const char *from_ok[2]; /* statuses the change applies to */
+    const char *to;
+    int reason;
+    int64_t invalidity_date;
+};
+
+static int cert_change(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
+                       const struct status_change *ch, struct cert_rec **out, struct err *e)
+{
+    struct store_tx *tx = store_begin(s->store, e);
+    struct cert_rec *rec = NULL;
+    int64_t now = time_now();
+    char *detail;
+    int rc = -1;
+
+    if (tx == NULL)
+        return -1;
+    if (store_cert_get(tx, tenant, serial, &rec, e) != 0) {
+        err_set(e, 404, ERR_NOT_FOUND, "certificate %s not found", serial);
+        goto out;
+    }
+    if (!(strcmp(rec->status, ch->from_ok[0]) == 0 ||
+          (ch->from_ok[1] && strcmp(rec->status, ch->from_ok[1]) == 0))) {
+        err_set(e, 409, ERR_CONFLICT, "certificate %s is %s", serial, rec->status);
+        goto out;
+    }
+    rec->revoked_at = strcmp(ch->to, "good") == 0 ? 0 : now;
+    rec->reason = strcmp(ch->to, "good") == 0 ? -1 : ch->reason;
+    rec->invalidity_date = ch->invalidity_date;
+    free(rec->status);
+    rec->status = xstrdup(ch->to);
+    detail = xasprintf("{\"reason\":\"%s\"}", ch->reason >= 0 ? crl_reason_name(ch->reason) : "");
+    rc = store_cert_set_status(tx, tenant, serial, ch->to, rec->revoked_at, rec->reason,
+                               rec->invalidity_date, e);
+    if (rc == 0)
+        rc = svc_audit_ok(tx, tenant, a, ch->action, serial, detail, e);
+    free(detail);
+    if (rc == 0) {
+        rc = store_commit(tx, e);
+        tx = NULL;
+    }
+out:
+    store_rollback(tx);
+    if (rc == 0)
+        *out = rec;
+    else
+        cert_rec_free(rec);
+    return rc;
+}
+
+int svc_cert_revoke(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
+                    int reason, int64_t invalidity_date, struct cert_rec **out, struct err *e)
+{
+    struct status_change ch = {"cert.revoke", {"good", "hold"}, "revoked", reason, invalidity_date};
+
+    if (reason < 0 || reason > 10 || reason == 7 || reason == REASON_REMOVE_FROM_CRL)
+        return err_set(e, 400, ERR_BAD_REQUEST, "reason: not an RFC 5280 revocation reason");
+    if (reason == REASON_CERTIFICATE_HOLD)
+        return err_set(e, 400, ERR_BAD_REQUEST, "reason: certificateHold is done by suspend");
+    if (invalidity_date < 0 || invalidity_date > time_now())
+        return err_set(e, 400, ERR_BAD_REQUEST, "invalidity_date: must not be in the future");
+    return cert_change(s, a, tenant, serial, &ch, out, e);
+}
+
+int svc_cert_suspend(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
+                     struct cert_rec **out, struct err *e)
+{
+    struct status_change ch = {"cert.suspend", {"good", NULL}, "hold", REASON_CERTIFICATE_HOLD, 0};
+
+    return cert_change(s, a, tenant, serial, &ch, out, e);
+}
+
+int svc_cert_reinstate(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
+                       struct cert_rec **out, struct err *e)
+{
+    struct status_change ch = {"cert.reinstate", {"hold", NULL}, "good", -1, 0};
+
+    return cert_change(s, a, tenant, serial, &ch, out, e);
+}
+
+static void pem_append(struct buf *b, X509 *x)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data;
+    long n;
+
+    PEM_write_bio_X509(bio, x);
+    n = BIO_get_mem_data(bio, &data);
+    if (n > 0)
+        buf_append(b, data, (size_t)n);
+    BIO_free(bio);
+}
+
+char *svc_chain_pem(struct svc *s, const char *tenant, const char *ca, struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    struct ca_rec *rec = NULL;
+    STACK_OF(X509) *sk = NULL;
+    struct buf b = {0};
+    int rc;
+
+    if (tx == NULL)
+        return NULL;
+    rc = store_ca_get(tx, tenant, ca, &rec, e);
+    store_rollback(tx);
+    if (rc != 0)
+        return NULL;
+    sk = sk_X509_new_null();
+    if (rec->cert_der != NULL) {
+        X509 *x = svc_der_to_x509(rec->cert_der, rec->cert_len, e);
+        if (x != NULL)
+            sk_X509_push(sk, x);
+    }
+    if (rec->chain_der != NULL)
+        svc_der_chain(rec->chain_der, rec->chain_len, sk, e);
+    for (int i = 0; i < sk_X509_num(sk); i++)
+        pem_append(&b, sk_X509_value(sk, i));
+    buf_append(&b, "", 1);
+    sk_X509_pop_free(sk, X509_free);
+    ca_rec_free(rec);
+    return (char *)b.data;
+}

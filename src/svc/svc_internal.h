@@ -1,0 +1,53 @@
+/* svc_internal.h — what the svc_*.c files share; not for other modules. */
+#ifndef VOUCH_SVC_INTERNAL_H
+#define VOUCH_SVC_INTERNAL_H
+
+#include <pthread.h>
+
+#include "core/profile.h"
+#include "svc/svc.h"
+#include "svc/writer.h"
+
+struct key_cache_entry {
+    char *tenant;
+    char *key_id;
+    EVP_PKEY *key;
+    struct key_cache_entry *next;
+};
+
+struct svc {
+    struct store *store;
+    struct signer *signer;
+    char *public_url;
+    long crl_validity_hours;
+    long crl_interval_minutes;
+    long crl_expired_margin_days;
+    struct writer *writer; /* group commit of issuance records */
+    pthread_mutex_t lock;  /* guards keys */
+    struct key_cache_entry *keys;
+};
+
+/* A remote key of tenant (cached; the caller frees its reference). */
+EVP_PKEY *svc_key(struct svc *s, const char *tenant, const char *key_id, struct err *e);
+
+/* Writes one audit event inside tx with result "ok". */
+int svc_audit_ok(struct store_tx *tx, const char *tenant, const struct actor *a, const char *action,
+                 const char *object, const char *detail, struct err *e);
+
+/* Parses DER into an X509; NULL with e set (500: our own stored data is bad). */
+X509 *svc_der_to_x509(const unsigned char *der, size_t len, struct err *e);
+/* Appends DER certificates in blob (concatenated) to sk; 0 ok. */
+int svc_der_chain(const unsigned char *der, size_t len, STACK_OF(X509) * sk, struct err *e);
+
+/* Loads tenant's profile (latest version) and parses it; *version set. */
+struct profile *svc_profile_load(struct store_tx *tx, const char *tenant, const char *name,
+                                 int *version, struct err *e);
+
+/* Fills the AIA/CDP URLs of CA `ca` into urls; free with svc_urls_free. */
+void svc_urls_fill(struct svc *s, const char *tenant, const char *ca, struct ca_urls *urls);
+void svc_urls_free(struct ca_urls *urls);
+
+/* Fills the common fields of a cert_rec from an issued certificate. */
+void svc_cert_rec_fill(struct cert_rec *r, const char *tenant, const char *ca, X509 *cert);
+
+#endif

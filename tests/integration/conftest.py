@@ -1,0 +1,192 @@
+"""Fixtures for the integration suite: a real vouchd on ephemeral loopback ports.
+
+Each test module gets its own instance (`vouchd init` in a temporary directory,
+then `vouchd -c`), stopped by PID at the end.  Checks use tools no one here
+wrote: openssl, GnuTLS certtool, curl and python3-cryptography.
+"""
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.x509.oid import NameOID
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("VOUCH_BUILD", os.path.join(ROOT, "build"))
+VOUCHD = os.path.join(BUILD, "vouchd")
+VOUCH = os.path.join(BUILD, "vouch")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Server:
+    """One vouch instance: `vouchd init` then `vouchd -c`, on loopback."""
+
+    def __init__(self, base, tls=False):
+        self.dir = os.path.join(base, "inst")
+        self.tls = tls
+        self.api_port = free_port()
+        self.public_port = free_port()
+        cmd = [VOUCHD, "init", self.dir, "--api-port", str(self.api_port),
+               "--public-port", str(self.public_port), "--json"]
+        if not tls:
+            cmd.append("--no-tls")
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
+        info = json.loads(out.stdout)
+        self.system_token = info["system_token"]
+        self.token = info["admin_token"]
+        self.cacert = info["cacert"] if tls else None
+        self.log_path = os.path.join(base, "vouchd.log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([VOUCHD, "-c", os.path.join(self.dir, "vouchd.conf")],
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            self.stop()
+            raise RuntimeError("vouchd did not start: " + open(self.log_path).read())
+        ports = json.loads(line)
+        assert ports["api_port"] == self.api_port
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.api_port}"
+        self.public_url = f"http://127.0.0.1:{self.public_port}"
+        self.ctx = ssl.create_default_context(cafile=self.cacert) if tls else None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+    def request(self, method, path, body=None, token="admin", content_type="application/json",
+                base=None, headers=None):
+        url = (base or self.url) + path
+        data = None
+        hdrs = dict(headers or {})
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            if content_type:
+                hdrs["Content-Type"] = content_type
+        if token == "admin":
+            token = self.token
+        elif token == "system":
+            token = self.system_token
+        if token:
+            hdrs["Authorization"] = "Bearer " + token
+        req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
+        ctx = self.ctx if url.startswith("https") else None
+        try:
+            with urllib.request.urlopen(req, timeout=60, context=ctx) as r:
+                return Response(r.status, r.headers, r.read())
+        except urllib.error.HTTPError as e:
+            return Response(e.code, e.headers, e.read())
+
+    def api(self, method, path, body=None, expect=200, tenant="default", **kw):
+        """Calls /api/v1/t/<tenant><path> and checks the status; returns the JSON."""
+        r = self.request(method, f"/api/v1/t/{tenant}{path}", body, **kw)
+        assert r.status == expect, f"{method} {path}: {r.status} {r.body[:500]!r}"
+        return r.json() if r.body else None
+
+    def cli(self, *args, check=True, token=None, input=None):
+        env = dict(os.environ, VOUCH_URL=self.url, VOUCH_TOKEN=token or self.token,
+                   VOUCH_TENANT="default")
+        if self.cacert:
+            env["VOUCH_CACERT"] = self.cacert
+        p = subprocess.run([VOUCH, *args], capture_output=True, text=True, env=env, timeout=60,
+                           input=input)
+        if check:
+            assert p.returncode == 0, f"vouch {' '.join(args)}: {p.returncode} {p.stderr}"
+        return p
+
+    def audit(self, tenant="default", token="admin"):
+        r = self.request("GET", f"/api/v1/t/{tenant}/audit?limit=10000", token=token)
+        assert r.status == 200, r.body
+        return [json.loads(l) for l in r.body.decode().splitlines() if l]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    s = Server(str(tmp_path_factory.mktemp("vouch")))
+    yield s
+    s.stop()
+
+
+def other_tenant(server, name):
+    """Creates tenant `name` (if new) and returns a fresh admin token of it."""
+    r = server.request("POST", "/api/v1/tenants", {"name": name}, token="system")
+    assert r.status in (201, 409), r.body
+    r = server.request("POST", f"/api/v1/tenants/{name}/tokens", {"name": "t"}, token="system")
+    assert r.status == 201, r.body
+    return r.json()["token"]
+
+
+def new_key(kind="ec-p256"):
+    if kind == "ec-p256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if kind == "ec-p384":
+        return ec.generate_private_key(ec.SECP384R1())
+    if kind.startswith("rsa-"):
+        return rsa.generate_private_key(65537, int(kind[4:]))
+    if kind == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise ValueError(kind)
+
+
+def make_csr(cn=None, dns=(), ips=(), emails=(), key=None, org=None, extra_ext=None):
+    """A PEM CSR (str) and its key."""
+    import ipaddress
+    key = key or new_key()
+    attrs = []
+    if org:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
+    if cn:
+        attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, cn))
+    b = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(attrs))
+    sans = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    sans += [x509.RFC822Name(e) for e in emails]
+    if sans:
+        b = b.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    if extra_ext is not None:
+        b = b.add_extension(extra_ext, critical=True)
+    algo = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    csr = b.sign(key, algo)
+    return csr.public_bytes(serialization.Encoding.PEM).decode(), key
+
+
+def run(*cmd, check=True, input=None):
+    p = subprocess.run(list(cmd), capture_output=True, text=True, timeout=120, input=input)
+    if check:
+        assert p.returncode == 0, f"{' '.join(cmd)}: {p.returncode}\n{p.stdout}\n{p.stderr}"
+    return p
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return str(path)

@@ -33,7 +33,7 @@ $(foreach m,$(MODULES),$(eval $(call module_vars,$(m))))
 
 # Which modules a program or unit test links (most dependent first).
 SERVER_MODS := daemon api http svc core audit store keys lib
-CLI_MODS    := cli audit store lib
+CLI_MODS    := cli lib
 DEPS_lib    := lib
 DEPS_keys   := keys lib
 DEPS_store  := audit store lib
@@ -42,7 +42,7 @@ DEPS_core   := core lib
 DEPS_http   := http lib
 DEPS_api    := $(SERVER_MODS)
 DEPS_svc    := svc core audit store keys lib
-DEPS_cli    := cli audit store lib
+DEPS_cli    := cli lib
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -100,6 +100,8 @@ integration: bins
 FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
 FUZZ_SRCS_csr     := $(core_SRC) $(lib_SRC)
 FUZZ_SRCS_profile := $(core_SRC) $(lib_SRC)
+FUZZ_SRCS_wire    := src/keys/wire.c $(lib_SRC)
+FUZZ_SRCS_route   := $(foreach m,api http svc core audit store keys lib,$($(m)_SRC))
 FUZZ_BIN  := $(patsubst fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard src/*/*.c src/*/*.h)
 	@mkdir -p build-fuzz
@@ -108,7 +110,7 @@ build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard src/*/*.c src/*/*.h)
 fuzz: $(FUZZ_BIN)
 fuzz-smoke: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus-$$n; \
-	    echo "== $$f"; $$f -max_total_time=20 -rss_limit_mb=2048 build-fuzz/corpus-$$n fuzz/corpus/$$n; done
+	    echo "== $$f"; $$f -max_total_time=15 -rss_limit_mb=2048 build-fuzz/corpus-$$n fuzz/corpus/$$n; done
 
 bench: bins
 	./scripts/install-deps.sh --bench

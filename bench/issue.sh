@@ -26,6 +26,8 @@ csr_json=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read(
 # vouchd
 api=$(port); pub=$(port)
 info=$(build/vouchd init "$work/vouch" --api-port "$api" --public-port "$pub" --no-tls --json)
+# Handler threads block while their issuance waits for its group commit.
+echo "threads = ${THREADS:-32}" >> "$work/vouch/vouchd.conf"
 token=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["admin_token"])' "$info")
 build/vouchd -c "$work/vouch/vouchd.conf" > "$work/vouchd.out" 2> "$work/vouchd.log" &
 pids+=($!)

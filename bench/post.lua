@@ -17,5 +17,5 @@ response = function(status, headers, body)
 end
 
 done = function(summary, latency, requests)
-    io.write(string.format("non-2xx responses: %d\n", summary.status.status or 0))
+    io.write(string.format("non-2xx responses: %d\n", summary.errors.status or 0))
 end

@@ -113,15 +113,7 @@ json_t *api_time(int64_t t)
 
 char *api_pem(const char *label, const unsigned char *der, size_t len)
 {
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data, *out;
-    long n;
-
-    PEM_write_bio(bio, label, "", der, (long)len);
-    n = BIO_get_mem_data(bio, &data);
-    out = xstrndup(data, n > 0 ? (size_t)n : 0);
-    BIO_free(bio);
-    return out;
+    return svc_pem(label, der, len);
 }
 
 static json_t *nullable(const char *s)

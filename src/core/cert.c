@@ -113,32 +113,22 @@ static int set_fields(X509 *x, const struct profile *p, const struct issue_reque
 }
 
 /*
- * Signs x, then reads the DER back into a fresh object (caches clean, the
- * encoding exactly what relying parties see) and verifies it with the
- * issuer's public key: a signer fault or a key mismatch never leaves here.
+ * Signs x and verifies the signature with the issuer's public key over the
+ * encoding just produced: a signer fault or a key mismatch never leaves here.
+ * Returns a new reference to x.  (Re-parsing the DER would also check the
+ * encoding round-trips, but costs ~100 us per certificate with OpenSSL 3.0.)
  */
 static X509 *sign_and_reload(X509 *x, const struct profile *p, EVP_PKEY *issuer_pub,
                              EVP_PKEY *issuer_key, struct err *e)
 {
-    unsigned char *der = NULL;
-    const unsigned char *q;
-    X509 *done = NULL;
-    int len;
-
     if (X509_sign(x, issuer_key, sign_digest(issuer_pub, p->digest)) <= 0)
         return err_ossl(e, 500, ERR_INTERNAL, "certificate: signing failed"), NULL;
-    if ((len = i2d_X509(x, &der)) <= 0)
-        return err_ossl(e, 500, ERR_INTERNAL, "certificate: cannot encode"), NULL;
-    q = der;
-    done = d2i_X509(NULL, &q, len);
-    OPENSSL_free(der);
-    if (done == NULL || X509_verify(done, issuer_pub) != 1) {
-        X509_free(done);
+    if (X509_verify(x, issuer_pub) != 1)
         return err_ossl(e, 500, ERR_INTERNAL,
                         "certificate: the signature does not verify with the issuer's key"),
                NULL;
-    }
-    return done;
+    X509_up_ref(x);
+    return x;
 }
 
 /* Refuses a certificate that its issuer's own name constraints would reject. */

@@ -150,8 +150,7 @@ static EVP_PKEY *soft_get(struct keystore *ks, const char *tenant, const char *k
     return k;
 }
 
-static int soft_delete(struct keystore *ks, const char *tenant, const char *key_id,
-                       struct err *e)
+static int soft_delete(struct keystore *ks, const char *tenant, const char *key_id, struct err *e)
 {
     struct soft_store *s = (struct soft_store *)ks;
     struct cached_key **pp, *c;

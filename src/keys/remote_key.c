@@ -115,8 +115,7 @@ static int km_import(void *keydata, int selection, const OSSL_PARAM params[])
 
 static const OSSL_PARAM *km_import_types(int selection)
 {
-    static const OSSL_PARAM types[] = {OSSL_PARAM_octet_string(REF_PARAM, NULL, 0),
-                                       OSSL_PARAM_END};
+    static const OSSL_PARAM types[] = {OSSL_PARAM_octet_string(REF_PARAM, NULL, 0), OSSL_PARAM_END};
     (void)selection;
     return types;
 }
@@ -341,9 +340,9 @@ static int sig_digest_sign(void *vctx, unsigned char *sig, size_t *siglen, size_
 /* The DER AlgorithmIdentifier of this key type and digest, into buf; its length or 0. */
 static size_t algorithm_id(const struct rsig *c, unsigned char *buf, size_t size)
 {
-    int pkey_nid = strcmp(c->key->alg, "VOUCH-RSA") == 0 ? NID_rsaEncryption
+    int pkey_nid = strcmp(c->key->alg, "VOUCH-RSA") == 0  ? NID_rsaEncryption
                    : strcmp(c->key->alg, "VOUCH-EC") == 0 ? NID_X9_62_id_ecPublicKey
-                                                           : NID_ED25519;
+                                                          : NID_ED25519;
     int md_nid = c->md[0] ? OBJ_sn2nid(c->md) : NID_undef, sig_nid = NID_undef;
     X509_ALGOR *alg;
     unsigned char *der = NULL;
@@ -354,9 +353,8 @@ static size_t algorithm_id(const struct rsig *c, unsigned char *buf, size_t size
     else if (OBJ_find_sigid_by_algs(&sig_nid, md_nid, pkey_nid) != 1)
         return 0;
     alg = X509_ALGOR_new();
-    X509_ALGOR_set0(alg, OBJ_nid2obj(sig_nid), pkey_nid == NID_rsaEncryption ? V_ASN1_NULL
-                                                                              : V_ASN1_UNDEF,
-                    NULL);
+    X509_ALGOR_set0(alg, OBJ_nid2obj(sig_nid),
+                    pkey_nid == NID_rsaEncryption ? V_ASN1_NULL : V_ASN1_UNDEF, NULL);
     len = i2d_X509_ALGOR(alg, &der);
     X509_ALGOR_free(alg);
     if (len <= 0 || (size_t)len > size) {
@@ -491,13 +489,21 @@ static int provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in
 
 static pthread_once_t provider_once = PTHREAD_ONCE_INIT;
 static int provider_ok;
+static OSSL_PROVIDER *loaded_default, *loaded_remote;
+
+static void provider_unload(void)
+{
+    OSSL_PROVIDER_unload(loaded_remote);
+    OSSL_PROVIDER_unload(loaded_default);
+}
 
 static void provider_load(void)
 {
     /* Loading a provider explicitly stops OpenSSL from loading "default" by itself. */
     provider_ok = OSSL_PROVIDER_add_builtin(NULL, PROVIDER_NAME, provider_init) == 1 &&
-                  OSSL_PROVIDER_load(NULL, "default") != NULL &&
-                  OSSL_PROVIDER_load(NULL, PROVIDER_NAME) != NULL;
+                  (loaded_default = OSSL_PROVIDER_load(NULL, "default")) != NULL &&
+                  (loaded_remote = OSSL_PROVIDER_load(NULL, PROVIDER_NAME)) != NULL;
+    atexit(provider_unload);
 }
 
 EVP_PKEY *remote_key_new(struct signer *s, const char *tenant, const char *key_id, EVP_PKEY *pub,

@@ -127,8 +127,8 @@ static void conn_give(struct signer *s, struct conn *c, int broken)
 
 static int reply_error(const unsigned char *body, size_t len, struct err *e)
 {
-    char *status = wire_get_str(body, len, T_STATUS, 8), *msg = wire_get_str(body, len, T_MESSAGE,
-                                                                             500);
+    char *status = wire_get_str(body, len, T_STATUS, 8),
+         *msg = wire_get_str(body, len, T_MESSAGE, 500);
     int code = status ? atoi(status) : 500;
     const char *word = code == 400   ? ERR_BAD_REQUEST
                        : code == 404 ? ERR_NOT_FOUND
@@ -274,7 +274,7 @@ int signer_sign(struct signer *s, const char *tenant, const char *key_id, const 
 
 int signer_import(struct signer *s, const char *tenant, enum signer_import_format format,
                   const unsigned char *blob, size_t len, const char *password, char **key_id,
-                  EVP_PKEY **pub, STACK_OF(X509) **certs, struct err *e)
+                  EVP_PKEY **pub, STACK_OF(X509) * *certs, struct err *e)
 {
     struct buf req = {0};
     unsigned char *reply = NULL;
@@ -371,7 +371,7 @@ static void put_x509(struct buf *b, enum wire_tag tag, X509 *x)
 }
 
 int signer_ee_pkcs12(struct signer *s, const char *tenant, uint64_t handle, const char *password,
-                     X509 *cert, STACK_OF(X509) *chain, unsigned char **out, size_t *out_len,
+                     X509 *cert, STACK_OF(X509) * chain, unsigned char **out, size_t *out_len,
                      struct err *e)
 {
     struct buf req = {0};

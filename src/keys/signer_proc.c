@@ -165,7 +165,7 @@ static void put_cert(struct buf *b, enum wire_tag tag, X509 *x)
 }
 
 /* Parses an import blob into a key (and, for PKCS#12, its certificates). */
-static EVP_PKEY *import_parse(struct req *r, const char *format, STACK_OF(X509) **certs)
+static EVP_PKEY *import_parse(struct req *r, const char *format, STACK_OF(X509) * *certs)
 {
     const unsigned char *blob, *p;
     char *password = wire_get_str(r->body, r->len, T_PASSWORD, 1024);
@@ -195,7 +195,8 @@ static EVP_PKEY *import_parse(struct req *r, const char *format, STACK_OF(X509) 
         k = PEM_read_bio_PrivateKey(bio, NULL, NULL, password ? password : (char *)"");
         BIO_free(bio);
         if (k == NULL)
-            err_ossl(&r->err, 400, ERR_BAD_REQUEST, "key: not a PEM private key (or wrong password)");
+            err_ossl(&r->err, 400, ERR_BAD_REQUEST,
+                     "key: not a PEM private key (or wrong password)");
     }
     if (password != NULL)
         secure_zero(password, strlen(password));
@@ -237,7 +238,7 @@ out:
 static int h_delete(struct req *r)
 {
     char *tenant = req_str(r, T_TENANT, "tenant"), *id = req_str(r, T_KEY_ID, "key id");
-    int rc = tenant && id ? ks->ops->delete(ks, tenant, id, &r->err) : -1;
+    int rc = tenant && id ? ks->ops->delete (ks, tenant, id, &r->err) : -1;
 
     free(tenant);
     free(id);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "audit/audit.h"
 #include "lib/log.h"
@@ -38,6 +39,14 @@ void svc_free(struct svc *s)
         free(k->tenant);
         free(k->key_id);
         free(k);
+    }
+    for (struct ca_cache_entry *c = s->ca_certs, *cn; c != NULL; c = cn) {
+        cn = c->next;
+        X509_free(c->cert);
+        free(c->tenant);
+        free(c->name);
+        free(c->der);
+        free(c);
     }
     pthread_mutex_destroy(&s->lock);
     free(s->public_url);
@@ -147,6 +156,37 @@ void svc_audit_refusal(struct svc *s, const char *tenant, const struct actor *a,
     json_decref(detail);
 }
 
+X509 *svc_ca_cert(struct svc *s, const struct ca_rec *r, struct err *e)
+{
+    struct ca_cache_entry *c;
+    X509 *x;
+
+    pthread_mutex_lock(&s->lock);
+    for (c = s->ca_certs; c != NULL; c = c->next)
+        if (strcmp(c->tenant, r->tenant) == 0 && strcmp(c->name, r->name) == 0 &&
+            c->der_len == r->cert_len && memcmp(c->der, r->cert_der, r->cert_len) == 0) {
+            X509_up_ref(c->cert);
+            pthread_mutex_unlock(&s->lock);
+            return c->cert;
+        }
+    pthread_mutex_unlock(&s->lock);
+    if ((x = svc_der_to_x509(r->cert_der, r->cert_len, e)) == NULL)
+        return NULL;
+    c = xcalloc(1, sizeof(*c));
+    c->tenant = xstrdup(r->tenant);
+    c->name = xstrdup(r->name);
+    c->der = xmalloc(r->cert_len);
+    memcpy(c->der, r->cert_der, r->cert_len);
+    c->der_len = r->cert_len;
+    c->cert = x;
+    X509_up_ref(x);
+    pthread_mutex_lock(&s->lock);
+    c->next = s->ca_certs;
+    s->ca_certs = c;
+    pthread_mutex_unlock(&s->lock);
+    return x;
+}
+
 X509 *svc_der_to_x509(const unsigned char *der, size_t len, struct err *e)
 {
     const unsigned char *p = der;
@@ -188,6 +228,19 @@ struct profile *svc_profile_load(struct store_tx *tx, const char *tenant, const 
         *version = rec->version;
     profile_rec_free(rec);
     return p;
+}
+
+char *svc_pem(const char *label, const unsigned char *der, size_t len)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data, *out;
+    long n;
+
+    PEM_write_bio(bio, label, "", der, (long)len);
+    n = BIO_get_mem_data(bio, &data);
+    out = xstrndup(data, n > 0 ? (size_t)n : 0);
+    BIO_free(bio);
+    return out;
 }
 
 void svc_cert_rec_fill(struct cert_rec *r, const char *tenant, const char *ca, X509 *cert)

@@ -47,6 +47,9 @@ struct actor {
 char *svc_crl_url(struct svc *s, const char *tenant, const char *ca);
 char *svc_ca_issuers_url(struct svc *s, const char *tenant, const char *ca);
 
+/* PEM text (label, base64 lines) of DER bytes, without parsing them; caller frees. */
+char *svc_pem(const char *label, const unsigned char *der, size_t len);
+
 /* Records an event in a transaction of its own ("refused" or "error" results). */
 void svc_audit_refusal(struct svc *s, const char *tenant, const struct actor *a, const char *action,
                        const char *object, const struct err *why);

@@ -54,7 +54,7 @@ static int issue_load(struct svc *s, const char *tenant, const struct issue_para
         err_set(e, 409, ERR_CONFLICT, "ca: CA %s is %s", p->ca, c->ca->status);
         goto out;
     }
-    if ((c->ca_cert = svc_der_to_x509(c->ca->cert_der, c->ca->cert_len, e)) == NULL)
+    if ((c->ca_cert = svc_ca_cert(s, c->ca, e)) == NULL)
         goto out;
     if ((c->profile = svc_profile_load(tx, tenant, p->profile, &c->profile_version, e)) == NULL)
         goto out;
@@ -408,24 +408,32 @@ int svc_cert_reinstate(struct svc *s, const struct actor *a, const char *tenant,
     return cert_change(s, a, tenant, serial, &ch, out, e);
 }
 
-static void pem_append(struct buf *b, X509 *x)
+/* Appends PEM of each DER certificate in der (concatenated), without parsing them. */
+static int pem_append_all(struct buf *b, const unsigned char *der, size_t len)
 {
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data;
-    long n;
+    const unsigned char *p = der, *end = der + len;
 
-    PEM_write_bio_X509(bio, x);
-    n = BIO_get_mem_data(bio, &data);
-    if (n > 0)
-        buf_append(b, data, (size_t)n);
-    BIO_free(bio);
+    while (p < end) {
+        const unsigned char *start = p;
+        long content;
+        int tag, cls;
+        char *pem;
+
+        /* Only the outer SEQUENCE header is read, to find where each certificate ends. */
+        if (ASN1_get_object(&p, &content, &tag, &cls, (long)(end - p)) & 0x80 || content > end - p)
+            return -1;
+        p += content;
+        pem = svc_pem("CERTIFICATE", start, (size_t)(p - start));
+        buf_append(b, pem, strlen(pem));
+        free(pem);
+    }
+    return 0;
 }
 
 char *svc_chain_pem(struct svc *s, const char *tenant, const char *ca, struct err *e)
 {
     struct store_tx *tx = store_begin_read(s->store, e);
     struct ca_rec *rec = NULL;
-    STACK_OF(X509) *sk = NULL;
     struct buf b = {0};
     int rc;
 
@@ -435,18 +443,14 @@ char *svc_chain_pem(struct svc *s, const char *tenant, const char *ca, struct er
     store_rollback(tx);
     if (rc != 0)
         return NULL;
-    sk = sk_X509_new_null();
-    if (rec->cert_der != NULL) {
-        X509 *x = svc_der_to_x509(rec->cert_der, rec->cert_len, e);
-        if (x != NULL)
-            sk_X509_push(sk, x);
+    if ((rec->cert_der != NULL && pem_append_all(&b, rec->cert_der, rec->cert_len) != 0) ||
+        (rec->chain_der != NULL && pem_append_all(&b, rec->chain_der, rec->chain_len) != 0)) {
+        err_set(e, 500, ERR_INTERNAL, "CA %s: stored certificates do not parse", ca);
+        buf_free(&b);
+        ca_rec_free(rec);
+        return NULL;
     }
-    if (rec->chain_der != NULL)
-        svc_der_chain(rec->chain_der, rec->chain_len, sk, e);
-    for (int i = 0; i < sk_X509_num(sk); i++)
-        pem_append(&b, sk_X509_value(sk, i));
     buf_append(&b, "", 1);
-    sk_X509_pop_free(sk, X509_free);
     ca_rec_free(rec);
     return (char *)b.data;
 }

@@ -47,7 +47,7 @@ static int crl_make(struct svc *s, struct store_tx *tx, const char *tenant, cons
         entries[i].reason = revoked[i]->reason;
         entries[i].invalidity_date = revoked[i]->invalidity_date;
     }
-    if ((cert = svc_der_to_x509(ca->cert_der, ca->cert_len, e)) == NULL ||
+    if ((cert = svc_ca_cert(s, ca, e)) == NULL ||
         (key = svc_key(s, tenant, ca->key_id, e)) == NULL ||
         store_crl_next_number(tx, tenant, ca->name, &number, e) != 0)
         goto out;

@@ -15,6 +15,15 @@ struct key_cache_entry {
     struct key_cache_entry *next;
 };
 
+struct ca_cache_entry {
+    char *tenant;
+    char *name;
+    unsigned char *der; /* the DER the parsed certificate came from */
+    size_t der_len;
+    X509 *cert;
+    struct ca_cache_entry *next;
+};
+
 struct svc {
     struct store *store;
     struct signer *signer;
@@ -25,6 +34,7 @@ struct svc {
     struct writer *writer; /* group commit of issuance records */
     pthread_mutex_t lock;  /* guards keys */
     struct key_cache_entry *keys;
+    struct ca_cache_entry *ca_certs; /* parsed CA certificates, guarded by lock */
 };
 
 /* A remote key of tenant (cached; the caller frees its reference). */
@@ -33,6 +43,12 @@ EVP_PKEY *svc_key(struct svc *s, const char *tenant, const char *key_id, struct 
 /* Writes one audit event inside tx with result "ok". */
 int svc_audit_ok(struct store_tx *tx, const char *tenant, const struct actor *a, const char *action,
                  const char *object, const char *detail, struct err *e);
+
+/*
+ * The parsed certificate of CA record r (a new reference): from the cache
+ * when the stored DER is unchanged, else parsed and cached.  NULL with e set.
+ */
+X509 *svc_ca_cert(struct svc *s, const struct ca_rec *r, struct err *e);
 
 /* Parses DER into an X509; NULL with e set (500: our own stored data is bad). */
 X509 *svc_der_to_x509(const unsigned char *der, size_t len, struct err *e);

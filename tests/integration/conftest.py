@@ -158,13 +158,15 @@ def new_key(kind="ec-p256"):
     raise ValueError(kind)
 
 
-def make_csr(cn=None, dns=(), ips=(), emails=(), key=None, org=None, extra_ext=None):
+def make_csr(cn=None, dns=(), ips=(), emails=(), key=None, org=None, extra_ext=None, ou=None):
     """A PEM CSR (str) and its key."""
     import ipaddress
     key = key or new_key()
     attrs = []
     if org:
         attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
+    if ou:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou))
     if cn:
         attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, cn))
     b = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(attrs))

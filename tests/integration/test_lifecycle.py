@@ -62,8 +62,8 @@ def test_revocation_shows_on_the_next_crl_and_fails_openssl_verify(server, tmp_p
     assert entry is not None
     assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == \
         x509.ReasonFlags.key_compromise
-    assert entry.extensions.get_extension_for_class(x509.InvalidityDate).value.strftime(
-        "%Y-%m-%dT%H:%M:%SZ") == inv
+    assert entry.extensions.get_extension_for_class(x509.InvalidityDate).value \
+        .invalidity_date.strftime("%Y-%m-%dT%H:%M:%SZ") == inv
     assert crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == gen["number"]
     p = crl_verify(server, tmp_path, cert["certificate"], crl_pem)
     assert p.returncode != 0 and "revoked" in (p.stdout + p.stderr)

@@ -1,0 +1,299 @@
+/*
+ * cli_commands.c — the command table: every command of vouch as data, one
+ * row per route of docs/api.md (plus `inspect`, which needs no server).
+ * A row: group, verb, method, path template, scope, arguments, check,
+ * output, and for tables the list member and its columns.
+ */
+#include <string.h>
+
+#include "cli/cli_internal.h"
+
+/* The table is laid out by hand: one argument or route per line reads best. */
+// clang-format off
+
+/* Argument rows.  POS: a path segment; POS_BODY: a positional body member. */
+#define POS(label)                   {label, NULL, ARG_STRING, TO_PATH, 1, NULL, NULL}
+#define POS_BODY(label, field, type) {label, field, type, TO_BODY, 1, NULL, NULL}
+#define OPT(flag, field, type)       {flag, field, type, TO_BODY, 0, NULL, NULL}
+#define REQ(flag, field, type)       {flag, field, type, TO_BODY, 1, NULL, NULL}
+#define QUERY(flag, field, type)     {flag, field, type, TO_QUERY, 0, NULL, NULL}
+#define LOCAL(flag, field, type)     {flag, field, type, TO_LOCAL, 0, NULL, NULL}
+#define OUTPUT                       LOCAL("-o", "out", ARG_OUTPUT)
+#define DER                          LOCAL("--der", "der", ARG_FLAG)
+#define ENTITY_ID                    {"--entity", "entity", ARG_STRING, TO_BODY, 0, NULL, "ID"}
+#define END                          {NULL, NULL, ARG_STRING, TO_BODY, 0, NULL, NULL}
+
+/* The members shared by entity create and update. */
+#define ENTITY_FIELDS                                                   \
+    OPT("--email", "email", ARG_STRING),                                \
+    OPT("--manufacturer", "manufacturer", ARG_STRING),                  \
+    OPT("--model", "model", ARG_STRING),                                \
+    OPT("--serial-number", "serial_number", ARG_STRING),                \
+    {"--meta", "metadata", ARG_META, TO_BODY, 0, NULL, NULL}
+
+/* The filters of cert list. */
+#define CERT_FILTERS                                                    \
+    QUERY("--serial", "serial", ARG_STRING),                            \
+    QUERY("--subject", "subject", ARG_STRING),                          \
+    QUERY("--san", "san", ARG_STRING),                                  \
+    QUERY("--status", "status", ARG_STRING),                            \
+    QUERY("--ca", "ca", ARG_STRING),                                    \
+    QUERY("--entity", "entity", ARG_STRING),                            \
+    QUERY("--profile", "profile", ARG_STRING),                          \
+    QUERY("--expires-before", "expires_before", ARG_TIME),              \
+    QUERY("--expires-after", "expires_after", ARG_TIME),                \
+    QUERY("--limit", "limit", ARG_INT),                                 \
+    QUERY("--offset", "offset", ARG_INT)
+
+#define CERT_COLUMNS "serial status not_after profile subject"
+
+static int check_ca_import(struct cli_call *call, struct err *e);
+static int check_der_output(struct cli_call *call, struct err *e);
+static int check_entity_update(struct cli_call *call, struct err *e);
+
+static const struct cli_command commands[] = {
+    /* System routes (a system token). */
+    {"tenant", "create", "POST", "/api/v1/tenants", SCOPE_SYSTEM,
+     {POS_BODY("NAME", "name", ARG_STRING), END},
+     NULL, cli_show_object, NULL, NULL},
+    {"tenant", "list", "GET", "/api/v1/tenants", SCOPE_SYSTEM,
+     {END},
+     NULL, cli_show_table, "tenants", "name status created"},
+    {"tenant", "token", "POST", "/api/v1/tenants/{}/tokens", SCOPE_SYSTEM,
+     {POS("NAME"),
+      {"--name", "name", ARG_STRING, TO_BODY, 0, "admin", NULL},
+      OPT("--expires-days", "expires_days", ARG_INT), END},
+     NULL, cli_show_object, NULL, NULL},
+
+    /* CAs. */
+    {"ca", "create", "POST", "/cas", SCOPE_TENANT,
+     {POS_BODY("NAME", "name", ARG_STRING),
+      REQ("--subject", "subject", ARG_STRING),
+      OPT("--key-type", "key_type", ARG_STRING),
+      OPT("--parent", "parent", ARG_STRING),
+      OPT("--external", "external", ARG_FLAG),
+      OPT("--validity-days", "validity_days", ARG_INT),
+      OPT("--path-len", "path_len", ARG_INT),
+      OPT("--profile", "profile", ARG_STRING),
+      OPT("--crl-validity-hours", "crl_validity_hours", ARG_INT),
+      OPT("--crl-interval-minutes", "crl_interval_minutes", ARG_INT), END},
+     NULL, cli_show_object, NULL, NULL},
+    {"ca", "list", "GET", "/cas", SCOPE_TENANT,
+     {END},
+     NULL, cli_show_table, "cas", "name status key_type parent not_after subject"},
+    {"ca", "show", "GET", "/cas/{}", SCOPE_TENANT,
+     {POS("NAME"), END},
+     NULL, cli_show_object, NULL, NULL},
+    {"ca", "csr", "GET", "/cas/{}/csr", SCOPE_TENANT,
+     {POS("NAME"), OUTPUT, END},
+     NULL, cli_show_csr, NULL, NULL},
+    {"ca", "import-cert", "POST", "/cas/{}/certificate", SCOPE_TENANT,
+     {POS("NAME"),
+      POS_BODY("CERT.pem", "certificate", ARG_TEXT_FILE),
+      OPT("--chain", "chain", ARG_TEXT_FILE), END},
+     NULL, cli_show_object, NULL, NULL},
+    {"ca", "import", "POST", "/cas/import", SCOPE_TENANT,
+     {POS_BODY("NAME", "name", ARG_STRING),
+      OPT("--pkcs12", "pkcs12", ARG_BASE64_FILE),
+      OPT("--password", "password", ARG_STRING),
+      OPT("--key", "key", ARG_TEXT_FILE),
+      OPT("--cert", "certificate", ARG_TEXT_FILE),
+      OPT("--chain", "chain", ARG_TEXT_FILE), END},
+     check_ca_import, cli_show_object, NULL, NULL},
+    {"ca", "disable", "POST", "/cas/{}/disable", SCOPE_TENANT,
+     {POS("NAME"), END},
+     NULL, cli_show_object, NULL, NULL},
+
+    /* Profiles. */
+    {"profile", "list", "GET", "/profiles", SCOPE_TENANT,
+     {END},
+     NULL, cli_show_table, "profiles", "name version created"},
+    {"profile", "show", "GET", "/profiles/{}", SCOPE_TENANT,
+     {POS("NAME"), QUERY("--version", "version", ARG_INT), END},
+     NULL, cli_show_object, NULL, NULL},
+    {"profile", "create", "POST", "/profiles", SCOPE_TENANT,
+     {POS_BODY("NAME", "name", ARG_STRING),
+      POS_BODY("FILE.json", "document", ARG_JSON_FILE), END},
+     NULL, cli_show_object, NULL, NULL},
+    {"profile", "update", "PUT", "/profiles/{}", SCOPE_TENANT,
+     {POS("NAME"), POS_BODY("FILE.json", "document", ARG_JSON_FILE), END},
+     NULL, cli_show_object, NULL, NULL},
+    {"profile", "clone", "POST", "/profiles/{}/clone", SCOPE_TENANT,
+     {POS("NAME"), POS_BODY("NEWNAME", "name", ARG_STRING), END},
+     NULL, cli_show_object, NULL, NULL},
+
+    /* Certificates. */
+    {"cert", "issue", "POST", "/certificates", SCOPE_TENANT,
+     {REQ("--ca", "ca", ARG_STRING),
+      REQ("--profile", "profile", ARG_STRING),
+      REQ("--csr", "csr", ARG_TEXT_FILE),
+      ENTITY_ID,
+      OPT("--validity-days", "validity_days", ARG_INT),
+      OUTPUT,
+      LOCAL("--chain-out", "chain_out", ARG_OUTPUT), END},
+     NULL, cli_show_issued, NULL, NULL},
+    {"cert", "keygen", "POST", "/certificates/keygen", SCOPE_TENANT,
+     {REQ("--ca", "ca", ARG_STRING),
+      REQ("--profile", "profile", ARG_STRING),
+      REQ("--subject", "subject", ARG_STRING),
+      {"--san", "sans", ARG_LIST, TO_BODY, 0, NULL, "TYPE:VALUE"},
+      OPT("--key-type", "key_type", ARG_STRING),
+      REQ("--password", "password", ARG_STRING),
+      ENTITY_ID,
+      OPT("--validity-days", "validity_days", ARG_INT),
+      {"-o", "out", ARG_OUTPUT, TO_LOCAL, 1, NULL, "FILE.p12"}, END},
+     NULL, cli_show_keygen, NULL, NULL},
+    {"cert", "list", "GET", "/certificates", SCOPE_TENANT,
+     {CERT_FILTERS, END},
+     NULL, cli_show_table, "certificates", CERT_COLUMNS},
+    {"cert", "expiring", "GET", "/certificates/expiring", SCOPE_TENANT,
+     {QUERY("--days", "days", ARG_INT), QUERY("--limit", "limit", ARG_INT), END},
+     NULL, cli_show_table, "certificates", CERT_COLUMNS},
+    {"cert", "show", "GET", "/certificates/{}", SCOPE_TENANT,
+     {POS("SERIAL"), OUTPUT, END},
+     NULL, cli_show_cert, NULL, NULL},
+    {"cert", "revoke", "POST", "/certificates/{}/revoke", SCOPE_TENANT,
+     {POS("SERIAL"),
+      OPT("--reason", "reason", ARG_STRING),
+      OPT("--invalidity-date", "invalidity_date", ARG_TIME), END},
+     NULL, cli_show_object, NULL, NULL},
+    {"cert", "suspend", "POST", "/certificates/{}/suspend", SCOPE_TENANT,
+     {POS("SERIAL"), END},
+     NULL, cli_show_object, NULL, NULL},
+    {"cert", "reinstate", "POST", "/certificates/{}/reinstate", SCOPE_TENANT,
+     {POS("SERIAL"), END},
+     NULL, cli_show_object, NULL, NULL},
+    {"cert", "renew", "POST", "/certificates/{}/renew", SCOPE_TENANT,
+     {POS("SERIAL"),
+      OPT("--csr", "csr", ARG_TEXT_FILE),
+      OUTPUT,
+      LOCAL("--chain-out", "chain_out", ARG_OUTPUT), END},
+     NULL, cli_show_issued, NULL, NULL},
+
+    /* End entities. */
+    {"entity", "create", "POST", "/entities", SCOPE_TENANT,
+     {POS_BODY("NAME", "name", ARG_STRING), REQ("--kind", "kind", ARG_STRING), ENTITY_FIELDS, END},
+     NULL, cli_show_object, NULL, NULL},
+    {"entity", "list", "GET", "/entities", SCOPE_TENANT,
+     {QUERY("--name", "name", ARG_STRING),
+      QUERY("--kind", "kind", ARG_STRING),
+      QUERY("--email", "email", ARG_STRING), END},
+     NULL, cli_show_table, "entities", "id name kind email"},
+    {"entity", "show", "GET", "/entities/{}", SCOPE_TENANT,
+     {POS("ID"), END},
+     NULL, cli_show_object, NULL, NULL},
+    {"entity", "update", "PUT", "/entities/{}", SCOPE_TENANT,
+     {POS("ID"), OPT("--name", "name", ARG_STRING), OPT("--kind", "kind", ARG_STRING),
+      ENTITY_FIELDS, END},
+     check_entity_update, cli_show_object, NULL, NULL},
+
+    /* CRLs. */
+    {"crl", "generate", "POST", "/cas/{}/crl", SCOPE_TENANT,
+     {POS("CA"), OUTPUT, DER, END},
+     check_der_output, cli_show_crl, NULL, NULL},
+    {"crl", "show", "GET", "/cas/{}/crl", SCOPE_TENANT,
+     {POS("CA"), OUTPUT, DER, END},
+     check_der_output, cli_show_crl, NULL, NULL},
+
+    /* Audit. */
+    {"audit", "export", "GET", "/audit", SCOPE_TENANT,
+     {QUERY("--after", "after", ARG_INT), QUERY("--limit", "limit", ARG_INT), OUTPUT, END},
+     NULL, cli_show_audit, NULL, NULL},
+    {"audit", "verify", "GET", "/audit/verify", SCOPE_TENANT,
+     {END},
+     NULL, cli_show_verify, NULL, NULL},
+
+    /* Tokens of the tenant. */
+    {"token", "create", "POST", "/tokens", SCOPE_TENANT,
+     {POS_BODY("NAME", "name", ARG_STRING), OPT("--expires-days", "expires_days", ARG_INT), END},
+     NULL, cli_show_object, NULL, NULL},
+    {"token", "list", "GET", "/tokens", SCOPE_TENANT,
+     {END},
+     NULL, cli_show_table, "tokens", "id name role expires created"},
+    {"token", "delete", "DELETE", "/tokens/{}", SCOPE_TENANT,
+     {POS("ID"), END},
+     NULL, cli_show_deleted, NULL, NULL},
+
+    /* No server. */
+    {"inspect", NULL, NULL, NULL, SCOPE_LOCAL,
+     {{"FILE", "file", ARG_STRING, TO_LOCAL, 1, NULL, NULL}, END},
+     NULL, cli_show_inspect, NULL, NULL},
+};
+
+// clang-format on
+
+const struct cli_command *cli_commands(size_t *n)
+{
+    *n = ARRAY_LEN(commands);
+    return commands;
+}
+
+const struct cli_command *cli_command_find(const char *group, const char *verb, int *uses_verb)
+{
+    for (size_t i = 0; i < ARRAY_LEN(commands); i++) {
+        const struct cli_command *c = &commands[i];
+
+        if (strcmp(c->group, group) != 0)
+            continue;
+        if (c->verb == NULL) {
+            *uses_verb = 0;
+            return c;
+        }
+        if (verb != NULL && strcmp(c->verb, verb) == 0) {
+            *uses_verb = 1;
+            return c;
+        }
+    }
+    return NULL;
+}
+
+int cli_group_exists(const char *group)
+{
+    for (size_t i = 0; i < ARRAY_LEN(commands); i++)
+        if (strcmp(commands[i].group, group) == 0)
+            return 1;
+    return 0;
+}
+
+/* Either --pkcs12 with --password, or --key with --cert (and perhaps --chain). */
+static int check_ca_import(struct cli_call *call, struct err *e)
+{
+    int p12 = cli_call_value(call, "pkcs12") != NULL;
+    int key = cli_call_value(call, "key") != NULL;
+    int cert = cli_call_value(call, "certificate") != NULL;
+
+    if (p12 && (key || cert || cli_call_value(call, "chain") != NULL))
+        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "--pkcs12 excludes --key, --cert and --chain");
+    if (p12 && cli_call_value(call, "password") == NULL)
+        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "--pkcs12 needs --password");
+    if (!p12 && (!key || !cert))
+        return err_set(e, CLI_USAGE, CLI_ERR_USAGE,
+                       "give --pkcs12 FILE --password P, or --key FILE --cert FILE");
+    return 0;
+}
+
+/* DER is binary: only into a file. */
+static int check_der_output(struct cli_call *call, struct err *e)
+{
+    const char *out = cli_call_value(call, "out");
+
+    if (cli_call_value(call, "der") != NULL && (out == NULL || strcmp(out, "-") == 0))
+        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "--der needs -o FILE");
+    return 0;
+}
+
+/*
+ * PUT /entities/{id} replaces the entity ("same fields as POST"), so the
+ * update applies the given fields over the current entity.
+ */
+static int check_entity_update(struct cli_call *call, struct err *e)
+{
+    size_t given = 0;
+
+    for (size_t i = 1; call->cmd->args[i].name != NULL; i++)
+        given += call->count[i];
+    if (given == 0)
+        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "entity update: nothing to change");
+    call->req.merge_current = 1;
+    return 0;
+}

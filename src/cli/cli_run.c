@@ -1,0 +1,108 @@
+/*
+ * cli_run.c — running a built command: the request (two for a merged PUT),
+ * the server's error as one line on stderr, then the command's output.
+ */
+#include <string.h>
+
+#include "cli/cli_internal.h"
+
+/* The members PUT /entities/{id} takes ("same fields as POST"). */
+static const char *const entity_members[] = {
+    "name", "kind", "email", "manufacturer", "model", "serial_number", "metadata",
+};
+
+int cli_report(struct cli_ctx *ctx, const struct err *e)
+{
+    fprintf(ctx->err, "vouch: %s\n", e->msg);
+    return e->status == CLI_USAGE ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+}
+
+/* "vouch: <detail> (<error>, HTTP <status>)" from an error answer. */
+static void server_error_print(FILE *f, const struct cli_answer *ans)
+{
+    const char *code = json_string_value(json_object_get(ans->json, "error"));
+    const char *detail = json_string_value(json_object_get(ans->json, "detail"));
+
+    if (code != NULL)
+        fprintf(f, "vouch: %s (%s, HTTP %ld)\n", detail ? detail : code, code, ans->status);
+    else
+        fprintf(f, "vouch: the server answered HTTP %ld without an error object\n", ans->status);
+}
+
+/* The body of the PUT: the current object's members, then the given ones over them. */
+static json_t *merge_body(json_t *current, json_t *given)
+{
+    json_t *body = json_object(), *meta;
+
+    for (size_t i = 0; i < ARRAY_LEN(entity_members); i++) {
+        json_t *v = json_object_get(current, entity_members[i]);
+
+        if (v != NULL && !json_is_null(v))
+            json_object_set(body, entity_members[i], v);
+    }
+    meta = json_object_get(given, "metadata");
+    if (json_is_object(meta) && json_is_object(json_object_get(body, "metadata"))) {
+        meta = json_deep_copy(json_object_get(body, "metadata"));
+        json_object_update(meta, json_object_get(given, "metadata"));
+    } else
+        meta = NULL;
+    json_object_update(body, given);
+    if (meta != NULL)
+        json_object_set_new(body, "metadata", meta);
+    return body;
+}
+
+/* GET the current object, then PUT it back with the changes. */
+static int send_merged(struct cli_ctx *ctx, const struct cli_request *req, struct cli_answer *ans,
+                       struct err *e)
+{
+    struct cli_answer cur = {0};
+    json_t *body;
+    int rc;
+
+    if (cli_http_send(&ctx->cfg, "GET", req->path, NULL, &cur, e) != 0)
+        return -1;
+    if (cur.status >= 400 || !json_is_object(cur.json)) {
+        *ans = cur; /* reported as the answer */
+        return 0;
+    }
+    body = merge_body(cur.json, req->body);
+    rc = cli_http_send(&ctx->cfg, req->method, req->path, body, ans, e);
+    json_decref(body);
+    cli_answer_free(&cur);
+    return rc;
+}
+
+static int call_send(struct cli_ctx *ctx, const struct cli_call *call, struct cli_answer *ans,
+                     struct err *e)
+{
+    const struct cli_request *req = &call->req;
+
+    if (cli_config_check(&ctx->cfg, call->cmd->scope, e) != 0)
+        return -1;
+    if (req->merge_current)
+        return send_merged(ctx, req, ans, e);
+    return cli_http_send(&ctx->cfg, req->method, req->path, req->body, ans, e);
+}
+
+int cli_call_run(struct cli_ctx *ctx, struct cli_call *call)
+{
+    struct cli_answer ans = {0};
+    struct err e;
+    int rc;
+
+    err_clear(&e);
+    if (call->req.method == NULL)
+        rc = call->cmd->show(ctx, call, NULL, &e);
+    else if (call_send(ctx, call, &ans, &e) != 0)
+        rc = -1;
+    else if (ans.status >= 400 || ans.status < 200) {
+        server_error_print(ctx->err, &ans);
+        rc = CLI_EXIT_FAIL;
+    } else
+        rc = call->cmd->show(ctx, call, &ans, &e);
+    if (rc < 0)
+        rc = cli_report(ctx, &e);
+    cli_answer_free(&ans);
+    return rc;
+}

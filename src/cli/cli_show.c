@@ -1,0 +1,418 @@
+/*
+ * cli_show.c — the output step: the server's JSON as-is (--json), or key:
+ * value lines for one object, aligned tables for lists, and PEM/DER files.
+ * Strings from the server are printed with control characters replaced, so a
+ * crafted subject cannot drive the terminal.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli_internal.h"
+
+#define MAX_COLUMNS 8
+#define MODE_PUBLIC 0644
+#define MODE_SECRET 0600
+
+/* Members holding PEM or base64 blobs: written to files, not shown as lines. */
+static const char *const bulky_members[] = {"certificate", "chain", "csr", "crl", "pkcs12"};
+
+static const char *const issued_summary[] = {"serial", "subject", "not_after"};
+
+static int is_bulky(const char *key)
+{
+    for (size_t i = 0; i < ARRAY_LEN(bulky_members); i++)
+        if (strcmp(bulky_members[i], key) == 0)
+            return 1;
+    return 0;
+}
+
+/* The answer as a JSON object (borrowed), or NULL with e set. */
+static json_t *answer_object(const struct cli_answer *ans, struct err *e)
+{
+    if (!json_is_object(ans->json)) {
+        err_set(e, CLI_EXIT_FAIL, "answer", "the server's answer (HTTP %ld) is not a JSON object",
+                ans->status);
+        return NULL;
+    }
+    return ans->json;
+}
+
+static void json_print(FILE *out, const json_t *j)
+{
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+
+    if (text != NULL)
+        fprintf(out, "%s\n", text);
+    free(text);
+}
+
+static void text_sanitize(char *s)
+{
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
+static int is_scalar(const json_t *v)
+{
+    return !json_is_object(v) && !json_is_array(v);
+}
+
+/* An array of scalars? (printed on one line) */
+static int is_flat_array(const json_t *v)
+{
+    size_t i;
+    json_t *item;
+
+    if (!json_is_array(v))
+        return 0;
+    json_array_foreach(v, i, item)
+    {
+        if (!is_scalar(item))
+            return 0;
+    }
+    return 1;
+}
+
+static char *scalar_text(const json_t *v)
+{
+    if (json_is_string(v))
+        return xstrdup(json_string_value(v));
+    if (json_is_null(v) || v == NULL)
+        return xstrdup("-");
+    return json_dumps(v, JSON_ENCODE_ANY);
+}
+
+/* Printable text of a scalar or a flat array ("a, b"); the caller frees. */
+static char *value_text(const json_t *v)
+{
+    struct buf b = {0};
+    size_t i;
+    json_t *item;
+
+    if (!json_is_array(v) || json_array_size(v) == 0) {
+        char *s = json_is_array(v) ? xstrdup("-") : scalar_text(v);
+        text_sanitize(s);
+        return s;
+    }
+    json_array_foreach(v, i, item)
+    {
+        char *s = value_text(item);
+
+        if (i > 0)
+            buf_append(&b, ", ", 2);
+        buf_append(&b, s, strlen(s));
+        free(s);
+    }
+    buf_append(&b, "", 1);
+    return (char *)b.data;
+}
+
+/* Display width of UTF-8 text (code points). */
+static size_t text_width(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s != '\0'; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+static void member_print(FILE *out, const char *key, const json_t *v, int width)
+{
+    char *text, *nested;
+
+    if (is_scalar(v) || is_flat_array(v)) {
+        text = value_text(v);
+        fprintf(out, "%-*s %s\n", width, key, text);
+        free(text);
+        return;
+    }
+    fprintf(out, "%s\n", key);
+    nested = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    for (char *line = strtok(nested, "\n"); line != NULL; line = strtok(NULL, "\n"))
+        fprintf(out, "  %s\n", line);
+    free(nested);
+}
+
+/* Key: value lines of the members of obj (only those in `only` if given), bulky ones left out. */
+static void fields_print(FILE *out, const json_t *obj, const char *const *only, size_t n_only)
+{
+    const char *key;
+    json_t *v;
+    int width = 0;
+    char label[80];
+
+    for (int pass = 0; pass < 2; pass++) {
+        json_object_foreach((json_t *)obj, key, v)
+        {
+            int wanted = only == NULL && !is_bulky(key);
+
+            for (size_t i = 0; i < n_only; i++)
+                wanted |= strcmp(only[i], key) == 0;
+            if (!wanted)
+                continue;
+            snprintf(label, sizeof(label), "%s:", key);
+            if (pass == 0 && (int)strlen(label) > width)
+                width = (int)strlen(label);
+            else if (pass == 1)
+                member_print(out, label, v, width);
+        }
+    }
+}
+
+/* ---- tables ---------------------------------------------------------------------------- */
+
+static size_t columns_split(char *spec, char **cols)
+{
+    size_t n = 0;
+
+    for (char *c = strtok(spec, " "); c != NULL && n < MAX_COLUMNS; c = strtok(NULL, " "))
+        cols[n++] = c;
+    return n;
+}
+
+/* Cells: row 0 the headers (upper case), then one row per item; all caller-freed. */
+static char **cells_make(const json_t *rows, char **cols, size_t ncol, size_t nrow)
+{
+    char **cells = xcalloc((nrow + 1) * ncol, sizeof(char *));
+
+    for (size_t c = 0; c < ncol; c++) {
+        cells[c] = xstrdup(cols[c]);
+        for (char *p = cells[c]; *p != '\0'; p++)
+            *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+    }
+    for (size_t r = 0; r < nrow; r++)
+        for (size_t c = 0; c < ncol; c++)
+            cells[(r + 1) * ncol + c] =
+                value_text(json_object_get(json_array_get(rows, r), cols[c]));
+    return cells;
+}
+
+static void table_print(FILE *out, const json_t *rows, const char *columns)
+{
+    char *spec = xstrdup(columns), *cols[MAX_COLUMNS], **cells;
+    size_t ncol = columns_split(spec, cols), nrow = json_array_size(rows);
+    size_t width[MAX_COLUMNS] = {0};
+
+    cells = cells_make(rows, cols, ncol, nrow);
+    for (size_t i = 0; i < (nrow + 1) * ncol; i++)
+        if (text_width(cells[i]) > width[i % ncol])
+            width[i % ncol] = text_width(cells[i]);
+    for (size_t r = 0; r <= nrow; r++) {
+        for (size_t c = 0; c < ncol; c++) {
+            const char *s = cells[r * ncol + c];
+            int pad = c + 1 < ncol ? (int)(width[c] - text_width(s) + 2) : 0;
+
+            fprintf(out, "%s%*s", s, pad, "");
+        }
+        fputc('\n', out);
+    }
+    for (size_t i = 0; i < (nrow + 1) * ncol; i++)
+        free(cells[i]);
+    free(cells);
+    free(spec);
+}
+
+/* ---- files ----------------------------------------------------------------------------- */
+
+/* Writes data to path, or to the output if path is "-". */
+static int output_write(struct cli_ctx *ctx, const char *path, const void *data, size_t len,
+                        int mode, struct err *e)
+{
+    if (strcmp(path, "-") != 0)
+        return file_write_atomic(path, data, len, mode, e);
+    if (fwrite(data, 1, len, ctx->out) != len)
+        return err_set(e, CLI_EXIT_FAIL, "output", "cannot write the output");
+    return 0;
+}
+
+/* Writes the PEM text of member `key` of obj to path (as DER if der). */
+static int pem_write(struct cli_ctx *ctx, const json_t *obj, const char *key, const char *path,
+                     int der, struct err *e)
+{
+    const char *pem = json_string_value(json_object_get(obj, key));
+    unsigned char *bin;
+    size_t len;
+    int rc;
+
+    if (pem == NULL)
+        return err_set(e, CLI_EXIT_FAIL, "answer", "the answer has no \"%s\"", key);
+    if (!der)
+        return output_write(ctx, path, pem, strlen(pem), MODE_PUBLIC, e);
+    if ((bin = cli_pem_to_der(pem, &len)) == NULL)
+        return err_set(e, CLI_EXIT_FAIL, "answer", "the answer's \"%s\" is not PEM", key);
+    rc = output_write(ctx, path, bin, len, MODE_PUBLIC, e);
+    free(bin);
+    return rc;
+}
+
+/* ---- the commands' output -------------------------------------------------------------- */
+
+int cli_show_object(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
+                    struct err *e)
+{
+    json_t *obj = answer_object(ans, e);
+
+    (void)call;
+    if (obj == NULL)
+        return -1;
+    if (ctx->cfg.json)
+        json_print(ctx->out, obj);
+    else
+        fields_print(ctx->out, obj, NULL, 0);
+    return 0;
+}
+
+int cli_show_table(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
+                   struct err *e)
+{
+    json_t *obj = answer_object(ans, e), *rows;
+
+    if (obj == NULL)
+        return -1;
+    if (ctx->cfg.json) {
+        json_print(ctx->out, obj);
+        return 0;
+    }
+    rows = json_object_get(obj, call->cmd->list_key);
+    if (!json_is_array(rows))
+        return err_set(e, CLI_EXIT_FAIL, "answer", "the answer has no \"%s\" list",
+                       call->cmd->list_key);
+    table_print(ctx->out, rows, call->cmd->columns);
+    return 0;
+}
+
+/* cert issue and renew: the PEM to -o (a summary on the output) or to the output. */
+int cli_show_issued(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
+                    struct err *e)
+{
+    json_t *obj = answer_object(ans, e);
+    const char *out = cli_call_value(call, "out"), *chain = cli_call_value(call, "chain_out");
+
+    if (obj == NULL || (chain != NULL && pem_write(ctx, obj, "chain", chain, 0, e) != 0))
+        return -1;
+    if (out == NULL && !ctx->cfg.json)
+        return pem_write(ctx, obj, "certificate", "-", 0, e);
+    if (out != NULL && pem_write(ctx, obj, "certificate", out, 0, e) != 0)
+        return -1;
+    if (ctx->cfg.json)
+        json_print(ctx->out, obj);
+    else
+        fields_print(ctx->out, obj, issued_summary, ARRAY_LEN(issued_summary));
+    return 0;
+}
+
+/* cert keygen: the PKCS#12 (base64 in the answer) to -o, readable by the owner only. */
+int cli_show_keygen(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
+                    struct err *e)
+{
+    json_t *obj = answer_object(ans, e);
+    const char *b64 = json_string_value(json_object_get(obj, "pkcs12"));
+    unsigned char *p12;
+    size_t len;
+    int rc;
+
+    if (obj == NULL)
+        return -1;
+    if (b64 == NULL || (p12 = base64_decode(b64, &len)) == NULL)
+        return err_set(e, CLI_EXIT_FAIL, "answer", "the answer has no base64 \"pkcs12\"");
+    rc = output_write(ctx, cli_call_value(call, "out"), p12, len, MODE_SECRET, e);
+    secure_zero(p12, len);
+    free(p12);
+    if (rc == 0 && ctx->cfg.json)
+        json_print(ctx->out, obj);
+    else if (rc == 0)
+        fields_print(ctx->out, obj, issued_summary, ARRAY_LEN(issued_summary));
+    return rc;
+}
+
+/* cert show: key: value lines; -o writes the certificate. */
+int cli_show_cert(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
+                  struct err *e)
+{
+    json_t *obj = answer_object(ans, e);
+    const char *out = cli_call_value(call, "out");
+
+    if (obj == NULL || (out != NULL && pem_write(ctx, obj, "certificate", out, 0, e) != 0))
+        return -1;
+    return cli_show_object(ctx, call, ans, e);
+}
+
+/* ca csr: the CSR's PEM to -o or the output. */
+int cli_show_csr(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
+                 struct err *e)
+{
+    json_t *obj = answer_object(ans, e);
+    const char *out = cli_call_value(call, "out");
+
+    if (obj == NULL)
+        return -1;
+    if (ctx->cfg.json) {
+        json_print(ctx->out, obj);
+        return out ? pem_write(ctx, obj, "csr", out, 0, e) : 0;
+    }
+    return pem_write(ctx, obj, "csr", out ? out : "-", 0, e);
+}
+
+/* crl generate and show: number and times; -o writes the CRL (PEM, or DER with --der). */
+int cli_show_crl(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
+                 struct err *e)
+{
+    json_t *obj = answer_object(ans, e);
+    const char *out = cli_call_value(call, "out");
+    int der = cli_call_value(call, "der") != NULL;
+
+    if (obj == NULL || (out != NULL && pem_write(ctx, obj, "crl", out, der, e) != 0))
+        return -1;
+    return cli_show_object(ctx, call, ans, e);
+}
+
+/* audit export: the JSON lines as they came. */
+int cli_show_audit(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
+                   struct err *e)
+{
+    const char *out = cli_call_value(call, "out");
+
+    return output_write(ctx, out ? out : "-", ans->body.data, ans->body.len, MODE_PUBLIC, e);
+}
+
+/* audit verify: exit code 1 when the chain is broken. */
+int cli_show_verify(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
+                    struct err *e)
+{
+    json_t *obj = answer_object(ans, e), *ok;
+    const char *reason;
+    char *text;
+
+    (void)call;
+    if (obj == NULL)
+        return -1;
+    if (!json_is_boolean(ok = json_object_get(obj, "ok")))
+        return err_set(e, CLI_EXIT_FAIL, "answer", "the answer has no \"ok\"");
+    if (ctx->cfg.json)
+        json_print(ctx->out, obj);
+    else if (json_is_true(ok))
+        fprintf(ctx->out, "audit chain of %s: %lld events, intact\n", ctx->cfg.tenant,
+                (long long)json_integer_value(json_object_get(obj, "count")));
+    else {
+        reason = json_string_value(json_object_get(obj, "reason"));
+        text = xstrdup(reason ? reason : "no reason given");
+        text_sanitize(text);
+        fprintf(ctx->out, "audit chain of %s: BROKEN at event %lld: %s\n", ctx->cfg.tenant,
+                (long long)json_integer_value(json_object_get(obj, "first_bad_seq")), text);
+        free(text);
+    }
+    return json_is_true(ok) ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
+
+/* token delete: 204, no body. */
+int cli_show_deleted(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
+                     struct err *e)
+{
+    (void)ans;
+    (void)e;
+    if (!ctx->cfg.json)
+        fprintf(ctx->out, "deleted %s %s\n", call->cmd->group, cli_call_value(call, "ID"));
+    return 0;
+}

@@ -44,6 +44,14 @@ struct issue_request {
     GENERAL_NAMES *sans; /* owned, may be NULL */
     EVP_PKEY *pubkey;    /* owned */
     long validity_days;  /* 0 = the profile's default */
+    /*
+     * From a CSR: its SubjectPublicKeyInfo (algorithm and key bits, owned),
+     * copied into the certificate byte for byte.  NULL: built from pubkey.
+     * (Copying avoids OpenSSL 3.0's encode-and-decode of the key.)
+     */
+    X509_ALGOR *spki_alg;
+    unsigned char *spki_bits;
+    int spki_bits_len;
 };
 void issue_request_clear(struct issue_request *r);
 

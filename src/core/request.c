@@ -19,6 +19,8 @@ void issue_request_clear(struct issue_request *r)
     X509_NAME_free(r->subject);
     GENERAL_NAMES_free(r->sans);
     EVP_PKEY_free(r->pubkey);
+    X509_ALGOR_free(r->spki_alg);
+    OPENSSL_free(r->spki_bits);
     memset(r, 0, sizeof(*r));
 }
 
@@ -37,6 +39,25 @@ static int csr_sans(X509_REQ *csr, GENERAL_NAMES **out, struct err *e)
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     ERR_clear_error();
     return rc;
+}
+
+/* Keeps the CSR's SubjectPublicKeyInfo as it is, to copy into the certificate. */
+static void request_copy_spki(struct issue_request *r, X509_REQ *csr)
+{
+    const unsigned char *bits = NULL;
+    X509_ALGOR *alg = NULL;
+    int len = 0;
+
+    X509_ALGOR_free(r->spki_alg);
+    OPENSSL_free(r->spki_bits);
+    r->spki_alg = NULL;
+    r->spki_bits = NULL;
+    if (X509_PUBKEY_get0_param(NULL, &bits, &len, &alg, X509_REQ_get_X509_PUBKEY(csr)) != 1 ||
+        alg == NULL || bits == NULL || len <= 0)
+        return; /* the certificate is then built from the decoded key */
+    r->spki_alg = X509_ALGOR_dup(alg);
+    r->spki_bits = OPENSSL_memdup(bits, (size_t)len);
+    r->spki_bits_len = len;
 }
 
 int issue_request_from_csr(struct issue_request *r, X509_REQ *csr, struct err *e)
@@ -61,6 +82,7 @@ int issue_request_from_csr(struct issue_request *r, X509_REQ *csr, struct err *e
     r->subject = subject;
     r->sans = sans;
     r->pubkey = pubkey;
+    request_copy_spki(r, csr);
     return 0;
 }
 

@@ -110,7 +110,9 @@ build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard src/*/*.c src/*/*.h)
 fuzz: $(FUZZ_BIN)
 fuzz-smoke: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus-$$n; \
-	    echo "== $$f"; $$f -max_total_time=15 -rss_limit_mb=2048 build-fuzz/corpus-$$n fuzz/corpus/$$n; done
+	    echo "== $$f"; if ! $$f -max_total_time=15 -rss_limit_mb=2048 build-fuzz/corpus-$$n \
+	    fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1; then tail -60 build-fuzz/$$n.log; exit 1; fi; \
+	    tail -1 build-fuzz/$$n.log; done
 
 bench: bins
 	./scripts/install-deps.sh --bench

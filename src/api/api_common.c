@@ -125,22 +125,11 @@ json_t *api_ca_json(struct api *api, const struct ca_rec *r)
 {
     json_t *o = json_object();
     char *pem = r->cert_der ? api_pem("CERTIFICATE", r->cert_der, r->cert_len) : NULL;
-    char *chain = xstrdup("");
-    const unsigned char *p = r->chain_der, *end = r->chain_der + r->chain_len;
+    struct buf chain = {0};
 
-    while (r->chain_der != NULL && p < end) {
-        const unsigned char *start = p;
-        X509 *x = d2i_X509(NULL, &p, (long)(end - p));
-        char *one, *joined;
-        if (x == NULL)
-            break;
-        one = api_pem("CERTIFICATE", start, (size_t)(p - start));
-        joined = xasprintf("%s%s", chain, one);
-        free(chain);
-        free(one);
-        chain = joined;
-        X509_free(x);
-    }
+    if (r->chain_der != NULL)
+        svc_pem_append_certs(&chain, r->chain_der, r->chain_len);
+    buf_append(&chain, "", 1);
     json_object_set_new(o, "name", json_string(r->name));
     json_object_set_new(o, "status", json_string(r->status));
     json_object_set_new(o, "subject", nullable(r->subject));
@@ -149,7 +138,7 @@ json_t *api_ca_json(struct api *api, const struct ca_rec *r)
     json_object_set_new(o, "not_before", api_time(r->not_before));
     json_object_set_new(o, "not_after", api_time(r->not_after));
     json_object_set_new(o, "certificate", nullable(pem));
-    json_object_set_new(o, "chain", json_string(chain));
+    json_object_set_new(o, "chain", json_string((char *)chain.data));
     json_object_set_new(o, "created", api_time(r->created));
     {
         char *crl = svc_crl_url(api->svc, r->tenant, r->name);
@@ -162,7 +151,7 @@ json_t *api_ca_json(struct api *api, const struct ca_rec *r)
     json_object_set_new(o, "options",
                         json_loads(r->options_json ? r->options_json : "{}", 0, NULL));
     free(pem);
-    free(chain);
+    buf_free(&chain);
     return o;
 }
 

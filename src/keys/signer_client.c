@@ -360,16 +360,6 @@ int signer_ee_keygen(struct signer *s, const char *tenant, enum key_type type, u
     return rc;
 }
 
-static void put_x509(struct buf *b, enum wire_tag tag, X509 *x)
-{
-    unsigned char *der = NULL;
-    int n = i2d_X509(x, &der);
-
-    if (n > 0)
-        wire_put(b, tag, der, (size_t)n);
-    OPENSSL_free(der);
-}
-
 int signer_ee_pkcs12(struct signer *s, const char *tenant, uint64_t handle, const char *password,
                      X509 *cert, STACK_OF(X509) * chain, unsigned char **out, size_t *out_len,
                      struct err *e)
@@ -383,9 +373,9 @@ int signer_ee_pkcs12(struct signer *s, const char *tenant, uint64_t handle, cons
     wire_put_str(&req, T_TENANT, tenant);
     wire_put_u64(&req, T_HANDLE, handle);
     wire_put_str(&req, T_PASSWORD, password);
-    put_x509(&req, T_CERT, cert);
+    wire_put_x509(&req, T_CERT, cert);
     for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++)
-        put_x509(&req, T_CHAIN, sk_X509_value(chain, i));
+        wire_put_x509(&req, T_CHAIN, sk_X509_value(chain, i));
     if (signer_call(s, W_EE_PKCS12, &req, &reply, &len, e) == 0) {
         if (wire_get(reply, len, T_PKCS12, 0, &d, &n) == 0) {
             *out = xmalloc(n);

@@ -154,16 +154,6 @@ out:
     return rc;
 }
 
-static void put_cert(struct buf *b, enum wire_tag tag, X509 *x)
-{
-    unsigned char *der = NULL;
-    int n = i2d_X509(x, &der);
-
-    if (n > 0)
-        wire_put(b, tag, der, (size_t)n);
-    OPENSSL_free(der);
-}
-
 /* Parses an import blob into a key (and, for PKCS#12, its certificates). */
 static EVP_PKEY *import_parse(struct req *r, const char *format, STACK_OF(X509) * *certs)
 {
@@ -224,7 +214,7 @@ static int h_import(struct req *r)
     wire_put_str(&r->out, T_KEY_ID, id);
     put_pubkey(r, k);
     for (int i = 0; certs != NULL && i < sk_X509_num(certs); i++)
-        put_cert(&r->out, T_CHAIN, sk_X509_value(certs, i));
+        wire_put_x509(&r->out, T_CHAIN, sk_X509_value(certs, i));
     rc = 0;
 out:
     sk_X509_pop_free(certs, X509_free);

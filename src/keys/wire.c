@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/x509.h>
+
 void wire_put(struct buf *b, enum wire_tag tag, const void *data, size_t len)
 {
     unsigned char h[6];
@@ -34,6 +36,16 @@ void wire_put_u64(struct buf *b, enum wire_tag tag, uint64_t v)
         v >>= 8;
     }
     wire_put(b, tag, be, sizeof(be));
+}
+
+void wire_put_x509(struct buf *b, enum wire_tag tag, X509 *x)
+{
+    unsigned char *der = NULL;
+    int n = i2d_X509(x, &der);
+
+    if (n > 0)
+        wire_put(b, tag, der, (size_t)n);
+    OPENSSL_free(der);
 }
 
 /* Reads the field at *off; 0 ok (and advances *off), -1 if it does not fit. */

@@ -53,6 +53,9 @@ enum wire_tag {
 void wire_put(struct buf *b, enum wire_tag tag, const void *data, size_t len);
 void wire_put_str(struct buf *b, enum wire_tag tag, const char *s);
 void wire_put_u64(struct buf *b, enum wire_tag tag, uint64_t v);
+/* Appends the DER of certificate x (nothing if it does not encode). */
+struct x509_st;
+void wire_put_x509(struct buf *b, enum wire_tag tag, struct x509_st *x);
 
 /* 0 if body is a well-formed sequence of fields. */
 int wire_check(const unsigned char *body, size_t len);

@@ -92,6 +92,8 @@ struct ca_rec {
     int64_t created;
 };
 void ca_rec_free(struct ca_rec *r);
+/* A deep copy (the caller frees it); so are the other *_rec_dup functions. */
+struct ca_rec *ca_rec_dup(const struct ca_rec *r);
 int store_ca_insert(struct store_tx *tx, const char *tenant, const struct ca_rec *r, struct err *e);
 /* Replaces status, cert, chain, subject, validity and options of an existing CA. */
 int store_ca_update(struct store_tx *tx, const char *tenant, const struct ca_rec *r, struct err *e);
@@ -133,6 +135,7 @@ struct entity_rec {
     int64_t created;
 };
 void entity_rec_free(struct entity_rec *r);
+struct entity_rec *entity_rec_dup(const struct entity_rec *r);
 int store_entity_insert(struct store_tx *tx, const char *tenant, const struct entity_rec *r,
                         struct err *e);
 int store_entity_update(struct store_tx *tx, const char *tenant, const struct entity_rec *r,
@@ -173,6 +176,7 @@ struct cert_rec {
     int64_t created;
 };
 void cert_rec_free(struct cert_rec *r);
+struct cert_rec *cert_rec_dup(const struct cert_rec *r);
 void cert_rec_list_free(struct cert_rec **list, size_t n);
 /* A serial clash is -1 with e->status 409 (the caller draws a new serial). */
 int store_cert_insert(struct store_tx *tx, const char *tenant, const struct cert_rec *r,

@@ -2,6 +2,7 @@
 #include "store/store.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 void tenant_rec_free(struct tenant_rec *r)
 {
@@ -122,4 +123,65 @@ void audit_rec_list_free(struct audit_rec **list, size_t n)
     for (size_t i = 0; list != NULL && i < n; i++)
         audit_rec_free(list[i]);
     free(list);
+}
+
+#define DUP_STR(f) c->f = r->f ? xstrdup(r->f) : NULL
+#define DUP_BLOB(f, n)                                                                             \
+    if (r->f != NULL) {                                                                            \
+        c->f = xmalloc(r->n);                                                                      \
+        memcpy(c->f, r->f, r->n);                                                                  \
+    }
+
+struct ca_rec *ca_rec_dup(const struct ca_rec *r)
+{
+    struct ca_rec *c = xcalloc(1, sizeof(*c));
+
+    *c = *r;
+    DUP_STR(tenant);
+    DUP_STR(name);
+    DUP_STR(parent);
+    DUP_STR(key_id);
+    DUP_STR(key_type);
+    DUP_STR(status);
+    DUP_STR(subject);
+    DUP_STR(options_json);
+    DUP_BLOB(cert_der, cert_len);
+    DUP_BLOB(csr_der, csr_len);
+    DUP_BLOB(chain_der, chain_len);
+    return c;
+}
+
+struct cert_rec *cert_rec_dup(const struct cert_rec *r)
+{
+    struct cert_rec *c = xcalloc(1, sizeof(*c));
+
+    *c = *r;
+    DUP_STR(tenant);
+    DUP_STR(serial);
+    DUP_STR(ca);
+    DUP_STR(profile);
+    DUP_STR(entity_id);
+    DUP_STR(subject);
+    DUP_STR(sans);
+    DUP_STR(status);
+    DUP_STR(renewed_from);
+    DUP_BLOB(der, der_len);
+    return c;
+}
+
+struct entity_rec *entity_rec_dup(const struct entity_rec *r)
+{
+    struct entity_rec *c = xcalloc(1, sizeof(*c));
+
+    *c = *r;
+    DUP_STR(tenant);
+    DUP_STR(id);
+    DUP_STR(name);
+    DUP_STR(kind);
+    DUP_STR(email);
+    DUP_STR(manufacturer);
+    DUP_STR(model);
+    DUP_STR(serial_number);
+    DUP_STR(metadata_json);
+    return c;
 }

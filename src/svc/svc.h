@@ -49,6 +49,12 @@ char *svc_ca_issuers_url(struct svc *s, const char *tenant, const char *ca);
 
 /* PEM text (label, base64 lines) of DER bytes, without parsing them; caller frees. */
 char *svc_pem(const char *label, const unsigned char *der, size_t len);
+/*
+ * Appends the PEM of each certificate in der (DER certificates one after
+ * another, as stored for chains) to b, without parsing them.  -1 if the DER
+ * does not split into whole elements.
+ */
+int svc_pem_append_certs(struct buf *b, const unsigned char *der, size_t len);
 
 /* Records an event in a transaction of its own ("refused" or "error" results). */
 void svc_audit_refusal(struct svc *s, const char *tenant, const struct actor *a, const char *action,

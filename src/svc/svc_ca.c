@@ -203,37 +203,6 @@ static void ca_rec_set_cert(struct ca_rec *r, X509 *cert)
     r->not_after = (int64_t)timegm(&tm);
 }
 
-/* Copies r into a fresh heap record for the caller. */
-static struct ca_rec *ca_rec_copy(const struct ca_rec *r)
-{
-    struct ca_rec *c = xcalloc(1, sizeof(*c));
-
-#define DUP(f) c->f = r->f ? xstrdup(r->f) : NULL
-    DUP(tenant);
-    DUP(name);
-    DUP(parent);
-    DUP(key_id);
-    DUP(key_type);
-    DUP(status);
-    DUP(subject);
-    DUP(options_json);
-#undef DUP
-#define DUPB(f, l)                                                                                 \
-    if (r->f != NULL) {                                                                            \
-        c->f = xmalloc(r->l);                                                                      \
-        memcpy(c->f, r->f, r->l);                                                                  \
-        c->l = r->l;                                                                               \
-    }
-    DUPB(cert_der, cert_len);
-    DUPB(csr_der, csr_len);
-    DUPB(chain_der, chain_len);
-#undef DUPB
-    c->not_before = r->not_before;
-    c->not_after = r->not_after;
-    c->created = r->created;
-    return c;
-}
-
 /* Writes the CA record, its certificate record at the parent (if any) and the audit event. */
 static int ca_store(struct svc *s, const char *tenant, const struct actor *a, struct ca_work *w,
                     struct ca_rec *rec, X509 *cert, struct err *e)
@@ -324,7 +293,7 @@ int svc_ca_create(struct svc *s, const struct actor *a, const char *tenant,
     }
     if (ca_store(s, tenant, a, &w, &rec, cert, e) != 0)
         goto out;
-    *out = ca_rec_copy(&rec);
+    *out = ca_rec_dup(&rec);
     rc = 0;
 out:
     if (rc != 0 && w.key_id != NULL && signer_delete(s->signer, tenant, w.key_id, NULL) != 0)
@@ -464,7 +433,7 @@ int svc_ca_import(struct svc *s, const struct actor *a, const char *tenant, cons
     ca_rec_set_cert(&rec, leaf);
     if (ca_store(s, tenant, a, &w, &rec, NULL, e) != 0)
         goto out;
-    *out = ca_rec_copy(&rec);
+    *out = ca_rec_dup(&rec);
     rc = 0;
 out:
     if (rc != 0 && w.key_id != NULL)

@@ -74,28 +74,6 @@ out:
     return rc;
 }
 
-/* Fills a heap copy of r for the caller (the strings r borrows are copied). */
-static struct cert_rec *cert_rec_copy(const struct cert_rec *r)
-{
-    struct cert_rec *c = xcalloc(1, sizeof(*c));
-
-    *c = *r;
-#define DUP(f) c->f = r->f ? xstrdup(r->f) : NULL
-    DUP(tenant);
-    DUP(serial);
-    DUP(ca);
-    DUP(profile);
-    DUP(entity_id);
-    DUP(subject);
-    DUP(sans);
-    DUP(status);
-    DUP(renewed_from);
-#undef DUP
-    c->der = xmalloc(r->der_len);
-    memcpy(c->der, r->der, r->der_len);
-    return c;
-}
-
 struct issue_write {
     const char *tenant;
     const struct actor *actor;
@@ -166,7 +144,7 @@ static int issue_finish(struct svc *s, const struct actor *a, const char *tenant
         rec.renewed_from = (char *)p->renewed_from;
         rc = issue_store(s, tenant, a, action, &rec, e);
         if (rc == 0)
-            *out = cert_rec_copy(&rec);
+            *out = cert_rec_dup(&rec);
         free(rec.serial);
         free(rec.subject);
         free(rec.sans);
@@ -408,8 +386,7 @@ int svc_cert_reinstate(struct svc *s, const struct actor *a, const char *tenant,
     return cert_change(s, a, tenant, serial, &ch, out, e);
 }
 
-/* Appends PEM of each DER certificate in der (concatenated), without parsing them. */
-static int pem_append_all(struct buf *b, const unsigned char *der, size_t len)
+int svc_pem_append_certs(struct buf *b, const unsigned char *der, size_t len)
 {
     const unsigned char *p = der, *end = der + len;
 
@@ -443,8 +420,8 @@ char *svc_chain_pem(struct svc *s, const char *tenant, const char *ca, struct er
     store_rollback(tx);
     if (rc != 0)
         return NULL;
-    if ((rec->cert_der != NULL && pem_append_all(&b, rec->cert_der, rec->cert_len) != 0) ||
-        (rec->chain_der != NULL && pem_append_all(&b, rec->chain_der, rec->chain_len) != 0)) {
+    if ((rec->cert_der != NULL && svc_pem_append_certs(&b, rec->cert_der, rec->cert_len) != 0) ||
+        (rec->chain_der != NULL && svc_pem_append_certs(&b, rec->chain_der, rec->chain_len) != 0)) {
         err_set(e, 500, ERR_INTERNAL, "CA %s: stored certificates do not parse", ca);
         buf_free(&b);
         ca_rec_free(rec);

@@ -75,25 +75,6 @@ static int entity_validate(const struct entity_rec *r, struct err *e)
     return 0;
 }
 
-static struct entity_rec *entity_copy(const struct entity_rec *r)
-{
-    struct entity_rec *c = xcalloc(1, sizeof(*c));
-
-#define DUP(f) c->f = r->f ? xstrdup(r->f) : NULL
-    DUP(tenant);
-    DUP(id);
-    DUP(name);
-    DUP(kind);
-    DUP(email);
-    DUP(manufacturer);
-    DUP(model);
-    DUP(serial_number);
-    DUP(metadata_json);
-#undef DUP
-    c->created = r->created;
-    return c;
-}
-
 int svc_entity_put(struct svc *s, const struct actor *a, const char *tenant,
                    const struct entity_rec *in, int create, struct entity_rec **out, struct err *e)
 {
@@ -126,7 +107,7 @@ int svc_entity_put(struct svc *s, const struct actor *a, const char *tenant,
     }
     store_rollback(tx);
     if (rc == 0)
-        *out = entity_copy(&r);
+        *out = entity_rec_dup(&r);
     entity_rec_free(old);
     free(id);
     return rc;

@@ -85,14 +85,10 @@ static int ca_make(struct svc *svc, const char *name, const char *subject, const
                           .validity_days = days,
                           .path_len = parent ? 0 : -1};
     struct ca_rec *rec = NULL;
-    struct crl_rec *crl = NULL;
 
     if (svc_ca_create(svc, &init_actor, "default", &c, &rec, e) != 0)
         return -1;
     ca_rec_free(rec);
-    if (svc_crl_generate(svc, &init_actor, "default", name, &crl, e) != 0)
-        return -1;
-    crl_rec_free(crl);
     return 0;
 }
 

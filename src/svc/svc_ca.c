@@ -244,6 +244,21 @@ out:
     return store_commit(tx, e);
 }
 
+/*
+ * Publishes the first CRL of a CA that just became active, so its CDP URL
+ * answers at once.  Best effort: the CA exists either way, and the scheduler
+ * publishes any CA that has no CRL.
+ */
+static void ca_first_crl(struct svc *s, const struct actor *a, const char *tenant, const char *name)
+{
+    struct crl_rec *crl = NULL;
+    struct err e;
+
+    if (svc_crl_generate(s, a, tenant, name, &crl, &e) != 0)
+        log_warn("tenant %s: first CRL of CA %s: %s", tenant, name, e.msg);
+    crl_rec_free(crl);
+}
+
 int svc_ca_create(struct svc *s, const struct actor *a, const char *tenant,
                   const struct ca_create *req, struct ca_rec **out, struct err *e)
 {
@@ -295,6 +310,8 @@ int svc_ca_create(struct svc *s, const struct actor *a, const char *tenant,
         goto out;
     *out = ca_rec_dup(&rec);
     rc = 0;
+    if (!req->external)
+        ca_first_crl(s, a, tenant, req->name);
 out:
     if (rc != 0 && w.key_id != NULL && signer_delete(s->signer, tenant, w.key_id, NULL) != 0)
         log_warn("tenant %s: could not delete key %s of failed CA %s", tenant, w.key_id, req->name);
@@ -376,10 +393,12 @@ int svc_ca_import_cert(struct svc *s, const struct actor *a, const char *tenant,
     tx = NULL;
 out:
     store_rollback(tx);
-    if (rc == 0)
+    if (rc == 0) {
+        ca_first_crl(s, a, tenant, name);
         *out = rec;
-    else
+    } else {
         ca_rec_free(rec);
+    }
     X509_free(cert);
     X509_REQ_free(csr);
     buf_free(&cb);
@@ -435,6 +454,7 @@ int svc_ca_import(struct svc *s, const struct actor *a, const char *tenant, cons
         goto out;
     *out = ca_rec_dup(&rec);
     rc = 0;
+    ca_first_crl(s, a, tenant, name);
 out:
     if (rc != 0 && w.key_id != NULL)
         signer_delete(s->signer, tenant, w.key_id, NULL);

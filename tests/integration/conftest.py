@@ -59,6 +59,9 @@ class Server:
         self.system_token = info["system_token"]
         self.token = info["admin_token"]
         self.cacert = info["cacert"] if tls else None
+        # The CRL scheduler looks every second, so tests can watch it work.
+        with open(os.path.join(self.dir, "vouchd.conf"), "a") as conf:
+            conf.write("crl_check_seconds = 1\n")
         self.log_path = os.path.join(base, "vouchd.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([VOUCHD, "-c", os.path.join(self.dir, "vouchd.conf")],

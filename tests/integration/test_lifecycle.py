@@ -178,9 +178,37 @@ def test_end_entities_link_and_find_their_certificates(server):
     assert r.status == 404
 
 
-def test_scheduled_crls_are_published_without_a_request(server):
-    # The scheduler runs at start-up: the demo CAs have CRLs served publicly.
-    r = server.request("GET", "/crl/default/root.crl", token=None, base=server.public_url)
+def test_a_new_ca_publishes_its_crl_at_once(server):
+    server.api("POST", "/cas", {"name": "fresh", "subject": "/CN=Fresh CA"}, expect=201)
+    r = server.request("GET", "/crl/default/fresh.crl", token=None, base=server.public_url)
     assert r.status == 200
+    crl = x509.load_der_x509_crl(r.body)
+    assert crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 1
     r = server.request("GET", "/crl/default/nosuch.crl", token=None, base=server.public_url)
     assert r.status == 404
+
+
+def test_the_scheduler_publishes_a_ca_without_a_crl(server):
+    import os
+    import sqlite3
+    import time
+    server.api("POST", "/cas", {"name": "sched", "subject": "/CN=Scheduled CA"}, expect=201)
+    # Take the CA's CRLs away, as if it had never published: the scheduler (every second
+    # in tests) must notice and publish, with a number that still goes up.
+    db = sqlite3.connect(os.path.join(server.dir, "vouch.db"))
+    db.execute("DELETE FROM crls WHERE tenant = 'default' AND ca = 'sched'")
+    db.commit()
+    db.close()
+    deadline = time.time() + 30
+    status = None
+    while time.time() < deadline:
+        r = server.request("GET", "/crl/default/sched.crl", token=None, base=server.public_url)
+        status = r.status
+        if status == 200:
+            break
+        time.sleep(0.2)
+    assert status == 200
+    crl = x509.load_der_x509_crl(r.body)
+    assert crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 2
+    actions = [(e["action"], e["actor"], e["object"]) for e in server.audit()]
+    assert ("crl.generate", "scheduler", "sched") in actions

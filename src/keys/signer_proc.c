@@ -116,6 +116,46 @@ static int h_pubkey(struct req *r)
     return 0;
 }
 
+/*
+ * Whether data is, in whole, a structure the signer signs: a TBSCertificate,
+ * a TBSCertList or a CertificationRequestInfo.  Anything else is refused, so
+ * a compromised network process cannot use a CA key to sign arbitrary bytes.
+ * (OCSP ResponseData and time-stamp signed attributes join this list with
+ * the OCSP responder and the TSA.)
+ */
+static const char *tbs_kind(const unsigned char *data, size_t len)
+{
+    const unsigned char *p;
+    X509_CINF *cinf;
+    X509_CRL_INFO *crl;
+    X509_REQ_INFO *req;
+    int whole;
+
+    p = data;
+    if ((cinf = d2i_X509_CINF(NULL, &p, (long)len)) != NULL) {
+        whole = p == data + len;
+        X509_CINF_free(cinf);
+        if (whole)
+            return "certificate";
+    }
+    p = data;
+    if ((crl = d2i_X509_CRL_INFO(NULL, &p, (long)len)) != NULL) {
+        whole = p == data + len;
+        X509_CRL_INFO_free(crl);
+        if (whole)
+            return "CRL";
+    }
+    p = data;
+    if ((req = d2i_X509_REQ_INFO(NULL, &p, (long)len)) != NULL) {
+        whole = p == data + len;
+        X509_REQ_INFO_free(req);
+        if (whole)
+            return "CSR";
+    }
+    ERR_clear_error();
+    return NULL;
+}
+
 static int h_sign(struct req *r)
 {
     const unsigned char *data;
@@ -128,6 +168,12 @@ static int h_sign(struct req *r)
 
     if (wire_get(r->body, r->len, T_DATA, 0, &data, &len) != 0) {
         err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: nothing to sign");
+        goto out;
+    }
+    if (tbs_kind(data, len) == NULL) {
+        err_set(&r->err, 400, ERR_BAD_REQUEST,
+                "signer: refusing to sign data that is not a certificate, CRL or CSR body");
+        log_warn("signer: refused to sign %zu bytes of an unknown kind", len);
         goto out;
     }
     if ((k = req_key(r)) == NULL)

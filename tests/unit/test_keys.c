@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
@@ -87,6 +88,11 @@ static void check_type(enum key_type type)
     crl = X509_CRL_new();
     X509_CRL_set_version(crl, 1);
     X509_CRL_set_issuer_name(crl, X509_get_subject_name(x));
+    {
+        ASN1_TIME *now = ASN1_TIME_adj(NULL, time(NULL), 0, 0);
+        X509_CRL_set1_lastUpdate(crl, now);
+        ASN1_TIME_free(now);
+    }
     assert_true(X509_CRL_sign(crl, remote, md) > 0);
     assert_int_equal(X509_CRL_verify(crl, pub), 1);
     req = X509_REQ_new();
@@ -111,8 +117,23 @@ static void remote_keys_of_every_type_sign_certificates_crls_and_csrs(void **sta
     check_type(KEY_ED25519);
 }
 
+/* The DER of a small TBSCertificate, for raw signer_sign calls. */
+static unsigned char *tbs_der(int *len)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    X509 *x = cert_for(k, k, EVP_sha256());
+    unsigned char *der = NULL;
+
+    *len = i2d_re_X509_tbs(x, &der);
+    X509_free(x);
+    EVP_PKEY_free(k);
+    return der;
+}
+
 static void a_key_of_another_tenant_is_not_found(void **state)
 {
+    int tbs_len;
+    unsigned char *tbs = tbs_der(&tbs_len);
     struct err e;
     char *id = NULL;
     EVP_PKEY *pub = NULL;
@@ -123,12 +144,39 @@ static void a_key_of_another_tenant_is_not_found(void **state)
     assert_null(signer_key(signer, "beta", id, &e));
     assert_int_equal(e.status, 404);
     assert_int_equal(
-        signer_sign(signer, "beta", id, "SHA256", (const unsigned char *)"x", 1, &sig, &len, &e),
-        -1);
+        signer_sign(signer, "beta", id, "SHA256", tbs, (size_t)tbs_len, &sig, &len, &e), -1);
     assert_int_equal(e.status, 404);
     /* A path-like key id is refused before any file is touched. */
     assert_null(signer_key(signer, "alpha", "../beta/key-0000000000000000", &e));
     assert_int_equal(e.status, 404);
+    OPENSSL_free(tbs);
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
+static void only_certificate_crl_and_csr_bodies_are_signed(void **state)
+{
+    int tbs_len;
+    unsigned char *tbs = tbs_der(&tbs_len), *sig = NULL;
+    unsigned char junk[] = {0x30, 0x03, 0x02, 0x01, 0x01};
+    char *id = NULL;
+    EVP_PKEY *pub = NULL;
+    size_t len;
+    struct err e;
+    (void)state;
+    assert_int_equal(signer_keygen(signer, "alpha", KEY_EC_P256, &id, &pub, &e), 0);
+    assert_int_equal(signer_sign(signer, "alpha", id, "SHA256", junk, sizeof(junk), &sig, &len, &e),
+                     -1);
+    assert_int_equal(e.status, 400);
+    assert_int_equal(
+        signer_sign(signer, "alpha", id, "SHA256", tbs, (size_t)tbs_len, &sig, &len, &e), 0);
+    free(sig);
+    /* A certificate body with bytes after it is not a certificate body. */
+    tbs = OPENSSL_realloc(tbs, (size_t)tbs_len + 1);
+    tbs[tbs_len] = 0;
+    assert_int_equal(
+        signer_sign(signer, "alpha", id, "SHA256", tbs, (size_t)tbs_len + 1, &sig, &len, &e), -1);
+    OPENSSL_free(tbs);
     EVP_PKEY_free(pub);
     free(id);
 }
@@ -253,6 +301,9 @@ static void malformed_requests_are_refused_and_the_signer_keeps_serving(void **s
     assert_int_equal(signer_ping(signer, &e), 0);
 }
 
+static unsigned char *shared_tbs;
+static int shared_tbs_len;
+
 static void *sign_many(void *arg)
 {
     const char *id = arg;
@@ -261,8 +312,8 @@ static void *sign_many(void *arg)
     for (int i = 0; i < 50; i++) {
         unsigned char *sig = NULL;
         size_t len;
-        if (signer_sign(signer, "alpha", id, "SHA256", (const unsigned char *)"data", 4, &sig, &len,
-                        &e) != 0)
+        if (signer_sign(signer, "alpha", id, "SHA256", shared_tbs, (size_t)shared_tbs_len, &sig,
+                        &len, &e) != 0)
             failures++;
         free(sig);
     }
@@ -278,12 +329,14 @@ static void concurrent_signing_succeeds(void **state)
     struct err e;
     (void)state;
     assert_int_equal(signer_keygen(signer, "alpha", KEY_EC_P256, &id, &pub, &e), 0);
+    shared_tbs = tbs_der(&shared_tbs_len);
     for (int i = 0; i < 6; i++)
         pthread_create(&t[i], NULL, sign_many, id);
     for (int i = 0; i < 6; i++) {
         pthread_join(t[i], &failed);
         assert_int_equal((long)failed, 0);
     }
+    OPENSSL_free(shared_tbs);
     EVP_PKEY_free(pub);
     free(id);
 }
@@ -302,6 +355,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(remote_keys_of_every_type_sign_certificates_crls_and_csrs),
         cmocka_unit_test(a_key_of_another_tenant_is_not_found),
+        cmocka_unit_test(only_certificate_crl_and_csr_bodies_are_signed),
         cmocka_unit_test(key_files_are_encrypted),
         cmocka_unit_test(import_pkcs12_and_pem_and_refuse_a_wrong_password),
         cmocka_unit_test(server_side_keygen_returns_a_pkcs12_only_to_its_tenant),

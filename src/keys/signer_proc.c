@@ -7,6 +7,7 @@
  * secrets; a frame that does not parse closes that connection only.
  */
 #include "keys/keystore.h"
+#include "keys/tbs.h"
 #include "keys/signer_internal.h"
 
 #include <pthread.h>
@@ -17,7 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/asn1t.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
@@ -115,84 +115,6 @@ static int h_pubkey(struct req *r)
     put_pubkey(r, k);
     EVP_PKEY_free(k);
     return 0;
-}
-
-/*
- * TBSCertificate (RFC 5280 §4.1) with the subject public key read as an
- * opaque element: OpenSSL's own X509_CINF would decode the key through its
- * provider decoders (~100 us) on every signature, for a check that needs only
- * the structure.
- */
-typedef struct {
-    ASN1_INTEGER *version;
-    ASN1_INTEGER *serial;
-    X509_ALGOR *signature;
-    X509_NAME *issuer;
-    X509_VAL *validity;
-    X509_NAME *subject;
-    ASN1_TYPE *subject_public_key_info;
-    ASN1_BIT_STRING *issuer_uid;
-    ASN1_BIT_STRING *subject_uid;
-    STACK_OF(X509_EXTENSION) * extensions;
-} TBS_CERT;
-
-DECLARE_ASN1_FUNCTIONS(TBS_CERT)
-
-ASN1_SEQUENCE(TBS_CERT) =
-    {
-        ASN1_EXP_OPT(TBS_CERT, version, ASN1_INTEGER, 0),
-        ASN1_SIMPLE(TBS_CERT, serial, ASN1_INTEGER),
-        ASN1_SIMPLE(TBS_CERT, signature, X509_ALGOR),
-        ASN1_SIMPLE(TBS_CERT, issuer, X509_NAME),
-        ASN1_SIMPLE(TBS_CERT, validity, X509_VAL),
-        ASN1_SIMPLE(TBS_CERT, subject, X509_NAME),
-        ASN1_SIMPLE(TBS_CERT, subject_public_key_info, ASN1_ANY),
-        ASN1_IMP_OPT(TBS_CERT, issuer_uid, ASN1_BIT_STRING, 1),
-        ASN1_IMP_OPT(TBS_CERT, subject_uid, ASN1_BIT_STRING, 2),
-        ASN1_EXP_SEQUENCE_OF_OPT(TBS_CERT, extensions, X509_EXTENSION, 3),
-} ASN1_SEQUENCE_END(TBS_CERT)
-
-        IMPLEMENT_ASN1_FUNCTIONS(TBS_CERT)
-
-    /*
-     * Whether data is, in whole, a structure the signer signs: a TBSCertificate,
-     * a TBSCertList or a CertificationRequestInfo.  Anything else is refused, so
-     * a compromised network process cannot use a CA key to sign arbitrary bytes.
-     * (OCSP ResponseData and time-stamp signed attributes join this list with
-     * the OCSP responder and the TSA.)
-     */
-    static const char *
-    tbs_kind(const unsigned char *data, size_t len)
-{
-    const unsigned char *p;
-    TBS_CERT *cert;
-    X509_CRL_INFO *crl;
-    X509_REQ_INFO *req;
-    int whole;
-
-    p = data;
-    if ((cert = d2i_TBS_CERT(NULL, &p, (long)len)) != NULL) {
-        whole = p == data + len && ASN1_TYPE_get(cert->subject_public_key_info) == V_ASN1_SEQUENCE;
-        TBS_CERT_free(cert);
-        if (whole)
-            return "certificate";
-    }
-    p = data;
-    if ((crl = d2i_X509_CRL_INFO(NULL, &p, (long)len)) != NULL) {
-        whole = p == data + len;
-        X509_CRL_INFO_free(crl);
-        if (whole)
-            return "CRL";
-    }
-    p = data;
-    if ((req = d2i_X509_REQ_INFO(NULL, &p, (long)len)) != NULL) {
-        whole = p == data + len;
-        X509_REQ_INFO_free(req);
-        if (whole)
-            return "CSR";
-    }
-    ERR_clear_error();
-    return NULL;
 }
 
 static int h_sign(struct req *r)

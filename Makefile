@@ -49,7 +49,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 unit_mod   = $(word 2,$(subst _, ,$(notdir $(1))))
 libs_of    = $(foreach m,$(1),$($(m)_LIB))
 
-.PHONY: all bins unit test check run deps asan fuzz fuzz-smoke integration format format-check clean bench
+.PHONY: all bins unit test check run deps asan fuzz fuzz-smoke integration integration-asan format format-check clean bench
 all: bins
 bins: $(BUILD)/vouchd $(BUILD)/vouch
 
@@ -92,9 +92,21 @@ check: bins
 	$(MAKE) SANITIZE=address,undefined unit
 	$(MAKE) fuzz-smoke
 	$(MAKE) integration
+	$(MAKE) integration-asan
 
 integration: bins
 	cd tests/integration && VOUCH_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 -m pytest -q -p no:cacheprovider .
+
+# The integration suite again, against vouchd and vouch built with ASan + UBSan:
+# any sanitizer report (written to build-asan/sanitizer-logs) fails the run.
+SANLOGS := $(CURDIR)/build-asan/sanitizer-logs
+integration-asan:
+	$(MAKE) SANITIZE=address,undefined bins
+	rm -rf $(SANLOGS) && mkdir -p $(SANLOGS)
+	cd tests/integration && ASAN_OPTIONS=detect_leaks=1:log_path=$(SANLOGS)/asan \
+	    UBSAN_OPTIONS=print_stacktrace=1:log_path=$(SANLOGS)/ubsan \
+	    VOUCH_BUILD=$(CURDIR)/build-asan /usr/bin/python3 -m pytest -q -p no:cacheprovider .
+	@if [ -n "$$(ls $(SANLOGS))" ]; then cat $(SANLOGS)/*; echo "sanitizer reports above"; exit 1; fi
 
 # libFuzzer targets, built with clang; fuzz-smoke runs each briefly over its corpus.
 FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)

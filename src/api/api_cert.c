@@ -112,22 +112,6 @@ static int query_time(struct http_request *req, const char *name, int64_t *out, 
     return 0;
 }
 
-static int query_int(struct http_request *req, const char *name, int min, int max, int *out,
-                     struct err *e)
-{
-    const char *v = http_query(req, name);
-    char *end;
-    long n;
-
-    if (v == NULL)
-        return 0;
-    n = strtol(v, &end, 10);
-    if (*v == '\0' || *end != '\0' || n < min || n > max)
-        return err_set(e, 400, ERR_BAD_REQUEST, "%s: an integer from %d to %d", name, min, max);
-    *out = (int)n;
-    return 0;
-}
-
 static void respond_list(struct api *api, struct http_request *req, struct http_response *resp,
                          const struct cert_query *q, const char *action)
 {
@@ -165,8 +149,8 @@ void api_cert_search(void *app, struct http_request *req, struct http_response *
     q.profile = http_query(req, "profile");
     if (query_time(req, "expires_after", &q.expires_after, &e) != 0 ||
         query_time(req, "expires_before", &q.expires_before, &e) != 0 ||
-        query_int(req, "limit", 1, 1000, &q.limit, &e) != 0 ||
-        query_int(req, "offset", 0, 1000000000, &q.offset, &e) != 0) {
+        api_query_int(req, "limit", 1, 1000, &q.limit, &e) != 0 ||
+        api_query_int(req, "offset", 0, 1000000000, &q.offset, &e) != 0) {
         api_fail(app, req, resp, "cert.search", NULL, &e);
         return;
     }
@@ -179,8 +163,8 @@ void api_cert_expiring(void *app, struct http_request *req, struct http_response
     int days = 30;
     struct err e;
 
-    if (query_int(req, "days", 1, 3650, &days, &e) != 0 ||
-        query_int(req, "limit", 1, 1000, &q.limit, &e) != 0) {
+    if (api_query_int(req, "days", 1, 3650, &days, &e) != 0 ||
+        api_query_int(req, "limit", 1, 1000, &q.limit, &e) != 0) {
         api_fail(app, req, resp, "cert.expiring", NULL, &e);
         return;
     }

@@ -102,6 +102,22 @@ int api_bool(json_t *o, const char *key, int *out, struct err *e)
     return 0;
 }
 
+int api_query_int(struct http_request *req, const char *name, int min, int max, int *out,
+                  struct err *e)
+{
+    const char *v = http_query(req, name);
+    char *end;
+    long n;
+
+    if (v == NULL)
+        return 0;
+    n = strtol(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || n < min || n > max)
+        return err_set(e, 400, ERR_BAD_REQUEST, "%s: an integer from %d to %d", name, min, max);
+    *out = (int)n;
+    return 0;
+}
+
 json_t *api_time(int64_t t)
 {
     char buf[32];

@@ -73,6 +73,9 @@ int api_str(json_t *o, const char *key, int required, const char **out, struct e
 int api_int(json_t *o, const char *key, long long min, long long max, long long *out,
             struct err *e);
 int api_bool(json_t *o, const char *key, int *out, struct err *e);
+/* A query argument as an integer in [min, max] (left unchanged if absent); -1 with e if bad. */
+int api_query_int(struct http_request *req, const char *name, int min, int max, int *out,
+                  struct err *e);
 
 /* Answers with e and records the refusal in the tenant's audit chain. */
 void api_fail(struct api *api, struct http_request *req, struct http_response *resp,

@@ -269,17 +269,15 @@ void api_entity_show(void *app, struct http_request *req, struct http_response *
 void api_audit_list(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
-    const char *after_s = http_query(req, "after"), *limit_s = http_query(req, "limit");
-    long long after = after_s ? atoll(after_s) : 0;
-    int limit = limit_s ? atoi(limit_s) : 1000;
+    int after = 0, limit = 1000;
     struct store_tx *tx;
     struct audit_rec **rows = NULL;
     struct buf out = {0};
     size_t n = 0;
     struct err e;
 
-    if (after < 0 || limit <= 0 || limit > 10000) {
-        err_set(&e, 400, ERR_BAD_REQUEST, "after: >= 0; limit: 1 to 10000");
+    if (api_query_int(req, "after", 0, 2000000000, &after, &e) != 0 ||
+        api_query_int(req, "limit", 1, 10000, &limit, &e) != 0) {
         api_fail(api, req, resp, "audit.read", NULL, &e);
         return;
     }

@@ -93,3 +93,14 @@ def test_cli_ca_profile_entity_and_token_commands(server, tmp_path):
     assert server.request("GET", "/api/v1/t/default/cas", token=tok["token"]).status == 200
     server.cli("token", "delete", tok["id"])
     assert server.request("GET", "/api/v1/t/default/cas", token=tok["token"]).status == 401
+
+
+def test_audit_listing_refuses_bad_paging_arguments(server):
+    for query in ("after=abc", "after=-1", "limit=0", "limit=99999"):
+        r = server.request("GET", "/api/v1/t/default/audit?" + query)
+        assert r.status == 400, query
+        assert r.json()["error"] == "bad_request"
+    r = server.request("GET", "/api/v1/t/default/audit?after=1&limit=2")
+    lines = [l for l in r.body.decode().splitlines() if l]
+    assert r.status == 200 and len(lines) == 2
+    assert [json.loads(l)["seq"] for l in lines] == [2, 3]

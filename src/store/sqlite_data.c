@@ -1,8 +1,9 @@
 /*
  * sqlite_data.c — the SQLite backend's queries and data calls.  Every query
- * is a fixed, prepared statement with bound parameters; optional filters are
- * written "(?N IS NULL OR column = ?N)" so no SQL is ever built from input.
- * Every query on tenant data has "tenant = ?1".
+ * is a prepared statement with bound parameters.  Searches are put together
+ * from the fixed fragments below, one per filter that is set; no SQL text
+ * ever contains input.  Every query on tenant data has "tenant = ?1" (or
+ * ":tenant"); only the tenant listing and the token lookup by hash do not.
  */
 #include "store/sqlite_internal.h"
 
@@ -48,28 +49,19 @@ const char *const sqlite_queries[Q_COUNT] = {
                         "manufacturer = ?6, model = ?7, serial_number = ?8, metadata = ?9 "
                         "WHERE tenant = ?1 AND id = ?2",
     [Q_ENTITY_GET] = "SELECT " ENT_COLS " FROM entities WHERE tenant = ?1 AND id = ?2",
-    [Q_ENTITY_SEARCH] = "SELECT " ENT_COLS " FROM entities WHERE tenant = ?1 "
-                        "AND (?2 IS NULL OR instr(lower(name), lower(?2)) > 0) "
-                        "AND (?3 IS NULL OR kind = ?3) "
-                        "AND (?4 IS NULL OR lower(email) = lower(?4)) "
-                        "ORDER BY name, id LIMIT ?5 OFFSET ?6",
     [Q_CERT_INSERT] = "INSERT INTO certs (" CERT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
                       "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     [Q_CERT_GET] = "SELECT " CERT_COLS " FROM certs WHERE tenant = ?1 AND serial = ?2",
     [Q_CERT_SET_STATUS] = "UPDATE certs SET status = ?3, revoked_at = ?4, reason = ?5, "
                           "invalidity_date = ?6 WHERE tenant = ?1 AND serial = ?2",
-    [Q_CERT_SEARCH] = "SELECT " CERT_COLS " FROM certs WHERE tenant = ?1 "
-                      "AND (?2 IS NULL OR serial = ?2) "
-                      "AND (?3 IS NULL OR instr(lower(subject), lower(?3)) > 0) "
-                      "AND (?4 IS NULL OR instr(sans, lower(?4)) > 0) "
-                      "AND (?5 IS NULL OR status = ?5) AND (?6 IS NULL OR ca = ?6) "
-                      "AND (?7 IS NULL OR entity_id = ?7) AND (?8 IS NULL OR profile = ?8) "
-                      "AND (?9 IS NULL OR not_after >= ?9) AND (?10 IS NULL OR not_after < ?10) "
-                      "ORDER BY not_after, serial LIMIT ?11 OFFSET ?12",
     [Q_CERT_REVOKED] = "SELECT " CERT_COLS " FROM certs WHERE tenant = ?1 AND ca = ?2 "
                        "AND status IN ('revoked', 'hold') AND not_after >= ?3 ORDER BY serial",
-    [Q_CRLNUM_BUMP] = "INSERT INTO crl_numbers (tenant, ca, last) VALUES (?1, ?2, 1) "
-                      "ON CONFLICT (tenant, ca) DO UPDATE SET last = last + 1",
+    /* The next number follows both the counter and the highest stored CRL, so a lost
+       counter row cannot send numbers backwards. */
+    [Q_CRLNUM_BUMP] =
+        "INSERT INTO crl_numbers (tenant, ca, last) VALUES (?1, ?2, 1 + "
+        "(SELECT COALESCE(MAX(number), 0) FROM crls WHERE tenant = ?1 AND ca = ?2)) "
+        "ON CONFLICT (tenant, ca) DO UPDATE SET last = MAX(last, excluded.last - 1) + 1",
     [Q_CRLNUM_GET] = "SELECT last FROM crl_numbers WHERE tenant = ?1 AND ca = ?2",
     [Q_CRL_INSERT] = "INSERT INTO crls (tenant, ca, number, this_update, next_update, der) "
                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -146,17 +138,23 @@ static int step_one_change(struct store_tx *tx, sqlite3_stmt *st, const char *wh
     return 0;
 }
 
-typedef void *(*row_reader)(sqlite3_stmt *st);
+/* How to read one row of a query into a record, and how to free that record. */
+struct reader {
+    void *(*read)(sqlite3_stmt *st);
+    void (*free)(void *rec);
+};
 
-/* Reads the one row of st with fn into *out; 404 if none. */
-static int read_one(struct store_tx *tx, sqlite3_stmt *st, row_reader fn, void **out,
+/* Reads the one row of st into *out (the caller frees it); 404 if none. */
+static int read_one(struct store_tx *tx, sqlite3_stmt *st, const struct reader *rd, void **out,
                     const char *what, struct err *e)
 {
     int rc = sqlite3_step(st);
+    void *rec;
 
     if (rc == SQLITE_ROW) {
-        *out = fn(st);
+        rec = rd->read(st);
         sqlite3_reset(st);
+        *out = rec;
         return 0;
     }
     sqlite3_reset(st);
@@ -165,9 +163,9 @@ static int read_one(struct store_tx *tx, sqlite3_stmt *st, row_reader fn, void *
     return sqlite_fail(TX(tx), rc, what, e);
 }
 
-/* Reads every row of st with fn into a new array. */
-static int read_all(struct store_tx *tx, sqlite3_stmt *st, row_reader fn, void ***out, size_t *n,
-                    const char *what, struct err *e)
+/* Reads every row of st into a new array (the caller frees the records and the array). */
+static int read_all(struct store_tx *tx, sqlite3_stmt *st, const struct reader *rd, void ***out,
+                    size_t *n, const char *what, struct err *e)
 {
     void **list = NULL;
     size_t count = 0, cap = 0;
@@ -178,12 +176,12 @@ static int read_all(struct store_tx *tx, sqlite3_stmt *st, row_reader fn, void *
             cap = cap ? cap * 2 : 16;
             list = xrealloc(list, cap * sizeof(*list));
         }
-        list[count++] = fn(st);
+        list[count++] = rd->read(st);
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        /* The caller's element type is unknown here: the rows read so far leak only their
-           array on this (storage failure) path, and the elements are freed by type below. */
+        for (size_t i = 0; i < count; i++)
+            rd->free(list[i]);
         free(list);
         return sqlite_fail(TX(tx), rc, what, e);
     }
@@ -314,10 +312,102 @@ static void *read_audit(sqlite3_stmt *st)
     return r;
 }
 
+static void free_tenant(void *r)
+{
+    tenant_rec_free(r);
+}
+static void free_ca(void *r)
+{
+    ca_rec_free(r);
+}
+static void free_profile(void *r)
+{
+    profile_rec_free(r);
+}
+static void free_entity(void *r)
+{
+    entity_rec_free(r);
+}
+static void free_cert(void *r)
+{
+    cert_rec_free(r);
+}
+static void free_crl(void *r)
+{
+    crl_rec_free(r);
+}
+static void free_token(void *r)
+{
+    token_rec_free(r);
+}
+static void free_audit(void *r)
+{
+    audit_rec_free(r);
+}
+
+static const struct reader tenant_reader = {read_tenant, free_tenant};
+static const struct reader ca_reader = {read_ca, free_ca};
+static const struct reader profile_reader = {read_profile, free_profile};
+static const struct reader entity_reader = {read_entity, free_entity};
+static const struct reader cert_reader = {read_cert, free_cert};
+static const struct reader crl_reader = {read_crl, free_crl};
+static const struct reader token_reader = {read_token, free_token};
+static const struct reader audit_reader = {read_audit, free_audit};
+
 #define STMT(q)                                                                                    \
     sqlite3_stmt *st = sqlite_stmt(TX(tx), (q), e);                                                \
     if (st == NULL)                                                                                \
         return -1;
+
+/* ---- searches ---------------------------------------------------------- */
+
+/*
+ * The statement of a search: head, then " AND (<fragment>)" for each bit of
+ * mask, then tail.  Only fixed text goes in; it is prepared once per
+ * connection and kept in *slot.
+ */
+static sqlite3_stmt *search_stmt(struct sqlite_tx *tx, sqlite3_stmt **slot, const char *head,
+                                 const char *const *filters, unsigned mask, const char *tail,
+                                 struct err *e)
+{
+    struct buf sql = {0};
+    sqlite3_stmt *st;
+
+    if (*slot == NULL) {
+        buf_append(&sql, head, strlen(head));
+        for (unsigned i = 0; mask >> i != 0; i++)
+            if (mask & (1u << i)) {
+                buf_append(&sql, " AND (", 6);
+                buf_append(&sql, filters[i], strlen(filters[i]));
+                buf_append(&sql, ")", 1);
+            }
+        buf_append(&sql, tail, strlen(tail) + 1);
+    }
+    st = sqlite_stmt_cached(tx, slot, (const char *)sql.data, e);
+    buf_free(&sql);
+    return st;
+}
+
+/* Binds text to the named parameter if the statement has it (a filter that is set). */
+static void bind_named(sqlite3_stmt *st, const char *name, const char *value)
+{
+    int i = sqlite3_bind_parameter_index(st, name);
+
+    if (i > 0 && value != NULL)
+        sqlite3_bind_text(st, i, value, -1, SQLITE_STATIC);
+}
+
+static int limit_of(int limit)
+{
+    return limit <= 0 ? 100 : (limit > 1000 ? 1000 : limit);
+}
+
+/* Limit 0 (or less) means 100, at most 1000; a negative offset is 0. */
+static void bind_page(sqlite3_stmt *st, int limit, int offset)
+{
+    sqlite3_bind_int(st, sqlite3_bind_parameter_index(st, ":limit"), limit_of(limit));
+    sqlite3_bind_int(st, sqlite3_bind_parameter_index(st, ":offset"), offset > 0 ? offset : 0);
+}
 
 /* ---- tenants ------------------------------------------------------------- */
 
@@ -334,13 +424,13 @@ static int tenant_get(struct store_tx *tx, const char *tenant, struct tenant_rec
 {
     STMT(Q_TENANT_GET);
     bind_text(st, 1, tenant);
-    return read_one(tx, st, read_tenant, (void **)out, "tenant", e);
+    return read_one(tx, st, &tenant_reader, (void **)out, "tenant", e);
 }
 
 static int tenant_list(struct store_tx *tx, struct tenant_rec ***out, size_t *n, struct err *e)
 {
     STMT(Q_TENANT_LIST);
-    return read_all(tx, st, read_tenant, (void ***)out, n, "tenants", e);
+    return read_all(tx, st, &tenant_reader, (void ***)out, n, "tenants", e);
 }
 
 /* ---- CAs --------------------------------------------------------------- */
@@ -386,7 +476,7 @@ static int ca_get(struct store_tx *tx, const char *tenant, const char *name, str
     STMT(Q_CA_GET);
     bind_text(st, 1, tenant);
     bind_text(st, 2, name);
-    return read_one(tx, st, read_ca, (void **)out, "CA", e);
+    return read_one(tx, st, &ca_reader, (void **)out, "CA", e);
 }
 
 static int ca_list(struct store_tx *tx, const char *tenant, struct ca_rec ***out, size_t *n,
@@ -394,7 +484,7 @@ static int ca_list(struct store_tx *tx, const char *tenant, struct ca_rec ***out
 {
     STMT(Q_CA_LIST);
     bind_text(st, 1, tenant);
-    return read_all(tx, st, read_ca, (void ***)out, n, "CAs", e);
+    return read_all(tx, st, &ca_reader, (void ***)out, n, "CAs", e);
 }
 
 /* ---- profiles ------------------------------------------------------------ */
@@ -402,13 +492,13 @@ static int ca_list(struct store_tx *tx, const char *tenant, struct ca_rec ***out
 static int profile_put(struct store_tx *tx, const char *tenant, const char *name, const char *json,
                        int *version_out, struct err *e)
 {
-    int version;
+    int version, rc;
     STMT(Q_PROFILE_MAXVER);
     bind_text(st, 1, tenant);
     bind_text(st, 2, name);
-    if (sqlite3_step(st) != SQLITE_ROW) {
+    if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
         sqlite3_reset(st);
-        return sqlite_fail(TX(tx), sqlite3_errcode(TX(tx)->conn->db), "profile", e);
+        return sqlite_fail(TX(tx), rc, "profile", e);
     }
     version = sqlite3_column_int(st, 0) + 1;
     sqlite3_reset(st);
@@ -433,7 +523,7 @@ static int profile_get(struct store_tx *tx, const char *tenant, const char *name
     bind_text(st, 2, name);
     if (version > 0)
         sqlite3_bind_int(st, 3, version);
-    return read_one(tx, st, read_profile, (void **)out, "profile", e);
+    return read_one(tx, st, &profile_reader, (void **)out, "profile", e);
 }
 
 static int profile_list(struct store_tx *tx, const char *tenant, struct profile_rec ***out,
@@ -441,7 +531,7 @@ static int profile_list(struct store_tx *tx, const char *tenant, struct profile_
 {
     STMT(Q_PROFILE_LIST);
     bind_text(st, 1, tenant);
-    return read_all(tx, st, read_profile, (void ***)out, n, "profiles", e);
+    return read_all(tx, st, &profile_reader, (void ***)out, n, "profiles", e);
 }
 
 /* ---- end entities ------------------------------------------------------- */
@@ -482,25 +572,34 @@ static int entity_get(struct store_tx *tx, const char *tenant, const char *id,
     STMT(Q_ENTITY_GET);
     bind_text(st, 1, tenant);
     bind_text(st, 2, id);
-    return read_one(tx, st, read_entity, (void **)out, "entity", e);
-}
-
-static int limit_of(int limit)
-{
-    return limit <= 0 ? 100 : (limit > 1000 ? 1000 : limit);
+    return read_one(tx, st, &entity_reader, (void **)out, "entity", e);
 }
 
 static int entity_search(struct store_tx *tx, const char *tenant, const struct entity_query *q,
                          struct entity_rec ***out, size_t *n, struct err *e)
 {
-    STMT(Q_ENTITY_SEARCH);
-    bind_text(st, 1, tenant);
-    bind_text(st, 2, q->name);
-    bind_text(st, 3, q->kind);
-    bind_text(st, 4, q->email);
-    sqlite3_bind_int(st, 5, limit_of(q->limit));
-    sqlite3_bind_int(st, 6, q->offset > 0 ? q->offset : 0);
-    return read_all(tx, st, read_entity, (void ***)out, n, "entities", e);
+    static const char *const filters[ENTITY_FILTERS] = {
+        "instr(lower(name), lower(:name)) > 0",
+        "kind = :kind",
+        "lower(email) = lower(:email)",
+    };
+    const char *values[ENTITY_FILTERS] = {q->name, q->kind, q->email};
+    unsigned mask = 0;
+    sqlite3_stmt *st;
+
+    for (int i = 0; i < ENTITY_FILTERS; i++)
+        mask |= values[i] != NULL ? 1u << i : 0;
+    st = search_stmt(TX(tx), &TX(tx)->conn->entity_search[mask],
+                     "SELECT " ENT_COLS " FROM entities WHERE tenant = :tenant", filters, mask,
+                     " ORDER BY name, id LIMIT :limit OFFSET :offset", e);
+    if (st == NULL)
+        return -1;
+    bind_named(st, ":tenant", tenant);
+    bind_named(st, ":name", q->name);
+    bind_named(st, ":kind", q->kind);
+    bind_named(st, ":email", q->email);
+    bind_page(st, q->limit, q->offset);
+    return read_all(tx, st, &entity_reader, (void ***)out, n, "entities", e);
 }
 
 /* ---- certificates ------------------------------------------------------- */
@@ -535,7 +634,7 @@ static int cert_get(struct store_tx *tx, const char *tenant, const char *serial,
     STMT(Q_CERT_GET);
     bind_text(st, 1, tenant);
     bind_text(st, 2, serial);
-    return read_one(tx, st, read_cert, (void **)out, "certificate", e);
+    return read_one(tx, st, &cert_reader, (void **)out, "certificate", e);
 }
 
 static int cert_set_status(struct store_tx *tx, const char *tenant, const char *serial,
@@ -552,31 +651,48 @@ static int cert_set_status(struct store_tx *tx, const char *tenant, const char *
     return step_one_change(tx, st, "certificate", e);
 }
 
-static void bind_time(sqlite3_stmt *st, int i, int64_t t)
-{
-    if (t != 0)
-        sqlite3_bind_int64(st, i, t);
-    else
-        sqlite3_bind_null(st, i);
-}
-
 static int cert_search(struct store_tx *tx, const char *tenant, const struct cert_query *q,
                        struct cert_rec ***out, size_t *n, struct err *e)
 {
-    STMT(Q_CERT_SEARCH);
-    bind_text(st, 1, tenant);
-    bind_text(st, 2, q->serial);
-    bind_text(st, 3, q->subject);
-    bind_text(st, 4, q->san);
-    bind_text(st, 5, q->status);
-    bind_text(st, 6, q->ca);
-    bind_text(st, 7, q->entity_id);
-    bind_text(st, 8, q->profile);
-    bind_time(st, 9, q->expires_after);
-    bind_time(st, 10, q->expires_before);
-    sqlite3_bind_int(st, 11, limit_of(q->limit));
-    sqlite3_bind_int(st, 12, q->offset > 0 ? q->offset : 0);
-    return read_all(tx, st, read_cert, (void ***)out, n, "certificates", e);
+    static const char *const filters[CERT_FILTERS] = {
+        "serial = :serial",
+        "instr(lower(subject), lower(:subject)) > 0",
+        "instr(lower(sans), lower(:san)) > 0",
+        "status = :status",
+        "ca = :ca",
+        "entity_id = :entity_id",
+        "profile = :profile",
+        "not_after >= :after",
+        "not_after < :before",
+    };
+    const char *values[CERT_FILTERS - 2] = {q->serial, q->subject,   q->san,    q->status,
+                                            q->ca,     q->entity_id, q->profile};
+    unsigned mask = 0;
+    sqlite3_stmt *st;
+
+    for (int i = 0; i < CERT_FILTERS - 2; i++)
+        mask |= values[i] != NULL ? 1u << i : 0;
+    mask |= q->expires_after != 0 ? 1u << (CERT_FILTERS - 2) : 0;
+    mask |= q->expires_before != 0 ? 1u << (CERT_FILTERS - 1) : 0;
+    st = search_stmt(TX(tx), &TX(tx)->conn->cert_search[mask],
+                     "SELECT " CERT_COLS " FROM certs WHERE tenant = :tenant", filters, mask,
+                     " ORDER BY not_after, serial LIMIT :limit OFFSET :offset", e);
+    if (st == NULL)
+        return -1;
+    bind_named(st, ":tenant", tenant);
+    bind_named(st, ":serial", q->serial);
+    bind_named(st, ":subject", q->subject);
+    bind_named(st, ":san", q->san);
+    bind_named(st, ":status", q->status);
+    bind_named(st, ":ca", q->ca);
+    bind_named(st, ":entity_id", q->entity_id);
+    bind_named(st, ":profile", q->profile);
+    if (q->expires_after != 0)
+        sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":after"), q->expires_after);
+    if (q->expires_before != 0)
+        sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":before"), q->expires_before);
+    bind_page(st, q->limit, q->offset);
+    return read_all(tx, st, &cert_reader, (void ***)out, n, "certificates", e);
 }
 
 static int cert_revoked(struct store_tx *tx, const char *tenant, const char *ca,
@@ -586,7 +702,7 @@ static int cert_revoked(struct store_tx *tx, const char *tenant, const char *ca,
     bind_text(st, 1, tenant);
     bind_text(st, 2, ca);
     sqlite3_bind_int64(st, 3, expired_cutoff);
-    return read_all(tx, st, read_cert, (void ***)out, n, "revoked certificates", e);
+    return read_all(tx, st, &cert_reader, (void ***)out, n, "revoked certificates", e);
 }
 
 /* ---- CRLs ------------------------------------------------------------- */
@@ -633,7 +749,7 @@ static int crl_latest(struct store_tx *tx, const char *tenant, const char *ca, s
     STMT(Q_CRL_LATEST);
     bind_text(st, 1, tenant);
     bind_text(st, 2, ca);
-    return read_one(tx, st, read_crl, (void **)out, "CRL", e);
+    return read_one(tx, st, &crl_reader, (void **)out, "CRL", e);
 }
 
 /* ---- tokens ---------------------------------------------------------- */
@@ -656,7 +772,7 @@ static int token_find(struct store_tx *tx, const char *hash, struct token_rec **
 {
     STMT(Q_TOKEN_FIND);
     bind_text(st, 1, hash);
-    return read_one(tx, st, read_token, (void **)out, "token", e);
+    return read_one(tx, st, &token_reader, (void **)out, "token", e);
 }
 
 static int token_list(struct store_tx *tx, const char *tenant, struct token_rec ***out, size_t *n,
@@ -664,7 +780,7 @@ static int token_list(struct store_tx *tx, const char *tenant, struct token_rec 
 {
     STMT(Q_TOKEN_LIST);
     bind_text(st, 1, tenant);
-    return read_all(tx, st, read_token, (void ***)out, n, "tokens", e);
+    return read_all(tx, st, &token_reader, (void ***)out, n, "tokens", e);
 }
 
 static int token_delete(struct store_tx *tx, const char *tenant, const char *id, struct err *e)
@@ -682,7 +798,7 @@ static int audit_last(struct store_tx *tx, const char *tenant, struct audit_rec 
 {
     STMT(Q_AUDIT_LAST);
     bind_text(st, 1, tenant);
-    return read_one(tx, st, read_audit, (void **)out, "audit", e);
+    return read_one(tx, st, &audit_reader, (void **)out, "audit", e);
 }
 
 static int audit_insert(struct store_tx *tx, const char *tenant, const struct audit_rec *r,
@@ -709,7 +825,7 @@ static int audit_list(struct store_tx *tx, const char *tenant, int64_t after_seq
     bind_text(st, 1, tenant);
     sqlite3_bind_int64(st, 2, after_seq);
     sqlite3_bind_int(st, 3, limit > 0 ? limit : 1000);
-    return read_all(tx, st, read_audit, (void ***)out, n, "audit", e);
+    return read_all(tx, st, &audit_reader, (void ***)out, n, "audit", e);
 }
 
 const struct store_ops store_sqlite_ops = {

@@ -1,4 +1,4 @@
-/* sqlite_internal.h — shared by the SQLite backend's files. */
+/* sqlite_internal.h — shared by the SQLite backend's files (store_sqlite.c, sqlite_*.c). */
 #ifndef VOUCH_SQLITE_INTERNAL_H
 #define VOUCH_SQLITE_INTERNAL_H
 
@@ -7,10 +7,14 @@
 
 #include "store/store_backend.h"
 
-/* The schema migrations, oldest first, NULL-terminated (sqlite_schema.c). */
+/*
+ * The schema as ordered migrations (sqlite_schema.c): step i brings the schema
+ * from version i to version i + 1.  Released steps are never edited.
+ */
 extern const char *const sqlite_migrations[];
+extern const int sqlite_migration_count;
 
-/* Prepared statements, one slot per query text of sqlite_queries[]. */
+/* Prepared statements, one slot per query text of sqlite_queries[] (sqlite_data.c). */
 enum query_id {
     Q_TENANT_INSERT,
     Q_TENANT_GET,
@@ -27,11 +31,9 @@ enum query_id {
     Q_ENTITY_INSERT,
     Q_ENTITY_UPDATE,
     Q_ENTITY_GET,
-    Q_ENTITY_SEARCH,
     Q_CERT_INSERT,
     Q_CERT_GET,
     Q_CERT_SET_STATUS,
-    Q_CERT_SEARCH,
     Q_CERT_REVOKED,
     Q_CRLNUM_BUMP,
     Q_CRLNUM_GET,
@@ -46,18 +48,32 @@ enum query_id {
     Q_AUDIT_LIST,
     Q_COUNT
 };
+extern const char *const sqlite_queries[Q_COUNT];
 
+/*
+ * Searches are composed from fixed fragments, one per filter that is set (the
+ * bit mask of set filters picks the text); each text is prepared once per
+ * connection and cached in these slots.
+ */
+#define CERT_FILTERS   9
+#define ENTITY_FILTERS 3
+
+/* One database connection with its prepared statements; used by one tx at a time. */
 struct sqlite_conn {
     sqlite3 *db;
     sqlite3_stmt *stmts[Q_COUNT];
-    struct sqlite_conn *next;
+    sqlite3_stmt *cert_search[1 << CERT_FILTERS];
+    sqlite3_stmt *entity_search[1 << ENTITY_FILTERS];
+    struct sqlite_conn *next; /* free list */
 };
 
 struct sqlite_store {
     struct store base;
     char *path;
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;    /* guards idle, open */
+    pthread_cond_t released; /* a connection went back to the pool */
     struct sqlite_conn *idle;
+    int open; /* connections open, idle or held by a tx */
     int schema_version;
 };
 
@@ -68,9 +84,18 @@ struct sqlite_tx {
     int depth; /* savepoints set */
 };
 
-/* The statement for q on tx's connection, reset and unbound; NULL with e set. */
+/*
+ * The cached statement for q (or for sql, cached in *slot) on tx's connection,
+ * reset and unbound; NULL with e set.  The connection owns it.
+ */
 sqlite3_stmt *sqlite_stmt(struct sqlite_tx *tx, enum query_id q, struct err *e);
-/* Maps an SQLite result code to e (409 for constraint violations); returns -1. */
+sqlite3_stmt *sqlite_stmt_cached(struct sqlite_tx *tx, sqlite3_stmt **slot, const char *sql,
+                                 struct err *e);
+/*
+ * Maps an SQLite result code to e and returns -1: a UNIQUE or PRIMARY KEY
+ * clash is 409, a busy database 503, anything else 500 with SQLite's message
+ * (which names columns, never bound values).
+ */
 int sqlite_fail(struct sqlite_tx *tx, int rc, const char *what, struct err *e);
 
 /* Lifecycle calls (store_sqlite.c), referenced by the ops table (sqlite_data.c). */

@@ -1,7 +1,10 @@
 /*
- * sqlite_schema.c — the SQLite schema as ordered migrations.  A migration is
- * never edited once released: a change is a new step.  Every table holding
- * tenant data has a `tenant` column that leads its primary key.
+ * sqlite_schema.c — the SQLite schema as ordered migrations.  Step i (from 0)
+ * takes the schema from version i to version i + 1; store_sqlite.c applies the
+ * pending steps in one transaction and records each in schema_version.  A
+ * migration is never edited once released: a change is a new step appended
+ * here.  Every table holding tenant data has a `tenant` column that leads its
+ * primary key and every index.
  */
 #include "store/sqlite_internal.h"
 
@@ -40,5 +43,6 @@ const char *const sqlite_migrations[] = {
     "  actor TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL, result TEXT NOT NULL,"
     "  detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,"
     "  PRIMARY KEY (tenant, seq));",
-    NULL,
 };
+
+const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

@@ -1,43 +1,108 @@
 /*
  * store_sqlite.c — the SQLite backend: connections, transactions, migrations.
+ * The queries are in sqlite_data.c, the schema in sqlite_schema.c.
  *
- * WAL mode with synchronous=FULL: a commit is on disk before it returns.
- * Threads share a pool of connections; a transaction holds one from begin to
- * commit or rollback.  Write transactions start with BEGIN IMMEDIATE so they
- * queue on SQLite's lock (busy_timeout) instead of failing mid-way.
+ * Every connection runs in WAL mode with synchronous=FULL, so a commit is on
+ * disk (the WAL fsynced) before store_commit() returns, and foreign_keys=ON.
+ * Threads share a pool of connections: a mutex-protected free list that opens
+ * more connections on demand, up to POOL_MAX; past that, store_begin waits for
+ * one to come back (at most BUSY_MS, then 503).  A transaction holds one
+ * connection from begin to commit or rollback.  Write transactions start with
+ * BEGIN IMMEDIATE, so they queue on SQLite's write lock (busy_timeout) at
+ * their start instead of failing half-way; read transactions use a deferred
+ * BEGIN and see one snapshot from their first read on.
  */
 #include "store/sqlite_internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-extern const char *const sqlite_queries[Q_COUNT];
+#define POOL_MAX 64
+#define BUSY_MS  10000
 
-int sqlite_fail(struct sqlite_tx *tx, int rc, const char *what, struct err *e)
+/* Maps rc (an extended result code) on db to e; returns -1. */
+static int fail_rc(sqlite3 *db, int rc, const char *what, const char *msg, struct err *e)
 {
     int base = rc & 0xff;
 
-    if (base == SQLITE_CONSTRAINT)
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
         return err_set(e, 409, ERR_CONFLICT, "%s: already exists", what);
     if (base == SQLITE_BUSY || base == SQLITE_LOCKED)
         return err_set(e, 503, ERR_UNAVAILABLE, "%s: database busy", what);
-    return err_set(e, 500, ERR_INTERNAL, "%s: %s", what,
-                   tx && tx->conn ? sqlite3_errmsg(tx->conn->db) : sqlite3_errstr(rc));
+    if (msg == NULL)
+        msg = db != NULL && sqlite3_errcode(db) != SQLITE_OK ? sqlite3_errmsg(db)
+                                                             : sqlite3_errstr(rc);
+    return err_set(e, 500, ERR_INTERNAL, "%s: %s", what, msg);
 }
 
-static int exec(sqlite3 *db, const char *sql, struct err *e)
+int sqlite_fail(struct sqlite_tx *tx, int rc, const char *what, struct err *e)
+{
+    return fail_rc(tx != NULL && tx->conn != NULL ? tx->conn->db : NULL, rc, what, NULL, e);
+}
+
+/* Runs SQL text without parameters (fixed statements only); 0 or -1 with e set. */
+static int exec(sqlite3 *db, const char *sql, const char *what, struct err *e)
 {
     char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
 
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        err_set(e, 500, ERR_INTERNAL, "database: %s", msg ? msg : "error");
+    if (rc != SQLITE_OK) {
+        fail_rc(db, rc, what, msg, e);
         sqlite3_free(msg);
         return -1;
     }
     return 0;
 }
 
+/* Runs a one-row, one-column integer query; 0 with *out set, or -1 with e set. */
+static int query_int(sqlite3 *db, const char *sql, int64_t *out, struct err *e)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK)
+        fail_rc(db, rc, "schema", NULL, e);
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static void conn_close(struct sqlite_conn *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < ARRAY_LEN(c->stmts); i++)
+        sqlite3_finalize(c->stmts[i]);
+    for (size_t i = 0; i < ARRAY_LEN(c->cert_search); i++)
+        sqlite3_finalize(c->cert_search[i]);
+    for (size_t i = 0; i < ARRAY_LEN(c->entity_search); i++)
+        sqlite3_finalize(c->entity_search[i]);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+/* Checks that the connection really runs in WAL mode (a file system may refuse it). */
+static int conn_check_wal(sqlite3 *db, const char *path, struct err *e)
+{
+    sqlite3_stmt *st = NULL;
+    int ok = 0;
+
+    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        ok = sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+    sqlite3_finalize(st);
+    return ok ? 0 : err_set(e, 500, ERR_INTERNAL, "database %s: WAL mode unavailable", path);
+}
+
+/* Opens and configures one connection; NULL with e set. */
 static struct sqlite_conn *conn_open(const char *path, struct err *e)
 {
     struct sqlite_conn *c = xcalloc(1, sizeof(*c));
@@ -45,121 +110,247 @@ static struct sqlite_conn *conn_open(const char *path, struct err *e)
         path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 
     if (rc != SQLITE_OK) {
-        err_set(e, 500, ERR_INTERNAL, "database %s: %s", path, sqlite3_errstr(rc));
-        sqlite3_close(c->db);
-        free(c);
+        err_set(e, 500, ERR_INTERNAL, "database %s: %s", path,
+                c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        conn_close(c);
         return NULL;
     }
-    sqlite3_busy_timeout(c->db, 10000);
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, BUSY_MS);
+    /* Durability rests on synchronous=FULL: never weaken it. */
     if (exec(c->db,
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
              "PRAGMA temp_store=MEMORY;",
-             e) != 0) {
-        sqlite3_close(c->db);
-        free(c);
+             "database settings", e) != 0 ||
+        conn_check_wal(c->db, path, e) != 0) {
+        conn_close(c);
         return NULL;
     }
     return c;
 }
 
-static void conn_close(struct sqlite_conn *c)
+static void deadline_in(struct timespec *ts, int ms)
 {
-    for (int i = 0; i < Q_COUNT; i++)
-        sqlite3_finalize(c->stmts[i]);
-    sqlite3_close(c->db);
-    free(c);
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
 }
 
+/*
+ * Takes an idle connection, or opens one while fewer than POOL_MAX are open,
+ * or waits up to BUSY_MS for one to be given back.  NULL with e set.
+ */
 static struct sqlite_conn *conn_take(struct sqlite_store *s, struct err *e)
 {
-    struct sqlite_conn *c;
+    struct sqlite_conn *c = NULL;
+    struct timespec deadline;
+    int waited = 0;
 
     pthread_mutex_lock(&s->lock);
-    c = s->idle;
-    if (c != NULL)
+    while (s->idle == NULL && s->open >= POOL_MAX) {
+        if (!waited++)
+            deadline_in(&deadline, BUSY_MS);
+        if (pthread_cond_timedwait(&s->released, &s->lock, &deadline) == ETIMEDOUT &&
+            s->idle == NULL && s->open >= POOL_MAX) {
+            pthread_mutex_unlock(&s->lock);
+            err_set(e, 503, ERR_UNAVAILABLE, "database busy: all %d connections in use", POOL_MAX);
+            return NULL;
+        }
+    }
+    if (s->idle != NULL) {
+        c = s->idle;
         s->idle = c->next;
+        c->next = NULL;
+    } else {
+        s->open++; /* reserved before opening, outside the lock */
+    }
     pthread_mutex_unlock(&s->lock);
-    return c ? c : conn_open(s->path, e);
+    if (c != NULL)
+        return c;
+    if ((c = conn_open(s->path, e)) == NULL) {
+        pthread_mutex_lock(&s->lock);
+        s->open--;
+        pthread_cond_signal(&s->released);
+        pthread_mutex_unlock(&s->lock);
+    }
+    return c;
 }
 
+/*
+ * Gives c back to the pool.  A connection still inside a transaction (its
+ * COMMIT and ROLLBACK both failed) is closed rather than handed to the next
+ * caller, so no tx ever inherits another's half-done work.
+ */
 static void conn_give(struct sqlite_store *s, struct sqlite_conn *c)
 {
+    int broken = !sqlite3_get_autocommit(c->db);
+
+    if (broken)
+        conn_close(c);
     pthread_mutex_lock(&s->lock);
-    c->next = s->idle;
-    s->idle = c;
+    if (broken) {
+        s->open--;
+    } else {
+        c->next = s->idle;
+        s->idle = c;
+    }
+    pthread_cond_signal(&s->released);
     pthread_mutex_unlock(&s->lock);
+}
+
+static sqlite3_stmt *stmt_prepare(struct sqlite_tx *tx, sqlite3_stmt **slot, const char *sql,
+                                  struct err *e)
+{
+    int rc;
+
+    /* SQLite ends a transaction by itself on some errors (I/O, disk full): then no later
+       statement may run outside it and commit piecemeal. */
+    if (sqlite3_get_autocommit(tx->conn->db)) {
+        err_set(e, 500, ERR_INTERNAL, "database: the transaction was rolled back after an error");
+        return NULL;
+    }
+    if (*slot == NULL) {
+        rc = sqlite3_prepare_v3(tx->conn->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
+        if (rc != SQLITE_OK) {
+            sqlite_fail(tx, rc, "prepare", e);
+            sqlite3_finalize(*slot);
+            *slot = NULL;
+            return NULL;
+        }
+    }
+    sqlite3_reset(*slot);
+    sqlite3_clear_bindings(*slot);
+    return *slot;
 }
 
 sqlite3_stmt *sqlite_stmt(struct sqlite_tx *tx, enum query_id q, struct err *e)
 {
-    struct sqlite_conn *c = tx->conn;
-    int rc;
-
-    if (c->stmts[q] == NULL) {
-        rc = sqlite3_prepare_v3(c->db, sqlite_queries[q], -1, SQLITE_PREPARE_PERSISTENT,
-                                &c->stmts[q], NULL);
-        if (rc != SQLITE_OK) {
-            sqlite_fail(tx, rc, "prepare", e);
-            return NULL;
-        }
-    }
-    sqlite3_reset(c->stmts[q]);
-    sqlite3_clear_bindings(c->stmts[q]);
-    return c->stmts[q];
+    return stmt_prepare(tx, &tx->conn->stmts[q], sqlite_queries[q], e);
 }
 
-/* Applies the migrations newer than the file's user_version, in one transaction. */
-static int migrate(struct sqlite_store *s, sqlite3 *db, struct err *e)
+sqlite3_stmt *sqlite_stmt_cached(struct sqlite_tx *tx, sqlite3_stmt **slot, const char *sql,
+                                 struct err *e)
 {
-    sqlite3_stmt *st;
-    int version = 0, n = 0;
-    char sql[64];
+    return stmt_prepare(tx, slot, sql, e);
+}
 
-    if (exec(db, "BEGIN IMMEDIATE", e) != 0)
-        return -1;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        version = sqlite3_column_int(st, 0);
+/* ---- migrations ---------------------------------------------------------- */
+
+static int version_record(sqlite3 *db, int64_t version, struct err *e)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "INSERT INTO schema_version (version, applied) VALUES (?1, ?2)",
+                                -1, &st, NULL);
+
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, version);
+        sqlite3_bind_int64(st, 2, time_now());
+        rc = sqlite3_step(st);
+    }
     sqlite3_finalize(st);
-    while (sqlite_migrations[n] != NULL)
-        n++;
-    if (version > n) {
-        exec(db, "ROLLBACK", NULL);
-        return err_set(e, 500, ERR_INTERNAL,
-                       "database schema version %d is newer than this vouchd (%d)", version, n);
-    }
-    for (int i = version; i < n; i++)
-        if (exec(db, sqlite_migrations[i], e) != 0) {
-            exec(db, "ROLLBACK", NULL);
-            return -1;
-        }
-    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", n);
-    if (exec(db, sql, e) != 0 || exec(db, "COMMIT", e) != 0) {
-        exec(db, "ROLLBACK", NULL);
+    return rc == SQLITE_DONE ? 0 : fail_rc(db, rc, "schema_version", NULL, e);
+}
+
+/*
+ * The schema version of the file: the highest row of schema_version.  A file
+ * written before that table existed kept its version in PRAGMA user_version;
+ * its versions are recorded as applied.
+ */
+static int version_current(sqlite3 *db, int64_t *out, struct err *e)
+{
+    int64_t v = 0, legacy = 0;
+
+    if (exec(db,
+             "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY,"
+             "  applied INTEGER NOT NULL)",
+             "schema_version", e) != 0 ||
+        query_int(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", &v, e) != 0)
         return -1;
+    if (v == 0) {
+        if (query_int(db, "PRAGMA user_version", &legacy, e) != 0)
+            return -1;
+        for (int64_t i = 1; i <= legacy && i <= sqlite_migration_count; i++)
+            if (version_record(db, i, e) != 0)
+                return -1;
+        v = legacy;
     }
-    s->schema_version = n;
+    *out = v;
     return 0;
 }
 
+/*
+ * Applies the migrations newer than the file's version, forward only, all in
+ * one IMMEDIATE transaction: a crash or an error leaves the old schema.  A file
+ * newer than this build is refused.  Several processes may open the same file
+ * at once; the write lock makes the second one see the first's result.
+ */
+static int migrate(struct sqlite_store *s, sqlite3 *db, struct err *e)
+{
+    int64_t version = 0;
+    int n = sqlite_migration_count, rc = -1;
+    char what[48];
+
+    if (exec(db, "BEGIN IMMEDIATE", "schema", e) != 0)
+        return -1;
+    if (version_current(db, &version, e) != 0)
+        goto out;
+    if (version > n) {
+        err_set(e, 500, ERR_INTERNAL,
+                "database schema version %lld is newer than this build knows (%d)",
+                (long long)version, n);
+        goto out;
+    }
+    for (int64_t i = version; i < n; i++) {
+        snprintf(what, sizeof(what), "schema migration %lld", (long long)(i + 1));
+        if (exec(db, sqlite_migrations[i], what, e) != 0 || version_record(db, i + 1, e) != 0)
+            goto out;
+    }
+    if (exec(db, "COMMIT", "schema", e) != 0)
+        goto out;
+    s->schema_version = n;
+    rc = 0;
+out:
+    if (rc != 0 && !sqlite3_get_autocommit(db))
+        exec(db, "ROLLBACK", "schema", NULL);
+    return rc;
+}
+
+/* ---- the store ----------------------------------------------------------- */
+
 struct store *sqlite_open(const char *url, struct err *e)
 {
-    struct sqlite_store *s = xcalloc(1, sizeof(*s));
+    struct sqlite_store *s;
     struct sqlite_conn *c;
+    pthread_condattr_t attr;
+    const char *path = url + strlen("sqlite:");
 
+    if (*path == '\0') {
+        err_set(e, 500, ERR_INTERNAL, "database %s: no file name", url);
+        return NULL;
+    }
+    s = xcalloc(1, sizeof(*s));
     s->base.ops = &store_sqlite_ops;
-    s->path = xstrdup(url + strlen("sqlite:"));
+    s->path = xstrdup(path);
     pthread_mutex_init(&s->lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->released, &attr);
+    pthread_condattr_destroy(&attr);
     if ((c = conn_open(s->path, e)) == NULL || migrate(s, c->db, e) != 0) {
-        if (c != NULL)
-            conn_close(c);
+        conn_close(c);
         sqlite_close(&s->base);
         return NULL;
     }
+    s->open = 1;
     conn_give(s, c);
     return &s->base;
 }
 
+/* Closes the pool.  Every tx must have ended: connections held by a tx are not closed. */
 void sqlite_close(struct store *base)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
@@ -169,6 +360,7 @@ void sqlite_close(struct store *base)
         next = c->next;
         conn_close(c);
     }
+    pthread_cond_destroy(&s->released);
     pthread_mutex_destroy(&s->lock);
     free(s->path);
     free(s);
@@ -179,6 +371,8 @@ int sqlite_schema_version(struct store *base)
     return ((struct sqlite_store *)base)->schema_version;
 }
 
+/* ---- transactions --------------------------------------------------------- */
+
 static struct store_tx *tx_begin(struct store *base, const char *sql, struct err *e)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
@@ -187,7 +381,7 @@ static struct store_tx *tx_begin(struct store *base, const char *sql, struct err
 
     if (c == NULL)
         return NULL;
-    if (exec(c->db, sql, e) != 0) {
+    if (exec(c->db, sql, "begin", e) != 0) {
         conn_give(s, c);
         return NULL;
     }
@@ -217,10 +411,10 @@ static void tx_end(struct sqlite_tx *tx)
 int sqlite_commit(struct store_tx *base, struct err *e)
 {
     struct sqlite_tx *tx = (struct sqlite_tx *)base;
-    int rc = exec(tx->conn->db, "COMMIT", e);
+    int rc = exec(tx->conn->db, "COMMIT", "commit", e);
 
-    if (rc != 0)
-        exec(tx->conn->db, "ROLLBACK", NULL);
+    if (rc != 0 && !sqlite3_get_autocommit(tx->conn->db))
+        exec(tx->conn->db, "ROLLBACK", "rollback", NULL);
     tx_end(tx);
     return rc;
 }
@@ -229,19 +423,19 @@ void sqlite_rollback(struct store_tx *base)
 {
     struct sqlite_tx *tx = (struct sqlite_tx *)base;
 
-    exec(tx->conn->db, "ROLLBACK", NULL);
+    if (!sqlite3_get_autocommit(tx->conn->db))
+        exec(tx->conn->db, "ROLLBACK", "rollback", NULL);
     tx_end(tx);
 }
 
 int sqlite_ping(struct store *base, struct err *e)
 {
     struct store_tx *tx = sqlite_begin_read(base, e);
-    struct sqlite_tx *t = (struct sqlite_tx *)tx;
     int rc;
 
     if (tx == NULL)
         return -1;
-    rc = exec(t->conn->db, "SELECT 1 FROM tenants LIMIT 1", e);
+    rc = exec(((struct sqlite_tx *)tx)->conn->db, "SELECT 1 FROM tenants LIMIT 1", "ping", e);
     sqlite_rollback(tx);
     return rc;
 }
@@ -250,7 +444,7 @@ int sqlite_savepoint(struct store_tx *base, struct err *e)
 {
     struct sqlite_tx *tx = (struct sqlite_tx *)base;
 
-    if (exec(tx->conn->db, "SAVEPOINT sp", e) != 0)
+    if (exec(tx->conn->db, "SAVEPOINT sp", "savepoint", e) != 0)
         return -1;
     tx->depth++;
     return 0;
@@ -263,7 +457,7 @@ int sqlite_savepoint_release(struct store_tx *base, struct err *e)
     if (tx->depth == 0)
         return err_set(e, 500, ERR_INTERNAL, "savepoint: none set");
     tx->depth--;
-    return exec(tx->conn->db, "RELEASE sp", e);
+    return exec(tx->conn->db, "RELEASE sp", "savepoint", e);
 }
 
 int sqlite_savepoint_rollback(struct store_tx *base, struct err *e)
@@ -273,5 +467,5 @@ int sqlite_savepoint_rollback(struct store_tx *base, struct err *e)
     if (tx->depth == 0)
         return err_set(e, 500, ERR_INTERNAL, "savepoint: none set");
     tx->depth--;
-    return exec(tx->conn->db, "ROLLBACK TO sp; RELEASE sp", e);
+    return exec(tx->conn->db, "ROLLBACK TO sp; RELEASE sp", "savepoint", e);
 }

@@ -36,9 +36,10 @@ enum key_type key_type_of(const EVP_PKEY *pkey)
 
     if (pkey == NULL)
         return KEY_NONE;
-    if (EVP_PKEY_is_a(pkey, "ED25519"))
+    /* Remote keys (remote_key.c) have names of their own. */
+    if (EVP_PKEY_is_a(pkey, "ED25519") || EVP_PKEY_is_a(pkey, "VOUCH-ED25519"))
         return KEY_ED25519;
-    if (EVP_PKEY_is_a(pkey, "RSA")) {
+    if (EVP_PKEY_is_a(pkey, "RSA") || EVP_PKEY_is_a(pkey, "VOUCH-RSA")) {
         switch (EVP_PKEY_get_bits(pkey)) {
         case 2048:
             return KEY_RSA_2048;
@@ -50,7 +51,7 @@ enum key_type key_type_of(const EVP_PKEY *pkey)
             return KEY_NONE;
         }
     }
-    if (EVP_PKEY_is_a(pkey, "EC") &&
+    if ((EVP_PKEY_is_a(pkey, "EC") || EVP_PKEY_is_a(pkey, "VOUCH-EC")) &&
         EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
                                        NULL) == 1) {
         if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0)

@@ -3,11 +3,12 @@
  *
  * Private keys live only in the signer process.  vouchd forks it before it
  * opens any network socket; the network process talks to it over socketpairs
- * with typed, size-bounded messages (see signer.c for the wire format) and
- * holds only "remote keys": EVP_PKEYs of a built-in OpenSSL provider whose
- * sign operation is forwarded to the signer.  Every OpenSSL signing API
- * (X509_sign, X509_CRL_sign, OCSP_basic_sign, TS and CMS signers) works with a
- * remote key unchanged.
+ * with typed, size-bounded messages (see wire.h for the format) and holds
+ * only "remote keys": EVP_PKEYs of a built-in OpenSSL provider whose sign
+ * operation is forwarded to the signer.  X509_sign, X509_CRL_sign and
+ * X509_REQ_sign work with a remote key unchanged, OCSP_basic_sign with the
+ * certificate from signer_key_cert().  (OpenSSL 3.0's PKCS7/TS and CMS
+ * signers accept only keys named "EC"/"RSA"/"ED25519": not remote keys.)
  *
  * The signer checks on every request that the key belongs to the requesting
  * tenant: keys are filed per tenant, and a key id of another tenant is simply
@@ -41,7 +42,7 @@ enum key_type {
 const char *key_type_name(enum key_type t);
 /* KEY_NONE if the name is not one of the above. */
 enum key_type key_type_parse(const char *name);
-/* The key type of a public (or private) key, KEY_NONE if not supported. */
+/* The key type of a public, private or remote key; KEY_NONE if not supported. */
 enum key_type key_type_of(const EVP_PKEY *pkey);
 /* Generates a key of the given type in this process (software keys, tests). */
 EVP_PKEY *key_generate(enum key_type t, struct err *e);
@@ -57,10 +58,16 @@ struct signer_config {
 };
 
 /*
- * Forks the signer process.  The child reads the key-encryption secret, serves
- * requests until every connection closes, and never returns; the parent gets a
- * client handle.  Call before starting threads or opening sockets.  NULL on
- * error with e set.  signer_stop() closes the connections and reaps the child.
+ * Forks the signer process.  The child closes every descriptor but its
+ * connections, reads the key-encryption secret, serves requests until every
+ * connection closes, and never returns; the parent gets a client handle.
+ * Call before starting threads or opening sockets.  NULL on error with e set
+ * (a missing or unfit secret is a clear error; nothing is created for it).
+ * signer_stop() closes the connections and reaps the child; it accepts NULL.
+ *
+ * All signer_* calls are thread-safe: each takes one of cfg->connections
+ * connections for its request (waiting while all are busy).  A signer that
+ * died, or does not answer within two minutes, makes calls fail with 503.
  */
 struct signer *signer_start(const struct signer_config *cfg, struct err *e);
 void signer_stop(struct signer *s);
@@ -79,8 +86,30 @@ int signer_keygen(struct signer *s, const char *tenant, enum key_type type, char
  * A remote key for (tenant, key_id): an EVP_PKEY whose private operations go
  * to the signer.  NULL (e set, 404 not_found) if the tenant has no such key.
  * The caller frees it with EVP_PKEY_free.
+ *
+ * Each call is a round trip to the signer: cache remote keys.  A remote key
+ * may be used from several threads at once and keeps the signer handle
+ * alive; after signer_stop() its signatures fail (503).  It signs with
+ * SHA-256/384/512 (Ed25519: no digest), RSA with PKCS#1 v1.5, and only
+ * certificate, CRL, CSR and OCSP response bodies of at most ~63 KiB.  Its
+ * public half encodes (i2d_PUBKEY, X509_set_pubkey), but OpenSSL does not
+ * compare it with ordinary keys: EVP_PKEY_eq() against a certificate's key
+ * is -1 and X509_check_private_key() 0 — see signer_key_cert().
  */
 EVP_PKEY *signer_key(struct signer *s, const char *tenant, const char *key_id, struct err *e);
+
+/*
+ * A copy of cert whose public key object is the remote key itself, for the
+ * OpenSSL signers that first check the key against the certificate:
+ *
+ *     X509 *bound = signer_key_cert(key, cert, e);
+ *     OCSP_basic_sign(bs, bound, key, md, NULL, OCSP_RESPID_KEY | OCSP_NOCERTS);
+ *     OCSP_basic_add1_cert(bs, cert);   (the plain one: it verifies in memory)
+ *
+ * The copy encodes to the bytes of cert.  NULL (e set, 400) if cert's public
+ * key is not key's.  The caller frees it with X509_free.
+ */
+X509 *signer_key_cert(EVP_PKEY *key, X509 *cert, struct err *e);
 
 enum signer_import_format { SIGNER_IMPORT_PKCS12 = 1, SIGNER_IMPORT_PEM_KEY = 2 };
 
@@ -100,14 +129,18 @@ int signer_delete(struct signer *s, const char *tenant, const char *key_id, stru
 
 /*
  * Server-side key generation for an end entity: the signer generates a key
- * pair and keeps it in memory under *handle for a short while; the caller
- * issues a certificate for *pub, then asks for the PKCS#12 with
- * signer_ee_pkcs12(), which also forgets the key.  The private key never
- * enters this process.
+ * pair and keeps it in memory under *handle (random, bound to tenant) for
+ * five minutes; the caller issues a certificate for *pub, then asks for the
+ * PKCS#12 with signer_ee_pkcs12(), which also forgets the key.  Another
+ * tenant's or an unknown handle is 404.  The private key never enters this
+ * process.
  */
 int signer_ee_keygen(struct signer *s, const char *tenant, enum key_type type, uint64_t *handle,
                      EVP_PKEY **pub, struct err *e);
-/* *out (caller frees) is the PKCS#12 DER, protected by password (AES-256, PBKDF2). */
+/*
+ * *out (caller frees) is the PKCS#12 DER of the key, cert and chain, protected
+ * by password: AES-256-CBC with PBKDF2, SHA-256 MAC.
+ */
 int signer_ee_pkcs12(struct signer *s, const char *tenant, uint64_t handle, const char *password,
                      X509 *cert, STACK_OF(X509) * chain, unsigned char **out, size_t *out_len,
                      struct err *e);

@@ -1,6 +1,11 @@
 /*
  * signer_client.c — the network process's side of the signer: starting it,
  * a pool of connections, and the typed calls of keys.h.
+ *
+ * Each connection carries one request at a time: a caller takes an idle one
+ * (or waits for one), sends, reads the reply and gives it back.  A
+ * connection that fails or times out is closed for good, so a late reply can
+ * never be read as the answer to a later request.
  */
 #include "keys/signer_internal.h"
 
@@ -9,13 +14,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/x509.h>
 
+#define CONNECTIONS_DEFAULT 4
+#define CONNECTIONS_MAX     256
+#define REPLY_TIMEOUT       120 /* seconds; RSA-4096 generation under a sanitizer is slow */
+
 struct conn {
-    int fd;
+    int fd; /* -1 once closed */
     int busy;
 };
 
@@ -23,51 +33,119 @@ struct signer {
     pid_t pid;
     int n;
     struct conn *conns;
-    pthread_mutex_t lock;
+    pthread_mutex_t lock; /* guards conns, stopped, refs */
     pthread_cond_t freed;
+    int stopped;
+    int refs;
 };
 
-struct signer *signer_start(const struct signer_config *cfg, struct err *e)
+static void signer_free(struct signer *s)
 {
-    int n = cfg->connections > 0 ? cfg->connections : 4;
-    int *child_fds = xcalloc((size_t)n, sizeof(int));
-    struct signer *s;
-    pid_t pid;
+    for (int i = 0; i < s->n; i++)
+        if (s->conns[i].fd >= 0)
+            close(s->conns[i].fd);
+    pthread_cond_destroy(&s->freed);
+    pthread_mutex_destroy(&s->lock);
+    free(s->conns);
+    free(s);
+}
 
-    if (access(cfg->kek_path, R_OK) != 0) {
-        free(child_fds);
-        err_set(e, 500, ERR_INTERNAL, "kek_file %s: %s", cfg->kek_path, strerror(errno));
-        return NULL;
-    }
-    s = xcalloc(1, sizeof(*s));
+void signer_ref(struct signer *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->refs++;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void signer_unref(struct signer *s)
+{
+    int last;
+
+    pthread_mutex_lock(&s->lock);
+    last = --s->refs == 0;
+    pthread_mutex_unlock(&s->lock);
+    if (last)
+        signer_free(s);
+}
+
+/* A handle with n socketpairs: parent ends in s, child ends in child_fds. NULL on error. */
+static struct signer *signer_new(int n, int *child_fds, struct err *e)
+{
+    struct signer *s = xcalloc(1, sizeof(*s));
+    struct timeval tv = {.tv_sec = REPLY_TIMEOUT};
+
     s->n = n;
+    s->refs = 1;
     s->conns = xcalloc((size_t)n, sizeof(*s->conns));
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->freed, NULL);
+    for (int i = 0; i < n; i++)
+        s->conns[i].fd = child_fds[i] = -1;
     for (int i = 0; i < n; i++) {
         int sv[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-            abort(); /* out of descriptors at start-up */
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+            err_set(e, 500, ERR_INTERNAL, "signer: socketpair: %s", strerror(errno));
+            for (int j = 0; j < i; j++)
+                close(child_fds[j]);
+            signer_free(s);
+            return NULL;
+        }
+        setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         s->conns[i].fd = sv[0];
         child_fds[i] = sv[1];
     }
-    if ((pid = fork()) < 0) {
-        err_set(e, 500, ERR_INTERNAL, "fork: %s", strerror(errno));
-        signer_stop(s);
+    return s;
+}
+
+/* Waits for the child to exit. */
+static void child_reap(pid_t pid)
+{
+    while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+struct signer *signer_start(const struct signer_config *cfg, struct err *e)
+{
+    int n = cfg->connections > 0 ? cfg->connections : CONNECTIONS_DEFAULT;
+    int *child_fds;
+    struct signer *s;
+    struct err why;
+    pid_t pid;
+
+    if (cfg->keystore_dir == NULL || cfg->kek_path == NULL) {
+        err_set(e, 500, ERR_INTERNAL, "signer: keystore_dir and kek_path must be set");
+        return NULL;
+    }
+    /* Checked here too, so that a missing secret is a clear error without a fork. */
+    if (access(cfg->kek_path, R_OK) != 0) {
+        err_set(e, 500, ERR_INTERNAL, "key-encryption secret %s: %s", cfg->kek_path,
+                strerror(errno));
+        return NULL;
+    }
+    if (n > CONNECTIONS_MAX)
+        n = CONNECTIONS_MAX;
+    child_fds = xcalloc((size_t)n, sizeof(int));
+    if ((s = signer_new(n, child_fds, e)) == NULL) {
         free(child_fds);
         return NULL;
     }
-    if (pid == 0) {
+    if ((pid = fork()) < 0) {
+        err_set(e, 500, ERR_INTERNAL, "signer: fork: %s", strerror(errno));
         for (int i = 0; i < n; i++)
-            close(s->conns[i].fd);
-        signer_child_main(cfg, child_fds, n);
+            close(child_fds[i]);
+        free(child_fds);
+        signer_free(s);
+        return NULL;
     }
+    if (pid == 0)
+        signer_child_main(cfg, child_fds, n); /* closes every other descriptor */
     for (int i = 0; i < n; i++)
         close(child_fds[i]);
     free(child_fds);
     s->pid = pid;
-    if (signer_ping(s, e) != 0) {
-        err_set(e, 500, ERR_INTERNAL, "the signer did not start (its reason is logged above)");
+    if (signer_ping(s, &why) != 0) {
+        err_set(e, 500, ERR_INTERNAL, "the signer did not start: %s", why.msg);
         signer_stop(s);
         return NULL;
     }
@@ -78,45 +156,63 @@ void signer_stop(struct signer *s)
 {
     if (s == NULL)
         return;
-    for (int i = 0; i < s->n; i++)
-        if (s->conns[i].fd >= 0)
-            close(s->conns[i].fd);
-    if (s->pid > 0)
-        waitpid(s->pid, NULL, 0);
-    pthread_cond_destroy(&s->freed);
-    pthread_mutex_destroy(&s->lock);
-    free(s->conns);
-    free(s);
+    pthread_mutex_lock(&s->lock);
+    s->stopped = 1;
+    for (int i = 0; i < s->n; i++) {
+        struct conn *c = &s->conns[i];
+        if (c->fd < 0)
+            continue;
+        shutdown(c->fd, SHUT_RDWR); /* the child sees the end; a busy caller fails */
+        if (!c->busy) {
+            close(c->fd);
+            c->fd = -1;
+        }
+    }
+    pthread_cond_broadcast(&s->freed);
+    pthread_mutex_unlock(&s->lock);
+    child_reap(s->pid);
+    signer_unref(s);
 }
 
+pid_t signer_pid(const struct signer *s)
+{
+    return s->pid;
+}
+
+/* Whether any connection is still open (call with the lock held). */
+static int conns_alive(const struct signer *s)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->conns[i].fd >= 0)
+            return 1;
+    return 0;
+}
+
+/* An idle connection, marked busy; waits while all are busy. NULL if none is left. */
 static struct conn *conn_take(struct signer *s)
 {
     struct conn *c = NULL;
 
     pthread_mutex_lock(&s->lock);
-    while (c == NULL) {
+    while (!s->stopped && conns_alive(s)) {
         for (int i = 0; i < s->n && c == NULL; i++)
             if (!s->conns[i].busy && s->conns[i].fd >= 0)
                 c = &s->conns[i];
-        if (c == NULL) {
-            int alive = 0;
-            for (int i = 0; i < s->n; i++)
-                alive += s->conns[i].fd >= 0;
-            if (!alive)
-                break;
-            pthread_cond_wait(&s->freed, &s->lock);
+        if (c != NULL) {
+            c->busy = 1;
+            break;
         }
+        pthread_cond_wait(&s->freed, &s->lock);
     }
-    if (c != NULL)
-        c->busy = 1;
     pthread_mutex_unlock(&s->lock);
     return c;
 }
 
+/* Returns a connection to the pool; a broken one (or any, once stopped) is closed. */
 static void conn_give(struct signer *s, struct conn *c, int broken)
 {
     pthread_mutex_lock(&s->lock);
-    if (broken) {
+    if (broken || s->stopped) {
         close(c->fd);
         c->fd = -1;
     }
@@ -125,6 +221,21 @@ static void conn_give(struct signer *s, struct conn *c, int broken)
     pthread_mutex_unlock(&s->lock);
 }
 
+int signer_take_connection(struct signer *s)
+{
+    int fd = -1;
+
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < s->n && fd < 0; i++)
+        if (!s->conns[i].busy && s->conns[i].fd >= 0) {
+            fd = s->conns[i].fd;
+            s->conns[i].fd = -1;
+        }
+    pthread_mutex_unlock(&s->lock);
+    return fd;
+}
+
+/* Sets e from an error reply's status and message; returns -1. */
 static int reply_error(const unsigned char *body, size_t len, struct err *e)
 {
     char *status = wire_get_str(body, len, T_STATUS, 8),
@@ -136,6 +247,8 @@ static int reply_error(const unsigned char *body, size_t len, struct err *e)
                        : code == 503 ? ERR_UNAVAILABLE
                                      : ERR_INTERNAL;
 
+    if (code < 400 || code > 599)
+        code = 500;
     err_set(e, code, word, "%s", msg ? msg : "signer error");
     free(status);
     free(msg);
@@ -149,12 +262,11 @@ int signer_call(struct signer *s, uint32_t type, const struct buf *req, unsigned
     unsigned char *body = NULL;
     uint32_t rtype;
     size_t len;
-    int rc;
 
     if (c == NULL)
         return err_set(e, 503, ERR_UNAVAILABLE, "the signer is not running");
     if (wire_send(c->fd, type, req) != 0 ||
-        (rc = wire_recv(c->fd, &rtype, &body, &len, WIRE_MAX_LARGE)) != 0) {
+        wire_recv(c->fd, &rtype, &body, &len, WIRE_MAX_LARGE) != 0) {
         conn_give(s, c, 1);
         return err_set(e, 503, ERR_UNAVAILABLE, "the signer did not answer");
     }
@@ -188,6 +300,21 @@ static EVP_PKEY *reply_pubkey(const unsigned char *body, size_t len, struct err 
     return k;
 }
 
+/* A copy of a byte field of a reply (caller frees); -1 with e set if missing. */
+static int reply_bytes(const unsigned char *body, size_t len, enum wire_tag tag,
+                       unsigned char **out, size_t *out_len, struct err *e)
+{
+    const unsigned char *d;
+    size_t n;
+
+    if (wire_get(body, len, tag, 0, &d, &n) != 0)
+        return err_set(e, 500, ERR_INTERNAL, "signer: incomplete reply");
+    *out = xmalloc(n > 0 ? n : 1);
+    memcpy(*out, d, n);
+    *out_len = n;
+    return 0;
+}
+
 int signer_ping(struct signer *s, struct err *e)
 {
     unsigned char *reply = NULL;
@@ -198,27 +325,37 @@ int signer_ping(struct signer *s, struct err *e)
     return rc;
 }
 
+/* The key id and public key of a KEYGEN or IMPORT reply; -1 with e set. */
+static int reply_key(const unsigned char *body, size_t len, char **key_id, EVP_PKEY **pub,
+                     struct err *e)
+{
+    char *id = wire_get_str(body, len, T_KEY_ID, 64);
+    EVP_PKEY *k;
+
+    if (id == NULL)
+        return err_set(e, 500, ERR_INTERNAL, "signer: reply without a key id");
+    if ((k = reply_pubkey(body, len, e)) == NULL) {
+        free(id);
+        return -1;
+    }
+    *key_id = id;
+    *pub = k;
+    return 0;
+}
+
 int signer_keygen(struct signer *s, const char *tenant, enum key_type type, char **key_id,
                   EVP_PKEY **pub, struct err *e)
 {
     struct buf req = {0};
     unsigned char *reply = NULL;
     size_t len;
-    char *id = NULL;
-    EVP_PKEY *k = NULL;
-    int rc = -1;
+    int rc;
 
     wire_put_str(&req, T_TENANT, tenant);
     wire_put_str(&req, T_KEY_TYPE, key_type_name(type));
-    if (signer_call(s, W_KEYGEN, &req, &reply, &len, e) == 0 &&
-        (id = wire_get_str(reply, len, T_KEY_ID, 64)) != NULL &&
-        (k = reply_pubkey(reply, len, e)) != NULL) {
-        *key_id = id;
-        *pub = k;
-        id = NULL;
-        rc = 0;
-    }
-    free(id);
+    rc = signer_call(s, W_KEYGEN, &req, &reply, &len, e);
+    if (rc == 0)
+        rc = reply_key(reply, len, key_id, pub, e);
     free(reply);
     buf_free(&req);
     return rc;
@@ -247,29 +384,35 @@ int signer_sign(struct signer *s, const char *tenant, const char *key_id, const 
                 struct err *e)
 {
     struct buf req = {0};
-    unsigned char *reply = NULL, *out;
-    const unsigned char *d;
-    size_t rlen, n;
-    int rc = -1;
+    unsigned char *reply = NULL;
+    size_t rlen;
+    int rc;
 
     wire_put_str(&req, T_TENANT, tenant);
     wire_put_str(&req, T_KEY_ID, key_id);
     wire_put_str(&req, T_DIGEST, digest ? digest : "");
     wire_put(&req, T_DATA, data, len);
-    if (signer_call(s, W_SIGN, &req, &reply, &rlen, e) == 0) {
-        if (wire_get(reply, rlen, T_SIGNATURE, 0, &d, &n) == 0) {
-            out = xmalloc(n);
-            memcpy(out, d, n);
-            *sig = out;
-            *sig_len = n;
-            rc = 0;
-        } else {
-            err_set(e, 500, ERR_INTERNAL, "signer: reply without a signature");
-        }
-    }
+    rc = signer_call(s, W_SIGN, &req, &reply, &rlen, e);
+    if (rc == 0)
+        rc = reply_bytes(reply, rlen, T_SIGNATURE, sig, sig_len, e);
     free(reply);
     buf_free(&req);
     return rc;
+}
+
+/* The certificates of an IMPORT reply, in order (undecodable ones skipped). */
+static STACK_OF(X509) * reply_certs(const unsigned char *body, size_t len)
+{
+    STACK_OF(X509) *sk = sk_X509_new_null();
+    const unsigned char *d;
+    size_t n;
+
+    for (int i = 0; wire_get(body, len, T_CHAIN, i, &d, &n) == 0; i++) {
+        X509 *x = d2i_X509(NULL, &d, (long)n);
+        if (x != NULL)
+            sk_X509_push(sk, x);
+    }
+    return sk;
 }
 
 int signer_import(struct signer *s, const char *tenant, enum signer_import_format format,
@@ -278,43 +421,24 @@ int signer_import(struct signer *s, const char *tenant, enum signer_import_forma
 {
     struct buf req = {0};
     unsigned char *reply = NULL;
-    const unsigned char *d;
-    size_t rlen, n;
-    STACK_OF(X509) *sk = NULL;
-    char *id = NULL;
-    EVP_PKEY *k = NULL;
-    int rc = -1;
+    size_t rlen;
+    int rc;
 
+    if (format != SIGNER_IMPORT_PKCS12 && format != SIGNER_IMPORT_PEM_KEY)
+        return err_set(e, 400, ERR_BAD_REQUEST, "import: unknown format");
     if (len > WIRE_MAX_LARGE - 4096)
-        return err_set(e, 413, ERR_TOO_LARGE, "import: key blob too large");
+        return err_set(e, 413, ERR_TOO_LARGE, "import: key blob larger than %d bytes",
+                       WIRE_MAX_LARGE - 4096);
     wire_put_str(&req, T_TENANT, tenant);
     wire_put_str(&req, T_FORMAT, format == SIGNER_IMPORT_PKCS12 ? "pkcs12" : "pem");
     wire_put(&req, T_BLOB, blob, len);
     if (password != NULL)
         wire_put_str(&req, T_PASSWORD, password);
-    if (signer_call(s, W_IMPORT, &req, &reply, &rlen, e) != 0)
-        goto out;
-    if ((id = wire_get_str(reply, rlen, T_KEY_ID, 64)) == NULL ||
-        (k = reply_pubkey(reply, rlen, e)) == NULL)
-        goto out;
-    sk = sk_X509_new_null();
-    for (int i = 0; wire_get(reply, rlen, T_CHAIN, i, &d, &n) == 0; i++) {
-        X509 *x = d2i_X509(NULL, &d, (long)n);
-        if (x != NULL)
-            sk_X509_push(sk, x);
-    }
-    *key_id = id;
-    *pub = k;
-    if (certs != NULL)
-        *certs = sk;
-    else
-        sk_X509_pop_free(sk, X509_free);
-    id = NULL;
-    k = NULL;
-    rc = 0;
-out:
-    free(id);
-    EVP_PKEY_free(k);
+    rc = signer_call(s, W_IMPORT, &req, &reply, &rlen, e);
+    if (rc == 0)
+        rc = reply_key(reply, rlen, key_id, pub, e);
+    if (rc == 0 && certs != NULL)
+        *certs = reply_certs(reply, rlen);
     free(reply);
     secure_zero(req.data, req.len);
     buf_free(&req);
@@ -342,18 +466,20 @@ int signer_ee_keygen(struct signer *s, const char *tenant, enum key_type type, u
     struct buf req = {0};
     unsigned char *reply = NULL;
     size_t len;
-    EVP_PKEY *k;
-    int rc = -1;
+    uint64_t h = 0;
+    EVP_PKEY *k = NULL;
+    int rc;
 
     wire_put_str(&req, T_TENANT, tenant);
     wire_put_str(&req, T_KEY_TYPE, key_type_name(type));
-    if (signer_call(s, W_EE_KEYGEN, &req, &reply, &len, e) == 0) {
-        if (wire_get_u64(reply, len, T_HANDLE, handle) != 0)
-            err_set(e, 500, ERR_INTERNAL, "signer: reply without a handle");
-        else if ((k = reply_pubkey(reply, len, e)) != NULL) {
-            *pub = k;
-            rc = 0;
-        }
+    rc = signer_call(s, W_EE_KEYGEN, &req, &reply, &len, e);
+    if (rc == 0 && wire_get_u64(reply, len, T_HANDLE, &h) != 0)
+        rc = err_set(e, 500, ERR_INTERNAL, "signer: reply without a handle");
+    if (rc == 0 && (k = reply_pubkey(reply, len, e)) == NULL)
+        rc = -1;
+    if (rc == 0) {
+        *handle = h;
+        *pub = k;
     }
     free(reply);
     buf_free(&req);
@@ -366,26 +492,26 @@ int signer_ee_pkcs12(struct signer *s, const char *tenant, uint64_t handle, cons
 {
     struct buf req = {0};
     unsigned char *reply = NULL;
-    const unsigned char *d;
-    size_t len, n;
-    int rc = -1;
+    size_t len;
+    int rc;
 
+    if (password == NULL || cert == NULL)
+        return err_set(e, 400, ERR_BAD_REQUEST, "pkcs12: a password and a certificate are needed");
     wire_put_str(&req, T_TENANT, tenant);
     wire_put_u64(&req, T_HANDLE, handle);
     wire_put_str(&req, T_PASSWORD, password);
     wire_put_x509(&req, T_CERT, cert);
     for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++)
         wire_put_x509(&req, T_CHAIN, sk_X509_value(chain, i));
-    if (signer_call(s, W_EE_PKCS12, &req, &reply, &len, e) == 0) {
-        if (wire_get(reply, len, T_PKCS12, 0, &d, &n) == 0) {
-            *out = xmalloc(n);
-            memcpy(*out, d, n);
-            *out_len = n;
-            rc = 0;
-        } else {
-            err_set(e, 500, ERR_INTERNAL, "signer: reply without a PKCS#12");
-        }
+    if (req.len > WIRE_MAX_SMALL) {
+        rc = err_set(e, 413, ERR_TOO_LARGE, "pkcs12: certificate chain too large");
+    } else {
+        rc = signer_call(s, W_EE_PKCS12, &req, &reply, &len, e);
+        if (rc == 0)
+            rc = reply_bytes(reply, len, T_PKCS12, out, out_len, e);
     }
+    if (reply != NULL)
+        secure_zero(reply, len);
     free(reply);
     secure_zero(req.data, req.len);
     buf_free(&req);

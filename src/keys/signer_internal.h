@@ -2,16 +2,22 @@
 #ifndef VOUCH_SIGNER_INTERNAL_H
 #define VOUCH_SIGNER_INTERNAL_H
 
+#include <sys/types.h>
+
 #include "keys/keys.h"
 #include "keys/wire.h"
 
-/* The child's life: serves the connections until all close, then _exit(). */
+/*
+ * The child's life: keeps only fds[0..n-1] open, serves them (one thread
+ * each) until all close, then _exit()s.  If the key store cannot be opened it
+ * answers the first request on fds[0] with the reason and exits.
+ */
 void signer_child_main(const struct signer_config *cfg, int *fds, int n) __attribute__((noreturn));
 
 /*
  * One request/reply exchange with the signer.  *reply is the reply body
  * (caller frees).  A W_REPLY_ERR becomes -1 with e set from its status and
- * message; a broken connection is 503.
+ * message; a broken, timed-out or stopped connection is 503.
  */
 int signer_call(struct signer *s, uint32_t type, const struct buf *req, unsigned char **reply,
                 size_t *reply_len, struct err *e);
@@ -21,11 +27,29 @@ int signer_sign(struct signer *s, const char *tenant, const char *key_id, const 
                 const unsigned char *data, size_t len, unsigned char **sig, size_t *sig_len,
                 struct err *e);
 
-/* Makes the remote EVP_PKEY for (tenant, key_id) with public key pub (provider.c). */
+/*
+ * Remote keys keep the client handle alive: signer_ref() takes a reference,
+ * signer_unref() drops one (signer_stop() drops the caller's), and the last
+ * one frees the handle.  A stopped signer answers every call with 503.
+ */
+void signer_ref(struct signer *s);
+void signer_unref(struct signer *s);
+
+/* Makes the remote EVP_PKEY for (tenant, key_id) with public key pub (remote_key.c). */
 EVP_PKEY *remote_key_new(struct signer *s, const char *tenant, const char *key_id, EVP_PKEY *pub,
                          struct err *e);
 
 /* DER SubjectPublicKeyInfo → EVP_PKEY; NULL if it does not parse. */
 EVP_PKEY *pubkey_from_der(const unsigned char *der, size_t len);
+
+/* ---- test hooks ----------------------------------------------------------- */
+
+/* The signer child's process id. */
+pid_t signer_pid(const struct signer *s);
+/*
+ * Takes an idle connection out of the pool and hands its descriptor to the
+ * caller (who closes it), for tests that write raw frames; -1 if none is idle.
+ */
+int signer_take_connection(struct signer *s);
 
 #endif

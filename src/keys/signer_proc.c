@@ -3,8 +3,10 @@
  * requests from the network process, one thread per connection.
  *
  * Every request names its tenant and the key store files keys per tenant, so
- * another tenant's key is simply not found.  Refusals are logged here without
- * secrets; a frame that does not parse closes that connection only.
+ * another tenant's key is simply not found.  Refusals are logged here, with
+ * no secrets and no unvalidated strings.  A request that is well framed but
+ * wrong gets an error reply; a frame that does not parse, or is larger than
+ * any request may be, closes that connection only.
  */
 #include "keys/keystore.h"
 #include "keys/tbs.h"
@@ -21,11 +23,14 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
+#include <openssl/provider.h>
 
 #include "lib/log.h"
 
-#define EE_TTL 300 /* seconds an end-entity key waits for its PKCS#12 */
+#define EE_TTL 300  /* seconds an end-entity key waits for its PKCS#12 */
+#define EE_MAX 4096 /* end-entity keys waiting at once, over all tenants */
 
+/* An end-entity key generated for a tenant, waiting for its certificate. */
 struct ee_key {
     uint64_t handle;
     char *tenant;
@@ -37,6 +42,7 @@ struct ee_key {
 static struct keystore *ks;
 static pthread_mutex_t ee_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ee_key *ee_keys;
+static int ee_count;
 
 /* A request being answered: its body, and the reply being built. */
 struct req {
@@ -46,6 +52,7 @@ struct req {
     struct err err;
 };
 
+/* A string field of the request, or NULL with a 400 naming it. Caller frees. */
 static char *req_str(struct req *r, enum wire_tag tag, const char *name)
 {
     char *s = wire_get_str(r->body, r->len, tag, 1024);
@@ -53,6 +60,12 @@ static char *req_str(struct req *r, enum wire_tag tag, const char *name)
     if (s == NULL)
         err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: %s missing or invalid", name);
     return s;
+}
+
+/* A key id fit for a log line (the id the peer sent may be anything). */
+static const char *log_id(const char *key_id)
+{
+    return keystore_id_valid(key_id) ? key_id : "(malformed id)";
 }
 
 static void put_pubkey(struct req *r, EVP_PKEY *k)
@@ -65,6 +78,19 @@ static void put_pubkey(struct req *r, EVP_PKEY *k)
     OPENSSL_free(der);
 }
 
+/* The key type the request names; KEY_NONE with a 400 if none is valid. */
+static enum key_type req_key_type(struct req *r)
+{
+    char *name = req_str(r, T_KEY_TYPE, "key type");
+    enum key_type t = key_type_parse(name);
+
+    if (name != NULL && t == KEY_NONE)
+        err_set(&r->err, 400, ERR_BAD_REQUEST,
+                "unsupported key type (ec-p256, ec-p384, rsa-2048/3072/4096, ed25519)");
+    free(name);
+    return t;
+}
+
 static int h_ping(struct req *r)
 {
     return ks->ops->ping(ks, &r->err);
@@ -72,34 +98,33 @@ static int h_ping(struct req *r)
 
 static int h_keygen(struct req *r)
 {
-    char *tenant = req_str(r, T_TENANT, "tenant"), *type = req_str(r, T_KEY_TYPE, "key type");
-    char *id = NULL;
-    EVP_PKEY *k = NULL;
+    char *tenant = req_str(r, T_TENANT, "tenant"), *id = NULL;
+    enum key_type type = tenant ? req_key_type(r) : KEY_NONE;
+    EVP_PKEY *pub = NULL;
     int rc = -1;
 
-    if (tenant && type && (k = key_generate(key_type_parse(type), &r->err)) != NULL &&
-        ks->ops->put(ks, tenant, k, &id, &r->err) == 0) {
+    if (type != KEY_NONE && ks->ops->generate(ks, tenant, type, &id, &pub, &r->err) == 0) {
         wire_put_str(&r->out, T_KEY_ID, id);
-        put_pubkey(r, k);
+        put_pubkey(r, pub);
         rc = 0;
     }
-    EVP_PKEY_free(k);
+    EVP_PKEY_free(pub);
     free(id);
     free(tenant);
-    free(type);
     return rc;
 }
 
 /* The key named by the request's tenant and key id, or NULL (refusal logged). */
 static EVP_PKEY *req_key(struct req *r)
 {
-    char *tenant = req_str(r, T_TENANT, "tenant"), *id = req_str(r, T_KEY_ID, "key id");
+    char *tenant = req_str(r, T_TENANT, "tenant"),
+         *id = tenant ? req_str(r, T_KEY_ID, "key id") : NULL;
     EVP_PKEY *k = NULL;
 
-    if (tenant && id) {
-        k = ks->ops->get(ks, tenant, id, &r->err);
+    if (id != NULL) {
+        k = ks->ops->load(ks, tenant, id, &r->err);
         if (k == NULL && r->err.status == 404)
-            log_warn("signer: tenant %s asked for key %s, which it does not have", tenant, id);
+            log_warn("signer: refused: tenant %s has no key %s", tenant, log_id(id));
     }
     free(tenant);
     free(id);
@@ -117,33 +142,35 @@ static int h_pubkey(struct req *r)
     return 0;
 }
 
-static int h_sign(struct req *r)
+/* Whether md (a digest name, or "" for the key's own) may be used: SHA-2 only. */
+static int digest_allowed(const char *md)
 {
-    const unsigned char *data;
-    size_t len, siglen = 0;
-    char *md = wire_get_str(r->body, r->len, T_DIGEST, 32);
-    EVP_PKEY *k = NULL;
-    EVP_MD_CTX *ctx = NULL;
+    EVP_MD *m;
+    int nid;
+
+    if (md[0] == '\0')
+        return 1;
+    if ((m = EVP_MD_fetch(NULL, md, NULL)) == NULL)
+        return 0;
+    nid = EVP_MD_get_type(m);
+    EVP_MD_free(m);
+    return nid == NID_sha256 || nid == NID_sha384 || nid == NID_sha512;
+}
+
+/* Signs data with k and digest md ("" for none); the signature goes into the reply. */
+static int sign_data(struct req *r, EVP_PKEY *k, const char *md, const unsigned char *data,
+                     size_t len)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned char *sig = NULL;
+    size_t siglen = 0;
     int rc = -1;
 
-    if (wire_get(r->body, r->len, T_DATA, 0, &data, &len) != 0) {
-        err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: nothing to sign");
-        goto out;
-    }
-    if (tbs_kind(data, len) == NULL) {
-        err_set(&r->err, 400, ERR_BAD_REQUEST,
-                "signer: refusing to sign data that is not a certificate, CRL or CSR body");
-        log_warn("signer: refused to sign %zu bytes of an unknown kind", len);
-        goto out;
-    }
-    if ((k = req_key(r)) == NULL)
-        goto out;
-    ctx = EVP_MD_CTX_new();
-    if (EVP_DigestSignInit_ex(ctx, NULL, md && md[0] ? md : NULL, NULL, NULL, k, NULL) != 1 ||
+    if (ctx == NULL ||
+        EVP_DigestSignInit_ex(ctx, NULL, md[0] ? md : NULL, NULL, NULL, k, NULL) != 1 ||
         EVP_DigestSign(ctx, NULL, &siglen, data, len) != 1) {
-        err_ossl(&r->err, 400, ERR_BAD_REQUEST, "signer: cannot sign with digest %s",
-                 md && md[0] ? md : "(none)");
+        err_ossl(&r->err, 400, ERR_BAD_REQUEST, "signer: this key cannot sign with digest %s",
+                 md[0] ? md : "(none)");
         goto out;
     }
     sig = xmalloc(siglen);
@@ -156,45 +183,111 @@ static int h_sign(struct req *r)
 out:
     free(sig);
     EVP_MD_CTX_free(ctx);
+    return rc;
+}
+
+static int h_sign(struct req *r)
+{
+    const unsigned char *data;
+    size_t len;
+    char *md = wire_get_str(r->body, r->len, T_DIGEST, 32);
+    EVP_PKEY *k = NULL;
+    int rc = -1;
+
+    if (wire_get(r->body, r->len, T_DATA, 0, &data, &len) != 0 || md == NULL) {
+        err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: digest or data missing");
+    } else if (!digest_allowed(md)) {
+        err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: digest must be SHA-256, -384 or -512");
+        log_warn("signer: refused to sign with a digest other than SHA-2");
+    } else if (tbs_kind(data, len) == NULL) {
+        err_set(&r->err, 400, ERR_BAD_REQUEST,
+                "signer: refusing to sign data that is not a certificate, CRL, CSR or OCSP "
+                "response body");
+        log_warn("signer: refused to sign %zu bytes of an unknown kind", len);
+    } else if ((k = req_key(r)) != NULL) {
+        rc = sign_data(r, k, md, data, len);
+    }
     EVP_PKEY_free(k);
     free(md);
     return rc;
 }
 
+/* Whether password opens the PKCS#12's MAC (no password: "" or absent, as PKCS12_parse). */
+static int pkcs12_mac_ok(PKCS12 *p12, const char *password)
+{
+    if (PKCS12_verify_mac(p12, password, -1) == 1)
+        return 1;
+    return password[0] == '\0' && PKCS12_verify_mac(p12, NULL, 0) == 1;
+}
+
+/* The key of a PKCS#12, and its certificates (leaf first) in *certs. NULL with r->err set. */
+static EVP_PKEY *import_pkcs12(struct req *r, const unsigned char *blob, size_t len,
+                               const char *password, STACK_OF(X509) * *certs)
+{
+    const unsigned char *p = blob;
+    PKCS12 *p12 = d2i_PKCS12(NULL, &p, (long)len);
+    STACK_OF(X509) *ca = NULL;
+    EVP_PKEY *k = NULL;
+    X509 *leaf = NULL;
+    int ok = 0;
+
+    if (p12 == NULL)
+        err_set(&r->err, 400, ERR_BAD_REQUEST, "pkcs12: not a PKCS#12 file (DER)");
+    else if (PKCS12_mac_present(p12) && !pkcs12_mac_ok(p12, password))
+        err_set(&r->err, 400, ERR_BAD_REQUEST, "pkcs12: wrong password");
+    else if (PKCS12_parse(p12, password, &k, &leaf, &ca) != 1)
+        err_ossl(&r->err, 400, ERR_BAD_REQUEST, "pkcs12: cannot be decrypted");
+    else if (k == NULL)
+        err_set(&r->err, 400, ERR_BAD_REQUEST, "pkcs12: contains no private key");
+    else
+        ok = 1;
+    if (ok) {
+        *certs = ca != NULL ? ca : sk_X509_new_null();
+        ca = NULL;
+        if (leaf != NULL && sk_X509_unshift(*certs, leaf) > 0)
+            leaf = NULL;
+    } else {
+        EVP_PKEY_free(k);
+        k = NULL;
+    }
+    X509_free(leaf);
+    sk_X509_pop_free(ca, X509_free);
+    PKCS12_free(p12);
+    return k;
+}
+
+/* A PEM private key (any of OpenSSL's PEM key forms); NULL with r->err set. */
+static EVP_PKEY *import_pem(struct req *r, const unsigned char *blob, size_t len,
+                            const char *password)
+{
+    BIO *bio = BIO_new_mem_buf(blob, (int)len);
+    EVP_PKEY *k = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)password) : NULL;
+
+    BIO_free(bio);
+    if (k == NULL)
+        err_ossl(&r->err, 400, ERR_BAD_REQUEST,
+                 "key: not a PEM private key, or the password is wrong");
+    return k;
+}
+
 /* Parses an import blob into a key (and, for PKCS#12, its certificates). */
 static EVP_PKEY *import_parse(struct req *r, const char *format, STACK_OF(X509) * *certs)
 {
-    const unsigned char *blob, *p;
+    const unsigned char *blob;
     char *password = wire_get_str(r->body, r->len, T_PASSWORD, 1024);
+    const char *pass = password ? password : "";
     EVP_PKEY *k = NULL;
-    X509 *leaf = NULL;
-    PKCS12 *p12;
     size_t len;
 
-    if (wire_get(r->body, r->len, T_BLOB, 0, &blob, &len) != 0) {
+    *certs = NULL;
+    if (wire_get(r->body, r->len, T_BLOB, 0, &blob, &len) != 0 || len == 0)
         err_set(&r->err, 400, ERR_BAD_REQUEST, "import: no key given");
-    } else if (strcmp(format, "pkcs12") == 0) {
-        p = blob;
-        p12 = d2i_PKCS12(NULL, &p, (long)len);
-        *certs = NULL;
-        if (p12 == NULL || PKCS12_parse(p12, password ? password : "", &k, &leaf, certs) != 1) {
-            err_ossl(&r->err, 400, ERR_BAD_REQUEST, "pkcs12: does not parse (or wrong password)");
-            k = NULL;
-        } else {
-            if (*certs == NULL)
-                *certs = sk_X509_new_null();
-            if (leaf != NULL)
-                sk_X509_unshift(*certs, leaf);
-        }
-        PKCS12_free(p12);
-    } else {
-        BIO *bio = BIO_new_mem_buf(blob, (int)len);
-        k = PEM_read_bio_PrivateKey(bio, NULL, NULL, password ? password : (char *)"");
-        BIO_free(bio);
-        if (k == NULL)
-            err_ossl(&r->err, 400, ERR_BAD_REQUEST,
-                     "key: not a PEM private key (or wrong password)");
-    }
+    else if (strcmp(format, "pkcs12") == 0)
+        k = import_pkcs12(r, blob, len, pass, certs);
+    else if (strcmp(format, "pem") == 0)
+        k = import_pem(r, blob, len, pass);
+    else
+        err_set(&r->err, 400, ERR_BAD_REQUEST, "import: unknown format");
     if (password != NULL)
         secure_zero(password, strlen(password));
     free(password);
@@ -203,24 +296,25 @@ static EVP_PKEY *import_parse(struct req *r, const char *format, STACK_OF(X509) 
 
 static int h_import(struct req *r)
 {
-    char *tenant = req_str(r, T_TENANT, "tenant"), *format = req_str(r, T_FORMAT, "format");
+    char *tenant = req_str(r, T_TENANT, "tenant");
+    char *format = tenant ? req_str(r, T_FORMAT, "format") : NULL;
     STACK_OF(X509) *certs = NULL;
     EVP_PKEY *k = NULL;
     char *id = NULL;
     int rc = -1;
 
-    if (tenant == NULL || format == NULL || (k = import_parse(r, format, &certs)) == NULL)
+    if (format == NULL || (k = import_parse(r, format, &certs)) == NULL)
         goto out;
     if (key_type_of(k) == KEY_NONE) {
         err_set(&r->err, 400, ERR_BAD_REQUEST,
                 "key: unsupported type (ec-p256, ec-p384, rsa-2048/3072/4096, ed25519)");
         goto out;
     }
-    if (ks->ops->put(ks, tenant, k, &id, &r->err) != 0)
+    if (ks->ops->import(ks, tenant, k, &id, &r->err) != 0)
         goto out;
     wire_put_str(&r->out, T_KEY_ID, id);
     put_pubkey(r, k);
-    for (int i = 0; certs != NULL && i < sk_X509_num(certs); i++)
+    for (int i = 0; i < sk_X509_num(certs); i++)
         wire_put_x509(&r->out, T_CHAIN, sk_X509_value(certs, i));
     rc = 0;
 out:
@@ -234,12 +328,22 @@ out:
 
 static int h_delete(struct req *r)
 {
-    char *tenant = req_str(r, T_TENANT, "tenant"), *id = req_str(r, T_KEY_ID, "key id");
-    int rc = tenant && id ? ks->ops->delete (ks, tenant, id, &r->err) : -1;
+    char *tenant = req_str(r, T_TENANT, "tenant"),
+         *id = tenant ? req_str(r, T_KEY_ID, "key id") : NULL;
+    int rc = id ? ks->ops->destroy(ks, tenant, id, &r->err) : -1;
 
+    if (rc != 0 && r->err.status == 404)
+        log_warn("signer: refused to delete: tenant %s has no key %s", tenant, log_id(id));
     free(tenant);
     free(id);
     return rc;
+}
+
+static void ee_free(struct ee_key *k)
+{
+    EVP_PKEY_free(k->key);
+    free(k->tenant);
+    free(k);
 }
 
 /* Forgets end-entity keys past their time (call with ee_lock held). */
@@ -250,43 +354,39 @@ static void ee_expire(int64_t now)
     while ((k = *pp) != NULL) {
         if (k->expires <= now) {
             *pp = k->next;
-            EVP_PKEY_free(k->key);
-            free(k->tenant);
-            free(k);
+            ee_free(k);
+            ee_count--;
         } else {
             pp = &k->next;
         }
     }
 }
 
-static int h_ee_keygen(struct req *r)
+/* Keeps key for tenant under a new random handle; 0 ok, -1 (e set) if full. */
+static int ee_add(const char *tenant, EVP_PKEY *key, uint64_t *handle, struct err *e)
 {
-    char *tenant = req_str(r, T_TENANT, "tenant"), *type = req_str(r, T_KEY_TYPE, "key type");
     struct ee_key *k;
-    EVP_PKEY *key = NULL;
-    uint64_t handle;
+    uint64_t h;
 
-    if (tenant == NULL || type == NULL ||
-        (key = key_generate(key_type_parse(type), &r->err)) == NULL ||
-        random_bytes((unsigned char *)&handle, sizeof(handle)) != 0) {
-        EVP_PKEY_free(key);
-        free(tenant);
-        free(type);
-        return r->err.status ? -1 : err_set(&r->err, 500, ERR_INTERNAL, "CSPRNG failure");
-    }
-    k = xcalloc(1, sizeof(*k));
-    k->handle = handle;
-    k->tenant = tenant;
-    k->key = key;
-    k->expires = time_now() + EE_TTL;
+    if (random_bytes((unsigned char *)&h, sizeof(h)) != 0)
+        return err_set(e, 500, ERR_INTERNAL, "CSPRNG failure");
     pthread_mutex_lock(&ee_lock);
     ee_expire(time_now());
+    if (ee_count >= EE_MAX) {
+        pthread_mutex_unlock(&ee_lock);
+        return err_set(e, 503, ERR_UNAVAILABLE, "signer: too many generated keys waiting");
+    }
+    k = xcalloc(1, sizeof(*k));
+    k->handle = h;
+    k->tenant = xstrdup(tenant);
+    k->key = key;
+    EVP_PKEY_up_ref(key);
+    k->expires = time_now() + EE_TTL;
     k->next = ee_keys;
     ee_keys = k;
+    ee_count++;
     pthread_mutex_unlock(&ee_lock);
-    wire_put_u64(&r->out, T_HANDLE, handle);
-    put_pubkey(r, key);
-    free(type);
+    *handle = h;
     return 0;
 }
 
@@ -302,12 +402,36 @@ static EVP_PKEY *ee_take(const char *tenant, uint64_t handle)
         if (k->handle == handle && strcmp(k->tenant, tenant) == 0) {
             *pp = k->next;
             key = k->key;
-            free(k->tenant);
-            free(k);
+            k->key = NULL;
+            ee_free(k);
+            ee_count--;
             break;
         }
     pthread_mutex_unlock(&ee_lock);
     return key;
+}
+
+static int h_ee_keygen(struct req *r)
+{
+    char *tenant = req_str(r, T_TENANT, "tenant");
+    enum key_type type = KEY_NONE;
+    EVP_PKEY *key = NULL;
+    uint64_t handle = 0;
+    int rc = -1;
+
+    if (tenant != NULL && !name_valid(tenant))
+        err_set(&r->err, 400, ERR_BAD_REQUEST, "invalid tenant name");
+    else if (tenant != NULL)
+        type = req_key_type(r);
+    if (type != KEY_NONE && (key = key_generate(type, &r->err)) != NULL &&
+        ee_add(tenant, key, &handle, &r->err) == 0) {
+        wire_put_u64(&r->out, T_HANDLE, handle);
+        put_pubkey(r, key);
+        rc = 0;
+    }
+    EVP_PKEY_free(key);
+    free(tenant);
+    return rc;
 }
 
 static X509 *x509_field(struct req *r, enum wire_tag tag, int index)
@@ -320,23 +444,47 @@ static X509 *x509_field(struct req *r, enum wire_tag tag, int index)
     return d2i_X509(NULL, &d, (long)n);
 }
 
+/*
+ * The PKCS#12 of key, cert and chain under password: AES-256-CBC with PBKDF2
+ * for key and certificates, a SHA-256 MAC (OpenSSL 3.0 would pick SHA-1).
+ */
+static int pkcs12_build(struct req *r, const char *password, EVP_PKEY *key, X509 *cert,
+                        STACK_OF(X509) * chain)
+{
+    PKCS12 *p12 = PKCS12_create_ex(password, NULL, key, cert, chain, NID_aes_256_cbc,
+                                   NID_aes_256_cbc, PKCS12_DEFAULT_ITER, -1, 0, NULL, NULL);
+    unsigned char *der = NULL;
+    int n = 0;
+
+    if (p12 == NULL ||
+        PKCS12_set_mac(p12, password, -1, NULL, 0, PKCS12_DEFAULT_ITER, EVP_sha256()) != 1 ||
+        (n = i2d_PKCS12(p12, &der)) <= 0) {
+        PKCS12_free(p12);
+        return err_ossl(&r->err, 500, ERR_INTERNAL, "signer: PKCS#12 creation failed");
+    }
+    wire_put(&r->out, T_PKCS12, der, (size_t)n);
+    OPENSSL_free(der);
+    PKCS12_free(p12);
+    return 0;
+}
+
 static int h_ee_pkcs12(struct req *r)
 {
     char *tenant = req_str(r, T_TENANT, "tenant");
-    char *password = req_str(r, T_PASSWORD, "password");
+    char *password = tenant ? req_str(r, T_PASSWORD, "password") : NULL;
     STACK_OF(X509) *chain = sk_X509_new_null();
     EVP_PKEY *key = NULL;
     X509 *cert = NULL, *c;
-    PKCS12 *p12 = NULL;
-    unsigned char *der = NULL;
-    uint64_t handle;
-    int n, rc = -1;
+    uint64_t handle = 0;
+    int rc = -1;
 
-    if (tenant == NULL || password == NULL)
+    if (password == NULL)
         goto out;
     if (wire_get_u64(r->body, r->len, T_HANDLE, &handle) != 0 ||
         (key = ee_take(tenant, handle)) == NULL) {
         err_set(&r->err, 404, ERR_NOT_FOUND, "signer: no such generated key (expired?)");
+        log_warn("signer: refused: tenant %s has no generated key under that handle",
+                 name_valid(tenant) ? tenant : "(invalid)");
         goto out;
     }
     if ((cert = x509_field(r, T_CERT, 0)) == NULL || X509_check_private_key(cert, key) != 1) {
@@ -345,20 +493,8 @@ static int h_ee_pkcs12(struct req *r)
     }
     for (int i = 0; (c = x509_field(r, T_CHAIN, i)) != NULL; i++)
         sk_X509_push(chain, c);
-    p12 = PKCS12_create_ex(password, NULL, key, cert, chain, NID_aes_256_cbc, NID_aes_256_cbc,
-                           PKCS12_DEFAULT_ITER, -1, 0, NULL, NULL);
-    /* A SHA-256 MAC (OpenSSL 3.0 would default to SHA-1). */
-    if (p12 == NULL ||
-        PKCS12_set_mac(p12, password, -1, NULL, 0, PKCS12_DEFAULT_ITER, EVP_sha256()) != 1 ||
-        (n = i2d_PKCS12(p12, &der)) <= 0) {
-        err_ossl(&r->err, 500, ERR_INTERNAL, "signer: PKCS#12 creation failed");
-        goto out;
-    }
-    wire_put(&r->out, T_PKCS12, der, (size_t)n);
-    rc = 0;
+    rc = pkcs12_build(r, password, key, cert, chain);
 out:
-    OPENSSL_free(der);
-    PKCS12_free(p12);
     X509_free(cert);
     sk_X509_pop_free(chain, X509_free);
     EVP_PKEY_free(key);
@@ -393,6 +529,39 @@ static int dispatch(uint32_t type, struct req *r)
     }
 }
 
+/* Sends the error reply for e; 0 ok, -1 if the connection failed. */
+static int reply_error(int fd, const struct err *e)
+{
+    struct buf body = {0};
+    char code[16];
+    int rc;
+
+    snprintf(code, sizeof(code), "%d", e->status ? e->status : 500);
+    wire_put_str(&body, T_STATUS, code);
+    wire_put_str(&body, T_MESSAGE, e->status ? e->msg : "signer: internal error");
+    rc = wire_send(fd, W_REPLY_ERR, &body);
+    buf_free(&body);
+    return rc;
+}
+
+/* Answers one well-framed request; 0 ok, -1 if the connection failed. */
+static int answer(int fd, uint32_t type, const unsigned char *body, size_t len)
+{
+    struct req r = {.body = body, .len = len};
+    int rc;
+
+    err_clear(&r.err);
+    if (type != W_IMPORT && len > WIRE_MAX_SMALL)
+        rc = err_set(&r.err, 413, ERR_TOO_LARGE, "signer: request too large");
+    else
+        rc = dispatch(type, &r);
+    rc = rc == 0 ? wire_send(fd, W_REPLY_OK, &r.out) : reply_error(fd, &r.err);
+    secure_zero(r.out.data, r.out.len);
+    buf_free(&r.out);
+    ERR_clear_error();
+    return rc;
+}
+
 static void *serve(void *arg)
 {
     int fd = (int)(intptr_t)arg;
@@ -402,26 +571,9 @@ static void *serve(void *arg)
     int rc;
 
     while ((rc = wire_recv(fd, &type, &body, &len, WIRE_MAX_LARGE)) == 0) {
-        struct req r = {.body = body, .len = len};
-        struct buf status = {0};
-        err_clear(&r.err);
-        if (type != W_IMPORT && len > WIRE_MAX_SMALL)
-            err_set(&r.err, 413, ERR_TOO_LARGE, "signer: request too large");
-        if (r.err.status != 0 || dispatch(type, &r) != 0) {
-            char code[16];
-            snprintf(code, sizeof(code), "%d", r.err.status ? r.err.status : 500);
-            wire_put_str(&status, T_STATUS, code);
-            wire_put_str(&status, T_MESSAGE, r.err.msg);
-            rc = wire_send(fd, W_REPLY_ERR, &status);
-        } else {
-            rc = wire_send(fd, W_REPLY_OK, &r.out);
-        }
+        rc = answer(fd, type, body, len);
         secure_zero(body, len);
         free(body);
-        secure_zero(r.out.data, r.out.len);
-        buf_free(&r.out);
-        buf_free(&status);
-        ERR_clear_error();
         if (rc != 0)
             break;
     }
@@ -431,21 +583,83 @@ static void *serve(void *arg)
     return NULL;
 }
 
+static int fd_compare(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+/* Closes descriptors lo..hi. */
+static void fds_close(unsigned lo, unsigned hi)
+{
+    long max;
+
+    if (lo > hi || close_range(lo, hi, 0) == 0)
+        return;
+    max = sysconf(_SC_OPEN_MAX); /* no close_range(2): close them one by one */
+    if (max < 0 || max > 65536)
+        max = 65536;
+    for (unsigned fd = lo; fd <= hi && fd < (unsigned)max; fd++)
+        close((int)fd);
+}
+
+/* Closes every descriptor above stderr except the n in keep. */
+static void fds_close_others(const int *keep, int n)
+{
+    int *sorted = xcalloc((size_t)n, sizeof(int));
+    unsigned lo = 3;
+
+    memcpy(sorted, keep, (size_t)n * sizeof(int));
+    qsort(sorted, (size_t)n, sizeof(int), fd_compare);
+    for (int i = 0; i < n; i++) {
+        if (sorted[i] < (int)lo)
+            continue;
+        fds_close(lo, (unsigned)sorted[i] - 1);
+        lo = (unsigned)sorted[i] + 1;
+    }
+    fds_close(lo, ~0U);
+    free(sorted);
+}
+
+/* Answers the first request on fd with e (the reason the signer cannot serve). */
+static void refuse_first_request(int fd, const struct err *e)
+{
+    unsigned char *body;
+    uint32_t type;
+    size_t len;
+
+    if (wire_recv(fd, &type, &body, &len, WIRE_MAX_LARGE) == 0) {
+        free(body);
+        reply_error(fd, e);
+    }
+}
+
 void signer_child_main(const struct signer_config *cfg, int *fds, int n)
 {
     pthread_t *threads = xcalloc((size_t)n, sizeof(*threads));
+    int *running = xcalloc((size_t)n, sizeof(int));
     struct err e;
 
     signal(SIGINT, SIG_IGN); /* the parent decides when we stop: by closing the sockets */
     signal(SIGPIPE, SIG_IGN);
+    fds_close_others(fds, n);
+    /* Older PKCS#12 files (RC2, 3DES) need the legacy provider; keep default too. */
+    if (OSSL_PROVIDER_try_load(NULL, "legacy", 1) == NULL)
+        ERR_clear_error();
     if ((ks = keystore_soft_open(cfg->keystore_dir, cfg->kek_path, &e)) == NULL) {
         log_error("signer: %s", e.msg);
+        refuse_first_request(fds[0], &e);
         _exit(1);
     }
+    for (int i = 0; i < n; i++) {
+        running[i] = pthread_create(&threads[i], NULL, serve, (void *)(intptr_t)fds[i]) == 0;
+        if (!running[i]) {
+            log_error("signer: cannot start a thread; connection %d closed", i);
+            close(fds[i]);
+        }
+    }
     for (int i = 0; i < n; i++)
-        pthread_create(&threads[i], NULL, serve, (void *)(intptr_t)fds[i]);
-    for (int i = 0; i < n; i++)
-        pthread_join(threads[i], NULL);
+        if (running[i])
+            pthread_join(threads[i], NULL);
     ks->ops->close(ks);
     _exit(0);
 }

@@ -3,6 +3,7 @@
 
 #include <openssl/asn1t.h>
 #include <openssl/err.h>
+#include <openssl/ocsp.h>
 #include <openssl/x509.h>
 
 /*
@@ -75,11 +76,23 @@ static int is_tbs_csr(const unsigned char *data, size_t len)
     return whole;
 }
 
+/* An OCSP ResponseData (RFC 6960 §4.2.1), the signed part of a BasicOCSPResponse. */
+static int is_tbs_ocsp(const unsigned char *data, size_t len)
+{
+    const unsigned char *p = data;
+    OCSP_RESPDATA *rd = d2i_OCSP_RESPDATA(NULL, &p, (long)len);
+    int whole = rd != NULL && p == data + len;
+
+    OCSP_RESPDATA_free(rd);
+    return whole;
+}
+
 const char *tbs_kind(const unsigned char *data, size_t len)
 {
     const char *kind = is_tbs_certificate(data, len) ? "certificate"
                        : is_tbs_crl(data, len)       ? "CRL"
                        : is_tbs_csr(data, len)       ? "CSR"
+                       : is_tbs_ocsp(data, len)      ? "OCSP response"
                                                      : NULL;
 
     ERR_clear_error();

@@ -9,8 +9,9 @@
 #include <stddef.h>
 
 /*
- * "certificate", "CRL" or "CSR" if data is, in whole, a TBSCertificate, a
- * TBSCertList or a CertificationRequestInfo; NULL otherwise.
+ * "certificate", "CRL", "CSR" or "OCSP response" if data is, in whole, a
+ * TBSCertificate, a TBSCertList, a CertificationRequestInfo or an OCSP
+ * ResponseData; NULL otherwise.
  */
 const char *tbs_kind(const unsigned char *data, size_t len);
 

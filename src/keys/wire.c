@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/x509.h>
@@ -120,12 +121,15 @@ int wire_get_u64(const unsigned char *body, size_t len, enum wire_tag tag, uint6
     return 0;
 }
 
+/* Writes all n bytes; a peer that went away is an error, never a SIGPIPE. */
 static int write_all(int fd, const void *p, size_t n)
 {
     const unsigned char *c = p;
 
     while (n > 0) {
-        ssize_t w = write(fd, c, n);
+        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == ENOTSOCK)
+            w = write(fd, c, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)

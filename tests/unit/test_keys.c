@@ -6,122 +6,217 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/core_names.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
+#include <openssl/provider.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include "keys/keys.h"
 #include "keys/signer_internal.h"
 
+#define KEK_TEXT "0123456789abcdef0123456789abcdef0123456789abcdef\n"
+
 static char dir[64], keys_dir[128], kek[128];
 static struct signer *signer;
 
+/* ---- helpers ---------------------------------------------------------------- */
+
+static void file_put(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The whole file (NUL-terminated, caller frees), or NULL if it cannot be read. */
+static char *file_get(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *data = NULL;
+    long n;
+
+    if (f == NULL)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+        data = calloc(1, (size_t)n + 1);
+        if (fread(data, 1, (size_t)n, f) != (size_t)n) {
+            free(data);
+            data = NULL;
+        } else if (len != NULL) {
+            *len = (size_t)n;
+        }
+    }
+    fclose(f);
+    return data;
+}
+
+static char *key_file(const char *tenant, const char *key_id)
+{
+    return xasprintf("%s/%s/%s.pem", keys_dir, tenant, key_id);
+}
+
+/* Files in keys_dir/tenant. */
+static int files_of(const char *tenant)
+{
+    char *path = xasprintf("%s/%s", keys_dir, tenant);
+    DIR *dp = opendir(path);
+    struct dirent *d;
+    int n = 0;
+
+    free(path);
+    while (dp != NULL && (d = readdir(dp)) != NULL)
+        n += d->d_name[0] != '.';
+    if (dp != NULL)
+        closedir(dp);
+    return n;
+}
+
+static struct signer *start_signer(int connections)
+{
+    struct signer_config cfg = {
+        .keystore_dir = keys_dir, .kek_path = kek, .connections = connections};
+    struct err e;
+    struct signer *s = signer_start(&cfg, &e);
+
+    if (s == NULL)
+        fail_msg("signer_start: %s", e.msg);
+    return s;
+}
+
 static int group_setup(void **state)
 {
-    struct signer_config cfg = {.keystore_dir = keys_dir, .kek_path = kek, .connections = 4};
-    struct err e;
-    FILE *f;
-
     (void)state;
     snprintf(dir, sizeof(dir), "/tmp/vouch-keys-XXXXXX");
     if (mkdtemp(dir) == NULL)
         return -1;
     snprintf(keys_dir, sizeof(keys_dir), "%s/keys", dir);
     snprintf(kek, sizeof(kek), "%s/kek", dir);
-    f = fopen(kek, "w");
-    fputs("0123456789abcdef0123456789abcdef0123456789abcdef\n", f);
-    fclose(f);
-    signer = signer_start(&cfg, &e);
-    return signer ? 0 : -1;
+    file_put(kek, KEK_TEXT);
+    signer = start_signer(4);
+    return 0;
 }
 
 static int group_teardown(void **state)
 {
-    char cmd[300];
+    char *cmd = xasprintf("rm -rf '%s'", dir);
+    int rc;
+
     (void)state;
     signer_stop(signer);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    return system(cmd);
+    rc = system(cmd);
+    free(cmd);
+    return rc;
 }
 
-/* A self-signed certificate for pub, signed with signing_key. */
-static X509 *cert_for(EVP_PKEY *pub, EVP_PKEY *signing_key, const EVP_MD *md)
+/* An unsigned, self-issued certificate for pub named cn. */
+static X509 *cert_template(EVP_PKEY *pub, const char *cn)
 {
     X509 *x = X509_new();
     X509_NAME *n = X509_NAME_new();
 
     X509_set_version(x, 2);
     ASN1_INTEGER_set(X509_get_serialNumber(x), 42);
-    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"t", -1, -1, 0);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
     X509_set_subject_name(x, n);
     X509_set_issuer_name(x, n);
-    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notBefore(x), -60);
     X509_gmtime_adj(X509_getm_notAfter(x), 3600);
     X509_set_pubkey(x, pub);
     X509_NAME_free(n);
+    return x;
+}
+
+/* A certificate for pub named cn, signed by signing_key. */
+static X509 *cert_for(EVP_PKEY *pub, EVP_PKEY *signing_key, const EVP_MD *md, const char *cn)
+{
+    X509 *x = cert_template(pub, cn);
+
     assert_true(X509_sign(x, signing_key, md) > 0);
     return x;
 }
 
-static void check_type(enum key_type type)
+/* An empty CRL of issuer, signed with key. */
+static X509_CRL *crl_for(X509 *issuer, EVP_PKEY *key, const EVP_MD *md)
 {
-    struct err e;
-    char *id = NULL;
-    EVP_PKEY *pub = NULL, *remote;
-    const EVP_MD *md = type == KEY_ED25519 ? NULL : EVP_sha256();
-    X509 *x;
-    X509_CRL *crl;
-    X509_REQ *req;
+    X509_CRL *crl = X509_CRL_new();
+    ASN1_TIME *now = ASN1_TIME_adj(NULL, time(NULL), 0, 0);
 
-    assert_int_equal(signer_keygen(signer, "alpha", type, &id, &pub, &e), 0);
-    assert_int_equal(key_type_of(pub), type);
-    remote = signer_key(signer, "alpha", id, &e);
-    assert_non_null(remote);
-    x = cert_for(pub, remote, md);
-    assert_int_equal(X509_verify(x, pub), 1);
-    crl = X509_CRL_new();
     X509_CRL_set_version(crl, 1);
-    X509_CRL_set_issuer_name(crl, X509_get_subject_name(x));
-    {
-        ASN1_TIME *now = ASN1_TIME_adj(NULL, time(NULL), 0, 0);
-        X509_CRL_set1_lastUpdate(crl, now);
-        ASN1_TIME_free(now);
-    }
-    assert_true(X509_CRL_sign(crl, remote, md) > 0);
-    assert_int_equal(X509_CRL_verify(crl, pub), 1);
-    req = X509_REQ_new();
-    X509_REQ_set_pubkey(req, pub);
-    assert_true(X509_REQ_sign(req, remote, md) > 0);
-    assert_int_equal(X509_REQ_verify(req, pub), 1);
-    X509_REQ_free(req);
-    X509_CRL_free(crl);
-    X509_free(x);
-    EVP_PKEY_free(remote);
-    EVP_PKEY_free(pub);
-    free(id);
+    X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer));
+    X509_CRL_set1_lastUpdate(crl, now);
+    ASN1_TIME_free(now);
+    assert_true(X509_CRL_sign(crl, key, md) > 0);
+    return crl;
 }
 
-static void remote_keys_of_every_type_sign_certificates_crls_and_csrs(void **state)
+/* A BasicOCSPResponse saying issuer is good, signed by key through signer_key_cert. */
+static OCSP_BASICRESP *ocsp_for(X509 *issuer, EVP_PKEY *key, const EVP_MD *md)
 {
-    (void)state;
-    check_type(KEY_EC_P256);
-    check_type(KEY_EC_P384);
-    check_type(KEY_RSA_2048);
-    check_type(KEY_RSA_3072);
-    check_type(KEY_ED25519);
+    OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
+    OCSP_CERTID *id = OCSP_cert_to_id(NULL, issuer, issuer);
+    ASN1_TIME *now = ASN1_TIME_adj(NULL, time(NULL), 0, 0);
+    struct err e;
+    X509 *bound = signer_key_cert(key, issuer, &e);
+
+    assert_non_null(bound);
+    assert_non_null(OCSP_basic_add1_status(bs, id, V_OCSP_CERTSTATUS_GOOD, 0, NULL, now, NULL));
+    assert_int_equal(OCSP_basic_sign(bs, bound, key, md, NULL, OCSP_RESPID_KEY | OCSP_NOCERTS), 1);
+    assert_int_equal(OCSP_basic_add1_cert(bs, issuer), 1);
+    X509_free(bound);
+    ASN1_TIME_free(now);
+    OCSP_CERTID_free(id);
+    return bs;
+}
+
+/* Whether the OCSP response's signature verifies with pub and it carries exactly cert. */
+static void ocsp_check(OCSP_BASICRESP *bs, X509 *cert, EVP_PKEY *pub)
+{
+    const STACK_OF(X509) *certs = OCSP_resp_get0_certs(bs);
+    X509_STORE *store = X509_STORE_new();
+    unsigned char *a = NULL, *b = NULL;
+    int alen, blen;
+
+    assert_int_equal(sk_X509_num(certs), 1);
+    alen = i2d_X509(cert, &a);
+    blen = i2d_X509(sk_X509_value(certs, 0), &b);
+    assert_int_equal(alen, blen);
+    assert_memory_equal(a, b, (size_t)alen);
+    assert_int_equal(ASN1_item_verify(ASN1_ITEM_rptr(OCSP_RESPDATA),
+                                      (X509_ALGOR *)OCSP_resp_get0_tbs_sigalg(bs),
+                                      (ASN1_BIT_STRING *)OCSP_resp_get0_signature(bs),
+                                      (void *)OCSP_resp_get0_respdata(bs), pub),
+                     1);
+    X509_STORE_add_cert(store, cert);
+    assert_int_equal(OCSP_basic_verify(bs, NULL, store, 0), 1);
+    X509_STORE_free(store);
+    OPENSSL_free(a);
+    OPENSSL_free(b);
 }
 
 /* The DER of a small TBSCertificate, for raw signer_sign calls. */
 static unsigned char *tbs_der(int *len)
 {
     EVP_PKEY *k = EVP_EC_gen("P-256");
-    X509 *x = cert_for(k, k, EVP_sha256());
+    X509 *x = cert_for(k, k, EVP_sha256(), "tbs");
     unsigned char *der = NULL;
 
     *len = i2d_re_X509_tbs(x, &der);
@@ -130,31 +225,249 @@ static unsigned char *tbs_der(int *len)
     return der;
 }
 
-static void a_key_of_another_tenant_is_not_found(void **state)
+static void pubkeys_equal(EVP_PKEY *a, EVP_PKEY *b)
 {
-    int tbs_len;
-    unsigned char *tbs = tbs_der(&tbs_len);
+    unsigned char *da = NULL, *db = NULL;
+    int la = i2d_PUBKEY(a, &da), lb = i2d_PUBKEY(b, &db);
+
+    assert_true(la > 0);
+    assert_int_equal(la, lb);
+    assert_memory_equal(da, db, (size_t)la);
+    OPENSSL_free(da);
+    OPENSSL_free(db);
+}
+
+/* ---- every key type, every signed object ------------------------------------ */
+
+struct type_case {
+    enum key_type type;
+    const char *md; /* NULL for Ed25519 */
+    int sig_nid;    /* what the certificate's signatureAlgorithm must say */
+    int param_type; /* its parameters: V_ASN1_NULL for RSA, absent otherwise */
+};
+
+static const struct type_case cases[] = {
+    {KEY_EC_P256, "SHA256", NID_ecdsa_with_SHA256, V_ASN1_UNDEF},
+    {KEY_EC_P384, "SHA384", NID_ecdsa_with_SHA384, V_ASN1_UNDEF},
+    {KEY_RSA_2048, "SHA256", NID_sha256WithRSAEncryption, V_ASN1_NULL},
+    {KEY_RSA_3072, "SHA384", NID_sha384WithRSAEncryption, V_ASN1_NULL},
+    {KEY_RSA_4096, "SHA512", NID_sha512WithRSAEncryption, V_ASN1_NULL},
+    {KEY_ED25519, NULL, NID_ED25519, V_ASN1_UNDEF},
+};
+
+static void signature_algorithm_is(X509 *x, const struct type_case *c)
+{
+    const X509_ALGOR *alg;
+    const ASN1_OBJECT *obj;
+    int ptype;
+
+    X509_get0_signature(NULL, &alg, x);
+    X509_ALGOR_get0(&obj, &ptype, NULL, alg);
+    assert_int_equal(OBJ_obj2nid(obj), c->sig_nid);
+    assert_int_equal(ptype, c->param_type);
+    assert_int_equal(X509_get_signature_nid(x), c->sig_nid);
+}
+
+static void check_type(const struct type_case *c)
+{
+    const EVP_MD *md = c->md ? EVP_get_digestbyname(c->md) : NULL;
     struct err e;
     char *id = NULL;
-    EVP_PKEY *pub = NULL;
-    unsigned char *sig = NULL;
-    size_t len;
-    (void)state;
-    assert_int_equal(signer_keygen(signer, "alpha", KEY_EC_P256, &id, &pub, &e), 0);
-    assert_null(signer_key(signer, "beta", id, &e));
-    assert_int_equal(e.status, 404);
-    assert_int_equal(
-        signer_sign(signer, "beta", id, "SHA256", tbs, (size_t)tbs_len, &sig, &len, &e), -1);
-    assert_int_equal(e.status, 404);
-    /* A path-like key id is refused before any file is touched. */
-    assert_null(signer_key(signer, "alpha", "../beta/key-0000000000000000", &e));
-    assert_int_equal(e.status, 404);
-    OPENSSL_free(tbs);
+    EVP_PKEY *pub = NULL, *remote;
+    X509 *x, *bound;
+    X509_CRL *crl;
+    X509_REQ *req;
+    OCSP_BASICRESP *bs;
+
+    assert_int_equal(signer_keygen(signer, "alpha", c->type, &id, &pub, &e), 0);
+    assert_int_equal(key_type_of(pub), c->type);
+    remote = signer_key(signer, "alpha", id, &e);
+    assert_non_null(remote);
+    assert_int_equal(key_type_of(remote), c->type);
+    pubkeys_equal(remote, pub);
+    /* Certificate. */
+    x = cert_for(pub, remote, md, "remote");
+    assert_int_equal(X509_verify(x, pub), 1);
+    signature_algorithm_is(x, c);
+    /* CRL. */
+    crl = crl_for(x, remote, md);
+    assert_int_equal(X509_CRL_verify(crl, pub), 1);
+    /* CSR. */
+    req = X509_REQ_new();
+    X509_REQ_set_pubkey(req, pub);
+    assert_true(X509_REQ_sign(req, remote, md) > 0);
+    assert_int_equal(X509_REQ_verify(req, pub), 1);
+    /* OCSP: the plain certificate does not match a remote key, the bound one does. */
+    assert_int_equal(X509_check_private_key(x, remote), 0);
+    bound = signer_key_cert(remote, x, &e);
+    assert_non_null(bound);
+    assert_int_equal(X509_check_private_key(bound, remote), 1);
+    bs = ocsp_for(x, remote, md);
+    ocsp_check(bs, x, pub);
+    ERR_clear_error();
+    OCSP_BASICRESP_free(bs);
+    X509_free(bound);
+    X509_REQ_free(req);
+    X509_CRL_free(crl);
+    X509_free(x);
+    EVP_PKEY_free(remote);
     EVP_PKEY_free(pub);
     free(id);
 }
 
-static void only_certificate_crl_and_csr_bodies_are_signed(void **state)
+static void remote_keys_of_every_type_sign_certificates_crls_csrs_and_ocsp_responses(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+        check_type(&cases[i]);
+}
+
+static void a_certificate_for_another_key_is_not_bound_to_a_remote_key(void **state)
+{
+    EVP_PKEY *pub = NULL, *remote, *other = EVP_EC_gen("P-256");
+    X509 *x = cert_for(other, other, EVP_sha256(), "other");
+    char *id = NULL;
+    struct err e;
+    (void)state;
+    assert_int_equal(signer_keygen(signer, "alpha", KEY_EC_P256, &id, &pub, &e), 0);
+    remote = signer_key(signer, "alpha", id, &e);
+    assert_non_null(remote);
+    assert_null(signer_key_cert(remote, x, &e));
+    assert_int_equal(e.status, 400);
+    X509_free(x);
+    EVP_PKEY_free(other);
+    EVP_PKEY_free(remote);
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
+static void key_type_names_parse_and_unknown_types_are_refused(void **state)
+{
+    struct err e;
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+        assert_int_equal(key_type_parse(key_type_name(cases[i].type)), cases[i].type);
+    assert_int_equal(key_type_parse("rsa-1024"), KEY_NONE);
+    assert_int_equal(key_type_parse(NULL), KEY_NONE);
+    assert_null(key_generate(KEY_NONE, &e));
+    assert_int_equal(e.status, 400);
+}
+
+/* ---- tenants, files ---------------------------------------------------------- */
+
+static void a_key_of_another_tenant_is_refused_and_its_file_left_alone(void **state)
+{
+    int tbs_len;
+    unsigned char *tbs = tbs_der(&tbs_len), *sig = NULL;
+    struct err e;
+    char *id = NULL, *path, *before, *after, *evil;
+    EVP_PKEY *pub = NULL, *remote;
+    struct stat st1, st2;
+    size_t len, n1, n2;
+    (void)state;
+    assert_int_equal(signer_keygen(signer, "alpha", KEY_EC_P256, &id, &pub, &e), 0);
+    path = key_file("alpha", id);
+    before = file_get(path, &n1);
+    assert_non_null(before);
+    assert_int_equal(stat(path, &st1), 0);
+    assert_null(signer_key(signer, "beta", id, &e));
+    assert_int_equal(e.status, 404);
+    assert_string_equal(e.code, ERR_NOT_FOUND);
+    assert_int_equal(
+        signer_sign(signer, "beta", id, "SHA256", tbs, (size_t)tbs_len, &sig, &len, &e), -1);
+    assert_int_equal(e.status, 404);
+    assert_int_equal(signer_delete(signer, "beta", id, &e), -1);
+    assert_int_equal(e.status, 404);
+    /* Path-like ids and tenants that lead to the key are refused before any file is read. */
+    evil = xasprintf("../alpha/%s", id);
+    assert_null(signer_key(signer, "beta", evil, &e));
+    assert_int_equal(e.status, 404);
+    assert_null(signer_key(signer, "beta/../alpha", id, &e));
+    assert_int_equal(e.status, 400);
+    assert_null(signer_key(signer, "../alpha", id, &e));
+    assert_int_equal(e.status, 400);
+    after = file_get(path, &n2);
+    assert_non_null(after);
+    assert_int_equal(stat(path, &st2), 0);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(before, after, n1);
+    assert_int_equal(st1.st_mtime, st2.st_mtime);
+    assert_int_equal(st1.st_ino, st2.st_ino);
+    /* And its tenant still signs with it. */
+    remote = signer_key(signer, "alpha", id, &e);
+    assert_non_null(remote);
+    EVP_PKEY_free(remote);
+    OPENSSL_free(tbs);
+    free(evil);
+    free(before);
+    free(after);
+    free(path);
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
+static void key_files_are_encrypted_private_and_open_with_the_secret(void **state)
+{
+    char *id = NULL, *path, *pem, *tdir;
+    EVP_PKEY *pub = NULL, *k;
+    struct stat st;
+    struct err e;
+    BIO *bio;
+    (void)state;
+    assert_int_equal(signer_keygen(signer, "gamma", KEY_EC_P256, &id, &pub, &e), 0);
+    path = key_file("gamma", id);
+    pem = file_get(path, NULL);
+    assert_non_null(pem);
+    assert_non_null(strstr(pem, "-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+    assert_null(strstr(pem, "BEGIN PRIVATE KEY"));
+    assert_null(strstr(pem, "BEGIN EC PRIVATE KEY"));
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    tdir = xasprintf("%s/gamma", keys_dir);
+    assert_int_equal(stat(tdir, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    /* The secret (without its newline) opens it; another passphrase does not. */
+    bio = BIO_new_mem_buf(pem, -1);
+    assert_null(PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"0123456789abcdef"));
+    ERR_clear_error();
+    BIO_free(bio);
+    bio = BIO_new_mem_buf(pem, -1);
+    k = PEM_read_bio_PrivateKey(bio, NULL, NULL,
+                                (void *)"0123456789abcdef0123456789abcdef0123456789abcdef");
+    assert_non_null(k);
+    assert_int_equal(EVP_PKEY_eq(k, pub), 1);
+    EVP_PKEY_free(k);
+    BIO_free(bio);
+    free(tdir);
+    free(pem);
+    free(path);
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
+static void a_deleted_key_is_gone(void **state)
+{
+    char *id = NULL, *path;
+    EVP_PKEY *pub = NULL;
+    struct err e;
+    (void)state;
+    assert_int_equal(signer_keygen(signer, "alpha", KEY_ED25519, &id, &pub, &e), 0);
+    path = key_file("alpha", id);
+    assert_int_equal(access(path, F_OK), 0);
+    assert_int_equal(signer_delete(signer, "alpha", id, &e), 0);
+    assert_int_equal(access(path, F_OK), -1);
+    assert_null(signer_key(signer, "alpha", id, &e));
+    assert_int_equal(e.status, 404);
+    assert_int_equal(signer_delete(signer, "alpha", id, &e), -1);
+    assert_int_equal(e.status, 404);
+    free(path);
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
+/* ---- what the signer agrees to sign ------------------------------------------ */
+
+static void the_signer_signs_only_known_bodies_with_sha2(void **state)
 {
     int tbs_len;
     unsigned char *tbs = tbs_der(&tbs_len), *sig = NULL;
@@ -168,6 +481,12 @@ static void only_certificate_crl_and_csr_bodies_are_signed(void **state)
     assert_int_equal(signer_sign(signer, "alpha", id, "SHA256", junk, sizeof(junk), &sig, &len, &e),
                      -1);
     assert_int_equal(e.status, 400);
+    assert_int_equal(signer_sign(signer, "alpha", id, "SHA1", tbs, (size_t)tbs_len, &sig, &len, &e),
+                     -1);
+    assert_int_equal(e.status, 400);
+    assert_int_equal(signer_sign(signer, "alpha", id, "MD5", tbs, (size_t)tbs_len, &sig, &len, &e),
+                     -1);
+    assert_int_equal(e.status, 400);
     assert_int_equal(
         signer_sign(signer, "alpha", id, "SHA256", tbs, (size_t)tbs_len, &sig, &len, &e), 0);
     free(sig);
@@ -176,105 +495,289 @@ static void only_certificate_crl_and_csr_bodies_are_signed(void **state)
     tbs[tbs_len] = 0;
     assert_int_equal(
         signer_sign(signer, "alpha", id, "SHA256", tbs, (size_t)tbs_len + 1, &sig, &len, &e), -1);
+    assert_int_equal(e.status, 400);
     OPENSSL_free(tbs);
     EVP_PKEY_free(pub);
     free(id);
 }
 
-static void key_files_are_encrypted(void **state)
+static void a_remote_key_refuses_weak_digests_locally(void **state)
 {
-    char path[512], line[128];
-    struct dirent *d;
-    DIR *dp;
-    int files = 0;
+    EVP_PKEY *pub = NULL, *remote;
+    char *id = NULL;
+    struct err e;
+    X509 *x;
     (void)state;
-    snprintf(path, sizeof(path), "%s/alpha", keys_dir);
-    dp = opendir(path);
-    assert_non_null(dp);
-    while ((d = readdir(dp)) != NULL) {
-        FILE *f;
-        if (d->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "%s/alpha/%s", keys_dir, d->d_name);
-        f = fopen(path, "r");
-        assert_non_null(fgets(line, sizeof(line), f));
-        fclose(f);
-        assert_string_equal(line, "-----BEGIN ENCRYPTED PRIVATE KEY-----\n");
-        files++;
-    }
-    closedir(dp);
-    assert_true(files >= 5);
+    assert_int_equal(signer_keygen(signer, "alpha", KEY_RSA_2048, &id, &pub, &e), 0);
+    remote = signer_key(signer, "alpha", id, &e);
+    assert_non_null(remote);
+    x = cert_template(pub, "weak");
+    assert_true(X509_sign(x, remote, EVP_sha1()) <= 0);
+    ERR_clear_error();
+    assert_true(X509_sign(x, remote, EVP_sha256()) > 0);
+    assert_int_equal(X509_verify(x, pub), 1);
+    X509_free(x);
+    EVP_PKEY_free(remote);
+    EVP_PKEY_free(pub);
+    free(id);
 }
 
-static void import_pkcs12_and_pem_and_refuse_a_wrong_password(void **state)
+static void a_remote_rsa_key_signs_with_pkcs1_padding_only(void **state)
 {
-    EVP_PKEY *key = EVP_EC_gen("P-256"), *pub = NULL;
-    X509 *x = cert_for(key, key, EVP_sha256());
-    PKCS12 *p12 = PKCS12_create("pw-123456", NULL, key, x, NULL, 0, 0, 0, 0, 0);
+    EVP_PKEY *pub = NULL, *remote;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
+    char pkcs1[] = "pkcs1", pss[] = "pss";
+    OSSL_PARAM ok[] = {OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE, pkcs1, 0),
+                       OSSL_PARAM_END};
+    OSSL_PARAM bad[] = {OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE, pss, 0),
+                        OSSL_PARAM_END};
+    char *id = NULL;
+    struct err e;
+    (void)state;
+    assert_int_equal(signer_keygen(signer, "alpha", KEY_RSA_2048, &id, &pub, &e), 0);
+    remote = signer_key(signer, "alpha", id, &e);
+    assert_non_null(remote);
+    assert_int_equal(EVP_DigestSignInit_ex(md, &pctx, "SHA256", NULL, NULL, remote, NULL), 1);
+    assert_int_equal(EVP_PKEY_CTX_set_params(pctx, ok), 1);
+    assert_int_equal(EVP_PKEY_CTX_set_params(pctx, bad), 0);
+    ERR_clear_error();
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(remote);
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
+static void a_remote_p384_key_defaults_to_sha384(void **state)
+{
+    EVP_PKEY *pub = NULL, *remote;
+    char *id = NULL;
+    struct err e;
+    X509 *x;
+    (void)state;
+    assert_int_equal(signer_keygen(signer, "alpha", KEY_EC_P384, &id, &pub, &e), 0);
+    remote = signer_key(signer, "alpha", id, &e);
+    assert_non_null(remote);
+    x = cert_for(pub, remote, NULL, "default digest");
+    assert_int_equal(X509_get_signature_nid(x), NID_ecdsa_with_SHA384);
+    assert_int_equal(X509_verify(x, pub), 1);
+    X509_free(x);
+    EVP_PKEY_free(remote);
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
+/* ---- import ------------------------------------------------------------------ */
+
+/* A PKCS#12 of key with its certificate and one CA certificate (DER, caller frees). */
+static unsigned char *p12_make(EVP_PKEY *key, X509 *x, X509 *ca, const char *pass, int *len,
+                               OSSL_LIB_CTX *libctx, int nid_key, int nid_cert)
+{
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    PKCS12 *p12;
     unsigned char *der = NULL;
-    int len = i2d_PKCS12(p12, &der);
+
+    sk_X509_push(chain, ca);
+    p12 = PKCS12_create_ex(pass, NULL, key, x, chain, nid_key, nid_cert, 0, 0, 0, libctx, NULL);
+    assert_non_null(p12);
+    *len = i2d_PKCS12(p12, &der);
+    PKCS12_free(p12);
+    sk_X509_free(chain);
+    return der;
+}
+
+static void an_imported_key_signs(const char *id, EVP_PKEY *pub)
+{
+    struct err e;
+    EVP_PKEY *remote = signer_key(signer, "alpha", id, &e);
+    X509 *x;
+
+    assert_non_null(remote);
+    x = cert_for(pub, remote, key_type_of(pub) == KEY_ED25519 ? NULL : EVP_sha256(), "imported");
+    assert_int_equal(X509_verify(x, pub), 1);
+    X509_free(x);
+    EVP_PKEY_free(remote);
+}
+
+static void import_pkcs12_and_refuse_a_wrong_password(void **state)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-384"), *cakey = EVP_EC_gen("P-256"), *pub = NULL;
+    X509 *ca = cert_for(cakey, cakey, EVP_sha256(), "ca");
+    X509 *x = cert_for(key, cakey, EVP_sha256(), "leaf");
+    int len, files = files_of("alpha");
+    unsigned char *der = p12_make(key, x, ca, "pw-123456", &len, NULL, 0, 0);
+    unsigned char junk[] = "not a pkcs12";
     STACK_OF(X509) *certs = NULL;
     char *id = NULL;
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *pem;
-    long pem_len;
     struct err e;
     (void)state;
     assert_int_equal(signer_import(signer, "alpha", SIGNER_IMPORT_PKCS12, der, (size_t)len, "wrong",
                                    &id, &pub, &certs, &e),
                      -1);
     assert_int_equal(e.status, 400);
+    assert_non_null(strstr(e.msg, "wrong password"));
+    assert_int_equal(signer_import(signer, "alpha", SIGNER_IMPORT_PKCS12, junk, sizeof(junk),
+                                   "pw-123456", &id, &pub, &certs, &e),
+                     -1);
+    assert_int_equal(e.status, 400);
+    assert_int_equal(files_of("alpha"), files);
     assert_int_equal(signer_import(signer, "alpha", SIGNER_IMPORT_PKCS12, der, (size_t)len,
                                    "pw-123456", &id, &pub, &certs, &e),
                      0);
+    assert_int_equal(files_of("alpha"), files + 1);
     assert_int_equal(EVP_PKEY_eq(pub, key), 1);
-    assert_int_equal(sk_X509_num(certs), 1);
-    assert_int_equal(X509_cmp(sk_X509_value(certs, 0), x), 0);
+    assert_int_equal(sk_X509_num(certs), 2);
+    assert_int_equal(X509_cmp(sk_X509_value(certs, 0), x), 0); /* leaf first */
+    assert_int_equal(X509_cmp(sk_X509_value(certs, 1), ca), 0);
+    an_imported_key_signs(id, pub);
     sk_X509_pop_free(certs, X509_free);
     EVP_PKEY_free(pub);
     free(id);
-    PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
-    pem_len = BIO_get_mem_data(bio, &pem);
-    assert_int_equal(signer_import(signer, "alpha", SIGNER_IMPORT_PEM_KEY, (unsigned char *)pem,
-                                   (size_t)pem_len, NULL, &id, &pub, NULL, &e),
+    OPENSSL_free(der);
+    X509_free(x);
+    X509_free(ca);
+    EVP_PKEY_free(cakey);
+    EVP_PKEY_free(key);
+}
+
+static void import_a_legacy_pkcs12(void **state)
+{
+    OSSL_LIB_CTX *lc = OSSL_LIB_CTX_new();
+    OSSL_PROVIDER *legacy = OSSL_PROVIDER_load(lc, "legacy"), *deflt;
+    EVP_PKEY *key, *pub = NULL;
+    STACK_OF(X509) *certs = NULL;
+    unsigned char *der;
+    char *id = NULL;
+    struct err e;
+    X509 *x;
+    int len;
+    (void)state;
+    if (legacy == NULL) {
+        ERR_clear_error();
+        OSSL_LIB_CTX_free(lc);
+        skip(); /* no legacy provider to make an RC2 file with */
+    }
+    deflt = OSSL_PROVIDER_load(lc, "default");
+    key = EVP_RSA_gen(2048);
+    x = cert_for(key, key, EVP_sha256(), "legacy");
+    der = p12_make(key, x, x, "old-password", &len, lc, NID_pbe_WithSHA1And3_Key_TripleDES_CBC,
+                   NID_pbe_WithSHA1And40BitRC2_CBC);
+    assert_int_equal(signer_import(signer, "alpha", SIGNER_IMPORT_PKCS12, der, (size_t)len,
+                                   "old-password", &id, &pub, &certs, &e),
+                     0);
+    assert_int_equal(EVP_PKEY_eq(pub, key), 1);
+    sk_X509_pop_free(certs, X509_free);
+    EVP_PKEY_free(pub);
+    free(id);
+    OPENSSL_free(der);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    OSSL_PROVIDER_unload(legacy);
+    OSSL_PROVIDER_unload(deflt);
+    OSSL_LIB_CTX_free(lc);
+}
+
+/* key as PEM, encrypted under password if not NULL (caller frees). */
+static char *pem_of(EVP_PKEY *key, const char *password)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data, *copy;
+    long n;
+
+    if (password != NULL)
+        assert_int_equal(PEM_write_bio_PKCS8PrivateKey(bio, key, EVP_aes_256_cbc(), password,
+                                                       (int)strlen(password), NULL, NULL),
+                         1);
+    else
+        assert_int_equal(PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL), 1);
+    n = BIO_get_mem_data(bio, &data);
+    copy = xstrndup(data, (size_t)n);
+    BIO_free(bio);
+    return copy;
+}
+
+static void import_pem_keys_plain_and_encrypted_and_refuse_other_types(void **state)
+{
+    EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"), *weak = EVP_RSA_gen(1024);
+    EVP_PKEY *pub = NULL;
+    char *plain = pem_of(key, NULL), *locked = pem_of(key, "pem-pass"), *small = pem_of(weak, NULL);
+    char *id = NULL;
+    int files = files_of("alpha");
+    struct err e;
+    (void)state;
+    assert_int_equal(signer_import(signer, "alpha", SIGNER_IMPORT_PEM_KEY, (unsigned char *)plain,
+                                   strlen(plain), NULL, &id, &pub, NULL, &e),
+                     0);
+    assert_int_equal(EVP_PKEY_eq(pub, key), 1);
+    an_imported_key_signs(id, pub);
+    EVP_PKEY_free(pub);
+    free(id);
+    assert_int_equal(signer_import(signer, "alpha", SIGNER_IMPORT_PEM_KEY, (unsigned char *)locked,
+                                   strlen(locked), "not-it", &id, &pub, NULL, &e),
+                     -1);
+    assert_int_equal(e.status, 400);
+    assert_int_equal(signer_import(signer, "alpha", SIGNER_IMPORT_PEM_KEY, (unsigned char *)locked,
+                                   strlen(locked), "pem-pass", &id, &pub, NULL, &e),
                      0);
     assert_int_equal(EVP_PKEY_eq(pub, key), 1);
     EVP_PKEY_free(pub);
     free(id);
-    BIO_free(bio);
-    OPENSSL_free(der);
-    PKCS12_free(p12);
-    X509_free(x);
+    assert_int_equal(signer_import(signer, "alpha", SIGNER_IMPORT_PEM_KEY, (unsigned char *)small,
+                                   strlen(small), NULL, &id, &pub, NULL, &e),
+                     -1);
+    assert_int_equal(e.status, 400);
+    assert_non_null(strstr(e.msg, "unsupported type"));
+    assert_int_equal(files_of("alpha"), files + 2);
+    free(plain);
+    free(locked);
+    free(small);
+    EVP_PKEY_free(weak);
     EVP_PKEY_free(key);
 }
 
-static void server_side_keygen_returns_a_pkcs12_only_to_its_tenant(void **state)
+/* ---- server-side key generation ---------------------------------------------- */
+
+static void server_side_keygen_round_trips_through_pkcs12(void **state)
 {
     uint64_t handle;
     EVP_PKEY *pub = NULL, *ca = EVP_EC_gen("P-256"), *got = NULL;
     unsigned char *p12der = NULL;
     const unsigned char *p;
+    const X509_ALGOR *macalg;
+    const ASN1_OBJECT *macobj;
     size_t len;
-    X509 *cert, *gotcert = NULL;
+    X509 *cacert = cert_for(ca, ca, EVP_sha256(), "ee-ca"), *cert, *gotcert = NULL;
+    STACK_OF(X509) *chain = sk_X509_new_null(), *gotca = NULL;
     PKCS12 *p12;
     struct err e;
     (void)state;
     assert_int_equal(signer_ee_keygen(signer, "alpha", KEY_EC_P256, &handle, &pub, &e), 0);
-    cert = cert_for(pub, ca, EVP_sha256());
+    assert_int_equal(key_type_of(pub), KEY_EC_P256);
+    cert = cert_for(pub, ca, EVP_sha256(), "end-entity");
+    sk_X509_push(chain, cacert);
     assert_int_equal(
-        signer_ee_pkcs12(signer, "beta", handle, "password1", cert, NULL, &p12der, &len, &e), -1);
-    assert_int_equal(e.status, 404);
-    assert_int_equal(
-        signer_ee_pkcs12(signer, "alpha", handle, "password1", cert, NULL, &p12der, &len, &e), 0);
+        signer_ee_pkcs12(signer, "alpha", handle, "password1", cert, chain, &p12der, &len, &e), 0);
     p = p12der;
     p12 = d2i_PKCS12(NULL, &p, (long)len);
-    assert_int_equal(PKCS12_parse(p12, "password1", &got, &gotcert, NULL), 1);
-    assert_int_equal(EVP_PKEY_eq(got, pub), 1);
+    assert_non_null(p12);
+    PKCS12_get0_mac(NULL, &macalg, NULL, NULL, p12);
+    X509_ALGOR_get0(&macobj, NULL, NULL, macalg);
+    assert_int_equal(OBJ_obj2nid(macobj), NID_sha256);
+    assert_int_equal(PKCS12_parse(p12, "wrong", &got, &gotcert, &gotca), 0);
+    ERR_clear_error();
+    assert_int_equal(PKCS12_parse(p12, "password1", &got, &gotcert, &gotca), 1);
+    assert_int_equal(X509_cmp(gotcert, cert), 0);
+    assert_int_equal(X509_check_private_key(gotcert, got), 1);
+    assert_int_equal(sk_X509_num(gotca), 1);
     /* The key is forgotten once delivered. */
     assert_int_equal(
         signer_ee_pkcs12(signer, "alpha", handle, "password1", cert, NULL, &p12der, &len, &e), -1);
+    assert_int_equal(e.status, 404);
     PKCS12_free(p12);
     free(p12der);
+    sk_X509_pop_free(gotca, X509_free);
+    sk_X509_free(chain);
+    X509_free(cacert);
     X509_free(cert);
     X509_free(gotcert);
     EVP_PKEY_free(got);
@@ -282,86 +785,236 @@ static void server_side_keygen_returns_a_pkcs12_only_to_its_tenant(void **state)
     EVP_PKEY_free(ca);
 }
 
-static void malformed_requests_are_refused_and_the_signer_keeps_serving(void **state)
+static void a_generated_key_goes_only_to_its_tenant_and_handle(void **state)
 {
+    uint64_t handle;
+    EVP_PKEY *pub = NULL, *ca = EVP_EC_gen("P-256");
+    unsigned char *p12der = NULL;
+    size_t len;
+    X509 *cert;
+    struct err e;
+    (void)state;
+    assert_int_equal(signer_ee_keygen(signer, "alpha", KEY_ED25519, &handle, &pub, &e), 0);
+    cert = cert_for(pub, ca, EVP_sha256(), "ee");
+    assert_int_equal(
+        signer_ee_pkcs12(signer, "beta", handle, "password1", cert, NULL, &p12der, &len, &e), -1);
+    assert_int_equal(e.status, 404);
+    assert_int_equal(
+        signer_ee_pkcs12(signer, "alpha", handle ^ 1, "password1", cert, NULL, &p12der, &len, &e),
+        -1);
+    assert_int_equal(e.status, 404);
+    assert_null(p12der);
+    /* The refusals did not use it up. */
+    assert_int_equal(
+        signer_ee_pkcs12(signer, "alpha", handle, "password1", cert, NULL, &p12der, &len, &e), 0);
+    assert_true(len > 0);
+    free(p12der);
+    X509_free(cert);
+    EVP_PKEY_free(pub);
+    EVP_PKEY_free(ca);
+}
+
+/* ---- the process boundary ---------------------------------------------------- */
+
+/* Reads from fd until it closes; 0 if it closed within 5 s, -1 if not. */
+static int closed_by_peer(int fd)
+{
+    struct timeval tv = {.tv_sec = 5};
+    char buf[256];
+    ssize_t n;
+
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        ;
+    /* Closing with our bytes still unread resets the connection: closed too. */
+    return n == 0 || (n < 0 && errno == ECONNRESET) ? 0 : -1;
+}
+
+static void garbage_frames_close_their_connection_and_the_signer_keeps_serving(void **state)
+{
+    struct signer *s = start_signer(3);
+    unsigned char bad_field[] = {0,    0,    0, W_PING, 0,   0,   0,   13,  0,   1,  0xff,
+                                 0xff, 0xff, 0, 'g',    'a', 'r', 'b', 'a', 'g', 'e'};
+    unsigned char huge[] = {0, 0, 0, W_SIGN, 0x7f, 0xff, 0xff, 0xff, 1, 2, 3};
+    unsigned char *reply = NULL, big[70000] = {0};
     struct buf body = {0};
-    unsigned char *reply = NULL;
+    int a = signer_take_connection(s), b = signer_take_connection(s);
     size_t len;
     struct err e;
     (void)state;
-    /* An unknown request type: a clean refusal. */
-    assert_int_equal(signer_call(signer, 999, NULL, &reply, &len, &e), -1);
+    assert_true(a >= 0 && b >= 0);
+    /* A field running past its frame, and a frame announcing 2 GiB: both dropped. */
+    assert_int_equal(write(a, bad_field, sizeof(bad_field)), (ssize_t)sizeof(bad_field));
+    assert_int_equal(write(b, huge, sizeof(huge)), (ssize_t)sizeof(huge));
+    assert_int_equal(closed_by_peer(a), 0);
+    assert_int_equal(closed_by_peer(b), 0);
+    close(a);
+    close(b);
+    /* Well framed but wrong: an error reply, and the connection stays. */
+    assert_int_equal(signer_call(s, 999, NULL, &reply, &len, &e), -1);
     assert_int_equal(e.status, 400);
-    /* A field whose length runs past the frame: that connection is dropped. */
-    buf_append(&body, "\x00\x01\xff\xff\xff\x00garbage", 13);
-    assert_int_equal(signer_call(signer, W_SIGN, &body, &reply, &len, &e), -1);
-    assert_int_equal(e.status, 503);
+    wire_put(&body, T_DATA, big, sizeof(big));
+    assert_int_equal(signer_call(s, W_SIGN, &body, &reply, &len, &e), -1);
+    assert_int_equal(e.status, 413);
     buf_free(&body);
-    /* Everyone else is still served. */
-    assert_int_equal(signer_ping(signer, &e), 0);
+    assert_int_equal(signer_ping(s, &e), 0);
+    signer_stop(s);
 }
 
-static unsigned char *shared_tbs;
-static int shared_tbs_len;
-
-static void *sign_many(void *arg)
+static void a_dead_signer_makes_calls_fail_with_503(void **state)
 {
-    const char *id = arg;
-    long failures = 0;
-    struct err e;
-    for (int i = 0; i < 50; i++) {
-        unsigned char *sig = NULL;
-        size_t len;
-        if (signer_sign(signer, "alpha", id, "SHA256", shared_tbs, (size_t)shared_tbs_len, &sig,
-                        &len, &e) != 0)
-            failures++;
-        free(sig);
-    }
-    return (void *)failures;
-}
-
-static void concurrent_signing_succeeds(void **state)
-{
+    struct signer *s = start_signer(2);
+    EVP_PKEY *pub = NULL, *remote;
     char *id = NULL;
-    EVP_PKEY *pub = NULL;
-    pthread_t t[6];
-    void *failed;
     struct err e;
+    X509 *x;
     (void)state;
-    assert_int_equal(signer_keygen(signer, "alpha", KEY_EC_P256, &id, &pub, &e), 0);
-    shared_tbs = tbs_der(&shared_tbs_len);
-    for (int i = 0; i < 6; i++)
-        pthread_create(&t[i], NULL, sign_many, id);
-    for (int i = 0; i < 6; i++) {
-        pthread_join(t[i], &failed);
-        assert_int_equal((long)failed, 0);
-    }
-    OPENSSL_free(shared_tbs);
+    assert_int_equal(signer_keygen(s, "alpha", KEY_EC_P256, &id, &pub, &e), 0);
+    remote = signer_key(s, "alpha", id, &e);
+    assert_non_null(remote);
+    x = cert_template(pub, "dead");
+    assert_true(X509_sign(x, remote, EVP_sha256()) > 0);
+    assert_int_equal(kill(signer_pid(s), SIGKILL), 0);
+    assert_int_equal(waitpid(signer_pid(s), NULL, 0), signer_pid(s)); /* surely dead */
+    assert_int_equal(signer_ping(s, &e), -1);
+    assert_int_equal(e.status, 503);
+    assert_string_equal(e.code, ERR_UNAVAILABLE);
+    assert_true(X509_sign(x, remote, EVP_sha256()) <= 0);
+    ERR_clear_error();
+    signer_stop(s);
+    X509_free(x);
+    EVP_PKEY_free(remote);
     EVP_PKEY_free(pub);
     free(id);
 }
 
-static void a_missing_key_encryption_secret_stops_start_up(void **state)
+static void a_remote_key_outlives_signer_stop_and_then_fails_cleanly(void **state)
 {
-    struct signer_config cfg = {.keystore_dir = keys_dir, .kek_path = "/nonexistent/kek"};
+    struct signer *s = start_signer(1);
+    EVP_PKEY *pub = NULL, *remote;
+    char *id = NULL;
+    struct err e;
+    X509 *x;
+    (void)state;
+    assert_int_equal(signer_keygen(s, "alpha", KEY_ED25519, &id, &pub, &e), 0);
+    remote = signer_key(s, "alpha", id, &e);
+    assert_non_null(remote);
+    x = cert_template(pub, "stopped");
+    assert_true(X509_sign(x, remote, NULL) > 0);
+    signer_stop(s);
+    assert_true(X509_sign(x, remote, NULL) <= 0);
+    ERR_clear_error();
+    X509_free(x);
+    EVP_PKEY_free(remote);
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
+static void the_signer_keeps_only_its_own_connections_open(void **state)
+{
+    struct signer *s = start_signer(3);
+    char *fddir = xasprintf("/proc/%d/fd", (int)signer_pid(s));
+    DIR *dp = opendir(fddir);
+    struct dirent *d;
+    int above_stderr = 0;
+    (void)state;
+    assert_non_null(dp);
+    while ((d = readdir(dp)) != NULL)
+        above_stderr += d->d_name[0] != '.' && atoi(d->d_name) > 2;
+    closedir(dp);
+    assert_int_equal(above_stderr, 3); /* not the group signer's, not ours */
+    free(fddir);
+    signer_stop(s);
+}
+
+static void a_missing_or_short_secret_stops_start_up(void **state)
+{
+    char *missing = xasprintf("%s/no-kek", dir), *shortk = xasprintf("%s/short-kek", dir);
+    struct signer_config cfg = {.keystore_dir = keys_dir, .kek_path = missing};
     struct err e;
     (void)state;
     assert_null(signer_start(&cfg, &e));
-    assert_non_null(strstr(e.msg, "/nonexistent/kek"));
+    assert_non_null(strstr(e.msg, missing));
+    assert_int_equal(access(missing, F_OK), -1); /* nothing created in its place */
+    file_put(shortk, "too-short\n");
+    cfg.kek_path = shortk;
+    assert_null(signer_start(&cfg, &e));
+    assert_non_null(strstr(e.msg, "shorter than 16"));
+    free(missing);
+    free(shortk);
+}
+
+/* ---- concurrency -------------------------------------------------------------- */
+
+struct worker {
+    EVP_PKEY *remote, *pub;
+    int failures;
+};
+
+static void *sign_many(void *arg)
+{
+    struct worker *w = arg;
+
+    for (int i = 0; i < 25; i++) {
+        X509 *x = cert_template(w->pub, "concurrent");
+        if (X509_sign(x, w->remote, EVP_sha256()) <= 0 || X509_verify(x, w->pub) != 1)
+            w->failures++;
+        X509_free(x);
+    }
+    return NULL;
+}
+
+static void threads_signing_concurrently_all_succeed(void **state)
+{
+    pthread_t t[8];
+    struct worker w[8];
+    EVP_PKEY *pub[2] = {NULL, NULL}, *remote[2];
+    char *id[2] = {NULL, NULL};
+    struct err e;
+    (void)state;
+    assert_int_equal(signer_keygen(signer, "alpha", KEY_EC_P256, &id[0], &pub[0], &e), 0);
+    assert_int_equal(signer_keygen(signer, "beta", KEY_RSA_2048, &id[1], &pub[1], &e), 0);
+    for (int k = 0; k < 2; k++)
+        assert_non_null(remote[k] = signer_key(signer, k ? "beta" : "alpha", id[k], &e));
+    for (int i = 0; i < 8; i++) {
+        w[i] = (struct worker){.remote = remote[i % 2], .pub = pub[i % 2]};
+        assert_int_equal(pthread_create(&t[i], NULL, sign_many, &w[i]), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    for (int k = 0; k < 2; k++) {
+        EVP_PKEY_free(remote[k]);
+        EVP_PKEY_free(pub[k]);
+        free(id[k]);
+    }
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(remote_keys_of_every_type_sign_certificates_crls_and_csrs),
-        cmocka_unit_test(a_key_of_another_tenant_is_not_found),
-        cmocka_unit_test(only_certificate_crl_and_csr_bodies_are_signed),
-        cmocka_unit_test(key_files_are_encrypted),
-        cmocka_unit_test(import_pkcs12_and_pem_and_refuse_a_wrong_password),
-        cmocka_unit_test(server_side_keygen_returns_a_pkcs12_only_to_its_tenant),
-        cmocka_unit_test(malformed_requests_are_refused_and_the_signer_keeps_serving),
-        cmocka_unit_test(concurrent_signing_succeeds),
-        cmocka_unit_test(a_missing_key_encryption_secret_stops_start_up),
+        cmocka_unit_test(remote_keys_of_every_type_sign_certificates_crls_csrs_and_ocsp_responses),
+        cmocka_unit_test(a_certificate_for_another_key_is_not_bound_to_a_remote_key),
+        cmocka_unit_test(key_type_names_parse_and_unknown_types_are_refused),
+        cmocka_unit_test(a_key_of_another_tenant_is_refused_and_its_file_left_alone),
+        cmocka_unit_test(key_files_are_encrypted_private_and_open_with_the_secret),
+        cmocka_unit_test(a_deleted_key_is_gone),
+        cmocka_unit_test(the_signer_signs_only_known_bodies_with_sha2),
+        cmocka_unit_test(a_remote_key_refuses_weak_digests_locally),
+        cmocka_unit_test(a_remote_rsa_key_signs_with_pkcs1_padding_only),
+        cmocka_unit_test(a_remote_p384_key_defaults_to_sha384),
+        cmocka_unit_test(import_pkcs12_and_refuse_a_wrong_password),
+        cmocka_unit_test(import_a_legacy_pkcs12),
+        cmocka_unit_test(import_pem_keys_plain_and_encrypted_and_refuse_other_types),
+        cmocka_unit_test(server_side_keygen_round_trips_through_pkcs12),
+        cmocka_unit_test(a_generated_key_goes_only_to_its_tenant_and_handle),
+        cmocka_unit_test(garbage_frames_close_their_connection_and_the_signer_keeps_serving),
+        cmocka_unit_test(a_dead_signer_makes_calls_fail_with_503),
+        cmocka_unit_test(a_remote_key_outlives_signer_stop_and_then_fails_cleanly),
+        cmocka_unit_test(the_signer_keeps_only_its_own_connections_open),
+        cmocka_unit_test(a_missing_or_short_secret_stops_start_up),
+        cmocka_unit_test(threads_signing_concurrently_all_succeed),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

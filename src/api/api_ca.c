@@ -16,7 +16,7 @@ static void respond_ca(struct api *api, struct http_response *resp, int status, 
 
 static int ca_create_parse(json_t *b, struct ca_create *c, struct err *e)
 {
-    long long validity = 0, path_len = -1, crl_hours = 0, crl_minutes = 0;
+    long long validity = 0, path_len = -1, crl_hours = 0, crl_minutes = 0, ocsp_hours = 0;
 
     memset(c, 0, sizeof(*c));
     if (api_str(b, "name", 1, &c->name, e) || api_str(b, "subject", 1, &c->subject, e) ||
@@ -25,8 +25,11 @@ static int ca_create_parse(json_t *b, struct ca_create *c, struct err *e)
         api_int(b, "validity_days", 1, 36500, &validity, e) ||
         api_int(b, "path_len", 0, 16, &path_len, e) ||
         api_int(b, "crl_validity_hours", 1, 87600, &crl_hours, e) ||
-        api_int(b, "crl_interval_minutes", 1, 525600, &crl_minutes, e))
+        api_int(b, "crl_interval_minutes", 1, 525600, &crl_minutes, e) ||
+        api_str(b, "ocsp_signer", 0, &c->ocsp_signer, e) ||
+        api_int(b, "ocsp_validity_hours", 1, 8760, &ocsp_hours, e))
         return -1;
+    c->ocsp_validity_hours = (long)ocsp_hours;
     c->validity_days = (long)validity;
     c->path_len = (int)path_len;
     c->crl_validity_hours = (long)crl_hours;

@@ -17,6 +17,8 @@ void api_healthz(void *app, struct http_request *req, struct http_response *resp
 void api_readyz(void *app, struct http_request *req, struct http_response *resp);
 void api_public_crl(void *app, struct http_request *req, struct http_response *resp);
 void api_public_ca(void *app, struct http_request *req, struct http_response *resp);
+void api_ocsp_post(void *app, struct http_request *req, struct http_response *resp);
+void api_ocsp_get(void *app, struct http_request *req, struct http_response *resp);
 void api_tenant_create(void *app, struct http_request *req, struct http_response *resp);
 void api_tenant_list(void *app, struct http_request *req, struct http_response *resp);
 void api_tenant_token(void *app, struct http_request *req, struct http_response *resp);

@@ -11,6 +11,9 @@
 #define LARGE (1024 * KB)
 #define T     "/api/v1/t/{tenant}"
 
+#define OCSP_REQ "application/ocsp-request"
+#define OCSP_MAX (16 * KB)
+
 static const struct http_route routes[] = {
     {"GET", "/healthz", NULL, "public", 0, api_healthz},
     {"GET", "/readyz", NULL, "public", 0, api_readyz},
@@ -63,6 +66,9 @@ static const struct http_route public_routes[] = {
     {"GET", "/readyz", NULL, "public", 0, api_readyz},
     {"GET", "/crl/{tenant}/{ca}.crl", NULL, "public", 0, api_public_crl},
     {"GET", "/ca/{tenant}/{ca}.crt", NULL, "public", 0, api_public_ca},
+    {"POST", "/ocsp/{tenant}", OCSP_REQ, "public", OCSP_MAX, api_ocsp_post},
+    {"POST", "/ocsp/{tenant}/{ca}", OCSP_REQ, "public", OCSP_MAX, api_ocsp_post},
+    {"GET", "/ocsp/{tenant}/{req*}", NULL, "public", 0, api_ocsp_get},
 };
 
 const struct http_route *api_routes(size_t *n)

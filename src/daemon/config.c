@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keys/keys.h"
+
 enum config_type { CONF_STRING, CONF_INT, CONF_BOOL, CONF_PATH };
 
 struct config_item {
@@ -45,6 +47,16 @@ static const struct config_item items[] = {
      "default interval between scheduled CRLs"},
     {"crl_expired_margin_days", CONF_INT, F(crl_expired_margin_days), 1, 3650, "30",
      "days revoked entries stay on CRLs past expiry"},
+    {"ocsp_signer", CONF_STRING, F(ocsp_signer), 0, 0, "delegated",
+     "default OCSP signer of a CA: delegated (responder certificate) or ca (the CA key)"},
+    {"ocsp_validity_hours", CONF_INT, F(ocsp_validity_hours), 1, 8760, "24",
+     "OCSP response nextUpdate - thisUpdate"},
+    {"ocsp_refresh_percent", CONF_INT, F(ocsp_refresh_percent), 1, 99, "50",
+     "pre-signed OCSP responses are re-signed after this % of their validity"},
+    {"ocsp_responder_days", CONF_INT, F(ocsp_responder_days), 1, 31, "7",
+     "validity of delegated OCSP responder certificates (renewed at half)"},
+    {"ocsp_responder_key_type", CONF_STRING, F(ocsp_responder_key_type), 0, 0, "ec-p256",
+     "key type of delegated OCSP responders"},
     {"log_level", CONF_STRING, F(log_level), 0, 0, "info", "debug, info, warn or error"},
 };
 
@@ -178,6 +190,11 @@ int config_check(const struct config *c, struct err *e)
     if (strcmp(c->log_level, "debug") && strcmp(c->log_level, "info") &&
         strcmp(c->log_level, "warn") && strcmp(c->log_level, "error"))
         return err_set(e, 0, ERR_BAD_REQUEST, "log_level: debug, info, warn or error");
+    if (strcmp(c->ocsp_signer, "delegated") != 0 && strcmp(c->ocsp_signer, "ca") != 0)
+        return err_set(e, 0, ERR_BAD_REQUEST, "ocsp_signer: delegated or ca");
+    if (key_type_parse(c->ocsp_responder_key_type) == KEY_NONE)
+        return err_set(e, 0, ERR_BAD_REQUEST,
+                       "ocsp_responder_key_type: ec-p256, ec-p384, rsa-2048/3072/4096 or ed25519");
     if (c->public_url != NULL && strncmp(c->public_url, "http://", 7) != 0)
         return err_set(e, 0, ERR_BAD_REQUEST,
                        "public_url: must be http:// (CDP/AIA over HTTPS would loop)");

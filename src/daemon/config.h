@@ -28,6 +28,11 @@ struct config {
     int crl_validity_hours;
     int crl_interval_minutes;
     int crl_expired_margin_days;
+    char *ocsp_signer;
+    int ocsp_validity_hours;
+    int ocsp_refresh_percent;
+    int ocsp_responder_days;
+    char *ocsp_responder_key_type;
     char *log_level;
 };
 

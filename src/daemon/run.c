@@ -33,6 +33,11 @@ static void set_log_level(const char *name)
 
 struct server {
     struct config cfg;
+    pthread_t presigner;
+    int presigner_running;
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+    int stopping;
     struct signer *signer;
     struct store *store;
     struct svc *svc;
@@ -40,8 +45,45 @@ struct server {
     struct http_server *public_srv, *api_srv;
 };
 
+#define PRESIGN_BUDGET 2000 /* responses per pre-signer step */
+
+/* The OCSP pre-signer: signs due responses, resting a second when none are left. */
+static void *presigner_main(void *arg)
+{
+    struct server *s = arg;
+    struct err e;
+
+    pthread_mutex_lock(&s->stop_lock);
+    while (!s->stopping) {
+        int made;
+        pthread_mutex_unlock(&s->stop_lock);
+        made = svc_ocsp_tick(s->svc, PRESIGN_BUDGET, &e);
+        if (made < 0)
+            log_warn("OCSP pre-signer: %s", e.msg);
+        else if (made > 0)
+            log_debug("OCSP pre-signer: %d response(s) signed", made);
+        pthread_mutex_lock(&s->stop_lock);
+        if (made < PRESIGN_BUDGET && !s->stopping) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            pthread_cond_timedwait(&s->stop_cond, &s->stop_lock, &until);
+        }
+    }
+    pthread_mutex_unlock(&s->stop_lock);
+    return NULL;
+}
+
 static void server_stop(struct server *s)
 {
+    if (s->presigner_running) {
+        pthread_mutex_lock(&s->stop_lock);
+        s->stopping = 1;
+        pthread_cond_signal(&s->stop_cond);
+        pthread_mutex_unlock(&s->stop_lock);
+        pthread_join(s->presigner, NULL);
+        s->presigner_running = 0;
+    }
     http_server_stop(s->api_srv);
     http_server_stop(s->public_srv);
     svc_free(s->svc);
@@ -75,12 +117,22 @@ static int server_listen(struct server *s, struct err *e)
     sc.crl_validity_hours = s->cfg.crl_validity_hours;
     sc.crl_interval_minutes = s->cfg.crl_interval_minutes;
     sc.crl_expired_margin_days = s->cfg.crl_expired_margin_days;
+    sc.ocsp_signer = s->cfg.ocsp_signer;
+    sc.ocsp_validity_hours = s->cfg.ocsp_validity_hours;
+    sc.ocsp_refresh_percent = s->cfg.ocsp_refresh_percent;
+    sc.ocsp_responder_days = s->cfg.ocsp_responder_days;
+    sc.ocsp_responder_key_type = s->cfg.ocsp_responder_key_type;
     s->svc = svc_new(s->store, s->signer, &sc);
     s->api.svc = s->svc;
     free(url);
     routes = api_routes(&n);
     s->api_srv = http_server_start(&api, routes, n, api_authorize, api_free_principal, &s->api, e);
-    return s->api_srv ? 0 : -1;
+    if (s->api_srv == NULL)
+        return -1;
+    if (pthread_create(&s->presigner, NULL, presigner_main, s) != 0)
+        return err_set(e, 500, ERR_INTERNAL, "cannot start the OCSP pre-signer thread");
+    s->presigner_running = 1;
+    return 0;
 }
 
 static int server_start(struct server *s, struct err *e)
@@ -135,6 +187,8 @@ int daemon_run(int argc, char **argv)
     struct err e;
 
     memset(&s, 0, sizeof(s));
+    pthread_mutex_init(&s.stop_lock, NULL);
+    pthread_cond_init(&s.stop_cond, NULL);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
             path = argv[++i];

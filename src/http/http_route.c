@@ -5,9 +5,12 @@
  * A pattern is "/" or a sequence of "/segment" where a segment is either
  * literal text, or "{name}" optionally followed by a literal suffix
  * ("{ca}.crl").  A parameter matches one non-empty path segment (the part
- * before the suffix).  When several patterns match a path, the most specific
- * wins: comparing segment by segment from the left, a literal beats a
- * parameter with a suffix, which beats a bare parameter.
+ * before the suffix).  The last segment may instead be "{name*}", a tail
+ * parameter: it matches the rest of the path, one or more segments with their
+ * slashes (an OCSP GET request is base64, which may contain '/').  When
+ * several patterns match a path, the most specific wins: comparing segment by
+ * segment from the left, a literal beats a parameter with a suffix, which
+ * beats a bare parameter, which beats a tail.
  */
 #include "http/http_internal.h"
 
@@ -24,6 +27,7 @@ struct seg {
 /* A parsed pattern segment. */
 struct pattern_seg {
     int is_param;
+    int is_tail;      /* "{name*}": the rest of the path */
     const char *text; /* the literal, or the parameter's suffix */
     size_t text_len;
     const char *name; /* the parameter's name (not terminated) */
@@ -79,6 +83,11 @@ static int pattern_seg_parse(struct seg s, struct pattern_seg *out)
     out->name_len = (size_t)(close - out->name);
     out->text = close + 1;
     out->text_len = s.len - (size_t)(out->text - s.s);
+    if (out->name[out->name_len - 1] == '*') {
+        out->is_tail = 1;
+        if (--out->name_len == 0 || out->text_len > 0)
+            return -1;
+    }
     for (i = 0; i < out->name_len; i++)
         if (!name_char(out->name[i]))
             return -1;
@@ -111,8 +120,17 @@ static int pattern_match(const char *pattern, const char *path, struct match *m)
 
         if (!more_a || !more_b)
             return more_a == more_b;
-        if (pattern_seg_parse(a, &ps) != 0 || !seg_match(&ps, b, &value))
+        if (pattern_seg_parse(a, &ps) != 0)
             return 0;
+        if (ps.is_tail) {
+            value.s = b.s;
+            value.len = strlen(b.s);
+            path = value.s + value.len;
+            if (value.len == 0)
+                return 0;
+        } else if (!seg_match(&ps, b, &value)) {
+            return 0;
+        }
         if (!ps.is_param)
             continue;
         if (m->n == HTTP_MAX_PARAMS)
@@ -122,14 +140,16 @@ static int pattern_match(const char *pattern, const char *path, struct match *m)
     }
 }
 
-/* 2 for a literal segment, 1 for a parameter with a suffix, 0 for a bare parameter. */
+/* 3 for a literal segment, 2 for a parameter with a suffix, 1 for a bare parameter, 0 a tail. */
 static int seg_rank(struct seg s)
 {
     struct pattern_seg ps;
 
     if (pattern_seg_parse(s, &ps) != 0)
         return 0;
-    return ps.is_param ? ps.text_len > 0 : 2;
+    if (ps.is_tail)
+        return 0;
+    return ps.is_param ? 1 + (ps.text_len > 0) : 3;
 }
 
 /* > 0 if pattern a is more specific than b, < 0 if less, 0 if alike. */
@@ -158,7 +178,7 @@ static int pattern_same_shape(const char *a, const char *b)
             return more_a == more_b;
         if (pattern_seg_parse(sa, &pa) != 0 || pattern_seg_parse(sb, &pb) != 0)
             return 0;
-        if (pa.is_param != pb.is_param || pa.text_len != pb.text_len ||
+        if (pa.is_param != pb.is_param || pa.is_tail != pb.is_tail || pa.text_len != pb.text_len ||
             memcmp(pa.text, pb.text, pa.text_len) != 0)
             return 0;
     }
@@ -180,6 +200,8 @@ static const char *pattern_problem(const char *pattern)
             return "pattern has an empty segment";
         if (pattern_seg_parse(s, &ps) != 0)
             return "malformed {parameter} segment";
+        if (ps.is_tail && *pattern != '\0')
+            return "a {tail*} parameter must be the last segment";
         if (!ps.is_param)
             continue;
         if (n == HTTP_MAX_PARAMS)
@@ -373,7 +395,12 @@ static int path_has_dot_segment(const char *path)
     return 0;
 }
 
-/* Decodes [target, target + n) into out (at least n + 1 bytes); 0 ok, -1 with why set. */
+/*
+ * Decodes [target, target + n) into out (at least n + 1 bytes); 0 ok, -1 with
+ * why set.  An encoded '/' stays "%2F": it never splits a segment, and names
+ * (tenants, CAs) cannot contain '%'; a handler that wants it (the OCSP GET
+ * request, base64 URL-encoded by RFC 5019 clients) decodes it itself.
+ */
 static int percent_decode(const char *target, size_t n, char *out, const char **why)
 {
     size_t i, j = 0;
@@ -386,9 +413,12 @@ static int percent_decode(const char *target, size_t n, char *out, const char **
             if (hi < 0 || lo < 0)
                 return *why = "bad percent-encoding in path", -1;
             c = (unsigned char)(hi * 16 + lo);
-            if (c == '/')
-                return *why = "encoded '/' in path", -1;
             i += 2;
+            if (c == '/') {
+                memcpy(out + j, "%2F", 3);
+                j += 3;
+                continue;
+            }
         }
         if (c < 0x20 || c == 0x7f)
             return *why = "control character in path", -1;

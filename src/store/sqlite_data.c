@@ -18,8 +18,10 @@
 #define CERT_COLS                                                                                  \
     "tenant, serial, ca, profile, profile_version, entity_id, subject, sans, status, "             \
     "not_before, not_after, revoked_at, reason, invalidity_date, renewed_from, der, created"
-#define TOKEN_COLS "tenant, id, name, hash, role, expires, created"
-#define AUDIT_COLS "tenant, seq, time, actor, action, object, result, detail, prev_hash, hash"
+#define TOKEN_COLS     "tenant, id, name, hash, role, expires, created"
+#define RESPONDER_COLS "tenant, ca, key_id, key_type, serial, cert, not_after, created"
+#define OCSP_COLS      "tenant, serial, ca, refresh_at, this_update, next_update, der"
+#define AUDIT_COLS     "tenant, seq, time, actor, action, object, result, detail, prev_hash, hash"
 
 const char *const sqlite_queries[Q_COUNT] = {
     [Q_TENANT_INSERT] = "INSERT INTO tenants (name, status, created) VALUES (?1, 'active', ?2)",
@@ -67,6 +69,22 @@ const char *const sqlite_queries[Q_COUNT] = {
                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [Q_CRL_LATEST] = "SELECT tenant, ca, number, this_update, next_update, der FROM crls "
                      "WHERE tenant = ?1 AND ca = ?2 ORDER BY number DESC LIMIT 1",
+    [Q_OCSP_RESPONDER_GET] = "SELECT " RESPONDER_COLS " FROM ocsp_responders "
+                             "WHERE tenant = ?1 AND ca = ?2",
+    [Q_OCSP_RESPONDER_PUT] = "INSERT OR REPLACE INTO ocsp_responders (" RESPONDER_COLS ") "
+                             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [Q_OCSP_GET] = "SELECT " OCSP_COLS " FROM ocsp_responses WHERE tenant = ?1 AND serial = ?2",
+    /* Only if the certificate still has the status the response was made from. */
+    [Q_OCSP_PUT] = "UPDATE ocsp_responses SET refresh_at = ?3, this_update = ?4, "
+                   "next_update = ?5, der = ?6 WHERE tenant = ?1 AND serial = ?2 AND EXISTS "
+                   "(SELECT 1 FROM certs WHERE tenant = ?1 AND serial = ?2 AND status = ?7 "
+                   "AND revoked_at = ?8 AND reason = ?9 AND invalidity_date = ?10)",
+    [Q_OCSP_DUE] = "SELECT c.tenant, c.serial, c.ca, c.profile, c.profile_version, c.entity_id, "
+                   "c.subject, c.sans, c.status, c.not_before, c.not_after, c.revoked_at, "
+                   "c.reason, c.invalidity_date, c.renewed_from, NULL, c.created "
+                   "FROM ocsp_responses o JOIN certs c ON c.tenant = o.tenant "
+                   "AND c.serial = o.serial WHERE o.tenant = ?1 AND o.ca = ?2 "
+                   "AND o.refresh_at <= ?3 ORDER BY o.refresh_at LIMIT ?4",
     [Q_TOKEN_INSERT] = "INSERT INTO tokens (" TOKEN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_TOKEN_FIND] = "SELECT " TOKEN_COLS " FROM tokens WHERE hash = ?1",
     [Q_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM tokens WHERE tenant = ?1 ORDER BY created, id",
@@ -283,6 +301,33 @@ static void *read_crl(sqlite3_stmt *st)
     return r;
 }
 
+static void *read_responder(sqlite3_stmt *st)
+{
+    struct ocsp_responder_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->ca = col_text(st, 1);
+    r->key_id = col_text(st, 2);
+    r->key_type = col_text(st, 3);
+    r->serial = col_text(st, 4);
+    r->cert_der = col_blob(st, 5, &r->cert_len);
+    r->not_after = sqlite3_column_int64(st, 6);
+    r->created = sqlite3_column_int64(st, 7);
+    return r;
+}
+
+static void *read_ocsp(sqlite3_stmt *st)
+{
+    struct ocsp_resp_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->serial = col_text(st, 1);
+    r->ca = col_text(st, 2);
+    r->refresh_at = sqlite3_column_int64(st, 3);
+    r->this_update = sqlite3_column_int64(st, 4);
+    r->next_update = sqlite3_column_int64(st, 5);
+    r->der = col_blob(st, 6, &r->der_len);
+    return r;
+}
+
 static void *read_token(sqlite3_stmt *st)
 {
     struct token_rec *r = xcalloc(1, sizeof(*r));
@@ -352,6 +397,16 @@ static const struct reader entity_reader = {read_entity, free_entity};
 static const struct reader cert_reader = {read_cert, free_cert};
 static const struct reader crl_reader = {read_crl, free_crl};
 static const struct reader token_reader = {read_token, free_token};
+static void free_responder(void *r)
+{
+    ocsp_responder_rec_free(r);
+}
+static void free_ocsp(void *r)
+{
+    ocsp_resp_rec_free(r);
+}
+static const struct reader responder_reader = {read_responder, free_responder};
+static const struct reader ocsp_reader = {read_ocsp, free_ocsp};
 static const struct reader audit_reader = {read_audit, free_audit};
 
 #define STMT(q)                                                                                    \
@@ -752,6 +807,71 @@ static int crl_latest(struct store_tx *tx, const char *tenant, const char *ca, s
     return read_one(tx, st, &crl_reader, (void **)out, "CRL", e);
 }
 
+/* ---- OCSP ------------------------------------------------------------- */
+
+static int ocsp_responder_get(struct store_tx *tx, const char *tenant, const char *ca,
+                              struct ocsp_responder_rec **out, struct err *e)
+{
+    STMT(Q_OCSP_RESPONDER_GET);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, ca);
+    return read_one(tx, st, &responder_reader, (void **)out, "OCSP responder", e);
+}
+
+static int ocsp_responder_put(struct store_tx *tx, const char *tenant,
+                              const struct ocsp_responder_rec *r, struct err *e)
+{
+    STMT(Q_OCSP_RESPONDER_PUT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->ca);
+    bind_text(st, 3, r->key_id);
+    bind_text(st, 4, r->key_type);
+    bind_text(st, 5, r->serial);
+    bind_blob(st, 6, r->cert_der, r->cert_len);
+    sqlite3_bind_int64(st, 7, r->not_after);
+    sqlite3_bind_int64(st, 8, r->created);
+    return step_done(tx, st, "OCSP responder", e);
+}
+
+static int ocsp_get(struct store_tx *tx, const char *tenant, const char *serial,
+                    struct ocsp_resp_rec **out, struct err *e)
+{
+    STMT(Q_OCSP_GET);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, serial);
+    return read_one(tx, st, &ocsp_reader, (void **)out, "OCSP response", e);
+}
+
+static int ocsp_put(struct store_tx *tx, const char *tenant, const struct ocsp_resp_rec *r,
+                    const struct cert_rec *seen, struct err *e)
+{
+    STMT(Q_OCSP_PUT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->serial);
+    sqlite3_bind_int64(st, 3, r->refresh_at);
+    sqlite3_bind_int64(st, 4, r->this_update);
+    sqlite3_bind_int64(st, 5, r->next_update);
+    bind_blob(st, 6, r->der, r->der_len);
+    bind_text(st, 7, seen->status);
+    sqlite3_bind_int64(st, 8, seen->revoked_at);
+    sqlite3_bind_int(st, 9, seen->reason);
+    sqlite3_bind_int64(st, 10, seen->invalidity_date);
+    if (step_done(tx, st, "OCSP response", e) != 0)
+        return -1;
+    return sqlite3_changes(TX(tx)->conn->db) == 1 ? 0 : 1;
+}
+
+static int ocsp_due(struct store_tx *tx, const char *tenant, const char *ca, int64_t now, int limit,
+                    struct cert_rec ***out, size_t *n, struct err *e)
+{
+    STMT(Q_OCSP_DUE);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, ca);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_int(st, 4, limit > 0 ? limit : 1000);
+    return read_all(tx, st, &cert_reader, (void ***)out, n, "due OCSP responses", e);
+}
+
 /* ---- tokens ---------------------------------------------------------- */
 
 static int token_insert(struct store_tx *tx, const char *tenant, const struct token_rec *r,
@@ -863,6 +983,11 @@ const struct store_ops store_sqlite_ops = {
     .crl_next_number = crl_next_number,
     .crl_insert = crl_insert,
     .crl_latest = crl_latest,
+    .ocsp_responder_get = ocsp_responder_get,
+    .ocsp_responder_put = ocsp_responder_put,
+    .ocsp_get = ocsp_get,
+    .ocsp_put = ocsp_put,
+    .ocsp_due = ocsp_due,
     .token_insert = token_insert,
     .token_find = token_find,
     .token_list = token_list,

@@ -43,6 +43,31 @@ const char *const sqlite_migrations[] = {
     "  actor TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL, result TEXT NOT NULL,"
     "  detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,"
     "  PRIMARY KEY (tenant, seq));",
+
+    /*
+     * 2: OCSP.  ocsp_responses holds one row per certificate; the triggers keep
+     * it so: a new certificate gets a row without a response, and a status
+     * change drops the stored response in the same statement.
+     */
+    "CREATE TABLE ocsp_responders (tenant TEXT NOT NULL, ca TEXT NOT NULL, key_id TEXT NOT NULL,"
+    "  key_type TEXT NOT NULL, serial TEXT NOT NULL, cert BLOB NOT NULL,"
+    "  not_after INTEGER NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (tenant, ca));"
+    "CREATE TABLE ocsp_responses (tenant TEXT NOT NULL, serial TEXT NOT NULL, ca TEXT NOT NULL,"
+    "  refresh_at INTEGER NOT NULL, this_update INTEGER NOT NULL,"
+    "  next_update INTEGER NOT NULL, der BLOB, PRIMARY KEY (tenant, serial));"
+    "CREATE INDEX ocsp_responses_due ON ocsp_responses (tenant, ca, refresh_at);"
+    "INSERT INTO ocsp_responses (tenant, serial, ca, refresh_at, this_update, next_update)"
+    "  SELECT tenant, serial, ca, 0, 0, 0 FROM certs;"
+    "CREATE TRIGGER certs_ocsp_insert AFTER INSERT ON certs BEGIN"
+    "  INSERT OR REPLACE INTO ocsp_responses"
+    "    (tenant, serial, ca, refresh_at, this_update, next_update, der)"
+    "    VALUES (new.tenant, new.serial, new.ca, 0, 0, 0, NULL);"
+    "  END;"
+    "CREATE TRIGGER certs_ocsp_status"
+    "  AFTER UPDATE OF status, revoked_at, reason, invalidity_date ON certs BEGIN"
+    "  UPDATE ocsp_responses SET der = NULL, refresh_at = 0"
+    "    WHERE tenant = new.tenant AND serial = new.serial;"
+    "  END;",
 };
 
 const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

@@ -200,6 +200,36 @@ int store_crl_latest(struct store_tx *tx, const char *tenant, const char *ca, st
     return tx->ops->crl_latest(tx, tenant, ca, out, e);
 }
 
+int store_ocsp_responder_get(struct store_tx *tx, const char *tenant, const char *ca,
+                             struct ocsp_responder_rec **out, struct err *e)
+{
+    return tx->ops->ocsp_responder_get(tx, tenant, ca, out, e);
+}
+
+int store_ocsp_responder_put(struct store_tx *tx, const char *tenant,
+                             const struct ocsp_responder_rec *r, struct err *e)
+{
+    return tx->ops->ocsp_responder_put(tx, tenant, r, e);
+}
+
+int store_ocsp_get(struct store_tx *tx, const char *tenant, const char *serial,
+                   struct ocsp_resp_rec **out, struct err *e)
+{
+    return tx->ops->ocsp_get(tx, tenant, serial, out, e);
+}
+
+int store_ocsp_put(struct store_tx *tx, const char *tenant, const struct ocsp_resp_rec *r,
+                   const struct cert_rec *status_seen, struct err *e)
+{
+    return tx->ops->ocsp_put(tx, tenant, r, status_seen, e);
+}
+
+int store_ocsp_due(struct store_tx *tx, const char *tenant, const char *ca, int64_t now, int limit,
+                   struct cert_rec ***out, size_t *n, struct err *e)
+{
+    return tx->ops->ocsp_due(tx, tenant, ca, now, limit, out, n, e);
+}
+
 int store_token_insert(struct store_tx *tx, const char *tenant, const struct token_rec *r,
                        struct err *e)
 {

@@ -228,6 +228,65 @@ int store_crl_insert(struct store_tx *tx, const char *tenant, const struct crl_r
 int store_crl_latest(struct store_tx *tx, const char *tenant, const char *ca, struct crl_rec **out,
                      struct err *e);
 
+/* ---- OCSP -------------------------------------------------------------- */
+
+/*
+ * A CA's delegated OCSP responder: a key in the signer and a certificate the
+ * CA issued for it (id-kp-OCSPSigning, id-pkix-ocsp-nocheck).
+ */
+struct ocsp_responder_rec {
+    char *tenant;
+    char *ca;
+    char *key_id;
+    char *key_type;
+    char *serial; /* of the responder certificate (also a certificate record of ca) */
+    unsigned char *cert_der;
+    size_t cert_len;
+    int64_t not_after;
+    int64_t created;
+};
+void ocsp_responder_rec_free(struct ocsp_responder_rec *r);
+int store_ocsp_responder_get(struct store_tx *tx, const char *tenant, const char *ca,
+                             struct ocsp_responder_rec **out, struct err *e);
+/* Inserts or replaces the responder of (tenant, r->ca). */
+int store_ocsp_responder_put(struct store_tx *tx, const char *tenant,
+                             const struct ocsp_responder_rec *r, struct err *e);
+
+/*
+ * The pre-signed OCSP response of one certificate (SHA-1 CertID, no nonce).
+ * The database keeps one row per certificate: inserting a certificate adds a
+ * row without a response, and any change of a certificate's status removes
+ * the row's response in the same statement (the backend guarantees both, so
+ * no stale response outlives a revocation whatever code path changed it).
+ */
+struct ocsp_resp_rec {
+    char *tenant;
+    char *serial;
+    char *ca;
+    int64_t refresh_at; /* when to re-sign; 0 = as soon as possible */
+    int64_t this_update, next_update;
+    unsigned char *der; /* the OCSPResponse; NULL while none is signed */
+    size_t der_len;
+};
+void ocsp_resp_rec_free(struct ocsp_resp_rec *r);
+/* The row of (tenant, serial); 404 if the certificate is not known. */
+int store_ocsp_get(struct store_tx *tx, const char *tenant, const char *serial,
+                   struct ocsp_resp_rec **out, struct err *e);
+/*
+ * Stores a signed response for (tenant, r->serial) if the certificate's status
+ * has not changed since `status_seen` (the status, revoked_at and reason read
+ * when the response was made): 0 stored, 1 skipped because the status moved
+ * on, -1 error.
+ */
+int store_ocsp_put(struct store_tx *tx, const char *tenant, const struct ocsp_resp_rec *r,
+                   const struct cert_rec *status_seen, struct err *e);
+/*
+ * Certificates of ca whose response is due (refresh_at <= now), earliest
+ * first, at most limit; records without der.
+ */
+int store_ocsp_due(struct store_tx *tx, const char *tenant, const char *ca, int64_t now, int limit,
+                   struct cert_rec ***out, size_t *n, struct err *e);
+
 /* ---- API tokens ------------------------------------------------------- */
 
 struct token_rec {

@@ -65,6 +65,16 @@ struct store_ops {
                       struct err *e);
     int (*crl_latest)(struct store_tx *tx, const char *tenant, const char *ca, struct crl_rec **out,
                       struct err *e);
+    int (*ocsp_responder_get)(struct store_tx *tx, const char *tenant, const char *ca,
+                              struct ocsp_responder_rec **out, struct err *e);
+    int (*ocsp_responder_put)(struct store_tx *tx, const char *tenant,
+                              const struct ocsp_responder_rec *r, struct err *e);
+    int (*ocsp_get)(struct store_tx *tx, const char *tenant, const char *serial,
+                    struct ocsp_resp_rec **out, struct err *e);
+    int (*ocsp_put)(struct store_tx *tx, const char *tenant, const struct ocsp_resp_rec *r,
+                    const struct cert_rec *status_seen, struct err *e);
+    int (*ocsp_due)(struct store_tx *tx, const char *tenant, const char *ca, int64_t now, int limit,
+                    struct cert_rec ***out, size_t *n, struct err *e);
     int (*token_insert)(struct store_tx *tx, const char *tenant, const struct token_rec *r,
                         struct err *e);
     int (*token_find)(struct store_tx *tx, const char *hash, struct token_rec **out, struct err *e);

@@ -91,6 +91,30 @@ void crl_rec_free(struct crl_rec *r)
     free(r);
 }
 
+void ocsp_responder_rec_free(struct ocsp_responder_rec *r)
+{
+    if (r == NULL)
+        return;
+    free(r->tenant);
+    free(r->ca);
+    free(r->key_id);
+    free(r->key_type);
+    free(r->serial);
+    free(r->cert_der);
+    free(r);
+}
+
+void ocsp_resp_rec_free(struct ocsp_resp_rec *r)
+{
+    if (r == NULL)
+        return;
+    free(r->tenant);
+    free(r->serial);
+    free(r->ca);
+    free(r->der);
+    free(r);
+}
+
 void token_rec_free(struct token_rec *r)
 {
     if (r == NULL)

@@ -21,6 +21,15 @@ struct svc *svc_new(struct store *store, struct signer *signer, const struct svc
     s->crl_interval_minutes = cfg->crl_interval_minutes > 0 ? cfg->crl_interval_minutes : 60;
     s->crl_expired_margin_days =
         cfg->crl_expired_margin_days > 0 ? cfg->crl_expired_margin_days : 30;
+    s->ocsp_validity_hours = cfg->ocsp_validity_hours > 0 ? cfg->ocsp_validity_hours : 24;
+    s->ocsp_refresh_percent = cfg->ocsp_refresh_percent > 0 && cfg->ocsp_refresh_percent < 100
+                                  ? cfg->ocsp_refresh_percent
+                                  : 50;
+    s->ocsp_signer = xstrdup(cfg->ocsp_signer ? cfg->ocsp_signer : "delegated");
+    s->ocsp_responder_days = cfg->ocsp_responder_days > 0 ? cfg->ocsp_responder_days : 7;
+    s->ocsp_responder_key_type =
+        xstrdup(cfg->ocsp_responder_key_type ? cfg->ocsp_responder_key_type : "ec-p256");
+    s->ocsp = svc_ocsp_state_new();
     pthread_mutex_init(&s->lock, NULL);
     s->writer = writer_start(store, 64);
     return s;
@@ -33,6 +42,9 @@ void svc_free(struct svc *s)
     if (s == NULL)
         return;
     writer_stop(s->writer);
+    svc_ocsp_state_free(s->ocsp);
+    free(s->ocsp_signer);
+    free(s->ocsp_responder_key_type);
     for (k = s->keys; k != NULL; k = next) {
         next = k->next;
         EVP_PKEY_free(k->key);

@@ -28,6 +28,11 @@ struct svc_config {
     long crl_validity_hours;      /* default nextUpdate - thisUpdate of a CA's CRL (168) */
     long crl_interval_minutes;    /* default interval between scheduled CRLs (60) */
     long crl_expired_margin_days; /* revoked entries stay this long past expiry (30) */
+    long ocsp_validity_hours;     /* nextUpdate - thisUpdate of OCSP responses (24) */
+    int ocsp_refresh_percent;     /* pre-signed responses are renewed after this % (50) */
+    const char *ocsp_signer;      /* default: "delegated" responder certificate, or "ca" key */
+    long ocsp_responder_days;     /* validity of delegated responder certificates (7) */
+    const char *ocsp_responder_key_type; /* their key type (ec-p256) */
 };
 
 struct svc;
@@ -80,6 +85,8 @@ struct ca_create {
     int path_len;              /* -1 = the profile's */
     long crl_validity_hours;   /* 0 = config default */
     long crl_interval_minutes; /* 0 = config default */
+    const char *ocsp_signer;   /* "delegated" or "ca"; NULL = config default */
+    long ocsp_validity_hours;  /* 0 = config default */
 };
 int svc_ca_create(struct svc *s, const struct actor *a, const char *tenant,
                   const struct ca_create *req, struct ca_rec **out, struct err *e);
@@ -142,6 +149,37 @@ int svc_crl_generate(struct svc *s, const struct actor *a, const char *tenant, c
  * new one.  Returns the number made, -1 on error.
  */
 int svc_crl_tick(struct svc *s, struct err *e);
+
+/* ---- OCSP (svc_ocsp.c) --------------------------------------------- */
+
+/* An answer to an OCSP request: always an OCSPResponse, maybe an error one. */
+struct ocsp_answer {
+    unsigned char *der; /* owned: free() */
+    size_t len;
+    int cacheable;                    /* a successful response without nonce */
+    int64_t this_update, next_update; /* of a cacheable response */
+};
+/*
+ * Answers an OCSP request (DER) sent to tenant's responder, or to CA `ca`'s
+ * (NULL: any CA of the tenant).  A pre-signed response is served when the
+ * request allows it (one SHA-1 CertID, no nonce); anything else is signed now.
+ * Errors become OCSP error statuses (malformedRequest, unauthorized,
+ * tryLater, internalError); nothing here fails.
+ */
+void svc_ocsp_answer(struct svc *s, const char *tenant, const char *ca, const unsigned char *req,
+                     size_t len, struct ocsp_answer *out);
+void svc_ocsp_answer_clear(struct ocsp_answer *a);
+/*
+ * The pre-signer's step: reloads every tenant's responders (creating or
+ * renewing delegated responder certificates that need it) and signs up to
+ * `budget` due responses.  Returns the number signed, -1 on error.
+ */
+int svc_ocsp_tick(struct svc *s, int budget, struct err *e);
+/*
+ * Replaces the pre-signed response of one certificate now (after a status
+ * change); failures are logged, and the responder signs on demand meanwhile.
+ */
+void svc_ocsp_refresh(struct svc *s, const char *tenant, const char *serial);
 
 /* ---- tokens --------------------------------------------------------- */
 

@@ -91,6 +91,11 @@ static int ca_validate(const struct ca_create *req, struct err *e)
         return err_set(e, 400, ERR_BAD_REQUEST, "crl_validity_hours: 0 to 87600");
     if (req->crl_interval_minutes < 0 || req->crl_interval_minutes > 60 * 24 * 365)
         return err_set(e, 400, ERR_BAD_REQUEST, "crl_interval_minutes: 0 to 525600");
+    if (req->ocsp_signer != NULL && strcmp(req->ocsp_signer, "delegated") != 0 &&
+        strcmp(req->ocsp_signer, "ca") != 0)
+        return err_set(e, 400, ERR_BAD_REQUEST, "ocsp_signer: \"delegated\" or \"ca\"");
+    if (req->ocsp_validity_hours < 0 || req->ocsp_validity_hours > 24 * 365)
+        return err_set(e, 400, ERR_BAD_REQUEST, "ocsp_validity_hours: 0 to 8760");
     return 0;
 }
 
@@ -179,6 +184,10 @@ static char *ca_options(const struct ca_create *req)
         json_object_set_new(o, "crl_validity_hours", json_integer(req->crl_validity_hours));
     if (req->crl_interval_minutes > 0)
         json_object_set_new(o, "crl_interval_minutes", json_integer(req->crl_interval_minutes));
+    if (req->ocsp_signer != NULL)
+        json_object_set_new(o, "ocsp_signer", json_string(req->ocsp_signer));
+    if (req->ocsp_validity_hours > 0)
+        json_object_set_new(o, "ocsp_validity_hours", json_integer(req->ocsp_validity_hours));
     text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     return text;

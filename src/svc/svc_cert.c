@@ -189,6 +189,27 @@ out:
     return rc;
 }
 
+int svc_issue_for_key(struct svc *s, const struct actor *a, const char *tenant,
+                      const struct issue_params *p, X509_NAME *subject, EVP_PKEY *pub,
+                      const char *action, struct cert_rec **out, X509 **cert, struct err *e)
+{
+    struct issue_ctx c = {0};
+    struct issue_request r = {0};
+    int rc = -1;
+
+    if (issue_load(s, tenant, p, &c, e) == 0 && (r.subject = X509_NAME_dup(subject)) != NULL &&
+        EVP_PKEY_up_ref(pub) == 1) {
+        r.pubkey = pub;
+        r.validity_days = p->validity_days;
+        rc = issue_finish(s, a, tenant, p, &c, &r, action, out, cert, e);
+    } else if (e != NULL && e->status == 0) {
+        err_ossl(e, 500, ERR_INTERNAL, "issue: out of memory");
+    }
+    issue_request_clear(&r);
+    issue_ctx_clear(&c);
+    return rc;
+}
+
 static int keygen_validate(const char *key_type, const char *password, struct err *e)
 {
     if (key_type_parse(key_type ? key_type : "ec-p256") == KEY_NONE)
@@ -349,10 +370,13 @@ static int cert_change(struct svc *s, const struct actor *a, const char *tenant,
     }
 out:
     store_rollback(tx);
-    if (rc == 0)
+    if (rc == 0) {
+        /* The database dropped the old pre-signed response with the status. */
+        svc_ocsp_refresh(s, tenant, serial);
         *out = rec;
-    else
+    } else {
         cert_rec_free(rec);
+    }
     return rc;
 }
 

@@ -35,6 +35,12 @@ struct svc {
     pthread_mutex_t lock;  /* guards keys */
     struct key_cache_entry *keys;
     struct ca_cache_entry *ca_certs; /* parsed CA certificates, guarded by lock */
+    long ocsp_validity_hours;
+    int ocsp_refresh_percent;
+    char *ocsp_signer; /* default responder: "delegated" or "ca" */
+    long ocsp_responder_days;
+    char *ocsp_responder_key_type;
+    struct ocsp_state *ocsp;
 };
 
 /* A remote key of tenant (cached; the caller frees its reference). */
@@ -62,6 +68,20 @@ struct profile *svc_profile_load(struct store_tx *tx, const char *tenant, const 
 /* Fills the AIA/CDP URLs of CA `ca` into urls; free with svc_urls_free. */
 void svc_urls_fill(struct svc *s, const char *tenant, const char *ca, struct ca_urls *urls);
 void svc_urls_free(struct ca_urls *urls);
+
+/*
+ * Issues a certificate for a key the signer holds (pub is its public half)
+ * under p->profile of p->ca, recorded and audited as `action`; *cert (if not
+ * NULL) gets the certificate.
+ */
+int svc_issue_for_key(struct svc *s, const struct actor *a, const char *tenant,
+                      const struct issue_params *p, X509_NAME *subject, EVP_PKEY *pub,
+                      const char *action, struct cert_rec **out, X509 **cert, struct err *e);
+
+/* The OCSP responder's state (svc_ocsp.c). */
+struct ocsp_state;
+struct ocsp_state *svc_ocsp_state_new(void);
+void svc_ocsp_state_free(struct ocsp_state *st);
 
 /* Fills the common fields of a cert_rec from an issued certificate. */
 void svc_cert_rec_fill(struct cert_rec *r, const char *tenant, const char *ca, X509 *cert);

@@ -278,8 +278,10 @@ static void a_file_versioned_by_user_version_is_adopted(void **state)
     int v = store_schema_version(s);
     (void)state;
     store_close(s);
-    /* The way the first builds recorded the version. */
-    raw_exec("DROP TABLE schema_version; PRAGMA user_version = 1;");
+    /* The way the first builds recorded the version (of the schema the file has). */
+    char sql[96];
+    snprintf(sql, sizeof(sql), "DROP TABLE schema_version; PRAGMA user_version = %d;", v);
+    raw_exec(sql);
     s = open_store();
     assert_int_equal(store_schema_version(s), v);
     assert_int_equal(raw_int("SELECT MIN(version) FROM schema_version"), 1);
@@ -1348,6 +1350,107 @@ static void more_threads_than_connections_wait_their_turn(void **state)
     store_close(s);
 }
 
+/* ---- OCSP ----------------------------------------------------------------- */
+
+static void ocsp_response_rows_follow_certificates_and_their_status(void **state)
+{
+    struct store *s = open_store();
+    struct cert_rec r = cert_of("7f31", "issuing", 9000), *c = NULL, **due = NULL;
+    struct ocsp_resp_rec *o = NULL, put = {0};
+    struct store_tx *tx;
+    struct err e;
+    size_t n = 0;
+    (void)state;
+    assert_int_equal(cert_put_rec(s, "a", &r, &e), 0);
+    /* A new certificate has a row without a response, due at once. */
+    tx = begin_read(s);
+    assert_int_equal(store_ocsp_get(tx, "a", "7f31", &o, &e), 0);
+    assert_null(o->der);
+    assert_int_equal(o->refresh_at, 0);
+    assert_string_equal(o->ca, "issuing");
+    ocsp_resp_rec_free(o);
+    assert_int_equal(store_ocsp_get(tx, "b", "7f31", &o, &e), -1); /* another tenant's */
+    assert_int_equal(e.status, 404);
+    assert_int_equal(store_ocsp_due(tx, "a", "issuing", 10, 100, &due, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(due[0]->serial, "7f31");
+    assert_string_equal(due[0]->status, "good");
+    cert_rec_list_free(due, n);
+    assert_int_equal(store_cert_get(tx, "a", "7f31", &c, &e), 0);
+    store_rollback(tx);
+    /* Stored while the status is the one it was made from. */
+    put.serial = "7f31";
+    put.refresh_at = 500;
+    put.this_update = 100;
+    put.next_update = 900;
+    put.der = der;
+    put.der_len = sizeof(der);
+    tx = begin(s);
+    assert_int_equal(store_ocsp_put(tx, "a", &put, c, &e), 0);
+    commit(tx);
+    tx = begin_read(s);
+    assert_int_equal(store_ocsp_due(tx, "a", "issuing", 499, 100, &due, &n, &e), 0);
+    assert_int_equal(n, 0);
+    free(due);
+    assert_int_equal(store_ocsp_get(tx, "a", "7f31", &o, &e), 0);
+    assert_int_equal(o->der_len, sizeof(der));
+    assert_int_equal(o->next_update, 900);
+    ocsp_resp_rec_free(o);
+    store_rollback(tx);
+    /* A status change drops it in the same statement ... */
+    tx = begin(s);
+    assert_int_equal(store_cert_set_status(tx, "a", "7f31", "revoked", 2000, 1, 0, &e), 0);
+    commit(tx);
+    tx = begin_read(s);
+    assert_int_equal(store_ocsp_get(tx, "a", "7f31", &o, &e), 0);
+    assert_null(o->der);
+    assert_int_equal(o->refresh_at, 0);
+    ocsp_resp_rec_free(o);
+    store_rollback(tx);
+    /* ... and a response made from the old status is not stored any more. */
+    tx = begin(s);
+    assert_int_equal(store_ocsp_put(tx, "a", &put, c, &e), 1);
+    commit(tx);
+    tx = begin_read(s);
+    assert_int_equal(store_ocsp_get(tx, "a", "7f31", &o, &e), 0);
+    assert_null(o->der);
+    ocsp_resp_rec_free(o);
+    store_rollback(tx);
+    cert_rec_free(c);
+    store_close(s);
+}
+
+static void ocsp_responder_put_replaces(void **state)
+{
+    struct store *s = open_store();
+    struct ocsp_responder_rec r = {0}, *got = NULL;
+    struct store_tx *tx;
+    struct err e;
+    (void)state;
+    r.ca = "issuing";
+    r.key_id = "key-0123456789abcdef";
+    r.key_type = "ec-p256";
+    r.serial = "7f41";
+    r.cert_der = der;
+    r.cert_len = sizeof(der);
+    r.not_after = 5000;
+    r.created = 1000;
+    tx = begin(s);
+    assert_int_equal(store_ocsp_responder_put(tx, "a", &r, &e), 0);
+    r.serial = "7f42";
+    assert_int_equal(store_ocsp_responder_put(tx, "a", &r, &e), 0);
+    commit(tx);
+    tx = begin_read(s);
+    assert_int_equal(store_ocsp_responder_get(tx, "a", "issuing", &got, &e), 0);
+    assert_string_equal(got->serial, "7f42");
+    assert_string_equal(got->key_id, "key-0123456789abcdef");
+    ocsp_responder_rec_free(got);
+    assert_int_equal(store_ocsp_responder_get(tx, "b", "issuing", &got, &e), -1);
+    assert_int_equal(e.status, 404);
+    store_rollback(tx);
+    store_close(s);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1362,6 +1465,8 @@ int main(void)
         T(profile_versions_and_latest),
         T(entities_insert_update_and_search),
         T(certificate_round_trips_and_status_changes),
+        T(ocsp_response_rows_follow_certificates_and_their_status),
+        T(ocsp_responder_put_replaces),
         T(duplicate_serial_is_a_conflict_and_writes_nothing),
         T(other_constraint_failures_are_internal_errors),
         T(search_by_each_field_and_expiry_window),

@@ -1,0 +1,296 @@
+"""The OCSP responder, driven by openssl ocsp, GnuTLS ocsptool and curl."""
+import base64
+import datetime
+import socket
+import time
+import urllib.parse
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
+
+from conftest import Server, make_csr, other_tenant, run, write
+
+
+@pytest.fixture(scope="module")
+def env(server, tmp_path_factory):
+    """Trust files of the default tenant's hierarchy."""
+    d = tmp_path_factory.mktemp("ocsp")
+    root = server.api("GET", "/cas/root")["certificate"]
+    issuing = server.api("GET", "/cas/issuing")["certificate"]
+    return {"dir": d, "root": write(d / "root.pem", root), "issuing": write(d / "issuing.pem", issuing),
+            "chain": write(d / "chain.pem", root + issuing)}
+
+
+def issue(server, cn, ca="issuing", tenant="default", token="admin"):
+    csr, _ = make_csr(cn=cn, dns=[cn])
+    return server.api("POST", "/certificates", {"ca": ca, "profile": "tls-server", "csr": csr},
+                      expect=201, tenant=tenant, token=token)
+
+
+def ocsp_url(server, tenant="default", ca="issuing"):
+    return f"{server.public_url}/ocsp/{tenant}/{ca}" if ca else f"{server.public_url}/ocsp/{tenant}"
+
+
+def openssl_ocsp(server, env, cert_pem, *extra, url=None, name="leaf.pem"):
+    leaf = write(env["dir"] / name, cert_pem)
+    return run("openssl", "ocsp", "-issuer", env["issuing"], "-cert", leaf, "-url",
+               url or ocsp_url(server), "-CAfile", env["chain"], "-resp_text", *extra,
+               check=False)
+
+
+def ocsp_request(cert_pem, issuer_pem, algo=hashes.SHA1(), nonce=None):
+    cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    issuer = x509.load_pem_x509_certificate(issuer_pem.encode())
+    b = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, algo)
+    if nonce is not None:
+        b = b.add_extension(x509.OCSPNonce(nonce), critical=False)
+    return b.build().public_bytes(serialization.Encoding.DER)
+
+
+def post(server, body, url=None, ctype="application/ocsp-request"):
+    return server.request("POST", "", body, token=None, content_type=ctype,
+                          base=url or ocsp_url(server))
+
+
+def test_good_certificate_with_openssl_ocsp_and_delegated_responder(server, env):
+    cert = issue(server, "good.example")
+    p = openssl_ocsp(server, env, cert["certificate"])
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "Response verify OK" in p.stderr + p.stdout
+    assert ": good" in p.stdout
+    # The delegated responder signs: its certificate is in the response, issued by the CA.
+    assert "OCSP Signing" in p.stdout and "OCSP No Check" in p.stdout
+    assert "Responder Id: " in p.stdout and "Responder Id: C" not in p.stdout  # byKey
+
+
+def test_revoked_with_reason_before_the_call_returns(server, env):
+    cert = issue(server, "revoked.example")
+    # Pre-signed "good" is served first ...
+    p = openssl_ocsp(server, env, cert["certificate"])
+    assert ": good" in p.stdout
+    server.api("POST", f"/certificates/{cert['serial']}/revoke", {"reason": "keyCompromise"})
+    # ... and replaced before the revocation call returned.
+    p = openssl_ocsp(server, env, cert["certificate"])
+    assert p.returncode == 0, p.stderr
+    assert ": revoked" in p.stdout and "Reason: keyCompromise" in p.stdout, p.stdout
+
+
+def test_suspend_and_reinstate(server, env):
+    cert = issue(server, "hold.example")
+    server.api("POST", f"/certificates/{cert['serial']}/suspend", {})
+    p = openssl_ocsp(server, env, cert["certificate"])
+    assert ": revoked" in p.stdout and "certificateHold" in p.stdout, p.stdout
+    server.api("POST", f"/certificates/{cert['serial']}/reinstate", {})
+    p = openssl_ocsp(server, env, cert["certificate"])
+    assert ": good" in p.stdout, p.stdout
+
+
+def test_unknown_serial_of_our_issuer(server, env):
+    p = run("openssl", "ocsp", "-issuer", env["issuing"], "-serial", "0x1234567890abcdef",
+            "-url", ocsp_url(server), "-CAfile", env["chain"], check=False)
+    assert "0x1234567890abcdef: unknown" in p.stdout, p.stdout + p.stderr
+
+
+def test_nonce_echoed_and_nonceless_is_cacheable(server, env):
+    cert = issue(server, "nonce.example")
+    p = openssl_ocsp(server, env, cert["certificate"], "-nonce")
+    assert p.returncode == 0 and "WARNING" not in p.stderr, p.stderr
+    assert "OCSP Nonce" in p.stdout
+    p = openssl_ocsp(server, env, cert["certificate"], "-no_nonce")
+    assert p.returncode == 0, p.stderr
+    assert "OCSP Nonce" not in p.stdout
+    assert "Next Update" in p.stdout
+
+
+def wait_presigned(server, der, url=None):
+    """Waits until the pre-signer stored the response (two POSTs give the same bytes)."""
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        a, b = post(server, der, url=url).body, post(server, der, url=url).body
+        if a == b:
+            return a
+        time.sleep(0.3)
+    pytest.fail("no pre-signed response appeared")
+
+
+def test_get_with_rfc5019_caching_headers(server, env):
+    cert = issue(server, "get.example")
+    der = ocsp_request(cert["certificate"], open(env["issuing"]).read())
+    b64 = urllib.parse.quote(base64.b64encode(der).decode(), safe="")
+    stored = wait_presigned(server, der)
+    for base in (ocsp_url(server), ocsp_url(server, ca=None)):
+        r = server.request("GET", f"/{b64}", token=None, base=base)
+        assert r.status == 200, r.body
+        assert r.headers["Content-Type"] == "application/ocsp-response"
+        resp = ocsp.load_der_ocsp_response(r.body)
+        assert resp.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
+        assert resp.certificate_status == ocsp.OCSPCertStatus.GOOD
+        assert resp.serial_number == int(cert["serial"], 16)
+        assert r.body == stored
+        assert "max-age=" in r.headers["Cache-Control"]
+        max_age = int(r.headers["Cache-Control"].split("max-age=")[1].split(",")[0])
+        assert 0 < max_age <= (resp.next_update - datetime.datetime.utcnow()).total_seconds() + 2
+        assert r.headers["ETag"] and r.headers["Last-Modified"] and r.headers["Expires"]
+        etag = r.headers["ETag"]
+        r2 = server.request("GET", f"/{b64}", token=None, base=base,
+                            headers={"If-None-Match": etag})
+        assert r2.status == 304
+    # curl, with the base64 left as it is ('/' and '+' unencoded)
+    raw = base64.b64encode(der).decode()
+    p = run("curl", "-sS", "-o", str(env["dir"] / "get.der"), "-w", "%{http_code}",
+            f"{ocsp_url(server)}/{raw}")
+    assert p.stdout == "200"
+    resp = ocsp.load_der_ocsp_response(open(env["dir"] / "get.der", "rb").read())
+    assert resp.certificate_status == ocsp.OCSPCertStatus.GOOD
+
+
+def test_sha256_certid_and_several_certids(server, env):
+    a = issue(server, "multi-a.example")
+    b = issue(server, "multi-b.example")
+    server.api("POST", f"/certificates/{b['serial']}/revoke", {"reason": "superseded"})
+    issuer = open(env["issuing"]).read()
+    der = ocsp_request(a["certificate"], issuer, hashes.SHA256())
+    resp = ocsp.load_der_ocsp_response(post(server, der).body)
+    assert resp.certificate_status == ocsp.OCSPCertStatus.GOOD
+    assert isinstance(resp.hash_algorithm, hashes.SHA256)
+    # two CertIDs in one request, via openssl
+    leaf_a = write(env["dir"] / "a.pem", a["certificate"])
+    leaf_b = write(env["dir"] / "b.pem", b["certificate"])
+    p = run("openssl", "ocsp", "-issuer", env["issuing"], "-cert", leaf_a, "-cert", leaf_b,
+            "-url", ocsp_url(server), "-CAfile", env["chain"], check=False)
+    assert p.returncode == 0, p.stderr
+    assert f"{leaf_a}: good" in p.stdout and f"{leaf_b}: revoked" in p.stdout, p.stdout
+
+
+def test_ca_key_signs_when_configured(server, env):
+    server.api("POST", "/cas", {"name": "direct", "subject": "/CN=Direct CA", "parent": "root",
+                                "ocsp_signer": "ca"}, expect=201)
+    direct = server.api("GET", "/cas/direct")["certificate"]
+    issuer = write(env["dir"] / "direct.pem", direct)
+    chain = write(env["dir"] / "direct-chain.pem", open(env["root"]).read() + direct)
+    cert = issue(server, "direct.example", ca="direct")
+    leaf = write(env["dir"] / "direct-leaf.pem", cert["certificate"])
+    p = run("openssl", "ocsp", "-issuer", issuer, "-cert", leaf, "-url",
+            ocsp_url(server, ca="direct"), "-CAfile", chain, "-resp_text", check=False)
+    assert p.returncode == 0 and "Response verify OK" in p.stderr, p.stdout + p.stderr
+    assert "OCSP Signing" not in p.stdout  # no responder certificate: the CA signed
+    # The root's own responder answers for the intermediate.
+    p = run("openssl", "ocsp", "-issuer", env["root"], "-cert", issuer, "-url",
+            ocsp_url(server, ca="root"), "-CAfile", env["root"], check=False)
+    assert p.returncode == 0 and ": good" in p.stdout, p.stdout + p.stderr
+
+
+def test_delegated_responder_verified_with_vafile(server, env):
+    cert = issue(server, "vafile.example")
+    der = ocsp_request(cert["certificate"], open(env["issuing"]).read())
+    resp = ocsp.load_der_ocsp_response(post(server, der).body)
+    responder = resp.certificates[0]
+    assert x509.ExtendedKeyUsageOID.OCSP_SIGNING in \
+        responder.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    responder.extensions.get_extension_for_class(x509.OCSPNoCheck)
+    assert responder.issuer == x509.load_pem_x509_certificate(
+        open(env["issuing"], "rb").read()).subject
+    va = write(env["dir"] / "va.pem", responder.public_bytes(serialization.Encoding.PEM).decode())
+    p = openssl_ocsp(server, env, cert["certificate"], "-VAfile", va)
+    assert p.returncode == 0 and "Response verify OK" in p.stderr, p.stdout + p.stderr
+
+
+def test_gnutls_ocsptool(server, env):
+    cert = issue(server, "gnutls.example")
+    leaf = write(env["dir"] / "gnutls.pem", cert["certificate"])
+    p = run("ocsptool", "--ask=" + ocsp_url(server), "--load-issuer", env["issuing"],
+            "--load-cert", leaf, "--load-trust", env["chain"], check=False)
+    out = p.stdout + p.stderr
+    assert "Certificate Status: good" in out, out
+    assert "Verifying OCSP Response: Success" in out, out
+
+
+def test_unauthorized_issuer_and_other_tenant(server, env, tmp_path):
+    # An issuer that is not ours at all.
+    p = run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", str(tmp_path / "k.pem"), "-out", str(tmp_path / "stranger.pem"),
+            "-subj", "/CN=Stranger", "-days", "1")
+    p = run("openssl", "ocsp", "-issuer", str(tmp_path / "stranger.pem"), "-serial", "0x42",
+            "-url", ocsp_url(server, ca=None), check=False)
+    assert "unauthorized" in (p.stdout + p.stderr).lower(), p.stdout + p.stderr
+    # Another tenant's URL does not answer for the default tenant's CA.
+    other_tenant(server, "ocspother")
+    cert = issue(server, "cross.example")
+    der = ocsp_request(cert["certificate"], open(env["issuing"]).read())
+    for url in (ocsp_url(server, "ocspother", None), ocsp_url(server, "ocspother", "issuing"),
+                ocsp_url(server, "nosuchtenant", None), ocsp_url(server, "default", "root")):
+        resp = ocsp.load_der_ocsp_response(post(server, der, url=url).body)
+        assert resp.response_status == ocsp.OCSPResponseStatus.UNAUTHORIZED, url
+
+
+def test_bad_input(server, env):
+    cert = issue(server, "bad.example")
+    good = ocsp_request(cert["certificate"], open(env["issuing"]).read())
+    for body in (b"\x30\x03garbage", good[:-3], good + b"\x00", b"\x00" * 100):
+        r = post(server, body)
+        assert r.status == 200
+        assert ocsp.load_der_ocsp_response(r.body).response_status == \
+            ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    r = server.request("GET", "/!!notbase64!!", token=None, base=ocsp_url(server))
+    assert ocsp.load_der_ocsp_response(r.body).response_status == \
+        ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    # A nonce longer than RFC 8954's 32 octets.
+    long_nonce = ocsp_request(cert["certificate"], open(env["issuing"]).read(), nonce=b"n" * 33)
+    assert ocsp.load_der_ocsp_response(post(server, long_nonce).body).response_status == \
+        ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    assert post(server, good, ctype="text/plain").status == 415
+    assert post(server, b"\x30" * (17 * 1024)).status == 413
+    # A client that connects and closes, one that sends half a request and stalls:
+    # everyone else is still answered.
+    socket.create_connection(("127.0.0.1", server.public_port)).close()
+    slow = socket.create_connection(("127.0.0.1", server.public_port))
+    slow.sendall(b"POST /ocsp/default/issuing HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n"
+                 b"Content-Type: application/ocsp-request\r\n\r\n\x30")
+    try:
+        resp = ocsp.load_der_ocsp_response(post(server, good).body)
+        assert resp.certificate_status == ocsp.OCSPCertStatus.GOOD
+    finally:
+        slow.close()
+    assert server.proc.poll() is None
+
+
+def test_ocsp_and_crl_agree(server, env, tmp_path):
+    certs = [issue(server, f"agree{i}.example") for i in range(3)]
+    server.api("POST", f"/certificates/{certs[0]['serial']}/revoke",
+               {"reason": "keyCompromise", "invalidity_date": "2026-01-02T03:04:05Z"})
+    server.api("POST", f"/certificates/{certs[1]['serial']}/revoke", {"reason": "unspecified"})
+    server.api("POST", f"/certificates/{certs[2]['serial']}/suspend", {})
+    server.api("POST", "/cas/issuing/crl", {}, expect=201)
+    crl = x509.load_der_x509_crl(server.request("GET", "/crl/default/issuing.crl", token=None,
+                                                base=server.public_url).body)
+    issuer = open(env["issuing"]).read()
+    for c in certs:
+        entry = crl.get_revoked_certificate_by_serial_number(int(c["serial"], 16))
+        assert entry is not None
+        resp = ocsp.load_der_ocsp_response(post(server, ocsp_request(c["certificate"],
+                                                                     issuer)).body)
+        assert resp.certificate_status == ocsp.OCSPCertStatus.REVOKED
+        assert resp.revocation_time == entry.revocation_date
+        try:
+            crl_reason = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+        except x509.ExtensionNotFound:
+            crl_reason = None
+        assert resp.revocation_reason == crl_reason
+
+
+def test_presigned_response_is_replaced_on_revocation(server, env):
+    """A stored "good" response is served until the status changes, then never again."""
+    cert = issue(server, "presign.example")
+    der = ocsp_request(cert["certificate"], open(env["issuing"]).read())
+    stored = ocsp.load_der_ocsp_response(wait_presigned(server, der))
+    assert stored.certificate_status == ocsp.OCSPCertStatus.GOOD
+    assert stored.next_update is not None
+    time.sleep(1.1)
+    again = ocsp.load_der_ocsp_response(post(server, der).body)
+    assert again.produced_at == stored.produced_at  # served, not re-signed
+    server.api("POST", f"/certificates/{cert['serial']}/revoke", {"reason": "cACompromise"})
+    now = ocsp.load_der_ocsp_response(post(server, der).body)
+    assert now.certificate_status == ocsp.OCSPCertStatus.REVOKED
+    assert now.revocation_reason == x509.ReasonFlags.ca_compromise

@@ -6,7 +6,7 @@ PKGS="make gcc pkg-config libssl-dev openssl libmicrohttpd-dev libjansson-dev li
 libcurl4-openssl-dev libcmocka-dev python3 python3-pytest python3-cryptography gnutls-bin curl
 clang libclang-rt-14-dev sqlite3 ca-certificates"
 case "${1:-}" in
-    --bench) PKGS="$PKGS golang-cfssl wrk" ;;
+    --bench) PKGS="$PKGS golang-cfssl wrk nginx-light" ;;
 esac
 missing=""
 for p in $PKGS; do
@@ -18,5 +18,6 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update
-apt-get install -y --no-install-recommends $missing
+# Another apt run (unattended upgrades, a parallel install) holds the lock for a while.
+apt-get -o DPkg::Lock::Timeout=600 update
+apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends $missing

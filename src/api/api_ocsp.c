@@ -71,8 +71,7 @@ void api_ocsp_post(void *app, struct http_request *req, struct http_response *re
     struct api *api = app;
     struct ocsp_answer a;
 
-    svc_ocsp_answer(api->svc, api_tenant(req), http_param(req, "ca"), req->body, req->body_len,
-                    &a);
+    svc_ocsp_answer(api->svc, api_tenant(req), http_param(req, "ca"), req->body, req->body_len, &a);
     ocsp_respond(req, resp, &a);
     svc_ocsp_answer_clear(&a);
 }

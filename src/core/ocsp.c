@@ -65,8 +65,8 @@ int ocsp_query_parse(const unsigned char *der, size_t len, struct ocsp_query *q,
     int n, nonce;
 
     memset(q, 0, sizeof(*q));
-    if (len == 0 || len > 64 * 1024 ||
-        (q->req = d2i_OCSP_REQUEST(NULL, &p, (long)len)) == NULL || p != der + len) {
+    if (len == 0 || len > 64 * 1024 || (q->req = d2i_OCSP_REQUEST(NULL, &p, (long)len)) == NULL ||
+        p != der + len) {
         ERR_clear_error();
         ocsp_query_clear(q);
         return err_set(e, 400, ERR_BAD_REQUEST, "ocsp: not an OCSPRequest (DER)");

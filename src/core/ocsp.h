@@ -22,8 +22,8 @@
 
 /* One CertID of a request. */
 struct ocsp_id {
-    OCSP_CERTID *cid;  /* points into the request */
-    int hash_nid;      /* NID of the CertID's hash algorithm */
+    OCSP_CERTID *cid; /* points into the request */
+    int hash_nid;     /* NID of the CertID's hash algorithm */
     const unsigned char *name_hash, *key_hash;
     int name_hash_len, key_hash_len;
     char *serial; /* serial_hex() form; NULL if not a positive serial */

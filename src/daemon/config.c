@@ -55,6 +55,8 @@ static const struct config_item items[] = {
      "pre-signed OCSP responses are re-signed after this % of their validity"},
     {"ocsp_responder_days", CONF_INT, F(ocsp_responder_days), 1, 31, "7",
      "validity of delegated OCSP responder certificates (renewed at half)"},
+    {"ocsp_check_seconds", CONF_INT, F(ocsp_check_seconds), 1, 3600, "30",
+     "how often OCSP responders are reloaded and renewed"},
     {"ocsp_responder_key_type", CONF_STRING, F(ocsp_responder_key_type), 0, 0, "ec-p256",
      "key type of delegated OCSP responders"},
     {"log_level", CONF_STRING, F(log_level), 0, 0, "info", "debug, info, warn or error"},

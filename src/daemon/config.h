@@ -33,6 +33,7 @@ struct config {
     int ocsp_refresh_percent;
     int ocsp_responder_days;
     char *ocsp_responder_key_type;
+    int ocsp_check_seconds;
     char *log_level;
 };
 

@@ -29,6 +29,7 @@ struct svc *svc_new(struct store *store, struct signer *signer, const struct svc
     s->ocsp_responder_days = cfg->ocsp_responder_days > 0 ? cfg->ocsp_responder_days : 7;
     s->ocsp_responder_key_type =
         xstrdup(cfg->ocsp_responder_key_type ? cfg->ocsp_responder_key_type : "ec-p256");
+    s->ocsp_check_seconds = cfg->ocsp_check_seconds > 0 ? cfg->ocsp_check_seconds : 30;
     s->ocsp = svc_ocsp_state_new();
     pthread_mutex_init(&s->lock, NULL);
     s->writer = writer_start(store, 64);

@@ -33,6 +33,7 @@ struct svc_config {
     const char *ocsp_signer;      /* default: "delegated" responder certificate, or "ca" key */
     long ocsp_responder_days;     /* validity of delegated responder certificates (7) */
     const char *ocsp_responder_key_type; /* their key type (ec-p256) */
+    long ocsp_check_seconds;             /* how often responders are reloaded and renewed (30) */
 };
 
 struct svc;

@@ -40,6 +40,7 @@ struct svc {
     char *ocsp_signer; /* default responder: "delegated" or "ca" */
     long ocsp_responder_days;
     char *ocsp_responder_key_type;
+    long ocsp_check_seconds;
     struct ocsp_state *ocsp;
 };
 

@@ -7,7 +7,7 @@
  * certificate the CA issued with id-kp-OCSPSigning and ocsp-nocheck, renewed
  * at half its life) or by the CA key itself.  The tenant's entry is loaded on
  * first use, reloaded on a CertID it does not know (at most once a second) and
- * by the pre-signer every 30 seconds.
+ * by the pre-signer every ocsp_check_seconds.
  *
  * Certificate status is always read from the database, so every node of a
  * cluster answers alike.  Each certificate has a pre-signed response (one
@@ -27,8 +27,7 @@
 #include "core/ocsp.h"
 #include "lib/log.h"
 
-#define RELOAD_AFTER_MISS 1 /* seconds between reloads caused by unknown CertIDs */
-#define RELOAD_PERIOD     30
+#define RELOAD_AFTER_MISS 1   /* seconds between reloads caused by unknown CertIDs */
 #define BATCH             256 /* pre-signed responses per write transaction */
 
 /* One CA as the responder sees it; shared by reference count. */
@@ -177,11 +176,11 @@ static X509_NAME *responder_subject(const char *ca)
  * Makes a new delegated responder for ca: a key in the signer and a
  * certificate under the tenant's ocsp-signing profile; stored and audited.
  */
-static int responder_create(struct svc *s, const struct ca_rec *ca,
-                            struct ocsp_responder_rec **out, struct err *e)
+static int responder_create(struct svc *s, const struct ca_rec *ca, struct ocsp_responder_rec **out,
+                            struct err *e)
 {
-    struct issue_params p = {.ca = ca->name, .profile = "ocsp-signing",
-                             .validity_days = s->ocsp_responder_days};
+    struct issue_params p = {
+        .ca = ca->name, .profile = "ocsp-signing", .validity_days = s->ocsp_responder_days};
     enum key_type kt = key_type_parse(s->ocsp_responder_key_type);
     struct ocsp_responder_rec r = {0};
     struct cert_rec *issued = NULL;
@@ -255,8 +254,7 @@ static int responder_stale(const struct ocsp_responder_rec *r, int64_t now)
 }
 
 /* Fills c->sg for CA ca: the delegated responder (made or renewed if needed) or the CA key. */
-static int ca_signer_setup(struct svc *s, const struct ca_rec *ca, struct ocsp_ca *c,
-                           struct err *e)
+static int ca_signer_setup(struct svc *s, const struct ca_rec *ca, struct ocsp_ca *c, struct err *e)
 {
     char *mode = ca_option_str(ca, "ocsp_signer", s->ocsp_signer);
     struct ocsp_responder_rec *r = NULL;
@@ -571,24 +569,25 @@ int svc_ocsp_tick(struct svc *s, int budget, struct err *e)
     }
     store_rollback(tx);
     for (size_t i = 0; i < nt && done < budget; i++) {
-        struct ocsp_ca *refs[64];
+        struct ocsp_ca **refs = NULL;
         struct ocsp_tenant *t;
         int64_t loaded_at = 0;
-        int nref = 0;
+        int nref = 0, cap = 0;
 
         pthread_mutex_lock(&s->ocsp->lock);
-        for (t = s->ocsp->tenants; t != NULL && strcmp(t->name, tenants[i]->name) != 0;
-             t = t->next)
+        for (t = s->ocsp->tenants; t != NULL && strcmp(t->name, tenants[i]->name) != 0; t = t->next)
             ;
         loaded_at = t ? t->loaded_at : 0;
         pthread_mutex_unlock(&s->ocsp->lock);
-        if (time_now() - loaded_at >= RELOAD_PERIOD && tenant_load(s, tenants[i]->name, e) != 0)
+        if (time_now() - loaded_at >= s->ocsp_check_seconds &&
+            tenant_load(s, tenants[i]->name, e) != 0)
             log_warn("ocsp: tenant %s: cannot load its CAs: %s", tenants[i]->name, e->msg);
         pthread_mutex_lock(&s->ocsp->lock);
-        for (t = s->ocsp->tenants; t != NULL && strcmp(t->name, tenants[i]->name) != 0;
-             t = t->next)
+        for (t = s->ocsp->tenants; t != NULL && strcmp(t->name, tenants[i]->name) != 0; t = t->next)
             ;
-        for (struct ocsp_ca *c = t ? t->cas : NULL; c != NULL && nref < 64; c = c->next) {
+        for (struct ocsp_ca *c = t ? t->cas : NULL; c != NULL; c = c->next) {
+            if (nref == cap)
+                refs = xrealloc(refs, (size_t)(cap = cap ? 2 * cap : 8) * sizeof(*refs));
             c->refs++;
             refs[nref++] = c;
         }
@@ -602,6 +601,7 @@ int svc_ocsp_tick(struct svc *s, int budget, struct err *e)
                 done += made;
             ca_unref(s->ocsp, refs[k]);
         }
+        free(refs);
     }
     for (size_t i = 0; i < nt; i++)
         tenant_rec_free(tenants[i]);
@@ -718,9 +718,8 @@ static void answer_live(struct svc *s, const char *tenant, struct ocsp_ca *c,
             status_of(recs[i], &st[i]);
     }
     store_rollback(tx);
-    if (i == q->n &&
-        ocsp_response_sign(&c->sg, st, q->n, q->has_nonce ? q->req : NULL, now, next, &der, &len,
-                           &e) == 0) {
+    if (i == q->n && ocsp_response_sign(&c->sg, st, q->n, q->has_nonce ? q->req : NULL, now, next,
+                                        &der, &len, &e) == 0) {
         memset(out, 0, sizeof(*out));
         out->der = xmalloc(len);
         memcpy(out->der, der, len);

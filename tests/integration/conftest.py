@@ -61,7 +61,7 @@ class Server:
         self.cacert = info["cacert"] if tls else None
         # The CRL scheduler looks every second, so tests can watch it work.
         with open(os.path.join(self.dir, "vouchd.conf"), "a") as conf:
-            conf.write("crl_check_seconds = 1\n")
+            conf.write("crl_check_seconds = 1\nocsp_check_seconds = 1\n")
         self.log_path = os.path.join(base, "vouchd.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([VOUCHD, "-c", os.path.join(self.dir, "vouchd.conf")],

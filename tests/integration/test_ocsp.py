@@ -294,3 +294,34 @@ def test_presigned_response_is_replaced_on_revocation(server, env):
     now = ocsp.load_der_ocsp_response(post(server, der).body)
     assert now.certificate_status == ocsp.OCSPCertStatus.REVOKED
     assert now.revocation_reason == x509.ReasonFlags.ca_compromise
+
+
+def test_delegated_responder_is_renewed_before_it_expires(server, env):
+    import os
+    import sqlite3
+    db = sqlite3.connect(os.path.join(server.dir, "vouch.db"), timeout=30)
+    old = db.execute("SELECT serial FROM ocsp_responders WHERE tenant='default' AND ca='issuing'"
+                     ).fetchone()[0]
+    now = int(time.time())
+    # Past half its life: the pre-signer's next check renews it.
+    with db:
+        db.execute("UPDATE ocsp_responders SET created = ?, not_after = ? WHERE tenant='default' "
+                   "AND ca='issuing'", (now - 6 * 86400, now + 2 * 3600))
+    deadline = time.time() + 20
+    new = old
+    while new == old and time.time() < deadline:
+        time.sleep(0.5)
+        new = db.execute("SELECT serial FROM ocsp_responders WHERE tenant='default' AND "
+                         "ca='issuing'").fetchone()[0]
+    db.close()
+    assert new != old, "responder not renewed"
+    events = [e for e in server.audit() if e["action"] == "ocsp.responder"]
+    assert any(e["detail"]["serial"] == new if isinstance(e["detail"], dict) else new in
+               str(e["detail"]) for e in events), events
+    # Responses are now signed by the new responder, and still verify.
+    cert = issue(server, "renewed.example")
+    der = ocsp_request(cert["certificate"], open(env["issuing"]).read(), nonce=b"0123456789abcdef")
+    resp = ocsp.load_der_ocsp_response(post(server, der).body)
+    assert format(resp.certificates[0].serial_number, "x") == new
+    p = openssl_ocsp(server, env, cert["certificate"], name="renewed.pem")
+    assert p.returncode == 0 and "Response verify OK" in p.stderr, p.stdout + p.stderr

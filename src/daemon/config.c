@@ -57,6 +57,8 @@ static const struct config_item items[] = {
      "validity of delegated OCSP responder certificates (renewed at half)"},
     {"ocsp_check_seconds", CONF_INT, F(ocsp_check_seconds), 1, 3600, "30",
      "how often OCSP responders are reloaded and renewed"},
+    {"ocsp_cache_seconds", CONF_INT, F(ocsp_cache_seconds), 0, 3600, "2",
+     "seconds a node serves a stored OCSP response from memory (0 = always read the database)"},
     {"ocsp_responder_key_type", CONF_STRING, F(ocsp_responder_key_type), 0, 0, "ec-p256",
      "key type of delegated OCSP responders"},
     {"log_level", CONF_STRING, F(log_level), 0, 0, "info", "debug, info, warn or error"},

@@ -34,6 +34,7 @@ struct config {
     int ocsp_responder_days;
     char *ocsp_responder_key_type;
     int ocsp_check_seconds;
+    int ocsp_cache_seconds;
     char *log_level;
 };
 

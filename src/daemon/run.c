@@ -123,6 +123,7 @@ static int server_listen(struct server *s, struct err *e)
     sc.ocsp_responder_days = s->cfg.ocsp_responder_days;
     sc.ocsp_responder_key_type = s->cfg.ocsp_responder_key_type;
     sc.ocsp_check_seconds = s->cfg.ocsp_check_seconds;
+    sc.ocsp_cache_seconds = s->cfg.ocsp_cache_seconds > 0 ? s->cfg.ocsp_cache_seconds : -1;
     s->svc = svc_new(s->store, s->signer, &sc);
     s->api.svc = s->svc;
     free(url);

@@ -30,6 +30,9 @@ struct svc *svc_new(struct store *store, struct signer *signer, const struct svc
     s->ocsp_responder_key_type =
         xstrdup(cfg->ocsp_responder_key_type ? cfg->ocsp_responder_key_type : "ec-p256");
     s->ocsp_check_seconds = cfg->ocsp_check_seconds > 0 ? cfg->ocsp_check_seconds : 30;
+    s->ocsp_cache_seconds = cfg->ocsp_cache_seconds > 0   ? cfg->ocsp_cache_seconds
+                            : cfg->ocsp_cache_seconds < 0 ? 0
+                                                          : 2;
     s->ocsp = svc_ocsp_state_new();
     pthread_mutex_init(&s->lock, NULL);
     s->writer = writer_start(store, 64);

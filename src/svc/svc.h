@@ -34,6 +34,7 @@ struct svc_config {
     long ocsp_responder_days;     /* validity of delegated responder certificates (7) */
     const char *ocsp_responder_key_type; /* their key type (ec-p256) */
     long ocsp_check_seconds;             /* how often responders are reloaded and renewed (30) */
+    long ocsp_cache_seconds;             /* stored responses kept in memory (2; -1 = none) */
 };
 
 struct svc;

@@ -263,6 +263,7 @@ static void ca_first_crl(struct svc *s, const struct actor *a, const char *tenan
     struct crl_rec *crl = NULL;
     struct err e;
 
+    svc_ocsp_ca_changed(s, tenant);
     if (svc_crl_generate(s, a, tenant, name, &crl, &e) != 0)
         log_warn("tenant %s: first CRL of CA %s: %s", tenant, name, e.msg);
     crl_rec_free(crl);

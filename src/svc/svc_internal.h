@@ -41,6 +41,7 @@ struct svc {
     long ocsp_responder_days;
     char *ocsp_responder_key_type;
     long ocsp_check_seconds;
+    long ocsp_cache_seconds;
     struct ocsp_state *ocsp;
 };
 
@@ -83,6 +84,8 @@ int svc_issue_for_key(struct svc *s, const struct actor *a, const char *tenant,
 struct ocsp_state;
 struct ocsp_state *svc_ocsp_state_new(void);
 void svc_ocsp_state_free(struct ocsp_state *st);
+/* A CA of tenant became active: the responder loads it (and makes its delegated responder). */
+void svc_ocsp_ca_changed(struct svc *s, const char *tenant);
 
 /* Fills the common fields of a cert_rec from an issued certificate. */
 void svc_cert_rec_fill(struct cert_rec *r, const char *tenant, const char *ca, X509 *cert);

@@ -16,6 +16,10 @@
  * change re-signs it before the API call returns, and the pre-signer re-signs
  * responses past a fraction of their validity.  Other requests (nonce,
  * SHA-256 CertIDs, several CertIDs) are signed when they arrive.
+ *
+ * Stored responses read from the database are kept in memory for
+ * ocsp_cache_seconds (see cache_get); a status change through this node is
+ * seen at once, one through another node of a cluster within that time.
  */
 #include "svc/svc_internal.h"
 
@@ -50,10 +54,33 @@ struct ocsp_tenant {
     struct ocsp_tenant *next;
 };
 
+/*
+ * A node-local cache of stored responses, in front of the database: a
+ * direct-mapped table of CACHE_SLOTS slots under CACHE_STRIPES locks.  An
+ * entry is served for at most ocsp_cache_seconds after it was read; a status
+ * change made through this node empties its slot at once, and bumps the
+ * slot's generation so that a read racing with the change cannot put the old
+ * response back.
+ */
+#define CACHE_SLOTS   (1 << 16)
+#define CACHE_STRIPES 64
+
+struct cache_slot {
+    uint64_t gen;
+    char *tenant;
+    char *serial;
+    char *ca;
+    unsigned char *der;
+    size_t len;
+    int64_t this_update, next_update, read_at;
+};
+
 struct ocsp_state {
     pthread_mutex_t lock; /* guards the lists and reference counts */
     pthread_mutex_t load; /* one load (which may create a responder) at a time */
     struct ocsp_tenant *tenants;
+    struct cache_slot *slots;
+    pthread_mutex_t stripes[CACHE_STRIPES];
 };
 
 static const struct actor system_actor = {"system"};
@@ -64,7 +91,105 @@ struct ocsp_state *svc_ocsp_state_new(void)
 
     pthread_mutex_init(&st->lock, NULL);
     pthread_mutex_init(&st->load, NULL);
+    st->slots = xcalloc(CACHE_SLOTS, sizeof(*st->slots));
+    for (int i = 0; i < CACHE_STRIPES; i++)
+        pthread_mutex_init(&st->stripes[i], NULL);
     return st;
+}
+
+static void slot_clear(struct cache_slot *sl)
+{
+    free(sl->tenant);
+    free(sl->serial);
+    free(sl->ca);
+    free(sl->der);
+    sl->tenant = sl->serial = sl->ca = NULL;
+    sl->der = NULL;
+    sl->len = 0;
+}
+
+/* The slot of (tenant, serial) and its stripe lock (FNV-1a over both). */
+static unsigned slot_of(const char *tenant, const char *serial)
+{
+    uint32_t h = 2166136261u;
+
+    for (const char *p = tenant; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    h = (h ^ '/') * 16777619u;
+    for (const char *p = serial; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return h % CACHE_SLOTS;
+}
+
+static pthread_mutex_t *stripe_of(struct ocsp_state *st, unsigned slot)
+{
+    return &st->stripes[slot % CACHE_STRIPES];
+}
+
+/*
+ * Serves (tenant, serial) of CA ca from the cache into out; 1 if served.
+ * Otherwise *gen gets the slot's generation, for cache_put.
+ */
+static int cache_get(struct svc *s, const char *tenant, const char *serial, const char *ca,
+                     struct ocsp_answer *out, uint64_t *gen)
+{
+    unsigned i = slot_of(tenant, serial);
+    struct cache_slot *sl = &s->ocsp->slots[i];
+    int64_t now = time_now();
+    int served = 0;
+
+    pthread_mutex_lock(stripe_of(s->ocsp, i));
+    if (sl->der != NULL && strcmp(sl->tenant, tenant) == 0 && strcmp(sl->serial, serial) == 0 &&
+        strcmp(sl->ca, ca) == 0 && now - sl->read_at < s->ocsp_cache_seconds &&
+        sl->this_update <= now && now < sl->next_update) {
+        out->der = xmalloc(sl->len);
+        memcpy(out->der, sl->der, sl->len);
+        out->len = sl->len;
+        out->cacheable = 1;
+        out->this_update = sl->this_update;
+        out->next_update = sl->next_update;
+        served = 1;
+    }
+    *gen = sl->gen;
+    pthread_mutex_unlock(stripe_of(s->ocsp, i));
+    return served;
+}
+
+/* Keeps a response read from the database, unless the slot changed since gen. */
+static void cache_put(struct svc *s, const struct ocsp_resp_rec *r, const char *tenant,
+                      uint64_t gen)
+{
+    unsigned i = slot_of(tenant, r->serial);
+    struct cache_slot *sl = &s->ocsp->slots[i];
+
+    if (s->ocsp_cache_seconds <= 0)
+        return;
+    pthread_mutex_lock(stripe_of(s->ocsp, i));
+    if (sl->gen == gen) {
+        slot_clear(sl);
+        sl->tenant = xstrdup(tenant);
+        sl->serial = xstrdup(r->serial);
+        sl->ca = xstrdup(r->ca);
+        sl->der = xmalloc(r->der_len);
+        memcpy(sl->der, r->der, r->der_len);
+        sl->len = r->der_len;
+        sl->this_update = r->this_update;
+        sl->next_update = r->next_update;
+        sl->read_at = time_now();
+    }
+    pthread_mutex_unlock(stripe_of(s->ocsp, i));
+}
+
+/* Forgets (tenant, serial): its status is changing. */
+static void cache_forget(struct svc *s, const char *tenant, const char *serial)
+{
+    unsigned i = slot_of(tenant, serial);
+    struct cache_slot *sl = &s->ocsp->slots[i];
+
+    pthread_mutex_lock(stripe_of(s->ocsp, i));
+    sl->gen++;
+    slot_clear(sl);
+    pthread_mutex_unlock(stripe_of(s->ocsp, i));
 }
 
 static void ca_free(struct ocsp_ca *c)
@@ -112,6 +237,11 @@ void svc_ocsp_state_free(struct ocsp_state *st)
         free(t->name);
         free(t);
     }
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        slot_clear(&st->slots[i]);
+    free(st->slots);
+    for (int i = 0; i < CACHE_STRIPES; i++)
+        pthread_mutex_destroy(&st->stripes[i]);
     pthread_mutex_destroy(&st->lock);
     pthread_mutex_destroy(&st->load);
     free(st);
@@ -438,6 +568,16 @@ static struct ocsp_ca *ca_lookup(struct svc *s, const char *tenant, const struct
     return ca_find(s->ocsp, tenant, id, by_name, &loaded_at);
 }
 
+void svc_ocsp_ca_changed(struct svc *s, const char *tenant)
+{
+    struct err e;
+
+    /* Loading makes the delegated responder of a new CA now, not on first use. */
+    err_clear(&e);
+    if (tenant_load(s, tenant, &e) != 0)
+        log_warn("ocsp: tenant %s: cannot load its CAs: %s", tenant, e.msg);
+}
+
 /* ---- signing ------------------------------------------------------------- */
 
 /* The SingleResponse status of a certificate record. */
@@ -618,6 +758,7 @@ void svc_ocsp_refresh(struct svc *s, const char *tenant, const char *serial)
     struct err e;
 
     err_clear(&e);
+    cache_forget(s, tenant, serial);
     if ((tx = store_begin_read(s->store, &e)) == NULL)
         goto out;
     if (store_cert_get(tx, tenant, serial, &r, &e) != 0) {
@@ -660,16 +801,20 @@ static int answer_presigned(struct svc *s, const char *tenant, const struct ocsp
     struct store_tx *tx;
     struct ocsp_resp_rec *r = NULL;
     int64_t now = time_now();
+    uint64_t gen = 0;
     struct err e;
     int served = 0;
 
     if (q->n != 1 || q->has_nonce || q->ids[0].hash_nid != NID_sha1 || q->ids[0].serial == NULL)
         return 0;
+    if (cache_get(s, tenant, q->ids[0].serial, c->name, out, &gen))
+        return 1;
     err_clear(&e);
     if ((tx = store_begin_read(s->store, &e)) == NULL)
         return 0;
     if (store_ocsp_get(tx, tenant, q->ids[0].serial, &r, &e) == 0 && r->der != NULL &&
         strcmp(r->ca, c->name) == 0 && r->this_update <= now && now < r->next_update) {
+        cache_put(s, r, tenant, gen);
         out->der = r->der;
         out->len = r->der_len;
         r->der = NULL;

@@ -75,7 +75,7 @@ cport=$(port)
 cfssl ocspserve -address 127.0.0.1 -port "$cport" -responses "$work/responses.b64" -loglevel 5 \
     > "$work/cfssl.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$cport/" && break; sleep 0.1; done
+for _ in $(seq 1200); do curl -s -o /dev/null "http://127.0.0.1:$cport/" && break; sleep 0.1; done  # it parses every response first
 bench cfssl-post post "http://127.0.0.1:$cport"
 bench cfssl-get get "http://127.0.0.1:$cport"
 

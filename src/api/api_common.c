@@ -243,6 +243,9 @@ json_t *api_crl_json(const struct crl_rec *r)
     char *pem = api_pem("X509 CRL", r->der, r->der_len);
 
     json_object_set_new(o, "ca", json_string(r->ca));
+    json_object_set_new(o, "shard", json_integer(r->shard));
+    json_object_set_new(o, "delta_base",
+                        r->delta_base > 0 ? json_integer(r->delta_base) : json_null());
     json_object_set_new(o, "number", json_integer(r->number));
     json_object_set_new(o, "this_update", api_time(r->this_update));
     json_object_set_new(o, "next_update", api_time(r->next_update));

@@ -16,6 +16,7 @@ struct principal {
 void api_healthz(void *app, struct http_request *req, struct http_response *resp);
 void api_readyz(void *app, struct http_request *req, struct http_response *resp);
 void api_public_crl(void *app, struct http_request *req, struct http_response *resp);
+void api_public_crl_scope(void *app, struct http_request *req, struct http_response *resp);
 void api_public_ca(void *app, struct http_request *req, struct http_response *resp);
 void api_tenant_create(void *app, struct http_request *req, struct http_response *resp);
 void api_tenant_list(void *app, struct http_request *req, struct http_response *resp);

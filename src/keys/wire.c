@@ -172,6 +172,11 @@ int wire_send(int fd, uint32_t type, const struct buf *body)
     return rc;
 }
 
+size_t wire_max_body(uint32_t type)
+{
+    return type == W_SIGN ? WIRE_MAX_SIGN : WIRE_MAX_LARGE;
+}
+
 int wire_recv(int fd, uint32_t *type, unsigned char **body, size_t *len, size_t max)
 {
     uint32_t h[2];
@@ -181,7 +186,7 @@ int wire_recv(int fd, uint32_t *type, unsigned char **body, size_t *len, size_t 
     if (read_all(fd, h, sizeof(h)) != 0)
         return -1;
     n = ntohl(h[1]);
-    if (n > max)
+    if (n > max || n > wire_max_body(ntohl(h[0])))
         return -2;
     b = xmalloc(n + 1);
     if (read_all(fd, b, n) != 0) {

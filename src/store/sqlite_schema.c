@@ -43,6 +43,17 @@ const char *const sqlite_migrations[] = {
     "  actor TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL, result TEXT NOT NULL,"
     "  detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,"
     "  PRIMARY KEY (tenant, seq));",
+    /* CRL publication (issue 3): when a certificate's status last changed (for
+       delta CRLs) and its CRL shard; the scope of each CRL.  Existing revoked
+       and held certificates count as changed when they were revoked. */
+    "ALTER TABLE certs ADD COLUMN status_changed INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE certs ADD COLUMN crl_shard INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE certs SET status_changed = revoked_at WHERE status IN ('revoked', 'hold');"
+    "CREATE INDEX certs_crl ON certs (tenant, ca, crl_shard, status);"
+    "CREATE INDEX certs_changed ON certs (tenant, ca, status_changed) WHERE status_changed > 0;"
+    "ALTER TABLE crls ADD COLUMN shard INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE crls ADD COLUMN delta_base INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX crls_scope ON crls (tenant, ca, shard, number);",
 };
 
 const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

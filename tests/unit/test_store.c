@@ -278,8 +278,12 @@ static void a_file_versioned_by_user_version_is_adopted(void **state)
     int v = store_schema_version(s);
     (void)state;
     store_close(s);
-    /* The way the first builds recorded the version. */
-    raw_exec("DROP TABLE schema_version; PRAGMA user_version = 1;");
+    /* The way the first builds recorded the version (the file's schema is at v). */
+    {
+        char sql[96];
+        snprintf(sql, sizeof(sql), "DROP TABLE schema_version; PRAGMA user_version = %d;", v);
+        raw_exec(sql);
+    }
     s = open_store();
     assert_int_equal(store_schema_version(s), v);
     assert_int_equal(raw_int("SELECT MIN(version) FROM schema_version"), 1);
@@ -598,8 +602,8 @@ static void certificate_round_trips_and_status_changes(void **state)
     store_rollback(tx);
 
     tx = begin(s);
-    assert_int_equal(store_cert_set_status(tx, "a", "7f01", "revoked", 4000, 1, 3900, &e), 0);
-    assert_int_equal(store_cert_set_status(tx, "a", "7f02", "revoked", 4000, 1, 0, &e), -1);
+    assert_int_equal(store_cert_set_status(tx, "a", "7f01", "revoked", 4000, 1, 3900, 1000, &e), 0);
+    assert_int_equal(store_cert_set_status(tx, "a", "7f02", "revoked", 4000, 1, 0, 1000, &e), -1);
     assert_int_equal(e.status, 404);
     commit(tx);
     tx = begin_read(s);
@@ -684,7 +688,7 @@ static void search_by_each_field_and_expiry_window(void **state)
     assert_int_equal(cert_put_rec(s, "a", &r, &e), 0);
     {
         struct store_tx *tx = begin(s);
-        assert_int_equal(store_cert_set_status(tx, "a", "03", "revoked", 1500, 4, 0, &e), 0);
+        assert_int_equal(store_cert_set_status(tx, "a", "03", "revoked", 1500, 4, 0, 1000, &e), 0);
         commit(tx);
     }
     {
@@ -817,10 +821,10 @@ static void revoked_list_honours_the_expiry_cutoff(void **state)
         assert_int_equal(cert_put_rec(s, "a", &r, &e), 0);
     }
     tx = begin(s);
-    assert_int_equal(store_cert_set_status(tx, "a", "01", "revoked", 900, 1, 0, &e), 0);
-    assert_int_equal(store_cert_set_status(tx, "a", "03", "hold", 900, 6, 0, &e), 0);
-    assert_int_equal(store_cert_set_status(tx, "a", "04", "revoked", 900, 0, 0, &e), 0);
-    assert_int_equal(store_cert_set_status(tx, "a", "05", "revoked", 900, 0, 0, &e), 0);
+    assert_int_equal(store_cert_set_status(tx, "a", "01", "revoked", 900, 1, 0, 1000, &e), 0);
+    assert_int_equal(store_cert_set_status(tx, "a", "03", "hold", 900, 6, 0, 1000, &e), 0);
+    assert_int_equal(store_cert_set_status(tx, "a", "04", "revoked", 900, 0, 0, 1000, &e), 0);
+    assert_int_equal(store_cert_set_status(tx, "a", "05", "revoked", 900, 0, 0, 1000, &e), 0);
     commit(tx);
     tx = begin_read(s);
     assert_int_equal(store_cert_revoked(tx, "a", "issuing", 1500, &list, &n, &e), 0);
@@ -1007,7 +1011,7 @@ static void populate(struct store *s, const char *t)
     assert_int_equal(store_profile_put(tx, t, "web", "{}", &v, &e), 0);
     assert_int_equal(store_entity_insert(tx, t, &ent, &e), 0);
     assert_int_equal(store_cert_insert(tx, t, &cert, &e), 0);
-    assert_int_equal(store_cert_set_status(tx, t, "beef", "revoked", 10, 1, 0, &e), 0);
+    assert_int_equal(store_cert_set_status(tx, t, "beef", "revoked", 10, 1, 0, 1000, &e), 0);
     assert_int_equal(store_crl_insert(tx, t, &crl, &e), 0);
     assert_int_equal(store_token_insert(tx, t, &tok, &e), 0);
     assert_int_equal(store_audit_insert(tx, t, &ar, &e), 0);
@@ -1098,7 +1102,7 @@ static void another_tenant_sees_and_changes_nothing(void **state)
     assert_int_equal(e.status, 404);
     assert_int_equal(store_entity_update(tx, "b", &ent, &e), -1);
     assert_int_equal(e.status, 404);
-    assert_int_equal(store_cert_set_status(tx, "b", "beef", "good", 0, -1, 0, &e), -1);
+    assert_int_equal(store_cert_set_status(tx, "b", "beef", "good", 0, -1, 0, 1000, &e), -1);
     assert_int_equal(e.status, 404);
     assert_int_equal(store_token_delete(tx, "b", "tok-1", &e), -1);
     assert_int_equal(e.status, 404);
@@ -1139,7 +1143,7 @@ static void rollback_leaves_nothing(void **state)
         struct cert_rec r = cert_of("cafe", "root", 1);
         assert_int_equal(store_tenant_create(tx, "x", &e), 0);
         assert_int_equal(store_cert_insert(tx, "a", &r, &e), 0);
-        assert_int_equal(store_cert_set_status(tx, "a", "beef", "good", 0, -1, 0, &e), 0);
+        assert_int_equal(store_cert_set_status(tx, "a", "beef", "good", 0, -1, 0, 1000, &e), 0);
         assert_int_equal(store_token_delete(tx, "a", "tok-1", &e), 0);
     }
     store_rollback(tx);

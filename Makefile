@@ -130,6 +130,7 @@ fuzz-smoke: $(FUZZ_BIN)
 bench: bins
 	./scripts/install-deps.sh --bench
 	./bench/issue.sh
+	./bench/crl.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -266,7 +266,7 @@ void api_crl_generate(void *app, struct http_request *req, struct http_response 
         api_fail(api, req, resp, delta ? "crl.delta" : "crl.generate", name, &e);
         return;
     }
-    http_respond_json(resp, 201, api_crl_json(crl));
+    api_respond_crl(resp, 201, crl);
     crl_rec_free(crl);
 }
 
@@ -314,6 +314,6 @@ void api_crl_show(void *app, struct http_request *req, struct http_response *res
         api_fail(api, req, resp, "crl.read", name, &e);
         return;
     }
-    http_respond_json(resp, 200, api_crl_json(crl));
+    api_respond_crl(resp, 200, crl);
     crl_rec_free(crl);
 }

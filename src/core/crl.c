@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <limits.h>
 #include <time.h>
 
 #include <openssl/asn1t.h>
@@ -83,18 +84,25 @@ ASN1_SEQUENCE(VOUCH_CRL) = {
 
 IMPLEMENT_ASN1_FUNCTIONS(VOUCH_TBS_CRL)
 IMPLEMENT_ASN1_FUNCTIONS(VOUCH_CRL)
-    // clang-format on
+// clang-format on
 
-    /* ---- entries, encoded as they come --------------------------------------- */
+/* ---- entries, encoded as they come --------------------------------------- */
 
-    struct crl_writer {
-    struct buf entries; /* concatenated revokedCertificates elements */
+/* Room left before the entries for the SEQUENCE OF header, so it needs no copy. */
+#define HEADER_ROOM 6
+
+                    struct crl_writer {
+    struct buf entries; /* HEADER_ROOM bytes, then the revokedCertificates elements */
     size_t count;
 };
 
 struct crl_writer *crl_writer_new(void)
 {
-    return xcalloc(1, sizeof(struct crl_writer));
+    static const unsigned char room[HEADER_ROOM] = {0};
+    struct crl_writer *w = xcalloc(1, sizeof(*w));
+
+    buf_append(&w->entries, room, sizeof(room));
+    return w;
 }
 
 void crl_writer_free(struct crl_writer *w)
@@ -123,6 +131,11 @@ static size_t der_header(unsigned char *out, unsigned char tag, size_t len)
         out[n++] = (unsigned char)len;
     } else if (len <= 0xffff) {
         out[n++] = 0x82;
+        out[n++] = (unsigned char)(len >> 8);
+        out[n++] = (unsigned char)len;
+    } else if (len <= 0xffffff) {
+        out[n++] = 0x83;
+        out[n++] = (unsigned char)(len >> 16);
         out[n++] = (unsigned char)(len >> 8);
         out[n++] = (unsigned char)len;
     } else {
@@ -300,29 +313,28 @@ static int crl_extensions(STACK_OF(X509_EXTENSION) * *exts, X509 *ca, const stru
     return ok ? 0 : -1;
 }
 
-/* Moves the encoded entries into tbs as one SEQUENCE OF element (none: absent). */
+/*
+ * Moves the encoded entries into tbs as one SEQUENCE OF element (none:
+ * absent): the header goes into the room before them, the entries shift by
+ * at most a few bytes in place.
+ */
 static int tbs_set_entries(VOUCH_TBS_CRL *tbs, struct crl_writer *w)
 {
+    size_t body = w->entries.len - HEADER_ROOM, h;
     unsigned char head[8];
-    size_t h;
-    struct buf all = {0};
 
     if (w->count == 0)
         return 0;
-    if (w->entries.len > 0xffffffffu - 16)
+    if (body > INT_MAX - 16)
         return -1;
-    h = der_header(head, 0x30, w->entries.len);
-    all.cap = h + w->entries.len;
-    all.data = xmalloc(all.cap);
-    memcpy(all.data, head, h);
-    memcpy(all.data + h, w->entries.data, w->entries.len);
-    all.len = h + w->entries.len;
-    buf_free(&w->entries);
-    if ((tbs->revoked = ASN1_STRING_type_new(V_ASN1_SEQUENCE)) == NULL) {
-        free(all.data);
+    h = der_header(head, 0x30, body);
+    memmove(w->entries.data + h, w->entries.data + HEADER_ROOM, body);
+    memcpy(w->entries.data, head, h);
+    if ((tbs->revoked = ASN1_STRING_type_new(V_ASN1_SEQUENCE)) == NULL)
         return -1;
-    }
-    ASN1_STRING_set0(tbs->revoked, all.data, (int)all.len);
+    ASN1_STRING_set0(tbs->revoked, w->entries.data, (int)(h + body));
+    w->entries.data = NULL; /* owned by tbs now */
+    w->entries.len = w->entries.cap = 0;
     return 0;
 }
 
@@ -338,22 +350,56 @@ static int tbs_fill(VOUCH_TBS_CRL *tbs, X509 *ca, const struct crl_scope *sc)
                : -1;
 }
 
-/* Signs crl with key, checks the signature with the CA certificate's key, encodes it. */
+/*
+ * Whether the signature of the encoded CRL der verifies with pub, checked on
+ * the TBSCertList bytes in place (ASN1_item_verify would encode them again).
+ */
+static int crl_signature_ok(const VOUCH_CRL *crl, const unsigned char *der, long len, EVP_PKEY *pub)
+{
+    const unsigned char *p = der, *tbs;
+    int md_nid = NID_undef, pkey_nid = NID_undef, tag, cls, ok;
+    EVP_MD_CTX *ctx;
+    long n;
+
+    if ((ASN1_get_object(&p, &n, &tag, &cls, len) & 0x80) != 0)
+        return 0;
+    tbs = p; /* the TBSCertList element: header and contents */
+    if ((ASN1_get_object(&p, &n, &tag, &cls, len - (p - der)) & 0x80) != 0)
+        return 0;
+    n += p - tbs;
+    if (OBJ_find_sigid_algs(OBJ_obj2nid(crl->sig_alg->algorithm), &md_nid, &pkey_nid) != 1 ||
+        (ctx = EVP_MD_CTX_new()) == NULL)
+        return 0;
+    ok = EVP_DigestVerifyInit_ex(ctx, NULL, md_nid == NID_undef ? NULL : OBJ_nid2sn(md_nid), NULL,
+                                 NULL, pub, NULL) == 1 &&
+         EVP_DigestVerify(ctx, ASN1_STRING_get0_data(crl->signature),
+                          (size_t)ASN1_STRING_length(crl->signature), tbs, (size_t)n) == 1;
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
+/* Signs crl with key, encodes it into *der (xmalloc), checks the signature with the CA's key. */
 static int crl_sign_encode(VOUCH_CRL *crl, X509 *ca, EVP_PKEY *key, unsigned char **der,
                            size_t *len, struct err *e)
 {
     EVP_PKEY *pub = X509_get0_pubkey(ca);
-    unsigned char *out = NULL;
+    unsigned char *out, *p;
     int n;
 
     if (ASN1_item_sign(ASN1_ITEM_rptr(VOUCH_TBS_CRL), crl->tbs->signature, crl->sig_alg,
                        crl->signature, crl->tbs, key, sign_digest(pub, "auto")) <= 0)
         return err_ossl(e, 500, ERR_INTERNAL, "crl: signing failed");
-    if (ASN1_item_verify(ASN1_ITEM_rptr(VOUCH_TBS_CRL), crl->sig_alg, crl->signature, crl->tbs,
-                         pub) != 1)
-        return err_ossl(e, 500, ERR_INTERNAL, "crl: the signature does not verify");
-    if ((n = i2d_VOUCH_CRL(crl, &out)) <= 0)
+    if ((n = i2d_VOUCH_CRL(crl, NULL)) <= 0) /* cheap: the entries are one opaque element */
         return err_ossl(e, 500, ERR_INTERNAL, "crl: cannot encode");
+    p = out = xmalloc((size_t)n);
+    if (i2d_VOUCH_CRL(crl, &p) != n) {
+        free(out);
+        return err_ossl(e, 500, ERR_INTERNAL, "crl: cannot encode");
+    }
+    if (!crl_signature_ok(crl, out, n, pub)) {
+        free(out);
+        return err_ossl(e, 500, ERR_INTERNAL, "crl: the signature does not verify");
+    }
     *der = out;
     *len = (size_t)n;
     return 0;
@@ -444,7 +490,7 @@ int crl_build(X509 *ca_cert, EVP_PKEY *ca_key, const struct crl_entry *entries, 
     rc = 0;
 out:
     X509_CRL_free(crl);
-    OPENSSL_free(der);
+    free(der);
     crl_writer_free(w);
     return rc;
 }

@@ -170,7 +170,7 @@ struct crl_scope {
  * A CRL built as its entries stream in: crl_writer_add() DER-encodes each
  * entry (in the order given; entries are not sorted), crl_writer_finish()
  * adds the header and extensions of sc, signs with ca_key, checks the
- * signature against ca_cert and sets *der (caller frees with OPENSSL_free).
+ * signature against ca_cert and sets *der (caller frees with free()).
  * A writer is finished at most once; crl_writer_free() accepts NULL.
  */
 struct crl_writer;

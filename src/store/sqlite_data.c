@@ -76,16 +76,19 @@ const char *const sqlite_queries[Q_COUNT] = {
     [Q_CRL_LATEST_DELTA] = "SELECT " CRL_COLS " FROM crls WHERE tenant = ?1 AND ca = ?2 "
                            "AND shard = ?3 AND delta_base > 0 ORDER BY number DESC LIMIT 1",
     /* CRL entries: the few columns a CRL needs, never the certificates themselves. */
-    [Q_CERT_CRL_FULL] = "SELECT " CRL_ENTRY_COLS " FROM certs WHERE tenant = ?1 AND ca = ?2 "
-                        "AND status IN ('revoked', 'hold') AND not_after >= ?3 ORDER BY serial",
-    [Q_CERT_CRL_FULL_SHARD] = "SELECT " CRL_ENTRY_COLS " FROM certs WHERE tenant = ?1 AND ca = ?2 "
-                              "AND crl_shard = ?4 AND status IN ('revoked', 'hold') "
-                              "AND not_after >= ?3 ORDER BY serial",
-    [Q_CERT_CRL_DELTA] = "SELECT " CRL_ENTRY_COLS " FROM certs WHERE tenant = ?1 AND ca = ?2 "
-                         "AND status_changed >= ?5 AND not_after >= ?3 ORDER BY serial",
-    [Q_CERT_CRL_DELTA_SHARD] = "SELECT " CRL_ENTRY_COLS " FROM certs WHERE tenant = ?1 "
-                               "AND ca = ?2 AND status_changed >= ?5 AND crl_shard = ?4 "
-                               "AND not_after >= ?3 ORDER BY serial",
+    [Q_CERT_CRL_FULL] = "SELECT " CRL_ENTRY_COLS " FROM certs INDEXED BY certs_crl "
+                        "WHERE tenant = ?1 AND ca = ?2 AND status IN ('revoked', 'hold') "
+                        "AND not_after >= ?3",
+    [Q_CERT_CRL_FULL_SHARD] = "SELECT " CRL_ENTRY_COLS " FROM certs INDEXED BY certs_crl "
+                              "WHERE tenant = ?1 AND ca = ?2 AND crl_shard = ?4 "
+                              "AND status IN ('revoked', 'hold') AND not_after >= ?3",
+    [Q_CERT_CRL_DELTA] = "SELECT " CRL_ENTRY_COLS " FROM certs INDEXED BY certs_changed "
+                         "WHERE tenant = ?1 AND ca = ?2 AND status_changed > 0 "
+                         "AND status_changed >= ?5 AND not_after >= ?3",
+    [Q_CERT_CRL_DELTA_SHARD] = "SELECT " CRL_ENTRY_COLS " FROM certs INDEXED BY certs_changed "
+                               "WHERE tenant = ?1 AND ca = ?2 AND status_changed > 0 "
+                               "AND status_changed >= ?5 AND crl_shard = ?4 "
+                               "AND not_after >= ?3",
     [Q_TOKEN_INSERT] = "INSERT INTO tokens (" TOKEN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_TOKEN_FIND] = "SELECT " TOKEN_COLS " FROM tokens WHERE hash = ?1",
     [Q_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM tokens WHERE tenant = ?1 ORDER BY created, id",

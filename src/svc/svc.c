@@ -261,14 +261,18 @@ struct profile *svc_profile_load(struct store_tx *tx, const char *tenant, const 
 
 char *svc_pem(const char *label, const unsigned char *der, size_t len)
 {
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data, *out;
-    long n;
+    /* Straight into one buffer: a mem BIO grows by copying, and a CRL can be 50 MB. */
+    size_t lines = (len + 47) / 48, label_len = strlen(label);
+    size_t cap = lines * 65 + 2 * label_len + 64, n;
+    char *out = xmalloc(cap);
 
-    PEM_write_bio(bio, label, "", der, (long)len);
-    n = BIO_get_mem_data(bio, &data);
-    out = xstrndup(data, n > 0 ? (size_t)n : 0);
-    BIO_free(bio);
+    n = (size_t)snprintf(out, cap, "-----BEGIN %s-----\n", label);
+    for (size_t i = 0; i < len; i += 48) {
+        n += (size_t)EVP_EncodeBlock((unsigned char *)out + n, der + i,
+                                     (int)(len - i < 48 ? len - i : 48));
+        out[n++] = '\n';
+    }
+    snprintf(out + n, cap - n, "-----END %s-----\n", label);
     return out;
 }
 

@@ -75,16 +75,13 @@ static int crl_store(struct crl_job *j, struct crl_writer *w, struct crl_scope *
     rec.this_update = sc->this_update;
     rec.next_update = sc->next_update;
     if (store_crl_insert(j->tx, j->tenant, &rec, e) != 0) {
-        OPENSSL_free(rec.der);
+        free(rec.der);
         return -1;
     }
     *out = xcalloc(1, sizeof(**out));
-    **out = rec;
+    **out = rec; /* takes the DER */
     (*out)->tenant = xstrdup(j->tenant);
     (*out)->ca = xstrdup(j->ca->name);
-    (*out)->der = xmalloc(rec.der_len ? rec.der_len : 1);
-    memcpy((*out)->der, rec.der, rec.der_len);
-    OPENSSL_free(rec.der);
     return 0;
 }
 

@@ -842,6 +842,188 @@ static void revoked_list_honours_the_expiry_cutoff(void **state)
 }
 
 /* ---- CRLs ----------------------------------------------------------------- */
+/* Collects what store_cert_crl_entries streams, as "serial:status" in serial order. */
+static int collect_entry(void *arg, const struct crl_entry_rec *r, struct err *e)
+{
+    char **out = arg, *next = xasprintf("%s%s%s:%s", *out, **out ? "," : "", r->serial, r->status);
+    (void)e;
+    free(*out);
+    *out = next;
+    return 0;
+}
+
+static int stop_entry(void *arg, const struct crl_entry_rec *r, struct err *e)
+{
+    (void)arg;
+    (void)r;
+    return err_set(e, 500, ERR_INTERNAL, "stopped");
+}
+
+static int serial_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The entries of one scope, sorted ("" if none). */
+static char *crl_entries(struct store *s, int shard, int64_t cutoff, int64_t since)
+{
+    struct store_tx *tx = begin_read(s);
+    char *all = xstrdup(""), *parts[16], *save = NULL, *out = xstrdup("");
+    struct err e;
+    size_t n = 0;
+
+    if (store_cert_crl_entries(tx, "a", "issuing", shard, cutoff, since, collect_entry, &all, &e) !=
+        0)
+        fail_msg("store_cert_crl_entries: %s", e.msg);
+    store_rollback(tx);
+    for (char *t = strtok_r(all, ",", &save); t && n < 16; t = strtok_r(NULL, ",", &save))
+        parts[n++] = t;
+    qsort(parts, n, sizeof(*parts), serial_cmp);
+    for (size_t i = 0; i < n; i++) {
+        char *next = xasprintf("%s%s%s", out, i ? "," : "", parts[i]);
+        free(out);
+        out = next;
+    }
+    free(all);
+    return out;
+}
+
+static void crl_entries_follow_scope_cutoff_and_changes(void **state)
+{
+    struct store *s = open_store();
+    struct store_tx *tx;
+    struct err e;
+    char *got;
+    (void)state;
+    for (int i = 1; i <= 6; i++) {
+        char serial[8];
+        struct cert_rec r;
+        snprintf(serial, sizeof(serial), "0%d", i);
+        r = cert_of(serial, "issuing", i == 6 ? 1000 : 9000);
+        r.crl_shard = 1 + i % 2;
+        assert_int_equal(cert_put_rec(s, "a", &r, &e), 0);
+    }
+    tx = begin(s);
+    assert_int_equal(store_cert_set_status(tx, "a", "01", "revoked", 100, 1, 0, 100, &e), 0);
+    assert_int_equal(store_cert_set_status(tx, "a", "02", "hold", 200, 6, 0, 200, &e), 0);
+    assert_int_equal(store_cert_set_status(tx, "a", "03", "revoked", 300, 4, 0, 300, &e), 0);
+    assert_int_equal(store_cert_set_status(tx, "a", "04", "good", 0, -1, 0, 400, &e), 0);
+    assert_int_equal(store_cert_set_status(tx, "a", "06", "revoked", 300, 4, 0, 300, &e), 0);
+    commit(tx);
+    /* 06 expired before the cutoff; 04 was reinstated; 05 never changed. */
+    got = crl_entries(s, 0, 5000, 0);
+    assert_string_equal(got, "01:revoked,02:hold,03:revoked");
+    free(got);
+    got = crl_entries(s, 2, 5000, 0); /* odd serials are in shard 2 */
+    assert_string_equal(got, "01:revoked,03:revoked");
+    free(got);
+    got = crl_entries(s, 0, 0, 0); /* no cutoff: the expired one too */
+    assert_string_equal(got, "01:revoked,02:hold,03:revoked,06:revoked");
+    free(got);
+    got = crl_entries(s, 0, 5000, 200); /* a delta on a base of time 200 */
+    assert_string_equal(got, "02:hold,03:revoked,04:good");
+    free(got);
+    got = crl_entries(s, 1, 5000, 200);
+    assert_string_equal(got, "02:hold,04:good");
+    free(got);
+    tx = begin_read(s);
+    assert_int_equal(store_cert_crl_entries(tx, "a", "issuing", 0, 0, 0, stop_entry, NULL, &e), -1);
+    assert_string_equal(e.msg, "stopped");
+    got = xstrdup("");
+    assert_int_equal(store_cert_crl_entries(tx, "b", "issuing", 0, 0, 0, collect_entry, &got, &e),
+                     0);
+    assert_string_equal(got, ""); /* another tenant sees nothing */
+    free(got);
+    store_rollback(tx);
+    store_close(s);
+}
+
+static void crl_scopes_have_their_own_latest(void **state)
+{
+    static unsigned char der1[] = {0x30, 0x00};
+    struct store *s = open_store();
+    struct crl_rec r = {.ca = "issuing",
+                        .this_update = 1,
+                        .next_update = 2,
+                        .der = der1,
+                        .der_len = sizeof(der1)},
+                   *got = NULL;
+    struct store_tx *tx = begin(s);
+    struct err e;
+    (void)state;
+    struct {
+        int shard;
+        int64_t base, number;
+    } rows[] = {{0, 0, 1}, {1, 0, 2}, {0, 1, 3}, {1, 2, 4}, {1, 0, 5}, {0, 0, 6}, {0, 6, 7}};
+    for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+        r.shard = rows[i].shard;
+        r.delta_base = rows[i].base;
+        r.number = rows[i].number;
+        assert_int_equal(store_crl_insert(tx, "a", &r, &e), 0);
+    }
+    commit(tx);
+    tx = begin_read(s);
+    assert_int_equal(store_crl_latest(tx, "a", "issuing", &got, &e), 0);
+    assert_int_equal(got->number, 6);
+    crl_rec_free(got);
+    assert_int_equal(store_crl_latest_scope(tx, "a", "issuing", 0, 1, &got, &e), 0);
+    assert_int_equal(got->number, 7);
+    assert_int_equal(got->delta_base, 6);
+    crl_rec_free(got);
+    assert_int_equal(store_crl_latest_scope(tx, "a", "issuing", 1, 0, &got, &e), 0);
+    assert_int_equal(got->number, 5);
+    assert_int_equal(got->shard, 1);
+    crl_rec_free(got);
+    assert_int_equal(store_crl_latest_scope(tx, "a", "issuing", 1, 1, &got, &e), 0);
+    assert_int_equal(got->number, 4);
+    crl_rec_free(got);
+    assert_int_equal(store_crl_latest_scope(tx, "a", "issuing", 2, 0, &got, &e), -1);
+    assert_int_equal(e.status, 404);
+    assert_int_equal(store_crl_latest_scope(tx, "b", "issuing", 0, 0, &got, &e), -1);
+    store_rollback(tx);
+    store_close(s);
+}
+
+/* A file of schema 1 with revoked certificates and CRLs: the CRL step keeps them. */
+static void crl_migration_keeps_existing_rows(void **state)
+{
+    struct store *s = open_store();
+    struct err e;
+    char *got;
+    (void)state;
+    tenant_make(s, "a");
+    store_close(s);
+    raw_exec(
+        "DROP INDEX certs_crl; DROP INDEX certs_changed; DROP INDEX crls_scope;"
+        "ALTER TABLE certs DROP COLUMN status_changed; ALTER TABLE certs DROP COLUMN crl_shard;"
+        "ALTER TABLE crls DROP COLUMN shard; ALTER TABLE crls DROP COLUMN delta_base;"
+        "DELETE FROM schema_version WHERE version > 1;"
+        "INSERT INTO certs (tenant, serial, ca, profile, profile_version, status, not_before,"
+        "  not_after, revoked_at, reason, invalidity_date, der, created) VALUES"
+        "  ('a', '0a', 'issuing', 'p', 1, 'revoked', 1, 9000, 700, 1, 0, x'00', 1),"
+        "  ('a', '0b', 'issuing', 'p', 1, 'good', 1, 9000, 0, -1, 0, x'00', 1);"
+        "INSERT INTO crls (tenant, ca, number, this_update, next_update, der) VALUES"
+        "  ('a', 'issuing', 4, 1, 2, x'3000');");
+    s = open_store();
+    assert_true(store_schema_version(s) >= 2);
+    got = crl_entries(s, 0, 0, 0);
+    assert_string_equal(got, "0a:revoked");
+    free(got);
+    got = crl_entries(s, 0, 0, 700); /* revoked before the migration: changed when revoked */
+    assert_string_equal(got, "0a:revoked");
+    free(got);
+    {
+        struct store_tx *tx = begin_read(s);
+        struct crl_rec *crl = NULL;
+        assert_int_equal(store_crl_latest_scope(tx, "a", "issuing", 0, 0, &crl, &e), 0);
+        assert_int_equal(crl->number, 4);
+        assert_int_equal(crl->shard, 0);
+        assert_int_equal(crl->delta_base, 0);
+        crl_rec_free(crl);
+        store_rollback(tx);
+    }
+    store_close(s);
+}
 
 static void crl_numbers_strictly_increase_across_reopen(void **state)
 {
@@ -1360,6 +1542,9 @@ int main(void)
         T(data_survives_close_and_reopen),
         T(a_file_from_a_newer_build_is_refused),
         T(a_file_versioned_by_user_version_is_adopted),
+        T(crl_entries_follow_scope_cutoff_and_changes),
+        T(crl_scopes_have_their_own_latest),
+        T(crl_migration_keeps_existing_rows),
         T(bad_urls_are_refused),
         T(tenants_create_get_and_list),
         T(cas_insert_get_update_and_list),

@@ -194,3 +194,27 @@ def test_crl_options_and_selections_are_checked(server):
                  "issuing/1-delta.crlx", "nosuch/delta.crl"):
         r = server.request("GET", f"/crl/default/{path}", token=None, base=server.public_url)
         assert r.status == 404, path
+
+
+def test_a_new_ca_publishes_every_scope_and_the_cli_fetches_them(server, tmp_path):
+    server.cli("ca", "create", "cli-sharded", "--subject", "/CN=CLI Sharded", "--parent", "root",
+               "--crl-shards", "2", "--delta-crl-interval-minutes", "10",
+               "--delta-crl-validity-hours", "3")
+    ca = server.api("GET", "/cas/cli-sharded")
+    assert ca["options"]["crl_shards"] == 2 and ca["options"]["delta_crl_interval_minutes"] == 10
+    # Published when the CA became active: the whole CA's and each shard's, with deltas.
+    for path in ("cli-sharded.crl", "cli-sharded/delta.crl", "cli-sharded/1.crl",
+                 "cli-sharded/1-delta.crl", "cli-sharded/2.crl", "cli-sharded/2-delta.crl"):
+        public_crl(server, path, tmp_path)
+    out = tmp_path / "shard2-delta.der"
+    server.cli("crl", "show", "cli-sharded", "--shard", "2", "--delta", "-o", str(out), "--der")
+    delta = x509.load_der_x509_crl(out.read_bytes())
+    assert delta.extensions.get_extension_for_oid(ExtensionOID.ISSUING_DISTRIBUTION_POINT) \
+        .value.full_name[0].value == f"{server.public_url}/crl/default/cli-sharded/2.crl"
+    before = number(delta)
+    server.cli("crl", "generate", "cli-sharded", "--delta", "-o", str(tmp_path / "d.pem"))
+    delta = x509.load_pem_x509_crl((tmp_path / "d.pem").read_bytes())
+    assert delta.extensions.get_extension_for_oid(ExtensionOID.DELTA_CRL_INDICATOR)
+    assert number(delta) > before
+    events = [e for e in server.audit() if e["object"] == "cli-sharded"]
+    assert [e["action"] for e in events][-1] == "crl.delta"

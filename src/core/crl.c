@@ -229,8 +229,7 @@ int crl_writer_add(struct crl_writer *w, const struct crl_entry *en, struct err 
     unsigned char body[192], serial[40], head[8];
     size_t n = 0, k, h;
 
-    if (en->reason >= REASON_COUNT || en->reason < 0 ||
-        (en->reason > 0 && reason_names[en->reason] == NULL))
+    if (en->reason >= REASON_COUNT || (en->reason > 0 && reason_names[en->reason] == NULL))
         return err_set(e, 500, ERR_INTERNAL, "crl: entries[%zu]: %d is not a CRLReason", w->count,
                        en->reason);
     if ((k = serial_contents(en->serial, serial)) == 0)

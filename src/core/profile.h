@@ -143,7 +143,7 @@ const EVP_MD *sign_digest(EVP_PKEY *key, const char *profile_choice);
 struct crl_entry {
     const char *serial; /* serial_hex() form */
     int64_t revoked_at;
-    int reason;              /* CRLReason; 0 (unspecified) is not encoded */
+    int reason;              /* CRLReason; 0 (unspecified) or negative is not encoded */
     int64_t invalidity_date; /* 0 = none */
 };
 

@@ -75,6 +75,10 @@ const char *const sqlite_queries[Q_COUNT] = {
                           "AND shard = ?3 AND delta_base = 0 ORDER BY number DESC LIMIT 1",
     [Q_CRL_LATEST_DELTA] = "SELECT " CRL_COLS " FROM crls WHERE tenant = ?1 AND ca = ?2 "
                            "AND shard = ?3 AND delta_base > 0 ORDER BY number DESC LIMIT 1",
+    [Q_CRL_PRUNE] = "DELETE FROM crls WHERE tenant = ?1 AND ca = ?2 AND shard = ?3 "
+                    "AND (delta_base > 0) = ?4 AND number < (SELECT number FROM crls "
+                    "WHERE tenant = ?1 AND ca = ?2 AND shard = ?3 AND (delta_base > 0) = ?4 "
+                    "ORDER BY number DESC LIMIT 1 OFFSET ?5)",
     /* CRL entries: the few columns a CRL needs, never the certificates themselves. */
     [Q_CERT_CRL_FULL] = "SELECT " CRL_ENTRY_COLS " FROM certs INDEXED BY certs_crl "
                         "WHERE tenant = ?1 AND ca = ?2 AND status IN ('revoked', 'hold') "
@@ -830,6 +834,18 @@ static int crl_latest_scope(struct store_tx *tx, const char *tenant, const char 
     return read_one(tx, st, &crl_reader, (void **)out, "CRL", e);
 }
 
+static int crl_prune(struct store_tx *tx, const char *tenant, const char *ca, int shard, int delta,
+                     int keep, struct err *e)
+{
+    STMT(Q_CRL_PRUNE);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, ca);
+    sqlite3_bind_int(st, 3, shard);
+    sqlite3_bind_int(st, 4, delta ? 1 : 0);
+    sqlite3_bind_int(st, 5, keep > 0 ? keep - 1 : 0);
+    return step_done(tx, st, "CRL pruning", e);
+}
+
 /* ---- tokens ---------------------------------------------------------- */
 
 static int token_insert(struct store_tx *tx, const char *tenant, const struct token_rec *r,
@@ -942,6 +958,7 @@ const struct store_ops store_sqlite_ops = {
     .crl_insert = crl_insert,
     .crl_latest = crl_latest,
     .crl_latest_scope = crl_latest_scope,
+    .crl_prune = crl_prune,
     .cert_crl_entries = cert_crl_entries,
     .token_insert = token_insert,
     .token_find = token_find,

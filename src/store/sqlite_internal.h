@@ -41,6 +41,7 @@ enum query_id {
     Q_CRL_LATEST,
     Q_CRL_LATEST_FULL,
     Q_CRL_LATEST_DELTA,
+    Q_CRL_PRUNE,
     Q_CERT_CRL_FULL,
     Q_CERT_CRL_FULL_SHARD,
     Q_CERT_CRL_DELTA,

@@ -214,6 +214,12 @@ int store_crl_latest_scope(struct store_tx *tx, const char *tenant, const char *
     return tx->ops->crl_latest_scope(tx, tenant, ca, shard, delta, out, e);
 }
 
+int store_crl_prune(struct store_tx *tx, const char *tenant, const char *ca, int shard, int delta,
+                    int keep, struct err *e)
+{
+    return tx->ops->crl_prune(tx, tenant, ca, shard, delta, keep, e);
+}
+
 int store_token_insert(struct store_tx *tx, const char *tenant, const struct token_rec *r,
                        struct err *e)
 {

@@ -266,6 +266,9 @@ int store_crl_latest(struct store_tx *tx, const char *tenant, const char *ca, st
 /* The latest complete (delta 0) or delta (delta 1) CRL of scope (ca, shard). */
 int store_crl_latest_scope(struct store_tx *tx, const char *tenant, const char *ca, int shard,
                            int delta, struct crl_rec **out, struct err *e);
+/* Deletes the complete (delta 0) or delta CRLs of scope (ca, shard) but the `keep` newest. */
+int store_crl_prune(struct store_tx *tx, const char *tenant, const char *ca, int shard, int delta,
+                    int keep, struct err *e);
 
 /* ---- API tokens ------------------------------------------------------- */
 

@@ -70,6 +70,8 @@ struct store_ops {
                       struct err *e);
     int (*crl_latest_scope)(struct store_tx *tx, const char *tenant, const char *ca, int shard,
                             int delta, struct crl_rec **out, struct err *e);
+    int (*crl_prune)(struct store_tx *tx, const char *tenant, const char *ca, int shard, int delta,
+                     int keep, struct err *e);
     int (*token_insert)(struct store_tx *tx, const char *tenant, const struct token_rec *r,
                         struct err *e);
     int (*token_find)(struct store_tx *tx, const char *hash, struct token_rec **out, struct err *e);

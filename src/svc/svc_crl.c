@@ -16,6 +16,7 @@
 #include "lib/log.h"
 
 #define DELTA_VALIDITY_HOURS 24
+#define CRLS_KEPT            2 /* per scope and kind: the current one and the one before */
 
 /* A CA's CRL settings: its options over the configured defaults. */
 struct crl_opts {
@@ -74,7 +75,9 @@ static int crl_store(struct crl_job *j, struct crl_writer *w, struct crl_scope *
     rec.number = sc->number;
     rec.this_update = sc->this_update;
     rec.next_update = sc->next_update;
-    if (store_crl_insert(j->tx, j->tenant, &rec, e) != 0) {
+    if (store_crl_insert(j->tx, j->tenant, &rec, e) != 0 ||
+        store_crl_prune(j->tx, j->tenant, j->ca->name, shard, sc->delta_base > 0, CRLS_KEPT, e) !=
+            0) {
         free(rec.der);
         return -1;
     }

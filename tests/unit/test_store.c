@@ -896,7 +896,7 @@ static void crl_entries_follow_scope_cutoff_and_changes(void **state)
     char *got;
     (void)state;
     for (int i = 1; i <= 6; i++) {
-        char serial[8];
+        char serial[16];
         struct cert_rec r;
         snprintf(serial, sizeof(serial), "0%d", i);
         r = cert_of(serial, "issuing", i == 6 ? 1000 : 9000);
@@ -981,6 +981,19 @@ static void crl_scopes_have_their_own_latest(void **state)
     assert_int_equal(e.status, 404);
     assert_int_equal(store_crl_latest_scope(tx, "b", "issuing", 0, 0, &got, &e), -1);
     store_rollback(tx);
+    /* Pruning keeps the newest of one scope and kind and touches no other. */
+    tx = begin(s);
+    assert_int_equal(store_crl_prune(tx, "a", "issuing", 0, 0, 1, &e), 0);
+    assert_int_equal(store_crl_prune(tx, "a", "issuing", 1, 1, 5, &e), 0);
+    assert_int_equal(store_crl_prune(tx, "b", "issuing", 1, 0, 1, &e), 0);
+    commit(tx);
+    assert_int_equal(raw_int("SELECT COUNT(*) FROM crls WHERE tenant = 'a' AND shard = 0 "
+                             "AND delta_base = 0"),
+                     1);
+    assert_int_equal(raw_int("SELECT number FROM crls WHERE tenant = 'a' AND shard = 0 "
+                             "AND delta_base = 0"),
+                     6);
+    assert_int_equal(raw_int("SELECT COUNT(*) FROM crls WHERE tenant = 'a'"), 6);
     store_close(s);
 }
 

@@ -166,6 +166,16 @@ json_t *api_ca_json(struct api *api, const struct ca_rec *r)
     }
     json_object_set_new(o, "options",
                         json_loads(r->options_json ? r->options_json : "{}", 0, NULL));
+    {
+        json_t *opts = json_object_get(o, "options");
+        json_t *delta = json_object_get(opts, "delta_crl_interval_minutes");
+        char *url;
+        if (json_is_integer(delta) && json_integer_value(delta) > 0) {
+            url = svc_crl_scope_url(api->svc, r->tenant, r->name, 0, 1);
+            json_object_set_new(o, "delta_crl_url", json_string(url));
+            free(url);
+        }
+    }
     free(pem);
     buf_free(&chain);
     return o;

@@ -61,6 +61,9 @@ def test_delta_crl_lists_changes_since_its_base_and_openssl_uses_it(server, tmp_
     held = issue(server, "deltas", "held.example")
     fine = issue(server, "deltas", "fine.example")
 
+    assert server.api("GET", "/cas/deltas")["delta_crl_url"] == \
+        f"{server.public_url}/crl/default/deltas/delta.crl"
+    assert "delta_crl_url" not in server.api("GET", "/cas/issuing")
     base_json = server.api("POST", "/cas/deltas/crl", {}, expect=201)
     base, base_pem = public_crl(server, "deltas.crl", tmp_path)
     assert number(base) == base_json["number"] and base_json["delta_base"] is None

@@ -81,6 +81,11 @@ def test_delta_crl_lists_changes_since_its_base_and_openssl_uses_it(server, tmp_
     assert number(delta) == delta_json["number"] > number(base)
     assert delta_json["delta_base"] == number(base)
     assert serials(delta) == {victim["serial"], held["serial"]}
+    # GnuTLS reads and verifies the delta too.
+    write(tmp_path / "deltas-ca.pem", server.api("GET", "/cas/deltas")["certificate"])
+    p = run("certtool", "--verify-crl", "--load-ca-certificate", str(tmp_path / "deltas-ca.pem"),
+            "--infile", delta_pem, check=False)
+    assert p.returncode == 0 and "Verified" in p.stdout + p.stderr, p.stdout + p.stderr
     assert (delta.next_update - delta.last_update).total_seconds() == 2 * 3600
     assert delta.is_signature_valid(
         x509.load_pem_x509_certificate(server.api("GET", "/cas/deltas")["certificate"].encode())
@@ -160,6 +165,10 @@ def test_each_shard_crl_lists_exactly_its_own_revoked_certificates(server, tmp_p
         shown = server.api("GET", f"/cas/sharded/crl?shard={k}")
         assert shown["shard"] == k and shown["number"] == number(crl)
     assert len(set(numbers)) == len(numbers)  # one sequence per CA: every scope increases
+    write(tmp_path / "sharded-ca.pem", server.api("GET", "/cas/sharded")["certificate"])
+    p = run("certtool", "--verify-crl", "--load-ca-certificate", str(tmp_path / "sharded-ca.pem"),
+            "--infile", pems[1], check=False)
+    assert p.returncode == 0 and "Verified" in p.stdout + p.stderr, p.stdout + p.stderr
     full, _ = public_crl(server, "sharded.crl", tmp_path)
     assert serials(full) == {c["serial"] for c in revoked}
 

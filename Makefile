@@ -132,6 +132,7 @@ bench: bins
 	./scripts/install-deps.sh --bench
 	./bench/issue.sh
 	./bench/ocsp.sh
+	./bench/crl.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -16,7 +16,8 @@ static void respond_ca(struct api *api, struct http_response *resp, int status, 
 
 static int ca_create_parse(json_t *b, struct ca_create *c, struct err *e)
 {
-    long long validity = 0, path_len = -1, crl_hours = 0, crl_minutes = 0, ocsp_hours = 0;
+    long long validity = 0, path_len = -1, crl_hours = 0, crl_minutes = 0, shards = 0;
+    long long delta_minutes = 0, delta_hours = 0, ocsp_hours = 0;
 
     memset(c, 0, sizeof(*c));
     if (api_str(b, "name", 1, &c->name, e) || api_str(b, "subject", 1, &c->subject, e) ||
@@ -26,9 +27,15 @@ static int ca_create_parse(json_t *b, struct ca_create *c, struct err *e)
         api_int(b, "path_len", 0, 16, &path_len, e) ||
         api_int(b, "crl_validity_hours", 1, 87600, &crl_hours, e) ||
         api_int(b, "crl_interval_minutes", 1, 525600, &crl_minutes, e) ||
+        api_int(b, "crl_shards", 0, CRL_SHARDS_MAX, &shards, e) ||
+        api_int(b, "delta_crl_interval_minutes", 0, 525600, &delta_minutes, e) ||
+        api_int(b, "delta_crl_validity_hours", 1, 87600, &delta_hours, e) ||
         api_str(b, "ocsp_signer", 0, &c->ocsp_signer, e) ||
         api_int(b, "ocsp_validity_hours", 1, 8760, &ocsp_hours, e))
         return -1;
+    c->crl_shards = (int)shards;
+    c->delta_crl_interval_minutes = (long)delta_minutes;
+    c->delta_crl_validity_hours = (long)delta_hours;
     c->ocsp_validity_hours = (long)ocsp_hours;
     c->validity_days = (long)validity;
     c->path_len = (int)path_len;
@@ -240,43 +247,76 @@ out:
     json_decref(body);
 }
 
+/* POST /cas/{ca}/crl: every scope's complete CRL (and deltas); {"delta": true}: deltas only. */
 void api_crl_generate(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
     struct actor a = api_actor(req);
     const char *name = http_param(req, "ca");
+    json_t *body = NULL;
     struct crl_rec *crl = NULL;
     struct err e;
+    int delta = 0, rc;
 
-    if (svc_crl_generate(api->svc, &a, api_tenant(req), name, &crl, &e) != 0) {
-        api_fail(api, req, resp, "crl.generate", name, &e);
+    if (req->body_len > 0 && (body = api_body(api, req, resp, "crl.generate")) == NULL)
+        return;
+    rc = body != NULL ? api_bool(body, "delta", &delta, &e) : 0;
+    json_decref(body);
+    if (rc == 0)
+        rc = delta ? svc_crl_generate_delta(api->svc, &a, api_tenant(req), name, &crl, &e)
+                   : svc_crl_generate(api->svc, &a, api_tenant(req), name, &crl, &e);
+    if (rc != 0) {
+        api_fail(api, req, resp, delta ? "crl.delta" : "crl.generate", name, &e);
         return;
     }
-    http_respond_json(resp, 201, api_crl_json(crl));
+    api_respond_crl(resp, 201, crl);
     crl_rec_free(crl);
+}
+
+/* ?shard=k (0 = the whole CA) and ?delta=true|false select the scope and kind. */
+static int crl_selection(struct http_request *req, int *shard, int *delta, struct err *e)
+{
+    const char *s = http_query(req, "shard"), *d = http_query(req, "delta");
+    char *end = NULL;
+    long k = s ? strtol(s, &end, 10) : 0;
+
+    if (s != NULL && (*s == '\0' || *end != '\0' || k < 0 || k > CRL_SHARDS_MAX))
+        return err_set(e, 400, ERR_BAD_REQUEST, "shard: 0 to %d", CRL_SHARDS_MAX);
+    if (d != NULL && strcmp(d, "true") != 0 && strcmp(d, "false") != 0)
+        return err_set(e, 400, ERR_BAD_REQUEST, "delta: true or false");
+    *shard = (int)k;
+    *delta = d != NULL && strcmp(d, "true") == 0;
+    return 0;
 }
 
 void api_crl_show(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
     const char *name = http_param(req, "ca");
-    struct store_tx *tx;
+    struct store_tx *tx = NULL;
     struct crl_rec *crl = NULL;
+    struct ca_rec *ca = NULL;
     struct err e;
-    int rc;
+    int rc, shard = 0, delta = 0;
 
-    if ((tx = store_begin_read(api->store, &e)) == NULL) {
+    if (crl_selection(req, &shard, &delta, &e) != 0 ||
+        (tx = store_begin_read(api->store, &e)) == NULL) {
         api_fail(api, req, resp, "crl.read", name, &e);
         return;
     }
-    rc = store_crl_latest(tx, api_tenant(req), name, &crl, &e);
+    rc = store_ca_get(tx, api_tenant(req), name, &ca, &e);
+    if (rc != 0)
+        err_set(&e, 404, ERR_NOT_FOUND, "CA %s not found", name);
+    else if ((rc = store_crl_latest_scope(tx, api_tenant(req), name, shard, delta, &crl, &e)) !=
+                 0 &&
+             e.status == 404)
+        err_set(&e, 404, ERR_NOT_FOUND, "CA %s has no such CRL", name);
     store_rollback(tx);
+    ca_rec_free(ca);
     if (rc != 0) {
-        if (e.status == 404)
-            err_set(&e, 404, ERR_NOT_FOUND, "CA %s has no CRL", name);
         api_fail(api, req, resp, "crl.read", name, &e);
         return;
     }
-    http_respond_json(resp, 200, api_crl_json(crl));
+    api_respond_crl(resp, 200, crl);
     crl_rec_free(crl);
 }

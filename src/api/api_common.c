@@ -166,6 +166,16 @@ json_t *api_ca_json(struct api *api, const struct ca_rec *r)
     }
     json_object_set_new(o, "options",
                         json_loads(r->options_json ? r->options_json : "{}", 0, NULL));
+    {
+        json_t *opts = json_object_get(o, "options");
+        json_t *delta = json_object_get(opts, "delta_crl_interval_minutes");
+        char *url;
+        if (json_is_integer(delta) && json_integer_value(delta) > 0) {
+            url = svc_crl_scope_url(api->svc, r->tenant, r->name, 0, 1);
+            json_object_set_new(o, "delta_crl_url", json_string(url));
+            free(url);
+        }
+    }
     free(pem);
     buf_free(&chain);
     return o;
@@ -237,18 +247,49 @@ json_t *api_entity_json(const struct entity_rec *r)
     return o;
 }
 
-json_t *api_crl_json(const struct crl_rec *r)
+/* Appends the PEM of der as the contents of a JSON string (newlines as \n). */
+static void pem_json_append(struct buf *b, const char *label, const unsigned char *der, size_t len)
+{
+    char line[80];
+    size_t need = b->len + (len + 47) / 48 * 66 + 128;
+
+    if (b->cap < need) {
+        b->data = xrealloc(b->data, need);
+        b->cap = need;
+    }
+    snprintf(line, sizeof(line), "-----BEGIN %s-----\\n", label);
+    buf_append(b, line, strlen(line));
+    for (size_t i = 0; i < len; i += 48) {
+        int n = EVP_EncodeBlock((unsigned char *)line, der + i, (int)(len - i < 48 ? len - i : 48));
+        memcpy(line + n, "\\n", 2);
+        buf_append(b, line, (size_t)n + 2);
+    }
+    snprintf(line, sizeof(line), "-----END %s-----\\n", label);
+    buf_append(b, line, strlen(line));
+}
+
+void api_respond_crl(struct http_response *resp, int status, const struct crl_rec *r)
 {
     json_t *o = json_object();
-    char *pem = api_pem("X509 CRL", r->der, r->der_len);
+    struct buf b = {0};
+    char *head;
 
     json_object_set_new(o, "ca", json_string(r->ca));
+    json_object_set_new(o, "shard", json_integer(r->shard));
+    json_object_set_new(o, "delta_base",
+                        r->delta_base > 0 ? json_integer(r->delta_base) : json_null());
     json_object_set_new(o, "number", json_integer(r->number));
     json_object_set_new(o, "this_update", api_time(r->this_update));
     json_object_set_new(o, "next_update", api_time(r->next_update));
-    json_object_set_new(o, "crl", json_string(pem));
-    free(pem);
-    return o;
+    head = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    buf_append(&b, head, strlen(head) - 1); /* without its closing brace */
+    buf_append(&b, ",\"crl\":\"", 8);
+    pem_json_append(&b, "X509 CRL", r->der, r->der_len);
+    buf_append(&b, "\"}", 2);
+    http_respond(resp, status, "application/json", b.data, b.len);
+    buf_free(&b);
+    free(head);
 }
 
 STACK_OF(X509) * api_parse_certs(const char *text, const char *field, struct err *e)

@@ -16,6 +16,7 @@ struct principal {
 void api_healthz(void *app, struct http_request *req, struct http_response *resp);
 void api_readyz(void *app, struct http_request *req, struct http_response *resp);
 void api_public_crl(void *app, struct http_request *req, struct http_response *resp);
+void api_public_crl_scope(void *app, struct http_request *req, struct http_response *resp);
 void api_public_ca(void *app, struct http_request *req, struct http_response *resp);
 void api_ocsp_post(void *app, struct http_request *req, struct http_response *resp);
 void api_ocsp_get(void *app, struct http_request *req, struct http_response *resp);
@@ -87,7 +88,12 @@ void api_fail(struct api *api, struct http_request *req, struct http_response *r
 json_t *api_ca_json(struct api *api, const struct ca_rec *r);
 json_t *api_cert_json(struct api *api, const struct cert_rec *r, int der);
 json_t *api_entity_json(const struct entity_rec *r);
-json_t *api_crl_json(const struct crl_rec *r);
+/*
+ * Answers a CRL as JSON: its scope, number and times, and "crl" its PEM.  The
+ * JSON text is written directly (jansson would take seconds over the 60 MB
+ * PEM of a CRL with a million entries).
+ */
+void api_respond_crl(struct http_response *resp, int status, const struct crl_rec *r);
 /* A token record; secret (shown once) added when not NULL. */
 json_t *api_token_json(const struct token_rec *t, const char *secret);
 json_t *api_time(int64_t t); /* RFC 3339 string, or null for 0 */

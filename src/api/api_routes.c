@@ -65,6 +65,7 @@ static const struct http_route public_routes[] = {
     {"GET", "/healthz", NULL, "public", 0, api_healthz},
     {"GET", "/readyz", NULL, "public", 0, api_readyz},
     {"GET", "/crl/{tenant}/{ca}.crl", NULL, "public", 0, api_public_crl},
+    {"GET", "/crl/{tenant}/{ca}/{file}", NULL, "public", 0, api_public_crl_scope},
     {"GET", "/ca/{tenant}/{ca}.crt", NULL, "public", 0, api_public_ca},
     {"POST", "/ocsp/{tenant}", OCSP_REQ, "public", OCSP_MAX, api_ocsp_post},
     {"POST", "/ocsp/{tenant}/{ca}", OCSP_REQ, "public", OCSP_MAX, api_ocsp_post},

@@ -39,20 +39,22 @@ void api_readyz(void *app, struct http_request *req, struct http_response *resp)
 }
 
 /* Public downloads answer 404 alike for an unknown tenant or CA: nothing to learn. */
-void api_public_crl(void *app, struct http_request *req, struct http_response *resp)
+static void public_crl_respond(struct api *api, struct http_response *resp, const char *tenant,
+                               const char *ca, int shard, int delta)
 {
-    struct api *api = app;
-    const char *tenant = api_tenant(req), *ca = http_param(req, "ca");
     struct store_tx *tx;
     struct crl_rec *crl = NULL;
+    char max_age[64];
     struct err e;
+    long left;
     int rc;
 
-    if (!name_valid(tenant) || !name_valid(ca) || (tx = store_begin_read(api->store, &e)) == NULL) {
+    if (!name_valid(tenant) || !name_valid(ca) || shard < 0 ||
+        (tx = store_begin_read(api->store, &e)) == NULL) {
         http_respond_error(resp, 404, ERR_NOT_FOUND, "no such CRL");
         return;
     }
-    rc = store_crl_latest(tx, tenant, ca, &crl, &e);
+    rc = store_crl_latest_scope(tx, tenant, ca, shard, delta, &crl, &e);
     store_rollback(tx);
     if (rc != 0) {
         http_respond_error(resp, e.status == 404 ? 404 : 503,
@@ -60,14 +62,39 @@ void api_public_crl(void *app, struct http_request *req, struct http_response *r
         return;
     }
     http_respond(resp, 200, "application/pkix-crl", crl->der, crl->der_len);
-    {
-        char max_age[64];
-        long left = (long)(crl->next_update - time_now());
-        snprintf(max_age, sizeof(max_age), "max-age=%ld",
-                 left > 0 ? (left < 3600 ? left : 3600) : 0);
-        http_add_header(resp, "Cache-Control", max_age);
-    }
+    left = (long)(crl->next_update - time_now());
+    snprintf(max_age, sizeof(max_age), "max-age=%ld", left > 0 ? (left < 3600 ? left : 3600) : 0);
+    http_add_header(resp, "Cache-Control", max_age);
     crl_rec_free(crl);
+}
+
+/* GET /crl/{tenant}/{ca}.crl: the CA's complete CRL. */
+void api_public_crl(void *app, struct http_request *req, struct http_response *resp)
+{
+    public_crl_respond(app, resp, api_tenant(req), http_param(req, "ca"), 0, 0);
+}
+
+/*
+ * GET /crl/{tenant}/{ca}/{file}: "delta.crl" (the CA's delta), "<k>.crl"
+ * (shard k's complete CRL) or "<k>-delta.crl" (shard k's delta).
+ */
+void api_public_crl_scope(void *app, struct http_request *req, struct http_response *resp)
+{
+    const char *file = http_param(req, "file");
+    char *end = NULL;
+    long k = -1;
+    int delta = 0;
+
+    if (strcmp(file, "delta.crl") == 0) {
+        k = 0;
+        delta = 1;
+    } else if (file[0] >= '1' && file[0] <= '9') {
+        k = strtol(file, &end, 10);
+        delta = strcmp(end, "-delta.crl") == 0;
+        if ((!delta && strcmp(end, ".crl") != 0) || k > CRL_SHARDS_MAX)
+            k = -1;
+    }
+    public_crl_respond(app, resp, api_tenant(req), http_param(req, "ca"), (int)k, delta);
 }
 
 void api_public_ca(void *app, struct http_request *req, struct http_response *resp)

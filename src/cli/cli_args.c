@@ -337,8 +337,11 @@ static void query_add(struct buf *q, const char *name, const json_t *v)
     if (json_is_integer(v)) {
         snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
         buf_puts(q, num);
-    } else
+    } else if (json_is_boolean(v)) {
+        buf_puts(q, json_is_true(v) ? "true" : "false");
+    } else {
         buf_put_escaped(q, json_string_value(v));
+    }
 }
 
 /* Adds argument i to the body or the query. */

@@ -78,7 +78,10 @@ static const struct cli_command commands[] = {
       OPT("--crl-validity-hours", "crl_validity_hours", ARG_INT),
       OPT("--crl-interval-minutes", "crl_interval_minutes", ARG_INT),
       OPT("--ocsp-signer", "ocsp_signer", ARG_STRING),
-      OPT("--ocsp-validity-hours", "ocsp_validity_hours", ARG_INT), END},
+      OPT("--ocsp-validity-hours", "ocsp_validity_hours", ARG_INT),
+      OPT("--crl-shards", "crl_shards", ARG_INT),
+      OPT("--delta-crl-interval-minutes", "delta_crl_interval_minutes", ARG_INT),
+      OPT("--delta-crl-validity-hours", "delta_crl_validity_hours", ARG_INT), END},
      NULL, cli_show_object, NULL, NULL},
     {"ca", "list", "GET", "/cas", SCOPE_TENANT,
      {END},
@@ -191,10 +194,11 @@ static const struct cli_command commands[] = {
 
     /* CRLs. */
     {"crl", "generate", "POST", "/cas/{}/crl", SCOPE_TENANT,
-     {POS("CA"), OUTPUT, DER, END},
+     {POS("CA"), OPT("--delta", "delta", ARG_FLAG), OUTPUT, DER, END},
      check_der_output, cli_show_crl, NULL, NULL},
     {"crl", "show", "GET", "/cas/{}/crl", SCOPE_TENANT,
-     {POS("CA"), OUTPUT, DER, END},
+     {POS("CA"), QUERY("--shard", "shard", ARG_INT), QUERY("--delta", "delta", ARG_FLAG), OUTPUT,
+      DER, END},
      check_der_output, cli_show_crl, NULL, NULL},
 
     /* Audit. */

@@ -5,6 +5,7 @@
  */
 #include "core/core_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -199,48 +200,80 @@ static int ext_aia(X509 *x, const struct profile *p, const struct ca_urls *urls,
     return rc;
 }
 
-/* A CRL distribution point with one full-name URI; NULL on allocation failure. */
-static CRL_DIST_POINTS *cdp_new(const char *url)
+DIST_POINT_NAME *dist_point_name_uri(const char *url)
 {
-    CRL_DIST_POINTS *cdp = sk_DIST_POINT_new_null();
-    DIST_POINT *dp = DIST_POINT_new();
     DIST_POINT_NAME *dpn = DIST_POINT_NAME_new();
     GENERAL_NAMES *names = GENERAL_NAMES_new();
     GENERAL_NAME *gn = san_new_ia5(GEN_URI, url);
-    int ok = cdp && dp && dpn && names && gn && sk_GENERAL_NAME_push(names, gn) > 0;
 
-    if (ok) {
-        gn = NULL;
-        dpn->type = 0; /* fullName */
-        dpn->name.fullname = names;
-        names = NULL;
-        dp->distpoint = dpn;
-        dpn = NULL;
-        ok = sk_DIST_POINT_push(cdp, dp) > 0;
-        if (ok)
-            dp = NULL;
+    if (dpn == NULL || names == NULL || gn == NULL || sk_GENERAL_NAME_push(names, gn) <= 0) {
+        GENERAL_NAME_free(gn);
+        GENERAL_NAMES_free(names);
+        DIST_POINT_NAME_free(dpn);
+        return NULL;
     }
-    GENERAL_NAME_free(gn);
-    GENERAL_NAMES_free(names);
-    DIST_POINT_NAME_free(dpn);
-    DIST_POINT_free(dp);
-    if (!ok) {
+    dpn->type = 0; /* fullName */
+    dpn->name.fullname = names;
+    return dpn;
+}
+
+CRL_DIST_POINTS *crl_dist_points_new(const char *url)
+{
+    CRL_DIST_POINTS *cdp = sk_DIST_POINT_new_null();
+    DIST_POINT *dp = DIST_POINT_new();
+
+    if (cdp == NULL || dp == NULL || (dp->distpoint = dist_point_name_uri(url)) == NULL ||
+        sk_DIST_POINT_push(cdp, dp) <= 0) {
+        DIST_POINT_free(dp);
         CRL_DIST_POINTS_free(cdp);
-        cdp = NULL;
+        return NULL;
     }
     return cdp;
+}
+
+int crl_shard_of(const char *serial_hex, int shards)
+{
+    size_t n = serial_hex ? strlen(serial_hex) : 0;
+    unsigned long low;
+
+    if (shards <= 1 || n == 0)
+        return 0;
+    /* The low 32 bits of a random serial: uniform over the shards. */
+    low = strtoul(serial_hex + (n > 8 ? n - 8 : 0), NULL, 16);
+    return 1 + (int)(low % (unsigned long)shards);
+}
+
+/* The CDP URL of x: its shard's CRL when the CA is sharded; caller frees. */
+static char *cdp_url(X509 *x, const struct ca_urls *urls)
+{
+    char *serial, *url;
+    int shard;
+
+    if (urls->crl_shards <= 1 || urls->crl_shard_base == NULL)
+        return xstrdup(urls->crl);
+    serial = serial_hex(X509_get0_serialNumber(x));
+    shard = crl_shard_of(serial, urls->crl_shards);
+    url = xasprintf("%s%d.crl", urls->crl_shard_base, shard);
+    free(serial);
+    return url;
 }
 
 static int ext_cdp(X509 *x, const struct profile *p, const struct ca_urls *urls, struct err *e)
 {
     CRL_DIST_POINTS *cdp;
+    char *url;
     int rc;
 
     if (!p->cdp || urls->crl == NULL)
         return 0;
-    if (url_check("cdp", urls->crl, e) != 0)
+    url = cdp_url(x, urls);
+    if (url_check("cdp", url, e) != 0) {
+        free(url);
         return -1;
-    if ((cdp = cdp_new(urls->crl)) == NULL)
+    }
+    cdp = crl_dist_points_new(url);
+    free(url);
+    if (cdp == NULL)
         return err_ossl(e, 500, ERR_INTERNAL, "cdp: out of memory");
     rc = ext_add(x, NID_crl_distribution_points, cdp, 0, e);
     CRL_DIST_POINTS_free(cdp);

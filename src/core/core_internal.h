@@ -156,6 +156,10 @@ GENERAL_NAME *san_new_ip(const unsigned char *octets, int len);
 int asn1_time_to_epoch(const ASN1_TIME *t, int64_t *out);
 /* An AKI with the issuer's key identifier (its SKI, else SHA-1 of its key). */
 AUTHORITY_KEYID *aki_from_issuer(X509 *issuer);
+/* A DistributionPointName (fullName) of one URI; NULL on allocation failure. */
+DIST_POINT_NAME *dist_point_name_uri(const char *url);
+/* CRLDistributionPoints (or FreshestCRL) with one full-name URI; NULL on failure. */
+CRL_DIST_POINTS *crl_dist_points_new(const char *url);
 /* The extension adders of cert_build (cert_ext.c). */
 int cert_add_extensions(X509 *x, const struct profile *p, const struct issue_request *r,
                         X509 *issuer, const struct ca_urls *urls, struct err *e);

@@ -84,7 +84,17 @@ struct ca_urls {
     const char *ocsp;       /* http://host/ocsp/<tenant>/<ca>  (NULL = none) */
     const char *ca_issuers; /* http://host/ca/<tenant>/<ca>.crt */
     const char *crl;        /* http://host/crl/<tenant>/<ca>.crl */
+    /* A sharded CA (crl_shards > 1): the CDP names the certificate's shard,
+       <crl_shard_base><k>.crl with k = crl_shard_of(serial, crl_shards). */
+    int crl_shards;
+    const char *crl_shard_base; /* http://host/crl/<tenant>/<ca>/ */
 };
+
+/*
+ * The CRL shard (1..shards) of a certificate with this serial (serial_hex()
+ * form), from the serial's low 32 bits; 0 when shards <= 1 (not sharded).
+ */
+int crl_shard_of(const char *serial_hex, int shards);
 
 /*
  * Builds and signs a certificate for r under profile p.
@@ -133,7 +143,7 @@ const EVP_MD *sign_digest(EVP_PKEY *key, const char *profile_choice);
 struct crl_entry {
     const char *serial; /* serial_hex() form */
     int64_t revoked_at;
-    int reason;              /* CRLReason; 0 (unspecified) is not encoded */
+    int reason;              /* CRLReason; 0 (unspecified) or negative is not encoded */
     int64_t invalidity_date; /* 0 = none */
 };
 
@@ -146,6 +156,31 @@ struct crl_entry {
 int crl_build(X509 *ca_cert, EVP_PKEY *ca_key, const struct crl_entry *entries, size_t n,
               int64_t number, int64_t this_update, int64_t next_update, X509_CRL **out,
               struct err *e);
+
+/* What a CRL is: its number, times and scope. */
+struct crl_scope {
+    int64_t number;
+    int64_t this_update, next_update;
+    int64_t delta_base;       /* > 0: a delta CRL on this base CRL number (critical indicator) */
+    const char *idp_url;      /* non-NULL: critical IDP with this distributionPoint (a shard) */
+    const char *freshest_url; /* non-NULL: Freshest CRL naming where the deltas are */
+};
+
+/*
+ * A CRL built as its entries stream in: crl_writer_add() DER-encodes each
+ * entry (in the order given; entries are not sorted), crl_writer_finish()
+ * adds the header and extensions of sc, signs with ca_key, checks the
+ * signature against ca_cert and sets *der (caller frees with free()).
+ * A writer is finished at most once; crl_writer_free() accepts NULL.
+ */
+struct crl_writer;
+struct crl_writer *crl_writer_new(void);
+int crl_writer_add(struct crl_writer *w, const struct crl_entry *en, struct err *e);
+size_t crl_writer_count(const struct crl_writer *w);
+int crl_writer_finish(struct crl_writer *w, X509 *ca_cert, EVP_PKEY *ca_key,
+                      const struct crl_scope *sc, unsigned char **der, size_t *der_len,
+                      struct err *e);
+void crl_writer_free(struct crl_writer *w);
 
 /* RFC 5280 reason names ("keyCompromise", ...) <-> codes; -1 if unknown. */
 int crl_reason_parse(const char *name);

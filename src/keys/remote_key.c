@@ -422,8 +422,8 @@ static int sig_digest_sign_update(void *vctx, const unsigned char *data, size_t 
 {
     struct rsig *c = vctx;
 
-    if (len > WIRE_MAX_SMALL - 1024 - c->data.len) {
-        remote_error("remote keys sign at most %d bytes", WIRE_MAX_SMALL - 1024);
+    if (len > WIRE_MAX_SIGN - 1024 - c->data.len) {
+        remote_error("remote keys sign at most %d bytes", WIRE_MAX_SIGN - 1024);
         return 0;
     }
     buf_append(&c->data, data, len);
@@ -473,8 +473,8 @@ static int sig_digest_sign_final(void *vctx, unsigned char *sig, size_t *siglen,
 static int sig_digest_sign(void *vctx, unsigned char *sig, size_t *siglen, size_t sigsize,
                            const unsigned char *tbs, size_t tbslen)
 {
-    if (tbslen > WIRE_MAX_SMALL - 1024) {
-        remote_error("remote keys sign at most %d bytes", WIRE_MAX_SMALL - 1024);
+    if (tbslen > WIRE_MAX_SIGN - 1024) {
+        remote_error("remote keys sign at most %d bytes", WIRE_MAX_SIGN - 1024);
         return 0;
     }
     return sign_remote(vctx, sig, siglen, sigsize, tbs, tbslen);

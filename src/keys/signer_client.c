@@ -388,6 +388,10 @@ int signer_sign(struct signer *s, const char *tenant, const char *key_id, const 
     size_t rlen;
     int rc;
 
+    if (len > WIRE_MAX_SIGN - 1024)
+        return err_set(e, 413, ERR_TOO_LARGE, "sign: more than %d bytes", WIRE_MAX_SIGN - 1024);
+    req.cap = len + 1024; /* one allocation, even for a CRL of many megabytes */
+    req.data = xmalloc(req.cap);
     wire_put_str(&req, T_TENANT, tenant);
     wire_put_str(&req, T_KEY_ID, key_id);
     wire_put_str(&req, T_DIGEST, digest ? digest : "");

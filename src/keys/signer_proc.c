@@ -186,20 +186,28 @@ out:
     return rc;
 }
 
+/*
+ * Signs a certificate, CRL, CSR or OCSP body.  Only a CRL may make a request
+ * larger than WIRE_MAX_SMALL (up to WIRE_MAX_SIGN): a large CA's CRL.
+ */
 static int h_sign(struct req *r)
 {
-    const unsigned char *data;
-    size_t len;
+    const unsigned char *data = NULL;
+    size_t len = 0;
     char *md = wire_get_str(r->body, r->len, T_DIGEST, 32);
+    int have = wire_get(r->body, r->len, T_DATA, 0, &data, &len) == 0;
+    const char *kind = have ? tbs_kind(data, len) : NULL;
     EVP_PKEY *k = NULL;
     int rc = -1;
 
-    if (wire_get(r->body, r->len, T_DATA, 0, &data, &len) != 0 || md == NULL) {
+    if (r->len > WIRE_MAX_SMALL && (kind == NULL || strcmp(kind, "CRL") != 0)) {
+        err_set(&r->err, 413, ERR_TOO_LARGE, "signer: request too large (only a CRL may be)");
+    } else if (!have || md == NULL) {
         err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: digest or data missing");
     } else if (!digest_allowed(md)) {
         err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: digest must be SHA-256, -384 or -512");
         log_warn("signer: refused to sign with a digest other than SHA-2");
-    } else if (tbs_kind(data, len) == NULL) {
+    } else if (kind == NULL) {
         err_set(&r->err, 400, ERR_BAD_REQUEST,
                 "signer: refusing to sign data that is not a certificate, CRL, CSR or OCSP "
                 "response body");
@@ -551,7 +559,7 @@ static int answer(int fd, uint32_t type, const unsigned char *body, size_t len)
     int rc;
 
     err_clear(&r.err);
-    if (type != W_IMPORT && len > WIRE_MAX_SMALL)
+    if (type != W_IMPORT && type != W_SIGN && len > WIRE_MAX_SMALL)
         rc = err_set(&r.err, 413, ERR_TOO_LARGE, "signer: request too large");
     else
         rc = dispatch(type, &r);
@@ -570,7 +578,7 @@ static void *serve(void *arg)
     size_t len;
     int rc;
 
-    while ((rc = wire_recv(fd, &type, &body, &len, WIRE_MAX_LARGE)) == 0) {
+    while ((rc = wire_recv(fd, &type, &body, &len, WIRE_MAX_SIGN)) == 0) {
         rc = answer(fd, type, body, len);
         secure_zero(body, len);
         free(body);

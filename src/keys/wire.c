@@ -162,6 +162,9 @@ int wire_send(int fd, uint32_t type, const struct buf *body)
     struct buf frame = {0};
     int rc;
 
+    /* A large body (a CRL to sign) is not copied: header, then body. */
+    if (body != NULL && body->len > WIRE_MAX_LARGE)
+        return write_all(fd, h, sizeof(h)) == 0 ? write_all(fd, body->data, body->len) : -1;
     /* One write per frame: a reader never sees half a header from us. */
     buf_append(&frame, h, sizeof(h));
     if (body != NULL && body->len > 0)
@@ -170,6 +173,11 @@ int wire_send(int fd, uint32_t type, const struct buf *body)
     secure_zero(frame.data, frame.len);
     buf_free(&frame);
     return rc;
+}
+
+size_t wire_max_body(uint32_t type)
+{
+    return type == W_SIGN ? WIRE_MAX_SIGN : WIRE_MAX_LARGE;
 }
 
 int wire_recv(int fd, uint32_t *type, unsigned char **body, size_t *len, size_t max)
@@ -181,7 +189,7 @@ int wire_recv(int fd, uint32_t *type, unsigned char **body, size_t *len, size_t 
     if (read_all(fd, h, sizeof(h)) != 0)
         return -1;
     n = ntohl(h[1]);
-    if (n > max)
+    if (n > max || n > wire_max_body(ntohl(h[0])))
         return -2;
     b = xmalloc(n + 1);
     if (read_all(fd, b, n) != 0) {

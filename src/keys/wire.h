@@ -48,6 +48,12 @@ enum wire_tag {
 
 #define WIRE_MAX_SMALL (64 * 1024)
 #define WIRE_MAX_LARGE (1024 * 1024)
+/* A SIGN request may carry a CRL of millions of entries (~40 bytes each); the
+   signer signs nothing else larger than WIRE_MAX_SMALL. */
+#define WIRE_MAX_SIGN (256 * 1024 * 1024)
+
+/* The largest frame body of this message type a reader accepts. */
+size_t wire_max_body(uint32_t type);
 
 /* Appends a field to a frame body being built. */
 void wire_put(struct buf *b, enum wire_tag tag, const void *data, size_t len);

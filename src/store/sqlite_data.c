@@ -17,7 +17,10 @@
     "tenant, id, name, kind, email, manufacturer, model, serial_number, metadata, created"
 #define CERT_COLS                                                                                  \
     "tenant, serial, ca, profile, profile_version, entity_id, subject, sans, status, "             \
-    "not_before, not_after, revoked_at, reason, invalidity_date, renewed_from, der, created"
+    "not_before, not_after, revoked_at, reason, invalidity_date, renewed_from, der, created, "     \
+    "status_changed, crl_shard"
+#define CRL_COLS       "tenant, ca, number, this_update, next_update, der, shard, delta_base"
+#define CRL_ENTRY_COLS "serial, status, revoked_at, reason, invalidity_date, status_changed"
 #define TOKEN_COLS     "tenant, id, name, hash, role, expires, created"
 #define RESPONDER_COLS "tenant, ca, key_id, key_type, serial, cert, not_after, created"
 #define OCSP_COLS      "tenant, serial, ca, refresh_at, this_update, next_update, der"
@@ -52,10 +55,11 @@ const char *const sqlite_queries[Q_COUNT] = {
                         "WHERE tenant = ?1 AND id = ?2",
     [Q_ENTITY_GET] = "SELECT " ENT_COLS " FROM entities WHERE tenant = ?1 AND id = ?2",
     [Q_CERT_INSERT] = "INSERT INTO certs (" CERT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                      "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                      "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     [Q_CERT_GET] = "SELECT " CERT_COLS " FROM certs WHERE tenant = ?1 AND serial = ?2",
-    [Q_CERT_SET_STATUS] = "UPDATE certs SET status = ?3, revoked_at = ?4, reason = ?5, "
-                          "invalidity_date = ?6 WHERE tenant = ?1 AND serial = ?2",
+    [Q_CERT_SET_STATUS] =
+        "UPDATE certs SET status = ?3, revoked_at = ?4, reason = ?5, "
+        "invalidity_date = ?6, status_changed = ?7 WHERE tenant = ?1 AND serial = ?2",
     [Q_CERT_REVOKED] = "SELECT " CERT_COLS " FROM certs WHERE tenant = ?1 AND ca = ?2 "
                        "AND status IN ('revoked', 'hold') AND not_after >= ?3 ORDER BY serial",
     /* The next number follows both the counter and the highest stored CRL, so a lost
@@ -65,10 +69,32 @@ const char *const sqlite_queries[Q_COUNT] = {
         "(SELECT COALESCE(MAX(number), 0) FROM crls WHERE tenant = ?1 AND ca = ?2)) "
         "ON CONFLICT (tenant, ca) DO UPDATE SET last = MAX(last, excluded.last - 1) + 1",
     [Q_CRLNUM_GET] = "SELECT last FROM crl_numbers WHERE tenant = ?1 AND ca = ?2",
-    [Q_CRL_INSERT] = "INSERT INTO crls (tenant, ca, number, this_update, next_update, der) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [Q_CRL_LATEST] = "SELECT tenant, ca, number, this_update, next_update, der FROM crls "
-                     "WHERE tenant = ?1 AND ca = ?2 ORDER BY number DESC LIMIT 1",
+    [Q_CRL_INSERT] = "INSERT INTO crls (tenant, ca, number, this_update, next_update, der, shard, "
+                     "delta_base) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [Q_CRL_LATEST] = "SELECT " CRL_COLS " FROM crls WHERE tenant = ?1 AND ca = ?2 "
+                     "AND shard = 0 AND delta_base = 0 ORDER BY number DESC LIMIT 1",
+    [Q_CRL_LATEST_FULL] = "SELECT " CRL_COLS " FROM crls WHERE tenant = ?1 AND ca = ?2 "
+                          "AND shard = ?3 AND delta_base = 0 ORDER BY number DESC LIMIT 1",
+    [Q_CRL_LATEST_DELTA] = "SELECT " CRL_COLS " FROM crls WHERE tenant = ?1 AND ca = ?2 "
+                           "AND shard = ?3 AND delta_base > 0 ORDER BY number DESC LIMIT 1",
+    [Q_CRL_PRUNE] = "DELETE FROM crls WHERE tenant = ?1 AND ca = ?2 AND shard = ?3 "
+                    "AND (delta_base > 0) = ?4 AND number < (SELECT number FROM crls "
+                    "WHERE tenant = ?1 AND ca = ?2 AND shard = ?3 AND (delta_base > 0) = ?4 "
+                    "ORDER BY number DESC LIMIT 1 OFFSET ?5)",
+    /* CRL entries: the few columns a CRL needs, never the certificates themselves. */
+    [Q_CERT_CRL_FULL] = "SELECT " CRL_ENTRY_COLS " FROM certs INDEXED BY certs_crl "
+                        "WHERE tenant = ?1 AND ca = ?2 AND status IN ('revoked', 'hold') "
+                        "AND not_after >= ?3",
+    [Q_CERT_CRL_FULL_SHARD] = "SELECT " CRL_ENTRY_COLS " FROM certs INDEXED BY certs_crl "
+                              "WHERE tenant = ?1 AND ca = ?2 AND crl_shard = ?4 "
+                              "AND status IN ('revoked', 'hold') AND not_after >= ?3",
+    [Q_CERT_CRL_DELTA] = "SELECT " CRL_ENTRY_COLS " FROM certs INDEXED BY certs_changed "
+                         "WHERE tenant = ?1 AND ca = ?2 AND status_changed > 0 "
+                         "AND status_changed >= ?5 AND not_after >= ?3",
+    [Q_CERT_CRL_DELTA_SHARD] = "SELECT " CRL_ENTRY_COLS " FROM certs INDEXED BY certs_changed "
+                               "WHERE tenant = ?1 AND ca = ?2 AND status_changed > 0 "
+                               "AND status_changed >= ?5 AND crl_shard = ?4 "
+                               "AND not_after >= ?3",
     [Q_OCSP_RESPONDER_GET] = "SELECT " RESPONDER_COLS " FROM ocsp_responders "
                              "WHERE tenant = ?1 AND ca = ?2",
     [Q_OCSP_RESPONDER_PUT] = "INSERT OR REPLACE INTO ocsp_responders (" RESPONDER_COLS ") "
@@ -79,12 +105,14 @@ const char *const sqlite_queries[Q_COUNT] = {
                    "next_update = ?5, der = ?6 WHERE tenant = ?1 AND serial = ?2 AND EXISTS "
                    "(SELECT 1 FROM certs WHERE tenant = ?1 AND serial = ?2 AND status = ?7 "
                    "AND revoked_at = ?8 AND reason = ?9 AND invalidity_date = ?10)",
-    [Q_OCSP_DUE] = "SELECT c.tenant, c.serial, c.ca, c.profile, c.profile_version, c.entity_id, "
-                   "c.subject, c.sans, c.status, c.not_before, c.not_after, c.revoked_at, "
-                   "c.reason, c.invalidity_date, c.renewed_from, NULL, c.created "
-                   "FROM ocsp_responses o JOIN certs c ON c.tenant = o.tenant "
-                   "AND c.serial = o.serial WHERE o.tenant = ?1 AND o.ca = ?2 "
-                   "AND o.refresh_at <= ?3 ORDER BY o.refresh_at LIMIT ?4",
+    [Q_OCSP_DUE] =
+        "SELECT c.tenant, c.serial, c.ca, c.profile, c.profile_version, c.entity_id, "
+        "c.subject, c.sans, c.status, c.not_before, c.not_after, c.revoked_at, "
+        "c.reason, c.invalidity_date, c.renewed_from, NULL, c.created, c.status_changed, "
+        "c.crl_shard "
+        "FROM ocsp_responses o JOIN certs c ON c.tenant = o.tenant "
+        "AND c.serial = o.serial WHERE o.tenant = ?1 AND o.ca = ?2 "
+        "AND o.refresh_at <= ?3 ORDER BY o.refresh_at LIMIT ?4",
     [Q_TOKEN_INSERT] = "INSERT INTO tokens (" TOKEN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_TOKEN_FIND] = "SELECT " TOKEN_COLS " FROM tokens WHERE hash = ?1",
     [Q_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM tokens WHERE tenant = ?1 ORDER BY created, id",
@@ -286,6 +314,8 @@ static void *read_cert(sqlite3_stmt *st)
     r->renewed_from = col_text(st, 14);
     r->der = col_blob(st, 15, &r->der_len);
     r->created = sqlite3_column_int64(st, 16);
+    r->status_changed = sqlite3_column_int64(st, 17);
+    r->crl_shard = sqlite3_column_int(st, 18);
     return r;
 }
 
@@ -298,6 +328,8 @@ static void *read_crl(sqlite3_stmt *st)
     r->this_update = sqlite3_column_int64(st, 3);
     r->next_update = sqlite3_column_int64(st, 4);
     r->der = col_blob(st, 5, &r->der_len);
+    r->shard = sqlite3_column_int(st, 6);
+    r->delta_base = sqlite3_column_int64(st, 7);
     return r;
 }
 
@@ -680,6 +712,8 @@ static int cert_insert(struct store_tx *tx, const char *tenant, const struct cer
     bind_text(st, 15, r->renewed_from);
     bind_blob(st, 16, r->der, r->der_len);
     sqlite3_bind_int64(st, 17, r->created);
+    sqlite3_bind_int64(st, 18, r->status_changed);
+    sqlite3_bind_int(st, 19, r->crl_shard);
     return step_done(tx, st, "certificate serial", e);
 }
 
@@ -694,7 +728,7 @@ static int cert_get(struct store_tx *tx, const char *tenant, const char *serial,
 
 static int cert_set_status(struct store_tx *tx, const char *tenant, const char *serial,
                            const char *status, int64_t revoked_at, int reason,
-                           int64_t invalidity_date, struct err *e)
+                           int64_t invalidity_date, int64_t changed, struct err *e)
 {
     STMT(Q_CERT_SET_STATUS);
     bind_text(st, 1, tenant);
@@ -703,6 +737,7 @@ static int cert_set_status(struct store_tx *tx, const char *tenant, const char *
     sqlite3_bind_int64(st, 4, revoked_at);
     sqlite3_bind_int(st, 5, reason);
     sqlite3_bind_int64(st, 6, invalidity_date);
+    sqlite3_bind_int64(st, 7, changed);
     return step_one_change(tx, st, "certificate", e);
 }
 
@@ -760,6 +795,43 @@ static int cert_revoked(struct store_tx *tx, const char *tenant, const char *ca,
     return read_all(tx, st, &cert_reader, (void ***)out, n, "revoked certificates", e);
 }
 
+static int cert_crl_entries(struct store_tx *tx, const char *tenant, const char *ca, int shard,
+                            int64_t expired_cutoff, int64_t changed_since, store_crl_entry_fn fn,
+                            void *arg, struct err *e)
+{
+    enum query_id q = changed_since > 0 ? (shard > 0 ? Q_CERT_CRL_DELTA_SHARD : Q_CERT_CRL_DELTA)
+                                        : (shard > 0 ? Q_CERT_CRL_FULL_SHARD : Q_CERT_CRL_FULL);
+    struct crl_entry_rec r;
+    int rc;
+    STMT(q);
+
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, ca);
+    sqlite3_bind_int64(st, 3, expired_cutoff);
+    if (shard > 0)
+        sqlite3_bind_int(st, 4, shard);
+    if (changed_since > 0)
+        sqlite3_bind_int64(st, 5, changed_since);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        r.serial = (const char *)sqlite3_column_text(st, 0);
+        r.status = (const char *)sqlite3_column_text(st, 1);
+        r.revoked_at = sqlite3_column_int64(st, 2);
+        r.reason = sqlite3_column_int(st, 3);
+        r.invalidity_date = sqlite3_column_int64(st, 4);
+        r.status_changed = sqlite3_column_int64(st, 5);
+        if (r.serial == NULL || r.status == NULL) {
+            sqlite3_reset(st);
+            return err_set(e, 500, ERR_INTERNAL, "CRL entries: a row without serial or status");
+        }
+        if ((rc = fn(arg, &r, e)) != 0) {
+            sqlite3_reset(st);
+            return rc;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : sqlite_fail(TX(tx), rc, "CRL entries", e);
+}
+
 /* ---- CRLs ------------------------------------------------------------- */
 
 static int crl_next_number(struct store_tx *tx, const char *tenant, const char *ca, int64_t *out,
@@ -795,6 +867,8 @@ static int crl_insert(struct store_tx *tx, const char *tenant, const struct crl_
     sqlite3_bind_int64(st, 4, r->this_update);
     sqlite3_bind_int64(st, 5, r->next_update);
     bind_blob(st, 6, r->der, r->der_len);
+    sqlite3_bind_int(st, 7, r->shard);
+    sqlite3_bind_int64(st, 8, r->delta_base);
     return step_done(tx, st, "CRL", e);
 }
 
@@ -870,6 +944,28 @@ static int ocsp_due(struct store_tx *tx, const char *tenant, const char *ca, int
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int(st, 4, limit > 0 ? limit : 1000);
     return read_all(tx, st, &cert_reader, (void ***)out, n, "due OCSP responses", e);
+}
+
+static int crl_latest_scope(struct store_tx *tx, const char *tenant, const char *ca, int shard,
+                            int delta, struct crl_rec **out, struct err *e)
+{
+    STMT(delta ? Q_CRL_LATEST_DELTA : Q_CRL_LATEST_FULL);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, ca);
+    sqlite3_bind_int(st, 3, shard);
+    return read_one(tx, st, &crl_reader, (void **)out, "CRL", e);
+}
+
+static int crl_prune(struct store_tx *tx, const char *tenant, const char *ca, int shard, int delta,
+                     int keep, struct err *e)
+{
+    STMT(Q_CRL_PRUNE);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, ca);
+    sqlite3_bind_int(st, 3, shard);
+    sqlite3_bind_int(st, 4, delta ? 1 : 0);
+    sqlite3_bind_int(st, 5, keep > 0 ? keep - 1 : 0);
+    return step_done(tx, st, "CRL pruning", e);
 }
 
 /* ---- tokens ---------------------------------------------------------- */
@@ -988,6 +1084,9 @@ const struct store_ops store_sqlite_ops = {
     .ocsp_get = ocsp_get,
     .ocsp_put = ocsp_put,
     .ocsp_due = ocsp_due,
+    .crl_latest_scope = crl_latest_scope,
+    .crl_prune = crl_prune,
+    .cert_crl_entries = cert_crl_entries,
     .token_insert = token_insert,
     .token_find = token_find,
     .token_list = token_list,

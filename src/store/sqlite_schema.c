@@ -68,6 +68,20 @@ const char *const sqlite_migrations[] = {
     "  UPDATE ocsp_responses SET der = NULL, refresh_at = 0"
     "    WHERE tenant = new.tenant AND serial = new.serial;"
     "  END;",
+    /* CRL publication (issue 3): when a certificate's status last changed (for
+       delta CRLs) and its CRL shard; the scope of each CRL.  Existing revoked
+       and held certificates count as changed when they were revoked. */
+    "ALTER TABLE certs ADD COLUMN status_changed INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE certs ADD COLUMN crl_shard INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE certs SET status_changed = revoked_at WHERE status IN ('revoked', 'hold');"
+    /* What a CRL reads, in an index of the revoked and held ones only. */
+    "CREATE INDEX certs_crl ON certs (tenant, ca, crl_shard, serial, status, not_after,"
+    "  revoked_at, reason, invalidity_date, status_changed)"
+    "  WHERE status IN ('revoked', 'hold');"
+    "CREATE INDEX certs_changed ON certs (tenant, ca, status_changed) WHERE status_changed > 0;"
+    "ALTER TABLE crls ADD COLUMN shard INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE crls ADD COLUMN delta_base INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX crls_scope ON crls (tenant, ca, shard, number);",
 };
 
 const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

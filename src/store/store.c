@@ -164,10 +164,10 @@ int store_cert_get(struct store_tx *tx, const char *tenant, const char *serial,
 
 int store_cert_set_status(struct store_tx *tx, const char *tenant, const char *serial,
                           const char *status, int64_t revoked_at, int reason,
-                          int64_t invalidity_date, struct err *e)
+                          int64_t invalidity_date, int64_t changed, struct err *e)
 {
     return tx->ops->cert_set_status(tx, tenant, serial, status, revoked_at, reason, invalidity_date,
-                                    e);
+                                    changed, e);
 }
 
 int store_cert_search(struct store_tx *tx, const char *tenant, const struct cert_query *q,
@@ -180,6 +180,14 @@ int store_cert_revoked(struct store_tx *tx, const char *tenant, const char *ca,
                        int64_t expired_cutoff, struct cert_rec ***out, size_t *n, struct err *e)
 {
     return tx->ops->cert_revoked(tx, tenant, ca, expired_cutoff, out, n, e);
+}
+
+int store_cert_crl_entries(struct store_tx *tx, const char *tenant, const char *ca, int shard,
+                           int64_t expired_cutoff, int64_t changed_since, store_crl_entry_fn fn,
+                           void *arg, struct err *e)
+{
+    return tx->ops->cert_crl_entries(tx, tenant, ca, shard, expired_cutoff, changed_since, fn, arg,
+                                     e);
 }
 
 int store_crl_next_number(struct store_tx *tx, const char *tenant, const char *ca, int64_t *out,
@@ -198,6 +206,18 @@ int store_crl_latest(struct store_tx *tx, const char *tenant, const char *ca, st
                      struct err *e)
 {
     return tx->ops->crl_latest(tx, tenant, ca, out, e);
+}
+
+int store_crl_latest_scope(struct store_tx *tx, const char *tenant, const char *ca, int shard,
+                           int delta, struct crl_rec **out, struct err *e)
+{
+    return tx->ops->crl_latest_scope(tx, tenant, ca, shard, delta, out, e);
+}
+
+int store_crl_prune(struct store_tx *tx, const char *tenant, const char *ca, int shard, int delta,
+                    int keep, struct err *e)
+{
+    return tx->ops->crl_prune(tx, tenant, ca, shard, delta, keep, e);
 }
 
 int store_ocsp_responder_get(struct store_tx *tx, const char *tenant, const char *ca,

@@ -171,6 +171,8 @@ struct cert_rec {
     int reason;              /* CRLReason, -1 if not revoked */
     int64_t invalidity_date; /* 0 if none */
     char *renewed_from;      /* serial of the certificate this one renews, may be NULL */
+    int64_t status_changed;  /* when status last changed (deltas); 0 = never since issuance */
+    int crl_shard;           /* CRL shard (1..n) chosen at issuance from the serial; 0 = none */
     unsigned char *der;
     size_t der_len;
     int64_t created;
@@ -183,10 +185,13 @@ int store_cert_insert(struct store_tx *tx, const char *tenant, const struct cert
                       struct err *e);
 int store_cert_get(struct store_tx *tx, const char *tenant, const char *serial,
                    struct cert_rec **out, struct err *e);
-/* Sets status, revoked_at, reason and invalidity_date of one certificate. */
+/*
+ * Sets status, revoked_at, reason and invalidity_date of one certificate, and
+ * its status_changed to `changed` (what delta CRLs select on).
+ */
 int store_cert_set_status(struct store_tx *tx, const char *tenant, const char *serial,
                           const char *status, int64_t revoked_at, int reason,
-                          int64_t invalidity_date, struct err *e);
+                          int64_t invalidity_date, int64_t changed, struct err *e);
 struct cert_query {
     const char *serial;  /* exact */
     const char *subject; /* substring, case-insensitive */
@@ -208,11 +213,42 @@ int store_cert_search(struct store_tx *tx, const char *tenant, const struct cert
 int store_cert_revoked(struct store_tx *tx, const char *tenant, const char *ca,
                        int64_t expired_cutoff, struct cert_rec ***out, size_t *n, struct err *e);
 
+/* One entry of a CRL scope as store_cert_crl_entries streams it (valid during the call). */
+struct crl_entry_rec {
+    const char *serial;
+    const char *status; /* "revoked", "hold", or "good" (reinstated: removeFromCRL in a delta) */
+    int64_t revoked_at;
+    int reason;
+    int64_t invalidity_date;
+    int64_t status_changed; /* when the status last changed (a reinstatement's date) */
+};
+/* Called per entry; a non-zero return stops the listing and is returned (e set by fn). */
+typedef int (*store_crl_entry_fn)(void *arg, const struct crl_entry_rec *r, struct err *e);
+/*
+ * Streams the entries of one CRL scope of a CA, ordered by serial, without
+ * loading certificates: shard 0 = every certificate of the CA, k > 0 = those
+ * of shard k.  Only certificates whose not_after >= expired_cutoff.  With
+ * changed_since 0 (a complete CRL): the revoked and on-hold ones.  With
+ * changed_since > 0 (a delta): every one whose status changed at or after
+ * changed_since, including reinstated ones.
+ */
+int store_cert_crl_entries(struct store_tx *tx, const char *tenant, const char *ca, int shard,
+                           int64_t expired_cutoff, int64_t changed_since, store_crl_entry_fn fn,
+                           void *arg, struct err *e);
+
 /* ---- CRLs ------------------------------------------------------------- */
 
+/*
+ * A CRL's scope is (ca, shard): shard 0 is the CA's complete CRL, k > 0 shard
+ * k's.  A delta (delta_base > 0) belongs to the scope of its base.  Numbers
+ * come from one sequence per CA, so they strictly increase in every scope
+ * and complete and delta CRLs share it (RFC 5280 §5.2.4).
+ */
 struct crl_rec {
     char *tenant;
     char *ca;
+    int shard;          /* 0 = the whole CA */
+    int64_t delta_base; /* > 0: a delta CRL on that base number; 0 = a complete CRL */
     int64_t number;
     int64_t this_update, next_update;
     unsigned char *der;
@@ -224,9 +260,15 @@ int store_crl_next_number(struct store_tx *tx, const char *tenant, const char *c
                           struct err *e);
 int store_crl_insert(struct store_tx *tx, const char *tenant, const struct crl_rec *r,
                      struct err *e);
-/* The CRL with the highest number of (tenant, ca). */
+/* The complete CRL of the whole CA (shard 0) with the highest number. */
 int store_crl_latest(struct store_tx *tx, const char *tenant, const char *ca, struct crl_rec **out,
                      struct err *e);
+/* The latest complete (delta 0) or delta (delta 1) CRL of scope (ca, shard). */
+int store_crl_latest_scope(struct store_tx *tx, const char *tenant, const char *ca, int shard,
+                           int delta, struct crl_rec **out, struct err *e);
+/* Deletes the complete (delta 0) or delta CRLs of scope (ca, shard) but the `keep` newest. */
+int store_crl_prune(struct store_tx *tx, const char *tenant, const char *ca, int shard, int delta,
+                    int keep, struct err *e);
 
 /* ---- OCSP -------------------------------------------------------------- */
 

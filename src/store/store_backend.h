@@ -54,17 +54,24 @@ struct store_ops {
                     struct cert_rec **out, struct err *e);
     int (*cert_set_status)(struct store_tx *tx, const char *tenant, const char *serial,
                            const char *status, int64_t revoked_at, int reason,
-                           int64_t invalidity_date, struct err *e);
+                           int64_t invalidity_date, int64_t changed, struct err *e);
     int (*cert_search)(struct store_tx *tx, const char *tenant, const struct cert_query *q,
                        struct cert_rec ***out, size_t *n, struct err *e);
     int (*cert_revoked)(struct store_tx *tx, const char *tenant, const char *ca,
                         int64_t expired_cutoff, struct cert_rec ***out, size_t *n, struct err *e);
+    int (*cert_crl_entries)(struct store_tx *tx, const char *tenant, const char *ca, int shard,
+                            int64_t expired_cutoff, int64_t changed_since, store_crl_entry_fn fn,
+                            void *arg, struct err *e);
     int (*crl_next_number)(struct store_tx *tx, const char *tenant, const char *ca, int64_t *out,
                            struct err *e);
     int (*crl_insert)(struct store_tx *tx, const char *tenant, const struct crl_rec *r,
                       struct err *e);
     int (*crl_latest)(struct store_tx *tx, const char *tenant, const char *ca, struct crl_rec **out,
                       struct err *e);
+    int (*crl_latest_scope)(struct store_tx *tx, const char *tenant, const char *ca, int shard,
+                            int delta, struct crl_rec **out, struct err *e);
+    int (*crl_prune)(struct store_tx *tx, const char *tenant, const char *ca, int shard, int delta,
+                     int keep, struct err *e);
     int (*ocsp_responder_get)(struct store_tx *tx, const char *tenant, const char *ca,
                               struct ocsp_responder_rec **out, struct err *e);
     int (*ocsp_responder_put)(struct store_tx *tx, const char *tenant,

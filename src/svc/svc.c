@@ -114,16 +114,44 @@ char *svc_crl_url(struct svc *s, const char *tenant, const char *ca)
     return xasprintf("%s/crl/%s/%s.crl", s->public_url, tenant, ca);
 }
 
+char *svc_crl_scope_url(struct svc *s, const char *tenant, const char *ca, int shard, int delta)
+{
+    if (shard <= 0)
+        return delta ? xasprintf("%s/crl/%s/%s/delta.crl", s->public_url, tenant, ca)
+                     : svc_crl_url(s, tenant, ca);
+    return xasprintf("%s/crl/%s/%s/%d%s.crl", s->public_url, tenant, ca, shard,
+                     delta ? "-delta" : "");
+}
+
+long svc_ca_option(const struct ca_rec *ca, const char *key, long fallback)
+{
+    json_t *o = json_loads(ca->options_json ? ca->options_json : "{}", 0, NULL);
+    json_t *v = json_object_get(o, key);
+    long n =
+        json_is_integer(v) && json_integer_value(v) > 0 ? (long)json_integer_value(v) : fallback;
+    json_decref(o);
+    return n;
+}
+
+int svc_ca_crl_shards(const struct ca_rec *ca)
+{
+    long n = svc_ca_option(ca, "crl_shards", 0);
+    return n > 1 ? (int)n : 0;
+}
+
 char *svc_ca_issuers_url(struct svc *s, const char *tenant, const char *ca)
 {
     return xasprintf("%s/ca/%s/%s.crt", s->public_url, tenant, ca);
 }
 
-void svc_urls_fill(struct svc *s, const char *tenant, const char *ca, struct ca_urls *urls)
+void svc_urls_fill(struct svc *s, const char *tenant, const struct ca_rec *ca, struct ca_urls *urls)
 {
-    urls->ocsp = xasprintf("%s/ocsp/%s/%s", s->public_url, tenant, ca);
-    urls->ca_issuers = svc_ca_issuers_url(s, tenant, ca);
-    urls->crl = svc_crl_url(s, tenant, ca);
+    urls->ocsp = xasprintf("%s/ocsp/%s/%s", s->public_url, tenant, ca->name);
+    urls->ca_issuers = svc_ca_issuers_url(s, tenant, ca->name);
+    urls->crl = svc_crl_url(s, tenant, ca->name);
+    urls->crl_shards = svc_ca_crl_shards(ca);
+    urls->crl_shard_base =
+        urls->crl_shards ? xasprintf("%s/crl/%s/%s/", s->public_url, tenant, ca->name) : NULL;
 }
 
 void svc_urls_free(struct ca_urls *urls)
@@ -131,6 +159,7 @@ void svc_urls_free(struct ca_urls *urls)
     free((char *)urls->ocsp);
     free((char *)urls->ca_issuers);
     free((char *)urls->crl);
+    free((char *)urls->crl_shard_base);
     memset(urls, 0, sizeof(*urls));
 }
 
@@ -248,14 +277,18 @@ struct profile *svc_profile_load(struct store_tx *tx, const char *tenant, const 
 
 char *svc_pem(const char *label, const unsigned char *der, size_t len)
 {
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data, *out;
-    long n;
+    /* Straight into one buffer: a mem BIO grows by copying, and a CRL can be 50 MB. */
+    size_t lines = (len + 47) / 48, label_len = strlen(label);
+    size_t cap = lines * 65 + 2 * label_len + 64, n;
+    char *out = xmalloc(cap);
 
-    PEM_write_bio(bio, label, "", der, (long)len);
-    n = BIO_get_mem_data(bio, &data);
-    out = xstrndup(data, n > 0 ? (size_t)n : 0);
-    BIO_free(bio);
+    n = (size_t)snprintf(out, cap, "-----BEGIN %s-----\n", label);
+    for (size_t i = 0; i < len; i += 48) {
+        n += (size_t)EVP_EncodeBlock((unsigned char *)out + n, der + i,
+                                     (int)(len - i < 48 ? len - i : 48));
+        out[n++] = '\n';
+    }
+    snprintf(out + n, cap - n, "-----END %s-----\n", label);
     return out;
 }
 

@@ -52,6 +52,11 @@ struct actor {
 
 /* The tenant's public URLs of CA `ca` (caller frees each with free()). */
 char *svc_crl_url(struct svc *s, const char *tenant, const char *ca);
+/*
+ * The URL of one CRL scope: shard 0 the CA's complete CRL (svc_crl_url), k > 0
+ * shard k's; delta: the delta CRLs of that scope.
+ */
+char *svc_crl_scope_url(struct svc *s, const char *tenant, const char *ca, int shard, int delta);
 char *svc_ca_issuers_url(struct svc *s, const char *tenant, const char *ca);
 
 /* PEM text (label, base64 lines) of DER bytes, without parsing them; caller frees. */
@@ -76,6 +81,8 @@ int svc_tenant_check(struct svc *s, const char *tenant, int *active, struct err 
 
 /* ---- CAs ------------------------------------------------------------ */
 
+#define CRL_SHARDS_MAX 256
+
 struct ca_create {
     const char *name;
     const char *subject;       /* "/O=Org/CN=Name" */
@@ -89,6 +96,9 @@ struct ca_create {
     long crl_interval_minutes; /* 0 = config default */
     const char *ocsp_signer;   /* "delegated" or "ca"; NULL = config default */
     long ocsp_validity_hours;  /* 0 = config default */
+    int crl_shards;            /* 0 or 1 = one CRL; n > 1: n shards, fixed for the CA's life */
+    long delta_crl_interval_minutes; /* 0 = no delta CRLs */
+    long delta_crl_validity_hours;   /* 0 = default (24) */
 };
 int svc_ca_create(struct svc *s, const struct actor *a, const char *tenant,
                   const struct ca_create *req, struct ca_rec **out, struct err *e);
@@ -142,9 +152,20 @@ char *svc_chain_pem(struct svc *s, const char *tenant, const char *ca, struct er
 
 /* ---- CRLs ----------------------------------------------------------- */
 
-/* Makes and stores a new full CRL of the CA now. */
+/*
+ * Makes and stores new complete CRLs of every scope of the CA now (the whole
+ * CA and, if sharded, each shard), each followed by a delta on it when the CA
+ * publishes deltas.  *out is the whole CA's complete CRL.
+ */
 int svc_crl_generate(struct svc *s, const struct actor *a, const char *tenant, const char *ca,
                      struct crl_rec **out, struct err *e);
+/*
+ * Makes and stores a new delta CRL of every scope of the CA on that scope's
+ * latest complete CRL (409 if the CA publishes no deltas).  *out is the whole
+ * CA's delta.
+ */
+int svc_crl_generate_delta(struct svc *s, const struct actor *a, const char *tenant, const char *ca,
+                           struct crl_rec **out, struct err *e);
 /*
  * The scheduler's step: for every tenant's active CA whose latest CRL is
  * older than its interval (or missing, or past half its validity), makes a

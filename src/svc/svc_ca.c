@@ -96,6 +96,12 @@ static int ca_validate(const struct ca_create *req, struct err *e)
         return err_set(e, 400, ERR_BAD_REQUEST, "ocsp_signer: \"delegated\" or \"ca\"");
     if (req->ocsp_validity_hours < 0 || req->ocsp_validity_hours > 24 * 365)
         return err_set(e, 400, ERR_BAD_REQUEST, "ocsp_validity_hours: 0 to 8760");
+    if (req->crl_shards < 0 || req->crl_shards > CRL_SHARDS_MAX)
+        return err_set(e, 400, ERR_BAD_REQUEST, "crl_shards: 0 to %d", CRL_SHARDS_MAX);
+    if (req->delta_crl_interval_minutes < 0 || req->delta_crl_interval_minutes > 60 * 24 * 365)
+        return err_set(e, 400, ERR_BAD_REQUEST, "delta_crl_interval_minutes: 0 to 525600");
+    if (req->delta_crl_validity_hours < 0 || req->delta_crl_validity_hours > 24 * 3650)
+        return err_set(e, 400, ERR_BAD_REQUEST, "delta_crl_validity_hours: 0 to 87600");
     return 0;
 }
 
@@ -155,7 +161,7 @@ static X509 *ca_sign(struct svc *s, const char *tenant, struct ca_work *w, X509_
         if (w->parent_key == NULL)
             goto out;
         signing = w->parent_key;
-        svc_urls_fill(s, tenant, w->parent->name, &urls);
+        svc_urls_fill(s, tenant, w->parent, &urls);
     }
     cert_build(w->profile, &r, w->parent_cert, signing, w->parent ? &urls : NULL, time_now(), &cert,
                e);
@@ -188,6 +194,14 @@ static char *ca_options(const struct ca_create *req)
         json_object_set_new(o, "ocsp_signer", json_string(req->ocsp_signer));
     if (req->ocsp_validity_hours > 0)
         json_object_set_new(o, "ocsp_validity_hours", json_integer(req->ocsp_validity_hours));
+    if (req->crl_shards > 1)
+        json_object_set_new(o, "crl_shards", json_integer(req->crl_shards));
+    if (req->delta_crl_interval_minutes > 0)
+        json_object_set_new(o, "delta_crl_interval_minutes",
+                            json_integer(req->delta_crl_interval_minutes));
+    if (req->delta_crl_validity_hours > 0)
+        json_object_set_new(o, "delta_crl_validity_hours",
+                            json_integer(req->delta_crl_validity_hours));
     text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     return text;
@@ -230,6 +244,7 @@ static int ca_store(struct svc *s, const char *tenant, const struct actor *a, st
     }
     if (cert != NULL && w->parent != NULL) {
         svc_cert_rec_fill(&cr, tenant, w->parent->name, cert);
+        cr.crl_shard = crl_shard_of(cr.serial, svc_ca_crl_shards(w->parent));
         cr.profile = w->req->profile ? (char *)w->req->profile : "sub-ca";
         cr.profile_version = 0;
         rc = store_cert_insert(tx, tenant, &cr, e);

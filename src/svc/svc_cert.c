@@ -131,13 +131,14 @@ static int issue_finish(struct svc *s, const struct actor *a, const char *tenant
         return -1;
     if ((key = svc_key(s, tenant, c->ca->key_id, e)) == NULL)
         return -1;
-    svc_urls_fill(s, tenant, c->ca->name, &urls);
+    svc_urls_fill(s, tenant, c->ca, &urls);
     for (int attempt = 0; attempt < 3 && rc != 0; attempt++) {
         X509_free(cert);
         cert = NULL;
         if (cert_build(c->profile, r, c->ca_cert, key, &urls, time_now(), &cert, e) != 0)
             break;
         svc_cert_rec_fill(&rec, tenant, c->ca->name, cert);
+        rec.crl_shard = crl_shard_of(rec.serial, urls.crl_shards); /* as in its CDP */
         rec.profile = (char *)p->profile;
         rec.profile_version = c->profile_version;
         rec.entity_id = (char *)p->entity_id;
@@ -356,11 +357,12 @@ static int cert_change(struct svc *s, const struct actor *a, const char *tenant,
     rec->revoked_at = strcmp(ch->to, "good") == 0 ? 0 : now;
     rec->reason = strcmp(ch->to, "good") == 0 ? -1 : ch->reason;
     rec->invalidity_date = ch->invalidity_date;
+    rec->status_changed = now;
     free(rec->status);
     rec->status = xstrdup(ch->to);
     detail = xasprintf("{\"reason\":\"%s\"}", ch->reason >= 0 ? crl_reason_name(ch->reason) : "");
     rc = store_cert_set_status(tx, tenant, serial, ch->to, rec->revoked_at, rec->reason,
-                               rec->invalidity_date, e);
+                               rec->invalidity_date, now, e);
     if (rc == 0)
         rc = svc_audit_ok(tx, tenant, a, ch->action, serial, detail, e);
     free(detail);

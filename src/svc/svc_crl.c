@@ -1,9 +1,12 @@
 /*
- * svc_crl.c — full CRLs per CA, on demand and on a schedule.
+ * svc_crl.c — CRLs per CA, on demand and on a schedule: the complete CRL of
+ * the whole CA, one per shard of a sharded CA, and delta CRLs on each.
  *
- * The number, the list of revoked certificates and the new CRL are read and
- * written in one write transaction, so CRL numbers strictly increase and a
- * CRL always reflects every revocation committed before it.
+ * The number, the entries and the new CRL are read and written in one write
+ * transaction, so CRL numbers strictly increase (one sequence per CA, shared
+ * by every scope and by complete and delta CRLs, RFC 5280 §5.2.4) and a CRL
+ * always reflects every status change committed before it.  Entries stream
+ * from the store into the encoder: a million of them never exist as records.
  */
 #include "svc/svc_internal.h"
 
@@ -12,134 +15,247 @@
 
 #include "lib/log.h"
 
-static long ca_option(const struct ca_rec *ca, const char *key, long fallback)
+#define DELTA_VALIDITY_HOURS 24
+#define CRLS_KEPT            2 /* per scope and kind: the current one and the one before */
+
+/* A CA's CRL settings: its options over the configured defaults. */
+struct crl_opts {
+    long validity_hours, interval_minutes;
+    long delta_interval_minutes, delta_validity_hours; /* interval 0: no deltas */
+    int shards;                                        /* 0: not sharded */
+};
+
+static void crl_opts_of(struct svc *s, const struct ca_rec *ca, struct crl_opts *o)
 {
-    json_t *o = json_loads(ca->options_json ? ca->options_json : "{}", 0, NULL);
-    json_t *v = json_object_get(o, key);
-    long n =
-        json_is_integer(v) && json_integer_value(v) > 0 ? (long)json_integer_value(v) : fallback;
-    json_decref(o);
-    return n;
+    o->validity_hours = svc_ca_option(ca, "crl_validity_hours", s->crl_validity_hours);
+    o->interval_minutes = svc_ca_option(ca, "crl_interval_minutes", s->crl_interval_minutes);
+    o->delta_interval_minutes = svc_ca_option(ca, "delta_crl_interval_minutes", 0);
+    o->delta_validity_hours = svc_ca_option(ca, "delta_crl_validity_hours", DELTA_VALIDITY_HOURS);
+    o->shards = svc_ca_crl_shards(ca);
 }
 
-/* Builds, signs and inserts the next CRL of ca inside tx; *out set on success. */
-static int crl_make(struct svc *s, struct store_tx *tx, const char *tenant, const struct ca_rec *ca,
-                    struct crl_rec **out, struct err *e)
+/* Feeds one stored entry to the CRL encoder; a reinstated one is removeFromCRL (§5.3.1). */
+static int entry_add(void *arg, const struct crl_entry_rec *r, struct err *e)
 {
-    int64_t now = time_now(), number;
-    int64_t cutoff = now - s->crl_expired_margin_days * 86400;
-    long hours = ca_option(ca, "crl_validity_hours", s->crl_validity_hours);
-    struct cert_rec **revoked = NULL;
-    struct crl_entry *entries = NULL;
+    struct crl_entry en = {r->serial, r->revoked_at, r->reason, r->invalidity_date};
+
+    if (strcmp(r->status, "good") == 0) {
+        en.revoked_at = r->status_changed;
+        en.reason = REASON_REMOVE_FROM_CRL;
+        en.invalidity_date = 0;
+    }
+    return crl_writer_add(arg, &en, e);
+}
+
+/* What one publication needs: the CA, its certificate and key, and the time. */
+struct crl_job {
+    struct svc *s;
+    struct store_tx *tx;
+    const char *tenant;
+    const struct ca_rec *ca;
+    struct crl_opts opts;
+    X509 *cert;
+    EVP_PKEY *key;
+    int64_t now;
+};
+
+/* Signs the entries in w as CRL `sc` of scope shard and stores it; *out set on success. */
+static int crl_store(struct crl_job *j, struct crl_writer *w, struct crl_scope *sc, int shard,
+                     struct crl_rec **out, struct err *e)
+{
     struct crl_rec rec = {0};
-    EVP_PKEY *key = NULL;
-    X509_CRL *crl = NULL;
-    X509 *cert = NULL;
-    size_t n = 0;
+
+    if (store_crl_next_number(j->tx, j->tenant, j->ca->name, &sc->number, e) != 0 ||
+        crl_writer_finish(w, j->cert, j->key, sc, &rec.der, &rec.der_len, e) != 0)
+        return -1;
+    rec.tenant = (char *)j->tenant;
+    rec.ca = j->ca->name;
+    rec.shard = shard;
+    rec.delta_base = sc->delta_base;
+    rec.number = sc->number;
+    rec.this_update = sc->this_update;
+    rec.next_update = sc->next_update;
+    if (store_crl_insert(j->tx, j->tenant, &rec, e) != 0 ||
+        store_crl_prune(j->tx, j->tenant, j->ca->name, shard, sc->delta_base > 0, CRLS_KEPT, e) !=
+            0) {
+        free(rec.der);
+        return -1;
+    }
+    *out = xcalloc(1, sizeof(**out));
+    **out = rec; /* takes the DER */
+    (*out)->tenant = xstrdup(j->tenant);
+    (*out)->ca = xstrdup(j->ca->name);
+    return 0;
+}
+
+/*
+ * Publishes one CRL of scope `shard` inside j->tx: complete, or (delta) the
+ * changes since the scope's latest complete CRL.  *out set on success.
+ */
+static int crl_publish(struct crl_job *j, int shard, int delta, struct crl_rec **out, struct err *e)
+{
+    int64_t cutoff = j->now - j->s->crl_expired_margin_days * 86400;
+    long hours = delta ? j->opts.delta_validity_hours : j->opts.validity_hours;
+    struct crl_scope sc = {.this_update = j->now, .next_update = j->now + hours * 3600};
+    struct crl_writer *w = crl_writer_new();
+    struct crl_rec *base = NULL;
+    char *idp = NULL, *freshest = NULL;
     int rc = -1;
 
-    if (store_cert_revoked(tx, tenant, ca->name, cutoff, &revoked, &n, e) != 0)
-        return -1;
-    entries = xcalloc(n ? n : 1, sizeof(*entries));
-    for (size_t i = 0; i < n; i++) {
-        entries[i].serial = revoked[i]->serial;
-        entries[i].revoked_at = revoked[i]->revoked_at;
-        entries[i].reason = revoked[i]->reason;
-        entries[i].invalidity_date = revoked[i]->invalidity_date;
+    if (delta && store_crl_latest_scope(j->tx, j->tenant, j->ca->name, shard, 0, &base, e) != 0) {
+        err_set(e, 409, ERR_CONFLICT, "CA %s: no complete CRL to base a delta on", j->ca->name);
+        goto out;
     }
-    if ((cert = svc_ca_cert(s, ca, e)) == NULL ||
-        (key = svc_key(s, tenant, ca->key_id, e)) == NULL ||
-        store_crl_next_number(tx, tenant, ca->name, &number, e) != 0)
+    if (store_cert_crl_entries(j->tx, j->tenant, j->ca->name, shard, cutoff,
+                               base ? base->this_update : 0, entry_add, w, e) != 0)
         goto out;
-    if (crl_build(cert, key, entries, n, number, now, now + hours * 3600, &crl, e) != 0)
-        goto out;
-    rec.tenant = (char *)tenant;
-    rec.ca = ca->name;
-    rec.number = number;
-    rec.this_update = now;
-    rec.next_update = now + hours * 3600;
-    rec.der_len = (size_t)i2d_X509_CRL(crl, &rec.der);
-    if (store_crl_insert(tx, tenant, &rec, e) != 0)
-        goto out;
-    *out = xcalloc(1, sizeof(**out));
-    **out = rec;
-    (*out)->tenant = xstrdup(tenant);
-    (*out)->ca = xstrdup(ca->name);
-    (*out)->der = xmalloc(rec.der_len);
-    memcpy((*out)->der, rec.der, rec.der_len);
-    rc = 0;
+    sc.delta_base = base ? base->number : 0;
+    if (shard > 0)
+        sc.idp_url = idp = svc_crl_scope_url(j->s, j->tenant, j->ca->name, shard, 0);
+    if (!delta && j->opts.delta_interval_minutes > 0)
+        sc.freshest_url = freshest = svc_crl_scope_url(j->s, j->tenant, j->ca->name, shard, 1);
+    rc = crl_store(j, w, &sc, shard, out, e);
 out:
-    OPENSSL_free(rec.der);
-    X509_CRL_free(crl);
-    X509_free(cert);
-    EVP_PKEY_free(key);
-    free(entries);
-    cert_rec_list_free(revoked, n);
+    free(idp);
+    free(freshest);
+    crl_rec_free(base);
+    crl_writer_free(w);
+    return rc;
+}
+
+/* The scopes' CRLs (complete and delta, or deltas only) of j's CA; *out is scope 0's last. */
+static int crl_publish_all(struct crl_job *j, int deltas_only, json_t *made, struct crl_rec **out,
+                           struct err *e)
+{
+    int with_deltas = j->opts.delta_interval_minutes > 0;
+    struct crl_rec *rec = NULL;
+
+    for (int shard = 0; shard <= j->opts.shards; shard++) {
+        for (int delta = deltas_only; delta <= with_deltas; delta++) {
+            if (crl_publish(j, shard, delta, &rec, e) != 0)
+                return -1;
+            json_array_append_new(made, json_pack("{s:i, s:I, s:I}", "shard", shard, "number",
+                                                  (json_int_t)rec->number, "delta_base",
+                                                  (json_int_t)rec->delta_base));
+            if (shard == 0 && delta == deltas_only) {
+                crl_rec_free(*out);
+                *out = rec;
+            } else {
+                crl_rec_free(rec);
+            }
+            rec = NULL;
+        }
+    }
+    return 0;
+}
+
+/* Loads the CA inside tx and checks it can publish. */
+static int crl_job_load(struct crl_job *j, const char *ca, struct ca_rec **rec, struct err *e)
+{
+    if (store_ca_get(j->tx, j->tenant, ca, rec, e) != 0)
+        return err_set(e, 404, ERR_NOT_FOUND, "CA %s not found", ca);
+    if ((*rec)->cert_der == NULL)
+        return err_set(e, 409, ERR_CONFLICT, "CA %s is %s: it has no certificate yet", ca,
+                       (*rec)->status);
+    j->ca = *rec;
+    crl_opts_of(j->s, *rec, &j->opts);
+    if ((j->cert = svc_ca_cert(j->s, *rec, e)) == NULL ||
+        (j->key = svc_key(j->s, j->tenant, (*rec)->key_id, e)) == NULL)
+        return -1;
+    return 0;
+}
+
+static int crl_run(struct svc *s, const struct actor *a, const char *tenant, const char *ca,
+                   int deltas_only, struct crl_rec **out, struct err *e)
+{
+    struct crl_job j = {.s = s, .tenant = tenant, .now = time_now()};
+    const char *action = deltas_only ? "crl.delta" : "crl.generate";
+    struct ca_rec *rec = NULL;
+    json_t *made = json_array(), *detail;
+    char *text;
+    int rc = -1;
+
+    *out = NULL;
+    if ((j.tx = store_begin(s->store, e)) == NULL)
+        goto out;
+    if (crl_job_load(&j, ca, &rec, e) != 0)
+        goto out;
+    if (deltas_only && j.opts.delta_interval_minutes <= 0) {
+        err_set(e, 409, ERR_CONFLICT, "CA %s publishes no delta CRLs", ca);
+        goto out;
+    }
+    if (crl_publish_all(&j, deltas_only, made, out, e) != 0)
+        goto out;
+    detail = json_pack("{s:I, s:O}", "number", (json_int_t)(*out)->number, "published", made);
+    text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(detail);
+    rc = svc_audit_ok(j.tx, tenant, a, action, ca, text, e);
+    free(text);
+    if (rc == 0) {
+        rc = store_commit(j.tx, e);
+        j.tx = NULL;
+    }
+out:
+    if (rc != 0) {
+        crl_rec_free(*out);
+        *out = NULL;
+    }
+    store_rollback(j.tx);
+    json_decref(made);
+    X509_free(j.cert);
+    EVP_PKEY_free(j.key);
+    ca_rec_free(rec);
     return rc;
 }
 
 int svc_crl_generate(struct svc *s, const struct actor *a, const char *tenant, const char *ca,
                      struct crl_rec **out, struct err *e)
 {
-    struct store_tx *tx = store_begin(s->store, e);
-    struct ca_rec *rec = NULL;
-    char *detail;
-    int rc = -1;
-
-    if (tx == NULL)
-        return -1;
-    if (store_ca_get(tx, tenant, ca, &rec, e) != 0) {
-        err_set(e, 404, ERR_NOT_FOUND, "CA %s not found", ca);
-        goto out;
-    }
-    if (rec->cert_der == NULL) {
-        err_set(e, 409, ERR_CONFLICT, "CA %s is %s: it has no certificate yet", ca, rec->status);
-        goto out;
-    }
-    if (crl_make(s, tx, tenant, rec, out, e) != 0)
-        goto out;
-    detail = xasprintf("{\"number\":%lld}", (long long)(*out)->number);
-    rc = svc_audit_ok(tx, tenant, a, "crl.generate", ca, detail, e);
-    free(detail);
-    if (rc != 0) {
-        crl_rec_free(*out);
-        *out = NULL;
-        goto out;
-    }
-    rc = store_commit(tx, e);
-    tx = NULL;
-    if (rc != 0) {
-        crl_rec_free(*out);
-        *out = NULL;
-    }
-out:
-    store_rollback(tx);
-    ca_rec_free(rec);
-    return rc;
+    return crl_run(s, a, tenant, ca, 0, out, e);
 }
 
-/* Whether ca needs a new CRL now. */
+int svc_crl_generate_delta(struct svc *s, const struct actor *a, const char *tenant, const char *ca,
+                           struct crl_rec **out, struct err *e)
+{
+    return crl_run(s, a, tenant, ca, 1, out, e);
+}
+
+/* Whether the latest CRL of scope 0 of this kind is due for renewal (or missing). */
+static int scope_due(struct store_tx *tx, const char *tenant, const char *ca, int delta,
+                     long interval_minutes, int64_t now)
+{
+    struct crl_rec *latest = NULL;
+    int due;
+
+    if (store_crl_latest_scope(tx, tenant, ca, 0, delta, &latest, NULL) != 0)
+        return 1;
+    due = now >= latest->this_update + interval_minutes * 60 ||
+          now >= latest->next_update - (latest->next_update - latest->this_update) / 2;
+    crl_rec_free(latest);
+    return due;
+}
+
+/* What ca needs now: 2 complete CRLs (with their deltas), 1 deltas only, 0 nothing. */
 static int crl_due(struct svc *s, const char *tenant, const struct ca_rec *ca)
 {
     struct store_tx *tx = store_begin_read(s->store, NULL);
-    struct crl_rec *latest = NULL;
+    struct crl_opts o;
     int64_t now = time_now();
-    long interval = ca_option(ca, "crl_interval_minutes", s->crl_interval_minutes) * 60;
-    int due;
+    int due = 0;
 
     if (tx == NULL)
         return 0;
-    if (store_crl_latest(tx, tenant, ca->name, &latest, NULL) != 0)
+    crl_opts_of(s, ca, &o);
+    if (scope_due(tx, tenant, ca->name, 0, o.interval_minutes, now))
+        due = 2;
+    else if (o.delta_interval_minutes > 0 &&
+             scope_due(tx, tenant, ca->name, 1, o.delta_interval_minutes, now))
         due = 1;
-    else
-        due = now >= latest->this_update + interval ||
-              now >= latest->next_update - (latest->next_update - latest->this_update) / 2;
-    crl_rec_free(latest);
     store_rollback(tx);
     return due;
 }
 
-/* Makes the due CRLs of one tenant; returns how many, -1 on a listing error. */
+/* Makes the due CRLs of one tenant; returns how many CAs published, -1 on a listing error. */
 static int crl_tick_tenant(struct svc *s, const char *tenant, struct err *e)
 {
     static const struct actor scheduler = {.id = "scheduler"};
@@ -148,7 +264,7 @@ static int crl_tick_tenant(struct svc *s, const char *tenant, struct err *e)
     struct crl_rec *crl;
     struct err ce;
     size_t n = 0;
-    int made = 0;
+    int made = 0, due;
 
     if (tx == NULL)
         return -1;
@@ -158,9 +274,9 @@ static int crl_tick_tenant(struct svc *s, const char *tenant, struct err *e)
     }
     store_rollback(tx);
     for (size_t i = 0; i < n; i++) {
-        if (cas[i]->cert_der == NULL || !crl_due(s, tenant, cas[i]))
+        if (cas[i]->cert_der == NULL || (due = crl_due(s, tenant, cas[i])) == 0)
             continue;
-        if (svc_crl_generate(s, &scheduler, tenant, cas[i]->name, &crl, &ce) == 0) {
+        if (crl_run(s, &scheduler, tenant, cas[i]->name, due == 1, &crl, &ce) == 0) {
             made++;
             crl_rec_free(crl);
         } else {

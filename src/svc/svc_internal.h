@@ -67,8 +67,13 @@ int svc_der_chain(const unsigned char *der, size_t len, STACK_OF(X509) * sk, str
 struct profile *svc_profile_load(struct store_tx *tx, const char *tenant, const char *name,
                                  int *version, struct err *e);
 
-/* Fills the AIA/CDP URLs of CA `ca` into urls; free with svc_urls_free. */
-void svc_urls_fill(struct svc *s, const char *tenant, const char *ca, struct ca_urls *urls);
+/* Fills the AIA/CDP URLs of CA `ca` (sharded CDPs too) into urls; free with svc_urls_free. */
+void svc_urls_fill(struct svc *s, const char *tenant, const struct ca_rec *ca,
+                   struct ca_urls *urls);
+/* An integer option of the CA's options JSON; fallback if absent or not positive. */
+long svc_ca_option(const struct ca_rec *ca, const char *key, long fallback);
+/* The number of CRL shards of the CA (0 = not sharded). */
+int svc_ca_crl_shards(const struct ca_rec *ca);
 void svc_urls_free(struct ca_urls *urls);
 
 /*

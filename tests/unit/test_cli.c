@@ -387,6 +387,13 @@ static const struct {
     {"entity update ent-1 --model X2", "PUT", T "/entities/ent-1", "{\"model\":\"X2\"}"},
     {"crl generate issuing -o @crl-out.der --der", "POST", T "/cas/issuing/crl", "{}"},
     {"crl show issuing", "GET", T "/cas/issuing/crl", NULL},
+    {"crl generate issuing --delta", "POST", T "/cas/issuing/crl", "{\"delta\":true}"},
+    {"crl show issuing --shard 3 --delta", "GET", T "/cas/issuing/crl?shard=3&delta=true", NULL},
+    {"ca create sharded --subject /CN=S --parent root --crl-shards 4 "
+     "--delta-crl-interval-minutes 15 --delta-crl-validity-hours 6",
+     "POST", T "/cas",
+     "{\"name\":\"sharded\",\"subject\":\"/CN=S\",\"parent\":\"root\",\"crl_shards\":4,"
+     "\"delta_crl_interval_minutes\":15,\"delta_crl_validity_hours\":6}"},
     {"audit export --after 10 --limit 5", "GET", T "/audit?after=10&limit=5", NULL},
     {"audit verify", "GET", T "/audit/verify", NULL},
     {"token create ci --expires-days 30", "POST", T "/tokens",

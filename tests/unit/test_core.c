@@ -1084,6 +1084,142 @@ static void test_crl_is_signed_and_complete(void **state)
     X509_free(root);
 }
 
+/* Thousands of entries, in serial order, some dated after 2049: OpenSSL's own
+   encoder, made to re-encode them, must produce the very bytes we wrote. */
+static void test_crl_writer_output_is_der(void **state)
+{
+    X509 *root = root_new(K_P384);
+    int64_t now = time(NULL), y2050 = 2524608000;
+    struct crl_scope sc = {.number = 9, .this_update = now, .next_update = now + 3600};
+    struct crl_writer *w = crl_writer_new();
+    unsigned char *der = NULL, *again = NULL;
+    const unsigned char *p;
+    char serial[24];
+    size_t len = 0;
+    X509_CRL *crl;
+    struct err e;
+    int n;
+
+    (void)state;
+    for (int i = 1; i <= 3000; i++) {
+        struct crl_entry en = {serial, i % 7 == 0 ? y2050 + i : now - i, i % 11 == 7 ? 0 : i % 11,
+                               i % 5 == 0 ? now - 86400 : 0};
+        snprintf(serial, sizeof(serial), "%x", i * 0x10001);
+        assert_int_equal(crl_writer_add(w, &en, &e), 0);
+    }
+    assert_int_equal(crl_writer_count(w), 3000);
+    if (crl_writer_finish(w, root, keys[K_P384][0], &sc, &der, &len, &e) != 0)
+        fail_msg("crl_writer_finish: %s", e.msg);
+    p = der;
+    crl = d2i_X509_CRL(NULL, &p, (long)len);
+    assert_non_null(crl);
+    assert_ptr_equal(p, der + len);
+    assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(root)), 1);
+    assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 3000);
+    assert_int_equal(X509_CRL_sort(crl), 1); /* marks it modified: i2d encodes afresh */
+    n = i2d_X509_CRL(crl, &again);
+    assert_int_equal(n, (int)len);
+    assert_memory_equal(again, der, len);
+    OPENSSL_free(again);
+    X509_CRL_free(crl);
+    free(der);
+    crl_writer_free(w);
+    X509_free(root);
+}
+
+/* A shard's delta: critical Delta CRL Indicator and IDP; a base's Freshest CRL. */
+static void test_crl_scope_extensions(void **state)
+{
+    X509 *root = root_new(K_P384);
+    int64_t now = time(NULL);
+    struct crl_scope delta = {.number = 12,
+                              .this_update = now,
+                              .next_update = now + 60,
+                              .delta_base = 10,
+                              .idp_url = "http://h/crl/t/ca/2.crl"};
+    struct crl_scope base = {.number = 10,
+                             .this_update = now,
+                             .next_update = now + 60,
+                             .freshest_url = "http://h/crl/t/ca/delta.crl"};
+    const struct crl_entry removed = {"beef", now, 8 /* removeFromCRL */, 0};
+    struct crl_writer *w = crl_writer_new();
+    unsigned char *der = NULL;
+    const unsigned char *p;
+    ISSUING_DIST_POINT *idp;
+    CRL_DIST_POINTS *fresh;
+    ASN1_INTEGER *num;
+    X509_CRL *crl;
+    size_t len;
+    struct err e;
+    int crit = -1;
+
+    (void)state;
+    assert_int_equal(crl_writer_add(w, &removed, &e), 0);
+    if (crl_writer_finish(w, root, keys[K_P384][0], &delta, &der, &len, &e) != 0)
+        fail_msg("crl_writer_finish: %s", e.msg);
+    p = der;
+    crl = d2i_X509_CRL(NULL, &p, (long)len);
+    assert_non_null(crl);
+    num = X509_CRL_get_ext_d2i(crl, NID_delta_crl, &crit, NULL);
+    assert_int_equal(ASN1_INTEGER_get(num), 10);
+    assert_int_equal(crit, 1);
+    ASN1_INTEGER_free(num);
+    idp = X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, &crit, NULL);
+    assert_non_null(idp);
+    assert_int_equal(crit, 1);
+    assert_string_equal(
+        ASN1_STRING_get0_data(sk_GENERAL_NAME_value(idp->distpoint->name.fullname, 0)->d.ia5),
+        "http://h/crl/t/ca/2.crl");
+    ISSUING_DIST_POINT_free(idp);
+    assert_null(X509_CRL_get_ext_d2i(crl, NID_freshest_crl, &crit, NULL));
+    X509_CRL_free(crl);
+    free(der);
+    crl_writer_free(w);
+
+    w = crl_writer_new();
+    if (crl_writer_finish(w, root, keys[K_P384][0], &base, &der, &len, &e) != 0)
+        fail_msg("crl_writer_finish: %s", e.msg);
+    p = der;
+    crl = d2i_X509_CRL(NULL, &p, (long)len);
+    assert_null(X509_CRL_get_ext_d2i(crl, NID_delta_crl, &crit, NULL));
+    fresh = X509_CRL_get_ext_d2i(crl, NID_freshest_crl, &crit, NULL);
+    assert_non_null(fresh);
+    assert_int_equal(crit, 0);
+    CRL_DIST_POINTS_free(fresh);
+    X509_CRL_free(crl);
+    free(der);
+    crl_writer_free(w);
+
+    /* A delta must follow its base. */
+    delta.delta_base = 12;
+    w = crl_writer_new();
+    assert_int_equal(crl_writer_finish(w, root, keys[K_P384][0], &delta, &der, &len, &e), -1);
+    expect_err(&e, 500, ERR_INTERNAL, "base must precede");
+    crl_writer_free(w);
+    X509_free(root);
+}
+
+static void test_crl_shard_follows_the_serial(void **state)
+{
+    int seen[5] = {0};
+
+    (void)state;
+    assert_int_equal(crl_shard_of("abcdef", 0), 0);
+    assert_int_equal(crl_shard_of("abcdef", 1), 0);
+    assert_int_equal(crl_shard_of("7fffffff00000005", 4), 1 + 5 % 4);
+    assert_int_equal(crl_shard_of("1234567890abcdef", 7), 1 + (int)(0x90abcdefUL % 7));
+    for (unsigned i = 0; i < 400; i++) {
+        char hex[16];
+        int k;
+        snprintf(hex, sizeof(hex), "%x", i * 2654435761u);
+        k = crl_shard_of(hex, 4);
+        assert_true(k >= 1 && k <= 4);
+        seen[k]++;
+    }
+    for (int k = 1; k <= 4; k++)
+        assert_true(seen[k] > 50);
+}
+
 static void test_crl_reason_names_round_trip(void **state)
 {
     (void)state;
@@ -1246,6 +1382,9 @@ int main(void)
         cmocka_unit_test(test_csr_in_pem_and_csr_build),
         cmocka_unit_test(test_crl_is_signed_and_complete),
         cmocka_unit_test(test_crl_reason_names_round_trip),
+        cmocka_unit_test(test_crl_writer_output_is_der),
+        cmocka_unit_test(test_crl_scope_extensions),
+        cmocka_unit_test(test_crl_shard_follows_the_serial),
         cmocka_unit_test(test_name_parse_round_trip),
         cmocka_unit_test(test_serial_hex_round_trip),
         cmocka_unit_test(test_request_from_json),

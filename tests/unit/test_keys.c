@@ -30,6 +30,8 @@
 
 #include "keys/keys.h"
 #include "keys/signer_internal.h"
+#include "keys/tbs.h"
+#include "keys/wire.h"
 
 #define KEK_TEXT "0123456789abcdef0123456789abcdef0123456789abcdef\n"
 
@@ -351,6 +353,96 @@ static void key_type_names_parse_and_unknown_types_are_refused(void **state)
     assert_int_equal(key_type_parse(NULL), KEY_NONE);
     assert_null(key_generate(KEY_NONE, &e));
     assert_int_equal(e.status, 400);
+}
+
+/* A TBSCertList of n entries (serial i, a reasonCode on every third); caller frees. */
+static unsigned char *crl_tbs_der(int n, int *len)
+{
+    X509_CRL *crl = X509_CRL_new();
+    X509_NAME *name = X509_NAME_new();
+    ASN1_TIME *t = ASN1_TIME_set(NULL, 1800000000);
+    unsigned char *der = NULL;
+
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"CRL CA", -1, -1,
+                               0);
+    X509_CRL_set_version(crl, X509_CRL_VERSION_2);
+    X509_CRL_set_issuer_name(crl, name);
+    X509_CRL_set1_lastUpdate(crl, t);
+    for (int i = 1; i <= n; i++) {
+        X509_REVOKED *rev = X509_REVOKED_new();
+        ASN1_INTEGER *serial = ASN1_INTEGER_new();
+        ASN1_ENUMERATED *reason = ASN1_ENUMERATED_new();
+        ASN1_INTEGER_set(serial, i);
+        ASN1_ENUMERATED_set(reason, 1);
+        X509_REVOKED_set_serialNumber(rev, serial);
+        X509_REVOKED_set_revocationDate(rev, t);
+        if (i % 3 == 0)
+            X509_REVOKED_add1_ext_i2d(rev, NID_crl_reason, reason, 0, 0);
+        X509_CRL_add0_revoked(crl, rev);
+        ASN1_INTEGER_free(serial);
+        ASN1_ENUMERATED_free(reason);
+    }
+    {
+        EVP_PKEY *k = EVP_EC_gen("P-256"); /* sets the signature algorithm fields */
+        X509_CRL_sign(crl, k, EVP_sha256());
+        EVP_PKEY_free(k);
+    }
+    *len = i2d_re_X509_CRL_tbs(crl, &der);
+    X509_CRL_free(crl);
+    X509_NAME_free(name);
+    ASN1_TIME_free(t);
+    return der;
+}
+
+/* Only a CRL may be larger than a small frame; its entries are checked all the same. */
+static void a_large_crl_is_signed_and_a_damaged_one_refused(void **state)
+{
+    int len;
+    unsigned char *tbs = crl_tbs_der(5000, &len), *sig = NULL;
+    char *id = NULL;
+    EVP_PKEY *pub = NULL;
+    size_t n;
+    struct err e;
+    (void)state;
+    if (len <= WIRE_MAX_SMALL)
+        fail_msg("the CRL has %d bytes", len);
+    assert_string_equal(tbs_kind(tbs, (size_t)len), "CRL");
+    assert_int_equal(signer_keygen(signer, "alpha", KEY_EC_P256, &id, &pub, &e), 0);
+    if (signer_sign(signer, "alpha", id, "SHA256", tbs, (size_t)len, &sig, &n, &e) != 0)
+        fail_msg("signer_sign: %s", e.msg);
+    {
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        assert_int_equal(EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pub), 1);
+        assert_int_equal(EVP_DigestVerify(ctx, sig, n, tbs, (size_t)len), 1);
+        EVP_MD_CTX_free(ctx);
+    }
+    free(sig);
+    /* The last entry's serial INTEGER turned into an OCTET STRING. */
+    for (int i = len - 1; i > 0; i--)
+        if (tbs[i] == 0x02 && tbs[i - 2] == 0x30) {
+            tbs[i] = 0x04;
+            break;
+        }
+    assert_null(tbs_kind(tbs, (size_t)len));
+    assert_int_equal(signer_sign(signer, "alpha", id, "SHA256", tbs, (size_t)len, &sig, &n, &e),
+                     -1);
+    assert_int_equal(e.status, 413);
+    OPENSSL_free(tbs);
+    /* A small CRL with a damaged entry: refused as not a CRL. */
+    tbs = crl_tbs_der(3, &len);
+    assert_string_equal(tbs_kind(tbs, (size_t)len), "CRL");
+    for (int i = len - 1; i > 0; i--)
+        if (tbs[i] == 0x17) { /* the last entry's revocationDate becomes a BOOLEAN */
+            tbs[i] = 0x01;
+            break;
+        }
+    assert_null(tbs_kind(tbs, (size_t)len));
+    assert_int_equal(signer_sign(signer, "alpha", id, "SHA256", tbs, (size_t)len, &sig, &n, &e),
+                     -1);
+    assert_int_equal(e.status, 400);
+    OPENSSL_free(tbs);
+    EVP_PKEY_free(pub);
+    free(id);
 }
 
 /* ---- tenants, files ---------------------------------------------------------- */
@@ -1010,6 +1102,7 @@ int main(void)
         cmocka_unit_test(server_side_keygen_round_trips_through_pkcs12),
         cmocka_unit_test(a_generated_key_goes_only_to_its_tenant_and_handle),
         cmocka_unit_test(garbage_frames_close_their_connection_and_the_signer_keeps_serving),
+        cmocka_unit_test(a_large_crl_is_signed_and_a_damaged_one_refused),
         cmocka_unit_test(a_dead_signer_makes_calls_fail_with_503),
         cmocka_unit_test(a_remote_key_outlives_signer_stop_and_then_fails_cleanly),
         cmocka_unit_test(the_signer_keeps_only_its_own_connections_open),

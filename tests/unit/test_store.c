@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store/sqlite_internal.h"
 #include "store/store.h"
 
 static char dir[256];
@@ -278,10 +279,12 @@ static void a_file_versioned_by_user_version_is_adopted(void **state)
     int v = store_schema_version(s);
     (void)state;
     store_close(s);
-    /* The way the first builds recorded the version (of the schema the file has). */
-    char sql[96];
-    snprintf(sql, sizeof(sql), "DROP TABLE schema_version; PRAGMA user_version = %d;", v);
-    raw_exec(sql);
+    /* The way the first builds recorded the version (the file's schema is at v). */
+    {
+        char sql[96];
+        snprintf(sql, sizeof(sql), "DROP TABLE schema_version; PRAGMA user_version = %d;", v);
+        raw_exec(sql);
+    }
     s = open_store();
     assert_int_equal(store_schema_version(s), v);
     assert_int_equal(raw_int("SELECT MIN(version) FROM schema_version"), 1);
@@ -600,8 +603,8 @@ static void certificate_round_trips_and_status_changes(void **state)
     store_rollback(tx);
 
     tx = begin(s);
-    assert_int_equal(store_cert_set_status(tx, "a", "7f01", "revoked", 4000, 1, 3900, &e), 0);
-    assert_int_equal(store_cert_set_status(tx, "a", "7f02", "revoked", 4000, 1, 0, &e), -1);
+    assert_int_equal(store_cert_set_status(tx, "a", "7f01", "revoked", 4000, 1, 3900, 1000, &e), 0);
+    assert_int_equal(store_cert_set_status(tx, "a", "7f02", "revoked", 4000, 1, 0, 1000, &e), -1);
     assert_int_equal(e.status, 404);
     commit(tx);
     tx = begin_read(s);
@@ -686,7 +689,7 @@ static void search_by_each_field_and_expiry_window(void **state)
     assert_int_equal(cert_put_rec(s, "a", &r, &e), 0);
     {
         struct store_tx *tx = begin(s);
-        assert_int_equal(store_cert_set_status(tx, "a", "03", "revoked", 1500, 4, 0, &e), 0);
+        assert_int_equal(store_cert_set_status(tx, "a", "03", "revoked", 1500, 4, 0, 1000, &e), 0);
         commit(tx);
     }
     {
@@ -819,10 +822,10 @@ static void revoked_list_honours_the_expiry_cutoff(void **state)
         assert_int_equal(cert_put_rec(s, "a", &r, &e), 0);
     }
     tx = begin(s);
-    assert_int_equal(store_cert_set_status(tx, "a", "01", "revoked", 900, 1, 0, &e), 0);
-    assert_int_equal(store_cert_set_status(tx, "a", "03", "hold", 900, 6, 0, &e), 0);
-    assert_int_equal(store_cert_set_status(tx, "a", "04", "revoked", 900, 0, 0, &e), 0);
-    assert_int_equal(store_cert_set_status(tx, "a", "05", "revoked", 900, 0, 0, &e), 0);
+    assert_int_equal(store_cert_set_status(tx, "a", "01", "revoked", 900, 1, 0, 1000, &e), 0);
+    assert_int_equal(store_cert_set_status(tx, "a", "03", "hold", 900, 6, 0, 1000, &e), 0);
+    assert_int_equal(store_cert_set_status(tx, "a", "04", "revoked", 900, 0, 0, 1000, &e), 0);
+    assert_int_equal(store_cert_set_status(tx, "a", "05", "revoked", 900, 0, 0, 1000, &e), 0);
     commit(tx);
     tx = begin_read(s);
     assert_int_equal(store_cert_revoked(tx, "a", "issuing", 1500, &list, &n, &e), 0);
@@ -840,6 +843,197 @@ static void revoked_list_honours_the_expiry_cutoff(void **state)
 }
 
 /* ---- CRLs ----------------------------------------------------------------- */
+/* Collects what store_cert_crl_entries streams, as "serial:status" in serial order. */
+static int collect_entry(void *arg, const struct crl_entry_rec *r, struct err *e)
+{
+    char **out = arg, *next = xasprintf("%s%s%s:%s", *out, **out ? "," : "", r->serial, r->status);
+    (void)e;
+    free(*out);
+    *out = next;
+    return 0;
+}
+
+static int stop_entry(void *arg, const struct crl_entry_rec *r, struct err *e)
+{
+    (void)arg;
+    (void)r;
+    return err_set(e, 500, ERR_INTERNAL, "stopped");
+}
+
+static int serial_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The entries of one scope, sorted ("" if none). */
+static char *crl_entries(struct store *s, int shard, int64_t cutoff, int64_t since)
+{
+    struct store_tx *tx = begin_read(s);
+    char *all = xstrdup(""), *parts[16], *save = NULL, *out = xstrdup("");
+    struct err e;
+    size_t n = 0;
+
+    if (store_cert_crl_entries(tx, "a", "issuing", shard, cutoff, since, collect_entry, &all, &e) !=
+        0)
+        fail_msg("store_cert_crl_entries: %s", e.msg);
+    store_rollback(tx);
+    for (char *t = strtok_r(all, ",", &save); t && n < 16; t = strtok_r(NULL, ",", &save))
+        parts[n++] = t;
+    qsort(parts, n, sizeof(*parts), serial_cmp);
+    for (size_t i = 0; i < n; i++) {
+        char *next = xasprintf("%s%s%s", out, i ? "," : "", parts[i]);
+        free(out);
+        out = next;
+    }
+    free(all);
+    return out;
+}
+
+static void crl_entries_follow_scope_cutoff_and_changes(void **state)
+{
+    struct store *s = open_store();
+    struct store_tx *tx;
+    struct err e;
+    char *got;
+    (void)state;
+    for (int i = 1; i <= 6; i++) {
+        char serial[16];
+        struct cert_rec r;
+        snprintf(serial, sizeof(serial), "0%d", i);
+        r = cert_of(serial, "issuing", i == 6 ? 1000 : 9000);
+        r.crl_shard = 1 + i % 2;
+        assert_int_equal(cert_put_rec(s, "a", &r, &e), 0);
+    }
+    tx = begin(s);
+    assert_int_equal(store_cert_set_status(tx, "a", "01", "revoked", 100, 1, 0, 100, &e), 0);
+    assert_int_equal(store_cert_set_status(tx, "a", "02", "hold", 200, 6, 0, 200, &e), 0);
+    assert_int_equal(store_cert_set_status(tx, "a", "03", "revoked", 300, 4, 0, 300, &e), 0);
+    assert_int_equal(store_cert_set_status(tx, "a", "04", "good", 0, -1, 0, 400, &e), 0);
+    assert_int_equal(store_cert_set_status(tx, "a", "06", "revoked", 300, 4, 0, 300, &e), 0);
+    commit(tx);
+    /* 06 expired before the cutoff; 04 was reinstated; 05 never changed. */
+    got = crl_entries(s, 0, 5000, 0);
+    assert_string_equal(got, "01:revoked,02:hold,03:revoked");
+    free(got);
+    got = crl_entries(s, 2, 5000, 0); /* odd serials are in shard 2 */
+    assert_string_equal(got, "01:revoked,03:revoked");
+    free(got);
+    got = crl_entries(s, 0, 0, 0); /* no cutoff: the expired one too */
+    assert_string_equal(got, "01:revoked,02:hold,03:revoked,06:revoked");
+    free(got);
+    got = crl_entries(s, 0, 5000, 200); /* a delta on a base of time 200 */
+    assert_string_equal(got, "02:hold,03:revoked,04:good");
+    free(got);
+    got = crl_entries(s, 1, 5000, 200);
+    assert_string_equal(got, "02:hold,04:good");
+    free(got);
+    tx = begin_read(s);
+    assert_int_equal(store_cert_crl_entries(tx, "a", "issuing", 0, 0, 0, stop_entry, NULL, &e), -1);
+    assert_string_equal(e.msg, "stopped");
+    got = xstrdup("");
+    assert_int_equal(store_cert_crl_entries(tx, "b", "issuing", 0, 0, 0, collect_entry, &got, &e),
+                     0);
+    assert_string_equal(got, ""); /* another tenant sees nothing */
+    free(got);
+    store_rollback(tx);
+    store_close(s);
+}
+
+static void crl_scopes_have_their_own_latest(void **state)
+{
+    static unsigned char der1[] = {0x30, 0x00};
+    struct store *s = open_store();
+    struct crl_rec r = {.ca = "issuing",
+                        .this_update = 1,
+                        .next_update = 2,
+                        .der = der1,
+                        .der_len = sizeof(der1)},
+                   *got = NULL;
+    struct store_tx *tx = begin(s);
+    struct err e;
+    (void)state;
+    struct {
+        int shard;
+        int64_t base, number;
+    } rows[] = {{0, 0, 1}, {1, 0, 2}, {0, 1, 3}, {1, 2, 4}, {1, 0, 5}, {0, 0, 6}, {0, 6, 7}};
+    for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+        r.shard = rows[i].shard;
+        r.delta_base = rows[i].base;
+        r.number = rows[i].number;
+        assert_int_equal(store_crl_insert(tx, "a", &r, &e), 0);
+    }
+    commit(tx);
+    tx = begin_read(s);
+    assert_int_equal(store_crl_latest(tx, "a", "issuing", &got, &e), 0);
+    assert_int_equal(got->number, 6);
+    crl_rec_free(got);
+    assert_int_equal(store_crl_latest_scope(tx, "a", "issuing", 0, 1, &got, &e), 0);
+    assert_int_equal(got->number, 7);
+    assert_int_equal(got->delta_base, 6);
+    crl_rec_free(got);
+    assert_int_equal(store_crl_latest_scope(tx, "a", "issuing", 1, 0, &got, &e), 0);
+    assert_int_equal(got->number, 5);
+    assert_int_equal(got->shard, 1);
+    crl_rec_free(got);
+    assert_int_equal(store_crl_latest_scope(tx, "a", "issuing", 1, 1, &got, &e), 0);
+    assert_int_equal(got->number, 4);
+    crl_rec_free(got);
+    assert_int_equal(store_crl_latest_scope(tx, "a", "issuing", 2, 0, &got, &e), -1);
+    assert_int_equal(e.status, 404);
+    assert_int_equal(store_crl_latest_scope(tx, "b", "issuing", 0, 0, &got, &e), -1);
+    store_rollback(tx);
+    /* Pruning keeps the newest of one scope and kind and touches no other. */
+    tx = begin(s);
+    assert_int_equal(store_crl_prune(tx, "a", "issuing", 0, 0, 1, &e), 0);
+    assert_int_equal(store_crl_prune(tx, "a", "issuing", 1, 1, 5, &e), 0);
+    assert_int_equal(store_crl_prune(tx, "b", "issuing", 1, 0, 1, &e), 0);
+    commit(tx);
+    assert_int_equal(raw_int("SELECT COUNT(*) FROM crls WHERE tenant = 'a' AND shard = 0 "
+                             "AND delta_base = 0"),
+                     1);
+    assert_int_equal(raw_int("SELECT number FROM crls WHERE tenant = 'a' AND shard = 0 "
+                             "AND delta_base = 0"),
+                     6);
+    assert_int_equal(raw_int("SELECT COUNT(*) FROM crls WHERE tenant = 'a'"), 6);
+    store_close(s);
+}
+
+/* A file of schema 1 with revoked certificates and CRLs: the later steps keep them. */
+static void crl_migration_keeps_existing_rows(void **state)
+{
+    struct store *s;
+    struct store_tx *tx;
+    struct crl_rec *crl = NULL;
+    struct err e;
+    char *got;
+    (void)state;
+    /* Schema 1 only, versioned the way the first builds did (adopted, then migrated). */
+    raw_exec(sqlite_migrations[0]);
+    raw_exec("PRAGMA user_version = 1;"
+             "INSERT INTO tenants (name, status, created) VALUES ('a', 'active', 1);"
+             "INSERT INTO certs (tenant, serial, ca, profile, profile_version, status, not_before,"
+             "  not_after, revoked_at, reason, invalidity_date, der, created) VALUES"
+             "  ('a', '0a', 'issuing', 'p', 1, 'revoked', 1, 9000, 700, 1, 0, x'00', 1),"
+             "  ('a', '0b', 'issuing', 'p', 1, 'good', 1, 9000, 0, -1, 0, x'00', 1);"
+             "INSERT INTO crls (tenant, ca, number, this_update, next_update, der) VALUES"
+             "  ('a', 'issuing', 4, 1, 2, x'3000');");
+    s = open_store();
+    assert_int_equal(store_schema_version(s), sqlite_migration_count);
+    got = crl_entries(s, 0, 0, 0);
+    assert_string_equal(got, "0a:revoked");
+    free(got);
+    got = crl_entries(s, 0, 0, 700); /* revoked before the migration: changed when revoked */
+    assert_string_equal(got, "0a:revoked");
+    free(got);
+    tx = begin_read(s);
+    assert_int_equal(store_crl_latest_scope(tx, "a", "issuing", 0, 0, &crl, &e), 0);
+    assert_int_equal(crl->number, 4);
+    assert_int_equal(crl->shard, 0);
+    assert_int_equal(crl->delta_base, 0);
+    crl_rec_free(crl);
+    store_rollback(tx);
+    store_close(s);
+}
 
 static void crl_numbers_strictly_increase_across_reopen(void **state)
 {
@@ -1009,7 +1203,7 @@ static void populate(struct store *s, const char *t)
     assert_int_equal(store_profile_put(tx, t, "web", "{}", &v, &e), 0);
     assert_int_equal(store_entity_insert(tx, t, &ent, &e), 0);
     assert_int_equal(store_cert_insert(tx, t, &cert, &e), 0);
-    assert_int_equal(store_cert_set_status(tx, t, "beef", "revoked", 10, 1, 0, &e), 0);
+    assert_int_equal(store_cert_set_status(tx, t, "beef", "revoked", 10, 1, 0, 1000, &e), 0);
     assert_int_equal(store_crl_insert(tx, t, &crl, &e), 0);
     assert_int_equal(store_token_insert(tx, t, &tok, &e), 0);
     assert_int_equal(store_audit_insert(tx, t, &ar, &e), 0);
@@ -1100,7 +1294,7 @@ static void another_tenant_sees_and_changes_nothing(void **state)
     assert_int_equal(e.status, 404);
     assert_int_equal(store_entity_update(tx, "b", &ent, &e), -1);
     assert_int_equal(e.status, 404);
-    assert_int_equal(store_cert_set_status(tx, "b", "beef", "good", 0, -1, 0, &e), -1);
+    assert_int_equal(store_cert_set_status(tx, "b", "beef", "good", 0, -1, 0, 1000, &e), -1);
     assert_int_equal(e.status, 404);
     assert_int_equal(store_token_delete(tx, "b", "tok-1", &e), -1);
     assert_int_equal(e.status, 404);
@@ -1141,7 +1335,7 @@ static void rollback_leaves_nothing(void **state)
         struct cert_rec r = cert_of("cafe", "root", 1);
         assert_int_equal(store_tenant_create(tx, "x", &e), 0);
         assert_int_equal(store_cert_insert(tx, "a", &r, &e), 0);
-        assert_int_equal(store_cert_set_status(tx, "a", "beef", "good", 0, -1, 0, &e), 0);
+        assert_int_equal(store_cert_set_status(tx, "a", "beef", "good", 0, -1, 0, 1000, &e), 0);
         assert_int_equal(store_token_delete(tx, "a", "tok-1", &e), 0);
     }
     store_rollback(tx);
@@ -1399,7 +1593,7 @@ static void ocsp_response_rows_follow_certificates_and_their_status(void **state
     store_rollback(tx);
     /* A status change drops it in the same statement ... */
     tx = begin(s);
-    assert_int_equal(store_cert_set_status(tx, "a", "7f31", "revoked", 2000, 1, 0, &e), 0);
+    assert_int_equal(store_cert_set_status(tx, "a", "7f31", "revoked", 2000, 1, 0, 2000, &e), 0);
     commit(tx);
     tx = begin_read(s);
     assert_int_equal(store_ocsp_get(tx, "a", "7f31", &o, &e), 0);
@@ -1459,6 +1653,9 @@ int main(void)
         T(data_survives_close_and_reopen),
         T(a_file_from_a_newer_build_is_refused),
         T(a_file_versioned_by_user_version_is_adopted),
+        T(crl_entries_follow_scope_cutoff_and_changes),
+        T(crl_scopes_have_their_own_latest),
+        T(crl_migration_keeps_existing_rows),
         T(bad_urls_are_refused),
         T(tenants_create_get_and_list),
         T(cas_insert_get_update_and_list),

@@ -46,6 +46,8 @@ static const struct config_item items[] = {
     {"crl_expired_margin_days", CONF_INT, F(crl_expired_margin_days), 1, 3650, "30",
      "days revoked entries stay on CRLs past expiry"},
     {"log_level", CONF_STRING, F(log_level), 0, 0, "info", "debug, info, warn or error"},
+    {"tsa_clock_check", CONF_STRING, F(tsa_clock_check), 0, 0, "off",
+     "TSA: off, or kernel (refuse tokens while adjtimex(2) flags the clock unsynchronised)"},
 };
 
 static char **str_field(struct config *c, const struct config_item *it)
@@ -178,6 +180,8 @@ int config_check(const struct config *c, struct err *e)
     if (strcmp(c->log_level, "debug") && strcmp(c->log_level, "info") &&
         strcmp(c->log_level, "warn") && strcmp(c->log_level, "error"))
         return err_set(e, 0, ERR_BAD_REQUEST, "log_level: debug, info, warn or error");
+    if (strcmp(c->tsa_clock_check, "off") != 0 && strcmp(c->tsa_clock_check, "kernel") != 0)
+        return err_set(e, 0, ERR_BAD_REQUEST, "tsa_clock_check: off or kernel");
     if (c->public_url != NULL && strncmp(c->public_url, "http://", 7) != 0)
         return err_set(e, 0, ERR_BAD_REQUEST,
                        "public_url: must be http:// (CDP/AIA over HTTPS would loop)");

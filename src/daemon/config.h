@@ -29,6 +29,7 @@ struct config {
     int crl_interval_minutes;
     int crl_expired_margin_days;
     char *log_level;
+    char *tsa_clock_check; /* "off" or "kernel" */
 };
 
 /* Sets every field to its default. */

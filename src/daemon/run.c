@@ -75,6 +75,8 @@ static int server_listen(struct server *s, struct err *e)
     sc.crl_validity_hours = s->cfg.crl_validity_hours;
     sc.crl_interval_minutes = s->cfg.crl_interval_minutes;
     sc.crl_expired_margin_days = s->cfg.crl_expired_margin_days;
+    sc.tsa_clock_check =
+        strcmp(s->cfg.tsa_clock_check, "kernel") == 0 ? SVC_CLOCK_KERNEL : SVC_CLOCK_OFF;
     s->svc = svc_new(s->store, s->signer, &sc);
     s->api.svc = s->svc;
     free(url);

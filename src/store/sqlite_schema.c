@@ -43,6 +43,18 @@ const char *const sqlite_migrations[] = {
     "  actor TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL, result TEXT NOT NULL,"
     "  detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,"
     "  PRIMARY KEY (tenant, seq));",
+    /* 2: time-stamping units and the tokens they issued (issue 4) */
+    "CREATE TABLE tsa_units (tenant TEXT NOT NULL, name TEXT NOT NULL, ca TEXT NOT NULL,"
+    "  key_id TEXT NOT NULL, key_type TEXT NOT NULL, status TEXT NOT NULL,"
+    "  cert_serial TEXT NOT NULL, cert BLOB NOT NULL, chain BLOB, policy TEXT NOT NULL,"
+    "  policies TEXT NOT NULL, hashes TEXT NOT NULL, accuracy_ms INTEGER NOT NULL,"
+    "  include_chain INTEGER NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (tenant, name));"
+    "CREATE TABLE tsa_tokens (tenant TEXT NOT NULL, unit TEXT NOT NULL, serial TEXT NOT NULL,"
+    "  gen_time TEXT NOT NULL, time INTEGER NOT NULL, policy TEXT NOT NULL,"
+    "  hash_alg TEXT NOT NULL, imprint TEXT NOT NULL, nonce TEXT, requester TEXT NOT NULL,"
+    "  der BLOB NOT NULL, PRIMARY KEY (tenant, unit, serial));"
+    "CREATE INDEX tsa_tokens_imprint ON tsa_tokens (tenant, unit, imprint);"
+    "CREATE INDEX tsa_tokens_time ON tsa_tokens (tenant, unit, time);",
 };
 
 const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

@@ -21,6 +21,7 @@ struct svc *svc_new(struct store *store, struct signer *signer, const struct svc
     s->crl_interval_minutes = cfg->crl_interval_minutes > 0 ? cfg->crl_interval_minutes : 60;
     s->crl_expired_margin_days =
         cfg->crl_expired_margin_days > 0 ? cfg->crl_expired_margin_days : 30;
+    s->tsa_clock_check = cfg->tsa_clock_check;
     pthread_mutex_init(&s->lock, NULL);
     s->writer = writer_start(store, 64);
     return s;
@@ -48,6 +49,7 @@ void svc_free(struct svc *s)
         free(c->der);
         free(c);
     }
+    svc_tsa_cache_free(s);
     pthread_mutex_destroy(&s->lock);
     free(s->public_url);
     free(s);

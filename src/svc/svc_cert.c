@@ -189,6 +189,28 @@ out:
     return rc;
 }
 
+int svc_cert_issue_pubkey(struct svc *s, const struct actor *a, const char *tenant,
+                          const struct issue_params *p, const char *subject, EVP_PKEY *pub,
+                          struct cert_rec **out, X509 **cert, struct err *e)
+{
+    struct issue_ctx c = {0};
+    struct issue_request r = {0};
+    int rc = -1;
+
+    if (issue_load(s, tenant, p, &c, e) != 0)
+        goto out;
+    if (issue_request_from_json(&r, subject, NULL, e) != 0)
+        goto out;
+    r.validity_days = p->validity_days;
+    EVP_PKEY_up_ref(pub);
+    r.pubkey = pub;
+    rc = issue_finish(s, a, tenant, p, &c, &r, "cert.issue", out, cert, e);
+out:
+    issue_request_clear(&r);
+    issue_ctx_clear(&c);
+    return rc;
+}
+
 static int keygen_validate(const char *key_type, const char *password, struct err *e)
 {
     if (key_type_parse(key_type ? key_type : "ec-p256") == KEY_NONE)

@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "core/profile.h"
+#include "core/tsa.h"
 #include "svc/svc.h"
 #include "svc/writer.h"
 
@@ -24,6 +25,15 @@ struct ca_cache_entry {
     struct ca_cache_entry *next;
 };
 
+/* A TSA unit as the responder uses it: record, parsed policy, signing digest. */
+struct tsa_cache_entry {
+    struct tsa_unit_rec *rec;
+    struct tsa_policy policy;
+    X509_NAME *subject; /* the unit certificate's subject: the token's tsa name */
+    const char *digest; /* "sha256", "sha384", "" (Ed25519) */
+    struct tsa_cache_entry *next;
+};
+
 struct svc {
     struct store *store;
     struct signer *signer;
@@ -34,7 +44,9 @@ struct svc {
     struct writer *writer; /* group commit of issuance records */
     pthread_mutex_t lock;  /* guards keys */
     struct key_cache_entry *keys;
-    struct ca_cache_entry *ca_certs; /* parsed CA certificates, guarded by lock */
+    struct ca_cache_entry *ca_certs;   /* parsed CA certificates, guarded by lock */
+    struct tsa_cache_entry *tsa_units; /* units answering requests, guarded by lock */
+    int tsa_clock_check;               /* SVC_CLOCK_* */
 };
 
 /* A remote key of tenant (cached; the caller frees its reference). */
@@ -62,6 +74,17 @@ struct profile *svc_profile_load(struct store_tx *tx, const char *tenant, const 
 /* Fills the AIA/CDP URLs of CA `ca` into urls; free with svc_urls_free. */
 void svc_urls_fill(struct svc *s, const char *tenant, const char *ca, struct ca_urls *urls);
 void svc_urls_free(struct ca_urls *urls);
+
+/*
+ * Issues a certificate for pub (no CSR: the key was made in the signer) with
+ * subject ("/CN=...") under p; *out and *cert (caller frees) set on success.
+ */
+int svc_cert_issue_pubkey(struct svc *s, const struct actor *a, const char *tenant,
+                          const struct issue_params *p, const char *subject, EVP_PKEY *pub,
+                          struct cert_rec **out, X509 **cert, struct err *e);
+
+/* Frees the TSA unit cache (svc_tsa.c). */
+void svc_tsa_cache_free(struct svc *s);
 
 /* Fills the common fields of a cert_rec from an issued certificate. */
 void svc_cert_rec_fill(struct cert_rec *r, const char *tenant, const char *ca, X509 *cert);

@@ -346,3 +346,22 @@ def test_unsynchronised_clock_and_dead_signer_give_system_failure(tmp_path_facto
         assert s.api("GET", "/tsa/clock/tokens")["tokens"] == before
     finally:
         s.stop()
+
+
+def test_cli_creates_lists_and_shows_units_and_tokens(server, units, tmp_path):
+    out = server.cli("tsa", "create", "ts-cli", "--ca", "issuing", "--policy", POLICY,
+                     "--accept-policy", POLICY2, "--hash", "sha256", "--hash", "sha512",
+                     "--key-type", "ec-p384", "--accuracy-ms", "250", "--include-chain").stdout
+    assert "ts-cli" in out and f"/tsa/default/ts-cli" in out
+    shown = server.api("GET", "/tsa/ts-cli")
+    assert shown["hashes"] == ["sha256", "sha512"] and shown["policies"] == [POLICY, POLICY2]
+    assert shown["accuracy_ms"] == 250 and shown["include_chain"] and shown["key_type"] == "ec-p384"
+    assert "ts-cli" in server.cli("tsa", "list").stdout
+    assert "ec-p384" in server.cli("tsa", "show", "ts-cli").stdout
+    text = reply_text(tmp_path, timestamp(server, tmp_path, "ts-cli"))
+    serial = [l.split("0x", 1)[1] for l in text.splitlines()
+              if l.startswith("Serial number:")][0].lower().lstrip("0")
+    assert serial in server.cli("tsa", "tokens", "ts-cli").stdout
+    assert "127.0.0.1" in server.cli("tsa", "token", "ts-cli", serial).stdout
+    p = server.cli("tsa", "create", "x", "--ca", "issuing", check=False)
+    assert p.returncode == 2  # --policy missing: a usage error

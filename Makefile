@@ -131,6 +131,7 @@ fuzz-smoke: $(FUZZ_BIN)
 bench: bins
 	./scripts/install-deps.sh --bench
 	./bench/issue.sh
+	./bench/tsa.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -31,7 +31,8 @@ info=$(build/vouchd init "$work/vouch" --api-port "$api" --public-port "$pub" --
 echo "threads = ${THREADS:-32}" >> "$work/vouch/vouchd.conf"
 token=$(json "$info" '["admin_token"]')
 build/vouchd -c "$work/vouch/vouchd.conf" > "$work/vouchd.out" 2> "$work/vouchd.log" &
-pids+=($!)
+vpid=$!
+pids+=($vpid)
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$api/healthz" >/dev/null && break; sleep 0.1; done
 for u in "p256 ec-p256" "rsa2048 rsa-2048"; do
     set -- $u
@@ -65,6 +66,8 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/rsa2048.key" \
     -addext extendedKeyUsage=critical,timeStamping 2>/dev/null
 
 rate() { awk '/Requests\/sec/ {print $2}' "$1"; }
+# CPU time (user + system, clock ticks) of a process so far.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # Tokens per second of `openssl ts -reply`, one process per request, CORES loops at once.
 openssl_ts() {
@@ -87,12 +90,17 @@ openssl_speed() {
 }
 
 declare -A V O S
+spid=$(pgrep -P "$vpid" | head -1) # the signer process
 for key in p256 rsa2048; do
     echo "== vouchd: POST /tsa/default/$key, ${DURATION}s, 2 threads, $CONNS connections"
+    n0=$(ticks "$vpid"); s0=$(ticks "$spid")
     BENCH_BODY="$work/q.tsq" BENCH_AUTH="" BENCH_TYPE=application/timestamp-query \
         wrk -t2 -c"$CONNS" -d"${DURATION}s" -s bench/post.lua \
         "http://127.0.0.1:$pub/tsa/default/$key" | tee "$work/$key.wrk"
     V[$key]=$(rate "$work/$key.wrk")
+    n=$(awk '/requests in/ {print $1}' "$work/$key.wrk")
+    python3 -c "t = $(getconf CLK_TCK); n = $n
+print('CPU per token: network process %.0f us, signer %.0f us' % (($(ticks "$vpid") - $n0) * 1e6 / t / n, ($(ticks "$spid") - $s0) * 1e6 / t / n))"
     echo "== openssl ts -reply ($key), a process per request, $CORES at once, ${DURATION}s"
     O[$key]=$(openssl_ts "$key")
     echo "${O[$key]} tokens/s"

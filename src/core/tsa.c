@@ -72,6 +72,14 @@ int tsa_hash_nid(const char *name)
     return NID_undef;
 }
 
+const char *tsa_hash_name(int nid)
+{
+    for (size_t i = 0; i < ARRAY_LEN(hashes); i++)
+        if (hashes[i].nid == nid)
+            return hashes[i].name;
+    return "unknown";
+}
+
 /* A dotted OID; NULL if text is not one. */
 static ASN1_OBJECT *oid_parse(const char *text)
 {

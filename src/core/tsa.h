@@ -49,6 +49,8 @@ int tsa_policy_init(struct tsa_policy *p, const char *policy, const char *polici
 void tsa_policy_clear(struct tsa_policy *p);
 /* The NID of a hash name above, NID_undef if not one of them. */
 int tsa_hash_nid(const char *name);
+/* The name of one of those hashes ("unknown" for any other NID); static. */
+const char *tsa_hash_name(int nid);
 
 /* A request that passed the checks. */
 struct tsa_query {

@@ -228,7 +228,7 @@ static int token_issue(struct svc *s, struct tsa_cache_entry *u, const struct ts
         .tenant = u->rec->tenant,
         .unit = u->rec->name,
         .policy = policy,
-        .hash_alg = (char *)OBJ_nid2sn(q->hash_nid),
+        .hash_alg = (char *)tsa_hash_name(q->hash_nid),
         .requester = (char *)(requester ? requester : ""),
     };
     int rc = -1;

@@ -188,7 +188,7 @@ def test_every_token_is_recorded_and_can_be_looked_up(server, units, tmp_path):
     assert int(serial, 16).bit_length() >= 64
     rec = server.api("GET", f"/tsa/ts-p256/tokens/{serial}")
     imprint = hashlib.sha256(data).hexdigest()
-    assert rec["imprint"] == imprint and rec["hash_alg"] == "SHA256"
+    assert rec["imprint"] == imprint and rec["hash_alg"] == "sha256"
     assert rec["policy"] == POLICY and rec["nonce"] == nonce
     assert rec["requester"] == "127.0.0.1"
     token = base64.b64decode(rec["token"])

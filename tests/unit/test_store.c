@@ -1388,7 +1388,7 @@ static int token_put(struct store *s, const char *tenant, const char *serial, in
         .gen_time = "20261129120000.5Z",
         .time = t,
         .policy = "1.2.3",
-        .hash_alg = "SHA256",
+        .hash_alg = "sha256",
         .imprint = (char *)imprint,
         .requester = "192.0.2.1",
         .der = token,

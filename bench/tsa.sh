@@ -28,7 +28,7 @@ openssl ts -query -data "$work/doc" -sha256 -cert -out "$work/q.tsq" 2>/dev/null
 # vouchd with two units
 api=$(port); pub=$(port)
 info=$(build/vouchd init "$work/vouch" --api-port "$api" --public-port "$pub" --no-tls --json)
-echo "threads = ${THREADS:-32}" >> "$work/vouch/vouchd.conf"
+printf "threads = %s\nsigner_connections = %s\n" "${THREADS:-32}" "${SIGNERS:-32}" >> "$work/vouch/vouchd.conf"
 token=$(json "$info" '["admin_token"]')
 build/vouchd -c "$work/vouch/vouchd.conf" > "$work/vouchd.out" 2> "$work/vouchd.log" &
 vpid=$!

@@ -123,6 +123,13 @@ static struct tsa_cache_entry *unit_get(struct svc *s, const char *tenant, const
         return NULL;
     }
     pthread_mutex_lock(&s->lock);
+    for (struct tsa_cache_entry *o = s->tsa_units; o != NULL; o = o->next)
+        if (strcmp(o->rec->tenant, tenant) == 0 && strcmp(o->rec->name, unit) == 0) {
+            /* Another thread loaded it meanwhile: keep one. */
+            pthread_mutex_unlock(&s->lock);
+            cache_entry_free(c);
+            return o;
+        }
     c->next = s->tsa_units;
     s->tsa_units = c;
     pthread_mutex_unlock(&s->lock);

@@ -208,6 +208,23 @@ def test_serials_are_unique_and_random(server, units, tmp_path):
     assert len(serials) == 5
 
 
+def test_concurrent_requests_all_get_distinct_recorded_tokens(server, units, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+    der = query(tmp_path, data=b"concurrent")
+    before = len(server.api("GET", "/tsa/ts-rsa/tokens?limit=1000")["tokens"])
+    with ThreadPoolExecutor(16) as pool:
+        replies = list(pool.map(lambda _: post_tsq(server, "ts-rsa", der), range(48)))
+    assert all(r.status == 200 for r in replies)
+    serials = set()
+    for r in replies:
+        text = reply_text(tmp_path, r.body)
+        assert status_of(text) == "Granted."
+        serials.add([l for l in text.splitlines() if l.startswith("Serial number:")][0])
+    assert len(serials) == 48
+    after = server.api("GET", "/tsa/ts-rsa/tokens?limit=1000")["tokens"]
+    assert len(after) == before + 48
+
+
 def test_requested_policy_is_used_and_unknown_policy_refused(server, units, tmp_path):
     text = reply_text(tmp_path, timestamp(server, tmp_path, "ts-p256", policy=POLICY2))
     assert f"Policy OID: {POLICY2}" in text

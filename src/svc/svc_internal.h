@@ -29,8 +29,9 @@ struct ca_cache_entry {
 struct tsa_cache_entry {
     struct tsa_unit_rec *rec;
     struct tsa_policy policy;
-    X509_NAME *subject; /* the unit certificate's subject: the token's tsa name */
-    const char *digest; /* "sha256", "sha384", "" (Ed25519) */
+    X509_NAME *subject;            /* the unit certificate's subject: the token's tsa name */
+    int64_t not_before, not_after; /* the unit certificate's validity */
+    const char *digest;            /* "sha256", "sha384", "" (Ed25519) */
     struct tsa_cache_entry *next;
 };
 

@@ -58,6 +58,14 @@ static const char *digest_of(const char *key_type)
     }
 }
 
+/* Seconds since the epoch of an ASN1_TIME (0 if it does not convert). */
+static int64_t asn1_time_of(const ASN1_TIME *t)
+{
+    struct tm tm;
+
+    return ASN1_TIME_to_tm(t, &tm) == 1 ? (int64_t)timegm(&tm) : 0;
+}
+
 /* A cache entry made from a unit record (taken over); NULL with e set. */
 static struct tsa_cache_entry *cache_entry_new(struct tsa_unit_rec *rec, struct err *e)
 {
@@ -73,6 +81,8 @@ static struct tsa_cache_entry *cache_entry_new(struct tsa_unit_rec *rec, struct 
         cache_entry_free(c);
         return NULL;
     }
+    c->not_before = asn1_time_of(X509_get0_notBefore(cert));
+    c->not_after = asn1_time_of(X509_get0_notAfter(cert));
     X509_free(cert);
     if (tsa_policy_init(&c->policy, rec->policy, rec->policies_json, rec->hashes_json,
                         rec->accuracy_ms, e) != 0) {
@@ -196,6 +206,11 @@ static int token_make(struct svc *s, struct tsa_cache_entry *u, const struct tsa
         return -1;
     if (clock_gettime(CLOCK_REALTIME, &now) != 0) {
         err_set(e, 500, ERR_INTERNAL, "the clock cannot be read");
+        goto out;
+    }
+    /* No token outside the validity of the unit certificate: it would not verify. */
+    if ((int64_t)now.tv_sec < u->not_before || (int64_t)now.tv_sec >= u->not_after) {
+        err_set(e, 503, ERR_UNAVAILABLE, "the unit's certificate is not valid now");
         goto out;
     }
     if (tsa_tst_build(q, &u->policy, serial, &now, u->subject, &tst, &tst_len, &rec->gen_time, e) !=

@@ -322,10 +322,31 @@ int svc_tsa_respond(struct svc *s, const char *tenant, const char *unit, const u
 
 /* ---- units ------------------------------------------------------------ */
 
-/* Checks c; fills the JSON texts to store.  -1 with e (400) naming the field. */
-static int create_check(const struct tsa_create *c, char **policies, struct err *e)
+/* The JSON array of p's accepted policies, the default first (caller frees). */
+static char *policies_text(const struct tsa_policy *p)
 {
+    json_t *arr = json_array();
+    char oid[128], *text;
+
+    for (int i = 0; i < sk_ASN1_OBJECT_num(p->policies); i++) {
+        OBJ_obj2txt(oid, sizeof(oid), sk_ASN1_OBJECT_value(p->policies, i), 1);
+        json_array_append_new(arr, json_string(oid));
+    }
+    text = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    return text;
+}
+
+/*
+ * Checks c; sets the canonical default policy (*policy) and the JSON array of
+ * every accepted policy (*policies) to store (caller frees both).  -1 with e
+ * (400) naming the field.
+ */
+static int create_check(const struct tsa_create *c, char **policy, char **policies, struct err *e)
+{
+    enum key_type type = key_type_parse(c->key_type ? c->key_type : "ec-p256");
     struct tsa_policy p;
+    char oid[128];
 
     if (c->name == NULL || !name_valid(c->name))
         return err_set(e, 400, ERR_BAD_REQUEST,
@@ -333,24 +354,15 @@ static int create_check(const struct tsa_create *c, char **policies, struct err 
     if (c->ca == NULL)
         return err_set(e, 400, ERR_BAD_REQUEST, "ca: required");
     /* OpenSSL 3.0's CMS cannot sign with Ed25519 ("no default digest"): not offered. */
-    if (key_type_parse(c->key_type ? c->key_type : "ec-p256") == KEY_NONE ||
-        key_type_parse(c->key_type ? c->key_type : "ec-p256") == KEY_ED25519)
+    if (type == KEY_NONE || type == KEY_ED25519)
         return err_set(e, 400, ERR_BAD_REQUEST,
                        "key_type: one of ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096");
     if (tsa_policy_init(&p, c->policy, c->policies, c->hashes ? c->hashes : DEFAULT_HASHES,
                         c->accuracy_ms < 0 ? DEFAULT_ACCURACY : c->accuracy_ms, e) != 0)
         return -1;
-    /* Stored: every accepted policy, the default first. */
-    {
-        json_t *arr = json_array();
-        char oid[128];
-        for (int i = 0; i < sk_ASN1_OBJECT_num(p.policies); i++) {
-            OBJ_obj2txt(oid, sizeof(oid), sk_ASN1_OBJECT_value(p.policies, i), 1);
-            json_array_append_new(arr, json_string(oid));
-        }
-        *policies = json_dumps(arr, JSON_COMPACT);
-        json_decref(arr);
-    }
+    OBJ_obj2txt(oid, sizeof(oid), p.default_policy, 1);
+    *policy = xstrdup(oid);
+    *policies = policies_text(&p);
     tsa_policy_clear(&p);
     return 0;
 }
@@ -455,15 +467,26 @@ out:
     return rc;
 }
 
+/* The stored unit (tenant, name) into *out; -1 with e. */
+static int unit_read(struct svc *s, const char *tenant, const char *name, struct tsa_unit_rec **out,
+                     struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc = tx ? store_tsa_unit_get(tx, tenant, name, out, e) : -1;
+
+    store_rollback(tx);
+    return rc;
+}
+
 int svc_tsa_create(struct svc *s, const struct actor *a, const char *tenant,
                    const struct tsa_create *c, struct tsa_unit_rec **out, struct err *e)
 {
     struct tsa_unit_rec r = {0};
-    char *policies = NULL;
+    char *policy = NULL, *policies = NULL;
     int active = 0, rc = -1;
     struct err ignored;
 
-    if (create_check(c, &policies, e) != 0)
+    if (create_check(c, &policy, &policies, e) != 0)
         return -1;
     if (svc_tenant_check(s, tenant, &active, e) != 0 || unit_absent(s, tenant, c->name, e) != 0)
         goto out;
@@ -476,7 +499,7 @@ int svc_tsa_create(struct svc *s, const struct actor *a, const char *tenant,
     r.ca = (char *)c->ca;
     r.key_type = (char *)(c->key_type ? c->key_type : "ec-p256");
     r.status = "active";
-    r.policy = (char *)c->policy;
+    r.policy = policy;
     r.policies_json = policies;
     r.hashes_json = (char *)(c->hashes ? c->hashes : DEFAULT_HASHES);
     r.accuracy_ms = c->accuracy_ms < 0 ? DEFAULT_ACCURACY : c->accuracy_ms;
@@ -488,16 +511,13 @@ int svc_tsa_create(struct svc *s, const struct actor *a, const char *tenant,
             signer_delete(s->signer, tenant, r.key_id, &ignored);
         goto out;
     }
-    {
-        struct store_tx *tx = store_begin_read(s->store, e);
-        rc = tx ? store_tsa_unit_get(tx, tenant, c->name, out, e) : -1;
-        store_rollback(tx);
-    }
+    rc = unit_read(s, tenant, c->name, out, e);
 out:
     free(r.key_id);
     free(r.cert_serial);
     free(r.cert_der);
     free(r.chain_der);
+    free(policy);
     free(policies);
     return rc;
 }

@@ -115,6 +115,7 @@ FUZZ_SRCS_profile := $(core_SRC) $(lib_SRC)
 FUZZ_SRCS_wire    := src/keys/wire.c $(lib_SRC)
 FUZZ_SRCS_tbs     := src/keys/tbs.c
 FUZZ_SRCS_ocsp    := $(core_SRC) $(lib_SRC)
+FUZZ_SRCS_tsq     := $(core_SRC) $(lib_SRC)
 FUZZ_SRCS_route   := $(foreach m,api http svc core audit store keys lib,$($(m)_SRC))
 FUZZ_BIN  := $(patsubst fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard src/*/*.c src/*/*.h)
@@ -133,6 +134,7 @@ bench: bins
 	./bench/issue.sh
 	./bench/ocsp.sh
 	./bench/crl.sh
+	./bench/tsa.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

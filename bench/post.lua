@@ -1,9 +1,10 @@
--- wrk script: POST the JSON body in $BENCH_BODY with $BENCH_AUTH as bearer token.
+-- wrk script: POST the body in $BENCH_BODY (content type $BENCH_TYPE, default JSON)
+-- with $BENCH_AUTH as bearer token.
 local f = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
 wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
-wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Content-Type"] = os.getenv("BENCH_TYPE") or "application/json"
 local auth = os.getenv("BENCH_AUTH")
 if auth and auth ~= "" then
     wrk.headers["Authorization"] = "Bearer " .. auth

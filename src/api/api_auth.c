@@ -15,9 +15,9 @@
 
 /* Permissions of the tenant-admin role (every tenant permission). */
 static const char *const admin_permissions[] = {
-    "ca.read",      "ca.write",      "cert.read",   "cert.issue",   "cert.revoke",
-    "profile.read", "profile.write", "entity.read", "entity.write", "crl.write",
-    "audit.read",   "token.read",    "token.write", NULL,
+    "ca.read",       "ca.write",    "cert.read",    "cert.issue", "cert.revoke", "profile.read",
+    "profile.write", "entity.read", "entity.write", "crl.write",  "audit.read",  "token.read",
+    "token.write",   "tsa.read",    "tsa.write",    NULL,
 };
 static const char *const system_permissions[] = {"system", NULL};
 static const char *const no_permissions[] = {NULL};

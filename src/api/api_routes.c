@@ -56,6 +56,12 @@ static const struct http_route routes[] = {
     {"GET", T "/audit", NULL, "audit.read", 0, api_audit_list},
     {"GET", T "/audit/verify", NULL, "audit.read", 0, api_audit_verify},
 
+    {"POST", T "/tsa", JSON, "tsa.write", SMALL, api_tsa_create},
+    {"GET", T "/tsa", NULL, "tsa.read", 0, api_tsa_list},
+    {"GET", T "/tsa/{unit}", NULL, "tsa.read", 0, api_tsa_show},
+    {"GET", T "/tsa/{unit}/tokens", NULL, "tsa.read", 0, api_tsa_token_search},
+    {"GET", T "/tsa/{unit}/tokens/{serial}", NULL, "tsa.read", 0, api_tsa_token_show},
+
     {"POST", T "/tokens", JSON, "token.write", SMALL, api_token_create},
     {"GET", T "/tokens", NULL, "token.read", 0, api_token_list},
     {"DELETE", T "/tokens/{id}", NULL, "token.write", 0, api_token_delete},
@@ -70,6 +76,9 @@ static const struct http_route public_routes[] = {
     {"POST", "/ocsp/{tenant}", OCSP_REQ, "public", OCSP_MAX, api_ocsp_post},
     {"POST", "/ocsp/{tenant}/{ca}", OCSP_REQ, "public", OCSP_MAX, api_ocsp_post},
     {"GET", "/ocsp/{tenant}/{req*}", NULL, "public", 0, api_ocsp_get},
+    /* RFC 3161 §3.4; a TimeStampReq is ~100 bytes (a few KB with extensions) */
+    {"POST", "/tsa/{tenant}/{unit}", "application/timestamp-query", "public", 16 * KB,
+     api_public_tsa},
 };
 
 const struct http_route *api_routes(size_t *n)

@@ -62,6 +62,8 @@ static const struct config_item items[] = {
     {"ocsp_responder_key_type", CONF_STRING, F(ocsp_responder_key_type), 0, 0, "ec-p256",
      "key type of delegated OCSP responders"},
     {"log_level", CONF_STRING, F(log_level), 0, 0, "info", "debug, info, warn or error"},
+    {"tsa_clock_check", CONF_STRING, F(tsa_clock_check), 0, 0, "off",
+     "TSA: off, or kernel (refuse tokens while adjtimex(2) flags the clock unsynchronised)"},
 };
 
 static char **str_field(struct config *c, const struct config_item *it)
@@ -199,6 +201,8 @@ int config_check(const struct config *c, struct err *e)
     if (key_type_parse(c->ocsp_responder_key_type) == KEY_NONE)
         return err_set(e, 0, ERR_BAD_REQUEST,
                        "ocsp_responder_key_type: ec-p256, ec-p384, rsa-2048/3072/4096 or ed25519");
+    if (strcmp(c->tsa_clock_check, "off") != 0 && strcmp(c->tsa_clock_check, "kernel") != 0)
+        return err_set(e, 0, ERR_BAD_REQUEST, "tsa_clock_check: off or kernel");
     if (c->public_url != NULL && strncmp(c->public_url, "http://", 7) != 0)
         return err_set(e, 0, ERR_BAD_REQUEST,
                        "public_url: must be http:// (CDP/AIA over HTTPS would loop)");

@@ -36,6 +36,7 @@ struct config {
     int ocsp_check_seconds;
     int ocsp_cache_seconds;
     char *log_level;
+    char *tsa_clock_check; /* "off" or "kernel" */
 };
 
 /* Sets every field to its default. */

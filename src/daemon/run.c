@@ -124,6 +124,8 @@ static int server_listen(struct server *s, struct err *e)
     sc.ocsp_responder_key_type = s->cfg.ocsp_responder_key_type;
     sc.ocsp_check_seconds = s->cfg.ocsp_check_seconds;
     sc.ocsp_cache_seconds = s->cfg.ocsp_cache_seconds > 0 ? s->cfg.ocsp_cache_seconds : -1;
+    sc.tsa_clock_check =
+        strcmp(s->cfg.tsa_clock_check, "kernel") == 0 ? SVC_CLOCK_KERNEL : SVC_CLOCK_OFF;
     s->svc = svc_new(s->store, s->signer, &sc);
     s->api.svc = s->svc;
     free(url);

@@ -111,6 +111,24 @@ EVP_PKEY *signer_key(struct signer *s, const char *tenant, const char *key_id, s
  */
 X509 *signer_key_cert(EVP_PKEY *key, X509 *cert, struct err *e);
 
+/* signer_sign_tst flags */
+#define SIGNER_TST_CERTS 1 /* the token carries the TSA certificate (and chain, if given) */
+
+/*
+ * A time-stamp token (RFC 3161, RFC 5816): the signer wraps tst, a DER
+ * TSTInfo, in a CMS SignedData signed with (tenant, key_id) and digest
+ * ("sha256", ...; "" for Ed25519), with a signingCertificateV2 attribute for
+ * cert (the DER of the key's time-stamping certificate).  With
+ * SIGNER_TST_CERTS the token carries cert and the certificates of chain
+ * (concatenated DER, may be NULL).  *token (caller frees) is the ContentInfo
+ * DER.  400 if tst is not a TSTInfo or cert is not a time-stamping
+ * certificate of the key; 404 if the tenant has no such key.
+ */
+int signer_sign_tst(struct signer *s, const char *tenant, const char *key_id, const char *digest,
+                    const unsigned char *tst, size_t tst_len, const unsigned char *cert,
+                    size_t cert_len, const unsigned char *chain, size_t chain_len, int flags,
+                    unsigned char **token, size_t *token_len, struct err *e);
+
 enum signer_import_format { SIGNER_IMPORT_PKCS12 = 1, SIGNER_IMPORT_PEM_KEY = 2 };
 
 /*

@@ -404,6 +404,36 @@ int signer_sign(struct signer *s, const char *tenant, const char *key_id, const 
     return rc;
 }
 
+int signer_sign_tst(struct signer *s, const char *tenant, const char *key_id, const char *digest,
+                    const unsigned char *tst, size_t tst_len, const unsigned char *cert,
+                    size_t cert_len, const unsigned char *chain, size_t chain_len, int flags,
+                    unsigned char **token, size_t *token_len, struct err *e)
+{
+    struct buf req = {0};
+    unsigned char *reply = NULL;
+    size_t rlen;
+    int rc;
+
+    wire_put_str(&req, T_TENANT, tenant);
+    wire_put_str(&req, T_KEY_ID, key_id);
+    wire_put_str(&req, T_DIGEST, digest ? digest : "");
+    wire_put(&req, T_DATA, tst, tst_len);
+    wire_put(&req, T_CERT, cert, cert_len);
+    if (chain != NULL && chain_len > 0)
+        wire_put(&req, T_CHAIN, chain, chain_len);
+    wire_put_u64(&req, T_FLAGS, (uint64_t)flags);
+    if (req.len > WIRE_MAX_SMALL) {
+        rc = err_set(e, 413, ERR_TOO_LARGE, "time-stamp token: certificates too large");
+    } else {
+        rc = signer_call(s, W_SIGN_TST, &req, &reply, &rlen, e);
+        if (rc == 0)
+            rc = reply_bytes(reply, rlen, T_DATA, token, token_len, e);
+    }
+    free(reply);
+    buf_free(&req);
+    return rc;
+}
+
 /* The certificates of an IMPORT reply, in order (undecodable ones skipped). */
 static STACK_OF(X509) * reply_certs(const unsigned char *body, size_t len)
 {

@@ -42,6 +42,23 @@ EVP_PKEY *remote_key_new(struct signer *s, const char *tenant, const char *key_i
 /* DER SubjectPublicKeyInfo → EVP_PKEY; NULL if it does not parse. */
 EVP_PKEY *pubkey_from_der(const unsigned char *der, size_t len);
 
+/* ---- inside the signer process (signer_proc.c, signer_tst.c) ---------------- */
+
+/* A request being answered: its body, and the reply being built. */
+struct req {
+    const unsigned char *body;
+    size_t len;
+    struct buf out;
+    struct err err;
+};
+
+/* The key named by the request's tenant and key id, or NULL (r->err set, refusal logged). */
+EVP_PKEY *signer_req_key(struct req *r);
+/* Whether md (a digest name, or "" for the key's own) may be used: SHA-2 only. */
+int signer_digest_allowed(const char *md);
+/* W_SIGN_TST: the CMS SignedData of a time-stamp token (signer_tst.c). */
+int signer_h_sign_tst(struct req *r);
+
 /* ---- test hooks ----------------------------------------------------------- */
 
 /* The signer child's process id. */

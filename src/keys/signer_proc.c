@@ -44,14 +44,6 @@ static pthread_mutex_t ee_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ee_key *ee_keys;
 static int ee_count;
 
-/* A request being answered: its body, and the reply being built. */
-struct req {
-    const unsigned char *body;
-    size_t len;
-    struct buf out;
-    struct err err;
-};
-
 /* A string field of the request, or NULL with a 400 naming it. Caller frees. */
 static char *req_str(struct req *r, enum wire_tag tag, const char *name)
 {
@@ -114,8 +106,7 @@ static int h_keygen(struct req *r)
     return rc;
 }
 
-/* The key named by the request's tenant and key id, or NULL (refusal logged). */
-static EVP_PKEY *req_key(struct req *r)
+EVP_PKEY *signer_req_key(struct req *r)
 {
     char *tenant = req_str(r, T_TENANT, "tenant"),
          *id = tenant ? req_str(r, T_KEY_ID, "key id") : NULL;
@@ -133,7 +124,7 @@ static EVP_PKEY *req_key(struct req *r)
 
 static int h_pubkey(struct req *r)
 {
-    EVP_PKEY *k = req_key(r);
+    EVP_PKEY *k = signer_req_key(r);
 
     if (k == NULL)
         return -1;
@@ -142,8 +133,7 @@ static int h_pubkey(struct req *r)
     return 0;
 }
 
-/* Whether md (a digest name, or "" for the key's own) may be used: SHA-2 only. */
-static int digest_allowed(const char *md)
+int signer_digest_allowed(const char *md)
 {
     EVP_MD *m;
     int nid;
@@ -204,15 +194,16 @@ static int h_sign(struct req *r)
         err_set(&r->err, 413, ERR_TOO_LARGE, "signer: request too large (only a CRL may be)");
     } else if (!have || md == NULL) {
         err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: digest or data missing");
-    } else if (!digest_allowed(md)) {
+    } else if (!signer_digest_allowed(md)) {
         err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: digest must be SHA-256, -384 or -512");
         log_warn("signer: refused to sign with a digest other than SHA-2");
-    } else if (kind == NULL) {
+    } else if (kind == NULL || strcmp(kind, "TSTInfo") == 0) {
+        /* A TSTInfo is signed only as a whole token (W_SIGN_TST, signer_tst.c). */
         err_set(&r->err, 400, ERR_BAD_REQUEST,
                 "signer: refusing to sign data that is not a certificate, CRL, CSR or OCSP "
                 "response body");
         log_warn("signer: refused to sign %zu bytes of an unknown kind", len);
-    } else if ((k = req_key(r)) != NULL) {
+    } else if ((k = signer_req_key(r)) != NULL) {
         rc = sign_data(r, k, md, data, len);
     }
     EVP_PKEY_free(k);
@@ -532,6 +523,8 @@ static int dispatch(uint32_t type, struct req *r)
         return h_ee_keygen(r);
     case W_EE_PKCS12:
         return h_ee_pkcs12(r);
+    case W_SIGN_TST:
+        return signer_h_sign_tst(r);
     default:
         return err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: unknown request type %u", type);
     }

@@ -6,6 +6,7 @@
 #include <openssl/asn1t.h>
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
+#include <openssl/ts.h>
 #include <openssl/x509.h>
 
 /*
@@ -177,12 +178,24 @@ static int is_tbs_ocsp(const unsigned char *data, size_t len)
     return whole;
 }
 
+/* An RFC 3161 TSTInfo (§2.4.2), the content of a time-stamp token. */
+static int is_tst_info(const unsigned char *data, size_t len)
+{
+    const unsigned char *p = data;
+    TS_TST_INFO *tst = d2i_TS_TST_INFO(NULL, &p, (long)len);
+    int whole = tst != NULL && p == data + len;
+
+    TS_TST_INFO_free(tst);
+    return whole;
+}
+
 const char *tbs_kind(const unsigned char *data, size_t len)
 {
     const char *kind = is_tbs_certificate(data, len) ? "certificate"
                        : is_tbs_crl(data, len)       ? "CRL"
                        : is_tbs_csr(data, len)       ? "CSR"
                        : is_tbs_ocsp(data, len)      ? "OCSP response"
+                       : is_tst_info(data, len)      ? "TSTInfo"
                                                      : NULL;
 
     ERR_clear_error();

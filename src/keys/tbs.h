@@ -9,9 +9,10 @@
 #include <stddef.h>
 
 /*
- * "certificate", "CRL", "CSR" or "OCSP response" if data is, in whole, a
- * TBSCertificate, a TBSCertList, a CertificationRequestInfo or an OCSP
- * ResponseData; NULL otherwise.
+ * "certificate", "CRL", "CSR", "OCSP response" or "TSTInfo" if data is, in
+ * whole, a TBSCertificate, a TBSCertList, a CertificationRequestInfo, an OCSP
+ * ResponseData or an RFC 3161 TSTInfo; NULL otherwise.  (A TSTInfo is signed
+ * only inside the signer's own CMS SignedData: W_SIGN_TST, never W_SIGN.)
  */
 const char *tbs_kind(const unsigned char *data, size_t len);
 

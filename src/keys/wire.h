@@ -25,6 +25,7 @@ enum wire_type {
     W_DELETE,
     W_EE_KEYGEN,
     W_EE_PKCS12,
+    W_SIGN_TST,
 };
 
 enum wire_tag {
@@ -44,6 +45,7 @@ enum wire_tag {
     T_STATUS,
     T_MESSAGE,
     T_PKCS12,
+    T_FLAGS,
 };
 
 #define WIRE_MAX_SMALL (64 * 1024)

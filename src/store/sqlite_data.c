@@ -25,6 +25,11 @@
 #define RESPONDER_COLS "tenant, ca, key_id, key_type, serial, cert, not_after, created"
 #define OCSP_COLS      "tenant, serial, ca, refresh_at, this_update, next_update, der"
 #define AUDIT_COLS     "tenant, seq, time, actor, action, object, result, detail, prev_hash, hash"
+#define TSA_UNIT_COLS                                                                              \
+    "tenant, name, ca, key_id, key_type, status, cert_serial, cert, chain, policy, policies, "     \
+    "hashes, accuracy_ms, include_chain, created"
+#define TSA_TOKEN_COLS                                                                             \
+    "tenant, unit, serial, gen_time, time, policy, hash_alg, imprint, nonce, requester, der"
 
 const char *const sqlite_queries[Q_COUNT] = {
     [Q_TENANT_INSERT] = "INSERT INTO tenants (name, status, created) VALUES (?1, 'active', ?2)",
@@ -122,6 +127,15 @@ const char *const sqlite_queries[Q_COUNT] = {
                        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [Q_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM audit WHERE tenant = ?1 AND seq > ?2 "
                      "ORDER BY seq LIMIT ?3",
+    [Q_TSA_UNIT_INSERT] = "INSERT INTO tsa_units (" TSA_UNIT_COLS ") VALUES (?1, ?2, ?3, ?4, "
+                          "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    [Q_TSA_UNIT_GET] = "SELECT " TSA_UNIT_COLS " FROM tsa_units WHERE tenant = ?1 AND name = ?2",
+    [Q_TSA_UNIT_LIST] =
+        "SELECT " TSA_UNIT_COLS " FROM tsa_units WHERE tenant = ?1 ORDER BY created, name",
+    [Q_TSA_TOKEN_INSERT] = "INSERT INTO tsa_tokens (" TSA_TOKEN_COLS ") VALUES (?1, ?2, ?3, ?4, "
+                           "?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [Q_TSA_TOKEN_GET] = "SELECT " TSA_TOKEN_COLS " FROM tsa_tokens "
+                        "WHERE tenant = ?1 AND unit = ?2 AND serial = ?3",
 };
 
 #define TX(base) ((struct sqlite_tx *)(base))
@@ -389,6 +403,53 @@ static void *read_audit(sqlite3_stmt *st)
     return r;
 }
 
+static void *read_tsa_unit(sqlite3_stmt *st)
+{
+    struct tsa_unit_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->name = col_text(st, 1);
+    r->ca = col_text(st, 2);
+    r->key_id = col_text(st, 3);
+    r->key_type = col_text(st, 4);
+    r->status = col_text(st, 5);
+    r->cert_serial = col_text(st, 6);
+    r->cert_der = col_blob(st, 7, &r->cert_len);
+    r->chain_der = col_blob(st, 8, &r->chain_len);
+    r->policy = col_text(st, 9);
+    r->policies_json = col_text(st, 10);
+    r->hashes_json = col_text(st, 11);
+    r->accuracy_ms = sqlite3_column_int64(st, 12);
+    r->include_chain = sqlite3_column_int(st, 13);
+    r->created = sqlite3_column_int64(st, 14);
+    return r;
+}
+
+static void *read_tsa_token(sqlite3_stmt *st)
+{
+    struct tsa_token_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->unit = col_text(st, 1);
+    r->serial = col_text(st, 2);
+    r->gen_time = col_text(st, 3);
+    r->time = sqlite3_column_int64(st, 4);
+    r->policy = col_text(st, 5);
+    r->hash_alg = col_text(st, 6);
+    r->imprint = col_text(st, 7);
+    r->nonce = col_text(st, 8);
+    r->requester = col_text(st, 9);
+    r->der = col_blob(st, 10, &r->der_len);
+    return r;
+}
+
+static void free_tsa_unit(void *r)
+{
+    tsa_unit_rec_free(r);
+}
+static void free_tsa_token(void *r)
+{
+    tsa_token_rec_free(r);
+}
+
 static void free_tenant(void *r)
 {
     tenant_rec_free(r);
@@ -440,6 +501,8 @@ static void free_ocsp(void *r)
 static const struct reader responder_reader = {read_responder, free_responder};
 static const struct reader ocsp_reader = {read_ocsp, free_ocsp};
 static const struct reader audit_reader = {read_audit, free_audit};
+static const struct reader tsa_unit_reader = {read_tsa_unit, free_tsa_unit};
+static const struct reader tsa_token_reader = {read_tsa_token, free_tsa_token};
 
 #define STMT(q)                                                                                    \
     sqlite3_stmt *st = sqlite_stmt(TX(tx), (q), e);                                                \
@@ -1044,6 +1107,105 @@ static int audit_list(struct store_tx *tx, const char *tenant, int64_t after_seq
     return read_all(tx, st, &audit_reader, (void ***)out, n, "audit", e);
 }
 
+/* ---- time-stamping --------------------------------------------------------- */
+
+static int tsa_unit_insert(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
+                           struct err *e)
+{
+    STMT(Q_TSA_UNIT_INSERT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->name);
+    bind_text(st, 3, r->ca);
+    bind_text(st, 4, r->key_id);
+    bind_text(st, 5, r->key_type);
+    bind_text(st, 6, r->status);
+    bind_text(st, 7, r->cert_serial);
+    bind_blob(st, 8, r->cert_der, r->cert_len);
+    bind_blob(st, 9, r->chain_der, r->chain_len);
+    bind_text(st, 10, r->policy);
+    bind_text(st, 11, r->policies_json);
+    bind_text(st, 12, r->hashes_json);
+    sqlite3_bind_int64(st, 13, r->accuracy_ms);
+    sqlite3_bind_int(st, 14, r->include_chain);
+    sqlite3_bind_int64(st, 15, r->created);
+    return step_done(tx, st, "TSA unit", e);
+}
+
+static int tsa_unit_get(struct store_tx *tx, const char *tenant, const char *name,
+                        struct tsa_unit_rec **out, struct err *e)
+{
+    STMT(Q_TSA_UNIT_GET);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, name);
+    return read_one(tx, st, &tsa_unit_reader, (void **)out, "TSA unit", e);
+}
+
+static int tsa_unit_list(struct store_tx *tx, const char *tenant, struct tsa_unit_rec ***out,
+                         size_t *n, struct err *e)
+{
+    STMT(Q_TSA_UNIT_LIST);
+    bind_text(st, 1, tenant);
+    return read_all(tx, st, &tsa_unit_reader, (void ***)out, n, "TSA units", e);
+}
+
+static int tsa_token_insert(struct store_tx *tx, const char *tenant, const struct tsa_token_rec *r,
+                            struct err *e)
+{
+    STMT(Q_TSA_TOKEN_INSERT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->unit);
+    bind_text(st, 3, r->serial);
+    bind_text(st, 4, r->gen_time);
+    sqlite3_bind_int64(st, 5, r->time);
+    bind_text(st, 6, r->policy);
+    bind_text(st, 7, r->hash_alg);
+    bind_text(st, 8, r->imprint);
+    bind_text(st, 9, r->nonce);
+    bind_text(st, 10, r->requester);
+    bind_blob(st, 11, r->der, r->der_len);
+    return step_done(tx, st, "time-stamp token", e);
+}
+
+static int tsa_token_get(struct store_tx *tx, const char *tenant, const char *unit,
+                         const char *serial, struct tsa_token_rec **out, struct err *e)
+{
+    STMT(Q_TSA_TOKEN_GET);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, unit);
+    bind_text(st, 3, serial);
+    return read_one(tx, st, &tsa_token_reader, (void **)out, "time-stamp token", e);
+}
+
+static int tsa_token_search(struct store_tx *tx, const char *tenant, const char *unit,
+                            const struct tsa_token_query *q, struct tsa_token_rec ***out, size_t *n,
+                            struct err *e)
+{
+    static const char *const filters[TSA_TOKEN_FILTERS] = {
+        "imprint = :imprint",
+        "time >= :after",
+        "time < :before",
+    };
+    unsigned mask =
+        (q->imprint != NULL ? 1u : 0) | (q->after != 0 ? 2u : 0) | (q->before != 0 ? 4u : 0);
+    sqlite3_stmt *st;
+
+    st = search_stmt(TX(tx), &TX(tx)->conn->tsa_token_search[mask],
+                     "SELECT " TSA_TOKEN_COLS " FROM tsa_tokens WHERE tenant = :tenant AND "
+                     "unit = :unit",
+                     filters, mask, " ORDER BY time DESC, serial LIMIT :limit OFFSET :offset", e);
+    if (st == NULL)
+        return -1;
+    bind_named(st, ":tenant", tenant);
+    bind_named(st, ":unit", unit);
+    bind_named(st, ":imprint", q->imprint);
+    if (q->after != 0)
+        sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":after"), q->after);
+    if (q->before != 0)
+        sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":before"), q->before);
+    bind_page(st, q->limit, q->offset);
+    return read_all(tx, st, &tsa_token_reader, (void ***)out, n, "time-stamp tokens", e);
+}
+
 const struct store_ops store_sqlite_ops = {
     .scheme = "sqlite:",
     .open = sqlite_open,
@@ -1094,4 +1256,10 @@ const struct store_ops store_sqlite_ops = {
     .audit_last = audit_last,
     .audit_insert = audit_insert,
     .audit_list = audit_list,
+    .tsa_unit_insert = tsa_unit_insert,
+    .tsa_unit_get = tsa_unit_get,
+    .tsa_unit_list = tsa_unit_list,
+    .tsa_token_insert = tsa_token_insert,
+    .tsa_token_get = tsa_token_get,
+    .tsa_token_search = tsa_token_search,
 };

@@ -58,6 +58,11 @@ enum query_id {
     Q_AUDIT_LAST,
     Q_AUDIT_INSERT,
     Q_AUDIT_LIST,
+    Q_TSA_UNIT_INSERT,
+    Q_TSA_UNIT_GET,
+    Q_TSA_UNIT_LIST,
+    Q_TSA_TOKEN_INSERT,
+    Q_TSA_TOKEN_GET,
     Q_COUNT
 };
 extern const char *const sqlite_queries[Q_COUNT];
@@ -67,8 +72,9 @@ extern const char *const sqlite_queries[Q_COUNT];
  * bit mask of set filters picks the text); each text is prepared once per
  * connection and cached in these slots.
  */
-#define CERT_FILTERS   9
-#define ENTITY_FILTERS 3
+#define CERT_FILTERS      9
+#define ENTITY_FILTERS    3
+#define TSA_TOKEN_FILTERS 3
 
 /* One database connection with its prepared statements; used by one tx at a time. */
 struct sqlite_conn {
@@ -76,6 +82,7 @@ struct sqlite_conn {
     sqlite3_stmt *stmts[Q_COUNT];
     sqlite3_stmt *cert_search[1 << CERT_FILTERS];
     sqlite3_stmt *entity_search[1 << ENTITY_FILTERS];
+    sqlite3_stmt *tsa_token_search[1 << TSA_TOKEN_FILTERS];
     struct sqlite_conn *next; /* free list */
 };
 

@@ -68,7 +68,7 @@ const char *const sqlite_migrations[] = {
     "  UPDATE ocsp_responses SET der = NULL, refresh_at = 0"
     "    WHERE tenant = new.tenant AND serial = new.serial;"
     "  END;",
-    /* CRL publication (issue 3): when a certificate's status last changed (for
+    /* 3: CRL publication (issue 3): when a certificate's status last changed (for
        delta CRLs) and its CRL shard; the scope of each CRL.  Existing revoked
        and held certificates count as changed when they were revoked. */
     "ALTER TABLE certs ADD COLUMN status_changed INTEGER NOT NULL DEFAULT 0;"
@@ -82,6 +82,18 @@ const char *const sqlite_migrations[] = {
     "ALTER TABLE crls ADD COLUMN shard INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE crls ADD COLUMN delta_base INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX crls_scope ON crls (tenant, ca, shard, number);",
+    /* 4: time-stamping units and the tokens they issued (issue 4) */
+    "CREATE TABLE tsa_units (tenant TEXT NOT NULL, name TEXT NOT NULL, ca TEXT NOT NULL,"
+    "  key_id TEXT NOT NULL, key_type TEXT NOT NULL, status TEXT NOT NULL,"
+    "  cert_serial TEXT NOT NULL, cert BLOB NOT NULL, chain BLOB, policy TEXT NOT NULL,"
+    "  policies TEXT NOT NULL, hashes TEXT NOT NULL, accuracy_ms INTEGER NOT NULL,"
+    "  include_chain INTEGER NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (tenant, name));"
+    "CREATE TABLE tsa_tokens (tenant TEXT NOT NULL, unit TEXT NOT NULL, serial TEXT NOT NULL,"
+    "  gen_time TEXT NOT NULL, time INTEGER NOT NULL, policy TEXT NOT NULL,"
+    "  hash_alg TEXT NOT NULL, imprint TEXT NOT NULL, nonce TEXT, requester TEXT NOT NULL,"
+    "  der BLOB NOT NULL, PRIMARY KEY (tenant, unit, serial));"
+    "CREATE INDEX tsa_tokens_imprint ON tsa_tokens (tenant, unit, imprint);"
+    "CREATE INDEX tsa_tokens_time ON tsa_tokens (tenant, unit, time);",
 };
 
 const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

@@ -288,3 +288,40 @@ int store_audit_list(struct store_tx *tx, const char *tenant, int64_t after_seq,
 {
     return tx->ops->audit_list(tx, tenant, after_seq, limit, out, n, e);
 }
+
+int store_tsa_unit_insert(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
+                          struct err *e)
+{
+    return tx->ops->tsa_unit_insert(tx, tenant, r, e);
+}
+
+int store_tsa_unit_get(struct store_tx *tx, const char *tenant, const char *name,
+                       struct tsa_unit_rec **out, struct err *e)
+{
+    return tx->ops->tsa_unit_get(tx, tenant, name, out, e);
+}
+
+int store_tsa_unit_list(struct store_tx *tx, const char *tenant, struct tsa_unit_rec ***out,
+                        size_t *n, struct err *e)
+{
+    return tx->ops->tsa_unit_list(tx, tenant, out, n, e);
+}
+
+int store_tsa_token_insert(struct store_tx *tx, const char *tenant, const struct tsa_token_rec *r,
+                           struct err *e)
+{
+    return tx->ops->tsa_token_insert(tx, tenant, r, e);
+}
+
+int store_tsa_token_get(struct store_tx *tx, const char *tenant, const char *unit,
+                        const char *serial, struct tsa_token_rec **out, struct err *e)
+{
+    return tx->ops->tsa_token_get(tx, tenant, unit, serial, out, e);
+}
+
+int store_tsa_token_search(struct store_tx *tx, const char *tenant, const char *unit,
+                           const struct tsa_token_query *q, struct tsa_token_rec ***out, size_t *n,
+                           struct err *e)
+{
+    return tx->ops->tsa_token_search(tx, tenant, unit, q, out, n, e);
+}

@@ -374,4 +374,65 @@ int store_audit_insert(struct store_tx *tx, const char *tenant, const struct aud
 int store_audit_list(struct store_tx *tx, const char *tenant, int64_t after_seq, int limit,
                      struct audit_rec ***out, size_t *n, struct err *e);
 
+/* ---- time-stamping units and tokens (RFC 3161) ------------------------- */
+
+struct tsa_unit_rec {
+    char *tenant;
+    char *name;        /* unique per tenant, used in URLs */
+    char *ca;          /* the CA that issued the unit's certificate */
+    char *key_id;      /* key in the signer's store */
+    char *key_type;    /* key_type_name() */
+    char *status;      /* "active" */
+    char *cert_serial; /* the unit's certificate, also a certificate record of ca */
+    unsigned char *cert_der;
+    size_t cert_len;
+    unsigned char *chain_der; /* the CA certificate and those above it, concatenated DER */
+    size_t chain_len;
+    char *policy;        /* default policy OID, dotted */
+    char *policies_json; /* JSON array of every accepted policy OID (default included) */
+    char *hashes_json;   /* JSON array of accepted hash names ("sha256", ...) */
+    int64_t accuracy_ms; /* 0 = no accuracy in tokens */
+    int include_chain;   /* 1: tokens asked with certReq carry the chain too */
+    int64_t created;
+};
+void tsa_unit_rec_free(struct tsa_unit_rec *r);
+void tsa_unit_rec_list_free(struct tsa_unit_rec **list, size_t n);
+int store_tsa_unit_insert(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
+                          struct err *e);
+int store_tsa_unit_get(struct store_tx *tx, const char *tenant, const char *name,
+                       struct tsa_unit_rec **out, struct err *e);
+int store_tsa_unit_list(struct store_tx *tx, const char *tenant, struct tsa_unit_rec ***out,
+                        size_t *n, struct err *e);
+
+struct tsa_token_rec {
+    char *tenant;
+    char *unit;
+    char *serial;       /* lowercase hex of the serial's magnitude */
+    char *gen_time;     /* the token's genTime as encoded ("20261129163000.123Z") */
+    int64_t time;       /* genTime in seconds since the epoch */
+    char *policy;       /* policy OID of the token */
+    char *hash_alg;     /* hash of the message imprint ("sha256") */
+    char *imprint;      /* lowercase hex of the hashed message */
+    char *nonce;        /* lowercase hex of the nonce, NULL if none */
+    char *requester;    /* the client's address */
+    unsigned char *der; /* the TimeStampToken (CMS ContentInfo) */
+    size_t der_len;
+};
+void tsa_token_rec_free(struct tsa_token_rec *r);
+void tsa_token_rec_list_free(struct tsa_token_rec **list, size_t n);
+/* A serial clash is -1 with e->status 409 (the caller draws a new serial). */
+int store_tsa_token_insert(struct store_tx *tx, const char *tenant, const struct tsa_token_rec *r,
+                           struct err *e);
+int store_tsa_token_get(struct store_tx *tx, const char *tenant, const char *unit,
+                        const char *serial, struct tsa_token_rec **out, struct err *e);
+struct tsa_token_query {
+    const char *imprint;   /* exact lowercase hex, NULL = any */
+    int64_t after, before; /* 0 = unbounded; time in [after, before) */
+    int limit, offset;     /* limit 0 = 100, at most 1000 */
+};
+/* Tokens of one unit, newest first. */
+int store_tsa_token_search(struct store_tx *tx, const char *tenant, const char *unit,
+                           const struct tsa_token_query *q, struct tsa_token_rec ***out, size_t *n,
+                           struct err *e);
+
 #endif

@@ -94,6 +94,19 @@ struct store_ops {
                         struct err *e);
     int (*audit_list)(struct store_tx *tx, const char *tenant, int64_t after_seq, int limit,
                       struct audit_rec ***out, size_t *n, struct err *e);
+    int (*tsa_unit_insert)(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
+                           struct err *e);
+    int (*tsa_unit_get)(struct store_tx *tx, const char *tenant, const char *name,
+                        struct tsa_unit_rec **out, struct err *e);
+    int (*tsa_unit_list)(struct store_tx *tx, const char *tenant, struct tsa_unit_rec ***out,
+                         size_t *n, struct err *e);
+    int (*tsa_token_insert)(struct store_tx *tx, const char *tenant, const struct tsa_token_rec *r,
+                            struct err *e);
+    int (*tsa_token_get)(struct store_tx *tx, const char *tenant, const char *unit,
+                         const char *serial, struct tsa_token_rec **out, struct err *e);
+    int (*tsa_token_search)(struct store_tx *tx, const char *tenant, const char *unit,
+                            const struct tsa_token_query *q, struct tsa_token_rec ***out, size_t *n,
+                            struct err *e);
 };
 
 /* Every backend's store and tx structs begin with their ops pointer. */

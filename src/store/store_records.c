@@ -149,6 +149,56 @@ void audit_rec_list_free(struct audit_rec **list, size_t n)
     free(list);
 }
 
+void tsa_unit_rec_free(struct tsa_unit_rec *r)
+{
+    if (r == NULL)
+        return;
+    free(r->tenant);
+    free(r->name);
+    free(r->ca);
+    free(r->key_id);
+    free(r->key_type);
+    free(r->status);
+    free(r->cert_serial);
+    free(r->cert_der);
+    free(r->chain_der);
+    free(r->policy);
+    free(r->policies_json);
+    free(r->hashes_json);
+    free(r);
+}
+
+void tsa_unit_rec_list_free(struct tsa_unit_rec **list, size_t n)
+{
+    for (size_t i = 0; list != NULL && i < n; i++)
+        tsa_unit_rec_free(list[i]);
+    free(list);
+}
+
+void tsa_token_rec_free(struct tsa_token_rec *r)
+{
+    if (r == NULL)
+        return;
+    free(r->tenant);
+    free(r->unit);
+    free(r->serial);
+    free(r->gen_time);
+    free(r->policy);
+    free(r->hash_alg);
+    free(r->imprint);
+    free(r->nonce);
+    free(r->requester);
+    free(r->der);
+    free(r);
+}
+
+void tsa_token_rec_list_free(struct tsa_token_rec **list, size_t n)
+{
+    for (size_t i = 0; list != NULL && i < n; i++)
+        tsa_token_rec_free(list[i]);
+    free(list);
+}
+
 #define DUP_STR(f) c->f = r->f ? xstrdup(r->f) : NULL
 #define DUP_BLOB(f, n)                                                                             \
     if (r->f != NULL) {                                                                            \

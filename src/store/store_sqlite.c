@@ -85,6 +85,8 @@ static void conn_close(struct sqlite_conn *c)
         sqlite3_finalize(c->cert_search[i]);
     for (size_t i = 0; i < ARRAY_LEN(c->entity_search); i++)
         sqlite3_finalize(c->entity_search[i]);
+    for (size_t i = 0; i < ARRAY_LEN(c->tsa_token_search); i++)
+        sqlite3_finalize(c->tsa_token_search[i]);
     sqlite3_close(c->db);
     free(c);
 }

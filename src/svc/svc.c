@@ -34,6 +34,7 @@ struct svc *svc_new(struct store *store, struct signer *signer, const struct svc
                             : cfg->ocsp_cache_seconds < 0 ? 0
                                                           : 2;
     s->ocsp = svc_ocsp_state_new();
+    s->tsa_clock_check = cfg->tsa_clock_check;
     pthread_mutex_init(&s->lock, NULL);
     s->writer = writer_start(store, 64);
     return s;
@@ -64,6 +65,7 @@ void svc_free(struct svc *s)
         free(c->der);
         free(c);
     }
+    svc_tsa_cache_free(s);
     pthread_mutex_destroy(&s->lock);
     free(s->public_url);
     free(s);

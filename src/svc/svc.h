@@ -35,7 +35,11 @@ struct svc_config {
     const char *ocsp_responder_key_type; /* their key type (ec-p256) */
     long ocsp_check_seconds;             /* how often responders are reloaded and renewed (30) */
     long ocsp_cache_seconds;             /* stored responses kept in memory (2; -1 = none) */
+    int tsa_clock_check; /* SVC_CLOCK_*: refuse tokens while the clock is unsynced */
 };
+
+/* How the TSA checks the system clock before each token. */
+enum { SVC_CLOCK_OFF = 0, SVC_CLOCK_KERNEL = 1 /* adjtimex(2): refused while STA_UNSYNC */ };
 
 struct svc;
 
@@ -231,5 +235,40 @@ int svc_profile_clone(struct svc *s, const struct actor *a, const char *tenant, 
 /* Creates (r->id NULL: a new id is drawn) or updates an end entity; *out set. */
 int svc_entity_put(struct svc *s, const struct actor *a, const char *tenant,
                    const struct entity_rec *r, int create, struct entity_rec **out, struct err *e);
+
+/* ---- time-stamping (svc_tsa.c) ------------------------------------- */
+
+struct tsa_create {
+    const char *name;
+    const char *ca;       /* the tenant's CA that issues the unit's certificate */
+    const char *subject;  /* default "/CN=<name>" */
+    const char *key_type; /* default "ec-p256" */
+    const char *profile;  /* default "time-stamping" */
+    long validity_days;   /* 0 = the profile's default */
+    const char *policy;   /* default policy OID (required) */
+    const char *policies; /* JSON array of further accepted OIDs; NULL = none */
+    const char *hashes;   /* JSON array of hash names; NULL = sha256, sha384, sha512 */
+    long accuracy_ms;     /* -1 = default (1000); 0 = no accuracy in tokens */
+    int include_chain;    /* tokens with certReq carry the CA chain too */
+};
+/*
+ * Creates a TSA unit: a key in the signer, a certificate for it issued by
+ * the CA under the profile (critical EKU id-kp-timeStamping), the unit
+ * record and its audit event.  *out set (caller frees).
+ */
+int svc_tsa_create(struct svc *s, const struct actor *a, const char *tenant,
+                   const struct tsa_create *c, struct tsa_unit_rec **out, struct err *e);
+/* The unit's public URL (caller frees). */
+char *svc_tsa_url(struct svc *s, const char *tenant, const char *unit);
+/*
+ * Answers a DER TimeStampReq for (tenant, unit) from requester (its address).
+ * Returns 0 with *resp (a DER TimeStampResp, caller frees with free) — a
+ * token, recorded and committed before this returns, or a rejection with
+ * its PKIFailureInfo.  -1 with e only when there is no such tenant or unit
+ * (404) or no response can be encoded at all (500).
+ */
+int svc_tsa_respond(struct svc *s, const char *tenant, const char *unit, const unsigned char *req,
+                    size_t req_len, const char *requester, unsigned char **resp, size_t *resp_len,
+                    struct err *e);
 
 #endif

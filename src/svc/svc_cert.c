@@ -211,6 +211,19 @@ int svc_issue_for_key(struct svc *s, const struct actor *a, const char *tenant,
     return rc;
 }
 
+int svc_cert_issue_pubkey(struct svc *s, const struct actor *a, const char *tenant,
+                          const struct issue_params *p, const char *subject, EVP_PKEY *pub,
+                          struct cert_rec **out, X509 **cert, struct err *e)
+{
+    struct issue_request r = {0};
+    int rc = -1;
+
+    if (issue_request_from_json(&r, subject, NULL, e) == 0)
+        rc = svc_issue_for_key(s, a, tenant, p, r.subject, pub, "cert.issue", out, cert, e);
+    issue_request_clear(&r);
+    return rc;
+}
+
 static int keygen_validate(const char *key_type, const char *password, struct err *e)
 {
     if (key_type_parse(key_type ? key_type : "ec-p256") == KEY_NONE)

@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "core/profile.h"
+#include "core/tsa.h"
 #include "svc/svc.h"
 #include "svc/writer.h"
 
@@ -22,6 +23,16 @@ struct ca_cache_entry {
     size_t der_len;
     X509 *cert;
     struct ca_cache_entry *next;
+};
+
+/* A TSA unit as the responder uses it: record, parsed policy, signing digest. */
+struct tsa_cache_entry {
+    struct tsa_unit_rec *rec;
+    struct tsa_policy policy;
+    X509_NAME *subject;            /* the unit certificate's subject: the token's tsa name */
+    int64_t not_before, not_after; /* the unit certificate's validity */
+    const char *digest;            /* "sha256", "sha384", "" (Ed25519) */
+    struct tsa_cache_entry *next;
 };
 
 struct svc {
@@ -43,6 +54,8 @@ struct svc {
     long ocsp_check_seconds;
     long ocsp_cache_seconds;
     struct ocsp_state *ocsp;
+    struct tsa_cache_entry *tsa_units; /* units answering requests, guarded by lock */
+    int tsa_clock_check;               /* SVC_CLOCK_* */
 };
 
 /* A remote key of tenant (cached; the caller frees its reference). */
@@ -91,6 +104,17 @@ struct ocsp_state *svc_ocsp_state_new(void);
 void svc_ocsp_state_free(struct ocsp_state *st);
 /* A CA of tenant became active: the responder loads it (and makes its delegated responder). */
 void svc_ocsp_ca_changed(struct svc *s, const char *tenant);
+
+/*
+ * svc_issue_for_key with a subject given as text ("/CN=...") and action
+ * "cert.issue".
+ */
+int svc_cert_issue_pubkey(struct svc *s, const struct actor *a, const char *tenant,
+                          const struct issue_params *p, const char *subject, EVP_PKEY *pub,
+                          struct cert_rec **out, X509 **cert, struct err *e);
+
+/* Frees the TSA unit cache (svc_tsa.c). */
+void svc_tsa_cache_free(struct svc *s);
 
 /* Fills the common fields of a cert_rec from an issued certificate. */
 void svc_cert_rec_fill(struct cert_rec *r, const char *tenant, const char *ca, X509 *cert);

@@ -45,7 +45,7 @@ class Response:
 class Server:
     """One vouch instance: `vouchd init` then `vouchd -c`, on loopback."""
 
-    def __init__(self, base, tls=False):
+    def __init__(self, base, tls=False, conf=""):
         self.dir = os.path.join(base, "inst")
         self.tls = tls
         self.api_port = free_port()
@@ -60,8 +60,8 @@ class Server:
         self.token = info["admin_token"]
         self.cacert = info["cacert"] if tls else None
         # The CRL scheduler looks every second, so tests can watch it work.
-        with open(os.path.join(self.dir, "vouchd.conf"), "a") as conf:
-            conf.write("crl_check_seconds = 1\nocsp_check_seconds = 1\n")
+        with open(os.path.join(self.dir, "vouchd.conf"), "a") as f:
+            f.write("crl_check_seconds = 1\nocsp_check_seconds = 1\n" + conf)
         self.log_path = os.path.join(base, "vouchd.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([VOUCHD, "-c", os.path.join(self.dir, "vouchd.conf")],

@@ -400,6 +400,17 @@ static const struct {
      "{\"name\":\"ci\",\"expires_days\":30}"},
     {"token list", "GET", T "/tokens", NULL},
     {"token delete tok-1", "DELETE", T "/tokens/tok-1", NULL},
+    {"tsa create t1 --ca issuing --policy 1.2.3 --accept-policy 1.2.4 --hash sha256 --hash sha512 "
+     "--key-type ec-p384 --accuracy-ms 250 --include-chain",
+     "POST", T "/tsa",
+     "{\"name\":\"t1\",\"ca\":\"issuing\",\"policy\":\"1.2.3\",\"policies\":[\"1.2.4\"],"
+     "\"hashes\":[\"sha256\",\"sha512\"],\"key_type\":\"ec-p384\",\"accuracy_ms\":250,"
+     "\"include_chain\":true}"},
+    {"tsa list", "GET", T "/tsa", NULL},
+    {"tsa show t1", "GET", T "/tsa/t1", NULL},
+    {"tsa tokens t1 --imprint ab01 --limit 5", "GET", T "/tsa/t1/tokens?imprint=ab01&limit=5",
+     NULL},
+    {"tsa token t1 0a1b", "GET", T "/tsa/t1/tokens/0a1b", NULL},
     {"inspect @cert.pem", NULL, NULL, NULL},
 };
 

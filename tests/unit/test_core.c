@@ -18,9 +18,11 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/ts.h>
 #include <openssl/x509v3.h>
 
 #include "core/profile.h"
+#include "core/tsa.h"
 
 enum { K_P256, K_P384, K_RSA, K_ED25519, KEY_TYPES };
 static const char *const key_type_names[KEY_TYPES] = {"ec-p256", "ec-p384", "rsa-2048", "ed25519"};
@@ -1361,6 +1363,134 @@ static void test_sign_digest_follows_the_key(void **state)
     assert_null(sign_digest(keys[K_ED25519][0], "auto"));
 }
 
+/* ---- time-stamping (core/tsa.c) ----------------------------------------------- */
+
+/* The DER of a TimeStampReq: hash nid with an imprint of len bytes, optional policy. */
+static unsigned char *tsq(int nid, int len, const char *policy, int version, size_t *out_len)
+{
+    TS_REQ *req = TS_REQ_new();
+    TS_MSG_IMPRINT *mi = TS_MSG_IMPRINT_new();
+    X509_ALGOR *alg = X509_ALGOR_new();
+    unsigned char hash[64] = {0}, *der = NULL;
+    ASN1_OBJECT *p = policy ? OBJ_txt2obj(policy, 1) : NULL;
+    int n;
+
+    X509_ALGOR_set0(alg, OBJ_nid2obj(nid), V_ASN1_NULL, NULL);
+    TS_MSG_IMPRINT_set_algo(mi, alg);
+    TS_MSG_IMPRINT_set_msg(mi, hash, len);
+    TS_REQ_set_version(req, version);
+    TS_REQ_set_msg_imprint(req, mi);
+    if (p != NULL)
+        TS_REQ_set_policy_id(req, p);
+    n = i2d_TS_REQ(req, &der);
+    assert_true(n > 0);
+    *out_len = (size_t)n;
+    ASN1_OBJECT_free(p);
+    X509_ALGOR_free(alg);
+    TS_MSG_IMPRINT_free(mi);
+    TS_REQ_free(req);
+    return der;
+}
+
+/* The failure bit of the request, -1 if it is accepted. */
+static int tsq_failure(const struct tsa_policy *p, int nid, int len, const char *policy,
+                       int version)
+{
+    size_t n;
+    unsigned char *der = tsq(nid, len, policy, version, &n);
+    struct tsa_query q;
+    enum tsa_failure f = (enum tsa_failure) - 1;
+    char why[128];
+
+    if (tsa_query_parse(p, der, n, &q, &f, why, sizeof(why)) == 0) {
+        tsa_query_clear(&q);
+        f = (enum tsa_failure) - 1;
+    }
+    OPENSSL_free(der);
+    return f;
+}
+
+static void test_tsa_requests_are_checked_against_the_policy(void **state)
+{
+    struct tsa_policy p;
+    struct err e;
+    (void)state;
+    assert_int_equal(
+        tsa_policy_init(&p, "1.2.3", "[\"1.2.4\"]", "[\"sha256\", \"sha512\"]", 1000, &e), 0);
+    assert_int_equal(tsq_failure(&p, NID_sha256, 32, NULL, 1), -1);
+    assert_int_equal(tsq_failure(&p, NID_sha512, 64, "1.2.4", 1), -1);
+    assert_int_equal(tsq_failure(&p, NID_sha1, 20, NULL, 1), TSA_FAIL_BAD_ALG);
+    assert_int_equal(tsq_failure(&p, NID_sha384, 48, NULL, 1), TSA_FAIL_BAD_ALG);
+    assert_int_equal(tsq_failure(&p, NID_sha256, 31, NULL, 1), TSA_FAIL_BAD_DATA_FORMAT);
+    assert_int_equal(tsq_failure(&p, NID_sha256, 32, NULL, 2), TSA_FAIL_BAD_DATA_FORMAT);
+    assert_int_equal(tsq_failure(&p, NID_sha256, 32, "1.2.5", 1), TSA_FAIL_UNACCEPTED_POLICY);
+    tsa_policy_clear(&p);
+    assert_int_equal(tsa_policy_init(&p, "x", NULL, "[\"sha256\"]", 0, &e), -1);
+    assert_int_equal(tsa_policy_init(&p, "1.2.3", NULL, "[\"md5\"]", 0, &e), -1);
+    assert_int_equal(tsa_policy_init(&p, "1.2.3", NULL, "[]", 0, &e), -1);
+}
+
+/* genTime of a TSTInfo built at now with accuracy_ms. */
+static char *gen_time_of(long nsec, int64_t accuracy_ms)
+{
+    struct tsa_policy p;
+    struct tsa_query q;
+    struct timespec now = {1764417600, nsec}; /* 2025-11-29 12:00:00 UTC */
+    ASN1_INTEGER *serial = ASN1_INTEGER_new();
+    unsigned char *req, *der = NULL;
+    size_t n, len;
+    char *gen = NULL, why[64];
+    enum tsa_failure f;
+    struct err e;
+
+    assert_int_equal(tsa_policy_init(&p, "1.2.3", NULL, "[\"sha256\"]", accuracy_ms, &e), 0);
+    req = tsq(NID_sha256, 32, NULL, 1, &n);
+    assert_int_equal(tsa_query_parse(&p, req, n, &q, &f, why, sizeof(why)), 0);
+    ASN1_INTEGER_set(serial, 9);
+    assert_int_equal(tsa_tst_build(&q, &p, serial, &now, NULL, &der, &len, &gen, &e), 0);
+    OPENSSL_free(der);
+    OPENSSL_free(req);
+    ASN1_INTEGER_free(serial);
+    tsa_query_clear(&q);
+    tsa_policy_clear(&p);
+    return gen;
+}
+
+static void test_tsa_gen_time_has_no_trailing_zeros(void **state)
+{
+    char *t;
+    (void)state;
+    assert_string_equal(t = gen_time_of(123456789, 1000), "20251129120000Z");
+    free(t);
+    assert_string_equal(t = gen_time_of(120000000, 500), "20251129120000.12Z");
+    free(t);
+    assert_string_equal(t = gen_time_of(5000000, 1500), "20251129120000.005Z");
+    free(t);
+    assert_string_equal(t = gen_time_of(0, 10), "20251129120000Z");
+    free(t);
+}
+
+static void test_tsa_refusal_carries_its_failure_info(void **state)
+{
+    unsigned char *der = NULL;
+    const unsigned char *p;
+    size_t len;
+    TS_RESP *resp;
+    (void)state;
+    assert_int_equal(tsa_resp_refusal(TSA_FAIL_UNACCEPTED_POLICY, "no", &der, &len), 0);
+    p = der;
+    resp = d2i_TS_RESP(NULL, &p, (long)len);
+    assert_non_null(resp);
+    assert_int_equal(ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(resp))),
+                     2);
+    assert_true(
+        ASN1_BIT_STRING_get_bit(TS_STATUS_INFO_get0_failure_info(TS_RESP_get_status_info(resp)),
+                                TSA_FAIL_UNACCEPTED_POLICY));
+    assert_null(TS_RESP_get_token(resp));
+    TS_RESP_free(resp);
+    OPENSSL_free(der);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1389,6 +1519,9 @@ int main(void)
         cmocka_unit_test(test_serial_hex_round_trip),
         cmocka_unit_test(test_request_from_json),
         cmocka_unit_test(test_sign_digest_follows_the_key),
+        cmocka_unit_test(test_tsa_requests_are_checked_against_the_policy),
+        cmocka_unit_test(test_tsa_gen_time_has_no_trailing_zeros),
+        cmocka_unit_test(test_tsa_refusal_carries_its_failure_info),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -26,7 +26,10 @@
 #include <openssl/pkcs12.h>
 #include <openssl/provider.h>
 #include <openssl/rsa.h>
+#include <openssl/cms.h>
+#include <openssl/ts.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "keys/keys.h"
 #include "keys/signer_internal.h"
@@ -593,6 +596,161 @@ static void the_signer_signs_only_known_bodies_with_sha2(void **state)
     free(id);
 }
 
+/* ---- time-stamp tokens (W_SIGN_TST) ------------------------------------------- */
+
+/* The DER of a small TSTInfo. */
+static unsigned char *tst_der(size_t *len)
+{
+    TS_TST_INFO *ti = TS_TST_INFO_new();
+    TS_MSG_IMPRINT *mi = TS_MSG_IMPRINT_new();
+    X509_ALGOR *alg = X509_ALGOR_new();
+    ASN1_OBJECT *policy = OBJ_txt2obj("1.3.6.1.4.1.99999.1", 1);
+    ASN1_INTEGER *serial = ASN1_INTEGER_new();
+    ASN1_GENERALIZEDTIME *t = ASN1_GENERALIZEDTIME_new();
+    unsigned char hash[32] = {1, 2, 3}, *der = NULL;
+    int n;
+
+    X509_ALGOR_set0(alg, OBJ_nid2obj(NID_sha256), V_ASN1_NULL, NULL);
+    TS_MSG_IMPRINT_set_algo(mi, alg);
+    TS_MSG_IMPRINT_set_msg(mi, hash, sizeof(hash));
+    ASN1_INTEGER_set(serial, 7);
+    ASN1_GENERALIZEDTIME_set_string(t, "20261129120000Z");
+    assert_int_equal(TS_TST_INFO_set_version(ti, 1), 1);
+    TS_TST_INFO_set_policy_id(ti, policy);
+    TS_TST_INFO_set_msg_imprint(ti, mi);
+    TS_TST_INFO_set_serial(ti, serial);
+    TS_TST_INFO_set_time(ti, t);
+    n = i2d_TS_TST_INFO(ti, &der);
+    assert_true(n > 0);
+    *len = (size_t)n;
+    ASN1_GENERALIZEDTIME_free(t);
+    ASN1_INTEGER_free(serial);
+    ASN1_OBJECT_free(policy);
+    X509_ALGOR_free(alg);
+    TS_MSG_IMPRINT_free(mi);
+    TS_TST_INFO_free(ti);
+    return der;
+}
+
+/* A self-signed certificate for pub with the given EKU value ("timeStamping"), DER. */
+static unsigned char *tsa_cert_der(EVP_PKEY *pub, const char *eku, int *len)
+{
+    EVP_PKEY *ca = EVP_EC_gen("P-256");
+    X509 *x = cert_template(pub, "tsa");
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL, NID_ext_key_usage, eku);
+    unsigned char *der = NULL;
+
+    assert_non_null(ext);
+    X509_add_ext(x, ext, -1);
+    assert_true(X509_sign(x, ca, EVP_sha256()) > 0);
+    *len = i2d_X509(x, &der);
+    X509_EXTENSION_free(ext);
+    X509_free(x);
+    EVP_PKEY_free(ca);
+    return der;
+}
+
+static void the_signer_makes_time_stamp_tokens_with_signing_certificate_v2(void **state)
+{
+    size_t tst_len, token_len = 0;
+    unsigned char *tst = tst_der(&tst_len), *token = NULL, *cert_der;
+    const unsigned char *p;
+    EVP_PKEY *pub = NULL;
+    char *id = NULL;
+    int cert_len;
+    struct err e;
+    CMS_ContentInfo *cms;
+    X509 *cert;
+    STACK_OF(X509) * certs;
+    (void)state;
+    assert_int_equal(signer_keygen(signer, "alpha", KEY_EC_P256, &id, &pub, &e), 0);
+    cert_der = tsa_cert_der(pub, "critical,timeStamping", &cert_len);
+    for (int with_certs = 0; with_certs <= 1; with_certs++) {
+        assert_int_equal(signer_sign_tst(signer, "alpha", id, "sha256", tst, tst_len, cert_der,
+                                         (size_t)cert_len, NULL, 0,
+                                         with_certs ? SIGNER_TST_CERTS : 0, &token, &token_len, &e),
+                         0);
+        p = token;
+        cms = d2i_CMS_ContentInfo(NULL, &p, (long)token_len);
+        assert_non_null(cms);
+        assert_int_equal(OBJ_obj2nid(CMS_get0_eContentType(cms)), NID_id_smime_ct_TSTInfo);
+        certs = CMS_get1_certs(cms);
+        assert_int_equal(certs != NULL ? sk_X509_num(certs) : 0, with_certs); /* NULL: none */
+        sk_X509_pop_free(certs, X509_free);
+        p = cert_der;
+        cert = d2i_X509(NULL, &p, cert_len);
+        certs = sk_X509_new_null();
+        sk_X509_push(certs, cert);
+        assert_int_equal(CMS_verify(cms, certs, NULL, NULL, NULL, CMS_NO_SIGNER_CERT_VERIFY), 1);
+        assert_true(
+            CMS_signed_get_attr_by_NID(sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0),
+                                       NID_id_smime_aa_signingCertificateV2, -1) >= 0);
+        sk_X509_pop_free(certs, X509_free);
+        CMS_ContentInfo_free(cms);
+        free(token);
+    }
+    OPENSSL_free(cert_der);
+    OPENSSL_free(tst);
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
+static void the_signer_refuses_tokens_it_should_not_make(void **state)
+{
+    size_t tst_len, token_len;
+    int tbs_len, cert_len, other_len, plain_len;
+    unsigned char *tst = tst_der(&tst_len), *tbs = tbs_der(&tbs_len), *token = NULL, *sig = NULL;
+    unsigned char *cert, *other_cert, *plain_cert;
+    EVP_PKEY *pub = NULL, *other = EVP_EC_gen("P-256");
+    char *id = NULL;
+    struct err e;
+    (void)state;
+    assert_int_equal(signer_keygen(signer, "alpha", KEY_EC_P256, &id, &pub, &e), 0);
+    cert = tsa_cert_der(pub, "critical,timeStamping", &cert_len);
+    other_cert = tsa_cert_der(other, "critical,timeStamping", &other_len);
+    plain_cert = tsa_cert_der(pub, "critical,codeSigning", &plain_len);
+    /* Content that is not a TSTInfo. */
+    assert_int_equal(signer_sign_tst(signer, "alpha", id, "sha256", tbs, (size_t)tbs_len, cert,
+                                     (size_t)cert_len, NULL, 0, 0, &token, &token_len, &e),
+                     -1);
+    assert_int_equal(e.status, 400);
+    /* A certificate of another key, or one without the time-stamping EKU. */
+    assert_int_equal(signer_sign_tst(signer, "alpha", id, "sha256", tst, tst_len, other_cert,
+                                     (size_t)other_len, NULL, 0, 0, &token, &token_len, &e),
+                     -1);
+    assert_int_equal(e.status, 400);
+    assert_int_equal(signer_sign_tst(signer, "alpha", id, "sha256", tst, tst_len, plain_cert,
+                                     (size_t)plain_len, NULL, 0, 0, &token, &token_len, &e),
+                     -1);
+    assert_int_equal(e.status, 400);
+    /* SHA-1, another tenant's key. */
+    assert_int_equal(signer_sign_tst(signer, "alpha", id, "sha1", tst, tst_len, cert,
+                                     (size_t)cert_len, NULL, 0, 0, &token, &token_len, &e),
+                     -1);
+    assert_int_equal(e.status, 400);
+    assert_int_equal(signer_sign_tst(signer, "beta", id, "sha256", tst, tst_len, cert,
+                                     (size_t)cert_len, NULL, 0, 0, &token, &token_len, &e),
+                     -1);
+    assert_int_equal(e.status, 404);
+    /* A bare signature over a TSTInfo: only inside the signer's own SignedData. */
+    assert_int_equal(signer_sign(signer, "alpha", id, "SHA256", tst, tst_len, &sig, &token_len, &e),
+                     -1);
+    assert_int_equal(e.status, 400);
+    /* And the good request still works. */
+    assert_int_equal(signer_sign_tst(signer, "alpha", id, "sha256", tst, tst_len, cert,
+                                     (size_t)cert_len, NULL, 0, 0, &token, &token_len, &e),
+                     0);
+    free(token);
+    OPENSSL_free(plain_cert);
+    OPENSSL_free(other_cert);
+    OPENSSL_free(cert);
+    OPENSSL_free(tbs);
+    OPENSSL_free(tst);
+    EVP_PKEY_free(other);
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
 static void a_remote_key_refuses_weak_digests_locally(void **state)
 {
     EVP_PKEY *pub = NULL, *remote;
@@ -1093,6 +1251,8 @@ int main(void)
         cmocka_unit_test(key_files_are_encrypted_private_and_open_with_the_secret),
         cmocka_unit_test(a_deleted_key_is_gone),
         cmocka_unit_test(the_signer_signs_only_known_bodies_with_sha2),
+        cmocka_unit_test(the_signer_makes_time_stamp_tokens_with_signing_certificate_v2),
+        cmocka_unit_test(the_signer_refuses_tokens_it_should_not_make),
         cmocka_unit_test(a_remote_key_refuses_weak_digests_locally),
         cmocka_unit_test(a_remote_rsa_key_signs_with_pkcs1_padding_only),
         cmocka_unit_test(a_remote_p384_key_defaults_to_sha384),

@@ -279,15 +279,14 @@ static void a_file_versioned_by_user_version_is_adopted(void **state)
     int v = store_schema_version(s);
     (void)state;
     store_close(s);
-    /* The way the first builds recorded the version (the file's schema is at v). */
-    {
-        char sql[96];
-        snprintf(sql, sizeof(sql), "DROP TABLE schema_version; PRAGMA user_version = %d;", v);
-        raw_exec(sql);
-    }
+    unlink(path);
+    /* A file of the first builds: the first schema, its version in user_version. */
+    raw_exec(sqlite_migrations[0]);
+    raw_exec("PRAGMA user_version = 1;");
     s = open_store();
     assert_int_equal(store_schema_version(s), v);
     assert_int_equal(raw_int("SELECT MIN(version) FROM schema_version"), 1);
+    assert_int_equal(raw_int("SELECT COUNT(*) FROM schema_version"), v);
     tenant_make(s, "a");
     store_close(s);
 }
@@ -1645,6 +1644,134 @@ static void ocsp_responder_put_replaces(void **state)
     store_close(s);
 }
 
+/* ---- time-stamping ------------------------------------------------------------ */
+
+static struct tsa_unit_rec unit_of(const char *name)
+{
+    static unsigned char cert[] = {0x30, 0x00}, chain[] = {0x30, 0x01, 0x00};
+    struct tsa_unit_rec r = {
+        .name = (char *)name,
+        .ca = "issuing",
+        .key_id = "k1",
+        .key_type = "ec-p256",
+        .status = "active",
+        .cert_serial = "c1",
+        .cert_der = cert,
+        .cert_len = sizeof(cert),
+        .chain_der = chain,
+        .chain_len = sizeof(chain),
+        .policy = "1.2.3",
+        .policies_json = "[\"1.2.3\"]",
+        .hashes_json = "[\"sha256\"]",
+        .accuracy_ms = 1500,
+        .include_chain = 1,
+        .created = 77,
+    };
+    return r;
+}
+
+static int token_put(struct store *s, const char *tenant, const char *serial, int64_t t,
+                     const char *imprint, struct err *e)
+{
+    static unsigned char token[] = {0x30, 0x02, 0x05, 0x00};
+    struct tsa_token_rec r = {
+        .unit = "ts",
+        .serial = (char *)serial,
+        .gen_time = "20261129120000.5Z",
+        .time = t,
+        .policy = "1.2.3",
+        .hash_alg = "sha256",
+        .imprint = (char *)imprint,
+        .requester = "192.0.2.1",
+        .der = token,
+        .der_len = sizeof(token),
+    };
+    struct store_tx *tx = begin(s);
+    int rc = store_tsa_token_insert(tx, tenant, &r, e);
+
+    if (rc == 0)
+        commit(tx);
+    else
+        store_rollback(tx);
+    return rc;
+}
+
+static void tsa_units_round_trip_per_tenant(void **state)
+{
+    struct store *s = open_store();
+    struct tsa_unit_rec r = unit_of("ts"), *got = NULL, **list = NULL;
+    struct store_tx *tx;
+    struct err e;
+    size_t n = 0;
+    (void)state;
+    tx = begin(s);
+    assert_int_equal(store_tsa_unit_insert(tx, "a", &r, &e), 0);
+    assert_int_equal(store_tsa_unit_insert(tx, "a", &r, &e), -1);
+    assert_int_equal(e.status, 409);
+    commit(tx);
+    tx = begin_read(s);
+    assert_int_equal(store_tsa_unit_get(tx, "a", "ts", &got, &e), 0);
+    assert_string_equal(got->tenant, "a");
+    assert_string_equal(got->hashes_json, "[\"sha256\"]");
+    assert_int_equal(got->chain_len, 3);
+    assert_int_equal(got->accuracy_ms, 1500);
+    assert_int_equal(got->include_chain, 1);
+    assert_int_equal(store_tsa_unit_get(tx, "b", "ts", &got, &e), -1);
+    assert_int_equal(e.status, 404);
+    assert_int_equal(store_tsa_unit_list(tx, "a", &list, &n, &e), 0);
+    assert_int_equal(n, 1);
+    tsa_unit_rec_list_free(list, n);
+    assert_int_equal(store_tsa_unit_list(tx, "b", &list, &n, &e), 0);
+    assert_int_equal(n, 0);
+    tsa_unit_rec_list_free(list, n);
+    store_rollback(tx);
+    tsa_unit_rec_free(got);
+    store_close(s);
+}
+
+static void tsa_tokens_are_unique_per_unit_and_searchable(void **state)
+{
+    struct store *s = open_store();
+    struct tsa_token_query q = {0};
+    struct tsa_token_rec *got = NULL, **list = NULL;
+    struct store_tx *tx;
+    struct err e;
+    size_t n = 0;
+    (void)state;
+    assert_int_equal(token_put(s, "a", "01", 100, "aa", &e), 0);
+    assert_int_equal(token_put(s, "a", "02", 200, "bb", &e), 0);
+    assert_int_equal(token_put(s, "a", "03", 300, "aa", &e), 0);
+    assert_int_equal(token_put(s, "a", "02", 400, "cc", &e), -1);
+    assert_int_equal(e.status, 409);
+    assert_int_equal(token_put(s, "b", "02", 400, "cc", &e), 0); /* another tenant */
+    tx = begin_read(s);
+    assert_int_equal(store_tsa_token_get(tx, "a", "ts", "02", &got, &e), 0);
+    assert_string_equal(got->imprint, "bb");
+    assert_null(got->nonce);
+    assert_int_equal(got->der_len, 4);
+    tsa_token_rec_free(got);
+    assert_int_equal(store_tsa_token_get(tx, "a", "other", "02", &got, &e), -1);
+    assert_int_equal(e.status, 404);
+    q.imprint = "aa";
+    assert_int_equal(store_tsa_token_search(tx, "a", "ts", &q, &list, &n, &e), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0]->serial, "03"); /* newest first */
+    tsa_token_rec_list_free(list, n);
+    q.imprint = NULL;
+    q.after = 150;
+    q.before = 300;
+    assert_int_equal(store_tsa_token_search(tx, "a", "ts", &q, &list, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0]->serial, "02");
+    tsa_token_rec_list_free(list, n);
+    memset(&q, 0, sizeof(q));
+    assert_int_equal(store_tsa_token_search(tx, "b", "ts", &q, &list, &n, &e), 0);
+    assert_int_equal(n, 1);
+    tsa_token_rec_list_free(list, n);
+    store_rollback(tx);
+    store_close(s);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1664,6 +1791,8 @@ int main(void)
         T(certificate_round_trips_and_status_changes),
         T(ocsp_response_rows_follow_certificates_and_their_status),
         T(ocsp_responder_put_replaces),
+        T(tsa_units_round_trip_per_tenant),
+        T(tsa_tokens_are_unique_per_unit_and_searchable),
         T(duplicate_serial_is_a_conflict_and_writes_nothing),
         T(other_constraint_failures_are_internal_errors),
         T(search_by_each_field_and_expiry_window),

@@ -6,7 +6,7 @@
 #   make SANITIZE=address,undefined   the same into build-asan/
 
 CC       ?= cc
-PKGS     := openssl libmicrohttpd jansson sqlite3 libcurl
+PKGS     := openssl libmicrohttpd jansson sqlite3 libcurl p11-kit-1
 SANITIZE ?=
 ifeq ($(SANITIZE),)
 BUILD    ?= build
@@ -19,7 +19,7 @@ endif
 WARN     := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Werror
 CPPFLAGS += -Isrc -D_GNU_SOURCE -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED
 CFLAGS   += -std=c11 -g $(OPT) $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -ldl
 LDFLAGS  += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 
 # Modules: one directory each under src/.  A module's objects go into its own archive.

@@ -55,6 +55,18 @@ struct signer_config {
     const char *keystore_dir; /* software store: <dir>/<tenant>/<key id>.pem */
     const char *kek_path;     /* file holding the key-encryption secret */
     int connections;          /* socketpairs = signer threads (default 4) */
+    /*
+     * keystore_type "pkcs11" (NULL or "soft": the software store): keys in the
+     * token labelled pkcs11_token_label of pkcs11_module, and, if set, the
+     * same keys in pkcs11_backup_token_label (failover).  The user PIN comes
+     * from pkcs11_pin_file, else from the environment variable
+     * VOUCH_PKCS11_PIN (removed from the signer's environment once read).
+     */
+    const char *keystore_type;
+    const char *pkcs11_module;
+    const char *pkcs11_token_label;
+    const char *pkcs11_backup_token_label;
+    const char *pkcs11_pin_file;
 };
 
 /*
@@ -74,6 +86,24 @@ void signer_stop(struct signer *s);
 
 /* 0 if the signer answers and its key store is usable (for /readyz). */
 int signer_ping(struct signer *s, struct err *e);
+/*
+ * As signer_ping, and the key store's health in one line into health
+ * ("software key store: ok", "token vouch-a: ok", failover state ...).
+ */
+int signer_health(struct signer *s, char *health, size_t len, struct err *e);
+
+/* A key-store event of the signer (failover, failback, token failure). */
+struct signer_event {
+    char *action; /* "keystore.failover", "keystore.failback", "keystore.token_failed", ... */
+    char *object; /* the token (or "primary"/"backup") */
+    char *detail; /* a JSON object text */
+};
+/*
+ * Takes the key-store events queued in the signer since the last call:
+ * *events (caller frees with signer_events_free) and *n.  For the audit log.
+ */
+int signer_events(struct signer *s, struct signer_event **events, int *n, struct err *e);
+void signer_events_free(struct signer_event *events, int n);
 
 /*
  * Generates a key pair for tenant in the signer's store.  On success sets

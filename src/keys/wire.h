@@ -25,6 +25,7 @@ enum wire_type {
     W_DELETE,
     W_EE_KEYGEN,
     W_EE_PKCS12,
+    W_EVENTS, /* key-store events (failover) since the last call */
 };
 
 enum wire_tag {
@@ -44,6 +45,10 @@ enum wire_tag {
     T_STATUS,
     T_MESSAGE,
     T_PKCS12,
+    T_EVENT_ACTION, /* repeated, with the next two */
+    T_EVENT_OBJECT,
+    T_EVENT_DETAIL,
+    T_HEALTH, /* PING reply: the key store's health, one line */
 };
 
 #define WIRE_MAX_SMALL (64 * 1024)

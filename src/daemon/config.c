@@ -34,6 +34,16 @@ static const struct config_item items[] = {
     {"database", CONF_STRING, F(database), 0, 0, "sqlite:vouch.db", "storage URL"},
     {"keystore", CONF_PATH, F(keystore), 0, 0, "keys", "software key store directory"},
     {"kek_file", CONF_PATH, F(kek_file), 0, 0, "kek", "key-encryption secret file"},
+    {"keystore_type", CONF_STRING, F(keystore_type), 0, 0, "soft",
+     "soft (encrypted files in keystore) or pkcs11 (keys in a PKCS#11 token)"},
+    {"pkcs11_module", CONF_PATH, F(pkcs11_module), 0, 0, NULL,
+     "PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so"},
+    {"pkcs11_token_label", CONF_STRING, F(pkcs11_token_label), 0, 0, NULL,
+     "label of the token holding the keys"},
+    {"pkcs11_backup_token_label", CONF_STRING, F(pkcs11_backup_token_label), 0, 0, NULL,
+     "label of a second token holding the same keys (failover)"},
+    {"pkcs11_pin_file", CONF_PATH, F(pkcs11_pin_file), 0, 0, NULL,
+     "file with the token's user PIN (else env VOUCH_PKCS11_PIN)"},
     {"threads", CONF_INT, F(threads), 1, 256, "2", "HTTP worker threads"},
     {"signer_connections", CONF_INT, F(signer_connections), 1, 64, "4",
      "connections (threads) to the signer"},
@@ -178,6 +188,15 @@ int config_check(const struct config *c, struct err *e)
     if (strcmp(c->log_level, "debug") && strcmp(c->log_level, "info") &&
         strcmp(c->log_level, "warn") && strcmp(c->log_level, "error"))
         return err_set(e, 0, ERR_BAD_REQUEST, "log_level: debug, info, warn or error");
+    if (strcmp(c->keystore_type, "soft") != 0 && strcmp(c->keystore_type, "pkcs11") != 0)
+        return err_set(e, 0, ERR_BAD_REQUEST, "keystore_type: soft or pkcs11");
+    if (strcmp(c->keystore_type, "pkcs11") == 0 &&
+        (c->pkcs11_module == NULL || c->pkcs11_token_label == NULL))
+        return err_set(e, 0, ERR_BAD_REQUEST,
+                       "keystore_type pkcs11: set pkcs11_module and pkcs11_token_label");
+    if (c->pkcs11_backup_token_label != NULL && c->pkcs11_token_label != NULL &&
+        strcmp(c->pkcs11_backup_token_label, c->pkcs11_token_label) == 0)
+        return err_set(e, 0, ERR_BAD_REQUEST, "pkcs11_backup_token_label: must name another token");
     if (c->public_url != NULL && strncmp(c->public_url, "http://", 7) != 0)
         return err_set(e, 0, ERR_BAD_REQUEST,
                        "public_url: must be http:// (CDP/AIA over HTTPS would loop)");

@@ -22,6 +22,11 @@ struct config {
     char *database;
     char *keystore;
     char *kek_file;
+    char *keystore_type; /* "soft" or "pkcs11" */
+    char *pkcs11_module;
+    char *pkcs11_token_label;
+    char *pkcs11_backup_token_label;
+    char *pkcs11_pin_file;
     int threads;
     int signer_connections;
     int crl_check_seconds;

@@ -16,6 +16,7 @@
 #include <pthread.h>
 
 #include "api/api.h"
+#include "audit/audit.h"
 #include "daemon/config.h"
 #include "lib/log.h"
 
@@ -87,7 +88,12 @@ static int server_start(struct server *s, struct err *e)
 {
     struct signer_config sc = {.keystore_dir = s->cfg.keystore,
                                .kek_path = s->cfg.kek_file,
-                               .connections = s->cfg.signer_connections};
+                               .connections = s->cfg.signer_connections,
+                               .keystore_type = s->cfg.keystore_type,
+                               .pkcs11_module = s->cfg.pkcs11_module,
+                               .pkcs11_token_label = s->cfg.pkcs11_token_label,
+                               .pkcs11_backup_token_label = s->cfg.pkcs11_backup_token_label,
+                               .pkcs11_pin_file = s->cfg.pkcs11_pin_file};
 
     /* The signer is forked before any thread exists or any socket is open. */
     if ((s->signer = signer_start(&sc, e)) == NULL)
@@ -99,22 +105,58 @@ static int server_start(struct server *s, struct err *e)
     return server_listen(s, e);
 }
 
-/* Waits for SIGINT/SIGTERM, running the CRL scheduler every crl_check_seconds. */
+/*
+ * Writes the signer's key-store events (token failures, failover, failback)
+ * into the _system audit chain: the signer has no database.
+ */
+static void keystore_events_audit(struct server *s)
+{
+    struct signer_event *ev = NULL;
+    struct err e;
+    int n = 0;
+
+    if (signer_events(s->signer, &ev, &n, &e) != 0)
+        return;
+    for (int i = 0; i < n; i++) {
+        struct audit_event a = {.actor = "signer",
+                                .action = ev[i].action,
+                                .object = ev[i].object,
+                                .result = strcmp(ev[i].action, "keystore.token_failed") == 0 ||
+                                                  strcmp(ev[i].action, "keystore.failover") == 0
+                                              ? "error"
+                                              : "ok",
+                                .detail = ev[i].detail};
+        if (audit_record(s->store, "_system", &a, &e) != 0)
+            log_error("audit: key-store event %s not recorded: %s", ev[i].action, e.msg);
+    }
+    signer_events_free(ev, n);
+}
+
+/*
+ * Waits for SIGINT/SIGTERM; every second audits the key-store events, and
+ * runs the CRL scheduler every crl_check_seconds.
+ */
 static void server_loop(struct server *s, const sigset_t *stop)
 {
-    struct timespec wait = {.tv_sec = s->cfg.crl_check_seconds};
+    struct timespec wait = {.tv_sec = 1};
+    int64_t next_crl = 0;
     struct err e;
     int sig, made;
 
     for (;;) {
-        made = svc_crl_tick(s->svc, &e);
-        if (made < 0)
-            log_warn("CRL scheduler: %s", e.msg);
-        else if (made > 0)
-            log_info("CRL scheduler: %d CRL(s) published", made);
+        keystore_events_audit(s);
+        if (time_now() >= next_crl) {
+            next_crl = time_now() + s->cfg.crl_check_seconds;
+            made = svc_crl_tick(s->svc, &e);
+            if (made < 0)
+                log_warn("CRL scheduler: %s", e.msg);
+            else if (made > 0)
+                log_info("CRL scheduler: %d CRL(s) published", made);
+        }
         sig = sigtimedwait(stop, NULL, &wait);
         if (sig == SIGINT || sig == SIGTERM) {
             log_info("signal %d: stopping", sig);
+            keystore_events_audit(s);
             return;
         }
     }

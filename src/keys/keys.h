@@ -154,6 +154,19 @@ int signer_import(struct signer *s, const char *tenant, enum signer_import_forma
                   const unsigned char *blob, size_t len, const char *password, char **key_id,
                   EVP_PKEY **pub, STACK_OF(X509) * *certs, struct err *e);
 
+/* A key of a tenant, as signer_key_list() lists it. */
+struct signer_key_info {
+    char *key_id;
+    char *key_type; /* key_type_name(), or "unknown" if the key does not load */
+};
+/*
+ * The keys of tenant in the signer's store: *keys (caller frees with
+ * signer_key_list_free) and *n.
+ */
+int signer_key_list(struct signer *s, const char *tenant, struct signer_key_info **keys, int *n,
+                    struct err *e);
+void signer_key_list_free(struct signer_key_info *keys, int n);
+
 /* Deletes a key of tenant (a CA whose creation failed half-way). */
 int signer_delete(struct signer *s, const char *tenant, const char *key_id, struct err *e);
 

@@ -47,6 +47,11 @@ struct keystore_ops {
     int (*sign)(struct keystore *ks, const char *tenant, const char *key_id, const char *md,
                 const unsigned char *data, size_t len, unsigned char **sig, size_t *sig_len,
                 struct err *e);
+    /*
+     * The key ids of tenant (at most max, in no particular order) into ids
+     * (each freed by the caller); the count, or -1 with e set.
+     */
+    int (*list)(struct keystore *ks, const char *tenant, char **ids, int max, struct err *e);
     /* Optional: a short health description for /readyz ("token vouch-a: ok"). */
     void (*describe)(struct keystore *ks, char *buf, size_t len);
 };

@@ -20,7 +20,7 @@
 
 #include "lib/log.h"
 
-#define PROBE_INTERVAL 1  /* seconds between tries of a failed primary */
+#define PROBE_INTERVAL 1   /* seconds between tries of a failed primary */
 #define EVENTS_MAX     256 /* events kept until the network process takes them */
 
 /* ---- events ------------------------------------------------------------------- */
@@ -111,8 +111,8 @@ static void switch_to(struct fo_store *s, int from, int to, const char *tenant, 
     if (!changed)
         return;
     s->st[to]->ops->describe(s->st[to], desc, sizeof(desc));
-    d = json_pack("{s:s, s:s, s:s, s:s, s:s}", "from", role[from], "to", role[to], "tenant",
-                  tenant, "key_id", key_id, "now_using", desc);
+    d = json_pack("{s:s, s:s, s:s, s:s, s:s}", "from", role[from], "to", role[to], "tenant", tenant,
+                  "key_id", key_id, "now_using", desc);
     if (e != NULL)
         json_object_set_new(d, "reason", json_string(e->msg));
     text = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
@@ -173,8 +173,7 @@ static int fo_sign(struct keystore *ks, const char *tenant, const char *key_id, 
     return 0;
 }
 
-static EVP_PKEY *fo_load(struct keystore *ks, const char *tenant, const char *key_id,
-                         struct err *e)
+static EVP_PKEY *fo_load(struct keystore *ks, const char *tenant, const char *key_id, struct err *e)
 {
     struct fo_store *s = (struct fo_store *)ks;
     int active;
@@ -195,6 +194,20 @@ static EVP_PKEY *fo_load(struct keystore *ks, const char *tenant, const char *ke
     if (k == NULL && e->status == 404 && first_e.status != 404)
         *e = first_e;
     return k;
+}
+
+/* The keys of the active store (the other if it fails). */
+static int fo_list(struct keystore *ks, const char *tenant, char **ids, int max, struct err *e)
+{
+    struct fo_store *s = (struct fo_store *)ks;
+    int active, n;
+
+    pthread_mutex_lock(&s->lock);
+    active = s->active;
+    pthread_mutex_unlock(&s->lock);
+    if ((n = s->st[active]->ops->list(s->st[active], tenant, ids, max, e)) >= 0 || e->status == 400)
+        return n;
+    return s->st[1 - active]->ops->list(s->st[1 - active], tenant, ids, max, e);
 }
 
 /* Files key in both stores under a new id; on any failure neither keeps it. */
@@ -251,7 +264,8 @@ static int fo_generate(struct keystore *ks, const char *tenant, enum key_type ty
     EVP_PKEY *key = key_generate(type, e), *p = NULL;
     int rc = -1;
 
-    if (key != NULL && (p = public_copy(key, e)) != NULL && put_both(s, tenant, key, key_id, e) == 0) {
+    if (key != NULL && (p = public_copy(key, e)) != NULL &&
+        put_both(s, tenant, key, key_id, e) == 0) {
         *pub = p;
         p = NULL;
         rc = 0;
@@ -335,6 +349,7 @@ static const struct keystore_ops fo_ops = {
     .close = fo_close,
     .sign = fo_sign,
     .describe = fo_describe,
+    .list = fo_list,
 };
 
 struct keystore *keystore_failover_open(struct keystore *primary, struct keystore *backup)

@@ -542,8 +542,7 @@ static void object_label(char *buf, const char *tenant, const char *key_id)
 static int objects_find(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE h, CK_OBJECT_CLASS cls,
                         const char *label, CK_OBJECT_HANDLE *out, int max, CK_RV *rv)
 {
-    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)},
-                        {CKA_LABEL, (void *)label, strlen(label)}};
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_LABEL, (void *)label, strlen(label)}};
     CK_ULONG n = 0;
 
     if ((*rv = f->C_FindObjectsInit(h, t, 2)) != CKR_OK)
@@ -849,9 +848,9 @@ static CK_RV pair_generate(struct p11_store *s, CK_SESSION_HANDLE h, enum key_ty
         {CKA_ID, (void *)id, strlen(id)},
     };
     CK_ATTRIBUTE priv_t[] = {
-        {CKA_TOKEN, &yes, sizeof(yes)},          {CKA_PRIVATE, &yes, sizeof(yes)},
-        {CKA_SENSITIVE, &yes, sizeof(yes)},      {CKA_EXTRACTABLE, &no, sizeof(no)},
-        {CKA_SIGN, &yes, sizeof(yes)},           {CKA_LABEL, (void *)label, strlen(label)},
+        {CKA_TOKEN, &yes, sizeof(yes)},     {CKA_PRIVATE, &yes, sizeof(yes)},
+        {CKA_SENSITIVE, &yes, sizeof(yes)}, {CKA_EXTRACTABLE, &no, sizeof(no)},
+        {CKA_SIGN, &yes, sizeof(yes)},      {CKA_LABEL, (void *)label, strlen(label)},
         {CKA_ID, (void *)id, strlen(id)},
     };
     CK_ULONG npub = 4;
@@ -866,8 +865,7 @@ static CK_RV pair_generate(struct p11_store *s, CK_SESSION_HANDLE h, enum key_ty
         mech.mechanism = type == KEY_ED25519 ? CKM_EC_EDWARDS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN;
         pub_t[npub++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, params, (CK_ULONG)plen};
     }
-    rv = s->f->C_GenerateKeyPair(h, &mech, pub_t, npub, priv_t, ARRAY_LEN(priv_t), pub_obj,
-                                 &priv);
+    rv = s->f->C_GenerateKeyPair(h, &mech, pub_t, npub, priv_t, ARRAY_LEN(priv_t), pub_obj, &priv);
     OPENSSL_free(params);
     return rv;
 }
@@ -1015,8 +1013,8 @@ static int key_attrs(EVP_PKEY *key, enum key_type type, struct vals *v, CK_ATTRI
                           type == KEY_EC_P256 ? 32 : 48);
         if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, raw,
                                             sizeof(raw), &n) != 1 &&
-            (n = 0, EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, raw,
-                                                    sizeof(raw), &n) != 1))
+            (n = 0, EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, raw, sizeof(raw),
+                                                    &n) != 1))
             return -1;
     }
     {
@@ -1038,21 +1036,24 @@ static CK_RV pair_create(struct p11_store *s, CK_SESSION_HANDLE h, EVP_PKEY *key
                          enum key_type type, const char *label, const char *id)
 {
     CK_OBJECT_CLASS priv_c = CKO_PRIVATE_KEY, pub_c = CKO_PUBLIC_KEY;
-    CK_KEY_TYPE kt = type == KEY_ED25519 ? CKK_EC_EDWARDS
+    CK_KEY_TYPE kt = type == KEY_ED25519                            ? CKK_EC_EDWARDS
                      : (type == KEY_EC_P256 || type == KEY_EC_P384) ? CKK_EC
-                                                                     : CKK_RSA;
+                                                                    : CKK_RSA;
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     CK_ATTRIBUTE t[24] = {
-        {CKA_CLASS, &priv_c, sizeof(priv_c)},    {CKA_KEY_TYPE, &kt, sizeof(kt)},
-        {CKA_TOKEN, &yes, sizeof(yes)},          {CKA_PRIVATE, &yes, sizeof(yes)},
-        {CKA_SENSITIVE, &yes, sizeof(yes)},      {CKA_EXTRACTABLE, &no, sizeof(no)},
-        {CKA_SIGN, &yes, sizeof(yes)},           {CKA_LABEL, (void *)label, strlen(label)},
+        {CKA_CLASS, &priv_c, sizeof(priv_c)}, {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_TOKEN, &yes, sizeof(yes)},       {CKA_PRIVATE, &yes, sizeof(yes)},
+        {CKA_SENSITIVE, &yes, sizeof(yes)},   {CKA_EXTRACTABLE, &no, sizeof(no)},
+        {CKA_SIGN, &yes, sizeof(yes)},        {CKA_LABEL, (void *)label, strlen(label)},
         {CKA_ID, (void *)id, strlen(id)},
     };
     CK_ATTRIBUTE pub_t[12] = {
-        {CKA_CLASS, &pub_c, sizeof(pub_c)},       {CKA_KEY_TYPE, &kt, sizeof(kt)},
-        {CKA_TOKEN, &yes, sizeof(yes)},           {CKA_VERIFY, &yes, sizeof(yes)},
-        {CKA_LABEL, (void *)label, strlen(label)}, {CKA_ID, (void *)id, strlen(id)},
+        {CKA_CLASS, &pub_c, sizeof(pub_c)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_TOKEN, &yes, sizeof(yes)},
+        {CKA_VERIFY, &yes, sizeof(yes)},
+        {CKA_LABEL, (void *)label, strlen(label)},
+        {CKA_ID, (void *)id, strlen(id)},
     };
     CK_ULONG nt = 9, npub = 6;
     CK_OBJECT_HANDLE priv = CK_INVALID_HANDLE, pub;
@@ -1168,6 +1169,50 @@ static int p11_destroy(struct keystore *ks, const char *tenant, const char *key_
     return 0;
 }
 
+#define LIST_BATCH 64
+
+/* The ids of tenant's private keys: objects labelled "<tenant>/<valid key id>". */
+static int p11_list(struct keystore *ks, const char *tenant, char **ids, int max, struct err *e)
+{
+    struct p11_store *s = (struct p11_store *)ks;
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}};
+    CK_OBJECT_HANDLE o[LIST_BATCH];
+    CK_SESSION_HANDLE h;
+    CK_ULONG got = 0;
+    CK_RV rv;
+    unsigned epoch;
+    size_t tl;
+    int n = 0;
+
+    if (tenant_check(tenant, e) != 0 || sess_take(s, &h, &epoch, e) != 0)
+        return -1;
+    tl = strlen(tenant);
+    rv = s->f->C_FindObjectsInit(h, t, 1);
+    while (rv == CKR_OK && n < max &&
+           (rv = s->f->C_FindObjects(h, o, LIST_BATCH, &got)) == CKR_OK && got > 0) {
+        for (CK_ULONG i = 0; i < got && n < max; i++) {
+            char label[LABEL_MAX] = {0};
+            CK_ATTRIBUTE a = {CKA_LABEL, label, sizeof(label) - 1};
+            if (s->f->C_GetAttributeValue(h, o[i], &a, 1) != CKR_OK ||
+                a.ulValueLen >= sizeof(label))
+                continue;
+            label[a.ulValueLen] = '\0';
+            if (strncmp(label, tenant, tl) == 0 && label[tl] == '/' &&
+                keystore_id_valid(label + tl + 1))
+                ids[n++] = xstrdup(label + tl + 1);
+        }
+    }
+    s->f->C_FindObjectsFinal(h);
+    sess_give(s, h, epoch, rv);
+    if (rv != CKR_OK) {
+        while (n > 0)
+            free(ids[--n]);
+        return rv_err(s, rv, "listing keys", e);
+    }
+    return n;
+}
+
 /* ---- signing ---------------------------------------------------------------------- */
 
 /* What the token signs for type and md: the digest (EC), a DigestInfo (RSA) or data (Ed25519). */
@@ -1184,8 +1229,7 @@ static unsigned char *sign_input(enum key_type type, const char *md, const unsig
 
     if (type == KEY_ED25519) {
         if (md[0] != '\0')
-            return err_set(e, 400, ERR_BAD_REQUEST, "signer: Ed25519 signs without a digest"),
-                   NULL;
+            return err_set(e, 400, ERR_BAD_REQUEST, "signer: Ed25519 signs without a digest"), NULL;
         out = xmalloc(len ? len : 1);
         memcpy(out, data, len);
         *out_len = len;
@@ -1221,7 +1265,8 @@ static unsigned char *sign_input(enum key_type type, const char *md, const unsig
 static unsigned char *ecdsa_der(const unsigned char *rs, size_t len, size_t *out_len)
 {
     ECDSA_SIG *sig = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(rs, (int)(len / 2), NULL), *sv = BN_bin2bn(rs + len / 2, (int)(len / 2), NULL);
+    BIGNUM *r = BN_bin2bn(rs, (int)(len / 2), NULL),
+           *sv = BN_bin2bn(rs + len / 2, (int)(len / 2), NULL);
     unsigned char *der = NULL, *out = NULL;
     int n;
 
@@ -1280,7 +1325,7 @@ static int sign_once(struct p11_store *s, const char *tenant, const char *key_id
     EVP_PKEY_free(pub);
     if ((in = sign_input(type, md, data, len, &in_len, e)) == NULL)
         return -1;
-    mt = type == KEY_ED25519                          ? CKM_EDDSA
+    mt = type == KEY_ED25519                            ? CKM_EDDSA
          : (type == KEY_EC_P256 || type == KEY_EC_P384) ? CKM_ECDSA
                                                         : CKM_RSA_PKCS;
     if (sess_take(s, &h, &epoch, e) != 0) {
@@ -1392,6 +1437,7 @@ static const struct keystore_ops p11_ops = {
     .close = p11_close,
     .sign = p11_sign,
     .describe = p11_describe,
+    .list = p11_list,
 };
 
 struct keystore *keystore_p11_open(const struct keystore_p11_config *c, struct err *e)

@@ -598,3 +598,44 @@ int signer_ee_pkcs12(struct signer *s, const char *tenant, uint64_t handle, cons
     buf_free(&req);
     return rc;
 }
+
+int signer_key_list(struct signer *s, const char *tenant, struct signer_key_info **keys, int *n,
+                    struct err *e)
+{
+    struct buf req = {0};
+    unsigned char *reply = NULL;
+    struct signer_key_info *k = NULL;
+    size_t len;
+    int count = 0;
+
+    wire_put_str(&req, T_TENANT, tenant);
+    if (signer_call(s, W_KEYLIST, &req, &reply, &len, e) != 0) {
+        buf_free(&req);
+        return -1;
+    }
+    for (;;) {
+        char *id = reply_str_at(reply, len, T_KEY_ID, count, 64),
+             *type = reply_str_at(reply, len, T_KEY_TYPE, count, 32);
+        if (id == NULL || type == NULL) {
+            free(id);
+            free(type);
+            break;
+        }
+        k = xrealloc(k, (size_t)(count + 1) * sizeof(*k));
+        k[count++] = (struct signer_key_info){id, type};
+    }
+    free(reply);
+    buf_free(&req);
+    *keys = k;
+    *n = count;
+    return 0;
+}
+
+void signer_key_list_free(struct signer_key_info *keys, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(keys[i].key_id);
+        free(keys[i].key_type);
+    }
+    free(keys);
+}

@@ -558,6 +558,30 @@ out:
     return rc;
 }
 
+#define KEYLIST_MAX 4096
+
+/* The tenant's key ids and types (a key that does not load is listed as "unknown"). */
+static int h_keylist(struct req *r)
+{
+    char *tenant = req_str(r, T_TENANT, "tenant");
+    char **ids = xcalloc(KEYLIST_MAX, sizeof(*ids));
+    int n = tenant ? ks->ops->list(ks, tenant, ids, KEYLIST_MAX, &r->err) : -1;
+
+    for (int i = 0; i < n; i++) {
+        struct err ignore;
+        EVP_PKEY *k = ks->ops->load(ks, tenant, ids[i], &ignore);
+        enum key_type t = k ? key_type_of(k) : KEY_NONE;
+
+        wire_put_str(&r->out, T_KEY_ID, ids[i]);
+        wire_put_str(&r->out, T_KEY_TYPE, t != KEY_NONE ? key_type_name(t) : "unknown");
+        EVP_PKEY_free(k);
+        free(ids[i]);
+    }
+    free(ids);
+    free(tenant);
+    return n < 0 ? -1 : 0;
+}
+
 static int dispatch(uint32_t type, struct req *r)
 {
     switch (type) {
@@ -579,6 +603,8 @@ static int dispatch(uint32_t type, struct req *r)
         return h_ee_pkcs12(r);
     case W_EVENTS:
         return h_events(r);
+    case W_KEYLIST:
+        return h_keylist(r);
     default:
         return err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: unknown request type %u", type);
     }

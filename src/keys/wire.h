@@ -25,7 +25,8 @@ enum wire_type {
     W_DELETE,
     W_EE_KEYGEN,
     W_EE_PKCS12,
-    W_EVENTS, /* key-store events (failover) since the last call */
+    W_EVENTS,  /* key-store events (failover) since the last call */
+    W_KEYLIST, /* a tenant's keys: repeated T_KEY_ID with T_KEY_TYPE */
 };
 
 enum wire_tag {

@@ -45,7 +45,7 @@ class Response:
 class Server:
     """One vouch instance: `vouchd init` then `vouchd -c`, on loopback."""
 
-    def __init__(self, base, tls=False):
+    def __init__(self, base, tls=False, conf=None, env=None, init_args=()):
         self.dir = os.path.join(base, "inst")
         self.tls = tls
         self.api_port = free_port()
@@ -54,18 +54,22 @@ class Server:
                "--public-port", str(self.public_port), "--json"]
         if not tls:
             cmd.append("--no-tls")
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
+        cmd += list(init_args)
+        self.env = dict(os.environ, **(env or {}))
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=self.env)
+        assert out.returncode == 0, f"vouchd init: {out.stderr}"
         info = json.loads(out.stdout)
         self.system_token = info["system_token"]
         self.token = info["admin_token"]
         self.cacert = info["cacert"] if tls else None
         # The CRL scheduler looks every second, so tests can watch it work.
-        with open(os.path.join(self.dir, "vouchd.conf"), "a") as conf:
-            conf.write("crl_check_seconds = 1\n")
+        with open(os.path.join(self.dir, "vouchd.conf"), "a") as f:
+            f.write("crl_check_seconds = 1\n" + (conf or ""))
         self.log_path = os.path.join(base, "vouchd.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([VOUCHD, "-c", os.path.join(self.dir, "vouchd.conf")],
-                                     stdout=subprocess.PIPE, stderr=self.log, text=True)
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                     env=self.env)
         line = self.proc.stdout.readline()
         if not line:
             self.stop()

@@ -12,7 +12,8 @@ def test_health_and_readiness_answer_on_both_listeners(server):
         assert r.status == 200 and r.json()["status"] == "ok"
         r = server.request("GET", "/readyz", token=None, base=base)
         assert r.status == 200
-        assert r.json() == {"status": "ready", "database": "ok", "signer": "ok"}
+        assert r.json() == {"status": "ready", "database": "ok", "signer": "ok",
+                            "keystore": "software key store: ok"}
 
 
 def test_demo_instance_has_root_issuing_ca_and_builtin_profiles(server):

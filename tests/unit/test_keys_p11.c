@@ -106,8 +106,7 @@ static int group_setup(void **state)
     snprintf(pin_file, sizeof(pin_file), "%s/pin", dir);
     mkdir(tokens, 0700);
     snprintf(text, sizeof(text),
-             "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n",
-             tokens);
+             "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n", tokens);
     file_put(conf, text);
     file_put(pin_file, PIN "\n");
     setenv("SOFTHSM2_CONF", conf, 1);
@@ -454,8 +453,8 @@ static char *events_text(struct signer *s)
     return (char *)b.data;
 }
 
-static void signing_moves_to_the_backup_token_mid_load_and_returns_when_the_primary_heals(
-    void **state)
+static void
+signing_moves_to_the_backup_token_mid_load_and_returns_when_the_primary_heals(void **state)
 {
     struct signer *s;
     struct load l = {0};

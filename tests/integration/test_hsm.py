@@ -1,0 +1,201 @@
+"""Keys in PKCS#11 tokens: SoftHSM2 tokens made by the test run, two of them backing each other."""
+import os
+import shutil
+import sqlite3
+import subprocess
+import threading
+import time
+
+import pytest
+from cryptography import x509
+
+from conftest import VOUCHD, Server, make_csr, run, write
+
+MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+PIN = "2468-pin"
+
+
+class SoftHSM:
+    """A SoftHSM2 configuration in a temporary directory with tokens vouch-a and vouch-b."""
+
+    def __init__(self, base):
+        self.base = str(base)
+        self.tokens = os.path.join(self.base, "tokens")
+        os.makedirs(self.tokens)
+        self.conf = write(os.path.join(self.base, "softhsm2.conf"),
+                          f"directories.tokendir = {self.tokens}\n"
+                          "objectstore.backend = file\nlog.level = ERROR\n")
+        self.env = {"SOFTHSM2_CONF": self.conf}
+        self.pin_file = write(os.path.join(self.base, "pin"), PIN + "\n")
+        self.dirs = {}
+        for label in ("vouch-a", "vouch-b"):
+            before = set(os.listdir(self.tokens))
+            subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label,
+                            "--pin", PIN, "--so-pin", "87654321"], check=True,
+                           capture_output=True, env=dict(os.environ, **self.env))
+            (new,) = set(os.listdir(self.tokens)) - before
+            self.dirs[label] = os.path.join(self.tokens, new)
+
+    def fail(self, label):
+        """The token's files leave the token directory: the token is gone."""
+        os.rename(self.dirs[label], os.path.join(self.base, "away-" + label))
+
+    def heal(self, label):
+        os.rename(os.path.join(self.base, "away-" + label), self.dirs[label])
+
+
+def init_args(hsm, backup=True):
+    args = ["--pkcs11-module", MODULE, "--pkcs11-token", "vouch-a",
+            "--pkcs11-pin-file", hsm.pin_file]
+    return args + (["--pkcs11-backup-token", "vouch-b"] if backup else [])
+
+
+@pytest.fixture(scope="module")
+def hsm(tmp_path_factory):
+    if not os.path.exists(MODULE):
+        pytest.fail("SoftHSM2 is not installed (apt-get install softhsm2)")
+    return SoftHSM(tmp_path_factory.mktemp("softhsm"))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, hsm):
+    s = Server(str(tmp_path_factory.mktemp("vouch")), env=hsm.env, init_args=init_args(hsm))
+    yield s
+    s.stop()
+
+
+def system_audit(server):
+    db = sqlite3.connect(os.path.join(server.dir, "vouch.db"))
+    rows = db.execute("SELECT actor, action, object, result, detail FROM audit "
+                      "WHERE tenant = '_system' ORDER BY seq").fetchall()
+    db.close()
+    return rows
+
+
+def issue(server, cn):
+    csr, _ = make_csr(cn=cn, dns=[cn])
+    return server.request("POST", "/api/v1/t/default/certificates",
+                          {"ca": "issuing", "profile": "tls-server", "csr": csr})
+
+
+def test_readyz_reports_both_tokens(server):
+    r = server.request("GET", "/readyz", token=None)
+    assert r.status == 200, r.body
+    ks = r.json()["keystore"]
+    assert "token vouch-a: ok" in ks and "token vouch-b: ok" in ks, ks
+    assert "signing with the primary" in ks
+
+
+def test_demo_cas_certificates_and_crls_are_signed_in_the_token(server, tmp_path):
+    root = server.api("GET", "/cas/root")
+    issuing = server.api("GET", "/cas/issuing")
+    r = issue(server, "hsm.example")
+    assert r.status == 201, r.body
+    leaf = r.json()["certificate"]
+    rootf = write(tmp_path / "root.pem", root["certificate"])
+    chainf = write(tmp_path / "chain.pem", issuing["certificate"])
+    leaff = write(tmp_path / "leaf.pem", leaf)
+    run("openssl", "verify", "-x509_strict", "-CAfile", rootf, "-untrusted", chainf, leaff)
+    crl = server.api("POST", "/cas/issuing/crl", {}, expect=201)["crl"]
+    crlf = write(tmp_path / "crl.pem", crl)
+    run("openssl", "crl", "-in", crlf, "-CAfile", chainf, "-noout")
+
+
+def test_a_ceremony_ca_key_is_made_in_the_token_and_its_csr_exported(server, tmp_path):
+    ca = server.api("POST", "/cas", {"name": "ceremony", "external": True, "key_type": "ec-p384",
+                                     "subject": "/O=Test/CN=Ceremony CA"}, expect=201)
+    assert ca["status"] == "pending"
+    csr = x509.load_pem_x509_csr(server.api("GET", "/cas/ceremony/csr")["csr"].encode())
+    assert csr.is_signature_valid
+    # The CSR is signed by the token (the key is not in the software store).
+    assert not os.path.exists(os.path.join(server.dir, "keys", "default"))
+
+
+def test_another_tenants_ca_key_cannot_be_used(server):
+    from conftest import other_tenant
+    other = other_tenant(server, "other")
+    server.api("POST", "/cas", {"name": "o-root", "subject": "/CN=O Root"}, tenant="other",
+               token=other, expect=201)
+    r = server.request("POST", "/api/v1/t/default/cas",
+                       {"name": "x", "parent": "o-root", "subject": "/CN=x"})
+    assert r.status == 404
+
+
+def test_signing_moves_to_the_backup_token_mid_load_and_returns_when_it_heals(server, hsm):
+    failures, retried, done = [], [], []
+    stop = threading.Event()
+
+    def load(n):
+        i = 0
+        while not stop.is_set():
+            i += 1
+            r = issue(server, f"load{n}-{i}.example")
+            if r.status != 201:
+                retried.append(r.status)
+                r = issue(server, f"load{n}-{i}b.example")
+                if r.status != 201:
+                    failures.append((r.status, r.body[:200]))
+            done.append(1)
+
+    threads = [threading.Thread(target=load, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    hsm.fail("vouch-a")
+    time.sleep(2)
+    ks = server.request("GET", "/readyz", token=None).json()["keystore"]
+    assert "signing with the backup" in ks, ks
+    hsm.heal("vouch-a")
+    time.sleep(3)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert failures == [], failures
+    assert len(done) > 10
+    ks = server.request("GET", "/readyz", token=None).json()["keystore"]
+    assert "signing with the primary" in ks, ks
+    time.sleep(1.5)  # vouchd audits key-store events every second
+    actions = [(a, act, o) for a, act, o, _, _ in system_audit(server)]
+    assert ("signer", "keystore.failover", "backup") in actions, actions
+    assert ("signer", "keystore.failback", "primary") in actions, actions
+    assert server.api("GET", "/audit/verify")["ok"] is True
+
+
+def test_a_wrong_pin_or_a_missing_module_stops_start_up_with_a_clear_error(hsm, tmp_path):
+    bad_pin = write(tmp_path / "bad-pin", "0000\n")
+    p = subprocess.run([VOUCHD, "init", str(tmp_path / "i1"), "--no-tls", "--api-port", "0",
+                        "--public-port", "0", "--pkcs11-module", MODULE, "--pkcs11-token",
+                        "vouch-a", "--pkcs11-pin-file", bad_pin],
+                       capture_output=True, text=True, env=dict(os.environ, **hsm.env))
+    assert p.returncode != 0 and "CKR_PIN_INCORRECT" in p.stderr, p.stderr
+    p = subprocess.run([VOUCHD, "init", str(tmp_path / "i2"), "--no-tls", "--api-port", "0",
+                        "--public-port", "0", "--pkcs11-module", "/nonexistent/p11.so",
+                        "--pkcs11-token", "vouch-a", "--pkcs11-pin-file", hsm.pin_file],
+                       capture_output=True, text=True, env=dict(os.environ, **hsm.env))
+    assert p.returncode != 0 and "/nonexistent/p11.so" in p.stderr, p.stderr
+    p = subprocess.run([VOUCHD, "init", str(tmp_path / "i3"), "--no-tls", "--api-port", "0",
+                        "--public-port", "0", "--pkcs11-module", MODULE, "--pkcs11-token",
+                        "no-such-token", "--pkcs11-pin-file", hsm.pin_file],
+                       capture_output=True, text=True, env=dict(os.environ, **hsm.env))
+    assert p.returncode != 0 and "no token labelled no-such-token" in p.stderr, p.stderr
+
+
+def test_the_pin_comes_from_the_environment_and_a_token_without_the_key_is_404(hsm, tmp_path):
+    s = Server(str(tmp_path), env=dict(hsm.env, VOUCH_PKCS11_PIN=PIN),
+               init_args=["--pkcs11-module", MODULE, "--pkcs11-token", "vouch-b"])
+    try:
+        assert s.request("GET", "/readyz", token=None).status == 200
+        # Point this instance at the other token: its CAs' keys are not there.
+        conf = os.path.join(s.dir, "vouchd.conf")
+        s.stop()
+        text = open(conf).read().replace("pkcs11_token_label = vouch-b",
+                                         "pkcs11_token_label = vouch-a")
+        write(conf, text)
+        s.log = open(s.log_path, "a")
+        s.proc = subprocess.Popen([VOUCHD, "-c", conf], stdout=subprocess.PIPE, stderr=s.log,
+                                  text=True, env=s.env)
+        assert s.proc.stdout.readline()
+        r = issue(s, "missing-key.example")
+        assert r.status == 404 and "key" in r.json()["detail"], r.body
+    finally:
+        s.stop()

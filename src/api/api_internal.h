@@ -52,6 +52,9 @@ void api_audit_verify(void *app, struct http_request *req, struct http_response 
 void api_token_create(void *app, struct http_request *req, struct http_response *resp);
 void api_token_list(void *app, struct http_request *req, struct http_response *resp);
 void api_token_delete(void *app, struct http_request *req, struct http_response *resp);
+void api_key_list(void *app, struct http_request *req, struct http_response *resp);
+void api_key_generate(void *app, struct http_request *req, struct http_response *resp);
+void api_key_delete(void *app, struct http_request *req, struct http_response *resp);
 
 /* The tenant of the path ({tenant}), NULL if none. */
 const char *api_tenant(const struct http_request *req);

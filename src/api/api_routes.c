@@ -29,6 +29,10 @@ static const struct http_route routes[] = {
     {"POST", T "/cas/{ca}/crl", JSON, "crl.write", SMALL, api_crl_generate},
     {"GET", T "/cas/{ca}/crl", NULL, "ca.read", 0, api_crl_show},
 
+    {"GET", T "/keys", NULL, "ca.read", 0, api_key_list},
+    {"POST", T "/keys", JSON, "ca.write", SMALL, api_key_generate},
+    {"DELETE", T "/keys/{key}", NULL, "ca.write", 0, api_key_delete},
+
     {"GET", T "/profiles", NULL, "profile.read", 0, api_profile_list},
     {"POST", T "/profiles", JSON, "profile.write", SMALL, api_profile_create},
     {"GET", T "/profiles/{name}", NULL, "profile.read", 0, api_profile_show},

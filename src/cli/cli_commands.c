@@ -70,6 +70,7 @@ static const struct cli_command commands[] = {
      {POS_BODY("NAME", "name", ARG_STRING),
       REQ("--subject", "subject", ARG_STRING),
       OPT("--key-type", "key_type", ARG_STRING),
+      OPT("--key-id", "key_id", ARG_STRING),
       OPT("--parent", "parent", ARG_STRING),
       OPT("--external", "external", ARG_FLAG),
       OPT("--validity-days", "validity_days", ARG_INT),
@@ -202,6 +203,17 @@ static const struct cli_command commands[] = {
     {"audit", "verify", "GET", "/audit/verify", SCOPE_TENANT,
      {END},
      NULL, cli_show_verify, NULL, NULL},
+
+    /* Keys in the signer's store (the HSM with keystore_type pkcs11). */
+    {"key", "list", "GET", "/keys", SCOPE_TENANT,
+     {END},
+     NULL, cli_show_table, "keys", "key_id key_type ca"},
+    {"key", "generate", "POST", "/keys", SCOPE_TENANT,
+     {OPT("--key-type", "key_type", ARG_STRING), END},
+     NULL, cli_show_object, NULL, NULL},
+    {"key", "delete", "DELETE", "/keys/{}", SCOPE_TENANT,
+     {POS("KEY_ID"), END},
+     NULL, cli_show_deleted, NULL, NULL},
 
     /* Tokens of the tenant. */
     {"token", "create", "POST", "/tokens", SCOPE_TENANT,

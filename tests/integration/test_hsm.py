@@ -199,3 +199,90 @@ def test_the_pin_comes_from_the_environment_and_a_token_without_the_key_is_404(h
         assert r.status == 404 and "key" in r.json()["detail"], r.body
     finally:
         s.stop()
+
+
+def _outside_root():
+    import datetime
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "Offline Root")])
+    now = datetime.datetime.utcnow()
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
+                                         False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    return key, cert
+
+
+def _sign_ca_csr(csr, key, root):
+    import datetime
+    from cryptography.hazmat.primitives import hashes
+    now = datetime.datetime.utcnow()
+    return (x509.CertificateBuilder().subject_name(csr.subject).issuer_name(root.subject)
+            .public_key(csr.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(days=20))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
+                                         False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(csr.public_key()),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                root.public_key()), critical=False)
+            .sign(key, hashes.SHA256()))
+
+
+def test_key_ceremony_key_made_in_the_token_csr_out_certificate_in(server, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from conftest import other_tenant
+    key = server.api("POST", "/keys", {"key_type": "ec-p384"}, expect=201)
+    kid = key["key_id"]
+    assert key["key_type"] == "ec-p384" and key["ca"] is None
+    listed = server.cli("key", "list").stdout
+    assert kid in listed and "ec-p384" in listed
+    # A key of the wrong type, or another tenant's key, makes no CA.
+    r = server.request("POST", "/api/v1/t/default/cas", {"name": "cer", "external": True,
+                       "key_id": kid, "key_type": "rsa-2048", "subject": "/CN=Ceremony"})
+    assert r.status == 422 and "ec-p384" in r.json()["detail"], r.body
+    other = other_tenant(server, "other2")
+    r = server.request("POST", "/api/v1/t/other2/cas", {"name": "cer", "external": True,
+                       "key_id": kid, "subject": "/CN=Stolen"}, token=other)
+    assert r.status == 404, r.body
+    assert server.request("GET", "/api/v1/t/default/cas/cer").status == 404
+    # The CA is created on that key; its CSR goes to the offline root.
+    ca = server.api("POST", "/cas", {"name": "cer", "external": True, "key_id": kid,
+                                     "subject": "/O=Test/CN=Ceremony CA"}, expect=201)
+    assert ca["status"] == "pending" and ca["key_type"] == "ec-p384"
+    csr = x509.load_pem_x509_csr(server.api("GET", "/cas/cer/csr")["csr"].encode())
+    assert csr.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode() == key["public_key"]
+    root_key, root = _outside_root()
+    signed = _sign_ca_csr(csr, root_key, root).public_bytes(serialization.Encoding.PEM).decode()
+    rootpem = root.public_bytes(serialization.Encoding.PEM).decode()
+    ca = server.api("POST", "/cas/cer/certificate", {"certificate": signed, "chain": rootpem})
+    assert ca["status"] == "active"
+    leaf = server.api("POST", "/certificates", {"ca": "cer", "profile": "tls-server",
+                                                "csr": make_csr(cn="c.example",
+                                                                dns=["c.example"])[0]},
+                      expect=201)
+    run("openssl", "verify", "-CAfile", write(tmp_path / "root.pem", rootpem), "-untrusted",
+        write(tmp_path / "chain.pem", leaf["chain"]), write(tmp_path / "leaf.pem",
+                                                             leaf["certificate"]))
+    # The key serves the CA now: listed with it, and not deletable.
+    keys = {k["key_id"]: k for k in server.api("GET", "/keys")["keys"]}
+    assert keys[kid]["ca"] == "cer"
+    r = server.request("DELETE", f"/api/v1/t/default/keys/{kid}")
+    assert r.status == 409 and "cer" in r.json()["detail"]
+    spare = server.api("POST", "/keys", {}, expect=201)["key_id"]
+    server.cli("key", "delete", spare)
+    assert spare not in [k["key_id"] for k in server.api("GET", "/keys")["keys"]]
+    actions = [(e["action"], e["object"]) for e in server.audit()]
+    assert ("key.generate", kid) in actions and ("key.delete", spare) in actions

@@ -393,6 +393,12 @@ static const struct {
      "{\"name\":\"ci\",\"expires_days\":30}"},
     {"token list", "GET", T "/tokens", NULL},
     {"token delete tok-1", "DELETE", T "/tokens/tok-1", NULL},
+    {"key list", "GET", T "/keys", NULL},
+    {"key generate --key-type ec-p384", "POST", T "/keys", "{\"key_type\":\"ec-p384\"}"},
+    {"key delete key-0123456789abcdef", "DELETE", T "/keys/key-0123456789abcdef", NULL},
+    {"ca create cer --subject /CN=C --external --key-id key-0123456789abcdef", "POST", T "/cas",
+     "{\"name\":\"cer\",\"subject\":\"/CN=C\",\"key_id\":\"key-0123456789abcdef\","
+     "\"external\":true}"},
     {"inspect @cert.pem", NULL, NULL, NULL},
 };
 

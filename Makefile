@@ -127,9 +127,15 @@ fuzz-smoke: $(FUZZ_BIN)
 	    fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1; then tail -60 build-fuzz/$$n.log; exit 1; fi; \
 	    tail -1 build-fuzz/$$n.log; done
 
-bench: bins
+bench: bins $(BUILD)/bench/sign_rate
 	./scripts/install-deps.sh --bench
 	./bench/issue.sh
+	./bench/hsm.sh
+
+# The signer's raw signing rate (bench/hsm.sh).
+$(BUILD)/bench/sign_rate: bench/sign_rate.c $(call libs_of,keys lib)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call libs_of,keys lib) $(LDLIBS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

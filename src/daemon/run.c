@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <pthread.h>
 
 #include "api/api.h"
@@ -84,6 +85,27 @@ static int server_listen(struct server *s, struct err *e)
     return s->api_srv ? 0 : -1;
 }
 
+/* Records in the _system chain that the key store did not open (wrong PIN, no token ...). */
+static void keystore_failure_audit(struct server *s, const struct err *why)
+{
+    json_t *d = json_pack("{s:s, s:s}", "keystore_type", s->cfg.keystore_type, "error", why->msg);
+    char *detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+    struct audit_event ev = {.actor = "vouchd",
+                             .action = "keystore.open",
+                             .object = s->cfg.pkcs11_token_label ? s->cfg.pkcs11_token_label : "",
+                             .result = "error",
+                             .detail = detail};
+    struct store *store;
+    struct err e;
+
+    if ((store = store_open(s->cfg.database, &e)) == NULL ||
+        audit_record(store, "_system", &ev, &e) != 0)
+        log_warn("audit: key-store failure not recorded: %s", e.msg);
+    store_close(store);
+    free(detail);
+    json_decref(d);
+}
+
 static int server_start(struct server *s, struct err *e)
 {
     struct signer_config sc = {.keystore_dir = s->cfg.keystore,
@@ -96,8 +118,10 @@ static int server_start(struct server *s, struct err *e)
                                .pkcs11_pin_file = s->cfg.pkcs11_pin_file};
 
     /* The signer is forked before any thread exists or any socket is open. */
-    if ((s->signer = signer_start(&sc, e)) == NULL)
+    if ((s->signer = signer_start(&sc, e)) == NULL) {
+        keystore_failure_audit(s, e);
         return -1;
+    }
     if ((s->store = store_open(s->cfg.database, e)) == NULL)
         return -1;
     s->api.store = s->store;

@@ -84,7 +84,7 @@ struct p11_store {
     int n_idle;
     int64_t last_try;
     char status[512]; /* why the token is down; "" when up */
-    int failed;       /* it failed after working: its return is an event */
+    int failed;       /* it could not be opened again: its return is an event */
     int missing;      /* the last attempt did not find the token */
     unsigned mod_gen; /* the module generation the connection belongs to */
     struct p11_key *keys;
@@ -356,8 +356,6 @@ static void disconnect_locked(struct p11_store *s, const char *why)
     if (s->connected) {
         s->f->C_CloseAllSessions(s->slot);
         log_warn("PKCS#11 token %s: failed: %s", s->label, why);
-        token_event(s, "keystore.token_failed", why);
-        s->failed = 1;
     }
     s->connected = 0;
     s->n_idle = 0;
@@ -434,8 +432,12 @@ static int ensure_locked(struct p11_store *s, int force, struct err *e)
     if (!force && time_now() - s->last_try < RECONNECT_INTERVAL)
         return err_set(e, 503, ERR_UNAVAILABLE, "PKCS#11 token %s: unavailable: %s", s->label,
                        s->status);
-    if (connect_locked(s, e) != 0)
+    if (connect_locked(s, e) != 0) {
+        if (!s->failed) /* down, not only a broken session: an event, once */
+            token_event(s, "keystore.token_failed", s->status);
+        s->failed = 1;
         return -1;
+    }
     log_info("PKCS#11 token %s: connected again", s->label);
     if (s->failed)
         token_event(s, "keystore.token_reconnected", NULL);

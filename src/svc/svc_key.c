@@ -94,7 +94,8 @@ static char *pubkey_pem(EVP_PKEY *pub)
     char *data, *pem = NULL;
     long n;
 
-    if (bio != NULL && PEM_write_bio_PUBKEY(bio, pub) == 1 && (n = BIO_get_mem_data(bio, &data)) > 0)
+    if (bio != NULL && PEM_write_bio_PUBKEY(bio, pub) == 1 &&
+        (n = BIO_get_mem_data(bio, &data)) > 0)
         pem = xstrndup(data, (size_t)n);
     BIO_free(bio);
     return pem;
@@ -104,9 +105,8 @@ int svc_key_generate(struct svc *s, const struct actor *a, const char *tenant, c
                      struct svc_key_info *out, char **pub_pem, struct err *e)
 {
     enum key_type t = key_type_parse(key_type ? key_type : "ec-p256");
-    struct audit_event ev = {.actor = a && a->id ? a->id : "system",
-                             .action = "key.generate",
-                             .result = "ok"};
+    struct audit_event ev = {
+        .actor = a && a->id ? a->id : "system", .action = "key.generate", .result = "ok"};
     EVP_PKEY *pub = NULL;
     char *id = NULL, *detail;
     int rc;

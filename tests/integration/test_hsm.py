@@ -286,3 +286,19 @@ def test_key_ceremony_key_made_in_the_token_csr_out_certificate_in(server, tmp_p
     assert spare not in [k["key_id"] for k in server.api("GET", "/keys")["keys"]]
     actions = [(e["action"], e["object"]) for e in server.audit()]
     assert ("key.generate", kid) in actions and ("key.delete", spare) in actions
+
+
+def test_a_wrong_pin_at_start_is_audited_and_nothing_is_served(hsm, tmp_path):
+    pin = write(tmp_path / "pin", PIN + "\n")
+    s = Server(str(tmp_path), env=hsm.env,
+               init_args=["--pkcs11-module", MODULE, "--pkcs11-token", "vouch-b",
+                          "--pkcs11-pin-file", pin])
+    s.stop()
+    write(pin, "not-the-pin\n")
+    p = subprocess.run([VOUCHD, "-c", os.path.join(s.dir, "vouchd.conf")], capture_output=True,
+                       text=True, env=s.env, timeout=60)
+    assert p.returncode == 1 and "CKR_PIN_INCORRECT" in p.stderr, p.stderr
+    assert "not-the-pin" not in p.stderr
+    rows = [r for r in system_audit(s) if r[1] == "keystore.open"]
+    assert rows and rows[-1][0] == "vouchd" and rows[-1][3] == "error"
+    assert "CKR_PIN_INCORRECT" in rows[-1][4] and "not-the-pin" not in rows[-1][4]

@@ -121,8 +121,8 @@ int main(int argc, char **argv)
         ok += c[t].ok;
         failed += c[t].failed;
     }
-    printf("%s: %.0f signatures/s (%d client threads, %ld failed)\n", argv[1],
-           (double)ok / seconds, threads, failed);
+    printf("%s: %.0f signatures/s (%d client threads, %ld failed)\n", argv[1], (double)ok / seconds,
+           threads, failed);
     signer_delete(signer, "bench", key_id, &e);
     signer_stop(signer);
     EVP_PKEY_free(pub);

@@ -49,7 +49,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 unit_mod   = $(word 2,$(subst _, ,$(notdir $(1))))
 libs_of    = $(foreach m,$(1),$($(m)_LIB))
 
-.PHONY: all bins unit test check run deps asan fuzz fuzz-smoke integration integration-asan format format-check clean bench
+.PHONY: all bins unit test check run deps asan fuzz fuzz-smoke integration integration-asan integration-hsm format format-check clean bench
 all: bins
 bins: $(BUILD)/vouchd $(BUILD)/vouch
 
@@ -96,6 +96,12 @@ check: bins
 
 integration: bins
 	cd tests/integration && VOUCH_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 -m pytest -q -p no:cacheprovider .
+
+# The integration suite with every instance's keys in two SoftHSM2 tokens (not part of check:
+# test_hsm.py covers the PKCS#11 store there; this proves the rest does not depend on the store).
+integration-hsm: bins
+	cd tests/integration && VOUCH_TEST_KEYSTORE=pkcs11 VOUCH_BUILD=$(CURDIR)/$(BUILD) \
+	    /usr/bin/python3 -m pytest -q -p no:cacheprovider .
 
 # The integration suite again, against vouchd and vouch built with ASan + UBSan:
 # any sanitizer report (written to build-asan/sanitizer-logs) fails the run.

@@ -137,9 +137,54 @@ class Server:
         return [json.loads(l) for l in r.body.decode().splitlines() if l]
 
 
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+SOFTHSM_PIN = "2468-pin"
+
+
+class SoftHSM:
+    """A SoftHSM2 configuration in a temporary directory with tokens vouch-a and vouch-b."""
+
+    def __init__(self, base):
+        self.base = str(base)
+        self.tokens = os.path.join(self.base, "tokens")
+        os.makedirs(self.tokens)
+        self.conf = write(os.path.join(self.base, "softhsm2.conf"),
+                          f"directories.tokendir = {self.tokens}\n"
+                          "objectstore.backend = file\nlog.level = ERROR\n")
+        self.env = {"SOFTHSM2_CONF": self.conf}
+        self.pin_file = write(os.path.join(self.base, "pin"), SOFTHSM_PIN + "\n")
+        self.dirs = {}
+        for label in ("vouch-a", "vouch-b"):
+            before = set(os.listdir(self.tokens))
+            subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label,
+                            "--pin", SOFTHSM_PIN, "--so-pin", "87654321"], check=True,
+                           capture_output=True, env=dict(os.environ, **self.env))
+            (new,) = set(os.listdir(self.tokens)) - before
+            self.dirs[label] = os.path.join(self.tokens, new)
+
+    def init_args(self, backup=True):
+        args = ["--pkcs11-module", SOFTHSM_MODULE, "--pkcs11-token", "vouch-a",
+                "--pkcs11-pin-file", self.pin_file]
+        return args + (["--pkcs11-backup-token", "vouch-b"] if backup else [])
+
+    def fail(self, label):
+        """The token's files leave the token directory: the token is gone."""
+        os.rename(self.dirs[label], os.path.join(self.base, "away-" + label))
+
+    def heal(self, label):
+        os.rename(os.path.join(self.base, "away-" + label), self.dirs[label])
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    s = Server(str(tmp_path_factory.mktemp("vouch")))
+    # VOUCH_TEST_KEYSTORE=pkcs11 (make integration-hsm): every module's instance keeps its
+    # keys in two SoftHSM2 tokens made for it.
+    if os.environ.get("VOUCH_TEST_KEYSTORE") == "pkcs11":
+        hsm = SoftHSM(tmp_path_factory.mktemp("softhsm"))
+        s = Server(str(tmp_path_factory.mktemp("vouch")), env=hsm.env,
+                   init_args=hsm.init_args())
+    else:
+        s = Server(str(tmp_path_factory.mktemp("vouch")))
     yield s
     s.stop()
 

@@ -9,45 +9,15 @@ import time
 import pytest
 from cryptography import x509
 
-from conftest import VOUCHD, Server, make_csr, run, write
+from conftest import (SOFTHSM_MODULE, SOFTHSM_PIN, VOUCHD, Server, SoftHSM, make_csr, run,
+                      write)
 
-MODULE = "/usr/lib/softhsm/libsofthsm2.so"
-PIN = "2468-pin"
-
-
-class SoftHSM:
-    """A SoftHSM2 configuration in a temporary directory with tokens vouch-a and vouch-b."""
-
-    def __init__(self, base):
-        self.base = str(base)
-        self.tokens = os.path.join(self.base, "tokens")
-        os.makedirs(self.tokens)
-        self.conf = write(os.path.join(self.base, "softhsm2.conf"),
-                          f"directories.tokendir = {self.tokens}\n"
-                          "objectstore.backend = file\nlog.level = ERROR\n")
-        self.env = {"SOFTHSM2_CONF": self.conf}
-        self.pin_file = write(os.path.join(self.base, "pin"), PIN + "\n")
-        self.dirs = {}
-        for label in ("vouch-a", "vouch-b"):
-            before = set(os.listdir(self.tokens))
-            subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label,
-                            "--pin", PIN, "--so-pin", "87654321"], check=True,
-                           capture_output=True, env=dict(os.environ, **self.env))
-            (new,) = set(os.listdir(self.tokens)) - before
-            self.dirs[label] = os.path.join(self.tokens, new)
-
-    def fail(self, label):
-        """The token's files leave the token directory: the token is gone."""
-        os.rename(self.dirs[label], os.path.join(self.base, "away-" + label))
-
-    def heal(self, label):
-        os.rename(os.path.join(self.base, "away-" + label), self.dirs[label])
+MODULE = SOFTHSM_MODULE
+PIN = SOFTHSM_PIN
 
 
 def init_args(hsm, backup=True):
-    args = ["--pkcs11-module", MODULE, "--pkcs11-token", "vouch-a",
-            "--pkcs11-pin-file", hsm.pin_file]
-    return args + (["--pkcs11-backup-token", "vouch-b"] if backup else [])
+    return hsm.init_args(backup)
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,8 @@ struct config {
     char *pkcs11_token_label;
     char *pkcs11_backup_token_label;
     char *pkcs11_pin_file;
+    char *pkcs11_tenant_tokens;  /* "tenant=LABEL,..." */
+    char *pkcs11_tenant_pin_dir; /* <dir>/<tenant> holds that tenant's PIN */
     int threads;
     int signer_connections;
     int crl_check_seconds;

@@ -115,7 +115,9 @@ static int server_start(struct server *s, struct err *e)
                                .pkcs11_module = s->cfg.pkcs11_module,
                                .pkcs11_token_label = s->cfg.pkcs11_token_label,
                                .pkcs11_backup_token_label = s->cfg.pkcs11_backup_token_label,
-                               .pkcs11_pin_file = s->cfg.pkcs11_pin_file};
+                               .pkcs11_pin_file = s->cfg.pkcs11_pin_file,
+                               .pkcs11_tenant_tokens = s->cfg.pkcs11_tenant_tokens,
+                               .pkcs11_tenant_pin_dir = s->cfg.pkcs11_tenant_pin_dir};
 
     /* The signer is forked before any thread exists or any socket is open. */
     if ((s->signer = signer_start(&sc, e)) == NULL) {

@@ -67,6 +67,14 @@ struct signer_config {
     const char *pkcs11_token_label;
     const char *pkcs11_backup_token_label;
     const char *pkcs11_pin_file;
+    /*
+     * Tenants with a token of their own: "tenant=LABEL,..." (NULL: none).
+     * Such a tenant logs in with the PIN in pkcs11_tenant_pin_dir/<tenant>;
+     * every other tenant uses the shared token(s) above, in its own label
+     * namespace.
+     */
+    const char *pkcs11_tenant_tokens;
+    const char *pkcs11_tenant_pin_dir;
 };
 
 /*

@@ -107,6 +107,19 @@ int keystore_p11_put(struct keystore *ks, const char *tenant, const char *key_id
 struct keystore *keystore_failover_open(struct keystore *primary, struct keystore *backup);
 
 /*
+ * Tenants with a token of their own (keystore_tenant.c): requests of a
+ * tenant added with keystore_tenant_add() go to its store, all others to
+ * shared.  The result owns every store.
+ */
+struct keystore *keystore_tenant_open(struct keystore *shared);
+void keystore_tenant_add(struct keystore *ks, const char *tenant, struct keystore *own);
+/*
+ * Parses "tenant=LABEL[,| ]..." into two arrays of n strings (caller frees
+ * each and the arrays); n, or -1 with e set (400) naming the bad entry.
+ */
+int keystore_tenant_map_parse(const char *map, char ***tenants, char ***labels, struct err *e);
+
+/*
  * Key-store events for the audit log (failover, failback, token failure),
  * kept in the signer until the network process takes them.  The detail is a
  * JSON object text.  keystore_events_take() moves up to max queued events

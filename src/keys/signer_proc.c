@@ -754,6 +754,63 @@ static char *pin_read(const struct signer_config *cfg, struct err *e)
     return env;
 }
 
+/* The first line of path: a tenant's PIN. Caller frees; NULL with e set. */
+static char *tenant_pin_read(const char *dir, const char *tenant, struct err *e)
+{
+    struct signer_config one = {0};
+    char *path, *pin;
+
+    if (dir == NULL) {
+        err_set(e, 500, ERR_INTERNAL, "pkcs11_tenant_tokens: set pkcs11_tenant_pin_dir");
+        return NULL;
+    }
+    path = xasprintf("%s/%s", dir, tenant);
+    one.pkcs11_pin_file = path;
+    pin = pin_read(&one, e);
+    free(path);
+    return pin;
+}
+
+/*
+ * Wraps shared in the tenant router and opens each mapped tenant's token
+ * with that tenant's PIN; NULL (e set, every store closed) if one fails.
+ */
+static struct keystore *tenant_tokens_open(const struct signer_config *cfg, struct keystore *shared,
+                                           int sessions, struct err *e)
+{
+    struct keystore *router = keystore_tenant_open(shared), *own;
+    char **tenants = NULL, **labels = NULL;
+    int n = keystore_tenant_map_parse(cfg->pkcs11_tenant_tokens, &tenants, &labels, e);
+
+    for (int i = 0; i < n && router != NULL; i++) {
+        struct keystore_p11_config pc = {
+            .module = cfg->pkcs11_module, .token_label = labels[i], .sessions = sessions};
+        char *pin = tenant_pin_read(cfg->pkcs11_tenant_pin_dir, tenants[i], e);
+
+        pc.pin = pin;
+        if (pin == NULL || (own = keystore_p11_open(&pc, e)) == NULL) {
+            router->ops->close(router);
+            router = NULL;
+        } else {
+            keystore_tenant_add(router, tenants[i], own);
+        }
+        if (pin != NULL)
+            secure_zero(pin, strlen(pin));
+        free(pin);
+    }
+    for (int i = 0; i < n; i++) {
+        free(tenants[i]);
+        free(labels[i]);
+    }
+    free(tenants);
+    free(labels);
+    if (n < 0) {
+        router->ops->close(router);
+        return NULL;
+    }
+    return router;
+}
+
 /* The key store cfg names: software, one PKCS#11 token, or two (failover). */
 static struct keystore *keystore_open(const struct signer_config *cfg, int sessions, struct err *e)
 {
@@ -779,6 +836,8 @@ static struct keystore *keystore_open(const struct signer_config *cfg, int sessi
     }
     secure_zero(pin, strlen(pin));
     free(pin);
+    if (primary != NULL && cfg->pkcs11_tenant_tokens != NULL)
+        primary = tenant_tokens_open(cfg, primary, sessions, e);
     return primary;
 }
 

@@ -239,8 +239,8 @@ static void keys_of_each_type_are_made_in_the_token_and_sign_certs_crls_csrs_and
 }
 
 /* Reads the CKA_SENSITIVE/CKA_EXTRACTABLE of label's private key, and tries CKA_VALUE. */
-static void token_attributes(const char *token, const char *label, CK_BBOOL *sensitive,
-                             CK_BBOOL *extractable, CK_RV *value_rv)
+static void token_attributes_pin(const char *token, const char *pin, const char *label,
+                                 CK_BBOOL *sensitive, CK_BBOOL *extractable, CK_RV *value_rv)
 {
     void *dl = dlopen(MODULE, RTLD_NOW | RTLD_LOCAL);
     CK_C_GetFunctionList get;
@@ -273,7 +273,7 @@ static void token_attributes(const char *token, const char *label, CK_BBOOL *sen
         if (memcmp(ti.label, token, strlen(token)) != 0 || ti.label[strlen(token)] != ' ')
             continue;
         assert_int_equal(f->C_OpenSession(slots[i], CKF_SERIAL_SESSION, NULL, NULL, &h), CKR_OK);
-        assert_int_equal(f->C_Login(h, CKU_USER, (CK_UTF8CHAR *)PIN, strlen(PIN)), CKR_OK);
+        assert_int_equal(f->C_Login(h, CKU_USER, (CK_UTF8CHAR *)pin, strlen(pin)), CKR_OK);
         assert_int_equal(f->C_FindObjectsInit(h, find, 2), CKR_OK);
         assert_int_equal(f->C_FindObjects(h, &o, 1, &found), CKR_OK);
         f->C_FindObjectsFinal(h);
@@ -284,6 +284,12 @@ static void token_attributes(const char *token, const char *label, CK_BBOOL *sen
     }
     f->C_Finalize(NULL);
     dlclose(dl);
+}
+
+static void token_attributes(const char *token, const char *label, CK_BBOOL *sensitive,
+                             CK_BBOOL *extractable, CK_RV *value_rv)
+{
+    token_attributes_pin(token, PIN, label, sensitive, extractable, value_rv);
 }
 
 static void a_generated_key_is_sensitive_not_extractable_and_labelled_by_tenant(void **state)
@@ -416,6 +422,21 @@ static void a_token_that_fails_and_heals_is_used_again_without_a_restart(void **
     free(id);
 }
 
+/* Whether the signer's health says what within seconds (polled every 100 ms). */
+static int health_says(struct signer *s, const char *what, int seconds)
+{
+    char health[700] = "";
+    struct err e;
+
+    for (int i = 0; i < seconds * 10; i++) {
+        if (signer_health(s, health, sizeof(health), &e) == 0 && strstr(health, what) != NULL)
+            return 1;
+        usleep(100000);
+    }
+    fprintf(stderr, "health: %s\n", health);
+    return 0;
+}
+
 struct load {
     struct signer *s;
     const char *id;
@@ -477,11 +498,10 @@ signing_moves_to_the_backup_token_mid_load_and_returns_when_the_primary_heals(vo
         assert_int_equal(pthread_create(&t[i], NULL, sign_loop, &l), 0);
     usleep(300000);
     token_move(dir_a, 1); /* the primary fails under load */
-    usleep(1500000);
-    assert_int_equal(signer_health(s, health, sizeof(health), &e), 0);
-    assert_non_null(strstr(health, "signing with the backup"));
+    assert_true(health_says(s, "signing with the backup", 10));
     token_move(dir_a, 0); /* and heals */
-    usleep(2500000);
+    assert_true(health_says(s, "signing with the primary", 15));
+    usleep(300000);
     l.stop = 1;
     for (int i = 0; i < 3; i++)
         pthread_join(t[i], NULL);
@@ -501,6 +521,64 @@ signing_moves_to_the_backup_token_mid_load_and_returns_when_the_primary_heals(vo
     free(id);
 }
 
+static void a_tenant_with_its_own_token_uses_only_that_token_and_its_pin(void **state)
+{
+    struct signer_config cfg = {.keystore_type = "pkcs11",
+                                .pkcs11_module = MODULE,
+                                .pkcs11_token_label = "vouch-a",
+                                .pkcs11_pin_file = pin_file,
+                                .pkcs11_tenant_tokens = "gamma=vouch-c",
+                                .connections = 2};
+    char pins[160], gamma_pin[200], label[128], *id = NULL, *alpha_id = NULL, health[700];
+    CK_BBOOL sensitive = 0, extractable = 1;
+    CK_RV value_rv = CKR_OK;
+    EVP_PKEY *pub = NULL, *apub = NULL;
+    struct signer *s;
+    struct err e;
+    char *cmd;
+
+    (void)state;
+    cmd = xasprintf("softhsm2-util --init-token --free --label vouch-c --pin c-pin-9"
+                    " --so-pin 12345678 >/dev/null");
+    assert_int_equal(run(cmd), 0);
+    free(cmd);
+    snprintf(pins, sizeof(pins), "%s/pins", dir);
+    mkdir(pins, 0700);
+    snprintf(gamma_pin, sizeof(gamma_pin), "%s/gamma", pins);
+    /* No PIN directory, or the shared PIN for gamma's token: start-up stops. */
+    assert_null(signer_start(&cfg, &e));
+    assert_non_null(strstr(e.msg, "pkcs11_tenant_pin_dir"));
+    cfg.pkcs11_tenant_pin_dir = pins;
+    file_put(gamma_pin, PIN "\n");
+    assert_null(signer_start(&cfg, &e));
+    assert_non_null(strstr(e.msg, "vouch-c"));
+    assert_non_null(strstr(e.msg, "CKR_PIN_INCORRECT"));
+    file_put(gamma_pin, "c-pin-9\n");
+    s = signer_start(&cfg, &e);
+    if (s == NULL)
+        fail_msg("signer_start: %s", e.msg);
+    assert_int_equal(signer_keygen(s, "gamma", KEY_EC_P256, &id, &pub, &e), 0);
+    assert_int_equal(signer_keygen(s, "alpha", KEY_EC_P256, &alpha_id, &apub, &e), 0);
+    assert_true(signs(s, "gamma", id, pub));
+    assert_true(signs(s, "alpha", alpha_id, apub));
+    assert_null(signer_key(s, "alpha", id, &e));
+    assert_int_equal(e.status, 404);
+    assert_null(signer_key(s, "gamma", alpha_id, &e));
+    assert_int_equal(e.status, 404);
+    assert_int_equal(signer_health(s, health, sizeof(health), &e), 0);
+    assert_non_null(strstr(health, "tenant gamma token vouch-c: ok"));
+    signer_stop(s);
+    /* gamma's key is in gamma's token, made there. */
+    snprintf(label, sizeof(label), "gamma/%s", id);
+    token_attributes_pin("vouch-c", "c-pin-9", label, &sensitive, &extractable, &value_rv);
+    assert_int_equal(sensitive, CK_TRUE);
+    assert_int_equal(extractable, CK_FALSE);
+    EVP_PKEY_free(pub);
+    EVP_PKEY_free(apub);
+    free(id);
+    free(alpha_id);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -512,6 +590,7 @@ int main(void)
         cmocka_unit_test(a_token_that_fails_and_heals_is_used_again_without_a_restart),
         cmocka_unit_test(
             signing_moves_to_the_backup_token_mid_load_and_returns_when_the_primary_heals),
+        cmocka_unit_test(a_tenant_with_its_own_token_uses_only_that_token_and_its_pin),
     };
 
     if (access(MODULE, R_OK) != 0) {

@@ -42,6 +42,8 @@ static const struct config_item items[] = {
      "PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so"},
     {"pkcs11_token_label", CONF_STRING, F(pkcs11_token_label), 0, 0, NULL,
      "label of the token holding the keys"},
+    {"pkcs11_slot", CONF_INT, F(pkcs11_slot), -1, 2147483647, "-1",
+     "or: the slot id of the token (-1: find it by label)"},
     {"pkcs11_backup_token_label", CONF_STRING, F(pkcs11_backup_token_label), 0, 0, NULL,
      "label of a second token holding the same keys (failover)"},
     {"pkcs11_pin_file", CONF_PATH, F(pkcs11_pin_file), 0, 0, NULL,
@@ -218,9 +220,10 @@ int config_check(const struct config *c, struct err *e)
     if (strcmp(c->keystore_type, "soft") != 0 && strcmp(c->keystore_type, "pkcs11") != 0)
         return err_set(e, 0, ERR_BAD_REQUEST, "keystore_type: soft or pkcs11");
     if (strcmp(c->keystore_type, "pkcs11") == 0 &&
-        (c->pkcs11_module == NULL || c->pkcs11_token_label == NULL))
+        (c->pkcs11_module == NULL || (c->pkcs11_token_label == NULL && c->pkcs11_slot < 0)))
         return err_set(e, 0, ERR_BAD_REQUEST,
-                       "keystore_type pkcs11: set pkcs11_module and pkcs11_token_label");
+                       "keystore_type pkcs11: set pkcs11_module and pkcs11_token_label (or "
+                       "pkcs11_slot)");
     if (c->pkcs11_tenant_tokens != NULL && tenant_tokens_check(c, e) != 0)
         return -1;
     if (c->pkcs11_backup_token_label != NULL && c->pkcs11_token_label != NULL &&

@@ -25,6 +25,7 @@ struct config {
     char *keystore_type; /* "soft" or "pkcs11" */
     char *pkcs11_module;
     char *pkcs11_token_label;
+    int pkcs11_slot; /* -1: the token is found by label */
     char *pkcs11_backup_token_label;
     char *pkcs11_pin_file;
     char *pkcs11_tenant_tokens;  /* "tenant=LABEL,..." */

@@ -114,6 +114,8 @@ static int server_start(struct server *s, struct err *e)
                                .keystore_type = s->cfg.keystore_type,
                                .pkcs11_module = s->cfg.pkcs11_module,
                                .pkcs11_token_label = s->cfg.pkcs11_token_label,
+                               .pkcs11_use_slot = s->cfg.pkcs11_slot >= 0,
+                               .pkcs11_slot = (unsigned long)s->cfg.pkcs11_slot,
                                .pkcs11_backup_token_label = s->cfg.pkcs11_backup_token_label,
                                .pkcs11_pin_file = s->cfg.pkcs11_pin_file,
                                .pkcs11_tenant_tokens = s->cfg.pkcs11_tenant_tokens,

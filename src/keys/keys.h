@@ -65,6 +65,8 @@ struct signer_config {
     const char *keystore_type;
     const char *pkcs11_module;
     const char *pkcs11_token_label;
+    int pkcs11_use_slot; /* 1: the primary token is the one in slot pkcs11_slot */
+    unsigned long pkcs11_slot;
     const char *pkcs11_backup_token_label;
     const char *pkcs11_pin_file;
     /*

@@ -72,9 +72,11 @@ struct keystore *keystore_soft_open(const char *dir, const char *kek_path, struc
 /* What a PKCS#11 store needs: the module, its token, the user PIN. */
 struct keystore_p11_config {
     const char *module;      /* path of the PKCS#11 module (shared object) */
-    const char *token_label; /* the token, found by label in any slot */
-    const char *pin;         /* user PIN (not kept past close; never logged) */
-    int sessions;            /* session pool size: the signer's thread count */
+    const char *token_label; /* the token, found by label in any slot (may be NULL with use_slot) */
+    int use_slot;            /* 1: the token in slot `slot` (and labelled token_label if set) */
+    unsigned long slot;
+    const char *pin; /* user PIN (not kept past close; never logged) */
+    int sessions;    /* session pool size: the signer's thread count */
 };
 
 /*

@@ -73,7 +73,10 @@ struct p11_store {
     struct keystore base;
     struct p11_module *mod;
     CK_FUNCTION_LIST *f;
-    char *label, *pin;
+    char *label, *pin; /* label: the token's label, or "slot N" when only the slot is known */
+    int match_label;   /* whether the token must carry label */
+    int use_slot;
+    CK_SLOT_ID slot_wanted;
     int pool;
     pthread_mutex_t lock; /* guards everything below */
     pthread_cond_t idle_cv;
@@ -310,7 +313,23 @@ static int label_match(const CK_UTF8CHAR *field, const char *label)
     return 1;
 }
 
-/* The slot holding the token labelled s->label; -1 with e set. */
+/* The configured slot, if its token is there (and carries the label asked for); -1 with e. */
+static int slot_check(struct p11_store *s, CK_SLOT_ID *slot, struct err *e)
+{
+    CK_TOKEN_INFO info;
+    CK_RV rv = s->f->C_GetTokenInfo(s->slot_wanted, &info);
+
+    if (rv != CKR_OK || !(info.flags & CKF_TOKEN_INITIALIZED))
+        return err_set(e, 503, ERR_UNAVAILABLE, "PKCS#11: no initialised token in slot %lu",
+                       (unsigned long)s->slot_wanted);
+    if (s->match_label && !label_match(info.label, s->label))
+        return err_set(e, 503, ERR_UNAVAILABLE, "PKCS#11: the token in slot %lu is not %s",
+                       (unsigned long)s->slot_wanted, s->label);
+    *slot = s->slot_wanted;
+    return 0;
+}
+
+/* The slot holding the token labelled s->label (or the configured slot); -1 with e set. */
 static int slot_find(struct p11_store *s, CK_SLOT_ID *slot, struct err *e)
 {
     CK_SLOT_ID *list = NULL;
@@ -319,6 +338,8 @@ static int slot_find(struct p11_store *s, CK_SLOT_ID *slot, struct err *e)
     CK_RV rv;
     int rc = -1;
 
+    if (s->use_slot)
+        return slot_check(s, slot, e);
     if ((rv = s->f->C_GetSlotList(CK_TRUE, NULL, &n)) != CKR_OK)
         return rv_err(s, rv, "C_GetSlotList", e);
     list = xcalloc(n ? n : 1, sizeof(*list));
@@ -1447,18 +1468,22 @@ struct keystore *keystore_p11_open(const struct keystore_p11_config *c, struct e
     struct p11_store *s;
     int rc;
 
-    if (c->module == NULL || c->token_label == NULL || c->pin == NULL) {
+    if (c->module == NULL || (c->token_label == NULL && !c->use_slot) || c->pin == NULL) {
         err_set(e, 500, ERR_INTERNAL,
-                "PKCS#11 key store: pkcs11_module, pkcs11_token_label and a PIN are needed");
+                "PKCS#11 key store: pkcs11_module, pkcs11_token_label (or pkcs11_slot) and a PIN "
+                "are needed");
         return NULL;
     }
-    if (strlen(c->token_label) > 32) {
+    if (c->token_label != NULL && strlen(c->token_label) > 32) {
         err_set(e, 500, ERR_INTERNAL, "PKCS#11 token label longer than 32 bytes");
         return NULL;
     }
     s = xcalloc(1, sizeof(*s));
     s->base.ops = &p11_ops;
-    s->label = xstrdup(c->token_label);
+    s->label = c->token_label ? xstrdup(c->token_label) : xasprintf("slot %lu", c->slot);
+    s->match_label = c->token_label != NULL;
+    s->use_slot = c->use_slot;
+    s->slot_wanted = c->slot;
     s->pin = xstrdup(c->pin);
     s->pool = c->sessions > 0 ? c->sessions : 4;
     s->idle = xcalloc((size_t)s->pool, sizeof(*s->idle));

@@ -51,8 +51,7 @@ static int t_import(struct keystore *ks, const char *tenant, EVP_PKEY *key, char
     return r->ops->import(r, tenant, key, key_id, e);
 }
 
-static EVP_PKEY *t_load(struct keystore *ks, const char *tenant, const char *key_id,
-                        struct err *e)
+static EVP_PKEY *t_load(struct keystore *ks, const char *tenant, const char *key_id, struct err *e)
 {
     struct keystore *r = route(ks, tenant);
 

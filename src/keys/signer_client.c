@@ -119,9 +119,11 @@ struct signer *signer_start(const struct signer_config *cfg, struct err *e)
         return NULL;
     }
     if (cfg->keystore_type != NULL && strcmp(cfg->keystore_type, "pkcs11") == 0) {
-        if (cfg->pkcs11_module == NULL || cfg->pkcs11_token_label == NULL) {
+        if (cfg->pkcs11_module == NULL ||
+            (cfg->pkcs11_token_label == NULL && !cfg->pkcs11_use_slot)) {
             err_set(e, 500, ERR_INTERNAL,
-                    "keystore_type pkcs11: set pkcs11_module and pkcs11_token_label");
+                    "keystore_type pkcs11: set pkcs11_module and pkcs11_token_label (or "
+                    "pkcs11_slot)");
             return NULL;
         }
         if (access(cfg->pkcs11_module, R_OK) != 0) {

@@ -814,8 +814,11 @@ static struct keystore *tenant_tokens_open(const struct signer_config *cfg, stru
 /* The key store cfg names: software, one PKCS#11 token, or two (failover). */
 static struct keystore *keystore_open(const struct signer_config *cfg, int sessions, struct err *e)
 {
-    struct keystore_p11_config pc = {
-        .module = cfg->pkcs11_module, .token_label = cfg->pkcs11_token_label, .sessions = sessions};
+    struct keystore_p11_config pc = {.module = cfg->pkcs11_module,
+                                     .token_label = cfg->pkcs11_token_label,
+                                     .use_slot = cfg->pkcs11_use_slot,
+                                     .slot = cfg->pkcs11_slot,
+                                     .sessions = sessions};
     struct keystore *primary, *backup;
     char *pin;
 
@@ -827,6 +830,7 @@ static struct keystore *keystore_open(const struct signer_config *cfg, int sessi
     primary = keystore_p11_open(&pc, e);
     if (primary != NULL && cfg->pkcs11_backup_token_label != NULL) {
         pc.token_label = cfg->pkcs11_backup_token_label;
+        pc.use_slot = 0;
         if ((backup = keystore_p11_open(&pc, e)) == NULL) {
             primary->ops->close(primary);
             primary = NULL;

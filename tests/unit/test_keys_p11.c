@@ -286,6 +286,65 @@ static void token_attributes_pin(const char *token, const char *pin, const char 
     dlclose(dl);
 }
 
+/* The id of the slot holding the token labelled token. */
+static CK_SLOT_ID slot_of(const char *token)
+{
+    void *dl = dlopen(MODULE, RTLD_NOW | RTLD_LOCAL);
+    CK_C_GetFunctionList get;
+    CK_FUNCTION_LIST *f;
+    CK_SLOT_ID slots[8], found = (CK_SLOT_ID)-1;
+    CK_ULONG n = 8;
+    CK_TOKEN_INFO ti;
+
+    assert_non_null(dl);
+    *(void **)&get = dlsym(dl, "C_GetFunctionList");
+    assert_int_equal(get(&f), CKR_OK);
+    assert_int_equal(f->C_Initialize(NULL), CKR_OK);
+    assert_int_equal(f->C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
+    for (CK_ULONG i = 0; i < n; i++)
+        if (f->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
+            memcmp(ti.label, token, strlen(token)) == 0 && ti.label[strlen(token)] == ' ')
+            found = slots[i];
+    f->C_Finalize(NULL);
+    dlclose(dl);
+    assert_true(found != (CK_SLOT_ID)-1);
+    return found;
+}
+
+static void the_token_can_be_named_by_slot_instead_of_label(void **state)
+{
+    struct signer_config cfg = {.keystore_type = "pkcs11",
+                                .pkcs11_module = MODULE,
+                                .pkcs11_use_slot = 1,
+                                .pkcs11_slot = slot_of("vouch-a"),
+                                .pkcs11_pin_file = pin_file,
+                                .connections = 2};
+    char health[700], *id = NULL, expect[64];
+    EVP_PKEY *pub = NULL;
+    struct signer *s;
+    struct err e;
+
+    (void)state;
+    s = signer_start(&cfg, &e);
+    if (s == NULL)
+        fail_msg("signer_start: %s", e.msg);
+    assert_int_equal(signer_keygen(s, "alpha", KEY_EC_P256, &id, &pub, &e), 0);
+    assert_true(signs(s, "alpha", id, pub));
+    assert_int_equal(signer_health(s, health, sizeof(health), &e), 0);
+    snprintf(expect, sizeof(expect), "token slot %lu: ok", cfg.pkcs11_slot);
+    assert_non_null(strstr(health, expect));
+    signer_stop(s);
+    cfg.pkcs11_token_label = "vouch-b"; /* slot and label must agree */
+    assert_null(signer_start(&cfg, &e));
+    assert_non_null(strstr(e.msg, "is not vouch-b"));
+    cfg.pkcs11_token_label = NULL;
+    cfg.pkcs11_slot = 987654;
+    assert_null(signer_start(&cfg, &e));
+    assert_non_null(strstr(e.msg, "no initialised token in slot 987654"));
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
 static void token_attributes(const char *token, const char *label, CK_BBOOL *sensitive,
                              CK_BBOOL *extractable, CK_RV *value_rv)
 {
@@ -591,6 +650,7 @@ int main(void)
         cmocka_unit_test(
             signing_moves_to_the_backup_token_mid_load_and_returns_when_the_primary_heals),
         cmocka_unit_test(a_tenant_with_its_own_token_uses_only_that_token_and_its_pin),
+        cmocka_unit_test(the_token_can_be_named_by_slot_instead_of_label),
     };
 
     if (access(MODULE, R_OK) != 0) {

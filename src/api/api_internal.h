@@ -48,6 +48,7 @@ void api_entity_list(void *app, struct http_request *req, struct http_response *
 void api_entity_show(void *app, struct http_request *req, struct http_response *resp);
 void api_entity_update(void *app, struct http_request *req, struct http_response *resp);
 void api_audit_list(void *app, struct http_request *req, struct http_response *resp);
+void api_system_audit(void *app, struct http_request *req, struct http_response *resp);
 void api_audit_verify(void *app, struct http_request *req, struct http_response *resp);
 void api_token_create(void *app, struct http_request *req, struct http_response *resp);
 void api_token_list(void *app, struct http_request *req, struct http_response *resp);

@@ -18,6 +18,7 @@ static const struct http_route routes[] = {
     {"POST", "/api/v1/tenants", JSON, "system", SMALL, api_tenant_create},
     {"GET", "/api/v1/tenants", NULL, "system", 0, api_tenant_list},
     {"POST", "/api/v1/tenants/{tenant}/tokens", JSON, "system", SMALL, api_tenant_token},
+    {"GET", "/api/v1/audit", NULL, "system", 0, api_system_audit},
 
     {"POST", T "/cas", JSON, "ca.write", SMALL, api_ca_create},
     {"GET", T "/cas", NULL, "ca.read", 0, api_ca_list},

@@ -1,6 +1,6 @@
 """Keys in PKCS#11 tokens: SoftHSM2 tokens made by the test run, two of them backing each other."""
+import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import threading
@@ -132,9 +132,18 @@ def test_signing_moves_to_the_backup_token_mid_load_and_returns_when_it_heals(se
     ks = server.request("GET", "/readyz", token=None).json()["keystore"]
     assert "signing with the primary" in ks, ks
     time.sleep(1.5)  # vouchd audits key-store events every second
-    actions = [(a, act, o) for a, act, o, _, _ in system_audit(server)]
+    # The system administrator reads them through the API (and `vouch system audit`).
+    r = server.request("GET", "/api/v1/audit?limit=10000", token="system")
+    assert r.status == 200, r.body
+    events = [json.loads(line) for line in r.body.decode().splitlines()]
+    actions = [(e["actor"], e["action"], e["object"]) for e in events]
     assert ("signer", "keystore.failover", "backup") in actions, actions
     assert ("signer", "keystore.failback", "primary") in actions, actions
+    fo = [e for e in events if e["action"] == "keystore.failover"][0]
+    assert fo["result"] == "error" and fo["detail"]["from"] == "primary", fo
+    assert server.request("GET", "/api/v1/audit").status == 403  # a tenant admin: no
+    out = server.cli("system", "audit", token=server.system_token).stdout
+    assert "keystore.failback" in out
     assert server.api("GET", "/audit/verify")["ok"] is True
 
 

@@ -394,6 +394,7 @@ static const struct {
     {"token list", "GET", T "/tokens", NULL},
     {"token delete tok-1", "DELETE", T "/tokens/tok-1", NULL},
     {"key list", "GET", T "/keys", NULL},
+    {"system audit --after 5", "GET", "/api/v1/audit?after=5", NULL},
     {"key generate --key-type ec-p384", "POST", T "/keys", "{\"key_type\":\"ec-p384\"}"},
     {"key delete key-0123456789abcdef", "DELETE", T "/keys/key-0123456789abcdef", NULL},
     {"ca create cer --subject /CN=C --external --key-id key-0123456789abcdef", "POST", T "/cas",

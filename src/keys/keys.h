@@ -14,8 +14,9 @@
  * tenant: keys are filed per tenant, and a key id of another tenant is simply
  * not found (answered as "not found", and logged by the signer).
  *
- * A key store is the signer's back end: the software store (encrypted PKCS#8
- * files) now, PKCS#11 tokens later, behind struct keystore_ops.
+ * A key store is the signer's back end, behind struct keystore_ops: the
+ * software store (encrypted PKCS#8 files), a PKCS#11 token, two tokens
+ * backing each other, and tokens per tenant (keystore.h).
  */
 #ifndef VOUCH_KEYS_H
 #define VOUCH_KEYS_H

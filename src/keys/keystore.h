@@ -1,8 +1,9 @@
 /*
  * keystore.h — the signer's key back end (used only inside the signer
- * process).  The software store is here; a PKCS#11 store will fill the same
- * table.  Keys are addressed by (tenant, key id) and a store never returns a
- * key filed under another tenant: such a key is "not found" (404).
+ * process): the software store, a PKCS#11 token, two tokens backing each
+ * other, tokens per tenant.  Keys are addressed by (tenant, key id) and a
+ * store never returns a key filed under another tenant: such a key is "not
+ * found" (404).
  *
  * Every function validates the tenant (name_valid(), or "_system") and the key
  * id (keystore_id_valid()) before it touches anything, so no request can name

@@ -133,6 +133,13 @@ static int server_start(struct server *s, struct err *e)
     return server_listen(s, e);
 }
 
+/* Whether a key-store event reports a fault (failure, failover, a missing key). */
+static int keystore_event_is_error(const char *action)
+{
+    return strcmp(action, "keystore.token_failed") == 0 ||
+           strcmp(action, "keystore.failover") == 0 || strcmp(action, "keystore.key_missing") == 0;
+}
+
 /*
  * Writes the signer's key-store events (token failures, failover, failback)
  * into the _system audit chain: the signer has no database.
@@ -149,10 +156,7 @@ static void keystore_events_audit(struct server *s)
         struct audit_event a = {.actor = "signer",
                                 .action = ev[i].action,
                                 .object = ev[i].object,
-                                .result = strcmp(ev[i].action, "keystore.token_failed") == 0 ||
-                                                  strcmp(ev[i].action, "keystore.failover") == 0
-                                              ? "error"
-                                              : "ok",
+                                .result = keystore_event_is_error(ev[i].action) ? "error" : "ok",
                                 .detail = ev[i].detail};
         if (audit_record(s->store, "_system", &a, &e) != 0)
             log_error("audit: key-store event %s not recorded: %s", ev[i].action, e.msg);

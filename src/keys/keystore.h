@@ -100,12 +100,20 @@ int keystore_p11_put(struct keystore *ks, const char *tenant, const char *key_id
                      struct err *e);
 
 /*
+ * The labels ("<tenant>/<key id>") of every key in a PKCS#11 store, at most
+ * max, into labels (each freed by the caller); the count, or -1 with e set.
+ */
+int keystore_p11_labels(struct keystore *ks, char **labels, int max, struct err *e);
+
+/*
  * Two stores holding the same keys (keystore_failover.c); it owns both.
  * Signing uses the primary; when it fails (503, or a key it should hold is
  * missing) the request is retried once on the backup, which serves until the
  * primary answers again (probed at most once a second).  New keys are made
  * in memory and filed in both (keystore_p11_put), then wiped: both stores
- * must be up to create one.  Every switch is a keystore event.
+ * must be up to create one.  Every switch is a keystore event.  On opening,
+ * the keys of the two tokens are compared: each key one token lacks is a
+ * "keystore.key_missing" event and is counted in the health line.
  */
 struct keystore *keystore_failover_open(struct keystore *primary, struct keystore *backup);
 

@@ -88,6 +88,7 @@ struct fo_store {
     pthread_mutex_t lock;
     int active;
     int64_t last_probe;
+    int lacking[2]; /* keys the other token has and this one lacks, found on opening */
 };
 
 /* Whether e means the store failed (or lost a key) rather than the request being wrong. */
@@ -325,8 +326,14 @@ static void fo_describe(struct keystore *ks, char *buf, size_t len)
     pthread_mutex_lock(&s->lock);
     active = s->active;
     pthread_mutex_unlock(&s->lock);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2; i++) {
+        size_t used;
         s->st[i]->ops->describe(s->st[i], d[i], sizeof(d[i]));
+        used = strlen(d[i]);
+        if (s->lacking[i] > 0 && used + 1 < sizeof(d[i]))
+            snprintf(d[i] + used, sizeof(d[i]) - used, " (lacks %d keys of the %s)", s->lacking[i],
+                     role[1 - i]);
+    }
     snprintf(buf, len, "primary %s; backup %s; signing with the %s", d[0], d[1], role[active]);
 }
 
@@ -352,6 +359,61 @@ static const struct keystore_ops fo_ops = {
     .list = fo_list,
 };
 
+#define COMPARE_MAX 65536
+
+static int label_compare(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Compares the keys of the two tokens: every key one lacks is logged and
+ * queued as a keystore.key_missing event, and counted for the health line.
+ */
+static void keys_compare(struct fo_store *s)
+{
+    char **l[2];
+    int n[2], i = 0, j = 0;
+    struct err e;
+
+    for (int k = 0; k < 2; k++) {
+        l[k] = xcalloc(COMPARE_MAX, sizeof(char *));
+        if ((n[k] = keystore_p11_labels(s->st[k], l[k], COMPARE_MAX, &e)) < 0) {
+            log_warn("key store: cannot compare the tokens' keys: %s", e.msg);
+            n[k] = 0;
+        }
+        qsort(l[k], (size_t)n[k], sizeof(char *), label_compare);
+    }
+    while (i < n[0] || j < n[1]) {
+        int c = i == n[0] ? 1 : j == n[1] ? -1 : strcmp(l[0][i], l[1][j]);
+        int lacks = c < 0 ? 1 : 0; /* which token lacks the key */
+        const char *label = c < 0 ? l[0][i] : l[1][j];
+
+        if (c == 0) {
+            i++, j++;
+            continue;
+        }
+        s->lacking[lacks]++;
+        log_warn("key store: the %s token lacks key %s", role[lacks], label);
+        {
+            json_t *d = json_pack("{s:s, s:s}", "token", role[lacks], "key", label);
+            char *text = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+            keystore_event("keystore.key_missing", role[lacks], text);
+            free(text);
+            json_decref(d);
+        }
+        if (c < 0)
+            i++;
+        else
+            j++;
+    }
+    for (int k = 0; k < 2; k++) {
+        for (int m = 0; m < n[k]; m++)
+            free(l[k][m]);
+        free(l[k]);
+    }
+}
+
 struct keystore *keystore_failover_open(struct keystore *primary, struct keystore *backup)
 {
     struct fo_store *s = xcalloc(1, sizeof(*s));
@@ -360,5 +422,6 @@ struct keystore *keystore_failover_open(struct keystore *primary, struct keystor
     s->st[0] = primary;
     s->st[1] = backup;
     pthread_mutex_init(&s->lock, NULL);
+    keys_compare(s);
     return &s->base;
 }

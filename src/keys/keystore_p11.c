@@ -1236,6 +1236,44 @@ static int p11_list(struct keystore *ks, const char *tenant, char **ids, int max
     return n;
 }
 
+int keystore_p11_labels(struct keystore *ks, char **labels, int max, struct err *e)
+{
+    struct p11_store *s = (struct p11_store *)ks;
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}};
+    CK_OBJECT_HANDLE o[LIST_BATCH];
+    CK_SESSION_HANDLE h;
+    CK_ULONG got = 0;
+    CK_RV rv;
+    unsigned epoch;
+    int n = 0;
+
+    if (sess_take(s, &h, &epoch, e) != 0)
+        return -1;
+    rv = s->f->C_FindObjectsInit(h, t, 1);
+    while (rv == CKR_OK && n < max &&
+           (rv = s->f->C_FindObjects(h, o, LIST_BATCH, &got)) == CKR_OK && got > 0)
+        for (CK_ULONG i = 0; i < got && n < max; i++) {
+            char label[LABEL_MAX] = {0};
+            CK_ATTRIBUTE a = {CKA_LABEL, label, sizeof(label) - 1};
+            char *slash;
+            if (s->f->C_GetAttributeValue(h, o[i], &a, 1) != CKR_OK ||
+                a.ulValueLen >= sizeof(label))
+                continue;
+            label[a.ulValueLen] = '\0';
+            if ((slash = strchr(label, '/')) != NULL && keystore_id_valid(slash + 1))
+                labels[n++] = xstrdup(label);
+        }
+    s->f->C_FindObjectsFinal(h);
+    sess_give(s, h, epoch, rv);
+    if (rv != CKR_OK) {
+        while (n > 0)
+            free(labels[--n]);
+        return rv_err(s, rv, "listing keys", e);
+    }
+    return n;
+}
+
 /* ---- signing ---------------------------------------------------------------------- */
 
 /* What the token signs for type and md: the digest (EC), a DigestInfo (RSA) or data (Ed25519). */

@@ -638,6 +638,31 @@ static void a_tenant_with_its_own_token_uses_only_that_token_and_its_pin(void **
     free(alpha_id);
 }
 
+static void a_key_one_token_lacks_is_reported_when_the_pair_opens(void **state)
+{
+    EVP_PKEY *pub = NULL;
+    char *id = NULL, *events, health[700], label[64];
+    struct signer *s;
+    struct err e;
+
+    (void)state;
+    /* A key made with only the primary configured: the backup does not have it. */
+    assert_int_equal(signer_keygen(signer, "delta", KEY_EC_P256, &id, &pub, &e), 0);
+    s = start("vouch-a", "vouch-b", pin_file, MODULE, &e);
+    if (s == NULL)
+        fail_msg("failover signer: %s", e.msg);
+    snprintf(label, sizeof(label), "delta/%s", id);
+    events = events_text(s);
+    assert_non_null(strstr(events, "keystore.key_missing backup"));
+    assert_non_null(strstr(events, label));
+    assert_int_equal(signer_health(s, health, sizeof(health), &e), 0);
+    assert_non_null(strstr(health, "keys of the primary)"));
+    free(events);
+    signer_stop(s);
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -651,6 +676,7 @@ int main(void)
             signing_moves_to_the_backup_token_mid_load_and_returns_when_the_primary_heals),
         cmocka_unit_test(a_tenant_with_its_own_token_uses_only_that_token_and_its_pin),
         cmocka_unit_test(the_token_can_be_named_by_slot_instead_of_label),
+        cmocka_unit_test(a_key_one_token_lacks_is_reported_when_the_pair_opens),
     };
 
     if (access(MODULE, R_OK) != 0) {

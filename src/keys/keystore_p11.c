@@ -764,23 +764,24 @@ static void cache_drop(struct p11_store *s, const char *tenant, const char *key_
 }
 
 /*
- * Finds (tenant, key_id) in the token: its private object, type and public
- * key (a new reference, caller frees).  0 ok; -1 with e set (404 if absent).
+ * Finds (tenant, key_id) with session h of connection epoch: its private
+ * object, type and public key (a new reference, caller frees).  An object
+ * handle is only ever used with a session of the connection it was found
+ * in: after a reconnection (or a module re-initialisation) the same number
+ * may name another object.  0 ok; -1 with e set (404 if absent) and *rv.
  */
-static int key_lookup(struct p11_store *s, const char *tenant, const char *key_id,
-                      CK_OBJECT_HANDLE *priv, enum key_type *type, EVP_PKEY **pub, struct err *e)
+static int key_find(struct p11_store *s, CK_SESSION_HANDLE h, unsigned epoch, const char *tenant,
+                    const char *key_id, CK_OBJECT_HANDLE *priv, enum key_type *type, EVP_PKEY **pub,
+                    CK_RV *rv, struct err *e)
 {
     char label[LABEL_MAX];
     CK_OBJECT_HANDLE o[2], po[2];
-    CK_SESSION_HANDLE h;
-    CK_RV rv = CKR_OK;
-    unsigned epoch;
     struct p11_key *k;
     EVP_PKEY *p = NULL;
     int n, pn = 0;
 
     pthread_mutex_lock(&s->lock);
-    if (s->connected && (k = cache_find(s, tenant, key_id)) != NULL) {
+    if (s->connected && s->epoch == epoch && (k = cache_find(s, tenant, key_id)) != NULL) {
         *priv = k->priv;
         *type = k->type;
         *pub = k->pub;
@@ -789,17 +790,14 @@ static int key_lookup(struct p11_store *s, const char *tenant, const char *key_i
         return 0;
     }
     pthread_mutex_unlock(&s->lock);
-    if (sess_take(s, &h, &epoch, e) != 0)
-        return -1;
     object_label(label, tenant, key_id);
-    n = objects_find(s->f, h, CKO_PRIVATE_KEY, label, o, 2, &rv);
+    n = objects_find(s->f, h, CKO_PRIVATE_KEY, label, o, 2, rv);
     if (n == 1)
-        pn = objects_find(s->f, h, CKO_PUBLIC_KEY, label, po, 2, &rv);
+        pn = objects_find(s->f, h, CKO_PUBLIC_KEY, label, po, 2, rv);
     if (pn == 1)
-        p = pub_read(s->f, h, po[0], type, &rv);
-    sess_give(s, h, epoch, rv);
-    if (n < 0 || pn < 0 || (pn == 1 && p == NULL && rv != CKR_OK))
-        return rv_err(s, rv, "finding a key", e);
+        p = pub_read(s->f, h, po[0], type, rv);
+    if (n < 0 || pn < 0 || (pn == 1 && p == NULL && *rv != CKR_OK))
+        return rv_err(s, *rv, "finding a key", e);
     if (n == 0)
         return err_set(e, 404, ERR_NOT_FOUND, "key not found");
     if (n > 1 || pn != 1 || p == NULL) {
@@ -823,6 +821,23 @@ static int key_lookup(struct p11_store *s, const char *tenant, const char *key_i
     *priv = o[0];
     *pub = p;
     return 0;
+}
+
+/* The public key and type of (tenant, key_id); 0 ok, -1 with e set (404 if absent). */
+static int key_lookup(struct p11_store *s, const char *tenant, const char *key_id,
+                      enum key_type *type, EVP_PKEY **pub, struct err *e)
+{
+    CK_OBJECT_HANDLE priv;
+    CK_SESSION_HANDLE h;
+    CK_RV rv = CKR_OK;
+    unsigned epoch;
+    int rc;
+
+    if (sess_take(s, &h, &epoch, e) != 0)
+        return -1;
+    rc = key_find(s, h, epoch, tenant, key_id, &priv, type, pub, &rv, e);
+    sess_give(s, h, epoch, rv);
+    return rc;
 }
 
 /* ---- generation and import ---------------------------------------------------- */
@@ -1151,12 +1166,10 @@ static EVP_PKEY *p11_load(struct keystore *ks, const char *tenant, const char *k
                           struct err *e)
 {
     struct p11_store *s = (struct p11_store *)ks;
-    CK_OBJECT_HANDLE priv;
     enum key_type type;
     EVP_PKEY *pub = NULL;
 
-    if (args_check(tenant, key_id, e) != 0 ||
-        key_lookup(s, tenant, key_id, &priv, &type, &pub, e) != 0)
+    if (args_check(tenant, key_id, e) != 0 || key_lookup(s, tenant, key_id, &type, &pub, e) != 0)
         return NULL;
     return pub;
 }
@@ -1375,29 +1388,28 @@ static int sign_once(struct p11_store *s, const char *tenant, const char *key_id
     CK_SESSION_HANDLE h;
     enum key_type type;
     EVP_PKEY *pub = NULL;
-    unsigned char *in, *raw;
+    unsigned char *in = NULL, *raw = NULL;
     size_t in_len = 0, raw_len = 0;
     CK_RV rv = CKR_OK;
     unsigned epoch;
-    CK_MECHANISM_TYPE mt;
+    CK_MECHANISM_TYPE mt = CKM_ECDSA;
 
-    if (key_lookup(s, tenant, key_id, &priv, &type, &pub, e) != 0)
+    if (sess_take(s, &h, &epoch, e) != 0)
         return -1;
-    EVP_PKEY_free(pub);
-    if ((in = sign_input(type, md, data, len, &in_len, e)) == NULL)
-        return -1;
-    mt = type == KEY_ED25519                            ? CKM_EDDSA
-         : (type == KEY_EC_P256 || type == KEY_EC_P384) ? CKM_ECDSA
-                                                        : CKM_RSA_PKCS;
-    if (sess_take(s, &h, &epoch, e) != 0) {
-        free(in);
-        return -1;
+    /* The key is found with the session that signs: its handle and the session agree. */
+    if (key_find(s, h, epoch, tenant, key_id, &priv, &type, &pub, &rv, e) == 0 &&
+        (in = sign_input(type, md, data, len, &in_len, e)) != NULL) {
+        mt = type == KEY_ED25519                            ? CKM_EDDSA
+             : (type == KEY_EC_P256 || type == KEY_EC_P384) ? CKM_ECDSA
+                                                            : CKM_RSA_PKCS;
+        if ((raw = token_sign(s, h, priv, mt, in, in_len, &raw_len, &rv)) == NULL)
+            rv_err(s, rv, "signing", e);
     }
-    raw = token_sign(s, h, priv, mt, in, in_len, &raw_len, &rv);
     sess_give(s, h, epoch, rv);
+    EVP_PKEY_free(pub);
     free(in);
     if (raw == NULL)
-        return rv_err(s, rv, "signing", e);
+        return -1;
     if (mt == CKM_ECDSA) {
         *sig = ecdsa_der(raw, raw_len, sig_len);
         free(raw);

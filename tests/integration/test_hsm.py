@@ -183,6 +183,8 @@ def test_the_pin_comes_from_the_environment_and_a_token_without_the_key_is_404(h
         assert s.proc.stdout.readline()
         r = issue(s, "missing-key.example")
         assert r.status == 404 and "key" in r.json()["detail"], r.body
+        last = s.audit()[-1]
+        assert last["result"] == "refused" and "key" in last["detail"]["detail"], last
     finally:
         s.stop()
 

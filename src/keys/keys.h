@@ -61,7 +61,8 @@ struct signer_config {
      * token labelled pkcs11_token_label of pkcs11_module, and, if set, the
      * same keys in pkcs11_backup_token_label (failover).  The user PIN comes
      * from pkcs11_pin_file, else from the environment variable
-     * VOUCH_PKCS11_PIN (removed from the signer's environment once read).
+     * VOUCH_PKCS11_PIN (overwritten and removed from the environment of both
+     * processes once the signer has it).
      */
     const char *keystore_type;
     const char *pkcs11_module;

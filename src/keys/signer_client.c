@@ -105,6 +105,20 @@ static void child_reap(pid_t pid)
         ;
 }
 
+/*
+ * The PKCS#11 PIN may come in the environment: the signer has its copy now,
+ * and the network process must not keep it (it would be readable by code that
+ * parses network input).  Overwritten in place, then removed.
+ */
+static void pin_forget(void)
+{
+    char *pin = getenv("VOUCH_PKCS11_PIN");
+
+    if (pin != NULL)
+        secure_zero(pin, strlen(pin));
+    unsetenv("VOUCH_PKCS11_PIN");
+}
+
 struct signer *signer_start(const struct signer_config *cfg, struct err *e)
 {
     int n = cfg->connections > 0 ? cfg->connections : CONNECTIONS_DEFAULT;
@@ -157,6 +171,7 @@ struct signer *signer_start(const struct signer_config *cfg, struct err *e)
     }
     if (pid == 0)
         signer_child_main(cfg, child_fds, n); /* closes every other descriptor */
+    pin_forget();
     for (int i = 0; i < n; i++)
         close(child_fds[i]);
     free(child_fds);

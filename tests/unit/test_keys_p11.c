@@ -663,6 +663,22 @@ static void a_key_one_token_lacks_is_reported_when_the_pair_opens(void **state)
     free(id);
 }
 
+static void a_pin_from_the_environment_is_gone_from_the_calling_process(void **state)
+{
+    struct err e;
+    struct signer *s;
+
+    (void)state;
+    setenv("VOUCH_PKCS11_PIN", PIN, 1);
+    s = start("vouch-a", NULL, NULL, MODULE, &e);
+    if (s == NULL)
+        fail_msg("signer_start: %s", e.msg);
+    assert_null(getenv("VOUCH_PKCS11_PIN"));
+    signer_stop(s);
+    assert_null(start("vouch-a", NULL, NULL, MODULE, &e)); /* no PIN any more */
+    assert_non_null(strstr(e.msg, "VOUCH_PKCS11_PIN"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -677,6 +693,7 @@ int main(void)
         cmocka_unit_test(a_tenant_with_its_own_token_uses_only_that_token_and_its_pin),
         cmocka_unit_test(the_token_can_be_named_by_slot_instead_of_label),
         cmocka_unit_test(a_key_one_token_lacks_is_reported_when_the_pair_opens),
+        cmocka_unit_test(a_pin_from_the_environment_is_gone_from_the_calling_process),
     };
 
     if (access(MODULE, R_OK) != 0) {

@@ -6,7 +6,7 @@
 #   make SANITIZE=address,undefined   the same into build-asan/
 
 CC       ?= cc
-PKGS     := openssl libmicrohttpd jansson sqlite3 libcurl
+PKGS     := openssl libmicrohttpd jansson sqlite3 libcurl p11-kit-1
 SANITIZE ?=
 ifeq ($(SANITIZE),)
 BUILD    ?= build
@@ -19,7 +19,7 @@ endif
 WARN     := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Werror
 CPPFLAGS += -Isrc -D_GNU_SOURCE -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED
 CFLAGS   += -std=c11 -g $(OPT) $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -ldl
 LDFLAGS  += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 
 # Modules: one directory each under src/.  A module's objects go into its own archive.
@@ -49,7 +49,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 unit_mod   = $(word 2,$(subst _, ,$(notdir $(1))))
 libs_of    = $(foreach m,$(1),$($(m)_LIB))
 
-.PHONY: all bins unit test check run deps asan fuzz fuzz-smoke integration integration-asan format format-check clean bench
+.PHONY: all bins unit test check run deps asan fuzz fuzz-smoke integration integration-asan integration-hsm format format-check clean bench
 all: bins
 bins: $(BUILD)/vouchd $(BUILD)/vouch
 
@@ -97,6 +97,12 @@ check: bins
 integration: bins
 	cd tests/integration && VOUCH_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 -m pytest -q -p no:cacheprovider .
 
+# The integration suite with every instance's keys in two SoftHSM2 tokens (not part of check:
+# test_hsm.py covers the PKCS#11 store there; this proves the rest does not depend on the store).
+integration-hsm: bins
+	cd tests/integration && VOUCH_TEST_KEYSTORE=pkcs11 VOUCH_BUILD=$(CURDIR)/$(BUILD) \
+	    /usr/bin/python3 -m pytest -q -p no:cacheprovider .
+
 # The integration suite again, against vouchd and vouch built with ASan + UBSan:
 # any sanitizer report (written to build-asan/sanitizer-logs) fails the run.
 SANLOGS := $(CURDIR)/build-asan/sanitizer-logs
@@ -129,12 +135,18 @@ fuzz-smoke: $(FUZZ_BIN)
 	    fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1; then tail -60 build-fuzz/$$n.log; exit 1; fi; \
 	    tail -1 build-fuzz/$$n.log; done
 
-bench: bins
+bench: bins $(BUILD)/bench/sign_rate
 	./scripts/install-deps.sh --bench
 	./bench/issue.sh
 	./bench/ocsp.sh
 	./bench/crl.sh
 	./bench/tsa.sh
+	./bench/hsm.sh
+
+# The signer's raw signing rate (bench/hsm.sh).
+$(BUILD)/bench/sign_rate: bench/sign_rate.c $(call libs_of,keys lib)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call libs_of,keys lib) $(LDLIBS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -23,6 +23,7 @@ static int ca_create_parse(json_t *b, struct ca_create *c, struct err *e)
     if (api_str(b, "name", 1, &c->name, e) || api_str(b, "subject", 1, &c->subject, e) ||
         api_str(b, "key_type", 0, &c->key_type, e) || api_str(b, "parent", 0, &c->parent, e) ||
         api_str(b, "profile", 0, &c->profile, e) || api_bool(b, "external", &c->external, e) ||
+        api_str(b, "key_id", 0, &c->key_id, e) ||
         api_int(b, "validity_days", 1, 36500, &validity, e) ||
         api_int(b, "path_len", 0, 16, &path_len, e) ||
         api_int(b, "crl_validity_hours", 1, 87600, &crl_hours, e) ||

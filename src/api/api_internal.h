@@ -51,6 +51,7 @@ void api_entity_list(void *app, struct http_request *req, struct http_response *
 void api_entity_show(void *app, struct http_request *req, struct http_response *resp);
 void api_entity_update(void *app, struct http_request *req, struct http_response *resp);
 void api_audit_list(void *app, struct http_request *req, struct http_response *resp);
+void api_system_audit(void *app, struct http_request *req, struct http_response *resp);
 void api_audit_verify(void *app, struct http_request *req, struct http_response *resp);
 void api_token_create(void *app, struct http_request *req, struct http_response *resp);
 void api_token_list(void *app, struct http_request *req, struct http_response *resp);
@@ -61,6 +62,9 @@ void api_tsa_show(void *app, struct http_request *req, struct http_response *res
 void api_tsa_token_search(void *app, struct http_request *req, struct http_response *resp);
 void api_tsa_token_show(void *app, struct http_request *req, struct http_response *resp);
 void api_public_tsa(void *app, struct http_request *req, struct http_response *resp);
+void api_key_list(void *app, struct http_request *req, struct http_response *resp);
+void api_key_generate(void *app, struct http_request *req, struct http_response *resp);
+void api_key_delete(void *app, struct http_request *req, struct http_response *resp);
 
 /* The tenant of the path ({tenant}), NULL if none. */
 const char *api_tenant(const struct http_request *req);

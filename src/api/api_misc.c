@@ -266,9 +266,10 @@ void api_entity_show(void *app, struct http_request *req, struct http_response *
 
 /* ---- audit ---------------------------------------------------------- */
 
-void api_audit_list(void *app, struct http_request *req, struct http_response *resp)
+/* Answers with tenant's audit events as JSON lines (?after, ?limit). */
+static void audit_list_respond(struct api *api, struct http_request *req,
+                               struct http_response *resp, const char *tenant)
 {
-    struct api *api = app;
     int after = 0, limit = 1000;
     struct store_tx *tx;
     struct audit_rec **rows = NULL;
@@ -282,7 +283,7 @@ void api_audit_list(void *app, struct http_request *req, struct http_response *r
         return;
     }
     if ((tx = store_begin_read(api->store, &e)) == NULL ||
-        store_audit_list(tx, api_tenant(req), after, limit, &rows, &n, &e) != 0) {
+        store_audit_list(tx, tenant, after, limit, &rows, &n, &e) != 0) {
         store_rollback(tx);
         api_fail(api, req, resp, "audit.read", NULL, &e);
         return;
@@ -304,6 +305,20 @@ void api_audit_list(void *app, struct http_request *req, struct http_response *r
     audit_rec_list_free(rows, n);
     http_respond(resp, 200, "application/x-ndjson", out.data, out.len);
     buf_free(&out);
+}
+
+void api_audit_list(void *app, struct http_request *req, struct http_response *resp)
+{
+    audit_list_respond(app, req, resp, api_tenant(req));
+}
+
+/*
+ * The _system chain, for the system administrator: tenant creation,
+ * requests for tenants that do not exist, key-store events (HSM failover).
+ */
+void api_system_audit(void *app, struct http_request *req, struct http_response *resp)
+{
+    audit_list_respond(app, req, resp, "_system");
 }
 
 void api_audit_verify(void *app, struct http_request *req, struct http_response *resp)

@@ -21,6 +21,7 @@ static const struct http_route routes[] = {
     {"POST", "/api/v1/tenants", JSON, "system", SMALL, api_tenant_create},
     {"GET", "/api/v1/tenants", NULL, "system", 0, api_tenant_list},
     {"POST", "/api/v1/tenants/{tenant}/tokens", JSON, "system", SMALL, api_tenant_token},
+    {"GET", "/api/v1/audit", NULL, "system", 0, api_system_audit},
 
     {"POST", T "/cas", JSON, "ca.write", SMALL, api_ca_create},
     {"GET", T "/cas", NULL, "ca.read", 0, api_ca_list},
@@ -31,6 +32,10 @@ static const struct http_route routes[] = {
     {"POST", T "/cas/{ca}/disable", JSON, "ca.write", SMALL, api_ca_disable},
     {"POST", T "/cas/{ca}/crl", JSON, "crl.write", SMALL, api_crl_generate},
     {"GET", T "/cas/{ca}/crl", NULL, "ca.read", 0, api_crl_show},
+
+    {"GET", T "/keys", NULL, "ca.read", 0, api_key_list},
+    {"POST", T "/keys", JSON, "ca.write", SMALL, api_key_generate},
+    {"DELETE", T "/keys/{key}", NULL, "ca.write", 0, api_key_delete},
 
     {"GET", T "/profiles", NULL, "profile.read", 0, api_profile_list},
     {"POST", T "/profiles", JSON, "profile.write", SMALL, api_profile_create},

@@ -19,6 +19,7 @@ void api_readyz(void *app, struct http_request *req, struct http_response *resp)
     struct api *api = app;
     struct err e;
     json_t *o = json_object();
+    char health[1024];
     int ok = 1;
 
     (void)req;
@@ -28,11 +29,13 @@ void api_readyz(void *app, struct http_request *req, struct http_response *resp)
     } else {
         json_object_set_new(o, "database", json_string("ok"));
     }
-    if (signer_ping(api->signer, &e) != 0) {
+    if (signer_health(api->signer, health, sizeof(health), &e) != 0) {
         json_object_set_new(o, "signer", json_string(e.msg));
+        json_object_set_new(o, "keystore", json_string(e.msg));
         ok = 0;
     } else {
         json_object_set_new(o, "signer", json_string("ok"));
+        json_object_set_new(o, "keystore", json_string(health));
     }
     json_object_set_new(o, "status", json_string(ok ? "ready" : "not ready"));
     http_respond_json(resp, ok ? 200 : 503, o);

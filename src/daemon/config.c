@@ -1,6 +1,8 @@
 /* config.c — the configuration table and its file format (see config.h). */
 #include "daemon/config.h"
 
+#include "keys/keystore.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
@@ -36,6 +38,22 @@ static const struct config_item items[] = {
     {"database", CONF_STRING, F(database), 0, 0, "sqlite:vouch.db", "storage URL"},
     {"keystore", CONF_PATH, F(keystore), 0, 0, "keys", "software key store directory"},
     {"kek_file", CONF_PATH, F(kek_file), 0, 0, "kek", "key-encryption secret file"},
+    {"keystore_type", CONF_STRING, F(keystore_type), 0, 0, "soft",
+     "soft (encrypted files in keystore) or pkcs11 (keys in a PKCS#11 token)"},
+    {"pkcs11_module", CONF_PATH, F(pkcs11_module), 0, 0, NULL,
+     "PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so"},
+    {"pkcs11_token_label", CONF_STRING, F(pkcs11_token_label), 0, 0, NULL,
+     "label of the token holding the keys"},
+    {"pkcs11_slot", CONF_INT, F(pkcs11_slot), -1, 2147483647, "-1",
+     "or: the slot id of the token (-1: find it by label)"},
+    {"pkcs11_backup_token_label", CONF_STRING, F(pkcs11_backup_token_label), 0, 0, NULL,
+     "label of a second token holding the same keys (failover)"},
+    {"pkcs11_pin_file", CONF_PATH, F(pkcs11_pin_file), 0, 0, NULL,
+     "file with the token's user PIN (else env VOUCH_PKCS11_PIN)"},
+    {"pkcs11_tenant_tokens", CONF_STRING, F(pkcs11_tenant_tokens), 0, 0, NULL,
+     "tenants with a token of their own: tenant=LABEL,..."},
+    {"pkcs11_tenant_pin_dir", CONF_PATH, F(pkcs11_tenant_pin_dir), 0, 0, NULL,
+     "directory of those tenants' PIN files, one per tenant, named after it"},
     {"threads", CONF_INT, F(threads), 1, 256, "2", "HTTP worker threads"},
     {"signer_connections", CONF_INT, F(signer_connections), 1, 64, "4",
      "connections (threads) to the signer"},
@@ -184,6 +202,27 @@ static int is_loopback(const char *addr)
            strcmp(addr, "localhost") == 0;
 }
 
+/* The tenant token map parses, and has the PIN directory it needs. */
+static int tenant_tokens_check(const struct config *c, struct err *e)
+{
+    char **tenants, **labels;
+    int n = keystore_tenant_map_parse(c->pkcs11_tenant_tokens, &tenants, &labels, e);
+
+    for (int i = 0; i < n; i++) {
+        free(tenants[i]);
+        free(labels[i]);
+    }
+    if (n < 0)
+        return -1;
+    free(tenants);
+    free(labels);
+    if (strcmp(c->keystore_type, "pkcs11") != 0 || c->pkcs11_tenant_pin_dir == NULL)
+        return err_set(e, 0, ERR_BAD_REQUEST,
+                       "pkcs11_tenant_tokens: needs keystore_type pkcs11 and "
+                       "pkcs11_tenant_pin_dir");
+    return 0;
+}
+
 int config_check(const struct config *c, struct err *e)
 {
     if ((c->tls_cert == NULL) != (c->tls_key == NULL))
@@ -203,6 +242,18 @@ int config_check(const struct config *c, struct err *e)
                        "ocsp_responder_key_type: ec-p256, ec-p384, rsa-2048/3072/4096 or ed25519");
     if (strcmp(c->tsa_clock_check, "off") != 0 && strcmp(c->tsa_clock_check, "kernel") != 0)
         return err_set(e, 0, ERR_BAD_REQUEST, "tsa_clock_check: off or kernel");
+    if (strcmp(c->keystore_type, "soft") != 0 && strcmp(c->keystore_type, "pkcs11") != 0)
+        return err_set(e, 0, ERR_BAD_REQUEST, "keystore_type: soft or pkcs11");
+    if (strcmp(c->keystore_type, "pkcs11") == 0 &&
+        (c->pkcs11_module == NULL || (c->pkcs11_token_label == NULL && c->pkcs11_slot < 0)))
+        return err_set(e, 0, ERR_BAD_REQUEST,
+                       "keystore_type pkcs11: set pkcs11_module and pkcs11_token_label (or "
+                       "pkcs11_slot)");
+    if (c->pkcs11_tenant_tokens != NULL && tenant_tokens_check(c, e) != 0)
+        return -1;
+    if (c->pkcs11_backup_token_label != NULL && c->pkcs11_token_label != NULL &&
+        strcmp(c->pkcs11_backup_token_label, c->pkcs11_token_label) == 0)
+        return err_set(e, 0, ERR_BAD_REQUEST, "pkcs11_backup_token_label: must name another token");
     if (c->public_url != NULL && strncmp(c->public_url, "http://", 7) != 0)
         return err_set(e, 0, ERR_BAD_REQUEST,
                        "public_url: must be http:// (CDP/AIA over HTTPS would loop)");

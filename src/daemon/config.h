@@ -22,6 +22,14 @@ struct config {
     char *database;
     char *keystore;
     char *kek_file;
+    char *keystore_type; /* "soft" or "pkcs11" */
+    char *pkcs11_module;
+    char *pkcs11_token_label;
+    int pkcs11_slot; /* -1: the token is found by label */
+    char *pkcs11_backup_token_label;
+    char *pkcs11_pin_file;
+    char *pkcs11_tenant_tokens;  /* "tenant=LABEL,..." */
+    char *pkcs11_tenant_pin_dir; /* <dir>/<tenant> holds that tenant's PIN */
     int threads;
     int signer_connections;
     int crl_check_seconds;

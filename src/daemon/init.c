@@ -28,12 +28,16 @@ struct init_opts {
     int api_port, public_port;
     int tls;
     int json;
+    /* keys in a PKCS#11 token (optional): module, token, backup token, PIN file */
+    const char *p11_module, *p11_token, *p11_backup, *p11_pin_file;
 };
 
 static int init_usage(void)
 {
     fprintf(stderr,
-            "usage: vouchd init DIR [--api-port N] [--public-port N] [--no-tls] [--json]\n");
+            "usage: vouchd init DIR [--api-port N] [--public-port N] [--no-tls] [--json]\n"
+            "         [--pkcs11-module PATH --pkcs11-token LABEL [--pkcs11-backup-token LABEL]\n"
+            "          [--pkcs11-pin-file PATH]]\n");
     return 2;
 }
 
@@ -49,12 +53,45 @@ static int init_parse(int argc, char **argv, struct init_opts *o)
             o->tls = 0;
         else if (strcmp(argv[i], "--json") == 0)
             o->json = 1;
+        else if (strcmp(argv[i], "--pkcs11-module") == 0 && i + 1 < argc)
+            o->p11_module = argv[++i];
+        else if (strcmp(argv[i], "--pkcs11-token") == 0 && i + 1 < argc)
+            o->p11_token = argv[++i];
+        else if (strcmp(argv[i], "--pkcs11-backup-token") == 0 && i + 1 < argc)
+            o->p11_backup = argv[++i];
+        else if (strcmp(argv[i], "--pkcs11-pin-file") == 0 && i + 1 < argc)
+            o->p11_pin_file = argv[++i];
         else if (argv[i][0] != '-' && o->dir == NULL)
             o->dir = argv[i];
         else
             return -1;
     }
+    if ((o->p11_module == NULL) != (o->p11_token == NULL))
+        return -1;
     return o->dir ? 0 : -1;
+}
+
+/* A path made absolute (the config file may be read from anywhere); caller frees. */
+static char *path_absolute(const char *path)
+{
+    char buf[PATH_MAX];
+
+    if (path[0] == '/' || getcwd(buf, sizeof(buf)) == NULL)
+        return xstrdup(path);
+    return xasprintf("%s/%s", buf, path);
+}
+
+/* The PKCS#11 settings of the options into c (none given: the software store stays). */
+static void init_pkcs11(const struct init_opts *o, struct config *c)
+{
+    if (o->p11_module == NULL)
+        return;
+    free(c->keystore_type);
+    c->keystore_type = xstrdup("pkcs11");
+    c->pkcs11_module = path_absolute(o->p11_module);
+    c->pkcs11_token_label = xstrdup(o->p11_token);
+    c->pkcs11_backup_token_label = o->p11_backup ? xstrdup(o->p11_backup) : NULL;
+    c->pkcs11_pin_file = o->p11_pin_file ? path_absolute(o->p11_pin_file) : NULL;
 }
 
 /* Writes a fresh 256-bit key-encryption secret (hex) to path, mode 0600. */
@@ -269,11 +306,18 @@ int daemon_init(int argc, char **argv)
         c.tls_cert = xasprintf("%s/tls/server.crt", abs);
         c.tls_key = xasprintf("%s/tls/server.key", abs);
     }
+    init_pkcs11(&o, &c);
     if (init_files(&o, &c, &e) != 0)
         goto out;
     {
-        struct signer_config sc = {
-            .keystore_dir = c.keystore, .kek_path = c.kek_file, .connections = 2};
+        struct signer_config sc = {.keystore_dir = c.keystore,
+                                   .kek_path = c.kek_file,
+                                   .connections = 2,
+                                   .keystore_type = c.keystore_type,
+                                   .pkcs11_module = c.pkcs11_module,
+                                   .pkcs11_token_label = c.pkcs11_token_label,
+                                   .pkcs11_backup_token_label = c.pkcs11_backup_token_label,
+                                   .pkcs11_pin_file = c.pkcs11_pin_file};
         struct svc_config vc = {.public_url = c.public_url};
         if ((signer = signer_start(&sc, &e)) == NULL ||
             (store = store_open(c.database, &e)) == NULL)

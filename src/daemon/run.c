@@ -13,9 +13,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <pthread.h>
 
 #include "api/api.h"
+#include "audit/audit.h"
 #include "daemon/config.h"
 #include "lib/log.h"
 
@@ -139,15 +141,47 @@ static int server_listen(struct server *s, struct err *e)
     return 0;
 }
 
+/* Records in the _system chain that the key store did not open (wrong PIN, no token ...). */
+static void keystore_failure_audit(struct server *s, const struct err *why)
+{
+    json_t *d = json_pack("{s:s, s:s}", "keystore_type", s->cfg.keystore_type, "error", why->msg);
+    char *detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+    struct audit_event ev = {.actor = "vouchd",
+                             .action = "keystore.open",
+                             .object = s->cfg.pkcs11_token_label ? s->cfg.pkcs11_token_label : "",
+                             .result = "error",
+                             .detail = detail};
+    struct store *store;
+    struct err e;
+
+    if ((store = store_open(s->cfg.database, &e)) == NULL ||
+        audit_record(store, "_system", &ev, &e) != 0)
+        log_warn("audit: key-store failure not recorded: %s", e.msg);
+    store_close(store);
+    free(detail);
+    json_decref(d);
+}
+
 static int server_start(struct server *s, struct err *e)
 {
     struct signer_config sc = {.keystore_dir = s->cfg.keystore,
                                .kek_path = s->cfg.kek_file,
-                               .connections = s->cfg.signer_connections};
+                               .connections = s->cfg.signer_connections,
+                               .keystore_type = s->cfg.keystore_type,
+                               .pkcs11_module = s->cfg.pkcs11_module,
+                               .pkcs11_token_label = s->cfg.pkcs11_token_label,
+                               .pkcs11_use_slot = s->cfg.pkcs11_slot >= 0,
+                               .pkcs11_slot = (unsigned long)s->cfg.pkcs11_slot,
+                               .pkcs11_backup_token_label = s->cfg.pkcs11_backup_token_label,
+                               .pkcs11_pin_file = s->cfg.pkcs11_pin_file,
+                               .pkcs11_tenant_tokens = s->cfg.pkcs11_tenant_tokens,
+                               .pkcs11_tenant_pin_dir = s->cfg.pkcs11_tenant_pin_dir};
 
     /* The signer is forked before any thread exists or any socket is open. */
-    if ((s->signer = signer_start(&sc, e)) == NULL)
+    if ((s->signer = signer_start(&sc, e)) == NULL) {
+        keystore_failure_audit(s, e);
         return -1;
+    }
     if ((s->store = store_open(s->cfg.database, e)) == NULL)
         return -1;
     s->api.store = s->store;
@@ -155,22 +189,62 @@ static int server_start(struct server *s, struct err *e)
     return server_listen(s, e);
 }
 
-/* Waits for SIGINT/SIGTERM, running the CRL scheduler every crl_check_seconds. */
+/* Whether a key-store event reports a fault (failure, failover, a missing key). */
+static int keystore_event_is_error(const char *action)
+{
+    return strcmp(action, "keystore.token_failed") == 0 ||
+           strcmp(action, "keystore.failover") == 0 || strcmp(action, "keystore.key_missing") == 0;
+}
+
+/*
+ * Writes the signer's key-store events (token failures, failover, failback)
+ * into the _system audit chain: the signer has no database.
+ */
+static void keystore_events_audit(struct server *s)
+{
+    struct signer_event *ev = NULL;
+    struct err e;
+    int n = 0;
+
+    if (signer_events(s->signer, &ev, &n, &e) != 0)
+        return;
+    for (int i = 0; i < n; i++) {
+        struct audit_event a = {.actor = "signer",
+                                .action = ev[i].action,
+                                .object = ev[i].object,
+                                .result = keystore_event_is_error(ev[i].action) ? "error" : "ok",
+                                .detail = ev[i].detail};
+        if (audit_record(s->store, "_system", &a, &e) != 0)
+            log_error("audit: key-store event %s not recorded: %s", ev[i].action, e.msg);
+    }
+    signer_events_free(ev, n);
+}
+
+/*
+ * Waits for SIGINT/SIGTERM; every second audits the key-store events, and
+ * runs the CRL scheduler every crl_check_seconds.
+ */
 static void server_loop(struct server *s, const sigset_t *stop)
 {
-    struct timespec wait = {.tv_sec = s->cfg.crl_check_seconds};
+    struct timespec wait = {.tv_sec = 1};
+    int64_t next_crl = 0;
     struct err e;
     int sig, made;
 
     for (;;) {
-        made = svc_crl_tick(s->svc, &e);
-        if (made < 0)
-            log_warn("CRL scheduler: %s", e.msg);
-        else if (made > 0)
-            log_info("CRL scheduler: %d CRL(s) published", made);
+        keystore_events_audit(s);
+        if (time_now() >= next_crl) {
+            next_crl = time_now() + s->cfg.crl_check_seconds;
+            made = svc_crl_tick(s->svc, &e);
+            if (made < 0)
+                log_warn("CRL scheduler: %s", e.msg);
+            else if (made > 0)
+                log_info("CRL scheduler: %d CRL(s) published", made);
+        }
         sig = sigtimedwait(stop, NULL, &wait);
         if (sig == SIGINT || sig == SIGTERM) {
             log_info("signal %d: stopping", sig);
+            keystore_events_audit(s);
             return;
         }
     }

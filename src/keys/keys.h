@@ -14,8 +14,9 @@
  * tenant: keys are filed per tenant, and a key id of another tenant is simply
  * not found (answered as "not found", and logged by the signer).
  *
- * A key store is the signer's back end: the software store (encrypted PKCS#8
- * files) now, PKCS#11 tokens later, behind struct keystore_ops.
+ * A key store is the signer's back end, behind struct keystore_ops: the
+ * software store (encrypted PKCS#8 files), a PKCS#11 token, two tokens
+ * backing each other, and tokens per tenant (keystore.h).
  */
 #ifndef VOUCH_KEYS_H
 #define VOUCH_KEYS_H
@@ -55,6 +56,29 @@ struct signer_config {
     const char *keystore_dir; /* software store: <dir>/<tenant>/<key id>.pem */
     const char *kek_path;     /* file holding the key-encryption secret */
     int connections;          /* socketpairs = signer threads (default 4) */
+    /*
+     * keystore_type "pkcs11" (NULL or "soft": the software store): keys in the
+     * token labelled pkcs11_token_label of pkcs11_module, and, if set, the
+     * same keys in pkcs11_backup_token_label (failover).  The user PIN comes
+     * from pkcs11_pin_file, else from the environment variable
+     * VOUCH_PKCS11_PIN (overwritten and removed from the environment of both
+     * processes once the signer has it).
+     */
+    const char *keystore_type;
+    const char *pkcs11_module;
+    const char *pkcs11_token_label;
+    int pkcs11_use_slot; /* 1: the primary token is the one in slot pkcs11_slot */
+    unsigned long pkcs11_slot;
+    const char *pkcs11_backup_token_label;
+    const char *pkcs11_pin_file;
+    /*
+     * Tenants with a token of their own: "tenant=LABEL,..." (NULL: none).
+     * Such a tenant logs in with the PIN in pkcs11_tenant_pin_dir/<tenant>;
+     * every other tenant uses the shared token(s) above, in its own label
+     * namespace.
+     */
+    const char *pkcs11_tenant_tokens;
+    const char *pkcs11_tenant_pin_dir;
 };
 
 /*
@@ -74,6 +98,24 @@ void signer_stop(struct signer *s);
 
 /* 0 if the signer answers and its key store is usable (for /readyz). */
 int signer_ping(struct signer *s, struct err *e);
+/*
+ * As signer_ping, and the key store's health in one line into health
+ * ("software key store: ok", "token vouch-a: ok", failover state ...).
+ */
+int signer_health(struct signer *s, char *health, size_t len, struct err *e);
+
+/* A key-store event of the signer (failover, failback, token failure). */
+struct signer_event {
+    char *action; /* "keystore.failover", "keystore.failback", "keystore.token_failed", ... */
+    char *object; /* the token (or "primary"/"backup") */
+    char *detail; /* a JSON object text */
+};
+/*
+ * Takes the key-store events queued in the signer since the last call:
+ * *events (caller frees with signer_events_free) and *n.  For the audit log.
+ */
+int signer_events(struct signer *s, struct signer_event **events, int *n, struct err *e);
+void signer_events_free(struct signer_event *events, int n);
 
 /*
  * Generates a key pair for tenant in the signer's store.  On success sets
@@ -141,6 +183,19 @@ enum signer_import_format { SIGNER_IMPORT_PKCS12 = 1, SIGNER_IMPORT_PEM_KEY = 2 
 int signer_import(struct signer *s, const char *tenant, enum signer_import_format format,
                   const unsigned char *blob, size_t len, const char *password, char **key_id,
                   EVP_PKEY **pub, STACK_OF(X509) * *certs, struct err *e);
+
+/* A key of a tenant, as signer_key_list() lists it. */
+struct signer_key_info {
+    char *key_id;
+    char *key_type; /* key_type_name(), or "unknown" if the key does not load */
+};
+/*
+ * The keys of tenant in the signer's store: *keys (caller frees with
+ * signer_key_list_free) and *n.
+ */
+int signer_key_list(struct signer *s, const char *tenant, struct signer_key_info **keys, int *n,
+                    struct err *e);
+void signer_key_list_free(struct signer_key_info *keys, int n);
 
 /* Deletes a key of tenant (a CA whose creation failed half-way). */
 int signer_delete(struct signer *s, const char *tenant, const char *key_id, struct err *e);

@@ -1,8 +1,9 @@
 /*
  * keystore.h — the signer's key back end (used only inside the signer
- * process).  The software store is here; a PKCS#11 store will fill the same
- * table.  Keys are addressed by (tenant, key id) and a store never returns a
- * key filed under another tenant: such a key is "not found" (404).
+ * process): the software store, a PKCS#11 token, two tokens backing each
+ * other, tokens per tenant.  Keys are addressed by (tenant, key id) and a
+ * store never returns a key filed under another tenant: such a key is "not
+ * found" (404).
  *
  * Every function validates the tenant (name_valid(), or "_system") and the key
  * id (keystore_id_valid()) before it touches anything, so no request can name
@@ -37,6 +38,23 @@ struct keystore_ops {
     int (*ping)(struct keystore *ks, struct err *e);
     /* Wipes the store's secrets and frees it. */
     void (*close)(struct keystore *ks);
+    /*
+     * Optional, for stores whose private keys never leave their device (PKCS#11):
+     * signs data with (tenant, key_id) and digest md (a SHA-2 name, or "" for
+     * Ed25519), *sig in the encoding EVP_DigestSign gives (DER ECDSA-Sig-Value,
+     * PKCS#1 v1.5, raw Ed25519).  The caller frees *sig.  load() of such a store
+     * gives the public half only.  503 if the device failed (the store reconnects).
+     */
+    int (*sign)(struct keystore *ks, const char *tenant, const char *key_id, const char *md,
+                const unsigned char *data, size_t len, unsigned char **sig, size_t *sig_len,
+                struct err *e);
+    /*
+     * The key ids of tenant (at most max, in no particular order) into ids
+     * (each freed by the caller); the count, or -1 with e set.
+     */
+    int (*list)(struct keystore *ks, const char *tenant, char **ids, int max, struct err *e);
+    /* Optional: a short health description for /readyz ("token vouch-a: ok"). */
+    void (*describe)(struct keystore *ks, char *buf, size_t len);
 };
 
 struct keystore {
@@ -51,6 +69,75 @@ struct keystore {
  * the store directory is created if missing, the secret never is.
  */
 struct keystore *keystore_soft_open(const char *dir, const char *kek_path, struct err *e);
+
+/* What a PKCS#11 store needs: the module, its token, the user PIN. */
+struct keystore_p11_config {
+    const char *module;      /* path of the PKCS#11 module (shared object) */
+    const char *token_label; /* the token, found by label in any slot (may be NULL with use_slot) */
+    int use_slot;            /* 1: the token in slot `slot` (and labelled token_label if set) */
+    unsigned long slot;
+    const char *pin; /* user PIN (not kept past close; never logged) */
+    int sessions;    /* session pool size: the signer's thread count */
+};
+
+/*
+ * A store in one PKCS#11 token (Cryptoki API, keystore_p11.c).  Keys are
+ * private/public object pairs labelled "<tenant>/<key id>" (CKA_ID the key
+ * id): generated in the token as CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not
+ * CKA_EXTRACTABLE; imports are created the same way.  NULL with e set if the
+ * module does not load, the token is not there or the PIN is wrong.  A token
+ * or session failure later is a 503 and the store reconnects (at most once a
+ * second) on the next request or ping.
+ */
+struct keystore *keystore_p11_open(const struct keystore_p11_config *c, struct err *e);
+
+/*
+ * Files key for tenant under key_id (a valid id chosen by the caller) in a
+ * PKCS#11 store, sensitive and not extractable: how one key is carried into
+ * two tokens by a ceremony import.  409 if the id is taken.
+ */
+int keystore_p11_put(struct keystore *ks, const char *tenant, const char *key_id, EVP_PKEY *key,
+                     struct err *e);
+
+/*
+ * The labels ("<tenant>/<key id>") of every key in a PKCS#11 store, at most
+ * max, into labels (each freed by the caller); the count, or -1 with e set.
+ */
+int keystore_p11_labels(struct keystore *ks, char **labels, int max, struct err *e);
+
+/*
+ * Two stores holding the same keys (keystore_failover.c); it owns both.
+ * Signing uses the primary; when it fails (503, or a key it should hold is
+ * missing) the request is retried once on the backup, which serves until the
+ * primary answers again (probed at most once a second).  New keys are made
+ * in memory and filed in both (keystore_p11_put), then wiped: both stores
+ * must be up to create one.  Every switch is a keystore event.  On opening,
+ * the keys of the two tokens are compared: each key one token lacks is a
+ * "keystore.key_missing" event and is counted in the health line.
+ */
+struct keystore *keystore_failover_open(struct keystore *primary, struct keystore *backup);
+
+/*
+ * Tenants with a token of their own (keystore_tenant.c): requests of a
+ * tenant added with keystore_tenant_add() go to its store, all others to
+ * shared.  The result owns every store.
+ */
+struct keystore *keystore_tenant_open(struct keystore *shared);
+void keystore_tenant_add(struct keystore *ks, const char *tenant, struct keystore *own);
+/*
+ * Parses "tenant=LABEL[,| ]..." into two arrays of n strings (caller frees
+ * each and the arrays); n, or -1 with e set (400) naming the bad entry.
+ */
+int keystore_tenant_map_parse(const char *map, char ***tenants, char ***labels, struct err *e);
+
+/*
+ * Key-store events for the audit log (failover, failback, token failure),
+ * kept in the signer until the network process takes them.  The detail is a
+ * JSON object text.  keystore_events_take() moves up to max queued events
+ * into the arrays (caller frees each string) and returns how many.
+ */
+void keystore_event(const char *action, const char *object, const char *detail_json);
+int keystore_events_take(char **actions, char **objects, char **details, int max);
 
 /* A key id of the form "key-<16 lowercase hex>" (nothing that could walk a path). */
 int keystore_id_valid(const char *key_id);

@@ -8,6 +8,7 @@
 #include "keys/keystore.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -305,6 +306,33 @@ static int soft_destroy(struct keystore *ks, const char *tenant, const char *key
     return 0;
 }
 
+static int soft_list(struct keystore *ks, const char *tenant, char **ids, int max, struct err *e)
+{
+    struct soft_store *s = (struct soft_store *)ks;
+    char *path, name[32];
+    struct dirent *de;
+    DIR *d;
+    int n = 0;
+
+    if (tenant_check(tenant, e) != 0)
+        return -1;
+    path = xasprintf("%s/%s", s->dir, tenant);
+    d = opendir(path);
+    free(path);
+    while (d != NULL && n < max && (de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len != 24 || strcmp(de->d_name + 20, ".pem") != 0)
+            continue;
+        memcpy(name, de->d_name, 20);
+        name[20] = '\0';
+        if (keystore_id_valid(name))
+            ids[n++] = xstrdup(name);
+    }
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
 static int soft_ping(struct keystore *ks, struct err *e)
 {
     struct soft_store *s = (struct soft_store *)ks;
@@ -337,6 +365,7 @@ static const struct keystore_ops soft_ops = {
     .destroy = soft_destroy,
     .ping = soft_ping,
     .close = soft_close,
+    .list = soft_list,
 };
 
 /* Reads at most KEK_MAX bytes of path into buf; the length, or -1 with e set. */

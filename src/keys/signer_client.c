@@ -105,6 +105,20 @@ static void child_reap(pid_t pid)
         ;
 }
 
+/*
+ * The PKCS#11 PIN may come in the environment: the signer has its copy now,
+ * and the network process must not keep it (it would be readable by code that
+ * parses network input).  Overwritten in place, then removed.
+ */
+static void pin_forget(void)
+{
+    char *pin = getenv("VOUCH_PKCS11_PIN");
+
+    if (pin != NULL)
+        secure_zero(pin, strlen(pin));
+    unsetenv("VOUCH_PKCS11_PIN");
+}
+
 struct signer *signer_start(const struct signer_config *cfg, struct err *e)
 {
     int n = cfg->connections > 0 ? cfg->connections : CONNECTIONS_DEFAULT;
@@ -113,12 +127,29 @@ struct signer *signer_start(const struct signer_config *cfg, struct err *e)
     struct err why;
     pid_t pid;
 
-    if (cfg->keystore_dir == NULL || cfg->kek_path == NULL) {
-        err_set(e, 500, ERR_INTERNAL, "signer: keystore_dir and kek_path must be set");
+    if (cfg->keystore_type != NULL && strcmp(cfg->keystore_type, "soft") != 0 &&
+        strcmp(cfg->keystore_type, "pkcs11") != 0) {
+        err_set(e, 500, ERR_INTERNAL, "keystore_type: soft or pkcs11");
         return NULL;
     }
-    /* Checked here too, so that a missing secret is a clear error without a fork. */
-    if (access(cfg->kek_path, R_OK) != 0) {
+    if (cfg->keystore_type != NULL && strcmp(cfg->keystore_type, "pkcs11") == 0) {
+        if (cfg->pkcs11_module == NULL ||
+            (cfg->pkcs11_token_label == NULL && !cfg->pkcs11_use_slot)) {
+            err_set(e, 500, ERR_INTERNAL,
+                    "keystore_type pkcs11: set pkcs11_module and pkcs11_token_label (or "
+                    "pkcs11_slot)");
+            return NULL;
+        }
+        if (access(cfg->pkcs11_module, R_OK) != 0) {
+            err_set(e, 500, ERR_INTERNAL, "pkcs11_module %s: %s", cfg->pkcs11_module,
+                    strerror(errno));
+            return NULL;
+        }
+    } else if (cfg->keystore_dir == NULL || cfg->kek_path == NULL) {
+        err_set(e, 500, ERR_INTERNAL, "signer: keystore_dir and kek_path must be set");
+        return NULL;
+    } else if (access(cfg->kek_path, R_OK) != 0) {
+        /* Checked here too, so that a missing secret is a clear error without a fork. */
         err_set(e, 500, ERR_INTERNAL, "key-encryption secret %s: %s", cfg->kek_path,
                 strerror(errno));
         return NULL;
@@ -140,6 +171,7 @@ struct signer *signer_start(const struct signer_config *cfg, struct err *e)
     }
     if (pid == 0)
         signer_child_main(cfg, child_fds, n); /* closes every other descriptor */
+    pin_forget();
     for (int i = 0; i < n; i++)
         close(child_fds[i]);
     free(child_fds);
@@ -323,6 +355,72 @@ int signer_ping(struct signer *s, struct err *e)
 
     free(reply);
     return rc;
+}
+
+int signer_health(struct signer *s, char *health, size_t hlen, struct err *e)
+{
+    unsigned char *reply = NULL;
+    size_t len;
+    char *h;
+    int rc = signer_call(s, W_PING, NULL, &reply, &len, e);
+
+    if (rc == 0) {
+        h = wire_get_str(reply, len, T_HEALTH, 1000);
+        snprintf(health, hlen, "%s", h ? h : "ok");
+        free(h);
+    }
+    free(reply);
+    return rc;
+}
+
+/* The index-th string field tag of a reply (at most max bytes, no NUL); NULL if absent. */
+static char *reply_str_at(const unsigned char *body, size_t len, enum wire_tag tag, int index,
+                          size_t max)
+{
+    const unsigned char *d;
+    size_t n;
+
+    if (wire_get(body, len, tag, index, &d, &n) != 0 || n > max || memchr(d, '\0', n) != NULL)
+        return NULL;
+    return xstrndup((const char *)d, n);
+}
+
+int signer_events(struct signer *s, struct signer_event **events, int *n, struct err *e)
+{
+    unsigned char *reply = NULL;
+    size_t len;
+    struct signer_event *ev = NULL;
+    int count = 0;
+
+    if (signer_call(s, W_EVENTS, NULL, &reply, &len, e) != 0)
+        return -1;
+    for (;;) {
+        char *a = reply_str_at(reply, len, T_EVENT_ACTION, count, 64),
+             *o = reply_str_at(reply, len, T_EVENT_OBJECT, count, 256),
+             *d = reply_str_at(reply, len, T_EVENT_DETAIL, count, 4096);
+        if (a == NULL || o == NULL || d == NULL) {
+            free(a);
+            free(o);
+            free(d);
+            break;
+        }
+        ev = xrealloc(ev, (size_t)(count + 1) * sizeof(*ev));
+        ev[count++] = (struct signer_event){a, o, d};
+    }
+    free(reply);
+    *events = ev;
+    *n = count;
+    return 0;
+}
+
+void signer_events_free(struct signer_event *events, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(events[i].action);
+        free(events[i].object);
+        free(events[i].detail);
+    }
+    free(events);
 }
 
 /* The key id and public key of a KEYGEN or IMPORT reply; -1 with e set. */
@@ -550,4 +648,45 @@ int signer_ee_pkcs12(struct signer *s, const char *tenant, uint64_t handle, cons
     secure_zero(req.data, req.len);
     buf_free(&req);
     return rc;
+}
+
+int signer_key_list(struct signer *s, const char *tenant, struct signer_key_info **keys, int *n,
+                    struct err *e)
+{
+    struct buf req = {0};
+    unsigned char *reply = NULL;
+    struct signer_key_info *k = NULL;
+    size_t len;
+    int count = 0;
+
+    wire_put_str(&req, T_TENANT, tenant);
+    if (signer_call(s, W_KEYLIST, &req, &reply, &len, e) != 0) {
+        buf_free(&req);
+        return -1;
+    }
+    for (;;) {
+        char *id = reply_str_at(reply, len, T_KEY_ID, count, 64),
+             *type = reply_str_at(reply, len, T_KEY_TYPE, count, 32);
+        if (id == NULL || type == NULL) {
+            free(id);
+            free(type);
+            break;
+        }
+        k = xrealloc(k, (size_t)(count + 1) * sizeof(*k));
+        k[count++] = (struct signer_key_info){id, type};
+    }
+    free(reply);
+    buf_free(&req);
+    *keys = k;
+    *n = count;
+    return 0;
+}
+
+void signer_key_list_free(struct signer_key_info *keys, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(keys[i].key_id);
+        free(keys[i].key_type);
+    }
+    free(keys);
 }

@@ -12,6 +12,7 @@
 #include "keys/tbs.h"
 #include "keys/signer_internal.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -85,7 +86,35 @@ static enum key_type req_key_type(struct req *r)
 
 static int h_ping(struct req *r)
 {
-    return ks->ops->ping(ks, &r->err);
+    char health[700];
+
+    if (ks->ops->ping(ks, &r->err) != 0)
+        return -1;
+    if (ks->ops->describe != NULL)
+        ks->ops->describe(ks, health, sizeof(health));
+    else
+        snprintf(health, sizeof(health), "software key store: ok");
+    wire_put_str(&r->out, T_HEALTH, health);
+    return 0;
+}
+
+#define EVENTS_PER_REPLY 64
+
+/* Hands the queued key-store events to the network process (which audits them). */
+static int h_events(struct req *r)
+{
+    char *action[EVENTS_PER_REPLY], *object[EVENTS_PER_REPLY], *detail[EVENTS_PER_REPLY];
+    int n = keystore_events_take(action, object, detail, EVENTS_PER_REPLY);
+
+    for (int i = 0; i < n; i++) {
+        wire_put_str(&r->out, T_EVENT_ACTION, action[i]);
+        wire_put_str(&r->out, T_EVENT_OBJECT, object[i]);
+        wire_put_str(&r->out, T_EVENT_DETAIL, detail[i]);
+        free(action[i]);
+        free(object[i]);
+        free(detail[i]);
+    }
+    return 0;
 }
 
 static int h_keygen(struct req *r)
@@ -176,6 +205,28 @@ out:
     return rc;
 }
 
+/* Signs in the key store itself (PKCS#11: the key never leaves the token). */
+static int store_sign(struct req *r, const char *md, const unsigned char *data, size_t len)
+{
+    char *tenant = req_str(r, T_TENANT, "tenant"),
+         *id = tenant ? req_str(r, T_KEY_ID, "key id") : NULL;
+    unsigned char *sig = NULL;
+    size_t sig_len = 0;
+    int rc = -1;
+
+    if (id != NULL) {
+        rc = ks->ops->sign(ks, tenant, id, md, data, len, &sig, &sig_len, &r->err);
+        if (rc != 0 && r->err.status == 404)
+            log_warn("signer: refused: tenant %s has no key %s", tenant, log_id(id));
+    }
+    if (rc == 0)
+        wire_put(&r->out, T_SIGNATURE, sig, sig_len);
+    free(sig);
+    free(tenant);
+    free(id);
+    return rc;
+}
+
 /*
  * Signs a certificate, CRL, CSR or OCSP body.  Only a CRL may make a request
  * larger than WIRE_MAX_SMALL (up to WIRE_MAX_SIGN): a large CA's CRL.
@@ -203,6 +254,8 @@ static int h_sign(struct req *r)
                 "signer: refusing to sign data that is not a certificate, CRL, CSR or OCSP "
                 "response body");
         log_warn("signer: refused to sign %zu bytes of an unknown kind", len);
+    } else if (ks->ops->sign != NULL) {
+        rc = store_sign(r, md, data, len);
     } else if ((k = signer_req_key(r)) != NULL) {
         rc = sign_data(r, k, md, data, len);
     }
@@ -504,6 +557,30 @@ out:
     return rc;
 }
 
+#define KEYLIST_MAX 4096
+
+/* The tenant's key ids and types (a key that does not load is listed as "unknown"). */
+static int h_keylist(struct req *r)
+{
+    char *tenant = req_str(r, T_TENANT, "tenant");
+    char **ids = xcalloc(KEYLIST_MAX, sizeof(*ids));
+    int n = tenant ? ks->ops->list(ks, tenant, ids, KEYLIST_MAX, &r->err) : -1;
+
+    for (int i = 0; i < n; i++) {
+        struct err ignore;
+        EVP_PKEY *k = ks->ops->load(ks, tenant, ids[i], &ignore);
+        enum key_type t = k ? key_type_of(k) : KEY_NONE;
+
+        wire_put_str(&r->out, T_KEY_ID, ids[i]);
+        wire_put_str(&r->out, T_KEY_TYPE, t != KEY_NONE ? key_type_name(t) : "unknown");
+        EVP_PKEY_free(k);
+        free(ids[i]);
+    }
+    free(ids);
+    free(tenant);
+    return n < 0 ? -1 : 0;
+}
+
 static int dispatch(uint32_t type, struct req *r)
 {
     switch (type) {
@@ -525,6 +602,10 @@ static int dispatch(uint32_t type, struct req *r)
         return h_ee_pkcs12(r);
     case W_SIGN_TST:
         return signer_h_sign_tst(r);
+    case W_EVENTS:
+        return h_events(r);
+    case W_KEYLIST:
+        return h_keylist(r);
     default:
         return err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: unknown request type %u", type);
     }
@@ -634,6 +715,137 @@ static void refuse_first_request(int fd, const struct err *e)
     }
 }
 
+#define PIN_MAX 256
+
+/* The user PIN: the first line of pkcs11_pin_file, or $VOUCH_PKCS11_PIN. Caller frees. */
+static char *pin_read(const struct signer_config *cfg, struct err *e)
+{
+    char buf[PIN_MAX + 2], *env;
+    FILE *f;
+    size_t n;
+
+    if (cfg->pkcs11_pin_file == NULL) {
+        if ((env = getenv("VOUCH_PKCS11_PIN")) == NULL || env[0] == '\0') {
+            err_set(e, 500, ERR_INTERNAL,
+                    "PKCS#11 key store: no PIN (set pkcs11_pin_file or VOUCH_PKCS11_PIN)");
+            return NULL;
+        }
+        env = xstrdup(env);
+        unsetenv("VOUCH_PKCS11_PIN");
+        return env;
+    }
+    if ((f = fopen(cfg->pkcs11_pin_file, "r")) == NULL) {
+        err_set(e, 500, ERR_INTERNAL, "pkcs11_pin_file %s: %s", cfg->pkcs11_pin_file,
+                strerror(errno));
+        return NULL;
+    }
+    if (fgets(buf, sizeof(buf), f) == NULL)
+        buf[0] = '\0';
+    fclose(f);
+    n = strcspn(buf, "\r\n");
+    buf[n] = '\0';
+    if (n == 0 || n > PIN_MAX) {
+        secure_zero(buf, sizeof(buf));
+        err_set(e, 500, ERR_INTERNAL, "pkcs11_pin_file %s: empty or longer than %d bytes",
+                cfg->pkcs11_pin_file, PIN_MAX);
+        return NULL;
+    }
+    env = xstrdup(buf);
+    secure_zero(buf, sizeof(buf));
+    return env;
+}
+
+/* The first line of path: a tenant's PIN. Caller frees; NULL with e set. */
+static char *tenant_pin_read(const char *dir, const char *tenant, struct err *e)
+{
+    struct signer_config one = {0};
+    char *path, *pin;
+
+    if (dir == NULL) {
+        err_set(e, 500, ERR_INTERNAL, "pkcs11_tenant_tokens: set pkcs11_tenant_pin_dir");
+        return NULL;
+    }
+    path = xasprintf("%s/%s", dir, tenant);
+    one.pkcs11_pin_file = path;
+    pin = pin_read(&one, e);
+    free(path);
+    return pin;
+}
+
+/*
+ * Wraps shared in the tenant router and opens each mapped tenant's token
+ * with that tenant's PIN; NULL (e set, every store closed) if one fails.
+ */
+static struct keystore *tenant_tokens_open(const struct signer_config *cfg, struct keystore *shared,
+                                           int sessions, struct err *e)
+{
+    struct keystore *router = keystore_tenant_open(shared), *own;
+    char **tenants = NULL, **labels = NULL;
+    int n = keystore_tenant_map_parse(cfg->pkcs11_tenant_tokens, &tenants, &labels, e);
+
+    for (int i = 0; i < n && router != NULL; i++) {
+        struct keystore_p11_config pc = {
+            .module = cfg->pkcs11_module, .token_label = labels[i], .sessions = sessions};
+        char *pin = tenant_pin_read(cfg->pkcs11_tenant_pin_dir, tenants[i], e);
+
+        pc.pin = pin;
+        if (pin == NULL || (own = keystore_p11_open(&pc, e)) == NULL) {
+            router->ops->close(router);
+            router = NULL;
+        } else {
+            keystore_tenant_add(router, tenants[i], own);
+        }
+        if (pin != NULL)
+            secure_zero(pin, strlen(pin));
+        free(pin);
+    }
+    for (int i = 0; i < n; i++) {
+        free(tenants[i]);
+        free(labels[i]);
+    }
+    free(tenants);
+    free(labels);
+    if (n < 0) {
+        router->ops->close(router);
+        return NULL;
+    }
+    return router;
+}
+
+/* The key store cfg names: software, one PKCS#11 token, or two (failover). */
+static struct keystore *keystore_open(const struct signer_config *cfg, int sessions, struct err *e)
+{
+    struct keystore_p11_config pc = {.module = cfg->pkcs11_module,
+                                     .token_label = cfg->pkcs11_token_label,
+                                     .use_slot = cfg->pkcs11_use_slot,
+                                     .slot = cfg->pkcs11_slot,
+                                     .sessions = sessions};
+    struct keystore *primary, *backup;
+    char *pin;
+
+    if (cfg->keystore_type == NULL || strcmp(cfg->keystore_type, "soft") == 0)
+        return keystore_soft_open(cfg->keystore_dir, cfg->kek_path, e);
+    if ((pin = pin_read(cfg, e)) == NULL)
+        return NULL;
+    pc.pin = pin;
+    primary = keystore_p11_open(&pc, e);
+    if (primary != NULL && cfg->pkcs11_backup_token_label != NULL) {
+        pc.token_label = cfg->pkcs11_backup_token_label;
+        pc.use_slot = 0;
+        if ((backup = keystore_p11_open(&pc, e)) == NULL) {
+            primary->ops->close(primary);
+            primary = NULL;
+        } else {
+            primary = keystore_failover_open(primary, backup);
+        }
+    }
+    secure_zero(pin, strlen(pin));
+    free(pin);
+    if (primary != NULL && cfg->pkcs11_tenant_tokens != NULL)
+        primary = tenant_tokens_open(cfg, primary, sessions, e);
+    return primary;
+}
+
 void signer_child_main(const struct signer_config *cfg, int *fds, int n)
 {
     pthread_t *threads = xcalloc((size_t)n, sizeof(*threads));
@@ -646,7 +858,7 @@ void signer_child_main(const struct signer_config *cfg, int *fds, int n)
     /* Older PKCS#12 files (RC2, 3DES) need the legacy provider; keep default too. */
     if (OSSL_PROVIDER_try_load(NULL, "legacy", 1) == NULL)
         ERR_clear_error();
-    if ((ks = keystore_soft_open(cfg->keystore_dir, cfg->kek_path, &e)) == NULL) {
+    if ((ks = keystore_open(cfg, n, &e)) == NULL) {
         log_error("signer: %s", e.msg);
         refuse_first_request(fds[0], &e);
         _exit(1);

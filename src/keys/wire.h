@@ -26,6 +26,8 @@ enum wire_type {
     W_EE_KEYGEN,
     W_EE_PKCS12,
     W_SIGN_TST,
+    W_EVENTS,  /* key-store events (failover) since the last call */
+    W_KEYLIST, /* a tenant's keys: repeated T_KEY_ID with T_KEY_TYPE */
 };
 
 enum wire_tag {
@@ -46,6 +48,10 @@ enum wire_tag {
     T_MESSAGE,
     T_PKCS12,
     T_FLAGS,
+    T_EVENT_ACTION, /* repeated, with the next two */
+    T_EVENT_OBJECT,
+    T_EVENT_DETAIL,
+    T_HEALTH, /* PING reply: the key store's health, one line */
 };
 
 #define WIRE_MAX_SMALL (64 * 1024)

@@ -83,6 +83,30 @@ int svc_tenant_create(struct svc *s, const struct actor *a, const char *tenant, 
 /* 0 if the tenant exists; 404 otherwise.  *active set to whether it is active. */
 int svc_tenant_check(struct svc *s, const char *tenant, int *active, struct err *e);
 
+/* ---- keys (operators, key ceremonies) --------------------------------- */
+
+struct svc_key_info {
+    char *key_id;
+    char *key_type; /* key_type_name(), or "unknown" */
+    char *ca;       /* the CA using the key, NULL if none */
+};
+/* The tenant's keys in the signer's store: *out (svc_key_list_free) and *n. */
+int svc_key_list(struct svc *s, const char *tenant, struct svc_key_info **out, int *n,
+                 struct err *e);
+void svc_key_list_free(struct svc_key_info *keys, int n);
+/*
+ * Generates a key of key_type (default ec-p256) in the signer's store (in the
+ * token with keystore_type pkcs11); audited as key.generate.  *out's strings
+ * and *pub_pem (the public key) are the caller's to free.
+ */
+int svc_key_generate(struct svc *s, const struct actor *a, const char *tenant, const char *key_type,
+                     struct svc_key_info *out, char **pub_pem, struct err *e);
+/* Deletes a key no CA uses (409 if one does); audited as key.delete. */
+int svc_key_delete(struct svc *s, const struct actor *a, const char *tenant, const char *key_id,
+                   struct err *e);
+/* 0 if no CA of tenant uses key_id; 409 naming the CA if one does. */
+int svc_key_in_use(struct svc *s, const char *tenant, const char *key_id, struct err *e);
+
 /* ---- CAs ------------------------------------------------------------ */
 
 #define CRL_SHARDS_MAX 256
@@ -94,6 +118,7 @@ struct ca_create {
     const char *parent;        /* NULL for a self-signed root (or an external CA) */
     const char *profile;       /* default "root-ca" for roots, "sub-ca" otherwise */
     int external;              /* 1: make a key and CSR; the certificate comes later */
+    const char *key_id;        /* an existing key of the tenant (key ceremony), NULL: a new one */
     long validity_days;        /* 0 = the profile's default */
     int path_len;              /* -1 = the profile's */
     long crl_validity_hours;   /* 0 = config default */

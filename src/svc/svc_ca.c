@@ -284,6 +284,44 @@ static void ca_first_crl(struct svc *s, const struct actor *a, const char *tenan
     crl_rec_free(crl);
 }
 
+/*
+ * Takes the existing key req->key_id of tenant for the new CA (a key
+ * ceremony: the key was generated first): no other CA may use it, and its
+ * type must be the one asked for, if one was.  The key is not the CA's to
+ * delete if creation fails.
+ */
+static int ca_existing_key(struct svc *s, const char *tenant, struct ca_work *w, struct err *e)
+{
+    const char *want = w->req->key_type;
+    enum key_type t;
+
+    if (svc_key_in_use(s, tenant, w->req->key_id, e) != 0)
+        return -1;
+    if ((w->key = svc_key(s, tenant, w->req->key_id, e)) == NULL) {
+        if (e && e->status == 404)
+            err_set(e, 404, ERR_NOT_FOUND, "key_id: tenant has no key %s", w->req->key_id);
+        return -1;
+    }
+    t = key_type_of(w->key);
+    if (want != NULL && key_type_parse(want) != t)
+        return err_set(e, 422, ERR_PROFILE, "key_id: key %s is %s, not %s", w->req->key_id,
+                       key_type_name(t), want);
+    w->key_id = xstrdup(w->req->key_id);
+    { /* an ordinary public key: OpenSSL's CSR and certificate code wants one */
+        unsigned char *der = NULL;
+        const unsigned char *p;
+        int n = i2d_PUBKEY(w->key, &der);
+
+        p = der;
+        w->pub = n > 0 ? d2i_PUBKEY(NULL, &p, n) : NULL;
+        OPENSSL_free(der);
+    }
+    if (w->pub == NULL)
+        return err_ossl(e, 500, ERR_INTERNAL, "key_id: public key of %s unreadable",
+                        w->req->key_id);
+    return 0;
+}
+
 int svc_ca_create(struct svc *s, const struct actor *a, const char *tenant,
                   const struct ca_create *req, struct ca_rec **out, struct err *e)
 {
@@ -294,16 +332,23 @@ int svc_ca_create(struct svc *s, const struct actor *a, const char *tenant,
     X509 *cert = NULL;
     struct buf chain = {0};
     const char *key_type = req->key_type ? req->key_type : "ec-p256";
-    int rc = -1;
+    int rc = -1, owned = 0;
 
     if (ca_validate(req, e) != 0 || (subject = name_parse(req->subject, e)) == NULL)
         return -1;
     if (ca_prepare(s, tenant, &w, e) != 0)
         goto out;
-    if (signer_keygen(s->signer, tenant, key_type_parse(key_type), &w.key_id, &w.pub, e) != 0)
-        goto out;
-    if ((w.key = svc_key(s, tenant, w.key_id, e)) == NULL)
-        goto out;
+    if (req->key_id != NULL) {
+        if (ca_existing_key(s, tenant, &w, e) != 0)
+            goto out;
+        key_type = key_type_name(key_type_of(w.key));
+    } else {
+        if (signer_keygen(s->signer, tenant, key_type_parse(key_type), &w.key_id, &w.pub, e) != 0)
+            goto out;
+        owned = 1;
+        if ((w.key = svc_key(s, tenant, w.key_id, e)) == NULL)
+            goto out;
+    }
 
     rec.tenant = (char *)tenant;
     rec.name = (char *)req->name;
@@ -338,7 +383,7 @@ int svc_ca_create(struct svc *s, const struct actor *a, const char *tenant,
     if (!req->external)
         ca_first_crl(s, a, tenant, req->name);
 out:
-    if (rc != 0 && w.key_id != NULL && signer_delete(s->signer, tenant, w.key_id, NULL) != 0)
+    if (rc != 0 && owned && signer_delete(s->signer, tenant, w.key_id, NULL) != 0)
         log_warn("tenant %s: could not delete key %s of failed CA %s", tenant, w.key_id, req->name);
     free(rec.options_json);
     free(rec.subject);

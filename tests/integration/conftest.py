@@ -45,7 +45,7 @@ class Response:
 class Server:
     """One vouch instance: `vouchd init` then `vouchd -c`, on loopback."""
 
-    def __init__(self, base, tls=False, conf=""):
+    def __init__(self, base, tls=False, conf=None, env=None, init_args=()):
         self.dir = os.path.join(base, "inst")
         self.tls = tls
         self.api_port = free_port()
@@ -54,18 +54,22 @@ class Server:
                "--public-port", str(self.public_port), "--json"]
         if not tls:
             cmd.append("--no-tls")
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
+        cmd += list(init_args)
+        self.env = dict(os.environ, **(env or {}))
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=self.env)
+        assert out.returncode == 0, f"vouchd init: {out.stderr}"
         info = json.loads(out.stdout)
         self.system_token = info["system_token"]
         self.token = info["admin_token"]
         self.cacert = info["cacert"] if tls else None
         # The CRL scheduler looks every second, so tests can watch it work.
         with open(os.path.join(self.dir, "vouchd.conf"), "a") as f:
-            f.write("crl_check_seconds = 1\nocsp_check_seconds = 1\n" + conf)
+            f.write("crl_check_seconds = 1\nocsp_check_seconds = 1\n" + (conf or ""))
         self.log_path = os.path.join(base, "vouchd.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([VOUCHD, "-c", os.path.join(self.dir, "vouchd.conf")],
-                                     stdout=subprocess.PIPE, stderr=self.log, text=True)
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                     env=self.env)
         line = self.proc.stdout.readline()
         if not line:
             self.stop()
@@ -133,9 +137,54 @@ class Server:
         return [json.loads(l) for l in r.body.decode().splitlines() if l]
 
 
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+SOFTHSM_PIN = "2468-pin"
+
+
+class SoftHSM:
+    """A SoftHSM2 configuration in a temporary directory with tokens vouch-a and vouch-b."""
+
+    def __init__(self, base):
+        self.base = str(base)
+        self.tokens = os.path.join(self.base, "tokens")
+        os.makedirs(self.tokens)
+        self.conf = write(os.path.join(self.base, "softhsm2.conf"),
+                          f"directories.tokendir = {self.tokens}\n"
+                          "objectstore.backend = file\nlog.level = ERROR\n")
+        self.env = {"SOFTHSM2_CONF": self.conf}
+        self.pin_file = write(os.path.join(self.base, "pin"), SOFTHSM_PIN + "\n")
+        self.dirs = {}
+        for label in ("vouch-a", "vouch-b"):
+            before = set(os.listdir(self.tokens))
+            subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label,
+                            "--pin", SOFTHSM_PIN, "--so-pin", "87654321"], check=True,
+                           capture_output=True, env=dict(os.environ, **self.env))
+            (new,) = set(os.listdir(self.tokens)) - before
+            self.dirs[label] = os.path.join(self.tokens, new)
+
+    def init_args(self, backup=True):
+        args = ["--pkcs11-module", SOFTHSM_MODULE, "--pkcs11-token", "vouch-a",
+                "--pkcs11-pin-file", self.pin_file]
+        return args + (["--pkcs11-backup-token", "vouch-b"] if backup else [])
+
+    def fail(self, label):
+        """The token's files leave the token directory: the token is gone."""
+        os.rename(self.dirs[label], os.path.join(self.base, "away-" + label))
+
+    def heal(self, label):
+        os.rename(os.path.join(self.base, "away-" + label), self.dirs[label])
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    s = Server(str(tmp_path_factory.mktemp("vouch")))
+    # VOUCH_TEST_KEYSTORE=pkcs11 (make integration-hsm): every module's instance keeps its
+    # keys in two SoftHSM2 tokens made for it.
+    if os.environ.get("VOUCH_TEST_KEYSTORE") == "pkcs11":
+        hsm = SoftHSM(tmp_path_factory.mktemp("softhsm"))
+        s = Server(str(tmp_path_factory.mktemp("vouch")), env=hsm.env,
+                   init_args=hsm.init_args())
+    else:
+        s = Server(str(tmp_path_factory.mktemp("vouch")))
     yield s
     s.stop()
 

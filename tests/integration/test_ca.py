@@ -165,11 +165,12 @@ def test_list_show_disable(server):
 
 
 def test_duplicate_ca_name_is_a_conflict_and_leaves_no_key(server):
-    keydir = os.path.join(server.dir, "keys", "default")
-    before = set(os.listdir(keydir))
+    def keys():
+        return {k["key_id"] for k in server.api("GET", "/keys")["keys"]}
+    before = keys()
     r = server.request("POST", "/api/v1/t/default/cas", {"name": "root", "subject": "/CN=dup"})
     assert r.status == 409
     r = server.request("POST", "/api/v1/t/default/cas",
                        {"name": "badsubj", "subject": "no-slash-form"})
     assert r.status == 400
-    assert set(os.listdir(keydir)) == before
+    assert keys() == before

@@ -18,6 +18,7 @@ ROUTES = [
     ("PUT", "/entities/{entity}"),
     ("GET", "/audit"), ("GET", "/audit/verify"),
     ("POST", "/tokens"), ("GET", "/tokens"), ("DELETE", "/tokens/{token}"),
+    ("GET", "/keys"), ("POST", "/keys"), ("DELETE", "/keys/{key}"),
 ]
 
 
@@ -28,7 +29,9 @@ def objects(server):
                                                 "csr": csr}, expect=201)
     ent = server.api("POST", "/entities", {"name": "iso-device", "kind": "device"}, expect=201)
     tok = server.api("POST", "/tokens", {"name": "iso"}, expect=201)
-    return {"ca": "issuing", "serial": cert["serial"], "entity": ent["id"], "token": tok["id"]}
+    key = server.api("POST", "/keys", {}, expect=201)
+    return {"ca": "issuing", "serial": cert["serial"], "entity": ent["id"], "token": tok["id"],
+            "key": key["key_id"]}
 
 
 @pytest.mark.parametrize("method,path", ROUTES)
@@ -48,6 +51,7 @@ def test_another_tenants_admin_is_refused_on_every_route(server, objects, method
     assert after[-1]["action"] == "auth.refused" and after[-1]["result"] == "refused"
     # Nothing of A changed.
     assert server.api("GET", f"/certificates/{objects['serial']}")["status"] == "good"
+    assert objects["key"] in [k["key_id"] for k in server.api("GET", "/keys")["keys"]]
 
 
 def test_the_system_administrator_reads_no_tenant_data(server, objects):

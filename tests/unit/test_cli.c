@@ -411,6 +411,13 @@ static const struct {
     {"tsa tokens t1 --imprint ab01 --limit 5", "GET", T "/tsa/t1/tokens?imprint=ab01&limit=5",
      NULL},
     {"tsa token t1 0a1b", "GET", T "/tsa/t1/tokens/0a1b", NULL},
+    {"key list", "GET", T "/keys", NULL},
+    {"system audit --after 5", "GET", "/api/v1/audit?after=5", NULL},
+    {"key generate --key-type ec-p384", "POST", T "/keys", "{\"key_type\":\"ec-p384\"}"},
+    {"key delete key-0123456789abcdef", "DELETE", T "/keys/key-0123456789abcdef", NULL},
+    {"ca create cer --subject /CN=C --external --key-id key-0123456789abcdef", "POST", T "/cas",
+     "{\"name\":\"cer\",\"subject\":\"/CN=C\",\"key_id\":\"key-0123456789abcdef\","
+     "\"external\":true}"},
     {"inspect @cert.pem", NULL, NULL, NULL},
 };
 

@@ -1,0 +1,704 @@
+/*
+ * test_keys_p11.c — the signer with keys in PKCS#11 tokens: SoftHSM2 tokens
+ * made by the test itself (SOFTHSM2_CONF in a temporary directory).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <p11-kit/pkcs11.h>
+
+#include <openssl/err.h>
+#include <openssl/ocsp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "keys/keys.h"
+#include "keys/signer_internal.h"
+
+#define MODULE "/usr/lib/softhsm/libsofthsm2.so"
+#define PIN    "4711-pin"
+
+static char dir[64], conf[128], tokens[128], pin_file[128], dir_a[512], dir_b[512];
+static struct signer *signer; /* token vouch-a only */
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static void file_put(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int run(const char *cmd)
+{
+    return system(cmd);
+}
+
+/* The one token directory under tokens/ that is not `except` into out. */
+static void token_dir(const char *except, char *out, size_t len)
+{
+    DIR *d = opendir(tokens);
+    struct dirent *de;
+
+    out[0] = '\0';
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        char path[512];
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", tokens, de->d_name);
+        if (strcmp(path, except) != 0)
+            snprintf(out, len, "%s", path);
+    }
+    if (d != NULL)
+        closedir(d);
+}
+
+static void token_init(const char *label)
+{
+    char *cmd = xasprintf("softhsm2-util --init-token --free --label %s --pin " PIN
+                          " --so-pin 12345678 >/dev/null",
+                          label);
+
+    assert_int_equal(run(cmd), 0);
+    free(cmd);
+}
+
+static struct signer *start(const char *label, const char *backup, const char *pin_path,
+                            const char *module, struct err *e)
+{
+    struct signer_config cfg = {.keystore_type = "pkcs11",
+                                .pkcs11_module = module,
+                                .pkcs11_token_label = label,
+                                .pkcs11_backup_token_label = backup,
+                                .pkcs11_pin_file = pin_path,
+                                .connections = 4};
+
+    return signer_start(&cfg, e);
+}
+
+static int group_setup(void **state)
+{
+    char text[512];
+    struct err e;
+
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/vouch-p11-XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    snprintf(conf, sizeof(conf), "%s/softhsm2.conf", dir);
+    snprintf(tokens, sizeof(tokens), "%s/tokens", dir);
+    snprintf(pin_file, sizeof(pin_file), "%s/pin", dir);
+    mkdir(tokens, 0700);
+    snprintf(text, sizeof(text),
+             "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n", tokens);
+    file_put(conf, text);
+    file_put(pin_file, PIN "\n");
+    setenv("SOFTHSM2_CONF", conf, 1);
+    token_init("vouch-a");
+    token_dir("", dir_a, sizeof(dir_a));
+    token_init("vouch-b");
+    token_dir(dir_a, dir_b, sizeof(dir_b));
+    if (dir_a[0] == '\0' || dir_b[0] == '\0')
+        return -1;
+    if ((signer = start("vouch-a", NULL, pin_file, MODULE, &e)) == NULL) {
+        fprintf(stderr, "signer_start: %s\n", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    char *cmd = xasprintf("rm -rf '%s'", dir);
+    int rc;
+
+    (void)state;
+    signer_stop(signer);
+    rc = run(cmd);
+    free(cmd);
+    return rc;
+}
+
+/* A certificate for pub named cn, signed by key with md (NULL: Ed25519). */
+static X509 *cert_for(EVP_PKEY *pub, EVP_PKEY *key, const EVP_MD *md, const char *cn)
+{
+    X509 *x = X509_new();
+    X509_NAME *n = X509_NAME_new();
+
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+    X509_set_subject_name(x, n);
+    X509_set_issuer_name(x, n);
+    X509_gmtime_adj(X509_getm_notBefore(x), -60);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, pub);
+    X509_NAME_free(n);
+    if (X509_sign(x, key, md) <= 0) {
+        X509_free(x);
+        return NULL;
+    }
+    return x;
+}
+
+/* Whether a certificate signed through (tenant, id) verifies with pub. */
+static int signs(struct signer *s, const char *tenant, const char *id, EVP_PKEY *pub)
+{
+    struct err e;
+    EVP_PKEY *remote = signer_key(s, tenant, id, &e);
+    X509 *x = remote ? cert_for(pub, remote, EVP_sha256(), "t") : NULL;
+    int ok = x != NULL && X509_verify(x, pub) == 1;
+
+    if (getenv("P11_DEBUG") && !ok)
+        fprintf(stderr, "signs: %s\n", remote ? ossl_error_string((char[256]){0}, 256) : e.msg);
+
+    ERR_clear_error();
+    X509_free(x);
+    EVP_PKEY_free(remote);
+    return ok;
+}
+
+/* ---- tests ---------------------------------------------------------------------- */
+
+struct type_case {
+    enum key_type type;
+    const char *md;
+};
+
+static void keys_of_each_type_are_made_in_the_token_and_sign_certs_crls_csrs_and_ocsp(void **state)
+{
+    static const struct type_case cases[] = {
+        {KEY_EC_P256, "SHA256"},
+        {KEY_EC_P384, "SHA384"},
+        {KEY_RSA_2048, "SHA256"},
+        {KEY_ED25519, NULL},
+    };
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        const EVP_MD *md = cases[i].md ? EVP_get_digestbyname(cases[i].md) : NULL;
+        EVP_PKEY *pub = NULL, *remote;
+        OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
+        OCSP_CERTID *cid;
+        X509_CRL *crl = X509_CRL_new();
+        X509_REQ *req = X509_REQ_new();
+        X509 *x, *bound;
+        char *id = NULL;
+        struct err e;
+
+        if (signer_keygen(signer, "alpha", cases[i].type, &id, &pub, &e) != 0)
+            fail_msg("keygen %s: %s", key_type_name(cases[i].type), e.msg);
+        assert_int_equal(key_type_of(pub), cases[i].type);
+        remote = signer_key(signer, "alpha", id, &e);
+        assert_non_null(remote);
+        x = cert_for(pub, remote, md, "hsm");
+        assert_non_null(x);
+        assert_int_equal(X509_verify(x, pub), 1);
+        X509_CRL_set_issuer_name(crl, X509_get_subject_name(x));
+        X509_CRL_set1_lastUpdate(crl, X509_get0_notBefore(x));
+        assert_true(X509_CRL_sign(crl, remote, md) > 0);
+        assert_int_equal(X509_CRL_verify(crl, pub), 1);
+        X509_REQ_set_pubkey(req, pub);
+        assert_true(X509_REQ_sign(req, remote, md) > 0);
+        assert_int_equal(X509_REQ_verify(req, pub), 1);
+        bound = signer_key_cert(remote, x, &e);
+        cid = OCSP_cert_to_id(NULL, x, x);
+        OCSP_basic_add1_status(bs, cid, V_OCSP_CERTSTATUS_GOOD, 0, NULL, X509_getm_notBefore(x),
+                               NULL);
+        assert_int_equal(OCSP_basic_sign(bs, bound, remote, md, NULL, OCSP_RESPID_KEY), 1);
+        assert_int_equal(ASN1_item_verify(ASN1_ITEM_rptr(OCSP_RESPDATA),
+                                          (X509_ALGOR *)OCSP_resp_get0_tbs_sigalg(bs),
+                                          (ASN1_BIT_STRING *)OCSP_resp_get0_signature(bs),
+                                          (void *)OCSP_resp_get0_respdata(bs), pub),
+                         1);
+        OCSP_CERTID_free(cid);
+        OCSP_BASICRESP_free(bs);
+        X509_free(bound);
+        X509_REQ_free(req);
+        X509_CRL_free(crl);
+        X509_free(x);
+        EVP_PKEY_free(remote);
+        EVP_PKEY_free(pub);
+        free(id);
+    }
+}
+
+/* Reads the CKA_SENSITIVE/CKA_EXTRACTABLE of label's private key, and tries CKA_VALUE. */
+static void token_attributes_pin(const char *token, const char *pin, const char *label,
+                                 CK_BBOOL *sensitive, CK_BBOOL *extractable, CK_RV *value_rv)
+{
+    void *dl = dlopen(MODULE, RTLD_NOW | RTLD_LOCAL);
+    CK_C_GetFunctionList get;
+    CK_FUNCTION_LIST *f;
+    CK_SLOT_ID slots[8];
+    CK_ULONG n = 8, found = 0;
+    CK_TOKEN_INFO ti;
+    CK_SESSION_HANDLE h;
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_OBJECT_HANDLE o;
+    CK_ATTRIBUTE find[] = {{CKA_CLASS, &cls, sizeof(cls)},
+                           {CKA_LABEL, (void *)label, strlen(label)}};
+    CK_ATTRIBUTE a[] = {{CKA_SENSITIVE, sensitive, 1}, {CKA_EXTRACTABLE, extractable, 1}};
+    unsigned char buf[512];
+    CK_ATTRIBUTE v = {CKA_VALUE, buf, sizeof(buf)};
+
+    assert_non_null(dl);
+    *(void **)&get = dlsym(dl, "C_GetFunctionList");
+    assert_int_equal(get(&f), CKR_OK);
+    assert_int_equal(f->C_Initialize(NULL), CKR_OK);
+    assert_int_equal(f->C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
+    for (CK_ULONG i = 0; i < n; i++) {
+        f->C_GetTokenInfo(slots[i], &ti);
+        if (memcmp(ti.label, token, strlen(token)) == 0 && ti.label[strlen(token)] == ' ')
+            break;
+        assert_true(i + 1 < n);
+    }
+    for (CK_ULONG i = 0; i < n; i++) {
+        f->C_GetTokenInfo(slots[i], &ti);
+        if (memcmp(ti.label, token, strlen(token)) != 0 || ti.label[strlen(token)] != ' ')
+            continue;
+        assert_int_equal(f->C_OpenSession(slots[i], CKF_SERIAL_SESSION, NULL, NULL, &h), CKR_OK);
+        assert_int_equal(f->C_Login(h, CKU_USER, (CK_UTF8CHAR *)pin, strlen(pin)), CKR_OK);
+        assert_int_equal(f->C_FindObjectsInit(h, find, 2), CKR_OK);
+        assert_int_equal(f->C_FindObjects(h, &o, 1, &found), CKR_OK);
+        f->C_FindObjectsFinal(h);
+        assert_int_equal(found, 1);
+        assert_int_equal(f->C_GetAttributeValue(h, o, a, 2), CKR_OK);
+        *value_rv = f->C_GetAttributeValue(h, o, &v, 1);
+        break;
+    }
+    f->C_Finalize(NULL);
+    dlclose(dl);
+}
+
+/* The id of the slot holding the token labelled token. */
+static CK_SLOT_ID slot_of(const char *token)
+{
+    void *dl = dlopen(MODULE, RTLD_NOW | RTLD_LOCAL);
+    CK_C_GetFunctionList get;
+    CK_FUNCTION_LIST *f;
+    CK_SLOT_ID slots[8], found = (CK_SLOT_ID)-1;
+    CK_ULONG n = 8;
+    CK_TOKEN_INFO ti;
+
+    assert_non_null(dl);
+    *(void **)&get = dlsym(dl, "C_GetFunctionList");
+    assert_int_equal(get(&f), CKR_OK);
+    assert_int_equal(f->C_Initialize(NULL), CKR_OK);
+    assert_int_equal(f->C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
+    for (CK_ULONG i = 0; i < n; i++)
+        if (f->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
+            memcmp(ti.label, token, strlen(token)) == 0 && ti.label[strlen(token)] == ' ')
+            found = slots[i];
+    f->C_Finalize(NULL);
+    dlclose(dl);
+    assert_true(found != (CK_SLOT_ID)-1);
+    return found;
+}
+
+static void the_token_can_be_named_by_slot_instead_of_label(void **state)
+{
+    struct signer_config cfg = {.keystore_type = "pkcs11",
+                                .pkcs11_module = MODULE,
+                                .pkcs11_use_slot = 1,
+                                .pkcs11_slot = slot_of("vouch-a"),
+                                .pkcs11_pin_file = pin_file,
+                                .connections = 2};
+    char health[700], *id = NULL, expect[64];
+    EVP_PKEY *pub = NULL;
+    struct signer *s;
+    struct err e;
+
+    (void)state;
+    s = signer_start(&cfg, &e);
+    if (s == NULL)
+        fail_msg("signer_start: %s", e.msg);
+    assert_int_equal(signer_keygen(s, "alpha", KEY_EC_P256, &id, &pub, &e), 0);
+    assert_true(signs(s, "alpha", id, pub));
+    assert_int_equal(signer_health(s, health, sizeof(health), &e), 0);
+    snprintf(expect, sizeof(expect), "token slot %lu: ok", cfg.pkcs11_slot);
+    assert_non_null(strstr(health, expect));
+    signer_stop(s);
+    cfg.pkcs11_token_label = "vouch-b"; /* slot and label must agree */
+    assert_null(signer_start(&cfg, &e));
+    assert_non_null(strstr(e.msg, "is not vouch-b"));
+    cfg.pkcs11_token_label = NULL;
+    cfg.pkcs11_slot = 987654;
+    assert_null(signer_start(&cfg, &e));
+    assert_non_null(strstr(e.msg, "no initialised token in slot 987654"));
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
+static void token_attributes(const char *token, const char *label, CK_BBOOL *sensitive,
+                             CK_BBOOL *extractable, CK_RV *value_rv)
+{
+    token_attributes_pin(token, PIN, label, sensitive, extractable, value_rv);
+}
+
+static void a_generated_key_is_sensitive_not_extractable_and_labelled_by_tenant(void **state)
+{
+    EVP_PKEY *pub = NULL;
+    CK_BBOOL sensitive = 0, extractable = 1;
+    CK_RV value_rv = CKR_OK;
+    char *id = NULL, label[128];
+    struct err e;
+
+    (void)state;
+    assert_int_equal(signer_keygen(signer, "beta", KEY_EC_P256, &id, &pub, &e), 0);
+    snprintf(label, sizeof(label), "beta/%s", id);
+    token_attributes("vouch-a", label, &sensitive, &extractable, &value_rv);
+    assert_int_equal(sensitive, CK_TRUE);
+    assert_int_equal(extractable, CK_FALSE);
+    assert_int_equal(value_rv, CKR_ATTRIBUTE_SENSITIVE);
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
+static void another_tenants_key_is_refused_and_a_deleted_key_is_gone(void **state)
+{
+    EVP_PKEY *pub = NULL, *remote;
+    unsigned char *sig = NULL;
+    size_t sig_len;
+    char *id = NULL;
+    struct err e;
+
+    (void)state;
+    assert_int_equal(signer_keygen(signer, "alpha", KEY_EC_P256, &id, &pub, &e), 0);
+    assert_true(signs(signer, "alpha", id, pub));
+    remote = signer_key(signer, "beta", id, &e);
+    assert_null(remote);
+    assert_int_equal(e.status, 404);
+    assert_int_equal(signer_sign(signer, "beta", id, "SHA256", (const unsigned char *)"x", 1, &sig,
+                                 &sig_len, &e),
+                     -1);
+    assert_int_equal(signer_delete(signer, "beta", id, &e), -1);
+    assert_int_equal(e.status, 404);
+    assert_true(signs(signer, "alpha", id, pub));
+    assert_int_equal(signer_delete(signer, "alpha", id, &e), 0);
+    assert_null(signer_key(signer, "alpha", id, &e));
+    assert_int_equal(e.status, 404);
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
+static void import_one(EVP_PKEY *key)
+{
+    EVP_PKEY *pub = NULL;
+    unsigned char *pem = NULL;
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *id = NULL;
+    long n;
+    struct err e;
+
+    PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
+    n = BIO_get_mem_data(bio, &pem);
+    if (signer_import(signer, "alpha", SIGNER_IMPORT_PEM_KEY, pem, (size_t)n, NULL, &id, &pub, NULL,
+                      &e) != 0)
+        fail_msg("import %s: %s", key_type_name(key_type_of(key)), e.msg);
+    assert_int_equal(EVP_PKEY_eq(pub, key), 1);
+    if (key_type_of(key) != KEY_ED25519 && !signs(signer, "alpha", id, key))
+        fail_msg("imported %s does not sign", key_type_name(key_type_of(key)));
+    BIO_free(bio);
+    EVP_PKEY_free(pub);
+    EVP_PKEY_free(key);
+    free(id);
+}
+
+static void imported_keys_are_filed_in_the_token_and_sign(void **state)
+{
+    (void)state;
+    import_one(EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048));
+    import_one(EVP_EC_gen("P-256"));
+    import_one(EVP_EC_gen("P-384"));
+    import_one(EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"));
+}
+
+static void a_wrong_pin_a_missing_module_or_token_stops_start_up_clearly(void **state)
+{
+    char bad_pin[160];
+    struct err e;
+
+    (void)state;
+    snprintf(bad_pin, sizeof(bad_pin), "%s/bad-pin", dir);
+    file_put(bad_pin, "0000\n");
+    assert_null(start("vouch-a", NULL, bad_pin, MODULE, &e));
+    assert_non_null(strstr(e.msg, "CKR_PIN_INCORRECT"));
+    assert_null(start("vouch-a", NULL, pin_file, "/nonexistent/pkcs11.so", &e));
+    assert_non_null(strstr(e.msg, "/nonexistent/pkcs11.so"));
+    assert_null(start("no-such-token", NULL, pin_file, MODULE, &e));
+    assert_non_null(strstr(e.msg, "no token labelled no-such-token"));
+    assert_null(start("vouch-a", NULL, "/nonexistent/pin", MODULE, &e));
+    assert_non_null(strstr(e.msg, "/nonexistent/pin"));
+}
+
+/* Moves a token's directory out of the token directory (it fails) or back (it heals). */
+static void token_move(const char *token_dir, int away)
+{
+    char other[600];
+
+    snprintf(other, sizeof(other), "%s/away", dir);
+    assert_int_equal(away ? rename(token_dir, other) : rename(other, token_dir), 0);
+}
+
+static void a_token_that_fails_and_heals_is_used_again_without_a_restart(void **state)
+{
+    EVP_PKEY *pub = NULL;
+    char *id = NULL, health[700];
+    struct err e;
+    int ok = 0;
+
+    (void)state;
+    assert_int_equal(signer_keygen(signer, "alpha", KEY_EC_P256, &id, &pub, &e), 0);
+    assert_true(signs(signer, "alpha", id, pub));
+    token_move(dir_a, 1);
+    assert_false(signs(signer, "alpha", id, pub));
+    token_move(dir_a, 0);
+    for (int i = 0; i < 30 && !ok; i++) {
+        ok = signs(signer, "alpha", id, pub);
+        if (!ok)
+            usleep(100000);
+    }
+    assert_true(ok);
+    assert_int_equal(signer_health(signer, health, sizeof(health), &e), 0);
+    assert_non_null(strstr(health, "token vouch-a: ok"));
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
+/* Whether the signer's health says what within seconds (polled every 100 ms). */
+static int health_says(struct signer *s, const char *what, int seconds)
+{
+    char health[700] = "";
+    struct err e;
+
+    for (int i = 0; i < seconds * 10; i++) {
+        if (signer_health(s, health, sizeof(health), &e) == 0 && strstr(health, what) != NULL)
+            return 1;
+        usleep(100000);
+    }
+    fprintf(stderr, "health: %s\n", health);
+    return 0;
+}
+
+struct load {
+    struct signer *s;
+    const char *id;
+    EVP_PKEY *pub;
+    int failures;
+    volatile int stop;
+};
+
+static void *sign_loop(void *arg)
+{
+    struct load *l = arg;
+
+    while (!l->stop)
+        if (!signs(l->s, "alpha", l->id, l->pub))
+            __atomic_add_fetch(&l->failures, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+/* The events queued in s, as "action object" lines in one string (caller frees). */
+static char *events_text(struct signer *s)
+{
+    struct signer_event *ev = NULL;
+    struct buf b = {0};
+    struct err e;
+    int n = 0;
+
+    assert_int_equal(signer_events(s, &ev, &n, &e), 0);
+    for (int i = 0; i < n; i++) {
+        char *line = xasprintf("%s %s %s\n", ev[i].action, ev[i].object, ev[i].detail);
+        buf_append(&b, line, strlen(line));
+        free(line);
+    }
+    buf_append(&b, "", 1);
+    signer_events_free(ev, n);
+    return (char *)b.data;
+}
+
+static void
+signing_moves_to_the_backup_token_mid_load_and_returns_when_the_primary_heals(void **state)
+{
+    struct signer *s;
+    struct load l = {0};
+    pthread_t t[3];
+    EVP_PKEY *pub = NULL;
+    char *id = NULL, *events, health[700];
+    struct err e;
+
+    (void)state;
+    s = start("vouch-a", "vouch-b", pin_file, MODULE, &e);
+    if (s == NULL)
+        fail_msg("failover signer: %s", e.msg);
+    if (signer_keygen(s, "alpha", KEY_EC_P256, &id, &pub, &e) != 0)
+        fail_msg("keygen: %s", e.msg);
+    free(events_text(s));
+    l.s = s;
+    l.id = id;
+    l.pub = pub;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, sign_loop, &l), 0);
+    usleep(300000);
+    token_move(dir_a, 1); /* the primary fails under load */
+    assert_true(health_says(s, "signing with the backup", 10));
+    token_move(dir_a, 0); /* and heals */
+    assert_true(health_says(s, "signing with the primary", 15));
+    usleep(300000);
+    l.stop = 1;
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(l.failures, 0);
+    assert_int_equal(signer_health(s, health, sizeof(health), &e), 0);
+    assert_non_null(strstr(health, "signing with the primary"));
+    events = events_text(s);
+    assert_non_null(strstr(events, "keystore.failover backup"));
+    assert_non_null(strstr(events, "keystore.failback primary"));
+    free(events);
+    /* Both tokens hold the key: the backup alone signs it. */
+    token_move(dir_a, 1);
+    assert_true(signs(s, "alpha", id, pub));
+    token_move(dir_a, 0);
+    signer_stop(s);
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
+static void a_tenant_with_its_own_token_uses_only_that_token_and_its_pin(void **state)
+{
+    struct signer_config cfg = {.keystore_type = "pkcs11",
+                                .pkcs11_module = MODULE,
+                                .pkcs11_token_label = "vouch-a",
+                                .pkcs11_pin_file = pin_file,
+                                .pkcs11_tenant_tokens = "gamma=vouch-c",
+                                .connections = 2};
+    char pins[160], gamma_pin[200], label[128], *id = NULL, *alpha_id = NULL, health[700];
+    CK_BBOOL sensitive = 0, extractable = 1;
+    CK_RV value_rv = CKR_OK;
+    EVP_PKEY *pub = NULL, *apub = NULL;
+    struct signer *s;
+    struct err e;
+    char *cmd;
+
+    (void)state;
+    cmd = xasprintf("softhsm2-util --init-token --free --label vouch-c --pin c-pin-9"
+                    " --so-pin 12345678 >/dev/null");
+    assert_int_equal(run(cmd), 0);
+    free(cmd);
+    snprintf(pins, sizeof(pins), "%s/pins", dir);
+    mkdir(pins, 0700);
+    snprintf(gamma_pin, sizeof(gamma_pin), "%s/gamma", pins);
+    /* No PIN directory, or the shared PIN for gamma's token: start-up stops. */
+    assert_null(signer_start(&cfg, &e));
+    assert_non_null(strstr(e.msg, "pkcs11_tenant_pin_dir"));
+    cfg.pkcs11_tenant_pin_dir = pins;
+    file_put(gamma_pin, PIN "\n");
+    assert_null(signer_start(&cfg, &e));
+    assert_non_null(strstr(e.msg, "vouch-c"));
+    assert_non_null(strstr(e.msg, "CKR_PIN_INCORRECT"));
+    file_put(gamma_pin, "c-pin-9\n");
+    s = signer_start(&cfg, &e);
+    if (s == NULL)
+        fail_msg("signer_start: %s", e.msg);
+    assert_int_equal(signer_keygen(s, "gamma", KEY_EC_P256, &id, &pub, &e), 0);
+    assert_int_equal(signer_keygen(s, "alpha", KEY_EC_P256, &alpha_id, &apub, &e), 0);
+    assert_true(signs(s, "gamma", id, pub));
+    assert_true(signs(s, "alpha", alpha_id, apub));
+    assert_null(signer_key(s, "alpha", id, &e));
+    assert_int_equal(e.status, 404);
+    assert_null(signer_key(s, "gamma", alpha_id, &e));
+    assert_int_equal(e.status, 404);
+    assert_int_equal(signer_health(s, health, sizeof(health), &e), 0);
+    assert_non_null(strstr(health, "tenant gamma token vouch-c: ok"));
+    signer_stop(s);
+    /* gamma's key is in gamma's token, made there. */
+    snprintf(label, sizeof(label), "gamma/%s", id);
+    token_attributes_pin("vouch-c", "c-pin-9", label, &sensitive, &extractable, &value_rv);
+    assert_int_equal(sensitive, CK_TRUE);
+    assert_int_equal(extractable, CK_FALSE);
+    EVP_PKEY_free(pub);
+    EVP_PKEY_free(apub);
+    free(id);
+    free(alpha_id);
+}
+
+static void a_key_one_token_lacks_is_reported_when_the_pair_opens(void **state)
+{
+    EVP_PKEY *pub = NULL;
+    char *id = NULL, *events, health[700], label[64];
+    struct signer *s;
+    struct err e;
+
+    (void)state;
+    /* A key made with only the primary configured: the backup does not have it. */
+    assert_int_equal(signer_keygen(signer, "delta", KEY_EC_P256, &id, &pub, &e), 0);
+    s = start("vouch-a", "vouch-b", pin_file, MODULE, &e);
+    if (s == NULL)
+        fail_msg("failover signer: %s", e.msg);
+    snprintf(label, sizeof(label), "delta/%s", id);
+    events = events_text(s);
+    assert_non_null(strstr(events, "keystore.key_missing backup"));
+    assert_non_null(strstr(events, label));
+    assert_int_equal(signer_health(s, health, sizeof(health), &e), 0);
+    assert_non_null(strstr(health, "keys of the primary)"));
+    free(events);
+    signer_stop(s);
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
+static void a_pin_from_the_environment_is_gone_from_the_calling_process(void **state)
+{
+    struct err e;
+    struct signer *s;
+
+    (void)state;
+    setenv("VOUCH_PKCS11_PIN", PIN, 1);
+    s = start("vouch-a", NULL, NULL, MODULE, &e);
+    if (s == NULL)
+        fail_msg("signer_start: %s", e.msg);
+    assert_null(getenv("VOUCH_PKCS11_PIN"));
+    signer_stop(s);
+    assert_null(start("vouch-a", NULL, NULL, MODULE, &e)); /* no PIN any more */
+    assert_non_null(strstr(e.msg, "VOUCH_PKCS11_PIN"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(keys_of_each_type_are_made_in_the_token_and_sign_certs_crls_csrs_and_ocsp),
+        cmocka_unit_test(a_generated_key_is_sensitive_not_extractable_and_labelled_by_tenant),
+        cmocka_unit_test(another_tenants_key_is_refused_and_a_deleted_key_is_gone),
+        cmocka_unit_test(imported_keys_are_filed_in_the_token_and_sign),
+        cmocka_unit_test(a_wrong_pin_a_missing_module_or_token_stops_start_up_clearly),
+        cmocka_unit_test(a_token_that_fails_and_heals_is_used_again_without_a_restart),
+        cmocka_unit_test(
+            signing_moves_to_the_backup_token_mid_load_and_returns_when_the_primary_heals),
+        cmocka_unit_test(a_tenant_with_its_own_token_uses_only_that_token_and_its_pin),
+        cmocka_unit_test(the_token_can_be_named_by_slot_instead_of_label),
+        cmocka_unit_test(a_key_one_token_lacks_is_reported_when_the_pair_opens),
+        cmocka_unit_test(a_pin_from_the_environment_is_gone_from_the_calling_process),
+    };
+
+    if (access(MODULE, R_OK) != 0) {
+        fprintf(stderr, "test_keys_p11: %s missing (apt-get install softhsm2)\n", MODULE);
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

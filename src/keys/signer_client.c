@@ -249,7 +249,11 @@ static void conn_give(struct signer *s, struct conn *c, int broken)
         c->fd = -1;
     }
     c->busy = 0;
-    pthread_cond_broadcast(&s->freed);
+    /* One freed connection serves one waiter; a closed one may end every wait. */
+    if (c->fd >= 0)
+        pthread_cond_signal(&s->freed);
+    else
+        pthread_cond_broadcast(&s->freed);
     pthread_mutex_unlock(&s->lock);
 }
 

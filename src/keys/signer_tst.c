@@ -192,8 +192,6 @@ static int token_build(struct req *r, EVP_PKEY *k, X509 *cert, STACK_OF(X509) * 
 static int tst_fields(struct req *r, const char *md, const unsigned char **tst, size_t *tst_len,
                       struct tst_fields *f, uint64_t *flags)
 {
-    const char *kind;
-
     memset(f, 0, sizeof(*f));
     *flags = 0;
     if (md == NULL || wire_get(r->body, r->len, T_DATA, 0, tst, tst_len) != 0 ||
@@ -208,7 +206,7 @@ static int tst_fields(struct req *r, const char *md, const unsigned char **tst, 
         log_warn("signer: refused a token with a digest other than SHA-2");
         return err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: digest must be SHA-256/384/512");
     }
-    if ((kind = tbs_kind(*tst, *tst_len)) == NULL || strcmp(kind, "TSTInfo") != 0) {
+    if (!tbs_is_tst_info(*tst, *tst_len)) {
         log_warn("signer: refused a token whose content (%zu bytes) is not a TSTInfo", *tst_len);
         return err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: the content is not a TSTInfo");
     }

@@ -189,6 +189,14 @@ static int is_tst_info(const unsigned char *data, size_t len)
     return whole;
 }
 
+int tbs_is_tst_info(const unsigned char *data, size_t len)
+{
+    int yes = is_tst_info(data, len);
+
+    ERR_clear_error();
+    return yes;
+}
+
 const char *tbs_kind(const unsigned char *data, size_t len)
 {
     const char *kind = is_tbs_certificate(data, len) ? "certificate"

@@ -16,4 +16,8 @@
  */
 const char *tbs_kind(const unsigned char *data, size_t len);
 
+/* Whether data is, in whole, a TSTInfo (what tbs_kind() calls "TSTInfo", without trying the rest).
+ */
+int tbs_is_tst_info(const unsigned char *data, size_t len);
+
 #endif

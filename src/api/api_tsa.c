@@ -24,6 +24,7 @@ static json_t *unit_json(struct api *api, const struct tsa_unit_rec *r)
                           "certificate", pem, "created", api_time(r->created));
 
     json_object_set_new(o, "url", json_string(url));
+    json_object_set_new(o, "key_id", json_string(r->key_id));
     free(pem);
     free(url);
     return o;

@@ -56,6 +56,11 @@ struct req {
 EVP_PKEY *signer_req_key(struct req *r);
 /* Whether md (a digest name, or "" for the key's own) may be used: SHA-2 only. */
 int signer_digest_allowed(const char *md);
+/* Whether the key store signs by itself (PKCS#11): its keys cannot drive OpenSSL's signers. */
+int signer_store_signs(void);
+/* Signs data (digest md) with the request's key in the key store; *sig caller frees. */
+int signer_store_sign(struct req *r, const char *md, const unsigned char *data, size_t len,
+                      unsigned char **sig, size_t *sig_len);
 /* W_SIGN_TST: the CMS SignedData of a time-stamp token (signer_tst.c). */
 int signer_h_sign_tst(struct req *r);
 

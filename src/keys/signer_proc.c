@@ -206,24 +206,37 @@ out:
 }
 
 /* Signs in the key store itself (PKCS#11: the key never leaves the token). */
-static int store_sign(struct req *r, const char *md, const unsigned char *data, size_t len)
+int signer_store_signs(void)
+{
+    return ks->ops->sign != NULL;
+}
+
+int signer_store_sign(struct req *r, const char *md, const unsigned char *data, size_t len,
+                      unsigned char **sig, size_t *sig_len)
 {
     char *tenant = req_str(r, T_TENANT, "tenant"),
          *id = tenant ? req_str(r, T_KEY_ID, "key id") : NULL;
-    unsigned char *sig = NULL;
-    size_t sig_len = 0;
     int rc = -1;
 
     if (id != NULL) {
-        rc = ks->ops->sign(ks, tenant, id, md, data, len, &sig, &sig_len, &r->err);
+        rc = ks->ops->sign(ks, tenant, id, md, data, len, sig, sig_len, &r->err);
         if (rc != 0 && r->err.status == 404)
             log_warn("signer: refused: tenant %s has no key %s", tenant, log_id(id));
     }
+    free(tenant);
+    free(id);
+    return rc;
+}
+
+static int store_sign(struct req *r, const char *md, const unsigned char *data, size_t len)
+{
+    unsigned char *sig = NULL;
+    size_t sig_len = 0;
+    int rc = signer_store_sign(r, md, data, len, &sig, &sig_len);
+
     if (rc == 0)
         wire_put(&r->out, T_SIGNATURE, sig, sig_len);
     free(sig);
-    free(tenant);
-    free(id);
     return rc;
 }
 

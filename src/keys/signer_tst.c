@@ -14,6 +14,12 @@
  * Request: T_TENANT, T_KEY_ID, T_DIGEST, T_DATA (TSTInfo DER), T_CERT (the
  * TSA certificate), T_CHAIN (optional: concatenated DER certificates),
  * T_FLAGS (u64, SIGNER_TST_*).  Reply: T_DATA, the ContentInfo DER.
+ *
+ * A key store that signs by itself (PKCS#11) gives OpenSSL only the public
+ * key, which CMS cannot sign with: there the SignerInfo is made without a
+ * signature, its signed attributes (content type, message digest, signing
+ * certificate) are DER-encoded as RFC 5652 §5.4 says, the token signs them,
+ * and the signature is put in.
  */
 #include "keys/signer_internal.h"
 #include "keys/tbs.h"
@@ -21,6 +27,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include <openssl/asn1t.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/ess.h>
@@ -157,6 +164,57 @@ static int add_signing_cert(CMS_SignerInfo *si, X509 *cert)
     return ok ? 0 : -1;
 }
 
+/* The signed attributes as DER signs them: a SET OF Attribute in DER order (RFC 5652 §5.4). */
+typedef STACK_OF(X509_ATTRIBUTE) SIGNED_ATTRS;
+DECLARE_ASN1_ITEM(SIGNED_ATTRS)
+ASN1_ITEM_TEMPLATE(SIGNED_ATTRS) = ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SET_ORDER, 0, SignedAttrs,
+                                                         X509_ATTRIBUTE)
+    ASN1_ITEM_TEMPLATE_END(SIGNED_ATTRS)
+
+    /*
+     * Completes si with the key store's signature: the content type and message
+     * digest attributes, then the signature over the DER of the signed
+     * attributes; the content goes into the SignedData.  0 ok.
+     */
+    static int sign_in_store(struct req * r, CMS_ContentInfo *cms, CMS_SignerInfo *si,
+                             const char *md, const unsigned char *tst, size_t len)
+{
+    const EVP_MD *digest = EVP_get_digestbyname(md);
+    unsigned char hash[EVP_MAX_MD_SIZE], *der = NULL, *sig = NULL;
+    unsigned int hash_len = 0;
+    SIGNED_ATTRS *attrs = sk_X509_ATTRIBUTE_new_null();
+    ASN1_OCTET_STRING **content = CMS_get0_content(cms);
+    size_t sig_len = 0;
+    int der_len = -1, ok;
+
+    ok = digest != NULL && attrs != NULL && content != NULL &&
+         EVP_Digest(tst, len, hash, &hash_len, digest, NULL) == 1 &&
+         CMS_signed_add1_attr_by_NID(si, NID_pkcs9_contentType, V_ASN1_OBJECT,
+                                     OBJ_nid2obj(NID_id_smime_ct_TSTInfo), -1) == 1 &&
+         CMS_signed_add1_attr_by_NID(si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING, hash,
+                                     (int)hash_len) == 1;
+    for (int i = 0; ok && i < CMS_signed_get_attr_count(si); i++)
+        ok = sk_X509_ATTRIBUTE_push(attrs, CMS_signed_get_attr(si, i)) > 0;
+    if (ok)
+        der_len = ASN1_item_i2d((ASN1_VALUE *)attrs, &der, ASN1_ITEM_rptr(SIGNED_ATTRS));
+    sk_X509_ATTRIBUTE_free(attrs); /* the attributes belong to si */
+    if (der_len <= 0) {
+        OPENSSL_free(der);
+        return err_ossl(&r->err, 500, ERR_INTERNAL, "signer: the signed attributes cannot be made");
+    }
+    if (signer_store_sign(r, md, der, (size_t)der_len, &sig, &sig_len) != 0) {
+        OPENSSL_free(der);
+        return -1;
+    }
+    OPENSSL_free(der);
+    if (*content == NULL)
+        *content = ASN1_OCTET_STRING_new();
+    ok = *content != NULL && ASN1_OCTET_STRING_set(*content, tst, (int)len) == 1 &&
+         ASN1_STRING_set(CMS_SignerInfo_get0_signature(si), sig, (int)sig_len) == 1;
+    free(sig);
+    return ok ? 0 : err_ossl(&r->err, 500, ERR_INTERNAL, "signer: the token cannot be made");
+}
+
 /* The SignedData of tst (eContentType id-ct-TSTInfo) as ContentInfo DER into the reply. */
 static int token_build(struct req *r, EVP_PKEY *k, X509 *cert, STACK_OF(X509) * chain,
                        const char *md, const unsigned char *tst, size_t len, uint64_t flags)
@@ -176,11 +234,15 @@ static int token_build(struct req *r, EVP_PKEY *k, X509 *cert, STACK_OF(X509) * 
          add_signing_cert(si, cert) == 0;
     for (int i = 0; ok && flags & SIGNER_TST_CERTS && i < sk_X509_num(chain); i++)
         ok = CMS_add1_cert(cms, sk_X509_value(chain, i)) == 1;
-    if (ok && CMS_final(cms, in, NULL, CMS_BINARY) == 1)
+    if (ok && signer_store_signs()) {
+        if (sign_in_store(r, cms, si, md, tst, len) == 0)
+            n = i2d_CMS_ContentInfo(cms, &der);
+    } else if (ok && CMS_final(cms, in, NULL, CMS_BINARY) == 1) {
         n = i2d_CMS_ContentInfo(cms, &der);
+    }
     if (n > 0)
         wire_put(&r->out, T_DATA, der, (size_t)n);
-    else
+    else if (r->err.status == 0)
         err_ossl(&r->err, 500, ERR_INTERNAL, "signer: the token cannot be made");
     OPENSSL_free(der);
     BIO_free(in);

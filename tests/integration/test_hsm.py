@@ -313,3 +313,26 @@ def test_pkcs11_settings_are_checked_before_start(tmp_path):
                  "pkcs11_tenant_pin_dir = pins\n")
     p = subprocess.run([VOUCHD, "-c", conf, "--check"], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.parametrize("key_type", ["ec-p256", "rsa-2048"])
+def test_time_stamp_tokens_are_signed_in_the_token(server, tmp_path, key_type):
+    name = "ts-" + key_type.replace("-", "")
+    unit = server.api("POST", "/tsa", {"name": name, "ca": "issuing", "key_type": key_type,
+                                       "policy": "1.3.6.1.4.1.99999.7"}, expect=201)
+    doc = write(tmp_path / "doc.txt", "stamped in an HSM\n")
+    tsq = str(tmp_path / "q.tsq")
+    run("openssl", "ts", "-query", "-data", doc, "-sha256", "-cert", "-out", tsq)
+    r = server.request("POST", f"/tsa/default/{name}", open(tsq, "rb").read(), token=None,
+                       content_type="application/timestamp-query", base=server.public_url)
+    assert r.status == 200 and r.headers["Content-Type"] == "application/timestamp-reply"
+    tsr = tmp_path / "r.tsr"
+    tsr.write_bytes(r.body)
+    root = write(tmp_path / "root.pem", server.api("GET", "/cas/root")["certificate"])
+    issuing = write(tmp_path / "issuing.pem", server.api("GET", "/cas/issuing")["certificate"])
+    p = run("openssl", "ts", "-verify", "-queryfile", tsq, "-in", str(tsr), "-CAfile", root,
+            "-untrusted", issuing, check=False)
+    assert p.returncode == 0 and "Verification: OK" in p.stdout, p.stdout + p.stderr
+    # The unit's key is in the token, not in the software store.
+    keys = server.api("GET", "/keys")["keys"]
+    assert any(k["key_id"] == unit["key_id"] for k in keys), (unit, keys)

@@ -9,15 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-1000000}
-work=$(mktemp -d)
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/lib.sh
 
 api=$(port); pub=$(port)
 info=$(build/vouchd init "$work/vouch" --api-port "$api" --public-port "$pub" --no-tls --json)
@@ -43,6 +35,7 @@ printf "filled in %.1f s\n" "$(echo "$(date +%s.%N) - $start" | bc)"
 
 build/vouchd -c "$work/vouch/vouchd.conf" > "$work/vouchd.out" 2> "$work/vouchd.log" &
 pid=$!
+pids+=("$pid")
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$api/healthz" >/dev/null && break; sleep 0.1; done
 
 echo "== POST /api/v1/t/default/cas/issuing/crl"

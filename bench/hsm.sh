@@ -12,15 +12,7 @@ DURATION=${DURATION:-10}
 CONNS=${CONNS:-16}
 SIGN_THREADS=${SIGN_THREADS:-4}
 MODULE=${MODULE:-/usr/lib/softhsm/libsofthsm2.so}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/lib.sh
 
 # A SoftHSM2 of our own.
 mkdir -p "$work/tokens"

@@ -7,15 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-8}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/lib.sh
 
 # One fixed CSR for both.
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/leaf.key" \
@@ -53,7 +45,6 @@ echo "== cfssl serve: POST /api/v1/cfssl/sign, ${DURATION}s, 2 threads, $CONNS c
 BENCH_BODY="$work/cfssl.json" BENCH_AUTH="" wrk -t2 -c"$CONNS" -d"${DURATION}s" \
     -s bench/post.lua "http://127.0.0.1:$cport/api/v1/cfssl/sign" | tee "$work/cfssl.wrk"
 
-rate() { awk '/Requests\/sec/ {print $2}' "$1"; }
 v=$(rate "$work/vouch.wrk"); c=$(rate "$work/cfssl.wrk")
 echo
 printf "issuance rate: vouchd %s/s (stored + audited), cfssl serve %s/s (stores nothing), ratio %s (goal >= 2)\n" \

@@ -20,16 +20,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-8}
 CONNS=${CONNS:-32}
 COUNT=${COUNT:-100000}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-rate() { awk '/Requests\/sec/ {print $2}' "$1"; }
+. bench/lib.sh
 p99() { awk '/ 99%/ {print $2}' "$1"; }
 bench() { # name mode url [wrk args...]
     local name=$1 mode=$2 url=$3

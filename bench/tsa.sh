@@ -10,15 +10,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
 CORES=$(nproc)
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/lib.sh
 json() { python3 -c "import json,sys; print(json.loads(sys.argv[1])$2)" "$1"; }
 
 # One fixed query (SHA-256 imprint, nonce, certReq) for every client.
@@ -65,7 +57,6 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/rsa2048.key" \
     -out "$work/rsa2048.pem" -subj "/CN=openssl TSA RSA" -days 30 \
     -addext extendedKeyUsage=critical,timeStamping 2>/dev/null
 
-rate() { awk '/Requests\/sec/ {print $2}' "$1"; }
 # CPU time (user + system, clock ticks) of a process so far.
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 

@@ -152,8 +152,6 @@ GENERAL_NAME *san_new_ip(const unsigned char *octets, int len);
 
 /* ---- certificates and CRLs (cert*.c, crl.c) --------------------------- */
 
-/* seconds since the epoch of an ASN1_TIME; -1 if it cannot be read. */
-int asn1_time_to_epoch(const ASN1_TIME *t, int64_t *out);
 /* An AKI with the issuer's key identifier (its SKI, else SHA-1 of its key). */
 AUTHORITY_KEYID *aki_from_issuer(X509 *issuer);
 /* A DistributionPointName (fullName) of one URI; NULL on allocation failure. */

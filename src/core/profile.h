@@ -111,6 +111,9 @@ int cert_build(const struct profile *p, const struct issue_request *r, X509 *iss
                EVP_PKEY *issuer_key, const struct ca_urls *urls, int64_t not_before, X509 **out,
                struct err *e);
 
+/* Seconds since the epoch of an ASN1_TIME into *out; -1 if it does not convert. */
+int asn1_time_to_epoch(const ASN1_TIME *t, int64_t *out);
+
 /* A fresh positive serial of 16 random octets (127 bits), top bit clear. */
 ASN1_INTEGER *serial_random(struct err *e);
 /* Lowercase hex of a serial's magnitude without leading zeros ("0" for 0). Caller frees. */

@@ -298,7 +298,6 @@ void svc_cert_rec_fill(struct cert_rec *r, const char *tenant, const char *ca, X
 {
     unsigned char *der = NULL;
     int len = i2d_X509(cert, &der);
-    struct tm tm;
 
     memset(r, 0, sizeof(*r));
     r->tenant = (char *)tenant;
@@ -307,10 +306,8 @@ void svc_cert_rec_fill(struct cert_rec *r, const char *tenant, const char *ca, X
     r->subject = name_oneline(X509_get_subject_name(cert));
     r->sans = sans_summary(cert);
     r->status = "good";
-    ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm);
-    r->not_before = (int64_t)timegm(&tm);
-    ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm);
-    r->not_after = (int64_t)timegm(&tm);
+    asn1_time_to_epoch(X509_get0_notBefore(cert), &r->not_before);
+    asn1_time_to_epoch(X509_get0_notAfter(cert), &r->not_after);
     r->reason = -1;
     r->der = der;
     r->der_len = len > 0 ? (size_t)len : 0;

@@ -209,7 +209,6 @@ static char *ca_options(const struct ca_create *req)
 
 static void ca_rec_set_cert(struct ca_rec *r, X509 *cert)
 {
-    struct tm tm;
     unsigned char *der = NULL;
     int len = i2d_X509(cert, &der);
 
@@ -220,10 +219,8 @@ static void ca_rec_set_cert(struct ca_rec *r, X509 *cert)
     OPENSSL_free(der);
     free(r->subject);
     r->subject = name_oneline(X509_get_subject_name(cert));
-    ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm);
-    r->not_before = (int64_t)timegm(&tm);
-    ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm);
-    r->not_after = (int64_t)timegm(&tm);
+    asn1_time_to_epoch(X509_get0_notBefore(cert), &r->not_before);
+    asn1_time_to_epoch(X509_get0_notAfter(cert), &r->not_after);
 }
 
 /* Writes the CA record, its certificate record at the parent (if any) and the audit event. */

@@ -253,7 +253,7 @@ void svc_ocsp_answer_clear(struct ocsp_answer *a)
     memset(a, 0, sizeof(*a));
 }
 
-/* A CA option from its options JSON: a string (caller frees) or a positive integer. */
+/* A string option of the CA's options JSON (caller frees); fallback if absent. */
 static char *ca_option_str(const struct ca_rec *ca, const char *key, const char *fallback)
 {
     json_t *o = json_loads(ca->options_json ? ca->options_json : "{}", 0, NULL);
@@ -262,27 +262,6 @@ static char *ca_option_str(const struct ca_rec *ca, const char *key, const char 
 
     json_decref(o);
     return out;
-}
-
-static long ca_option_long(const struct ca_rec *ca, const char *key, long fallback)
-{
-    json_t *o = json_loads(ca->options_json ? ca->options_json : "{}", 0, NULL);
-    json_t *v = json_object_get(o, key);
-    long n =
-        json_is_integer(v) && json_integer_value(v) > 0 ? (long)json_integer_value(v) : fallback;
-
-    json_decref(o);
-    return n;
-}
-
-/* Seconds since the epoch of an ASN1_TIME; 0 if it does not convert. */
-static int64_t asn1_time_epoch(const ASN1_TIME *t)
-{
-    struct tm tm;
-
-    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-        return 0;
-    return (int64_t)timegm(&tm);
 }
 
 /* ---- delegated responders ------------------------------------------------ */
@@ -430,7 +409,8 @@ static int ca_signer_setup(struct svc *s, const struct ca_rec *ca, struct ocsp_c
         (c->sg.bound = signer_key_cert(c->sg.key, c->sg.cert, e)) == NULL)
         goto out;
     c->sg.md = key_type_parse(key_type) == KEY_ED25519 ? NULL : EVP_sha256();
-    c->signer_not_after = asn1_time_epoch(X509_get0_notAfter(c->sg.cert));
+    if (asn1_time_to_epoch(X509_get0_notAfter(c->sg.cert), &c->signer_not_after) != 0)
+        c->signer_not_after = 0;
     rc = 0;
 out:
     ocsp_responder_rec_free(r);
@@ -448,7 +428,7 @@ static struct ocsp_ca *ca_load(struct svc *s, const struct ca_rec *ca)
     c->refs = 1;
     c->tenant = xstrdup(ca->tenant);
     c->name = xstrdup(ca->name);
-    c->validity_hours = ca_option_long(ca, "ocsp_validity_hours", s->ocsp_validity_hours);
+    c->validity_hours = svc_ca_option(ca, "ocsp_validity_hours", s->ocsp_validity_hours);
     if ((c->cert = svc_ca_cert(s, ca, &e)) == NULL ||
         ocsp_issuer_hash(c->cert, NID_sha1, &c->sha1) != 0 ||
         ocsp_issuer_hash(c->cert, NID_sha256, &c->sha256) != 0 ||

@@ -58,14 +58,6 @@ static const char *digest_of(const char *key_type)
     }
 }
 
-/* Seconds since the epoch of an ASN1_TIME (0 if it does not convert). */
-static int64_t asn1_time_of(const ASN1_TIME *t)
-{
-    struct tm tm;
-
-    return ASN1_TIME_to_tm(t, &tm) == 1 ? (int64_t)timegm(&tm) : 0;
-}
-
 /* A cache entry made from a unit record (taken over); NULL with e set. */
 static struct tsa_cache_entry *cache_entry_new(struct tsa_unit_rec *rec, struct err *e)
 {
@@ -81,8 +73,10 @@ static struct tsa_cache_entry *cache_entry_new(struct tsa_unit_rec *rec, struct 
         cache_entry_free(c);
         return NULL;
     }
-    c->not_before = asn1_time_of(X509_get0_notBefore(cert));
-    c->not_after = asn1_time_of(X509_get0_notAfter(cert));
+    /* A validity that does not read leaves [0, 0): no token is made. */
+    if (asn1_time_to_epoch(X509_get0_notBefore(cert), &c->not_before) != 0 ||
+        asn1_time_to_epoch(X509_get0_notAfter(cert), &c->not_after) != 0)
+        c->not_before = c->not_after = 0;
     X509_free(cert);
     if (tsa_policy_init(&c->policy, rec->policy, rec->policies_json, rec->hashes_json,
                         rec->accuracy_ms, e) != 0) {

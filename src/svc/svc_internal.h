@@ -32,6 +32,8 @@ struct tsa_cache_entry {
     X509_NAME *subject;            /* the unit certificate's subject: the token's tsa name */
     int64_t not_before, not_after; /* the unit certificate's validity */
     const char *digest;            /* "sha256", "sha384", "" (Ed25519) */
+    int64_t checked_at;            /* when tenant and certificate status were last read */
+    int usable;                    /* tenant active and unit certificate not revoked or held */
     struct tsa_cache_entry *next;
 };
 

@@ -100,6 +100,44 @@ static struct tsa_cache_entry *cache_find(struct svc *s, const char *tenant, con
 }
 
 /*
+ * Whether the unit may issue now: its tenant is active and its certificate is
+ * neither revoked nor on hold.  Read again at most once a second, so a
+ * suspension or a revocation stops the unit within a second on every node.
+ */
+static int unit_usable(struct svc *s, struct tsa_cache_entry *c, struct err *e)
+{
+    int64_t now = time_now();
+    struct cert_rec *cert = NULL;
+    struct store_tx *tx;
+    int active = 0, usable;
+
+    pthread_mutex_lock(&s->lock);
+    usable = c->usable;
+    if (now - c->checked_at < 1) {
+        pthread_mutex_unlock(&s->lock);
+        return usable ? 0 : err_set(e, 503, ERR_UNAVAILABLE, "the unit cannot issue now");
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (svc_tenant_check(s, c->rec->tenant, &active, e) != 0 ||
+        (tx = store_begin_read(s->store, e)) == NULL)
+        return -1;
+    usable = active && store_cert_get(tx, c->rec->tenant, c->rec->cert_serial, &cert, e) == 0 &&
+             strcmp(cert->status, "good") == 0;
+    store_rollback(tx);
+    if (!usable)
+        log_warn("tsa %s/%s: not issuing: %s", c->rec->tenant, c->rec->name,
+                 !active ? "the tenant is suspended"
+                 : cert  ? "the unit certificate is revoked or on hold"
+                         : "the unit certificate is not found");
+    cert_rec_free(cert);
+    pthread_mutex_lock(&s->lock);
+    c->usable = usable;
+    c->checked_at = now;
+    pthread_mutex_unlock(&s->lock);
+    return usable ? 0 : err_set(e, 503, ERR_UNAVAILABLE, "the unit cannot issue now");
+}
+
+/*
  * The active unit (tenant, unit), from the cache or the store.  Units never
  * change once made, so entries live as long as the svc.  NULL with e (404).
  */
@@ -294,6 +332,10 @@ int svc_tsa_respond(struct svc *s, const char *tenant, const char *unit, const u
         log_info("tsa %s/%s: refused a request from %s: %s", tenant, unit,
                  requester ? requester : "-", why);
         rc = refusal(f, why, &der, &len, e);
+    } else if (unit_usable(s, u, e) != 0) {
+        rc = refusal(TSA_FAIL_SYSTEM_FAILURE,
+                     "the unit cannot issue: its tenant is suspended or its certificate revoked",
+                     &der, &len, e);
     } else if (s->tsa_clock_check == SVC_CLOCK_KERNEL && !clock_synced()) {
         log_error("tsa %s/%s: refused: the system clock is not synchronised", tenant, unit);
         rc = refusal(TSA_FAIL_SYSTEM_FAILURE, "the time source is not available", &der, &len, e);

@@ -384,3 +384,19 @@ def test_cli_creates_lists_and_shows_units_and_tokens(server, units, tmp_path):
     assert "127.0.0.1" in server.cli("tsa", "token", "ts-cli", serial).stdout
     p = server.cli("tsa", "create", "x", "--ca", "issuing", check=False)
     assert p.returncode == 2  # --policy missing: a usage error
+
+
+def test_a_revoked_unit_certificate_stops_the_unit(server, tmp_path):
+    unit = create_unit(server, "ts-revoked")
+    assert status_of(reply_text(tmp_path, timestamp(server, tmp_path, "ts-revoked"))) == "Granted."
+    server.api("POST", f"/certificates/{unit['certificate_serial']}/revoke",
+               {"reason": "keyCompromise"})
+    time.sleep(1.2)  # the unit re-reads its certificate's status at most once a second
+    r = post_tsq(server, "ts-revoked", query(tmp_path))
+    assert r.status == 200
+    text = reply_text(tmp_path, r.body)
+    assert status_of(text) == "Rejected."
+    assert "system failure" in failure_of(text).lower() or "systemFailure" in failure_of(text)
+    # Nothing was recorded for the refused request.
+    tokens = server.api("GET", "/tsa/ts-revoked/tokens")["tokens"]
+    assert len(tokens) == 1

@@ -206,12 +206,21 @@ static const struct cli_command commands[] = {
      check_der_output, cli_show_crl, NULL, NULL},
 
     /* Audit. */
-    {"audit", "export", "GET", "/audit", SCOPE_TENANT,
+    {"audit", "list", "GET", "/audit", SCOPE_TENANT,
+     {QUERY("--after", "after", ARG_INT), QUERY("--limit", "limit", ARG_INT), OUTPUT, END},
+     NULL, cli_show_audit, NULL, NULL},
+    {"audit", "export", "GET", "/audit/export", SCOPE_TENANT,
      {QUERY("--after", "after", ARG_INT), QUERY("--limit", "limit", ARG_INT), OUTPUT, END},
      NULL, cli_show_audit, NULL, NULL},
     {"audit", "verify", "GET", "/audit/verify", SCOPE_TENANT,
      {END},
      NULL, cli_show_verify, NULL, NULL},
+    {"audit", "checkpoint", "POST", "/audit/checkpoints", SCOPE_TENANT,
+     {END},
+     NULL, cli_show_object, NULL, NULL},
+    {"audit", "checkpoints", "GET", "/audit/checkpoints", SCOPE_TENANT,
+     {QUERY("--after", "after", ARG_INT), QUERY("--limit", "limit", ARG_INT), END},
+     NULL, cli_show_object, NULL, NULL},
 
     /* Time-stamping units and their tokens. */
     {"tsa", "create", "POST", "/tsa", SCOPE_TENANT,

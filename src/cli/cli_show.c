@@ -393,8 +393,11 @@ int cli_show_verify(struct cli_ctx *ctx, const struct cli_call *call, const stru
     if (ctx->cfg.json)
         json_print(ctx->out, obj);
     else if (json_is_true(ok))
-        fprintf(ctx->out, "audit chain of %s: %lld events, intact\n", ctx->cfg.tenant,
-                (long long)json_integer_value(json_object_get(obj, "count")));
+        fprintf(ctx->out, "audit chain of %s: %lld events, intact%s\n", ctx->cfg.tenant,
+                (long long)json_integer_value(json_object_get(obj, "count")),
+                json_integer_value(json_object_get(obj, "checkpoints")) > 0
+                    ? "; signed checkpoints verified"
+                    : "");
     else {
         reason = json_string_value(json_object_get(obj, "reason"));
         text = xstrdup(reason ? reason : "no reason given");

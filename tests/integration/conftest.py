@@ -64,7 +64,8 @@ class Server:
         self.cacert = info["cacert"] if tls else None
         # The CRL scheduler looks every second, so tests can watch it work.
         with open(os.path.join(self.dir, "vouchd.conf"), "a") as f:
-            f.write("crl_check_seconds = 1\nocsp_check_seconds = 1\n" + (conf or ""))
+            f.write("crl_check_seconds = 1\nocsp_check_seconds = 1\naudit_checkpoint_seconds = 1\n"
+                    + (conf or ""))
         self.log_path = os.path.join(base, "vouchd.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([VOUCHD, "-c", os.path.join(self.dir, "vouchd.conf")],

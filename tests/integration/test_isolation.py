@@ -16,7 +16,8 @@ ROUTES = [
     ("POST", "/certificates/{serial}/reinstate"), ("POST", "/certificates/{serial}/renew"),
     ("POST", "/entities"), ("GET", "/entities"), ("GET", "/entities/{entity}"),
     ("PUT", "/entities/{entity}"),
-    ("GET", "/audit"), ("GET", "/audit/verify"),
+    ("GET", "/audit"), ("GET", "/audit/verify"), ("GET", "/audit/export"),
+    ("GET", "/audit/checkpoints"), ("POST", "/audit/checkpoints"),
     ("POST", "/tokens"), ("GET", "/tokens"), ("DELETE", "/tokens/{token}"),
     ("GET", "/keys"), ("POST", "/keys"), ("DELETE", "/keys/{key}"),
 ]

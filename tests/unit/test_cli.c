@@ -394,8 +394,11 @@ static const struct {
      "POST", T "/cas",
      "{\"name\":\"sharded\",\"subject\":\"/CN=S\",\"parent\":\"root\",\"crl_shards\":4,"
      "\"delta_crl_interval_minutes\":15,\"delta_crl_validity_hours\":6}"},
-    {"audit export --after 10 --limit 5", "GET", T "/audit?after=10&limit=5", NULL},
+    {"audit export --after 10 --limit 5", "GET", T "/audit/export?after=10&limit=5", NULL},
+    {"audit list --after 10 --limit 5", "GET", T "/audit?after=10&limit=5", NULL},
     {"audit verify", "GET", T "/audit/verify", NULL},
+    {"audit checkpoint", "POST", T "/audit/checkpoints", "{}"},
+    {"audit checkpoints --after 3", "GET", T "/audit/checkpoints?after=3", NULL},
     {"token create ci --expires-days 30", "POST", T "/tokens",
      "{\"name\":\"ci\",\"expires_days\":30}"},
     {"token list", "GET", T "/tokens", NULL},

@@ -34,9 +34,9 @@ static json_t *b64(const unsigned char *data, size_t len)
 static json_t *checkpoint_json(const struct audit_checkpoint_rec *c)
 {
     return json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:o, s:o}", "type", "checkpoint", "tenant",
-                     c->tenant, "seq", (json_int_t)c->seq, "time", (json_int_t)c->time,
-                     "head_hash", c->head_hash, "key_id", c->key_id, "der",
-                     b64(c->der, c->der_len), "signature", b64(c->sig, c->sig_len));
+                     c->tenant, "seq", (json_int_t)c->seq, "time", (json_int_t)c->time, "head_hash",
+                     c->head_hash, "key_id", c->key_id, "der", b64(c->der, c->der_len), "signature",
+                     b64(c->sig, c->sig_len));
 }
 
 /*

@@ -22,7 +22,7 @@
 
 #define TARGET      "system"
 #define BATCH       500
-#define IO_TIMEOUT  10000 /* ms for connect and each write */
+#define IO_TIMEOUT  10000               /* ms for connect and each write */
 #define SD_ID       "vouch-audit@32473" /* 32473: the documentation PEN (RFC 5612) */
 #define MAX_BACKOFF 30
 
@@ -152,8 +152,8 @@ static int tcp_connect(const char *host, int port)
 static int tls_start(struct forwarder *f)
 {
     unsigned char addr[16];
-    int is_ip = inet_pton(AF_INET, f->cfg.host, addr) == 1 ||
-                inet_pton(AF_INET6, f->cfg.host, addr) == 1;
+    int is_ip =
+        inet_pton(AF_INET, f->cfg.host, addr) == 1 || inet_pton(AF_INET6, f->cfg.host, addr) == 1;
     X509_VERIFY_PARAM *vp;
 
     if ((f->ssl = SSL_new(f->ctx)) == NULL || SSL_set_fd(f->ssl, f->fd) != 1)
@@ -338,8 +338,8 @@ static SSL_CTX *tls_context(const char *ca_file, struct err *e)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
-    if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-        ca_file == NULL || SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+    if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 || ca_file == NULL ||
+        SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
         SSL_CTX_free(ctx);
         err_ossl(e, 0, ERR_BAD_REQUEST, "syslog_ca_file: cannot load CA certificates from %s",
                  ca_file != NULL ? ca_file : "(not set)");

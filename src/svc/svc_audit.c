@@ -366,8 +366,8 @@ static void checkpoint_verify(struct store_tx *tx, EVP_PKEY *pub,
     }
     if (cp->seq > count) {
         snprintf(why, sizeof(why),
-                 "row %" PRId64 ": missing, but checkpoint %" PRId64
-                 " signed a chain of %" PRId64 " rows (rows removed)",
+                 "row %" PRId64 ": missing, but checkpoint %" PRId64 " signed a chain of %" PRId64
+                 " rows (rows removed)",
                  count + 1, cp->seq, cp->seq);
         verdict_bad(v, count + 1, why);
         return;

@@ -213,7 +213,7 @@ static const struct cli_command commands[] = {
      {QUERY("--after", "after", ARG_INT), QUERY("--limit", "limit", ARG_INT), OUTPUT, END},
      NULL, cli_show_audit, NULL, NULL},
     {"audit", "verify", "GET", "/audit/verify", SCOPE_TENANT,
-     {END},
+     {LOCAL("--offline", "offline", ARG_STRING), END},
      NULL, cli_show_verify, NULL, NULL},
     {"audit", "checkpoint", "POST", "/audit/checkpoints", SCOPE_TENANT,
      {END},

@@ -331,12 +331,5 @@ struct svc_audit_verdict {
  * wrong, bad_seq the earliest seq); -1 on a storage error.
  */
 int svc_audit_verify(struct svc *s, const char *tenant, struct svc_audit_verdict *v, struct err *e);
-/*
- * Checks one checkpoint (fields as stored, der and its signature) with the
- * public key pub; 0 if it holds, else -1 with why[].  Also used offline.
- */
-int svc_audit_checkpoint_check(EVP_PKEY *pub, const char *tenant, int64_t seq,
-                               const char *head_hash, const unsigned char *der, size_t der_len,
-                               const unsigned char *sig, size_t sig_len, char *why, size_t why_len);
 
 #endif

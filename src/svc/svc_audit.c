@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 
 #include "audit/audit.h"
+#include "audit/checkpoint.h"
 #include "keys/tbs.h"
 #include "lib/log.h"
 
@@ -318,33 +319,6 @@ static EVP_PKEY *audit_public_key(struct svc *s, const struct audit_key_rec *k, 
     return pub;
 }
 
-int svc_audit_checkpoint_check(EVP_PKEY *pub, const char *tenant, int64_t seq,
-                               const char *head_hash, const unsigned char *der, size_t der_len,
-                               const unsigned char *sig, size_t sig_len, char *why, size_t why_len)
-{
-    unsigned char hash[32];
-    char *t = NULL, *hex = NULL;
-    int64_t s = 0, when = 0;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int ok = 0;
-
-    if (tbs_checkpoint_decode(der, der_len, &t, &s, hash, &when) != 0)
-        snprintf(why, why_len, "checkpoint %" PRId64 ": not an AuditCheckpoint", seq);
-    else if (strcmp(t, tenant) != 0 || s != seq ||
-             strcmp((hex = hex_encode(hash, 32)), head_hash != NULL ? head_hash : "") != 0)
-        snprintf(why, why_len, "checkpoint %" PRId64 ": signed fields differ from the record", seq);
-    else if (md == NULL || EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub) != 1 ||
-             EVP_DigestVerify(md, sig, sig_len, der, der_len) != 1)
-        snprintf(why, why_len, "checkpoint %" PRId64 ": bad signature", seq);
-    else
-        ok = 1;
-    ERR_clear_error();
-    EVP_MD_CTX_free(md);
-    free(t);
-    free(hex);
-    return ok ? 0 : -1;
-}
-
 /*
  * Checks one checkpoint against the chain, verified intact through row
  * `count`: signature, and that row cp->seq still has the signed hash.
@@ -359,8 +333,8 @@ static void checkpoint_verify(struct store_tx *tx, EVP_PKEY *pub,
     size_t n = 0;
     struct err e;
 
-    if (svc_audit_checkpoint_check(pub, cp->tenant, cp->seq, cp->head_hash, cp->der, cp->der_len,
-                                   cp->sig, cp->sig_len, why, sizeof(why)) != 0) {
+    if (audit_checkpoint_check(pub, cp->tenant, cp->seq, cp->head_hash, cp->der, cp->der_len,
+                               cp->sig, cp->sig_len, why, sizeof(why)) != 0) {
         verdict_bad(v, cp->seq, why);
         return;
     }

@@ -180,3 +180,43 @@ def test_a_forged_checkpoint_signature_is_detected(lone):
                   "'default' AND seq = ?", (seq,)))
     v = lone.api("GET", "/audit/verify")
     assert v["ok"] is False and v["first_bad_seq"] == seq and "signature" in v["reason"], v
+
+
+def test_vouch_audit_verify_offline_checks_an_export_without_the_server(server, tmp_path):
+    wait_checkpoint_at_head(server)
+    path = tmp_path / "export.jsonl"
+    server.cli("audit", "export", "-o", str(path))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCH_")}
+    from conftest import VOUCH
+    import subprocess
+
+    def offline(p):
+        return subprocess.run([VOUCH, "audit", "verify", "--offline", str(p)], env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    r = offline(path)
+    assert r.returncode == 0 and "intact" in r.stdout and "default" in r.stdout, r.stdout + r.stderr
+    lines = [json.loads(l) for l in open(path)]
+    events = [l for l in lines if l["type"] == "event"]
+    # An edited event.
+    edited = [dict(l) for l in lines]
+    victim = next(i for i, l in enumerate(edited) if l.get("seq") == 3 and l["type"] == "event")
+    edited[victim]["actor"] = "someone-else"
+    write(tmp_path / "edited.jsonl", "".join(json.dumps(l) + "\n" for l in edited))
+    r = offline(tmp_path / "edited.jsonl")
+    assert r.returncode == 1 and "BROKEN at event 3" in r.stdout, r.stdout
+    # The tail cut after the last checkpoint's event: its checkpoint still names it.
+    last_cp = [l for l in lines if l["type"] == "checkpoint"][-1]
+    cut = [l for l in lines if not (l["type"] == "event" and l["seq"] >= last_cp["seq"] - 1)]
+    cut = [l for l in cut if l["type"] != "checkpoint"] + [last_cp]
+    write(tmp_path / "cut.jsonl", "".join(json.dumps(l) + "\n" for l in cut))
+    r = offline(tmp_path / "cut.jsonl")
+    assert r.returncode == 1 and f"BROKEN at event {last_cp['seq'] - 1}" in r.stdout, r.stdout
+    # A forged signature.
+    forged = [dict(l) for l in lines]
+    cp = next(i for i, l in enumerate(forged) if l["type"] == "checkpoint")
+    forged[cp]["signature"] = base64.b64encode(b"0\x06\x02\x01\x01\x02\x01\x01").decode()
+    write(tmp_path / "forged.jsonl", "".join(json.dumps(l) + "\n" for l in forged))
+    r = offline(tmp_path / "forged.jsonl")
+    assert r.returncode == 1 and "bad signature" in r.stdout, r.stdout
+    assert len(events) > 3

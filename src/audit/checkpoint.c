@@ -13,7 +13,7 @@
 #include "keys/tbs.h"
 #include "lib/util.h"
 
-#define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
+#define GENESIS        "0000000000000000000000000000000000000000000000000000000000000000"
 #define LINE_MAX_BYTES (1024 * 1024)
 
 int audit_checkpoint_check(EVP_PKEY *pub, const char *tenant, int64_t seq, const char *head_hash,
@@ -92,12 +92,14 @@ static void file_event(struct file_state *st, json_t *o)
     r.hash = (char *)str_of(o, "hash");
     h = audit_hash(&r);
     if (r.seq != st->last_seq + 1)
-        snprintf(why, sizeof(why), "row %" PRId64 ": expected seq %" PRId64 " (row removed or reordered)",
-                 r.seq, st->last_seq + 1);
+        snprintf(why, sizeof(why),
+                 "row %" PRId64 ": expected seq %" PRId64 " (row removed or reordered)", r.seq,
+                 st->last_seq + 1);
     else if (strcmp(r.tenant, st->v->tenant) != 0)
         snprintf(why, sizeof(why), "row %" PRId64 ": another tenant's row", r.seq);
     else if (strcmp(r.prev_hash, st->last_hash) != 0)
-        snprintf(why, sizeof(why), "row %" PRId64 ": prev_hash does not match the row before", r.seq);
+        snprintf(why, sizeof(why), "row %" PRId64 ": prev_hash does not match the row before",
+                 r.seq);
     else if (strcmp(h, r.hash) != 0)
         snprintf(why, sizeof(why), "row %" PRId64 ": hash mismatch (row edited)", r.seq);
     else
@@ -198,7 +200,8 @@ int audit_file_verify(FILE *in, struct audit_file_verdict *v)
         if (st.pending[i] > st.last_seq) {
             char why[256];
             snprintf(why, sizeof(why),
-                     "row %" PRId64 ": missing, but checkpoint %" PRId64 " signed it (rows removed)",
+                     "row %" PRId64 ": missing, but checkpoint %" PRId64
+                     " signed it (rows removed)",
                      st.last_seq + 1, st.pending[i]);
             file_bad(v, st.last_seq + 1, why);
         }

@@ -15,25 +15,40 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "lib/log.h"
 
-#define TARGET      "system"
 #define BATCH       500
-#define IO_TIMEOUT  10000               /* ms for connect and each write */
+#define IO_TIMEOUT  5                   /* seconds for connect and each write */
 #define SD_ID       "vouch-audit@32473" /* 32473: the documentation PEN (RFC 5612) */
 #define MAX_BACKOFF 30
 
-struct forwarder {
-    struct store *store;
-    struct forward_config cfg; /* strings owned */
-    char hostname[256];
-    SSL_CTX *ctx; /* tls only */
+/* A receiver: the configured SIEM (every chain) or one tenant's own. */
+struct target {
+    char *progress; /* audit_forwarding.target: "system" or "tenant" */
+    char *tenant;   /* NULL: every chain */
+    char *host;
+    int port;
+    char *transport; /* "tcp" or "tls" */
+    char *ca_pem;    /* tenant targets: what ctx was made from */
+    SSL_CTX *ctx;    /* tls only */
     int fd;
     SSL *ssl;
-    int backoff; /* seconds to wait after a failure */
+    int backoff;      /* seconds to wait after a failure */
+    int64_t next_try; /* time_now() before which the target rests */
+};
+
+struct forwarder {
+    struct store *store;
+    int facility;
+    int tenant_targets; /* whether tenants' own targets are served */
+    char hostname[256];
+    struct target *system; /* NULL: no configured SIEM */
+    struct target **tenants;
+    size_t ntenants;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -110,23 +125,23 @@ char *forward_format(const struct audit_rec *r, int facility, const char *hostna
 
 /* ---- connection ---------------------------------------------------------- */
 
-static void conn_close(struct forwarder *f)
+static void conn_close(struct target *t)
 {
-    if (f->ssl != NULL) {
-        SSL_shutdown(f->ssl);
-        SSL_free(f->ssl);
-        f->ssl = NULL;
+    if (t->ssl != NULL) {
+        SSL_shutdown(t->ssl);
+        SSL_free(t->ssl);
+        t->ssl = NULL;
     }
-    if (f->fd >= 0)
-        close(f->fd);
-    f->fd = -1;
+    if (t->fd >= 0)
+        close(t->fd);
+    t->fd = -1;
 }
 
 /* A TCP connection to host:port, with IO_TIMEOUT for connect; -1 on failure. */
 static int tcp_connect(const char *host, int port)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL, *ai;
-    struct timeval tv = {IO_TIMEOUT / 1000, 0};
+    struct timeval tv = {IO_TIMEOUT, 0};
     char service[16];
     int fd = -1;
 
@@ -137,6 +152,7 @@ static int tcp_connect(const char *host, int port)
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd < 0)
             continue;
+        /* On Linux SO_SNDTIMEO bounds connect(2) too. */
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
@@ -148,57 +164,57 @@ static int tcp_connect(const char *host, int port)
     return fd;
 }
 
-/* TLS on f->fd, checking the receiver's certificate against the CA file and the host name. */
-static int tls_start(struct forwarder *f)
+/* TLS on t->fd, checking the receiver's certificate against the CAs and the host name. */
+static int tls_start(struct target *t)
 {
     unsigned char addr[16];
-    int is_ip =
-        inet_pton(AF_INET, f->cfg.host, addr) == 1 || inet_pton(AF_INET6, f->cfg.host, addr) == 1;
+    int is_ip = inet_pton(AF_INET, t->host, addr) == 1 || inet_pton(AF_INET6, t->host, addr) == 1;
     X509_VERIFY_PARAM *vp;
 
-    if ((f->ssl = SSL_new(f->ctx)) == NULL || SSL_set_fd(f->ssl, f->fd) != 1)
+    if ((t->ssl = SSL_new(t->ctx)) == NULL || SSL_set_fd(t->ssl, t->fd) != 1)
         return -1;
-    vp = SSL_get0_param(f->ssl);
-    if (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, f->cfg.host) != 1
-              : (SSL_set_tlsext_host_name(f->ssl, f->cfg.host) != 1 ||
-                 X509_VERIFY_PARAM_set1_host(vp, f->cfg.host, 0) != 1))
+    vp = SSL_get0_param(t->ssl);
+    if (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, t->host) != 1
+              : (SSL_set_tlsext_host_name(t->ssl, t->host) != 1 ||
+                 X509_VERIFY_PARAM_set1_host(vp, t->host, 0) != 1))
         return -1;
-    if (SSL_connect(f->ssl) != 1) {
+    if (SSL_connect(t->ssl) != 1) {
         char msg[256];
         ERR_error_string_n(ERR_peek_last_error(), msg, sizeof(msg));
-        log_warn("audit forwarding: TLS with %s:%d failed: %s (verify: %s)", f->cfg.host,
-                 f->cfg.port, msg, X509_verify_cert_error_string(SSL_get_verify_result(f->ssl)));
+        log_warn("audit forwarding%s%s: TLS with %s:%d failed: %s (verify: %s)",
+                 t->tenant ? " of " : "", t->tenant ? t->tenant : "", t->host, t->port, msg,
+                 X509_verify_cert_error_string(SSL_get_verify_result(t->ssl)));
         ERR_clear_error();
         return -1;
     }
     return 0;
 }
 
-static int conn_open(struct forwarder *f)
+static int conn_open(struct target *t)
 {
-    if (f->fd >= 0)
+    if (t->fd >= 0)
         return 0;
-    if ((f->fd = tcp_connect(f->cfg.host, f->cfg.port)) < 0)
+    if ((t->fd = tcp_connect(t->host, t->port)) < 0)
         return -1;
-    if (f->ctx != NULL && tls_start(f) != 0) {
-        conn_close(f);
+    if (t->ctx != NULL && tls_start(t) != 0) {
+        conn_close(t);
         return -1;
     }
-    log_info("audit forwarding: connected to %s:%d (%s)", f->cfg.host, f->cfg.port,
-             f->cfg.transport);
+    log_info("audit forwarding%s%s: connected to %s:%d (%s)", t->tenant ? " of " : "",
+             t->tenant ? t->tenant : "", t->host, t->port, t->transport);
     return 0;
 }
 
 /* Writes all of data on the connection; -1 on failure. */
-static int conn_write(struct forwarder *f, const char *data, size_t len)
+static int conn_write(struct target *t, const char *data, size_t len)
 {
     while (len > 0) {
         ssize_t n;
-        if (f->ssl != NULL) {
+        if (t->ssl != NULL) {
             size_t w = 0;
-            n = SSL_write_ex(f->ssl, data, len, &w) == 1 ? (ssize_t)w : -1;
+            n = SSL_write_ex(t->ssl, data, len, &w) == 1 ? (ssize_t)w : -1;
         } else {
-            n = send(f->fd, data, len, MSG_NOSIGNAL);
+            n = send(t->fd, data, len, MSG_NOSIGNAL);
         }
         if (n <= 0) {
             ERR_clear_error();
@@ -211,25 +227,148 @@ static int conn_write(struct forwarder *f, const char *data, size_t len)
 }
 
 /* Whether the receiver closed the connection (it never sends on a syslog stream). */
-static int conn_dead(struct forwarder *f)
+static int conn_dead(struct target *t)
 {
-    struct pollfd p = {.fd = f->fd, .events = POLLIN};
+    struct pollfd p = {.fd = t->fd, .events = POLLIN};
     char c;
 
     if (poll(&p, 1, 0) <= 0)
         return 0;
-    if (f->ssl != NULL)
+    if (t->ssl != NULL)
         return 1; /* a TLS close_notify or anything else: start over */
-    return recv(f->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
+    return recv(t->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
+}
+
+/* ---- targets --------------------------------------------------------------- */
+
+/* A TLS client context trusting the CA certificates of ca_file or (else) ca_pem. */
+static SSL_CTX *tls_context(const char *ca_file, const char *ca_pem, struct err *e)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    BIO *b = ca_pem != NULL ? BIO_new_mem_buf(ca_pem, -1) : NULL;
+    X509 *x;
+    int ok = ctx != NULL && SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1, n = 0;
+
+    if (ok && ca_file != NULL)
+        ok = SSL_CTX_load_verify_locations(ctx, ca_file, NULL) == 1;
+    else if (ok && b != NULL) {
+        while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+            ok = ok && X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), x) == 1;
+            X509_free(x);
+            n++;
+        }
+        ERR_clear_error();
+        ok = ok && n > 0;
+    } else
+        ok = 0;
+    BIO_free(b);
+    if (!ok) {
+        SSL_CTX_free(ctx);
+        err_ossl(e, 0, ERR_BAD_REQUEST, "audit forwarding: cannot load CA certificates from %s",
+                 ca_file != NULL ? ca_file : "ca_pem");
+        return NULL;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    return ctx;
+}
+
+static void target_free(struct target *t)
+{
+    if (t == NULL)
+        return;
+    conn_close(t);
+    SSL_CTX_free(t->ctx);
+    free(t->progress);
+    free(t->tenant);
+    free(t->host);
+    free(t->transport);
+    free(t->ca_pem);
+    free(t);
+}
+
+/* A target (not connected); NULL with e set if its CA certificates do not load. */
+static struct target *target_new(const char *progress, const char *tenant, const char *host,
+                                 int port, const char *transport, const char *ca_file,
+                                 const char *ca_pem, struct err *e)
+{
+    struct target *t = xcalloc(1, sizeof(*t));
+
+    t->fd = -1;
+    t->backoff = 1;
+    t->progress = xstrdup(progress);
+    t->tenant = tenant != NULL ? xstrdup(tenant) : NULL;
+    t->host = xstrdup(host);
+    t->port = port;
+    t->transport = xstrdup(strcmp(transport, "tls") == 0 ? "tls" : "tcp");
+    t->ca_pem = ca_pem != NULL ? xstrdup(ca_pem) : NULL;
+    if (strcmp(t->transport, "tls") == 0 && (t->ctx = tls_context(ca_file, ca_pem, e)) == NULL) {
+        target_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+static int same_text(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* The target of r, kept from *old (with its connection) when unchanged. */
+static struct target *target_reuse(struct target **old, size_t n, const struct audit_target_rec *r)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct target *t = old[i];
+        if (t != NULL && strcmp(t->tenant, r->tenant) == 0 && strcmp(t->host, r->host) == 0 &&
+            t->port == r->port && strcmp(t->transport, r->transport) == 0 &&
+            same_text(t->ca_pem, r->ca_pem)) {
+            old[i] = NULL;
+            return t;
+        }
+    }
+    return NULL;
+}
+
+/* Re-reads the tenants' targets, keeping the connections of unchanged ones. */
+static void targets_reload(struct forwarder *f)
+{
+    struct audit_target_rec **recs = NULL;
+    struct store_tx *tx = store_begin_read(f->store, NULL);
+    struct target **next;
+    size_t n = 0, k = 0;
+    struct err e;
+
+    if (tx == NULL)
+        return;
+    if (store_audit_target_list(tx, &recs, &n, &e) != 0) {
+        store_rollback(tx);
+        return;
+    }
+    store_rollback(tx);
+    next = xcalloc(n + 1, sizeof(*next));
+    for (size_t i = 0; i < n; i++) {
+        struct target *t = target_reuse(f->tenants, f->ntenants, recs[i]);
+        if (t == NULL)
+            t = target_new("tenant", recs[i]->tenant, recs[i]->host, recs[i]->port,
+                           recs[i]->transport, NULL, recs[i]->ca_pem, &e);
+        if (t != NULL)
+            next[k++] = t;
+    }
+    for (size_t i = 0; i < f->ntenants; i++)
+        target_free(f->tenants[i]);
+    free(f->tenants);
+    f->tenants = next;
+    f->ntenants = k;
+    audit_target_rec_list_free(recs, n);
 }
 
 /* ---- the sender ---------------------------------------------------------- */
 
 /*
- * Sends tenant's due events, a batch at a time, recording the last seq sent
- * after each.  Returns the number sent, -1 if the receiver or store failed.
+ * Sends the due events of tenant's chain to t, a batch at a time, recording
+ * the last seq sent after each.  Returns the number sent, -1 if the receiver
+ * or store failed.
  */
-static int forward_tenant(struct forwarder *f, const char *tenant)
+static int forward_chain(struct forwarder *f, struct target *t, const char *tenant)
 {
     struct audit_rec **rows = NULL;
     struct store_tx *tx;
@@ -240,18 +379,18 @@ static int forward_tenant(struct forwarder *f, const char *tenant)
 
     if ((tx = store_begin_read(f->store, &e)) == NULL)
         return -1;
-    if (store_audit_forward_get(tx, tenant, TARGET, &last, &e) != 0 ||
+    if (store_audit_forward_get(tx, tenant, t->progress, &last, &e) != 0 ||
         store_audit_list(tx, tenant, last, BATCH, &rows, &n, &e) != 0) {
         store_rollback(tx);
         return -1;
     }
     store_rollback(tx);
-    if (n > 0 && conn_open(f) != 0)
+    if (n > 0 && conn_open(t) != 0)
         rc = -1;
     for (; rc == 0 && sent < n; sent++) {
-        char *msg = forward_format(rows[sent], f->cfg.facility, f->hostname);
+        char *msg = forward_format(rows[sent], f->facility, f->hostname);
         char *frame = xasprintf("%zu %s", strlen(msg), msg);
-        if (conn_write(f, frame, strlen(frame)) != 0)
+        if (conn_write(t, frame, strlen(frame)) != 0)
             rc = -1;
         free(frame);
         free(msg);
@@ -260,7 +399,7 @@ static int forward_tenant(struct forwarder *f, const char *tenant)
         sent--; /* the event whose write failed was not sent */
     if (sent > 0) {
         if ((tx = store_begin(f->store, &e)) == NULL ||
-            store_audit_forward_set(tx, tenant, TARGET, rows[sent - 1]->seq, &e) != 0 ||
+            store_audit_forward_set(tx, tenant, t->progress, rows[sent - 1]->seq, &e) != 0 ||
             store_commit(tx, &e) != 0) {
             store_rollback(tx);
             log_warn("audit forwarding: progress of %s not recorded: %s", tenant, e.msg);
@@ -271,27 +410,29 @@ static int forward_tenant(struct forwarder *f, const char *tenant)
     return rc != 0 ? -1 : (int)sent;
 }
 
-/* One pass over every chain; -1 if the receiver failed. */
-static int forward_pass(struct forwarder *f, int *sent)
+/* Every chain due to t (all of them, or its tenant's); -1 if the receiver failed. */
+static int forward_target(struct forwarder *f, struct target *t, int *sent)
 {
     struct tenant_rec **tenants = NULL;
-    struct store_tx *tx = store_begin_read(f->store, NULL);
+    struct store_tx *tx;
     size_t n = 0;
     int rc = 0, k = 0;
 
-    *sent = 0;
-    if (tx == NULL)
+    if (t->tenant != NULL) {
+        while ((k = forward_chain(f, t, t->tenant)) == BATCH)
+            *sent += k;
+        return k < 0 ? -1 : (*sent += k, 0);
+    }
+    if ((tx = store_begin_read(f->store, NULL)) == NULL)
         return -1;
     if (store_tenant_list(tx, &tenants, &n, NULL) != 0) {
         store_rollback(tx);
         return -1;
     }
     store_rollback(tx);
-    if (f->fd >= 0 && conn_dead(f))
-        conn_close(f);
     for (size_t i = 0; i <= n && rc == 0; i++) {
         const char *tenant = i < n ? tenants[i]->name : "_system";
-        while ((k = forward_tenant(f, tenant)) == BATCH)
+        while ((k = forward_chain(f, t, tenant)) == BATCH)
             *sent += k;
         if (k < 0)
             rc = -1;
@@ -304,80 +445,74 @@ static int forward_pass(struct forwarder *f, int *sent)
     return rc;
 }
 
+/* Serves t unless it rests after a failure; a failure closes it and doubles its rest. */
+static void target_serve(struct forwarder *f, struct target *t, int *sent)
+{
+    if (time_now() < t->next_try)
+        return;
+    if (t->fd >= 0 && conn_dead(t))
+        conn_close(t);
+    if (forward_target(f, t, sent) != 0) {
+        conn_close(t);
+        t->next_try = time_now() + t->backoff;
+        t->backoff = t->backoff * 2 > MAX_BACKOFF ? MAX_BACKOFF : t->backoff * 2;
+    } else {
+        t->backoff = 1;
+    }
+}
+
 static void *forward_main(void *arg)
 {
     struct forwarder *f = arg;
-    int wait = 1, sent = 0;
+    int sent;
 
     pthread_mutex_lock(&f->lock);
     while (!f->stopping) {
         struct timespec until;
         pthread_mutex_unlock(&f->lock);
-        if (forward_pass(f, &sent) != 0) {
-            conn_close(f);
-            wait = f->backoff;
-            f->backoff = f->backoff * 2 > MAX_BACKOFF ? MAX_BACKOFF : f->backoff * 2;
-        } else {
-            wait = 1;
-            f->backoff = 1;
-        }
+        sent = 0;
+        if (f->system != NULL)
+            target_serve(f, f->system, &sent);
+        if (f->tenant_targets)
+            targets_reload(f);
+        for (size_t i = 0; i < f->ntenants; i++)
+            target_serve(f, f->tenants[i], &sent);
         if (sent > 0)
             log_debug("audit forwarding: %d event(s) sent", sent);
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += wait;
+        until.tv_sec += 1;
         pthread_mutex_lock(&f->lock);
         if (!f->stopping)
             pthread_cond_timedwait(&f->cond, &f->lock, &until);
     }
     pthread_mutex_unlock(&f->lock);
-    conn_close(f);
     return NULL;
-}
-
-static SSL_CTX *tls_context(const char *ca_file, struct err *e)
-{
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-
-    if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 || ca_file == NULL ||
-        SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
-        SSL_CTX_free(ctx);
-        err_ossl(e, 0, ERR_BAD_REQUEST, "syslog_ca_file: cannot load CA certificates from %s",
-                 ca_file != NULL ? ca_file : "(not set)");
-        return NULL;
-    }
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    return ctx;
 }
 
 struct forwarder *forward_start(struct store *store, const struct forward_config *cfg,
                                 struct err *e)
 {
     struct forwarder *f = xcalloc(1, sizeof(*f));
-    int tls = cfg->transport != NULL && strcmp(cfg->transport, "tls") == 0;
 
-    if (tls && (f->ctx = tls_context(cfg->ca_file, e)) == NULL) {
+    if (cfg->host != NULL &&
+        (f->system = target_new("system", NULL, cfg->host, cfg->port,
+                                cfg->transport != NULL ? cfg->transport : "tls", cfg->ca_file, NULL,
+                                e)) == NULL) {
         free(f);
         return NULL;
     }
     f->store = store;
-    f->cfg = *cfg;
-    f->cfg.host = xstrdup(cfg->host);
-    f->cfg.transport = xstrdup(tls ? "tls" : "tcp");
-    f->cfg.ca_file = NULL;
-    f->cfg.hostname = NULL;
+    f->facility = cfg->facility;
+    f->tenant_targets = cfg->tenant_targets;
     if (cfg->hostname != NULL)
         snprintf(f->hostname, sizeof(f->hostname), "%s", cfg->hostname);
     else if (gethostname(f->hostname, sizeof(f->hostname) - 1) != 0)
         snprintf(f->hostname, sizeof(f->hostname), "-");
-    f->fd = -1;
-    f->backoff = 1;
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->cond, NULL);
     if (pthread_create(&f->thread, NULL, forward_main, f) != 0) {
         err_set(e, 500, ERR_INTERNAL, "cannot start the audit forwarding thread");
-        SSL_CTX_free(f->ctx);
-        free((char *)f->cfg.host);
-        free((char *)f->cfg.transport);
+        target_free(f->system);
         free(f);
         return NULL;
     }
@@ -393,10 +528,11 @@ void forward_stop(struct forwarder *f)
     pthread_cond_signal(&f->cond);
     pthread_mutex_unlock(&f->lock);
     pthread_join(f->thread, NULL);
-    SSL_CTX_free(f->ctx);
+    target_free(f->system);
+    for (size_t i = 0; i < f->ntenants; i++)
+        target_free(f->tenants[i]);
+    free(f->tenants);
     pthread_mutex_destroy(&f->lock);
     pthread_cond_destroy(&f->cond);
-    free((char *)f->cfg.host);
-    free((char *)f->cfg.transport);
     free(f);
 }

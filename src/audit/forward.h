@@ -20,12 +20,13 @@
 #include "store/store.h"
 
 struct forward_config {
-    const char *host;      /* receiver host name or address */
+    const char *host;      /* the configured SIEM's host name or address; NULL: none */
     int port;              /* receiver TCP port */
     const char *transport; /* "tcp" or "tls" */
     const char *ca_file;   /* tls: CA certificates the receiver's certificate must chain to */
     int facility;          /* syslog facility 0..23 (13: log audit) */
     const char *hostname;  /* HOSTNAME field; NULL: gethostname() */
+    int tenant_targets;    /* also each tenant's own target (table audit_targets) */
 };
 
 /*
@@ -40,9 +41,11 @@ char *forward_format(const struct audit_rec *r, int facility, const char *hostna
 struct forwarder;
 
 /*
- * Starts the sender thread for cfg (copied) over store, forwarding every
- * tenant's chain (and _system's) as target "system".  NULL with e set if cfg
- * is unusable (a bad CA file).
+ * Starts the sender thread for cfg (copied) over store: every tenant's chain
+ * (and _system's) to the configured SIEM (progress "system"), and with
+ * tenant_targets each tenant's chain to the tenant's own target, re-read
+ * every second (progress "tenant").  NULL with e set if cfg is unusable (a
+ * bad CA file).
  */
 struct forwarder *forward_start(struct store *store, const struct forward_config *cfg,
                                 struct err *e);

@@ -93,6 +93,8 @@ static const struct config_item items[] = {
      "tls: CA certificates (PEM) the SIEM's certificate must chain to"},
     {"syslog_facility", CONF_INT, F(syslog_facility), 0, 23, "13",
      "syslog facility of audit messages (13: log audit)"},
+    {"syslog_tenant_targets", CONF_BOOL, F(syslog_tenant_targets), 0, 0, "no",
+     "tenant admins may have their own audit events sent to their SIEM (vouchd connects there)"},
 };
 
 static char **str_field(struct config *c, const struct config_item *it)

@@ -51,6 +51,7 @@ struct config {
     char *syslog_transport; /* "tcp" or "tls" */
     char *syslog_ca_file;
     int syslog_facility;
+    int syslog_tenant_targets; /* tenants may set their own SIEM */
 };
 
 /* Sets every field to its default. */

@@ -98,16 +98,17 @@ static void server_stop(struct server *s)
     config_free(&s->cfg);
 }
 
-/* Starts forwarding audit events to the configured SIEM, if there is one. */
+/* Starts forwarding audit events to the configured SIEM and tenants' own, if any. */
 static int forwarder_start(struct server *s, struct err *e)
 {
     struct forward_config fc = {.host = s->cfg.syslog_host,
                                 .port = s->cfg.syslog_port,
                                 .transport = s->cfg.syslog_transport,
                                 .ca_file = s->cfg.syslog_ca_file,
-                                .facility = s->cfg.syslog_facility};
+                                .facility = s->cfg.syslog_facility,
+                                .tenant_targets = s->cfg.syslog_tenant_targets};
 
-    if (s->cfg.syslog_host == NULL)
+    if (s->cfg.syslog_host == NULL && !s->cfg.syslog_tenant_targets)
         return 0;
     s->forwarder = forward_start(s->store, &fc, e);
     return s->forwarder != NULL ? 0 : -1;
@@ -205,6 +206,7 @@ static int server_start(struct server *s, struct err *e)
         return -1;
     s->api.store = s->store;
     s->api.signer = s->signer;
+    s->api.tenant_forwarding = s->cfg.syslog_tenant_targets;
     return server_listen(s, e);
 }
 

@@ -26,6 +26,7 @@
 #define OCSP_COLS       "tenant, serial, ca, refresh_at, this_update, next_update, der"
 #define AUDIT_COLS      "tenant, seq, time, actor, action, object, result, detail, prev_hash, hash"
 #define AUDIT_KEY_COLS  "tenant, key_id, key_type, public_pem, created"
+#define TARGET_COLS     "tenant, host, port, transport, ca_pem, created"
 #define CHECKPOINT_COLS "tenant, seq, time, head_hash, key_id, der, sig"
 #define TSA_UNIT_COLS                                                                              \
     "tenant, name, ca, key_id, key_type, status, cert_serial, cert, chain, policy, policies, "     \
@@ -142,6 +143,11 @@ const char *const sqlite_queries[Q_COUNT] = {
         "SELECT last_seq FROM audit_forwarding WHERE tenant = ?1 AND target = ?2",
     [Q_AUDIT_FORWARD_SET] = "INSERT OR REPLACE INTO audit_forwarding (tenant, target, last_seq) "
                             "VALUES (?1, ?2, ?3)",
+    [Q_AUDIT_TARGET_PUT] = "INSERT OR REPLACE INTO audit_targets (" TARGET_COLS ") VALUES "
+                           "(?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_AUDIT_TARGET_GET] = "SELECT " TARGET_COLS " FROM audit_targets WHERE tenant = ?1",
+    [Q_AUDIT_TARGET_DELETE] = "DELETE FROM audit_targets WHERE tenant = ?1",
+    [Q_AUDIT_TARGET_LIST] = "SELECT " TARGET_COLS " FROM audit_targets ORDER BY tenant",
     [Q_TSA_UNIT_INSERT] = "INSERT INTO tsa_units (" TSA_UNIT_COLS ") VALUES (?1, ?2, ?3, ?4, "
                           "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     [Q_TSA_UNIT_GET] = "SELECT " TSA_UNIT_COLS " FROM tsa_units WHERE tenant = ?1 AND name = ?2",
@@ -442,6 +448,23 @@ static void *read_checkpoint(sqlite3_stmt *st)
     return r;
 }
 
+static void *read_target(sqlite3_stmt *st)
+{
+    struct audit_target_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->host = col_text(st, 1);
+    r->port = sqlite3_column_int(st, 2);
+    r->transport = col_text(st, 3);
+    r->ca_pem = col_text(st, 4);
+    r->created = sqlite3_column_int64(st, 5);
+    return r;
+}
+
+static void free_target(void *r)
+{
+    audit_target_rec_free(r);
+}
+
 static void free_audit_key(void *r)
 {
     audit_key_rec_free(r);
@@ -551,6 +574,7 @@ static const struct reader ocsp_reader = {read_ocsp, free_ocsp};
 static const struct reader audit_reader = {read_audit, free_audit};
 static const struct reader audit_key_reader = {read_audit_key, free_audit_key};
 static const struct reader checkpoint_reader = {read_checkpoint, free_checkpoint};
+static const struct reader target_reader = {read_target, free_target};
 static const struct reader tsa_unit_reader = {read_tsa_unit, free_tsa_unit};
 static const struct reader tsa_token_reader = {read_tsa_token, free_tsa_token};
 
@@ -1235,6 +1259,41 @@ static int audit_forward_set(struct store_tx *tx, const char *tenant, const char
     return step_done(tx, st, "audit forwarding", e);
 }
 
+static int audit_target_put(struct store_tx *tx, const char *tenant,
+                            const struct audit_target_rec *r, struct err *e)
+{
+    STMT(Q_AUDIT_TARGET_PUT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->host);
+    sqlite3_bind_int(st, 3, r->port);
+    bind_text(st, 4, r->transport);
+    bind_text(st, 5, r->ca_pem);
+    sqlite3_bind_int64(st, 6, r->created);
+    return step_done(tx, st, "audit forwarding target", e);
+}
+
+static int audit_target_get(struct store_tx *tx, const char *tenant, struct audit_target_rec **out,
+                            struct err *e)
+{
+    STMT(Q_AUDIT_TARGET_GET);
+    bind_text(st, 1, tenant);
+    return read_one(tx, st, &target_reader, (void **)out, "audit forwarding target", e);
+}
+
+static int audit_target_delete(struct store_tx *tx, const char *tenant, struct err *e)
+{
+    STMT(Q_AUDIT_TARGET_DELETE);
+    bind_text(st, 1, tenant);
+    return step_one_change(tx, st, "audit forwarding target", e);
+}
+
+static int audit_target_list(struct store_tx *tx, struct audit_target_rec ***out, size_t *n,
+                             struct err *e)
+{
+    STMT(Q_AUDIT_TARGET_LIST);
+    return read_all(tx, st, &target_reader, (void ***)out, n, "audit forwarding targets", e);
+}
+
 /* ---- time-stamping --------------------------------------------------------- */
 
 static int tsa_unit_insert(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
@@ -1391,6 +1450,10 @@ const struct store_ops store_sqlite_ops = {
     .audit_checkpoint_list = audit_checkpoint_list,
     .audit_forward_get = audit_forward_get,
     .audit_forward_set = audit_forward_set,
+    .audit_target_put = audit_target_put,
+    .audit_target_get = audit_target_get,
+    .audit_target_delete = audit_target_delete,
+    .audit_target_list = audit_target_list,
     .tsa_unit_insert = tsa_unit_insert,
     .tsa_unit_get = tsa_unit_get,
     .tsa_unit_list = tsa_unit_list,

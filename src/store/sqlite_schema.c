@@ -101,7 +101,9 @@ const char *const sqlite_migrations[] = {
     "  time INTEGER NOT NULL, head_hash TEXT NOT NULL, key_id TEXT NOT NULL,"
     "  der BLOB NOT NULL, sig BLOB NOT NULL, PRIMARY KEY (tenant, seq));"
     "CREATE TABLE audit_forwarding (tenant TEXT NOT NULL, target TEXT NOT NULL,"
-    "  last_seq INTEGER NOT NULL, PRIMARY KEY (tenant, target));",
+    "  last_seq INTEGER NOT NULL, PRIMARY KEY (tenant, target));"
+    "CREATE TABLE audit_targets (tenant TEXT NOT NULL PRIMARY KEY, host TEXT NOT NULL,"
+    "  port INTEGER NOT NULL, transport TEXT NOT NULL, ca_pem TEXT, created INTEGER NOT NULL);",
 };
 
 const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

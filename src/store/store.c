@@ -332,6 +332,29 @@ int store_audit_forward_set(struct store_tx *tx, const char *tenant, const char 
     return tx->ops->audit_forward_set(tx, tenant, target, last_seq, e);
 }
 
+int store_audit_target_put(struct store_tx *tx, const char *tenant,
+                           const struct audit_target_rec *r, struct err *e)
+{
+    return tx->ops->audit_target_put(tx, tenant, r, e);
+}
+
+int store_audit_target_get(struct store_tx *tx, const char *tenant, struct audit_target_rec **out,
+                           struct err *e)
+{
+    return tx->ops->audit_target_get(tx, tenant, out, e);
+}
+
+int store_audit_target_delete(struct store_tx *tx, const char *tenant, struct err *e)
+{
+    return tx->ops->audit_target_delete(tx, tenant, e);
+}
+
+int store_audit_target_list(struct store_tx *tx, struct audit_target_rec ***out, size_t *n,
+                            struct err *e)
+{
+    return tx->ops->audit_target_list(tx, out, n, e);
+}
+
 int store_tsa_unit_insert(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
                           struct err *e)
 {

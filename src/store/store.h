@@ -426,6 +426,32 @@ int store_audit_forward_get(struct store_tx *tx, const char *tenant, const char 
 int store_audit_forward_set(struct store_tx *tx, const char *tenant, const char *target,
                             int64_t last_seq, struct err *e);
 
+/* A tenant's own SIEM (audit forwarding target); at most one per tenant. */
+struct audit_target_rec {
+    char *tenant;
+    char *host;
+    int port;
+    char *transport; /* "tcp" or "tls" */
+    char *ca_pem;    /* tls: the CA certificates the receiver must chain to; NULL for tcp */
+    int64_t created;
+};
+void audit_target_rec_free(struct audit_target_rec *r);
+void audit_target_rec_list_free(struct audit_target_rec **list, size_t n);
+/* Sets (replaces) tenant's target. */
+int store_audit_target_put(struct store_tx *tx, const char *tenant,
+                           const struct audit_target_rec *r, struct err *e);
+/* -1/404 if the tenant has none. */
+int store_audit_target_get(struct store_tx *tx, const char *tenant, struct audit_target_rec **out,
+                           struct err *e);
+/* -1/404 if the tenant has none. */
+int store_audit_target_delete(struct store_tx *tx, const char *tenant, struct err *e);
+/*
+ * Every tenant's target, in tenant order: read across tenants, for the
+ * forwarding thread only (as store_token_find is for authentication).
+ */
+int store_audit_target_list(struct store_tx *tx, struct audit_target_rec ***out, size_t *n,
+                            struct err *e);
+
 /* ---- time-stamping units and tokens (RFC 3161) ------------------------- */
 
 struct tsa_unit_rec {

@@ -109,6 +109,13 @@ struct store_ops {
                              int64_t *last_seq, struct err *e);
     int (*audit_forward_set)(struct store_tx *tx, const char *tenant, const char *target,
                              int64_t last_seq, struct err *e);
+    int (*audit_target_put)(struct store_tx *tx, const char *tenant,
+                            const struct audit_target_rec *r, struct err *e);
+    int (*audit_target_get)(struct store_tx *tx, const char *tenant, struct audit_target_rec **out,
+                            struct err *e);
+    int (*audit_target_delete)(struct store_tx *tx, const char *tenant, struct err *e);
+    int (*audit_target_list)(struct store_tx *tx, struct audit_target_rec ***out, size_t *n,
+                             struct err *e);
     int (*tsa_unit_insert)(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
                            struct err *e);
     int (*tsa_unit_get)(struct store_tx *tx, const char *tenant, const char *name,

@@ -289,3 +289,21 @@ void audit_checkpoint_rec_list_free(struct audit_checkpoint_rec **list, size_t n
         audit_checkpoint_rec_free(list[i]);
     free(list);
 }
+
+void audit_target_rec_free(struct audit_target_rec *r)
+{
+    if (r == NULL)
+        return;
+    free(r->tenant);
+    free(r->host);
+    free(r->transport);
+    free(r->ca_pem);
+    free(r);
+}
+
+void audit_target_rec_list_free(struct audit_target_rec **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        audit_target_rec_free(list[i]);
+    free(list);
+}

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import Server, free_port, make_csr, write  # noqa: F401
+from conftest import Server, free_port, make_csr, other_tenant, write
 
 RSYSLOGD = "/usr/sbin/rsyslogd"
 pytestmark = pytest.mark.skipif(not os.path.exists(RSYSLOGD), reason="rsyslog not installed")
@@ -203,3 +203,51 @@ def test_events_reach_rsyslog_over_tls_and_only_a_receiver_the_ca_vouches_for(tm
         s.stop()
         wrong.stop()
         rs.stop()
+
+
+def test_a_tenant_sends_its_own_events_to_its_own_siem(tmp_path):
+    os.makedirs(tmp_path / "rs")
+    os.makedirs(tmp_path / "pki")
+    pki = make_pki(str(tmp_path / "pki"))
+    port = free_port()
+    rs = Rsyslog(tmp_path / "rs", port, tls=pki)
+    s = Server(str(tmp_path / "v"), conf="syslog_tenant_targets = yes\n")
+    try:
+        token = other_tenant(s, "siem-owner")
+        bad = s.request("PUT", "/api/v1/t/siem-owner/audit/forwarding",
+                        {"host": "127.0.0.1", "port": port, "transport": "tls"}, token=token)
+        assert bad.status == 400 and "ca_pem" in bad.json()["detail"]
+        target = {"host": "127.0.0.1", "port": port, "transport": "tls",
+                  "ca_pem": open(pki["ca"]).read()}
+        r = s.request("PUT", "/api/v1/t/siem-owner/audit/forwarding", target, token=token)
+        assert r.status == 200, r.body
+        shown = s.request("GET", "/api/v1/t/siem-owner/audit/forwarding", token=token).json()
+        assert shown["host"] == "127.0.0.1" and shown["transport"] == "tls"
+        s.request("POST", "/api/v1/t/siem-owner/entities", {"name": "mine", "kind": "device"},
+                  token=token)
+        s.api("POST", "/entities", {"name": "not-theirs", "kind": "device"}, expect=201)
+        events = s.audit("siem-owner", token=token)
+        assert events[-2]["action"] == "audit.forwarding.set"
+        msgs = rs.wait_for(lambda got: len(seqs(got, "siem-owner")) >= len(events))
+        # The whole chain from seq 1, and nothing of another tenant or of _system.
+        assert seqs(msgs, "siem-owner") == [e["seq"] for e in events]
+        assert {m["params"]["tenant"] for m in msgs} == {"siem-owner"}
+        # Another tenant's admin cannot read or change it; both refusals are audited.
+        assert s.request("GET", "/api/v1/t/siem-owner/audit/forwarding").status == 403
+        assert s.request("DELETE", "/api/v1/t/siem-owner/audit/forwarding").status == 403
+        assert [e["result"] for e in s.audit("siem-owner", token=token)[-2:]] == \
+            ["refused", "refused"]
+        assert s.request("DELETE", "/api/v1/t/siem-owner/audit/forwarding",
+                         token=token).status == 204
+        assert s.audit("siem-owner", token=token)[-1]["action"] == "audit.forwarding.delete"
+    finally:
+        s.stop()
+        rs.stop()
+
+
+def test_tenant_targets_are_refused_unless_the_operator_enables_them(server):
+    r = server.request("PUT", "/api/v1/t/default/audit/forwarding",
+                       {"host": "127.0.0.1", "port": 6514, "transport": "tcp"})
+    assert r.status == 403
+    last = server.audit()[-1]
+    assert last["action"] == "audit.forwarding.set" and last["result"] == "refused"

@@ -18,6 +18,7 @@ ROUTES = [
     ("PUT", "/entities/{entity}"),
     ("GET", "/audit"), ("GET", "/audit/verify"), ("GET", "/audit/export"),
     ("GET", "/audit/checkpoints"), ("POST", "/audit/checkpoints"),
+    ("GET", "/audit/forwarding"), ("PUT", "/audit/forwarding"), ("DELETE", "/audit/forwarding"),
     ("POST", "/tokens"), ("GET", "/tokens"), ("DELETE", "/tokens/{token}"),
     ("GET", "/keys"), ("POST", "/keys"), ("DELETE", "/keys/{key}"),
 ]

@@ -33,16 +33,16 @@ $(foreach m,$(MODULES),$(eval $(call module_vars,$(m))))
 
 # Which modules a program or unit test links (most dependent first).
 SERVER_MODS := daemon api http svc core audit store keys lib
-CLI_MODS    := cli lib
+CLI_MODS    := cli audit store keys lib
 DEPS_lib    := lib
 DEPS_keys   := keys lib
-DEPS_store  := audit store lib
-DEPS_audit  := audit store lib
+DEPS_store  := audit store keys lib
+DEPS_audit  := audit store keys lib
 DEPS_core   := core lib
 DEPS_http   := http lib
 DEPS_api    := $(SERVER_MODS)
 DEPS_svc    := svc core audit store keys lib
-DEPS_cli    := cli lib
+DEPS_cli    := cli audit store keys lib
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))

@@ -20,6 +20,7 @@ struct api {
     struct svc *svc;
     struct store *store;
     struct signer *signer;
+    int tenant_forwarding; /* tenants may set their own SIEM (syslog_tenant_targets) */
 };
 
 const struct http_route *api_routes(size_t *n);

@@ -16,8 +16,8 @@
 /* Permissions of the tenant-admin role (every tenant permission). */
 static const char *const admin_permissions[] = {
     "ca.read",       "ca.write",    "cert.read",    "cert.issue", "cert.revoke", "profile.read",
-    "profile.write", "entity.read", "entity.write", "crl.write",  "audit.read",  "token.read",
-    "token.write",   "tsa.read",    "tsa.write",    NULL,
+    "profile.write", "entity.read", "entity.write", "crl.write",  "audit.read",  "audit.write",
+    "token.read",    "token.write", "tsa.read",     "tsa.write",  NULL,
 };
 static const char *const system_permissions[] = {"system", NULL};
 static const char *const no_permissions[] = {NULL};

@@ -53,6 +53,12 @@ void api_entity_update(void *app, struct http_request *req, struct http_response
 void api_audit_list(void *app, struct http_request *req, struct http_response *resp);
 void api_system_audit(void *app, struct http_request *req, struct http_response *resp);
 void api_audit_verify(void *app, struct http_request *req, struct http_response *resp);
+void api_audit_checkpoint(void *app, struct http_request *req, struct http_response *resp);
+void api_audit_checkpoints(void *app, struct http_request *req, struct http_response *resp);
+void api_audit_export(void *app, struct http_request *req, struct http_response *resp);
+void api_audit_forwarding_put(void *app, struct http_request *req, struct http_response *resp);
+void api_audit_forwarding_get(void *app, struct http_request *req, struct http_response *resp);
+void api_audit_forwarding_delete(void *app, struct http_request *req, struct http_response *resp);
 void api_token_create(void *app, struct http_request *req, struct http_response *resp);
 void api_token_list(void *app, struct http_request *req, struct http_response *resp);
 void api_token_delete(void *app, struct http_request *req, struct http_response *resp);

@@ -320,23 +320,3 @@ void api_system_audit(void *app, struct http_request *req, struct http_response 
 {
     audit_list_respond(app, req, resp, "_system");
 }
-
-void api_audit_verify(void *app, struct http_request *req, struct http_response *resp)
-{
-    struct api *api = app;
-    int64_t count = 0, bad = 0;
-    char why[256] = "";
-    struct err e;
-    int rc = audit_verify(api->store, api_tenant(req), &count, &bad, why, sizeof(why), &e);
-
-    if (rc < 0) {
-        api_fail(api, req, resp, "audit.verify", NULL, &e);
-        return;
-    }
-    if (rc == 0)
-        http_respond_json(resp, 200, json_pack("{s:b, s:I}", "ok", 1, "count", (json_int_t)count));
-    else
-        http_respond_json(resp, 200,
-                          json_pack("{s:b, s:I, s:I, s:s}", "ok", 0, "count", (json_int_t)count,
-                                    "first_bad_seq", (json_int_t)bad, "reason", why));
-}

@@ -60,6 +60,12 @@ static const struct http_route routes[] = {
 
     {"GET", T "/audit", NULL, "audit.read", 0, api_audit_list},
     {"GET", T "/audit/verify", NULL, "audit.read", 0, api_audit_verify},
+    {"GET", T "/audit/export", NULL, "audit.read", 0, api_audit_export},
+    {"GET", T "/audit/checkpoints", NULL, "audit.read", 0, api_audit_checkpoints},
+    {"POST", T "/audit/checkpoints", JSON, "audit.write", SMALL, api_audit_checkpoint},
+    {"GET", T "/audit/forwarding", NULL, "audit.read", 0, api_audit_forwarding_get},
+    {"PUT", T "/audit/forwarding", JSON, "audit.write", SMALL, api_audit_forwarding_put},
+    {"DELETE", T "/audit/forwarding", NULL, "audit.write", 0, api_audit_forwarding_delete},
 
     {"POST", T "/tsa", JSON, "tsa.write", SMALL, api_tsa_create},
     {"GET", T "/tsa", NULL, "tsa.read", 0, api_tsa_list},

@@ -92,7 +92,8 @@ int cli_call_run(struct cli_ctx *ctx, struct cli_call *call)
     int rc;
 
     err_clear(&e);
-    if (call->req.method == NULL)
+    /* No request: a local command, or a remote one asked to work on a file (--offline). */
+    if (call->req.method == NULL || cli_call_value(call, "offline") != NULL)
         rc = call->cmd->show(ctx, call, NULL, &e);
     else if (call_send(ctx, call, &ans, &e) != 0)
         rc = -1;

@@ -9,6 +9,8 @@
 
 #include "cli/cli_internal.h"
 
+#include "audit/checkpoint.h"
+
 #define MAX_COLUMNS 8
 #define MODE_PUBLIC 0644
 #define MODE_SECRET 0600
@@ -377,24 +379,63 @@ int cli_show_audit(struct cli_ctx *ctx, const struct cli_call *call, const struc
     return output_write(ctx, out ? out : "-", ans->body.data, ans->body.len, MODE_PUBLIC, e);
 }
 
+/* audit verify --offline FILE: an export checked here, with no server. */
+static int verify_offline(struct cli_ctx *ctx, const char *path, struct err *e)
+{
+    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    struct audit_file_verdict v;
+    int rc;
+
+    if (in == NULL)
+        return err_set(e, CLI_EXIT_FAIL, "file", "%s: cannot open", path);
+    rc = audit_file_verify(in, &v);
+    if (in != stdin)
+        fclose(in);
+    text_sanitize(v.reason);
+    text_sanitize(v.tenant);
+    if (rc != 0)
+        return err_set(e, CLI_EXIT_FAIL, "file", "%s: %s", path, v.reason);
+    if (ctx->cfg.json) {
+        json_t *o = json_pack("{s:b, s:s, s:I, s:I}", "ok", v.ok, "tenant", v.tenant, "count",
+                              (json_int_t)v.count, "checkpoints", (json_int_t)v.checkpoints);
+        if (!v.ok) {
+            json_object_set_new(o, "first_bad_seq", json_integer(v.bad_seq));
+            json_object_set_new(o, "reason", json_string(v.reason));
+        }
+        json_print(ctx->out, o);
+        json_decref(o);
+    } else if (v.ok)
+        fprintf(ctx->out,
+                "audit export of %s: %lld events, intact; %lld signed checkpoints verified\n",
+                v.tenant, (long long)v.count, (long long)v.checkpoints);
+    else
+        fprintf(ctx->out, "audit export of %s: BROKEN at event %lld: %s\n", v.tenant,
+                (long long)v.bad_seq, v.reason);
+    return v.ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
+
 /* audit verify: exit code 1 when the chain is broken. */
 int cli_show_verify(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
                     struct err *e)
 {
-    json_t *obj = answer_object(ans, e), *ok;
-    const char *reason;
+    json_t *obj, *ok;
+    const char *reason, *offline = cli_call_value(call, "offline");
     char *text;
 
-    (void)call;
-    if (obj == NULL)
+    if (offline != NULL)
+        return verify_offline(ctx, offline, e);
+    if ((obj = answer_object(ans, e)) == NULL)
         return -1;
     if (!json_is_boolean(ok = json_object_get(obj, "ok")))
         return err_set(e, CLI_EXIT_FAIL, "answer", "the answer has no \"ok\"");
     if (ctx->cfg.json)
         json_print(ctx->out, obj);
     else if (json_is_true(ok))
-        fprintf(ctx->out, "audit chain of %s: %lld events, intact\n", ctx->cfg.tenant,
-                (long long)json_integer_value(json_object_get(obj, "count")));
+        fprintf(ctx->out, "audit chain of %s: %lld events, intact%s\n", ctx->cfg.tenant,
+                (long long)json_integer_value(json_object_get(obj, "count")),
+                json_integer_value(json_object_get(obj, "checkpoints")) > 0
+                    ? "; signed checkpoints verified"
+                    : "");
     else {
         reason = json_string_value(json_object_get(obj, "reason"));
         text = xstrdup(reason ? reason : "no reason given");

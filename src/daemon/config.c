@@ -82,6 +82,19 @@ static const struct config_item items[] = {
     {"log_level", CONF_STRING, F(log_level), 0, 0, "info", "debug, info, warn or error"},
     {"tsa_clock_check", CONF_STRING, F(tsa_clock_check), 0, 0, "off",
      "TSA: off, or kernel (refuse tokens while adjtimex(2) flags the clock unsynchronised)"},
+    {"audit_checkpoint_seconds", CONF_INT, F(audit_checkpoint_seconds), 1, 86400, "300",
+     "how often each tenant's audit chain head is signed (when it moved)"},
+    {"syslog_host", CONF_STRING, F(syslog_host), 0, 0, NULL,
+     "SIEM receiving every tenant's audit events as RFC 5424 syslog (unset: none)"},
+    {"syslog_port", CONF_INT, F(syslog_port), 1, 65535, "6514", "the SIEM's TCP port"},
+    {"syslog_transport", CONF_STRING, F(syslog_transport), 0, 0, "tls",
+     "tls (RFC 5425) or tcp (RFC 6587 octet counting, plain)"},
+    {"syslog_ca_file", CONF_PATH, F(syslog_ca_file), 0, 0, NULL,
+     "tls: CA certificates (PEM) the SIEM's certificate must chain to"},
+    {"syslog_facility", CONF_INT, F(syslog_facility), 0, 23, "13",
+     "syslog facility of audit messages (13: log audit)"},
+    {"syslog_tenant_targets", CONF_BOOL, F(syslog_tenant_targets), 0, 0, "no",
+     "tenant admins may have their own audit events sent to their SIEM (vouchd connects there)"},
 };
 
 static char **str_field(struct config *c, const struct config_item *it)
@@ -242,6 +255,11 @@ int config_check(const struct config *c, struct err *e)
                        "ocsp_responder_key_type: ec-p256, ec-p384, rsa-2048/3072/4096 or ed25519");
     if (strcmp(c->tsa_clock_check, "off") != 0 && strcmp(c->tsa_clock_check, "kernel") != 0)
         return err_set(e, 0, ERR_BAD_REQUEST, "tsa_clock_check: off or kernel");
+    if (strcmp(c->syslog_transport, "tcp") != 0 && strcmp(c->syslog_transport, "tls") != 0)
+        return err_set(e, 0, ERR_BAD_REQUEST, "syslog_transport: tcp or tls");
+    if (c->syslog_host != NULL && strcmp(c->syslog_transport, "tls") == 0 &&
+        c->syslog_ca_file == NULL)
+        return err_set(e, 0, ERR_BAD_REQUEST, "syslog_ca_file: required with syslog_transport tls");
     if (strcmp(c->keystore_type, "soft") != 0 && strcmp(c->keystore_type, "pkcs11") != 0)
         return err_set(e, 0, ERR_BAD_REQUEST, "keystore_type: soft or pkcs11");
     if (strcmp(c->keystore_type, "pkcs11") == 0 &&

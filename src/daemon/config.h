@@ -45,6 +45,13 @@ struct config {
     int ocsp_cache_seconds;
     char *log_level;
     char *tsa_clock_check; /* "off" or "kernel" */
+    int audit_checkpoint_seconds;
+    char *syslog_host; /* NULL: no SIEM forwarding */
+    int syslog_port;
+    char *syslog_transport; /* "tcp" or "tls" */
+    char *syslog_ca_file;
+    int syslog_facility;
+    int syslog_tenant_targets; /* tenants may set their own SIEM */
 };
 
 /* Sets every field to its default. */

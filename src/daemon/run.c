@@ -18,6 +18,7 @@
 
 #include "api/api.h"
 #include "audit/audit.h"
+#include "audit/forward.h"
 #include "daemon/config.h"
 #include "lib/log.h"
 
@@ -45,6 +46,7 @@ struct server {
     struct svc *svc;
     struct api api;
     struct http_server *public_srv, *api_srv;
+    struct forwarder *forwarder; /* NULL: no SIEM */
 };
 
 #define PRESIGN_BUDGET 2000 /* responses per pre-signer step */
@@ -86,12 +88,30 @@ static void server_stop(struct server *s)
         pthread_join(s->presigner, NULL);
         s->presigner_running = 0;
     }
+    forward_stop(s->forwarder);
+    s->forwarder = NULL;
     http_server_stop(s->api_srv);
     http_server_stop(s->public_srv);
     svc_free(s->svc);
     store_close(s->store);
     signer_stop(s->signer);
     config_free(&s->cfg);
+}
+
+/* Starts forwarding audit events to the configured SIEM and tenants' own, if any. */
+static int forwarder_start(struct server *s, struct err *e)
+{
+    struct forward_config fc = {.host = s->cfg.syslog_host,
+                                .port = s->cfg.syslog_port,
+                                .transport = s->cfg.syslog_transport,
+                                .ca_file = s->cfg.syslog_ca_file,
+                                .facility = s->cfg.syslog_facility,
+                                .tenant_targets = s->cfg.syslog_tenant_targets};
+
+    if (s->cfg.syslog_host == NULL && !s->cfg.syslog_tenant_targets)
+        return 0;
+    s->forwarder = forward_start(s->store, &fc, e);
+    return s->forwarder != NULL ? 0 : -1;
 }
 
 static int server_listen(struct server *s, struct err *e)
@@ -138,7 +158,7 @@ static int server_listen(struct server *s, struct err *e)
     if (pthread_create(&s->presigner, NULL, presigner_main, s) != 0)
         return err_set(e, 500, ERR_INTERNAL, "cannot start the OCSP pre-signer thread");
     s->presigner_running = 1;
-    return 0;
+    return forwarder_start(s, e);
 }
 
 /* Records in the _system chain that the key store did not open (wrong PIN, no token ...). */
@@ -186,6 +206,7 @@ static int server_start(struct server *s, struct err *e)
         return -1;
     s->api.store = s->store;
     s->api.signer = s->signer;
+    s->api.tenant_forwarding = s->cfg.syslog_tenant_targets;
     return server_listen(s, e);
 }
 
@@ -221,18 +242,24 @@ static void keystore_events_audit(struct server *s)
 }
 
 /*
- * Waits for SIGINT/SIGTERM; every second audits the key-store events, and
- * runs the CRL scheduler every crl_check_seconds.
+ * Waits for SIGINT/SIGTERM; every second audits the key-store events, signs
+ * the audit chain heads every audit_checkpoint_seconds and runs the CRL
+ * scheduler every crl_check_seconds.
  */
 static void server_loop(struct server *s, const sigset_t *stop)
 {
     struct timespec wait = {.tv_sec = 1};
-    int64_t next_crl = 0;
+    int64_t next_crl = 0, next_checkpoint = time_now() + s->cfg.audit_checkpoint_seconds;
     struct err e;
     int sig, made;
 
     for (;;) {
         keystore_events_audit(s);
+        if (time_now() >= next_checkpoint) {
+            next_checkpoint = time_now() + s->cfg.audit_checkpoint_seconds;
+            if (svc_audit_checkpoint_tick(s->svc, &e) != 0)
+                log_warn("audit checkpoints: %s", e.msg);
+        }
         if (time_now() >= next_crl) {
             next_crl = time_now() + s->cfg.crl_check_seconds;
             made = svc_crl_tick(s->svc, &e);

@@ -241,7 +241,7 @@ static int store_sign(struct req *r, const char *md, const unsigned char *data, 
 }
 
 /*
- * Signs a certificate, CRL, CSR or OCSP body.  Only a CRL may make a request
+ * Signs a certificate, CRL, CSR, OCSP or audit checkpoint body.  Only a CRL may make a request
  * larger than WIRE_MAX_SMALL (up to WIRE_MAX_SIGN): a large CA's CRL.
  */
 static int h_sign(struct req *r)
@@ -264,8 +264,8 @@ static int h_sign(struct req *r)
     } else if (kind == NULL || strcmp(kind, "TSTInfo") == 0) {
         /* A TSTInfo is signed only as a whole token (W_SIGN_TST, signer_tst.c). */
         err_set(&r->err, 400, ERR_BAD_REQUEST,
-                "signer: refusing to sign data that is not a certificate, CRL, CSR or OCSP "
-                "response body");
+                "signer: refusing to sign data that is not a certificate, CRL, CSR, OCSP "
+                "response or audit checkpoint body");
         log_warn("signer: refused to sign %zu bytes of an unknown kind", len);
     } else if (ks->ops->sign != NULL) {
         rc = store_sign(r, md, data, len);

@@ -2,9 +2,13 @@
 #include "keys/tbs.h"
 
 #include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include <openssl/asn1t.h>
 #include <openssl/err.h>
+#include <openssl/objects.h>
 #include <openssl/ocsp.h>
 #include <openssl/ts.h>
 #include <openssl/x509.h>
@@ -197,14 +201,125 @@ int tbs_is_tst_info(const unsigned char *data, size_t len)
     return yes;
 }
 
+/*
+ * AuditCheckpoint ::= SEQUENCE {
+ *     type      OBJECT IDENTIFIER,  -- TBS_AUDIT_CHECKPOINT_OID
+ *     tenant    UTF8String,
+ *     seq       INTEGER,            -- the chain's last row (>= 1)
+ *     headHash  OCTET STRING,       -- that row's hash, 32 bytes (SHA-256)
+ *     time      GeneralizedTime }
+ */
+typedef struct {
+    ASN1_OBJECT *type;
+    ASN1_UTF8STRING *tenant;
+    ASN1_INTEGER *seq;
+    ASN1_OCTET_STRING *head_hash;
+    ASN1_GENERALIZEDTIME *time;
+} AUDIT_CHECKPOINT;
+
+// clang-format off
+DECLARE_ASN1_FUNCTIONS(AUDIT_CHECKPOINT)
+
+ASN1_SEQUENCE(AUDIT_CHECKPOINT) = {
+    ASN1_SIMPLE(AUDIT_CHECKPOINT, type, ASN1_OBJECT),
+    ASN1_SIMPLE(AUDIT_CHECKPOINT, tenant, ASN1_UTF8STRING),
+    ASN1_SIMPLE(AUDIT_CHECKPOINT, seq, ASN1_INTEGER),
+    ASN1_SIMPLE(AUDIT_CHECKPOINT, head_hash, ASN1_OCTET_STRING),
+    ASN1_SIMPLE(AUDIT_CHECKPOINT, time, ASN1_GENERALIZEDTIME),
+} ASN1_SEQUENCE_END(AUDIT_CHECKPOINT)
+
+IMPLEMENT_ASN1_FUNCTIONS(AUDIT_CHECKPOINT)
+    // clang-format on
+
+    /* Whether type is the checkpoint OID. */
+    static int checkpoint_type_ok(const ASN1_OBJECT *type)
+{
+    ASN1_OBJECT *want = OBJ_txt2obj(TBS_AUDIT_CHECKPOINT_OID, 1);
+    int ok = want != NULL && OBJ_cmp(type, want) == 0;
+
+    ASN1_OBJECT_free(want);
+    return ok;
+}
+
+/* The decoded checkpoint if all of data is one with the right OID and sane fields; else NULL. */
+static AUDIT_CHECKPOINT *checkpoint_decode(const unsigned char *data, size_t len)
+{
+    const unsigned char *p = data;
+    AUDIT_CHECKPOINT *c = len <= LONG_MAX ? d2i_AUDIT_CHECKPOINT(NULL, &p, (long)len) : NULL;
+    int64_t seq = 0;
+
+    if (c != NULL && (p != data + len || !checkpoint_type_ok(c->type) ||
+                      ASN1_INTEGER_get_int64(&seq, c->seq) != 1 || seq < 1 ||
+                      ASN1_STRING_length(c->head_hash) != 32 || ASN1_STRING_length(c->tenant) < 1 ||
+                      ASN1_TIME_check(c->time) != 1)) {
+        AUDIT_CHECKPOINT_free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+int tbs_checkpoint_encode(const char *tenant, int64_t seq, const unsigned char hash[32],
+                          int64_t when, unsigned char **der, size_t *len)
+{
+    AUDIT_CHECKPOINT *c = AUDIT_CHECKPOINT_new();
+    unsigned char *out = NULL;
+    int n = -1;
+
+    if (c != NULL && (c->type = OBJ_txt2obj(TBS_AUDIT_CHECKPOINT_OID, 1)) != NULL &&
+        ASN1_STRING_set(c->tenant, tenant, -1) == 1 && ASN1_INTEGER_set_int64(c->seq, seq) == 1 &&
+        ASN1_OCTET_STRING_set(c->head_hash, hash, 32) == 1 &&
+        ASN1_GENERALIZEDTIME_set(c->time, (time_t)when) != NULL)
+        n = i2d_AUDIT_CHECKPOINT(c, &out);
+    AUDIT_CHECKPOINT_free(c);
+    if (n <= 0)
+        return -1;
+    *der = out;
+    *len = (size_t)n;
+    return 0;
+}
+
+int tbs_checkpoint_decode(const unsigned char *der, size_t len, char **tenant, int64_t *seq,
+                          unsigned char hash[32], int64_t *when)
+{
+    AUDIT_CHECKPOINT *c = checkpoint_decode(der, len);
+    struct tm tm;
+    int rc = -1;
+
+    if (c != NULL && ASN1_TIME_to_tm(c->time, &tm) == 1 &&
+        ASN1_INTEGER_get_int64(seq, c->seq) == 1) {
+        size_t n = (size_t)ASN1_STRING_length(c->tenant);
+        *tenant = malloc(n + 1);
+        if (*tenant == NULL)
+            abort();
+        memcpy(*tenant, ASN1_STRING_get0_data(c->tenant), n);
+        (*tenant)[n] = '\0';
+        memcpy(hash, ASN1_STRING_get0_data(c->head_hash), 32);
+        *when = (int64_t)timegm(&tm);
+        rc = 0;
+    }
+    AUDIT_CHECKPOINT_free(c);
+    ERR_clear_error();
+    return rc;
+}
+
+static int is_audit_checkpoint(const unsigned char *data, size_t len)
+{
+    AUDIT_CHECKPOINT *c = checkpoint_decode(data, len);
+    int ok = c != NULL;
+
+    AUDIT_CHECKPOINT_free(c);
+    return ok;
+}
+
 const char *tbs_kind(const unsigned char *data, size_t len)
 {
-    const char *kind = is_tbs_certificate(data, len) ? "certificate"
-                       : is_tbs_crl(data, len)       ? "CRL"
-                       : is_tbs_csr(data, len)       ? "CSR"
-                       : is_tbs_ocsp(data, len)      ? "OCSP response"
-                       : is_tst_info(data, len)      ? "TSTInfo"
-                                                     : NULL;
+    const char *kind = is_tbs_certificate(data, len)    ? "certificate"
+                       : is_tbs_crl(data, len)          ? "CRL"
+                       : is_tbs_csr(data, len)          ? "CSR"
+                       : is_tbs_ocsp(data, len)         ? "OCSP response"
+                       : is_tst_info(data, len)         ? "TSTInfo"
+                       : is_audit_checkpoint(data, len) ? "audit checkpoint"
+                                                        : NULL;
 
     ERR_clear_error();
     return kind;

@@ -7,11 +7,13 @@
 #define VOUCH_TBS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * "certificate", "CRL", "CSR", "OCSP response" or "TSTInfo" if data is, in
  * whole, a TBSCertificate, a TBSCertList, a CertificationRequestInfo, an OCSP
- * ResponseData or an RFC 3161 TSTInfo; NULL otherwise.  (A TSTInfo is signed
+ * ResponseData or an RFC 3161 TSTInfo, or "audit checkpoint" for an
+ * AuditCheckpoint (below); NULL otherwise.  (A TSTInfo is signed
  * only inside the signer's own CMS SignedData: W_SIGN_TST, never W_SIGN.)
  */
 const char *tbs_kind(const unsigned char *data, size_t len);
@@ -19,5 +21,19 @@ const char *tbs_kind(const unsigned char *data, size_t len);
 /* Whether data is, in whole, a TSTInfo (what tbs_kind() calls "TSTInfo", without trying the rest).
  */
 int tbs_is_tst_info(const unsigned char *data, size_t len);
+/*
+ * The signed head of a tenant's audit chain (docs/decisions.md, "Audit export"):
+ * SEQUENCE { OID, tenant UTF8String, seq INTEGER, headHash OCTET STRING (32),
+ * time GeneralizedTime }.  The OID is under 2.25 (ITU-T X.667: an arc made from a
+ * random UUID, no registration needed).
+ */
+#define TBS_AUDIT_CHECKPOINT_OID "2.25.313858181862460048097201346499418659644.1"
+
+/* DER of a checkpoint into *der (caller frees with OPENSSL_free) and *len; -1 on error. */
+int tbs_checkpoint_encode(const char *tenant, int64_t seq, const unsigned char hash[32],
+                          int64_t when, unsigned char **der, size_t *len);
+/* The fields of checkpoint DER (*tenant: caller frees with free()); -1 if it is not one. */
+int tbs_checkpoint_decode(const unsigned char *der, size_t len, char **tenant, int64_t *seq,
+                          unsigned char hash[32], int64_t *when);
 
 #endif

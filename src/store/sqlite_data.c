@@ -19,12 +19,15 @@
     "tenant, serial, ca, profile, profile_version, entity_id, subject, sans, status, "             \
     "not_before, not_after, revoked_at, reason, invalidity_date, renewed_from, der, created, "     \
     "status_changed, crl_shard"
-#define CRL_COLS       "tenant, ca, number, this_update, next_update, der, shard, delta_base"
-#define CRL_ENTRY_COLS "serial, status, revoked_at, reason, invalidity_date, status_changed"
-#define TOKEN_COLS     "tenant, id, name, hash, role, expires, created"
-#define RESPONDER_COLS "tenant, ca, key_id, key_type, serial, cert, not_after, created"
-#define OCSP_COLS      "tenant, serial, ca, refresh_at, this_update, next_update, der"
-#define AUDIT_COLS     "tenant, seq, time, actor, action, object, result, detail, prev_hash, hash"
+#define CRL_COLS        "tenant, ca, number, this_update, next_update, der, shard, delta_base"
+#define CRL_ENTRY_COLS  "serial, status, revoked_at, reason, invalidity_date, status_changed"
+#define TOKEN_COLS      "tenant, id, name, hash, role, expires, created"
+#define RESPONDER_COLS  "tenant, ca, key_id, key_type, serial, cert, not_after, created"
+#define OCSP_COLS       "tenant, serial, ca, refresh_at, this_update, next_update, der"
+#define AUDIT_COLS      "tenant, seq, time, actor, action, object, result, detail, prev_hash, hash"
+#define AUDIT_KEY_COLS  "tenant, key_id, key_type, public_pem, created"
+#define TARGET_COLS     "tenant, host, port, transport, ca_pem, created"
+#define CHECKPOINT_COLS "tenant, seq, time, head_hash, key_id, der, sig"
 #define TSA_UNIT_COLS                                                                              \
     "tenant, name, ca, key_id, key_type, status, cert_serial, cert, chain, policy, policies, "     \
     "hashes, accuracy_ms, include_chain, created"
@@ -127,6 +130,24 @@ const char *const sqlite_queries[Q_COUNT] = {
                        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [Q_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM audit WHERE tenant = ?1 AND seq > ?2 "
                      "ORDER BY seq LIMIT ?3",
+    [Q_AUDIT_KEY_GET] = "SELECT " AUDIT_KEY_COLS " FROM audit_keys WHERE tenant = ?1",
+    [Q_AUDIT_KEY_INSERT] =
+        "INSERT INTO audit_keys (" AUDIT_KEY_COLS ") VALUES (?1, ?2, ?3, ?4, ?5)",
+    [Q_AUDIT_CHECKPOINT_INSERT] = "INSERT INTO audit_checkpoints (" CHECKPOINT_COLS ") VALUES "
+                                  "(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_AUDIT_CHECKPOINT_LAST] = "SELECT " CHECKPOINT_COLS " FROM audit_checkpoints "
+                                "WHERE tenant = ?1 ORDER BY seq DESC LIMIT 1",
+    [Q_AUDIT_CHECKPOINT_LIST] = "SELECT " CHECKPOINT_COLS " FROM audit_checkpoints "
+                                "WHERE tenant = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    [Q_AUDIT_FORWARD_GET] =
+        "SELECT last_seq FROM audit_forwarding WHERE tenant = ?1 AND target = ?2",
+    [Q_AUDIT_FORWARD_SET] = "INSERT OR REPLACE INTO audit_forwarding (tenant, target, last_seq) "
+                            "VALUES (?1, ?2, ?3)",
+    [Q_AUDIT_TARGET_PUT] = "INSERT OR REPLACE INTO audit_targets (" TARGET_COLS ") VALUES "
+                           "(?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_AUDIT_TARGET_GET] = "SELECT " TARGET_COLS " FROM audit_targets WHERE tenant = ?1",
+    [Q_AUDIT_TARGET_DELETE] = "DELETE FROM audit_targets WHERE tenant = ?1",
+    [Q_AUDIT_TARGET_LIST] = "SELECT " TARGET_COLS " FROM audit_targets ORDER BY tenant",
     [Q_TSA_UNIT_INSERT] = "INSERT INTO tsa_units (" TSA_UNIT_COLS ") VALUES (?1, ?2, ?3, ?4, "
                           "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     [Q_TSA_UNIT_GET] = "SELECT " TSA_UNIT_COLS " FROM tsa_units WHERE tenant = ?1 AND name = ?2",
@@ -403,6 +424,56 @@ static void *read_audit(sqlite3_stmt *st)
     return r;
 }
 
+static void *read_audit_key(sqlite3_stmt *st)
+{
+    struct audit_key_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->key_id = col_text(st, 1);
+    r->key_type = col_text(st, 2);
+    r->public_pem = col_text(st, 3);
+    r->created = sqlite3_column_int64(st, 4);
+    return r;
+}
+
+static void *read_checkpoint(sqlite3_stmt *st)
+{
+    struct audit_checkpoint_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->seq = sqlite3_column_int64(st, 1);
+    r->time = sqlite3_column_int64(st, 2);
+    r->head_hash = col_text(st, 3);
+    r->key_id = col_text(st, 4);
+    r->der = col_blob(st, 5, &r->der_len);
+    r->sig = col_blob(st, 6, &r->sig_len);
+    return r;
+}
+
+static void *read_target(sqlite3_stmt *st)
+{
+    struct audit_target_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->host = col_text(st, 1);
+    r->port = sqlite3_column_int(st, 2);
+    r->transport = col_text(st, 3);
+    r->ca_pem = col_text(st, 4);
+    r->created = sqlite3_column_int64(st, 5);
+    return r;
+}
+
+static void free_target(void *r)
+{
+    audit_target_rec_free(r);
+}
+
+static void free_audit_key(void *r)
+{
+    audit_key_rec_free(r);
+}
+static void free_checkpoint(void *r)
+{
+    audit_checkpoint_rec_free(r);
+}
+
 static void *read_tsa_unit(sqlite3_stmt *st)
 {
     struct tsa_unit_rec *r = xcalloc(1, sizeof(*r));
@@ -501,6 +572,9 @@ static void free_ocsp(void *r)
 static const struct reader responder_reader = {read_responder, free_responder};
 static const struct reader ocsp_reader = {read_ocsp, free_ocsp};
 static const struct reader audit_reader = {read_audit, free_audit};
+static const struct reader audit_key_reader = {read_audit_key, free_audit_key};
+static const struct reader checkpoint_reader = {read_checkpoint, free_checkpoint};
+static const struct reader target_reader = {read_target, free_target};
 static const struct reader tsa_unit_reader = {read_tsa_unit, free_tsa_unit};
 static const struct reader tsa_token_reader = {read_tsa_token, free_tsa_token};
 
@@ -1107,6 +1181,119 @@ static int audit_list(struct store_tx *tx, const char *tenant, int64_t after_seq
     return read_all(tx, st, &audit_reader, (void ***)out, n, "audit", e);
 }
 
+static int audit_key_get(struct store_tx *tx, const char *tenant, struct audit_key_rec **out,
+                         struct err *e)
+{
+    STMT(Q_AUDIT_KEY_GET);
+    bind_text(st, 1, tenant);
+    return read_one(tx, st, &audit_key_reader, (void **)out, "audit key", e);
+}
+
+static int audit_key_insert(struct store_tx *tx, const char *tenant, const struct audit_key_rec *r,
+                            struct err *e)
+{
+    STMT(Q_AUDIT_KEY_INSERT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->key_id);
+    bind_text(st, 3, r->key_type);
+    bind_text(st, 4, r->public_pem);
+    sqlite3_bind_int64(st, 5, r->created);
+    return step_done(tx, st, "audit key", e);
+}
+
+static int audit_checkpoint_insert(struct store_tx *tx, const char *tenant,
+                                   const struct audit_checkpoint_rec *r, struct err *e)
+{
+    STMT(Q_AUDIT_CHECKPOINT_INSERT);
+    bind_text(st, 1, tenant);
+    sqlite3_bind_int64(st, 2, r->seq);
+    sqlite3_bind_int64(st, 3, r->time);
+    bind_text(st, 4, r->head_hash);
+    bind_text(st, 5, r->key_id);
+    bind_blob(st, 6, r->der, r->der_len);
+    bind_blob(st, 7, r->sig, r->sig_len);
+    return step_done(tx, st, "audit checkpoint", e);
+}
+
+static int audit_checkpoint_last(struct store_tx *tx, const char *tenant,
+                                 struct audit_checkpoint_rec **out, struct err *e)
+{
+    STMT(Q_AUDIT_CHECKPOINT_LAST);
+    bind_text(st, 1, tenant);
+    return read_one(tx, st, &checkpoint_reader, (void **)out, "audit checkpoint", e);
+}
+
+static int audit_checkpoint_list(struct store_tx *tx, const char *tenant, int64_t after_seq,
+                                 int limit, struct audit_checkpoint_rec ***out, size_t *n,
+                                 struct err *e)
+{
+    STMT(Q_AUDIT_CHECKPOINT_LIST);
+    bind_text(st, 1, tenant);
+    sqlite3_bind_int64(st, 2, after_seq);
+    sqlite3_bind_int(st, 3, limit > 0 ? limit : 1000);
+    return read_all(tx, st, &checkpoint_reader, (void ***)out, n, "audit checkpoints", e);
+}
+
+static int audit_forward_get(struct store_tx *tx, const char *tenant, const char *target,
+                             int64_t *last_seq, struct err *e)
+{
+    int rc;
+    STMT(Q_AUDIT_FORWARD_GET);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, target);
+    rc = sqlite3_step(st);
+    *last_seq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sqlite_fail(TX(tx), rc, "audit forwarding", e);
+    return 0;
+}
+
+static int audit_forward_set(struct store_tx *tx, const char *tenant, const char *target,
+                             int64_t last_seq, struct err *e)
+{
+    STMT(Q_AUDIT_FORWARD_SET);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, target);
+    sqlite3_bind_int64(st, 3, last_seq);
+    return step_done(tx, st, "audit forwarding", e);
+}
+
+static int audit_target_put(struct store_tx *tx, const char *tenant,
+                            const struct audit_target_rec *r, struct err *e)
+{
+    STMT(Q_AUDIT_TARGET_PUT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->host);
+    sqlite3_bind_int(st, 3, r->port);
+    bind_text(st, 4, r->transport);
+    bind_text(st, 5, r->ca_pem);
+    sqlite3_bind_int64(st, 6, r->created);
+    return step_done(tx, st, "audit forwarding target", e);
+}
+
+static int audit_target_get(struct store_tx *tx, const char *tenant, struct audit_target_rec **out,
+                            struct err *e)
+{
+    STMT(Q_AUDIT_TARGET_GET);
+    bind_text(st, 1, tenant);
+    return read_one(tx, st, &target_reader, (void **)out, "audit forwarding target", e);
+}
+
+static int audit_target_delete(struct store_tx *tx, const char *tenant, struct err *e)
+{
+    STMT(Q_AUDIT_TARGET_DELETE);
+    bind_text(st, 1, tenant);
+    return step_one_change(tx, st, "audit forwarding target", e);
+}
+
+static int audit_target_list(struct store_tx *tx, struct audit_target_rec ***out, size_t *n,
+                             struct err *e)
+{
+    STMT(Q_AUDIT_TARGET_LIST);
+    return read_all(tx, st, &target_reader, (void ***)out, n, "audit forwarding targets", e);
+}
+
 /* ---- time-stamping --------------------------------------------------------- */
 
 static int tsa_unit_insert(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
@@ -1256,6 +1443,17 @@ const struct store_ops store_sqlite_ops = {
     .audit_last = audit_last,
     .audit_insert = audit_insert,
     .audit_list = audit_list,
+    .audit_key_get = audit_key_get,
+    .audit_key_insert = audit_key_insert,
+    .audit_checkpoint_insert = audit_checkpoint_insert,
+    .audit_checkpoint_last = audit_checkpoint_last,
+    .audit_checkpoint_list = audit_checkpoint_list,
+    .audit_forward_get = audit_forward_get,
+    .audit_forward_set = audit_forward_set,
+    .audit_target_put = audit_target_put,
+    .audit_target_get = audit_target_get,
+    .audit_target_delete = audit_target_delete,
+    .audit_target_list = audit_target_list,
     .tsa_unit_insert = tsa_unit_insert,
     .tsa_unit_get = tsa_unit_get,
     .tsa_unit_list = tsa_unit_list,

@@ -289,6 +289,72 @@ int store_audit_list(struct store_tx *tx, const char *tenant, int64_t after_seq,
     return tx->ops->audit_list(tx, tenant, after_seq, limit, out, n, e);
 }
 
+int store_audit_key_get(struct store_tx *tx, const char *tenant, struct audit_key_rec **out,
+                        struct err *e)
+{
+    return tx->ops->audit_key_get(tx, tenant, out, e);
+}
+
+int store_audit_key_insert(struct store_tx *tx, const char *tenant, const struct audit_key_rec *r,
+                           struct err *e)
+{
+    return tx->ops->audit_key_insert(tx, tenant, r, e);
+}
+
+int store_audit_checkpoint_insert(struct store_tx *tx, const char *tenant,
+                                  const struct audit_checkpoint_rec *r, struct err *e)
+{
+    return tx->ops->audit_checkpoint_insert(tx, tenant, r, e);
+}
+
+int store_audit_checkpoint_last(struct store_tx *tx, const char *tenant,
+                                struct audit_checkpoint_rec **out, struct err *e)
+{
+    return tx->ops->audit_checkpoint_last(tx, tenant, out, e);
+}
+
+int store_audit_checkpoint_list(struct store_tx *tx, const char *tenant, int64_t after_seq,
+                                int limit, struct audit_checkpoint_rec ***out, size_t *n,
+                                struct err *e)
+{
+    return tx->ops->audit_checkpoint_list(tx, tenant, after_seq, limit, out, n, e);
+}
+
+int store_audit_forward_get(struct store_tx *tx, const char *tenant, const char *target,
+                            int64_t *last_seq, struct err *e)
+{
+    return tx->ops->audit_forward_get(tx, tenant, target, last_seq, e);
+}
+
+int store_audit_forward_set(struct store_tx *tx, const char *tenant, const char *target,
+                            int64_t last_seq, struct err *e)
+{
+    return tx->ops->audit_forward_set(tx, tenant, target, last_seq, e);
+}
+
+int store_audit_target_put(struct store_tx *tx, const char *tenant,
+                           const struct audit_target_rec *r, struct err *e)
+{
+    return tx->ops->audit_target_put(tx, tenant, r, e);
+}
+
+int store_audit_target_get(struct store_tx *tx, const char *tenant, struct audit_target_rec **out,
+                           struct err *e)
+{
+    return tx->ops->audit_target_get(tx, tenant, out, e);
+}
+
+int store_audit_target_delete(struct store_tx *tx, const char *tenant, struct err *e)
+{
+    return tx->ops->audit_target_delete(tx, tenant, e);
+}
+
+int store_audit_target_list(struct store_tx *tx, struct audit_target_rec ***out, size_t *n,
+                            struct err *e)
+{
+    return tx->ops->audit_target_list(tx, out, n, e);
+}
+
 int store_tsa_unit_insert(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
                           struct err *e)
 {

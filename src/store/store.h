@@ -374,6 +374,84 @@ int store_audit_insert(struct store_tx *tx, const char *tenant, const struct aud
 int store_audit_list(struct store_tx *tx, const char *tenant, int64_t after_seq, int limit,
                      struct audit_rec ***out, size_t *n, struct err *e);
 
+/* ---- audit checkpoints, keys and forwarding (issue 5) ------------------ */
+
+/* The key (in the signer) that signs a tenant's audit checkpoints. */
+struct audit_key_rec {
+    char *tenant;
+    char *key_id;     /* key in the signer's store */
+    char *key_type;   /* key_type_name() */
+    char *public_pem; /* SubjectPublicKeyInfo, PEM */
+    int64_t created;
+};
+void audit_key_rec_free(struct audit_key_rec *r);
+/* The tenant's audit key; -1/404 if it has none yet. */
+int store_audit_key_get(struct store_tx *tx, const char *tenant, struct audit_key_rec **out,
+                        struct err *e);
+/* -1/409 if the tenant already has one. */
+int store_audit_key_insert(struct store_tx *tx, const char *tenant, const struct audit_key_rec *r,
+                           struct err *e);
+
+/* A signed checkpoint: the chain's head at seq (see keys/tbs.h). */
+struct audit_checkpoint_rec {
+    char *tenant;
+    int64_t seq;
+    int64_t time;
+    char *head_hash; /* hex, the hash of row seq when signed */
+    char *key_id;
+    unsigned char *der; /* the AuditCheckpoint DER that was signed */
+    size_t der_len;
+    unsigned char *sig; /* signature over der (SHA-256 with the audit key) */
+    size_t sig_len;
+};
+void audit_checkpoint_rec_free(struct audit_checkpoint_rec *r);
+void audit_checkpoint_rec_list_free(struct audit_checkpoint_rec **list, size_t n);
+/* -1/409 if tenant already has a checkpoint at r->seq. */
+int store_audit_checkpoint_insert(struct store_tx *tx, const char *tenant,
+                                  const struct audit_checkpoint_rec *r, struct err *e);
+/* The checkpoint with the highest seq; -1/404 if none. */
+int store_audit_checkpoint_last(struct store_tx *tx, const char *tenant,
+                                struct audit_checkpoint_rec **out, struct err *e);
+/* Checkpoints with seq > after_seq in seq order, at most limit (0 = 1000). */
+int store_audit_checkpoint_list(struct store_tx *tx, const char *tenant, int64_t after_seq,
+                                int limit, struct audit_checkpoint_rec ***out, size_t *n,
+                                struct err *e);
+
+/*
+ * The last seq of tenant's chain sent to forwarding target `target` ("system" for
+ * the configured SIEM); 0 if nothing was sent yet.
+ */
+int store_audit_forward_get(struct store_tx *tx, const char *tenant, const char *target,
+                            int64_t *last_seq, struct err *e);
+int store_audit_forward_set(struct store_tx *tx, const char *tenant, const char *target,
+                            int64_t last_seq, struct err *e);
+
+/* A tenant's own SIEM (audit forwarding target); at most one per tenant. */
+struct audit_target_rec {
+    char *tenant;
+    char *host;
+    int port;
+    char *transport; /* "tcp" or "tls" */
+    char *ca_pem;    /* tls: the CA certificates the receiver must chain to; NULL for tcp */
+    int64_t created;
+};
+void audit_target_rec_free(struct audit_target_rec *r);
+void audit_target_rec_list_free(struct audit_target_rec **list, size_t n);
+/* Sets (replaces) tenant's target. */
+int store_audit_target_put(struct store_tx *tx, const char *tenant,
+                           const struct audit_target_rec *r, struct err *e);
+/* -1/404 if the tenant has none. */
+int store_audit_target_get(struct store_tx *tx, const char *tenant, struct audit_target_rec **out,
+                           struct err *e);
+/* -1/404 if the tenant has none. */
+int store_audit_target_delete(struct store_tx *tx, const char *tenant, struct err *e);
+/*
+ * Every tenant's target, in tenant order: read across tenants, for the
+ * forwarding thread only (as store_token_find is for authentication).
+ */
+int store_audit_target_list(struct store_tx *tx, struct audit_target_rec ***out, size_t *n,
+                            struct err *e);
+
 /* ---- time-stamping units and tokens (RFC 3161) ------------------------- */
 
 struct tsa_unit_rec {

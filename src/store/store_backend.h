@@ -94,6 +94,28 @@ struct store_ops {
                         struct err *e);
     int (*audit_list)(struct store_tx *tx, const char *tenant, int64_t after_seq, int limit,
                       struct audit_rec ***out, size_t *n, struct err *e);
+    int (*audit_key_get)(struct store_tx *tx, const char *tenant, struct audit_key_rec **out,
+                         struct err *e);
+    int (*audit_key_insert)(struct store_tx *tx, const char *tenant, const struct audit_key_rec *r,
+                            struct err *e);
+    int (*audit_checkpoint_insert)(struct store_tx *tx, const char *tenant,
+                                   const struct audit_checkpoint_rec *r, struct err *e);
+    int (*audit_checkpoint_last)(struct store_tx *tx, const char *tenant,
+                                 struct audit_checkpoint_rec **out, struct err *e);
+    int (*audit_checkpoint_list)(struct store_tx *tx, const char *tenant, int64_t after_seq,
+                                 int limit, struct audit_checkpoint_rec ***out, size_t *n,
+                                 struct err *e);
+    int (*audit_forward_get)(struct store_tx *tx, const char *tenant, const char *target,
+                             int64_t *last_seq, struct err *e);
+    int (*audit_forward_set)(struct store_tx *tx, const char *tenant, const char *target,
+                             int64_t last_seq, struct err *e);
+    int (*audit_target_put)(struct store_tx *tx, const char *tenant,
+                            const struct audit_target_rec *r, struct err *e);
+    int (*audit_target_get)(struct store_tx *tx, const char *tenant, struct audit_target_rec **out,
+                            struct err *e);
+    int (*audit_target_delete)(struct store_tx *tx, const char *tenant, struct err *e);
+    int (*audit_target_list)(struct store_tx *tx, struct audit_target_rec ***out, size_t *n,
+                             struct err *e);
     int (*tsa_unit_insert)(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
                            struct err *e);
     int (*tsa_unit_get)(struct store_tx *tx, const char *tenant, const char *name,

@@ -259,3 +259,51 @@ struct entity_rec *entity_rec_dup(const struct entity_rec *r)
     DUP_STR(metadata_json);
     return c;
 }
+
+void audit_key_rec_free(struct audit_key_rec *r)
+{
+    if (r == NULL)
+        return;
+    free(r->tenant);
+    free(r->key_id);
+    free(r->key_type);
+    free(r->public_pem);
+    free(r);
+}
+
+void audit_checkpoint_rec_free(struct audit_checkpoint_rec *r)
+{
+    if (r == NULL)
+        return;
+    free(r->tenant);
+    free(r->head_hash);
+    free(r->key_id);
+    free(r->der);
+    free(r->sig);
+    free(r);
+}
+
+void audit_checkpoint_rec_list_free(struct audit_checkpoint_rec **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        audit_checkpoint_rec_free(list[i]);
+    free(list);
+}
+
+void audit_target_rec_free(struct audit_target_rec *r)
+{
+    if (r == NULL)
+        return;
+    free(r->tenant);
+    free(r->host);
+    free(r->transport);
+    free(r->ca_pem);
+    free(r);
+}
+
+void audit_target_rec_list_free(struct audit_target_rec **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        audit_target_rec_free(list[i]);
+    free(list);
+}

@@ -296,4 +296,40 @@ int svc_tsa_respond(struct svc *s, const char *tenant, const char *unit, const u
                     size_t req_len, const char *requester, unsigned char **resp, size_t *resp_len,
                     struct err *e);
 
+/* ---- audit checkpoints and verification (svc_audit.c) ------------------ */
+
+/*
+ * tenant's audit key record (caller frees with audit_key_rec_free); with
+ * create, made in the signer (ec-p256) and recorded, audited as
+ * audit.key.create in the _system chain, when the tenant has none; else 404
+ * if none.
+ */
+int svc_audit_key(struct svc *s, const char *tenant, int create, struct audit_key_rec **out,
+                  struct err *e);
+/* Whether key_id is tenant's audit key (which must not be deleted). */
+int svc_audit_is_key(struct svc *s, const char *tenant, const char *key_id);
+/*
+ * Signs tenant's chain head as a checkpoint unless the last checkpoint is
+ * already at the head; *seq gets the head's seq.  404 if the chain is empty.
+ */
+int svc_audit_checkpoint(struct svc *s, const char *tenant, int64_t *seq, struct err *e);
+/* svc_audit_checkpoint for every tenant whose head moved; -1 (e: the first error) if one failed. */
+int svc_audit_checkpoint_tick(struct svc *s, struct err *e);
+
+struct svc_audit_verdict {
+    int ok;
+    int64_t count;           /* rows verified in order from seq 1 */
+    int64_t checkpoints;     /* checkpoints checked */
+    int64_t last_checkpoint; /* seq of the last one, 0 if none */
+    int64_t bad_seq;         /* when !ok: the first seq that does not verify */
+    char reason[256];
+};
+/*
+ * Verifies tenant's chain and every checkpoint: its signature (with the audit
+ * key, which must be the signer's), its fields, and that the chain still
+ * reaches its seq with its hash.  0 with *v filled (v->ok 0 when anything is
+ * wrong, bad_seq the earliest seq); -1 on a storage error.
+ */
+int svc_audit_verify(struct svc *s, const char *tenant, struct svc_audit_verdict *v, struct err *e);
+
 #endif

@@ -51,6 +51,8 @@ int svc_key_in_use(struct svc *s, const char *tenant, const char *key_id, struct
 {
     char *ca = NULL;
 
+    if (svc_audit_is_key(s, tenant, key_id))
+        return err_set(e, 409, ERR_CONFLICT, "key %s is the tenant's audit key", key_id);
     if (key_ca(s, tenant, key_id, &ca, e) != 0)
         return -1;
     if (ca != NULL) {

@@ -64,9 +64,14 @@ class Server:
         self.cacert = info["cacert"] if tls else None
         # The CRL scheduler looks every second, so tests can watch it work.
         with open(os.path.join(self.dir, "vouchd.conf"), "a") as f:
-            f.write("crl_check_seconds = 1\nocsp_check_seconds = 1\n" + (conf or ""))
+            f.write("crl_check_seconds = 1\nocsp_check_seconds = 1\naudit_checkpoint_seconds = 1\n"
+                    + (conf or ""))
         self.log_path = os.path.join(base, "vouchd.log")
-        self.log = open(self.log_path, "w")
+        self.start()
+
+    def start(self):
+        """Starts vouchd on the instance (again, after stop(): same config, database, keys)."""
+        self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen([VOUCHD, "-c", os.path.join(self.dir, "vouchd.conf")],
                                      stdout=subprocess.PIPE, stderr=self.log, text=True,
                                      env=self.env)
@@ -76,10 +81,10 @@ class Server:
             raise RuntimeError("vouchd did not start: " + open(self.log_path).read())
         ports = json.loads(line)
         assert ports["api_port"] == self.api_port
-        scheme = "https" if tls else "http"
+        scheme = "https" if self.tls else "http"
         self.url = f"{scheme}://127.0.0.1:{self.api_port}"
         self.public_url = f"http://127.0.0.1:{self.public_port}"
-        self.ctx = ssl.create_default_context(cafile=self.cacert) if tls else None
+        self.ctx = ssl.create_default_context(cafile=self.cacert) if self.tls else None
 
     def stop(self):
         if self.proc.poll() is None:

@@ -16,7 +16,9 @@ ROUTES = [
     ("POST", "/certificates/{serial}/reinstate"), ("POST", "/certificates/{serial}/renew"),
     ("POST", "/entities"), ("GET", "/entities"), ("GET", "/entities/{entity}"),
     ("PUT", "/entities/{entity}"),
-    ("GET", "/audit"), ("GET", "/audit/verify"),
+    ("GET", "/audit"), ("GET", "/audit/verify"), ("GET", "/audit/export"),
+    ("GET", "/audit/checkpoints"), ("POST", "/audit/checkpoints"),
+    ("GET", "/audit/forwarding"), ("PUT", "/audit/forwarding"), ("DELETE", "/audit/forwarding"),
     ("POST", "/tokens"), ("GET", "/tokens"), ("DELETE", "/tokens/{token}"),
     ("GET", "/keys"), ("POST", "/keys"), ("DELETE", "/keys/{key}"),
 ]

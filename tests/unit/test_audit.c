@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "audit/audit.h"
+#include "audit/forward.h"
 #include "store/store.h"
 
 static char dir[256];
@@ -344,6 +345,37 @@ static void a_chain_longer_than_a_page_verifies_and_breaks_past_the_page(void **
     assert_broken_at("a", 1100, "row 1100: hash mismatch");
 }
 
+/* The RFC 5424 form of an event: PRI by result, header fields, escaped structured data. */
+static void an_event_formats_as_rfc5424_syslog(void **state)
+{
+    struct audit_rec r = {.tenant = "acme",
+                          .seq = 7,
+                          .time = 1800000000,
+                          .actor = "tok-1",
+                          .action = "cert.revoke",
+                          .object = "a\"b]c\\d",
+                          .result = "refused",
+                          .detail = "{\"why\":\"x\"}",
+                          .prev_hash = "00",
+                          .hash = "ff"};
+    char *m, want[512];
+    (void)state;
+    m = forward_format(&r, 13, "node 1");
+    snprintf(want, sizeof(want),
+             "<108>1 2027-01-15T08:00:00Z node_1 vouchd %ld cert.revoke [vouch-audit@32473 "
+             "tenant=\"acme\" seq=\"7\" actor=\"tok-1\" object=\"a\\\"b\\]c\\\\d\" "
+             "result=\"refused\" hash=\"ff\"] \xef\xbb\xbf{\"why\":\"x\"}",
+             (long)getpid());
+    assert_string_equal(m, want);
+    free(m);
+    r.result = "ok";
+    r.action = "";
+    m = forward_format(&r, 4, NULL);
+    assert_non_null(strstr(m, "<38>1 "));
+    assert_non_null(strstr(m, " - [vouch-audit@32473 "));
+    free(m);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -360,6 +392,7 @@ int main(void)
         T(a_row_moved_to_another_tenant_breaks_both_chains),
         T(chains_of_two_tenants_are_independent),
         T(a_chain_longer_than_a_page_verifies_and_breaks_past_the_page),
+        cmocka_unit_test(an_event_formats_as_rfc5424_syslog),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

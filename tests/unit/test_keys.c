@@ -397,6 +397,48 @@ static unsigned char *crl_tbs_der(int n, int *len)
     return der;
 }
 
+/* An audit checkpoint is a signable kind; its fields round-trip; another OID is refused. */
+static void an_audit_checkpoint_is_signed_and_a_lookalike_refused(void **state)
+{
+    unsigned char hash[32], back[32], *der = NULL, *sig = NULL;
+    size_t len = 0, n = 0;
+    char *tenant = NULL, *id = NULL;
+    int64_t seq = 0, when = 0;
+    EVP_PKEY *pub = NULL;
+    struct err e;
+    (void)state;
+    memset(hash, 0xab, sizeof(hash));
+    assert_int_equal(tbs_checkpoint_encode("alpha", 42, hash, 1800000000, &der, &len), 0);
+    assert_string_equal(tbs_kind(der, len), "audit checkpoint");
+    assert_int_equal(tbs_checkpoint_decode(der, len, &tenant, &seq, back, &when), 0);
+    assert_string_equal(tenant, "alpha");
+    assert_int_equal(seq, 42);
+    assert_int_equal(when, 1800000000);
+    assert_memory_equal(back, hash, 32);
+    free(tenant);
+    assert_int_equal(signer_keygen(signer, "alpha", KEY_EC_P256, &id, &pub, &e), 0);
+    if (signer_sign(signer, "alpha", id, "SHA256", der, len, &sig, &n, &e) != 0)
+        fail_msg("signer_sign: %s", e.msg);
+    free(sig);
+    /* The same structure under another OID (last arc 1 -> 2) is not a checkpoint. */
+    for (size_t i = 0; i < len; i++)
+        if (der[i] == 0x06) {
+            der[i + 1 + der[i + 1]]++;
+            break;
+        }
+    assert_null(tbs_kind(der, len));
+    assert_int_equal(signer_sign(signer, "alpha", id, "SHA256", der, len, &sig, &n, &e), -1);
+    assert_int_equal(e.status, 400);
+    assert_int_equal(tbs_checkpoint_decode(der, len, &tenant, &seq, back, &when), -1);
+    OPENSSL_free(der);
+    /* seq 0: no chain has a row 0, so no checkpoint signs one. */
+    assert_int_equal(tbs_checkpoint_encode("alpha", 0, hash, 1800000000, &der, &len), 0);
+    assert_null(tbs_kind(der, len));
+    OPENSSL_free(der);
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
 /* Only a CRL may be larger than a small frame; its entries are checked all the same. */
 static void a_large_crl_is_signed_and_a_damaged_one_refused(void **state)
 {
@@ -1263,6 +1305,7 @@ int main(void)
         cmocka_unit_test(a_generated_key_goes_only_to_its_tenant_and_handle),
         cmocka_unit_test(garbage_frames_close_their_connection_and_the_signer_keeps_serving),
         cmocka_unit_test(a_large_crl_is_signed_and_a_damaged_one_refused),
+        cmocka_unit_test(an_audit_checkpoint_is_signed_and_a_lookalike_refused),
         cmocka_unit_test(a_dead_signer_makes_calls_fail_with_503),
         cmocka_unit_test(a_remote_key_outlives_signer_stop_and_then_fails_cleanly),
         cmocka_unit_test(the_signer_keeps_only_its_own_connections_open),

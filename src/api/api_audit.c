@@ -1,0 +1,338 @@
+/*
+ * api_audit.c — the audit routes an auditor uses: verification with the
+ * signed checkpoints, the checkpoints with their public key, an on-demand
+ * checkpoint, and the export as JSON lines.
+ */
+#include "api/api_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/audit.h"
+#include "keys/tbs.h"
+
+/* Appends o as one compact JSON line to b (and drops the reference). */
+static void json_line(struct buf *b, json_t *o)
+{
+    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+    buf_append(b, line, strlen(line));
+    buf_append(b, "\n", 1);
+    free(line);
+    json_decref(o);
+}
+
+static json_t *b64(const unsigned char *data, size_t len)
+{
+    char *text = base64_encode(data, len);
+    json_t *s = json_string(text);
+
+    free(text);
+    return s;
+}
+
+/* A checkpoint as exported: the signed DER and signature in base64. */
+static json_t *checkpoint_json(const struct audit_checkpoint_rec *c)
+{
+    return json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:o, s:o}", "type", "checkpoint", "tenant",
+                     c->tenant, "seq", (json_int_t)c->seq, "time", (json_int_t)c->time, "head_hash",
+                     c->head_hash, "key_id", c->key_id, "der", b64(c->der, c->der_len), "signature",
+                     b64(c->sig, c->sig_len));
+}
+
+/*
+ * An event as exported: every hashed field exactly as stored (time as the
+ * integer and detail as the text that were hashed), so the file verifies
+ * without the server.
+ */
+static json_t *event_json(const struct audit_rec *r)
+{
+    return json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "type", "event",
+                     "tenant", r->tenant, "seq", (json_int_t)r->seq, "time", (json_int_t)r->time,
+                     "actor", r->actor, "action", r->action, "object", r->object, "result",
+                     r->result, "detail", r->detail, "prev_hash", r->prev_hash, "hash", r->hash);
+}
+
+static json_t *key_json(const struct audit_key_rec *k)
+{
+    if (k == NULL)
+        return json_pack("{s:s, s:n}", "type", "audit-key", "public_key");
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "audit-key", "tenant", k->tenant,
+                     "key_id", k->key_id, "key_type", k->key_type, "public_key", k->public_pem,
+                     "checkpoint_oid", TBS_AUDIT_CHECKPOINT_OID);
+}
+
+void api_audit_verify(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct svc_audit_verdict v;
+    struct err e;
+    json_t *o;
+
+    if (svc_audit_verify(api->svc, api_tenant(req), &v, &e) != 0) {
+        api_fail(api, req, resp, "audit.verify", NULL, &e);
+        return;
+    }
+    o = json_pack("{s:b, s:I, s:I, s:I}", "ok", v.ok, "count", (json_int_t)v.count, "checkpoints",
+                  (json_int_t)v.checkpoints, "last_checkpoint", (json_int_t)v.last_checkpoint);
+    if (!v.ok) {
+        json_object_set_new(o, "first_bad_seq", json_integer(v.bad_seq));
+        json_object_set_new(o, "reason", json_string(v.reason));
+    }
+    http_respond_json(resp, 200, o);
+}
+
+/* POST .../audit/checkpoints: signs the chain head now. */
+void api_audit_checkpoint(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    int64_t seq = 0;
+    struct err e;
+
+    if (svc_audit_checkpoint(api->svc, api_tenant(req), &seq, &e) != 0) {
+        api_fail(api, req, resp, "audit.checkpoint", NULL, &e);
+        return;
+    }
+    http_respond_json(resp, 200, json_pack("{s:I}", "seq", (json_int_t)seq));
+}
+
+/* Reads the audit key (NULL if none yet); -1 on a storage error, answered. */
+static int key_read(struct api *api, struct http_request *req, struct http_response *resp,
+                    struct audit_key_rec **key)
+{
+    struct err e;
+
+    *key = NULL;
+    if (svc_audit_key(api->svc, api_tenant(req), 0, key, &e) == 0 || e.status == 404)
+        return 0;
+    api_fail(api, req, resp, "audit.read", NULL, &e);
+    return -1;
+}
+
+/* GET .../audit/checkpoints: the public key and the checkpoints (?after, ?limit). */
+void api_audit_checkpoints(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct audit_checkpoint_rec **cps = NULL;
+    struct audit_key_rec *key = NULL;
+    struct store_tx *tx = NULL;
+    int after = 0, limit = 1000;
+    size_t n = 0;
+    struct err e;
+    json_t *o, *list;
+
+    if (api_query_int(req, "after", 0, 2000000000, &after, &e) != 0 ||
+        api_query_int(req, "limit", 1, 10000, &limit, &e) != 0 ||
+        (tx = store_begin_read(api->store, &e)) == NULL ||
+        store_audit_checkpoint_list(tx, api_tenant(req), after, limit, &cps, &n, &e) != 0) {
+        store_rollback(tx);
+        api_fail(api, req, resp, "audit.read", NULL, &e);
+        return;
+    }
+    store_rollback(tx);
+    if (key_read(api, req, resp, &key) != 0) {
+        audit_checkpoint_rec_list_free(cps, n);
+        return;
+    }
+    o = key_json(key);
+    json_object_del(o, "type");
+    list = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *c = checkpoint_json(cps[i]);
+        json_object_del(c, "type");
+        json_array_append_new(list, c);
+    }
+    json_object_set_new(o, "checkpoints", list);
+    audit_checkpoint_rec_list_free(cps, n);
+    audit_key_rec_free(key);
+    http_respond_json(resp, 200, o);
+}
+
+/*
+ * GET .../audit/export: JSON lines — the audit key first, then the events
+ * with seq > after (at most limit), each checkpoint right after the event it
+ * signs (the last page: every later checkpoint too, so one whose rows were
+ * removed still shows).  The next page starts after the last event's seq.
+ */
+void api_audit_export(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct audit_checkpoint_rec **cps = NULL;
+    struct audit_rec **rows = NULL;
+    struct audit_key_rec *key = NULL;
+    struct store_tx *tx = NULL;
+    int after = 0, limit = 10000;
+    size_t n = 0, nc = 0, c = 0;
+    struct buf out = {0};
+    struct err e;
+
+    if (api_query_int(req, "after", 0, 2000000000, &after, &e) != 0 ||
+        api_query_int(req, "limit", 1, 100000, &limit, &e) != 0 ||
+        (tx = store_begin_read(api->store, &e)) == NULL ||
+        store_audit_list(tx, api_tenant(req), after, limit, &rows, &n, &e) != 0 ||
+        store_audit_checkpoint_list(tx, api_tenant(req), after, 100000, &cps, &nc, &e) != 0) {
+        store_rollback(tx);
+        audit_rec_list_free(rows, n);
+        api_fail(api, req, resp, "audit.read", NULL, &e);
+        return;
+    }
+    store_rollback(tx);
+    if (key_read(api, req, resp, &key) == 0) {
+        json_line(&out, key_json(key));
+        for (size_t i = 0; i < n; i++) {
+            json_line(&out, event_json(rows[i]));
+            for (; c < nc && cps[c]->seq <= rows[i]->seq; c++)
+                json_line(&out, checkpoint_json(cps[c]));
+        }
+        /* The last page carries every later checkpoint: one whose rows are gone shows. */
+        for (; n < (size_t)limit && c < nc; c++)
+            json_line(&out, checkpoint_json(cps[c]));
+        http_respond(resp, 200, "application/x-ndjson", out.data, out.len);
+    }
+    buf_free(&out);
+    audit_rec_list_free(rows, n);
+    audit_checkpoint_rec_list_free(cps, nc);
+    audit_key_rec_free(key);
+}
+
+/* ---- a tenant's own SIEM ----------------------------------------------------- */
+
+static json_t *target_json(const struct audit_target_rec *t)
+{
+    return json_pack("{s:s, s:i, s:s, s:s?, s:o}", "host", t->host, "port", t->port, "transport",
+                     t->transport, "ca_pem", t->ca_pem, "created", api_time(t->created));
+}
+
+/* A host name or address: letters, digits, '.', '-', ':' (IPv6), at most 253. */
+static int host_ok(const char *h)
+{
+    size_t n = strlen(h);
+
+    if (n == 0 || n > 253 || h[0] == '-')
+        return 0;
+    return strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:") == n;
+}
+
+/* Whether text holds at least one PEM certificate, and only certificates. */
+static int ca_pem_ok(const char *text)
+{
+    struct err e;
+    STACK_OF(X509) *certs = api_parse_certs(text, "ca_pem", &e);
+    int ok = certs != NULL && sk_X509_num(certs) > 0;
+
+    sk_X509_pop_free(certs, X509_free);
+    return ok;
+}
+
+/* The target of body into *t (pointers into body); -1 with e set if bad. */
+static int target_parse(json_t *body, struct audit_target_rec *t, struct err *e)
+{
+    const char *transport = "tls";
+    long long port = 0;
+
+    if (api_str(body, "host", 1, (const char **)&t->host, e) != 0 ||
+        api_int(body, "port", 1, 65535, &port, e) != 0 ||
+        api_str(body, "transport", 0, &transport, e) != 0 ||
+        api_str(body, "ca_pem", 0, (const char **)&t->ca_pem, e) != 0)
+        return -1;
+    if (!host_ok(t->host))
+        return err_set(e, 400, ERR_BAD_REQUEST, "host: a host name or IP address");
+    if (port == 0)
+        return err_set(e, 400, ERR_BAD_REQUEST, "port: required");
+    if (strcmp(transport, "tcp") != 0 && strcmp(transport, "tls") != 0)
+        return err_set(e, 400, ERR_BAD_REQUEST, "transport: tcp or tls");
+    if (strcmp(transport, "tls") == 0 && (t->ca_pem == NULL || !ca_pem_ok(t->ca_pem)))
+        return err_set(e, 400, ERR_BAD_REQUEST,
+                       "ca_pem: the receiver's CA certificates (PEM), required with tls");
+    if (strcmp(transport, "tcp") == 0)
+        t->ca_pem = NULL;
+    t->port = (int)port;
+    t->transport = (char *)transport;
+    return 0;
+}
+
+/*
+ * PUT .../audit/forwarding: the tenant's events go to its own SIEM from seq 1
+ * on (a new target gets the whole chain); audited as audit.forwarding.set.
+ */
+void api_audit_forwarding_put(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct actor a = api_actor(req);
+    const char *tenant = api_tenant(req);
+    struct audit_target_rec t = {0};
+    struct store_tx *tx = NULL;
+    json_t *body = api_body(api, req, resp, "audit.forwarding.set"), *d;
+    char *detail = NULL;
+    struct err e;
+
+    if (body == NULL)
+        return;
+    if (!api->tenant_forwarding) {
+        err_set(&e, 403, ERR_FORBIDDEN,
+                "forwarding to a tenant's own SIEM is not enabled here (syslog_tenant_targets)");
+        goto fail;
+    }
+    if (target_parse(body, &t, &e) != 0)
+        goto fail;
+    t.created = time_now();
+    d = json_pack("{s:s, s:i, s:s}", "host", t.host, "port", t.port, "transport", t.transport);
+    detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(d);
+    {
+        struct audit_event ev = {a.id, "audit.forwarding.set", t.host, "ok", detail};
+        if ((tx = store_begin(api->store, &e)) == NULL ||
+            store_audit_target_put(tx, tenant, &t, &e) != 0 ||
+            store_audit_forward_set(tx, tenant, "tenant", 0, &e) != 0 ||
+            audit_append(tx, tenant, &ev, &e) != 0 || store_commit(tx, &e) != 0) {
+            store_rollback(tx);
+            goto fail;
+        }
+    }
+    http_respond_json(resp, 200, target_json(&t));
+    free(detail);
+    json_decref(body);
+    return;
+fail:
+    api_fail(api, req, resp, "audit.forwarding.set", NULL, &e);
+    free(detail);
+    json_decref(body);
+}
+
+void api_audit_forwarding_get(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct audit_target_rec *t = NULL;
+    struct store_tx *tx;
+    struct err e;
+
+    if ((tx = store_begin_read(api->store, &e)) == NULL ||
+        store_audit_target_get(tx, api_tenant(req), &t, &e) != 0) {
+        store_rollback(tx);
+        api_fail(api, req, resp, "audit.read", NULL, &e);
+        return;
+    }
+    store_rollback(tx);
+    http_respond_json(resp, 200, target_json(t));
+    audit_target_rec_free(t);
+}
+
+/* DELETE .../audit/forwarding: stops forwarding to the tenant's SIEM; audited. */
+void api_audit_forwarding_delete(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct actor a = api_actor(req);
+    const char *tenant = api_tenant(req);
+    struct audit_event ev = {a.id, "audit.forwarding.delete", "", "ok", NULL};
+    struct store_tx *tx;
+    struct err e;
+
+    if ((tx = store_begin(api->store, &e)) == NULL ||
+        store_audit_target_delete(tx, tenant, &e) != 0 || audit_append(tx, tenant, &ev, &e) != 0 ||
+        store_commit(tx, &e) != 0) {
+        store_rollback(tx);
+        api_fail(api, req, resp, "audit.forwarding.delete", NULL, &e);
+        return;
+    }
+    http_respond(resp, 204, NULL, NULL, 0);
+}

@@ -7,14 +7,15 @@
 
 #include <string.h>
 
-static const struct store_ops *const backends[] = {&store_sqlite_ops};
+static const struct store_ops *const backends[] = {&store_sqlite_ops, &store_pg_ops};
 
 struct store *store_open(const char *url, struct err *e)
 {
     for (size_t i = 0; i < ARRAY_LEN(backends); i++)
         if (strncmp(url, backends[i]->scheme, strlen(backends[i]->scheme)) == 0)
             return backends[i]->open(url, e);
-    err_set(e, 500, ERR_INTERNAL, "database %s: unknown scheme (known: sqlite:)", url);
+    err_set(e, 500, ERR_INTERNAL, "database %s: unknown scheme (known: sqlite:, postgresql://)",
+            url);
     return NULL;
 }
 

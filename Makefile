@@ -102,8 +102,8 @@ integration: bins
 # The storage unit tests and the integration suite again, against a PostgreSQL server of
 # their own (tests/pg/pg.sh: Debian's postgresql in a temporary directory on loopback, stopped
 # by PID at the end, also when the tests fail).
-PGRUN = d=$$(mktemp -d /tmp/vouch-pg-XXXXXX) && tests/pg/pg.sh start $$d && \
-	trap 'tests/pg/pg.sh stop '$$d EXIT && set -a && . $$d/env && set +a
+PGRUN = d=$$(mktemp -d /tmp/vouch-pg-XXXXXX) && $(CURDIR)/tests/pg/pg.sh start $$d && \
+	trap '$(CURDIR)/tests/pg/pg.sh stop '$$d EXIT && set -a && . $$d/env && set +a
 unit-pg: $(BUILD)/tests/test_store
 	$(PGRUN) && VOUCH_TEST_STORE_URL=$$VOUCH_TEST_PG/vouch_unit \
 	    VOUCH_TEST_STORE_ADMIN_URL=$${VOUCH_TEST_PG_ADMIN%/*}/vouch_unit $(BUILD)/tests/test_store

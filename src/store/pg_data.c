@@ -13,6 +13,7 @@
  */
 #include "store/pg_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -437,44 +438,43 @@ static const struct reader tsa_token_reader = {read_tsa_token, free_tsa_token};
 
 /* ---- searches ---------------------------------------------------------- */
 
+/* Appends text to sql with each "$?" replaced by the next parameter number $n. */
+static void append_numbered(struct buf *sql, const char *text, int *next)
+{
+    char num[16];
+
+    for (const char *f = text; *f != '\0'; f++) {
+        if (f[0] == '$' && f[1] == '?') {
+            snprintf(num, sizeof(num), "$%d", (*next)++);
+            buf_append(sql, num, strlen(num));
+            f++;
+        } else {
+            buf_append(sql, f, 1);
+        }
+    }
+}
+
 /*
- * A search statement: head, then " AND (<fragment>)" for each filter set, then
- * tail.  A fragment names its parameter "$?"; each becomes the next $n, so
- * the parameters follow in the order the fragments are taken.
+ * A search statement (the caller frees it): head, then " AND (<fragment>)"
+ * for each filter set in mask, then tail.  Fragments and tail name their
+ * parameters "$?", numbered from `first` in the order they appear, so the
+ * caller adds the parameters in that order.  Only fixed text goes in.
  */
 static char *search_sql(const char *head, const char *const *filters, unsigned mask,
                         const char *tail, int first)
 {
     struct buf sql = {0};
     int next = first;
-    char num[16];
 
     buf_append(&sql, head, strlen(head));
     for (unsigned i = 0; mask >> i != 0; i++) {
         if (!(mask & (1u << i)))
             continue;
         buf_append(&sql, " AND (", 6);
-        for (const char *f = filters[i]; *f != '\0'; f++) {
-            if (f[0] == '$' && f[1] == '?') {
-                snprintf(num, sizeof(num), "$%d", next++);
-                buf_append(&sql, num, strlen(num));
-                f++;
-            } else {
-                buf_append(&sql, f, 1);
-            }
-        }
+        append_numbered(&sql, filters[i], &next);
         buf_append(&sql, ")", 1);
     }
-    snprintf(num, sizeof(num), "%d", next);
-    for (const char *f = tail; *f != '\0'; f++) {
-        if (f[0] == '$' && f[1] == '?') {
-            snprintf(num, sizeof(num), "$%d", next++);
-            buf_append(&sql, num, strlen(num));
-            f++;
-        } else {
-            buf_append(&sql, f, 1);
-        }
-    }
+    append_numbered(&sql, tail, &next);
     buf_append(&sql, "", 1);
     return (char *)sql.data;
 }

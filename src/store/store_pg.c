@@ -401,9 +401,10 @@ int pg_schema_version(struct store *base)
 /* ---- transactions ------------------------------------------------------------------ */
 
 /*
- * Begins a transaction on a pooled connection.  An idle connection that turns
- * out dead (the server restarted, a failover happened) is dropped and the
- * begin is tried once more on a new connection.
+ * Begins a transaction on a pooled connection.  Idle connections that turn
+ * out dead (the server restarted, a failover happened) are dropped one by one
+ * and the begin is tried again, at last on a new connection: the first
+ * request after an outage does not fail for the pool's stale state.
  */
 static struct store_tx *tx_begin(struct store *base, const char *sql, int write, struct err *e)
 {
@@ -411,16 +412,18 @@ static struct store_tx *tx_begin(struct store *base, const char *sql, int write,
     struct pg_tx *tx;
     struct pg_conn *c = NULL;
 
-    for (int attempt = 0; attempt < 2; attempt++) {
+    for (int attempt = 0; attempt <= POOL_MAX && c == NULL; attempt++) {
         if ((c = conn_take(s, e)) == NULL)
             return NULL;
-        if (conn_run(c, sql, "begin", e) == 0)
-            break;
-        c->broken = c->broken || PQstatus(c->db) != CONNECTION_OK;
-        conn_give(s, c);
-        c = NULL;
-        if (e == NULL || e->status != 503)
-            return NULL;
+        if (conn_run(c, sql, "begin", e) != 0) {
+            int dead = c->broken || PQstatus(c->db) != CONNECTION_OK;
+
+            c->broken = dead;
+            conn_give(s, c);
+            c = NULL;
+            if (!dead)
+                return NULL;
+        }
     }
     if (c == NULL)
         return NULL;

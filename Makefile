@@ -94,6 +94,7 @@ check: bins
 	$(MAKE) integration
 	$(MAKE) integration-asan
 	$(MAKE) unit-pg
+	$(MAKE) SANITIZE=address,undefined unit-pg
 	$(MAKE) integration-pg
 
 integration: bins

@@ -1362,6 +1362,30 @@ static int tsa_token_search(struct store_tx *tx, const char *tenant, const char 
     return rc;
 }
 
+/* ---- leases ---------------------------------------------------------------- */
+
+/* One upsert: the row lock it takes orders nodes racing for the same lease. */
+static int lease_take(struct store_tx *tx, const char *tenant, const char *job, const char *holder,
+                      int64_t now, int64_t until, struct err *e)
+{
+    int64_t n;
+    PARAMS;
+
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, job);
+    pg_param_text(&p, holder);
+    pg_param_int(&p, now);
+    pg_param_int(&p, until);
+    n = run_changes(tx, tenant,
+                    "INSERT INTO leases AS l (tenant, job, holder, until) VALUES ($1, $2, $3, $5) "
+                    "ON CONFLICT (tenant, job) DO UPDATE SET holder = EXCLUDED.holder, "
+                    "until = EXCLUDED.until WHERE l.until <= $4 OR l.holder = EXCLUDED.holder",
+                    &p, "lease", e);
+    if (n < 0)
+        return -1;
+    return n == 1 ? 0 : 1;
+}
+
 /*
  * "postgres" matches both URL schemes libpq knows, postgresql:// and
  * postgres://; pg_open checks which.
@@ -1422,4 +1446,5 @@ const struct store_ops store_pg_ops = {
     .tsa_token_insert = tsa_token_insert,
     .tsa_token_get = tsa_token_get,
     .tsa_token_search = tsa_token_search,
+    .lease_take = lease_take,
 };

@@ -124,6 +124,10 @@ const char *const pg_migrations[] = {
     "CREATE INDEX tsa_tokens_imprint ON tsa_tokens (tenant, unit, imprint);"
     "CREATE INDEX tsa_tokens_time ON tsa_tokens (tenant, unit, time);" WALL("tsa_units", "tenant")
         WALL("tsa_tokens", "tenant"),
+
+    /* 5: leases of scheduled jobs (issue 7) */
+    "CREATE TABLE leases (tenant text NOT NULL, job text NOT NULL, holder text NOT NULL,"
+    "  until bigint NOT NULL, PRIMARY KEY (tenant, job));" WALL("leases", "tenant"),
 };
 
 const int pg_migration_count = (int)ARRAY_LEN(pg_migrations);

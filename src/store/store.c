@@ -326,3 +326,9 @@ int store_tsa_token_search(struct store_tx *tx, const char *tenant, const char *
 {
     return tx->ops->tsa_token_search(tx, tenant, unit, q, out, n, e);
 }
+
+int store_lease_take(struct store_tx *tx, const char *tenant, const char *job, const char *holder,
+                     int64_t now, int64_t until, struct err *e)
+{
+    return tx->ops->lease_take(tx, tenant, job, holder, now, until, e);
+}

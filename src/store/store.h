@@ -437,4 +437,17 @@ int store_tsa_token_search(struct store_tx *tx, const char *tenant, const char *
                            const struct tsa_token_query *q, struct tsa_token_rec ***out, size_t *n,
                            struct err *e);
 
+/* ---- leases: a scheduled job done by one node at a time ------------------ */
+
+/*
+ * Takes the lease on `job` of tenant for `holder` (a node's name) until
+ * `until`, if nobody holds it, its holder is `holder` already, or it expired
+ * (its until <= now): 0 taken, 1 held by another holder, -1 error.  Nodes
+ * sharing a database take a job's lease in a transaction of its own before
+ * doing the job, so only one of them does it per period and another takes
+ * over once the lease runs out.
+ */
+int store_lease_take(struct store_tx *tx, const char *tenant, const char *job, const char *holder,
+                     int64_t now, int64_t until, struct err *e);
+
 #endif

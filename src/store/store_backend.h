@@ -107,6 +107,8 @@ struct store_ops {
     int (*tsa_token_search)(struct store_tx *tx, const char *tenant, const char *unit,
                             const struct tsa_token_query *q, struct tsa_token_rec ***out, size_t *n,
                             struct err *e);
+    int (*lease_take)(struct store_tx *tx, const char *tenant, const char *job, const char *holder,
+                      int64_t now, int64_t until, struct err *e);
 };
 
 /* Every backend's store and tx structs begin with their ops pointer. */

@@ -124,3 +124,29 @@ def test_readyz_fails_while_the_database_cannot_be_reached_and_recovers(server):
     r = server.request("GET", "/readyz", token=None)
     assert r.status == 200, r.body
     server.api("GET", "/cas")
+
+
+def test_a_due_crl_is_published_by_one_node_only(server, node2):
+    import time
+
+    def runs():
+        return [e for e in server.audit()
+                if e["action"] == "crl.generate" and e["actor"] == "scheduler"
+                and e["object"] == "pglease"]
+
+    def wait_for_runs(n):
+        deadline = time.time() + 30
+        while time.time() < deadline and len(runs()) < n:
+            time.sleep(0.2)
+        time.sleep(3)  # both schedulers looked again
+        return runs()
+
+    server.api("POST", "/cas", {"name": "pglease", "subject": "/CN=PG lease", "parent": "root"},
+               expect=201)
+    # Take the CA's first CRL away: both nodes' schedulers (every second) find it due.
+    server.sql("DELETE FROM crls WHERE tenant = 'default' AND ca = 'pglease'")
+    done = wait_for_runs(1)
+    assert len(done) == 1, [(e["seq"], e["time"], e["detail"]) for e in done]
+    (holder,) = server.sql("SELECT holder FROM leases WHERE tenant = 'default' "
+                           "AND job = 'crl/pglease'")
+    assert holder[0].rsplit(":", 1)[1] in (str(server.proc.pid), str(node2.proc.pid))

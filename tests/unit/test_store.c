@@ -1838,6 +1838,37 @@ static void tsa_tokens_are_unique_per_unit_and_searchable(void **state)
     store_close(s);
 }
 
+/* ---- leases ------------------------------------------------------------------ */
+
+static int lease(struct store *s, const char *tenant, const char *job, const char *holder,
+                 int64_t now, int64_t until)
+{
+    struct err e;
+    struct store_tx *tx = begin(s);
+    int rc = store_lease_take(tx, tenant, job, holder, now, until, &e);
+    if (rc < 0)
+        fail_msg("store_lease_take: %s", e.msg);
+    commit(tx);
+    return rc;
+}
+
+static void a_lease_is_held_by_one_node_until_it_runs_out(void **state)
+{
+    struct store *s = open_store();
+    (void)state;
+    tenant_make(s, "a");
+    tenant_make(s, "b");
+    assert_int_equal(lease(s, "a", "crl/issuing", "node1", 100, 160), 0);
+    assert_int_equal(lease(s, "a", "crl/issuing", "node2", 120, 180), 1); /* held */
+    assert_int_equal(lease(s, "a", "crl/issuing", "node1", 130, 190), 0); /* renewed */
+    assert_int_equal(lease(s, "a", "crl/root", "node2", 130, 190), 0);    /* another job */
+    assert_int_equal(lease(s, "b", "crl/issuing", "node2", 130, 190), 0); /* another tenant */
+    assert_int_equal(lease(s, "a", "crl/issuing", "node2", 189, 250), 1);
+    assert_int_equal(lease(s, "a", "crl/issuing", "node2", 190, 250), 0); /* ran out */
+    assert_int_equal(lease(s, "a", "crl/issuing", "node1", 200, 260), 1);
+    store_close(s);
+}
+
 /* ---- PostgreSQL: row-level security ------------------------------------------ */
 
 /* One integer through the application role's own connection, after `set` (may be ""). */
@@ -1943,6 +1974,7 @@ int main(void)
         T(a_read_transaction_sees_one_snapshot),
         T(concurrent_writers_all_succeed),
         T(more_threads_than_connections_wait_their_turn),
+        T(a_lease_is_held_by_one_node_until_it_runs_out),
         T(a_query_with_another_tenants_setting_sees_nothing),
         T(a_role_that_bypasses_row_level_security_is_refused),
     };

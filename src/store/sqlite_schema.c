@@ -95,8 +95,8 @@ const char *const sqlite_migrations[] = {
     "CREATE INDEX tsa_tokens_imprint ON tsa_tokens (tenant, unit, imprint);"
     "CREATE INDEX tsa_tokens_time ON tsa_tokens (tenant, unit, time);",
     /* 5: leases of scheduled jobs (issue 7) */
-    "CREATE TABLE leases (tenant TEXT NOT NULL, job TEXT NOT NULL, holder TEXT NOT NULL,"
-    "  until INTEGER NOT NULL, PRIMARY KEY (tenant, job));",
+    ("CREATE TABLE leases (tenant TEXT NOT NULL, job TEXT NOT NULL, holder TEXT NOT NULL,"
+     "  until INTEGER NOT NULL, PRIMARY KEY (tenant, job));"),
 };
 
 const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

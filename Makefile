@@ -6,7 +6,7 @@
 #   make SANITIZE=address,undefined   the same into build-asan/
 
 CC       ?= cc
-PKGS     := openssl libmicrohttpd jansson sqlite3 libcurl p11-kit-1
+PKGS     := openssl libmicrohttpd jansson sqlite3 libpq libcurl p11-kit-1
 SANITIZE ?=
 ifeq ($(SANITIZE),)
 BUILD    ?= build
@@ -49,7 +49,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 unit_mod   = $(word 2,$(subst _, ,$(notdir $(1))))
 libs_of    = $(foreach m,$(1),$($(m)_LIB))
 
-.PHONY: all bins unit test check run deps asan fuzz fuzz-smoke integration integration-asan integration-hsm format format-check clean bench
+.PHONY: all bins unit unit-pg test check run deps asan fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg format format-check clean bench
 all: bins
 bins: $(BUILD)/vouchd $(BUILD)/vouch
 
@@ -93,9 +93,25 @@ check: bins
 	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 	$(MAKE) integration-asan
+	$(MAKE) unit-pg
+	$(MAKE) SANITIZE=address,undefined unit-pg
+	$(MAKE) integration-pg
 
 integration: bins
 	cd tests/integration && VOUCH_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 -m pytest -q -p no:cacheprovider .
+
+# The storage unit tests and the integration suite again, against a PostgreSQL server of
+# their own (tests/pg/pg.sh: Debian's postgresql in a temporary directory on loopback, stopped
+# by PID at the end, also when the tests fail).
+PGRUN = d=$$(mktemp -d /tmp/vouch-pg-XXXXXX) && $(CURDIR)/tests/pg/pg.sh start $$d && \
+	trap '$(CURDIR)/tests/pg/pg.sh stop '$$d EXIT && set -a && . $$d/env && set +a
+unit-pg: $(BUILD)/tests/test_store
+	$(PGRUN) && VOUCH_TEST_STORE_URL=$$VOUCH_TEST_PG/vouch_unit \
+	    VOUCH_TEST_STORE_ADMIN_URL=$${VOUCH_TEST_PG_ADMIN%/*}/vouch_unit $(BUILD)/tests/test_store
+
+integration-pg: bins
+	$(PGRUN) && cd tests/integration && VOUCH_BUILD=$(CURDIR)/$(BUILD) \
+	    /usr/bin/python3 -m pytest -q -p no:cacheprovider .
 
 # The integration suite with every instance's keys in two SoftHSM2 tokens (not part of check:
 # test_hsm.py covers the PKCS#11 store there; this proves the rest does not depend on the store).

@@ -2,10 +2,12 @@
 # Keys in SoftHSM2 against the software key store, in one run:
 #  1. issuance over HTTP (wrk, 2 threads): vouchd with its demo CAs' keys in a
 #     SoftHSM2 token, then the same with the software store;
-#  2. the signer's raw signing rate (P-256, SHA-256, SIGN requests from
+#  2. OCSP signing over HTTP: requests with a nonce (so every answer is signed
+#     when it is asked for, by the CA's delegated P-256 responder, whose key is
+#     in the same store);
+#  3. the signer's raw signing rate (P-256, SHA-256, SIGN requests from
 #     SIGN_THREADS client threads) with each store.
-# OCSP signing is not built on this branch yet: its rate will follow the raw
-# signing rate.  Not a test: it asserts nothing.
+# Not a test: it asserts nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -44,6 +46,20 @@ issue() {
     BENCH_BODY="$work/body.json" BENCH_AUTH="$token" wrk -t2 -c"$CONNS" -d"${DURATION}s" \
         -s bench/post.lua "http://127.0.0.1:$api/api/v1/t/default/certificates" | tee "$work/$name.wrk"
     awk '/Requests\/sec/ {print $2}' "$work/$name.wrk" > "$work/$name.rate"
+    # 200 OCSP requests, each with a nonce of its own.
+    curl -sf "http://127.0.0.1:$pub/ca/default/issuing.crt" | openssl x509 -inform DER \
+        -out "$work/$name-issuing.pem"
+    : > "$work/$name-ocsp.hex"
+    for i in $(seq 200); do
+        openssl ocsp -issuer "$work/$name-issuing.pem" -serial "0x$(openssl rand -hex 16)" -nonce \
+            -reqout "$work/req.der" >/dev/null 2>&1 || true
+        od -An -v -tx1 "$work/req.der" | tr -d ' \n' >> "$work/$name-ocsp.hex"
+        echo >> "$work/$name-ocsp.hex"
+    done
+    echo "== OCSP with nonces (signed on request), key store $name: ${DURATION}s, $CONNS connections"
+    BENCH_MODE=post BENCH_REQUESTS="$work/$name-ocsp.hex" wrk -t2 -c"$CONNS" -d"${DURATION}s" \
+        -s bench/ocsp.lua "http://127.0.0.1:$pub/ocsp/default/issuing" | tee "$work/$name-ocsp.wrk"
+    awk '/Requests\/sec/ {print $2}' "$work/$name-ocsp.wrk" > "$work/$name-ocsp.rate"
     kill "$pid"
     wait "$pid" 2>/dev/null || true
 }
@@ -62,4 +78,5 @@ echo
 printf "issuance: SoftHSM2 %s/s, software store %s/s\n" "$(cat "$work/pkcs11.rate")" "$(cat "$work/soft.rate")"
 printf "raw signing (P-256): SoftHSM2 %s/s, software store %s/s\n" \
     "$(echo "$s_p11" | awk '{print $2}')" "$(echo "$s_soft" | awk '{print $2}')"
-echo "OCSP: not built on this branch (its signing cost is the raw signing rate above)"
+printf "OCSP responses signed on request: SoftHSM2 %s/s, software store %s/s\n" \
+    "$(cat "$work/pkcs11-ocsp.rate")" "$(cat "$work/soft-ocsp.rate")"

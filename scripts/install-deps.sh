@@ -5,7 +5,7 @@ set -eu
 PKGS="make gcc pkg-config libssl-dev openssl libmicrohttpd-dev libjansson-dev libsqlite3-dev
 libcurl4-openssl-dev libcmocka-dev python3 python3-pytest python3-cryptography gnutls-bin curl
 clang libclang-rt-14-dev sqlite3 ca-certificates osslsigncode libp11-kit-dev softhsm2
-rsyslog rsyslog-openssl"
+rsyslog rsyslog-openssl postgresql libpq-dev"
 case "${1:-}" in
     --bench) PKGS="$PKGS golang-cfssl wrk nginx-light" ;;
 esac
@@ -21,9 +21,29 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 # Another apt run (unattended upgrades, a parallel install) holds the lock for a while.
 apt-get -o DPkg::Lock::Timeout=600 update
-apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends $missing
+# Debian's postgresql package creates and starts a cluster (15/main on port 5432); vouch's
+# tests start servers of their own, and an operator points vouchd at a server of theirs.  A
+# policy-rc.d made here (unless there is one) keeps the install from starting anything, and
+# the cluster is stopped and kept from starting at boot if it runs anyway.
+policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+    policy=1
+fi
+rc=0
+apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends $missing || rc=$?
+if [ -n "$policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
+if command -v pg_lsclusters >/dev/null 2>&1; then
+    pg_lsclusters -h 2>/dev/null | while read -r ver name _; do
+        pg_ctlcluster "$ver" "$name" stop 2>/dev/null || true
+        if [ -f "/etc/postgresql/$ver/$name/start.conf" ]; then
+            echo manual >"/etc/postgresql/$ver/$name/start.conf"
+        fi
+    done
+fi
 # rsyslog is for the SIEM tests, which start their own rsyslogd: the package's own
-# service, started by the install, was not running before, so it is stopped again.
+# service is not to run (the policy above kept the install from starting it).
 case " $missing " in
     *" rsyslog "*) service rsyslog stop >/dev/null 2>&1 || true ;;
 esac
+exit $rc

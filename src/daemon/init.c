@@ -30,6 +30,7 @@ struct init_opts {
     int json;
     /* keys in a PKCS#11 token (optional): module, token, backup token, PIN file */
     const char *p11_module, *p11_token, *p11_backup, *p11_pin_file;
+    const char *database; /* storage URL; NULL = sqlite:DIR/vouch.db */
 };
 
 static int init_usage(void)
@@ -37,7 +38,7 @@ static int init_usage(void)
     fprintf(stderr,
             "usage: vouchd init DIR [--api-port N] [--public-port N] [--no-tls] [--json]\n"
             "         [--pkcs11-module PATH --pkcs11-token LABEL [--pkcs11-backup-token LABEL]\n"
-            "          [--pkcs11-pin-file PATH]]\n");
+            "          [--pkcs11-pin-file PATH]] [--database URL]\n");
     return 2;
 }
 
@@ -61,6 +62,8 @@ static int init_parse(int argc, char **argv, struct init_opts *o)
             o->p11_backup = argv[++i];
         else if (strcmp(argv[i], "--pkcs11-pin-file") == 0 && i + 1 < argc)
             o->p11_pin_file = argv[++i];
+        else if (strcmp(argv[i], "--database") == 0 && i + 1 < argc)
+            o->database = argv[++i];
         else if (argv[i][0] != '-' && o->dir == NULL)
             o->dir = argv[i];
         else
@@ -296,7 +299,7 @@ int daemon_init(int argc, char **argv)
     c.api_port = o.api_port;
     c.public_port = o.public_port;
     free(c.database);
-    c.database = xasprintf("sqlite:%s/vouch.db", abs);
+    c.database = o.database != NULL ? xstrdup(o.database) : xasprintf("sqlite:%s/vouch.db", abs);
     free(c.keystore);
     c.keystore = xasprintf("%s/keys", abs);
     free(c.kek_file);

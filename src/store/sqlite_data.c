@@ -157,6 +157,10 @@ const char *const sqlite_queries[Q_COUNT] = {
                            "?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [Q_TSA_TOKEN_GET] = "SELECT " TSA_TOKEN_COLS " FROM tsa_tokens "
                         "WHERE tenant = ?1 AND unit = ?2 AND serial = ?3",
+    [Q_LEASE_TAKE] = "INSERT INTO leases (tenant, job, holder, until) VALUES (?1, ?2, ?3, ?5) "
+                     "ON CONFLICT (tenant, job) DO UPDATE SET holder = excluded.holder, "
+                     "until = excluded.until WHERE leases.until <= ?4 "
+                     "OR leases.holder = excluded.holder",
 };
 
 #define TX(base) ((struct sqlite_tx *)(base))
@@ -1393,6 +1397,22 @@ static int tsa_token_search(struct store_tx *tx, const char *tenant, const char 
     return read_all(tx, st, &tsa_token_reader, (void ***)out, n, "time-stamp tokens", e);
 }
 
+/* ---- leases ---------------------------------------------------------------- */
+
+static int lease_take(struct store_tx *tx, const char *tenant, const char *job, const char *holder,
+                      int64_t now, int64_t until, struct err *e)
+{
+    STMT(Q_LEASE_TAKE);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, job);
+    bind_text(st, 3, holder);
+    sqlite3_bind_int64(st, 4, now);
+    sqlite3_bind_int64(st, 5, until);
+    if (step_done(tx, st, "lease", e) != 0)
+        return -1;
+    return sqlite3_changes(TX(tx)->conn->db) == 1 ? 0 : 1;
+}
+
 const struct store_ops store_sqlite_ops = {
     .scheme = "sqlite:",
     .open = sqlite_open,
@@ -1460,4 +1480,5 @@ const struct store_ops store_sqlite_ops = {
     .tsa_token_insert = tsa_token_insert,
     .tsa_token_get = tsa_token_get,
     .tsa_token_search = tsa_token_search,
+    .lease_take = lease_take,
 };

@@ -74,6 +74,7 @@ enum query_id {
     Q_TSA_UNIT_LIST,
     Q_TSA_TOKEN_INSERT,
     Q_TSA_TOKEN_GET,
+    Q_LEASE_TAKE,
     Q_COUNT
 };
 extern const char *const sqlite_queries[Q_COUNT];

@@ -94,7 +94,7 @@ const char *const sqlite_migrations[] = {
     "  der BLOB NOT NULL, PRIMARY KEY (tenant, unit, serial));"
     "CREATE INDEX tsa_tokens_imprint ON tsa_tokens (tenant, unit, imprint);"
     "CREATE INDEX tsa_tokens_time ON tsa_tokens (tenant, unit, time);",
-    /* audit checkpoints, their signing keys and SIEM forwarding state (issue 5) */
+    /* 5: audit checkpoints, their signing keys and SIEM forwarding state (issue 5) */
     "CREATE TABLE audit_keys (tenant TEXT NOT NULL PRIMARY KEY, key_id TEXT NOT NULL,"
     "  key_type TEXT NOT NULL, public_pem TEXT NOT NULL, created INTEGER NOT NULL);"
     "CREATE TABLE audit_checkpoints (tenant TEXT NOT NULL, seq INTEGER NOT NULL,"
@@ -104,6 +104,9 @@ const char *const sqlite_migrations[] = {
     "  last_seq INTEGER NOT NULL, PRIMARY KEY (tenant, target));"
     "CREATE TABLE audit_targets (tenant TEXT NOT NULL PRIMARY KEY, host TEXT NOT NULL,"
     "  port INTEGER NOT NULL, transport TEXT NOT NULL, ca_pem TEXT, created INTEGER NOT NULL);",
+    /* 6: leases of scheduled jobs (issue 7) */
+    ("CREATE TABLE leases (tenant TEXT NOT NULL, job TEXT NOT NULL, holder TEXT NOT NULL,"
+     "  until INTEGER NOT NULL, PRIMARY KEY (tenant, job));"),
 };
 
 const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

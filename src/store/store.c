@@ -7,14 +7,15 @@
 
 #include <string.h>
 
-static const struct store_ops *const backends[] = {&store_sqlite_ops};
+static const struct store_ops *const backends[] = {&store_sqlite_ops, &store_pg_ops};
 
 struct store *store_open(const char *url, struct err *e)
 {
     for (size_t i = 0; i < ARRAY_LEN(backends); i++)
         if (strncmp(url, backends[i]->scheme, strlen(backends[i]->scheme)) == 0)
             return backends[i]->open(url, e);
-    err_set(e, 500, ERR_INTERNAL, "database %s: unknown scheme (known: sqlite:)", url);
+    err_set(e, 500, ERR_INTERNAL, "database %s: unknown scheme (known: sqlite:, postgresql://)",
+            url);
     return NULL;
 }
 
@@ -390,4 +391,10 @@ int store_tsa_token_search(struct store_tx *tx, const char *tenant, const char *
                            struct err *e)
 {
     return tx->ops->tsa_token_search(tx, tenant, unit, q, out, n, e);
+}
+
+int store_lease_take(struct store_tx *tx, const char *tenant, const char *job, const char *holder,
+                     int64_t now, int64_t until, struct err *e)
+{
+    return tx->ops->lease_take(tx, tenant, job, holder, now, until, e);
 }

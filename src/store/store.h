@@ -1,7 +1,7 @@
 /*
- * store.h — the one storage interface.  SQLite now (store_sqlite.c), PostgreSQL
- * later: a backend fills struct store_ops and nothing above this header knows
- * which one runs.
+ * store.h — the one storage interface.  SQLite (store_sqlite.c) and PostgreSQL
+ * (store_pg.c): a backend fills struct store_ops and nothing above this header
+ * knows which one runs.
  *
  * Rules every backend keeps:
  *  - Every call that touches tenant data takes the tenant name as an explicit
@@ -30,8 +30,10 @@ struct store;
 struct store_tx;
 
 /*
- * Opens a store: "sqlite:/path/to/file.db" (created if missing, WAL mode).
- * Runs pending schema migrations.  NULL on error with e set.
+ * Opens a store: "sqlite:/path/to/file.db" (created if missing, WAL mode), or
+ * "postgresql://user@host:port/db" / "postgres://..." (a libpq URI; the role
+ * must not bypass row-level security).  Runs pending schema migrations.  NULL
+ * on error with e set.
  */
 struct store *store_open(const char *url, struct err *e);
 void store_close(struct store *s);
@@ -40,7 +42,7 @@ int store_ping(struct store *s, struct err *e);
 /* The schema version after migrations. */
 int store_schema_version(struct store *s);
 
-/* Begins a write transaction (SQLite: BEGIN IMMEDIATE). NULL on error. */
+/* Begins a write transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: READ COMMITTED). */
 struct store_tx *store_begin(struct store *s, struct err *e);
 /* Begins a read-only transaction (a consistent snapshot). */
 struct store_tx *store_begin_read(struct store *s, struct err *e);
@@ -512,5 +514,18 @@ struct tsa_token_query {
 int store_tsa_token_search(struct store_tx *tx, const char *tenant, const char *unit,
                            const struct tsa_token_query *q, struct tsa_token_rec ***out, size_t *n,
                            struct err *e);
+
+/* ---- leases: a scheduled job done by one node at a time ------------------ */
+
+/*
+ * Takes the lease on `job` of tenant for `holder` (a node's name) until
+ * `until`, if nobody holds it, its holder is `holder` already, or it expired
+ * (its until <= now): 0 taken, 1 held by another holder, -1 error.  Nodes
+ * sharing a database take a job's lease in a transaction of its own before
+ * doing the job, so only one of them does it per period and another takes
+ * over once the lease runs out.
+ */
+int store_lease_take(struct store_tx *tx, const char *tenant, const char *job, const char *holder,
+                     int64_t now, int64_t until, struct err *e);
 
 #endif

@@ -1,14 +1,27 @@
 /* svc.c — the service handle, key cache, URLs, audit helpers, tenants, tokens. */
 #include "svc/svc_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include "audit/audit.h"
 #include "lib/log.h"
+
+/* This process's name among the nodes of a cluster (the caller frees it). */
+static char *svc_node_name(void)
+{
+    char host[256] = "node";
+
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "node");
+    host[sizeof(host) - 1] = '\0';
+    return xasprintf("%s:%ld", host, (long)getpid());
+}
 
 struct svc *svc_new(struct store *store, struct signer *signer, const struct svc_config *cfg)
 {
@@ -35,6 +48,7 @@ struct svc *svc_new(struct store *store, struct signer *signer, const struct svc
                                                           : 2;
     s->ocsp = svc_ocsp_state_new();
     s->tsa_clock_check = cfg->tsa_clock_check;
+    s->node = svc_node_name();
     pthread_mutex_init(&s->lock, NULL);
     s->writer = writer_start(store, 64);
     return s;
@@ -50,6 +64,7 @@ void svc_free(struct svc *s)
     svc_ocsp_state_free(s->ocsp);
     free(s->ocsp_signer);
     free(s->ocsp_responder_key_type);
+    free(s->node);
     for (k = s->keys; k != NULL; k = next) {
         next = k->next;
         EVP_PKEY_free(k->key);

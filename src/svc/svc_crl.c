@@ -255,6 +255,35 @@ static int crl_due(struct svc *s, const char *tenant, const struct ca_rec *ca)
     return due;
 }
 
+/* How long a node holds a CA's CRL job: another node takes it over after that. */
+#define CRL_LEASE_SECONDS 120
+
+/*
+ * Whether this node does the CRL job of (tenant, ca) now: it takes the job's
+ * lease in the database, so of several nodes on one database only one
+ * publishes a due CRL (the others find it held, and then no longer due).
+ */
+static int crl_lease(struct svc *s, const char *tenant, const char *ca)
+{
+    struct err e;
+    struct store_tx *tx = store_begin(s->store, &e);
+    char *job = xasprintf("crl/%s", ca);
+    int64_t now = time_now();
+    int rc = -1;
+
+    if (tx != NULL) {
+        rc = store_lease_take(tx, tenant, job, s->node, now, now + CRL_LEASE_SECONDS, &e);
+        if (rc < 0)
+            store_rollback(tx);
+        else if (store_commit(tx, &e) != 0)
+            rc = -1;
+    }
+    if (rc < 0)
+        log_warn("tenant %s: CRL lease of CA %s: %s", tenant, ca, e.msg);
+    free(job);
+    return rc == 0;
+}
+
 /* Makes the due CRLs of one tenant; returns how many CAs published, -1 on a listing error. */
 static int crl_tick_tenant(struct svc *s, const char *tenant, struct err *e)
 {
@@ -274,7 +303,8 @@ static int crl_tick_tenant(struct svc *s, const char *tenant, struct err *e)
     }
     store_rollback(tx);
     for (size_t i = 0; i < n; i++) {
-        if (cas[i]->cert_der == NULL || (due = crl_due(s, tenant, cas[i])) == 0)
+        if (cas[i]->cert_der == NULL || (due = crl_due(s, tenant, cas[i])) == 0 ||
+            !crl_lease(s, tenant, cas[i]->name))
             continue;
         if (crl_run(s, &scheduler, tenant, cas[i]->name, due == 1, &crl, &ce) == 0) {
             made++;

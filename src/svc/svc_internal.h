@@ -58,6 +58,7 @@ struct svc {
     struct ocsp_state *ocsp;
     struct tsa_cache_entry *tsa_units; /* units answering requests, guarded by lock */
     int tsa_clock_check;               /* SVC_CLOCK_* */
+    char *node;                        /* "<host>:<pid>": this node's name on leases */
 };
 
 /* A remote key of tenant (cached; the caller frees its reference). */

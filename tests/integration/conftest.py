@@ -24,6 +24,22 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("VOUCH_BUILD", os.path.join(ROOT, "build"))
 VOUCHD = os.path.join(BUILD, "vouchd")
 VOUCH = os.path.join(BUILD, "vouch")
+# make integration-pg: a PostgreSQL server of the test run (tests/pg/pg.sh); every instance
+# gets a database of its own there, owned by the application role.
+PG_ADMIN = os.environ.get("VOUCH_TEST_PG_ADMIN")
+PG_URL = os.environ.get("VOUCH_TEST_PG")
+
+
+def pg_admin(sql):
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", PG_ADMIN, "-c", sql],
+                   check=True, capture_output=True, timeout=60)
+
+
+def pg_database_new():
+    """A new empty database owned by the role vouch; its URL for vouchd."""
+    name = "vouch_" + os.urandom(6).hex()
+    pg_admin(f"CREATE DATABASE {name} OWNER vouch")
+    return name, f"{PG_URL}/{name}"
 
 
 def free_port():
@@ -55,6 +71,10 @@ class Server:
         if not tls:
             cmd.append("--no-tls")
         cmd += list(init_args)
+        self.pg_database = None
+        if PG_URL and "--database" not in cmd:
+            self.pg_database, url = pg_database_new()
+            cmd += ["--database", url]
         self.env = dict(os.environ, **(env or {}))
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=self.env)
         assert out.returncode == 0, f"vouchd init: {out.stderr}"
@@ -95,6 +115,36 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        # A PostgreSQL database stays (tests read it after a stop); the server goes at the end.
+
+    def sql(self, query, params=()):
+        """Runs one SQL statement on the instance's database, behind vouchd's back (tests that
+        tamper or backdate): SQLite file or PostgreSQL database (as the superuser, which row-level
+        security does not bind).  `?` placeholders (int, str or bytes); returns the rows as
+        tuples of text."""
+        if self.pg_database is None:
+            import sqlite3
+            db = sqlite3.connect(os.path.join(self.dir, "vouch.db"), timeout=30)
+            with db:
+                rows = db.execute(query, params).fetchall()
+            db.close()
+            return [tuple(str(v) for v in r) for r in rows]
+        parts = query.split("?")
+        assert len(parts) == len(params) + 1, query
+        text = parts[0]
+        for v, rest in zip(params, parts[1:]):
+            if isinstance(v, bytes):
+                text += "'\\x" + v.hex() + "'::bytea"
+            elif isinstance(v, int):
+                text += str(int(v))
+            else:
+                text += "'" + str(v).replace("'", "''") + "'"
+            text += rest
+        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + self.pg_database
+        out = subprocess.run(["psql", "-q", "-X", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1",
+                              "-d", url, "-c", text], check=True, capture_output=True, text=True,
+                             timeout=60)
+        return [tuple(line.split("\t")) for line in out.stdout.splitlines() if line]
 
     def request(self, method, path, body=None, token="admin", content_type="application/json",
                 base=None, headers=None):

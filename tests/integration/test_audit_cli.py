@@ -1,7 +1,6 @@
 """The audit chain, its verification, and the vouch CLI end to end."""
 import json
 import os
-import sqlite3
 
 from conftest import make_csr, run, write
 
@@ -39,12 +38,9 @@ def test_audit_verify_names_the_first_edited_row(tmp_path):
         assert s.api("GET", "/audit/verify")["ok"] is True
         p = s.cli("audit", "verify")
         assert "intact" in p.stdout
-        db = sqlite3.connect(os.path.join(s.dir, "vouch.db"))
         target = [e for e in s.audit() if e["action"] == "ca.create"][1]["seq"]
-        db.execute("UPDATE audit SET object = 'forged' WHERE tenant = 'default' AND seq = ?",
-                   (target,))
-        db.commit()
-        db.close()
+        s.sql("UPDATE audit SET object = 'forged' WHERE tenant = 'default' AND seq = ?",
+              (target,))
         v = s.api("GET", "/audit/verify")
         assert v["ok"] is False and v["first_bad_seq"] == target
         p = s.cli("audit", "verify", check=False)

@@ -3,7 +3,6 @@ import base64
 import hashlib
 import json
 import os
-import sqlite3
 import time
 
 import pytest
@@ -123,11 +122,8 @@ def lone(tmp_path):
 
 
 def damage(s, *statements):
-    db = sqlite3.connect(os.path.join(s.dir, "vouch.db"))
     for sql, args in statements:
-        db.execute(sql, args)
-    db.commit()
-    db.close()
+        s.sql(sql, args)
 
 
 def test_removing_rows_after_a_checkpoint_is_detected(lone):
@@ -145,10 +141,12 @@ def test_a_recomputed_chain_is_caught_by_the_signed_checkpoint(lone):
     head = lone.api("POST", "/audit/checkpoints", {})["seq"]
     rows = lone.audit()
     # Rewrite row 3 and re-hash every row after it: the chain alone verifies.
-    db = sqlite3.connect(os.path.join(lone.dir, "vouch.db"))
-    db.row_factory = sqlite3.Row
-    raw = [dict(r) for r in db.execute("SELECT * FROM audit WHERE tenant = 'default' "
-                                       "ORDER BY seq")]
+    cols = ("tenant", "seq", "time", "actor", "action", "object", "result", "detail",
+            "prev_hash", "hash")
+    raw = [dict(zip(cols, r)) for r in lone.sql("SELECT " + ", ".join(cols) + " FROM audit "
+                                                 "WHERE tenant = 'default' ORDER BY seq")]
+    for r in raw:
+        r["seq"] = int(r["seq"])
     prev = GENESIS
     for r in raw:
         if r["seq"] == 3:
@@ -156,10 +154,8 @@ def test_a_recomputed_chain_is_caught_by_the_signed_checkpoint(lone):
         r["prev_hash"] = prev
         r["hash"] = row_hash(r)
         prev = r["hash"]
-        db.execute("UPDATE audit SET object = ?, prev_hash = ?, hash = ? WHERE tenant = ? "
-                   "AND seq = ?", (r["object"], r["prev_hash"], r["hash"], r["tenant"], r["seq"]))
-    db.commit()
-    db.close()
+        lone.sql("UPDATE audit SET object = ?, prev_hash = ?, hash = ? WHERE tenant = ? "
+                 "AND seq = ?", (r["object"], r["prev_hash"], r["hash"], r["tenant"], r["seq"]))
     assert len(rows) == head
     v = lone.api("GET", "/audit/verify")
     assert v["ok"] is False and v["first_bad_seq"] == 1 and "checkpoint" in v["reason"], v
@@ -176,8 +172,8 @@ def test_reordered_rows_are_detected_at_the_first_moved_row(lone):
 
 def test_a_forged_checkpoint_signature_is_detected(lone):
     seq = lone.api("POST", "/audit/checkpoints", {})["seq"]
-    damage(lone, ("UPDATE audit_checkpoints SET sig = X'3006020101020101' WHERE tenant = "
-                  "'default' AND seq = ?", (seq,)))
+    damage(lone, ("UPDATE audit_checkpoints SET sig = ? WHERE tenant = 'default' AND seq = ?",
+                  (bytes.fromhex("3006020101020101"), seq)))
     v = lone.api("GET", "/audit/verify")
     assert v["ok"] is False and v["first_bad_seq"] == seq and "signature" in v["reason"], v
 

@@ -234,18 +234,14 @@ def test_a_new_ca_publishes_every_scope_and_the_cli_fetches_them(server, tmp_pat
 
 def test_the_scheduler_publishes_deltas_on_their_own_schedule(server):
     import os
-    import sqlite3
     import time
     make_ca(server, "timed", delta_crl_interval_minutes=5)
     full = server.api("GET", "/cas/timed/crl")["number"]
     delta = server.api("GET", "/cas/timed/crl?delta=true")["number"]
 
     def backdate(kind, seconds):
-        db = sqlite3.connect(os.path.join(server.dir, "vouch.db"), timeout=30)
-        with db:
-            db.execute("UPDATE crls SET this_update = this_update - ? WHERE tenant = 'default' "
-                       f"AND ca = 'timed' AND delta_base {kind} 0", (seconds,))
-        db.close()
+        server.sql("UPDATE crls SET this_update = this_update - ? WHERE tenant = 'default' "
+                   f"AND ca = 'timed' AND delta_base {kind} 0", (seconds,))
 
     def wait_for(kind, above):
         for _ in range(100):

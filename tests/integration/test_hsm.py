@@ -1,7 +1,6 @@
 """Keys in PKCS#11 tokens: SoftHSM2 tokens made by the test run, two of them backing each other."""
 import json
 import os
-import sqlite3
 import subprocess
 import threading
 import time
@@ -35,11 +34,8 @@ def server(tmp_path_factory, hsm):
 
 
 def system_audit(server):
-    db = sqlite3.connect(os.path.join(server.dir, "vouch.db"))
-    rows = db.execute("SELECT actor, action, object, result, detail FROM audit "
-                      "WHERE tenant = '_system' ORDER BY seq").fetchall()
-    db.close()
-    return rows
+    return server.sql("SELECT actor, action, object, result, detail FROM audit "
+                      "WHERE tenant = '_system' ORDER BY seq")
 
 
 def issue(server, cn):

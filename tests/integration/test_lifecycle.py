@@ -190,15 +190,11 @@ def test_a_new_ca_publishes_its_crl_at_once(server):
 
 def test_the_scheduler_publishes_a_ca_without_a_crl(server):
     import os
-    import sqlite3
     import time
     server.api("POST", "/cas", {"name": "sched", "subject": "/CN=Scheduled CA"}, expect=201)
     # Take the CA's CRLs away, as if it had never published: the scheduler (every second
     # in tests) must notice and publish, with a number that still goes up.
-    db = sqlite3.connect(os.path.join(server.dir, "vouch.db"))
-    db.execute("DELETE FROM crls WHERE tenant = 'default' AND ca = 'sched'")
-    db.commit()
-    db.close()
+    server.sql("DELETE FROM crls WHERE tenant = 'default' AND ca = 'sched'")
     deadline = time.time() + 30
     status = None
     while time.time() < deadline:

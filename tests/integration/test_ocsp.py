@@ -299,22 +299,17 @@ def test_presigned_response_is_replaced_on_revocation(server, env):
 
 def test_delegated_responder_is_renewed_before_it_expires(server, env):
     import os
-    import sqlite3
-    db = sqlite3.connect(os.path.join(server.dir, "vouch.db"), timeout=30)
-    old = db.execute("SELECT serial FROM ocsp_responders WHERE tenant='default' AND ca='issuing'"
-                     ).fetchone()[0]
+    query = "SELECT serial FROM ocsp_responders WHERE tenant='default' AND ca='issuing'"
+    old = server.sql(query)[0][0]
     now = int(time.time())
     # Past half its life: the pre-signer's next check renews it.
-    with db:
-        db.execute("UPDATE ocsp_responders SET created = ?, not_after = ? WHERE tenant='default' "
-                   "AND ca='issuing'", (now - 6 * 86400, now + 2 * 3600))
+    server.sql("UPDATE ocsp_responders SET created = ?, not_after = ? WHERE tenant='default' "
+               "AND ca='issuing'", (now - 6 * 86400, now + 2 * 3600))
     deadline = time.time() + 20
     new = old
     while new == old and time.time() < deadline:
         time.sleep(0.5)
-        new = db.execute("SELECT serial FROM ocsp_responders WHERE tenant='default' AND "
-                         "ca='issuing'").fetchone()[0]
-    db.close()
+        new = server.sql(query)[0][0]
     assert new != old, "responder not renewed"
     events = [e for e in server.audit() if e["action"] == "ocsp.responder"]
     assert any(e["detail"]["serial"] == new if isinstance(e["detail"], dict) else new in

@@ -1,0 +1,146 @@
+/*
+ * pg_schema.c — the PostgreSQL schema as ordered migrations, step for step
+ * the tables, columns and indexes of SQLite's (sqlite_schema.c), so both
+ * backends report the same schema version.  store_pg.c applies the pending
+ * steps in one transaction and records each in schema_version.  A migration is
+ * never edited once released: a change is a new step appended here.
+ *
+ * Row-level security: every table with tenant data has ROW LEVEL SECURITY
+ * enabled and FORCEd (so it binds the owner too) and the policy "wall": a row
+ * is visible and writable only when its tenant equals the transaction's
+ * vouch.tenant setting.  Three tables have a second, read-only policy "cross"
+ * for the calls that read across tenants (the tenant listing, the token
+ * lookup by hash, the SIEM forwarder's list of tenant targets): it holds only
+ * while vouch.cross_tenant is 'on', which pg_data.c sets for those calls alone.
+ */
+#include "store/pg_internal.h"
+
+#define TENANT_IS "current_setting('vouch.tenant', true)"
+#define WALL(table, column)                                                                        \
+    "ALTER TABLE " table " ENABLE ROW LEVEL SECURITY;"                                             \
+    "ALTER TABLE " table " FORCE ROW LEVEL SECURITY;"                                              \
+    "CREATE POLICY wall ON " table " USING (" column " = " TENANT_IS ") WITH CHECK (" column       \
+    " = " TENANT_IS ");"
+#define CROSS(table)                                                                               \
+    "CREATE POLICY cross_read ON " table " FOR SELECT USING "                                      \
+    "(current_setting('vouch.cross_tenant', true) = 'on');"
+
+const char *const pg_migrations[] = {
+    /* 1: the foundation */
+    "CREATE TABLE tenants (name text PRIMARY KEY, status text NOT NULL,"
+    "  created bigint NOT NULL);"
+    "CREATE TABLE cas (tenant text NOT NULL, name text NOT NULL, parent text,"
+    "  key_id text NOT NULL, key_type text NOT NULL, status text NOT NULL, subject text,"
+    "  cert bytea, csr bytea, chain bytea, options text NOT NULL, not_before bigint,"
+    "  not_after bigint, created bigint NOT NULL, PRIMARY KEY (tenant, name));"
+    "CREATE TABLE profiles (tenant text NOT NULL, name text NOT NULL, version bigint NOT NULL,"
+    "  json text NOT NULL, created bigint NOT NULL, PRIMARY KEY (tenant, name, version));"
+    "CREATE TABLE entities (tenant text NOT NULL, id text NOT NULL, name text NOT NULL,"
+    "  kind text NOT NULL, email text, manufacturer text, model text, serial_number text,"
+    "  metadata text NOT NULL, created bigint NOT NULL, PRIMARY KEY (tenant, id));"
+    "CREATE INDEX entities_name ON entities (tenant, name);"
+    "CREATE TABLE certs (tenant text NOT NULL, serial text NOT NULL, ca text NOT NULL,"
+    "  profile text, profile_version bigint NOT NULL, entity_id text, subject text,"
+    "  sans text, status text NOT NULL, not_before bigint NOT NULL,"
+    "  not_after bigint NOT NULL, revoked_at bigint NOT NULL, reason bigint NOT NULL,"
+    "  invalidity_date bigint NOT NULL, renewed_from text, der bytea NOT NULL,"
+    "  created bigint NOT NULL, PRIMARY KEY (tenant, serial));"
+    "CREATE INDEX certs_expiry ON certs (tenant, not_after);"
+    "CREATE INDEX certs_ca_status ON certs (tenant, ca, status);"
+    "CREATE INDEX certs_entity ON certs (tenant, entity_id);"
+    "CREATE TABLE crl_numbers (tenant text NOT NULL, ca text NOT NULL,"
+    "  last bigint NOT NULL, PRIMARY KEY (tenant, ca));"
+    "CREATE TABLE crls (tenant text NOT NULL, ca text NOT NULL, number bigint NOT NULL,"
+    "  this_update bigint NOT NULL, next_update bigint NOT NULL, der bytea NOT NULL,"
+    "  PRIMARY KEY (tenant, ca, number));"
+    "CREATE TABLE tokens (tenant text NOT NULL, id text NOT NULL, name text NOT NULL,"
+    "  hash text NOT NULL UNIQUE, role text NOT NULL, expires bigint NOT NULL,"
+    "  created bigint NOT NULL, PRIMARY KEY (tenant, id));"
+    "CREATE TABLE audit (tenant text NOT NULL, seq bigint NOT NULL, time bigint NOT NULL,"
+    "  actor text NOT NULL, action text NOT NULL, object text NOT NULL, result text NOT NULL,"
+    "  detail text NOT NULL, prev_hash text NOT NULL, hash text NOT NULL,"
+    "  PRIMARY KEY (tenant, seq));" WALL("tenants", "name") CROSS("tenants") WALL("cas", "tenant")
+        WALL("profiles", "tenant") WALL("entities", "tenant") WALL("certs", "tenant")
+            WALL("crl_numbers", "tenant") WALL("crls", "tenant") WALL("tokens", "tenant")
+                CROSS("tokens") WALL("audit", "tenant"),
+
+    /*
+     * 2: OCSP.  ocsp_responses holds one row per certificate; the triggers keep
+     * it so, as SQLite's do: a new certificate gets a row without a response,
+     * and a status change drops the stored response in the same statement.
+     * They run with the caller's rights, so row-level security holds in them.
+     */
+    "CREATE TABLE ocsp_responders (tenant text NOT NULL, ca text NOT NULL, key_id text NOT NULL,"
+    "  key_type text NOT NULL, serial text NOT NULL, cert bytea NOT NULL,"
+    "  not_after bigint NOT NULL, created bigint NOT NULL, PRIMARY KEY (tenant, ca));"
+    "CREATE TABLE ocsp_responses (tenant text NOT NULL, serial text NOT NULL, ca text NOT NULL,"
+    "  refresh_at bigint NOT NULL, this_update bigint NOT NULL,"
+    "  next_update bigint NOT NULL, der bytea, PRIMARY KEY (tenant, serial));"
+    "CREATE INDEX ocsp_responses_due ON ocsp_responses (tenant, ca, refresh_at);" WALL(
+        "ocsp_responders", "tenant")
+        WALL("ocsp_responses",
+             "tenant") "CREATE FUNCTION certs_ocsp_insert() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                       "BEGIN"
+                       "  INSERT INTO ocsp_responses (tenant, serial, ca, refresh_at, this_update, "
+                       "next_update, der)"
+                       "    VALUES (NEW.tenant, NEW.serial, NEW.ca, 0, 0, 0, NULL)"
+                       "    ON CONFLICT (tenant, serial) DO UPDATE SET ca = EXCLUDED.ca, "
+                       "refresh_at = 0,"
+                       "      this_update = 0, next_update = 0, der = NULL;"
+                       "  RETURN NULL; END $$;"
+                       "CREATE TRIGGER certs_ocsp_insert AFTER INSERT ON certs"
+                       "  FOR EACH ROW EXECUTE FUNCTION certs_ocsp_insert();"
+                       "CREATE FUNCTION certs_ocsp_status() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                       "BEGIN"
+                       "  UPDATE ocsp_responses SET der = NULL, refresh_at = 0"
+                       "    WHERE tenant = NEW.tenant AND serial = NEW.serial;"
+                       "  RETURN NULL; END $$;"
+                       "CREATE TRIGGER certs_ocsp_status"
+                       "  AFTER UPDATE OF status, revoked_at, reason, invalidity_date ON certs"
+                       "  FOR EACH ROW EXECUTE FUNCTION certs_ocsp_status();",
+
+    /* 3: CRL publication (issue 3): as SQLite's step 3. */
+    "ALTER TABLE certs ADD COLUMN status_changed bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE certs ADD COLUMN crl_shard bigint NOT NULL DEFAULT 0;"
+    "UPDATE certs SET status_changed = revoked_at WHERE status IN ('revoked', 'hold');"
+    "CREATE INDEX certs_crl ON certs (tenant, ca, crl_shard, serial, status, not_after,"
+    "  revoked_at, reason, invalidity_date, status_changed)"
+    "  WHERE status IN ('revoked', 'hold');"
+    "CREATE INDEX certs_changed ON certs (tenant, ca, status_changed) WHERE status_changed > 0;"
+    "ALTER TABLE crls ADD COLUMN shard bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE crls ADD COLUMN delta_base bigint NOT NULL DEFAULT 0;"
+    "CREATE INDEX crls_scope ON crls (tenant, ca, shard, number);",
+
+    /* 4: time-stamping units and the tokens they issued (issue 4) */
+    "CREATE TABLE tsa_units (tenant text NOT NULL, name text NOT NULL, ca text NOT NULL,"
+    "  key_id text NOT NULL, key_type text NOT NULL, status text NOT NULL,"
+    "  cert_serial text NOT NULL, cert bytea NOT NULL, chain bytea, policy text NOT NULL,"
+    "  policies text NOT NULL, hashes text NOT NULL, accuracy_ms bigint NOT NULL,"
+    "  include_chain bigint NOT NULL, created bigint NOT NULL, PRIMARY KEY (tenant, name));"
+    "CREATE TABLE tsa_tokens (tenant text NOT NULL, unit text NOT NULL, serial text NOT NULL,"
+    "  gen_time text NOT NULL, time bigint NOT NULL, policy text NOT NULL,"
+    "  hash_alg text NOT NULL, imprint text NOT NULL, nonce text, requester text NOT NULL,"
+    "  der bytea NOT NULL, PRIMARY KEY (tenant, unit, serial));"
+    "CREATE INDEX tsa_tokens_imprint ON tsa_tokens (tenant, unit, imprint);"
+    "CREATE INDEX tsa_tokens_time ON tsa_tokens (tenant, unit, time);" WALL("tsa_units", "tenant")
+        WALL("tsa_tokens", "tenant"),
+
+    /* 5: audit checkpoints, their signing keys and SIEM forwarding state (issue 5) */
+    "CREATE TABLE audit_keys (tenant text NOT NULL PRIMARY KEY, key_id text NOT NULL,"
+    "  key_type text NOT NULL, public_pem text NOT NULL, created bigint NOT NULL);"
+    "CREATE TABLE audit_checkpoints (tenant text NOT NULL, seq bigint NOT NULL,"
+    "  time bigint NOT NULL, head_hash text NOT NULL, key_id text NOT NULL,"
+    "  der bytea NOT NULL, sig bytea NOT NULL, PRIMARY KEY (tenant, seq));"
+    "CREATE TABLE audit_forwarding (tenant text NOT NULL, target text NOT NULL,"
+    "  last_seq bigint NOT NULL, PRIMARY KEY (tenant, target));"
+    "CREATE TABLE audit_targets (tenant text NOT NULL PRIMARY KEY, host text NOT NULL,"
+    "  port bigint NOT NULL, transport text NOT NULL, ca_pem text, created bigint NOT NULL);" WALL(
+        "audit_keys", "tenant") WALL("audit_checkpoints", "tenant")
+        WALL("audit_forwarding", "tenant") WALL("audit_targets", "tenant") CROSS("audit_targets"),
+
+    /* 6: leases of scheduled jobs (issue 7) */
+    "CREATE TABLE leases (tenant text NOT NULL, job text NOT NULL, holder text NOT NULL,"
+    "  until bigint NOT NULL, PRIMARY KEY (tenant, job));" WALL("leases", "tenant"),
+};
+
+const int pg_migration_count = (int)ARRAY_LEN(pg_migrations);

@@ -1,0 +1,523 @@
+/*
+ * store_pg.c — the PostgreSQL backend: connections, transactions, migrations,
+ * the tenant setting of row-level security.  The queries are in pg_data.c,
+ * the schema in pg_schema.c.
+ *
+ * The URL is a libpq connection URI ("postgresql://user@host:port/db?..."),
+ * multi-host with target_session_attrs=read-write for a cluster.  Threads
+ * share a pool of connections as in the SQLite backend: up to POOL_MAX, and
+ * past that store_begin waits for one (at most BUSY_MS, then 503).  A
+ * connection that failed (the server went away, a failover) is closed when
+ * its tx ends and a new one is opened on next use, so vouchd follows a new
+ * primary without a restart.
+ *
+ * Transactions: writes run READ COMMITTED; what must not race is serialized
+ * by the database itself, never by this process (see docs/decisions.md):
+ * primary keys (serials: a clash is 409), the CRL counter row (an upsert that
+ * holds the row lock until commit, so numbers strictly increase in commit
+ * order across nodes), transaction-scoped advisory locks for the per-tenant
+ * audit chain and profile versions, and row locks on a certificate read in a
+ * write tx and on the certificate an OCSP response is stored for.  Reads run
+ * REPEATABLE READ, READ ONLY: one snapshot from the first statement on.
+ *
+ * Row-level security: every tenant table has a policy comparing its tenant
+ * column with the transaction-local setting vouch.tenant, which each data call
+ * sets from its tenant argument (pg_tenant_set).  The application role must
+ * not be a superuser nor have BYPASSRLS; pg_open refuses such a role.
+ */
+#include "store/pg_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define POOL_MAX 64
+#define BUSY_MS  10000
+
+/* The advisory lock key that serializes migrations of one database ("vouchmig"). */
+#define MIGRATION_LOCK "7670756368"
+
+/* ---- parameters ------------------------------------------------------------ */
+
+static void param_check(const struct pg_params *p)
+{
+    if (p->n >= PG_PARAMS)
+        abort(); /* a programming error: the statement table is fixed */
+}
+
+void pg_param_text(struct pg_params *p, const char *s)
+{
+    param_check(p);
+    p->values[p->n] = s;
+    p->lengths[p->n] = 0;
+    p->formats[p->n] = 0;
+    p->n++;
+}
+
+void pg_param_int(struct pg_params *p, int64_t v)
+{
+    param_check(p);
+    snprintf(p->numbers[p->n], sizeof(p->numbers[p->n]), "%lld", (long long)v);
+    p->values[p->n] = p->numbers[p->n];
+    p->lengths[p->n] = 0;
+    p->formats[p->n] = 0;
+    p->n++;
+}
+
+void pg_param_blob(struct pg_params *p, const void *data, size_t len)
+{
+    param_check(p);
+    p->values[p->n] = data;
+    p->lengths[p->n] = (int)len;
+    p->formats[p->n] = 1;
+    p->n++;
+}
+
+/* ---- errors and statements --------------------------------------------------- */
+
+/* Maps a failed result (or a lost connection) to e; returns -1. */
+static int fail_result(struct pg_conn *c, const PGresult *res, const char *what, struct err *e)
+{
+    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+    if (PQstatus(c->db) != CONNECTION_OK) {
+        c->broken = 1;
+        return err_set(e, 503, ERR_UNAVAILABLE, "%s: database connection lost: %s", what,
+                       PQerrorMessage(c->db));
+    }
+    if (state != NULL && strcmp(state, "23505") == 0)
+        return err_set(e, 409, ERR_CONFLICT, "%s: already exists", what);
+    if (state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+                          strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0))
+        return err_set(e, 503, ERR_UNAVAILABLE, "%s: database busy (%s)", what, state);
+    if (msg == NULL)
+        msg = PQerrorMessage(c->db);
+    return err_set(e, 500, ERR_INTERNAL, "%s: %s%s%s", what, msg, state ? " " : "",
+                   state ? state : "");
+}
+
+/* Runs sql with p on c: the result, or NULL with e set. */
+static PGresult *conn_exec(struct pg_conn *c, const char *sql, const struct pg_params *p,
+                           const char *what, struct err *e)
+{
+    PGresult *res;
+    ExecStatusType st;
+
+    if (p != NULL)
+        res = PQexecParams(c->db, sql, p->n, NULL, p->values, p->lengths, p->formats, 0);
+    else
+        res = PQexec(c->db, sql);
+    st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+        return res;
+    fail_result(c, res, what, e);
+    PQclear(res);
+    return NULL;
+}
+
+/* Runs fixed SQL without parameters and no rows wanted: 0 or -1 with e set. */
+static int conn_run(struct pg_conn *c, const char *sql, const char *what, struct err *e)
+{
+    PGresult *res = conn_exec(c, sql, NULL, what, e);
+
+    PQclear(res);
+    return res != NULL ? 0 : -1;
+}
+
+PGresult *pg_exec(struct pg_tx *tx, const char *sql, const struct pg_params *p, const char *what,
+                  struct err *e)
+{
+    struct pg_params none = {0};
+
+    return conn_exec(tx->conn, sql, p != NULL ? p : &none, what, e);
+}
+
+int pg_tenant_set(struct pg_tx *tx, const char *tenant, struct err *e)
+{
+    struct pg_params p = {0};
+    PGresult *res;
+
+    if (tenant == NULL)
+        return err_set(e, 500, ERR_INTERNAL, "database: a call on tenant data without a tenant");
+    if (tx->tenant != NULL && strcmp(tx->tenant, tenant) == 0)
+        return 0;
+    pg_param_text(&p, tenant);
+    res = pg_exec(tx, "SELECT set_config('vouch.tenant', $1, true)", &p, "tenant", e);
+    if (res == NULL)
+        return -1;
+    PQclear(res);
+    free(tx->tenant);
+    tx->tenant = xstrdup(tenant);
+    return 0;
+}
+
+int pg_cross_tenant(struct pg_tx *tx, int on, struct err *e)
+{
+    return conn_run(tx->conn,
+                    on ? "SELECT set_config('vouch.cross_tenant', 'on', true)"
+                       : "SELECT set_config('vouch.cross_tenant', 'off', true)",
+                    "cross-tenant read", e);
+}
+
+/* ---- connections ------------------------------------------------------------ */
+
+static void conn_close(struct pg_conn *c)
+{
+    if (c == NULL)
+        return;
+    PQfinish(c->db);
+    free(c);
+}
+
+/*
+ * Opens one connection: the URL's settings win over these defaults (a connect
+ * timeout, so /readyz answers; a lock timeout as SQLite's busy timeout).
+ */
+static struct pg_conn *conn_open(const char *url, struct err *e)
+{
+    static const char *const keys[] = {"connect_timeout", "options", "application_name", "dbname",
+                                       NULL};
+    const char *values[] = {"5", "-c lock_timeout=10000 -c client_min_messages=warning", "vouchd",
+                            url, NULL};
+    struct pg_conn *c = xcalloc(1, sizeof(*c));
+
+    c->db = PQconnectdbParams(keys, values, 1);
+    if (c->db == NULL || PQstatus(c->db) != CONNECTION_OK) {
+        err_set(e, 503, ERR_UNAVAILABLE, "database: cannot connect: %s",
+                c->db ? PQerrorMessage(c->db) : "out of memory");
+        conn_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void deadline_in(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Takes an idle connection, or opens one while fewer than POOL_MAX are open, or waits. */
+static struct pg_conn *conn_take(struct pg_store *s, struct err *e)
+{
+    struct pg_conn *c = NULL;
+    struct timespec deadline;
+    int waited = 0;
+
+    pthread_mutex_lock(&s->lock);
+    while (s->idle == NULL && s->open >= POOL_MAX) {
+        if (!waited++)
+            deadline_in(&deadline, BUSY_MS);
+        if (pthread_cond_timedwait(&s->released, &s->lock, &deadline) == ETIMEDOUT &&
+            s->idle == NULL && s->open >= POOL_MAX) {
+            pthread_mutex_unlock(&s->lock);
+            err_set(e, 503, ERR_UNAVAILABLE, "database busy: all %d connections in use", POOL_MAX);
+            return NULL;
+        }
+    }
+    if (s->idle != NULL) {
+        c = s->idle;
+        s->idle = c->next;
+        c->next = NULL;
+    } else {
+        s->open++; /* reserved before connecting, outside the lock */
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (c != NULL)
+        return c;
+    if ((c = conn_open(s->url, e)) == NULL) {
+        pthread_mutex_lock(&s->lock);
+        s->open--;
+        pthread_cond_signal(&s->released);
+        pthread_mutex_unlock(&s->lock);
+    }
+    return c;
+}
+
+/*
+ * Gives c back to the pool.  A broken connection, or one still inside a
+ * transaction, is closed instead: the next tx opens a fresh one.
+ */
+static void conn_give(struct pg_store *s, struct pg_conn *c)
+{
+    int broken =
+        c->broken || PQstatus(c->db) != CONNECTION_OK || PQtransactionStatus(c->db) != PQTRANS_IDLE;
+
+    if (broken)
+        conn_close(c);
+    pthread_mutex_lock(&s->lock);
+    if (broken) {
+        s->open--;
+    } else {
+        c->next = s->idle;
+        s->idle = c;
+    }
+    pthread_cond_signal(&s->released);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- migrations ---------------------------------------------------------------- */
+
+static int query_int(struct pg_conn *c, const char *sql, int64_t *out, struct err *e)
+{
+    PGresult *res = conn_exec(c, sql, NULL, "schema", e);
+
+    if (res == NULL)
+        return -1;
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        PQclear(res);
+        return err_set(e, 500, ERR_INTERNAL, "schema: %s: no value", sql);
+    }
+    *out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return 0;
+}
+
+/*
+ * Refuses a role that row-level security does not hold (a superuser or a
+ * role with BYPASSRLS): the policies would be silently void.
+ */
+static int role_check(struct pg_conn *c, struct err *e)
+{
+    int64_t bypass = 0;
+
+    if (query_int(c,
+                  "SELECT (rolsuper OR rolbypassrls)::int FROM pg_roles "
+                  "WHERE rolname = current_user",
+                  &bypass, e) != 0)
+        return -1;
+    if (bypass)
+        return err_set(e, 500, ERR_INTERNAL,
+                       "database role %s is a superuser or has BYPASSRLS: row-level security "
+                       "would not apply; connect as an ordinary role (docs/operations.md)",
+                       PQuser(c->db));
+    return 0;
+}
+
+/*
+ * Applies the migrations newer than the database's version in one
+ * transaction, under an advisory lock so several nodes starting at once
+ * migrate once.  A database newer than this build is refused.
+ */
+static int migrate(struct pg_store *s, struct pg_conn *c, struct err *e)
+{
+    int64_t version = 0;
+    int n = pg_migration_count, rc = -1;
+    char what[48], sql[160];
+
+    if (conn_run(c, "BEGIN", "schema", e) != 0)
+        return -1;
+    if (conn_run(c, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ")", "schema", e) != 0 ||
+        conn_run(c,
+                 "CREATE TABLE IF NOT EXISTS schema_version (version bigint PRIMARY KEY,"
+                 "  applied bigint NOT NULL)",
+                 "schema_version", e) != 0 ||
+        query_int(c, "SELECT COALESCE(MAX(version), 0) FROM schema_version", &version, e) != 0)
+        goto out;
+    if (version > n) {
+        err_set(e, 500, ERR_INTERNAL,
+                "database schema version %lld is newer than this build knows (%d)",
+                (long long)version, n);
+        goto out;
+    }
+    for (int64_t i = version; i < n; i++) {
+        snprintf(what, sizeof(what), "schema migration %lld", (long long)(i + 1));
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO schema_version (version, applied) VALUES (%lld, %lld)",
+                 (long long)(i + 1), (long long)time_now());
+        if (conn_run(c, pg_migrations[i], what, e) != 0 || conn_run(c, sql, what, e) != 0)
+            goto out;
+    }
+    if (conn_run(c, "COMMIT", "schema", e) != 0)
+        goto out;
+    s->schema_version = n;
+    rc = 0;
+out:
+    if (rc != 0 && PQtransactionStatus(c->db) != PQTRANS_IDLE)
+        conn_run(c, "ROLLBACK", "schema", NULL);
+    return rc;
+}
+
+/* ---- the store ------------------------------------------------------------------ */
+
+struct store *pg_open(const char *url, struct err *e)
+{
+    struct pg_store *s;
+    struct pg_conn *c;
+    pthread_condattr_t attr;
+
+    if (strncmp(url, "postgresql://", 13) != 0 && strncmp(url, "postgres://", 11) != 0) {
+        err_set(e, 500, ERR_INTERNAL,
+                "database: a PostgreSQL URL starts with postgresql:// or postgres://");
+        return NULL;
+    }
+    s = xcalloc(1, sizeof(*s));
+    s->base.ops = &store_pg_ops;
+    s->url = xstrdup(url);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->released, &attr);
+    pthread_condattr_destroy(&attr);
+    if ((c = conn_open(s->url, e)) == NULL || role_check(c, e) != 0 || migrate(s, c, e) != 0) {
+        conn_close(c);
+        pg_close(&s->base);
+        return NULL;
+    }
+    s->open = 1;
+    conn_give(s, c);
+    return &s->base;
+}
+
+/* Closes the pool.  Every tx must have ended. */
+void pg_close(struct store *base)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    struct pg_conn *c, *next;
+
+    for (c = s->idle; c != NULL; c = next) {
+        next = c->next;
+        conn_close(c);
+    }
+    pthread_cond_destroy(&s->released);
+    pthread_mutex_destroy(&s->lock);
+    free(s->url);
+    free(s);
+}
+
+int pg_schema_version(struct store *base)
+{
+    return ((struct pg_store *)base)->schema_version;
+}
+
+/* ---- transactions ------------------------------------------------------------------ */
+
+/*
+ * Begins a transaction on a pooled connection.  Idle connections that turn
+ * out dead (the server restarted, a failover happened) are dropped one by one
+ * and the begin is tried again, at last on a new connection: the first
+ * request after an outage does not fail for the pool's stale state.
+ */
+static struct store_tx *tx_begin(struct store *base, const char *sql, int write, struct err *e)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    struct pg_tx *tx;
+    struct pg_conn *c = NULL;
+
+    for (int attempt = 0; attempt <= POOL_MAX && c == NULL; attempt++) {
+        if ((c = conn_take(s, e)) == NULL)
+            return NULL;
+        if (conn_run(c, sql, "begin", e) != 0) {
+            int dead = c->broken || PQstatus(c->db) != CONNECTION_OK;
+
+            c->broken = dead;
+            conn_give(s, c);
+            c = NULL;
+            if (!dead)
+                return NULL;
+        }
+    }
+    if (c == NULL)
+        return NULL;
+    tx = xcalloc(1, sizeof(*tx));
+    tx->base.ops = &store_pg_ops;
+    tx->store = s;
+    tx->conn = c;
+    tx->write = write;
+    return &tx->base;
+}
+
+struct store_tx *pg_begin(struct store *s, struct err *e)
+{
+    return tx_begin(s, "BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE", 1, e);
+}
+
+struct store_tx *pg_begin_read(struct store *s, struct err *e)
+{
+    return tx_begin(s, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, e);
+}
+
+static void tx_end(struct pg_tx *tx)
+{
+    conn_give(tx->store, tx->conn);
+    free(tx->tenant);
+    free(tx);
+}
+
+int pg_commit(struct store_tx *base, struct err *e)
+{
+    struct pg_tx *tx = (struct pg_tx *)base;
+    PGresult *res = conn_exec(tx->conn, "COMMIT", NULL, "commit", e);
+    int rc = res != NULL ? 0 : -1;
+
+    /* COMMIT of a transaction that failed earlier answers ROLLBACK, not an error. */
+    if (res != NULL && strcmp(PQcmdStatus(res), "COMMIT") != 0)
+        rc = err_set(e, 500, ERR_INTERNAL,
+                     "commit: the transaction was rolled back after an "
+                     "error");
+    PQclear(res);
+    tx_end(tx);
+    return rc;
+}
+
+void pg_rollback(struct store_tx *base)
+{
+    struct pg_tx *tx = (struct pg_tx *)base;
+
+    if (PQtransactionStatus(tx->conn->db) != PQTRANS_IDLE)
+        conn_run(tx->conn, "ROLLBACK", "rollback", NULL);
+    tx_end(tx);
+}
+
+int pg_ping(struct store *base, struct err *e)
+{
+    struct store_tx *tx = pg_begin_read(base, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = conn_run(((struct pg_tx *)tx)->conn, "SELECT 1", "ping", e);
+    pg_rollback(tx);
+    return rc;
+}
+
+int pg_savepoint(struct store_tx *base, struct err *e)
+{
+    struct pg_tx *tx = (struct pg_tx *)base;
+
+    if (conn_run(tx->conn, "SAVEPOINT sp", "savepoint", e) != 0)
+        return -1;
+    tx->depth++;
+    return 0;
+}
+
+int pg_savepoint_release(struct store_tx *base, struct err *e)
+{
+    struct pg_tx *tx = (struct pg_tx *)base;
+
+    if (tx->depth == 0)
+        return err_set(e, 500, ERR_INTERNAL, "savepoint: none set");
+    tx->depth--;
+    return conn_run(tx->conn, "RELEASE SAVEPOINT sp", "savepoint", e);
+}
+
+/* Undoing a savepoint also undoes a vouch.tenant set after it: it is set again on next use. */
+int pg_savepoint_rollback(struct store_tx *base, struct err *e)
+{
+    struct pg_tx *tx = (struct pg_tx *)base;
+
+    if (tx->depth == 0)
+        return err_set(e, 500, ERR_INTERNAL, "savepoint: none set");
+    tx->depth--;
+    free(tx->tenant);
+    tx->tenant = NULL;
+    return conn_run(tx->conn, "ROLLBACK TO SAVEPOINT sp; RELEASE SAVEPOINT sp", "savepoint", e);
+}

@@ -1,0 +1,152 @@
+"""PostgreSQL only (make integration-pg): what nodes sharing one database rely on.
+
+A second vouchd on the first one's configuration (other ports) is a second node of a
+cluster: numbers that must be unique or strictly increasing come from the database, the
+audit chain stays one chain, and a node survives its connections being cut.
+"""
+import json
+import os
+import re
+import subprocess
+import threading
+
+import pytest
+
+from conftest import PG_URL, VOUCHD, free_port, make_csr, pg_admin
+
+pytestmark = pytest.mark.skipif(not PG_URL, reason="PostgreSQL only (make integration-pg)")
+
+
+class Node:
+    """Another vouchd on server's configuration and database."""
+
+    def __init__(self, server, base):
+        self.api_port, self.public_port = free_port(), free_port()
+        conf = open(os.path.join(server.dir, "vouchd.conf")).read()
+        conf = re.sub(r"(?m)^api_port = .*$", f"api_port = {self.api_port}", conf)
+        conf = re.sub(r"(?m)^public_port = .*$", f"public_port = {self.public_port}", conf)
+        self.conf = os.path.join(base, "node2.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        self.log = open(os.path.join(base, "node2.log"), "w")
+        self.proc = subprocess.Popen([VOUCHD, "-c", self.conf], stdout=subprocess.PIPE,
+                                     stderr=self.log, text=True, env=server.env)
+        line = self.proc.stdout.readline()
+        assert line, "second node did not start"
+        assert json.loads(line)["api_port"] == self.api_port
+        self.url = f"http://127.0.0.1:{self.api_port}"
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def node2(server, tmp_path_factory):
+    n = Node(server, str(tmp_path_factory.mktemp("node2")))
+    yield n
+    n.stop()
+
+
+def both(server, node2, n, fn):
+    """Runs fn(base_url, i) n times on each node at once; the results."""
+    out = []
+    lock = threading.Lock()
+
+    def run(base, k):
+        for i in range(n):
+            r = fn(base, k * n + i)
+            with lock:
+                out.append(r)
+
+    threads = [threading.Thread(target=run, args=(b, k))
+               for k, b in enumerate((server.url, node2.url))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def test_crl_numbers_from_two_nodes_are_unique_and_the_latest_is_the_highest(server, node2):
+    server.api("POST", "/cas", {"name": "pgcrl", "subject": "/CN=PG CRL", "parent": "root"},
+               expect=201)
+
+    def publish(base, i):
+        return server.request("POST", "/api/v1/t/default/cas/pgcrl/crl", {}, base=base)
+
+    results = both(server, node2, 8, publish)
+    assert all(r.status == 201 for r in results), [(r.status, r.body) for r in results]
+    numbers = [r.json()["number"] for r in results]
+    assert len(set(numbers)) == len(numbers)
+    assert server.api("GET", "/cas/pgcrl/crl")["number"] == max(numbers)
+
+
+def test_certificates_issued_on_two_nodes_at_once_all_succeed_and_the_audit_chain_holds(
+        server, node2):
+    def issue(base, i):
+        csr, _ = make_csr(cn=f"n{i}.example", dns=[f"n{i}.example"])
+        return server.request("POST", "/api/v1/t/default/certificates",
+                              {"ca": "issuing", "profile": "tls-server", "csr": csr}, base=base)
+
+    results = both(server, node2, 10, issue)
+    assert all(r.status == 201 for r in results), [(r.status, r.body) for r in results]
+    serials = {r.json()["serial"] for r in results}
+    assert len(serials) == len(results)
+    assert server.api("GET", "/audit/verify")["ok"] is True
+
+
+def test_a_node_replaces_connections_the_server_cut(server):
+    server.api("GET", "/cas")
+    pg_admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+             f"WHERE datname = '{server.pg_database}' AND pid <> pg_backend_pid()")
+    for _ in range(5):
+        server.api("GET", "/cas")
+    assert server.request("GET", "/readyz", token=None).status == 200
+
+
+def test_readyz_fails_while_the_database_cannot_be_reached_and_recovers(server):
+    db = server.pg_database
+    pg_admin(f"ALTER DATABASE {db} ALLOW_CONNECTIONS false")
+    try:
+        pg_admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                 f"WHERE datname = '{db}' AND pid <> pg_backend_pid()")
+        r = server.request("GET", "/readyz", token=None)
+        assert r.status == 503, r.body
+        assert r.json()["database"] != "ok"
+    finally:
+        pg_admin(f"ALTER DATABASE {db} ALLOW_CONNECTIONS true")
+    r = server.request("GET", "/readyz", token=None)
+    assert r.status == 200, r.body
+    server.api("GET", "/cas")
+
+
+def test_a_due_crl_is_published_by_one_node_only(server, node2):
+    import time
+
+    def runs():
+        return [e for e in server.audit()
+                if e["action"] == "crl.generate" and e["actor"] == "scheduler"
+                and e["object"] == "pglease"]
+
+    def wait_for_runs(n):
+        deadline = time.time() + 30
+        while time.time() < deadline and len(runs()) < n:
+            time.sleep(0.2)
+        time.sleep(3)  # both schedulers looked again
+        return runs()
+
+    server.api("POST", "/cas", {"name": "pglease", "subject": "/CN=PG lease", "parent": "root"},
+               expect=201)
+    # Take the CA's first CRL away: both nodes' schedulers (every second) find it due.
+    server.sql("DELETE FROM crls WHERE tenant = 'default' AND ca = 'pglease'")
+    done = wait_for_runs(1)
+    assert len(done) == 1, [(e["seq"], e["time"], e["detail"]) for e in done]
+    (holder,) = server.sql("SELECT holder FROM leases WHERE tenant = 'default' "
+                           "AND job = 'crl/pglease'")
+    assert holder[0].rsplit(":", 1)[1] in (str(server.proc.pid), str(node2.proc.pid))

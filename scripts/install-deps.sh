@@ -7,7 +7,7 @@ libcurl4-openssl-dev libcmocka-dev python3 python3-pytest python3-cryptography g
 clang libclang-rt-14-dev sqlite3 ca-certificates osslsigncode libp11-kit-dev softhsm2
 rsyslog rsyslog-openssl postgresql libpq-dev"
 case "${1:-}" in
-    --bench) PKGS="$PKGS golang-cfssl wrk nginx-light" ;;
+    --bench) PKGS="$PKGS golang-cfssl wrk nginx-light iproute2" ;;
 esac
 missing=""
 for p in $PKGS; do

@@ -12,6 +12,15 @@ for line in io.lines(os.getenv("BENCH_REQUESTS")) do
 end
 local i = 0
 
+-- BENCH_DELAY_MS > 0: each connection waits that long before its next request,
+-- a fixed offered load instead of as many requests as the server can take.
+local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
+if pause > 0 then
+    delay = function()
+        return pause
+    end
+end
+
 request = function()
     i = i % #lines + 1
     if mode == "post" then

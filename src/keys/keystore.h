@@ -139,6 +139,9 @@ int keystore_tenant_map_parse(const char *map, char ***tenants, char ***labels, 
 void keystore_event(const char *action, const char *object, const char *detail_json);
 int keystore_events_take(char **actions, char **objects, char **details, int max);
 
+/* A public-key-only copy of key (for a store's generate); NULL with e set. */
+EVP_PKEY *keystore_public_copy(EVP_PKEY *key, struct err *e);
+
 /* A key id of the form "key-<16 lowercase hex>" (nothing that could walk a path). */
 int keystore_id_valid(const char *key_id);
 

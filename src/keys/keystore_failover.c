@@ -235,24 +235,6 @@ static int put_both(struct fo_store *s, const char *tenant, EVP_PKEY *key, char 
     return err_set(e, 500, ERR_INTERNAL, "key store: no free key id");
 }
 
-/* A public-key-only copy of key; NULL with e set. */
-static EVP_PKEY *public_copy(EVP_PKEY *key, struct err *e)
-{
-    unsigned char *der = NULL;
-    const unsigned char *p;
-    int n = i2d_PUBKEY(key, &der);
-    EVP_PKEY *pub = NULL;
-
-    if (n > 0) {
-        p = der;
-        pub = d2i_PUBKEY(NULL, &p, n);
-    }
-    OPENSSL_free(der);
-    if (pub == NULL)
-        err_ossl(e, 500, ERR_INTERNAL, "public key encoding failed");
-    return pub;
-}
-
 /*
  * Two tokens cannot share a key generated inside one of them (it is not
  * extractable): the pair is made here, filed in both tokens as sensitive and
@@ -265,7 +247,7 @@ static int fo_generate(struct keystore *ks, const char *tenant, enum key_type ty
     EVP_PKEY *key = key_generate(type, e), *p = NULL;
     int rc = -1;
 
-    if (key != NULL && (p = public_copy(key, e)) != NULL &&
+    if (key != NULL && (p = keystore_public_copy(key, e)) != NULL &&
         put_both(s, tenant, key, key_id, e) == 0) {
         *pub = p;
         p = NULL;

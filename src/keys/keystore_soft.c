@@ -213,8 +213,7 @@ out:
     return rc;
 }
 
-/* A public-key-only copy of key; NULL with e set. */
-static EVP_PKEY *public_copy(EVP_PKEY *key, struct err *e)
+EVP_PKEY *keystore_public_copy(EVP_PKEY *key, struct err *e)
 {
     unsigned char *der = NULL;
     const unsigned char *p;
@@ -240,7 +239,7 @@ static int soft_generate(struct keystore *ks, const char *tenant, enum key_type 
     int rc = -1;
 
     if (tenant_check(tenant, e) != 0 || (key = key_generate(type, e)) == NULL ||
-        (p = public_copy(key, e)) == NULL || key_write(s, tenant, key, &id, e) != 0)
+        (p = keystore_public_copy(key, e)) == NULL || key_write(s, tenant, key, &id, e) != 0)
         goto out;
     *key_id = id;
     *pub = p;

@@ -12,6 +12,7 @@
  * transaction, as with SQLite.
  */
 #include "store/pg_internal.h"
+#include "store/store_free.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -316,19 +317,6 @@ static void *read_target(const PGresult *res, int row)
     return r;
 }
 
-static void free_audit_key(void *r)
-{
-    audit_key_rec_free(r);
-}
-static void free_checkpoint(void *r)
-{
-    audit_checkpoint_rec_free(r);
-}
-static void free_target(void *r)
-{
-    audit_target_rec_free(r);
-}
-
 static void *read_responder(const PGresult *res, int row)
 {
     struct ocsp_responder_rec *r = xcalloc(1, sizeof(*r));
@@ -423,71 +411,21 @@ static void *read_tsa_token(const PGresult *res, int row)
     return r;
 }
 
-static void free_tsa_unit(void *r)
-{
-    tsa_unit_rec_free(r);
-}
-static void free_tsa_token(void *r)
-{
-    tsa_token_rec_free(r);
-}
-
-static void free_tenant(void *r)
-{
-    tenant_rec_free(r);
-}
-static void free_ca(void *r)
-{
-    ca_rec_free(r);
-}
-static void free_profile(void *r)
-{
-    profile_rec_free(r);
-}
-static void free_entity(void *r)
-{
-    entity_rec_free(r);
-}
-static void free_cert(void *r)
-{
-    cert_rec_free(r);
-}
-static void free_crl(void *r)
-{
-    crl_rec_free(r);
-}
-static void free_token(void *r)
-{
-    token_rec_free(r);
-}
-static void free_audit(void *r)
-{
-    audit_rec_free(r);
-}
-
-static const struct reader tenant_reader = {read_tenant, free_tenant};
-static const struct reader ca_reader = {read_ca, free_ca};
-static const struct reader profile_reader = {read_profile, free_profile};
-static const struct reader entity_reader = {read_entity, free_entity};
-static const struct reader cert_reader = {read_cert, free_cert};
-static const struct reader crl_reader = {read_crl, free_crl};
-static const struct reader token_reader = {read_token, free_token};
-static void free_responder(void *r)
-{
-    ocsp_responder_rec_free(r);
-}
-static void free_ocsp(void *r)
-{
-    ocsp_resp_rec_free(r);
-}
-static const struct reader responder_reader = {read_responder, free_responder};
-static const struct reader ocsp_reader = {read_ocsp, free_ocsp};
-static const struct reader audit_reader = {read_audit, free_audit};
-static const struct reader audit_key_reader = {read_audit_key, free_audit_key};
-static const struct reader checkpoint_reader = {read_checkpoint, free_checkpoint};
-static const struct reader target_reader = {read_target, free_target};
-static const struct reader tsa_unit_reader = {read_tsa_unit, free_tsa_unit};
-static const struct reader tsa_token_reader = {read_tsa_token, free_tsa_token};
+static const struct reader tenant_reader = {read_tenant, store_free_tenant};
+static const struct reader ca_reader = {read_ca, store_free_ca};
+static const struct reader profile_reader = {read_profile, store_free_profile};
+static const struct reader entity_reader = {read_entity, store_free_entity};
+static const struct reader cert_reader = {read_cert, store_free_cert};
+static const struct reader crl_reader = {read_crl, store_free_crl};
+static const struct reader token_reader = {read_token, store_free_token};
+static const struct reader responder_reader = {read_responder, store_free_responder};
+static const struct reader ocsp_reader = {read_ocsp, store_free_ocsp};
+static const struct reader audit_reader = {read_audit, store_free_audit};
+static const struct reader audit_key_reader = {read_audit_key, store_free_audit_key};
+static const struct reader checkpoint_reader = {read_checkpoint, store_free_checkpoint};
+static const struct reader target_reader = {read_target, store_free_target};
+static const struct reader tsa_unit_reader = {read_tsa_unit, store_free_tsa_unit};
+static const struct reader tsa_token_reader = {read_tsa_token, store_free_tsa_token};
 
 #define PARAMS struct pg_params p = {0}
 

@@ -1,5 +1,6 @@
 /* store_records.c — freeing the records store calls return (each accepts NULL). */
 #include "store/store.h"
+#include "store/store_free.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -306,4 +307,81 @@ void audit_target_rec_list_free(struct audit_target_rec **list, size_t n)
     for (size_t i = 0; i < n; i++)
         audit_target_rec_free(list[i]);
     free(list);
+}
+
+/* ---- void * adapters (store_free.h) ---------------------------------- */
+
+void store_free_audit(void *r)
+{
+    audit_rec_free(r);
+}
+
+void store_free_audit_key(void *r)
+{
+    audit_key_rec_free(r);
+}
+
+void store_free_ca(void *r)
+{
+    ca_rec_free(r);
+}
+
+void store_free_cert(void *r)
+{
+    cert_rec_free(r);
+}
+
+void store_free_checkpoint(void *r)
+{
+    audit_checkpoint_rec_free(r);
+}
+
+void store_free_crl(void *r)
+{
+    crl_rec_free(r);
+}
+
+void store_free_entity(void *r)
+{
+    entity_rec_free(r);
+}
+
+void store_free_ocsp(void *r)
+{
+    ocsp_resp_rec_free(r);
+}
+
+void store_free_profile(void *r)
+{
+    profile_rec_free(r);
+}
+
+void store_free_responder(void *r)
+{
+    ocsp_responder_rec_free(r);
+}
+
+void store_free_target(void *r)
+{
+    audit_target_rec_free(r);
+}
+
+void store_free_tenant(void *r)
+{
+    tenant_rec_free(r);
+}
+
+void store_free_token(void *r)
+{
+    token_rec_free(r);
+}
+
+void store_free_tsa_token(void *r)
+{
+    tsa_token_rec_free(r);
+}
+
+void store_free_tsa_unit(void *r)
+{
+    tsa_unit_rec_free(r);
 }

@@ -1,0 +1,24 @@
+/*
+ * store_free.h — the records' *_free functions as void * callbacks, for the
+ * backends' row readers (sqlite_data.c, pg_data.c).
+ */
+#ifndef VOUCH_STORE_FREE_H
+#define VOUCH_STORE_FREE_H
+
+void store_free_audit(void *r);
+void store_free_audit_key(void *r);
+void store_free_ca(void *r);
+void store_free_cert(void *r);
+void store_free_checkpoint(void *r);
+void store_free_crl(void *r);
+void store_free_entity(void *r);
+void store_free_ocsp(void *r);
+void store_free_profile(void *r);
+void store_free_responder(void *r);
+void store_free_target(void *r);
+void store_free_tenant(void *r);
+void store_free_token(void *r);
+void store_free_tsa_token(void *r);
+void store_free_tsa_unit(void *r);
+
+#endif

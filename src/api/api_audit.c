@@ -11,57 +11,6 @@
 #include "audit/audit.h"
 #include "keys/tbs.h"
 
-/* Appends o as one compact JSON line to b (and drops the reference). */
-static void json_line(struct buf *b, json_t *o)
-{
-    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-
-    buf_append(b, line, strlen(line));
-    buf_append(b, "\n", 1);
-    free(line);
-    json_decref(o);
-}
-
-static json_t *b64(const unsigned char *data, size_t len)
-{
-    char *text = base64_encode(data, len);
-    json_t *s = json_string(text);
-
-    free(text);
-    return s;
-}
-
-/* A checkpoint as exported: the signed DER and signature in base64. */
-static json_t *checkpoint_json(const struct audit_checkpoint_rec *c)
-{
-    return json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:o, s:o}", "type", "checkpoint", "tenant",
-                     c->tenant, "seq", (json_int_t)c->seq, "time", (json_int_t)c->time, "head_hash",
-                     c->head_hash, "key_id", c->key_id, "der", b64(c->der, c->der_len), "signature",
-                     b64(c->sig, c->sig_len));
-}
-
-/*
- * An event as exported: every hashed field exactly as stored (time as the
- * integer and detail as the text that were hashed), so the file verifies
- * without the server.
- */
-static json_t *event_json(const struct audit_rec *r)
-{
-    return json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "type", "event",
-                     "tenant", r->tenant, "seq", (json_int_t)r->seq, "time", (json_int_t)r->time,
-                     "actor", r->actor, "action", r->action, "object", r->object, "result",
-                     r->result, "detail", r->detail, "prev_hash", r->prev_hash, "hash", r->hash);
-}
-
-static json_t *key_json(const struct audit_key_rec *k)
-{
-    if (k == NULL)
-        return json_pack("{s:s, s:n}", "type", "audit-key", "public_key");
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "audit-key", "tenant", k->tenant,
-                     "key_id", k->key_id, "key_type", k->key_type, "public_key", k->public_pem,
-                     "checkpoint_oid", TBS_AUDIT_CHECKPOINT_OID);
-}
-
 void api_audit_verify(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
@@ -134,11 +83,11 @@ void api_audit_checkpoints(void *app, struct http_request *req, struct http_resp
         audit_checkpoint_rec_list_free(cps, n);
         return;
     }
-    o = key_json(key);
+    o = svc_audit_key_json(key);
     json_object_del(o, "type");
     list = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_t *c = checkpoint_json(cps[i]);
+        json_t *c = svc_audit_checkpoint_json(cps[i]);
         json_object_del(c, "type");
         json_array_append_new(list, c);
     }
@@ -157,42 +106,18 @@ void api_audit_checkpoints(void *app, struct http_request *req, struct http_resp
 void api_audit_export(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
-    struct audit_checkpoint_rec **cps = NULL;
-    struct audit_rec **rows = NULL;
-    struct audit_key_rec *key = NULL;
-    struct store_tx *tx = NULL;
     int after = 0, limit = 10000;
-    size_t n = 0, nc = 0, c = 0;
+    int64_t last = 0;
     struct buf out = {0};
     struct err e;
 
     if (api_query_int(req, "after", 0, 2000000000, &after, &e) != 0 ||
         api_query_int(req, "limit", 1, 100000, &limit, &e) != 0 ||
-        (tx = store_begin_read(api->store, &e)) == NULL ||
-        store_audit_list(tx, api_tenant(req), after, limit, &rows, &n, &e) != 0 ||
-        store_audit_checkpoint_list(tx, api_tenant(req), after, 100000, &cps, &nc, &e) != 0) {
-        store_rollback(tx);
-        audit_rec_list_free(rows, n);
+        svc_audit_export(api->svc, api_tenant(req), after, limit, 1, &out, &last, &e) < 0)
         api_fail(api, req, resp, "audit.read", NULL, &e);
-        return;
-    }
-    store_rollback(tx);
-    if (key_read(api, req, resp, &key) == 0) {
-        json_line(&out, key_json(key));
-        for (size_t i = 0; i < n; i++) {
-            json_line(&out, event_json(rows[i]));
-            for (; c < nc && cps[c]->seq <= rows[i]->seq; c++)
-                json_line(&out, checkpoint_json(cps[c]));
-        }
-        /* The last page carries every later checkpoint: one whose rows are gone shows. */
-        for (; n < (size_t)limit && c < nc; c++)
-            json_line(&out, checkpoint_json(cps[c]));
+    else
         http_respond(resp, 200, "application/x-ndjson", out.data, out.len);
-    }
     buf_free(&out);
-    audit_rec_list_free(rows, n);
-    audit_checkpoint_rec_list_free(cps, nc);
-    audit_key_rec_free(key);
 }
 
 /* ---- a tenant's own SIEM ----------------------------------------------------- */

@@ -15,9 +15,29 @@
 
 /* Permissions of the tenant-admin role (every tenant permission). */
 static const char *const admin_permissions[] = {
-    "ca.read",       "ca.write",    "cert.read",    "cert.issue", "cert.revoke", "profile.read",
-    "profile.write", "entity.read", "entity.write", "crl.write",  "audit.read",  "audit.write",
-    "token.read",    "token.write", "tsa.read",     "tsa.write",  NULL,
+    "ca.read",
+    "ca.write",
+    "cert.read",
+    "cert.issue",
+    "cert.revoke",
+    "profile.read",
+    "profile.write",
+    "entity.read",
+    "entity.write",
+    "crl.write",
+    "audit.read",
+    "audit.write",
+    "token.read",
+    "token.write",
+    "tsa.read",
+    "tsa.write",
+    "request.read",
+    "request.approve",
+    "workflow.read",
+    "workflow.write",
+    "webhook.read",
+    "webhook.write",
+    NULL,
 };
 static const char *const system_permissions[] = {"system", NULL};
 static const char *const no_permissions[] = {NULL};
@@ -116,6 +136,35 @@ static int principal_allows(const struct principal *p, const char *permission,
     return 0;
 }
 
+/*
+ * The tenant's own gate, after authentication (so nobody else's requests use
+ * up a tenant's rate): a deleted tenant's API is closed (404), and a tenant
+ * past its API rate gets 429 with Retry-After.  Rate refusals are audited at
+ * most once a second per tenant, counting the refusals since the last event.
+ */
+static int tenant_admit(struct api *api, struct http_request *req, struct http_response *resp)
+{
+    struct actor a = api_actor(req);
+    long refused = 0;
+    struct err e, ae;
+
+    err_clear(&e);
+    if (svc_tenant_admit(api->svc, api_tenant(req), &refused, &e) == 0)
+        return 0;
+    if (e.status != 429) {
+        api_fail(api, req, resp, "auth.refused", req->path, &e);
+        return -1;
+    }
+    if (refused > 0) {
+        err_set(&ae, 429, ERR_TOO_MANY, "%ld API request(s) refused over the rate limit: %s",
+                refused, e.msg);
+        svc_audit_refusal(api->svc, api_tenant(req), &a, "ratelimit.refused", req->path, &ae);
+    }
+    http_add_header(resp, "Retry-After", "1");
+    http_respond_err(resp, &e);
+    return -1;
+}
+
 int api_authorize(void *app, const struct http_route *route, struct http_request *req,
                   struct http_response *resp)
 {
@@ -137,6 +186,8 @@ int api_authorize(void *app, const struct http_route *route, struct http_request
     req->principal = p;
     if (principal_allows(p, route->permission, api_tenant(req), &e) != 0)
         goto refuse;
+    if (strcmp(route->permission, "system") != 0 && tenant_admit(api, req, resp) != 0)
+        return -1;
     return 0;
 refuse:
     http_add_header(resp, "WWW-Authenticate", "Bearer");

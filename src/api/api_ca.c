@@ -56,8 +56,11 @@ void api_ca_create(void *app, struct http_request *req, struct http_response *re
 
     if (body == NULL)
         return;
-    if (ca_create_parse(body, &c, &e) != 0 ||
-        svc_ca_create(api->svc, &a, api_tenant(req), &c, &rec, &e) != 0)
+    if (ca_create_parse(body, &c, &e) != 0)
+        api_fail(api, req, resp, "ca.create", c.name, &e);
+    else if (api_gate(api, req, resp, "ca.create", "ca.create", c.name, body) != 0)
+        ; /* waiting for approval, or refused: answered */
+    else if (svc_ca_create(api->svc, &a, api_tenant(req), &c, &rec, &e) != 0)
         api_fail(api, req, resp, "ca.create", c.name, &e);
     else
         respond_ca(api, resp, 201, rec);

@@ -33,6 +33,48 @@ static int format_der(json_t *b, struct err *e)
     return err_set(e, 400, ERR_BAD_REQUEST, "format: pem or der");
 }
 
+/* The approval gate of issuance under `profile` (api_gate). */
+static int profile_gate(struct api *api, struct http_request *req, struct http_response *resp,
+                        const char *kind, const char *profile, json_t *body)
+{
+    char *workflow = xasprintf("profile:%s", profile ? profile : "");
+    int rc = api_gate(api, req, resp, kind, workflow, profile, body);
+
+    free(workflow);
+    return rc;
+}
+
+/* The certificate `serial` of the request's tenant; 404 if none. */
+static int cert_read(struct api *api, struct http_request *req, const char *serial,
+                     struct cert_rec **out, struct err *e)
+{
+    struct store_tx *tx = store_begin_read(api->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_cert_get(tx, api_tenant(req), serial, out, e);
+    store_rollback(tx);
+    if (rc != 0 && e->status == 404)
+        err_set(e, 404, ERR_NOT_FOUND, "certificate %s not found", serial);
+    return rc;
+}
+
+/* The approval gate of a status change of certificate `serial` (which must exist). */
+static int serial_gate(struct api *api, struct http_request *req, struct http_response *resp,
+                       const char *kind, const char *serial, json_t *body)
+{
+    struct cert_rec *rec = NULL;
+    struct err e;
+
+    if (cert_read(api, req, serial, &rec, &e) != 0) {
+        api_fail(api, req, resp, kind, serial, &e);
+        return -1;
+    }
+    cert_rec_free(rec);
+    return api_gate(api, req, resp, kind, kind, serial, body);
+}
+
 static void respond_cert(struct api *api, struct http_response *resp, int status,
                          struct cert_rec *rec, int der)
 {
@@ -54,12 +96,15 @@ void api_cert_issue(void *app, struct http_request *req, struct http_response *r
     if (body == NULL)
         return;
     if (issue_params_parse(body, &p, &e) != 0 || api_str(body, "csr", 1, &csr, &e) != 0 ||
-        (der = format_der(body, &e)) < 0 ||
-        svc_cert_issue(api->svc, &a, api_tenant(req), &p, (const unsigned char *)csr, strlen(csr),
-                       &rec, &e) != 0)
+        (der = format_der(body, &e)) < 0) {
         api_fail(api, req, resp, "cert.issue", NULL, &e);
-    else
-        respond_cert(api, resp, 201, rec, der);
+    } else if (profile_gate(api, req, resp, "cert.issue", p.profile, body) == 0) {
+        if (svc_cert_issue(api->svc, &a, api_tenant(req), &p, (const unsigned char *)csr,
+                           strlen(csr), &rec, &e) != 0)
+            api_fail(api, req, resp, "cert.issue", NULL, &e);
+        else
+            respond_cert(api, resp, 201, rec, der);
+    }
     json_decref(body);
 }
 
@@ -84,10 +129,16 @@ void api_cert_keygen(void *app, struct http_request *req, struct http_response *
         api_str(body, "key_type", 0, &key_type, &e) ||
         api_str(body, "password", 1, &password, &e) ||
         (sans != NULL && !json_is_array(sans) &&
-         err_set(&e, 400, ERR_BAD_REQUEST, "sans: must be an array of strings")) ||
+         err_set(&e, 400, ERR_BAD_REQUEST, "sans: must be an array of strings"))) {
+        api_fail(api, req, resp, "cert.keygen", NULL, &e);
+        json_decref(body);
+        return;
+    }
+    if (profile_gate(api, req, resp, "cert.keygen", p.profile, NULL) != 0 ||
         svc_cert_keygen(api->svc, &a, api_tenant(req), &p, subject, sans, key_type, password, &rec,
                         &p12, &p12_len, &e) != 0) {
-        api_fail(api, req, resp, "cert.keygen", NULL, &e);
+        if (resp->status == 0)
+            api_fail(api, req, resp, "cert.keygen", NULL, &e);
         json_decref(body);
         return;
     }
@@ -206,7 +257,7 @@ void api_cert_revoke(void *app, struct http_request *req, struct http_response *
     json_t *body = api_body(api, req, resp, "cert.revoke");
     struct cert_rec *rec = NULL;
     int64_t invalidity = 0;
-    int reason = 0;
+    int reason = 0, rc;
     struct err e;
 
     if (body == NULL)
@@ -221,6 +272,10 @@ void api_cert_revoke(void *app, struct http_request *req, struct http_response *
     if (inv_s != NULL && time_parse(inv_s, &invalidity) != 0) {
         err_set(&e, 400, ERR_BAD_REQUEST, "invalidity_date: not an RFC 3339 UTC time");
         goto fail;
+    }
+    if ((rc = serial_gate(api, req, resp, "cert.revoke", serial, body)) != 0) {
+        json_decref(body);
+        return;
     }
     if (svc_cert_revoke(api->svc, &a, api_tenant(req), serial, reason, invalidity, &rec, &e) != 0)
         goto fail;
@@ -243,6 +298,9 @@ static void status_route(struct api *api, struct http_request *req, struct http_
     struct cert_rec *rec = NULL;
     struct err e;
 
+    if (strcmp(action, "cert.suspend") == 0 &&
+        serial_gate(api, req, resp, action, serial, NULL) != 0)
+        return;
     if (fn(api->svc, &a, api_tenant(req), serial, &rec, &e) != 0)
         api_fail(api, req, resp, action, serial, &e);
     else
@@ -270,11 +328,17 @@ void api_cert_renew(void *app, struct http_request *req, struct http_response *r
 
     if (body == NULL)
         return;
-    if (api_str(body, "csr", 0, &csr, &e) != 0 ||
-        svc_cert_renew(api->svc, &a, api_tenant(req), serial, (const unsigned char *)csr,
-                       csr ? strlen(csr) : 0, &rec, &e) != 0)
+    if (api_str(body, "csr", 0, &csr, &e) != 0 || cert_read(api, req, serial, &rec, &e) != 0) {
         api_fail(api, req, resp, "cert.renew", serial, &e);
-    else
-        respond_cert(api, resp, 201, rec, 0);
+    } else if (profile_gate(api, req, resp, "cert.renew", rec->profile, body) == 0) {
+        cert_rec_free(rec);
+        rec = NULL;
+        if (svc_cert_renew(api->svc, &a, api_tenant(req), serial, (const unsigned char *)csr,
+                           csr ? strlen(csr) : 0, &rec, &e) != 0)
+            api_fail(api, req, resp, "cert.renew", serial, &e);
+        else
+            respond_cert(api, resp, 201, rec, 0), rec = NULL;
+    }
+    cert_rec_free(rec);
     json_decref(body);
 }

@@ -36,6 +36,8 @@ void api_fail(struct api *api, struct http_request *req, struct http_response *r
         log_error("req %s tenant %s %s: %s", req->request_id,
                   api_tenant(req) ? api_tenant(req) : "-", action, copy.msg);
     svc_audit_refusal(api->svc, api_tenant(req), &a, action, object, &copy);
+    if (copy.status == 429) /* a quota: an hour's window, so try again in a minute */
+        http_add_header(resp, "Retry-After", "60");
     http_respond_err(resp, &copy);
 }
 

@@ -10,6 +10,7 @@ struct principal {
     char *tenant;
     char *token_id;
     char *role;
+    int approved; /* an approved request carried out on its requester's behalf (api_ra.c) */
 };
 
 /* Route handlers (api_*.c). */
@@ -22,6 +23,31 @@ void api_ocsp_post(void *app, struct http_request *req, struct http_response *re
 void api_ocsp_get(void *app, struct http_request *req, struct http_response *resp);
 void api_tenant_create(void *app, struct http_request *req, struct http_response *resp);
 void api_tenant_list(void *app, struct http_request *req, struct http_response *resp);
+void api_tenant_show(void *app, struct http_request *req, struct http_response *resp);
+void api_tenant_suspend(void *app, struct http_request *req, struct http_response *resp);
+void api_tenant_reactivate(void *app, struct http_request *req, struct http_response *resp);
+void api_tenant_delete(void *app, struct http_request *req, struct http_response *resp);
+void api_tenant_limits(void *app, struct http_request *req, struct http_response *resp);
+void api_request_list(void *app, struct http_request *req, struct http_response *resp);
+void api_request_show(void *app, struct http_request *req, struct http_response *resp);
+void api_request_approve(void *app, struct http_request *req, struct http_response *resp);
+void api_request_reject(void *app, struct http_request *req, struct http_response *resp);
+void api_workflow_list(void *app, struct http_request *req, struct http_response *resp);
+void api_workflow_show(void *app, struct http_request *req, struct http_response *resp);
+void api_workflow_put(void *app, struct http_request *req, struct http_response *resp);
+void api_workflow_delete(void *app, struct http_request *req, struct http_response *resp);
+void api_webhook_get(void *app, struct http_request *req, struct http_response *resp);
+void api_webhook_put(void *app, struct http_request *req, struct http_response *resp);
+void api_webhook_delete(void *app, struct http_request *req, struct http_response *resp);
+
+/*
+ * The approval gate of an operation, once its input checked out: if the
+ * tenant has `workflow`, the operation is stored as a pending request and
+ * answered 202 (1); 0: carry on (no workflow, or the approved request being
+ * carried out); -1: answered with an error.
+ */
+int api_gate(struct api *api, struct http_request *req, struct http_response *resp,
+             const char *kind, const char *workflow, const char *object, json_t *body);
 void api_tenant_token(void *app, struct http_request *req, struct http_response *resp);
 void api_ca_create(void *app, struct http_request *req, struct http_response *resp);
 void api_ca_list(void *app, struct http_request *req, struct http_response *resp);

@@ -20,6 +20,11 @@ static const struct http_route routes[] = {
 
     {"POST", "/api/v1/tenants", JSON, "system", SMALL, api_tenant_create},
     {"GET", "/api/v1/tenants", NULL, "system", 0, api_tenant_list},
+    {"GET", "/api/v1/tenants/{tenant}", NULL, "system", 0, api_tenant_show},
+    {"POST", "/api/v1/tenants/{tenant}/suspend", JSON, "system", SMALL, api_tenant_suspend},
+    {"POST", "/api/v1/tenants/{tenant}/reactivate", JSON, "system", SMALL, api_tenant_reactivate},
+    {"DELETE", "/api/v1/tenants/{tenant}", NULL, "system", 0, api_tenant_delete},
+    {"PUT", "/api/v1/tenants/{tenant}/limits", JSON, "system", SMALL, api_tenant_limits},
     {"POST", "/api/v1/tenants/{tenant}/tokens", JSON, "system", SMALL, api_tenant_token},
     {"GET", "/api/v1/audit", NULL, "system", 0, api_system_audit},
 
@@ -72,6 +77,18 @@ static const struct http_route routes[] = {
     {"GET", T "/tsa/{unit}", NULL, "tsa.read", 0, api_tsa_show},
     {"GET", T "/tsa/{unit}/tokens", NULL, "tsa.read", 0, api_tsa_token_search},
     {"GET", T "/tsa/{unit}/tokens/{serial}", NULL, "tsa.read", 0, api_tsa_token_show},
+
+    {"GET", T "/requests", NULL, "request.read", 0, api_request_list},
+    {"GET", T "/requests/{id}", NULL, "request.read", 0, api_request_show},
+    {"POST", T "/requests/{id}/approve", JSON, "request.approve", SMALL, api_request_approve},
+    {"POST", T "/requests/{id}/reject", JSON, "request.approve", SMALL, api_request_reject},
+    {"GET", T "/workflows", NULL, "workflow.read", 0, api_workflow_list},
+    {"GET", T "/workflows/{name}", NULL, "workflow.read", 0, api_workflow_show},
+    {"PUT", T "/workflows/{name}", JSON, "workflow.write", SMALL, api_workflow_put},
+    {"DELETE", T "/workflows/{name}", NULL, "workflow.write", 0, api_workflow_delete},
+    {"GET", T "/webhook", NULL, "webhook.read", 0, api_webhook_get},
+    {"PUT", T "/webhook", JSON, "webhook.write", SMALL, api_webhook_put},
+    {"DELETE", T "/webhook", NULL, "webhook.write", 0, api_webhook_delete},
 
     {"POST", T "/tokens", JSON, "token.write", SMALL, api_token_create},
     {"GET", T "/tokens", NULL, "token.read", 0, api_token_list},

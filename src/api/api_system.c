@@ -1,4 +1,4 @@
-/* api_system.c — health, public CRL / CA certificate downloads, tenants. */
+/* api_system.c — health, public CRL / CA certificate downloads, API tokens. */
 #include "api/api_internal.h"
 
 #include <stdlib.h>
@@ -122,69 +122,6 @@ void api_public_ca(void *app, struct http_request *req, struct http_response *re
     }
     http_respond(resp, 200, "application/pkix-cert", rec->cert_der, rec->cert_len);
     ca_rec_free(rec);
-}
-
-static json_t *tenant_json(const struct tenant_rec *t)
-{
-    return json_pack("{s:s, s:s, s:o}", "name", t->name, "status", t->status, "created",
-                     api_time(t->created));
-}
-
-void api_tenant_create(void *app, struct http_request *req, struct http_response *resp)
-{
-    struct api *api = app;
-    struct actor a = api_actor(req);
-    json_t *body = api_body(api, req, resp, "tenant.create");
-    struct tenant_rec *t = NULL;
-    struct store_tx *tx;
-    const char *name;
-    struct err e;
-
-    if (body == NULL)
-        return;
-    if (api_str(body, "name", 1, &name, &e) != 0 || svc_tenant_create(api->svc, &a, name, &e) != 0)
-        goto fail;
-    if ((tx = store_begin_read(api->store, &e)) == NULL)
-        goto fail;
-    if (store_tenant_get(tx, name, &t, &e) != 0) {
-        store_rollback(tx);
-        goto fail;
-    }
-    store_rollback(tx);
-    http_respond_json(resp, 201, tenant_json(t));
-    tenant_rec_free(t);
-    json_decref(body);
-    return;
-fail:
-    /* Refusals of the system administrator are recorded in the system chain. */
-    svc_audit_refusal(api->svc, "_system", &a, "tenant.create", NULL, &e);
-    http_respond_err(resp, &e);
-    json_decref(body);
-}
-
-void api_tenant_list(void *app, struct http_request *req, struct http_response *resp)
-{
-    struct api *api = app;
-    struct store_tx *tx;
-    struct tenant_rec **list = NULL;
-    size_t n = 0;
-    json_t *arr = json_array();
-    struct err e;
-
-    if ((tx = store_begin_read(api->store, &e)) == NULL ||
-        store_tenant_list(tx, &list, &n, &e) != 0) {
-        store_rollback(tx);
-        json_decref(arr);
-        api_fail(api, req, resp, "tenant.list", NULL, &e);
-        return;
-    }
-    store_rollback(tx);
-    for (size_t i = 0; i < n; i++) {
-        json_array_append_new(arr, tenant_json(list[i]));
-        tenant_rec_free(list[i]);
-    }
-    free(list);
-    http_respond_json(resp, 200, json_pack("{s:o}", "tenants", arr));
 }
 
 json_t *api_token_json(const struct token_rec *t, const char *secret)

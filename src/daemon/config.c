@@ -95,6 +95,14 @@ static const struct config_item items[] = {
      "syslog facility of audit messages (13: log audit)"},
     {"syslog_tenant_targets", CONF_BOOL, F(syslog_tenant_targets), 0, 0, "no",
      "tenant admins may have their own audit events sent to their SIEM (vouchd connects there)"},
+    {"tenant_retention_days", CONF_INT, F(tenant_retention_days), 0, 36500, "30",
+     "a deleted tenant's data is kept this many days, then purged (0: at the next check)"},
+    {"tenant_export_dir", CONF_PATH, F(tenant_export_dir), 0, 0, "exports",
+     "a purged tenant's audit chain is exported here first (JSON lines)"},
+    {"webhooks_enabled", CONF_BOOL, F(webhooks_enabled), 0, 0, "no",
+     "tenant admins may set a webhook URL that vouchd POSTs RA events to (it connects there)"},
+    {"tenant_purge_check_seconds", CONF_INT, F(tenant_purge_check_seconds), 1, 86400, "300",
+     "how often deleted tenants past their retention are looked for"},
 };
 
 static char **str_field(struct config *c, const struct config_item *it)
@@ -177,6 +185,7 @@ int config_load(struct config *c, const char *path, struct err *e)
     FILE *f = fopen(path, "r");
     char line[4096], *dir, *slash;
     int lineno = 0, rc = 0;
+    unsigned char seen[ARRAY_LEN(items)] = {0};
     struct err ie;
 
     if (f == NULL)
@@ -203,7 +212,14 @@ int config_load(struct config *c, const char *path, struct err *e)
                          trim(s));
         else if (item_set(c, it, trim(eq + 1), dir, &ie) != 0)
             rc = err_set(e, 0, ERR_BAD_REQUEST, "%s:%d: %s", path, lineno, ie.msg);
+        else
+            seen[it - items] = 1;
     }
+    /* Paths the file leaves at a relative default are taken from its directory too. */
+    for (size_t i = 0; rc == 0 && i < ARRAY_LEN(items); i++)
+        if (!seen[i] && items[i].type == CONF_PATH && items[i].def != NULL &&
+            items[i].def[0] != '/')
+            rc = item_set(c, &items[i], items[i].def, dir, e);
     fclose(f);
     free(dir);
     return rc;

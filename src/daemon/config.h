@@ -52,6 +52,10 @@ struct config {
     char *syslog_ca_file;
     int syslog_facility;
     int syslog_tenant_targets; /* tenants may set their own SIEM */
+    int tenant_retention_days;
+    char *tenant_export_dir;
+    int tenant_purge_check_seconds;
+    int webhooks_enabled;
 };
 
 /* Sets every field to its default. */

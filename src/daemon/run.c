@@ -38,6 +38,8 @@ struct server {
     struct config cfg;
     pthread_t presigner;
     int presigner_running;
+    pthread_t webhooks;
+    int webhooks_running;
     pthread_mutex_t stop_lock;
     pthread_cond_t stop_cond;
     int stopping;
@@ -78,15 +80,41 @@ static void *presigner_main(void *arg)
     return NULL;
 }
 
+/* Delivers the tenants' webhook events every second (a POST may take seconds: not in the loop). */
+static void *webhooks_main(void *arg)
+{
+    struct server *s = arg;
+    struct timespec until;
+    struct err e;
+
+    pthread_mutex_lock(&s->stop_lock);
+    while (!s->stopping) {
+        pthread_mutex_unlock(&s->stop_lock);
+        if (svc_webhook_tick(s->svc, &e) < 0)
+            log_warn("webhooks: %s", e.msg);
+        pthread_mutex_lock(&s->stop_lock);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        if (!s->stopping)
+            pthread_cond_timedwait(&s->stop_cond, &s->stop_lock, &until);
+    }
+    pthread_mutex_unlock(&s->stop_lock);
+    return NULL;
+}
+
 static void server_stop(struct server *s)
 {
+    pthread_mutex_lock(&s->stop_lock);
+    s->stopping = 1;
+    pthread_cond_broadcast(&s->stop_cond);
+    pthread_mutex_unlock(&s->stop_lock);
     if (s->presigner_running) {
-        pthread_mutex_lock(&s->stop_lock);
-        s->stopping = 1;
-        pthread_cond_signal(&s->stop_cond);
-        pthread_mutex_unlock(&s->stop_lock);
         pthread_join(s->presigner, NULL);
         s->presigner_running = 0;
+    }
+    if (s->webhooks_running) {
+        pthread_join(s->webhooks, NULL);
+        s->webhooks_running = 0;
     }
     forward_stop(s->forwarder);
     s->forwarder = NULL;
@@ -148,6 +176,9 @@ static int server_listen(struct server *s, struct err *e)
     sc.ocsp_cache_seconds = s->cfg.ocsp_cache_seconds > 0 ? s->cfg.ocsp_cache_seconds : -1;
     sc.tsa_clock_check =
         strcmp(s->cfg.tsa_clock_check, "kernel") == 0 ? SVC_CLOCK_KERNEL : SVC_CLOCK_OFF;
+    sc.tenant_retention_days = s->cfg.tenant_retention_days;
+    sc.tenant_export_dir = s->cfg.tenant_export_dir;
+    sc.webhooks_enabled = s->cfg.webhooks_enabled;
     s->svc = svc_new(s->store, s->signer, &sc);
     s->api.svc = s->svc;
     free(url);
@@ -158,6 +189,11 @@ static int server_listen(struct server *s, struct err *e)
     if (pthread_create(&s->presigner, NULL, presigner_main, s) != 0)
         return err_set(e, 500, ERR_INTERNAL, "cannot start the OCSP pre-signer thread");
     s->presigner_running = 1;
+    if (s->cfg.webhooks_enabled) {
+        if (pthread_create(&s->webhooks, NULL, webhooks_main, s) != 0)
+            return err_set(e, 500, ERR_INTERNAL, "cannot start the webhook thread");
+        s->webhooks_running = 1;
+    }
     return forwarder_start(s, e);
 }
 
@@ -243,13 +279,16 @@ static void keystore_events_audit(struct server *s)
 
 /*
  * Waits for SIGINT/SIGTERM; every second audits the key-store events, signs
- * the audit chain heads every audit_checkpoint_seconds and runs the CRL
- * scheduler every crl_check_seconds.
+ * the audit chain heads every audit_checkpoint_seconds, runs the CRL
+ * scheduler (and marks pending requests past their time expired) every
+ * crl_check_seconds and purges deleted tenants past their retention every
+ * tenant_purge_check_seconds.
  */
 static void server_loop(struct server *s, const sigset_t *stop)
 {
     struct timespec wait = {.tv_sec = 1};
     int64_t next_crl = 0, next_checkpoint = time_now() + s->cfg.audit_checkpoint_seconds;
+    int64_t next_purge = time_now() + s->cfg.tenant_purge_check_seconds;
     struct err e;
     int sig, made;
 
@@ -262,12 +301,20 @@ static void server_loop(struct server *s, const sigset_t *stop)
         }
         if (time_now() >= next_crl) {
             next_crl = time_now() + s->cfg.crl_check_seconds;
+            if (svc_request_expire_tick(s->svc, &e) < 0)
+                log_warn("request expiry: %s", e.msg);
             made = svc_crl_tick(s->svc, &e);
             if (made < 0)
                 log_warn("CRL scheduler: %s", e.msg);
             else if (made > 0)
                 log_info("CRL scheduler: %d CRL(s) published", made);
         }
+        if (time_now() >= next_purge) {
+            next_purge = time_now() + s->cfg.tenant_purge_check_seconds;
+            if (svc_tenant_purge_tick(s->svc, &e) < 0)
+                log_warn("tenant purge: %s", e.msg);
+        }
+
         sig = sigtimedwait(stop, NULL, &wait);
         if (sig == SIGINT || sig == SIGTERM) {
             log_info("signal %d: stopping", sig);

@@ -122,7 +122,7 @@ int wire_get_u64(const unsigned char *body, size_t len, enum wire_tag tag, uint6
 }
 
 /* Writes all n bytes; a peer that went away is an error, never a SIGPIPE. */
-static int write_all(int fd, const void *p, size_t n)
+static int send_all(int fd, const void *p, size_t n)
 {
     const unsigned char *c = p;
 
@@ -164,12 +164,12 @@ int wire_send(int fd, uint32_t type, const struct buf *body)
 
     /* A large body (a CRL to sign) is not copied: header, then body. */
     if (body != NULL && body->len > WIRE_MAX_LARGE)
-        return write_all(fd, h, sizeof(h)) == 0 ? write_all(fd, body->data, body->len) : -1;
+        return send_all(fd, h, sizeof(h)) == 0 ? send_all(fd, body->data, body->len) : -1;
     /* One write per frame: a reader never sees half a header from us. */
     buf_append(&frame, h, sizeof(h));
     if (body != NULL && body->len > 0)
         buf_append(&frame, body->data, body->len);
-    rc = write_all(fd, frame.data, frame.len);
+    rc = send_all(fd, frame.data, frame.len);
     secure_zero(frame.data, frame.len);
     buf_free(&frame);
     return rc;

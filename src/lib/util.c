@@ -342,27 +342,35 @@ unsigned char *file_read(const char *path, size_t max, size_t *out_len, struct e
     return b.data;
 }
 
+int write_all(int fd, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t w = write(fd, p + done, len - done);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    return 0;
+}
+
 int file_write_atomic(const char *path, const void *data, size_t len, int mode, struct err *e)
 {
     char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    const unsigned char *p = data;
-    size_t done = 0;
 
     if (fd < 0) {
         err_set(e, 500, ERR_INTERNAL, "%s: %s", tmp, strerror(errno));
         free(tmp);
         return -1;
     }
-    while (done < len) {
-        ssize_t w = write(fd, p + done, len - done);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            goto fail;
-        }
-        done += (size_t)w;
-    }
+    if (write_all(fd, data, len) != 0)
+        goto fail;
     if (fsync(fd) != 0)
         goto fail;
     close(fd);

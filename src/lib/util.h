@@ -42,6 +42,7 @@ struct err {
 #define ERR_BAD_CSR      "bad_csr"                /* 400 */
 #define ERR_INTERNAL     "internal"               /* 500 */
 #define ERR_UNAVAILABLE  "unavailable"            /* 503 */
+#define ERR_TOO_MANY     "too_many_requests"      /* 429: a rate limit or quota */
 
 void err_clear(struct err *e);
 /* Sets e (if not NULL); always returns -1 so callers can `return err_set(...)`. */
@@ -93,6 +94,8 @@ void buf_free(struct buf *b);
 /* Reads a whole file (at most max bytes); NULL on error with e set. Caller frees. */
 unsigned char *file_read(const char *path, size_t max, size_t *out_len, struct err *e);
 /* Writes a file atomically (temp file, fsync, rename) with the given mode. */
+/* Writes all of data to fd (retrying short writes and EINTR): 0, or -1 with errno. */
+int write_all(int fd, const void *data, size_t len);
 int file_write_atomic(const char *path, const void *data, size_t len, int mode, struct err *e);
 /* mkdir -p with the given mode. */
 int mkdir_p(const char *path, int mode);

@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define TENANT_COLS                                                                                \
+    "name, status, created, status_reason, deleted_at, purge_after, certs_per_hour, "              \
+    "requests_per_second"
 #define CA_COLS                                                                                    \
     "tenant, name, parent, key_id, key_type, status, subject, cert, csr, chain, options, "         \
     "not_before, not_after, created"
@@ -26,7 +29,7 @@
 #define CERT_COLS                                                                                  \
     "tenant, serial, ca, profile, profile_version, entity_id, subject, sans, status, "             \
     "not_before, not_after, revoked_at, reason, invalidity_date, renewed_from, der, created, "     \
-    "status_changed, crl_shard"
+    "status_changed, crl_shard, counted"
 #define CRL_COLS        "tenant, ca, number, this_update, next_update, der, shard, delta_base"
 #define CRL_ENTRY_COLS  "serial, status, revoked_at, reason, invalidity_date, status_changed"
 #define TOKEN_COLS      "tenant, id, name, hash, role, expires, created"
@@ -41,6 +44,13 @@
     "hashes, accuracy_ms, include_chain, created"
 #define TSA_TOKEN_COLS                                                                             \
     "tenant, unit, serial, gen_time, time, policy, hash_alg, imprint, nonce, requester, der"
+
+#define WORKFLOW_COLS "tenant, name, required, approvers, expires_hours, created"
+#define REQUEST_COLS                                                                               \
+    "tenant, id, kind, object, params, requester, status, required, approvers, approvals, "        \
+    "result, reason, created, expires, decided"
+#define WEBHOOK_COLS       "tenant, url, secret, created"
+#define WEBHOOK_EVENT_COLS "tenant, id, event, body, attempts, next_attempt, status, created"
 
 #define TX(base) ((struct pg_tx *)(base))
 
@@ -192,6 +202,11 @@ static void *read_tenant(const PGresult *res, int row)
     r->name = col_text(res, row, 0);
     r->status = col_text(res, row, 1);
     r->created = col_int(res, row, 2);
+    r->status_reason = col_text(res, row, 3);
+    r->deleted_at = col_int(res, row, 4);
+    r->purge_after = col_int(res, row, 5);
+    r->certs_per_hour = (int)col_int(res, row, 6);
+    r->requests_per_second = (int)col_int(res, row, 7);
     return r;
 }
 
@@ -264,6 +279,7 @@ static void *read_cert(const PGresult *res, int row)
     r->created = col_int(res, row, 16);
     r->status_changed = col_int(res, row, 17);
     r->crl_shard = (int)col_int(res, row, 18);
+    r->counted = (int)col_int(res, row, 19);
     return r;
 }
 
@@ -411,6 +427,63 @@ static void *read_tsa_token(const PGresult *res, int row)
     return r;
 }
 
+static void *read_workflow(const PGresult *res, int row)
+{
+    struct workflow_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(res, row, 0);
+    r->name = col_text(res, row, 1);
+    r->required = (int)col_int(res, row, 2);
+    r->approvers = col_text(res, row, 3);
+    r->expires_hours = (int)col_int(res, row, 4);
+    r->created = col_int(res, row, 5);
+    return r;
+}
+
+static void *read_request(const PGresult *res, int row)
+{
+    struct request_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(res, row, 0);
+    r->id = col_text(res, row, 1);
+    r->kind = col_text(res, row, 2);
+    r->object = col_text(res, row, 3);
+    r->params = col_text(res, row, 4);
+    r->requester = col_text(res, row, 5);
+    r->status = col_text(res, row, 6);
+    r->required = (int)col_int(res, row, 7);
+    r->approvers = col_text(res, row, 8);
+    r->approvals = col_text(res, row, 9);
+    r->result = col_text(res, row, 10);
+    r->reason = col_text(res, row, 11);
+    r->created = col_int(res, row, 12);
+    r->expires = col_int(res, row, 13);
+    r->decided = col_int(res, row, 14);
+    return r;
+}
+
+static void *read_webhook(const PGresult *res, int row)
+{
+    struct webhook_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(res, row, 0);
+    r->url = col_text(res, row, 1);
+    r->secret = col_text(res, row, 2);
+    r->created = col_int(res, row, 3);
+    return r;
+}
+
+static void *read_webhook_event(const PGresult *res, int row)
+{
+    struct webhook_event_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(res, row, 0);
+    r->id = col_text(res, row, 1);
+    r->event = col_text(res, row, 2);
+    r->body = col_text(res, row, 3);
+    r->attempts = (int)col_int(res, row, 4);
+    r->next_attempt = col_int(res, row, 5);
+    r->status = col_text(res, row, 6);
+    r->created = col_int(res, row, 7);
+    return r;
+}
+
 static const struct reader tenant_reader = {read_tenant, store_free_tenant};
 static const struct reader ca_reader = {read_ca, store_free_ca};
 static const struct reader profile_reader = {read_profile, store_free_profile};
@@ -426,6 +499,10 @@ static const struct reader checkpoint_reader = {read_checkpoint, store_free_chec
 static const struct reader target_reader = {read_target, store_free_target};
 static const struct reader tsa_unit_reader = {read_tsa_unit, store_free_tsa_unit};
 static const struct reader tsa_token_reader = {read_tsa_token, store_free_tsa_token};
+static const struct reader workflow_reader = {read_workflow, store_free_workflow};
+static const struct reader request_reader = {read_request, store_free_request};
+static const struct reader webhook_reader = {read_webhook, store_free_webhook};
+static const struct reader webhook_event_reader = {read_webhook_event, store_free_webhook_event};
 
 #define PARAMS struct pg_params p = {0}
 
@@ -502,7 +579,7 @@ static int tenant_get(struct store_tx *tx, const char *tenant, struct tenant_rec
 {
     PARAMS;
     pg_param_text(&p, tenant);
-    return read_one(tx, tenant, "SELECT name, status, created FROM tenants WHERE name = $1", &p,
+    return read_one(tx, tenant, "SELECT " TENANT_COLS " FROM tenants WHERE name = $1", &p,
                     &tenant_reader, (void **)out, "tenant", e);
 }
 
@@ -513,7 +590,7 @@ static int tenant_list(struct store_tx *tx, struct tenant_rec ***out, size_t *n,
 
     if (pg_cross_tenant(TX(tx), 1, e) != 0)
         return -1;
-    rc = read_all(tx, NULL, "SELECT name, status, created FROM tenants ORDER BY name", NULL,
+    rc = read_all(tx, NULL, "SELECT " TENANT_COLS " FROM tenants ORDER BY name", NULL,
                   &tenant_reader, (void ***)out, n, "tenants", e);
     if (pg_cross_tenant(TX(tx), 0, rc == 0 ? e : NULL) != 0 && rc == 0) {
         for (size_t i = 0; i < *n; i++)
@@ -521,6 +598,51 @@ static int tenant_list(struct store_tx *tx, struct tenant_rec ***out, size_t *n,
         free(*out);
         rc = -1;
     }
+    return rc;
+}
+
+static int tenant_update(struct store_tx *tx, const char *tenant, const struct tenant_rec *r,
+                         struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, r->status);
+    pg_param_text(&p, r->status_reason);
+    pg_param_int(&p, r->deleted_at);
+    pg_param_int(&p, r->purge_after);
+    pg_param_int(&p, r->certs_per_hour);
+    pg_param_int(&p, r->requests_per_second);
+    return run_one_change(tx, tenant,
+                          "UPDATE tenants SET status = $2, status_reason = $3, deleted_at = $4,"
+                          " purge_after = $5, certs_per_hour = $6, requests_per_second = $7"
+                          " WHERE name = $1",
+                          &p, "tenant", e);
+}
+
+/*
+ * The table names come from the catalogue (every table of this schema with a
+ * tenant column), never from input; each is quoted as an identifier, the
+ * tenant is a bound value, and row-level security holds it to that tenant.
+ */
+static int tenant_purge(struct store_tx *tx, const char *tenant, struct err *e)
+{
+    PGresult *res = run(tx, tenant,
+                        "SELECT c.table_name FROM information_schema.columns c"
+                        " JOIN information_schema.tables t ON t.table_schema = c.table_schema"
+                        " AND t.table_name = c.table_name AND t.table_type = 'BASE TABLE'"
+                        " WHERE c.table_schema = current_schema() AND c.column_name = 'tenant'"
+                        " ORDER BY 1",
+                        NULL, "tenant tables", e);
+    int rc = res != NULL ? 0 : -1;
+
+    for (int i = 0; res != NULL && i < PQntuples(res) && rc == 0; i++) {
+        char *sql = xasprintf("DELETE FROM \"%s\" WHERE tenant = $1", PQgetvalue(res, i, 0));
+        PARAMS;
+        pg_param_text(&p, tenant);
+        rc = run_done(tx, tenant, sql, &p, "tenant purge", e);
+        free(sql);
+    }
+    PQclear(res);
     return rc;
 }
 
@@ -756,9 +878,10 @@ static int cert_insert(struct store_tx *tx, const char *tenant, const struct cer
     pg_param_int(&p, r->created);
     pg_param_int(&p, r->status_changed);
     pg_param_int(&p, r->crl_shard);
+    pg_param_int(&p, r->counted);
     return run_insert(tx, tenant,
                       "INSERT INTO certs (" CERT_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-                      "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) "
+                      "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) "
                       "ON CONFLICT DO NOTHING",
                       &p, "certificate serial", e);
 }
@@ -768,6 +891,24 @@ static int cert_insert(struct store_tx *tx, const char *tenant, const struct cer
  * read-then-change of one certificate (revoke, hold, release) is not
  * interleaved with another node's, as SQLite's single writer guarantees.
  */
+static int cert_count_since(struct store_tx *tx, const char *tenant, int64_t since, int64_t *n,
+                            struct err *e)
+{
+    PGresult *res;
+    PARAMS;
+
+    pg_param_text(&p, tenant);
+    pg_param_int(&p, since);
+    res = run(tx, tenant,
+              "SELECT count(*) FROM certs WHERE tenant = $1 AND counted = 1 AND created >= $2", &p,
+              "certificates", e);
+    if (res == NULL)
+        return -1;
+    *n = col_int(res, 0, 0);
+    PQclear(res);
+    return 0;
+}
+
 static int cert_get(struct store_tx *tx, const char *tenant, const char *serial,
                     struct cert_rec **out, struct err *e)
 {
@@ -1532,6 +1673,229 @@ static int lease_take(struct store_tx *tx, const char *tenant, const char *job, 
  * "postgres" matches both URL schemes libpq knows, postgresql:// and
  * postgres://; pg_open checks which.
  */
+/* ---- registration authority ---------------------------------------------- */
+
+static int workflow_put(struct store_tx *tx, const char *tenant, const struct workflow_rec *r,
+                        struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, r->name);
+    pg_param_int(&p, r->required);
+    pg_param_text(&p, r->approvers);
+    pg_param_int(&p, r->expires_hours);
+    pg_param_int(&p, r->created);
+    return run_done(tx, tenant,
+                    "INSERT INTO workflows (" WORKFLOW_COLS ") VALUES ($1, $2, $3, $4, $5, $6) "
+                    "ON CONFLICT (tenant, name) DO UPDATE SET required = EXCLUDED.required, "
+                    "approvers = EXCLUDED.approvers, expires_hours = EXCLUDED.expires_hours, "
+                    "created = EXCLUDED.created",
+                    &p, "workflow", e);
+}
+
+static int workflow_get(struct store_tx *tx, const char *tenant, const char *name,
+                        struct workflow_rec **out, struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, name);
+    return read_one(tx, tenant,
+                    "SELECT " WORKFLOW_COLS " FROM workflows WHERE tenant = $1 AND name = $2", &p,
+                    &workflow_reader, (void **)out, "workflow", e);
+}
+
+static int workflow_list(struct store_tx *tx, const char *tenant, struct workflow_rec ***out,
+                         size_t *n, struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    return read_all(tx, tenant,
+                    "SELECT " WORKFLOW_COLS " FROM workflows WHERE tenant = $1 ORDER BY name", &p,
+                    &workflow_reader, (void ***)out, n, "workflows", e);
+}
+
+static int workflow_delete(struct store_tx *tx, const char *tenant, const char *name, struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, name);
+    return run_one_change(tx, tenant, "DELETE FROM workflows WHERE tenant = $1 AND name = $2", &p,
+                          "workflow", e);
+}
+
+static int request_insert(struct store_tx *tx, const char *tenant, const struct request_rec *r,
+                          struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, r->id);
+    pg_param_text(&p, r->kind);
+    pg_param_text(&p, r->object);
+    pg_param_text(&p, r->params);
+    pg_param_text(&p, r->requester);
+    pg_param_text(&p, r->status);
+    pg_param_int(&p, r->required);
+    pg_param_text(&p, r->approvers);
+    pg_param_text(&p, r->approvals);
+    pg_param_text(&p, r->result);
+    pg_param_text(&p, r->reason);
+    pg_param_int(&p, r->created);
+    pg_param_int(&p, r->expires);
+    pg_param_int(&p, r->decided);
+    return run_insert(tx, tenant,
+                      "INSERT INTO requests (" REQUEST_COLS ") VALUES ($1, $2, $3, $4, $5, $6, "
+                      "$7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT DO NOTHING",
+                      &p, "request", e);
+}
+
+static int request_get(struct store_tx *tx, const char *tenant, const char *id,
+                       struct request_rec **out, struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, id);
+    return read_one(tx, tenant,
+                    TX(tx)->write
+                        ? "SELECT " REQUEST_COLS " FROM requests WHERE tenant = $1 AND id = $2 "
+                          "FOR UPDATE"
+                        : "SELECT " REQUEST_COLS " FROM requests WHERE tenant = $1 AND id = $2",
+                    &p, &request_reader, (void **)out, "request", e);
+}
+
+static int request_update(struct store_tx *tx, const char *tenant, const struct request_rec *r,
+                          struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, r->id);
+    pg_param_text(&p, r->status);
+    pg_param_text(&p, r->approvals);
+    pg_param_text(&p, r->result);
+    pg_param_text(&p, r->reason);
+    pg_param_int(&p, r->decided);
+    return run_one_change(tx, tenant,
+                          "UPDATE requests SET status = $3, approvals = $4, result = $5, "
+                          "reason = $6, decided = $7 WHERE tenant = $1 AND id = $2",
+                          &p, "request", e);
+}
+
+static int request_list(struct store_tx *tx, const char *tenant, const char *status,
+                        const char *requester, int limit, int offset, struct request_rec ***out,
+                        size_t *n, struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, status);
+    pg_param_text(&p, requester);
+    param_page(&p, limit, offset);
+    return read_all(
+        tx, tenant,
+        "SELECT " REQUEST_COLS " FROM requests WHERE tenant = $1"
+        " AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR requester = $3)"
+        " ORDER BY created DESC, id LIMIT $4 OFFSET $5",
+        &p, &request_reader, (void ***)out, n, "requests", e);
+}
+
+static int request_expire(struct store_tx *tx, const char *tenant, int64_t now, int64_t *n,
+                          struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_int(&p, now);
+    *n = run_changes(tx, tenant,
+                     "UPDATE requests SET status = 'expired', decided = $2"
+                     " WHERE tenant = $1 AND status = 'pending' AND expires <= $2",
+                     &p, "requests", e);
+    return *n < 0 ? -1 : 0;
+}
+
+static int webhook_put(struct store_tx *tx, const char *tenant, const struct webhook_rec *r,
+                       struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, r->url);
+    pg_param_text(&p, r->secret);
+    pg_param_int(&p, r->created);
+    return run_done(tx, tenant,
+                    "INSERT INTO webhooks (" WEBHOOK_COLS ") VALUES ($1, $2, $3, $4) "
+                    "ON CONFLICT (tenant) DO UPDATE SET url = EXCLUDED.url, "
+                    "secret = EXCLUDED.secret, created = EXCLUDED.created",
+                    &p, "webhook", e);
+}
+
+static int webhook_get(struct store_tx *tx, const char *tenant, struct webhook_rec **out,
+                       struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    return read_one(tx, tenant, "SELECT " WEBHOOK_COLS " FROM webhooks WHERE tenant = $1", &p,
+                    &webhook_reader, (void **)out, "webhook", e);
+}
+
+static int webhook_delete(struct store_tx *tx, const char *tenant, struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    return run_one_change(tx, tenant, "DELETE FROM webhooks WHERE tenant = $1", &p, "webhook", e);
+}
+
+static int webhook_event_insert(struct store_tx *tx, const char *tenant,
+                                const struct webhook_event_rec *r, struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, r->id);
+    pg_param_text(&p, r->event);
+    pg_param_text(&p, r->body);
+    pg_param_int(&p, r->attempts);
+    pg_param_int(&p, r->next_attempt);
+    pg_param_text(&p, r->status);
+    pg_param_int(&p, r->created);
+    return run_insert(tx, tenant,
+                      "INSERT INTO webhook_events (" WEBHOOK_EVENT_COLS ") VALUES ($1, $2, $3, "
+                      "$4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                      &p, "webhook event", e);
+}
+
+static int webhook_event_due(struct store_tx *tx, const char *tenant, int64_t now, int limit,
+                             struct webhook_event_rec ***out, size_t *n, struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_int(&p, now);
+    pg_param_int(&p, limit_of(limit));
+    return read_all(tx, tenant,
+                    "SELECT " WEBHOOK_EVENT_COLS " FROM webhook_events WHERE tenant = $1"
+                    " AND status = 'pending' AND next_attempt <= $2 ORDER BY created, id LIMIT $3",
+                    &p, &webhook_event_reader, (void ***)out, n, "webhook events", e);
+}
+
+static int webhook_event_delete(struct store_tx *tx, const char *tenant, const char *id,
+                                struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, id);
+    return run_one_change(tx, tenant, "DELETE FROM webhook_events WHERE tenant = $1 AND id = $2",
+                          &p, "webhook event", e);
+}
+
+static int webhook_event_update(struct store_tx *tx, const char *tenant,
+                                const struct webhook_event_rec *r, struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, r->id);
+    pg_param_int(&p, r->attempts);
+    pg_param_int(&p, r->next_attempt);
+    pg_param_text(&p, r->status);
+    return run_one_change(tx, tenant,
+                          "UPDATE webhook_events SET attempts = $3, next_attempt = $4, "
+                          "status = $5 WHERE tenant = $1 AND id = $2",
+                          &p, "webhook event", e);
+}
+
 const struct store_ops store_pg_ops = {
     .scheme = "postgres",
     .open = pg_open,
@@ -1548,6 +1912,25 @@ const struct store_ops store_pg_ops = {
     .tenant_create = tenant_create,
     .tenant_get = tenant_get,
     .tenant_list = tenant_list,
+    .workflow_put = workflow_put,
+    .workflow_get = workflow_get,
+    .workflow_list = workflow_list,
+    .workflow_delete = workflow_delete,
+    .request_insert = request_insert,
+    .request_get = request_get,
+    .request_update = request_update,
+    .request_list = request_list,
+    .request_expire = request_expire,
+    .webhook_put = webhook_put,
+    .webhook_get = webhook_get,
+    .webhook_delete = webhook_delete,
+    .webhook_event_insert = webhook_event_insert,
+    .webhook_event_due = webhook_event_due,
+    .webhook_event_delete = webhook_event_delete,
+    .webhook_event_update = webhook_event_update,
+    .tenant_update = tenant_update,
+    .tenant_purge = tenant_purge,
+    .cert_count_since = cert_count_since,
     .ca_insert = ca_insert,
     .ca_update = ca_update,
     .ca_get = ca_get,

@@ -141,6 +141,36 @@ const char *const pg_migrations[] = {
     /* 6: leases of scheduled jobs (issue 7) */
     "CREATE TABLE leases (tenant text NOT NULL, job text NOT NULL, holder text NOT NULL,"
     "  until bigint NOT NULL, PRIMARY KEY (tenant, job));" WALL("leases", "tenant"),
+
+    /* 7: tenant lifecycle and limits (issue 5): as SQLite's step 7. */
+    "ALTER TABLE tenants ADD COLUMN status_reason text;"
+    "ALTER TABLE tenants ADD COLUMN deleted_at bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE tenants ADD COLUMN purge_after bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE tenants ADD COLUMN certs_per_hour bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE tenants ADD COLUMN requests_per_second bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE certs ADD COLUMN counted bigint NOT NULL DEFAULT 0;"
+    "CREATE INDEX certs_counted ON certs (tenant, created) WHERE counted = 1;",
+
+    /* 8: the registration authority: approval workflows, requests, webhooks (issue 5) */
+    "CREATE TABLE workflows (tenant text NOT NULL, name text NOT NULL,"
+    "  required bigint NOT NULL, approvers text, expires_hours bigint NOT NULL,"
+    "  created bigint NOT NULL, PRIMARY KEY (tenant, name));"
+    "CREATE TABLE requests (tenant text NOT NULL, id text NOT NULL, kind text NOT NULL,"
+    "  object text NOT NULL, params text NOT NULL, requester text NOT NULL,"
+    "  status text NOT NULL, required bigint NOT NULL, approvers text,"
+    "  approvals text NOT NULL, result text, reason text, created bigint NOT NULL,"
+    "  expires bigint NOT NULL, decided bigint NOT NULL, PRIMARY KEY (tenant, id));"
+    "CREATE INDEX requests_status ON requests (tenant, status, created);"
+    "CREATE TABLE webhooks (tenant text NOT NULL PRIMARY KEY, url text NOT NULL,"
+    "  secret text NOT NULL, created bigint NOT NULL);"
+    "CREATE TABLE webhook_events (tenant text NOT NULL, id text NOT NULL,"
+    "  event text NOT NULL, body text NOT NULL, attempts bigint NOT NULL,"
+    "  next_attempt bigint NOT NULL, status text NOT NULL, created bigint NOT NULL,"
+    "  PRIMARY KEY (tenant, id));"
+    "CREATE INDEX webhook_events_due ON webhook_events (tenant, status, next_attempt);" WALL(
+        "workflows", "tenant") WALL("requests", "tenant") WALL("webhooks", "tenant")
+        WALL("webhook_events", "tenant"),
+
 };
 
 const int pg_migration_count = (int)ARRAY_LEN(pg_migrations);

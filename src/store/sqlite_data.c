@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define TENANT_COLS                                                                                \
+    "name, status, created, status_reason, deleted_at, purge_after, certs_per_hour, "              \
+    "requests_per_second"
 #define CA_COLS                                                                                    \
     "tenant, name, parent, key_id, key_type, status, subject, cert, csr, chain, options, "         \
     "not_before, not_after, created"
@@ -19,7 +22,7 @@
 #define CERT_COLS                                                                                  \
     "tenant, serial, ca, profile, profile_version, entity_id, subject, sans, status, "             \
     "not_before, not_after, revoked_at, reason, invalidity_date, renewed_from, der, created, "     \
-    "status_changed, crl_shard"
+    "status_changed, crl_shard, counted"
 #define CRL_COLS        "tenant, ca, number, this_update, next_update, der, shard, delta_base"
 #define CRL_ENTRY_COLS  "serial, status, revoked_at, reason, invalidity_date, status_changed"
 #define TOKEN_COLS      "tenant, id, name, hash, role, expires, created"
@@ -35,10 +38,51 @@
 #define TSA_TOKEN_COLS                                                                             \
     "tenant, unit, serial, gen_time, time, policy, hash_alg, imprint, nonce, requester, der"
 
+#define WORKFLOW_COLS "tenant, name, required, approvers, expires_hours, created"
+#define REQUEST_COLS                                                                               \
+    "tenant, id, kind, object, params, requester, status, required, approvers, approvals, "        \
+    "result, reason, created, expires, decided"
+#define WEBHOOK_COLS       "tenant, url, secret, created"
+#define WEBHOOK_EVENT_COLS "tenant, id, event, body, attempts, next_attempt, status, created"
+
 const char *const sqlite_queries[Q_COUNT] = {
     [Q_TENANT_INSERT] = "INSERT INTO tenants (name, status, created) VALUES (?1, 'active', ?2)",
-    [Q_TENANT_GET] = "SELECT name, status, created FROM tenants WHERE name = ?1",
-    [Q_TENANT_LIST] = "SELECT name, status, created FROM tenants ORDER BY name",
+    [Q_TENANT_GET] = "SELECT " TENANT_COLS " FROM tenants WHERE name = ?1",
+    [Q_TENANT_LIST] = "SELECT " TENANT_COLS " FROM tenants ORDER BY name",
+    [Q_WORKFLOW_PUT] = "INSERT OR REPLACE INTO workflows (" WORKFLOW_COLS ") VALUES "
+                       "(?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_WORKFLOW_GET] = "SELECT " WORKFLOW_COLS " FROM workflows WHERE tenant = ?1 AND name = ?2",
+    [Q_WORKFLOW_LIST] = "SELECT " WORKFLOW_COLS " FROM workflows WHERE tenant = ?1 ORDER BY name",
+    [Q_WORKFLOW_DELETE] = "DELETE FROM workflows WHERE tenant = ?1 AND name = ?2",
+    [Q_REQUEST_INSERT] = "INSERT INTO requests (" REQUEST_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, "
+                         "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    [Q_REQUEST_GET] = "SELECT " REQUEST_COLS " FROM requests WHERE tenant = ?1 AND id = ?2",
+    [Q_REQUEST_UPDATE] = "UPDATE requests SET status = ?3, approvals = ?4, result = ?5, "
+                         "reason = ?6, decided = ?7 WHERE tenant = ?1 AND id = ?2",
+    [Q_REQUEST_LIST] = "SELECT " REQUEST_COLS " FROM requests WHERE tenant = ?1"
+                       " AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR requester = ?3)"
+                       " ORDER BY created DESC, id LIMIT ?4 OFFSET ?5",
+    [Q_REQUEST_EXPIRE] = "UPDATE requests SET status = 'expired', decided = ?2"
+                         " WHERE tenant = ?1 AND status = 'pending' AND expires <= ?2",
+    [Q_WEBHOOK_PUT] = "INSERT OR REPLACE INTO webhooks (" WEBHOOK_COLS ") VALUES (?1, ?2, ?3, ?4)",
+    [Q_WEBHOOK_GET] = "SELECT " WEBHOOK_COLS " FROM webhooks WHERE tenant = ?1",
+    [Q_WEBHOOK_DELETE] = "DELETE FROM webhooks WHERE tenant = ?1",
+    [Q_WEBHOOK_EVENT_INSERT] = "INSERT INTO webhook_events (" WEBHOOK_EVENT_COLS ") VALUES "
+                               "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [Q_WEBHOOK_EVENT_DUE] = "SELECT " WEBHOOK_EVENT_COLS " FROM webhook_events WHERE tenant = ?1"
+                            " AND status = 'pending' AND next_attempt <= ?2"
+                            " ORDER BY created, id LIMIT ?3",
+    [Q_WEBHOOK_EVENT_DELETE] = "DELETE FROM webhook_events WHERE tenant = ?1 AND id = ?2",
+    [Q_WEBHOOK_EVENT_UPDATE] = "UPDATE webhook_events SET attempts = ?3, next_attempt = ?4,"
+                               " status = ?5 WHERE tenant = ?1 AND id = ?2",
+    [Q_TENANT_UPDATE] = "UPDATE tenants SET status = ?2, status_reason = ?3, deleted_at = ?4,"
+                        " purge_after = ?5, certs_per_hour = ?6, requests_per_second = ?7"
+                        " WHERE name = ?1",
+    /* Every table with a tenant column: what a tenant's purge empties. */
+    [Q_TENANT_TABLES] = "SELECT m.name FROM sqlite_master m, pragma_table_info(m.name) c"
+                        " WHERE m.type = 'table' AND c.name = 'tenant' ORDER BY m.name",
+    [Q_CERT_COUNT_SINCE] =
+        "SELECT count(*) FROM certs WHERE tenant = ?1 AND counted = 1 AND created >= ?2",
     [Q_CA_INSERT] = "INSERT INTO cas (" CA_COLS ") VALUES "
                     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     [Q_CA_UPDATE] = "UPDATE cas SET status = ?3, subject = ?4, cert = ?5, chain = ?6, "
@@ -64,7 +108,7 @@ const char *const sqlite_queries[Q_COUNT] = {
                         "WHERE tenant = ?1 AND id = ?2",
     [Q_ENTITY_GET] = "SELECT " ENT_COLS " FROM entities WHERE tenant = ?1 AND id = ?2",
     [Q_CERT_INSERT] = "INSERT INTO certs (" CERT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                      "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                      "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
     [Q_CERT_GET] = "SELECT " CERT_COLS " FROM certs WHERE tenant = ?1 AND serial = ?2",
     [Q_CERT_SET_STATUS] =
         "UPDATE certs SET status = ?3, revoked_at = ?4, reason = ?5, "
@@ -284,6 +328,11 @@ static void *read_tenant(sqlite3_stmt *st)
     r->name = col_text(st, 0);
     r->status = col_text(st, 1);
     r->created = sqlite3_column_int64(st, 2);
+    r->status_reason = col_text(st, 3);
+    r->deleted_at = sqlite3_column_int64(st, 4);
+    r->purge_after = sqlite3_column_int64(st, 5);
+    r->certs_per_hour = sqlite3_column_int(st, 6);
+    r->requests_per_second = sqlite3_column_int(st, 7);
     return r;
 }
 
@@ -356,6 +405,7 @@ static void *read_cert(sqlite3_stmt *st)
     r->created = sqlite3_column_int64(st, 16);
     r->status_changed = sqlite3_column_int64(st, 17);
     r->crl_shard = sqlite3_column_int(st, 18);
+    r->counted = sqlite3_column_int(st, 19);
     return r;
 }
 
@@ -503,6 +553,63 @@ static void *read_tsa_token(sqlite3_stmt *st)
     return r;
 }
 
+static void *read_workflow(sqlite3_stmt *st)
+{
+    struct workflow_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->name = col_text(st, 1);
+    r->required = sqlite3_column_int(st, 2);
+    r->approvers = col_text(st, 3);
+    r->expires_hours = sqlite3_column_int(st, 4);
+    r->created = sqlite3_column_int64(st, 5);
+    return r;
+}
+
+static void *read_request(sqlite3_stmt *st)
+{
+    struct request_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->id = col_text(st, 1);
+    r->kind = col_text(st, 2);
+    r->object = col_text(st, 3);
+    r->params = col_text(st, 4);
+    r->requester = col_text(st, 5);
+    r->status = col_text(st, 6);
+    r->required = sqlite3_column_int(st, 7);
+    r->approvers = col_text(st, 8);
+    r->approvals = col_text(st, 9);
+    r->result = col_text(st, 10);
+    r->reason = col_text(st, 11);
+    r->created = sqlite3_column_int64(st, 12);
+    r->expires = sqlite3_column_int64(st, 13);
+    r->decided = sqlite3_column_int64(st, 14);
+    return r;
+}
+
+static void *read_webhook(sqlite3_stmt *st)
+{
+    struct webhook_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->url = col_text(st, 1);
+    r->secret = col_text(st, 2);
+    r->created = sqlite3_column_int64(st, 3);
+    return r;
+}
+
+static void *read_webhook_event(sqlite3_stmt *st)
+{
+    struct webhook_event_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->id = col_text(st, 1);
+    r->event = col_text(st, 2);
+    r->body = col_text(st, 3);
+    r->attempts = sqlite3_column_int(st, 4);
+    r->next_attempt = sqlite3_column_int64(st, 5);
+    r->status = col_text(st, 6);
+    r->created = sqlite3_column_int64(st, 7);
+    return r;
+}
+
 static const struct reader tenant_reader = {read_tenant, store_free_tenant};
 static const struct reader ca_reader = {read_ca, store_free_ca};
 static const struct reader profile_reader = {read_profile, store_free_profile};
@@ -518,6 +625,10 @@ static const struct reader checkpoint_reader = {read_checkpoint, store_free_chec
 static const struct reader target_reader = {read_target, store_free_target};
 static const struct reader tsa_unit_reader = {read_tsa_unit, store_free_tsa_unit};
 static const struct reader tsa_token_reader = {read_tsa_token, store_free_tsa_token};
+static const struct reader workflow_reader = {read_workflow, store_free_workflow};
+static const struct reader request_reader = {read_request, store_free_request};
+static const struct reader webhook_reader = {read_webhook, store_free_webhook};
+static const struct reader webhook_event_reader = {read_webhook_event, store_free_webhook_event};
 
 #define STMT(q)                                                                                    \
     sqlite3_stmt *st = sqlite_stmt(TX(tx), (q), e);                                                \
@@ -596,6 +707,63 @@ static int tenant_list(struct store_tx *tx, struct tenant_rec ***out, size_t *n,
 {
     STMT(Q_TENANT_LIST);
     return read_all(tx, st, &tenant_reader, (void ***)out, n, "tenants", e);
+}
+
+static int tenant_update(struct store_tx *tx, const char *tenant, const struct tenant_rec *r,
+                         struct err *e)
+{
+    STMT(Q_TENANT_UPDATE);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->status);
+    bind_text(st, 3, r->status_reason);
+    sqlite3_bind_int64(st, 4, r->deleted_at);
+    sqlite3_bind_int64(st, 5, r->purge_after);
+    sqlite3_bind_int(st, 6, r->certs_per_hour);
+    sqlite3_bind_int(st, 7, r->requests_per_second);
+    return step_one_change(tx, st, "tenant", e);
+}
+
+static int delete_rows(struct sqlite_tx *tx, const char *table, const char *tenant, struct err *e)
+{
+    char *sql = xasprintf("DELETE FROM \"%s\" WHERE tenant = ?1", table);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(tx->conn->db, sql, -1, &st, NULL);
+
+    free(sql);
+    if (rc == SQLITE_OK) {
+        bind_text(st, 1, tenant);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : sqlite_fail(tx, rc, "tenant purge", e);
+}
+
+/*
+ * The table names come from the schema itself (sqlite_master), never from
+ * input; each is quoted as an identifier, and the tenant is a bound value.
+ */
+static int tenant_purge(struct store_tx *tx, const char *tenant, struct err *e)
+{
+    char **tables = NULL;
+    size_t n = 0;
+    int rc = 0;
+
+    {
+        STMT(Q_TENANT_TABLES);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            tables = xrealloc(tables, (n + 1) * sizeof(*tables));
+            tables[n++] = col_text(st, 0);
+        }
+        sqlite3_reset(st);
+        rc = rc == SQLITE_DONE ? 0 : sqlite_fail(TX(tx), rc, "tenant tables", e);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = delete_rows(TX(tx), tables[i], tenant, e);
+        free(tables[i]);
+    }
+    free(tables);
+    return rc;
 }
 
 /* ---- CAs --------------------------------------------------------------- */
@@ -792,7 +960,21 @@ static int cert_insert(struct store_tx *tx, const char *tenant, const struct cer
     sqlite3_bind_int64(st, 17, r->created);
     sqlite3_bind_int64(st, 18, r->status_changed);
     sqlite3_bind_int(st, 19, r->crl_shard);
+    sqlite3_bind_int(st, 20, r->counted);
     return step_done(tx, st, "certificate serial", e);
+}
+
+static int cert_count_since(struct store_tx *tx, const char *tenant, int64_t since, int64_t *n,
+                            struct err *e)
+{
+    STMT(Q_CERT_COUNT_SINCE);
+    bind_text(st, 1, tenant);
+    sqlite3_bind_int64(st, 2, since);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return sqlite_fail(TX(tx), sqlite3_errcode(sqlite3_db_handle(st)), "certificates", e);
+    *n = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
 }
 
 static int cert_get(struct store_tx *tx, const char *tenant, const char *serial,
@@ -1350,6 +1532,188 @@ static int lease_take(struct store_tx *tx, const char *tenant, const char *job, 
     return sqlite3_changes(TX(tx)->conn->db) == 1 ? 0 : 1;
 }
 
+/* ---- registration authority ---------------------------------------------- */
+
+static int workflow_put(struct store_tx *tx, const char *tenant, const struct workflow_rec *r,
+                        struct err *e)
+{
+    STMT(Q_WORKFLOW_PUT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->name);
+    sqlite3_bind_int(st, 3, r->required);
+    bind_text(st, 4, r->approvers);
+    sqlite3_bind_int(st, 5, r->expires_hours);
+    sqlite3_bind_int64(st, 6, r->created);
+    return step_done(tx, st, "workflow", e);
+}
+
+static int workflow_get(struct store_tx *tx, const char *tenant, const char *name,
+                        struct workflow_rec **out, struct err *e)
+{
+    STMT(Q_WORKFLOW_GET);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, name);
+    return read_one(tx, st, &workflow_reader, (void **)out, "workflow", e);
+}
+
+static int workflow_list(struct store_tx *tx, const char *tenant, struct workflow_rec ***out,
+                         size_t *n, struct err *e)
+{
+    STMT(Q_WORKFLOW_LIST);
+    bind_text(st, 1, tenant);
+    return read_all(tx, st, &workflow_reader, (void ***)out, n, "workflows", e);
+}
+
+static int workflow_delete(struct store_tx *tx, const char *tenant, const char *name, struct err *e)
+{
+    STMT(Q_WORKFLOW_DELETE);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, name);
+    return step_one_change(tx, st, "workflow", e);
+}
+
+static int request_insert(struct store_tx *tx, const char *tenant, const struct request_rec *r,
+                          struct err *e)
+{
+    STMT(Q_REQUEST_INSERT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->id);
+    bind_text(st, 3, r->kind);
+    bind_text(st, 4, r->object);
+    bind_text(st, 5, r->params);
+    bind_text(st, 6, r->requester);
+    bind_text(st, 7, r->status);
+    sqlite3_bind_int(st, 8, r->required);
+    bind_text(st, 9, r->approvers);
+    bind_text(st, 10, r->approvals);
+    bind_text(st, 11, r->result);
+    bind_text(st, 12, r->reason);
+    sqlite3_bind_int64(st, 13, r->created);
+    sqlite3_bind_int64(st, 14, r->expires);
+    sqlite3_bind_int64(st, 15, r->decided);
+    return step_done(tx, st, "request", e);
+}
+
+static int request_get(struct store_tx *tx, const char *tenant, const char *id,
+                       struct request_rec **out, struct err *e)
+{
+    STMT(Q_REQUEST_GET);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, id);
+    return read_one(tx, st, &request_reader, (void **)out, "request", e);
+}
+
+static int request_update(struct store_tx *tx, const char *tenant, const struct request_rec *r,
+                          struct err *e)
+{
+    STMT(Q_REQUEST_UPDATE);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->id);
+    bind_text(st, 3, r->status);
+    bind_text(st, 4, r->approvals);
+    bind_text(st, 5, r->result);
+    bind_text(st, 6, r->reason);
+    sqlite3_bind_int64(st, 7, r->decided);
+    return step_one_change(tx, st, "request", e);
+}
+
+static int request_list(struct store_tx *tx, const char *tenant, const char *status,
+                        const char *requester, int limit, int offset, struct request_rec ***out,
+                        size_t *n, struct err *e)
+{
+    STMT(Q_REQUEST_LIST);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, status);
+    bind_text(st, 3, requester);
+    sqlite3_bind_int(st, 4, limit_of(limit));
+    sqlite3_bind_int(st, 5, offset > 0 ? offset : 0);
+    return read_all(tx, st, &request_reader, (void ***)out, n, "requests", e);
+}
+
+static int request_expire(struct store_tx *tx, const char *tenant, int64_t now, int64_t *n,
+                          struct err *e)
+{
+    STMT(Q_REQUEST_EXPIRE);
+    bind_text(st, 1, tenant);
+    sqlite3_bind_int64(st, 2, now);
+    if (step_done(tx, st, "requests", e) != 0)
+        return -1;
+    *n = sqlite3_changes(sqlite3_db_handle(st));
+    return 0;
+}
+
+static int webhook_put(struct store_tx *tx, const char *tenant, const struct webhook_rec *r,
+                       struct err *e)
+{
+    STMT(Q_WEBHOOK_PUT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->url);
+    bind_text(st, 3, r->secret);
+    sqlite3_bind_int64(st, 4, r->created);
+    return step_done(tx, st, "webhook", e);
+}
+
+static int webhook_get(struct store_tx *tx, const char *tenant, struct webhook_rec **out,
+                       struct err *e)
+{
+    STMT(Q_WEBHOOK_GET);
+    bind_text(st, 1, tenant);
+    return read_one(tx, st, &webhook_reader, (void **)out, "webhook", e);
+}
+
+static int webhook_delete(struct store_tx *tx, const char *tenant, struct err *e)
+{
+    STMT(Q_WEBHOOK_DELETE);
+    bind_text(st, 1, tenant);
+    return step_one_change(tx, st, "webhook", e);
+}
+
+static int webhook_event_insert(struct store_tx *tx, const char *tenant,
+                                const struct webhook_event_rec *r, struct err *e)
+{
+    STMT(Q_WEBHOOK_EVENT_INSERT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->id);
+    bind_text(st, 3, r->event);
+    bind_text(st, 4, r->body);
+    sqlite3_bind_int(st, 5, r->attempts);
+    sqlite3_bind_int64(st, 6, r->next_attempt);
+    bind_text(st, 7, r->status);
+    sqlite3_bind_int64(st, 8, r->created);
+    return step_done(tx, st, "webhook event", e);
+}
+
+static int webhook_event_due(struct store_tx *tx, const char *tenant, int64_t now, int limit,
+                             struct webhook_event_rec ***out, size_t *n, struct err *e)
+{
+    STMT(Q_WEBHOOK_EVENT_DUE);
+    bind_text(st, 1, tenant);
+    sqlite3_bind_int64(st, 2, now);
+    sqlite3_bind_int(st, 3, limit_of(limit));
+    return read_all(tx, st, &webhook_event_reader, (void ***)out, n, "webhook events", e);
+}
+
+static int webhook_event_delete(struct store_tx *tx, const char *tenant, const char *id,
+                                struct err *e)
+{
+    STMT(Q_WEBHOOK_EVENT_DELETE);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, id);
+    return step_one_change(tx, st, "webhook event", e);
+}
+
+static int webhook_event_update(struct store_tx *tx, const char *tenant,
+                                const struct webhook_event_rec *r, struct err *e)
+{
+    STMT(Q_WEBHOOK_EVENT_UPDATE);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->id);
+    sqlite3_bind_int(st, 3, r->attempts);
+    sqlite3_bind_int64(st, 4, r->next_attempt);
+    bind_text(st, 5, r->status);
+    return step_one_change(tx, st, "webhook event", e);
+}
+
 const struct store_ops store_sqlite_ops = {
     .scheme = "sqlite:",
     .open = sqlite_open,
@@ -1366,6 +1730,25 @@ const struct store_ops store_sqlite_ops = {
     .tenant_create = tenant_create,
     .tenant_get = tenant_get,
     .tenant_list = tenant_list,
+    .workflow_put = workflow_put,
+    .workflow_get = workflow_get,
+    .workflow_list = workflow_list,
+    .workflow_delete = workflow_delete,
+    .request_insert = request_insert,
+    .request_get = request_get,
+    .request_update = request_update,
+    .request_list = request_list,
+    .request_expire = request_expire,
+    .webhook_put = webhook_put,
+    .webhook_get = webhook_get,
+    .webhook_delete = webhook_delete,
+    .webhook_event_insert = webhook_event_insert,
+    .webhook_event_due = webhook_event_due,
+    .webhook_event_delete = webhook_event_delete,
+    .webhook_event_update = webhook_event_update,
+    .tenant_update = tenant_update,
+    .tenant_purge = tenant_purge,
+    .cert_count_since = cert_count_since,
     .ca_insert = ca_insert,
     .ca_update = ca_update,
     .ca_get = ca_get,

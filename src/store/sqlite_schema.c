@@ -107,6 +107,32 @@ const char *const sqlite_migrations[] = {
     /* 6: leases of scheduled jobs (issue 7) */
     ("CREATE TABLE leases (tenant TEXT NOT NULL, job TEXT NOT NULL, holder TEXT NOT NULL,"
      "  until INTEGER NOT NULL, PRIMARY KEY (tenant, job));"),
+    /* 7: tenant lifecycle and limits (issue 5) */
+    "ALTER TABLE tenants ADD COLUMN status_reason TEXT;"
+    "ALTER TABLE tenants ADD COLUMN deleted_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tenants ADD COLUMN purge_after INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tenants ADD COLUMN certs_per_hour INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tenants ADD COLUMN requests_per_second INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE certs ADD COLUMN counted INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX certs_counted ON certs (tenant, created) WHERE counted = 1;",
+    /* 8: the registration authority: approval workflows, requests, webhooks (issue 5) */
+    "CREATE TABLE workflows (tenant TEXT NOT NULL, name TEXT NOT NULL,"
+    "  required INTEGER NOT NULL, approvers TEXT, expires_hours INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL, PRIMARY KEY (tenant, name));"
+    "CREATE TABLE requests (tenant TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL,"
+    "  object TEXT NOT NULL, params TEXT NOT NULL, requester TEXT NOT NULL,"
+    "  status TEXT NOT NULL, required INTEGER NOT NULL, approvers TEXT,"
+    "  approvals TEXT NOT NULL, result TEXT, reason TEXT, created INTEGER NOT NULL,"
+    "  expires INTEGER NOT NULL, decided INTEGER NOT NULL, PRIMARY KEY (tenant, id));"
+    "CREATE INDEX requests_status ON requests (tenant, status, created);"
+    "CREATE TABLE webhooks (tenant TEXT NOT NULL PRIMARY KEY, url TEXT NOT NULL,"
+    "  secret TEXT NOT NULL, created INTEGER NOT NULL);"
+    "CREATE TABLE webhook_events (tenant TEXT NOT NULL, id TEXT NOT NULL,"
+    "  event TEXT NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL,"
+    "  next_attempt INTEGER NOT NULL, status TEXT NOT NULL, created INTEGER NOT NULL,"
+    "  PRIMARY KEY (tenant, id));"
+    "CREATE INDEX webhook_events_due ON webhook_events (tenant, status, next_attempt);",
+
 };
 
 const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

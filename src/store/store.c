@@ -87,6 +87,17 @@ int store_tenant_list(struct store_tx *tx, struct tenant_rec ***out, size_t *n, 
     return tx->ops->tenant_list(tx, out, n, e);
 }
 
+int store_tenant_update(struct store_tx *tx, const char *tenant, const struct tenant_rec *r,
+                        struct err *e)
+{
+    return tx->ops->tenant_update(tx, tenant, r, e);
+}
+
+int store_tenant_purge(struct store_tx *tx, const char *tenant, struct err *e)
+{
+    return tx->ops->tenant_purge(tx, tenant, e);
+}
+
 int store_ca_insert(struct store_tx *tx, const char *tenant, const struct ca_rec *r, struct err *e)
 {
     return tx->ops->ca_insert(tx, tenant, r, e);
@@ -161,6 +172,12 @@ int store_cert_get(struct store_tx *tx, const char *tenant, const char *serial,
                    struct cert_rec **out, struct err *e)
 {
     return tx->ops->cert_get(tx, tenant, serial, out, e);
+}
+
+int store_cert_count_since(struct store_tx *tx, const char *tenant, int64_t since, int64_t *n,
+                           struct err *e)
+{
+    return tx->ops->cert_count_since(tx, tenant, since, n, e);
 }
 
 int store_cert_set_status(struct store_tx *tx, const char *tenant, const char *serial,
@@ -391,6 +408,101 @@ int store_tsa_token_search(struct store_tx *tx, const char *tenant, const char *
                            struct err *e)
 {
     return tx->ops->tsa_token_search(tx, tenant, unit, q, out, n, e);
+}
+
+int store_workflow_put(struct store_tx *tx, const char *tenant, const struct workflow_rec *r,
+                       struct err *e)
+{
+    return tx->ops->workflow_put(tx, tenant, r, e);
+}
+
+int store_workflow_get(struct store_tx *tx, const char *tenant, const char *name,
+                       struct workflow_rec **out, struct err *e)
+{
+    return tx->ops->workflow_get(tx, tenant, name, out, e);
+}
+
+int store_workflow_list(struct store_tx *tx, const char *tenant, struct workflow_rec ***out,
+                        size_t *n, struct err *e)
+{
+    return tx->ops->workflow_list(tx, tenant, out, n, e);
+}
+
+int store_workflow_delete(struct store_tx *tx, const char *tenant, const char *name, struct err *e)
+{
+    return tx->ops->workflow_delete(tx, tenant, name, e);
+}
+
+int store_request_insert(struct store_tx *tx, const char *tenant, const struct request_rec *r,
+                         struct err *e)
+{
+    return tx->ops->request_insert(tx, tenant, r, e);
+}
+
+int store_request_get(struct store_tx *tx, const char *tenant, const char *id,
+                      struct request_rec **out, struct err *e)
+{
+    return tx->ops->request_get(tx, tenant, id, out, e);
+}
+
+int store_request_update(struct store_tx *tx, const char *tenant, const struct request_rec *r,
+                         struct err *e)
+{
+    return tx->ops->request_update(tx, tenant, r, e);
+}
+
+int store_request_list(struct store_tx *tx, const char *tenant, const char *status,
+                       const char *requester, int limit, int offset, struct request_rec ***out,
+                       size_t *n, struct err *e)
+{
+    return tx->ops->request_list(tx, tenant, status, requester, limit, offset, out, n, e);
+}
+
+int store_request_expire(struct store_tx *tx, const char *tenant, int64_t now, int64_t *n,
+                         struct err *e)
+{
+    return tx->ops->request_expire(tx, tenant, now, n, e);
+}
+
+int store_webhook_put(struct store_tx *tx, const char *tenant, const struct webhook_rec *r,
+                      struct err *e)
+{
+    return tx->ops->webhook_put(tx, tenant, r, e);
+}
+
+int store_webhook_get(struct store_tx *tx, const char *tenant, struct webhook_rec **out,
+                      struct err *e)
+{
+    return tx->ops->webhook_get(tx, tenant, out, e);
+}
+
+int store_webhook_delete(struct store_tx *tx, const char *tenant, struct err *e)
+{
+    return tx->ops->webhook_delete(tx, tenant, e);
+}
+
+int store_webhook_event_insert(struct store_tx *tx, const char *tenant,
+                               const struct webhook_event_rec *r, struct err *e)
+{
+    return tx->ops->webhook_event_insert(tx, tenant, r, e);
+}
+
+int store_webhook_event_due(struct store_tx *tx, const char *tenant, int64_t now, int limit,
+                            struct webhook_event_rec ***out, size_t *n, struct err *e)
+{
+    return tx->ops->webhook_event_due(tx, tenant, now, limit, out, n, e);
+}
+
+int store_webhook_event_delete(struct store_tx *tx, const char *tenant, const char *id,
+                               struct err *e)
+{
+    return tx->ops->webhook_event_delete(tx, tenant, id, e);
+}
+
+int store_webhook_event_update(struct store_tx *tx, const char *tenant,
+                               const struct webhook_event_rec *r, struct err *e)
+{
+    return tx->ops->webhook_event_update(tx, tenant, r, e);
 }
 
 int store_lease_take(struct store_tx *tx, const char *tenant, const char *job, const char *holder,

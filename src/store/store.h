@@ -63,8 +63,13 @@ int store_savepoint_rollback(struct store_tx *tx, struct err *e);
 
 struct tenant_rec {
     char *name;
-    char *status; /* "active", "suspended" */
+    char *status;        /* "active", "suspended", "deleted" (retained), "purged" */
+    char *status_reason; /* why it was suspended or deleted; may be NULL */
     int64_t created;
+    int64_t deleted_at;      /* 0 unless deleted */
+    int64_t purge_after;     /* deleted: its data is purged from then on */
+    int certs_per_hour;      /* quota; 0 = none */
+    int requests_per_second; /* API rate limit (per node); 0 = none */
 };
 void tenant_rec_free(struct tenant_rec *r);
 int store_tenant_create(struct store_tx *tx, const char *tenant, struct err *e);
@@ -72,6 +77,14 @@ int store_tenant_get(struct store_tx *tx, const char *tenant, struct tenant_rec 
                      struct err *e);
 /* The system administrator's listing: the one query across tenants. */
 int store_tenant_list(struct store_tx *tx, struct tenant_rec ***out, size_t *n, struct err *e);
+/* Sets status, status_reason, deleted_at, purge_after and the limits of r; 404 if none. */
+int store_tenant_update(struct store_tx *tx, const char *tenant, const struct tenant_rec *r,
+                        struct err *e);
+/*
+ * Deletes every row of tenant from every table that has a tenant column (the
+ * tenants row itself stays): the last step of a tenant's deletion.
+ */
+int store_tenant_purge(struct store_tx *tx, const char *tenant, struct err *e);
 
 /* ---- certificate authorities ----------------------------------------- */
 
@@ -175,6 +188,7 @@ struct cert_rec {
     char *renewed_from;      /* serial of the certificate this one renews, may be NULL */
     int64_t status_changed;  /* when status last changed (deltas); 0 = never since issuance */
     int crl_shard;           /* CRL shard (1..n) chosen at issuance from the serial; 0 = none */
+    int counted;             /* 1: issued on a request, counted against the hourly quota */
     unsigned char *der;
     size_t der_len;
     int64_t created;
@@ -187,6 +201,9 @@ int store_cert_insert(struct store_tx *tx, const char *tenant, const struct cert
                       struct err *e);
 int store_cert_get(struct store_tx *tx, const char *tenant, const char *serial,
                    struct cert_rec **out, struct err *e);
+/* How many counted certificates tenant was issued at or after `since` (the hourly quota). */
+int store_cert_count_since(struct store_tx *tx, const char *tenant, int64_t since, int64_t *n,
+                           struct err *e);
 /*
  * Sets status, revoked_at, reason and invalidity_date of one certificate, and
  * its status_changed to `changed` (what delta CRLs select on).
@@ -514,6 +531,106 @@ struct tsa_token_query {
 int store_tsa_token_search(struct store_tx *tx, const char *tenant, const char *unit,
                            const struct tsa_token_query *q, struct tsa_token_rec ***out, size_t *n,
                            struct err *e);
+
+/* ---- registration authority: approval workflows, requests, webhooks ------- */
+
+/*
+ * A tenant's approval rule for one kind of operation: "profile:<name>"
+ * (issuance under that profile), "cert.revoke", "cert.suspend" or
+ * "ca.create".  No row: the operation is done at once.
+ */
+struct workflow_rec {
+    char *tenant;
+    char *name;
+    int required;      /* approvals needed, 1 or more */
+    char *approvers;   /* JSON array of the principals who may approve (M-of-N); NULL: any */
+    int expires_hours; /* a pending request expires after this long */
+    int64_t created;
+};
+void workflow_rec_free(struct workflow_rec *r);
+void workflow_rec_list_free(struct workflow_rec **list, size_t n);
+/* Sets (replaces) the workflow r->name of tenant. */
+int store_workflow_put(struct store_tx *tx, const char *tenant, const struct workflow_rec *r,
+                       struct err *e);
+int store_workflow_get(struct store_tx *tx, const char *tenant, const char *name,
+                       struct workflow_rec **out, struct err *e);
+int store_workflow_list(struct store_tx *tx, const char *tenant, struct workflow_rec ***out,
+                        size_t *n, struct err *e);
+/* -1/404 if there is none. */
+int store_workflow_delete(struct store_tx *tx, const char *tenant, const char *name, struct err *e);
+
+/* An operation waiting for approvals, and what became of it. */
+struct request_rec {
+    char *tenant;
+    char *id;        /* "req-<hex>" */
+    char *kind;      /* "cert.issue", "cert.revoke", "cert.suspend", "ca.create" */
+    char *object;    /* the profile, serial or CA name it is about */
+    char *params;    /* the request as submitted (JSON) */
+    char *requester; /* the principal who submitted it */
+    char *status;    /* "pending", "done", "rejected", "expired", "failed" */
+    int required;
+    char *approvers; /* as the workflow said when it was submitted; NULL: any */
+    char *approvals; /* JSON array of {"by", "time"} */
+    char *result;    /* JSON: what the operation answered (done) or its error (failed) */
+    char *reason;    /* a rejection's reason */
+    int64_t created, expires, decided;
+};
+void request_rec_free(struct request_rec *r);
+void request_rec_list_free(struct request_rec **list, size_t n);
+int store_request_insert(struct store_tx *tx, const char *tenant, const struct request_rec *r,
+                         struct err *e);
+/* In a write transaction the row stays locked until commit (PostgreSQL: FOR UPDATE). */
+int store_request_get(struct store_tx *tx, const char *tenant, const char *id,
+                      struct request_rec **out, struct err *e);
+/* Sets status, approvals, result, reason and decided. */
+int store_request_update(struct store_tx *tx, const char *tenant, const struct request_rec *r,
+                         struct err *e);
+/* Newest first; status and requester filter when not NULL. */
+int store_request_list(struct store_tx *tx, const char *tenant, const char *status,
+                       const char *requester, int limit, int offset, struct request_rec ***out,
+                       size_t *n, struct err *e);
+/* Marks tenant's pending requests whose expiry is at or before now expired; *n how many. */
+int store_request_expire(struct store_tx *tx, const char *tenant, int64_t now, int64_t *n,
+                         struct err *e);
+
+/* A tenant's webhook: events are POSTed to url, signed with HMAC-SHA256 under secret. */
+struct webhook_rec {
+    char *tenant;
+    char *url;
+    char *secret;
+    int64_t created;
+};
+void webhook_rec_free(struct webhook_rec *r);
+int store_webhook_put(struct store_tx *tx, const char *tenant, const struct webhook_rec *r,
+                      struct err *e);
+int store_webhook_get(struct store_tx *tx, const char *tenant, struct webhook_rec **out,
+                      struct err *e);
+int store_webhook_delete(struct store_tx *tx, const char *tenant, struct err *e);
+
+/* An event waiting to be delivered (written in the transaction of what it announces). */
+struct webhook_event_rec {
+    char *tenant;
+    char *id;
+    char *event; /* "request.pending", "request.approved", "certificate.issued", ... */
+    char *body;  /* the JSON POSTed */
+    int attempts;
+    int64_t next_attempt;
+    char *status; /* "pending", or "failed" once it was given up */
+    int64_t created;
+};
+void webhook_event_rec_free(struct webhook_event_rec *r);
+void webhook_event_rec_list_free(struct webhook_event_rec **list, size_t n);
+int store_webhook_event_insert(struct store_tx *tx, const char *tenant,
+                               const struct webhook_event_rec *r, struct err *e);
+/* Pending events whose next attempt is due, oldest first. */
+int store_webhook_event_due(struct store_tx *tx, const char *tenant, int64_t now, int limit,
+                            struct webhook_event_rec ***out, size_t *n, struct err *e);
+/* Delivered: the row goes. */
+int store_webhook_event_delete(struct store_tx *tx, const char *tenant, const char *id,
+                               struct err *e);
+/* Sets attempts, next_attempt and status of event r->id. */
+int store_webhook_event_update(struct store_tx *tx, const char *tenant,
+                               const struct webhook_event_rec *r, struct err *e);
 
 /* ---- leases: a scheduled job done by one node at a time ------------------ */
 

@@ -26,6 +26,9 @@ struct store_ops {
     int (*tenant_get)(struct store_tx *tx, const char *tenant, struct tenant_rec **out,
                       struct err *e);
     int (*tenant_list)(struct store_tx *tx, struct tenant_rec ***out, size_t *n, struct err *e);
+    int (*tenant_update)(struct store_tx *tx, const char *tenant, const struct tenant_rec *r,
+                         struct err *e);
+    int (*tenant_purge)(struct store_tx *tx, const char *tenant, struct err *e);
     int (*ca_insert)(struct store_tx *tx, const char *tenant, const struct ca_rec *r,
                      struct err *e);
     int (*ca_update)(struct store_tx *tx, const char *tenant, const struct ca_rec *r,
@@ -52,6 +55,8 @@ struct store_ops {
                        struct err *e);
     int (*cert_get)(struct store_tx *tx, const char *tenant, const char *serial,
                     struct cert_rec **out, struct err *e);
+    int (*cert_count_since)(struct store_tx *tx, const char *tenant, int64_t since, int64_t *n,
+                            struct err *e);
     int (*cert_set_status)(struct store_tx *tx, const char *tenant, const char *serial,
                            const char *status, int64_t revoked_at, int reason,
                            int64_t invalidity_date, int64_t changed, struct err *e);
@@ -129,6 +134,38 @@ struct store_ops {
     int (*tsa_token_search)(struct store_tx *tx, const char *tenant, const char *unit,
                             const struct tsa_token_query *q, struct tsa_token_rec ***out, size_t *n,
                             struct err *e);
+    int (*workflow_put)(struct store_tx *tx, const char *tenant, const struct workflow_rec *r,
+                        struct err *e);
+    int (*workflow_get)(struct store_tx *tx, const char *tenant, const char *name,
+                        struct workflow_rec **out, struct err *e);
+    int (*workflow_list)(struct store_tx *tx, const char *tenant, struct workflow_rec ***out,
+                         size_t *n, struct err *e);
+    int (*workflow_delete)(struct store_tx *tx, const char *tenant, const char *name,
+                           struct err *e);
+    int (*request_insert)(struct store_tx *tx, const char *tenant, const struct request_rec *r,
+                          struct err *e);
+    int (*request_get)(struct store_tx *tx, const char *tenant, const char *id,
+                       struct request_rec **out, struct err *e);
+    int (*request_update)(struct store_tx *tx, const char *tenant, const struct request_rec *r,
+                          struct err *e);
+    int (*request_list)(struct store_tx *tx, const char *tenant, const char *status,
+                        const char *requester, int limit, int offset, struct request_rec ***out,
+                        size_t *n, struct err *e);
+    int (*request_expire)(struct store_tx *tx, const char *tenant, int64_t now, int64_t *n,
+                          struct err *e);
+    int (*webhook_put)(struct store_tx *tx, const char *tenant, const struct webhook_rec *r,
+                       struct err *e);
+    int (*webhook_get)(struct store_tx *tx, const char *tenant, struct webhook_rec **out,
+                       struct err *e);
+    int (*webhook_delete)(struct store_tx *tx, const char *tenant, struct err *e);
+    int (*webhook_event_insert)(struct store_tx *tx, const char *tenant,
+                                const struct webhook_event_rec *r, struct err *e);
+    int (*webhook_event_due)(struct store_tx *tx, const char *tenant, int64_t now, int limit,
+                             struct webhook_event_rec ***out, size_t *n, struct err *e);
+    int (*webhook_event_delete)(struct store_tx *tx, const char *tenant, const char *id,
+                                struct err *e);
+    int (*webhook_event_update)(struct store_tx *tx, const char *tenant,
+                                const struct webhook_event_rec *r, struct err *e);
     int (*lease_take)(struct store_tx *tx, const char *tenant, const char *job, const char *holder,
                       int64_t now, int64_t until, struct err *e);
 };

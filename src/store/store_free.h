@@ -20,5 +20,9 @@ void store_free_tenant(void *r);
 void store_free_token(void *r);
 void store_free_tsa_token(void *r);
 void store_free_tsa_unit(void *r);
+void store_free_workflow(void *r);
+void store_free_request(void *r);
+void store_free_webhook(void *r);
+void store_free_webhook_event(void *r);
 
 #endif

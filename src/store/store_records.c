@@ -11,6 +11,7 @@ void tenant_rec_free(struct tenant_rec *r)
         return;
     free(r->name);
     free(r->status);
+    free(r->status_reason);
     free(r);
 }
 
@@ -309,7 +310,100 @@ void audit_target_rec_list_free(struct audit_target_rec **list, size_t n)
     free(list);
 }
 
+void workflow_rec_free(struct workflow_rec *r)
+{
+    if (r == NULL)
+        return;
+    free(r->tenant);
+    free(r->name);
+    free(r->approvers);
+    free(r);
+}
+
+void workflow_rec_list_free(struct workflow_rec **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        workflow_rec_free(list[i]);
+    free(list);
+}
+
+void request_rec_free(struct request_rec *r)
+{
+    if (r == NULL)
+        return;
+    free(r->tenant);
+    free(r->id);
+    free(r->kind);
+    free(r->object);
+    free(r->params);
+    free(r->requester);
+    free(r->status);
+    free(r->approvers);
+    free(r->approvals);
+    free(r->result);
+    free(r->reason);
+    free(r);
+}
+
+void request_rec_list_free(struct request_rec **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        request_rec_free(list[i]);
+    free(list);
+}
+
+void webhook_rec_free(struct webhook_rec *r)
+{
+    if (r == NULL)
+        return;
+    free(r->tenant);
+    free(r->url);
+    if (r->secret != NULL)
+        secure_zero(r->secret, strlen(r->secret));
+    free(r->secret);
+    free(r);
+}
+
+void webhook_event_rec_free(struct webhook_event_rec *r)
+{
+    if (r == NULL)
+        return;
+    free(r->tenant);
+    free(r->id);
+    free(r->event);
+    free(r->body);
+    free(r->status);
+    free(r);
+}
+
+void webhook_event_rec_list_free(struct webhook_event_rec **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        webhook_event_rec_free(list[i]);
+    free(list);
+}
+
 /* ---- void * adapters (store_free.h) ---------------------------------- */
+
+void store_free_workflow(void *r)
+{
+    workflow_rec_free(r);
+}
+
+void store_free_request(void *r)
+{
+    request_rec_free(r);
+}
+
+void store_free_webhook(void *r)
+{
+    webhook_rec_free(r);
+}
+
+void store_free_webhook_event(void *r)
+{
+    webhook_event_rec_free(r);
+}
 
 void store_free_audit(void *r)
 {

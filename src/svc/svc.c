@@ -51,6 +51,10 @@ struct svc *svc_new(struct store *store, struct signer *signer, const struct svc
     s->node = svc_node_name();
     pthread_mutex_init(&s->lock, NULL);
     s->writer = writer_start(store, 64);
+    s->gates = svc_tenant_gates_new();
+    s->tenant_retention_days = cfg->tenant_retention_days >= 0 ? cfg->tenant_retention_days : 30;
+    s->tenant_export_dir = xstrdup(cfg->tenant_export_dir ? cfg->tenant_export_dir : "exports");
+    s->webhooks_enabled = cfg->webhooks_enabled;
     return s;
 }
 
@@ -81,6 +85,8 @@ void svc_free(struct svc *s)
         free(c);
     }
     svc_tsa_cache_free(s);
+    svc_tenant_gates_free(s->gates);
+    free(s->tenant_export_dir);
     pthread_mutex_destroy(&s->lock);
     free(s->public_url);
     free(s);
@@ -327,6 +333,25 @@ void svc_cert_rec_fill(struct cert_rec *r, const char *tenant, const char *ca, X
     r->der = der;
     r->der_len = len > 0 ? (size_t)len : 0;
     r->created = time_now();
+}
+
+int svc_job_lease(struct svc *s, const char *tenant, const char *job, int seconds)
+{
+    struct err e;
+    struct store_tx *tx = store_begin(s->store, &e);
+    int64_t now = time_now();
+    int rc = -1;
+
+    if (tx != NULL) {
+        rc = store_lease_take(tx, tenant, job, s->node, now, now + seconds, &e);
+        if (rc < 0)
+            store_rollback(tx);
+        else if (store_commit(tx, &e) != 0)
+            rc = -1;
+    }
+    if (rc < 0)
+        log_warn("tenant %s: lease of job %s: %s", tenant, job, e.msg);
+    return rc == 0;
 }
 
 /* ---- tenants -------------------------------------------------------- */

@@ -35,7 +35,10 @@ struct svc_config {
     const char *ocsp_responder_key_type; /* their key type (ec-p256) */
     long ocsp_check_seconds;             /* how often responders are reloaded and renewed (30) */
     long ocsp_cache_seconds;             /* stored responses kept in memory (2; -1 = none) */
-    int tsa_clock_check; /* SVC_CLOCK_*: refuse tokens while the clock is unsynced */
+    int tsa_clock_check;           /* SVC_CLOCK_*: refuse tokens while the clock is unsynced */
+    long tenant_retention_days;    /* a deleted tenant's data is kept this long (0: next tick) */
+    const char *tenant_export_dir; /* purged tenants' audit chains are exported here */
+    int webhooks_enabled;          /* tenants may set webhooks (vouchd connects to their URLs) */
 };
 
 /* How the TSA checks the system clock before each token. */
@@ -82,6 +85,88 @@ void svc_audit_refusal(struct svc *s, const char *tenant, const struct actor *a,
 int svc_tenant_create(struct svc *s, const struct actor *a, const char *tenant, struct err *e);
 /* 0 if the tenant exists; 404 otherwise.  *active set to whether it is active. */
 int svc_tenant_check(struct svc *s, const char *tenant, int *active, struct err *e);
+
+/* ---- tenant lifecycle and limits (svc_tenant.c) ------------------------ */
+
+/* The tenant's record (caller frees with tenant_rec_free); 404 if none. */
+int svc_tenant_get(struct svc *s, const char *tenant, struct tenant_rec **out, struct err *e);
+/* active → suspended: no new certificates, CAs or time-stamps; 409 from another state. */
+int svc_tenant_suspend(struct svc *s, const struct actor *a, const char *tenant, const char *reason,
+                       struct err *e);
+/* suspended or deleted (not yet purged) → active. */
+int svc_tenant_reactivate(struct svc *s, const struct actor *a, const char *tenant, struct err *e);
+/* active or suspended → deleted: the API closes, data kept for the retention period. */
+int svc_tenant_delete(struct svc *s, const struct actor *a, const char *tenant, const char *reason,
+                      struct err *e);
+/* Sets the quota and rate limit (0 = none, -1 = unchanged). */
+int svc_tenant_set_limits(struct svc *s, const struct actor *a, const char *tenant,
+                          int certs_per_hour, int requests_per_second, struct err *e);
+/* 0 if tenant t may be issued one more certificate now; 429 past its hourly quota. */
+int svc_cert_quota(struct svc *s, const struct tenant_rec *t, struct err *e);
+/*
+ * The gate of every request to a tenant's API (after authentication): 404 for
+ * a deleted tenant, 429 past its rate.  *refused: when > 0, the refusals to
+ * audit now in one event (at most one such event a second per tenant).
+ */
+int svc_tenant_admit(struct svc *s, const char *tenant, long *refused, struct err *e);
+/*
+ * Purges every deleted tenant whose retention has passed: audit chain
+ * checkpointed and exported, keys deleted, rows deleted.  The number purged,
+ * or -1 if the tenants could not be listed.
+ */
+int svc_tenant_purge_tick(struct svc *s, struct err *e);
+
+/* ---- approval workflows and requests (svc_ra.c) -------------------------- */
+
+/*
+ * Sets workflow `name` ("profile:<profile>", "cert.revoke", "cert.suspend",
+ * "ca.create"): `required` approvals, from `approvers` (a JSON array of
+ * principal ids; NULL: any principal allowed to approve), pending requests
+ * expiring after expires_hours.  Audited as workflow.put.
+ */
+int svc_workflow_put(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                     int required, const json_t *approvers, int expires_hours, struct err *e);
+int svc_workflow_delete(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                        struct err *e);
+/* 0 and *out (caller frees) if tenant has workflow `name`, 1 if not, -1 on error. */
+int svc_workflow_find(struct svc *s, const char *tenant, const char *name,
+                      struct workflow_rec **out, struct err *e);
+/* Stores an operation for approval under workflow wf; *out the pending request. */
+int svc_request_submit(struct svc *s, const struct actor *a, const char *tenant, const char *kind,
+                       const char *object, const json_t *params, const struct workflow_rec *wf,
+                       struct request_rec **out, struct err *e);
+int svc_request_get(struct svc *s, const char *tenant, const char *id, struct request_rec **out,
+                    struct err *e);
+/*
+ * Adds a's approval to pending request id: 403 for its requester or someone
+ * not among its approvers, 409 for a second approval by a, or a request that
+ * is not pending (expired ones are marked so).  *ready: this approval was the
+ * last one needed; the request is now "approved" and the caller carries it
+ * out, then calls svc_request_finish.
+ */
+int svc_request_approve(struct svc *s, const struct actor *a, const char *tenant, const char *id,
+                        struct request_rec **out, int *ready, struct err *e);
+int svc_request_reject(struct svc *s, const struct actor *a, const char *tenant, const char *id,
+                       const char *reason, struct request_rec **out, struct err *e);
+/* Records the outcome of an approved request ("done" with result, or "failed" with the error). */
+int svc_request_finish(struct svc *s, const struct actor *a, const char *tenant,
+                       struct request_rec *r, int ok, json_t *result, const char *hook_event,
+                       struct err *e);
+/* Marks every tenant's pending requests past their expiry expired; how many, or -1. */
+int svc_request_expire_tick(struct svc *s, struct err *e);
+json_t *svc_request_json(const struct request_rec *r);
+
+/* ---- webhooks (svc_webhook.c) --------------------------------------------- */
+
+/* Sets tenant's webhook URL with a new secret (*secret, caller frees: shown once). */
+int svc_webhook_put(struct svc *s, const struct actor *a, const char *tenant, const char *url,
+                    char **secret, struct err *e);
+int svc_webhook_delete(struct svc *s, const struct actor *a, const char *tenant, struct err *e);
+/* Queues event (with data) for tenant's webhook in tx, if it has one. */
+int svc_webhook_enqueue(struct svc *s, struct store_tx *tx, const char *tenant, const char *event,
+                        json_t *data, struct err *e);
+/* The delivery step: POSTs the due events of every tenant; how many were delivered, or -1. */
+int svc_webhook_tick(struct svc *s, struct err *e);
 
 /* ---- keys (operators, key ceremonies) --------------------------------- */
 
@@ -151,6 +236,8 @@ struct issue_params {
     const char *entity_id;    /* may be NULL */
     long validity_days;       /* 0 = the profile's default */
     const char *renewed_from; /* set by renew */
+    int internal;             /* vouch's own (OCSP responders): not refused for a tenant that is not
+                                 active, not counted against its quota */
 };
 
 /* Issues from a CSR (PEM or DER). */
@@ -331,5 +418,19 @@ struct svc_audit_verdict {
  * wrong, bad_seq the earliest seq); -1 on a storage error.
  */
 int svc_audit_verify(struct svc *s, const char *tenant, struct svc_audit_verdict *v, struct err *e);
+
+/* ---- audit export (svc_audit_export.c) ----------------------------------- */
+
+/*
+ * Appends tenant's events with seq > after (at most limit) to out as JSON
+ * lines, each checkpoint after the event it signs (on the last page every
+ * later checkpoint too), headed by the audit key's line with with_key.
+ * *last_seq: the last event's seq (after if none).  The number of events, or -1.
+ */
+int svc_audit_export(struct svc *s, const char *tenant, int64_t after, int limit, int with_key,
+                     struct buf *out, int64_t *last_seq, struct err *e);
+/* The export's lines for an audit key (NULL: none yet) and a checkpoint (new references). */
+json_t *svc_audit_key_json(const struct audit_key_rec *k);
+json_t *svc_audit_checkpoint_json(const struct audit_checkpoint_rec *c);
 
 #endif

@@ -110,11 +110,15 @@ static int ca_prepare(struct svc *s, const char *tenant, struct ca_work *w, stru
 {
     const struct ca_create *req = w->req;
     const char *profile = req->profile ? req->profile : (req->parent ? "sub-ca" : "root-ca");
-    struct store_tx *tx = store_begin_read(s->store, e);
+    struct store_tx *tx;
     struct ca_rec *existing = NULL;
-    int rc = -1;
+    int rc = -1, active = 0;
 
-    if (tx == NULL)
+    if (svc_tenant_check(s, tenant, &active, e) != 0)
+        return -1;
+    if (!active)
+        return err_set(e, 403, ERR_FORBIDDEN, "tenant %s is not active: no new CAs", tenant);
+    if ((tx = store_begin_read(s->store, e)) == NULL)
         return -1;
     if (store_ca_get(tx, tenant, req->name, &existing, NULL) == 0) {
         err_set(e, 409, ERR_CONFLICT, "CA %s exists", req->name);

@@ -36,14 +36,23 @@ static int issue_load(struct svc *s, const char *tenant, const struct issue_para
 {
     struct store_tx *tx;
     struct entity_rec *ent = NULL;
+    struct tenant_rec *t = NULL;
     int active, rc = -1;
 
     if (p->ca == NULL || p->profile == NULL)
         return err_set(e, 400, ERR_BAD_REQUEST, "%s: required", p->ca ? "profile" : "ca");
-    if (svc_tenant_check(s, tenant, &active, e) != 0)
-        return -1;
-    if (!active)
-        return err_set(e, 403, ERR_FORBIDDEN, "tenant %s is suspended: no issuance", tenant);
+    if (!p->internal) {
+        if (svc_tenant_get(s, tenant, &t, e) != 0)
+            return -1;
+        active = strcmp(t->status, "active") == 0;
+        rc = active ? svc_cert_quota(s, t, e) : -1;
+        tenant_rec_free(t);
+        if (!active)
+            return err_set(e, 403, ERR_FORBIDDEN, "tenant %s is not active: no issuance", tenant);
+        if (rc != 0)
+            return -1;
+        rc = -1;
+    }
     if ((tx = store_begin_read(s->store, e)) == NULL)
         return -1;
     if (store_ca_get(tx, tenant, p->ca, &c->ca, e) != 0) {
@@ -74,7 +83,22 @@ out:
     return rc;
 }
 
+/* The webhook event of a certificate issued or changed, in tx (if the tenant has a webhook). */
+static int cert_announce(struct svc *s, struct store_tx *tx, const char *tenant, const char *event,
+                         const struct cert_rec *r, struct err *e)
+{
+    json_t *d =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?}", "serial", r->serial, "ca", r->ca, "profile",
+                  r->profile ? r->profile : "", "subject", r->subject ? r->subject : "", "status",
+                  r->status, "reason", r->reason >= 0 ? crl_reason_name(r->reason) : NULL);
+    int rc = svc_webhook_enqueue(s, tx, tenant, event, d, e);
+
+    json_decref(d);
+    return rc;
+}
+
 struct issue_write {
+    struct svc *s;
     const char *tenant;
     const struct actor *actor;
     const char *action;
@@ -87,16 +111,18 @@ static int issue_write_fn(struct store_tx *tx, void *arg, struct err *e)
 {
     struct issue_write *w = arg;
 
-    if (store_cert_insert(tx, w->tenant, w->rec, e) != 0)
+    if (store_cert_insert(tx, w->tenant, w->rec, e) != 0 ||
+        svc_audit_ok(tx, w->tenant, w->actor, w->action, w->rec->serial, w->detail, e) != 0)
         return -1;
-    return svc_audit_ok(tx, w->tenant, w->actor, w->action, w->rec->serial, w->detail, e);
+    return w->rec->counted ? cert_announce(w->s, tx, w->tenant, "certificate.issued", w->rec, e)
+                           : 0;
 }
 
 /* Stores r and its audit event; returns once the commit holding them is durable. */
 static int issue_store(struct svc *s, const char *tenant, const struct actor *a, const char *action,
                        struct cert_rec *r, struct err *e)
 {
-    struct issue_write w = {tenant, a, action, r, NULL};
+    struct issue_write w = {s, tenant, a, action, r, NULL};
     json_t *d;
     char *detail;
     int rc;
@@ -139,6 +165,7 @@ static int issue_finish(struct svc *s, const struct actor *a, const char *tenant
             break;
         svc_cert_rec_fill(&rec, tenant, c->ca->name, cert);
         rec.crl_shard = crl_shard_of(rec.serial, urls.crl_shards); /* as in its CDP */
+        rec.counted = !p->internal;
         rec.profile = (char *)p->profile;
         rec.profile_version = c->profile_version;
         rec.entity_id = (char *)p->entity_id;
@@ -341,6 +368,7 @@ out:
 /* One status change of one certificate, with its audit event. */
 struct status_change {
     const char *action;
+    const char *event;      /* the webhook's */
     const char *from_ok[2]; /* statuses the change applies to */
     const char *to;
     int reason;
@@ -378,6 +406,8 @@ static int cert_change(struct svc *s, const struct actor *a, const char *tenant,
                                rec->invalidity_date, now, e);
     if (rc == 0)
         rc = svc_audit_ok(tx, tenant, a, ch->action, serial, detail, e);
+    if (rc == 0)
+        rc = cert_announce(s, tx, tenant, ch->event, rec, e);
     free(detail);
     if (rc == 0) {
         rc = store_commit(tx, e);
@@ -398,7 +428,8 @@ out:
 int svc_cert_revoke(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
                     int reason, int64_t invalidity_date, struct cert_rec **out, struct err *e)
 {
-    struct status_change ch = {"cert.revoke", {"good", "hold"}, "revoked", reason, invalidity_date};
+    struct status_change ch = {"cert.revoke", "certificate.revoked", {"good", "hold"}, "revoked",
+                               reason,        invalidity_date};
 
     if (reason < 0 || reason > 10 || reason == 7 || reason == REASON_REMOVE_FROM_CRL)
         return err_set(e, 400, ERR_BAD_REQUEST, "reason: not an RFC 5280 revocation reason");
@@ -412,7 +443,8 @@ int svc_cert_revoke(struct svc *s, const struct actor *a, const char *tenant, co
 int svc_cert_suspend(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
                      struct cert_rec **out, struct err *e)
 {
-    struct status_change ch = {"cert.suspend", {"good", NULL}, "hold", REASON_CERTIFICATE_HOLD, 0};
+    struct status_change ch = {"cert.suspend", "certificate.suspended", {"good", NULL},
+                               "hold",         REASON_CERTIFICATE_HOLD, 0};
 
     return cert_change(s, a, tenant, serial, &ch, out, e);
 }
@@ -420,7 +452,8 @@ int svc_cert_suspend(struct svc *s, const struct actor *a, const char *tenant, c
 int svc_cert_reinstate(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
                        struct cert_rec **out, struct err *e)
 {
-    struct status_change ch = {"cert.reinstate", {"hold", NULL}, "good", -1, 0};
+    struct status_change ch = {
+        "cert.reinstate", "certificate.reinstated", {"hold", NULL}, "good", -1, 0};
 
     return cert_change(s, a, tenant, serial, &ch, out, e);
 }

@@ -256,32 +256,19 @@ static int crl_due(struct svc *s, const char *tenant, const struct ca_rec *ca)
 }
 
 /* How long a node holds a CA's CRL job: another node takes it over after that. */
-#define CRL_LEASE_SECONDS 120
 
 /*
- * Whether this node does the CRL job of (tenant, ca) now: it takes the job's
- * lease in the database, so of several nodes on one database only one
- * publishes a due CRL (the others find it held, and then no longer due).
+ * Whether this node does the CRL job of (tenant, ca) now: of several nodes on
+ * one database only one publishes a due CRL (the others find the lease held,
+ * and then the CRL no longer due).
  */
 static int crl_lease(struct svc *s, const char *tenant, const char *ca)
 {
-    struct err e;
-    struct store_tx *tx = store_begin(s->store, &e);
     char *job = xasprintf("crl/%s", ca);
-    int64_t now = time_now();
-    int rc = -1;
+    int taken = svc_job_lease(s, tenant, job, 120);
 
-    if (tx != NULL) {
-        rc = store_lease_take(tx, tenant, job, s->node, now, now + CRL_LEASE_SECONDS, &e);
-        if (rc < 0)
-            store_rollback(tx);
-        else if (store_commit(tx, &e) != 0)
-            rc = -1;
-    }
-    if (rc < 0)
-        log_warn("tenant %s: CRL lease of CA %s: %s", tenant, ca, e.msg);
     free(job);
-    return rc == 0;
+    return taken;
 }
 
 /* Makes the due CRLs of one tenant; returns how many CAs published, -1 on a listing error. */

@@ -59,7 +59,22 @@ struct svc {
     struct tsa_cache_entry *tsa_units; /* units answering requests, guarded by lock */
     int tsa_clock_check;               /* SVC_CLOCK_* */
     char *node;                        /* "<host>:<pid>": this node's name on leases */
+    struct tenant_gates *gates;        /* tenants' status and API rate buckets (svc_tenant.c) */
+    long tenant_retention_days;
+    char *tenant_export_dir;
+    int webhooks_enabled;
 };
+
+/*
+ * Takes the database lease on (tenant, job) for this node for `seconds`, in a
+ * transaction of its own: 1 if this node does the job now, 0 if another node
+ * holds it (or the lease could not be taken: logged).
+ */
+int svc_job_lease(struct svc *s, const char *tenant, const char *job, int seconds);
+/* Every tenant (the scheduler's listing, across tenants); caller frees each and the array. */
+int svc_tenants(struct svc *s, struct tenant_rec ***out, size_t *n, struct err *e);
+struct tenant_gates *svc_tenant_gates_new(void);
+void svc_tenant_gates_free(struct tenant_gates *g);
 
 /* A remote key of tenant (cached; the caller frees its reference). */
 EVP_PKEY *svc_key(struct svc *s, const char *tenant, const char *key_id, struct err *e);

@@ -288,8 +288,10 @@ static X509_NAME *responder_subject(const char *ca)
 static int responder_create(struct svc *s, const struct ca_rec *ca, struct ocsp_responder_rec **out,
                             struct err *e)
 {
-    struct issue_params p = {
-        .ca = ca->name, .profile = "ocsp-signing", .validity_days = s->ocsp_responder_days};
+    struct issue_params p = {.ca = ca->name,
+                             .profile = "ocsp-signing",
+                             .validity_days = s->ocsp_responder_days,
+                             .internal = 1};
     enum key_type kt = key_type_parse(s->ocsp_responder_key_type);
     struct ocsp_responder_rec r = {0};
     struct cert_rec *issued = NULL;

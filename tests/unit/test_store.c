@@ -1263,6 +1263,7 @@ static void populate(struct store *s, const char *t)
     struct err e;
     int v;
     cert.entity_id = "ent-1";
+    cert.counted = 1;
     assert_int_equal(store_tenant_create(tx, t, &e), 0);
     assert_int_equal(store_ca_insert(tx, t, &ca, &e), 0);
     assert_int_equal(store_profile_put(tx, t, "web", "{}", &v, &e), 0);
@@ -1838,6 +1839,187 @@ static void tsa_tokens_are_unique_per_unit_and_searchable(void **state)
     store_close(s);
 }
 
+/* ---- tenant lifecycle ---------------------------------------------------------- */
+
+static void a_tenant_is_updated_counted_and_purged_alone(void **state)
+{
+    struct store *s = open_store();
+    struct tenant_rec upd = {.status = "deleted",
+                             .status_reason = "contract ended",
+                             .deleted_at = 100,
+                             .purge_after = 200,
+                             .certs_per_hour = 50,
+                             .requests_per_second = 7};
+    struct tenant_rec *t = NULL;
+    struct cert_rec *c = NULL;
+    struct store_tx *tx;
+    int64_t n = -1;
+    struct err e;
+    (void)state;
+    populate(s, "a");
+    populate(s, "b");
+    tx = begin(s);
+    assert_int_equal(store_tenant_update(tx, "a", &upd, &e), 0);
+    assert_int_equal(store_tenant_update(tx, "nope", &upd, &e), -1);
+    assert_int_equal(e.status, 404);
+    commit(tx);
+    tx = begin_read(s);
+    assert_int_equal(store_tenant_get(tx, "a", &t, &e), 0);
+    assert_string_equal(t->status, "deleted");
+    assert_string_equal(t->status_reason, "contract ended");
+    assert_true(t->deleted_at == 100 && t->purge_after == 200);
+    assert_true(t->certs_per_hour == 50 && t->requests_per_second == 7);
+    tenant_rec_free(t);
+    assert_int_equal(store_tenant_get(tx, "b", &t, &e), 0);
+    assert_string_equal(t->status, "active");
+    assert_null(t->status_reason);
+    assert_true(t->certs_per_hour == 0 && t->requests_per_second == 0);
+    tenant_rec_free(t);
+    /* populate's certificate was created at 1000 */
+    assert_int_equal(store_cert_count_since(tx, "a", 1000, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_cert_count_since(tx, "a", 1001, &n, &e), 0);
+    assert_int_equal(n, 0);
+    store_rollback(tx);
+
+    tx = begin(s);
+    assert_int_equal(store_tenant_purge(tx, "a", &e), 0);
+    commit(tx);
+    assert_tenant_sees_nothing(s, "a");
+    tx = begin_read(s);
+    assert_int_equal(store_tenant_get(tx, "a", &t, &e), 0); /* the name stays taken */
+    tenant_rec_free(t);
+    assert_int_equal(store_cert_get(tx, "b", "beef", &c, &e), 0); /* b keeps everything */
+    cert_rec_free(c);
+    assert_int_equal(store_cert_count_since(tx, "b", 0, &n, &e), 0);
+    assert_int_equal(n, 1);
+    store_rollback(tx);
+    store_close(s);
+}
+
+/* ---- registration authority ----------------------------------------------------- */
+
+static void workflows_requests_and_webhook_events_round_trip_per_tenant(void **state)
+{
+    struct store *s = open_store();
+    struct workflow_rec wf = {.name = "profile:tls-server",
+                              .required = 2,
+                              .approvers = "[\"p1\",\"p2\",\"p3\"]",
+                              .expires_hours = 24,
+                              .created = 5};
+    struct request_rec rq = {.id = "req-1",
+                             .kind = "cert.issue",
+                             .object = "tls-server",
+                             .params = "{}",
+                             .requester = "p9",
+                             .status = "pending",
+                             .required = 2,
+                             .approvals = "[]",
+                             .created = 100,
+                             .expires = 200};
+    struct webhook_rec wh = {.url = "http://127.0.0.1:1/hook", .secret = "s3cret", .created = 1};
+    struct webhook_event_rec ev = {.id = "ev-1",
+                                   .event = "request.pending",
+                                   .body = "{}",
+                                   .next_attempt = 50,
+                                   .status = "pending",
+                                   .created = 10};
+    struct workflow_rec *w = NULL, **ws = NULL;
+    struct request_rec *r = NULL, **rs = NULL;
+    struct webhook_rec *h = NULL;
+    struct webhook_event_rec **evs = NULL;
+    struct store_tx *tx;
+    int64_t expired = -1;
+    size_t n = 9;
+    struct err e;
+    (void)state;
+    tenant_make(s, "a");
+    tenant_make(s, "b");
+    tx = begin(s);
+    assert_int_equal(store_workflow_put(tx, "a", &wf, &e), 0);
+    wf.required = 3; /* replaced */
+    assert_int_equal(store_workflow_put(tx, "a", &wf, &e), 0);
+    assert_int_equal(store_request_insert(tx, "a", &rq, &e), 0);
+    assert_int_equal(store_request_insert(tx, "a", &rq, &e), -1);
+    assert_int_equal(e.status, 409);
+    rq.id = "req-2";
+    rq.created = 300;
+    rq.expires = 400;
+    rq.requester = "p8";
+    assert_int_equal(store_request_insert(tx, "a", &rq, &e), 0);
+    assert_int_equal(store_webhook_put(tx, "a", &wh, &e), 0);
+    assert_int_equal(store_webhook_event_insert(tx, "a", &ev, &e), 0);
+    commit(tx);
+
+    tx = begin_read(s);
+    assert_int_equal(store_workflow_get(tx, "a", "profile:tls-server", &w, &e), 0);
+    assert_int_equal(w->required, 3);
+    assert_string_equal(w->approvers, "[\"p1\",\"p2\",\"p3\"]");
+    workflow_rec_free(w);
+    assert_int_equal(store_workflow_get(tx, "b", "profile:tls-server", &w, &e), -1);
+    assert_int_equal(e.status, 404);
+    assert_int_equal(store_workflow_list(tx, "b", &ws, &n, &e), 0);
+    assert_int_equal(n, 0);
+    free(ws);
+    assert_int_equal(store_request_list(tx, "a", NULL, NULL, 0, 0, &rs, &n, &e), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(rs[0]->id, "req-2"); /* newest first */
+    request_rec_list_free(rs, n);
+    assert_int_equal(store_request_list(tx, "a", "pending", "p9", 0, 0, &rs, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(rs[0]->id, "req-1");
+    request_rec_list_free(rs, n);
+    assert_int_equal(store_request_get(tx, "b", "req-1", &r, &e), -1);
+    assert_int_equal(store_webhook_get(tx, "b", &h, &e), -1);
+    assert_int_equal(store_webhook_get(tx, "a", &h, &e), 0);
+    assert_string_equal(h->secret, "s3cret");
+    webhook_rec_free(h);
+    assert_int_equal(store_webhook_event_due(tx, "a", 49, 10, &evs, &n, &e), 0);
+    assert_int_equal(n, 0);
+    free(evs);
+    assert_int_equal(store_webhook_event_due(tx, "b", 50, 10, &evs, &n, &e), 0);
+    assert_int_equal(n, 0);
+    free(evs);
+    assert_int_equal(store_webhook_event_due(tx, "a", 50, 10, &evs, &n, &e), 0);
+    assert_int_equal(n, 1);
+    webhook_event_rec_list_free(evs, n);
+    store_rollback(tx);
+
+    tx = begin(s);
+    assert_int_equal(store_request_get(tx, "a", "req-1", &r, &e), 0);
+    free(r->status);
+    r->status = xstrdup("done");
+    free(r->approvals);
+    r->approvals = xstrdup("[{\"by\":\"p1\"}]");
+    r->result = xstrdup("{\"serial\":\"ab\"}");
+    r->decided = 150;
+    assert_int_equal(store_request_update(tx, "a", r, &e), 0);
+    assert_int_equal(store_request_update(tx, "b", r, &e), -1); /* not b's */
+    request_rec_free(r);
+    assert_int_equal(store_request_expire(tx, "a", 400, &expired, &e), 0);
+    assert_int_equal(expired, 1); /* req-2 only: req-1 is done */
+    ev.attempts = 3;
+    ev.status = "failed";
+    assert_int_equal(store_webhook_event_update(tx, "a", &ev, &e), 0);
+    assert_int_equal(store_webhook_event_delete(tx, "b", "ev-1", &e), -1);
+    assert_int_equal(store_webhook_event_delete(tx, "a", "ev-1", &e), 0);
+    assert_int_equal(store_workflow_delete(tx, "a", "profile:tls-server", &e), 0);
+    assert_int_equal(store_workflow_delete(tx, "a", "profile:tls-server", &e), -1);
+    assert_int_equal(e.status, 404);
+    assert_int_equal(store_webhook_delete(tx, "a", &e), 0);
+    commit(tx);
+    tx = begin_read(s);
+    assert_int_equal(store_request_get(tx, "a", "req-2", &r, &e), 0);
+    assert_string_equal(r->status, "expired");
+    assert_int_equal(r->decided, 400);
+    request_rec_free(r);
+    assert_int_equal(store_request_get(tx, "a", "req-1", &r, &e), 0);
+    assert_string_equal(r->result, "{\"serial\":\"ab\"}");
+    request_rec_free(r);
+    store_rollback(tx);
+    store_close(s);
+}
+
 /* ---- leases ------------------------------------------------------------------ */
 
 static int lease(struct store *s, const char *tenant, const char *job, const char *holder,
@@ -1975,6 +2157,8 @@ int main(void)
         T(concurrent_writers_all_succeed),
         T(more_threads_than_connections_wait_their_turn),
         T(a_lease_is_held_by_one_node_until_it_runs_out),
+        T(a_tenant_is_updated_counted_and_purged_alone),
+        T(workflows_requests_and_webhook_events_round_trip_per_tenant),
         T(a_query_with_another_tenants_setting_sees_nothing),
         T(a_role_that_bypasses_row_level_security_is_refused),
     };

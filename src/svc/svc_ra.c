@@ -1,0 +1,497 @@
+/*
+ * svc_ra.c — the registration authority: approval workflows and the requests
+ * waiting for them.
+ *
+ * A workflow names an operation ("profile:<name>" for issuance and renewal
+ * under a profile, "cert.revoke", "cert.suspend", "ca.create") and how many
+ * approvals it needs, optionally from a named set of approvers (M-of-N).  An
+ * operation under a workflow is stored as a pending request instead of being
+ * done; approvals are added one by one, each by a different principal who is
+ * not the requester; the one that reaches the number moves the request to
+ * "approved", and its caller carries the operation out (as the requester) and
+ * records the outcome ("done" or "failed").  A pending request expires after
+ * the workflow's time.  Every step is audited and announced to the tenant's
+ * webhook in the transaction that makes it.
+ */
+#include "svc/svc_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "lib/log.h"
+
+#define APPROVERS_MAX 50
+
+/* ---- workflows ------------------------------------------------------------- */
+
+/* Whether name is a workflow name: "profile:<profile name>" or one of the operations. */
+static int workflow_name_ok(const char *name)
+{
+    static const char *const ops[] = {"cert.revoke", "cert.suspend", "ca.create", NULL};
+
+    if (strncmp(name, "profile:", 8) == 0)
+        return name_valid(name + 8);
+    for (size_t i = 0; ops[i] != NULL; i++)
+        if (strcmp(name, ops[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* approvers: NULL, or a JSON array of 1..APPROVERS_MAX distinct strings, at least `required`. */
+static int approvers_check(const json_t *approvers, int required, struct err *e)
+{
+    size_t i, j, n;
+
+    if (approvers == NULL || json_is_null(approvers))
+        return 0;
+    if (!json_is_array(approvers) || (n = json_array_size(approvers)) == 0 || n > APPROVERS_MAX)
+        return err_set(e, 400, ERR_BAD_REQUEST, "approvers: an array of 1 to %d principal ids",
+                       APPROVERS_MAX);
+    for (i = 0; i < n; i++) {
+        const json_t *v = json_array_get(approvers, i);
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 128)
+            return err_set(e, 400, ERR_BAD_REQUEST, "approvers: principal ids (strings)");
+        for (j = 0; j < i; j++)
+            if (json_equal(v, json_array_get(approvers, j)))
+                return err_set(e, 400, ERR_BAD_REQUEST, "approvers: %s is listed twice",
+                               json_string_value(v));
+    }
+    if ((size_t)required > n)
+        return err_set(e, 400, ERR_BAD_REQUEST,
+                       "required: %d approvals cannot come from %zu approvers", required, n);
+    return 0;
+}
+
+int svc_workflow_put(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                     int required, const json_t *approvers, int expires_hours, struct err *e)
+{
+    struct workflow_rec r = {.name = (char *)name,
+                             .required = required,
+                             .expires_hours = expires_hours,
+                             .created = time_now()};
+    struct profile_rec *p = NULL;
+    struct store_tx *tx;
+    char *detail = NULL;
+    json_t *d;
+    int rc = -1;
+
+    if (!workflow_name_ok(name))
+        return err_set(e, 400, ERR_BAD_REQUEST,
+                       "name: profile:<profile>, cert.revoke, cert.suspend or ca.create");
+    if (required < 1 || required > APPROVERS_MAX)
+        return err_set(e, 400, ERR_BAD_REQUEST, "required: 1 to %d", APPROVERS_MAX);
+    if (expires_hours < 1 || expires_hours > 24 * 90)
+        return err_set(e, 400, ERR_BAD_REQUEST, "expires_hours: 1 to %d", 24 * 90);
+    if (approvers_check(approvers, required, e) != 0)
+        return -1;
+    if (approvers != NULL && !json_is_null(approvers))
+        r.approvers = json_dumps(approvers, JSON_COMPACT);
+    d = json_pack("{s:i, s:O?, s:i}", "required", required, "approvers",
+                  approvers && !json_is_null(approvers) ? approvers : NULL, "expires_hours",
+                  expires_hours);
+    detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(d);
+    if ((tx = store_begin(s->store, e)) == NULL)
+        goto out;
+    if (strncmp(name, "profile:", 8) == 0 && store_profile_get(tx, tenant, name + 8, 0, &p, e)) {
+        if (e->status == 404)
+            err_set(e, 404, ERR_NOT_FOUND, "profile %s not found", name + 8);
+        goto out;
+    }
+    if (store_workflow_put(tx, tenant, &r, e) != 0 ||
+        svc_audit_ok(tx, tenant, a, "workflow.put", name, detail, e) != 0)
+        goto out;
+    rc = store_commit(tx, e);
+    tx = NULL;
+out:
+    store_rollback(tx);
+    profile_rec_free(p);
+    free(r.approvers);
+    free(detail);
+    return rc;
+}
+
+int svc_workflow_delete(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                        struct err *e)
+{
+    struct store_tx *tx = store_begin(s->store, e);
+
+    if (tx == NULL)
+        return -1;
+    if (store_workflow_delete(tx, tenant, name, e) != 0 ||
+        svc_audit_ok(tx, tenant, a, "workflow.delete", name, NULL, e) != 0) {
+        store_rollback(tx);
+        if (e->status == 404)
+            err_set(e, 404, ERR_NOT_FOUND, "workflow %s not found", name);
+        return -1;
+    }
+    return store_commit(tx, e);
+}
+
+int svc_workflow_find(struct svc *s, const char *tenant, const char *name,
+                      struct workflow_rec **out, struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    *out = NULL;
+    rc = store_workflow_get(tx, tenant, name, out, e);
+    store_rollback(tx);
+    if (rc != 0 && e->status == 404)
+        return 1;
+    return rc;
+}
+
+/* ---- requests ------------------------------------------------------------------ */
+
+json_t *svc_request_json(const struct request_rec *r)
+{
+    json_error_t je;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I}", "id", r->id, "kind",
+                          r->kind, "object", r->object, "requester", r->requester, "status",
+                          r->status, "required", r->required, "created", (json_int_t)r->created,
+                          "expires", (json_int_t)r->expires, "decided", (json_int_t)r->decided);
+
+    json_object_set_new(o, "approvers",
+                        r->approvers ? json_loads(r->approvers, 0, &je) : json_null());
+    json_object_set_new(o, "approvals", json_loads(r->approvals, 0, &je));
+    json_object_set_new(o, "params", json_loads(r->params, 0, &je));
+    json_object_set_new(o, "result", r->result ? json_loads(r->result, 0, &je) : json_null());
+    json_object_set_new(o, "reason", r->reason ? json_string(r->reason) : json_null());
+    return o;
+}
+
+/* The request's audit event and webhook event, in tx. */
+static int request_note(struct svc *s, struct store_tx *tx, const char *tenant,
+                        const struct actor *a, const char *action, const char *hook_event,
+                        const struct request_rec *r, struct err *e)
+{
+    json_t *d =
+        json_pack("{s:s, s:s, s:s}", "kind", r->kind, "object", r->object, "status", r->status);
+    char *detail;
+    int rc;
+
+    if (r->reason)
+        json_object_set_new(d, "reason", json_string(r->reason));
+    detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(d);
+    rc = svc_audit_ok(tx, tenant, a, action, r->id, detail, e);
+    free(detail);
+    if (rc == 0 && hook_event != NULL) {
+        json_t *data = svc_request_json(r);
+        json_object_del(data, "params"); /* a CSR, maybe; the receiver can ask for it */
+        rc = svc_webhook_enqueue(s, tx, tenant, hook_event, data, e);
+        json_decref(data);
+    }
+    return rc;
+}
+
+static struct request_rec *request_rec_dup(const struct request_rec *r, const char *tenant)
+{
+    struct request_rec *c = xcalloc(1, sizeof(*c));
+
+    *c = *r;
+    c->tenant = xstrdup(tenant);
+    c->id = xstrdup(r->id);
+    c->kind = xstrdup(r->kind);
+    c->object = xstrdup(r->object);
+    c->params = xstrdup(r->params);
+    c->requester = xstrdup(r->requester);
+    c->status = xstrdup(r->status);
+    c->approvers = r->approvers ? xstrdup(r->approvers) : NULL;
+    c->approvals = xstrdup(r->approvals);
+    c->result = r->result ? xstrdup(r->result) : NULL;
+    c->reason = r->reason ? xstrdup(r->reason) : NULL;
+    return c;
+}
+
+int svc_request_submit(struct svc *s, const struct actor *a, const char *tenant, const char *kind,
+                       const char *object, const json_t *params, const struct workflow_rec *wf,
+                       struct request_rec **out, struct err *e)
+{
+    struct request_rec r = {.id = random_id("req"),
+                            .kind = (char *)kind,
+                            .object = (char *)object,
+                            .params = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS),
+                            .requester = (char *)(a && a->id ? a->id : "anonymous"),
+                            .status = "pending",
+                            .required = wf->required,
+                            .approvers = wf->approvers,
+                            .approvals = "[]",
+                            .created = time_now()};
+    struct store_tx *tx = NULL;
+    int rc = -1;
+
+    r.expires = r.created + (int64_t)wf->expires_hours * 3600;
+    if (r.id == NULL || r.params == NULL) {
+        err_set(e, 500, ERR_INTERNAL, "request: out of memory or randomness");
+        goto out;
+    }
+    if ((tx = store_begin(s->store, e)) == NULL || store_request_insert(tx, tenant, &r, e) != 0 ||
+        request_note(s, tx, tenant, a, "request.submit", "request.pending", &r, e) != 0)
+        goto out;
+    if ((rc = store_commit(tx, e)) == 0)
+        *out = request_rec_dup(&r, tenant);
+    tx = NULL;
+out:
+    store_rollback(tx);
+    free(r.id);
+    free(r.params);
+    return rc;
+}
+
+int svc_request_get(struct svc *s, const char *tenant, const char *id, struct request_rec **out,
+                    struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_request_get(tx, tenant, id, out, e);
+    store_rollback(tx);
+    if (rc != 0 && e->status == 404)
+        err_set(e, 404, ERR_NOT_FOUND, "request %s not found", id);
+    return rc;
+}
+
+/* Whether approvals (a JSON array of {"by"}) has one by `who`. */
+static int approved_by(const json_t *approvals, const char *who)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(approvals, i, v)
+    {
+        const char *by = json_string_value(json_object_get(v, "by"));
+        if (by != NULL && strcmp(by, who) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether `who` may decide on r: not its requester, and one of its approvers if it names them. */
+static int decider_check(const struct request_rec *r, const char *who, struct err *e)
+{
+    json_error_t je;
+    json_t *list;
+    size_t i;
+    json_t *v;
+    int listed = 0;
+
+    if (strcmp(r->requester, who) == 0)
+        return err_set(e, 403, ERR_FORBIDDEN, "the requester cannot decide on its own request");
+    if (r->approvers == NULL)
+        return 0;
+    list = json_loads(r->approvers, 0, &je);
+    json_array_foreach(list, i, v) listed |=
+        json_is_string(v) && !strcmp(json_string_value(v), who);
+    json_decref(list);
+    return listed
+               ? 0
+               : err_set(e, 403, ERR_FORBIDDEN, "%s is not one of this request's approvers", who);
+}
+
+/*
+ * Reads request id of tenant for a decision in tx (the row locked): 409 if it
+ * is not pending; a pending request past its expiry is marked expired first
+ * (in *expired_now, for the caller to commit) and is 409 too.
+ */
+static int decision_load(struct store_tx *tx, const char *tenant, const char *id,
+                         struct request_rec **out, int *expired_now, struct err *e)
+{
+    struct request_rec *r = NULL;
+
+    *expired_now = 0;
+    if (store_request_get(tx, tenant, id, &r, e) != 0) {
+        if (e->status == 404)
+            err_set(e, 404, ERR_NOT_FOUND, "request %s not found", id);
+        return -1;
+    }
+    *out = r;
+    if (strcmp(r->status, "pending") == 0 && r->expires <= time_now()) {
+        free(r->status);
+        r->status = xstrdup("expired");
+        r->decided = time_now();
+        *expired_now = 1;
+    }
+    if (strcmp(r->status, "pending") != 0)
+        return err_set(e, 409, ERR_CONFLICT, "request %s is %s", id, r->status);
+    return 0;
+}
+
+/* Commits the expiry decision_load found (the refusal itself is the caller's to report). */
+static void expiry_commit(struct store_tx *tx, const char *tenant, const struct request_rec *r)
+{
+    static const struct actor scheduler = {.id = "scheduler"};
+    struct err e2;
+
+    if (store_request_update(tx, tenant, r, &e2) != 0 ||
+        svc_audit_ok(tx, tenant, &scheduler, "request.expire", r->id, NULL, &e2) != 0 ||
+        store_commit(tx, &e2) != 0)
+        log_warn("tenant %s: request %s: expiry not recorded: %s", tenant, r->id, e2.msg);
+}
+
+/*
+ * Opens the write transaction of a's decision on request id: *tx and *r set
+ * (the row held) when a may decide on it now; else -1 with e set and nothing
+ * left open (an expiry found on the way is committed).
+ */
+static int decision_begin(struct svc *s, const struct actor *a, const char *tenant, const char *id,
+                          struct store_tx **tx, struct request_rec **r, struct err *e)
+{
+    int expired = 0;
+
+    *r = NULL;
+    if ((*tx = store_begin(s->store, e)) == NULL)
+        return -1;
+    if (decision_load(*tx, tenant, id, r, &expired, e) == 0 && decider_check(*r, a->id, e) == 0)
+        return 0;
+    if (expired)
+        expiry_commit(*tx, tenant, *r);
+    else
+        store_rollback(*tx);
+    *tx = NULL;
+    request_rec_free(*r);
+    *r = NULL;
+    return -1;
+}
+
+int svc_request_approve(struct svc *s, const struct actor *a, const char *tenant, const char *id,
+                        struct request_rec **out, int *ready, struct err *e)
+{
+    struct store_tx *tx;
+    struct request_rec *r;
+    json_error_t je;
+    json_t *approvals = NULL;
+    int rc = -1;
+
+    *ready = 0;
+    if (decision_begin(s, a, tenant, id, &tx, &r, e) != 0)
+        return -1;
+    approvals = json_loads(r->approvals, 0, &je);
+    if (!json_is_array(approvals)) {
+        err_set(e, 500, ERR_INTERNAL, "request %s: stored approvals do not parse", id);
+        goto out;
+    }
+    if (approved_by(approvals, a->id)) {
+        err_set(e, 409, ERR_CONFLICT, "request %s is already approved by %s", id, a->id);
+        goto out;
+    }
+    json_array_append_new(approvals,
+                          json_pack("{s:s, s:I}", "by", a->id, "time", (json_int_t)time_now()));
+    free(r->approvals);
+    r->approvals = json_dumps(approvals, JSON_COMPACT);
+    if ((int)json_array_size(approvals) >= r->required) {
+        free(r->status);
+        r->status = xstrdup("approved");
+        r->decided = time_now();
+        *ready = 1;
+    }
+    if (store_request_update(tx, tenant, r, e) != 0 ||
+        request_note(s, tx, tenant, a, "request.approve", *ready ? "request.approved" : NULL, r,
+                     e) != 0)
+        goto out;
+    if ((rc = store_commit(tx, e)) == 0) {
+        *out = r;
+        r = NULL;
+    } else {
+        *ready = 0;
+    }
+    tx = NULL;
+out:
+    store_rollback(tx);
+    json_decref(approvals);
+    request_rec_free(r);
+    return rc;
+}
+
+int svc_request_reject(struct svc *s, const struct actor *a, const char *tenant, const char *id,
+                       const char *reason, struct request_rec **out, struct err *e)
+{
+    struct store_tx *tx;
+    struct request_rec *r;
+    int rc = -1;
+
+    if (reason == NULL || reason[0] == '\0' || strlen(reason) > 1000)
+        return err_set(e, 400, ERR_BAD_REQUEST, "reason: required, at most 1000 characters");
+    if (decision_begin(s, a, tenant, id, &tx, &r, e) != 0)
+        return -1;
+    free(r->status);
+    r->status = xstrdup("rejected");
+    r->reason = xstrdup(reason);
+    r->decided = time_now();
+    if (store_request_update(tx, tenant, r, e) != 0 ||
+        request_note(s, tx, tenant, a, "request.reject", "request.rejected", r, e) != 0)
+        goto out;
+    if ((rc = store_commit(tx, e)) == 0) {
+        *out = r;
+        r = NULL;
+    }
+    tx = NULL;
+out:
+    store_rollback(tx);
+    request_rec_free(r);
+    return rc;
+}
+
+int svc_request_finish(struct svc *s, const struct actor *a, const char *tenant,
+                       struct request_rec *r, int ok, json_t *result, const char *hook_event,
+                       struct err *e)
+{
+    struct store_tx *tx = store_begin(s->store, e);
+
+    if (tx == NULL)
+        return -1;
+    free(r->status);
+    r->status = xstrdup(ok ? "done" : "failed");
+    free(r->result);
+    r->result = json_dumps(result, JSON_COMPACT | JSON_SORT_KEYS);
+    if (store_request_update(tx, tenant, r, e) != 0 ||
+        request_note(s, tx, tenant, a, ok ? "request.done" : "request.failed",
+                     ok ? hook_event : NULL, r, e) != 0) {
+        store_rollback(tx);
+        return -1;
+    }
+    return store_commit(tx, e);
+}
+
+/* One event for the requests of a tenant that expired together. */
+static int expire_audit(struct store_tx *tx, const char *tenant, int64_t n, struct err *e)
+{
+    static const struct actor scheduler = {.id = "scheduler"};
+    char detail[64];
+
+    snprintf(detail, sizeof(detail), "{\"expired\":%lld}", (long long)n);
+    return svc_audit_ok(tx, tenant, &scheduler, "request.expire", "pending", detail, e);
+}
+
+int svc_request_expire_tick(struct svc *s, struct err *e)
+{
+    struct tenant_rec **list = NULL;
+    struct store_tx *tx;
+    size_t n = 0;
+    int64_t expired, total = 0;
+    struct err te;
+
+    if (svc_tenants(s, &list, &n, e) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        expired = 0;
+        if ((tx = store_begin(s->store, &te)) != NULL &&
+            store_request_expire(tx, list[i]->name, time_now(), &expired, &te) == 0 &&
+            (expired == 0 || expire_audit(tx, list[i]->name, expired, &te) == 0) &&
+            store_commit(tx, &te) == 0)
+            total += expired;
+        else
+            store_rollback(tx);
+        tenant_rec_free(list[i]);
+    }
+    free(list);
+    return (int)total;
+}

@@ -1,0 +1,248 @@
+"""Approval workflows (N approvals, M-of-N, expiry, rejection) and signed webhooks."""
+import hashlib
+import hmac
+import http.server
+import json
+import threading
+import time
+
+import pytest
+
+from conftest import Server, make_csr
+
+
+class Receiver:
+    """A webhook receiver on loopback that keeps what it was sent."""
+
+    def __init__(self):
+        self.events = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.events.append((dict(self.headers), body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def wait(self, event, count=1, timeout=15):
+        end = time.time() + timeout
+        while time.time() < end:
+            got = [json.loads(b) for h, b in self.events if json.loads(b)["event"] == event]
+            if len(got) >= count:
+                return got
+            time.sleep(0.1)
+        raise AssertionError(f"no {event} event: {[json.loads(b)['event'] for h, b in self.events]}")
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    s = Server(str(tmp_path_factory.mktemp("vouch")), conf="webhooks_enabled = yes\n")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def receiver(server):
+    r = Receiver()
+    yield r
+    r.stop()
+
+
+@pytest.fixture(scope="module")
+def people(server):
+    """Tokens of distinct principals: a requester and three officers."""
+    out = {}
+    for name in ("requester", "officer1", "officer2", "officer3"):
+        t = server.api("POST", "/tokens", {"name": name}, expect=201)
+        out[name] = t["token"]
+        out[name + "_id"] = t["id"]
+    return out
+
+
+@pytest.fixture(scope="module")
+def hook(server, receiver):
+    r = server.api("PUT", "/webhook", {"url": receiver.url})
+    assert r["secret"].startswith("whsec_")
+    assert "secret" not in server.api("GET", "/webhook")
+    return r["secret"]
+
+
+def submit_issue(server, token, cn, expect=202):
+    csr, _ = make_csr(cn=cn, dns=[cn])
+    return server.api("POST", "/certificates", {"ca": "issuing", "profile": "tls-server",
+                                                "csr": csr}, expect=expect, token=token)
+
+
+def approve(server, token, rid, expect=200):
+    return server.api("POST", f"/requests/{rid}/approve", {}, expect=expect, token=token)
+
+
+def test_two_approvals_by_distinct_officers_never_the_requester(server, people, hook, receiver):
+    server.api("PUT", "/workflows/profile:tls-server", {"required": 2, "expires_hours": 24})
+    req = submit_issue(server, people["requester"], "two.example")
+    assert req["status"] == "pending" and req["required"] == 2 and req["kind"] == "cert.issue"
+    assert req["requester"] == people["requester_id"]
+    rid = req["id"]
+    before = server.api("GET", "/certificates?profile=tls-server")["certificates"]
+
+    # The requester cannot approve its own request; nothing changes.
+    r = approve(server, people["requester"], rid, expect=403)
+    assert "own request" in r["detail"]
+    one = approve(server, people["officer1"], rid)
+    assert one["status"] == "pending" and len(one["approvals"]) == 1
+    r = approve(server, people["officer1"], rid, expect=409)  # the same officer twice
+    assert "already approved" in r["detail"]
+    assert server.api("GET", "/certificates?profile=tls-server")["certificates"] == before
+
+    done = approve(server, people["officer2"], rid)
+    assert done["status"] == "done", done
+    assert done["result"]["status"] == 201
+    serial = done["result"]["body"]["serial"]
+    cert = server.api("GET", f"/certificates/{serial}")
+    assert "two.example" in cert["subject"]
+    approve(server, people["officer3"], rid, expect=409)  # nothing left to approve
+
+    audit = server.audit()
+    actions = [(e["action"], e["result"]) for e in audit]
+    assert ("request.submit", "ok") in actions and ("request.done", "ok") in actions
+    assert sum(1 for a in actions if a == ("request.approve", "ok")) == 2
+    assert sum(1 for e in audit if e["action"] == "request.approve"
+               and e["result"] == "refused") == 3  # own, twice, and after it was done
+    issued = [e for e in audit if e["action"] == "cert.issue" and e["object"] == serial]
+    assert issued and issued[0]["actor"] == people["requester_id"]
+
+    # Webhooks: pending, approved, issued; each signed with the secret.
+    receiver.wait("request.pending")
+    receiver.wait("request.approved")
+    got = receiver.wait("certificate.issued")
+    assert any(e["data"]["serial"] == serial for e in got)
+    for headers, body in receiver.events:
+        ts = headers["X-Vouch-Timestamp"]
+        mac = hmac.new(hook.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+        assert headers["X-Vouch-Signature"] == "sha256=" + mac
+        assert headers["X-Vouch-Delivery"] == json.loads(body)["id"]
+    server.api("DELETE", "/workflows/profile:tls-server", expect=204)
+
+
+def test_m_of_n_revocation_only_by_the_named_approvers(server, people, hook, receiver):
+    serial = submit_issue(server, people["requester"], "mofn.example", expect=201)["serial"]
+    server.api("PUT", "/workflows/cert.revoke",
+               {"required": 2, "approvers": [people["officer2_id"], people["officer3_id"],
+                                             people["requester_id"]]})
+    req = server.api("POST", f"/certificates/{serial}/revoke", {"reason": "keyCompromise"},
+                     expect=202, token=people["requester"])
+    rid = req["id"]
+    r = approve(server, people["officer1"], rid, expect=403)
+    assert "not one of" in r["detail"]
+    approve(server, people["requester"], rid, expect=403)  # listed, but its own request
+    approve(server, people["officer2"], rid)
+    assert server.api("GET", f"/certificates/{serial}")["status"] == "good"
+    done = approve(server, people["officer3"], rid)
+    assert done["status"] == "done"
+    cert = server.api("GET", f"/certificates/{serial}")
+    assert cert["status"] == "revoked" and cert["reason"] == "keyCompromise"
+    assert any(e["data"]["serial"] == serial for e in receiver.wait("certificate.revoked"))
+    # Bad workflows are refused.
+    server.api("PUT", "/workflows/cert.revoke", {"required": 3, "approvers": ["a", "b"]},
+               expect=400)
+    server.api("PUT", "/workflows/cert.revoke", {"required": 1, "approvers": ["a", "a"]},
+               expect=400)
+    server.api("PUT", "/workflows/cert.frobnicate", {"required": 1}, expect=400)
+    server.api("PUT", "/workflows/profile:nosuch", {"required": 1}, expect=404)
+    server.api("DELETE", "/workflows/cert.revoke", expect=204)
+
+
+def test_rejection_expiry_and_what_cannot_wait(server, people, hook):
+    server.api("PUT", "/workflows/profile:tls-server", {"required": 1, "expires_hours": 1})
+    rid = submit_issue(server, people["requester"], "reject.example")["id"]
+    server.api("POST", f"/requests/{rid}/reject", {}, expect=400, token=people["officer1"])
+    r = server.api("POST", f"/requests/{rid}/reject", {"reason": "not our domain"},
+                   token=people["officer1"])
+    assert r["status"] == "rejected" and r["reason"] == "not our domain"
+    approve(server, people["officer2"], rid, expect=409)
+
+    rid = submit_issue(server, people["requester"], "late.example")["id"]
+    server.sql("UPDATE requests SET expires = 1 WHERE id = ?", (rid,))
+    r = approve(server, people["officer1"], rid, expect=409)
+    assert "expired" in r["detail"]
+    assert server.api("GET", f"/requests/{rid}")["status"] == "expired"
+
+    # The scheduler expires pending requests by itself too.
+    rid = submit_issue(server, people["requester"], "later.example")["id"]
+    server.sql("UPDATE requests SET expires = 1 WHERE id = ?", (rid,))
+    for _ in range(50):
+        if server.api("GET", f"/requests/{rid}")["status"] == "expired":
+            break
+        time.sleep(0.2)
+    assert server.api("GET", f"/requests/{rid}")["status"] == "expired"
+    assert server.api("GET", "/requests?status=pending")["requests"] == []
+    mine = server.api("GET", f"/requests?requester={people['requester_id']}")["requests"]
+    assert len(mine) >= 3 and all(r["requester"] == people["requester_id"] for r in mine)
+
+    # Server-side key generation would have to keep the password while it waits: refused.
+    r = server.api("POST", "/certificates/keygen",
+                   {"ca": "issuing", "profile": "tls-server", "subject": "/CN=k.example",
+                    "sans": ["dns:k.example"], "password": "long enough pw"}, expect=409)
+    assert "needs approval" in r["detail"]
+    server.api("POST", "/requests/req-0000000000000000/approve", {}, expect=404,
+               token=people["officer1"])
+    server.api("DELETE", "/workflows/profile:tls-server", expect=204)
+
+
+def test_ca_creation_waits_for_approval(server, people):
+    server.api("PUT", "/workflows/ca.create", {"required": 1})
+    req = server.api("POST", "/cas", {"name": "approved-root", "subject": "/CN=Approved Root"},
+                     expect=202, token=people["requester"])
+    server.api("GET", "/cas/approved-root", expect=404)
+    done = approve(server, people["officer1"], req["id"])
+    assert done["status"] == "done" and done["result"]["status"] == 201
+    assert server.api("GET", "/cas/approved-root")["status"] == "active"
+    # A second request for the same name is approved but fails: recorded as failed.
+    req = server.api("POST", "/cas", {"name": "approved-root", "subject": "/CN=Again"},
+                     expect=202, token=people["requester"])
+    failed = approve(server, people["officer1"], req["id"])
+    assert failed["status"] == "failed" and failed["result"]["status"] == 409
+    server.api("DELETE", "/workflows/ca.create", expect=204)
+
+
+def test_webhook_urls_are_checked(server):
+    for url in ("ftp://127.0.0.1/x", "http://user:pw@127.0.0.1/x", "not a url", "http://"):
+        server.api("PUT", "/webhook", {"url": url}, expect=400)
+
+
+def test_webhooks_are_off_unless_enabled(tmp_path):
+    s = Server(str(tmp_path))
+    try:
+        r = s.api("PUT", "/webhook", {"url": "http://127.0.0.1:9/x"}, expect=403)
+        assert "webhooks_enabled" in r["detail"]
+    finally:
+        s.stop()
+
+
+def test_the_cli_sets_a_workflow_and_decides(server, people):
+    server.cli("workflow", "set", "profile:tls-client", "--required", "1", "--approver",
+               people["officer1_id"], "--expires-hours", "4")
+    shown = server.cli("workflow", "show", "profile:tls-client", "--json").stdout
+    assert json.loads(shown)["approvers"] == [people["officer1_id"]]
+    csr, _ = make_csr(cn="cli-client")
+    rid = server.api("POST", "/certificates", {"ca": "issuing", "profile": "tls-client",
+                                               "csr": csr}, expect=202,
+                     token=people["requester"])["id"]
+    assert rid in server.cli("request", "list", "--status", "pending").stdout
+    p = server.cli("request", "approve", rid, token=people["officer2"], check=False)
+    assert p.returncode == 1 and "not one of" in p.stderr
+    out = server.cli("request", "approve", rid, "--json", token=people["officer1"]).stdout
+    assert json.loads(out)["status"] == "done"
+    server.cli("workflow", "delete", "profile:tls-client")

@@ -75,6 +75,7 @@ static const struct http_route routes[] = {
     {"POST", T "/tsa", JSON, "tsa.write", SMALL, api_tsa_create},
     {"GET", T "/tsa", NULL, "tsa.read", 0, api_tsa_list},
     {"GET", T "/tsa/{unit}", NULL, "tsa.read", 0, api_tsa_show},
+    {"PUT", T "/tsa/{unit}", JSON, "tsa.write", SMALL, api_tsa_update},
     {"GET", T "/tsa/{unit}/tokens", NULL, "tsa.read", 0, api_tsa_token_search},
     {"GET", T "/tsa/{unit}/tokens/{serial}", NULL, "tsa.read", 0, api_tsa_token_show},
 

@@ -100,6 +100,45 @@ void api_tsa_create(void *app, struct http_request *req, struct http_response *r
     json_decref(body);
 }
 
+/* PUT .../tsa/{unit} {"status"?, "policy"?, "policies"?, "hashes"?, "accuracy_ms"?,
+ * "include_chain"?} */
+void api_tsa_update(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct actor a = api_actor(req);
+    const char *unit = http_param(req, "unit");
+    json_t *body = api_body(api, req, resp, "tsa.update"), *v;
+    struct tsa_update u = {.accuracy_ms = -1, .include_chain = -1};
+    struct tsa_unit_rec *rec = NULL;
+    char *policies = NULL, *hashes = NULL;
+    long long accuracy = -1;
+    struct err e;
+    int rc;
+
+    if (body == NULL)
+        return;
+    rc = api_str(body, "status", 0, &u.status, &e) || api_str(body, "policy", 0, &u.policy, &e) ||
+         api_int(body, "accuracy_ms", 0, 86400000, &accuracy, &e);
+    if (rc == 0 && json_object_get(body, "include_chain") != NULL)
+        rc = api_bool(body, "include_chain", &u.include_chain, &e);
+    if (rc == 0 && (v = json_object_get(body, "policies")) != NULL && !json_is_null(v))
+        rc = json_is_array(v) ? (u.policies = policies = json_dumps(v, JSON_COMPACT), 0)
+                              : err_set(&e, 400, ERR_BAD_REQUEST, "policies: an array of OIDs");
+    if (rc == 0 && (v = json_object_get(body, "hashes")) != NULL && !json_is_null(v))
+        rc = json_is_array(v) ? (u.hashes = hashes = json_dumps(v, JSON_COMPACT), 0)
+                              : err_set(&e, 400, ERR_BAD_REQUEST, "hashes: must be an array");
+    u.accuracy_ms = (long)accuracy;
+    if (rc != 0 || svc_tsa_update(api->svc, &a, api_tenant(req), unit, &u, &rec, &e) != 0) {
+        api_fail(api, req, resp, "tsa.update", unit, &e);
+    } else {
+        http_respond_json(resp, 200, unit_json(api, rec));
+        tsa_unit_rec_free(rec);
+    }
+    free(policies);
+    free(hashes);
+    json_decref(body);
+}
+
 void api_tsa_list(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;

@@ -1553,6 +1553,25 @@ static int tsa_unit_insert(struct store_tx *tx, const char *tenant, const struct
                       &p, "TSA unit", e);
 }
 
+static int tsa_unit_update(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
+                           struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, r->name);
+    pg_param_text(&p, r->status);
+    pg_param_text(&p, r->policy);
+    pg_param_text(&p, r->policies_json);
+    pg_param_text(&p, r->hashes_json);
+    pg_param_int(&p, r->accuracy_ms);
+    pg_param_int(&p, r->include_chain);
+    return run_one_change(tx, tenant,
+                          "UPDATE tsa_units SET status = $3, policy = $4, policies = $5, "
+                          "hashes = $6, accuracy_ms = $7, include_chain = $8 "
+                          "WHERE tenant = $1 AND name = $2",
+                          &p, "TSA unit", e);
+}
+
 static int tsa_unit_get(struct store_tx *tx, const char *tenant, const char *name,
                         struct tsa_unit_rec **out, struct err *e)
 {
@@ -1978,6 +1997,7 @@ const struct store_ops store_pg_ops = {
     .audit_target_list = audit_target_list,
     .tsa_unit_insert = tsa_unit_insert,
     .tsa_unit_get = tsa_unit_get,
+    .tsa_unit_update = tsa_unit_update,
     .tsa_unit_list = tsa_unit_list,
     .tsa_token_insert = tsa_token_insert,
     .tsa_token_get = tsa_token_get,

@@ -195,6 +195,9 @@ const char *const sqlite_queries[Q_COUNT] = {
     [Q_AUDIT_TARGET_LIST] = "SELECT " TARGET_COLS " FROM audit_targets ORDER BY tenant",
     [Q_TSA_UNIT_INSERT] = "INSERT INTO tsa_units (" TSA_UNIT_COLS ") VALUES (?1, ?2, ?3, ?4, "
                           "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    [Q_TSA_UNIT_UPDATE] = "UPDATE tsa_units SET status = ?3, policy = ?4, policies = ?5, "
+                          "hashes = ?6, accuracy_ms = ?7, include_chain = ?8 "
+                          "WHERE tenant = ?1 AND name = ?2",
     [Q_TSA_UNIT_GET] = "SELECT " TSA_UNIT_COLS " FROM tsa_units WHERE tenant = ?1 AND name = ?2",
     [Q_TSA_UNIT_LIST] =
         "SELECT " TSA_UNIT_COLS " FROM tsa_units WHERE tenant = ?1 ORDER BY created, name",
@@ -1441,6 +1444,21 @@ static int tsa_unit_insert(struct store_tx *tx, const char *tenant, const struct
     return step_done(tx, st, "TSA unit", e);
 }
 
+static int tsa_unit_update(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
+                           struct err *e)
+{
+    STMT(Q_TSA_UNIT_UPDATE);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->name);
+    bind_text(st, 3, r->status);
+    bind_text(st, 4, r->policy);
+    bind_text(st, 5, r->policies_json);
+    bind_text(st, 6, r->hashes_json);
+    sqlite3_bind_int64(st, 7, r->accuracy_ms);
+    sqlite3_bind_int(st, 8, r->include_chain);
+    return step_one_change(tx, st, "TSA unit", e);
+}
+
 static int tsa_unit_get(struct store_tx *tx, const char *tenant, const char *name,
                         struct tsa_unit_rec **out, struct err *e)
 {
@@ -1796,6 +1814,7 @@ const struct store_ops store_sqlite_ops = {
     .audit_target_list = audit_target_list,
     .tsa_unit_insert = tsa_unit_insert,
     .tsa_unit_get = tsa_unit_get,
+    .tsa_unit_update = tsa_unit_update,
     .tsa_unit_list = tsa_unit_list,
     .tsa_token_insert = tsa_token_insert,
     .tsa_token_get = tsa_token_get,

@@ -385,6 +385,12 @@ int store_tsa_unit_get(struct store_tx *tx, const char *tenant, const char *name
     return tx->ops->tsa_unit_get(tx, tenant, name, out, e);
 }
 
+int store_tsa_unit_update(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
+                          struct err *e)
+{
+    return tx->ops->tsa_unit_update(tx, tenant, r, e);
+}
+
 int store_tsa_unit_list(struct store_tx *tx, const char *tenant, struct tsa_unit_rec ***out,
                         size_t *n, struct err *e)
 {

@@ -479,7 +479,7 @@ struct tsa_unit_rec {
     char *ca;          /* the CA that issued the unit's certificate */
     char *key_id;      /* key in the signer's store */
     char *key_type;    /* key_type_name() */
-    char *status;      /* "active" */
+    char *status;      /* "active" or "disabled" (issues no tokens; its tokens stay) */
     char *cert_serial; /* the unit's certificate, also a certificate record of ca */
     unsigned char *cert_der;
     size_t cert_len;
@@ -498,6 +498,10 @@ int store_tsa_unit_insert(struct store_tx *tx, const char *tenant, const struct 
                           struct err *e);
 int store_tsa_unit_get(struct store_tx *tx, const char *tenant, const char *name,
                        struct tsa_unit_rec **out, struct err *e);
+/* Sets status, policy, policies, hashes, accuracy and include_chain of unit r->name; 404 if none.
+ */
+int store_tsa_unit_update(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
+                          struct err *e);
 int store_tsa_unit_list(struct store_tx *tx, const char *tenant, struct tsa_unit_rec ***out,
                         size_t *n, struct err *e);
 

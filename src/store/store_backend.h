@@ -125,6 +125,8 @@ struct store_ops {
                            struct err *e);
     int (*tsa_unit_get)(struct store_tx *tx, const char *tenant, const char *name,
                         struct tsa_unit_rec **out, struct err *e);
+    int (*tsa_unit_update)(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
+                           struct err *e);
     int (*tsa_unit_list)(struct store_tx *tx, const char *tenant, struct tsa_unit_rec ***out,
                          size_t *n, struct err *e);
     int (*tsa_token_insert)(struct store_tx *tx, const char *tenant, const struct tsa_token_rec *r,

@@ -370,6 +370,18 @@ struct tsa_create {
  */
 int svc_tsa_create(struct svc *s, const struct actor *a, const char *tenant,
                    const struct tsa_create *c, struct tsa_unit_rec **out, struct err *e);
+/* A change of a unit: NULL / -1 leave a setting as it is. */
+struct tsa_update {
+    const char *status;   /* "active" or "disabled" (no tokens; its tokens stay searchable) */
+    const char *policy;   /* the default policy OID */
+    const char *policies; /* JSON array of the further accepted OIDs */
+    const char *hashes;   /* JSON array of hash names */
+    long accuracy_ms;
+    int include_chain;
+};
+/* Changes unit `name` (audited as tsa.update with what changed); *out the unit (caller frees). */
+int svc_tsa_update(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                   const struct tsa_update *u, struct tsa_unit_rec **out, struct err *e);
 /* The unit's public URL (caller frees). */
 char *svc_tsa_url(struct svc *s, const char *tenant, const char *unit);
 /*

@@ -34,6 +34,8 @@ struct tsa_cache_entry {
     const char *digest;            /* "sha256", "sha384", "" (Ed25519) */
     int64_t checked_at;            /* when tenant and certificate status were last read */
     int usable;                    /* tenant active and unit certificate not revoked or held */
+    int stale; /* the unit's settings changed: the next request loads it again (kept until
+                  svc_free, as a request may still be using it) */
     struct tsa_cache_entry *next;
 };
 

@@ -93,21 +93,42 @@ static struct tsa_cache_entry *cache_find(struct svc *s, const char *tenant, con
 
     pthread_mutex_lock(&s->lock);
     for (c = s->tsa_units; c != NULL; c = c->next)
-        if (strcmp(c->rec->tenant, tenant) == 0 && strcmp(c->rec->name, unit) == 0)
+        if (!c->stale && strcmp(c->rec->tenant, tenant) == 0 && strcmp(c->rec->name, unit) == 0)
             break;
     pthread_mutex_unlock(&s->lock);
     return c;
 }
 
+/* Whether the unit's stored settings differ from those the cache entry was made from. */
+static int settings_changed(const struct tsa_unit_rec *a, const struct tsa_unit_rec *b)
+{
+    return strcmp(a->status, b->status) != 0 || strcmp(a->policy, b->policy) != 0 ||
+           strcmp(a->policies_json, b->policies_json) != 0 ||
+           strcmp(a->hashes_json, b->hashes_json) != 0 || a->accuracy_ms != b->accuracy_ms ||
+           a->include_chain != b->include_chain;
+}
+
+/* This node loads (tenant, unit) again at its next request. */
+static void cache_forget(struct svc *s, const char *tenant, const char *unit)
+{
+    pthread_mutex_lock(&s->lock);
+    for (struct tsa_cache_entry *c = s->tsa_units; c != NULL; c = c->next)
+        if (strcmp(c->rec->tenant, tenant) == 0 && strcmp(c->rec->name, unit) == 0)
+            c->stale = 1;
+    pthread_mutex_unlock(&s->lock);
+}
+
 /*
- * Whether the unit may issue now: its tenant is active and its certificate is
- * neither revoked nor on hold.  Read again at most once a second, so a
- * suspension or a revocation stops the unit within a second on every node.
+ * Whether the unit may issue now: it is active, its tenant is active and its
+ * certificate is neither revoked nor on hold.  Read again at most once a
+ * second, so a suspension, a revocation or a change of the unit reaches every
+ * node within a second (a changed unit is loaded again at the next request).
  */
 static int unit_usable(struct svc *s, struct tsa_cache_entry *c, struct err *e)
 {
     int64_t now = time_now();
     struct cert_rec *cert = NULL;
+    struct tsa_unit_rec *unit = NULL;
     struct store_tx *tx;
     int active = 0, usable;
 
@@ -122,13 +143,19 @@ static int unit_usable(struct svc *s, struct tsa_cache_entry *c, struct err *e)
         (tx = store_begin_read(s->store, e)) == NULL)
         return -1;
     usable = active && store_cert_get(tx, c->rec->tenant, c->rec->cert_serial, &cert, e) == 0 &&
-             strcmp(cert->status, "good") == 0;
+             strcmp(cert->status, "good") == 0 &&
+             store_tsa_unit_get(tx, c->rec->tenant, c->rec->name, &unit, e) == 0 &&
+             strcmp(unit->status, "active") == 0;
     store_rollback(tx);
+    if (unit != NULL && settings_changed(unit, c->rec))
+        cache_forget(s, c->rec->tenant, c->rec->name);
+    tsa_unit_rec_free(unit);
     if (!usable)
         log_warn("tsa %s/%s: not issuing: %s", c->rec->tenant, c->rec->name,
-                 !active ? "the tenant is suspended"
-                 : cert  ? "the unit certificate is revoked or on hold"
-                         : "the unit certificate is not found");
+                 !active                             ? "the tenant is not active"
+                 : !cert                             ? "the unit certificate is not found"
+                 : strcmp(cert->status, "good") != 0 ? "the unit certificate is revoked or on hold"
+                                                     : "the unit is disabled");
     cert_rec_free(cert);
     pthread_mutex_lock(&s->lock);
     c->usable = usable;
@@ -138,8 +165,8 @@ static int unit_usable(struct svc *s, struct tsa_cache_entry *c, struct err *e)
 }
 
 /*
- * The active unit (tenant, unit), from the cache or the store.  Units never
- * change once made, so entries live as long as the svc.  NULL with e (404).
+ * The unit (tenant, unit), from the cache or the store (entries live as long
+ * as the svc; a changed unit gets a new one).  NULL with e (404).
  */
 static struct tsa_cache_entry *unit_get(struct svc *s, const char *tenant, const char *unit,
                                         struct err *e)
@@ -166,7 +193,7 @@ static struct tsa_cache_entry *unit_get(struct svc *s, const char *tenant, const
     }
     pthread_mutex_lock(&s->lock);
     for (struct tsa_cache_entry *o = s->tsa_units; o != NULL; o = o->next)
-        if (strcmp(o->rec->tenant, tenant) == 0 && strcmp(o->rec->name, unit) == 0) {
+        if (!o->stale && strcmp(o->rec->tenant, tenant) == 0 && strcmp(o->rec->name, unit) == 0) {
             /* Another thread loaded it meanwhile: keep one. */
             pthread_mutex_unlock(&s->lock);
             cache_entry_free(c);
@@ -334,7 +361,8 @@ int svc_tsa_respond(struct svc *s, const char *tenant, const char *unit, const u
         rc = refusal(f, why, &der, &len, e);
     } else if (unit_usable(s, u, e) != 0) {
         rc = refusal(TSA_FAIL_SYSTEM_FAILURE,
-                     "the unit cannot issue: its tenant is suspended or its certificate revoked",
+                     "the unit cannot issue: it is disabled, its tenant is not active or its "
+                     "certificate is revoked",
                      &der, &len, e);
     } else if (s->tsa_clock_check == SVC_CLOCK_KERNEL && !clock_synced()) {
         log_error("tsa %s/%s: refused: the system clock is not synchronised", tenant, unit);
@@ -511,6 +539,84 @@ static int unit_read(struct svc *s, const char *tenant, const char *name, struct
     int rc = tx ? store_tsa_unit_get(tx, tenant, name, out, e) : -1;
 
     store_rollback(tx);
+    return rc;
+}
+
+/* Applies u to r (strings replaced are owned by r afterwards); -1 with e (400) if bad. */
+static int update_apply(struct tsa_unit_rec *r, const struct tsa_update *u, json_t *changed,
+                        struct err *e)
+{
+    struct tsa_policy p;
+    char oid[128];
+    const char *policy = u->policy ? u->policy : r->policy;
+    const char *hashes = u->hashes ? u->hashes : r->hashes_json;
+    long accuracy = u->accuracy_ms >= 0 ? u->accuracy_ms : (long)r->accuracy_ms;
+
+    if (u->status && strcmp(u->status, "active") != 0 && strcmp(u->status, "disabled") != 0)
+        return err_set(e, 400, ERR_BAD_REQUEST, "status: active or disabled");
+    /* Without new policies the accepted ones stay (the default among them). */
+    if (tsa_policy_init(&p, policy, u->policies ? u->policies : r->policies_json, hashes, accuracy,
+                        e) != 0)
+        return -1;
+    OBJ_obj2txt(oid, sizeof(oid), p.default_policy, 1);
+#define SET(field, value, key)                                                                     \
+    do {                                                                                           \
+        char *v_ = (value);                                                                        \
+        if (strcmp(r->field, v_) != 0)                                                             \
+            json_object_set_new(changed, key, json_string(v_));                                    \
+        free(r->field);                                                                            \
+        r->field = v_;                                                                             \
+    } while (0)
+    SET(policy, xstrdup(oid), "policy");
+    SET(policies_json, policies_text(&p), "policies");
+    SET(hashes_json, xstrdup(hashes), "hashes");
+    if (u->status)
+        SET(status, xstrdup(u->status), "status");
+#undef SET
+    tsa_policy_clear(&p);
+    if (r->accuracy_ms != accuracy)
+        json_object_set_new(changed, "accuracy_ms", json_integer(accuracy));
+    r->accuracy_ms = accuracy;
+    if (u->include_chain >= 0 && r->include_chain != u->include_chain)
+        json_object_set_new(changed, "include_chain", json_boolean(u->include_chain));
+    if (u->include_chain >= 0)
+        r->include_chain = u->include_chain;
+    return 0;
+}
+
+int svc_tsa_update(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                   const struct tsa_update *u, struct tsa_unit_rec **out, struct err *e)
+{
+    struct tsa_unit_rec *r = NULL;
+    struct store_tx *tx = store_begin(s->store, e);
+    json_t *changed = json_object();
+    char *detail = NULL;
+    int rc = -1;
+
+    if (tx == NULL)
+        goto out;
+    if (store_tsa_unit_get(tx, tenant, name, &r, e) != 0) {
+        if (e->status == 404)
+            err_set(e, 404, ERR_NOT_FOUND, "TSA unit %s not found", name);
+        goto out;
+    }
+    if (update_apply(r, u, changed, e) != 0)
+        goto out;
+    detail = json_dumps(changed, JSON_COMPACT | JSON_SORT_KEYS);
+    if (store_tsa_unit_update(tx, tenant, r, e) != 0 ||
+        svc_audit_ok(tx, tenant, a, "tsa.update", name, detail, e) != 0)
+        goto out;
+    if ((rc = store_commit(tx, e)) == 0) {
+        cache_forget(s, tenant, name);
+        *out = r;
+        r = NULL;
+    }
+    tx = NULL;
+out:
+    store_rollback(tx);
+    tsa_unit_rec_free(r);
+    json_decref(changed);
+    free(detail);
     return rc;
 }
 

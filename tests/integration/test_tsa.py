@@ -400,3 +400,39 @@ def test_a_revoked_unit_certificate_stops_the_unit(server, tmp_path):
     # Nothing was recorded for the refused request.
     tokens = server.api("GET", "/tsa/ts-revoked/tokens")["tokens"]
     assert len(tokens) == 1
+
+
+def test_a_unit_is_changed_and_disabled_and_its_tokens_stay(server, units, pki, tmp_path):
+    create_unit(server, "ts-change")
+    timestamp(server, tmp_path, "ts-change")
+    before = server.api("GET", "/tsa/ts-change/tokens")["tokens"]
+    assert len(before) == 1
+    # A new default policy, SHA-512 only, another accuracy, the chain in tokens.
+    u = server.api("PUT", "/tsa/ts-change", {"policy": POLICY2, "hashes": ["sha512"],
+                                             "accuracy_ms": 250, "include_chain": True})
+    assert u["policy"] == POLICY2 and u["hashes"] == ["sha512"] and u["accuracy_ms"] == 250
+    assert POLICY in u["policies"]  # the accepted policies stay
+    text = reply_text(tmp_path, timestamp(server, tmp_path, "ts-change", digest="sha256"))
+    assert failure_of(text) == BAD_ALG
+    text = reply_text(tmp_path, timestamp(server, tmp_path, "ts-change", digest="sha512"))
+    assert status_of(text) == "Granted." and f"Policy OID: {POLICY2}" in text
+    assert "0xFA millis" in text  # 250 ms
+    verify(tmp_path, pki, pki["issuing"])
+    change = [e for e in server.audit() if e["action"] == "tsa.update"][-1]
+    assert change["object"] == "ts-change" and change["detail"]["hashes"] == '["sha512"]'
+
+    # Disabled: no tokens (systemFailure), the old ones still there; enabled again: tokens.
+    assert server.api("PUT", "/tsa/ts-change", {"status": "disabled"})["status"] == "disabled"
+    text = reply_text(tmp_path, timestamp(server, tmp_path, "ts-change", digest="sha512"))
+    assert status_of(text) == "Rejected." and failure_of(text) == SYSTEM_FAILURE
+    assert len(server.api("GET", "/tsa/ts-change/tokens")["tokens"]) == 2
+    server.api("PUT", "/tsa/ts-change", {"status": "active"})
+    text = reply_text(tmp_path, timestamp(server, tmp_path, "ts-change", digest="sha512"))
+    assert status_of(text) == "Granted."
+
+    # Bad changes are refused and change nothing.
+    for body in ({"status": "gone"}, {"hashes": ["md5"]}, {"policy": "not-an-oid"},
+                 {"accuracy_ms": -1}, {"policies": "1.2.3"}):
+        server.api("PUT", "/tsa/ts-change", body, expect=400)
+    server.api("PUT", "/tsa/nosuch", {"status": "disabled"}, expect=404)
+    assert server.api("GET", "/tsa/ts-change")["hashes"] == ["sha512"]

@@ -434,6 +434,8 @@ static const struct {
      "{\"name\":\"t1\",\"ca\":\"issuing\",\"policy\":\"1.2.3\",\"policies\":[\"1.2.4\"],"
      "\"hashes\":[\"sha256\",\"sha512\"],\"key_type\":\"ec-p384\",\"accuracy_ms\":250,"
      "\"include_chain\":true}"},
+    {"tsa update t1 --status disabled --hash sha384 --accuracy-ms 10", "PUT", T "/tsa/t1",
+     "{\"status\":\"disabled\",\"hashes\":[\"sha384\"],\"accuracy_ms\":10}"},
     {"tsa list", "GET", T "/tsa", NULL},
     {"tsa show t1", "GET", T "/tsa/t1", NULL},
     {"tsa tokens t1 --imprint ab01 --limit 5", "GET", T "/tsa/t1/tokens?imprint=ab01&limit=5",

@@ -379,6 +379,80 @@ int cli_show_audit(struct cli_ctx *ctx, const struct cli_call *call, const struc
     return output_write(ctx, out ? out : "-", ans->body.data, ans->body.len, MODE_PUBLIC, e);
 }
 
+/*
+ * Appends one export page (body) to all, without its audit-key line unless it
+ * is the first; *events: the events in it, *last: the last one's seq.
+ */
+static void export_page_add(struct buf *all, const struct buf *body, int first, long long *events,
+                            long long *last)
+{
+    const char *p = (const char *)body->data, *end = p + body->len;
+
+    *events = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+        json_t *o = json_loadb(p, nl ? (size_t)(nl - p) : n, 0, NULL);
+        const char *type = json_string_value(json_object_get(o, "type"));
+        if (type != NULL && strcmp(type, "event") == 0) {
+            (*events)++;
+            *last = json_integer_value(json_object_get(o, "seq"));
+        }
+        if (first || type == NULL || strcmp(type, "audit-key") != 0)
+            buf_append(all, p, n);
+        json_decref(o);
+        p += n;
+    }
+}
+
+/*
+ * audit export: the JSON lines as they came.  Without --limit the whole chain:
+ * the server answers at most 10,000 events a page, so pages are asked for
+ * after the last event until one comes back short.
+ */
+int cli_show_export(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
+                    struct err *e)
+{
+    const char *out = cli_call_value(call, "out"), *size = cli_call_value(call, "page_size");
+    const char *after = cli_call_value(call, "after");
+    long long events = 0, last = after ? atoll(after) : 0, page = size ? atoll(size) : 10000;
+    char *base, *q, *path;
+    struct buf all = {0};
+    int rc = 0, first = 1;
+
+    if (cli_call_value(call, "limit") != NULL)
+        return cli_show_audit(ctx, call, ans, e);
+    if (page < 1 || page > 100000)
+        return err_set(e, CLI_USAGE, ERR_BAD_REQUEST, "--page-size: 1 to 100000");
+    base = xstrdup(call->req.path);
+    if ((q = strchr(base, '?')) != NULL)
+        *q = '\0';
+    if (page == 10000) { /* the first page is the answer already in hand */
+        export_page_add(&all, &ans->body, 1, &events, &last);
+        first = 0;
+    } else {
+        events = page;
+    }
+    while (rc == 0 && events >= page) {
+        struct cli_answer next = {0};
+        path = xasprintf("%s?after=%lld&limit=%lld", base, last, page);
+        rc = cli_http_send(&ctx->cfg, "GET", path, NULL, &next, e);
+        if (rc == 0 && (next.status < 200 || next.status >= 300))
+            rc = err_set(e, 1, ERR_INTERNAL, "audit export: the page after event %lld: HTTP %ld",
+                         last, (long)next.status);
+        if (rc == 0)
+            export_page_add(&all, &next.body, first, &events, &last);
+        first = 0;
+        cli_answer_free(&next);
+        free(path);
+    }
+    if (rc == 0)
+        rc = output_write(ctx, out ? out : "-", all.data, all.len, MODE_PUBLIC, e);
+    buf_free(&all);
+    free(base);
+    return rc;
+}
+
 /* audit verify --offline FILE: an export checked here, with no server. */
 static int verify_offline(struct cli_ctx *ctx, const char *path, struct err *e)
 {

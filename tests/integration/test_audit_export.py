@@ -216,3 +216,16 @@ def test_vouch_audit_verify_offline_checks_an_export_without_the_server(server, 
     r = offline(tmp_path / "forged.jsonl")
     assert r.returncode == 1 and "bad signature" in r.stdout, r.stdout
     assert len(events) > 3
+
+
+def test_the_cli_exports_the_whole_chain_page_by_page(server, tmp_path):
+    whole = server.request("GET", "/api/v1/t/default/audit/export").body.decode()
+    server.cli("audit", "export", "--page-size", "3", "-o", str(tmp_path / "paged.jsonl"))
+    paged = open(tmp_path / "paged.jsonl").read()
+    events = [json.loads(l) for l in whole.splitlines() if '"event"' in l]
+    got = [json.loads(l) for l in paged.splitlines()]
+    assert len(events) > 6
+    assert [l for l in got if l["type"] == "event"][:len(events)] == events
+    assert sum(1 for l in got if l["type"] == "audit-key") == 1 and got[0]["type"] == "audit-key"
+    p = server.cli("audit", "export", "--page-size", "0", check=False)
+    assert p.returncode == 2

@@ -11,14 +11,14 @@
 #include "audit/audit.h"
 #include "keys/tbs.h"
 
-void api_audit_verify(void *app, struct http_request *req, struct http_response *resp)
+static void verify_respond(struct api *api, struct http_request *req, struct http_response *resp,
+                           const char *tenant)
 {
-    struct api *api = app;
     struct svc_audit_verdict v;
     struct err e;
     json_t *o;
 
-    if (svc_audit_verify(api->svc, api_tenant(req), &v, &e) != 0) {
+    if (svc_audit_verify(api->svc, tenant, &v, &e) != 0) {
         api_fail(api, req, resp, "audit.verify", NULL, &e);
         return;
     }
@@ -29,6 +29,17 @@ void api_audit_verify(void *app, struct http_request *req, struct http_response 
         json_object_set_new(o, "reason", json_string(v.reason));
     }
     http_respond_json(resp, 200, o);
+}
+
+void api_audit_verify(void *app, struct http_request *req, struct http_response *resp)
+{
+    verify_respond(app, req, resp, api_tenant(req));
+}
+
+/* GET /api/v1/audit/verify: the _system chain (the system administrator's). */
+void api_system_audit_verify(void *app, struct http_request *req, struct http_response *resp)
+{
+    verify_respond(app, req, resp, "_system");
 }
 
 /* POST .../audit/checkpoints: signs the chain head now. */
@@ -103,9 +114,9 @@ void api_audit_checkpoints(void *app, struct http_request *req, struct http_resp
  * signs (the last page: every later checkpoint too, so one whose rows were
  * removed still shows).  The next page starts after the last event's seq.
  */
-void api_audit_export(void *app, struct http_request *req, struct http_response *resp)
+static void export_respond(struct api *api, struct http_request *req, struct http_response *resp,
+                           const char *tenant)
 {
-    struct api *api = app;
     int after = 0, limit = 10000;
     int64_t last = 0;
     struct buf out = {0};
@@ -113,11 +124,22 @@ void api_audit_export(void *app, struct http_request *req, struct http_response 
 
     if (api_query_int(req, "after", 0, 2000000000, &after, &e) != 0 ||
         api_query_int(req, "limit", 1, 100000, &limit, &e) != 0 ||
-        svc_audit_export(api->svc, api_tenant(req), after, limit, 1, &out, &last, &e) < 0)
+        svc_audit_export(api->svc, tenant, after, limit, 1, &out, &last, &e) < 0)
         api_fail(api, req, resp, "audit.read", NULL, &e);
     else
         http_respond(resp, 200, "application/x-ndjson", out.data, out.len);
     buf_free(&out);
+}
+
+void api_audit_export(void *app, struct http_request *req, struct http_response *resp)
+{
+    export_respond(app, req, resp, api_tenant(req));
+}
+
+/* GET /api/v1/audit/export: the _system chain with its checkpoints, as a tenant's export. */
+void api_system_audit_export(void *app, struct http_request *req, struct http_response *resp)
+{
+    export_respond(app, req, resp, "_system");
 }
 
 /* ---- a tenant's own SIEM ----------------------------------------------------- */

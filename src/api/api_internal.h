@@ -28,6 +28,8 @@ void api_tenant_suspend(void *app, struct http_request *req, struct http_respons
 void api_tenant_reactivate(void *app, struct http_request *req, struct http_response *resp);
 void api_tenant_delete(void *app, struct http_request *req, struct http_response *resp);
 void api_tenant_limits(void *app, struct http_request *req, struct http_response *resp);
+void api_system_audit_verify(void *app, struct http_request *req, struct http_response *resp);
+void api_system_audit_export(void *app, struct http_request *req, struct http_response *resp);
 void api_tsa_update(void *app, struct http_request *req, struct http_response *resp);
 void api_request_list(void *app, struct http_request *req, struct http_response *resp);
 void api_request_show(void *app, struct http_request *req, struct http_response *resp);

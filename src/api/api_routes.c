@@ -27,6 +27,8 @@ static const struct http_route routes[] = {
     {"PUT", "/api/v1/tenants/{tenant}/limits", JSON, "system", SMALL, api_tenant_limits},
     {"POST", "/api/v1/tenants/{tenant}/tokens", JSON, "system", SMALL, api_tenant_token},
     {"GET", "/api/v1/audit", NULL, "system", 0, api_system_audit},
+    {"GET", "/api/v1/audit/verify", NULL, "system", 0, api_system_audit_verify},
+    {"GET", "/api/v1/audit/export", NULL, "system", 0, api_system_audit_export},
 
     {"POST", T "/cas", JSON, "ca.write", SMALL, api_ca_create},
     {"GET", T "/cas", NULL, "ca.read", 0, api_ca_list},

@@ -494,6 +494,7 @@ int cli_show_verify(struct cli_ctx *ctx, const struct cli_call *call, const stru
 {
     json_t *obj, *ok;
     const char *reason, *offline = cli_call_value(call, "offline");
+    const char *chain = strcmp(call->cmd->group, "system") == 0 ? "_system" : ctx->cfg.tenant;
     char *text;
 
     if (offline != NULL)
@@ -505,7 +506,7 @@ int cli_show_verify(struct cli_ctx *ctx, const struct cli_call *call, const stru
     if (ctx->cfg.json)
         json_print(ctx->out, obj);
     else if (json_is_true(ok))
-        fprintf(ctx->out, "audit chain of %s: %lld events, intact%s\n", ctx->cfg.tenant,
+        fprintf(ctx->out, "audit chain of %s: %lld events, intact%s\n", chain,
                 (long long)json_integer_value(json_object_get(obj, "count")),
                 json_integer_value(json_object_get(obj, "checkpoints")) > 0
                     ? "; signed checkpoints verified"
@@ -514,7 +515,7 @@ int cli_show_verify(struct cli_ctx *ctx, const struct cli_call *call, const stru
         reason = json_string_value(json_object_get(obj, "reason"));
         text = xstrdup(reason ? reason : "no reason given");
         text_sanitize(text);
-        fprintf(ctx->out, "audit chain of %s: BROKEN at event %lld: %s\n", ctx->cfg.tenant,
+        fprintf(ctx->out, "audit chain of %s: BROKEN at event %lld: %s\n", chain,
                 (long long)json_integer_value(json_object_get(obj, "first_bad_seq")), text);
         free(text);
     }

@@ -261,16 +261,21 @@ int svc_audit_checkpoint_tick(struct svc *s, struct err *e)
         return -1;
     }
     store_rollback(tx);
-    for (size_t i = 0; i < n; i++) {
+    /* Every tenant's chain and, last, the _system chain. */
+    for (size_t i = 0; i <= n; i++) {
+        const char *name = i < n ? tenants[i]->name : "_system";
         int64_t seq = 0;
         struct err te;
-        if (svc_audit_checkpoint(s, tenants[i]->name, &seq, &te) != 0 && te.status != 404) {
-            log_warn("audit checkpoint of %s: %s", tenants[i]->name, te.msg);
+        if (i < n && strcmp(tenants[i]->status, "purged") == 0)
+            name = NULL;
+        if (name != NULL && svc_audit_checkpoint(s, name, &seq, &te) != 0 && te.status != 404) {
+            log_warn("audit checkpoint of %s: %s", name, te.msg);
             if (!failed && e != NULL)
                 *e = te;
             failed = 1;
         }
-        tenant_rec_free(tenants[i]);
+        if (i < n)
+            tenant_rec_free(tenants[i]);
     }
     free(tenants);
     return failed ? -1 : 0;

@@ -330,6 +330,8 @@ static const struct {
 } routes[] = {
     {"tenant create acme", "POST", "/api/v1/tenants", "{\"name\":\"acme\"}"},
     {"tenant list", "GET", "/api/v1/tenants", NULL},
+    {"system verify", "GET", "/api/v1/audit/verify", NULL},
+    {"system export --limit 5", "GET", "/api/v1/audit/export?limit=5", NULL},
     {"tenant show acme", "GET", "/api/v1/tenants/acme", NULL},
     {"tenant suspend acme --reason unpaid", "POST", "/api/v1/tenants/acme/suspend",
      "{\"reason\":\"unpaid\"}"},

@@ -194,6 +194,27 @@ static json_t *file_value(const char *path, int b64, struct err *e)
     return v;
 }
 
+/* The first line of a file (without its line end), as a JSON string; wiped from memory. */
+static json_t *secret_file_value(const char *path, struct err *e)
+{
+    size_t len;
+    unsigned char *data = file_read(path, 4096, &len, e);
+    json_t *v;
+    size_t n = 0;
+
+    if (data == NULL)
+        return NULL;
+    while (n < len && data[n] != '\n' && data[n] != '\r')
+        n++;
+    if (n == 0 || (v = json_stringn((const char *)data, n)) == NULL)
+        err_set(e, CLI_EXIT_FAIL, "file", "%s: the first line must hold the password", path);
+    else
+        n = 0;
+    secure_zero(data, len);
+    free(data);
+    return n == 0 ? v : NULL;
+}
+
 static json_t *json_file_value(const char *path, struct err *e)
 {
     json_error_t jerr;
@@ -229,6 +250,8 @@ static json_t *single_value(const struct cli_arg *a, const char *v, struct err *
         return file_value(v, 1, e);
     case ARG_JSON_FILE:
         return json_file_value(v, e);
+    case ARG_SECRET_FILE:
+        return secret_file_value(v, e);
     default:
         return json_string(v);
     }
@@ -464,7 +487,7 @@ static const char *metavar(const struct cli_arg *a, char *buf, size_t len)
     if (a->type == ARG_META)
         return "KEY=VALUE";
     if (a->type == ARG_OUTPUT || a->type == ARG_TEXT_FILE || a->type == ARG_BASE64_FILE ||
-        a->type == ARG_JSON_FILE)
+        a->type == ARG_JSON_FILE || a->type == ARG_SECRET_FILE)
         return "FILE";
     for (const char *p = a->name + strspn(a->name, "-"); *p != '\0' && k + 1 < len; p++)
         buf[k++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);

@@ -4,6 +4,7 @@
  * A row: group, verb, method, path template, scope, arguments, check,
  * output, and for tables the list member and its columns.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli_internal.h"
@@ -48,6 +49,8 @@
 #define CERT_COLUMNS "serial status not_after profile subject"
 
 static int check_ca_import(struct cli_call *call, struct err *e);
+static int check_password(struct cli_call *call, struct err *e);
+static int check_page_size(struct cli_call *call, struct err *e);
 static int check_der_output(struct cli_call *call, struct err *e);
 static int check_entity_update(struct cli_call *call, struct err *e);
 
@@ -85,7 +88,7 @@ static const struct cli_command commands[] = {
     {"system", "export", "GET", "/api/v1/audit/export", SCOPE_SYSTEM,
      {QUERY("--after", "after", ARG_INT), QUERY("--limit", "limit", ARG_INT),
       LOCAL("--page-size", "page_size", ARG_INT), OUTPUT, END},
-     NULL, cli_show_export, NULL, NULL},
+     check_page_size, cli_show_export, NULL, NULL},
     {"tenant", "token", "POST", "/api/v1/tenants/{}/tokens", SCOPE_SYSTEM,
      {POS("NAME"),
       {"--name", "name", ARG_STRING, TO_BODY, 0, "admin", NULL},
@@ -129,6 +132,7 @@ static const struct cli_command commands[] = {
      {POS_BODY("NAME", "name", ARG_STRING),
       OPT("--pkcs12", "pkcs12", ARG_BASE64_FILE),
       OPT("--password", "password", ARG_STRING),
+      OPT("--password-file", "password", ARG_SECRET_FILE),
       OPT("--key", "key", ARG_TEXT_FILE),
       OPT("--cert", "certificate", ARG_TEXT_FILE),
       OPT("--chain", "chain", ARG_TEXT_FILE), END},
@@ -171,11 +175,12 @@ static const struct cli_command commands[] = {
       REQ("--subject", "subject", ARG_STRING),
       {"--san", "sans", ARG_LIST, TO_BODY, 0, NULL, "TYPE:VALUE"},
       OPT("--key-type", "key_type", ARG_STRING),
-      REQ("--password", "password", ARG_STRING),
+      OPT("--password", "password", ARG_STRING),
+      OPT("--password-file", "password", ARG_SECRET_FILE),
       ENTITY_ID,
       OPT("--validity-days", "validity_days", ARG_INT),
       {"-o", "out", ARG_OUTPUT, TO_LOCAL, 1, NULL, "FILE.p12"}, END},
-     NULL, cli_show_keygen, NULL, NULL},
+     check_password, cli_show_keygen, NULL, NULL},
     {"cert", "list", "GET", "/certificates", SCOPE_TENANT,
      {CERT_FILTERS, END},
      NULL, cli_show_table, "certificates", CERT_COLUMNS},
@@ -236,7 +241,7 @@ static const struct cli_command commands[] = {
     {"audit", "export", "GET", "/audit/export", SCOPE_TENANT,
      {QUERY("--after", "after", ARG_INT), QUERY("--limit", "limit", ARG_INT),
       LOCAL("--page-size", "page_size", ARG_INT), OUTPUT, END},
-     NULL, cli_show_export, NULL, NULL},
+     check_page_size, cli_show_export, NULL, NULL},
     {"audit", "verify", "GET", "/audit/verify", SCOPE_TENANT,
      {LOCAL("--offline", "offline", ARG_STRING), END},
      NULL, cli_show_verify, NULL, NULL},
@@ -403,7 +408,38 @@ int cli_group_exists(const char *group)
     return 0;
 }
 
-/* Either --pkcs12 with --password, or --key with --cert (and perhaps --chain). */
+/* At most one of --password and --password-file; with `needed`, one of them. */
+static int password_args(struct cli_call *call, int needed, struct err *e)
+{
+    size_t given = 0;
+
+    for (size_t i = 0; call->cmd->args[i].name != NULL; i++)
+        if (call->cmd->args[i].field && strcmp(call->cmd->args[i].field, "password") == 0)
+            given += call->count[i];
+    if (given > 1)
+        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "give --password or --password-file, once");
+    if (needed && given == 0)
+        return err_set(e, CLI_USAGE, CLI_ERR_USAGE,
+                       "needs --password-file FILE (or --password P, visible to ps)");
+    return 0;
+}
+
+static int check_page_size(struct cli_call *call, struct err *e)
+{
+    const char *v = cli_call_value(call, "page_size");
+    long long n = v ? atoll(v) : 10000;
+
+    if (n < 1 || n > 100000)
+        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "--page-size: 1 to 100000");
+    return 0;
+}
+
+static int check_password(struct cli_call *call, struct err *e)
+{
+    return password_args(call, 1, e);
+}
+
+/* Either --pkcs12 with a password, or --key with --cert (and perhaps --chain). */
 static int check_ca_import(struct cli_call *call, struct err *e)
 {
     int p12 = cli_call_value(call, "pkcs12") != NULL;
@@ -412,8 +448,8 @@ static int check_ca_import(struct cli_call *call, struct err *e)
 
     if (p12 && (key || cert || cli_call_value(call, "chain") != NULL))
         return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "--pkcs12 excludes --key, --cert and --chain");
-    if (p12 && cli_call_value(call, "password") == NULL)
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "--pkcs12 needs --password");
+    if (password_args(call, p12, e) != 0)
+        return -1;
     if (!p12 && (!key || !cert))
         return err_set(e, CLI_USAGE, CLI_ERR_USAGE,
                        "give --pkcs12 FILE --password P, or --key FILE --cert FILE");

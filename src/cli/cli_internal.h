@@ -27,6 +27,7 @@ enum arg_type {
     ARG_TEXT_FILE,   /* a file whose text is sent (PEM) */
     ARG_BASE64_FILE, /* a file sent as base64 (PKCS#12) */
     ARG_JSON_FILE,   /* a file holding a JSON object, sent as that object */
+    ARG_SECRET_FILE, /* a file whose first line is sent (a password kept off the command line) */
     ARG_LIST,        /* repeatable; sent as an array of strings */
     ARG_META,        /* repeatable KEY=VALUE; sent as an object */
 };

@@ -259,3 +259,18 @@ def test_custom_profile_versions_clone_and_pattern_rule(server):
     bad = dict(doc, no_such_field=1)
     r = server.request("PUT", "/api/v1/t/default/profiles/corp-tls", {"document": bad})
     assert r.status == 400 and "no_such_field" in r.json()["detail"]
+
+
+def test_cli_keygen_takes_the_password_from_a_file(server, tmp_path):
+    pw = tmp_path / "pw"
+    pw.write_text("file-borne secret\n")
+    out = tmp_path / "dev.p12"
+    p = server.cli("cert", "keygen", "--ca", "issuing", "--profile", "tls-client", "--subject",
+                   "/CN=pwfile-device", "--password-file", str(pw), "-o", str(out))
+    assert "file-borne secret" not in p.stdout + p.stderr
+    r = subprocess.run(["openssl", "pkcs12", "-in", str(out), "-nokeys", "-passin",
+                        "pass:file-borne secret"], capture_output=True, text=True)
+    assert r.returncode == 0 and "pwfile-device" in r.stdout, r.stderr
+    r = subprocess.run(["openssl", "pkcs12", "-in", str(out), "-nokeys", "-passin",
+                        "pass:file-borne secret\n"], capture_output=True, text=True)
+    assert r.returncode != 0  # the line end is not part of the password

@@ -208,6 +208,7 @@ static void write_fixtures(void)
     /* Request inputs: PEM text, a PKCS#12 (bytes), a profile, a broken profile. */
     write_text("req.csr", "CSR-PEM\n");
     write_text("ca.pem", "CA-PEM\n");
+    write_text("pw.txt", "s3cret pass\nsecond line ignored\n");
     write_text("chain-in.pem", "CHAIN-PEM\n");
     write_text("ca-key.pem", "KEY-PEM\n");
     write_bytes("ca.p12", "\x01\x02\x03", 3);
@@ -374,6 +375,11 @@ static const struct {
      "{\"ca\":\"issuing\",\"profile\":\"tls-client\",\"subject\":\"/CN=dev\","
      "\"sans\":[\"dns:a.example\",\"dns:b.example\"],\"key_type\":\"ec-p256\","
      "\"password\":\"pw\"}"},
+    {"cert keygen --ca issuing --profile tls-client --subject /CN=dev --password-file @pw.txt "
+     "-o @dev2.p12",
+     "POST", T "/certificates/keygen",
+     "{\"ca\":\"issuing\",\"profile\":\"tls-client\",\"subject\":\"/CN=dev\","
+     "\"password\":\"s3cret pass\"}"},
     {"cert list --status good --ca issuing --limit 5 --expires-before 2027-01-01T00:00:00Z", "GET",
      T "/certificates?status=good&ca=issuing&expires_before=2027-01-01T00%3A00%3A00Z&limit=5",
      NULL},
@@ -547,6 +553,10 @@ static void bad_command_lines_are_usage_errors(void **state)
         "crl show issuing --der -o -",
         "entity update ent-1",
         "entity create bob --kind user --meta novalue",
+        "cert keygen --ca i --profile p --subject /CN=x",
+        "cert keygen --ca i --profile p --subject /CN=x --password a --password-file @pw.txt",
+        "ca import x --pkcs12 @ca.p12 --password p --password-file @pw.txt",
+        "audit export --page-size 0",
     };
 
     (void)state;

@@ -36,7 +36,7 @@ issue() {
     shift
     api=$(port); pub=$(port)
     info=$(build/vouchd init "$work/$name" --api-port "$api" --public-port "$pub" --no-tls --json "$@")
-    echo "threads = ${THREADS:-32}" >> "$work/$name/vouchd.conf"
+    printf "threads = %s\nocsp_live_signs_per_second = 0\n" "${THREADS:-32}" >> "$work/$name/vouchd.conf"
     token=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["admin_token"])' "$info")
     build/vouchd -c "$work/$name/vouchd.conf" > "$work/$name.out" 2> "$work/$name.log" &
     pid=$!

@@ -77,6 +77,9 @@ static const struct config_item items[] = {
      "how often OCSP responders are reloaded and renewed"},
     {"ocsp_cache_seconds", CONF_INT, F(ocsp_cache_seconds), 0, 3600, "2",
      "seconds a node serves a stored OCSP response from memory (0 = always read the database)"},
+    {"ocsp_live_signs_per_second", CONF_INT, F(ocsp_live_signs_per_second), 0, 10000000, "5000",
+     "OCSP responses a node signs on demand per second (unknown serials, nonces); over it, "
+     "tryLater or the stored response (0 = no limit)"},
     {"ocsp_responder_key_type", CONF_STRING, F(ocsp_responder_key_type), 0, 0, "ec-p256",
      "key type of delegated OCSP responders"},
     {"log_level", CONF_STRING, F(log_level), 0, 0, "info", "debug, info, warn or error"},

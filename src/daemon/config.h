@@ -43,6 +43,7 @@ struct config {
     char *ocsp_responder_key_type;
     int ocsp_check_seconds;
     int ocsp_cache_seconds;
+    int ocsp_live_signs_per_second;
     char *log_level;
     char *tsa_clock_check; /* "off" or "kernel" */
     int audit_checkpoint_seconds;

@@ -174,6 +174,7 @@ static int server_listen(struct server *s, struct err *e)
     sc.ocsp_responder_key_type = s->cfg.ocsp_responder_key_type;
     sc.ocsp_check_seconds = s->cfg.ocsp_check_seconds;
     sc.ocsp_cache_seconds = s->cfg.ocsp_cache_seconds > 0 ? s->cfg.ocsp_cache_seconds : -1;
+    sc.ocsp_live_signs_per_second = s->cfg.ocsp_live_signs_per_second;
     sc.tsa_clock_check =
         strcmp(s->cfg.tsa_clock_check, "kernel") == 0 ? SVC_CLOCK_KERNEL : SVC_CLOCK_OFF;
     sc.tenant_retention_days = s->cfg.tenant_retention_days;

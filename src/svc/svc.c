@@ -47,6 +47,7 @@ struct svc *svc_new(struct store *store, struct signer *signer, const struct svc
                             : cfg->ocsp_cache_seconds < 0 ? 0
                                                           : 2;
     s->ocsp = svc_ocsp_state_new();
+    s->ocsp_live_rate = cfg->ocsp_live_signs_per_second > 0 ? cfg->ocsp_live_signs_per_second : 0;
     s->tsa_clock_check = cfg->tsa_clock_check;
     s->node = svc_node_name();
     pthread_mutex_init(&s->lock, NULL);

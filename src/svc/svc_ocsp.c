@@ -25,6 +25,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 
@@ -76,6 +77,10 @@ struct cache_slot {
 };
 
 struct ocsp_state {
+    pthread_mutex_t live; /* guards the live-signing bucket */
+    double live_tokens;
+    int64_t live_refill_ms, live_logged;
+    long live_refused;
     pthread_mutex_t lock; /* guards the lists and reference counts */
     pthread_mutex_t load; /* one load (which may create a responder) at a time */
     struct ocsp_tenant *tenants;
@@ -88,6 +93,8 @@ static const struct actor system_actor = {"system"};
 struct ocsp_state *svc_ocsp_state_new(void)
 {
     struct ocsp_state *st = xcalloc(1, sizeof(*st));
+
+    pthread_mutex_init(&st->live, NULL);
 
     pthread_mutex_init(&st->lock, NULL);
     pthread_mutex_init(&st->load, NULL);
@@ -243,6 +250,7 @@ void svc_ocsp_state_free(struct ocsp_state *st)
     for (int i = 0; i < CACHE_STRIPES; i++)
         pthread_mutex_destroy(&st->stripes[i]);
     pthread_mutex_destroy(&st->lock);
+    pthread_mutex_destroy(&st->live);
     pthread_mutex_destroy(&st->load);
     free(st);
 }
@@ -778,7 +786,7 @@ static void answer_error(struct ocsp_answer *out, int status)
 
 /* Serves the stored response of the request's one CertID if it may be; 1 if served. */
 static int answer_presigned(struct svc *s, const char *tenant, const struct ocsp_ca *c,
-                            const struct ocsp_query *q, struct ocsp_answer *out)
+                            const struct ocsp_query *q, int ignore_nonce, struct ocsp_answer *out)
 {
     struct store_tx *tx;
     struct ocsp_resp_rec *r = NULL;
@@ -787,7 +795,8 @@ static int answer_presigned(struct svc *s, const char *tenant, const struct ocsp
     struct err e;
     int served = 0;
 
-    if (q->n != 1 || q->has_nonce || q->ids[0].hash_nid != NID_sha1 || q->ids[0].serial == NULL)
+    if (q->n != 1 || (q->has_nonce && !ignore_nonce) || q->ids[0].hash_nid != NID_sha1 ||
+        q->ids[0].serial == NULL)
         return 0;
     if (cache_get(s, tenant, q->ids[0].serial, c->name, out, &gen))
         return 1;
@@ -808,6 +817,45 @@ static int answer_presigned(struct svc *s, const char *tenant, const struct ocsp
     store_rollback(tx);
     ocsp_resp_rec_free(r);
     return served;
+}
+
+/*
+ * Whether this node may sign one more response on demand now: a token bucket
+ * of ocsp_live_signs_per_second (0: no limit).  Requests for serials nobody
+ * pre-signed (unknown ones, several CertIDs, nonces, SHA-256 CertIDs) cost a
+ * signature each; random serials must not buy all of a node's CPU.
+ */
+static int live_admit(struct svc *s)
+{
+    struct ocsp_state *st = s->ocsp;
+    struct timespec ts;
+    int64_t now;
+    int ok;
+
+    if (s->ocsp_live_rate <= 0)
+        return 1;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    pthread_mutex_lock(&st->live);
+    if (st->live_refill_ms == 0)
+        st->live_tokens = s->ocsp_live_rate;
+    else
+        st->live_tokens += (double)(now - st->live_refill_ms) * s->ocsp_live_rate / 1000.0;
+    if (st->live_tokens > s->ocsp_live_rate)
+        st->live_tokens = s->ocsp_live_rate;
+    st->live_refill_ms = now;
+    ok = st->live_tokens >= 1.0;
+    if (ok) {
+        st->live_tokens -= 1.0;
+    } else if (st->live_refused++, now - st->live_logged >= 10000) {
+        log_warn("ocsp: over %ld live signatures a second: %ld request(s) answered tryLater "
+                 "or from a stored response",
+                 s->ocsp_live_rate, st->live_refused);
+        st->live_logged = now;
+        st->live_refused = 0;
+    }
+    pthread_mutex_unlock(&st->live);
+    return ok;
 }
 
 /* Signs a response for every CertID of q (all of CA c) now. */
@@ -883,9 +931,12 @@ void svc_ocsp_answer(struct svc *s, const char *tenant, const char *ca, const un
         int i;
         for (i = 1; i < q.n && ca_matches(c, &q.ids[i]); i++)
             ;
-        if (i == q.n) {
-            if (!answer_presigned(s, tenant, c, &q, out))
+        /* Over the live-signing rate a nonce is ignored (RFC 8954 allows it) or: tryLater. */
+        if (i == q.n && !answer_presigned(s, tenant, c, &q, 0, out)) {
+            if (live_admit(s))
                 answer_live(s, tenant, c, &q, out);
+            else if (!answer_presigned(s, tenant, c, &q, 1, out))
+                answer_error(out, OCSP_RESPONSE_STATUS_TRYLATER);
         }
     }
     if (out->der == NULL)

@@ -321,3 +321,47 @@ def test_delegated_responder_is_renewed_before_it_expires(server, env):
     assert format(resp.certificates[0].serial_number, "x") == new
     p = openssl_ocsp(server, env, cert["certificate"], name="renewed.pem")
     assert p.returncode == 0 and "Response verify OK" in p.stderr, p.stdout + p.stderr
+
+
+def test_signing_on_demand_is_rate_limited_and_stored_answers_go_on(tmp_path):
+    """Random serials each cost a signature: past the live rate they get tryLater, and a
+    nonce is ignored for a certificate with a stored response (RFC 8954)."""
+    s = Server(str(tmp_path), conf="ocsp_live_signs_per_second = 1\n")
+    try:
+        d = tmp_path / "o"
+        d.mkdir()
+        issuing = s.api("GET", "/cas/issuing")["certificate"]
+        iss = write(d / "issuing.pem", issuing)
+        cert = issue(s, "live.example")
+        # Its stored (pre-signed) response exists once the pre-signer got to it.
+        plain = ocsp_request(cert["certificate"], issuing)
+        for _ in range(50):
+            r = ocsp.load_der_ocsp_response(post(s, plain, url=ocsp_url(s)).body)
+            if r.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL:
+                break
+            time.sleep(0.2)
+        statuses = []
+        start = time.monotonic()
+        for i in range(12):
+            run("openssl", "ocsp", "-issuer", iss, "-serial", hex(0x5eed0000 + i), "-no_nonce",
+                "-reqout", str(d / "q.der"))
+            body = open(d / "q.der", "rb").read()
+            statuses.append(ocsp.load_der_ocsp_response(
+                post(s, body, url=ocsp_url(s)).body).response_status)
+        elapsed = time.monotonic() - start
+        # At most a full bucket (1), then 1 a second, however slow the machine.
+        ok = statuses.count(ocsp.OCSPResponseStatus.SUCCESSFUL)
+        assert ok <= 2 + elapsed and (ok < 12 or elapsed > 10), (statuses, elapsed)
+        assert ok + statuses.count(ocsp.OCSPResponseStatus.TRY_LATER) == 12, statuses
+        # A nonce request for the known certificate: answered (from the stored response).
+        nonced = ocsp_request(cert["certificate"], issuing, nonce=b"0123456789abcdef")
+        got = []
+        for _ in range(5):
+            r = ocsp.load_der_ocsp_response(post(s, nonced, url=ocsp_url(s)).body)
+            got.append(r.response_status)
+            assert r.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
+            assert r.certificate_status == ocsp.OCSPCertStatus.GOOD
+        # The public endpoints keep answering.
+        assert s.request("GET", "/healthz", token=None, base=s.public_url).status == 200
+    finally:
+        s.stop()

@@ -167,9 +167,10 @@ const char *const pg_migrations[] = {
     "  event text NOT NULL, body text NOT NULL, attempts bigint NOT NULL,"
     "  next_attempt bigint NOT NULL, status text NOT NULL, created bigint NOT NULL,"
     "  PRIMARY KEY (tenant, id));"
-    "CREATE INDEX webhook_events_due ON webhook_events (tenant, status, next_attempt);" WALL(
-        "workflows", "tenant") WALL("requests", "tenant") WALL("webhooks", "tenant")
-        WALL("webhook_events", "tenant"),
+    "CREATE INDEX webhook_events_due ON webhook_events (tenant, status, next_attempt);"
+    "CREATE UNIQUE INDEX cas_key ON cas (tenant, key_id) WHERE key_id <> '';" WALL("workflows",
+                                                                                   "tenant")
+        WALL("requests", "tenant") WALL("webhooks", "tenant") WALL("webhook_events", "tenant"),
 
 };
 

@@ -131,7 +131,9 @@ const char *const sqlite_migrations[] = {
     "  event TEXT NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL,"
     "  next_attempt INTEGER NOT NULL, status TEXT NOT NULL, created INTEGER NOT NULL,"
     "  PRIMARY KEY (tenant, id));"
-    "CREATE INDEX webhook_events_due ON webhook_events (tenant, status, next_attempt);",
+    "CREATE INDEX webhook_events_due ON webhook_events (tenant, status, next_attempt);"
+    /* A key is one CA's (of two concurrent creations with one key, one fails); '' = offline. */
+    "CREATE UNIQUE INDEX cas_key ON cas (tenant, key_id) WHERE key_id <> '';",
 
 };
 

@@ -240,7 +240,8 @@ static int ca_store(struct svc *s, const char *tenant, const struct actor *a, st
         return -1;
     if (store_ca_insert(tx, tenant, rec, e) != 0) {
         if (e && e->status == 409)
-            err_set(e, 409, ERR_CONFLICT, "CA %s exists", rec->name);
+            err_set(e, 409, ERR_CONFLICT, "CA %s exists, or key %s is another CA's", rec->name,
+                    rec->key_id);
         goto out;
     }
     if (cert != NULL && w->parent != NULL) {

@@ -419,12 +419,27 @@ static void cas_insert_get_update_and_list(void **state)
     (void)state;
     sub.parent = "root";
     sub.created = 60;
+    sub.key_id = "key-2";
     tx = begin(s);
     assert_int_equal(store_ca_insert(tx, "a", &root, &e), 0);
     assert_int_equal(store_ca_insert(tx, "a", &sub, &e), 0);
     assert_int_equal(store_ca_insert(tx, "a", &root, &e), -1);
     assert_int_equal(e.status, 409);
     commit(tx);
+    /* One key, one CA: another CA with root's key is a clash; offline CAs ("") are not. */
+    {
+        struct ca_rec twin = ca_of("twin"), off1 = ca_of("off1"), off2 = ca_of("off2");
+        off1.key_id = off2.key_id = "";
+        tx = begin(s);
+        assert_int_equal(store_ca_insert(tx, "a", &twin, &e), -1);
+        assert_int_equal(e.status, 409);
+        store_rollback(tx);
+        tx = begin(s);
+        assert_int_equal(store_ca_insert(tx, "b", &twin, &e), 0); /* another tenant's key */
+        assert_int_equal(store_ca_insert(tx, "a", &off1, &e), 0);
+        assert_int_equal(store_ca_insert(tx, "a", &off2, &e), 0);
+        store_rollback(tx);
+    }
 
     tx = begin_read(s);
     assert_int_equal(store_ca_get(tx, "a", "sub", &got, &e), 0);

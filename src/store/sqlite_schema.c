@@ -107,6 +107,32 @@ const char *const sqlite_migrations[] = {
     /* 6: leases of scheduled jobs (issue 7) */
     ("CREATE TABLE leases (tenant TEXT NOT NULL, job TEXT NOT NULL, holder TEXT NOT NULL,"
      "  until INTEGER NOT NULL, PRIMARY KEY (tenant, job));"),
+    /*
+     * 7: principals, their role bindings, argon2id tokens and the requester of
+     * each certificate (issue 5).  Every existing token becomes a principal of
+     * its own (same id) holding what its old role granted: "admin" every
+     * tenant role, "system" the system administrator's role in _system.
+     */
+    "CREATE TABLE principals (tenant TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,"
+    "  kind TEXT NOT NULL, allow TEXT NOT NULL, disabled INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL, PRIMARY KEY (tenant, id), UNIQUE (tenant, name));"
+    "CREATE TABLE role_bindings (tenant TEXT NOT NULL, principal_tenant TEXT NOT NULL,"
+    "  principal TEXT NOT NULL, role TEXT NOT NULL, created INTEGER NOT NULL,"
+    "  PRIMARY KEY (tenant, principal_tenant, principal, role));"
+    "ALTER TABLE tokens ADD COLUMN principal TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE tokens ADD COLUMN secret TEXT;"
+    "ALTER TABLE tokens ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE certs ADD COLUMN requester TEXT;"
+    "INSERT INTO principals (tenant, id, name, kind, allow, disabled, created)"
+    "  SELECT tenant, id, name || ' (' || id || ')', 'application', '[]', 0, created FROM tokens;"
+    "UPDATE tokens SET principal = id;"
+    "INSERT INTO role_bindings (tenant, principal_tenant, principal, role, created)"
+    "  SELECT t.tenant, t.tenant, t.id, r.role, t.created FROM tokens t,"
+    "  (SELECT 'tenant-admin' AS role UNION ALL SELECT 'ca-operator' UNION ALL"
+    "   SELECT 'ra-officer' UNION ALL SELECT 'requester' UNION ALL SELECT 'auditor') r"
+    "  WHERE t.role = 'admin';"
+    "INSERT INTO role_bindings (tenant, principal_tenant, principal, role, created)"
+    "  SELECT '_system', tenant, id, 'system-admin', created FROM tokens WHERE role = 'system';",
 };
 
 const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

@@ -18,6 +18,8 @@ void store_free_responder(void *r);
 void store_free_target(void *r);
 void store_free_tenant(void *r);
 void store_free_token(void *r);
+void store_free_principal(void *r);
+void store_free_binding(void *r);
 void store_free_tsa_token(void *r);
 void store_free_tsa_unit(void *r);
 

@@ -255,6 +255,7 @@ static struct token_rec token_of(const char *id, const char *hash)
     r.role = "admin";
     r.expires = 0;
     r.created = 77;
+    r.principal = (char *)id;
     return r;
 }
 
@@ -1178,6 +1179,82 @@ static void crl_insert_and_latest(void **state)
 
 /* ---- tokens --------------------------------------------------------------- */
 
+static void principals_bindings_and_token_revocation_stay_in_their_tenant(void **state)
+{
+    struct store *s = open_store();
+    struct principal_rec p = {.id = "prn-1",
+                              .name = "alice",
+                              .kind = "user",
+                              .allow = "[]",
+                              .created = 5},
+                         *got = NULL, **list = NULL;
+    struct binding_rec b = {.principal_tenant = "a", .principal = "prn-1", .role = "auditor"},
+                       sys = {.principal_tenant = "_system",
+                              .principal = "prn-9",
+                              .role = "auditor"},
+                       **bl = NULL;
+    struct token_rec t = token_of("tok-9", "vt_0000000000000009");
+    struct store_tx *tx = begin(s);
+    struct err e;
+    size_t n = 0;
+
+    (void)state;
+    t.secret = "$argon2id$x";
+    assert_int_equal(store_principal_insert(tx, "a", &p, &e), 0);
+    assert_int_equal(store_principal_insert(tx, "a", &p, &e), -1); /* same name */
+    assert_int_equal(e.status, 409);
+    assert_int_equal(store_principal_insert(tx, "b", &p, &e), 0); /* another tenant: fine */
+    assert_int_equal(store_binding_insert(tx, "a", &b, &e), 0);
+    assert_int_equal(store_binding_insert(tx, "a", &b, &e), -1);
+    assert_int_equal(e.status, 409);
+    assert_int_equal(store_binding_insert(tx, "a", &sys, &e), 0);
+    assert_int_equal(store_token_insert(tx, "a", &t, &e), 0);
+    commit(tx);
+    tx = begin(s);
+    assert_int_equal(store_principal_set_disabled(tx, "a", "prn-1", 1, &e), 0);
+    assert_int_equal(store_principal_set_disabled(tx, "c", "prn-1", 1, &e), -1);
+    assert_int_equal(e.status, 404);
+    assert_int_equal(store_token_revoke(tx, "b", "tok-9", 50, &e), -1); /* not b's */
+    assert_int_equal(e.status, 404);
+    assert_int_equal(store_token_revoke(tx, "a", "tok-9", 50, &e), 0);
+    assert_int_equal(store_token_revoke(tx, "a", "tok-9", 51, &e), -1); /* once */
+    b.role = "requester";
+    assert_int_equal(store_binding_delete(tx, "a", &b, &e), -1);
+    assert_int_equal(e.status, 404);
+    commit(tx);
+    tx = begin_read(s);
+    assert_int_equal(store_principal_get(tx, "a", "prn-1", &got, &e), 0);
+    assert_true(got->disabled);
+    assert_string_equal(got->allow, "[]");
+    principal_rec_free(got);
+    assert_int_equal(store_principal_get(tx, "b", "prn-1", &got, &e), 0);
+    assert_false(got->disabled);
+    principal_rec_free(got);
+    assert_int_equal(store_principal_list(tx, "c", &list, &n, &e), 0);
+    assert_int_equal(n, 0);
+    principal_rec_list_free(list, n);
+    assert_int_equal(store_binding_list(tx, "a", "a", "prn-1", &bl, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(bl[0]->role, "auditor");
+    binding_rec_list_free(bl, n);
+    assert_int_equal(store_binding_list(tx, "b", "a", "prn-1", &bl, &n, &e), 0);
+    assert_int_equal(n, 0);
+    binding_rec_list_free(bl, n);
+    assert_int_equal(store_binding_list(tx, "a", NULL, NULL, &bl, &n, &e), 0);
+    assert_int_equal(n, 2);
+    binding_rec_list_free(bl, n);
+    {
+        struct token_rec *tok = NULL;
+        assert_int_equal(store_token_find(tx, "vt_0000000000000009", &tok, &e), 0);
+        assert_int_equal(tok->revoked, 50);
+        assert_string_equal(tok->secret, "$argon2id$x");
+        assert_string_equal(tok->principal, "tok-9");
+        token_rec_free(tok);
+    }
+    store_rollback(tx);
+    store_close(s);
+}
+
 static void tokens_insert_find_list_and_delete(void **state)
 {
     struct store *s = open_store();
@@ -1968,6 +2045,7 @@ int main(void)
         T(crl_numbers_strictly_increase_across_reopen),
         T(crl_insert_and_latest),
         T(tokens_insert_find_list_and_delete),
+        T(principals_bindings_and_token_revocation_stay_in_their_tenant),
         T(another_tenant_sees_and_changes_nothing),
         T(rollback_leaves_nothing),
         T(savepoint_rollback_keeps_the_rest_of_the_transaction),

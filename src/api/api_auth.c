@@ -235,6 +235,27 @@ static int token_lookup(struct store_tx *tx, const char *token, struct token_rec
     return 0;
 }
 
+int api_principal_admit(struct store_tx *tx, struct http_request *req,
+                        const struct principal_rec *pr, const char *target, struct principal *p,
+                        struct err *e)
+{
+    struct binding_rec **b = NULL;
+    size_t nb = 0;
+
+    if (pr->disabled)
+        return err_set(e, 403, ERR_FORBIDDEN, "principal %s is disabled", pr->id);
+    if (!svc_addr_allowed(pr->allow, req->remote_addr))
+        return err_set(e, 403, ERR_FORBIDDEN, "address %s is not allowed for principal %s",
+                       req->remote_addr ? req->remote_addr : "?", pr->id);
+    if (target != NULL && store_binding_list(tx, target, p->tenant, pr->id, &b, &nb, e) != 0)
+        return -1;
+    p->roles = xcalloc(nb + 1, sizeof(*p->roles));
+    for (size_t i = 0; i < nb; i++)
+        p->roles[p->nroles++] = xstrdup(b[i]->role);
+    binding_rec_list_free(b, nb);
+    return 0;
+}
+
 /*
  * The principal behind token with its roles in `target` (the tenant the route
  * is about): NULL with e set (401 for a bad, expired or revoked token, 403 for
@@ -246,9 +267,7 @@ static struct principal *principal_find(struct api *api, struct http_request *re
     struct store_tx *tx;
     struct token_rec *t = NULL;
     struct principal_rec *pr = NULL;
-    struct binding_rec **b = NULL;
     struct principal *p = NULL;
-    size_t nb = 0;
 
     if (strlen(token) > 256)
         return err_set(e, 401, ERR_UNAUTHORIZED, "invalid token"), NULL;
@@ -272,21 +291,8 @@ static struct principal *principal_find(struct api *api, struct http_request *re
         err_set(e, 401, ERR_UNAUTHORIZED, "invalid token");
         goto out;
     }
-    if (pr->disabled) {
-        err_set(e, 403, ERR_FORBIDDEN, "principal %s is disabled", pr->id);
+    if (api_principal_admit(tx, req, pr, target, p, e) != 0)
         goto out;
-    }
-    if (!svc_addr_allowed(pr->allow, req->remote_addr)) {
-        err_set(e, 403, ERR_FORBIDDEN, "address %s is not allowed for principal %s",
-                req->remote_addr ? req->remote_addr : "?", pr->id);
-        goto out;
-    }
-    if (target != NULL && store_binding_list(tx, target, t->tenant, pr->id, &b, &nb, e) != 0)
-        goto out;
-    p->roles = xcalloc(nb + 1, sizeof(*p->roles));
-    for (size_t i = 0; i < nb; i++)
-        p->roles[p->nroles++] = xstrdup(b[i]->role);
-    binding_rec_list_free(b, nb);
     store_rollback(tx);
     token_rec_free(t);
     principal_rec_free(pr);
@@ -314,11 +320,13 @@ int api_authorize(void *app, const struct http_route *route, struct http_request
         return 0;
     target = strcmp(route->permission, "system") == 0 ? "_system" : api_tenant(req);
     token = bearer(req);
-    if (token == NULL) {
+    if (token == NULL && req->client_cert != NULL)
+        p = api_cert_principal(api, req, target, &e);
+    else if (token == NULL)
         err_set(&e, 401, ERR_UNAUTHORIZED, "missing bearer token");
-        goto refuse;
-    }
-    if ((p = principal_find(api, req, token, target, &e)) == NULL)
+    else
+        p = principal_find(api, req, token, target, &e);
+    if (p == NULL)
         goto refuse;
     req->principal = p;
     if (target == NULL || p->nroles == 0) {

@@ -22,6 +22,13 @@ static json_t *principal_json(const struct principal_rec *r, struct binding_rec 
                           "created", api_time(r->created));
     json_t *roles = json_array();
 
+    if (r->cert_sha256 != NULL)
+        json_object_set_new(o, "client_cert", json_pack("{s:s}", "sha256", r->cert_sha256));
+    else if (r->cert_issuer != NULL)
+        json_object_set_new(
+            o, "client_cert",
+            json_pack("{s:s, s:s}", "issuer", r->cert_issuer, "subject", r->cert_subject));
+
     for (size_t i = 0; i < nb; i++)
         json_array_append_new(roles, json_string(b[i]->role));
     json_object_set_new(o, "roles", roles);
@@ -149,7 +156,8 @@ void api_principal_create(void *app, struct http_request *req, struct http_respo
         return;
     if (api_str(body, "name", 1, &name, &e) != 0 || api_str(body, "kind", 1, &kind, &e) != 0 ||
         svc_principal_create(api->svc, &a, api_tenant(req), name, kind,
-                             json_object_get(body, "allow"), &r, &e) != 0) {
+                             json_object_get(body, "allow"), json_object_get(body, "client_cert"),
+                             &r, &e) != 0) {
         api_fail(api, req, resp, "principal.create", NULL, &e);
         json_decref(body);
         return;

@@ -87,6 +87,9 @@ static const struct http_route routes[] = {
     {"GET", T "/roles", NULL, "principal.read", 0, api_role_list},
     {"POST", T "/roles/bind", JSON, "principal.write", SMALL, api_role_bind},
     {"POST", T "/roles/unbind", JSON, "principal.write", SMALL, api_role_unbind},
+    {"POST", T "/client-cas", JSON, "principal.write", SMALL, api_client_ca_create},
+    {"GET", T "/client-cas", NULL, "principal.read", 0, api_client_ca_list},
+    {"DELETE", T "/client-cas/{client_ca}", NULL, "principal.write", 0, api_client_ca_delete},
 };
 
 static const struct http_route public_routes[] = {

@@ -118,7 +118,8 @@ static int server_listen(struct server *s, struct err *e)
 {
     struct http_config pub = {
         .address = s->cfg.public_address, .port = s->cfg.public_port, .threads = s->cfg.threads};
-    struct http_config api = {.address = s->cfg.api_address,
+    struct http_config api = {.tls_client_certs = 1,
+                              .address = s->cfg.api_address,
                               .port = s->cfg.api_port,
                               .tls_cert_file = s->cfg.tls_cert,
                               .tls_key_file = s->cfg.tls_key,

@@ -27,10 +27,12 @@
     "tenant, serial, ca, profile, profile_version, entity_id, subject, sans, status, "             \
     "not_before, not_after, revoked_at, reason, invalidity_date, renewed_from, der, created, "     \
     "status_changed, crl_shard, requester"
-#define CRL_COLS        "tenant, ca, number, this_update, next_update, der, shard, delta_base"
-#define CRL_ENTRY_COLS  "serial, status, revoked_at, reason, invalidity_date, status_changed"
-#define TOKEN_COLS      "tenant, id, name, hash, role, expires, created, principal, secret, revoked"
-#define PRINCIPAL_COLS  "tenant, id, name, kind, allow, disabled, created"
+#define CRL_COLS       "tenant, ca, number, this_update, next_update, der, shard, delta_base"
+#define CRL_ENTRY_COLS "serial, status, revoked_at, reason, invalidity_date, status_changed"
+#define TOKEN_COLS     "tenant, id, name, hash, role, expires, created, principal, secret, revoked"
+#define PRINCIPAL_COLS                                                                             \
+    "tenant, id, name, kind, allow, disabled, created, cert_issuer, cert_subject, cert_sha256"
+#define CLIENT_CA_COLS  "tenant, name, ca, cert, created"
 #define BINDING_COLS    "tenant, principal_tenant, principal, role, created"
 #define RESPONDER_COLS  "tenant, ca, key_id, key_type, serial, cert, not_after, created"
 #define OCSP_COLS       "tenant, serial, ca, refresh_at, this_update, next_update, der"
@@ -373,6 +375,20 @@ static void *read_principal(const PGresult *res, int row)
     r->allow = col_text(res, row, 4);
     r->disabled = (int)col_int(res, row, 5);
     r->created = col_int(res, row, 6);
+    r->cert_issuer = col_text(res, row, 7);
+    r->cert_subject = col_text(res, row, 8);
+    r->cert_sha256 = col_text(res, row, 9);
+    return r;
+}
+
+static void *read_client_ca(const PGresult *res, int row)
+{
+    struct client_ca_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(res, row, 0);
+    r->name = col_text(res, row, 1);
+    r->ca = col_text(res, row, 2);
+    r->cert = col_blob(res, row, 3, &r->cert_len);
+    r->created = col_int(res, row, 4);
     return r;
 }
 
@@ -450,6 +466,7 @@ static const struct reader crl_reader = {read_crl, store_free_crl};
 static const struct reader token_reader = {read_token, store_free_token};
 static const struct reader principal_reader = {read_principal, store_free_principal};
 static const struct reader binding_reader = {read_binding, store_free_binding};
+static const struct reader client_ca_reader = {read_client_ca, store_free_client_ca};
 static const struct reader responder_reader = {read_responder, store_free_responder};
 static const struct reader ocsp_reader = {read_ocsp, store_free_ocsp};
 static const struct reader audit_reader = {read_audit, store_free_audit};
@@ -1246,10 +1263,49 @@ static int principal_insert(struct store_tx *tx, const char *tenant, const struc
     pg_param_text(&p, r->allow);
     pg_param_int(&p, r->disabled);
     pg_param_int(&p, r->created);
+    pg_param_text(&p, r->cert_issuer);
+    pg_param_text(&p, r->cert_subject);
+    pg_param_text(&p, r->cert_sha256);
     return run_insert(tx, tenant,
                       "INSERT INTO principals (" PRINCIPAL_COLS ") VALUES ($1, $2, $3, $4, $5, "
-                      "$6, $7) ON CONFLICT DO NOTHING",
+                      "$6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
                       &p, "principal", e);
+}
+
+static int client_ca_insert(struct store_tx *tx, const char *tenant, const struct client_ca_rec *r,
+                            struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, r->name);
+    pg_param_text(&p, r->ca);
+    pg_param_blob(&p, r->cert, r->cert_len);
+    pg_param_int(&p, r->created);
+    return run_insert(tx, tenant,
+                      "INSERT INTO client_cas (" CLIENT_CA_COLS ") VALUES ($1, $2, $3, $4, $5) "
+                      "ON CONFLICT DO NOTHING",
+                      &p, "client CA", e);
+}
+
+static int client_ca_list(struct store_tx *tx, const char *tenant, struct client_ca_rec ***out,
+                          size_t *n, struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    return read_all(tx, tenant,
+                    "SELECT " CLIENT_CA_COLS " FROM client_cas WHERE tenant = $1 "
+                    "ORDER BY created, name",
+                    &p, &client_ca_reader, (void ***)out, n, "client CAs", e);
+}
+
+static int client_ca_delete(struct store_tx *tx, const char *tenant, const char *name,
+                            struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, name);
+    return run_one_change(tx, tenant, "DELETE FROM client_cas WHERE tenant = $1 AND name = $2", &p,
+                          "client CA", e);
 }
 
 static int principal_get(struct store_tx *tx, const char *tenant, const char *id,
@@ -1735,6 +1791,9 @@ const struct store_ops store_pg_ops = {
     .principal_get = principal_get,
     .principal_list = principal_list,
     .principal_set_disabled = principal_set_disabled,
+    .client_ca_insert = client_ca_insert,
+    .client_ca_list = client_ca_list,
+    .client_ca_delete = client_ca_delete,
     .binding_insert = binding_insert,
     .binding_delete = binding_delete,
     .binding_list = binding_list,

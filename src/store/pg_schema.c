@@ -149,7 +149,10 @@ const char *const pg_migrations[] = {
      */
     "CREATE TABLE principals (tenant text NOT NULL, id text NOT NULL, name text NOT NULL,"
     "  kind text NOT NULL, allow text NOT NULL, disabled bigint NOT NULL,"
-    "  created bigint NOT NULL, PRIMARY KEY (tenant, id), UNIQUE (tenant, name));"
+    "  created bigint NOT NULL, cert_issuer text, cert_subject text, cert_sha256 text,"
+    "  PRIMARY KEY (tenant, id), UNIQUE (tenant, name));"
+    "CREATE TABLE client_cas (tenant text NOT NULL, name text NOT NULL, ca text,"
+    "  cert bytea NOT NULL, created bigint NOT NULL, PRIMARY KEY (tenant, name));"
     "CREATE TABLE role_bindings (tenant text NOT NULL, principal_tenant text NOT NULL,"
     "  principal text NOT NULL, role text NOT NULL, created bigint NOT NULL,"
     "  PRIMARY KEY (tenant, principal_tenant, principal, role));"
@@ -168,7 +171,7 @@ const char *const pg_migrations[] = {
     "INSERT INTO role_bindings (tenant, principal_tenant, principal, role, created)"
     "  SELECT '_system', tenant, id, 'system-admin', created FROM tokens WHERE role = 'system';"
     "ALTER TABLE tokens FORCE ROW LEVEL SECURITY;" WALL("principals", "tenant")
-        WALL("role_bindings", "tenant"),
+        WALL("role_bindings", "tenant") WALL("client_cas", "tenant"),
 };
 
 const int pg_migration_count = (int)ARRAY_LEN(pg_migrations);

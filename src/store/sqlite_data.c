@@ -20,10 +20,12 @@
     "tenant, serial, ca, profile, profile_version, entity_id, subject, sans, status, "             \
     "not_before, not_after, revoked_at, reason, invalidity_date, renewed_from, der, created, "     \
     "status_changed, crl_shard, requester"
-#define CRL_COLS        "tenant, ca, number, this_update, next_update, der, shard, delta_base"
-#define CRL_ENTRY_COLS  "serial, status, revoked_at, reason, invalidity_date, status_changed"
-#define TOKEN_COLS      "tenant, id, name, hash, role, expires, created, principal, secret, revoked"
-#define PRINCIPAL_COLS  "tenant, id, name, kind, allow, disabled, created"
+#define CRL_COLS       "tenant, ca, number, this_update, next_update, der, shard, delta_base"
+#define CRL_ENTRY_COLS "serial, status, revoked_at, reason, invalidity_date, status_changed"
+#define TOKEN_COLS     "tenant, id, name, hash, role, expires, created, principal, secret, revoked"
+#define PRINCIPAL_COLS                                                                             \
+    "tenant, id, name, kind, allow, disabled, created, cert_issuer, cert_subject, cert_sha256"
+#define CLIENT_CA_COLS  "tenant, name, ca, cert, created"
 #define BINDING_COLS    "tenant, principal_tenant, principal, role, created"
 #define RESPONDER_COLS  "tenant, ca, key_id, key_type, serial, cert, not_after, created"
 #define OCSP_COLS       "tenant, serial, ca, refresh_at, this_update, next_update, der"
@@ -132,11 +134,16 @@ const char *const sqlite_queries[Q_COUNT] = {
     [Q_TOKEN_REVOKE] =
         "UPDATE tokens SET revoked = ?3 WHERE tenant = ?1 AND id = ?2 AND revoked = 0",
     [Q_PRINCIPAL_INSERT] = "INSERT INTO principals (" PRINCIPAL_COLS ") VALUES "
-                           "(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                           "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [Q_PRINCIPAL_GET] = "SELECT " PRINCIPAL_COLS " FROM principals WHERE tenant = ?1 AND id = ?2",
     [Q_PRINCIPAL_LIST] =
         "SELECT " PRINCIPAL_COLS " FROM principals WHERE tenant = ?1 ORDER BY created, id",
     [Q_PRINCIPAL_DISABLE] = "UPDATE principals SET disabled = ?3 WHERE tenant = ?1 AND id = ?2",
+    [Q_CLIENT_CA_INSERT] =
+        "INSERT INTO client_cas (" CLIENT_CA_COLS ") VALUES (?1, ?2, ?3, ?4, ?5)",
+    [Q_CLIENT_CA_LIST] =
+        "SELECT " CLIENT_CA_COLS " FROM client_cas WHERE tenant = ?1 ORDER BY created, name",
+    [Q_CLIENT_CA_DELETE] = "DELETE FROM client_cas WHERE tenant = ?1 AND name = ?2",
     [Q_BINDING_INSERT] = "INSERT INTO role_bindings (" BINDING_COLS ") VALUES (?1, ?2, ?3, ?4, ?5)",
     [Q_BINDING_DELETE] = "DELETE FROM role_bindings WHERE tenant = ?1 AND principal_tenant = ?2 "
                          "AND principal = ?3 AND role = ?4",
@@ -445,6 +452,20 @@ static void *read_principal(sqlite3_stmt *st)
     r->allow = col_text(st, 4);
     r->disabled = sqlite3_column_int(st, 5);
     r->created = sqlite3_column_int64(st, 6);
+    r->cert_issuer = col_text(st, 7);
+    r->cert_subject = col_text(st, 8);
+    r->cert_sha256 = col_text(st, 9);
+    return r;
+}
+
+static void *read_client_ca(sqlite3_stmt *st)
+{
+    struct client_ca_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->name = col_text(st, 1);
+    r->ca = col_text(st, 2);
+    r->cert = col_blob(st, 3, &r->cert_len);
+    r->created = sqlite3_column_int64(st, 4);
     return r;
 }
 
@@ -558,6 +579,7 @@ static const struct reader crl_reader = {read_crl, store_free_crl};
 static const struct reader token_reader = {read_token, store_free_token};
 static const struct reader principal_reader = {read_principal, store_free_principal};
 static const struct reader binding_reader = {read_binding, store_free_binding};
+static const struct reader client_ca_reader = {read_client_ca, store_free_client_ca};
 static const struct reader responder_reader = {read_responder, store_free_responder};
 static const struct reader ocsp_reader = {read_ocsp, store_free_ocsp};
 static const struct reader audit_reader = {read_audit, store_free_audit};
@@ -1162,7 +1184,39 @@ static int principal_insert(struct store_tx *tx, const char *tenant, const struc
     bind_text(st, 5, r->allow);
     sqlite3_bind_int(st, 6, r->disabled);
     sqlite3_bind_int64(st, 7, r->created);
+    bind_text(st, 8, r->cert_issuer);
+    bind_text(st, 9, r->cert_subject);
+    bind_text(st, 10, r->cert_sha256);
     return step_done(tx, st, "principal", e);
+}
+
+static int client_ca_insert(struct store_tx *tx, const char *tenant, const struct client_ca_rec *r,
+                            struct err *e)
+{
+    STMT(Q_CLIENT_CA_INSERT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->name);
+    bind_text(st, 3, r->ca);
+    bind_blob(st, 4, r->cert, r->cert_len);
+    sqlite3_bind_int64(st, 5, r->created);
+    return step_done(tx, st, "client CA", e);
+}
+
+static int client_ca_list(struct store_tx *tx, const char *tenant, struct client_ca_rec ***out,
+                          size_t *n, struct err *e)
+{
+    STMT(Q_CLIENT_CA_LIST);
+    bind_text(st, 1, tenant);
+    return read_all(tx, st, &client_ca_reader, (void ***)out, n, "client CAs", e);
+}
+
+static int client_ca_delete(struct store_tx *tx, const char *tenant, const char *name,
+                            struct err *e)
+{
+    STMT(Q_CLIENT_CA_DELETE);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, name);
+    return step_one_change(tx, st, "client CA", e);
 }
 
 static int principal_get(struct store_tx *tx, const char *tenant, const char *id,
@@ -1544,6 +1598,9 @@ const struct store_ops store_sqlite_ops = {
     .principal_get = principal_get,
     .principal_list = principal_list,
     .principal_set_disabled = principal_set_disabled,
+    .client_ca_insert = client_ca_insert,
+    .client_ca_list = client_ca_list,
+    .client_ca_delete = client_ca_delete,
     .binding_insert = binding_insert,
     .binding_delete = binding_delete,
     .binding_list = binding_list,

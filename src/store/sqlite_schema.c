@@ -115,7 +115,10 @@ const char *const sqlite_migrations[] = {
      */
     "CREATE TABLE principals (tenant TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,"
     "  kind TEXT NOT NULL, allow TEXT NOT NULL, disabled INTEGER NOT NULL,"
-    "  created INTEGER NOT NULL, PRIMARY KEY (tenant, id), UNIQUE (tenant, name));"
+    "  created INTEGER NOT NULL, cert_issuer TEXT, cert_subject TEXT, cert_sha256 TEXT,"
+    "  PRIMARY KEY (tenant, id), UNIQUE (tenant, name));"
+    "CREATE TABLE client_cas (tenant TEXT NOT NULL, name TEXT NOT NULL, ca TEXT,"
+    "  cert BLOB NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (tenant, name));"
     "CREATE TABLE role_bindings (tenant TEXT NOT NULL, principal_tenant TEXT NOT NULL,"
     "  principal TEXT NOT NULL, role TEXT NOT NULL, created INTEGER NOT NULL,"
     "  PRIMARY KEY (tenant, principal_tenant, principal, role));"

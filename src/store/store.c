@@ -303,6 +303,23 @@ int store_principal_set_disabled(struct store_tx *tx, const char *tenant, const 
     return tx->ops->principal_set_disabled(tx, tenant, id, disabled, e);
 }
 
+int store_client_ca_insert(struct store_tx *tx, const char *tenant, const struct client_ca_rec *r,
+                           struct err *e)
+{
+    return tx->ops->client_ca_insert(tx, tenant, r, e);
+}
+
+int store_client_ca_list(struct store_tx *tx, const char *tenant, struct client_ca_rec ***out,
+                         size_t *n, struct err *e)
+{
+    return tx->ops->client_ca_list(tx, tenant, out, n, e);
+}
+
+int store_client_ca_delete(struct store_tx *tx, const char *tenant, const char *name, struct err *e)
+{
+    return tx->ops->client_ca_delete(tx, tenant, name, e);
+}
+
 int store_binding_insert(struct store_tx *tx, const char *tenant, const struct binding_rec *r,
                          struct err *e)
 {

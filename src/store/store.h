@@ -374,6 +374,10 @@ struct principal_rec {
     char *allow; /* JSON array of CIDRs a request must come from ("[]" = anywhere) */
     int disabled;
     int64_t created;
+    /* a TLS client certificate that authenticates it: by issuer and subject, or by fingerprint */
+    char *cert_issuer; /* RFC 2253 one-line, with cert_subject; NULL = none */
+    char *cert_subject;
+    char *cert_sha256; /* lowercase hex of the DER's SHA-256; NULL = none */
 };
 void principal_rec_free(struct principal_rec *r);
 void principal_rec_list_free(struct principal_rec **list, size_t n);
@@ -386,6 +390,25 @@ int store_principal_list(struct store_tx *tx, const char *tenant, struct princip
                          size_t *n, struct err *e);
 int store_principal_set_disabled(struct store_tx *tx, const char *tenant, const char *id,
                                  int disabled, struct err *e);
+
+/* An issuer whose certificates the tenant accepts as TLS client certificates. */
+struct client_ca_rec {
+    char *tenant;
+    char *name;
+    char *ca; /* the tenant CA it was taken from, NULL for an uploaded certificate */
+    unsigned char *cert;
+    size_t cert_len;
+    int64_t created;
+};
+void client_ca_rec_free(struct client_ca_rec *r);
+void client_ca_rec_list_free(struct client_ca_rec **list, size_t n);
+/* A name clash is 409. */
+int store_client_ca_insert(struct store_tx *tx, const char *tenant, const struct client_ca_rec *r,
+                           struct err *e);
+int store_client_ca_list(struct store_tx *tx, const char *tenant, struct client_ca_rec ***out,
+                         size_t *n, struct err *e);
+int store_client_ca_delete(struct store_tx *tx, const char *tenant, const char *name,
+                           struct err *e);
 
 /* A role of a principal (of `tenant`, or of "_system") within `tenant`. */
 struct binding_rec {

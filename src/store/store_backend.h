@@ -98,6 +98,12 @@ struct store_ops {
                           size_t *n, struct err *e);
     int (*principal_set_disabled)(struct store_tx *tx, const char *tenant, const char *id,
                                   int disabled, struct err *e);
+    int (*client_ca_insert)(struct store_tx *tx, const char *tenant, const struct client_ca_rec *r,
+                            struct err *e);
+    int (*client_ca_list)(struct store_tx *tx, const char *tenant, struct client_ca_rec ***out,
+                          size_t *n, struct err *e);
+    int (*client_ca_delete)(struct store_tx *tx, const char *tenant, const char *name,
+                            struct err *e);
     int (*binding_insert)(struct store_tx *tx, const char *tenant, const struct binding_rec *r,
                           struct err *e);
     int (*binding_delete)(struct store_tx *tx, const char *tenant, const struct binding_rec *r,

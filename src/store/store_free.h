@@ -20,6 +20,7 @@ void store_free_tenant(void *r);
 void store_free_token(void *r);
 void store_free_principal(void *r);
 void store_free_binding(void *r);
+void store_free_client_ca(void *r);
 void store_free_tsa_token(void *r);
 void store_free_tsa_unit(void *r);
 

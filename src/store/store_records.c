@@ -140,7 +140,33 @@ void principal_rec_free(struct principal_rec *r)
     free(r->name);
     free(r->kind);
     free(r->allow);
+    free(r->cert_issuer);
+    free(r->cert_subject);
+    free(r->cert_sha256);
     free(r);
+}
+
+void client_ca_rec_free(struct client_ca_rec *r)
+{
+    if (r == NULL)
+        return;
+    free(r->tenant);
+    free(r->name);
+    free(r->ca);
+    free(r->cert);
+    free(r);
+}
+
+void client_ca_rec_list_free(struct client_ca_rec **list, size_t n)
+{
+    for (size_t i = 0; list != NULL && i < n; i++)
+        client_ca_rec_free(list[i]);
+    free(list);
+}
+
+void store_free_client_ca(void *r)
+{
+    client_ca_rec_free(r);
 }
 
 void principal_rec_list_free(struct principal_rec **list, size_t n)

@@ -243,11 +243,23 @@ int svc_role_valid(const char *tenant, const char *role);
 
 /*
  * Creates a principal: kind "user" or "application", allow a JSON array of
- * CIDRs (NULL or empty: any address; only applications may have one).
+ * CIDRs (NULL or empty: any address; only applications may have one),
+ * client_cert (NULL: none) {"issuer", "subject"} or {"sha256"}: the TLS
+ * client certificate that authenticates it.
  * Audited as principal.create; *out set.
  */
 int svc_principal_create(struct svc *s, const struct actor *a, const char *tenant, const char *name,
-                         const char *kind, json_t *allow, struct principal_rec **out,
+                         const char *kind, json_t *allow, json_t *client_cert,
+                         struct principal_rec **out, struct err *e);
+/*
+ * Adds a client CA of tenant: its CA `ca` (active), or the uploaded CA
+ * certificate der (one of the two).  Audited as client_ca.add.
+ */
+int svc_client_ca_add(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                      const char *ca, const unsigned char *der, size_t len,
+                      struct client_ca_rec **out, struct err *e);
+/* Removes a client CA (audited as client_ca.delete); 404 if there is none. */
+int svc_client_ca_delete(struct svc *s, const struct actor *a, const char *tenant, const char *name,
                          struct err *e);
 /* Whether addr (text) is in the JSON array of CIDRs allow ("[]": any address). */
 int svc_addr_allowed(const char *allow, const char *addr);

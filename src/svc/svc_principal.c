@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include <argon2.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 /* argon2id parameters (RFC 9106 §4's second recommended option, scaled down: 19 MiB, t=2). */
 #define ARGON2_T    2
@@ -303,8 +305,36 @@ static char *allow_text(json_t *allow, const char *kind, struct err *e)
     return json_dumps(allow, JSON_COMPACT);
 }
 
+/* Reads a client-certificate mapping into r (strings owned by r); -1 with e if malformed. */
+static int client_cert_map(json_t *m, struct principal_rec *r, struct err *e)
+{
+    const char *issuer, *subject, *sha;
+
+    if (m == NULL || json_is_null(m))
+        return 0;
+    issuer = json_string_value(json_object_get(m, "issuer"));
+    subject = json_string_value(json_object_get(m, "subject"));
+    sha = json_string_value(json_object_get(m, "sha256"));
+    if (!json_is_object(m) || (sha == NULL && (issuer == NULL || subject == NULL)) ||
+        (sha != NULL && (issuer != NULL || subject != NULL)))
+        return err_set(e, 400, ERR_BAD_REQUEST,
+                       "client_cert: {\"issuer\", \"subject\"} or {\"sha256\"}");
+    if (sha != NULL) {
+        if (strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64)
+            return err_set(e, 400, ERR_BAD_REQUEST, "client_cert.sha256: 64 lowercase hex");
+        r->cert_sha256 = xstrdup(sha);
+        return 0;
+    }
+    if (strlen(issuer) > 1024 || strlen(subject) > 1024 || !issuer[0] || !subject[0])
+        return err_set(e, 400, ERR_BAD_REQUEST, "client_cert: issuer and subject, 1 to 1024");
+    r->cert_issuer = xstrdup(issuer);
+    r->cert_subject = xstrdup(subject);
+    return 0;
+}
+
 int svc_principal_create(struct svc *s, const struct actor *a, const char *tenant, const char *name,
-                         const char *kind, json_t *allow, struct principal_rec **out, struct err *e)
+                         const char *kind, json_t *allow, json_t *client_cert,
+                         struct principal_rec **out, struct err *e)
 {
     struct principal_rec r = {0};
     struct store_tx *tx;
@@ -316,6 +346,13 @@ int svc_principal_create(struct svc *s, const struct actor *a, const char *tenan
         return err_set(e, 400, ERR_BAD_REQUEST, "kind: \"user\" or \"application\"");
     if ((r.allow = allow_text(allow, kind, e)) == NULL)
         return -1;
+    if (client_cert_map(client_cert, &r, e) != 0) {
+        free(r.allow);
+        free(r.cert_issuer);
+        free(r.cert_subject);
+        free(r.cert_sha256);
+        return -1;
+    }
     r.tenant = (char *)tenant;
     r.id = random_id("prn");
     r.name = (char *)name;
@@ -335,11 +372,14 @@ int svc_principal_create(struct svc *s, const struct actor *a, const char *tenan
         (*out)->tenant = xstrdup(tenant);
         (*out)->name = xstrdup(name);
         (*out)->kind = xstrdup(kind);
-        r.id = r.allow = NULL; /* owned by *out */
+        r.id = r.allow = r.cert_issuer = r.cert_subject = r.cert_sha256 = NULL; /* *out's */
         rc = 0;
     }
     free(r.id);
     free(r.allow);
+    free(r.cert_issuer);
+    free(r.cert_subject);
+    free(r.cert_sha256);
     return rc;
 }
 
@@ -417,7 +457,7 @@ int svc_principal_bootstrap(struct svc *s, const struct actor *a, const char *te
             found = xstrdup(list[i]->id);
     principal_rec_list_free(list, n);
     if (found == NULL) {
-        if (svc_principal_create(s, a, tenant, name, "user", NULL, &made, e) != 0)
+        if (svc_principal_create(s, a, tenant, name, "user", NULL, NULL, &made, e) != 0)
             return -1;
         found = xstrdup(made->id);
         principal_rec_free(made);
@@ -429,4 +469,92 @@ int svc_principal_bootstrap(struct svc *s, const struct actor *a, const char *te
         }
     *id = found;
     return 0;
+}
+
+/* ---- client CAs -------------------------------------------------------- */
+
+/* The DER of tenant's active CA `ca` (caller frees); NULL with e set. */
+static unsigned char *ca_der(struct store_tx *tx, const char *tenant, const char *ca, size_t *len,
+                             struct err *e)
+{
+    struct ca_rec *r = NULL;
+    unsigned char *der = NULL;
+
+    if (store_ca_get(tx, tenant, ca, &r, e) != 0)
+        return err_set(e, 404, ERR_NOT_FOUND, "CA %s not found", ca), NULL;
+    if (r->cert_der == NULL || strcmp(r->status, "active") != 0)
+        err_set(e, 409, ERR_CONFLICT, "CA %s is not active", ca);
+    else {
+        der = xmalloc(r->cert_len);
+        memcpy(der, r->cert_der, r->cert_len);
+        *len = r->cert_len;
+    }
+    ca_rec_free(r);
+    return der;
+}
+
+int svc_client_ca_add(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                      const char *ca, const unsigned char *der, size_t len,
+                      struct client_ca_rec **out, struct err *e)
+{
+    struct client_ca_rec r = {.tenant = (char *)tenant, .name = (char *)name, .ca = (char *)ca};
+    struct store_tx *tx;
+    const unsigned char *p;
+    X509 *cert = NULL;
+    int rc = -1;
+
+    if (!name_valid(name))
+        return err_set(e, 400, ERR_BAD_REQUEST, "name: letters, digits, '-', '_', '.'");
+    if ((tx = store_begin(s->store, e)) == NULL)
+        return -1;
+    if (ca != NULL) {
+        if ((r.cert = ca_der(tx, tenant, ca, &r.cert_len, e)) == NULL)
+            goto out;
+    } else {
+        r.cert = xmalloc(len);
+        memcpy(r.cert, der, len);
+        r.cert_len = len;
+    }
+    p = r.cert;
+    if ((cert = d2i_X509(NULL, &p, (long)r.cert_len)) == NULL || X509_check_ca(cert) == 0) {
+        err_set(e, 422, ERR_PROFILE, "certificate: not a CA certificate");
+        goto out;
+    }
+    r.created = time_now();
+    if (store_client_ca_insert(tx, tenant, &r, e) != 0 ||
+        svc_audit_ok(tx, tenant, a, "client_ca.add", name, NULL, e) != 0) {
+        if (e->status == 409)
+            err_set(e, 409, ERR_CONFLICT, "client CA %s exists", name);
+        goto out;
+    }
+    if (store_commit(tx, e) == 0) {
+        *out = xcalloc(1, sizeof(**out));
+        **out = r;
+        (*out)->tenant = xstrdup(tenant);
+        (*out)->name = xstrdup(name);
+        (*out)->ca = ca ? xstrdup(ca) : NULL;
+        r.cert = NULL; /* *out's */
+        rc = 0;
+    }
+    tx = NULL;
+out:
+    store_rollback(tx);
+    X509_free(cert);
+    free(r.cert);
+    return rc;
+}
+
+int svc_client_ca_delete(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                         struct err *e)
+{
+    struct store_tx *tx = store_begin(s->store, e);
+
+    if (tx == NULL)
+        return -1;
+    if (store_client_ca_delete(tx, tenant, name, e) != 0 ||
+        svc_audit_ok(tx, tenant, a, "client_ca.delete", name, NULL, e) != 0) {
+        store_rollback(tx);
+        return -1;
+    }
+    return store_commit(tx, e);
 }

@@ -55,9 +55,11 @@ def populate(server, t, tok, tag):
     prn = api("POST", "/principals", {"name": f"{tag}-robot", "kind": "application"}, 201)
     token = api("POST", "/tokens", {"name": f"{tag}-robot-token", "principal": prn["id"]}, 201)
     api("POST", f"/cas/{tag}-issuing/crl", {}, 201)
+    api("POST", "/client-cas", {"name": f"{tag}-clients", "ca": f"{tag}-issuing"}, 201)
     return {"tenant": t, "ca": f"{tag}-issuing", "serial": cert["serial"],
             "profile": f"{tag}-web", "entity": ent["id"], "key": key["key_id"],
             "unit": unit["name"], "principal": prn["id"], "token": token["id"],
+            "client_ca": f"{tag}-clients",
             "_subject": cert["subject"], "_token_secret": token["token"]}
 
 
@@ -81,7 +83,7 @@ def world(server):
 # How to fill each path parameter with B's object: a key of populate()'s answer.
 FILL = {"tenant": "tenant", "ca": "ca", "serial": "serial", "profile": "profile",
         "entity": "entity", "key": "key", "unit": "unit", "principal": "principal",
-        "token": "token"}
+        "token": "token", "client_ca": "client_ca"}
 
 
 def fill(path, objects):
@@ -98,7 +100,7 @@ def fill(path, objects):
 
 def secrets_of(b):
     return [b["serial"], b["ca"], "bravo-root", "BRAVO Secret Org", b["profile"], b["entity"],
-            b["key"], b["unit"], b["principal"], b["token"], b["_subject"]]
+            b["key"], b["unit"], b["principal"], b["token"], b["_subject"], b["client_ca"]]
 
 
 def snapshot(server, b, tok):
@@ -111,6 +113,7 @@ def snapshot(server, b, tok):
     return {"cas": get("/cas"), "certs": get("/certificates"), "profiles": get("/profiles"),
             "entities": get("/entities"), "keys": get("/keys"), "tsa": get("/tsa"),
             "principals": get("/principals"), "tokens": get("/tokens"), "roles": get("/roles"),
+            "client_cas": get("/client-cas"),
             "audit": [(e["seq"], e["hash"]) for e in audit]}
 
 

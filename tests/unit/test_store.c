@@ -1186,7 +1186,8 @@ static void principals_bindings_and_token_revocation_stay_in_their_tenant(void *
                               .name = "alice",
                               .kind = "user",
                               .allow = "[]",
-                              .created = 5},
+                              .created = 5,
+                              .cert_sha256 = "ab"},
                          *got = NULL, **list = NULL;
     struct binding_rec b = {.principal_tenant = "a", .principal = "prn-1", .role = "auditor"},
                        sys = {.principal_tenant = "_system",
@@ -1226,6 +1227,8 @@ static void principals_bindings_and_token_revocation_stay_in_their_tenant(void *
     assert_int_equal(store_principal_get(tx, "a", "prn-1", &got, &e), 0);
     assert_true(got->disabled);
     assert_string_equal(got->allow, "[]");
+    assert_string_equal(got->cert_sha256, "ab");
+    assert_null(got->cert_issuer);
     principal_rec_free(got);
     assert_int_equal(store_principal_get(tx, "b", "prn-1", &got, &e), 0);
     assert_false(got->disabled);
@@ -1243,6 +1246,32 @@ static void principals_bindings_and_token_revocation_stay_in_their_tenant(void *
     assert_int_equal(store_binding_list(tx, "a", NULL, NULL, &bl, &n, &e), 0);
     assert_int_equal(n, 2);
     binding_rec_list_free(bl, n);
+    {
+        struct client_ca_rec ca = {.name = "partner",
+                                   .cert = (unsigned char *)"\x30\x00",
+                                   .cert_len = 2,
+                                   .created = 3},
+                             **cas = NULL;
+        struct store_tx *w = begin(s);
+        assert_int_equal(store_client_ca_insert(w, "a", &ca, &e), 0);
+        assert_int_equal(store_client_ca_insert(w, "a", &ca, &e), -1);
+        assert_int_equal(e.status, 409);
+        commit(w);
+        w = begin(s);
+        assert_int_equal(store_client_ca_delete(w, "b", "partner", &e), -1);
+        assert_int_equal(e.status, 404);
+        commit(w);
+        w = begin_read(s);
+        assert_int_equal(store_client_ca_list(w, "b", &cas, &n, &e), 0);
+        assert_int_equal(n, 0);
+        client_ca_rec_list_free(cas, n);
+        assert_int_equal(store_client_ca_list(w, "a", &cas, &n, &e), 0);
+        assert_int_equal(n, 1);
+        assert_null(cas[0]->ca);
+        assert_int_equal(cas[0]->cert_len, 2);
+        client_ca_rec_list_free(cas, n);
+        store_rollback(w);
+    }
     {
         struct token_rec *tok = NULL;
         assert_int_equal(store_token_find(tx, "vt_0000000000000009", &tok, &e), 0);

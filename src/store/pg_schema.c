@@ -160,6 +160,7 @@ const char *const pg_migrations[] = {
     "ALTER TABLE tokens ADD COLUMN secret text;"
     "ALTER TABLE tokens ADD COLUMN revoked bigint NOT NULL DEFAULT 0;"
     "ALTER TABLE certs ADD COLUMN requester text;"
+    "CREATE INDEX certs_requester ON certs (tenant, requester) WHERE requester IS NOT NULL;"
     "ALTER TABLE tokens NO FORCE ROW LEVEL SECURITY;"
     "INSERT INTO principals (tenant, id, name, kind, allow, disabled, created)"
     "  SELECT tenant, id, name || ' (' || id || ')', 'application', '[]', 0, created FROM tokens;"

@@ -126,6 +126,7 @@ const char *const sqlite_migrations[] = {
     "ALTER TABLE tokens ADD COLUMN secret TEXT;"
     "ALTER TABLE tokens ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE certs ADD COLUMN requester TEXT;"
+    "CREATE INDEX certs_requester ON certs (tenant, requester) WHERE requester IS NOT NULL;"
     "INSERT INTO principals (tenant, id, name, kind, allow, disabled, created)"
     "  SELECT tenant, id, name || ' (' || id || ')', 'application', '[]', 0, created FROM tokens;"
     "UPDATE tokens SET principal = id;"

@@ -318,6 +318,54 @@ static void data_survives_close_and_reopen(void **state)
     store_close(s);
 }
 
+/*
+ * A file of schema 6 with an admin and a system token: migration 7 makes each
+ * token a principal of its own with the roles of its old role, and the tokens
+ * are still found by their SHA-256.  (SQLite: the PostgreSQL step was run
+ * against a database of the schema-6 build by hand.)
+ */
+static void schema_6_tokens_become_principals_with_their_roles(void **state)
+{
+    struct binding_rec **b = NULL;
+    struct token_rec *t = NULL;
+    struct store_tx *tx;
+    struct store *s;
+    struct err e;
+    size_t n = 0;
+    char sql[64];
+
+    (void)state;
+    if (pg_url != NULL)
+        skip();
+    raw_exec("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)");
+    for (int i = 0; i < 6; i++) {
+        raw_exec(sqlite_migrations[i]);
+        snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%d, 0)", i + 1);
+        raw_exec(sql);
+    }
+    raw_exec("INSERT INTO tokens VALUES ('default', 'tok-a', 'demo admin', 'aa11', 'admin', 0, 1);"
+             "INSERT INTO tokens VALUES ('_system', 'tok-s', 'sys', 'ss22', 'system', 0, 1);");
+    s = open_store();
+    assert_true(store_schema_version(s) >= 7);
+    tx = begin_read(s);
+    assert_int_equal(store_token_find(tx, "aa11", &t, &e), 0);
+    assert_string_equal(t->principal, "tok-a");
+    assert_null(t->secret);
+    token_rec_free(t);
+    assert_int_equal(store_binding_list(tx, "default", "default", "tok-a", &b, &n, &e), 0);
+    assert_int_equal(n, 5);
+    binding_rec_list_free(b, n);
+    assert_int_equal(store_binding_list(tx, "_system", "_system", "tok-s", &b, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(b[0]->role, "system-admin");
+    binding_rec_list_free(b, n);
+    assert_int_equal(store_binding_list(tx, "default", "_system", "tok-s", &b, &n, &e), 0);
+    assert_int_equal(n, 0); /* the system administrator reads no tenant */
+    binding_rec_list_free(b, n);
+    store_rollback(tx);
+    store_close(s);
+}
+
 static void a_file_from_a_newer_build_is_refused(void **state)
 {
     struct store *s = open_store();
@@ -2050,6 +2098,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(migrations_run_on_a_new_file_and_reopen_is_stable),
+        T(schema_6_tokens_become_principals_with_their_roles),
         T(data_survives_close_and_reopen),
         T(a_file_from_a_newer_build_is_refused),
         T(a_file_versioned_by_user_version_is_adopted),

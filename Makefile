@@ -6,7 +6,7 @@
 #   make SANITIZE=address,undefined   the same into build-asan/
 
 CC       ?= cc
-PKGS     := openssl libmicrohttpd jansson sqlite3 libpq libcurl p11-kit-1
+PKGS     := openssl libmicrohttpd jansson sqlite3 libpq libcurl p11-kit-1 libargon2 gnutls
 SANITIZE ?=
 ifeq ($(SANITIZE),)
 BUILD    ?= build

@@ -10,6 +10,7 @@
 #define VOUCH_API_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "http/http.h"
 #include "keys/keys.h"
@@ -31,7 +32,16 @@ int api_authorize(void *app, const struct http_route *route, struct http_request
                   struct http_response *resp);
 void api_free_principal(void *principal);
 
-/* The permissions a role grants (NULL-terminated); exposed for tests and docs. */
+/*
+ * The permissions a role grants (NULL-terminated; "X:own" is X for the
+ * principal's own objects only); exposed for tests and docs.
+ */
 const char *const *api_role_permissions(const char *role);
+/* Whether some role grants permission (or it is "public"). */
+int api_permission_known(const char *permission);
+/* 0 if every route's permission is known; else -1 with e naming the route. */
+int api_routes_check(const struct http_route *routes, size_t n, struct err *e);
+/* Prints both route tables as JSON ({"routes": [{method, path, permission, listener}]}). */
+void api_routes_print(FILE *out);
 
 #endif

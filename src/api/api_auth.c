@@ -1,62 +1,123 @@
 /*
  * api_auth.c — who is asking, and may they.
  *
- * A bearer token is looked up by its SHA-256; it names one tenant and one
- * role.  Tenant routes require the token's tenant to be the path's tenant
- * and its role to grant the route's permission; "system" routes require the
- * system role, which grants no tenant permission at all.  Every refusal is an
- * audit event of the tenant the request was aimed at.
+ * A request carries a bearer token of a principal: "vt_<id>_<secret>" (the
+ * row found by its public part, the secret checked with argon2id) or, for
+ * tokens made before schema 7, "vouch_..." found by its SHA-256.  The token
+ * row, its principal and the principal's role bindings in the tenant the
+ * route is about are read on every request, so a revoked or expired token, a
+ * disabled principal or an unbound role is refused at once; only the argon2id
+ * verification is cached (node-locally, keyed by the token's SHA-256, bounded,
+ * for a minute).
+ *
+ * The tenant a route is about is its {tenant}, or "_system" for the system
+ * routes.  A principal's permissions there are the union of the roles bound to
+ * it there (api_role_permissions); "X:own" grants X for the principal's own
+ * objects only.  Every refusal is an audit event of the tenant the request
+ * was aimed at.
  */
 #include "api/api_internal.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-/* Permissions of the tenant-admin role (every tenant permission). */
-static const char *const admin_permissions[] = {
-    "ca.read",
-    "ca.write",
-    "cert.read",
-    "cert.issue",
-    "cert.revoke",
-    "profile.read",
-    "profile.write",
-    "entity.read",
-    "entity.write",
-    "crl.write",
-    "audit.read",
-    "audit.write",
-    "token.read",
-    "token.write",
-    "tsa.read",
-    "tsa.write",
-    "request.read",
-    "request.approve",
-    "workflow.read",
-    "workflow.write",
-    "webhook.read",
-    "webhook.write",
-    NULL,
+#include <openssl/evp.h>
+
+/* The role map (docs/security.md has it as a table). */
+static const char *const tenant_admin[] = {
+    "profile.read",   "profile.write",   "workflow.read",
+    "workflow.write", "webhook.read",    "webhook.write",
+    "principal.read", "principal.write", "token.read",
+    "token.write",    "request.read",    "request.approve",
+    "audit.write",    "ca.read",         "cert.read",
+    "entity.read",    "tsa.read",        NULL,
 };
-static const char *const system_permissions[] = {"system", NULL};
+static const char *const ca_operator[] = {
+    "ca.read", "ca.write", "crl.write", "tsa.read", "tsa.write", "profile.read", "cert.read", NULL,
+};
+static const char *const ra_officer[] = {
+    "cert.read",       "cert.revoke", "entity.read",  "entity.write", "request.read",
+    "request.approve", "ca.read",     "profile.read", NULL,
+};
+static const char *const requester[] = {"cert.issue", "cert.read:own", "request.read:own", NULL};
+static const char *const auditor[] = {
+    "ca.read",        "cert.read",    "profile.read",  "entity.read",  "tsa.read",   "token.read",
+    "principal.read", "request.read", "workflow.read", "webhook.read", "audit.read", NULL,
+};
+static const char *const system_admin[] = {"system", NULL};
 static const char *const no_permissions[] = {NULL};
+
+static const struct {
+    const char *role;
+    const char *const *permissions;
+} role_map[] = {
+    {"tenant-admin", tenant_admin}, {"ca-operator", ca_operator}, {"ra-officer", ra_officer},
+    {"requester", requester},       {"auditor", auditor},         {"system-admin", system_admin},
+};
 
 const char *const *api_role_permissions(const char *role)
 {
-    if (strcmp(role, "admin") == 0)
-        return admin_permissions;
-    if (strcmp(role, "system") == 0)
-        return system_permissions;
+    for (size_t i = 0; i < ARRAY_LEN(role_map); i++)
+        if (strcmp(role_map[i].role, role) == 0)
+            return role_map[i].permissions;
     return no_permissions;
 }
 
+/* Whether role grants permission: 2 wholly, 1 for own objects only ("X:own"), else 0. */
 static int role_grants(const char *role, const char *permission)
 {
-    for (const char *const *p = api_role_permissions(role); *p != NULL; p++)
+    size_t len = strlen(permission);
+    int own = 0;
+
+    for (const char *const *p = api_role_permissions(role); *p != NULL; p++) {
         if (strcmp(*p, permission) == 0)
+            return 2;
+        if (strncmp(*p, permission, len) == 0 && strcmp(*p + len, ":own") == 0)
+            own = 1;
+    }
+    return own;
+}
+
+int api_permission_known(const char *permission)
+{
+    if (strcmp(permission, "public") == 0)
+        return 1;
+    if (strchr(permission, ':') != NULL) /* a scope, not a permission */
+        return 0;
+    for (size_t i = 0; i < ARRAY_LEN(role_map); i++)
+        if (role_grants(role_map[i].role, permission))
             return 1;
     return 0;
+}
+
+int api_routes_check(const struct http_route *routes, size_t n, struct err *e)
+{
+    for (size_t i = 0; i < n; i++)
+        if (routes[i].permission == NULL || !api_permission_known(routes[i].permission))
+            return err_set(e, 500, ERR_INTERNAL, "route %s %s: unknown permission \"%s\"",
+                           routes[i].method, routes[i].pattern,
+                           routes[i].permission ? routes[i].permission : "(none)");
+    return 0;
+}
+
+int api_principal_grants(const struct principal *p, const char *permission)
+{
+    int best = 0, g;
+
+    for (size_t i = 0; p != NULL && i < p->nroles; i++)
+        if ((g = role_grants(p->roles[i], permission)) > best)
+            best = g;
+    return best;
+}
+
+const char *api_own_only(const struct http_request *req, const char *permission)
+{
+    const struct principal *p = req->principal;
+
+    return p != NULL && api_principal_grants(p, permission) < 2 ? p->id : NULL;
 }
 
 void api_free_principal(void *principal)
@@ -66,10 +127,66 @@ void api_free_principal(void *principal)
     if (p == NULL)
         return;
     free(p->tenant);
+    free(p->id);
     free(p->token_id);
-    free(p->role);
+    for (size_t i = 0; i < p->nroles; i++)
+        free(p->roles[i]);
+    free(p->roles);
     free(p);
 }
+
+/* ---- the verification cache ------------------------------------------------ */
+
+#define CACHE_SLOTS 1024
+#define CACHE_TTL   60
+
+struct cache_slot {
+    unsigned char key[32]; /* SHA-256 of the whole token */
+    char *encoded;         /* the argon2id hash the token verified against */
+    int64_t until;
+};
+static struct cache_slot cache[CACHE_SLOTS];
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void token_digest(const char *token, unsigned char md[32])
+{
+    unsigned int len = 0;
+
+    if (EVP_Digest(token, strlen(token), md, &len, EVP_sha256(), NULL) != 1)
+        abort(); /* SHA-256 is always there */
+}
+
+static struct cache_slot *cache_slot_of(const unsigned char md[32])
+{
+    return &cache[((size_t)md[0] << 8 | md[1]) % CACHE_SLOTS];
+}
+
+/* Whether token was verified against `encoded` within the last CACHE_TTL seconds. */
+static int cache_hit(const unsigned char md[32], const char *encoded)
+{
+    struct cache_slot *c = cache_slot_of(md);
+    int hit;
+
+    pthread_mutex_lock(&cache_lock);
+    hit = c->encoded != NULL && c->until > time_now() && memcmp(c->key, md, 32) == 0 &&
+          strcmp(c->encoded, encoded) == 0;
+    pthread_mutex_unlock(&cache_lock);
+    return hit;
+}
+
+static void cache_put(const unsigned char md[32], const char *encoded)
+{
+    struct cache_slot *c = cache_slot_of(md);
+
+    pthread_mutex_lock(&cache_lock);
+    free(c->encoded);
+    memcpy(c->key, md, 32);
+    c->encoded = xstrdup(encoded);
+    c->until = time_now() + CACHE_TTL;
+    pthread_mutex_unlock(&cache_lock);
+}
+
+/* ---- authentication -------------------------------------------------------- */
 
 /* The bearer token of the request, or NULL. */
 static const char *bearer(struct http_request *req)
@@ -84,56 +201,110 @@ static const char *bearer(struct http_request *req)
     return *h ? h : NULL;
 }
 
-static struct principal *principal_find(struct api *api, const char *token, struct err *e)
+/* The token row of token, its secret verified; 401 if there is none or it does not verify. */
+static int token_lookup(struct store_tx *tx, const char *token, struct token_rec **out,
+                        struct err *e)
+{
+    unsigned char md[32];
+    char key[20], *hash = NULL;
+    const char *secret = svc_token_split(token, key);
+    struct token_rec *t = NULL;
+    int ok;
+
+    if (secret == NULL)
+        hash = svc_token_hash(token); /* a token made before schema 7 */
+    if (store_token_find(tx, secret ? key : hash, &t, e) != 0) {
+        free(hash);
+        return e->status == 404 ? err_set(e, 401, ERR_UNAUTHORIZED, "invalid token") : -1;
+    }
+    free(hash);
+    if (secret == NULL) {
+        ok = t->secret == NULL;
+    } else {
+        token_digest(token, md);
+        ok = t->secret != NULL &&
+             (cache_hit(md, t->secret) || svc_token_secret_verify(t->secret, secret));
+        if (ok)
+            cache_put(md, t->secret);
+    }
+    if (!ok) {
+        token_rec_free(t);
+        return err_set(e, 401, ERR_UNAUTHORIZED, "invalid token");
+    }
+    *out = t;
+    return 0;
+}
+
+int api_principal_admit(struct store_tx *tx, struct http_request *req,
+                        const struct principal_rec *pr, const char *target, struct principal *p,
+                        struct err *e)
+{
+    struct binding_rec **b = NULL;
+    size_t nb = 0;
+
+    if (pr->disabled)
+        return err_set(e, 403, ERR_FORBIDDEN, "principal %s is disabled", pr->id);
+    if (!svc_addr_allowed(pr->allow, req->remote_addr))
+        return err_set(e, 403, ERR_FORBIDDEN, "address %s is not allowed for principal %s",
+                       req->remote_addr ? req->remote_addr : "?", pr->id);
+    if (target != NULL && store_binding_list(tx, target, p->tenant, pr->id, &b, &nb, e) != 0)
+        return -1;
+    p->roles = xcalloc(nb + 1, sizeof(*p->roles));
+    for (size_t i = 0; i < nb; i++)
+        p->roles[p->nroles++] = xstrdup(b[i]->role);
+    binding_rec_list_free(b, nb);
+    return 0;
+}
+
+/*
+ * The principal behind token with its roles in `target` (the tenant the route
+ * is about): NULL with e set (401 for a bad, expired or revoked token, 403 for
+ * a disabled principal or an address outside its allowlist).
+ */
+static struct principal *principal_find(struct api *api, struct http_request *req,
+                                        const char *token, const char *target, struct err *e)
 {
     struct store_tx *tx;
     struct token_rec *t = NULL;
-    struct principal *p;
-    char *hash;
-    int rc;
+    struct principal_rec *pr = NULL;
+    struct principal *p = NULL;
 
     if (strlen(token) > 256)
         return err_set(e, 401, ERR_UNAUTHORIZED, "invalid token"), NULL;
-    hash = svc_token_hash(token);
-    tx = store_begin_read(api->store, e);
-    if (tx == NULL) {
-        free(hash);
+    if ((tx = store_begin_read(api->store, e)) == NULL)
         return NULL;
-    }
-    rc = store_token_find(tx, hash, &t, e);
-    store_rollback(tx);
-    free(hash);
-    if (rc != 0) {
-        if (e->status == 404)
-            err_set(e, 401, ERR_UNAUTHORIZED, "invalid token");
-        return NULL;
+    if (token_lookup(tx, token, &t, e) != 0)
+        goto out;
+    p = xcalloc(1, sizeof(*p)); /* names the actor of a refusal from here on */
+    p->tenant = xstrdup(t->tenant);
+    p->id = xstrdup(t->principal);
+    p->token_id = xstrdup(t->id);
+    if (t->revoked != 0) {
+        err_set(e, 401, ERR_UNAUTHORIZED, "token revoked");
+        goto out;
     }
     if (t->expires != 0 && t->expires <= time_now()) {
-        token_rec_free(t);
-        return err_set(e, 401, ERR_UNAUTHORIZED, "token expired"), NULL;
+        err_set(e, 401, ERR_UNAUTHORIZED, "token expired");
+        goto out;
     }
-    p = xcalloc(1, sizeof(*p));
-    p->tenant = xstrdup(t->tenant);
-    p->token_id = xstrdup(t->id);
-    p->role = xstrdup(t->role);
+    if (store_principal_get(tx, t->tenant, t->principal, &pr, e) != 0) {
+        err_set(e, 401, ERR_UNAUTHORIZED, "invalid token");
+        goto out;
+    }
+    if (api_principal_admit(tx, req, pr, target, p, e) != 0)
+        goto out;
+    store_rollback(tx);
     token_rec_free(t);
+    principal_rec_free(pr);
     return p;
-}
-
-/* Whether principal p may use a route needing `permission` on the path's tenant. */
-static int principal_allows(const struct principal *p, const char *permission,
-                            const char *path_tenant, struct err *e)
-{
-    if (strcmp(permission, "system") == 0) {
-        if (strcmp(p->role, "system") != 0)
-            return err_set(e, 403, ERR_FORBIDDEN, "this route needs the system administrator");
-        return 0;
-    }
-    if (path_tenant == NULL || strcmp(p->tenant, path_tenant) != 0)
-        return err_set(e, 403, ERR_FORBIDDEN, "token is not valid for this tenant");
-    if (!role_grants(p->role, permission))
-        return err_set(e, 403, ERR_FORBIDDEN, "role %s lacks permission %s", p->role, permission);
-    return 0;
+out:
+    store_rollback(tx);
+    token_rec_free(t);
+    principal_rec_free(pr);
+    /* a principal that was found (to name the actor) but is refused */
+    if (p != NULL)
+        req->principal = p;
+    return NULL;
 }
 
 /*
@@ -170,27 +341,41 @@ int api_authorize(void *app, const struct http_route *route, struct http_request
 {
     struct api *api = app;
     struct principal *p = NULL;
-    const char *token;
+    const char *token, *target;
     struct err e;
 
     err_clear(&e);
     if (strcmp(route->permission, "public") == 0)
         return 0;
+    target = strcmp(route->permission, "system") == 0 ? "_system" : api_tenant(req);
     token = bearer(req);
-    if (token == NULL) {
+    if (token == NULL && req->client_cert != NULL)
+        p = api_cert_principal(api, req, target, &e);
+    else if (token == NULL)
         err_set(&e, 401, ERR_UNAUTHORIZED, "missing bearer token");
-        goto refuse;
-    }
-    if ((p = principal_find(api, token, &e)) == NULL)
+    else
+        p = principal_find(api, req, token, target, &e);
+    if (p == NULL)
         goto refuse;
     req->principal = p;
-    if (principal_allows(p, route->permission, api_tenant(req), &e) != 0)
+    if (target == NULL || p->nroles == 0) {
+        err_set(&e, 403, ERR_FORBIDDEN,
+                strcmp(route->permission, "system") == 0
+                    ? "this route needs the system administrator"
+                    : "token is not valid for this tenant");
         goto refuse;
+    }
+    if (api_principal_grants(p, route->permission) == 0) {
+        err_set(&e, 403, ERR_FORBIDDEN, "the roles of %s lack permission %s", p->id,
+                route->permission);
+        goto refuse;
+    }
     if (strcmp(route->permission, "system") != 0 && tenant_admit(api, req, resp) != 0)
         return -1;
     return 0;
 refuse:
-    http_add_header(resp, "WWW-Authenticate", "Bearer");
+    if (e.status == 401)
+        http_add_header(resp, "WWW-Authenticate", "Bearer");
     api_fail(api, req, resp, "auth.refused", req->path, &e);
     return -1;
 }

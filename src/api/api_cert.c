@@ -198,6 +198,7 @@ void api_cert_search(void *app, struct http_request *req, struct http_response *
     q.ca = http_query(req, "ca");
     q.entity_id = http_query(req, "entity");
     q.profile = http_query(req, "profile");
+    q.requester = api_own_only(req, "cert.read");
     if (query_time(req, "expires_after", &q.expires_after, &e) != 0 ||
         query_time(req, "expires_before", &q.expires_before, &e) != 0 ||
         api_query_int(req, "limit", 1, 1000, &q.limit, &e) != 0 ||
@@ -220,9 +221,38 @@ void api_cert_expiring(void *app, struct http_request *req, struct http_response
         return;
     }
     q.status = "good";
+    q.requester = api_own_only(req, "cert.read");
     q.expires_after = time_now();
     q.expires_before = time_now() + (int64_t)days * 86400;
     respond_list(app, req, resp, &q, "cert.expiring");
+}
+
+/* Whether the request may see rec: always, unless it reads only its own certificates. */
+static int cert_mine(const struct http_request *req, const struct cert_rec *rec)
+{
+    const char *own = api_own_only(req, "cert.read");
+
+    return own == NULL || (rec->requester != NULL && strcmp(rec->requester, own) == 0);
+}
+
+/* 0 if the request may act on certificate serial (its own, for a requester); 404 otherwise. */
+static int cert_check_mine(struct api *api, struct http_request *req, const char *serial,
+                           struct err *e)
+{
+    struct store_tx *tx;
+    struct cert_rec *rec = NULL;
+    int rc;
+
+    if (api_own_only(req, "cert.read") == NULL)
+        return 0;
+    if ((tx = store_begin_read(api->store, e)) == NULL)
+        return -1;
+    rc = store_cert_get(tx, api_tenant(req), serial, &rec, e);
+    store_rollback(tx);
+    if (rc == 0 && !cert_mine(req, rec))
+        rc = -1;
+    cert_rec_free(rec);
+    return rc == 0 ? 0 : err_set(e, 404, ERR_NOT_FOUND, "certificate %s not found", serial);
 }
 
 void api_cert_show(void *app, struct http_request *req, struct http_response *resp)
@@ -240,6 +270,10 @@ void api_cert_show(void *app, struct http_request *req, struct http_response *re
     }
     rc = store_cert_get(tx, api_tenant(req), serial, &rec, &e);
     store_rollback(tx);
+    if (rc == 0 && !cert_mine(req, rec)) {
+        cert_rec_free(rec);
+        rc = err_set(&e, 404, ERR_NOT_FOUND, "not found");
+    }
     if (rc != 0) {
         if (e.status == 404)
             err_set(&e, 404, ERR_NOT_FOUND, "certificate %s not found", serial);
@@ -328,7 +362,8 @@ void api_cert_renew(void *app, struct http_request *req, struct http_response *r
 
     if (body == NULL)
         return;
-    if (api_str(body, "csr", 0, &csr, &e) != 0 || cert_read(api, req, serial, &rec, &e) != 0) {
+    if (api_str(body, "csr", 0, &csr, &e) != 0 || cert_check_mine(api, req, serial, &e) != 0 ||
+        cert_read(api, req, serial, &rec, &e) != 0) {
         api_fail(api, req, resp, "cert.renew", serial, &e);
     } else if (profile_gate(api, req, resp, "cert.renew", rec->profile, body) == 0) {
         cert_rec_free(rec);

@@ -18,7 +18,7 @@ const char *api_tenant(const struct http_request *req)
 struct actor api_actor(const struct http_request *req)
 {
     const struct principal *p = req->principal;
-    struct actor a = {.id = p ? p->token_id : "anonymous"};
+    struct actor a = {.id = p ? p->token_id : "anonymous", .principal = p ? p->id : NULL};
     return a;
 }
 
@@ -217,6 +217,7 @@ json_t *api_cert_json(struct api *api, const struct cert_rec *r, int der)
                         r->reason >= 0 ? json_string(crl_reason_name(r->reason)) : json_null());
     json_object_set_new(o, "invalidity_date", api_time(r->invalidity_date));
     json_object_set_new(o, "renewed_from", nullable(r->renewed_from));
+    json_object_set_new(o, "requester", nullable(r->requester));
     if (der) {
         char *b64 = base64_encode(r->der, r->der_len);
         json_object_set_new(o, "certificate", json_string(b64));

@@ -6,12 +6,34 @@
 
 #include "api/api.h"
 
+/* Who a request is: a principal, the credential it used, its roles in the route's tenant. */
 struct principal {
-    char *tenant;
-    char *token_id;
-    char *role;
+    char *tenant;   /* the principal's own tenant */
+    char *id;       /* principal id */
+    char *token_id; /* the credential: token id */
+    char **roles;   /* bound in the tenant the route is about */
+    size_t nroles;
     int approved; /* an approved request carried out on its requester's behalf (api_ra.c) */
 };
+
+/* 2 if p's roles grant permission wholly, 1 for its own objects only, 0 not at all. */
+int api_principal_grants(const struct principal *p, const char *permission);
+/*
+ * The principal id to filter by when the request's principal holds
+ * `permission` for its own objects only ("cert.read:own"), else NULL.
+ */
+const char *api_own_only(const struct http_request *req, const char *permission);
+/*
+ * Admits principal pr (found by a credential) for a route about `target`:
+ * refuses a disabled one or a request from outside its allowlist (403), else
+ * fills p->roles with its roles in target.  0 or -1 with e set.
+ */
+int api_principal_admit(struct store_tx *tx, struct http_request *req,
+                        const struct principal_rec *pr, const char *target, struct principal *p,
+                        struct err *e);
+/* The principal of the request's TLS client certificate (api_clientcert.c); NULL with e set. */
+struct principal *api_cert_principal(struct api *api, struct http_request *req, const char *target,
+                                     struct err *e);
 
 /* Route handlers (api_*.c). */
 void api_healthz(void *app, struct http_request *req, struct http_response *resp);
@@ -100,6 +122,17 @@ void api_public_tsa(void *app, struct http_request *req, struct http_response *r
 void api_key_list(void *app, struct http_request *req, struct http_response *resp);
 void api_key_generate(void *app, struct http_request *req, struct http_response *resp);
 void api_key_delete(void *app, struct http_request *req, struct http_response *resp);
+void api_principal_create(void *app, struct http_request *req, struct http_response *resp);
+void api_principal_list(void *app, struct http_request *req, struct http_response *resp);
+void api_principal_show(void *app, struct http_request *req, struct http_response *resp);
+void api_principal_disable(void *app, struct http_request *req, struct http_response *resp);
+void api_principal_enable(void *app, struct http_request *req, struct http_response *resp);
+void api_role_list(void *app, struct http_request *req, struct http_response *resp);
+void api_role_bind(void *app, struct http_request *req, struct http_response *resp);
+void api_role_unbind(void *app, struct http_request *req, struct http_response *resp);
+void api_client_ca_create(void *app, struct http_request *req, struct http_response *resp);
+void api_client_ca_list(void *app, struct http_request *req, struct http_response *resp);
+void api_client_ca_delete(void *app, struct http_request *req, struct http_response *resp);
 
 /* The tenant of the path ({tenant}), NULL if none. */
 const char *api_tenant(const struct http_request *req);

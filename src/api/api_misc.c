@@ -42,7 +42,7 @@ void api_profile_list(void *app, struct http_request *req, struct http_response 
 void api_profile_show(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
-    const char *name = http_param(req, "name"), *v = http_query(req, "version");
+    const char *name = http_param(req, "profile"), *v = http_query(req, "version");
     struct store_tx *tx;
     struct profile_rec *rec = NULL;
     int version = 0, rc;
@@ -118,7 +118,7 @@ void api_profile_update(void *app, struct http_request *req, struct http_respons
 
     if (body == NULL)
         return;
-    profile_put(app, req, resp, http_param(req, "name"), body, 0);
+    profile_put(app, req, resp, http_param(req, "profile"), body, 0);
     json_decref(body);
 }
 
@@ -126,7 +126,7 @@ void api_profile_clone(void *app, struct http_request *req, struct http_response
 {
     struct api *api = app;
     struct actor a = api_actor(req);
-    const char *from = http_param(req, "name"), *to = NULL;
+    const char *from = http_param(req, "profile"), *to = NULL;
     json_t *body = api_body(api, req, resp, "profile.clone");
     struct err e;
 
@@ -178,7 +178,7 @@ static void entity_put(struct api *api, struct http_request *req, struct http_re
     if (entity_parse(body, &r, &meta, &e) != 0) {
         api_fail(api, req, resp, action, NULL, &e);
     } else {
-        r.id = create ? NULL : (char *)http_param(req, "id");
+        r.id = create ? NULL : (char *)http_param(req, "entity");
         if (svc_entity_put(api->svc, &a, api_tenant(req), &r, create, &out, &e) != 0)
             api_fail(api, req, resp, action, r.id, &e);
         else
@@ -231,7 +231,7 @@ void api_entity_list(void *app, struct http_request *req, struct http_response *
 void api_entity_show(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
-    const char *id = http_param(req, "id");
+    const char *id = http_param(req, "entity");
     struct cert_query q = {.entity_id = id, .limit = 1000};
     struct store_tx *tx;
     struct entity_rec *rec = NULL;

@@ -33,7 +33,7 @@ int api_gate(struct api *api, struct http_request *req, struct http_response *re
     struct actor a = api_actor(req);
     struct workflow_rec *wf = NULL;
     struct request_rec *r = NULL;
-    json_t *path, *params;
+    json_t *path, *params, *roles;
     struct err e;
     int rc;
 
@@ -53,7 +53,12 @@ int api_gate(struct api *api, struct http_request *req, struct http_response *re
         for (int i = 0; i < req->nparams && i < HTTP_MAX_PARAMS; i++)
             if (strcmp(req->param_names[i], "tenant") != 0)
                 json_object_set_new(path, req->param_names[i], json_string(req->param_values[i]));
-        params = json_pack("{s:o, s:O}", "path", path, "body", body ? body : json_null());
+        /* The requester's roles now: the request is carried out with them. */
+        roles = json_array();
+        for (size_t i = 0; p != NULL && i < p->nroles; i++)
+            json_array_append_new(roles, json_string(p->roles[i]));
+        params = json_pack("{s:o, s:O, s:o}", "path", path, "body", body ? body : json_null(),
+                           "roles", roles);
         rc = svc_request_submit(api->svc, &a, api_tenant(req), kind, object, params, wf, &r, &e);
         json_decref(params);
     }
@@ -75,9 +80,10 @@ static int request_execute(struct api *api, struct http_request *orig, const str
                            json_t **result)
 {
     struct principal who = {.tenant = (char *)api_tenant(orig),
+                            .id = r->requester,
                             .token_id = r->requester,
-                            .role = "requester",
                             .approved = 1};
+    char *roles[16];
     struct http_request q = {.method = "POST",
                              .path = orig->path,
                              .request_id = orig->request_id,
@@ -91,8 +97,9 @@ static int request_execute(struct api *api, struct http_request *orig, const str
     const char *name;
     char *body;
     int status;
+    size_t i;
 
-    for (size_t i = 0; i < ARRAY_LEN(gated); i++)
+    for (i = 0; i < ARRAY_LEN(gated); i++)
         if (strcmp(gated[i].kind, r->kind) == 0)
             handler = gated[i].handler;
     if (handler == NULL || !json_is_object(params)) {
@@ -100,6 +107,12 @@ static int request_execute(struct api *api, struct http_request *orig, const str
         *result = json_pack("{s:s}", "error", "the stored request cannot be carried out");
         return -1;
     }
+    json_array_foreach(json_object_get(params, "roles"), i, v)
+    {
+        if (who.nroles < ARRAY_LEN(roles) && json_is_string(v))
+            roles[who.nroles++] = (char *)json_string_value(v);
+    }
+    who.roles = roles;
     q.param_names[0] = "tenant";
     q.param_values[0] = who.tenant;
     q.nparams = 1;
@@ -130,6 +143,7 @@ void api_request_list(void *app, struct http_request *req, struct http_response 
     struct api *api = app;
     struct request_rec **list = NULL;
     struct store_tx *tx;
+    const char *own;
     int limit = 100, offset = 0;
     size_t n = 0;
     json_t *arr;
@@ -141,8 +155,11 @@ void api_request_list(void *app, struct http_request *req, struct http_response 
         api_fail(api, req, resp, "request.list", NULL, &e);
         return;
     }
+    /* A requester sees its own requests only. */
+    own = api_own_only(req, "request.read");
     if (store_request_list(tx, api_tenant(req), http_query(req, "status"),
-                           http_query(req, "requester"), limit, offset, &list, &n, &e) != 0) {
+                           own ? own : http_query(req, "requester"), limit, offset, &list, &n,
+                           &e) != 0) {
         store_rollback(tx);
         api_fail(api, req, resp, "request.list", NULL, &e);
         return;
@@ -161,8 +178,16 @@ void api_request_show(void *app, struct http_request *req, struct http_response 
     struct request_rec *r = NULL;
     struct err e;
 
-    if (svc_request_get(api->svc, api_tenant(req), http_param(req, "id"), &r, &e) != 0) {
-        api_fail(api, req, resp, "request.read", http_param(req, "id"), &e);
+    const char *own = api_own_only(req, "request.read");
+
+    if (svc_request_get(api->svc, api_tenant(req), http_param(req, "request"), &r, &e) == 0 &&
+        own != NULL && strcmp(own, r->requester) != 0) {
+        request_rec_free(r);
+        r = NULL;
+        err_set(&e, 404, ERR_NOT_FOUND, "request %s not found", http_param(req, "request"));
+    }
+    if (r == NULL) {
+        api_fail(api, req, resp, "request.read", http_param(req, "request"), &e);
         return;
     }
     http_respond_json(resp, 200, svc_request_json(r));
@@ -172,8 +197,8 @@ void api_request_show(void *app, struct http_request *req, struct http_response 
 void api_request_approve(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
-    struct actor a = api_actor(req), requester;
-    const char *id = http_param(req, "id");
+    struct actor a = api_actor(req), requester = {0};
+    const char *id = http_param(req, "request");
     struct request_rec *r = NULL;
     json_t *result = NULL;
     struct err e;
@@ -186,6 +211,7 @@ void api_request_approve(void *app, struct http_request *req, struct http_respon
     if (ready) {
         ok = request_execute(api, req, r, &result) == 0;
         requester.id = r->requester;
+        requester.principal = r->requester;
         if (svc_request_finish(api->svc, &requester, api_tenant(req), r, ok, result, NULL, &e))
             log_error("tenant %s: request %s carried out, outcome not recorded: %s",
                       api_tenant(req), id, e.msg);
@@ -199,7 +225,7 @@ void api_request_reject(void *app, struct http_request *req, struct http_respons
 {
     struct api *api = app;
     struct actor a = api_actor(req);
-    const char *id = http_param(req, "id"), *reason = NULL;
+    const char *id = http_param(req, "request"), *reason = NULL;
     json_t *body = api_body(api, req, resp, "request.reject");
     struct request_rec *r = NULL;
     struct err e;
@@ -254,7 +280,7 @@ void api_workflow_list(void *app, struct http_request *req, struct http_response
 void api_workflow_show(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
-    const char *name = http_param(req, "name");
+    const char *name = http_param(req, "workflow");
     struct workflow_rec *w = NULL;
     struct err e;
     int rc = svc_workflow_find(api->svc, api_tenant(req), name, &w, &e);
@@ -274,7 +300,7 @@ void api_workflow_put(void *app, struct http_request *req, struct http_response 
 {
     struct api *api = app;
     struct actor a = api_actor(req);
-    const char *name = http_param(req, "name");
+    const char *name = http_param(req, "workflow");
     json_t *body = api_body(api, req, resp, "workflow.put");
     long long required = 1, hours = 72;
     struct err e;
@@ -299,8 +325,8 @@ void api_workflow_delete(void *app, struct http_request *req, struct http_respon
     struct actor a = api_actor(req);
     struct err e;
 
-    if (svc_workflow_delete(api->svc, &a, api_tenant(req), http_param(req, "name"), &e) != 0)
-        api_fail(api, req, resp, "workflow.delete", http_param(req, "name"), &e);
+    if (svc_workflow_delete(api->svc, &a, api_tenant(req), http_param(req, "workflow"), &e) != 0)
+        api_fail(api, req, resp, "workflow.delete", http_param(req, "workflow"), &e);
     else
         http_respond(resp, 204, NULL, NULL, 0);
 }

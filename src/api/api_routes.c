@@ -46,9 +46,9 @@ static const struct http_route routes[] = {
 
     {"GET", T "/profiles", NULL, "profile.read", 0, api_profile_list},
     {"POST", T "/profiles", JSON, "profile.write", SMALL, api_profile_create},
-    {"GET", T "/profiles/{name}", NULL, "profile.read", 0, api_profile_show},
-    {"PUT", T "/profiles/{name}", JSON, "profile.write", SMALL, api_profile_update},
-    {"POST", T "/profiles/{name}/clone", JSON, "profile.write", SMALL, api_profile_clone},
+    {"GET", T "/profiles/{profile}", NULL, "profile.read", 0, api_profile_show},
+    {"PUT", T "/profiles/{profile}", JSON, "profile.write", SMALL, api_profile_update},
+    {"POST", T "/profiles/{profile}/clone", JSON, "profile.write", SMALL, api_profile_clone},
 
     {"POST", T "/certificates", JSON, "cert.issue", SMALL, api_cert_issue},
     {"POST", T "/certificates/keygen", JSON, "cert.issue", SMALL, api_cert_keygen},
@@ -62,8 +62,8 @@ static const struct http_route routes[] = {
 
     {"POST", T "/entities", JSON, "entity.write", SMALL, api_entity_create},
     {"GET", T "/entities", NULL, "entity.read", 0, api_entity_list},
-    {"GET", T "/entities/{id}", NULL, "entity.read", 0, api_entity_show},
-    {"PUT", T "/entities/{id}", JSON, "entity.write", SMALL, api_entity_update},
+    {"GET", T "/entities/{entity}", NULL, "entity.read", 0, api_entity_show},
+    {"PUT", T "/entities/{entity}", JSON, "entity.write", SMALL, api_entity_update},
 
     {"GET", T "/audit", NULL, "audit.read", 0, api_audit_list},
     {"GET", T "/audit/verify", NULL, "audit.read", 0, api_audit_verify},
@@ -82,20 +82,34 @@ static const struct http_route routes[] = {
     {"GET", T "/tsa/{unit}/tokens/{serial}", NULL, "tsa.read", 0, api_tsa_token_show},
 
     {"GET", T "/requests", NULL, "request.read", 0, api_request_list},
-    {"GET", T "/requests/{id}", NULL, "request.read", 0, api_request_show},
-    {"POST", T "/requests/{id}/approve", JSON, "request.approve", SMALL, api_request_approve},
-    {"POST", T "/requests/{id}/reject", JSON, "request.approve", SMALL, api_request_reject},
+    {"GET", T "/requests/{request}", NULL, "request.read", 0, api_request_show},
+    {"POST", T "/requests/{request}/approve", JSON, "request.approve", SMALL, api_request_approve},
+    {"POST", T "/requests/{request}/reject", JSON, "request.approve", SMALL, api_request_reject},
     {"GET", T "/workflows", NULL, "workflow.read", 0, api_workflow_list},
-    {"GET", T "/workflows/{name}", NULL, "workflow.read", 0, api_workflow_show},
-    {"PUT", T "/workflows/{name}", JSON, "workflow.write", SMALL, api_workflow_put},
-    {"DELETE", T "/workflows/{name}", NULL, "workflow.write", 0, api_workflow_delete},
+    {"GET", T "/workflows/{workflow}", NULL, "workflow.read", 0, api_workflow_show},
+    {"PUT", T "/workflows/{workflow}", JSON, "workflow.write", SMALL, api_workflow_put},
+    {"DELETE", T "/workflows/{workflow}", NULL, "workflow.write", 0, api_workflow_delete},
     {"GET", T "/webhook", NULL, "webhook.read", 0, api_webhook_get},
     {"PUT", T "/webhook", JSON, "webhook.write", SMALL, api_webhook_put},
     {"DELETE", T "/webhook", NULL, "webhook.write", 0, api_webhook_delete},
 
     {"POST", T "/tokens", JSON, "token.write", SMALL, api_token_create},
     {"GET", T "/tokens", NULL, "token.read", 0, api_token_list},
-    {"DELETE", T "/tokens/{id}", NULL, "token.write", 0, api_token_delete},
+    {"DELETE", T "/tokens/{token}", NULL, "token.write", 0, api_token_delete},
+
+    {"POST", T "/principals", JSON, "principal.write", SMALL, api_principal_create},
+    {"GET", T "/principals", NULL, "principal.read", 0, api_principal_list},
+    {"GET", T "/principals/{principal}", NULL, "principal.read", 0, api_principal_show},
+    {"POST", T "/principals/{principal}/disable", JSON, "principal.write", SMALL,
+     api_principal_disable},
+    {"POST", T "/principals/{principal}/enable", JSON, "principal.write", SMALL,
+     api_principal_enable},
+    {"GET", T "/roles", NULL, "principal.read", 0, api_role_list},
+    {"POST", T "/roles/bind", JSON, "principal.write", SMALL, api_role_bind},
+    {"POST", T "/roles/unbind", JSON, "principal.write", SMALL, api_role_unbind},
+    {"POST", T "/client-cas", JSON, "principal.write", SMALL, api_client_ca_create},
+    {"GET", T "/client-cas", NULL, "principal.read", 0, api_client_ca_list},
+    {"DELETE", T "/client-cas/{client_ca}", NULL, "principal.write", 0, api_client_ca_delete},
 };
 
 static const struct http_route public_routes[] = {
@@ -116,6 +130,26 @@ const struct http_route *api_routes(size_t *n)
 {
     *n = ARRAY_LEN(routes);
     return routes;
+}
+
+static void routes_print(FILE *out, const struct http_route *r, size_t n, const char *listener,
+                         int *first)
+{
+    for (size_t i = 0; i < n; i++, *first = 0)
+        fprintf(out,
+                "%s\n  {\"method\": \"%s\", \"path\": \"%s\", \"permission\": \"%s\", "
+                "\"listener\": \"%s\"}",
+                *first ? "" : ",", r[i].method, r[i].pattern, r[i].permission, listener);
+}
+
+void api_routes_print(FILE *out)
+{
+    int first = 1;
+
+    fprintf(out, "{\"routes\": [");
+    routes_print(out, routes, ARRAY_LEN(routes), "api", &first);
+    routes_print(out, public_routes, ARRAY_LEN(public_routes), "public", &first);
+    fprintf(out, "\n]}\n");
 }
 
 const struct http_route *api_public_routes(size_t *n)

@@ -191,20 +191,29 @@ out:
     return rc;
 }
 
-static int tokens_make(struct svc *svc, char **system_token, char **admin_token, struct err *e)
+/* A token of the tenant's bootstrap principal (every role of the tenant); *token caller frees. */
+static int token_make(struct svc *svc, const char *tenant, const char *principal, const char *name,
+                      char **token, struct err *e)
 {
     static const struct actor init_actor = {.id = "init"};
     struct token_rec *t = NULL;
+    char *id = NULL;
+    int rc;
 
-    if (svc_token_create(svc, &init_actor, "_system", "system administrator", "system", 0, &t,
-                         system_token, e) != 0)
+    if (svc_principal_bootstrap(svc, &init_actor, tenant, principal, &id, e) != 0)
         return -1;
+    rc = svc_token_create(svc, &init_actor, tenant, id, name, 0, &t, token, e);
     token_rec_free(t);
-    if (svc_token_create(svc, &init_actor, "default", "demo admin", "admin", 0, &t, admin_token,
-                         e) != 0)
+    free(id);
+    return rc;
+}
+
+static int tokens_make(struct svc *svc, char **system_token, char **admin_token, struct err *e)
+{
+    if (token_make(svc, "_system", "system administrator", "system administrator", system_token,
+                   e) != 0)
         return -1;
-    token_rec_free(t);
-    return 0;
+    return token_make(svc, "default", "admin", "demo admin", admin_token, e);
 }
 
 static void init_print(const struct init_opts *o, const struct config *c, const char *sys,

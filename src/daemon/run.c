@@ -146,7 +146,8 @@ static int server_listen(struct server *s, struct err *e)
 {
     struct http_config pub = {
         .address = s->cfg.public_address, .port = s->cfg.public_port, .threads = s->cfg.threads};
-    struct http_config api = {.address = s->cfg.api_address,
+    struct http_config api = {.tls_client_certs = 1,
+                              .address = s->cfg.api_address,
                               .port = s->cfg.api_port,
                               .tls_cert_file = s->cfg.tls_cert,
                               .tls_key_file = s->cfg.tls_key,
@@ -325,9 +326,34 @@ static void server_loop(struct server *s, const sigset_t *stop)
     }
 }
 
+/* Both route tables checked (every permission known to the role map), then printed as JSON. */
+static int routes_check(struct err *e)
+{
+    const struct http_route *r;
+    size_t n;
+
+    r = api_routes(&n);
+    if (api_routes_check(r, n, e) != 0)
+        return -1;
+    r = api_public_routes(&n);
+    return api_routes_check(r, n, e);
+}
+
+static int routes_show(void)
+{
+    struct err e;
+
+    if (routes_check(&e) != 0) {
+        fprintf(stderr, "vouchd: %s\n", e.msg);
+        return 1;
+    }
+    api_routes_print(stdout);
+    return 0;
+}
+
 static int run_usage(void)
 {
-    fprintf(stderr, "usage: vouchd [-c FILE] [--check]\n");
+    fprintf(stderr, "usage: vouchd [-c FILE] [--check] | vouchd --routes\n");
     return 2;
 }
 
@@ -347,6 +373,8 @@ int daemon_run(int argc, char **argv)
             path = argv[++i];
         else if (strcmp(argv[i], "--check") == 0)
             check = 1;
+        else if (strcmp(argv[i], "--routes") == 0 && argc == 2)
+            return routes_show();
         else
             return run_usage();
     }
@@ -362,6 +390,11 @@ int daemon_run(int argc, char **argv)
         return 0;
     }
     set_log_level(s.cfg.log_level);
+    if (routes_check(&e) != 0) {
+        fprintf(stderr, "vouchd: refusing to start: %s\n", e.msg);
+        config_free(&s.cfg);
+        return 1;
+    }
     /* SIGINT/SIGTERM are taken by sigtimedwait in the main thread only. */
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);

@@ -35,7 +35,9 @@ struct http_request {
     const char *param_names[HTTP_MAX_PARAMS]; /* from {name} segments of the pattern */
     const char *param_values[HTTP_MAX_PARAMS];
     int nparams;
-    void *conn;      /* the server's connection, for http_header / http_query */
+    const unsigned char *client_cert; /* DER of the TLS client's certificate, NULL if none */
+    size_t client_cert_len;           /* (unverified: the application decides) */
+    void *conn;                       /* the server's connection, for http_header / http_query */
     void *principal; /* set by authorize for the handler; freed by the app's free_principal */
 };
 
@@ -82,6 +84,7 @@ struct http_config {
     int threads;            /* worker threads, default 2 */
     int connection_timeout; /* seconds idle before a connection is closed, default 30 */
     int max_connections;    /* default 1024 */
+    int tls_client_certs;   /* ask TLS clients for a certificate (requested, not required) */
 };
 
 struct http_server;

@@ -36,6 +36,11 @@ struct http_tls {
  * http_tls_free), or -1 with e naming the file and the problem.
  */
 int http_tls_load(const char *cert_file, const char *key_file, struct http_tls *out, struct err *e);
+/*
+ * The DER of the TLS peer's (first) certificate on an MHD connection, as
+ * sent and not verified; NULL if none (or not TLS).  The caller frees it.
+ */
+unsigned char *http_tls_peer_cert(void *mhd_connection, size_t *len);
 /* Wipes the key and frees both; accepts a zeroed struct. */
 void http_tls_free(struct http_tls *tls);
 

@@ -77,6 +77,7 @@ struct request_ctx {
     int too_large;               /* the body passed the limit while arriving */
     char request_id[16];
     char remote_addr[INET6_ADDRSTRLEN];
+    unsigned char *client_cert; /* req.client_cert */
 };
 
 union listen_addr {
@@ -105,6 +106,7 @@ static void request_free(struct request_ctx *r)
     http_response_clear(&r->resp);
     buf_free(&r->body);
     free(r->content_type);
+    free(r->client_cert);
     free(r->params);
     free(r->path);
     free(r->target);
@@ -184,6 +186,7 @@ static int request_fill(struct request_ctx *r, struct MHD_Connection *conn, cons
     r->req.request_id = r->request_id;
     r->req.remote_addr = r->remote_addr;
     remote_addr_fill(r, conn);
+    r->req.client_cert = r->client_cert = http_tls_peer_cert(conn, &r->req.client_cert_len);
     if (ct != NULL)
         r->req.content_type = r->content_type = media_type_parse(ct);
     r->expects_body =
@@ -489,6 +492,9 @@ static struct MHD_Daemon *daemon_start(struct http_server *srv, const struct htt
         flags |= MHD_USE_TLS;
         option_add(opts, &n, MHD_OPTION_HTTPS_MEM_CERT, 0, tls->cert_pem);
         option_add(opts, &n, MHD_OPTION_HTTPS_MEM_KEY, 0, tls->key_pem);
+        /* A trust list makes GnuTLS ask for a client certificate; the application verifies it. */
+        if (cfg->tls_client_certs)
+            option_add(opts, &n, MHD_OPTION_HTTPS_MEM_TRUST, 0, tls->cert_pem);
     }
     /* The logger goes first so that libmicrohttpd logs nothing on its own. */
     return MHD_start_daemon(

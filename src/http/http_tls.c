@@ -9,12 +9,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gnutls/gnutls.h>
+#include <microhttpd.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #define TLS_FILE_MAX (1024 * 1024)
+
+unsigned char *http_tls_peer_cert(void *mhd_connection, size_t *len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mhd_connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    const gnutls_datum_t *peers;
+    unsigned int n = 0;
+    unsigned char *der;
+
+    if (ci == NULL || ci->tls_session == NULL)
+        return NULL;
+    peers = gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &n);
+    if (peers == NULL || n == 0 || peers[0].size == 0 || peers[0].size > TLS_FILE_MAX)
+        return NULL;
+    der = xmalloc(peers[0].size);
+    memcpy(der, peers[0].data, peers[0].size);
+    *len = peers[0].size;
+    return der;
+}
 
 /* A passphrase callback that refuses, so that an encrypted key fails instead of prompting. */
 static int no_passphrase(char *buf, int size, int rwflag, void *u)

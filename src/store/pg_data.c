@@ -29,10 +29,14 @@
 #define CERT_COLS                                                                                  \
     "tenant, serial, ca, profile, profile_version, entity_id, subject, sans, status, "             \
     "not_before, not_after, revoked_at, reason, invalidity_date, renewed_from, der, created, "     \
-    "status_changed, crl_shard, counted"
-#define CRL_COLS        "tenant, ca, number, this_update, next_update, der, shard, delta_base"
-#define CRL_ENTRY_COLS  "serial, status, revoked_at, reason, invalidity_date, status_changed"
-#define TOKEN_COLS      "tenant, id, name, hash, role, expires, created"
+    "status_changed, crl_shard, counted, requester"
+#define CRL_COLS       "tenant, ca, number, this_update, next_update, der, shard, delta_base"
+#define CRL_ENTRY_COLS "serial, status, revoked_at, reason, invalidity_date, status_changed"
+#define TOKEN_COLS     "tenant, id, name, hash, role, expires, created, principal, secret, revoked"
+#define PRINCIPAL_COLS                                                                             \
+    "tenant, id, name, kind, allow, disabled, created, cert_issuer, cert_subject, cert_sha256"
+#define CLIENT_CA_COLS  "tenant, name, ca, cert, created"
+#define BINDING_COLS    "tenant, principal_tenant, principal, role, created"
 #define RESPONDER_COLS  "tenant, ca, key_id, key_type, serial, cert, not_after, created"
 #define OCSP_COLS       "tenant, serial, ca, refresh_at, this_update, next_update, der"
 #define AUDIT_COLS      "tenant, seq, time, actor, action, object, result, detail, prev_hash, hash"
@@ -54,7 +58,7 @@
 
 #define TX(base) ((struct pg_tx *)(base))
 
-#define CERT_FILTERS   9
+#define CERT_FILTERS   10
 #define ENTITY_FILTERS 3
 
 /* ---- reading columns ------------------------------------------------------ */
@@ -280,6 +284,7 @@ static void *read_cert(const PGresult *res, int row)
     r->status_changed = col_int(res, row, 17);
     r->crl_shard = (int)col_int(res, row, 18);
     r->counted = (int)col_int(res, row, 19);
+    r->requester = col_text(res, row, 20);
     return r;
 }
 
@@ -370,6 +375,47 @@ static void *read_token(const PGresult *res, int row)
     r->role = col_text(res, row, 4);
     r->expires = col_int(res, row, 5);
     r->created = col_int(res, row, 6);
+    r->principal = col_text(res, row, 7);
+    r->secret = col_text(res, row, 8);
+    r->revoked = col_int(res, row, 9);
+    return r;
+}
+
+static void *read_principal(const PGresult *res, int row)
+{
+    struct principal_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(res, row, 0);
+    r->id = col_text(res, row, 1);
+    r->name = col_text(res, row, 2);
+    r->kind = col_text(res, row, 3);
+    r->allow = col_text(res, row, 4);
+    r->disabled = (int)col_int(res, row, 5);
+    r->created = col_int(res, row, 6);
+    r->cert_issuer = col_text(res, row, 7);
+    r->cert_subject = col_text(res, row, 8);
+    r->cert_sha256 = col_text(res, row, 9);
+    return r;
+}
+
+static void *read_client_ca(const PGresult *res, int row)
+{
+    struct client_ca_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(res, row, 0);
+    r->name = col_text(res, row, 1);
+    r->ca = col_text(res, row, 2);
+    r->cert = col_blob(res, row, 3, &r->cert_len);
+    r->created = col_int(res, row, 4);
+    return r;
+}
+
+static void *read_binding(const PGresult *res, int row)
+{
+    struct binding_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(res, row, 0);
+    r->principal_tenant = col_text(res, row, 1);
+    r->principal = col_text(res, row, 2);
+    r->role = col_text(res, row, 3);
+    r->created = col_int(res, row, 4);
     return r;
 }
 
@@ -491,6 +537,9 @@ static const struct reader entity_reader = {read_entity, store_free_entity};
 static const struct reader cert_reader = {read_cert, store_free_cert};
 static const struct reader crl_reader = {read_crl, store_free_crl};
 static const struct reader token_reader = {read_token, store_free_token};
+static const struct reader principal_reader = {read_principal, store_free_principal};
+static const struct reader binding_reader = {read_binding, store_free_binding};
+static const struct reader client_ca_reader = {read_client_ca, store_free_client_ca};
 static const struct reader responder_reader = {read_responder, store_free_responder};
 static const struct reader ocsp_reader = {read_ocsp, store_free_ocsp};
 static const struct reader audit_reader = {read_audit, store_free_audit};
@@ -879,9 +928,10 @@ static int cert_insert(struct store_tx *tx, const char *tenant, const struct cer
     pg_param_int(&p, r->status_changed);
     pg_param_int(&p, r->crl_shard);
     pg_param_int(&p, r->counted);
+    pg_param_text(&p, r->requester);
     return run_insert(tx, tenant,
                       "INSERT INTO certs (" CERT_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-                      "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) "
+                      "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) "
                       "ON CONFLICT DO NOTHING",
                       &p, "certificate serial", e);
 }
@@ -953,11 +1003,12 @@ static int cert_search(struct store_tx *tx, const char *tenant, const struct cer
         "ca = $?",
         "entity_id = $?",
         "profile = $?",
+        "requester = $?",
         "not_after >= $?",
         "not_after < $?",
     };
-    const char *values[CERT_FILTERS - 2] = {q->serial, q->subject,   q->san,    q->status,
-                                            q->ca,     q->entity_id, q->profile};
+    const char *values[CERT_FILTERS - 2] = {q->serial, q->subject,   q->san,     q->status,
+                                            q->ca,     q->entity_id, q->profile, q->requester};
     unsigned mask = 0;
     char *sql;
     int rc;
@@ -1259,7 +1310,7 @@ static int ocsp_due(struct store_tx *tx, const char *tenant, const char *ca, int
                     "SELECT c.tenant, c.serial, c.ca, c.profile, c.profile_version, c.entity_id, "
                     "c.subject, c.sans, c.status, c.not_before, c.not_after, c.revoked_at, "
                     "c.reason, c.invalidity_date, c.renewed_from, NULL, c.created, "
-                    "c.status_changed, c.crl_shard "
+                    "c.status_changed, c.crl_shard, c.requester "
                     "FROM ocsp_responses o JOIN certs c ON c.tenant = o.tenant "
                     "AND c.serial = o.serial WHERE o.tenant = $1 AND o.ca = $2 "
                     "AND o.refresh_at <= $3 ORDER BY o.refresh_at LIMIT $4",
@@ -1279,8 +1330,12 @@ static int token_insert(struct store_tx *tx, const char *tenant, const struct to
     pg_param_text(&p, r->role);
     pg_param_int(&p, r->expires);
     pg_param_int(&p, r->created);
+    pg_param_text(&p, r->principal);
+    pg_param_text(&p, r->secret);
+    pg_param_int(&p, r->revoked);
     return run_insert(tx, tenant,
-                      "INSERT INTO tokens (" TOKEN_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                      "INSERT INTO tokens (" TOKEN_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+                      "$9, $10) "
                       "ON CONFLICT DO NOTHING",
                       &p, "token", e);
 }
@@ -1321,6 +1376,158 @@ static int token_delete(struct store_tx *tx, const char *tenant, const char *id,
     pg_param_text(&p, id);
     return run_one_change(tx, tenant, "DELETE FROM tokens WHERE tenant = $1 AND id = $2", &p,
                           "token", e);
+}
+
+static int token_revoke(struct store_tx *tx, const char *tenant, const char *id, int64_t when,
+                        struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, id);
+    pg_param_int(&p, when);
+    return run_one_change(tx, tenant,
+                          "UPDATE tokens SET revoked = $3 WHERE tenant = $1 AND id = $2 "
+                          "AND revoked = 0",
+                          &p, "token", e);
+}
+
+/* ---- principals and role bindings -------------------------------------- */
+
+static int principal_insert(struct store_tx *tx, const char *tenant, const struct principal_rec *r,
+                            struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, r->id);
+    pg_param_text(&p, r->name);
+    pg_param_text(&p, r->kind);
+    pg_param_text(&p, r->allow);
+    pg_param_int(&p, r->disabled);
+    pg_param_int(&p, r->created);
+    pg_param_text(&p, r->cert_issuer);
+    pg_param_text(&p, r->cert_subject);
+    pg_param_text(&p, r->cert_sha256);
+    return run_insert(tx, tenant,
+                      "INSERT INTO principals (" PRINCIPAL_COLS ") VALUES ($1, $2, $3, $4, $5, "
+                      "$6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+                      &p, "principal", e);
+}
+
+static int client_ca_insert(struct store_tx *tx, const char *tenant, const struct client_ca_rec *r,
+                            struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, r->name);
+    pg_param_text(&p, r->ca);
+    pg_param_blob(&p, r->cert, r->cert_len);
+    pg_param_int(&p, r->created);
+    return run_insert(tx, tenant,
+                      "INSERT INTO client_cas (" CLIENT_CA_COLS ") VALUES ($1, $2, $3, $4, $5) "
+                      "ON CONFLICT DO NOTHING",
+                      &p, "client CA", e);
+}
+
+static int client_ca_list(struct store_tx *tx, const char *tenant, struct client_ca_rec ***out,
+                          size_t *n, struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    return read_all(tx, tenant,
+                    "SELECT " CLIENT_CA_COLS " FROM client_cas WHERE tenant = $1 "
+                    "ORDER BY created, name",
+                    &p, &client_ca_reader, (void ***)out, n, "client CAs", e);
+}
+
+static int client_ca_delete(struct store_tx *tx, const char *tenant, const char *name,
+                            struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, name);
+    return run_one_change(tx, tenant, "DELETE FROM client_cas WHERE tenant = $1 AND name = $2", &p,
+                          "client CA", e);
+}
+
+static int principal_get(struct store_tx *tx, const char *tenant, const char *id,
+                         struct principal_rec **out, struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, id);
+    return read_one(tx, tenant,
+                    "SELECT " PRINCIPAL_COLS " FROM principals WHERE tenant = $1 AND id = $2", &p,
+                    &principal_reader, (void **)out, "principal", e);
+}
+
+static int principal_list(struct store_tx *tx, const char *tenant, struct principal_rec ***out,
+                          size_t *n, struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    return read_all(tx, tenant,
+                    "SELECT " PRINCIPAL_COLS " FROM principals WHERE tenant = $1 "
+                    "ORDER BY created, id",
+                    &p, &principal_reader, (void ***)out, n, "principals", e);
+}
+
+static int principal_set_disabled(struct store_tx *tx, const char *tenant, const char *id,
+                                  int disabled, struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, id);
+    pg_param_int(&p, disabled);
+    return run_one_change(tx, tenant,
+                          "UPDATE principals SET disabled = $3 WHERE tenant = $1 AND id = $2", &p,
+                          "principal", e);
+}
+
+static int binding_insert(struct store_tx *tx, const char *tenant, const struct binding_rec *r,
+                          struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, r->principal_tenant);
+    pg_param_text(&p, r->principal);
+    pg_param_text(&p, r->role);
+    pg_param_int(&p, r->created);
+    return run_insert(tx, tenant,
+                      "INSERT INTO role_bindings (" BINDING_COLS ") VALUES ($1, $2, $3, $4, $5) "
+                      "ON CONFLICT DO NOTHING",
+                      &p, "role binding", e);
+}
+
+static int binding_delete(struct store_tx *tx, const char *tenant, const struct binding_rec *r,
+                          struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, r->principal_tenant);
+    pg_param_text(&p, r->principal);
+    pg_param_text(&p, r->role);
+    return run_one_change(tx, tenant,
+                          "DELETE FROM role_bindings WHERE tenant = $1 AND principal_tenant = $2 "
+                          "AND principal = $3 AND role = $4",
+                          &p, "role binding", e);
+}
+
+static int binding_list(struct store_tx *tx, const char *tenant, const char *principal_tenant,
+                        const char *principal, struct binding_rec ***out, size_t *n, struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    if (principal == NULL)
+        return read_all(tx, tenant,
+                        "SELECT " BINDING_COLS " FROM role_bindings WHERE tenant = $1 "
+                        "ORDER BY principal_tenant, principal, role",
+                        &p, &binding_reader, (void ***)out, n, "role bindings", e);
+    pg_param_text(&p, principal_tenant);
+    pg_param_text(&p, principal);
+    return read_all(tx, tenant,
+                    "SELECT " BINDING_COLS " FROM role_bindings WHERE tenant = $1 "
+                    "AND principal_tenant = $2 AND principal = $3 ORDER BY role",
+                    &p, &binding_reader, (void ***)out, n, "role bindings", e);
 }
 
 /* ---- audit ------------------------------------------------------------ */
@@ -1981,6 +2188,17 @@ const struct store_ops store_pg_ops = {
     .token_find = token_find,
     .token_list = token_list,
     .token_delete = token_delete,
+    .token_revoke = token_revoke,
+    .principal_insert = principal_insert,
+    .principal_get = principal_get,
+    .principal_list = principal_list,
+    .principal_set_disabled = principal_set_disabled,
+    .client_ca_insert = client_ca_insert,
+    .client_ca_list = client_ca_list,
+    .client_ca_delete = client_ca_delete,
+    .binding_insert = binding_insert,
+    .binding_delete = binding_delete,
+    .binding_list = binding_list,
     .audit_last = audit_last,
     .audit_insert = audit_insert,
     .audit_list = audit_list,

@@ -172,6 +172,37 @@ const char *const pg_migrations[] = {
                                                                                    "tenant")
         WALL("requests", "tenant") WALL("webhooks", "tenant") WALL("webhook_events", "tenant"),
 
+    /*
+     * 9: principals, role bindings, argon2id tokens, certificate requesters
+     * (issue 5): as SQLite's step 9.  The existing tokens are moved over with
+     * row-level security lifted for the owner in this step only.
+     */
+    "CREATE TABLE principals (tenant text NOT NULL, id text NOT NULL, name text NOT NULL,"
+    "  kind text NOT NULL, allow text NOT NULL, disabled bigint NOT NULL,"
+    "  created bigint NOT NULL, cert_issuer text, cert_subject text, cert_sha256 text,"
+    "  PRIMARY KEY (tenant, id), UNIQUE (tenant, name));"
+    "CREATE TABLE client_cas (tenant text NOT NULL, name text NOT NULL, ca text,"
+    "  cert bytea NOT NULL, created bigint NOT NULL, PRIMARY KEY (tenant, name));"
+    "CREATE TABLE role_bindings (tenant text NOT NULL, principal_tenant text NOT NULL,"
+    "  principal text NOT NULL, role text NOT NULL, created bigint NOT NULL,"
+    "  PRIMARY KEY (tenant, principal_tenant, principal, role));"
+    "ALTER TABLE tokens ADD COLUMN principal text NOT NULL DEFAULT '';"
+    "ALTER TABLE tokens ADD COLUMN secret text;"
+    "ALTER TABLE tokens ADD COLUMN revoked bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE certs ADD COLUMN requester text;"
+    "CREATE INDEX certs_requester ON certs (tenant, requester) WHERE requester IS NOT NULL;"
+    "ALTER TABLE tokens NO FORCE ROW LEVEL SECURITY;"
+    "INSERT INTO principals (tenant, id, name, kind, allow, disabled, created)"
+    "  SELECT tenant, id, name || ' (' || id || ')', 'application', '[]', 0, created FROM tokens;"
+    "UPDATE tokens SET principal = id;"
+    "INSERT INTO role_bindings (tenant, principal_tenant, principal, role, created)"
+    "  SELECT t.tenant, t.tenant, t.id, r.role, t.created FROM tokens t,"
+    "  (VALUES ('tenant-admin'), ('ca-operator'), ('ra-officer'), ('requester'), ('auditor'))"
+    "  AS r(role) WHERE t.role = 'admin';"
+    "INSERT INTO role_bindings (tenant, principal_tenant, principal, role, created)"
+    "  SELECT '_system', tenant, id, 'system-admin', created FROM tokens WHERE role = 'system';"
+    "ALTER TABLE tokens FORCE ROW LEVEL SECURITY;" WALL("principals", "tenant")
+        WALL("role_bindings", "tenant") WALL("client_cas", "tenant"),
 };
 
 const int pg_migration_count = (int)ARRAY_LEN(pg_migrations);

@@ -22,10 +22,14 @@
 #define CERT_COLS                                                                                  \
     "tenant, serial, ca, profile, profile_version, entity_id, subject, sans, status, "             \
     "not_before, not_after, revoked_at, reason, invalidity_date, renewed_from, der, created, "     \
-    "status_changed, crl_shard, counted"
-#define CRL_COLS        "tenant, ca, number, this_update, next_update, der, shard, delta_base"
-#define CRL_ENTRY_COLS  "serial, status, revoked_at, reason, invalidity_date, status_changed"
-#define TOKEN_COLS      "tenant, id, name, hash, role, expires, created"
+    "status_changed, crl_shard, counted, requester"
+#define CRL_COLS       "tenant, ca, number, this_update, next_update, der, shard, delta_base"
+#define CRL_ENTRY_COLS "serial, status, revoked_at, reason, invalidity_date, status_changed"
+#define TOKEN_COLS     "tenant, id, name, hash, role, expires, created, principal, secret, revoked"
+#define PRINCIPAL_COLS                                                                             \
+    "tenant, id, name, kind, allow, disabled, created, cert_issuer, cert_subject, cert_sha256"
+#define CLIENT_CA_COLS  "tenant, name, ca, cert, created"
+#define BINDING_COLS    "tenant, principal_tenant, principal, role, created"
 #define RESPONDER_COLS  "tenant, ca, key_id, key_type, serial, cert, not_after, created"
 #define OCSP_COLS       "tenant, serial, ca, refresh_at, this_update, next_update, der"
 #define AUDIT_COLS      "tenant, seq, time, actor, action, object, result, detail, prev_hash, hash"
@@ -108,7 +112,7 @@ const char *const sqlite_queries[Q_COUNT] = {
                         "WHERE tenant = ?1 AND id = ?2",
     [Q_ENTITY_GET] = "SELECT " ENT_COLS " FROM entities WHERE tenant = ?1 AND id = ?2",
     [Q_CERT_INSERT] = "INSERT INTO certs (" CERT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                      "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                      "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
     [Q_CERT_GET] = "SELECT " CERT_COLS " FROM certs WHERE tenant = ?1 AND serial = ?2",
     [Q_CERT_SET_STATUS] =
         "UPDATE certs SET status = ?3, revoked_at = ?4, reason = ?5, "
@@ -162,14 +166,35 @@ const char *const sqlite_queries[Q_COUNT] = {
         "SELECT c.tenant, c.serial, c.ca, c.profile, c.profile_version, c.entity_id, "
         "c.subject, c.sans, c.status, c.not_before, c.not_after, c.revoked_at, "
         "c.reason, c.invalidity_date, c.renewed_from, NULL, c.created, c.status_changed, "
-        "c.crl_shard "
+        "c.crl_shard, c.requester "
         "FROM ocsp_responses o JOIN certs c ON c.tenant = o.tenant "
         "AND c.serial = o.serial WHERE o.tenant = ?1 AND o.ca = ?2 "
         "AND o.refresh_at <= ?3 ORDER BY o.refresh_at LIMIT ?4",
-    [Q_TOKEN_INSERT] = "INSERT INTO tokens (" TOKEN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_TOKEN_INSERT] = "INSERT INTO tokens (" TOKEN_COLS ") VALUES "
+                       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [Q_TOKEN_FIND] = "SELECT " TOKEN_COLS " FROM tokens WHERE hash = ?1",
     [Q_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM tokens WHERE tenant = ?1 ORDER BY created, id",
     [Q_TOKEN_DELETE] = "DELETE FROM tokens WHERE tenant = ?1 AND id = ?2",
+    [Q_TOKEN_REVOKE] =
+        "UPDATE tokens SET revoked = ?3 WHERE tenant = ?1 AND id = ?2 AND revoked = 0",
+    [Q_PRINCIPAL_INSERT] = "INSERT INTO principals (" PRINCIPAL_COLS ") VALUES "
+                           "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [Q_PRINCIPAL_GET] = "SELECT " PRINCIPAL_COLS " FROM principals WHERE tenant = ?1 AND id = ?2",
+    [Q_PRINCIPAL_LIST] =
+        "SELECT " PRINCIPAL_COLS " FROM principals WHERE tenant = ?1 ORDER BY created, id",
+    [Q_PRINCIPAL_DISABLE] = "UPDATE principals SET disabled = ?3 WHERE tenant = ?1 AND id = ?2",
+    [Q_CLIENT_CA_INSERT] =
+        "INSERT INTO client_cas (" CLIENT_CA_COLS ") VALUES (?1, ?2, ?3, ?4, ?5)",
+    [Q_CLIENT_CA_LIST] =
+        "SELECT " CLIENT_CA_COLS " FROM client_cas WHERE tenant = ?1 ORDER BY created, name",
+    [Q_CLIENT_CA_DELETE] = "DELETE FROM client_cas WHERE tenant = ?1 AND name = ?2",
+    [Q_BINDING_INSERT] = "INSERT INTO role_bindings (" BINDING_COLS ") VALUES (?1, ?2, ?3, ?4, ?5)",
+    [Q_BINDING_DELETE] = "DELETE FROM role_bindings WHERE tenant = ?1 AND principal_tenant = ?2 "
+                         "AND principal = ?3 AND role = ?4",
+    [Q_BINDING_LIST] = "SELECT " BINDING_COLS " FROM role_bindings WHERE tenant = ?1 "
+                       "ORDER BY principal_tenant, principal, role",
+    [Q_BINDING_LIST_OF] = "SELECT " BINDING_COLS " FROM role_bindings WHERE tenant = ?1 "
+                          "AND principal_tenant = ?2 AND principal = ?3 ORDER BY role",
     [Q_AUDIT_LAST] = "SELECT " AUDIT_COLS " FROM audit WHERE tenant = ?1 ORDER BY seq DESC LIMIT 1",
     [Q_AUDIT_INSERT] = "INSERT INTO audit (" AUDIT_COLS ") VALUES "
                        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -409,6 +434,7 @@ static void *read_cert(sqlite3_stmt *st)
     r->status_changed = sqlite3_column_int64(st, 17);
     r->crl_shard = sqlite3_column_int(st, 18);
     r->counted = sqlite3_column_int(st, 19);
+    r->requester = col_text(st, 20);
     return r;
 }
 
@@ -463,6 +489,47 @@ static void *read_token(sqlite3_stmt *st)
     r->role = col_text(st, 4);
     r->expires = sqlite3_column_int64(st, 5);
     r->created = sqlite3_column_int64(st, 6);
+    r->principal = col_text(st, 7);
+    r->secret = col_text(st, 8);
+    r->revoked = sqlite3_column_int64(st, 9);
+    return r;
+}
+
+static void *read_principal(sqlite3_stmt *st)
+{
+    struct principal_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->id = col_text(st, 1);
+    r->name = col_text(st, 2);
+    r->kind = col_text(st, 3);
+    r->allow = col_text(st, 4);
+    r->disabled = sqlite3_column_int(st, 5);
+    r->created = sqlite3_column_int64(st, 6);
+    r->cert_issuer = col_text(st, 7);
+    r->cert_subject = col_text(st, 8);
+    r->cert_sha256 = col_text(st, 9);
+    return r;
+}
+
+static void *read_client_ca(sqlite3_stmt *st)
+{
+    struct client_ca_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->name = col_text(st, 1);
+    r->ca = col_text(st, 2);
+    r->cert = col_blob(st, 3, &r->cert_len);
+    r->created = sqlite3_column_int64(st, 4);
+    return r;
+}
+
+static void *read_binding(sqlite3_stmt *st)
+{
+    struct binding_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->principal_tenant = col_text(st, 1);
+    r->principal = col_text(st, 2);
+    r->role = col_text(st, 3);
+    r->created = sqlite3_column_int64(st, 4);
     return r;
 }
 
@@ -620,6 +687,9 @@ static const struct reader entity_reader = {read_entity, store_free_entity};
 static const struct reader cert_reader = {read_cert, store_free_cert};
 static const struct reader crl_reader = {read_crl, store_free_crl};
 static const struct reader token_reader = {read_token, store_free_token};
+static const struct reader principal_reader = {read_principal, store_free_principal};
+static const struct reader binding_reader = {read_binding, store_free_binding};
+static const struct reader client_ca_reader = {read_client_ca, store_free_client_ca};
 static const struct reader responder_reader = {read_responder, store_free_responder};
 static const struct reader ocsp_reader = {read_ocsp, store_free_ocsp};
 static const struct reader audit_reader = {read_audit, store_free_audit};
@@ -964,6 +1034,7 @@ static int cert_insert(struct store_tx *tx, const char *tenant, const struct cer
     sqlite3_bind_int64(st, 18, r->status_changed);
     sqlite3_bind_int(st, 19, r->crl_shard);
     sqlite3_bind_int(st, 20, r->counted);
+    bind_text(st, 21, r->requester);
     return step_done(tx, st, "certificate serial", e);
 }
 
@@ -1015,11 +1086,12 @@ static int cert_search(struct store_tx *tx, const char *tenant, const struct cer
         "ca = :ca",
         "entity_id = :entity_id",
         "profile = :profile",
+        "requester = :requester",
         "not_after >= :after",
         "not_after < :before",
     };
-    const char *values[CERT_FILTERS - 2] = {q->serial, q->subject,   q->san,    q->status,
-                                            q->ca,     q->entity_id, q->profile};
+    const char *values[CERT_FILTERS - 2] = {q->serial, q->subject,   q->san,     q->status,
+                                            q->ca,     q->entity_id, q->profile, q->requester};
     unsigned mask = 0;
     sqlite3_stmt *st;
 
@@ -1040,6 +1112,7 @@ static int cert_search(struct store_tx *tx, const char *tenant, const struct cer
     bind_named(st, ":ca", q->ca);
     bind_named(st, ":entity_id", q->entity_id);
     bind_named(st, ":profile", q->profile);
+    bind_named(st, ":requester", q->requester);
     if (q->expires_after != 0)
         sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":after"), q->expires_after);
     if (q->expires_before != 0)
@@ -1244,6 +1317,9 @@ static int token_insert(struct store_tx *tx, const char *tenant, const struct to
     bind_text(st, 5, r->role);
     sqlite3_bind_int64(st, 6, r->expires);
     sqlite3_bind_int64(st, 7, r->created);
+    bind_text(st, 8, r->principal);
+    bind_text(st, 9, r->secret);
+    sqlite3_bind_int64(st, 10, r->revoked);
     return step_done(tx, st, "token", e);
 }
 
@@ -1268,6 +1344,126 @@ static int token_delete(struct store_tx *tx, const char *tenant, const char *id,
     bind_text(st, 1, tenant);
     bind_text(st, 2, id);
     return step_one_change(tx, st, "token", e);
+}
+
+static int token_revoke(struct store_tx *tx, const char *tenant, const char *id, int64_t when,
+                        struct err *e)
+{
+    STMT(Q_TOKEN_REVOKE);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, id);
+    sqlite3_bind_int64(st, 3, when);
+    return step_one_change(tx, st, "token", e);
+}
+
+/* ---- principals and role bindings -------------------------------------- */
+
+static int principal_insert(struct store_tx *tx, const char *tenant, const struct principal_rec *r,
+                            struct err *e)
+{
+    STMT(Q_PRINCIPAL_INSERT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->id);
+    bind_text(st, 3, r->name);
+    bind_text(st, 4, r->kind);
+    bind_text(st, 5, r->allow);
+    sqlite3_bind_int(st, 6, r->disabled);
+    sqlite3_bind_int64(st, 7, r->created);
+    bind_text(st, 8, r->cert_issuer);
+    bind_text(st, 9, r->cert_subject);
+    bind_text(st, 10, r->cert_sha256);
+    return step_done(tx, st, "principal", e);
+}
+
+static int client_ca_insert(struct store_tx *tx, const char *tenant, const struct client_ca_rec *r,
+                            struct err *e)
+{
+    STMT(Q_CLIENT_CA_INSERT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->name);
+    bind_text(st, 3, r->ca);
+    bind_blob(st, 4, r->cert, r->cert_len);
+    sqlite3_bind_int64(st, 5, r->created);
+    return step_done(tx, st, "client CA", e);
+}
+
+static int client_ca_list(struct store_tx *tx, const char *tenant, struct client_ca_rec ***out,
+                          size_t *n, struct err *e)
+{
+    STMT(Q_CLIENT_CA_LIST);
+    bind_text(st, 1, tenant);
+    return read_all(tx, st, &client_ca_reader, (void ***)out, n, "client CAs", e);
+}
+
+static int client_ca_delete(struct store_tx *tx, const char *tenant, const char *name,
+                            struct err *e)
+{
+    STMT(Q_CLIENT_CA_DELETE);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, name);
+    return step_one_change(tx, st, "client CA", e);
+}
+
+static int principal_get(struct store_tx *tx, const char *tenant, const char *id,
+                         struct principal_rec **out, struct err *e)
+{
+    STMT(Q_PRINCIPAL_GET);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, id);
+    return read_one(tx, st, &principal_reader, (void **)out, "principal", e);
+}
+
+static int principal_list(struct store_tx *tx, const char *tenant, struct principal_rec ***out,
+                          size_t *n, struct err *e)
+{
+    STMT(Q_PRINCIPAL_LIST);
+    bind_text(st, 1, tenant);
+    return read_all(tx, st, &principal_reader, (void ***)out, n, "principals", e);
+}
+
+static int principal_set_disabled(struct store_tx *tx, const char *tenant, const char *id,
+                                  int disabled, struct err *e)
+{
+    STMT(Q_PRINCIPAL_DISABLE);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, id);
+    sqlite3_bind_int(st, 3, disabled);
+    return step_one_change(tx, st, "principal", e);
+}
+
+static int binding_insert(struct store_tx *tx, const char *tenant, const struct binding_rec *r,
+                          struct err *e)
+{
+    STMT(Q_BINDING_INSERT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->principal_tenant);
+    bind_text(st, 3, r->principal);
+    bind_text(st, 4, r->role);
+    sqlite3_bind_int64(st, 5, r->created);
+    return step_done(tx, st, "role binding", e);
+}
+
+static int binding_delete(struct store_tx *tx, const char *tenant, const struct binding_rec *r,
+                          struct err *e)
+{
+    STMT(Q_BINDING_DELETE);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->principal_tenant);
+    bind_text(st, 3, r->principal);
+    bind_text(st, 4, r->role);
+    return step_one_change(tx, st, "role binding", e);
+}
+
+static int binding_list(struct store_tx *tx, const char *tenant, const char *principal_tenant,
+                        const char *principal, struct binding_rec ***out, size_t *n, struct err *e)
+{
+    STMT(principal != NULL ? Q_BINDING_LIST_OF : Q_BINDING_LIST);
+    bind_text(st, 1, tenant);
+    if (principal != NULL) {
+        bind_text(st, 2, principal_tenant);
+        bind_text(st, 3, principal);
+    }
+    return read_all(tx, st, &binding_reader, (void ***)out, n, "role bindings", e);
 }
 
 /* ---- audit ------------------------------------------------------------ */
@@ -1798,6 +1994,17 @@ const struct store_ops store_sqlite_ops = {
     .token_find = token_find,
     .token_list = token_list,
     .token_delete = token_delete,
+    .token_revoke = token_revoke,
+    .principal_insert = principal_insert,
+    .principal_get = principal_get,
+    .principal_list = principal_list,
+    .principal_set_disabled = principal_set_disabled,
+    .client_ca_insert = client_ca_insert,
+    .client_ca_list = client_ca_list,
+    .client_ca_delete = client_ca_delete,
+    .binding_insert = binding_insert,
+    .binding_delete = binding_delete,
+    .binding_list = binding_list,
     .audit_last = audit_last,
     .audit_insert = audit_insert,
     .audit_list = audit_list,

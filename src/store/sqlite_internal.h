@@ -74,6 +74,18 @@ enum query_id {
     Q_TOKEN_FIND,
     Q_TOKEN_LIST,
     Q_TOKEN_DELETE,
+    Q_TOKEN_REVOKE,
+    Q_PRINCIPAL_INSERT,
+    Q_PRINCIPAL_GET,
+    Q_PRINCIPAL_LIST,
+    Q_PRINCIPAL_DISABLE,
+    Q_CLIENT_CA_INSERT,
+    Q_CLIENT_CA_LIST,
+    Q_CLIENT_CA_DELETE,
+    Q_BINDING_INSERT,
+    Q_BINDING_DELETE,
+    Q_BINDING_LIST,
+    Q_BINDING_LIST_OF,
     Q_AUDIT_LAST,
     Q_AUDIT_INSERT,
     Q_AUDIT_LIST,
@@ -104,7 +116,7 @@ extern const char *const sqlite_queries[Q_COUNT];
  * bit mask of set filters picks the text); each text is prepared once per
  * connection and cached in these slots.
  */
-#define CERT_FILTERS      9
+#define CERT_FILTERS      10
 #define ENTITY_FILTERS    3
 #define TSA_TOKEN_FILTERS 3
 

@@ -135,6 +135,36 @@ const char *const sqlite_migrations[] = {
     /* A key is one CA's (of two concurrent creations with one key, one fails); '' = offline. */
     "CREATE UNIQUE INDEX cas_key ON cas (tenant, key_id) WHERE key_id <> '';",
 
+    /*
+     * 9: principals, their role bindings, argon2id tokens and the requester of
+     * each certificate (issue 5).  Every existing token becomes a principal of
+     * its own (same id) holding what its old role granted: "admin" every
+     * tenant role, "system" the system administrator's role in _system.
+     */
+    "CREATE TABLE principals (tenant TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,"
+    "  kind TEXT NOT NULL, allow TEXT NOT NULL, disabled INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL, cert_issuer TEXT, cert_subject TEXT, cert_sha256 TEXT,"
+    "  PRIMARY KEY (tenant, id), UNIQUE (tenant, name));"
+    "CREATE TABLE client_cas (tenant TEXT NOT NULL, name TEXT NOT NULL, ca TEXT,"
+    "  cert BLOB NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (tenant, name));"
+    "CREATE TABLE role_bindings (tenant TEXT NOT NULL, principal_tenant TEXT NOT NULL,"
+    "  principal TEXT NOT NULL, role TEXT NOT NULL, created INTEGER NOT NULL,"
+    "  PRIMARY KEY (tenant, principal_tenant, principal, role));"
+    "ALTER TABLE tokens ADD COLUMN principal TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE tokens ADD COLUMN secret TEXT;"
+    "ALTER TABLE tokens ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE certs ADD COLUMN requester TEXT;"
+    "CREATE INDEX certs_requester ON certs (tenant, requester) WHERE requester IS NOT NULL;"
+    "INSERT INTO principals (tenant, id, name, kind, allow, disabled, created)"
+    "  SELECT tenant, id, name || ' (' || id || ')', 'application', '[]', 0, created FROM tokens;"
+    "UPDATE tokens SET principal = id;"
+    "INSERT INTO role_bindings (tenant, principal_tenant, principal, role, created)"
+    "  SELECT t.tenant, t.tenant, t.id, r.role, t.created FROM tokens t,"
+    "  (SELECT 'tenant-admin' AS role UNION ALL SELECT 'ca-operator' UNION ALL"
+    "   SELECT 'ra-officer' UNION ALL SELECT 'requester' UNION ALL SELECT 'auditor') r"
+    "  WHERE t.role = 'admin';"
+    "INSERT INTO role_bindings (tenant, principal_tenant, principal, role, created)"
+    "  SELECT '_system', tenant, id, 'system-admin', created FROM tokens WHERE role = 'system';",
 };
 
 const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

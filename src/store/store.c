@@ -290,6 +290,71 @@ int store_token_delete(struct store_tx *tx, const char *tenant, const char *id, 
     return tx->ops->token_delete(tx, tenant, id, e);
 }
 
+int store_token_revoke(struct store_tx *tx, const char *tenant, const char *id, int64_t when,
+                       struct err *e)
+{
+    return tx->ops->token_revoke(tx, tenant, id, when, e);
+}
+
+int store_principal_insert(struct store_tx *tx, const char *tenant, const struct principal_rec *r,
+                           struct err *e)
+{
+    return tx->ops->principal_insert(tx, tenant, r, e);
+}
+
+int store_principal_get(struct store_tx *tx, const char *tenant, const char *id,
+                        struct principal_rec **out, struct err *e)
+{
+    return tx->ops->principal_get(tx, tenant, id, out, e);
+}
+
+int store_principal_list(struct store_tx *tx, const char *tenant, struct principal_rec ***out,
+                         size_t *n, struct err *e)
+{
+    return tx->ops->principal_list(tx, tenant, out, n, e);
+}
+
+int store_principal_set_disabled(struct store_tx *tx, const char *tenant, const char *id,
+                                 int disabled, struct err *e)
+{
+    return tx->ops->principal_set_disabled(tx, tenant, id, disabled, e);
+}
+
+int store_client_ca_insert(struct store_tx *tx, const char *tenant, const struct client_ca_rec *r,
+                           struct err *e)
+{
+    return tx->ops->client_ca_insert(tx, tenant, r, e);
+}
+
+int store_client_ca_list(struct store_tx *tx, const char *tenant, struct client_ca_rec ***out,
+                         size_t *n, struct err *e)
+{
+    return tx->ops->client_ca_list(tx, tenant, out, n, e);
+}
+
+int store_client_ca_delete(struct store_tx *tx, const char *tenant, const char *name, struct err *e)
+{
+    return tx->ops->client_ca_delete(tx, tenant, name, e);
+}
+
+int store_binding_insert(struct store_tx *tx, const char *tenant, const struct binding_rec *r,
+                         struct err *e)
+{
+    return tx->ops->binding_insert(tx, tenant, r, e);
+}
+
+int store_binding_delete(struct store_tx *tx, const char *tenant, const struct binding_rec *r,
+                         struct err *e)
+{
+    return tx->ops->binding_delete(tx, tenant, r, e);
+}
+
+int store_binding_list(struct store_tx *tx, const char *tenant, const char *principal_tenant,
+                       const char *principal, struct binding_rec ***out, size_t *n, struct err *e)
+{
+    return tx->ops->binding_list(tx, tenant, principal_tenant, principal, out, n, e);
+}
+
 int store_audit_last(struct store_tx *tx, const char *tenant, struct audit_rec **out, struct err *e)
 {
     return tx->ops->audit_last(tx, tenant, out, e);

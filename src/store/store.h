@@ -192,6 +192,7 @@ struct cert_rec {
     unsigned char *der;
     size_t der_len;
     int64_t created;
+    char *requester; /* id of the principal that asked for it; NULL if unknown */
 };
 void cert_rec_free(struct cert_rec *r);
 struct cert_rec *cert_rec_dup(const struct cert_rec *r);
@@ -219,6 +220,7 @@ struct cert_query {
     const char *ca;
     const char *entity_id;
     const char *profile;
+    const char *requester;
     int64_t expires_after, expires_before; /* 0 = unbounded; not_after in [after, before) */
     int limit, offset;                     /* limit 0 = 100, at most 1000 */
 };
@@ -354,10 +356,18 @@ struct token_rec {
     char *tenant; /* "_system" for the system administrator */
     char *id;     /* "tok-<hex>", shown in listings */
     char *name;
-    char *hash;      /* hex SHA-256 of the secret token; the token itself is never stored */
-    char *role;      /* "admin" (tenant admin) or "system" */
+    /*
+     * The lookup key, unique: "vt_<hex>" (the public part of a vt_ token,
+     * whose secret part is checked against `secret`), or, for a token made
+     * before schema 7, the hex SHA-256 of the whole token.
+     */
+    char *hash;
+    char *role;      /* before schema 7: "admin" or "system"; now "" (roles are bound) */
     int64_t expires; /* 0 = never */
     int64_t created;
+    char *principal; /* id of the principal of `tenant` the token belongs to */
+    char *secret;    /* argon2id encoded hash of the secret part; NULL for old tokens */
+    int64_t revoked; /* when it was revoked, 0 = not */
 };
 void token_rec_free(struct token_rec *r);
 int store_token_insert(struct store_tx *tx, const char *tenant, const struct token_rec *r,
@@ -367,6 +377,75 @@ int store_token_find(struct store_tx *tx, const char *hash, struct token_rec **o
 int store_token_list(struct store_tx *tx, const char *tenant, struct token_rec ***out, size_t *n,
                      struct err *e);
 int store_token_delete(struct store_tx *tx, const char *tenant, const char *id, struct err *e);
+/* Marks a token revoked at `when` (404 if there is none or it is revoked already). */
+int store_token_revoke(struct store_tx *tx, const char *tenant, const char *id, int64_t when,
+                       struct err *e);
+
+/* ---- principals and role bindings ------------------------------------- */
+
+struct principal_rec {
+    char *tenant;
+    char *id;    /* "prn-<hex>" (or the id of a token made before schema 7) */
+    char *name;  /* unique in the tenant */
+    char *kind;  /* "user" or "application" */
+    char *allow; /* JSON array of CIDRs a request must come from ("[]" = anywhere) */
+    int disabled;
+    int64_t created;
+    /* a TLS client certificate that authenticates it: by issuer and subject, or by fingerprint */
+    char *cert_issuer; /* RFC 2253 one-line, with cert_subject; NULL = none */
+    char *cert_subject;
+    char *cert_sha256; /* lowercase hex of the DER's SHA-256; NULL = none */
+};
+void principal_rec_free(struct principal_rec *r);
+void principal_rec_list_free(struct principal_rec **list, size_t n);
+/* A name clash is 409. */
+int store_principal_insert(struct store_tx *tx, const char *tenant, const struct principal_rec *r,
+                           struct err *e);
+int store_principal_get(struct store_tx *tx, const char *tenant, const char *id,
+                        struct principal_rec **out, struct err *e);
+int store_principal_list(struct store_tx *tx, const char *tenant, struct principal_rec ***out,
+                         size_t *n, struct err *e);
+int store_principal_set_disabled(struct store_tx *tx, const char *tenant, const char *id,
+                                 int disabled, struct err *e);
+
+/* An issuer whose certificates the tenant accepts as TLS client certificates. */
+struct client_ca_rec {
+    char *tenant;
+    char *name;
+    char *ca; /* the tenant CA it was taken from, NULL for an uploaded certificate */
+    unsigned char *cert;
+    size_t cert_len;
+    int64_t created;
+};
+void client_ca_rec_free(struct client_ca_rec *r);
+void client_ca_rec_list_free(struct client_ca_rec **list, size_t n);
+/* A name clash is 409. */
+int store_client_ca_insert(struct store_tx *tx, const char *tenant, const struct client_ca_rec *r,
+                           struct err *e);
+int store_client_ca_list(struct store_tx *tx, const char *tenant, struct client_ca_rec ***out,
+                         size_t *n, struct err *e);
+int store_client_ca_delete(struct store_tx *tx, const char *tenant, const char *name,
+                           struct err *e);
+
+/* A role of a principal (of `tenant`, or of "_system") within `tenant`. */
+struct binding_rec {
+    char *tenant;
+    char *principal_tenant;
+    char *principal;
+    char *role;
+    int64_t created;
+};
+void binding_rec_free(struct binding_rec *r);
+void binding_rec_list_free(struct binding_rec **list, size_t n);
+/* 409 if the principal holds the role already. */
+int store_binding_insert(struct store_tx *tx, const char *tenant, const struct binding_rec *r,
+                         struct err *e);
+/* 404 if there is no such binding. */
+int store_binding_delete(struct store_tx *tx, const char *tenant, const struct binding_rec *r,
+                         struct err *e);
+/* The tenant's bindings; with principal set, only those of (principal_tenant, principal). */
+int store_binding_list(struct store_tx *tx, const char *tenant, const char *principal_tenant,
+                       const char *principal, struct binding_rec ***out, size_t *n, struct err *e);
 
 /* ---- audit rows (written and chained by audit.c) ---------------------- */
 

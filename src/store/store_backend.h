@@ -93,6 +93,28 @@ struct store_ops {
     int (*token_list)(struct store_tx *tx, const char *tenant, struct token_rec ***out, size_t *n,
                       struct err *e);
     int (*token_delete)(struct store_tx *tx, const char *tenant, const char *id, struct err *e);
+    int (*token_revoke)(struct store_tx *tx, const char *tenant, const char *id, int64_t when,
+                        struct err *e);
+    int (*principal_insert)(struct store_tx *tx, const char *tenant, const struct principal_rec *r,
+                            struct err *e);
+    int (*principal_get)(struct store_tx *tx, const char *tenant, const char *id,
+                         struct principal_rec **out, struct err *e);
+    int (*principal_list)(struct store_tx *tx, const char *tenant, struct principal_rec ***out,
+                          size_t *n, struct err *e);
+    int (*principal_set_disabled)(struct store_tx *tx, const char *tenant, const char *id,
+                                  int disabled, struct err *e);
+    int (*client_ca_insert)(struct store_tx *tx, const char *tenant, const struct client_ca_rec *r,
+                            struct err *e);
+    int (*client_ca_list)(struct store_tx *tx, const char *tenant, struct client_ca_rec ***out,
+                          size_t *n, struct err *e);
+    int (*client_ca_delete)(struct store_tx *tx, const char *tenant, const char *name,
+                            struct err *e);
+    int (*binding_insert)(struct store_tx *tx, const char *tenant, const struct binding_rec *r,
+                          struct err *e);
+    int (*binding_delete)(struct store_tx *tx, const char *tenant, const struct binding_rec *r,
+                          struct err *e);
+    int (*binding_list)(struct store_tx *tx, const char *tenant, const char *principal_tenant,
+                        const char *principal, struct binding_rec ***out, size_t *n, struct err *e);
     int (*audit_last)(struct store_tx *tx, const char *tenant, struct audit_rec **out,
                       struct err *e);
     int (*audit_insert)(struct store_tx *tx, const char *tenant, const struct audit_rec *r,

@@ -72,6 +72,7 @@ void cert_rec_free(struct cert_rec *r)
     free(r->sans);
     free(r->status);
     free(r->renewed_from);
+    free(r->requester);
     free(r->der);
     free(r);
 }
@@ -126,7 +127,72 @@ void token_rec_free(struct token_rec *r)
     free(r->name);
     free(r->hash);
     free(r->role);
+    free(r->principal);
+    free(r->secret);
     free(r);
+}
+
+void principal_rec_free(struct principal_rec *r)
+{
+    if (r == NULL)
+        return;
+    free(r->tenant);
+    free(r->id);
+    free(r->name);
+    free(r->kind);
+    free(r->allow);
+    free(r->cert_issuer);
+    free(r->cert_subject);
+    free(r->cert_sha256);
+    free(r);
+}
+
+void client_ca_rec_free(struct client_ca_rec *r)
+{
+    if (r == NULL)
+        return;
+    free(r->tenant);
+    free(r->name);
+    free(r->ca);
+    free(r->cert);
+    free(r);
+}
+
+void client_ca_rec_list_free(struct client_ca_rec **list, size_t n)
+{
+    for (size_t i = 0; list != NULL && i < n; i++)
+        client_ca_rec_free(list[i]);
+    free(list);
+}
+
+void store_free_client_ca(void *r)
+{
+    client_ca_rec_free(r);
+}
+
+void principal_rec_list_free(struct principal_rec **list, size_t n)
+{
+    for (size_t i = 0; list != NULL && i < n; i++)
+        principal_rec_free(list[i]);
+    free(list);
+}
+
+void binding_rec_free(struct binding_rec *r)
+{
+    if (r == NULL)
+        return;
+    free(r->tenant);
+    free(r->principal_tenant);
+    free(r->principal);
+    free(r->role);
+    free(r);
+}
+
+void binding_rec_list_free(struct binding_rec **list, size_t n)
+{
+    for (size_t i = 0; list != NULL && i < n; i++)
+        binding_rec_free(list[i]);
+    free(list);
 }
 
 void audit_rec_free(struct audit_rec *r)
@@ -241,6 +307,7 @@ struct cert_rec *cert_rec_dup(const struct cert_rec *r)
     DUP_STR(sans);
     DUP_STR(status);
     DUP_STR(renewed_from);
+    DUP_STR(requester);
     DUP_BLOB(der, der_len);
     return c;
 }
@@ -468,6 +535,16 @@ void store_free_tenant(void *r)
 void store_free_token(void *r)
 {
     token_rec_free(r);
+}
+
+void store_free_principal(void *r)
+{
+    principal_rec_free(r);
+}
+
+void store_free_binding(void *r)
+{
+    binding_rec_free(r);
 }
 
 void store_free_tsa_token(void *r)

@@ -55,7 +55,8 @@ struct signer *svc_signer(struct svc *s);
 
 /* Who asks: recorded as the audit actor. */
 struct actor {
-    const char *id; /* token id, "system", "cli" */
+    const char *id;        /* token id, "system", "cli" */
+    const char *principal; /* the principal's id when a principal acts, else NULL */
 };
 
 /* The tenant's public URLs of CA `ca` (caller frees each with free()). */
@@ -321,17 +322,77 @@ int svc_ocsp_tick(struct svc *s, int budget, struct err *e);
  */
 void svc_ocsp_refresh(struct svc *s, const char *tenant, const char *serial);
 
-/* ---- tokens --------------------------------------------------------- */
+/* ---- principals, roles, tokens (svc_principal.c) --------------------- */
+
+/* The roles of a tenant ("_system": only "system-admin"); NULL-terminated. */
+const char *const *svc_roles(const char *tenant);
+/* Whether `role` can be bound in `tenant`. */
+int svc_role_valid(const char *tenant, const char *role);
 
 /*
- * Creates a token of tenant with role ("admin" or "system"): *secret is the
- * token to show once (caller frees); the store keeps its SHA-256.
+ * Creates a principal: kind "user" or "application", allow a JSON array of
+ * CIDRs (NULL or empty: any address; only applications may have one),
+ * client_cert (NULL: none) {"issuer", "subject"} or {"sha256"}: the TLS
+ * client certificate that authenticates it.
+ * Audited as principal.create; *out set.
  */
-int svc_token_create(struct svc *s, const struct actor *a, const char *tenant, const char *name,
-                     const char *role, long expires_days, struct token_rec **out, char **secret,
+int svc_principal_create(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                         const char *kind, json_t *allow, json_t *client_cert,
+                         struct principal_rec **out, struct err *e);
+/*
+ * Adds a client CA of tenant: its CA `ca` (active), or the uploaded CA
+ * certificate der (one of the two).  Audited as client_ca.add.
+ */
+int svc_client_ca_add(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                      const char *ca, const unsigned char *der, size_t len,
+                      struct client_ca_rec **out, struct err *e);
+/* Removes a client CA (audited as client_ca.delete); 404 if there is none. */
+int svc_client_ca_delete(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                         struct err *e);
+/* Whether addr (text) is in the JSON array of CIDRs allow ("[]": any address). */
+int svc_addr_allowed(const char *allow, const char *addr);
+/* Disables (disabled 1) or enables a principal: its tokens stop (or start) working at once. */
+int svc_principal_set_disabled(struct svc *s, const struct actor *a, const char *tenant,
+                               const char *id, int disabled, struct err *e);
+/*
+ * Binds (bind 1) or unbinds a role of tenant to the principal
+ * (principal_tenant, principal) — a principal of tenant itself or of
+ * "_system".  404 if the principal does not exist, 422 for an unknown role.
+ */
+int svc_role_bind(struct svc *s, const struct actor *a, const char *tenant,
+                  const char *principal_tenant, const char *principal, const char *role, int bind,
+                  struct err *e);
+/*
+ * Makes the principal `name` of tenant if it does not exist and binds it
+ * every role of the tenant: the tenant's first administrator (vouchd init,
+ * POST /tenants/{tenant}/tokens).  *id is its id (caller frees).
+ */
+int svc_principal_bootstrap(struct svc *s, const struct actor *a, const char *tenant,
+                            const char *name, char **id, struct err *e);
+
+/*
+ * Creates a token of principal (of tenant): *secret is the token to show once
+ * (caller frees), "vt_<16 hex>_<43 base64url>"; the store keeps its public
+ * part and an argon2id hash of the rest.  404 for an unknown principal, 409
+ * for a disabled one.
+ */
+int svc_token_create(struct svc *s, const struct actor *a, const char *tenant,
+                     const char *principal, const char *name, long expires_days,
+                     struct token_rec **out, char **secret, struct err *e);
+/* Revokes a token (audited as token.revoke); 404 if unknown or revoked already. */
+int svc_token_revoke(struct svc *s, const struct actor *a, const char *tenant, const char *id,
                      struct err *e);
 /* Hex SHA-256 of a token (caller frees). */
 char *svc_token_hash(const char *token);
+/*
+ * Splits a vt_ token into its lookup key ("vt_<16 hex>", into key[20]) and
+ * its secret part (returned, pointing into token); NULL if it is not one.
+ */
+const char *svc_token_split(const char *token, char key[20]);
+/* argon2id of a secret as an encoded string (caller frees); NULL on failure. */
+char *svc_token_secret_hash(const char *secret);
+/* 1 if secret matches the encoded argon2id hash, else 0. */
+int svc_token_secret_verify(const char *encoded, const char *secret);
 
 /* ---- profiles and end entities (svc_misc.c) ------------------------- */
 

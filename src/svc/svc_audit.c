@@ -60,7 +60,7 @@ static char *json_dumps_pair(const char *name, const char *value)
 static int audit_key_create(struct svc *s, const char *tenant, struct audit_key_rec **out,
                             struct err *e)
 {
-    struct actor a = {"vouchd"};
+    struct actor a = {.id = "vouchd"};
     struct audit_key_rec r = {0};
     struct store_tx *tx;
     EVP_PKEY *pub = NULL;

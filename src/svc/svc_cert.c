@@ -170,6 +170,7 @@ static int issue_finish(struct svc *s, const struct actor *a, const char *tenant
         rec.profile_version = c->profile_version;
         rec.entity_id = (char *)p->entity_id;
         rec.renewed_from = (char *)p->renewed_from;
+        rec.requester = a != NULL ? (char *)a->principal : NULL;
         rc = issue_store(s, tenant, a, action, &rec, e);
         if (rc == 0)
             *out = cert_rec_dup(&rec);

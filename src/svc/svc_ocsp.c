@@ -88,7 +88,7 @@ struct ocsp_state {
     pthread_mutex_t stripes[CACHE_STRIPES];
 };
 
-static const struct actor system_actor = {"system"};
+static const struct actor system_actor = {.id = "system"};
 
 struct ocsp_state *svc_ocsp_state_new(void)
 {

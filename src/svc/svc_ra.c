@@ -149,6 +149,12 @@ int svc_workflow_find(struct svc *s, const char *tenant, const char *name,
 
 /* ---- requests ------------------------------------------------------------------ */
 
+/* Who asks, as requests record it: the principal (one person, whatever token it uses). */
+static const char *who_of(const struct actor *a)
+{
+    return a == NULL ? "anonymous" : a->principal ? a->principal : a->id ? a->id : "anonymous";
+}
+
 json_t *svc_request_json(const struct request_rec *r)
 {
     json_error_t je;
@@ -218,7 +224,7 @@ int svc_request_submit(struct svc *s, const struct actor *a, const char *tenant,
                             .kind = (char *)kind,
                             .object = (char *)object,
                             .params = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS),
-                            .requester = (char *)(a && a->id ? a->id : "anonymous"),
+                            .requester = (char *)who_of(a),
                             .status = "pending",
                             .required = wf->required,
                             .approvers = wf->approvers,
@@ -350,7 +356,7 @@ static int decision_begin(struct svc *s, const struct actor *a, const char *tena
     *r = NULL;
     if ((*tx = store_begin(s->store, e)) == NULL)
         return -1;
-    if (decision_load(*tx, tenant, id, r, &expired, e) == 0 && decider_check(*r, a->id, e) == 0)
+    if (decision_load(*tx, tenant, id, r, &expired, e) == 0 && decider_check(*r, who_of(a), e) == 0)
         return 0;
     if (expired)
         expiry_commit(*tx, tenant, *r);
@@ -379,12 +385,12 @@ int svc_request_approve(struct svc *s, const struct actor *a, const char *tenant
         err_set(e, 500, ERR_INTERNAL, "request %s: stored approvals do not parse", id);
         goto out;
     }
-    if (approved_by(approvals, a->id)) {
-        err_set(e, 409, ERR_CONFLICT, "request %s is already approved by %s", id, a->id);
+    if (approved_by(approvals, who_of(a))) {
+        err_set(e, 409, ERR_CONFLICT, "request %s is already approved by %s", id, who_of(a));
         goto out;
     }
     json_array_append_new(approvals,
-                          json_pack("{s:s, s:I}", "by", a->id, "time", (json_int_t)time_now()));
+                          json_pack("{s:s, s:I}", "by", who_of(a), "time", (json_int_t)time_now()));
     free(r->approvals);
     r->approvals = json_dumps(approvals, JSON_COMPACT);
     if ((int)json_array_size(approvals) >= r->required) {

@@ -225,7 +225,7 @@ struct token_write {
 static int token_write_fn(struct store_tx *tx, void *arg, struct err *e)
 {
     struct token_write *w = arg;
-    struct actor a = {"anonymous"};
+    struct actor a = {.id = "anonymous"};
     char *object = xasprintf("%s/%s", w->rec->unit, w->rec->serial);
     int rc = store_tsa_token_insert(tx, w->rec->tenant, w->rec, e);
 

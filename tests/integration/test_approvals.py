@@ -62,12 +62,18 @@ def receiver(server):
 
 @pytest.fixture(scope="module")
 def people(server):
-    """Tokens of distinct principals: a requester and three officers."""
+    """Tokens of distinct principals: a requester (who may also issue, revoke and create CAs,
+    and approve others' requests) and three RA officers."""
+    roles = {"requester": ["requester", "ra-officer", "ca-operator"],
+             "officer1": ["ra-officer"], "officer2": ["ra-officer"], "officer3": ["ra-officer"]}
     out = {}
-    for name in ("requester", "officer1", "officer2", "officer3"):
-        t = server.api("POST", "/tokens", {"name": name}, expect=201)
+    for name, bound in roles.items():
+        p = server.api("POST", "/principals", {"name": name, "kind": "user"}, expect=201)
+        for role in bound:
+            server.api("POST", "/roles/bind", {"principal": p["id"], "role": role}, expect=201)
+        t = server.api("POST", "/tokens", {"name": name, "principal": p["id"]}, expect=201)
         out[name] = t["token"]
-        out[name + "_id"] = t["id"]
+        out[name + "_id"] = p["id"]
     return out
 
 

@@ -85,7 +85,7 @@ def test_cli_ca_profile_entity_and_token_commands(server, tmp_path):
                                 "bob@example.com").stdout)
     assert ent["email"] == "bob@example.com"
     tok = json.loads(server.cli("--json", "token", "create", "ci-bot").stdout)
-    assert tok["token"].startswith("vouch_")
+    assert tok["token"].startswith("vt_")
     assert server.request("GET", "/api/v1/t/default/cas", token=tok["token"]).status == 200
     server.cli("token", "delete", tok["id"])
     assert server.request("GET", "/api/v1/t/default/cas", token=tok["token"]).status == 401

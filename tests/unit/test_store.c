@@ -255,6 +255,7 @@ static struct token_rec token_of(const char *id, const char *hash)
     r.role = "admin";
     r.expires = 0;
     r.created = 77;
+    r.principal = (char *)id;
     return r;
 }
 
@@ -313,6 +314,54 @@ static void data_survives_close_and_reopen(void **state)
     assert_int_equal(store_cert_get(tx, "a", "0a", &c, &e), 0);
     assert_int_equal(c->not_after, 5000);
     cert_rec_free(c);
+    store_rollback(tx);
+    store_close(s);
+}
+
+/*
+ * A file of schema 6 with an admin and a system token: migration 7 makes each
+ * token a principal of its own with the roles of its old role, and the tokens
+ * are still found by their SHA-256.  (SQLite: the PostgreSQL step was run
+ * against a database of the schema-6 build by hand.)
+ */
+static void schema_6_tokens_become_principals_with_their_roles(void **state)
+{
+    struct binding_rec **b = NULL;
+    struct token_rec *t = NULL;
+    struct store_tx *tx;
+    struct store *s;
+    struct err e;
+    size_t n = 0;
+    char sql[64];
+
+    (void)state;
+    if (pg_url != NULL)
+        skip();
+    raw_exec("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)");
+    for (int i = 0; i < 6; i++) {
+        raw_exec(sqlite_migrations[i]);
+        snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%d, 0)", i + 1);
+        raw_exec(sql);
+    }
+    raw_exec("INSERT INTO tokens VALUES ('default', 'tok-a', 'demo admin', 'aa11', 'admin', 0, 1);"
+             "INSERT INTO tokens VALUES ('_system', 'tok-s', 'sys', 'ss22', 'system', 0, 1);");
+    s = open_store();
+    assert_true(store_schema_version(s) >= 7);
+    tx = begin_read(s);
+    assert_int_equal(store_token_find(tx, "aa11", &t, &e), 0);
+    assert_string_equal(t->principal, "tok-a");
+    assert_null(t->secret);
+    token_rec_free(t);
+    assert_int_equal(store_binding_list(tx, "default", "default", "tok-a", &b, &n, &e), 0);
+    assert_int_equal(n, 5);
+    binding_rec_list_free(b, n);
+    assert_int_equal(store_binding_list(tx, "_system", "_system", "tok-s", &b, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(b[0]->role, "system-admin");
+    binding_rec_list_free(b, n);
+    assert_int_equal(store_binding_list(tx, "default", "_system", "tok-s", &b, &n, &e), 0);
+    assert_int_equal(n, 0); /* the system administrator reads no tenant */
+    binding_rec_list_free(b, n);
     store_rollback(tx);
     store_close(s);
 }
@@ -1192,6 +1241,111 @@ static void crl_insert_and_latest(void **state)
 }
 
 /* ---- tokens --------------------------------------------------------------- */
+
+static void principals_bindings_and_token_revocation_stay_in_their_tenant(void **state)
+{
+    struct store *s = open_store();
+    struct principal_rec p = {.id = "prn-1",
+                              .name = "alice",
+                              .kind = "user",
+                              .allow = "[]",
+                              .created = 5,
+                              .cert_sha256 = "ab"},
+                         *got = NULL, **list = NULL;
+    struct binding_rec b = {.principal_tenant = "a", .principal = "prn-1", .role = "auditor"},
+                       sys = {.principal_tenant = "_system",
+                              .principal = "prn-9",
+                              .role = "auditor"},
+                       **bl = NULL;
+    struct token_rec t = token_of("tok-9", "vt_0000000000000009");
+    struct store_tx *tx = begin(s);
+    struct err e;
+    size_t n = 0;
+
+    (void)state;
+    t.secret = "$argon2id$x";
+    assert_int_equal(store_principal_insert(tx, "a", &p, &e), 0);
+    assert_int_equal(store_principal_insert(tx, "a", &p, &e), -1); /* same name */
+    assert_int_equal(e.status, 409);
+    assert_int_equal(store_principal_insert(tx, "b", &p, &e), 0); /* another tenant: fine */
+    assert_int_equal(store_binding_insert(tx, "a", &b, &e), 0);
+    assert_int_equal(store_binding_insert(tx, "a", &b, &e), -1);
+    assert_int_equal(e.status, 409);
+    assert_int_equal(store_binding_insert(tx, "a", &sys, &e), 0);
+    assert_int_equal(store_token_insert(tx, "a", &t, &e), 0);
+    commit(tx);
+    tx = begin(s);
+    assert_int_equal(store_principal_set_disabled(tx, "a", "prn-1", 1, &e), 0);
+    assert_int_equal(store_principal_set_disabled(tx, "c", "prn-1", 1, &e), -1);
+    assert_int_equal(e.status, 404);
+    assert_int_equal(store_token_revoke(tx, "b", "tok-9", 50, &e), -1); /* not b's */
+    assert_int_equal(e.status, 404);
+    assert_int_equal(store_token_revoke(tx, "a", "tok-9", 50, &e), 0);
+    assert_int_equal(store_token_revoke(tx, "a", "tok-9", 51, &e), -1); /* once */
+    b.role = "requester";
+    assert_int_equal(store_binding_delete(tx, "a", &b, &e), -1);
+    assert_int_equal(e.status, 404);
+    commit(tx);
+    tx = begin_read(s);
+    assert_int_equal(store_principal_get(tx, "a", "prn-1", &got, &e), 0);
+    assert_true(got->disabled);
+    assert_string_equal(got->allow, "[]");
+    assert_string_equal(got->cert_sha256, "ab");
+    assert_null(got->cert_issuer);
+    principal_rec_free(got);
+    assert_int_equal(store_principal_get(tx, "b", "prn-1", &got, &e), 0);
+    assert_false(got->disabled);
+    principal_rec_free(got);
+    assert_int_equal(store_principal_list(tx, "c", &list, &n, &e), 0);
+    assert_int_equal(n, 0);
+    principal_rec_list_free(list, n);
+    assert_int_equal(store_binding_list(tx, "a", "a", "prn-1", &bl, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(bl[0]->role, "auditor");
+    binding_rec_list_free(bl, n);
+    assert_int_equal(store_binding_list(tx, "b", "a", "prn-1", &bl, &n, &e), 0);
+    assert_int_equal(n, 0);
+    binding_rec_list_free(bl, n);
+    assert_int_equal(store_binding_list(tx, "a", NULL, NULL, &bl, &n, &e), 0);
+    assert_int_equal(n, 2);
+    binding_rec_list_free(bl, n);
+    {
+        struct client_ca_rec ca = {.name = "partner",
+                                   .cert = (unsigned char *)"\x30\x00",
+                                   .cert_len = 2,
+                                   .created = 3},
+                             **cas = NULL;
+        struct store_tx *w = begin(s);
+        assert_int_equal(store_client_ca_insert(w, "a", &ca, &e), 0);
+        assert_int_equal(store_client_ca_insert(w, "a", &ca, &e), -1);
+        assert_int_equal(e.status, 409);
+        commit(w);
+        w = begin(s);
+        assert_int_equal(store_client_ca_delete(w, "b", "partner", &e), -1);
+        assert_int_equal(e.status, 404);
+        commit(w);
+        w = begin_read(s);
+        assert_int_equal(store_client_ca_list(w, "b", &cas, &n, &e), 0);
+        assert_int_equal(n, 0);
+        client_ca_rec_list_free(cas, n);
+        assert_int_equal(store_client_ca_list(w, "a", &cas, &n, &e), 0);
+        assert_int_equal(n, 1);
+        assert_null(cas[0]->ca);
+        assert_int_equal(cas[0]->cert_len, 2);
+        client_ca_rec_list_free(cas, n);
+        store_rollback(w);
+    }
+    {
+        struct token_rec *tok = NULL;
+        assert_int_equal(store_token_find(tx, "vt_0000000000000009", &tok, &e), 0);
+        assert_int_equal(tok->revoked, 50);
+        assert_string_equal(tok->secret, "$argon2id$x");
+        assert_string_equal(tok->principal, "tok-9");
+        token_rec_free(tok);
+    }
+    store_rollback(tx);
+    store_close(s);
+}
 
 static void tokens_insert_find_list_and_delete(void **state)
 {
@@ -2141,6 +2295,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(migrations_run_on_a_new_file_and_reopen_is_stable),
+        T(schema_6_tokens_become_principals_with_their_roles),
         T(data_survives_close_and_reopen),
         T(a_file_from_a_newer_build_is_refused),
         T(a_file_versioned_by_user_version_is_adopted),
@@ -2165,6 +2320,7 @@ int main(void)
         T(crl_numbers_strictly_increase_across_reopen),
         T(crl_insert_and_latest),
         T(tokens_insert_find_list_and_delete),
+        T(principals_bindings_and_token_revocation_stay_in_their_tenant),
         T(another_tenant_sees_and_changes_nothing),
         T(rollback_leaves_nothing),
         T(savepoint_rollback_keeps_the_rest_of_the_transaction),

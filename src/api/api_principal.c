@@ -1,0 +1,320 @@
+/* api_principal.c — principals, role bindings and API tokens of a tenant. */
+#include "api/api_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+json_t *api_token_json(const struct token_rec *t, const char *secret)
+{
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o, s:o}", "id", t->id, "tenant", t->tenant, "name",
+                  t->name, "principal", t->principal, "expires", api_time(t->expires), "created",
+                  api_time(t->created), "revoked", api_time(t->revoked));
+    if (secret != NULL)
+        json_object_set_new(o, "token", json_string(secret));
+    return o;
+}
+
+static json_t *principal_json(const struct principal_rec *r, struct binding_rec **b, size_t nb)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:b, s:o}", "id", r->id, "name", r->name, "kind",
+                          r->kind, "allow", json_loads(r->allow, 0, NULL), "disabled", r->disabled,
+                          "created", api_time(r->created));
+    json_t *roles = json_array();
+
+    if (r->cert_sha256 != NULL)
+        json_object_set_new(o, "client_cert", json_pack("{s:s}", "sha256", r->cert_sha256));
+    else if (r->cert_issuer != NULL)
+        json_object_set_new(
+            o, "client_cert",
+            json_pack("{s:s, s:s}", "issuer", r->cert_issuer, "subject", r->cert_subject));
+
+    for (size_t i = 0; i < nb; i++)
+        json_array_append_new(roles, json_string(b[i]->role));
+    json_object_set_new(o, "roles", roles);
+    return o;
+}
+
+static json_t *binding_json(const struct binding_rec *b)
+{
+    return json_pack("{s:s, s:s, s:s, s:o}", "principal_tenant", b->principal_tenant, "principal",
+                     b->principal, "role", b->role, "created", api_time(b->created));
+}
+
+/*
+ * Creates a token.  On the system route (tenant given) for the tenant's first
+ * administrator, the principal "admin" holding every role of the tenant; on
+ * the tenant route for body.principal (default: the caller, if it is of this
+ * tenant).
+ */
+static void token_create(struct api *api, struct http_request *req, struct http_response *resp,
+                         int bootstrap)
+{
+    struct actor a = api_actor(req);
+    const struct principal *me = req->principal;
+    const char *tenant = api_tenant(req), *name, *principal = NULL;
+    json_t *body = api_body(api, req, resp, "token.create");
+    struct token_rec *t = NULL;
+    long long days = 0;
+    char *secret = NULL, *boot = NULL;
+    struct err e;
+    int active;
+
+    if (body == NULL)
+        return;
+    if (svc_tenant_check(api->svc, tenant, &active, &e) != 0 ||
+        api_str(body, "name", 1, &name, &e) != 0 ||
+        api_int(body, "expires_days", 0, 3650, &days, &e) != 0 ||
+        api_str(body, "principal", 0, &principal, &e) != 0)
+        goto fail;
+    if (bootstrap) {
+        if (svc_principal_bootstrap(api->svc, &a, tenant, "admin", &boot, &e) != 0)
+            goto fail;
+        principal = boot;
+    } else if (principal == NULL) {
+        if (me == NULL || strcmp(me->tenant, tenant) != 0) {
+            err_set(&e, 400, ERR_BAD_REQUEST, "principal: required");
+            goto fail;
+        }
+        principal = me->id;
+    }
+    if (svc_token_create(api->svc, &a, tenant, principal, name, (long)days, &t, &secret, &e) != 0)
+        goto fail;
+    http_respond_json(resp, 201, api_token_json(t, secret));
+    secure_zero(secret, strlen(secret));
+    free(secret);
+    token_rec_free(t);
+    free(boot);
+    json_decref(body);
+    return;
+fail:
+    api_fail(api, req, resp, "token.create", NULL, &e);
+    free(boot);
+    json_decref(body);
+}
+
+void api_tenant_token(void *app, struct http_request *req, struct http_response *resp)
+{
+    token_create(app, req, resp, 1);
+}
+
+void api_token_create(void *app, struct http_request *req, struct http_response *resp)
+{
+    token_create(app, req, resp, 0);
+}
+
+void api_token_list(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct store_tx *tx;
+    struct token_rec **list = NULL;
+    size_t n = 0;
+    json_t *arr = json_array();
+    struct err e;
+
+    if ((tx = store_begin_read(api->store, &e)) == NULL ||
+        store_token_list(tx, api_tenant(req), &list, &n, &e) != 0) {
+        store_rollback(tx);
+        json_decref(arr);
+        api_fail(api, req, resp, "token.list", NULL, &e);
+        return;
+    }
+    store_rollback(tx);
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(arr, api_token_json(list[i], NULL));
+        token_rec_free(list[i]);
+    }
+    free(list);
+    http_respond_json(resp, 200, json_pack("{s:o}", "tokens", arr));
+}
+
+/* DELETE revokes: the row stays (listed as revoked), and the token is refused from now on. */
+void api_token_delete(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct actor a = api_actor(req);
+    const char *id = http_param(req, "token");
+    struct err e;
+
+    if (svc_token_revoke(api->svc, &a, api_tenant(req), id, &e) != 0) {
+        api_fail(api, req, resp, "token.revoke", id, &e);
+        return;
+    }
+    http_respond(resp, 204, NULL, NULL, 0);
+}
+
+void api_principal_create(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct actor a = api_actor(req);
+    json_t *body = api_body(api, req, resp, "principal.create");
+    struct principal_rec *r = NULL;
+    const char *name, *kind;
+    struct err e;
+
+    if (body == NULL)
+        return;
+    if (api_str(body, "name", 1, &name, &e) != 0 || api_str(body, "kind", 1, &kind, &e) != 0 ||
+        svc_principal_create(api->svc, &a, api_tenant(req), name, kind,
+                             json_object_get(body, "allow"), json_object_get(body, "client_cert"),
+                             &r, &e) != 0) {
+        api_fail(api, req, resp, "principal.create", NULL, &e);
+        json_decref(body);
+        return;
+    }
+    http_respond_json(resp, 201, principal_json(r, NULL, 0));
+    principal_rec_free(r);
+    json_decref(body);
+}
+
+void api_principal_list(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    const char *tenant = api_tenant(req);
+    struct principal_rec **list = NULL;
+    struct binding_rec **b = NULL;
+    struct store_tx *tx;
+    size_t n = 0, nb = 0;
+    json_t *arr = json_array();
+    struct err e;
+
+    if ((tx = store_begin_read(api->store, &e)) == NULL ||
+        store_principal_list(tx, tenant, &list, &n, &e) != 0) {
+        store_rollback(tx);
+        json_decref(arr);
+        api_fail(api, req, resp, "principal.list", NULL, &e);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (store_binding_list(tx, tenant, tenant, list[i]->id, &b, &nb, &e) != 0)
+            b = NULL, nb = 0;
+        json_array_append_new(arr, principal_json(list[i], b, nb));
+        binding_rec_list_free(b, nb);
+    }
+    store_rollback(tx);
+    principal_rec_list_free(list, n);
+    http_respond_json(resp, 200, json_pack("{s:o}", "principals", arr));
+}
+
+void api_principal_show(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    const char *tenant = api_tenant(req), *id = http_param(req, "principal");
+    struct principal_rec *r = NULL;
+    struct binding_rec **b = NULL;
+    struct store_tx *tx;
+    size_t nb = 0;
+    struct err e;
+
+    if ((tx = store_begin_read(api->store, &e)) == NULL ||
+        store_principal_get(tx, tenant, id, &r, &e) != 0 ||
+        store_binding_list(tx, tenant, tenant, id, &b, &nb, &e) != 0) {
+        store_rollback(tx);
+        principal_rec_free(r);
+        if (e.status == 404)
+            err_set(&e, 404, ERR_NOT_FOUND, "principal %s not found", id);
+        api_fail(api, req, resp, "principal.show", id, &e);
+        return;
+    }
+    store_rollback(tx);
+    http_respond_json(resp, 200, principal_json(r, b, nb));
+    binding_rec_list_free(b, nb);
+    principal_rec_free(r);
+}
+
+static void principal_disable(struct api *api, struct http_request *req, struct http_response *resp,
+                              int disabled)
+{
+    struct actor a = api_actor(req);
+    const struct principal *me = req->principal;
+    const char *tenant = api_tenant(req), *id = http_param(req, "principal");
+    struct err e;
+
+    if (me != NULL && strcmp(me->tenant, tenant) == 0 && strcmp(me->id, id) == 0)
+        err_set(&e, 403, ERR_FORBIDDEN, "a principal cannot disable or enable itself");
+    else if (svc_principal_set_disabled(api->svc, &a, tenant, id, disabled, &e) == 0) {
+        http_respond_json(resp, 200, json_pack("{s:s, s:b}", "id", id, "disabled", disabled));
+        return;
+    }
+    if (e.status == 404)
+        err_set(&e, 404, ERR_NOT_FOUND, "principal %s not found", id);
+    api_fail(api, req, resp, disabled ? "principal.disable" : "principal.enable", id, &e);
+}
+
+void api_principal_disable(void *app, struct http_request *req, struct http_response *resp)
+{
+    principal_disable(app, req, resp, 1);
+}
+
+void api_principal_enable(void *app, struct http_request *req, struct http_response *resp)
+{
+    principal_disable(app, req, resp, 0);
+}
+
+void api_role_list(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct binding_rec **b = NULL;
+    struct store_tx *tx;
+    size_t nb = 0;
+    json_t *arr = json_array();
+    struct err e;
+
+    if ((tx = store_begin_read(api->store, &e)) == NULL ||
+        store_binding_list(tx, api_tenant(req), NULL, NULL, &b, &nb, &e) != 0) {
+        store_rollback(tx);
+        json_decref(arr);
+        api_fail(api, req, resp, "role.list", NULL, &e);
+        return;
+    }
+    store_rollback(tx);
+    for (size_t i = 0; i < nb; i++)
+        json_array_append_new(arr, binding_json(b[i]));
+    binding_rec_list_free(b, nb);
+    http_respond_json(resp, 200, json_pack("{s:o}", "bindings", arr));
+}
+
+/* {"principal", "role", "principal_tenant"?}: binds or unbinds; nobody changes its own roles. */
+static void role_bind(struct api *api, struct http_request *req, struct http_response *resp,
+                      int bind)
+{
+    struct actor a = api_actor(req);
+    const struct principal *me = req->principal;
+    const char *action = bind ? "role.bind" : "role.unbind";
+    const char *tenant = api_tenant(req), *principal, *role, *ptenant = NULL;
+    json_t *body = api_body(api, req, resp, action);
+    struct err e;
+
+    if (body == NULL)
+        return;
+    if (api_str(body, "principal", 1, &principal, &e) != 0 ||
+        api_str(body, "role", 1, &role, &e) != 0 ||
+        api_str(body, "principal_tenant", 0, &ptenant, &e) != 0)
+        goto fail;
+    if (ptenant == NULL)
+        ptenant = tenant;
+    if (me != NULL && strcmp(me->tenant, ptenant) == 0 && strcmp(me->id, principal) == 0) {
+        err_set(&e, 403, ERR_FORBIDDEN, "a principal cannot change its own roles");
+        goto fail;
+    }
+    if (svc_role_bind(api->svc, &a, tenant, ptenant, principal, role, bind, &e) != 0)
+        goto fail;
+    http_respond_json(resp, bind ? 201 : 200,
+                      json_pack("{s:s, s:s, s:s, s:b}", "principal_tenant", ptenant, "principal",
+                                principal, "role", role, "bound", bind));
+    json_decref(body);
+    return;
+fail:
+    api_fail(api, req, resp, action, NULL, &e);
+    json_decref(body);
+}
+
+void api_role_bind(void *app, struct http_request *req, struct http_response *resp)
+{
+    role_bind(app, req, resp, 1);
+}
+
+void api_role_unbind(void *app, struct http_request *req, struct http_response *resp)
+{
+    role_bind(app, req, resp, 0);
+}

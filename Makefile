@@ -6,7 +6,7 @@
 #   make SANITIZE=address,undefined   the same into build-asan/
 
 CC       ?= cc
-PKGS     := openssl libmicrohttpd jansson sqlite3 libpq libcurl p11-kit-1
+PKGS     := openssl libmicrohttpd jansson sqlite3 libpq libcurl p11-kit-1 libgfshare
 SANITIZE ?=
 ifeq ($(SANITIZE),)
 BUILD    ?= build
@@ -33,7 +33,7 @@ $(foreach m,$(MODULES),$(eval $(call module_vars,$(m))))
 
 # Which modules a program or unit test links (most dependent first).
 SERVER_MODS := daemon api http svc core audit store keys lib
-CLI_MODS    := cli audit store keys lib
+CLI_MODS    := cli svc core audit store keys lib
 DEPS_lib    := lib
 DEPS_keys   := keys lib
 DEPS_store  := audit store keys lib
@@ -42,7 +42,7 @@ DEPS_core   := core lib
 DEPS_http   := http lib
 DEPS_api    := $(SERVER_MODS)
 DEPS_svc    := svc core audit store keys lib
-DEPS_cli    := cli audit store keys lib
+DEPS_cli    := cli svc core audit store keys lib
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))

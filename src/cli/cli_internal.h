@@ -161,6 +161,8 @@ int cli_show_cert(struct cli_ctx *ctx, const struct cli_call *call, const struct
                   struct err *e);
 int cli_show_csr(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
                  struct err *e);
+int cli_show_document(struct cli_ctx *ctx, const struct cli_call *call,
+                      const struct cli_answer *ans, struct err *e);
 int cli_show_crl(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
                  struct err *e);
 int cli_show_audit(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,

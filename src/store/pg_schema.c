@@ -141,6 +141,11 @@ const char *const pg_migrations[] = {
     /* 6: leases of scheduled jobs (issue 7) */
     "CREATE TABLE leases (tenant text NOT NULL, job text NOT NULL, holder text NOT NULL,"
     "  until bigint NOT NULL, PRIMARY KEY (tenant, job));" WALL("leases", "tenant"),
+    /* 7: bundles imported from offline CAs (issue 8): replays and re-imports */
+    "CREATE TABLE offline_imports (tenant text NOT NULL, source text NOT NULL,"
+    "  seq bigint NOT NULL, digest text NOT NULL, signer text NOT NULL,"
+    "  audit_seq bigint NOT NULL, audit_head text NOT NULL, imported bigint NOT NULL, PRIMARY KEY "
+    "(tenant, source, seq));" WALL("offline_imports", "tenant"),
 };
 
 const int pg_migration_count = (int)ARRAY_LEN(pg_migrations);

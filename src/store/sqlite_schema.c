@@ -107,6 +107,11 @@ const char *const sqlite_migrations[] = {
     /* 6: leases of scheduled jobs (issue 7) */
     ("CREATE TABLE leases (tenant TEXT NOT NULL, job TEXT NOT NULL, holder TEXT NOT NULL,"
      "  until INTEGER NOT NULL, PRIMARY KEY (tenant, job));"),
+    /* 7: bundles imported from offline CAs (issue 8): replays and re-imports */
+    ("CREATE TABLE offline_imports (tenant TEXT NOT NULL, source TEXT NOT NULL,"
+     "  seq INTEGER NOT NULL, digest TEXT NOT NULL, signer TEXT NOT NULL,"
+     "  audit_seq INTEGER NOT NULL, audit_head TEXT NOT NULL, imported INTEGER NOT NULL, PRIMARY "
+     "KEY (tenant, source, seq));"),
 };
 
 const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

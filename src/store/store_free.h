@@ -20,5 +20,6 @@ void store_free_tenant(void *r);
 void store_free_token(void *r);
 void store_free_tsa_token(void *r);
 void store_free_tsa_unit(void *r);
+void store_free_offline_import(void *r);
 
 #endif

@@ -151,6 +151,7 @@ struct issue_params {
     const char *entity_id;    /* may be NULL */
     long validity_days;       /* 0 = the profile's default */
     const char *renewed_from; /* set by renew */
+    int ca_profile;           /* 1: a CA profile is allowed (the offline root signing a sub-CA) */
 };
 
 /* Issues from a CSR (PEM or DER). */
@@ -331,5 +332,42 @@ struct svc_audit_verdict {
  * wrong, bad_seq the earliest seq); -1 on a storage error.
  */
 int svc_audit_verify(struct svc *s, const char *tenant, struct svc_audit_verdict *v, struct err *e);
+
+/* ---- the offline CA (svc_offline.c, docs/offline.md) ------------------ */
+
+/*
+ * Online: the transfer request of pending CA ca (its CSR) as JSON text
+ * (*out, caller frees); with root, also a new key in the signer and a CSR
+ * for root's delegated OCSP responder.  Audited as offline.request.
+ */
+int svc_offline_request(struct svc *s, const struct actor *a, const char *tenant, const char *ca,
+                        const char *root, char **out, struct err *e);
+/*
+ * Offline: signs a request's CSR by root under the sub-ca profile (and its
+ * responder CSR under ocsp-signing); *responders (caller frees) lists the
+ * responders for svc_offline_export.
+ */
+int svc_offline_sign(struct svc *s, const struct actor *a, const char *tenant, const char *root,
+                     const char *request, long validity_days, long responder_days,
+                     json_t **responders, struct err *e);
+/*
+ * Offline: the next bundle of store `source` for CA ca (its certificate
+ * records, latest CRL, the responders, the store's whole audit chain), signed
+ * by ca's key; *out (caller frees) its JSON text.  Audited as offline.export.
+ */
+int svc_offline_export(struct svc *s, const struct actor *a, const char *tenant, const char *ca,
+                       const char *source, const json_t *responders, char **out, struct err *e);
+/*
+ * Online: verifies and imports a bundle in one transaction (pin: the SHA-256
+ * fingerprint of a root new to the tenant).  *result (caller frees) says what
+ * was done; status "unchanged" for a bundle imported before.  Refused
+ * bundles change nothing.
+ */
+int svc_offline_import(struct svc *s, const struct actor *a, const char *tenant, const char *text,
+                       size_t len, const char *pin, json_t **result, struct err *e);
+/* The profile an offline store certifies online responders under (made by `vouch offline init`). */
+#define SVC_OFFLINE_RESPONDER_PROFILE "offline-ocsp-signing"
+/* Lowercase hex SHA-256 of a certificate's DER (caller frees). */
+char *svc_offline_fingerprint(const unsigned char *der, size_t len);
 
 #endif

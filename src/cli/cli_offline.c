@@ -120,11 +120,11 @@ static char *secret_unlock(const struct offline *o, const struct opts *op, struc
     char *text = NULL, *digest;
 
     if (op->nshares > 0) {
-        unsigned char secret[OFFLINE_SECRET_LEN];
-        if (offline_secret_combine(o->conf, op->shares, op->nshares, secret, sizeof(secret), e) !=
-            0)
+        unsigned char secret[OFFLINE_SECRET_MAX];
+        size_t len = 0;
+        if (offline_secret_combine(o->conf, op->shares, op->nshares, secret, &len, e) != 0)
             return NULL;
-        text = hex_encode(secret, sizeof(secret));
+        text = offline_secret_text(o->conf, secret, len);
         secure_zero(secret, sizeof(secret));
         return text;
     }
@@ -156,12 +156,14 @@ static char *secret_unlock(const struct offline *o, const struct opts *op, struc
 }
 
 /*
- * Starts the signer on the store's keys: the secret goes to it through a
- * file in a private directory on /dev/shm (memory), removed as soon as the
- * signer answered, i.e. has read it.
+ * Starts the signer on the store's keys: the secret (the software store's
+ * key-encryption secret, or the token's PIN) goes to it through a file in a
+ * private directory on /dev/shm (memory), removed as soon as the signer
+ * answered, i.e. has read it.
  */
 static int signer_unlock(struct offline *o, const char *secret, struct err *e)
 {
+    const json_t *ks = json_object_get(o->conf, "keystore");
     char tmpl[] = "/dev/shm/vouch-offline-XXXXXX", *kek = NULL, *keys = path_in(o, "keys");
     const char *base = access("/dev/shm", W_OK) == 0 ? tmpl : NULL;
     char alt[] = "/tmp/vouch-offline-XXXXXX";
@@ -175,6 +177,12 @@ static int signer_unlock(struct offline *o, const char *secret, struct err *e)
     }
     kek = xasprintf("%s/kek", d);
     sc.kek_path = kek;
+    if (json_is_object(ks)) { /* the root key in a PKCS#11 token: the secret is its PIN */
+        sc.keystore_type = "pkcs11";
+        sc.pkcs11_module = json_string_value(json_object_get(ks, "module"));
+        sc.pkcs11_token_label = json_string_value(json_object_get(ks, "token"));
+        sc.pkcs11_pin_file = kek;
+    }
     if (offline_secret_write(kek, secret, e) == 0 && (o->signer = signer_start(&sc, e)) != NULL &&
         signer_ping(o->signer, e) == 0)
         rc = 0;
@@ -315,7 +323,9 @@ static int cmd_init(struct cli_ctx *ctx, const struct opts *op, struct err *e)
     const char *dir = opt(op, "--dir"), *share_out = opt(op, "--share-out");
     const char *pass_out = opt(op, "--passphrase-out");
     int n = (int)opt_long(op, "--shares", 0), m = (int)opt_long(op, "--threshold", 0);
-    unsigned char secret[OFFLINE_SECRET_LEN];
+    const char *p11 = opt(op, "--pkcs11-module"), *pin_file = opt(op, "--pkcs11-pin-file");
+    unsigned char secret[OFFLINE_SECRET_MAX], *pin = NULL;
+    size_t secret_len = 0;
     char *text = NULL, *source = random_id("off"), *conf_path = NULL, *fpr = NULL;
     struct opts unlock = *op;
     json_t *conf = NULL, *shares = json_object();
@@ -323,17 +333,40 @@ static int cmd_init(struct cli_ctx *ctx, const struct opts *op, struct err *e)
     struct offline o = {0};
     int rc = -1;
 
-    if (dir == NULL || (n > 0) == (pass_out != NULL) || (n > 0 && share_out == NULL)) {
+    if (dir == NULL || (p11 == NULL && (n > 0) == (pass_out != NULL)) ||
+        (p11 != NULL && pass_out != NULL) || (n > 0 && share_out == NULL) ||
+        (p11 != NULL && (opt(op, "--pkcs11-token") == NULL || pin_file == NULL))) {
         err_set(e, CLI_USAGE, CLI_ERR_USAGE,
                 "init: --dir DIR and either --shares N --threshold M --share-out PREFIX or "
-                "--passphrase-out FILE");
+                "--passphrase-out FILE (with --pkcs11-module M --pkcs11-token LABEL "
+                "--pkcs11-pin-file F: the PIN is split, or F unlocks)");
         goto out;
     }
-    if (offline_secret_random(secret, sizeof(secret), e) != 0)
-        goto out;
-    text = hex_encode(secret, sizeof(secret));
+    if (p11 != NULL) { /* the key in a token: the custodians hold its PIN */
+        if ((pin = data_read(pin_file, &secret_len, e)) == NULL)
+            goto out;
+        while (secret_len > 0 && (pin[secret_len - 1] == '\n' || pin[secret_len - 1] == '\r'))
+            secret_len--;
+        if (secret_len == 0 || secret_len > OFFLINE_SECRET_MAX) {
+            err_set(e, 1, "secret", "%s: a PIN of 1 to %d bytes", pin_file, OFFLINE_SECRET_MAX);
+            goto out;
+        }
+        memcpy(secret, pin, secret_len);
+        text = xstrndup((const char *)pin, secret_len);
+    } else {
+        if (offline_secret_random(secret, OFFLINE_SECRET_LEN, e) != 0)
+            goto out;
+        secret_len = OFFLINE_SECRET_LEN;
+        text = hex_encode(secret, secret_len);
+    }
     if ((conf = init_conf(op, source, text, e)) == NULL)
         goto out;
+    if (p11 != NULL) {
+        json_object_set_new(conf, "secret_form", json_string("text"));
+        json_object_set_new(conf, "keystore",
+                            json_pack("{s:s, s:s, s:s}", "type", "pkcs11", "module", p11, "token",
+                                      opt(op, "--pkcs11-token")));
+    }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         err_set(e, 1, "file", "%s: %s", dir, strerror(errno));
         goto out;
@@ -344,11 +377,11 @@ static int cmd_init(struct cli_ctx *ctx, const struct opts *op, struct err *e)
         goto out;
     }
     if (n > 0) {
-        if (offline_secret_split(secret, sizeof(secret), source, n, m, share_out, shares, e) != 0)
+        if (offline_secret_split(secret, secret_len, source, n, m, share_out, shares, e) != 0)
             goto out;
         json_object_set_new(conf, "threshold", json_integer(m));
         json_object_set(conf, "shares", shares);
-    } else if (offline_secret_write(pass_out, text, e) != 0) {
+    } else if (pass_out != NULL && offline_secret_write(pass_out, text, e) != 0) {
         goto out;
     }
     if (json_dump_file(conf, conf_path, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
@@ -362,7 +395,7 @@ static int cmd_init(struct cli_ctx *ctx, const struct opts *op, struct err *e)
             unlock.nshares = m;
         } else if (unlock.n < (int)ARRAY_LEN(unlock.names)) {
             unlock.names[unlock.n] = "--passphrase-file";
-            unlock.values[unlock.n++] = pass_out;
+            unlock.values[unlock.n++] = pass_out ? pass_out : pin_file;
         }
         rc = offline_open(&o, &unlock, e);
         for (int i = 0; n > 0 && i < m; i++)
@@ -401,6 +434,9 @@ static int cmd_init(struct cli_ctx *ctx, const struct opts *op, struct err *e)
 out:
     offline_close(&o);
     secure_zero(secret, sizeof(secret));
+    if (pin != NULL)
+        secure_zero(pin, strlen((char *)pin));
+    free(pin);
     if (text)
         secure_zero(text, strlen(text));
     free(text);
@@ -531,7 +567,42 @@ out:
     return rc;
 }
 
-/* An issuing CA's key (a PEM key file) for issuance while the online CA is down. */
+/*
+ * An issuing CA on a key the store's token already holds (an HSM both sides
+ * reach): a pending CA on that key, then its certificate.
+ */
+static int ca_import_key_id(struct cli_ctx *ctx, struct offline *o, const struct opts *op,
+                            X509 *leaf, STACK_OF(X509) * chain, struct err *e)
+{
+    char *subject = X509_NAME_oneline(X509_get_subject_name(leaf), NULL, 0);
+    struct ca_create c = {.name = opt(op, "--name"),
+                          .subject = subject,
+                          .external = 1,
+                          .key_id = opt(op, "--key-id"),
+                          .path_len = -1,
+                          .profile = "sub-ca"};
+    struct ca_rec *pending = NULL, *rec = NULL;
+    unsigned char *der = NULL;
+    int len = i2d_X509(leaf, &der), rc = -1;
+
+    if (subject != NULL && len > 0 &&
+        svc_ca_create(o->svc, &offline_actor, o->tenant, &c, &pending, e) == 0 &&
+        svc_ca_import_cert(o->svc, &offline_actor, o->tenant, c.name, der, (size_t)len, chain, &rec,
+                           e) == 0) {
+        fprintf(ctx->out, "CA %s on key %s (%s)\n", rec->name, c.key_id, rec->subject);
+        rc = 0;
+    }
+    OPENSSL_free(subject);
+    OPENSSL_free(der);
+    ca_rec_free(pending);
+    ca_rec_free(rec);
+    return rc;
+}
+
+/*
+ * An issuing CA's key for issuance while the online CA is down: a PEM key
+ * file (imported into the store), or --key-id of a key in the store's token.
+ */
 static int cmd_ca_import(struct cli_ctx *ctx, struct offline *o, const struct opts *op,
                          struct err *e)
 {
@@ -545,14 +616,15 @@ static int cmd_ca_import(struct cli_ctx *ctx, struct offline *o, const struct op
     size_t klen = 0, plen = 0;
     int rc = -1;
 
-    if (name == NULL || key == NULL || cert == NULL) {
+    if (name == NULL || (key == NULL) == (opt(op, "--key-id") == NULL) || cert == NULL) {
         err_set(e, CLI_USAGE, CLI_ERR_USAGE,
-                "ca-import: --name NAME --key KEY.pem --cert CERT.pem [--key-password-file F] "
-                "[--chain CHAIN.pem]");
+                "ca-import: --name NAME (--key KEY.pem [--key-password-file F] | --key-id KEY) "
+                "--cert CERT.pem [--chain CHAIN.pem]");
         goto out;
     }
-    if ((key_pem = data_read(key, &klen, e)) == NULL ||
-        (pw_file && (pw = data_read(pw_file, &plen, e)) == NULL))
+    if (key != NULL && (key_pem = data_read(key, &klen, e)) == NULL)
+        goto out;
+    if (pw_file != NULL && (pw = data_read(pw_file, &plen, e)) == NULL)
         goto out;
     if (pw != NULL) {
         while (plen > 0 && (pw[plen - 1] == '\n' || pw[plen - 1] == '\r' || pw[plen - 1] == ' '))
@@ -574,6 +646,10 @@ static int cmd_ca_import(struct cli_ctx *ctx, struct offline *o, const struct op
         }
         while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
             sk_X509_push(chain_sk, x);
+    }
+    if (key == NULL) {
+        rc = ca_import_key_id(ctx, o, op, leaf, chain_sk, e);
+        goto out;
     }
     if (svc_ca_import(o->svc, &offline_actor, o->tenant, name, SIGNER_IMPORT_PEM_KEY, key_pem, klen,
                       (const char *)pw, leaf, chain_sk, &rec, e) != 0)
@@ -630,9 +706,10 @@ static const struct {
     {"export", cmd_export, "[--ca CA] -o BUNDLE"},
     {"revoke", cmd_revoke, "SERIAL [--reason NAME]"},
     {"crl", cmd_crl, "[--ca CA] [-o CRL.pem]"},
-    {"list", cmd_list, ""},
+    {"list", cmd_list, NULL},
     {"ca-import", cmd_ca_import,
-     "--name NAME --key KEY.pem [--key-password-file FILE] --cert CERT.pem [--chain CHAIN.pem]"},
+     "--name NAME (--key KEY.pem [--key-password-file FILE] | --key-id KEY) --cert CERT.pem "
+     "[--chain CHAIN.pem]"},
     {"issue", cmd_issue, "--ca CA --profile PROFILE --csr CSR [-o CERT.pem] [--validity-days N]"},
 };
 
@@ -640,10 +717,11 @@ void cli_offline_usage(FILE *f)
 {
     fprintf(f, "  vouch offline init --dir DIR --tenant TENANT --subject SUBJECT --public-url URL\n"
                "      [--name ROOT] [--key-type TYPE] [--validity-days N] [--crl-days N]\n"
-               "      (--shares N --threshold M --share-out PREFIX | --passphrase-out FILE)\n");
+               "      (--shares N --threshold M --share-out PREFIX | --passphrase-out FILE)\n"
+               "      [--pkcs11-module M --pkcs11-token LABEL --pkcs11-pin-file F]\n");
     for (size_t i = 0; i < ARRAY_LEN(verbs); i++)
-        fprintf(f, "  vouch offline %s --dir DIR (--share FILE... | --passphrase-file FILE) %s\n",
-                verbs[i].verb, verbs[i].usage);
+        fprintf(f, "  vouch offline %s --dir DIR (--share FILE... | --passphrase-file FILE)%s%s\n",
+                verbs[i].verb, verbs[i].usage ? " " : "", verbs[i].usage ? verbs[i].usage : "");
 }
 
 int cli_offline_main(struct cli_ctx *ctx, int argc, char **argv)

@@ -17,7 +17,8 @@ int cli_offline_main(struct cli_ctx *ctx, int argc, char **argv);
 void cli_offline_usage(FILE *f);
 
 /* cli_shamir.c: the key-encryption secret and its custodian shares. */
-#define OFFLINE_SECRET_LEN 32
+#define OFFLINE_SECRET_LEN 32  /* the software store's key-encryption secret */
+#define OFFLINE_SECRET_MAX 256 /* a token's PIN, split as it is */
 
 int offline_secret_random(unsigned char *secret, size_t len, struct err *e);
 /* Lowercase hex SHA-256 of the secret's text form (caller frees). */
@@ -30,12 +31,19 @@ char *offline_secret_digest(const char *text);
 int offline_secret_split(const unsigned char *secret, size_t len, const char *source, int n, int m,
                          const char *prefix, json_t *shares, struct err *e);
 /*
- * Recovers the secret from the share files at paths (at least conf's
- * "threshold"), each checked against conf's "shares" digests, the result
- * against "secret_sha256".  A wrong share is named.
+ * Recovers the secret (into secret, OFFLINE_SECRET_MAX bytes; *len set) from
+ * the share files at paths (at least conf's "threshold"), each checked
+ * against conf's "shares" digests, the result against "secret_sha256".  A
+ * wrong share is named.
  */
 int offline_secret_combine(const json_t *conf, const char *const *paths, int n,
-                           unsigned char *secret, size_t len, struct err *e);
+                           unsigned char *secret, size_t *len, struct err *e);
+/*
+ * The text form of a secret (caller frees): hex for the software store's
+ * random secret, the bytes themselves for a token PIN (conf "secret_form":
+ * "text").
+ */
+char *offline_secret_text(const json_t *conf, const unsigned char *secret, size_t len);
 /* Writes a secret text to a new file of mode 0600. */
 int offline_secret_write(const char *path, const char *text, struct err *e);
 

@@ -46,8 +46,8 @@ static int secret_write(const char *path, const char *text, struct err *e)
 
 /*
  * The polynomials' random coefficients: OpenSSL's CSPRNG (libgfshare has no
- * default and calls through this pointer, also to scrub a context it frees).  A failing CSPRNG aborts: a share
- * from predictable coefficients would leak the secret.
+ * default and calls through this pointer, also to scrub a context it frees).  A failing CSPRNG
+ * aborts: a share from predictable coefficients would leak the secret.
  */
 static void fill_rand(unsigned char *buf, unsigned int len)
 {
@@ -94,9 +94,12 @@ int offline_secret_split(const unsigned char *secret, size_t len, const char *so
     return rc;
 }
 
-/* Reads one share file: its x and its bytes (len), checked against the recorded digests. */
+/*
+ * Reads one share file: its x and its bytes (*len, at most OFFLINE_SECRET_MAX), checked against
+ * the recorded digests.
+ */
 static int share_read(const char *path, const json_t *conf, unsigned char *x, unsigned char *out,
-                      size_t len, struct err *e)
+                      size_t *len, struct err *e)
 {
     char line[1024], key[8], *hex_part, *p;
     const char *want;
@@ -128,21 +131,23 @@ static int share_read(const char *path, const json_t *conf, unsigned char *x, un
     if (ok)
         bytes = hex_decode(hex_part, &got);
     secure_zero(line, sizeof(line));
-    if (!ok || bytes == NULL || got != len) {
+    if (!ok || bytes == NULL || got == 0 || got > OFFLINE_SECRET_MAX || (*len && got != *len)) {
         free(bytes);
         return err_set(e, 1, "share",
                        "wrong custodian share: %s is not share %d of this offline CA", path, xv);
     }
     *x = (unsigned char)xv;
-    memcpy(out, bytes, len);
+    *len = got;
+    memcpy(out, bytes, got);
     secure_zero(bytes, got);
     free(bytes);
     return 0;
 }
 
 int offline_secret_combine(const json_t *conf, const char *const *paths, int n,
-                           unsigned char *secret, size_t len, struct err *e)
+                           unsigned char *secret, size_t *out_len, struct err *e)
 {
+    size_t len = 0;
     int m = (int)json_integer_value(json_object_get(conf, "threshold"));
     unsigned char xs[255], *shares = NULL;
     const char *want = json_string_value(json_object_get(conf, "secret_sha256"));
@@ -156,9 +161,10 @@ int offline_secret_combine(const json_t *conf, const char *const *paths, int n,
     if (n < m)
         return err_set(e, 1, "share", "%d of %d custodian shares given: the ceremony needs %d", n,
                        m, m);
-    shares = xcalloc((size_t)n, len);
+    shares = xcalloc((size_t)n, OFFLINE_SECRET_MAX);
     for (int i = 0; i < n; i++) {
-        if (share_read(paths[i], conf, &xs[i], shares + (size_t)i * len, len, e) != 0)
+        if (share_read(paths[i], conf, &xs[i], shares + (size_t)i * OFFLINE_SECRET_MAX, &len, e) !=
+            0)
             goto out;
         for (int k = 0; k < i; k++)
             if (xs[k] == xs[i]) {
@@ -172,28 +178,38 @@ int offline_secret_combine(const json_t *conf, const char *const *paths, int n,
         goto out;
     }
     for (int i = 0; i < n; i++)
-        gfshare_ctx_dec_giveshare(g, (unsigned char)i, shares + (size_t)i * len);
+        gfshare_ctx_dec_giveshare(g, (unsigned char)i, shares + (size_t)i * OFFLINE_SECRET_MAX);
     gfshare_ctx_dec_extract(g, secret);
     {
-        char *hex = hex_encode(secret, len);
-        digest = sha256_hex(hex, strlen(hex));
-        secure_zero(hex, strlen(hex));
-        free(hex);
+        char *text = offline_secret_text(conf, secret, len);
+        digest = sha256_hex(text, strlen(text));
+        secure_zero(text, strlen(text));
+        free(text);
     }
     if (want == NULL || strcmp(digest, want) != 0) {
         secure_zero(secret, len);
         err_set(e, 1, "share", "the shares do not combine to this offline CA's secret");
         goto out;
     }
+    *out_len = len;
     rc = 0;
 out:
     if (g != NULL)
         gfshare_ctx_free(g);
     if (shares != NULL)
-        secure_zero(shares, (size_t)n * len);
+        secure_zero(shares, (size_t)n * OFFLINE_SECRET_MAX);
     free(shares);
     free(digest);
     return rc;
+}
+
+char *offline_secret_text(const json_t *conf, const unsigned char *secret, size_t len)
+{
+    const char *form = json_string_value(json_object_get(conf, "secret_form"));
+
+    if (form != NULL && strcmp(form, "text") == 0)
+        return xstrndup((const char *)secret, len);
+    return hex_encode(secret, len);
 }
 
 char *offline_secret_digest(const char *text)

@@ -8,14 +8,15 @@ import subprocess
 import pytest
 from cryptography import x509
 
-from conftest import VOUCH, Server, make_csr, other_tenant, run, write
+from conftest import (SOFTHSM_MODULE, VOUCH, Server, SoftHSM, make_csr, other_tenant, run,
+                      write)
 
 HSM = os.environ.get("VOUCH_TEST_KEYSTORE") == "pkcs11"
 
 
-def offline(d, *args, check=True):
+def offline(d, *args, check=True, env=None):
     """vouch offline VERB --dir STORE ... with no server settings at all."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VOUCH_")}
+    env = dict({k: v for k, v in os.environ.items() if not k.startswith("VOUCH_")}, **(env or {}))
     p = subprocess.run([VOUCH, "offline", args[0], "--dir", str(d / "store"), *args[1:]],
                        capture_output=True, text=True, timeout=120, env=env, cwd=str(d))
     if check:
@@ -230,3 +231,49 @@ def test_sub_ca_revoked_offline_is_on_the_root_crl_served_online_and_in_ocsp(
     p = run("openssl", "ocsp", "-issuer", ceremony["root"], "-cert", sub, "-url",
             f"{server.public_url}/ocsp/default", "-CAfile", ceremony["root"], check=False)
     assert "Response verify OK" in p.stderr and ": revoked" in p.stdout, p.stdout + p.stderr
+
+
+def test_root_key_in_an_hsm_and_outage_issuance_with_the_issuing_key_in_the_token(
+        tmp_path_factory):
+    """The HSM variant: the root key is made in a PKCS#11 token whose PIN the custodians
+    hold as shares; during an outage the issuing CA's key is used in the token both sides
+    reach (here the online instance's own SoftHSM2 token)."""
+    hsm = SoftHSM(tmp_path_factory.mktemp("offline-hsm"))
+    s = Server(str(tmp_path_factory.mktemp("offline-hsm-vouch")), env=hsm.env,
+               init_args=hsm.init_args(backup=False))
+    try:
+        d = tmp_path_factory.mktemp("offline-hsm-store")
+        p = offline(d, "init", "--tenant", "default", "--name", "hsmroot",
+                    "--subject", "/CN=HSM Offline Root", "--public-url", s.public_url,
+                    "--shares", "3", "--threshold", "2", "--share-out", str(d / "custodian"),
+                    "--pkcs11-module", SOFTHSM_MODULE, "--pkcs11-token", "vouch-a",
+                    "--pkcs11-pin-file", hsm.pin_file, env=hsm.env)
+        fpr = p.stdout.split("SHA-256 fingerprint: ")[1].split()[0]
+        keys = d / "store" / "keys"
+        assert not keys.exists() or not any(keys.rglob("*.pem"))  # the root key is in the token
+        p = offline(d, "list", "--share", str(d / "custodian-1.share"), env=hsm.env, check=False)
+        assert p.returncode == 1 and "needs 2" in p.stderr
+        s.api("POST", "/cas", {"name": "hsmsub", "external": True, "subject": "/CN=HSM Sub"},
+              expect=201)
+        s.cli("ca", "offline-request", "hsmsub", "--root", "hsmroot", "-o",
+              str(d / "request.json"))
+        offline(d, "sign", *unlock(d, 2, 3), "--request", str(d / "request.json"),
+                "-o", str(d / "answer.json"), env=hsm.env)
+        r = import_bundle(s, d / "answer.json", pin=fpr)
+        assert r.status == 200 and r.json()["activated"] == ["hsmsub"], r.body
+        root = str(d / "store" / "hsmroot.pem")
+        sub = write(d / "sub.pem", s.api("GET", "/cas/hsmsub")["certificate"])
+        key_id = [k["key_id"] for k in s.api("GET", "/keys")["keys"] if k["ca"] == "hsmsub"][0]
+        offline(d, "ca-import", *unlock(d), "--name", "hsmsub", "--key-id", key_id,
+                "--cert", sub, "--chain", root, env=hsm.env)
+        csr = write(d / "dev.csr", make_csr(cn="hsm-dev.example", dns=["hsm-dev.example"])[0])
+        p = offline(d, "issue", *unlock(d), "--ca", "hsmsub", "--profile", "tls-server",
+                    "--csr", csr, "-o", str(d / "dev.pem"), env=hsm.env)
+        serial = p.stdout.split()[0]
+        offline(d, "export", *unlock(d), "--ca", "hsmsub", "-o", str(d / "outage.json"),
+                env=hsm.env)
+        r = import_bundle(s, d / "outage.json")
+        assert r.status == 200 and r.json()["added"] == [serial], r.body
+        run("openssl", "verify", "-CAfile", root, "-untrusted", sub, str(d / "dev.pem"))
+    finally:
+        s.stop()

@@ -1120,7 +1120,8 @@ static void config_file_is_read_and_environment_wins(void **state)
 /* The custodians' shares: any 2 of 3 give the secret back; fewer, or a changed one, do not. */
 static void any_two_of_three_custodian_shares_recover_the_secret(void **state)
 {
-    unsigned char secret[OFFLINE_SECRET_LEN], got[OFFLINE_SECRET_LEN];
+    unsigned char secret[OFFLINE_SECRET_LEN], got[OFFLINE_SECRET_MAX];
+    size_t got_len = 0;
     char *prefix = xasprintf("%s/cust", tmpdir), *hex, *digest, *paths[3];
     json_t *shares = json_object(), *conf;
     struct err e;
@@ -1138,11 +1139,12 @@ static void any_two_of_three_custodian_shares_recover_the_secret(void **state)
     for (int a = 0; a < 3; a++) {
         const char *two[2] = {paths[a], paths[(a + 1) % 3]};
         memset(got, 0, sizeof(got));
-        assert_int_equal(offline_secret_combine(conf, two, 2, got, sizeof(got), &e), 0);
+        assert_int_equal(offline_secret_combine(conf, two, 2, got, &got_len, &e), 0);
+        assert_int_equal(got_len, sizeof(secret));
         assert_memory_equal(got, secret, sizeof(secret));
     }
-    assert_int_equal(
-        offline_secret_combine(conf, (const char *const *)paths, 1, got, sizeof(got), &e), -1);
+    assert_int_equal(offline_secret_combine(conf, (const char *const *)paths, 1, got, &got_len, &e),
+                     -1);
     assert_non_null(strstr(e.msg, "needs 2"));
     f = fopen(paths[1], "r+"); /* one hex digit of share 2 changes */
     assert_non_null(f);
@@ -1155,7 +1157,7 @@ static void any_two_of_three_custodian_shares_recover_the_secret(void **state)
     fclose(f);
     {
         const char *two[2] = {paths[0], paths[1]};
-        assert_int_equal(offline_secret_combine(conf, two, 2, got, sizeof(got), &e), -1);
+        assert_int_equal(offline_secret_combine(conf, two, 2, got, &got_len, &e), -1);
         assert_non_null(strstr(e.msg, "wrong custodian share"));
     }
     assert_int_equal(

@@ -139,6 +139,7 @@ FUZZ_SRCS_tbs     := src/keys/tbs.c
 FUZZ_SRCS_ocsp    := $(core_SRC) $(lib_SRC)
 FUZZ_SRCS_tsq     := $(core_SRC) $(lib_SRC)
 FUZZ_SRCS_route   := $(foreach m,api http svc core audit store keys lib,$($(m)_SRC))
+FUZZ_SRCS_bundle  := $(foreach m,svc core audit store keys lib,$($(m)_SRC))
 FUZZ_BIN  := $(patsubst fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard src/*/*.c src/*/*.h)
 	@mkdir -p build-fuzz

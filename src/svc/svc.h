@@ -367,6 +367,13 @@ int svc_offline_import(struct svc *s, const struct actor *a, const char *tenant,
                        size_t len, const char *pin, json_t **result, struct err *e);
 /* The profile an offline store certifies online responders under (made by `vouch offline init`). */
 #define SVC_OFFLINE_RESPONDER_PROFILE "offline-ocsp-signing"
+/*
+ * The checks of a bundle's envelope that need no store (what the importer
+ * does first; fuzz/fuzz_bundle.c): it parses, its payload is the one its
+ * digest names, the digest is for tenant, the signature verifies with the
+ * signer CA's certificate it carries.  0 or -1 with e set.
+ */
+int svc_offline_bundle_check(const char *text, size_t len, const char *tenant, struct err *e);
 /* Lowercase hex SHA-256 of a certificate's DER (caller frees). */
 char *svc_offline_fingerprint(const unsigned char *der, size_t len);
 

@@ -510,6 +510,15 @@ out:
     return rc;
 }
 
+int svc_offline_bundle_check(const char *text, size_t len, const char *tenant, struct err *e)
+{
+    struct bundle b = {0};
+    int rc = bundle_open(text, len, tenant, &b, e);
+
+    bundle_clear(&b);
+    return rc;
+}
+
 /*
  * Whether the tenant trusts the bundle's signer: a CA of the tenant with the
  * very certificate (*ca set), or a self-signed root not seen before whose
@@ -586,7 +595,7 @@ static int root_create(struct import_work *w, struct err *e)
     r.subject = name_oneline(X509_get_subject_name(w->b->cert));
     r.cert_der = w->b->cert_der;
     r.cert_len = w->b->cert_len;
-    r.options_json = "{\"offline\":true}";
+    r.options_json = "{\"offline\":true,\"ocsp_signer\":\"delegated\"}"; /* no key here */
     asn1_time_to_epoch(X509_get0_notBefore(w->b->cert), &r.not_before);
     asn1_time_to_epoch(X509_get0_notAfter(w->b->cert), &r.not_after);
     r.created = time_now();

@@ -464,8 +464,8 @@ static int cmd_sign(struct cli_ctx *ctx, struct offline *o, const struct opts *o
     if ((req = data_read(req_path, &len, e)) == NULL)
         return -1;
     if (svc_offline_sign(o->svc, &offline_actor, o->tenant, o->root, (const char *)req,
-                         opt_long(op, "--validity-days", 0), opt_long(op, "--responder-days", 90),
-                         &responders, e) != 0 ||
+                         opt(op, "--profile"), opt_long(op, "--validity-days", 0),
+                         opt_long(op, "--responder-days", 90), &responders, e) != 0 ||
         svc_offline_export(o->svc, &offline_actor, o->tenant, o->root, o->source, responders,
                            &bundle, e) != 0 ||
         text_out(ctx, out, bundle, e) != 0)
@@ -702,7 +702,8 @@ static const struct {
     int (*fn)(struct cli_ctx *, struct offline *, const struct opts *, struct err *);
     const char *usage;
 } verbs[] = {
-    {"sign", cmd_sign, "--request REQUEST.json -o BUNDLE [--validity-days N] [--responder-days N]"},
+    {"sign", cmd_sign,
+     "--request REQUEST.json -o BUNDLE [--profile P] [--validity-days N] [--responder-days N]"},
     {"export", cmd_export, "[--ca CA] -o BUNDLE"},
     {"revoke", cmd_revoke, "SERIAL [--reason NAME]"},
     {"crl", cmd_crl, "[--ca CA] [-o CRL.pem]"},

@@ -151,7 +151,7 @@ struct issue_params {
     const char *entity_id;    /* may be NULL */
     long validity_days;       /* 0 = the profile's default */
     const char *renewed_from; /* set by renew */
-    int ca_profile;           /* 1: a CA profile is allowed (the offline root signing a sub-CA) */
+    int ca_profile;           /* 1: a CA profile is required (the offline root signing a sub-CA) */
 };
 
 /* Issues from a CSR (PEM or DER). */
@@ -343,13 +343,13 @@ int svc_audit_verify(struct svc *s, const char *tenant, struct svc_audit_verdict
 int svc_offline_request(struct svc *s, const struct actor *a, const char *tenant, const char *ca,
                         const char *root, char **out, struct err *e);
 /*
- * Offline: signs a request's CSR by root under the sub-ca profile (and its
+ * Offline: signs a request's CSR by root under a CA profile (NULL: sub-ca; and its
  * responder CSR under ocsp-signing); *responders (caller frees) lists the
  * responders for svc_offline_export.
  */
 int svc_offline_sign(struct svc *s, const struct actor *a, const char *tenant, const char *root,
-                     const char *request, long validity_days, long responder_days,
-                     json_t **responders, struct err *e);
+                     const char *request, const char *profile, long validity_days,
+                     long responder_days, json_t **responders, struct err *e);
 /*
  * Offline: the next bundle of store `source` for CA ca (its certificate
  * records, latest CRL, the responders, the store's whole audit chain), signed

@@ -191,8 +191,8 @@ out:
 /* ---- the offline side signs ------------------------------------------------ */
 
 int svc_offline_sign(struct svc *s, const struct actor *a, const char *tenant, const char *root,
-                     const char *request, long validity_days, long responder_days,
-                     json_t **responders, struct err *e)
+                     const char *request, const char *profile, long validity_days,
+                     long responder_days, json_t **responders, struct err *e)
 {
     json_t *req = json_loads(request, 0, NULL), *resp;
     const char *csr, *rcsr;
@@ -215,8 +215,10 @@ int svc_offline_sign(struct svc *s, const struct actor *a, const char *tenant, c
         goto out;
     }
     {
-        struct issue_params p = {
-            .ca = root, .profile = "sub-ca", .validity_days = validity_days, .ca_profile = 1};
+        struct issue_params p = {.ca = root,
+                                 .profile = profile ? profile : "sub-ca",
+                                 .validity_days = validity_days,
+                                 .ca_profile = 1};
         if (svc_cert_issue(s, a, tenant, &p, (const unsigned char *)csr, strlen(csr), &sub, e) != 0)
             goto out;
     }

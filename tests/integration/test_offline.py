@@ -165,6 +165,9 @@ def test_wrong_or_missing_custodian_share_is_refused(ceremony):
     assert p.returncode == 1 and "wrong custodian share" in p.stderr, p.stderr
     p = offline(d, "list", *unlock(d, 2, 3))
     assert "offroot" in p.stdout and "sub-ca" in p.stdout
+    p = offline(d, "sign", *unlock(d), "--request", str(d / "request.json"), "--profile",
+                "tls-server", "-o", str(d / "never.json"), check=False)
+    assert p.returncode == 1 and "not a CA profile" in p.stderr, p.stderr
 
 
 @pytest.mark.skipif(HSM, reason="the issuing CA's key is a key file of the software store")
@@ -261,7 +264,7 @@ def test_root_key_in_an_hsm_and_outage_issuance_with_the_issuing_key_in_the_toke
         s.cli("ca", "offline-request", "hsmsub", "--root", "hsmroot", "-o",
               str(d / "request.json"))
         offline(d, "sign", *unlock(d, 2, 3), "--request", str(d / "request.json"),
-                "-o", str(d / "answer.json"), env=hsm.env)
+                "--profile", "sub-ca", "-o", str(d / "answer.json"), env=hsm.env)
         r = import_bundle(s, d / "answer.json", pin=fpr)
         assert r.status == 200 and r.json()["activated"] == ["hsmsub"], r.body
         root = str(d / "store" / "hsmroot.pem")

@@ -6,7 +6,7 @@
 #   make SANITIZE=address,undefined   the same into build-asan/
 
 CC       ?= cc
-PKGS     := openssl libmicrohttpd jansson sqlite3 libpq libcurl p11-kit-1 libargon2 gnutls
+PKGS     := openssl libmicrohttpd jansson sqlite3 libpq libcurl p11-kit-1 libargon2 gnutls libgfshare
 SANITIZE ?=
 ifeq ($(SANITIZE),)
 BUILD    ?= build
@@ -33,7 +33,7 @@ $(foreach m,$(MODULES),$(eval $(call module_vars,$(m))))
 
 # Which modules a program or unit test links (most dependent first).
 SERVER_MODS := daemon api http svc core audit store keys lib
-CLI_MODS    := cli audit store keys lib
+CLI_MODS    := cli svc core audit store keys lib
 DEPS_lib    := lib
 DEPS_keys   := keys lib
 DEPS_store  := audit store keys lib
@@ -42,7 +42,7 @@ DEPS_core   := core lib
 DEPS_http   := http lib
 DEPS_api    := $(SERVER_MODS)
 DEPS_svc    := svc core audit store keys lib
-DEPS_cli    := cli audit store keys lib
+DEPS_cli    := cli svc core audit store keys lib
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -139,6 +139,7 @@ FUZZ_SRCS_tbs     := src/keys/tbs.c
 FUZZ_SRCS_ocsp    := $(core_SRC) $(lib_SRC)
 FUZZ_SRCS_tsq     := $(core_SRC) $(lib_SRC)
 FUZZ_SRCS_route   := $(foreach m,api http svc core audit store keys lib,$($(m)_SRC))
+FUZZ_SRCS_bundle  := $(foreach m,svc core audit store keys lib,$($(m)_SRC))
 FUZZ_BIN  := $(patsubst fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard src/*/*.c src/*/*.h)
 	@mkdir -p build-fuzz

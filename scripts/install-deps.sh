@@ -5,7 +5,7 @@ set -eu
 PKGS="make gcc pkg-config libssl-dev openssl libmicrohttpd-dev libjansson-dev libsqlite3-dev
 libcurl4-openssl-dev libcmocka-dev python3 python3-pytest python3-cryptography gnutls-bin curl
 clang libclang-rt-14-dev sqlite3 ca-certificates osslsigncode libp11-kit-dev softhsm2
-rsyslog rsyslog-openssl postgresql libpq-dev libargon2-dev libgnutls28-dev"
+rsyslog rsyslog-openssl postgresql libpq-dev libargon2-dev libgnutls28-dev libgfshare-dev"
 case "${1:-}" in
     --bench) PKGS="$PKGS golang-cfssl wrk nginx-light iproute2" ;;
 esac

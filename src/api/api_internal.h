@@ -120,6 +120,8 @@ void api_tsa_token_search(void *app, struct http_request *req, struct http_respo
 void api_tsa_token_show(void *app, struct http_request *req, struct http_response *resp);
 void api_public_tsa(void *app, struct http_request *req, struct http_response *resp);
 void api_key_list(void *app, struct http_request *req, struct http_response *resp);
+void api_offline_request(void *app, struct http_request *req, struct http_response *resp);
+void api_offline_import(void *app, struct http_request *req, struct http_response *resp);
 void api_key_generate(void *app, struct http_request *req, struct http_response *resp);
 void api_key_delete(void *app, struct http_request *req, struct http_response *resp);
 void api_principal_create(void *app, struct http_request *req, struct http_response *resp);

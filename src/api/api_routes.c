@@ -11,6 +11,8 @@
 #define LARGE (1024 * KB)
 #define T     "/api/v1/t/{tenant}"
 
+#define BUNDLE_MAX (64 * 1024 * KB)
+
 #define OCSP_REQ "application/ocsp-request"
 #define OCSP_MAX (16 * KB)
 
@@ -39,6 +41,9 @@ static const struct http_route routes[] = {
     {"POST", T "/cas/{ca}/disable", JSON, "ca.write", SMALL, api_ca_disable},
     {"POST", T "/cas/{ca}/crl", JSON, "crl.write", SMALL, api_crl_generate},
     {"GET", T "/cas/{ca}/crl", NULL, "ca.read", 0, api_crl_show},
+    {"POST", T "/cas/{ca}/offline-request", JSON, "ca.write", SMALL, api_offline_request},
+    /* an offline CA's bundle carries every record of one CA (docs/offline.md) */
+    {"POST", T "/offline/import", JSON, "ca.write", BUNDLE_MAX, api_offline_import},
 
     {"GET", T "/keys", NULL, "ca.read", 0, api_key_list},
     {"POST", T "/keys", JSON, "ca.write", SMALL, api_key_generate},

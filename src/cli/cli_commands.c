@@ -137,6 +137,11 @@ static const struct cli_command commands[] = {
       OPT("--cert", "certificate", ARG_TEXT_FILE),
       OPT("--chain", "chain", ARG_TEXT_FILE), END},
      check_ca_import, cli_show_object, NULL, NULL},
+    {"ca", "offline-request", "POST", "/cas/{}/offline-request", SCOPE_TENANT,
+     {POS("NAME"),
+      OPT("--root", "root", ARG_STRING),
+      {"-o", "out", ARG_OUTPUT, TO_LOCAL, 1, NULL, "REQUEST.json"}, END},
+     NULL, cli_show_document, NULL, NULL},
     {"ca", "disable", "POST", "/cas/{}/disable", SCOPE_TENANT,
      {POS("NAME"), END},
      NULL, cli_show_object, NULL, NULL},
@@ -397,6 +402,12 @@ static const struct cli_command commands[] = {
     {"role", "unbind", "POST", "/roles/unbind", SCOPE_TENANT,
      {POS_BODY("PRINCIPAL", "principal", ARG_STRING), POS_BODY("ROLE", "role", ARG_STRING),
       OPT("--principal-tenant", "principal_tenant", ARG_STRING), END},
+     NULL, cli_show_object, NULL, NULL},
+
+    /* The offline CA's bundles (vouch offline ... works with no server: cli_offline.c). */
+    {"import", NULL, "POST", "/offline/import", SCOPE_TENANT,
+     {POS_BODY("BUNDLE", "bundle", ARG_TEXT_FILE),
+      OPT("--pin", "pin", ARG_STRING), END},
      NULL, cli_show_object, NULL, NULL},
 
     /* No server. */

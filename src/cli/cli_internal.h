@@ -14,7 +14,7 @@
 #include "cli/cli.h"
 
 #define CLI_MAX_ARGS     24                 /* per command, with the terminating row */
-#define CLI_FILE_MAX     (1024 * 1024)      /* files sent: CSRs, PEMs, PKCS#12, profiles */
+#define CLI_FILE_MAX     (64 * 1024 * 1024) /* files sent: CSRs, PEMs, PKCS#12, profiles, bundles */
 #define CLI_RESPONSE_MAX (64 * 1024 * 1024) /* largest server answer read */
 #define CLI_INSPECT_MAX  (64 * 1024 * 1024) /* largest file inspected */
 
@@ -162,6 +162,8 @@ int cli_show_cert(struct cli_ctx *ctx, const struct cli_call *call, const struct
                   struct err *e);
 int cli_show_csr(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
                  struct err *e);
+int cli_show_document(struct cli_ctx *ctx, const struct cli_call *call,
+                      const struct cli_answer *ans, struct err *e);
 int cli_show_crl(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
                  struct err *e);
 int cli_show_export(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,

@@ -6,7 +6,7 @@
 
 #include <curl/curl.h>
 
-#include "cli/cli_internal.h"
+#include "cli/cli_offline.h"
 
 /* Usage lines of every command (of one group if group is not NULL). */
 static void usage_commands(FILE *f, const char *group)
@@ -25,6 +25,7 @@ static void usage_all(FILE *f)
     cli_usage_globals(f);
     fprintf(f, "\ncommands (each also takes --json and --help):\n");
     usage_commands(f, NULL);
+    cli_offline_usage(f);
 }
 
 /* A usage error: the message, then the usage of what the user was typing. */
@@ -53,6 +54,8 @@ static int command_run(struct cli_ctx *ctx, int argc, char **argv)
     int rc;
 
     err_clear(&e);
+    if (strcmp(argv[0], "offline") == 0) /* the offline CA: no server (cli_offline.c) */
+        return cli_offline_main(ctx, argc, argv);
     if (cli_call_build(argc, argv, ctx->cfg.tenant, &call, &e) != 0)
         rc = usage_error(ctx, &e, &call, argv[0]);
     else if (call.help) {

@@ -357,6 +357,23 @@ int cli_show_csr(struct cli_ctx *ctx, const struct cli_call *call, const struct 
     return pem_write(ctx, obj, "csr", out ? out : "-", 0, e);
 }
 
+/* A whole JSON answer written to -o (a document to carry elsewhere, e.g. offline). */
+int cli_show_document(struct cli_ctx *ctx, const struct cli_call *call,
+                      const struct cli_answer *ans, struct err *e)
+{
+    json_t *obj = answer_object(ans, e);
+    const char *out = cli_call_value(call, "out");
+    char *text;
+    int rc;
+
+    if (obj == NULL)
+        return -1;
+    text = json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS);
+    rc = output_write(ctx, out ? out : "-", text, strlen(text), MODE_PUBLIC, e);
+    free(text);
+    return rc;
+}
+
 /* crl generate and show: number and times; -o writes the CRL (PEM, or DER with --der). */
 int cli_show_crl(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
                  struct err *e)

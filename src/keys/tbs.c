@@ -231,24 +231,27 @@ ASN1_SEQUENCE(AUDIT_CHECKPOINT) = {
 IMPLEMENT_ASN1_FUNCTIONS(AUDIT_CHECKPOINT)
     // clang-format on
 
-    /* Whether type is the checkpoint OID. */
-    static int checkpoint_type_ok(const ASN1_OBJECT *type)
+    /* Whether type is the OID oid. */
+    static int checkpoint_type_ok(const ASN1_OBJECT *type, const char *oid)
 {
-    ASN1_OBJECT *want = OBJ_txt2obj(TBS_AUDIT_CHECKPOINT_OID, 1);
+    ASN1_OBJECT *want = OBJ_txt2obj(oid, 1);
     int ok = want != NULL && OBJ_cmp(type, want) == 0;
 
     ASN1_OBJECT_free(want);
     return ok;
 }
 
-/* The decoded checkpoint if all of data is one with the right OID and sane fields; else NULL. */
-static AUDIT_CHECKPOINT *checkpoint_decode(const unsigned char *data, size_t len)
+/*
+ * The decoded checkpoint (or offline bundle digest: the same structure under
+ * another OID) if all of data is one with the OID oid and sane fields; else NULL.
+ */
+static AUDIT_CHECKPOINT *checkpoint_decode(const unsigned char *data, size_t len, const char *oid)
 {
     const unsigned char *p = data;
     AUDIT_CHECKPOINT *c = len <= LONG_MAX ? d2i_AUDIT_CHECKPOINT(NULL, &p, (long)len) : NULL;
     int64_t seq = 0;
 
-    if (c != NULL && (p != data + len || !checkpoint_type_ok(c->type) ||
+    if (c != NULL && (p != data + len || !checkpoint_type_ok(c->type, oid) ||
                       ASN1_INTEGER_get_int64(&seq, c->seq) != 1 || seq < 1 ||
                       ASN1_STRING_length(c->head_hash) != 32 || ASN1_STRING_length(c->tenant) < 1 ||
                       ASN1_TIME_check(c->time) != 1)) {
@@ -258,14 +261,16 @@ static AUDIT_CHECKPOINT *checkpoint_decode(const unsigned char *data, size_t len
     return c;
 }
 
-int tbs_checkpoint_encode(const char *tenant, int64_t seq, const unsigned char hash[32],
-                          int64_t when, unsigned char **der, size_t *len)
+/* The DER of a checkpoint-shaped structure of type oid (tbs_checkpoint_encode). */
+static int digest_encode(const char *oid, const char *tenant, int64_t seq,
+                         const unsigned char hash[32], int64_t when, unsigned char **der,
+                         size_t *len)
 {
     AUDIT_CHECKPOINT *c = AUDIT_CHECKPOINT_new();
     unsigned char *out = NULL;
     int n = -1;
 
-    if (c != NULL && (c->type = OBJ_txt2obj(TBS_AUDIT_CHECKPOINT_OID, 1)) != NULL &&
+    if (c != NULL && (c->type = OBJ_txt2obj(oid, 1)) != NULL &&
         ASN1_STRING_set(c->tenant, tenant, -1) == 1 && ASN1_INTEGER_set_int64(c->seq, seq) == 1 &&
         ASN1_OCTET_STRING_set(c->head_hash, hash, 32) == 1 &&
         ASN1_GENERALIZEDTIME_set(c->time, (time_t)when) != NULL)
@@ -278,10 +283,23 @@ int tbs_checkpoint_encode(const char *tenant, int64_t seq, const unsigned char h
     return 0;
 }
 
-int tbs_checkpoint_decode(const unsigned char *der, size_t len, char **tenant, int64_t *seq,
-                          unsigned char hash[32], int64_t *when)
+int tbs_checkpoint_encode(const char *tenant, int64_t seq, const unsigned char hash[32],
+                          int64_t when, unsigned char **der, size_t *len)
 {
-    AUDIT_CHECKPOINT *c = checkpoint_decode(der, len);
+    return digest_encode(TBS_AUDIT_CHECKPOINT_OID, tenant, seq, hash, when, der, len);
+}
+
+int tbs_bundle_encode(const char *tenant, int64_t seq, const unsigned char hash[32], int64_t when,
+                      unsigned char **der, size_t *len)
+{
+    return digest_encode(TBS_OFFLINE_BUNDLE_OID, tenant, seq, hash, when, der, len);
+}
+
+/* The fields of a checkpoint-shaped structure of type oid (tbs_checkpoint_decode). */
+static int digest_decode(const char *oid, const unsigned char *der, size_t len, char **tenant,
+                         int64_t *seq, unsigned char hash[32], int64_t *when)
+{
+    AUDIT_CHECKPOINT *c = checkpoint_decode(der, len, oid);
     struct tm tm;
     int rc = -1;
 
@@ -302,9 +320,21 @@ int tbs_checkpoint_decode(const unsigned char *der, size_t len, char **tenant, i
     return rc;
 }
 
-static int is_audit_checkpoint(const unsigned char *data, size_t len)
+int tbs_checkpoint_decode(const unsigned char *der, size_t len, char **tenant, int64_t *seq,
+                          unsigned char hash[32], int64_t *when)
 {
-    AUDIT_CHECKPOINT *c = checkpoint_decode(data, len);
+    return digest_decode(TBS_AUDIT_CHECKPOINT_OID, der, len, tenant, seq, hash, when);
+}
+
+int tbs_bundle_decode(const unsigned char *der, size_t len, char **tenant, int64_t *seq,
+                      unsigned char hash[32], int64_t *when)
+{
+    return digest_decode(TBS_OFFLINE_BUNDLE_OID, der, len, tenant, seq, hash, when);
+}
+
+static int is_checkpoint_of(const unsigned char *data, size_t len, const char *oid)
+{
+    AUDIT_CHECKPOINT *c = checkpoint_decode(data, len, oid);
     int ok = c != NULL;
 
     AUDIT_CHECKPOINT_free(c);
@@ -313,13 +343,14 @@ static int is_audit_checkpoint(const unsigned char *data, size_t len)
 
 const char *tbs_kind(const unsigned char *data, size_t len)
 {
-    const char *kind = is_tbs_certificate(data, len)    ? "certificate"
-                       : is_tbs_crl(data, len)          ? "CRL"
-                       : is_tbs_csr(data, len)          ? "CSR"
-                       : is_tbs_ocsp(data, len)         ? "OCSP response"
-                       : is_tst_info(data, len)         ? "TSTInfo"
-                       : is_audit_checkpoint(data, len) ? "audit checkpoint"
-                                                        : NULL;
+    const char *kind = is_tbs_certificate(data, len)                           ? "certificate"
+                       : is_tbs_crl(data, len)                                 ? "CRL"
+                       : is_tbs_csr(data, len)                                 ? "CSR"
+                       : is_tbs_ocsp(data, len)                                ? "OCSP response"
+                       : is_tst_info(data, len)                                ? "TSTInfo"
+                       : is_checkpoint_of(data, len, TBS_AUDIT_CHECKPOINT_OID) ? "audit checkpoint"
+                       : is_checkpoint_of(data, len, TBS_OFFLINE_BUNDLE_OID)   ? "offline bundle"
+                                                                               : NULL;
 
     ERR_clear_error();
     return kind;

@@ -12,8 +12,9 @@
 /*
  * "certificate", "CRL", "CSR", "OCSP response" or "TSTInfo" if data is, in
  * whole, a TBSCertificate, a TBSCertList, a CertificationRequestInfo, an OCSP
- * ResponseData or an RFC 3161 TSTInfo, or "audit checkpoint" for an
- * AuditCheckpoint (below); NULL otherwise.  (A TSTInfo is signed
+ * ResponseData or an RFC 3161 TSTInfo, "audit checkpoint" for an
+ * AuditCheckpoint or "offline bundle" for an offline bundle's digest (below);
+ * NULL otherwise.  (A TSTInfo is signed
  * only inside the signer's own CMS SignedData: W_SIGN_TST, never W_SIGN.)
  */
 const char *tbs_kind(const unsigned char *data, size_t len);
@@ -35,5 +36,18 @@ int tbs_checkpoint_encode(const char *tenant, int64_t seq, const unsigned char h
 /* The fields of checkpoint DER (*tenant: caller frees with free()); -1 if it is not one. */
 int tbs_checkpoint_decode(const unsigned char *der, size_t len, char **tenant, int64_t *seq,
                           unsigned char hash[32], int64_t *when);
+
+/*
+ * The digest of an offline CA's bundle (docs/offline.md): the same structure
+ * as a checkpoint under its own OID, headHash being the SHA-256 of the
+ * bundle's payload and seq the bundle's sequence number.  tbs_kind() calls it
+ * "offline bundle".
+ */
+#define TBS_OFFLINE_BUNDLE_OID "2.25.313858181862460048097201346499418659644.2"
+
+int tbs_bundle_encode(const char *tenant, int64_t seq, const unsigned char hash[32], int64_t when,
+                      unsigned char **der, size_t *len);
+int tbs_bundle_decode(const unsigned char *der, size_t len, char **tenant, int64_t *seq,
+                      unsigned char hash[32], int64_t *when);
 
 #endif

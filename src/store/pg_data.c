@@ -41,6 +41,7 @@
 #define OCSP_COLS       "tenant, serial, ca, refresh_at, this_update, next_update, der"
 #define AUDIT_COLS      "tenant, seq, time, actor, action, object, result, detail, prev_hash, hash"
 #define AUDIT_KEY_COLS  "tenant, key_id, key_type, public_pem, created"
+#define OFFLINE_COLS    "tenant, source, seq, digest, signer, audit_seq, audit_head, imported"
 #define TARGET_COLS     "tenant, host, port, transport, ca_pem, created"
 #define CHECKPOINT_COLS "tenant, seq, time, head_hash, key_id, der, sig"
 #define TSA_UNIT_COLS                                                                              \
@@ -313,6 +314,20 @@ static void *read_audit_key(const PGresult *res, int row)
     return r;
 }
 
+static void *read_offline_import(const PGresult *res, int row)
+{
+    struct offline_import_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(res, row, 0);
+    r->source = col_text(res, row, 1);
+    r->seq = col_int(res, row, 2);
+    r->digest = col_text(res, row, 3);
+    r->signer = col_text(res, row, 4);
+    r->audit_seq = col_int(res, row, 5);
+    r->audit_head = col_text(res, row, 6);
+    r->imported = col_int(res, row, 7);
+    return r;
+}
+
 static void *read_checkpoint(const PGresult *res, int row)
 {
     struct audit_checkpoint_rec *r = xcalloc(1, sizeof(*r));
@@ -544,6 +559,7 @@ static const struct reader responder_reader = {read_responder, store_free_respon
 static const struct reader ocsp_reader = {read_ocsp, store_free_ocsp};
 static const struct reader audit_reader = {read_audit, store_free_audit};
 static const struct reader audit_key_reader = {read_audit_key, store_free_audit_key};
+static const struct reader offline_reader = {read_offline_import, store_free_offline_import};
 static const struct reader checkpoint_reader = {read_checkpoint, store_free_checkpoint};
 static const struct reader target_reader = {read_target, store_free_target};
 static const struct reader tsa_unit_reader = {read_tsa_unit, store_free_tsa_unit};
@@ -1895,6 +1911,39 @@ static int lease_take(struct store_tx *tx, const char *tenant, const char *job, 
     return n == 1 ? 0 : 1;
 }
 
+/* ---- offline imports ------------------------------------------------------- */
+
+static int offline_import_get(struct store_tx *tx, const char *tenant, const char *source,
+                              int64_t seq, struct offline_import_rec **out, struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, source);
+    pg_param_int(&p, seq);
+    return read_one(tx, tenant,
+                    "SELECT " OFFLINE_COLS " FROM offline_imports WHERE tenant = $1 AND "
+                    "source = $2 AND ($3 = 0 OR seq = $3) ORDER BY seq DESC LIMIT 1",
+                    &p, &offline_reader, (void **)out, "offline import", e);
+}
+
+static int offline_import_insert(struct store_tx *tx, const char *tenant,
+                                 const struct offline_import_rec *r, struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, r->source);
+    pg_param_int(&p, r->seq);
+    pg_param_text(&p, r->digest);
+    pg_param_text(&p, r->signer);
+    pg_param_int(&p, r->audit_seq);
+    pg_param_text(&p, r->audit_head);
+    pg_param_int(&p, r->imported);
+    return run_insert(tx, tenant,
+                      "INSERT INTO offline_imports (" OFFLINE_COLS ") VALUES ($1, $2, $3, $4, $5, "
+                      "$6, $7, $8) ON CONFLICT DO NOTHING",
+                      &p, "offline import", e);
+}
+
 /*
  * "postgres" matches both URL schemes libpq knows, postgresql:// and
  * postgres://; pg_open checks which.
@@ -2221,4 +2270,6 @@ const struct store_ops store_pg_ops = {
     .tsa_token_get = tsa_token_get,
     .tsa_token_search = tsa_token_search,
     .lease_take = lease_take,
+    .offline_import_get = offline_import_get,
+    .offline_import_insert = offline_import_insert,
 };

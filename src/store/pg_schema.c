@@ -203,6 +203,11 @@ const char *const pg_migrations[] = {
     "  SELECT '_system', tenant, id, 'system-admin', created FROM tokens WHERE role = 'system';"
     "ALTER TABLE tokens FORCE ROW LEVEL SECURITY;" WALL("principals", "tenant")
         WALL("role_bindings", "tenant") WALL("client_cas", "tenant"),
+    /* 10: bundles imported from offline CAs (issue 8): replays and re-imports */
+    "CREATE TABLE offline_imports (tenant text NOT NULL, source text NOT NULL,"
+    "  seq bigint NOT NULL, digest text NOT NULL, signer text NOT NULL,"
+    "  audit_seq bigint NOT NULL, audit_head text NOT NULL, imported bigint NOT NULL, PRIMARY KEY "
+    "(tenant, source, seq));" WALL("offline_imports", "tenant"),
 };
 
 const int pg_migration_count = (int)ARRAY_LEN(pg_migrations);

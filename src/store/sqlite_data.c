@@ -34,6 +34,7 @@
 #define OCSP_COLS       "tenant, serial, ca, refresh_at, this_update, next_update, der"
 #define AUDIT_COLS      "tenant, seq, time, actor, action, object, result, detail, prev_hash, hash"
 #define AUDIT_KEY_COLS  "tenant, key_id, key_type, public_pem, created"
+#define OFFLINE_COLS    "tenant, source, seq, digest, signer, audit_seq, audit_head, imported"
 #define TARGET_COLS     "tenant, host, port, transport, ca_pem, created"
 #define CHECKPOINT_COLS "tenant, seq, time, head_hash, key_id, der, sig"
 #define TSA_UNIT_COLS                                                                              \
@@ -234,6 +235,10 @@ const char *const sqlite_queries[Q_COUNT] = {
                      "ON CONFLICT (tenant, job) DO UPDATE SET holder = excluded.holder, "
                      "until = excluded.until WHERE leases.until <= ?4 "
                      "OR leases.holder = excluded.holder",
+    [Q_OFFLINE_GET] = "SELECT " OFFLINE_COLS " FROM offline_imports WHERE tenant = ?1 AND "
+                      "source = ?2 AND (?3 = 0 OR seq = ?3) ORDER BY seq DESC LIMIT 1",
+    [Q_OFFLINE_INSERT] = "INSERT INTO offline_imports (" OFFLINE_COLS ") VALUES (?1, ?2, ?3, ?4, "
+                         "?5, ?6, ?7, ?8)",
 };
 
 #define TX(base) ((struct sqlite_tx *)(base))
@@ -560,6 +565,20 @@ static void *read_audit_key(sqlite3_stmt *st)
     return r;
 }
 
+static void *read_offline_import(sqlite3_stmt *st)
+{
+    struct offline_import_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->source = col_text(st, 1);
+    r->seq = sqlite3_column_int64(st, 2);
+    r->digest = col_text(st, 3);
+    r->signer = col_text(st, 4);
+    r->audit_seq = sqlite3_column_int64(st, 5);
+    r->audit_head = col_text(st, 6);
+    r->imported = sqlite3_column_int64(st, 7);
+    return r;
+}
+
 static void *read_checkpoint(sqlite3_stmt *st)
 {
     struct audit_checkpoint_rec *r = xcalloc(1, sizeof(*r));
@@ -694,6 +713,7 @@ static const struct reader responder_reader = {read_responder, store_free_respon
 static const struct reader ocsp_reader = {read_ocsp, store_free_ocsp};
 static const struct reader audit_reader = {read_audit, store_free_audit};
 static const struct reader audit_key_reader = {read_audit_key, store_free_audit_key};
+static const struct reader offline_reader = {read_offline_import, store_free_offline_import};
 static const struct reader checkpoint_reader = {read_checkpoint, store_free_checkpoint};
 static const struct reader target_reader = {read_target, store_free_target};
 static const struct reader tsa_unit_reader = {read_tsa_unit, store_free_tsa_unit};
@@ -1928,6 +1948,33 @@ static int webhook_event_update(struct store_tx *tx, const char *tenant,
     return step_one_change(tx, st, "webhook event", e);
 }
 
+/* ---- offline imports ------------------------------------------------------- */
+
+static int offline_import_get(struct store_tx *tx, const char *tenant, const char *source,
+                              int64_t seq, struct offline_import_rec **out, struct err *e)
+{
+    STMT(Q_OFFLINE_GET);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, source);
+    sqlite3_bind_int64(st, 3, seq);
+    return read_one(tx, st, &offline_reader, (void **)out, "offline import", e);
+}
+
+static int offline_import_insert(struct store_tx *tx, const char *tenant,
+                                 const struct offline_import_rec *r, struct err *e)
+{
+    STMT(Q_OFFLINE_INSERT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->source);
+    sqlite3_bind_int64(st, 3, r->seq);
+    bind_text(st, 4, r->digest);
+    bind_text(st, 5, r->signer);
+    sqlite3_bind_int64(st, 6, r->audit_seq);
+    bind_text(st, 7, r->audit_head);
+    sqlite3_bind_int64(st, 8, r->imported);
+    return step_done(tx, st, "offline import", e);
+}
+
 const struct store_ops store_sqlite_ops = {
     .scheme = "sqlite:",
     .open = sqlite_open,
@@ -2027,4 +2074,6 @@ const struct store_ops store_sqlite_ops = {
     .tsa_token_get = tsa_token_get,
     .tsa_token_search = tsa_token_search,
     .lease_take = lease_take,
+    .offline_import_get = offline_import_get,
+    .offline_import_insert = offline_import_insert,
 };

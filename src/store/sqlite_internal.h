@@ -107,6 +107,8 @@ enum query_id {
     Q_TSA_TOKEN_INSERT,
     Q_TSA_TOKEN_GET,
     Q_LEASE_TAKE,
+    Q_OFFLINE_GET,
+    Q_OFFLINE_INSERT,
     Q_COUNT
 };
 extern const char *const sqlite_queries[Q_COUNT];

@@ -165,6 +165,11 @@ const char *const sqlite_migrations[] = {
     "  WHERE t.role = 'admin';"
     "INSERT INTO role_bindings (tenant, principal_tenant, principal, role, created)"
     "  SELECT '_system', tenant, id, 'system-admin', created FROM tokens WHERE role = 'system';",
+    /* 10: bundles imported from offline CAs (issue 8): replays and re-imports */
+    ("CREATE TABLE offline_imports (tenant TEXT NOT NULL, source TEXT NOT NULL,"
+     "  seq INTEGER NOT NULL, digest TEXT NOT NULL, signer TEXT NOT NULL,"
+     "  audit_seq INTEGER NOT NULL, audit_head TEXT NOT NULL, imported INTEGER NOT NULL, PRIMARY "
+     "KEY (tenant, source, seq));"),
 };
 
 const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

@@ -581,3 +581,15 @@ int store_lease_take(struct store_tx *tx, const char *tenant, const char *job, c
 {
     return tx->ops->lease_take(tx, tenant, job, holder, now, until, e);
 }
+
+int store_offline_import_get(struct store_tx *tx, const char *tenant, const char *source,
+                             int64_t seq, struct offline_import_rec **out, struct err *e)
+{
+    return tx->ops->offline_import_get(tx, tenant, source, seq, out, e);
+}
+
+int store_offline_import_insert(struct store_tx *tx, const char *tenant,
+                                const struct offline_import_rec *r, struct err *e)
+{
+    return tx->ops->offline_import_insert(tx, tenant, r, e);
+}

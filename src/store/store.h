@@ -728,4 +728,25 @@ int store_webhook_event_update(struct store_tx *tx, const char *tenant,
 int store_lease_take(struct store_tx *tx, const char *tenant, const char *job, const char *holder,
                      int64_t now, int64_t until, struct err *e);
 
+/* ---- bundles imported from an offline CA (issue 8) ------------------------ */
+
+struct offline_import_rec {
+    char *tenant;
+    char *source;      /* the offline store's id ("off-<hex>") */
+    int64_t seq;       /* the bundle's sequence number (1, 2, ... per source) */
+    char *digest;      /* hex SHA-256 of the bundle's payload */
+    char *signer;      /* the CA whose key signed the bundle */
+    int64_t audit_seq; /* the offline audit chain's last row imported so far (0: none) */
+    char *audit_head;  /* its hash (hex; 64 zeros if none) */
+    int64_t imported;
+};
+void offline_import_rec_free(struct offline_import_rec *r);
+/* The import of (source, seq), with seq 0 the one of source with the highest seq; -1/404 if none.
+ */
+int store_offline_import_get(struct store_tx *tx, const char *tenant, const char *source,
+                             int64_t seq, struct offline_import_rec **out, struct err *e);
+/* -1/409 if (source, r->seq) was imported already. */
+int store_offline_import_insert(struct store_tx *tx, const char *tenant,
+                                const struct offline_import_rec *r, struct err *e);
+
 #endif

@@ -192,6 +192,10 @@ struct store_ops {
                                 const struct webhook_event_rec *r, struct err *e);
     int (*lease_take)(struct store_tx *tx, const char *tenant, const char *job, const char *holder,
                       int64_t now, int64_t until, struct err *e);
+    int (*offline_import_get)(struct store_tx *tx, const char *tenant, const char *source,
+                              int64_t seq, struct offline_import_rec **out, struct err *e);
+    int (*offline_import_insert)(struct store_tx *tx, const char *tenant,
+                                 const struct offline_import_rec *r, struct err *e);
 };
 
 /* Every backend's store and tx structs begin with their ops pointer. */

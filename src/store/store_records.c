@@ -482,6 +482,23 @@ void store_free_audit_key(void *r)
     audit_key_rec_free(r);
 }
 
+void offline_import_rec_free(struct offline_import_rec *r)
+{
+    if (r == NULL)
+        return;
+    free(r->tenant);
+    free(r->source);
+    free(r->digest);
+    free(r->signer);
+    free(r->audit_head);
+    free(r);
+}
+
+void store_free_offline_import(void *r)
+{
+    offline_import_rec_free(r);
+}
+
 void store_free_ca(void *r)
 {
     ca_rec_free(r);

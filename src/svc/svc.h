@@ -240,6 +240,7 @@ struct issue_params {
     const char *renewed_from; /* set by renew */
     int internal;             /* vouch's own (OCSP responders): not refused for a tenant that is not
                                  active, not counted against its quota */
+    int ca_profile;           /* 1: a CA profile is required (the offline root signing a sub-CA) */
 };
 
 /* Issues from a CSR (PEM or DER). */
@@ -506,5 +507,48 @@ int svc_audit_export(struct svc *s, const char *tenant, int64_t after, int limit
 /* The export's lines for an audit key (NULL: none yet) and a checkpoint (new references). */
 json_t *svc_audit_key_json(const struct audit_key_rec *k);
 json_t *svc_audit_checkpoint_json(const struct audit_checkpoint_rec *c);
+/* ---- the offline CA (svc_offline.c, docs/offline.md) ------------------ */
+
+/*
+ * Online: the transfer request of pending CA ca (its CSR) as JSON text
+ * (*out, caller frees); with root, also a new key in the signer and a CSR
+ * for root's delegated OCSP responder.  Audited as offline.request.
+ */
+int svc_offline_request(struct svc *s, const struct actor *a, const char *tenant, const char *ca,
+                        const char *root, char **out, struct err *e);
+/*
+ * Offline: signs a request's CSR by root under a CA profile (NULL: sub-ca; and its
+ * responder CSR under ocsp-signing); *responders (caller frees) lists the
+ * responders for svc_offline_export.
+ */
+int svc_offline_sign(struct svc *s, const struct actor *a, const char *tenant, const char *root,
+                     const char *request, const char *profile, long validity_days,
+                     long responder_days, json_t **responders, struct err *e);
+/*
+ * Offline: the next bundle of store `source` for CA ca (its certificate
+ * records, latest CRL, the responders, the store's whole audit chain), signed
+ * by ca's key; *out (caller frees) its JSON text.  Audited as offline.export.
+ */
+int svc_offline_export(struct svc *s, const struct actor *a, const char *tenant, const char *ca,
+                       const char *source, const json_t *responders, char **out, struct err *e);
+/*
+ * Online: verifies and imports a bundle in one transaction (pin: the SHA-256
+ * fingerprint of a root new to the tenant).  *result (caller frees) says what
+ * was done; status "unchanged" for a bundle imported before.  Refused
+ * bundles change nothing.
+ */
+int svc_offline_import(struct svc *s, const struct actor *a, const char *tenant, const char *text,
+                       size_t len, const char *pin, json_t **result, struct err *e);
+/* The profile an offline store certifies online responders under (made by `vouch offline init`). */
+#define SVC_OFFLINE_RESPONDER_PROFILE "offline-ocsp-signing"
+/*
+ * The checks of a bundle's envelope that need no store (what the importer
+ * does first; fuzz/fuzz_bundle.c): it parses, its payload is the one its
+ * digest names, the digest is for tenant, the signature verifies with the
+ * signer CA's certificate it carries.  0 or -1 with e set.
+ */
+int svc_offline_bundle_check(const char *text, size_t len, const char *tenant, struct err *e);
+/* Lowercase hex SHA-256 of a certificate's DER (caller frees). */
+char *svc_offline_fingerprint(const unsigned char *der, size_t len);
 
 #endif

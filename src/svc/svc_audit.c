@@ -140,17 +140,16 @@ int svc_audit_is_key(struct svc *s, const char *tenant, const char *key_id)
     return is;
 }
 
-/* Signs der with tenant's audit key (SHA-256) in the signer; *sig caller frees. */
-static int checkpoint_sign(struct svc *s, const char *tenant, const char *key_id,
-                           const unsigned char *der, size_t len, unsigned char **sig,
-                           size_t *sig_len, struct err *e)
+int svc_sign_der(struct svc *s, const char *tenant, const char *key_id, const unsigned char *der,
+                 size_t len, unsigned char **sig, size_t *sig_len, struct err *e)
 {
     EVP_PKEY *key = svc_key(s, tenant, key_id, e);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
+    const EVP_MD *digest = key && key_type_of(key) == KEY_ED25519 ? NULL : EVP_sha256();
     size_t n = 0;
     int rc = -1;
 
-    if (key != NULL && md != NULL && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+    if (key != NULL && md != NULL && EVP_DigestSignInit(md, NULL, digest, NULL, key) == 1 &&
         EVP_DigestSign(md, NULL, &n, der, len) == 1) {
         *sig = xmalloc(n);
         if (EVP_DigestSign(md, *sig, &n, der, len) == 1) {
@@ -162,7 +161,7 @@ static int checkpoint_sign(struct svc *s, const char *tenant, const char *key_id
         }
     }
     if (rc != 0 && key != NULL)
-        err_ossl(e, 503, ERR_UNAVAILABLE, "audit checkpoint: signing failed");
+        err_ossl(e, 503, ERR_UNAVAILABLE, "%s: signing failed", tbs_kind(der, len));
     EVP_MD_CTX_free(md);
     EVP_PKEY_free(key);
     return rc;
@@ -229,7 +228,7 @@ int svc_audit_checkpoint(struct svc *s, const char *tenant, int64_t *seq, struct
         goto out;
     }
     cp.der = der;
-    if (checkpoint_sign(s, tenant, key->key_id, der, cp.der_len, &cp.sig, &cp.sig_len, e) != 0 ||
+    if (svc_sign_der(s, tenant, key->key_id, der, cp.der_len, &cp.sig, &cp.sig_len, e) != 0 ||
         (tx = store_begin(s->store, e)) == NULL)
         goto out;
     if (store_audit_checkpoint_insert(tx, tenant, &cp, e) != 0) {

@@ -280,10 +280,13 @@ static void ca_first_crl(struct svc *s, const struct actor *a, const char *tenan
     struct crl_rec *crl = NULL;
     struct err e;
 
-    svc_ocsp_ca_changed(s, tenant);
+    /* The CRL first: loading the CA into the OCSP responder may make its delegated
+       responder (a key and a certificate), and meanwhile the scheduler would publish the
+       CA's first CRL itself, making this one number 2. */
     if (svc_crl_generate(s, a, tenant, name, &crl, &e) != 0)
         log_warn("tenant %s: first CRL of CA %s: %s", tenant, name, e.msg);
     crl_rec_free(crl);
+    svc_ocsp_ca_changed(s, tenant);
 }
 
 /*

@@ -67,7 +67,11 @@ static int issue_load(struct svc *s, const char *tenant, const struct issue_para
         goto out;
     if ((c->profile = svc_profile_load(tx, tenant, p->profile, &c->profile_version, e)) == NULL)
         goto out;
-    if (profile_is_ca(c->profile)) {
+    if (!profile_is_ca(c->profile) && p->ca_profile) {
+        err_set(e, 422, ERR_PROFILE, "profile: %s is not a CA profile", p->profile);
+        goto out;
+    }
+    if (profile_is_ca(c->profile) && !p->ca_profile) {
         err_set(e, 422, ERR_PROFILE, "profile: %s is a CA profile; create CAs with POST /cas",
                 p->profile);
         goto out;

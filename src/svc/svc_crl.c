@@ -290,8 +290,9 @@ static int crl_tick_tenant(struct svc *s, const char *tenant, struct err *e)
     }
     store_rollback(tx);
     for (size_t i = 0; i < n; i++) {
-        if (cas[i]->cert_der == NULL || (due = crl_due(s, tenant, cas[i])) == 0 ||
-            !crl_lease(s, tenant, cas[i]->name))
+        /* An offline CA's CRLs come from its bundles (svc_offline.c): its key is not here. */
+        if (cas[i]->cert_der == NULL || strcmp(cas[i]->status, "offline") == 0 ||
+            (due = crl_due(s, tenant, cas[i])) == 0 || !crl_lease(s, tenant, cas[i]->name))
             continue;
         if (crl_run(s, &scheduler, tenant, cas[i]->name, due == 1, &crl, &ce) == 0) {
             made++;

@@ -134,6 +134,13 @@ int svc_cert_issue_pubkey(struct svc *s, const struct actor *a, const char *tena
                           const struct issue_params *p, const char *subject, EVP_PKEY *pub,
                           struct cert_rec **out, X509 **cert, struct err *e);
 
+/*
+ * Signs der (a kind the signer signs: keys/tbs.h) with tenant's key key_id:
+ * SHA-256, or pure Ed25519.  *sig (caller frees) and *sig_len.
+ */
+int svc_sign_der(struct svc *s, const char *tenant, const char *key_id, const unsigned char *der,
+                 size_t len, unsigned char **sig, size_t *sig_len, struct err *e);
+
 /* Frees the TSA unit cache (svc_tsa.c). */
 void svc_tsa_cache_free(struct svc *s);
 

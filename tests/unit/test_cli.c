@@ -36,6 +36,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_internal.h"
+#include "cli/cli_offline.h"
 
 #define TOKEN   "vouch_testtoken0123456789"
 #define MAX_ARG 48
@@ -358,6 +359,10 @@ static const struct {
      "{\"name\":\"old\",\"key\":\"KEY-PEM\\n\",\"certificate\":\"CA-PEM\\n\","
      "\"chain\":\"CHAIN-PEM\\n\"}"},
     {"ca disable issuing", "POST", T "/cas/issuing/disable", "{}"},
+    {"ca offline-request issuing --root offroot -o @request.json", "POST",
+     T "/cas/issuing/offline-request", "{\"root\":\"offroot\"}"},
+    {"import @ca.pem --pin ab:cd", "POST", T "/offline/import",
+     "{\"bundle\":\"CA-PEM\\n\",\"pin\":\"ab:cd\"}"},
     {"profile list", "GET", T "/profiles", NULL},
     {"profile show web --version 2", "GET", T "/profiles/web?version=2", NULL},
     {"profile create web @profile.json", "POST", T "/profiles",
@@ -1162,6 +1167,61 @@ static void config_file_is_read_and_environment_wins(void **state)
     free(conf);
 }
 
+/* The custodians' shares: any 2 of 3 give the secret back; fewer, or a changed one, do not. */
+static void any_two_of_three_custodian_shares_recover_the_secret(void **state)
+{
+    unsigned char secret[OFFLINE_SECRET_LEN], got[OFFLINE_SECRET_MAX];
+    size_t got_len = 0;
+    char *prefix = xasprintf("%s/cust", tmpdir), *hex, *digest, *paths[3];
+    json_t *shares = json_object(), *conf;
+    struct err e;
+    FILE *f;
+
+    (void)state;
+    assert_int_equal(offline_secret_random(secret, sizeof(secret), &e), 0);
+    assert_int_equal(
+        offline_secret_split(secret, sizeof(secret), "off-1", 3, 2, prefix, shares, &e), 0);
+    hex = hex_encode(secret, sizeof(secret));
+    digest = offline_secret_digest(hex);
+    conf = json_pack("{s:i, s:O, s:s}", "threshold", 2, "shares", shares, "secret_sha256", digest);
+    for (int i = 0; i < 3; i++)
+        paths[i] = xasprintf("%s-%d.share", prefix, i + 1);
+    for (int a = 0; a < 3; a++) {
+        const char *two[2] = {paths[a], paths[(a + 1) % 3]};
+        memset(got, 0, sizeof(got));
+        assert_int_equal(offline_secret_combine(conf, two, 2, got, &got_len, &e), 0);
+        assert_int_equal(got_len, sizeof(secret));
+        assert_memory_equal(got, secret, sizeof(secret));
+    }
+    assert_int_equal(offline_secret_combine(conf, (const char *const *)paths, 1, got, &got_len, &e),
+                     -1);
+    assert_non_null(strstr(e.msg, "needs 2"));
+    f = fopen(paths[1], "r+"); /* one hex digit of share 2 changes */
+    assert_non_null(f);
+    assert_int_equal(fseek(f, -3, SEEK_END), 0);
+    {
+        int c = fgetc(f);
+        assert_int_equal(fseek(f, -3, SEEK_END), 0);
+        fputc(c == '0' ? '1' : '0', f); /* any other digit */
+    }
+    fclose(f);
+    {
+        const char *two[2] = {paths[0], paths[1]};
+        assert_int_equal(offline_secret_combine(conf, two, 2, got, &got_len, &e), -1);
+        assert_non_null(strstr(e.msg, "wrong custodian share"));
+    }
+    assert_int_equal(
+        offline_secret_split(secret, sizeof(secret), "off-1", 3, 2, prefix, shares, &e),
+        -1); /* never overwrites a share */
+    for (int i = 0; i < 3; i++)
+        free(paths[i]);
+    json_decref(conf);
+    json_decref(shares);
+    free(hex);
+    free(digest);
+    free(prefix);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1188,6 +1248,7 @@ int main(void)
         cmocka_unit_test(token_delete_accepts_no_content),
         cmocka_unit_test(unreachable_server_exits_1),
         cmocka_unit_test(config_file_is_read_and_environment_wins),
+        cmocka_unit_test(any_two_of_three_custodian_shares_recover_the_secret),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -420,16 +420,25 @@ static void an_audit_checkpoint_is_signed_and_a_lookalike_refused(void **state)
     if (signer_sign(signer, "alpha", id, "SHA256", der, len, &sig, &n, &e) != 0)
         fail_msg("signer_sign: %s", e.msg);
     free(sig);
-    /* The same structure under another OID (last arc 1 -> 2) is not a checkpoint. */
+    /* The same structure under another OID (last arc 1 -> 3) is not a checkpoint. */
     for (size_t i = 0; i < len; i++)
         if (der[i] == 0x06) {
-            der[i + 1 + der[i + 1]]++;
+            der[i + 1 + der[i + 1]] += 2;
             break;
         }
     assert_null(tbs_kind(der, len));
     assert_int_equal(signer_sign(signer, "alpha", id, "SHA256", der, len, &sig, &n, &e), -1);
     assert_int_equal(e.status, 400);
     assert_int_equal(tbs_checkpoint_decode(der, len, &tenant, &seq, back, &when), -1);
+    OPENSSL_free(der);
+    /* Under arc 2 it is an offline bundle's digest, which is not a checkpoint either. */
+    assert_int_equal(tbs_bundle_encode("alpha", 7, hash, 1800000000, &der, &len), 0);
+    assert_string_equal(tbs_kind(der, len), "offline bundle");
+    assert_int_equal(tbs_checkpoint_decode(der, len, &tenant, &seq, back, &when), -1);
+    assert_int_equal(tbs_bundle_decode(der, len, &tenant, &seq, back, &when), 0);
+    assert_int_equal(seq, 7);
+    assert_string_equal(tenant, "alpha");
+    free(tenant);
     OPENSSL_free(der);
     /* seq 0: no chain has a row 0, so no checkpoint signs one. */
     assert_int_equal(tbs_checkpoint_encode("alpha", 0, hash, 1800000000, &der, &len), 0);

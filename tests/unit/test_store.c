@@ -2220,6 +2220,52 @@ static void a_lease_is_held_by_one_node_until_it_runs_out(void **state)
     store_close(s);
 }
 
+/* ---- offline imports ----------------------------------------------------------- */
+
+static void offline_imports_are_found_by_sequence_and_unique_per_source(void **state)
+{
+    struct store *s = open_store();
+    struct offline_import_rec r = {.source = "off-1",
+                                   .digest = "d1",
+                                   .signer = "root",
+                                   .audit_seq = 4,
+                                   .audit_head = "h4",
+                                   .imported = 100},
+                              *got = NULL;
+    struct store_tx *tx;
+    struct err e;
+
+    (void)state;
+    tenant_make(s, "a");
+    tenant_make(s, "b");
+    tx = store_begin(s, &e);
+    assert_int_equal(store_offline_import_get(tx, "a", "off-1", 0, &got, &e), -1);
+    assert_int_equal(e.status, 404);
+    r.seq = 1;
+    assert_int_equal(store_offline_import_insert(tx, "a", &r, &e), 0);
+    r.seq = 3;
+    r.digest = "d3";
+    assert_int_equal(store_offline_import_insert(tx, "a", &r, &e), 0);
+    assert_int_equal(store_offline_import_insert(tx, "a", &r, &e), -1); /* (source, seq) again */
+    assert_int_equal(e.status, 409);
+    assert_int_equal(store_commit(tx, &e), 0);
+    tx = store_begin_read(s, &e);
+    assert_int_equal(store_offline_import_get(tx, "a", "off-1", 0, &got, &e), 0); /* the latest */
+    assert_int_equal(got->seq, 3);
+    assert_string_equal(got->digest, "d3");
+    assert_string_equal(got->audit_head, "h4");
+    assert_int_equal(got->audit_seq, 4);
+    offline_import_rec_free(got);
+    assert_int_equal(store_offline_import_get(tx, "a", "off-1", 1, &got, &e), 0);
+    assert_string_equal(got->digest, "d1");
+    offline_import_rec_free(got);
+    assert_int_equal(store_offline_import_get(tx, "a", "off-1", 2, &got, &e), -1);
+    assert_int_equal(store_offline_import_get(tx, "b", "off-1", 0, &got, &e), -1); /* tenant */
+    assert_int_equal(e.status, 404);
+    store_rollback(tx);
+    store_close(s);
+}
+
 /* ---- PostgreSQL: row-level security ------------------------------------------ */
 
 /* One integer through the application role's own connection, after `set` (may be ""). */
@@ -2330,6 +2376,7 @@ int main(void)
         T(a_lease_is_held_by_one_node_until_it_runs_out),
         T(a_tenant_is_updated_counted_and_purged_alone),
         T(workflows_requests_and_webhook_events_round_trip_per_tenant),
+        T(offline_imports_are_found_by_sequence_and_unique_per_source),
         T(a_query_with_another_tenants_setting_sees_nothing),
         T(a_role_that_bypasses_row_level_security_is_refused),
     };

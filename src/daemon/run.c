@@ -125,7 +125,7 @@ static int server_listen(struct server *s, struct err *e)
                               .threads = s->cfg.threads};
     struct svc_config sc = {0};
     const struct http_route *routes;
-    char *url = NULL;
+    char *url = NULL, *node;
     size_t n;
 
     routes = api_public_routes(&n);
@@ -148,9 +148,11 @@ static int server_listen(struct server *s, struct err *e)
     sc.ocsp_cache_seconds = s->cfg.ocsp_cache_seconds > 0 ? s->cfg.ocsp_cache_seconds : -1;
     sc.tsa_clock_check =
         strcmp(s->cfg.tsa_clock_check, "kernel") == 0 ? SVC_CLOCK_KERNEL : SVC_CLOCK_OFF;
+    sc.node = node = config_node_name(&s->cfg);
     s->svc = svc_new(s->store, s->signer, &sc);
     s->api.svc = s->svc;
     free(url);
+    free(node);
     routes = api_routes(&n);
     s->api_srv = http_server_start(&api, routes, n, api_authorize, api_free_principal, &s->api, e);
     if (s->api_srv == NULL)

@@ -36,6 +36,7 @@ struct svc_config {
     long ocsp_check_seconds;             /* how often responders are reloaded and renewed (30) */
     long ocsp_cache_seconds;             /* stored responses kept in memory (2; -1 = none) */
     int tsa_clock_check; /* SVC_CLOCK_*: refuse tokens while the clock is unsynced */
+    const char *node;    /* this node's name on leases, stable across restarts ("<host>:<pid>") */
 };
 
 /* How the TSA checks the system clock before each token. */

@@ -235,15 +235,20 @@ static int scope_due(struct store_tx *tx, const char *tenant, const char *ca, in
     return due;
 }
 
+/* How long after its creation a CA is left to its creator for its first CRL. */
+#define NEW_CA_SECONDS 3
+
 /* What ca needs now: 2 complete CRLs (with their deltas), 1 deltas only, 0 nothing. */
 static int crl_due(struct svc *s, const char *tenant, const struct ca_rec *ca)
 {
-    struct store_tx *tx = store_begin_read(s->store, NULL);
+    struct store_tx *tx;
     struct crl_opts o;
     int64_t now = time_now();
     int due = 0;
 
-    if (tx == NULL)
+    /* A CA made moments ago: its creator publishes the first CRL (it may not have committed yet).
+     */
+    if (now - ca->created < NEW_CA_SECONDS || (tx = store_begin_read(s->store, NULL)) == NULL)
         return 0;
     crl_opts_of(s, ca, &o);
     if (scope_due(tx, tenant, ca->name, 0, o.interval_minutes, now))
@@ -257,32 +262,6 @@ static int crl_due(struct svc *s, const char *tenant, const struct ca_rec *ca)
 
 /* How long a node holds a CA's CRL job: another node takes it over after that. */
 #define CRL_LEASE_SECONDS 120
-
-/*
- * Whether this node does the CRL job of (tenant, ca) now: it takes the job's
- * lease in the database, so of several nodes on one database only one
- * publishes a due CRL (the others find it held, and then no longer due).
- */
-static int crl_lease(struct svc *s, const char *tenant, const char *ca)
-{
-    struct err e;
-    struct store_tx *tx = store_begin(s->store, &e);
-    char *job = xasprintf("crl/%s", ca);
-    int64_t now = time_now();
-    int rc = -1;
-
-    if (tx != NULL) {
-        rc = store_lease_take(tx, tenant, job, s->node, now, now + CRL_LEASE_SECONDS, &e);
-        if (rc < 0)
-            store_rollback(tx);
-        else if (store_commit(tx, &e) != 0)
-            rc = -1;
-    }
-    if (rc < 0)
-        log_warn("tenant %s: CRL lease of CA %s: %s", tenant, ca, e.msg);
-    free(job);
-    return rc == 0;
-}
 
 /* Makes the due CRLs of one tenant; returns how many CAs published, -1 on a listing error. */
 static int crl_tick_tenant(struct svc *s, const char *tenant, struct err *e)
@@ -304,7 +283,7 @@ static int crl_tick_tenant(struct svc *s, const char *tenant, struct err *e)
     store_rollback(tx);
     for (size_t i = 0; i < n; i++) {
         if (cas[i]->cert_der == NULL || (due = crl_due(s, tenant, cas[i])) == 0 ||
-            !crl_lease(s, tenant, cas[i]->name))
+            !svc_lease(s, tenant, "crl", cas[i]->name, CRL_LEASE_SECONDS))
             continue;
         if (crl_run(s, &scheduler, tenant, cas[i]->name, due == 1, &crl, &ce) == 0) {
             made++;

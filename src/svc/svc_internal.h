@@ -64,6 +64,16 @@ struct svc {
 /* A remote key of tenant (cached; the caller frees its reference). */
 EVP_PKEY *svc_key(struct svc *s, const char *tenant, const char *key_id, struct err *e);
 
+/*
+ * Whether this node does the job "<kind>/<object>" of tenant now: it takes
+ * the job's lease in the database for `seconds` (renewing its own), so of
+ * several nodes on one database one does the job and another takes it over
+ * once the lease runs out.  0 when another node holds it or on an error
+ * (logged).
+ */
+int svc_lease(struct svc *s, const char *tenant, const char *kind, const char *object,
+              long seconds);
+
 /* Writes one audit event inside tx with result "ok". */
 int svc_audit_ok(struct store_tx *tx, const char *tenant, const struct actor *a, const char *action,
                  const char *object, const char *detail, struct err *e);

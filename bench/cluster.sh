@@ -15,6 +15,7 @@ REQUESTS=${REQUESTS:-200}
 THREADS=${THREADS:-32}
 . bench/lib.sh
 trap 'deploy/cluster.sh stop "$work/cluster" >/dev/null 2>&1 || true; cleanup' EXIT
+chmod 711 "$work" # PostgreSQL runs as the postgres user below it
 
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/leaf.key" \
     -subj /CN=bench.example.com -addext subjectAltName=DNS:bench.example.com \

@@ -90,6 +90,7 @@ pg_setup() {
     mkdir -p "$XDG/config" "$XDG/data" "$XDG/run" "$dir/log"
     chmod 700 "$XDG/run"
     [ "$(id -u)" -eq 0 ] && chown -R postgres "$PG" && chmod 711 "$dir"
+    as_pg test -w "$PG" || die "the postgres user cannot write $PG: make the directories above it traversable (chmod o+x)"
     # The monitor; failure detection in seconds (the defaults are for real networks).
     as_pg pg_autoctl create monitor --pgdata "$PG/monitor" --pgport "$PORT_MONITOR" \
         --hostname 127.0.0.1 --auth trust --no-ssl --pgctl "$PGBIN/pg_ctl" \

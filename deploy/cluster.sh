@@ -234,7 +234,8 @@ start)
     mkdir -p "$dir/log"
     [ -f "$dir/ports" ] || ports_new
     . "$dir/ports"
-    trap 'echo "cluster: start failed; stopping what started" >&2; "$0" stop "$dir" >&2' ERR
+    started=
+    trap '[ -n "$started" ] || { echo "cluster: start failed; stopping what started" >&2; "$0" stop "$dir" >&2; }' EXIT
     if [ ! -f "$dir/vouch/vouchd.conf" ]; then
         pg_setup
         vouch_setup
@@ -243,10 +244,14 @@ start)
             alive "$(pid_get "$n")" || autoctl_run "$n"
         done
         wait_for 60 monitor_sql "SELECT 1" || die "monitor did not start"
+        # vouchd refuses to start without a primary: wait for one.
+        wait_for 120 psql -XAtq -c "SELECT 1" \
+            -d "postgresql://postgres@127.0.0.1:$PORT_PG1,127.0.0.1:$PORT_PG2/postgres?target_session_attrs=read-write&connect_timeout=2" ||
+            die "no database primary: see $dir/log/node1.log, node2.log"
     fi
     for i in $(seq 1 "${VOUCH_CLUSTER_NODES:-3}"); do node_start "$i"; done
     haproxy_start
-    trap - ERR
+    started=1
     . "$dir/env"
     echo "vouch cluster in $dir:"
     echo "  API (HAProxy)     $VOUCH_CLUSTER_API   admin token of default: $VOUCH_CLUSTER_TOKEN"

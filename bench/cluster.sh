@@ -59,14 +59,7 @@ measure() { # name api public token requests-file
 }
 
 # One vouchd on SQLite.
-api=$(port)
-pub=$(port)
-info=$(build/vouchd init "$work/sqlite" --api-port "$api" --public-port "$pub" --no-tls --json)
-echo "threads = $THREADS" >>"$work/sqlite/vouchd.conf"
-token=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["admin_token"])' "$info")
-build/vouchd -c "$work/sqlite/vouchd.conf" >"$work/sqlite.out" 2>"$work/sqlite.log" &
-pids+=($!)
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$api/readyz" >/dev/null && break; sleep 0.1; done
+vouchd_start sqlite "$THREADS"
 ocsp_requests "http://127.0.0.1:$api" "http://127.0.0.1:$pub" "$token" "$work/sqlite.req"
 echo "== ${DURATION}s each, wrk 2 threads, $CONNS connections; $REQUESTS distinct OCSP requests"
 measure "1 node, SQLite (direct)" "http://127.0.0.1:$api" "http://127.0.0.1:$pub" "$token" \

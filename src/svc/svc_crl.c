@@ -246,8 +246,7 @@ static int crl_due(struct svc *s, const char *tenant, const struct ca_rec *ca)
     int64_t now = time_now();
     int due = 0;
 
-    /* A CA made moments ago: its creator publishes the first CRL (it may not have committed yet).
-     */
+    /* A CA made moments ago: its creator publishes (may still be publishing) its first CRL. */
     if (now - ca->created < NEW_CA_SECONDS || (tx = store_begin_read(s->store, NULL)) == NULL)
         return 0;
     crl_opts_of(s, ca, &o);

@@ -49,7 +49,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 unit_mod   = $(word 2,$(subst _, ,$(notdir $(1))))
 libs_of    = $(foreach m,$(1),$($(m)_LIB))
 
-.PHONY: all bins unit unit-pg test check run deps asan fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg format format-check clean bench
+.PHONY: all bins unit unit-pg test check run deps asan fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench
 all: bins
 bins: $(BUILD)/vouchd $(BUILD)/vouch
 
@@ -96,6 +96,7 @@ check: bins
 	$(MAKE) unit-pg
 	$(MAKE) SANITIZE=address,undefined unit-pg
 	$(MAKE) integration-pg
+	$(MAKE) integration-cluster
 
 integration: bins
 	cd tests/integration && VOUCH_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 -m pytest -q -p no:cacheprovider .
@@ -112,6 +113,18 @@ unit-pg: $(BUILD)/tests/test_store
 integration-pg: bins
 	$(PGRUN) && cd tests/integration && VOUCH_BUILD=$(CURDIR)/$(BUILD) \
 	    /usr/bin/python3 -m pytest -q -p no:cacheprovider .
+
+# A local cluster (deploy/cluster.sh): three vouchd nodes behind HAProxy on a PostgreSQL
+# primary + standby with pg_auto_failover, on loopback, under ./var/cluster.
+cluster: bins
+	deploy/cluster.sh start $(CURDIR)/var/cluster
+cluster-stop:
+	deploy/cluster.sh stop $(CURDIR)/var/cluster
+
+# Failure tests on such a cluster of their own (a temporary directory, stopped by PID at the
+# end, also when a test fails): a vouchd node and the database primary killed under load.
+integration-cluster: bins
+	cd tests/cluster && VOUCH_BUILD=$(CURDIR)/$(BUILD) /usr/bin/python3 -m pytest -q -p no:cacheprovider .
 
 # The integration suite with every instance's keys in two SoftHSM2 tokens (not part of check:
 # test_hsm.py covers the PKCS#11 store there; this proves the rest does not depend on the store).
@@ -159,6 +172,7 @@ bench: bins $(BUILD)/bench/sign_rate
 	./bench/crl.sh
 	./bench/tsa.sh
 	./bench/hsm.sh
+	./bench/cluster.sh
 
 # The signer's raw signing rate (bench/hsm.sh).
 $(BUILD)/bench/sign_rate: bench/sign_rate.c $(call libs_of,keys lib)

@@ -16,14 +16,8 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$wo
 csr_json=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$work/leaf.csr")
 
 # vouchd
-api=$(port); pub=$(port)
-info=$(build/vouchd init "$work/vouch" --api-port "$api" --public-port "$pub" --no-tls --json)
 # Handler threads block while their issuance waits for its group commit.
-echo "threads = ${THREADS:-32}" >> "$work/vouch/vouchd.conf"
-token=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["admin_token"])' "$info")
-build/vouchd -c "$work/vouch/vouchd.conf" > "$work/vouchd.out" 2> "$work/vouchd.log" &
-pids+=($!)
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$api/healthz" >/dev/null && break; sleep 0.1; done
+vouchd_start vouch "${THREADS:-32}"
 echo "{\"ca\": \"issuing\", \"profile\": \"tls-server\", \"csr\": $csr_json}" > "$work/vouch.json"
 echo "== vouchd: POST /api/v1/t/default/certificates, ${DURATION}s, 2 threads, $CONNS connections"
 BENCH_BODY="$work/vouch.json" BENCH_AUTH="$token" wrk -t2 -c"$CONNS" -d"${DURATION}s" \

@@ -11,3 +11,16 @@ cleanup() {
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rate() { awk '/Requests\/sec/ {print $2}' "$1"; }
+# vouchd_start NAME THREADS: `vouchd init` in $work/NAME on free ports, then vouchd with
+# THREADS handler threads, waited for; sets api, pub (its ports) and token (admin of default).
+vouchd_start() {
+    local info
+    api=$(port)
+    pub=$(port)
+    info=$(build/vouchd init "$work/$1" --api-port "$api" --public-port "$pub" --no-tls --json)
+    echo "threads = $2" >>"$work/$1/vouchd.conf"
+    token=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["admin_token"])' "$info")
+    build/vouchd -c "$work/$1/vouchd.conf" >"$work/$1.out" 2>"$work/$1.log" &
+    pids+=($!)
+    for _ in $(seq 50); do curl -sf "http://127.0.0.1:$api/healthz" >/dev/null && break; sleep 0.1; done
+}

@@ -5,7 +5,7 @@ set -eu
 PKGS="make gcc pkg-config libssl-dev openssl libmicrohttpd-dev libjansson-dev libsqlite3-dev
 libcurl4-openssl-dev libcmocka-dev python3 python3-pytest python3-cryptography gnutls-bin curl
 clang libclang-rt-14-dev sqlite3 ca-certificates osslsigncode libp11-kit-dev softhsm2
-rsyslog rsyslog-openssl postgresql libpq-dev libargon2-dev libgnutls28-dev libgfshare-dev"
+rsyslog rsyslog-openssl postgresql libpq-dev libargon2-dev libgnutls28-dev libgfshare-dev haproxy postgresql-15-auto-failover"
 case "${1:-}" in
     --bench) PKGS="$PKGS golang-cfssl wrk nginx-light iproute2" ;;
 esac
@@ -45,5 +45,9 @@ fi
 # service is not to run (the policy above kept the install from starting it).
 case " $missing " in
     *" rsyslog "*) service rsyslog stop >/dev/null 2>&1 || true ;;
+esac
+# haproxy is for the local cluster (deploy/cluster.sh), which starts its own haproxy.
+case " $missing " in
+    *" haproxy "*) service haproxy stop >/dev/null 2>&1 || true ;;
 esac
 exit $rc

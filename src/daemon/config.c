@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "keys/keys.h"
 
@@ -320,4 +321,14 @@ void config_free(struct config *c)
             free(*str_field(c, &items[i]));
             *str_field(c, &items[i]) = NULL;
         }
+}
+
+char *config_node_name(const struct config *c)
+{
+    char host[256] = "node";
+
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "node");
+    host[sizeof(host) - 1] = '\0';
+    return xasprintf("%s:%d:%d", host, c->api_port, c->public_port);
 }

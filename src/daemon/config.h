@@ -68,5 +68,12 @@ int config_check(const struct config *c, struct err *e);
 /* Writes c as a config file. */
 void config_write(const struct config *c, FILE *f);
 void config_free(struct config *c);
+/*
+ * This node's name among the nodes of a cluster: "<host>:<api port>:<public
+ * port>", the same for `vouchd init` and every later start of the same
+ * configuration, so a restarted node takes its own leases back at once (the
+ * caller frees it).
+ */
+char *config_node_name(const struct config *c);
 
 #endif

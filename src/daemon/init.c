@@ -330,11 +330,15 @@ int daemon_init(int argc, char **argv)
                                    .pkcs11_token_label = c.pkcs11_token_label,
                                    .pkcs11_backup_token_label = c.pkcs11_backup_token_label,
                                    .pkcs11_pin_file = c.pkcs11_pin_file};
-        struct svc_config vc = {.public_url = c.public_url};
-        if ((signer = signer_start(&sc, &e)) == NULL ||
-            (store = store_open(c.database, &e)) == NULL)
+        char *node = config_node_name(&c);
+        struct svc_config vc = {.public_url = c.public_url, .node = node};
+
+        if ((signer = signer_start(&sc, &e)) != NULL &&
+            (store = store_open(c.database, &e)) != NULL)
+            svc = svc_new(store, signer, &vc);
+        free(node);
+        if (svc == NULL)
             goto out;
-        svc = svc_new(store, signer, &vc);
     }
     if (svc_tenant_create(svc, &init_actor, "default", &e) != 0 ||
         ca_make(svc, "root", "/O=Vouch Demo/CN=Vouch Demo Root CA", "ec-p384", NULL, 3650, &e) ||

@@ -154,7 +154,7 @@ static int server_listen(struct server *s, struct err *e)
                               .threads = s->cfg.threads};
     struct svc_config sc = {0};
     const struct http_route *routes;
-    char *url = NULL;
+    char *url = NULL, *node;
     size_t n;
 
     routes = api_public_routes(&n);
@@ -181,9 +181,11 @@ static int server_listen(struct server *s, struct err *e)
     sc.tenant_retention_days = s->cfg.tenant_retention_days;
     sc.tenant_export_dir = s->cfg.tenant_export_dir;
     sc.webhooks_enabled = s->cfg.webhooks_enabled;
+    sc.node = node = config_node_name(&s->cfg);
     s->svc = svc_new(s->store, s->signer, &sc);
     s->api.svc = s->svc;
     free(url);
+    free(node);
     routes = api_routes(&n);
     s->api_srv = http_server_start(&api, routes, n, api_authorize, api_free_principal, &s->api, e);
     if (s->api_srv == NULL)

@@ -77,6 +77,19 @@ void pg_param_blob(struct pg_params *p, const void *data, size_t len)
 
 /* ---- errors and statements --------------------------------------------------- */
 
+/*
+ * Whether an error came from a server that is no longer the primary (the old
+ * primary came back as a standby, or a pooled connection outlived a
+ * switchover): such a connection is of no use; a new one finds the primary.
+ */
+static int conn_on_standby(struct pg_conn *c, const char *state)
+{
+    const char *standby = PQparameterStatus(c->db, "in_hot_standby");
+
+    return (state != NULL && strcmp(state, "25006") == 0) ||
+           (standby != NULL && strcmp(standby, "on") == 0);
+}
+
 /* Maps a failed result (or a lost connection) to e; returns -1. */
 static int fail_result(struct pg_conn *c, const PGresult *res, const char *what, struct err *e)
 {
@@ -87,6 +100,11 @@ static int fail_result(struct pg_conn *c, const PGresult *res, const char *what,
         c->broken = 1;
         return err_set(e, 503, ERR_UNAVAILABLE, "%s: database connection lost: %s", what,
                        PQerrorMessage(c->db));
+    }
+    if (conn_on_standby(c, state)) {
+        c->broken = 1;
+        return err_set(e, 503, ERR_UNAVAILABLE, "%s: database is read-only (not the primary)",
+                       what);
     }
     if (state != NULL && strcmp(state, "23505") == 0)
         return err_set(e, 409, ERR_CONFLICT, "%s: already exists", what);

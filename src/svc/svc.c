@@ -23,6 +23,27 @@ static char *svc_node_name(void)
     return xasprintf("%s:%ld", host, (long)getpid());
 }
 
+int svc_lease(struct svc *s, const char *tenant, const char *kind, const char *object, long seconds)
+{
+    struct err e;
+    struct store_tx *tx = store_begin(s->store, &e);
+    char *job = xasprintf("%s/%s", kind, object);
+    int64_t now = time_now();
+    int rc = -1;
+
+    if (tx != NULL) {
+        rc = store_lease_take(tx, tenant, job, s->node, now, now + seconds, &e);
+        if (rc < 0)
+            store_rollback(tx);
+        else if (store_commit(tx, &e) != 0)
+            rc = -1;
+    }
+    if (rc < 0)
+        log_warn("tenant %s: lease %s: %s", tenant, job, e.msg);
+    free(job);
+    return rc == 0;
+}
+
 struct svc *svc_new(struct store *store, struct signer *signer, const struct svc_config *cfg)
 {
     struct svc *s = xcalloc(1, sizeof(*s));
@@ -49,7 +70,7 @@ struct svc *svc_new(struct store *store, struct signer *signer, const struct svc
     s->ocsp = svc_ocsp_state_new();
     s->ocsp_live_rate = cfg->ocsp_live_signs_per_second > 0 ? cfg->ocsp_live_signs_per_second : 0;
     s->tsa_clock_check = cfg->tsa_clock_check;
-    s->node = svc_node_name();
+    s->node = cfg->node != NULL ? xstrdup(cfg->node) : svc_node_name();
     pthread_mutex_init(&s->lock, NULL);
     s->writer = writer_start(store, 64);
     s->gates = svc_tenant_gates_new();
@@ -334,25 +355,6 @@ void svc_cert_rec_fill(struct cert_rec *r, const char *tenant, const char *ca, X
     r->der = der;
     r->der_len = len > 0 ? (size_t)len : 0;
     r->created = time_now();
-}
-
-int svc_job_lease(struct svc *s, const char *tenant, const char *job, int seconds)
-{
-    struct err e;
-    struct store_tx *tx = store_begin(s->store, &e);
-    int64_t now = time_now();
-    int rc = -1;
-
-    if (tx != NULL) {
-        rc = store_lease_take(tx, tenant, job, s->node, now, now + seconds, &e);
-        if (rc < 0)
-            store_rollback(tx);
-        else if (store_commit(tx, &e) != 0)
-            rc = -1;
-    }
-    if (rc < 0)
-        log_warn("tenant %s: lease of job %s: %s", tenant, job, e.msg);
-    return rc == 0;
 }
 
 /* ---- tenants -------------------------------------------------------- */

@@ -36,10 +36,11 @@ struct svc_config {
     long ocsp_check_seconds;             /* how often responders are reloaded and renewed (30) */
     long ocsp_cache_seconds;             /* stored responses kept in memory (2; -1 = none) */
     long ocsp_live_signs_per_second;     /* responses signed on demand per node (0: no limit) */
-    int tsa_clock_check;           /* SVC_CLOCK_*: refuse tokens while the clock is unsynced */
     long tenant_retention_days;    /* a deleted tenant's data is kept this long (0: next tick) */
     const char *tenant_export_dir; /* purged tenants' audit chains are exported here */
     int webhooks_enabled;          /* tenants may set webhooks (vouchd connects to their URLs) */
+    int tsa_clock_check;           /* SVC_CLOCK_*: refuse tokens while the clock is unsynced */
+    const char *node; /* this node's name on leases, stable across restarts ("<host>:<pid>") */
 };
 
 /* How the TSA checks the system clock before each token. */

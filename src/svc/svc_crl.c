@@ -235,15 +235,19 @@ static int scope_due(struct store_tx *tx, const char *tenant, const char *ca, in
     return due;
 }
 
+/* How long after its creation a CA is left to its creator for its first CRL. */
+#define NEW_CA_SECONDS 3
+
 /* What ca needs now: 2 complete CRLs (with their deltas), 1 deltas only, 0 nothing. */
 static int crl_due(struct svc *s, const char *tenant, const struct ca_rec *ca)
 {
-    struct store_tx *tx = store_begin_read(s->store, NULL);
+    struct store_tx *tx;
     struct crl_opts o;
     int64_t now = time_now();
     int due = 0;
 
-    if (tx == NULL)
+    /* A CA made moments ago: its creator publishes (may still be publishing) its first CRL. */
+    if (now - ca->created < NEW_CA_SECONDS || (tx = store_begin_read(s->store, NULL)) == NULL)
         return 0;
     crl_opts_of(s, ca, &o);
     if (scope_due(tx, tenant, ca->name, 0, o.interval_minutes, now))
@@ -257,19 +261,7 @@ static int crl_due(struct svc *s, const char *tenant, const struct ca_rec *ca)
 
 /* How long a node holds a CA's CRL job: another node takes it over after that. */
 
-/*
- * Whether this node does the CRL job of (tenant, ca) now: of several nodes on
- * one database only one publishes a due CRL (the others find the lease held,
- * and then the CRL no longer due).
- */
-static int crl_lease(struct svc *s, const char *tenant, const char *ca)
-{
-    char *job = xasprintf("crl/%s", ca);
-    int taken = svc_job_lease(s, tenant, job, 120);
-
-    free(job);
-    return taken;
-}
+#define CRL_LEASE_SECONDS 120
 
 /* Makes the due CRLs of one tenant; returns how many CAs published, -1 on a listing error. */
 static int crl_tick_tenant(struct svc *s, const char *tenant, struct err *e)
@@ -292,7 +284,8 @@ static int crl_tick_tenant(struct svc *s, const char *tenant, struct err *e)
     for (size_t i = 0; i < n; i++) {
         /* An offline CA's CRLs come from its bundles (svc_offline.c): its key is not here. */
         if (cas[i]->cert_der == NULL || strcmp(cas[i]->status, "offline") == 0 ||
-            (due = crl_due(s, tenant, cas[i])) == 0 || !crl_lease(s, tenant, cas[i]->name))
+            (due = crl_due(s, tenant, cas[i])) == 0 ||
+            !svc_lease(s, tenant, "crl", cas[i]->name, CRL_LEASE_SECONDS))
             continue;
         if (crl_run(s, &scheduler, tenant, cas[i]->name, due == 1, &crl, &ce) == 0) {
             made++;

@@ -68,12 +68,6 @@ struct svc {
     int webhooks_enabled;
 };
 
-/*
- * Takes the database lease on (tenant, job) for this node for `seconds`, in a
- * transaction of its own: 1 if this node does the job now, 0 if another node
- * holds it (or the lease could not be taken: logged).
- */
-int svc_job_lease(struct svc *s, const char *tenant, const char *job, int seconds);
 /* Every tenant (the scheduler's listing, across tenants); caller frees each and the array. */
 int svc_tenants(struct svc *s, struct tenant_rec ***out, size_t *n, struct err *e);
 struct tenant_gates *svc_tenant_gates_new(void);
@@ -81,6 +75,16 @@ void svc_tenant_gates_free(struct tenant_gates *g);
 
 /* A remote key of tenant (cached; the caller frees its reference). */
 EVP_PKEY *svc_key(struct svc *s, const char *tenant, const char *key_id, struct err *e);
+
+/*
+ * Whether this node does the job "<kind>/<object>" of tenant now: it takes
+ * the job's lease in the database for `seconds` (renewing its own), so of
+ * several nodes on one database one does the job and another takes it over
+ * once the lease runs out.  0 when another node holds it or on an error
+ * (logged).
+ */
+int svc_lease(struct svc *s, const char *tenant, const char *kind, const char *object,
+              long seconds);
 
 /* Writes one audit event inside tx with result "ok". */
 int svc_audit_ok(struct store_tx *tx, const char *tenant, const struct actor *a, const char *action,

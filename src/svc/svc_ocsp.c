@@ -32,8 +32,9 @@
 #include "core/ocsp.h"
 #include "lib/log.h"
 
-#define RELOAD_AFTER_MISS 1   /* seconds between reloads caused by unknown CertIDs */
-#define BATCH             256 /* pre-signed responses per write transaction */
+#define RELOAD_AFTER_MISS  1   /* seconds between reloads caused by unknown CertIDs */
+#define BATCH              256 /* pre-signed responses per write transaction */
+#define OCSP_LEASE_SECONDS 60  /* how long a node holds a CA's pre-signing (or responder) job */
 
 /* One CA as the responder sees it; shared by reference count. */
 struct ocsp_ca {
@@ -389,7 +390,9 @@ static int ca_signer_setup(struct svc *s, const struct ca_rec *ca, struct ocsp_c
             goto out;
         }
         store_rollback(tx);
-        if (responder_stale(r, time_now()) && strcmp(ca->status, "active") == 0) {
+        /* Of several nodes, the one holding the lease renews; the others use what is there. */
+        if (responder_stale(r, time_now()) && strcmp(ca->status, "active") == 0 &&
+            svc_lease(s, ca->tenant, "ocsp-responder", ca->name, OCSP_LEASE_SECONDS)) {
             struct ocsp_responder_rec *fresh = NULL;
             struct err ce;
 
@@ -666,6 +669,11 @@ static int ca_presign(struct svc *s, struct ocsp_ca *c, int budget, struct err *
         store_rollback(tx);
         if (rc != 0)
             return -1;
+        /* Another node pre-signs this CA's responses: leave them to it. */
+        if (n > 0 && done == 0 && !svc_lease(s, c->tenant, "ocsp", c->name, OCSP_LEASE_SECONDS)) {
+            cert_rec_list_free(due, n);
+            break;
+        }
         resp = xcalloc(n ? n : 1, sizeof(*resp));
         for (made = 0; made < n && rc == 0; made++)
             rc = presign(s, c, due[made], now, &resp[made], e);

@@ -490,7 +490,7 @@ int svc_tenant_purge_tick(struct svc *s, struct err *e)
         return -1;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(list[i]->status, "deleted") == 0 && list[i]->purge_after <= now &&
-            svc_job_lease(s, list[i]->name, "tenant-purge", 600)) {
+            svc_lease(s, list[i]->name, "purge", "tenant", 600)) {
             if (purge_one(s, list[i]->name, &pe) == 0)
                 purged++;
             else

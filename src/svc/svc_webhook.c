@@ -256,7 +256,7 @@ static int deliver_tenant(struct svc *s, const char *tenant)
         hook = NULL; /* deleted since: the events wait for a new one */
     store_rollback(tx);
     /* One node delivers a tenant's events at a time (the others find the lease held). */
-    if (hook != NULL && !svc_job_lease(s, tenant, "webhooks", 60)) {
+    if (hook != NULL && !svc_lease(s, tenant, "webhooks", "delivery", 60)) {
         webhook_rec_free(hook);
         hook = NULL;
     }

@@ -149,4 +149,29 @@ def test_a_due_crl_is_published_by_one_node_only(server, node2):
     assert len(done) == 1, [(e["seq"], e["time"], e["detail"]) for e in done]
     (holder,) = server.sql("SELECT holder FROM leases WHERE tenant = 'default' "
                            "AND job = 'crl/pglease'")
-    assert holder[0].rsplit(":", 1)[1] in (str(server.proc.pid), str(node2.proc.pid))
+    # A node's name on leases: "<host>:<api port>:<public port>", the same after a restart.
+    assert holder[0].split(":", 1)[1] in (f"{server.api_port}:{server.public_port}",
+                                          f"{node2.api_port}:{node2.public_port}"), holder
+
+
+def test_due_ocsp_responses_are_presigned_by_the_node_holding_the_lease(server, node2):
+    import time
+    for i in range(3):
+        csr, _ = make_csr(cn=f"due{i}.example", dns=[f"due{i}.example"])
+        server.api("POST", "/certificates", {"ca": "issuing", "profile": "tls-server",
+                                             "csr": csr}, expect=201)
+    server.sql("DELETE FROM leases WHERE tenant = 'default' AND job = 'ocsp/issuing'")
+    # Every response of the CA due now: both nodes' pre-signers (every second) see them.
+    server.sql("UPDATE ocsp_responses SET refresh_at = 0 WHERE tenant = 'default' "
+               "AND ca = 'issuing'")
+    deadline = time.time() + 20
+    while time.time() < deadline and server.sql(
+            "SELECT count(*) FROM ocsp_responses WHERE tenant = 'default' AND ca = 'issuing' "
+            "AND refresh_at = 0")[0][0] != "0":
+        time.sleep(0.2)
+    assert server.sql("SELECT count(*) FROM ocsp_responses WHERE tenant = 'default' "
+                      "AND ca = 'issuing' AND refresh_at = 0")[0][0] == "0"
+    (holder,) = server.sql("SELECT holder FROM leases WHERE tenant = 'default' "
+                           "AND job = 'ocsp/issuing'")
+    assert holder[0].split(":", 1)[1] in (f"{server.api_port}:{server.public_port}",
+                                          f"{node2.api_port}:{node2.public_port}"), holder

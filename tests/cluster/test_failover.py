@@ -1,0 +1,284 @@
+"""The local cluster (deploy/cluster.sh) under failures: three vouchd nodes behind HAProxy on a
+PostgreSQL primary + standby with pg_auto_failover, all on loopback, all stopped at the end.
+
+Under a steady load through HAProxy — issuance, OCSP and CRLs, in two tenants — a vouchd node
+is killed with -9 (no request may fail after one client retry), then the database primary
+(its keeper and its PostgreSQL, -9: the standby must take over), then the new primary's
+postmaster alone (its keeper restarts it, or the monitor fails over). After each database
+kill service must resume within 30 s, and what clients got must all be in the database,
+serials unique, CRL numbers strictly increasing, audit chains intact.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import NameOID
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("VOUCH_BUILD", os.path.join(ROOT, "build"))
+SCRIPT = os.path.join(ROOT, "deploy", "cluster.sh")
+TENANTS = ("default", "second")
+
+
+class Cluster:
+    def __init__(self, path):
+        self.dir = path
+        env = dict(os.environ, VOUCH_BUILD=BUILD)
+        p = subprocess.run([SCRIPT, "start", path], capture_output=True, text=True, env=env,
+                           timeout=300)
+        assert p.returncode == 0, p.stdout + p.stderr + self.logs()
+        self.env = {}
+        with open(os.path.join(path, "env")) as f:
+            for line in f:
+                k, v = line.rstrip("\n").split("=", 1)
+                self.env[k] = v
+        self.api = self.env["VOUCH_CLUSTER_API"]
+        self.public = self.env["VOUCH_CLUSTER_PUBLIC"]
+        self.tokens = {"default": self.env["VOUCH_CLUSTER_TOKEN"]}
+
+    def script(self, *args):
+        p = subprocess.run([SCRIPT, args[0], self.dir, *args[1:]], capture_output=True,
+                           text=True, env=dict(os.environ, VOUCH_BUILD=BUILD), timeout=120)
+        assert p.returncode == 0, p.stdout + p.stderr
+        return p.stdout.strip()
+
+    def pid(self, name):
+        with open(os.path.join(self.dir, "pids")) as f:
+            pids = dict(line.split() for line in f if line.strip())
+        return int(pids[name])
+
+    def logs(self):
+        out = ""
+        for name in sorted(os.listdir(os.path.join(self.dir, "log"))):
+            with open(os.path.join(self.dir, "log", name), errors="replace") as f:
+                out += f"\n==== {name}\n" + f.read()[-3000:]
+        return out
+
+    def call(self, method, url, body=None, token=None, ctype="application/json"):
+        """(status, body bytes); status is None when there was no HTTP answer at all."""
+        headers = {"Content-Type": ctype} if body is not None else {}
+        if token:
+            headers["Authorization"] = "Bearer " + token
+        data = json.dumps(body).encode() if isinstance(body, dict) else body
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=20) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+        except OSError:
+            return None, b""
+
+    def sql(self, query):
+        p = subprocess.run(["psql", "-XAtq", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-d",
+                            self.env["VOUCH_CLUSTER_DB"], "-c", query], capture_output=True,
+                           text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        return [tuple(line.split("\t")) for line in p.stdout.splitlines() if line]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    path = tempfile.mkdtemp(prefix="vouch-cluster-test-")
+    c = None
+    try:
+        c = Cluster(path)
+        status, body = c.call("POST", c.api + "/api/v1/tenants", {"name": "second"},
+                              c.env["VOUCH_CLUSTER_SYSTEM_TOKEN"])
+        assert status == 201, body
+        status, body = c.call("POST", c.api + "/api/v1/tenants/second/tokens", {"name": "t"},
+                              c.env["VOUCH_CLUSTER_SYSTEM_TOKEN"])
+        assert status == 201, body
+        c.tokens["second"] = json.loads(body)["token"]
+        for cas in ({"name": "root", "subject": "/CN=Second Root"},
+                    {"name": "issuing", "subject": "/CN=Second Issuing", "parent": "root"}):
+            status, body = c.call("POST", c.api + "/api/v1/t/second/cas", cas, c.tokens["second"])
+            assert status == 201, body
+        yield c
+    finally:
+        subprocess.run([SCRIPT, "stop", path], capture_output=True, timeout=300)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def csr_pem(cn):
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+           .add_extension(x509.SubjectAlternativeName([x509.DNSName(cn)]), critical=False)
+           .sign(key, hashes.SHA256()))
+    return csr.public_bytes(serialization.Encoding.PEM).decode()
+
+
+class Load:
+    """Client threads through HAProxy: issuance and OCSP in each tenant, CRLs of one CA.
+    Each request that fails is tried once more; what still fails is recorded."""
+
+    def __init__(self, c):
+        self.c = c
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.failed = []        # (time, what, status) after the retry
+        self.issued = {t: [] for t in TENANTS}   # serials returned to clients
+        self.crl_numbers = []   # in the order the one CRL client got them
+        self.ok_times = []      # completion times of successful issuances
+        self.csr = {t: csr_pem(f"load.{t}.example") for t in TENANTS}
+        status, der = c.call("GET", c.public + "/ca/default/issuing.crt")
+        assert status == 200
+        self.issuer = x509.load_der_x509_certificate(der)
+        self.threads = [threading.Thread(target=self.issuer_loop, args=(t,)) for t in TENANTS]
+        self.threads += [threading.Thread(target=self.ocsp_loop),
+                         threading.Thread(target=self.crl_loop)]
+        self.ocsp_req = None
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join(60)
+
+    def attempt(self, what, fn):
+        """fn() -> (ok, status); one retry after a short pause."""
+        ok, status = fn()
+        if not ok:
+            time.sleep(0.3)
+            ok, status = fn()
+        if not ok:
+            with self.lock:
+                self.failed.append((time.time(), what, status))
+        return ok
+
+    def issuer_loop(self, tenant):
+        body = {"ca": "issuing", "profile": "tls-server", "csr": self.csr[tenant]}
+
+        def once():
+            status, out = self.c.call("POST", f"{self.c.api}/api/v1/t/{tenant}/certificates",
+                                      body, self.c.tokens[tenant])
+            if status == 201:
+                serial = json.loads(out)["serial"]
+                with self.lock:
+                    self.issued[tenant].append(serial)
+                    self.ok_times.append(time.time())
+                if tenant == "default" and self.ocsp_req is None:
+                    cert = x509.load_pem_x509_certificate(json.loads(out)["certificate"].encode())
+                    self.ocsp_req = (ocsp.OCSPRequestBuilder()
+                                     .add_certificate(cert, self.issuer, hashes.SHA1()).build()
+                                     .public_bytes(serialization.Encoding.DER))
+            return status == 201, status
+
+        while not self.stop.is_set():
+            self.attempt("issue " + tenant, once)
+
+    def ocsp_loop(self):
+        def once():
+            status, out = self.c.call("POST", self.c.public + "/ocsp/default/issuing",
+                                      self.ocsp_req, ctype="application/ocsp-request")
+            if status != 200:
+                return False, status
+            r = ocsp.load_der_ocsp_response(out)
+            return r.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL, r.response_status
+
+        while not self.stop.is_set():
+            if self.ocsp_req is None:
+                time.sleep(0.05)
+                continue
+            self.attempt("ocsp", once)
+
+    def crl_loop(self):
+        def once():
+            status, out = self.c.call("POST", self.c.api + "/api/v1/t/default/cas/issuing/crl",
+                                      {}, self.c.tokens["default"])
+            if status == 201:
+                with self.lock:
+                    self.crl_numbers.append(int(json.loads(out)["number"]))
+            return status == 201, status
+
+        while not self.stop.is_set():
+            self.attempt("crl", once)
+            time.sleep(0.2)
+
+
+def test_killing_a_vouchd_node_fails_no_request_after_one_retry(cluster):
+    with Load(cluster) as load:
+        time.sleep(3)
+        os.kill(cluster.pid("vouchd1"), signal.SIGKILL)
+        killed = time.time()
+        time.sleep(6)
+        assert len([t for t in load.ok_times if t > killed + 1]) > 5, "no issuance after the kill"
+    assert load.failed == [], load.failed
+    assert sum(len(v) for v in load.issued.values()) > 10
+    cluster.script("node-start", "1")
+
+
+def outage(cluster, kill):
+    """Runs the load, calls kill() after 3 s; checks that service resumed within 30 s and that
+    nothing a client was given is lost or doubled."""
+    before = cluster.sql("SELECT count(*) FROM certs")[0][0]
+    with Load(cluster) as load:
+        time.sleep(3)
+        kill()
+        killed = time.time()
+        deadline = killed + 30
+        while time.time() < deadline and not [t for t in load.ok_times if t > killed + 0.5]:
+            time.sleep(0.1)
+        resumed = [t for t in load.ok_times if t > killed + 0.5]
+        assert resumed, "no issuance within 30 s of the kill\n" + cluster.logs()
+        print(f"service resumed {resumed[0] - killed:.1f} s after the kill")
+        time.sleep(3)
+    # Everything a client was given is in the (new) primary's database, once.
+    for tenant in TENANTS:
+        got = load.issued[tenant]
+        assert len(got) == len(set(got)), "a serial was returned twice"
+        stored = {r[0] for r in cluster.sql(
+            f"SELECT serial FROM certs WHERE tenant = '{tenant}'")}
+        missing = set(got) - stored
+        assert not missing, f"{len(missing)} certificates returned to clients are not stored"
+    assert int(cluster.sql("SELECT count(*) FROM certs")[0][0]) > int(before)
+    assert cluster.sql("SELECT tenant, serial FROM certs GROUP BY tenant, serial "
+                       "HAVING count(*) > 1") == []
+    # CRL numbers: strictly increasing as the client got them, and as stored.
+    nums = load.crl_numbers
+    assert len(nums) > 2 and all(a < b for a, b in zip(nums, nums[1:])), nums
+    stored = [int(r[0]) for r in cluster.sql(
+        "SELECT number FROM crls WHERE tenant = 'default' AND ca = 'issuing' ORDER BY number")]
+    # (older CRLs are pruned as new ones are stored: the latest is there, and no number twice)
+    assert stored and stored[-1] >= nums[-1] and len(stored) == len(set(stored)), stored
+    # Every tenant's audit chain verifies end to end.
+    for tenant in TENANTS:
+        status, out = cluster.call("GET", f"{cluster.api}/api/v1/t/{tenant}/audit/verify",
+                                   token=cluster.tokens[tenant])
+        assert status == 200 and json.loads(out)["ok"] is True, out
+    # Requests that failed did so only while there was no primary (or were under way then).
+    assert all(t < resumed[0] + 5 for t, _, _ in load.failed), load.failed
+
+
+def test_killing_the_database_primary_resumes_within_30_seconds_and_loses_nothing(cluster):
+    primary = cluster.script("pg-primary")
+    # Its keeper and its PostgreSQL: pg_auto_failover promotes the standby.
+    outage(cluster, lambda: os.killpg(cluster.pid(primary), signal.SIGKILL))
+    assert cluster.script("pg-primary") != primary
+    cluster.script("pg-start", primary)  # it comes back as the standby
+
+
+def test_killing_the_primary_postmaster_resumes_within_30_seconds_and_loses_nothing(cluster):
+    primary = cluster.script("pg-primary")
+    data = os.path.join(cluster.dir, "pg", primary)
+    with open(os.path.join(data, "postmaster.pid")) as f:
+        postmaster = int(f.readline())
+    # Its keeper restarts it, or the monitor promotes the standby: either way service resumes.
+    outage(cluster, lambda: os.kill(postmaster, signal.SIGKILL))

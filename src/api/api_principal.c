@@ -42,6 +42,39 @@ static json_t *binding_json(const struct binding_rec *b)
 }
 
 /*
+ * The system route makes a tenant's first administrator token, or one for a
+ * tenant locked out (no live token left): never a second way in while the
+ * tenant's own people hold tokens, as the system administrator reads no
+ * tenant's data.  409 if tenant has a live token.
+ */
+static int tenant_has_live_tokens(struct api *api, const char *tenant, struct err *e)
+{
+    struct token_rec **list = NULL;
+    struct store_tx *tx = store_begin_read(api->store, e);
+    int64_t now = time_now();
+    size_t n = 0, live = 0;
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_token_list(tx, tenant, &list, &n, e);
+    store_rollback(tx);
+    for (size_t i = 0; i < n; i++) {
+        live += list[i]->revoked == 0 && (list[i]->expires == 0 || list[i]->expires > now);
+        token_rec_free(list[i]);
+    }
+    free(list);
+    if (rc != 0)
+        return -1;
+    if (live > 0)
+        return err_set(e, 409, ERR_CONFLICT,
+                       "tenant %s has live tokens: its administrators make new ones "
+                       "(POST /api/v1/t/%s/tokens)",
+                       tenant, tenant);
+    return 0;
+}
+
+/*
  * Creates a token.  On the system route (tenant given) for the tenant's first
  * administrator, the principal "admin" holding every role of the tenant; on
  * the tenant route for body.principal (default: the caller, if it is of this
@@ -68,7 +101,8 @@ static void token_create(struct api *api, struct http_request *req, struct http_
         api_str(body, "principal", 0, &principal, &e) != 0)
         goto fail;
     if (bootstrap) {
-        if (svc_principal_bootstrap(api->svc, &a, tenant, "admin", &boot, &e) != 0)
+        if (tenant_has_live_tokens(api, tenant, &e) != 0 ||
+            svc_principal_bootstrap(api->svc, &a, tenant, "admin", &boot, &e) != 0)
             goto fail;
         principal = boot;
     } else if (principal == NULL) {

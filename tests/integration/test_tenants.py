@@ -238,3 +238,16 @@ def test_the_cli_drives_a_tenants_life(server):
     p = server.cli("tenant", "limits", "clitenant", "--requests-per-second", "-5", check=False,
                    **env)
     assert p.returncode != 0
+
+
+def test_the_system_route_makes_a_tenants_first_token_only(server):
+    token = make_tenant(server, "bootonce")
+    r = server.request("POST", "/api/v1/tenants/bootonce/tokens", {"name": "again"},
+                       token="system")
+    assert r.status == 409 and "live tokens" in r.body.decode()
+    # Locked out (every token revoked): the system administrator can let the tenant in again.
+    for t in server.api("GET", "/tokens", tenant="bootonce", token=token)["tokens"]:
+        server.api("DELETE", f"/tokens/{t['id']}", expect=204, tenant="bootonce", token=token)
+    r = server.request("POST", "/api/v1/tenants/bootonce/tokens", {"name": "again"},
+                       token="system")
+    assert r.status == 201, r.body

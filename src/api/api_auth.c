@@ -186,6 +186,81 @@ static void cache_put(const unsigned char md[32], const char *encoded)
     pthread_mutex_unlock(&cache_lock);
 }
 
+/*
+ * Wrong secrets cost an argon2id run each (~20 ms and ~19 MiB): per token id
+ * (its public part, which listings show), FAIL_MAX failures within FAIL_WINDOW
+ * seconds refuse that id without running argon2id until the window has
+ * passed; and at most VERIFY_MAX runs go on at once on a node.
+ */
+#define FAIL_SLOTS  1024
+#define FAIL_MAX    5
+#define FAIL_WINDOW 60
+#define VERIFY_MAX  4
+
+struct fail_slot {
+    char key[20];
+    int count;
+    int64_t since;
+};
+static struct fail_slot fails[FAIL_SLOTS];
+static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t verify_cond = PTHREAD_COND_INITIALIZER;
+static int verifying;
+
+static struct fail_slot *fail_slot_of(const char *key)
+{
+    size_t h = 5381;
+
+    for (const char *p = key; *p; p++)
+        h = h * 33 + (unsigned char)*p;
+    return &fails[h % FAIL_SLOTS];
+}
+
+/* Whether key has failed too often lately (then no argon2id run for it). */
+static int fail_blocked(const char *key)
+{
+    struct fail_slot *f = fail_slot_of(key);
+    int blocked;
+
+    pthread_mutex_lock(&fail_lock);
+    blocked =
+        strcmp(f->key, key) == 0 && f->count >= FAIL_MAX && time_now() - f->since < FAIL_WINDOW;
+    pthread_mutex_unlock(&fail_lock);
+    return blocked;
+}
+
+static void fail_note(const char *key)
+{
+    struct fail_slot *f = fail_slot_of(key);
+
+    pthread_mutex_lock(&fail_lock);
+    if (strcmp(f->key, key) != 0 || time_now() - f->since >= FAIL_WINDOW) {
+        snprintf(f->key, sizeof(f->key), "%s", key);
+        f->count = 0;
+        f->since = time_now();
+    }
+    f->count++;
+    pthread_mutex_unlock(&fail_lock);
+}
+
+/* svc_token_secret_verify with at most VERIFY_MAX at once on this node. */
+static int secret_verify(const char *encoded, const char *secret)
+{
+    int ok;
+
+    pthread_mutex_lock(&fail_lock);
+    while (verifying >= VERIFY_MAX)
+        pthread_cond_wait(&verify_cond, &fail_lock);
+    verifying++;
+    pthread_mutex_unlock(&fail_lock);
+    ok = svc_token_secret_verify(encoded, secret);
+    pthread_mutex_lock(&fail_lock);
+    verifying--;
+    pthread_cond_signal(&verify_cond);
+    pthread_mutex_unlock(&fail_lock);
+    return ok;
+}
+
 /* ---- authentication -------------------------------------------------------- */
 
 /* The bearer token of the request, or NULL. */
@@ -222,10 +297,16 @@ static int token_lookup(struct store_tx *tx, const char *token, struct token_rec
         ok = t->secret == NULL;
     } else {
         token_digest(token, md);
-        ok = t->secret != NULL &&
-             (cache_hit(md, t->secret) || svc_token_secret_verify(t->secret, secret));
+        if (t->secret != NULL && !cache_hit(md, t->secret) && fail_blocked(key)) {
+            token_rec_free(t);
+            return err_set(e, 401, ERR_UNAUTHORIZED,
+                           "too many failed attempts with this token: try again later");
+        }
+        ok = t->secret != NULL && (cache_hit(md, t->secret) || secret_verify(t->secret, secret));
         if (ok)
             cache_put(md, t->secret);
+        else
+            fail_note(key);
     }
     if (!ok) {
         token_rec_free(t);

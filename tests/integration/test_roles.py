@@ -273,3 +273,20 @@ def test_cli_principal_role_and_token_commands(server, tenant):
     assert cli("principal", "show", p["id"])["disabled"] is True
     server.cli("--tenant", "roles", "token", "revoke", tok["id"], token=tenant)
     assert server.request("GET", T + "/cas", token=tok["token"]).status == 401
+
+
+def test_wrong_secrets_for_one_token_id_stop_costing_argon2id(server, tenant):
+    p, tok = principal(server, tenant, "guessed", ["auditor"])
+    wrong = tok["token"][:20] + "x" * (len(tok["token"]) - 20)
+    for _ in range(5):
+        r = server.request("GET", T + "/audit", token=wrong)
+        assert r.status == 401 and r.json()["detail"] == "invalid token"
+    r = server.request("GET", T + "/audit", token=wrong)
+    assert r.status == 401 and "too many failed attempts" in r.json()["detail"]
+    # The right secret is refused too while the id is blocked (it was never verified on this
+    # node); another token of the same principal is not affected.
+    r = server.request("GET", T + "/audit", token=tok["token"])
+    assert r.status == 401 and "too many failed attempts" in r.json()["detail"]
+    other = server.api("POST", "/tokens", {"name": "guessed-2", "principal": p["id"]},
+                       expect=201, tenant="roles", token=tenant)
+    assert server.request("GET", T + "/audit", token=other["token"]).status == 200

@@ -49,7 +49,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 unit_mod   = $(word 2,$(subst _, ,$(notdir $(1))))
 libs_of    = $(foreach m,$(1),$($(m)_LIB))
 
-.PHONY: all bins unit unit-pg test check run deps asan fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench
+.PHONY: all bins unit unit-bins fuzz-bins unit-pg test check run deps asan fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench
 all: bins
 bins: $(BUILD)/vouchd $(BUILD)/vouch
 
@@ -73,6 +73,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $$(call libs_of,$$(DEPS_$$(call unit_
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< \
 	    $(call libs_of,$(DEPS_$(call unit_mod,test_$*))) $(LDLIBS) -lcmocka
 
+unit-bins: $(UNIT_BIN)
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
@@ -87,7 +88,12 @@ run: deps
 test: deps
 	$(MAKE) check
 
-check: bins
+# Compiling runs on every core (make test is called without -j); the tests run one after another.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+check:
+	$(MAKE) -j$(JOBS) bins unit-bins
+	$(MAKE) -j$(JOBS) SANITIZE=address,undefined bins unit-bins
+	$(MAKE) -j$(JOBS) fuzz-bins
 	$(MAKE) unit
 	$(MAKE) SANITIZE=address,undefined unit
 	$(MAKE) fuzz-smoke
@@ -159,9 +165,11 @@ build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard src/*/*.c src/*/*.h)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -Wall -Wextra -Werror \
 	    $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(FUZZ_SRCS_$*) $(shell pkg-config --libs $(PKGS)) -lpthread
 fuzz: $(FUZZ_BIN)
+fuzz-bins: $(FUZZ_BIN)
+FUZZ_SECONDS ?= 8
 fuzz-smoke: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus-$$n; \
-	    echo "== $$f"; if ! $$f -max_total_time=15 -rss_limit_mb=2048 build-fuzz/corpus-$$n \
+	    echo "== $$f"; if ! $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 build-fuzz/corpus-$$n \
 	    fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1; then tail -60 build-fuzz/$$n.log; exit 1; fi; \
 	    tail -1 build-fuzz/$$n.log; done
 

@@ -15,7 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (kind != NULL && strcmp(kind, "certificate") != 0 && strcmp(kind, "CRL") != 0 &&
         strcmp(kind, "CSR") != 0 && strcmp(kind, "OCSP response") != 0 &&
-        strcmp(kind, "TSTInfo") != 0 && strcmp(kind, "audit checkpoint") != 0)
+        strcmp(kind, "TSTInfo") != 0 && strcmp(kind, "audit checkpoint") != 0 &&
+        strcmp(kind, "offline bundle") != 0)
         __builtin_trap();
     return 0;
 }

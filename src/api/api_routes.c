@@ -143,8 +143,10 @@ static void routes_print(FILE *out, const struct http_route *r, size_t n, const 
     for (size_t i = 0; i < n; i++, *first = 0)
         fprintf(out,
                 "%s\n  {\"method\": \"%s\", \"path\": \"%s\", \"permission\": \"%s\", "
-                "\"listener\": \"%s\"}",
-                *first ? "" : ",", r[i].method, r[i].pattern, r[i].permission, listener);
+                "\"listener\": \"%s\", \"content_type\": %s%s%s, \"body_limit\": %zu}",
+                *first ? "" : ",", r[i].method, r[i].pattern, r[i].permission, listener,
+                r[i].content_type ? "\"" : "", r[i].content_type ? r[i].content_type : "null",
+                r[i].content_type ? "\"" : "", r[i].body_limit);
 }
 
 void api_routes_print(FILE *out)

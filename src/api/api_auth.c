@@ -243,20 +243,54 @@ static void fail_note(const char *key)
     pthread_mutex_unlock(&fail_lock);
 }
 
-/* svc_token_secret_verify with at most VERIFY_MAX at once on this node. */
-static int secret_verify(const char *encoded, const char *secret)
+/* Digests of the tokens whose argon2id runs now (verifying of them in use); fail_lock held. */
+static unsigned char inflight[VERIFY_MAX][32];
+
+static int inflight_has(const unsigned char md[32])
 {
-    int ok;
+    for (int i = 0; i < verifying; i++)
+        if (memcmp(inflight[i], md, 32) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * svc_token_secret_verify with at most VERIFY_MAX at once on this node, and
+ * one at a time per token: requests that arrive together with a token not
+ * yet in the cache (a client opening many connections, or the cache entry
+ * expiring under load) wait for the first one's result instead of each
+ * running argon2id.
+ */
+static int secret_verify(const unsigned char md[32], const char *encoded, const char *secret)
+{
+    int ok, i;
 
     pthread_mutex_lock(&fail_lock);
-    while (verifying >= VERIFY_MAX)
+    for (;;) {
+        if (inflight_has(md)) {
+            pthread_cond_wait(&verify_cond, &fail_lock);
+            continue;
+        }
+        if (cache_hit(md, encoded)) {
+            pthread_mutex_unlock(&fail_lock);
+            return 1;
+        }
+        if (verifying < VERIFY_MAX)
+            break;
         pthread_cond_wait(&verify_cond, &fail_lock);
-    verifying++;
+    }
+    memcpy(inflight[verifying++], md, 32);
     pthread_mutex_unlock(&fail_lock);
     ok = svc_token_secret_verify(encoded, secret);
+    if (ok)
+        cache_put(md, encoded); /* before the waiters look */
     pthread_mutex_lock(&fail_lock);
+    for (i = 0; i < verifying && memcmp(inflight[i], md, 32) != 0; i++)
+        ;
     verifying--;
-    pthread_cond_signal(&verify_cond);
+    if (i < verifying)
+        memcpy(inflight[i], inflight[verifying], 32); /* the last one takes its place */
+    pthread_cond_broadcast(&verify_cond);
     pthread_mutex_unlock(&fail_lock);
     return ok;
 }
@@ -302,7 +336,8 @@ static int token_lookup(struct store_tx *tx, const char *token, struct token_rec
             return err_set(e, 401, ERR_UNAUTHORIZED,
                            "too many failed attempts with this token: try again later");
         }
-        ok = t->secret != NULL && (cache_hit(md, t->secret) || secret_verify(t->secret, secret));
+        ok =
+            t->secret != NULL && (cache_hit(md, t->secret) || secret_verify(md, t->secret, secret));
         if (ok)
             cache_put(md, t->secret);
         else

@@ -140,13 +140,17 @@ static int set_fields(X509 *x, const struct profile *p, const struct issue_reque
 }
 
 /*
- * Signs x, then reads the DER back into a fresh object and verifies it with
- * the issuer's public key: a signer fault or a key mismatch never leaves here.
- * The fresh object matters: OpenSSL caches extension data and the public key
- * only when a certificate is parsed (X509_PUBKEY_get0 never decodes later).
+ * Signs x and verifies the signature with the issuer's public key: a signer
+ * fault or a key mismatch never leaves here.  A CA certificate is then read
+ * back from its DER into a fresh object: OpenSSL caches extension data and
+ * the public key only when a certificate is parsed (X509_PUBKEY_get0 never
+ * decodes later), and a CA's certificate is used as an issuer.  A leaf is
+ * returned as built — parsing it again would decode its key through OpenSSL
+ * 3.0's provider decoders (~110 us, under locks every thread shares) — so its
+ * X509_get0_pubkey() is NULL: the request's key is the key.
  */
-static X509 *sign_and_reload(X509 *x, const struct profile *p, EVP_PKEY *issuer_pub,
-                             EVP_PKEY *issuer_key, struct err *e)
+static X509 *sign_and_check(X509 *x, const struct profile *p, EVP_PKEY *issuer_pub,
+                            EVP_PKEY *issuer_key, struct err *e)
 {
     unsigned char *der = NULL;
     const unsigned char *q;
@@ -155,17 +159,21 @@ static X509 *sign_and_reload(X509 *x, const struct profile *p, EVP_PKEY *issuer_
 
     if (X509_sign(x, issuer_key, sign_digest(issuer_pub, p->digest)) <= 0)
         return err_ossl(e, 500, ERR_INTERNAL, "certificate: signing failed"), NULL;
+    if (X509_verify(x, issuer_pub) != 1)
+        return err_ossl(e, 500, ERR_INTERNAL,
+                        "certificate: the signature does not verify with the issuer's key"),
+               NULL;
+    if (!profile_is_ca(p)) {
+        X509_up_ref(x);
+        return x;
+    }
     if ((len = i2d_X509(x, &der)) <= 0)
         return err_ossl(e, 500, ERR_INTERNAL, "certificate: cannot encode"), NULL;
     q = der;
     done = d2i_X509(NULL, &q, len);
     OPENSSL_free(der);
-    if (done == NULL || X509_verify(done, issuer_pub) != 1) {
-        X509_free(done);
-        return err_ossl(e, 500, ERR_INTERNAL,
-                        "certificate: the signature does not verify with the issuer's key"),
-               NULL;
-    }
+    if (done == NULL)
+        return err_ossl(e, 500, ERR_INTERNAL, "certificate: cannot read back"), NULL;
     return done;
 }
 
@@ -206,7 +214,7 @@ int cert_build(const struct profile *p, const struct issue_request *r, X509 *iss
     }
     if (set_fields(x, p, r, issuer_cert, not_before, e) != 0 ||
         cert_add_extensions(x, p, r, issuer_cert, urls, e) != 0 ||
-        (done = sign_and_reload(x, p, issuer_pub, issuer_key, e)) == NULL ||
+        (done = sign_and_check(x, p, issuer_pub, issuer_key, e)) == NULL ||
         check_issuer_constraints(done, issuer_cert, e) != 0)
         goto out;
     *out = done;

@@ -56,13 +56,6 @@ struct issue_request {
 void issue_request_clear(struct issue_request *r);
 
 /*
- * Fills r from a CSR that csr_parse() accepted: subject, the SAN extension if
- * the CSR asks for one (its other extensions are ignored: the profile decides),
- * and the public key.
- */
-int issue_request_from_csr(struct issue_request *r, X509_REQ *csr, struct err *e);
-
-/*
  * Fills r's subject and SANs from JSON: subject "/C=DE/O=Org/CN=name" and
  * sans ["dns:a.example", "ip:192.0.2.1", "email:a@b", "uri:https://..."].
  * (The public key is set by the caller.)
@@ -105,7 +98,9 @@ int crl_shard_of(const char *serial_hex, int shards);
  *  not_before:   seconds since the epoch (usually now); the profile's
  *                backdate_seconds is subtracted here.  profile_check() runs here too.
  * The serial is drawn here (serial_random).  Validity is clamped to the
- * issuer's notAfter.  *out (caller frees) on success.
+ * issuer's notAfter.  *out (caller frees) on success; for a leaf it is the
+ * object built and signed, not parsed back: its X509_get0_pubkey() is NULL
+ * (r->pubkey is the key).  A CA certificate is parsed back from its DER.
  */
 int cert_build(const struct profile *p, const struct issue_request *r, X509 *issuer_cert,
                EVP_PKEY *issuer_key, const struct ca_urls *urls, int64_t not_before, X509 **out,
@@ -122,11 +117,17 @@ char *serial_hex(const ASN1_INTEGER *serial);
 ASN1_INTEGER *serial_from_hex(const char *hex);
 
 /*
- * Parses a CSR given as PEM or DER (at most 64 KiB), checks its
+ * Reads a CSR given as PEM or DER (at most 64 KiB) into r: checks its
  * self-signature and rejects weak keys (RSA < 2048 or e != 65537, EC curves
- * other than P-256/P-384, invalid points).  Errors: 400 "bad_csr".
+ * other than P-256/P-384, invalid points); then the subject, the SAN
+ * extension if the CSR asks for one (its other extensions are ignored: the
+ * profile decides), and the public key with its SubjectPublicKeyInfo as it
+ * came.  Errors: 400 "bad_csr".  CSR_UNSIGNED_OK skips the signature check
+ * (the fuzz driver only: mutations rarely keep a signature valid).
  */
-X509_REQ *csr_parse(const unsigned char *data, size_t len, struct err *e);
+#define CSR_UNSIGNED_OK 1u
+int csr_read(const unsigned char *data, size_t len, unsigned flags, struct issue_request *r,
+             struct err *e);
 
 /* Builds a CSR for subject and key (a CA whose certificate comes from elsewhere). */
 X509_REQ *csr_build(X509_NAME *subject, EVP_PKEY *pub, EVP_PKEY *signing_key, struct err *e);

@@ -24,68 +24,6 @@ void issue_request_clear(struct issue_request *r)
     memset(r, 0, sizeof(*r));
 }
 
-/* The CSR's subjectAltName extension request, NULL if none; -1 if malformed. */
-static int csr_sans(X509_REQ *csr, GENERAL_NAMES **out, struct err *e)
-{
-    STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(csr);
-    int pos = X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1);
-    int rc = 0;
-
-    *out = NULL;
-    if (pos >= 0 && X509v3_get_ext_by_NID(exts, NID_subject_alt_name, pos) >= 0)
-        rc = err_set(e, 400, ERR_BAD_CSR, "csr: more than one subjectAltName extension");
-    else if (pos >= 0 && (*out = X509V3_EXT_d2i(X509v3_get_ext(exts, pos))) == NULL)
-        rc = err_ossl(e, 400, ERR_BAD_CSR, "csr: malformed subjectAltName extension");
-    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-    ERR_clear_error();
-    return rc;
-}
-
-/* Keeps the CSR's SubjectPublicKeyInfo as it is, to copy into the certificate. */
-static void request_copy_spki(struct issue_request *r, X509_REQ *csr)
-{
-    const unsigned char *bits = NULL;
-    X509_ALGOR *alg = NULL;
-    int len = 0;
-
-    X509_ALGOR_free(r->spki_alg);
-    OPENSSL_free(r->spki_bits);
-    r->spki_alg = NULL;
-    r->spki_bits = NULL;
-    if (X509_PUBKEY_get0_param(NULL, &bits, &len, &alg, X509_REQ_get_X509_PUBKEY(csr)) != 1 ||
-        alg == NULL || bits == NULL || len <= 0)
-        return; /* the certificate is then built from the decoded key */
-    r->spki_alg = X509_ALGOR_dup(alg);
-    r->spki_bits = OPENSSL_memdup(bits, (size_t)len);
-    r->spki_bits_len = len;
-}
-
-int issue_request_from_csr(struct issue_request *r, X509_REQ *csr, struct err *e)
-{
-    GENERAL_NAMES *sans = NULL;
-    X509_NAME *subject;
-    EVP_PKEY *pubkey;
-
-    if (csr_sans(csr, &sans, e) != 0)
-        return -1;
-    subject = X509_NAME_dup(X509_REQ_get_subject_name(csr));
-    pubkey = X509_REQ_get_pubkey(csr);
-    if (subject == NULL || pubkey == NULL) {
-        X509_NAME_free(subject);
-        EVP_PKEY_free(pubkey);
-        GENERAL_NAMES_free(sans);
-        return err_ossl(e, 400, ERR_BAD_CSR, "csr: cannot read subject or public key");
-    }
-    X509_NAME_free(r->subject);
-    GENERAL_NAMES_free(r->sans);
-    EVP_PKEY_free(r->pubkey);
-    r->subject = subject;
-    r->sans = sans;
-    r->pubkey = pubkey;
-    request_copy_spki(r, csr);
-    return 0;
-}
-
 /* One "type:value" of the JSON sans array; NULL with e set. */
 static GENERAL_NAME *san_from_spec(const char *spec, size_t i, struct err *e)
 {

@@ -201,23 +201,19 @@ int svc_cert_issue(struct svc *s, const struct actor *a, const char *tenant,
 {
     struct issue_ctx c = {0};
     struct issue_request r = {0};
-    X509_REQ *csr = NULL;
     int rc = -1;
 
     if (p->validity_days < 0)
         return err_set(e, 400, ERR_BAD_REQUEST, "validity_days: must not be negative");
     if (issue_load(s, tenant, p, &c, e) != 0)
         goto out;
-    if ((csr = csr_parse(csr_data, csr_len, e)) == NULL)
-        goto out;
-    if (issue_request_from_csr(&r, csr, e) != 0)
+    if (csr_read(csr_data, csr_len, 0, &r, e) != 0)
         goto out;
     r.validity_days = p->validity_days;
     rc = issue_finish(s, a, tenant, p, &c, &r, p->renewed_from ? "cert.renew" : "cert.issue", out,
                       NULL, e);
 out:
     issue_request_clear(&r);
-    X509_REQ_free(csr);
     issue_ctx_clear(&c);
     return rc;
 }

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
@@ -205,6 +206,28 @@ static STACK_OF(X509_EXTENSION) * csr_exts_san(void)
     return exts;
 }
 
+/*
+ * A leaf as a client would read it: cert_build returns a leaf as built, whose
+ * public key OpenSSL does not decode (X509_verify_cert needs it).
+ */
+static X509 *reparse(X509 *cert)
+{
+    unsigned char *der = NULL;
+    const unsigned char *p;
+    int len = i2d_X509(cert, &der);
+    X509 *parsed;
+
+    assert_true(len > 0);
+    p = der;
+    parsed = d2i_X509(NULL, &p, len);
+    assert_non_null(parsed);
+    assert_null(X509_get0_pubkey(cert)); /* as profile.h says */
+    ERR_clear_error();
+    X509_free(cert);
+    OPENSSL_free(der);
+    return parsed;
+}
+
 static X509 *leaf_from_csr(const struct profile *p, EVP_PKEY *key, STACK_OF(X509_EXTENSION) * exts,
                            X509 *issuer, EVP_PKEY *issuer_key)
 {
@@ -212,19 +235,16 @@ static X509 *leaf_from_csr(const struct profile *p, EVP_PKEY *key, STACK_OF(X509
     unsigned char *der = csr_make(key, key, "/CN=www.example.com", exts, &len);
     struct issue_request r = {0};
     struct err e = {0};
-    X509_REQ *csr = csr_parse(der, (size_t)len, &e);
     X509 *cert = NULL;
 
-    if (csr == NULL)
-        fail_msg("csr_parse: %s", e.msg);
-    assert_int_equal(issue_request_from_csr(&r, csr, &e), 0);
+    if (csr_read(der, (size_t)len, 0, &r, &e) != 0)
+        fail_msg("csr_read: %s", e.msg);
     if (profile_check(p, &r, &e) != 0 ||
         cert_build(p, &r, issuer, issuer_key, &urls, time(NULL), &cert, &e) != 0)
         fail_msg("leaf: %s", e.msg);
     issue_request_clear(&r);
-    X509_REQ_free(csr);
     OPENSSL_free(der);
-    return cert;
+    return reparse(cert);
 }
 
 /* X509_verify_cert with X509_STRICT for a TLS server; returns the verify error. */
@@ -931,30 +951,32 @@ static void test_csr_with_broken_signature_is_refused(void **state)
 {
     int len;
     unsigned char *der = csr_make(keys[K_P256][2], keys[K_P256][2], "/CN=a", NULL, &len);
+    struct issue_request r = {0};
     struct err e = {0};
-    X509_REQ *csr;
 
     (void)state;
     der[len - 3] ^= 0x01; /* inside the signature value */
-    assert_null(csr_parse(der, (size_t)len, &e));
+    assert_int_equal(csr_read(der, (size_t)len, 0, &r, &e), -1);
     expect_err(&e, 400, ERR_BAD_CSR, "csr:");
+    assert_null(r.pubkey);
     der[len - 3] ^= 0x01;
-    csr = csr_parse(der, (size_t)len, &e);
-    assert_non_null(csr);
-    X509_REQ_free(csr);
+    assert_int_equal(csr_read(der, (size_t)len, 0, &r, &e), 0);
+    assert_non_null(r.pubkey);
+    issue_request_clear(&r);
     /* Trailing bytes, garbage, empty input, too large. */
-    assert_null(csr_parse(der, (size_t)len - 1, &e));
+    assert_int_equal(csr_read(der, (size_t)len - 1, 0, &r, &e), -1);
     expect_err(&e, 400, ERR_BAD_CSR, "csr:");
-    assert_null(csr_parse((const unsigned char *)"hello", 5, &e));
+    assert_int_equal(csr_read((const unsigned char *)"hello", 5, 0, &r, &e), -1);
     expect_err(&e, 400, ERR_BAD_CSR, "csr:");
-    assert_null(csr_parse(der, 0, &e));
-    assert_null(csr_parse(der, 70000, &e));
+    assert_int_equal(csr_read(der, 0, 0, &r, &e), -1);
+    assert_int_equal(csr_read(der, 70000, 0, &r, &e), -1);
     expect_err(&e, 400, ERR_BAD_CSR, "larger than");
     OPENSSL_free(der);
     /* Signed by another key than the one it carries. */
     der = csr_make(keys[K_P256][2], keys[K_P256][1], "/CN=a", NULL, &len);
-    assert_null(csr_parse(der, (size_t)len, &e));
+    assert_int_equal(csr_read(der, (size_t)len, 0, &r, &e), -1);
     expect_err(&e, 400, ERR_BAD_CSR, "signature");
+    assert_null(r.subject);
     OPENSSL_free(der);
 }
 
@@ -962,10 +984,11 @@ static void test_csr_with_weak_key_is_refused(void **state)
 {
     int len;
     unsigned char *der = csr_make(rsa1024, rsa1024, "/CN=a", NULL, &len);
+    struct issue_request r = {0};
     struct err e = {0};
 
     (void)state;
-    assert_null(csr_parse(der, (size_t)len, &e));
+    assert_int_equal(csr_read(der, (size_t)len, 0, &r, &e), -1);
     expect_err(&e, 400, ERR_BAD_CSR, "RSA key of 1024 bits is too weak");
     OPENSSL_free(der);
 }
@@ -974,7 +997,8 @@ static void test_csr_in_pem_and_csr_build(void **state)
 {
     X509_NAME *name = name_parse("/O=Org/CN=External CA", NULL);
     struct err e = {0};
-    X509_REQ *req, *parsed;
+    struct issue_request r = {0};
+    X509_REQ *req;
     BIO *bio = BIO_new(BIO_s_mem());
     char *pem = NULL;
     long len;
@@ -987,11 +1011,12 @@ static void test_csr_in_pem_and_csr_build(void **state)
         (void)BIO_reset(bio);
         PEM_write_bio_X509_REQ(bio, req);
         len = BIO_get_mem_data(bio, &pem);
-        parsed = csr_parse((const unsigned char *)pem, (size_t)len, &e);
-        if (parsed == NULL)
-            fail_msg("csr_parse PEM %s: %s", key_type_names[t], e.msg);
-        assert_int_equal(X509_NAME_cmp(X509_REQ_get_subject_name(parsed), name), 0);
-        X509_REQ_free(parsed);
+        if (csr_read((const unsigned char *)pem, (size_t)len, 0, &r, &e) != 0)
+            fail_msg("csr_read PEM %s: %s", key_type_names[t], e.msg);
+        assert_int_equal(X509_NAME_cmp(r.subject, name), 0);
+        /* The key read from its parts is the key the CSR was made for. */
+        assert_int_equal(EVP_PKEY_eq(r.pubkey, keys[t][1]), 1);
+        issue_request_clear(&r);
         X509_REQ_free(req);
     }
     /* The signing key must match the public key. */

@@ -123,8 +123,21 @@ extern const char *const sqlite_queries[Q_COUNT];
 #define TSA_TOKEN_FILTERS 3
 
 /* One database connection with its prepared statements; used by one tx at a time. */
+/* Transaction control statements, prepared once per connection (see store_sqlite.c). */
+enum sqlite_ctl {
+    CTL_BEGIN,
+    CTL_BEGIN_IMMEDIATE,
+    CTL_COMMIT,
+    CTL_ROLLBACK,
+    CTL_SAVEPOINT,
+    CTL_RELEASE,
+    CTL_ROLLBACK_TO,
+    CTL_COUNT
+};
+
 struct sqlite_conn {
     sqlite3 *db;
+    sqlite3_stmt *ctl[CTL_COUNT];
     sqlite3_stmt *stmts[Q_COUNT];
     sqlite3_stmt *cert_search[1 << CERT_FILTERS];
     sqlite3_stmt *entity_search[1 << ENTITY_FILTERS];

@@ -57,6 +57,37 @@ static int exec(sqlite3 *db, const char *sql, const char *what, struct err *e)
     return 0;
 }
 
+static const char *const ctl_sql[CTL_COUNT] = {
+    [CTL_BEGIN] = "BEGIN",
+    [CTL_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+    [CTL_COMMIT] = "COMMIT",
+    [CTL_ROLLBACK] = "ROLLBACK",
+    [CTL_SAVEPOINT] = "SAVEPOINT sp",
+    [CTL_RELEASE] = "RELEASE sp",
+    [CTL_ROLLBACK_TO] = "ROLLBACK TO sp",
+};
+
+/*
+ * Runs a transaction control statement on c, prepared on first use and kept
+ * (parsing BEGIN, COMMIT and the savepoints again costs more than running
+ * them, several times a request).  0 or -1 with e set (e may be NULL).
+ */
+static int ctl(struct sqlite_conn *c, enum sqlite_ctl which, const char *what, struct err *e)
+{
+    sqlite3_stmt **st = &c->ctl[which];
+    int rc = SQLITE_OK;
+
+    if (*st == NULL)
+        rc = sqlite3_prepare_v3(c->db, ctl_sql[which], -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(*st)) == SQLITE_DONE)
+        rc = SQLITE_OK;
+    if (rc != SQLITE_OK)
+        fail_rc(c->db, rc, what, NULL, e);
+    if (*st != NULL)
+        sqlite3_reset(*st);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
 /* Runs a one-row, one-column integer query; 0 with *out set, or -1 with e set. */
 static int query_int(sqlite3 *db, const char *sql, int64_t *out, struct err *e)
 {
@@ -79,6 +110,8 @@ static void conn_close(struct sqlite_conn *c)
 {
     if (c == NULL)
         return;
+    for (size_t i = 0; i < ARRAY_LEN(c->ctl); i++)
+        sqlite3_finalize(c->ctl[i]);
     for (size_t i = 0; i < ARRAY_LEN(c->stmts); i++)
         sqlite3_finalize(c->stmts[i]);
     for (size_t i = 0; i < ARRAY_LEN(c->cert_search); i++)
@@ -375,7 +408,7 @@ int sqlite_schema_version(struct store *base)
 
 /* ---- transactions --------------------------------------------------------- */
 
-static struct store_tx *tx_begin(struct store *base, const char *sql, struct err *e)
+static struct store_tx *tx_begin(struct store *base, enum sqlite_ctl begin, struct err *e)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
     struct sqlite_tx *tx;
@@ -383,7 +416,7 @@ static struct store_tx *tx_begin(struct store *base, const char *sql, struct err
 
     if (c == NULL)
         return NULL;
-    if (exec(c->db, sql, "begin", e) != 0) {
+    if (ctl(c, begin, "begin", e) != 0) {
         conn_give(s, c);
         return NULL;
     }
@@ -396,12 +429,12 @@ static struct store_tx *tx_begin(struct store *base, const char *sql, struct err
 
 struct store_tx *sqlite_begin(struct store *s, struct err *e)
 {
-    return tx_begin(s, "BEGIN IMMEDIATE", e);
+    return tx_begin(s, CTL_BEGIN_IMMEDIATE, e);
 }
 
 struct store_tx *sqlite_begin_read(struct store *s, struct err *e)
 {
-    return tx_begin(s, "BEGIN", e);
+    return tx_begin(s, CTL_BEGIN, e);
 }
 
 static void tx_end(struct sqlite_tx *tx)
@@ -413,10 +446,10 @@ static void tx_end(struct sqlite_tx *tx)
 int sqlite_commit(struct store_tx *base, struct err *e)
 {
     struct sqlite_tx *tx = (struct sqlite_tx *)base;
-    int rc = exec(tx->conn->db, "COMMIT", "commit", e);
+    int rc = ctl(tx->conn, CTL_COMMIT, "commit", e);
 
     if (rc != 0 && !sqlite3_get_autocommit(tx->conn->db))
-        exec(tx->conn->db, "ROLLBACK", "rollback", NULL);
+        ctl(tx->conn, CTL_ROLLBACK, "rollback", NULL);
     tx_end(tx);
     return rc;
 }
@@ -426,7 +459,7 @@ void sqlite_rollback(struct store_tx *base)
     struct sqlite_tx *tx = (struct sqlite_tx *)base;
 
     if (!sqlite3_get_autocommit(tx->conn->db))
-        exec(tx->conn->db, "ROLLBACK", "rollback", NULL);
+        ctl(tx->conn, CTL_ROLLBACK, "rollback", NULL);
     tx_end(tx);
 }
 
@@ -446,7 +479,7 @@ int sqlite_savepoint(struct store_tx *base, struct err *e)
 {
     struct sqlite_tx *tx = (struct sqlite_tx *)base;
 
-    if (exec(tx->conn->db, "SAVEPOINT sp", "savepoint", e) != 0)
+    if (ctl(tx->conn, CTL_SAVEPOINT, "savepoint", e) != 0)
         return -1;
     tx->depth++;
     return 0;
@@ -459,7 +492,7 @@ int sqlite_savepoint_release(struct store_tx *base, struct err *e)
     if (tx->depth == 0)
         return err_set(e, 500, ERR_INTERNAL, "savepoint: none set");
     tx->depth--;
-    return exec(tx->conn->db, "RELEASE sp", "savepoint", e);
+    return ctl(tx->conn, CTL_RELEASE, "savepoint", e);
 }
 
 int sqlite_savepoint_rollback(struct store_tx *base, struct err *e)
@@ -469,5 +502,7 @@ int sqlite_savepoint_rollback(struct store_tx *base, struct err *e)
     if (tx->depth == 0)
         return err_set(e, 500, ERR_INTERNAL, "savepoint: none set");
     tx->depth--;
-    return exec(tx->conn->db, "ROLLBACK TO sp; RELEASE sp", "savepoint", e);
+    if (ctl(tx->conn, CTL_ROLLBACK_TO, "savepoint", e) != 0)
+        return -1;
+    return ctl(tx->conn, CTL_RELEASE, "savepoint", e);
 }

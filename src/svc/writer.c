@@ -10,6 +10,7 @@ struct job {
     struct err err;
     int rc;
     int done;
+    pthread_cond_t cond; /* signalled when done: only this job's thread wakes */
     struct job *next;
 };
 
@@ -19,7 +20,6 @@ struct writer {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t work; /* jobs queued or stopping */
-    pthread_cond_t done; /* a batch finished */
     struct job *head, *tail;
     int stopping;
 };
@@ -95,8 +95,8 @@ static void *writer_main(void *arg)
         for (struct job *j = batch, *next; j != NULL; j = next) {
             next = j->next;
             j->done = 1;
+            pthread_cond_signal(&j->cond); /* j lives on its waiter's stack: last touch */
         }
-        pthread_cond_broadcast(&w->done);
         pthread_mutex_unlock(&w->lock);
     }
     return NULL;
@@ -110,7 +110,6 @@ struct writer *writer_start(struct store *store, int max_batch)
     w->max_batch = max_batch > 0 ? max_batch : 64;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->work, NULL);
-    pthread_cond_init(&w->done, NULL);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
         abort(); /* no thread at start-up: nothing can work */
     return w;
@@ -126,7 +125,6 @@ void writer_stop(struct writer *w)
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
     pthread_cond_destroy(&w->work);
-    pthread_cond_destroy(&w->done);
     pthread_mutex_destroy(&w->lock);
     free(w);
 }
@@ -135,6 +133,7 @@ int writer_run(struct writer *w, writer_fn fn, void *arg, struct err *e)
 {
     struct job j = {.fn = fn, .arg = arg};
 
+    pthread_cond_init(&j.cond, NULL);
     pthread_mutex_lock(&w->lock);
     if (w->tail != NULL)
         w->tail->next = &j;
@@ -143,8 +142,9 @@ int writer_run(struct writer *w, writer_fn fn, void *arg, struct err *e)
     w->tail = &j;
     pthread_cond_signal(&w->work);
     while (!j.done)
-        pthread_cond_wait(&w->done, &w->lock);
+        pthread_cond_wait(&j.cond, &w->lock);
     pthread_mutex_unlock(&w->lock);
+    pthread_cond_destroy(&j.cond);
     if (j.rc != 0 && e != NULL)
         *e = j.err;
     return j.rc;

@@ -105,7 +105,7 @@ int svc_tenant_delete(struct svc *s, const struct actor *a, const char *tenant, 
 int svc_tenant_set_limits(struct svc *s, const struct actor *a, const char *tenant,
                           int certs_per_hour, int requests_per_second, struct err *e);
 /* 0 if tenant t may be issued one more certificate now; 429 past its hourly quota. */
-int svc_cert_quota(struct svc *s, const struct tenant_rec *t, struct err *e);
+int svc_cert_quota(struct store_tx *tx, const struct tenant_rec *t, struct err *e);
 /*
  * The gate of every request to a tenant's API (after authentication): 404 for
  * a deleted tenant, 429 past its rate.  *refused: when > 0, the refusals to

@@ -41,20 +41,24 @@ static int issue_load(struct svc *s, const char *tenant, const struct issue_para
 
     if (p->ca == NULL || p->profile == NULL)
         return err_set(e, 400, ERR_BAD_REQUEST, "%s: required", p->ca ? "profile" : "ca");
-    if (!p->internal) {
-        if (svc_tenant_get(s, tenant, &t, e) != 0)
-            return -1;
-        active = strcmp(t->status, "active") == 0;
-        rc = active ? svc_cert_quota(s, t, e) : -1;
-        tenant_rec_free(t);
-        if (!active)
-            return err_set(e, 403, ERR_FORBIDDEN, "tenant %s is not active: no issuance", tenant);
-        if (rc != 0)
-            return -1;
-        rc = -1;
-    }
     if ((tx = store_begin_read(s->store, e)) == NULL)
         return -1;
+    /* One read transaction for all of it: each costs SQLite a lock and its page cache. */
+    if (!p->internal) {
+        if (store_tenant_get(tx, tenant, &t, e) != 0) {
+            if (e != NULL && e->status == 404)
+                err_set(e, 404, ERR_NOT_FOUND, "tenant %s not found", tenant);
+            goto out;
+        }
+        active = strcmp(t->status, "active") == 0;
+        rc = active ? svc_cert_quota(tx, t, e) : -1;
+        tenant_rec_free(t);
+        if (!active)
+            err_set(e, 403, ERR_FORBIDDEN, "tenant %s is not active: no issuance", tenant);
+        if (rc != 0)
+            goto out;
+        rc = -1;
+    }
     if (store_ca_get(tx, tenant, p->ca, &c->ca, e) != 0) {
         err_set(e, 404, ERR_NOT_FOUND, "ca: CA %s not found", p->ca);
         goto out;

@@ -243,18 +243,14 @@ int svc_tenant_set_limits(struct svc *s, const struct actor *a, const char *tena
 
 /* ---- limits ------------------------------------------------------------------ */
 
-int svc_cert_quota(struct svc *s, const struct tenant_rec *t, struct err *e)
+int svc_cert_quota(struct store_tx *tx, const struct tenant_rec *t, struct err *e)
 {
-    struct store_tx *tx;
     int64_t n = 0;
     int rc;
 
     if (t->certs_per_hour <= 0)
         return 0;
-    if ((tx = store_begin_read(s->store, e)) == NULL)
-        return -1;
     rc = store_cert_count_since(tx, t->name, time_now() - 3600, &n, e);
-    store_rollback(tx);
     if (rc == 0 && n >= t->certs_per_hour)
         rc = err_set(e, 429, ERR_TOO_MANY,
                      "tenant %s has issued %" PRId64 " certificates in the last hour: its quota "

@@ -20,8 +20,16 @@ csr_json=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read(
 vouchd_start vouch "${THREADS:-32}"
 echo "{\"ca\": \"issuing\", \"profile\": \"tls-server\", \"csr\": $csr_json}" > "$work/vouch.json"
 echo "== vouchd: POST /api/v1/t/default/certificates, ${DURATION}s, 2 threads, $CONNS connections"
+# CPU time (user + system, clock ticks) of a process so far: the network process and its signer.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+vpid=${pids[0]}
+spid=$(pgrep -P "$vpid" | head -1)
+n0=$(ticks "$vpid"); s0=$(ticks "$spid")
 BENCH_BODY="$work/vouch.json" BENCH_AUTH="$token" wrk -t2 -c"$CONNS" -d"${DURATION}s" \
     -s bench/post.lua "http://127.0.0.1:$api/api/v1/t/default/certificates" | tee "$work/vouch.wrk"
+n=$(awk '/requests in/ {print $1}' "$work/vouch.wrk")
+python3 -c "t = $(getconf CLK_TCK); n = $n
+print('CPU per certificate: network process %.0f us, signer %.0f us' % (($(ticks "$vpid") - $n0) * 1e6 / t / n, ($(ticks "$spid") - $s0) * 1e6 / t / n))"
 stored=$(sqlite3 "$work/vouch/vouch.db" "select count(*) from certs where tenant='default'")
 echo "certificates stored by vouchd: $stored"
 

@@ -244,7 +244,7 @@ start)
             alive "$(pid_get "$n")" || autoctl_run "$n"
         done
         wait_for 60 monitor_sql "SELECT 1" || die "monitor did not start"
-        # vouchd refuses to start without a primary: wait for one.
+        # vouchd waits for a primary only database_wait_seconds: wait for one here.
         wait_for 120 psql -XAtq -c "SELECT 1" \
             -d "postgresql://postgres@127.0.0.1:$PORT_PG1,127.0.0.1:$PORT_PG2/postgres?target_session_attrs=read-write&connect_timeout=2" ||
             die "no database primary: see $dir/log/node1.log, node2.log"

@@ -37,6 +37,9 @@ static const struct config_item items[] = {
     {"public_port", CONF_INT, F(public_port), 0, 65535, "8080", "public port (0 = ephemeral)"},
     {"public_url", CONF_STRING, F(public_url), 0, 0, NULL, "base URL written into CDP/AIA"},
     {"database", CONF_STRING, F(database), 0, 0, "sqlite:vouch.db", "storage URL"},
+    {"database_wait_seconds", CONF_INT, F(database_wait_seconds), 0, 3600, "60",
+     "at start, how long to wait for a database that cannot be reached or is not the primary "
+     "(0 = exit at once)"},
     {"keystore", CONF_PATH, F(keystore), 0, 0, "keys", "software key store directory"},
     {"kek_file", CONF_PATH, F(kek_file), 0, 0, "kek", "key-encryption secret file"},
     {"keystore_type", CONF_STRING, F(keystore_type), 0, 0, "soft",

@@ -20,6 +20,7 @@ struct config {
     int public_port;
     char *public_url; /* base of CDP/AIA URLs; default http://<public_address>:<public_port> */
     char *database;
+    int database_wait_seconds;
     char *keystore;
     char *kek_file;
     char *keystore_type; /* "soft" or "pkcs11" */

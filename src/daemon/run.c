@@ -222,7 +222,37 @@ static void keystore_failure_audit(struct server *s, const struct err *why)
     json_decref(d);
 }
 
-static int server_start(struct server *s, struct err *e)
+/*
+ * Opens the database.  One that cannot be reached, or that is a standby (both
+ * 503), is tried again every second for database_wait_seconds — a node
+ * started with its cluster, or while a failover elects the new primary, waits
+ * for it — unless SIGINT or SIGTERM (in *stop, blocked) comes first.
+ */
+static struct store *store_open_waiting(struct server *s, const sigset_t *stop, struct err *e)
+{
+    int64_t deadline = time_now() + s->cfg.database_wait_seconds, next_log = 0;
+    struct timespec second = {1, 0};
+    struct store *st;
+    int sig;
+
+    while ((st = store_open(s->cfg.database, e)) == NULL && e->status == 503 &&
+           time_now() < deadline) {
+        if (time_now() >= next_log) {
+            log_warn("%s; waiting for the database (up to %" PRId64 " more seconds)", e->msg,
+                     deadline - time_now());
+            next_log = time_now() + 10;
+        }
+        sig = sigtimedwait(stop, NULL, &second);
+        if (sig == SIGINT || sig == SIGTERM) {
+            log_info("signal %d: stopping", sig);
+            err_set(e, 503, ERR_UNAVAILABLE, "stopped while waiting for the database");
+            return NULL;
+        }
+    }
+    return st;
+}
+
+static int server_start(struct server *s, const sigset_t *stop, struct err *e)
 {
     struct signer_config sc = {.keystore_dir = s->cfg.keystore,
                                .kek_path = s->cfg.kek_file,
@@ -242,7 +272,7 @@ static int server_start(struct server *s, struct err *e)
         keystore_failure_audit(s, e);
         return -1;
     }
-    if ((s->store = store_open(s->cfg.database, e)) == NULL)
+    if ((s->store = store_open_waiting(s, stop, e)) == NULL)
         return -1;
     s->api.store = s->store;
     s->api.signer = s->signer;
@@ -403,7 +433,7 @@ int daemon_run(int argc, char **argv)
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (server_start(&s, &e) != 0) {
+    if (server_start(&s, &stop, &e) != 0) {
         fprintf(stderr, "vouchd: %s\n", e.msg);
         server_stop(&s);
         return 1;

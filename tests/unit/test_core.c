@@ -993,6 +993,36 @@ static void test_csr_with_weak_key_is_refused(void **state)
     OPENSSL_free(der);
 }
 
+/* An extensionRequest whose value is a SEQUENCE that does not hold Extensions: refused, not
+ * ignored. */
+static void test_csr_with_malformed_extension_request_is_refused(void **state)
+{
+    static const unsigned char bad[] = {0x30, 0x03, 0x02, 0x05, 0x00}; /* INTEGER overruns */
+    X509_REQ *req = X509_REQ_new();
+    X509_NAME *name = name_parse("/CN=a", NULL);
+    struct issue_request r = {0};
+    unsigned char *der = NULL;
+    struct err e = {0};
+    EVP_PKEY *key = keys[K_P256][2];
+    int len;
+
+    (void)state;
+    assert_int_equal(X509_REQ_set_version(req, X509_REQ_VERSION_1), 1);
+    assert_int_equal(X509_REQ_set_subject_name(req, name), 1);
+    assert_int_equal(X509_REQ_set_pubkey(req, key), 1);
+    assert_int_equal(
+        X509_REQ_add1_attr_by_NID(req, NID_ext_req, V_ASN1_SEQUENCE, bad, (int)sizeof(bad)), 1);
+    assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
+    len = i2d_X509_REQ(req, &der);
+    assert_true(len > 0);
+    assert_int_equal(csr_read(der, (size_t)len, 0, &r, &e), -1);
+    expect_err(&e, 400, ERR_BAD_CSR, "malformed extension request");
+    assert_null(r.pubkey);
+    OPENSSL_free(der);
+    X509_NAME_free(name);
+    X509_REQ_free(req);
+}
+
 static void test_csr_in_pem_and_csr_build(void **state)
 {
     X509_NAME *name = name_parse("/O=Org/CN=External CA", NULL);
@@ -1534,6 +1564,7 @@ int main(void)
         cmocka_unit_test(test_profile_check_names_the_field),
         cmocka_unit_test(test_csr_with_broken_signature_is_refused),
         cmocka_unit_test(test_csr_with_weak_key_is_refused),
+        cmocka_unit_test(test_csr_with_malformed_extension_request_is_refused),
         cmocka_unit_test(test_csr_in_pem_and_csr_build),
         cmocka_unit_test(test_crl_is_signed_and_complete),
         cmocka_unit_test(test_crl_reason_names_round_trip),

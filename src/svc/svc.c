@@ -106,6 +106,13 @@ void svc_free(struct svc *s)
         free(c->der);
         free(c);
     }
+    for (struct chain_pem_entry *c = s->chains, *cn; c != NULL; c = cn) {
+        cn = c->next;
+        free(c->tenant);
+        free(c->ca);
+        free(c->pem);
+        free(c);
+    }
     svc_tsa_cache_free(s);
     svc_tenant_gates_free(s->gates);
     free(s->tenant_export_dir);

@@ -484,14 +484,60 @@ int svc_pem_append_certs(struct buf *b, const unsigned char *der, size_t len)
     return 0;
 }
 
+/*
+ * An active CA's certificate and chain do not change, and every certificate
+ * answer carries them: they are kept CHAIN_PEM_TTL seconds per node rather
+ * than read and encoded again for each issuance.  Other CAs are read each time.
+ */
+#define CHAIN_PEM_TTL 5
+
+static char *chain_cached(struct svc *s, const char *tenant, const char *ca)
+{
+    char *pem = NULL;
+
+    pthread_mutex_lock(&s->lock);
+    for (struct chain_pem_entry *c = s->chains; c != NULL; c = c->next)
+        if (strcmp(c->tenant, tenant) == 0 && strcmp(c->ca, ca) == 0) {
+            if (time_now() - c->fetched < CHAIN_PEM_TTL)
+                pem = xstrdup(c->pem);
+            break;
+        }
+    pthread_mutex_unlock(&s->lock);
+    return pem;
+}
+
+static void chain_keep(struct svc *s, const char *tenant, const char *ca, const char *pem)
+{
+    struct chain_pem_entry *c;
+
+    pthread_mutex_lock(&s->lock);
+    for (c = s->chains; c != NULL; c = c->next)
+        if (strcmp(c->tenant, tenant) == 0 && strcmp(c->ca, ca) == 0)
+            break;
+    if (c == NULL) {
+        c = xcalloc(1, sizeof(*c));
+        c->tenant = xstrdup(tenant);
+        c->ca = xstrdup(ca);
+        c->next = s->chains;
+        s->chains = c;
+    }
+    free(c->pem);
+    c->pem = xstrdup(pem);
+    c->fetched = time_now();
+    pthread_mutex_unlock(&s->lock);
+}
+
 char *svc_chain_pem(struct svc *s, const char *tenant, const char *ca, struct err *e)
 {
-    struct store_tx *tx = store_begin_read(s->store, e);
+    struct store_tx *tx;
     struct ca_rec *rec = NULL;
     struct buf b = {0};
+    char *pem;
     int rc;
 
-    if (tx == NULL)
+    if ((pem = chain_cached(s, tenant, ca)) != NULL)
+        return pem;
+    if ((tx = store_begin_read(s->store, e)) == NULL)
         return NULL;
     rc = store_ca_get(tx, tenant, ca, &rec, e);
     store_rollback(tx);
@@ -505,6 +551,8 @@ char *svc_chain_pem(struct svc *s, const char *tenant, const char *ca, struct er
         return NULL;
     }
     buf_append(&b, "", 1);
+    if (strcmp(rec->status, "active") == 0 && rec->cert_der != NULL)
+        chain_keep(s, tenant, ca, (char *)b.data);
     ca_rec_free(rec);
     return (char *)b.data;
 }

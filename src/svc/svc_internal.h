@@ -25,6 +25,15 @@ struct ca_cache_entry {
     struct ca_cache_entry *next;
 };
 
+/* The PEM chain of an active CA (svc_chain_pem), kept CHAIN_PEM_TTL seconds. */
+struct chain_pem_entry {
+    char *tenant;
+    char *ca;
+    char *pem;
+    int64_t fetched;
+    struct chain_pem_entry *next;
+};
+
 /* A TSA unit as the responder uses it: record, parsed policy, signing digest. */
 struct tsa_cache_entry {
     struct tsa_unit_rec *rec;
@@ -50,6 +59,7 @@ struct svc {
     pthread_mutex_t lock;  /* guards keys */
     struct key_cache_entry *keys;
     struct ca_cache_entry *ca_certs; /* parsed CA certificates, guarded by lock */
+    struct chain_pem_entry *chains;  /* active CAs' PEM chains, guarded by lock */
     long ocsp_validity_hours;
     int ocsp_refresh_percent;
     char *ocsp_signer; /* default responder: "delegated" or "ca" */

@@ -105,31 +105,16 @@ static int cert_status_check(struct store_tx *tx, const char *tenant, X509 *leaf
     return rc;
 }
 
-/* The principal of target that the certificate maps to; 401 if none. */
+/* The principal of target that the certificate maps to (an index look-up); 401 if none. */
 static int cert_map(struct store_tx *tx, const char *target, X509 *leaf, const char *sha,
                     struct principal_rec **out, struct err *e)
 {
-    struct principal_rec **list = NULL;
     char *issuer = name_line(X509_get_issuer_name(leaf));
     char *subject = name_line(X509_get_subject_name(leaf));
-    size_t n = 0;
-    int rc = -1;
+    int rc = store_principal_by_cert(tx, target, sha, issuer, subject, out, e);
 
-    if (store_principal_list(tx, target, &list, &n, e) == 0) {
-        for (size_t i = 0; i < n && rc != 0; i++) {
-            struct principal_rec *p = list[i];
-            if ((p->cert_sha256 && strcmp(p->cert_sha256, sha) == 0) ||
-                (p->cert_issuer && p->cert_subject && strcmp(p->cert_issuer, issuer) == 0 &&
-                 strcmp(p->cert_subject, subject) == 0)) {
-                *out = p;
-                list[i] = NULL;
-                rc = 0;
-            }
-        }
-        principal_rec_list_free(list, n);
-        if (rc != 0)
-            err_set(e, 401, ERR_UNAUTHORIZED, "client certificate: no principal for it");
-    }
+    if (rc != 0 && e->status == 404)
+        err_set(e, 401, ERR_UNAUTHORIZED, "client certificate: no principal for it");
     free(issuer);
     free(subject);
     return rc;

@@ -1487,6 +1487,22 @@ static int principal_list(struct store_tx *tx, const char *tenant, struct princi
                     &p, &principal_reader, (void ***)out, n, "principals", e);
 }
 
+static int principal_by_cert(struct store_tx *tx, const char *tenant, const char *sha256,
+                             const char *issuer, const char *subject, struct principal_rec **out,
+                             struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, sha256);
+    pg_param_text(&p, issuer);
+    pg_param_text(&p, subject);
+    return read_one(tx, tenant,
+                    "SELECT " PRINCIPAL_COLS " FROM principals WHERE tenant = $1 AND "
+                    "(cert_sha256 = $2 OR (cert_issuer = $3 AND cert_subject = $4)) "
+                    "ORDER BY COALESCE(cert_sha256 = $2, false) DESC, created, id LIMIT 1",
+                    &p, &principal_reader, (void **)out, "principal", e);
+}
+
 static int principal_set_disabled(struct store_tx *tx, const char *tenant, const char *id,
                                   int disabled, struct err *e)
 {
@@ -2241,6 +2257,7 @@ const struct store_ops store_pg_ops = {
     .principal_insert = principal_insert,
     .principal_get = principal_get,
     .principal_list = principal_list,
+    .principal_by_cert = principal_by_cert,
     .principal_set_disabled = principal_set_disabled,
     .client_ca_insert = client_ca_insert,
     .client_ca_list = client_ca_list,

@@ -181,6 +181,9 @@ const char *const sqlite_queries[Q_COUNT] = {
     [Q_PRINCIPAL_INSERT] = "INSERT INTO principals (" PRINCIPAL_COLS ") VALUES "
                            "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [Q_PRINCIPAL_GET] = "SELECT " PRINCIPAL_COLS " FROM principals WHERE tenant = ?1 AND id = ?2",
+    [Q_PRINCIPAL_BY_CERT] = "SELECT " PRINCIPAL_COLS " FROM principals WHERE tenant = ?1 AND "
+                            "(cert_sha256 = ?2 OR (cert_issuer = ?3 AND cert_subject = ?4)) "
+                            "ORDER BY COALESCE(cert_sha256 = ?2, 0) DESC, created, id LIMIT 1",
     [Q_PRINCIPAL_LIST] =
         "SELECT " PRINCIPAL_COLS " FROM principals WHERE tenant = ?1 ORDER BY created, id",
     [Q_PRINCIPAL_DISABLE] = "UPDATE principals SET disabled = ?3 WHERE tenant = ?1 AND id = ?2",
@@ -1441,6 +1444,18 @@ static int principal_list(struct store_tx *tx, const char *tenant, struct princi
     return read_all(tx, st, &principal_reader, (void ***)out, n, "principals", e);
 }
 
+static int principal_by_cert(struct store_tx *tx, const char *tenant, const char *sha256,
+                             const char *issuer, const char *subject, struct principal_rec **out,
+                             struct err *e)
+{
+    STMT(Q_PRINCIPAL_BY_CERT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, sha256);
+    bind_text(st, 3, issuer);
+    bind_text(st, 4, subject);
+    return read_one(tx, st, &principal_reader, (void **)out, "principal", e);
+}
+
 static int principal_set_disabled(struct store_tx *tx, const char *tenant, const char *id,
                                   int disabled, struct err *e)
 {
@@ -2045,6 +2060,7 @@ const struct store_ops store_sqlite_ops = {
     .principal_insert = principal_insert,
     .principal_get = principal_get,
     .principal_list = principal_list,
+    .principal_by_cert = principal_by_cert,
     .principal_set_disabled = principal_set_disabled,
     .client_ca_insert = client_ca_insert,
     .client_ca_list = client_ca_list,

@@ -314,6 +314,13 @@ int store_principal_list(struct store_tx *tx, const char *tenant, struct princip
     return tx->ops->principal_list(tx, tenant, out, n, e);
 }
 
+int store_principal_by_cert(struct store_tx *tx, const char *tenant, const char *sha256,
+                            const char *issuer, const char *subject, struct principal_rec **out,
+                            struct err *e)
+{
+    return tx->ops->principal_by_cert(tx, tenant, sha256, issuer, subject, out, e);
+}
+
 int store_principal_set_disabled(struct store_tx *tx, const char *tenant, const char *id,
                                  int disabled, struct err *e)
 {

@@ -405,6 +405,14 @@ int store_principal_get(struct store_tx *tx, const char *tenant, const char *id,
                         struct principal_rec **out, struct err *e);
 int store_principal_list(struct store_tx *tx, const char *tenant, struct principal_rec ***out,
                          size_t *n, struct err *e);
+/*
+ * The principal whose TLS client-certificate mapping matches a certificate:
+ * by its SHA-256 fingerprint (lowercase hex) first, else by issuer and subject
+ * (RFC 2253 one-line); the oldest if several do.  404 if none.
+ */
+int store_principal_by_cert(struct store_tx *tx, const char *tenant, const char *sha256,
+                            const char *issuer, const char *subject, struct principal_rec **out,
+                            struct err *e);
 int store_principal_set_disabled(struct store_tx *tx, const char *tenant, const char *id,
                                  int disabled, struct err *e);
 

@@ -101,6 +101,9 @@ struct store_ops {
                          struct principal_rec **out, struct err *e);
     int (*principal_list)(struct store_tx *tx, const char *tenant, struct principal_rec ***out,
                           size_t *n, struct err *e);
+    int (*principal_by_cert)(struct store_tx *tx, const char *tenant, const char *sha256,
+                             const char *issuer, const char *subject, struct principal_rec **out,
+                             struct err *e);
     int (*principal_set_disabled)(struct store_tx *tx, const char *tenant, const char *id,
                                   int disabled, struct err *e);
     int (*client_ca_insert)(struct store_tx *tx, const char *tenant, const struct client_ca_rec *r,

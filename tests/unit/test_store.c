@@ -1240,6 +1240,60 @@ static void crl_insert_and_latest(void **state)
     store_close(s);
 }
 
+/* A client certificate finds its principal: fingerprint first, then issuer + subject, per tenant.
+ */
+static void a_client_certificate_maps_to_its_principal(void **state)
+{
+    struct store *s = open_store();
+    struct principal_rec by_name = {.id = "prn-n",
+                                    .name = "by-name",
+                                    .kind = "application",
+                                    .allow = "[]",
+                                    .created = 1,
+                                    .cert_issuer = "CN=Partner CA",
+                                    .cert_subject = "CN=robot"},
+                         by_sha = {.id = "prn-s",
+                                   .name = "by-sha",
+                                   .kind = "application",
+                                   .allow = "[]",
+                                   .created = 2,
+                                   .cert_sha256 = "0123abcd"},
+                         plain = {.id = "prn-p",
+                                  .name = "plain",
+                                  .kind = "user",
+                                  .allow = "[]",
+                                  .created = 0},
+                         *got = NULL;
+    struct store_tx *tx = begin(s);
+    struct err e;
+
+    (void)state;
+    assert_int_equal(store_principal_insert(tx, "a", &plain, &e), 0);
+    assert_int_equal(store_principal_insert(tx, "a", &by_name, &e), 0);
+    assert_int_equal(store_principal_insert(tx, "a", &by_sha, &e), 0);
+    commit(tx);
+    tx = begin_read(s);
+    /* issuer and subject */
+    assert_int_equal(
+        store_principal_by_cert(tx, "a", "ffff", "CN=Partner CA", "CN=robot", &got, &e), 0);
+    assert_string_equal(got->id, "prn-n");
+    principal_rec_free(got);
+    /* the fingerprint wins over an older issuer + subject mapping */
+    assert_int_equal(
+        store_principal_by_cert(tx, "a", "0123abcd", "CN=Partner CA", "CN=robot", &got, &e), 0);
+    assert_string_equal(got->id, "prn-s");
+    principal_rec_free(got);
+    /* the subject alone, another issuer, another tenant: none */
+    assert_int_equal(store_principal_by_cert(tx, "a", "ffff", "CN=Other CA", "CN=robot", &got, &e),
+                     -1);
+    assert_int_equal(e.status, 404);
+    assert_int_equal(
+        store_principal_by_cert(tx, "b", "0123abcd", "CN=Partner CA", "CN=robot", &got, &e), -1);
+    assert_int_equal(e.status, 404);
+    store_rollback(tx);
+    store_close(s);
+}
+
 /* ---- tokens --------------------------------------------------------------- */
 
 static void principals_bindings_and_token_revocation_stay_in_their_tenant(void **state)
@@ -2367,6 +2421,7 @@ int main(void)
         T(crl_insert_and_latest),
         T(tokens_insert_find_list_and_delete),
         T(principals_bindings_and_token_revocation_stay_in_their_tenant),
+        T(a_client_certificate_maps_to_its_principal),
         T(another_tenant_sees_and_changes_nothing),
         T(rollback_leaves_nothing),
         T(savepoint_rollback_keeps_the_rest_of_the_transaction),

@@ -209,8 +209,8 @@ const char *const pg_migrations[] = {
     "  audit_seq bigint NOT NULL, audit_head text NOT NULL, imported bigint NOT NULL, PRIMARY KEY "
     "(tenant, source, seq));" WALL("offline_imports", "tenant"),
     /* 11: a TLS client certificate finds its principal through an index, not a scan */
-    "CREATE INDEX principals_cert_sha256 ON principals (tenant, cert_sha256);"
-    "CREATE INDEX principals_cert_name ON principals (tenant, cert_issuer, cert_subject);",
+    ("CREATE INDEX principals_cert_sha256 ON principals (tenant, cert_sha256);"
+     "CREATE INDEX principals_cert_name ON principals (tenant, cert_issuer, cert_subject);"),
 };
 
 const int pg_migration_count = (int)ARRAY_LEN(pg_migrations);

@@ -171,8 +171,8 @@ const char *const sqlite_migrations[] = {
      "  audit_seq INTEGER NOT NULL, audit_head TEXT NOT NULL, imported INTEGER NOT NULL, PRIMARY "
      "KEY (tenant, source, seq));"),
     /* 11: a TLS client certificate finds its principal through an index, not a scan */
-    "CREATE INDEX principals_cert_sha256 ON principals (tenant, cert_sha256);"
-    "CREATE INDEX principals_cert_name ON principals (tenant, cert_issuer, cert_subject);",
+    ("CREATE INDEX principals_cert_sha256 ON principals (tenant, cert_sha256);"
+     "CREATE INDEX principals_cert_name ON principals (tenant, cert_issuer, cert_subject);"),
 };
 
 const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

@@ -22,6 +22,7 @@ struct issue_ctx {
     X509 *ca_cert;
     struct profile *profile;
     int profile_version;
+    int certs_per_hour; /* the tenant's quota, checked again where the record is written */
 };
 
 static void issue_ctx_clear(struct issue_ctx *c)
@@ -52,6 +53,7 @@ static int issue_load(struct svc *s, const char *tenant, const struct issue_para
         }
         active = strcmp(t->status, "active") == 0;
         rc = active ? svc_cert_quota(tx, t, e) : -1;
+        c->certs_per_hour = t->certs_per_hour;
         tenant_rec_free(t);
         if (!active)
             err_set(e, 403, ERR_FORBIDDEN, "tenant %s is not active: no issuance", tenant);
@@ -112,14 +114,23 @@ struct issue_write {
     const char *action;
     const struct cert_rec *rec;
     const char *detail;
+    int certs_per_hour;
 };
 
-/* Inside the group-commit batch: the certificate record and its audit event. */
+/*
+ * Inside the group-commit batch: the certificate record and its audit event.
+ * The hourly quota is checked again here, where the certificates of the
+ * batch before this one are already counted: issuances that passed the check
+ * at their start together cannot overshoot it (the certificate was signed
+ * but is never handed out).
+ */
 static int issue_write_fn(struct store_tx *tx, void *arg, struct err *e)
 {
     struct issue_write *w = arg;
+    struct tenant_rec quota = {.name = (char *)w->tenant, .certs_per_hour = w->certs_per_hour};
 
-    if (store_cert_insert(tx, w->tenant, w->rec, e) != 0 ||
+    if ((w->rec->counted && svc_cert_quota(tx, &quota, e) != 0) ||
+        store_cert_insert(tx, w->tenant, w->rec, e) != 0 ||
         svc_audit_ok(tx, w->tenant, w->actor, w->action, w->rec->serial, w->detail, e) != 0)
         return -1;
     return w->rec->counted ? cert_announce(w->s, tx, w->tenant, "certificate.issued", w->rec, e)
@@ -128,9 +139,9 @@ static int issue_write_fn(struct store_tx *tx, void *arg, struct err *e)
 
 /* Stores r and its audit event; returns once the commit holding them is durable. */
 static int issue_store(struct svc *s, const char *tenant, const struct actor *a, const char *action,
-                       struct cert_rec *r, struct err *e)
+                       struct cert_rec *r, int certs_per_hour, struct err *e)
 {
-    struct issue_write w = {s, tenant, a, action, r, NULL};
+    struct issue_write w = {s, tenant, a, action, r, NULL, certs_per_hour};
     json_t *d;
     char *detail;
     int rc;
@@ -179,7 +190,7 @@ static int issue_finish(struct svc *s, const struct actor *a, const char *tenant
         rec.entity_id = (char *)p->entity_id;
         rec.renewed_from = (char *)p->renewed_from;
         rec.requester = a != NULL ? (char *)a->principal : NULL;
-        rc = issue_store(s, tenant, a, action, &rec, e);
+        rc = issue_store(s, tenant, a, action, &rec, p->internal ? 0 : c->certs_per_hour, e);
         if (rc == 0)
             *out = cert_rec_dup(&rec);
         free(rec.serial);

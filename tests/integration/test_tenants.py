@@ -129,6 +129,30 @@ def test_the_hourly_certificate_quota_refuses_with_429(server):
     system(server, "PUT", "/quota/limits", {"certs_per_hour": -1}, expect=400)
 
 
+def test_issuances_at_once_do_not_overshoot_the_quota(server):
+    """Requests that all pass the quota check at their start together: the check is made again
+    where each record is written, so exactly the quota is issued and the rest get 429."""
+    from concurrent.futures import ThreadPoolExecutor
+    token = make_tenant(server, "burst")
+    system(server, "PUT", "/burst/limits", {"certs_per_hour": 3})
+    csrs = [make_csr(cn=f"b{i}.burst.example", dns=[f"b{i}.burst.example"])[0]
+            for i in range(16)]
+
+    def one(csr):
+        return server.request("POST", "/api/v1/t/burst/certificates",
+                              {"ca": "issuing", "profile": "tls-server", "csr": csr},
+                              token=token).status
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(one, csrs))
+    assert sorted(set(statuses)) == [201, 429], statuses
+    assert statuses.count(201) == 3, statuses
+    certs = server.api("GET", "/certificates?profile=tls-server", tenant="burst",
+                       token=token)["certificates"]
+    assert len(certs) == 3
+    assert server.api("GET", "/audit/verify", tenant="burst", token=token)["ok"] is True
+
+
 def test_the_api_rate_limit_refuses_with_429_and_audits_in_summary(server):
     token = make_tenant(server, "busy")
     system(server, "PUT", "/busy/limits", {"requests_per_second": 2})

@@ -77,6 +77,7 @@ enum ku_bit {
 #define KU_MASK(bit) (1u << (bit))
 
 struct profile {
+    int refs; /* profile_ref / profile_free */
     long default_days;
     long max_days;
     long backdate_seconds;

@@ -411,6 +411,7 @@ struct profile *profile_parse(const char *json_text, struct err *e)
         return err_set(e, 400, ERR_BAD_REQUEST, "profile: must be a JSON object"), NULL;
     }
     p = xcalloc(1, sizeof(*p));
+    p->refs = 1;
     p->path_len = -1;
     if (profile_parse_doc(p, doc, e) != 0) {
         profile_free(p);
@@ -427,9 +428,15 @@ static void value_rule_clear(struct value_rule *r)
     r->has_regex = 0;
 }
 
+struct profile *profile_ref(struct profile *p)
+{
+    __atomic_add_fetch(&p->refs, 1, __ATOMIC_RELAXED);
+    return p;
+}
+
 void profile_free(struct profile *p)
 {
-    if (p == NULL)
+    if (p == NULL || __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
     sk_ASN1_OBJECT_pop_free(p->eku, ASN1_OBJECT_free);
     for (size_t i = 0; i < p->subject_count; i++)

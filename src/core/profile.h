@@ -24,6 +24,8 @@ struct profile;
  * \"signing\"".  NULL on error.
  */
 struct profile *profile_parse(const char *json_text, struct err *e);
+/* Another reference to p, for a holder that shares it; each is released by profile_free. */
+struct profile *profile_ref(struct profile *p);
 void profile_free(struct profile *p);
 
 /* The built-in profiles: names (NULL-terminated) and their JSON documents. */

@@ -106,6 +106,14 @@ void svc_free(struct svc *s)
         free(c->der);
         free(c);
     }
+    for (struct profile_cache_entry *c = s->profiles, *cn; c != NULL; c = cn) {
+        cn = c->next;
+        profile_free(c->profile);
+        free(c->tenant);
+        free(c->name);
+        free(c->json);
+        free(c);
+    }
     for (struct chain_pem_entry *c = s->chains, *cn; c != NULL; c = cn) {
         cn = c->next;
         free(c->tenant);
@@ -307,8 +315,52 @@ int svc_der_chain(const unsigned char *der, size_t len, STACK_OF(X509) * sk, str
     return 0;
 }
 
-struct profile *svc_profile_load(struct store_tx *tx, const char *tenant, const char *name,
-                                 int *version, struct err *e)
+/*
+ * The parsed form of a stored profile text: the one kept for (tenant, name)
+ * if the text is the same (a new version with another text replaces it), else
+ * parsed and kept (up to PROFILE_CACHE_MAX profiles per node).  Parsing is a
+ * JSON document and its regular expressions: ~5% of an issuance.
+ */
+static struct profile *profile_cached(struct svc *s, const char *tenant, const char *name,
+                                      const char *json, struct err *e)
+{
+    struct profile_cache_entry *c;
+    struct profile *p = NULL;
+
+    pthread_mutex_lock(&s->lock);
+    for (c = s->profiles; c != NULL; c = c->next)
+        if (strcmp(c->tenant, tenant) == 0 && strcmp(c->name, name) == 0) {
+            if (strcmp(c->json, json) == 0)
+                p = profile_ref(c->profile);
+            break;
+        }
+    pthread_mutex_unlock(&s->lock);
+    if (p != NULL || (p = profile_parse(json, e)) == NULL)
+        return p;
+    pthread_mutex_lock(&s->lock);
+    for (c = s->profiles; c != NULL; c = c->next)
+        if (strcmp(c->tenant, tenant) == 0 && strcmp(c->name, name) == 0)
+            break;
+    if (c == NULL && s->profiles_kept < PROFILE_CACHE_MAX) {
+        c = xcalloc(1, sizeof(*c));
+        c->tenant = xstrdup(tenant);
+        c->name = xstrdup(name);
+        c->next = s->profiles;
+        s->profiles = c;
+        s->profiles_kept++;
+    }
+    if (c != NULL) {
+        profile_free(c->profile);
+        free(c->json);
+        c->profile = profile_ref(p);
+        c->json = xstrdup(json);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return p;
+}
+
+struct profile *svc_profile_load(struct svc *s, struct store_tx *tx, const char *tenant,
+                                 const char *name, int *version, struct err *e)
 {
     struct profile_rec *rec = NULL;
     struct profile *p;
@@ -318,7 +370,7 @@ struct profile *svc_profile_load(struct store_tx *tx, const char *tenant, const 
             err_set(e, 404, ERR_NOT_FOUND, "profile %s not found", name);
         return NULL;
     }
-    p = profile_parse(rec->json, e);
+    p = profile_cached(s, tenant, name, rec->json, e);
     if (p == NULL)
         err_set(e, 500, ERR_INTERNAL, "stored profile %s does not parse", name);
     else if (version)

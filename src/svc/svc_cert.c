@@ -71,7 +71,7 @@ static int issue_load(struct svc *s, const char *tenant, const struct issue_para
     }
     if ((c->ca_cert = svc_ca_cert(s, c->ca, e)) == NULL)
         goto out;
-    if ((c->profile = svc_profile_load(tx, tenant, p->profile, &c->profile_version, e)) == NULL)
+    if ((c->profile = svc_profile_load(s, tx, tenant, p->profile, &c->profile_version, e)) == NULL)
         goto out;
     if (!profile_is_ca(c->profile) && p->ca_profile) {
         err_set(e, 422, ERR_PROFILE, "profile: %s is not a CA profile", p->profile);

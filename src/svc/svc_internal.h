@@ -25,6 +25,16 @@ struct ca_cache_entry {
     struct ca_cache_entry *next;
 };
 
+/* A stored profile's parsed form, kept while the stored text stays the same (svc_profile_load). */
+struct profile_cache_entry {
+    char *tenant;
+    char *name;
+    char *json;
+    struct profile *profile;
+    struct profile_cache_entry *next;
+};
+#define PROFILE_CACHE_MAX 1024
+
 /* The PEM chain of an active CA (svc_chain_pem), kept CHAIN_PEM_TTL seconds. */
 struct chain_pem_entry {
     char *tenant;
@@ -58,8 +68,10 @@ struct svc {
     struct writer *writer; /* group commit of issuance records */
     pthread_mutex_t lock;  /* guards keys */
     struct key_cache_entry *keys;
-    struct ca_cache_entry *ca_certs; /* parsed CA certificates, guarded by lock */
-    struct chain_pem_entry *chains;  /* active CAs' PEM chains, guarded by lock */
+    struct ca_cache_entry *ca_certs;      /* parsed CA certificates, guarded by lock */
+    struct chain_pem_entry *chains;       /* active CAs' PEM chains, guarded by lock */
+    struct profile_cache_entry *profiles; /* parsed profiles, guarded by lock */
+    int profiles_kept;
     long ocsp_validity_hours;
     int ocsp_refresh_percent;
     char *ocsp_signer; /* default responder: "delegated" or "ca" */
@@ -111,9 +123,10 @@ X509 *svc_der_to_x509(const unsigned char *der, size_t len, struct err *e);
 /* Appends DER certificates in blob (concatenated) to sk; 0 ok. */
 int svc_der_chain(const unsigned char *der, size_t len, STACK_OF(X509) * sk, struct err *e);
 
-/* Loads tenant's profile (latest version) and parses it; *version set. */
-struct profile *svc_profile_load(struct store_tx *tx, const char *tenant, const char *name,
-                                 int *version, struct err *e);
+/* The parsed latest version of tenant's profile (kept per node while its text is the same; release
+ * with profile_free); *version set. */
+struct profile *svc_profile_load(struct svc *s, struct store_tx *tx, const char *tenant,
+                                 const char *name, int *version, struct err *e);
 
 /* Fills the AIA/CDP URLs of CA `ca` (sharded CDPs too) into urls; free with svc_urls_free. */
 void svc_urls_fill(struct svc *s, const char *tenant, const struct ca_rec *ca,

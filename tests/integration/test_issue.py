@@ -254,6 +254,13 @@ def test_custom_profile_versions_clone_and_pattern_rule(server):
     assert server.api("GET", "/profiles/corp-tls")["version"] == 2
     r = issue(server, csr, profile="corp-tls")
     assert r.status == 201 and r.json()["profile_version"] == 2
+    # The new text rules at once: each node keeps a profile's parsed form only while it is current.
+    cert = x509.load_pem_x509_certificate(r.json()["certificate"].encode())
+    assert (cert.not_valid_after - cert.not_valid_before).days in (10, 11)
+    doc["san"]["dns"]["pattern"] = "^[a-z0-9.-]+\\.lab\\.example$"
+    assert server.api("PUT", "/profiles/corp-tls", {"document": doc})["version"] == 3
+    r = issue(server, csr, profile="corp-tls")
+    assert r.status == 422 and "dns" in r.json()["detail"].lower()
     server.api("POST", "/profiles/corp-tls/clone", {"name": "corp-tls-2"}, expect=201)
     assert server.api("GET", "/profiles/corp-tls-2")["document"]["validity"]["default_days"] == 10
     bad = dict(doc, no_such_field=1)

@@ -993,6 +993,38 @@ static void test_csr_with_weak_key_is_refused(void **state)
     OPENSSL_free(der);
 }
 
+/* EC keys of every allowed curve are read; a point that is not on its curve is refused. */
+static void test_csr_ec_points_are_checked(void **state)
+{
+    static const int kinds[] = {K_P256, K_P384};
+    struct issue_request r = {0};
+    struct err e = {0};
+    unsigned char *der, *point = NULL, *at;
+    size_t plen;
+    int len;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        EVP_PKEY *key = keys[kinds[i]][2];
+
+        der = csr_make(key, key, "/CN=a", NULL, &len);
+        assert_int_equal(csr_read(der, (size_t)len, 0, &r, &e), 0);
+        assert_int_equal(EVP_PKEY_eq(r.pubkey, key), 1);
+        issue_request_clear(&r);
+        plen = EVP_PKEY_get1_encoded_public_key(key, &point);
+        assert_true(plen > 0);
+        at = memmem(der, (size_t)len, point, plen);
+        assert_non_null(at);
+        at[plen - 1] ^= 0x01; /* the last byte of y: off the curve */
+        assert_int_equal(csr_read(der, (size_t)len, 0, &r, &e), -1);
+        expect_err(&e, 400, ERR_BAD_CSR, "cannot be decoded");
+        assert_null(r.pubkey);
+        OPENSSL_free(point);
+        point = NULL;
+        OPENSSL_free(der);
+    }
+}
+
 /* An extensionRequest whose value is a SEQUENCE that does not hold Extensions: refused, not
  * ignored. */
 static void test_csr_with_malformed_extension_request_is_refused(void **state)
@@ -1564,6 +1596,7 @@ int main(void)
         cmocka_unit_test(test_profile_check_names_the_field),
         cmocka_unit_test(test_csr_with_broken_signature_is_refused),
         cmocka_unit_test(test_csr_with_weak_key_is_refused),
+        cmocka_unit_test(test_csr_ec_points_are_checked),
         cmocka_unit_test(test_csr_with_malformed_extension_request_is_refused),
         cmocka_unit_test(test_csr_in_pem_and_csr_build),
         cmocka_unit_test(test_crl_is_signed_and_complete),

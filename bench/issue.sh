@@ -24,12 +24,16 @@ echo "== vouchd: POST /api/v1/t/default/certificates, ${DURATION}s, 2 threads, $
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 vpid=${pids[0]}
 spid=$(pgrep -P "$vpid" | head -1)
+# The client's CPU time too (user + system seconds, from bash's `time`): it shares the two cores.
+TIMEFORMAT='%U %S'
+client_us() { python3 -c "import sys; u, s = map(float, open(sys.argv[1]).read().split()); print('%.0f' % ((u + s) * 1e6 / $2))" "$1"; }
 n0=$(ticks "$vpid"); s0=$(ticks "$spid")
-BENCH_BODY="$work/vouch.json" BENCH_AUTH="$token" wrk -t2 -c"$CONNS" -d"${DURATION}s" \
-    -s bench/post.lua "http://127.0.0.1:$api/api/v1/t/default/certificates" | tee "$work/vouch.wrk"
+{ time BENCH_BODY="$work/vouch.json" BENCH_AUTH="$token" wrk -t2 -c"$CONNS" -d"${DURATION}s" \
+    -s bench/post.lua "http://127.0.0.1:$api/api/v1/t/default/certificates" > "$work/vouch.wrk"; } 2> "$work/vouch.time"
+cat "$work/vouch.wrk"
 n=$(awk '/requests in/ {print $1}' "$work/vouch.wrk")
 python3 -c "t = $(getconf CLK_TCK); n = $n
-print('CPU per certificate: network process %.0f us, signer %.0f us' % (($(ticks "$vpid") - $n0) * 1e6 / t / n, ($(ticks "$spid") - $s0) * 1e6 / t / n))"
+print('CPU per certificate: network process %.0f us, signer %.0f us, client (wrk) %s us' % (($(ticks "$vpid") - $n0) * 1e6 / t / n, ($(ticks "$spid") - $s0) * 1e6 / t / n, '$(client_us "$work/vouch.time" "$n")'))"
 stored=$(sqlite3 "$work/vouch/vouch.db" "select count(*) from certs where tenant='default'")
 echo "certificates stored by vouchd: $stored"
 
@@ -44,8 +48,14 @@ pids+=($!)
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$cport/api/v1/cfssl/info" -d '{}' >/dev/null && break; sleep 0.1; done
 echo "{\"certificate_request\": $csr_json}" > "$work/cfssl.json"
 echo "== cfssl serve: POST /api/v1/cfssl/sign, ${DURATION}s, 2 threads, $CONNS connections"
-BENCH_BODY="$work/cfssl.json" BENCH_AUTH="" wrk -t2 -c"$CONNS" -d"${DURATION}s" \
-    -s bench/post.lua "http://127.0.0.1:$cport/api/v1/cfssl/sign" | tee "$work/cfssl.wrk"
+cpid=${pids[-1]}
+c0=$(ticks "$cpid")
+{ time BENCH_BODY="$work/cfssl.json" BENCH_AUTH="" wrk -t2 -c"$CONNS" -d"${DURATION}s" \
+    -s bench/post.lua "http://127.0.0.1:$cport/api/v1/cfssl/sign" > "$work/cfssl.wrk"; } 2> "$work/cfssl.time"
+cat "$work/cfssl.wrk"
+n=$(awk '/requests in/ {print $1}' "$work/cfssl.wrk")
+python3 -c "t = $(getconf CLK_TCK); n = $n
+print('CPU per certificate: cfssl %.0f us, client (wrk) %s us' % (($(ticks "$cpid") - $c0) * 1e6 / t / n, '$(client_us "$work/cfssl.time" "$n")'))"
 
 v=$(rate "$work/vouch.wrk"); c=$(rate "$work/cfssl.wrk")
 echo

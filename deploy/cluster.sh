@@ -32,6 +32,9 @@ mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 PG=$dir/pg
 XDG=$PG/xdg
+# HAProxy connects to the nodes from this loopback address, the only one whose
+# X-Forwarded-For they believe (clients come from 127.0.0.1).
+HAPROXY_SOURCE=127.0.0.2
 
 die() {
     echo "cluster: $*" >&2
@@ -157,6 +160,7 @@ vouch_setup() {
             -e "s|^public_url = .*|public_url = http://127.0.0.1:$PORT_HAPROXY_PUBLIC|" \
             "$dir/vouch/vouchd.conf" >"$dir/vouch/node$i.conf"
         printf 'crl_check_seconds = 5\nocsp_check_seconds = 5\nthreads = %s\n' "${VOUCH_CLUSTER_THREADS:-8}" >>"$dir/vouch/node$i.conf"
+        echo "trusted_proxies = $HAPROXY_SOURCE" >>"$dir/vouch/node$i.conf"
     done
     /usr/bin/python3 - "$dir" <<'EOF'
 import json, sys
@@ -219,7 +223,7 @@ haproxy_start() {
     pid=$(pid_get haproxy)
     alive "$pid" && return 0
     VOUCH_HAPROXY_API=127.0.0.1:$PORT_HAPROXY_API VOUCH_HAPROXY_PUBLIC=127.0.0.1:$PORT_HAPROXY_PUBLIC \
-        VOUCH_HAPROXY_STATS=$dir/haproxy.sock \
+        VOUCH_HAPROXY_STATS=$dir/haproxy.sock VOUCH_HAPROXY_SOURCE=$HAPROXY_SOURCE \
         VOUCH_NODE1_API=127.0.0.1:$PORT_NODE1_API VOUCH_NODE1_PUBLIC=127.0.0.1:$PORT_NODE1_PUBLIC \
         VOUCH_NODE2_API=127.0.0.1:$PORT_NODE2_API VOUCH_NODE2_PUBLIC=127.0.0.1:$PORT_NODE2_PUBLIC \
         VOUCH_NODE3_API=127.0.0.1:$PORT_NODE3_API VOUCH_NODE3_PUBLIC=127.0.0.1:$PORT_NODE3_PUBLIC \

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "http/http.h"
 #include "keys/keys.h"
 
 enum config_type { CONF_STRING, CONF_INT, CONF_BOOL, CONF_PATH };
@@ -32,6 +33,10 @@ static const struct config_item items[] = {
     {"tls_key", CONF_PATH, F(tls_key), 0, 0, NULL, "API TLS private key (PEM)"},
     {"api_allow_plain", CONF_BOOL, F(api_allow_plain), 0, 1, "no",
      "allow a plain-HTTP API off loopback"},
+    {"trusted_proxies", CONF_STRING, F(trusted_proxies), 0, 0, NULL,
+     "addresses or networks of the load balancers in front (comma-separated): a request from one "
+     "is taken to come from the address its X-Forwarded-For names (unset: the header is "
+     "ignored)"},
     {"public_address", CONF_STRING, F(public_address), 0, 0, "127.0.0.1",
      "plain-HTTP listener for CRLs and CA certificates"},
     {"public_port", CONF_INT, F(public_port), 0, 65535, "8080", "public port (0 = ephemeral)"},
@@ -261,6 +266,14 @@ static int tenant_tokens_check(const struct config *c, struct err *e)
 
 int config_check(const struct config *c, struct err *e)
 {
+    struct netaddr *proxies = NULL;
+    size_t nproxies;
+
+    if (http_proxies_parse(c->trusted_proxies, &proxies, &nproxies, e) != 0) {
+        e->status = 0; /* a configuration error, as the others here */
+        return -1;
+    }
+    free(proxies);
     if ((c->tls_cert == NULL) != (c->tls_key == NULL))
         return err_set(e, 0, ERR_BAD_REQUEST, "tls_cert and tls_key: set both or neither");
     if (c->tls_cert == NULL && !is_loopback(c->api_address) && !c->api_allow_plain)

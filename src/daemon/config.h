@@ -15,7 +15,8 @@ struct config {
     int api_port;
     char *tls_cert;
     char *tls_key;
-    int api_allow_plain; /* plain-HTTP API on a non-loopback address */
+    int api_allow_plain;   /* plain-HTTP API on a non-loopback address */
+    char *trusted_proxies; /* load balancers whose X-Forwarded-For is believed (http.h) */
     char *public_address;
     int public_port;
     char *public_url; /* base of CDP/AIA URLs; default http://<public_address>:<public_port> */

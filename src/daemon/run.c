@@ -144,14 +144,17 @@ static int forwarder_start(struct server *s, struct err *e)
 
 static int server_listen(struct server *s, struct err *e)
 {
-    struct http_config pub = {
-        .address = s->cfg.public_address, .port = s->cfg.public_port, .threads = s->cfg.threads};
+    struct http_config pub = {.address = s->cfg.public_address,
+                              .port = s->cfg.public_port,
+                              .threads = s->cfg.threads,
+                              .trusted_proxies = s->cfg.trusted_proxies};
     struct http_config api = {.tls_client_certs = 1,
                               .address = s->cfg.api_address,
                               .port = s->cfg.api_port,
                               .tls_cert_file = s->cfg.tls_cert,
                               .tls_key_file = s->cfg.tls_key,
-                              .threads = s->cfg.threads};
+                              .threads = s->cfg.threads,
+                              .trusted_proxies = s->cfg.trusted_proxies};
     struct svc_config sc = {0};
     const struct http_route *routes;
     char *url = NULL, *node;

@@ -20,15 +20,17 @@
 
 #include <jansson.h>
 
+#include "lib/netaddr.h"
 #include "lib/util.h"
 
 #define HTTP_MAX_PARAMS 4
 
 struct http_request {
     const char *method;
-    const char *path;       /* without the query string, percent-decoded */
-    const char *request_id; /* a short random id, also in the X-Request-Id header */
-    const char *remote_addr;
+    const char *path;         /* without the query string, percent-decoded */
+    const char *request_id;   /* a short random id, also in the X-Request-Id header */
+    const char *remote_addr;  /* the client: the peer, or whom a trusted proxy forwarded */
+    const char *proxy_addr;   /* the trusted proxy that forwarded the request, else NULL */
     const char *content_type; /* media type without parameters, NULL if none */
     const unsigned char *body;
     size_t body_len;
@@ -85,9 +87,23 @@ struct http_config {
     int connection_timeout; /* seconds idle before a connection is closed, default 30 */
     int max_connections;    /* default 1024 */
     int tls_client_certs;   /* ask TLS clients for a certificate (requested, not required) */
+    /*
+     * Addresses or networks of the proxies in front ("127.0.0.2, 10.0.0.0/8";
+     * NULL: none).  A request from one of them is taken to come from the
+     * address its X-Forwarded-For header names: the right-most entry that is
+     * not itself a trusted proxy.  From anyone else the header is ignored.
+     */
+    const char *trusted_proxies;
 };
 
 struct http_server;
+
+/*
+ * The trusted proxies of http_config (addresses or networks separated by
+ * commas or spaces) into *out (caller frees) and *n; -1 with e naming the
+ * entry that is neither.  NULL or empty text: none.
+ */
+int http_proxies_parse(const char *text, struct netaddr **out, size_t *n, struct err *e);
 
 /*
  * Validates the route table (every route has a permission, a handler, a known

@@ -44,4 +44,15 @@ unsigned char *http_tls_peer_cert(void *mhd_connection, size_t *len);
 /* Wipes the key and frees both; accepts a zeroed struct. */
 void http_tls_free(struct http_tls *tls);
 
+/*
+ * The client of a request that trusted proxy sent with X-Forwarded-For value
+ * xff (every such header's values, joined with commas, in order): the
+ * right-most entry that is not one of proxies, else the left-most entry,
+ * written into client (size len) in canonical form.  0 if one was found, 1 if
+ * the header names no address (the peer stays the client), -1 with e (400)
+ * if an entry read on the way is not an IP address.
+ */
+int http_forwarded_client(const struct netaddr *proxies, size_t n, const char *xff, char *client,
+                          size_t len, struct err *e);
+
 #endif

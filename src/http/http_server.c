@@ -57,6 +57,8 @@ struct http_server {
     http_free_principal free_principal;
     void *app;
     int port;
+    struct netaddr *proxies; /* trusted proxies (http_config.trusted_proxies) */
+    size_t nproxies;
 };
 
 /* The state of one request, from its request line to its completion. */
@@ -77,7 +79,8 @@ struct request_ctx {
     int too_large;               /* the body passed the limit while arriving */
     char request_id[16];
     char remote_addr[INET6_ADDRSTRLEN];
-    unsigned char *client_cert; /* req.client_cert */
+    char proxy_addr[INET6_ADDRSTRLEN]; /* the peer, when it is a trusted proxy that forwarded */
+    unsigned char *client_cert;        /* req.client_cert */
 };
 
 union listen_addr {
@@ -173,7 +176,68 @@ static void remote_addr_fill(struct request_ctx *r, struct MHD_Connection *conn)
                   r->remote_addr, sizeof(r->remote_addr));
 }
 
-/* Fills what every request has (method, id, peer, content type); -1 if the CSPRNG failed. */
+/* Appends each X-Forwarded-For header's value to the list in cls, comma-separated. */
+static enum MHD_Result xff_collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    struct buf *b = cls;
+
+    (void)kind;
+    if (key != NULL && value != NULL && strcasecmp(key, "X-Forwarded-For") == 0) {
+        if (b->len > 0)
+            buf_append(b, ",", 1);
+        buf_append(b, value, strlen(value));
+    }
+    return MHD_YES;
+}
+
+/*
+ * A request from a trusted proxy comes from whom its X-Forwarded-For names
+ * (http_forwarded.c); -1 with resp holding 400 if that header is malformed.
+ */
+static int remote_forwarded(struct request_ctx *r, struct MHD_Connection *conn)
+{
+    const struct http_server *srv = r->srv;
+    struct netaddr peer;
+    struct buf xff = {0};
+    struct err e = {0};
+    size_t i = 0;
+    int rc;
+
+    if (srv->nproxies == 0 || netaddr_parse(r->remote_addr, &peer) != 0)
+        return 0;
+    while (i < srv->nproxies && !netaddr_within(&peer, &srv->proxies[i]))
+        i++;
+    if (i == srv->nproxies)
+        return 0; /* not a trusted proxy: its X-Forwarded-For means nothing */
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, xff_collect, &xff);
+    if (xff.len == 0)
+        return 0;
+    buf_append(&xff, "", 1);
+    rc = http_forwarded_client(srv->proxies, srv->nproxies, (const char *)xff.data, r->proxy_addr,
+                               sizeof(r->proxy_addr), &e);
+    buf_free(&xff);
+    if (rc < 0) {
+        http_respond_error(&r->resp, 400, ERR_BAD_REQUEST, "%s", e.msg);
+        return -1;
+    }
+    if (rc == 0) {
+        /* Swap: the forwarded client is the remote address, the peer the proxy. */
+        char client[sizeof(r->remote_addr)];
+
+        memcpy(client, r->proxy_addr, sizeof(client));
+        memcpy(r->proxy_addr, r->remote_addr, sizeof(client));
+        memcpy(r->remote_addr, client, sizeof(client));
+        r->req.proxy_addr = r->proxy_addr;
+    }
+    return 0;
+}
+
+/*
+ * Fills what every request has (method, id, client address, content type);
+ * -1 with resp holding the refusal if the CSPRNG failed or a trusted proxy's
+ * X-Forwarded-For is malformed.
+ */
 static int request_fill(struct request_ctx *r, struct MHD_Connection *conn, const char *method)
 {
     unsigned char raw[6];
@@ -199,7 +263,7 @@ static int request_fill(struct request_ctx *r, struct MHD_Connection *conn, cons
     }
     for (i = 0; i < sizeof(raw); i++)
         snprintf(r->request_id + 2 * i, 3, "%02x", raw[i]);
-    return 0;
+    return remote_forwarded(r, conn);
 }
 
 /* ---- the checks before any handler ----------------------------------------- */
@@ -331,8 +395,9 @@ static enum MHD_Result response_send(struct request_ctx *r, struct MHD_Connectio
     response_headers(r, mr);
     ret = MHD_queue_response(conn, (unsigned int)resp->status, mr);
     MHD_destroy_response(mr);
-    log_debug("req %s %s %s %s -> %d", r->request_id, r->remote_addr, r->req.method,
-              request_log_path(r), resp->status);
+    log_debug("req %s %s%s%s %s %s -> %d", r->request_id, r->remote_addr,
+              r->req.proxy_addr ? " via " : "", r->req.proxy_addr ? r->req.proxy_addr : "",
+              r->req.method, request_log_path(r), resp->status);
     return ret;
 }
 
@@ -532,21 +597,31 @@ struct http_server *http_server_start(const struct http_config *cfg,
     union listen_addr addr;
     int saved_errno;
 
+    struct netaddr *proxies;
+    size_t nproxies;
+
     if (http_routes_validate(routes, nroutes, e) != 0 ||
-        config_prepare(cfg, &addr, &flags, &tls, e) != 0)
+        http_proxies_parse(cfg->trusted_proxies, &proxies, &nproxies, e) != 0)
         return NULL;
+    if (config_prepare(cfg, &addr, &flags, &tls, e) != 0) {
+        free(proxies);
+        return NULL;
+    }
     signal(SIGPIPE, SIG_IGN);
     srv = xcalloc(1, sizeof(*srv));
     *srv = (struct http_server){.routes = routes,
                                 .nroutes = nroutes,
                                 .authorize = authorize,
                                 .free_principal = free_principal,
-                                .app = app};
+                                .app = app,
+                                .proxies = proxies,
+                                .nproxies = nproxies};
     errno = 0;
     srv->daemon = daemon_start(srv, cfg, &addr, flags, &tls);
     saved_errno = errno;
     http_tls_free(&tls);
     if (srv->daemon == NULL) {
+        free(srv->proxies);
         free(srv);
         err_set(e, 500, ERR_INTERNAL, "http: cannot serve on %s port %d%s%s (see the log)",
                 cfg->address, cfg->port, saved_errno ? ": " : "",
@@ -569,6 +644,7 @@ void http_server_stop(struct http_server *srv)
     if (srv == NULL)
         return;
     MHD_stop_daemon(srv->daemon);
+    free(srv->proxies);
     free(srv);
 }
 

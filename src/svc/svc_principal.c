@@ -9,7 +9,6 @@
  */
 #include "svc/svc_internal.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,8 @@
 #include <argon2.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+
+#include "lib/netaddr.h"
 
 /* argon2id parameters (RFC 9106 §4's second recommended option, scaled down: 19 MiB, t=2). */
 #define ARGON2_T    2
@@ -197,46 +198,11 @@ int svc_token_revoke(struct svc *s, const struct actor *a, const char *tenant, c
 
 /* ---- principals -------------------------------------------------------- */
 
-/* 0 if text is an IPv4 or IPv6 address with an optional /prefix. */
-static int cidr_valid(const char *text)
-{
-    unsigned char buf[16];
-    char addr[64];
-    const char *slash = strchr(text, '/');
-    size_t len = slash ? (size_t)(slash - text) : strlen(text);
-    int v6, max;
-    char *end;
-    long bits;
-
-    if (len == 0 || len >= sizeof(addr))
-        return -1;
-    memcpy(addr, text, len);
-    addr[len] = '\0';
-    v6 = strchr(addr, ':') != NULL;
-    max = v6 ? 128 : 32;
-    if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, buf) != 1)
-        return -1;
-    if (slash == NULL)
-        return 0;
-    bits = strtol(slash + 1, &end, 10);
-    return slash[1] != '\0' && *end == '\0' && bits >= 0 && bits <= max ? 0 : -1;
-}
-
-/* Whether the first `bits` bits of a and b are equal. */
-static int bits_equal(const unsigned char *a, const unsigned char *b, int bits)
-{
-    int whole = bits / 8, rest = bits % 8;
-
-    if (memcmp(a, b, (size_t)whole) != 0)
-        return 0;
-    return rest == 0 || ((a[whole] ^ b[whole]) & (0xff << (8 - rest)) & 0xff) == 0;
-}
-
 int svc_addr_allowed(const char *allow_json, const char *addr)
 {
     json_t *list = json_loads(allow_json ? allow_json : "[]", 0, NULL);
-    unsigned char want[16], have[16];
-    int ok = 0, v6;
+    struct netaddr have, net;
+    int ok = 0;
     size_t i;
     json_t *v;
 
@@ -249,38 +215,16 @@ int svc_addr_allowed(const char *allow_json, const char *addr)
         json_decref(list);
         return ok;
     }
-    v6 = strchr(addr, ':') != NULL;
-    if (strncmp(addr, "::ffff:", 7) == 0 && strchr(addr + 7, '.') != NULL) {
-        addr += 7;
-        v6 = 0;
-    }
-    if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, have) != 1) {
-        json_decref(list);
-        return 0;
-    }
-    json_array_foreach(list, i, v)
-    {
-        const char *cidr = json_string_value(v), *slash;
-        char net[64];
-        size_t len;
-        long bits;
+    if (netaddr_parse(addr, &have) == 0 && strchr(addr, '/') == NULL)
+        json_array_foreach(list, i, v)
+        {
+            const char *cidr = json_string_value(v);
 
-        if (cidr == NULL)
-            continue;
-        slash = strchr(cidr, '/');
-        len = slash ? (size_t)(slash - cidr) : strlen(cidr);
-        if (len >= sizeof(net) || (strchr(cidr, ':') != NULL) != v6)
-            continue;
-        memcpy(net, cidr, len);
-        net[len] = '\0';
-        if (inet_pton(v6 ? AF_INET6 : AF_INET, net, want) != 1)
-            continue;
-        bits = slash ? strtol(slash + 1, NULL, 10) : (v6 ? 128 : 32);
-        if (bits_equal(want, have, (int)bits)) {
-            ok = 1;
-            break;
+            if (cidr != NULL && netaddr_parse(cidr, &net) == 0 && netaddr_within(&have, &net)) {
+                ok = 1;
+                break;
+            }
         }
-    }
     json_decref(list);
     return ok;
 }
@@ -288,6 +232,7 @@ int svc_addr_allowed(const char *allow_json, const char *addr)
 /* The allowlist as compact JSON text (caller frees), or NULL with e set if invalid. */
 static char *allow_text(json_t *allow, const char *kind, struct err *e)
 {
+    struct netaddr net;
     size_t i;
     json_t *v;
 
@@ -299,7 +244,7 @@ static char *allow_text(json_t *allow, const char *kind, struct err *e)
         return err_set(e, 400, ERR_BAD_REQUEST, "allow: only applications have an allowlist"), NULL;
     json_array_foreach(allow, i, v)
     {
-        if (!json_is_string(v) || cidr_valid(json_string_value(v)) != 0)
+        if (!json_is_string(v) || netaddr_parse(json_string_value(v), &net) != 0)
             return err_set(e, 400, ERR_BAD_REQUEST, "allow[%zu]: not an address or CIDR", i), NULL;
     }
     return json_dumps(allow, JSON_COMPACT);

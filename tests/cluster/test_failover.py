@@ -67,9 +67,11 @@ class Cluster:
                 out += f"\n==== {name}\n" + f.read()[-3000:]
         return out
 
-    def call(self, method, url, body=None, token=None, ctype="application/json"):
+    def call(self, method, url, body=None, token=None, ctype="application/json", headers=None):
         """(status, body bytes); status is None when there was no HTTP answer at all."""
-        headers = {"Content-Type": ctype} if body is not None else {}
+        headers = dict(headers or {})
+        if body is not None:
+            headers["Content-Type"] = ctype
         if token:
             headers["Authorization"] = "Bearer " + token
         data = json.dumps(body).encode() if isinstance(body, dict) else body
@@ -215,6 +217,34 @@ class Load:
         while not self.stop.is_set():
             self.attempt("crl", once)
             time.sleep(0.2)
+
+
+def test_allowlists_see_the_client_behind_haproxy(cluster):
+    """HAProxy connects to the nodes from 127.0.0.2 and names the client (127.0.0.1 here) in
+    X-Forwarded-For; the nodes believe that header from HAProxy's address only. An application
+    allowed from 127.0.0.1 alone passes; one allowed from elsewhere is refused, whatever the
+    client writes into the header itself."""
+    api = cluster.api + "/api/v1/t/default"
+    admin = cluster.tokens["default"]
+    tokens = {}
+    for name, allow in (("lb-near", ["127.0.0.1/32"]), ("lb-far", ["198.51.100.0/24"])):
+        status, body = cluster.call("POST", api + "/principals",
+                                    {"name": name, "kind": "application", "allow": allow}, admin)
+        assert status == 201, body
+        pid = json.loads(body)["id"]
+        status, body = cluster.call("POST", api + "/roles/bind",
+                                    {"principal": pid, "role": "auditor"}, admin)
+        assert status == 201, body
+        status, body = cluster.call("POST", api + "/tokens",
+                                    {"name": name, "principal": pid, "expires_days": 0}, admin)
+        assert status == 201, body
+        tokens[name] = json.loads(body)["token"]
+    for _ in range(4):  # leastconn spreads these over the nodes
+        status, body = cluster.call("GET", api + "/audit?limit=1", token=tokens["lb-near"])
+        assert status == 200, body
+        status, body = cluster.call("GET", api + "/audit?limit=1", token=tokens["lb-far"],
+                                    headers={"X-Forwarded-For": "198.51.100.7"})
+        assert status == 403 and b"127.0.0.1" in body, body
 
 
 def test_killing_a_vouchd_node_fails_no_request_after_one_retry(cluster):

@@ -178,6 +178,10 @@ def test_source_address_allowlist(server, tenant):
     r = server.request("GET", T + "/audit", token=outside["token"])
     assert r.status == 403 and "127.0.0.1" in r.json()["detail"]
     assert len(refusals(server, tenant)) == seen + 1
+    # No trusted proxy is configured here: a client's X-Forwarded-For changes nothing.
+    r = server.request("GET", T + "/audit", token=outside["token"],
+                       headers={"X-Forwarded-For": "192.0.2.5"})
+    assert r.status == 403 and "127.0.0.1" in r.json()["detail"]
     assert server.request("GET", T + "/audit", token=inside["token"]).status == 200
 
 

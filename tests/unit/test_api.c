@@ -151,6 +151,11 @@ static void allowlist_matches_cidrs(void **state)
     assert_false(svc_addr_allowed("[\"2001:db8::/32\"]", "10.0.0.1"));
     assert_false(svc_addr_allowed("[\"127.0.0.0/8\"]", NULL));
     assert_false(svc_addr_allowed("not json", "127.0.0.1"));
+    assert_true(svc_addr_allowed("[\"0.0.0.0/0\"]", "203.0.113.9"));
+    assert_false(svc_addr_allowed("[\"0.0.0.0/0\"]", "2001:db8::1"));
+    assert_true(svc_addr_allowed("[\"::ffff:10.0.0.0/104\"]", "10.9.8.7"));
+    assert_false(svc_addr_allowed("[\"10.0.0.0/33\", \"10.0.0.0/\"]", "10.0.0.1"));
+    assert_false(svc_addr_allowed("[\"10.0.0.0/8\"]", "10.0.0.0/8"));
 }
 
 int main(void)

@@ -79,6 +79,16 @@ static void h_query(void *app, struct http_request *req, struct http_response *r
     free(text);
 }
 
+/* The client address and the proxy it came through, as the server decided them. */
+static void h_remote(void *app, struct http_request *req, struct http_response *resp)
+{
+    char *text = xasprintf("%s|%s", req->remote_addr, req->proxy_addr ? req->proxy_addr : "-");
+
+    (void)app;
+    http_respond(resp, 200, "text/plain", text, strlen(text));
+    free(text);
+}
+
 static void h_nostatus(void *app, struct http_request *req, struct http_response *resp)
 {
     (void)app;
@@ -118,6 +128,7 @@ static const struct http_route routes[] = {
     {"GET", "/api/v1/t/{tenant}/secret", NULL, "secret.read", 0, h_secret},
     {"GET", "/query", NULL, "public", 0, h_query},
     {"GET", "/nostatus", NULL, "public", 0, h_nostatus},
+    {"GET", "/remote", NULL, "public", 0, h_remote},
 };
 
 static struct http_server *server;
@@ -140,6 +151,7 @@ struct request {
     int chunked;   /* send the body with Transfer-Encoding: chunked */
     int no_expect; /* suppress Expect: 100-continue */
     const char *header;
+    const char *header2;
 };
 
 static size_t collect(char *data, size_t size, size_t n, void *userdata)
@@ -220,6 +232,8 @@ static void request_setup(CURL *c, struct request *rq, struct curl_slist **hdrs,
     }
     if (rq->header)
         *hdrs = curl_slist_append(*hdrs, rq->header);
+    if (rq->header2)
+        *hdrs = curl_slist_append(*hdrs, rq->header2);
     if (rq->no_expect)
         *hdrs = curl_slist_append(*hdrs, "Expect:");
     if (rq->chunked) {
@@ -1001,6 +1015,109 @@ static void tls_key_not_matching_certificate_is_refused_at_start(void **state)
     tls_dir_remove(&t);
 }
 
+/* ---- trusted proxies and X-Forwarded-For ------------------------------------ */
+
+static void forwarded_client_is_the_rightmost_untrusted_entry(void **state)
+{
+    struct netaddr *proxies;
+    size_t n;
+    char client[64];
+    struct err e;
+
+    (void)state;
+    assert_int_equal(http_proxies_parse("10.0.0.0/8, 192.0.2.1 2001:db8::/32", &proxies, &n, &e),
+                     0);
+    assert_int_equal(n, 3);
+    assert_int_equal(http_forwarded_client(proxies, n, "198.51.100.7", client, sizeof(client), &e),
+                     0);
+    assert_string_equal(client, "198.51.100.7");
+    /* What the client wrote (left) is not believed; trusted proxies (right) are passed over. */
+    assert_int_equal(http_forwarded_client(proxies, n, "6.6.6.6, 198.51.100.7 ,10.1.1.1,192.0.2.1",
+                                           client, sizeof(client), &e),
+                     0);
+    assert_string_equal(client, "198.51.100.7");
+    assert_int_equal(http_forwarded_client(proxies, n, "not an address, 203.0.113.9", client,
+                                           sizeof(client), &e),
+                     0);
+    assert_string_equal(client, "203.0.113.9");
+    /* Only proxies: the left-most is the client.  Canonical forms. */
+    assert_int_equal(
+        http_forwarded_client(proxies, n, "10.9.9.9, 10.1.1.1", client, sizeof(client), &e), 0);
+    assert_string_equal(client, "10.9.9.9");
+    assert_int_equal(
+        http_forwarded_client(proxies, n, "::ffff:198.51.100.7", client, sizeof(client), &e), 0);
+    assert_string_equal(client, "198.51.100.7");
+    assert_int_equal(
+        http_forwarded_client(proxies, n, "2001:DB9:0::1, 2001:db8::5", client, sizeof(client), &e),
+        0);
+    assert_string_equal(client, "2001:db9::1");
+    /* Nothing in it: the peer stays the client.  Malformed where it is read: 400. */
+    assert_int_equal(http_forwarded_client(proxies, n, " , ", client, sizeof(client), &e), 1);
+    assert_int_equal(
+        http_forwarded_client(proxies, n, "198.51.100.7:443", client, sizeof(client), &e), -1);
+    assert_int_equal(e.status, 400);
+    assert_non_null(strstr(e.msg, "198.51.100.7:443"));
+    assert_int_equal(
+        http_forwarded_client(proxies, n, "6.6.6.6, 10.0.0.0/8", client, sizeof(client), &e), -1);
+    free(proxies);
+    assert_int_equal(http_proxies_parse("10.0.0.0/8, localhost", &proxies, &n, &e), -1);
+    assert_non_null(strstr(e.msg, "localhost"));
+    assert_int_equal(http_proxies_parse("10.0.0.0/33", &proxies, &n, &e), -1);
+    assert_int_equal(http_proxies_parse(" ", &proxies, &n, &e), 0);
+    assert_int_equal(n, 0);
+    assert_null(proxies);
+}
+
+/* "addr|proxy" as GET /remote on port p answers with the given headers. */
+static void expect_remote(int p, const char *h1, const char *h2, const char *want)
+{
+    struct reply r;
+    char text[128];
+
+    assert_int_equal(perform((struct request){"GET", "/remote", .header = h1, .header2 = h2}, &r,
+                             "http", p, NULL),
+                     CURLE_OK);
+    assert_int_equal(r.status, 200);
+    snprintf(text, sizeof(text), "%.*s", (int)r.body.len, (const char *)r.body.data);
+    assert_string_equal(text, want);
+    reply_free(&r);
+}
+
+static void only_a_trusted_proxy_sets_the_client_address(void **state)
+{
+    struct http_config cfg = {.address = "127.0.0.1", .trusted_proxies = "127.0.0.1, 10.0.0.0/8"};
+    struct http_server *srv;
+    struct reply r;
+    char got[64];
+    struct err e;
+    int p;
+
+    (void)state;
+    /* The group's server trusts no proxy: the header is ignored. */
+    expect_remote(port, "X-Forwarded-For: 198.51.100.7", NULL, "127.0.0.1|-");
+    srv = http_server_start(&cfg, routes, ARRAY_LEN(routes), authorize, free_principal, NULL, &e);
+    assert_non_null(srv);
+    p = http_server_port(srv);
+    expect_remote(p, NULL, NULL, "127.0.0.1|-");
+    expect_remote(p, "X-Forwarded-For: 198.51.100.7", NULL, "198.51.100.7|127.0.0.1");
+    expect_remote(p, "X-Forwarded-For: 6.6.6.6, 203.0.113.9, 10.2.3.4", NULL,
+                  "203.0.113.9|127.0.0.1");
+    /* Two header lines are one list, in order. */
+    expect_remote(p, "X-Forwarded-For: 203.0.113.9", "x-forwarded-for: 10.2.3.4",
+                  "203.0.113.9|127.0.0.1");
+    assert_int_equal(perform((struct request){"GET", "/remote", .header = "X-Forwarded-For: bogus"},
+                             &r, "http", p, NULL),
+                     CURLE_OK);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(reply_error(&r, got, sizeof(got)), ERR_BAD_REQUEST);
+    reply_free(&r);
+    http_server_stop(srv);
+    cfg.trusted_proxies = "127.0.0.1, example.org";
+    assert_null(
+        http_server_start(&cfg, routes, ARRAY_LEN(routes), authorize, free_principal, NULL, &e));
+    assert_non_null(strstr(e.msg, "trusted_proxies: example.org"));
+}
+
 static void bad_address_and_busy_port_are_refused(void **state)
 {
     struct http_config cfg = {.address = "localhost"};
@@ -1075,6 +1192,8 @@ int main(void)
         cmocka_unit_test(concurrent_requests_all_succeed),
         cmocka_unit_test(tls_server_answers_over_https),
         cmocka_unit_test(tls_key_not_matching_certificate_is_refused_at_start),
+        cmocka_unit_test(forwarded_client_is_the_rightmost_untrusted_entry),
+        cmocka_unit_test(only_a_trusted_proxy_sets_the_client_address),
         cmocka_unit_test(bad_address_and_busy_port_are_refused),
         cmocka_unit_test(ipv6_loopback_is_served),
     };

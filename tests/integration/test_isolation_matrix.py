@@ -126,10 +126,19 @@ def snapshot(server, b, tok):
 
 
 def settled_snapshot(server, b, tok):
-    """A snapshot once the background jobs (OCSP responder keys, CRLs) have done B's first work."""
-    last = snapshot(server, b, tok)
+    """A snapshot once the background jobs (OCSP responder keys, CRLs, the audit checkpoint key
+    made at B's first checkpoint) have done B's first work: a checkpoint exists, and nothing
+    changes over two snapshots further apart than the jobs' 1-second period."""
     for _ in range(40):
+        cps = server.request("GET", f"/api/v1/t/{b['tenant']}/audit/checkpoints", token=tok)
+        if cps.status == 200 and cps.json()["checkpoints"]:
+            break
         time.sleep(0.5)
+    else:
+        raise AssertionError("tenant B was never checkpointed")
+    last = snapshot(server, b, tok)
+    for _ in range(20):
+        time.sleep(1.5)
         now = snapshot(server, b, tok)
         if now == last:
             return now

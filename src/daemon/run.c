@@ -53,7 +53,10 @@ struct server {
 
 #define PRESIGN_BUDGET 2000 /* responses per pre-signer step */
 
-/* The OCSP pre-signer: signs due responses, resting a second when none are left. */
+/*
+ * The OCSP pre-signer: signs due responses, resting a second when none are
+ * left.  It also keeps this node's presence lease (svc_node_tick).
+ */
 static void *presigner_main(void *arg)
 {
     struct server *s = arg;
@@ -63,6 +66,8 @@ static void *presigner_main(void *arg)
     while (!s->stopping) {
         int made;
         pthread_mutex_unlock(&s->stop_lock);
+        if (svc_node_tick(s->svc, &e) < 0)
+            log_warn("node presence: %s", e.msg);
         made = svc_ocsp_tick(s->svc, PRESIGN_BUDGET, &e);
         if (made < 0)
             log_warn("OCSP pre-signer: %s", e.msg);

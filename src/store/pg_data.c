@@ -1927,6 +1927,35 @@ static int lease_take(struct store_tx *tx, const char *tenant, const char *job, 
     return n == 1 ? 0 : 1;
 }
 
+static int lease_count(struct store_tx *tx, const char *tenant, const char *prefix, int64_t now,
+                       int64_t *n, struct err *e)
+{
+    struct pg_params q = {0};
+    PGresult *res;
+    PARAMS;
+
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, prefix);
+    pg_param_int(&p, now - 3600);
+    if (run_changes(tx, tenant,
+                    "DELETE FROM leases WHERE tenant = $1 AND left(job, length($2)) = $2 "
+                    "AND until < $3",
+                    &p, "lease", e) < 0)
+        return -1;
+    pg_param_text(&q, tenant);
+    pg_param_text(&q, prefix);
+    pg_param_int(&q, now);
+    res = run(tx, tenant,
+              "SELECT count(*) FROM leases WHERE tenant = $1 AND left(job, length($2)) = $2 "
+              "AND until > $3",
+              &q, "leases", e);
+    if (res == NULL)
+        return -1;
+    *n = col_int(res, 0, 0);
+    PQclear(res);
+    return 0;
+}
+
 /* ---- offline imports ------------------------------------------------------- */
 
 static int offline_import_get(struct store_tx *tx, const char *tenant, const char *source,
@@ -2287,6 +2316,7 @@ const struct store_ops store_pg_ops = {
     .tsa_token_get = tsa_token_get,
     .tsa_token_search = tsa_token_search,
     .lease_take = lease_take,
+    .lease_count = lease_count,
     .offline_import_get = offline_import_get,
     .offline_import_insert = offline_import_insert,
 };

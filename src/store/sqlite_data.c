@@ -238,6 +238,10 @@ const char *const sqlite_queries[Q_COUNT] = {
                      "ON CONFLICT (tenant, job) DO UPDATE SET holder = excluded.holder, "
                      "until = excluded.until WHERE leases.until <= ?4 "
                      "OR leases.holder = excluded.holder",
+    [Q_LEASE_PRUNE] = "DELETE FROM leases WHERE tenant = ?1 AND substr(job, 1, length(?2)) = ?2 "
+                      "AND until < ?3",
+    [Q_LEASE_COUNT] = "SELECT count(*) FROM leases WHERE tenant = ?1 AND "
+                      "substr(job, 1, length(?2)) = ?2 AND until > ?3",
     [Q_OFFLINE_GET] = "SELECT " OFFLINE_COLS " FROM offline_imports WHERE tenant = ?1 AND "
                       "source = ?2 AND (?3 = 0 OR seq = ?3) ORDER BY seq DESC LIMIT 1",
     [Q_OFFLINE_INSERT] = "INSERT INTO offline_imports (" OFFLINE_COLS ") VALUES (?1, ?2, ?3, ?4, "
@@ -1781,6 +1785,30 @@ static int lease_take(struct store_tx *tx, const char *tenant, const char *job, 
     return sqlite3_changes(TX(tx)->conn->db) == 1 ? 0 : 1;
 }
 
+static int lease_count(struct store_tx *tx, const char *tenant, const char *prefix, int64_t now,
+                       int64_t *n, struct err *e)
+{
+    sqlite3_stmt *st = sqlite_stmt(TX(tx), Q_LEASE_PRUNE, e);
+
+    if (st == NULL)
+        return -1;
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, prefix);
+    sqlite3_bind_int64(st, 3, now - 3600);
+    if (step_done(tx, st, "lease", e) != 0)
+        return -1;
+    if ((st = sqlite_stmt(TX(tx), Q_LEASE_COUNT, e)) == NULL)
+        return -1;
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, prefix);
+    sqlite3_bind_int64(st, 3, now);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return sqlite_fail(TX(tx), sqlite3_errcode(sqlite3_db_handle(st)), "leases", e);
+    *n = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
 /* ---- registration authority ---------------------------------------------- */
 
 static int workflow_put(struct store_tx *tx, const char *tenant, const struct workflow_rec *r,
@@ -2090,6 +2118,7 @@ const struct store_ops store_sqlite_ops = {
     .tsa_token_get = tsa_token_get,
     .tsa_token_search = tsa_token_search,
     .lease_take = lease_take,
+    .lease_count = lease_count,
     .offline_import_get = offline_import_get,
     .offline_import_insert = offline_import_insert,
 };

@@ -108,6 +108,8 @@ enum query_id {
     Q_TSA_TOKEN_INSERT,
     Q_TSA_TOKEN_GET,
     Q_LEASE_TAKE,
+    Q_LEASE_PRUNE,
+    Q_LEASE_COUNT,
     Q_OFFLINE_GET,
     Q_OFFLINE_INSERT,
     Q_COUNT

@@ -589,6 +589,12 @@ int store_lease_take(struct store_tx *tx, const char *tenant, const char *job, c
     return tx->ops->lease_take(tx, tenant, job, holder, now, until, e);
 }
 
+int store_lease_count(struct store_tx *tx, const char *tenant, const char *prefix, int64_t now,
+                      int64_t *n, struct err *e)
+{
+    return tx->ops->lease_count(tx, tenant, prefix, now, n, e);
+}
+
 int store_offline_import_get(struct store_tx *tx, const char *tenant, const char *source,
                              int64_t seq, struct offline_import_rec **out, struct err *e)
 {

@@ -735,6 +735,14 @@ int store_webhook_event_update(struct store_tx *tx, const char *tenant,
  */
 int store_lease_take(struct store_tx *tx, const char *tenant, const char *job, const char *holder,
                      int64_t now, int64_t until, struct err *e);
+/*
+ * How many leases of tenant on jobs whose names start with prefix are held at
+ * now (until > now) into *n; those of them that ran out more than an hour
+ * before now are removed first.  Nodes hold a lease "node/<name>" while they
+ * run (svc_node_tick): this counts the live ones.
+ */
+int store_lease_count(struct store_tx *tx, const char *tenant, const char *prefix, int64_t now,
+                      int64_t *n, struct err *e);
 
 /* ---- bundles imported from an offline CA (issue 8) ------------------------ */
 

@@ -195,6 +195,8 @@ struct store_ops {
                                 const struct webhook_event_rec *r, struct err *e);
     int (*lease_take)(struct store_tx *tx, const char *tenant, const char *job, const char *holder,
                       int64_t now, int64_t until, struct err *e);
+    int (*lease_count)(struct store_tx *tx, const char *tenant, const char *prefix, int64_t now,
+                       int64_t *n, struct err *e);
     int (*offline_import_get)(struct store_tx *tx, const char *tenant, const char *source,
                               int64_t seq, struct offline_import_rec **out, struct err *e);
     int (*offline_import_insert)(struct store_tx *tx, const char *tenant,

@@ -113,6 +113,14 @@ int svc_cert_quota(struct store_tx *tx, const struct tenant_rec *t, struct err *
  */
 int svc_tenant_admit(struct svc *s, const char *tenant, long *refused, struct err *e);
 /*
+ * Called every second or so: every NODE_BEAT_SECONDS this node renews its
+ * lease "node/<name>" (of _system) and counts the nodes holding one.  A
+ * tenant's API rate is shared by that many nodes: each admits its share.
+ * The count (at least 1), or -1 with e set when the database could not be
+ * reached (the last count stays).
+ */
+int svc_node_tick(struct svc *s, struct err *e);
+/*
  * Purges every deleted tenant whose retention has passed: audit chain
  * checkpointed and exported, keys deleted, rows deleted.  The number purged,
  * or -1 if the tenants could not be listed.

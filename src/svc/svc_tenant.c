@@ -36,6 +36,9 @@
 
 /* How long a node trusts what it read of a tenant's status and limits. */
 #define GATE_TTL_MS 1000
+/* A node renews its presence this often; its lease runs out after NODE_LEASE_SECONDS. */
+#define NODE_BEAT_SECONDS  5
+#define NODE_LEASE_SECONDS 15
 
 struct gate {
     char *tenant;
@@ -52,6 +55,8 @@ struct gate {
 struct tenant_gates {
     pthread_mutex_t lock;
     struct gate *list;
+    int nodes;    /* live nodes sharing each tenant's rate (svc_node_tick), at least 1 */
+    int64_t beat; /* when this node last renewed its presence (time_now) */
 };
 
 static int64_t now_ms(void)
@@ -67,6 +72,8 @@ struct tenant_gates *svc_tenant_gates_new(void)
     struct tenant_gates *g = xcalloc(1, sizeof(*g));
 
     pthread_mutex_init(&g->lock, NULL);
+    g->nodes = 1;
+    g->beat = INT64_MIN / 2;
     return g;
 }
 
@@ -290,12 +297,18 @@ static struct gate *gate_of(struct svc *s, const char *tenant, int64_t now, stru
     return g;
 }
 
-/* Takes a token from g's bucket: 1 if there was one. */
-static int bucket_take(struct gate *g, int64_t now)
+/*
+ * Takes a token from g's bucket: 1 if there was one.  The bucket fills at
+ * this node's share of the rate and holds at most that share (at least one
+ * token, so that a rate below the number of nodes still admits requests).
+ */
+static int bucket_take(struct gate *g, int nodes, int64_t now)
 {
-    g->tokens += (double)(now - g->refill_ms) * g->rps / 1000.0;
-    if (g->tokens > g->rps)
-        g->tokens = g->rps;
+    double rate = (double)g->rps / nodes, cap = rate < 1.0 ? 1.0 : rate;
+
+    g->tokens += (double)(now - g->refill_ms) * rate / 1000.0;
+    if (g->tokens > cap)
+        g->tokens = cap;
     g->refill_ms = now;
     if (g->tokens < 1.0)
         return 0;
@@ -315,10 +328,11 @@ int svc_tenant_admit(struct svc *s, const char *tenant, long *refused, struct er
         rc = -1;
     } else if (strcmp(g->status, "deleted") == 0 || strcmp(g->status, "purged") == 0) {
         rc = err_set(e, 404, ERR_NOT_FOUND, "tenant %s is deleted", tenant);
-    } else if (g->rps > 0 && !bucket_take(g, now)) {
+    } else if (g->rps > 0 && !bucket_take(g, s->gates->nodes, now)) {
         rc = err_set(e, 429, ERR_TOO_MANY,
-                     "tenant %s is limited to %d API requests a second: retry later", tenant,
-                     g->rps);
+                     "tenant %s is limited to %d API requests a second (shared by %d node%s): "
+                     "retry later",
+                     tenant, g->rps, s->gates->nodes, s->gates->nodes == 1 ? "" : "s");
         g->refused++;
         if (now - g->audited_ms >= 1000) {
             g->audited_ms = now;
@@ -326,6 +340,42 @@ int svc_tenant_admit(struct svc *s, const char *tenant, long *refused, struct er
             g->refused = 0;
         }
     }
+    pthread_mutex_unlock(&s->gates->lock);
+    return rc;
+}
+
+int svc_node_tick(struct svc *s, struct err *e)
+{
+    int64_t now = time_now(), n = 0, beat;
+    struct store_tx *tx;
+    char *job;
+    int rc;
+
+    pthread_mutex_lock(&s->gates->lock);
+    beat = s->gates->beat;
+    rc = s->gates->nodes;
+    pthread_mutex_unlock(&s->gates->lock);
+    if (now - beat < NODE_BEAT_SECONDS)
+        return rc;
+    if ((tx = store_begin(s->store, e)) == NULL)
+        return -1;
+    job = xasprintf("node/%s", s->node);
+    if (store_lease_take(tx, "_system", job, s->node, now, now + NODE_LEASE_SECONDS, e) < 0 ||
+        store_lease_count(tx, "_system", "node/", now, &n, e) != 0) {
+        store_rollback(tx);
+        rc = -1;
+    } else {
+        rc = store_commit(tx, e);
+    }
+    free(job);
+    if (rc != 0)
+        return -1;
+    pthread_mutex_lock(&s->gates->lock);
+    rc = n > 0 ? (int)n : 1;
+    if (s->gates->nodes != rc)
+        log_info("nodes: %d share the tenants' API rates", rc);
+    s->gates->nodes = rc;
+    s->gates->beat = now;
     pthread_mutex_unlock(&s->gates->lock);
     return rc;
 }

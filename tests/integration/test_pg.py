@@ -9,10 +9,11 @@ import os
 import re
 import subprocess
 import threading
+import time
 
 import pytest
 
-from conftest import PG_URL, VOUCHD, free_port, make_csr, pg_admin
+from conftest import PG_URL, VOUCHD, free_port, make_csr, other_tenant, pg_admin
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="PostgreSQL only (make integration-pg)")
 
@@ -175,3 +176,35 @@ def test_due_ocsp_responses_are_presigned_by_the_node_holding_the_lease(server, 
                            "AND job = 'ocsp/issuing'")
     assert holder[0].split(":", 1)[1] in (f"{server.api_port}:{server.public_port}",
                                           f"{node2.api_port}:{node2.public_port}"), holder
+
+
+def test_two_nodes_share_a_tenants_api_rate(server, node2):
+    """Each node holds a presence lease; a tenant's requests_per_second is split between the
+    nodes holding one, so two nodes together admit the rate, not twice it."""
+    token = other_tenant(server, "shared")
+    r = server.request("PUT", "/api/v1/tenants/shared/limits", {"requests_per_second": 4},
+                       token="system")
+    assert r.status == 200, r.body
+    # Wait until node 1 knows of both nodes (presence is renewed every 5 s).
+    deadline = time.monotonic() + 20
+    while True:
+        r = server.request("GET", "/api/v1/t/shared/cas", token=token)
+        if r.status == 429 and "shared by 2 nodes" in r.json()["detail"]:
+            break
+        assert time.monotonic() < deadline, (r.status, r.body[:300])
+    time.sleep(1.1)  # both buckets refill to their share
+    counts = {server.url: 0, node2.url: 0}
+    start = time.monotonic()
+    while time.monotonic() - start < 2.0:
+        for base in counts:
+            r = server.request("GET", "/api/v1/t/shared/cas", token=token, base=base)
+            assert r.status in (200, 429), r.body
+            counts[base] += r.status == 200
+    elapsed = time.monotonic() - start
+    # Each node: a bucket of 2 (its share of 4), refilled at 2 a second.
+    for base, n in counts.items():
+        assert 1 <= n <= 2 + 2 * elapsed + 1, (base, counts, elapsed)
+    assert sum(counts.values()) <= 4 + 4 * elapsed + 2, (counts, elapsed)
+    r = server.request("PUT", "/api/v1/tenants/shared/limits", {"requests_per_second": 0},
+                       token="system")
+    assert r.status == 200, r.body

@@ -2274,6 +2274,42 @@ static void a_lease_is_held_by_one_node_until_it_runs_out(void **state)
     store_close(s);
 }
 
+static int64_t leases_held(struct store *s, const char *tenant, const char *prefix, int64_t now)
+{
+    struct err e;
+    struct store_tx *tx = begin(s);
+    int64_t n = -1;
+
+    if (store_lease_count(tx, tenant, prefix, now, &n, &e) != 0)
+        fail_msg("store_lease_count: %s", e.msg);
+    commit(tx);
+    return n;
+}
+
+/* Live nodes: leases "node/<name>" not run out; those long run out are removed. */
+static void live_node_leases_are_counted_by_prefix(void **state)
+{
+    struct store *s = open_store();
+    (void)state;
+    tenant_make(s, "_system");
+    tenant_make(s, "a");
+    assert_int_equal(lease(s, "_system", "node/h:1", "h:1", 1000, 1015), 0);
+    assert_int_equal(lease(s, "_system", "node/h:2", "h:2", 1002, 1017), 0);
+    assert_int_equal(lease(s, "_system", "node_x/h:3", "h:3", 1002, 1017), 0); /* not the prefix */
+    assert_int_equal(lease(s, "_system", "nodes/h:4", "h:4", 1002, 1017), 0);
+    assert_int_equal(lease(s, "a", "node/h:5", "h:5", 1002, 1017), 0); /* another tenant */
+    assert_int_equal(leases_held(s, "_system", "node/", 1010), 2);
+    assert_int_equal(leases_held(s, "_system", "node/", 1016), 1); /* h:1 ran out */
+    assert_int_equal(leases_held(s, "_system", "node/", 1017), 0);
+    /* An hour on, h:1 is removed; a lease run out can be taken by another node. */
+    assert_int_equal(leases_held(s, "_system", "node/", 1015 + 3601), 0);
+    assert_int_equal(lease(s, "_system", "node/h:2", "other", 1015 + 3601, 1015 + 3700), 0);
+    assert_int_equal(leases_held(s, "_system", "node/", 1015 + 3602), 1);
+    assert_int_equal(leases_held(s, "_system", "node_x/", 1010), 1);
+    assert_int_equal(leases_held(s, "a", "node/", 1010), 1);
+    store_close(s);
+}
+
 /* ---- offline imports ----------------------------------------------------------- */
 
 static void offline_imports_are_found_by_sequence_and_unique_per_source(void **state)
@@ -2429,6 +2465,7 @@ int main(void)
         T(concurrent_writers_all_succeed),
         T(more_threads_than_connections_wait_their_turn),
         T(a_lease_is_held_by_one_node_until_it_runs_out),
+        T(live_node_leases_are_counted_by_prefix),
         T(a_tenant_is_updated_counted_and_purged_alone),
         T(workflows_requests_and_webhook_events_round_trip_per_tenant),
         T(offline_imports_are_found_by_sequence_and_unique_per_source),

@@ -16,10 +16,18 @@ extern const char *const pg_migrations[];
 extern const int pg_migration_count;
 
 /* One server connection; used by one tx at a time. */
+/* A statement prepared on a connection ("v<index>"), found by its text. */
+struct pg_prepared {
+    uint64_t hash;
+    char *sql;
+};
+
 struct pg_conn {
     PGconn *db;
-    int broken;           /* the connection failed: closed when given back, never reused */
-    struct pg_conn *next; /* free list */
+    int broken;                   /* the connection failed: closed when given back, never reused */
+    struct pg_conn *next;         /* free list */
+    struct pg_prepared *prepared; /* PG_PREPARED_MAX at most; parameterised SQL only */
+    int nprepared;
 };
 
 struct pg_store {

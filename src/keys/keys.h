@@ -201,6 +201,22 @@ void signer_key_list_free(struct signer_key_info *keys, int n);
 int signer_delete(struct signer *s, const char *tenant, const char *key_id, struct err *e);
 
 /*
+ * Webhook secrets (signer_webhook.c): the signer derives a webhook's secret
+ * from a signature by tenant's RSA key key_id over a random nonce, so only
+ * the key id and the nonce are stored and the secret is never kept outside
+ * the signer.  signer_webhook_new makes a new nonce (*nonce_hex, 64 hex
+ * digits) and gives its secret (*secret, "whsec_" + 64 hex digits) once, to
+ * be shown; signer_webhook_mac gives HMAC-SHA256(secret, data) for a stored
+ * nonce (*mac, 32 bytes).  Both: caller frees; 404 if the tenant has no such
+ * key, 400 if it is not RSA.
+ */
+int signer_webhook_new(struct signer *s, const char *tenant, const char *key_id, char **nonce_hex,
+                       char **secret, struct err *e);
+int signer_webhook_mac(struct signer *s, const char *tenant, const char *key_id,
+                       const char *nonce_hex, const unsigned char *data, size_t data_len,
+                       unsigned char **mac, size_t *mac_len, struct err *e);
+
+/*
  * Server-side key generation for an end entity: the signer generates a key
  * pair and keeps it in memory under *handle (random, bound to tenant) for
  * five minutes; the caller issues a certificate for *pub, then asks for the

@@ -596,6 +596,60 @@ int signer_delete(struct signer *s, const char *tenant, const char *key_id, stru
     return rc;
 }
 
+int signer_webhook_new(struct signer *s, const char *tenant, const char *key_id, char **nonce_hex,
+                       char **secret, struct err *e)
+{
+    struct buf req = {0};
+    unsigned char *reply = NULL, *nonce = NULL;
+    size_t len, nonce_len = 0;
+    char *text = NULL;
+    int rc;
+
+    wire_put_str(&req, T_TENANT, tenant);
+    wire_put_str(&req, T_KEY_ID, key_id);
+    rc = signer_call(s, W_WEBHOOK_NEW, &req, &reply, &len, e);
+    if (rc == 0 && (reply_bytes(reply, len, T_BLOB, &nonce, &nonce_len, e) != 0 ||
+                    (text = wire_get_str(reply, len, T_MESSAGE, 128)) == NULL)) {
+        rc = err_set(e, 500, ERR_INTERNAL, "signer: incomplete reply");
+    }
+    if (rc == 0) {
+        *nonce_hex = hex_encode(nonce, nonce_len);
+        *secret = text;
+        text = NULL;
+    }
+    if (reply != NULL)
+        secure_zero(reply, len);
+    free(reply);
+    free(nonce);
+    free(text);
+    buf_free(&req);
+    return rc;
+}
+
+int signer_webhook_mac(struct signer *s, const char *tenant, const char *key_id,
+                       const char *nonce_hex, const unsigned char *data, size_t data_len,
+                       unsigned char **mac, size_t *mac_len, struct err *e)
+{
+    struct buf req = {0};
+    unsigned char *reply = NULL, *nonce;
+    size_t len, nonce_len = 0;
+    int rc;
+
+    if (nonce_hex == NULL || (nonce = hex_decode(nonce_hex, &nonce_len)) == NULL)
+        return err_set(e, 500, ERR_INTERNAL, "webhook: stored nonce is malformed");
+    wire_put_str(&req, T_TENANT, tenant);
+    wire_put_str(&req, T_KEY_ID, key_id);
+    wire_put(&req, T_BLOB, nonce, nonce_len);
+    free(nonce);
+    wire_put(&req, T_DATA, data, data_len);
+    rc = signer_call(s, W_WEBHOOK_MAC, &req, &reply, &len, e);
+    if (rc == 0)
+        rc = reply_bytes(reply, len, T_SIGNATURE, mac, mac_len, e);
+    free(reply);
+    buf_free(&req);
+    return rc;
+}
+
 int signer_ee_keygen(struct signer *s, const char *tenant, enum key_type type, uint64_t *handle,
                      EVP_PKEY **pub, struct err *e)
 {

@@ -63,6 +63,9 @@ int signer_store_sign(struct req *r, const char *md, const unsigned char *data, 
                       unsigned char **sig, size_t *sig_len);
 /* W_SIGN_TST: the CMS SignedData of a time-stamp token (signer_tst.c). */
 int signer_h_sign_tst(struct req *r);
+/* W_WEBHOOK_NEW and W_WEBHOOK_MAC: webhook secrets (signer_webhook.c). */
+int signer_h_webhook_new(struct req *r);
+int signer_h_webhook_mac(struct req *r);
 
 /* ---- test hooks ----------------------------------------------------------- */
 

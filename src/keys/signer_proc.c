@@ -615,6 +615,10 @@ static int dispatch(uint32_t type, struct req *r)
         return h_ee_pkcs12(r);
     case W_SIGN_TST:
         return signer_h_sign_tst(r);
+    case W_WEBHOOK_NEW:
+        return signer_h_webhook_new(r);
+    case W_WEBHOOK_MAC:
+        return signer_h_webhook_mac(r);
     case W_EVENTS:
         return h_events(r);
     case W_KEYLIST:

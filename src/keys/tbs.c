@@ -295,6 +295,12 @@ int tbs_bundle_encode(const char *tenant, int64_t seq, const unsigned char hash[
     return digest_encode(TBS_OFFLINE_BUNDLE_OID, tenant, seq, hash, when, der, len);
 }
 
+int tbs_webhook_secret_encode(const char *tenant, const unsigned char nonce[32],
+                              unsigned char **der, size_t *len)
+{
+    return digest_encode(TBS_WEBHOOK_SECRET_OID, tenant, 1, nonce, 0, der, len);
+}
+
 /* The fields of a checkpoint-shaped structure of type oid (tbs_checkpoint_decode). */
 static int digest_decode(const char *oid, const unsigned char *der, size_t len, char **tenant,
                          int64_t *seq, unsigned char hash[32], int64_t *when)

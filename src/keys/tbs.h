@@ -47,6 +47,18 @@ int tbs_checkpoint_decode(const unsigned char *der, size_t len, char **tenant, i
 
 int tbs_bundle_encode(const char *tenant, int64_t seq, const unsigned char hash[32], int64_t when,
                       unsigned char **der, size_t *len);
+
+/*
+ * What the signer signs, inside itself only, to derive a webhook secret
+ * (signer_webhook.c): the checkpoint structure under this OID, with the
+ * tenant, seq 1, the webhook's nonce as headHash and time 0.  tbs_kind() does
+ * not know it, so W_SIGN refuses it: no one outside the signer can have it
+ * signed, and the secret cannot be derived outside.
+ */
+#define TBS_WEBHOOK_SECRET_OID "2.25.313858181862460048097201346499418659644.3"
+
+int tbs_webhook_secret_encode(const char *tenant, const unsigned char nonce[32],
+                              unsigned char **der, size_t *len);
 int tbs_bundle_decode(const unsigned char *der, size_t len, char **tenant, int64_t *seq,
                       unsigned char hash[32], int64_t *when);
 

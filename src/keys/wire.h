@@ -26,8 +26,10 @@ enum wire_type {
     W_EE_KEYGEN,
     W_EE_PKCS12,
     W_SIGN_TST,
-    W_EVENTS,  /* key-store events (failover) since the last call */
-    W_KEYLIST, /* a tenant's keys: repeated T_KEY_ID with T_KEY_TYPE */
+    W_EVENTS,      /* key-store events (failover) since the last call */
+    W_KEYLIST,     /* a tenant's keys: repeated T_KEY_ID with T_KEY_TYPE */
+    W_WEBHOOK_NEW, /* a new webhook secret: T_BLOB nonce, T_MESSAGE the secret (shown once) */
+    W_WEBHOOK_MAC, /* HMAC-SHA256 of T_DATA under the secret of T_BLOB nonce: T_SIGNATURE */
 };
 
 enum wire_tag {

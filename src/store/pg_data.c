@@ -54,7 +54,7 @@
 #define REQUEST_COLS                                                                               \
     "tenant, id, kind, object, params, requester, status, required, approvers, approvals, "        \
     "result, reason, created, expires, decided"
-#define WEBHOOK_COLS       "tenant, url, secret, created"
+#define WEBHOOK_COLS       "tenant, url, secret, created, key_id, nonce"
 #define WEBHOOK_EVENT_COLS "tenant, id, event, body, attempts, next_attempt, status, created"
 
 #define TX(base) ((struct pg_tx *)(base))
@@ -528,6 +528,8 @@ static void *read_webhook(const PGresult *res, int row)
     r->url = col_text(res, row, 1);
     r->secret = col_text(res, row, 2);
     r->created = col_int(res, row, 3);
+    r->key_id = col_text(res, row, 4);
+    r->nonce = col_text(res, row, 5);
     return r;
 }
 
@@ -2135,12 +2137,15 @@ static int webhook_put(struct store_tx *tx, const char *tenant, const struct web
     PARAMS;
     pg_param_text(&p, tenant);
     pg_param_text(&p, r->url);
-    pg_param_text(&p, r->secret);
+    pg_param_text(&p, r->secret ? r->secret : "");
     pg_param_int(&p, r->created);
+    pg_param_text(&p, r->key_id);
+    pg_param_text(&p, r->nonce);
     return run_done(tx, tenant,
-                    "INSERT INTO webhooks (" WEBHOOK_COLS ") VALUES ($1, $2, $3, $4) "
+                    "INSERT INTO webhooks (" WEBHOOK_COLS ") VALUES ($1, $2, $3, $4, $5, $6) "
                     "ON CONFLICT (tenant) DO UPDATE SET url = EXCLUDED.url, "
-                    "secret = EXCLUDED.secret, created = EXCLUDED.created",
+                    "secret = EXCLUDED.secret, created = EXCLUDED.created, "
+                    "key_id = EXCLUDED.key_id, nonce = EXCLUDED.nonce",
                     &p, "webhook", e);
 }
 

@@ -211,6 +211,9 @@ const char *const pg_migrations[] = {
     /* 11: a TLS client certificate finds its principal through an index, not a scan */
     ("CREATE INDEX principals_cert_sha256 ON principals (tenant, cert_sha256);"
      "CREATE INDEX principals_cert_name ON principals (tenant, cert_issuer, cert_subject);"),
+    /* 12: webhook secrets are derived by the signer: the key and nonce it derives from */
+    ("ALTER TABLE webhooks ADD COLUMN key_id text;"
+     "ALTER TABLE webhooks ADD COLUMN nonce text;"),
 };
 
 const int pg_migration_count = (int)ARRAY_LEN(pg_migrations);

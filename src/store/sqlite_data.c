@@ -47,7 +47,7 @@
 #define REQUEST_COLS                                                                               \
     "tenant, id, kind, object, params, requester, status, required, approvers, approvals, "        \
     "result, reason, created, expires, decided"
-#define WEBHOOK_COLS       "tenant, url, secret, created"
+#define WEBHOOK_COLS       "tenant, url, secret, created, key_id, nonce"
 #define WEBHOOK_EVENT_COLS "tenant, id, event, body, attempts, next_attempt, status, created"
 
 const char *const sqlite_queries[Q_COUNT] = {
@@ -69,7 +69,8 @@ const char *const sqlite_queries[Q_COUNT] = {
                        " ORDER BY created DESC, id LIMIT ?4 OFFSET ?5",
     [Q_REQUEST_EXPIRE] = "UPDATE requests SET status = 'expired', decided = ?2"
                          " WHERE tenant = ?1 AND status = 'pending' AND expires <= ?2",
-    [Q_WEBHOOK_PUT] = "INSERT OR REPLACE INTO webhooks (" WEBHOOK_COLS ") VALUES (?1, ?2, ?3, ?4)",
+    [Q_WEBHOOK_PUT] =
+        "INSERT OR REPLACE INTO webhooks (" WEBHOOK_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [Q_WEBHOOK_GET] = "SELECT " WEBHOOK_COLS " FROM webhooks WHERE tenant = ?1",
     [Q_WEBHOOK_DELETE] = "DELETE FROM webhooks WHERE tenant = ?1",
     [Q_WEBHOOK_EVENT_INSERT] = "INSERT INTO webhook_events (" WEBHOOK_EVENT_COLS ") VALUES "
@@ -689,6 +690,8 @@ static void *read_webhook(sqlite3_stmt *st)
     r->url = col_text(st, 1);
     r->secret = col_text(st, 2);
     r->created = sqlite3_column_int64(st, 3);
+    r->key_id = col_text(st, 4);
+    r->nonce = col_text(st, 5);
     return r;
 }
 
@@ -1925,8 +1928,10 @@ static int webhook_put(struct store_tx *tx, const char *tenant, const struct web
     STMT(Q_WEBHOOK_PUT);
     bind_text(st, 1, tenant);
     bind_text(st, 2, r->url);
-    bind_text(st, 3, r->secret);
+    bind_text(st, 3, r->secret ? r->secret : "");
     sqlite3_bind_int64(st, 4, r->created);
+    bind_text(st, 5, r->key_id);
+    bind_text(st, 6, r->nonce);
     return step_done(tx, st, "webhook", e);
 }
 

@@ -688,8 +688,10 @@ int store_request_expire(struct store_tx *tx, const char *tenant, int64_t now, i
 struct webhook_rec {
     char *tenant;
     char *url;
-    char *secret;
+    char *secret; /* before schema 12 only: the secret in clear ("" since: see key_id) */
     int64_t created;
+    char *key_id; /* the tenant's RSA key the signer derives the secret with (signer_webhook_new) */
+    char *nonce;  /* hex: the derivation's nonce */
 };
 void webhook_rec_free(struct webhook_rec *r);
 int store_webhook_put(struct store_tx *tx, const char *tenant, const struct webhook_rec *r,

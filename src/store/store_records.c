@@ -428,6 +428,8 @@ void webhook_rec_free(struct webhook_rec *r)
     if (r->secret != NULL)
         secure_zero(r->secret, strlen(r->secret));
     free(r->secret);
+    free(r->key_id);
+    free(r->nonce);
     free(r);
 }
 

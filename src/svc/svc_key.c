@@ -47,12 +47,36 @@ static int key_ca(struct svc *s, const char *tenant, const char *key_id, char **
     return 0;
 }
 
+/* Whether key_id is the key tenant's webhook secret is derived from (-1 on a read error). */
+static int webhook_is_key(struct svc *s, const char *tenant, const char *key_id, struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    struct webhook_rec *w = NULL;
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_webhook_get(tx, tenant, &w, e);
+    store_rollback(tx);
+    if (rc != 0)
+        return e->status == 404 ? 0 : -1;
+    rc = w->key_id != NULL && strcmp(w->key_id, key_id) == 0;
+    webhook_rec_free(w);
+    return rc;
+}
+
 int svc_key_in_use(struct svc *s, const char *tenant, const char *key_id, struct err *e)
 {
     char *ca = NULL;
+    int hook;
 
     if (svc_audit_is_key(s, tenant, key_id))
         return err_set(e, 409, ERR_CONFLICT, "key %s is the tenant's audit key", key_id);
+    if ((hook = webhook_is_key(s, tenant, key_id, e)) != 0)
+        return hook < 0
+                   ? -1
+                   : err_set(e, 409, ERR_CONFLICT,
+                             "key %s is the key the tenant's webhook secret comes from", key_id);
     if (key_ca(s, tenant, key_id, &ca, e) != 0)
         return -1;
     if (ca != NULL) {

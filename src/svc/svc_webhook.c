@@ -13,6 +13,13 @@
  *
  * Signature: X-Vouch-Signature: sha256=<hex HMAC-SHA256(secret, timestamp "." body)>
  * with X-Vouch-Timestamp (Unix seconds), so a receiver can refuse replays.
+ *
+ * The secret is the signer's (keys.h, signer_webhook_new): derived there from
+ * a signature by an RSA key of the tenant (made at its first webhook, reused
+ * for the next) over a random nonce.  The database holds the key id and the
+ * nonce, this process the secret only while it hands it to the administrator
+ * once; each delivery asks the signer for the MAC.  Webhooks set before
+ * schema 12 keep their stored secret (signed here) until they are set again.
  */
 #include "svc/svc_internal.h"
 
@@ -55,15 +62,39 @@ static int url_ok(const char *url)
     return memchr(host, '@', p ? (size_t)(p - host) : strlen(host)) == NULL;
 }
 
+/* The key id of tenant's webhook key: the current webhook's, else a new RSA key (*made set). */
+static char *webhook_key(struct svc *s, const char *tenant, int *made, struct err *e)
+{
+    struct webhook_rec *old = NULL;
+    struct store_tx *tx;
+    EVP_PKEY *pub = NULL;
+    char *key_id = NULL;
+
+    *made = 0;
+    if ((tx = store_begin_read(s->store, e)) == NULL)
+        return NULL;
+    if (store_webhook_get(tx, tenant, &old, e) == 0 && old->key_id != NULL)
+        key_id = xstrdup(old->key_id);
+    store_rollback(tx);
+    webhook_rec_free(old);
+    if (key_id != NULL)
+        return key_id;
+    if (signer_keygen(s->signer, tenant, KEY_RSA_2048, &key_id, &pub, e) != 0)
+        return NULL;
+    EVP_PKEY_free(pub);
+    *made = 1;
+    return key_id;
+}
+
 int svc_webhook_put(struct svc *s, const struct actor *a, const char *tenant, const char *url,
                     char **secret, struct err *e)
 {
-    unsigned char raw[32];
-    struct webhook_rec r = {.url = (char *)url, .created = time_now()};
+    struct webhook_rec r = {.url = (char *)url, .secret = "", .created = time_now()};
     struct store_tx *tx;
-    char *detail, *hex;
+    char *detail, *text = NULL;
+    struct err e2;
     json_t *d;
-    int rc = -1;
+    int made = 0, rc = -1;
 
     if (!s->webhooks_enabled)
         return err_set(e, 403, ERR_FORBIDDEN,
@@ -71,14 +102,11 @@ int svc_webhook_put(struct svc *s, const struct actor *a, const char *tenant, co
     if (url == NULL || !url_ok(url))
         return err_set(e, 400, ERR_BAD_REQUEST,
                        "url: an http:// or https:// URL without credentials");
-    if (random_bytes(raw, sizeof(raw)) != 0)
-        return err_set(e, 500, ERR_INTERNAL, "webhook: no randomness");
-    hex = hex_encode(raw, sizeof(raw));
-    secure_zero(raw, sizeof(raw));
-    r.secret = xasprintf("whsec_%s", hex);
-    secure_zero(hex, strlen(hex));
-    free(hex);
-    d = json_pack("{s:s}", "url", url);
+    if ((r.key_id = webhook_key(s, tenant, &made, e)) == NULL)
+        return -1;
+    if (signer_webhook_new(s->signer, tenant, r.key_id, &r.nonce, &text, e) != 0)
+        goto out;
+    d = json_pack("{s:s, s:s}", "url", url, "key", r.key_id);
     detail = json_dumps(d, JSON_COMPACT);
     json_decref(d);
     if ((tx = store_begin(s->store, e)) != NULL && store_webhook_put(tx, tenant, &r, e) == 0 &&
@@ -87,13 +115,19 @@ int svc_webhook_put(struct svc *s, const struct actor *a, const char *tenant, co
     else
         store_rollback(tx);
     free(detail);
+out:
+    if (rc != 0 && made && signer_delete(s->signer, tenant, r.key_id, &e2) != 0)
+        log_warn("tenant %s: webhook key %s left behind: %s", tenant, r.key_id, e2.msg);
     if (rc == 0) {
-        *secret = r.secret;
-        return 0;
+        *secret = text;
+        text = NULL;
     }
-    secure_zero(r.secret, strlen(r.secret));
-    free(r.secret);
-    return -1;
+    if (text != NULL)
+        secure_zero(text, strlen(text));
+    free(text);
+    free(r.key_id);
+    free(r.nonce);
+    return rc;
 }
 
 int svc_webhook_delete(struct svc *s, const struct actor *a, const char *tenant, struct err *e)
@@ -146,26 +180,50 @@ static size_t discard(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-/* POSTs ev to hook; 0 on a 2xx answer, else -1 with why (for the log and the audit). */
-static int post_event(const struct webhook_rec *hook, const struct webhook_event_rec *ev, char *why,
-                      size_t why_len)
+/* hex HMAC-SHA256 of text under hook's secret (the signer's; a pre-12 hook's own); NULL: why. */
+static char *event_mac(struct svc *s, const struct webhook_rec *hook, const char *text, char *why,
+                       size_t why_len)
 {
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int mac_len = 0;
+    unsigned char legacy[EVP_MAX_MD_SIZE], *mac = NULL;
+    unsigned int legacy_len = 0;
+    size_t mac_len = 0;
+    struct err e;
+    char *hex;
+
+    if (hook->key_id == NULL || hook->nonce == NULL) {
+        if (HMAC(EVP_sha256(), hook->secret, (int)strlen(hook->secret), (const unsigned char *)text,
+                 strlen(text), legacy, &legacy_len) == NULL)
+            return snprintf(why, why_len, "HMAC failed"), NULL;
+        return hex_encode(legacy, legacy_len);
+    }
+    if (signer_webhook_mac(s->signer, hook->tenant, hook->key_id, hook->nonce,
+                           (const unsigned char *)text, strlen(text), &mac, &mac_len, &e) != 0)
+        return snprintf(why, why_len, "signature: %.200s", e.msg), NULL;
+    hex = hex_encode(mac, mac_len);
+    free(mac);
+    return hex;
+}
+
+/* POSTs ev to hook; 0 on a 2xx answer, else -1 with why (for the log and the audit). */
+static int post_event(struct svc *s, const struct webhook_rec *hook,
+                      const struct webhook_event_rec *ev, char *why, size_t why_len)
+{
     char stamp[32], *signed_text, *hex, *h_sig, *h_stamp, *h_id, *h_event;
     struct curl_slist *headers = NULL;
-    CURL *c = curl_easy_init();
+    CURL *c;
     long status = 0;
     CURLcode cc;
 
-    if (c == NULL)
-        return snprintf(why, why_len, "curl: cannot start"), -1;
     snprintf(stamp, sizeof(stamp), "%" PRId64, time_now());
     signed_text = xasprintf("%s.%s", stamp, ev->body);
-    HMAC(EVP_sha256(), hook->secret, (int)strlen(hook->secret), (unsigned char *)signed_text,
-         strlen(signed_text), mac, &mac_len);
+    hex = event_mac(s, hook, signed_text, why, why_len);
     free(signed_text);
-    hex = hex_encode(mac, mac_len);
+    if (hex == NULL)
+        return -1;
+    if ((c = curl_easy_init()) == NULL) {
+        free(hex);
+        return snprintf(why, why_len, "curl: cannot start"), -1;
+    }
     h_sig = xasprintf("X-Vouch-Signature: sha256=%s", hex);
     h_stamp = xasprintf("X-Vouch-Timestamp: %s", stamp);
     h_id = xasprintf("X-Vouch-Delivery: %s", ev->id);
@@ -262,7 +320,7 @@ static int deliver_tenant(struct svc *s, const char *tenant)
     }
     for (size_t i = 0; i < n && hook != NULL; i++) {
         why[0] = '\0';
-        if (post_event(hook, evs[i], why, sizeof(why)) == 0) {
+        if (post_event(s, hook, evs[i], why, sizeof(why)) == 0) {
             attempt_record(s, tenant, evs[i], 1, NULL);
             sent++;
         } else {

@@ -3,6 +3,7 @@ import hashlib
 import hmac
 import http.server
 import json
+import os
 import threading
 import time
 
@@ -234,6 +235,50 @@ def test_webhooks_are_off_unless_enabled(tmp_path):
         r = s.api("PUT", "/webhook", {"url": "http://127.0.0.1:9/x"}, expect=403)
         assert "webhooks_enabled" in r["detail"]
     finally:
+        s.stop()
+
+
+def test_the_webhook_secret_is_kept_by_the_signer_only(tmp_path):
+    """The database keeps the key id and nonce the signer derives a webhook's secret from, never
+    the secret; setting the webhook again makes a new secret from the same key; a webhook stored
+    with its secret in clear (before schema 12) is still signed with that secret."""
+    s = Server(str(tmp_path), conf="webhooks_enabled = yes\n")
+    rcv = Receiver()
+    issued = [0]
+
+    def last_signed_with(secret):
+        issued[0] += 1
+        cn = f"hook{issued[0]}.example"
+        csr, _ = make_csr(cn=cn, dns=[cn])
+        s.api("POST", "/certificates", {"ca": "issuing", "profile": "tls-server", "csr": csr},
+              expect=201)
+        rcv.wait("certificate.issued", count=issued[0])
+        headers, body = [(h, b) for h, b in rcv.events if cn.encode() in b][0]
+        mac = hmac.new(secret.encode(), headers["X-Vouch-Timestamp"].encode() + b"." + body,
+                       hashlib.sha256).hexdigest()
+        return headers["X-Vouch-Signature"] == "sha256=" + mac
+
+    try:
+        first = s.api("PUT", "/webhook", {"url": rcv.url})["secret"]
+        (row1,) = s.sql("SELECT secret, key_id, nonce FROM webhooks")
+        assert row1[0] == "" and row1[1].startswith("key-") and len(row1[2]) == 64, row1
+        assert first not in json.dumps(s.audit())
+        if s.pg_database is None:
+            for name in ("vouch.db", "vouch.db-wal"):
+                path = os.path.join(s.dir, name)
+                if os.path.exists(path):
+                    assert first.encode() not in open(path, "rb").read()
+        assert last_signed_with(first)
+        r = s.api("DELETE", f"/keys/{row1[1]}", expect=409)  # the webhook's key stays
+        assert "webhook" in r["detail"]
+        second = s.api("PUT", "/webhook", {"url": rcv.url})["secret"]
+        (row2,) = s.sql("SELECT secret, key_id, nonce FROM webhooks")
+        assert second != first and row2[1] == row1[1] and row2[2] != row1[2]
+        assert last_signed_with(second) and not last_signed_with(first)
+        s.sql("UPDATE webhooks SET secret = 'whsec_stored-in-clear', key_id = NULL, nonce = NULL")
+        assert last_signed_with("whsec_stored-in-clear")
+    finally:
+        rcv.stop()
         s.stop()
 
 

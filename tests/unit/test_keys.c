@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/hmac.h>
 #include <openssl/core_names.h>
 #include <openssl/ocsp.h>
 #include <openssl/pem.h>
@@ -446,6 +447,75 @@ static void an_audit_checkpoint_is_signed_and_a_lookalike_refused(void **state)
     OPENSSL_free(der);
     EVP_PKEY_free(pub);
     free(id);
+}
+
+/*
+ * A webhook secret is made in the signer from an RSA key and a nonce: the
+ * MAC the signer gives for a stored nonce is the HMAC under the secret it
+ * gave once; a new one has a new nonce; the input it signs to derive the
+ * secret cannot be signed from outside; a key of another tenant or an EC key
+ * does not serve.
+ */
+static void webhook_secrets_stay_in_the_signer(void **state)
+{
+    static const char text[] = "1800000000.{\"event\":\"x\"}";
+    unsigned char *mac = NULL, want[32], nonce[32], *der = NULL, *sig = NULL, *raw;
+    unsigned int want_len = 0;
+    size_t mac_len = 0, len = 0, n = 0, raw_len = 0;
+    char *rsa = NULL, *ec = NULL, *nonce1 = NULL, *nonce2 = NULL, *secret1 = NULL, *secret2 = NULL;
+    EVP_PKEY *pub = NULL;
+    struct err e;
+    (void)state;
+    assert_int_equal(signer_keygen(signer, "alpha", KEY_RSA_2048, &rsa, &pub, &e), 0);
+    EVP_PKEY_free(pub);
+    assert_int_equal(signer_keygen(signer, "alpha", KEY_EC_P256, &ec, &pub, &e), 0);
+    EVP_PKEY_free(pub);
+    assert_int_equal(signer_webhook_new(signer, "alpha", rsa, &nonce1, &secret1, &e), 0);
+    assert_int_equal(signer_webhook_new(signer, "alpha", rsa, &nonce2, &secret2, &e), 0);
+    assert_int_equal(strlen(nonce1), 64);
+    assert_int_equal(strlen(secret1), 6 + 64);
+    assert_int_equal(strncmp(secret1, "whsec_", 6), 0);
+    assert_string_not_equal(nonce1, nonce2);
+    assert_string_not_equal(secret1, secret2);
+    /* Asked again and again for a stored nonce: the HMAC under that nonce's secret. */
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(signer_webhook_mac(signer, "alpha", rsa, nonce1,
+                                            (const unsigned char *)text, strlen(text), &mac,
+                                            &mac_len, &e),
+                         0);
+        HMAC(EVP_sha256(), secret1, (int)strlen(secret1), (const unsigned char *)text, strlen(text),
+             want, &want_len);
+        assert_int_equal(mac_len, want_len);
+        assert_memory_equal(mac, want, want_len);
+        free(mac);
+    }
+    /* Another tenant, an EC key (its signatures are not repeatable), a bad nonce. */
+    assert_int_equal(signer_webhook_mac(signer, "beta", rsa, nonce1, (const unsigned char *)text,
+                                        strlen(text), &mac, &mac_len, &e),
+                     -1);
+    assert_int_equal(e.status, 404);
+    assert_int_equal(signer_webhook_new(signer, "alpha", ec, &nonce2, &secret2, &e), -1);
+    assert_int_equal(e.status, 400);
+    assert_int_equal(signer_webhook_mac(signer, "alpha", rsa, "abcd", (const unsigned char *)text,
+                                        strlen(text), &mac, &mac_len, &e),
+                     -1);
+    assert_int_equal(e.status, 400);
+    /* What the secret is derived from is nothing W_SIGN signs. */
+    raw = hex_decode(nonce1, &raw_len);
+    assert_int_equal(raw_len, sizeof(nonce));
+    memcpy(nonce, raw, sizeof(nonce));
+    free(raw);
+    assert_int_equal(tbs_webhook_secret_encode("alpha", nonce, &der, &len), 0);
+    assert_null(tbs_kind(der, len));
+    assert_int_equal(signer_sign(signer, "alpha", rsa, "SHA256", der, len, &sig, &n, &e), -1);
+    assert_int_equal(e.status, 400);
+    OPENSSL_free(der);
+    free(nonce1);
+    free(nonce2);
+    free(secret1);
+    free(secret2);
+    free(rsa);
+    free(ec);
 }
 
 /* Only a CRL may be larger than a small frame; its entries are checked all the same. */
@@ -1315,6 +1385,7 @@ int main(void)
         cmocka_unit_test(garbage_frames_close_their_connection_and_the_signer_keeps_serving),
         cmocka_unit_test(a_large_crl_is_signed_and_a_damaged_one_refused),
         cmocka_unit_test(an_audit_checkpoint_is_signed_and_a_lookalike_refused),
+        cmocka_unit_test(webhook_secrets_stay_in_the_signer),
         cmocka_unit_test(a_dead_signer_makes_calls_fail_with_503),
         cmocka_unit_test(a_remote_key_outlives_signer_stop_and_then_fails_cleanly),
         cmocka_unit_test(the_signer_keeps_only_its_own_connections_open),

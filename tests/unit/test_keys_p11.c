@@ -20,6 +20,7 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include <openssl/hmac.h>
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
 #include <openssl/pem.h>
@@ -580,6 +581,45 @@ signing_moves_to_the_backup_token_mid_load_and_returns_when_the_primary_heals(vo
     free(id);
 }
 
+/* A webhook secret from a key in two tokens: the same from either (RSA signs deterministically). */
+static void a_webhook_secret_is_the_same_from_the_backup_token(void **state)
+{
+    static const char text[] = "1800000000.{}";
+    unsigned char *mac = NULL, want[32];
+    unsigned int want_len = 0;
+    size_t mac_len = 0;
+    char *id = NULL, *nonce = NULL, *secret = NULL;
+    EVP_PKEY *pub = NULL;
+    struct signer *s;
+    struct err e;
+
+    (void)state;
+    if ((s = start("vouch-a", "vouch-b", pin_file, MODULE, &e)) == NULL)
+        fail_msg("failover signer: %s", e.msg);
+    if (signer_keygen(s, "alpha", KEY_RSA_2048, &id, &pub, &e) != 0)
+        fail_msg("keygen: %s", e.msg);
+    if (signer_webhook_new(s, "alpha", id, &nonce, &secret, &e) != 0)
+        fail_msg("webhook secret: %s", e.msg);
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)text, strlen(text), want,
+         &want_len);
+    for (int away = 0; away < 2; away++) {
+        if (away)
+            token_move(dir_a, 1); /* the primary is gone: the backup derives it */
+        if (signer_webhook_mac(s, "alpha", id, nonce, (const unsigned char *)text, strlen(text),
+                               &mac, &mac_len, &e) != 0)
+            fail_msg("webhook mac (%s): %s", away ? "backup" : "primary", e.msg);
+        assert_int_equal(mac_len, want_len);
+        assert_memory_equal(mac, want, want_len);
+        free(mac);
+    }
+    token_move(dir_a, 0);
+    signer_stop(s);
+    EVP_PKEY_free(pub);
+    free(id);
+    free(nonce);
+    free(secret);
+}
+
 static void a_tenant_with_its_own_token_uses_only_that_token_and_its_pin(void **state)
 {
     struct signer_config cfg = {.keystore_type = "pkcs11",
@@ -690,6 +730,7 @@ int main(void)
         cmocka_unit_test(a_token_that_fails_and_heals_is_used_again_without_a_restart),
         cmocka_unit_test(
             signing_moves_to_the_backup_token_mid_load_and_returns_when_the_primary_heals),
+        cmocka_unit_test(a_webhook_secret_is_the_same_from_the_backup_token),
         cmocka_unit_test(a_tenant_with_its_own_token_uses_only_that_token_and_its_pin),
         cmocka_unit_test(the_token_can_be_named_by_slot_instead_of_label),
         cmocka_unit_test(a_key_one_token_lacks_is_reported_when_the_pair_opens),

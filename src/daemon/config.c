@@ -45,6 +45,9 @@ static const struct config_item items[] = {
     {"database_wait_seconds", CONF_INT, F(database_wait_seconds), 0, 3600, "60",
      "at start, how long to wait for a database that cannot be reached or is not the primary "
      "(0 = exit at once)"},
+    {"database_connections", CONF_INT, F(database_connections), 1, 1000, "64",
+     "at most this many database connections from this node (PostgreSQL: keep the nodes' sum "
+     "under max_connections)"},
     {"keystore", CONF_PATH, F(keystore), 0, 0, "keys", "software key store directory"},
     {"kek_file", CONF_PATH, F(kek_file), 0, 0, "kek", "key-encryption secret file"},
     {"keystore_type", CONF_STRING, F(keystore_type), 0, 0, "soft",

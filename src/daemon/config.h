@@ -22,6 +22,7 @@ struct config {
     char *public_url; /* base of CDP/AIA URLs; default http://<public_address>:<public_port> */
     char *database;
     int database_wait_seconds;
+    int database_connections; /* store_set_max_connections */
     char *keystore;
     char *kek_file;
     char *keystore_type; /* "soft" or "pkcs11" */

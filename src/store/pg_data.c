@@ -2226,6 +2226,7 @@ const struct store_ops store_pg_ops = {
     .open = pg_open,
     .close = pg_close,
     .ping = pg_ping,
+    .set_max_connections = pg_set_max_connections,
     .schema_version = pg_schema_version,
     .begin = pg_begin,
     .begin_read = pg_begin_read,

@@ -36,7 +36,8 @@ struct pg_store {
     pthread_mutex_t lock;    /* guards idle, open */
     pthread_cond_t released; /* a connection went back to the pool */
     struct pg_conn *idle;
-    int open; /* connections open, idle or held by a tx */
+    int open;     /* connections open, idle or held by a tx */
+    int pool_max; /* store_set_max_connections */
     int schema_version;
 };
 
@@ -87,6 +88,7 @@ PGresult *pg_exec(struct pg_tx *tx, const char *sql, const struct pg_params *p, 
 struct store *pg_open(const char *url, struct err *e);
 void pg_close(struct store *s);
 int pg_ping(struct store *s, struct err *e);
+void pg_set_max_connections(struct store *s, int n);
 int pg_schema_version(struct store *s);
 struct store_tx *pg_begin(struct store *s, struct err *e);
 struct store_tx *pg_begin_read(struct store *s, struct err *e);

@@ -2028,6 +2028,7 @@ const struct store_ops store_sqlite_ops = {
     .open = sqlite_open,
     .close = sqlite_close,
     .ping = sqlite_ping,
+    .set_max_connections = sqlite_set_max_connections,
     .schema_version = sqlite_schema_version,
     .begin = sqlite_begin,
     .begin_read = sqlite_begin_read,

@@ -154,7 +154,8 @@ struct sqlite_store {
     pthread_mutex_t lock;    /* guards idle, open */
     pthread_cond_t released; /* a connection went back to the pool */
     struct sqlite_conn *idle;
-    int open; /* connections open, idle or held by a tx */
+    int open;     /* connections open, idle or held by a tx */
+    int pool_max; /* store_set_max_connections */
     int schema_version;
 };
 
@@ -183,6 +184,7 @@ int sqlite_fail(struct sqlite_tx *tx, int rc, const char *what, struct err *e);
 struct store *sqlite_open(const char *url, struct err *e);
 void sqlite_close(struct store *s);
 int sqlite_ping(struct store *s, struct err *e);
+void sqlite_set_max_connections(struct store *s, int n);
 int sqlite_schema_version(struct store *s);
 struct store_tx *sqlite_begin(struct store *s, struct err *e);
 struct store_tx *sqlite_begin_read(struct store *s, struct err *e);

@@ -30,6 +30,11 @@ int store_ping(struct store *s, struct err *e)
     return s->ops->ping(s, e);
 }
 
+void store_set_max_connections(struct store *s, int n)
+{
+    s->ops->set_max_connections(s, n);
+}
+
 int store_schema_version(struct store *s)
 {
     return s->ops->schema_version(s);

@@ -39,6 +39,12 @@ struct store *store_open(const char *url, struct err *e);
 void store_close(struct store *s);
 /* 0 if the database answers (for /readyz). */
 int store_ping(struct store *s, struct err *e);
+/*
+ * At most n connections (at least 1) open at once from this process (default
+ * 64): past that, store_begin waits up to 10 s for one to be given back, then
+ * 503.  Set it right after store_open.
+ */
+void store_set_max_connections(struct store *s, int n);
 /* The schema version after migrations. */
 int store_schema_version(struct store *s);
 

@@ -14,6 +14,7 @@ struct store_ops {
     struct store *(*open)(const char *url, struct err *e);
     void (*close)(struct store *s);
     int (*ping)(struct store *s, struct err *e);
+    void (*set_max_connections)(struct store *s, int n);
     int (*schema_version)(struct store *s);
     struct store_tx *(*begin)(struct store *s, struct err *e);
     struct store_tx *(*begin_read)(struct store *s, struct err *e);

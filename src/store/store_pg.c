@@ -5,7 +5,7 @@
  *
  * The URL is a libpq connection URI ("postgresql://user@host:port/db?..."),
  * multi-host with target_session_attrs=read-write for a cluster.  Threads
- * share a pool of connections as in the SQLite backend: up to POOL_MAX, and
+ * share a pool of connections as in the SQLite backend: up to a limit, and
  * past that store_begin waits for one (at most BUSY_MS, then 503).  A
  * connection that failed (the server went away, a failover) is closed when
  * its tx ends and a new one is opened on next use, so vouchd follows a new
@@ -284,7 +284,17 @@ static void deadline_in(struct timespec *ts, int ms)
     }
 }
 
-/* Takes an idle connection, or opens one while fewer than POOL_MAX are open, or waits. */
+void pg_set_max_connections(struct store *base, int n)
+{
+    struct pg_store *s = (struct pg_store *)base;
+
+    pthread_mutex_lock(&s->lock);
+    s->pool_max = n > 0 ? n : 1;
+    pthread_cond_broadcast(&s->released);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Takes an idle connection, or opens one while fewer than the limit are open, or waits. */
 static struct pg_conn *conn_take(struct pg_store *s, struct err *e)
 {
     struct pg_conn *c = NULL;
@@ -292,13 +302,14 @@ static struct pg_conn *conn_take(struct pg_store *s, struct err *e)
     int waited = 0;
 
     pthread_mutex_lock(&s->lock);
-    while (s->idle == NULL && s->open >= POOL_MAX) {
+    while (s->idle == NULL && s->open >= s->pool_max) {
         if (!waited++)
             deadline_in(&deadline, BUSY_MS);
         if (pthread_cond_timedwait(&s->released, &s->lock, &deadline) == ETIMEDOUT &&
-            s->idle == NULL && s->open >= POOL_MAX) {
+            s->idle == NULL && s->open >= s->pool_max) {
             pthread_mutex_unlock(&s->lock);
-            err_set(e, 503, ERR_UNAVAILABLE, "database busy: all %d connections in use", POOL_MAX);
+            err_set(e, 503, ERR_UNAVAILABLE, "database busy: all %d connections in use",
+                    s->pool_max);
             return NULL;
         }
     }
@@ -439,6 +450,7 @@ struct store *pg_open(const char *url, struct err *e)
         return NULL;
     }
     s = xcalloc(1, sizeof(*s));
+    s->pool_max = POOL_MAX;
     s->base.ops = &store_pg_ops;
     s->url = xstrdup(url);
     pthread_mutex_init(&s->lock, NULL);

@@ -5,7 +5,8 @@
  * Every connection runs in WAL mode with synchronous=FULL, so a commit is on
  * disk (the WAL fsynced) before store_commit() returns, and foreign_keys=ON.
  * Threads share a pool of connections: a mutex-protected free list that opens
- * more connections on demand, up to POOL_MAX; past that, store_begin waits for
+ * more connections on demand, up to a limit (store_set_max_connections, POOL_MAX
+ * by default); past that, store_begin waits for
  * one to come back (at most BUSY_MS, then 503).  A transaction holds one
  * connection from begin to commit or rollback.  Write transactions start with
  * BEGIN IMMEDIATE, so they queue on SQLite's write lock (busy_timeout) at
@@ -175,8 +176,18 @@ static void deadline_in(struct timespec *ts, int ms)
     }
 }
 
+void sqlite_set_max_connections(struct store *base, int n)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+
+    pthread_mutex_lock(&s->lock);
+    s->pool_max = n > 0 ? n : 1;
+    pthread_cond_broadcast(&s->released);
+    pthread_mutex_unlock(&s->lock);
+}
+
 /*
- * Takes an idle connection, or opens one while fewer than POOL_MAX are open,
+ * Takes an idle connection, or opens one while fewer than the limit are open,
  * or waits up to BUSY_MS for one to be given back.  NULL with e set.
  */
 static struct sqlite_conn *conn_take(struct sqlite_store *s, struct err *e)
@@ -186,13 +197,14 @@ static struct sqlite_conn *conn_take(struct sqlite_store *s, struct err *e)
     int waited = 0;
 
     pthread_mutex_lock(&s->lock);
-    while (s->idle == NULL && s->open >= POOL_MAX) {
+    while (s->idle == NULL && s->open >= s->pool_max) {
         if (!waited++)
             deadline_in(&deadline, BUSY_MS);
         if (pthread_cond_timedwait(&s->released, &s->lock, &deadline) == ETIMEDOUT &&
-            s->idle == NULL && s->open >= POOL_MAX) {
+            s->idle == NULL && s->open >= s->pool_max) {
             pthread_mutex_unlock(&s->lock);
-            err_set(e, 503, ERR_UNAVAILABLE, "database busy: all %d connections in use", POOL_MAX);
+            err_set(e, 503, ERR_UNAVAILABLE, "database busy: all %d connections in use",
+                    s->pool_max);
             return NULL;
         }
     }
@@ -368,6 +380,7 @@ struct store *sqlite_open(const char *url, struct err *e)
         return NULL;
     }
     s = xcalloc(1, sizeof(*s));
+    s->pool_max = POOL_MAX;
     s->base.ops = &store_sqlite_ops;
     s->path = xstrdup(path);
     pthread_mutex_init(&s->lock, NULL);

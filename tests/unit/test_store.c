@@ -13,6 +13,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1787,6 +1788,44 @@ static void concurrent_writers_all_succeed(void **state)
     store_close(s);
 }
 
+struct third_begin {
+    struct store *s;
+    struct store_tx *tx;
+    atomic_int done;
+};
+
+static void *third_begin(void *p)
+{
+    struct third_begin *t = p;
+    struct err e;
+
+    t->tx = store_begin_read(t->s, &e);
+    atomic_store(&t->done, 1);
+    return NULL;
+}
+
+/* With a limit of 2 connections, a third transaction waits until one of two ends. */
+static void a_third_transaction_waits_for_one_of_two_connections(void **state)
+{
+    struct store *s = open_store();
+    struct third_begin t = {.s = s};
+    struct store_tx *a, *b;
+    pthread_t th;
+    (void)state;
+    store_set_max_connections(s, 2);
+    a = begin_read(s);
+    b = begin(s);
+    assert_int_equal(pthread_create(&th, NULL, third_begin, &t), 0);
+    usleep(300 * 1000);
+    assert_int_equal(atomic_load(&t.done), 0); /* still waiting */
+    store_rollback(a);
+    pthread_join(th, NULL);
+    assert_non_null(t.tx);
+    store_rollback(t.tx);
+    store_rollback(b);
+    store_close(s);
+}
+
 #define MANY_THREADS 80 /* more than the pool's connections */
 
 static pthread_barrier_t all_started;
@@ -2463,6 +2502,7 @@ int main(void)
         T(savepoint_rollback_keeps_the_rest_of_the_transaction),
         T(a_read_transaction_sees_one_snapshot),
         T(concurrent_writers_all_succeed),
+        T(a_third_transaction_waits_for_one_of_two_connections),
         T(more_threads_than_connections_wait_their_turn),
         T(a_lease_is_held_by_one_node_until_it_runs_out),
         T(live_node_leases_are_counted_by_prefix),

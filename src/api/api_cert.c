@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/sha.h>
+
 #include "core/profile.h"
 
 static int issue_params_parse(json_t *b, struct issue_params *p, struct err *e)
@@ -82,29 +84,107 @@ static void respond_cert(struct api *api, struct http_response *resp, int status
     cert_rec_free(rec);
 }
 
+/* An Idempotency-Key: 1 to 64 letters, digits, '.', '_', ':' or '-'. */
+static int idempotency_key_ok(const char *k)
+{
+    size_t n = strlen(k);
+
+    return n >= 1 && n <= 64 &&
+           strspn(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") == n;
+}
+
+/*
+ * The issuance that Idempotency-Key `key` already names, answered again (the
+ * same certificate, 201, Idempotent-Replayed: true): 1 if answered, 0 if the
+ * key names none (or one older than IDEMPOTENCY_KEEP_SECS), -1 with e set if
+ * it names another request or another principal's (409) or on an error.
+ */
+static int idempotency_replay(struct api *api, struct http_request *req, struct http_response *resp,
+                              const char *key, const char *hash, const char *who, int der,
+                              struct err *e)
+{
+    struct store_tx *tx = store_begin_read(api->store, e);
+    struct idempotency_rec *r = NULL;
+    struct cert_rec *cert = NULL;
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    if (store_idempotency_get(tx, api_tenant(req), key, &r, e) != 0) {
+        store_rollback(tx);
+        return e->status == 404 ? 0 : -1;
+    }
+    if (r->created < time_now() - IDEMPOTENCY_KEEP_SECS) {
+        rc = 0;
+    } else if (strcmp(r->principal, who) != 0 || strcmp(r->request_hash, hash) != 0) {
+        rc = err_set(e, 409, ERR_IDEMPOTENCY,
+                     "Idempotency-Key %s was used for another request: use a new key", key);
+    } else if (store_cert_get(tx, api_tenant(req), r->serial, &cert, e) != 0) {
+        rc = -1;
+    } else {
+        http_add_header(resp, "Idempotent-Replayed", "true");
+        respond_cert(api, resp, 201, cert, der);
+        rc = 1;
+    }
+    store_rollback(tx);
+    idempotency_rec_free(r);
+    return rc;
+}
+
+/*
+ * POST /certificates.  With an Idempotency-Key header the issuance is filed
+ * under that key in the transaction of its certificate: the same request with
+ * the same key (a client retrying after a lost answer) gets that certificate
+ * again instead of a second one, for a day.
+ */
 void api_cert_issue(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
     struct actor a = api_actor(req);
     json_t *body = api_body(api, req, resp, "cert.issue");
+    const char *key = http_header(req, "Idempotency-Key"), *who = a.principal ? a.principal : a.id;
     struct issue_params p;
     struct cert_rec *rec = NULL;
+    unsigned char md[32];
+    char *hash = NULL;
     const char *csr;
-    struct err e;
-    int der;
+    struct err e, e2;
+    int der, rc = 0;
 
     if (body == NULL)
         return;
     if (issue_params_parse(body, &p, &e) != 0 || api_str(body, "csr", 1, &csr, &e) != 0 ||
-        (der = format_der(body, &e)) < 0) {
+        (der = format_der(body, &e)) < 0 ||
+        (key != NULL && !idempotency_key_ok(key) &&
+         err_set(&e, 400, ERR_BAD_REQUEST,
+                 "Idempotency-Key: 1 to 64 letters, digits, '.', '_', ':' or '-'"))) {
         api_fail(api, req, resp, "cert.issue", NULL, &e);
-    } else if (profile_gate(api, req, resp, "cert.issue", p.profile, body) == 0) {
-        if (svc_cert_issue(api->svc, &a, api_tenant(req), &p, (const unsigned char *)csr,
-                           strlen(csr), &rec, &e) != 0)
-            api_fail(api, req, resp, "cert.issue", NULL, &e);
-        else
-            respond_cert(api, resp, 201, rec, der);
+        goto out;
     }
+    if (key != NULL) {
+        SHA256(req->body, req->body_len, md);
+        hash = hex_encode(md, sizeof(md));
+        p.idempotency_key = key;
+        p.request_hash = hash;
+        if ((rc = idempotency_replay(api, req, resp, key, hash, who ? who : "", der, &e)) != 0)
+            goto out;
+    }
+    if (profile_gate(api, req, resp, "cert.issue", p.profile, body) != 0)
+        goto out;
+    if (svc_cert_issue(api->svc, &a, api_tenant(req), &p, (const unsigned char *)csr, strlen(csr),
+                       &rec, &e) == 0) {
+        respond_cert(api, resp, 201, rec, der);
+        goto out;
+    }
+    /* The same key filed at the same moment by a retry that won: answer with its certificate. */
+    if (strcmp(e.code, ERR_IDEMPOTENCY) == 0 &&
+        idempotency_replay(api, req, resp, key, hash, who ? who : "", der, &e2) == 1)
+        goto out;
+    api_fail(api, req, resp, "cert.issue", NULL, &e);
+out:
+    if (rc < 0)
+        api_fail(api, req, resp, "cert.issue", NULL, &e);
+    free(hash);
     json_decref(body);
 }
 

@@ -55,6 +55,7 @@
     "tenant, id, kind, object, params, requester, status, required, approvers, approvals, "        \
     "result, reason, created, expires, decided"
 #define WEBHOOK_COLS       "tenant, url, secret, created, key_id, nonce"
+#define IDEMPOTENCY_COLS   "tenant, key, principal, request_hash, serial, created"
 #define WEBHOOK_EVENT_COLS "tenant, id, event, body, attempts, next_attempt, status, created"
 
 #define TX(base) ((struct pg_tx *)(base))
@@ -328,6 +329,18 @@ static void *read_offline_import(const PGresult *res, int row)
     return r;
 }
 
+static void *read_idempotency(const PGresult *res, int row)
+{
+    struct idempotency_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(res, row, 0);
+    r->key = col_text(res, row, 1);
+    r->principal = col_text(res, row, 2);
+    r->request_hash = col_text(res, row, 3);
+    r->serial = col_text(res, row, 4);
+    r->created = col_int(res, row, 5);
+    return r;
+}
+
 static void *read_checkpoint(const PGresult *res, int row)
 {
     struct audit_checkpoint_rec *r = xcalloc(1, sizeof(*r));
@@ -569,6 +582,7 @@ static const struct reader tsa_token_reader = {read_tsa_token, store_free_tsa_to
 static const struct reader workflow_reader = {read_workflow, store_free_workflow};
 static const struct reader request_reader = {read_request, store_free_request};
 static const struct reader webhook_reader = {read_webhook, store_free_webhook};
+static const struct reader idempotency_reader = {read_idempotency, store_free_idempotency};
 static const struct reader webhook_event_reader = {read_webhook_event, store_free_webhook_event};
 
 #define PARAMS struct pg_params p = {0}
@@ -1960,6 +1974,51 @@ static int lease_count(struct store_tx *tx, const char *tenant, const char *pref
 
 /* ---- offline imports ------------------------------------------------------- */
 
+static int idempotency_get(struct store_tx *tx, const char *tenant, const char *key,
+                           struct idempotency_rec **out, struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, key);
+    return read_one(tx, tenant,
+                    "SELECT " IDEMPOTENCY_COLS " FROM idempotency WHERE tenant = $1 AND key = $2",
+                    &p, &idempotency_reader, (void **)out, "idempotency key", e);
+}
+
+/* One upsert: of two nodes filing the same key at once, the row lock lets one win. */
+static int idempotency_put(struct store_tx *tx, const char *tenant, const struct idempotency_rec *r,
+                           int64_t expired, struct err *e)
+{
+    int64_t n;
+    PARAMS;
+
+    pg_param_text(&p, tenant);
+    pg_param_text(&p, r->key);
+    pg_param_text(&p, r->principal);
+    pg_param_text(&p, r->request_hash);
+    pg_param_text(&p, r->serial);
+    pg_param_int(&p, r->created);
+    pg_param_int(&p, expired);
+    n = run_changes(tx, tenant,
+                    "INSERT INTO idempotency AS i (" IDEMPOTENCY_COLS ") VALUES ($1, $2, $3, $4, "
+                    "$5, $6) ON CONFLICT (tenant, key) DO UPDATE SET principal = "
+                    "EXCLUDED.principal, request_hash = EXCLUDED.request_hash, serial = "
+                    "EXCLUDED.serial, created = EXCLUDED.created WHERE i.created < $7",
+                    &p, "idempotency key", e);
+    if (n < 0)
+        return -1;
+    return n == 1 ? 0 : err_set(e, 409, ERR_CONFLICT, "idempotency key: already used");
+}
+
+static int idempotency_prune(struct store_tx *tx, const char *tenant, int64_t before, struct err *e)
+{
+    PARAMS;
+    pg_param_text(&p, tenant);
+    pg_param_int(&p, before);
+    return run_done(tx, tenant, "DELETE FROM idempotency WHERE tenant = $1 AND created < $2", &p,
+                    "idempotency keys", e);
+}
+
 static int offline_import_get(struct store_tx *tx, const char *tenant, const char *source,
                               int64_t seq, struct offline_import_rec **out, struct err *e)
 {
@@ -2323,6 +2382,9 @@ const struct store_ops store_pg_ops = {
     .tsa_token_search = tsa_token_search,
     .lease_take = lease_take,
     .lease_count = lease_count,
+    .idempotency_get = idempotency_get,
+    .idempotency_put = idempotency_put,
+    .idempotency_prune = idempotency_prune,
     .offline_import_get = offline_import_get,
     .offline_import_insert = offline_import_insert,
 };

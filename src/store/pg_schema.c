@@ -214,6 +214,12 @@ const char *const pg_migrations[] = {
     /* 12: webhook secrets are derived by the signer: the key and nonce it derives from */
     ("ALTER TABLE webhooks ADD COLUMN key_id text;"
      "ALTER TABLE webhooks ADD COLUMN nonce text;"),
+    /* 13: idempotency keys of issuance requests */
+    "CREATE TABLE idempotency (tenant text NOT NULL, key text NOT NULL, principal text NOT NULL,"
+    "  request_hash text NOT NULL, serial text NOT NULL, created bigint NOT NULL,"
+    "  PRIMARY KEY (tenant, key));"
+    "CREATE INDEX idempotency_created ON idempotency (tenant, created);" WALL("idempotency",
+                                                                              "tenant"),
 };
 
 const int pg_migration_count = (int)ARRAY_LEN(pg_migrations);

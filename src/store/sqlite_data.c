@@ -48,6 +48,7 @@
     "tenant, id, kind, object, params, requester, status, required, approvers, approvals, "        \
     "result, reason, created, expires, decided"
 #define WEBHOOK_COLS       "tenant, url, secret, created, key_id, nonce"
+#define IDEMPOTENCY_COLS   "tenant, key, principal, request_hash, serial, created"
 #define WEBHOOK_EVENT_COLS "tenant, id, event, body, attempts, next_attempt, status, created"
 
 const char *const sqlite_queries[Q_COUNT] = {
@@ -243,6 +244,14 @@ const char *const sqlite_queries[Q_COUNT] = {
                       "AND until < ?3",
     [Q_LEASE_COUNT] = "SELECT count(*) FROM leases WHERE tenant = ?1 AND "
                       "substr(job, 1, length(?2)) = ?2 AND until > ?3",
+    [Q_IDEMPOTENCY_GET] = "SELECT " IDEMPOTENCY_COLS " FROM idempotency WHERE tenant = ?1 AND "
+                          "key = ?2",
+    [Q_IDEMPOTENCY_PUT] =
+        "INSERT INTO idempotency (" IDEMPOTENCY_COLS ") VALUES (?1, ?2, ?3, ?4, "
+        "?5, ?6) ON CONFLICT (tenant, key) DO UPDATE SET principal = "
+        "excluded.principal, request_hash = excluded.request_hash, serial = "
+        "excluded.serial, created = excluded.created WHERE idempotency.created < ?7",
+    [Q_IDEMPOTENCY_PRUNE] = "DELETE FROM idempotency WHERE tenant = ?1 AND created < ?2",
     [Q_OFFLINE_GET] = "SELECT " OFFLINE_COLS " FROM offline_imports WHERE tenant = ?1 AND "
                       "source = ?2 AND (?3 = 0 OR seq = ?3) ORDER BY seq DESC LIMIT 1",
     [Q_OFFLINE_INSERT] = "INSERT INTO offline_imports (" OFFLINE_COLS ") VALUES (?1, ?2, ?3, ?4, "
@@ -587,6 +596,18 @@ static void *read_offline_import(sqlite3_stmt *st)
     return r;
 }
 
+static void *read_idempotency(sqlite3_stmt *st)
+{
+    struct idempotency_rec *r = xcalloc(1, sizeof(*r));
+    r->tenant = col_text(st, 0);
+    r->key = col_text(st, 1);
+    r->principal = col_text(st, 2);
+    r->request_hash = col_text(st, 3);
+    r->serial = col_text(st, 4);
+    r->created = sqlite3_column_int64(st, 5);
+    return r;
+}
+
 static void *read_checkpoint(sqlite3_stmt *st)
 {
     struct audit_checkpoint_rec *r = xcalloc(1, sizeof(*r));
@@ -724,6 +745,7 @@ static const struct reader ocsp_reader = {read_ocsp, store_free_ocsp};
 static const struct reader audit_reader = {read_audit, store_free_audit};
 static const struct reader audit_key_reader = {read_audit_key, store_free_audit_key};
 static const struct reader offline_reader = {read_offline_import, store_free_offline_import};
+static const struct reader idempotency_reader = {read_idempotency, store_free_idempotency};
 static const struct reader checkpoint_reader = {read_checkpoint, store_free_checkpoint};
 static const struct reader target_reader = {read_target, store_free_target};
 static const struct reader tsa_unit_reader = {read_tsa_unit, store_free_tsa_unit};
@@ -1998,6 +2020,41 @@ static int webhook_event_update(struct store_tx *tx, const char *tenant,
 
 /* ---- offline imports ------------------------------------------------------- */
 
+static int idempotency_get(struct store_tx *tx, const char *tenant, const char *key,
+                           struct idempotency_rec **out, struct err *e)
+{
+    STMT(Q_IDEMPOTENCY_GET);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, key);
+    return read_one(tx, st, &idempotency_reader, (void **)out, "idempotency key", e);
+}
+
+static int idempotency_put(struct store_tx *tx, const char *tenant, const struct idempotency_rec *r,
+                           int64_t expired, struct err *e)
+{
+    STMT(Q_IDEMPOTENCY_PUT);
+    bind_text(st, 1, tenant);
+    bind_text(st, 2, r->key);
+    bind_text(st, 3, r->principal);
+    bind_text(st, 4, r->request_hash);
+    bind_text(st, 5, r->serial);
+    sqlite3_bind_int64(st, 6, r->created);
+    sqlite3_bind_int64(st, 7, expired);
+    if (step_done(tx, st, "idempotency key", e) != 0)
+        return -1;
+    if (sqlite3_changes(TX(tx)->conn->db) != 1)
+        return err_set(e, 409, ERR_CONFLICT, "idempotency key: already used");
+    return 0;
+}
+
+static int idempotency_prune(struct store_tx *tx, const char *tenant, int64_t before, struct err *e)
+{
+    STMT(Q_IDEMPOTENCY_PRUNE);
+    bind_text(st, 1, tenant);
+    sqlite3_bind_int64(st, 2, before);
+    return step_done(tx, st, "idempotency keys", e);
+}
+
 static int offline_import_get(struct store_tx *tx, const char *tenant, const char *source,
                               int64_t seq, struct offline_import_rec **out, struct err *e)
 {
@@ -2125,6 +2182,9 @@ const struct store_ops store_sqlite_ops = {
     .tsa_token_search = tsa_token_search,
     .lease_take = lease_take,
     .lease_count = lease_count,
+    .idempotency_get = idempotency_get,
+    .idempotency_put = idempotency_put,
+    .idempotency_prune = idempotency_prune,
     .offline_import_get = offline_import_get,
     .offline_import_insert = offline_import_insert,
 };

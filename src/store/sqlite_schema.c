@@ -176,6 +176,11 @@ const char *const sqlite_migrations[] = {
     /* 12: webhook secrets are derived by the signer: the key and nonce it derives from */
     ("ALTER TABLE webhooks ADD COLUMN key_id TEXT;"
      "ALTER TABLE webhooks ADD COLUMN nonce TEXT;"),
+    /* 13: idempotency keys of issuance requests */
+    ("CREATE TABLE idempotency (tenant TEXT NOT NULL, key TEXT NOT NULL, principal TEXT NOT NULL,"
+     "  request_hash TEXT NOT NULL, serial TEXT NOT NULL, created INTEGER NOT NULL,"
+     "  PRIMARY KEY (tenant, key));"
+     "CREATE INDEX idempotency_created ON idempotency (tenant, created);"),
 };
 
 const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

@@ -600,6 +600,23 @@ int store_lease_count(struct store_tx *tx, const char *tenant, const char *prefi
     return tx->ops->lease_count(tx, tenant, prefix, now, n, e);
 }
 
+int store_idempotency_get(struct store_tx *tx, const char *tenant, const char *key,
+                          struct idempotency_rec **out, struct err *e)
+{
+    return tx->ops->idempotency_get(tx, tenant, key, out, e);
+}
+
+int store_idempotency_put(struct store_tx *tx, const char *tenant, const struct idempotency_rec *r,
+                          int64_t expired, struct err *e)
+{
+    return tx->ops->idempotency_put(tx, tenant, r, expired, e);
+}
+
+int store_idempotency_prune(struct store_tx *tx, const char *tenant, int64_t before, struct err *e)
+{
+    return tx->ops->idempotency_prune(tx, tenant, before, e);
+}
+
 int store_offline_import_get(struct store_tx *tx, const char *tenant, const char *source,
                              int64_t seq, struct offline_import_rec **out, struct err *e)
 {

@@ -752,6 +752,29 @@ int store_lease_take(struct store_tx *tx, const char *tenant, const char *job, c
 int store_lease_count(struct store_tx *tx, const char *tenant, const char *prefix, int64_t now,
                       int64_t *n, struct err *e);
 
+/* ---- idempotency keys: an issuance asked again gets the same certificate --- */
+
+struct idempotency_rec {
+    char *tenant;
+    char *key;          /* the client's Idempotency-Key */
+    char *principal;    /* who asked */
+    char *request_hash; /* hex SHA-256 of the request body */
+    char *serial;       /* the certificate it issued */
+    int64_t created;
+};
+void idempotency_rec_free(struct idempotency_rec *r);
+/* The record of key; -1/404 if none. */
+int store_idempotency_get(struct store_tx *tx, const char *tenant, const char *key,
+                          struct idempotency_rec **out, struct err *e);
+/*
+ * Files r (key r->key); a record of that key created before `expired` is
+ * replaced, a newer one makes it -1/409.
+ */
+int store_idempotency_put(struct store_tx *tx, const char *tenant, const struct idempotency_rec *r,
+                          int64_t expired, struct err *e);
+/* Removes tenant's records created before `before`. */
+int store_idempotency_prune(struct store_tx *tx, const char *tenant, int64_t before, struct err *e);
+
 /* ---- bundles imported from an offline CA (issue 8) ------------------------ */
 
 struct offline_import_rec {

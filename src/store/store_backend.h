@@ -198,6 +198,12 @@ struct store_ops {
                       int64_t now, int64_t until, struct err *e);
     int (*lease_count)(struct store_tx *tx, const char *tenant, const char *prefix, int64_t now,
                        int64_t *n, struct err *e);
+    int (*idempotency_get)(struct store_tx *tx, const char *tenant, const char *key,
+                           struct idempotency_rec **out, struct err *e);
+    int (*idempotency_put)(struct store_tx *tx, const char *tenant, const struct idempotency_rec *r,
+                           int64_t expired, struct err *e);
+    int (*idempotency_prune)(struct store_tx *tx, const char *tenant, int64_t before,
+                             struct err *e);
     int (*offline_import_get)(struct store_tx *tx, const char *tenant, const char *source,
                               int64_t seq, struct offline_import_rec **out, struct err *e);
     int (*offline_import_insert)(struct store_tx *tx, const char *tenant,

@@ -28,5 +28,6 @@ void store_free_request(void *r);
 void store_free_webhook(void *r);
 void store_free_webhook_event(void *r);
 void store_free_offline_import(void *r);
+void store_free_idempotency(void *r);
 
 #endif

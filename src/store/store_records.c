@@ -496,6 +496,23 @@ void offline_import_rec_free(struct offline_import_rec *r)
     free(r);
 }
 
+void idempotency_rec_free(struct idempotency_rec *r)
+{
+    if (r == NULL)
+        return;
+    free(r->tenant);
+    free(r->key);
+    free(r->principal);
+    free(r->request_hash);
+    free(r->serial);
+    free(r);
+}
+
+void store_free_idempotency(void *r)
+{
+    idempotency_rec_free(r);
+}
+
 void store_free_offline_import(void *r)
 {
     offline_import_rec_free(r);

@@ -117,7 +117,8 @@ int svc_tenant_admit(struct svc *s, const char *tenant, long *refused, struct er
  * lease "node/<name>" (of _system) and counts the nodes holding one.  A
  * tenant's API rate is shared by that many nodes: each admits its share.
  * The count (at least 1), or -1 with e set when the database could not be
- * reached (the last count stays).
+ * reached (the last count stays).  Hourly (and at the first beat) it also
+ * removes the tenants' idempotency keys older than IDEMPOTENCY_KEEP_SECS.
  */
 int svc_node_tick(struct svc *s, struct err *e);
 /*
@@ -250,7 +251,17 @@ struct issue_params {
     int internal;             /* vouch's own (OCSP responders): not refused for a tenant that is not
                                  active, not counted against its quota */
     int ca_profile;           /* 1: a CA profile is required (the offline root signing a sub-CA) */
+    /*
+     * The client's Idempotency-Key and the hex SHA-256 of its request (both or
+     * neither): filed with the certificate in its transaction.  Another
+     * issuance that filed the key first makes this one fail with 409
+     * ERR_IDEMPOTENCY (the certificate signed here is never handed out).
+     */
+    const char *idempotency_key;
+    const char *request_hash;
 };
+#define ERR_IDEMPOTENCY       "idempotency_key_in_use"
+#define IDEMPOTENCY_KEEP_SECS 86400 /* a key names its issuance for a day */
 
 /* Issues from a CSR (PEM or DER). */
 int svc_cert_issue(struct svc *s, const struct actor *a, const char *tenant,

@@ -115,7 +115,30 @@ struct issue_write {
     const struct cert_rec *rec;
     const char *detail;
     int certs_per_hour;
+    const struct issue_params *p;
 };
+
+/* The idempotency key of the issuance, filed with its certificate (if the client sent one). */
+static int idempotency_file(struct store_tx *tx, const struct issue_write *w, struct err *e)
+{
+    struct idempotency_rec r = {.key = (char *)w->p->idempotency_key,
+                                .principal =
+                                    (char *)(w->actor && w->actor->principal ? w->actor->principal
+                                             : w->actor && w->actor->id      ? w->actor->id
+                                                                             : "anonymous"),
+                                .request_hash = (char *)w->p->request_hash,
+                                .serial = w->rec->serial,
+                                .created = time_now()};
+
+    if (w->p->idempotency_key == NULL)
+        return 0;
+    if (store_idempotency_put(tx, w->tenant, &r, r.created - IDEMPOTENCY_KEEP_SECS, e) == 0)
+        return 0;
+    if (e != NULL && e->status == 409)
+        err_set(e, 409, ERR_IDEMPOTENCY, "Idempotency-Key %s: another request filed it first",
+                w->p->idempotency_key);
+    return -1;
+}
 
 /*
  * Inside the group-commit batch: the certificate record and its audit event.
@@ -130,7 +153,7 @@ static int issue_write_fn(struct store_tx *tx, void *arg, struct err *e)
     struct tenant_rec quota = {.name = (char *)w->tenant, .certs_per_hour = w->certs_per_hour};
 
     if ((w->rec->counted && svc_cert_quota(tx, &quota, e) != 0) ||
-        store_cert_insert(tx, w->tenant, w->rec, e) != 0 ||
+        store_cert_insert(tx, w->tenant, w->rec, e) != 0 || idempotency_file(tx, w, e) != 0 ||
         svc_audit_ok(tx, w->tenant, w->actor, w->action, w->rec->serial, w->detail, e) != 0)
         return -1;
     return w->rec->counted ? cert_announce(w->s, tx, w->tenant, "certificate.issued", w->rec, e)
@@ -139,9 +162,10 @@ static int issue_write_fn(struct store_tx *tx, void *arg, struct err *e)
 
 /* Stores r and its audit event; returns once the commit holding them is durable. */
 static int issue_store(struct svc *s, const char *tenant, const struct actor *a, const char *action,
-                       struct cert_rec *r, int certs_per_hour, struct err *e)
+                       struct cert_rec *r, const struct issue_params *p, int certs_per_hour,
+                       struct err *e)
 {
-    struct issue_write w = {s, tenant, a, action, r, NULL, certs_per_hour};
+    struct issue_write w = {s, tenant, a, action, r, NULL, certs_per_hour, p};
     json_t *d;
     char *detail;
     int rc;
@@ -190,14 +214,15 @@ static int issue_finish(struct svc *s, const struct actor *a, const char *tenant
         rec.entity_id = (char *)p->entity_id;
         rec.renewed_from = (char *)p->renewed_from;
         rec.requester = a != NULL ? (char *)a->principal : NULL;
-        rc = issue_store(s, tenant, a, action, &rec, p->internal ? 0 : c->certs_per_hour, e);
+        rc = issue_store(s, tenant, a, action, &rec, p, p->internal ? 0 : c->certs_per_hour, e);
         if (rc == 0)
             *out = cert_rec_dup(&rec);
         free(rec.serial);
         free(rec.subject);
         free(rec.sans);
         OPENSSL_free(rec.der);
-        if (rc != 0 && (e == NULL || e->status != 409))
+        /* A serial clash draws another serial; an idempotency key taken does not. */
+        if (rc != 0 && (e == NULL || e->status != 409 || strcmp(e->code, ERR_IDEMPOTENCY) == 0))
             break;
     }
     if (rc == 0 && cert_out != NULL) {

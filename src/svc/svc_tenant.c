@@ -55,8 +55,9 @@ struct gate {
 struct tenant_gates {
     pthread_mutex_t lock;
     struct gate *list;
-    int nodes;    /* live nodes sharing each tenant's rate (svc_node_tick), at least 1 */
-    int64_t beat; /* when this node last renewed its presence (time_now) */
+    int nodes;      /* live nodes sharing each tenant's rate (svc_node_tick), at least 1 */
+    int64_t beat;   /* when this node last renewed its presence (time_now) */
+    int64_t pruned; /* when this node last removed expired idempotency keys (time_now) */
 };
 
 static int64_t now_ms(void)
@@ -344,12 +345,39 @@ int svc_tenant_admit(struct svc *s, const char *tenant, long *refused, struct er
     return rc;
 }
 
+/* Removes every tenant's idempotency keys older than IDEMPOTENCY_KEEP_SECS (hourly). */
+static void idempotency_prune(struct svc *s, int64_t now)
+{
+    struct tenant_rec **list = NULL;
+    struct store_tx *tx;
+    size_t n = 0;
+    struct err e;
+
+    if (svc_tenants(s, &list, &n, &e) != 0) {
+        log_warn("idempotency keys: %s", e.msg);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((tx = store_begin(s->store, &e)) == NULL) {
+            log_warn("tenant %s: idempotency keys: %s", list[i]->name, e.msg);
+        } else if (store_idempotency_prune(tx, list[i]->name, now - IDEMPOTENCY_KEEP_SECS, &e) !=
+                   0) {
+            store_rollback(tx);
+            log_warn("tenant %s: idempotency keys: %s", list[i]->name, e.msg);
+        } else if (store_commit(tx, &e) != 0) {
+            log_warn("tenant %s: idempotency keys: %s", list[i]->name, e.msg);
+        }
+        tenant_rec_free(list[i]);
+    }
+    free(list);
+}
+
 int svc_node_tick(struct svc *s, struct err *e)
 {
     int64_t now = time_now(), n = 0, beat;
     struct store_tx *tx;
     char *job;
-    int rc;
+    int rc, prune;
 
     pthread_mutex_lock(&s->gates->lock);
     beat = s->gates->beat;
@@ -376,7 +404,11 @@ int svc_node_tick(struct svc *s, struct err *e)
         log_info("nodes: %d share the tenants' API rates", rc);
     s->gates->nodes = rc;
     s->gates->beat = now;
+    if ((prune = now - s->gates->pruned >= 3600))
+        s->gates->pruned = now;
     pthread_mutex_unlock(&s->gates->lock);
+    if (prune)
+        idempotency_prune(s, now);
     return rc;
 }
 

@@ -2,6 +2,7 @@
 import base64
 import json
 import subprocess
+import time
 
 import pytest
 from cryptography import x509
@@ -281,3 +282,74 @@ def test_cli_keygen_takes_the_password_from_a_file(server, tmp_path):
     r = subprocess.run(["openssl", "pkcs12", "-in", str(out), "-nokeys", "-passin",
                         "pass:file-borne secret\n"], capture_output=True, text=True)
     assert r.returncode != 0  # the line end is not part of the password
+
+
+def test_an_issuance_asked_again_with_its_idempotency_key_gets_the_same_certificate(server):
+    """A client that lost the answer asks again with the same Idempotency-Key: it gets the
+    certificate issued the first time, not a second one; the key cannot be used for another
+    request or by another principal, and one key sent by many at once issues once."""
+    import threading
+    csr, _ = make_csr(cn="idem.example", dns=["idem.example"])
+    body = {"ca": "issuing", "profile": "tls-server", "csr": csr}
+    path = "/api/v1/t/default/certificates"
+    mine = lambda: server.api("GET", "/certificates?san=idem.example&limit=1000")["certificates"]
+    audit = lambda: [e for e in server.audit() if e["action"] == "cert.issue"]
+    issued_before = len(audit())
+    r1 = server.request("POST", path, body, headers={"Idempotency-Key": "order-1"})
+    assert r1.status == 201 and r1.headers.get("Idempotent-Replayed") is None, r1.body
+    r2 = server.request("POST", path, body, headers={"Idempotency-Key": "order-1"})
+    assert r2.status == 201 and r2.headers["Idempotent-Replayed"] == "true"
+    assert r2.json()["serial"] == r1.json()["serial"]
+    assert r2.json()["certificate"] == r1.json()["certificate"]
+    assert len(mine()) == 1 and len(audit()) == issued_before + 1
+    # Without a key, or with another: a new certificate each time.
+    assert server.request("POST", path, body).status == 201
+    assert server.request("POST", path, body, headers={"Idempotency-Key": "order-2"}).status == 201
+    assert len(mine()) == 3
+    # The key with another request, or by another principal: refused, nothing issued.
+    other_csr, _ = make_csr(cn="idem.example", dns=["idem.example"])
+    r = server.request("POST", path, dict(body, csr=other_csr),
+                       headers={"Idempotency-Key": "order-1"})
+    assert r.status == 409 and r.json()["error"] == "idempotency_key_in_use", r.body
+    p = server.api("POST", "/principals", {"name": "idem-app", "kind": "application"}, expect=201)
+    server.api("POST", "/roles/bind", {"principal": p["id"], "role": "requester"}, expect=201)
+    tok = server.api("POST", "/tokens", {"name": "idem-app", "principal": p["id"],
+                                         "expires_days": 0}, expect=201)["token"]
+    r = server.request("POST", path, body, token=tok, headers={"Idempotency-Key": "order-1"})
+    assert r.status == 409 and r.json()["error"] == "idempotency_key_in_use", r.body
+    for bad in ("", "x" * 65, "has space", "semi;colon"):
+        r = server.request("POST", path, body, headers={"Idempotency-Key": bad})
+        assert r.status == 400 and "Idempotency-Key" in r.json()["detail"], (bad, r.body)
+    assert len(mine()) == 3
+    # Eight clients at once with one key: one certificate, the same for all.
+    got = []
+    lock = threading.Lock()
+
+    def ask():
+        r = server.request("POST", path, body, headers={"Idempotency-Key": "order-3"})
+        with lock:
+            got.append((r.status, r.json().get("serial")))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {s for s, _ in got} == {201}, got
+    assert len({serial for _, serial in got}) == 1, got
+    assert len(mine()) == 4
+    # A day on, a key is free again (and nodes remove it: at start, then hourly).
+    server.sql("UPDATE idempotency SET created = created - 90000 WHERE key IN (?, ?)",
+               ("order-1", "order-2"))
+    r = server.request("POST", path, dict(body, csr=other_csr),
+                       headers={"Idempotency-Key": "order-1"})
+    assert r.status == 201 and r.headers.get("Idempotent-Replayed") is None, r.body
+    assert len(mine()) == 5
+    server.stop()
+    server.start()
+    for _ in range(100):
+        keys = {k for (k,) in server.sql("SELECT key FROM idempotency WHERE tenant = 'default'")}
+        if "order-2" not in keys:
+            break
+        time.sleep(0.1)
+    assert "order-2" not in keys and {"order-1", "order-3"} <= keys, keys

@@ -102,6 +102,21 @@ def test_certificates_issued_on_two_nodes_at_once_all_succeed_and_the_audit_chai
     assert server.api("GET", "/audit/verify")["ok"] is True
 
 
+def test_one_idempotency_key_sent_to_two_nodes_at_once_issues_one_certificate(server, node2):
+    csr, _ = make_csr(cn="idem-two.example", dns=["idem-two.example"])
+    body = {"ca": "issuing", "profile": "tls-server", "csr": csr}
+
+    def issue(base, i):
+        return server.request("POST", "/api/v1/t/default/certificates", body, base=base,
+                              headers={"Idempotency-Key": "two-nodes-1"})
+
+    results = both(server, node2, 4, issue)
+    assert all(r.status == 201 for r in results), [(r.status, r.body) for r in results]
+    assert len({r.json()["serial"] for r in results}) == 1
+    listed = server.api("GET", "/certificates?san=idem-two.example")["certificates"]
+    assert len(listed) == 1
+
+
 def test_a_node_replaces_connections_the_server_cut(server):
     server.api("GET", "/cas")
     pg_admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "

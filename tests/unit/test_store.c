@@ -2349,6 +2349,70 @@ static void live_node_leases_are_counted_by_prefix(void **state)
     store_close(s);
 }
 
+/* ---- idempotency keys ------------------------------------------------------------ */
+
+static int idem_put(struct store *s, const char *tenant, const char *key, const char *serial,
+                    int64_t created, int64_t expired, struct err *e)
+{
+    struct idempotency_rec r = {.key = (char *)key,
+                                .principal = "p1",
+                                .request_hash = "h1",
+                                .serial = (char *)serial,
+                                .created = created};
+    struct store_tx *tx = begin(s);
+    int rc = store_idempotency_put(tx, tenant, &r, expired, e);
+
+    if (rc == 0)
+        commit(tx);
+    else
+        store_rollback(tx);
+    return rc;
+}
+
+static const char *idem_serial(struct store *s, const char *tenant, const char *key, char *buf)
+{
+    struct idempotency_rec *r = NULL;
+    struct store_tx *tx = begin_read(s);
+    struct err e;
+
+    if (store_idempotency_get(tx, tenant, key, &r, &e) != 0) {
+        store_rollback(tx);
+        return e.status == 404 ? NULL : "error";
+    }
+    store_rollback(tx);
+    snprintf(buf, 64, "%s", r->serial);
+    idempotency_rec_free(r);
+    return buf;
+}
+
+/* A key names one issuance per tenant until it expires; then it may name another. */
+static void idempotency_keys_are_unique_per_tenant_until_they_expire(void **state)
+{
+    struct store *s = open_store();
+    struct store_tx *tx;
+    char buf[64];
+    struct err e;
+    (void)state;
+    tenant_make(s, "a");
+    tenant_make(s, "b");
+    assert_int_equal(idem_put(s, "a", "k1", "01", 1000, 1000 - 86400, &e), 0);
+    assert_int_equal(idem_put(s, "a", "k1", "02", 1001, 1001 - 86400, &e), -1);
+    assert_int_equal(e.status, 409);
+    assert_string_equal(idem_serial(s, "a", "k1", buf), "01");
+    assert_int_equal(idem_put(s, "b", "k1", "03", 1001, 1001 - 86400, &e), 0); /* b's own */
+    assert_null(idem_serial(s, "a", "k2", buf));
+    /* Expired: taken over. */
+    assert_int_equal(idem_put(s, "a", "k1", "04", 90000, 90000 - 86400, &e), 0);
+    assert_string_equal(idem_serial(s, "a", "k1", buf), "04");
+    assert_string_equal(idem_serial(s, "b", "k1", buf), "03");
+    tx = begin(s);
+    assert_int_equal(store_idempotency_prune(tx, "b", 5000, &e), 0);
+    commit(tx);
+    assert_null(idem_serial(s, "b", "k1", buf));
+    assert_string_equal(idem_serial(s, "a", "k1", buf), "04");
+    store_close(s);
+}
+
 /* ---- offline imports ----------------------------------------------------------- */
 
 static void offline_imports_are_found_by_sequence_and_unique_per_source(void **state)
@@ -2506,6 +2570,7 @@ int main(void)
         T(more_threads_than_connections_wait_their_turn),
         T(a_lease_is_held_by_one_node_until_it_runs_out),
         T(live_node_leases_are_counted_by_prefix),
+        T(idempotency_keys_are_unique_per_tenant_until_they_expire),
         T(a_tenant_is_updated_counted_and_purged_alone),
         T(workflows_requests_and_webhook_events_round_trip_per_tenant),
         T(offline_imports_are_found_by_sequence_and_unique_per_source),

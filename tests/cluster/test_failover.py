@@ -19,6 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 
 import pytest
 from cryptography import x509
@@ -31,6 +32,9 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("VOUCH_BUILD", os.path.join(ROOT, "build"))
 SCRIPT = os.path.join(ROOT, "deploy", "cluster.sh")
 TENANTS = ("default", "second")
+# Issuances the load clients asked for, each under an Idempotency-Key of its own (its retry
+# reuses the key): the cluster may store at most this many load certificates per tenant.
+ASKED = {t: 0 for t in TENANTS}
 
 
 class Cluster:
@@ -171,10 +175,12 @@ class Load:
 
     def issuer_loop(self, tenant):
         body = {"ca": "issuing", "profile": "tls-server", "csr": self.csr[tenant]}
+        key = [None]
 
         def once():
             status, out = self.c.call("POST", f"{self.c.api}/api/v1/t/{tenant}/certificates",
-                                      body, self.c.tokens[tenant])
+                                      body, self.c.tokens[tenant],
+                                      headers={"Idempotency-Key": key[0]})
             if status == 201:
                 serial = json.loads(out)["serial"]
                 with self.lock:
@@ -188,6 +194,9 @@ class Load:
             return status == 201, status
 
         while not self.stop.is_set():
+            key[0] = "load-" + uuid.uuid4().hex
+            with self.lock:
+                ASKED[tenant] += 1
             self.attempt("issue " + tenant, once)
 
     def ocsp_loop(self):
@@ -247,6 +256,15 @@ def test_allowlists_see_the_client_behind_haproxy(cluster):
         assert status == 403 and b"127.0.0.1" in body, body
 
 
+def issued_once(cluster):
+    """No retry made a second certificate: the load's certificates are at most the issuances
+    its clients asked for (a retry after a lost answer gets the first one, by its key)."""
+    for tenant in TENANTS:
+        (n,) = cluster.sql(f"SELECT count(*) FROM certs WHERE tenant = '{tenant}' AND "
+                           f"subject LIKE '%load.{tenant}.example%'")[0]
+        assert 0 < int(n) <= ASKED[tenant], (tenant, n, ASKED[tenant])
+
+
 def test_killing_a_vouchd_node_fails_no_request_after_one_retry(cluster):
     with Load(cluster) as load:
         time.sleep(3)
@@ -259,6 +277,7 @@ def test_killing_a_vouchd_node_fails_no_request_after_one_retry(cluster):
     # when its node dies before answering: no OCSP client saw the kill, not even once.
     assert [f for f in load.first_failed if f[1] == "ocsp"] == [], load.first_failed
     assert sum(len(v) for v in load.issued.values()) > 10
+    issued_once(cluster)
     cluster.script("node-start", "1")
 
 
@@ -302,6 +321,7 @@ def outage(cluster, kill):
         assert status == 200 and json.loads(out)["ok"] is True, out
     # Requests that failed did so only while there was no primary (or were under way then).
     assert all(t < resumed[0] + 5 for t, _, _ in load.failed), load.failed
+    issued_once(cluster)
 
 
 def test_killing_the_database_primary_resumes_within_30_seconds_and_loses_nothing(cluster):

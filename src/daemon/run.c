@@ -323,9 +323,9 @@ static void keystore_events_audit(struct server *s)
 /*
  * Waits for SIGINT/SIGTERM; every second audits the key-store events, signs
  * the audit chain heads every audit_checkpoint_seconds, runs the CRL
- * scheduler (and marks pending requests past their time expired) every
- * crl_check_seconds and purges deleted tenants past their retention every
- * tenant_purge_check_seconds.
+ * scheduler (and marks pending requests past their time expired, and
+ * announces certificates that expired) every crl_check_seconds and purges deleted tenants past
+ * their retention every tenant_purge_check_seconds.
  */
 static void server_loop(struct server *s, const sigset_t *stop)
 {
@@ -346,6 +346,8 @@ static void server_loop(struct server *s, const sigset_t *stop)
             next_crl = time_now() + s->cfg.crl_check_seconds;
             if (svc_request_expire_tick(s->svc, &e) < 0)
                 log_warn("request expiry: %s", e.msg);
+            if (svc_cert_expiry_tick(s->svc, &e) < 0)
+                log_warn("certificate expiry: %s", e.msg);
             made = svc_crl_tick(s->svc, &e);
             if (made < 0)
                 log_warn("CRL scheduler: %s", e.msg);

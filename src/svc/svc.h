@@ -277,6 +277,12 @@ int svc_cert_keygen(struct svc *s, const struct actor *a, const char *tenant,
                     const char *key_type, const char *password, struct cert_rec **out,
                     unsigned char **p12, size_t *p12_len, struct err *e);
 /* Renews: with csr NULL the old public key is reused. Links the new record to the old. */
+/*
+ * Every tenant's certificates whose notAfter passed since the last call (the
+ * first call only starts counting): each a "cert.expired" audit event and a
+ * "certificate.expired" webhook event.  The number, or -1.
+ */
+int svc_cert_expiry_tick(struct svc *s, struct err *e);
 int svc_cert_renew(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
                    const unsigned char *csr, size_t csr_len, struct cert_rec **out, struct err *e);
 /* reason: RFC 5280 code (not certificateHold: that is suspend). invalidity_date 0 = none. */

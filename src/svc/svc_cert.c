@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 
 #include "audit/audit.h"
+#include "lib/log.h"
 
 /* What one issuance reads before it signs. */
 struct issue_ctx {
@@ -591,4 +592,91 @@ char *svc_chain_pem(struct svc *s, const char *tenant, const char *ca, struct er
         chain_keep(s, tenant, ca, (char *)b.data);
     ca_rec_free(rec);
     return (char *)b.data;
+}
+
+/* ---- expiry ------------------------------------------------------------------ */
+
+#define EXPIRY_PAGE 1000
+
+/* The audit event and webhook event of one certificate that expired, in tx. */
+static int expired_one(struct svc *s, struct store_tx *tx, const char *tenant,
+                       const struct cert_rec *r, struct err *e)
+{
+    static const struct actor scheduler = {.id = "scheduler"};
+    json_t *d = json_pack("{s:s, s:s, s:s, s:I}", "ca", r->ca, "status", r->status, "subject",
+                          r->subject ? r->subject : "", "not_after", (json_int_t)r->not_after);
+    char *detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+    int rc = svc_audit_ok(tx, tenant, &scheduler, "cert.expired", r->serial, detail, e) == 0 &&
+                     cert_announce(s, tx, tenant, "certificate.expired", r, e) == 0
+                 ? 0
+                 : -1;
+
+    free(detail);
+    json_decref(d);
+    return rc;
+}
+
+/*
+ * Tenant's certificates whose notAfter fell in [its last scan, now): each an
+ * event, with the new mark, in one transaction, so a scan that fails leaves
+ * the mark where it was and no certificate is announced twice.  The first
+ * scan only sets the mark: certificates that expired before are not
+ * announced.  The number announced, or -1.
+ */
+static int expiry_scan(struct svc *s, const char *tenant, int64_t now, struct err *e)
+{
+    struct store_tx *tx = store_begin(s->store, e);
+    struct cert_query q = {.expires_before = now, .limit = EXPIRY_PAGE};
+    struct cert_rec **list = NULL;
+    size_t n = 0;
+    int64_t mark = 0;
+    int count = 0, rc = 0;
+
+    if (tx == NULL)
+        return -1;
+    if (store_audit_forward_get(tx, tenant, "cert-expiry", &mark, e) != 0)
+        rc = -1;
+    for (q.expires_after = mark; rc == 0 && mark > 0; q.offset += EXPIRY_PAGE) {
+        if (store_cert_search(tx, tenant, &q, &list, &n, e) != 0) {
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (rc == 0 && expired_one(s, tx, tenant, list[i], e) != 0)
+                rc = -1;
+        count += (int)n;
+        cert_rec_list_free(list, n);
+        if (n < EXPIRY_PAGE)
+            break;
+    }
+    if (rc != 0 || store_audit_forward_set(tx, tenant, "cert-expiry", now, e) != 0) {
+        store_rollback(tx);
+        return -1;
+    }
+    return store_commit(tx, e) == 0 ? count : -1;
+}
+
+int svc_cert_expiry_tick(struct svc *s, struct err *e)
+{
+    struct tenant_rec **list = NULL;
+    int64_t now = time_now();
+    size_t n = 0;
+    int total = 0, made;
+    struct err te;
+
+    if (svc_tenants(s, &list, &n, e) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        /* One node scans a tenant at a time; the mark keeps scans from overlapping. */
+        if (strcmp(list[i]->status, "deleted") != 0 && strcmp(list[i]->status, "purged") != 0 &&
+            svc_lease(s, list[i]->name, "expiry", "scan", 60)) {
+            if ((made = expiry_scan(s, list[i]->name, now, &te)) < 0)
+                log_warn("tenant %s: certificate expiry: %s", list[i]->name, te.msg);
+            else
+                total += made;
+        }
+        tenant_rec_free(list[i]);
+    }
+    free(list);
+    return total;
 }

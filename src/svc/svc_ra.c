@@ -489,13 +489,13 @@ int svc_request_expire_tick(struct svc *s, struct err *e)
         return -1;
     for (size_t i = 0; i < n; i++) {
         expired = 0;
-        if ((tx = store_begin(s->store, &te)) != NULL &&
-            store_request_expire(tx, list[i]->name, time_now(), &expired, &te) == 0 &&
-            (expired == 0 || expire_audit(tx, list[i]->name, expired, &te) == 0) &&
-            store_commit(tx, &te) == 0)
-            total += expired;
-        else
+        tx = store_begin(s->store, &te);
+        if (tx != NULL &&
+            (store_request_expire(tx, list[i]->name, time_now(), &expired, &te) != 0 ||
+             (expired != 0 && expire_audit(tx, list[i]->name, expired, &te) != 0)))
             store_rollback(tx);
+        else if (tx != NULL && store_commit(tx, &te) == 0) /* a commit frees tx, also on failure */
+            total += expired;
         tenant_rec_free(list[i]);
     }
     free(list);

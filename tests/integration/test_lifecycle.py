@@ -208,3 +208,30 @@ def test_the_scheduler_publishes_a_ca_without_a_crl(server):
     assert crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 2
     actions = [(e["action"], e["actor"], e["object"]) for e in server.audit()]
     assert ("crl.generate", "scheduler", "sched") in actions
+
+
+def test_a_certificate_that_expires_is_audited_once(server):
+    """The scheduler (every crl_check_seconds: 1 s here) records each certificate whose notAfter
+    passed as a cert.expired event (and a certificate.expired webhook event), once."""
+    import time
+    cert, _ = issue(server, "expires-now.example")
+    serial = cert["serial"]
+    # Backdated to now: past the scan's mark, which the scheduler moves every second.
+    server.sql("UPDATE certs SET not_after = ? WHERE tenant = 'default' AND serial = ?",
+               (int(time.time()), serial))
+
+    def events():
+        return [e for e in server.audit() if e["action"] == "cert.expired" and
+                e["object"] == serial]
+
+    for _ in range(100):
+        if events():
+            break
+        time.sleep(0.1)
+    got = events()
+    assert len(got) == 1 and got[0]["actor"] == "scheduler", got
+    assert "expires-now.example" in json.dumps(got[0]["detail"])
+    time.sleep(2.5)  # later scans do not announce it again
+    assert len(events()) == 1
+    # The certificate itself is unchanged: expiry is a fact, not a status.
+    assert server.api("GET", f"/certificates/{serial}")["status"] == "good"

@@ -621,7 +621,9 @@ static int expired_one(struct svc *s, struct store_tx *tx, const char *tenant,
  * event, with the new mark, in one transaction, so a scan that fails leaves
  * the mark where it was and no certificate is announced twice.  The first
  * scan only sets the mark: certificates that expired before are not
- * announced.  The number announced, or -1.
+ * announced.  A scan that finds none leaves the mark (and writes nothing):
+ * no certificate is issued with a notAfter in the past.  The number
+ * announced, or -1.
  */
 static int expiry_scan(struct svc *s, const char *tenant, int64_t now, struct err *e)
 {
@@ -648,6 +650,10 @@ static int expiry_scan(struct svc *s, const char *tenant, int64_t now, struct er
         cert_rec_list_free(list, n);
         if (n < EXPIRY_PAGE)
             break;
+    }
+    if (rc == 0 && mark > 0 && count == 0) {
+        store_rollback(tx); /* nothing expired: the mark may stay (no write) */
+        return 0;
     }
     if (rc != 0 || store_audit_forward_set(tx, tenant, "cert-expiry", now, e) != 0) {
         store_rollback(tx);

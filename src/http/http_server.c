@@ -198,6 +198,7 @@ static enum MHD_Result xff_collect(void *cls, enum MHD_ValueKind kind, const cha
 static int remote_forwarded(struct request_ctx *r, struct MHD_Connection *conn)
 {
     const struct http_server *srv = r->srv;
+    char client[sizeof(r->remote_addr)];
     struct netaddr peer;
     struct buf xff = {0};
     struct err e = {0};
@@ -214,20 +215,16 @@ static int remote_forwarded(struct request_ctx *r, struct MHD_Connection *conn)
     if (xff.len == 0)
         return 0;
     buf_append(&xff, "", 1);
-    rc = http_forwarded_client(srv->proxies, srv->nproxies, (const char *)xff.data, r->proxy_addr,
-                               sizeof(r->proxy_addr), &e);
+    rc = http_forwarded_client(srv->proxies, srv->nproxies, (const char *)xff.data, client,
+                               sizeof(client), &e);
     buf_free(&xff);
     if (rc < 0) {
         http_respond_error(&r->resp, 400, ERR_BAD_REQUEST, "%s", e.msg);
         return -1;
     }
-    if (rc == 0) {
-        /* Swap: the forwarded client is the remote address, the peer the proxy. */
-        char client[sizeof(r->remote_addr)];
-
-        memcpy(client, r->proxy_addr, sizeof(client));
-        memcpy(r->proxy_addr, r->remote_addr, sizeof(client));
-        memcpy(r->remote_addr, client, sizeof(client));
+    if (rc == 0) { /* the client is whom the header names; the peer is the proxy */
+        memcpy(r->proxy_addr, r->remote_addr, sizeof(r->proxy_addr));
+        memcpy(r->remote_addr, client, sizeof(r->remote_addr));
         r->req.proxy_addr = r->proxy_addr;
     }
     return 0;
@@ -595,10 +592,9 @@ struct http_server *http_server_start(const struct http_config *cfg,
     struct http_tls tls = {0};
     struct http_server *srv;
     union listen_addr addr;
-    int saved_errno;
-
     struct netaddr *proxies;
     size_t nproxies;
+    int saved_errno;
 
     if (http_routes_validate(routes, nroutes, e) != 0 ||
         http_proxies_parse(cfg->trusted_proxies, &proxies, &nproxies, e) != 0)

@@ -485,15 +485,28 @@ static void a_token_that_fails_and_heals_is_used_again_without_a_restart(void **
 /* Whether the signer's health says what within seconds (polled every 100 ms). */
 static int health_says(struct signer *s, const char *what, int seconds)
 {
-    char health[700] = "";
+    char health[700] = "", last_error[600] = "(none)";
+    struct timespec t0, t1;
+    int asked = 0, failed = 0;
     struct err e;
 
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; i < seconds * 10; i++) {
-        if (signer_health(s, health, sizeof(health), &e) == 0 && strstr(health, what) != NULL)
-            return 1;
+        asked++;
+        if (signer_health(s, health, sizeof(health), &e) == 0) {
+            if (strstr(health, what) != NULL)
+                return 1;
+        } else {
+            failed++;
+            snprintf(last_error, sizeof(last_error), "%d %s", e.status, e.msg);
+        }
         usleep(100000);
     }
-    fprintf(stderr, "health: %s\n", health);
+    /* What a rare failure here looked like: how many pings failed, and how long they took. */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fprintf(stderr, "health: \"%s\" after %d pings (%d failed, last: %s) in %.1f s\n", health,
+            asked, failed, last_error,
+            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     return 0;
 }
 

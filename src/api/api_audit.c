@@ -63,7 +63,7 @@ static int key_read(struct api *api, struct http_request *req, struct http_respo
     struct err e;
 
     *key = NULL;
-    if (svc_audit_key(api->svc, api_tenant(req), 0, key, &e) == 0 || e.status == 404)
+    if (svc_audit_key(api->svc, api_tenant(req), 0, key, &e) == 0 || e.kind == ERR_NOT_FOUND)
         return 0;
     api_fail(api, req, resp, "audit.read", NULL, &e);
     return -1;
@@ -183,13 +183,13 @@ static int target_parse(json_t *body, struct audit_target_rec *t, struct err *e)
         api_str(body, "ca_pem", 0, (const char **)&t->ca_pem, e) != 0)
         return -1;
     if (!host_ok(t->host))
-        return err_set(e, 400, ERR_BAD_REQUEST, "host: a host name or IP address");
+        return err_set(e, ERR_INVALID, "host: a host name or IP address");
     if (port == 0)
-        return err_set(e, 400, ERR_BAD_REQUEST, "port: required");
+        return err_set(e, ERR_INVALID, "port: required");
     if (strcmp(transport, "tcp") != 0 && strcmp(transport, "tls") != 0)
-        return err_set(e, 400, ERR_BAD_REQUEST, "transport: tcp or tls");
+        return err_set(e, ERR_INVALID, "transport: tcp or tls");
     if (strcmp(transport, "tls") == 0 && (t->ca_pem == NULL || !ca_pem_ok(t->ca_pem)))
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "ca_pem: the receiver's CA certificates (PEM), required with tls");
     if (strcmp(transport, "tcp") == 0)
         t->ca_pem = NULL;
@@ -216,7 +216,7 @@ void api_audit_forwarding_put(void *app, struct http_request *req, struct http_r
     if (body == NULL)
         return;
     if (!api->tenant_forwarding) {
-        err_set(&e, 403, ERR_FORBIDDEN,
+        err_set(&e, ERR_FORBIDDEN,
                 "forwarding to a tenant's own SIEM is not enabled here (syslog_tenant_targets)");
         goto fail;
     }

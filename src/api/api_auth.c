@@ -97,7 +97,7 @@ int api_routes_check(const struct http_route *routes, size_t n, struct err *e)
 {
     for (size_t i = 0; i < n; i++)
         if (routes[i].permission == NULL || !api_permission_known(routes[i].permission))
-            return err_set(e, 500, ERR_INTERNAL, "route %s %s: unknown permission \"%s\"",
+            return err_set(e, ERR_INTERNAL, "route %s %s: unknown permission \"%s\"",
                            routes[i].method, routes[i].pattern,
                            routes[i].permission ? routes[i].permission : "(none)");
     return 0;
@@ -324,7 +324,7 @@ static int token_lookup(struct store_tx *tx, const char *token, struct token_rec
         hash = svc_token_hash(token); /* a token made before schema 7 */
     if (store_token_find(tx, secret ? key : hash, &t, e) != 0) {
         free(hash);
-        return e->status == 404 ? err_set(e, 401, ERR_UNAUTHORIZED, "invalid token") : -1;
+        return e->kind == ERR_NOT_FOUND ? err_set(e, ERR_UNAUTHENTICATED, "invalid token") : -1;
     }
     free(hash);
     if (secret == NULL) {
@@ -333,7 +333,7 @@ static int token_lookup(struct store_tx *tx, const char *token, struct token_rec
         token_digest(token, md);
         if (t->secret != NULL && !cache_hit(md, t->secret) && fail_blocked(key)) {
             token_rec_free(t);
-            return err_set(e, 401, ERR_UNAUTHORIZED,
+            return err_set(e, ERR_UNAUTHENTICATED,
                            "too many failed attempts with this token: try again later");
         }
         ok =
@@ -345,7 +345,7 @@ static int token_lookup(struct store_tx *tx, const char *token, struct token_rec
     }
     if (!ok) {
         token_rec_free(t);
-        return err_set(e, 401, ERR_UNAUTHORIZED, "invalid token");
+        return err_set(e, ERR_UNAUTHENTICATED, "invalid token");
     }
     *out = t;
     return 0;
@@ -359,9 +359,9 @@ int api_principal_admit(struct store_tx *tx, struct http_request *req,
     size_t nb = 0;
 
     if (pr->disabled)
-        return err_set(e, 403, ERR_FORBIDDEN, "principal %s is disabled", pr->id);
+        return err_set(e, ERR_FORBIDDEN, "principal %s is disabled", pr->id);
     if (!svc_addr_allowed(pr->allow, req->remote_addr))
-        return err_set(e, 403, ERR_FORBIDDEN, "address %s is not allowed for principal %s",
+        return err_set(e, ERR_FORBIDDEN, "address %s is not allowed for principal %s",
                        req->remote_addr ? req->remote_addr : "?", pr->id);
     if (target != NULL && store_binding_list(tx, target, p->tenant, pr->id, &b, &nb, e) != 0)
         return -1;
@@ -386,7 +386,7 @@ static struct principal *principal_find(struct api *api, struct http_request *re
     struct principal *p = NULL;
 
     if (strlen(token) > 256)
-        return err_set(e, 401, ERR_UNAUTHORIZED, "invalid token"), NULL;
+        return err_set(e, ERR_UNAUTHENTICATED, "invalid token"), NULL;
     if ((tx = store_begin_read(api->store, e)) == NULL)
         return NULL;
     if (token_lookup(tx, token, &t, e) != 0)
@@ -396,15 +396,15 @@ static struct principal *principal_find(struct api *api, struct http_request *re
     p->id = xstrdup(t->principal);
     p->token_id = xstrdup(t->id);
     if (t->revoked != 0) {
-        err_set(e, 401, ERR_UNAUTHORIZED, "token revoked");
+        err_set(e, ERR_UNAUTHENTICATED, "token revoked");
         goto out;
     }
     if (t->expires != 0 && t->expires <= time_now()) {
-        err_set(e, 401, ERR_UNAUTHORIZED, "token expired");
+        err_set(e, ERR_UNAUTHENTICATED, "token expired");
         goto out;
     }
     if (store_principal_get(tx, t->tenant, t->principal, &pr, e) != 0) {
-        err_set(e, 401, ERR_UNAUTHORIZED, "invalid token");
+        err_set(e, ERR_UNAUTHENTICATED, "invalid token");
         goto out;
     }
     if (api_principal_admit(tx, req, pr, target, p, e) != 0)
@@ -438,13 +438,13 @@ static int tenant_admit(struct api *api, struct http_request *req, struct http_r
     err_clear(&e);
     if (svc_tenant_admit(api->svc, api_tenant(req), &refused, &e) == 0)
         return 0;
-    if (e.status != 429) {
+    if (e.kind != ERR_LIMIT) {
         api_fail(api, req, resp, "auth.refused", req->path, &e);
         return -1;
     }
     if (refused > 0) {
-        err_set(&ae, 429, ERR_TOO_MANY, "%ld API request(s) refused over the rate limit: %s",
-                refused, e.msg);
+        err_set(&ae, ERR_LIMIT, "%ld API request(s) refused over the rate limit: %s", refused,
+                e.msg);
         svc_audit_refusal(api->svc, api_tenant(req), &a, "ratelimit.refused", req->path, &ae);
     }
     http_add_header(resp, "Retry-After", "1");
@@ -468,29 +468,28 @@ int api_authorize(void *app, const struct http_route *route, struct http_request
     if (token == NULL && req->client_cert != NULL)
         p = api_cert_principal(api, req, target, &e);
     else if (token == NULL)
-        err_set(&e, 401, ERR_UNAUTHORIZED, "missing bearer token");
+        err_set(&e, ERR_UNAUTHENTICATED, "missing bearer token");
     else
         p = principal_find(api, req, token, target, &e);
     if (p == NULL)
         goto refuse;
     req->principal = p;
     if (target == NULL || p->nroles == 0) {
-        err_set(&e, 403, ERR_FORBIDDEN,
+        err_set(&e, ERR_FORBIDDEN,
                 strcmp(route->permission, "system") == 0
                     ? "this route needs the system administrator"
                     : "token is not valid for this tenant");
         goto refuse;
     }
     if (api_principal_grants(p, route->permission) == 0) {
-        err_set(&e, 403, ERR_FORBIDDEN, "the roles of %s lack permission %s", p->id,
-                route->permission);
+        err_set(&e, ERR_FORBIDDEN, "the roles of %s lack permission %s", p->id, route->permission);
         goto refuse;
     }
     if (strcmp(route->permission, "system") != 0 && tenant_admit(api, req, resp) != 0)
         return -1;
     return 0;
 refuse:
-    if (e.status == 401)
+    if (e.kind == ERR_UNAUTHENTICATED)
         http_add_header(resp, "WWW-Authenticate", "Bearer");
     api_fail(api, req, resp, "auth.refused", req->path, &e);
     return -1;

@@ -113,8 +113,8 @@ static struct ca_rec *ca_of_path(struct api *api, struct http_request *req,
     rc = store_ca_get(tx, api_tenant(req), name, &rec, &e);
     store_rollback(tx);
     if (rc != 0) {
-        if (e.status == 404)
-            err_set(&e, 404, ERR_NOT_FOUND, "CA %s not found", name);
+        if (e.kind == ERR_NOT_FOUND)
+            err_set(&e, ERR_NOT_FOUND, "CA %s not found", name);
         api_fail(api, req, resp, action, name, &e);
         return NULL;
     }
@@ -138,8 +138,7 @@ void api_ca_csr(void *app, struct http_request *req, struct http_response *resp)
     if (rec == NULL)
         return;
     if (rec->csr_der == NULL) {
-        err_set(&e, 404, ERR_NOT_FOUND, "CA %s has no CSR (it was not created as external)",
-                rec->name);
+        err_set(&e, ERR_NOT_FOUND, "CA %s has no CSR (it was not created as external)", rec->name);
         api_fail(app, req, resp, "ca.csr", rec->name, &e);
     } else {
         pem = api_pem("CERTIFICATE REQUEST", rec->csr_der, rec->csr_len);
@@ -219,7 +218,7 @@ void api_ca_import(void *app, struct http_request *req, struct http_response *re
         goto fail;
     if (p12_b64 != NULL) {
         if ((p12 = base64_decode(p12_b64, &p12_len)) == NULL) {
-            err_set(&e, 400, ERR_BAD_REQUEST, "pkcs12: not base64");
+            err_set(&e, ERR_INVALID, "pkcs12: not base64");
             goto fail;
         }
         rc = svc_ca_import(api->svc, &a, api_tenant(req), name, SIGNER_IMPORT_PKCS12, p12, p12_len,
@@ -232,8 +231,7 @@ void api_ca_import(void *app, struct http_request *req, struct http_response *re
                            (const unsigned char *)key_pem, strlen(key_pem), password,
                            sk_X509_value(certs, 0), chain, &rec, &e);
     } else {
-        err_set(&e, 400, ERR_BAD_REQUEST,
-                "pkcs12 (with password), or key and certificate: required");
+        err_set(&e, ERR_INVALID, "pkcs12 (with password), or key and certificate: required");
         goto fail;
     }
     if (rc != 0)
@@ -285,9 +283,9 @@ static int crl_selection(struct http_request *req, int *shard, int *delta, struc
     long k = s ? strtol(s, &end, 10) : 0;
 
     if (s != NULL && (*s == '\0' || *end != '\0' || k < 0 || k > CRL_SHARDS_MAX))
-        return err_set(e, 400, ERR_BAD_REQUEST, "shard: 0 to %d", CRL_SHARDS_MAX);
+        return err_set(e, ERR_INVALID, "shard: 0 to %d", CRL_SHARDS_MAX);
     if (d != NULL && strcmp(d, "true") != 0 && strcmp(d, "false") != 0)
-        return err_set(e, 400, ERR_BAD_REQUEST, "delta: true or false");
+        return err_set(e, ERR_INVALID, "delta: true or false");
     *shard = (int)k;
     *delta = d != NULL && strcmp(d, "true") == 0;
     return 0;
@@ -310,11 +308,11 @@ void api_crl_show(void *app, struct http_request *req, struct http_response *res
     }
     rc = store_ca_get(tx, api_tenant(req), name, &ca, &e);
     if (rc != 0)
-        err_set(&e, 404, ERR_NOT_FOUND, "CA %s not found", name);
+        err_set(&e, ERR_NOT_FOUND, "CA %s not found", name);
     else if ((rc = store_crl_latest_scope(tx, api_tenant(req), name, shard, delta, &crl, &e)) !=
                  0 &&
-             e.status == 404)
-        err_set(&e, 404, ERR_NOT_FOUND, "CA %s has no such CRL", name);
+             e.kind == ERR_NOT_FOUND)
+        err_set(&e, ERR_NOT_FOUND, "CA %s has no such CRL", name);
     store_rollback(tx);
     ca_rec_free(ca);
     if (rc != 0) {

@@ -32,7 +32,7 @@ static int format_der(json_t *b, struct err *e)
         return 0;
     if (strcmp(f, "der") == 0)
         return 1;
-    return err_set(e, 400, ERR_BAD_REQUEST, "format: pem or der");
+    return err_set(e, ERR_INVALID, "format: pem or der");
 }
 
 /* The approval gate of issuance under `profile` (api_gate). */
@@ -57,8 +57,8 @@ static int cert_read(struct api *api, struct http_request *req, const char *seri
         return -1;
     rc = store_cert_get(tx, api_tenant(req), serial, out, e);
     store_rollback(tx);
-    if (rc != 0 && e->status == 404)
-        err_set(e, 404, ERR_NOT_FOUND, "certificate %s not found", serial);
+    if (rc != 0 && e->kind == ERR_NOT_FOUND)
+        err_set(e, ERR_NOT_FOUND, "certificate %s not found", serial);
     return rc;
 }
 
@@ -112,13 +112,13 @@ static int idempotency_replay(struct api *api, struct http_request *req, struct 
         return -1;
     if (store_idempotency_get(tx, api_tenant(req), key, &r, e) != 0) {
         store_rollback(tx);
-        return e->status == 404 ? 0 : -1;
+        return e->kind == ERR_NOT_FOUND ? 0 : -1;
     }
     if (r->created < time_now() - IDEMPOTENCY_KEEP_SECS) {
         rc = 0;
     } else if (strcmp(r->principal, who) != 0 || strcmp(r->request_hash, hash) != 0) {
-        rc = err_set(e, 409, ERR_IDEMPOTENCY,
-                     "Idempotency-Key %s was used for another request: use a new key", key);
+        rc = err_setc(e, ERR_CONFLICT, ERR_IDEMPOTENCY,
+                      "Idempotency-Key %s was used for another request: use a new key", key);
     } else if (store_cert_get(tx, api_tenant(req), r->serial, &cert, e) != 0) {
         rc = -1;
     } else {
@@ -156,7 +156,7 @@ void api_cert_issue(void *app, struct http_request *req, struct http_response *r
     if (issue_params_parse(body, &p, &e) != 0 || api_str(body, "csr", 1, &csr, &e) != 0 ||
         (der = format_der(body, &e)) < 0 ||
         (key != NULL && !idempotency_key_ok(key) &&
-         err_set(&e, 400, ERR_BAD_REQUEST,
+         err_set(&e, ERR_INVALID,
                  "Idempotency-Key: 1 to 64 letters, digits, '.', '_', ':' or '-'"))) {
         api_fail(api, req, resp, "cert.issue", NULL, &e);
         goto out;
@@ -209,7 +209,7 @@ void api_cert_keygen(void *app, struct http_request *req, struct http_response *
         api_str(body, "key_type", 0, &key_type, &e) ||
         api_str(body, "password", 1, &password, &e) ||
         (sans != NULL && !json_is_array(sans) &&
-         err_set(&e, 400, ERR_BAD_REQUEST, "sans: must be an array of strings"))) {
+         err_set(&e, ERR_INVALID, "sans: must be an array of strings"))) {
         api_fail(api, req, resp, "cert.keygen", NULL, &e);
         json_decref(body);
         return;
@@ -239,7 +239,7 @@ static int query_time(struct http_request *req, const char *name, int64_t *out, 
     if (v == NULL)
         return 0;
     if (time_parse(v, out) != 0)
-        return err_set(e, 400, ERR_BAD_REQUEST, "%s: not an RFC 3339 UTC time", name);
+        return err_set(e, ERR_INVALID, "%s: not an RFC 3339 UTC time", name);
     return 0;
 }
 
@@ -332,7 +332,7 @@ static int cert_check_mine(struct api *api, struct http_request *req, const char
     if (rc == 0 && !cert_mine(req, rec))
         rc = -1;
     cert_rec_free(rec);
-    return rc == 0 ? 0 : err_set(e, 404, ERR_NOT_FOUND, "certificate %s not found", serial);
+    return rc == 0 ? 0 : err_set(e, ERR_NOT_FOUND, "certificate %s not found", serial);
 }
 
 void api_cert_show(void *app, struct http_request *req, struct http_response *resp)
@@ -352,11 +352,11 @@ void api_cert_show(void *app, struct http_request *req, struct http_response *re
     store_rollback(tx);
     if (rc == 0 && !cert_mine(req, rec)) {
         cert_rec_free(rec);
-        rc = err_set(&e, 404, ERR_NOT_FOUND, "not found");
+        rc = err_set(&e, ERR_NOT_FOUND, "not found");
     }
     if (rc != 0) {
-        if (e.status == 404)
-            err_set(&e, 404, ERR_NOT_FOUND, "certificate %s not found", serial);
+        if (e.kind == ERR_NOT_FOUND)
+            err_set(&e, ERR_NOT_FOUND, "certificate %s not found", serial);
         api_fail(api, req, resp, "cert.read", serial, &e);
         return;
     }
@@ -380,11 +380,11 @@ void api_cert_revoke(void *app, struct http_request *req, struct http_response *
         api_str(body, "invalidity_date", 0, &inv_s, &e))
         goto fail;
     if (reason_s != NULL && (reason = crl_reason_parse(reason_s)) < 0) {
-        err_set(&e, 400, ERR_BAD_REQUEST, "reason: unknown reason \"%s\"", reason_s);
+        err_set(&e, ERR_INVALID, "reason: unknown reason \"%s\"", reason_s);
         goto fail;
     }
     if (inv_s != NULL && time_parse(inv_s, &invalidity) != 0) {
-        err_set(&e, 400, ERR_BAD_REQUEST, "invalidity_date: not an RFC 3339 UTC time");
+        err_set(&e, ERR_INVALID, "invalidity_date: not an RFC 3339 UTC time");
         goto fail;
     }
     if ((rc = serial_gate(api, req, resp, "cert.revoke", serial, body)) != 0) {

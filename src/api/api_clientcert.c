@@ -75,7 +75,7 @@ static int cert_verify(X509 *leaf, struct client_ca_rec **cas, size_t n, struct 
     if (X509_verify_cert(ctx) == 1)
         rc = 0;
     else
-        err_set(e, 401, ERR_UNAUTHORIZED, "client certificate: %s",
+        err_set(e, ERR_UNAUTHENTICATED, "client certificate: %s",
                 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
     X509_STORE_CTX_free(ctx);
     X509_STORE_free(store);
@@ -97,7 +97,7 @@ static int cert_status_check(struct store_tx *tx, const char *tenant, X509 *leaf
 
         if (ca != NULL && X509_check_issued(ca, leaf) == X509_V_OK &&
             store_cert_get(tx, tenant, serial, &c, e) == 0 && strcmp(c->status, "good") != 0)
-            rc = err_set(e, 401, ERR_UNAUTHORIZED, "client certificate: revoked");
+            rc = err_set(e, ERR_UNAUTHENTICATED, "client certificate: revoked");
         cert_rec_free(c);
         X509_free(ca);
     }
@@ -113,8 +113,8 @@ static int cert_map(struct store_tx *tx, const char *target, X509 *leaf, const c
     char *subject = name_line(X509_get_subject_name(leaf));
     int rc = store_principal_by_cert(tx, target, sha, issuer, subject, out, e);
 
-    if (rc != 0 && e->status == 404)
-        err_set(e, 401, ERR_UNAUTHORIZED, "client certificate: no principal for it");
+    if (rc != 0 && e->kind == ERR_NOT_FOUND)
+        err_set(e, ERR_UNAUTHENTICATED, "client certificate: no principal for it");
     free(issuer);
     free(subject);
     return rc;
@@ -133,18 +133,18 @@ struct principal *api_cert_principal(struct api *api, struct http_request *req, 
     size_t n = 0;
 
     if (leaf == NULL) {
-        err_set(e, 401, ERR_UNAUTHORIZED, "client certificate: does not parse");
+        err_set(e, ERR_UNAUTHENTICATED, "client certificate: does not parse");
         goto done;
     }
     if (target == NULL) {
-        err_set(e, 403, ERR_FORBIDDEN, "token is not valid for this tenant");
+        err_set(e, ERR_FORBIDDEN, "token is not valid for this tenant");
         goto done;
     }
     if ((tx = store_begin_read(api->store, e)) == NULL ||
         store_client_ca_list(tx, target, &cas, &n, e) != 0)
         goto done;
     if (n == 0) {
-        err_set(e, 401, ERR_UNAUTHORIZED, "client certificate: the tenant trusts no issuer");
+        err_set(e, ERR_UNAUTHENTICATED, "client certificate: the tenant trusts no issuer");
         goto done;
     }
     if (cert_verify(leaf, cas, n, e) != 0 || cert_status_check(tx, target, leaf, cas, n, e) != 0 ||
@@ -200,14 +200,14 @@ void api_client_ca_create(void *app, struct http_request *req, struct http_respo
         api_str(body, "certificate", 0, &pem, &e) != 0)
         goto fail;
     if ((ca == NULL) == (pem == NULL)) {
-        err_set(&e, 400, ERR_BAD_REQUEST, "one of ca (a CA of the tenant) or certificate");
+        err_set(&e, ERR_INVALID, "one of ca (a CA of the tenant) or certificate");
         goto fail;
     }
     if (pem != NULL) {
         if ((certs = api_parse_certs(pem, "certificate", &e)) == NULL)
             goto fail;
         if ((len = i2d_X509(sk_X509_value(certs, 0), &der)) <= 0) {
-            err_set(&e, 400, ERR_BAD_REQUEST, "certificate: cannot encode");
+            err_set(&e, ERR_INVALID, "certificate: cannot encode");
             goto fail;
         }
     }
@@ -255,8 +255,8 @@ void api_client_ca_delete(void *app, struct http_request *req, struct http_respo
     struct err e;
 
     if (svc_client_ca_delete(api->svc, &a, api_tenant(req), name, &e) != 0) {
-        if (e.status == 404)
-            err_set(&e, 404, ERR_NOT_FOUND, "client CA %s not found", name);
+        if (e.kind == ERR_NOT_FOUND)
+            err_set(&e, ERR_NOT_FOUND, "client CA %s not found", name);
         api_fail(api, req, resp, "client_ca.delete", name, &e);
         return;
     }

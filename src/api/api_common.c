@@ -28,15 +28,15 @@ void api_fail(struct api *api, struct http_request *req, struct http_response *r
     struct actor a = api_actor(req);
     struct err copy = *e;
 
-    if (copy.status == 0) {
-        copy.status = 500;
-        snprintf(copy.code, sizeof(copy.code), "%s", ERR_INTERNAL);
+    if (copy.kind == ERR_NONE) {
+        copy.kind = ERR_INTERNAL;
+        snprintf(copy.code, sizeof(copy.code), "%s", err_kind_word(ERR_INTERNAL));
     }
-    if (copy.status >= 500)
+    if (http_status_of(copy.kind) >= 500)
         log_error("req %s tenant %s %s: %s", req->request_id,
                   api_tenant(req) ? api_tenant(req) : "-", action, copy.msg);
     svc_audit_refusal(api->svc, api_tenant(req), &a, action, object, &copy);
-    if (copy.status == 429) /* a quota: an hour's window, so try again in a minute */
+    if (copy.kind == ERR_LIMIT) /* a quota: an hour's window, so try again in a minute */
         http_add_header(resp, "Retry-After", "60");
     http_respond_err(resp, &copy);
 }
@@ -56,7 +56,7 @@ json_t *api_body(struct api *api, struct http_request *req, struct http_response
         if (o != NULL)
             snprintf(jerr.text, sizeof(jerr.text), "not a JSON object");
         json_decref(o);
-        err_set(&e, 400, ERR_BAD_REQUEST, "body: %s", jerr.text);
+        err_set(&e, ERR_INVALID, "body: %s", jerr.text);
         api_fail(api, req, resp, action, NULL, &e);
         return NULL;
     }
@@ -69,12 +69,12 @@ int api_str(json_t *o, const char *key, int required, const char **out, struct e
 
     if (v == NULL || json_is_null(v)) {
         *out = NULL;
-        return required ? err_set(e, 400, ERR_BAD_REQUEST, "%s: required", key) : 0;
+        return required ? err_set(e, ERR_INVALID, "%s: required", key) : 0;
     }
     if (!json_is_string(v))
-        return err_set(e, 400, ERR_BAD_REQUEST, "%s: must be a string", key);
+        return err_set(e, ERR_INVALID, "%s: must be a string", key);
     if (strlen(json_string_value(v)) != json_string_length(v))
-        return err_set(e, 400, ERR_BAD_REQUEST, "%s: must not contain NUL", key);
+        return err_set(e, ERR_INVALID, "%s: must not contain NUL", key);
     *out = json_string_value(v);
     return 0;
 }
@@ -86,8 +86,7 @@ int api_int(json_t *o, const char *key, long long min, long long max, long long 
     if (v == NULL || json_is_null(v))
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-        return err_set(e, 400, ERR_BAD_REQUEST, "%s: must be an integer from %lld to %lld", key,
-                       min, max);
+        return err_set(e, ERR_INVALID, "%s: must be an integer from %lld to %lld", key, min, max);
     *out = json_integer_value(v);
     return 0;
 }
@@ -99,7 +98,7 @@ int api_bool(json_t *o, const char *key, int *out, struct err *e)
     if (v == NULL || json_is_null(v))
         return 0;
     if (!json_is_boolean(v))
-        return err_set(e, 400, ERR_BAD_REQUEST, "%s: must be true or false", key);
+        return err_set(e, ERR_INVALID, "%s: must be true or false", key);
     *out = json_is_true(v);
     return 0;
 }
@@ -115,7 +114,7 @@ int api_query_int(struct http_request *req, const char *name, int min, int max, 
         return 0;
     n = strtol(v, &end, 10);
     if (*v == '\0' || *end != '\0' || n < min || n > max)
-        return err_set(e, 400, ERR_BAD_REQUEST, "%s: an integer from %d to %d", name, min, max);
+        return err_set(e, ERR_INVALID, "%s: an integer from %d to %d", name, min, max);
     *out = (int)n;
     return 0;
 }
@@ -307,7 +306,7 @@ STACK_OF(X509) * api_parse_certs(const char *text, const char *field, struct err
     BIO_free(bio);
     if (sk_X509_num(sk) == 0) {
         sk_X509_free(sk);
-        err_set(e, 400, ERR_BAD_REQUEST, "%s: no PEM certificate found", field);
+        err_set(e, ERR_INVALID, "%s: no PEM certificate found", field);
         return NULL;
     }
     return sk;

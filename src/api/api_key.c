@@ -63,8 +63,8 @@ void api_key_delete(void *app, struct http_request *req, struct http_response *r
     struct err e;
 
     if (svc_key_delete(api->svc, &a, api_tenant(req), id, &e) != 0) {
-        if (e.status == 404)
-            err_set(&e, 404, ERR_NOT_FOUND, "key %s not found", id);
+        if (e.kind == ERR_NOT_FOUND)
+            err_set(&e, ERR_NOT_FOUND, "key %s not found", id);
         api_fail(api, req, resp, "key.delete", id, &e);
         return;
     }

@@ -49,7 +49,7 @@ void api_profile_show(void *app, struct http_request *req, struct http_response 
     struct err e;
 
     if (v != NULL && (version = atoi(v)) <= 0) {
-        err_set(&e, 400, ERR_BAD_REQUEST, "version: a positive integer");
+        err_set(&e, ERR_INVALID, "version: a positive integer");
         api_fail(api, req, resp, "profile.read", name, &e);
         return;
     }
@@ -60,8 +60,8 @@ void api_profile_show(void *app, struct http_request *req, struct http_response 
     rc = store_profile_get(tx, api_tenant(req), name, version, &rec, &e);
     store_rollback(tx);
     if (rc != 0) {
-        if (e.status == 404)
-            err_set(&e, 404, ERR_NOT_FOUND, "profile %s%s not found", name, v ? " version" : "");
+        if (e.kind == ERR_NOT_FOUND)
+            err_set(&e, ERR_NOT_FOUND, "profile %s%s not found", name, v ? " version" : "");
         api_fail(api, req, resp, "profile.read", name, &e);
         return;
     }
@@ -81,9 +81,9 @@ static void profile_put(struct api *api, struct http_request *req, struct http_r
     struct err e;
 
     if (name == NULL)
-        err_set(&e, 400, ERR_BAD_REQUEST, "name: required");
+        err_set(&e, ERR_INVALID, "name: required");
     else if (!json_is_object(doc))
-        err_set(&e, 400, ERR_BAD_REQUEST, "document: required, a JSON object");
+        err_set(&e, ERR_INVALID, "document: required, a JSON object");
     else
         text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
     if (text == NULL ||
@@ -157,7 +157,7 @@ static int entity_parse(json_t *b, struct entity_rec *r, char **meta, struct err
         api_str(b, "serial_number", 0, (const char **)&r->serial_number, e))
         return -1;
     if (m != NULL && !json_is_object(m))
-        return err_set(e, 400, ERR_BAD_REQUEST, "metadata: must be a JSON object");
+        return err_set(e, ERR_INVALID, "metadata: must be a JSON object");
     *meta = m ? json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS) : xstrdup("{}");
     r->metadata_json = *meta;
     return 0;
@@ -247,8 +247,8 @@ void api_entity_show(void *app, struct http_request *req, struct http_response *
     if (store_entity_get(tx, api_tenant(req), id, &rec, &e) != 0 ||
         store_cert_search(tx, api_tenant(req), &q, &certs, &n, &e) != 0) {
         store_rollback(tx);
-        if (e.status == 404)
-            err_set(&e, 404, ERR_NOT_FOUND, "entity %s not found", id);
+        if (e.kind == ERR_NOT_FOUND)
+            err_set(&e, ERR_NOT_FOUND, "entity %s not found", id);
         api_fail(api, req, resp, "entity.read", id, &e);
         entity_rec_free(rec);
         return;

@@ -67,7 +67,7 @@ static int tenant_has_live_tokens(struct api *api, const char *tenant, struct er
     if (rc != 0)
         return -1;
     if (live > 0)
-        return err_set(e, 409, ERR_CONFLICT,
+        return err_set(e, ERR_CONFLICT,
                        "tenant %s has live tokens: its administrators make new ones "
                        "(POST /api/v1/t/%s/tokens)",
                        tenant, tenant);
@@ -107,7 +107,7 @@ static void token_create(struct api *api, struct http_request *req, struct http_
         principal = boot;
     } else if (principal == NULL) {
         if (me == NULL || strcmp(me->tenant, tenant) != 0) {
-            err_set(&e, 400, ERR_BAD_REQUEST, "principal: required");
+            err_set(&e, ERR_INVALID, "principal: required");
             goto fail;
         }
         principal = me->id;
@@ -245,8 +245,8 @@ void api_principal_show(void *app, struct http_request *req, struct http_respons
         store_binding_list(tx, tenant, tenant, id, &b, &nb, &e) != 0) {
         store_rollback(tx);
         principal_rec_free(r);
-        if (e.status == 404)
-            err_set(&e, 404, ERR_NOT_FOUND, "principal %s not found", id);
+        if (e.kind == ERR_NOT_FOUND)
+            err_set(&e, ERR_NOT_FOUND, "principal %s not found", id);
         api_fail(api, req, resp, "principal.show", id, &e);
         return;
     }
@@ -265,13 +265,13 @@ static void principal_disable(struct api *api, struct http_request *req, struct 
     struct err e;
 
     if (me != NULL && strcmp(me->tenant, tenant) == 0 && strcmp(me->id, id) == 0)
-        err_set(&e, 403, ERR_FORBIDDEN, "a principal cannot disable or enable itself");
+        err_set(&e, ERR_FORBIDDEN, "a principal cannot disable or enable itself");
     else if (svc_principal_set_disabled(api->svc, &a, tenant, id, disabled, &e) == 0) {
         http_respond_json(resp, 200, json_pack("{s:s, s:b}", "id", id, "disabled", disabled));
         return;
     }
-    if (e.status == 404)
-        err_set(&e, 404, ERR_NOT_FOUND, "principal %s not found", id);
+    if (e.kind == ERR_NOT_FOUND)
+        err_set(&e, ERR_NOT_FOUND, "principal %s not found", id);
     api_fail(api, req, resp, disabled ? "principal.disable" : "principal.enable", id, &e);
 }
 
@@ -328,7 +328,7 @@ static void role_bind(struct api *api, struct http_request *req, struct http_res
     if (ptenant == NULL)
         ptenant = tenant;
     if (me != NULL && strcmp(me->tenant, ptenant) == 0 && strcmp(me->id, principal) == 0) {
-        err_set(&e, 403, ERR_FORBIDDEN, "a principal cannot change its own roles");
+        err_set(&e, ERR_FORBIDDEN, "a principal cannot change its own roles");
         goto fail;
     }
     if (svc_role_bind(api->svc, &a, tenant, ptenant, principal, role, bind, &e) != 0)

@@ -44,8 +44,8 @@ int api_gate(struct api *api, struct http_request *req, struct http_response *re
         return 0;
     if (rc == 0 && strcmp(kind, "cert.keygen") == 0) {
         /* A waiting request would have to keep the PKCS#12 password. */
-        err_set(&e, 409, ERR_CONFLICT,
-                "%s needs approval: request it with a CSR (POST /certificates)", object);
+        err_set(&e, ERR_CONFLICT, "%s needs approval: request it with a CSR (POST /certificates)",
+                object);
         rc = -1;
     }
     if (rc == 0) {
@@ -184,7 +184,7 @@ void api_request_show(void *app, struct http_request *req, struct http_response 
         own != NULL && strcmp(own, r->requester) != 0) {
         request_rec_free(r);
         r = NULL;
-        err_set(&e, 404, ERR_NOT_FOUND, "request %s not found", http_param(req, "request"));
+        err_set(&e, ERR_NOT_FOUND, "request %s not found", http_param(req, "request"));
     }
     if (r == NULL) {
         api_fail(api, req, resp, "request.read", http_param(req, "request"), &e);
@@ -286,7 +286,7 @@ void api_workflow_show(void *app, struct http_request *req, struct http_response
     int rc = svc_workflow_find(api->svc, api_tenant(req), name, &w, &e);
 
     if (rc == 1)
-        err_set(&e, 404, ERR_NOT_FOUND, "workflow %s not found", name);
+        err_set(&e, ERR_NOT_FOUND, "workflow %s not found", name);
     if (rc != 0) {
         api_fail(api, req, resp, "workflow.read", name, &e);
         return;
@@ -346,8 +346,8 @@ void api_webhook_get(void *app, struct http_request *req, struct http_response *
         store_rollback(tx);
     }
     if (rc != 0) {
-        if (e.status == 404)
-            err_set(&e, 404, ERR_NOT_FOUND, "no webhook");
+        if (e.kind == ERR_NOT_FOUND)
+            err_set(&e, ERR_NOT_FOUND, "no webhook");
         api_fail(api, req, resp, "webhook.read", NULL, &e);
         return;
     }

@@ -54,14 +54,14 @@ static void public_crl_respond(struct api *api, struct http_response *resp, cons
 
     if (!name_valid(tenant) || !name_valid(ca) || shard < 0 ||
         (tx = store_begin_read(api->store, &e)) == NULL) {
-        http_respond_error(resp, 404, ERR_NOT_FOUND, "no such CRL");
+        http_respond_kind(resp, ERR_NOT_FOUND, "no such CRL");
         return;
     }
     rc = store_crl_latest_scope(tx, tenant, ca, shard, delta, &crl, &e);
     store_rollback(tx);
     if (rc != 0) {
-        http_respond_error(resp, e.status == 404 ? 404 : 503,
-                           e.status == 404 ? ERR_NOT_FOUND : ERR_UNAVAILABLE, "no such CRL");
+        http_respond_kind(resp, e.kind == ERR_NOT_FOUND ? ERR_NOT_FOUND : ERR_UNAVAILABLE,
+                          "no such CRL");
         return;
     }
     http_respond(resp, 200, "application/pkix-crl", crl->der, crl->der_len);
@@ -110,13 +110,13 @@ void api_public_ca(void *app, struct http_request *req, struct http_response *re
     int rc;
 
     if (!name_valid(tenant) || !name_valid(ca) || (tx = store_begin_read(api->store, &e)) == NULL) {
-        http_respond_error(resp, 404, ERR_NOT_FOUND, "no such CA");
+        http_respond_kind(resp, ERR_NOT_FOUND, "no such CA");
         return;
     }
     rc = store_ca_get(tx, tenant, ca, &rec, &e);
     store_rollback(tx);
     if (rc != 0 || rec->cert_der == NULL) {
-        http_respond_error(resp, 404, ERR_NOT_FOUND, "no such CA");
+        http_respond_kind(resp, ERR_NOT_FOUND, "no such CA");
         ca_rec_free(rec);
         return;
     }

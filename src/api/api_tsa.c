@@ -63,12 +63,12 @@ static int create_parse(json_t *b, struct tsa_create *c, char **policies, char *
         return -1;
     if ((v = json_object_get(b, "policies")) != NULL && !json_is_null(v)) {
         if (!json_is_array(v))
-            return err_set(e, 400, ERR_BAD_REQUEST, "policies: must be an array of OIDs");
+            return err_set(e, ERR_INVALID, "policies: must be an array of OIDs");
         c->policies = *policies = json_dumps(v, JSON_COMPACT);
     }
     if ((v = json_object_get(b, "hashes")) != NULL && !json_is_null(v)) {
         if (!json_is_array(v))
-            return err_set(e, 400, ERR_BAD_REQUEST, "hashes: must be an array");
+            return err_set(e, ERR_INVALID, "hashes: must be an array");
         c->hashes = *hashes = json_dumps(v, JSON_COMPACT);
     }
     c->validity_days = (long)validity;
@@ -123,10 +123,10 @@ void api_tsa_update(void *app, struct http_request *req, struct http_response *r
         rc = api_bool(body, "include_chain", &u.include_chain, &e);
     if (rc == 0 && (v = json_object_get(body, "policies")) != NULL && !json_is_null(v))
         rc = json_is_array(v) ? (u.policies = policies = json_dumps(v, JSON_COMPACT), 0)
-                              : err_set(&e, 400, ERR_BAD_REQUEST, "policies: an array of OIDs");
+                              : err_set(&e, ERR_INVALID, "policies: an array of OIDs");
     if (rc == 0 && (v = json_object_get(body, "hashes")) != NULL && !json_is_null(v))
         rc = json_is_array(v) ? (u.hashes = hashes = json_dumps(v, JSON_COMPACT), 0)
-                              : err_set(&e, 400, ERR_BAD_REQUEST, "hashes: must be an array");
+                              : err_set(&e, ERR_INVALID, "hashes: must be an array");
     u.accuracy_ms = (long)accuracy;
     if (rc != 0 || svc_tsa_update(api->svc, &a, api_tenant(req), unit, &u, &rec, &e) != 0) {
         api_fail(api, req, resp, "tsa.update", unit, &e);
@@ -179,8 +179,8 @@ static struct tsa_unit_rec *unit_of_path(struct api *api, struct http_request *r
     rc = store_tsa_unit_get(tx, api_tenant(req), name, &rec, &e);
     store_rollback(tx);
     if (rc != 0) {
-        if (e.status == 404)
-            err_set(&e, 404, ERR_NOT_FOUND, "TSA unit %s not found", name);
+        if (e.kind == ERR_NOT_FOUND)
+            err_set(&e, ERR_NOT_FOUND, "TSA unit %s not found", name);
         api_fail(api, req, resp, action, name, &e);
         return NULL;
     }
@@ -201,7 +201,7 @@ static int query_time(struct http_request *req, const char *name, int64_t *out, 
     const char *v = http_query(req, name);
 
     if (v != NULL && time_parse(v, out) != 0)
-        return err_set(e, 400, ERR_BAD_REQUEST, "%s: not an RFC 3339 UTC time", name);
+        return err_set(e, ERR_INVALID, "%s: not an RFC 3339 UTC time", name);
     return 0;
 }
 
@@ -252,8 +252,8 @@ void api_tsa_token_show(void *app, struct http_request *req, struct http_respons
         rc = store_tsa_token_get(tx, api_tenant(req), unit, serial, &rec, &e);
     store_rollback(tx);
     if (rc != 0) {
-        if (e.status == 404)
-            err_set(&e, 404, ERR_NOT_FOUND, "token %s of TSA unit %s not found", serial, unit);
+        if (e.kind == ERR_NOT_FOUND)
+            err_set(&e, ERR_NOT_FOUND, "token %s of TSA unit %s not found", serial, unit);
         api_fail(api, req, resp, "tsa.token.read", serial, &e);
         return;
     }
@@ -275,8 +275,8 @@ void api_public_tsa(void *app, struct http_request *req, struct http_response *r
 
     if (svc_tsa_respond(api->svc, api_tenant(req), http_param(req, "unit"), req->body,
                         req->body_len, req->remote_addr, &der, &len, &e) != 0) {
-        if (e.status == 404)
-            http_respond_error(resp, 404, ERR_NOT_FOUND, "no such TSA");
+        if (e.kind == ERR_NOT_FOUND)
+            http_respond_kind(resp, ERR_NOT_FOUND, "no such TSA");
         else
             http_respond_err(resp, &e);
         return;

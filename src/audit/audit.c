@@ -95,9 +95,9 @@ int audit_append(struct store_tx *tx, const char *tenant, const struct audit_eve
     int rc = -1;
 
     if (ev == NULL || ev->action == NULL || *ev->action == '\0')
-        return err_set(e, 500, ERR_INTERNAL, "audit: an event needs an action");
+        return err_set(e, ERR_INTERNAL, "audit: an event needs an action");
     err_clear(&le);
-    if (store_audit_last(tx, tenant, &last, &le) != 0 && le.status != 404) {
+    if (store_audit_last(tx, tenant, &last, &le) != 0 && le.kind != ERR_NOT_FOUND) {
         if (e != NULL)
             *e = le;
         return -1;

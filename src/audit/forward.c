@@ -264,7 +264,7 @@ static SSL_CTX *tls_context(const char *ca_file, const char *ca_pem, struct err 
     BIO_free(b);
     if (!ok) {
         SSL_CTX_free(ctx);
-        err_ossl(e, 0, ERR_BAD_REQUEST, "audit forwarding: cannot load CA certificates from %s",
+        err_ossl(e, ERR_INVALID, "audit forwarding: cannot load CA certificates from %s",
                  ca_file != NULL ? ca_file : "ca_pem");
         return NULL;
     }
@@ -511,7 +511,7 @@ struct forwarder *forward_start(struct store *store, const struct forward_config
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->cond, NULL);
     if (pthread_create(&f->thread, NULL, forward_main, f) != 0) {
-        err_set(e, 500, ERR_INTERNAL, "cannot start the audit forwarding thread");
+        err_set(e, ERR_INTERNAL, "cannot start the audit forwarding thread");
         target_free(f->system);
         free(f);
         return NULL;

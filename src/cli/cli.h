@@ -17,9 +17,7 @@
 #define CLI_EXIT_FAIL  1 /* the server refused, the transport failed, a file was unusable */
 #define CLI_EXIT_USAGE 2 /* the command line is wrong */
 
-/* A struct err whose status is CLI_EXIT_USAGE reports a usage error. */
-#define CLI_USAGE     CLI_EXIT_USAGE
-#define CLI_ERR_USAGE "usage"
+/* A struct err of kind ERR_USAGE reports a usage error (exit CLI_EXIT_USAGE); any other fails. */
 
 /*
  * Runs vouch: argv[0] is the program name, then global options, then the
@@ -39,8 +37,8 @@ struct cli_request {
  * Maps a command (argv[0] the group, e.g. "cert", argv[1] the verb, then its
  * arguments) in tenant `tenant` to its request.  Pure apart from reading the
  * files the command names (a CSR, a profile document).  On success fills req
- * (free it with cli_request_free); on error returns -1 with e set, e->status
- * CLI_USAGE for a usage error.
+ * (free it with cli_request_free); on error returns -1 with e set, of kind
+ * ERR_USAGE for a usage error.
  */
 int cli_request_build(int argc, char **argv, const char *tenant, struct cli_request *req,
                       struct err *e);

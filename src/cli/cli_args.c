@@ -80,12 +80,12 @@ static int option_take(struct cli_call *call, int argc, char **argv, int *i, str
     if (k < 0 && eq == NULL && option_universal(call, a))
         return 0;
     if (k < 0)
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "unknown option %.*s", (int)len, a);
+        return err_set(e, ERR_USAGE, "unknown option %.*s", (int)len, a);
     spec = &call->cmd->args[k];
     if (spec->type == ARG_FLAG && eq != NULL)
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "%s takes no value", spec->name);
+        return err_set(e, ERR_USAGE, "%s takes no value", spec->name);
     if (call->count[k] > 0 && !arg_repeats(spec))
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "%s given twice", spec->name);
+        return err_set(e, ERR_USAGE, "%s given twice", spec->name);
     if (spec->type == ARG_FLAG)
         value_add(call, (size_t)k, spec->name);
     else if (eq != NULL)
@@ -93,7 +93,7 @@ static int option_take(struct cli_call *call, int argc, char **argv, int *i, str
     else if (*i + 1 < argc)
         value_add(call, (size_t)k, argv[++*i]);
     else
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "%s needs a value", spec->name);
+        return err_set(e, ERR_USAGE, "%s needs a value", spec->name);
     return 0;
 }
 
@@ -110,7 +110,7 @@ static int positional_take(struct cli_call *call, const char *v, int nth, struct
             return 0;
         }
     }
-    return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "unexpected argument \"%s\"", v);
+    return err_set(e, ERR_USAGE, "unexpected argument \"%s\"", v);
 }
 
 static int args_parse(struct cli_call *call, int argc, char **argv, struct err *e)
@@ -139,9 +139,9 @@ static int args_check(const struct cli_call *call, struct err *e)
         if (call->count[i] > 0 || a->fallback != NULL)
             continue;
         if (!arg_is_option(a))
-            return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "missing %s", a->name);
+            return err_set(e, ERR_USAGE, "missing %s", a->name);
         if (a->required)
-            return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "%s is required", a->name);
+            return err_set(e, ERR_USAGE, "%s is required", a->name);
     }
     return 0;
 }
@@ -156,7 +156,7 @@ static json_t *int_value(const struct cli_arg *a, const char *v, struct err *e)
     errno = 0;
     n = strtoll(v, &end, 10);
     if (errno != 0 || end == v || *end != '\0' || isspace((unsigned char)v[0])) {
-        err_set(e, CLI_USAGE, CLI_ERR_USAGE, "%s: not an integer: \"%s\"", a->name, v);
+        err_set(e, ERR_USAGE, "%s: not an integer: \"%s\"", a->name, v);
         return NULL;
     }
     return json_integer(n);
@@ -167,7 +167,7 @@ static json_t *time_value(const struct cli_arg *a, const char *v, struct err *e)
     int64_t t;
 
     if (time_parse(v, &t) != 0) {
-        err_set(e, CLI_USAGE, CLI_ERR_USAGE, "%s: not an RFC 3339 UTC time: \"%s\"", a->name, v);
+        err_set(e, ERR_USAGE, "%s: not an RFC 3339 UTC time: \"%s\"", a->name, v);
         return NULL;
     }
     return json_string(v);
@@ -188,7 +188,7 @@ static json_t *file_value(const char *path, int b64, struct err *e)
         v = json_string(text);
         free(text);
     } else if ((v = json_stringn((const char *)data, len)) == NULL)
-        err_set(e, CLI_EXIT_FAIL, "file", "%s: not a text (PEM) file", path);
+        err_setc(e, ERR_INVALID, "file", "%s: not a text (PEM) file", path);
     secure_zero(data, len); /* may be a private key */
     free(data);
     return v;
@@ -207,7 +207,7 @@ static json_t *secret_file_value(const char *path, struct err *e)
     while (n < len && data[n] != '\n' && data[n] != '\r')
         n++;
     if (n == 0 || (v = json_stringn((const char *)data, n)) == NULL)
-        err_set(e, CLI_EXIT_FAIL, "file", "%s: the first line must hold the password", path);
+        err_setc(e, ERR_INVALID, "file", "%s: the first line must hold the password", path);
     else
         n = 0;
     secure_zero(data, len);
@@ -221,14 +221,14 @@ static json_t *json_file_value(const char *path, struct err *e)
     json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 
     if (v == NULL && jerr.line < 1)
-        err_set(e, CLI_EXIT_FAIL, "file", "%s: %s", path, jerr.text);
+        err_setc(e, ERR_INVALID, "file", "%s: %s", path, jerr.text);
     else if (v == NULL)
-        err_set(e, CLI_EXIT_FAIL, "file", "%s:%d: %s", path, jerr.line, jerr.text);
+        err_setc(e, ERR_INVALID, "file", "%s:%d: %s", path, jerr.line, jerr.text);
     if (v == NULL)
         return NULL;
     if (!json_is_object(v)) {
         json_decref(v);
-        err_set(e, CLI_EXIT_FAIL, "file", "%s: not a JSON object", path);
+        err_setc(e, ERR_INVALID, "file", "%s: not a JSON object", path);
         return NULL;
     }
     return v;
@@ -268,8 +268,7 @@ static json_t *meta_value(const struct cli_arg *a, const char **v, size_t n, str
 
         if (eq == NULL || eq == v[i]) {
             json_decref(o);
-            err_set(e, CLI_USAGE, CLI_ERR_USAGE, "%s: expected KEY=VALUE, got \"%s\"", a->name,
-                    v[i]);
+            err_set(e, ERR_USAGE, "%s: expected KEY=VALUE, got \"%s\"", a->name, v[i]);
             return NULL;
         }
         key = xstrndup(v[i], (size_t)(eq - v[i]));
@@ -418,14 +417,14 @@ int cli_call_build(int argc, char **argv, const char *tenant, struct cli_call *c
 
     memset(call, 0, sizeof(*call));
     if (argc < 1)
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "missing command");
+        return err_set(e, ERR_USAGE, "missing command");
     call->cmd = cli_command_find(argv[0], argc > 1 ? argv[1] : NULL, &uses_verb);
     if (call->cmd == NULL && cli_group_exists(argv[0]))
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "%s: %s%s", argv[0],
+        return err_set(e, ERR_USAGE, "%s: %s%s", argv[0],
                        argc > 1 ? "unknown subcommand " : "missing subcommand",
                        argc > 1 ? argv[1] : "");
     if (call->cmd == NULL)
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "unknown command \"%s\"", argv[0]);
+        return err_set(e, ERR_USAGE, "unknown command \"%s\"", argv[0]);
     if (args_parse(call, argc - 1 - uses_verb, argv + 1 + uses_verb, e) != 0)
         return -1;
     if (call->help)
@@ -462,7 +461,7 @@ int cli_request_build(int argc, char **argv, const char *tenant, struct cli_requ
     int rc = cli_call_build(argc, argv, tenant, &call, e);
 
     if (rc == 0 && call.help)
-        rc = err_set(e, CLI_USAGE, CLI_ERR_USAGE, "--help asks for no request");
+        rc = err_set(e, ERR_USAGE, "--help asks for no request");
     if (rc == 0) {
         *req = call.req;
         memset(&call.req, 0, sizeof(call.req));

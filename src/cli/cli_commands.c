@@ -460,10 +460,9 @@ static int password_args(struct cli_call *call, int needed, struct err *e)
         if (call->cmd->args[i].field && strcmp(call->cmd->args[i].field, "password") == 0)
             given += call->count[i];
     if (given > 1)
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "give --password or --password-file, once");
+        return err_set(e, ERR_USAGE, "give --password or --password-file, once");
     if (needed && given == 0)
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE,
-                       "needs --password-file FILE (or --password P, visible to ps)");
+        return err_set(e, ERR_USAGE, "needs --password-file FILE (or --password P, visible to ps)");
     return 0;
 }
 
@@ -473,7 +472,7 @@ static int check_page_size(struct cli_call *call, struct err *e)
     long long n = v ? atoll(v) : 10000;
 
     if (n < 1 || n > 100000)
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "--page-size: 1 to 100000");
+        return err_set(e, ERR_USAGE, "--page-size: 1 to 100000");
     return 0;
 }
 
@@ -490,12 +489,11 @@ static int check_ca_import(struct cli_call *call, struct err *e)
     int cert = cli_call_value(call, "certificate") != NULL;
 
     if (p12 && (key || cert || cli_call_value(call, "chain") != NULL))
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "--pkcs12 excludes --key, --cert and --chain");
+        return err_set(e, ERR_USAGE, "--pkcs12 excludes --key, --cert and --chain");
     if (password_args(call, p12, e) != 0)
         return -1;
     if (!p12 && (!key || !cert))
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE,
-                       "give --pkcs12 FILE --password P, or --key FILE --cert FILE");
+        return err_set(e, ERR_USAGE, "give --pkcs12 FILE --password P, or --key FILE --cert FILE");
     return 0;
 }
 
@@ -505,7 +503,7 @@ static int check_der_output(struct cli_call *call, struct err *e)
     const char *out = cli_call_value(call, "out");
 
     if (cli_call_value(call, "der") != NULL && (out == NULL || strcmp(out, "-") == 0))
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "--der needs -o FILE");
+        return err_set(e, ERR_USAGE, "--der needs -o FILE");
     return 0;
 }
 
@@ -520,7 +518,7 @@ static int check_entity_update(struct cli_call *call, struct err *e)
     for (size_t i = 1; call->cmd->args[i].name != NULL; i++)
         given += call->count[i];
     if (given == 0)
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "entity update: nothing to change");
+        return err_set(e, ERR_USAGE, "entity update: nothing to change");
     call->req.merge_current = 1;
     return 0;
 }

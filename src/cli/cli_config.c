@@ -74,11 +74,10 @@ static int config_line(struct cli_config *cfg, char *line, const char *path, int
     if (*key == '\0' || *key == '#')
         return 0;
     if ((eq = strchr(key, '=')) == NULL)
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "%s:%d: expected key=value", path, lineno);
+        return err_set(e, ERR_USAGE, "%s:%d: expected key=value", path, lineno);
     *eq = '\0';
     if ((s = setting_by_key(trim(key))) == NULL)
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "%s:%d: unknown key \"%s\"", path, lineno,
-                       trim(key));
+        return err_set(e, ERR_USAGE, "%s:%d: unknown key \"%s\"", path, lineno, trim(key));
     setting_put(cfg, s, trim(eq + 1));
     return 0;
 }
@@ -93,7 +92,7 @@ int cli_config_file(struct cli_config *cfg, const char *path, struct err *e)
     if (f == NULL && errno == ENOENT)
         return 0;
     if (f == NULL)
-        return err_set(e, CLI_EXIT_FAIL, "config", "%s: %s", path, strerror(errno));
+        return err_setc(e, ERR_INVALID, "config", "%s: %s", path, strerror(errno));
     while (rc == 0 && getline(&line, &cap, f) > 0)
         rc = config_line(cfg, line, path, ++lineno, e);
     if (line != NULL)
@@ -153,7 +152,7 @@ static int setting_flag(struct cli_config *cfg, int argc, char **argv, int *i, s
         else if (*i + 1 < argc)
             setting_put(cfg, &settings[k], argv[++*i]);
         else
-            return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "%s needs a value", settings[k].flag);
+            return err_set(e, ERR_USAGE, "%s needs a value", settings[k].flag);
         return 1;
     }
     return 0;
@@ -172,7 +171,7 @@ int cli_config_args(struct cli_config *cfg, int argc, char **argv, int *first, i
         else if ((r = setting_flag(cfg, argc, argv, &i, e)) < 0)
             return -1;
         else if (r == 0)
-            return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "unknown option %s", argv[i]);
+            return err_set(e, ERR_USAGE, "unknown option %s", argv[i]);
     }
     *first = i;
     return 0;
@@ -185,12 +184,11 @@ int cli_config_check(struct cli_config *cfg, enum cli_scope scope, struct err *e
     if (scope == SCOPE_LOCAL)
         return 0;
     if (strncmp(cfg->url, "http://", 7) != 0 && strncmp(cfg->url, "https://", 8) != 0)
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "--url: expected http:// or https://, got %s",
-                       cfg->url);
+        return err_set(e, ERR_USAGE, "--url: expected http:// or https://, got %s", cfg->url);
     while (n > 0 && cfg->url[n - 1] == '/')
         cfg->url[--n] = '\0';
     if (cfg->token == NULL || *cfg->token == '\0')
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE,
+        return err_set(e, ERR_USAGE,
                        "no API token: use --token, VOUCH_TOKEN or token= in the config file");
     return 0;
 }

@@ -114,10 +114,10 @@ static int transfer_error(CURLcode rc, const struct sink *sink, const char *url,
                           struct err *e)
 {
     if (sink->too_large || rc == CURLE_FILESIZE_EXCEEDED)
-        return err_set(e, CLI_EXIT_FAIL, "transport", "%s: answer larger than %d MiB", url,
-                       CLI_RESPONSE_MAX / (1024 * 1024));
-    return err_set(e, CLI_EXIT_FAIL, "transport", "%s: %s", url,
-                   *errbuf ? errbuf : curl_easy_strerror(rc));
+        return err_setc(e, ERR_UNAVAILABLE, "transport", "%s: answer larger than %d MiB", url,
+                        CLI_RESPONSE_MAX / (1024 * 1024));
+    return err_setc(e, ERR_UNAVAILABLE, "transport", "%s: %s", url,
+                    *errbuf ? errbuf : curl_easy_strerror(rc));
 }
 
 int cli_http_send(const struct cli_config *cfg, const char *method, const char *path,
@@ -134,7 +134,7 @@ int cli_http_send(const struct cli_config *cfg, const char *method, const char *
     int ret = -1;
 
     if (c == NULL || easy_setup(c, cfg, url, method, text, headers, &sink, errbuf) != 0) {
-        err_set(e, CLI_EXIT_FAIL, "transport", "libcurl refused the request settings");
+        err_setc(e, ERR_UNAVAILABLE, "transport", "libcurl refused the request settings");
         goto out;
     }
     if ((rc = curl_easy_perform(c)) != CURLE_OK) {

@@ -148,9 +148,9 @@ static int print_pem(BIO *out, const unsigned char *data, size_t len, struct err
     ERR_clear_error(); /* the end of the input */
     BIO_free(in);
     if (bad)
-        return err_set(e, CLI_EXIT_FAIL, "inspect", "a PEM block does not parse");
+        return err_setc(e, ERR_INVALID, "inspect", "a PEM block does not parse");
     if (printed == 0)
-        return err_set(e, CLI_EXIT_FAIL, "inspect", "no certificate, CSR or CRL in the PEM");
+        return err_setc(e, ERR_INVALID, "inspect", "no certificate, CSR or CRL in the PEM");
     return 0;
 }
 
@@ -173,8 +173,7 @@ int cli_inspect(const char *path, FILE *out, struct err *e)
     if (looks_pem(data, len))
         rc = print_pem(bio, data, len, e);
     else if ((rc = print_der(bio, KIND_NONE, data, len, "DER")) != 0)
-        err_set(e, CLI_EXIT_FAIL, "inspect", "%s: not a certificate, CSR or CRL (PEM or DER)",
-                path);
+        err_setc(e, ERR_INVALID, "inspect", "%s: not a certificate, CSR or CRL (PEM or DER)", path);
     (void)BIO_flush(bio);
     BIO_free(bio);
     free(data);

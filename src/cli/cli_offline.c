@@ -60,21 +60,20 @@ static int opts_parse(int argc, char **argv, struct opts *o, struct err *e)
     for (int i = 0; i < argc; i++) {
         if (argv[i][0] != '-' || strcmp(argv[i], "-") == 0) {
             if (o->npos == (int)ARRAY_LEN(o->pos))
-                return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "too many arguments");
+                return err_set(e, ERR_USAGE, "too many arguments");
             o->pos[o->npos++] = argv[i];
             continue;
         }
         if (i + 1 >= argc)
-            return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "%s: needs a value", argv[i]);
+            return err_set(e, ERR_USAGE, "%s: needs a value", argv[i]);
         if (strcmp(argv[i], "--share") == 0) {
             if (o->nshares == OFFLINE_MAX_SHARES)
-                return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "at most %d shares",
-                               OFFLINE_MAX_SHARES);
+                return err_set(e, ERR_USAGE, "at most %d shares", OFFLINE_MAX_SHARES);
             o->shares[o->nshares++] = argv[++i];
             continue;
         }
         if (o->n == (int)ARRAY_LEN(o->names))
-            return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "too many options");
+            return err_set(e, ERR_USAGE, "too many options");
         o->names[o->n] = argv[i];
         o->values[o->n++] = argv[++i];
     }
@@ -129,7 +128,7 @@ static char *secret_unlock(const struct offline *o, const struct opts *op, struc
         return text;
     }
     if (pass == NULL)
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE,
+        return err_set(e, ERR_USAGE,
                        "unlock the offline CA: --share FILE (as many as its threshold) or "
                        "--passphrase-file FILE"),
                NULL;
@@ -149,7 +148,7 @@ static char *secret_unlock(const struct offline *o, const struct opts *op, struc
         secure_zero(text, strlen(text));
         free(text);
         text = NULL;
-        err_set(e, 1, "secret", "%s is not this offline CA's passphrase", pass);
+        err_setc(e, ERR_INVALID, "secret", "%s is not this offline CA's passphrase", pass);
     }
     free(digest);
     return text;
@@ -172,7 +171,7 @@ static int signer_unlock(struct offline *o, const char *secret, struct err *e)
     int rc = -1;
 
     if (d == NULL) {
-        err_set(e, 1, "file", "cannot make a private directory: %s", strerror(errno));
+        err_setc(e, ERR_INVALID, "file", "cannot make a private directory: %s", strerror(errno));
         goto out;
     }
     kek = xasprintf("%s/kek", d);
@@ -205,18 +204,19 @@ static int offline_open(struct offline *o, const struct opts *op, struct err *e)
 
     memset(o, 0, sizeof(*o));
     if (dir == NULL)
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "--dir DIR: the offline store is required");
+        return err_set(e, ERR_USAGE, "--dir DIR: the offline store is required");
     o->dir = xstrdup(dir);
     conf_path = path_in(o, "offline.json");
     o->conf = json_load_file(conf_path, 0, &je);
     free(conf_path);
     if (o->conf == NULL)
-        return err_set(e, 1, "file", "%s is not an offline store (no offline.json)", dir);
+        return err_setc(e, ERR_INVALID, "file", "%s is not an offline store (no offline.json)",
+                        dir);
     o->tenant = json_string_value(json_object_get(o->conf, "tenant"));
     o->source = json_string_value(json_object_get(o->conf, "source"));
     o->root = json_string_value(json_object_get(o->conf, "root"));
     if (o->tenant == NULL || o->source == NULL || o->root == NULL)
-        return err_set(e, 1, "file", "%s/offline.json is incomplete", dir);
+        return err_setc(e, ERR_INVALID, "file", "%s/offline.json is incomplete", dir);
     if ((secret = secret_unlock(o, op, e)) == NULL)
         return -1;
     rc = signer_unlock(o, secret, e);
@@ -247,10 +247,10 @@ static int text_out(struct cli_ctx *ctx, const char *path, const char *text, str
         return 0;
     }
     if ((f = fopen(path, "w")) == NULL)
-        return err_set(e, 1, "file", "%s: %s", path, strerror(errno));
+        return err_setc(e, ERR_INVALID, "file", "%s: %s", path, strerror(errno));
     fputs(text, f);
     if (fclose(f) != 0)
-        return err_set(e, 1, "file", "%s: %s", path, strerror(errno));
+        return err_setc(e, ERR_INVALID, "file", "%s: %s", path, strerror(errno));
     return 0;
 }
 
@@ -281,7 +281,7 @@ static json_t *init_conf(const struct opts *op, const char *source, const char *
     char *digest;
 
     if (tenant == NULL || !name_valid(tenant) || opt(op, "--subject") == NULL || url == NULL)
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE,
+        return err_set(e, ERR_USAGE,
                        "init: --dir DIR --tenant TENANT --subject SUBJECT --public-url URL "
                        "are required"),
                NULL;
@@ -336,7 +336,7 @@ static int cmd_init(struct cli_ctx *ctx, const struct opts *op, struct err *e)
     if (dir == NULL || (p11 == NULL && (n > 0) == (pass_out != NULL)) ||
         (p11 != NULL && pass_out != NULL) || (n > 0 && share_out == NULL) ||
         (p11 != NULL && (opt(op, "--pkcs11-token") == NULL || pin_file == NULL))) {
-        err_set(e, CLI_USAGE, CLI_ERR_USAGE,
+        err_set(e, ERR_USAGE,
                 "init: --dir DIR and either --shares N --threshold M --share-out PREFIX or "
                 "--passphrase-out FILE (with --pkcs11-module M --pkcs11-token LABEL "
                 "--pkcs11-pin-file F: the PIN is split, or F unlocks)");
@@ -348,7 +348,8 @@ static int cmd_init(struct cli_ctx *ctx, const struct opts *op, struct err *e)
         while (secret_len > 0 && (pin[secret_len - 1] == '\n' || pin[secret_len - 1] == '\r'))
             secret_len--;
         if (secret_len == 0 || secret_len > OFFLINE_SECRET_MAX) {
-            err_set(e, 1, "secret", "%s: a PIN of 1 to %d bytes", pin_file, OFFLINE_SECRET_MAX);
+            err_setc(e, ERR_INVALID, "secret", "%s: a PIN of 1 to %d bytes", pin_file,
+                     OFFLINE_SECRET_MAX);
             goto out;
         }
         memcpy(secret, pin, secret_len);
@@ -368,12 +369,12 @@ static int cmd_init(struct cli_ctx *ctx, const struct opts *op, struct err *e)
                                       opt(op, "--pkcs11-token")));
     }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        err_set(e, 1, "file", "%s: %s", dir, strerror(errno));
+        err_setc(e, ERR_INVALID, "file", "%s: %s", dir, strerror(errno));
         goto out;
     }
     conf_path = xasprintf("%s/offline.json", dir);
     if (access(conf_path, F_OK) == 0) {
-        err_set(e, 1, "file", "%s holds an offline store already", dir);
+        err_setc(e, ERR_INVALID, "file", "%s holds an offline store already", dir);
         goto out;
     }
     if (n > 0) {
@@ -385,7 +386,7 @@ static int cmd_init(struct cli_ctx *ctx, const struct opts *op, struct err *e)
         goto out;
     }
     if (json_dump_file(conf, conf_path, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
-        err_set(e, 1, "file", "%s: cannot write", conf_path);
+        err_setc(e, ERR_INVALID, "file", "%s: cannot write", conf_path);
         goto out;
     }
     { /* unlock with what was just made, as every later command will */
@@ -460,7 +461,7 @@ static int cmd_sign(struct cli_ctx *ctx, struct offline *o, const struct opts *o
     int rc = -1;
 
     if (req_path == NULL || out == NULL)
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "sign: --request FILE -o BUNDLE required");
+        return err_set(e, ERR_USAGE, "sign: --request FILE -o BUNDLE required");
     if ((req = data_read(req_path, &len, e)) == NULL)
         return -1;
     if (svc_offline_sign(o->svc, &offline_actor, o->tenant, o->root, (const char *)req,
@@ -486,7 +487,7 @@ static int cmd_export(struct cli_ctx *ctx, struct offline *o, const struct opts 
     int rc;
 
     if (out == NULL)
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "export: -o BUNDLE required");
+        return err_set(e, ERR_USAGE, "export: -o BUNDLE required");
     rc = svc_offline_export(o->svc, &offline_actor, o->tenant, ca, o->source, NULL, &bundle, e);
     if (rc == 0 && (rc = text_out(ctx, out, bundle, e)) == 0)
         fprintf(ctx->out, "bundle of CA %s written to %s\n", ca, out);
@@ -501,9 +502,9 @@ static int cmd_revoke(struct cli_ctx *ctx, struct offline *o, const struct opts 
     struct cert_rec *r = NULL;
 
     if (op->npos != 1)
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "revoke SERIAL [--reason NAME]");
+        return err_set(e, ERR_USAGE, "revoke SERIAL [--reason NAME]");
     if (code < 0 || code == REASON_CERTIFICATE_HOLD || code == REASON_REMOVE_FROM_CRL)
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE, "--reason: not a revocation reason");
+        return err_set(e, ERR_USAGE, "--reason: not a revocation reason");
     if (svc_cert_revoke(o->svc, &offline_actor, o->tenant, op->pos[0], code, 0, &r, e) != 0)
         return -1;
     cert_line(ctx, r);
@@ -617,7 +618,7 @@ static int cmd_ca_import(struct cli_ctx *ctx, struct offline *o, const struct op
     int rc = -1;
 
     if (name == NULL || (key == NULL) == (opt(op, "--key-id") == NULL) || cert == NULL) {
-        err_set(e, CLI_USAGE, CLI_ERR_USAGE,
+        err_set(e, ERR_USAGE,
                 "ca-import: --name NAME (--key KEY.pem [--key-password-file F] | --key-id KEY) "
                 "--cert CERT.pem [--chain CHAIN.pem]");
         goto out;
@@ -633,7 +634,7 @@ static int cmd_ca_import(struct cli_ctx *ctx, struct offline *o, const struct op
     }
     if ((bio = BIO_new_file(cert, "r")) == NULL ||
         (leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
-        err_set(e, 1, "file", "%s: not a PEM certificate", cert);
+        err_setc(e, ERR_INVALID, "file", "%s: not a PEM certificate", cert);
         goto out;
     }
     BIO_free(bio);
@@ -641,7 +642,7 @@ static int cmd_ca_import(struct cli_ctx *ctx, struct offline *o, const struct op
     if (chain != NULL) {
         X509 *x;
         if ((bio = BIO_new_file(chain, "r")) == NULL) {
-            err_set(e, 1, "file", "%s: %s", chain, strerror(errno));
+            err_setc(e, ERR_INVALID, "file", "%s: %s", chain, strerror(errno));
             goto out;
         }
         while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
@@ -682,8 +683,7 @@ static int cmd_issue(struct cli_ctx *ctx, struct offline *o, const struct opts *
     int rc = -1;
 
     if (p.ca == NULL || p.profile == NULL || csr_path == NULL)
-        return err_set(e, CLI_USAGE, CLI_ERR_USAGE,
-                       "issue: --ca CA --profile PROFILE --csr CSR [-o CERT.pem]");
+        return err_set(e, ERR_USAGE, "issue: --ca CA --profile PROFILE --csr CSR [-o CERT.pem]");
     if ((csr = data_read(csr_path, &len, e)) == NULL)
         return -1;
     if (svc_cert_issue(o->svc, &offline_actor, o->tenant, &p, csr, len, &r, e) == 0 &&
@@ -746,19 +746,19 @@ int cli_offline_main(struct cli_ctx *ctx, int argc, char **argv)
         for (i = 0; i < ARRAY_LEN(verbs) && strcmp(verbs[i].verb, argv[1]) != 0; i++)
             ;
         if (i == ARRAY_LEN(verbs)) {
-            err_set(&e, CLI_USAGE, CLI_ERR_USAGE, "offline: no command %s", argv[1]);
+            err_set(&e, ERR_USAGE, "offline: no command %s", argv[1]);
         } else if (offline_open(&o, &op, &e) == 0) {
             rc = verbs[i].fn(ctx, &o, &op, &e);
         }
         offline_close(&o);
     }
     if (rc != 0) {
-        if (e.status == CLI_USAGE) {
+        if (e.kind == ERR_USAGE) {
             rc = cli_report(ctx, &e);
             cli_offline_usage(ctx->err);
             return rc;
         }
-        if (e.status != 0)
+        if (e.kind != ERR_NONE)
             return fprintf(ctx->err, "vouch offline: %s\n", e.msg), CLI_EXIT_FAIL;
         return CLI_EXIT_FAIL;
     }

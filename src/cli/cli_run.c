@@ -14,7 +14,7 @@ static const char *const entity_members[] = {
 int cli_report(struct cli_ctx *ctx, const struct err *e)
 {
     fprintf(ctx->err, "vouch: %s\n", e->msg);
-    return e->status == CLI_USAGE ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    return e->kind == ERR_USAGE ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
 }
 
 /* "vouch: <detail> (<error>, HTTP <status>)" from an error answer. */

@@ -35,10 +35,10 @@ static int secret_write(const char *path, const char *text, struct err *e)
     size_t len = strlen(text);
 
     if (fd < 0)
-        return err_set(e, 1, "file", "%s: %s", path, strerror(errno));
+        return err_setc(e, ERR_INVALID, "file", "%s: %s", path, strerror(errno));
     if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
         close(fd);
-        return err_set(e, 1, "file", "%s: %s", path, strerror(errno));
+        return err_setc(e, ERR_INVALID, "file", "%s: %s", path, strerror(errno));
     }
     close(fd);
     return 0;
@@ -63,12 +63,13 @@ int offline_secret_split(const unsigned char *secret, size_t len, const char *so
     int rc = 0;
 
     if (n < 2 || n > 255 || m < 2 || m > n)
-        return free(share), err_set(e, 2, "usage", "--shares N --threshold M: 2 <= M <= N <= 255");
+        return free(share), err_set(e, ERR_USAGE, "--shares N --threshold M: 2 <= M <= N <= 255");
     gfshare_fill_rand = fill_rand;
     for (int i = 0; i < n; i++)
         xs[i] = (unsigned char)(i + 1);
     if ((g = gfshare_ctx_init_enc(xs, (unsigned)n, (unsigned char)m, (unsigned)len)) == NULL)
-        return free(share), err_set(e, 1, "shamir", "libgfshare: cannot split the secret");
+        return free(share),
+               err_setc(e, ERR_INTERNAL, "shamir", "libgfshare: cannot split the secret");
     gfshare_ctx_enc_setsecret(g, (unsigned char *)secret);
     for (int i = 0; i < n && rc == 0; i++) {
         char *hex, *line, *path, *digest, key[8];
@@ -110,7 +111,7 @@ static int share_read(const char *path, const json_t *conf, unsigned char *x, un
     int ok, xv;
 
     if (f == NULL)
-        return err_set(e, 1, "file", "share %s: %s", path, strerror(errno));
+        return err_setc(e, ERR_INVALID, "file", "share %s: %s", path, strerror(errno));
     if (fgets(line, sizeof(line), f) == NULL)
         line[0] = '\0';
     fclose(f);
@@ -121,7 +122,7 @@ static int share_read(const char *path, const json_t *conf, unsigned char *x, un
         xv < 1 || xv > 255) {
         free(digest);
         secure_zero(line, sizeof(line));
-        return err_set(e, 1, "share", "share %s: not a vouch share file", path);
+        return err_setc(e, ERR_INVALID, "share", "share %s: not a vouch share file", path);
     }
     snprintf(key, sizeof(key), "%d", xv);
     want = json_string_value(json_object_get(json_object_get(conf, "shares"), key));
@@ -133,8 +134,8 @@ static int share_read(const char *path, const json_t *conf, unsigned char *x, un
     secure_zero(line, sizeof(line));
     if (!ok || bytes == NULL || got == 0 || got > OFFLINE_SECRET_MAX || (*len && got != *len)) {
         free(bytes);
-        return err_set(e, 1, "share",
-                       "wrong custodian share: %s is not share %d of this offline CA", path, xv);
+        return err_setc(e, ERR_INVALID, "share",
+                        "wrong custodian share: %s is not share %d of this offline CA", path, xv);
     }
     *x = (unsigned char)xv;
     *len = got;
@@ -156,11 +157,11 @@ int offline_secret_combine(const json_t *conf, const char *const *paths, int n,
     int rc = -1;
 
     if (m < 2)
-        return err_set(e, 2, "usage",
+        return err_set(e, ERR_USAGE,
                        "this offline CA has no custodian shares: use --passphrase-file");
     if (n < m)
-        return err_set(e, 1, "share", "%d of %d custodian shares given: the ceremony needs %d", n,
-                       m, m);
+        return err_setc(e, ERR_INVALID, "share",
+                        "%d of %d custodian shares given: the ceremony needs %d", n, m, m);
     shares = xcalloc((size_t)n, OFFLINE_SECRET_MAX);
     for (int i = 0; i < n; i++) {
         if (share_read(paths[i], conf, &xs[i], shares + (size_t)i * OFFLINE_SECRET_MAX, &len, e) !=
@@ -168,13 +169,13 @@ int offline_secret_combine(const json_t *conf, const char *const *paths, int n,
             goto out;
         for (int k = 0; k < i; k++)
             if (xs[k] == xs[i]) {
-                err_set(e, 1, "share", "share %d was given twice", xs[i]);
+                err_setc(e, ERR_INVALID, "share", "share %d was given twice", xs[i]);
                 goto out;
             }
     }
     gfshare_fill_rand = fill_rand;
     if ((g = gfshare_ctx_init_dec(xs, (unsigned)n, (unsigned)len)) == NULL) {
-        err_set(e, 1, "shamir", "libgfshare: cannot combine the shares");
+        err_setc(e, ERR_INTERNAL, "shamir", "libgfshare: cannot combine the shares");
         goto out;
     }
     for (int i = 0; i < n; i++)
@@ -188,7 +189,7 @@ int offline_secret_combine(const json_t *conf, const char *const *paths, int n,
     }
     if (want == NULL || strcmp(digest, want) != 0) {
         secure_zero(secret, len);
-        err_set(e, 1, "share", "the shares do not combine to this offline CA's secret");
+        err_setc(e, ERR_INVALID, "share", "the shares do not combine to this offline CA's secret");
         goto out;
     }
     *out_len = len;
@@ -220,7 +221,7 @@ char *offline_secret_digest(const char *text)
 int offline_secret_random(unsigned char *secret, size_t len, struct err *e)
 {
     if (RAND_bytes(secret, (int)len) != 1)
-        return err_set(e, 1, "random", "the CSPRNG failed");
+        return err_setc(e, ERR_INTERNAL, "random", "the CSPRNG failed");
     return 0;
 }
 

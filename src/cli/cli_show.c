@@ -32,8 +32,8 @@ static int is_bulky(const char *key)
 static json_t *answer_object(const struct cli_answer *ans, struct err *e)
 {
     if (!json_is_object(ans->json)) {
-        err_set(e, CLI_EXIT_FAIL, "answer", "the server's answer (HTTP %ld) is not a JSON object",
-                ans->status);
+        err_setc(e, ERR_INTERNAL, "answer", "the server's answer (HTTP %ld) is not a JSON object",
+                 ans->status);
         return NULL;
     }
     return ans->json;
@@ -225,7 +225,7 @@ static int output_write(struct cli_ctx *ctx, const char *path, const void *data,
     if (strcmp(path, "-") != 0)
         return file_write_atomic(path, data, len, mode, e);
     if (fwrite(data, 1, len, ctx->out) != len)
-        return err_set(e, CLI_EXIT_FAIL, "output", "cannot write the output");
+        return err_setc(e, ERR_INVALID, "output", "cannot write the output");
     return 0;
 }
 
@@ -239,11 +239,11 @@ static int pem_write(struct cli_ctx *ctx, const json_t *obj, const char *key, co
     int rc;
 
     if (pem == NULL)
-        return err_set(e, CLI_EXIT_FAIL, "answer", "the answer has no \"%s\"", key);
+        return err_setc(e, ERR_INTERNAL, "answer", "the answer has no \"%s\"", key);
     if (!der)
         return output_write(ctx, path, pem, strlen(pem), MODE_PUBLIC, e);
     if ((bin = cli_pem_to_der(pem, &len)) == NULL)
-        return err_set(e, CLI_EXIT_FAIL, "answer", "the answer's \"%s\" is not PEM", key);
+        return err_setc(e, ERR_INTERNAL, "answer", "the answer's \"%s\" is not PEM", key);
     rc = output_write(ctx, path, bin, len, MODE_PUBLIC, e);
     free(bin);
     return rc;
@@ -279,8 +279,8 @@ int cli_show_table(struct cli_ctx *ctx, const struct cli_call *call, const struc
     }
     rows = json_object_get(obj, call->cmd->list_key);
     if (!json_is_array(rows))
-        return err_set(e, CLI_EXIT_FAIL, "answer", "the answer has no \"%s\" list",
-                       call->cmd->list_key);
+        return err_setc(e, ERR_INTERNAL, "answer", "the answer has no \"%s\" list",
+                        call->cmd->list_key);
     table_print(ctx->out, rows, call->cmd->columns);
     return 0;
 }
@@ -318,7 +318,7 @@ int cli_show_keygen(struct cli_ctx *ctx, const struct cli_call *call, const stru
     if (obj == NULL)
         return -1;
     if (b64 == NULL || (p12 = base64_decode(b64, &len)) == NULL)
-        return err_set(e, CLI_EXIT_FAIL, "answer", "the answer has no base64 \"pkcs12\"");
+        return err_setc(e, ERR_INTERNAL, "answer", "the answer has no base64 \"pkcs12\"");
     rc = output_write(ctx, cli_call_value(call, "out"), p12, len, MODE_SECRET, e);
     secure_zero(p12, len);
     free(p12);
@@ -453,8 +453,8 @@ int cli_show_export(struct cli_ctx *ctx, const struct cli_call *call, const stru
         path = xasprintf("%s?after=%lld&limit=%lld", base, last, page);
         rc = cli_http_send(&ctx->cfg, "GET", path, NULL, &next, e);
         if (rc == 0 && (next.status < 200 || next.status >= 300))
-            rc = err_set(e, 1, ERR_INTERNAL, "audit export: the page after event %lld: HTTP %ld",
-                         last, (long)next.status);
+            rc = err_set(e, ERR_INTERNAL, "audit export: the page after event %lld: HTTP %ld", last,
+                         (long)next.status);
         if (rc == 0)
             export_page_add(&all, &next.body, first, &events, &last);
         first = 0;
@@ -476,14 +476,14 @@ static int verify_offline(struct cli_ctx *ctx, const char *path, struct err *e)
     int rc;
 
     if (in == NULL)
-        return err_set(e, CLI_EXIT_FAIL, "file", "%s: cannot open", path);
+        return err_setc(e, ERR_INVALID, "file", "%s: cannot open", path);
     rc = audit_file_verify(in, &v);
     if (in != stdin)
         fclose(in);
     text_sanitize(v.reason);
     text_sanitize(v.tenant);
     if (rc != 0)
-        return err_set(e, CLI_EXIT_FAIL, "file", "%s: %s", path, v.reason);
+        return err_setc(e, ERR_INVALID, "file", "%s: %s", path, v.reason);
     if (ctx->cfg.json) {
         json_t *o = json_pack("{s:b, s:s, s:I, s:I}", "ok", v.ok, "tenant", v.tenant, "count",
                               (json_int_t)v.count, "checkpoints", (json_int_t)v.checkpoints);
@@ -517,7 +517,7 @@ int cli_show_verify(struct cli_ctx *ctx, const struct cli_call *call, const stru
     if ((obj = answer_object(ans, e)) == NULL)
         return -1;
     if (!json_is_boolean(ok = json_object_get(obj, "ok")))
-        return err_set(e, CLI_EXIT_FAIL, "answer", "the answer has no \"ok\"");
+        return err_setc(e, ERR_INTERNAL, "answer", "the answer has no \"ok\"");
     if (ctx->cfg.json)
         json_print(ctx->out, obj);
     else if (json_is_true(ok))

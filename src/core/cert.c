@@ -29,10 +29,10 @@ static int check_issuer(const struct profile *p, X509 *issuer, struct err *e)
     int kind = X509_check_ca(issuer);
 
     if (kind != 1 && kind != 3)
-        return err_set(e, 422, ERR_PROFILE,
+        return err_set(e, ERR_POLICY,
                        "issuer: not a CA certificate (basicConstraints cA and keyCertSign)");
     if (p->ca && X509_get_pathlen(issuer) == 0)
-        return err_set(e, 422, ERR_PROFILE,
+        return err_set(e, ERR_POLICY,
                        "basic_constraints: the issuing CA's pathLenConstraint 0 allows no "
                        "subordinate CA");
     return 0;
@@ -46,13 +46,12 @@ static int preflight(const struct profile *p, const struct issue_request *r, X50
     if (profile_check(p, r, e) != 0)
         return -1;
     if (issuer == NULL && !p->ca)
-        return err_set(e, 422, ERR_PROFILE,
-                       "profile: a self-signed certificate needs a CA profile");
+        return err_set(e, ERR_POLICY, "profile: a self-signed certificate needs a CA profile");
     if (issuer != NULL && check_issuer(p, issuer, e) != 0)
         return -1;
     key_describe(issuer_pub, &ki);
     if (ki.family == KF_OTHER || (ki.family == KF_EC && ki.kind == KT_NONE))
-        return err_set(e, 500, ERR_INTERNAL, "issuer: cannot sign with a %s key", ki.name);
+        return err_set(e, ERR_INTERNAL, "issuer: cannot sign with a %s key", ki.name);
     return 0;
 }
 
@@ -67,15 +66,15 @@ static int validity_window(const struct profile *p, const struct issue_request *
     int64_t issuer_end;
 
     if (now < p->backdate_seconds || now > TIME_MAX - (int64_t)days * 86400)
-        return err_set(e, 500, ERR_INTERNAL, "validity: not_before out of range");
+        return err_set(e, ERR_INTERNAL, "validity: not_before out of range");
     *nb = now - p->backdate_seconds;
     *na = now + (int64_t)days * 86400;
     if (issuer == NULL)
         return 0;
     if (asn1_time_to_epoch(X509_get0_notAfter(issuer), &issuer_end) != 0)
-        return err_set(e, 500, ERR_INTERNAL, "issuer: unreadable notAfter");
+        return err_set(e, ERR_INTERNAL, "issuer: unreadable notAfter");
     if (issuer_end <= now)
-        return err_set(e, 422, ERR_PROFILE, "validity: the issuing CA has expired");
+        return err_set(e, ERR_POLICY, "validity: the issuing CA has expired");
     if (*na > issuer_end)
         *na = issuer_end;
     return 0;
@@ -135,7 +134,7 @@ static int set_fields(X509 *x, const struct profile *p, const struct issue_reque
          ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na) != NULL;
     ASN1_INTEGER_free(serial);
     if (!ok)
-        return err_ossl(e, 500, ERR_INTERNAL, "certificate: cannot set its fields");
+        return err_ossl(e, ERR_INTERNAL, "certificate: cannot set its fields");
     return 0;
 }
 
@@ -158,9 +157,9 @@ static X509 *sign_and_check(X509 *x, const struct profile *p, EVP_PKEY *issuer_p
     int len;
 
     if (X509_sign(x, issuer_key, sign_digest(issuer_pub, p->digest)) <= 0)
-        return err_ossl(e, 500, ERR_INTERNAL, "certificate: signing failed"), NULL;
+        return err_ossl(e, ERR_INTERNAL, "certificate: signing failed"), NULL;
     if (X509_verify(x, issuer_pub) != 1)
-        return err_ossl(e, 500, ERR_INTERNAL,
+        return err_ossl(e, ERR_INTERNAL,
                         "certificate: the signature does not verify with the issuer's key"),
                NULL;
     if (!profile_is_ca(p)) {
@@ -168,12 +167,12 @@ static X509 *sign_and_check(X509 *x, const struct profile *p, EVP_PKEY *issuer_p
         return x;
     }
     if ((len = i2d_X509(x, &der)) <= 0)
-        return err_ossl(e, 500, ERR_INTERNAL, "certificate: cannot encode"), NULL;
+        return err_ossl(e, ERR_INTERNAL, "certificate: cannot encode"), NULL;
     q = der;
     done = d2i_X509(NULL, &q, len);
     OPENSSL_free(der);
     if (done == NULL)
-        return err_ossl(e, 500, ERR_INTERNAL, "certificate: cannot read back"), NULL;
+        return err_ossl(e, ERR_INTERNAL, "certificate: cannot read back"), NULL;
     return done;
 }
 
@@ -193,7 +192,7 @@ static int check_issuer_constraints(X509 *cert, X509 *issuer, struct err *e)
         rc = NAME_CONSTRAINTS_check_CN(cert, nc);
     NAME_CONSTRAINTS_free(nc);
     if (rc != X509_V_OK)
-        return err_set(e, 422, ERR_PROFILE, "san: outside the issuing CA's name constraints (%s)",
+        return err_set(e, ERR_POLICY, "san: outside the issuing CA's name constraints (%s)",
                        X509_verify_cert_error_string(rc));
     return 0;
 }
@@ -209,7 +208,7 @@ int cert_build(const struct profile *p, const struct issue_request *r, X509 *iss
     if (preflight(p, r, issuer_cert, issuer_pub, e) != 0)
         return -1;
     if ((x = X509_new()) == NULL) {
-        err_ossl(e, 500, ERR_INTERNAL, "certificate: out of memory");
+        err_ossl(e, ERR_INTERNAL, "certificate: out of memory");
         goto out;
     }
     if (set_fields(x, p, r, issuer_cert, not_before, e) != 0 ||

@@ -15,7 +15,7 @@
 static int ext_add(X509 *x, int nid, void *value, int critical, struct err *e)
 {
     if (X509_add1_ext_i2d(x, nid, value, critical, X509V3_ADD_DEFAULT) != 1)
-        return err_ossl(e, 500, ERR_INTERNAL, "extension %s: cannot encode", OBJ_nid2sn(nid));
+        return err_ossl(e, ERR_INTERNAL, "extension %s: cannot encode", OBJ_nid2sn(nid));
     return 0;
 }
 
@@ -47,17 +47,16 @@ static int ext_key_usage(X509 *x, const struct profile *p, EVP_PKEY *key, struct
     int ok = 1, rc;
 
     if (usage == 0)
-        return err_set(e, 422, ERR_PROFILE,
-                       "key_usage: none of the profile's usages fits this key type");
+        return err_set(e, ERR_POLICY, "key_usage: none of the profile's usages fits this key type");
     if ((bits = ASN1_BIT_STRING_new()) == NULL)
-        return err_ossl(e, 500, ERR_INTERNAL, "key_usage: out of memory");
+        return err_ossl(e, ERR_INTERNAL, "key_usage: out of memory");
     for (int bit = 0; bit <= KU_BIT_DECIPHER_ONLY; bit++)
         if ((usage & KU_MASK(bit)) && ASN1_BIT_STRING_set_bit(bits, bit, 1) != 1)
             ok = 0;
     if (ok)
         rc = ext_add(x, NID_key_usage, bits, 1, e);
     else
-        rc = err_ossl(e, 500, ERR_INTERNAL, "key_usage: out of memory");
+        rc = err_ossl(e, ERR_INTERNAL, "key_usage: out of memory");
     ASN1_BIT_STRING_free(bits);
     return rc;
 }
@@ -69,12 +68,12 @@ static int ext_basic_constraints(X509 *x, const struct profile *p, struct err *e
     int rc = -1;
 
     if (bc == NULL)
-        return err_ossl(e, 500, ERR_INTERNAL, "basic_constraints: out of memory");
+        return err_ossl(e, ERR_INTERNAL, "basic_constraints: out of memory");
     bc->ca = p->ca ? 0xff : 0;
     if (p->ca && p->path_len >= 0) {
         if ((bc->pathlen = ASN1_INTEGER_new()) == NULL ||
             ASN1_INTEGER_set(bc->pathlen, p->path_len) != 1) {
-            err_ossl(e, 500, ERR_INTERNAL, "basic_constraints: out of memory");
+            err_ossl(e, ERR_INTERNAL, "basic_constraints: out of memory");
             goto out;
         }
     }
@@ -96,7 +95,7 @@ static int ext_ski(X509 *x, struct err *e)
         ASN1_OCTET_STRING_set(ski, md, (int)len) == 1)
         rc = ext_add(x, NID_subject_key_identifier, ski, 0, e);
     else
-        err_ossl(e, 500, ERR_INTERNAL, "subject_key_identifier: cannot compute");
+        err_ossl(e, ERR_INTERNAL, "subject_key_identifier: cannot compute");
     ASN1_OCTET_STRING_free(ski);
     return rc;
 }
@@ -132,7 +131,7 @@ static int ext_aki(X509 *x, X509 *issuer, struct err *e)
     int rc;
 
     if (aki == NULL)
-        return err_ossl(e, 500, ERR_INTERNAL, "authority_key_identifier: cannot compute");
+        return err_ossl(e, ERR_INTERNAL, "authority_key_identifier: cannot compute");
     rc = ext_add(x, NID_authority_key_identifier, aki, 0, e);
     AUTHORITY_KEYID_free(aki);
     return rc;
@@ -154,10 +153,10 @@ static int url_check(const char *what, const char *url, struct err *e)
     size_t n = strlen(url);
 
     if (strncmp(url, "http://", 7) != 0 || n <= 7 || n > URL_MAX)
-        return err_set(e, 500, ERR_INTERNAL, "%s: \"%.128s\" must be an http:// URL", what, url);
+        return err_set(e, ERR_INTERNAL, "%s: \"%.128s\" must be an http:// URL", what, url);
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f)
-            return err_set(e, 500, ERR_INTERNAL, "%s: URL with a space or non-ASCII byte", what);
+            return err_set(e, ERR_INTERNAL, "%s: URL with a space or non-ASCII byte", what);
     return 0;
 }
 
@@ -193,7 +192,7 @@ static int ext_aia(X509 *x, const struct profile *p, const struct ca_urls *urls,
     if ((aia = sk_ACCESS_DESCRIPTION_new_null()) == NULL ||
         (ocsp && aia_push(aia, NID_ad_OCSP, urls->ocsp) != 0) ||
         (issuers && aia_push(aia, NID_ad_ca_issuers, urls->ca_issuers) != 0))
-        err_ossl(e, 500, ERR_INTERNAL, "aia: out of memory");
+        err_ossl(e, ERR_INTERNAL, "aia: out of memory");
     else
         rc = ext_add(x, NID_info_access, aia, 0, e);
     AUTHORITY_INFO_ACCESS_free(aia);
@@ -274,7 +273,7 @@ static int ext_cdp(X509 *x, const struct profile *p, const struct ca_urls *urls,
     cdp = crl_dist_points_new(url);
     free(url);
     if (cdp == NULL)
-        return err_ossl(e, 500, ERR_INTERNAL, "cdp: out of memory");
+        return err_ossl(e, ERR_INTERNAL, "cdp: out of memory");
     rc = ext_add(x, NID_crl_distribution_points, cdp, 0, e);
     CRL_DIST_POINTS_free(cdp);
     return rc;
@@ -286,7 +285,7 @@ static int ext_ocsp_nocheck(X509 *x, struct err *e)
     int rc;
 
     if (null == NULL)
-        return err_ossl(e, 500, ERR_INTERNAL, "ocsp_nocheck: out of memory");
+        return err_ossl(e, ERR_INTERNAL, "ocsp_nocheck: out of memory");
     rc = ext_add(x, NID_id_pkix_OCSP_noCheck, null, 0, e); /* RFC 6960 §4.2.2.2.1 */
     ASN1_NULL_free(null);
     return rc;

@@ -1,6 +1,6 @@
 /*
  * check.c — profile_check(): does a request obey every rule of a profile?
- * Errors are 422 "profile_violation" and start with the field they concern.
+ * Errors are ERR_POLICY "profile_violation" and start with the field they concern.
  */
 #include "core/core_internal.h"
 
@@ -19,25 +19,25 @@ static int check_key(const struct profile *p, EVP_PKEY *key, struct err *e)
     char why[160];
 
     if (key == NULL)
-        return err_set(e, 422, ERR_PROFILE, "key: missing");
+        return err_set(e, ERR_POLICY, "key: missing");
     key_describe(key, &ki);
     if (ki.kind == KT_NONE || (p->key_types & (unsigned)ki.kind) == 0) {
         char *allowed = key_kinds_list(p->key_types);
-        err_set(e, 422, ERR_PROFILE, "key: %s not allowed (allowed: %s)", ki.name, allowed);
+        err_set(e, ERR_POLICY, "key: %s not allowed (allowed: %s)", ki.name, allowed);
         free(allowed);
         return -1;
     }
     if (key_check_strength(key, &ki, why, sizeof(why)) != 0)
-        return err_set(e, 422, ERR_PROFILE, "key: %s", why);
+        return err_set(e, ERR_POLICY, "key: %s", why);
     return 0;
 }
 
 static int check_validity(const struct profile *p, const struct issue_request *r, struct err *e)
 {
     if (r->validity_days < 0)
-        return err_set(e, 422, ERR_PROFILE, "validity_days: must not be negative");
+        return err_set(e, ERR_POLICY, "validity_days: must not be negative");
     if (r->validity_days > p->max_days)
-        return err_set(e, 422, ERR_PROFILE, "validity_days: %ld exceeds the profile's max_days %ld",
+        return err_set(e, ERR_POLICY, "validity_days: %ld exceeds the profile's max_days %ld",
                        r->validity_days, p->max_days);
     return 0;
 }
@@ -102,20 +102,19 @@ static int check_value(int nid, const char *label, const ASN1_STRING *data, cons
     char why[64];
 
     if (problem != NULL)
-        return err_set(e, 422, ERR_PROFILE, "subject.%s: %s", label, problem);
+        return err_set(e, ERR_POLICY, "subject.%s: %s", label, problem);
     if (value[0] == '\0')
-        return err_set(e, 422, ERR_PROFILE, "subject.%s: %s", label, "empty value");
+        return err_set(e, ERR_POLICY, "subject.%s: %s", label, "empty value");
     for (const unsigned char *c = (const unsigned char *)value; *c != '\0'; c++)
         if (*c < 0x20 || *c == 0x7f)
-            return err_set(e, 422, ERR_PROFILE, "subject.%s: %s", label,
-                           "control character in value");
+            return err_set(e, ERR_POLICY, "subject.%s: %s", label, "control character in value");
     if (nid == NID_countryName && !(strlen(value) == 2 && value[0] >= 'A' && value[0] <= 'Z' &&
                                     value[1] >= 'A' && value[1] <= 'Z'))
-        return err_set(e, 422, ERR_PROFILE, "subject.%s: %s", label,
+        return err_set(e, ERR_POLICY, "subject.%s: %s", label,
                        "must be two upper-case letters (ISO 3166)");
     if (table != NULL && table->maxsize > 0 && utf8_chars(value) > table->maxsize) {
         snprintf(why, sizeof(why), "longer than %ld characters", table->maxsize);
-        return err_set(e, 422, ERR_PROFILE, "subject.%s: %s", label, why);
+        return err_set(e, ERR_POLICY, "subject.%s: %s", label, why);
     }
     return 0;
 }
@@ -142,16 +141,15 @@ static int check_entry(const struct profile *p, const X509_NAME *name, int i, st
 
     name_attr_label(X509_NAME_ENTRY_get_object(entry), label, sizeof(label));
     if (nid == NID_undef || rule->rule == RULE_FORBIDDEN)
-        return err_set(e, 422, ERR_PROFILE, "subject.%s: forbidden", label);
+        return err_set(e, ERR_POLICY, "subject.%s: forbidden", label);
     if ((value = name_entry_utf8(entry)) == NULL)
-        return err_set(e, 422, ERR_PROFILE, "subject.%s: %s", label, "value is not a valid string");
+        return err_set(e, ERR_POLICY, "subject.%s: %s", label, "value is not a valid string");
     if (check_value(nid, label, X509_NAME_ENTRY_get_data(entry), value, e) != 0)
         rc = -1;
     else if (!value_rule_match(rule, value))
-        rc = err_set(e, 422, ERR_PROFILE, "subject.%s \"%.64s\": does not match pattern", label,
-                     value);
+        rc = err_set(e, ERR_POLICY, "subject.%s \"%.64s\": does not match pattern", label, value);
     else if (occurrences(name, i) > rule->max)
-        rc = err_set(e, 422, ERR_PROFILE, "subject.%s: at most %d allowed", label, rule->max);
+        rc = err_set(e, ERR_POLICY, "subject.%s: at most %d allowed", label, rule->max);
     free(value);
     return rc;
 }
@@ -161,18 +159,16 @@ static int check_subject(const struct profile *p, const X509_NAME *name, struct 
     int n = name ? X509_NAME_entry_count(name) : 0;
 
     if (n > SUBJECT_ENTRIES_MAX)
-        return err_set(e, 422, ERR_PROFILE, "subject: more than %d attributes",
-                       SUBJECT_ENTRIES_MAX);
+        return err_set(e, ERR_POLICY, "subject: more than %d attributes", SUBJECT_ENTRIES_MAX);
     for (int i = 0; i < n; i++)
         if (check_entry(p, name, i, e) != 0)
             return -1;
     for (size_t k = 0; k < p->subject_count; k++)
         if (p->subject[k].rule == RULE_REQUIRED &&
             (n == 0 || X509_NAME_get_index_by_NID(name, p->subject[k].nid, -1) < 0))
-            return err_set(e, 422, ERR_PROFILE, "subject.%s: required",
-                           OBJ_nid2sn(p->subject[k].nid));
+            return err_set(e, ERR_POLICY, "subject.%s: required", OBJ_nid2sn(p->subject[k].nid));
     if (p->ca && n == 0)
-        return err_set(e, 422, ERR_PROFILE, "subject: a CA certificate needs a subject");
+        return err_set(e, ERR_POLICY, "subject: a CA certificate needs a subject");
     return 0;
 }
 
@@ -211,19 +207,18 @@ static int check_san(const struct profile *p, const GENERAL_NAMES *sans, int i, 
     int rc = -1;
 
     if (p->san[t].rule == RULE_FORBIDDEN)
-        return err_set(e, 422, ERR_PROFILE, "san.%s[%d]: forbidden", type, index);
+        return err_set(e, ERR_POLICY, "san.%s[%d]: forbidden", type, index);
     if (index >= p->san[t].max)
-        return err_set(e, 422, ERR_PROFILE, "san.%s: at most %d allowed", type, p->san[t].max);
+        return err_set(e, ERR_POLICY, "san.%s: at most %d allowed", type, p->san[t].max);
     if ((text = san_value_text(gn)) == NULL)
-        return err_set(e, 422, ERR_PROFILE, "san.%s[%d]: %s", type, index,
+        return err_set(e, ERR_POLICY, "san.%s[%d]: %s", type, index,
                        t == SAN_IP ? "IP address must be 4 or 16 octets" : "not a valid string");
     if (check_san_syntax(t, text, why, sizeof(why)) != 0)
-        err_set(e, 422, ERR_PROFILE, "san.%s[%d] \"%.64s\": %s", type, index, text, why);
+        err_set(e, ERR_POLICY, "san.%s[%d] \"%.64s\": %s", type, index, text, why);
     else if (!value_rule_match(&p->san[t], text))
-        err_set(e, 422, ERR_PROFILE, "san.%s[%d] \"%.64s\": does not match pattern", type, index,
-                text);
+        err_set(e, ERR_POLICY, "san.%s[%d] \"%.64s\": does not match pattern", type, index, text);
     else if (san_duplicate(sans, i))
-        err_set(e, 422, ERR_PROFILE, "san.%s[%d] \"%.64s\": duplicate", type, index, text);
+        err_set(e, ERR_POLICY, "san.%s[%d] \"%.64s\": duplicate", type, index, text);
     else
         rc = 0;
     free(text);
@@ -235,23 +230,23 @@ static int check_sans(const struct profile *p, const struct issue_request *r, st
     int n = sk_GENERAL_NAME_num(r->sans), count[SAN_TYPES] = {0};
 
     if (n > SAN_TOTAL_MAX)
-        return err_set(e, 422, ERR_PROFILE, "san: more than %d names", SAN_TOTAL_MAX);
+        return err_set(e, ERR_POLICY, "san: more than %d names", SAN_TOTAL_MAX);
     for (int i = 0; i < n; i++) {
         const GENERAL_NAME *gn = sk_GENERAL_NAME_value(r->sans, i);
         enum san_type t = san_type_of(gn);
         if (t == SAN_TYPES)
-            return err_set(e, 422, ERR_PROFILE,
-                           "san[%d]: only dns, ip, email and uri names are possible", i);
+            return err_set(e, ERR_POLICY, "san[%d]: only dns, ip, email and uri names are possible",
+                           i);
         if (check_san(p, r->sans, i, count[t]++, e) != 0)
             return -1;
     }
     for (int t = 0; t < SAN_TYPES; t++)
         if (p->san[t].rule == RULE_REQUIRED && count[t] == 0)
-            return err_set(e, 422, ERR_PROFILE, "san.%s: required", san_type_names[t]);
+            return err_set(e, ERR_POLICY, "san.%s: required", san_type_names[t]);
     if (n <= 0 && p->san_required)
-        return err_set(e, 422, ERR_PROFILE, "san: at least one subject alternative name required");
+        return err_set(e, ERR_POLICY, "san: at least one subject alternative name required");
     if (n <= 0 && (r->subject == NULL || X509_NAME_entry_count(r->subject) == 0))
-        return err_set(e, 422, ERR_PROFILE,
+        return err_set(e, ERR_POLICY,
                        "san: required when the subject is empty (RFC 5280 §4.2.1.6)");
     return 0;
 }
@@ -279,7 +274,7 @@ static int check_cn_in_san(const struct profile *p, const struct issue_request *
         char *cn = name_entry_utf8(X509_NAME_get_entry(r->subject, pos));
         int ok = cn != NULL && cn_in_sans(cn, r->sans);
         if (!ok)
-            err_set(e, 422, ERR_PROFILE,
+            err_set(e, ERR_POLICY,
                     "subject.CN \"%.64s\": must also be a subject alternative name "
                     "(BR §7.1.4.3)",
                     cn ? cn : "");

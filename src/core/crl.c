@@ -230,15 +230,15 @@ int crl_writer_add(struct crl_writer *w, const struct crl_entry *en, struct err 
     size_t n = 0, k, h;
 
     if (en->reason >= REASON_COUNT || (en->reason > 0 && reason_names[en->reason] == NULL))
-        return err_set(e, 500, ERR_INTERNAL, "crl: entries[%zu]: %d is not a CRLReason", w->count,
+        return err_set(e, ERR_INTERNAL, "crl: entries[%zu]: %d is not a CRLReason", w->count,
                        en->reason);
     if ((k = serial_contents(en->serial, serial)) == 0)
-        return err_set(e, 500, ERR_INTERNAL, "crl: entries[%zu]: bad serial", w->count);
+        return err_set(e, ERR_INTERNAL, "crl: entries[%zu]: bad serial", w->count);
     n = der_header(body, V_ASN1_INTEGER, k);
     memcpy(body + n, serial, k);
     n += k;
     if ((k = der_time(body + n, en->revoked_at, 0)) == 0)
-        return err_set(e, 500, ERR_INTERNAL, "crl: entries[%zu]: bad revocation date", w->count);
+        return err_set(e, ERR_INTERNAL, "crl: entries[%zu]: bad revocation date", w->count);
     n += k;
     n += entry_extensions(body + n, en);
     h = der_header(head, 0x30, n);
@@ -253,16 +253,16 @@ int crl_writer_add(struct crl_writer *w, const struct crl_entry *en, struct err 
 static int crl_check_args(X509 *ca, const struct crl_scope *sc, struct err *e)
 {
     if (ca == NULL || X509_get0_pubkey(ca) == NULL)
-        return err_set(e, 500, ERR_INTERNAL, "crl: no CA certificate");
+        return err_set(e, ERR_INTERNAL, "crl: no CA certificate");
     if (sc->number < 0)
-        return err_set(e, 500, ERR_INTERNAL, "crl: negative CRL number");
+        return err_set(e, ERR_INTERNAL, "crl: negative CRL number");
     if (sc->delta_base < 0 || (sc->delta_base > 0 && sc->delta_base >= sc->number))
-        return err_set(e, 500, ERR_INTERNAL, "crl: a delta's base must precede it");
+        return err_set(e, ERR_INTERNAL, "crl: a delta's base must precede it");
     if (sc->this_update <= 0 || sc->next_update <= sc->this_update)
-        return err_set(e, 500, ERR_INTERNAL, "crl: nextUpdate must follow thisUpdate");
+        return err_set(e, ERR_INTERNAL, "crl: nextUpdate must follow thisUpdate");
     if ((X509_get_extension_flags(ca) & EXFLAG_KUSAGE) &&
         (X509_get_key_usage(ca) & KU_CRL_SIGN) == 0)
-        return err_set(e, 422, ERR_PROFILE, "crl: the CA's keyUsage lacks cRLSign");
+        return err_set(e, ERR_POLICY, "crl: the CA's keyUsage lacks cRLSign");
     return 0;
 }
 
@@ -387,17 +387,17 @@ static int crl_sign_encode(VOUCH_CRL *crl, X509 *ca, EVP_PKEY *key, unsigned cha
 
     if (ASN1_item_sign(ASN1_ITEM_rptr(VOUCH_TBS_CRL), crl->tbs->signature, crl->sig_alg,
                        crl->signature, crl->tbs, key, sign_digest(pub, "auto")) <= 0)
-        return err_ossl(e, 500, ERR_INTERNAL, "crl: signing failed");
+        return err_ossl(e, ERR_INTERNAL, "crl: signing failed");
     if ((n = i2d_VOUCH_CRL(crl, NULL)) <= 0) /* cheap: the entries are one opaque element */
-        return err_ossl(e, 500, ERR_INTERNAL, "crl: cannot encode");
+        return err_ossl(e, ERR_INTERNAL, "crl: cannot encode");
     p = out = xmalloc((size_t)n);
     if (i2d_VOUCH_CRL(crl, &p) != n) {
         free(out);
-        return err_ossl(e, 500, ERR_INTERNAL, "crl: cannot encode");
+        return err_ossl(e, ERR_INTERNAL, "crl: cannot encode");
     }
     if (!crl_signature_ok(crl, out, n, pub)) {
         free(out);
-        return err_ossl(e, 500, ERR_INTERNAL, "crl: the signature does not verify");
+        return err_ossl(e, ERR_INTERNAL, "crl: the signature does not verify");
     }
     *der = out;
     *len = (size_t)n;
@@ -414,11 +414,11 @@ int crl_writer_finish(struct crl_writer *w, X509 *ca_cert, EVP_PKEY *ca_key,
     if (crl_check_args(ca_cert, sc, e) != 0)
         return -1;
     if ((crl = VOUCH_CRL_new()) == NULL || tbs_fill(crl->tbs, ca_cert, sc) != 0) {
-        err_ossl(e, 500, ERR_INTERNAL, "crl: cannot set its fields");
+        err_ossl(e, ERR_INTERNAL, "crl: cannot set its fields");
         goto out;
     }
     if (tbs_set_entries(crl->tbs, w) != 0) {
-        err_set(e, 500, ERR_INTERNAL, "crl: too many entries");
+        err_set(e, ERR_INTERNAL, "crl: too many entries");
         goto out;
     }
     rc = crl_sign_encode(crl, ca_cert, ca_key, der, der_len, e);
@@ -454,7 +454,7 @@ static int entries_unique(const struct crl_entry *entries, size_t n, struct err 
     qsort(serials, n, sizeof(*serials), serial_order);
     for (size_t i = 1; i < n && rc == 0; i++)
         if (serial_order(&serials[i - 1], &serials[i]) == 0)
-            rc = err_set(e, 500, ERR_INTERNAL, "crl: a serial is listed twice");
+            rc = err_set(e, ERR_INTERNAL, "crl: a serial is listed twice");
     free(serials);
     return rc;
 }
@@ -481,7 +481,7 @@ int crl_build(X509 *ca_cert, EVP_PKEY *ca_key, const struct crl_entry *entries, 
         goto out;
     p = der;
     if ((crl = d2i_X509_CRL(NULL, &p, (long)len)) == NULL) {
-        err_ossl(e, 500, ERR_INTERNAL, "crl: cannot read back");
+        err_ossl(e, ERR_INTERNAL, "crl: cannot read back");
         goto out;
     }
     *out = crl;

@@ -262,17 +262,18 @@ static int csr_check(const CSR_DER *csr, EVP_PKEY *key, unsigned flags, struct e
     char why[160];
 
     if (ASN1_INTEGER_get(csr->info->version) != X509_REQ_VERSION_1)
-        return err_set(e, 400, ERR_BAD_CSR, "csr: version must be v1 (0)");
+        return err_setc(e, ERR_INVALID, ERR_CODE_BAD_CSR, "csr: version must be v1 (0)");
     if (key == NULL)
-        return err_ossl(e, 400, ERR_BAD_CSR, "csr: the public key cannot be decoded");
+        return err_osslc(e, ERR_INVALID, ERR_CODE_BAD_CSR, "csr: the public key cannot be decoded");
     key_describe(key, &ki);
     if (key_check_strength(key, &ki, why, sizeof(why)) != 0)
-        return err_set(e, 400, ERR_BAD_CSR, "csr: key: %s", why);
+        return err_setc(e, ERR_INVALID, ERR_CODE_BAD_CSR, "csr: key: %s", why);
     if (csr_digest_weak(csr))
-        return err_set(e, 400, ERR_BAD_CSR, "csr: signed with a broken digest (MD2/MD4/MD5)");
+        return err_setc(e, ERR_INVALID, ERR_CODE_BAD_CSR,
+                        "csr: signed with a broken digest (MD2/MD4/MD5)");
     if (!(flags & CSR_UNSIGNED_OK) && ASN1_item_verify(ASN1_ITEM_rptr(CSR_INFO), csr->sig_alg,
                                                        csr->signature, csr->info, key) != 1)
-        return err_ossl(e, 400, ERR_BAD_CSR, "csr: the signature does not verify");
+        return err_osslc(e, ERR_INVALID, ERR_CODE_BAD_CSR, "csr: the signature does not verify");
     return 0;
 }
 
@@ -307,11 +308,12 @@ static int csr_sans(const CSR_DER *csr, GENERAL_NAMES **out, struct err *e)
 
     *out = NULL;
     if (exts == NULL)
-        rc = err_set(e, 400, ERR_BAD_CSR, "csr: malformed extension request");
+        rc = err_setc(e, ERR_INVALID, ERR_CODE_BAD_CSR, "csr: malformed extension request");
     else if (pos >= 0 && X509v3_get_ext_by_NID(exts, NID_subject_alt_name, pos) >= 0)
-        rc = err_set(e, 400, ERR_BAD_CSR, "csr: more than one subjectAltName extension");
+        rc = err_setc(e, ERR_INVALID, ERR_CODE_BAD_CSR,
+                      "csr: more than one subjectAltName extension");
     else if (pos >= 0 && (*out = X509V3_EXT_d2i(X509v3_get_ext(exts, pos))) == NULL)
-        rc = err_ossl(e, 400, ERR_BAD_CSR, "csr: malformed subjectAltName extension");
+        rc = err_osslc(e, ERR_INVALID, ERR_CODE_BAD_CSR, "csr: malformed subjectAltName extension");
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     ERR_clear_error();
     return rc;
@@ -328,18 +330,19 @@ int csr_read(const unsigned char *data, size_t len, unsigned flags, struct issue
     int bits_len, rc = -1;
 
     if (data == NULL || len == 0)
-        return err_set(e, 400, ERR_BAD_CSR, "csr: empty");
+        return err_setc(e, ERR_INVALID, ERR_CODE_BAD_CSR, "csr: empty");
     if (len > CSR_MAX)
-        return err_set(e, 400, ERR_BAD_CSR, "csr: larger than %d bytes", CSR_MAX);
+        return err_setc(e, ERR_INVALID, ERR_CODE_BAD_CSR, "csr: larger than %d bytes", CSR_MAX);
     if ((csr = csr_decode(data, len)) == NULL)
-        return err_ossl(e, 400, ERR_BAD_CSR, "csr: not a PKCS#10 request in PEM or DER");
+        return err_osslc(e, ERR_INVALID, ERR_CODE_BAD_CSR,
+                         "csr: not a PKCS#10 request in PEM or DER");
     key = spki_key(csr->info->spki);
     if (csr_check(csr, key, flags, e) != 0 || csr_sans(csr, &sans, e) != 0)
         goto out;
     bits = ASN1_STRING_get0_data(csr->info->spki->key);
     bits_len = ASN1_STRING_length(csr->info->spki->key);
     if ((subject = X509_NAME_dup(csr->info->subject)) == NULL) {
-        err_ossl(e, 500, ERR_INTERNAL, "csr: out of memory");
+        err_ossl(e, ERR_INTERNAL, "csr: out of memory");
         goto out;
     }
     issue_request_clear(r);
@@ -374,18 +377,18 @@ X509_REQ *csr_build(X509_NAME *subject, EVP_PKEY *pub, EVP_PKEY *signing_key, st
 
     key_describe(pub, &ki);
     if (ki.kind == KT_NONE)
-        return err_set(e, 400, ERR_BAD_REQUEST, "key: %s not supported", ki.name), NULL;
+        return err_set(e, ERR_INVALID, "key: %s not supported", ki.name), NULL;
     if ((req = X509_REQ_new()) == NULL || X509_REQ_set_version(req, X509_REQ_VERSION_1) != 1 ||
         X509_REQ_set_subject_name(req, subject) != 1 || X509_REQ_set_pubkey(req, pub) != 1) {
-        err_ossl(e, 500, ERR_INTERNAL, "csr: cannot build");
+        err_ossl(e, ERR_INTERNAL, "csr: cannot build");
         goto out;
     }
     if (X509_REQ_sign(req, signing_key, sign_digest(pub, "auto")) <= 0) {
-        err_ossl(e, 500, ERR_INTERNAL, "csr: signing failed");
+        err_ossl(e, ERR_INTERNAL, "csr: signing failed");
         goto out;
     }
     if (X509_REQ_verify(req, pub) != 1) {
-        err_ossl(e, 500, ERR_INTERNAL, "csr: the signing key does not match the public key");
+        err_ossl(e, ERR_INTERNAL, "csr: the signing key does not match the public key");
         goto out;
     }
     result = req;

@@ -35,18 +35,17 @@ static int name_add(X509_NAME *name, const char *key, const char *value, struct 
     const char *label;
 
     if (nid == NID_undef)
-        return err_set(e, 400, ERR_BAD_REQUEST, "subject: unknown attribute \"%.64s\"", key);
+        return err_set(e, ERR_INVALID, "subject: unknown attribute \"%.64s\"", key);
     label = OBJ_nid2sn(nid);
     if (value[0] == '\0')
-        return err_set(e, 400, ERR_BAD_REQUEST, "subject.%s: empty value", label);
+        return err_set(e, ERR_INVALID, "subject.%s: empty value", label);
     if (has_control(value))
-        return err_set(e, 400, ERR_BAD_REQUEST, "subject.%s: control character in value", label);
+        return err_set(e, ERR_INVALID, "subject.%s: control character in value", label);
     if (nid == NID_countryName && !country_valid(value))
-        return err_set(e, 400, ERR_BAD_REQUEST,
-                       "subject.C: must be two upper-case letters (ISO 3166)");
+        return err_set(e, ERR_INVALID, "subject.C: must be two upper-case letters (ISO 3166)");
     if (X509_NAME_add_entry_by_NID(name, nid, MBSTRING_UTF8, (const unsigned char *)value, -1, -1,
                                    0) != 1)
-        return err_ossl(e, 400, ERR_BAD_REQUEST, "subject.%s: bad value", label);
+        return err_ossl(e, ERR_INVALID, "subject.%s: bad value", label);
     return 0;
 }
 
@@ -71,7 +70,7 @@ static int name_component(const char **pos, char *out, char **value, struct err 
     *o = '\0';
     *pos = p;
     if (*value == NULL || out[0] == '\0')
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "subject: \"%.64s\" is not key=value (form: /C=DE/O=Org/CN=name)", out);
     return 0;
 }
@@ -86,8 +85,7 @@ static int name_parse_components(X509_NAME *name, const char *text, struct err *
     while (rc == 0 && *pos == '/') {
         pos++;
         if (++count > NAME_ENTRIES_MAX)
-            rc = err_set(e, 400, ERR_BAD_REQUEST, "subject: more than %d attributes",
-                         NAME_ENTRIES_MAX);
+            rc = err_set(e, ERR_INVALID, "subject: more than %d attributes", NAME_ENTRIES_MAX);
         else if (name_component(&pos, work, &value, e) != 0 || name_add(name, work, value, e) != 0)
             rc = -1;
     }
@@ -100,15 +98,12 @@ X509_NAME *name_parse(const char *text, struct err *e)
     X509_NAME *name;
 
     if (text == NULL || strlen(text) > NAME_TEXT_MAX)
-        return err_set(e, 400, ERR_BAD_REQUEST, "subject: missing or longer than %d bytes",
-                       NAME_TEXT_MAX),
+        return err_set(e, ERR_INVALID, "subject: missing or longer than %d bytes", NAME_TEXT_MAX),
                NULL;
     if (text[0] != '\0' && text[0] != '/')
-        return err_set(e, 400, ERR_BAD_REQUEST,
-                       "subject: must start with '/' (/C=DE/O=Org/CN=name)"),
-               NULL;
+        return err_set(e, ERR_INVALID, "subject: must start with '/' (/C=DE/O=Org/CN=name)"), NULL;
     if ((name = X509_NAME_new()) == NULL)
-        return err_ossl(e, 500, ERR_INTERNAL, "subject: out of memory"), NULL;
+        return err_ossl(e, ERR_INTERNAL, "subject: out of memory"), NULL;
     if (strcmp(text, "/") != 0 && name_parse_components(name, text, e) != 0) {
         X509_NAME_free(name);
         return NULL;

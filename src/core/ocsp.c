@@ -69,20 +69,19 @@ int ocsp_query_parse(const unsigned char *der, size_t len, struct ocsp_query *q,
         p != der + len) {
         ERR_clear_error();
         ocsp_query_clear(q);
-        return err_set(e, 400, ERR_BAD_REQUEST, "ocsp: not an OCSPRequest (DER)");
+        return err_set(e, ERR_INVALID, "ocsp: not an OCSPRequest (DER)");
     }
     n = OCSP_request_onereq_count(q->req);
     if (n < 1 || n > OCSP_MAX_IDS) {
         ocsp_query_clear(q);
-        return err_set(e, 400, ERR_BAD_REQUEST, "ocsp: %d CertIDs (1 to %d accepted)", n,
-                       OCSP_MAX_IDS);
+        return err_set(e, ERR_INVALID, "ocsp: %d CertIDs (1 to %d accepted)", n, OCSP_MAX_IDS);
     }
     nonce = nonce_length(q->req);
     if (OCSP_REQUEST_get_ext_by_NID(q->req, NID_id_pkix_OCSP_Nonce, -1) >= 0 &&
         (nonce < 1 || nonce > OCSP_NONCE_MAX)) {
         ocsp_query_clear(q);
-        return err_set(e, 400, ERR_BAD_REQUEST, "ocsp: nonce of %d octets (1 to %d, RFC 8954)",
-                       nonce, OCSP_NONCE_MAX);
+        return err_set(e, ERR_INVALID, "ocsp: nonce of %d octets (1 to %d, RFC 8954)", nonce,
+                       OCSP_NONCE_MAX);
     }
     q->has_nonce = nonce > 0;
     for (int i = 0; i < n; i++) {
@@ -95,7 +94,7 @@ int ocsp_query_parse(const unsigned char *der, size_t len, struct ocsp_query *q,
         if (id->cid == NULL ||
             OCSP_id_get0_info(&name_hash, &md, &key_hash, &serial, id->cid) != 1) {
             ocsp_query_clear(q);
-            return err_set(e, 400, ERR_BAD_REQUEST, "ocsp: CertID %d is malformed", i);
+            return err_set(e, ERR_INVALID, "ocsp: CertID %d is malformed", i);
         }
         id->hash_nid = OBJ_obj2nid(md);
         id->name_hash = ASN1_STRING_get0_data(name_hash);
@@ -172,31 +171,31 @@ int ocsp_response_sign(const struct ocsp_signer *sg, const struct ocsp_status *s
     int rc = -1, out_len;
 
     if (bs == NULL || this_upd == NULL || next_upd == NULL) {
-        err_ossl(e, 500, ERR_INTERNAL, "ocsp: out of memory");
+        err_ossl(e, ERR_INTERNAL, "ocsp: out of memory");
         goto out;
     }
     for (int i = 0; i < n; i++)
         if (add_status(bs, &st[i], this_upd, next_upd) != 0) {
-            err_ossl(e, 500, ERR_INTERNAL, "ocsp: cannot encode SingleResponse %d", i);
+            err_ossl(e, ERR_INTERNAL, "ocsp: cannot encode SingleResponse %d", i);
             goto out;
         }
     if (nonce_from != NULL && OCSP_copy_nonce(bs, (OCSP_REQUEST *)nonce_from) == 0) {
-        err_ossl(e, 500, ERR_INTERNAL, "ocsp: cannot copy the nonce");
+        err_ossl(e, ERR_INTERNAL, "ocsp: cannot copy the nonce");
         goto out;
     }
     /* ResponderID byKey (RFC 5019 §2.2.3); the certificate is added below if wanted. */
     if (OCSP_basic_sign(bs, sg->bound, sg->key, sg->md, NULL, OCSP_RESPID_KEY | OCSP_NOCERTS) !=
         1) {
-        err_ossl(e, 503, ERR_INTERNAL, "ocsp: signing failed");
+        err_ossl(e, ERR_UNAVAILABLE, "ocsp: signing failed");
         goto out;
     }
     if (sg->include_cert && OCSP_basic_add1_cert(bs, sg->cert) != 1) {
-        err_ossl(e, 500, ERR_INTERNAL, "ocsp: cannot add the responder certificate");
+        err_ossl(e, ERR_INTERNAL, "ocsp: cannot add the responder certificate");
         goto out;
     }
     if ((resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs)) == NULL ||
         (out_len = i2d_OCSP_RESPONSE(resp, &out)) <= 0) {
-        err_ossl(e, 500, ERR_INTERNAL, "ocsp: cannot encode the response");
+        err_ossl(e, ERR_INTERNAL, "ocsp: cannot encode the response");
         goto out;
     }
     *der = out;

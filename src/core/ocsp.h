@@ -39,7 +39,7 @@ struct ocsp_query {
 /*
  * Parses an OCSPRequest (DER).  A request that does not parse in whole, has
  * no CertID or more than OCSP_MAX_IDS, or a nonce outside 1..32 octets is -1
- * with e set (400): answer malformedRequest.  A signature on the request is
+ * with e set (ERR_INVALID): answer malformedRequest.  A signature on the request is
  * not checked (RFC 6960 makes it optional; nothing here depends on who asks).
  */
 int ocsp_query_parse(const unsigned char *der, size_t len, struct ocsp_query *q, struct err *e);

@@ -4,7 +4,7 @@
  * constraints, AIA/CDP and the rules that tie fields together.  The subject,
  * SAN, name-constraint and policy sections are in profile_names.c.
  *
- * Every error is 400 "bad_request" and starts with the path of the field.
+ * Every error is ERR_INVALID "bad_request" and starts with the path of the field.
  */
 #include "core/core_internal.h"
 
@@ -30,8 +30,8 @@ int json_check_fields(json_t *obj, const char *path, const char *const *allowed,
         while (allowed[i] != NULL && strcmp(allowed[i], key) != 0)
             i++;
         if (allowed[i] == NULL)
-            return err_set(e, 400, ERR_BAD_REQUEST, "%s%s%.64s: unknown field", path,
-                           path[0] ? "." : "", key);
+            return err_set(e, ERR_INVALID, "%s%s%.64s: unknown field", path, path[0] ? "." : "",
+                           key);
     }
     return 0;
 }
@@ -52,8 +52,8 @@ int json_get_bool(json_t *obj, const char *key, const char *path, int *out, stru
     if (v == NULL)
         return 0;
     if (!json_is_boolean(v))
-        return err_set(e, 400, ERR_BAD_REQUEST, "%s%s%s: must be true or false", path,
-                       path[0] ? "." : "", key);
+        return err_set(e, ERR_INVALID, "%s%s%s: must be true or false", path, path[0] ? "." : "",
+                       key);
     *out = json_is_true(v);
     return 0;
 }
@@ -66,7 +66,7 @@ int json_get_long(json_t *obj, const char *key, const char *path, long min, long
     if (v == NULL)
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-        return err_set(e, 400, ERR_BAD_REQUEST, "%s%s%s: must be an integer from %ld to %ld", path,
+        return err_set(e, ERR_INVALID, "%s%s%s: must be an integer from %ld to %ld", path,
                        path[0] ? "." : "", key, min, max);
     *out = (long)json_integer_value(v);
     return 0;
@@ -79,11 +79,11 @@ static int parse_validity(struct profile *p, json_t *v, struct err *e)
     static const char *const fields[] = {"default_days", "max_days", "backdate_seconds", NULL};
 
     if (!json_is_object(v))
-        return err_set(e, 400, ERR_BAD_REQUEST, "validity: required, an object");
+        return err_set(e, ERR_INVALID, "validity: required, an object");
     if (json_check_fields(v, "validity", fields, e) != 0)
         return -1;
     if (json_object_get(v, "default_days") == NULL)
-        return err_set(e, 400, ERR_BAD_REQUEST, "validity.default_days: required");
+        return err_set(e, ERR_INVALID, "validity.default_days: required");
     if (json_get_long(v, "default_days", "validity", 1, DAYS_MAX, &p->default_days, e) != 0)
         return -1;
     p->max_days = p->default_days;
@@ -100,13 +100,13 @@ static int parse_key_types(struct profile *p, json_t *v, struct err *e)
     json_t *item;
 
     if (!json_is_array(v) || json_array_size(v) == 0)
-        return err_set(e, 400, ERR_BAD_REQUEST, "key_types: required, a non-empty array");
+        return err_set(e, ERR_INVALID, "key_types: required, a non-empty array");
     json_array_foreach(v, i, item)
     {
         const char *name = json_plain_string(item);
         enum key_kind kind = name ? key_kind_parse(name) : KT_NONE;
         if (kind == KT_NONE)
-            return err_set(e, 400, ERR_BAD_REQUEST,
+            return err_set(e, ERR_INVALID,
                            "key_types[%zu]: unknown key type (one of ec-p256, ec-p384, rsa-2048, "
                            "rsa-3072, rsa-4096, ed25519)",
                            i);
@@ -145,15 +145,15 @@ static int parse_key_usage(struct profile *p, json_t *v, struct err *e)
     if (v == NULL)
         return 0;
     if (!json_is_array(v))
-        return err_set(e, 400, ERR_BAD_REQUEST, "key_usage: must be an array of usage names");
+        return err_set(e, ERR_INVALID, "key_usage: must be an array of usage names");
     json_array_foreach(v, i, item)
     {
         const char *name = json_plain_string(item);
         if (ku_lookup(name, &bit) != 0)
-            return err_set(e, 400, ERR_BAD_REQUEST, "key_usage[%zu]: unknown usage \"%.64s\"", i,
+            return err_set(e, ERR_INVALID, "key_usage[%zu]: unknown usage \"%.64s\"", i,
                            name ? name : "");
         if (p->key_usage & bit)
-            return err_set(e, 400, ERR_BAD_REQUEST, "key_usage[%zu]: duplicate \"%s\"", i, name);
+            return err_set(e, ERR_INVALID, "key_usage[%zu]: duplicate \"%s\"", i, name);
         p->key_usage |= bit;
     }
     return 0;
@@ -192,17 +192,17 @@ static int eku_add(struct profile *p, json_t *item, size_t i, struct err *e)
     ASN1_OBJECT *obj = eku_lookup(name);
 
     if (obj == NULL)
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "extended_key_usage[%zu]: unknown usage \"%.64s\" (a name or a dotted OID)",
                        i, name ? name : "");
     for (int k = 0; k < sk_ASN1_OBJECT_num(p->eku); k++)
         if (OBJ_cmp(sk_ASN1_OBJECT_value(p->eku, k), obj) == 0) {
             ASN1_OBJECT_free(obj);
-            return err_set(e, 400, ERR_BAD_REQUEST, "extended_key_usage[%zu]: duplicate", i);
+            return err_set(e, ERR_INVALID, "extended_key_usage[%zu]: duplicate", i);
         }
     if (sk_ASN1_OBJECT_push(p->eku, obj) <= 0) {
         ASN1_OBJECT_free(obj);
-        return err_set(e, 500, ERR_INTERNAL, "extended_key_usage: out of memory");
+        return err_set(e, ERR_INTERNAL, "extended_key_usage: out of memory");
     }
     return 0;
 }
@@ -215,11 +215,11 @@ static int parse_eku(struct profile *p, json_t *v, struct err *e)
     if (v == NULL)
         return 0;
     if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > EKU_MAX)
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "extended_key_usage: must be an array of 1 to %d usages (or absent)",
                        EKU_MAX);
     if ((p->eku = sk_ASN1_OBJECT_new_null()) == NULL)
-        return err_set(e, 500, ERR_INTERNAL, "extended_key_usage: out of memory");
+        return err_set(e, ERR_INTERNAL, "extended_key_usage: out of memory");
     json_array_foreach(v, i, item)
     {
         if (eku_add(p, item, i, e) != 0)
@@ -237,7 +237,7 @@ static int parse_basic_constraints(struct profile *p, json_t *v, struct err *e)
     if (v == NULL)
         return 0;
     if (!json_is_object(v))
-        return err_set(e, 400, ERR_BAD_REQUEST, "basic_constraints: must be an object");
+        return err_set(e, ERR_INVALID, "basic_constraints: must be an object");
     if (json_check_fields(v, "basic_constraints", fields, e) != 0 ||
         json_get_bool(v, "ca", "basic_constraints", &p->ca, e) != 0)
         return -1;
@@ -245,7 +245,7 @@ static int parse_basic_constraints(struct profile *p, json_t *v, struct err *e)
     if (path_len == NULL || json_is_null(path_len))
         return 0;
     if (!p->ca)
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "basic_constraints.path_len: only with \"ca\": true (RFC 5280 §4.2.1.9)");
     return json_get_long(v, "path_len", "basic_constraints", 0, 32, &p->path_len, e);
 }
@@ -257,7 +257,7 @@ static int parse_aia(struct profile *p, json_t *v, struct err *e)
     if (v == NULL)
         return 0;
     if (!json_is_object(v))
-        return err_set(e, 400, ERR_BAD_REQUEST, "aia: must be an object");
+        return err_set(e, ERR_INVALID, "aia: must be an object");
     if (json_check_fields(v, "aia", fields, e) != 0 ||
         json_get_bool(v, "ocsp", "aia", &p->aia_ocsp, e) != 0)
         return -1;
@@ -277,7 +277,7 @@ static int parse_digest(struct profile *p, json_t *v, struct err *e)
             snprintf(p->digest, sizeof(p->digest), "%s", name);
             return 0;
         }
-    return err_set(e, 400, ERR_BAD_REQUEST,
+    return err_set(e, ERR_INVALID,
                    "signature_digest: one of \"auto\", \"sha256\", \"sha384\", \"sha512\"");
 }
 
@@ -297,14 +297,14 @@ static int check_usages(struct profile *p, struct err *e)
     unsigned only = KU_MASK(KU_BIT_ENCIPHER_ONLY) | KU_MASK(KU_BIT_DECIPHER_ONLY);
 
     if (!p->ca && (p->key_usage & KU_MASK(KU_BIT_KEY_CERT_SIGN)))
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "key_usage: keyCertSign only with basic_constraints.ca true");
     if (p->ca)
         p->key_usage |= ca_bits;
     if (p->key_usage == 0)
-        return err_set(e, 400, ERR_BAD_REQUEST, "key_usage: required, at least one usage");
+        return err_set(e, ERR_INVALID, "key_usage: required, at least one usage");
     if ((p->key_usage & only) && !(p->key_usage & KU_MASK(KU_BIT_KEY_AGREEMENT)))
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "key_usage: encipherOnly and decipherOnly need keyAgreement");
     return 0;
 }
@@ -314,17 +314,17 @@ static int check_eku(const struct profile *p, struct err *e)
     int n = sk_ASN1_OBJECT_num(p->eku);
 
     if (eku_has(p, NID_time_stamp) && (n != 1 || !p->eku_critical))
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "extended_key_usage: timeStamping must be the only usage, with "
                        "eku_critical true (RFC 3161 §2.3)");
     if (eku_has(p, NID_OCSP_sign) && (n != 1 || p->ca))
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "extended_key_usage: OCSPSigning only alone, in an OCSP responder profile");
     if (p->ocsp_nocheck && !eku_has(p, NID_OCSP_sign))
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "ocsp_nocheck: only with extended_key_usage [\"OCSPSigning\"]");
     if (p->eku_critical && p->eku == NULL)
-        return err_set(e, 400, ERR_BAD_REQUEST, "eku_critical: without extended_key_usage");
+        return err_set(e, ERR_INVALID, "eku_critical: without extended_key_usage");
     return 0;
 }
 
@@ -333,10 +333,9 @@ static int check_consistency(struct profile *p, struct err *e)
     if (check_usages(p, e) != 0 || check_eku(p, e) != 0)
         return -1;
     if (p->name_constraints != NULL && !p->ca)
-        return err_set(e, 400, ERR_BAD_REQUEST,
-                       "name_constraints: only with basic_constraints.ca true");
+        return err_set(e, ERR_INVALID, "name_constraints: only with basic_constraints.ca true");
     if (!p->ca && p->eku == NULL)
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "extended_key_usage: required in end-entity profiles (the purpose of "
                        "the certificate)");
     return 0;
@@ -349,7 +348,7 @@ static int parse_flags(struct profile *p, json_t *doc, struct err *e)
     json_t *desc = json_object_get(doc, "description");
 
     if (desc != NULL && json_plain_string(desc) == NULL)
-        return err_set(e, 400, ERR_BAD_REQUEST, "description: must be a string");
+        return err_set(e, ERR_INVALID, "description: must be a string");
     if (json_get_bool(doc, "eku_critical", "", &p->eku_critical, e) != 0 ||
         json_get_bool(doc, "cdp", "", &p->cdp, e) != 0 ||
         json_get_bool(doc, "ocsp_nocheck", "", &p->ocsp_nocheck, e) != 0)
@@ -398,17 +397,17 @@ struct profile *profile_parse(const char *json_text, struct err *e)
     struct profile *p;
 
     if (json_text == NULL || strlen(json_text) > PROFILE_TEXT_MAX)
-        return err_set(e, 400, ERR_BAD_REQUEST, "profile: missing or larger than %d bytes",
+        return err_set(e, ERR_INVALID, "profile: missing or larger than %d bytes",
                        PROFILE_TEXT_MAX),
                NULL;
     doc = json_loads(json_text, JSON_REJECT_DUPLICATES, &jerr);
     if (doc == NULL)
-        return err_set(e, 400, ERR_BAD_REQUEST, "profile: invalid JSON at line %d column %d: %s",
-                       jerr.line, jerr.column, jerr.text),
+        return err_set(e, ERR_INVALID, "profile: invalid JSON at line %d column %d: %s", jerr.line,
+                       jerr.column, jerr.text),
                NULL;
     if (!json_is_object(doc)) {
         json_decref(doc);
-        return err_set(e, 400, ERR_BAD_REQUEST, "profile: must be a JSON object"), NULL;
+        return err_set(e, ERR_INVALID, "profile: must be a JSON object"), NULL;
     }
     p = xcalloc(1, sizeof(*p));
     p->refs = 1;

@@ -19,7 +19,7 @@
 struct profile;
 
 /*
- * Parses and validates a profile document.  Errors (status 400, code
+ * Parses and validates a profile document.  Errors (status ERR_INVALID, code
  * "bad_request") name the offending field, e.g. "key_usage[2]: unknown usage
  * \"signing\"".  NULL on error.
  */
@@ -68,7 +68,7 @@ int issue_request_from_json(struct issue_request *r, const char *subject, json_t
 /*
  * Checks r against every rule of the profile: key type and size, subject
  * attributes (required / optional / forbidden / pattern), SANs per type,
- * requested validity.  Errors are status 422, code "profile_violation", and
+ * requested validity.  Errors are status ERR_POLICY, code "profile_violation", and
  * name the field: "subject.CN: required", "san.dns[0] \"x_y\": does not match
  * pattern", "key: rsa-1024 not allowed (allowed: ec-p256, ...)".
  */
@@ -124,7 +124,7 @@ ASN1_INTEGER *serial_from_hex(const char *hex);
  * other than P-256/P-384, invalid points); then the subject, the SAN
  * extension if the CSR asks for one (its other extensions are ignored: the
  * profile decides), and the public key with its SubjectPublicKeyInfo as it
- * came.  Errors: 400 "bad_csr".  CSR_UNSIGNED_OK skips the signature check
+ * came.  Errors: ERR_INVALID "bad_csr".  CSR_UNSIGNED_OK skips the signature check
  * (the fuzz driver only: mutations rarely keep a signature valid).
  */
 #define CSR_UNSIGNED_OK 1u

@@ -71,9 +71,9 @@ static int pattern_compile(struct value_rule *r, json_t *v, const char *path, st
     int rc;
 
     if (pattern == NULL || pattern[0] == '\0')
-        return err_set(e, 400, ERR_BAD_REQUEST, "%s.pattern: a non-empty regular expression", path);
+        return err_set(e, ERR_INVALID, "%s.pattern: a non-empty regular expression", path);
     if (pattern_check(pattern, msg, sizeof(msg)) != 0)
-        return err_set(e, 400, ERR_BAD_REQUEST, "%s.pattern: %s", path, msg);
+        return err_set(e, ERR_INVALID, "%s.pattern: %s", path, msg);
     /* Compiled alone first, so that "a)|(b" cannot undo the anchoring below. */
     rc = regcomp(&r->regex, pattern, REG_EXTENDED | REG_NOSUB);
     if (rc == 0) {
@@ -85,8 +85,7 @@ static int pattern_compile(struct value_rule *r, json_t *v, const char *path, st
     if (rc != 0) {
         regerror(rc, &r->regex, msg, sizeof(msg));
         regfree(&r->regex);
-        return err_set(e, 400, ERR_BAD_REQUEST, "%s.pattern: bad regular expression: %s", path,
-                       msg);
+        return err_set(e, ERR_INVALID, "%s.pattern: bad regular expression: %s", path, msg);
     }
     r->has_regex = 1;
     return 0;
@@ -117,16 +116,15 @@ static int value_rule_parse(json_t *v, const char *path, long def_max, long max_
     long max = def_max;
 
     if (!json_is_object(v) && !json_is_string(v))
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "%s: a rule (\"required\", \"optional\", \"forbidden\") or an object "
                        "{\"rule\", \"pattern\", \"max\"}",
                        path);
     if (json_is_object(v) && json_check_fields(v, path, fields, e) != 0)
         return -1;
     if (rule_name_parse(rule, &r->rule) != 0)
-        return err_set(e, 400, ERR_BAD_REQUEST,
-                       "%s%s: one of \"required\", \"optional\", \"forbidden\"", path,
-                       json_is_object(v) ? ".rule" : "");
+        return err_set(e, ERR_INVALID, "%s%s: one of \"required\", \"optional\", \"forbidden\"",
+                       path, json_is_object(v) ? ".rule" : "");
     if (json_is_object(v) && json_get_long(v, "max", path, 1, max_limit, &max, e) != 0)
         return -1;
     r->max = (int)max;
@@ -146,14 +144,14 @@ static int subject_rule_add(struct profile *p, const char *key, json_t *item, st
         if (value_rule_parse(item, path, 1, SUBJECT_MAX_LIMIT, &p->subject_other, e) != 0)
             return -1;
         if (p->subject_other.rule == RULE_REQUIRED)
-            return err_set(e, 400, ERR_BAD_REQUEST, "subject.other: \"required\" not possible");
+            return err_set(e, ERR_INVALID, "subject.other: \"required\" not possible");
         return 0;
     }
     if (nid == NID_undef)
-        return err_set(e, 400, ERR_BAD_REQUEST, "%s: unknown attribute", path);
+        return err_set(e, ERR_INVALID, "%s: unknown attribute", path);
     for (size_t i = 0; i < p->subject_count; i++)
         if (p->subject[i].nid == nid)
-            return err_set(e, 400, ERR_BAD_REQUEST, "%s: %s listed twice", path, OBJ_nid2sn(nid));
+            return err_set(e, ERR_INVALID, "%s: %s listed twice", path, OBJ_nid2sn(nid));
     r = &p->subject[p->subject_count++];
     r->nid = nid;
     return value_rule_parse(item, path, 1, SUBJECT_MAX_LIMIT, r, e);
@@ -169,8 +167,7 @@ int profile_parse_subject(struct profile *p, json_t *v, struct err *e)
     if (v == NULL)
         return 0;
     if (!json_is_object(v) || json_object_size(v) > SUBJECT_RULES_MAX)
-        return err_set(e, 400, ERR_BAD_REQUEST, "subject: an object of at most %d rules",
-                       SUBJECT_RULES_MAX);
+        return err_set(e, ERR_INVALID, "subject: an object of at most %d rules", SUBJECT_RULES_MAX);
     p->subject = xcalloc(json_object_size(v), sizeof(*p->subject));
     json_object_foreach(v, key, item)
     {
@@ -197,7 +194,7 @@ int profile_parse_san(struct profile *p, json_t *v, struct err *e)
     if (v == NULL)
         return 0;
     if (!json_is_object(v))
-        return err_set(e, 400, ERR_BAD_REQUEST, "san: must be an object");
+        return err_set(e, ERR_INVALID, "san: must be an object");
     if (json_check_fields(v, "san", fields, e) != 0 ||
         json_get_bool(v, "cn_in_san", "san", &p->cn_in_san, e) != 0 ||
         json_get_bool(v, "required", "san", &p->san_required, e) != 0)
@@ -210,7 +207,7 @@ int profile_parse_san(struct profile *p, json_t *v, struct err *e)
             return -1;
     }
     if ((p->cn_in_san || p->san_required) && !san_any_allowed(p))
-        return err_set(e, 400, ERR_BAD_REQUEST, "san: %s with every SAN type forbidden",
+        return err_set(e, ERR_INVALID, "san: %s with every SAN type forbidden",
                        p->cn_in_san ? "cn_in_san" : "required");
     return 0;
 }
@@ -263,19 +260,18 @@ static int subtrees_of_type(json_t *v, const char *path, const char *type,
     char why[160] = "cannot be encoded";
 
     if (!json_is_array(v) || json_array_size(v) > SUBTREES_MAX)
-        return err_set(e, 400, ERR_BAD_REQUEST, "%s.%s: an array of at most %d names", path, type,
+        return err_set(e, ERR_INVALID, "%s.%s: an array of at most %d names", path, type,
                        SUBTREES_MAX);
     json_array_foreach(v, i, item)
     {
         const char *text = json_plain_string(item);
         GENERAL_NAME *gn = text ? subtree_name(type, text, why, sizeof(why)) : NULL;
         if (text == NULL)
-            return err_set(e, 400, ERR_BAD_REQUEST, "%s.%s[%zu]: must be a string", path, type, i);
+            return err_set(e, ERR_INVALID, "%s.%s[%zu]: must be a string", path, type, i);
         if (gn == NULL)
-            return err_set(e, 400, ERR_BAD_REQUEST, "%s.%s[%zu] \"%.64s\": %s", path, type, i, text,
-                           why);
+            return err_set(e, ERR_INVALID, "%s.%s[%zu] \"%.64s\": %s", path, type, i, text, why);
         if (subtree_add(list, gn) != 0)
-            return err_set(e, 500, ERR_INTERNAL, "%s: out of memory", path);
+            return err_set(e, ERR_INTERNAL, "%s: out of memory", path);
     }
     return 0;
 }
@@ -288,7 +284,7 @@ static int subtrees_parse(json_t *v, const char *path, STACK_OF(GENERAL_SUBTREE)
     if (v == NULL)
         return 0;
     if (!json_is_object(v))
-        return err_set(e, 400, ERR_BAD_REQUEST, "%s: must be an object {dns, ip, email}", path);
+        return err_set(e, ERR_INVALID, "%s: must be an object {dns, ip, email}", path);
     if (json_check_fields(v, path, fields, e) != 0)
         return -1;
     for (int i = 0; fields[i] != NULL; i++) {
@@ -307,20 +303,20 @@ int profile_parse_name_constraints(struct profile *p, json_t *v, struct err *e)
     if (v == NULL)
         return 0;
     if (!json_is_object(v))
-        return err_set(e, 400, ERR_BAD_REQUEST, "name_constraints: must be an object");
+        return err_set(e, ERR_INVALID, "name_constraints: must be an object");
     p->name_constraints_critical = 1;
     if (json_check_fields(v, "name_constraints", fields, e) != 0 ||
         json_get_bool(v, "critical", "name_constraints", &p->name_constraints_critical, e) != 0)
         return -1;
     if ((nc = p->name_constraints = NAME_CONSTRAINTS_new()) == NULL)
-        return err_set(e, 500, ERR_INTERNAL, "name_constraints: out of memory");
+        return err_set(e, ERR_INTERNAL, "name_constraints: out of memory");
     if (subtrees_parse(json_object_get(v, "permitted"), "name_constraints.permitted",
                        &nc->permittedSubtrees, e) != 0 ||
         subtrees_parse(json_object_get(v, "excluded"), "name_constraints.excluded",
                        &nc->excludedSubtrees, e) != 0)
         return -1;
     if (nc->permittedSubtrees == NULL && nc->excludedSubtrees == NULL)
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "name_constraints: needs at least one permitted or excluded name");
     return 0;
 }
@@ -379,24 +375,24 @@ static int policy_parse(struct profile *p, json_t *item, size_t i, struct err *e
     if (json_is_object(item) && json_check_fields(item, path, fields, e) != 0)
         return -1;
     if ((oid = oid_parse(json_plain_string(oid_v))) == NULL)
-        return err_set(e, 400, ERR_BAD_REQUEST, "%s: a dotted OID or {\"oid\", \"cps\"}", path);
+        return err_set(e, ERR_INVALID, "%s: a dotted OID or {\"oid\", \"cps\"}", path);
     if (policy_duplicate(p, oid)) {
         ASN1_OBJECT_free(oid);
-        return err_set(e, 400, ERR_BAD_REQUEST, "%s: duplicate policy (RFC 5280 §4.2.1.4)", path);
+        return err_set(e, ERR_INVALID, "%s: duplicate policy (RFC 5280 §4.2.1.4)", path);
     }
     if (cps_v != NULL && !cps_valid(json_plain_string(cps_v))) {
         ASN1_OBJECT_free(oid);
-        return err_set(e, 400, ERR_BAD_REQUEST, "%s.cps: an http:// or https:// URL", path);
+        return err_set(e, ERR_INVALID, "%s.cps: an http:// or https:// URL", path);
     }
     if ((pi = POLICYINFO_new()) == NULL || sk_POLICYINFO_push(p->policies, pi) <= 0) {
         POLICYINFO_free(pi);
         ASN1_OBJECT_free(oid);
-        return err_set(e, 500, ERR_INTERNAL, "%s: out of memory", path);
+        return err_set(e, ERR_INTERNAL, "%s: out of memory", path);
     }
     ASN1_OBJECT_free(pi->policyid);
     pi->policyid = oid;
     if (cps_v != NULL && policy_add_cps(pi, json_plain_string(cps_v)) != 0)
-        return err_set(e, 500, ERR_INTERNAL, "%s: out of memory", path);
+        return err_set(e, ERR_INTERNAL, "%s: out of memory", path);
     return 0;
 }
 
@@ -408,10 +404,9 @@ int profile_parse_policies(struct profile *p, json_t *v, struct err *e)
     if (v == NULL)
         return 0;
     if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > POLICIES_MAX)
-        return err_set(e, 400, ERR_BAD_REQUEST, "policies: an array of 1 to %d policies",
-                       POLICIES_MAX);
+        return err_set(e, ERR_INVALID, "policies: an array of 1 to %d policies", POLICIES_MAX);
     if ((p->policies = sk_POLICYINFO_new_null()) == NULL)
-        return err_set(e, 500, ERR_INTERNAL, "policies: out of memory");
+        return err_set(e, ERR_INTERNAL, "policies: out of memory");
     json_array_foreach(v, i, item)
     {
         if (policy_parse(p, item, i, e) != 0)

@@ -45,16 +45,14 @@ static GENERAL_NAME *san_from_spec(const char *spec, size_t i, struct err *e)
         else if (inet_pton(AF_INET6, value, ip) == 1)
             gn = san_new_ip(ip, 16);
         else
-            return err_set(e, 400, ERR_BAD_REQUEST, "sans[%zu]: bad IP address \"%.64s\"", i,
-                           value),
-                   NULL;
+            return err_set(e, ERR_INVALID, "sans[%zu]: bad IP address \"%.64s\"", i, value), NULL;
     } else {
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "sans[%zu]: \"%.64s\" is not type:value (dns, ip, email or uri)", i, spec),
                NULL;
     }
     if (gn == NULL)
-        err_set(e, 500, ERR_INTERNAL, "sans[%zu]: out of memory", i);
+        err_set(e, ERR_INTERNAL, "sans[%zu]: out of memory", i);
     return gn;
 }
 
@@ -68,18 +66,17 @@ static int sans_from_json(json_t *sans, GENERAL_NAMES **out, struct err *e)
     if (sans == NULL || json_is_null(sans))
         return 0;
     if (!json_is_array(sans) || json_array_size(sans) > JSON_SANS_MAX)
-        return err_set(e, 400, ERR_BAD_REQUEST, "sans: an array of at most %d strings",
-                       JSON_SANS_MAX);
+        return err_set(e, ERR_INVALID, "sans: an array of at most %d strings", JSON_SANS_MAX);
     if (json_array_size(sans) == 0)
         return 0;
     if ((names = GENERAL_NAMES_new()) == NULL)
-        return err_set(e, 500, ERR_INTERNAL, "sans: out of memory");
+        return err_set(e, ERR_INTERNAL, "sans: out of memory");
     json_array_foreach(sans, i, item)
     {
         const char *spec = json_plain_string(item);
         GENERAL_NAME *gn = NULL;
         if (spec == NULL)
-            err_set(e, 400, ERR_BAD_REQUEST, "sans[%zu]: must be a string", i);
+            err_set(e, ERR_INVALID, "sans[%zu]: must be a string", i);
         else
             gn = san_from_spec(spec, i, e);
         if (gn == NULL || sk_GENERAL_NAME_push(names, gn) <= 0) {

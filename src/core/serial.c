@@ -23,7 +23,7 @@ ASN1_INTEGER *serial_random(struct err *e)
 
     for (int attempt = 0; attempt < 4; attempt++) {
         if (RAND_bytes(raw, sizeof(raw)) != 1) {
-            err_ossl(e, 500, ERR_INTERNAL, "serial: the CSPRNG failed");
+            err_ossl(e, ERR_INTERNAL, "serial: the CSPRNG failed");
             return NULL;
         }
         raw[0] &= 0x7f; /* positive, and DER needs no 0x00 prefix */
@@ -38,7 +38,7 @@ ASN1_INTEGER *serial_random(struct err *e)
     BN_free(bn);
     OPENSSL_cleanse(raw, sizeof(raw));
     if (serial == NULL)
-        err_ossl(e, 500, ERR_INTERNAL, "serial: cannot draw a serial number");
+        err_ossl(e, ERR_INTERNAL, "serial: cannot draw a serial number");
     return serial;
 }
 

@@ -105,13 +105,13 @@ static int policies_add(struct tsa_policy *p, const char *json, struct err *e)
 
     if (!json_is_array(arr)) {
         json_decref(arr);
-        return err_set(e, 400, ERR_BAD_REQUEST, "policies: must be an array of OIDs");
+        return err_set(e, ERR_INVALID, "policies: must be an array of OIDs");
     }
     json_array_foreach(arr, i, v)
     {
         ASN1_OBJECT *o = oid_parse(json_string_value(v));
         if (o == NULL) {
-            rc = err_set(e, 400, ERR_BAD_REQUEST, "policies[%zu]: not a dotted OID", i);
+            rc = err_set(e, ERR_INVALID, "policies[%zu]: not a dotted OID", i);
             break;
         }
         if (policy_accepted(p, o))
@@ -131,15 +131,14 @@ static int hashes_add(struct tsa_policy *p, const char *json, struct err *e)
     int rc = 0;
 
     if (!json_is_array(arr) || json_array_size(arr) == 0)
-        rc = err_set(e, 400, ERR_BAD_REQUEST, "hashes: must be a non-empty array");
+        rc = err_set(e, ERR_INVALID, "hashes: must be a non-empty array");
     json_array_foreach(arr, i, v)
     {
         int nid = rc == 0 ? tsa_hash_nid(json_string_value(v)) : NID_undef;
         if (rc != 0)
             break;
         if (nid == NID_undef) {
-            rc = err_set(e, 400, ERR_BAD_REQUEST,
-                         "hashes[%zu]: one of sha1, sha256, sha384, sha512", i);
+            rc = err_set(e, ERR_INVALID, "hashes[%zu]: one of sha1, sha256, sha384, sha512", i);
             break;
         }
         if (p->nhash < (int)ARRAY_LEN(p->hash_nids))
@@ -156,14 +155,14 @@ int tsa_policy_init(struct tsa_policy *p, const char *policy, const char *polici
     p->policies = sk_ASN1_OBJECT_new_null();
     p->accuracy_ms = accuracy_ms;
     if ((p->default_policy = oid_parse(policy)) == NULL) {
-        err_set(e, 400, ERR_BAD_REQUEST, "policy: required, a dotted OID (1.3.6.1.4.1...)");
+        err_set(e, ERR_INVALID, "policy: required, a dotted OID (1.3.6.1.4.1...)");
         goto fail;
     }
     sk_ASN1_OBJECT_push(p->policies, OBJ_dup(p->default_policy));
     if (policies_add(p, policies_json, e) != 0 || hashes_add(p, hashes_json, e) != 0)
         goto fail;
     if (accuracy_ms < 0 || accuracy_ms > 86400000) {
-        err_set(e, 400, ERR_BAD_REQUEST, "accuracy_ms: 0 to 86400000");
+        err_set(e, ERR_INVALID, "accuracy_ms: 0 to 86400000");
         goto fail;
     }
     return 0;
@@ -361,7 +360,7 @@ int tsa_tst_build(const struct tsa_query *q, const struct tsa_policy *p, const A
         n = i2d_TS_TST_INFO(ti, &out);
     TS_TST_INFO_free(ti);
     if (n <= 0)
-        return err_ossl(e, 500, ERR_INTERNAL, "TSTInfo cannot be encoded");
+        return err_ossl(e, ERR_INTERNAL, "TSTInfo cannot be encoded");
     *der = out;
     *der_len = (size_t)n;
     *gen_time = xstrdup(text);

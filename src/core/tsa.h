@@ -42,7 +42,7 @@ struct tsa_policy {
 /*
  * Fills p from a unit's settings: default policy OID (dotted), JSON arrays of
  * accepted policy OIDs and hash names ("sha1", "sha256", "sha384", "sha512").
- * -1 with e (400 naming the field) on a bad value.
+ * -1 with e (ERR_INVALID naming the field) on a bad value.
  */
 int tsa_policy_init(struct tsa_policy *p, const char *policy, const char *policies_json,
                     const char *hashes_json, int64_t accuracy_ms, struct err *e);

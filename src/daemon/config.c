@@ -153,14 +153,14 @@ static int item_set(struct config *c, const struct config_item *it, const char *
         else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0)
             *int_field(c, it) = 0;
         else
-            return err_set(e, 0, ERR_BAD_REQUEST, "%s: yes or no", it->name);
+            return err_set(e, ERR_INVALID, "%s: yes or no", it->name);
         return 0;
     case CONF_INT:
         errno = 0;
         n = strtol(value, &end, 10);
         if (errno != 0 || *value == '\0' || *end != '\0' || n < it->min || n > it->max)
-            return err_set(e, 0, ERR_BAD_REQUEST, "%s: an integer from %ld to %ld", it->name,
-                           it->min, it->max);
+            return err_set(e, ERR_INVALID, "%s: an integer from %ld to %ld", it->name, it->min,
+                           it->max);
         *int_field(c, it) = (int)n;
         return 0;
     }
@@ -204,7 +204,7 @@ int config_load(struct config *c, const char *path, struct err *e)
     struct err ie;
 
     if (f == NULL)
-        return err_set(e, 0, ERR_BAD_REQUEST, "%s: %s", path, strerror(errno));
+        return err_set(e, ERR_INVALID, "%s: %s", path, strerror(errno));
     dir = xstrdup(path);
     slash = strrchr(dir, '/');
     if (slash != NULL)
@@ -218,15 +218,14 @@ int config_load(struct config *c, const char *path, struct err *e)
         if (*s == '\0' || *s == '#')
             continue;
         if ((eq = strchr(s, '=')) == NULL) {
-            rc = err_set(e, 0, ERR_BAD_REQUEST, "%s:%d: expected name = value", path, lineno);
+            rc = err_set(e, ERR_INVALID, "%s:%d: expected name = value", path, lineno);
             break;
         }
         *eq = '\0';
         if ((it = item_find(trim(s))) == NULL)
-            rc = err_set(e, 0, ERR_BAD_REQUEST, "%s:%d: unknown setting \"%s\"", path, lineno,
-                         trim(s));
+            rc = err_set(e, ERR_INVALID, "%s:%d: unknown setting \"%s\"", path, lineno, trim(s));
         else if (item_set(c, it, trim(eq + 1), dir, &ie) != 0)
-            rc = err_set(e, 0, ERR_BAD_REQUEST, "%s:%d: %s", path, lineno, ie.msg);
+            rc = err_set(e, ERR_INVALID, "%s:%d: %s", path, lineno, ie.msg);
         else
             seen[it - items] = 1;
     }
@@ -261,7 +260,7 @@ static int tenant_tokens_check(const struct config *c, struct err *e)
     free(tenants);
     free(labels);
     if (strcmp(c->keystore_type, "pkcs11") != 0 || c->pkcs11_tenant_pin_dir == NULL)
-        return err_set(e, 0, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "pkcs11_tenant_tokens: needs keystore_type pkcs11 and "
                        "pkcs11_tenant_pin_dir");
     return 0;
@@ -273,46 +272,46 @@ int config_check(const struct config *c, struct err *e)
     size_t nproxies;
 
     if (http_proxies_parse(c->trusted_proxies, &proxies, &nproxies, e) != 0) {
-        e->status = 0; /* a configuration error, as the others here */
+        e->kind = ERR_INVALID; /* a configuration error, as the others here */
         return -1;
     }
     free(proxies);
     if ((c->tls_cert == NULL) != (c->tls_key == NULL))
-        return err_set(e, 0, ERR_BAD_REQUEST, "tls_cert and tls_key: set both or neither");
+        return err_set(e, ERR_INVALID, "tls_cert and tls_key: set both or neither");
     if (c->tls_cert == NULL && !is_loopback(c->api_address) && !c->api_allow_plain)
-        return err_set(e, 0, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "api_address %s is not loopback: set tls_cert/tls_key (or "
                        "api_allow_plain = yes behind a TLS-terminating proxy)",
                        c->api_address);
     if (strcmp(c->log_level, "debug") && strcmp(c->log_level, "info") &&
         strcmp(c->log_level, "warn") && strcmp(c->log_level, "error"))
-        return err_set(e, 0, ERR_BAD_REQUEST, "log_level: debug, info, warn or error");
+        return err_set(e, ERR_INVALID, "log_level: debug, info, warn or error");
     if (strcmp(c->ocsp_signer, "delegated") != 0 && strcmp(c->ocsp_signer, "ca") != 0)
-        return err_set(e, 0, ERR_BAD_REQUEST, "ocsp_signer: delegated or ca");
+        return err_set(e, ERR_INVALID, "ocsp_signer: delegated or ca");
     if (key_type_parse(c->ocsp_responder_key_type) == KEY_NONE)
-        return err_set(e, 0, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "ocsp_responder_key_type: ec-p256, ec-p384, rsa-2048/3072/4096 or ed25519");
     if (strcmp(c->tsa_clock_check, "off") != 0 && strcmp(c->tsa_clock_check, "kernel") != 0)
-        return err_set(e, 0, ERR_BAD_REQUEST, "tsa_clock_check: off or kernel");
+        return err_set(e, ERR_INVALID, "tsa_clock_check: off or kernel");
     if (strcmp(c->syslog_transport, "tcp") != 0 && strcmp(c->syslog_transport, "tls") != 0)
-        return err_set(e, 0, ERR_BAD_REQUEST, "syslog_transport: tcp or tls");
+        return err_set(e, ERR_INVALID, "syslog_transport: tcp or tls");
     if (c->syslog_host != NULL && strcmp(c->syslog_transport, "tls") == 0 &&
         c->syslog_ca_file == NULL)
-        return err_set(e, 0, ERR_BAD_REQUEST, "syslog_ca_file: required with syslog_transport tls");
+        return err_set(e, ERR_INVALID, "syslog_ca_file: required with syslog_transport tls");
     if (strcmp(c->keystore_type, "soft") != 0 && strcmp(c->keystore_type, "pkcs11") != 0)
-        return err_set(e, 0, ERR_BAD_REQUEST, "keystore_type: soft or pkcs11");
+        return err_set(e, ERR_INVALID, "keystore_type: soft or pkcs11");
     if (strcmp(c->keystore_type, "pkcs11") == 0 &&
         (c->pkcs11_module == NULL || (c->pkcs11_token_label == NULL && c->pkcs11_slot < 0)))
-        return err_set(e, 0, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "keystore_type pkcs11: set pkcs11_module and pkcs11_token_label (or "
                        "pkcs11_slot)");
     if (c->pkcs11_tenant_tokens != NULL && tenant_tokens_check(c, e) != 0)
         return -1;
     if (c->pkcs11_backup_token_label != NULL && c->pkcs11_token_label != NULL &&
         strcmp(c->pkcs11_backup_token_label, c->pkcs11_token_label) == 0)
-        return err_set(e, 0, ERR_BAD_REQUEST, "pkcs11_backup_token_label: must name another token");
+        return err_set(e, ERR_INVALID, "pkcs11_backup_token_label: must name another token");
     if (c->public_url != NULL && strncmp(c->public_url, "http://", 7) != 0)
-        return err_set(e, 0, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "public_url: must be http:// (CDP/AIA over HTTPS would loop)");
     return 0;
 }

@@ -105,7 +105,7 @@ static int kek_create(const char *path, struct err *e)
     int rc;
 
     if (random_bytes(raw, sizeof(raw)) != 0)
-        return err_set(e, 500, ERR_INTERNAL, "CSPRNG failure");
+        return err_set(e, ERR_INTERNAL, "CSPRNG failure");
     hex = hex_encode(raw, sizeof(raw));
     rc = file_write_atomic(path, hex, strlen(hex), 0600, e);
     secure_zero(raw, sizeof(raw));
@@ -158,7 +158,7 @@ static int tls_make(struct svc *svc, const char *dir, struct err *e)
         pk = d2i_PKCS12(NULL, &q, (long)p12_len);
     }
     if (pk == NULL || PKCS12_parse(pk, password, &key, &cert, &ca) != 1) {
-        err_ossl(e, 500, ERR_INTERNAL, "TLS PKCS#12 does not parse");
+        err_ossl(e, ERR_INTERNAL, "TLS PKCS#12 does not parse");
         goto out;
     }
     path = xasprintf("%s/tls/server.key", dir);
@@ -177,7 +177,7 @@ static int tls_make(struct svc *svc, const char *dir, struct err *e)
         fclose(f);
         rc = 0;
     } else {
-        err_set(e, 500, ERR_INTERNAL, "%s: %s", path, strerror(errno));
+        err_set(e, ERR_INTERNAL, "%s: %s", path, strerror(errno));
     }
     free(path);
 out:
@@ -247,13 +247,13 @@ static int init_files(const struct init_opts *o, struct config *c, struct err *e
 
     path = xasprintf("%s/vouchd.conf", o->dir);
     if (access(path, F_OK) == 0) {
-        err_set(e, 409, ERR_CONFLICT, "%s exists: the instance is already initialised", path);
+        err_set(e, ERR_CONFLICT, "%s exists: the instance is already initialised", path);
         free(path);
         return -1;
     }
     if (mkdir_p(o->dir, 0700) != 0 || mkdir_p(c->keystore, 0700) != 0) {
         free(path);
-        return err_set(e, 500, ERR_INTERNAL, "%s: %s", o->dir, strerror(errno));
+        return err_set(e, ERR_INTERNAL, "%s: %s", o->dir, strerror(errno));
     }
     if (o->tls) {
         char *tls = xasprintf("%s/tls", o->dir);
@@ -267,7 +267,7 @@ static int init_files(const struct init_opts *o, struct config *c, struct err *e
     f = fopen(path, "w");
     free(path);
     if (f == NULL)
-        return err_set(e, 500, ERR_INTERNAL, "cannot write the configuration");
+        return err_set(e, ERR_INTERNAL, "cannot write the configuration");
     config_write(c, f);
     fclose(f);
     return 0;

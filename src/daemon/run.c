@@ -199,11 +199,11 @@ static int server_listen(struct server *s, struct err *e)
     if (s->api_srv == NULL)
         return -1;
     if (pthread_create(&s->presigner, NULL, presigner_main, s) != 0)
-        return err_set(e, 500, ERR_INTERNAL, "cannot start the OCSP pre-signer thread");
+        return err_set(e, ERR_INTERNAL, "cannot start the OCSP pre-signer thread");
     s->presigner_running = 1;
     if (s->cfg.webhooks_enabled) {
         if (pthread_create(&s->webhooks, NULL, webhooks_main, s) != 0)
-            return err_set(e, 500, ERR_INTERNAL, "cannot start the webhook thread");
+            return err_set(e, ERR_INTERNAL, "cannot start the webhook thread");
         s->webhooks_running = 1;
     }
     return forwarder_start(s, e);
@@ -243,7 +243,7 @@ static struct store *store_open_waiting(struct server *s, const sigset_t *stop, 
     struct store *st;
     int sig;
 
-    while ((st = store_open(s->cfg.database, e)) == NULL && e->status == 503 &&
+    while ((st = store_open(s->cfg.database, e)) == NULL && e->kind == ERR_UNAVAILABLE &&
            time_now() < deadline) {
         if (time_now() >= next_log) {
             log_warn("%s; waiting for the database (up to %" PRId64 " more seconds)", e->msg,
@@ -253,7 +253,7 @@ static struct store *store_open_waiting(struct server *s, const sigset_t *stop, 
         sig = sigtimedwait(stop, NULL, &second);
         if (sig == SIGINT || sig == SIGTERM) {
             log_info("signal %d: stopping", sig);
-            err_set(e, 503, ERR_UNAVAILABLE, "stopped while waiting for the database");
+            err_set(e, ERR_UNAVAILABLE, "stopped while waiting for the database");
             return NULL;
         }
     }

@@ -144,6 +144,17 @@ void http_respond(struct http_response *resp, int status, const char *content_ty
 void http_respond_json(struct http_response *resp, int status, json_t *json);
 void http_respond_error(struct http_response *resp, int status, const char *code, const char *fmt,
                         ...) __attribute__((format(printf, 4, 5)));
+/*
+ * The HTTP status of an error kind (the one place below the API where kinds
+ * become statuses): ERR_INVALID 400, ERR_UNAUTHENTICATED 401, ERR_FORBIDDEN
+ * 403, ERR_NOT_FOUND 404, ERR_CONFLICT 409, ERR_TOO_LARGE 413, ERR_MEDIA_TYPE
+ * 415, ERR_POLICY 422, ERR_LIMIT 429, ERR_UNAVAILABLE 503, anything else 500.
+ */
+int http_status_of(enum err_kind kind);
+/* An error answer of kind: its status, its word as "error", the formatted detail. */
+void http_respond_kind(struct http_response *resp, enum err_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* An error answer of e: http_status_of(e->kind), e->code as "error", e->msg as "detail". */
 void http_respond_err(struct http_response *resp, const struct err *e);
 void http_add_header(struct http_response *resp, const char *name, const char *value);
 void http_response_clear(struct http_response *resp);

@@ -31,11 +31,9 @@ int http_proxies_parse(const char *text, struct netaddr **out, size_t *n, struct
     for (tok = strtok_r(copy, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save)) {
         if (count == PROXIES_MAX || netaddr_parse(tok, &nets[count]) != 0) {
             if (count == PROXIES_MAX)
-                err_set(e, 400, ERR_BAD_REQUEST, "trusted_proxies: more than %d entries",
-                        PROXIES_MAX);
+                err_set(e, ERR_INVALID, "trusted_proxies: more than %d entries", PROXIES_MAX);
             else
-                err_set(e, 400, ERR_BAD_REQUEST,
-                        "trusted_proxies: %.64s is not an address or network", tok);
+                err_set(e, ERR_INVALID, "trusted_proxies: %.64s is not an address or network", tok);
             free(copy);
             free(nets);
             return -1;
@@ -86,8 +84,7 @@ int http_forwarded_client(const struct netaddr *proxies, size_t n, const char *x
         *end = '\0';
         if (*tok != '\0') {
             if (strchr(tok, '/') != NULL || netaddr_parse(tok, &a) != 0) {
-                err_set(e, 400, ERR_BAD_REQUEST, "X-Forwarded-For: \"%.64s\" is not an IP address",
-                        tok);
+                err_set(e, ERR_INVALID, "X-Forwarded-For: \"%.64s\" is not an IP address", tok);
                 free(list);
                 return -1;
             }

@@ -74,12 +74,54 @@ void http_respond_error(struct http_response *resp, int status, const char *code
     http_respond_json(resp, status, o);
 }
 
+int http_status_of(enum err_kind kind)
+{
+    switch (kind) {
+    case ERR_INVALID:
+    case ERR_USAGE:
+        return 400;
+    case ERR_UNAUTHENTICATED:
+        return 401;
+    case ERR_FORBIDDEN:
+        return 403;
+    case ERR_NOT_FOUND:
+        return 404;
+    case ERR_CONFLICT:
+        return 409;
+    case ERR_TOO_LARGE:
+        return 413;
+    case ERR_MEDIA_TYPE:
+        return 415;
+    case ERR_POLICY:
+        return 422;
+    case ERR_LIMIT:
+        return 429;
+    case ERR_UNAVAILABLE:
+        return 503;
+    case ERR_NONE:
+    case ERR_INTERNAL:
+        break;
+    }
+    return 500;
+}
+
+void http_respond_kind(struct http_response *resp, enum err_kind kind, const char *fmt, ...)
+{
+    char detail[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    http_respond_error(resp, http_status_of(kind), err_kind_word(kind), "%s", detail);
+}
+
 void http_respond_err(struct http_response *resp, const struct err *e)
 {
-    int status = e->status >= 400 && e->status <= 599 ? e->status : 500;
-    const char *code = e->code[0] ? e->code : ERR_INTERNAL;
+    enum err_kind kind = e->kind == ERR_NONE ? ERR_INTERNAL : e->kind;
+    const char *code = e->code[0] && e->kind != ERR_NONE ? e->code : err_kind_word(kind);
 
-    http_respond_error(resp, status, code, "%s", e->msg);
+    http_respond_error(resp, http_status_of(kind), code, "%s", e->msg);
 }
 
 /*

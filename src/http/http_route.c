@@ -257,8 +257,8 @@ static int route_check(const struct http_route *r, size_t i, struct err *e)
 
     if (why == NULL)
         return 0;
-    return err_set(e, 500, ERR_INTERNAL, "route %zu (%s %s): %s", i,
-                   r->method ? r->method : "(null)", r->pattern ? r->pattern : "(null)", why);
+    return err_set(e, ERR_INTERNAL, "route %zu (%s %s): %s", i, r->method ? r->method : "(null)",
+                   r->pattern ? r->pattern : "(null)", why);
 }
 
 /*
@@ -270,15 +270,14 @@ int http_routes_validate(const struct http_route *routes, size_t nroutes, struct
     size_t i, j;
 
     if (routes == NULL && nroutes > 0)
-        return err_set(e, 500, ERR_INTERNAL, "route table is NULL");
+        return err_set(e, ERR_INTERNAL, "route table is NULL");
     for (i = 0; i < nroutes; i++) {
         if (route_check(&routes[i], i, e) != 0)
             return -1;
         for (j = 0; j < i; j++)
             if (strcmp(routes[i].method, routes[j].method) == 0 &&
                 pattern_same_shape(routes[i].pattern, routes[j].pattern))
-                return err_set(e, 500, ERR_INTERNAL,
-                               "route %zu (%s %s): duplicate of route %zu (%s)", i,
+                return err_set(e, ERR_INTERNAL, "route %zu (%s %s): duplicate of route %zu (%s)", i,
                                routes[i].method, routes[i].pattern, j, routes[j].pattern);
     }
     return 0;
@@ -435,13 +434,13 @@ int http_path_decode(const char *target, char **out, struct err *e)
     char *path;
 
     if (target[0] != '/')
-        return err_set(e, 400, ERR_BAD_REQUEST, "request target must be an absolute path");
+        return err_set(e, ERR_INVALID, "request target must be an absolute path");
     path = xmalloc(n + 1);
     if (percent_decode(target, n, path, &why) == 0 && path_has_dot_segment(path))
         why = "'.' or '..' segment in path";
     if (why != NULL) {
         free(path);
-        return err_set(e, 400, ERR_BAD_REQUEST, "%s", why);
+        return err_set(e, ERR_INVALID, "%s", why);
     }
     *out = path;
     return 0;

@@ -219,7 +219,7 @@ static int remote_forwarded(struct request_ctx *r, struct MHD_Connection *conn)
                                sizeof(client), &e);
     buf_free(&xff);
     if (rc < 0) {
-        http_respond_error(&r->resp, 400, ERR_BAD_REQUEST, "%s", e.msg);
+        http_respond_kind(&r->resp, ERR_INVALID, "%s", e.msg);
         return -1;
     }
     if (rc == 0) { /* the client is whom the header names; the peer is the proxy */
@@ -255,7 +255,7 @@ static int request_fill(struct request_ctx *r, struct MHD_Connection *conn, cons
         (length_parse(header_get(conn, MHD_HTTP_HEADER_CONTENT_LENGTH), &len) == 0 && len > 0);
     snprintf(r->request_id, sizeof(r->request_id), "-");
     if (random_bytes(raw, sizeof(raw)) != 0) {
-        http_respond_error(&r->resp, 500, ERR_INTERNAL, "random number generator failed");
+        http_respond_kind(&r->resp, ERR_INTERNAL, "random number generator failed");
         return -1;
     }
     for (i = 0; i < sizeof(raw); i++)
@@ -283,7 +283,7 @@ static int request_route(struct request_ctx *r)
     if (r->route != NULL)
         return 0;
     if (!mismatch) {
-        http_respond_error(&r->resp, 404, ERR_NOT_FOUND, "no such resource");
+        http_respond_kind(&r->resp, ERR_NOT_FOUND, "no such resource");
         return -1;
     }
     http_route_allow(srv->routes, srv->nroutes, r->path, allow, sizeof(allow));
@@ -302,19 +302,18 @@ static int request_check_body(struct request_ctx *r, struct MHD_Connection *conn
     if (!r->expects_body)
         return 0;
     if (rt->body_limit == 0) {
-        http_respond_error(&r->resp, 413, ERR_TOO_LARGE, "this resource takes no request body");
+        http_respond_kind(&r->resp, ERR_TOO_LARGE, "this resource takes no request body");
         return -1;
     }
     if (length_parse(header_get(conn, MHD_HTTP_HEADER_CONTENT_LENGTH), &len) == 0 &&
         len > rt->body_limit) {
-        http_respond_error(&r->resp, 413, ERR_TOO_LARGE,
-                           "request body of %llu bytes is over the limit of %zu", len,
-                           rt->body_limit);
+        http_respond_kind(&r->resp, ERR_TOO_LARGE,
+                          "request body of %llu bytes is over the limit of %zu", len,
+                          rt->body_limit);
         return -1;
     }
     if (r->content_type == NULL || strcasecmp(r->content_type, rt->content_type) != 0) {
-        http_respond_error(&r->resp, 415, ERR_MEDIA_TYPE, "request body must be %s",
-                           rt->content_type);
+        http_respond_kind(&r->resp, ERR_MEDIA_TYPE, "request body must be %s", rt->content_type);
         return -1;
     }
     return 0;
@@ -328,7 +327,7 @@ static int request_authorize(struct request_ctx *r)
     if (srv->authorize == NULL || srv->authorize(srv->app, r->route, &r->req, &r->resp) == 0)
         return 0;
     if (r->resp.status == 0)
-        http_respond_error(&r->resp, 403, ERR_FORBIDDEN, "access denied");
+        http_respond_kind(&r->resp, ERR_FORBIDDEN, "access denied");
     return -1;
 }
 
@@ -378,7 +377,7 @@ static enum MHD_Result response_send(struct request_ctx *r, struct MHD_Connectio
         log_warn("req %s: %s %s left status %d; answering 500", r->request_id, r->req.method,
                  request_log_path(r), resp->status);
         http_response_clear(resp);
-        http_respond_error(resp, 500, ERR_INTERNAL, "the handler gave no response");
+        http_respond_kind(resp, ERR_INTERNAL, "the handler gave no response");
     }
     if (resp->body_len == 0) {
         mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -448,8 +447,8 @@ static enum MHD_Result request_finish(struct request_ctx *r, struct MHD_Connecti
     if (r->refused) {
         /* resp already holds the refusal */
     } else if (r->too_large) {
-        http_respond_error(&r->resp, 413, ERR_TOO_LARGE, "request body is over the limit of %zu",
-                           r->route->body_limit);
+        http_respond_kind(&r->resp, ERR_TOO_LARGE, "request body is over the limit of %zu",
+                          r->route->body_limit);
     } else {
         r->req.body = r->body.data;
         r->req.body_len = r->body.len;
@@ -501,9 +500,9 @@ static int address_parse(const char *address, int port, union listen_addr *out, 
 {
     memset(out, 0, sizeof(*out));
     if (address == NULL)
-        return err_set(e, 500, ERR_INTERNAL, "http: no listen address");
+        return err_set(e, ERR_INTERNAL, "http: no listen address");
     if (port < 0 || port > 65535)
-        return err_set(e, 500, ERR_INTERNAL, "http: port %d out of range", port);
+        return err_set(e, ERR_INTERNAL, "http: port %d out of range", port);
     if (inet_pton(AF_INET, address, &out->in4.sin_addr) == 1) {
         out->in4.sin_family = AF_INET;
         out->in4.sin_port = htons((uint16_t)port);
@@ -515,7 +514,7 @@ static int address_parse(const char *address, int port, union listen_addr *out, 
         *flags |= strcmp(address, "::") == 0 ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
         return 0;
     }
-    return err_set(e, 500, ERR_INTERNAL, "http: %s is not a numeric IPv4 or IPv6 address", address);
+    return err_set(e, ERR_INTERNAL, "http: %s is not a numeric IPv4 or IPv6 address", address);
 }
 
 static void option_add(struct MHD_OptionItem *opts, size_t *n, enum MHD_OPTION option,
@@ -570,15 +569,15 @@ static int config_prepare(const struct http_config *cfg, union listen_addr *addr
                           unsigned int *flags, struct http_tls *tls, struct err *e)
 {
     if (cfg == NULL)
-        return err_set(e, 500, ERR_INTERNAL, "http: no configuration");
+        return err_set(e, ERR_INTERNAL, "http: no configuration");
     if (address_parse(cfg->address, cfg->port, addr, flags, e) != 0)
         return -1;
     if ((cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL))
-        return err_set(e, 500, ERR_INTERNAL, "http: tls_cert_file and tls_key_file go together");
+        return err_set(e, ERR_INTERNAL, "http: tls_cert_file and tls_key_file go together");
     if (cfg->tls_cert_file == NULL)
         return 0;
     if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
-        return err_set(e, 500, ERR_INTERNAL, "http: this libmicrohttpd has no TLS support");
+        return err_set(e, ERR_INTERNAL, "http: this libmicrohttpd has no TLS support");
     return http_tls_load(cfg->tls_cert_file, cfg->tls_key_file, tls, e);
 }
 
@@ -619,9 +618,8 @@ struct http_server *http_server_start(const struct http_config *cfg,
     if (srv->daemon == NULL) {
         free(srv->proxies);
         free(srv);
-        err_set(e, 500, ERR_INTERNAL, "http: cannot serve on %s port %d%s%s (see the log)",
-                cfg->address, cfg->port, saved_errno ? ": " : "",
-                saved_errno ? strerror(saved_errno) : "");
+        err_set(e, ERR_INTERNAL, "http: cannot serve on %s port %d%s%s (see the log)", cfg->address,
+                cfg->port, saved_errno ? ": " : "", saved_errno ? strerror(saved_errno) : "");
         return NULL;
     }
     info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);

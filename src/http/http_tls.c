@@ -55,7 +55,7 @@ static X509 *cert_parse(const char *pem, size_t len, const char *file, struct er
 
     BIO_free(bio);
     if (cert == NULL)
-        err_ossl(e, 500, ERR_INTERNAL, "tls_cert_file %s: no PEM certificate", file);
+        err_ossl(e, ERR_INTERNAL, "tls_cert_file %s: no PEM certificate", file);
     return cert;
 }
 
@@ -67,7 +67,7 @@ static EVP_PKEY *key_parse(const char *pem, size_t len, const char *file, struct
 
     BIO_free(bio);
     if (key == NULL)
-        err_ossl(e, 500, ERR_INTERNAL, "tls_key_file %s: no unencrypted PEM private key", file);
+        err_ossl(e, ERR_INTERNAL, "tls_key_file %s: no unencrypted PEM private key", file);
     return key;
 }
 
@@ -83,8 +83,8 @@ static int tls_pair_check(const struct http_tls *t, size_t cert_len, const char 
         if (X509_check_private_key(cert, key) == 1)
             rc = 0;
         else
-            err_ossl(e, 500, ERR_INTERNAL, "tls_key_file %s does not match tls_cert_file %s",
-                     key_file, cert_file);
+            err_ossl(e, ERR_INTERNAL, "tls_key_file %s does not match tls_cert_file %s", key_file,
+                     cert_file);
     }
     EVP_PKEY_free(key);
     X509_free(cert);

@@ -86,10 +86,10 @@ EVP_PKEY *key_generate(enum key_type t, struct err *e)
         k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
         break;
     default:
-        err_set(e, 400, ERR_BAD_REQUEST, "unsupported key type");
+        err_set(e, ERR_INVALID, "unsupported key type");
         return NULL;
     }
     if (k == NULL)
-        err_ossl(e, 500, ERR_INTERNAL, "key generation failed");
+        err_ossl(e, ERR_INTERNAL, "key generation failed");
     return k;
 }

@@ -91,7 +91,7 @@ struct signer_config {
  *
  * All signer_* calls are thread-safe: each takes one of cfg->connections
  * connections for its request (waiting while all are busy).  A signer that
- * died, or does not answer within two minutes, makes calls fail with 503.
+ * died, or does not answer within two minutes, makes calls fail with ERR_UNAVAILABLE.
  */
 struct signer *signer_start(const struct signer_config *cfg, struct err *e);
 void signer_stop(struct signer *s);
@@ -126,12 +126,12 @@ int signer_keygen(struct signer *s, const char *tenant, enum key_type type, char
 
 /*
  * A remote key for (tenant, key_id): an EVP_PKEY whose private operations go
- * to the signer.  NULL (e set, 404 not_found) if the tenant has no such key.
+ * to the signer.  NULL (e set, ERR_NOT_FOUND not_found) if the tenant has no such key.
  * The caller frees it with EVP_PKEY_free.
  *
  * Each call is a round trip to the signer: cache remote keys.  A remote key
  * may be used from several threads at once and keeps the signer handle
- * alive; after signer_stop() its signatures fail (503).  It signs with
+ * alive; after signer_stop() its signatures fail (ERR_UNAVAILABLE).  It signs with
  * SHA-256/384/512 (Ed25519: no digest), RSA with PKCS#1 v1.5, and only
  * certificate, CRL, CSR and OCSP response bodies of at most ~63 KiB.  Its
  * public half encodes (i2d_PUBKEY, X509_set_pubkey), but OpenSSL does not
@@ -148,7 +148,7 @@ EVP_PKEY *signer_key(struct signer *s, const char *tenant, const char *key_id, s
  *     OCSP_basic_sign(bs, bound, key, md, NULL, OCSP_RESPID_KEY | OCSP_NOCERTS);
  *     OCSP_basic_add1_cert(bs, cert);   (the plain one: it verifies in memory)
  *
- * The copy encodes to the bytes of cert.  NULL (e set, 400) if cert's public
+ * The copy encodes to the bytes of cert.  NULL (e set, ERR_INVALID) if cert's public
  * key is not key's.  The caller frees it with X509_free.
  */
 X509 *signer_key_cert(EVP_PKEY *key, X509 *cert, struct err *e);
@@ -163,8 +163,8 @@ X509 *signer_key_cert(EVP_PKEY *key, X509 *cert, struct err *e);
  * cert (the DER of the key's time-stamping certificate).  With
  * SIGNER_TST_CERTS the token carries cert and the certificates of chain
  * (concatenated DER, may be NULL).  *token (caller frees) is the ContentInfo
- * DER.  400 if tst is not a TSTInfo or cert is not a time-stamping
- * certificate of the key; 404 if the tenant has no such key.
+ * DER.  ERR_INVALID if tst is not a TSTInfo or cert is not a time-stamping
+ * certificate of the key; ERR_NOT_FOUND if the tenant has no such key.
  */
 int signer_sign_tst(struct signer *s, const char *tenant, const char *key_id, const char *digest,
                     const unsigned char *tst, size_t tst_len, const unsigned char *cert,
@@ -207,8 +207,8 @@ int signer_delete(struct signer *s, const char *tenant, const char *key_id, stru
  * the signer.  signer_webhook_new makes a new nonce (*nonce_hex, 64 hex
  * digits) and gives its secret (*secret, "whsec_" + 64 hex digits) once, to
  * be shown; signer_webhook_mac gives HMAC-SHA256(secret, data) for a stored
- * nonce (*mac, 32 bytes).  Both: caller frees; 404 if the tenant has no such
- * key, 400 if it is not RSA.
+ * nonce (*mac, 32 bytes).  Both: caller frees; ERR_NOT_FOUND if the tenant has no such
+ * key, ERR_INVALID if it is not RSA.
  */
 int signer_webhook_new(struct signer *s, const char *tenant, const char *key_id, char **nonce_hex,
                        char **secret, struct err *e);
@@ -221,7 +221,7 @@ int signer_webhook_mac(struct signer *s, const char *tenant, const char *key_id,
  * pair and keeps it in memory under *handle (random, bound to tenant) for
  * five minutes; the caller issues a certificate for *pub, then asks for the
  * PKCS#12 with signer_ee_pkcs12(), which also forgets the key.  Another
- * tenant's or an unknown handle is 404.  The private key never enters this
+ * tenant's or an unknown handle is ERR_NOT_FOUND.  The private key never enters this
  * process.
  */
 int signer_ee_keygen(struct signer *s, const char *tenant, enum key_type type, uint64_t *handle,

@@ -3,7 +3,7 @@
  * process): the software store, a PKCS#11 token, two tokens backing each
  * other, tokens per tenant.  Keys are addressed by (tenant, key id) and a
  * store never returns a key filed under another tenant: such a key is "not
- * found" (404).
+ * found" (ERR_NOT_FOUND).
  *
  * Every function validates the tenant (name_valid(), or "_system") and the key
  * id (keystore_id_valid()) before it touches anything, so no request can name
@@ -30,9 +30,9 @@ struct keystore_ops {
     /* Files an existing private key (parsed from an import) for tenant; sets *key_id. */
     int (*import)(struct keystore *ks, const char *tenant, EVP_PKEY *key, char **key_id,
                   struct err *e);
-    /* The private key of (tenant, key_id), a new reference; NULL with 404 if absent. */
+    /* The private key of (tenant, key_id), a new reference; NULL with ERR_NOT_FOUND if absent. */
     EVP_PKEY *(*load)(struct keystore *ks, const char *tenant, const char *key_id, struct err *e);
-    /* Removes the key of (tenant, key_id); 404 if absent. */
+    /* Removes the key of (tenant, key_id); ERR_NOT_FOUND if absent. */
     int (*destroy)(struct keystore *ks, const char *tenant, const char *key_id, struct err *e);
     /* 0 if the store is usable (for /readyz). */
     int (*ping)(struct keystore *ks, struct err *e);
@@ -43,7 +43,7 @@ struct keystore_ops {
      * signs data with (tenant, key_id) and digest md (a SHA-2 name, or "" for
      * Ed25519), *sig in the encoding EVP_DigestSign gives (DER ECDSA-Sig-Value,
      * PKCS#1 v1.5, raw Ed25519).  The caller frees *sig.  load() of such a store
-     * gives the public half only.  503 if the device failed (the store reconnects).
+     * gives the public half only.  ERR_UNAVAILABLE if the device failed (the store reconnects).
      */
     int (*sign)(struct keystore *ks, const char *tenant, const char *key_id, const char *md,
                 const unsigned char *data, size_t len, unsigned char **sig, size_t *sig_len,
@@ -86,7 +86,7 @@ struct keystore_p11_config {
  * id): generated in the token as CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not
  * CKA_EXTRACTABLE; imports are created the same way.  NULL with e set if the
  * module does not load, the token is not there or the PIN is wrong.  A token
- * or session failure later is a 503 and the store reconnects (at most once a
+ * or session failure later is a ERR_UNAVAILABLE and the store reconnects (at most once a
  * second) on the next request or ping.
  */
 struct keystore *keystore_p11_open(const struct keystore_p11_config *c, struct err *e);
@@ -94,7 +94,7 @@ struct keystore *keystore_p11_open(const struct keystore_p11_config *c, struct e
 /*
  * Files key for tenant under key_id (a valid id chosen by the caller) in a
  * PKCS#11 store, sensitive and not extractable: how one key is carried into
- * two tokens by a ceremony import.  409 if the id is taken.
+ * two tokens by a ceremony import.  ERR_CONFLICT if the id is taken.
  */
 int keystore_p11_put(struct keystore *ks, const char *tenant, const char *key_id, EVP_PKEY *key,
                      struct err *e);
@@ -107,7 +107,7 @@ int keystore_p11_labels(struct keystore *ks, char **labels, int max, struct err 
 
 /*
  * Two stores holding the same keys (keystore_failover.c); it owns both.
- * Signing uses the primary; when it fails (503, or a key it should hold is
+ * Signing uses the primary; when it fails (ERR_UNAVAILABLE, or a key it should hold is
  * missing) the request is retried once on the backup, which serves until the
  * primary answers again (probed at most once a second).  New keys are made
  * in memory and filed in both (keystore_p11_put), then wiped: both stores
@@ -126,7 +126,7 @@ struct keystore *keystore_tenant_open(struct keystore *shared);
 void keystore_tenant_add(struct keystore *ks, const char *tenant, struct keystore *own);
 /*
  * Parses "tenant=LABEL[,| ]..." into two arrays of n strings (caller frees
- * each and the arrays); n, or -1 with e set (400) naming the bad entry.
+ * each and the arrays); n, or -1 with e set (ERR_INVALID) naming the bad entry.
  */
 int keystore_tenant_map_parse(const char *map, char ***tenants, char ***labels, struct err *e);
 

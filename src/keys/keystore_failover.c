@@ -3,7 +3,7 @@
  * signer's queue of key-store events (see keystore.h).
  *
  * One store is active.  A request that fails on it because the store failed
- * (503) or lacks a key it should hold (404) is tried once on the other; if
+ * (ERR_UNAVAILABLE) or lacks a key it should hold (ERR_NOT_FOUND) is tried once on the other; if
  * that works the other becomes active and a "keystore.failover" event is
  * queued.  While the backup is active, one request a second is tried on the
  * primary first; when it works the primary is active again
@@ -94,7 +94,7 @@ struct fo_store {
 /* Whether e means the store failed (or lost a key) rather than the request being wrong. */
 static int store_failed(const struct err *e)
 {
-    return e->status == 503 || e->status == 404 || e->status == 500;
+    return e->kind == ERR_UNAVAILABLE || e->kind == ERR_NOT_FOUND || e->kind == ERR_INTERNAL;
 }
 
 /* Makes `to` active after `from` failed with e (or healed); queues the event. */
@@ -165,7 +165,7 @@ static int fo_sign(struct keystore *ks, const char *tenant, const char *key_id, 
     }
     if (s->st[other]->ops->sign(s->st[other], tenant, key_id, md, data, len, sig, sig_len, e) !=
         0) {
-        if (e->status == 404 && first_e.status != 404)
+        if (e->kind == ERR_NOT_FOUND && first_e.kind != ERR_NOT_FOUND)
             *e = first_e;
         return -1;
     }
@@ -192,7 +192,7 @@ static EVP_PKEY *fo_load(struct keystore *ks, const char *tenant, const char *ke
         return NULL;
     }
     k = s->st[1 - active]->ops->load(s->st[1 - active], tenant, key_id, e);
-    if (k == NULL && e->status == 404 && first_e.status != 404)
+    if (k == NULL && e->kind == ERR_NOT_FOUND && first_e.kind != ERR_NOT_FOUND)
         *e = first_e;
     return k;
 }
@@ -206,7 +206,8 @@ static int fo_list(struct keystore *ks, const char *tenant, char **ids, int max,
     pthread_mutex_lock(&s->lock);
     active = s->active;
     pthread_mutex_unlock(&s->lock);
-    if ((n = s->st[active]->ops->list(s->st[active], tenant, ids, max, e)) >= 0 || e->status == 400)
+    if ((n = s->st[active]->ops->list(s->st[active], tenant, ids, max, e)) >= 0 ||
+        e->kind == ERR_INVALID)
         return n;
     return s->st[1 - active]->ops->list(s->st[1 - active], tenant, ids, max, e);
 }
@@ -220,7 +221,7 @@ static int put_both(struct fo_store *s, const char *tenant, EVP_PKEY *key, char 
         struct err ignore;
 
         if (id == NULL)
-            return err_set(e, 500, ERR_INTERNAL, "CSPRNG failure");
+            return err_set(e, ERR_INTERNAL, "CSPRNG failure");
         if (keystore_p11_put(s->st[0], tenant, id, key, e) == 0) {
             if (keystore_p11_put(s->st[1], tenant, id, key, e) == 0) {
                 *key_id = id;
@@ -229,10 +230,10 @@ static int put_both(struct fo_store *s, const char *tenant, EVP_PKEY *key, char 
             s->st[0]->ops->destroy(s->st[0], tenant, id, &ignore);
         }
         free(id);
-        if (e->status != 409)
+        if (e->kind != ERR_CONFLICT)
             return -1;
     }
-    return err_set(e, 500, ERR_INTERNAL, "key store: no free key id");
+    return err_set(e, ERR_INTERNAL, "key store: no free key id");
 }
 
 /*
@@ -264,7 +265,8 @@ static int fo_import(struct keystore *ks, const char *tenant, EVP_PKEY *key, cha
     return put_both((struct fo_store *)ks, tenant, key, key_id, e);
 }
 
-/* Deletes from both; 404 only if neither had it, 503 if one could not be asked. */
+/* Deletes from both; ERR_NOT_FOUND only if neither had it, ERR_UNAVAILABLE if one could not be
+ * asked. */
 static int fo_destroy(struct keystore *ks, const char *tenant, const char *key_id, struct err *e)
 {
     struct fo_store *s = (struct fo_store *)ks;
@@ -275,7 +277,7 @@ static int fo_destroy(struct keystore *ks, const char *tenant, const char *key_i
         err_clear(&e2[i]);
         if (s->st[i]->ops->destroy(s->st[i], tenant, key_id, &e2[i]) == 0)
             gone = 1;
-        else if (e2[i].status != 404)
+        else if (e2[i].kind != ERR_NOT_FOUND)
             failed = i;
     }
     if (failed >= 0) {

@@ -164,14 +164,14 @@ static int rv_broken(CK_RV rv)
     }
 }
 
-/* Sets e for rv from Cryptoki call what: 503 if the token failed, else 500. */
+/* Sets e for rv from Cryptoki call what: ERR_UNAVAILABLE if the token failed, else ERR_INTERNAL. */
 static int rv_err(struct p11_store *s, CK_RV rv, const char *what, struct err *e)
 {
     if (rv_broken(rv))
-        return err_set(e, 503, ERR_UNAVAILABLE, "PKCS#11 token %s: %s: %s (0x%lx)", s->label, what,
+        return err_set(e, ERR_UNAVAILABLE, "PKCS#11 token %s: %s: %s (0x%lx)", s->label, what,
                        rv_name(rv), (unsigned long)rv);
-    return err_set(e, 500, ERR_INTERNAL, "PKCS#11 token %s: %s: %s (0x%lx)", s->label, what,
-                   rv_name(rv), (unsigned long)rv);
+    return err_set(e, ERR_INTERNAL, "PKCS#11 token %s: %s: %s (0x%lx)", s->label, what, rv_name(rv),
+                   (unsigned long)rv);
 }
 
 /* ---- modules --------------------------------------------------------------- */
@@ -193,18 +193,18 @@ static struct p11_module *module_get(const char *path, struct err *e)
         }
     m = xcalloc(1, sizeof(*m));
     if ((m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-        err_set(e, 500, ERR_INTERNAL, "pkcs11_module %s: cannot load: %s", path, dlerror());
+        err_set(e, ERR_INTERNAL, "pkcs11_module %s: cannot load: %s", path, dlerror());
         goto fail;
     }
     *(void **)&get = dlsym(m->dl, "C_GetFunctionList");
     if (get == NULL || get(&m->f) != CKR_OK || m->f == NULL) {
-        err_set(e, 500, ERR_INTERNAL, "pkcs11_module %s: not a PKCS#11 module", path);
+        err_set(e, ERR_INTERNAL, "pkcs11_module %s: not a PKCS#11 module", path);
         goto fail;
     }
     rv = m->f->C_Initialize(&args);
     if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-        err_set(e, 500, ERR_INTERNAL, "pkcs11_module %s: C_Initialize: %s (0x%lx)", path,
-                rv_name(rv), (unsigned long)rv);
+        err_set(e, ERR_INTERNAL, "pkcs11_module %s: C_Initialize: %s (0x%lx)", path, rv_name(rv),
+                (unsigned long)rv);
         goto fail;
     }
     m->path = xstrdup(path);
@@ -318,10 +318,10 @@ static int slot_check(struct p11_store *s, CK_SLOT_ID *slot, struct err *e)
     CK_RV rv = s->f->C_GetTokenInfo(s->slot_wanted, &info);
 
     if (rv != CKR_OK || !(info.flags & CKF_TOKEN_INITIALIZED))
-        return err_set(e, 503, ERR_UNAVAILABLE, "PKCS#11: no initialised token in slot %lu",
+        return err_set(e, ERR_UNAVAILABLE, "PKCS#11: no initialised token in slot %lu",
                        (unsigned long)s->slot_wanted);
     if (s->match_label && !label_match(info.label, s->label))
-        return err_set(e, 503, ERR_UNAVAILABLE, "PKCS#11: the token in slot %lu is not %s",
+        return err_set(e, ERR_UNAVAILABLE, "PKCS#11: the token in slot %lu is not %s",
                        (unsigned long)s->slot_wanted, s->label);
     *slot = s->slot_wanted;
     return 0;
@@ -344,7 +344,7 @@ static int slot_find(struct p11_store *s, CK_SLOT_ID *slot, struct err *e)
     if ((rv = s->f->C_GetSlotList(CK_TRUE, list, &n)) != CKR_OK)
         rv_err(s, rv, "C_GetSlotList", e);
     else
-        err_set(e, 503, ERR_UNAVAILABLE, "PKCS#11: no token labelled %s", s->label);
+        err_set(e, ERR_UNAVAILABLE, "PKCS#11: no token labelled %s", s->label);
     for (CK_ULONG i = 0; rv == CKR_OK && i < n && rc != 0; i++)
         if (s->f->C_GetTokenInfo(list[i], &info) == CKR_OK &&
             (info.flags & CKF_TOKEN_INITIALIZED) && label_match(info.label, s->label)) {
@@ -422,7 +422,7 @@ static int connect_try(struct p11_store *s, struct err *e)
             if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
                 rv_err(s, rv, "login", e);
                 if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED || rv == CKR_PIN_LEN_RANGE)
-                    e->status = 500; /* configuration, not a passing failure */
+                    e->kind = ERR_INTERNAL; /* configuration, not a passing failure */
                 n++;
                 goto fail;
             }
@@ -449,7 +449,7 @@ static int ensure_locked(struct p11_store *s, int force, struct err *e)
     if (s->connected)
         return 0;
     if (!force && time_now() - s->last_try < RECONNECT_INTERVAL)
-        return err_set(e, 503, ERR_UNAVAILABLE, "PKCS#11 token %s: unavailable: %s", s->label,
+        return err_set(e, ERR_UNAVAILABLE, "PKCS#11 token %s: unavailable: %s", s->label,
                        s->status);
     if (connect_locked(s, e) != 0) {
         if (!s->failed) /* down, not only a broken session: an event, once */
@@ -477,7 +477,7 @@ static void generation_check_locked(struct p11_store *s)
 }
 
 /*
- * A logged-in session of the current connection and its epoch; -1 (503) if
+ * A logged-in session of the current connection and its epoch; -1 (ERR_UNAVAILABLE) if
  * the token is down.  On success the module's read lock is held until
  * sess_give().  A token that is not found makes the module initialise again
  * (rarely: see module_reinit), then it is looked for once more.
@@ -537,7 +537,7 @@ static void sess_give(struct p11_store *s, CK_SESSION_HANDLE h, unsigned epoch, 
 static int tenant_check(const char *tenant, struct err *e)
 {
     if (tenant == NULL || (!name_valid(tenant) && strcmp(tenant, "_system") != 0))
-        return err_set(e, 400, ERR_BAD_REQUEST, "invalid tenant name");
+        return err_set(e, ERR_INVALID, "invalid tenant name");
     return 0;
 }
 
@@ -546,7 +546,7 @@ static int args_check(const char *tenant, const char *key_id, struct err *e)
     if (tenant_check(tenant, e) != 0)
         return -1;
     if (!keystore_id_valid(key_id))
-        return err_set(e, 404, ERR_NOT_FOUND, "key not found");
+        return err_set(e, ERR_NOT_FOUND, "key not found");
     return 0;
 }
 
@@ -604,7 +604,7 @@ static void cache_drop(struct p11_store *s, const char *tenant, const char *key_
  * object, type and public key (a new reference, caller frees).  An object
  * handle is only ever used with a session of the connection it was found
  * in: after a reconnection (or a module re-initialisation) the same number
- * may name another object.  0 ok; -1 with e set (404 if absent) and *rv.
+ * may name another object.  0 ok; -1 with e set (ERR_NOT_FOUND if absent) and *rv.
  */
 static int key_find(struct p11_store *s, CK_SESSION_HANDLE h, unsigned epoch, const char *tenant,
                     const char *key_id, CK_OBJECT_HANDLE *priv, enum key_type *type, EVP_PKEY **pub,
@@ -635,10 +635,10 @@ static int key_find(struct p11_store *s, CK_SESSION_HANDLE h, unsigned epoch, co
     if (n < 0 || pn < 0 || (pn == 1 && p == NULL && *rv != CKR_OK))
         return rv_err(s, *rv, "finding a key", e);
     if (n == 0)
-        return err_set(e, 404, ERR_NOT_FOUND, "key not found");
+        return err_set(e, ERR_NOT_FOUND, "key not found");
     if (n > 1 || pn != 1 || p == NULL) {
         EVP_PKEY_free(p);
-        return err_set(e, 500, ERR_INTERNAL, "PKCS#11 token %s: key %s: not one usable key pair",
+        return err_set(e, ERR_INTERNAL, "PKCS#11 token %s: key %s: not one usable key pair",
                        s->label, key_id);
     }
     pthread_mutex_lock(&s->lock);
@@ -659,7 +659,7 @@ static int key_find(struct p11_store *s, CK_SESSION_HANDLE h, unsigned epoch, co
     return 0;
 }
 
-/* The public key and type of (tenant, key_id); 0 ok, -1 with e set (404 if absent). */
+/* The public key and type of (tenant, key_id); 0 ok, -1 with e set (ERR_NOT_FOUND if absent). */
 static int key_lookup(struct p11_store *s, const char *tenant, const char *key_id,
                       enum key_type *type, EVP_PKEY **pub, struct err *e)
 {
@@ -700,7 +700,7 @@ static char *new_key_id(struct p11_store *s, CK_SESSION_HANDLE h, const char *te
             return NULL;
         }
     }
-    err_set(e, 500, ERR_INTERNAL, "CSPRNG failure");
+    err_set(e, ERR_INTERNAL, "CSPRNG failure");
     return NULL;
 }
 
@@ -768,7 +768,7 @@ static int p11_generate(struct keystore *ks, const char *tenant, enum key_type t
     }
     sess_give(s, h, epoch, rv);
     if (id != NULL && p == NULL && rv == CKR_OK)
-        err_set(e, 500, ERR_INTERNAL, "PKCS#11 token %s: generated key unreadable", s->label);
+        err_set(e, ERR_INTERNAL, "PKCS#11 token %s: generated key unreadable", s->label);
     if (p == NULL || got != type) {
         EVP_PKEY_free(p);
         free(id);
@@ -835,14 +835,14 @@ int keystore_p11_put(struct keystore *ks, const char *tenant, const char *key_id
     if (args_check(tenant, key_id, e) != 0)
         return -1;
     if (type == KEY_NONE)
-        return err_set(e, 400, ERR_BAD_REQUEST, "key: unsupported type");
+        return err_set(e, ERR_INVALID, "key: unsupported type");
     if (sess_take(s, &h, &epoch, e) != 0)
         return -1;
     object_label(label, tenant, key_id);
     if ((n = objects_find(s->f, h, CKO_PRIVATE_KEY, label, &o, 1, &rv)) < 0)
         rv_err(s, rv, "finding a key", e);
     else if (n > 0)
-        err_set(e, 409, ERR_CONFLICT, "key %s exists", key_id);
+        err_set(e, ERR_CONFLICT, "key %s exists", key_id);
     else if ((rv = pair_create(s, h, key, type, label, key_id)) != CKR_OK)
         rv_err(s, rv, "creating the key objects", e);
     else
@@ -911,7 +911,7 @@ static int p11_destroy(struct keystore *ks, const char *tenant, const char *key_
     if (rv != CKR_OK)
         return rv_err(s, rv, "deleting a key", e);
     if (n == 0 && pn == 0)
-        return err_set(e, 404, ERR_NOT_FOUND, "key not found");
+        return err_set(e, ERR_NOT_FOUND, "key not found");
     return 0;
 }
 
@@ -1019,7 +1019,7 @@ static unsigned char *token_sign(struct p11_store *s, CK_SESSION_HANDLE h, CK_OB
     return sig;
 }
 
-/* One signing attempt; 0 ok, -1 with e set (503 if the token failed). */
+/* One signing attempt; 0 ok, -1 with e set (ERR_UNAVAILABLE if the token failed). */
 static int sign_once(struct p11_store *s, const char *tenant, const char *key_id, const char *md,
                      const unsigned char *data, size_t len, unsigned char **sig, size_t *sig_len,
                      struct err *e)
@@ -1054,7 +1054,7 @@ static int sign_once(struct p11_store *s, const char *tenant, const char *key_id
         *sig = p11_ecdsa_der(raw, raw_len, sig_len);
         free(raw);
         if (*sig == NULL)
-            return err_set(e, 500, ERR_INTERNAL, "signer: ECDSA signature encoding failed");
+            return err_set(e, ERR_INTERNAL, "signer: ECDSA signature encoding failed");
     } else {
         *sig = raw;
         *sig_len = raw_len;
@@ -1073,7 +1073,7 @@ static int p11_sign(struct keystore *ks, const char *tenant, const char *key_id,
     if (args_check(tenant, key_id, e) != 0)
         return -1;
     rc = sign_once(s, tenant, key_id, md, data, len, sig, sig_len, e);
-    if (rc != 0 && e->status == 503) {
+    if (rc != 0 && e->kind == ERR_UNAVAILABLE) {
         pthread_rwlock_rdlock(&s->mod->rw);
         pthread_mutex_lock(&s->lock);
         generation_check_locked(s);
@@ -1159,13 +1159,13 @@ struct keystore *keystore_p11_open(const struct keystore_p11_config *c, struct e
     int rc;
 
     if (c->module == NULL || (c->token_label == NULL && !c->use_slot) || c->pin == NULL) {
-        err_set(e, 500, ERR_INTERNAL,
+        err_set(e, ERR_INTERNAL,
                 "PKCS#11 key store: pkcs11_module, pkcs11_token_label (or pkcs11_slot) and a PIN "
                 "are needed");
         return NULL;
     }
     if (c->token_label != NULL && strlen(c->token_label) > 32) {
-        err_set(e, 500, ERR_INTERNAL, "PKCS#11 token label longer than 32 bytes");
+        err_set(e, ERR_INTERNAL, "PKCS#11 token label longer than 32 bytes");
         return NULL;
     }
     s = xcalloc(1, sizeof(*s));

@@ -51,17 +51,17 @@ int keystore_id_valid(const char *id)
 static int tenant_check(const char *tenant, struct err *e)
 {
     if (tenant == NULL || (!name_valid(tenant) && strcmp(tenant, "_system") != 0))
-        return err_set(e, 400, ERR_BAD_REQUEST, "invalid tenant name");
+        return err_set(e, ERR_INVALID, "invalid tenant name");
     return 0;
 }
 
-/* Checks tenant and key id; an id that is not ours cannot name a key: 404. */
+/* Checks tenant and key id; an id that is not ours cannot name a key: ERR_NOT_FOUND. */
 static int args_check(const char *tenant, const char *key_id, struct err *e)
 {
     if (tenant_check(tenant, e) != 0)
         return -1;
     if (!keystore_id_valid(key_id))
-        return err_set(e, 404, ERR_NOT_FOUND, "key not found");
+        return err_set(e, ERR_NOT_FOUND, "key not found");
     return 0;
 }
 
@@ -128,11 +128,11 @@ static int dir_sync(const char *path, struct err *e)
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
 
     if (fd < 0)
-        return err_set(e, 500, ERR_INTERNAL, "%s: %s", path, strerror(errno));
+        return err_set(e, ERR_INTERNAL, "%s: %s", path, strerror(errno));
     rc = fsync(fd);
     close(fd);
     if (rc != 0)
-        return err_set(e, 500, ERR_INTERNAL, "%s: fsync: %s", path, strerror(errno));
+        return err_set(e, ERR_INTERNAL, "%s: fsync: %s", path, strerror(errno));
     return 0;
 }
 
@@ -145,7 +145,7 @@ static int tenant_dir(const struct soft_store *s, const char *tenant, struct err
     if (mkdir(dir, 0700) == 0)
         rc = dir_sync(s->dir, e);
     else if (errno != EEXIST)
-        rc = err_set(e, 500, ERR_INTERNAL, "key store %s: %s", dir, strerror(errno));
+        rc = err_set(e, ERR_INTERNAL, "key store %s: %s", dir, strerror(errno));
     free(dir);
     return rc;
 }
@@ -158,7 +158,7 @@ static BIO *key_encrypt(const struct soft_store *s, EVP_PKEY *key, struct err *e
     if (bio == NULL || PEM_write_bio_PKCS8PrivateKey(bio, key, EVP_aes_256_cbc(), s->passphrase,
                                                      (int)strlen(s->passphrase), NULL, NULL) != 1) {
         BIO_free(bio);
-        err_ossl(e, 500, ERR_INTERNAL, "key encryption failed");
+        err_ossl(e, ERR_INTERNAL, "key encryption failed");
         return NULL;
     }
     return bio;
@@ -180,7 +180,7 @@ static char *new_key_id(const struct soft_store *s, const char *tenant, struct e
             return id;
         free(id);
     }
-    err_set(e, 500, ERR_INTERNAL, "CSPRNG failure");
+    err_set(e, ERR_INTERNAL, "CSPRNG failure");
     return NULL;
 }
 
@@ -226,7 +226,7 @@ EVP_PKEY *keystore_public_copy(EVP_PKEY *key, struct err *e)
     }
     OPENSSL_free(der);
     if (pub == NULL)
-        err_ossl(e, 500, ERR_INTERNAL, "public key encoding failed");
+        err_ossl(e, ERR_INTERNAL, "public key encoding failed");
     return pub;
 }
 
@@ -274,13 +274,13 @@ static EVP_PKEY *soft_load(struct keystore *ks, const char *tenant, const char *
     free(path);
     if (bio == NULL) {
         ERR_clear_error();
-        err_set(e, 404, ERR_NOT_FOUND, "key not found");
+        err_set(e, ERR_NOT_FOUND, "key not found");
         return NULL;
     }
     k = PEM_read_bio_PrivateKey(bio, NULL, NULL, s->passphrase);
     BIO_free(bio);
     if (k == NULL) {
-        err_ossl(e, 500, ERR_INTERNAL, "key %s does not decrypt with this key-encryption secret",
+        err_ossl(e, ERR_INTERNAL, "key %s does not decrypt with this key-encryption secret",
                  key_id);
         return NULL;
     }
@@ -301,7 +301,7 @@ static int soft_destroy(struct keystore *ks, const char *tenant, const char *key
     rc = unlink(path);
     free(path);
     if (rc != 0)
-        return err_set(e, 404, ERR_NOT_FOUND, "key not found");
+        return err_set(e, ERR_NOT_FOUND, "key not found");
     return 0;
 }
 
@@ -337,7 +337,7 @@ static int soft_ping(struct keystore *ks, struct err *e)
     struct soft_store *s = (struct soft_store *)ks;
 
     if (access(s->dir, R_OK | W_OK | X_OK) != 0)
-        return err_set(e, 503, ERR_UNAVAILABLE, "key store %s: %s", s->dir, strerror(errno));
+        return err_set(e, ERR_UNAVAILABLE, "key store %s: %s", s->dir, strerror(errno));
     return 0;
 }
 
@@ -375,13 +375,13 @@ static ssize_t kek_read(const char *path, char *buf, size_t size, struct err *e)
     ssize_t n;
 
     if (fd < 0)
-        return err_set(e, 500, ERR_INTERNAL, "key-encryption secret %s: %s", path, strerror(errno));
+        return err_set(e, ERR_INTERNAL, "key-encryption secret %s: %s", path, strerror(errno));
     while ((n = read(fd, buf + len, size - len)) != 0) {
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 || (len += (size_t)n) == size) {
             close(fd);
-            return err_set(e, 500, ERR_INTERNAL, "key-encryption secret %s: %s", path,
+            return err_set(e, ERR_INTERNAL, "key-encryption secret %s: %s", path,
                            n < 0 ? strerror(errno) : "larger than 4096 bytes");
         }
     }
@@ -401,13 +401,12 @@ static char *kek_load(const char *path, struct err *e)
     while (n > 0 && isspace((unsigned char)buf[n - 1]))
         n--;
     if (memchr(buf, '\0', (size_t)n) != NULL)
-        err_set(e, 500, ERR_INTERNAL,
+        err_set(e, ERR_INTERNAL,
                 "key-encryption secret %s: contains a NUL byte (use text, e.g. "
                 "openssl rand -hex 32)",
                 path);
     else if (n < KEK_MIN)
-        err_set(e, 500, ERR_INTERNAL, "key-encryption secret %s: shorter than %d bytes", path,
-                KEK_MIN);
+        err_set(e, ERR_INTERNAL, "key-encryption secret %s: shorter than %d bytes", path, KEK_MIN);
     else
         kek = xstrndup(buf, (size_t)n);
     secure_zero(buf, sizeof(buf));
@@ -420,13 +419,13 @@ struct keystore *keystore_soft_open(const char *dir, const char *kek_path, struc
     char *kek;
 
     if (dir == NULL || kek_path == NULL) {
-        err_set(e, 500, ERR_INTERNAL, "key store: directory or key-encryption secret not set");
+        err_set(e, ERR_INTERNAL, "key store: directory or key-encryption secret not set");
         return NULL;
     }
     if ((kek = kek_load(kek_path, e)) == NULL)
         return NULL;
     if (mkdir_p(dir, 0700) != 0) {
-        err_set(e, 500, ERR_INTERNAL, "key store %s: %s", dir, strerror(errno));
+        err_set(e, ERR_INTERNAL, "key store %s: %s", dir, strerror(errno));
         secure_zero(kek, strlen(kek));
         free(kek);
         return NULL;

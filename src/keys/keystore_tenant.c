@@ -158,13 +158,12 @@ int keystore_tenant_map_parse(const char *map, char ***tenants, char ***labels, 
     for (item = strtok_r(copy, " ,", &save); item != NULL; item = strtok_r(NULL, " ,", &save)) {
         char *eq = strchr(item, '=');
         if (eq == NULL || eq == item || eq[1] == '\0') {
-            err_set(e, 400, ERR_BAD_REQUEST, "pkcs11_tenant_tokens: \"%s\" is not TENANT=LABEL",
-                    item);
+            err_set(e, ERR_INVALID, "pkcs11_tenant_tokens: \"%s\" is not TENANT=LABEL", item);
             goto fail;
         }
         *eq = '\0';
         if (!name_valid(item) || strlen(eq + 1) > 32) {
-            err_set(e, 400, ERR_BAD_REQUEST,
+            err_set(e, ERR_INVALID,
                     "pkcs11_tenant_tokens: %s: a tenant name and a token label of at most 32 "
                     "bytes",
                     item);
@@ -172,7 +171,7 @@ int keystore_tenant_map_parse(const char *map, char ***tenants, char ***labels, 
         }
         for (int i = 0; i < n; i++)
             if (strcmp((*tenants)[i], item) == 0) {
-                err_set(e, 400, ERR_BAD_REQUEST, "pkcs11_tenant_tokens: tenant %s twice", item);
+                err_set(e, ERR_INVALID, "pkcs11_tenant_tokens: tenant %s twice", item);
                 goto fail;
             }
         *tenants = xrealloc(*tenants, (size_t)(n + 1) * sizeof(char *));

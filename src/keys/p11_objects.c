@@ -304,7 +304,7 @@ unsigned char *p11_sign_input(enum key_type type, const char *md, const unsigned
 
     if (type == KEY_ED25519) {
         if (md[0] != '\0')
-            return err_set(e, 400, ERR_BAD_REQUEST, "signer: Ed25519 signs without a digest"), NULL;
+            return err_set(e, ERR_INVALID, "signer: Ed25519 signs without a digest"), NULL;
         out = xmalloc(len ? len : 1);
         memcpy(out, data, len);
         *out_len = len;
@@ -313,7 +313,7 @@ unsigned char *p11_sign_input(enum key_type type, const char *md, const unsigned
     if (md[0] == '\0' || (m = EVP_MD_fetch(NULL, md, NULL)) == NULL ||
         EVP_Digest(data, len, h, &hlen, m, NULL) != 1) {
         EVP_MD_free(m);
-        return err_ossl(e, 400, ERR_BAD_REQUEST, "signer: this key cannot sign with digest %s",
+        return err_ossl(e, ERR_INVALID, "signer: this key cannot sign with digest %s",
                         md[0] ? md : "(none)"),
                NULL;
     }
@@ -332,7 +332,7 @@ unsigned char *p11_sign_input(enum key_type type, const char *md, const unsigned
     }
     EVP_MD_free(m);
     if (out == NULL)
-        err_ossl(e, 500, ERR_INTERNAL, "signer: DigestInfo encoding failed");
+        err_ossl(e, ERR_INTERNAL, "signer: DigestInfo encoding failed");
     return out;
 }
 

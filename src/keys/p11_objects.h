@@ -41,7 +41,7 @@ int p11_key_attrs(EVP_PKEY *key, enum key_type type, struct p11_vals *v, CK_ATTR
 /*
  * What the token signs for type and digest md (caller frees): the digest
  * (ECDSA), a DigestInfo (RSA PKCS#1 v1.5), the data itself (Ed25519).  NULL
- * with e set (400) if md does not fit the key.
+ * with e set (ERR_INVALID) if md does not fit the key.
  */
 unsigned char *p11_sign_input(enum key_type type, const char *md, const unsigned char *data,
                               size_t len, size_t *out_len, struct err *e);

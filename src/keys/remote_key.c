@@ -698,13 +698,13 @@ EVP_PKEY *remote_key_new(struct signer *s, const char *tenant, const char *key_i
 
     pthread_once(&provider_once, provider_load);
     if (!provider_ok)
-        return err_ossl(e, 500, ERR_INTERNAL, "remote key provider failed to load"), NULL;
+        return err_ossl(e, ERR_INTERNAL, "remote key provider failed to load"), NULL;
     if (alg == NULL)
-        return err_set(e, 500, ERR_INTERNAL, "key %s: unsupported type", key_id), NULL;
+        return err_set(e, ERR_INTERNAL, "key %s: unsupported type", key_id), NULL;
     ctx = EVP_PKEY_CTX_new_from_name(NULL, alg, PROPS);
     if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
         EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_KEYPAIR, params) != 1) {
-        err_ossl(e, 500, ERR_INTERNAL, "remote key %s", key_id);
+        err_ossl(e, ERR_INTERNAL, "remote key %s", key_id);
         key = NULL;
     }
     EVP_PKEY_CTX_free(ctx);
@@ -728,9 +728,9 @@ X509 *signer_key_cert(EVP_PKEY *key, X509 *cert, struct err *e)
     X509 *bound = NULL;
 
     if (key == NULL || cert == NULL || !cert_has_key(cert, key)) {
-        err_set(e, 400, ERR_BAD_REQUEST, "the certificate is not for this key");
+        err_set(e, ERR_INVALID, "the certificate is not for this key");
     } else if ((bound = X509_dup(cert)) == NULL || X509_set_pubkey(bound, key) != 1) {
-        err_ossl(e, 500, ERR_INTERNAL, "cannot attach the key to the certificate");
+        err_ossl(e, ERR_INTERNAL, "cannot attach the key to the certificate");
         X509_free(bound);
         bound = NULL;
     }

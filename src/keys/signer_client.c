@@ -84,7 +84,7 @@ static struct signer *signer_new(int n, int *child_fds, struct err *e)
     for (int i = 0; i < n; i++) {
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-            err_set(e, 500, ERR_INTERNAL, "signer: socketpair: %s", strerror(errno));
+            err_set(e, ERR_INTERNAL, "signer: socketpair: %s", strerror(errno));
             for (int j = 0; j < i; j++)
                 close(child_fds[j]);
             signer_free(s);
@@ -129,29 +129,27 @@ struct signer *signer_start(const struct signer_config *cfg, struct err *e)
 
     if (cfg->keystore_type != NULL && strcmp(cfg->keystore_type, "soft") != 0 &&
         strcmp(cfg->keystore_type, "pkcs11") != 0) {
-        err_set(e, 500, ERR_INTERNAL, "keystore_type: soft or pkcs11");
+        err_set(e, ERR_INTERNAL, "keystore_type: soft or pkcs11");
         return NULL;
     }
     if (cfg->keystore_type != NULL && strcmp(cfg->keystore_type, "pkcs11") == 0) {
         if (cfg->pkcs11_module == NULL ||
             (cfg->pkcs11_token_label == NULL && !cfg->pkcs11_use_slot)) {
-            err_set(e, 500, ERR_INTERNAL,
+            err_set(e, ERR_INTERNAL,
                     "keystore_type pkcs11: set pkcs11_module and pkcs11_token_label (or "
                     "pkcs11_slot)");
             return NULL;
         }
         if (access(cfg->pkcs11_module, R_OK) != 0) {
-            err_set(e, 500, ERR_INTERNAL, "pkcs11_module %s: %s", cfg->pkcs11_module,
-                    strerror(errno));
+            err_set(e, ERR_INTERNAL, "pkcs11_module %s: %s", cfg->pkcs11_module, strerror(errno));
             return NULL;
         }
     } else if (cfg->keystore_dir == NULL || cfg->kek_path == NULL) {
-        err_set(e, 500, ERR_INTERNAL, "signer: keystore_dir and kek_path must be set");
+        err_set(e, ERR_INTERNAL, "signer: keystore_dir and kek_path must be set");
         return NULL;
     } else if (access(cfg->kek_path, R_OK) != 0) {
         /* Checked here too, so that a missing secret is a clear error without a fork. */
-        err_set(e, 500, ERR_INTERNAL, "key-encryption secret %s: %s", cfg->kek_path,
-                strerror(errno));
+        err_set(e, ERR_INTERNAL, "key-encryption secret %s: %s", cfg->kek_path, strerror(errno));
         return NULL;
     }
     if (n > CONNECTIONS_MAX)
@@ -162,7 +160,7 @@ struct signer *signer_start(const struct signer_config *cfg, struct err *e)
         return NULL;
     }
     if ((pid = fork()) < 0) {
-        err_set(e, 500, ERR_INTERNAL, "signer: fork: %s", strerror(errno));
+        err_set(e, ERR_INTERNAL, "signer: fork: %s", strerror(errno));
         for (int i = 0; i < n; i++)
             close(child_fds[i]);
         free(child_fds);
@@ -177,7 +175,7 @@ struct signer *signer_start(const struct signer_config *cfg, struct err *e)
     free(child_fds);
     s->pid = pid;
     if (signer_ping(s, &why) != 0) {
-        err_set(e, 500, ERR_INTERNAL, "the signer did not start: %s", why.msg);
+        err_set(e, ERR_INTERNAL, "the signer did not start: %s", why.msg);
         signer_stop(s);
         return NULL;
     }
@@ -271,21 +269,14 @@ int signer_take_connection(struct signer *s)
     return fd;
 }
 
-/* Sets e from an error reply's status and message; returns -1. */
+/* Sets e from an error reply's kind (its word) and message; returns -1. */
 static int reply_error(const unsigned char *body, size_t len, struct err *e)
 {
-    char *status = wire_get_str(body, len, T_STATUS, 8),
+    char *status = wire_get_str(body, len, T_STATUS, 32),
          *msg = wire_get_str(body, len, T_MESSAGE, 500);
-    int code = status ? atoi(status) : 500;
-    const char *word = code == 400   ? ERR_BAD_REQUEST
-                       : code == 404 ? ERR_NOT_FOUND
-                       : code == 413 ? ERR_TOO_LARGE
-                       : code == 503 ? ERR_UNAVAILABLE
-                                     : ERR_INTERNAL;
+    enum err_kind kind = err_kind_parse(status);
 
-    if (code < 400 || code > 599)
-        code = 500;
-    err_set(e, code, word, "%s", msg ? msg : "signer error");
+    err_set(e, kind == ERR_NONE ? ERR_INTERNAL : kind, "%s", msg ? msg : "signer error");
     free(status);
     free(msg);
     return -1;
@@ -300,11 +291,11 @@ int signer_call(struct signer *s, uint32_t type, const struct buf *req, unsigned
     size_t len;
 
     if (c == NULL)
-        return err_set(e, 503, ERR_UNAVAILABLE, "the signer is not running");
+        return err_set(e, ERR_UNAVAILABLE, "the signer is not running");
     if (wire_send(c->fd, type, req) != 0 ||
         wire_recv(c->fd, &rtype, &body, &len, WIRE_MAX_LARGE) != 0) {
         conn_give(s, c, 1);
-        return err_set(e, 503, ERR_UNAVAILABLE, "the signer did not answer");
+        return err_set(e, ERR_UNAVAILABLE, "the signer did not answer");
     }
     conn_give(s, c, 0);
     if (rtype != W_REPLY_OK) {
@@ -332,7 +323,7 @@ static EVP_PKEY *reply_pubkey(const unsigned char *body, size_t len, struct err 
     if (wire_get(body, len, T_PUBKEY, 0, &d, &n) == 0)
         k = pubkey_from_der(d, n);
     if (k == NULL)
-        err_set(e, 500, ERR_INTERNAL, "signer: reply without a public key");
+        err_set(e, ERR_INTERNAL, "signer: reply without a public key");
     return k;
 }
 
@@ -344,7 +335,7 @@ static int reply_bytes(const unsigned char *body, size_t len, enum wire_tag tag,
     size_t n;
 
     if (wire_get(body, len, tag, 0, &d, &n) != 0)
-        return err_set(e, 500, ERR_INTERNAL, "signer: incomplete reply");
+        return err_set(e, ERR_INTERNAL, "signer: incomplete reply");
     *out = xmalloc(n > 0 ? n : 1);
     memcpy(*out, d, n);
     *out_len = n;
@@ -435,7 +426,7 @@ static int reply_key(const unsigned char *body, size_t len, char **key_id, EVP_P
     EVP_PKEY *k;
 
     if (id == NULL)
-        return err_set(e, 500, ERR_INTERNAL, "signer: reply without a key id");
+        return err_set(e, ERR_INTERNAL, "signer: reply without a key id");
     if ((k = reply_pubkey(body, len, e)) == NULL) {
         free(id);
         return -1;
@@ -491,7 +482,7 @@ int signer_sign(struct signer *s, const char *tenant, const char *key_id, const 
     int rc;
 
     if (len > WIRE_MAX_SIGN - 1024)
-        return err_set(e, 413, ERR_TOO_LARGE, "sign: more than %d bytes", WIRE_MAX_SIGN - 1024);
+        return err_set(e, ERR_TOO_LARGE, "sign: more than %d bytes", WIRE_MAX_SIGN - 1024);
     req.cap = len + 1024; /* one allocation, even for a CRL of many megabytes */
     req.data = xmalloc(req.cap);
     wire_put_str(&req, T_TENANT, tenant);
@@ -525,7 +516,7 @@ int signer_sign_tst(struct signer *s, const char *tenant, const char *key_id, co
         wire_put(&req, T_CHAIN, chain, chain_len);
     wire_put_u64(&req, T_FLAGS, (uint64_t)flags);
     if (req.len > WIRE_MAX_SMALL) {
-        rc = err_set(e, 413, ERR_TOO_LARGE, "time-stamp token: certificates too large");
+        rc = err_set(e, ERR_TOO_LARGE, "time-stamp token: certificates too large");
     } else {
         rc = signer_call(s, W_SIGN_TST, &req, &reply, &rlen, e);
         if (rc == 0)
@@ -561,9 +552,9 @@ int signer_import(struct signer *s, const char *tenant, enum signer_import_forma
     int rc;
 
     if (format != SIGNER_IMPORT_PKCS12 && format != SIGNER_IMPORT_PEM_KEY)
-        return err_set(e, 400, ERR_BAD_REQUEST, "import: unknown format");
+        return err_set(e, ERR_INVALID, "import: unknown format");
     if (len > WIRE_MAX_LARGE - 4096)
-        return err_set(e, 413, ERR_TOO_LARGE, "import: key blob larger than %d bytes",
+        return err_set(e, ERR_TOO_LARGE, "import: key blob larger than %d bytes",
                        WIRE_MAX_LARGE - 4096);
     wire_put_str(&req, T_TENANT, tenant);
     wire_put_str(&req, T_FORMAT, format == SIGNER_IMPORT_PKCS12 ? "pkcs12" : "pem");
@@ -610,7 +601,7 @@ int signer_webhook_new(struct signer *s, const char *tenant, const char *key_id,
     rc = signer_call(s, W_WEBHOOK_NEW, &req, &reply, &len, e);
     if (rc == 0 && (reply_bytes(reply, len, T_BLOB, &nonce, &nonce_len, e) != 0 ||
                     (text = wire_get_str(reply, len, T_MESSAGE, 128)) == NULL)) {
-        rc = err_set(e, 500, ERR_INTERNAL, "signer: incomplete reply");
+        rc = err_set(e, ERR_INTERNAL, "signer: incomplete reply");
     }
     if (rc == 0) {
         *nonce_hex = hex_encode(nonce, nonce_len);
@@ -636,7 +627,7 @@ int signer_webhook_mac(struct signer *s, const char *tenant, const char *key_id,
     int rc;
 
     if (nonce_hex == NULL || (nonce = hex_decode(nonce_hex, &nonce_len)) == NULL)
-        return err_set(e, 500, ERR_INTERNAL, "webhook: stored nonce is malformed");
+        return err_set(e, ERR_INTERNAL, "webhook: stored nonce is malformed");
     wire_put_str(&req, T_TENANT, tenant);
     wire_put_str(&req, T_KEY_ID, key_id);
     wire_put(&req, T_BLOB, nonce, nonce_len);
@@ -664,7 +655,7 @@ int signer_ee_keygen(struct signer *s, const char *tenant, enum key_type type, u
     wire_put_str(&req, T_KEY_TYPE, key_type_name(type));
     rc = signer_call(s, W_EE_KEYGEN, &req, &reply, &len, e);
     if (rc == 0 && wire_get_u64(reply, len, T_HANDLE, &h) != 0)
-        rc = err_set(e, 500, ERR_INTERNAL, "signer: reply without a handle");
+        rc = err_set(e, ERR_INTERNAL, "signer: reply without a handle");
     if (rc == 0 && (k = reply_pubkey(reply, len, e)) == NULL)
         rc = -1;
     if (rc == 0) {
@@ -686,7 +677,7 @@ int signer_ee_pkcs12(struct signer *s, const char *tenant, uint64_t handle, cons
     int rc;
 
     if (password == NULL || cert == NULL)
-        return err_set(e, 400, ERR_BAD_REQUEST, "pkcs12: a password and a certificate are needed");
+        return err_set(e, ERR_INVALID, "pkcs12: a password and a certificate are needed");
     wire_put_str(&req, T_TENANT, tenant);
     wire_put_u64(&req, T_HANDLE, handle);
     wire_put_str(&req, T_PASSWORD, password);
@@ -694,7 +685,7 @@ int signer_ee_pkcs12(struct signer *s, const char *tenant, uint64_t handle, cons
     for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++)
         wire_put_x509(&req, T_CHAIN, sk_X509_value(chain, i));
     if (req.len > WIRE_MAX_SMALL) {
-        rc = err_set(e, 413, ERR_TOO_LARGE, "pkcs12: certificate chain too large");
+        rc = err_set(e, ERR_TOO_LARGE, "pkcs12: certificate chain too large");
     } else {
         rc = signer_call(s, W_EE_PKCS12, &req, &reply, &len, e);
         if (rc == 0)

@@ -17,7 +17,7 @@ void signer_child_main(const struct signer_config *cfg, int *fds, int n) __attri
 /*
  * One request/reply exchange with the signer.  *reply is the reply body
  * (caller frees).  A W_REPLY_ERR becomes -1 with e set from its status and
- * message; a broken, timed-out or stopped connection is 503.
+ * message; a broken, timed-out or stopped connection is ERR_UNAVAILABLE.
  */
 int signer_call(struct signer *s, uint32_t type, const struct buf *req, unsigned char **reply,
                 size_t *reply_len, struct err *e);
@@ -30,7 +30,7 @@ int signer_sign(struct signer *s, const char *tenant, const char *key_id, const 
 /*
  * Remote keys keep the client handle alive: signer_ref() takes a reference,
  * signer_unref() drops one (signer_stop() drops the caller's), and the last
- * one frees the handle.  A stopped signer answers every call with 503.
+ * one frees the handle.  A stopped signer answers every call with ERR_UNAVAILABLE.
  */
 void signer_ref(struct signer *s);
 void signer_unref(struct signer *s);

@@ -45,13 +45,13 @@ static pthread_mutex_t ee_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ee_key *ee_keys;
 static int ee_count;
 
-/* A string field of the request, or NULL with a 400 naming it. Caller frees. */
+/* A string field of the request, or NULL with a ERR_INVALID naming it. Caller frees. */
 static char *req_str(struct req *r, enum wire_tag tag, const char *name)
 {
     char *s = wire_get_str(r->body, r->len, tag, 1024);
 
     if (s == NULL)
-        err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: %s missing or invalid", name);
+        err_set(&r->err, ERR_INVALID, "signer: %s missing or invalid", name);
     return s;
 }
 
@@ -71,14 +71,14 @@ static void put_pubkey(struct req *r, EVP_PKEY *k)
     OPENSSL_free(der);
 }
 
-/* The key type the request names; KEY_NONE with a 400 if none is valid. */
+/* The key type the request names; KEY_NONE with a ERR_INVALID if none is valid. */
 static enum key_type req_key_type(struct req *r)
 {
     char *name = req_str(r, T_KEY_TYPE, "key type");
     enum key_type t = key_type_parse(name);
 
     if (name != NULL && t == KEY_NONE)
-        err_set(&r->err, 400, ERR_BAD_REQUEST,
+        err_set(&r->err, ERR_INVALID,
                 "unsupported key type (ec-p256, ec-p384, rsa-2048/3072/4096, ed25519)");
     free(name);
     return t;
@@ -143,7 +143,7 @@ EVP_PKEY *signer_req_key(struct req *r)
 
     if (id != NULL) {
         k = ks->ops->load(ks, tenant, id, &r->err);
-        if (k == NULL && r->err.status == 404)
+        if (k == NULL && r->err.kind == ERR_NOT_FOUND)
             log_warn("signer: refused: tenant %s has no key %s", tenant, log_id(id));
     }
     free(tenant);
@@ -188,13 +188,13 @@ static int sign_data(struct req *r, EVP_PKEY *k, const char *md, const unsigned 
     if (ctx == NULL ||
         EVP_DigestSignInit_ex(ctx, NULL, md[0] ? md : NULL, NULL, NULL, k, NULL) != 1 ||
         EVP_DigestSign(ctx, NULL, &siglen, data, len) != 1) {
-        err_ossl(&r->err, 400, ERR_BAD_REQUEST, "signer: this key cannot sign with digest %s",
+        err_ossl(&r->err, ERR_INVALID, "signer: this key cannot sign with digest %s",
                  md[0] ? md : "(none)");
         goto out;
     }
     sig = xmalloc(siglen);
     if (EVP_DigestSign(ctx, sig, &siglen, data, len) != 1) {
-        err_ossl(&r->err, 500, ERR_INTERNAL, "signer: signing failed");
+        err_ossl(&r->err, ERR_INTERNAL, "signer: signing failed");
         goto out;
     }
     wire_put(&r->out, T_SIGNATURE, sig, siglen);
@@ -220,7 +220,7 @@ int signer_store_sign(struct req *r, const char *md, const unsigned char *data, 
 
     if (id != NULL) {
         rc = ks->ops->sign(ks, tenant, id, md, data, len, sig, sig_len, &r->err);
-        if (rc != 0 && r->err.status == 404)
+        if (rc != 0 && r->err.kind == ERR_NOT_FOUND)
             log_warn("signer: refused: tenant %s has no key %s", tenant, log_id(id));
     }
     free(tenant);
@@ -255,15 +255,15 @@ static int h_sign(struct req *r)
     int rc = -1;
 
     if (r->len > WIRE_MAX_SMALL && (kind == NULL || strcmp(kind, "CRL") != 0)) {
-        err_set(&r->err, 413, ERR_TOO_LARGE, "signer: request too large (only a CRL may be)");
+        err_set(&r->err, ERR_TOO_LARGE, "signer: request too large (only a CRL may be)");
     } else if (!have || md == NULL) {
-        err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: digest or data missing");
+        err_set(&r->err, ERR_INVALID, "signer: digest or data missing");
     } else if (!signer_digest_allowed(md)) {
-        err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: digest must be SHA-256, -384 or -512");
+        err_set(&r->err, ERR_INVALID, "signer: digest must be SHA-256, -384 or -512");
         log_warn("signer: refused to sign with a digest other than SHA-2");
     } else if (kind == NULL || strcmp(kind, "TSTInfo") == 0) {
         /* A TSTInfo is signed only as a whole token (W_SIGN_TST, signer_tst.c). */
-        err_set(&r->err, 400, ERR_BAD_REQUEST,
+        err_set(&r->err, ERR_INVALID,
                 "signer: refusing to sign data that is not a certificate, CRL, CSR, OCSP "
                 "response or audit checkpoint body");
         log_warn("signer: refused to sign %zu bytes of an unknown kind", len);
@@ -297,13 +297,13 @@ static EVP_PKEY *import_pkcs12(struct req *r, const unsigned char *blob, size_t 
     int ok = 0;
 
     if (p12 == NULL)
-        err_set(&r->err, 400, ERR_BAD_REQUEST, "pkcs12: not a PKCS#12 file (DER)");
+        err_set(&r->err, ERR_INVALID, "pkcs12: not a PKCS#12 file (DER)");
     else if (PKCS12_mac_present(p12) && !pkcs12_mac_ok(p12, password))
-        err_set(&r->err, 400, ERR_BAD_REQUEST, "pkcs12: wrong password");
+        err_set(&r->err, ERR_INVALID, "pkcs12: wrong password");
     else if (PKCS12_parse(p12, password, &k, &leaf, &ca) != 1)
-        err_ossl(&r->err, 400, ERR_BAD_REQUEST, "pkcs12: cannot be decrypted");
+        err_ossl(&r->err, ERR_INVALID, "pkcs12: cannot be decrypted");
     else if (k == NULL)
-        err_set(&r->err, 400, ERR_BAD_REQUEST, "pkcs12: contains no private key");
+        err_set(&r->err, ERR_INVALID, "pkcs12: contains no private key");
     else
         ok = 1;
     if (ok) {
@@ -330,8 +330,7 @@ static EVP_PKEY *import_pem(struct req *r, const unsigned char *blob, size_t len
 
     BIO_free(bio);
     if (k == NULL)
-        err_ossl(&r->err, 400, ERR_BAD_REQUEST,
-                 "key: not a PEM private key, or the password is wrong");
+        err_ossl(&r->err, ERR_INVALID, "key: not a PEM private key, or the password is wrong");
     return k;
 }
 
@@ -346,13 +345,13 @@ static EVP_PKEY *import_parse(struct req *r, const char *format, STACK_OF(X509) 
 
     *certs = NULL;
     if (wire_get(r->body, r->len, T_BLOB, 0, &blob, &len) != 0 || len == 0)
-        err_set(&r->err, 400, ERR_BAD_REQUEST, "import: no key given");
+        err_set(&r->err, ERR_INVALID, "import: no key given");
     else if (strcmp(format, "pkcs12") == 0)
         k = import_pkcs12(r, blob, len, pass, certs);
     else if (strcmp(format, "pem") == 0)
         k = import_pem(r, blob, len, pass);
     else
-        err_set(&r->err, 400, ERR_BAD_REQUEST, "import: unknown format");
+        err_set(&r->err, ERR_INVALID, "import: unknown format");
     if (password != NULL)
         secure_zero(password, strlen(password));
     free(password);
@@ -371,7 +370,7 @@ static int h_import(struct req *r)
     if (format == NULL || (k = import_parse(r, format, &certs)) == NULL)
         goto out;
     if (key_type_of(k) == KEY_NONE) {
-        err_set(&r->err, 400, ERR_BAD_REQUEST,
+        err_set(&r->err, ERR_INVALID,
                 "key: unsupported type (ec-p256, ec-p384, rsa-2048/3072/4096, ed25519)");
         goto out;
     }
@@ -397,7 +396,7 @@ static int h_delete(struct req *r)
          *id = tenant ? req_str(r, T_KEY_ID, "key id") : NULL;
     int rc = id ? ks->ops->destroy(ks, tenant, id, &r->err) : -1;
 
-    if (rc != 0 && r->err.status == 404)
+    if (rc != 0 && r->err.kind == ERR_NOT_FOUND)
         log_warn("signer: refused to delete: tenant %s has no key %s", tenant, log_id(id));
     free(tenant);
     free(id);
@@ -434,12 +433,12 @@ static int ee_add(const char *tenant, EVP_PKEY *key, uint64_t *handle, struct er
     uint64_t h;
 
     if (random_bytes((unsigned char *)&h, sizeof(h)) != 0)
-        return err_set(e, 500, ERR_INTERNAL, "CSPRNG failure");
+        return err_set(e, ERR_INTERNAL, "CSPRNG failure");
     pthread_mutex_lock(&ee_lock);
     ee_expire(time_now());
     if (ee_count >= EE_MAX) {
         pthread_mutex_unlock(&ee_lock);
-        return err_set(e, 503, ERR_UNAVAILABLE, "signer: too many generated keys waiting");
+        return err_set(e, ERR_UNAVAILABLE, "signer: too many generated keys waiting");
     }
     k = xcalloc(1, sizeof(*k));
     k->handle = h;
@@ -485,7 +484,7 @@ static int h_ee_keygen(struct req *r)
     int rc = -1;
 
     if (tenant != NULL && !name_valid(tenant))
-        err_set(&r->err, 400, ERR_BAD_REQUEST, "invalid tenant name");
+        err_set(&r->err, ERR_INVALID, "invalid tenant name");
     else if (tenant != NULL)
         type = req_key_type(r);
     if (type != KEY_NONE && (key = key_generate(type, &r->err)) != NULL &&
@@ -525,7 +524,7 @@ static int pkcs12_build(struct req *r, const char *password, EVP_PKEY *key, X509
         PKCS12_set_mac(p12, password, -1, NULL, 0, PKCS12_DEFAULT_ITER, EVP_sha256()) != 1 ||
         (n = i2d_PKCS12(p12, &der)) <= 0) {
         PKCS12_free(p12);
-        return err_ossl(&r->err, 500, ERR_INTERNAL, "signer: PKCS#12 creation failed");
+        return err_ossl(&r->err, ERR_INTERNAL, "signer: PKCS#12 creation failed");
     }
     wire_put(&r->out, T_PKCS12, der, (size_t)n);
     OPENSSL_free(der);
@@ -547,13 +546,13 @@ static int h_ee_pkcs12(struct req *r)
         goto out;
     if (wire_get_u64(r->body, r->len, T_HANDLE, &handle) != 0 ||
         (key = ee_take(tenant, handle)) == NULL) {
-        err_set(&r->err, 404, ERR_NOT_FOUND, "signer: no such generated key (expired?)");
+        err_set(&r->err, ERR_NOT_FOUND, "signer: no such generated key (expired?)");
         log_warn("signer: refused: tenant %s has no generated key under that handle",
                  name_valid(tenant) ? tenant : "(invalid)");
         goto out;
     }
     if ((cert = x509_field(r, T_CERT, 0)) == NULL || X509_check_private_key(cert, key) != 1) {
-        err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: certificate does not match the key");
+        err_set(&r->err, ERR_INVALID, "signer: certificate does not match the key");
         goto out;
     }
     for (int i = 0; (c = x509_field(r, T_CHAIN, i)) != NULL; i++)
@@ -624,7 +623,7 @@ static int dispatch(uint32_t type, struct req *r)
     case W_KEYLIST:
         return h_keylist(r);
     default:
-        return err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: unknown request type %u", type);
+        return err_set(&r->err, ERR_INVALID, "signer: unknown request type %u", type);
     }
 }
 
@@ -632,12 +631,11 @@ static int dispatch(uint32_t type, struct req *r)
 static int reply_error(int fd, const struct err *e)
 {
     struct buf body = {0};
-    char code[16];
     int rc;
 
-    snprintf(code, sizeof(code), "%d", e->status ? e->status : 500);
-    wire_put_str(&body, T_STATUS, code);
-    wire_put_str(&body, T_MESSAGE, e->status ? e->msg : "signer: internal error");
+    /* The wire carries the kind as its word: the client maps it back (reply_error there). */
+    wire_put_str(&body, T_STATUS, err_kind_word(e->kind != ERR_NONE ? e->kind : ERR_INTERNAL));
+    wire_put_str(&body, T_MESSAGE, e->kind != ERR_NONE ? e->msg : "signer: internal error");
     rc = wire_send(fd, W_REPLY_ERR, &body);
     buf_free(&body);
     return rc;
@@ -651,7 +649,7 @@ static int answer(int fd, uint32_t type, const unsigned char *body, size_t len)
 
     err_clear(&r.err);
     if (type != W_IMPORT && type != W_SIGN && len > WIRE_MAX_SMALL)
-        rc = err_set(&r.err, 413, ERR_TOO_LARGE, "signer: request too large");
+        rc = err_set(&r.err, ERR_TOO_LARGE, "signer: request too large");
     else
         rc = dispatch(type, &r);
     rc = rc == 0 ? wire_send(fd, W_REPLY_OK, &r.out) : reply_error(fd, &r.err);
@@ -743,7 +741,7 @@ static char *pin_read(const struct signer_config *cfg, struct err *e)
 
     if (cfg->pkcs11_pin_file == NULL) {
         if ((env = getenv("VOUCH_PKCS11_PIN")) == NULL || env[0] == '\0') {
-            err_set(e, 500, ERR_INTERNAL,
+            err_set(e, ERR_INTERNAL,
                     "PKCS#11 key store: no PIN (set pkcs11_pin_file or VOUCH_PKCS11_PIN)");
             return NULL;
         }
@@ -752,8 +750,7 @@ static char *pin_read(const struct signer_config *cfg, struct err *e)
         return env;
     }
     if ((f = fopen(cfg->pkcs11_pin_file, "r")) == NULL) {
-        err_set(e, 500, ERR_INTERNAL, "pkcs11_pin_file %s: %s", cfg->pkcs11_pin_file,
-                strerror(errno));
+        err_set(e, ERR_INTERNAL, "pkcs11_pin_file %s: %s", cfg->pkcs11_pin_file, strerror(errno));
         return NULL;
     }
     if (fgets(buf, sizeof(buf), f) == NULL)
@@ -763,7 +760,7 @@ static char *pin_read(const struct signer_config *cfg, struct err *e)
     buf[n] = '\0';
     if (n == 0 || n > PIN_MAX) {
         secure_zero(buf, sizeof(buf));
-        err_set(e, 500, ERR_INTERNAL, "pkcs11_pin_file %s: empty or longer than %d bytes",
+        err_set(e, ERR_INTERNAL, "pkcs11_pin_file %s: empty or longer than %d bytes",
                 cfg->pkcs11_pin_file, PIN_MAX);
         return NULL;
     }
@@ -779,7 +776,7 @@ static char *tenant_pin_read(const char *dir, const char *tenant, struct err *e)
     char *path, *pin;
 
     if (dir == NULL) {
-        err_set(e, 500, ERR_INTERNAL, "pkcs11_tenant_tokens: set pkcs11_tenant_pin_dir");
+        err_set(e, ERR_INTERNAL, "pkcs11_tenant_tokens: set pkcs11_tenant_pin_dir");
         return NULL;
     }
     path = xasprintf("%s/%s", dir, tenant);

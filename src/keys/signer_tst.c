@@ -129,14 +129,14 @@ static int certs_parse(struct req *r, EVP_PKEY *k, const struct tst_fields *f, X
 
     if (cert == NULL || p != f->cert + f->cert_len || !is_tsa_cert(cert) ||
         X509_check_private_key(cert, k) != 1) {
-        err_set(&r->err, 400, ERR_BAD_REQUEST,
+        err_set(&r->err, ERR_INVALID,
                 "signer: the certificate is not a time-stamping certificate of this key");
         log_warn("signer: refused a token: certificate is not a TSA certificate of the key");
         goto fail;
     }
     for (p = f->chain; f->chain_len > 0 && p < end;) {
         if ((x = d2i_X509(NULL, &p, (long)(end - p))) == NULL) {
-            err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: the chain does not parse");
+            err_set(&r->err, ERR_INVALID, "signer: the chain does not parse");
             goto fail;
         }
         sk_X509_push(chain, x);
@@ -200,7 +200,7 @@ ASN1_ITEM_TEMPLATE(SIGNED_ATTRS) = ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SET_ORDER, 0,
     sk_X509_ATTRIBUTE_free(attrs); /* the attributes belong to si */
     if (der_len <= 0) {
         OPENSSL_free(der);
-        return err_ossl(&r->err, 500, ERR_INTERNAL, "signer: the signed attributes cannot be made");
+        return err_ossl(&r->err, ERR_INTERNAL, "signer: the signed attributes cannot be made");
     }
     if (signer_store_sign(r, md, der, (size_t)der_len, &sig, &sig_len) != 0) {
         OPENSSL_free(der);
@@ -212,7 +212,7 @@ ASN1_ITEM_TEMPLATE(SIGNED_ATTRS) = ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SET_ORDER, 0,
     ok = *content != NULL && ASN1_OCTET_STRING_set(*content, tst, (int)len) == 1 &&
          ASN1_STRING_set(CMS_SignerInfo_get0_signature(si), sig, (int)sig_len) == 1;
     free(sig);
-    return ok ? 0 : err_ossl(&r->err, 500, ERR_INTERNAL, "signer: the token cannot be made");
+    return ok ? 0 : err_ossl(&r->err, ERR_INTERNAL, "signer: the token cannot be made");
 }
 
 /* The SignedData of tst (eContentType id-ct-TSTInfo) as ContentInfo DER into the reply. */
@@ -242,8 +242,8 @@ static int token_build(struct req *r, EVP_PKEY *k, X509 *cert, STACK_OF(X509) * 
     }
     if (n > 0)
         wire_put(&r->out, T_DATA, der, (size_t)n);
-    else if (r->err.status == 0)
-        err_ossl(&r->err, 500, ERR_INTERNAL, "signer: the token cannot be made");
+    else if (r->err.kind == ERR_NONE)
+        err_ossl(&r->err, ERR_INTERNAL, "signer: the token cannot be made");
     OPENSSL_free(der);
     BIO_free(in);
     CMS_ContentInfo_free(cms);
@@ -258,7 +258,7 @@ static int tst_fields(struct req *r, const char *md, const unsigned char **tst, 
     *flags = 0;
     if (md == NULL || wire_get(r->body, r->len, T_DATA, 0, tst, tst_len) != 0 ||
         wire_get(r->body, r->len, T_CERT, 0, &f->cert, &f->cert_len) != 0)
-        return err_set(&r->err, 400, ERR_BAD_REQUEST,
+        return err_set(&r->err, ERR_INVALID,
                        "signer: digest, TSTInfo or certificate "
                        "missing");
     if (wire_get(r->body, r->len, T_CHAIN, 0, &f->chain, &f->chain_len) != 0)
@@ -266,11 +266,11 @@ static int tst_fields(struct req *r, const char *md, const unsigned char **tst, 
     wire_get_u64(r->body, r->len, T_FLAGS, flags);
     if (!signer_digest_allowed(md)) {
         log_warn("signer: refused a token with a digest other than SHA-2");
-        return err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: digest must be SHA-256/384/512");
+        return err_set(&r->err, ERR_INVALID, "signer: digest must be SHA-256/384/512");
     }
     if (!tbs_is_tst_info(*tst, *tst_len)) {
         log_warn("signer: refused a token whose content (%zu bytes) is not a TSTInfo", *tst_len);
-        return err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: the content is not a TSTInfo");
+        return err_set(&r->err, ERR_INVALID, "signer: the content is not a TSTInfo");
     }
     return 0;
 }

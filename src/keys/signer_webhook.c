@@ -38,13 +38,13 @@ static int sign_der(struct req *r, EVP_PKEY *k, const unsigned char *der, size_t
     if (signer_store_signs())
         return signer_store_sign(r, "SHA256", der, len, sig, sig_len);
     if ((ctx = EVP_MD_CTX_new()) == NULL)
-        return err_set(&r->err, 500, ERR_INTERNAL, "signer: out of memory");
+        return err_set(&r->err, ERR_INTERNAL, "signer: out of memory");
     ok = EVP_DigestSignInit_ex(ctx, NULL, "SHA256", NULL, NULL, k, NULL) == 1 &&
          EVP_DigestSign(ctx, NULL, sig_len, der, len) == 1 && (*sig = xmalloc(*sig_len)) &&
          EVP_DigestSign(ctx, *sig, sig_len, der, len) == 1;
     EVP_MD_CTX_free(ctx);
     if (!ok)
-        return err_ossl(&r->err, 500, ERR_INTERNAL, "signer: webhook key cannot sign");
+        return err_ossl(&r->err, ERR_INTERNAL, "signer: webhook key cannot sign");
     return 0;
 }
 
@@ -59,18 +59,18 @@ static int derive(struct req *r, const unsigned char nonce[NONCE_LEN],
     int rc = -1;
 
     if (tenant == NULL) {
-        err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: tenant missing or invalid");
+        err_set(&r->err, ERR_INVALID, "signer: tenant missing or invalid");
         goto out;
     }
     if ((k = signer_req_key(r)) == NULL)
         goto out;
     /* RSA PKCS#1 v1.5 signs deterministically: the same secret every time. */
     if (EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA) {
-        err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: a webhook key must be an RSA key");
+        err_set(&r->err, ERR_INVALID, "signer: a webhook key must be an RSA key");
         goto out;
     }
     if (tbs_webhook_secret_encode(tenant, nonce, &der, &der_len) != 0) {
-        err_set(&r->err, 500, ERR_INTERNAL, "signer: cannot encode the webhook secret input");
+        err_set(&r->err, ERR_INTERNAL, "signer: cannot encode the webhook secret input");
         goto out;
     }
     if (sign_der(r, k, der, der_len, &sig, &sig_len) != 0)
@@ -98,7 +98,7 @@ int signer_h_webhook_new(struct req *r)
     char secret[6 + 2 * SHA256_DIGEST_LENGTH + 1];
 
     if (random_bytes(nonce, sizeof(nonce)) != 0)
-        return err_set(&r->err, 500, ERR_INTERNAL, "signer: no randomness");
+        return err_set(&r->err, ERR_INTERNAL, "signer: no randomness");
     if (derive(r, nonce, secret) != 0)
         return -1;
     wire_put(&r->out, T_BLOB, nonce, sizeof(nonce));
@@ -118,13 +118,13 @@ int signer_h_webhook_mac(struct req *r)
 
     if (wire_get(r->body, r->len, T_BLOB, 0, &nonce, &nonce_len) != 0 || nonce_len != NONCE_LEN ||
         wire_get(r->body, r->len, T_DATA, 0, &data, &len) != 0)
-        return err_set(&r->err, 400, ERR_BAD_REQUEST, "signer: nonce or data missing");
+        return err_set(&r->err, ERR_INVALID, "signer: nonce or data missing");
     if (derive(r, nonce, secret) != 0)
         return -1;
     ok = HMAC(EVP_sha256(), secret, (int)strlen(secret), data, len, mac, &mac_len) != NULL;
     secure_zero(secret, sizeof(secret));
     if (!ok)
-        return err_ossl(&r->err, 500, ERR_INTERNAL, "signer: HMAC failed");
+        return err_ossl(&r->err, ERR_INTERNAL, "signer: HMAC failed");
     wire_put(&r->out, T_SIGNATURE, mac, mac_len);
     return 0;
 }

@@ -73,35 +73,90 @@ char *xasprintf(const char *fmt, ...)
     return s;
 }
 
+static const char *const kind_words[] = {
+    [ERR_NONE] = "none",
+    [ERR_INVALID] = "bad_request",
+    [ERR_UNAUTHENTICATED] = "unauthorized",
+    [ERR_FORBIDDEN] = "forbidden",
+    [ERR_NOT_FOUND] = "not_found",
+    [ERR_CONFLICT] = "conflict",
+    [ERR_TOO_LARGE] = "payload_too_large",
+    [ERR_MEDIA_TYPE] = "unsupported_media_type",
+    [ERR_POLICY] = "profile_violation",
+    [ERR_LIMIT] = "too_many_requests",
+    [ERR_USAGE] = "usage",
+    [ERR_UNAVAILABLE] = "unavailable",
+    [ERR_INTERNAL] = "internal",
+};
+
+const char *err_kind_word(enum err_kind kind)
+{
+    if ((size_t)kind >= ARRAY_LEN(kind_words) || kind_words[kind] == NULL)
+        return "internal";
+    return kind_words[kind];
+}
+
+enum err_kind err_kind_parse(const char *word)
+{
+    for (size_t i = 0; word != NULL && i < ARRAY_LEN(kind_words); i++)
+        if (kind_words[i] != NULL && strcmp(kind_words[i], word) == 0)
+            return (enum err_kind)i;
+    return ERR_INTERNAL;
+}
+
 void err_clear(struct err *e)
 {
     if (e == NULL)
         return;
-    e->status = 0;
+    e->kind = ERR_NONE;
     e->code[0] = '\0';
     e->msg[0] = '\0';
 }
 
-static void err_vset(struct err *e, int status, const char *code, const char *fmt, va_list ap)
+static void err_vset(struct err *e, enum err_kind kind, const char *code, const char *fmt,
+                     va_list ap)
 {
-    e->status = status;
-    snprintf(e->code, sizeof(e->code), "%s", code);
+    e->kind = kind;
+    snprintf(e->code, sizeof(e->code), "%s", code ? code : err_kind_word(kind));
     vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 }
 
-int err_set(struct err *e, int status, const char *code, const char *fmt, ...)
+int err_set(struct err *e, enum err_kind kind, const char *fmt, ...)
 {
     va_list ap;
 
     if (e == NULL)
         return -1;
     va_start(ap, fmt);
-    err_vset(e, status, code, fmt, ap);
+    err_vset(e, kind, NULL, fmt, ap);
     va_end(ap);
     return -1;
 }
 
-int err_ossl(struct err *e, int status, const char *code, const char *fmt, ...)
+int err_setc(struct err *e, enum err_kind kind, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (e == NULL)
+        return -1;
+    va_start(ap, fmt);
+    err_vset(e, kind, code, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Appends OpenSSL's first queued error (drained before e is tested, so it never lingers). */
+static void err_append_ossl(struct err *e, const char *ossl)
+{
+    size_t used;
+
+    if (e == NULL || ossl[0] == '\0')
+        return;
+    used = strlen(e->msg);
+    snprintf(e->msg + used, sizeof(e->msg) - used, ": %s", ossl);
+}
+
+int err_ossl(struct err *e, enum err_kind kind, const char *fmt, ...)
 {
     va_list ap;
     char ossl[256];
@@ -110,12 +165,24 @@ int err_ossl(struct err *e, int status, const char *code, const char *fmt, ...)
     if (e == NULL)
         return -1;
     va_start(ap, fmt);
-    err_vset(e, status, code, fmt, ap);
+    err_vset(e, kind, NULL, fmt, ap);
     va_end(ap);
-    if (ossl[0] != '\0') {
-        size_t used = strlen(e->msg);
-        snprintf(e->msg + used, sizeof(e->msg) - used, ": %s", ossl);
-    }
+    err_append_ossl(e, ossl);
+    return -1;
+}
+
+int err_osslc(struct err *e, enum err_kind kind, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    char ossl[256];
+
+    ossl_error_string(ossl, sizeof(ossl));
+    if (e == NULL)
+        return -1;
+    va_start(ap, fmt);
+    err_vset(e, kind, code, fmt, ap);
+    va_end(ap);
+    err_append_ossl(e, ossl);
     return -1;
 }
 
@@ -318,14 +385,14 @@ unsigned char *file_read(const char *path, size_t max, size_t *out_len, struct e
     FILE *f = fopen(path, "rb");
 
     if (f == NULL) {
-        err_set(e, 500, ERR_INTERNAL, "%s: %s", path, strerror(errno));
+        err_set(e, ERR_INTERNAL, "%s: %s", path, strerror(errno));
         return NULL;
     }
     while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
         if (b.len + n > max) {
             fclose(f);
             buf_free(&b);
-            err_set(e, 500, ERR_INTERNAL, "%s: larger than %zu bytes", path, max);
+            err_set(e, ERR_INTERNAL, "%s: larger than %zu bytes", path, max);
             return NULL;
         }
         buf_append(&b, chunk, n);
@@ -333,7 +400,7 @@ unsigned char *file_read(const char *path, size_t max, size_t *out_len, struct e
     if (ferror(f)) {
         fclose(f);
         buf_free(&b);
-        err_set(e, 500, ERR_INTERNAL, "%s: read error", path);
+        err_set(e, ERR_INTERNAL, "%s: read error", path);
         return NULL;
     }
     fclose(f);
@@ -365,7 +432,7 @@ int file_write_atomic(const char *path, const void *data, size_t len, int mode, 
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 
     if (fd < 0) {
-        err_set(e, 500, ERR_INTERNAL, "%s: %s", tmp, strerror(errno));
+        err_set(e, ERR_INTERNAL, "%s: %s", tmp, strerror(errno));
         free(tmp);
         return -1;
     }
@@ -380,7 +447,7 @@ int file_write_atomic(const char *path, const void *data, size_t len, int mode, 
     free(tmp);
     return 0;
 fail:
-    err_set(e, 500, ERR_INTERNAL, "%s: %s", path, strerror(errno));
+    err_set(e, ERR_INTERNAL, "%s: %s", path, strerror(errno));
     if (fd >= 0)
         close(fd);
     unlink(tmp);

@@ -19,37 +19,53 @@ char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
- * An error as the layer that detected it describes it.  `status` is the HTTP
- * status the API layer answers with, `code` a short machine-readable word
- * (the JSON "error" field), `msg` the human-readable detail.  Lower layers fill
- * it and do not log; the layer that decides logs once.
+ * What went wrong, as the layer that detected it describes it: a kind of our
+ * own (no HTTP status: only the transports map kinds to their protocols'
+ * codes), a short machine-readable word (`code`: the kind's word unless a
+ * narrower one was given, e.g. "bad_csr") and a message naming the rule
+ * broken (the field, profile rule or RFC clause).  Lower layers fill it and
+ * do not log; the layer that decides logs once.
  */
+enum err_kind {
+    ERR_NONE = 0,        /* no error */
+    ERR_INVALID,         /* the input is malformed or out of range ("bad_request") */
+    ERR_UNAUTHENTICATED, /* no credential, or one that does not hold ("unauthorized") */
+    ERR_FORBIDDEN,       /* the caller may not do this ("forbidden") */
+    ERR_NOT_FOUND,       /* the object named does not exist for this caller ("not_found") */
+    ERR_CONFLICT,        /* the object's state or an earlier request forbids it ("conflict") */
+    ERR_TOO_LARGE,       /* the input is over its size limit ("payload_too_large") */
+    ERR_MEDIA_TYPE,      /* the input is of a type not taken here ("unsupported_media_type") */
+    ERR_POLICY,          /* a profile or policy rule refuses the content ("profile_violation") */
+    ERR_LIMIT,           /* a rate limit or quota ("too_many_requests") */
+    ERR_USAGE,           /* a command line or configuration is wrong ("usage") */
+    ERR_UNAVAILABLE,     /* something needed cannot be reached now: try later ("unavailable") */
+    ERR_INTERNAL,        /* a fault of ours or of stored data ("internal") */
+};
 struct err {
-    int status;
+    enum err_kind kind;
     char code[32];
     char msg[512];
 };
 
-/* Error codes (the JSON "error" field) and their usual HTTP status. */
-#define ERR_BAD_REQUEST  "bad_request"            /* 400 */
-#define ERR_UNAUTHORIZED "unauthorized"           /* 401 */
-#define ERR_FORBIDDEN    "forbidden"              /* 403 */
-#define ERR_NOT_FOUND    "not_found"              /* 404 */
-#define ERR_CONFLICT     "conflict"               /* 409 */
-#define ERR_TOO_LARGE    "payload_too_large"      /* 413 */
-#define ERR_MEDIA_TYPE   "unsupported_media_type" /* 415 */
-#define ERR_PROFILE      "profile_violation"      /* 422 */
-#define ERR_BAD_CSR      "bad_csr"                /* 400 */
-#define ERR_INTERNAL     "internal"               /* 500 */
-#define ERR_UNAVAILABLE  "unavailable"            /* 503 */
-#define ERR_TOO_MANY     "too_many_requests"      /* 429: a rate limit or quota */
+/* Narrower codes than a kind's word, where clients tell them apart. */
+#define ERR_CODE_BAD_CSR "bad_csr" /* ERR_INVALID: the CSR does not parse or verify */
+
+/* The kind's word ("not_found"); "internal" for an unknown kind. */
+const char *err_kind_word(enum err_kind kind);
+/* The kind named by word (err_kind_word's inverse); ERR_INTERNAL for an unknown word. */
+enum err_kind err_kind_parse(const char *word);
 
 void err_clear(struct err *e);
-/* Sets e (if not NULL); always returns -1 so callers can `return err_set(...)`. */
-int err_set(struct err *e, int status, const char *code, const char *fmt, ...)
+/* Sets e (if not NULL) with the kind's word as code; always returns -1 (`return err_set(...)`). */
+int err_set(struct err *e, enum err_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* As err_set with a narrower code than the kind's word. */
+int err_setc(struct err *e, enum err_kind kind, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* As err_set, then appends the first OpenSSL error of the queue, which it drains. */
-int err_ossl(struct err *e, int status, const char *code, const char *fmt, ...)
+/* As err_set / err_setc, then appends the first OpenSSL error of the queue, which they drain. */
+int err_ossl(struct err *e, enum err_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int err_osslc(struct err *e, enum err_kind kind, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Drains OpenSSL's error queue into buf (first reason only); returns buf. */
 const char *ossl_error_string(char *buf, size_t len);

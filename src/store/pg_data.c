@@ -7,7 +7,7 @@
  * is the second wall, not the first.  Only the tenant listing and the token
  * lookup by hash read across tenants, under vouch.cross_tenant.
  *
- * Inserts use ON CONFLICT DO NOTHING: a clash is 409 without aborting the
+ * Inserts use ON CONFLICT DO NOTHING: a clash is ERR_CONFLICT without aborting the
  * transaction, so a caller may draw a new serial and try again in the same
  * transaction, as with SQLite.
  */
@@ -137,7 +137,7 @@ static int64_t run_changes(struct store_tx *tx, const char *tenant, const char *
     return n;
 }
 
-/* An UPDATE/DELETE that must touch exactly one row (404 otherwise). */
+/* An UPDATE/DELETE that must touch exactly one row (ERR_NOT_FOUND otherwise). */
 static int run_one_change(struct store_tx *tx, const char *tenant, const char *sql,
                           const struct pg_params *p, const char *what, struct err *e)
 {
@@ -145,10 +145,10 @@ static int run_one_change(struct store_tx *tx, const char *tenant, const char *s
 
     if (n < 0)
         return -1;
-    return n == 0 ? err_set(e, 404, ERR_NOT_FOUND, "%s: not found", what) : 0;
+    return n == 0 ? err_set(e, ERR_NOT_FOUND, "%s: not found", what) : 0;
 }
 
-/* An INSERT ... ON CONFLICT DO NOTHING: no row inserted is a clash (409). */
+/* An INSERT ... ON CONFLICT DO NOTHING: no row inserted is a clash (ERR_CONFLICT). */
 static int run_insert(struct store_tx *tx, const char *tenant, const char *sql,
                       const struct pg_params *p, const char *what, struct err *e)
 {
@@ -156,10 +156,10 @@ static int run_insert(struct store_tx *tx, const char *tenant, const char *sql,
 
     if (n < 0)
         return -1;
-    return n == 0 ? err_set(e, 409, ERR_CONFLICT, "%s: already exists", what) : 0;
+    return n == 0 ? err_set(e, ERR_CONFLICT, "%s: already exists", what) : 0;
 }
 
-/* Reads the one row of a query into *out (the caller frees it); 404 if none. */
+/* Reads the one row of a query into *out (the caller frees it); ERR_NOT_FOUND if none. */
 static int read_one(struct store_tx *tx, const char *tenant, const char *sql,
                     const struct pg_params *p, const struct reader *rd, void **out,
                     const char *what, struct err *e)
@@ -170,7 +170,7 @@ static int read_one(struct store_tx *tx, const char *tenant, const char *sql,
     if (res == NULL)
         return -1;
     if (PQntuples(res) == 0)
-        rc = err_set(e, 404, ERR_NOT_FOUND, "%s: not found", what);
+        rc = err_set(e, ERR_NOT_FOUND, "%s: not found", what);
     else
         *out = rd->read(res, 0);
     PQclear(res);
@@ -1094,7 +1094,7 @@ static int crl_entries_page(PGresult *res, store_crl_entry_fn fn, void *arg, str
 
     for (int i = 0; i < PQntuples(res); i++) {
         if (PQgetisnull(res, i, 0) || PQgetisnull(res, i, 1))
-            return err_set(e, 500, ERR_INTERNAL, "CRL entries: a row without serial or status");
+            return err_set(e, ERR_INTERNAL, "CRL entries: a row without serial or status");
         r.serial = PQgetvalue(res, i, 0);
         r.status = PQgetvalue(res, i, 1);
         r.revoked_at = col_int(res, i, 2);
@@ -1182,7 +1182,7 @@ static int crl_next_number(struct store_tx *tx, const char *tenant, const char *
         return -1;
     if (PQntuples(res) != 1) {
         PQclear(res);
-        return err_set(e, 500, ERR_INTERNAL, "CRL number: no row");
+        return err_set(e, ERR_INTERNAL, "CRL number: no row");
     }
     *out = col_int(res, 0, 0);
     PQclear(res);
@@ -2007,7 +2007,7 @@ static int idempotency_put(struct store_tx *tx, const char *tenant, const struct
                     &p, "idempotency key", e);
     if (n < 0)
         return -1;
-    return n == 1 ? 0 : err_set(e, 409, ERR_CONFLICT, "idempotency key: already used");
+    return n == 1 ? 0 : err_set(e, ERR_CONFLICT, "idempotency key: already used");
 }
 
 static int idempotency_prune(struct store_tx *tx, const char *tenant, int64_t before, struct err *e)

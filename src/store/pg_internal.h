@@ -78,8 +78,8 @@ int pg_cross_tenant(struct pg_tx *tx, int on, struct err *e);
 /*
  * Runs sql with p on tx's connection: a result (the caller PQclear()s it)
  * whose status is PGRES_TUPLES_OK or PGRES_COMMAND_OK, or NULL with e set
- * (unique_violation 409, lock or serialization failures and a lost
- * connection 503, anything else 500).
+ * (unique_violation ERR_CONFLICT, lock or serialization failures and a lost
+ * connection ERR_UNAVAILABLE, anything else ERR_INTERNAL).
  */
 PGresult *pg_exec(struct pg_tx *tx, const char *sql, const struct pg_params *p, const char *what,
                   struct err *e);

@@ -308,13 +308,13 @@ static int step_done(struct store_tx *tx, sqlite3_stmt *st, const char *what, st
     return rc == SQLITE_DONE ? 0 : sqlite_fail(TX(tx), rc, what, e);
 }
 
-/* Steps an UPDATE/DELETE that must touch exactly one row (404 otherwise). */
+/* Steps an UPDATE/DELETE that must touch exactly one row (ERR_NOT_FOUND otherwise). */
 static int step_one_change(struct store_tx *tx, sqlite3_stmt *st, const char *what, struct err *e)
 {
     if (step_done(tx, st, what, e) != 0)
         return -1;
     if (sqlite3_changes(TX(tx)->conn->db) == 0)
-        return err_set(e, 404, ERR_NOT_FOUND, "%s: not found", what);
+        return err_set(e, ERR_NOT_FOUND, "%s: not found", what);
     return 0;
 }
 
@@ -324,7 +324,7 @@ struct reader {
     void (*free)(void *rec);
 };
 
-/* Reads the one row of st into *out (the caller frees it); 404 if none. */
+/* Reads the one row of st into *out (the caller frees it); ERR_NOT_FOUND if none. */
 static int read_one(struct store_tx *tx, sqlite3_stmt *st, const struct reader *rd, void **out,
                     const char *what, struct err *e)
 {
@@ -339,7 +339,7 @@ static int read_one(struct store_tx *tx, sqlite3_stmt *st, const struct reader *
     }
     sqlite3_reset(st);
     if (rc == SQLITE_DONE)
-        return err_set(e, 404, ERR_NOT_FOUND, "%s: not found", what);
+        return err_set(e, ERR_NOT_FOUND, "%s: not found", what);
     return sqlite_fail(TX(tx), rc, what, e);
 }
 
@@ -1209,7 +1209,7 @@ static int cert_crl_entries(struct store_tx *tx, const char *tenant, const char 
         r.status_changed = sqlite3_column_int64(st, 5);
         if (r.serial == NULL || r.status == NULL) {
             sqlite3_reset(st);
-            return err_set(e, 500, ERR_INTERNAL, "CRL entries: a row without serial or status");
+            return err_set(e, ERR_INTERNAL, "CRL entries: a row without serial or status");
         }
         if ((rc = fn(arg, &r, e)) != 0) {
             sqlite3_reset(st);
@@ -2043,7 +2043,7 @@ static int idempotency_put(struct store_tx *tx, const char *tenant, const struct
     if (step_done(tx, st, "idempotency key", e) != 0)
         return -1;
     if (sqlite3_changes(TX(tx)->conn->db) != 1)
-        return err_set(e, 409, ERR_CONFLICT, "idempotency key: already used");
+        return err_set(e, ERR_CONFLICT, "idempotency key: already used");
     return 0;
 }
 

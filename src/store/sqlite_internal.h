@@ -178,8 +178,8 @@ sqlite3_stmt *sqlite_stmt_cached(struct sqlite_tx *tx, sqlite3_stmt **slot, cons
                                  struct err *e);
 /*
  * Maps an SQLite result code to e and returns -1: a UNIQUE or PRIMARY KEY
- * clash is 409, a busy database 503, anything else 500 with SQLite's message
- * (which names columns, never bound values).
+ * clash is ERR_CONFLICT, a busy database ERR_UNAVAILABLE, anything else ERR_INTERNAL with SQLite's
+ * message (which names columns, never bound values).
  */
 int sqlite_fail(struct sqlite_tx *tx, int rc, const char *what, struct err *e);
 

@@ -16,7 +16,7 @@
  *    *_free() function, which accepts NULL.  Out-parameters are set only on
  *    success.
  *  - Return values: 0 ok, -1 error with e set.  "Not found" is -1 with
- *    e->status 404; a uniqueness clash is -1 with e->status 409.
+ *    e->kind ERR_NOT_FOUND; a uniqueness clash is -1 with e->kind ERR_CONFLICT.
  */
 #ifndef VOUCH_STORE_H
 #define VOUCH_STORE_H
@@ -42,7 +42,7 @@ int store_ping(struct store *s, struct err *e);
 /*
  * At most n connections (at least 1) open at once from this process (default
  * 64): past that, store_begin waits up to 10 s for one to be given back, then
- * 503.  Set it right after store_open.
+ * ERR_UNAVAILABLE.  Set it right after store_open.
  */
 void store_set_max_connections(struct store *s, int n);
 /* The schema version after migrations. */
@@ -83,7 +83,8 @@ int store_tenant_get(struct store_tx *tx, const char *tenant, struct tenant_rec 
                      struct err *e);
 /* The system administrator's listing: the one query across tenants. */
 int store_tenant_list(struct store_tx *tx, struct tenant_rec ***out, size_t *n, struct err *e);
-/* Sets status, status_reason, deleted_at, purge_after and the limits of r; 404 if none. */
+/* Sets status, status_reason, deleted_at, purge_after and the limits of r; ERR_NOT_FOUND if none.
+ */
 int store_tenant_update(struct store_tx *tx, const char *tenant, const struct tenant_rec *r,
                         struct err *e);
 /*
@@ -203,7 +204,7 @@ struct cert_rec {
 void cert_rec_free(struct cert_rec *r);
 struct cert_rec *cert_rec_dup(const struct cert_rec *r);
 void cert_rec_list_free(struct cert_rec **list, size_t n);
-/* A serial clash is -1 with e->status 409 (the caller draws a new serial). */
+/* A serial clash is -1 with e->kind ERR_CONFLICT (the caller draws a new serial). */
 int store_cert_insert(struct store_tx *tx, const char *tenant, const struct cert_rec *r,
                       struct err *e);
 int store_cert_get(struct store_tx *tx, const char *tenant, const char *serial,
@@ -338,7 +339,7 @@ struct ocsp_resp_rec {
     size_t der_len;
 };
 void ocsp_resp_rec_free(struct ocsp_resp_rec *r);
-/* The row of (tenant, serial); 404 if the certificate is not known. */
+/* The row of (tenant, serial); ERR_NOT_FOUND if the certificate is not known. */
 int store_ocsp_get(struct store_tx *tx, const char *tenant, const char *serial,
                    struct ocsp_resp_rec **out, struct err *e);
 /*
@@ -383,7 +384,7 @@ int store_token_find(struct store_tx *tx, const char *hash, struct token_rec **o
 int store_token_list(struct store_tx *tx, const char *tenant, struct token_rec ***out, size_t *n,
                      struct err *e);
 int store_token_delete(struct store_tx *tx, const char *tenant, const char *id, struct err *e);
-/* Marks a token revoked at `when` (404 if there is none or it is revoked already). */
+/* Marks a token revoked at `when` (ERR_NOT_FOUND if there is none or it is revoked already). */
 int store_token_revoke(struct store_tx *tx, const char *tenant, const char *id, int64_t when,
                        struct err *e);
 
@@ -404,7 +405,7 @@ struct principal_rec {
 };
 void principal_rec_free(struct principal_rec *r);
 void principal_rec_list_free(struct principal_rec **list, size_t n);
-/* A name clash is 409. */
+/* A name clash is ERR_CONFLICT. */
 int store_principal_insert(struct store_tx *tx, const char *tenant, const struct principal_rec *r,
                            struct err *e);
 int store_principal_get(struct store_tx *tx, const char *tenant, const char *id,
@@ -414,7 +415,7 @@ int store_principal_list(struct store_tx *tx, const char *tenant, struct princip
 /*
  * The principal whose TLS client-certificate mapping matches a certificate:
  * by its SHA-256 fingerprint (lowercase hex) first, else by issuer and subject
- * (RFC 2253 one-line); the oldest if several do.  404 if none.
+ * (RFC 2253 one-line); the oldest if several do.  ERR_NOT_FOUND if none.
  */
 int store_principal_by_cert(struct store_tx *tx, const char *tenant, const char *sha256,
                             const char *issuer, const char *subject, struct principal_rec **out,
@@ -433,7 +434,7 @@ struct client_ca_rec {
 };
 void client_ca_rec_free(struct client_ca_rec *r);
 void client_ca_rec_list_free(struct client_ca_rec **list, size_t n);
-/* A name clash is 409. */
+/* A name clash is ERR_CONFLICT. */
 int store_client_ca_insert(struct store_tx *tx, const char *tenant, const struct client_ca_rec *r,
                            struct err *e);
 int store_client_ca_list(struct store_tx *tx, const char *tenant, struct client_ca_rec ***out,
@@ -451,10 +452,10 @@ struct binding_rec {
 };
 void binding_rec_free(struct binding_rec *r);
 void binding_rec_list_free(struct binding_rec **list, size_t n);
-/* 409 if the principal holds the role already. */
+/* ERR_CONFLICT if the principal holds the role already. */
 int store_binding_insert(struct store_tx *tx, const char *tenant, const struct binding_rec *r,
                          struct err *e);
-/* 404 if there is no such binding. */
+/* ERR_NOT_FOUND if there is no such binding. */
 int store_binding_delete(struct store_tx *tx, const char *tenant, const struct binding_rec *r,
                          struct err *e);
 /* The tenant's bindings; with principal set, only those of (principal_tenant, principal). */
@@ -477,7 +478,7 @@ struct audit_rec {
 };
 void audit_rec_free(struct audit_rec *r);
 void audit_rec_list_free(struct audit_rec **list, size_t n);
-/* The row with the highest seq of tenant; -1/404 if the chain is empty. */
+/* The row with the highest seq of tenant; -1/ERR_NOT_FOUND if the chain is empty. */
 int store_audit_last(struct store_tx *tx, const char *tenant, struct audit_rec **out,
                      struct err *e);
 int store_audit_insert(struct store_tx *tx, const char *tenant, const struct audit_rec *r,
@@ -497,10 +498,10 @@ struct audit_key_rec {
     int64_t created;
 };
 void audit_key_rec_free(struct audit_key_rec *r);
-/* The tenant's audit key; -1/404 if it has none yet. */
+/* The tenant's audit key; -1/ERR_NOT_FOUND if it has none yet. */
 int store_audit_key_get(struct store_tx *tx, const char *tenant, struct audit_key_rec **out,
                         struct err *e);
-/* -1/409 if the tenant already has one. */
+/* -1/ERR_CONFLICT if the tenant already has one. */
 int store_audit_key_insert(struct store_tx *tx, const char *tenant, const struct audit_key_rec *r,
                            struct err *e);
 
@@ -518,10 +519,10 @@ struct audit_checkpoint_rec {
 };
 void audit_checkpoint_rec_free(struct audit_checkpoint_rec *r);
 void audit_checkpoint_rec_list_free(struct audit_checkpoint_rec **list, size_t n);
-/* -1/409 if tenant already has a checkpoint at r->seq. */
+/* -1/ERR_CONFLICT if tenant already has a checkpoint at r->seq. */
 int store_audit_checkpoint_insert(struct store_tx *tx, const char *tenant,
                                   const struct audit_checkpoint_rec *r, struct err *e);
-/* The checkpoint with the highest seq; -1/404 if none. */
+/* The checkpoint with the highest seq; -1/ERR_NOT_FOUND if none. */
 int store_audit_checkpoint_last(struct store_tx *tx, const char *tenant,
                                 struct audit_checkpoint_rec **out, struct err *e);
 /* Checkpoints with seq > after_seq in seq order, at most limit (0 = 1000). */
@@ -552,10 +553,10 @@ void audit_target_rec_list_free(struct audit_target_rec **list, size_t n);
 /* Sets (replaces) tenant's target. */
 int store_audit_target_put(struct store_tx *tx, const char *tenant,
                            const struct audit_target_rec *r, struct err *e);
-/* -1/404 if the tenant has none. */
+/* -1/ERR_NOT_FOUND if the tenant has none. */
 int store_audit_target_get(struct store_tx *tx, const char *tenant, struct audit_target_rec **out,
                            struct err *e);
-/* -1/404 if the tenant has none. */
+/* -1/ERR_NOT_FOUND if the tenant has none. */
 int store_audit_target_delete(struct store_tx *tx, const char *tenant, struct err *e);
 /*
  * Every tenant's target, in tenant order: read across tenants, for the
@@ -591,7 +592,8 @@ int store_tsa_unit_insert(struct store_tx *tx, const char *tenant, const struct 
                           struct err *e);
 int store_tsa_unit_get(struct store_tx *tx, const char *tenant, const char *name,
                        struct tsa_unit_rec **out, struct err *e);
-/* Sets status, policy, policies, hashes, accuracy and include_chain of unit r->name; 404 if none.
+/* Sets status, policy, policies, hashes, accuracy and include_chain of unit r->name; ERR_NOT_FOUND
+ * if none.
  */
 int store_tsa_unit_update(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
                           struct err *e);
@@ -614,7 +616,7 @@ struct tsa_token_rec {
 };
 void tsa_token_rec_free(struct tsa_token_rec *r);
 void tsa_token_rec_list_free(struct tsa_token_rec **list, size_t n);
-/* A serial clash is -1 with e->status 409 (the caller draws a new serial). */
+/* A serial clash is -1 with e->kind ERR_CONFLICT (the caller draws a new serial). */
 int store_tsa_token_insert(struct store_tx *tx, const char *tenant, const struct tsa_token_rec *r,
                            struct err *e);
 int store_tsa_token_get(struct store_tx *tx, const char *tenant, const char *unit,
@@ -653,7 +655,7 @@ int store_workflow_get(struct store_tx *tx, const char *tenant, const char *name
                        struct workflow_rec **out, struct err *e);
 int store_workflow_list(struct store_tx *tx, const char *tenant, struct workflow_rec ***out,
                         size_t *n, struct err *e);
-/* -1/404 if there is none. */
+/* -1/ERR_NOT_FOUND if there is none. */
 int store_workflow_delete(struct store_tx *tx, const char *tenant, const char *name, struct err *e);
 
 /* An operation waiting for approvals, and what became of it. */
@@ -763,12 +765,12 @@ struct idempotency_rec {
     int64_t created;
 };
 void idempotency_rec_free(struct idempotency_rec *r);
-/* The record of key; -1/404 if none. */
+/* The record of key; -1/ERR_NOT_FOUND if none. */
 int store_idempotency_get(struct store_tx *tx, const char *tenant, const char *key,
                           struct idempotency_rec **out, struct err *e);
 /*
  * Files r (key r->key); a record of that key created before `expired` is
- * replaced, a newer one makes it -1/409.
+ * replaced, a newer one makes it -1/ERR_CONFLICT.
  */
 int store_idempotency_put(struct store_tx *tx, const char *tenant, const struct idempotency_rec *r,
                           int64_t expired, struct err *e);
@@ -788,11 +790,12 @@ struct offline_import_rec {
     int64_t imported;
 };
 void offline_import_rec_free(struct offline_import_rec *r);
-/* The import of (source, seq), with seq 0 the one of source with the highest seq; -1/404 if none.
+/* The import of (source, seq), with seq 0 the one of source with the highest seq; -1/ERR_NOT_FOUND
+ * if none.
  */
 int store_offline_import_get(struct store_tx *tx, const char *tenant, const char *source,
                              int64_t seq, struct offline_import_rec **out, struct err *e);
-/* -1/409 if (source, r->seq) was imported already. */
+/* -1/ERR_CONFLICT if (source, r->seq) was imported already. */
 int store_offline_import_insert(struct store_tx *tx, const char *tenant,
                                 const struct offline_import_rec *r, struct err *e);
 

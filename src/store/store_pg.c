@@ -6,14 +6,14 @@
  * The URL is a libpq connection URI ("postgresql://user@host:port/db?..."),
  * multi-host with target_session_attrs=read-write for a cluster.  Threads
  * share a pool of connections as in the SQLite backend: up to a limit, and
- * past that store_begin waits for one (at most BUSY_MS, then 503).  A
+ * past that store_begin waits for one (at most BUSY_MS, then ERR_UNAVAILABLE).  A
  * connection that failed (the server went away, a failover) is closed when
  * its tx ends and a new one is opened on next use, so vouchd follows a new
  * primary without a restart.
  *
  * Transactions: writes run READ COMMITTED; what must not race is serialized
  * by the database itself, never by this process (see docs/decisions.md):
- * primary keys (serials: a clash is 409), the CRL counter row (an upsert that
+ * primary keys (serials: a clash is ERR_CONFLICT), the CRL counter row (an upsert that
  * holds the row lock until commit, so numbers strictly increase in commit
  * order across nodes), transaction-scoped advisory locks for the per-tenant
  * audit chain and profile versions, and row locks on a certificate read in a
@@ -98,23 +98,21 @@ static int fail_result(struct pg_conn *c, const PGresult *res, const char *what,
 
     if (PQstatus(c->db) != CONNECTION_OK) {
         c->broken = 1;
-        return err_set(e, 503, ERR_UNAVAILABLE, "%s: database connection lost: %s", what,
+        return err_set(e, ERR_UNAVAILABLE, "%s: database connection lost: %s", what,
                        PQerrorMessage(c->db));
     }
     if (conn_on_standby(c, state)) {
         c->broken = 1;
-        return err_set(e, 503, ERR_UNAVAILABLE, "%s: database is read-only (not the primary)",
-                       what);
+        return err_set(e, ERR_UNAVAILABLE, "%s: database is read-only (not the primary)", what);
     }
     if (state != NULL && strcmp(state, "23505") == 0)
-        return err_set(e, 409, ERR_CONFLICT, "%s: already exists", what);
+        return err_set(e, ERR_CONFLICT, "%s: already exists", what);
     if (state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
                           strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0))
-        return err_set(e, 503, ERR_UNAVAILABLE, "%s: database busy (%s)", what, state);
+        return err_set(e, ERR_UNAVAILABLE, "%s: database busy (%s)", what, state);
     if (msg == NULL)
         msg = PQerrorMessage(c->db);
-    return err_set(e, 500, ERR_INTERNAL, "%s: %s%s%s", what, msg, state ? " " : "",
-                   state ? state : "");
+    return err_set(e, ERR_INTERNAL, "%s: %s%s%s", what, msg, state ? " " : "", state ? state : "");
 }
 
 /*
@@ -217,7 +215,7 @@ int pg_tenant_set(struct pg_tx *tx, const char *tenant, struct err *e)
     PGresult *res;
 
     if (tenant == NULL)
-        return err_set(e, 500, ERR_INTERNAL, "database: a call on tenant data without a tenant");
+        return err_set(e, ERR_INTERNAL, "database: a call on tenant data without a tenant");
     if (tx->tenant != NULL && strcmp(tx->tenant, tenant) == 0)
         return 0;
     pg_param_text(&p, tenant);
@@ -265,7 +263,7 @@ static struct pg_conn *conn_open(const char *url, struct err *e)
 
     c->db = PQconnectdbParams(keys, values, 1);
     if (c->db == NULL || PQstatus(c->db) != CONNECTION_OK) {
-        err_set(e, 503, ERR_UNAVAILABLE, "database: cannot connect: %s",
+        err_set(e, ERR_UNAVAILABLE, "database: cannot connect: %s",
                 c->db ? PQerrorMessage(c->db) : "out of memory");
         conn_close(c);
         return NULL;
@@ -308,8 +306,7 @@ static struct pg_conn *conn_take(struct pg_store *s, struct err *e)
         if (pthread_cond_timedwait(&s->released, &s->lock, &deadline) == ETIMEDOUT &&
             s->idle == NULL && s->open >= s->pool_max) {
             pthread_mutex_unlock(&s->lock);
-            err_set(e, 503, ERR_UNAVAILABLE, "database busy: all %d connections in use",
-                    s->pool_max);
+            err_set(e, ERR_UNAVAILABLE, "database busy: all %d connections in use", s->pool_max);
             return NULL;
         }
     }
@@ -364,7 +361,7 @@ static int query_int(struct pg_conn *c, const char *sql, int64_t *out, struct er
         return -1;
     if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
         PQclear(res);
-        return err_set(e, 500, ERR_INTERNAL, "schema: %s: no value", sql);
+        return err_set(e, ERR_INTERNAL, "schema: %s: no value", sql);
     }
     *out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
@@ -385,7 +382,7 @@ static int role_check(struct pg_conn *c, struct err *e)
                   &bypass, e) != 0)
         return -1;
     if (bypass)
-        return err_set(e, 500, ERR_INTERNAL,
+        return err_set(e, ERR_INTERNAL,
                        "database role %s is a superuser or has BYPASSRLS: row-level security "
                        "would not apply; connect as an ordinary role (docs/operations.md)",
                        PQuser(c->db));
@@ -413,8 +410,7 @@ static int migrate(struct pg_store *s, struct pg_conn *c, struct err *e)
         query_int(c, "SELECT COALESCE(MAX(version), 0) FROM schema_version", &version, e) != 0)
         goto out;
     if (version > n) {
-        err_set(e, 500, ERR_INTERNAL,
-                "database schema version %lld is newer than this build knows (%d)",
+        err_set(e, ERR_INTERNAL, "database schema version %lld is newer than this build knows (%d)",
                 (long long)version, n);
         goto out;
     }
@@ -445,7 +441,7 @@ struct store *pg_open(const char *url, struct err *e)
     pthread_condattr_t attr;
 
     if (strncmp(url, "postgresql://", 13) != 0 && strncmp(url, "postgres://", 11) != 0) {
-        err_set(e, 500, ERR_INTERNAL,
+        err_set(e, ERR_INTERNAL,
                 "database: a PostgreSQL URL starts with postgresql:// or postgres://");
         return NULL;
     }
@@ -551,7 +547,7 @@ int pg_commit(struct store_tx *base, struct err *e)
 
     /* COMMIT of a transaction that failed earlier answers ROLLBACK, not an error. */
     if (res != NULL && strcmp(PQcmdStatus(res), "COMMIT") != 0)
-        rc = err_set(e, 500, ERR_INTERNAL,
+        rc = err_set(e, ERR_INTERNAL,
                      "commit: the transaction was rolled back after an "
                      "error");
     PQclear(res);
@@ -595,7 +591,7 @@ int pg_savepoint_release(struct store_tx *base, struct err *e)
     struct pg_tx *tx = (struct pg_tx *)base;
 
     if (tx->depth == 0)
-        return err_set(e, 500, ERR_INTERNAL, "savepoint: none set");
+        return err_set(e, ERR_INTERNAL, "savepoint: none set");
     tx->depth--;
     return conn_run(tx->conn, "RELEASE SAVEPOINT sp", "savepoint", e);
 }
@@ -606,7 +602,7 @@ int pg_savepoint_rollback(struct store_tx *base, struct err *e)
     struct pg_tx *tx = (struct pg_tx *)base;
 
     if (tx->depth == 0)
-        return err_set(e, 500, ERR_INTERNAL, "savepoint: none set");
+        return err_set(e, ERR_INTERNAL, "savepoint: none set");
     tx->depth--;
     free(tx->tenant);
     tx->tenant = NULL;

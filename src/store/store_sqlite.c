@@ -7,7 +7,7 @@
  * Threads share a pool of connections: a mutex-protected free list that opens
  * more connections on demand, up to a limit (store_set_max_connections, POOL_MAX
  * by default); past that, store_begin waits for
- * one to come back (at most BUSY_MS, then 503).  A transaction holds one
+ * one to come back (at most BUSY_MS, then ERR_UNAVAILABLE).  A transaction holds one
  * connection from begin to commit or rollback.  Write transactions start with
  * BEGIN IMMEDIATE, so they queue on SQLite's write lock (busy_timeout) at
  * their start instead of failing half-way; read transactions use a deferred
@@ -30,13 +30,13 @@ static int fail_rc(sqlite3 *db, int rc, const char *what, const char *msg, struc
     int base = rc & 0xff;
 
     if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-        return err_set(e, 409, ERR_CONFLICT, "%s: already exists", what);
+        return err_set(e, ERR_CONFLICT, "%s: already exists", what);
     if (base == SQLITE_BUSY || base == SQLITE_LOCKED)
-        return err_set(e, 503, ERR_UNAVAILABLE, "%s: database busy", what);
+        return err_set(e, ERR_UNAVAILABLE, "%s: database busy", what);
     if (msg == NULL)
         msg = db != NULL && sqlite3_errcode(db) != SQLITE_OK ? sqlite3_errmsg(db)
                                                              : sqlite3_errstr(rc);
-    return err_set(e, 500, ERR_INTERNAL, "%s: %s", what, msg);
+    return err_set(e, ERR_INTERNAL, "%s: %s", what, msg);
 }
 
 int sqlite_fail(struct sqlite_tx *tx, int rc, const char *what, struct err *e)
@@ -135,7 +135,7 @@ static int conn_check_wal(sqlite3 *db, const char *path, struct err *e)
         sqlite3_step(st) == SQLITE_ROW)
         ok = sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
     sqlite3_finalize(st);
-    return ok ? 0 : err_set(e, 500, ERR_INTERNAL, "database %s: WAL mode unavailable", path);
+    return ok ? 0 : err_set(e, ERR_INTERNAL, "database %s: WAL mode unavailable", path);
 }
 
 /* Opens and configures one connection; NULL with e set. */
@@ -146,7 +146,7 @@ static struct sqlite_conn *conn_open(const char *path, struct err *e)
         path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 
     if (rc != SQLITE_OK) {
-        err_set(e, 500, ERR_INTERNAL, "database %s: %s", path,
+        err_set(e, ERR_INTERNAL, "database %s: %s", path,
                 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
         conn_close(c);
         return NULL;
@@ -203,8 +203,7 @@ static struct sqlite_conn *conn_take(struct sqlite_store *s, struct err *e)
         if (pthread_cond_timedwait(&s->released, &s->lock, &deadline) == ETIMEDOUT &&
             s->idle == NULL && s->open >= s->pool_max) {
             pthread_mutex_unlock(&s->lock);
-            err_set(e, 503, ERR_UNAVAILABLE, "database busy: all %d connections in use",
-                    s->pool_max);
+            err_set(e, ERR_UNAVAILABLE, "database busy: all %d connections in use", s->pool_max);
             return NULL;
         }
     }
@@ -257,7 +256,7 @@ static sqlite3_stmt *stmt_prepare(struct sqlite_tx *tx, sqlite3_stmt **slot, con
     /* SQLite ends a transaction by itself on some errors (I/O, disk full): then no later
        statement may run outside it and commit piecemeal. */
     if (sqlite3_get_autocommit(tx->conn->db)) {
-        err_set(e, 500, ERR_INTERNAL, "database: the transaction was rolled back after an error");
+        err_set(e, ERR_INTERNAL, "database: the transaction was rolled back after an error");
         return NULL;
     }
     if (*slot == NULL) {
@@ -346,8 +345,7 @@ static int migrate(struct sqlite_store *s, sqlite3 *db, struct err *e)
     if (version_current(db, &version, e) != 0)
         goto out;
     if (version > n) {
-        err_set(e, 500, ERR_INTERNAL,
-                "database schema version %lld is newer than this build knows (%d)",
+        err_set(e, ERR_INTERNAL, "database schema version %lld is newer than this build knows (%d)",
                 (long long)version, n);
         goto out;
     }
@@ -376,7 +374,7 @@ struct store *sqlite_open(const char *url, struct err *e)
     const char *path = url + strlen("sqlite:");
 
     if (*path == '\0') {
-        err_set(e, 500, ERR_INTERNAL, "database %s: no file name", url);
+        err_set(e, ERR_INTERNAL, "database %s: no file name", url);
         return NULL;
     }
     s = xcalloc(1, sizeof(*s));
@@ -503,7 +501,7 @@ int sqlite_savepoint_release(struct store_tx *base, struct err *e)
     struct sqlite_tx *tx = (struct sqlite_tx *)base;
 
     if (tx->depth == 0)
-        return err_set(e, 500, ERR_INTERNAL, "savepoint: none set");
+        return err_set(e, ERR_INTERNAL, "savepoint: none set");
     tx->depth--;
     return ctl(tx->conn, CTL_RELEASE, "savepoint", e);
 }
@@ -513,7 +511,7 @@ int sqlite_savepoint_rollback(struct store_tx *base, struct err *e)
     struct sqlite_tx *tx = (struct sqlite_tx *)base;
 
     if (tx->depth == 0)
-        return err_set(e, 500, ERR_INTERNAL, "savepoint: none set");
+        return err_set(e, ERR_INTERNAL, "savepoint: none set");
     tx->depth--;
     if (ctl(tx->conn, CTL_ROLLBACK_TO, "savepoint", e) != 0)
         return -1;

@@ -239,14 +239,16 @@ int svc_audit_ok(struct store_tx *tx, const char *tenant, const struct actor *a,
 void svc_audit_refusal(struct svc *s, const char *tenant, const struct actor *a, const char *action,
                        const char *object, const struct err *why)
 {
-    json_t *detail =
-        json_pack("{s:s, s:s, s:i}", "error", why->code, "detail", why->msg, "status", why->status);
+    json_t *detail = json_pack("{s:s, s:s, s:s}", "error", why->code, "detail", why->msg, "kind",
+                               err_kind_word(why->kind));
     char *text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
     struct audit_event ev = {
         .actor = a && a->id ? a->id : "anonymous",
         .action = action,
         .object = object,
-        .result = why->status >= 500 ? "error" : "refused",
+        .result = why->kind == ERR_INTERNAL || why->kind == ERR_UNAVAILABLE || why->kind == ERR_NONE
+                      ? "error"
+                      : "refused",
         .detail = text,
     };
     struct err e2;
@@ -298,7 +300,7 @@ X509 *svc_der_to_x509(const unsigned char *der, size_t len, struct err *e)
     X509 *x = d2i_X509(NULL, &p, (long)len);
 
     if (x == NULL)
-        err_ossl(e, 500, ERR_INTERNAL, "stored certificate does not parse");
+        err_ossl(e, ERR_INTERNAL, "stored certificate does not parse");
     return x;
 }
 
@@ -309,7 +311,7 @@ int svc_der_chain(const unsigned char *der, size_t len, STACK_OF(X509) * sk, str
     while (p < end) {
         X509 *x = d2i_X509(NULL, &p, (long)(end - p));
         if (x == NULL)
-            return err_ossl(e, 500, ERR_INTERNAL, "stored chain does not parse");
+            return err_ossl(e, ERR_INTERNAL, "stored chain does not parse");
         sk_X509_push(sk, x);
     }
     return 0;
@@ -366,13 +368,13 @@ struct profile *svc_profile_load(struct svc *s, struct store_tx *tx, const char 
     struct profile *p;
 
     if (store_profile_get(tx, tenant, name, 0, &rec, e) != 0) {
-        if (e && e->status == 404)
-            err_set(e, 404, ERR_NOT_FOUND, "profile %s not found", name);
+        if (e && e->kind == ERR_NOT_FOUND)
+            err_set(e, ERR_NOT_FOUND, "profile %s not found", name);
         return NULL;
     }
     p = profile_cached(s, tenant, name, rec->json, e);
     if (p == NULL)
-        err_set(e, 500, ERR_INTERNAL, "stored profile %s does not parse", name);
+        err_set(e, ERR_INTERNAL, "stored profile %s does not parse", name);
     else if (version)
         *version = rec->version;
     profile_rec_free(rec);
@@ -425,15 +427,15 @@ int svc_tenant_check(struct svc *s, const char *tenant, int *active, struct err 
     int rc;
 
     if (!name_valid(tenant))
-        return err_set(e, 404, ERR_NOT_FOUND, "tenant not found");
+        return err_set(e, ERR_NOT_FOUND, "tenant not found");
     tx = store_begin_read(s->store, e);
     if (tx == NULL)
         return -1;
     rc = store_tenant_get(tx, tenant, &t, e);
     store_rollback(tx);
     if (rc != 0) {
-        if (e && e->status == 404)
-            err_set(e, 404, ERR_NOT_FOUND, "tenant %s not found", tenant);
+        if (e && e->kind == ERR_NOT_FOUND)
+            err_set(e, ERR_NOT_FOUND, "tenant %s not found", tenant);
         return -1;
     }
     if (active)
@@ -449,14 +451,14 @@ int svc_tenant_create(struct svc *s, const struct actor *a, const char *tenant, 
     int version;
 
     if (!name_valid(tenant) || tenant[0] == '_')
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "name: 1-63 characters of a-z 0-9 - _ . starting with a letter or digit");
     tx = store_begin(s->store, e);
     if (tx == NULL)
         return -1;
     if (store_tenant_create(tx, tenant, e) != 0) {
-        if (e && e->status == 409)
-            err_set(e, 409, ERR_CONFLICT, "tenant %s exists", tenant);
+        if (e && e->kind == ERR_CONFLICT)
+            err_set(e, ERR_CONFLICT, "tenant %s exists", tenant);
         goto fail;
     }
     for (size_t i = 0; names[i] != NULL; i++)

@@ -86,14 +86,14 @@ void svc_audit_refusal(struct svc *s, const char *tenant, const struct actor *a,
 
 /* Creates a tenant with the built-in profiles (version 1 each). */
 int svc_tenant_create(struct svc *s, const struct actor *a, const char *tenant, struct err *e);
-/* 0 if the tenant exists; 404 otherwise.  *active set to whether it is active. */
+/* 0 if the tenant exists; ERR_NOT_FOUND otherwise.  *active set to whether it is active. */
 int svc_tenant_check(struct svc *s, const char *tenant, int *active, struct err *e);
 
 /* ---- tenant lifecycle and limits (svc_tenant.c) ------------------------ */
 
-/* The tenant's record (caller frees with tenant_rec_free); 404 if none. */
+/* The tenant's record (caller frees with tenant_rec_free); ERR_NOT_FOUND if none. */
 int svc_tenant_get(struct svc *s, const char *tenant, struct tenant_rec **out, struct err *e);
-/* active → suspended: no new certificates, CAs or time-stamps; 409 from another state. */
+/* active → suspended: no new certificates, CAs or time-stamps; ERR_CONFLICT from another state. */
 int svc_tenant_suspend(struct svc *s, const struct actor *a, const char *tenant, const char *reason,
                        struct err *e);
 /* suspended or deleted (not yet purged) → active. */
@@ -104,11 +104,11 @@ int svc_tenant_delete(struct svc *s, const struct actor *a, const char *tenant, 
 /* Sets the quota and rate limit (0 = none, -1 = unchanged). */
 int svc_tenant_set_limits(struct svc *s, const struct actor *a, const char *tenant,
                           int certs_per_hour, int requests_per_second, struct err *e);
-/* 0 if tenant t may be issued one more certificate now; 429 past its hourly quota. */
+/* 0 if tenant t may be issued one more certificate now; ERR_LIMIT past its hourly quota. */
 int svc_cert_quota(struct store_tx *tx, const struct tenant_rec *t, struct err *e);
 /*
- * The gate of every request to a tenant's API (after authentication): 404 for
- * a deleted tenant, 429 past its rate.  *refused: when > 0, the refusals to
+ * The gate of every request to a tenant's API (after authentication): ERR_NOT_FOUND for
+ * a deleted tenant, ERR_LIMIT past its rate.  *refused: when > 0, the refusals to
  * audit now in one event (at most one such event a second per tenant).
  */
 int svc_tenant_admit(struct svc *s, const char *tenant, long *refused, struct err *e);
@@ -150,8 +150,8 @@ int svc_request_submit(struct svc *s, const struct actor *a, const char *tenant,
 int svc_request_get(struct svc *s, const char *tenant, const char *id, struct request_rec **out,
                     struct err *e);
 /*
- * Adds a's approval to pending request id: 403 for its requester or someone
- * not among its approvers, 409 for a second approval by a, or a request that
+ * Adds a's approval to pending request id: ERR_FORBIDDEN for its requester or someone
+ * not among its approvers, ERR_CONFLICT for a second approval by a, or a request that
  * is not pending (expired ones are marked so).  *ready: this approval was the
  * last one needed; the request is now "approved" and the caller carries it
  * out, then calls svc_request_finish.
@@ -198,10 +198,10 @@ void svc_key_list_free(struct svc_key_info *keys, int n);
  */
 int svc_key_generate(struct svc *s, const struct actor *a, const char *tenant, const char *key_type,
                      struct svc_key_info *out, char **pub_pem, struct err *e);
-/* Deletes a key no CA uses (409 if one does); audited as key.delete. */
+/* Deletes a key no CA uses (ERR_CONFLICT if one does); audited as key.delete. */
 int svc_key_delete(struct svc *s, const struct actor *a, const char *tenant, const char *key_id,
                    struct err *e);
-/* 0 if no CA of tenant uses key_id; 409 naming the CA if one does. */
+/* 0 if no CA of tenant uses key_id; ERR_CONFLICT naming the CA if one does. */
 int svc_key_in_use(struct svc *s, const char *tenant, const char *key_id, struct err *e);
 
 /* ---- CAs ------------------------------------------------------------ */
@@ -254,7 +254,7 @@ struct issue_params {
     /*
      * The client's Idempotency-Key and the hex SHA-256 of its request (both or
      * neither): filed with the certificate in its transaction.  Another
-     * issuance that filed the key first makes this one fail with 409
+     * issuance that filed the key first makes this one fail with ERR_CONFLICT
      * ERR_IDEMPOTENCY (the certificate signed here is never handed out).
      */
     const char *idempotency_key;
@@ -306,7 +306,7 @@ int svc_crl_generate(struct svc *s, const struct actor *a, const char *tenant, c
                      struct crl_rec **out, struct err *e);
 /*
  * Makes and stores a new delta CRL of every scope of the CA on that scope's
- * latest complete CRL (409 if the CA publishes no deltas).  *out is the whole
+ * latest complete CRL (ERR_CONFLICT if the CA publishes no deltas).  *out is the whole
  * CA's delta.
  */
 int svc_crl_generate_delta(struct svc *s, const struct actor *a, const char *tenant, const char *ca,
@@ -373,7 +373,7 @@ int svc_principal_create(struct svc *s, const struct actor *a, const char *tenan
 int svc_client_ca_add(struct svc *s, const struct actor *a, const char *tenant, const char *name,
                       const char *ca, const unsigned char *der, size_t len,
                       struct client_ca_rec **out, struct err *e);
-/* Removes a client CA (audited as client_ca.delete); 404 if there is none. */
+/* Removes a client CA (audited as client_ca.delete); ERR_NOT_FOUND if there is none. */
 int svc_client_ca_delete(struct svc *s, const struct actor *a, const char *tenant, const char *name,
                          struct err *e);
 /* Whether addr (text) is in the JSON array of CIDRs allow ("[]": any address). */
@@ -384,7 +384,7 @@ int svc_principal_set_disabled(struct svc *s, const struct actor *a, const char 
 /*
  * Binds (bind 1) or unbinds a role of tenant to the principal
  * (principal_tenant, principal) — a principal of tenant itself or of
- * "_system".  404 if the principal does not exist, 422 for an unknown role.
+ * "_system".  ERR_NOT_FOUND if the principal does not exist, ERR_POLICY for an unknown role.
  */
 int svc_role_bind(struct svc *s, const struct actor *a, const char *tenant,
                   const char *principal_tenant, const char *principal, const char *role, int bind,
@@ -400,13 +400,13 @@ int svc_principal_bootstrap(struct svc *s, const struct actor *a, const char *te
 /*
  * Creates a token of principal (of tenant): *secret is the token to show once
  * (caller frees), "vt_<16 hex>_<43 base64url>"; the store keeps its public
- * part and an argon2id hash of the rest.  404 for an unknown principal, 409
+ * part and an argon2id hash of the rest.  ERR_NOT_FOUND for an unknown principal, ERR_CONFLICT
  * for a disabled one.
  */
 int svc_token_create(struct svc *s, const struct actor *a, const char *tenant,
                      const char *principal, const char *name, long expires_days,
                      struct token_rec **out, char **secret, struct err *e);
-/* Revokes a token (audited as token.revoke); 404 if unknown or revoked already. */
+/* Revokes a token (audited as token.revoke); ERR_NOT_FOUND if unknown or revoked already. */
 int svc_token_revoke(struct svc *s, const struct actor *a, const char *tenant, const char *id,
                      struct err *e);
 /* Hex SHA-256 of a token (caller frees). */
@@ -425,7 +425,7 @@ int svc_token_secret_verify(const char *encoded, const char *secret);
 
 /*
  * Stores a profile document (validated by profile_parse first).  create: the
- * name must be new (version 1, 409 otherwise); else the name must exist and a
+ * name must be new (version 1, ERR_CONFLICT otherwise); else the name must exist and a
  * new version is added.  *version gets the stored version.
  */
 int svc_profile_put(struct svc *s, const struct actor *a, const char *tenant, const char *name,
@@ -478,7 +478,7 @@ char *svc_tsa_url(struct svc *s, const char *tenant, const char *unit);
  * Returns 0 with *resp (a DER TimeStampResp, caller frees with free) — a
  * token, recorded and committed before this returns, or a rejection with
  * its PKIFailureInfo.  -1 with e only when there is no such tenant or unit
- * (404) or no response can be encoded at all (500).
+ * (ERR_NOT_FOUND) or no response can be encoded at all (ERR_INTERNAL).
  */
 int svc_tsa_respond(struct svc *s, const char *tenant, const char *unit, const unsigned char *req,
                     size_t req_len, const char *requester, unsigned char **resp, size_t *resp_len,
@@ -489,7 +489,7 @@ int svc_tsa_respond(struct svc *s, const char *tenant, const char *unit, const u
 /*
  * tenant's audit key record (caller frees with audit_key_rec_free); with
  * create, made in the signer (ec-p256) and recorded, audited as
- * audit.key.create in the _system chain, when the tenant has none; else 404
+ * audit.key.create in the _system chain, when the tenant has none; else ERR_NOT_FOUND
  * if none.
  */
 int svc_audit_key(struct svc *s, const char *tenant, int create, struct audit_key_rec **out,
@@ -498,7 +498,7 @@ int svc_audit_key(struct svc *s, const char *tenant, int create, struct audit_ke
 int svc_audit_is_key(struct svc *s, const char *tenant, const char *key_id);
 /*
  * Signs tenant's chain head as a checkpoint unless the last checkpoint is
- * already at the head; *seq gets the head's seq.  404 if the chain is empty.
+ * already at the head; *seq gets the head's seq.  ERR_NOT_FOUND if the chain is empty.
  */
 int svc_audit_checkpoint(struct svc *s, const char *tenant, int64_t *seq, struct err *e);
 /* svc_audit_checkpoint for every tenant whose head moved; -1 (e: the first error) if one failed. */

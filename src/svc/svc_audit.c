@@ -75,7 +75,7 @@ static int audit_key_create(struct svc *s, const char *tenant, struct audit_key_
     r.public_pem = pubkey_pem(pub);
     r.created = time_now();
     if (r.public_pem == NULL)
-        err_set(e, 500, ERR_INTERNAL, "audit key: cannot encode the public key");
+        err_set(e, ERR_INTERNAL, "audit key: cannot encode the public key");
     else if ((tx = store_begin(s->store, e)) != NULL) {
         if (store_audit_key_insert(tx, tenant, &r, e) == 0 &&
             svc_audit_ok(tx, "_system", &a, "audit.key.create", tenant, detail, e) == 0)
@@ -115,7 +115,7 @@ int svc_audit_key(struct svc *s, const char *tenant, int create, struct audit_ke
     store_rollback(tx);
     if (rc == 0)
         return 0;
-    if (le.status != 404 || !create) {
+    if (le.kind != ERR_NOT_FOUND || !create) {
         if (e != NULL)
             *e = le;
         return -1;
@@ -161,13 +161,13 @@ int svc_sign_der(struct svc *s, const char *tenant, const char *key_id, const un
         }
     }
     if (rc != 0 && key != NULL)
-        err_ossl(e, 503, ERR_UNAVAILABLE, "%s: signing failed", tbs_kind(der, len));
+        err_ossl(e, ERR_UNAVAILABLE, "%s: signing failed", tbs_kind(der, len));
     EVP_MD_CTX_free(md);
     EVP_PKEY_free(key);
     return rc;
 }
 
-/* Reads the chain's head and the last checkpoint of tenant; 404 head = empty chain. */
+/* Reads the chain's head and the last checkpoint of tenant; ERR_NOT_FOUND head = empty chain. */
 static int checkpoint_state(struct svc *s, const char *tenant, struct audit_rec **head,
                             int64_t *last_cp, struct err *e)
 {
@@ -181,7 +181,7 @@ static int checkpoint_state(struct svc *s, const char *tenant, struct audit_rec 
     err_clear(&le);
     *last_cp = 0;
     rc = store_audit_checkpoint_last(tx, tenant, &cp, &le);
-    if (rc != 0 && le.status != 404) {
+    if (rc != 0 && le.kind != ERR_NOT_FOUND) {
         store_rollback(tx);
         if (e != NULL)
             *e = le;
@@ -215,7 +215,7 @@ int svc_audit_checkpoint(struct svc *s, const char *tenant, int64_t *seq, struct
         goto out;
     }
     if ((hash = hex_decode(head->hash, &hash_len)) == NULL || hash_len != 32) {
-        err_set(e, 500, ERR_INTERNAL, "audit: row %" PRId64 " has a malformed hash", head->seq);
+        err_set(e, ERR_INTERNAL, "audit: row %" PRId64 " has a malformed hash", head->seq);
         goto out;
     }
     cp.tenant = (char *)tenant;
@@ -224,7 +224,7 @@ int svc_audit_checkpoint(struct svc *s, const char *tenant, int64_t *seq, struct
     cp.head_hash = head->hash;
     cp.key_id = key->key_id;
     if (tbs_checkpoint_encode(tenant, cp.seq, hash, cp.time, &der, &cp.der_len) != 0) {
-        err_set(e, 500, ERR_INTERNAL, "audit checkpoint: cannot encode");
+        err_set(e, ERR_INTERNAL, "audit checkpoint: cannot encode");
         goto out;
     }
     cp.der = der;
@@ -233,7 +233,7 @@ int svc_audit_checkpoint(struct svc *s, const char *tenant, int64_t *seq, struct
         goto out;
     if (store_audit_checkpoint_insert(tx, tenant, &cp, e) != 0) {
         store_rollback(tx);
-        rc = e != NULL && e->status == 409 ? 0 : -1; /* another node signed the same head */
+        rc = e != NULL && e->kind == ERR_CONFLICT ? 0 : -1; /* another node signed the same head */
         goto out;
     }
     rc = store_commit(tx, e);
@@ -267,7 +267,8 @@ int svc_audit_checkpoint_tick(struct svc *s, struct err *e)
         struct err te;
         if (i < n && strcmp(tenants[i]->status, "purged") == 0)
             name = NULL;
-        if (name != NULL && svc_audit_checkpoint(s, name, &seq, &te) != 0 && te.status != 404) {
+        if (name != NULL && svc_audit_checkpoint(s, name, &seq, &te) != 0 &&
+            te.kind != ERR_NOT_FOUND) {
             log_warn("audit checkpoint of %s: %s", name, te.msg);
             if (!failed && e != NULL)
                 *e = te;
@@ -384,7 +385,7 @@ int svc_audit_verify(struct svc *s, const char *tenant, struct svc_audit_verdict
         verdict_bad(v, bad, why);
     err_clear(&le);
     if (svc_audit_key(s, tenant, 0, &key, &le) != 0)
-        return le.status == 404 ? 0 : (e != NULL ? (*e = le, -1) : -1);
+        return le.kind == ERR_NOT_FOUND ? 0 : (e != NULL ? (*e = le, -1) : -1);
     if ((pub = audit_public_key(s, key, why, sizeof(why))) == NULL) {
         verdict_bad(v, 1, why);
         audit_key_rec_free(key);

@@ -75,7 +75,7 @@ int svc_audit_export(struct svc *s, const char *tenant, int64_t after, int limit
     if (store_audit_list(tx, tenant, after, limit, &rows, &n, e) != 0 ||
         store_audit_checkpoint_list(tx, tenant, after, 100000, &cps, &nc, e) != 0)
         goto out;
-    if (with_key && store_audit_key_get(tx, tenant, &key, e) != 0 && e->status != 404)
+    if (with_key && store_audit_key_get(tx, tenant, &key, e) != 0 && e->kind != ERR_NOT_FOUND)
         goto out;
     if (with_key)
         json_line(out, svc_audit_key_json(key));

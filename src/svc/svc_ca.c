@@ -48,8 +48,8 @@ static struct profile *ca_profile(struct store_tx *tx, const char *tenant, const
     char *text;
 
     if (store_profile_get(tx, tenant, name, 0, &rec, e) != 0) {
-        if (e && e->status == 404)
-            err_set(e, 404, ERR_NOT_FOUND, "profile %s not found", name);
+        if (e && e->kind == ERR_NOT_FOUND)
+            err_set(e, ERR_NOT_FOUND, "profile %s not found", name);
         return NULL;
     }
     doc = json_loads(rec->json, 0, NULL);
@@ -62,13 +62,13 @@ static struct profile *ca_profile(struct store_tx *tx, const char *tenant, const
     if (text != NULL)
         p = profile_parse(text, e);
     else
-        err_set(e, 500, ERR_INTERNAL, "stored profile %s is not JSON", name);
+        err_set(e, ERR_INTERNAL, "stored profile %s is not JSON", name);
     free(text);
     json_decref(doc);
     profile_rec_free(rec);
     if (p != NULL && !profile_is_ca(p)) {
         profile_free(p);
-        return err_set(e, 422, ERR_PROFILE, "profile: %s is not a CA profile", name), NULL;
+        return err_set(e, ERR_POLICY, "profile: %s is not a CA profile", name), NULL;
     }
     return p;
 }
@@ -76,32 +76,32 @@ static struct profile *ca_profile(struct store_tx *tx, const char *tenant, const
 static int ca_validate(const struct ca_create *req, struct err *e)
 {
     if (!name_valid(req->name))
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "name: 1-63 characters of a-z 0-9 - _ . starting with a letter or digit");
     if (req->subject == NULL)
-        return err_set(e, 400, ERR_BAD_REQUEST, "subject: required");
+        return err_set(e, ERR_INVALID, "subject: required");
     if (key_type_parse(req->key_type ? req->key_type : "ec-p256") == KEY_NONE)
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "key_type: one of ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519");
     if (req->external && req->parent != NULL)
-        return err_set(e, 400, ERR_BAD_REQUEST, "external: not with parent");
+        return err_set(e, ERR_INVALID, "external: not with parent");
     if (req->validity_days < 0 || req->validity_days > 36500)
-        return err_set(e, 400, ERR_BAD_REQUEST, "validity_days: 0 to 36500");
+        return err_set(e, ERR_INVALID, "validity_days: 0 to 36500");
     if (req->crl_validity_hours < 0 || req->crl_validity_hours > 24 * 3650)
-        return err_set(e, 400, ERR_BAD_REQUEST, "crl_validity_hours: 0 to 87600");
+        return err_set(e, ERR_INVALID, "crl_validity_hours: 0 to 87600");
     if (req->crl_interval_minutes < 0 || req->crl_interval_minutes > 60 * 24 * 365)
-        return err_set(e, 400, ERR_BAD_REQUEST, "crl_interval_minutes: 0 to 525600");
+        return err_set(e, ERR_INVALID, "crl_interval_minutes: 0 to 525600");
     if (req->ocsp_signer != NULL && strcmp(req->ocsp_signer, "delegated") != 0 &&
         strcmp(req->ocsp_signer, "ca") != 0)
-        return err_set(e, 400, ERR_BAD_REQUEST, "ocsp_signer: \"delegated\" or \"ca\"");
+        return err_set(e, ERR_INVALID, "ocsp_signer: \"delegated\" or \"ca\"");
     if (req->ocsp_validity_hours < 0 || req->ocsp_validity_hours > 24 * 365)
-        return err_set(e, 400, ERR_BAD_REQUEST, "ocsp_validity_hours: 0 to 8760");
+        return err_set(e, ERR_INVALID, "ocsp_validity_hours: 0 to 8760");
     if (req->crl_shards < 0 || req->crl_shards > CRL_SHARDS_MAX)
-        return err_set(e, 400, ERR_BAD_REQUEST, "crl_shards: 0 to %d", CRL_SHARDS_MAX);
+        return err_set(e, ERR_INVALID, "crl_shards: 0 to %d", CRL_SHARDS_MAX);
     if (req->delta_crl_interval_minutes < 0 || req->delta_crl_interval_minutes > 60 * 24 * 365)
-        return err_set(e, 400, ERR_BAD_REQUEST, "delta_crl_interval_minutes: 0 to 525600");
+        return err_set(e, ERR_INVALID, "delta_crl_interval_minutes: 0 to 525600");
     if (req->delta_crl_validity_hours < 0 || req->delta_crl_validity_hours > 24 * 3650)
-        return err_set(e, 400, ERR_BAD_REQUEST, "delta_crl_validity_hours: 0 to 87600");
+        return err_set(e, ERR_INVALID, "delta_crl_validity_hours: 0 to 87600");
     return 0;
 }
 
@@ -117,20 +117,20 @@ static int ca_prepare(struct svc *s, const char *tenant, struct ca_work *w, stru
     if (svc_tenant_check(s, tenant, &active, e) != 0)
         return -1;
     if (!active)
-        return err_set(e, 403, ERR_FORBIDDEN, "tenant %s is not active: no new CAs", tenant);
+        return err_set(e, ERR_FORBIDDEN, "tenant %s is not active: no new CAs", tenant);
     if ((tx = store_begin_read(s->store, e)) == NULL)
         return -1;
     if (store_ca_get(tx, tenant, req->name, &existing, NULL) == 0) {
-        err_set(e, 409, ERR_CONFLICT, "CA %s exists", req->name);
+        err_set(e, ERR_CONFLICT, "CA %s exists", req->name);
         goto out;
     }
     if (req->parent != NULL) {
         if (store_ca_get(tx, tenant, req->parent, &w->parent, e) != 0) {
-            err_set(e, 404, ERR_NOT_FOUND, "parent: CA %s not found", req->parent);
+            err_set(e, ERR_NOT_FOUND, "parent: CA %s not found", req->parent);
             goto out;
         }
         if (strcmp(w->parent->status, "active") != 0) {
-            err_set(e, 409, ERR_CONFLICT, "parent: CA %s is %s", req->parent, w->parent->status);
+            err_set(e, ERR_CONFLICT, "parent: CA %s is %s", req->parent, w->parent->status);
             goto out;
         }
         w->parent_cert = svc_der_to_x509(w->parent->cert_der, w->parent->cert_len, e);
@@ -239,8 +239,8 @@ static int ca_store(struct svc *s, const char *tenant, const struct actor *a, st
     if (tx == NULL)
         return -1;
     if (store_ca_insert(tx, tenant, rec, e) != 0) {
-        if (e && e->status == 409)
-            err_set(e, 409, ERR_CONFLICT, "CA %s exists, or key %s is another CA's", rec->name,
+        if (e && e->kind == ERR_CONFLICT)
+            err_set(e, ERR_CONFLICT, "CA %s exists, or key %s is another CA's", rec->name,
                     rec->key_id);
         goto out;
     }
@@ -303,13 +303,13 @@ static int ca_existing_key(struct svc *s, const char *tenant, struct ca_work *w,
     if (svc_key_in_use(s, tenant, w->req->key_id, e) != 0)
         return -1;
     if ((w->key = svc_key(s, tenant, w->req->key_id, e)) == NULL) {
-        if (e && e->status == 404)
-            err_set(e, 404, ERR_NOT_FOUND, "key_id: tenant has no key %s", w->req->key_id);
+        if (e && e->kind == ERR_NOT_FOUND)
+            err_set(e, ERR_NOT_FOUND, "key_id: tenant has no key %s", w->req->key_id);
         return -1;
     }
     t = key_type_of(w->key);
     if (want != NULL && key_type_parse(want) != t)
-        return err_set(e, 422, ERR_PROFILE, "key_id: key %s is %s, not %s", w->req->key_id,
+        return err_set(e, ERR_POLICY, "key_id: key %s is %s, not %s", w->req->key_id,
                        key_type_name(t), want);
     w->key_id = xstrdup(w->req->key_id);
     { /* an ordinary public key: OpenSSL's CSR and certificate code wants one */
@@ -322,8 +322,7 @@ static int ca_existing_key(struct svc *s, const char *tenant, struct ca_work *w,
         OPENSSL_free(der);
     }
     if (w->pub == NULL)
-        return err_ossl(e, 500, ERR_INTERNAL, "key_id: public key of %s unreadable",
-                        w->req->key_id);
+        return err_ossl(e, ERR_INTERNAL, "key_id: public key of %s unreadable", w->req->key_id);
     return 0;
 }
 
@@ -406,12 +405,12 @@ out:
 static int ca_cert_check(X509 *cert, EVP_PKEY *pub, STACK_OF(X509) * chain, struct err *e)
 {
     if (EVP_PKEY_eq(X509_get0_pubkey(cert), pub) != 1)
-        return err_set(e, 400, ERR_BAD_REQUEST, "certificate: does not match the CA's key");
+        return err_set(e, ERR_INVALID, "certificate: does not match the CA's key");
     if (X509_check_ca(cert) == 0)
-        return err_set(e, 400, ERR_BAD_REQUEST, "certificate: not a CA certificate");
+        return err_set(e, ERR_INVALID, "certificate: not a CA certificate");
     if (chain != NULL && sk_X509_num(chain) > 0 &&
         X509_verify(cert, X509_get0_pubkey(sk_X509_value(chain, 0))) != 1)
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "chain: the first certificate did not sign the CA certificate");
     return 0;
 }
@@ -437,16 +436,16 @@ int svc_ca_import_cert(struct svc *s, const struct actor *a, const char *tenant,
     if (tx == NULL)
         return -1;
     if (store_ca_get(tx, tenant, name, &rec, e) != 0) {
-        err_set(e, 404, ERR_NOT_FOUND, "CA %s not found", name);
+        err_set(e, ERR_NOT_FOUND, "CA %s not found", name);
         goto out;
     }
     if (strcmp(rec->status, "pending") != 0) {
-        err_set(e, 409, ERR_CONFLICT, "CA %s is %s, not pending", name, rec->status);
+        err_set(e, ERR_CONFLICT, "CA %s is %s, not pending", name, rec->status);
         goto out;
     }
     p = cert_der;
     if ((cert = d2i_X509(NULL, &p, (long)cert_len)) == NULL) {
-        err_ossl(e, 400, ERR_BAD_REQUEST, "certificate: does not parse");
+        err_ossl(e, ERR_INVALID, "certificate: does not parse");
         goto out;
     }
     p = rec->csr_der;
@@ -500,7 +499,7 @@ int svc_ca_import(struct svc *s, const struct actor *a, const char *tenant, cons
         goto out;
     if (format == SIGNER_IMPORT_PKCS12) {
         if (certs == NULL || sk_X509_num(certs) == 0) {
-            err_set(e, 400, ERR_BAD_REQUEST, "pkcs12: holds no certificate");
+            err_set(e, ERR_INVALID, "pkcs12: holds no certificate");
             goto out;
         }
         leaf = sk_X509_value(certs, 0);
@@ -510,7 +509,7 @@ int svc_ca_import(struct svc *s, const struct actor *a, const char *tenant, cons
         chain_to_der(chain, 0, &cb);
     }
     if (leaf == NULL) {
-        err_set(e, 400, ERR_BAD_REQUEST, "certificate: required");
+        err_set(e, ERR_INVALID, "certificate: required");
         goto out;
     }
     if (ca_cert_check(leaf, w.pub, NULL, e) != 0)
@@ -551,11 +550,11 @@ int svc_ca_disable(struct svc *s, const struct actor *a, const char *tenant, con
     if (tx == NULL)
         return -1;
     if (store_ca_get(tx, tenant, name, &rec, e) != 0) {
-        err_set(e, 404, ERR_NOT_FOUND, "CA %s not found", name);
+        err_set(e, ERR_NOT_FOUND, "CA %s not found", name);
         goto out;
     }
     if (strcmp(rec->status, "disabled") == 0) {
-        err_set(e, 409, ERR_CONFLICT, "CA %s is already disabled", name);
+        err_set(e, ERR_CONFLICT, "CA %s is already disabled", name);
         goto out;
     }
     free(rec->status);

@@ -42,14 +42,14 @@ static int issue_load(struct svc *s, const char *tenant, const struct issue_para
     int active, rc = -1;
 
     if (p->ca == NULL || p->profile == NULL)
-        return err_set(e, 400, ERR_BAD_REQUEST, "%s: required", p->ca ? "profile" : "ca");
+        return err_set(e, ERR_INVALID, "%s: required", p->ca ? "profile" : "ca");
     if ((tx = store_begin_read(s->store, e)) == NULL)
         return -1;
     /* One read transaction for all of it: each costs SQLite a lock and its page cache. */
     if (!p->internal) {
         if (store_tenant_get(tx, tenant, &t, e) != 0) {
-            if (e != NULL && e->status == 404)
-                err_set(e, 404, ERR_NOT_FOUND, "tenant %s not found", tenant);
+            if (e != NULL && e->kind == ERR_NOT_FOUND)
+                err_set(e, ERR_NOT_FOUND, "tenant %s not found", tenant);
             goto out;
         }
         active = strcmp(t->status, "active") == 0;
@@ -57,17 +57,17 @@ static int issue_load(struct svc *s, const char *tenant, const struct issue_para
         c->certs_per_hour = t->certs_per_hour;
         tenant_rec_free(t);
         if (!active)
-            err_set(e, 403, ERR_FORBIDDEN, "tenant %s is not active: no issuance", tenant);
+            err_set(e, ERR_FORBIDDEN, "tenant %s is not active: no issuance", tenant);
         if (rc != 0)
             goto out;
         rc = -1;
     }
     if (store_ca_get(tx, tenant, p->ca, &c->ca, e) != 0) {
-        err_set(e, 404, ERR_NOT_FOUND, "ca: CA %s not found", p->ca);
+        err_set(e, ERR_NOT_FOUND, "ca: CA %s not found", p->ca);
         goto out;
     }
     if (strcmp(c->ca->status, "active") != 0) {
-        err_set(e, 409, ERR_CONFLICT, "ca: CA %s is %s", p->ca, c->ca->status);
+        err_set(e, ERR_CONFLICT, "ca: CA %s is %s", p->ca, c->ca->status);
         goto out;
     }
     if ((c->ca_cert = svc_ca_cert(s, c->ca, e)) == NULL)
@@ -75,16 +75,16 @@ static int issue_load(struct svc *s, const char *tenant, const struct issue_para
     if ((c->profile = svc_profile_load(s, tx, tenant, p->profile, &c->profile_version, e)) == NULL)
         goto out;
     if (!profile_is_ca(c->profile) && p->ca_profile) {
-        err_set(e, 422, ERR_PROFILE, "profile: %s is not a CA profile", p->profile);
+        err_set(e, ERR_POLICY, "profile: %s is not a CA profile", p->profile);
         goto out;
     }
     if (profile_is_ca(c->profile) && !p->ca_profile) {
-        err_set(e, 422, ERR_PROFILE, "profile: %s is a CA profile; create CAs with POST /cas",
+        err_set(e, ERR_POLICY, "profile: %s is a CA profile; create CAs with POST /cas",
                 p->profile);
         goto out;
     }
     if (p->entity_id != NULL && store_entity_get(tx, tenant, p->entity_id, &ent, e) != 0) {
-        err_set(e, 404, ERR_NOT_FOUND, "entity: %s not found", p->entity_id);
+        err_set(e, ERR_NOT_FOUND, "entity: %s not found", p->entity_id);
         goto out;
     }
     rc = 0;
@@ -135,9 +135,9 @@ static int idempotency_file(struct store_tx *tx, const struct issue_write *w, st
         return 0;
     if (store_idempotency_put(tx, w->tenant, &r, r.created - IDEMPOTENCY_KEEP_SECS, e) == 0)
         return 0;
-    if (e != NULL && e->status == 409)
-        err_set(e, 409, ERR_IDEMPOTENCY, "Idempotency-Key %s: another request filed it first",
-                w->p->idempotency_key);
+    if (e != NULL && e->kind == ERR_CONFLICT)
+        err_setc(e, ERR_CONFLICT, ERR_IDEMPOTENCY,
+                 "Idempotency-Key %s: another request filed it first", w->p->idempotency_key);
     return -1;
 }
 
@@ -184,7 +184,7 @@ static int issue_store(struct svc *s, const char *tenant, const struct actor *a,
 }
 
 /*
- * Checks r against the profile, signs, stores.  A serial clash (409 from the
+ * Checks r against the profile, signs, stores.  A serial clash (ERR_CONFLICT from the
  * database) draws a new serial; anything else fails the issuance.
  */
 static int issue_finish(struct svc *s, const struct actor *a, const char *tenant,
@@ -223,7 +223,8 @@ static int issue_finish(struct svc *s, const struct actor *a, const char *tenant
         free(rec.sans);
         OPENSSL_free(rec.der);
         /* A serial clash draws another serial; an idempotency key taken does not. */
-        if (rc != 0 && (e == NULL || e->status != 409 || strcmp(e->code, ERR_IDEMPOTENCY) == 0))
+        if (rc != 0 &&
+            (e == NULL || e->kind != ERR_CONFLICT || strcmp(e->code, ERR_IDEMPOTENCY) == 0))
             break;
     }
     if (rc == 0 && cert_out != NULL) {
@@ -245,7 +246,7 @@ int svc_cert_issue(struct svc *s, const struct actor *a, const char *tenant,
     int rc = -1;
 
     if (p->validity_days < 0)
-        return err_set(e, 400, ERR_BAD_REQUEST, "validity_days: must not be negative");
+        return err_set(e, ERR_INVALID, "validity_days: must not be negative");
     if (issue_load(s, tenant, p, &c, e) != 0)
         goto out;
     if (csr_read(csr_data, csr_len, 0, &r, e) != 0)
@@ -272,8 +273,8 @@ int svc_issue_for_key(struct svc *s, const struct actor *a, const char *tenant,
         r.pubkey = pub;
         r.validity_days = p->validity_days;
         rc = issue_finish(s, a, tenant, p, &c, &r, action, out, cert, e);
-    } else if (e != NULL && e->status == 0) {
-        err_ossl(e, 500, ERR_INTERNAL, "issue: out of memory");
+    } else if (e != NULL && e->kind == ERR_NONE) {
+        err_ossl(e, ERR_INTERNAL, "issue: out of memory");
     }
     issue_request_clear(&r);
     issue_ctx_clear(&c);
@@ -296,10 +297,10 @@ int svc_cert_issue_pubkey(struct svc *s, const struct actor *a, const char *tena
 static int keygen_validate(const char *key_type, const char *password, struct err *e)
 {
     if (key_type_parse(key_type ? key_type : "ec-p256") == KEY_NONE)
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "key_type: one of ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519");
     if (password == NULL || strlen(password) < 8 || strlen(password) > 1024)
-        return err_set(e, 400, ERR_BAD_REQUEST, "password: 8 to 1024 characters required");
+        return err_set(e, ERR_INVALID, "password: 8 to 1024 characters required");
     return 0;
 }
 
@@ -372,7 +373,7 @@ int svc_cert_renew(struct svc *s, const struct actor *a, const char *tenant, con
     rc = store_cert_get(tx, tenant, serial, &old, e);
     store_rollback(tx);
     if (rc != 0) {
-        err_set(e, 404, ERR_NOT_FOUND, "certificate %s not found", serial);
+        err_set(e, ERR_NOT_FOUND, "certificate %s not found", serial);
         return -1;
     }
     rc = -1;
@@ -395,7 +396,7 @@ int svc_cert_renew(struct svc *s, const struct actor *a, const char *tenant, con
     if ((old_cert = svc_der_to_x509(old->der, old->der_len, e)) == NULL)
         goto out;
     if (request_from_cert(&r, old_cert) != 0) {
-        err_set(e, 500, ERR_INTERNAL, "certificate %s: cannot read subject or key", serial);
+        err_set(e, ERR_INTERNAL, "certificate %s: cannot read subject or key", serial);
         goto out;
     }
     rc = issue_finish(s, a, tenant, &p, &c, &r, "cert.renew", out, NULL, e);
@@ -429,12 +430,12 @@ static int cert_change(struct svc *s, const struct actor *a, const char *tenant,
     if (tx == NULL)
         return -1;
     if (store_cert_get(tx, tenant, serial, &rec, e) != 0) {
-        err_set(e, 404, ERR_NOT_FOUND, "certificate %s not found", serial);
+        err_set(e, ERR_NOT_FOUND, "certificate %s not found", serial);
         goto out;
     }
     if (!(strcmp(rec->status, ch->from_ok[0]) == 0 ||
           (ch->from_ok[1] && strcmp(rec->status, ch->from_ok[1]) == 0))) {
-        err_set(e, 409, ERR_CONFLICT, "certificate %s is %s", serial, rec->status);
+        err_set(e, ERR_CONFLICT, "certificate %s is %s", serial, rec->status);
         goto out;
     }
     rec->revoked_at = strcmp(ch->to, "good") == 0 ? 0 : now;
@@ -474,11 +475,11 @@ int svc_cert_revoke(struct svc *s, const struct actor *a, const char *tenant, co
                                reason,        invalidity_date};
 
     if (reason < 0 || reason > 10 || reason == 7 || reason == REASON_REMOVE_FROM_CRL)
-        return err_set(e, 400, ERR_BAD_REQUEST, "reason: not an RFC 5280 revocation reason");
+        return err_set(e, ERR_INVALID, "reason: not an RFC 5280 revocation reason");
     if (reason == REASON_CERTIFICATE_HOLD)
-        return err_set(e, 400, ERR_BAD_REQUEST, "reason: certificateHold is done by suspend");
+        return err_set(e, ERR_INVALID, "reason: certificateHold is done by suspend");
     if (invalidity_date < 0 || invalidity_date > time_now())
-        return err_set(e, 400, ERR_BAD_REQUEST, "invalidity_date: must not be in the future");
+        return err_set(e, ERR_INVALID, "invalidity_date: must not be in the future");
     return cert_change(s, a, tenant, serial, &ch, out, e);
 }
 
@@ -582,7 +583,7 @@ char *svc_chain_pem(struct svc *s, const char *tenant, const char *ca, struct er
         return NULL;
     if ((rec->cert_der != NULL && svc_pem_append_certs(&b, rec->cert_der, rec->cert_len) != 0) ||
         (rec->chain_der != NULL && svc_pem_append_certs(&b, rec->chain_der, rec->chain_len) != 0)) {
-        err_set(e, 500, ERR_INTERNAL, "CA %s: stored certificates do not parse", ca);
+        err_set(e, ERR_INTERNAL, "CA %s: stored certificates do not parse", ca);
         buf_free(&b);
         ca_rec_free(rec);
         return NULL;

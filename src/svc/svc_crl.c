@@ -103,7 +103,7 @@ static int crl_publish(struct crl_job *j, int shard, int delta, struct crl_rec *
     int rc = -1;
 
     if (delta && store_crl_latest_scope(j->tx, j->tenant, j->ca->name, shard, 0, &base, e) != 0) {
-        err_set(e, 409, ERR_CONFLICT, "CA %s: no complete CRL to base a delta on", j->ca->name);
+        err_set(e, ERR_CONFLICT, "CA %s: no complete CRL to base a delta on", j->ca->name);
         goto out;
     }
     if (store_cert_crl_entries(j->tx, j->tenant, j->ca->name, shard, cutoff,
@@ -153,9 +153,9 @@ static int crl_publish_all(struct crl_job *j, int deltas_only, json_t *made, str
 static int crl_job_load(struct crl_job *j, const char *ca, struct ca_rec **rec, struct err *e)
 {
     if (store_ca_get(j->tx, j->tenant, ca, rec, e) != 0)
-        return err_set(e, 404, ERR_NOT_FOUND, "CA %s not found", ca);
+        return err_set(e, ERR_NOT_FOUND, "CA %s not found", ca);
     if ((*rec)->cert_der == NULL)
-        return err_set(e, 409, ERR_CONFLICT, "CA %s is %s: it has no certificate yet", ca,
+        return err_set(e, ERR_CONFLICT, "CA %s is %s: it has no certificate yet", ca,
                        (*rec)->status);
     j->ca = *rec;
     crl_opts_of(j->s, *rec, &j->opts);
@@ -181,7 +181,7 @@ static int crl_run(struct svc *s, const struct actor *a, const char *tenant, con
     if (crl_job_load(&j, ca, &rec, e) != 0)
         goto out;
     if (deltas_only && j.opts.delta_interval_minutes <= 0) {
-        err_set(e, 409, ERR_CONFLICT, "CA %s publishes no delta CRLs", ca);
+        err_set(e, ERR_CONFLICT, "CA %s publishes no delta CRLs", ca);
         goto out;
     }
     if (crl_publish_all(&j, deltas_only, made, out, e) != 0)

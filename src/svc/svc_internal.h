@@ -118,7 +118,7 @@ int svc_audit_ok(struct store_tx *tx, const char *tenant, const struct actor *a,
  */
 X509 *svc_ca_cert(struct svc *s, const struct ca_rec *r, struct err *e);
 
-/* Parses DER into an X509; NULL with e set (500: our own stored data is bad). */
+/* Parses DER into an X509; NULL with e set (ERR_INTERNAL: our own stored data is bad). */
 X509 *svc_der_to_x509(const unsigned char *der, size_t len, struct err *e);
 /* Appends DER certificates in blob (concatenated) to sk; 0 ok. */
 int svc_der_chain(const unsigned char *der, size_t len, STACK_OF(X509) * sk, struct err *e);

@@ -59,7 +59,7 @@ static int webhook_is_key(struct svc *s, const char *tenant, const char *key_id,
     rc = store_webhook_get(tx, tenant, &w, e);
     store_rollback(tx);
     if (rc != 0)
-        return e->status == 404 ? 0 : -1;
+        return e->kind == ERR_NOT_FOUND ? 0 : -1;
     rc = w->key_id != NULL && strcmp(w->key_id, key_id) == 0;
     webhook_rec_free(w);
     return rc;
@@ -71,16 +71,16 @@ int svc_key_in_use(struct svc *s, const char *tenant, const char *key_id, struct
     int hook;
 
     if (svc_audit_is_key(s, tenant, key_id))
-        return err_set(e, 409, ERR_CONFLICT, "key %s is the tenant's audit key", key_id);
+        return err_set(e, ERR_CONFLICT, "key %s is the tenant's audit key", key_id);
     if ((hook = webhook_is_key(s, tenant, key_id, e)) != 0)
         return hook < 0
                    ? -1
-                   : err_set(e, 409, ERR_CONFLICT,
+                   : err_set(e, ERR_CONFLICT,
                              "key %s is the key the tenant's webhook secret comes from", key_id);
     if (key_ca(s, tenant, key_id, &ca, e) != 0)
         return -1;
     if (ca != NULL) {
-        err_set(e, 409, ERR_CONFLICT, "key %s is the key of CA %s", key_id, ca);
+        err_set(e, ERR_CONFLICT, "key %s is the key of CA %s", key_id, ca);
         free(ca);
         return -1;
     }
@@ -138,7 +138,7 @@ int svc_key_generate(struct svc *s, const struct actor *a, const char *tenant, c
     int rc;
 
     if (t == KEY_NONE)
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "key_type: one of ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519");
     if (signer_keygen(s->signer, tenant, t, &id, &pub, e) != 0)
         return -1;

@@ -14,7 +14,7 @@ int svc_profile_put(struct svc *s, const struct actor *a, const char *tenant, co
     int exists, rc = -1;
 
     if (!name_valid(name))
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "name: 1-63 characters of a-z 0-9 - _ . starting with a letter or digit");
     if ((parsed = profile_parse(json, e)) == NULL)
         return -1;
@@ -24,11 +24,11 @@ int svc_profile_put(struct svc *s, const struct actor *a, const char *tenant, co
     exists = store_profile_get(tx, tenant, name, 0, &existing, NULL) == 0;
     profile_rec_free(existing);
     if (create && exists) {
-        err_set(e, 409, ERR_CONFLICT, "profile %s exists (use PUT for a new version)", name);
+        err_set(e, ERR_CONFLICT, "profile %s exists (use PUT for a new version)", name);
         goto out;
     }
     if (!create && !exists) {
-        err_set(e, 404, ERR_NOT_FOUND, "profile %s not found", name);
+        err_set(e, ERR_NOT_FOUND, "profile %s not found", name);
         goto out;
     }
     if (store_profile_put(tx, tenant, name, json, version, e) != 0)
@@ -57,7 +57,7 @@ int svc_profile_clone(struct svc *s, const struct actor *a, const char *tenant, 
     rc = store_profile_get(tx, tenant, from, 0, &src, e);
     store_rollback(tx);
     if (rc != 0)
-        return err_set(e, 404, ERR_NOT_FOUND, "profile %s not found", from);
+        return err_set(e, ERR_NOT_FOUND, "profile %s not found", from);
     rc = svc_profile_put(s, a, tenant, to, src->json, 1, &version, e);
     profile_rec_free(src);
     return rc;
@@ -66,12 +66,12 @@ int svc_profile_clone(struct svc *s, const struct actor *a, const char *tenant, 
 static int entity_validate(const struct entity_rec *r, struct err *e)
 {
     if (r->name == NULL || r->name[0] == '\0' || strlen(r->name) > 256)
-        return err_set(e, 400, ERR_BAD_REQUEST, "name: required, at most 256 characters");
+        return err_set(e, ERR_INVALID, "name: required, at most 256 characters");
     if (r->kind == NULL || (strcmp(r->kind, "user") != 0 && strcmp(r->kind, "device") != 0 &&
                             strcmp(r->kind, "service") != 0))
-        return err_set(e, 400, ERR_BAD_REQUEST, "kind: one of user, device, service");
+        return err_set(e, ERR_INVALID, "kind: one of user, device, service");
     if (r->email != NULL && (strchr(r->email, '@') == NULL || strlen(r->email) > 256))
-        return err_set(e, 400, ERR_BAD_REQUEST, "email: not an e-mail address");
+        return err_set(e, ERR_INVALID, "email: not an e-mail address");
     return 0;
 }
 
@@ -94,7 +94,7 @@ int svc_entity_put(struct svc *s, const struct actor *a, const char *tenant,
         r.created = time_now();
         rc = store_entity_insert(tx, tenant, &r, e);
     } else if (store_entity_get(tx, tenant, in->id, &old, e) != 0) {
-        err_set(e, 404, ERR_NOT_FOUND, "entity %s not found", in->id);
+        err_set(e, ERR_NOT_FOUND, "entity %s not found", in->id);
     } else {
         r.created = old->created;
         rc = store_entity_update(tx, tenant, &r, e);

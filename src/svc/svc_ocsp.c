@@ -313,7 +313,7 @@ static int responder_create(struct svc *s, const struct ca_rec *ca, struct ocsp_
     if (signer_keygen(s->signer, ca->tenant, kt, &key_id, &pub, e) != 0)
         return -1;
     if ((subject = responder_subject(ca->name)) == NULL) {
-        err_ossl(e, 500, ERR_INTERNAL, "ocsp: cannot make the responder's subject");
+        err_ossl(e, ERR_INTERNAL, "ocsp: cannot make the responder's subject");
         goto out;
     }
     if (svc_issue_for_key(s, &system_actor, ca->tenant, &p, subject, pub, "ocsp.responder.issue",
@@ -385,7 +385,8 @@ static int ca_signer_setup(struct svc *s, const struct ca_rec *ca, struct ocsp_c
     if (strcmp(mode, "delegated") == 0) {
         if ((tx = store_begin_read(s->store, e)) == NULL)
             goto out;
-        if (store_ocsp_responder_get(tx, ca->tenant, ca->name, &r, e) != 0 && e->status != 404) {
+        if (store_ocsp_responder_get(tx, ca->tenant, ca->name, &r, e) != 0 &&
+            e->kind != ERR_NOT_FOUND) {
             store_rollback(tx);
             goto out;
         }
@@ -618,7 +619,7 @@ static int presign(struct svc *s, struct ocsp_ca *c, const struct cert_rec *r, i
         return 0;
     }
     if ((st.cid = ocsp_certid_sha1(c->cert, r->serial)) == NULL)
-        return err_ossl(e, 500, ERR_INTERNAL, "ocsp: cannot make a CertID for %s", r->serial);
+        return err_ossl(e, ERR_INTERNAL, "ocsp: cannot make a CertID for %s", r->serial);
     status_of(r, &st);
     next = next_update_of(c, now);
     rc = ocsp_response_sign(&c->sg, &st, 1, NULL, now, next, &der, &len, e);
@@ -765,14 +766,14 @@ void svc_ocsp_refresh(struct svc *s, const char *tenant, const char *serial)
     }
     store_rollback(tx);
     if ((c = ca_lookup(s, tenant, NULL, r->ca)) == NULL) {
-        err_set(&e, 404, ERR_NOT_FOUND, "CA %s is not answered for", r->ca);
+        err_set(&e, ERR_NOT_FOUND, "CA %s is not answered for", r->ca);
         goto out;
     }
     if (presign(s, c, r, time_now(), &resp, &e) == 0)
         presigned_store(s, tenant, &resp, &r, 1, &e);
     OPENSSL_free(resp.der);
 out:
-    if (e.status != 0)
+    if (e.kind != ERR_NONE)
         log_warn("ocsp: tenant %s: serial %s: response not re-signed (signed on demand): %s",
                  tenant, serial, e.msg);
     ca_unref(s->ocsp, c);
@@ -892,7 +893,7 @@ static void answer_live(struct svc *s, const char *tenant, struct ocsp_ca *c,
         if (q->ids[i].serial == NULL)
             continue;
         if (store_cert_get(tx, tenant, q->ids[i].serial, &recs[i], &e) != 0) {
-            if (e.status != 404)
+            if (e.kind != ERR_NOT_FOUND)
                 break;
             err_clear(&e);
             continue;
@@ -913,8 +914,8 @@ static void answer_live(struct svc *s, const char *tenant, struct ocsp_ca *c,
         OPENSSL_free(der);
     } else {
         log_warn("ocsp: tenant %s CA %s: cannot answer: %s", tenant, c->name, e.msg);
-        answer_error(out, e.status == 503 ? OCSP_RESPONSE_STATUS_TRYLATER
-                                          : OCSP_RESPONSE_STATUS_INTERNALERROR);
+        answer_error(out, e.kind == ERR_UNAVAILABLE ? OCSP_RESPONSE_STATUS_TRYLATER
+                                                    : OCSP_RESPONSE_STATUS_INTERNALERROR);
     }
     for (i = 0; i < q->n; i++)
         cert_rec_free(recs[i]);

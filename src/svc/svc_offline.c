@@ -117,7 +117,7 @@ static json_t *responder_request(struct svc *s, const char *tenant, const char *
         (csr = csr_build(subject, pub, key, e)) == NULL)
         goto out;
     if ((len = i2d_X509_REQ(csr, &der)) <= 0) {
-        err_ossl(e, 500, ERR_INTERNAL, "responder CSR: cannot encode");
+        err_ossl(e, ERR_INTERNAL, "responder CSR: cannot encode");
         goto out;
     }
     {
@@ -144,17 +144,17 @@ int svc_offline_request(struct svc *s, const struct actor *a, const char *tenant
     int rc = -1;
 
     if (root != NULL && !name_valid(root))
-        return err_set(e, 400, ERR_BAD_REQUEST, "root: not a CA name");
+        return err_set(e, ERR_INVALID, "root: not a CA name");
     if ((tx = store_begin_read(s->store, e)) == NULL)
         return -1;
     if (store_ca_get(tx, tenant, ca, &rec, e) != 0) {
-        err_set(e, 404, ERR_NOT_FOUND, "CA %s not found", ca);
+        err_set(e, ERR_NOT_FOUND, "CA %s not found", ca);
         goto out;
     }
     store_rollback(tx);
     tx = NULL;
     if (strcmp(rec->status, "pending") != 0 || rec->csr_der == NULL) {
-        err_set(e, 409, ERR_CONFLICT, "CA %s is %s: only a pending CA's CSR goes offline", ca,
+        err_set(e, ERR_CONFLICT, "CA %s is %s: only a pending CA's CSR goes offline", ca,
                 rec->status);
         goto out;
     }
@@ -202,15 +202,15 @@ int svc_offline_sign(struct svc *s, const struct actor *a, const char *tenant, c
     if (req == NULL || json_str(req, "format") == NULL ||
         strcmp(json_str(req, "format"), REQUEST_FORMAT) != 0 ||
         (csr = json_str(req, "csr")) == NULL)
-        return json_decref(req), err_set(e, 400, ERR_BAD_REQUEST,
-                                         "request: not a %s document (truncated?)", REQUEST_FORMAT);
+        return json_decref(req),
+               err_set(e, ERR_INVALID, "request: not a %s document (truncated?)", REQUEST_FORMAT);
     if (json_str(req, "tenant") == NULL || strcmp(json_str(req, "tenant"), tenant) != 0) {
-        err_set(e, 403, ERR_FORBIDDEN, "request: for tenant %s, not %s",
+        err_set(e, ERR_FORBIDDEN, "request: for tenant %s, not %s",
                 json_str(req, "tenant") ? json_str(req, "tenant") : "(none)", tenant);
         goto out;
     }
     if (json_str(req, "root") != NULL && strcmp(json_str(req, "root"), root) != 0) {
-        err_set(e, 409, ERR_CONFLICT, "request: for root %s, this offline CA is %s",
+        err_set(e, ERR_CONFLICT, "request: for root %s, this offline CA is %s",
                 json_str(req, "root"), root);
         goto out;
     }
@@ -335,7 +335,7 @@ static json_t *payload_build(struct store_tx *tx, const char *tenant, const stru
         json_object_set_new(c, "der", json_b64(crl->der, crl->der_len));
         json_array_append_new(crls, c);
         crl_rec_free(crl);
-    } else if (e->status != 404) {
+    } else if (e->kind != ERR_NOT_FOUND) {
         return json_decref(p), NULL;
     }
     return p;
@@ -352,7 +352,7 @@ static char *bundle_seal(struct svc *s, const char *tenant, const struct ca_rec 
 
     SHA256((const unsigned char *)payload, strlen(payload), hash);
     if (tbs_bundle_encode(tenant, seq, hash, time_now(), &der, &der_len) != 0) {
-        err_ossl(e, 500, ERR_INTERNAL, "bundle: cannot encode its digest");
+        err_ossl(e, ERR_INTERNAL, "bundle: cannot encode its digest");
         return NULL;
     }
     if (svc_sign_der(s, tenant, rec->key_id, der, der_len, &sig, &sig_len, e) == 0) {
@@ -382,11 +382,11 @@ int svc_offline_export(struct svc *s, const struct actor *a, const char *tenant,
     if (tx == NULL)
         return -1;
     if (store_ca_get(tx, tenant, ca, &rec, e) != 0) {
-        err_set(e, 404, ERR_NOT_FOUND, "CA %s not found", ca);
+        err_set(e, ERR_NOT_FOUND, "CA %s not found", ca);
         goto out;
     }
     if (rec->cert_der == NULL || rec->key_id == NULL || rec->key_id[0] == '\0') {
-        err_set(e, 409, ERR_CONFLICT, "CA %s has no certificate or key here", ca);
+        err_set(e, ERR_CONFLICT, "CA %s has no certificate or key here", ca);
         goto out;
     }
     /* The bundle sequence of this store: one counter row, next to the SIEM positions. */
@@ -467,21 +467,21 @@ static int bundle_open(const char *text, size_t len, const char *tenant, struct 
         (payload = json_get_b64(outer, "payload", &payload_len)) == NULL ||
         (der = json_get_b64(outer, "digest", &der_len)) == NULL ||
         (sig = json_get_b64(outer, "signature", &sig_len)) == NULL) {
-        err_set(e, 400, ERR_BAD_REQUEST, "bundle: not a %s document (truncated?)", BUNDLE_FORMAT);
+        err_set(e, ERR_INVALID, "bundle: not a %s document (truncated?)", BUNDLE_FORMAT);
         goto out;
     }
     if (tbs_bundle_decode(der, der_len, &b->tenant, &b->seq, want, &when) != 0) {
-        err_set(e, 400, ERR_BAD_REQUEST, "bundle: its digest is not an OfflineBundle structure");
+        err_set(e, ERR_INVALID, "bundle: its digest is not an OfflineBundle structure");
         goto out;
     }
     SHA256(payload, payload_len, hash);
     if (memcmp(hash, want, 32) != 0) {
-        err_set(e, 400, ERR_BAD_REQUEST,
+        err_set(e, ERR_INVALID,
                 "bundle: the payload does not match its signed digest (tampered or truncated)");
         goto out;
     }
     if (strcmp(b->tenant, tenant) != 0) {
-        err_set(e, 403, ERR_FORBIDDEN, "bundle: it is for tenant %s, not %s", b->tenant, tenant);
+        err_set(e, ERR_FORBIDDEN, "bundle: it is for tenant %s, not %s", b->tenant, tenant);
         goto out;
     }
     b->digest_hex = hex_encode(hash, 32);
@@ -495,12 +495,12 @@ static int bundle_open(const char *text, size_t len, const char *tenant, struct 
         strcmp(json_str(b->payload, "tenant"), b->tenant) != 0 ||
         json_int(b->payload, "seq") != b->seq ||
         (b->cert = der_x509(b->cert_der, b->cert_len)) == NULL) {
-        err_set(e, 400, ERR_BAD_REQUEST, "bundle: its payload is not a bundle of one CA");
+        err_set(e, ERR_INVALID, "bundle: its payload is not a bundle of one CA");
         goto out;
     }
     if (!signature_ok(b->cert, der, der_len, sig, sig_len)) {
-        err_set(e, 400, ERR_BAD_REQUEST,
-                "bundle: the signature does not verify with CA %s's certificate", b->ca);
+        err_set(e, ERR_INVALID, "bundle: the signature does not verify with CA %s's certificate",
+                b->ca);
         goto out;
     }
     rc = 0;
@@ -535,24 +535,24 @@ static int bundle_trust(struct store_tx *tx, const char *tenant, const struct bu
     if (store_ca_get(tx, tenant, b->ca, ca, e) == 0) {
         if ((*ca)->cert_der == NULL || (*ca)->cert_len != b->cert_len ||
             memcmp((*ca)->cert_der, b->cert_der, b->cert_len) != 0)
-            return err_set(e, 400, ERR_BAD_REQUEST,
+            return err_set(e, ERR_INVALID,
                            "bundle: signed as CA %s, but not with the certificate the tenant "
                            "has for it",
                            b->ca);
         return 0;
     }
-    if (e->status != 404)
+    if (e->kind != ERR_NOT_FOUND)
         return -1;
     *ca = NULL;
     if (X509_check_issued(b->cert, b->cert) != X509_V_OK ||
         X509_verify(b->cert, X509_get0_pubkey(b->cert)) != 1 || X509_check_ca(b->cert) == 0)
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "bundle: signed by CA %s, which the tenant does not have and which is not "
                        "a self-signed root",
                        b->ca);
     fpr = svc_offline_fingerprint(b->cert_der, b->cert_len);
     if (pin == NULL) {
-        rc = err_set(e, 400, ERR_BAD_REQUEST,
+        rc = err_set(e, ERR_INVALID,
                      "bundle: root %s is new to this tenant: pin its SHA-256 fingerprint %s "
                      "(compare it with the ceremony's record)",
                      b->ca, fpr);
@@ -560,9 +560,8 @@ static int bundle_trust(struct store_tx *tx, const char *tenant, const struct bu
         want = pin_normalise(pin);
         rc = strcmp(want, fpr) == 0
                  ? 0
-                 : err_set(e, 400, ERR_BAD_REQUEST,
-                           "bundle: root %s has fingerprint %s, not the pinned %s", b->ca, fpr,
-                           want);
+                 : err_set(e, ERR_INVALID, "bundle: root %s has fingerprint %s, not the pinned %s",
+                           b->ca, fpr, want);
         free(want);
     }
     free(fpr);
@@ -620,12 +619,12 @@ static int import_cert(struct import_work *w, const json_t *j, struct err *e)
     if (cert == NULL || status == NULL ||
         (strcmp(status, "good") != 0 && strcmp(status, "revoked") != 0 &&
          strcmp(status, "hold") != 0)) {
-        err_set(e, 400, ERR_BAD_REQUEST, "bundle: a certificate record does not parse");
+        err_set(e, ERR_INVALID, "bundle: a certificate record does not parse");
         goto out;
     }
     if (X509_check_issued(w->b->cert, cert) != X509_V_OK ||
         X509_verify(cert, X509_get0_pubkey(w->b->cert)) != 1) {
-        err_set(e, 400, ERR_BAD_REQUEST, "bundle: certificate %s was not issued by CA %s",
+        err_set(e, ERR_INVALID, "bundle: certificate %s was not issued by CA %s",
                 json_str(j, "serial") ? json_str(j, "serial") : "?", w->b->ca);
         goto out;
     }
@@ -633,7 +632,7 @@ static int import_cert(struct import_work *w, const json_t *j, struct err *e)
     if (store_cert_get(w->tx, w->tenant, r.serial, &old, e) == 0) {
         if (old->der_len != r.der_len || memcmp(old->der, r.der, r.der_len) != 0 ||
             strcmp(old->ca, r.ca) != 0) {
-            err_set(e, 409, ERR_CONFLICT,
+            err_set(e, ERR_CONFLICT,
                     "bundle: duplicate serial %s: the tenant has another certificate with it",
                     r.serial);
             goto out;
@@ -650,7 +649,7 @@ static int import_cert(struct import_work *w, const json_t *j, struct err *e)
         rc = 0;
         goto out;
     }
-    if (e->status != 404)
+    if (e->kind != ERR_NOT_FOUND)
         goto out;
     r.profile = (char *)json_str(j, "profile");
     r.profile_version = (int)json_int(j, "profile_version");
@@ -664,8 +663,8 @@ static int import_cert(struct import_work *w, const json_t *j, struct err *e)
     r.crl_shard = (int)json_int(j, "crl_shard");
     r.created = json_int(j, "created");
     if ((rc = store_cert_insert(w->tx, w->tenant, &r, e)) != 0) {
-        if (e->status == 409)
-            err_set(e, 409, ERR_CONFLICT, "bundle: duplicate serial %s", r.serial);
+        if (e->kind == ERR_CONFLICT)
+            err_set(e, ERR_CONFLICT, "bundle: duplicate serial %s", r.serial);
         goto out;
     }
     json_array_append_new(w->added, json_string(r.serial));
@@ -691,7 +690,7 @@ static int import_crl(struct import_work *w, const json_t *j, struct err *e)
     int rc = -1;
 
     if (crl == NULL || X509_CRL_verify(crl, X509_get0_pubkey(w->b->cert)) != 1) {
-        err_set(e, 400, ERR_BAD_REQUEST, "bundle: its CRL is not one of CA %s", w->b->ca);
+        err_set(e, ERR_INVALID, "bundle: its CRL is not one of CA %s", w->b->ca);
         goto out;
     }
     r.tenant = (char *)w->tenant;
@@ -701,7 +700,7 @@ static int import_crl(struct import_work *w, const json_t *j, struct err *e)
     r.next_update = json_int(j, "next_update");
     r.der = der;
     r.der_len = len;
-    if (store_crl_latest(w->tx, w->tenant, w->b->ca, &latest, e) != 0 && e->status != 404)
+    if (store_crl_latest(w->tx, w->tenant, w->b->ca, &latest, e) != 0 && e->kind != ERR_NOT_FOUND)
         goto out;
     if (latest == NULL || latest->number < r.number) {
         if (store_crl_insert(w->tx, w->tenant, &r, e) != 0)
@@ -728,19 +727,18 @@ static int import_responder(struct import_work *w, const json_t *j, struct err *
 
     if (key_id == NULL || serial == NULL || json_str(j, "ca") == NULL ||
         strcmp(json_str(j, "ca"), w->b->ca) != 0) {
-        err_set(e, 400, ERR_BAD_REQUEST, "bundle: a responder entry is incomplete");
+        err_set(e, ERR_INVALID, "bundle: a responder entry is incomplete");
         goto out;
     }
     if (store_cert_get(w->tx, w->tenant, serial, &c, e) != 0 ||
         (cert = der_x509(c->der, c->der_len)) == NULL) {
-        err_set(e, 400, ERR_BAD_REQUEST, "bundle: responder certificate %s is not in it", serial);
+        err_set(e, ERR_INVALID, "bundle: responder certificate %s is not in it", serial);
         goto out;
     }
     if ((key = svc_key(w->s, w->tenant, key_id, e)) == NULL ||
         (bound = signer_key_cert(key, cert, e)) == NULL) {
-        err_set(e, 400, ERR_BAD_REQUEST,
-                "bundle: responder certificate %s is not for key %s of this tenant", serial,
-                key_id);
+        err_set(e, ERR_INVALID, "bundle: responder certificate %s is not for key %s of this tenant",
+                serial, key_id);
         goto out;
     }
     r.tenant = (char *)w->tenant;
@@ -870,17 +868,17 @@ static int import_audit(struct import_work *w, const struct offline_import_rec *
 
         if (audit_row(j, w->tenant, &r) != 0 || r.seq != (int64_t)i + 1 ||
             strcmp(r.prev_hash, prev_hash) != 0)
-            return err_set(e, 400, ERR_BAD_REQUEST,
-                           "bundle: the offline audit chain is broken at row %zu", i + 1);
+            return err_set(e, ERR_INVALID, "bundle: the offline audit chain is broken at row %zu",
+                           i + 1);
         h = audit_hash(&r);
         ok = strcmp(h, r.hash) == 0;
         free(h);
         if (!ok)
-            return err_set(e, 400, ERR_BAD_REQUEST,
-                           "bundle: offline audit row %lld does not verify", (long long)r.seq);
+            return err_set(e, ERR_INVALID, "bundle: offline audit row %lld does not verify",
+                           (long long)r.seq);
         if (prev != NULL && r.seq == prev->audit_seq) {
             if (strcmp(r.hash, prev->audit_head) != 0)
-                return err_set(e, 400, ERR_BAD_REQUEST,
+                return err_set(e, ERR_INVALID,
                                "bundle: offline audit row %lld differs from the one imported "
                                "before (the offline chain was rewritten)",
                                (long long)r.seq);
@@ -889,7 +887,7 @@ static int import_audit(struct import_work *w, const struct offline_import_rec *
         prev_hash = r.hash;
     }
     if (!seen_prev)
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "bundle: the offline audit chain is shorter than the one imported before");
     json_array_foreach(rows, i, j)
     {
@@ -936,22 +934,22 @@ static int import_sequence(struct import_work *w, struct offline_import_rec **pr
         offline_import_rec_free(same);
         if (again)
             return 1;
-        return err_set(e, 409, ERR_CONFLICT,
+        return err_set(e, ERR_CONFLICT,
                        "bundle: replay refused: bundle %lld of %s was imported before with other "
                        "content",
                        (long long)w->b->seq, w->b->source);
     }
-    if (e->status != 404)
+    if (e->kind != ERR_NOT_FOUND)
         return -1;
     if (store_offline_import_get(w->tx, w->tenant, w->b->source, 0, prev, e) == 0) {
         if ((*prev)->seq > w->b->seq)
-            return err_set(e, 409, ERR_CONFLICT,
+            return err_set(e, ERR_CONFLICT,
                            "bundle: replay refused: bundle %lld of %s is older than bundle %lld, "
                            "imported already",
                            (long long)w->b->seq, w->b->source, (long long)(*prev)->seq);
         return 0;
     }
-    return e->status == 404 ? 0 : -1;
+    return e->kind == ERR_NOT_FOUND ? 0 : -1;
 }
 
 /* Everything of the import inside w->tx. */

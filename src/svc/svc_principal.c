@@ -105,18 +105,18 @@ static char *secret_new(void)
     return b64;
 }
 
-/* 0 if principal `id` of tenant exists and is enabled (404 / 409 otherwise). */
+/* 0 if principal `id` of tenant exists and is enabled (ERR_NOT_FOUND / ERR_CONFLICT otherwise). */
 static int principal_usable(struct store_tx *tx, const char *tenant, const char *id, struct err *e)
 {
     struct principal_rec *p = NULL;
     int disabled;
 
     if (store_principal_get(tx, tenant, id, &p, e) != 0)
-        return err_set(e, 404, ERR_NOT_FOUND, "principal %s not found", id);
+        return err_set(e, ERR_NOT_FOUND, "principal %s not found", id);
     disabled = p->disabled;
     principal_rec_free(p);
     if (disabled)
-        return err_set(e, 409, ERR_CONFLICT, "principal %s is disabled", id);
+        return err_set(e, ERR_CONFLICT, "principal %s is disabled", id);
     return 0;
 }
 
@@ -130,15 +130,15 @@ int svc_token_create(struct svc *s, const struct actor *a, const char *tenant,
     int rc = -1;
 
     if (name == NULL || name[0] == '\0' || strlen(name) > 128)
-        return err_set(e, 400, ERR_BAD_REQUEST, "name: required, at most 128 characters");
+        return err_set(e, ERR_INVALID, "name: required, at most 128 characters");
     if (expires_days < 0 || expires_days > 3650)
-        return err_set(e, 400, ERR_BAD_REQUEST, "expires_days: 0 to 3650");
+        return err_set(e, ERR_INVALID, "expires_days: 0 to 3650");
     if (principal == NULL || principal[0] == '\0')
-        return err_set(e, 400, ERR_BAD_REQUEST, "principal: required");
+        return err_set(e, ERR_INVALID, "principal: required");
     r.id = random_id("tok");
     part = secret_new();
     if (r.id == NULL || part == NULL) {
-        err_set(e, 500, ERR_INTERNAL, "CSPRNG failure");
+        err_set(e, ERR_INTERNAL, "CSPRNG failure");
         goto out;
     }
     r.tenant = (char *)tenant;
@@ -147,7 +147,7 @@ int svc_token_create(struct svc *s, const struct actor *a, const char *tenant,
     r.role = "";
     r.principal = (char *)principal;
     if ((r.secret = svc_token_secret_hash(part)) == NULL) {
-        err_set(e, 500, ERR_INTERNAL, "argon2id failed");
+        err_set(e, ERR_INTERNAL, "argon2id failed");
         goto out;
     }
     r.created = time_now();
@@ -239,13 +239,13 @@ static char *allow_text(json_t *allow, const char *kind, struct err *e)
     if (allow == NULL || json_is_null(allow))
         return xstrdup("[]");
     if (!json_is_array(allow) || json_array_size(allow) > 64)
-        return err_set(e, 400, ERR_BAD_REQUEST, "allow: an array of at most 64 CIDRs"), NULL;
+        return err_set(e, ERR_INVALID, "allow: an array of at most 64 CIDRs"), NULL;
     if (json_array_size(allow) > 0 && strcmp(kind, "application") != 0)
-        return err_set(e, 400, ERR_BAD_REQUEST, "allow: only applications have an allowlist"), NULL;
+        return err_set(e, ERR_INVALID, "allow: only applications have an allowlist"), NULL;
     json_array_foreach(allow, i, v)
     {
         if (!json_is_string(v) || netaddr_parse(json_string_value(v), &net) != 0)
-            return err_set(e, 400, ERR_BAD_REQUEST, "allow[%zu]: not an address or CIDR", i), NULL;
+            return err_set(e, ERR_INVALID, "allow[%zu]: not an address or CIDR", i), NULL;
     }
     return json_dumps(allow, JSON_COMPACT);
 }
@@ -262,16 +262,15 @@ static int client_cert_map(json_t *m, struct principal_rec *r, struct err *e)
     sha = json_string_value(json_object_get(m, "sha256"));
     if (!json_is_object(m) || (sha == NULL && (issuer == NULL || subject == NULL)) ||
         (sha != NULL && (issuer != NULL || subject != NULL)))
-        return err_set(e, 400, ERR_BAD_REQUEST,
-                       "client_cert: {\"issuer\", \"subject\"} or {\"sha256\"}");
+        return err_set(e, ERR_INVALID, "client_cert: {\"issuer\", \"subject\"} or {\"sha256\"}");
     if (sha != NULL) {
         if (strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64)
-            return err_set(e, 400, ERR_BAD_REQUEST, "client_cert.sha256: 64 lowercase hex");
+            return err_set(e, ERR_INVALID, "client_cert.sha256: 64 lowercase hex");
         r->cert_sha256 = xstrdup(sha);
         return 0;
     }
     if (strlen(issuer) > 1024 || strlen(subject) > 1024 || !issuer[0] || !subject[0])
-        return err_set(e, 400, ERR_BAD_REQUEST, "client_cert: issuer and subject, 1 to 1024");
+        return err_set(e, ERR_INVALID, "client_cert: issuer and subject, 1 to 1024");
     r->cert_issuer = xstrdup(issuer);
     r->cert_subject = xstrdup(subject);
     return 0;
@@ -286,9 +285,9 @@ int svc_principal_create(struct svc *s, const struct actor *a, const char *tenan
     int rc = -1;
 
     if (name == NULL || name[0] == '\0' || strlen(name) > 128)
-        return err_set(e, 400, ERR_BAD_REQUEST, "name: required, at most 128 characters");
+        return err_set(e, ERR_INVALID, "name: required, at most 128 characters");
     if (kind == NULL || (strcmp(kind, "user") != 0 && strcmp(kind, "application") != 0))
-        return err_set(e, 400, ERR_BAD_REQUEST, "kind: \"user\" or \"application\"");
+        return err_set(e, ERR_INVALID, "kind: \"user\" or \"application\"");
     if ((r.allow = allow_text(allow, kind, e)) == NULL)
         return -1;
     if (client_cert_map(client_cert, &r, e) != 0) {
@@ -306,8 +305,8 @@ int svc_principal_create(struct svc *s, const struct actor *a, const char *tenan
     tx = store_begin(s->store, e);
     if (tx != NULL && (store_principal_insert(tx, tenant, &r, e) != 0 ||
                        svc_audit_ok(tx, tenant, a, "principal.create", r.id, NULL, e) != 0)) {
-        if (e->status == 409)
-            err_set(e, 409, ERR_CONFLICT, "a principal named %s exists", name);
+        if (e->kind == ERR_CONFLICT)
+            err_set(e, ERR_CONFLICT, "a principal named %s exists", name);
         store_rollback(tx);
         tx = NULL;
     }
@@ -356,21 +355,21 @@ int svc_role_bind(struct svc *s, const struct actor *a, const char *tenant,
     int rc;
 
     if (!svc_role_valid(tenant, role))
-        return err_set(e, 400, ERR_BAD_REQUEST, "role: unknown role %s", role);
+        return err_set(e, ERR_INVALID, "role: unknown role %s", role);
     if (strcmp(principal_tenant, tenant) != 0 && strcmp(principal_tenant, "_system") != 0)
-        return err_set(e, 400, ERR_BAD_REQUEST, "principal_tenant: this tenant or _system");
+        return err_set(e, ERR_INVALID, "principal_tenant: this tenant or _system");
     if ((tx = store_begin(s->store, e)) == NULL)
         return -1;
     if (bind && store_principal_get(tx, principal_tenant, principal, &p, e) != 0) {
         store_rollback(tx);
-        return err_set(e, 404, ERR_NOT_FOUND, "principal %s not found", principal);
+        return err_set(e, ERR_NOT_FOUND, "principal %s not found", principal);
     }
     principal_rec_free(p);
     object = xasprintf("%s/%s", principal_tenant, principal);
     detail = xasprintf("{\"role\":\"%s\"}", role);
     rc = bind ? store_binding_insert(tx, tenant, &r, e) : store_binding_delete(tx, tenant, &r, e);
-    if (rc != 0 && e->status == 409)
-        err_set(e, 409, ERR_CONFLICT, "%s holds role %s already", principal, role);
+    if (rc != 0 && e->kind == ERR_CONFLICT)
+        err_set(e, ERR_CONFLICT, "%s holds role %s already", principal, role);
     if (rc == 0)
         rc = svc_audit_ok(tx, tenant, a, bind ? "role.bind" : "role.unbind", object, detail, e);
     free(object);
@@ -408,7 +407,7 @@ int svc_principal_bootstrap(struct svc *s, const struct actor *a, const char *te
         principal_rec_free(made);
     }
     for (const char *const *r = svc_roles(tenant); *r != NULL; r++)
-        if (svc_role_bind(s, a, tenant, tenant, found, *r, 1, e) != 0 && e->status != 409) {
+        if (svc_role_bind(s, a, tenant, tenant, found, *r, 1, e) != 0 && e->kind != ERR_CONFLICT) {
             free(found);
             return -1;
         }
@@ -426,9 +425,9 @@ static unsigned char *ca_der(struct store_tx *tx, const char *tenant, const char
     unsigned char *der = NULL;
 
     if (store_ca_get(tx, tenant, ca, &r, e) != 0)
-        return err_set(e, 404, ERR_NOT_FOUND, "CA %s not found", ca), NULL;
+        return err_set(e, ERR_NOT_FOUND, "CA %s not found", ca), NULL;
     if (r->cert_der == NULL || strcmp(r->status, "active") != 0)
-        err_set(e, 409, ERR_CONFLICT, "CA %s is not active", ca);
+        err_set(e, ERR_CONFLICT, "CA %s is not active", ca);
     else {
         der = xmalloc(r->cert_len);
         memcpy(der, r->cert_der, r->cert_len);
@@ -449,7 +448,7 @@ int svc_client_ca_add(struct svc *s, const struct actor *a, const char *tenant, 
     int rc = -1;
 
     if (!name_valid(name))
-        return err_set(e, 400, ERR_BAD_REQUEST, "name: letters, digits, '-', '_', '.'");
+        return err_set(e, ERR_INVALID, "name: letters, digits, '-', '_', '.'");
     if ((tx = store_begin(s->store, e)) == NULL)
         return -1;
     if (ca != NULL) {
@@ -462,14 +461,14 @@ int svc_client_ca_add(struct svc *s, const struct actor *a, const char *tenant, 
     }
     p = r.cert;
     if ((cert = d2i_X509(NULL, &p, (long)r.cert_len)) == NULL || X509_check_ca(cert) == 0) {
-        err_set(e, 422, ERR_PROFILE, "certificate: not a CA certificate");
+        err_set(e, ERR_POLICY, "certificate: not a CA certificate");
         goto out;
     }
     r.created = time_now();
     if (store_client_ca_insert(tx, tenant, &r, e) != 0 ||
         svc_audit_ok(tx, tenant, a, "client_ca.add", name, NULL, e) != 0) {
-        if (e->status == 409)
-            err_set(e, 409, ERR_CONFLICT, "client CA %s exists", name);
+        if (e->kind == ERR_CONFLICT)
+            err_set(e, ERR_CONFLICT, "client CA %s exists", name);
         goto out;
     }
     if (store_commit(tx, e) == 0) {

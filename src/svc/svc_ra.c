@@ -48,20 +48,20 @@ static int approvers_check(const json_t *approvers, int required, struct err *e)
     if (approvers == NULL || json_is_null(approvers))
         return 0;
     if (!json_is_array(approvers) || (n = json_array_size(approvers)) == 0 || n > APPROVERS_MAX)
-        return err_set(e, 400, ERR_BAD_REQUEST, "approvers: an array of 1 to %d principal ids",
+        return err_set(e, ERR_INVALID, "approvers: an array of 1 to %d principal ids",
                        APPROVERS_MAX);
     for (i = 0; i < n; i++) {
         const json_t *v = json_array_get(approvers, i);
         if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 128)
-            return err_set(e, 400, ERR_BAD_REQUEST, "approvers: principal ids (strings)");
+            return err_set(e, ERR_INVALID, "approvers: principal ids (strings)");
         for (j = 0; j < i; j++)
             if (json_equal(v, json_array_get(approvers, j)))
-                return err_set(e, 400, ERR_BAD_REQUEST, "approvers: %s is listed twice",
+                return err_set(e, ERR_INVALID, "approvers: %s is listed twice",
                                json_string_value(v));
     }
     if ((size_t)required > n)
-        return err_set(e, 400, ERR_BAD_REQUEST,
-                       "required: %d approvals cannot come from %zu approvers", required, n);
+        return err_set(e, ERR_INVALID, "required: %d approvals cannot come from %zu approvers",
+                       required, n);
     return 0;
 }
 
@@ -79,12 +79,12 @@ int svc_workflow_put(struct svc *s, const struct actor *a, const char *tenant, c
     int rc = -1;
 
     if (!workflow_name_ok(name))
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "name: profile:<profile>, cert.revoke, cert.suspend or ca.create");
     if (required < 1 || required > APPROVERS_MAX)
-        return err_set(e, 400, ERR_BAD_REQUEST, "required: 1 to %d", APPROVERS_MAX);
+        return err_set(e, ERR_INVALID, "required: 1 to %d", APPROVERS_MAX);
     if (expires_hours < 1 || expires_hours > 24 * 90)
-        return err_set(e, 400, ERR_BAD_REQUEST, "expires_hours: 1 to %d", 24 * 90);
+        return err_set(e, ERR_INVALID, "expires_hours: 1 to %d", 24 * 90);
     if (approvers_check(approvers, required, e) != 0)
         return -1;
     if (approvers != NULL && !json_is_null(approvers))
@@ -97,8 +97,8 @@ int svc_workflow_put(struct svc *s, const struct actor *a, const char *tenant, c
     if ((tx = store_begin(s->store, e)) == NULL)
         goto out;
     if (strncmp(name, "profile:", 8) == 0 && store_profile_get(tx, tenant, name + 8, 0, &p, e)) {
-        if (e->status == 404)
-            err_set(e, 404, ERR_NOT_FOUND, "profile %s not found", name + 8);
+        if (e->kind == ERR_NOT_FOUND)
+            err_set(e, ERR_NOT_FOUND, "profile %s not found", name + 8);
         goto out;
     }
     if (store_workflow_put(tx, tenant, &r, e) != 0 ||
@@ -124,8 +124,8 @@ int svc_workflow_delete(struct svc *s, const struct actor *a, const char *tenant
     if (store_workflow_delete(tx, tenant, name, e) != 0 ||
         svc_audit_ok(tx, tenant, a, "workflow.delete", name, NULL, e) != 0) {
         store_rollback(tx);
-        if (e->status == 404)
-            err_set(e, 404, ERR_NOT_FOUND, "workflow %s not found", name);
+        if (e->kind == ERR_NOT_FOUND)
+            err_set(e, ERR_NOT_FOUND, "workflow %s not found", name);
         return -1;
     }
     return store_commit(tx, e);
@@ -142,7 +142,7 @@ int svc_workflow_find(struct svc *s, const char *tenant, const char *name,
     *out = NULL;
     rc = store_workflow_get(tx, tenant, name, out, e);
     store_rollback(tx);
-    if (rc != 0 && e->status == 404)
+    if (rc != 0 && e->kind == ERR_NOT_FOUND)
         return 1;
     return rc;
 }
@@ -235,7 +235,7 @@ int svc_request_submit(struct svc *s, const struct actor *a, const char *tenant,
 
     r.expires = r.created + (int64_t)wf->expires_hours * 3600;
     if (r.id == NULL || r.params == NULL) {
-        err_set(e, 500, ERR_INTERNAL, "request: out of memory or randomness");
+        err_set(e, ERR_INTERNAL, "request: out of memory or randomness");
         goto out;
     }
     if ((tx = store_begin(s->store, e)) == NULL || store_request_insert(tx, tenant, &r, e) != 0 ||
@@ -261,8 +261,8 @@ int svc_request_get(struct svc *s, const char *tenant, const char *id, struct re
         return -1;
     rc = store_request_get(tx, tenant, id, out, e);
     store_rollback(tx);
-    if (rc != 0 && e->status == 404)
-        err_set(e, 404, ERR_NOT_FOUND, "request %s not found", id);
+    if (rc != 0 && e->kind == ERR_NOT_FOUND)
+        err_set(e, ERR_NOT_FOUND, "request %s not found", id);
     return rc;
 }
 
@@ -291,22 +291,20 @@ static int decider_check(const struct request_rec *r, const char *who, struct er
     int listed = 0;
 
     if (strcmp(r->requester, who) == 0)
-        return err_set(e, 403, ERR_FORBIDDEN, "the requester cannot decide on its own request");
+        return err_set(e, ERR_FORBIDDEN, "the requester cannot decide on its own request");
     if (r->approvers == NULL)
         return 0;
     list = json_loads(r->approvers, 0, &je);
     json_array_foreach(list, i, v) listed |=
         json_is_string(v) && !strcmp(json_string_value(v), who);
     json_decref(list);
-    return listed
-               ? 0
-               : err_set(e, 403, ERR_FORBIDDEN, "%s is not one of this request's approvers", who);
+    return listed ? 0 : err_set(e, ERR_FORBIDDEN, "%s is not one of this request's approvers", who);
 }
 
 /*
- * Reads request id of tenant for a decision in tx (the row locked): 409 if it
+ * Reads request id of tenant for a decision in tx (the row locked): ERR_CONFLICT if it
  * is not pending; a pending request past its expiry is marked expired first
- * (in *expired_now, for the caller to commit) and is 409 too.
+ * (in *expired_now, for the caller to commit) and is ERR_CONFLICT too.
  */
 static int decision_load(struct store_tx *tx, const char *tenant, const char *id,
                          struct request_rec **out, int *expired_now, struct err *e)
@@ -315,8 +313,8 @@ static int decision_load(struct store_tx *tx, const char *tenant, const char *id
 
     *expired_now = 0;
     if (store_request_get(tx, tenant, id, &r, e) != 0) {
-        if (e->status == 404)
-            err_set(e, 404, ERR_NOT_FOUND, "request %s not found", id);
+        if (e->kind == ERR_NOT_FOUND)
+            err_set(e, ERR_NOT_FOUND, "request %s not found", id);
         return -1;
     }
     *out = r;
@@ -327,7 +325,7 @@ static int decision_load(struct store_tx *tx, const char *tenant, const char *id
         *expired_now = 1;
     }
     if (strcmp(r->status, "pending") != 0)
-        return err_set(e, 409, ERR_CONFLICT, "request %s is %s", id, r->status);
+        return err_set(e, ERR_CONFLICT, "request %s is %s", id, r->status);
     return 0;
 }
 
@@ -382,11 +380,11 @@ int svc_request_approve(struct svc *s, const struct actor *a, const char *tenant
         return -1;
     approvals = json_loads(r->approvals, 0, &je);
     if (!json_is_array(approvals)) {
-        err_set(e, 500, ERR_INTERNAL, "request %s: stored approvals do not parse", id);
+        err_set(e, ERR_INTERNAL, "request %s: stored approvals do not parse", id);
         goto out;
     }
     if (approved_by(approvals, who_of(a))) {
-        err_set(e, 409, ERR_CONFLICT, "request %s is already approved by %s", id, who_of(a));
+        err_set(e, ERR_CONFLICT, "request %s is already approved by %s", id, who_of(a));
         goto out;
     }
     json_array_append_new(approvals,
@@ -425,7 +423,7 @@ int svc_request_reject(struct svc *s, const struct actor *a, const char *tenant,
     int rc = -1;
 
     if (reason == NULL || reason[0] == '\0' || strlen(reason) > 1000)
-        return err_set(e, 400, ERR_BAD_REQUEST, "reason: required, at most 1000 characters");
+        return err_set(e, ERR_INVALID, "reason: required, at most 1000 characters");
     if (decision_begin(s, a, tenant, id, &tx, &r, e) != 0)
         return -1;
     free(r->status);

@@ -12,7 +12,7 @@
  *
  * Limits: certificates per hour, counted in the database (so across nodes),
  * and API requests per second, a token bucket per tenant on each node.  Both
- * refuse with 429; rate-limit refusals are audited at most once a second per
+ * refuse with ERR_LIMIT; rate-limit refusals are audited at most once a second per
  * tenant, with the number refused since the last such event, so a flood does
  * not become a flood of audit writes.
  */
@@ -121,13 +121,13 @@ int svc_tenant_get(struct svc *s, const char *tenant, struct tenant_rec **out, s
     int rc;
 
     if (!name_valid(tenant))
-        return err_set(e, 404, ERR_NOT_FOUND, "tenant not found");
+        return err_set(e, ERR_NOT_FOUND, "tenant not found");
     if ((tx = store_begin_read(s->store, e)) == NULL)
         return -1;
     rc = store_tenant_get(tx, tenant, out, e);
     store_rollback(tx);
-    if (rc != 0 && e != NULL && e->status == 404)
-        err_set(e, 404, ERR_NOT_FOUND, "tenant %s not found", tenant);
+    if (rc != 0 && e != NULL && e->kind == ERR_NOT_FOUND)
+        err_set(e, ERR_NOT_FOUND, "tenant %s not found", tenant);
     return rc;
 }
 
@@ -150,14 +150,15 @@ struct tenant_change {
     int certs_per_hour, requests_per_second; /* without: -1 unchanged */
 };
 
-/* Applies c to t; the event's detail in *detail (caller frees); -1/409 if t's state refuses it. */
+/* Applies c to t; the event's detail in *detail (caller frees); -1/ERR_CONFLICT if t's state
+ * refuses it. */
 static int change_apply(struct svc *s, struct tenant_rec *t, const struct tenant_change *c,
                         char **detail, struct err *e)
 {
     json_t *d;
 
     if (!status_in(t->status, c->from))
-        return err_set(e, 409, ERR_CONFLICT, "tenant %s is %s", t->name, t->status);
+        return err_set(e, ERR_CONFLICT, "tenant %s is %s", t->name, t->status);
     if (c->to == NULL) {
         if (c->certs_per_hour >= 0)
             t->certs_per_hour = c->certs_per_hour;
@@ -192,14 +193,14 @@ static int change(struct svc *s, const struct actor *a, const char *tenant,
     int rc = -1;
 
     if (c->reason != NULL && strlen(c->reason) > 1000)
-        return err_set(e, 400, ERR_BAD_REQUEST, "reason: at most 1000 characters");
+        return err_set(e, ERR_INVALID, "reason: at most 1000 characters");
     if (!name_valid(tenant) || tenant[0] == '_')
-        return err_set(e, 404, ERR_NOT_FOUND, "tenant %s not found", tenant);
+        return err_set(e, ERR_NOT_FOUND, "tenant %s not found", tenant);
     if ((tx = store_begin(s->store, e)) == NULL)
         return -1;
     if (store_tenant_get(tx, tenant, &t, e) != 0) {
-        if (e->status == 404)
-            err_set(e, 404, ERR_NOT_FOUND, "tenant %s not found", tenant);
+        if (e->kind == ERR_NOT_FOUND)
+            err_set(e, ERR_NOT_FOUND, "tenant %s not found", tenant);
         goto out;
     }
     if (change_apply(s, t, c, &detail, e) != 0 || store_tenant_update(tx, tenant, t, e) != 0 ||
@@ -260,7 +261,7 @@ int svc_cert_quota(struct store_tx *tx, const struct tenant_rec *t, struct err *
         return 0;
     rc = store_cert_count_since(tx, t->name, time_now() - 3600, &n, e);
     if (rc == 0 && n >= t->certs_per_hour)
-        rc = err_set(e, 429, ERR_TOO_MANY,
+        rc = err_set(e, ERR_LIMIT,
                      "tenant %s has issued %" PRId64 " certificates in the last hour: its quota "
                      "is %d an hour",
                      t->name, n, t->certs_per_hour);
@@ -328,9 +329,9 @@ int svc_tenant_admit(struct svc *s, const char *tenant, long *refused, struct er
     if ((g = gate_of(s, tenant, now, e)) == NULL) {
         rc = -1;
     } else if (strcmp(g->status, "deleted") == 0 || strcmp(g->status, "purged") == 0) {
-        rc = err_set(e, 404, ERR_NOT_FOUND, "tenant %s is deleted", tenant);
+        rc = err_set(e, ERR_NOT_FOUND, "tenant %s is deleted", tenant);
     } else if (g->rps > 0 && !bucket_take(g, s->gates->nodes, now)) {
-        rc = err_set(e, 429, ERR_TOO_MANY,
+        rc = err_set(e, ERR_LIMIT,
                      "tenant %s is limited to %d API requests a second (shared by %d node%s): "
                      "retry later",
                      tenant, g->rps, s->gates->nodes, s->gates->nodes == 1 ? "" : "s");
@@ -432,13 +433,13 @@ static int chain_export(struct svc *s, const char *tenant, char **path, char **s
     gmtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
     if (mkdir(s->tenant_export_dir, 0700) != 0 && errno != EEXIST)
-        return err_set(e, 500, ERR_INTERNAL, "audit export: cannot make %s: %s",
-                       s->tenant_export_dir, strerror(errno));
+        return err_set(e, ERR_INTERNAL, "audit export: cannot make %s: %s", s->tenant_export_dir,
+                       strerror(errno));
     *path = xasprintf("%s/%s-%s.audit.jsonl", s->tenant_export_dir, tenant, stamp);
     tmp = xasprintf("%s.tmp", *path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
-        err_set(e, 500, ERR_INTERNAL, "audit export: cannot write %s: %s", tmp, strerror(errno));
+        err_set(e, ERR_INTERNAL, "audit export: cannot write %s: %s", tmp, strerror(errno));
         goto out;
     }
     EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
@@ -447,7 +448,7 @@ static int chain_export(struct svc *s, const char *tenant, char **path, char **s
         struct buf b = {0};
         n = svc_audit_export(s, tenant, after, 10000, after == 0, &b, &last, e);
         if (n >= 0 && b.len > 0 && write_all(fd, b.data, b.len) != 0)
-            n = err_set(e, 500, ERR_INTERNAL, "audit export: write: %s", strerror(errno));
+            n = err_set(e, ERR_INTERNAL, "audit export: write: %s", strerror(errno));
         if (n > 0)
             EVP_DigestUpdate(ctx, b.data, b.len);
         buf_free(&b);
@@ -455,10 +456,10 @@ static int chain_export(struct svc *s, const char *tenant, char **path, char **s
         *events += n > 0 ? n : 0;
     } while (n == 10000);
     if (n >= 0 && fsync(fd) != 0)
-        n = err_set(e, 500, ERR_INTERNAL, "audit export: fsync: %s", strerror(errno));
+        n = err_set(e, ERR_INTERNAL, "audit export: fsync: %s", strerror(errno));
     close(fd);
     if (n >= 0 && rename(tmp, *path) != 0)
-        n = err_set(e, 500, ERR_INTERNAL, "audit export: rename: %s", strerror(errno));
+        n = err_set(e, ERR_INTERNAL, "audit export: rename: %s", strerror(errno));
     if (n < 0) {
         unlink(tmp);
         goto out;
@@ -520,7 +521,7 @@ static int purge_one(struct svc *s, const char *tenant, struct err *e)
     int64_t seq = 0, events = 0;
     int rc = -1;
 
-    if (svc_audit_checkpoint(s, tenant, &seq, e) != 0 && e->status != 404)
+    if (svc_audit_checkpoint(s, tenant, &seq, e) != 0 && e->kind != ERR_NOT_FOUND)
         log_warn("tenant %s: last audit checkpoint before purge: %s", tenant, e->msg);
     if (chain_export(s, tenant, &path, &sha256, &events, e) != 0 ||
         (tx = store_begin(s->store, e)) == NULL)

@@ -68,7 +68,7 @@ static struct tsa_cache_entry *cache_entry_new(struct tsa_unit_rec *rec, struct 
     c->rec = rec;
     c->digest = digest_of(rec->key_type);
     if (cert == NULL || (c->subject = X509_NAME_dup(X509_get_subject_name(cert))) == NULL) {
-        err_ossl(e, 500, ERR_INTERNAL, "TSA unit %s: stored certificate does not parse", rec->name);
+        err_ossl(e, ERR_INTERNAL, "TSA unit %s: stored certificate does not parse", rec->name);
         X509_free(cert);
         cache_entry_free(c);
         return NULL;
@@ -80,7 +80,7 @@ static struct tsa_cache_entry *cache_entry_new(struct tsa_unit_rec *rec, struct 
     X509_free(cert);
     if (tsa_policy_init(&c->policy, rec->policy, rec->policies_json, rec->hashes_json,
                         rec->accuracy_ms, e) != 0) {
-        err_set(e, 500, ERR_INTERNAL, "TSA unit %s: stored settings are invalid", rec->name);
+        err_set(e, ERR_INTERNAL, "TSA unit %s: stored settings are invalid", rec->name);
         cache_entry_free(c);
         return NULL;
     }
@@ -136,7 +136,7 @@ static int unit_usable(struct svc *s, struct tsa_cache_entry *c, struct err *e)
     usable = c->usable;
     if (now - c->checked_at < 1) {
         pthread_mutex_unlock(&s->lock);
-        return usable ? 0 : err_set(e, 503, ERR_UNAVAILABLE, "the unit cannot issue now");
+        return usable ? 0 : err_set(e, ERR_UNAVAILABLE, "the unit cannot issue now");
     }
     pthread_mutex_unlock(&s->lock);
     if (svc_tenant_check(s, c->rec->tenant, &active, e) != 0 ||
@@ -161,12 +161,12 @@ static int unit_usable(struct svc *s, struct tsa_cache_entry *c, struct err *e)
     c->usable = usable;
     c->checked_at = now;
     pthread_mutex_unlock(&s->lock);
-    return usable ? 0 : err_set(e, 503, ERR_UNAVAILABLE, "the unit cannot issue now");
+    return usable ? 0 : err_set(e, ERR_UNAVAILABLE, "the unit cannot issue now");
 }
 
 /*
  * The unit (tenant, unit), from the cache or the store (entries live as long
- * as the svc; a changed unit gets a new one).  NULL with e (404).
+ * as the svc; a changed unit gets a new one).  NULL with e (ERR_NOT_FOUND).
  */
 static struct tsa_cache_entry *unit_get(struct svc *s, const char *tenant, const char *unit,
                                         struct err *e)
@@ -179,7 +179,7 @@ static struct tsa_cache_entry *unit_get(struct svc *s, const char *tenant, const
     if (c != NULL)
         return c;
     if (!name_valid(unit) || svc_tenant_check(s, tenant, &active, e) != 0 || !active) {
-        err_set(e, 404, ERR_NOT_FOUND, "no such TSA");
+        err_set(e, ERR_NOT_FOUND, "no such TSA");
         return NULL;
     }
     if ((tx = store_begin_read(s->store, e)) == NULL)
@@ -187,8 +187,8 @@ static struct tsa_cache_entry *unit_get(struct svc *s, const char *tenant, const
     rc = store_tsa_unit_get(tx, tenant, unit, &rec, e);
     store_rollback(tx);
     if (rc != 0 || (c = cache_entry_new(rec, e)) == NULL) {
-        if (rc != 0 && e->status == 404)
-            err_set(e, 404, ERR_NOT_FOUND, "no such TSA");
+        if (rc != 0 && e->kind == ERR_NOT_FOUND)
+            err_set(e, ERR_NOT_FOUND, "no such TSA");
         return NULL;
     }
     pthread_mutex_lock(&s->lock);
@@ -264,12 +264,12 @@ static int token_make(struct svc *s, struct tsa_cache_entry *u, const struct tsa
     if (serial == NULL)
         return -1;
     if (clock_gettime(CLOCK_REALTIME, &now) != 0) {
-        err_set(e, 500, ERR_INTERNAL, "the clock cannot be read");
+        err_set(e, ERR_INTERNAL, "the clock cannot be read");
         goto out;
     }
     /* No token outside the validity of the unit certificate: it would not verify. */
     if ((int64_t)now.tv_sec < u->not_before || (int64_t)now.tv_sec >= u->not_after) {
-        err_set(e, 503, ERR_UNAVAILABLE, "the unit's certificate is not valid now");
+        err_set(e, ERR_UNAVAILABLE, "the unit's certificate is not valid now");
         goto out;
     }
     if (tsa_tst_build(q, &u->policy, serial, &now, u->subject, &tst, &tst_len, &rec->gen_time, e) !=
@@ -317,15 +317,15 @@ static int token_issue(struct svc *s, struct tsa_cache_entry *u, const struct ts
     OBJ_obj2txt(policy, sizeof(policy), q->policy, 1);
     rec.imprint = tsa_query_imprint_hex(q);
     rec.nonce = tsa_query_nonce_hex(q);
-    /* A serial clash (409) draws a new serial; anything else fails the request. */
+    /* A serial clash (ERR_CONFLICT) draws a new serial; anything else fails the request. */
     for (int attempt = 0; attempt < 3 && rc != 0; attempt++) {
         token_rec_reset(&rec);
         rc = token_make(s, u, q, &rec, e);
-        if (rc != 0 && e->status != 409)
+        if (rc != 0 && e->kind != ERR_CONFLICT)
             break;
     }
     if (rc == 0 && tsa_resp_granted(rec.der, rec.der_len, out, out_len) != 0)
-        rc = err_set(e, 500, ERR_INTERNAL, "the response cannot be encoded");
+        rc = err_set(e, ERR_INTERNAL, "the response cannot be encoded");
     token_rec_reset(&rec);
     free(rec.imprint);
     free(rec.nonce);
@@ -337,7 +337,7 @@ static int refusal(enum tsa_failure f, const char *text, unsigned char **out, si
                    struct err *e)
 {
     if (tsa_resp_refusal(f, text, out, out_len) != 0)
-        return err_set(e, 500, ERR_INTERNAL, "the TSA response cannot be encoded");
+        return err_set(e, ERR_INTERNAL, "the TSA response cannot be encoded");
     return 0;
 }
 
@@ -404,7 +404,7 @@ static char *policies_text(const struct tsa_policy *p)
 /*
  * Checks c; sets the canonical default policy (*policy) and the JSON array of
  * every accepted policy (*policies) to store (caller frees both).  -1 with e
- * (400) naming the field.
+ * (ERR_INVALID) naming the field.
  */
 static int create_check(const struct tsa_create *c, char **policy, char **policies, struct err *e)
 {
@@ -413,13 +413,13 @@ static int create_check(const struct tsa_create *c, char **policy, char **polici
     char oid[128];
 
     if (c->name == NULL || !name_valid(c->name))
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "name: 1-63 characters of a-z 0-9 - _ . starting with a letter or digit");
     if (c->ca == NULL)
-        return err_set(e, 400, ERR_BAD_REQUEST, "ca: required");
+        return err_set(e, ERR_INVALID, "ca: required");
     /* OpenSSL 3.0's CMS cannot sign with Ed25519 ("no default digest"): not offered. */
     if (type == KEY_NONE || type == KEY_ED25519)
-        return err_set(e, 400, ERR_BAD_REQUEST,
+        return err_set(e, ERR_INVALID,
                        "key_type: one of ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096");
     if (tsa_policy_init(&p, c->policy, c->policies, c->hashes ? c->hashes : DEFAULT_HASHES,
                         c->accuracy_ms < 0 ? DEFAULT_ACCURACY : c->accuracy_ms, e) != 0)
@@ -431,7 +431,7 @@ static int create_check(const struct tsa_create *c, char **policy, char **polici
     return 0;
 }
 
-/* 409 if tenant already has a unit called name (checked before a key is made). */
+/* ERR_CONFLICT if tenant already has a unit called name (checked before a key is made). */
 static int unit_absent(struct svc *s, const char *tenant, const char *name, struct err *e)
 {
     struct store_tx *tx = store_begin_read(s->store, e);
@@ -444,8 +444,8 @@ static int unit_absent(struct svc *s, const char *tenant, const char *name, stru
     store_rollback(tx);
     tsa_unit_rec_free(r);
     if (rc == 0)
-        return err_set(e, 409, ERR_CONFLICT, "TSA unit %s exists", name);
-    return e->status == 404 ? 0 : -1;
+        return err_set(e, ERR_CONFLICT, "TSA unit %s exists", name);
+    return e->kind == ERR_NOT_FOUND ? 0 : -1;
 }
 
 /* The unit's CA certificate and those above it, concatenated DER (caller frees). */
@@ -493,8 +493,8 @@ static int unit_insert(struct svc *s, const struct actor *a, const char *tenant,
     free(detail);
     if (rc != 0) {
         store_rollback(tx);
-        if (e->status == 409)
-            err_set(e, 409, ERR_CONFLICT, "TSA unit %s exists", r->name);
+        if (e->kind == ERR_CONFLICT)
+            err_set(e, ERR_CONFLICT, "TSA unit %s exists", r->name);
         return -1;
     }
     return store_commit(tx, e);
@@ -542,7 +542,7 @@ static int unit_read(struct svc *s, const char *tenant, const char *name, struct
     return rc;
 }
 
-/* Applies u to r (strings replaced are owned by r afterwards); -1 with e (400) if bad. */
+/* Applies u to r (strings replaced are owned by r afterwards); -1 with e (ERR_INVALID) if bad. */
 static int update_apply(struct tsa_unit_rec *r, const struct tsa_update *u, json_t *changed,
                         struct err *e)
 {
@@ -553,7 +553,7 @@ static int update_apply(struct tsa_unit_rec *r, const struct tsa_update *u, json
     long accuracy = u->accuracy_ms >= 0 ? u->accuracy_ms : (long)r->accuracy_ms;
 
     if (u->status && strcmp(u->status, "active") != 0 && strcmp(u->status, "disabled") != 0)
-        return err_set(e, 400, ERR_BAD_REQUEST, "status: active or disabled");
+        return err_set(e, ERR_INVALID, "status: active or disabled");
     /* Without new policies the accepted ones stay (the default among them). */
     if (tsa_policy_init(&p, policy, u->policies ? u->policies : r->policies_json, hashes, accuracy,
                         e) != 0)
@@ -596,8 +596,8 @@ int svc_tsa_update(struct svc *s, const struct actor *a, const char *tenant, con
     if (tx == NULL)
         goto out;
     if (store_tsa_unit_get(tx, tenant, name, &r, e) != 0) {
-        if (e->status == 404)
-            err_set(e, 404, ERR_NOT_FOUND, "TSA unit %s not found", name);
+        if (e->kind == ERR_NOT_FOUND)
+            err_set(e, ERR_NOT_FOUND, "TSA unit %s not found", name);
         goto out;
     }
     if (update_apply(r, u, changed, e) != 0)
@@ -633,7 +633,7 @@ int svc_tsa_create(struct svc *s, const struct actor *a, const char *tenant,
     if (svc_tenant_check(s, tenant, &active, e) != 0 || unit_absent(s, tenant, c->name, e) != 0)
         goto out;
     if (!active) {
-        err_set(e, 403, ERR_FORBIDDEN, "tenant %s is suspended", tenant);
+        err_set(e, ERR_FORBIDDEN, "tenant %s is suspended", tenant);
         goto out;
     }
     r.tenant = (char *)tenant;

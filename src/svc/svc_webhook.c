@@ -97,11 +97,10 @@ int svc_webhook_put(struct svc *s, const struct actor *a, const char *tenant, co
     int made = 0, rc = -1;
 
     if (!s->webhooks_enabled)
-        return err_set(e, 403, ERR_FORBIDDEN,
+        return err_set(e, ERR_FORBIDDEN,
                        "webhooks are not enabled on this installation (webhooks_enabled)");
     if (url == NULL || !url_ok(url))
-        return err_set(e, 400, ERR_BAD_REQUEST,
-                       "url: an http:// or https:// URL without credentials");
+        return err_set(e, ERR_INVALID, "url: an http:// or https:// URL without credentials");
     if ((r.key_id = webhook_key(s, tenant, &made, e)) == NULL)
         return -1;
     if (signer_webhook_new(s->signer, tenant, r.key_id, &r.nonce, &text, e) != 0)
@@ -139,8 +138,8 @@ int svc_webhook_delete(struct svc *s, const struct actor *a, const char *tenant,
     if (store_webhook_delete(tx, tenant, e) != 0 ||
         svc_audit_ok(tx, tenant, a, "webhook.delete", tenant, NULL, e) != 0) {
         store_rollback(tx);
-        if (e->status == 404)
-            err_set(e, 404, ERR_NOT_FOUND, "no webhook");
+        if (e->kind == ERR_NOT_FOUND)
+            err_set(e, ERR_NOT_FOUND, "no webhook");
         return -1;
     }
     return store_commit(tx, e);
@@ -156,10 +155,10 @@ int svc_webhook_enqueue(struct svc *s, struct store_tx *tx, const char *tenant, 
 
     (void)s;
     if (store_webhook_get(tx, tenant, &hook, e) != 0)
-        return e->status == 404 ? 0 : -1; /* no webhook: nothing to announce */
+        return e->kind == ERR_NOT_FOUND ? 0 : -1; /* no webhook: nothing to announce */
     webhook_rec_free(hook);
     if ((ev.id = random_id("evt")) == NULL)
-        return err_set(e, 500, ERR_INTERNAL, "webhook: no randomness");
+        return err_set(e, ERR_INTERNAL, "webhook: no randomness");
     ev.created = ev.next_attempt = time_now();
     body = json_pack("{s:s, s:s, s:s, s:I, s:O}", "id", ev.id, "event", event, "tenant", tenant,
                      "time", (json_int_t)ev.created, "data", data);

@@ -586,7 +586,7 @@ static void bad_command_lines_are_usage_errors(void **state)
 
         if (build(lines[i], &req, &e) == 0)
             fail_msg("\"%s\" was accepted", lines[i]);
-        if (e.status != CLI_USAGE)
+        if (e.kind != ERR_USAGE)
             fail_msg("\"%s\": not a usage error: %s", lines[i], e.msg);
     }
 }
@@ -598,10 +598,10 @@ static void unreadable_files_are_errors_but_not_usage_errors(void **state)
 
     (void)state;
     assert_int_equal(build("cert issue --ca x --profile y --csr @missing.csr", &req, &e), -1);
-    assert_int_not_equal(e.status, CLI_USAGE);
+    assert_int_not_equal(e.kind, ERR_USAGE);
     assert_non_null(strstr(e.msg, "missing.csr"));
     assert_int_equal(build("profile create web @bad.json", &req, &e), -1);
-    assert_int_not_equal(e.status, CLI_USAGE);
+    assert_int_not_equal(e.kind, ERR_USAGE);
     assert_non_null(strstr(e.msg, "bad.json:1"));
 }
 

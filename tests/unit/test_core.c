@@ -75,12 +75,12 @@ static int group_teardown(void **state)
     return 0;
 }
 
-/* Asserts that e holds status/code and that its message contains part. */
-static void expect_err(const struct err *e, int status, const char *code, const char *part)
+/* Asserts that e holds kind/code and that its message contains part. */
+static void expect_err(const struct err *e, enum err_kind kind, const char *code, const char *part)
 {
-    if (e->status != status || strcmp(e->code, code) != 0 || strstr(e->msg, part) == NULL)
-        fail_msg("expected %d %s \"...%s...\", got %d %s \"%s\"", status, code, part, e->status,
-                 e->code, e->msg);
+    if (e->kind != kind || strcmp(e->code, code) != 0 || strstr(e->msg, part) == NULL)
+        fail_msg("expected %s %s \"...%s...\", got %s %s \"%s\"", err_kind_word(kind), code, part,
+                 err_kind_word(e->kind), e->code, e->msg);
 }
 
 static struct profile *builtin(const char *name)
@@ -464,7 +464,7 @@ static void test_profile_errors_name_the_field(void **state)
         struct profile *p = profile_parse(cases[i].doc, &e);
         if (p != NULL)
             fail_msg("case %zu parsed: %s", i, cases[i].doc);
-        expect_err(&e, 400, ERR_BAD_REQUEST, cases[i].msg);
+        expect_err(&e, ERR_INVALID, "bad_request", cases[i].msg);
     }
 }
 
@@ -520,7 +520,7 @@ static void test_profile_with_every_field_parses(void **state)
     (void)state;
     /* CN and commonName are the same attribute: listed twice. */
     assert_null(profile_parse(doc, &e));
-    expect_err(&e, 400, ERR_BAD_REQUEST, "subject.commonName: CN listed twice");
+    expect_err(&e, ERR_INVALID, "bad_request", "subject.commonName: CN listed twice");
     {
         char *fixed = strdup(doc);
         char *dup = strstr(fixed, "\"commonName\": \"optional\",");
@@ -642,7 +642,7 @@ static void test_leaf_outside_name_constraints_is_refused(void **state)
     request_set(&r, "/CN=www.other.org", "[\"dns:www.other.org\"]", keys[K_P256][2]);
     assert_int_equal(cert_build(tls, &r, inter, keys[K_P256][1], &urls, time(NULL), &cert, &e), -1);
     assert_null(cert);
-    expect_err(&e, 422, ERR_PROFILE, "name constraints");
+    expect_err(&e, ERR_POLICY, "profile_violation", "name constraints");
     issue_request_clear(&r);
     X509_free(inter);
     X509_free(root);
@@ -754,7 +754,7 @@ static void test_country_is_a_two_letter_printable_string(void **state)
 
     (void)state;
     assert_int_equal(profile_check(tls, &r, &e), -1);
-    expect_err(&e, 422, ERR_PROFILE, "subject.C: must be two upper-case letters");
+    expect_err(&e, ERR_POLICY, "profile_violation", "subject.C: must be two upper-case letters");
     issue_request_clear(&r);
     r = country_request("DEU", V_ASN1_PRINTABLESTRING, keys[K_P256][2]);
     assert_int_equal(profile_check(tls, &r, &e), -1);
@@ -821,20 +821,20 @@ static void test_issuer_rules_are_enforced(void **state)
     /* Self-signed only under a CA profile. */
     request_set(&r, "/CN=www.example.com", "[\"dns:www.example.com\"]", keys[K_P256][2]);
     assert_int_equal(cert_build(tls, &r, NULL, keys[K_P256][2], NULL, time(NULL), &cert, &e), -1);
-    expect_err(&e, 422, ERR_PROFILE, "self-signed");
+    expect_err(&e, ERR_POLICY, "profile_violation", "self-signed");
     /* A leaf cannot issue. */
     leaf = issue(tls, "/CN=www.example.com", "[\"dns:www.example.com\"]", keys[K_P256][2], inter,
                  keys[K_P256][1], &urls);
     assert_int_equal(cert_build(tls, &r, leaf, keys[K_P256][2], &urls, time(NULL), &cert, &e), -1);
-    expect_err(&e, 422, ERR_PROFILE, "issuer: not a CA");
+    expect_err(&e, ERR_POLICY, "profile_violation", "issuer: not a CA");
     issue_request_clear(&r);
     /* pathLenConstraint 0 allows no sub-CA below the intermediate. */
     request_set(&r, "/CN=Too Deep", NULL, keys[K_P256][2]);
     assert_int_equal(cert_build(sub, &r, inter, keys[K_P256][1], &urls, time(NULL), &cert, &e), -1);
-    expect_err(&e, 422, ERR_PROFILE, "pathLenConstraint");
+    expect_err(&e, ERR_POLICY, "profile_violation", "pathLenConstraint");
     /* A root whose signing key does not match the request's key fails the check after signing. */
     assert_int_equal(cert_build(sub, &r, NULL, keys[K_P256][0], NULL, time(NULL), &cert, &e), -1);
-    expect_err(&e, 500, ERR_INTERNAL, "does not verify");
+    expect_err(&e, ERR_INTERNAL, "internal", "does not verify");
     issue_request_clear(&r);
     assert_null(cert);
     X509_free(leaf);
@@ -855,7 +855,7 @@ static void expect_refused(const struct profile *p, const char *subject, const c
     request_set(&r, subject, sans, key);
     if (profile_check(p, &r, &e) == 0)
         fail_msg("accepted %s %s", subject, sans ? sans : "");
-    expect_err(&e, 422, ERR_PROFILE, msg);
+    expect_err(&e, ERR_POLICY, "profile_violation", msg);
     issue_request_clear(&r);
 }
 
@@ -923,7 +923,8 @@ static void test_profile_check_names_the_field(void **state)
     request_set(&r, "", "[\"dns:a.example.com\"]", ec);
     r.validity_days = 398;
     assert_int_equal(profile_check(tls, &r, &e), -1);
-    expect_err(&e, 422, ERR_PROFILE, "validity_days: 398 exceeds the profile's max_days 397");
+    expect_err(&e, ERR_POLICY, "profile_violation",
+               "validity_days: 398 exceeds the profile's max_days 397");
     r.validity_days = 0;
     {
         static const unsigned char three[3] = {10, 0, 0};
@@ -934,7 +935,7 @@ static void test_profile_check_names_the_field(void **state)
         sk_GENERAL_NAME_push(r.sans, gn);
     }
     assert_int_equal(profile_check(tls, &r, &e), -1);
-    expect_err(&e, 422, ERR_PROFILE, "san.ip[0]: IP address must be 4 or 16 octets");
+    expect_err(&e, ERR_POLICY, "profile_violation", "san.ip[0]: IP address must be 4 or 16 octets");
     issue_request_clear(&r);
 
     profile_free(tls);
@@ -957,7 +958,7 @@ static void test_csr_with_broken_signature_is_refused(void **state)
     (void)state;
     der[len - 3] ^= 0x01; /* inside the signature value */
     assert_int_equal(csr_read(der, (size_t)len, 0, &r, &e), -1);
-    expect_err(&e, 400, ERR_BAD_CSR, "csr:");
+    expect_err(&e, ERR_INVALID, ERR_CODE_BAD_CSR, "csr:");
     assert_null(r.pubkey);
     der[len - 3] ^= 0x01;
     assert_int_equal(csr_read(der, (size_t)len, 0, &r, &e), 0);
@@ -965,17 +966,17 @@ static void test_csr_with_broken_signature_is_refused(void **state)
     issue_request_clear(&r);
     /* Trailing bytes, garbage, empty input, too large. */
     assert_int_equal(csr_read(der, (size_t)len - 1, 0, &r, &e), -1);
-    expect_err(&e, 400, ERR_BAD_CSR, "csr:");
+    expect_err(&e, ERR_INVALID, ERR_CODE_BAD_CSR, "csr:");
     assert_int_equal(csr_read((const unsigned char *)"hello", 5, 0, &r, &e), -1);
-    expect_err(&e, 400, ERR_BAD_CSR, "csr:");
+    expect_err(&e, ERR_INVALID, ERR_CODE_BAD_CSR, "csr:");
     assert_int_equal(csr_read(der, 0, 0, &r, &e), -1);
     assert_int_equal(csr_read(der, 70000, 0, &r, &e), -1);
-    expect_err(&e, 400, ERR_BAD_CSR, "larger than");
+    expect_err(&e, ERR_INVALID, ERR_CODE_BAD_CSR, "larger than");
     OPENSSL_free(der);
     /* Signed by another key than the one it carries. */
     der = csr_make(keys[K_P256][2], keys[K_P256][1], "/CN=a", NULL, &len);
     assert_int_equal(csr_read(der, (size_t)len, 0, &r, &e), -1);
-    expect_err(&e, 400, ERR_BAD_CSR, "signature");
+    expect_err(&e, ERR_INVALID, ERR_CODE_BAD_CSR, "signature");
     assert_null(r.subject);
     OPENSSL_free(der);
 }
@@ -989,7 +990,7 @@ static void test_csr_with_weak_key_is_refused(void **state)
 
     (void)state;
     assert_int_equal(csr_read(der, (size_t)len, 0, &r, &e), -1);
-    expect_err(&e, 400, ERR_BAD_CSR, "RSA key of 1024 bits is too weak");
+    expect_err(&e, ERR_INVALID, ERR_CODE_BAD_CSR, "RSA key of 1024 bits is too weak");
     OPENSSL_free(der);
 }
 
@@ -1017,7 +1018,7 @@ static void test_csr_ec_points_are_checked(void **state)
         assert_non_null(at);
         at[plen - 1] ^= 0x01; /* the last byte of y: off the curve */
         assert_int_equal(csr_read(der, (size_t)len, 0, &r, &e), -1);
-        expect_err(&e, 400, ERR_BAD_CSR, "cannot be decoded");
+        expect_err(&e, ERR_INVALID, ERR_CODE_BAD_CSR, "cannot be decoded");
         assert_null(r.pubkey);
         OPENSSL_free(point);
         point = NULL;
@@ -1048,7 +1049,7 @@ static void test_csr_with_malformed_extension_request_is_refused(void **state)
     len = i2d_X509_REQ(req, &der);
     assert_true(len > 0);
     assert_int_equal(csr_read(der, (size_t)len, 0, &r, &e), -1);
-    expect_err(&e, 400, ERR_BAD_CSR, "malformed extension request");
+    expect_err(&e, ERR_INVALID, ERR_CODE_BAD_CSR, "malformed extension request");
     assert_null(r.pubkey);
     OPENSSL_free(der);
     X509_NAME_free(name);
@@ -1083,7 +1084,7 @@ static void test_csr_in_pem_and_csr_build(void **state)
     }
     /* The signing key must match the public key. */
     assert_null(csr_build(name, keys[K_P256][1], keys[K_P256][2], &e));
-    expect_err(&e, 500, ERR_INTERNAL, "csr:");
+    expect_err(&e, ERR_INTERNAL, "internal", "csr:");
     BIO_free(bio);
     X509_NAME_free(name);
 }
@@ -1159,13 +1160,13 @@ static void test_crl_is_signed_and_complete(void **state)
         const struct crl_entry bad_reason[] = {{"01", now, 7, 0}};
         const struct crl_entry bad_serial[] = {{"xyz", now, 0, 0}};
         assert_int_equal(crl_build(root, keys[K_P384][0], dup, 2, 2, now, now + 60, &crl, &e), -1);
-        expect_err(&e, 500, ERR_INTERNAL, "listed twice");
+        expect_err(&e, ERR_INTERNAL, "internal", "listed twice");
         assert_int_equal(
             crl_build(root, keys[K_P384][0], bad_reason, 1, 2, now, now + 60, &crl, &e), -1);
-        expect_err(&e, 500, ERR_INTERNAL, "entries[0]: 7 is not a CRLReason");
+        expect_err(&e, ERR_INTERNAL, "internal", "entries[0]: 7 is not a CRLReason");
         assert_int_equal(
             crl_build(root, keys[K_P384][0], bad_serial, 1, 2, now, now + 60, &crl, &e), -1);
-        expect_err(&e, 500, ERR_INTERNAL, "entries[0]: bad serial");
+        expect_err(&e, ERR_INTERNAL, "internal", "entries[0]: bad serial");
         assert_int_equal(crl_build(root, keys[K_P384][0], NULL, 0, 2, now, now, &crl, &e), -1);
         assert_null(crl);
     }
@@ -1283,7 +1284,7 @@ static void test_crl_scope_extensions(void **state)
     delta.delta_base = 12;
     w = crl_writer_new();
     assert_int_equal(crl_writer_finish(w, root, keys[K_P384][0], &delta, &der, &len, &e), -1);
-    expect_err(&e, 500, ERR_INTERNAL, "base must precede");
+    expect_err(&e, ERR_INTERNAL, "internal", "base must precede");
     crl_writer_free(w);
     X509_free(root);
 }
@@ -1359,15 +1360,15 @@ static void test_name_parse_round_trip(void **state)
     X509_NAME_free(name);
 
     assert_null(name_parse("/C=Germany/CN=x", &e));
-    expect_err(&e, 400, ERR_BAD_REQUEST, "subject.C");
+    expect_err(&e, ERR_INVALID, "bad_request", "subject.C");
     assert_null(name_parse("/Shoe=1", &e));
-    expect_err(&e, 400, ERR_BAD_REQUEST, "unknown attribute \"Shoe\"");
+    expect_err(&e, ERR_INVALID, "bad_request", "unknown attribute \"Shoe\"");
     assert_null(name_parse("CN=x", &e));
-    expect_err(&e, 400, ERR_BAD_REQUEST, "subject:");
+    expect_err(&e, ERR_INVALID, "bad_request", "subject:");
     assert_null(name_parse("/CN=", &e));
-    expect_err(&e, 400, ERR_BAD_REQUEST, "subject.CN: empty");
+    expect_err(&e, ERR_INVALID, "bad_request", "subject.CN: empty");
     assert_null(name_parse("/CN", &e));
-    expect_err(&e, 400, ERR_BAD_REQUEST, "key=value");
+    expect_err(&e, ERR_INVALID, "bad_request", "key=value");
     assert_null(name_parse("/CN=a\x01", &e));
     assert_null(name_parse(NULL, &e));
 }
@@ -1425,10 +1426,10 @@ static void test_request_from_json(void **state)
     assert_int_equal(sk_GENERAL_NAME_num(r.sans), 5);
     assert_int_equal(ASN1_STRING_length(sk_GENERAL_NAME_value(r.sans, 2)->d.ip), 16);
     assert_int_equal(issue_request_from_json(&r, "/CN=a", bad, &e), -1);
-    expect_err(&e, 400, ERR_BAD_REQUEST, "sans[1]: bad IP address");
+    expect_err(&e, ERR_INVALID, "bad_request", "sans[1]: bad IP address");
     assert_int_equal(sk_GENERAL_NAME_num(r.sans), 5); /* untouched on error */
     assert_int_equal(issue_request_from_json(&r, "/CN=a", bad_type, &e), -1);
-    expect_err(&e, 400, ERR_BAD_REQUEST, "sans[0]");
+    expect_err(&e, ERR_INVALID, "bad_request", "sans[0]");
     assert_int_equal(issue_request_from_json(&r, "", NULL, &e), 0);
     assert_null(r.sans);
     issue_request_clear(&r);

@@ -106,7 +106,7 @@ static int authorize(void *app, const struct http_route *route, struct http_requ
         return 0;
     if (token == NULL || strcmp(token, "letmein") != 0) {
         http_add_header(resp, "WWW-Authenticate", "Bearer");
-        http_respond_error(resp, 401, ERR_UNAUTHORIZED, "missing or wrong token");
+        http_respond_kind(resp, ERR_UNAUTHENTICATED, "missing or wrong token");
         return -1;
     }
     req->principal = xstrdup("alice");
@@ -490,10 +490,10 @@ static void path_is_decoded_once_and_traversal_refused(void **state)
     assert_string_equal(out, "/a%2Fb/..%2F..");
     free(out);
     for (i = 0; i < ARRAY_LEN(bad); i++) {
-        e.status = 0;
+        err_clear(&e);
         if (http_path_decode(bad[i], &out, &e) != -1)
             fail_msg("%s accepted", bad[i]);
-        assert_int_equal(e.status, 400);
+        assert_int_equal(e.kind, ERR_INVALID);
     }
 }
 
@@ -1055,7 +1055,7 @@ static void forwarded_client_is_the_rightmost_untrusted_entry(void **state)
     assert_int_equal(http_forwarded_client(proxies, n, " , ", client, sizeof(client), &e), 1);
     assert_int_equal(
         http_forwarded_client(proxies, n, "198.51.100.7:443", client, sizeof(client), &e), -1);
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     assert_non_null(strstr(e.msg, "198.51.100.7:443"));
     assert_int_equal(
         http_forwarded_client(proxies, n, "6.6.6.6, 10.0.0.0/8", client, sizeof(client), &e), -1);
@@ -1109,7 +1109,7 @@ static void only_a_trusted_proxy_sets_the_client_address(void **state)
                              &r, "http", p, NULL),
                      CURLE_OK);
     assert_int_equal(r.status, 400);
-    assert_string_equal(reply_error(&r, got, sizeof(got)), ERR_BAD_REQUEST);
+    assert_string_equal(reply_error(&r, got, sizeof(got)), "bad_request");
     reply_free(&r);
     http_server_stop(srv);
     cfg.trusted_proxies = "127.0.0.1, example.org";

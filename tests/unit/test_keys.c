@@ -339,7 +339,7 @@ static void a_certificate_for_another_key_is_not_bound_to_a_remote_key(void **st
     remote = signer_key(signer, "alpha", id, &e);
     assert_non_null(remote);
     assert_null(signer_key_cert(remote, x, &e));
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     X509_free(x);
     EVP_PKEY_free(other);
     EVP_PKEY_free(remote);
@@ -356,7 +356,7 @@ static void key_type_names_parse_and_unknown_types_are_refused(void **state)
     assert_int_equal(key_type_parse("rsa-1024"), KEY_NONE);
     assert_int_equal(key_type_parse(NULL), KEY_NONE);
     assert_null(key_generate(KEY_NONE, &e));
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
 }
 
 /* A TBSCertList of n entries (serial i, a reasonCode on every third); caller frees. */
@@ -429,7 +429,7 @@ static void an_audit_checkpoint_is_signed_and_a_lookalike_refused(void **state)
         }
     assert_null(tbs_kind(der, len));
     assert_int_equal(signer_sign(signer, "alpha", id, "SHA256", der, len, &sig, &n, &e), -1);
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     assert_int_equal(tbs_checkpoint_decode(der, len, &tenant, &seq, back, &when), -1);
     OPENSSL_free(der);
     /* Under arc 2 it is an offline bundle's digest, which is not a checkpoint either. */
@@ -493,13 +493,13 @@ static void webhook_secrets_stay_in_the_signer(void **state)
     assert_int_equal(signer_webhook_mac(signer, "beta", rsa, nonce1, (const unsigned char *)text,
                                         strlen(text), &mac, &mac_len, &e),
                      -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(signer_webhook_new(signer, "alpha", ec, &nonce2, &secret2, &e), -1);
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     assert_int_equal(signer_webhook_mac(signer, "alpha", rsa, "abcd", (const unsigned char *)text,
                                         strlen(text), &mac, &mac_len, &e),
                      -1);
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     /* What the secret is derived from is nothing W_SIGN signs. */
     raw = hex_decode(nonce1, &raw_len);
     assert_int_equal(raw_len, sizeof(nonce));
@@ -508,7 +508,7 @@ static void webhook_secrets_stay_in_the_signer(void **state)
     assert_int_equal(tbs_webhook_secret_encode("alpha", nonce, &der, &len), 0);
     assert_null(tbs_kind(der, len));
     assert_int_equal(signer_sign(signer, "alpha", rsa, "SHA256", der, len, &sig, &n, &e), -1);
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     OPENSSL_free(der);
     free(nonce1);
     free(nonce2);
@@ -550,7 +550,7 @@ static void a_large_crl_is_signed_and_a_damaged_one_refused(void **state)
     assert_null(tbs_kind(tbs, (size_t)len));
     assert_int_equal(signer_sign(signer, "alpha", id, "SHA256", tbs, (size_t)len, &sig, &n, &e),
                      -1);
-    assert_int_equal(e.status, 413);
+    assert_int_equal(e.kind, ERR_TOO_LARGE);
     OPENSSL_free(tbs);
     /* A small CRL with a damaged entry: refused as not a CRL. */
     tbs = crl_tbs_der(3, &len);
@@ -563,7 +563,7 @@ static void a_large_crl_is_signed_and_a_damaged_one_refused(void **state)
     assert_null(tbs_kind(tbs, (size_t)len));
     assert_int_equal(signer_sign(signer, "alpha", id, "SHA256", tbs, (size_t)len, &sig, &n, &e),
                      -1);
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     OPENSSL_free(tbs);
     EVP_PKEY_free(pub);
     free(id);
@@ -587,21 +587,21 @@ static void a_key_of_another_tenant_is_refused_and_its_file_left_alone(void **st
     assert_non_null(before);
     assert_int_equal(stat(path, &st1), 0);
     assert_null(signer_key(signer, "beta", id, &e));
-    assert_int_equal(e.status, 404);
-    assert_string_equal(e.code, ERR_NOT_FOUND);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(
         signer_sign(signer, "beta", id, "SHA256", tbs, (size_t)tbs_len, &sig, &len, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(signer_delete(signer, "beta", id, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     /* Path-like ids and tenants that lead to the key are refused before any file is read. */
     evil = xasprintf("../alpha/%s", id);
     assert_null(signer_key(signer, "beta", evil, &e));
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_null(signer_key(signer, "beta/../alpha", id, &e));
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     assert_null(signer_key(signer, "../alpha", id, &e));
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     after = file_get(path, &n2);
     assert_non_null(after);
     assert_int_equal(stat(path, &st2), 0);
@@ -673,9 +673,9 @@ static void a_deleted_key_is_gone(void **state)
     assert_int_equal(signer_delete(signer, "alpha", id, &e), 0);
     assert_int_equal(access(path, F_OK), -1);
     assert_null(signer_key(signer, "alpha", id, &e));
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(signer_delete(signer, "alpha", id, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     free(path);
     EVP_PKEY_free(pub);
     free(id);
@@ -696,13 +696,13 @@ static void the_signer_signs_only_known_bodies_with_sha2(void **state)
     assert_int_equal(signer_keygen(signer, "alpha", KEY_EC_P256, &id, &pub, &e), 0);
     assert_int_equal(signer_sign(signer, "alpha", id, "SHA256", junk, sizeof(junk), &sig, &len, &e),
                      -1);
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     assert_int_equal(signer_sign(signer, "alpha", id, "SHA1", tbs, (size_t)tbs_len, &sig, &len, &e),
                      -1);
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     assert_int_equal(signer_sign(signer, "alpha", id, "MD5", tbs, (size_t)tbs_len, &sig, &len, &e),
                      -1);
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     assert_int_equal(
         signer_sign(signer, "alpha", id, "SHA256", tbs, (size_t)tbs_len, &sig, &len, &e), 0);
     free(sig);
@@ -711,7 +711,7 @@ static void the_signer_signs_only_known_bodies_with_sha2(void **state)
     tbs[tbs_len] = 0;
     assert_int_equal(
         signer_sign(signer, "alpha", id, "SHA256", tbs, (size_t)tbs_len + 1, &sig, &len, &e), -1);
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     OPENSSL_free(tbs);
     EVP_PKEY_free(pub);
     free(id);
@@ -834,29 +834,29 @@ static void the_signer_refuses_tokens_it_should_not_make(void **state)
     assert_int_equal(signer_sign_tst(signer, "alpha", id, "sha256", tbs, (size_t)tbs_len, cert,
                                      (size_t)cert_len, NULL, 0, 0, &token, &token_len, &e),
                      -1);
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     /* A certificate of another key, or one without the time-stamping EKU. */
     assert_int_equal(signer_sign_tst(signer, "alpha", id, "sha256", tst, tst_len, other_cert,
                                      (size_t)other_len, NULL, 0, 0, &token, &token_len, &e),
                      -1);
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     assert_int_equal(signer_sign_tst(signer, "alpha", id, "sha256", tst, tst_len, plain_cert,
                                      (size_t)plain_len, NULL, 0, 0, &token, &token_len, &e),
                      -1);
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     /* SHA-1, another tenant's key. */
     assert_int_equal(signer_sign_tst(signer, "alpha", id, "sha1", tst, tst_len, cert,
                                      (size_t)cert_len, NULL, 0, 0, &token, &token_len, &e),
                      -1);
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     assert_int_equal(signer_sign_tst(signer, "beta", id, "sha256", tst, tst_len, cert,
                                      (size_t)cert_len, NULL, 0, 0, &token, &token_len, &e),
                      -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     /* A bare signature over a TSTInfo: only inside the signer's own SignedData. */
     assert_int_equal(signer_sign(signer, "alpha", id, "SHA256", tst, tst_len, &sig, &token_len, &e),
                      -1);
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     /* And the good request still works. */
     assert_int_equal(signer_sign_tst(signer, "alpha", id, "sha256", tst, tst_len, cert,
                                      (size_t)cert_len, NULL, 0, 0, &token, &token_len, &e),
@@ -985,12 +985,12 @@ static void import_pkcs12_and_refuse_a_wrong_password(void **state)
     assert_int_equal(signer_import(signer, "alpha", SIGNER_IMPORT_PKCS12, der, (size_t)len, "wrong",
                                    &id, &pub, &certs, &e),
                      -1);
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     assert_non_null(strstr(e.msg, "wrong password"));
     assert_int_equal(signer_import(signer, "alpha", SIGNER_IMPORT_PKCS12, junk, sizeof(junk),
                                    "pw-123456", &id, &pub, &certs, &e),
                      -1);
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     assert_int_equal(files_of("alpha"), files);
     assert_int_equal(signer_import(signer, "alpha", SIGNER_IMPORT_PKCS12, der, (size_t)len,
                                    "pw-123456", &id, &pub, &certs, &e),
@@ -1086,7 +1086,7 @@ static void import_pem_keys_plain_and_encrypted_and_refuse_other_types(void **st
     assert_int_equal(signer_import(signer, "alpha", SIGNER_IMPORT_PEM_KEY, (unsigned char *)locked,
                                    strlen(locked), "not-it", &id, &pub, NULL, &e),
                      -1);
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     assert_int_equal(signer_import(signer, "alpha", SIGNER_IMPORT_PEM_KEY, (unsigned char *)locked,
                                    strlen(locked), "pem-pass", &id, &pub, NULL, &e),
                      0);
@@ -1096,7 +1096,7 @@ static void import_pem_keys_plain_and_encrypted_and_refuse_other_types(void **st
     assert_int_equal(signer_import(signer, "alpha", SIGNER_IMPORT_PEM_KEY, (unsigned char *)small,
                                    strlen(small), NULL, &id, &pub, NULL, &e),
                      -1);
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     assert_non_null(strstr(e.msg, "unsupported type"));
     assert_int_equal(files_of("alpha"), files + 2);
     free(plain);
@@ -1143,7 +1143,7 @@ static void server_side_keygen_round_trips_through_pkcs12(void **state)
     /* The key is forgotten once delivered. */
     assert_int_equal(
         signer_ee_pkcs12(signer, "alpha", handle, "password1", cert, NULL, &p12der, &len, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     PKCS12_free(p12);
     free(p12der);
     sk_X509_pop_free(gotca, X509_free);
@@ -1169,11 +1169,11 @@ static void a_generated_key_goes_only_to_its_tenant_and_handle(void **state)
     cert = cert_for(pub, ca, EVP_sha256(), "ee");
     assert_int_equal(
         signer_ee_pkcs12(signer, "beta", handle, "password1", cert, NULL, &p12der, &len, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(
         signer_ee_pkcs12(signer, "alpha", handle ^ 1, "password1", cert, NULL, &p12der, &len, &e),
         -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_null(p12der);
     /* The refusals did not use it up. */
     assert_int_equal(
@@ -1223,10 +1223,10 @@ static void garbage_frames_close_their_connection_and_the_signer_keeps_serving(v
     close(b);
     /* Well framed but wrong: an error reply, and the connection stays. */
     assert_int_equal(signer_call(s, 999, NULL, &reply, &len, &e), -1);
-    assert_int_equal(e.status, 400);
+    assert_int_equal(e.kind, ERR_INVALID);
     wire_put(&body, T_DATA, big, sizeof(big));
     assert_int_equal(signer_call(s, W_SIGN, &body, &reply, &len, &e), -1);
-    assert_int_equal(e.status, 413);
+    assert_int_equal(e.kind, ERR_TOO_LARGE);
     buf_free(&body);
     assert_int_equal(signer_ping(s, &e), 0);
     signer_stop(s);
@@ -1248,8 +1248,8 @@ static void a_dead_signer_makes_calls_fail_with_503(void **state)
     assert_int_equal(kill(signer_pid(s), SIGKILL), 0);
     assert_int_equal(waitpid(signer_pid(s), NULL, 0), signer_pid(s)); /* surely dead */
     assert_int_equal(signer_ping(s, &e), -1);
-    assert_int_equal(e.status, 503);
-    assert_string_equal(e.code, ERR_UNAVAILABLE);
+    assert_int_equal(e.kind, ERR_UNAVAILABLE);
+    assert_int_equal(e.kind, ERR_UNAVAILABLE);
     assert_true(X509_sign(x, remote, EVP_sha256()) <= 0);
     ERR_clear_error();
     signer_stop(s);

@@ -384,16 +384,16 @@ static void another_tenants_key_is_refused_and_a_deleted_key_is_gone(void **stat
     assert_true(signs(signer, "alpha", id, pub));
     remote = signer_key(signer, "beta", id, &e);
     assert_null(remote);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(signer_sign(signer, "beta", id, "SHA256", (const unsigned char *)"x", 1, &sig,
                                  &sig_len, &e),
                      -1);
     assert_int_equal(signer_delete(signer, "beta", id, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_true(signs(signer, "alpha", id, pub));
     assert_int_equal(signer_delete(signer, "alpha", id, &e), 0);
     assert_null(signer_key(signer, "alpha", id, &e));
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     EVP_PKEY_free(pub);
     free(id);
 }
@@ -498,7 +498,7 @@ static int health_says(struct signer *s, const char *what, int seconds)
                 return 1;
         } else {
             failed++;
-            snprintf(last_error, sizeof(last_error), "%d %s", e.status, e.msg);
+            snprintf(last_error, sizeof(last_error), "%s %s", err_kind_word(e.kind), e.msg);
         }
         usleep(100000);
     }
@@ -674,9 +674,9 @@ static void a_tenant_with_its_own_token_uses_only_that_token_and_its_pin(void **
     assert_true(signs(s, "gamma", id, pub));
     assert_true(signs(s, "alpha", alpha_id, apub));
     assert_null(signer_key(s, "alpha", id, &e));
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_null(signer_key(s, "gamma", alpha_id, &e));
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(signer_health(s, health, sizeof(health), &e), 0);
     assert_non_null(strstr(health, "tenant gamma token vouch-c: ok"));
     signer_stop(s);

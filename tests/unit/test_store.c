@@ -378,7 +378,7 @@ static void a_file_from_a_newer_build_is_refused(void **state)
     snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%d, 0)", v + 1);
     raw_exec(sql);
     assert_null(store_open(url, &e));
-    assert_int_equal(e.status, 500);
+    assert_int_equal(e.kind, ERR_INTERNAL);
     assert_non_null(strstr(e.msg, "newer"));
 }
 
@@ -414,7 +414,7 @@ static void bad_urls_are_refused(void **state)
     assert_null(store_open("sqlite:", &e));
     snprintf(bad, sizeof(bad), "sqlite:%s/no/such/dir/x.db", dir);
     assert_null(store_open(bad, &e));
-    assert_int_equal(e.status, 500);
+    assert_int_equal(e.kind, ERR_INTERNAL);
 }
 
 /* ---- tenants -------------------------------------------------------------- */
@@ -431,8 +431,8 @@ static void tenants_create_get_and_list(void **state)
     tenant_make(s, "alpha");
     tx = begin(s);
     assert_int_equal(store_tenant_create(tx, "alpha", &e), -1);
-    assert_int_equal(e.status, 409);
-    assert_string_equal(e.code, ERR_CONFLICT);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    assert_int_equal(e.kind, ERR_CONFLICT);
     commit(tx);
     tx = begin_read(s);
     assert_int_equal(store_tenant_get(tx, "alpha", &t, &e), 0);
@@ -442,8 +442,8 @@ static void tenants_create_get_and_list(void **state)
     tenant_rec_free(t);
     t = NULL;
     assert_int_equal(store_tenant_get(tx, "beta", &t, &e), -1);
-    assert_int_equal(e.status, 404);
-    assert_string_equal(e.code, ERR_NOT_FOUND);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_null(t);
     assert_int_equal(store_tenant_list(tx, &list, &n, &e), 0);
     assert_int_equal(n, 2);
@@ -474,7 +474,7 @@ static void cas_insert_get_update_and_list(void **state)
     assert_int_equal(store_ca_insert(tx, "a", &root, &e), 0);
     assert_int_equal(store_ca_insert(tx, "a", &sub, &e), 0);
     assert_int_equal(store_ca_insert(tx, "a", &root, &e), -1);
-    assert_int_equal(e.status, 409);
+    assert_int_equal(e.kind, ERR_CONFLICT);
     commit(tx);
     /* One key, one CA: another CA with root's key is a clash; offline CAs ("") are not. */
     {
@@ -482,7 +482,7 @@ static void cas_insert_get_update_and_list(void **state)
         off1.key_id = off2.key_id = "";
         tx = begin(s);
         assert_int_equal(store_ca_insert(tx, "a", &twin, &e), -1);
-        assert_int_equal(e.status, 409);
+        assert_int_equal(e.kind, ERR_CONFLICT);
         store_rollback(tx);
         tx = begin(s);
         assert_int_equal(store_ca_insert(tx, "b", &twin, &e), 0); /* another tenant's key */
@@ -516,7 +516,7 @@ static void cas_insert_get_update_and_list(void **state)
     {
         struct ca_rec ghost = ca_of("ghost");
         assert_int_equal(store_ca_update(tx, "a", &ghost, &e), -1);
-        assert_int_equal(e.status, 404);
+        assert_int_equal(e.kind, ERR_NOT_FOUND);
     }
     commit(tx);
 
@@ -571,7 +571,7 @@ static void profile_versions_and_latest(void **state)
     profile_rec_free(p);
     p = NULL;
     assert_int_equal(store_profile_get(tx, "a", "web", 3, &p, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_null(p);
     assert_int_equal(store_profile_list(tx, "a", &list, &n, &e), 0);
     assert_int_equal(n, 2);
@@ -625,7 +625,7 @@ static void entities_insert_update_and_search(void **state)
     assert_int_equal(store_entity_insert(tx, "a", &bob, &e), 0);
     assert_int_equal(store_entity_insert(tx, "a", &cam, &e), 0);
     assert_int_equal(store_entity_insert(tx, "a", &bob, &e), -1);
-    assert_int_equal(e.status, 409);
+    assert_int_equal(e.kind, ERR_CONFLICT);
     commit(tx);
 
     tx = begin_read(s);
@@ -681,7 +681,7 @@ static void entities_insert_update_and_search(void **state)
     {
         struct entity_rec ghost = entity_of("ent-9", "x", "user", NULL);
         assert_int_equal(store_entity_update(tx, "a", &ghost, &e), -1);
-        assert_int_equal(e.status, 404);
+        assert_int_equal(e.kind, ERR_NOT_FOUND);
     }
     commit(tx);
     tx = begin_read(s);
@@ -725,14 +725,14 @@ static void certificate_round_trips_and_status_changes(void **state)
     cert_rec_free(c);
     c = NULL;
     assert_int_equal(store_cert_get(tx, "a", "7f02", &c, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_null(c);
     store_rollback(tx);
 
     tx = begin(s);
     assert_int_equal(store_cert_set_status(tx, "a", "7f01", "revoked", 4000, 1, 3900, 1000, &e), 0);
     assert_int_equal(store_cert_set_status(tx, "a", "7f02", "revoked", 4000, 1, 0, 1000, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     commit(tx);
     tx = begin_read(s);
     assert_int_equal(store_cert_get(tx, "a", "7f01", &c, &e), 0);
@@ -757,8 +757,8 @@ static void duplicate_serial_is_a_conflict_and_writes_nothing(void **state)
     tx = begin(s);
     r.subject = "CN=forged";
     assert_int_equal(store_cert_insert(tx, "a", &r, &e), -1);
-    assert_int_equal(e.status, 409);
-    assert_string_equal(e.code, ERR_CONFLICT);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    assert_int_equal(e.kind, ERR_CONFLICT);
     /* The transaction goes on: the caller draws a new serial. */
     r.serial = "abc2";
     assert_int_equal(store_cert_insert(tx, "a", &r, &e), 0);
@@ -783,8 +783,8 @@ static void other_constraint_failures_are_internal_errors(void **state)
     (void)state;
     r.status = NULL; /* NOT NULL column: a caller's bug, not a clash */
     assert_int_equal(cert_put_rec(s, "a", &r, &e), -1);
-    assert_int_equal(e.status, 500);
-    assert_string_equal(e.code, ERR_INTERNAL);
+    assert_int_equal(e.kind, ERR_INTERNAL);
+    assert_int_equal(e.kind, ERR_INTERNAL);
     /* The database's own words: SQLite's "NOT NULL", PostgreSQL's "not-null". */
     assert_true(strstr(e.msg, "NOT NULL") != NULL || strstr(e.msg, "not-null") != NULL);
     store_close(s);
@@ -985,7 +985,7 @@ static int stop_entry(void *arg, const struct crl_entry_rec *r, struct err *e)
 {
     (void)arg;
     (void)r;
-    return err_set(e, 500, ERR_INTERNAL, "stopped");
+    return err_set(e, ERR_INTERNAL, "stopped");
 }
 
 static int serial_cmp(const void *a, const void *b)
@@ -1107,7 +1107,7 @@ static void crl_scopes_have_their_own_latest(void **state)
     assert_int_equal(got->number, 4);
     crl_rec_free(got);
     assert_int_equal(store_crl_latest_scope(tx, "a", "issuing", 2, 0, &got, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(store_crl_latest_scope(tx, "b", "issuing", 0, 0, &got, &e), -1);
     store_rollback(tx);
     /* Pruning keeps the newest of one scope and kind and touches no other. */
@@ -1201,7 +1201,7 @@ static void crl_insert_and_latest(void **state)
     struct err e;
     (void)state;
     assert_int_equal(store_crl_latest(tx, "a", "issuing", &got, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(store_crl_next_number(tx, "a", "issuing", &r.number, &e), 0);
     r.der = crl1;
     r.der_len = sizeof(crl1);
@@ -1212,7 +1212,7 @@ static void crl_insert_and_latest(void **state)
     r.next_update = 25;
     assert_int_equal(store_crl_insert(tx, "a", &r, &e), 0);
     assert_int_equal(store_crl_insert(tx, "a", &r, &e), -1);
-    assert_int_equal(e.status, 409);
+    assert_int_equal(e.kind, ERR_CONFLICT);
     commit(tx);
     tx = begin_read(s);
     assert_int_equal(store_crl_latest(tx, "a", "issuing", &got, &e), 0);
@@ -1287,10 +1287,10 @@ static void a_client_certificate_maps_to_its_principal(void **state)
     /* the subject alone, another issuer, another tenant: none */
     assert_int_equal(store_principal_by_cert(tx, "a", "ffff", "CN=Other CA", "CN=robot", &got, &e),
                      -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(
         store_principal_by_cert(tx, "b", "0123abcd", "CN=Partner CA", "CN=robot", &got, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     store_rollback(tx);
     store_close(s);
 }
@@ -1321,25 +1321,25 @@ static void principals_bindings_and_token_revocation_stay_in_their_tenant(void *
     t.secret = "$argon2id$x";
     assert_int_equal(store_principal_insert(tx, "a", &p, &e), 0);
     assert_int_equal(store_principal_insert(tx, "a", &p, &e), -1); /* same name */
-    assert_int_equal(e.status, 409);
+    assert_int_equal(e.kind, ERR_CONFLICT);
     assert_int_equal(store_principal_insert(tx, "b", &p, &e), 0); /* another tenant: fine */
     assert_int_equal(store_binding_insert(tx, "a", &b, &e), 0);
     assert_int_equal(store_binding_insert(tx, "a", &b, &e), -1);
-    assert_int_equal(e.status, 409);
+    assert_int_equal(e.kind, ERR_CONFLICT);
     assert_int_equal(store_binding_insert(tx, "a", &sys, &e), 0);
     assert_int_equal(store_token_insert(tx, "a", &t, &e), 0);
     commit(tx);
     tx = begin(s);
     assert_int_equal(store_principal_set_disabled(tx, "a", "prn-1", 1, &e), 0);
     assert_int_equal(store_principal_set_disabled(tx, "c", "prn-1", 1, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(store_token_revoke(tx, "b", "tok-9", 50, &e), -1); /* not b's */
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(store_token_revoke(tx, "a", "tok-9", 50, &e), 0);
     assert_int_equal(store_token_revoke(tx, "a", "tok-9", 51, &e), -1); /* once */
     b.role = "requester";
     assert_int_equal(store_binding_delete(tx, "a", &b, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     commit(tx);
     tx = begin_read(s);
     assert_int_equal(store_principal_get(tx, "a", "prn-1", &got, &e), 0);
@@ -1373,11 +1373,11 @@ static void principals_bindings_and_token_revocation_stay_in_their_tenant(void *
         struct store_tx *w = begin(s);
         assert_int_equal(store_client_ca_insert(w, "a", &ca, &e), 0);
         assert_int_equal(store_client_ca_insert(w, "a", &ca, &e), -1);
-        assert_int_equal(e.status, 409);
+        assert_int_equal(e.kind, ERR_CONFLICT);
         commit(w);
         w = begin(s);
         assert_int_equal(store_client_ca_delete(w, "b", "partner", &e), -1);
-        assert_int_equal(e.status, 404);
+        assert_int_equal(e.kind, ERR_NOT_FOUND);
         commit(w);
         w = begin_read(s);
         assert_int_equal(store_client_ca_list(w, "b", &cas, &n, &e), 0);
@@ -1420,7 +1420,7 @@ static void tokens_insert_find_list_and_delete(void **state)
         /* A hash is unique across tenants; the message does not repeat it. */
         struct token_rec dup = token_of("tok-4", "aa11");
         assert_int_equal(store_token_insert(tx, "b", &dup, &e), -1);
-        assert_int_equal(e.status, 409);
+        assert_int_equal(e.kind, ERR_CONFLICT);
         assert_null(strstr(e.msg, "aa11"));
     }
     commit(tx);
@@ -1437,7 +1437,7 @@ static void tokens_insert_find_list_and_delete(void **state)
     token_rec_free(got);
     got = NULL;
     assert_int_equal(store_token_find(tx, "dd44", &got, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_null(got);
     assert_int_equal(store_token_list(tx, "a", &list, &n, &e), 0);
     assert_int_equal(n, 2);
@@ -1451,11 +1451,11 @@ static void tokens_insert_find_list_and_delete(void **state)
     tx = begin(s);
     assert_int_equal(store_token_delete(tx, "a", "tok-1", &e), 0);
     assert_int_equal(store_token_delete(tx, "a", "tok-1", &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     commit(tx);
     tx = begin_read(s);
     assert_int_equal(store_token_find(tx, "aa11", &got, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(store_token_list(tx, "a", &list, &n, &e), 0);
     assert_int_equal(n, 1);
     token_rec_free(list[0]);
@@ -1516,19 +1516,19 @@ static void assert_tenant_sees_nothing(struct store *s, const char *t)
     struct err e;
     size_t n;
     assert_int_equal(store_ca_get(tx, t, "root", &ca, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(store_profile_get(tx, t, "web", 0, &p, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(store_profile_get(tx, t, "web", 1, &p, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(store_entity_get(tx, t, "ent-1", &ent, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(store_cert_get(tx, t, "beef", &cert, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(store_crl_latest(tx, t, "root", &crl, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(store_audit_last(tx, t, &ar, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_true(ca == NULL && p == NULL && ent == NULL && cert == NULL && crl == NULL &&
                 ar == NULL);
     n = 9;
@@ -1581,13 +1581,13 @@ static void another_tenant_sees_and_changes_nothing(void **state)
     ca.status = "disabled";
     tx = begin(s);
     assert_int_equal(store_ca_update(tx, "b", &ca, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(store_entity_update(tx, "b", &ent, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(store_cert_set_status(tx, "b", "beef", "good", 0, -1, 0, 1000, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(store_token_delete(tx, "b", "tok-1", &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(store_crl_next_number(tx, "b", "root", &num, &e), 0);
     assert_int_equal(num, 1);
     commit(tx);
@@ -1636,7 +1636,7 @@ static void rollback_leaves_nothing(void **state)
         struct cert_rec *c = NULL;
         struct token_rec *tok = NULL;
         assert_int_equal(store_cert_get(tx, "a", "cafe", &c, &e), -1);
-        assert_int_equal(e.status, 404);
+        assert_int_equal(e.kind, ERR_NOT_FOUND);
         assert_int_equal(store_cert_get(tx, "a", "beef", &c, &e), 0);
         assert_string_equal(c->status, "revoked");
         cert_rec_free(c);
@@ -1683,7 +1683,7 @@ static void savepoint_rollback_keeps_the_rest_of_the_transaction(void **state)
     assert_int_equal(store_cert_get(tx, "a", "a1", &c, &e), 0);
     cert_rec_free(c);
     assert_int_equal(store_cert_get(tx, "a", "a2", &c, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     store_rollback(tx);
     store_close(s);
 }
@@ -1733,7 +1733,7 @@ static int write_one(struct writer_arg *a, int i)
         return -1;
     snprintf(serial, sizeof(serial), "%x%03x", a->id + 1, i);
     r = cert_of(serial, "issuing", 100 + i);
-    if (store_cert_get(tx, "a", serial, &c, &a->last) != -1 || a->last.status != 404 ||
+    if (store_cert_get(tx, "a", serial, &c, &a->last) != -1 || a->last.kind != ERR_NOT_FOUND ||
         store_cert_insert(tx, "a", &r, &a->last) != 0 ||
         store_crl_next_number(tx, "a", "issuing", &a->numbers[i], &a->last) != 0) {
         store_rollback(tx);
@@ -1892,7 +1892,7 @@ static void ocsp_response_rows_follow_certificates_and_their_status(void **state
     assert_string_equal(o->ca, "issuing");
     ocsp_resp_rec_free(o);
     assert_int_equal(store_ocsp_get(tx, "b", "7f31", &o, &e), -1); /* another tenant's */
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(store_ocsp_due(tx, "a", "issuing", 10, 100, &due, &n, &e), 0);
     assert_int_equal(n, 1);
     assert_string_equal(due[0]->serial, "7f31");
@@ -1968,7 +1968,7 @@ static void ocsp_responder_put_replaces(void **state)
     assert_string_equal(got->key_id, "key-0123456789abcdef");
     ocsp_responder_rec_free(got);
     assert_int_equal(store_ocsp_responder_get(tx, "b", "issuing", &got, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     store_rollback(tx);
     store_close(s);
 }
@@ -2036,7 +2036,7 @@ static void tsa_units_round_trip_per_tenant(void **state)
     tx = begin(s);
     assert_int_equal(store_tsa_unit_insert(tx, "a", &r, &e), 0);
     assert_int_equal(store_tsa_unit_insert(tx, "a", &r, &e), -1);
-    assert_int_equal(e.status, 409);
+    assert_int_equal(e.kind, ERR_CONFLICT);
     commit(tx);
     tx = begin_read(s);
     assert_int_equal(store_tsa_unit_get(tx, "a", "ts", &got, &e), 0);
@@ -2046,7 +2046,7 @@ static void tsa_units_round_trip_per_tenant(void **state)
     assert_int_equal(got->accuracy_ms, 1500);
     assert_int_equal(got->include_chain, 1);
     assert_int_equal(store_tsa_unit_get(tx, "b", "ts", &got, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(store_tsa_unit_list(tx, "a", &list, &n, &e), 0);
     assert_int_equal(n, 1);
     tsa_unit_rec_list_free(list, n);
@@ -2071,7 +2071,7 @@ static void tsa_tokens_are_unique_per_unit_and_searchable(void **state)
     assert_int_equal(token_put(s, "a", "02", 200, "bb", &e), 0);
     assert_int_equal(token_put(s, "a", "03", 300, "aa", &e), 0);
     assert_int_equal(token_put(s, "a", "02", 400, "cc", &e), -1);
-    assert_int_equal(e.status, 409);
+    assert_int_equal(e.kind, ERR_CONFLICT);
     assert_int_equal(token_put(s, "b", "02", 400, "cc", &e), 0); /* another tenant */
     tx = begin_read(s);
     assert_int_equal(store_tsa_token_get(tx, "a", "ts", "02", &got, &e), 0);
@@ -2080,7 +2080,7 @@ static void tsa_tokens_are_unique_per_unit_and_searchable(void **state)
     assert_int_equal(got->der_len, 4);
     tsa_token_rec_free(got);
     assert_int_equal(store_tsa_token_get(tx, "a", "other", "02", &got, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     q.imprint = "aa";
     assert_int_equal(store_tsa_token_search(tx, "a", "ts", &q, &list, &n, &e), 0);
     assert_int_equal(n, 2);
@@ -2123,7 +2123,7 @@ static void a_tenant_is_updated_counted_and_purged_alone(void **state)
     tx = begin(s);
     assert_int_equal(store_tenant_update(tx, "a", &upd, &e), 0);
     assert_int_equal(store_tenant_update(tx, "nope", &upd, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     commit(tx);
     tx = begin_read(s);
     assert_int_equal(store_tenant_get(tx, "a", &t, &e), 0);
@@ -2203,7 +2203,7 @@ static void workflows_requests_and_webhook_events_round_trip_per_tenant(void **s
     assert_int_equal(store_workflow_put(tx, "a", &wf, &e), 0);
     assert_int_equal(store_request_insert(tx, "a", &rq, &e), 0);
     assert_int_equal(store_request_insert(tx, "a", &rq, &e), -1);
-    assert_int_equal(e.status, 409);
+    assert_int_equal(e.kind, ERR_CONFLICT);
     rq.id = "req-2";
     rq.created = 300;
     rq.expires = 400;
@@ -2219,7 +2219,7 @@ static void workflows_requests_and_webhook_events_round_trip_per_tenant(void **s
     assert_string_equal(w->approvers, "[\"p1\",\"p2\",\"p3\"]");
     workflow_rec_free(w);
     assert_int_equal(store_workflow_get(tx, "b", "profile:tls-server", &w, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(store_workflow_list(tx, "b", &ws, &n, &e), 0);
     assert_int_equal(n, 0);
     free(ws);
@@ -2267,7 +2267,7 @@ static void workflows_requests_and_webhook_events_round_trip_per_tenant(void **s
     assert_int_equal(store_webhook_event_delete(tx, "a", "ev-1", &e), 0);
     assert_int_equal(store_workflow_delete(tx, "a", "profile:tls-server", &e), 0);
     assert_int_equal(store_workflow_delete(tx, "a", "profile:tls-server", &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     assert_int_equal(store_webhook_delete(tx, "a", &e), 0);
     commit(tx);
     tx = begin_read(s);
@@ -2377,7 +2377,7 @@ static const char *idem_serial(struct store *s, const char *tenant, const char *
 
     if (store_idempotency_get(tx, tenant, key, &r, &e) != 0) {
         store_rollback(tx);
-        return e.status == 404 ? NULL : "error";
+        return e.kind == ERR_NOT_FOUND ? NULL : "error";
     }
     store_rollback(tx);
     snprintf(buf, 64, "%s", r->serial);
@@ -2397,7 +2397,7 @@ static void idempotency_keys_are_unique_per_tenant_until_they_expire(void **stat
     tenant_make(s, "b");
     assert_int_equal(idem_put(s, "a", "k1", "01", 1000, 1000 - 86400, &e), 0);
     assert_int_equal(idem_put(s, "a", "k1", "02", 1001, 1001 - 86400, &e), -1);
-    assert_int_equal(e.status, 409);
+    assert_int_equal(e.kind, ERR_CONFLICT);
     assert_string_equal(idem_serial(s, "a", "k1", buf), "01");
     assert_int_equal(idem_put(s, "b", "k1", "03", 1001, 1001 - 86400, &e), 0); /* b's own */
     assert_null(idem_serial(s, "a", "k2", buf));
@@ -2433,14 +2433,14 @@ static void offline_imports_are_found_by_sequence_and_unique_per_source(void **s
     tenant_make(s, "b");
     tx = store_begin(s, &e);
     assert_int_equal(store_offline_import_get(tx, "a", "off-1", 0, &got, &e), -1);
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     r.seq = 1;
     assert_int_equal(store_offline_import_insert(tx, "a", &r, &e), 0);
     r.seq = 3;
     r.digest = "d3";
     assert_int_equal(store_offline_import_insert(tx, "a", &r, &e), 0);
     assert_int_equal(store_offline_import_insert(tx, "a", &r, &e), -1); /* (source, seq) again */
-    assert_int_equal(e.status, 409);
+    assert_int_equal(e.kind, ERR_CONFLICT);
     assert_int_equal(store_commit(tx, &e), 0);
     tx = store_begin_read(s, &e);
     assert_int_equal(store_offline_import_get(tx, "a", "off-1", 0, &got, &e), 0); /* the latest */
@@ -2454,7 +2454,7 @@ static void offline_imports_are_found_by_sequence_and_unique_per_source(void **s
     offline_import_rec_free(got);
     assert_int_equal(store_offline_import_get(tx, "a", "off-1", 2, &got, &e), -1);
     assert_int_equal(store_offline_import_get(tx, "b", "off-1", 0, &got, &e), -1); /* tenant */
-    assert_int_equal(e.status, 404);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     store_rollback(tx);
     store_close(s);
 }

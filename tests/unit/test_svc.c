@@ -90,7 +90,7 @@ static void *worker_main(void *arg)
         err_clear(&e);
         if (writer_run(w->f->writer, create_tenant, name, &e) == 0)
             dup ? w->wrong++ : w->ok++;
-        else if (dup && e.status == 409)
+        else if (dup && e.kind == ERR_CONFLICT)
             w->refused++;
         else
             w->wrong++;
@@ -139,7 +139,7 @@ static void test_one_write_alone(void **state)
 
     assert_int_equal(writer_run(f->writer, create_tenant, "alone", &e), 0);
     assert_int_equal(writer_run(f->writer, create_tenant, "alone", &e), -1);
-    assert_int_equal(e.status, 409);
+    assert_int_equal(e.kind, ERR_CONFLICT);
 }
 
 int main(void)

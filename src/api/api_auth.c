@@ -12,7 +12,7 @@
  *
  * The tenant a route is about is its {tenant}, or "_system" for the system
  * routes.  A principal's permissions there are the union of the roles bound to
- * it there (api_role_permissions); "X:own" grants X for the principal's own
+ * it there (svc_roles.c); "X:own" grants X for the principal's own
  * objects only.  Every refusal is an audit event of the tenant the request
  * was aimed at.
  */
@@ -26,71 +26,14 @@
 
 #include <openssl/evp.h>
 
-/* The role map (docs/security.md has it as a table). */
-static const char *const tenant_admin[] = {
-    "profile.read",   "profile.write",   "workflow.read",
-    "workflow.write", "webhook.read",    "webhook.write",
-    "principal.read", "principal.write", "token.read",
-    "token.write",    "request.read",    "request.approve",
-    "audit.write",    "ca.read",         "cert.read",
-    "entity.read",    "tsa.read",        NULL,
-};
-static const char *const ca_operator[] = {
-    "ca.read", "ca.write", "crl.write", "tsa.read", "tsa.write", "profile.read", "cert.read", NULL,
-};
-static const char *const ra_officer[] = {
-    "cert.read",       "cert.revoke", "entity.read",  "entity.write", "request.read",
-    "request.approve", "ca.read",     "profile.read", NULL,
-};
-static const char *const requester[] = {"cert.issue", "cert.read:own", "request.read:own", NULL};
-static const char *const auditor[] = {
-    "ca.read",        "cert.read",    "profile.read",  "entity.read",  "tsa.read",   "token.read",
-    "principal.read", "request.read", "workflow.read", "webhook.read", "audit.read", NULL,
-};
-static const char *const system_admin[] = {"system", NULL};
-static const char *const no_permissions[] = {NULL};
-
-static const struct {
-    const char *role;
-    const char *const *permissions;
-} role_map[] = {
-    {"tenant-admin", tenant_admin}, {"ca-operator", ca_operator}, {"ra-officer", ra_officer},
-    {"requester", requester},       {"auditor", auditor},         {"system-admin", system_admin},
-};
-
 const char *const *api_role_permissions(const char *role)
 {
-    for (size_t i = 0; i < ARRAY_LEN(role_map); i++)
-        if (strcmp(role_map[i].role, role) == 0)
-            return role_map[i].permissions;
-    return no_permissions;
-}
-
-/* Whether role grants permission: 2 wholly, 1 for own objects only ("X:own"), else 0. */
-static int role_grants(const char *role, const char *permission)
-{
-    size_t len = strlen(permission);
-    int own = 0;
-
-    for (const char *const *p = api_role_permissions(role); *p != NULL; p++) {
-        if (strcmp(*p, permission) == 0)
-            return 2;
-        if (strncmp(*p, permission, len) == 0 && strcmp(*p + len, ":own") == 0)
-            own = 1;
-    }
-    return own;
+    return svc_role_permissions(role);
 }
 
 int api_permission_known(const char *permission)
 {
-    if (strcmp(permission, "public") == 0)
-        return 1;
-    if (strchr(permission, ':') != NULL) /* a scope, not a permission */
-        return 0;
-    for (size_t i = 0; i < ARRAY_LEN(role_map); i++)
-        if (role_grants(role_map[i].role, permission))
-            return 1;
-    return 0;
+    return strcmp(permission, "public") == 0 || svc_permission_known(permission);
 }
 
 int api_routes_check(const struct http_route *routes, size_t n, struct err *e)
@@ -108,7 +51,7 @@ int api_principal_grants(const struct principal *p, const char *permission)
     int best = 0, g;
 
     for (size_t i = 0; p != NULL && i < p->nroles; i++)
-        if ((g = role_grants(p->roles[i], permission)) > best)
+        if ((g = svc_role_grants(p->roles[i], permission)) > best)
             best = g;
     return best;
 }

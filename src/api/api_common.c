@@ -18,7 +18,11 @@ const char *api_tenant(const struct http_request *req)
 struct actor api_actor(const struct http_request *req)
 {
     const struct principal *p = req->principal;
-    struct actor a = {.id = p ? p->token_id : "anonymous", .principal = p ? p->id : NULL};
+    static const char *const none[] = {NULL};
+    struct actor a = {.id = p ? p->token_id : "anonymous",
+                      .principal = p ? p->id : NULL,
+                      .roles = p && p->roles ? (const char *const *)p->roles : none,
+                      .nroles = p ? p->nroles : 0};
     return a;
 }
 

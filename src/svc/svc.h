@@ -54,11 +54,35 @@ void svc_free(struct svc *s);
 struct store *svc_store(struct svc *s);
 struct signer *svc_signer(struct svc *s);
 
-/* Who asks: recorded as the audit actor. */
+/*
+ * Who asks: recorded as the audit actor, and what it may do.  roles are the
+ * principal's roles in the tenant acted on (svc_roles.c); NULL for an
+ * internal caller (vouchd itself, the scheduler, the offline CA), which is
+ * not restricted.  A transport sets them from the credential it checked.
+ */
 struct actor {
-    const char *id;        /* token id, "system", "cli" */
+    const char *id;        /* token id, "system", "cli", "scheduler" */
     const char *principal; /* the principal's id when a principal acts, else NULL */
+    const char *const *roles;
+    size_t nroles;
 };
+
+/* ---- roles and permissions (svc_roles.c) -------------------------------- */
+
+/* The permissions a role grants (NULL-terminated; "X:own": X for its own objects only). */
+const char *const *svc_role_permissions(const char *role);
+/* Whether role grants permission: 2 wholly, 1 for its own objects only, else 0. */
+int svc_role_grants(const char *role, const char *permission);
+/* Whether some role grants permission. */
+int svc_permission_known(const char *permission);
+/* svc_role_grants over a's roles (the best of them); 2 for an internal actor. */
+int svc_actor_grants(const struct actor *a, const char *permission);
+/*
+ * The principal whose objects alone a may reach when its roles grant
+ * permission for its own objects only (a requester's "cert.read:own"); NULL
+ * when they grant it wholly.
+ */
+const char *svc_actor_own_only(const struct actor *a, const char *permission);
 
 /* The tenant's public URLs of CA `ca` (caller frees each with free()). */
 char *svc_crl_url(struct svc *s, const char *tenant, const char *ca);

@@ -14,56 +14,27 @@ static void respond_ca(struct api *api, struct http_response *resp, int status, 
     ca_rec_free(rec);
 }
 
-static int ca_create_parse(json_t *b, struct ca_create *c, struct err *e)
-{
-    long long validity = 0, path_len = -1, crl_hours = 0, crl_minutes = 0, shards = 0;
-    long long delta_minutes = 0, delta_hours = 0, ocsp_hours = 0;
-
-    memset(c, 0, sizeof(*c));
-    if (api_str(b, "name", 1, &c->name, e) || api_str(b, "subject", 1, &c->subject, e) ||
-        api_str(b, "key_type", 0, &c->key_type, e) || api_str(b, "parent", 0, &c->parent, e) ||
-        api_str(b, "profile", 0, &c->profile, e) || api_bool(b, "external", &c->external, e) ||
-        api_str(b, "key_id", 0, &c->key_id, e) ||
-        api_int(b, "validity_days", 1, 36500, &validity, e) ||
-        api_int(b, "path_len", 0, 16, &path_len, e) ||
-        api_int(b, "crl_validity_hours", 1, 87600, &crl_hours, e) ||
-        api_int(b, "crl_interval_minutes", 1, 525600, &crl_minutes, e) ||
-        api_int(b, "crl_shards", 0, CRL_SHARDS_MAX, &shards, e) ||
-        api_int(b, "delta_crl_interval_minutes", 0, 525600, &delta_minutes, e) ||
-        api_int(b, "delta_crl_validity_hours", 1, 87600, &delta_hours, e) ||
-        api_str(b, "ocsp_signer", 0, &c->ocsp_signer, e) ||
-        api_int(b, "ocsp_validity_hours", 1, 8760, &ocsp_hours, e))
-        return -1;
-    c->crl_shards = (int)shards;
-    c->delta_crl_interval_minutes = (long)delta_minutes;
-    c->delta_crl_validity_hours = (long)delta_hours;
-    c->ocsp_validity_hours = (long)ocsp_hours;
-    c->validity_days = (long)validity;
-    c->path_len = (int)path_len;
-    c->crl_validity_hours = (long)crl_hours;
-    c->crl_interval_minutes = (long)crl_minutes;
-    return 0;
-}
-
+/* POST /cas: the operation goes to svc_submit (approval, audit); 201 with the CA or 202. */
 void api_ca_create(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
     struct actor a = api_actor(req);
     json_t *body = api_body(api, req, resp, "ca.create");
-    struct ca_create c;
-    struct ca_rec *rec = NULL;
+    struct svc_outcome out;
+    struct svc_op op;
     struct err e;
 
     if (body == NULL)
         return;
-    if (ca_create_parse(body, &c, &e) != 0)
-        api_fail(api, req, resp, "ca.create", c.name, &e);
-    else if (api_gate(api, req, resp, "ca.create", "ca.create", c.name, body) != 0)
-        ; /* waiting for approval, or refused: answered */
-    else if (svc_ca_create(api->svc, &a, api_tenant(req), &c, &rec, &e) != 0)
-        api_fail(api, req, resp, "ca.create", c.name, &e);
-    else
-        respond_ca(api, resp, 201, rec);
+    if (svc_op_parse(SVC_OP_CA_CREATE, body, &op, &e) != 0) {
+        api_fail(api, req, resp, "ca.create", op.ca_req.name, &e);
+    } else if (svc_submit(api->svc, &a, api_tenant(req), &op, http_header(req, "Idempotency-Key"),
+                          &out, &e) != 0) {
+        api_refused(req, resp, "ca.create", &e);
+    } else {
+        api_respond_outcome(api, resp, &out, 201, 0);
+        svc_outcome_clear(&out);
+    }
     json_decref(body);
 }
 

@@ -26,10 +26,9 @@ struct actor api_actor(const struct http_request *req)
     return a;
 }
 
-void api_fail(struct api *api, struct http_request *req, struct http_response *resp,
-              const char *action, const char *object, const struct err *e)
+void api_refused(struct http_request *req, struct http_response *resp, const char *action,
+                 const struct err *e)
 {
-    struct actor a = api_actor(req);
     struct err copy = *e;
 
     if (copy.kind == ERR_NONE) {
@@ -39,10 +38,78 @@ void api_fail(struct api *api, struct http_request *req, struct http_response *r
     if (http_status_of(copy.kind) >= 500)
         log_error("req %s tenant %s %s: %s", req->request_id,
                   api_tenant(req) ? api_tenant(req) : "-", action, copy.msg);
-    svc_audit_refusal(api->svc, api_tenant(req), &a, action, object, &copy);
     if (copy.kind == ERR_LIMIT) /* a quota: an hour's window, so try again in a minute */
         http_add_header(resp, "Retry-After", "60");
     http_respond_err(resp, &copy);
+}
+
+void api_fail(struct api *api, struct http_request *req, struct http_response *resp,
+              const char *action, const char *object, const struct err *e)
+{
+    struct actor a = api_actor(req);
+    struct err copy = *e;
+
+    if (copy.kind == ERR_NONE)
+        err_set(&copy, ERR_INTERNAL, "%s", e->msg);
+    svc_audit_refusal(api->svc, api_tenant(req), &a, action, object, &copy);
+    api_refused(req, resp, action, &copy);
+}
+
+void api_respond_outcome(struct api *api, struct http_response *resp, const struct svc_outcome *o,
+                         int status, int der)
+{
+    json_t *body;
+    char *b64;
+
+    if (o->replayed)
+        http_add_header(resp, "Idempotent-Replayed", "true");
+    if (o->pending) {
+        http_respond_json(resp, 202, api_request_json(o->request));
+        return;
+    }
+    if (o->ca != NULL) {
+        http_respond_json(resp, status, api_ca_json(api, o->ca));
+        return;
+    }
+    body = api_cert_json(api, o->cert, der);
+    if (o->pkcs12 != NULL) {
+        b64 = base64_encode(o->pkcs12, o->pkcs12_len);
+        json_object_set_new(body, "pkcs12", json_string(b64));
+        secure_zero(b64, strlen(b64));
+        free(b64);
+    }
+    http_respond_json(resp, status, body);
+}
+
+/* The HTTP status an operation answers with when it is done. */
+static int done_status(const char *kind)
+{
+    return strcmp(kind, "cert.revoke") == 0 || strcmp(kind, "cert.suspend") == 0 ||
+                   strcmp(kind, "cert.reinstate") == 0
+               ? 200
+               : 201;
+}
+
+json_t *api_request_json(const struct request_rec *r)
+{
+    json_t *o = svc_request_json(r), *result = json_object_get(o, "result"), *v;
+    json_t *error = json_object_get(result, "error");
+
+    /* A request's result in the REST API's terms: {"status", "body"} as the call would answer. */
+    if (json_is_object(error)) {
+        v = json_pack(
+            "{s:i, s:{s:O, s:O}}", "status",
+            http_status_of(err_kind_parse(json_string_value(json_object_get(error, "kind")))),
+            "body", "error", json_object_get(error, "code"), "detail",
+            json_object_get(error, "detail"));
+        json_object_set_new(o, "result", v);
+    } else if (json_is_object(result) && (v = json_object_get(result, "certificate")) != NULL) {
+        json_object_set_new(o, "result",
+                            json_pack("{s:i, s:O}", "status", done_status(r->kind), "body", v));
+    } else if (json_is_object(result) && (v = json_object_get(result, "ca")) != NULL) {
+        json_object_set_new(o, "result", json_pack("{s:i, s:O}", "status", 201, "body", v));
+    }
+    return o; /* a result stored before schema 14 is in those terms already */
 }
 
 json_t *api_body(struct api *api, struct http_request *req, struct http_response *resp,
@@ -125,11 +192,7 @@ int api_query_int(struct http_request *req, const char *name, int min, int max, 
 
 json_t *api_time(int64_t t)
 {
-    char buf[32];
-
-    if (t == 0)
-        return json_null();
-    return json_string(time_format(t, buf, sizeof(buf)));
+    return svc_time_json(t);
 }
 
 char *api_pem(const char *label, const unsigned char *der, size_t len)
@@ -144,96 +207,12 @@ static json_t *nullable(const char *s)
 
 json_t *api_ca_json(struct api *api, const struct ca_rec *r)
 {
-    json_t *o = json_object();
-    char *pem = r->cert_der ? api_pem("CERTIFICATE", r->cert_der, r->cert_len) : NULL;
-    struct buf chain = {0};
-
-    if (r->chain_der != NULL)
-        svc_pem_append_certs(&chain, r->chain_der, r->chain_len);
-    buf_append(&chain, "", 1);
-    json_object_set_new(o, "name", json_string(r->name));
-    json_object_set_new(o, "status", json_string(r->status));
-    json_object_set_new(o, "subject", nullable(r->subject));
-    json_object_set_new(o, "key_type", nullable(r->key_type));
-    json_object_set_new(o, "parent", nullable(r->parent));
-    json_object_set_new(o, "not_before", api_time(r->not_before));
-    json_object_set_new(o, "not_after", api_time(r->not_after));
-    json_object_set_new(o, "certificate", nullable(pem));
-    json_object_set_new(o, "chain", json_string((char *)chain.data));
-    json_object_set_new(o, "created", api_time(r->created));
-    {
-        char *crl = svc_crl_url(api->svc, r->tenant, r->name);
-        char *aia = svc_ca_issuers_url(api->svc, r->tenant, r->name);
-        json_object_set_new(o, "crl_url", json_string(crl));
-        json_object_set_new(o, "ca_issuers_url", json_string(aia));
-        free(crl);
-        free(aia);
-    }
-    json_object_set_new(o, "options",
-                        json_loads(r->options_json ? r->options_json : "{}", 0, NULL));
-    {
-        json_t *opts = json_object_get(o, "options");
-        json_t *delta = json_object_get(opts, "delta_crl_interval_minutes");
-        char *url;
-        if (json_is_integer(delta) && json_integer_value(delta) > 0) {
-            url = svc_crl_scope_url(api->svc, r->tenant, r->name, 0, 1);
-            json_object_set_new(o, "delta_crl_url", json_string(url));
-            free(url);
-        }
-    }
-    free(pem);
-    buf_free(&chain);
-    return o;
-}
-
-static json_t *sans_array(const char *sans)
-{
-    json_t *a = json_array();
-    char *copy, *tok, *save = NULL;
-
-    if (sans == NULL || sans[0] == '\0')
-        return a;
-    copy = xstrdup(sans);
-    for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        json_array_append_new(a, json_string(tok));
-    free(copy);
-    return a;
+    return svc_ca_json(api->svc, r);
 }
 
 json_t *api_cert_json(struct api *api, const struct cert_rec *r, int der)
 {
-    json_t *o = json_object();
-    char *pem, *chain;
-
-    json_object_set_new(o, "serial", json_string(r->serial));
-    json_object_set_new(o, "ca", json_string(r->ca));
-    json_object_set_new(o, "profile", nullable(r->profile));
-    json_object_set_new(o, "profile_version", json_integer(r->profile_version));
-    json_object_set_new(o, "entity", nullable(r->entity_id));
-    json_object_set_new(o, "subject", nullable(r->subject));
-    json_object_set_new(o, "sans", sans_array(r->sans));
-    json_object_set_new(o, "status", json_string(r->status));
-    json_object_set_new(o, "not_before", api_time(r->not_before));
-    json_object_set_new(o, "not_after", api_time(r->not_after));
-    json_object_set_new(o, "revoked_at", api_time(r->revoked_at));
-    json_object_set_new(o, "reason",
-                        r->reason >= 0 ? json_string(crl_reason_name(r->reason)) : json_null());
-    json_object_set_new(o, "invalidity_date", api_time(r->invalidity_date));
-    json_object_set_new(o, "renewed_from", nullable(r->renewed_from));
-    json_object_set_new(o, "requester", nullable(r->requester));
-    if (der) {
-        char *b64 = base64_encode(r->der, r->der_len);
-        json_object_set_new(o, "certificate", json_string(b64));
-        free(b64);
-    } else {
-        pem = api_pem("CERTIFICATE", r->der, r->der_len);
-        json_object_set_new(o, "certificate", json_string(pem));
-        free(pem);
-    }
-    chain = svc_chain_pem(api->svc, r->tenant, r->ca, NULL);
-    json_object_set_new(o, "chain", nullable(chain));
-    free(chain);
-    return o;
+    return svc_cert_json(api->svc, r, der);
 }
 
 json_t *api_entity_json(const struct entity_rec *r)

@@ -13,7 +13,6 @@ struct principal {
     char *token_id; /* the credential: token id */
     char **roles;   /* bound in the tenant the route is about */
     size_t nroles;
-    int approved; /* an approved request carried out on its requester's behalf (api_ra.c) */
 };
 
 /* 2 if p's roles grant permission wholly, 1 for its own objects only, 0 not at all. */
@@ -65,14 +64,6 @@ void api_webhook_get(void *app, struct http_request *req, struct http_response *
 void api_webhook_put(void *app, struct http_request *req, struct http_response *resp);
 void api_webhook_delete(void *app, struct http_request *req, struct http_response *resp);
 
-/*
- * The approval gate of an operation, once its input checked out: if the
- * tenant has `workflow`, the operation is stored as a pending request and
- * answered 202 (1); 0: carry on (no workflow, or the approved request being
- * carried out); -1: answered with an error.
- */
-int api_gate(struct api *api, struct http_request *req, struct http_response *resp,
-             const char *kind, const char *workflow, const char *object, json_t *body);
 void api_tenant_token(void *app, struct http_request *req, struct http_response *resp);
 void api_ca_create(void *app, struct http_request *req, struct http_response *resp);
 void api_ca_list(void *app, struct http_request *req, struct http_response *resp);
@@ -163,6 +154,21 @@ int api_query_int(struct http_request *req, const char *name, int min, int max, 
 /* Answers with e and records the refusal in the tenant's audit chain. */
 void api_fail(struct api *api, struct http_request *req, struct http_response *resp,
               const char *action, const char *object, const struct err *e);
+/* Answers with e (logged when it is a fault of ours) where svc recorded the refusal already. */
+void api_refused(struct http_request *req, struct http_response *resp, const char *action,
+                 const struct err *e);
+/*
+ * Answers what svc_submit did: `status` with the certificate or CA (der:
+ * the certificate as base64 DER; a PKCS#12 made with it added as "pkcs12"),
+ * 202 with a pending request; Idempotent-Replayed when a key replayed it.
+ */
+void api_respond_outcome(struct api *api, struct http_response *resp, const struct svc_outcome *o,
+                         int status, int der);
+/*
+ * A request as the API shows it: svc_request_json with its result as the
+ * call would have answered, {"status": 201, "body": {...}} (or the error).
+ */
+json_t *api_request_json(const struct request_rec *r);
 
 /* JSON forms of records (new references). */
 json_t *api_ca_json(struct api *api, const struct ca_rec *r);

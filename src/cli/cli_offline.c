@@ -29,6 +29,24 @@
 
 static const struct actor offline_actor = {.id = "offline"};
 
+/*
+ * Submits an operation to the store's svc as the offline tool (svc_submit,
+ * the one door); *out is the caller's to clear.
+ */
+static int offline_submit(struct svc *svc, const char *tenant, const struct svc_op *sop,
+                          struct svc_outcome *out, struct err *e)
+{
+    if (svc_submit(svc, &offline_actor, tenant, sop, NULL, out, e) != 0)
+        return -1;
+    if (out->pending) { /* an offline store has no workflows, unless someone made one */
+        err_set(e, ERR_CONFLICT, "%s waits for approval as request %s: not offline",
+                svc_op_name(sop->kind), out->request->id);
+        svc_outcome_clear(out);
+        return -1;
+    }
+    return 0;
+}
+
 /* The command line: --name value pairs (--share repeats), and positionals. */
 struct opts {
     const char *names[48], *values[48];
@@ -406,21 +424,26 @@ static int cmd_init(struct cli_ctx *ctx, const struct opts *op, struct err *e)
         rc = -1;
     }
     {
-        struct ca_create c = {.name = o.root,
-                              .subject = opt(op, "--subject"),
-                              .key_type = opt(op, "--key-type") ? opt(op, "--key-type") : "ec-p384",
-                              .validity_days = opt_long(op, "--validity-days", 7300),
-                              .path_len = -1,
-                              .crl_validity_hours = 24 * opt_long(op, "--crl-days", 180),
-                              .crl_interval_minutes = 60 * 24 * 30};
+        struct svc_op sop = {
+            .kind = SVC_OP_CA_CREATE,
+            .ca_req = {.name = o.root,
+                       .subject = opt(op, "--subject"),
+                       .key_type = opt(op, "--key-type") ? opt(op, "--key-type") : "ec-p384",
+                       .validity_days = opt_long(op, "--validity-days", 7300),
+                       .path_len = -1,
+                       .crl_validity_hours = 24 * opt_long(op, "--crl-days", 180),
+                       .crl_interval_minutes = 60 * 24 * 30}};
+        struct svc_outcome made = {0};
         char *pem_path = xasprintf("%s/%s.pem", dir, o.root);
         if (svc_tenant_create(o.svc, &offline_actor, o.tenant, e) != 0 ||
-            responder_profile(&o, e) != 0 ||
-            svc_ca_create(o.svc, &offline_actor, o.tenant, &c, &root, e) != 0 ||
-            pem_out(ctx, pem_path, "CERTIFICATE", root->cert_der, root->cert_len, e) != 0) {
+            responder_profile(&o, e) != 0 || offline_submit(o.svc, o.tenant, &sop, &made, e) != 0 ||
+            pem_out(ctx, pem_path, "CERTIFICATE", made.ca->cert_der, made.ca->cert_len, e) != 0) {
+            svc_outcome_clear(&made);
             free(pem_path);
             goto out;
         }
+        root = made.ca;
+        made.ca = NULL;
         fpr = svc_offline_fingerprint(root->cert_der, root->cert_len);
         fprintf(ctx->out,
                 "offline CA %s of tenant %s initialised in %s (store %s)\n"
@@ -499,16 +522,18 @@ static int cmd_revoke(struct cli_ctx *ctx, struct offline *o, const struct opts 
 {
     const char *reason = opt(op, "--reason") ? opt(op, "--reason") : "unspecified";
     int code = crl_reason_parse(reason);
-    struct cert_rec *r = NULL;
+    struct svc_op sop = {.kind = SVC_OP_CERT_REVOKE, .reason = code};
+    struct svc_outcome out;
 
     if (op->npos != 1)
         return err_set(e, ERR_USAGE, "revoke SERIAL [--reason NAME]");
     if (code < 0 || code == REASON_CERTIFICATE_HOLD || code == REASON_REMOVE_FROM_CRL)
         return err_set(e, ERR_USAGE, "--reason: not a revocation reason");
-    if (svc_cert_revoke(o->svc, &offline_actor, o->tenant, op->pos[0], code, 0, &r, e) != 0)
+    sop.serial = op->pos[0];
+    if (offline_submit(o->svc, o->tenant, &sop, &out, e) != 0)
         return -1;
-    cert_line(ctx, r);
-    cert_rec_free(r);
+    cert_line(ctx, out.cert);
+    svc_outcome_clear(&out);
     return 0;
 }
 
@@ -576,26 +601,27 @@ static int ca_import_key_id(struct cli_ctx *ctx, struct offline *o, const struct
                             X509 *leaf, STACK_OF(X509) * chain, struct err *e)
 {
     char *subject = X509_NAME_oneline(X509_get_subject_name(leaf), NULL, 0);
-    struct ca_create c = {.name = opt(op, "--name"),
-                          .subject = subject,
-                          .external = 1,
-                          .key_id = opt(op, "--key-id"),
-                          .path_len = -1,
-                          .profile = "sub-ca"};
-    struct ca_rec *pending = NULL, *rec = NULL;
+    struct svc_op sop = {.kind = SVC_OP_CA_CREATE,
+                         .ca_req = {.name = opt(op, "--name"),
+                                    .subject = subject,
+                                    .external = 1,
+                                    .key_id = opt(op, "--key-id"),
+                                    .path_len = -1,
+                                    .profile = "sub-ca"}};
+    struct svc_outcome pending = {0};
+    struct ca_rec *rec = NULL;
     unsigned char *der = NULL;
     int len = i2d_X509(leaf, &der), rc = -1;
 
-    if (subject != NULL && len > 0 &&
-        svc_ca_create(o->svc, &offline_actor, o->tenant, &c, &pending, e) == 0 &&
-        svc_ca_import_cert(o->svc, &offline_actor, o->tenant, c.name, der, (size_t)len, chain, &rec,
-                           e) == 0) {
-        fprintf(ctx->out, "CA %s on key %s (%s)\n", rec->name, c.key_id, rec->subject);
+    if (subject != NULL && len > 0 && offline_submit(o->svc, o->tenant, &sop, &pending, e) == 0 &&
+        svc_ca_import_cert(o->svc, &offline_actor, o->tenant, sop.ca_req.name, der, (size_t)len,
+                           chain, &rec, e) == 0) {
+        fprintf(ctx->out, "CA %s on key %s (%s)\n", rec->name, sop.ca_req.key_id, rec->subject);
         rc = 0;
     }
     OPENSSL_free(subject);
     OPENSSL_free(der);
-    ca_rec_free(pending);
+    svc_outcome_clear(&pending);
     ca_rec_free(rec);
     return rc;
 }
@@ -673,26 +699,29 @@ out:
 
 static int cmd_issue(struct cli_ctx *ctx, struct offline *o, const struct opts *op, struct err *e)
 {
-    struct issue_params p = {.ca = opt(op, "--ca"),
-                             .profile = opt(op, "--profile"),
-                             .validity_days = opt_long(op, "--validity-days", 0)};
+    struct svc_op sop = {.kind = SVC_OP_CERT_ISSUE,
+                         .ca = opt(op, "--ca"),
+                         .profile = opt(op, "--profile"),
+                         .validity_days = opt_long(op, "--validity-days", 0)};
     const char *csr_path = opt(op, "--csr");
     unsigned char *csr = NULL;
-    struct cert_rec *r = NULL;
+    struct svc_outcome out = {0};
     size_t len = 0;
     int rc = -1;
 
-    if (p.ca == NULL || p.profile == NULL || csr_path == NULL)
+    if (sop.ca == NULL || sop.profile == NULL || csr_path == NULL)
         return err_set(e, ERR_USAGE, "issue: --ca CA --profile PROFILE --csr CSR [-o CERT.pem]");
     if ((csr = data_read(csr_path, &len, e)) == NULL)
         return -1;
-    if (svc_cert_issue(o->svc, &offline_actor, o->tenant, &p, csr, len, &r, e) == 0 &&
+    sop.csr = (const char *)csr;
+    sop.csr_len = len;
+    if (offline_submit(o->svc, o->tenant, &sop, &out, e) == 0 &&
         (opt(op, "-o") == NULL ||
-         pem_out(ctx, opt(op, "-o"), "CERTIFICATE", r->der, r->der_len, e) == 0)) {
-        cert_line(ctx, r);
+         pem_out(ctx, opt(op, "-o"), "CERTIFICATE", out.cert->der, out.cert->der_len, e) == 0)) {
+        cert_line(ctx, out.cert);
         rc = 0;
     }
-    cert_rec_free(r);
+    svc_outcome_clear(&out);
     free(csr);
     return rc;
 }

@@ -118,17 +118,18 @@ static int ca_make(struct svc *svc, const char *name, const char *subject, const
                    const char *parent, long days, struct err *e)
 {
     static const struct actor init_actor = {.id = "init"};
-    struct ca_create c = {.name = name,
-                          .subject = subject,
-                          .key_type = key_type,
-                          .parent = parent,
-                          .validity_days = days,
-                          .path_len = parent ? 0 : -1};
-    struct ca_rec *rec = NULL;
+    struct svc_op op = {.kind = SVC_OP_CA_CREATE,
+                        .ca_req = {.name = name,
+                                   .subject = subject,
+                                   .key_type = key_type,
+                                   .parent = parent,
+                                   .validity_days = days,
+                                   .path_len = parent ? 0 : -1}};
+    struct svc_outcome out;
 
-    if (svc_ca_create(svc, &init_actor, "default", &c, &rec, e) != 0)
+    if (svc_submit(svc, &init_actor, "default", &op, NULL, &out, e) != 0)
         return -1;
-    ca_rec_free(rec);
+    svc_outcome_clear(&out);
     return 0;
 }
 
@@ -136,12 +137,17 @@ static int ca_make(struct svc *svc, const char *name, const char *subject, const
 static int tls_make(struct svc *svc, const char *dir, struct err *e)
 {
     static const struct actor init_actor = {.id = "init"};
-    struct issue_params p = {.ca = "issuing", .profile = "tls-server", .validity_days = 365};
     json_t *sans = json_pack("[s, s, s]", "dns:localhost", "ip:127.0.0.1", "ip:::1");
-    struct cert_rec *rec = NULL;
-    unsigned char *p12 = NULL;
-    size_t p12_len = 0;
     char password[] = "vouch-init-transient";
+    struct svc_op op = {.kind = SVC_OP_CERT_KEYGEN,
+                        .ca = "issuing",
+                        .profile = "tls-server",
+                        .validity_days = 365,
+                        .subject = "/CN=localhost",
+                        .sans = sans,
+                        .key_type = "ec-p256",
+                        .password = password};
+    struct svc_outcome made = {0};
     PKCS12 *pk = NULL;
     EVP_PKEY *key = NULL;
     X509 *cert = NULL;
@@ -150,12 +156,11 @@ static int tls_make(struct svc *svc, const char *dir, struct err *e)
     FILE *f;
     int rc = -1;
 
-    if (svc_cert_keygen(svc, &init_actor, "default", &p, "/CN=localhost", sans, "ec-p256", password,
-                        &rec, &p12, &p12_len, e) != 0)
+    if (svc_submit(svc, &init_actor, "default", &op, NULL, &made, e) != 0)
         goto out;
     {
-        const unsigned char *q = p12;
-        pk = d2i_PKCS12(NULL, &q, (long)p12_len);
+        const unsigned char *q = made.pkcs12;
+        pk = d2i_PKCS12(NULL, &q, (long)made.pkcs12_len);
     }
     if (pk == NULL || PKCS12_parse(pk, password, &key, &cert, &ca) != 1) {
         err_ossl(e, ERR_INTERNAL, "TLS PKCS#12 does not parse");
@@ -182,8 +187,7 @@ static int tls_make(struct svc *svc, const char *dir, struct err *e)
     free(path);
 out:
     json_decref(sans);
-    cert_rec_free(rec);
-    free(p12);
+    svc_outcome_clear(&made);
     PKCS12_free(pk);
     EVP_PKEY_free(key);
     X509_free(cert);

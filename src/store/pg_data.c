@@ -55,7 +55,7 @@
     "tenant, id, kind, object, params, requester, status, required, approvers, approvals, "        \
     "result, reason, created, expires, decided"
 #define WEBHOOK_COLS       "tenant, url, secret, created, key_id, nonce"
-#define IDEMPOTENCY_COLS   "tenant, key, principal, request_hash, serial, created"
+#define IDEMPOTENCY_COLS   "tenant, key, principal, request_hash, object, created, outcome"
 #define WEBHOOK_EVENT_COLS "tenant, id, event, body, attempts, next_attempt, status, created"
 
 #define TX(base) ((struct pg_tx *)(base))
@@ -336,8 +336,9 @@ static void *read_idempotency(const PGresult *res, int row)
     r->key = col_text(res, row, 1);
     r->principal = col_text(res, row, 2);
     r->request_hash = col_text(res, row, 3);
-    r->serial = col_text(res, row, 4);
+    r->object = col_text(res, row, 4);
     r->created = col_int(res, row, 5);
+    r->outcome = col_text(res, row, 6);
     return r;
 }
 
@@ -1996,14 +1997,16 @@ static int idempotency_put(struct store_tx *tx, const char *tenant, const struct
     pg_param_text(&p, r->key);
     pg_param_text(&p, r->principal);
     pg_param_text(&p, r->request_hash);
-    pg_param_text(&p, r->serial);
+    pg_param_text(&p, r->object);
     pg_param_int(&p, r->created);
     pg_param_int(&p, expired);
+    pg_param_text(&p, r->outcome);
     n = run_changes(tx, tenant,
                     "INSERT INTO idempotency AS i (" IDEMPOTENCY_COLS ") VALUES ($1, $2, $3, $4, "
-                    "$5, $6) ON CONFLICT (tenant, key) DO UPDATE SET principal = "
-                    "EXCLUDED.principal, request_hash = EXCLUDED.request_hash, serial = "
-                    "EXCLUDED.serial, created = EXCLUDED.created WHERE i.created < $7",
+                    "$5, $6, $8) ON CONFLICT (tenant, key) DO UPDATE SET principal = "
+                    "EXCLUDED.principal, request_hash = EXCLUDED.request_hash, object = "
+                    "EXCLUDED.object, created = EXCLUDED.created, outcome = EXCLUDED.outcome "
+                    "WHERE i.created < $7",
                     &p, "idempotency key", e);
     if (n < 0)
         return -1;

@@ -220,6 +220,9 @@ const char *const pg_migrations[] = {
     "  PRIMARY KEY (tenant, key));"
     "CREATE INDEX idempotency_created ON idempotency (tenant, created);" WALL("idempotency",
                                                                               "tenant"),
+    /* 14: idempotency keys of every operation: what the key's outcome is */
+    ("ALTER TABLE idempotency RENAME COLUMN serial TO object;"
+     "ALTER TABLE idempotency ADD COLUMN outcome text NOT NULL DEFAULT 'certificate';"),
 };
 
 const int pg_migration_count = (int)ARRAY_LEN(pg_migrations);

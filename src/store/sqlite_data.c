@@ -48,7 +48,7 @@
     "tenant, id, kind, object, params, requester, status, required, approvers, approvals, "        \
     "result, reason, created, expires, decided"
 #define WEBHOOK_COLS       "tenant, url, secret, created, key_id, nonce"
-#define IDEMPOTENCY_COLS   "tenant, key, principal, request_hash, serial, created"
+#define IDEMPOTENCY_COLS   "tenant, key, principal, request_hash, object, created, outcome"
 #define WEBHOOK_EVENT_COLS "tenant, id, event, body, attempts, next_attempt, status, created"
 
 const char *const sqlite_queries[Q_COUNT] = {
@@ -246,11 +246,11 @@ const char *const sqlite_queries[Q_COUNT] = {
                       "substr(job, 1, length(?2)) = ?2 AND until > ?3",
     [Q_IDEMPOTENCY_GET] = "SELECT " IDEMPOTENCY_COLS " FROM idempotency WHERE tenant = ?1 AND "
                           "key = ?2",
-    [Q_IDEMPOTENCY_PUT] =
-        "INSERT INTO idempotency (" IDEMPOTENCY_COLS ") VALUES (?1, ?2, ?3, ?4, "
-        "?5, ?6) ON CONFLICT (tenant, key) DO UPDATE SET principal = "
-        "excluded.principal, request_hash = excluded.request_hash, serial = "
-        "excluded.serial, created = excluded.created WHERE idempotency.created < ?7",
+    [Q_IDEMPOTENCY_PUT] = "INSERT INTO idempotency (" IDEMPOTENCY_COLS ") VALUES (?1, ?2, ?3, ?4, "
+                          "?5, ?6, ?8) ON CONFLICT (tenant, key) DO UPDATE SET principal = "
+                          "excluded.principal, request_hash = excluded.request_hash, object = "
+                          "excluded.object, created = excluded.created, outcome = excluded.outcome "
+                          "WHERE idempotency.created < ?7",
     [Q_IDEMPOTENCY_PRUNE] = "DELETE FROM idempotency WHERE tenant = ?1 AND created < ?2",
     [Q_OFFLINE_GET] = "SELECT " OFFLINE_COLS " FROM offline_imports WHERE tenant = ?1 AND "
                       "source = ?2 AND (?3 = 0 OR seq = ?3) ORDER BY seq DESC LIMIT 1",
@@ -603,8 +603,9 @@ static void *read_idempotency(sqlite3_stmt *st)
     r->key = col_text(st, 1);
     r->principal = col_text(st, 2);
     r->request_hash = col_text(st, 3);
-    r->serial = col_text(st, 4);
+    r->object = col_text(st, 4);
     r->created = sqlite3_column_int64(st, 5);
+    r->outcome = col_text(st, 6);
     return r;
 }
 
@@ -2037,9 +2038,10 @@ static int idempotency_put(struct store_tx *tx, const char *tenant, const struct
     bind_text(st, 2, r->key);
     bind_text(st, 3, r->principal);
     bind_text(st, 4, r->request_hash);
-    bind_text(st, 5, r->serial);
+    bind_text(st, 5, r->object);
     sqlite3_bind_int64(st, 6, r->created);
     sqlite3_bind_int64(st, 7, expired);
+    bind_text(st, 8, r->outcome);
     if (step_done(tx, st, "idempotency key", e) != 0)
         return -1;
     if (sqlite3_changes(TX(tx)->conn->db) != 1)

@@ -181,6 +181,9 @@ const char *const sqlite_migrations[] = {
      "  request_hash TEXT NOT NULL, serial TEXT NOT NULL, created INTEGER NOT NULL,"
      "  PRIMARY KEY (tenant, key));"
      "CREATE INDEX idempotency_created ON idempotency (tenant, created);"),
+    /* 14: idempotency keys of every operation: what the key's outcome is */
+    ("ALTER TABLE idempotency RENAME COLUMN serial TO object;"
+     "ALTER TABLE idempotency ADD COLUMN outcome TEXT NOT NULL DEFAULT 'certificate';"),
 };
 
 const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

@@ -754,15 +754,16 @@ int store_lease_take(struct store_tx *tx, const char *tenant, const char *job, c
 int store_lease_count(struct store_tx *tx, const char *tenant, const char *prefix, int64_t now,
                       int64_t *n, struct err *e);
 
-/* ---- idempotency keys: an issuance asked again gets the same certificate --- */
+/* ---- idempotency keys: an operation asked again gets the same outcome ------- */
 
 struct idempotency_rec {
     char *tenant;
     char *key;          /* the client's Idempotency-Key */
     char *principal;    /* who asked */
-    char *request_hash; /* hex SHA-256 of the request body */
-    char *serial;       /* the certificate it issued */
+    char *request_hash; /* hex SHA-256 of the operation (svc_op_hash) */
+    char *object;       /* the outcome's id: a serial, a CA name or a request id */
     int64_t created;
+    char *outcome; /* what object names: "certificate", "ca", "request", "keygen" */
 };
 void idempotency_rec_free(struct idempotency_rec *r);
 /* The record of key; -1/ERR_NOT_FOUND if none. */

@@ -504,7 +504,8 @@ void idempotency_rec_free(struct idempotency_rec *r)
     free(r->key);
     free(r->principal);
     free(r->request_hash);
-    free(r->serial);
+    free(r->object);
+    free(r->outcome);
     free(r);
 }
 

@@ -93,6 +93,11 @@ char *svc_crl_url(struct svc *s, const char *tenant, const char *ca);
 char *svc_crl_scope_url(struct svc *s, const char *tenant, const char *ca, int shard, int delta);
 char *svc_ca_issuers_url(struct svc *s, const char *tenant, const char *ca);
 
+/* JSON forms of records (svc_json.c; new references): what the API answers and requests keep. */
+json_t *svc_cert_json(struct svc *s, const struct cert_rec *r, int der); /* der: base64 DER */
+json_t *svc_ca_json(struct svc *s, const struct ca_rec *r);
+json_t *svc_time_json(int64_t t); /* RFC 3339, or null for 0 */
+
 /* PEM text (label, base64 lines) of DER bytes, without parsing them; caller frees. */
 char *svc_pem(const char *label, const unsigned char *der, size_t len);
 /*
@@ -167,29 +172,33 @@ int svc_workflow_delete(struct svc *s, const struct actor *a, const char *tenant
 /* 0 and *out (caller frees) if tenant has workflow `name`, 1 if not, -1 on error. */
 int svc_workflow_find(struct svc *s, const char *tenant, const char *name,
                       struct workflow_rec **out, struct err *e);
-/* Stores an operation for approval under workflow wf; *out the pending request. */
-int svc_request_submit(struct svc *s, const struct actor *a, const char *tenant, const char *kind,
-                       const char *object, const json_t *params, const struct workflow_rec *wf,
-                       struct request_rec **out, struct err *e);
 int svc_request_get(struct svc *s, const char *tenant, const char *id, struct request_rec **out,
                     struct err *e);
 /*
- * Adds a's approval to pending request id: ERR_FORBIDDEN for its requester or someone
- * not among its approvers, ERR_CONFLICT for a second approval by a, or a request that
- * is not pending (expired ones are marked so).  *ready: this approval was the
- * last one needed; the request is now "approved" and the caller carries it
- * out, then calls svc_request_finish.
+ * Adds a's approval to pending request id: ERR_FORBIDDEN for its requester or
+ * someone not among its approvers, ERR_CONFLICT for a second approval by a,
+ * or a request that is not pending (expired ones are marked so).  The
+ * approval that reaches the number required carries the stored operation out
+ * on behalf of the requester (with the roles it had when it submitted):
+ * the operation's writes, the approval and the request's "done" commit in one
+ * transaction; an operation that fails makes the request "failed" with the
+ * error (but one that could not reach the database or the signer leaves it
+ * pending, the approval unrecorded, and fails with ERR_UNAVAILABLE).  *out:
+ * the request as it is now (caller frees).
  */
 int svc_request_approve(struct svc *s, const struct actor *a, const char *tenant, const char *id,
-                        struct request_rec **out, int *ready, struct err *e);
+                        struct request_rec **out, struct err *e);
 int svc_request_reject(struct svc *s, const struct actor *a, const char *tenant, const char *id,
                        const char *reason, struct request_rec **out, struct err *e);
-/* Records the outcome of an approved request ("done" with result, or "failed" with the error). */
-int svc_request_finish(struct svc *s, const struct actor *a, const char *tenant,
-                       struct request_rec *r, int ok, json_t *result, const char *hook_event,
-                       struct err *e);
 /* Marks every tenant's pending requests past their expiry expired; how many, or -1. */
 int svc_request_expire_tick(struct svc *s, struct err *e);
+/*
+ * The JSON form of a request: its fields, "params" the operation it holds
+ * ({"op": svc_op_json, "roles": [...]}, or a request stored before schema 14
+ * as it was), "result" what it made ({"certificate": {...}} or {"ca": {...}},
+ * svc_cert_json / svc_ca_json) or the error it failed with ({"error": {"kind",
+ * "code", "detail"}}).  A new reference.
+ */
 json_t *svc_request_json(const struct request_rec *r);
 
 /* ---- webhooks (svc_webhook.c) --------------------------------------------- */
@@ -230,6 +239,42 @@ int svc_key_in_use(struct svc *s, const char *tenant, const char *key_id, struct
 
 /* ---- CAs ------------------------------------------------------------ */
 
+/* Activates a pending CA with the certificate an outside CA signed (DER). */
+int svc_ca_import_cert(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                       const unsigned char *cert, size_t cert_len, STACK_OF(X509) * chain,
+                       struct ca_rec **out, struct err *e);
+/* Imports an existing CA: format and blob as signer_import; cert/chain for PEM keys. */
+int svc_ca_import(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                  enum signer_import_format format, const unsigned char *blob, size_t len,
+                  const char *password, X509 *cert, STACK_OF(X509) * chain, struct ca_rec **out,
+                  struct err *e);
+int svc_ca_disable(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                   struct ca_rec **out, struct err *e);
+
+/* ---- operations: the one door (svc_op.c, svc_door.c) ------------------- */
+
+/*
+ * Every state change a caller outside svc asks for on certificates and CAs is
+ * an operation: a value of struct svc_op submitted to svc_submit, whoever the
+ * caller is (the REST API, an enrollment protocol, the console, vouchd init,
+ * the offline CA's tool).  svc_submit applies the tenant's approval
+ * workflows, quotas, idempotency keys, the audit event (also of a refusal)
+ * and the webhooks.  An operation under a workflow is stored as a pending
+ * request holding the operation itself (svc_op_json); the approval that
+ * completes it carries it out inside svc, on behalf of its requester, in the
+ * transaction that closes the request (svc_request_approve).
+ */
+enum svc_op_kind {
+    SVC_OP_NONE = 0,
+    SVC_OP_CERT_ISSUE,     /* "cert.issue": a certificate from a CSR */
+    SVC_OP_CERT_KEYGEN,    /* "cert.keygen": the signer makes the key; never waits for approval */
+    SVC_OP_CERT_RENEW,     /* "cert.renew": the same CA and profile, a new or the same key */
+    SVC_OP_CERT_REVOKE,    /* "cert.revoke" */
+    SVC_OP_CERT_SUSPEND,   /* "cert.suspend": on hold (certificateHold) */
+    SVC_OP_CERT_REINSTATE, /* "cert.reinstate": off hold */
+    SVC_OP_CA_CREATE,      /* "ca.create" */
+};
+
 #define CRL_SHARDS_MAX 256
 
 struct ca_create {
@@ -250,72 +295,95 @@ struct ca_create {
     long delta_crl_interval_minutes; /* 0 = no delta CRLs */
     long delta_crl_validity_hours;   /* 0 = default (24) */
 };
-int svc_ca_create(struct svc *s, const struct actor *a, const char *tenant,
-                  const struct ca_create *req, struct ca_rec **out, struct err *e);
-/* Activates a pending CA with the certificate an outside CA signed (DER). */
-int svc_ca_import_cert(struct svc *s, const struct actor *a, const char *tenant, const char *name,
-                       const unsigned char *cert, size_t cert_len, STACK_OF(X509) * chain,
-                       struct ca_rec **out, struct err *e);
-/* Imports an existing CA: format and blob as signer_import; cert/chain for PEM keys. */
-int svc_ca_import(struct svc *s, const struct actor *a, const char *tenant, const char *name,
-                  enum signer_import_format format, const unsigned char *blob, size_t len,
-                  const char *password, X509 *cert, STACK_OF(X509) * chain, struct ca_rec **out,
-                  struct err *e);
-int svc_ca_disable(struct svc *s, const struct actor *a, const char *tenant, const char *name,
-                   struct ca_rec **out, struct err *e);
+
+/*
+ * An operation.  Its strings are borrowed (from the JSON it was parsed from,
+ * or the caller's); which fields count depends on kind.
+ */
+struct svc_op {
+    enum svc_op_kind kind;
+    const char *ca;          /* issue, keygen: the issuing CA */
+    const char *profile;     /* issue, keygen */
+    const char *entity;      /* issue, keygen: an end entity of the tenant, or NULL */
+    long validity_days;      /* issue, keygen: 0 = the profile's default */
+    const char *csr;         /* issue; renew (NULL: the same key again): PEM, or DER */
+    size_t csr_len;          /* 0: strlen(csr) */
+    const char *subject;     /* keygen: "/CN=..." */
+    const json_t *sans;      /* keygen: array of strings, or NULL */
+    const char *key_type;    /* keygen: NULL = ec-p256 */
+    const char *password;    /* keygen: the PKCS#12's (never stored, not part of svc_op_hash) */
+    const char *serial;      /* renew, revoke, suspend, reinstate */
+    int reason;              /* revoke: RFC 5280 CRLReason (not certificateHold) */
+    int64_t invalidity_date; /* revoke: 0 = none */
+    struct ca_create ca_req; /* ca.create */
+};
+
+/* "cert.issue", ... for a kind; NULL for SVC_OP_NONE.  The kind of a name, SVC_OP_NONE if none. */
+const char *svc_op_name(enum svc_op_kind kind);
+enum svc_op_kind svc_op_kind_of(const char *name);
+/*
+ * Reads an operation of `kind` from o, the JSON object the REST API takes as
+ * its body (and svc_op_json writes): field names and value forms as in
+ * docs/api.md.  op's strings point into o, which must outlive op.  Fields the
+ * operation does not know are ignored; the serial of renew/revoke/suspend/
+ * reinstate may be absent (the REST API takes it from the path).  -1 with e
+ * naming the field.
+ */
+int svc_op_parse(enum svc_op_kind kind, const json_t *o, struct svc_op *op, struct err *e);
+/* The JSON form of op (as svc_op_parse reads it; without the password); a new reference. */
+json_t *svc_op_json(const struct svc_op *op);
+/* Hex SHA-256 of the kind and svc_op_json: what an idempotency key is bound to (caller frees). */
+char *svc_op_hash(const struct svc_op *op);
+
+#define ERR_IDEMPOTENCY       "idempotency_key_in_use"
+#define IDEMPOTENCY_KEEP_SECS 86400 /* a key names its operation for a day */
+
+/* What svc_submit did. Owned by the caller: svc_outcome_clear. */
+struct svc_outcome {
+    int pending;                 /* 1: waiting for approval; request is the pending request */
+    int replayed;                /* 1: the idempotency key named an earlier submission */
+    struct request_rec *request; /* when pending */
+    struct cert_rec *cert;       /* done: the certificate issued or changed */
+    struct ca_rec *ca;           /* done: the CA created */
+    unsigned char *pkcs12;       /* done, keygen: key, certificate and chain under the password */
+    size_t pkcs12_len;
+};
+void svc_outcome_clear(struct svc_outcome *o);
+
+/*
+ * The one door: submits op for tenant on behalf of a.  With an idempotency
+ * key (1 to 64 of [A-Za-z0-9._:-]) the outcome is filed under the key in the
+ * transaction of the operation's own writes (or of its pending request): the
+ * same operation again by the same principal within IDEMPOTENCY_KEEP_SECS
+ * gets that outcome again (replayed), another operation under the key is
+ * ERR_CONFLICT with code ERR_IDEMPOTENCY.  0 with *out done or pending; -1
+ * with e (the refusal is audited here).
+ */
+int svc_submit(struct svc *s, const struct actor *a, const char *tenant, const struct svc_op *op,
+               const char *idempotency_key, struct svc_outcome *out, struct err *e);
 
 /* ---- certificates --------------------------------------------------- */
 
-struct issue_params {
-    const char *ca;
-    const char *profile;
-    const char *entity_id;    /* may be NULL */
-    long validity_days;       /* 0 = the profile's default */
-    const char *renewed_from; /* set by renew */
-    int internal;             /* vouch's own (OCSP responders): not refused for a tenant that is not
-                                 active, not counted against its quota */
-    int ca_profile;           /* 1: a CA profile is required (the offline root signing a sub-CA) */
-    /*
-     * The client's Idempotency-Key and the hex SHA-256 of its request (both or
-     * neither): filed with the certificate in its transaction.  Another
-     * issuance that filed the key first makes this one fail with ERR_CONFLICT
-     * ERR_IDEMPOTENCY (the certificate signed here is never handed out).
-     */
-    const char *idempotency_key;
-    const char *request_hash;
-};
-#define ERR_IDEMPOTENCY       "idempotency_key_in_use"
-#define IDEMPOTENCY_KEEP_SECS 86400 /* a key names its issuance for a day */
-
-/* Issues from a CSR (PEM or DER). */
-int svc_cert_issue(struct svc *s, const struct actor *a, const char *tenant,
-                   const struct issue_params *p, const unsigned char *csr, size_t csr_len,
-                   struct cert_rec **out, struct err *e);
 /*
- * Server-side key generation: the signer makes the key, the CA issues for it,
- * the signer returns a PKCS#12 under password with the key, the certificate
- * and the chain (*p12, caller frees).
+ * Certificate serial of tenant as a may see it (caller frees): ERR_NOT_FOUND
+ * when there is none, or it is another principal's and a reads only its own
+ * (a requester's "cert.read:own").
  */
-int svc_cert_keygen(struct svc *s, const struct actor *a, const char *tenant,
-                    const struct issue_params *p, const char *subject, json_t *sans,
-                    const char *key_type, const char *password, struct cert_rec **out,
-                    unsigned char **p12, size_t *p12_len, struct err *e);
-/* Renews: with csr NULL the old public key is reused. Links the new record to the old. */
+int svc_cert_get(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
+                 struct cert_rec **out, struct err *e);
+/*
+ * Tenant's certificates matching q, as a may see them (q's requester is a's
+ * principal when a reads only its own).  *out (cert_rec_list_free) and *n.
+ */
+int svc_cert_search(struct svc *s, const struct actor *a, const char *tenant,
+                    const struct cert_query *q, struct cert_rec ***out, size_t *n, struct err *e);
+
 /*
  * Every tenant's certificates whose notAfter passed since the last call (the
  * first call only starts counting): each a "cert.expired" audit event and a
  * "certificate.expired" webhook event.  The number, or -1.
  */
 int svc_cert_expiry_tick(struct svc *s, struct err *e);
-int svc_cert_renew(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
-                   const unsigned char *csr, size_t csr_len, struct cert_rec **out, struct err *e);
-/* reason: RFC 5280 code (not certificateHold: that is suspend). invalidity_date 0 = none. */
-int svc_cert_revoke(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
-                    int reason, int64_t invalidity_date, struct cert_rec **out, struct err *e);
-int svc_cert_suspend(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
-                     struct cert_rec **out, struct err *e);
-int svc_cert_reinstate(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
-                       struct cert_rec **out, struct err *e);
 /* PEM of the issuing CA certificate followed by the CAs above it (caller frees). */
 char *svc_chain_pem(struct svc *s, const char *tenant, const char *ca, struct err *e);
 

@@ -229,7 +229,7 @@ static void ca_rec_set_cert(struct ca_rec *r, X509 *cert)
 
 /* Writes the CA record, its certificate record at the parent (if any) and the audit event. */
 static int ca_store(struct svc *s, const char *tenant, const struct actor *a, struct ca_work *w,
-                    struct ca_rec *rec, X509 *cert, struct err *e)
+                    struct ca_rec *rec, X509 *cert, const struct svc_hook *hook, struct err *e)
 {
     struct store_tx *tx = store_begin(s->store, e);
     struct cert_rec cr;
@@ -262,6 +262,10 @@ static int ca_store(struct svc *s, const char *tenant, const struct actor *a, st
                        rec->status, rec->parent ? rec->parent : "");
     rc = svc_audit_ok(tx, tenant, a, "ca.create", rec->name, detail, e);
     free(detail);
+    if (rc == 0 && hook != NULL) {
+        struct svc_made made = {.ca = rec};
+        rc = hook->fn(tx, hook->arg, &made, e);
+    }
 out:
     if (rc != 0) {
         store_rollback(tx);
@@ -326,8 +330,19 @@ static int ca_existing_key(struct svc *s, const char *tenant, struct ca_work *w,
     return 0;
 }
 
+int svc_ca_create_check(const struct ca_create *req, struct err *e)
+{
+    X509_NAME *subject = NULL;
+
+    if (ca_validate(req, e) != 0 || (subject = name_parse(req->subject, e)) == NULL)
+        return -1;
+    X509_NAME_free(subject);
+    return 0;
+}
+
 int svc_ca_create(struct svc *s, const struct actor *a, const char *tenant,
-                  const struct ca_create *req, struct ca_rec **out, struct err *e)
+                  const struct ca_create *req, const struct svc_hook *hook, struct ca_rec **out,
+                  struct err *e)
 {
     struct ca_work w = {.req = req};
     struct ca_rec rec = {0};
@@ -380,7 +395,7 @@ int svc_ca_create(struct svc *s, const struct actor *a, const char *tenant,
             rec.chain_len = chain.len;
         }
     }
-    if (ca_store(s, tenant, a, &w, &rec, cert, e) != 0)
+    if (ca_store(s, tenant, a, &w, &rec, cert, hook, e) != 0)
         goto out;
     *out = ca_rec_dup(&rec);
     rc = 0;
@@ -524,7 +539,7 @@ int svc_ca_import(struct svc *s, const struct actor *a, const char *tenant, cons
     rec.chain_der = cb.data;
     rec.chain_len = cb.len;
     ca_rec_set_cert(&rec, leaf);
-    if (ca_store(s, tenant, a, &w, &rec, NULL, e) != 0)
+    if (ca_store(s, tenant, a, &w, &rec, NULL, NULL, e) != 0)
         goto out;
     *out = ca_rec_dup(&rec);
     rc = 0;

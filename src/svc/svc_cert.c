@@ -117,28 +117,16 @@ struct issue_write {
     const char *detail;
     int certs_per_hour;
     const struct issue_params *p;
+    int serial_clash; /* the record's serial was taken: worth another serial */
 };
 
-/* The idempotency key of the issuance, filed with its certificate (if the client sent one). */
-static int idempotency_file(struct store_tx *tx, const struct issue_write *w, struct err *e)
+/* The hook of the operation (svc_door.c), in the record's transaction. */
+static int hook_run(const struct svc_hook *hook, struct store_tx *tx, const struct cert_rec *r,
+                    struct err *e)
 {
-    struct idempotency_rec r = {.key = (char *)w->p->idempotency_key,
-                                .principal =
-                                    (char *)(w->actor && w->actor->principal ? w->actor->principal
-                                             : w->actor && w->actor->id      ? w->actor->id
-                                                                             : "anonymous"),
-                                .request_hash = (char *)w->p->request_hash,
-                                .serial = w->rec->serial,
-                                .created = time_now()};
+    struct svc_made made = {.cert = r};
 
-    if (w->p->idempotency_key == NULL)
-        return 0;
-    if (store_idempotency_put(tx, w->tenant, &r, r.created - IDEMPOTENCY_KEEP_SECS, e) == 0)
-        return 0;
-    if (e != NULL && e->kind == ERR_CONFLICT)
-        err_setc(e, ERR_CONFLICT, ERR_IDEMPOTENCY,
-                 "Idempotency-Key %s: another request filed it first", w->p->idempotency_key);
-    return -1;
+    return hook == NULL ? 0 : hook->fn(tx, hook->arg, &made, e);
 }
 
 /*
@@ -153,20 +141,28 @@ static int issue_write_fn(struct store_tx *tx, void *arg, struct err *e)
     struct issue_write *w = arg;
     struct tenant_rec quota = {.name = (char *)w->tenant, .certs_per_hour = w->certs_per_hour};
 
-    if ((w->rec->counted && svc_cert_quota(tx, &quota, e) != 0) ||
-        store_cert_insert(tx, w->tenant, w->rec, e) != 0 || idempotency_file(tx, w, e) != 0 ||
-        svc_audit_ok(tx, w->tenant, w->actor, w->action, w->rec->serial, w->detail, e) != 0)
+    if (w->rec->counted && svc_cert_quota(tx, &quota, e) != 0)
         return -1;
-    return w->rec->counted ? cert_announce(w->s, tx, w->tenant, "certificate.issued", w->rec, e)
-                           : 0;
+    if (store_cert_insert(tx, w->tenant, w->rec, e) != 0) {
+        w->serial_clash = e != NULL && e->kind == ERR_CONFLICT;
+        return -1;
+    }
+    if (svc_audit_ok(tx, w->tenant, w->actor, w->action, w->rec->serial, w->detail, e) != 0 ||
+        (w->rec->counted &&
+         cert_announce(w->s, tx, w->tenant, "certificate.issued", w->rec, e) != 0))
+        return -1;
+    return hook_run(w->p->hook, tx, w->rec, e);
 }
 
-/* Stores r and its audit event; returns once the commit holding them is durable. */
+/*
+ * Stores r and its audit event; returns once the commit holding them is
+ * durable.  *clash: it failed because r's serial was taken.
+ */
 static int issue_store(struct svc *s, const char *tenant, const struct actor *a, const char *action,
                        struct cert_rec *r, const struct issue_params *p, int certs_per_hour,
-                       struct err *e)
+                       int *clash, struct err *e)
 {
-    struct issue_write w = {s, tenant, a, action, r, NULL, certs_per_hour, p};
+    struct issue_write w = {s, tenant, a, action, r, NULL, certs_per_hour, p, 0};
     json_t *d;
     char *detail;
     int rc;
@@ -179,6 +175,7 @@ static int issue_store(struct svc *s, const char *tenant, const struct actor *a,
     json_decref(d);
     w.detail = detail;
     rc = writer_run(s->writer, issue_write_fn, &w, e);
+    *clash = w.serial_clash;
     free(detail);
     return rc;
 }
@@ -195,7 +192,7 @@ static int issue_finish(struct svc *s, const struct actor *a, const char *tenant
     struct cert_rec rec;
     EVP_PKEY *key = NULL;
     X509 *cert = NULL;
-    int rc = -1;
+    int rc = -1, clash = 0;
 
     if (profile_check(c->profile, r, e) != 0)
         return -1;
@@ -215,16 +212,15 @@ static int issue_finish(struct svc *s, const struct actor *a, const char *tenant
         rec.entity_id = (char *)p->entity_id;
         rec.renewed_from = (char *)p->renewed_from;
         rec.requester = a != NULL ? (char *)a->principal : NULL;
-        rc = issue_store(s, tenant, a, action, &rec, p, p->internal ? 0 : c->certs_per_hour, e);
+        rc = issue_store(s, tenant, a, action, &rec, p, p->internal ? 0 : c->certs_per_hour, &clash,
+                         e);
         if (rc == 0)
             *out = cert_rec_dup(&rec);
         free(rec.serial);
         free(rec.subject);
         free(rec.sans);
         OPENSSL_free(rec.der);
-        /* A serial clash draws another serial; an idempotency key taken does not. */
-        if (rc != 0 &&
-            (e == NULL || e->kind != ERR_CONFLICT || strcmp(e->code, ERR_IDEMPOTENCY) == 0))
+        if (rc != 0 && !clash) /* a serial clash draws another serial; nothing else does */
             break;
     }
     if (rc == 0 && cert_out != NULL) {
@@ -255,6 +251,26 @@ int svc_cert_issue(struct svc *s, const struct actor *a, const char *tenant,
     rc = issue_finish(s, a, tenant, p, &c, &r, p->renewed_from ? "cert.renew" : "cert.issue", out,
                       NULL, e);
 out:
+    issue_request_clear(&r);
+    issue_ctx_clear(&c);
+    return rc;
+}
+
+int svc_cert_issue_check(struct svc *s, const char *tenant, const struct issue_params *p,
+                         const unsigned char *csr_data, size_t csr_len, struct err *e)
+{
+    struct issue_ctx c = {0};
+    struct issue_request r = {0};
+    int rc = -1;
+
+    if (issue_load(s, tenant, p, &c, e) != 0) {
+        rc = -1;
+    } else if (csr_data == NULL) {
+        rc = 0;
+    } else if (csr_read(csr_data, csr_len, 0, &r, e) == 0) {
+        r.validity_days = p->validity_days;
+        rc = profile_check(c.profile, &r, e);
+    }
     issue_request_clear(&r);
     issue_ctx_clear(&c);
     return rc;
@@ -305,7 +321,7 @@ static int keygen_validate(const char *key_type, const char *password, struct er
 }
 
 int svc_cert_keygen(struct svc *s, const struct actor *a, const char *tenant,
-                    const struct issue_params *p, const char *subject, json_t *sans,
+                    const struct issue_params *p, const char *subject, const json_t *sans,
                     const char *key_type, const char *password, struct cert_rec **out,
                     unsigned char **p12, size_t *p12_len, struct err *e)
 {
@@ -321,7 +337,7 @@ int svc_cert_keygen(struct svc *s, const struct actor *a, const char *tenant,
         return -1;
     if (issue_load(s, tenant, p, &c, e) != 0)
         goto out;
-    if (issue_request_from_json(&r, subject ? subject : "", sans, e) != 0)
+    if (issue_request_from_json(&r, subject ? subject : "", (json_t *)sans, e) != 0)
         goto out;
     r.validity_days = p->validity_days;
     if (signer_ee_keygen(s->signer, tenant, key_type_parse(key_type ? key_type : "ec-p256"),
@@ -357,8 +373,8 @@ static int request_from_cert(struct issue_request *r, X509 *cert)
 }
 
 int svc_cert_renew(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
-                   const unsigned char *csr_data, size_t csr_len, struct cert_rec **out,
-                   struct err *e)
+                   const unsigned char *csr_data, size_t csr_len, const struct svc_hook *hook,
+                   struct cert_rec **out, struct err *e)
 {
     struct store_tx *tx = store_begin_read(s->store, e);
     struct cert_rec *old = NULL;
@@ -382,7 +398,8 @@ int svc_cert_renew(struct svc *s, const struct actor *a, const char *tenant, con
         struct issue_params np = {.ca = old->ca,
                                   .profile = old->profile,
                                   .entity_id = old->entity_id,
-                                  .renewed_from = old->serial};
+                                  .renewed_from = old->serial,
+                                  .hook = hook};
         rc = svc_cert_issue(s, a, tenant, &np, csr_data, csr_len, out, e);
         cert_rec_free(old);
         return rc;
@@ -391,6 +408,7 @@ int svc_cert_renew(struct svc *s, const struct actor *a, const char *tenant, con
     p.profile = old->profile;
     p.entity_id = old->entity_id;
     p.renewed_from = old->serial;
+    p.hook = hook;
     if (issue_load(s, tenant, &p, &c, e) != 0)
         goto out;
     if ((old_cert = svc_der_to_x509(old->der, old->der_len, e)) == NULL)
@@ -419,7 +437,8 @@ struct status_change {
 };
 
 static int cert_change(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
-                       const struct status_change *ch, struct cert_rec **out, struct err *e)
+                       const struct status_change *ch, const struct svc_hook *hook,
+                       struct cert_rec **out, struct err *e)
 {
     struct store_tx *tx = store_begin(s->store, e);
     struct cert_rec *rec = NULL;
@@ -451,6 +470,8 @@ static int cert_change(struct svc *s, const struct actor *a, const char *tenant,
         rc = svc_audit_ok(tx, tenant, a, ch->action, serial, detail, e);
     if (rc == 0)
         rc = cert_announce(s, tx, tenant, ch->event, rec, e);
+    if (rc == 0)
+        rc = hook_run(hook, tx, rec, e);
     free(detail);
     if (rc == 0) {
         rc = store_commit(tx, e);
@@ -469,7 +490,8 @@ out:
 }
 
 int svc_cert_revoke(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
-                    int reason, int64_t invalidity_date, struct cert_rec **out, struct err *e)
+                    int reason, int64_t invalidity_date, const struct svc_hook *hook,
+                    struct cert_rec **out, struct err *e)
 {
     struct status_change ch = {"cert.revoke", "certificate.revoked", {"good", "hold"}, "revoked",
                                reason,        invalidity_date};
@@ -480,25 +502,25 @@ int svc_cert_revoke(struct svc *s, const struct actor *a, const char *tenant, co
         return err_set(e, ERR_INVALID, "reason: certificateHold is done by suspend");
     if (invalidity_date < 0 || invalidity_date > time_now())
         return err_set(e, ERR_INVALID, "invalidity_date: must not be in the future");
-    return cert_change(s, a, tenant, serial, &ch, out, e);
+    return cert_change(s, a, tenant, serial, &ch, hook, out, e);
 }
 
 int svc_cert_suspend(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
-                     struct cert_rec **out, struct err *e)
+                     const struct svc_hook *hook, struct cert_rec **out, struct err *e)
 {
     struct status_change ch = {"cert.suspend", "certificate.suspended", {"good", NULL},
                                "hold",         REASON_CERTIFICATE_HOLD, 0};
 
-    return cert_change(s, a, tenant, serial, &ch, out, e);
+    return cert_change(s, a, tenant, serial, &ch, hook, out, e);
 }
 
 int svc_cert_reinstate(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
-                       struct cert_rec **out, struct err *e)
+                       const struct svc_hook *hook, struct cert_rec **out, struct err *e)
 {
     struct status_change ch = {
         "cert.reinstate", "certificate.reinstated", {"hold", NULL}, "good", -1, 0};
 
-    return cert_change(s, a, tenant, serial, &ch, out, e);
+    return cert_change(s, a, tenant, serial, &ch, hook, out, e);
 }
 
 int svc_pem_append_certs(struct buf *b, const unsigned char *der, size_t len)
@@ -686,4 +708,46 @@ int svc_cert_expiry_tick(struct svc *s, struct err *e)
     }
     free(list);
     return total;
+}
+
+/* ---- reading ------------------------------------------------------------------ */
+
+int svc_cert_get(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
+                 struct cert_rec **out, struct err *e)
+{
+    const char *own = svc_actor_own_only(a, "cert.read");
+    struct store_tx *tx = store_begin_read(s->store, e);
+    struct cert_rec *rec = NULL;
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_cert_get(tx, tenant, serial, &rec, e);
+    store_rollback(tx);
+    if (rc == 0 && own != NULL && (rec->requester == NULL || strcmp(rec->requester, own) != 0)) {
+        cert_rec_free(rec);
+        rc = err_set(e, ERR_NOT_FOUND, "not found");
+    }
+    if (rc != 0) {
+        if (e != NULL && e->kind == ERR_NOT_FOUND)
+            err_set(e, ERR_NOT_FOUND, "certificate %s not found", serial);
+        return -1;
+    }
+    *out = rec;
+    return 0;
+}
+
+int svc_cert_search(struct svc *s, const struct actor *a, const char *tenant,
+                    const struct cert_query *q, struct cert_rec ***out, size_t *n, struct err *e)
+{
+    struct cert_query mine = *q;
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    mine.requester = svc_actor_own_only(a, "cert.read");
+    rc = store_cert_search(tx, tenant, &mine, out, n, e);
+    store_rollback(tx);
+    return rc;
 }

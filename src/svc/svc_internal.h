@@ -90,6 +90,103 @@ struct svc {
     int webhooks_enabled;
 };
 
+/* ---- the operations behind the door (svc_door.c calls them) ------------------------ */
+
+/* What an operation wrote, as a hook sees it inside the operation's transaction. */
+struct svc_made {
+    const struct cert_rec *cert;       /* the certificate issued or changed */
+    const struct ca_rec *ca;           /* the CA created */
+    const struct request_rec *request; /* the request made to wait for approval */
+};
+/*
+ * Writes that commit with an operation's own, in its transaction, after its
+ * record and audit event: an idempotency key filed, an approval closing its
+ * request.  fn's failure rolls the operation back.
+ */
+struct svc_hook {
+    int (*fn)(struct store_tx *tx, void *arg, const struct svc_made *made, struct err *e);
+    void *arg;
+};
+
+struct issue_params {
+    const char *ca;
+    const char *profile;
+    const char *entity_id;    /* may be NULL */
+    long validity_days;       /* 0 = the profile's default */
+    const char *renewed_from; /* set by renew */
+    int internal;             /* vouch's own (OCSP responders): not refused for a tenant that is not
+                                 active, not counted against its quota */
+    int ca_profile;           /* 1: a CA profile is required (the offline root signing a sub-CA) */
+    const struct svc_hook *hook; /* NULL, or run in the transaction of the record */
+};
+
+/* Issues from a CSR (PEM or DER). */
+int svc_cert_issue(struct svc *s, const struct actor *a, const char *tenant,
+                   const struct issue_params *p, const unsigned char *csr, size_t csr_len,
+                   struct cert_rec **out, struct err *e);
+/*
+ * What svc_cert_issue would check before signing (tenant, quota, CA, profile,
+ * entity, the CSR and the profile's rules), without signing: 0 if it would
+ * issue now.  An operation is checked so before it waits for approval.  With
+ * csr NULL only what comes before the CSR.
+ */
+int svc_cert_issue_check(struct svc *s, const char *tenant, const struct issue_params *p,
+                         const unsigned char *csr, size_t csr_len, struct err *e);
+/*
+ * Server-side key generation: the signer makes the key, the CA issues for it,
+ * the signer returns a PKCS#12 under password with the key, the certificate
+ * and the chain (*p12, caller frees).
+ */
+int svc_cert_keygen(struct svc *s, const struct actor *a, const char *tenant,
+                    const struct issue_params *p, const char *subject, const json_t *sans,
+                    const char *key_type, const char *password, struct cert_rec **out,
+                    unsigned char **p12, size_t *p12_len, struct err *e);
+/* Renews: with csr NULL the old public key is reused. Links the new record to the old. */
+int svc_cert_renew(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
+                   const unsigned char *csr, size_t csr_len, const struct svc_hook *hook,
+                   struct cert_rec **out, struct err *e);
+/* reason: RFC 5280 code (not certificateHold: that is suspend). invalidity_date 0 = none. */
+int svc_cert_revoke(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
+                    int reason, int64_t invalidity_date, const struct svc_hook *hook,
+                    struct cert_rec **out, struct err *e);
+int svc_cert_suspend(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
+                     const struct svc_hook *hook, struct cert_rec **out, struct err *e);
+int svc_cert_reinstate(struct svc *s, const struct actor *a, const char *tenant, const char *serial,
+                       const struct svc_hook *hook, struct cert_rec **out, struct err *e);
+/* Creates a CA (a root, a sub-CA of parent, or a pending external one); *out set. */
+int svc_ca_create(struct svc *s, const struct actor *a, const char *tenant,
+                  const struct ca_create *req, const struct svc_hook *hook, struct ca_rec **out,
+                  struct err *e);
+/* What svc_ca_create checks of req's own fields (not of the tenant's state): 0 if they hold. */
+int svc_ca_create_check(const struct ca_create *req, struct err *e);
+
+/* Who a acts as on requests and idempotency keys: its principal (one person, whatever token). */
+const char *svc_actor_who(const struct actor *a);
+/*
+ * Carries op out now on behalf of a (no workflow, no idempotency: the door's
+ * and the approval's own step); hook (or NULL) runs in the transaction of
+ * its writes.  *out filled.
+ */
+int svc_op_execute(struct svc *s, const struct actor *a, const char *tenant,
+                   const struct svc_op *op, const struct svc_hook *hook, struct svc_outcome *out,
+                   struct err *e);
+/*
+ * Stores op as a request pending under workflow wf (svc_ra.c): the operation
+ * and a's roles, its audit event and webhook, and hook's writes (made.request
+ * the request) in one transaction.  *out the request (caller frees).
+ */
+int svc_request_open(struct svc *s, const struct actor *a, const char *tenant,
+                     const struct svc_op *op, const char *object, const struct workflow_rec *wf,
+                     const struct svc_hook *hook, struct request_rec **out, struct err *e);
+/*
+ * The operation request r holds, and the roles its requester had: params
+ * {"op": {...}, "roles": [...]}, or as stored before schema 14 {"path": {...},
+ * "body": {...}, "roles": [...]}.  op's strings and roles[] (at most max, *n
+ * set) point into *holder, which the caller releases (json_decref) after.
+ */
+int svc_op_from_request(const struct request_rec *r, json_t **holder, struct svc_op *op,
+                        const char **roles, size_t max, size_t *n, struct err *e);
+
 /* Every tenant (the scheduler's listing, across tenants); caller frees each and the array. */
 int svc_tenants(struct svc *s, struct tenant_rec ***out, size_t *n, struct err *e);
 struct tenant_gates *svc_tenant_gates_new(void);

@@ -7,11 +7,12 @@
  * approvals it needs, optionally from a named set of approvers (M-of-N).  An
  * operation under a workflow is stored as a pending request instead of being
  * done; approvals are added one by one, each by a different principal who is
- * not the requester; the one that reaches the number moves the request to
- * "approved", and its caller carries the operation out (as the requester) and
- * records the outcome ("done" or "failed").  A pending request expires after
- * the workflow's time.  Every step is audited and announced to the tenant's
- * webhook in the transaction that makes it.
+ * not the requester; the one that reaches the number carries the stored
+ * operation out (svc_op_execute, as the requester) with the approval and the
+ * request's "done" in the operation's own transaction, or records "failed"
+ * with the error.  A pending request expires after the workflow's time.
+ * Every step is audited and announced to the tenant's webhook in the
+ * transaction that makes it.
  */
 #include "svc/svc_internal.h"
 
@@ -149,11 +150,7 @@ int svc_workflow_find(struct svc *s, const char *tenant, const char *name,
 
 /* ---- requests ------------------------------------------------------------------ */
 
-/* Who asks, as requests record it: the principal (one person, whatever token it uses). */
-static const char *who_of(const struct actor *a)
-{
-    return a == NULL ? "anonymous" : a->principal ? a->principal : a->id ? a->id : "anonymous";
-}
+#define who_of svc_actor_who
 
 json_t *svc_request_json(const struct request_rec *r)
 {
@@ -216,20 +213,38 @@ static struct request_rec *request_rec_dup(const struct request_rec *r, const ch
     return c;
 }
 
-int svc_request_submit(struct svc *s, const struct actor *a, const char *tenant, const char *kind,
-                       const char *object, const json_t *params, const struct workflow_rec *wf,
-                       struct request_rec **out, struct err *e)
+/* The stored form of an operation: {"op": svc_op_json, "roles": the requester's} (text). */
+static char *request_params(const struct actor *a, const struct svc_op *op)
+{
+    json_t *o = json_pack("{s:o}", "op", svc_op_json(op)), *roles;
+    char *text;
+
+    if (a != NULL && a->roles != NULL) {
+        roles = json_array();
+        for (size_t i = 0; i < a->nroles; i++)
+            json_array_append_new(roles, json_string(a->roles[i]));
+        json_object_set_new(o, "roles", roles);
+    }
+    text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return text;
+}
+
+int svc_request_open(struct svc *s, const struct actor *a, const char *tenant,
+                     const struct svc_op *op, const char *object, const struct workflow_rec *wf,
+                     const struct svc_hook *hook, struct request_rec **out, struct err *e)
 {
     struct request_rec r = {.id = random_id("req"),
-                            .kind = (char *)kind,
-                            .object = (char *)object,
-                            .params = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS),
+                            .kind = (char *)svc_op_name(op->kind),
+                            .object = (char *)(object ? object : ""),
+                            .params = request_params(a, op),
                             .requester = (char *)who_of(a),
                             .status = "pending",
                             .required = wf->required,
                             .approvers = wf->approvers,
                             .approvals = "[]",
                             .created = time_now()};
+    struct svc_made made = {.request = &r};
     struct store_tx *tx = NULL;
     int rc = -1;
 
@@ -239,7 +254,8 @@ int svc_request_submit(struct svc *s, const struct actor *a, const char *tenant,
         goto out;
     }
     if ((tx = store_begin(s->store, e)) == NULL || store_request_insert(tx, tenant, &r, e) != 0 ||
-        request_note(s, tx, tenant, a, "request.submit", "request.pending", &r, e) != 0)
+        request_note(s, tx, tenant, a, "request.submit", "request.pending", &r, e) != 0 ||
+        (hook != NULL && hook->fn(tx, hook->arg, &made, e) != 0))
         goto out;
     if ((rc = store_commit(tx, e)) == 0)
         *out = request_rec_dup(&r, tenant);
@@ -366,52 +382,202 @@ static int decision_begin(struct svc *s, const struct actor *a, const char *tena
     return -1;
 }
 
+/* Adds who's approval to r (its approvals replaced); ERR_CONFLICT if who approved it already. */
+static int approval_add(struct request_rec *r, const char *who, struct err *e)
+{
+    json_t *approvals = json_loads(r->approvals, 0, NULL);
+
+    if (!json_is_array(approvals)) {
+        json_decref(approvals);
+        return err_set(e, ERR_INTERNAL, "request %s: stored approvals do not parse", r->id);
+    }
+    if (approved_by(approvals, who)) {
+        json_decref(approvals);
+        return err_set(e, ERR_CONFLICT, "request %s is already approved by %s", r->id, who);
+    }
+    json_array_append_new(approvals,
+                          json_pack("{s:s, s:I}", "by", who, "time", (json_int_t)time_now()));
+    free(r->approvals);
+    r->approvals = json_dumps(approvals, JSON_COMPACT);
+    json_decref(approvals);
+    return 0;
+}
+
+/* Whether r has all the approvals it needs. */
+static int approvals_complete(const struct request_rec *r)
+{
+    json_t *approvals = json_loads(r->approvals, 0, NULL);
+    int done = json_is_array(approvals) && (int)json_array_size(approvals) >= r->required;
+
+    json_decref(approvals);
+    return done;
+}
+
+/* How an approval closes its request (the hook of the operation it carries out). */
+struct closing {
+    struct svc *s;
+    const struct actor *approver;
+    const struct actor *requester;
+    const char *tenant;
+    const char *id;
+    struct request_rec *r; /* the request as closed */
+    int refused;           /* it could not be closed: decided on meanwhile */
+};
+
+/*
+ * Reads request c->id again in tx (the row held) and adds c->approver's
+ * approval: the checks of svc_request_approve once more, against any
+ * decision taken since.  0 with c->r set, else -1 (c->refused).
+ */
+static int closing_load(struct closing *c, struct store_tx *tx, struct err *e)
+{
+    int expired = 0;
+
+    if (decision_load(tx, c->tenant, c->id, &c->r, &expired, e) == 0 &&
+        decider_check(c->r, who_of(c->approver), e) == 0 &&
+        approval_add(c->r, who_of(c->approver), e) == 0)
+        return 0;
+    c->refused = 1;
+    request_rec_free(c->r);
+    c->r = NULL;
+    return -1;
+}
+
+/* Records the closing: the request, the approval's event and the outcome's event. */
+static int closing_write(struct closing *c, struct store_tx *tx, const char *status, json_t *result,
+                         struct err *e)
+{
+    free(c->r->status);
+    c->r->status = xstrdup(status);
+    c->r->decided = time_now();
+    free(c->r->result);
+    c->r->result = json_dumps(result, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(result);
+    if (store_request_update(tx, c->tenant, c->r, e) != 0 ||
+        request_note(c->s, tx, c->tenant, c->approver, "request.approve", "request.approved", c->r,
+                     e) != 0 ||
+        request_note(c->s, tx, c->tenant, c->requester,
+                     strcmp(status, "done") == 0 ? "request.done" : "request.failed", NULL, c->r,
+                     e) != 0)
+        return -1;
+    return 0;
+}
+
+/* The hook: in the operation's transaction, the request becomes "done" with what it made. */
+static int closing_done(struct store_tx *tx, void *arg, const struct svc_made *made, struct err *e)
+{
+    struct closing *c = arg;
+    json_t *result = made->cert != NULL
+                         ? json_pack("{s:o}", "certificate", svc_cert_json(c->s, made->cert, 0))
+                     : made->ca != NULL ? json_pack("{s:o}", "ca", svc_ca_json(c->s, made->ca))
+                                        : json_object();
+
+    if (closing_load(c, tx, e) != 0) {
+        json_decref(result);
+        return -1;
+    }
+    return closing_write(c, tx, "done", result, e);
+}
+
+/* The operation failed with why: the request becomes "failed" in a transaction of its own. */
+static int closing_failed(struct closing *c, const struct err *why, struct err *e)
+{
+    struct store_tx *tx = store_begin(c->s->store, e);
+    json_t *result = json_pack("{s:{s:s, s:s, s:s}}", "error", "kind", err_kind_word(why->kind),
+                               "code", why->code, "detail", why->msg);
+
+    if (tx == NULL || closing_load(c, tx, e) != 0 ||
+        closing_write(c, tx, "failed", result, e) != 0) {
+        if (tx == NULL)
+            json_decref(result);
+        store_rollback(tx);
+        return -1;
+    }
+    return store_commit(tx, e);
+}
+
+/*
+ * Carries out the operation of request r (all its approvals but a's given)
+ * on behalf of its requester, a's approval closing it (closing_done).
+ */
+static int carry_out(struct svc *s, const struct actor *a, const char *tenant,
+                     const struct request_rec *r, struct request_rec **out, struct err *e)
+{
+    const char *roles[16];
+    size_t nroles = 0;
+    json_t *holder = NULL;
+    struct svc_op op;
+    struct actor requester = {.id = r->requester, .principal = r->requester};
+    struct closing c = {s, a, &requester, tenant, r->id, NULL, 0};
+    struct svc_hook hook = {closing_done, &c};
+    struct svc_outcome made = {0};
+    struct err why;
+    int rc = svc_op_from_request(r, &holder, &op, roles, ARRAY_LEN(roles), &nroles, &why);
+
+    if (rc == 0) {
+        /* The roles it had when it asked (none kept: it was vouch itself). */
+        if (json_is_array(json_object_get(holder, "roles"))) {
+            requester.roles = roles;
+            requester.nroles = nroles;
+        }
+        rc = svc_op_execute(s, &requester, tenant, &op, &hook, &made, &why);
+    }
+    svc_outcome_clear(&made);
+    json_decref(holder);
+    if (rc == 0) {
+        *out = c.r;
+        return 0;
+    }
+    request_rec_free(c.r);
+    c.r = NULL;
+    if (c.refused || why.kind == ERR_UNAVAILABLE) {
+        if (e != NULL)
+            *e = why;
+        return -1;
+    }
+    if (closing_failed(&c, &why, e) != 0)
+        return -1;
+    *out = c.r;
+    return 0;
+}
+
 int svc_request_approve(struct svc *s, const struct actor *a, const char *tenant, const char *id,
-                        struct request_rec **out, int *ready, struct err *e)
+                        struct request_rec **out, struct err *e)
 {
     struct store_tx *tx;
     struct request_rec *r;
-    json_error_t je;
-    json_t *approvals = NULL;
-    int rc = -1;
+    int rc;
 
-    *ready = 0;
     if (decision_begin(s, a, tenant, id, &tx, &r, e) != 0)
         return -1;
-    approvals = json_loads(r->approvals, 0, &je);
-    if (!json_is_array(approvals)) {
-        err_set(e, ERR_INTERNAL, "request %s: stored approvals do not parse", id);
-        goto out;
+    if (approval_add(r, who_of(a), e) != 0) {
+        store_rollback(tx);
+        request_rec_free(r);
+        return -1;
     }
-    if (approved_by(approvals, who_of(a))) {
-        err_set(e, ERR_CONFLICT, "request %s is already approved by %s", id, who_of(a));
-        goto out;
-    }
-    json_array_append_new(approvals,
-                          json_pack("{s:s, s:I}", "by", who_of(a), "time", (json_int_t)time_now()));
-    free(r->approvals);
-    r->approvals = json_dumps(approvals, JSON_COMPACT);
-    if ((int)json_array_size(approvals) >= r->required) {
-        free(r->status);
-        r->status = xstrdup("approved");
-        r->decided = time_now();
-        *ready = 1;
+    if (approvals_complete(r)) {
+        /* Signing waits for no lock: the operation's transaction reads the request again. */
+        store_rollback(tx);
+        request_rec_free(r);
+        if ((tx = store_begin_read(s->store, e)) == NULL)
+            return -1;
+        rc = store_request_get(tx, tenant, id, &r, e);
+        store_rollback(tx);
+        if (rc == 0)
+            rc = carry_out(s, a, tenant, r, out, e);
+        request_rec_free(r);
+        return rc;
     }
     if (store_request_update(tx, tenant, r, e) != 0 ||
-        request_note(s, tx, tenant, a, "request.approve", *ready ? "request.approved" : NULL, r,
-                     e) != 0)
-        goto out;
-    if ((rc = store_commit(tx, e)) == 0) {
-        *out = r;
-        r = NULL;
-    } else {
-        *ready = 0;
+        request_note(s, tx, tenant, a, "request.approve", NULL, r, e) != 0) {
+        store_rollback(tx);
+        request_rec_free(r);
+        return -1;
     }
-    tx = NULL;
-out:
-    store_rollback(tx);
-    json_decref(approvals);
-    request_rec_free(r);
+    if ((rc = store_commit(tx, e)) == 0)
+        *out = r;
+    else
+        request_rec_free(r);
     return rc;
 }
 
@@ -442,27 +608,6 @@ out:
     store_rollback(tx);
     request_rec_free(r);
     return rc;
-}
-
-int svc_request_finish(struct svc *s, const struct actor *a, const char *tenant,
-                       struct request_rec *r, int ok, json_t *result, const char *hook_event,
-                       struct err *e)
-{
-    struct store_tx *tx = store_begin(s->store, e);
-
-    if (tx == NULL)
-        return -1;
-    free(r->status);
-    r->status = xstrdup(ok ? "done" : "failed");
-    free(r->result);
-    r->result = json_dumps(result, JSON_COMPACT | JSON_SORT_KEYS);
-    if (store_request_update(tx, tenant, r, e) != 0 ||
-        request_note(s, tx, tenant, a, ok ? "request.done" : "request.failed",
-                     ok ? hook_event : NULL, r, e) != 0) {
-        store_rollback(tx);
-        return -1;
-    }
-    return store_commit(tx, e);
 }
 
 /* One event for the requests of a tenant that expired together. */

@@ -2357,8 +2357,9 @@ static int idem_put(struct store *s, const char *tenant, const char *key, const 
     struct idempotency_rec r = {.key = (char *)key,
                                 .principal = "p1",
                                 .request_hash = "h1",
-                                .serial = (char *)serial,
-                                .created = created};
+                                .object = (char *)serial,
+                                .created = created,
+                                .outcome = serial[0] == 'r' ? "request" : "certificate"};
     struct store_tx *tx = begin(s);
     int rc = store_idempotency_put(tx, tenant, &r, expired, e);
 
@@ -2380,7 +2381,7 @@ static const char *idem_serial(struct store *s, const char *tenant, const char *
         return e.kind == ERR_NOT_FOUND ? NULL : "error";
     }
     store_rollback(tx);
-    snprintf(buf, 64, "%s", r->serial);
+    snprintf(buf, 64, "%s%s", strcmp(r->outcome, "request") == 0 ? "request " : "", r->object);
     idempotency_rec_free(r);
     return buf;
 }
@@ -2405,6 +2406,9 @@ static void idempotency_keys_are_unique_per_tenant_until_they_expire(void **stat
     assert_int_equal(idem_put(s, "a", "k1", "04", 90000, 90000 - 86400, &e), 0);
     assert_string_equal(idem_serial(s, "a", "k1", buf), "04");
     assert_string_equal(idem_serial(s, "b", "k1", buf), "03");
+    /* Any outcome: here a pending request (what a key names is kept with it). */
+    assert_int_equal(idem_put(s, "b", "k2", "req-1", 1001, 1001 - 86400, &e), 0);
+    assert_string_equal(idem_serial(s, "b", "k2", buf), "request req-1");
     tx = begin(s);
     assert_int_equal(store_idempotency_prune(tx, "b", 5000, &e), 0);
     commit(tx);

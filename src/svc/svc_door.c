@@ -61,8 +61,8 @@ int svc_op_execute(struct svc *s, const struct actor *a, const char *tenant,
     case SVC_OP_CERT_ISSUE:
         return svc_cert_issue(s, a, tenant, &p, csr, csr_length(op), &out->cert, e);
     case SVC_OP_CERT_KEYGEN:
-        return svc_cert_keygen(s, a, tenant, &p, op->subject, op->sans, op->key_type,
-                               op->password, &out->cert, &out->pkcs12, &out->pkcs12_len, e);
+        return svc_cert_keygen(s, a, tenant, &p, op->subject, op->sans, op->key_type, op->password,
+                               &out->cert, &out->pkcs12, &out->pkcs12_len, e);
     case SVC_OP_CERT_RENEW:
         return svc_cert_renew(s, a, tenant, op->serial, csr, csr_length(op), hook, &out->cert, e);
     case SVC_OP_CERT_REVOKE:
@@ -104,8 +104,8 @@ static void door_clear(struct door *d)
 
 static int op_about_serial(enum svc_op_kind kind)
 {
-    return kind == SVC_OP_CERT_RENEW || kind == SVC_OP_CERT_REVOKE ||
-           kind == SVC_OP_CERT_SUSPEND || kind == SVC_OP_CERT_REINSTATE;
+    return kind == SVC_OP_CERT_RENEW || kind == SVC_OP_CERT_REVOKE || kind == SVC_OP_CERT_SUSPEND ||
+           kind == SVC_OP_CERT_REINSTATE;
 }
 
 /* The object a refusal or a request names: the profile, the serial or the CA. */
@@ -237,8 +237,8 @@ static int replay_load(struct door *d, const char *outcome, const char *object,
 static int replay_request(struct door *d, struct svc_outcome *out, struct err *e)
 {
     json_t *result = out->request->result ? json_loads(out->request->result, 0, NULL) : NULL;
-    const char *serial = json_string_value(
-        json_object_get(json_object_get(result, "certificate"), "serial"));
+    const char *serial =
+        json_string_value(json_object_get(json_object_get(result, "certificate"), "serial"));
     const char *ca = json_string_value(json_object_get(json_object_get(result, "ca"), "name"));
     int rc = 0;
 
@@ -262,8 +262,7 @@ static int replay(struct door *d, struct svc_outcome *out, struct err *e)
 
     if (strcmp(r->principal, svc_actor_who(d->a)) != 0 || strcmp(r->request_hash, d->hash) != 0)
         return err_setc(e, ERR_CONFLICT, ERR_IDEMPOTENCY,
-                        "Idempotency-Key %s was used for another operation: use a new key",
-                        d->key);
+                        "Idempotency-Key %s was used for another operation: use a new key", d->key);
     if (strcmp(r->outcome, "keygen") == 0)
         return err_setc(e, ERR_CONFLICT, ERR_IDEMPOTENCY,
                         "Idempotency-Key %s: certificate %s was issued with a key made here, "
@@ -407,7 +406,7 @@ int svc_submit(struct svc *s, const struct actor *a, const char *tenant, const s
     if (rc != 0) {
         svc_outcome_clear(out);
         svc_audit_refusal(s, tenant, a, svc_op_name(op->kind) ? svc_op_name(op->kind) : "op",
-                          op_about_serial(op->kind)        ? op->serial
+                          op_about_serial(op->kind)      ? op->serial
                           : op->kind == SVC_OP_CA_CREATE ? op->ca_req.name
                                                          : NULL,
                           e);

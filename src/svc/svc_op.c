@@ -66,8 +66,7 @@ static int field_long(const json_t *o, const char *key, long long min, long long
     if (v == NULL || json_is_null(v))
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-        return err_set(e, ERR_INVALID, "%s: must be an integer from %lld to %lld", key, min,
-                       max);
+        return err_set(e, ERR_INVALID, "%s: must be an integer from %lld to %lld", key, min, max);
     *out = (long)json_integer_value(v);
     return 0;
 }
@@ -148,8 +147,8 @@ static int parse_ca_create(const json_t *b, struct ca_create *c, struct err *e)
                    field_int(b, "crl_shards", 0, CRL_SHARDS_MAX, &c->crl_shards, e) ||
                    field_long(b, "delta_crl_interval_minutes", 0, 525600,
                               &c->delta_crl_interval_minutes, e) ||
-                   field_long(b, "delta_crl_validity_hours", 1, 87600,
-                              &c->delta_crl_validity_hours, e) ||
+                   field_long(b, "delta_crl_validity_hours", 1, 87600, &c->delta_crl_validity_hours,
+                              e) ||
                    field_str(b, "ocsp_signer", 0, &c->ocsp_signer, e) ||
                    field_long(b, "ocsp_validity_hours", 1, 8760, &c->ocsp_validity_hours, e)
                ? -1

@@ -129,16 +129,6 @@ void svc_free(struct svc *s)
     free(s);
 }
 
-struct store *svc_store(struct svc *s)
-{
-    return s->store;
-}
-
-struct signer *svc_signer(struct svc *s)
-{
-    return s->signer;
-}
-
 EVP_PKEY *svc_key(struct svc *s, const char *tenant, const char *key_id, struct err *e)
 {
     struct key_cache_entry *k;

@@ -1,12 +1,15 @@
 /*
  * svc.h — the CA's operations, free of any transport.
  *
- * The REST API calls these today; enrollment protocols (ACME, EST, CMP) and
- * the offline CA will call the same functions.  Each operation checks the
- * tenant and the objects it names, signs through the signer (remote keys),
- * and writes its records together with their audit event in one transaction
- * — so a failed operation leaves nothing but, where the caller records it, a
- * "refused" audit event.
+ * Every caller — the REST API, vouchd init, the offline CA, and next the
+ * enrollment protocols (ACME, EST, SCEP, CMP) and the console — changes
+ * certificates and CAs through one entry point, svc_submit ("operations"
+ * below), and reads and changes the rest through the functions here.  Each
+ * operation checks the tenant and the objects it names, signs through the
+ * signer (remote keys), and writes its records together with their audit
+ * event in one transaction — so a failed operation leaves nothing but a
+ * "refused" audit event.  Errors are struct err kinds (lib/util.h), never
+ * transport statuses.
  *
  * Returned records belong to the caller (free with the store's *_free).
  */
@@ -51,8 +54,6 @@ struct svc;
 /* Takes no ownership of store or signer; copies cfg. */
 struct svc *svc_new(struct store *store, struct signer *signer, const struct svc_config *cfg);
 void svc_free(struct svc *s);
-struct store *svc_store(struct svc *s);
-struct signer *svc_signer(struct svc *s);
 
 /*
  * Who asks: recorded as the audit actor, and what it may do.  roles are the

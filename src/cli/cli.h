@@ -13,9 +13,10 @@
 #include "lib/util.h"
 
 /* Exit codes of vouch. */
-#define CLI_EXIT_OK    0
-#define CLI_EXIT_FAIL  1 /* the server refused, the transport failed, a file was unusable */
-#define CLI_EXIT_USAGE 2 /* the command line is wrong */
+#define CLI_EXIT_OK          0
+#define CLI_EXIT_FAIL        1   /* the server refused, the transport failed, a file was unusable */
+#define CLI_EXIT_USAGE       2   /* the command line is wrong */
+#define CLI_EXIT_INTERRUPTED 130 /* Ctrl-C stopped --wait (128 + SIGINT); the request stays */
 
 /* A struct err of kind ERR_USAGE reports a usage error (exit CLI_EXIT_USAGE); any other fails. */
 

@@ -24,6 +24,15 @@
 #define ENTITY_ID                    {"--entity", "entity", ARG_STRING, TO_BODY, 0, NULL, "ID"}
 #define END                          {NULL, NULL, ARG_STRING, TO_BODY, 0, NULL, NULL}
 
+/*
+ * The options of an operation an approval workflow can hold back (docs/api.md
+ * "Approvals"): the server answers 202 with a pending request, and --wait
+ * waits for its decision (cli_wait.c).
+ */
+#define WAIT                                                            \
+    LOCAL("--wait", "wait", ARG_FLAG),                                  \
+    {"--wait-timeout", "wait_timeout", ARG_INT, TO_LOCAL, 0, NULL, "SECONDS"}
+
 /* The members shared by entity create and update. */
 #define ENTITY_FIELDS                                                   \
     OPT("--email", "email", ARG_STRING),                                \
@@ -53,6 +62,7 @@ static int check_password(struct cli_call *call, struct err *e);
 static int check_page_size(struct cli_call *call, struct err *e);
 static int check_der_output(struct cli_call *call, struct err *e);
 static int check_entity_update(struct cli_call *call, struct err *e);
+static int check_wait(struct cli_call *call, struct err *e);
 
 static const struct cli_command commands[] = {
     /* System routes (a system token). */
@@ -112,8 +122,8 @@ static const struct cli_command commands[] = {
       OPT("--ocsp-validity-hours", "ocsp_validity_hours", ARG_INT),
       OPT("--crl-shards", "crl_shards", ARG_INT),
       OPT("--delta-crl-interval-minutes", "delta_crl_interval_minutes", ARG_INT),
-      OPT("--delta-crl-validity-hours", "delta_crl_validity_hours", ARG_INT), END},
-     NULL, cli_show_object, NULL, NULL},
+      OPT("--delta-crl-validity-hours", "delta_crl_validity_hours", ARG_INT), WAIT, END},
+     check_wait, cli_show_object, NULL, NULL},
     {"ca", "list", "GET", "/cas", SCOPE_TENANT,
      {END},
      NULL, cli_show_table, "cas", "name status key_type parent not_after subject"},
@@ -172,8 +182,8 @@ static const struct cli_command commands[] = {
       ENTITY_ID,
       OPT("--validity-days", "validity_days", ARG_INT),
       OUTPUT,
-      LOCAL("--chain-out", "chain_out", ARG_OUTPUT), END},
-     NULL, cli_show_issued, NULL, NULL},
+      LOCAL("--chain-out", "chain_out", ARG_OUTPUT), WAIT, END},
+     check_wait, cli_show_issued, NULL, NULL},
     {"cert", "keygen", "POST", "/certificates/keygen", SCOPE_TENANT,
      {REQ("--ca", "ca", ARG_STRING),
       REQ("--profile", "profile", ARG_STRING),
@@ -198,11 +208,11 @@ static const struct cli_command commands[] = {
     {"cert", "revoke", "POST", "/certificates/{}/revoke", SCOPE_TENANT,
      {POS("SERIAL"),
       OPT("--reason", "reason", ARG_STRING),
-      OPT("--invalidity-date", "invalidity_date", ARG_TIME), END},
-     NULL, cli_show_object, NULL, NULL},
+      OPT("--invalidity-date", "invalidity_date", ARG_TIME), WAIT, END},
+     check_wait, cli_show_object, NULL, NULL},
     {"cert", "suspend", "POST", "/certificates/{}/suspend", SCOPE_TENANT,
-     {POS("SERIAL"), END},
-     NULL, cli_show_object, NULL, NULL},
+     {POS("SERIAL"), WAIT, END},
+     check_wait, cli_show_object, NULL, NULL},
     {"cert", "reinstate", "POST", "/certificates/{}/reinstate", SCOPE_TENANT,
      {POS("SERIAL"), END},
      NULL, cli_show_object, NULL, NULL},
@@ -210,8 +220,8 @@ static const struct cli_command commands[] = {
      {POS("SERIAL"),
       OPT("--csr", "csr", ARG_TEXT_FILE),
       OUTPUT,
-      LOCAL("--chain-out", "chain_out", ARG_OUTPUT), END},
-     NULL, cli_show_issued, NULL, NULL},
+      LOCAL("--chain-out", "chain_out", ARG_OUTPUT), WAIT, END},
+     check_wait, cli_show_issued, NULL, NULL},
 
     /* End entities. */
     {"entity", "create", "POST", "/entities", SCOPE_TENANT,
@@ -521,4 +531,12 @@ static int check_entity_update(struct cli_call *call, struct err *e)
         return err_set(e, ERR_USAGE, "entity update: nothing to change");
     call->req.merge_current = 1;
     return 0;
+}
+
+/* --wait-timeout: only with --wait, 1 second to CLI_WAIT_TIMEOUT_MAX. */
+static int check_wait(struct cli_call *call, struct err *e)
+{
+    long seconds;
+
+    return cli_wait_timeout(call, &seconds, e);
 }

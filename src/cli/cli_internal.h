@@ -148,8 +148,44 @@ void cli_answer_free(struct cli_answer *ans);
 int cli_call_run(struct cli_ctx *ctx, struct cli_call *call);
 /* Prints "vouch: msg" and returns the exit code e calls for. */
 int cli_report(struct cli_ctx *ctx, const struct err *e);
+/* "<detail> (<error>, HTTP <status>)" of an error answer's body, into buf; returns buf. */
+const char *cli_error_text(const json_t *body, long status, char *buf, size_t len);
+
+/*
+ * cli_wait.c: the answer of an operation an approval workflow holds back
+ * (docs/api.md "Approvals"): 202 with a request instead of the result.
+ */
+#define CLI_WAIT_TIMEOUT_DEFAULT 3600L    /* seconds --wait waits without --wait-timeout */
+#define CLI_WAIT_TIMEOUT_MAX     2592000L /* 30 days: longer than any request stays pending */
+#define CLI_WAIT_FIRST_MS        1000L    /* the first look at the request, after the 202 */
+#define CLI_WAIT_LONGEST_MS      10000L   /* the interval doubles up to this */
+/*
+ * The seconds --wait waits (0 without --wait) into *seconds; -1 with e set
+ * (a usage error) for --wait-timeout without --wait or out of range.
+ */
+int cli_wait_timeout(const struct cli_call *call, long *seconds, struct err *e);
+/* 1 if ans is a 202 whose body is an approval request ({"id","kind","status",...}). */
+int cli_answer_is_request(const struct cli_answer *ans);
+/*
+ * Shows a request answer: pending, its id and approvals (the request JSON with
+ * --json) and no output file; with --wait, polls GET /requests/{id} until it
+ * is decided, then cli_request_outcome.  Returns the exit code, or -1 with e.
+ */
+int cli_request_answer(struct cli_ctx *ctx, const struct cli_call *call,
+                       const struct cli_answer *ans, struct err *e);
+/*
+ * A decided request: `done` is shown by the command's own output step on
+ * result.body (as if the operation had answered at once); `failed`,
+ * `rejected` and `expired` are -1 with e set to what happened (exit 1).
+ */
+int cli_request_outcome(struct cli_ctx *ctx, const struct cli_call *call, const json_t *request,
+                        struct err *e);
 
 /* cli_show.c: the output step of the commands */
+/* Prints j pretty-printed, members in order, and a newline. */
+void cli_json_print(FILE *out, const json_t *j);
+/* Replaces control characters of s (text from the server) by '?', in place. */
+void cli_text_sanitize(char *s);
 int cli_show_object(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
                     struct err *e);
 int cli_show_table(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,

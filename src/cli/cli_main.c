@@ -26,6 +26,11 @@ static void usage_all(FILE *f)
     fprintf(f, "\ncommands (each also takes --json and --help):\n");
     usage_commands(f, NULL);
     cli_offline_usage(f);
+    fprintf(f,
+            "\nAn operation an approval workflow holds back (the commands with --wait) prints\n"
+            "its pending request and exits 0; --wait waits for the decision (up to\n"
+            "--wait-timeout, default %ld s) and then shows the result as if it had come at once.\n",
+            CLI_WAIT_TIMEOUT_DEFAULT);
 }
 
 /* A usage error: the message, then the usage of what the user was typing. */

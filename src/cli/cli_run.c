@@ -1,6 +1,7 @@
 /*
  * cli_run.c — running a built command: the request (two for a merged PUT),
- * the server's error as one line on stderr, then the command's output.
+ * the server's error as one line on stderr, then the command's output (or,
+ * for an operation held back for approval, the pending request: cli_wait.c).
  */
 #include <string.h>
 
@@ -17,16 +18,24 @@ int cli_report(struct cli_ctx *ctx, const struct err *e)
     return e->kind == ERR_USAGE ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
 }
 
+const char *cli_error_text(const json_t *body, long status, char *buf, size_t len)
+{
+    const char *code = json_string_value(json_object_get(body, "error"));
+    const char *detail = json_string_value(json_object_get(body, "detail"));
+
+    if (code != NULL)
+        snprintf(buf, len, "%s (%s, HTTP %ld)", detail ? detail : code, code, status);
+    else
+        snprintf(buf, len, "the server answered HTTP %ld without an error object", status);
+    return buf;
+}
+
 /* "vouch: <detail> (<error>, HTTP <status>)" from an error answer. */
 static void server_error_print(FILE *f, const struct cli_answer *ans)
 {
-    const char *code = json_string_value(json_object_get(ans->json, "error"));
-    const char *detail = json_string_value(json_object_get(ans->json, "detail"));
+    char text[2048];
 
-    if (code != NULL)
-        fprintf(f, "vouch: %s (%s, HTTP %ld)\n", detail ? detail : code, code, ans->status);
-    else
-        fprintf(f, "vouch: the server answered HTTP %ld without an error object\n", ans->status);
+    fprintf(f, "vouch: %s\n", cli_error_text(ans->json, ans->status, text, sizeof(text)));
 }
 
 /* The body of the PUT: the current object's members, then the given ones over them. */
@@ -100,7 +109,9 @@ int cli_call_run(struct cli_ctx *ctx, struct cli_call *call)
     else if (ans.status >= 400 || ans.status < 200) {
         server_error_print(ctx->err, &ans);
         rc = CLI_EXIT_FAIL;
-    } else
+    } else if (cli_answer_is_request(&ans))
+        rc = cli_request_answer(ctx, call, &ans, &e);
+    else
         rc = call->cmd->show(ctx, call, &ans, &e);
     if (rc < 0)
         rc = cli_report(ctx, &e);

@@ -39,7 +39,7 @@ static json_t *answer_object(const struct cli_answer *ans, struct err *e)
     return ans->json;
 }
 
-static void json_print(FILE *out, const json_t *j)
+void cli_json_print(FILE *out, const json_t *j)
 {
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
 
@@ -48,7 +48,7 @@ static void json_print(FILE *out, const json_t *j)
     free(text);
 }
 
-static void text_sanitize(char *s)
+void cli_text_sanitize(char *s)
 {
     for (; *s != '\0'; s++)
         if ((unsigned char)*s < 0x20 || *s == 0x7f)
@@ -94,7 +94,7 @@ static char *value_text(const json_t *v)
 
     if (!json_is_array(v) || json_array_size(v) == 0) {
         char *s = json_is_array(v) ? xstrdup("-") : scalar_text(v);
-        text_sanitize(s);
+        cli_text_sanitize(s);
         return s;
     }
     json_array_foreach(v, i, item)
@@ -260,7 +260,7 @@ int cli_show_object(struct cli_ctx *ctx, const struct cli_call *call, const stru
     if (obj == NULL)
         return -1;
     if (ctx->cfg.json)
-        json_print(ctx->out, obj);
+        cli_json_print(ctx->out, obj);
     else
         fields_print(ctx->out, obj, NULL, 0);
     return 0;
@@ -274,7 +274,7 @@ int cli_show_table(struct cli_ctx *ctx, const struct cli_call *call, const struc
     if (obj == NULL)
         return -1;
     if (ctx->cfg.json) {
-        json_print(ctx->out, obj);
+        cli_json_print(ctx->out, obj);
         return 0;
     }
     rows = json_object_get(obj, call->cmd->list_key);
@@ -299,7 +299,7 @@ int cli_show_issued(struct cli_ctx *ctx, const struct cli_call *call, const stru
     if (out != NULL && pem_write(ctx, obj, "certificate", out, 0, e) != 0)
         return -1;
     if (ctx->cfg.json)
-        json_print(ctx->out, obj);
+        cli_json_print(ctx->out, obj);
     else
         fields_print(ctx->out, obj, issued_summary, ARRAY_LEN(issued_summary));
     return 0;
@@ -323,7 +323,7 @@ int cli_show_keygen(struct cli_ctx *ctx, const struct cli_call *call, const stru
     secure_zero(p12, len);
     free(p12);
     if (rc == 0 && ctx->cfg.json)
-        json_print(ctx->out, obj);
+        cli_json_print(ctx->out, obj);
     else if (rc == 0)
         fields_print(ctx->out, obj, issued_summary, ARRAY_LEN(issued_summary));
     return rc;
@@ -351,7 +351,7 @@ int cli_show_csr(struct cli_ctx *ctx, const struct cli_call *call, const struct 
     if (obj == NULL)
         return -1;
     if (ctx->cfg.json) {
-        json_print(ctx->out, obj);
+        cli_json_print(ctx->out, obj);
         return out ? pem_write(ctx, obj, "csr", out, 0, e) : 0;
     }
     return pem_write(ctx, obj, "csr", out ? out : "-", 0, e);
@@ -480,8 +480,8 @@ static int verify_offline(struct cli_ctx *ctx, const char *path, struct err *e)
     rc = audit_file_verify(in, &v);
     if (in != stdin)
         fclose(in);
-    text_sanitize(v.reason);
-    text_sanitize(v.tenant);
+    cli_text_sanitize(v.reason);
+    cli_text_sanitize(v.tenant);
     if (rc != 0)
         return err_setc(e, ERR_INVALID, "file", "%s: %s", path, v.reason);
     if (ctx->cfg.json) {
@@ -491,7 +491,7 @@ static int verify_offline(struct cli_ctx *ctx, const char *path, struct err *e)
             json_object_set_new(o, "first_bad_seq", json_integer(v.bad_seq));
             json_object_set_new(o, "reason", json_string(v.reason));
         }
-        json_print(ctx->out, o);
+        cli_json_print(ctx->out, o);
         json_decref(o);
     } else if (v.ok)
         fprintf(ctx->out,
@@ -519,7 +519,7 @@ int cli_show_verify(struct cli_ctx *ctx, const struct cli_call *call, const stru
     if (!json_is_boolean(ok = json_object_get(obj, "ok")))
         return err_setc(e, ERR_INTERNAL, "answer", "the answer has no \"ok\"");
     if (ctx->cfg.json)
-        json_print(ctx->out, obj);
+        cli_json_print(ctx->out, obj);
     else if (json_is_true(ok))
         fprintf(ctx->out, "audit chain of %s: %lld events, intact%s\n", chain,
                 (long long)json_integer_value(json_object_get(obj, "count")),
@@ -529,7 +529,7 @@ int cli_show_verify(struct cli_ctx *ctx, const struct cli_call *call, const stru
     else {
         reason = json_string_value(json_object_get(obj, "reason"));
         text = xstrdup(reason ? reason : "no reason given");
-        text_sanitize(text);
+        cli_text_sanitize(text);
         fprintf(ctx->out, "audit chain of %s: BROKEN at event %lld: %s\n", chain,
                 (long long)json_integer_value(json_object_get(obj, "first_bad_seq")), text);
         free(text);

@@ -6,8 +6,9 @@
  * and CRLs made here, in PEM and DER.  End to end, a one-shot HTTP responder
  * on 127.0.0.1 (ephemeral port, a thread joined before each test returns)
  * answers canned JSON: server errors print one line and exit 1, lists print
- * as tables, files are written.  Files live in a temporary directory removed
- * by the group teardown.
+ * as tables, files are written, an operation held back for approval (202)
+ * prints its request or, with --wait, waits for the decision.  Files live in
+ * a temporary directory removed by the group teardown.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -394,6 +396,12 @@ static const struct {
      T "/certificates/1a2b/revoke",
      "{\"reason\":\"keyCompromise\",\"invalidity_date\":\"2026-11-01T00:00:00Z\"}"},
     {"cert suspend 1a2b", "POST", T "/certificates/1a2b/suspend", "{}"},
+    {"cert suspend 1a2b --wait --wait-timeout 60", "POST", T "/certificates/1a2b/suspend", "{}"},
+    {"cert revoke 1a2b --reason superseded --wait", "POST", T "/certificates/1a2b/revoke",
+     "{\"reason\":\"superseded\"}"},
+    {"cert renew 1a2b --wait -o @renewed.pem", "POST", T "/certificates/1a2b/renew", "{}"},
+    {"ca create sub --subject /CN=Sub --parent root --wait --wait-timeout=5", "POST", T "/cas",
+     "{\"name\":\"sub\",\"subject\":\"/CN=Sub\",\"parent\":\"root\"}"},
     {"cert reinstate 1a2b", "POST", T "/certificates/1a2b/reinstate", "{}"},
     {"cert renew 1a2b", "POST", T "/certificates/1a2b/renew", "{}"},
     {"cert renew 1a2b --csr @req.csr", "POST", T "/certificates/1a2b/renew",
@@ -577,6 +585,16 @@ static void bad_command_lines_are_usage_errors(void **state)
         "cert keygen --ca i --profile p --subject /CN=x --password a --password-file @pw.txt",
         "ca import x --pkcs12 @ca.p12 --password p --password-file @pw.txt",
         "audit export --page-size 0",
+        "cert suspend 1 --wait-timeout 5",
+        "cert suspend 1 --wait --wait-timeout 0",
+        "cert suspend 1 --wait --wait-timeout ten",
+        "cert suspend 1 --wait --wait-timeout +5",
+        "cert suspend 1 --wait --wait-timeout 2592001",
+        "cert suspend 1 --wait=yes",
+        "cert suspend 1 --wait --wait",
+        "cert reinstate 1 --wait",
+        "cert keygen --ca i --profile p --subject /CN=x --password pw -o @k.p12 --wait",
+        "request approve req-1 --wait",
     };
 
     (void)state;
@@ -773,7 +791,7 @@ struct responder {
     int fd;
     int port;
     pthread_t thread;
-    char *answers[2];
+    char *answers[3];
     int n_answers;
     struct buf seen; /* the requests received, one after the other */
 };
@@ -829,15 +847,17 @@ static char *answer_make(int status, const char *type, const char *body)
                      status, type, strlen(body), body);
 }
 
-static void responder_start(struct responder *r, char *first, char *second)
+/* Answers up to three connections, one after the other, with answers[0..n-1] (freed at stop). */
+static void responder_start_n(struct responder *r, char **answers, int n)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof(a);
 
     memset(r, 0, sizeof(*r));
-    r->answers[0] = first;
-    r->answers[1] = second;
-    r->n_answers = second ? 2 : 1;
+    assert_true(n >= 1 && n <= (int)ARRAY_LEN(r->answers));
+    for (int i = 0; i < n; i++)
+        r->answers[i] = answers[i];
+    r->n_answers = n;
     r->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(r->fd >= 0);
     assert_int_equal(bind(r->fd, (struct sockaddr *)&a, sizeof(a)), 0);
@@ -847,14 +867,21 @@ static void responder_start(struct responder *r, char *first, char *second)
     assert_int_equal(pthread_create(&r->thread, NULL, responder_main, r), 0);
 }
 
+static void responder_start(struct responder *r, char *first, char *second)
+{
+    char *answers[2] = {first, second};
+
+    responder_start_n(r, answers, second ? 2 : 1);
+}
+
 /* Joins the thread; the requests seen stay in r->seen until responder_free. */
 static void responder_stop(struct responder *r)
 {
     pthread_join(r->thread, NULL);
     close(r->fd);
     buf_append(&r->seen, "", 1);
-    free(r->answers[0]);
-    free(r->answers[1]);
+    for (size_t i = 0; i < ARRAY_LEN(r->answers); i++)
+        free(r->answers[i]);
 }
 
 static void responder_free(struct responder *r)
@@ -862,13 +889,13 @@ static void responder_free(struct responder *r)
     buf_free(&r->seen);
 }
 
-/* Runs "vouch --url <responder> --token TOKEN <line>" against one or two canned answers. */
-static struct run run_against(struct responder *r, char *first, char *second, const char *line)
+/* Runs "vouch --url <responder> --token TOKEN <line>" against n canned answers. */
+static struct run run_against_n(struct responder *r, char **answers, int n, const char *line)
 {
     struct run out;
     char *full;
 
-    responder_start(r, first, second);
+    responder_start_n(r, answers, n);
     full = xasprintf("--url http://127.0.0.1:%d/ --token %s %s", r->port, TOKEN, line);
     out = run_line(full);
     free(full);
@@ -876,6 +903,14 @@ static struct run run_against(struct responder *r, char *first, char *second, co
     assert_null(strstr(out.out, TOKEN));
     assert_null(strstr(out.err, TOKEN));
     return out;
+}
+
+/* As run_against_n with one or two answers. */
+static struct run run_against(struct responder *r, char *first, char *second, const char *line)
+{
+    char *answers[2] = {first, second};
+
+    return run_against_n(r, answers, second ? 2 : 1, line);
 }
 
 static const char *seen(const struct responder *r)
@@ -1036,6 +1071,335 @@ static void cert_issue_without_output_file_prints_the_pem(void **state)
     assert_string_equal(out.out, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
     run_free(&out);
     responder_free(&r);
+}
+
+/* ---- operations held back for approval ---------------------------------------------------- */
+
+#define CERT_ISSUE "cert issue --ca issuing --profile tls-server --csr @req.csr"
+
+static const char pending[] = "{\"id\":\"req-1\",\"kind\":\"cert.issue\",\"object\":\"tls-server\","
+                              "\"status\":\"pending\",\"required\":2,\"approvals\":[],"
+                              "\"expires\":1796119200,\"result\":null,\"reason\":null}";
+
+/* The request of `pending` as decided: status and the members after it (a JSON fragment). */
+static char *decided(const char *status_and_more)
+{
+    return xasprintf("{\"id\":\"req-1\",\"kind\":\"cert.issue\",\"required\":2,"
+                     "\"approvals\":[{\"by\":\"prn-2\",\"time\":1}],\"status\":%s}",
+                     status_and_more);
+}
+
+static char *request_answer(int status, const char *body)
+{
+    return answer_make(status, "application/json", body);
+}
+
+static int file_exists(const char *name)
+{
+    char *path = tmp_path(name);
+    int rc = access(path, F_OK) == 0;
+
+    free(path);
+    return rc;
+}
+
+/* The seconds --wait waits for the command line of `line`; -1 if it is refused. */
+static long wait_seconds(const char *line)
+{
+    struct words w;
+    struct cli_call call;
+    struct err e;
+    long seconds = -2;
+
+    words_split(&w, line);
+    if (cli_call_build(w.argc, w.argv, "t1", &call, &e) != 0 ||
+        cli_wait_timeout(&call, &seconds, &e) != 0)
+        seconds = -1;
+    cli_call_free(&call);
+    words_free(&w);
+    return seconds;
+}
+
+static void wait_and_its_timeout_are_parsed_and_kept_local(void **state)
+{
+    (void)state;
+    assert_int_equal(wait_seconds("cert suspend 1a2b"), 0);
+    assert_int_equal(wait_seconds("cert suspend 1a2b --wait"), CLI_WAIT_TIMEOUT_DEFAULT);
+    assert_int_equal(wait_seconds("cert revoke 1a2b --wait --wait-timeout 90"), 90);
+    assert_int_equal(wait_seconds("ca create x --subject /CN=x --wait-timeout=7 --wait"), 7);
+    assert_int_equal(wait_seconds(CERT_ISSUE " --wait --wait-timeout 2592000"), 2592000);
+    assert_int_equal(wait_seconds("cert renew 1a2b --wait-timeout 9"), -1);
+}
+
+static void a_request_answer_is_recognised_only_as_a_202_request(void **state)
+{
+    struct cli_answer ans = {.status = 202};
+
+    (void)state;
+    ans.json = json_loads(pending, 0, NULL);
+    assert_true(cli_answer_is_request(&ans));
+    ans.status = 201;
+    assert_false(cli_answer_is_request(&ans));
+    json_decref(ans.json);
+    ans.status = 202;
+    ans.json = json_loads("{\"serial\":\"1a\",\"status\":\"good\"}", 0, NULL);
+    assert_false(cli_answer_is_request(&ans));
+    json_decref(ans.json);
+    ans.json = NULL;
+    assert_false(cli_answer_is_request(&ans));
+}
+
+static void a_pending_issue_prints_the_request_writes_nothing_and_exits_0(void **state)
+{
+    struct responder r;
+    struct run out = run_against(&r, request_answer(202, pending), NULL,
+                                 CERT_ISSUE " -o @pending.pem --chain-out @pending-chain.pem");
+
+    (void)state;
+    assert_int_equal(out.rc, CLI_EXIT_OK);
+    assert_string_equal(out.out,
+                        "request req-1 is pending: 0 of 2 approvals (kind cert.issue)\n"
+                        "expires 2026-12-01T10:00:00Z unless decided\n"
+                        "follow it with: vouch request show req-1\n"
+                        "(with --wait, vouch waits for the decision and shows the result)\n");
+    assert_string_equal(out.err, "");
+    assert_false(file_exists("pending.pem"));
+    assert_false(file_exists("pending-chain.pem"));
+    run_free(&out);
+    responder_free(&r);
+
+    out = run_against(&r, request_answer(202, pending), NULL, "--json " CERT_ISSUE " -o @p.pem");
+    {
+        json_t *got = json_loads(out.out, 0, NULL), *want = json_loads(pending, 0, NULL);
+
+        assert_int_equal(out.rc, CLI_EXIT_OK);
+        assert_non_null(got);
+        assert_true(json_equal(got, want));
+        json_decref(got);
+        json_decref(want);
+    }
+    assert_false(file_exists("p.pem"));
+    run_free(&out);
+    responder_free(&r);
+}
+
+static void wait_writes_the_certificate_when_the_request_is_done(void **state)
+{
+    char *done = xasprintf("{\"id\":\"req-1\",\"kind\":\"cert.issue\",\"required\":1,"
+                           "\"approvals\":[{\"by\":\"prn-2\",\"time\":1}],\"status\":\"done\","
+                           "\"result\":{\"status\":201,\"body\":%s}}",
+                           issued);
+    struct responder r;
+    struct run out = run_against(&r, request_answer(202, pending), request_answer(200, done),
+                                 CERT_ISSUE " -o @waited.pem --chain-out @waited-chain.pem --wait");
+    char *pem = read_tmp("waited.pem", NULL), *chain = read_tmp("waited-chain.pem", NULL);
+    const char *get;
+
+    (void)state;
+    assert_int_equal(out.rc, CLI_EXIT_OK);
+    assert_non_null(pem);
+    assert_string_equal(pem, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    assert_string_equal(chain, "CHAIN\n");
+    assert_non_null(strstr(out.out, "serial:    1a\n"));
+    assert_non_null(strstr(out.err, "request req-1 is pending: 0 of 2 approvals (kind cert.issue); "
+                                    "waiting up to 3600 s"));
+    assert_non_null(strstr(out.err, "request req-1 was approved and carried out\n"));
+    get = strstr(seen(&r), "GET /api/v1/t/default/requests/req-1 HTTP/1.1\r\n");
+    assert_non_null(get);
+    assert_non_null(strstr(get, "Authorization: Bearer " TOKEN "\r\n"));
+    free(pem);
+    free(chain);
+    free(done);
+    run_free(&out);
+    responder_free(&r);
+}
+
+static void wait_on_a_rejected_request_exits_1_with_the_reason(void **state)
+{
+    char *rejected = decided("\"rejected\",\"reason\":\"not our \\u001b[31mdomain\"");
+    struct responder r;
+    struct run out = run_against(&r, request_answer(202, pending), request_answer(200, rejected),
+                                 CERT_ISSUE " -o @rejected.pem --wait");
+
+    (void)state;
+    assert_int_equal(out.rc, CLI_EXIT_FAIL);
+    assert_non_null(strstr(out.err, "vouch: request req-1 (kind cert.issue) was rejected: "
+                                    "not our ?[31mdomain\n"));
+    assert_string_equal(out.out, "");
+    assert_false(file_exists("rejected.pem"));
+    free(rejected);
+    run_free(&out);
+    responder_free(&r);
+}
+
+static void wait_gives_up_at_its_timeout_and_names_the_request(void **state)
+{
+    struct responder r;
+    struct run out = run_against(&r, request_answer(202, pending), request_answer(200, pending),
+                                 "--json " CERT_ISSUE " --wait --wait-timeout 1");
+    json_t *last = json_loads(out.out, 0, NULL);
+
+    (void)state;
+    assert_int_equal(out.rc, CLI_EXIT_FAIL);
+    assert_non_null(strstr(out.err, "vouch: request req-1 is still pending after 1 s (0 of 2 "
+                                    "approvals); follow it with: vouch request show req-1\n"));
+    assert_non_null(last); /* --json: the request as last read */
+    assert_string_equal(json_string_value(json_object_get(last, "status")), "pending");
+    json_decref(last);
+    run_free(&out);
+    responder_free(&r);
+}
+
+static void wait_tries_again_after_a_busy_server_and_stops_at_a_refusal(void **state)
+{
+    char *answers[3] = {
+        request_answer(202, pending),
+        request_answer(503, "{\"error\":\"unavailable\",\"detail\":\"database busy\"}"),
+        request_answer(404, "{\"error\":\"not_found\",\"detail\":\"request req-1 not found\"}")};
+    struct responder r;
+    struct run out = run_against_n(&r, answers, 3, "cert revoke 1a2b --wait");
+
+    (void)state;
+    assert_int_equal(out.rc, CLI_EXIT_FAIL);
+    assert_non_null(strstr(out.err, "vouch: cannot read request req-1 now (database busy "
+                                    "(unavailable, HTTP 503)); trying again\n"));
+    assert_non_null(strstr(out.err, "vouch: reading request req-1: request req-1 not found "
+                                    "(not_found, HTTP 404)\n"));
+    run_free(&out);
+    responder_free(&r);
+}
+
+static pthread_t waiting_thread;
+
+static void *interrupt_soon(void *arg)
+{
+    struct timespec ts = {0, 300 * 1000000L};
+
+    (void)arg;
+    nanosleep(&ts, NULL);
+    pthread_kill(waiting_thread, SIGINT);
+    return NULL;
+}
+
+static void sigint_ignore(int sig)
+{
+    (void)sig;
+}
+
+/* Ctrl-C stops the waiting at once (not at the next look), and says the request stays. */
+static void ctrl_c_stops_waiting_and_leaves_the_request(void **state)
+{
+    struct sigaction quiet = {.sa_handler = sigint_ignore}, before, after;
+    struct timespec t0, t1;
+    struct responder r;
+    pthread_t interrupter;
+    struct run out;
+    long ms;
+
+    (void)state;
+    sigemptyset(&quiet.sa_mask);
+    sigaction(SIGINT, &quiet, &before); /* a Ctrl-C before vouch waits must not end the tests */
+    waiting_thread = pthread_self();
+    assert_int_equal(pthread_create(&interrupter, NULL, interrupt_soon, NULL), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    out = run_against(&r, request_answer(202, pending), NULL, CERT_ISSUE " --wait");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    pthread_join(interrupter, NULL);
+    sigaction(SIGINT, &before, &after);
+    ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_int_equal(out.rc, CLI_EXIT_INTERRUPTED);
+    assert_true(ms < CLI_WAIT_FIRST_MS);
+    assert_non_null(strstr(out.err, "vouch: stopped waiting; request req-1 stays pending (0 of 2 "
+                                    "approvals); follow it with: vouch request show req-1\n"));
+    assert_ptr_equal(after.sa_handler, sigint_ignore); /* the handler before --wait is back */
+    run_free(&out);
+    responder_free(&r);
+}
+
+/* cli_request_outcome for the call of `line` on request (JSON): *out_text what it printed
+ * (the caller frees), e its error. */
+static int outcome(const char *line, const char *request, int json, char **out_text, struct err *e)
+{
+    struct words w;
+    struct cli_call call;
+    size_t len;
+    struct cli_ctx ctx = {.out = open_memstream(out_text, &len), .err = fopen("/dev/null", "w")};
+    json_t *r = json_loads(request, 0, NULL);
+    int rc;
+
+    assert_non_null(r);
+    ctx.cfg.json = json;
+    words_split(&w, line);
+    assert_int_equal(cli_call_build(w.argc, w.argv, "t1", &call, e), 0);
+    err_clear(e);
+    rc = cli_request_outcome(&ctx, &call, r, e);
+    fclose(ctx.out);
+    fclose(ctx.err);
+    json_decref(r);
+    cli_call_free(&call);
+    words_free(&w);
+    return rc;
+}
+
+static void decided_requests_show_their_result_or_what_happened(void **state)
+{
+    static const struct {
+        const char *status;
+        int rc;
+        const char *msg;
+    } cases[] = {
+        {"\"failed\",\"result\":{\"status\":409,\"body\":{\"error\":\"conflict\","
+         "\"detail\":\"CA sub exists\"}}",
+         -1,
+         "request req-1 (kind cert.issue) was approved but failed: CA sub exists "
+         "(conflict, HTTP 409)"},
+        {"\"failed\",\"result\":{\"error\":\"the stored request cannot be carried out\"}", -1,
+         "was approved but failed: the stored request cannot be carried out"},
+        {"\"expired\",\"result\":null", -1,
+         "request req-1 (kind cert.issue) expired with 1 of 2 approvals"},
+        {"\"rejected\",\"reason\":\"no\"", -1, "request req-1 (kind cert.issue) was rejected: no"},
+        {"\"done\",\"result\":{\"status\":201,\"body\":null}", -1,
+         "request req-1 is done but holds no result"},
+        {"\"frozen\"", -1, "request req-1 is frozen"},
+    };
+    char *done = xasprintf("{\"id\":\"req-1\",\"kind\":\"cert.renew\",\"status\":\"done\","
+                           "\"result\":{\"status\":201,\"body\":%s}}",
+                           issued);
+    char *text = NULL, *pem;
+    struct err e;
+
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        char *req = decided(cases[i].status);
+        int rc = outcome(CERT_ISSUE " -o @never.pem", req, 0, &text, &e);
+
+        if (rc != cases[i].rc || strstr(e.msg, cases[i].msg) == NULL)
+            fail_msg("%s: %d \"%s\"", cases[i].status, rc, e.msg);
+        assert_string_equal(text, "");
+        free(text);
+        free(req);
+    }
+    assert_false(file_exists("never.pem"));
+    /* --json: the request itself when there is no result to show. */
+    {
+        char *req = decided("\"rejected\",\"reason\":\"no\"");
+        json_t *got;
+
+        assert_int_equal(outcome(CERT_ISSUE, req, 1, &text, &e), -1);
+        got = json_loads(text, 0, NULL);
+        assert_string_equal(json_string_value(json_object_get(got, "reason")), "no");
+        json_decref(got);
+        free(text);
+        free(req);
+    }
+    /* done: exactly as the direct answer (cert renew -o writes the PEM, prints the summary). */
+    assert_int_equal(outcome("cert renew 1a2b -o @renewed.pem", done, 0, &text, &e), 0);
+    pem = read_tmp("renewed.pem", NULL);
+    assert_string_equal(pem, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    assert_non_null(strstr(text, "subject:   /CN=x.example\n"));
+    free(pem);
+    free(text);
+    free(done);
 }
 
 static void entity_update_puts_the_current_entity_with_the_changes(void **state)
@@ -1243,6 +1607,15 @@ int main(void)
         cmocka_unit_test(audit_verify_reports_intact_and_broken_chains),
         cmocka_unit_test(cert_issue_writes_the_pem_and_prints_a_summary),
         cmocka_unit_test(cert_issue_without_output_file_prints_the_pem),
+        cmocka_unit_test(wait_and_its_timeout_are_parsed_and_kept_local),
+        cmocka_unit_test(a_request_answer_is_recognised_only_as_a_202_request),
+        cmocka_unit_test(a_pending_issue_prints_the_request_writes_nothing_and_exits_0),
+        cmocka_unit_test(wait_writes_the_certificate_when_the_request_is_done),
+        cmocka_unit_test(wait_on_a_rejected_request_exits_1_with_the_reason),
+        cmocka_unit_test(wait_gives_up_at_its_timeout_and_names_the_request),
+        cmocka_unit_test(wait_tries_again_after_a_busy_server_and_stops_at_a_refusal),
+        cmocka_unit_test(ctrl_c_stops_waiting_and_leaves_the_request),
+        cmocka_unit_test(decided_requests_show_their_result_or_what_happened),
         cmocka_unit_test(entity_update_puts_the_current_entity_with_the_changes),
         cmocka_unit_test(crl_der_output_is_the_der_of_the_pem),
         cmocka_unit_test(token_delete_accepts_no_content),

@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 
 #include "core/profile.h"
+#include "lib/json_field.h"
 #include "lib/log.h"
 
 const char *api_tenant(const struct http_request *req)
@@ -136,42 +137,17 @@ json_t *api_body(struct api *api, struct http_request *req, struct http_response
 
 int api_str(json_t *o, const char *key, int required, const char **out, struct err *e)
 {
-    json_t *v = json_object_get(o, key);
-
-    if (v == NULL || json_is_null(v)) {
-        *out = NULL;
-        return required ? err_set(e, ERR_INVALID, "%s: required", key) : 0;
-    }
-    if (!json_is_string(v))
-        return err_set(e, ERR_INVALID, "%s: must be a string", key);
-    if (strlen(json_string_value(v)) != json_string_length(v))
-        return err_set(e, ERR_INVALID, "%s: must not contain NUL", key);
-    *out = json_string_value(v);
-    return 0;
+    return json_field_str(o, key, required, out, e);
 }
 
 int api_int(json_t *o, const char *key, long long min, long long max, long long *out, struct err *e)
 {
-    json_t *v = json_object_get(o, key);
-
-    if (v == NULL || json_is_null(v))
-        return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-        return err_set(e, ERR_INVALID, "%s: must be an integer from %lld to %lld", key, min, max);
-    *out = json_integer_value(v);
-    return 0;
+    return json_field_int(o, key, min, max, out, e);
 }
 
 int api_bool(json_t *o, const char *key, int *out, struct err *e)
 {
-    json_t *v = json_object_get(o, key);
-
-    if (v == NULL || json_is_null(v))
-        return 0;
-    if (!json_is_boolean(v))
-        return err_set(e, ERR_INVALID, "%s: must be true or false", key);
-    *out = json_is_true(v);
-    return 0;
+    return json_field_bool(o, key, out, e);
 }
 
 int api_query_int(struct http_request *req, const char *name, int min, int max, int *out,

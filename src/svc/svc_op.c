@@ -14,6 +14,8 @@
 
 #include <openssl/sha.h>
 
+#include "lib/json_field.h"
+
 static const char *const op_names[] = {
     [SVC_OP_NONE] = NULL,
     [SVC_OP_CERT_ISSUE] = "cert.issue",
@@ -40,64 +42,37 @@ enum svc_op_kind svc_op_kind_of(const char *name)
 
 /* ---- reading ------------------------------------------------------------------ */
 
-/* An optional string field (required: absent is an error); -1 with e naming it. */
-static int field_str(const json_t *o, const char *key, int required, const char **out,
-                     struct err *e)
-{
-    const json_t *v = json_object_get(o, key);
+#define field_str  json_field_str
+#define field_bool json_field_bool
 
-    *out = NULL;
-    if (v == NULL || json_is_null(v))
-        return required ? err_set(e, ERR_INVALID, "%s: required", key) : 0;
-    if (!json_is_string(v))
-        return err_set(e, ERR_INVALID, "%s: must be a string", key);
-    if (strlen(json_string_value(v)) != json_string_length(v))
-        return err_set(e, ERR_INVALID, "%s: must not contain NUL", key);
-    *out = json_string_value(v);
-    return 0;
-}
-
-/* An optional integer field in [min, max] (left as it is when absent). */
+/* An optional integer field in [min, max] as a long (left as it is when absent). */
 static int field_long(const json_t *o, const char *key, long long min, long long max, long *out,
                       struct err *e)
 {
-    const json_t *v = json_object_get(o, key);
+    long long v = *out;
 
-    if (v == NULL || json_is_null(v))
-        return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-        return err_set(e, ERR_INVALID, "%s: must be an integer from %lld to %lld", key, min, max);
-    *out = (long)json_integer_value(v);
+    if (json_field_int(o, key, min, max, &v, e) != 0)
+        return -1;
+    *out = (long)v;
     return 0;
 }
 
 static int field_int(const json_t *o, const char *key, int min, int max, int *out, struct err *e)
 {
-    long v = *out;
+    long long v = *out;
 
-    if (field_long(o, key, min, max, &v, e) != 0)
+    if (json_field_int(o, key, min, max, &v, e) != 0)
         return -1;
     *out = (int)v;
-    return 0;
-}
-
-static int field_bool(const json_t *o, const char *key, int *out, struct err *e)
-{
-    const json_t *v = json_object_get(o, key);
-
-    if (v == NULL || json_is_null(v))
-        return 0;
-    if (!json_is_boolean(v))
-        return err_set(e, ERR_INVALID, "%s: must be true or false", key);
-    *out = json_is_true(v);
     return 0;
 }
 
 /* Where to issue and under what: ca, profile, entity, validity_days. */
 static int parse_issuance(const json_t *o, struct svc_op *op, struct err *e)
 {
-    return field_str(o, "ca", 1, &op->ca, e) || field_str(o, "profile", 1, &op->profile, e) ||
-                   field_str(o, "entity", 0, &op->entity, e) ||
+    return json_field_str(o, "ca", 1, &op->ca, e) ||
+                   json_field_str(o, "profile", 1, &op->profile, e) ||
+                   json_field_str(o, "entity", 0, &op->entity, e) ||
                    field_long(o, "validity_days", 1, 36500, &op->validity_days, e)
                ? -1
                : 0;
@@ -107,9 +82,9 @@ static int parse_keygen(const json_t *o, struct svc_op *op, struct err *e)
 {
     const json_t *sans = json_object_get(o, "sans");
 
-    if (parse_issuance(o, op, e) || field_str(o, "subject", 0, &op->subject, e) ||
-        field_str(o, "key_type", 0, &op->key_type, e) ||
-        field_str(o, "password", 1, &op->password, e))
+    if (parse_issuance(o, op, e) || json_field_str(o, "subject", 0, &op->subject, e) ||
+        json_field_str(o, "key_type", 0, &op->key_type, e) ||
+        json_field_str(o, "password", 1, &op->password, e))
         return -1;
     if (sans != NULL && !json_is_null(sans) && !json_is_array(sans))
         return err_set(e, ERR_INVALID, "sans: must be an array of strings");
@@ -122,7 +97,8 @@ static int parse_revocation(const json_t *o, struct svc_op *op, struct err *e)
 {
     const char *reason = NULL, *when = NULL;
 
-    if (field_str(o, "reason", 0, &reason, e) || field_str(o, "invalidity_date", 0, &when, e))
+    if (json_field_str(o, "reason", 0, &reason, e) ||
+        json_field_str(o, "invalidity_date", 0, &when, e))
         return -1;
     if (reason != NULL && (op->reason = crl_reason_parse(reason)) < 0)
         return err_set(e, ERR_INVALID, "reason: unknown reason \"%s\"", reason);
@@ -134,12 +110,13 @@ static int parse_revocation(const json_t *o, struct svc_op *op, struct err *e)
 static int parse_ca_create(const json_t *b, struct ca_create *c, struct err *e)
 {
     c->path_len = -1;
-    return field_str(b, "name", 1, &c->name, e) || field_str(b, "subject", 1, &c->subject, e) ||
-                   field_str(b, "key_type", 0, &c->key_type, e) ||
-                   field_str(b, "parent", 0, &c->parent, e) ||
-                   field_str(b, "profile", 0, &c->profile, e) ||
-                   field_bool(b, "external", &c->external, e) ||
-                   field_str(b, "key_id", 0, &c->key_id, e) ||
+    return json_field_str(b, "name", 1, &c->name, e) ||
+                   json_field_str(b, "subject", 1, &c->subject, e) ||
+                   json_field_str(b, "key_type", 0, &c->key_type, e) ||
+                   json_field_str(b, "parent", 0, &c->parent, e) ||
+                   json_field_str(b, "profile", 0, &c->profile, e) ||
+                   json_field_bool(b, "external", &c->external, e) ||
+                   json_field_str(b, "key_id", 0, &c->key_id, e) ||
                    field_long(b, "validity_days", 1, 36500, &c->validity_days, e) ||
                    field_int(b, "path_len", 0, 16, &c->path_len, e) ||
                    field_long(b, "crl_validity_hours", 1, 87600, &c->crl_validity_hours, e) ||
@@ -149,7 +126,7 @@ static int parse_ca_create(const json_t *b, struct ca_create *c, struct err *e)
                               &c->delta_crl_interval_minutes, e) ||
                    field_long(b, "delta_crl_validity_hours", 1, 87600, &c->delta_crl_validity_hours,
                               e) ||
-                   field_str(b, "ocsp_signer", 0, &c->ocsp_signer, e) ||
+                   json_field_str(b, "ocsp_signer", 0, &c->ocsp_signer, e) ||
                    field_long(b, "ocsp_validity_hours", 1, 8760, &c->ocsp_validity_hours, e)
                ? -1
                : 0;
@@ -162,15 +139,15 @@ int svc_op_parse(enum svc_op_kind kind, const json_t *o, struct svc_op *op, stru
     if (!json_is_object(o))
         return err_set(e, ERR_INVALID, "body: not a JSON object");
     if (kind != SVC_OP_CA_CREATE && kind != SVC_OP_CERT_ISSUE && kind != SVC_OP_CERT_KEYGEN &&
-        field_str(o, "serial", 0, &op->serial, e) != 0)
+        json_field_str(o, "serial", 0, &op->serial, e) != 0)
         return -1;
     switch (kind) {
     case SVC_OP_CERT_ISSUE:
-        return parse_issuance(o, op, e) || field_str(o, "csr", 1, &op->csr, e) ? -1 : 0;
+        return parse_issuance(o, op, e) || json_field_str(o, "csr", 1, &op->csr, e) ? -1 : 0;
     case SVC_OP_CERT_KEYGEN:
         return parse_keygen(o, op, e);
     case SVC_OP_CERT_RENEW:
-        return field_str(o, "csr", 0, &op->csr, e);
+        return json_field_str(o, "csr", 0, &op->csr, e);
     case SVC_OP_CERT_REVOKE:
         return parse_revocation(o, op, e);
     case SVC_OP_CERT_SUSPEND:

@@ -337,17 +337,9 @@ void api_webhook_get(void *app, struct http_request *req, struct http_response *
 {
     struct api *api = app;
     struct webhook_rec *w = NULL;
-    struct store_tx *tx;
     struct err e;
-    int rc = -1;
 
-    if ((tx = store_begin_read(api->store, &e)) != NULL) {
-        rc = store_webhook_get(tx, api_tenant(req), &w, &e);
-        store_rollback(tx);
-    }
-    if (rc != 0) {
-        if (e.kind == ERR_NOT_FOUND)
-            err_set(&e, ERR_NOT_FOUND, "no webhook");
+    if (svc_webhook_get(api->svc, api_tenant(req), &w, &e) != 0) {
         api_fail(api, req, resp, "webhook.read", NULL, &e);
         return;
     }

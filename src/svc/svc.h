@@ -53,6 +53,13 @@ struct svc *svc_new(struct store *store, struct signer *signer, const struct svc
 void svc_free(struct svc *s);
 struct store *svc_store(struct svc *s);
 struct signer *svc_signer(struct svc *s);
+/*
+ * Readiness (/readyz): 0 if the database answers and the signer with its key
+ * store is healthy, else -1.  db and signer (the caller's) get each one's
+ * failure, kind ERR_NONE when it is well; health the key store's state in one
+ * line (keys.h: signer_health) when the signer answers.
+ */
+int svc_ready(struct svc *s, struct err *db, char *health, size_t health_len, struct err *signer);
 
 /*
  * Who asks: recorded as the audit actor, and what it may do.  roles are the
@@ -117,6 +124,12 @@ int svc_tenant_check(struct svc *s, const char *tenant, int *active, struct err 
 
 /* The tenant's record (caller frees with tenant_rec_free); ERR_NOT_FOUND if none. */
 int svc_tenant_get(struct svc *s, const char *tenant, struct tenant_rec **out, struct err *e);
+/*
+ * Every tenant, in name order (the system administrator's listing, the one
+ * read across tenants): *out (caller frees each with tenant_rec_free, then
+ * the array) and *n.
+ */
+int svc_tenant_list(struct svc *s, struct tenant_rec ***out, size_t *n, struct err *e);
 /* active → suspended: no new certificates, CAs or time-stamps; ERR_CONFLICT from another state. */
 int svc_tenant_suspend(struct svc *s, const struct actor *a, const char *tenant, const char *reason,
                        struct err *e);
@@ -198,6 +211,8 @@ json_t *svc_request_json(const struct request_rec *r);
 int svc_webhook_put(struct svc *s, const struct actor *a, const char *tenant, const char *url,
                     char **secret, struct err *e);
 int svc_webhook_delete(struct svc *s, const struct actor *a, const char *tenant, struct err *e);
+/* Tenant's webhook (*out, caller frees with webhook_rec_free); ERR_NOT_FOUND "no webhook". */
+int svc_webhook_get(struct svc *s, const char *tenant, struct webhook_rec **out, struct err *e);
 /* Queues event (with data) for tenant's webhook in tx, if it has one. */
 int svc_webhook_enqueue(struct svc *s, struct store_tx *tx, const char *tenant, const char *event,
                         json_t *data, struct err *e);
@@ -263,6 +278,11 @@ int svc_ca_import(struct svc *s, const struct actor *a, const char *tenant, cons
                   struct err *e);
 int svc_ca_disable(struct svc *s, const struct actor *a, const char *tenant, const char *name,
                    struct ca_rec **out, struct err *e);
+/* CA `name` of tenant (*out, caller frees with ca_rec_free); ERR_NOT_FOUND if none. */
+int svc_ca_get(struct svc *s, const char *tenant, const char *name, struct ca_rec **out,
+               struct err *e);
+/* Tenant's CAs: *out (caller frees each with ca_rec_free, then the array) and *n. */
+int svc_ca_list(struct svc *s, const char *tenant, struct ca_rec ***out, size_t *n, struct err *e);
 
 /* ---- certificates --------------------------------------------------- */
 
@@ -341,6 +361,14 @@ int svc_crl_generate_delta(struct svc *s, const struct actor *a, const char *ten
  * new one.  Returns the number made, -1 on error.
  */
 int svc_crl_tick(struct svc *s, struct err *e);
+/*
+ * The latest complete (delta 0) or delta CRL of scope (ca, shard) of tenant
+ * (*out, caller frees with crl_rec_free).  ERR_NOT_FOUND "CA <ca> not found"
+ * for a CA that does not exist (or a name that cannot be one), "CA <ca> has no
+ * such CRL" when it has none of that scope (or shard is out of range).
+ */
+int svc_crl_latest(struct svc *s, const char *tenant, const char *ca, int shard, int delta,
+                   struct crl_rec **out, struct err *e);
 
 /* ---- OCSP (svc_ocsp.c) --------------------------------------------- */
 
@@ -460,6 +488,26 @@ int svc_profile_clone(struct svc *s, const struct actor *a, const char *tenant, 
 /* Creates (r->id NULL: a new id is drawn) or updates an end entity; *out set. */
 int svc_entity_put(struct svc *s, const struct actor *a, const char *tenant,
                    const struct entity_rec *r, int create, struct entity_rec **out, struct err *e);
+/* Tenant's profiles, the latest version of each (*out, caller frees each with profile_rec_free). */
+int svc_profile_list(struct svc *s, const char *tenant, struct profile_rec ***out, size_t *n,
+                     struct err *e);
+/*
+ * Version `version` of tenant's profile `name` (0: the latest; *out, caller
+ * frees).  ERR_NOT_FOUND "profile <name> not found" ("... version not found"
+ * for a version asked for).
+ */
+int svc_profile_get(struct svc *s, const char *tenant, const char *name, int version,
+                    struct profile_rec **out, struct err *e);
+/* Tenant's end entities matching q (*out, caller frees each with entity_rec_free). */
+int svc_entity_search(struct svc *s, const char *tenant, const struct entity_query *q,
+                      struct entity_rec ***out, size_t *n, struct err *e);
+/*
+ * End entity id of tenant (*out, caller frees) and the serials of the
+ * certificates issued for it, at most 1000, by expiry (*serials, caller frees
+ * each and the array; *nserials).  ERR_NOT_FOUND "entity <id> not found".
+ */
+int svc_entity_get(struct svc *s, const char *tenant, const char *id, struct entity_rec **out,
+                   char ***serials, size_t *nserials, struct err *e);
 
 /* ---- time-stamping (svc_tsa.c) ------------------------------------- */
 
@@ -497,6 +545,26 @@ int svc_tsa_update(struct svc *s, const struct actor *a, const char *tenant, con
                    const struct tsa_update *u, struct tsa_unit_rec **out, struct err *e);
 /* The unit's public URL (caller frees). */
 char *svc_tsa_url(struct svc *s, const char *tenant, const char *unit);
+/* Tenant's TSA units (*out, caller frees with tsa_unit_rec_list_free; *n). */
+int svc_tsa_unit_list(struct svc *s, const char *tenant, struct tsa_unit_rec ***out, size_t *n,
+                      struct err *e);
+/* Unit `name` of tenant (*out, caller frees); ERR_NOT_FOUND "TSA unit <name> not found". */
+int svc_tsa_unit_get(struct svc *s, const char *tenant, const char *name, struct tsa_unit_rec **out,
+                     struct err *e);
+/*
+ * The tokens of tenant's unit matching q, newest first (*out, caller frees
+ * with tsa_token_rec_list_free; *n); ERR_NOT_FOUND "TSA unit <unit> not
+ * found" if there is no such unit.
+ */
+int svc_tsa_token_search(struct svc *s, const char *tenant, const char *unit,
+                         const struct tsa_token_query *q, struct tsa_token_rec ***out, size_t *n,
+                         struct err *e);
+/*
+ * Token `serial` of tenant's unit (*out, caller frees); ERR_NOT_FOUND "token
+ * <serial> of TSA unit <unit> not found".
+ */
+int svc_tsa_token_get(struct svc *s, const char *tenant, const char *unit, const char *serial,
+                      struct tsa_token_rec **out, struct err *e);
 /*
  * Answers a DER TimeStampReq for (tenant, unit) from requester (its address).
  * Returns 0 with *resp (a DER TimeStampResp, caller frees with free) — a

@@ -180,12 +180,28 @@ int svc_workflow_delete(struct svc *s, const struct actor *a, const char *tenant
 /* 0 and *out (caller frees) if tenant has workflow `name`, 1 if not, -1 on error. */
 int svc_workflow_find(struct svc *s, const char *tenant, const char *name,
                       struct workflow_rec **out, struct err *e);
+/* Tenant's workflows: *out (caller frees with workflow_rec_list_free) and *n. */
+int svc_workflow_list(struct svc *s, const char *tenant, struct workflow_rec ***out, size_t *n,
+                      struct err *e);
 /* Stores an operation for approval under workflow wf; *out the pending request. */
 int svc_request_submit(struct svc *s, const struct actor *a, const char *tenant, const char *kind,
                        const char *object, const json_t *params, const struct workflow_rec *wf,
                        struct request_rec **out, struct err *e);
-int svc_request_get(struct svc *s, const char *tenant, const char *id, struct request_rec **out,
-                    struct err *e);
+/*
+ * Request id of tenant as a may read it (*out, caller frees): ERR_NOT_FOUND if
+ * there is none, or if a holds request.read for its own requests only and
+ * another principal submitted it.
+ */
+int svc_request_get(struct svc *s, const struct actor *a, const char *tenant, const char *id,
+                    struct request_rec **out, struct err *e);
+/*
+ * Tenant's requests, newest first, with status and requester when not NULL;
+ * when a holds request.read for its own requests only, those a submitted
+ * whatever requester says.  *out (caller frees with request_rec_list_free), *n.
+ */
+int svc_request_list(struct svc *s, const struct actor *a, const char *tenant, const char *status,
+                     const char *requester, int limit, int offset, struct request_rec ***out,
+                     size_t *n, struct err *e);
 /*
  * Adds a's approval to pending request id: ERR_FORBIDDEN for its requester or someone
  * not among its approvers, ERR_CONFLICT for a second approval by a, or a request that

@@ -228,18 +228,14 @@ void api_client_ca_list(void *app, struct http_request *req, struct http_respons
 {
     struct api *api = app;
     struct client_ca_rec **list = NULL;
-    struct store_tx *tx;
     size_t n = 0;
     json_t *arr;
     struct err e;
 
-    if ((tx = store_begin_read(api->store, &e)) == NULL ||
-        store_client_ca_list(tx, api_tenant(req), &list, &n, &e) != 0) {
-        store_rollback(tx);
+    if (svc_client_ca_list(api->svc, api_tenant(req), &list, &n, &e) != 0) {
         api_fail(api, req, resp, "client_ca.list", NULL, &e);
         return;
     }
-    store_rollback(tx);
     arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, client_ca_json(list[i]));

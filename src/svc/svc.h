@@ -435,6 +435,27 @@ int svc_principal_create(struct svc *s, const struct actor *a, const char *tenan
                          const char *kind, json_t *allow, json_t *client_cert,
                          struct principal_rec **out, struct err *e);
 /*
+ * Tenant's principals (*out, caller frees with principal_rec_list_free; *n)
+ * and, read in the same transaction, every role binding of tenant (*bindings,
+ * caller frees with binding_rec_list_free; *nb), ordered by principal_tenant,
+ * principal and role.
+ */
+int svc_principal_list(struct svc *s, const char *tenant, struct principal_rec ***out, size_t *n,
+                       struct binding_rec ***bindings, size_t *nb, struct err *e);
+/*
+ * Principal id of tenant (*out, caller frees) and its roles in tenant
+ * (*bindings, caller frees with binding_rec_list_free; *nb), ordered by role.
+ * ERR_NOT_FOUND "principal <id> not found".
+ */
+int svc_principal_get(struct svc *s, const char *tenant, const char *id, struct principal_rec **out,
+                      struct binding_rec ***bindings, size_t *nb, struct err *e);
+/*
+ * Tenant's role bindings, of its principals and of _system ones (*out, caller
+ * frees with binding_rec_list_free; *n).
+ */
+int svc_binding_list(struct svc *s, const char *tenant, struct binding_rec ***out, size_t *n,
+                     struct err *e);
+/*
  * Adds a client CA of tenant: its CA `ca` (active), or the uploaded CA
  * certificate der (one of the two).  Audited as client_ca.add.
  */
@@ -444,6 +465,9 @@ int svc_client_ca_add(struct svc *s, const struct actor *a, const char *tenant, 
 /* Removes a client CA (audited as client_ca.delete); ERR_NOT_FOUND if there is none. */
 int svc_client_ca_delete(struct svc *s, const struct actor *a, const char *tenant, const char *name,
                          struct err *e);
+/* Tenant's client CAs (*out, caller frees with client_ca_rec_list_free; *n). */
+int svc_client_ca_list(struct svc *s, const char *tenant, struct client_ca_rec ***out, size_t *n,
+                       struct err *e);
 /* Whether addr (text) is in the JSON array of CIDRs allow ("[]": any address). */
 int svc_addr_allowed(const char *allow, const char *addr);
 /* Disables (disabled 1) or enables a principal: its tokens stop (or start) working at once. */
@@ -477,6 +501,16 @@ int svc_token_create(struct svc *s, const struct actor *a, const char *tenant,
 /* Revokes a token (audited as token.revoke); ERR_NOT_FOUND if unknown or revoked already. */
 int svc_token_revoke(struct svc *s, const struct actor *a, const char *tenant, const char *id,
                      struct err *e);
+/* Tenant's tokens, revoked ones too (*out, caller frees each with token_rec_free, then *out). */
+int svc_token_list(struct svc *s, const char *tenant, struct token_rec ***out, size_t *n,
+                   struct err *e);
+/*
+ * 0 if tenant is locked out: none of its tokens is live (unrevoked and
+ * unexpired).  ERR_CONFLICT otherwise: the system administrator makes a
+ * tenant's first token, or one for a tenant locked out, never a second way in
+ * while its own people hold tokens.
+ */
+int svc_token_none_live(struct svc *s, const char *tenant, struct err *e);
 /* Hex SHA-256 of a token (caller frees). */
 char *svc_token_hash(const char *token);
 /*

@@ -523,6 +523,58 @@ char *svc_token_secret_hash(const char *secret);
 /* 1 if secret matches the encoded argon2id hash, else 0. */
 int svc_token_secret_verify(const char *encoded, const char *secret);
 
+/* ---- authentication (svc_auth.c) -------------------------------------- */
+
+/*
+ * Who a credential proved to be: a principal, and its roles in the tenant a
+ * request is about (the target).  The caller's, zeroed before the call;
+ * svc_identity_clear frees what it holds.  Filled as far as the check got:
+ * when a credential named its principal but is refused (a revoked or expired
+ * token, a disabled principal, an address outside its allowlist), tenant,
+ * principal and credential are set to name the actor of the refusal, and
+ * roles is NULL.
+ */
+struct svc_identity {
+    char *tenant;     /* the principal's own tenant */
+    char *principal;  /* its id */
+    char *credential; /* what it used: the token's id, or "cert:<16 hex of its SHA-256>" */
+    char **roles;     /* the roles bound to it in the target (none without one) */
+    size_t nroles;
+};
+void svc_identity_clear(struct svc_identity *id);
+/*
+ * Authenticates a bearer token ("vt_<16 hex>_<secret>", or a token made
+ * before schema 7, found by its SHA-256) presented from address addr, for
+ * target (NULL: no tenant, no roles).  The token, its principal and the
+ * principal's roles in target are read in one read transaction on every call,
+ * so a revoked or expired token, a disabled principal or an unbound role is
+ * refused at once; only the argon2id check of the secret is cached
+ * (node-locally, for a minute).  0 with id filled; -1 with e:
+ * ERR_UNAUTHENTICATED for an unknown, wrong, revoked or expired token (and a
+ * token id that failed too often lately), ERR_FORBIDDEN for a disabled
+ * principal or an address outside its allowlist.
+ */
+int svc_authenticate_token(struct svc *s, const char *token, const char *addr, const char *target,
+                           struct svc_identity *id, struct err *e);
+/*
+ * Authenticates a TLS client certificate (DER) presented from addr, for
+ * target, in one read transaction: it must chain to one of target's client
+ * CAs, be within its validity and allow client authentication, and, when the
+ * client CA is one of target's own CAs, not be revoked or on hold; it names
+ * its principal of target by SHA-256 fingerprint, else by issuer and subject.
+ * 0 with id filled; -1 with e: ERR_UNAUTHENTICATED for a certificate that
+ * does not hold or maps to nobody, ERR_FORBIDDEN without a target, for a
+ * disabled principal or an address outside its allowlist.
+ */
+int svc_authenticate_cert(struct svc *s, const unsigned char *der, size_t len, const char *addr,
+                          const char *target, struct svc_identity *id, struct err *e);
+/*
+ * The subject of a client CA's certificate as principals' client_cert
+ * mappings name an issuer (RFC 2253 one-line; "" if it does not parse);
+ * caller frees.
+ */
+char *svc_client_ca_subject(const struct client_ca_rec *r);
+
 /* ---- profiles and end entities (svc_misc.c) ------------------------- */
 
 /*

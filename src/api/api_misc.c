@@ -242,24 +242,17 @@ static void audit_list_respond(struct api *api, struct http_request *req,
                                struct http_response *resp, const char *tenant)
 {
     int after = 0, limit = 1000;
-    struct store_tx *tx;
     struct audit_rec **rows = NULL;
     struct buf out = {0};
     size_t n = 0;
     struct err e;
 
     if (api_query_int(req, "after", 0, 2000000000, &after, &e) != 0 ||
-        api_query_int(req, "limit", 1, 10000, &limit, &e) != 0) {
+        api_query_int(req, "limit", 1, 10000, &limit, &e) != 0 ||
+        svc_audit_list(api->svc, tenant, after, limit, &rows, &n, &e) != 0) {
         api_fail(api, req, resp, "audit.read", NULL, &e);
         return;
     }
-    if ((tx = store_begin_read(api->store, &e)) == NULL ||
-        store_audit_list(tx, tenant, after, limit, &rows, &n, &e) != 0) {
-        store_rollback(tx);
-        api_fail(api, req, resp, "audit.read", NULL, &e);
-        return;
-    }
-    store_rollback(tx);
     for (size_t i = 0; i < n; i++) {
         struct audit_rec *r = rows[i];
         json_t *o =

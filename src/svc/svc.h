@@ -713,6 +713,35 @@ struct svc_audit_verdict {
  * wrong, bad_seq the earliest seq); -1 on a storage error.
  */
 int svc_audit_verify(struct svc *s, const char *tenant, struct svc_audit_verdict *v, struct err *e);
+/* Tenant's events with seq > after in seq order, at most limit (*out, caller frees). */
+int svc_audit_list(struct svc *s, const char *tenant, int64_t after, int limit,
+                   struct audit_rec ***out, size_t *n, struct err *e);
+/* Tenant's checkpoints with seq > after in seq order, at most limit (*out, caller frees). */
+int svc_audit_checkpoint_list(struct svc *s, const char *tenant, int64_t after, int limit,
+                              struct audit_checkpoint_rec ***out, size_t *n, struct err *e);
+
+/* ---- a tenant's own SIEM (svc_audit.c) --------------------------------- */
+
+/* Tenant's forwarding target (*out, caller frees); ERR_NOT_FOUND if it has none. */
+int svc_audit_target_get(struct svc *s, const char *tenant, struct audit_target_rec **out,
+                         struct err *e);
+/*
+ * Sets tenant's forwarding target t (host, port, transport "tcp" or "tls"
+ * (NULL: tls), ca_pem: the receiver's CA certificates in PEM, required with
+ * tls, dropped with tcp): its events go there from seq 1 on (a new target
+ * gets the whole chain).  ERR_INVALID naming the field that is wrong.  The row, the restart
+ * of forwarding and the audit.forwarding.set event in one transaction; *out
+ * the stored target (caller frees).
+ */
+int svc_audit_target_put(struct svc *s, const struct actor *a, const char *tenant,
+                         const struct audit_target_rec *t, struct audit_target_rec **out,
+                         struct err *e);
+/*
+ * Stops forwarding to tenant's target: the row and the
+ * audit.forwarding.delete event in one transaction; ERR_NOT_FOUND if it has none.
+ */
+int svc_audit_target_delete(struct svc *s, const struct actor *a, const char *tenant,
+                            struct err *e);
 
 /* ---- audit export (svc_audit_export.c) ----------------------------------- */
 

@@ -328,6 +328,8 @@ static void test_reads_of_one_tenant_never_return_another_tenants_rows(void **st
                      0);
     req_id = request_by(f, p->id);
     assert_int_equal(svc_audit_target_put(f->svc, &internal, "alpha", &target, &target_out, &e), 0);
+    audit_target_rec_free(target_out);
+    target_out = NULL;
 
     /* alpha sees its own rows ... */
     assert_int_equal(svc_ca_get(f->svc, "alpha", "ca1", &ca, &e), 0);

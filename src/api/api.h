@@ -17,10 +17,10 @@
 #include "store/store.h"
 #include "svc/svc.h"
 
+/* What the handlers reach: svc alone (they never touch the store, the audit chain or the signer).
+ */
 struct api {
     struct svc *svc;
-    struct store *store;
-    struct signer *signer;
     int tenant_forwarding; /* tenants may set their own SIEM (syslog_tenant_targets) */
 };
 

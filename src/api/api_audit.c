@@ -8,9 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit/audit.h"
-#include "keys/tbs.h"
-
 static void verify_respond(struct api *api, struct http_request *req, struct http_response *resp,
                            const char *tenant)
 {
@@ -75,7 +72,6 @@ void api_audit_checkpoints(void *app, struct http_request *req, struct http_resp
     struct api *api = app;
     struct audit_checkpoint_rec **cps = NULL;
     struct audit_key_rec *key = NULL;
-    struct store_tx *tx = NULL;
     int after = 0, limit = 1000;
     size_t n = 0;
     struct err e;
@@ -83,13 +79,10 @@ void api_audit_checkpoints(void *app, struct http_request *req, struct http_resp
 
     if (api_query_int(req, "after", 0, 2000000000, &after, &e) != 0 ||
         api_query_int(req, "limit", 1, 10000, &limit, &e) != 0 ||
-        (tx = store_begin_read(api->store, &e)) == NULL ||
-        store_audit_checkpoint_list(tx, api_tenant(req), after, limit, &cps, &n, &e) != 0) {
-        store_rollback(tx);
+        svc_audit_checkpoint_list(api->svc, api_tenant(req), after, limit, &cps, &n, &e) != 0) {
         api_fail(api, req, resp, "audit.read", NULL, &e);
         return;
     }
-    store_rollback(tx);
     if (key_read(api, req, resp, &key) != 0) {
         audit_checkpoint_rec_list_free(cps, n);
         return;
@@ -150,51 +143,20 @@ static json_t *target_json(const struct audit_target_rec *t)
                      t->transport, "ca_pem", t->ca_pem, "created", api_time(t->created));
 }
 
-/* A host name or address: letters, digits, '.', '-', ':' (IPv6), at most 253. */
-static int host_ok(const char *h)
-{
-    size_t n = strlen(h);
-
-    if (n == 0 || n > 253 || h[0] == '-')
-        return 0;
-    return strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:") == n;
-}
-
-/* Whether text holds at least one PEM certificate, and only certificates. */
-static int ca_pem_ok(const char *text)
-{
-    struct err e;
-    STACK_OF(X509) *certs = api_parse_certs(text, "ca_pem", &e);
-    int ok = certs != NULL && sk_X509_num(certs) > 0;
-
-    sk_X509_pop_free(certs, X509_free);
-    return ok;
-}
-
-/* The target of body into *t (pointers into body); -1 with e set if bad. */
+/*
+ * The target of body into *t (pointers into body); -1 with e set if a field
+ * is of the wrong type (svc_audit_target_put checks the values).
+ */
 static int target_parse(json_t *body, struct audit_target_rec *t, struct err *e)
 {
-    const char *transport = "tls";
     long long port = 0;
 
     if (api_str(body, "host", 1, (const char **)&t->host, e) != 0 ||
         api_int(body, "port", 1, 65535, &port, e) != 0 ||
-        api_str(body, "transport", 0, &transport, e) != 0 ||
+        api_str(body, "transport", 0, (const char **)&t->transport, e) != 0 ||
         api_str(body, "ca_pem", 0, (const char **)&t->ca_pem, e) != 0)
         return -1;
-    if (!host_ok(t->host))
-        return err_set(e, ERR_INVALID, "host: a host name or IP address");
-    if (port == 0)
-        return err_set(e, ERR_INVALID, "port: required");
-    if (strcmp(transport, "tcp") != 0 && strcmp(transport, "tls") != 0)
-        return err_set(e, ERR_INVALID, "transport: tcp or tls");
-    if (strcmp(transport, "tls") == 0 && (t->ca_pem == NULL || !ca_pem_ok(t->ca_pem)))
-        return err_set(e, ERR_INVALID,
-                       "ca_pem: the receiver's CA certificates (PEM), required with tls");
-    if (strcmp(transport, "tcp") == 0)
-        t->ca_pem = NULL;
     t->port = (int)port;
-    t->transport = (char *)transport;
     return 0;
 }
 
@@ -206,43 +168,21 @@ void api_audit_forwarding_put(void *app, struct http_request *req, struct http_r
 {
     struct api *api = app;
     struct actor a = api_actor(req);
-    const char *tenant = api_tenant(req);
-    struct audit_target_rec t = {0};
-    struct store_tx *tx = NULL;
-    json_t *body = api_body(api, req, resp, "audit.forwarding.set"), *d;
-    char *detail = NULL;
+    struct audit_target_rec t = {0}, *out = NULL;
+    json_t *body = api_body(api, req, resp, "audit.forwarding.set");
     struct err e;
 
     if (body == NULL)
         return;
-    if (!api->tenant_forwarding) {
+    if (!api->tenant_forwarding)
         err_set(&e, ERR_FORBIDDEN,
                 "forwarding to a tenant's own SIEM is not enabled here (syslog_tenant_targets)");
-        goto fail;
-    }
-    if (target_parse(body, &t, &e) != 0)
-        goto fail;
-    t.created = time_now();
-    d = json_pack("{s:s, s:i, s:s}", "host", t.host, "port", t.port, "transport", t.transport);
-    detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(d);
-    {
-        struct audit_event ev = {a.id, "audit.forwarding.set", t.host, "ok", detail};
-        if ((tx = store_begin(api->store, &e)) == NULL ||
-            store_audit_target_put(tx, tenant, &t, &e) != 0 ||
-            store_audit_forward_set(tx, tenant, "tenant", 0, &e) != 0 ||
-            audit_append(tx, tenant, &ev, &e) != 0 || store_commit(tx, &e) != 0) {
-            store_rollback(tx);
-            goto fail;
-        }
-    }
-    http_respond_json(resp, 200, target_json(&t));
-    free(detail);
-    json_decref(body);
-    return;
-fail:
-    api_fail(api, req, resp, "audit.forwarding.set", NULL, &e);
-    free(detail);
+    if (!api->tenant_forwarding || target_parse(body, &t, &e) != 0 ||
+        svc_audit_target_put(api->svc, &a, api_tenant(req), &t, &out, &e) != 0)
+        api_fail(api, req, resp, "audit.forwarding.set", NULL, &e);
+    else
+        http_respond_json(resp, 200, target_json(out));
+    audit_target_rec_free(out);
     json_decref(body);
 }
 
@@ -250,16 +190,12 @@ void api_audit_forwarding_get(void *app, struct http_request *req, struct http_r
 {
     struct api *api = app;
     struct audit_target_rec *t = NULL;
-    struct store_tx *tx;
     struct err e;
 
-    if ((tx = store_begin_read(api->store, &e)) == NULL ||
-        store_audit_target_get(tx, api_tenant(req), &t, &e) != 0) {
-        store_rollback(tx);
+    if (svc_audit_target_get(api->svc, api_tenant(req), &t, &e) != 0) {
         api_fail(api, req, resp, "audit.read", NULL, &e);
         return;
     }
-    store_rollback(tx);
     http_respond_json(resp, 200, target_json(t));
     audit_target_rec_free(t);
 }
@@ -269,15 +205,9 @@ void api_audit_forwarding_delete(void *app, struct http_request *req, struct htt
 {
     struct api *api = app;
     struct actor a = api_actor(req);
-    const char *tenant = api_tenant(req);
-    struct audit_event ev = {a.id, "audit.forwarding.delete", "", "ok", NULL};
-    struct store_tx *tx;
     struct err e;
 
-    if ((tx = store_begin(api->store, &e)) == NULL ||
-        store_audit_target_delete(tx, tenant, &e) != 0 || audit_append(tx, tenant, &ev, &e) != 0 ||
-        store_commit(tx, &e) != 0) {
-        store_rollback(tx);
+    if (svc_audit_target_delete(api->svc, &a, api_tenant(req), &e) != 0) {
         api_fail(api, req, resp, "audit.forwarding.delete", NULL, &e);
         return;
     }

@@ -40,19 +40,15 @@ void api_ca_create(void *app, struct http_request *req, struct http_response *re
 
 static void ca_list_respond(struct api *api, struct http_request *req, struct http_response *resp)
 {
-    struct store_tx *tx;
     struct ca_rec **list = NULL;
     size_t n = 0;
     json_t *arr;
     struct err e;
 
-    if ((tx = store_begin_read(api->store, &e)) == NULL ||
-        store_ca_list(tx, api_tenant(req), &list, &n, &e) != 0) {
-        store_rollback(tx);
+    if (svc_ca_list(api->svc, api_tenant(req), &list, &n, &e) != 0) {
         api_fail(api, req, resp, "ca.list", NULL, &e);
         return;
     }
-    store_rollback(tx);
     arr = json_array();
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(arr, api_ca_json(api, list[i]));
@@ -72,20 +68,10 @@ static struct ca_rec *ca_of_path(struct api *api, struct http_request *req,
                                  struct http_response *resp, const char *action)
 {
     const char *name = http_param(req, "ca");
-    struct store_tx *tx;
     struct ca_rec *rec = NULL;
     struct err e;
-    int rc;
 
-    if ((tx = store_begin_read(api->store, &e)) == NULL) {
-        api_fail(api, req, resp, action, name, &e);
-        return NULL;
-    }
-    rc = store_ca_get(tx, api_tenant(req), name, &rec, &e);
-    store_rollback(tx);
-    if (rc != 0) {
-        if (e.kind == ERR_NOT_FOUND)
-            err_set(&e, ERR_NOT_FOUND, "CA %s not found", name);
+    if (svc_ca_get(api->svc, api_tenant(req), name, &rec, &e) != 0) {
         api_fail(api, req, resp, action, name, &e);
         return NULL;
     }
@@ -266,27 +252,12 @@ void api_crl_show(void *app, struct http_request *req, struct http_response *res
 {
     struct api *api = app;
     const char *name = http_param(req, "ca");
-    struct store_tx *tx = NULL;
     struct crl_rec *crl = NULL;
-    struct ca_rec *ca = NULL;
     struct err e;
-    int rc, shard = 0, delta = 0;
+    int shard = 0, delta = 0;
 
     if (crl_selection(req, &shard, &delta, &e) != 0 ||
-        (tx = store_begin_read(api->store, &e)) == NULL) {
-        api_fail(api, req, resp, "crl.read", name, &e);
-        return;
-    }
-    rc = store_ca_get(tx, api_tenant(req), name, &ca, &e);
-    if (rc != 0)
-        err_set(&e, ERR_NOT_FOUND, "CA %s not found", name);
-    else if ((rc = store_crl_latest_scope(tx, api_tenant(req), name, shard, delta, &crl, &e)) !=
-                 0 &&
-             e.kind == ERR_NOT_FOUND)
-        err_set(&e, ERR_NOT_FOUND, "CA %s has no such CRL", name);
-    store_rollback(tx);
-    ca_rec_free(ca);
-    if (rc != 0) {
+        svc_crl_latest(api->svc, api_tenant(req), name, shard, delta, &crl, &e) != 0) {
         api_fail(api, req, resp, "crl.read", name, &e);
         return;
     }

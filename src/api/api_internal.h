@@ -17,22 +17,6 @@ struct principal {
 
 /* 2 if p's roles grant permission wholly, 1 for its own objects only, 0 not at all. */
 int api_principal_grants(const struct principal *p, const char *permission);
-/*
- * The principal id to filter by when the request's principal holds
- * `permission` for its own objects only ("cert.read:own"), else NULL.
- */
-const char *api_own_only(const struct http_request *req, const char *permission);
-/*
- * Admits principal pr (found by a credential) for a route about `target`:
- * refuses a disabled one or a request from outside its allowlist (403), else
- * fills p->roles with its roles in target.  0 or -1 with e set.
- */
-int api_principal_admit(struct store_tx *tx, struct http_request *req,
-                        const struct principal_rec *pr, const char *target, struct principal *p,
-                        struct err *e);
-/* The principal of the request's TLS client certificate (api_clientcert.c); NULL with e set. */
-struct principal *api_cert_principal(struct api *api, struct http_request *req, const char *target,
-                                     struct err *e);
 
 /* Route handlers (api_*.c). */
 void api_healthz(void *app, struct http_request *req, struct http_response *resp);

@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit/audit.h"
-
 /* ---- profiles ------------------------------------------------------- */
 
 static json_t *profile_json(const struct profile_rec *r)
@@ -17,19 +15,15 @@ static json_t *profile_json(const struct profile_rec *r)
 void api_profile_list(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
-    struct store_tx *tx;
     struct profile_rec **list = NULL;
     size_t n = 0;
     json_t *arr;
     struct err e;
 
-    if ((tx = store_begin_read(api->store, &e)) == NULL ||
-        store_profile_list(tx, api_tenant(req), &list, &n, &e) != 0) {
-        store_rollback(tx);
+    if (svc_profile_list(api->svc, api_tenant(req), &list, &n, &e) != 0) {
         api_fail(api, req, resp, "profile.list", NULL, &e);
         return;
     }
-    store_rollback(tx);
     arr = json_array();
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(arr, profile_json(list[i]));
@@ -43,9 +37,8 @@ void api_profile_show(void *app, struct http_request *req, struct http_response 
 {
     struct api *api = app;
     const char *name = http_param(req, "profile"), *v = http_query(req, "version");
-    struct store_tx *tx;
     struct profile_rec *rec = NULL;
-    int version = 0, rc;
+    int version = 0;
     struct err e;
 
     if (v != NULL && (version = atoi(v)) <= 0) {
@@ -53,15 +46,7 @@ void api_profile_show(void *app, struct http_request *req, struct http_response 
         api_fail(api, req, resp, "profile.read", name, &e);
         return;
     }
-    if ((tx = store_begin_read(api->store, &e)) == NULL) {
-        api_fail(api, req, resp, "profile.read", name, &e);
-        return;
-    }
-    rc = store_profile_get(tx, api_tenant(req), name, version, &rec, &e);
-    store_rollback(tx);
-    if (rc != 0) {
-        if (e.kind == ERR_NOT_FOUND)
-            err_set(&e, ERR_NOT_FOUND, "profile %s%s not found", name, v ? " version" : "");
+    if (svc_profile_get(api->svc, api_tenant(req), name, version, &rec, &e) != 0) {
         api_fail(api, req, resp, "profile.read", name, &e);
         return;
     }
@@ -203,7 +188,6 @@ void api_entity_list(void *app, struct http_request *req, struct http_response *
 {
     struct api *api = app;
     struct entity_query q = {0};
-    struct store_tx *tx;
     struct entity_rec **list = NULL;
     size_t n = 0;
     json_t *arr;
@@ -212,13 +196,10 @@ void api_entity_list(void *app, struct http_request *req, struct http_response *
     q.name = http_query(req, "name");
     q.kind = http_query(req, "kind");
     q.email = http_query(req, "email");
-    if ((tx = store_begin_read(api->store, &e)) == NULL ||
-        store_entity_search(tx, api_tenant(req), &q, &list, &n, &e) != 0) {
-        store_rollback(tx);
+    if (svc_entity_search(api->svc, api_tenant(req), &q, &list, &n, &e) != 0) {
         api_fail(api, req, resp, "entity.list", NULL, &e);
         return;
     }
-    store_rollback(tx);
     arr = json_array();
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(arr, api_entity_json(list[i]));
@@ -232,34 +213,24 @@ void api_entity_show(void *app, struct http_request *req, struct http_response *
 {
     struct api *api = app;
     const char *id = http_param(req, "entity");
-    struct cert_query q = {.entity_id = id, .limit = 1000};
-    struct store_tx *tx;
     struct entity_rec *rec = NULL;
-    struct cert_rec **certs = NULL;
+    char **serials = NULL;
     size_t n = 0;
-    json_t *o, *serials;
+    json_t *o, *arr;
     struct err e;
 
-    if ((tx = store_begin_read(api->store, &e)) == NULL) {
+    if (svc_entity_get(api->svc, api_tenant(req), id, &rec, &serials, &n, &e) != 0) {
         api_fail(api, req, resp, "entity.read", id, &e);
         return;
     }
-    if (store_entity_get(tx, api_tenant(req), id, &rec, &e) != 0 ||
-        store_cert_search(tx, api_tenant(req), &q, &certs, &n, &e) != 0) {
-        store_rollback(tx);
-        if (e.kind == ERR_NOT_FOUND)
-            err_set(&e, ERR_NOT_FOUND, "entity %s not found", id);
-        api_fail(api, req, resp, "entity.read", id, &e);
-        entity_rec_free(rec);
-        return;
-    }
-    store_rollback(tx);
     o = api_entity_json(rec);
-    serials = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(serials, json_string(certs[i]->serial));
-    json_object_set_new(o, "certificates", serials);
-    cert_rec_list_free(certs, n);
+    arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(arr, json_string(serials[i]));
+        free(serials[i]);
+    }
+    free(serials);
+    json_object_set_new(o, "certificates", arr);
     entity_rec_free(rec);
     http_respond_json(resp, 200, o);
 }
@@ -271,24 +242,17 @@ static void audit_list_respond(struct api *api, struct http_request *req,
                                struct http_response *resp, const char *tenant)
 {
     int after = 0, limit = 1000;
-    struct store_tx *tx;
     struct audit_rec **rows = NULL;
     struct buf out = {0};
     size_t n = 0;
     struct err e;
 
     if (api_query_int(req, "after", 0, 2000000000, &after, &e) != 0 ||
-        api_query_int(req, "limit", 1, 10000, &limit, &e) != 0) {
+        api_query_int(req, "limit", 1, 10000, &limit, &e) != 0 ||
+        svc_audit_list(api->svc, tenant, after, limit, &rows, &n, &e) != 0) {
         api_fail(api, req, resp, "audit.read", NULL, &e);
         return;
     }
-    if ((tx = store_begin_read(api->store, &e)) == NULL ||
-        store_audit_list(tx, tenant, after, limit, &rows, &n, &e) != 0) {
-        store_rollback(tx);
-        api_fail(api, req, resp, "audit.read", NULL, &e);
-        return;
-    }
-    store_rollback(tx);
     for (size_t i = 0; i < n; i++) {
         struct audit_rec *r = rows[i];
         json_t *o =

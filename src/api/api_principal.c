@@ -42,42 +42,10 @@ static json_t *binding_json(const struct binding_rec *b)
 }
 
 /*
- * The system route makes a tenant's first administrator token, or one for a
- * tenant locked out (no live token left): never a second way in while the
- * tenant's own people hold tokens, as the system administrator reads no
- * tenant's data.  409 if tenant has a live token.
- */
-static int tenant_has_live_tokens(struct api *api, const char *tenant, struct err *e)
-{
-    struct token_rec **list = NULL;
-    struct store_tx *tx = store_begin_read(api->store, e);
-    int64_t now = time_now();
-    size_t n = 0, live = 0;
-    int rc;
-
-    if (tx == NULL)
-        return -1;
-    rc = store_token_list(tx, tenant, &list, &n, e);
-    store_rollback(tx);
-    for (size_t i = 0; i < n; i++) {
-        live += list[i]->revoked == 0 && (list[i]->expires == 0 || list[i]->expires > now);
-        token_rec_free(list[i]);
-    }
-    free(list);
-    if (rc != 0)
-        return -1;
-    if (live > 0)
-        return err_set(e, ERR_CONFLICT,
-                       "tenant %s has live tokens: its administrators make new ones "
-                       "(POST /api/v1/t/%s/tokens)",
-                       tenant, tenant);
-    return 0;
-}
-
-/*
  * Creates a token.  On the system route (tenant given) for the tenant's first
- * administrator, the principal "admin" holding every role of the tenant; on
- * the tenant route for body.principal (default: the caller, if it is of this
+ * administrator, the principal "admin" holding every role of the tenant, and
+ * only while the tenant is locked out (409 if it has a live token); on the
+ * tenant route for body.principal (default: the caller, if it is of this
  * tenant).
  */
 static void token_create(struct api *api, struct http_request *req, struct http_response *resp,
@@ -101,7 +69,7 @@ static void token_create(struct api *api, struct http_request *req, struct http_
         api_str(body, "principal", 0, &principal, &e) != 0)
         goto fail;
     if (bootstrap) {
-        if (tenant_has_live_tokens(api, tenant, &e) != 0 ||
+        if (svc_token_none_live(api->svc, tenant, &e) != 0 ||
             svc_principal_bootstrap(api->svc, &a, tenant, "admin", &boot, &e) != 0)
             goto fail;
         principal = boot;
@@ -140,20 +108,16 @@ void api_token_create(void *app, struct http_request *req, struct http_response 
 void api_token_list(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
-    struct store_tx *tx;
     struct token_rec **list = NULL;
     size_t n = 0;
-    json_t *arr = json_array();
+    json_t *arr;
     struct err e;
 
-    if ((tx = store_begin_read(api->store, &e)) == NULL ||
-        store_token_list(tx, api_tenant(req), &list, &n, &e) != 0) {
-        store_rollback(tx);
-        json_decref(arr);
+    if (svc_token_list(api->svc, api_tenant(req), &list, &n, &e) != 0) {
         api_fail(api, req, resp, "token.list", NULL, &e);
         return;
     }
-    store_rollback(tx);
+    arr = json_array();
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(arr, api_token_json(list[i], NULL));
         token_rec_free(list[i]);
@@ -206,26 +170,28 @@ void api_principal_list(void *app, struct http_request *req, struct http_respons
     struct api *api = app;
     const char *tenant = api_tenant(req);
     struct principal_rec **list = NULL;
-    struct binding_rec **b = NULL;
-    struct store_tx *tx;
-    size_t n = 0, nb = 0;
-    json_t *arr = json_array();
+    struct binding_rec **b = NULL, **mine;
+    size_t n = 0, nb = 0, nmine;
+    json_t *arr;
     struct err e;
 
-    if ((tx = store_begin_read(api->store, &e)) == NULL ||
-        store_principal_list(tx, tenant, &list, &n, &e) != 0) {
-        store_rollback(tx);
-        json_decref(arr);
+    if (svc_principal_list(api->svc, tenant, &list, &n, &b, &nb, &e) != 0) {
         api_fail(api, req, resp, "principal.list", NULL, &e);
         return;
     }
+    arr = json_array();
+    mine = xcalloc(nb + 1, sizeof(*mine));
     for (size_t i = 0; i < n; i++) {
-        if (store_binding_list(tx, tenant, tenant, list[i]->id, &b, &nb, &e) != 0)
-            b = NULL, nb = 0;
-        json_array_append_new(arr, principal_json(list[i], b, nb));
-        binding_rec_list_free(b, nb);
+        /* its roles: the tenant's bindings of (tenant, its id), in role order */
+        nmine = 0;
+        for (size_t j = 0; j < nb; j++)
+            if (strcmp(b[j]->principal_tenant, tenant) == 0 &&
+                strcmp(b[j]->principal, list[i]->id) == 0)
+                mine[nmine++] = b[j];
+        json_array_append_new(arr, principal_json(list[i], mine, nmine));
     }
-    store_rollback(tx);
+    free(mine);
+    binding_rec_list_free(b, nb);
     principal_rec_list_free(list, n);
     http_respond_json(resp, 200, json_pack("{s:o}", "principals", arr));
 }
@@ -236,21 +202,13 @@ void api_principal_show(void *app, struct http_request *req, struct http_respons
     const char *tenant = api_tenant(req), *id = http_param(req, "principal");
     struct principal_rec *r = NULL;
     struct binding_rec **b = NULL;
-    struct store_tx *tx;
     size_t nb = 0;
     struct err e;
 
-    if ((tx = store_begin_read(api->store, &e)) == NULL ||
-        store_principal_get(tx, tenant, id, &r, &e) != 0 ||
-        store_binding_list(tx, tenant, tenant, id, &b, &nb, &e) != 0) {
-        store_rollback(tx);
-        principal_rec_free(r);
-        if (e.kind == ERR_NOT_FOUND)
-            err_set(&e, ERR_NOT_FOUND, "principal %s not found", id);
+    if (svc_principal_get(api->svc, tenant, id, &r, &b, &nb, &e) != 0) {
         api_fail(api, req, resp, "principal.show", id, &e);
         return;
     }
-    store_rollback(tx);
     http_respond_json(resp, 200, principal_json(r, b, nb));
     binding_rec_list_free(b, nb);
     principal_rec_free(r);
@@ -289,19 +247,15 @@ void api_role_list(void *app, struct http_request *req, struct http_response *re
 {
     struct api *api = app;
     struct binding_rec **b = NULL;
-    struct store_tx *tx;
     size_t nb = 0;
-    json_t *arr = json_array();
+    json_t *arr;
     struct err e;
 
-    if ((tx = store_begin_read(api->store, &e)) == NULL ||
-        store_binding_list(tx, api_tenant(req), NULL, NULL, &b, &nb, &e) != 0) {
-        store_rollback(tx);
-        json_decref(arr);
+    if (svc_binding_list(api->svc, api_tenant(req), &b, &nb, &e) != 0) {
         api_fail(api, req, resp, "role.list", NULL, &e);
         return;
     }
-    store_rollback(tx);
+    arr = json_array();
     for (size_t i = 0; i < nb; i++)
         json_array_append_new(arr, binding_json(b[i]));
     binding_rec_list_free(b, nb);

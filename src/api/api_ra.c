@@ -20,30 +20,21 @@
 void api_request_list(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
+    struct actor a = api_actor(req);
     struct request_rec **list = NULL;
-    struct store_tx *tx;
-    const char *own;
     int limit = 100, offset = 0;
     size_t n = 0;
     json_t *arr;
     struct err e;
 
+    /* A requester sees its own requests only (svc_request_list). */
     if (api_query_int(req, "limit", 1, 1000, &limit, &e) != 0 ||
         api_query_int(req, "offset", 0, 1000000000, &offset, &e) != 0 ||
-        (tx = store_begin_read(api->store, &e)) == NULL) {
+        svc_request_list(api->svc, &a, api_tenant(req), http_query(req, "status"),
+                         http_query(req, "requester"), limit, offset, &list, &n, &e) != 0) {
         api_fail(api, req, resp, "request.list", NULL, &e);
         return;
     }
-    /* A requester sees its own requests only. */
-    own = api_own_only(req, "request.read");
-    if (store_request_list(tx, api_tenant(req), http_query(req, "status"),
-                           own ? own : http_query(req, "requester"), limit, offset, &list, &n,
-                           &e) != 0) {
-        store_rollback(tx);
-        api_fail(api, req, resp, "request.list", NULL, &e);
-        return;
-    }
-    store_rollback(tx);
     arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, api_request_json(list[i]));
@@ -54,19 +45,14 @@ void api_request_list(void *app, struct http_request *req, struct http_response 
 void api_request_show(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
+    struct actor a = api_actor(req);
+    const char *id = http_param(req, "request");
     struct request_rec *r = NULL;
     struct err e;
 
-    const char *own = api_own_only(req, "request.read");
-
-    if (svc_request_get(api->svc, api_tenant(req), http_param(req, "request"), &r, &e) == 0 &&
-        own != NULL && strcmp(own, r->requester) != 0) {
-        request_rec_free(r);
-        r = NULL;
-        err_set(&e, ERR_NOT_FOUND, "request %s not found", http_param(req, "request"));
-    }
-    if (r == NULL) {
-        api_fail(api, req, resp, "request.read", http_param(req, "request"), &e);
+    /* A requester sees its own requests only (svc_request_get). */
+    if (svc_request_get(api->svc, &a, api_tenant(req), id, &r, &e) != 0) {
+        api_fail(api, req, resp, "request.read", id, &e);
         return;
     }
     http_respond_json(resp, 200, api_request_json(r));
@@ -126,18 +112,14 @@ void api_workflow_list(void *app, struct http_request *req, struct http_response
 {
     struct api *api = app;
     struct workflow_rec **list = NULL;
-    struct store_tx *tx;
     size_t n = 0;
     json_t *arr;
     struct err e;
 
-    if ((tx = store_begin_read(api->store, &e)) == NULL ||
-        store_workflow_list(tx, api_tenant(req), &list, &n, &e) != 0) {
-        store_rollback(tx);
+    if (svc_workflow_list(api->svc, api_tenant(req), &list, &n, &e) != 0) {
         api_fail(api, req, resp, "workflow.list", NULL, &e);
         return;
     }
-    store_rollback(tx);
     arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, workflow_json(list[i]));
@@ -205,17 +187,9 @@ void api_webhook_get(void *app, struct http_request *req, struct http_response *
 {
     struct api *api = app;
     struct webhook_rec *w = NULL;
-    struct store_tx *tx;
     struct err e;
-    int rc = -1;
 
-    if ((tx = store_begin_read(api->store, &e)) != NULL) {
-        rc = store_webhook_get(tx, api_tenant(req), &w, &e);
-        store_rollback(tx);
-    }
-    if (rc != 0) {
-        if (e.kind == ERR_NOT_FOUND)
-            err_set(&e, ERR_NOT_FOUND, "no webhook");
+    if (svc_webhook_get(api->svc, api_tenant(req), &w, &e) != 0) {
         api_fail(api, req, resp, "webhook.read", NULL, &e);
         return;
     }

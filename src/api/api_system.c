@@ -4,9 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit/audit.h"
-#include "core/profile.h"
-
 void api_healthz(void *app, struct http_request *req, struct http_response *resp)
 {
     (void)app;
@@ -17,22 +14,17 @@ void api_healthz(void *app, struct http_request *req, struct http_response *resp
 void api_readyz(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
-    struct err e;
+    struct err db, signer;
     json_t *o = json_object();
     char health[1024];
-    int ok = 1;
+    int ok;
 
     (void)req;
-    if (store_ping(api->store, &e) != 0) {
-        json_object_set_new(o, "database", json_string(e.msg));
-        ok = 0;
-    } else {
-        json_object_set_new(o, "database", json_string("ok"));
-    }
-    if (signer_health(api->signer, health, sizeof(health), &e) != 0) {
-        json_object_set_new(o, "signer", json_string(e.msg));
-        json_object_set_new(o, "keystore", json_string(e.msg));
-        ok = 0;
+    ok = svc_ready(api->svc, &db, health, sizeof(health), &signer) == 0;
+    json_object_set_new(o, "database", json_string(db.kind == ERR_NONE ? "ok" : db.msg));
+    if (signer.kind != ERR_NONE) {
+        json_object_set_new(o, "signer", json_string(signer.msg));
+        json_object_set_new(o, "keystore", json_string(signer.msg));
     } else {
         json_object_set_new(o, "signer", json_string("ok"));
         json_object_set_new(o, "keystore", json_string(health));
@@ -45,21 +37,12 @@ void api_readyz(void *app, struct http_request *req, struct http_response *resp)
 static void public_crl_respond(struct api *api, struct http_response *resp, const char *tenant,
                                const char *ca, int shard, int delta)
 {
-    struct store_tx *tx;
     struct crl_rec *crl = NULL;
     char max_age[64];
     struct err e;
     long left;
-    int rc;
 
-    if (!name_valid(tenant) || !name_valid(ca) || shard < 0 ||
-        (tx = store_begin_read(api->store, &e)) == NULL) {
-        http_respond_kind(resp, ERR_NOT_FOUND, "no such CRL");
-        return;
-    }
-    rc = store_crl_latest_scope(tx, tenant, ca, shard, delta, &crl, &e);
-    store_rollback(tx);
-    if (rc != 0) {
+    if (svc_crl_latest(api->svc, tenant, ca, shard, delta, &crl, &e) != 0) {
         http_respond_kind(resp, e.kind == ERR_NOT_FOUND ? ERR_NOT_FOUND : ERR_UNAVAILABLE,
                           "no such CRL");
         return;
@@ -104,18 +87,10 @@ void api_public_ca(void *app, struct http_request *req, struct http_response *re
 {
     struct api *api = app;
     const char *tenant = api_tenant(req), *ca = http_param(req, "ca");
-    struct store_tx *tx;
     struct ca_rec *rec = NULL;
     struct err e;
-    int rc;
 
-    if (!name_valid(tenant) || !name_valid(ca) || (tx = store_begin_read(api->store, &e)) == NULL) {
-        http_respond_kind(resp, ERR_NOT_FOUND, "no such CA");
-        return;
-    }
-    rc = store_ca_get(tx, tenant, ca, &rec, &e);
-    store_rollback(tx);
-    if (rc != 0 || rec->cert_der == NULL) {
+    if (svc_ca_get(api->svc, tenant, ca, &rec, &e) != 0 || rec->cert_der == NULL) {
         http_respond_kind(resp, ERR_NOT_FOUND, "no such CA");
         ca_rec_free(rec);
         return;

@@ -24,21 +24,15 @@ void api_tenant_create(void *app, struct http_request *req, struct http_response
     struct actor a = api_actor(req);
     json_t *body = api_body(api, req, resp, "tenant.create");
     struct tenant_rec *t = NULL;
-    struct store_tx *tx;
     const char *name;
     struct err e;
 
     if (body == NULL)
         return;
-    if (api_str(body, "name", 1, &name, &e) != 0 || svc_tenant_create(api->svc, &a, name, &e) != 0)
+    if (api_str(body, "name", 1, &name, &e) != 0 ||
+        svc_tenant_create(api->svc, &a, name, &e) != 0 ||
+        svc_tenant_get(api->svc, name, &t, &e) != 0)
         goto fail;
-    if ((tx = store_begin_read(api->store, &e)) == NULL)
-        goto fail;
-    if (store_tenant_get(tx, name, &t, &e) != 0) {
-        store_rollback(tx);
-        goto fail;
-    }
-    store_rollback(tx);
     http_respond_json(resp, 201, tenant_json(t));
     tenant_rec_free(t);
     json_decref(body);
@@ -53,20 +47,16 @@ fail:
 void api_tenant_list(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
-    struct store_tx *tx;
     struct tenant_rec **list = NULL;
     size_t n = 0;
-    json_t *arr = json_array();
+    json_t *arr;
     struct err e;
 
-    if ((tx = store_begin_read(api->store, &e)) == NULL ||
-        store_tenant_list(tx, &list, &n, &e) != 0) {
-        store_rollback(tx);
-        json_decref(arr);
+    if (svc_tenant_list(api->svc, &list, &n, &e) != 0) {
         api_fail(api, req, resp, "tenant.list", NULL, &e);
         return;
     }
-    store_rollback(tx);
+    arr = json_array();
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(arr, tenant_json(list[i]));
         tenant_rec_free(list[i]);

@@ -142,19 +142,15 @@ void api_tsa_update(void *app, struct http_request *req, struct http_response *r
 void api_tsa_list(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
-    struct store_tx *tx;
     struct tsa_unit_rec **list = NULL;
     size_t n = 0;
     json_t *arr;
     struct err e;
 
-    if ((tx = store_begin_read(api->store, &e)) == NULL ||
-        store_tsa_unit_list(tx, api_tenant(req), &list, &n, &e) != 0) {
-        store_rollback(tx);
+    if (svc_tsa_unit_list(api->svc, api_tenant(req), &list, &n, &e) != 0) {
         api_fail(api, req, resp, "tsa.list", NULL, &e);
         return;
     }
-    store_rollback(tx);
     arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, unit_json(api, list[i]));
@@ -162,37 +158,18 @@ void api_tsa_list(void *app, struct http_request *req, struct http_response *res
     http_respond_json(resp, 200, json_pack("{s:o}", "units", arr));
 }
 
-/* The unit of the path; answers 404 (audited) and returns NULL if absent. */
-static struct tsa_unit_rec *unit_of_path(struct api *api, struct http_request *req,
-                                         struct http_response *resp, const char *action)
-{
-    const char *name = http_param(req, "unit");
-    struct store_tx *tx;
-    struct tsa_unit_rec *rec = NULL;
-    struct err e;
-    int rc;
-
-    if ((tx = store_begin_read(api->store, &e)) == NULL) {
-        api_fail(api, req, resp, action, name, &e);
-        return NULL;
-    }
-    rc = store_tsa_unit_get(tx, api_tenant(req), name, &rec, &e);
-    store_rollback(tx);
-    if (rc != 0) {
-        if (e.kind == ERR_NOT_FOUND)
-            err_set(&e, ERR_NOT_FOUND, "TSA unit %s not found", name);
-        api_fail(api, req, resp, action, name, &e);
-        return NULL;
-    }
-    return rec;
-}
-
 void api_tsa_show(void *app, struct http_request *req, struct http_response *resp)
 {
-    struct tsa_unit_rec *rec = unit_of_path(app, req, resp, "tsa.read");
+    struct api *api = app;
+    const char *name = http_param(req, "unit");
+    struct tsa_unit_rec *rec = NULL;
+    struct err e;
 
-    if (rec != NULL)
-        http_respond_json(resp, 200, unit_json(app, rec));
+    if (svc_tsa_unit_get(api->svc, api_tenant(req), name, &rec, &e) != 0) {
+        api_fail(api, req, resp, "tsa.read", name, &e);
+        return;
+    }
+    http_respond_json(resp, 200, unit_json(api, rec));
     tsa_unit_rec_free(rec);
 }
 
@@ -208,34 +185,26 @@ static int query_time(struct http_request *req, const char *name, int64_t *out, 
 void api_tsa_token_search(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
-    struct tsa_unit_rec *unit = unit_of_path(api, req, resp, "tsa.token.search");
+    const char *unit = http_param(req, "unit");
     struct tsa_token_query q = {0};
     struct tsa_token_rec **list = NULL;
-    struct store_tx *tx = NULL;
     size_t n = 0;
     json_t *arr;
     struct err e;
 
-    if (unit == NULL)
-        return;
     q.imprint = http_query(req, "imprint");
     if (query_time(req, "after", &q.after, &e) != 0 ||
         query_time(req, "before", &q.before, &e) != 0 ||
         api_query_int(req, "limit", 1, 1000, &q.limit, &e) != 0 ||
         api_query_int(req, "offset", 0, 1000000000, &q.offset, &e) != 0 ||
-        (tx = store_begin_read(api->store, &e)) == NULL ||
-        store_tsa_token_search(tx, api_tenant(req), unit->name, &q, &list, &n, &e) != 0) {
-        store_rollback(tx);
-        api_fail(api, req, resp, "tsa.token.search", unit->name, &e);
-        tsa_unit_rec_free(unit);
+        svc_tsa_token_search(api->svc, api_tenant(req), unit, &q, &list, &n, &e) != 0) {
+        api_fail(api, req, resp, "tsa.token.search", unit, &e);
         return;
     }
-    store_rollback(tx);
     arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, token_json(list[i], 0));
     tsa_token_rec_list_free(list, n);
-    tsa_unit_rec_free(unit);
     http_respond_json(resp, 200, json_pack("{s:o}", "tokens", arr));
 }
 
@@ -244,16 +213,9 @@ void api_tsa_token_show(void *app, struct http_request *req, struct http_respons
     struct api *api = app;
     const char *unit = http_param(req, "unit"), *serial = http_param(req, "serial");
     struct tsa_token_rec *rec = NULL;
-    struct store_tx *tx;
     struct err e;
-    int rc = -1;
 
-    if ((tx = store_begin_read(api->store, &e)) != NULL)
-        rc = store_tsa_token_get(tx, api_tenant(req), unit, serial, &rec, &e);
-    store_rollback(tx);
-    if (rc != 0) {
-        if (e.kind == ERR_NOT_FOUND)
-            err_set(&e, ERR_NOT_FOUND, "token %s of TSA unit %s not found", serial, unit);
+    if (svc_tsa_token_get(api->svc, api_tenant(req), unit, serial, &rec, &e) != 0) {
         api_fail(api, req, resp, "tsa.token.read", serial, &e);
         return;
     }

@@ -283,8 +283,6 @@ static int server_start(struct server *s, const sigset_t *stop, struct err *e)
     if ((s->store = store_open_waiting(s, stop, e)) == NULL)
         return -1;
     store_set_max_connections(s->store, s->cfg.database_connections);
-    s->api.store = s->store;
-    s->api.signer = s->signer;
     s->api.tenant_forwarding = s->cfg.syslog_tenant_targets;
     return server_listen(s, e);
 }

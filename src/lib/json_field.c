@@ -3,8 +3,7 @@
 
 #include <string.h>
 
-int json_field_str(const json_t *o, const char *key, int required, const char **out,
-                   struct err *e)
+int json_field_str(const json_t *o, const char *key, int required, const char **out, struct err *e)
 {
     const json_t *v = json_object_get(o, key);
 
@@ -19,16 +18,15 @@ int json_field_str(const json_t *o, const char *key, int required, const char **
     return 0;
 }
 
-int json_field_int(const json_t *o, const char *key, long long min, long long max,
-                   long long *out, struct err *e)
+int json_field_int(const json_t *o, const char *key, long long min, long long max, long long *out,
+                   struct err *e)
 {
     const json_t *v = json_object_get(o, key);
 
     if (v == NULL || json_is_null(v))
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-        return err_set(e, ERR_INVALID, "%s: must be an integer from %lld to %lld", key, min,
-                       max);
+        return err_set(e, ERR_INVALID, "%s: must be an integer from %lld to %lld", key, min, max);
     *out = json_integer_value(v);
     return 0;
 }

@@ -15,11 +15,10 @@
  * error): *out points into o, NULL when absent.  -1 with e (ERR_INVALID)
  * naming the field.
  */
-int json_field_str(const json_t *o, const char *key, int required, const char **out,
-                   struct err *e);
+int json_field_str(const json_t *o, const char *key, int required, const char **out, struct err *e);
 /* An optional integer field in [min, max]; *out left as it is when absent. */
-int json_field_int(const json_t *o, const char *key, long long min, long long max,
-                   long long *out, struct err *e);
+int json_field_int(const json_t *o, const char *key, long long min, long long max, long long *out,
+                   struct err *e);
 /* An optional boolean field; *out (0 or 1) left as it is when absent. */
 int json_field_bool(const json_t *o, const char *key, int *out, struct err *e);
 

@@ -129,6 +129,21 @@ void svc_free(struct svc *s)
     free(s);
 }
 
+int svc_ready(struct svc *s, struct err *db, char *health, size_t health_len, struct err *signer)
+{
+    err_clear(db);
+    err_clear(signer);
+    if (store_ping(s->store, db) == 0)
+        err_clear(db);
+    else if (db->kind == ERR_NONE)
+        err_set(db, ERR_UNAVAILABLE, "the database does not answer");
+    if (signer_health(s->signer, health, health_len, signer) == 0)
+        err_clear(signer);
+    else if (signer->kind == ERR_NONE)
+        err_set(signer, ERR_UNAVAILABLE, "the signer does not answer");
+    return db->kind == ERR_NONE && signer->kind == ERR_NONE ? 0 : -1;
+}
+
 EVP_PKEY *svc_key(struct svc *s, const char *tenant, const char *key_id, struct err *e)
 {
     struct key_cache_entry *k;

@@ -54,6 +54,13 @@ struct svc;
 /* Takes no ownership of store or signer; copies cfg. */
 struct svc *svc_new(struct store *store, struct signer *signer, const struct svc_config *cfg);
 void svc_free(struct svc *s);
+/*
+ * Readiness (/readyz): 0 if the database answers and the signer with its key
+ * store is healthy, else -1.  db and signer (the caller's) get each one's
+ * failure, kind ERR_NONE when it is well; health the key store's state in one
+ * line (keys.h: signer_health) when the signer answers.
+ */
+int svc_ready(struct svc *s, struct err *db, char *health, size_t health_len, struct err *signer);
 
 /*
  * Who asks: recorded as the audit actor, and what it may do.  roles are the
@@ -123,6 +130,12 @@ int svc_tenant_check(struct svc *s, const char *tenant, int *active, struct err 
 
 /* The tenant's record (caller frees with tenant_rec_free); ERR_NOT_FOUND if none. */
 int svc_tenant_get(struct svc *s, const char *tenant, struct tenant_rec **out, struct err *e);
+/*
+ * Every tenant, in name order (the system administrator's listing, the one
+ * read across tenants): *out (caller frees each with tenant_rec_free, then
+ * the array) and *n.
+ */
+int svc_tenant_list(struct svc *s, struct tenant_rec ***out, size_t *n, struct err *e);
 /* active → suspended: no new certificates, CAs or time-stamps; ERR_CONFLICT from another state. */
 int svc_tenant_suspend(struct svc *s, const struct actor *a, const char *tenant, const char *reason,
                        struct err *e);
@@ -173,8 +186,24 @@ int svc_workflow_delete(struct svc *s, const struct actor *a, const char *tenant
 /* 0 and *out (caller frees) if tenant has workflow `name`, 1 if not, -1 on error. */
 int svc_workflow_find(struct svc *s, const char *tenant, const char *name,
                       struct workflow_rec **out, struct err *e);
-int svc_request_get(struct svc *s, const char *tenant, const char *id, struct request_rec **out,
-                    struct err *e);
+/* Tenant's workflows: *out (caller frees with workflow_rec_list_free) and *n. */
+int svc_workflow_list(struct svc *s, const char *tenant, struct workflow_rec ***out, size_t *n,
+                      struct err *e);
+/*
+ * Request id of tenant as a may read it (*out, caller frees): ERR_NOT_FOUND if
+ * there is none, or if a holds request.read for its own requests only and
+ * another principal submitted it.
+ */
+int svc_request_get(struct svc *s, const struct actor *a, const char *tenant, const char *id,
+                    struct request_rec **out, struct err *e);
+/*
+ * Tenant's requests, newest first, with status and requester when not NULL;
+ * when a holds request.read for its own requests only, those a submitted
+ * whatever requester says.  *out (caller frees with request_rec_list_free), *n.
+ */
+int svc_request_list(struct svc *s, const struct actor *a, const char *tenant, const char *status,
+                     const char *requester, int limit, int offset, struct request_rec ***out,
+                     size_t *n, struct err *e);
 /*
  * Adds a's approval to pending request id: ERR_FORBIDDEN for its requester or
  * someone not among its approvers, ERR_CONFLICT for a second approval by a,
@@ -208,6 +237,8 @@ json_t *svc_request_json(const struct request_rec *r);
 int svc_webhook_put(struct svc *s, const struct actor *a, const char *tenant, const char *url,
                     char **secret, struct err *e);
 int svc_webhook_delete(struct svc *s, const struct actor *a, const char *tenant, struct err *e);
+/* Tenant's webhook (*out, caller frees with webhook_rec_free); ERR_NOT_FOUND "no webhook". */
+int svc_webhook_get(struct svc *s, const char *tenant, struct webhook_rec **out, struct err *e);
 /* Queues event (with data) for tenant's webhook in tx, if it has one. */
 int svc_webhook_enqueue(struct svc *s, struct store_tx *tx, const char *tenant, const char *event,
                         json_t *data, struct err *e);
@@ -251,6 +282,11 @@ int svc_ca_import(struct svc *s, const struct actor *a, const char *tenant, cons
                   struct err *e);
 int svc_ca_disable(struct svc *s, const struct actor *a, const char *tenant, const char *name,
                    struct ca_rec **out, struct err *e);
+/* CA `name` of tenant (*out, caller frees with ca_rec_free); ERR_NOT_FOUND if none. */
+int svc_ca_get(struct svc *s, const char *tenant, const char *name, struct ca_rec **out,
+               struct err *e);
+/* Tenant's CAs: *out (caller frees each with ca_rec_free, then the array) and *n. */
+int svc_ca_list(struct svc *s, const char *tenant, struct ca_rec ***out, size_t *n, struct err *e);
 
 /* ---- operations: the one door (svc_op.c, svc_door.c) ------------------- */
 
@@ -410,6 +446,14 @@ int svc_crl_generate_delta(struct svc *s, const struct actor *a, const char *ten
  * new one.  Returns the number made, -1 on error.
  */
 int svc_crl_tick(struct svc *s, struct err *e);
+/*
+ * The latest complete (delta 0) or delta CRL of scope (ca, shard) of tenant
+ * (*out, caller frees with crl_rec_free).  ERR_NOT_FOUND "CA <ca> not found"
+ * for a CA that does not exist (or a name that cannot be one), "CA <ca> has no
+ * such CRL" when it has none of that scope (or shard is out of range).
+ */
+int svc_crl_latest(struct svc *s, const char *tenant, const char *ca, int shard, int delta,
+                   struct crl_rec **out, struct err *e);
 
 /* ---- OCSP (svc_ocsp.c) --------------------------------------------- */
 
@@ -460,6 +504,27 @@ int svc_principal_create(struct svc *s, const struct actor *a, const char *tenan
                          const char *kind, json_t *allow, json_t *client_cert,
                          struct principal_rec **out, struct err *e);
 /*
+ * Tenant's principals (*out, caller frees with principal_rec_list_free; *n)
+ * and, read in the same transaction, every role binding of tenant (*bindings,
+ * caller frees with binding_rec_list_free; *nb), ordered by principal_tenant,
+ * principal and role.
+ */
+int svc_principal_list(struct svc *s, const char *tenant, struct principal_rec ***out, size_t *n,
+                       struct binding_rec ***bindings, size_t *nb, struct err *e);
+/*
+ * Principal id of tenant (*out, caller frees) and its roles in tenant
+ * (*bindings, caller frees with binding_rec_list_free; *nb), ordered by role.
+ * ERR_NOT_FOUND "principal <id> not found".
+ */
+int svc_principal_get(struct svc *s, const char *tenant, const char *id, struct principal_rec **out,
+                      struct binding_rec ***bindings, size_t *nb, struct err *e);
+/*
+ * Tenant's role bindings, of its principals and of _system ones (*out, caller
+ * frees with binding_rec_list_free; *n).
+ */
+int svc_binding_list(struct svc *s, const char *tenant, struct binding_rec ***out, size_t *n,
+                     struct err *e);
+/*
  * Adds a client CA of tenant: its CA `ca` (active), or the uploaded CA
  * certificate der (one of the two).  Audited as client_ca.add.
  */
@@ -469,6 +534,9 @@ int svc_client_ca_add(struct svc *s, const struct actor *a, const char *tenant, 
 /* Removes a client CA (audited as client_ca.delete); ERR_NOT_FOUND if there is none. */
 int svc_client_ca_delete(struct svc *s, const struct actor *a, const char *tenant, const char *name,
                          struct err *e);
+/* Tenant's client CAs (*out, caller frees with client_ca_rec_list_free; *n). */
+int svc_client_ca_list(struct svc *s, const char *tenant, struct client_ca_rec ***out, size_t *n,
+                       struct err *e);
 /* Whether addr (text) is in the JSON array of CIDRs allow ("[]": any address). */
 int svc_addr_allowed(const char *allow, const char *addr);
 /* Disables (disabled 1) or enables a principal: its tokens stop (or start) working at once. */
@@ -502,6 +570,16 @@ int svc_token_create(struct svc *s, const struct actor *a, const char *tenant,
 /* Revokes a token (audited as token.revoke); ERR_NOT_FOUND if unknown or revoked already. */
 int svc_token_revoke(struct svc *s, const struct actor *a, const char *tenant, const char *id,
                      struct err *e);
+/* Tenant's tokens, revoked ones too (*out, caller frees each with token_rec_free, then *out). */
+int svc_token_list(struct svc *s, const char *tenant, struct token_rec ***out, size_t *n,
+                   struct err *e);
+/*
+ * 0 if tenant is locked out: none of its tokens is live (unrevoked and
+ * unexpired).  ERR_CONFLICT otherwise: the system administrator makes a
+ * tenant's first token, or one for a tenant locked out, never a second way in
+ * while its own people hold tokens.
+ */
+int svc_token_none_live(struct svc *s, const char *tenant, struct err *e);
 /* Hex SHA-256 of a token (caller frees). */
 char *svc_token_hash(const char *token);
 /*
@@ -513,6 +591,58 @@ const char *svc_token_split(const char *token, char key[20]);
 char *svc_token_secret_hash(const char *secret);
 /* 1 if secret matches the encoded argon2id hash, else 0. */
 int svc_token_secret_verify(const char *encoded, const char *secret);
+
+/* ---- authentication (svc_auth.c) -------------------------------------- */
+
+/*
+ * Who a credential proved to be: a principal, and its roles in the tenant a
+ * request is about (the target).  The caller's, zeroed before the call;
+ * svc_identity_clear frees what it holds.  Filled as far as the check got:
+ * when a credential named its principal but is refused (a revoked or expired
+ * token, a disabled principal, an address outside its allowlist), tenant,
+ * principal and credential are set to name the actor of the refusal, and
+ * roles is NULL.
+ */
+struct svc_identity {
+    char *tenant;     /* the principal's own tenant */
+    char *principal;  /* its id */
+    char *credential; /* what it used: the token's id, or "cert:<16 hex of its SHA-256>" */
+    char **roles;     /* the roles bound to it in the target (none without one) */
+    size_t nroles;
+};
+void svc_identity_clear(struct svc_identity *id);
+/*
+ * Authenticates a bearer token ("vt_<16 hex>_<secret>", or a token made
+ * before schema 7, found by its SHA-256) presented from address addr, for
+ * target (NULL: no tenant, no roles).  The token, its principal and the
+ * principal's roles in target are read in one read transaction on every call,
+ * so a revoked or expired token, a disabled principal or an unbound role is
+ * refused at once; only the argon2id check of the secret is cached
+ * (node-locally, for a minute).  0 with id filled; -1 with e:
+ * ERR_UNAUTHENTICATED for an unknown, wrong, revoked or expired token (and a
+ * token id that failed too often lately), ERR_FORBIDDEN for a disabled
+ * principal or an address outside its allowlist.
+ */
+int svc_authenticate_token(struct svc *s, const char *token, const char *addr, const char *target,
+                           struct svc_identity *id, struct err *e);
+/*
+ * Authenticates a TLS client certificate (DER) presented from addr, for
+ * target, in one read transaction: it must chain to one of target's client
+ * CAs, be within its validity and allow client authentication, and, when the
+ * client CA is one of target's own CAs, not be revoked or on hold; it names
+ * its principal of target by SHA-256 fingerprint, else by issuer and subject.
+ * 0 with id filled; -1 with e: ERR_UNAUTHENTICATED for a certificate that
+ * does not hold or maps to nobody, ERR_FORBIDDEN without a target, for a
+ * disabled principal or an address outside its allowlist.
+ */
+int svc_authenticate_cert(struct svc *s, const unsigned char *der, size_t len, const char *addr,
+                          const char *target, struct svc_identity *id, struct err *e);
+/*
+ * The subject of a client CA's certificate as principals' client_cert
+ * mappings name an issuer (RFC 2253 one-line; "" if it does not parse);
+ * caller frees.
+ */
+char *svc_client_ca_subject(const struct client_ca_rec *r);
 
 /* ---- profiles and end entities (svc_misc.c) ------------------------- */
 
@@ -529,6 +659,26 @@ int svc_profile_clone(struct svc *s, const struct actor *a, const char *tenant, 
 /* Creates (r->id NULL: a new id is drawn) or updates an end entity; *out set. */
 int svc_entity_put(struct svc *s, const struct actor *a, const char *tenant,
                    const struct entity_rec *r, int create, struct entity_rec **out, struct err *e);
+/* Tenant's profiles, the latest version of each (*out, caller frees each with profile_rec_free). */
+int svc_profile_list(struct svc *s, const char *tenant, struct profile_rec ***out, size_t *n,
+                     struct err *e);
+/*
+ * Version `version` of tenant's profile `name` (0: the latest; *out, caller
+ * frees).  ERR_NOT_FOUND "profile <name> not found" ("... version not found"
+ * for a version asked for).
+ */
+int svc_profile_get(struct svc *s, const char *tenant, const char *name, int version,
+                    struct profile_rec **out, struct err *e);
+/* Tenant's end entities matching q (*out, caller frees each with entity_rec_free). */
+int svc_entity_search(struct svc *s, const char *tenant, const struct entity_query *q,
+                      struct entity_rec ***out, size_t *n, struct err *e);
+/*
+ * End entity id of tenant (*out, caller frees) and the serials of the
+ * certificates issued for it, at most 1000, by expiry (*serials, caller frees
+ * each and the array; *nserials).  ERR_NOT_FOUND "entity <id> not found".
+ */
+int svc_entity_get(struct svc *s, const char *tenant, const char *id, struct entity_rec **out,
+                   char ***serials, size_t *nserials, struct err *e);
 
 /* ---- time-stamping (svc_tsa.c) ------------------------------------- */
 
@@ -566,6 +716,26 @@ int svc_tsa_update(struct svc *s, const struct actor *a, const char *tenant, con
                    const struct tsa_update *u, struct tsa_unit_rec **out, struct err *e);
 /* The unit's public URL (caller frees). */
 char *svc_tsa_url(struct svc *s, const char *tenant, const char *unit);
+/* Tenant's TSA units (*out, caller frees with tsa_unit_rec_list_free; *n). */
+int svc_tsa_unit_list(struct svc *s, const char *tenant, struct tsa_unit_rec ***out, size_t *n,
+                      struct err *e);
+/* Unit `name` of tenant (*out, caller frees); ERR_NOT_FOUND "TSA unit <name> not found". */
+int svc_tsa_unit_get(struct svc *s, const char *tenant, const char *name, struct tsa_unit_rec **out,
+                     struct err *e);
+/*
+ * The tokens of tenant's unit matching q, newest first (*out, caller frees
+ * with tsa_token_rec_list_free; *n); ERR_NOT_FOUND "TSA unit <unit> not
+ * found" if there is no such unit.
+ */
+int svc_tsa_token_search(struct svc *s, const char *tenant, const char *unit,
+                         const struct tsa_token_query *q, struct tsa_token_rec ***out, size_t *n,
+                         struct err *e);
+/*
+ * Token `serial` of tenant's unit (*out, caller frees); ERR_NOT_FOUND "token
+ * <serial> of TSA unit <unit> not found".
+ */
+int svc_tsa_token_get(struct svc *s, const char *tenant, const char *unit, const char *serial,
+                      struct tsa_token_rec **out, struct err *e);
 /*
  * Answers a DER TimeStampReq for (tenant, unit) from requester (its address).
  * Returns 0 with *resp (a DER TimeStampResp, caller frees with free) — a
@@ -612,6 +782,35 @@ struct svc_audit_verdict {
  * wrong, bad_seq the earliest seq); -1 on a storage error.
  */
 int svc_audit_verify(struct svc *s, const char *tenant, struct svc_audit_verdict *v, struct err *e);
+/* Tenant's events with seq > after in seq order, at most limit (*out, caller frees). */
+int svc_audit_list(struct svc *s, const char *tenant, int64_t after, int limit,
+                   struct audit_rec ***out, size_t *n, struct err *e);
+/* Tenant's checkpoints with seq > after in seq order, at most limit (*out, caller frees). */
+int svc_audit_checkpoint_list(struct svc *s, const char *tenant, int64_t after, int limit,
+                              struct audit_checkpoint_rec ***out, size_t *n, struct err *e);
+
+/* ---- a tenant's own SIEM (svc_audit.c) --------------------------------- */
+
+/* Tenant's forwarding target (*out, caller frees); ERR_NOT_FOUND if it has none. */
+int svc_audit_target_get(struct svc *s, const char *tenant, struct audit_target_rec **out,
+                         struct err *e);
+/*
+ * Sets tenant's forwarding target t (host, port, transport "tcp" or "tls"
+ * (NULL: tls), ca_pem: the receiver's CA certificates in PEM, required with
+ * tls, dropped with tcp): its events go there from seq 1 on (a new target
+ * gets the whole chain).  ERR_INVALID naming the field that is wrong.  The row, the restart
+ * of forwarding and the audit.forwarding.set event in one transaction; *out
+ * the stored target (caller frees).
+ */
+int svc_audit_target_put(struct svc *s, const struct actor *a, const char *tenant,
+                         const struct audit_target_rec *t, struct audit_target_rec **out,
+                         struct err *e);
+/*
+ * Stops forwarding to tenant's target: the row and the
+ * audit.forwarding.delete event in one transaction; ERR_NOT_FOUND if it has none.
+ */
+int svc_audit_target_delete(struct svc *s, const struct actor *a, const char *tenant,
+                            struct err *e);
 
 /* ---- audit export (svc_audit_export.c) ----------------------------------- */
 

@@ -414,3 +414,155 @@ fail:
     audit_key_rec_free(key);
     return -1;
 }
+
+/* ---- reading the chain ------------------------------------------------------- */
+
+int svc_audit_list(struct svc *s, const char *tenant, int64_t after, int limit,
+                   struct audit_rec ***out, size_t *n, struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_audit_list(tx, tenant, after, limit, out, n, e);
+    store_rollback(tx);
+    return rc;
+}
+
+int svc_audit_checkpoint_list(struct svc *s, const char *tenant, int64_t after, int limit,
+                              struct audit_checkpoint_rec ***out, size_t *n, struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_audit_checkpoint_list(tx, tenant, after, limit, out, n, e);
+    store_rollback(tx);
+    return rc;
+}
+
+/* ---- a tenant's own SIEM ------------------------------------------------------- */
+
+/* A host name or address: letters, digits, '.', '-', ':' (IPv6), at most 253. */
+static int host_ok(const char *h)
+{
+    size_t n = h ? strlen(h) : 0;
+
+    if (n == 0 || n > 253 || h[0] == '-')
+        return 0;
+    return strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:") == n;
+}
+
+/* Whether text holds at least one PEM certificate. */
+static int ca_pem_ok(const char *text)
+{
+    BIO *bio = BIO_new_mem_buf(text, -1);
+    X509 *x;
+    int n = 0;
+
+    if (bio == NULL)
+        abort();
+    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        X509_free(x);
+        n++;
+    }
+    ERR_clear_error();
+    BIO_free(bio);
+    return n > 0;
+}
+
+/* The target to store for t (strings borrowed from t), or -1 with e naming what is wrong. */
+static int target_check(const struct audit_target_rec *t, struct audit_target_rec *out,
+                        struct err *e)
+{
+    const char *transport = t->transport ? t->transport : "tls";
+
+    if (!host_ok(t->host))
+        return err_set(e, ERR_INVALID, "host: a host name or IP address");
+    if (t->port == 0)
+        return err_set(e, ERR_INVALID, "port: required");
+    if (t->port < 0 || t->port > 65535)
+        return err_set(e, ERR_INVALID, "port: must be an integer from 1 to 65535");
+    if (strcmp(transport, "tcp") != 0 && strcmp(transport, "tls") != 0)
+        return err_set(e, ERR_INVALID, "transport: tcp or tls");
+    if (strcmp(transport, "tls") == 0 && (t->ca_pem == NULL || !ca_pem_ok(t->ca_pem)))
+        return err_set(e, ERR_INVALID,
+                       "ca_pem: the receiver's CA certificates (PEM), required with tls");
+    *out = (struct audit_target_rec){.host = t->host,
+                                     .port = t->port,
+                                     .transport = (char *)transport,
+                                     .ca_pem = strcmp(transport, "tcp") == 0 ? NULL : t->ca_pem,
+                                     .created = time_now()};
+    return 0;
+}
+
+static struct audit_target_rec *target_dup(const char *tenant, const struct audit_target_rec *t)
+{
+    struct audit_target_rec *c = xcalloc(1, sizeof(*c));
+
+    c->tenant = xstrdup(tenant);
+    c->host = xstrdup(t->host);
+    c->port = t->port;
+    c->transport = xstrdup(t->transport);
+    c->ca_pem = t->ca_pem ? xstrdup(t->ca_pem) : NULL;
+    c->created = t->created;
+    return c;
+}
+
+int svc_audit_target_get(struct svc *s, const char *tenant, struct audit_target_rec **out,
+                         struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_audit_target_get(tx, tenant, out, e);
+    store_rollback(tx);
+    return rc;
+}
+
+int svc_audit_target_put(struct svc *s, const struct actor *a, const char *tenant,
+                         const struct audit_target_rec *in, struct audit_target_rec **out,
+                         struct err *e)
+{
+    struct audit_target_rec t;
+    struct store_tx *tx;
+    char *detail;
+    json_t *d;
+    int rc = -1;
+
+    if (target_check(in, &t, e) != 0)
+        return -1;
+    d = json_pack("{s:s, s:i, s:s}", "host", t.host, "port", t.port, "transport", t.transport);
+    detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(d);
+    if ((tx = store_begin(s->store, e)) != NULL) {
+        if (store_audit_target_put(tx, tenant, &t, e) == 0 &&
+            store_audit_forward_set(tx, tenant, "tenant", 0, e) == 0 &&
+            svc_audit_ok(tx, tenant, a, "audit.forwarding.set", t.host, detail, e) == 0)
+            rc = store_commit(tx, e);
+        else
+            store_rollback(tx);
+    }
+    if (rc == 0)
+        *out = target_dup(tenant, &t);
+    free(detail);
+    return rc;
+}
+
+int svc_audit_target_delete(struct svc *s, const struct actor *a, const char *tenant, struct err *e)
+{
+    struct store_tx *tx = store_begin(s->store, e);
+
+    if (tx == NULL)
+        return -1;
+    if (store_audit_target_delete(tx, tenant, e) != 0 ||
+        svc_audit_ok(tx, tenant, a, "audit.forwarding.delete", "", NULL, e) != 0) {
+        store_rollback(tx);
+        return -1;
+    }
+    return store_commit(tx, e);
+}

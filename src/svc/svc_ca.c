@@ -587,3 +587,34 @@ out:
         ca_rec_free(rec);
     return rc;
 }
+
+/* ---- reading CAs --------------------------------------------------------- */
+
+int svc_ca_get(struct svc *s, const char *tenant, const char *name, struct ca_rec **out,
+               struct err *e)
+{
+    struct store_tx *tx;
+    int rc;
+
+    if (!name_valid(tenant) || !name_valid(name))
+        return err_set(e, ERR_NOT_FOUND, "CA %s not found", name ? name : "");
+    if ((tx = store_begin_read(s->store, e)) == NULL)
+        return -1;
+    rc = store_ca_get(tx, tenant, name, out, e);
+    store_rollback(tx);
+    if (rc != 0 && e->kind == ERR_NOT_FOUND)
+        err_set(e, ERR_NOT_FOUND, "CA %s not found", name);
+    return rc;
+}
+
+int svc_ca_list(struct svc *s, const char *tenant, struct ca_rec ***out, size_t *n, struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_ca_list(tx, tenant, out, n, e);
+    store_rollback(tx);
+    return rc;
+}

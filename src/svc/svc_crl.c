@@ -324,3 +324,29 @@ int svc_crl_tick(struct svc *s, struct err *e)
     free(tenants);
     return made;
 }
+
+int svc_crl_latest(struct svc *s, const char *tenant, const char *ca, int shard, int delta,
+                   struct crl_rec **out, struct err *e)
+{
+    struct store_tx *tx;
+    struct ca_rec *rec = NULL;
+    int rc;
+
+    if (!name_valid(tenant) || !name_valid(ca))
+        return err_set(e, ERR_NOT_FOUND, "CA %s not found", ca ? ca : "");
+    if (shard < 0 || shard > CRL_SHARDS_MAX)
+        return err_set(e, ERR_NOT_FOUND, "CA %s has no such CRL", ca);
+    if ((tx = store_begin_read(s->store, e)) == NULL)
+        return -1;
+    /* The CRL first: the public endpoints read nothing else when it is there. */
+    rc = store_crl_latest_scope(tx, tenant, ca, shard, delta, out, e);
+    if (rc != 0 && e->kind == ERR_NOT_FOUND) {
+        if (store_ca_get(tx, tenant, ca, &rec, e) != 0)
+            err_set(e, ERR_NOT_FOUND, "CA %s not found", ca);
+        else
+            err_set(e, ERR_NOT_FOUND, "CA %s has no such CRL", ca);
+    }
+    store_rollback(tx);
+    ca_rec_free(rec);
+    return rc;
+}

@@ -112,3 +112,77 @@ int svc_entity_put(struct svc *s, const struct actor *a, const char *tenant,
     free(id);
     return rc;
 }
+
+/* ---- reading profiles and end entities --------------------------------- */
+
+int svc_profile_list(struct svc *s, const char *tenant, struct profile_rec ***out, size_t *n,
+                     struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_profile_list(tx, tenant, out, n, e);
+    store_rollback(tx);
+    return rc;
+}
+
+int svc_profile_get(struct svc *s, const char *tenant, const char *name, int version,
+                    struct profile_rec **out, struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_profile_get(tx, tenant, name, version, out, e);
+    store_rollback(tx);
+    if (rc != 0 && e->kind == ERR_NOT_FOUND)
+        err_set(e, ERR_NOT_FOUND, "profile %s%s not found", name, version > 0 ? " version" : "");
+    return rc;
+}
+
+int svc_entity_search(struct svc *s, const char *tenant, const struct entity_query *q,
+                      struct entity_rec ***out, size_t *n, struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_entity_search(tx, tenant, q, out, n, e);
+    store_rollback(tx);
+    return rc;
+}
+
+int svc_entity_get(struct svc *s, const char *tenant, const char *id, struct entity_rec **out,
+                   char ***serials, size_t *nserials, struct err *e)
+{
+    struct cert_query q = {.entity_id = id, .limit = 1000};
+    struct store_tx *tx = store_begin_read(s->store, e);
+    struct entity_rec *rec = NULL;
+    struct cert_rec **certs = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_entity_get(tx, tenant, id, &rec, e);
+    if (rc == 0)
+        rc = store_cert_search(tx, tenant, &q, &certs, &n, e);
+    store_rollback(tx);
+    if (rc != 0) {
+        if (e->kind == ERR_NOT_FOUND)
+            err_set(e, ERR_NOT_FOUND, "entity %s not found", id);
+        entity_rec_free(rec);
+        return -1;
+    }
+    *serials = xcalloc(n + 1, sizeof(**serials));
+    for (size_t i = 0; i < n; i++)
+        (*serials)[i] = xstrdup(certs[i]->serial);
+    *nserials = n;
+    *out = rec;
+    cert_rec_list_free(certs, n);
+    return 0;
+}

@@ -502,3 +502,107 @@ int svc_client_ca_delete(struct svc *s, const struct actor *a, const char *tenan
     }
     return store_commit(tx, e);
 }
+
+/* ---- reading principals, bindings, tokens and client CAs ------------------ */
+
+int svc_principal_list(struct svc *s, const char *tenant, struct principal_rec ***out, size_t *n,
+                       struct binding_rec ***bindings, size_t *nb, struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    struct principal_rec **list = NULL;
+    size_t count = 0;
+
+    if (tx == NULL)
+        return -1;
+    if (store_principal_list(tx, tenant, &list, &count, e) != 0 ||
+        store_binding_list(tx, tenant, NULL, NULL, bindings, nb, e) != 0) {
+        store_rollback(tx);
+        principal_rec_list_free(list, count);
+        return -1;
+    }
+    store_rollback(tx);
+    *out = list;
+    *n = count;
+    return 0;
+}
+
+int svc_principal_get(struct svc *s, const char *tenant, const char *id, struct principal_rec **out,
+                      struct binding_rec ***bindings, size_t *nb, struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    struct principal_rec *r = NULL;
+
+    if (tx == NULL)
+        return -1;
+    if (store_principal_get(tx, tenant, id, &r, e) != 0 ||
+        store_binding_list(tx, tenant, tenant, id, bindings, nb, e) != 0) {
+        store_rollback(tx);
+        principal_rec_free(r);
+        if (e->kind == ERR_NOT_FOUND)
+            err_set(e, ERR_NOT_FOUND, "principal %s not found", id);
+        return -1;
+    }
+    store_rollback(tx);
+    *out = r;
+    return 0;
+}
+
+int svc_binding_list(struct svc *s, const char *tenant, struct binding_rec ***out, size_t *n,
+                     struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_binding_list(tx, tenant, NULL, NULL, out, n, e);
+    store_rollback(tx);
+    return rc;
+}
+
+int svc_token_list(struct svc *s, const char *tenant, struct token_rec ***out, size_t *n,
+                   struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_token_list(tx, tenant, out, n, e);
+    store_rollback(tx);
+    return rc;
+}
+
+int svc_token_none_live(struct svc *s, const char *tenant, struct err *e)
+{
+    struct token_rec **list = NULL;
+    int64_t now = time_now();
+    size_t n = 0, live = 0;
+
+    if (svc_token_list(s, tenant, &list, &n, e) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        live += list[i]->revoked == 0 && (list[i]->expires == 0 || list[i]->expires > now);
+        token_rec_free(list[i]);
+    }
+    free(list);
+    if (live > 0)
+        return err_set(e, ERR_CONFLICT,
+                       "tenant %s has live tokens: its administrators make new ones "
+                       "(POST /api/v1/t/%s/tokens)",
+                       tenant, tenant);
+    return 0;
+}
+
+int svc_client_ca_list(struct svc *s, const char *tenant, struct client_ca_rec ***out, size_t *n,
+                       struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_client_ca_list(tx, tenant, out, n, e);
+    store_rollback(tx);
+    return rc;
+}

@@ -148,6 +148,19 @@ int svc_workflow_find(struct svc *s, const char *tenant, const char *name,
     return rc;
 }
 
+int svc_workflow_list(struct svc *s, const char *tenant, struct workflow_rec ***out, size_t *n,
+                      struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_workflow_list(tx, tenant, out, n, e);
+    store_rollback(tx);
+    return rc;
+}
+
 /* ---- requests ------------------------------------------------------------------ */
 
 #define who_of svc_actor_who
@@ -267,18 +280,42 @@ out:
     return rc;
 }
 
-int svc_request_get(struct svc *s, const char *tenant, const char *id, struct request_rec **out,
-                    struct err *e)
+int svc_request_get(struct svc *s, const struct actor *a, const char *tenant, const char *id,
+                    struct request_rec **out, struct err *e)
 {
+    const char *own = svc_actor_own_only(a, "request.read");
+    struct store_tx *tx = store_begin_read(s->store, e);
+    struct request_rec *r = NULL;
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_request_get(tx, tenant, id, &r, e);
+    store_rollback(tx);
+    if (rc == 0 && own != NULL && strcmp(own, r->requester) != 0) {
+        /* another principal's request: as if there were none */
+        request_rec_free(r);
+        rc = err_set(e, ERR_NOT_FOUND, "request %s not found", id);
+    } else if (rc != 0 && e->kind == ERR_NOT_FOUND) {
+        err_set(e, ERR_NOT_FOUND, "request %s not found", id);
+    }
+    if (rc == 0)
+        *out = r;
+    return rc;
+}
+
+int svc_request_list(struct svc *s, const struct actor *a, const char *tenant, const char *status,
+                     const char *requester, int limit, int offset, struct request_rec ***out,
+                     size_t *n, struct err *e)
+{
+    const char *own = svc_actor_own_only(a, "request.read");
     struct store_tx *tx = store_begin_read(s->store, e);
     int rc;
 
     if (tx == NULL)
         return -1;
-    rc = store_request_get(tx, tenant, id, out, e);
+    rc = store_request_list(tx, tenant, status, own ? own : requester, limit, offset, out, n, e);
     store_rollback(tx);
-    if (rc != 0 && e->kind == ERR_NOT_FOUND)
-        err_set(e, ERR_NOT_FOUND, "request %s not found", id);
     return rc;
 }
 

@@ -115,6 +115,11 @@ int svc_tenants(struct svc *s, struct tenant_rec ***out, size_t *n, struct err *
     return rc;
 }
 
+int svc_tenant_list(struct svc *s, struct tenant_rec ***out, size_t *n, struct err *e)
+{
+    return svc_tenants(s, out, n, e);
+}
+
 int svc_tenant_get(struct svc *s, const char *tenant, struct tenant_rec **out, struct err *e)
 {
     struct store_tx *tx;

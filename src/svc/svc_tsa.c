@@ -663,3 +663,75 @@ out:
     free(policies);
     return rc;
 }
+
+/* ---- reading units and tokens ------------------------------------------------- */
+
+int svc_tsa_unit_list(struct svc *s, const char *tenant, struct tsa_unit_rec ***out, size_t *n,
+                      struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_tsa_unit_list(tx, tenant, out, n, e);
+    store_rollback(tx);
+    return rc;
+}
+
+/* Unit name of tenant in tx; ERR_NOT_FOUND naming it. */
+static int unit_read_tx(struct store_tx *tx, const char *tenant, const char *name,
+                        struct tsa_unit_rec **out, struct err *e)
+{
+    if (store_tsa_unit_get(tx, tenant, name, out, e) == 0)
+        return 0;
+    if (e->kind == ERR_NOT_FOUND)
+        err_set(e, ERR_NOT_FOUND, "TSA unit %s not found", name);
+    return -1;
+}
+
+int svc_tsa_unit_get(struct svc *s, const char *tenant, const char *name, struct tsa_unit_rec **out,
+                     struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = unit_read_tx(tx, tenant, name, out, e);
+    store_rollback(tx);
+    return rc;
+}
+
+int svc_tsa_token_search(struct svc *s, const char *tenant, const char *unit,
+                         const struct tsa_token_query *q, struct tsa_token_rec ***out, size_t *n,
+                         struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    struct tsa_unit_rec *u = NULL;
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = unit_read_tx(tx, tenant, unit, &u, e);
+    if (rc == 0)
+        rc = store_tsa_token_search(tx, tenant, unit, q, out, n, e);
+    store_rollback(tx);
+    tsa_unit_rec_free(u);
+    return rc;
+}
+
+int svc_tsa_token_get(struct svc *s, const char *tenant, const char *unit, const char *serial,
+                      struct tsa_token_rec **out, struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_tsa_token_get(tx, tenant, unit, serial, out, e);
+    store_rollback(tx);
+    if (rc != 0 && e->kind == ERR_NOT_FOUND)
+        err_set(e, ERR_NOT_FOUND, "token %s of TSA unit %s not found", serial, unit);
+    return rc;
+}

@@ -145,6 +145,20 @@ int svc_webhook_delete(struct svc *s, const struct actor *a, const char *tenant,
     return store_commit(tx, e);
 }
 
+int svc_webhook_get(struct svc *s, const char *tenant, struct webhook_rec **out, struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_webhook_get(tx, tenant, out, e);
+    store_rollback(tx);
+    if (rc != 0 && e->kind == ERR_NOT_FOUND)
+        err_set(e, ERR_NOT_FOUND, "no webhook");
+    return rc;
+}
+
 int svc_webhook_enqueue(struct svc *s, struct store_tx *tx, const char *tenant, const char *event,
                         json_t *data, struct err *e)
 {

@@ -217,6 +217,10 @@ def test_a_tenant_sends_its_own_events_to_its_own_siem(tmp_path):
         bad = s.request("PUT", "/api/v1/t/siem-owner/audit/forwarding",
                         {"host": "127.0.0.1", "port": port, "transport": "tls"}, token=token)
         assert bad.status == 400 and "ca_pem" in bad.json()["detail"]
+        # transport defaults to tls, which needs ca_pem too
+        bad = s.request("PUT", "/api/v1/t/siem-owner/audit/forwarding",
+                        {"host": "127.0.0.1", "port": port}, token=token)
+        assert bad.status == 400 and "ca_pem" in bad.json()["detail"]
         target = {"host": "127.0.0.1", "port": port, "transport": "tls",
                   "ca_pem": open(pki["ca"]).read()}
         r = s.request("PUT", "/api/v1/t/siem-owner/audit/forwarding", target, token=token)

@@ -239,7 +239,7 @@ static struct request_rec *request_read(struct fixture *f, const char *id)
     struct request_rec *r = NULL;
     struct err e;
 
-    if (svc_request_get(f->svc, T, id, &r, &e) != 0)
+    if (svc_request_get(f->svc, &internal, T, id, &r, &e) != 0)
         fail_msg("request %s: %s", id, e.msg);
     return r;
 }

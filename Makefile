@@ -6,7 +6,7 @@
 #   make SANITIZE=address,undefined   the same into build-asan/
 
 CC       ?= cc
-PKGS     := openssl libmicrohttpd jansson sqlite3 libpq libcurl p11-kit-1 libargon2 gnutls libgfshare
+PKGS     := openssl libmicrohttpd jansson sqlite3 libpq libcurl p11-kit-1 libargon2 gnutls libgfshare libcares
 SANITIZE ?=
 ifeq ($(SANITIZE),)
 BUILD    ?= build
@@ -23,7 +23,7 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -ldl
 LDFLAGS  += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 
 # Modules: one directory each under src/.  A module's objects go into its own archive.
-MODULES  := lib keys store audit core svc http api daemon cli
+MODULES  := lib keys store audit core svc http api daemon cli acme
 define module_vars
 $(1)_SRC := $$(wildcard src/$(1)/*.c)
 $(1)_OBJ := $$(patsubst src/%.c,$(BUILD)/obj/%.o,$$($(1)_SRC))
@@ -43,6 +43,7 @@ DEPS_http   := http lib
 DEPS_api    := $(SERVER_MODS)
 DEPS_svc    := svc core audit store keys lib
 DEPS_cli    := cli svc core audit store keys lib
+DEPS_acme   := acme lib
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))

@@ -243,8 +243,12 @@ int caa_decide(const struct caa_record *recs, size_t n, const char *owner,
     }
     if (deciding == 0)
         return 0; /* no issue (issuewild) property: the set does not restrict issuance */
-    return acme_fail(e, ACME_ERR_CAA, "CAA at %s does not let %s issue for %s: %s %s", owner,
-                     q->issuers[0], q->name, prop, reasons);
+    used = 0;
+    for (size_t i = 0; q->issuers[i] != NULL && used < sizeof(why); i++)
+        used +=
+            (size_t)snprintf(why + used, sizeof(why) - used, "%s%s", i ? ", " : "", q->issuers[i]);
+    return acme_fail(e, ACME_ERR_CAA, "CAA at %s does not let this CA (%s) issue for %s: %s %s",
+                     owner, why, q->name, prop, reasons);
 }
 
 /* ---- the relevant RRset ---------------------------------------------------------- */

@@ -221,7 +221,8 @@ static int channel_open(const struct vctx *x, ares_channel *ch, struct err *e)
     int rc, try_ms = x->v->connect_timeout_ms / 2;
 
     memset(&o, 0, sizeof(o));
-    o.flags = ARES_FLAG_EDNS;
+    /* NOCHECKRESP: a SERVFAIL or REFUSED is reported as such, not as "could not contact" */
+    o.flags = ARES_FLAG_EDNS | ARES_FLAG_NOCHECKRESP;
     o.ednspsz = 1232;
     o.timeout = try_ms < 200 ? 200 : try_ms;
     o.tries = 3;
@@ -255,8 +256,9 @@ static int channel_run(const struct vctx *x, ares_channel ch, const struct query
             return -1;
         bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
         for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-            short ev = (short)((ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-                               (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0));
+            /* ARES_GETSOCK_WRITABLE shifts a signed 1 into the sign bit for the last socket */
+            short ev = (short)(((unsigned)bits & 1u << i ? POLLIN : 0) |
+                               ((unsigned)bits & 1u << (i + ARES_GETSOCK_MAXNUM) ? POLLOUT : 0));
             if (ev != 0)
                 fds[nfds++] = (struct pollfd){.fd = socks[i], .events = ev};
         }
@@ -290,6 +292,23 @@ static const char *type_name(int type)
     }
 }
 
+/* The response code behind a c-ares status, for messages ("SERVFAIL: "). */
+static const char *status_rcode(int status)
+{
+    switch (status) {
+    case ARES_ESERVFAIL:
+        return "SERVFAIL: ";
+    case ARES_EREFUSED:
+        return "REFUSED: ";
+    case ARES_EFORMERR:
+        return "FORMERR: ";
+    case ARES_ENOTIMP:
+        return "NOTIMP: ";
+    default:
+        return "";
+    }
+}
+
 /*
  * Takes q's answer into set: 0 with set complete (*again 0) or with the chain
  * ending at a name whose records the answer lacks (*again 1: ask there); -1
@@ -302,13 +321,15 @@ static int answer_take(const struct query *q, int type, const char *asked, struc
 
     *again = 0;
     if (q->status != ARES_SUCCESS && q->status != ARES_ENODATA && q->status != ARES_ENOTFOUND)
-        return acme_fail(e, ACME_ERR_DNS, "DNS lookup of %s %s failed: %s", type_name(type), asked,
-                         ares_strerror(q->status));
+        return acme_fail(e, ACME_ERR_DNS, "DNS lookup of %s %s failed: %s%s", type_name(type),
+                         asked, status_rcode(q->status), ares_strerror(q->status));
     if (q->abuf == NULL ||
         dns_answer_read(q->abuf, q->alen, type, ACME_VALIDATE_ALIASES_MAX, set) != 0)
-        return acme_fail(e, ACME_ERR_DNS,
-                         "DNS lookup of %s %s: malformed answer, or more than %d aliases",
-                         type_name(type), asked, ACME_VALIDATE_ALIASES_MAX);
+        return set->aliases > ACME_VALIDATE_ALIASES_MAX
+                   ? acme_fail(e, ACME_ERR_DNS, "DNS lookup of %s %s: more than %d aliases (CNAME)",
+                               type_name(type), asked, ACME_VALIDATE_ALIASES_MAX)
+                   : acme_fail(e, ACME_ERR_DNS, "DNS lookup of %s %s: malformed answer",
+                               type_name(type), asked);
     set->nxdomain = q->status == ARES_ENOTFOUND;
     /* An alias whose target's records are not in the answer: ask for the target (RFC 1034 §3.6.2).
      */

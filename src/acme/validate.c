@@ -274,13 +274,13 @@ static int policy_one(const struct acme_validator *v, const struct netaddr *a, c
 
     netaddr_text(a, text, sizeof(text));
     if (within_any(a, v->own, v->n_own))
-        return snprintf(why, why_len, "%s is an address of this CA (own_addresses)", text), 0;
+        return snprintf(why, why_len, "%s: an address of this CA (own_addresses)", text), 0;
     if (within_any(a, v->deny, v->n_deny))
-        return snprintf(why, why_len, "%s is in a denied range (deny)", text), 0;
+        return snprintf(why, why_len, "%s: in a denied range (deny)", text), 0;
     if (within_any(a, v->allow, v->n_allow))
         return 1;
     if ((i = within_any(a, v->special, v->n_special)) != 0)
-        return snprintf(why, why_len, "%s is %s", text, special_ranges[i - 1].what), 0;
+        return snprintf(why, why_len, "%s: %s", text, special_ranges[i - 1].what), 0;
     return 1;
 }
 
@@ -308,7 +308,7 @@ int acme_address_check(const struct acme_validator *v, const char *address, stru
         return acme_fail(e, ACME_ERR_MALFORMED, "\"%.64s\" is not an IP address",
                          address ? address : "");
     if (!policy_allows(v, &a, why, sizeof(why)))
-        return acme_fail(e, ACME_ERR_REJECTED, "this CA does not validate %s", why);
+        return acme_fail(e, ACME_ERR_REJECTED, "this CA does not connect to %s", why);
     return 0;
 }
 
@@ -481,11 +481,13 @@ static int dns01_validate(const struct vctx *x, const char *name, const char *ke
                 (size_t)snprintf(got + used, sizeof(got) - used, "%s\"%s\"", used ? ", " : "", one);
     }
     if (rc != 0 && set.n == 0)
-        acme_fail(e, ACME_ERR_UNAUTHORIZED, "no TXT record at %s%s%s (expected \"%s\")", qname,
-                  set.aliases ? ", alias of " : "", set.aliases ? set.name : "", expected);
+        acme_fail(e, ACME_ERR_UNAUTHORIZED, "no TXT record at %s%s%s%s (expected \"%s\")", qname,
+                  set.aliases ? " (alias of " : "", set.aliases ? set.name : "",
+                  set.aliases ? ")" : "", expected);
     else if (rc != 0)
-        acme_fail(e, ACME_ERR_INCORRECT, "the TXT records at %s%s%s are %s; none is \"%s\"", qname,
-                  set.aliases ? ", alias of " : "", set.aliases ? set.name : "", got, expected);
+        acme_fail(e, ACME_ERR_INCORRECT, "the TXT records at %s%s%s%s are %s; none is \"%s\"",
+                  qname, set.aliases ? " (alias of " : "", set.aliases ? set.name : "",
+                  set.aliases ? ")" : "", got, expected);
 out:
     dns_rrset_clear(&set);
     free(qname);

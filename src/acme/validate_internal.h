@@ -41,7 +41,7 @@ void text_printable(const unsigned char *data, size_t len, char *out, size_t max
 
 /* ---- addresses (validate.c) ----------------------------------------------------- */
 
-/* 1 if the policy allows a, else 0 with why ("127.0.0.1 is loopback (RFC 1122)"). */
+/* 1 if the policy allows a, else 0 with why ("127.0.0.1: loopback (RFC 1122)"). */
 int policy_allows(const struct acme_validator *v, const struct netaddr *a, char *why,
                   size_t why_len);
 /* The address as text ("192.0.2.7", "2001:db8::7"). */

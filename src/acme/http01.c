@@ -146,8 +146,10 @@ static CURL *easy_new(const struct vctx *x, const char *url, struct curl_slist *
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "vouch-acme-validation");
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)vctx_left(x));
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)vctx_connect_left(x));
+    /* at least 1: curl takes 0 as no limit at all */
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(vctx_left(x) ? vctx_left(x) : 1));
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)(vctx_connect_left(x) ? vctx_connect_left(x) : 1));
     curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);

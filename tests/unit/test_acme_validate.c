@@ -554,8 +554,10 @@ static int group_setup(void **state)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     web.fd[0] = -1;
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/vouch-acme-XXXXXX");
-    if (mkdtemp(tmpdir) == NULL || cts_start() != 0 || web_start() != 0 || tiny_start() != 0)
+    if (mkdtemp(tmpdir) == NULL || cts_start() != 0 || web_start() != 0 || tiny_start() != 0) {
+        stop(&cts_pid);
         return -1;
+    }
     return 0;
 }
 

@@ -86,8 +86,8 @@ static void digest_b64url(const char *text, char out[48])
 
 /* ---- processes ------------------------------------------------------------------ */
 
-/* Starts argv with stdout into *out_fd (if not NULL); it dies with us. */
-static pid_t spawn(char *const argv[], int *out_fd)
+/* Starts argv in cwd (NULL: ours) with stdout into *out_fd (if not NULL); it dies with us. */
+static pid_t spawn(char *const argv[], int *out_fd, const char *cwd)
 {
     pid_t parent = getpid(), pid;
     int fds[2] = {-1, -1};
@@ -97,7 +97,7 @@ static pid_t spawn(char *const argv[], int *out_fd)
     if ((pid = fork()) == 0) {
         int null = open("/dev/null", O_RDWR);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
+        if (getppid() != parent || (cwd != NULL && chdir(cwd) != 0))
             _exit(1);
         dup2(null, 0);
         dup2(out_fd ? fds[1] : null, 1);
@@ -233,7 +233,7 @@ static int cts_start(void)
         return -1;
     snprintf(dns, sizeof(dns), "127.0.0.1:%d", dns_port);
     snprintf(mgmt, sizeof(mgmt), "127.0.0.1:%d", mgmt_port);
-    if ((cts_pid = spawn(argv, NULL)) < 0)
+    if ((cts_pid = spawn(argv, NULL, NULL)) < 0)
         return -1;
     for (int i = 0; i < 500; i++) {
         if (tcp_ready(mgmt_port))
@@ -970,16 +970,18 @@ struct tls_peer {
 
 /*
  * Writes a certificate for san ("DNS:x" / "IP:127.0.0.1") with the acmeIdentifier extension of
- * SHA-256(ka) (none if ka is NULL), critical or not, and starts openssl s_server with it.
+ * SHA-256(ka) (none if ka is NULL), critical or not, and starts openssl s_server with it,
+ * offering acme-tls/1 if alpn; as a web server of the files in www if not NULL.
  */
 static void tls_peer_start(struct tls_peer *peer, const char *san, const char *ka, int critical,
-                           int alpn)
+                           int alpn, const char *www)
 {
     char *cert_path = xasprintf("%s/c-%d.pem", tmpdir, (int)getpid()),
          *key_path = xasprintf("%s/k-%d.pem", tmpdir, (int)getpid()), line[200] = "";
-    char *argv[] = {"openssl",    "s_server", "-accept", "127.0.0.1:0", "-cert",
-                    cert_path,    "-key",     key_path,  "-www",        alpn ? "-alpn" : NULL,
-                    "acme-tls/1", NULL};
+    char *argv[] = {
+        "openssl",    "s_server", "-accept", "127.0.0.1:0",         "-cert",
+        cert_path,    "-key",     key_path,  www ? "-WWW" : "-www", alpn ? "-alpn" : NULL,
+        "acme-tls/1", NULL};
     EVP_PKEY *key = EVP_EC_gen("P-256");
     X509 *x = X509_new();
     X509V3_CTX ctx;
@@ -1028,7 +1030,7 @@ static void tls_peer_start(struct tls_peer *peer, const char *san, const char *k
     EVP_PKEY_free(key);
     if (!alpn)
         argv[9] = NULL;
-    peer->pid = spawn(argv, &out);
+    peer->pid = spawn(argv, &out, www);
     assert_true(peer->pid > 0);
     /* "ACCEPT 127.0.0.1:<port>" once it listens */
     for (struct pollfd p = {.fd = out, .events = POLLIN}; poll(&p, 1, 5000) == 1;) {
@@ -1065,7 +1067,7 @@ static void tls_alpn01_valid_certificate_passes(void **state)
     struct err e;
 
     (void)state;
-    tls_peer_start(&peer, "DNS:tls-ok.test", ka, 1, 1);
+    tls_peer_start(&peer, "DNS:tls-ok.test", ka, 1, 1, NULL);
     v = validator("127.0.0.1", peer.port, 5000);
     if (validate(v, "tls-alpn-01", "dns", "tls-ok.test", "tok-tls-ok", &rec, &e) != 0)
         fail_msg("%s: %s", e.code, e.msg);
@@ -1084,7 +1086,7 @@ static void tls_alpn01_ip_identifier_passes(void **state)
     struct err e;
 
     (void)state;
-    tls_peer_start(&peer, "IP:127.0.0.1", ka, 1, 1);
+    tls_peer_start(&peer, "IP:127.0.0.1", ka, 1, 1, NULL);
     v = validator("127.0.0.1", peer.port, 5000);
     if (validate(v, "tls-alpn-01", "ip", "127.0.0.1", "tok-tls-ip", NULL, &e) != 0)
         fail_msg("%s: %s", e.code, e.msg);
@@ -1099,7 +1101,7 @@ static void tls_alpn01_wrong_digest_is_an_incorrect_response(void **state)
     struct err e;
 
     (void)state;
-    tls_peer_start(&peer, "DNS:tls-wrong.test", other, 1, 1);
+    tls_peer_start(&peer, "DNS:tls-wrong.test", other, 1, 1, NULL);
     v = validator("127.0.0.1", peer.port, 5000);
     assert_fails(validate(v, "tls-alpn-01", "dns", "tls-wrong.test", "tok-tls-wrong", NULL, &e), &e,
                  ACME_ERR_INCORRECT, "expected SHA-256 of the key authorization");
@@ -1114,7 +1116,7 @@ static void tls_alpn01_without_acme_tls_1_is_a_tls_problem(void **state)
     struct err e;
 
     (void)state;
-    tls_peer_start(&peer, "DNS:tls-noalpn.test", ka, 1, 0);
+    tls_peer_start(&peer, "DNS:tls-noalpn.test", ka, 1, 0, NULL);
     v = validator("127.0.0.1", peer.port, 5000);
     assert_fails(validate(v, "tls-alpn-01", "dns", "tls-noalpn.test", "tok-tls-noalpn", NULL, &e),
                  &e, ACME_ERR_TLS, "did not select ALPN protocol acme-tls/1");
@@ -1129,7 +1131,7 @@ static void tls_alpn01_non_critical_extension_is_refused(void **state)
     struct err e;
 
     (void)state;
-    tls_peer_start(&peer, "DNS:tls-noncrit.test", ka, 0, 1);
+    tls_peer_start(&peer, "DNS:tls-noncrit.test", ka, 0, 1, NULL);
     v = validator("127.0.0.1", peer.port, 5000);
     assert_fails(validate(v, "tls-alpn-01", "dns", "tls-noncrit.test", "tok-tls-noncrit", NULL, &e),
                  &e, ACME_ERR_INCORRECT, "not critical");
@@ -1144,7 +1146,7 @@ static void tls_alpn01_missing_extension_and_closed_port_are_refused(void **stat
     struct err e;
 
     (void)state;
-    tls_peer_start(&peer, "DNS:tls-noext.test", NULL, 1, 1);
+    tls_peer_start(&peer, "DNS:tls-noext.test", NULL, 1, 1, NULL);
     v = validator("127.0.0.1", peer.port, 5000);
     assert_fails(validate(v, "tls-alpn-01", "dns", "tls-noext.test", "tok-tls-noext", NULL, &e), &e,
                  ACME_ERR_INCORRECT, "no acmeIdentifier extension");
@@ -1152,6 +1154,40 @@ static void tls_alpn01_missing_extension_and_closed_port_are_refused(void **stat
     v = validator("127.0.0.1", closed, 5000);
     assert_fails(validate(v, "tls-alpn-01", "dns", "tls-noext.test", "tok-tls-noext", NULL, &e), &e,
                  ACME_ERR_CONNECTION, "Connection refused");
+    acme_validator_free(v);
+}
+
+/* A redirect to https on https_port is followed; the self-signed certificate is not verified. */
+static void http01_redirect_to_https_is_followed_without_verifying(void **state)
+{
+    char *ka = key_auth("tok-https"), *path = challenge_path("tok-https"), *file, *to,
+         resolvers[32];
+    struct acme_validate_config cfg = {
+        .resolvers = resolvers, .http_port = web.port, .allow = "127.0.0.1"};
+    struct acme_validation_record rec;
+    struct acme_validator *v;
+    struct err e;
+    FILE *f;
+
+    (void)state;
+    file = xasprintf("%s/ka-https.txt", tmpdir);
+    assert_non_null(f = fopen(file, "w"));
+    fputs(ka, f);
+    fclose(f);
+    tls_peer_start(&peer, "DNS:whatever.test", NULL, 0, 0, tmpdir);
+    snprintf(resolvers, sizeof(resolvers), "127.0.0.1:%d", dns_port);
+    cfg.https_port = peer.port;
+    assert_non_null(v = acme_validator_new(&cfg, &e));
+    to = xasprintf("https://https.test:%d/ka-https.txt", peer.port);
+    web_route(path, 301, to, NULL);
+    if (validate(v, "http-01", "dns", "http-to-https.test", "tok-https", &rec, &e) != 0)
+        fail_msg("%s: %s", e.code, e.msg);
+    assert_int_equal(rec.redirects, 1);
+    assert_string_equal(rec.url, to);
+    free(ka);
+    free(path);
+    free(file);
+    free(to);
     acme_validator_free(v);
 }
 
@@ -1283,6 +1319,35 @@ static void caa_account_and_method_parameters_are_honoured(void **state)
     acme_validator_free(v);
 }
 
+/* A resolver that never answers: the lookup ends at the deadline with a dns problem. */
+static void dns_resolver_that_never_answers_times_out_in_bounded_time(void **state)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    char resolvers[32];
+    struct acme_validate_config cfg = {
+        .resolvers = resolvers, .timeout_ms = 1200, .connect_timeout_ms = 400};
+    struct acme_validator *v;
+    int64_t t0;
+    struct err e;
+
+    (void)state;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    snprintf(resolvers, sizeof(resolvers), "127.0.0.1:%d", ntohs(a.sin_port));
+    assert_non_null(v = acme_validator_new(&cfg, &e));
+    t0 = now_ms();
+    assert_fails(validate(v, "dns-01", "dns", "silent.test", "tok-silent", NULL, &e), &e,
+                 ACME_ERR_DNS, "_acme-challenge.silent.test");
+    assert_in_range(now_ms() - t0, 1000, 2000);
+    t0 = now_ms();
+    assert_fails(caa(v, "silent.test", NULL, NULL, &e), &e, ACME_ERR_DNS, "silent.test");
+    assert_in_range(now_ms() - t0, 1000, 2000);
+    close(fd);
+    acme_validator_free(v);
+}
+
 /* ---- many at once ---------------------------------------------------------------- */
 
 struct job {
@@ -1375,12 +1440,15 @@ int main(void)
         cmocka_unit_test_teardown(tls_alpn01_non_critical_extension_is_refused, tls_teardown),
         cmocka_unit_test_teardown(tls_alpn01_missing_extension_and_closed_port_are_refused,
                                   tls_teardown),
+        cmocka_unit_test_teardown(http01_redirect_to_https_is_followed_without_verifying,
+                                  tls_teardown),
         cmocka_unit_test(caa_absent_or_naming_us_allows),
         cmocka_unit_test(caa_naming_another_ca_refuses),
         cmocka_unit_test(caa_issuewild_decides_for_wildcards),
         cmocka_unit_test(caa_critical_unknown_tag_refuses),
         cmocka_unit_test(caa_record_of_a_parent_domain_applies),
         cmocka_unit_test(caa_account_and_method_parameters_are_honoured),
+        cmocka_unit_test(dns_resolver_that_never_answers_times_out_in_bounded_time),
         cmocka_unit_test(validations_run_at_once_from_several_threads),
     };
 

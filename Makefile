@@ -154,6 +154,7 @@ integration-asan:
 FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
 FUZZ_SRCS_csr     := $(core_SRC) $(lib_SRC)
 FUZZ_SRCS_profile := $(core_SRC) $(lib_SRC)
+FUZZ_SRCS_acme_dns := $(acme_SRC) $(lib_SRC)
 FUZZ_SRCS_wire    := src/keys/wire.c $(lib_SRC)
 FUZZ_SRCS_tbs     := src/keys/tbs.c
 FUZZ_SRCS_ocsp    := $(core_SRC) $(lib_SRC)
@@ -161,7 +162,6 @@ FUZZ_SRCS_tsq     := $(core_SRC) $(lib_SRC)
 FUZZ_SRCS_route   := $(foreach m,api http svc core audit store keys lib,$($(m)_SRC))
 FUZZ_SRCS_bundle  := $(foreach m,svc core audit store keys lib,$($(m)_SRC))
 FUZZ_SRCS_forwarded := src/http/http_forwarded.c $(lib_SRC)
-FUZZ_SRCS_acme_dns  := $(acme_SRC) $(lib_SRC)
 FUZZ_BIN  := $(patsubst fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard src/*/*.c src/*/*.h)
 	@mkdir -p build-fuzz

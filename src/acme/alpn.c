@@ -234,7 +234,7 @@ static int alpn_session(const struct vctx *x, SSL_CTX *ctx, int fd, const struct
     if (ssl == NULL || SSL_set_fd(ssl, fd) != 1 || SSL_set_tlsext_host_name(ssl, sni) != 1 ||
         SSL_set_alpn_protos(ssl, alpn_offer, sizeof(alpn_offer) - 1) != 0) {
         SSL_free(ssl);
-        return acme_fail(e, ACME_ERR_INTERNAL, "TLS set-up failed");
+        return acme_fail(e, ACME_ERR_SERVER_INTERNAL, "TLS set-up failed");
     }
     if (tls_handshake(x, ssl, fd, why, sizeof(why)) != 0) {
         acme_fail(e, ACME_ERR_TLS, "%s (SNI %s): %s", where, sni, why);
@@ -272,7 +272,7 @@ int alpn_validate(const struct vctx *x, const struct target *t, const char *key_
         EVP_Digest(key_auth, strlen(key_auth), digest, NULL, EVP_sha256(), NULL) != 1) {
         SSL_CTX_free(ctx);
         ERR_clear_error();
-        return acme_fail(e, ACME_ERR_INTERNAL, "tls-alpn-01: OpenSSL set-up failed");
+        return acme_fail(e, ACME_ERR_SERVER_INTERNAL, "tls-alpn-01: OpenSSL set-up failed");
     }
     for (size_t i = 0; i < t->n; i++) {
         int fd = tcp_connect(x, &t->addrs[i], x->v->tls_port, why, sizeof(why));

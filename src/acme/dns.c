@@ -229,11 +229,11 @@ static int channel_open(const struct vctx *x, ares_channel *ch, struct err *e)
     rc = ares_init_options(ch, &o,
                            ARES_OPT_FLAGS | ARES_OPT_EDNSPSZ | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
     if (rc != ARES_SUCCESS)
-        return acme_fail(e, ACME_ERR_INTERNAL, "resolver: %s", ares_strerror(rc));
+        return acme_fail(e, ACME_ERR_SERVER_INTERNAL, "resolver: %s", ares_strerror(rc));
     if (x->v->resolvers != NULL &&
         (rc = ares_set_servers_ports_csv(*ch, x->v->resolvers)) != ARES_SUCCESS) {
         ares_destroy(*ch);
-        return acme_fail(e, ACME_ERR_INTERNAL, "resolvers: %s", ares_strerror(rc));
+        return acme_fail(e, ACME_ERR_SERVER_INTERNAL, "resolvers: %s", ares_strerror(rc));
     }
     return 0;
 }

@@ -183,7 +183,7 @@ static int fetch_run(const struct vctx *x, const char *url, const struct target 
     if ((c = easy_new(x, url, resolve, f)) == NULL) {
         curl_slist_free_all(resolve);
         free(entry);
-        return acme_fail(e, ACME_ERR_INTERNAL, "curl: cannot start");
+        return acme_fail(e, ACME_ERR_SERVER_INTERNAL, "curl: cannot start");
     }
     cc = curl_easy_perform(c);
     if (curl_easy_getinfo(c, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip != NULL && *ip &&

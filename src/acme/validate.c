@@ -465,7 +465,7 @@ static int dns01_validate(const struct vctx *x, const char *name, const char *ke
 
     if (EVP_Digest(key_auth, strlen(key_auth), digest, NULL, EVP_sha256(), NULL) != 1) {
         free(qname);
-        return acme_fail(e, ACME_ERR_INTERNAL, "SHA-256 failed");
+        return acme_fail(e, ACME_ERR_SERVER_INTERNAL, "SHA-256 failed");
     }
     base64url(digest, sizeof(digest), expected);
     if (dns_lookup(x, qname, &txt, 1, &set, e) != 0)

@@ -28,15 +28,15 @@
 #include "lib/util.h"
 
 /* e->code values (RFC 8555 §6.7 problem types, without the URN prefix). */
-#define ACME_ERR_CONNECTION   "connection"         /* could not (or would not) connect */
-#define ACME_ERR_UNAUTHORIZED "unauthorized"       /* no proof found (404, no TXT record) */
-#define ACME_ERR_DNS          "dns"                /* a DNS lookup failed */
-#define ACME_ERR_INCORRECT    "incorrectResponse"  /* a proof found, but not the right one */
-#define ACME_ERR_CAA          "caa"                /* CAA forbids issuance */
-#define ACME_ERR_REJECTED     "rejectedIdentifier" /* an IP identifier outside the policy */
-#define ACME_ERR_TLS          "tls"            /* the TLS handshake failed or lacked acme-tls/1 */
-#define ACME_ERR_MALFORMED    "malformed"      /* the caller's input is not valid */
-#define ACME_ERR_INTERNAL     "serverInternal" /* a fault of ours */
+#define ACME_ERR_CONNECTION      "connection"         /* could not (or would not) connect */
+#define ACME_ERR_UNAUTHORIZED    "unauthorized"       /* no proof found (404, no TXT record) */
+#define ACME_ERR_DNS             "dns"                /* a DNS lookup failed */
+#define ACME_ERR_INCORRECT       "incorrectResponse"  /* a proof found, but not the right one */
+#define ACME_ERR_CAA             "caa"                /* CAA forbids issuance */
+#define ACME_ERR_REJECTED        "rejectedIdentifier" /* an IP identifier outside the policy */
+#define ACME_ERR_TLS             "tls"       /* the TLS handshake failed or lacked acme-tls/1 */
+#define ACME_ERR_MALFORMED       "malformed" /* the caller's input is not valid */
+#define ACME_ERR_SERVER_INTERNAL "serverInternal" /* a fault of ours */
 
 /* Defaults for the zero fields of struct acme_validate_config. */
 #define ACME_VALIDATE_HTTP_PORT       80

@@ -6,7 +6,7 @@
 #   make SANITIZE=address,undefined   the same into build-asan/
 
 CC       ?= cc
-PKGS     := openssl libmicrohttpd jansson sqlite3 libpq libcurl p11-kit-1 libargon2 gnutls libgfshare
+PKGS     := openssl libmicrohttpd jansson sqlite3 libpq libcurl p11-kit-1 libargon2 gnutls libgfshare libcares
 SANITIZE ?=
 ifeq ($(SANITIZE),)
 BUILD    ?= build
@@ -154,6 +154,7 @@ integration-asan:
 FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
 FUZZ_SRCS_csr     := $(core_SRC) $(lib_SRC)
 FUZZ_SRCS_profile := $(core_SRC) $(lib_SRC)
+FUZZ_SRCS_acme_dns := $(acme_SRC) $(lib_SRC)
 FUZZ_SRCS_wire    := src/keys/wire.c $(lib_SRC)
 FUZZ_SRCS_tbs     := src/keys/tbs.c
 FUZZ_SRCS_ocsp    := $(core_SRC) $(lib_SRC)

@@ -800,4 +800,209 @@ int store_offline_import_get(struct store_tx *tx, const char *tenant, const char
 int store_offline_import_insert(struct store_tx *tx, const char *tenant,
                                 const struct offline_import_rec *r, struct err *e);
 
+/* ---- ACME (issue 16): endpoints, external account bindings, accounts, orders,
+ * authorizations, used nonces, renewal windows ------------------------------ */
+
+/* An ACME endpoint of a tenant (its directory: /acme/{tenant}/{name}/directory). */
+struct acme_endpoint_rec {
+    char *tenant;
+    char *name;     /* 1-63 of [a-z0-9-_.] (name_valid) */
+    char *ca;       /* the tenant's CA that issues its certificates */
+    char *status;   /* "active", "disabled" (its directory answers, new orders are refused) */
+    char *settings; /* JSON: profiles, challenges, EAB, lifetimes, identifiers, CAA (svc_acme.c) */
+    int64_t created, updated;
+};
+void acme_endpoint_rec_free(struct acme_endpoint_rec *r);
+void acme_endpoint_rec_list_free(struct acme_endpoint_rec **list, size_t n);
+/* -1/ERR_CONFLICT if tenant has an endpoint of that name. */
+int store_acme_endpoint_insert(struct store_tx *tx, const char *tenant,
+                               const struct acme_endpoint_rec *r, struct err *e);
+/* Sets ca, status, settings and updated of endpoint r->name; -1/ERR_NOT_FOUND if none. */
+int store_acme_endpoint_update(struct store_tx *tx, const char *tenant,
+                               const struct acme_endpoint_rec *r, struct err *e);
+int store_acme_endpoint_get(struct store_tx *tx, const char *tenant, const char *name,
+                            struct acme_endpoint_rec **out, struct err *e);
+/* Ordered by name. */
+int store_acme_endpoint_list(struct store_tx *tx, const char *tenant,
+                             struct acme_endpoint_rec ***out, size_t *n, struct err *e);
+
+/*
+ * An External Account Binding credential (RFC 8555 section 7.3.4) of an
+ * endpoint.  Its HMAC key is not stored: the signer derives it from key_id
+ * and nonce (like a webhook secret).
+ */
+struct acme_eab_rec {
+    char *tenant;
+    char *endpoint;
+    char *kid;      /* the key identifier clients send */
+    char *key_id;   /* the tenant's key in the signer the HMAC key is derived with */
+    char *nonce;    /* hex: the derivation's nonce */
+    char *settings; /* JSON: profiles it may use, role its accounts act with, reusable */
+    char *status;   /* "active", "revoked" */
+    int64_t uses;   /* accounts made with it */
+    int64_t created, updated;
+};
+void acme_eab_rec_free(struct acme_eab_rec *r);
+void acme_eab_rec_list_free(struct acme_eab_rec **list, size_t n);
+/* -1/ERR_CONFLICT if the endpoint has a credential of that kid. */
+int store_acme_eab_insert(struct store_tx *tx, const char *tenant, const struct acme_eab_rec *r,
+                          struct err *e);
+/* In a write transaction the row stays locked until commit (PostgreSQL: FOR UPDATE). */
+int store_acme_eab_get(struct store_tx *tx, const char *tenant, const char *endpoint,
+                       const char *kid, struct acme_eab_rec **out, struct err *e);
+/* Sets settings, status, uses and updated; -1/ERR_NOT_FOUND if none. */
+int store_acme_eab_update(struct store_tx *tx, const char *tenant, const struct acme_eab_rec *r,
+                          struct err *e);
+/* An endpoint's credentials (all of the tenant's with endpoint NULL), ordered by kid. */
+int store_acme_eab_list(struct store_tx *tx, const char *tenant, const char *endpoint,
+                        struct acme_eab_rec ***out, size_t *n, struct err *e);
+
+/* An ACME account: one key (by its RFC 7638 thumbprint) per endpoint. */
+struct acme_account_rec {
+    char *tenant;
+    char *endpoint;
+    char *id;         /* "acct-<16 hex>": the account URL's last segment */
+    char *thumbprint; /* base64url RFC 7638 thumbprint of the account key */
+    char *jwk;        /* the account key as a public JWK (JSON) */
+    char *status;     /* "valid", "deactivated", "revoked" */
+    char *contact;    /* JSON array of URLs */
+    char *eab_kid;    /* the credential it was made with, or NULL */
+    int64_t created, updated;
+};
+void acme_account_rec_free(struct acme_account_rec *r);
+void acme_account_rec_list_free(struct acme_account_rec **list, size_t n);
+/* -1/ERR_CONFLICT if the endpoint has an account with that key already. */
+int store_acme_account_insert(struct store_tx *tx, const char *tenant,
+                              const struct acme_account_rec *r, struct err *e);
+/* In a write transaction the row stays locked until commit (PostgreSQL: FOR UPDATE). */
+int store_acme_account_get(struct store_tx *tx, const char *tenant, const char *endpoint,
+                           const char *id, struct acme_account_rec **out, struct err *e);
+/* The account of endpoint whose key has that thumbprint; -1/ERR_NOT_FOUND if none. */
+int store_acme_account_by_key(struct store_tx *tx, const char *tenant, const char *endpoint,
+                              const char *thumbprint, struct acme_account_rec **out, struct err *e);
+/*
+ * Sets thumbprint, jwk, status, contact and updated of account r->id;
+ * -1/ERR_CONFLICT if another account of the endpoint has the new key.
+ */
+int store_acme_account_update(struct store_tx *tx, const char *tenant,
+                              const struct acme_account_rec *r, struct err *e);
+/* The accounts of endpoint made with credential kid, ordered by id. */
+int store_acme_account_by_eab(struct store_tx *tx, const char *tenant, const char *endpoint,
+                              const char *kid, struct acme_account_rec ***out, size_t *n,
+                              struct err *e);
+
+/* An ACME order (RFC 8555 section 7.1.3). */
+struct acme_order_rec {
+    char *tenant;
+    char *endpoint;
+    char *id;          /* "ord-<16 hex>" */
+    char *account;     /* the account's id */
+    char *status;      /* "pending", "ready", "processing", "valid", "invalid" */
+    char *identifiers; /* JSON array of {"type", "value"} as asked */
+    char *authzs;      /* JSON array of the authorizations' ids, in the identifiers' order */
+    char *profile;     /* the profile it is issued under */
+    int64_t not_before, not_after; /* as asked (0: none) */
+    int64_t expires;
+    char *error;    /* JSON problem document, or NULL */
+    char *serial;   /* the certificate, once valid */
+    char *request;  /* the approval request it waits for (processing), or NULL */
+    char *replaces; /* the ARI certificate identifier it replaces (RFC 9773), or NULL */
+    int64_t created, updated;
+};
+void acme_order_rec_free(struct acme_order_rec *r);
+void acme_order_rec_list_free(struct acme_order_rec **list, size_t n);
+int store_acme_order_insert(struct store_tx *tx, const char *tenant, const struct acme_order_rec *r,
+                            struct err *e);
+/* In a write transaction the row stays locked until commit (PostgreSQL: FOR UPDATE). */
+int store_acme_order_get(struct store_tx *tx, const char *tenant, const char *endpoint,
+                         const char *id, struct acme_order_rec **out, struct err *e);
+/* Sets status, error, serial, request and updated; -1/ERR_NOT_FOUND if none. */
+int store_acme_order_update(struct store_tx *tx, const char *tenant, const struct acme_order_rec *r,
+                            struct err *e);
+/* An account's orders, newest first. */
+int store_acme_order_list(struct store_tx *tx, const char *tenant, const char *endpoint,
+                          const char *account, int limit, int offset, struct acme_order_rec ***out,
+                          size_t *n, struct err *e);
+
+/* An ACME authorization and its challenges. */
+struct acme_authz_rec {
+    char *tenant;
+    char *endpoint;
+    char *id;          /* "authz-<16 hex>" */
+    char *account;     /* the account's id */
+    char *ident_type;  /* "dns", "ip" */
+    char *ident_value; /* the name (without "*."), or the address */
+    int wildcard;      /* asked for "*.<ident_value>" */
+    char *status;      /* "pending", "valid", "invalid", "deactivated", "expired", "revoked" */
+    int64_t expires;
+    char *challenges;   /* JSON array of {"type", "token", "status", "validated", "error"} */
+    int64_t validating; /* when the validation of a challenge began (0: none under way) */
+    int64_t created, updated;
+};
+void acme_authz_rec_free(struct acme_authz_rec *r);
+void acme_authz_rec_list_free(struct acme_authz_rec **list, size_t n);
+int store_acme_authz_insert(struct store_tx *tx, const char *tenant, const struct acme_authz_rec *r,
+                            struct err *e);
+/* In a write transaction the row stays locked until commit (PostgreSQL: FOR UPDATE). */
+int store_acme_authz_get(struct store_tx *tx, const char *tenant, const char *endpoint,
+                         const char *id, struct acme_authz_rec **out, struct err *e);
+/* Sets status, expires, challenges, validating and updated; -1/ERR_NOT_FOUND if none. */
+int store_acme_authz_update(struct store_tx *tx, const char *tenant, const struct acme_authz_rec *r,
+                            struct err *e);
+/*
+ * A valid authorization of the account for the identifier (type, value,
+ * wildcard) that expires after `until`, the one expiring last; -1/
+ * ERR_NOT_FOUND if none (authorization reuse, RFC 8555 section 7.1.3).
+ */
+int store_acme_authz_reusable(struct store_tx *tx, const char *tenant, const char *endpoint,
+                              const char *account, const char *ident_type, const char *ident_value,
+                              int wildcard, int64_t until, struct acme_authz_rec **out,
+                              struct err *e);
+/*
+ * Tenant's authorizations whose validation began before `before` and never
+ * ended (the node doing it stopped): at most limit, oldest first.
+ */
+int store_acme_authz_stalled(struct store_tx *tx, const char *tenant, int64_t before, int limit,
+                             struct acme_authz_rec ***out, size_t *n, struct err *e);
+
+/*
+ * Nonces (RFC 8555 section 6.5) are made without the database (svc_acme.c:
+ * a MAC under the tenant's nonce key); a nonce used is filed here until it
+ * expires, so that it is accepted once on every node.  -1/ERR_CONFLICT if
+ * nonce was used already.
+ */
+int store_acme_nonce_use(struct store_tx *tx, const char *tenant, const char *nonce,
+                         int64_t expires, struct err *e);
+/* Removes tenant's used nonces that expired before `before`; *n how many. */
+int store_acme_nonce_prune(struct store_tx *tx, const char *tenant, int64_t before, int64_t *n,
+                           struct err *e);
+
+/*
+ * A tenant's named secret that every node shares (the ACME nonce key): the
+ * stored value of name, or, the first time, value (filed now).  *out (caller
+ * frees) is what is stored.
+ */
+int store_secret_get_or_put(struct store_tx *tx, const char *tenant, const char *name,
+                            const char *value, char **out, struct err *e);
+
+/*
+ * A suggested renewal window (RFC 9773) set on a certificate by a tenant
+ * admin, earlier than the default; none: the default (the last third of its
+ * validity).
+ */
+struct renewal_window_rec {
+    char *tenant;
+    char *serial;
+    int64_t start, end;
+    char *reason; /* shown as the explanation, or NULL */
+    int64_t created;
+};
+void renewal_window_rec_free(struct renewal_window_rec *r);
+/* Sets (replaces) the window of r->serial. */
+int store_renewal_window_put(struct store_tx *tx, const char *tenant,
+                             const struct renewal_window_rec *r, struct err *e);
+/* -1/ERR_NOT_FOUND if the certificate has none. */
+int store_renewal_window_get(struct store_tx *tx, const char *tenant, const char *serial,
+                             struct renewal_window_rec **out, struct err *e);
+
 #endif

@@ -869,4 +869,107 @@ int svc_offline_bundle_check(const char *text, size_t len, const char *tenant, s
 /* Lowercase hex SHA-256 of a certificate's DER (caller frees). */
 char *svc_offline_fingerprint(const unsigned char *der, size_t len);
 
+/* ---- ACME (issue 16): endpoints and their settings (svc_acme_admin.c) ----- */
+
+#define ACME_PROFILES_MAX   16
+#define ACME_ISSUERS_MAX    8
+#define ACME_CHALLENGE_HTTP 1 /* challenge types, as a bit set */
+#define ACME_CHALLENGE_DNS  2
+#define ACME_CHALLENGE_ALPN 4
+
+/* An endpoint's settings (acme_endpoint_rec.settings, parsed; strings owned). */
+struct svc_acme_settings {
+    struct {
+        char *name;        /* a profile of the tenant (a leaf profile) */
+        char *description; /* shown in the directory's meta.profiles */
+    } profiles[ACME_PROFILES_MAX];
+    int nprofiles;            /* at least 1; profiles[0] is the default */
+    int eab_required;         /* newAccount needs an External Account Binding */
+    int challenges;           /* ACME_CHALLENGE_* allowed (default all three) */
+    long authz_reuse_seconds; /* a valid authorization is reused this long (0: never) */
+    long order_seconds;       /* a pending order's lifetime (default 7 days) */
+    long authz_seconds;       /* a pending authorization's lifetime (default 7 days) */
+    int allow_dns, allow_ip, allow_wildcard; /* identifier kinds allowed (default dns + wildcard) */
+    int caa_check;                           /* CAA checked before issuance (default on) */
+    char *caa_identities[ACME_ISSUERS_MAX];  /* issuer domain names CAA must name */
+    int ncaa_identities;
+    char *terms_of_service; /* URL shown as meta.termsOfService, or NULL */
+    char *website;          /* meta.website, or NULL */
+};
+void svc_acme_settings_clear(struct svc_acme_settings *st);
+/*
+ * Reads settings from JSON (the admin API's body, or a stored endpoint's
+ * settings): unknown members and out-of-range values refused (ERR_INVALID
+ * naming the field); defaults filled in.  *st is the caller's to clear.
+ */
+int svc_acme_settings_parse(const json_t *o, struct svc_acme_settings *st, struct err *e);
+/* The JSON form of st (every member, defaults included); a new reference. */
+json_t *svc_acme_settings_json(const struct svc_acme_settings *st);
+
+/*
+ * Creates (create 1: ERR_CONFLICT if it exists) or changes (ERR_NOT_FOUND if
+ * it does not) tenant's endpoint `name` issuing from CA ca with the settings
+ * in body (svc_acme_settings_parse; for a change, the members given replace
+ * the stored ones).  The CA must be an active CA of the tenant and every
+ * profile a leaf profile of the tenant.  Audited as acme.endpoint.create /
+ * acme.endpoint.update.  *out (caller frees) the endpoint.
+ */
+int svc_acme_endpoint_put(struct svc *s, const struct actor *a, const char *tenant,
+                          const char *name, const char *ca, const char *status, const json_t *body,
+                          int create, struct acme_endpoint_rec **out, struct err *e);
+int svc_acme_endpoint_get(struct svc *s, const char *tenant, const char *name,
+                          struct acme_endpoint_rec **out, struct err *e);
+int svc_acme_endpoint_list(struct svc *s, const char *tenant, struct acme_endpoint_rec ***out,
+                           size_t *n, struct err *e);
+/* The endpoint as the admin API shows it (its settings parsed, its directory URL); new reference.
+ */
+json_t *svc_acme_endpoint_json(struct svc *s, const struct acme_endpoint_rec *r);
+
+/*
+ * A new External Account Binding credential of endpoint: kid (NULL: drawn),
+ * options {"profiles": [...] (a subset of the endpoint's; none: all), "role":
+ * the role its accounts act with (default "requester"), "reusable": bool
+ * (default false: one account)}.  The HMAC key is derived in the signer from
+ * a tenant key and a nonce; *hmac_key (base64url, caller frees) is shown
+ * once and stored nowhere.  Audited as acme.eab.create.
+ */
+int svc_acme_eab_create(struct svc *s, const struct actor *a, const char *tenant,
+                        const char *endpoint, const char *kid, const json_t *options,
+                        struct acme_eab_rec **out, char **hmac_key, struct err *e);
+/*
+ * Revokes a credential: no new account can use it; with deactivate, the
+ * accounts made with it are deactivated too.  Audited as acme.eab.revoke.
+ */
+int svc_acme_eab_revoke(struct svc *s, const struct actor *a, const char *tenant,
+                        const char *endpoint, const char *kid, int deactivate, struct err *e);
+int svc_acme_eab_list(struct svc *s, const char *tenant, const char *endpoint,
+                      struct acme_eab_rec ***out, size_t *n, struct err *e);
+json_t *svc_acme_eab_json(const struct acme_eab_rec *r); /* without any secret */
+/*
+ * The MAC of data under credential (endpoint, kid)'s HMAC key with alg
+ * ("HS256", "HS384", "HS512"), computed by the signer: *mac (caller frees).
+ * ERR_NOT_FOUND for an unknown kid; ERR_FORBIDDEN (code "unauthorized") for
+ * a revoked one, or a single-use one used already.
+ */
+int svc_acme_eab_mac(struct svc *s, const char *tenant, const char *endpoint, const char *kid,
+                     const char *alg, const unsigned char *data, size_t len, unsigned char **mac,
+                     size_t *mac_len, struct err *e);
+
+/*
+ * Suggests that certificate serial of tenant be renewed between start and
+ * end (RFC 9773 renewalInfo; e.g. before a planned revocation), reason the
+ * explanation shown; end after start, end in the future.  Audited as
+ * cert.renewal_window.
+ */
+int svc_renewal_window_set(struct svc *s, const struct actor *a, const char *tenant,
+                           const char *serial, int64_t start, int64_t end, const char *reason,
+                           struct err *e);
+/*
+ * The suggested renewal window of a certificate: the one set, else the last
+ * third of its validity (*reason NULL).  *reason (caller frees) the explanation.  ERR_NOT_FOUND
+ * if the certificate is unknown.
+ */
+int svc_renewal_window(struct svc *s, const char *tenant, const char *serial, int64_t *start,
+                       int64_t *end, char **reason, struct err *e);
+
 #endif

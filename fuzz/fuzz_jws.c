@@ -87,9 +87,9 @@ static void check_b64url(const uint8_t *data, size_t size)
     size_t len = 0;
     char *text;
 
-    if (size > 4096 || acme_b64url_decode((const char *)data, size, &raw, &len) != 0)
+    if (size > 4096 || base64url_decode((const char *)data, size, &raw, &len) != 0)
         return;
-    text = acme_b64url_encode(raw, len);
+    text = base64url_encode(raw, len);
     if (strlen(text) != size || memcmp(text, data, size) != 0)
         abort();
     free(text);

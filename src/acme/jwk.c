@@ -67,7 +67,7 @@ static int b64_member(const json_t *jwk, const char *name, const char *rule, uns
     if (!json_is_string(v))
         return err_setc(e, ERR_INVALID, ACME_ERR_MALFORMED,
                         "jwk: \"%s\" must be present as a string (%s)", name, rule);
-    if (acme_b64url_decode(json_string_value(v), json_string_length(v), out, len) != 0)
+    if (base64url_decode(json_string_value(v), json_string_length(v), out, len) != 0)
         return err_setc(e, ERR_INVALID, ACME_ERR_MALFORMED,
                         "jwk: \"%s\" is not base64url without padding (%s, RFC 7515 §2)", name,
                         rule);
@@ -320,7 +320,7 @@ static char *bn_b64url(const BIGNUM *bn, int len)
     char *out = NULL;
 
     if ((len > 0 ? BN_bn2binpad(bn, buf, len) : BN_bn2bin(bn, buf)) == n)
-        out = acme_b64url_encode(buf, (size_t)n);
+        out = base64url_encode(buf, (size_t)n);
     free(buf);
     return out;
 }
@@ -388,7 +388,7 @@ static json_t *ed25519_to_jwk(const EVP_PKEY *key)
 
     if (EVP_PKEY_get_raw_public_key(key, x, &len) != 1 || len != sizeof(x))
         return NULL;
-    return jwk_object("OKP", "Ed25519", "x", acme_b64url_encode(x, len), NULL, NULL);
+    return jwk_object("OKP", "Ed25519", "x", base64url_encode(x, len), NULL, NULL);
 }
 
 json_t *acme_jwk_from_pkey(const EVP_PKEY *key, struct err *e)
@@ -431,6 +431,6 @@ int acme_jwk_thumbprint(const EVP_PKEY *key, char **out, struct err *e)
     free(text);
     if (!ok)
         return err_osslc(e, ERR_INTERNAL, ACME_ERR_SERVER_INTERNAL, "jwk: SHA-256 failed");
-    *out = acme_b64url_encode(md, md_len);
+    *out = base64url_encode(md, md_len);
     return 0;
 }

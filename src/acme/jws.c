@@ -45,7 +45,7 @@ static int b64_member(const json_t *obj, const char *what, const char *name, int
     if (!json_is_string(v) || (!may_be_empty && json_string_length(v) == 0))
         return err_setc(e, ERR_INVALID, ACME_ERR_MALFORMED, "%s: \"%s\" must be %s string (%s)",
                         what, name, may_be_empty ? "a" : "a non-empty", rule);
-    if (acme_b64url_decode(json_string_value(v), json_string_length(v), out, len) != 0)
+    if (base64url_decode(json_string_value(v), json_string_length(v), out, len) != 0)
         return err_setc(e, ERR_INVALID, ACME_ERR_MALFORMED,
                         "%s: \"%s\" is not base64url without padding (RFC 7515 §2, RFC 8555 §6.1)",
                         what, name);
@@ -231,7 +231,7 @@ static int check_nonce(const json_t *h, int inner, struct acme_jws *j, struct er
     if (nonce == NULL)
         return err_setc(e, ERR_INVALID, ACME_ERR_BAD_NONCE,
                         "jws: the protected header has no \"nonce\" (RFC 8555 §6.5)");
-    if (acme_b64url_decode(nonce, strlen(nonce), &raw, &raw_len) != 0)
+    if (base64url_decode(nonce, strlen(nonce), &raw, &raw_len) != 0)
         return err_setc(e, ERR_INVALID, ACME_ERR_MALFORMED,
                         "jws: \"nonce\" is not base64url (RFC 8555 §6.5.2)");
     free(raw);

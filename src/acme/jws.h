@@ -60,20 +60,6 @@ const char *acme_alg_name(enum acme_alg a);
  */
 json_t *acme_jws_algorithms(void);
 
-/* ---- base64url (RFC 7515 §2, RFC 4648 §5) ---------------------------------- */
-
-/* base64url of len bytes, without padding; a new NUL-terminated string, caller frees. */
-char *acme_b64url_encode(const unsigned char *data, size_t len);
-
-/*
- * Decodes len characters of base64url without padding into a new buffer
- * (*out, caller frees; NUL-terminated for convenience, *out_len excludes it).
- * Refuses ('-1', outputs untouched) padding, '+', '/', whitespace, any byte
- * outside the alphabet, a length of 4n+1 and non-zero trailing bits (a
- * non-canonical encoding).  The empty string decodes to zero bytes.
- */
-int acme_b64url_decode(const char *text, size_t len, unsigned char **out, size_t *out_len);
-
 /* ---- JWK (RFC 7517, RFC 7518 §6, RFC 8037 §2) ------------------------------ */
 
 /*

@@ -80,6 +80,18 @@ char *base64_encode(const unsigned char *data, size_t len);
 /* Decodes standard base64 (whitespace ignored); NULL on bad input. Caller frees. */
 unsigned char *base64_decode(const char *text, size_t *out_len);
 
+/* base64url of len bytes, without padding; a new NUL-terminated string, caller frees. */
+char *base64url_encode(const unsigned char *data, size_t len);
+
+/*
+ * Decodes len characters of base64url without padding into a new buffer
+ * (*out, caller frees; NUL-terminated for convenience, *out_len excludes it).
+ * Refuses ('-1', outputs untouched) padding, '+', '/', whitespace, any byte
+ * outside the alphabet, a length of 4n+1 and non-zero trailing bits (a
+ * non-canonical encoding).  The empty string decodes to zero bytes.
+ */
+int base64url_decode(const char *text, size_t len, unsigned char **out, size_t *out_len);
+
 /*
  * A name usable as a tenant, CA, profile or key identifier in URLs and paths:
  * 1–63 characters of [a-z0-9-_.], starting with a letter or digit.

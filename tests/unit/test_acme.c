@@ -116,7 +116,7 @@ static void expect_err(const struct err *e, enum err_kind kind, const char *code
 
 static char *b64(const void *data, size_t len)
 {
-    return acme_b64url_encode(data, len);
+    return base64url_encode(data, len);
 }
 
 static char *b64s(const char *s)
@@ -128,7 +128,7 @@ static unsigned char *unb64(const char *s, size_t *len)
 {
     unsigned char *out = NULL;
 
-    assert_int_equal(acme_b64url_decode(s, strlen(s), &out, len), 0);
+    assert_int_equal(base64url_decode(s, strlen(s), &out, len), 0);
     return out;
 }
 
@@ -407,13 +407,13 @@ static void test_b64url_refuses_padding_foreign_bytes_and_loose_bits(void **stat
 
     (void)state;
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
-        if (acme_b64url_decode(bad[i], strlen(bad[i]), &out, &len) != -1)
+        if (base64url_decode(bad[i], strlen(bad[i]), &out, &len) != -1)
             fail_msg("\"%s\" decoded", bad[i]);
         assert_string_equal((char *)out, "untouched");
         assert_int_equal(len, 99);
     }
     /* A NUL inside the counted text is a foreign byte too. */
-    assert_int_equal(acme_b64url_decode("Zm\0v", 4, &out, &len), -1);
+    assert_int_equal(base64url_decode("Zm\0v", 4, &out, &len), -1);
 }
 
 /* ---- account JWS: what passes ---------------------------------------------------- */

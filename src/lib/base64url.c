@@ -4,13 +4,15 @@
  * text per value (RFC 8555 §6.1: "values that include trailing '='
  * characters MUST be rejected").
  */
-#include "acme/acme_internal.h"
+#include "lib/util.h"
+
+#include <stdlib.h>
 
 #include <stdint.h>
 
 static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-char *acme_b64url_encode(const unsigned char *data, size_t len)
+char *base64url_encode(const unsigned char *data, size_t len)
 {
     char *out = xmalloc(len / 3 * 4 + 4);
     size_t i = 0, o = 0;
@@ -50,7 +52,7 @@ static int b64url_value(unsigned char c)
     return -1;
 }
 
-int acme_b64url_decode(const char *text, size_t len, unsigned char **out, size_t *out_len)
+int base64url_decode(const char *text, size_t len, unsigned char **out, size_t *out_len)
 {
     unsigned char *buf;
     uint32_t acc = 0;

@@ -285,6 +285,13 @@ static int check_cn_in_san(const struct profile *p, const struct issue_request *
     return 0;
 }
 
+int profile_check_sans(const struct profile *p, const GENERAL_NAMES *sans, struct err *e)
+{
+    struct issue_request r = {.sans = (GENERAL_NAMES *)sans};
+
+    return check_sans(p, &r, e);
+}
+
 int profile_check(const struct profile *p, const struct issue_request *r, struct err *e)
 {
     if (check_key(p, r->pubkey, e) != 0 || check_validity(p, r, e) != 0 ||

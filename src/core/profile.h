@@ -73,6 +73,11 @@ int issue_request_from_json(struct issue_request *r, const char *subject, json_t
  * pattern", "key: rsa-1024 not allowed (allowed: ec-p256, ...)".
  */
 int profile_check(const struct profile *p, const struct issue_request *r, struct err *e);
+/*
+ * The profile's rules on subject alternative names alone (names asked for
+ * before there is a CSR: an ACME order's identifiers); as profile_check.
+ */
+int profile_check_sans(const struct profile *p, const GENERAL_NAMES *sans, struct err *e);
 
 /* The tenant's own public endpoints, written into AIA and CDP. */
 struct ca_urls {

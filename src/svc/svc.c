@@ -122,6 +122,12 @@ void svc_free(struct svc *s)
         free(c);
     }
     svc_tsa_cache_free(s);
+    for (struct acme_secret_entry *ak = s->acme_secrets, *an; ak != NULL; ak = an) {
+        an = ak->next;
+        secure_zero(ak->key, sizeof(ak->key));
+        free(ak->tenant);
+        free(ak);
+    }
     svc_tenant_gates_free(s->gates);
     free(s->tenant_export_dir);
     pthread_mutex_destroy(&s->lock);

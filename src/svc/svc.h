@@ -972,4 +972,138 @@ int svc_renewal_window_set(struct svc *s, const struct actor *a, const char *ten
 int svc_renewal_window(struct svc *s, const char *tenant, const char *serial, int64_t *start,
                        int64_t *end, char **reason, struct err *e);
 
+/* ---- ACME protocol state (svc_acme.c), for the front end in src/acme ---- */
+
+/*
+ * A new nonce of tenant (base64url, caller frees): a MAC under the tenant's
+ * nonce key over the time and random bits, made without a database write.
+ */
+char *svc_acme_nonce_new(struct svc *s, const char *tenant, struct err *e);
+/*
+ * Accepts a nonce once on any node (filed as used until it expires): 0, or
+ * ERR_INVALID with code "badNonce" for one not made here, expired or used.
+ */
+int svc_acme_nonce_use(struct svc *s, const char *tenant, const char *nonce, struct err *e);
+/* Removes every tenant's used nonces that expired; how many, or -1. */
+int svc_acme_nonce_prune_tick(struct svc *s, struct err *e);
+
+/* Endpoint name of tenant and its settings (*st the caller's to clear); ERR_NOT_FOUND if none. */
+int svc_acme_endpoint_load(struct svc *s, const char *tenant, const char *name,
+                           struct acme_endpoint_rec **out, struct svc_acme_settings *st,
+                           struct err *e);
+/* The ACME error type (the suffix of urn:ietf:params:acme:error:) for an error of svc. */
+const char *svc_acme_problem_code(const struct err *e);
+
+/* The actor an account acts as (pointers into acct; valid while acct lives). */
+void svc_acme_actor(const struct acme_account_rec *acct, struct actor *a);
+
+/* An External Account Binding as the front end read it (acme_eab_parse): what the MAC is over. */
+struct svc_acme_eab {
+    const char *kid;
+    const char *alg; /* "HS256", "HS384", "HS512" */
+    const unsigned char *input;
+    size_t input_len;
+    const unsigned char *mac;
+    size_t mac_len;
+};
+/*
+ * A new account of endpoint for the key (its public JWK text and RFC 7638
+ * thumbprint), contact (NULL or an array of mailto: URLs), eab (NULL or the
+ * binding: its MAC checked by the signer, its credential counted in the same
+ * transaction).  Audited as acme.account.create.  *out (caller frees).
+ * ERR_CONFLICT if the key has an account already.
+ */
+int svc_acme_account_new(struct svc *s, const char *tenant, const char *endpoint, const char *jwk,
+                         const char *thumbprint, const json_t *contact,
+                         const struct svc_acme_eab *eab, struct acme_account_rec **out,
+                         struct err *e);
+/* An account by id, or by its key's thumbprint: ERR_FORBIDDEN "accountDoesNotExist" if none. */
+int svc_acme_account_get(struct svc *s, const char *tenant, const char *endpoint, const char *id,
+                         struct acme_account_rec **out, struct err *e);
+int svc_acme_account_by_key(struct svc *s, const char *tenant, const char *endpoint,
+                            const char *thumbprint, struct acme_account_rec **out, struct err *e);
+/*
+ * Changes a valid account: contact (NULL: kept), deactivate, or a new key
+ * (jwk and thumbprint; ERR_CONFLICT if another account has it).  Audited.
+ */
+int svc_acme_account_update(struct svc *s, const struct acme_account_rec *acct,
+                            const json_t *contact, int deactivate, const char *jwk,
+                            const char *thumbprint, struct acme_account_rec **out, struct err *e);
+
+/* newOrder as the front end read it. */
+struct svc_acme_order_req {
+    const json_t *identifiers; /* [{"type": "dns"|"ip", "value"}] */
+    const char *profile;       /* NULL: the endpoint's default */
+    int64_t not_before, not_after;
+    const char *replaces; /* an ARI certificate identifier, or NULL */
+};
+/*
+ * A new order of acct under the endpoint's settings: identifiers allowed by
+ * the endpoint and by the profile's name rules (rejectedIdentifier), an
+ * authorization per identifier (a valid one reused when the endpoint
+ * allows), "ready" at once if all are valid.  Audited as acme.order.create.
+ */
+int svc_acme_order_new(struct svc *s, const struct acme_account_rec *acct,
+                       const struct svc_acme_settings *st, const struct svc_acme_order_req *q,
+                       struct acme_order_rec **out, struct err *e);
+/* Order id of acct as it stands now (its status settled and saved); ERR_NOT_FOUND otherwise. */
+int svc_acme_order_get(struct svc *s, const struct acme_account_rec *acct, const char *id,
+                       struct acme_order_rec **out, struct err *e);
+int svc_acme_order_list(struct svc *s, const struct acme_account_rec *acct, int limit, int offset,
+                        struct acme_order_rec ***out, size_t *n, struct err *e);
+/*
+ * Finalizes a ready order with a CSR (DER) naming exactly its identifiers
+ * (badCSR otherwise): the issuance is submitted through svc_submit as the
+ * account (idempotency key "acme-<order>"), so workflows, quotas and audit
+ * apply: the order becomes valid, processing (waiting for approval) or
+ * invalid.  A quota or an unreachable database leaves it ready (the error
+ * returned).  orderNotReady for an order not ready.
+ */
+int svc_acme_order_finalize(struct svc *s, const struct acme_account_rec *acct,
+                            const struct acme_endpoint_rec *ep, const char *id,
+                            const unsigned char *csr, size_t csr_len, struct acme_order_rec **out,
+                            struct err *e);
+int svc_acme_authz_get(struct svc *s, const struct acme_account_rec *acct, const char *id,
+                       struct acme_authz_rec **out, struct err *e);
+int svc_acme_authz_deactivate(struct svc *s, const struct acme_account_rec *acct, const char *id,
+                              struct acme_authz_rec **out, struct err *e);
+/*
+ * The client's "validate now" for challenge type of an authorization: a
+ * pending one becomes processing (*started 1: the caller runs the
+ * validation and reports it with svc_acme_challenge_finish); any other
+ * state is left as it is.  *out the authorization.
+ */
+int svc_acme_challenge_start(struct svc *s, const struct acme_account_rec *acct, const char *authz,
+                             const char *type, struct acme_authz_rec **out, int *started,
+                             struct err *e);
+/*
+ * Records a validation's outcome (failure NULL: met; the authorization is
+ * valid for valid_for seconds), if the challenge is still processing.
+ */
+int svc_acme_challenge_finish(struct svc *s, const char *tenant, const char *endpoint,
+                              const char *authz, const char *type, const struct err *failure,
+                              long valid_for, struct err *e);
+/* Authorizations whose validation began before `before` and never ended (a node stopped). */
+int svc_acme_stalled(struct svc *s, const char *tenant, int64_t before, int limit,
+                     struct acme_authz_rec ***out, size_t *n, struct err *e);
+/* The certificate serial of acct and its chain as PEM (*pem, caller frees). */
+int svc_acme_cert_pem(struct svc *s, const struct acme_account_rec *acct, const char *serial,
+                      char **pem, struct err *e);
+/*
+ * Revokes certificate der (RFC 8555 section 7.6) for reason: by acct (NULL:
+ * the request was signed by the certificate's own key, which the caller
+ * checked), through svc_submit.  alreadyRevoked, badRevocationReason,
+ * unauthorized (another account's; or the revocation waits for approval).
+ */
+int svc_acme_revoke(struct svc *s, const char *tenant, const char *endpoint,
+                    const struct acme_account_rec *acct, const unsigned char *der, size_t len,
+                    int reason, struct err *e);
+/*
+ * The suggested renewal window of the certificate an ARI certID names
+ * (RFC 9773 section 4.1), issued by the endpoint's CA: svc_renewal_window.
+ */
+int svc_acme_renewal_info(struct svc *s, const char *tenant, const struct acme_endpoint_rec *ep,
+                          const char *certid, int64_t *start, int64_t *end, char **reason,
+                          struct err *e);
+
 #endif

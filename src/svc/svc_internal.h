@@ -58,6 +58,13 @@ struct tsa_cache_entry {
     struct tsa_cache_entry *next;
 };
 
+/* A tenant's ACME nonce key, kept per node (svc_acme.c). */
+struct acme_secret_entry {
+    char *tenant;
+    unsigned char key[32];
+    struct acme_secret_entry *next;
+};
+
 struct svc {
     struct store *store;
     struct signer *signer;
@@ -88,6 +95,7 @@ struct svc {
     long tenant_retention_days;
     char *tenant_export_dir;
     int webhooks_enabled;
+    struct acme_secret_entry *acme_secrets; /* guarded by lock */
 };
 
 /* ---- the operations behind the door (svc_door.c calls them) ------------------------ */

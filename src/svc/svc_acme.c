@@ -1,0 +1,403 @@
+/*
+ * svc_acme.c — the state of ACME (RFC 8555) behind the protocol front end
+ * (src/acme/server.c): nonces, accounts, orders, authorizations and their
+ * challenges, and issuance and revocation through the one door.
+ *
+ * Nothing here parses JWS or speaks HTTP, and nothing waits on the network:
+ * the front end checks signatures and runs validations (src/acme/validate.c)
+ * and reports their outcome here.  An account acts as an actor of its own
+ * (svc_acme_actor): its id, the role of its credential (requester by
+ * default); its certificates are those whose requester it is.
+ *
+ * Errors carry the ACME problem type's suffix as code ("badNonce",
+ * "accountDoesNotExist", "orderNotReady", "badCSR", "rejectedIdentifier", ...).
+ * Orders, authorizations and certificates: svc_acme_order.c.
+ */
+#include "svc/svc_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/x509v3.h>
+
+#include "lib/log.h"
+
+#define NONCE_TTL      3600 /* a nonce is good for an hour */
+#define NONCE_RAW      40   /* 8 time + 16 random + 16 MAC */
+#define NONCE_KEY_NAME "acme-nonce"
+
+static const char *const requester_role[] = {"requester"};
+
+/* ---- nonces ------------------------------------------------------------------------ */
+
+/*
+ * The tenant's nonce key (32 bytes into key): kept per node once read; the
+ * first node to need it files one for all.
+ */
+static int nonce_key(struct svc *s, const char *tenant, unsigned char key[32], struct err *e)
+{
+    struct acme_secret_entry *k;
+    struct store_tx *tx;
+    unsigned char fresh[32];
+    char *hex = NULL, *stored = NULL;
+    unsigned char *raw;
+    size_t len = 0;
+    int rc;
+
+    pthread_mutex_lock(&s->lock);
+    for (k = s->acme_secrets; k != NULL; k = k->next)
+        if (strcmp(k->tenant, tenant) == 0) {
+            memcpy(key, k->key, 32);
+            pthread_mutex_unlock(&s->lock);
+            return 0;
+        }
+    pthread_mutex_unlock(&s->lock);
+    if (random_bytes(fresh, sizeof(fresh)) != 0)
+        return err_setc(e, ERR_INTERNAL, "serverInternal", "the CSPRNG failed");
+    hex = hex_encode(fresh, sizeof(fresh));
+    if ((tx = store_begin(s->store, e)) == NULL) {
+        free(hex);
+        return -1;
+    }
+    rc = store_secret_get_or_put(tx, tenant, NONCE_KEY_NAME, hex, &stored, e);
+    rc = rc == 0 ? store_commit(tx, e) : (store_rollback(tx), -1);
+    free(hex);
+    if (rc != 0)
+        return -1;
+    raw = hex_decode(stored, &len);
+    free(stored);
+    if (raw == NULL || len != 32) {
+        free(raw);
+        return err_setc(e, ERR_INTERNAL, "serverInternal", "tenant %s: bad ACME nonce key", tenant);
+    }
+    memcpy(key, raw, 32);
+    secure_zero(raw, len);
+    free(raw);
+    k = xcalloc(1, sizeof(*k));
+    k->tenant = xstrdup(tenant);
+    memcpy(k->key, key, 32);
+    pthread_mutex_lock(&s->lock);
+    k->next = s->acme_secrets;
+    s->acme_secrets = k;
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+/* The MAC of a nonce's first 24 bytes under key (16 bytes into mac). */
+static void nonce_mac(const unsigned char key[32], const unsigned char *data, unsigned char mac[16])
+{
+    unsigned char full[EVP_MAX_MD_SIZE];
+    size_t len = 0;
+
+    EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, 32, data, 24, full, sizeof(full), &len);
+    memcpy(mac, full, 16);
+}
+
+char *svc_acme_nonce_new(struct svc *s, const char *tenant, struct err *e)
+{
+    unsigned char key[32], raw[NONCE_RAW];
+    uint64_t now = (uint64_t)time_now();
+
+    if (nonce_key(s, tenant, key, e) != 0)
+        return NULL;
+    for (int i = 0; i < 8; i++)
+        raw[i] = (unsigned char)(now >> (56 - 8 * i));
+    if (random_bytes(raw + 8, 16) != 0) {
+        err_setc(e, ERR_INTERNAL, "serverInternal", "the CSPRNG failed");
+        return NULL;
+    }
+    nonce_mac(key, raw, raw + 24);
+    secure_zero(key, sizeof(key));
+    return base64url_encode(raw, sizeof(raw));
+}
+
+struct nonce_use {
+    const char *tenant;
+    const char *nonce;
+    int64_t expires;
+};
+
+static int nonce_file(struct store_tx *tx, void *arg, struct err *e)
+{
+    struct nonce_use *u = arg;
+
+    return store_acme_nonce_use(tx, u->tenant, u->nonce, u->expires, e);
+}
+
+int svc_acme_nonce_use(struct svc *s, const char *tenant, const char *nonce, struct err *e)
+{
+    unsigned char key[32], mac[16], *raw = NULL;
+    struct nonce_use u = {tenant, nonce, 0};
+    size_t len = 0;
+    int64_t made = 0;
+    int ok;
+
+    if (nonce == NULL || base64url_decode(nonce, strlen(nonce), &raw, &len) != 0 ||
+        len != NONCE_RAW) {
+        free(raw);
+        return err_setc(e, ERR_INVALID, "badNonce", "nonce: not one of this server's");
+    }
+    if (nonce_key(s, tenant, key, e) != 0) {
+        free(raw);
+        return -1;
+    }
+    nonce_mac(key, raw, mac);
+    secure_zero(key, sizeof(key));
+    ok = CRYPTO_memcmp(mac, raw + 24, 16) == 0;
+    for (int i = 0; i < 8; i++)
+        made = made << 8 | raw[i];
+    free(raw);
+    if (!ok)
+        return err_setc(e, ERR_INVALID, "badNonce", "nonce: not one of this server's");
+    if (made + NONCE_TTL < time_now() || made > time_now() + 60)
+        return err_setc(e, ERR_INVALID, "badNonce", "nonce: expired (they last %d s)", NONCE_TTL);
+    u.expires = made + NONCE_TTL;
+    if (writer_run(s->writer, nonce_file, &u, e) != 0) {
+        if (e != NULL && e->kind == ERR_CONFLICT)
+            err_setc(e, ERR_INVALID, "badNonce", "nonce: used already (RFC 8555 section 6.5)");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- endpoints as the protocol reads them ----------------------------------------- */
+
+int svc_acme_endpoint_load(struct svc *s, const char *tenant, const char *name,
+                           struct acme_endpoint_rec **out, struct svc_acme_settings *st,
+                           struct err *e)
+{
+    struct acme_endpoint_rec *r = NULL;
+    json_t *o;
+    int rc;
+
+    if (!name_valid(tenant) || !name_valid(name))
+        return err_setc(e, ERR_NOT_FOUND, "malformed", "no such ACME endpoint");
+    if (svc_acme_endpoint_get(s, tenant, name, &r, e) != 0) {
+        if (e != NULL && e->kind == ERR_NOT_FOUND)
+            err_setc(e, ERR_NOT_FOUND, "malformed", "no such ACME endpoint");
+        return -1;
+    }
+    o = json_loads(r->settings, 0, NULL);
+    rc = svc_acme_settings_parse(o, st, e);
+    json_decref(o);
+    if (rc != 0) {
+        acme_endpoint_rec_free(r);
+        return err_setc(e, ERR_INTERNAL, "serverInternal", "endpoint %s: stored settings: %s",
+                        name, e ? e->msg : "");
+    }
+    *out = r;
+    return 0;
+}
+
+/* ---- accounts ------------------------------------------------------------------------- */
+
+void svc_acme_actor(const struct acme_account_rec *acct, struct actor *a)
+{
+    a->id = acct->id;
+    a->principal = acct->id;
+    a->roles = requester_role;
+    a->nroles = 1;
+}
+
+/* An account's audit event, in tx. */
+static int account_audit(struct store_tx *tx, const struct acme_account_rec *r, const char *action,
+                         struct err *e)
+{
+    struct actor a;
+    json_t *d = json_pack("{s:s, s:s, s:s?}", "endpoint", r->endpoint, "status", r->status,
+                          "eab", r->eab_kid);
+    char *detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+    int rc;
+
+    svc_acme_actor(r, &a);
+    rc = svc_audit_ok(tx, r->tenant, &a, action, r->id, detail, e);
+    free(detail);
+    json_decref(d);
+    return rc;
+}
+
+/* contact: NULL, or an array of at most 8 "mailto:" URLs (RFC 8555 section 7.3). */
+static int contact_check(const json_t *contact, struct err *e)
+{
+    size_t i;
+    json_t *v;
+
+    if (contact == NULL || json_is_null(contact))
+        return 0;
+    if (!json_is_array(contact) || json_array_size(contact) > 8)
+        return err_setc(e, ERR_INVALID, "malformed", "contact: an array of at most 8 URLs");
+    json_array_foreach(contact, i, v)
+    {
+        const char *c = json_string_value(v);
+        if (c == NULL || strncmp(c, "mailto:", 7) != 0 || strlen(c) > 256 || strlen(c) < 8 ||
+            strpbrk(c, ",?\r\n ") != NULL)
+            return err_setc(e, ERR_INVALID, "unsupportedContact",
+                            "contact[%zu]: a mailto: URL of one address, without hfields", i);
+    }
+    return 0;
+}
+
+/* Checks and counts the EAB credential in tx (the row held): its MAC, status, single use. */
+static int eab_use(struct svc *s, struct store_tx *tx, const char *tenant, const char *endpoint,
+                   const struct svc_acme_eab *eab, struct err *e)
+{
+    struct acme_eab_rec *r = NULL;
+    unsigned char *mac = NULL;
+    size_t mac_len = 0;
+    json_t *st;
+    int reusable, rc = -1;
+
+    if (svc_acme_eab_mac(s, tenant, endpoint, eab->kid, eab->alg, eab->input, eab->input_len, &mac,
+                         &mac_len, e) != 0) {
+        if (e != NULL && e->kind == ERR_NOT_FOUND)
+            err_setc(e, ERR_FORBIDDEN, "unauthorized", "externalAccountBinding: unknown kid");
+        return -1;
+    }
+    if (mac_len != eab->mac_len || CRYPTO_memcmp(mac, eab->mac, mac_len) != 0) {
+        rc = err_setc(e, ERR_FORBIDDEN, "unauthorized",
+                      "externalAccountBinding: the MAC does not verify (RFC 8555 section 7.3.4)");
+        goto out;
+    }
+    if (store_acme_eab_get(tx, tenant, endpoint, eab->kid, &r, e) != 0)
+        goto out;
+    st = json_loads(r->settings, 0, NULL);
+    reusable = json_is_true(json_object_get(st, "reusable"));
+    json_decref(st);
+    if (strcmp(r->status, "active") != 0 || (!reusable && r->uses > 0)) {
+        rc = err_setc(e, ERR_FORBIDDEN, "unauthorized", "externalAccountBinding: %s %s", eab->kid,
+                      strcmp(r->status, "active") != 0 ? "is revoked" : "was used already");
+        goto out;
+    }
+    r->uses++;
+    r->updated = time_now();
+    rc = store_acme_eab_update(tx, tenant, r, e);
+out:
+    acme_eab_rec_free(r);
+    free(mac);
+    return rc;
+}
+
+int svc_acme_account_new(struct svc *s, const char *tenant, const char *endpoint,
+                         const char *jwk, const char *thumbprint, const json_t *contact,
+                         const struct svc_acme_eab *eab, struct acme_account_rec **out,
+                         struct err *e)
+{
+    struct acme_account_rec r = {.tenant = (char *)tenant,
+                                 .endpoint = (char *)endpoint,
+                                 .id = random_id("acct"),
+                                 .thumbprint = (char *)thumbprint,
+                                 .jwk = (char *)jwk,
+                                 .status = "valid",
+                                 .eab_kid = eab ? (char *)eab->kid : NULL,
+                                 .created = time_now()};
+    struct store_tx *tx = NULL;
+    int rc = -1;
+
+    r.updated = r.created;
+    r.contact = contact ? json_dumps(contact, JSON_COMPACT) : xstrdup("[]");
+    if (r.id == NULL) {
+        err_setc(e, ERR_INTERNAL, "serverInternal", "the CSPRNG failed");
+        goto out;
+    }
+    if (contact_check(contact, e) != 0 || (tx = store_begin(s->store, e)) == NULL)
+        goto out;
+    if ((eab != NULL && eab_use(s, tx, tenant, endpoint, eab, e) != 0) ||
+        store_acme_account_insert(tx, tenant, &r, e) != 0 ||
+        account_audit(tx, &r, "acme.account.create", e) != 0)
+        goto out;
+    rc = store_commit(tx, e);
+    tx = NULL;
+    if (rc == 0)
+        rc = svc_acme_account_get(s, tenant, endpoint, r.id, out, e);
+out:
+    store_rollback(tx);
+    free(r.id);
+    free(r.contact);
+    return rc;
+}
+
+/* Reads an account in its own read transaction; accountDoesNotExist if none. */
+static int account_read(struct svc *s, const char *tenant, const char *endpoint, const char *id,
+                        const char *thumbprint, struct acme_account_rec **out, struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = id ? store_acme_account_get(tx, tenant, endpoint, id, out, e)
+            : store_acme_account_by_key(tx, tenant, endpoint, thumbprint, out, e);
+    store_rollback(tx);
+    if (rc != 0 && e != NULL && e->kind == ERR_NOT_FOUND)
+        err_setc(e, ERR_FORBIDDEN, "accountDoesNotExist", "no such account");
+    return rc;
+}
+
+int svc_acme_account_get(struct svc *s, const char *tenant, const char *endpoint, const char *id,
+                         struct acme_account_rec **out, struct err *e)
+{
+    return account_read(s, tenant, endpoint, id, NULL, out, e);
+}
+
+int svc_acme_account_by_key(struct svc *s, const char *tenant, const char *endpoint,
+                            const char *thumbprint, struct acme_account_rec **out, struct err *e)
+{
+    return account_read(s, tenant, endpoint, NULL, thumbprint, out, e);
+}
+
+int svc_acme_account_update(struct svc *s, const struct acme_account_rec *acct,
+                            const json_t *contact, int deactivate, const char *jwk,
+                            const char *thumbprint, struct acme_account_rec **out, struct err *e)
+{
+    struct store_tx *tx;
+    struct acme_account_rec *r = NULL;
+    const char *action = deactivate ? "acme.account.deactivate"
+                         : jwk      ? "acme.account.key_change"
+                                    : "acme.account.update";
+    int rc = -1;
+
+    if (contact_check(contact, e) != 0 || (tx = store_begin(s->store, e)) == NULL)
+        return -1;
+    if (store_acme_account_get(tx, acct->tenant, acct->endpoint, acct->id, &r, e) != 0)
+        goto out;
+    if (strcmp(r->status, "valid") != 0) {
+        err_setc(e, ERR_FORBIDDEN, "unauthorized", "account %s is %s", r->id, r->status);
+        goto out;
+    }
+    if (contact != NULL) {
+        free(r->contact);
+        r->contact = json_dumps(contact, JSON_COMPACT);
+    }
+    if (deactivate) {
+        free(r->status);
+        r->status = xstrdup("deactivated");
+    }
+    if (jwk != NULL) {
+        free(r->jwk);
+        free(r->thumbprint);
+        r->jwk = xstrdup(jwk);
+        r->thumbprint = xstrdup(thumbprint);
+    }
+    r->updated = time_now();
+    if (store_acme_account_update(tx, acct->tenant, r, e) != 0) {
+        if (e != NULL && e->kind == ERR_CONFLICT)
+            err_setc(e, ERR_CONFLICT, "malformed",
+                     "the new key is another account's (RFC 8555 section 7.3.5)");
+        goto out;
+    }
+    if (account_audit(tx, r, action, e) != 0)
+        goto out;
+    rc = store_commit(tx, e);
+    tx = NULL;
+    if (rc == 0) {
+        *out = r;
+        r = NULL;
+    }
+out:
+    store_rollback(tx);
+    acme_account_rec_free(r);
+    return rc;
+}

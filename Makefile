@@ -32,7 +32,7 @@ endef
 $(foreach m,$(MODULES),$(eval $(call module_vars,$(m))))
 
 # Which modules a program or unit test links (most dependent first).
-SERVER_MODS := daemon api http svc core audit store keys lib
+SERVER_MODS := daemon api http acme svc core audit store keys lib
 CLI_MODS    := cli svc core audit store keys lib
 DEPS_lib    := lib
 DEPS_keys   := keys lib
@@ -43,7 +43,7 @@ DEPS_http   := http lib
 DEPS_api    := $(SERVER_MODS)
 DEPS_svc    := svc core audit store keys lib
 DEPS_cli    := cli svc core audit store keys lib
-DEPS_acme   := acme lib
+DEPS_acme   := acme svc core audit store keys lib
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -152,17 +152,19 @@ integration-asan:
 
 # libFuzzer targets, built with clang; fuzz-smoke runs each briefly over its corpus.
 FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
+# The ACME module without its server (which needs svc): JWS, JWK, validation.
+ACME_PROTOCOL_SRC := $(filter-out src/acme/server%.c,$(acme_SRC))
 FUZZ_SRCS_csr     := $(core_SRC) $(lib_SRC)
 FUZZ_SRCS_profile := $(core_SRC) $(lib_SRC)
-FUZZ_SRCS_acme_dns := $(acme_SRC) $(lib_SRC)
+FUZZ_SRCS_acme_dns := $(ACME_PROTOCOL_SRC) $(lib_SRC)
 FUZZ_SRCS_wire    := src/keys/wire.c $(lib_SRC)
 FUZZ_SRCS_tbs     := src/keys/tbs.c
 FUZZ_SRCS_ocsp    := $(core_SRC) $(lib_SRC)
 FUZZ_SRCS_tsq     := $(core_SRC) $(lib_SRC)
-FUZZ_SRCS_route   := $(foreach m,api http svc core audit store keys lib,$($(m)_SRC))
+FUZZ_SRCS_route   := $(foreach m,api http acme svc core audit store keys lib,$($(m)_SRC))
 FUZZ_SRCS_bundle  := $(foreach m,svc core audit store keys lib,$($(m)_SRC))
 FUZZ_SRCS_forwarded := src/http/http_forwarded.c $(lib_SRC)
-FUZZ_SRCS_jws     := $(acme_SRC) $(lib_SRC)
+FUZZ_SRCS_jws     := $(ACME_PROTOCOL_SRC) $(lib_SRC)
 FUZZ_BIN  := $(patsubst fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard src/*/*.c src/*/*.h)
 	@mkdir -p build-fuzz

@@ -19,9 +19,12 @@
 
 /* What the handlers reach: svc alone (they never touch the store, the audit chain or the signer).
  */
+struct acme_server;
 struct api {
     struct svc *svc;
-    int tenant_forwarding; /* tenants may set their own SIEM (syslog_tenant_targets) */
+    struct acme_server *acme; /* the ACME endpoints' protocol module (NULL: none) */
+    int tls;                  /* the API listener speaks TLS (ACME URLs are https) */
+    int tenant_forwarding;    /* tenants may set their own SIEM (syslog_tenant_targets) */
 };
 
 const struct http_route *api_routes(size_t *n);

@@ -19,6 +19,7 @@ struct principal {
 int api_principal_grants(const struct principal *p, const char *permission);
 
 /* Route handlers (api_*.c). */
+void api_acme(void *app, struct http_request *req, struct http_response *resp);
 void api_healthz(void *app, struct http_request *req, struct http_response *resp);
 void api_readyz(void *app, struct http_request *req, struct http_response *resp);
 void api_public_crl(void *app, struct http_request *req, struct http_response *resp);

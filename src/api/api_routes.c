@@ -16,9 +16,29 @@
 #define OCSP_REQ "application/ocsp-request"
 #define OCSP_MAX (16 * KB)
 
+#define ACME      "/acme/{tenant}/{endpoint}"
+#define JOSE      "application/jose+json"
+#define ACME_BODY (64 * KB) /* ACME_JWS_BODY_MAX */
+
 static const struct http_route routes[] = {
     {"GET", "/healthz", NULL, "public", 0, api_healthz},
     {"GET", "/readyz", NULL, "public", 0, api_readyz},
+
+    /* ACME (RFC 8555): authenticated by the JWS of each request, not by a token */
+    {"GET", ACME "/directory", NULL, "public", 0, api_acme},
+    {"GET", ACME "/new-nonce", NULL, "public", 0, api_acme},
+    {"GET", ACME "/renewal-info/{certid}", NULL, "public", 0, api_acme},
+    {"POST", ACME "/new-account", JOSE, "public", ACME_BODY, api_acme},
+    {"POST", ACME "/new-order", JOSE, "public", ACME_BODY, api_acme},
+    {"POST", ACME "/revoke-cert", JOSE, "public", ACME_BODY, api_acme},
+    {"POST", ACME "/key-change", JOSE, "public", ACME_BODY, api_acme},
+    {"POST", ACME "/acct/{account}", JOSE, "public", ACME_BODY, api_acme},
+    {"POST", ACME "/acct/{account}/orders", JOSE, "public", ACME_BODY, api_acme},
+    {"POST", ACME "/order/{order}", JOSE, "public", ACME_BODY, api_acme},
+    {"POST", ACME "/order/{order}/finalize", JOSE, "public", ACME_BODY, api_acme},
+    {"POST", ACME "/authz/{authz}", JOSE, "public", ACME_BODY, api_acme},
+    {"POST", ACME "/chall/{authz}/{type}", JOSE, "public", ACME_BODY, api_acme},
+    {"POST", ACME "/cert/{serial}", JOSE, "public", ACME_BODY, api_acme},
 
     {"POST", "/api/v1/tenants", JSON, "system", SMALL, api_tenant_create},
     {"GET", "/api/v1/tenants", NULL, "system", 0, api_tenant_list},

@@ -60,6 +60,15 @@ struct config {
     char *tenant_export_dir;
     int tenant_purge_check_seconds;
     int webhooks_enabled;
+    /* ACME validation (src/acme/validate.h) */
+    char *acme_resolvers;
+    int acme_http_port;
+    int acme_tls_port;
+    int acme_timeout_ms;
+    char *acme_validation_allow;
+    char *acme_validation_deny;
+    char *acme_own_addresses;
+    int acme_workers;
 };
 
 /* Sets every field to its default. */

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <pthread.h>
 
+#include "acme/server.h"
 #include "api/api.h"
 #include "audit/audit.h"
 #include "audit/forward.h"
@@ -49,6 +50,7 @@ struct server {
     struct api api;
     struct http_server *public_srv, *api_srv;
     struct forwarder *forwarder; /* NULL: no SIEM */
+    struct acme_server *acme;
 };
 
 #define PRESIGN_BUDGET 2000 /* responses per pre-signer step */
@@ -125,6 +127,7 @@ static void server_stop(struct server *s)
     s->forwarder = NULL;
     http_server_stop(s->api_srv);
     http_server_stop(s->public_srv);
+    acme_server_free(s->acme);
     svc_free(s->svc);
     store_close(s->store);
     signer_stop(s->signer);
@@ -192,6 +195,23 @@ static int server_listen(struct server *s, struct err *e)
     sc.node = node = config_node_name(&s->cfg);
     s->svc = svc_new(s->store, s->signer, &sc);
     s->api.svc = s->svc;
+    s->api.tls = s->cfg.tls_cert != NULL;
+    {
+        struct acme_server_config ac = {.validate = {.resolvers = s->cfg.acme_resolvers,
+                                                     .http_port = s->cfg.acme_http_port,
+                                                     .tls_port = s->cfg.acme_tls_port,
+                                                     .timeout_ms = s->cfg.acme_timeout_ms,
+                                                     .allow = s->cfg.acme_validation_allow,
+                                                     .deny = s->cfg.acme_validation_deny,
+                                                     .own_addresses = s->cfg.acme_own_addresses},
+                                        .workers = s->cfg.acme_workers};
+        if ((s->acme = acme_server_new(s->svc, &ac, e)) == NULL) {
+            free(url);
+            free(node);
+            return -1;
+        }
+        s->api.acme = s->acme;
+    }
     free(url);
     free(node);
     routes = api_routes(&n);
@@ -346,6 +366,9 @@ static void server_loop(struct server *s, const sigset_t *stop)
                 log_warn("request expiry: %s", e.msg);
             if (svc_cert_expiry_tick(s->svc, &e) < 0)
                 log_warn("certificate expiry: %s", e.msg);
+            acme_server_tick(s->acme);
+            if (svc_acme_nonce_prune_tick(s->svc, &e) < 0)
+                log_warn("ACME nonces: %s", e.msg);
             made = svc_crl_tick(s->svc, &e);
             if (made < 0)
                 log_warn("CRL scheduler: %s", e.msg);

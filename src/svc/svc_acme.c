@@ -185,8 +185,8 @@ int svc_acme_endpoint_load(struct svc *s, const char *tenant, const char *name,
     json_decref(o);
     if (rc != 0) {
         acme_endpoint_rec_free(r);
-        return err_setc(e, ERR_INTERNAL, "serverInternal", "endpoint %s: stored settings: %s",
-                        name, e ? e->msg : "");
+        return err_setc(e, ERR_INTERNAL, "serverInternal", "endpoint %s: stored settings: %s", name,
+                        e ? e->msg : "");
     }
     *out = r;
     return 0;
@@ -207,8 +207,8 @@ static int account_audit(struct store_tx *tx, const struct acme_account_rec *r, 
                          struct err *e)
 {
     struct actor a;
-    json_t *d = json_pack("{s:s, s:s, s:s?}", "endpoint", r->endpoint, "status", r->status,
-                          "eab", r->eab_kid);
+    json_t *d = json_pack("{s:s, s:s, s:s?}", "endpoint", r->endpoint, "status", r->status, "eab",
+                          r->eab_kid);
     char *detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
     int rc;
 
@@ -280,8 +280,8 @@ out:
     return rc;
 }
 
-int svc_acme_account_new(struct svc *s, const char *tenant, const char *endpoint,
-                         const char *jwk, const char *thumbprint, const json_t *contact,
+int svc_acme_account_new(struct svc *s, const char *tenant, const char *endpoint, const char *jwk,
+                         const char *thumbprint, const json_t *contact,
                          const struct svc_acme_eab *eab, struct acme_account_rec **out,
                          struct err *e)
 {

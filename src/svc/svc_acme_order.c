@@ -69,9 +69,8 @@ static int identifier_read(const struct svc_acme_settings *st, const json_t *o, 
  * name rules (as the certificate will be): *sans the names as SAN texts
  * ("dns:a.example", "ip:192.0.2.1"), a new reference.
  */
-static int identifiers_check(struct svc *s, const char *tenant,
-                             const struct svc_acme_settings *st, const char *profile,
-                             const json_t *ids, json_t **sans, struct err *e)
+static int identifiers_check(struct svc *s, const char *tenant, const struct svc_acme_settings *st,
+                             const char *profile, const json_t *ids, json_t **sans, struct err *e)
 {
     struct issue_request r = {0};
     struct profile *p = NULL;
@@ -81,8 +80,7 @@ static int identifiers_check(struct svc *s, const char *tenant,
     size_t i;
     json_t *v;
 
-    if (!json_is_array(ids) || json_array_size(ids) == 0 ||
-        json_array_size(ids) > IDENTIFIERS_MAX)
+    if (!json_is_array(ids) || json_array_size(ids) == 0 || json_array_size(ids) > IDENTIFIERS_MAX)
         return err_setc(e, ERR_INVALID, "malformed", "identifiers: an array of 1 to %d",
                         IDENTIFIERS_MAX);
     *sans = json_array();
@@ -270,7 +268,8 @@ out:
 static char *problem_text(const char *code, const char *detail)
 {
     json_t *p = json_pack("{s:s, s:s}", "type", "", "detail", detail ? detail : "");
-    char *type = xasprintf("urn:ietf:params:acme:error:%s", code && *code ? code : "serverInternal");
+    char *type =
+        xasprintf("urn:ietf:params:acme:error:%s", code && *code ? code : "serverInternal");
     char *text;
 
     json_object_set_new(p, "type", json_string(type));
@@ -283,12 +282,32 @@ static char *problem_text(const char *code, const char *detail)
 /* The ACME error type of an error that did not come with one. */
 static const char *problem_code(const struct err *e)
 {
-    static const char *const acme_codes[] = {
-        "badCSR", "badNonce", "badPublicKey", "badRevocationReason", "badSignatureAlgorithm",
-        "caa", "compound", "connection", "dns", "externalAccountRequired", "incorrectResponse",
-        "invalidContact", "malformed", "orderNotReady", "rateLimited", "rejectedIdentifier",
-        "serverInternal", "tls", "unauthorized", "unsupportedContact", "unsupportedIdentifier",
-        "userActionRequired", "alreadyRevoked", "invalidProfile", "accountDoesNotExist", NULL};
+    static const char *const acme_codes[] = {"badCSR",
+                                             "badNonce",
+                                             "badPublicKey",
+                                             "badRevocationReason",
+                                             "badSignatureAlgorithm",
+                                             "caa",
+                                             "compound",
+                                             "connection",
+                                             "dns",
+                                             "externalAccountRequired",
+                                             "incorrectResponse",
+                                             "invalidContact",
+                                             "malformed",
+                                             "orderNotReady",
+                                             "rateLimited",
+                                             "rejectedIdentifier",
+                                             "serverInternal",
+                                             "tls",
+                                             "unauthorized",
+                                             "unsupportedContact",
+                                             "unsupportedIdentifier",
+                                             "userActionRequired",
+                                             "alreadyRevoked",
+                                             "invalidProfile",
+                                             "accountDoesNotExist",
+                                             NULL};
 
     for (size_t i = 0; acme_codes[i] != NULL; i++)
         if (strcmp(e->code, acme_codes[i]) == 0)
@@ -372,8 +391,8 @@ static int order_settle(struct store_tx *tx, struct acme_order_rec *r, struct er
                 r->status = xstrdup("valid");
                 r->serial = xstrdup(serial);
             } else {
-                const char *detail = json_string_value(
-                    json_object_get(json_object_get(result, "error"), "detail"));
+                const char *detail =
+                    json_string_value(json_object_get(json_object_get(result, "error"), "detail"));
                 why = xasprintf("the issuance was %s%s%s", q->status, detail ? ": " : "",
                                 detail ? detail : "");
                 r->status = xstrdup("invalid");
@@ -443,8 +462,8 @@ int svc_acme_order_list(struct svc *s, const struct acme_account_rec *acct, int 
 
     if (tx == NULL)
         return -1;
-    rc = store_acme_order_list(tx, acct->tenant, acct->endpoint, acct->id, limit, offset, out, n,
-                               e);
+    rc =
+        store_acme_order_list(tx, acct->tenant, acct->endpoint, acct->id, limit, offset, out, n, e);
     store_rollback(tx);
     return rc;
 }
@@ -481,9 +500,8 @@ int svc_acme_authz_get(struct svc *s, const struct acme_account_rec *acct, const
 
 /* A change of an authorization of acct in a write transaction: fn(r) edits it. */
 static int authz_change(struct svc *s, const char *tenant, const char *endpoint, const char *id,
-                        const char *account, int (*fn)(struct acme_authz_rec *, void *),
-                        void *arg, const char *action, struct acme_authz_rec **out,
-                        struct err *e)
+                        const char *account, int (*fn)(struct acme_authz_rec *, void *), void *arg,
+                        const char *action, struct acme_authz_rec **out, struct err *e)
 {
     static const struct actor validation = {.id = "acme-validation"};
     struct store_tx *tx = store_begin(s->store, e);
@@ -583,9 +601,9 @@ static int start_fn(struct acme_authz_rec *r, void *arg)
     return rc;
 }
 
-int svc_acme_challenge_start(struct svc *s, const struct acme_account_rec *acct,
-                             const char *authz, const char *type, struct acme_authz_rec **out,
-                             int *started, struct err *e)
+int svc_acme_challenge_start(struct svc *s, const struct acme_account_rec *acct, const char *authz,
+                             const char *type, struct acme_authz_rec **out, int *started,
+                             struct err *e)
 {
     struct challenge_step st = {.type = type};
     int rc = authz_change(s, acct->tenant, acct->endpoint, authz, acct->id, start_fn, &st,
@@ -939,14 +957,25 @@ out:
 int svc_acme_stalled(struct svc *s, const char *tenant, int64_t before, int limit,
                      struct acme_authz_rec ***out, size_t *n, struct err *e)
 {
-    struct store_tx *tx = store_begin_read(s->store, e);
+    struct store_tx *tx = store_begin(s->store, e);
     int rc;
 
     if (tx == NULL)
         return -1;
+    /* Claimed: their validation counts as begun now, so they are taken up once. */
     rc = store_acme_authz_stalled(tx, tenant, before, limit, out, n, e);
+    for (size_t i = 0; rc == 0 && i < *n; i++) {
+        (*out)[i]->validating = time_now();
+        rc = store_acme_authz_update(tx, tenant, (*out)[i], e);
+    }
+    if (rc == 0)
+        return store_commit(tx, e) == 0 ? 0 : (acme_authz_rec_list_free(*out, *n), -1);
     store_rollback(tx);
-    return rc;
+    if (*out != NULL)
+        acme_authz_rec_list_free(*out, *n);
+    *out = NULL;
+    *n = 0;
+    return -1;
 }
 
 int svc_acme_nonce_prune_tick(struct svc *s, struct err *e)

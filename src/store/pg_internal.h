@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "store/store_backend.h"
+#include "store/store_pool.h"
 
 /*
  * The schema as ordered migrations (pg_schema.c), numbered like SQLite's:
@@ -23,21 +24,16 @@ struct pg_prepared {
 };
 
 struct pg_conn {
+    struct db_conn link; /* in the pool */
     PGconn *db;
     int broken;                   /* the connection failed: closed when given back, never reused */
-    struct pg_conn *next;         /* free list */
     struct pg_prepared *prepared; /* PG_PREPARED_MAX at most; parameterised SQL only */
     int nprepared;
 };
 
 struct pg_store {
     struct store base;
-    char *url;
-    pthread_mutex_t lock;    /* guards idle, open */
-    pthread_cond_t released; /* a connection went back to the pool */
-    struct pg_conn *idle;
-    int open;     /* connections open, idle or held by a tx */
-    int pool_max; /* store_set_max_connections */
+    struct db_pool pool; /* of struct pg_conn, on the URL */
     int schema_version;
 };
 

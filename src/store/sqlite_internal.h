@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include "store/store_backend.h"
+#include "store/store_pool.h"
 
 /*
  * The schema as ordered migrations (sqlite_schema.c): step i brings the schema
@@ -142,23 +143,18 @@ enum sqlite_ctl {
 };
 
 struct sqlite_conn {
+    struct db_conn link; /* in the pool */
     sqlite3 *db;
     sqlite3_stmt *ctl[CTL_COUNT];
     sqlite3_stmt *stmts[Q_COUNT];
     sqlite3_stmt *cert_search[1 << CERT_FILTERS];
     sqlite3_stmt *entity_search[1 << ENTITY_FILTERS];
     sqlite3_stmt *tsa_token_search[1 << TSA_TOKEN_FILTERS];
-    struct sqlite_conn *next; /* free list */
 };
 
 struct sqlite_store {
     struct store base;
-    char *path;
-    pthread_mutex_t lock;    /* guards idle, open */
-    pthread_cond_t released; /* a connection went back to the pool */
-    struct sqlite_conn *idle;
-    int open;     /* connections open, idle or held by a tx */
-    int pool_max; /* store_set_max_connections */
+    struct db_pool pool; /* of struct sqlite_conn, on the file */
     int schema_version;
 };
 

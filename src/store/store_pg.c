@@ -5,8 +5,7 @@
  *
  * The URL is a libpq connection URI ("postgresql://user@host:port/db?..."),
  * multi-host with target_session_attrs=read-write for a cluster.  Threads
- * share a pool of connections as in the SQLite backend: up to a limit, and
- * past that store_begin waits for one (at most BUSY_MS, then ERR_UNAVAILABLE).  A
+ * share a pool of connections (store_pool.c) as in the SQLite backend.  A
  * connection that failed (the server went away, a failover) is closed when
  * its tx ends and a new one is opened on next use, so vouchd follows a new
  * primary without a restart.
@@ -27,14 +26,9 @@
  */
 #include "store/pg_internal.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#define POOL_MAX 64
-#define BUSY_MS  10000
 
 /* The advisory lock key that serializes migrations of one database ("vouchmig"). */
 #define MIGRATION_LOCK "7670756368"
@@ -238,8 +232,10 @@ int pg_cross_tenant(struct pg_tx *tx, int on, struct err *e)
 
 /* ---- connections ------------------------------------------------------------ */
 
-static void conn_close(struct pg_conn *c)
+static void conn_close(struct db_conn *link)
 {
+    struct pg_conn *c = (struct pg_conn *)link;
+
     if (c == NULL)
         return;
     PQfinish(c->db);
@@ -253,7 +249,7 @@ static void conn_close(struct pg_conn *c)
  * Opens one connection: the URL's settings win over these defaults (a connect
  * timeout, so /readyz answers; a lock timeout as SQLite's busy timeout).
  */
-static struct pg_conn *conn_open(const char *url, struct err *e)
+static struct db_conn *conn_open(const char *url, struct err *e)
 {
     static const char *const keys[] = {"connect_timeout", "options", "application_name", "dbname",
                                        NULL};
@@ -265,90 +261,26 @@ static struct pg_conn *conn_open(const char *url, struct err *e)
     if (c->db == NULL || PQstatus(c->db) != CONNECTION_OK) {
         err_set(e, ERR_UNAVAILABLE, "database: cannot connect: %s",
                 c->db ? PQerrorMessage(c->db) : "out of memory");
-        conn_close(c);
+        conn_close(&c->link);
         return NULL;
     }
-    return c;
+    return &c->link;
 }
 
-static void deadline_in(struct timespec *ts, int ms)
+/* A broken connection, or one still inside a transaction, is not kept: the next tx opens one. */
+static int conn_reusable(struct db_conn *link)
 {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
+    struct pg_conn *c = (struct pg_conn *)link;
+
+    return !c->broken && PQstatus(c->db) == CONNECTION_OK &&
+           PQtransactionStatus(c->db) == PQTRANS_IDLE;
 }
+
+static const struct db_pool_class pg_pool = {conn_open, conn_reusable, conn_close};
 
 void pg_set_max_connections(struct store *base, int n)
 {
-    struct pg_store *s = (struct pg_store *)base;
-
-    pthread_mutex_lock(&s->lock);
-    s->pool_max = n > 0 ? n : 1;
-    pthread_cond_broadcast(&s->released);
-    pthread_mutex_unlock(&s->lock);
-}
-
-/* Takes an idle connection, or opens one while fewer than the limit are open, or waits. */
-static struct pg_conn *conn_take(struct pg_store *s, struct err *e)
-{
-    struct pg_conn *c = NULL;
-    struct timespec deadline;
-    int waited = 0;
-
-    pthread_mutex_lock(&s->lock);
-    while (s->idle == NULL && s->open >= s->pool_max) {
-        if (!waited++)
-            deadline_in(&deadline, BUSY_MS);
-        if (pthread_cond_timedwait(&s->released, &s->lock, &deadline) == ETIMEDOUT &&
-            s->idle == NULL && s->open >= s->pool_max) {
-            pthread_mutex_unlock(&s->lock);
-            err_set(e, ERR_UNAVAILABLE, "database busy: all %d connections in use", s->pool_max);
-            return NULL;
-        }
-    }
-    if (s->idle != NULL) {
-        c = s->idle;
-        s->idle = c->next;
-        c->next = NULL;
-    } else {
-        s->open++; /* reserved before connecting, outside the lock */
-    }
-    pthread_mutex_unlock(&s->lock);
-    if (c != NULL)
-        return c;
-    if ((c = conn_open(s->url, e)) == NULL) {
-        pthread_mutex_lock(&s->lock);
-        s->open--;
-        pthread_cond_signal(&s->released);
-        pthread_mutex_unlock(&s->lock);
-    }
-    return c;
-}
-
-/*
- * Gives c back to the pool.  A broken connection, or one still inside a
- * transaction, is closed instead: the next tx opens a fresh one.
- */
-static void conn_give(struct pg_store *s, struct pg_conn *c)
-{
-    int broken =
-        c->broken || PQstatus(c->db) != CONNECTION_OK || PQtransactionStatus(c->db) != PQTRANS_IDLE;
-
-    if (broken)
-        conn_close(c);
-    pthread_mutex_lock(&s->lock);
-    if (broken) {
-        s->open--;
-    } else {
-        c->next = s->idle;
-        s->idle = c;
-    }
-    pthread_cond_signal(&s->released);
-    pthread_mutex_unlock(&s->lock);
+    db_pool_set_max(&((struct pg_store *)base)->pool, n);
 }
 
 /* ---- migrations ---------------------------------------------------------------- */
@@ -438,7 +370,7 @@ struct store *pg_open(const char *url, struct err *e)
 {
     struct pg_store *s;
     struct pg_conn *c;
-    pthread_condattr_t attr;
+    int rc;
 
     if (strncmp(url, "postgresql://", 13) != 0 && strncmp(url, "postgres://", 11) != 0) {
         err_set(e, ERR_INTERNAL,
@@ -446,21 +378,18 @@ struct store *pg_open(const char *url, struct err *e)
         return NULL;
     }
     s = xcalloc(1, sizeof(*s));
-    s->pool_max = POOL_MAX;
     s->base.ops = &store_pg_ops;
-    s->url = xstrdup(url);
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->released, &attr);
-    pthread_condattr_destroy(&attr);
-    if ((c = conn_open(s->url, e)) == NULL || role_check(c, e) != 0 || migrate(s, c, e) != 0) {
-        conn_close(c);
+    db_pool_init(&s->pool, &pg_pool, url);
+    if ((c = (struct pg_conn *)db_pool_take(&s->pool, e)) == NULL) {
         pg_close(&s->base);
         return NULL;
     }
-    s->open = 1;
-    conn_give(s, c);
+    rc = role_check(c, e) != 0 || migrate(s, c, e) != 0 ? -1 : 0;
+    db_pool_give(&s->pool, &c->link);
+    if (rc != 0) {
+        pg_close(&s->base);
+        return NULL;
+    }
     return &s->base;
 }
 
@@ -468,15 +397,8 @@ struct store *pg_open(const char *url, struct err *e)
 void pg_close(struct store *base)
 {
     struct pg_store *s = (struct pg_store *)base;
-    struct pg_conn *c, *next;
 
-    for (c = s->idle; c != NULL; c = next) {
-        next = c->next;
-        conn_close(c);
-    }
-    pthread_cond_destroy(&s->released);
-    pthread_mutex_destroy(&s->lock);
-    free(s->url);
+    db_pool_destroy(&s->pool);
     free(s);
 }
 
@@ -499,14 +421,14 @@ static struct store_tx *tx_begin(struct store *base, const char *sql, int write,
     struct pg_tx *tx;
     struct pg_conn *c = NULL;
 
-    for (int attempt = 0; attempt <= POOL_MAX && c == NULL; attempt++) {
-        if ((c = conn_take(s, e)) == NULL)
+    for (int attempt = 0; attempt <= DB_POOL_MAX && c == NULL; attempt++) {
+        if ((c = (struct pg_conn *)db_pool_take(&s->pool, e)) == NULL)
             return NULL;
         if (conn_run(c, sql, "begin", e) != 0) {
             int dead = c->broken || PQstatus(c->db) != CONNECTION_OK;
 
             c->broken = dead;
-            conn_give(s, c);
+            db_pool_give(&s->pool, &c->link);
             c = NULL;
             if (!dead)
                 return NULL;
@@ -534,7 +456,7 @@ struct store_tx *pg_begin_read(struct store *s, struct err *e)
 
 static void tx_end(struct pg_tx *tx)
 {
-    conn_give(tx->store, tx->conn);
+    db_pool_give(&tx->store->pool, &tx->conn->link);
     free(tx->tenant);
     free(tx);
 }

@@ -4,10 +4,7 @@
  *
  * Every connection runs in WAL mode with synchronous=FULL, so a commit is on
  * disk (the WAL fsynced) before store_commit() returns, and foreign_keys=ON.
- * Threads share a pool of connections: a mutex-protected free list that opens
- * more connections on demand, up to a limit (store_set_max_connections, POOL_MAX
- * by default); past that, store_begin waits for
- * one to come back (at most BUSY_MS, then ERR_UNAVAILABLE).  A transaction holds one
+ * Threads share a pool of connections (store_pool.c); a transaction holds one
  * connection from begin to commit or rollback.  Write transactions start with
  * BEGIN IMMEDIATE, so they queue on SQLite's write lock (busy_timeout) at
  * their start instead of failing half-way; read transactions use a deferred
@@ -15,14 +12,9 @@
  */
 #include "store/sqlite_internal.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#define POOL_MAX 64
-#define BUSY_MS  10000
 
 /* Maps rc (an extended result code) on db to e; returns -1. */
 static int fail_rc(sqlite3 *db, int rc, const char *what, const char *msg, struct err *e)
@@ -107,8 +99,10 @@ static int query_int(sqlite3 *db, const char *sql, int64_t *out, struct err *e)
 
 /* ---- connections -------------------------------------------------------- */
 
-static void conn_close(struct sqlite_conn *c)
+static void conn_close(struct db_conn *link)
 {
+    struct sqlite_conn *c = (struct sqlite_conn *)link;
+
     if (c == NULL)
         return;
     for (size_t i = 0; i < ARRAY_LEN(c->ctl); i++)
@@ -139,7 +133,7 @@ static int conn_check_wal(sqlite3 *db, const char *path, struct err *e)
 }
 
 /* Opens and configures one connection; NULL with e set. */
-static struct sqlite_conn *conn_open(const char *path, struct err *e)
+static struct db_conn *conn_open(const char *path, struct err *e)
 {
     struct sqlite_conn *c = xcalloc(1, sizeof(*c));
     int rc = sqlite3_open_v2(
@@ -148,104 +142,37 @@ static struct sqlite_conn *conn_open(const char *path, struct err *e)
     if (rc != SQLITE_OK) {
         err_set(e, ERR_INTERNAL, "database %s: %s", path,
                 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
-        conn_close(c);
+        conn_close(&c->link);
         return NULL;
     }
     sqlite3_extended_result_codes(c->db, 1);
-    sqlite3_busy_timeout(c->db, BUSY_MS);
+    sqlite3_busy_timeout(c->db, DB_BUSY_MS);
     /* Durability rests on synchronous=FULL: never weaken it. */
     if (exec(c->db,
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
              "PRAGMA temp_store=MEMORY;",
              "database settings", e) != 0 ||
         conn_check_wal(c->db, path, e) != 0) {
-        conn_close(c);
+        conn_close(&c->link);
         return NULL;
     }
-    return c;
+    return &c->link;
 }
 
-static void deadline_in(struct timespec *ts, int ms)
+/*
+ * A connection still inside a transaction (its COMMIT and ROLLBACK both
+ * failed) is not handed to the next caller.
+ */
+static int conn_reusable(struct db_conn *link)
 {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
+    return sqlite3_get_autocommit(((struct sqlite_conn *)link)->db);
 }
+
+static const struct db_pool_class sqlite_pool = {conn_open, conn_reusable, conn_close};
 
 void sqlite_set_max_connections(struct store *base, int n)
 {
-    struct sqlite_store *s = (struct sqlite_store *)base;
-
-    pthread_mutex_lock(&s->lock);
-    s->pool_max = n > 0 ? n : 1;
-    pthread_cond_broadcast(&s->released);
-    pthread_mutex_unlock(&s->lock);
-}
-
-/*
- * Takes an idle connection, or opens one while fewer than the limit are open,
- * or waits up to BUSY_MS for one to be given back.  NULL with e set.
- */
-static struct sqlite_conn *conn_take(struct sqlite_store *s, struct err *e)
-{
-    struct sqlite_conn *c = NULL;
-    struct timespec deadline;
-    int waited = 0;
-
-    pthread_mutex_lock(&s->lock);
-    while (s->idle == NULL && s->open >= s->pool_max) {
-        if (!waited++)
-            deadline_in(&deadline, BUSY_MS);
-        if (pthread_cond_timedwait(&s->released, &s->lock, &deadline) == ETIMEDOUT &&
-            s->idle == NULL && s->open >= s->pool_max) {
-            pthread_mutex_unlock(&s->lock);
-            err_set(e, ERR_UNAVAILABLE, "database busy: all %d connections in use", s->pool_max);
-            return NULL;
-        }
-    }
-    if (s->idle != NULL) {
-        c = s->idle;
-        s->idle = c->next;
-        c->next = NULL;
-    } else {
-        s->open++; /* reserved before opening, outside the lock */
-    }
-    pthread_mutex_unlock(&s->lock);
-    if (c != NULL)
-        return c;
-    if ((c = conn_open(s->path, e)) == NULL) {
-        pthread_mutex_lock(&s->lock);
-        s->open--;
-        pthread_cond_signal(&s->released);
-        pthread_mutex_unlock(&s->lock);
-    }
-    return c;
-}
-
-/*
- * Gives c back to the pool.  A connection still inside a transaction (its
- * COMMIT and ROLLBACK both failed) is closed rather than handed to the next
- * caller, so no tx ever inherits another's half-done work.
- */
-static void conn_give(struct sqlite_store *s, struct sqlite_conn *c)
-{
-    int broken = !sqlite3_get_autocommit(c->db);
-
-    if (broken)
-        conn_close(c);
-    pthread_mutex_lock(&s->lock);
-    if (broken) {
-        s->open--;
-    } else {
-        c->next = s->idle;
-        s->idle = c;
-    }
-    pthread_cond_signal(&s->released);
-    pthread_mutex_unlock(&s->lock);
+    db_pool_set_max(&((struct sqlite_store *)base)->pool, n);
 }
 
 static sqlite3_stmt *stmt_prepare(struct sqlite_tx *tx, sqlite3_stmt **slot, const char *sql,
@@ -370,29 +297,26 @@ struct store *sqlite_open(const char *url, struct err *e)
 {
     struct sqlite_store *s;
     struct sqlite_conn *c;
-    pthread_condattr_t attr;
     const char *path = url + strlen("sqlite:");
+    int rc;
 
     if (*path == '\0') {
         err_set(e, ERR_INTERNAL, "database %s: no file name", url);
         return NULL;
     }
     s = xcalloc(1, sizeof(*s));
-    s->pool_max = POOL_MAX;
     s->base.ops = &store_sqlite_ops;
-    s->path = xstrdup(path);
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->released, &attr);
-    pthread_condattr_destroy(&attr);
-    if ((c = conn_open(s->path, e)) == NULL || migrate(s, c->db, e) != 0) {
-        conn_close(c);
+    db_pool_init(&s->pool, &sqlite_pool, path);
+    if ((c = (struct sqlite_conn *)db_pool_take(&s->pool, e)) == NULL) {
         sqlite_close(&s->base);
         return NULL;
     }
-    s->open = 1;
-    conn_give(s, c);
+    rc = migrate(s, c->db, e);
+    db_pool_give(&s->pool, &c->link);
+    if (rc != 0) {
+        sqlite_close(&s->base);
+        return NULL;
+    }
     return &s->base;
 }
 
@@ -400,15 +324,8 @@ struct store *sqlite_open(const char *url, struct err *e)
 void sqlite_close(struct store *base)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
-    struct sqlite_conn *c, *next;
 
-    for (c = s->idle; c != NULL; c = next) {
-        next = c->next;
-        conn_close(c);
-    }
-    pthread_cond_destroy(&s->released);
-    pthread_mutex_destroy(&s->lock);
-    free(s->path);
+    db_pool_destroy(&s->pool);
     free(s);
 }
 
@@ -423,12 +340,12 @@ static struct store_tx *tx_begin(struct store *base, enum sqlite_ctl begin, stru
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
     struct sqlite_tx *tx;
-    struct sqlite_conn *c = conn_take(s, e);
+    struct sqlite_conn *c = (struct sqlite_conn *)db_pool_take(&s->pool, e);
 
     if (c == NULL)
         return NULL;
     if (ctl(c, begin, "begin", e) != 0) {
-        conn_give(s, c);
+        db_pool_give(&s->pool, &c->link);
         return NULL;
     }
     tx = xcalloc(1, sizeof(*tx));
@@ -450,7 +367,7 @@ struct store_tx *sqlite_begin_read(struct store *s, struct err *e)
 
 static void tx_end(struct sqlite_tx *tx)
 {
-    conn_give(tx->store, tx->conn);
+    db_pool_give(&tx->store->pool, &tx->conn->link);
     free(tx);
 }
 

@@ -1,6 +1,9 @@
 /*
- * store_sqlite.c — the SQLite backend: connections, transactions, migrations.
- * The queries are in sqlite_data.c, the schema in sqlite_schema.c.
+ * store_sqlite.c — the SQLite backend: connections, transactions, migrations,
+ * and the driver that runs statements for the data calls.
+ *
+ * The queries are in sqlite_queries.c, run by the data calls of store_data.c
+ * through this file's driver; the schema is in sqlite_schema.c.
  *
  * Every connection runs in WAL mode with synchronous=FULL, so a commit is on
  * disk (the WAL fsynced) before store_commit() returns, and foreign_keys=ON.
@@ -31,7 +34,13 @@ static int fail_rc(sqlite3 *db, int rc, const char *what, const char *msg, struc
     return err_set(e, ERR_INTERNAL, "%s: %s", what, msg);
 }
 
-int sqlite_fail(struct sqlite_tx *tx, int rc, const char *what, struct err *e)
+/*
+ * Maps an SQLite result code of tx's connection to e and returns -1: a UNIQUE
+ * or PRIMARY KEY clash is ERR_CONFLICT, a busy database ERR_UNAVAILABLE,
+ * anything else ERR_INTERNAL with SQLite's message (which names columns, never
+ * bound values).
+ */
+static int sqlite_fail(struct sqlite_tx *tx, int rc, const char *what, struct err *e)
 {
     return fail_rc(tx != NULL && tx->conn != NULL ? tx->conn->db : NULL, rc, what, NULL, e);
 }
@@ -200,16 +209,154 @@ static sqlite3_stmt *stmt_prepare(struct sqlite_tx *tx, sqlite3_stmt **slot, con
     return *slot;
 }
 
-sqlite3_stmt *sqlite_stmt(struct sqlite_tx *tx, enum query_id q, struct err *e)
+/* ---- the driver: statements of store_data.c ---------------------------------- */
+
+#define STMT(st)      ((sqlite3_stmt *)(st)->handle)
+#define SQLITE_TX(st) ((struct sqlite_tx *)(st)->tx)
+
+static int drv_open(struct db_stmt *st, const char *tenant, enum query_id q, struct err *e)
 {
-    return stmt_prepare(tx, &tx->conn->stmts[q], sqlite_queries[q], e);
+    struct sqlite_tx *tx = SQLITE_TX(st);
+
+    (void)tenant;
+    st->handle = stmt_prepare(tx, &tx->conn->stmts[q], tx->db.queries[q], e);
+    return st->handle != NULL ? 0 : -1;
 }
 
-sqlite3_stmt *sqlite_stmt_cached(struct sqlite_tx *tx, sqlite3_stmt **slot, const char *sql,
-                                 struct err *e)
+static sqlite3_stmt **search_slot(struct sqlite_conn *c, enum search_id s, unsigned mask)
 {
-    return stmt_prepare(tx, slot, sql, e);
+    switch (s) {
+    case SEARCH_CERT:
+        return &c->cert_search[mask];
+    case SEARCH_ENTITY:
+        return &c->entity_search[mask];
+    default:
+        return &c->tsa_token_search[mask];
+    }
 }
+
+/* The text of a search is made only when its statement is first prepared on a connection. */
+static int drv_open_search(struct db_stmt *st, const char *tenant, enum search_id s, unsigned mask,
+                           struct err *e)
+{
+    struct sqlite_tx *tx = SQLITE_TX(st);
+    sqlite3_stmt **slot = search_slot(tx->conn, s, mask);
+    char *sql = *slot == NULL ? db_search_text(&sqlite_dialect, s, mask) : NULL;
+
+    (void)tenant;
+    st->handle = stmt_prepare(tx, slot, sql, e);
+    free(sql);
+    return st->handle != NULL ? 0 : -1;
+}
+
+/* A text run once (a tenant's purge): prepared for this statement alone. */
+static int drv_open_text(struct db_stmt *st, const char *tenant, const char *sql, struct err *e)
+{
+    struct sqlite_tx *tx = SQLITE_TX(st);
+    sqlite3_stmt *h = NULL;
+    int rc;
+
+    (void)tenant;
+    if (sqlite3_get_autocommit(tx->conn->db))
+        return err_set(e, ERR_INTERNAL, "database: the transaction was rolled back after an error");
+    if ((rc = sqlite3_prepare_v2(tx->conn->db, sql, -1, &h, NULL)) != SQLITE_OK) {
+        sqlite_fail(tx, rc, "prepare", e);
+        sqlite3_finalize(h);
+        return -1;
+    }
+    st->handle = h;
+    st->adhoc = 1;
+    return 0;
+}
+
+static void drv_bind_text(struct db_stmt *st, int i, const char *s)
+{
+    sqlite3_bind_text(STMT(st), i, s, -1, SQLITE_STATIC);
+}
+
+static void drv_bind_int64(struct db_stmt *st, int i, int64_t v)
+{
+    sqlite3_bind_int64(STMT(st), i, v);
+}
+
+static void drv_bind_blob(struct db_stmt *st, int i, const void *p, size_t n)
+{
+    sqlite3_bind_blob64(STMT(st), i, p, n, SQLITE_STATIC);
+}
+
+static void drv_bind_null(struct db_stmt *st, int i)
+{
+    sqlite3_bind_null(STMT(st), i);
+}
+
+static int drv_step(struct db_stmt *st, const char *what, struct err *e)
+{
+    int rc = sqlite3_step(STMT(st));
+
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    return sqlite_fail(SQLITE_TX(st), rc, what, e);
+}
+
+static const char *drv_read_text(struct db_stmt *st, int col)
+{
+    return (const char *)sqlite3_column_text(STMT(st), col);
+}
+
+static int64_t drv_read_int64(struct db_stmt *st, int col)
+{
+    return sqlite3_column_int64(STMT(st), col);
+}
+
+static unsigned char *drv_read_blob(struct db_stmt *st, int col, size_t *n)
+{
+    const void *p = sqlite3_column_blob(STMT(st), col);
+    int len = sqlite3_column_bytes(STMT(st), col);
+    unsigned char *out;
+
+    *n = 0;
+    if (p == NULL)
+        return NULL;
+    out = xmalloc((size_t)len);
+    memcpy(out, p, (size_t)len);
+    *n = (size_t)len;
+    return out;
+}
+
+static int64_t drv_changes(struct db_stmt *st)
+{
+    return sqlite3_changes(SQLITE_TX(st)->conn->db);
+}
+
+/* A kept statement is reset (its read ends), one of its own finalized. */
+static void drv_close(struct db_stmt *st)
+{
+    if (st->adhoc)
+        sqlite3_finalize(STMT(st));
+    else
+        sqlite3_reset(STMT(st));
+    st->handle = NULL;
+}
+
+static const struct db_driver sqlite_driver = {
+    .dialect = &sqlite_dialect,
+    .open = drv_open,
+    .open_search = drv_open_search,
+    .open_text = drv_open_text,
+    .bind_text = drv_bind_text,
+    .bind_int64 = drv_bind_int64,
+    .bind_blob = drv_bind_blob,
+    .bind_null = drv_bind_null,
+    .step = drv_step,
+    .read_text = drv_read_text,
+    .read_int64 = drv_read_int64,
+    .read_blob = drv_read_blob,
+    .changes = drv_changes,
+    .close = drv_close,
+    .cross_tenant = NULL, /* one file, no row-level security */
+};
 
 /* ---- migrations ---------------------------------------------------------- */
 
@@ -306,6 +453,7 @@ struct store *sqlite_open(const char *url, struct err *e)
     }
     s = xcalloc(1, sizeof(*s));
     s->base.ops = &store_sqlite_ops;
+    s->queries = db_queries_load(&sqlite_dialect);
     db_pool_init(&s->pool, &sqlite_pool, path);
     if ((c = (struct sqlite_conn *)db_pool_take(&s->pool, e)) == NULL) {
         sqlite_close(&s->base);
@@ -326,6 +474,7 @@ void sqlite_close(struct store *base)
     struct sqlite_store *s = (struct sqlite_store *)base;
 
     db_pool_destroy(&s->pool);
+    db_queries_free(s->queries);
     free(s);
 }
 
@@ -349,10 +498,13 @@ static struct store_tx *tx_begin(struct store *base, enum sqlite_ctl begin, stru
         return NULL;
     }
     tx = xcalloc(1, sizeof(*tx));
-    tx->base.ops = &store_sqlite_ops;
+    tx->db.base.ops = &store_sqlite_ops;
+    tx->db.drv = &sqlite_driver;
+    tx->db.queries = s->queries;
+    tx->db.write = begin == CTL_BEGIN_IMMEDIATE;
     tx->store = s;
     tx->conn = c;
-    return &tx->base;
+    return &tx->db.base;
 }
 
 struct store_tx *sqlite_begin(struct store *s, struct err *e)

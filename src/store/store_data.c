@@ -1348,3 +1348,24 @@ const struct store_ops store_sqlite_ops = {
     .savepoint_rollback = sqlite_savepoint_rollback,
     DATA_OPS,
 };
+
+/*
+ * "postgres" matches both URL schemes libpq knows, postgresql:// and
+ * postgres://; pg_open checks which.
+ */
+const struct store_ops store_pg_ops = {
+    .scheme = "postgres",
+    .open = pg_open,
+    .close = pg_close,
+    .ping = pg_ping,
+    .set_max_connections = pg_set_max_connections,
+    .schema_version = pg_schema_version,
+    .begin = pg_begin,
+    .begin_read = pg_begin_read,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .savepoint = pg_savepoint,
+    .savepoint_release = pg_savepoint_release,
+    .savepoint_rollback = pg_savepoint_rollback,
+    DATA_OPS,
+};

@@ -316,5 +316,17 @@ void sqlite_rollback(struct store_tx *tx);
 int sqlite_savepoint(struct store_tx *tx, struct err *e);
 int sqlite_savepoint_release(struct store_tx *tx, struct err *e);
 int sqlite_savepoint_rollback(struct store_tx *tx, struct err *e);
+struct store *pg_open(const char *url, struct err *e);
+void pg_close(struct store *s);
+int pg_ping(struct store *s, struct err *e);
+void pg_set_max_connections(struct store *s, int n);
+int pg_schema_version(struct store *s);
+struct store_tx *pg_begin(struct store *s, struct err *e);
+struct store_tx *pg_begin_read(struct store *s, struct err *e);
+int pg_commit(struct store_tx *tx, struct err *e);
+void pg_rollback(struct store_tx *tx);
+int pg_savepoint(struct store_tx *tx, struct err *e);
+int pg_savepoint_release(struct store_tx *tx, struct err *e);
+int pg_savepoint_rollback(struct store_tx *tx, struct err *e);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * store_pg.c — the PostgreSQL backend: connections, transactions, migrations,
- * the tenant setting of row-level security.  The queries are in pg_data.c,
- * the schema in pg_schema.c.
+ * the tenant setting of row-level security, and the driver that runs
+ * statements for the data calls (store_data.c).  The queries are in
+ * pg_queries.c, the schema in pg_schema.c.
  *
  * The URL is a libpq connection URI ("postgresql://user@host:port/db?..."),
  * multi-host with target_session_attrs=read-write for a cluster.  Threads
@@ -35,38 +36,49 @@
 
 /* ---- parameters ------------------------------------------------------------ */
 
-static void param_check(const struct pg_params *p)
+/*
+ * Parameter i (from 1) of p, those before it that were not set being NULL;
+ * the index of its slot.
+ */
+static int param_slot(struct pg_params *p, int i)
 {
-    if (p->n >= PG_PARAMS)
+    if (i < 1 || i > PG_PARAMS)
         abort(); /* a programming error: the statement table is fixed */
+    for (; p->n < i; p->n++) {
+        p->values[p->n] = NULL;
+        p->lengths[p->n] = 0;
+        p->formats[p->n] = 0;
+    }
+    return i - 1;
 }
 
-void pg_param_text(struct pg_params *p, const char *s)
+/* Sets parameter i ($i) of p; NULL text or blob is SQL NULL. */
+static void param_text(struct pg_params *p, int i, const char *s)
 {
-    param_check(p);
-    p->values[p->n] = s;
-    p->lengths[p->n] = 0;
-    p->formats[p->n] = 0;
-    p->n++;
+    int k = param_slot(p, i);
+
+    p->values[k] = s;
+    p->lengths[k] = 0;
+    p->formats[k] = 0;
 }
 
-void pg_param_int(struct pg_params *p, int64_t v)
+static void param_int(struct pg_params *p, int i, int64_t v)
 {
-    param_check(p);
-    snprintf(p->numbers[p->n], sizeof(p->numbers[p->n]), "%lld", (long long)v);
-    p->values[p->n] = p->numbers[p->n];
-    p->lengths[p->n] = 0;
-    p->formats[p->n] = 0;
-    p->n++;
+    int k = param_slot(p, i);
+
+    snprintf(p->numbers[k], sizeof(p->numbers[k]), "%lld", (long long)v);
+    p->values[k] = p->numbers[k];
+    p->lengths[k] = 0;
+    p->formats[k] = 0;
 }
 
-void pg_param_blob(struct pg_params *p, const void *data, size_t len)
+static void param_blob(struct pg_params *p, int i, const void *data, size_t len)
 {
-    param_check(p);
-    p->values[p->n] = data;
-    p->lengths[p->n] = (int)len;
-    p->formats[p->n] = 1;
-    p->n++;
+    int k = param_slot(p, i);
+
+    p->values[k] = data;
+    p->lengths[k] = (int)len;
+    p->formats[k] = 1;
 }
 
 /* ---- errors and statements --------------------------------------------------- */
@@ -195,15 +207,23 @@ static int conn_run(struct pg_conn *c, const char *sql, const char *what, struct
     return res != NULL ? 0 : -1;
 }
 
-PGresult *pg_exec(struct pg_tx *tx, const char *sql, const struct pg_params *p, const char *what,
-                  struct err *e)
+/*
+ * Runs sql with p on tx's connection: a result (the caller PQclear()s it)
+ * whose status is PGRES_TUPLES_OK or PGRES_COMMAND_OK, or NULL with e set
+ * (unique_violation ERR_CONFLICT, lock or serialization failures and a lost
+ * connection ERR_UNAVAILABLE, anything else ERR_INTERNAL).
+ */
+static PGresult *pg_exec(struct pg_tx *tx, const char *sql, const struct pg_params *p,
+                         const char *what, struct err *e)
 {
-    struct pg_params none = {0};
-
-    return conn_exec(tx->conn, sql, p != NULL ? p : &none, what, e);
+    return conn_exec(tx->conn, sql, p, what, e);
 }
 
-int pg_tenant_set(struct pg_tx *tx, const char *tenant, struct err *e)
+/*
+ * Makes vouch.tenant of tx's transaction `tenant` (the row-level security
+ * policies compare every row's tenant with it); a no-op if it already is.
+ */
+static int pg_tenant_set(struct pg_tx *tx, const char *tenant, struct err *e)
 {
     struct pg_params p = {0};
     PGresult *res;
@@ -212,7 +232,7 @@ int pg_tenant_set(struct pg_tx *tx, const char *tenant, struct err *e)
         return err_set(e, ERR_INTERNAL, "database: a call on tenant data without a tenant");
     if (tx->tenant != NULL && strcmp(tx->tenant, tenant) == 0)
         return 0;
-    pg_param_text(&p, tenant);
+    param_text(&p, 1, tenant);
     res = pg_exec(tx, "SELECT set_config('vouch.tenant', $1, true)", &p, "tenant", e);
     if (res == NULL)
         return -1;
@@ -222,13 +242,169 @@ int pg_tenant_set(struct pg_tx *tx, const char *tenant, struct err *e)
     return 0;
 }
 
-int pg_cross_tenant(struct pg_tx *tx, int on, struct err *e)
+/* Turns the cross-tenant read policy (vouch.cross_tenant) on or off: the driver's cross_tenant. */
+static int pg_cross_tenant(struct db_tx *tx, int on, struct err *e)
 {
-    return conn_run(tx->conn,
+    return conn_run(((struct pg_tx *)tx)->conn,
                     on ? "SELECT set_config('vouch.cross_tenant', 'on', true)"
                        : "SELECT set_config('vouch.cross_tenant', 'off', true)",
                     "cross-tenant read", e);
 }
+
+/* ---- the driver: statements of store_data.c ---------------------------------- */
+
+#define PG_TX(st)  ((struct pg_tx *)(st)->tx)
+#define RESULT(st) ((PGresult *)(st)->handle)
+
+/*
+ * Starts statement sql on st for tenant's rows (vouch.tenant is set first, if
+ * it is not already), and gives it the tx's parameters until it runs.
+ */
+static int stmt_start(struct db_stmt *st, const char *tenant, const char *sql, struct err *e)
+{
+    struct pg_tx *tx = PG_TX(st);
+
+    if (tenant != NULL && pg_tenant_set(tx, tenant, e) != 0)
+        return -1;
+    tx->params.n = 0;
+    tx->binding = st;
+    st->sql = sql;
+    return 0;
+}
+
+static int drv_open(struct db_stmt *st, const char *tenant, enum query_id q, struct err *e)
+{
+    return stmt_start(st, tenant, PG_TX(st)->db.queries[q], e);
+}
+
+/* The text of a search is made for each call; the connection keeps it prepared by its text. */
+static int drv_open_search(struct db_stmt *st, const char *tenant, enum search_id s, unsigned mask,
+                           struct err *e)
+{
+    char *sql = db_search_text(&pg_dialect, s, mask);
+
+    if (stmt_start(st, tenant, sql, e) != 0) {
+        free(sql);
+        return -1;
+    }
+    st->own = sql;
+    return 0;
+}
+
+static int drv_open_text(struct db_stmt *st, const char *tenant, const char *sql, struct err *e)
+{
+    return stmt_start(st, tenant, sql, e);
+}
+
+/* The parameters st binds: only the statement opened last, before it runs. */
+static struct pg_params *params_of(struct db_stmt *st)
+{
+    if (PG_TX(st)->binding != st)
+        abort(); /* a programming error: bind a statement before opening the next */
+    return &PG_TX(st)->params;
+}
+
+static void drv_bind_text(struct db_stmt *st, int i, const char *s)
+{
+    param_text(params_of(st), i, s);
+}
+
+static void drv_bind_int64(struct db_stmt *st, int i, int64_t v)
+{
+    param_int(params_of(st), i, v);
+}
+
+static void drv_bind_blob(struct db_stmt *st, int i, const void *p, size_t n)
+{
+    param_blob(params_of(st), i, p, n);
+}
+
+static void drv_bind_null(struct db_stmt *st, int i)
+{
+    param_text(params_of(st), i, NULL);
+}
+
+/* The first step runs the statement and holds its whole result; the next ones move on a row. */
+static int drv_step(struct db_stmt *st, const char *what, struct err *e)
+{
+    PGresult *res;
+
+    if (st->handle == NULL) {
+        res = pg_exec(PG_TX(st), st->sql, params_of(st), what, e);
+        PG_TX(st)->binding = NULL;
+        if (res == NULL)
+            return -1;
+        st->handle = res;
+        st->row = -1;
+    }
+    return ++st->row < PQntuples(RESULT(st)) ? 1 : 0;
+}
+
+static const char *drv_read_text(struct db_stmt *st, int col)
+{
+    return PQgetisnull(RESULT(st), st->row, col) ? NULL : PQgetvalue(RESULT(st), st->row, col);
+}
+
+static int64_t drv_read_int64(struct db_stmt *st, int col)
+{
+    return PQgetisnull(RESULT(st), st->row, col)
+               ? 0
+               : strtoll(PQgetvalue(RESULT(st), st->row, col), NULL, 10);
+}
+
+/* A bytea column (text format, hex); NULL for SQL NULL and, as SQLite does, for no bytes. */
+static unsigned char *drv_read_blob(struct db_stmt *st, int col, size_t *n)
+{
+    unsigned char *raw, *out = NULL;
+    size_t len = 0;
+
+    *n = 0;
+    if (PQgetisnull(RESULT(st), st->row, col))
+        return NULL;
+    raw = PQunescapeBytea((const unsigned char *)PQgetvalue(RESULT(st), st->row, col), &len);
+    if (raw == NULL)
+        abort(); /* out of memory */
+    if (len > 0) {
+        out = xmalloc(len);
+        memcpy(out, raw, len);
+        *n = len;
+    }
+    PQfreemem(raw);
+    return out;
+}
+
+static int64_t drv_changes(struct db_stmt *st)
+{
+    return strtoll(PQcmdTuples(RESULT(st)), NULL, 10);
+}
+
+static void drv_close(struct db_stmt *st)
+{
+    if (PG_TX(st)->binding == st)
+        PG_TX(st)->binding = NULL;
+    PQclear(RESULT(st));
+    st->handle = NULL;
+    free(st->own);
+    st->own = NULL;
+}
+
+static const struct db_driver pg_driver = {
+    .dialect = &pg_dialect,
+    .open = drv_open,
+    .open_search = drv_open_search,
+    .open_text = drv_open_text,
+    .bind_text = drv_bind_text,
+    .bind_int64 = drv_bind_int64,
+    .bind_blob = drv_bind_blob,
+    .bind_null = drv_bind_null,
+    .step = drv_step,
+    .read_text = drv_read_text,
+    .read_int64 = drv_read_int64,
+    .read_blob = drv_read_blob,
+    .changes = drv_changes,
+    .close = drv_close,
+    .cross_tenant = pg_cross_tenant,
+};
 
 /* ---- connections ------------------------------------------------------------ */
 
@@ -379,6 +555,7 @@ struct store *pg_open(const char *url, struct err *e)
     }
     s = xcalloc(1, sizeof(*s));
     s->base.ops = &store_pg_ops;
+    s->queries = db_queries_load(&pg_dialect);
     db_pool_init(&s->pool, &pg_pool, url);
     if ((c = (struct pg_conn *)db_pool_take(&s->pool, e)) == NULL) {
         pg_close(&s->base);
@@ -399,6 +576,7 @@ void pg_close(struct store *base)
     struct pg_store *s = (struct pg_store *)base;
 
     db_pool_destroy(&s->pool);
+    db_queries_free(s->queries);
     free(s);
 }
 
@@ -437,11 +615,13 @@ static struct store_tx *tx_begin(struct store *base, const char *sql, int write,
     if (c == NULL)
         return NULL;
     tx = xcalloc(1, sizeof(*tx));
-    tx->base.ops = &store_pg_ops;
+    tx->db.base.ops = &store_pg_ops;
+    tx->db.drv = &pg_driver;
+    tx->db.queries = s->queries;
+    tx->db.write = write;
     tx->store = s;
     tx->conn = c;
-    tx->write = write;
-    return &tx->base;
+    return &tx->db.base;
 }
 
 struct store_tx *pg_begin(struct store *s, struct err *e)

@@ -65,6 +65,66 @@ static int read_all_across(struct store_tx *tx, enum query_id q, const struct ro
     return rc;
 }
 
+/* ---- the common shapes of a data call --------------------------------------- */
+
+/* Inserts record rec of type t with query q: its columns are parameters 1.., tenant first. */
+static int insert_row(struct store_tx *tx, const char *tenant, enum query_id q,
+                      const struct row_type *t, const void *rec, const char *what, struct err *e)
+{
+    OPEN(tenant, q);
+    db_bind_row(&st, t, rec, tenant, -1);
+    return db_run_insert(&st, what, e);
+}
+
+/* As insert_row, for a query that replaces the row of the same key (an upsert). */
+static int put_row(struct store_tx *tx, const char *tenant, enum query_id q,
+                   const struct row_type *t, const void *rec, const char *what, struct err *e)
+{
+    OPEN(tenant, q);
+    db_bind_row(&st, t, rec, tenant, -1);
+    return db_run(&st, what, e);
+}
+
+/* The one record of query q on tenant's rows (parameter 1) into *out; ERR_NOT_FOUND if none. */
+static int get_of(struct store_tx *tx, const char *tenant, enum query_id q,
+                  const struct row_type *t, void **out, const char *what, struct err *e)
+{
+    OPEN(tenant, q);
+    db_bind_text(&st, 1, tenant);
+    return db_read_one(&st, t, out, what, e);
+}
+
+/* As get_of, for the record named key (parameter 2). */
+static int get_by(struct store_tx *tx, const char *tenant, enum query_id q, const char *key,
+                  const struct row_type *t, void **out, const char *what, struct err *e)
+{
+    OPEN(tenant, q);
+    db_bind_text(&st, 1, tenant);
+    db_bind_text(&st, 2, key);
+    return db_read_one(&st, t, out, what, e);
+}
+
+/* Every record of query q on tenant's rows (parameter 1). */
+static int list_of(struct store_tx *tx, const char *tenant, enum query_id q,
+                   const struct row_type *t, void ***out, size_t *n, const char *what,
+                   struct err *e)
+{
+    OPEN(tenant, q);
+    db_bind_text(&st, 1, tenant);
+    return db_read_all(&st, t, out, n, what, e);
+}
+
+/* Deletes with query q tenant's row (parameter 1), named key (parameter 2) unless key_less. */
+static int delete_by(struct store_tx *tx, const char *tenant, enum query_id q, const char *key,
+                     int key_less, const char *what, struct err *e)
+{
+    OPEN(tenant, q);
+    db_bind_text(&st, 1, tenant);
+    if (!key_less)
+        db_bind_text(&st, 2, key);
+    return db_run_one_change(&st, what, e);
+}
+
 /* ---- tenants ------------------------------------------------------------- */
 
 static int tenant_create(struct store_tx *tx, const char *tenant, struct err *e)
@@ -78,9 +138,7 @@ static int tenant_create(struct store_tx *tx, const char *tenant, struct err *e)
 static int tenant_get(struct store_tx *tx, const char *tenant, struct tenant_rec **out,
                       struct err *e)
 {
-    OPEN(tenant, Q_TENANT_GET);
-    db_bind_text(&st, 1, tenant);
-    return db_read_one(&st, &row_tenant, (void **)out, "tenant", e);
+    return get_of(tx, tenant, Q_TENANT_GET, &row_tenant, (void **)out, "tenant", e);
 }
 
 /* Across tenants, deliberately: the system administrator's listing. */
@@ -164,9 +222,7 @@ static int tenant_purge(struct store_tx *tx, const char *tenant, struct err *e)
 
 static int ca_insert(struct store_tx *tx, const char *tenant, const struct ca_rec *r, struct err *e)
 {
-    OPEN(tenant, Q_CA_INSERT);
-    db_bind_row(&st, &row_ca, r, tenant, -1);
-    return db_run_insert(&st, "CA", e);
+    return insert_row(tx, tenant, Q_CA_INSERT, &row_ca, r, "CA", e);
 }
 
 static int ca_update(struct store_tx *tx, const char *tenant, const struct ca_rec *r, struct err *e)
@@ -187,18 +243,13 @@ static int ca_update(struct store_tx *tx, const char *tenant, const struct ca_re
 static int ca_get(struct store_tx *tx, const char *tenant, const char *name, struct ca_rec **out,
                   struct err *e)
 {
-    OPEN(tenant, Q_CA_GET);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, name);
-    return db_read_one(&st, &row_ca, (void **)out, "CA", e);
+    return get_by(tx, tenant, Q_CA_GET, name, &row_ca, (void **)out, "CA", e);
 }
 
 static int ca_list(struct store_tx *tx, const char *tenant, struct ca_rec ***out, size_t *n,
                    struct err *e)
 {
-    OPEN(tenant, Q_CA_LIST);
-    db_bind_text(&st, 1, tenant);
-    return db_read_all(&st, &row_ca, (void ***)out, n, "CAs", e);
+    return list_of(tx, tenant, Q_CA_LIST, &row_ca, (void ***)out, n, "CAs", e);
 }
 
 /* ---- profiles ------------------------------------------------------------ */
@@ -255,9 +306,7 @@ static int profile_get(struct store_tx *tx, const char *tenant, const char *name
 static int profile_list(struct store_tx *tx, const char *tenant, struct profile_rec ***out,
                         size_t *n, struct err *e)
 {
-    OPEN(tenant, Q_PROFILE_LIST);
-    db_bind_text(&st, 1, tenant);
-    return db_read_all(&st, &row_profile, (void ***)out, n, "profiles", e);
+    return list_of(tx, tenant, Q_PROFILE_LIST, &row_profile, (void ***)out, n, "profiles", e);
 }
 
 /* ---- end entities ------------------------------------------------------- */
@@ -265,9 +314,7 @@ static int profile_list(struct store_tx *tx, const char *tenant, struct profile_
 static int entity_insert(struct store_tx *tx, const char *tenant, const struct entity_rec *r,
                          struct err *e)
 {
-    OPEN(tenant, Q_ENTITY_INSERT);
-    db_bind_row(&st, &row_entity, r, tenant, -1);
-    return db_run_insert(&st, "entity", e);
+    return insert_row(tx, tenant, Q_ENTITY_INSERT, &row_entity, r, "entity", e);
 }
 
 /* Parameters 1..9 are the columns from tenant to metadata, as for an insert. */
@@ -282,10 +329,7 @@ static int entity_update(struct store_tx *tx, const char *tenant, const struct e
 static int entity_get(struct store_tx *tx, const char *tenant, const char *id,
                       struct entity_rec **out, struct err *e)
 {
-    OPEN(tenant, Q_ENTITY_GET);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, id);
-    return db_read_one(&st, &row_entity, (void **)out, "entity", e);
+    return get_by(tx, tenant, Q_ENTITY_GET, id, &row_entity, (void **)out, "entity", e);
 }
 
 /* The filters whose values are set, as a search's mask (bit i: values[i]). */
@@ -327,9 +371,7 @@ static int entity_search(struct store_tx *tx, const char *tenant, const struct e
 static int cert_insert(struct store_tx *tx, const char *tenant, const struct cert_rec *r,
                        struct err *e)
 {
-    OPEN(tenant, Q_CERT_INSERT);
-    db_bind_row(&st, &row_cert, r, tenant, -1);
-    return db_run_insert(&st, "certificate serial", e);
+    return insert_row(tx, tenant, Q_CERT_INSERT, &row_cert, r, "certificate serial", e);
 }
 
 static int cert_count_since(struct store_tx *tx, const char *tenant, int64_t since, int64_t *n,
@@ -502,18 +544,13 @@ static int crl_next_number(struct store_tx *tx, const char *tenant, const char *
 static int crl_insert(struct store_tx *tx, const char *tenant, const struct crl_rec *r,
                       struct err *e)
 {
-    OPEN(tenant, Q_CRL_INSERT);
-    db_bind_row(&st, &row_crl, r, tenant, -1);
-    return db_run_insert(&st, "CRL", e);
+    return insert_row(tx, tenant, Q_CRL_INSERT, &row_crl, r, "CRL", e);
 }
 
 static int crl_latest(struct store_tx *tx, const char *tenant, const char *ca, struct crl_rec **out,
                       struct err *e)
 {
-    OPEN(tenant, Q_CRL_LATEST);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, ca);
-    return db_read_one(&st, &row_crl, (void **)out, "CRL", e);
+    return get_by(tx, tenant, Q_CRL_LATEST, ca, &row_crl, (void **)out, "CRL", e);
 }
 
 static int crl_latest_scope(struct store_tx *tx, const char *tenant, const char *ca, int shard,
@@ -543,27 +580,20 @@ static int crl_prune(struct store_tx *tx, const char *tenant, const char *ca, in
 static int ocsp_responder_get(struct store_tx *tx, const char *tenant, const char *ca,
                               struct ocsp_responder_rec **out, struct err *e)
 {
-    OPEN(tenant, Q_OCSP_RESPONDER_GET);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, ca);
-    return db_read_one(&st, &row_responder, (void **)out, "OCSP responder", e);
+    return get_by(tx, tenant, Q_OCSP_RESPONDER_GET, ca, &row_responder, (void **)out,
+                  "OCSP responder", e);
 }
 
 static int ocsp_responder_put(struct store_tx *tx, const char *tenant,
                               const struct ocsp_responder_rec *r, struct err *e)
 {
-    OPEN(tenant, Q_OCSP_RESPONDER_PUT);
-    db_bind_row(&st, &row_responder, r, tenant, -1);
-    return db_run(&st, "OCSP responder", e);
+    return put_row(tx, tenant, Q_OCSP_RESPONDER_PUT, &row_responder, r, "OCSP responder", e);
 }
 
 static int ocsp_get(struct store_tx *tx, const char *tenant, const char *serial,
                     struct ocsp_resp_rec **out, struct err *e)
 {
-    OPEN(tenant, Q_OCSP_GET);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, serial);
-    return db_read_one(&st, &row_ocsp, (void **)out, "OCSP response", e);
+    return get_by(tx, tenant, Q_OCSP_GET, serial, &row_ocsp, (void **)out, "OCSP response", e);
 }
 
 /* Stores the response only if the certificate still has the status it was made from. */
@@ -604,9 +634,7 @@ static int ocsp_due(struct store_tx *tx, const char *tenant, const char *ca, int
 static int token_insert(struct store_tx *tx, const char *tenant, const struct token_rec *r,
                         struct err *e)
 {
-    OPEN(tenant, Q_TOKEN_INSERT);
-    db_bind_row(&st, &row_token, r, tenant, -1);
-    return db_run_insert(&st, "token", e);
+    return insert_row(tx, tenant, Q_TOKEN_INSERT, &row_token, r, "token", e);
 }
 
 /* Across tenants, deliberately: how a request learns its tenant. */
@@ -634,17 +662,12 @@ static int token_find(struct store_tx *tx, const char *hash, struct token_rec **
 static int token_list(struct store_tx *tx, const char *tenant, struct token_rec ***out, size_t *n,
                       struct err *e)
 {
-    OPEN(tenant, Q_TOKEN_LIST);
-    db_bind_text(&st, 1, tenant);
-    return db_read_all(&st, &row_token, (void ***)out, n, "tokens", e);
+    return list_of(tx, tenant, Q_TOKEN_LIST, &row_token, (void ***)out, n, "tokens", e);
 }
 
 static int token_delete(struct store_tx *tx, const char *tenant, const char *id, struct err *e)
 {
-    OPEN(tenant, Q_TOKEN_DELETE);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, id);
-    return db_run_one_change(&st, "token", e);
+    return delete_by(tx, tenant, Q_TOKEN_DELETE, id, 0, "token", e);
 }
 
 static int token_revoke(struct store_tx *tx, const char *tenant, const char *id, int64_t when,
@@ -662,26 +685,19 @@ static int token_revoke(struct store_tx *tx, const char *tenant, const char *id,
 static int principal_insert(struct store_tx *tx, const char *tenant, const struct principal_rec *r,
                             struct err *e)
 {
-    OPEN(tenant, Q_PRINCIPAL_INSERT);
-    db_bind_row(&st, &row_principal, r, tenant, -1);
-    return db_run_insert(&st, "principal", e);
+    return insert_row(tx, tenant, Q_PRINCIPAL_INSERT, &row_principal, r, "principal", e);
 }
 
 static int principal_get(struct store_tx *tx, const char *tenant, const char *id,
                          struct principal_rec **out, struct err *e)
 {
-    OPEN(tenant, Q_PRINCIPAL_GET);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, id);
-    return db_read_one(&st, &row_principal, (void **)out, "principal", e);
+    return get_by(tx, tenant, Q_PRINCIPAL_GET, id, &row_principal, (void **)out, "principal", e);
 }
 
 static int principal_list(struct store_tx *tx, const char *tenant, struct principal_rec ***out,
                           size_t *n, struct err *e)
 {
-    OPEN(tenant, Q_PRINCIPAL_LIST);
-    db_bind_text(&st, 1, tenant);
-    return db_read_all(&st, &row_principal, (void ***)out, n, "principals", e);
+    return list_of(tx, tenant, Q_PRINCIPAL_LIST, &row_principal, (void ***)out, n, "principals", e);
 }
 
 static int principal_by_cert(struct store_tx *tx, const char *tenant, const char *sha256,
@@ -709,34 +725,25 @@ static int principal_set_disabled(struct store_tx *tx, const char *tenant, const
 static int client_ca_insert(struct store_tx *tx, const char *tenant, const struct client_ca_rec *r,
                             struct err *e)
 {
-    OPEN(tenant, Q_CLIENT_CA_INSERT);
-    db_bind_row(&st, &row_client_ca, r, tenant, -1);
-    return db_run_insert(&st, "client CA", e);
+    return insert_row(tx, tenant, Q_CLIENT_CA_INSERT, &row_client_ca, r, "client CA", e);
 }
 
 static int client_ca_list(struct store_tx *tx, const char *tenant, struct client_ca_rec ***out,
                           size_t *n, struct err *e)
 {
-    OPEN(tenant, Q_CLIENT_CA_LIST);
-    db_bind_text(&st, 1, tenant);
-    return db_read_all(&st, &row_client_ca, (void ***)out, n, "client CAs", e);
+    return list_of(tx, tenant, Q_CLIENT_CA_LIST, &row_client_ca, (void ***)out, n, "client CAs", e);
 }
 
 static int client_ca_delete(struct store_tx *tx, const char *tenant, const char *name,
                             struct err *e)
 {
-    OPEN(tenant, Q_CLIENT_CA_DELETE);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, name);
-    return db_run_one_change(&st, "client CA", e);
+    return delete_by(tx, tenant, Q_CLIENT_CA_DELETE, name, 0, "client CA", e);
 }
 
 static int binding_insert(struct store_tx *tx, const char *tenant, const struct binding_rec *r,
                           struct err *e)
 {
-    OPEN(tenant, Q_BINDING_INSERT);
-    db_bind_row(&st, &row_binding, r, tenant, -1);
-    return db_run_insert(&st, "role binding", e);
+    return insert_row(tx, tenant, Q_BINDING_INSERT, &row_binding, r, "role binding", e);
 }
 
 /* Parameters 1..4 are the columns tenant, principal_tenant, principal and role. */
@@ -788,9 +795,7 @@ static int audit_last(struct store_tx *tx, const char *tenant, struct audit_rec 
 static int audit_insert(struct store_tx *tx, const char *tenant, const struct audit_rec *r,
                         struct err *e)
 {
-    OPEN(tenant, Q_AUDIT_INSERT);
-    db_bind_row(&st, &row_audit, r, tenant, -1);
-    return db_run_insert(&st, "audit event", e);
+    return insert_row(tx, tenant, Q_AUDIT_INSERT, &row_audit, r, "audit event", e);
 }
 
 static int audit_list(struct store_tx *tx, const char *tenant, int64_t after_seq, int limit,
@@ -806,33 +811,27 @@ static int audit_list(struct store_tx *tx, const char *tenant, int64_t after_seq
 static int audit_key_get(struct store_tx *tx, const char *tenant, struct audit_key_rec **out,
                          struct err *e)
 {
-    OPEN(tenant, Q_AUDIT_KEY_GET);
-    db_bind_text(&st, 1, tenant);
-    return db_read_one(&st, &row_audit_key, (void **)out, "audit key", e);
+    return get_of(tx, tenant, Q_AUDIT_KEY_GET, &row_audit_key, (void **)out, "audit key", e);
 }
 
 static int audit_key_insert(struct store_tx *tx, const char *tenant, const struct audit_key_rec *r,
                             struct err *e)
 {
-    OPEN(tenant, Q_AUDIT_KEY_INSERT);
-    db_bind_row(&st, &row_audit_key, r, tenant, -1);
-    return db_run_insert(&st, "audit key", e);
+    return insert_row(tx, tenant, Q_AUDIT_KEY_INSERT, &row_audit_key, r, "audit key", e);
 }
 
 static int audit_checkpoint_insert(struct store_tx *tx, const char *tenant,
                                    const struct audit_checkpoint_rec *r, struct err *e)
 {
-    OPEN(tenant, Q_AUDIT_CHECKPOINT_INSERT);
-    db_bind_row(&st, &row_checkpoint, r, tenant, -1);
-    return db_run_insert(&st, "audit checkpoint", e);
+    return insert_row(tx, tenant, Q_AUDIT_CHECKPOINT_INSERT, &row_checkpoint, r, "audit checkpoint",
+                      e);
 }
 
 static int audit_checkpoint_last(struct store_tx *tx, const char *tenant,
                                  struct audit_checkpoint_rec **out, struct err *e)
 {
-    OPEN(tenant, Q_AUDIT_CHECKPOINT_LAST);
-    db_bind_text(&st, 1, tenant);
-    return db_read_one(&st, &row_checkpoint, (void **)out, "audit checkpoint", e);
+    return get_of(tx, tenant, Q_AUDIT_CHECKPOINT_LAST, &row_checkpoint, (void **)out,
+                  "audit checkpoint", e);
 }
 
 static int audit_checkpoint_list(struct store_tx *tx, const char *tenant, int64_t after_seq,
@@ -874,24 +873,19 @@ static int audit_forward_set(struct store_tx *tx, const char *tenant, const char
 static int audit_target_put(struct store_tx *tx, const char *tenant,
                             const struct audit_target_rec *r, struct err *e)
 {
-    OPEN(tenant, Q_AUDIT_TARGET_PUT);
-    db_bind_row(&st, &row_target, r, tenant, -1);
-    return db_run(&st, "audit forwarding target", e);
+    return put_row(tx, tenant, Q_AUDIT_TARGET_PUT, &row_target, r, "audit forwarding target", e);
 }
 
 static int audit_target_get(struct store_tx *tx, const char *tenant, struct audit_target_rec **out,
                             struct err *e)
 {
-    OPEN(tenant, Q_AUDIT_TARGET_GET);
-    db_bind_text(&st, 1, tenant);
-    return db_read_one(&st, &row_target, (void **)out, "audit forwarding target", e);
+    return get_of(tx, tenant, Q_AUDIT_TARGET_GET, &row_target, (void **)out,
+                  "audit forwarding target", e);
 }
 
 static int audit_target_delete(struct store_tx *tx, const char *tenant, struct err *e)
 {
-    OPEN(tenant, Q_AUDIT_TARGET_DELETE);
-    db_bind_text(&st, 1, tenant);
-    return db_run_one_change(&st, "audit forwarding target", e);
+    return delete_by(tx, tenant, Q_AUDIT_TARGET_DELETE, NULL, 1, "audit forwarding target", e);
 }
 
 /* Across tenants, deliberately: the forwarder's list of tenant SIEMs. */
@@ -907,9 +901,7 @@ static int audit_target_list(struct store_tx *tx, struct audit_target_rec ***out
 static int tsa_unit_insert(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
                            struct err *e)
 {
-    OPEN(tenant, Q_TSA_UNIT_INSERT);
-    db_bind_row(&st, &row_tsa_unit, r, tenant, -1);
-    return db_run_insert(&st, "TSA unit", e);
+    return insert_row(tx, tenant, Q_TSA_UNIT_INSERT, &row_tsa_unit, r, "TSA unit", e);
 }
 
 static int tsa_unit_update(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
@@ -930,26 +922,19 @@ static int tsa_unit_update(struct store_tx *tx, const char *tenant, const struct
 static int tsa_unit_get(struct store_tx *tx, const char *tenant, const char *name,
                         struct tsa_unit_rec **out, struct err *e)
 {
-    OPEN(tenant, Q_TSA_UNIT_GET);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, name);
-    return db_read_one(&st, &row_tsa_unit, (void **)out, "TSA unit", e);
+    return get_by(tx, tenant, Q_TSA_UNIT_GET, name, &row_tsa_unit, (void **)out, "TSA unit", e);
 }
 
 static int tsa_unit_list(struct store_tx *tx, const char *tenant, struct tsa_unit_rec ***out,
                          size_t *n, struct err *e)
 {
-    OPEN(tenant, Q_TSA_UNIT_LIST);
-    db_bind_text(&st, 1, tenant);
-    return db_read_all(&st, &row_tsa_unit, (void ***)out, n, "TSA units", e);
+    return list_of(tx, tenant, Q_TSA_UNIT_LIST, &row_tsa_unit, (void ***)out, n, "TSA units", e);
 }
 
 static int tsa_token_insert(struct store_tx *tx, const char *tenant, const struct tsa_token_rec *r,
                             struct err *e)
 {
-    OPEN(tenant, Q_TSA_TOKEN_INSERT);
-    db_bind_row(&st, &row_tsa_token, r, tenant, -1);
-    return db_run_insert(&st, "time-stamp token", e);
+    return insert_row(tx, tenant, Q_TSA_TOKEN_INSERT, &row_tsa_token, r, "time-stamp token", e);
 }
 
 static int tsa_token_get(struct store_tx *tx, const char *tenant, const char *unit,
@@ -1027,10 +1012,8 @@ static int lease_count(struct store_tx *tx, const char *tenant, const char *pref
 static int idempotency_get(struct store_tx *tx, const char *tenant, const char *key,
                            struct idempotency_rec **out, struct err *e)
 {
-    OPEN(tenant, Q_IDEMPOTENCY_GET);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, key);
-    return db_read_one(&st, &row_idempotency, (void **)out, "idempotency key", e);
+    return get_by(tx, tenant, Q_IDEMPOTENCY_GET, key, &row_idempotency, (void **)out,
+                  "idempotency key", e);
 }
 
 /*
@@ -1071,9 +1054,7 @@ static int offline_import_get(struct store_tx *tx, const char *tenant, const cha
 static int offline_import_insert(struct store_tx *tx, const char *tenant,
                                  const struct offline_import_rec *r, struct err *e)
 {
-    OPEN(tenant, Q_OFFLINE_INSERT);
-    db_bind_row(&st, &row_offline_import, r, tenant, -1);
-    return db_run_insert(&st, "offline import", e);
+    return insert_row(tx, tenant, Q_OFFLINE_INSERT, &row_offline_import, r, "offline import", e);
 }
 
 /* ---- registration authority ---------------------------------------------- */
@@ -1081,42 +1062,30 @@ static int offline_import_insert(struct store_tx *tx, const char *tenant,
 static int workflow_put(struct store_tx *tx, const char *tenant, const struct workflow_rec *r,
                         struct err *e)
 {
-    OPEN(tenant, Q_WORKFLOW_PUT);
-    db_bind_row(&st, &row_workflow, r, tenant, -1);
-    return db_run(&st, "workflow", e);
+    return put_row(tx, tenant, Q_WORKFLOW_PUT, &row_workflow, r, "workflow", e);
 }
 
 static int workflow_get(struct store_tx *tx, const char *tenant, const char *name,
                         struct workflow_rec **out, struct err *e)
 {
-    OPEN(tenant, Q_WORKFLOW_GET);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, name);
-    return db_read_one(&st, &row_workflow, (void **)out, "workflow", e);
+    return get_by(tx, tenant, Q_WORKFLOW_GET, name, &row_workflow, (void **)out, "workflow", e);
 }
 
 static int workflow_list(struct store_tx *tx, const char *tenant, struct workflow_rec ***out,
                          size_t *n, struct err *e)
 {
-    OPEN(tenant, Q_WORKFLOW_LIST);
-    db_bind_text(&st, 1, tenant);
-    return db_read_all(&st, &row_workflow, (void ***)out, n, "workflows", e);
+    return list_of(tx, tenant, Q_WORKFLOW_LIST, &row_workflow, (void ***)out, n, "workflows", e);
 }
 
 static int workflow_delete(struct store_tx *tx, const char *tenant, const char *name, struct err *e)
 {
-    OPEN(tenant, Q_WORKFLOW_DELETE);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, name);
-    return db_run_one_change(&st, "workflow", e);
+    return delete_by(tx, tenant, Q_WORKFLOW_DELETE, name, 0, "workflow", e);
 }
 
 static int request_insert(struct store_tx *tx, const char *tenant, const struct request_rec *r,
                           struct err *e)
 {
-    OPEN(tenant, Q_REQUEST_INSERT);
-    db_bind_row(&st, &row_request, r, tenant, -1);
-    return db_run_insert(&st, "request", e);
+    return insert_row(tx, tenant, Q_REQUEST_INSERT, &row_request, r, "request", e);
 }
 
 /* In a write transaction, where the dialect has Q_REQUEST_GET_LOCKED, the row stays locked. */
@@ -1173,32 +1142,25 @@ static int request_expire(struct store_tx *tx, const char *tenant, int64_t now, 
 static int webhook_put(struct store_tx *tx, const char *tenant, const struct webhook_rec *r,
                        struct err *e)
 {
-    OPEN(tenant, Q_WEBHOOK_PUT);
-    db_bind_row(&st, &row_webhook, r, tenant, -1);
-    return db_run(&st, "webhook", e);
+    return put_row(tx, tenant, Q_WEBHOOK_PUT, &row_webhook, r, "webhook", e);
 }
 
 static int webhook_get(struct store_tx *tx, const char *tenant, struct webhook_rec **out,
                        struct err *e)
 {
-    OPEN(tenant, Q_WEBHOOK_GET);
-    db_bind_text(&st, 1, tenant);
-    return db_read_one(&st, &row_webhook, (void **)out, "webhook", e);
+    return get_of(tx, tenant, Q_WEBHOOK_GET, &row_webhook, (void **)out, "webhook", e);
 }
 
 static int webhook_delete(struct store_tx *tx, const char *tenant, struct err *e)
 {
-    OPEN(tenant, Q_WEBHOOK_DELETE);
-    db_bind_text(&st, 1, tenant);
-    return db_run_one_change(&st, "webhook", e);
+    return delete_by(tx, tenant, Q_WEBHOOK_DELETE, NULL, 1, "webhook", e);
 }
 
 static int webhook_event_insert(struct store_tx *tx, const char *tenant,
                                 const struct webhook_event_rec *r, struct err *e)
 {
-    OPEN(tenant, Q_WEBHOOK_EVENT_INSERT);
-    db_bind_row(&st, &row_webhook_event, r, tenant, -1);
-    return db_run_insert(&st, "webhook event", e);
+    return insert_row(tx, tenant, Q_WEBHOOK_EVENT_INSERT, &row_webhook_event, r, "webhook event",
+                      e);
 }
 
 static int webhook_event_due(struct store_tx *tx, const char *tenant, int64_t now, int limit,
@@ -1214,10 +1176,7 @@ static int webhook_event_due(struct store_tx *tx, const char *tenant, int64_t no
 static int webhook_event_delete(struct store_tx *tx, const char *tenant, const char *id,
                                 struct err *e)
 {
-    OPEN(tenant, Q_WEBHOOK_EVENT_DELETE);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, id);
-    return db_run_one_change(&st, "webhook event", e);
+    return delete_by(tx, tenant, Q_WEBHOOK_EVENT_DELETE, id, 0, "webhook event", e);
 }
 
 static int webhook_event_update(struct store_tx *tx, const char *tenant,

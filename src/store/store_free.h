@@ -1,6 +1,6 @@
 /*
  * store_free.h — the records' *_free functions as void * callbacks, for the
- * backends' row readers (sqlite_data.c, pg_data.c).
+ * record types of the row mapping (store_rows.c).
  */
 #ifndef VOUCH_STORE_FREE_H
 #define VOUCH_STORE_FREE_H

@@ -55,9 +55,7 @@ static int read_all_across(struct store_tx *tx, enum query_id q, const struct ro
     rc = db_open(&st, TX(tx), NULL, q, e) == 0 ? db_read_all(&st, t, out, n, what, e) : -1;
     if (drv->cross_tenant != NULL && drv->cross_tenant(TX(tx), 0, rc == 0 ? e : NULL) != 0 &&
         rc == 0) {
-        for (size_t i = 0; i < *n; i++)
-            t->free((*out)[i]);
-        free(*out);
+        row_list_free(t, *out, *n);
         *out = NULL;
         *n = 0;
         rc = -1;

@@ -275,9 +275,7 @@ int db_read_all(struct db_stmt *st, const struct row_type *t, void ***out, size_
     }
     db_close(st);
     if (rc < 0) {
-        for (size_t i = 0; i < count; i++)
-            t->free(list[i]);
-        free(list);
+        row_list_free(t, list, count);
         return -1;
     }
     *out = list;

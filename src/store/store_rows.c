@@ -4,8 +4,8 @@
  * member's C type is checked against its field type when this file compiles.
  */
 #include "store/store_rows.h"
-#include "store/store_free.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* The offset of member m of REC, which must be of C type ctype. */
@@ -13,13 +13,16 @@
 
 /* The tables are kept one column a line, in column order. */
 /* clang-format off */
-#define TEXT(m)                      {#m, FIELD_TEXT, MEMBER(m, char *), 0, NULL}
-#define TEXT_AS(column, m, fallback) {column, FIELD_TEXT, MEMBER(m, char *), 0, fallback}
-#define INT64(m)                     {#m, FIELD_INT64, MEMBER(m, int64_t), 0, NULL}
-#define INT(m)                       {#m, FIELD_INT, MEMBER(m, int), 0, NULL}
-#define BLOB(m, len)                 {#m, FIELD_BLOB, MEMBER(m, unsigned char *), MEMBER(len, size_t), NULL}
-#define BLOB_AS(column, m, len)      {column, FIELD_BLOB, MEMBER(m, unsigned char *), MEMBER(len, size_t), NULL}
-#define ROW(name, rec, fields, free) {name, fields, ARRAY_LEN(fields), sizeof(rec), free}
+#define TEXT(m)               {#m, FIELD_TEXT, MEMBER(m, char *), 0, NULL, 0}
+#define TEXT_AS(col, m, dflt) {col, FIELD_TEXT, MEMBER(m, char *), 0, dflt, 0}
+#define SECRET(m, dflt)       {#m, FIELD_TEXT, MEMBER(m, char *), 0, dflt, 1}
+#define INT64(m)              {#m, FIELD_INT64, MEMBER(m, int64_t), 0, NULL, 0}
+#define INT(m)                {#m, FIELD_INT, MEMBER(m, int), 0, NULL, 0}
+#define BLOB(m, len) \
+    {#m, FIELD_BLOB, MEMBER(m, unsigned char *), MEMBER(len, size_t), NULL, 0}
+#define BLOB_AS(col, m, len) \
+    {col, FIELD_BLOB, MEMBER(m, unsigned char *), MEMBER(len, size_t), NULL, 0}
+#define ROW(name, rec, fields) {name, fields, ARRAY_LEN(fields), sizeof(rec)}
 
 #define REC struct tenant_rec
 static const struct field tenant_fields[] = {
@@ -33,8 +36,7 @@ static const struct field tenant_fields[] = {
     INT(requests_per_second),
 };
 #undef REC
-const struct row_type row_tenant =
-    ROW("tenant", struct tenant_rec, tenant_fields, store_free_tenant);
+const struct row_type row_tenant = ROW("tenant", struct tenant_rec, tenant_fields);
 
 #define REC struct ca_rec
 static const struct field ca_fields[] = {
@@ -54,7 +56,7 @@ static const struct field ca_fields[] = {
     INT64(created),
 };
 #undef REC
-const struct row_type row_ca = ROW("ca", struct ca_rec, ca_fields, store_free_ca);
+const struct row_type row_ca = ROW("ca", struct ca_rec, ca_fields);
 
 #define REC struct profile_rec
 static const struct field profile_fields[] = {
@@ -65,8 +67,7 @@ static const struct field profile_fields[] = {
     INT64(created),
 };
 #undef REC
-const struct row_type row_profile =
-    ROW("profile", struct profile_rec, profile_fields, store_free_profile);
+const struct row_type row_profile = ROW("profile", struct profile_rec, profile_fields);
 
 #define REC struct entity_rec
 static const struct field entity_fields[] = {
@@ -82,8 +83,7 @@ static const struct field entity_fields[] = {
     INT64(created),
 };
 #undef REC
-const struct row_type row_entity =
-    ROW("entity", struct entity_rec, entity_fields, store_free_entity);
+const struct row_type row_entity = ROW("entity", struct entity_rec, entity_fields);
 
 #define REC struct cert_rec
 static const struct field cert_fields[] = {
@@ -110,7 +110,7 @@ static const struct field cert_fields[] = {
     TEXT(requester),
 };
 #undef REC
-const struct row_type row_cert = ROW("cert", struct cert_rec, cert_fields, store_free_cert);
+const struct row_type row_cert = ROW("cert", struct cert_rec, cert_fields);
 
 #define REC struct crl_rec
 static const struct field crl_fields[] = {
@@ -124,7 +124,7 @@ static const struct field crl_fields[] = {
     INT64(delta_base),
 };
 #undef REC
-const struct row_type row_crl = ROW("crl", struct crl_rec, crl_fields, store_free_crl);
+const struct row_type row_crl = ROW("crl", struct crl_rec, crl_fields);
 
 #define REC struct ocsp_responder_rec
 static const struct field responder_fields[] = {
@@ -138,8 +138,7 @@ static const struct field responder_fields[] = {
     INT64(created),
 };
 #undef REC
-const struct row_type row_responder =
-    ROW("responder", struct ocsp_responder_rec, responder_fields, store_free_responder);
+const struct row_type row_responder = ROW("responder", struct ocsp_responder_rec, responder_fields);
 
 #define REC struct ocsp_resp_rec
 static const struct field ocsp_fields[] = {
@@ -152,7 +151,7 @@ static const struct field ocsp_fields[] = {
     BLOB(der, der_len),
 };
 #undef REC
-const struct row_type row_ocsp = ROW("ocsp", struct ocsp_resp_rec, ocsp_fields, store_free_ocsp);
+const struct row_type row_ocsp = ROW("ocsp", struct ocsp_resp_rec, ocsp_fields);
 
 #define REC struct token_rec
 static const struct field token_fields[] = {
@@ -168,7 +167,7 @@ static const struct field token_fields[] = {
     INT64(revoked),
 };
 #undef REC
-const struct row_type row_token = ROW("token", struct token_rec, token_fields, store_free_token);
+const struct row_type row_token = ROW("token", struct token_rec, token_fields);
 
 #define REC struct principal_rec
 static const struct field principal_fields[] = {
@@ -184,8 +183,7 @@ static const struct field principal_fields[] = {
     TEXT(cert_sha256),
 };
 #undef REC
-const struct row_type row_principal =
-    ROW("principal", struct principal_rec, principal_fields, store_free_principal);
+const struct row_type row_principal = ROW("principal", struct principal_rec, principal_fields);
 
 #define REC struct client_ca_rec
 static const struct field client_ca_fields[] = {
@@ -196,8 +194,7 @@ static const struct field client_ca_fields[] = {
     INT64(created),
 };
 #undef REC
-const struct row_type row_client_ca =
-    ROW("client_ca", struct client_ca_rec, client_ca_fields, store_free_client_ca);
+const struct row_type row_client_ca = ROW("client_ca", struct client_ca_rec, client_ca_fields);
 
 #define REC struct binding_rec
 static const struct field binding_fields[] = {
@@ -208,8 +205,7 @@ static const struct field binding_fields[] = {
     INT64(created),
 };
 #undef REC
-const struct row_type row_binding =
-    ROW("binding", struct binding_rec, binding_fields, store_free_binding);
+const struct row_type row_binding = ROW("binding", struct binding_rec, binding_fields);
 
 #define REC struct audit_rec
 static const struct field audit_fields[] = {
@@ -225,7 +221,7 @@ static const struct field audit_fields[] = {
     TEXT(hash),
 };
 #undef REC
-const struct row_type row_audit = ROW("audit", struct audit_rec, audit_fields, store_free_audit);
+const struct row_type row_audit = ROW("audit", struct audit_rec, audit_fields);
 
 #define REC struct audit_key_rec
 static const struct field audit_key_fields[] = {
@@ -236,8 +232,7 @@ static const struct field audit_key_fields[] = {
     INT64(created),
 };
 #undef REC
-const struct row_type row_audit_key =
-    ROW("audit_key", struct audit_key_rec, audit_key_fields, store_free_audit_key);
+const struct row_type row_audit_key = ROW("audit_key", struct audit_key_rec, audit_key_fields);
 
 #define REC struct audit_checkpoint_rec
 static const struct field checkpoint_fields[] = {
@@ -251,7 +246,7 @@ static const struct field checkpoint_fields[] = {
 };
 #undef REC
 const struct row_type row_checkpoint =
-    ROW("checkpoint", struct audit_checkpoint_rec, checkpoint_fields, store_free_checkpoint);
+    ROW("checkpoint", struct audit_checkpoint_rec, checkpoint_fields);
 
 #define REC struct audit_target_rec
 static const struct field target_fields[] = {
@@ -263,8 +258,7 @@ static const struct field target_fields[] = {
     INT64(created),
 };
 #undef REC
-const struct row_type row_target =
-    ROW("target", struct audit_target_rec, target_fields, store_free_target);
+const struct row_type row_target = ROW("target", struct audit_target_rec, target_fields);
 
 #define REC struct tsa_unit_rec
 static const struct field tsa_unit_fields[] = {
@@ -285,8 +279,7 @@ static const struct field tsa_unit_fields[] = {
     INT64(created),
 };
 #undef REC
-const struct row_type row_tsa_unit =
-    ROW("tsa_unit", struct tsa_unit_rec, tsa_unit_fields, store_free_tsa_unit);
+const struct row_type row_tsa_unit = ROW("tsa_unit", struct tsa_unit_rec, tsa_unit_fields);
 
 #define REC struct tsa_token_rec
 static const struct field tsa_token_fields[] = {
@@ -303,8 +296,7 @@ static const struct field tsa_token_fields[] = {
     BLOB(der, der_len),
 };
 #undef REC
-const struct row_type row_tsa_token =
-    ROW("tsa_token", struct tsa_token_rec, tsa_token_fields, store_free_tsa_token);
+const struct row_type row_tsa_token = ROW("tsa_token", struct tsa_token_rec, tsa_token_fields);
 
 #define REC struct workflow_rec
 static const struct field workflow_fields[] = {
@@ -316,8 +308,7 @@ static const struct field workflow_fields[] = {
     INT64(created),
 };
 #undef REC
-const struct row_type row_workflow =
-    ROW("workflow", struct workflow_rec, workflow_fields, store_free_workflow);
+const struct row_type row_workflow = ROW("workflow", struct workflow_rec, workflow_fields);
 
 #define REC struct request_rec
 static const struct field request_fields[] = {
@@ -338,21 +329,19 @@ static const struct field request_fields[] = {
     INT64(decided),
 };
 #undef REC
-const struct row_type row_request =
-    ROW("request", struct request_rec, request_fields, store_free_request);
+const struct row_type row_request = ROW("request", struct request_rec, request_fields);
 
 #define REC struct webhook_rec
 static const struct field webhook_fields[] = {
     TEXT(tenant),
     TEXT(url),
-    TEXT_AS("secret", secret, ""),
+    SECRET(secret, ""),
     INT64(created),
     TEXT(key_id),
     TEXT(nonce),
 };
 #undef REC
-const struct row_type row_webhook =
-    ROW("webhook", struct webhook_rec, webhook_fields, store_free_webhook);
+const struct row_type row_webhook = ROW("webhook", struct webhook_rec, webhook_fields);
 
 #define REC struct webhook_event_rec
 static const struct field webhook_event_fields[] = {
@@ -367,7 +356,7 @@ static const struct field webhook_event_fields[] = {
 };
 #undef REC
 const struct row_type row_webhook_event =
-    ROW("webhook_event", struct webhook_event_rec, webhook_event_fields, store_free_webhook_event);
+    ROW("webhook_event", struct webhook_event_rec, webhook_event_fields);
 
 #define REC struct idempotency_rec
 static const struct field idempotency_fields[] = {
@@ -381,7 +370,7 @@ static const struct field idempotency_fields[] = {
 };
 #undef REC
 const struct row_type row_idempotency =
-    ROW("idempotency", struct idempotency_rec, idempotency_fields, store_free_idempotency);
+    ROW("idempotency", struct idempotency_rec, idempotency_fields);
 
 #define REC struct offline_import_rec
 static const struct field offline_import_fields[] = {
@@ -396,8 +385,7 @@ static const struct field offline_import_fields[] = {
 };
 #undef REC
 const struct row_type row_offline_import =
-    ROW("offline_import", struct offline_import_rec,
-        offline_import_fields, store_free_offline_import);
+    ROW("offline_import", struct offline_import_rec, offline_import_fields);
 
 /* clang-format on */
 
@@ -418,4 +406,48 @@ const struct row_type *row_type_find(const char *name, size_t len)
         if (strlen(row_types[i]->name) == len && memcmp(row_types[i]->name, name, len) == 0)
             return row_types[i];
     return NULL;
+}
+
+void row_free(const struct row_type *t, void *rec)
+{
+    if (rec == NULL)
+        return;
+    for (int i = 0; i < t->nfields; i++) {
+        const struct field *f = &t->fields[i];
+        char **text = row_member(rec, f);
+
+        if (f->type == FIELD_TEXT && f->secret && *text != NULL)
+            secure_zero(*text, strlen(*text));
+        if (f->type == FIELD_TEXT)
+            free(*text);
+        else if (f->type == FIELD_BLOB)
+            free(*(unsigned char **)row_member(rec, f));
+    }
+    free(rec);
+}
+
+void row_list_free(const struct row_type *t, void **list, size_t n)
+{
+    for (size_t i = 0; list != NULL && i < n; i++)
+        row_free(t, list[i]);
+    free(list);
+}
+
+void *row_dup(const struct row_type *t, const void *rec)
+{
+    unsigned char *copy = xmalloc(t->size);
+
+    memcpy(copy, rec, t->size);
+    for (int i = 0; i < t->nfields; i++) {
+        const struct field *f = &t->fields[i];
+        char **text = row_member(copy, f);
+        unsigned char **blob = row_member(copy, f);
+        size_t len = f->type == FIELD_BLOB ? *(size_t *)(copy + f->len_offset) : 0;
+
+        if (f->type == FIELD_TEXT && *text != NULL)
+            *text = xstrdup(*text);
+        else if (f->type == FIELD_BLOB && *blob != NULL)
+            *blob = memcpy(xmalloc(len), *blob, len);
+    }
+    return copy;
 }

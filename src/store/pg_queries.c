@@ -1,10 +1,11 @@
 /*
- * pg_queries.c — the PostgreSQL dialect: the text of every query of
- * store_driver.h and the fragments of the searches.  Every query on tenant
- * data names the tenant in its WHERE clause, and runs with vouch.tenant set
- * to it (row-level security is the second wall, not the first); only the
- * tenant listing, the token lookup by hash and the forwarding targets' list
- * read across tenants, under vouch.cross_tenant.
+ * pg_queries.c — the PostgreSQL dialect: the queries PostgreSQL writes its own
+ * way or alone has (the others are store_queries.c's, with $1 for ?1) and the
+ * fragments of the searches.  Every query on tenant data names the tenant in
+ * its WHERE clause, and runs with vouch.tenant set to it (row-level security
+ * is the second wall, not the first); only the tenant listing, the token
+ * lookup by hash and the forwarding targets' list read across tenants, under
+ * vouch.cross_tenant.
  *
  * Inserts use ON CONFLICT DO NOTHING: a clash is ERR_CONFLICT (no row
  * written) without aborting the transaction, so a caller may draw a new
@@ -20,11 +21,6 @@ static const char *const queries[Q_COUNT] = {
     /* tenants */
     [Q_TENANT_INSERT] = "INSERT INTO tenants (name, status, created) VALUES ($1, 'active', $2) "
                         "ON CONFLICT DO NOTHING",
-    [Q_TENANT_GET] = "SELECT {tenant} FROM tenants WHERE name = $1",
-    [Q_TENANT_LIST] = "SELECT {tenant} FROM tenants ORDER BY name",
-    [Q_TENANT_UPDATE] = "UPDATE tenants SET status = $2, status_reason = $3, deleted_at = $4,"
-                        " purge_after = $5, certs_per_hour = $6, requests_per_second = $7"
-                        " WHERE name = $1",
     /* Every table of this schema with a tenant column: what a tenant's purge empties. */
     [Q_TENANT_TABLES] = "SELECT c.table_name FROM information_schema.columns c"
                         " JOIN information_schema.tables t ON t.table_schema = c.table_schema"
@@ -34,45 +30,19 @@ static const char *const queries[Q_COUNT] = {
 
     /* CAs and profiles */
     [Q_CA_INSERT] = "INSERT INTO cas ({ca}) VALUES ({?ca}) ON CONFLICT DO NOTHING",
-    [Q_CA_UPDATE] = "UPDATE cas SET status = $3, subject = $4, cert = $5, chain = $6, "
-                    "options = $7, not_before = $8, not_after = $9 "
-                    "WHERE tenant = $1 AND name = $2",
-    [Q_CA_GET] = "SELECT {ca} FROM cas WHERE tenant = $1 AND name = $2",
-    [Q_CA_LIST] = "SELECT {ca} FROM cas WHERE tenant = $1 ORDER BY created, name",
     /* A transaction-scoped advisory lock on (tenant, name): writers number versions in turn. */
     [Q_PROFILE_LOCK] =
         "SELECT pg_advisory_xact_lock(hashtextextended('profile/' || $1 || '/' || $2, 0))",
-    [Q_PROFILE_MAXVER] =
-        "SELECT COALESCE(MAX(version), 0) FROM profiles WHERE tenant = $1 AND name = $2",
     [Q_PROFILE_INSERT] =
         "INSERT INTO profiles ({profile}) VALUES ({?profile}) ON CONFLICT DO NOTHING",
-    [Q_PROFILE_GET_LATEST] = "SELECT {profile} FROM profiles "
-                             "WHERE tenant = $1 AND name = $2 ORDER BY version DESC LIMIT 1",
-    [Q_PROFILE_GET_VERSION] = "SELECT {profile} FROM profiles "
-                              "WHERE tenant = $1 AND name = $2 AND version = $3",
-    [Q_PROFILE_LIST] = "SELECT {profile} FROM profiles p "
-                       "WHERE p.tenant = $1 AND p.version = (SELECT MAX(q.version) FROM profiles q "
-                       "WHERE q.tenant = p.tenant AND q.name = p.name) ORDER BY p.name",
 
     /* end entities */
     [Q_ENTITY_INSERT] = "INSERT INTO entities ({entity}) VALUES ({?entity}) ON CONFLICT DO NOTHING",
-    [Q_ENTITY_UPDATE] = "UPDATE entities SET name = $3, kind = $4, email = $5, "
-                        "manufacturer = $6, model = $7, serial_number = $8, metadata = $9 "
-                        "WHERE tenant = $1 AND id = $2",
-    [Q_ENTITY_GET] = "SELECT {entity} FROM entities WHERE tenant = $1 AND id = $2",
 
     /* certificates */
     [Q_CERT_INSERT] = "INSERT INTO certs ({cert}) VALUES ({?cert}) ON CONFLICT DO NOTHING",
-    [Q_CERT_GET] = "SELECT {cert} FROM certs WHERE tenant = $1 AND serial = $2",
     /* Locked until commit, as SQLite's single writer guarantees. */
     [Q_CERT_GET_LOCKED] = "SELECT {cert} FROM certs WHERE tenant = $1 AND serial = $2 FOR UPDATE",
-    [Q_CERT_COUNT_SINCE] =
-        "SELECT count(*) FROM certs WHERE tenant = $1 AND counted = 1 AND created >= $2",
-    [Q_CERT_SET_STATUS] = "UPDATE certs SET status = $3, revoked_at = $4, reason = $5, "
-                          "invalidity_date = $6, status_changed = $7 "
-                          "WHERE tenant = $1 AND serial = $2",
-    [Q_CERT_REVOKED] = "SELECT {cert} FROM certs WHERE tenant = $1 AND ca = $2 "
-                       "AND status IN ('revoked', 'hold') AND not_after >= $3 ORDER BY serial",
     /* CRL entries: a cursor, read in pages of 10000 rows. */
     [Q_CERT_CRL_FULL] = "DECLARE crl_entries NO SCROLL CURSOR FOR SELECT " CRL_ENTRY_COLUMNS
                         " FROM certs WHERE tenant = $1 AND ca = $2 "
@@ -106,12 +76,6 @@ static const char *const queries[Q_COUNT] = {
         "(SELECT COALESCE(MAX(number), 0) FROM crls WHERE tenant = $1 AND ca = $2)) + 1 "
         "RETURNING last",
     [Q_CRL_INSERT] = "INSERT INTO crls ({crl}) VALUES ({?crl}) ON CONFLICT DO NOTHING",
-    [Q_CRL_LATEST] = "SELECT {crl} FROM crls WHERE tenant = $1 AND ca = $2 "
-                     "AND shard = 0 AND delta_base = 0 ORDER BY number DESC LIMIT 1",
-    [Q_CRL_LATEST_FULL] = "SELECT {crl} FROM crls WHERE tenant = $1 AND ca = $2 "
-                          "AND shard = $3 AND delta_base = 0 ORDER BY number DESC LIMIT 1",
-    [Q_CRL_LATEST_DELTA] = "SELECT {crl} FROM crls WHERE tenant = $1 AND ca = $2 "
-                           "AND shard = $3 AND delta_base > 0 ORDER BY number DESC LIMIT 1",
     /* $4 is 1 or 0, which boolean input reads as true or false. */
     [Q_CRL_PRUNE] = "DELETE FROM crls WHERE tenant = $1 AND ca = $2 AND shard = $3 "
                     "AND (delta_base > 0) = $4::boolean AND number < (SELECT number FROM crls "
@@ -119,12 +83,9 @@ static const char *const queries[Q_COUNT] = {
                     "$4::boolean ORDER BY number DESC LIMIT 1 OFFSET $5)",
 
     /* OCSP */
-    [Q_OCSP_RESPONDER_GET] =
-        "SELECT {responder} FROM ocsp_responders WHERE tenant = $1 AND ca = $2",
     [Q_OCSP_RESPONDER_PUT] = "INSERT INTO ocsp_responders ({responder}) VALUES ({?responder}) "
                              "ON CONFLICT (tenant, ca) DO UPDATE SET key_id = $3, "
                              "key_type = $4, serial = $5, cert = $6, not_after = $7, created = $8",
-    [Q_OCSP_GET] = "SELECT {ocsp} FROM ocsp_responses WHERE tenant = $1 AND serial = $2",
     /*
      * Only if the certificate still has the status the response was made
      * from.  Its row is share-locked first (FOR SHARE re-reads the newest
@@ -138,63 +99,27 @@ static const char *const queries[Q_COUNT] = {
                    "UPDATE ocsp_responses SET refresh_at = $3, this_update = $4, "
                    "next_update = $5, der = $6 WHERE tenant = $1 AND serial = $2 "
                    "AND EXISTS (SELECT 1 FROM c)",
-    /* The columns of {cert}, without der. */
-    [Q_OCSP_DUE] = "SELECT c.tenant, c.serial, c.ca, c.profile, c.profile_version, c.entity_id, "
-                   "c.subject, c.sans, c.status, c.not_before, c.not_after, c.revoked_at, "
-                   "c.reason, c.invalidity_date, c.renewed_from, NULL, c.created, "
-                   "c.status_changed, c.crl_shard, c.counted, c.requester "
-                   "FROM ocsp_responses o JOIN certs c ON c.tenant = o.tenant "
-                   "AND c.serial = o.serial WHERE o.tenant = $1 AND o.ca = $2 "
-                   "AND o.refresh_at <= $3 ORDER BY o.refresh_at LIMIT $4",
 
     /* tokens, principals, client CAs, role bindings */
     [Q_TOKEN_INSERT] = "INSERT INTO tokens ({token}) VALUES ({?token}) ON CONFLICT DO NOTHING",
-    [Q_TOKEN_FIND] = "SELECT {token} FROM tokens WHERE hash = $1",
-    [Q_TOKEN_LIST] = "SELECT {token} FROM tokens WHERE tenant = $1 ORDER BY created, id",
-    [Q_TOKEN_DELETE] = "DELETE FROM tokens WHERE tenant = $1 AND id = $2",
-    [Q_TOKEN_REVOKE] = "UPDATE tokens SET revoked = $3 WHERE tenant = $1 AND id = $2 "
-                       "AND revoked = 0",
     [Q_PRINCIPAL_INSERT] =
         "INSERT INTO principals ({principal}) VALUES ({?principal}) ON CONFLICT DO NOTHING",
-    [Q_PRINCIPAL_GET] = "SELECT {principal} FROM principals WHERE tenant = $1 AND id = $2",
-    [Q_PRINCIPAL_LIST] = "SELECT {principal} FROM principals WHERE tenant = $1 "
-                         "ORDER BY created, id",
     [Q_PRINCIPAL_BY_CERT] = "SELECT {principal} FROM principals WHERE tenant = $1 AND "
                             "(cert_sha256 = $2 OR (cert_issuer = $3 AND cert_subject = $4)) "
                             "ORDER BY COALESCE(cert_sha256 = $2, false) DESC, created, id LIMIT 1",
-    [Q_PRINCIPAL_DISABLE] = "UPDATE principals SET disabled = $3 WHERE tenant = $1 AND id = $2",
     [Q_CLIENT_CA_INSERT] =
         "INSERT INTO client_cas ({client_ca}) VALUES ({?client_ca}) ON CONFLICT DO NOTHING",
-    [Q_CLIENT_CA_LIST] = "SELECT {client_ca} FROM client_cas WHERE tenant = $1 "
-                         "ORDER BY created, name",
-    [Q_CLIENT_CA_DELETE] = "DELETE FROM client_cas WHERE tenant = $1 AND name = $2",
     [Q_BINDING_INSERT] =
         "INSERT INTO role_bindings ({binding}) VALUES ({?binding}) ON CONFLICT DO NOTHING",
-    [Q_BINDING_DELETE] = "DELETE FROM role_bindings WHERE tenant = $1 AND principal_tenant = $2 "
-                         "AND principal = $3 AND role = $4",
-    [Q_BINDING_LIST] = "SELECT {binding} FROM role_bindings WHERE tenant = $1 "
-                       "ORDER BY principal_tenant, principal, role",
-    [Q_BINDING_LIST_OF] = "SELECT {binding} FROM role_bindings WHERE tenant = $1 "
-                          "AND principal_tenant = $2 AND principal = $3 ORDER BY role",
 
     /* audit */
     /* A transaction-scoped advisory lock on the tenant's chain. */
     [Q_AUDIT_LOCK] = "SELECT pg_advisory_xact_lock(hashtextextended('audit/' || $1, 0))",
-    [Q_AUDIT_LAST] = "SELECT {audit} FROM audit WHERE tenant = $1 ORDER BY seq DESC LIMIT 1",
     [Q_AUDIT_INSERT] = "INSERT INTO audit ({audit}) VALUES ({?audit}) ON CONFLICT DO NOTHING",
-    [Q_AUDIT_LIST] = "SELECT {audit} FROM audit WHERE tenant = $1 AND seq > $2 "
-                     "ORDER BY seq LIMIT $3",
-    [Q_AUDIT_KEY_GET] = "SELECT {audit_key} FROM audit_keys WHERE tenant = $1",
     [Q_AUDIT_KEY_INSERT] =
         "INSERT INTO audit_keys ({audit_key}) VALUES ({?audit_key}) ON CONFLICT DO NOTHING",
     [Q_AUDIT_CHECKPOINT_INSERT] = "INSERT INTO audit_checkpoints ({checkpoint}) VALUES "
                                   "({?checkpoint}) ON CONFLICT DO NOTHING",
-    [Q_AUDIT_CHECKPOINT_LAST] = "SELECT {checkpoint} FROM audit_checkpoints WHERE tenant = $1 "
-                                "ORDER BY seq DESC LIMIT 1",
-    [Q_AUDIT_CHECKPOINT_LIST] = "SELECT {checkpoint} FROM audit_checkpoints WHERE tenant = $1 "
-                                "AND seq > $2 ORDER BY seq LIMIT $3",
-    [Q_AUDIT_FORWARD_GET] =
-        "SELECT last_seq FROM audit_forwarding WHERE tenant = $1 AND target = $2",
     [Q_AUDIT_FORWARD_SET] =
         "INSERT INTO audit_forwarding (tenant, target, last_seq) VALUES ($1, $2, $3) "
         "ON CONFLICT (tenant, target) DO UPDATE SET last_seq = EXCLUDED.last_seq",
@@ -202,23 +127,12 @@ static const char *const queries[Q_COUNT] = {
                            "ON CONFLICT (tenant) DO UPDATE SET host = EXCLUDED.host, "
                            "port = EXCLUDED.port, transport = EXCLUDED.transport, "
                            "ca_pem = EXCLUDED.ca_pem, created = EXCLUDED.created",
-    [Q_AUDIT_TARGET_GET] = "SELECT {target} FROM audit_targets WHERE tenant = $1",
-    [Q_AUDIT_TARGET_DELETE] = "DELETE FROM audit_targets WHERE tenant = $1",
-    [Q_AUDIT_TARGET_LIST] = "SELECT {target} FROM audit_targets ORDER BY tenant",
 
     /* time-stamping */
     [Q_TSA_UNIT_INSERT] =
         "INSERT INTO tsa_units ({tsa_unit}) VALUES ({?tsa_unit}) ON CONFLICT DO NOTHING",
-    [Q_TSA_UNIT_GET] = "SELECT {tsa_unit} FROM tsa_units WHERE tenant = $1 AND name = $2",
-    [Q_TSA_UNIT_UPDATE] = "UPDATE tsa_units SET status = $3, policy = $4, policies = $5, "
-                          "hashes = $6, accuracy_ms = $7, include_chain = $8 "
-                          "WHERE tenant = $1 AND name = $2",
-    [Q_TSA_UNIT_LIST] = "SELECT {tsa_unit} FROM tsa_units WHERE tenant = $1 "
-                        "ORDER BY created, name",
     [Q_TSA_TOKEN_INSERT] =
         "INSERT INTO tsa_tokens ({tsa_token}) VALUES ({?tsa_token}) ON CONFLICT DO NOTHING",
-    [Q_TSA_TOKEN_GET] = "SELECT {tsa_token} FROM tsa_tokens "
-                        "WHERE tenant = $1 AND unit = $2 AND serial = $3",
 
     /* leases, idempotency keys, offline imports */
     /* One upsert: the row lock it takes orders nodes racing for the same lease. */
@@ -230,16 +144,12 @@ static const char *const queries[Q_COUNT] = {
     [Q_LEASE_COUNT] =
         "SELECT count(*) FROM leases WHERE tenant = $1 AND left(job, length($2)) = $2 "
         "AND until > $3",
-    [Q_IDEMPOTENCY_GET] = "SELECT {idempotency} FROM idempotency WHERE tenant = $1 AND key = $2",
     /* One upsert: of two nodes filing the same key at once, the row lock lets one win. */
     [Q_IDEMPOTENCY_PUT] = "INSERT INTO idempotency AS i ({idempotency}) VALUES ({?idempotency}) "
                           "ON CONFLICT (tenant, key) DO UPDATE SET principal = "
                           "EXCLUDED.principal, request_hash = EXCLUDED.request_hash, object = "
                           "EXCLUDED.object, created = EXCLUDED.created, outcome = EXCLUDED.outcome "
                           "WHERE i.created < $8",
-    [Q_IDEMPOTENCY_PRUNE] = "DELETE FROM idempotency WHERE tenant = $1 AND created < $2",
-    [Q_OFFLINE_GET] = "SELECT {offline_import} FROM offline_imports WHERE tenant = $1 AND "
-                      "source = $2 AND ($3 = 0 OR seq = $3) ORDER BY seq DESC LIMIT 1",
     [Q_OFFLINE_INSERT] = "INSERT INTO offline_imports ({offline_import}) VALUES "
                          "({?offline_import}) ON CONFLICT DO NOTHING",
 
@@ -248,36 +158,20 @@ static const char *const queries[Q_COUNT] = {
                        "ON CONFLICT (tenant, name) DO UPDATE SET required = EXCLUDED.required, "
                        "approvers = EXCLUDED.approvers, expires_hours = EXCLUDED.expires_hours, "
                        "created = EXCLUDED.created",
-    [Q_WORKFLOW_GET] = "SELECT {workflow} FROM workflows WHERE tenant = $1 AND name = $2",
-    [Q_WORKFLOW_LIST] = "SELECT {workflow} FROM workflows WHERE tenant = $1 ORDER BY name",
-    [Q_WORKFLOW_DELETE] = "DELETE FROM workflows WHERE tenant = $1 AND name = $2",
     [Q_REQUEST_INSERT] =
         "INSERT INTO requests ({request}) VALUES ({?request}) ON CONFLICT DO NOTHING",
-    [Q_REQUEST_GET] = "SELECT {request} FROM requests WHERE tenant = $1 AND id = $2",
     [Q_REQUEST_GET_LOCKED] =
         "SELECT {request} FROM requests WHERE tenant = $1 AND id = $2 FOR UPDATE",
-    [Q_REQUEST_UPDATE] = "UPDATE requests SET status = $3, approvals = $4, result = $5, "
-                         "reason = $6, decided = $7 WHERE tenant = $1 AND id = $2",
     [Q_REQUEST_LIST] =
         "SELECT {request} FROM requests WHERE tenant = $1"
         " AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR requester = $3)"
         " ORDER BY created DESC, id LIMIT $4 OFFSET $5",
-    [Q_REQUEST_EXPIRE] = "UPDATE requests SET status = 'expired', decided = $2"
-                         " WHERE tenant = $1 AND status = 'pending' AND expires <= $2",
     [Q_WEBHOOK_PUT] = "INSERT INTO webhooks ({webhook}) VALUES ({?webhook}) "
                       "ON CONFLICT (tenant) DO UPDATE SET url = EXCLUDED.url, "
                       "secret = EXCLUDED.secret, created = EXCLUDED.created, "
                       "key_id = EXCLUDED.key_id, nonce = EXCLUDED.nonce",
-    [Q_WEBHOOK_GET] = "SELECT {webhook} FROM webhooks WHERE tenant = $1",
-    [Q_WEBHOOK_DELETE] = "DELETE FROM webhooks WHERE tenant = $1",
     [Q_WEBHOOK_EVENT_INSERT] = "INSERT INTO webhook_events ({webhook_event}) VALUES "
                                "({?webhook_event}) ON CONFLICT DO NOTHING",
-    [Q_WEBHOOK_EVENT_DUE] =
-        "SELECT {webhook_event} FROM webhook_events WHERE tenant = $1"
-        " AND status = 'pending' AND next_attempt <= $2 ORDER BY created, id LIMIT $3",
-    [Q_WEBHOOK_EVENT_DELETE] = "DELETE FROM webhook_events WHERE tenant = $1 AND id = $2",
-    [Q_WEBHOOK_EVENT_UPDATE] = "UPDATE webhook_events SET attempts = $3, next_attempt = $4, "
-                               "status = $5 WHERE tenant = $1 AND id = $2",
 };
 
 static const char *const cert_filters[CERT_FILTERS] = {
@@ -305,14 +199,10 @@ static const char *const tsa_token_filters[TSA_TOKEN_FILTERS] = {
     "time < ?",
 };
 
-static const struct db_search searches[SEARCH_COUNT] = {
-    [SEARCH_CERT] = {"SELECT {cert} FROM certs WHERE tenant = ?", cert_filters, CERT_FILTERS,
-                     " ORDER BY not_after, serial LIMIT ? OFFSET ?"},
-    [SEARCH_ENTITY] = {"SELECT {entity} FROM entities WHERE tenant = ?", entity_filters,
-                       ENTITY_FILTERS, " ORDER BY name, id LIMIT ? OFFSET ?"},
-    [SEARCH_TSA_TOKEN] = {"SELECT {tsa_token} FROM tsa_tokens WHERE tenant = ? AND unit = ?",
-                          tsa_token_filters, TSA_TOKEN_FILTERS,
-                          " ORDER BY time DESC, serial LIMIT ? OFFSET ?"},
+static const char *const *const filters[SEARCH_COUNT] = {
+    [SEARCH_CERT] = cert_filters,
+    [SEARCH_ENTITY] = entity_filters,
+    [SEARCH_TSA_TOKEN] = tsa_token_filters,
 };
 
-const struct db_dialect pg_dialect = {'$', queries, searches};
+const struct db_dialect pg_dialect = {'$', queries, filters};

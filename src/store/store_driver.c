@@ -45,8 +45,8 @@ static void append_row(struct buf *b, const char *name, size_t len, char param)
 }
 
 /*
- * Appends template t: {name} and {?name} expanded, and each ? not followed by
- * a digit replaced by the next parameter, *next.
+ * Appends template t: {name} and {?name} expanded, ?<n> written as parameter
+ * n, and each other ? replaced by the next parameter, *next.
  */
 static void append_template(struct buf *b, const char *t, char param, int *next)
 {
@@ -56,7 +56,10 @@ static void append_template(struct buf *b, const char *t, char param, int *next)
         if (*t == '{' && (end = strchr(t, '}')) != NULL) {
             append_row(b, t + 1, (size_t)(end - t - 1), param);
             t = end + 1;
-        } else if (*t == '?' && !(t[1] >= '0' && t[1] <= '9')) {
+        } else if (*t == '?' && t[1] >= '0' && t[1] <= '9') {
+            buf_append(b, &param, 1);
+            t++;
+        } else if (*t == '?') {
             append_param(b, param, (*next)++);
             t++;
         } else {
@@ -76,12 +79,13 @@ char **db_queries_load(const struct db_dialect *d)
     char **queries = xcalloc(Q_COUNT, sizeof(*queries));
 
     for (int q = 0; q < Q_COUNT; q++) {
+        const char *t = d->queries[q] != NULL ? d->queries[q] : store_queries[q];
         struct buf b = {0};
         int next = 1;
 
-        if (d->queries[q] == NULL)
+        if (t == NULL)
             continue;
-        append_template(&b, d->queries[q], d->param, &next);
+        append_template(&b, t, d->param, &next);
         queries[q] = buf_text(&b);
     }
     return queries;
@@ -96,7 +100,7 @@ void db_queries_free(char **queries)
 
 char *db_search_text(const struct db_dialect *d, enum search_id s, unsigned mask)
 {
-    const struct db_search *search = &d->searches[s];
+    const struct db_search *search = &store_searches[s];
     struct buf b = {0};
     int next = 1;
 
@@ -104,7 +108,7 @@ char *db_search_text(const struct db_dialect *d, enum search_id s, unsigned mask
     for (int i = 0; i < search->nfilters; i++)
         if (mask & (1u << i)) {
             append_str(&b, " AND (");
-            append_template(&b, search->filters[i], d->param, &next);
+            append_template(&b, d->filters[s][i], d->param, &next);
             append_str(&b, ")");
         }
     append_template(&b, search->tail, d->param, &next);

@@ -8,9 +8,10 @@
  * backend has a record type of its own.
  *
  * Query texts are templates: {name} stands for the column list of record
- * type name (row_type_find), {?name} for as many parameters numbered from 1
- * in the dialect's style (?1 or $1).  In search fragments a bare ? is the
- * next parameter, numbered in the order the fragments appear.
+ * type name (row_type_find), {?name} for as many parameters numbered from 1;
+ * ?1, ?2 ... are written in the dialect's style (?1 or $1), and a bare ? (in
+ * search fragments) is the next parameter, numbered in the order the
+ * fragments appear.
  */
 #ifndef VOUCH_STORE_DRIVER_H
 #define VOUCH_STORE_DRIVER_H
@@ -144,10 +145,10 @@ enum query_id {
 
 /*
  * Searches: head, then " AND (<fragment>)" for each filter that is set (bit
- * i of a mask: filter i), then tail.  Parameters are the tenant (and what
- * else the head names), the set filters' values in filter order, then the
- * limit and offset of the tail.  Only fixed text goes in; no SQL text ever
- * contains input.
+ * i of a mask: the dialect's filters[s][i]), then tail.  Parameters are the
+ * tenant (and what else the head names), the set filters' values in filter
+ * order, then the limit and offset of the tail.  Only fixed text goes in; no
+ * SQL text ever contains input.
  */
 enum search_id { SEARCH_CERT, SEARCH_ENTITY, SEARCH_TSA_TOKEN, SEARCH_COUNT };
 #define CERT_FILTERS      10
@@ -156,16 +157,22 @@ enum search_id { SEARCH_CERT, SEARCH_ENTITY, SEARCH_TSA_TOKEN, SEARCH_COUNT };
 
 struct db_search {
     const char *head;
-    const char *const *filters;
     int nfilters;
     const char *tail;
 };
 
-/* A backend's SQL. */
+/* The queries and searches' heads and tails both dialects share (store_queries.c). */
+extern const char *const store_queries[Q_COUNT];
+extern const struct db_search store_searches[SEARCH_COUNT];
+
+/*
+ * A backend's SQL: its own text of a query where it has one, else the shared
+ * one; a query neither has does not exist in that dialect (db_has).
+ */
 struct db_dialect {
-    char param;                       /* how parameters are numbered: '?' (?1) or '$' ($1) */
-    const char *const *queries;       /* Q_COUNT templates */
-    const struct db_search *searches; /* SEARCH_COUNT */
+    char param;                        /* how parameters are numbered: '?' (?1) or '$' ($1) */
+    const char *const *queries;        /* Q_COUNT templates; NULL: the shared text, if any */
+    const char *const *const *filters; /* SEARCH_COUNT: each search's filter fragments */
 };
 
 struct db_driver;

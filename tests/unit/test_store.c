@@ -2567,7 +2567,7 @@ static void every_query_of_the_dialect_compiles_against_the_schema(void **state)
         if (queries[q] != NULL && q != Q_CRL_ENTRIES_FETCH && q != Q_CRL_ENTRIES_CLOSE)
             raw_prepare(queries[q]);
     for (int i = 0; i < SEARCH_COUNT; i++) {
-        all = (1u << d->searches[i].nfilters) - 1;
+        all = (1u << store_searches[i].nfilters) - 1;
         text = db_search_text(d, (enum search_id)i, 0);
         raw_prepare(text);
         free(text);

@@ -5,7 +5,6 @@
 #include <libpq-fe.h>
 
 #include "store/store_driver.h"
-#include "store/store_pool.h"
 
 /*
  * The schema as ordered migrations (pg_schema.c), numbered like SQLite's:
@@ -33,13 +32,6 @@ struct pg_conn {
     int nprepared;
 };
 
-struct pg_store {
-    struct store base;
-    struct db_pool pool; /* of struct pg_conn, on the URL */
-    char **queries;      /* pg_dialect's texts, expanded */
-    int schema_version;
-};
-
 /* Up to this many parameters per statement. */
 #define PG_PARAMS 24
 
@@ -53,8 +45,8 @@ struct pg_params {
 };
 
 struct pg_tx {
-    struct db_tx db; /* db.write: READ COMMITTED rather than a read snapshot */
-    struct pg_store *store;
+    struct db_tx db;        /* db.write: READ COMMITTED rather than a read snapshot */
+    struct db_store *store; /* its pool holds struct pg_conn, on the URL */
     struct pg_conn *conn;
     int depth;    /* savepoints set */
     char *tenant; /* the tenant vouch.tenant is set to in this tx, NULL = unknown */

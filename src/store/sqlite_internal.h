@@ -5,7 +5,6 @@
 #include <sqlite3.h>
 
 #include "store/store_driver.h"
-#include "store/store_pool.h"
 
 /*
  * The schema as ordered migrations (sqlite_schema.c): step i brings the schema
@@ -44,16 +43,9 @@ struct sqlite_conn {
     sqlite3_stmt *tsa_token_search[1 << TSA_TOKEN_FILTERS];
 };
 
-struct sqlite_store {
-    struct store base;
-    struct db_pool pool; /* of struct sqlite_conn, on the file */
-    char **queries;      /* sqlite_dialect's texts, expanded */
-    int schema_version;
-};
-
 struct sqlite_tx {
     struct db_tx db;
-    struct sqlite_store *store;
+    struct db_store *store; /* its pool holds struct sqlite_conn, on the file */
     struct sqlite_conn *conn;
     int depth; /* savepoints set */
 };

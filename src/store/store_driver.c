@@ -115,6 +115,52 @@ char *db_search_text(const struct db_dialect *d, enum search_id s, unsigned mask
     return buf_text(&b);
 }
 
+/* ---- stores ------------------------------------------------------------------ */
+
+struct store *db_store_open(const struct store_ops *ops, const struct db_dialect *d,
+                            const struct db_pool_class *cls, const char *target,
+                            int (*setup)(struct db_store *s, struct db_conn *c, struct err *e),
+                            struct err *e)
+{
+    struct db_store *s = xcalloc(1, sizeof(*s));
+    struct db_conn *c;
+    int rc;
+
+    s->base.ops = ops;
+    s->queries = db_queries_load(d);
+    db_pool_init(&s->pool, cls, target);
+    if ((c = db_pool_take(&s->pool, e)) == NULL) {
+        db_store_close(&s->base);
+        return NULL;
+    }
+    rc = setup(s, c, e);
+    db_pool_give(&s->pool, c);
+    if (rc != 0) {
+        db_store_close(&s->base);
+        return NULL;
+    }
+    return &s->base;
+}
+
+void db_store_close(struct store *base)
+{
+    struct db_store *s = (struct db_store *)base;
+
+    db_pool_destroy(&s->pool);
+    db_queries_free(s->queries);
+    free(s);
+}
+
+void db_store_set_max_connections(struct store *s, int n)
+{
+    db_pool_set_max(&((struct db_store *)s)->pool, n);
+}
+
+int db_store_schema_version(struct store *s)
+{
+    return ((struct db_store *)s)->schema_version;
+}
+
 /* ---- statements ------------------------------------------------------------- */
 
 static void stmt_init(struct db_stmt *st, struct db_tx *tx)

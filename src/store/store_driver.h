@@ -17,6 +17,7 @@
 #define VOUCH_STORE_DRIVER_H
 
 #include "store/store_backend.h"
+#include "store/store_pool.h"
 #include "store/store_rows.h"
 
 /* The queries every backend has a text for (NULL: the dialect needs no such statement). */
@@ -177,6 +178,28 @@ struct db_dialect {
 
 struct db_driver;
 
+/* Every backend's store: a pool of its connections and its dialect's texts. */
+struct db_store {
+    struct store base;
+    struct db_pool pool;
+    char **queries; /* the dialect's query texts, expanded (db_queries_load) */
+    int schema_version;
+};
+
+/*
+ * Opens a store with table ops: a pool of cls's connections to target, the
+ * texts of dialect d, and setup (checks, migrations: it sets schema_version)
+ * run on the first connection.  NULL with e set.
+ */
+struct store *db_store_open(const struct store_ops *ops, const struct db_dialect *d,
+                            const struct db_pool_class *cls, const char *target,
+                            int (*setup)(struct db_store *s, struct db_conn *c, struct err *e),
+                            struct err *e);
+/* Closes the pool.  Every tx must have ended: connections held by a tx are not closed. */
+void db_store_close(struct store *s);
+void db_store_set_max_connections(struct store *s, int n);
+int db_store_schema_version(struct store *s);
+
 /* The start of every backend's transaction struct. */
 struct db_tx {
     struct store_tx base;
@@ -312,10 +335,7 @@ void *db_read_row(struct db_stmt *st, const struct row_type *t);
 
 /* Each backend's own calls (store_sqlite.c, store_pg.c), in its table in store_data.c. */
 struct store *sqlite_open(const char *url, struct err *e);
-void sqlite_close(struct store *s);
 int sqlite_ping(struct store *s, struct err *e);
-void sqlite_set_max_connections(struct store *s, int n);
-int sqlite_schema_version(struct store *s);
 struct store_tx *sqlite_begin(struct store *s, struct err *e);
 struct store_tx *sqlite_begin_read(struct store *s, struct err *e);
 int sqlite_commit(struct store_tx *tx, struct err *e);
@@ -324,10 +344,7 @@ int sqlite_savepoint(struct store_tx *tx, struct err *e);
 int sqlite_savepoint_release(struct store_tx *tx, struct err *e);
 int sqlite_savepoint_rollback(struct store_tx *tx, struct err *e);
 struct store *pg_open(const char *url, struct err *e);
-void pg_close(struct store *s);
 int pg_ping(struct store *s, struct err *e);
-void pg_set_max_connections(struct store *s, int n);
-int pg_schema_version(struct store *s);
 struct store_tx *pg_begin(struct store *s, struct err *e);
 struct store_tx *pg_begin_read(struct store *s, struct err *e);
 int pg_commit(struct store_tx *tx, struct err *e);

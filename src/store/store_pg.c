@@ -454,11 +454,6 @@ static int conn_reusable(struct db_conn *link)
 
 static const struct db_pool_class pg_pool = {conn_open, conn_reusable, conn_close};
 
-void pg_set_max_connections(struct store *base, int n)
-{
-    db_pool_set_max(&((struct pg_store *)base)->pool, n);
-}
-
 /* ---- migrations ---------------------------------------------------------------- */
 
 static int query_int(struct pg_conn *c, const char *sql, int64_t *out, struct err *e)
@@ -502,7 +497,7 @@ static int role_check(struct pg_conn *c, struct err *e)
  * transaction, under an advisory lock so several nodes starting at once
  * migrate once.  A database newer than this build is refused.
  */
-static int migrate(struct pg_store *s, struct pg_conn *c, struct err *e)
+static int migrate(struct db_store *s, struct pg_conn *c, struct err *e)
 {
     int64_t version = 0;
     int n = pg_migration_count, rc = -1;
@@ -542,47 +537,21 @@ out:
 
 /* ---- the store ------------------------------------------------------------------ */
 
+static int setup(struct db_store *s, struct db_conn *link, struct err *e)
+{
+    struct pg_conn *c = (struct pg_conn *)link;
+
+    return role_check(c, e) != 0 || migrate(s, c, e) != 0 ? -1 : 0;
+}
+
 struct store *pg_open(const char *url, struct err *e)
 {
-    struct pg_store *s;
-    struct pg_conn *c;
-    int rc;
-
     if (strncmp(url, "postgresql://", 13) != 0 && strncmp(url, "postgres://", 11) != 0) {
         err_set(e, ERR_INTERNAL,
                 "database: a PostgreSQL URL starts with postgresql:// or postgres://");
         return NULL;
     }
-    s = xcalloc(1, sizeof(*s));
-    s->base.ops = &store_pg_ops;
-    s->queries = db_queries_load(&pg_dialect);
-    db_pool_init(&s->pool, &pg_pool, url);
-    if ((c = (struct pg_conn *)db_pool_take(&s->pool, e)) == NULL) {
-        pg_close(&s->base);
-        return NULL;
-    }
-    rc = role_check(c, e) != 0 || migrate(s, c, e) != 0 ? -1 : 0;
-    db_pool_give(&s->pool, &c->link);
-    if (rc != 0) {
-        pg_close(&s->base);
-        return NULL;
-    }
-    return &s->base;
-}
-
-/* Closes the pool.  Every tx must have ended. */
-void pg_close(struct store *base)
-{
-    struct pg_store *s = (struct pg_store *)base;
-
-    db_pool_destroy(&s->pool);
-    db_queries_free(s->queries);
-    free(s);
-}
-
-int pg_schema_version(struct store *base)
-{
-    return ((struct pg_store *)base)->schema_version;
+    return db_store_open(&store_pg_ops, &pg_dialect, &pg_pool, url, setup, e);
 }
 
 /* ---- transactions ------------------------------------------------------------------ */
@@ -595,7 +564,7 @@ int pg_schema_version(struct store *base)
  */
 static struct store_tx *tx_begin(struct store *base, const char *sql, int write, struct err *e)
 {
-    struct pg_store *s = (struct pg_store *)base;
+    struct db_store *s = (struct db_store *)base;
     struct pg_tx *tx;
     struct pg_conn *c = NULL;
 

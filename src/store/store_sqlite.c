@@ -179,11 +179,6 @@ static int conn_reusable(struct db_conn *link)
 
 static const struct db_pool_class sqlite_pool = {conn_open, conn_reusable, conn_close};
 
-void sqlite_set_max_connections(struct store *base, int n)
-{
-    db_pool_set_max(&((struct sqlite_store *)base)->pool, n);
-}
-
 static sqlite3_stmt *stmt_prepare(struct sqlite_tx *tx, sqlite3_stmt **slot, const char *sql,
                                   struct err *e)
 {
@@ -408,7 +403,7 @@ static int version_current(sqlite3 *db, int64_t *out, struct err *e)
  * newer than this build is refused.  Several processes may open the same file
  * at once; the write lock makes the second one see the first's result.
  */
-static int migrate(struct sqlite_store *s, sqlite3 *db, struct err *e)
+static int migrate(struct db_store *s, sqlite3 *db, struct err *e)
 {
     int64_t version = 0;
     int n = sqlite_migration_count, rc = -1;
@@ -440,54 +435,27 @@ out:
 
 /* ---- the store ----------------------------------------------------------- */
 
+static int setup(struct db_store *s, struct db_conn *c, struct err *e)
+{
+    return migrate(s, ((struct sqlite_conn *)c)->db, e);
+}
+
 struct store *sqlite_open(const char *url, struct err *e)
 {
-    struct sqlite_store *s;
-    struct sqlite_conn *c;
     const char *path = url + strlen("sqlite:");
-    int rc;
 
     if (*path == '\0') {
         err_set(e, ERR_INTERNAL, "database %s: no file name", url);
         return NULL;
     }
-    s = xcalloc(1, sizeof(*s));
-    s->base.ops = &store_sqlite_ops;
-    s->queries = db_queries_load(&sqlite_dialect);
-    db_pool_init(&s->pool, &sqlite_pool, path);
-    if ((c = (struct sqlite_conn *)db_pool_take(&s->pool, e)) == NULL) {
-        sqlite_close(&s->base);
-        return NULL;
-    }
-    rc = migrate(s, c->db, e);
-    db_pool_give(&s->pool, &c->link);
-    if (rc != 0) {
-        sqlite_close(&s->base);
-        return NULL;
-    }
-    return &s->base;
-}
-
-/* Closes the pool.  Every tx must have ended: connections held by a tx are not closed. */
-void sqlite_close(struct store *base)
-{
-    struct sqlite_store *s = (struct sqlite_store *)base;
-
-    db_pool_destroy(&s->pool);
-    db_queries_free(s->queries);
-    free(s);
-}
-
-int sqlite_schema_version(struct store *base)
-{
-    return ((struct sqlite_store *)base)->schema_version;
+    return db_store_open(&store_sqlite_ops, &sqlite_dialect, &sqlite_pool, path, setup, e);
 }
 
 /* ---- transactions --------------------------------------------------------- */
 
 static struct store_tx *tx_begin(struct store *base, enum sqlite_ctl begin, struct err *e)
 {
-    struct sqlite_store *s = (struct sqlite_store *)base;
+    struct db_store *s = (struct db_store *)base;
     struct sqlite_tx *tx;
     struct sqlite_conn *c = (struct sqlite_conn *)db_pool_take(&s->pool, e);
 

@@ -241,8 +241,8 @@ struct db_driver {
     void (*bind_null)(struct db_stmt *st, int i);
     /* Runs st on the first call, then moves on a row: 1 a row, 0 no more, -1 with e set. */
     int (*step)(struct db_stmt *st, const char *what, struct err *e);
-    const char *(*read_text)(struct db_stmt *st,
-                             int col); /* NULL for SQL NULL; valid until the next step */
+    /* NULL for SQL NULL; valid until the next step. */
+    const char *(*read_text)(struct db_stmt *st, int col);
     int64_t (*read_int64)(struct db_stmt *st, int col); /* 0 for SQL NULL */
     /* A copy the caller frees, or NULL (and *n 0) for SQL NULL and for no bytes. */
     unsigned char *(*read_blob)(struct db_stmt *st, int col, size_t *n);

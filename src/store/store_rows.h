@@ -6,6 +6,7 @@
  * through them (db_bind_row, db_read_one, db_read_all); the records' *_free
  * and *_dup functions of store.h are row_free and row_dup.
  *
+ * Every member of a record is one of its columns (a blob's length with it).
  * Adding a column: the member in store.h, the field in store_rows.c, a
  * migration in sqlite_schema.c and pg_schema.c; the queries that set it
  * other than through its record (an UPDATE) name it.

@@ -179,6 +179,11 @@ static int conn_reusable(struct db_conn *link)
 
 static const struct db_pool_class sqlite_pool = {conn_open, conn_reusable, conn_close};
 
+/*
+ * The statement kept in *slot on tx's connection (prepared from sql on first
+ * use and kept until the connection closes), reset and unbound; NULL with e
+ * set.
+ */
 static sqlite3_stmt *stmt_prepare(struct sqlite_tx *tx, sqlite3_stmt **slot, const char *sql,
                                   struct err *e)
 {

@@ -327,9 +327,9 @@ static void every_operation_kind_is_done_directly(void **state)
     assert_true(out.pkcs12_len > 100);
     svc_outcome_clear(&out);
 
-    op = (struct svc_op){.kind = SVC_OP_CA_CREATE,
-                         .ca_req = {.name = "sub", .subject = "/CN=Sub", .parent = "root",
-                                    .path_len = -1}};
+    op = (struct svc_op){
+        .kind = SVC_OP_CA_CREATE,
+        .ca_req = {.name = "sub", .subject = "/CN=Sub", .parent = "root", .path_len = -1}};
     out = submit_ok(f->svc, &admin, &op, NULL);
     assert_string_equal(out.ca->name, "sub");
     assert_string_equal(out.ca->parent, "root");
@@ -601,8 +601,7 @@ static void a_request_stored_in_the_old_form_is_still_carried_out(void **state)
                               .expires = time_now() + 3600};
 
     params = json_pack("{s:{}, s:{s:s, s:s, s:s, s:s}, s:[s]}", "path", "body", "ca", "root",
-                       "profile", "tls-server", "csr", csr, "format", "pem", "roles",
-                       "requester");
+                       "profile", "tls-server", "csr", csr, "format", "pem", "roles", "requester");
     old.params = json_dumps(params, JSON_COMPACT);
     assert_non_null(tx = store_begin(f->store, &e));
     assert_int_equal(store_request_insert(tx, T, &old, &e), 0);

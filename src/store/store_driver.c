@@ -63,7 +63,10 @@ static void append_template(struct buf *b, const char *t, char param, int *next)
             append_param(b, param, (*next)++);
             t++;
         } else {
-            buf_append(b, t++, 1);
+            size_t n = strcspn(t + 1, "{?") + 1; /* up to the next template mark */
+
+            buf_append(b, t, n);
+            t += n;
         }
     }
 }

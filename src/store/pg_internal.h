@@ -50,7 +50,10 @@ struct pg_tx {
     struct pg_conn *conn;
     int depth;    /* savepoints set */
     char *tenant; /* the tenant vouch.tenant is set to in this tx, NULL = unknown */
-    /* The parameters of the statement being bound (the driver's), and that statement. */
+    /*
+     * The parameters of the statement being bound (the driver's), and that
+     * statement; last, as tx_begin clears only what comes before them.
+     */
     struct pg_params params;
     const struct db_stmt *binding;
 };

@@ -5,6 +5,7 @@
  */
 #include "store/store_driver.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +78,8 @@ static char *buf_text(struct buf *b)
     return (char *)b->data;
 }
 
-char **db_queries_load(const struct db_dialect *d)
+/* Dialect d's query texts, expanded. */
+static char **queries_expand(const struct db_dialect *d)
 {
     char **queries = xcalloc(Q_COUNT, sizeof(*queries));
 
@@ -94,11 +96,31 @@ char **db_queries_load(const struct db_dialect *d)
     return queries;
 }
 
-void db_queries_free(char **queries)
+/* Each dialect's expanded texts, made once per process and kept until it exits. */
+struct expanded {
+    const struct db_dialect *dialect;
+    char **queries;
+    struct expanded *next;
+};
+static struct expanded *expanded;
+static pthread_mutex_t expanded_lock = PTHREAD_MUTEX_INITIALIZER;
+
+char *const *db_queries(const struct db_dialect *d)
 {
-    for (int q = 0; queries != NULL && q < Q_COUNT; q++)
-        free(queries[q]);
-    free(queries);
+    struct expanded *x;
+
+    pthread_mutex_lock(&expanded_lock);
+    for (x = expanded; x != NULL && x->dialect != d; x = x->next)
+        ;
+    if (x == NULL) {
+        x = xcalloc(1, sizeof(*x));
+        x->dialect = d;
+        x->queries = queries_expand(d);
+        x->next = expanded;
+        expanded = x;
+    }
+    pthread_mutex_unlock(&expanded_lock);
+    return x->queries;
 }
 
 char *db_search_text(const struct db_dialect *d, enum search_id s, unsigned mask)
@@ -130,7 +152,7 @@ struct store *db_store_open(const struct store_ops *ops, const struct db_dialect
     int rc;
 
     s->base.ops = ops;
-    s->queries = db_queries_load(d);
+    s->queries = db_queries(d);
     db_pool_init(&s->pool, cls, target);
     if ((c = db_pool_take(&s->pool, e)) == NULL) {
         db_store_close(&s->base);
@@ -150,7 +172,6 @@ void db_store_close(struct store *base)
     struct db_store *s = (struct db_store *)base;
 
     db_pool_destroy(&s->pool);
-    db_queries_free(s->queries);
     free(s);
 }
 

@@ -182,7 +182,7 @@ struct db_driver;
 struct db_store {
     struct store base;
     struct db_pool pool;
-    char **queries; /* the dialect's query texts, expanded (db_queries_load) */
+    char *const *queries; /* the dialect's query texts (db_queries) */
     int schema_version;
 };
 
@@ -204,7 +204,7 @@ int db_store_schema_version(struct store *s);
 struct db_tx {
     struct store_tx base;
     const struct db_driver *drv;
-    char *const *queries; /* the store's query texts (db_queries_load) */
+    char *const *queries; /* the store's query texts (db_queries) */
     int write;            /* a write transaction rather than a read snapshot */
 };
 
@@ -253,11 +253,10 @@ struct db_driver {
 };
 
 /*
- * The dialect's query texts with their templates expanded, for a store to
- * keep until it closes (db_queries_free).
+ * Dialect d's query texts by query_id, their templates expanded (NULL: none
+ * in this dialect); made on first use and kept until the process exits.
  */
-char **db_queries_load(const struct db_dialect *d);
-void db_queries_free(char **queries);
+char *const *db_queries(const struct db_dialect *d);
 /* The text of search s with the filters of mask (the caller frees it). */
 char *db_search_text(const struct db_dialect *d, enum search_id s, unsigned mask);
 

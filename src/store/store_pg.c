@@ -27,6 +27,7 @@
  */
 #include "store/pg_internal.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,8 @@
  */
 static int param_slot(struct pg_params *p, int i)
 {
+    if (i == p->n + 1 && i <= PG_PARAMS) /* the next one, as statements mostly bind */
+        return p->n++;
     if (i < 1 || i > PG_PARAMS)
         abort(); /* a programming error: the statement table is fixed */
     for (; p->n < i; p->n++) {
@@ -225,9 +228,10 @@ static PGresult *pg_exec(struct pg_tx *tx, const char *sql, const struct pg_para
  */
 static int pg_tenant_set(struct pg_tx *tx, const char *tenant, struct err *e)
 {
-    struct pg_params p = {0};
+    struct pg_params p;
     PGresult *res;
 
+    p.n = 0; /* the parameters are set as they are bound: no need to clear them */
     if (tenant == NULL)
         return err_set(e, ERR_INTERNAL, "database: a call on tenant data without a tenant");
     if (tx->tenant != NULL && strcmp(tx->tenant, tenant) == 0)
@@ -583,7 +587,11 @@ static struct store_tx *tx_begin(struct store *base, const char *sql, int write,
     }
     if (c == NULL)
         return NULL;
-    tx = xcalloc(1, sizeof(*tx));
+    /* Cleared but for its parameters, which are set as they are bound. */
+    tx = xmalloc(sizeof(*tx));
+    memset(tx, 0, offsetof(struct pg_tx, params));
+    tx->params.n = 0;
+    tx->binding = NULL;
     tx->db.base.ops = &store_pg_ops;
     tx->db.drv = &pg_driver;
     tx->db.queries = s->queries;

@@ -2557,11 +2557,12 @@ static void every_query_of_the_dialect_compiles_against_the_schema(void **state)
 {
     const struct db_dialect *d = pg_url != NULL ? &pg_dialect : &sqlite_dialect;
     struct store *s;
-    char **queries, *text;
+    char *const *queries;
+    char *text;
     unsigned all;
     (void)state;
     s = open_store();
-    queries = db_queries_load(d);
+    queries = db_queries(d);
     for (int q = 0; q < Q_COUNT; q++)
         /* FETCH and CLOSE name a cursor that exists only inside a transaction. */
         if (queries[q] != NULL && q != Q_CRL_ENTRIES_FETCH && q != Q_CRL_ENTRIES_CLOSE)
@@ -2575,7 +2576,6 @@ static void every_query_of_the_dialect_compiles_against_the_schema(void **state)
         raw_prepare(text);
         free(text);
     }
-    db_queries_free(queries);
     store_close(s);
 }
 

@@ -1,8 +1,8 @@
 /*
  * store_data.c — the data calls of store.h, written once for both backends:
- * each opens a query of its backend's dialect (sqlite_queries.c,
- * pg_queries.c), binds its parameters and reads its rows through the
- * backend's driver (store_driver.h), records by their row types
+ * each opens a query of its backend's dialect (store_queries.c, and
+ * sqlite_queries.c or pg_queries.c), binds its parameters and reads its rows
+ * through the backend's driver (store_driver.h), records by their row types
  * (store_rows.h).  What differs between the backends is in their query
  * texts, in the optional queries a dialect has (PostgreSQL's locks and
  * cursors) and in their drivers (PostgreSQL's row-level security setting).
@@ -17,7 +17,6 @@
 #include "store/store_driver.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #define TX(base) ((struct db_tx *)(base))
 

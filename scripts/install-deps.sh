@@ -7,7 +7,7 @@ PKGS="make gcc pkg-config libssl-dev openssl libmicrohttpd-dev libjansson-dev li
 libcurl4-openssl-dev libc-ares-dev libcmocka-dev python3 python3-pytest python3-cryptography gnutls-bin curl
 clang libclang-rt-14-dev sqlite3 ca-certificates osslsigncode libp11-kit-dev softhsm2
 rsyslog rsyslog-openssl postgresql libpq-dev libargon2-dev libgnutls28-dev libgfshare-dev haproxy postgresql-15-auto-failover
-pebble"
+pebble lego certbot"
 case "${1:-}" in
     --bench) PKGS="$PKGS golang-cfssl wrk nginx-light iproute2" ;;
 esac

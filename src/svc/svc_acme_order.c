@@ -919,8 +919,12 @@ int svc_acme_renewal_info(struct svc *s, const char *tenant, const struct acme_e
                  "renewalInfo: base64url(keyIdentifier) \".\" base64url(serial) (RFC 9773)");
         goto out;
     }
-    ai = ASN1_INTEGER_new();
-    ASN1_STRING_set(ai, sn, (int)sn_len);
+    if (sn[0] & 0x80) { /* a negative INTEGER: no certificate has one (RFC 5280 4.1.2.2) */
+        err_setc(e, ERR_NOT_FOUND, "malformed", "renewalInfo: no certificate of this endpoint");
+        goto out;
+    }
+    ai = ASN1_INTEGER_new(); /* the DER content octets, without the sign octet */
+    ASN1_STRING_set(ai, sn + (sn_len > 1 && sn[0] == 0), (int)sn_len - (sn_len > 1 && sn[0] == 0));
     serial = serial_hex(ai);
     if (serial == NULL || (tx = store_begin_read(s->store, e)) == NULL)
         goto out;

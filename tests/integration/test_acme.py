@@ -1,0 +1,385 @@
+"""ACME (RFC 8555) endpoints of a tenant, driven by the suite's own client (acme_client.py) and by
+real clients (lego, certbot), with Debian's pebble-challtestsrv as the DNS server every name
+resolves through and as the http-01 / tls-alpn-01 responder where a client does not bring its
+own.  Everything runs on loopback: vouchd's validation may reach 127.0.0.0/8 here only because
+the test's configuration allows it (acme_validation_allow)."""
+import http.server
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtensionOID
+
+from acme_client import Client, Key, ari_cert_id, b64u, jws
+from conftest import Server, free_port
+
+ENDPOINT = "web"
+
+
+class ChallTestSrv:
+    """pebble-challtestsrv on loopback as the DNS server: every A query answered with 127.0.0.1
+    unless a test sets another address, TXT records set over its management API."""
+
+    def __init__(self):
+        self.dns_port, self.mgmt_port = free_port(), free_port()
+        self.proc = subprocess.Popen(
+            ["pebble-challtestsrv", "-dns01", f"127.0.0.1:{self.dns_port}", "-http01", "",
+             "-https01", "", "-tlsalpn01", "", "-management", f"127.0.0.1:{self.mgmt_port}",
+             "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                self.call("set-default-ipv4", {"ip": "127.0.0.1"})
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("pebble-challtestsrv did not start")
+
+    def call(self, what, body):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.mgmt_port}/{what}",
+                                     data=json.dumps(body).encode(), method="POST")
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.read()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+class Responder:
+    """The http-01 answers of the suite's own client, on the port vouchd validates against
+    (stopped while a real client serves that port itself)."""
+
+    def __init__(self, port):
+        self.port, self.tokens, self.httpd = port, {}, None
+        self.start()
+
+    def start(self):
+        tokens = self.tokens
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                token = self.path.rsplit("/", 1)[-1]
+                body = tokens.get(token)
+                self.send_response(200 if body else 404)
+                self.end_headers()
+                if body:
+                    self.wfile.write(body.encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def dns():
+    d = ChallTestSrv()
+    yield d
+    d.stop()
+
+
+@pytest.fixture(scope="module")
+def responder():
+    r = Responder(free_port())
+    r.tls_port = free_port()
+    yield r
+    r.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, dns, responder):
+    conf = (f"acme_resolvers = 127.0.0.1:{dns.dns_port}\n"
+            f"acme_http_port = {responder.port}\nacme_tls_port = {responder.tls_port}\n"
+            "acme_validation_allow = 127.0.0.0/8\nacme_timeout_ms = 5000\n")
+    s = Server(str(tmp_path_factory.mktemp("vouch")), tls=True, conf=conf)
+    s.api("POST", "/acme/endpoints",
+          {"name": ENDPOINT, "ca": "issuing", "caa_check": False,
+           "profiles": [{"name": "tls-server", "description": "a TLS server certificate"},
+                        {"name": "tls-client", "description": "a TLS client certificate"}]},
+          expect=201)
+    yield s
+    s.stop()
+
+
+def directory_url(server, endpoint=ENDPOINT):
+    return f"{server.url}/acme/default/{endpoint}/directory"
+
+
+def client(server, key=None):
+    return Client(directory_url(server), server.cacert, key)
+
+
+def wait_status(c, url, want, timeout=30):
+    """Polls an object by POST-as-GET until its status is one of want."""
+    end = time.time() + timeout
+    while True:
+        obj = c.post(url, None).json()
+        if obj["status"] in want or time.time() > end:
+            return obj
+        time.sleep(0.2)
+
+
+def http01(c, responder, order):
+    """Answers every http-01 challenge of the order through the responder; all become valid."""
+    for url in order["authorizations"]:
+        authz = c.post(url, None).json()
+        ch = next(x for x in authz["challenges"] if x["type"] == "http-01")
+        responder.tokens[ch["token"]] = c.key_authorization(ch["token"])
+        ans = c.post(ch["url"], {})
+        assert ans.status == 200, ans.body
+        assert f'<{url}>;rel="up"' in ans.headers["Link"]
+        assert wait_status(c, url, ("valid", "invalid"))["status"] == "valid"
+
+
+def issue(server, responder, names, c=None, profile=None):
+    c = c or client(server)
+    if c.kid is None:
+        c.new_account(contact=["mailto:ops@example.org"])
+    ans = c.new_order(names, profile=profile)
+    assert ans.status == 201, ans.body
+    order_url = ans.headers["Location"]
+    http01(c, responder, ans.json())
+    order = wait_status(c, order_url, ("ready", "invalid"))
+    assert order["status"] == "ready", order
+    ans, _ = c.finalize(order, names)
+    assert ans.status == 200, ans.body
+    order = wait_status(c, order_url, ("valid", "invalid"))
+    assert order["status"] == "valid", order
+    pem = c.post(order["certificate"], None)
+    assert pem.status == 200 and pem.headers["Content-Type"] == "application/pem-certificate-chain"
+    return c, order, x509.load_pem_x509_certificates(pem.body)
+
+
+def test_directory_and_nonces(server):
+    c = client(server)
+    d = c.dir
+    for name in ("newNonce", "newAccount", "newOrder", "revokeCert", "keyChange", "renewalInfo"):
+        assert d[name].startswith(f"{server.url}/acme/default/{ENDPOINT}/")
+    assert d["meta"]["profiles"] == {"tls-server": "a TLS server certificate",
+                                     "tls-client": "a TLS client certificate"}
+    assert d["meta"]["externalAccountRequired"] is False
+    n1 = c.new_nonce()
+    got = c.get(d["newNonce"])
+    assert got.status == 204 and got.headers["Cache-Control"] == "no-store"
+    assert got.headers["Replay-Nonce"] != n1
+    assert f'<{directory_url(server)}>;rel="index"' in got.headers["Link"]
+    missing = c.get(f"{server.url}/acme/default/nowhere/directory")
+    assert missing.status == 404
+
+
+def test_an_order_is_issued_and_every_step_is_audited(server, responder):
+    c, order, chain = issue(server, responder, ["www.acme.example", "acme.example"])
+    leaf = chain[0]
+    sans = leaf.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+    assert sorted(sans.get_values_for_type(x509.DNSName)) == ["acme.example", "www.acme.example"]
+    assert leaf.issuer == chain[1].subject
+    serial = format(leaf.serial_number, "x")
+    rec = server.api("GET", f"/certificates/{serial}")
+    assert rec["profile"] == "tls-server" and rec["requester"] == c.kid.rsplit("/", 1)[1]
+    actions = {e["action"] for e in server.audit()}
+    assert {"acme.account.create", "acme.order.create", "acme.challenge.valid",
+            "cert.issue"} <= actions
+    # The account's order list names it.
+    orders = c.post(c.kid + "/orders", None).json()["orders"]
+    assert any(order["finalize"].startswith(o) for o in orders)
+
+
+def test_a_nonce_is_accepted_once_and_a_bad_jws_changes_nothing(server):
+    c = client(server)
+    c.new_account()
+    nonce = c.new_nonce()
+    body = jws(c.key, c.dir["newOrder"], {"identifiers": [{"type": "dns", "value": "a.example"}]},
+               nonce, kid=c.kid)
+    assert c.request("POST", c.dir["newOrder"], body).status == 201
+    again = c.request("POST", c.dir["newOrder"], body)
+    assert again.status == 400 and again.problem() == "badNonce"
+    assert again.headers["Replay-Nonce"]
+    # Signed for another URL, by another key, with "none", or for an unknown account.
+    wrong_url = jws(c.key, c.dir["revokeCert"], {}, c.new_nonce(), kid=c.kid)
+    assert c.request("POST", c.dir["newOrder"], wrong_url).problem() == "unauthorized"
+    stranger = Key()
+    forged = jws(stranger, c.dir["newOrder"], {"identifiers": []}, c.new_nonce(), kid=c.kid)
+    assert c.request("POST", c.dir["newOrder"], forged).problem() == "unauthorized"
+    none = jws(c.key, c.dir["newOrder"], {}, c.new_nonce(), kid=c.kid, alg="none")
+    ans = c.request("POST", c.dir["newOrder"], none)
+    assert ans.problem() == "badSignatureAlgorithm" and "ES256" in ans.json()["algorithms"]
+    ghost = jws(c.key, c.dir["newOrder"], {}, c.new_nonce(),
+                kid=c.dir["newAccount"].replace("new-account", "acct/acct-0000000000000000"))
+    assert c.request("POST", c.dir["newOrder"], ghost).problem() == "accountDoesNotExist"
+    assert c.request("POST", c.dir["newOrder"], b"{not json").problem() == "malformed"
+    big = c.request("POST", c.dir["newOrder"], b"{" + b" " * 70000 + b"}")
+    assert big.status == 413
+
+
+def test_profiles_identifiers_and_the_csr_are_held_to_the_endpoint(server, responder):
+    c = client(server)
+    c.new_account()
+    assert c.new_order(["x.example"], profile="sub-ca").problem() == "invalidProfile"
+    assert c.new_order(["x.example"], profile="nope").problem() == "invalidProfile"
+    assert c.new_order(["192.0.2.1"]).problem() == "rejectedIdentifier"  # IP not allowed here
+    assert c.new_order(["*.wild.example"]).status == 201  # wildcards are (dns-01 only)
+    ans = c.new_order(["csr.example"])
+    order_url = ans.headers["Location"]
+    http01(c, responder, ans.json())
+    order = wait_status(c, order_url, ("ready",))
+    bad, _ = c.finalize(order, ["csr.example", "other.example"])
+    assert bad.status == 400 and bad.problem() == "badCSR"
+    assert wait_status(c, order_url, ("ready",))["status"] == "ready"  # still finalizable
+    _, order2, chain = issue(server, responder, ["client.example"], c=c, profile="tls-client")
+    assert order2["profile"] == "tls-client"
+    eku = chain[0].extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH in eku
+
+
+def test_renewal_information_and_replaces(server, responder):
+    c, order, chain = issue(server, responder, ["ari.example"])
+    leaf = chain[0]
+    certid = ari_cert_id(leaf)
+    info = c.get(f"{c.dir['renewalInfo']}/{certid}")
+    assert info.status == 200 and int(info.headers["Retry-After"]) > 0
+    window = info.json()["suggestedWindow"]
+    lifetime = leaf.not_valid_after - leaf.not_valid_before
+    start = leaf.not_valid_before + lifetime * 2 / 3
+    assert abs((parse_time(window["start"]) - start).total_seconds()) < 5
+    # A tenant admin moves it earlier (a planned revocation): the window says so.
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 7200))
+    serial = format(leaf.serial_number, "x")
+    server.api("PUT", f"/certificates/{serial}/renewal-window",
+               {"start": soon, "end": later, "reason": "key rotation"})
+    moved = c.get(f"{c.dir['renewalInfo']}/{certid}").json()
+    assert moved["suggestedWindow"] == {"start": soon, "end": later}
+    # newOrder replaces it: recorded on the order.
+    ans = c.new_order(["ari.example"], replaces=certid)
+    assert ans.status == 201 and ans.json()["replaces"] == certid
+    assert c.get(f"{c.dir['renewalInfo']}/AAAA.AAAA").status == 404
+
+
+def parse_time(text):
+    import datetime
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_key_rollover_and_deactivation(server):
+    c = client(server)
+    c.new_account()
+    new = Key("ec384")
+    inner = jws(new, c.dir["keyChange"], {"account": c.kid, "oldKey": c.key.jwk()})
+    ans = c.post(c.dir["keyChange"], inner)
+    assert ans.status == 200, ans.body
+    old_key, c.key = c.key, new
+    assert c.post(c.kid, None).status == 200  # the new key acts for the account
+    c2 = client(server, key=old_key)
+    assert c2.new_account(only_existing=True, expect=400).problem() == "accountDoesNotExist"
+    ans = c.post(c.kid, {"status": "deactivated"})
+    assert ans.status == 200 and ans.json()["status"] == "deactivated"
+    assert c.new_order(["late.example"]).problem() == "unauthorized"
+
+
+def test_an_order_under_an_approval_workflow_waits_then_is_valid(server, responder):
+    server.api("PUT", "/workflows/profile:tls-server", {"required": 1})
+    try:
+        c = client(server)
+        c.new_account()
+        ans = c.new_order(["gated.example"])
+        order_url = ans.headers["Location"]
+        http01(c, responder, ans.json())
+        order = wait_status(c, order_url, ("ready",))
+        fin, _ = c.finalize(order, ["gated.example"])
+        assert fin.status == 200 and fin.json()["status"] == "processing", fin.body
+        assert int(fin.headers["Retry-After"]) > 0
+        pending = server.api("GET", "/requests?status=pending")["requests"]
+        rid = next(r["id"] for r in pending if r["kind"] == "cert.issue")
+        officer = server.api("POST", "/principals", {"name": "acme-officer", "kind": "user"},
+                             expect=201)
+        server.api("POST", "/roles/bind", {"principal": officer["id"], "role": "ra-officer"},
+                   expect=201)
+        tok = server.api("POST", "/tokens", {"name": "acme-officer", "principal": officer["id"]},
+                         expect=201)["token"]
+        server.api("POST", f"/requests/{rid}/approve", {}, token=tok)
+        assert wait_status(c, order_url, ("valid", "invalid"))["status"] == "valid"
+    finally:
+        server.api("DELETE", "/workflows/profile:tls-server", expect=204)
+
+
+def test_validation_never_reaches_what_the_policy_refuses(server, dns):
+    """A name that resolves to a link-local address (cloud metadata) is refused before any
+    connection; the challenge and its authorization become invalid, nothing is issued."""
+    dns.call("add-a", {"host": "metadata.example.", "addresses": ["169.254.169.254"]})
+    try:
+        c = client(server)
+        c.new_account()
+        ans = c.new_order(["metadata.example"])
+        authz_url = ans.json()["authorizations"][0]
+        authz = c.post(authz_url, None).json()
+        ch = next(x for x in authz["challenges"] if x["type"] == "http-01")
+        c.post(ch["url"], {})
+        done = wait_status(c, authz_url, ("valid", "invalid"))
+        assert done["status"] == "invalid"
+        err = next(x for x in done["challenges"] if x["type"] == "http-01")["error"]
+        assert err["type"].endswith(":connection") and "169.254.169.254" in err["detail"]
+    finally:
+        dns.call("clear-a", {"host": "metadata.example."})
+
+
+def test_revocation_by_the_account_and_by_the_certificate_key(server, responder):
+    c, order, chain = issue(server, responder, ["revoke.example"])
+    der = chain[0].public_bytes(serialization.Encoding.DER)
+    ans = c.post(c.dir["revokeCert"], {"certificate": b64u(der), "reason": 4})
+    assert ans.status == 200, ans.body
+    serial = format(chain[0].serial_number, "x")
+    rec = server.api("GET", f"/certificates/{serial}")
+    assert rec["status"] == "revoked" and rec["reason"] == "superseded"
+    again = c.post(c.dir["revokeCert"], {"certificate": b64u(der)})
+    assert again.problem() == "alreadyRevoked"
+    # Another account may not revoke what it did not order.
+    other = client(server)
+    other.new_account()
+    c2, _, chain2 = issue(server, responder, ["revoke2.example"])
+    der2 = chain2[0].public_bytes(serialization.Encoding.DER)
+    assert other.post(other.dir["revokeCert"], {"certificate": b64u(der2)}).problem() == \
+        "unauthorized"
+
+
+# ---- real clients ----------------------------------------------------------------------------
+
+
+def lego(server, dns, workdir, *args, env=None):
+    cmd = ["lego", "--server", directory_url(server), "--path", str(workdir), "--accept-tos",
+           "--email", "lego@example.org", "--dns.resolvers", f"127.0.0.1:{dns.dns_port}",
+           *args]
+    e = dict(os.environ, LEGO_CA_CERTIFICATES=server.cacert, **(env or {}))
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=e)
+
+
+def test_lego_gets_certificates_by_http01_and_tls_alpn01_and_revokes(server, dns, responder,
+                                                                   tmp_path):
+    responder.stop()  # lego answers on that port itself
+    try:
+        out = lego(server, dns, tmp_path / "h", "--domains", "lego-http.example", "--http",
+                   "--http.port", f"127.0.0.1:{responder.port}", "run")
+    finally:
+        responder.start()
+    assert out.returncode == 0, out.stderr
+    crt = tmp_path / "h" / "certificates" / "lego-http.example.crt"
+    leaf = x509.load_pem_x509_certificates(crt.read_bytes())[0]
+    assert "lego-http.example" in str(leaf.subject)
+    out = lego(server, dns, tmp_path / "t", "--key-type", "rsa2048", "--domains",
+               "lego-tls.example", "--tls", "--tls.port", f"127.0.0.1:{responder.tls_port}", "run")
+    assert out.returncode == 0, out.stderr
+    out = lego(server, dns, tmp_path / "h", "--domains", "lego-http.example", "revoke")
+    assert out.returncode == 0, out.stderr
+    serial = format(leaf.serial_number, "x")
+    assert server.api("GET", f"/certificates/{serial}")["status"] == "revoked"

@@ -72,7 +72,7 @@ struct store *store_open(const char *url, struct err *e)
     for (size_t i = 0; i < ARRAY_LEN(backends); i++)
         if (strncmp(url, backends[i]->scheme, strlen(backends[i]->scheme)) == 0)
             return backends[i]->open(url, e);
-    err_set(e, 500, ERR_INTERNAL, "database %%s: unknown scheme (known: sqlite:, postgresql://)", url);
+    err_set(e, ERR_INTERNAL, "database %%s: unknown scheme (known: sqlite:, postgresql://)", url);
     return NULL;
 }
 

@@ -11,7 +11,8 @@
  * vouch.tenant setting.  Three tables have a second, read-only policy "cross"
  * for the calls that read across tenants (the tenant listing, the token
  * lookup by hash, the SIEM forwarder's list of tenant targets): it holds only
- * while vouch.cross_tenant is 'on', which pg_data.c sets for those calls alone.
+ * while vouch.cross_tenant is 'on', which the driver (store_pg.c) sets for
+ * those calls alone.
  */
 #include "store/pg_internal.h"
 

@@ -1,12 +1,12 @@
 /*
  * store_pg.c — the PostgreSQL backend: connections, transactions, migrations,
- * the tenant setting of row-level security.  The queries are in pg_data.c,
- * the schema in pg_schema.c.
+ * the tenant setting of row-level security, and the driver that runs
+ * statements for the data calls (store_data.c).  The queries are in
+ * pg_queries.c, the schema in pg_schema.c.
  *
  * The URL is a libpq connection URI ("postgresql://user@host:port/db?..."),
  * multi-host with target_session_attrs=read-write for a cluster.  Threads
- * share a pool of connections as in the SQLite backend: up to a limit, and
- * past that store_begin waits for one (at most BUSY_MS, then ERR_UNAVAILABLE).  A
+ * share a pool of connections (store_pool.c) as in the SQLite backend.  A
  * connection that failed (the server went away, a failover) is closed when
  * its tx ends and a new one is opened on next use, so vouchd follows a new
  * primary without a restart.
@@ -27,52 +27,61 @@
  */
 #include "store/pg_internal.h"
 
-#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#define POOL_MAX 64
-#define BUSY_MS  10000
 
 /* The advisory lock key that serializes migrations of one database ("vouchmig"). */
 #define MIGRATION_LOCK "7670756368"
 
 /* ---- parameters ------------------------------------------------------------ */
 
-static void param_check(const struct pg_params *p)
+/*
+ * Parameter i (from 1) of p, those before it that were not set being NULL;
+ * the index of its slot.
+ */
+static int param_slot(struct pg_params *p, int i)
 {
-    if (p->n >= PG_PARAMS)
+    if (i == p->n + 1 && i <= PG_PARAMS) /* the next one, as statements mostly bind */
+        return p->n++;
+    if (i < 1 || i > PG_PARAMS)
         abort(); /* a programming error: the statement table is fixed */
+    for (; p->n < i; p->n++) {
+        p->values[p->n] = NULL;
+        p->lengths[p->n] = 0;
+        p->formats[p->n] = 0;
+    }
+    return i - 1;
 }
 
-void pg_param_text(struct pg_params *p, const char *s)
+/* Sets parameter i ($i) of p; NULL text or blob is SQL NULL. */
+static void param_text(struct pg_params *p, int i, const char *s)
 {
-    param_check(p);
-    p->values[p->n] = s;
-    p->lengths[p->n] = 0;
-    p->formats[p->n] = 0;
-    p->n++;
+    int k = param_slot(p, i);
+
+    p->values[k] = s;
+    p->lengths[k] = 0;
+    p->formats[k] = 0;
 }
 
-void pg_param_int(struct pg_params *p, int64_t v)
+static void param_int(struct pg_params *p, int i, int64_t v)
 {
-    param_check(p);
-    snprintf(p->numbers[p->n], sizeof(p->numbers[p->n]), "%lld", (long long)v);
-    p->values[p->n] = p->numbers[p->n];
-    p->lengths[p->n] = 0;
-    p->formats[p->n] = 0;
-    p->n++;
+    int k = param_slot(p, i);
+
+    snprintf(p->numbers[k], sizeof(p->numbers[k]), "%lld", (long long)v);
+    p->values[k] = p->numbers[k];
+    p->lengths[k] = 0;
+    p->formats[k] = 0;
 }
 
-void pg_param_blob(struct pg_params *p, const void *data, size_t len)
+static void param_blob(struct pg_params *p, int i, const void *data, size_t len)
 {
-    param_check(p);
-    p->values[p->n] = data;
-    p->lengths[p->n] = (int)len;
-    p->formats[p->n] = 1;
-    p->n++;
+    int k = param_slot(p, i);
+
+    p->values[k] = data;
+    p->lengths[k] = (int)len;
+    p->formats[k] = 1;
 }
 
 /* ---- errors and statements --------------------------------------------------- */
@@ -201,24 +210,33 @@ static int conn_run(struct pg_conn *c, const char *sql, const char *what, struct
     return res != NULL ? 0 : -1;
 }
 
-PGresult *pg_exec(struct pg_tx *tx, const char *sql, const struct pg_params *p, const char *what,
-                  struct err *e)
+/*
+ * Runs sql with p on tx's connection: a result (the caller PQclear()s it)
+ * whose status is PGRES_TUPLES_OK or PGRES_COMMAND_OK, or NULL with e set
+ * (unique_violation ERR_CONFLICT, lock or serialization failures and a lost
+ * connection ERR_UNAVAILABLE, anything else ERR_INTERNAL).
+ */
+static PGresult *pg_exec(struct pg_tx *tx, const char *sql, const struct pg_params *p,
+                         const char *what, struct err *e)
 {
-    struct pg_params none = {0};
-
-    return conn_exec(tx->conn, sql, p != NULL ? p : &none, what, e);
+    return conn_exec(tx->conn, sql, p, what, e);
 }
 
-int pg_tenant_set(struct pg_tx *tx, const char *tenant, struct err *e)
+/*
+ * Makes vouch.tenant of tx's transaction `tenant` (the row-level security
+ * policies compare every row's tenant with it); a no-op if it already is.
+ */
+static int pg_tenant_set(struct pg_tx *tx, const char *tenant, struct err *e)
 {
-    struct pg_params p = {0};
+    struct pg_params p;
     PGresult *res;
 
+    p.n = 0; /* the parameters are set as they are bound: no need to clear them */
     if (tenant == NULL)
         return err_set(e, ERR_INTERNAL, "database: a call on tenant data without a tenant");
     if (tx->tenant != NULL && strcmp(tx->tenant, tenant) == 0)
         return 0;
-    pg_param_text(&p, tenant);
+    param_text(&p, 1, tenant);
     res = pg_exec(tx, "SELECT set_config('vouch.tenant', $1, true)", &p, "tenant", e);
     if (res == NULL)
         return -1;
@@ -228,18 +246,176 @@ int pg_tenant_set(struct pg_tx *tx, const char *tenant, struct err *e)
     return 0;
 }
 
-int pg_cross_tenant(struct pg_tx *tx, int on, struct err *e)
+/* Turns the cross-tenant read policy (vouch.cross_tenant) on or off: the driver's cross_tenant. */
+static int pg_cross_tenant(struct db_tx *tx, int on, struct err *e)
 {
-    return conn_run(tx->conn,
+    return conn_run(((struct pg_tx *)tx)->conn,
                     on ? "SELECT set_config('vouch.cross_tenant', 'on', true)"
                        : "SELECT set_config('vouch.cross_tenant', 'off', true)",
                     "cross-tenant read", e);
 }
 
+/* ---- the driver: statements of store_data.c ---------------------------------- */
+
+#define PG_TX(st)  ((struct pg_tx *)(st)->tx)
+#define RESULT(st) ((PGresult *)(st)->handle)
+
+/*
+ * Starts statement sql on st for tenant's rows (vouch.tenant is set first, if
+ * it is not already), and gives it the tx's parameters until it runs.
+ */
+static int stmt_start(struct db_stmt *st, const char *tenant, const char *sql, struct err *e)
+{
+    struct pg_tx *tx = PG_TX(st);
+
+    if (tenant != NULL && pg_tenant_set(tx, tenant, e) != 0)
+        return -1;
+    tx->params.n = 0;
+    tx->binding = st;
+    st->sql = sql;
+    return 0;
+}
+
+static int drv_open(struct db_stmt *st, const char *tenant, enum query_id q, struct err *e)
+{
+    return stmt_start(st, tenant, PG_TX(st)->db.queries[q], e);
+}
+
+/* The text of a search is made for each call; the connection keeps it prepared by its text. */
+static int drv_open_search(struct db_stmt *st, const char *tenant, enum search_id s, unsigned mask,
+                           struct err *e)
+{
+    char *sql = db_search_text(&pg_dialect, s, mask);
+
+    if (stmt_start(st, tenant, sql, e) != 0) {
+        free(sql);
+        return -1;
+    }
+    st->own = sql;
+    return 0;
+}
+
+static int drv_open_text(struct db_stmt *st, const char *tenant, const char *sql, struct err *e)
+{
+    return stmt_start(st, tenant, sql, e);
+}
+
+/* The parameters st binds: only the statement opened last, before it runs. */
+static struct pg_params *params_of(struct db_stmt *st)
+{
+    if (PG_TX(st)->binding != st)
+        abort(); /* a programming error: bind a statement before opening the next */
+    return &PG_TX(st)->params;
+}
+
+static void drv_bind_text(struct db_stmt *st, int i, const char *s)
+{
+    param_text(params_of(st), i, s);
+}
+
+static void drv_bind_int64(struct db_stmt *st, int i, int64_t v)
+{
+    param_int(params_of(st), i, v);
+}
+
+static void drv_bind_blob(struct db_stmt *st, int i, const void *p, size_t n)
+{
+    param_blob(params_of(st), i, p, n);
+}
+
+static void drv_bind_null(struct db_stmt *st, int i)
+{
+    param_text(params_of(st), i, NULL);
+}
+
+/* The first step runs the statement and holds its whole result; the next ones move on a row. */
+static int drv_step(struct db_stmt *st, const char *what, struct err *e)
+{
+    PGresult *res;
+
+    if (st->handle == NULL) {
+        res = pg_exec(PG_TX(st), st->sql, params_of(st), what, e);
+        PG_TX(st)->binding = NULL;
+        if (res == NULL)
+            return -1;
+        st->handle = res;
+        st->row = -1;
+    }
+    return ++st->row < PQntuples(RESULT(st)) ? 1 : 0;
+}
+
+static const char *drv_read_text(struct db_stmt *st, int col)
+{
+    return PQgetisnull(RESULT(st), st->row, col) ? NULL : PQgetvalue(RESULT(st), st->row, col);
+}
+
+static int64_t drv_read_int64(struct db_stmt *st, int col)
+{
+    return PQgetisnull(RESULT(st), st->row, col)
+               ? 0
+               : strtoll(PQgetvalue(RESULT(st), st->row, col), NULL, 10);
+}
+
+/* A bytea column (text format, hex); NULL for SQL NULL and, as SQLite does, for no bytes. */
+static unsigned char *drv_read_blob(struct db_stmt *st, int col, size_t *n)
+{
+    unsigned char *raw, *out = NULL;
+    size_t len = 0;
+
+    *n = 0;
+    if (PQgetisnull(RESULT(st), st->row, col))
+        return NULL;
+    raw = PQunescapeBytea((const unsigned char *)PQgetvalue(RESULT(st), st->row, col), &len);
+    if (raw == NULL)
+        abort(); /* out of memory */
+    if (len > 0) {
+        out = xmalloc(len);
+        memcpy(out, raw, len);
+        *n = len;
+    }
+    PQfreemem(raw);
+    return out;
+}
+
+static int64_t drv_changes(struct db_stmt *st)
+{
+    return strtoll(PQcmdTuples(RESULT(st)), NULL, 10);
+}
+
+static void drv_close(struct db_stmt *st)
+{
+    if (PG_TX(st)->binding == st)
+        PG_TX(st)->binding = NULL;
+    PQclear(RESULT(st));
+    st->handle = NULL;
+    free(st->own);
+    st->own = NULL;
+}
+
+static const struct db_driver pg_driver = {
+    .dialect = &pg_dialect,
+    .open = drv_open,
+    .open_search = drv_open_search,
+    .open_text = drv_open_text,
+    .bind_text = drv_bind_text,
+    .bind_int64 = drv_bind_int64,
+    .bind_blob = drv_bind_blob,
+    .bind_null = drv_bind_null,
+    .step = drv_step,
+    .read_text = drv_read_text,
+    .read_int64 = drv_read_int64,
+    .read_blob = drv_read_blob,
+    .changes = drv_changes,
+    .close = drv_close,
+    .cross_tenant = pg_cross_tenant,
+};
+
 /* ---- connections ------------------------------------------------------------ */
 
-static void conn_close(struct pg_conn *c)
+static void conn_close(struct db_conn *link)
 {
+    struct pg_conn *c = (struct pg_conn *)link;
+
     if (c == NULL)
         return;
     PQfinish(c->db);
@@ -253,7 +429,7 @@ static void conn_close(struct pg_conn *c)
  * Opens one connection: the URL's settings win over these defaults (a connect
  * timeout, so /readyz answers; a lock timeout as SQLite's busy timeout).
  */
-static struct pg_conn *conn_open(const char *url, struct err *e)
+static struct db_conn *conn_open(const char *url, struct err *e)
 {
     static const char *const keys[] = {"connect_timeout", "options", "application_name", "dbname",
                                        NULL};
@@ -265,91 +441,22 @@ static struct pg_conn *conn_open(const char *url, struct err *e)
     if (c->db == NULL || PQstatus(c->db) != CONNECTION_OK) {
         err_set(e, ERR_UNAVAILABLE, "database: cannot connect: %s",
                 c->db ? PQerrorMessage(c->db) : "out of memory");
-        conn_close(c);
+        conn_close(&c->link);
         return NULL;
     }
-    return c;
+    return &c->link;
 }
 
-static void deadline_in(struct timespec *ts, int ms)
+/* A broken connection, or one still inside a transaction, is not kept: the next tx opens one. */
+static int conn_reusable(struct db_conn *link)
 {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
+    struct pg_conn *c = (struct pg_conn *)link;
+
+    return !c->broken && PQstatus(c->db) == CONNECTION_OK &&
+           PQtransactionStatus(c->db) == PQTRANS_IDLE;
 }
 
-void pg_set_max_connections(struct store *base, int n)
-{
-    struct pg_store *s = (struct pg_store *)base;
-
-    pthread_mutex_lock(&s->lock);
-    s->pool_max = n > 0 ? n : 1;
-    pthread_cond_broadcast(&s->released);
-    pthread_mutex_unlock(&s->lock);
-}
-
-/* Takes an idle connection, or opens one while fewer than the limit are open, or waits. */
-static struct pg_conn *conn_take(struct pg_store *s, struct err *e)
-{
-    struct pg_conn *c = NULL;
-    struct timespec deadline;
-    int waited = 0;
-
-    pthread_mutex_lock(&s->lock);
-    while (s->idle == NULL && s->open >= s->pool_max) {
-        if (!waited++)
-            deadline_in(&deadline, BUSY_MS);
-        if (pthread_cond_timedwait(&s->released, &s->lock, &deadline) == ETIMEDOUT &&
-            s->idle == NULL && s->open >= s->pool_max) {
-            pthread_mutex_unlock(&s->lock);
-            err_set(e, ERR_UNAVAILABLE, "database busy: all %d connections in use", s->pool_max);
-            return NULL;
-        }
-    }
-    if (s->idle != NULL) {
-        c = s->idle;
-        s->idle = c->next;
-        c->next = NULL;
-    } else {
-        s->open++; /* reserved before connecting, outside the lock */
-    }
-    pthread_mutex_unlock(&s->lock);
-    if (c != NULL)
-        return c;
-    if ((c = conn_open(s->url, e)) == NULL) {
-        pthread_mutex_lock(&s->lock);
-        s->open--;
-        pthread_cond_signal(&s->released);
-        pthread_mutex_unlock(&s->lock);
-    }
-    return c;
-}
-
-/*
- * Gives c back to the pool.  A broken connection, or one still inside a
- * transaction, is closed instead: the next tx opens a fresh one.
- */
-static void conn_give(struct pg_store *s, struct pg_conn *c)
-{
-    int broken =
-        c->broken || PQstatus(c->db) != CONNECTION_OK || PQtransactionStatus(c->db) != PQTRANS_IDLE;
-
-    if (broken)
-        conn_close(c);
-    pthread_mutex_lock(&s->lock);
-    if (broken) {
-        s->open--;
-    } else {
-        c->next = s->idle;
-        s->idle = c;
-    }
-    pthread_cond_signal(&s->released);
-    pthread_mutex_unlock(&s->lock);
-}
+static const struct db_pool_class pg_pool = {conn_open, conn_reusable, conn_close};
 
 /* ---- migrations ---------------------------------------------------------------- */
 
@@ -394,7 +501,7 @@ static int role_check(struct pg_conn *c, struct err *e)
  * transaction, under an advisory lock so several nodes starting at once
  * migrate once.  A database newer than this build is refused.
  */
-static int migrate(struct pg_store *s, struct pg_conn *c, struct err *e)
+static int migrate(struct db_store *s, struct pg_conn *c, struct err *e)
 {
     int64_t version = 0;
     int n = pg_migration_count, rc = -1;
@@ -434,55 +541,21 @@ out:
 
 /* ---- the store ------------------------------------------------------------------ */
 
+static int setup(struct db_store *s, struct db_conn *link, struct err *e)
+{
+    struct pg_conn *c = (struct pg_conn *)link;
+
+    return role_check(c, e) != 0 || migrate(s, c, e) != 0 ? -1 : 0;
+}
+
 struct store *pg_open(const char *url, struct err *e)
 {
-    struct pg_store *s;
-    struct pg_conn *c;
-    pthread_condattr_t attr;
-
     if (strncmp(url, "postgresql://", 13) != 0 && strncmp(url, "postgres://", 11) != 0) {
         err_set(e, ERR_INTERNAL,
                 "database: a PostgreSQL URL starts with postgresql:// or postgres://");
         return NULL;
     }
-    s = xcalloc(1, sizeof(*s));
-    s->pool_max = POOL_MAX;
-    s->base.ops = &store_pg_ops;
-    s->url = xstrdup(url);
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->released, &attr);
-    pthread_condattr_destroy(&attr);
-    if ((c = conn_open(s->url, e)) == NULL || role_check(c, e) != 0 || migrate(s, c, e) != 0) {
-        conn_close(c);
-        pg_close(&s->base);
-        return NULL;
-    }
-    s->open = 1;
-    conn_give(s, c);
-    return &s->base;
-}
-
-/* Closes the pool.  Every tx must have ended. */
-void pg_close(struct store *base)
-{
-    struct pg_store *s = (struct pg_store *)base;
-    struct pg_conn *c, *next;
-
-    for (c = s->idle; c != NULL; c = next) {
-        next = c->next;
-        conn_close(c);
-    }
-    pthread_cond_destroy(&s->released);
-    pthread_mutex_destroy(&s->lock);
-    free(s->url);
-    free(s);
-}
-
-int pg_schema_version(struct store *base)
-{
-    return ((struct pg_store *)base)->schema_version;
+    return db_store_open(&store_pg_ops, &pg_dialect, &pg_pool, url, setup, e);
 }
 
 /* ---- transactions ------------------------------------------------------------------ */
@@ -495,18 +568,18 @@ int pg_schema_version(struct store *base)
  */
 static struct store_tx *tx_begin(struct store *base, const char *sql, int write, struct err *e)
 {
-    struct pg_store *s = (struct pg_store *)base;
+    struct db_store *s = (struct db_store *)base;
     struct pg_tx *tx;
     struct pg_conn *c = NULL;
 
-    for (int attempt = 0; attempt <= POOL_MAX && c == NULL; attempt++) {
-        if ((c = conn_take(s, e)) == NULL)
+    for (int attempt = 0; attempt <= DB_POOL_MAX && c == NULL; attempt++) {
+        if ((c = (struct pg_conn *)db_pool_take(&s->pool, e)) == NULL)
             return NULL;
         if (conn_run(c, sql, "begin", e) != 0) {
             int dead = c->broken || PQstatus(c->db) != CONNECTION_OK;
 
             c->broken = dead;
-            conn_give(s, c);
+            db_pool_give(&s->pool, &c->link);
             c = NULL;
             if (!dead)
                 return NULL;
@@ -514,12 +587,18 @@ static struct store_tx *tx_begin(struct store *base, const char *sql, int write,
     }
     if (c == NULL)
         return NULL;
-    tx = xcalloc(1, sizeof(*tx));
-    tx->base.ops = &store_pg_ops;
+    /* Cleared but for its parameters, which are set as they are bound. */
+    tx = xmalloc(sizeof(*tx));
+    memset(tx, 0, offsetof(struct pg_tx, params));
+    tx->params.n = 0;
+    tx->binding = NULL;
+    tx->db.base.ops = &store_pg_ops;
+    tx->db.drv = &pg_driver;
+    tx->db.queries = s->queries;
+    tx->db.write = write;
     tx->store = s;
     tx->conn = c;
-    tx->write = write;
-    return &tx->base;
+    return &tx->db.base;
 }
 
 struct store_tx *pg_begin(struct store *s, struct err *e)
@@ -534,7 +613,7 @@ struct store_tx *pg_begin_read(struct store *s, struct err *e)
 
 static void tx_end(struct pg_tx *tx)
 {
-    conn_give(tx->store, tx->conn);
+    db_pool_give(&tx->store->pool, &tx->conn->link);
     free(tx->tenant);
     free(tx);
 }

@@ -1,13 +1,13 @@
 /*
- * store_sqlite.c — the SQLite backend: connections, transactions, migrations.
- * The queries are in sqlite_data.c, the schema in sqlite_schema.c.
+ * store_sqlite.c — the SQLite backend: connections, transactions, migrations,
+ * and the driver that runs statements for the data calls.
+ *
+ * The queries are in sqlite_queries.c, run by the data calls of store_data.c
+ * through this file's driver; the schema is in sqlite_schema.c.
  *
  * Every connection runs in WAL mode with synchronous=FULL, so a commit is on
  * disk (the WAL fsynced) before store_commit() returns, and foreign_keys=ON.
- * Threads share a pool of connections: a mutex-protected free list that opens
- * more connections on demand, up to a limit (store_set_max_connections, POOL_MAX
- * by default); past that, store_begin waits for
- * one to come back (at most BUSY_MS, then ERR_UNAVAILABLE).  A transaction holds one
+ * Threads share a pool of connections (store_pool.c); a transaction holds one
  * connection from begin to commit or rollback.  Write transactions start with
  * BEGIN IMMEDIATE, so they queue on SQLite's write lock (busy_timeout) at
  * their start instead of failing half-way; read transactions use a deferred
@@ -15,14 +15,9 @@
  */
 #include "store/sqlite_internal.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#define POOL_MAX 64
-#define BUSY_MS  10000
 
 /* Maps rc (an extended result code) on db to e; returns -1. */
 static int fail_rc(sqlite3 *db, int rc, const char *what, const char *msg, struct err *e)
@@ -39,7 +34,13 @@ static int fail_rc(sqlite3 *db, int rc, const char *what, const char *msg, struc
     return err_set(e, ERR_INTERNAL, "%s: %s", what, msg);
 }
 
-int sqlite_fail(struct sqlite_tx *tx, int rc, const char *what, struct err *e)
+/*
+ * Maps an SQLite result code of tx's connection to e and returns -1: a UNIQUE
+ * or PRIMARY KEY clash is ERR_CONFLICT, a busy database ERR_UNAVAILABLE,
+ * anything else ERR_INTERNAL with SQLite's message (which names columns, never
+ * bound values).
+ */
+static int sqlite_fail(struct sqlite_tx *tx, int rc, const char *what, struct err *e)
 {
     return fail_rc(tx != NULL && tx->conn != NULL ? tx->conn->db : NULL, rc, what, NULL, e);
 }
@@ -107,8 +108,10 @@ static int query_int(sqlite3 *db, const char *sql, int64_t *out, struct err *e)
 
 /* ---- connections -------------------------------------------------------- */
 
-static void conn_close(struct sqlite_conn *c)
+static void conn_close(struct db_conn *link)
 {
+    struct sqlite_conn *c = (struct sqlite_conn *)link;
+
     if (c == NULL)
         return;
     for (size_t i = 0; i < ARRAY_LEN(c->ctl); i++)
@@ -139,7 +142,7 @@ static int conn_check_wal(sqlite3 *db, const char *path, struct err *e)
 }
 
 /* Opens and configures one connection; NULL with e set. */
-static struct sqlite_conn *conn_open(const char *path, struct err *e)
+static struct db_conn *conn_open(const char *path, struct err *e)
 {
     struct sqlite_conn *c = xcalloc(1, sizeof(*c));
     int rc = sqlite3_open_v2(
@@ -148,106 +151,39 @@ static struct sqlite_conn *conn_open(const char *path, struct err *e)
     if (rc != SQLITE_OK) {
         err_set(e, ERR_INTERNAL, "database %s: %s", path,
                 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
-        conn_close(c);
+        conn_close(&c->link);
         return NULL;
     }
     sqlite3_extended_result_codes(c->db, 1);
-    sqlite3_busy_timeout(c->db, BUSY_MS);
+    sqlite3_busy_timeout(c->db, DB_BUSY_MS);
     /* Durability rests on synchronous=FULL: never weaken it. */
     if (exec(c->db,
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
              "PRAGMA temp_store=MEMORY;",
              "database settings", e) != 0 ||
         conn_check_wal(c->db, path, e) != 0) {
-        conn_close(c);
+        conn_close(&c->link);
         return NULL;
     }
-    return c;
-}
-
-static void deadline_in(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
-void sqlite_set_max_connections(struct store *base, int n)
-{
-    struct sqlite_store *s = (struct sqlite_store *)base;
-
-    pthread_mutex_lock(&s->lock);
-    s->pool_max = n > 0 ? n : 1;
-    pthread_cond_broadcast(&s->released);
-    pthread_mutex_unlock(&s->lock);
+    return &c->link;
 }
 
 /*
- * Takes an idle connection, or opens one while fewer than the limit are open,
- * or waits up to BUSY_MS for one to be given back.  NULL with e set.
+ * A connection still inside a transaction (its COMMIT and ROLLBACK both
+ * failed) is not handed to the next caller.
  */
-static struct sqlite_conn *conn_take(struct sqlite_store *s, struct err *e)
+static int conn_reusable(struct db_conn *link)
 {
-    struct sqlite_conn *c = NULL;
-    struct timespec deadline;
-    int waited = 0;
-
-    pthread_mutex_lock(&s->lock);
-    while (s->idle == NULL && s->open >= s->pool_max) {
-        if (!waited++)
-            deadline_in(&deadline, BUSY_MS);
-        if (pthread_cond_timedwait(&s->released, &s->lock, &deadline) == ETIMEDOUT &&
-            s->idle == NULL && s->open >= s->pool_max) {
-            pthread_mutex_unlock(&s->lock);
-            err_set(e, ERR_UNAVAILABLE, "database busy: all %d connections in use", s->pool_max);
-            return NULL;
-        }
-    }
-    if (s->idle != NULL) {
-        c = s->idle;
-        s->idle = c->next;
-        c->next = NULL;
-    } else {
-        s->open++; /* reserved before opening, outside the lock */
-    }
-    pthread_mutex_unlock(&s->lock);
-    if (c != NULL)
-        return c;
-    if ((c = conn_open(s->path, e)) == NULL) {
-        pthread_mutex_lock(&s->lock);
-        s->open--;
-        pthread_cond_signal(&s->released);
-        pthread_mutex_unlock(&s->lock);
-    }
-    return c;
+    return sqlite3_get_autocommit(((struct sqlite_conn *)link)->db);
 }
+
+static const struct db_pool_class sqlite_pool = {conn_open, conn_reusable, conn_close};
 
 /*
- * Gives c back to the pool.  A connection still inside a transaction (its
- * COMMIT and ROLLBACK both failed) is closed rather than handed to the next
- * caller, so no tx ever inherits another's half-done work.
+ * The statement kept in *slot on tx's connection (prepared from sql on first
+ * use and kept until the connection closes), reset and unbound; NULL with e
+ * set.
  */
-static void conn_give(struct sqlite_store *s, struct sqlite_conn *c)
-{
-    int broken = !sqlite3_get_autocommit(c->db);
-
-    if (broken)
-        conn_close(c);
-    pthread_mutex_lock(&s->lock);
-    if (broken) {
-        s->open--;
-    } else {
-        c->next = s->idle;
-        s->idle = c;
-    }
-    pthread_cond_signal(&s->released);
-    pthread_mutex_unlock(&s->lock);
-}
-
 static sqlite3_stmt *stmt_prepare(struct sqlite_tx *tx, sqlite3_stmt **slot, const char *sql,
                                   struct err *e)
 {
@@ -273,16 +209,154 @@ static sqlite3_stmt *stmt_prepare(struct sqlite_tx *tx, sqlite3_stmt **slot, con
     return *slot;
 }
 
-sqlite3_stmt *sqlite_stmt(struct sqlite_tx *tx, enum query_id q, struct err *e)
+/* ---- the driver: statements of store_data.c ---------------------------------- */
+
+#define STMT(st)      ((sqlite3_stmt *)(st)->handle)
+#define SQLITE_TX(st) ((struct sqlite_tx *)(st)->tx)
+
+static int drv_open(struct db_stmt *st, const char *tenant, enum query_id q, struct err *e)
 {
-    return stmt_prepare(tx, &tx->conn->stmts[q], sqlite_queries[q], e);
+    struct sqlite_tx *tx = SQLITE_TX(st);
+
+    (void)tenant;
+    st->handle = stmt_prepare(tx, &tx->conn->stmts[q], tx->db.queries[q], e);
+    return st->handle != NULL ? 0 : -1;
 }
 
-sqlite3_stmt *sqlite_stmt_cached(struct sqlite_tx *tx, sqlite3_stmt **slot, const char *sql,
-                                 struct err *e)
+static sqlite3_stmt **search_slot(struct sqlite_conn *c, enum search_id s, unsigned mask)
 {
-    return stmt_prepare(tx, slot, sql, e);
+    switch (s) {
+    case SEARCH_CERT:
+        return &c->cert_search[mask];
+    case SEARCH_ENTITY:
+        return &c->entity_search[mask];
+    default:
+        return &c->tsa_token_search[mask];
+    }
 }
+
+/* The text of a search is made only when its statement is first prepared on a connection. */
+static int drv_open_search(struct db_stmt *st, const char *tenant, enum search_id s, unsigned mask,
+                           struct err *e)
+{
+    struct sqlite_tx *tx = SQLITE_TX(st);
+    sqlite3_stmt **slot = search_slot(tx->conn, s, mask);
+    char *sql = *slot == NULL ? db_search_text(&sqlite_dialect, s, mask) : NULL;
+
+    (void)tenant;
+    st->handle = stmt_prepare(tx, slot, sql, e);
+    free(sql);
+    return st->handle != NULL ? 0 : -1;
+}
+
+/* A text run once (a tenant's purge): prepared for this statement alone. */
+static int drv_open_text(struct db_stmt *st, const char *tenant, const char *sql, struct err *e)
+{
+    struct sqlite_tx *tx = SQLITE_TX(st);
+    sqlite3_stmt *h = NULL;
+    int rc;
+
+    (void)tenant;
+    if (sqlite3_get_autocommit(tx->conn->db))
+        return err_set(e, ERR_INTERNAL, "database: the transaction was rolled back after an error");
+    if ((rc = sqlite3_prepare_v2(tx->conn->db, sql, -1, &h, NULL)) != SQLITE_OK) {
+        sqlite_fail(tx, rc, "prepare", e);
+        sqlite3_finalize(h);
+        return -1;
+    }
+    st->handle = h;
+    st->adhoc = 1;
+    return 0;
+}
+
+static void drv_bind_text(struct db_stmt *st, int i, const char *s)
+{
+    sqlite3_bind_text(STMT(st), i, s, -1, SQLITE_STATIC);
+}
+
+static void drv_bind_int64(struct db_stmt *st, int i, int64_t v)
+{
+    sqlite3_bind_int64(STMT(st), i, v);
+}
+
+static void drv_bind_blob(struct db_stmt *st, int i, const void *p, size_t n)
+{
+    sqlite3_bind_blob64(STMT(st), i, p, n, SQLITE_STATIC);
+}
+
+static void drv_bind_null(struct db_stmt *st, int i)
+{
+    sqlite3_bind_null(STMT(st), i);
+}
+
+static int drv_step(struct db_stmt *st, const char *what, struct err *e)
+{
+    int rc = sqlite3_step(STMT(st));
+
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    return sqlite_fail(SQLITE_TX(st), rc, what, e);
+}
+
+static const char *drv_read_text(struct db_stmt *st, int col)
+{
+    return (const char *)sqlite3_column_text(STMT(st), col);
+}
+
+static int64_t drv_read_int64(struct db_stmt *st, int col)
+{
+    return sqlite3_column_int64(STMT(st), col);
+}
+
+static unsigned char *drv_read_blob(struct db_stmt *st, int col, size_t *n)
+{
+    const void *p = sqlite3_column_blob(STMT(st), col);
+    int len = sqlite3_column_bytes(STMT(st), col);
+    unsigned char *out;
+
+    *n = 0;
+    if (p == NULL)
+        return NULL;
+    out = xmalloc((size_t)len);
+    memcpy(out, p, (size_t)len);
+    *n = (size_t)len;
+    return out;
+}
+
+static int64_t drv_changes(struct db_stmt *st)
+{
+    return sqlite3_changes(SQLITE_TX(st)->conn->db);
+}
+
+/* A kept statement is reset (its read ends), one of its own finalized. */
+static void drv_close(struct db_stmt *st)
+{
+    if (st->adhoc)
+        sqlite3_finalize(STMT(st));
+    else
+        sqlite3_reset(STMT(st));
+    st->handle = NULL;
+}
+
+static const struct db_driver sqlite_driver = {
+    .dialect = &sqlite_dialect,
+    .open = drv_open,
+    .open_search = drv_open_search,
+    .open_text = drv_open_text,
+    .bind_text = drv_bind_text,
+    .bind_int64 = drv_bind_int64,
+    .bind_blob = drv_bind_blob,
+    .bind_null = drv_bind_null,
+    .step = drv_step,
+    .read_text = drv_read_text,
+    .read_int64 = drv_read_int64,
+    .read_blob = drv_read_blob,
+    .changes = drv_changes,
+    .close = drv_close,
+    .cross_tenant = NULL, /* one file, no row-level security */
+};
 
 /* ---- migrations ---------------------------------------------------------- */
 
@@ -334,7 +408,7 @@ static int version_current(sqlite3 *db, int64_t *out, struct err *e)
  * newer than this build is refused.  Several processes may open the same file
  * at once; the write lock makes the second one see the first's result.
  */
-static int migrate(struct sqlite_store *s, sqlite3 *db, struct err *e)
+static int migrate(struct db_store *s, sqlite3 *db, struct err *e)
 {
     int64_t version = 0;
     int n = sqlite_migration_count, rc = -1;
@@ -366,76 +440,44 @@ out:
 
 /* ---- the store ----------------------------------------------------------- */
 
+static int setup(struct db_store *s, struct db_conn *c, struct err *e)
+{
+    return migrate(s, ((struct sqlite_conn *)c)->db, e);
+}
+
 struct store *sqlite_open(const char *url, struct err *e)
 {
-    struct sqlite_store *s;
-    struct sqlite_conn *c;
-    pthread_condattr_t attr;
     const char *path = url + strlen("sqlite:");
 
     if (*path == '\0') {
         err_set(e, ERR_INTERNAL, "database %s: no file name", url);
         return NULL;
     }
-    s = xcalloc(1, sizeof(*s));
-    s->pool_max = POOL_MAX;
-    s->base.ops = &store_sqlite_ops;
-    s->path = xstrdup(path);
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->released, &attr);
-    pthread_condattr_destroy(&attr);
-    if ((c = conn_open(s->path, e)) == NULL || migrate(s, c->db, e) != 0) {
-        conn_close(c);
-        sqlite_close(&s->base);
-        return NULL;
-    }
-    s->open = 1;
-    conn_give(s, c);
-    return &s->base;
-}
-
-/* Closes the pool.  Every tx must have ended: connections held by a tx are not closed. */
-void sqlite_close(struct store *base)
-{
-    struct sqlite_store *s = (struct sqlite_store *)base;
-    struct sqlite_conn *c, *next;
-
-    for (c = s->idle; c != NULL; c = next) {
-        next = c->next;
-        conn_close(c);
-    }
-    pthread_cond_destroy(&s->released);
-    pthread_mutex_destroy(&s->lock);
-    free(s->path);
-    free(s);
-}
-
-int sqlite_schema_version(struct store *base)
-{
-    return ((struct sqlite_store *)base)->schema_version;
+    return db_store_open(&store_sqlite_ops, &sqlite_dialect, &sqlite_pool, path, setup, e);
 }
 
 /* ---- transactions --------------------------------------------------------- */
 
 static struct store_tx *tx_begin(struct store *base, enum sqlite_ctl begin, struct err *e)
 {
-    struct sqlite_store *s = (struct sqlite_store *)base;
+    struct db_store *s = (struct db_store *)base;
     struct sqlite_tx *tx;
-    struct sqlite_conn *c = conn_take(s, e);
+    struct sqlite_conn *c = (struct sqlite_conn *)db_pool_take(&s->pool, e);
 
     if (c == NULL)
         return NULL;
     if (ctl(c, begin, "begin", e) != 0) {
-        conn_give(s, c);
+        db_pool_give(&s->pool, &c->link);
         return NULL;
     }
     tx = xcalloc(1, sizeof(*tx));
-    tx->base.ops = &store_sqlite_ops;
+    tx->db.base.ops = &store_sqlite_ops;
+    tx->db.drv = &sqlite_driver;
+    tx->db.queries = s->queries;
+    tx->db.write = begin == CTL_BEGIN_IMMEDIATE;
     tx->store = s;
     tx->conn = c;
-    return &tx->base;
+    return &tx->db.base;
 }
 
 struct store_tx *sqlite_begin(struct store *s, struct err *e)
@@ -450,7 +492,7 @@ struct store_tx *sqlite_begin_read(struct store *s, struct err *e)
 
 static void tx_end(struct sqlite_tx *tx)
 {
-    conn_give(tx->store, tx->conn);
+    db_pool_give(&tx->store->pool, &tx->conn->link);
     free(tx);
 }
 

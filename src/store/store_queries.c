@@ -1,0 +1,149 @@
+/*
+ * store_queries.c — the SQL both dialects share: the queries whose text is
+ * the same in SQLite and PostgreSQL, written with ?1, ?2 ... (PostgreSQL's
+ * $1, $2 ... when its texts are expanded), and the searches' heads and tails.
+ * What a dialect writes its own way, and the queries only one of them has,
+ * are in sqlite_queries.c and pg_queries.c, whose texts win over these.
+ */
+#include "store/store_driver.h"
+
+const char *const store_queries[Q_COUNT] = {
+    /* tenants */
+    [Q_TENANT_GET] = "SELECT {tenant} FROM tenants WHERE name = ?1",
+    [Q_TENANT_LIST] = "SELECT {tenant} FROM tenants ORDER BY name",
+    [Q_TENANT_UPDATE] = "UPDATE tenants SET status = ?2, status_reason = ?3, deleted_at = ?4,"
+                        " purge_after = ?5, certs_per_hour = ?6, requests_per_second = ?7"
+                        " WHERE name = ?1",
+
+    /* CAs and profiles */
+    [Q_CA_UPDATE] = "UPDATE cas SET status = ?3, subject = ?4, cert = ?5, chain = ?6, "
+                    "options = ?7, not_before = ?8, not_after = ?9 "
+                    "WHERE tenant = ?1 AND name = ?2",
+    [Q_CA_GET] = "SELECT {ca} FROM cas WHERE tenant = ?1 AND name = ?2",
+    [Q_CA_LIST] = "SELECT {ca} FROM cas WHERE tenant = ?1 ORDER BY created, name",
+    [Q_PROFILE_MAXVER] =
+        "SELECT COALESCE(MAX(version), 0) FROM profiles WHERE tenant = ?1 AND name = ?2",
+    [Q_PROFILE_GET_LATEST] = "SELECT {profile} FROM profiles "
+                             "WHERE tenant = ?1 AND name = ?2 ORDER BY version DESC LIMIT 1",
+    [Q_PROFILE_GET_VERSION] = "SELECT {profile} FROM profiles "
+                              "WHERE tenant = ?1 AND name = ?2 AND version = ?3",
+    [Q_PROFILE_LIST] = "SELECT {profile} FROM profiles p "
+                       "WHERE p.tenant = ?1 AND p.version = (SELECT MAX(q.version) FROM profiles q "
+                       "WHERE q.tenant = p.tenant AND q.name = p.name) ORDER BY p.name",
+
+    /* end entities */
+    [Q_ENTITY_UPDATE] = "UPDATE entities SET name = ?3, kind = ?4, email = ?5, "
+                        "manufacturer = ?6, model = ?7, serial_number = ?8, metadata = ?9 "
+                        "WHERE tenant = ?1 AND id = ?2",
+    [Q_ENTITY_GET] = "SELECT {entity} FROM entities WHERE tenant = ?1 AND id = ?2",
+
+    /* certificates */
+    [Q_CERT_GET] = "SELECT {cert} FROM certs WHERE tenant = ?1 AND serial = ?2",
+    [Q_CERT_COUNT_SINCE] =
+        "SELECT count(*) FROM certs WHERE tenant = ?1 AND counted = 1 AND created >= ?2",
+    [Q_CERT_SET_STATUS] =
+        "UPDATE certs SET status = ?3, revoked_at = ?4, reason = ?5, "
+        "invalidity_date = ?6, status_changed = ?7 WHERE tenant = ?1 AND serial = ?2",
+    [Q_CERT_REVOKED] = "SELECT {cert} FROM certs WHERE tenant = ?1 AND ca = ?2 "
+                       "AND status IN ('revoked', 'hold') AND not_after >= ?3 ORDER BY serial",
+
+    /* CRLs */
+    [Q_CRL_LATEST] = "SELECT {crl} FROM crls WHERE tenant = ?1 AND ca = ?2 "
+                     "AND shard = 0 AND delta_base = 0 ORDER BY number DESC LIMIT 1",
+    [Q_CRL_LATEST_FULL] = "SELECT {crl} FROM crls WHERE tenant = ?1 AND ca = ?2 "
+                          "AND shard = ?3 AND delta_base = 0 ORDER BY number DESC LIMIT 1",
+    [Q_CRL_LATEST_DELTA] = "SELECT {crl} FROM crls WHERE tenant = ?1 AND ca = ?2 "
+                           "AND shard = ?3 AND delta_base > 0 ORDER BY number DESC LIMIT 1",
+
+    /* OCSP */
+    [Q_OCSP_RESPONDER_GET] = "SELECT {responder} FROM ocsp_responders "
+                             "WHERE tenant = ?1 AND ca = ?2",
+    [Q_OCSP_GET] = "SELECT {ocsp} FROM ocsp_responses WHERE tenant = ?1 AND serial = ?2",
+    /* The columns of {cert}, without der. */
+    [Q_OCSP_DUE] =
+        "SELECT c.tenant, c.serial, c.ca, c.profile, c.profile_version, c.entity_id, "
+        "c.subject, c.sans, c.status, c.not_before, c.not_after, c.revoked_at, "
+        "c.reason, c.invalidity_date, c.renewed_from, NULL, c.created, c.status_changed, "
+        "c.crl_shard, c.counted, c.requester "
+        "FROM ocsp_responses o JOIN certs c ON c.tenant = o.tenant "
+        "AND c.serial = o.serial WHERE o.tenant = ?1 AND o.ca = ?2 "
+        "AND o.refresh_at <= ?3 ORDER BY o.refresh_at LIMIT ?4",
+
+    /* tokens, principals, client CAs, role bindings */
+    [Q_TOKEN_FIND] = "SELECT {token} FROM tokens WHERE hash = ?1",
+    [Q_TOKEN_LIST] = "SELECT {token} FROM tokens WHERE tenant = ?1 ORDER BY created, id",
+    [Q_TOKEN_DELETE] = "DELETE FROM tokens WHERE tenant = ?1 AND id = ?2",
+    [Q_TOKEN_REVOKE] =
+        "UPDATE tokens SET revoked = ?3 WHERE tenant = ?1 AND id = ?2 AND revoked = 0",
+    [Q_PRINCIPAL_GET] = "SELECT {principal} FROM principals WHERE tenant = ?1 AND id = ?2",
+    [Q_PRINCIPAL_LIST] =
+        "SELECT {principal} FROM principals WHERE tenant = ?1 ORDER BY created, id",
+    [Q_PRINCIPAL_DISABLE] = "UPDATE principals SET disabled = ?3 WHERE tenant = ?1 AND id = ?2",
+    [Q_CLIENT_CA_LIST] =
+        "SELECT {client_ca} FROM client_cas WHERE tenant = ?1 ORDER BY created, name",
+    [Q_CLIENT_CA_DELETE] = "DELETE FROM client_cas WHERE tenant = ?1 AND name = ?2",
+    [Q_BINDING_DELETE] = "DELETE FROM role_bindings WHERE tenant = ?1 AND principal_tenant = ?2 "
+                         "AND principal = ?3 AND role = ?4",
+    [Q_BINDING_LIST] = "SELECT {binding} FROM role_bindings WHERE tenant = ?1 "
+                       "ORDER BY principal_tenant, principal, role",
+    [Q_BINDING_LIST_OF] = "SELECT {binding} FROM role_bindings WHERE tenant = ?1 "
+                          "AND principal_tenant = ?2 AND principal = ?3 ORDER BY role",
+
+    /* audit */
+    [Q_AUDIT_LAST] = "SELECT {audit} FROM audit WHERE tenant = ?1 ORDER BY seq DESC LIMIT 1",
+    [Q_AUDIT_LIST] = "SELECT {audit} FROM audit WHERE tenant = ?1 AND seq > ?2 "
+                     "ORDER BY seq LIMIT ?3",
+    [Q_AUDIT_KEY_GET] = "SELECT {audit_key} FROM audit_keys WHERE tenant = ?1",
+    [Q_AUDIT_CHECKPOINT_LAST] = "SELECT {checkpoint} FROM audit_checkpoints "
+                                "WHERE tenant = ?1 ORDER BY seq DESC LIMIT 1",
+    [Q_AUDIT_CHECKPOINT_LIST] = "SELECT {checkpoint} FROM audit_checkpoints "
+                                "WHERE tenant = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    [Q_AUDIT_FORWARD_GET] =
+        "SELECT last_seq FROM audit_forwarding WHERE tenant = ?1 AND target = ?2",
+    [Q_AUDIT_TARGET_GET] = "SELECT {target} FROM audit_targets WHERE tenant = ?1",
+    [Q_AUDIT_TARGET_DELETE] = "DELETE FROM audit_targets WHERE tenant = ?1",
+    [Q_AUDIT_TARGET_LIST] = "SELECT {target} FROM audit_targets ORDER BY tenant",
+
+    /* time-stamping */
+    [Q_TSA_UNIT_GET] = "SELECT {tsa_unit} FROM tsa_units WHERE tenant = ?1 AND name = ?2",
+    [Q_TSA_UNIT_UPDATE] = "UPDATE tsa_units SET status = ?3, policy = ?4, policies = ?5, "
+                          "hashes = ?6, accuracy_ms = ?7, include_chain = ?8 "
+                          "WHERE tenant = ?1 AND name = ?2",
+    [Q_TSA_UNIT_LIST] = "SELECT {tsa_unit} FROM tsa_units WHERE tenant = ?1 ORDER BY created, name",
+    [Q_TSA_TOKEN_GET] = "SELECT {tsa_token} FROM tsa_tokens "
+                        "WHERE tenant = ?1 AND unit = ?2 AND serial = ?3",
+
+    /* leases, idempotency keys, offline imports */
+    [Q_IDEMPOTENCY_GET] = "SELECT {idempotency} FROM idempotency WHERE tenant = ?1 AND "
+                          "key = ?2",
+    [Q_IDEMPOTENCY_PRUNE] = "DELETE FROM idempotency WHERE tenant = ?1 AND created < ?2",
+    [Q_OFFLINE_GET] = "SELECT {offline_import} FROM offline_imports WHERE tenant = ?1 AND "
+                      "source = ?2 AND (?3 = 0 OR seq = ?3) ORDER BY seq DESC LIMIT 1",
+
+    /* registration authority */
+    [Q_WORKFLOW_GET] = "SELECT {workflow} FROM workflows WHERE tenant = ?1 AND name = ?2",
+    [Q_WORKFLOW_LIST] = "SELECT {workflow} FROM workflows WHERE tenant = ?1 ORDER BY name",
+    [Q_WORKFLOW_DELETE] = "DELETE FROM workflows WHERE tenant = ?1 AND name = ?2",
+    [Q_REQUEST_GET] = "SELECT {request} FROM requests WHERE tenant = ?1 AND id = ?2",
+    [Q_REQUEST_UPDATE] = "UPDATE requests SET status = ?3, approvals = ?4, result = ?5, "
+                         "reason = ?6, decided = ?7 WHERE tenant = ?1 AND id = ?2",
+    [Q_REQUEST_EXPIRE] = "UPDATE requests SET status = 'expired', decided = ?2"
+                         " WHERE tenant = ?1 AND status = 'pending' AND expires <= ?2",
+    [Q_WEBHOOK_GET] = "SELECT {webhook} FROM webhooks WHERE tenant = ?1",
+    [Q_WEBHOOK_DELETE] = "DELETE FROM webhooks WHERE tenant = ?1",
+    [Q_WEBHOOK_EVENT_DUE] = "SELECT {webhook_event} FROM webhook_events WHERE tenant = ?1"
+                            " AND status = 'pending' AND next_attempt <= ?2"
+                            " ORDER BY created, id LIMIT ?3",
+    [Q_WEBHOOK_EVENT_DELETE] = "DELETE FROM webhook_events WHERE tenant = ?1 AND id = ?2",
+    [Q_WEBHOOK_EVENT_UPDATE] = "UPDATE webhook_events SET attempts = ?3, next_attempt = ?4,"
+                               " status = ?5 WHERE tenant = ?1 AND id = ?2",
+};
+
+const struct db_search store_searches[SEARCH_COUNT] = {
+    [SEARCH_CERT] = {"SELECT {cert} FROM certs WHERE tenant = ?", CERT_FILTERS,
+                     " ORDER BY not_after, serial LIMIT ? OFFSET ?"},
+    [SEARCH_ENTITY] = {"SELECT {entity} FROM entities WHERE tenant = ?", ENTITY_FILTERS,
+                       " ORDER BY name, id LIMIT ? OFFSET ?"},
+    [SEARCH_TSA_TOKEN] = {"SELECT {tsa_token} FROM tsa_tokens WHERE tenant = ? AND unit = ?",
+                          TSA_TOKEN_FILTERS, " ORDER BY time DESC, serial LIMIT ? OFFSET ?"},
+};

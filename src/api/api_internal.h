@@ -111,6 +111,15 @@ void api_role_unbind(void *app, struct http_request *req, struct http_response *
 void api_client_ca_create(void *app, struct http_request *req, struct http_response *resp);
 void api_client_ca_list(void *app, struct http_request *req, struct http_response *resp);
 void api_client_ca_delete(void *app, struct http_request *req, struct http_response *resp);
+void api_acme_endpoint_create(void *app, struct http_request *req, struct http_response *resp);
+void api_acme_endpoint_list(void *app, struct http_request *req, struct http_response *resp);
+void api_acme_endpoint_show(void *app, struct http_request *req, struct http_response *resp);
+void api_acme_endpoint_update(void *app, struct http_request *req, struct http_response *resp);
+void api_acme_eab_create(void *app, struct http_request *req, struct http_response *resp);
+void api_acme_eab_list(void *app, struct http_request *req, struct http_response *resp);
+void api_acme_eab_revoke(void *app, struct http_request *req, struct http_response *resp);
+void api_cert_renewal_window_get(void *app, struct http_request *req, struct http_response *resp);
+void api_cert_renewal_window_put(void *app, struct http_request *req, struct http_response *resp);
 
 /* The tenant of the path ({tenant}), NULL if none. */
 const char *api_tenant(const struct http_request *req);

@@ -84,6 +84,10 @@ static const struct http_route routes[] = {
     {"POST", T "/certificates/{serial}/suspend", JSON, "cert.revoke", SMALL, api_cert_suspend},
     {"POST", T "/certificates/{serial}/reinstate", JSON, "cert.revoke", SMALL, api_cert_reinstate},
     {"POST", T "/certificates/{serial}/renew", JSON, "cert.issue", SMALL, api_cert_renew},
+    {"GET", T "/certificates/{serial}/renewal-window", NULL, "acme.read", 0,
+     api_cert_renewal_window_get},
+    {"PUT", T "/certificates/{serial}/renewal-window", JSON, "acme.write", SMALL,
+     api_cert_renewal_window_put},
 
     {"POST", T "/entities", JSON, "entity.write", SMALL, api_entity_create},
     {"GET", T "/entities", NULL, "entity.read", 0, api_entity_list},
@@ -117,6 +121,15 @@ static const struct http_route routes[] = {
     {"GET", T "/webhook", NULL, "webhook.read", 0, api_webhook_get},
     {"PUT", T "/webhook", JSON, "webhook.write", SMALL, api_webhook_put},
     {"DELETE", T "/webhook", NULL, "webhook.write", 0, api_webhook_delete},
+
+    {"POST", T "/acme/endpoints", JSON, "acme.write", SMALL, api_acme_endpoint_create},
+    {"GET", T "/acme/endpoints", NULL, "acme.read", 0, api_acme_endpoint_list},
+    {"GET", T "/acme/endpoints/{endpoint}", NULL, "acme.read", 0, api_acme_endpoint_show},
+    {"PUT", T "/acme/endpoints/{endpoint}", JSON, "acme.write", SMALL, api_acme_endpoint_update},
+    {"POST", T "/acme/endpoints/{endpoint}/eab", JSON, "acme.write", SMALL, api_acme_eab_create},
+    {"GET", T "/acme/endpoints/{endpoint}/eab", NULL, "acme.read", 0, api_acme_eab_list},
+    {"POST", T "/acme/endpoints/{endpoint}/eab/{kid}/revoke", JSON, "acme.write", SMALL,
+     api_acme_eab_revoke},
 
     {"POST", T "/tokens", JSON, "token.write", SMALL, api_token_create},
     {"GET", T "/tokens", NULL, "token.read", 0, api_token_list},

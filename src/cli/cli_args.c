@@ -234,10 +234,22 @@ static json_t *json_file_value(const char *path, struct err *e)
     return v;
 }
 
+static json_t *bool_value(const struct cli_arg *a, const char *v, struct err *e)
+{
+    if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 || strcmp(v, "on") == 0)
+        return json_true();
+    if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0 || strcmp(v, "off") == 0)
+        return json_false();
+    err_set(e, ERR_USAGE, "%s: yes or no, not \"%s\"", a->name, v);
+    return NULL;
+}
+
 /* One value of a non-repeating argument as JSON; NULL with e set if invalid. */
 static json_t *single_value(const struct cli_arg *a, const char *v, struct err *e)
 {
     switch (a->type) {
+    case ARG_BOOL:
+        return bool_value(a, v, e);
     case ARG_INT:
         return int_value(a, v, e);
     case ARG_FLAG:
@@ -249,6 +261,7 @@ static json_t *single_value(const struct cli_arg *a, const char *v, struct err *
     case ARG_BASE64_FILE:
         return file_value(v, 1, e);
     case ARG_JSON_FILE:
+    case ARG_JSON_MERGE:
         return json_file_value(v, e);
     case ARG_SECRET_FILE:
         return secret_file_value(v, e);
@@ -376,7 +389,10 @@ static int arg_place(struct cli_call *call, size_t i, struct buf *query, struct 
         return 0;
     if ((v = arg_value(call, i, e)) == NULL)
         return -1;
-    if (a->dest == TO_BODY)
+    if (a->type == ARG_JSON_MERGE) {
+        json_object_update_missing(call->req.body, v);
+        json_decref(v);
+    } else if (a->dest == TO_BODY)
         json_object_set_new(call->req.body, a->field, v);
     else {
         query_add(query, a->field, v);
@@ -411,21 +427,43 @@ out:
     return rc;
 }
 
+/*
+ * The command argv names: its group is argv[0], or argv[0] and argv[1] for a
+ * group within a group (*words 2).  NULL with e set if there is none.
+ */
+static const struct cli_command *command_of(int argc, char **argv, int *words, int *uses_verb,
+                                            struct err *e)
+{
+    char *pair = argc > 1 ? xasprintf("%s %s", argv[0], argv[1]) : NULL;
+    const char *group = argv[0];
+    const struct cli_command *cmd;
+
+    *words = 1;
+    if (pair != NULL && strchr(argv[0], ' ') == NULL && cli_group_exists(pair)) {
+        group = pair;
+        *words = 2;
+    }
+    cmd = cli_command_find(group, argc > *words ? argv[*words] : NULL, uses_verb);
+    if (cmd == NULL && cli_group_exists(group))
+        err_set(e, ERR_USAGE, "%s: %s%s", group,
+                argc > *words ? "unknown subcommand " : "missing subcommand",
+                argc > *words ? argv[*words] : "");
+    else if (cmd == NULL)
+        err_set(e, ERR_USAGE, "unknown command \"%s\"", argv[0]);
+    free(pair);
+    return cmd;
+}
+
 int cli_call_build(int argc, char **argv, const char *tenant, struct cli_call *call, struct err *e)
 {
-    int uses_verb = 0;
+    int uses_verb = 0, words = 1;
 
     memset(call, 0, sizeof(*call));
     if (argc < 1)
         return err_set(e, ERR_USAGE, "missing command");
-    call->cmd = cli_command_find(argv[0], argc > 1 ? argv[1] : NULL, &uses_verb);
-    if (call->cmd == NULL && cli_group_exists(argv[0]))
-        return err_set(e, ERR_USAGE, "%s: %s%s", argv[0],
-                       argc > 1 ? "unknown subcommand " : "missing subcommand",
-                       argc > 1 ? argv[1] : "");
-    if (call->cmd == NULL)
-        return err_set(e, ERR_USAGE, "unknown command \"%s\"", argv[0]);
-    if (args_parse(call, argc - 1 - uses_verb, argv + 1 + uses_verb, e) != 0)
+    if ((call->cmd = command_of(argc, argv, &words, &uses_verb, e)) == NULL)
+        return -1;
+    if (args_parse(call, argc - words - uses_verb, argv + words + uses_verb, e) != 0)
         return -1;
     if (call->help)
         return 0;
@@ -485,8 +523,10 @@ static const char *metavar(const struct cli_arg *a, char *buf, size_t len)
         return "TIME";
     if (a->type == ARG_META)
         return "KEY=VALUE";
+    if (a->type == ARG_BOOL)
+        return "yes|no";
     if (a->type == ARG_OUTPUT || a->type == ARG_TEXT_FILE || a->type == ARG_BASE64_FILE ||
-        a->type == ARG_JSON_FILE || a->type == ARG_SECRET_FILE)
+        a->type == ARG_JSON_FILE || a->type == ARG_JSON_MERGE || a->type == ARG_SECRET_FILE)
         return "FILE";
     for (const char *p = a->name + strspn(a->name, "-"); *p != '\0' && k + 1 < len; p++)
         buf[k++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);

@@ -63,6 +63,25 @@ static int check_page_size(struct cli_call *call, struct err *e);
 static int check_der_output(struct cli_call *call, struct err *e);
 static int check_entity_update(struct cli_call *call, struct err *e);
 static int check_wait(struct cli_call *call, struct err *e);
+static int check_something_given(struct cli_call *call, struct err *e);
+
+/* An ACME endpoint's settings (docs/api.md "ACME"); --settings FILE.json last: options win. */
+#define ACME_SETTINGS                                                           \
+    OPT("--status", "status", ARG_STRING),                                      \
+    {"--profile", "profiles", ARG_LIST, TO_BODY, 0, NULL, "PROFILE"},           \
+    OPT("--eab-required", "eab_required", ARG_BOOL),                            \
+    {"--challenge", "challenges", ARG_LIST, TO_BODY, 0, NULL, "TYPE"},          \
+    OPT("--order-seconds", "order_seconds", ARG_INT),                           \
+    OPT("--authz-seconds", "authz_seconds", ARG_INT),                           \
+    OPT("--authz-reuse-seconds", "authz_reuse_seconds", ARG_INT),               \
+    OPT("--allow-dns", "allow_dns", ARG_BOOL),                                  \
+    OPT("--allow-ip", "allow_ip", ARG_BOOL),                                    \
+    OPT("--allow-wildcard", "allow_wildcard", ARG_BOOL),                        \
+    OPT("--caa-check", "caa_check", ARG_BOOL),                                  \
+    {"--caa-identity", "caa_identities", ARG_LIST, TO_BODY, 0, NULL, "DOMAIN"}, \
+    {"--terms-of-service", "terms_of_service", ARG_STRING, TO_BODY, 0, NULL, "URL"}, \
+    {"--website", "website", ARG_STRING, TO_BODY, 0, NULL, "URL"},             \
+    {"--settings", "settings", ARG_JSON_MERGE, TO_BODY, 0, NULL, "FILE.json"}
 
 static const struct cli_command commands[] = {
     /* System routes (a system token). */
@@ -414,6 +433,40 @@ static const struct cli_command commands[] = {
       OPT("--principal-tenant", "principal_tenant", ARG_STRING), END},
      NULL, cli_show_object, NULL, NULL},
 
+    /* ACME: endpoints, External Account Binding credentials (docs/api.md "ACME"). */
+    {"acme endpoint", "create", "POST", "/acme/endpoints", SCOPE_TENANT,
+     {POS_BODY("NAME", "name", ARG_STRING), REQ("--ca", "ca", ARG_STRING), ACME_SETTINGS, END},
+     NULL, cli_show_object, NULL, NULL},
+    {"acme endpoint", "list", "GET", "/acme/endpoints", SCOPE_TENANT,
+     {END},
+     NULL, cli_show_table, "endpoints", "name ca status eab_required directory"},
+    {"acme endpoint", "show", "GET", "/acme/endpoints/{}", SCOPE_TENANT,
+     {POS("NAME"), END},
+     NULL, cli_show_object, NULL, NULL},
+    {"acme endpoint", "update", "PUT", "/acme/endpoints/{}", SCOPE_TENANT,
+     {POS("NAME"), OPT("--ca", "ca", ARG_STRING), ACME_SETTINGS, END},
+     check_something_given, cli_show_object, NULL, NULL},
+    {"acme eab", "create", "POST", "/acme/endpoints/{}/eab", SCOPE_TENANT,
+     {POS("ENDPOINT"),
+      OPT("--kid", "kid", ARG_STRING),
+      {"--profile", "profiles", ARG_LIST, TO_BODY, 0, NULL, "PROFILE"},
+      OPT("--role", "role", ARG_STRING),
+      OPT("--reusable", "reusable", ARG_FLAG), END},
+     NULL, cli_show_object, NULL, NULL},
+    {"acme eab", "list", "GET", "/acme/endpoints/{}/eab", SCOPE_TENANT,
+     {POS("ENDPOINT"), END},
+     NULL, cli_show_table, "credentials", "kid status uses reusable role created"},
+    {"acme eab", "revoke", "POST", "/acme/endpoints/{}/eab/{}/revoke", SCOPE_TENANT,
+     {POS("ENDPOINT"), POS("KID"),
+      OPT("--deactivate-accounts", "deactivate_accounts", ARG_FLAG), END},
+     NULL, cli_show_object, NULL, NULL},
+    {"cert", "renewal-window", "PUT", "/certificates/{}/renewal-window", SCOPE_TENANT,
+     {POS("SERIAL"),
+      REQ("--start", "start", ARG_TIME),
+      REQ("--end", "end", ARG_TIME),
+      OPT("--reason", "reason", ARG_STRING), END},
+     NULL, cli_show_object, NULL, NULL},
+
     /* The offline CA's bundles (vouch offline ... works with no server: cli_offline.c). */
     {"import", NULL, "POST", "/offline/import", SCOPE_TENANT,
      {POS_BODY("BUNDLE", "bundle", ARG_TEXT_FILE),
@@ -453,10 +506,17 @@ const struct cli_command *cli_command_find(const char *group, const char *verb, 
     return NULL;
 }
 
+int cli_group_has(const char *group, const char *cmd_group)
+{
+    size_t n = strlen(group);
+
+    return strncmp(cmd_group, group, n) == 0 && (cmd_group[n] == '\0' || cmd_group[n] == ' ');
+}
+
 int cli_group_exists(const char *group)
 {
     for (size_t i = 0; i < ARRAY_LEN(commands); i++)
-        if (strcmp(commands[i].group, group) == 0)
+        if (cli_group_has(group, commands[i].group))
             return 1;
     return 0;
 }
@@ -531,6 +591,15 @@ static int check_entity_update(struct cli_call *call, struct err *e)
         return err_set(e, ERR_USAGE, "entity update: nothing to change");
     call->req.merge_current = 1;
     return 0;
+}
+
+/* An update that changes something: some option besides the positionals. */
+static int check_something_given(struct cli_call *call, struct err *e)
+{
+    for (size_t i = 0; call->cmd->args[i].name != NULL; i++)
+        if (call->cmd->args[i].name[0] == '-' && call->count[i] > 0)
+            return 0;
+    return err_set(e, ERR_USAGE, "%s %s: nothing to change", call->cmd->group, call->cmd->verb);
 }
 
 /* --wait-timeout: only with --wait, 1 second to CLI_WAIT_TIMEOUT_MAX. */

@@ -30,6 +30,9 @@ enum arg_type {
     ARG_SECRET_FILE, /* a file whose first line is sent (a password kept off the command line) */
     ARG_LIST,        /* repeatable; sent as an array of strings */
     ARG_META,        /* repeatable KEY=VALUE; sent as an object */
+    ARG_BOOL,        /* yes|no (true|false, on|off); sent as a JSON boolean */
+    ARG_JSON_MERGE,  /* a file holding a JSON object whose members are sent as body members
+                        (list it last: members the command line sets win) */
 };
 
 enum arg_dest {
@@ -86,7 +89,7 @@ typedef int (*cli_show_fn)(struct cli_ctx *ctx, const struct cli_call *call,
                            const struct cli_answer *ans, struct err *e);
 
 struct cli_command {
-    const char *group;
+    const char *group;  /* one word, or two ("acme endpoint": a group within a group) */
     const char *verb;   /* NULL: the group is the command ("inspect") */
     const char *method; /* NULL: no request */
     const char *path;   /* template; "{}" takes the next TO_PATH argument */
@@ -112,7 +115,10 @@ struct cli_call {
 const struct cli_command *cli_commands(size_t *n);
 /* The row for group and verb, or NULL.  Sets *uses_verb if the verb was consumed. */
 const struct cli_command *cli_command_find(const char *group, const char *verb, int *uses_verb);
+/* Whether some command is of group, or of a group within it ("acme" for "acme endpoint"). */
 int cli_group_exists(const char *group);
+/* Whether a command of group cmd_group is one of group (itself, or a group within it). */
+int cli_group_has(const char *group, const char *cmd_group);
 
 /* cli_args.c */
 int cli_call_build(int argc, char **argv, const char *tenant, struct cli_call *call, struct err *e);

@@ -15,7 +15,7 @@ static void usage_commands(FILE *f, const char *group)
     const struct cli_command *cmds = cli_commands(&n);
 
     for (size_t i = 0; i < n; i++)
-        if (group == NULL || strcmp(cmds[i].group, group) == 0)
+        if (group == NULL || cli_group_has(group, cmds[i].group))
             cli_usage_command(f, &cmds[i]);
 }
 

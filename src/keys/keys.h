@@ -201,7 +201,7 @@ void signer_key_list_free(struct signer_key_info *keys, int n);
 int signer_delete(struct signer *s, const char *tenant, const char *key_id, struct err *e);
 
 /*
- * Webhook secrets (signer_webhook.c): the signer derives a webhook's secret
+ * Webhook secrets (signer_secret.c): the signer derives a webhook's secret
  * from a signature by tenant's RSA key key_id over a random nonce, so only
  * the key id and the nonce are stored and the secret is never kept outside
  * the signer.  signer_webhook_new makes a new nonce (*nonce_hex, 64 hex
@@ -215,6 +215,32 @@ int signer_webhook_new(struct signer *s, const char *tenant, const char *key_id,
 int signer_webhook_mac(struct signer *s, const char *tenant, const char *key_id,
                        const char *nonce_hex, const unsigned char *data, size_t data_len,
                        unsigned char **mac, size_t *mac_len, struct err *e);
+
+/*
+ * ACME External Account Binding keys (signer_secret.c): derived like webhook
+ * secrets, from a signature by tenant's RSA key key_id, but over a structure
+ * of their own naming the endpoint, the credential's kid and a random nonce
+ * (tbs.h: TBS_ACME_EAB_KEY_OID), so only the key id and the nonce are stored
+ * and no EAB key is ever a webhook secret.  signer_eab_new makes a new nonce
+ * (*nonce_hex, 64 hex digits, caller frees) and gives its key once (key, to
+ * be shown to an administrator); signer_eab_mac gives the HMAC of data (at
+ * most SIGNER_EAB_DATA_MAX bytes) under the key of a stored nonce with digest
+ * "SHA256", "SHA384" or "SHA512" (*mac, caller frees).  ERR_NOT_FOUND if the
+ * tenant has no such key, ERR_INVALID if it is not RSA or an argument is bad.
+ */
+#define SIGNER_EAB_KEY_LEN  32
+#define SIGNER_EAB_DATA_MAX (60 * 1024)
+struct signer_eab {
+    const char *key_id;
+    const char *endpoint;
+    const char *kid;
+    const char *nonce_hex; /* signer_eab_mac only */
+};
+int signer_eab_new(struct signer *s, const char *tenant, const struct signer_eab *ref,
+                   char **nonce_hex, unsigned char key[SIGNER_EAB_KEY_LEN], struct err *e);
+int signer_eab_mac(struct signer *s, const char *tenant, const struct signer_eab *ref,
+                   const char *digest, const unsigned char *data, size_t data_len,
+                   unsigned char **mac, size_t *mac_len, struct err *e);
 
 /*
  * Server-side key generation for an end entity: the signer generates a key

@@ -641,6 +641,67 @@ int signer_webhook_mac(struct signer *s, const char *tenant, const char *key_id,
     return rc;
 }
 
+/* The fields naming an EAB credential's key in a request. */
+static void eab_ref_put(struct buf *req, const char *tenant, const struct signer_eab *ref)
+{
+    wire_put_str(req, T_TENANT, tenant);
+    wire_put_str(req, T_KEY_ID, ref->key_id);
+    wire_put_str(req, T_ENDPOINT, ref->endpoint);
+    wire_put_str(req, T_KID, ref->kid);
+}
+
+int signer_eab_new(struct signer *s, const char *tenant, const struct signer_eab *ref,
+                   char **nonce_hex, unsigned char key[SIGNER_EAB_KEY_LEN], struct err *e)
+{
+    struct buf req = {0};
+    unsigned char *reply = NULL;
+    const unsigned char *nonce, *k;
+    size_t len = 0, nonce_len = 0, key_len = 0;
+    int rc;
+
+    eab_ref_put(&req, tenant, ref);
+    rc = signer_call(s, W_EAB_NEW, &req, &reply, &len, e);
+    if (rc == 0 &&
+        (wire_get(reply, len, T_BLOB, 0, &nonce, &nonce_len) != 0 || nonce_len != 32 ||
+         wire_get(reply, len, T_SECRET, 0, &k, &key_len) != 0 || key_len != SIGNER_EAB_KEY_LEN))
+        rc = err_set(e, ERR_INTERNAL, "signer: incomplete reply");
+    if (rc == 0) {
+        *nonce_hex = hex_encode(nonce, nonce_len);
+        memcpy(key, k, SIGNER_EAB_KEY_LEN);
+    }
+    if (reply != NULL)
+        secure_zero(reply, len);
+    free(reply);
+    buf_free(&req);
+    return rc;
+}
+
+int signer_eab_mac(struct signer *s, const char *tenant, const struct signer_eab *ref,
+                   const char *digest, const unsigned char *data, size_t data_len,
+                   unsigned char **mac, size_t *mac_len, struct err *e)
+{
+    struct buf req = {0};
+    unsigned char *reply = NULL, *nonce;
+    size_t len = 0, nonce_len = 0;
+    int rc;
+
+    if (data_len > SIGNER_EAB_DATA_MAX)
+        return err_set(e, ERR_TOO_LARGE, "EAB MAC: more than %d bytes", SIGNER_EAB_DATA_MAX);
+    if (ref->nonce_hex == NULL || (nonce = hex_decode(ref->nonce_hex, &nonce_len)) == NULL)
+        return err_set(e, ERR_INTERNAL, "EAB credential: stored nonce is malformed");
+    eab_ref_put(&req, tenant, ref);
+    wire_put(&req, T_BLOB, nonce, nonce_len);
+    free(nonce);
+    wire_put_str(&req, T_DIGEST, digest);
+    wire_put(&req, T_DATA, data, data_len);
+    rc = signer_call(s, W_EAB_MAC, &req, &reply, &len, e);
+    if (rc == 0)
+        rc = reply_bytes(reply, len, T_SIGNATURE, mac, mac_len, e);
+    free(reply);
+    buf_free(&req);
+    return rc;
+}
+
 int signer_ee_keygen(struct signer *s, const char *tenant, enum key_type type, uint64_t *handle,
                      EVP_PKEY **pub, struct err *e)
 {

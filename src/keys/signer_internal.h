@@ -63,9 +63,12 @@ int signer_store_sign(struct req *r, const char *md, const unsigned char *data, 
                       unsigned char **sig, size_t *sig_len);
 /* W_SIGN_TST: the CMS SignedData of a time-stamp token (signer_tst.c). */
 int signer_h_sign_tst(struct req *r);
-/* W_WEBHOOK_NEW and W_WEBHOOK_MAC: webhook secrets (signer_webhook.c). */
+/* W_WEBHOOK_NEW and W_WEBHOOK_MAC: webhook secrets (signer_secret.c). */
 int signer_h_webhook_new(struct req *r);
 int signer_h_webhook_mac(struct req *r);
+/* W_EAB_NEW and W_EAB_MAC: ACME External Account Binding keys (signer_secret.c). */
+int signer_h_eab_new(struct req *r);
+int signer_h_eab_mac(struct req *r);
 
 /* ---- test hooks ----------------------------------------------------------- */
 

@@ -618,6 +618,10 @@ static int dispatch(uint32_t type, struct req *r)
         return signer_h_webhook_new(r);
     case W_WEBHOOK_MAC:
         return signer_h_webhook_mac(r);
+    case W_EAB_NEW:
+        return signer_h_eab_new(r);
+    case W_EAB_MAC:
+        return signer_h_eab_mac(r);
     case W_EVENTS:
         return h_events(r);
     case W_KEYLIST:

@@ -301,6 +301,70 @@ int tbs_webhook_secret_encode(const char *tenant, const unsigned char nonce[32],
     return digest_encode(TBS_WEBHOOK_SECRET_OID, tenant, 1, nonce, 0, der, len);
 }
 
+/*
+ * AcmeEabKeyInput ::= SEQUENCE {
+ *     purpose   OBJECT IDENTIFIER,  -- TBS_ACME_EAB_KEY_OID
+ *     tenant    UTF8String,
+ *     endpoint  UTF8String,
+ *     kid       UTF8String,
+ *     nonce     OCTET STRING }      -- 32 bytes
+ *
+ * Not the checkpoint's shape (its third element is no INTEGER), so it never
+ * decodes as a checkpoint, a bundle digest or a webhook secret's input.
+ */
+typedef struct {
+    ASN1_OBJECT *purpose;
+    ASN1_UTF8STRING *tenant;
+    ASN1_UTF8STRING *endpoint;
+    ASN1_UTF8STRING *kid;
+    ASN1_OCTET_STRING *nonce;
+} ACME_EAB_KEY_INPUT;
+
+// clang-format off
+DECLARE_ASN1_FUNCTIONS(ACME_EAB_KEY_INPUT)
+
+ASN1_SEQUENCE(ACME_EAB_KEY_INPUT) = {
+    ASN1_SIMPLE(ACME_EAB_KEY_INPUT, purpose, ASN1_OBJECT),
+    ASN1_SIMPLE(ACME_EAB_KEY_INPUT, tenant, ASN1_UTF8STRING),
+    ASN1_SIMPLE(ACME_EAB_KEY_INPUT, endpoint, ASN1_UTF8STRING),
+    ASN1_SIMPLE(ACME_EAB_KEY_INPUT, kid, ASN1_UTF8STRING),
+    ASN1_SIMPLE(ACME_EAB_KEY_INPUT, nonce, ASN1_OCTET_STRING),
+} ASN1_SEQUENCE_END(ACME_EAB_KEY_INPUT)
+
+IMPLEMENT_ASN1_FUNCTIONS(ACME_EAB_KEY_INPUT)
+    // clang-format on
+
+    int tbs_eab_key_encode(const char *tenant, const char *endpoint, const char *kid,
+                           const unsigned char nonce[32], unsigned char **der, size_t *len)
+{
+    ACME_EAB_KEY_INPUT *in = ACME_EAB_KEY_INPUT_new();
+    unsigned char *out = NULL;
+    int n = -1;
+
+    if (in != NULL && (in->purpose = OBJ_txt2obj(TBS_ACME_EAB_KEY_OID, 1)) != NULL &&
+        ASN1_STRING_set(in->tenant, tenant, -1) == 1 &&
+        ASN1_STRING_set(in->endpoint, endpoint, -1) == 1 &&
+        ASN1_STRING_set(in->kid, kid, -1) == 1 && ASN1_OCTET_STRING_set(in->nonce, nonce, 32) == 1)
+        n = i2d_ACME_EAB_KEY_INPUT(in, &out);
+    ACME_EAB_KEY_INPUT_free(in);
+    if (n <= 0)
+        return -1;
+    *der = out;
+    *len = (size_t)n;
+    return 0;
+}
+
+/* Whether data begins with an EAB key's input (whatever follows: it is refused either way). */
+static int is_eab_key_input(const unsigned char *data, size_t len)
+{
+    const unsigned char *p = data;
+    ACME_EAB_KEY_INPUT *in = len <= LONG_MAX ? d2i_ACME_EAB_KEY_INPUT(NULL, &p, (long)len) : NULL;
+    int yes = in != NULL && checkpoint_type_ok(in->purpose, TBS_ACME_EAB_KEY_OID);
+
+    ACME_EAB_KEY_INPUT_free(in);
+    return yes;
+}
+
 /* The fields of a checkpoint-shaped structure of type oid (tbs_checkpoint_decode). */
 static int digest_decode(const char *oid, const unsigned char *der, size_t len, char **tenant,
                          int64_t *seq, unsigned char hash[32], int64_t *when)
@@ -347,16 +411,55 @@ static int is_checkpoint_of(const unsigned char *data, size_t len, const char *o
     return ok;
 }
 
+/*
+ * Whether data starts with a SEQUENCE whose first element is an OBJECT
+ * IDENTIFIER (as every structure of ours under the 2.25 arc does, and no
+ * certificate, CRL, CSR, OCSP or TSTInfo body): a cheap look before decoding.
+ */
+static int starts_with_oid(const unsigned char *data, size_t len)
+{
+    const unsigned char *p = data;
+    long n = 0;
+    int tag = 0, cls = 0;
+
+    if (len > LONG_MAX || (ASN1_get_object(&p, &n, &tag, &cls, (long)len) & 0x80) ||
+        tag != V_ASN1_SEQUENCE || cls != V_ASN1_UNIVERSAL)
+        return 0;
+    return p < data + len && *p == V_ASN1_OBJECT;
+}
+
+int tbs_is_secret_input(const unsigned char *data, size_t len)
+{
+    const unsigned char *p = data;
+    AUDIT_CHECKPOINT *c;
+    int yes;
+
+    if (!starts_with_oid(data, len))
+        return 0;
+    c = d2i_AUDIT_CHECKPOINT(NULL, &p, (long)len);
+    yes = (c != NULL && checkpoint_type_ok(c->type, TBS_WEBHOOK_SECRET_OID)) ||
+          is_eab_key_input(data, len);
+
+    AUDIT_CHECKPOINT_free(c);
+    ERR_clear_error();
+    return yes;
+}
+
 const char *tbs_kind(const unsigned char *data, size_t len)
 {
-    const char *kind = is_tbs_certificate(data, len)                           ? "certificate"
-                       : is_tbs_crl(data, len)                                 ? "CRL"
-                       : is_tbs_csr(data, len)                                 ? "CSR"
-                       : is_tbs_ocsp(data, len)                                ? "OCSP response"
-                       : is_tst_info(data, len)                                ? "TSTInfo"
-                       : is_checkpoint_of(data, len, TBS_AUDIT_CHECKPOINT_OID) ? "audit checkpoint"
-                       : is_checkpoint_of(data, len, TBS_OFFLINE_BUNDLE_OID)   ? "offline bundle"
-                                                                               : NULL;
+    const char *kind;
+
+    /* Refused before anything else is tried: no kind added later can let these through. */
+    if (tbs_is_secret_input(data, len))
+        return NULL;
+    kind = is_tbs_certificate(data, len)                           ? "certificate"
+           : is_tbs_crl(data, len)                                 ? "CRL"
+           : is_tbs_csr(data, len)                                 ? "CSR"
+           : is_tbs_ocsp(data, len)                                ? "OCSP response"
+           : is_tst_info(data, len)                                ? "TSTInfo"
+           : is_checkpoint_of(data, len, TBS_AUDIT_CHECKPOINT_OID) ? "audit checkpoint"
+           : is_checkpoint_of(data, len, TBS_OFFLINE_BUNDLE_OID)   ? "offline bundle"
+                                                                   : NULL;
 
     ERR_clear_error();
     return kind;

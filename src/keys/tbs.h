@@ -50,15 +50,35 @@ int tbs_bundle_encode(const char *tenant, int64_t seq, const unsigned char hash[
 
 /*
  * What the signer signs, inside itself only, to derive a webhook secret
- * (signer_webhook.c): the checkpoint structure under this OID, with the
- * tenant, seq 1, the webhook's nonce as headHash and time 0.  tbs_kind() does
- * not know it, so W_SIGN refuses it: no one outside the signer can have it
- * signed, and the secret cannot be derived outside.
+ * (signer_secret.c): the checkpoint structure under this OID, with the
+ * tenant, seq 1, the webhook's nonce as headHash and time 0.  tbs_kind()
+ * refuses it (tbs_is_secret_input), so W_SIGN does: no one outside the signer
+ * can have it signed, and the secret cannot be derived outside.
  */
 #define TBS_WEBHOOK_SECRET_OID "2.25.313858181862460048097201346499418659644.3"
 
 int tbs_webhook_secret_encode(const char *tenant, const unsigned char nonce[32],
                               unsigned char **der, size_t *len);
+
+/*
+ * What the signer signs, inside itself only, to derive an ACME External
+ * Account Binding's HMAC key (signer_secret.c): a structure of its own,
+ * AcmeEabKeyInput (tbs.c), tagged with this OID and naming the tenant, the
+ * endpoint and the credential's kid with its nonce.  Its shape and OID differ
+ * from the webhook secret's input, so the two derivations never sign the
+ * same bytes.
+ */
+#define TBS_ACME_EAB_KEY_OID "2.25.313858181862460048097201346499418659644.4"
+
+int tbs_eab_key_encode(const char *tenant, const char *endpoint, const char *kid,
+                       const unsigned char nonce[32], unsigned char **der, size_t *len);
+
+/*
+ * Whether data is (or begins with) an input a secret is derived from: a
+ * webhook secret's or an EAB key's.  tbs_kind() answers NULL for these before
+ * trying any kind, so W_SIGN refuses them whatever kinds it learns later.
+ */
+int tbs_is_secret_input(const unsigned char *data, size_t len);
 int tbs_bundle_decode(const unsigned char *der, size_t len, char **tenant, int64_t *seq,
                       unsigned char hash[32], int64_t *when);
 

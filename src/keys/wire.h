@@ -30,6 +30,8 @@ enum wire_type {
     W_KEYLIST,     /* a tenant's keys: repeated T_KEY_ID with T_KEY_TYPE */
     W_WEBHOOK_NEW, /* a new webhook secret: T_BLOB nonce, T_MESSAGE the secret (shown once) */
     W_WEBHOOK_MAC, /* HMAC-SHA256 of T_DATA under the secret of T_BLOB nonce: T_SIGNATURE */
+    W_EAB_NEW,     /* a new ACME EAB key: T_BLOB nonce, T_SECRET the key (shown once) */
+    W_EAB_MAC,     /* HMAC (T_DIGEST) of T_DATA under the EAB key of T_BLOB nonce: T_SIGNATURE */
 };
 
 enum wire_tag {
@@ -53,7 +55,10 @@ enum wire_tag {
     T_EVENT_ACTION, /* repeated, with the next two */
     T_EVENT_OBJECT,
     T_EVENT_DETAIL,
-    T_HEALTH, /* PING reply: the key store's health, one line */
+    T_HEALTH,   /* PING reply: the key store's health, one line */
+    T_ENDPOINT, /* an ACME endpoint's name */
+    T_KID,      /* an ACME EAB credential's key identifier */
+    T_SECRET,   /* a derived secret, in the one reply that shows it */
 };
 
 #define WIRE_MAX_SMALL (64 * 1024)

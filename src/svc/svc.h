@@ -899,20 +899,31 @@ struct svc_acme_settings {
 void svc_acme_settings_clear(struct svc_acme_settings *st);
 /*
  * Reads settings from JSON (the admin API's body, or a stored endpoint's
- * settings): unknown members and out-of-range values refused (ERR_INVALID
- * naming the field); defaults filled in.  *st is the caller's to clear.
+ * settings; a JSON object, NULL refused): unknown members and out-of-range
+ * values refused (ERR_INVALID naming the field); defaults filled in (profiles
+ * ["tls-server"], challenges all three, orders and authorizations 7 days,
+ * no reuse, dns and wildcards but not ip, CAA checked).  caa_identities must
+ * name at least one issuer domain while caa_check is on; every identifier
+ * kind allowed must have a challenge that validates it (a wildcard dns-01, an
+ * IP address http-01 or tls-alpn-01).  On success *st is the caller's to
+ * clear; on failure it is cleared.
  */
 int svc_acme_settings_parse(const json_t *o, struct svc_acme_settings *st, struct err *e);
 /* The JSON form of st (every member, defaults included); a new reference. */
 json_t *svc_acme_settings_json(const struct svc_acme_settings *st);
 
 /*
- * Creates (create 1: ERR_CONFLICT if it exists) or changes (ERR_NOT_FOUND if
- * it does not) tenant's endpoint `name` issuing from CA ca with the settings
- * in body (svc_acme_settings_parse; for a change, the members given replace
- * the stored ones).  The CA must be an active CA of the tenant and every
- * profile a leaf profile of the tenant.  Audited as acme.endpoint.create /
- * acme.endpoint.update.  *out (caller frees) the endpoint.
+ * Creates (create 1: ERR_CONFLICT if it exists; the tenant must be active) or
+ * changes (ERR_NOT_FOUND if it does not) tenant's endpoint `name` issuing
+ * from CA ca (NULL on a change: kept) with status "active" or "disabled"
+ * (NULL: active, or kept) and the settings in body (NULL: none given;
+ * svc_acme_settings_parse; for a change, the members given replace the
+ * stored ones, a member given as null goes back to its default).  The CA
+ * must be an active CA of the tenant and every profile a leaf profile of the
+ * tenant: checked when they are set (a CA disabled since does not keep its
+ * endpoint from being disabled).  Audited as acme.endpoint.create /
+ * acme.endpoint.update, with the result, in the transaction of the row.
+ * *out (caller frees) the endpoint.
  */
 int svc_acme_endpoint_put(struct svc *s, const struct actor *a, const char *tenant,
                           const char *name, const char *ca, const char *status, const json_t *body,
@@ -921,27 +932,40 @@ int svc_acme_endpoint_get(struct svc *s, const char *tenant, const char *name,
                           struct acme_endpoint_rec **out, struct err *e);
 int svc_acme_endpoint_list(struct svc *s, const char *tenant, struct acme_endpoint_rec ***out,
                            size_t *n, struct err *e);
-/* The endpoint as the admin API shows it (its settings parsed, its directory URL); new reference.
+/*
+ * The endpoint as the admin API shows it (a new reference): name, ca, status,
+ * "directory" — its directory's path, "/acme/<tenant>/<name>/directory",
+ * relative to the API's base URL (the API listener serves ACME; only the
+ * transport knows the host a client reaches it by) —, created, updated, and
+ * every member of its settings (svc_acme_settings_json).
  */
 json_t *svc_acme_endpoint_json(struct svc *s, const struct acme_endpoint_rec *r);
 
 /*
- * A new External Account Binding credential of endpoint: kid (NULL: drawn),
- * options {"profiles": [...] (a subset of the endpoint's; none: all), "role":
- * the role its accounts act with (default "requester"), "reusable": bool
- * (default false: one account)}.  The HMAC key is derived in the signer from
- * a tenant key and a nonce; *hmac_key (base64url, caller frees) is shown
- * once and stored nowhere.  Audited as acme.eab.create.
+ * A new External Account Binding credential of endpoint: kid (NULL: drawn,
+ * "eab-<16 hex>"; else 1 to 64 of [A-Za-z0-9._-]), options (NULL or an
+ * object; other members refused) {"profiles": [...] (a subset of the
+ * endpoint's; none: all), "role": the role its accounts act with (one that
+ * grants cert.issue; default "requester"), "reusable": bool (default false:
+ * one account)}.  The HMAC key is derived in the signer from the tenant's
+ * EAB key (RSA, made with its first credential), the endpoint, the kid and a
+ * nonce; *hmac_key (base64url of 32 bytes, caller frees) is shown once and
+ * stored nowhere.  Audited as acme.eab.create (without the key).  The tenant
+ * must be active.
  */
 int svc_acme_eab_create(struct svc *s, const struct actor *a, const char *tenant,
                         const char *endpoint, const char *kid, const json_t *options,
                         struct acme_eab_rec **out, char **hmac_key, struct err *e);
 /*
- * Revokes a credential: no new account can use it; with deactivate, the
- * accounts made with it are deactivated too.  Audited as acme.eab.revoke.
+ * Revokes an active credential (ERR_CONFLICT if it is revoked already): no
+ * new account can use it; with deactivate, the valid accounts made with it
+ * are deactivated too, in the same transaction.  Audited as acme.eab.revoke
+ * (naming the accounts deactivated).
  */
 int svc_acme_eab_revoke(struct svc *s, const struct actor *a, const char *tenant,
                         const char *endpoint, const char *kid, int deactivate, struct err *e);
+/* An endpoint's credentials by kid (endpoint NULL: every endpoint's); ERR_NOT_FOUND for no such
+ * endpoint. */
 int svc_acme_eab_list(struct svc *s, const char *tenant, const char *endpoint,
                       struct acme_eab_rec ***out, size_t *n, struct err *e);
 json_t *svc_acme_eab_json(const struct acme_eab_rec *r); /* without any secret */
@@ -958,16 +982,18 @@ int svc_acme_eab_mac(struct svc *s, const char *tenant, const char *endpoint, co
 /*
  * Suggests that certificate serial of tenant be renewed between start and
  * end (RFC 9773 renewalInfo; e.g. before a planned revocation), reason the
- * explanation shown; end after start, end in the future.  Audited as
- * cert.renewal_window.
+ * explanation shown (NULL: none); end after start, in the future and not
+ * after the certificate expires; ERR_CONFLICT for a revoked certificate.
+ * Replaces a window set before.  Audited as cert.renewal_window.
  */
 int svc_renewal_window_set(struct svc *s, const struct actor *a, const char *tenant,
                            const char *serial, int64_t start, int64_t end, const char *reason,
                            struct err *e);
 /*
- * The suggested renewal window of a certificate: the one set, else the last
- * third of its validity (*reason NULL).  *reason (caller frees) the explanation.  ERR_NOT_FOUND
- * if the certificate is unknown.
+ * The suggested renewal window of a certificate: for a revoked one a window
+ * wholly past (renew now), else the one set, else the last third of its
+ * validity (*reason NULL).  *reason (caller frees) the explanation.
+ * ERR_NOT_FOUND if the certificate is unknown.
  */
 int svc_renewal_window(struct svc *s, const char *tenant, const char *serial, int64_t *start,
                        int64_t *end, char **reason, struct err *e);

@@ -195,6 +195,9 @@ int svc_request_open(struct svc *s, const struct actor *a, const char *tenant,
 int svc_op_from_request(const struct request_rec *r, json_t **holder, struct svc_op *op,
                         const char **roles, size_t max, size_t *n, struct err *e);
 
+/* 1 if an ACME EAB credential of tenant derives its key with key_id, 0 if none, -1 on error. */
+int svc_acme_eab_key_in_use(struct svc *s, const char *tenant, const char *key_id, struct err *e);
+
 /* Every tenant (the scheduler's listing, across tenants); caller frees each and the array. */
 int svc_tenants(struct svc *s, struct tenant_rec ***out, size_t *n, struct err *e);
 struct tenant_gates *svc_tenant_gates_new(void);

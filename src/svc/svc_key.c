@@ -77,6 +77,10 @@ int svc_key_in_use(struct svc *s, const char *tenant, const char *key_id, struct
                    ? -1
                    : err_set(e, ERR_CONFLICT,
                              "key %s is the key the tenant's webhook secret comes from", key_id);
+    if ((hook = svc_acme_eab_key_in_use(s, tenant, key_id, e)) != 0)
+        return hook < 0 ? -1
+                        : err_set(e, ERR_CONFLICT,
+                                  "key %s is the key the tenant's ACME EAB keys come from", key_id);
     if (key_ca(s, tenant, key_id, &ca, e) != 0)
         return -1;
     if (ca != NULL) {

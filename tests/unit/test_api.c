@@ -32,6 +32,12 @@ static void role_map_gives_each_role_its_duties_only(void **state)
     assert_true(has("tenant-admin", "workflow.write"));
     assert_false(has("tenant-admin", "ca.write"));
     assert_false(has("tenant-admin", "audit.read"));
+    assert_true(has("tenant-admin", "acme.write"));
+    assert_true(has("tenant-admin", "acme.read"));
+    assert_true(has("auditor", "acme.read"));
+    assert_false(has("auditor", "acme.write"));
+    assert_false(has("ca-operator", "acme.write"));
+    assert_false(has("requester", "acme.read"));
     assert_true(has("ca-operator", "ca.write"));
     assert_true(has("ca-operator", "crl.write"));
     assert_false(has("ca-operator", "cert.revoke"));

@@ -217,6 +217,9 @@ static void write_fixtures(void)
     write_bytes("ca.p12", "\x01\x02\x03", 3);
     write_text("profile.json", "{\"a\": 1}");
     write_text("bad.json", "{\"a\": ");
+    /* An ACME endpoint's settings: the command line's caa_check wins over the file's. */
+    write_text("acme.json",
+               "{\"caa_check\": true, \"website\": \"https://w\", \"authz_seconds\": 600}");
 }
 
 static int group_setup(void **state)
@@ -484,6 +487,33 @@ static const struct {
     {"ca create cer --subject /CN=C --external --key-id key-0123456789abcdef", "POST", T "/cas",
      "{\"name\":\"cer\",\"subject\":\"/CN=C\",\"key_id\":\"key-0123456789abcdef\","
      "\"external\":true}"},
+    {"acme endpoint create web --ca issuing --profile tls-server --profile web2 "
+     "--challenge dns-01 --eab-required yes --allow-ip no --caa-identity ca.example "
+     "--order-seconds 3600 --terms-of-service https://ca.example/tos",
+     "POST", T "/acme/endpoints",
+     "{\"name\":\"web\",\"ca\":\"issuing\",\"profiles\":[\"tls-server\",\"web2\"],"
+     "\"challenges\":[\"dns-01\"],\"eab_required\":true,\"allow_ip\":false,"
+     "\"caa_identities\":[\"ca.example\"],\"order_seconds\":3600,"
+     "\"terms_of_service\":\"https://ca.example/tos\"}"},
+    {"acme endpoint create web --ca issuing --caa-check off --settings @acme.json", "POST",
+     T "/acme/endpoints",
+     "{\"name\":\"web\",\"ca\":\"issuing\",\"caa_check\":false,\"website\":\"https://w\","
+     "\"authz_seconds\":600}"},
+    {"acme endpoint list", "GET", T "/acme/endpoints", NULL},
+    {"acme endpoint show web", "GET", T "/acme/endpoints/web", NULL},
+    {"acme endpoint update web --status disabled --allow-wildcard false", "PUT",
+     T "/acme/endpoints/web", "{\"status\":\"disabled\",\"allow_wildcard\":false}"},
+    {"acme eab create web --kid team-a --profile tls-server --reusable", "POST",
+     T "/acme/endpoints/web/eab",
+     "{\"kid\":\"team-a\",\"profiles\":[\"tls-server\"],\"reusable\":true}"},
+    {"acme eab list web", "GET", T "/acme/endpoints/web/eab", NULL},
+    {"acme eab revoke web team-a --deactivate-accounts", "POST",
+     T "/acme/endpoints/web/eab/team-a/revoke", "{\"deactivate_accounts\":true}"},
+    {"cert renewal-window 1a2b --start 2027-01-01T00:00:00Z --end 2027-01-02T00:00:00Z "
+     "--reason rotation",
+     "PUT", T "/certificates/1a2b/renewal-window",
+     "{\"start\":\"2027-01-01T00:00:00Z\",\"end\":\"2027-01-02T00:00:00Z\","
+     "\"reason\":\"rotation\"}"},
     {"inspect @cert.pem", NULL, NULL, NULL},
 };
 
@@ -595,6 +625,15 @@ static void bad_command_lines_are_usage_errors(void **state)
         "cert reinstate 1 --wait",
         "cert keygen --ca i --profile p --subject /CN=x --password pw -o @k.p12 --wait",
         "request approve req-1 --wait",
+        "acme",
+        "acme endpoint",
+        "acme endpoint frobnicate",
+        "acme endpoint create web",
+        "acme endpoint update web",
+        "acme endpoint create web --ca i --eab-required maybe",
+        "acme eab revoke web",
+        "cert renewal-window 1a2b --start 2027-01-01T00:00:00Z",
+        "cert renewal-window 1a2b --start soon --end 2027-01-02T00:00:00Z",
     };
 
     (void)state;

@@ -518,6 +518,123 @@ static void webhook_secrets_stay_in_the_signer(void **state)
     free(ec);
 }
 
+/*
+ * An ACME EAB key is made in the signer from an RSA key, the endpoint, the
+ * kid and a nonce: the MAC the signer gives for a stored nonce (HS256, HS384,
+ * HS512) is the HMAC under the key it gave once; a new one has a new nonce;
+ * the same nonce under another kid, endpoint or tenant is another key (or no
+ * key at all); the input it signs is nothing W_SIGN signs, and never the
+ * webhook secret's input; bad digests, an EC key and oversized data are
+ * refused.
+ */
+static void eab_keys_stay_in_the_signer(void **state)
+{
+    static const char text[] = "eyJhbGciOiJIUzI1NiJ9.eyJrdHkiOiJFQyJ9";
+    static const struct {
+        const char *digest;
+        const EVP_MD *(*md)(void);
+    } algs[] = {{"SHA256", EVP_sha256}, {"SHA384", EVP_sha384}, {"SHA512", EVP_sha512}};
+    unsigned char key1[SIGNER_EAB_KEY_LEN], key2[SIGNER_EAB_KEY_LEN], want[EVP_MAX_MD_SIZE];
+    unsigned char nonce[32], *mac = NULL, *other = NULL, *der = NULL, *wder = NULL, *sig = NULL;
+    unsigned char *raw, *big;
+    unsigned int want_len = 0;
+    size_t mac_len = 0, other_len = 0, len = 0, wlen = 0, n = 0, raw_len = 0;
+    char *rsa = NULL, *ec = NULL, *nonce1 = NULL, *nonce2 = NULL;
+    struct signer_eab ref = {.endpoint = "web", .kid = "kid-1"};
+    EVP_PKEY *pub = NULL;
+    struct err e;
+    (void)state;
+    assert_int_equal(signer_keygen(signer, "alpha", KEY_RSA_2048, &rsa, &pub, &e), 0);
+    EVP_PKEY_free(pub);
+    assert_int_equal(signer_keygen(signer, "alpha", KEY_EC_P256, &ec, &pub, &e), 0);
+    EVP_PKEY_free(pub);
+    ref.key_id = rsa;
+    assert_int_equal(signer_eab_new(signer, "alpha", &ref, &nonce1, key1, &e), 0);
+    assert_int_equal(signer_eab_new(signer, "alpha", &ref, &nonce2, key2, &e), 0);
+    assert_int_equal(strlen(nonce1), 64);
+    assert_string_not_equal(nonce1, nonce2);
+    assert_memory_not_equal(key1, key2, sizeof(key1));
+    /* The MAC for a stored nonce is the HMAC under the key shown once, for each digest. */
+    ref.nonce_hex = nonce1;
+    for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+        if (signer_eab_mac(signer, "alpha", &ref, algs[i].digest, (const unsigned char *)text,
+                           strlen(text), &mac, &mac_len, &e) != 0)
+            fail_msg("%s: %s", algs[i].digest, e.msg);
+        HMAC(algs[i].md(), key1, sizeof(key1), (const unsigned char *)text, strlen(text), want,
+             &want_len);
+        assert_int_equal(mac_len, want_len);
+        assert_memory_equal(mac, want, want_len);
+        free(mac);
+    }
+    assert_int_equal(signer_eab_mac(signer, "alpha", &ref, "SHA256", (const unsigned char *)text,
+                                    strlen(text), &mac, &mac_len, &e),
+                     0);
+    /* The same nonce for another kid or endpoint is another key. */
+    ref.kid = "kid-2";
+    assert_int_equal(signer_eab_mac(signer, "alpha", &ref, "SHA256", (const unsigned char *)text,
+                                    strlen(text), &other, &other_len, &e),
+                     0);
+    assert_memory_not_equal(mac, other, mac_len);
+    free(other);
+    ref.kid = "kid-1";
+    ref.endpoint = "web2";
+    assert_int_equal(signer_eab_mac(signer, "alpha", &ref, "SHA256", (const unsigned char *)text,
+                                    strlen(text), &other, &other_len, &e),
+                     0);
+    assert_memory_not_equal(mac, other, mac_len);
+    free(other);
+    free(mac);
+    ref.endpoint = "web";
+    /* Another tenant has no such key; an EC key, a digest not offered, no kid, too much data. */
+    assert_int_equal(signer_eab_mac(signer, "beta", &ref, "SHA256", (const unsigned char *)text,
+                                    strlen(text), &mac, &mac_len, &e),
+                     -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    ref.key_id = ec;
+    assert_int_equal(signer_eab_new(signer, "alpha", &ref, &nonce2, key2, &e), -1);
+    assert_int_equal(e.kind, ERR_INVALID);
+    ref.key_id = rsa;
+    assert_int_equal(signer_eab_mac(signer, "alpha", &ref, "SHA1", (const unsigned char *)text,
+                                    strlen(text), &mac, &mac_len, &e),
+                     -1);
+    assert_int_equal(e.kind, ERR_INVALID);
+    ref.kid = "";
+    assert_int_equal(signer_eab_mac(signer, "alpha", &ref, "SHA256", (const unsigned char *)text,
+                                    strlen(text), &mac, &mac_len, &e),
+                     -1);
+    assert_int_equal(e.kind, ERR_INVALID);
+    ref.kid = "kid-1";
+    big = calloc(1, SIGNER_EAB_DATA_MAX + 1);
+    assert_int_equal(signer_eab_mac(signer, "alpha", &ref, "SHA256", big, SIGNER_EAB_DATA_MAX + 1,
+                                    &mac, &mac_len, &e),
+                     -1);
+    assert_int_equal(e.kind, ERR_TOO_LARGE);
+    assert_int_equal(signer_eab_mac(signer, "alpha", &ref, "SHA256", big, SIGNER_EAB_DATA_MAX, &mac,
+                                    &mac_len, &e),
+                     0);
+    free(mac);
+    free(big);
+    /* What the key is derived from is nothing W_SIGN signs, and not a webhook secret's input. */
+    raw = hex_decode(nonce1, &raw_len);
+    assert_int_equal(raw_len, sizeof(nonce));
+    memcpy(nonce, raw, sizeof(nonce));
+    free(raw);
+    assert_int_equal(tbs_eab_key_encode("alpha", "web", "kid-1", nonce, &der, &len), 0);
+    assert_true(tbs_is_secret_input(der, len));
+    assert_null(tbs_kind(der, len));
+    assert_int_equal(signer_sign(signer, "alpha", rsa, "SHA256", der, len, &sig, &n, &e), -1);
+    assert_int_equal(e.kind, ERR_INVALID);
+    assert_int_equal(tbs_webhook_secret_encode("alpha", nonce, &wder, &wlen), 0);
+    assert_true(tbs_is_secret_input(wder, wlen));
+    assert_false(len == wlen && memcmp(der, wder, len) == 0);
+    OPENSSL_free(der);
+    OPENSSL_free(wder);
+    secure_zero(key1, sizeof(key1));
+    free(nonce1);
+    free(rsa);
+    free(ec);
+}
+
 /* Only a CRL may be larger than a small frame; its entries are checked all the same. */
 static void a_large_crl_is_signed_and_a_damaged_one_refused(void **state)
 {
@@ -1386,6 +1503,7 @@ int main(void)
         cmocka_unit_test(a_large_crl_is_signed_and_a_damaged_one_refused),
         cmocka_unit_test(an_audit_checkpoint_is_signed_and_a_lookalike_refused),
         cmocka_unit_test(webhook_secrets_stay_in_the_signer),
+        cmocka_unit_test(eab_keys_stay_in_the_signer),
         cmocka_unit_test(a_dead_signer_makes_calls_fail_with_503),
         cmocka_unit_test(a_remote_key_outlives_signer_stop_and_then_fails_cleanly),
         cmocka_unit_test(the_signer_keeps_only_its_own_connections_open),

@@ -594,14 +594,18 @@ signing_moves_to_the_backup_token_mid_load_and_returns_when_the_primary_heals(vo
     free(id);
 }
 
-/* A webhook secret from a key in two tokens: the same from either (RSA signs deterministically). */
-static void a_webhook_secret_is_the_same_from_the_backup_token(void **state)
+/*
+ * A webhook secret and an ACME EAB key from a key in two tokens: the same
+ * from either (RSA signs deterministically).
+ */
+static void derived_secrets_are_the_same_from_the_backup_token(void **state)
 {
     static const char text[] = "1800000000.{}";
-    unsigned char *mac = NULL, want[32];
-    unsigned int want_len = 0;
+    unsigned char *mac = NULL, want[32], eab_want[32], key[SIGNER_EAB_KEY_LEN];
+    unsigned int want_len = 0, eab_len = 0;
     size_t mac_len = 0;
-    char *id = NULL, *nonce = NULL, *secret = NULL;
+    char *id = NULL, *nonce = NULL, *secret = NULL, *eab_nonce = NULL;
+    struct signer_eab ref = {.endpoint = "web", .kid = "kid-1"};
     EVP_PKEY *pub = NULL;
     struct signer *s;
     struct err e;
@@ -613,8 +617,14 @@ static void a_webhook_secret_is_the_same_from_the_backup_token(void **state)
         fail_msg("keygen: %s", e.msg);
     if (signer_webhook_new(s, "alpha", id, &nonce, &secret, &e) != 0)
         fail_msg("webhook secret: %s", e.msg);
+    ref.key_id = id;
+    if (signer_eab_new(s, "alpha", &ref, &eab_nonce, key, &e) != 0)
+        fail_msg("EAB key: %s", e.msg);
+    ref.nonce_hex = eab_nonce;
     HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)text, strlen(text), want,
          &want_len);
+    HMAC(EVP_sha256(), key, sizeof(key), (const unsigned char *)text, strlen(text), eab_want,
+         &eab_len);
     for (int away = 0; away < 2; away++) {
         if (away)
             token_move(dir_a, 1); /* the primary is gone: the backup derives it */
@@ -624,12 +634,19 @@ static void a_webhook_secret_is_the_same_from_the_backup_token(void **state)
         assert_int_equal(mac_len, want_len);
         assert_memory_equal(mac, want, want_len);
         free(mac);
+        if (signer_eab_mac(s, "alpha", &ref, "SHA256", (const unsigned char *)text, strlen(text),
+                           &mac, &mac_len, &e) != 0)
+            fail_msg("EAB mac (%s): %s", away ? "backup" : "primary", e.msg);
+        assert_int_equal(mac_len, eab_len);
+        assert_memory_equal(mac, eab_want, eab_len);
+        free(mac);
     }
     token_move(dir_a, 0);
     signer_stop(s);
     EVP_PKEY_free(pub);
     free(id);
     free(nonce);
+    free(eab_nonce);
     free(secret);
 }
 
@@ -743,7 +760,7 @@ int main(void)
         cmocka_unit_test(a_token_that_fails_and_heals_is_used_again_without_a_restart),
         cmocka_unit_test(
             signing_moves_to_the_backup_token_mid_load_and_returns_when_the_primary_heals),
-        cmocka_unit_test(a_webhook_secret_is_the_same_from_the_backup_token),
+        cmocka_unit_test(derived_secrets_are_the_same_from_the_backup_token),
         cmocka_unit_test(a_tenant_with_its_own_token_uses_only_that_token_and_its_pin),
         cmocka_unit_test(the_token_can_be_named_by_slot_instead_of_label),
         cmocka_unit_test(a_key_one_token_lacks_is_reported_when_the_pair_opens),

@@ -103,8 +103,9 @@ char *acme_url(const struct ctx *c, const char *fmt, ...)
 static void directory(struct ctx *c)
 {
     static const char *const resources[][2] = {
-        {"newNonce", "new-nonce"},     {"newAccount", "new-account"}, {"newOrder", "new-order"},
-        {"revokeCert", "revoke-cert"}, {"keyChange", "key-change"},   {"renewalInfo", "renewal-info"},
+        {"newNonce", "new-nonce"},   {"newAccount", "new-account"},
+        {"newOrder", "new-order"},   {"revokeCert", "revoke-cert"},
+        {"keyChange", "key-change"}, {"renewalInfo", "renewal-info"},
     };
     json_t *o = json_object(), *meta = json_object(), *profiles = json_object(),
            *caa = json_array();
@@ -146,8 +147,8 @@ static int kid_account(struct ctx *c, struct err *e)
         return err_setc(e, ERR_FORBIDDEN, "accountDoesNotExist",
                         "kid: not an account URL of this endpoint");
     }
-    rc = svc_acme_account_get(c->a->svc, c->q->tenant, c->q->endpoint, c->jws->kid + n, &c->acct,
-                              e);
+    rc =
+        svc_acme_account_get(c->a->svc, c->q->tenant, c->q->endpoint, c->jws->kid + n, &c->acct, e);
     free(acct_prefix);
     if (rc == 0 && strcmp(c->acct->status, "valid") != 0)
         rc = err_setc(e, ERR_FORBIDDEN, "unauthorized", "account %s is %s", c->acct->id,
@@ -257,12 +258,9 @@ static int new_account(struct ctx *c, struct err *e)
                  "this endpoint needs an externalAccountBinding (RFC 8555 section 7.3.4)");
     } else if (eab_json == NULL || acme_eab_parse(eab_json, c->url, c->jws->jwk, &eab, e) == 0) {
         if (eab != NULL)
-            binding = (struct svc_acme_eab){eab->kid,
-                                            acme_alg_name(eab->alg),
-                                            eab->signing_input,
-                                            eab->signing_input_len,
-                                            eab->mac,
-                                            eab->mac_len};
+            binding = (struct svc_acme_eab){eab->kid,           acme_alg_name(eab->alg),
+                                            eab->signing_input, eab->signing_input_len,
+                                            eab->mac,           eab->mac_len};
         rc = svc_acme_account_new(c->a->svc, c->q->tenant, c->q->endpoint, jwk, thumb,
                                   json_object_get(p, "contact"), eab ? &binding : NULL, &r, e);
         if (rc == 0)
@@ -283,7 +281,8 @@ static int account_post(struct ctx *c, const char *id, struct err *e)
     int deactivate = 0;
 
     if (strcmp(id, c->acct->id) != 0)
-        return err_setc(e, ERR_FORBIDDEN, "unauthorized", "the request is signed by another account");
+        return err_setc(e, ERR_FORBIDDEN, "unauthorized",
+                        "the request is signed by another account");
     if (p == NULL) {
         account_answer(c, 200, c->acct);
         return 0;
@@ -301,7 +300,8 @@ static int account_post(struct ctx *c, const char *id, struct err *e)
     return 0;
 }
 
-/* keyChange (RFC 8555 section 7.3.5): an inner JWS by the new key names the account and its old key. */
+/* keyChange (RFC 8555 section 7.3.5): an inner JWS by the new key names the account and its old
+ * key. */
 static int key_change(struct ctx *c, struct err *e)
 {
     struct acme_jws *inner = NULL;
@@ -323,8 +323,8 @@ static int key_change(struct ctx *c, struct err *e)
     account = json_string_value(json_object_get(inner->payload, "account"));
     old_jwk = json_object_get(inner->payload, "oldKey");
     if (account == NULL || strcmp(account, acct_url) != 0 || old_jwk == NULL ||
-        acme_jwk_to_pkey(old_jwk, &old, e) != 0 ||
-        acme_jwk_thumbprint(old, &thumb, e) != 0 || strcmp(thumb, c->acct->thumbprint) != 0) {
+        acme_jwk_to_pkey(old_jwk, &old, e) != 0 || acme_jwk_thumbprint(old, &thumb, e) != 0 ||
+        strcmp(thumb, c->acct->thumbprint) != 0) {
         err_setc(e, ERR_FORBIDDEN, "unauthorized",
                  "keyChange: account and oldKey must be this account and its key");
         goto out;
@@ -485,8 +485,7 @@ static void job_run(struct acme_server *a, struct job *j)
     rc = acme_validate(a->validator, &ch, &rec, &e);
     if (rc == 0 && j->caa_check && strcmp(j->ident_type, "dns") == 0) {
         char *name = xasprintf("%s%s", j->wildcard ? "*." : "", j->ident_value);
-        struct acme_caa_query cq = {name, (const char *const *)j->issuers, j->account_url,
-                                    j->type};
+        struct acme_caa_query cq = {name, (const char *const *)j->issuers, j->account_url, j->type};
         rc = acme_caa_check(a->validator, &cq, &e);
         free(name);
     }
@@ -544,8 +543,8 @@ void acme_validation_queue(struct acme_server *a, const struct ctx *c,
     json_decref(list);
     if (c != NULL) {
         j->caa_check = c->st.caa_check;
-        j->valid_for = c->st.authz_reuse_seconds > 0 ? c->st.authz_reuse_seconds
-                                                     : c->st.authz_seconds;
+        j->valid_for =
+            c->st.authz_reuse_seconds > 0 ? c->st.authz_reuse_seconds : c->st.authz_seconds;
         for (int k = 0; k < c->st.ncaa_identities; k++)
             j->issuers[k] = xstrdup(c->st.caa_identities[k]);
     }

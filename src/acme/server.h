@@ -30,9 +30,9 @@ void acme_server_free(struct acme_server *a);
 
 /* A request to one endpoint. */
 struct acme_request {
-    const char *method;   /* "GET", "HEAD" or "POST" */
-    const char *base;     /* "https://host:port", as the client reached the server */
-    const char *tenant;   /* /acme/{tenant}/{endpoint}/{resource} */
+    const char *method; /* "GET", "HEAD" or "POST" */
+    const char *base;   /* "https://host:port", as the client reached the server */
+    const char *tenant; /* /acme/{tenant}/{endpoint}/{resource} */
     const char *endpoint;
     const char *resource; /* "directory", "new-nonce", "acct/ID", "chall/AUTHZ/TYPE", ... */
     const unsigned char *body;

@@ -32,8 +32,8 @@ struct ctx {
     char *url;    /* this request's URL */
     struct acme_endpoint_rec *ep;
     struct svc_acme_settings st;
-    struct acme_jws *jws;           /* POST: the checked JWS */
-    struct acme_account_rec *acct;  /* POST with a kid: its account */
+    struct acme_jws *jws;          /* POST: the checked JWS */
+    struct acme_account_rec *acct; /* POST with a kid: its account */
 };
 
 /* A URL of the endpoint: prefix "/" fmt (caller frees). */
@@ -43,7 +43,8 @@ void acme_json(struct acme_response *r, int status, json_t *o);
 /* Answers e as a problem document (RFC 7807) of its ACME error type. */
 void acme_problem(struct acme_response *r, const struct err *e);
 void acme_link(struct acme_response *r, const char *url, const char *rel);
-/* Queues the validation of challenge type of authorization z for acct (c: the endpoint's settings). */
+/* Queues the validation of challenge type of authorization z for acct (c: the endpoint's settings).
+ */
 void acme_validation_queue(struct acme_server *a, const struct ctx *c,
                            const struct acme_authz_rec *z, const char *type,
                            const struct acme_account_rec *acct);

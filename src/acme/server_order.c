@@ -54,10 +54,10 @@ static json_t *order_json(const struct ctx *c, const struct acme_order_rec *r)
 {
     json_t *ids = json_loads(r->authzs, 0, NULL), *authzs = json_array(), *v;
     char *finalize = acme_url(c, "order/%s/finalize", r->id);
-    json_t *o = json_pack("{s:s, s:o, s:o, s:s, s:s}", "status", r->status, "expires",
-                          svc_time_json(r->expires), "identifiers",
-                          json_loads(r->identifiers, 0, NULL), "finalize", finalize, "profile",
-                          r->profile);
+    json_t *o =
+        json_pack("{s:s, s:o, s:o, s:s, s:s}", "status", r->status, "expires",
+                  svc_time_json(r->expires), "identifiers", json_loads(r->identifiers, 0, NULL),
+                  "finalize", finalize, "profile", r->profile);
     size_t i;
 
     json_array_foreach(ids, i, v)
@@ -111,7 +111,8 @@ int acme_new_order(struct ctx *c, struct err *e)
     const json_t *p = c->jws->payload;
     struct svc_acme_order_req q = {0};
     struct acme_order_rec *r = NULL;
-    const json_t *profile = json_object_get(p, "profile"), *replaces = json_object_get(p, "replaces");
+    const json_t *profile = json_object_get(p, "profile"),
+                 *replaces = json_object_get(p, "replaces");
 
     if (p == NULL)
         return err_setc(e, ERR_INVALID, "malformed", "newOrder: a payload object is required");
@@ -194,8 +195,8 @@ int acme_authz_post(struct ctx *c, const char *id, struct err *e)
     struct acme_authz_rec *z = NULL;
     int rc;
 
-    if (status != NULL && (!json_is_string(status) ||
-                           strcmp(json_string_value(status), "deactivated") != 0))
+    if (status != NULL &&
+        (!json_is_string(status) || strcmp(json_string_value(status), "deactivated") != 0))
         return err_setc(e, ERR_INVALID, "malformed", "status: only \"deactivated\" is taken");
     rc = status ? svc_acme_authz_deactivate(c->a->svc, c->acct, id, &z, e)
                 : svc_acme_authz_get(c->a->svc, c->acct, id, &z, e);

@@ -50,7 +50,7 @@ void api_acme(void *app, struct http_request *req, struct http_response *resp)
     }
     base = xasprintf("%s://%s", api->tls ? "https" : "http", host);
     {
-        struct acme_request q = {req->method, base,      tenant,        ep,
+        struct acme_request q = {req->method,   base,      tenant,       ep,
                                  req->path + n, req->body, req->body_len};
         acme_handle(api->acme, &q, &r);
     }

@@ -87,6 +87,12 @@ void acme_problem(struct acme_response *r, const struct err *e)
     free(type);
 }
 
+void acme_refuse(struct acme_response *r, const struct err *e)
+{
+    memset(r, 0, sizeof(*r));
+    acme_problem(r, e);
+}
+
 /* ---- the directory and nonces --------------------------------------------------------- */
 
 char *acme_url(const struct ctx *c, const char *fmt, ...)

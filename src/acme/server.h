@@ -54,6 +54,9 @@ struct acme_response {
 };
 void acme_response_clear(struct acme_response *r);
 
+/* Answers e as an ACME problem document (a request refused before acme_handle: a rate). */
+void acme_refuse(struct acme_response *r, const struct err *e);
+
 /* Answers q (every answer, errors too, carries a fresh nonce where it can). */
 void acme_handle(struct acme_server *a, const struct acme_request *q, struct acme_response *r);
 

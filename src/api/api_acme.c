@@ -24,6 +24,34 @@ static const char *host_of(struct http_request *req)
     return h;
 }
 
+/*
+ * The tenant's gate, as for its REST API: a deleted tenant, or a request over
+ * its rate (the refusals of a second audited as one event), is answered with
+ * a problem document in *r (-1).
+ */
+static int admit(struct api *api, struct http_request *req, const char *tenant,
+                 struct acme_response *r)
+{
+    long refused = 0;
+    struct err e, ae;
+
+    err_clear(&e);
+    if (svc_tenant_admit(api->svc, tenant, &refused, &e) == 0)
+        return 0;
+    if (e.kind == ERR_LIMIT && refused > 0) {
+        struct actor a = {.id = "acme"};
+        err_set(&ae, ERR_LIMIT, "%ld ACME request(s) refused over the rate limit: %s", refused,
+                e.msg);
+        svc_audit_refusal(api->svc, tenant, &a, "ratelimit.refused", req->path, &ae);
+    }
+    if (e.kind != ERR_LIMIT)
+        err_setc(&e, ERR_NOT_FOUND, "malformed", "no such ACME endpoint");
+    else
+        err_recode(&e, ERR_LIMIT, "rateLimited");
+    acme_refuse(r, &e);
+    return -1;
+}
+
 void api_acme(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
@@ -49,7 +77,7 @@ void api_acme(void *app, struct http_request *req, struct http_response *resp)
         return;
     }
     base = xasprintf("%s://%s", api->tls ? "https" : "http", host);
-    {
+    if (admit(api, req, tenant, &r) == 0) {
         struct acme_request q = {req->method,   base,      tenant,       ep,
                                  req->path + n, req->body, req->body_len};
         acme_handle(api->acme, &q, &r);

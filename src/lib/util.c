@@ -133,6 +133,15 @@ int err_set(struct err *e, enum err_kind kind, const char *fmt, ...)
     return -1;
 }
 
+int err_recode(struct err *e, enum err_kind kind, const char *code)
+{
+    if (e == NULL)
+        return -1;
+    e->kind = kind;
+    snprintf(e->code, sizeof(e->code), "%s", code ? code : err_kind_word(kind));
+    return -1;
+}
+
 int err_setc(struct err *e, enum err_kind kind, const char *code, const char *fmt, ...)
 {
     va_list ap;

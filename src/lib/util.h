@@ -62,6 +62,11 @@ int err_set(struct err *e, enum err_kind kind, const char *fmt, ...)
 /* As err_set with a narrower code than the kind's word. */
 int err_setc(struct err *e, enum err_kind kind, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/*
+ * Renames e's error (kind and code; code NULL: the kind's word), keeping its
+ * message: a lower layer's error passed on as another.  Returns -1.
+ */
+int err_recode(struct err *e, enum err_kind kind, const char *code);
 /* As err_set / err_setc, then appends the first OpenSSL error of the queue, which they drain. */
 int err_ossl(struct err *e, enum err_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

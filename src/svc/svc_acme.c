@@ -185,8 +185,8 @@ int svc_acme_endpoint_load(struct svc *s, const char *tenant, const char *name,
     json_decref(o);
     if (rc != 0) {
         acme_endpoint_rec_free(r);
-        return err_setc(e, ERR_INTERNAL, "serverInternal", "endpoint %s: stored settings: %s", name,
-                        e ? e->msg : "");
+        return err_recode(e, ERR_INTERNAL,
+                          "serverInternal"); /* stored settings that do not parse */
     }
     *out = r;
     return 0;

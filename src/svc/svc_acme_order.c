@@ -102,7 +102,7 @@ static int identifiers_check(struct svc *s, const char *tenant, const struct svc
     if (p == NULL)
         goto out;
     if (issue_request_from_json(&r, "", *sans, e) != 0 || profile_check_sans(p, r.sans, e) != 0) {
-        err_setc(e, ERR_POLICY, "rejectedIdentifier", "%s", e ? e->msg : "identifiers");
+        err_recode(e, ERR_POLICY, "rejectedIdentifier");
         goto out;
     }
     rc = 0;
@@ -203,6 +203,42 @@ static int order_audit(struct store_tx *tx, const struct acme_account_rec *acct,
     return rc;
 }
 
+/*
+ * Whether an account bound to an EAB credential may order under profile: the
+ * credential's profiles, when it names some (docs/api.md, "External Account
+ * Binding").
+ */
+static int eab_profile_check(struct svc *s, const struct acme_account_rec *acct,
+                             const char *profile, struct err *e)
+{
+    struct acme_eab_rec *r = NULL;
+    struct store_tx *tx;
+    json_t *st, *list, *v;
+    int ok = 1, rc;
+    size_t i;
+
+    if (acct->eab_kid == NULL)
+        return 0;
+    if ((tx = store_begin_read(s->store, e)) == NULL)
+        return -1;
+    rc = store_acme_eab_get(tx, acct->tenant, acct->endpoint, acct->eab_kid, &r, e);
+    store_rollback(tx);
+    if (rc != 0)
+        return e != NULL && e->kind == ERR_NOT_FOUND ? 0 : -1;
+    st = json_loads(r->settings, 0, NULL);
+    list = json_object_get(st, "profiles");
+    if (json_is_array(list) && json_array_size(list) > 0) {
+        ok = 0;
+        json_array_foreach(list, i, v) ok |=
+            json_is_string(v) && strcmp(json_string_value(v), profile) == 0;
+    }
+    json_decref(st);
+    acme_eab_rec_free(r);
+    return ok ? 0
+              : err_setc(e, ERR_FORBIDDEN, "invalidProfile",
+                         "profile %s: not one this account's external binding allows", profile);
+}
+
 int svc_acme_order_new(struct svc *s, const struct acme_account_rec *acct,
                        const struct svc_acme_settings *st, const struct svc_acme_order_req *q,
                        struct acme_order_rec **out, struct err *e)
@@ -231,7 +267,7 @@ int svc_acme_order_new(struct svc *s, const struct acme_account_rec *acct,
                  "notBefore/notAfter: not taken here; the profile sets the validity");
         goto out;
     }
-    if (o.id == NULL ||
+    if (o.id == NULL || eab_profile_check(s, acct, o.profile, e) != 0 ||
         identifiers_check(s, acct->tenant, st, o.profile, q->identifiers, &sans, e) != 0 ||
         (tx = store_begin(s->store, e)) == NULL)
         goto out;
@@ -778,7 +814,7 @@ int svc_acme_order_finalize(struct svc *s, const struct acme_account_rec *acct,
     ids = json_loads(r->identifiers, 0, NULL);
     if ((rc = csr_read(csr, csr_len, 0, &req, e)) != 0 || (rc = csr_matches(&req, ids, e)) != 0) {
         if (e != NULL)
-            err_setc(e, ERR_INVALID, "badCSR", "%s", e->msg);
+            err_recode(e, ERR_INVALID, "badCSR");
         goto out;
     }
     {

@@ -138,8 +138,8 @@ def wait_status(c, url, want, timeout=30):
         time.sleep(0.2)
 
 
-def http01(c, responder, order):
-    """Answers every http-01 challenge of the order through the responder; all become valid."""
+def http01(c, responder, order, want="valid"):
+    """Answers every http-01 challenge of the order through the responder (all become want)."""
     for url in order["authorizations"]:
         authz = c.post(url, None).json()
         ch = next(x for x in authz["challenges"] if x["type"] == "http-01")
@@ -147,7 +147,7 @@ def http01(c, responder, order):
         ans = c.post(ch["url"], {})
         assert ans.status == 200, ans.body
         assert f'<{url}>;rel="up"' in ans.headers["Link"]
-        assert wait_status(c, url, ("valid", "invalid"))["status"] == "valid"
+        assert wait_status(c, url, ("valid", "invalid"))["status"] in (want, "valid", "invalid")
 
 
 def issue(server, responder, names, c=None, profile=None):
@@ -390,3 +390,109 @@ def test_lego_gets_certificates_by_http01_and_tls_alpn01_and_revokes(server, dns
     assert out.returncode == 0, out.stderr
     serial = format(leaf.serial_number, "x")
     assert server.api("GET", f"/certificates/{serial}")["status"] == "revoked"
+
+
+def test_lego_with_external_account_binding_dns01_and_an_rsa_account(server, dns, tmp_path):
+    """An endpoint that needs EAB: lego registers with a credential (RSA account key) and proves
+    a wildcard name by dns-01 through its exec provider, which sets the TXT record in the test
+    DNS server; a single-use credential is refused the second time."""
+    server.api("POST", "/acme/endpoints",
+               {"name": "eab", "ca": "issuing", "caa_check": False, "eab_required": True,
+                "profiles": [{"name": "tls-server"}]}, expect=201)
+    cred = server.api("POST", "/acme/endpoints/eab/eab", {"kid": "team-lego"}, expect=201)
+    hook = tmp_path / "dns-hook"
+    hook.write_text(
+        "#!/usr/bin/python3\nimport json, sys, urllib.request\n"
+        "verb, fqdn, value = sys.argv[1:4]\n"
+        f"url = 'http://127.0.0.1:{dns.mgmt_port}/' + ('set-txt' if verb == 'present' else 'clear-txt')\n"
+        "body = {'host': fqdn, 'value': value} if verb == 'present' else {'host': fqdn}\n"
+        "urllib.request.urlopen(urllib.request.Request(url, data=json.dumps(body).encode()))\n")
+    hook.chmod(0o755)
+    args = ["--key-type", "rsa2048", "--eab", "--kid", "team-lego", "--hmac", cred["hmac_key"],
+            "--dns", "exec", "--dns.disable-cp", "--domains", "*.lego-dns.example", "run"]
+    env = {"EXEC_PATH": str(hook), "EXEC_POLLING_INTERVAL": "1", "EXEC_PROPAGATION_TIMEOUT": "30"}
+    out = lego_at(server, "eab", dns, tmp_path / "e", *args, env=env)
+    assert out.returncode == 0, out.stderr
+    leaf = pem_chain((tmp_path / "e" / "certificates" / "_.lego-dns.example.crt").read_bytes())[0]
+    sans = leaf.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+    assert sans.get_values_for_type(x509.DNSName) == ["*.lego-dns.example"]
+    # The credential was for one account: another key cannot use it; without one: refused.
+    out = lego_at(server, "eab", dns, tmp_path / "e2", *args, env=env)
+    assert out.returncode != 0 and "unauthorized" in out.stderr
+    c = Client(directory_url(server, "eab"), server.cacert)
+    assert c.new_account(expect=403).problem() == "externalAccountRequired"
+    assert c.dir["meta"]["externalAccountRequired"] is True
+
+
+def lego_at(server, endpoint, dns, workdir, *args, env=None):
+    cmd = ["lego", "--server", directory_url(server, endpoint), "--path", str(workdir),
+           "--accept-tos", "--email", "lego@example.org", "--dns.resolvers",
+           f"127.0.0.1:{dns.dns_port}", *args]
+    e = dict(os.environ, LEGO_CA_CERTIFICATES=server.cacert, **(env or {}))
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=e)
+
+
+def certbot(server, workdir, *args):
+    cmd = ["certbot", "--non-interactive", "--agree-tos", "--server", directory_url(server),
+           "--config-dir", str(workdir / "config"), "--work-dir", str(workdir / "work"),
+           "--logs-dir", str(workdir / "logs"), "--register-unsafely-without-email", *args]
+    env = dict(os.environ, REQUESTS_CA_BUNDLE=server.cacert)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
+
+
+def test_certbot_gets_renews_and_revokes_by_http01_and_dns01(server, dns, responder, tmp_path):
+    responder.stop()  # certbot's standalone server answers on that port
+    try:
+        out = certbot(server, tmp_path, "certonly", "--standalone", "--http-01-address",
+                      "127.0.0.1", "--http-01-port", str(responder.port), "-d",
+                      "certbot.example", "--cert-name", "cb")
+        assert out.returncode == 0, out.stderr
+        live = tmp_path / "config" / "live" / "cb"
+        first = x509.load_pem_x509_certificate((live / "cert.pem").read_bytes())
+        out = certbot(server, tmp_path, "renew", "--force-renewal", "--no-random-sleep-on-renew",
+                      "--cert-name", "cb",
+                      "--standalone", "--http-01-address", "127.0.0.1", "--http-01-port",
+                      str(responder.port))
+        assert out.returncode == 0, out.stderr
+    finally:
+        responder.start()
+    second = x509.load_pem_x509_certificate((live / "cert.pem").read_bytes())
+    assert second.serial_number != first.serial_number
+    hook = tmp_path / "auth-hook"
+    hook.write_text(
+        "#!/usr/bin/python3\nimport json, os, urllib.request\n"
+        f"url = 'http://127.0.0.1:{dns.mgmt_port}/set-txt'\n"
+        "body = {'host': '_acme-challenge.' + os.environ['CERTBOT_DOMAIN'] + '.',\n"
+        "        'value': os.environ['CERTBOT_VALIDATION']}\n"
+        "urllib.request.urlopen(urllib.request.Request(url, data=json.dumps(body).encode()))\n")
+    hook.chmod(0o755)
+    out = certbot(server, tmp_path, "certonly", "--manual", "--preferred-challenges", "dns",
+                  "--manual-auth-hook", str(hook), "-d", "certbot-dns.example", "--cert-name",
+                  "cbd")
+    assert out.returncode == 0, out.stderr
+    out = certbot(server, tmp_path, "revoke", "--cert-name", "cb", "--reason", "keycompromise",
+                  "--no-delete-after-revoke")
+    assert out.returncode == 0, out.stderr
+    rec = server.api("GET", f"/certificates/{format(second.serial_number, 'x')}")
+    assert rec["status"] == "revoked" and rec["reason"] == "keyCompromise"
+
+
+def test_caa_is_checked_with_the_endpoints_issuer_names(server, dns, responder):
+    server.api("POST", "/acme/endpoints",
+               {"name": "caa", "ca": "issuing", "caa_check": True,
+                "caa_identities": ["vouch.example"], "profiles": [{"name": "tls-server"}]},
+               expect=201)
+    dns.call("add-caa", {"host": "caa-no.example.",
+                         "policies": [{"tag": "issue", "value": "other-ca.example"}]})
+    dns.call("add-caa", {"host": "caa-yes.example.",
+                         "policies": [{"tag": "issue", "value": "vouch.example"}]})
+    c = Client(directory_url(server, "caa"), server.cacert)
+    c.new_account()
+    for name, want in (("caa-yes.example", "valid"), ("caa-no.example", "invalid")):
+        ans = c.new_order([name])
+        http01(c, responder, ans.json())
+        order = wait_status(c, ans.headers["Location"], ("ready", "invalid"))
+        assert order["status"] == ("ready" if want == "valid" else "invalid"), order
+    authz = c.post(ans.json()["authorizations"][0], None).json()
+    err = next(x for x in authz["challenges"] if x["type"] == "http-01")["error"]
+    assert err["type"].endswith(":caa") and "other-ca.example" in err["detail"]

@@ -223,3 +223,29 @@ def test_two_nodes_share_a_tenants_api_rate(server, node2):
     r = server.request("PUT", "/api/v1/tenants/shared/limits", {"requests_per_second": 0},
                        token="system")
     assert r.status == 200, r.body
+
+
+def test_an_acme_nonce_from_one_node_is_accepted_once_by_any_node(server, node2):
+    """ACME needs no sticky sessions: a nonce handed out by one node is good on the other, once;
+    replayed on either node it is badNonce."""
+    from acme_client import Client, jws
+    server.api("POST", "/acme/endpoints", {"name": "pg", "ca": "issuing", "caa_check": False,
+                                           "profiles": [{"name": "tls-server"}]}, expect=201)
+    c1 = Client(f"{server.url}/acme/default/pg/directory", None)
+    c1.new_account()
+    acct = c1.kid.rsplit("/", 1)[1]
+    order = {"identifiers": [{"type": "dns", "value": "two-nodes.example"}]}
+
+    def signed(base, nonce):
+        url = f"{base}/acme/default/pg/new-order"
+        return url, jws(c1.key, url, order, nonce, kid=f"{base}/acme/default/pg/acct/{acct}")
+
+    nonce = c1.new_nonce()  # from the first node
+    url2, body2 = signed(node2.url, nonce)
+    assert c1.request("POST", url2, body2).status == 201
+    assert c1.request("POST", url2, body2).problem() == "badNonce"
+    url1, body1 = signed(server.url, nonce)
+    assert c1.request("POST", url1, body1).problem() == "badNonce"
+    fresh = c1.new_nonce()
+    url1, body1 = signed(server.url, fresh)
+    assert c1.request("POST", url1, body1).status == 201

@@ -12,8 +12,9 @@
  * serial and try again in the same transaction, as with SQLite.  What must
  * not race is serialized by the database (see docs/decisions.md): the
  * optional queries here take advisory locks (profile versions, the audit
- * chain) and row locks (a certificate or request read in a write
- * transaction), and CRL entries are read through a cursor, in pages.
+ * chain) and row locks (a certificate, request, EAB credential, ACME
+ * account, order or authorization read in a write transaction), and CRL
+ * entries are read through a cursor, in pages.
  */
 #include "store/pg_internal.h"
 

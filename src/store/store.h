@@ -919,7 +919,7 @@ int store_acme_order_get(struct store_tx *tx, const char *tenant, const char *en
 /* Sets status, error, serial, request and updated; -1/ERR_NOT_FOUND if none. */
 int store_acme_order_update(struct store_tx *tx, const char *tenant, const struct acme_order_rec *r,
                             struct err *e);
-/* An account's orders, newest first. */
+/* An account's orders, newest first (limit 0 = 100, at most 1000). */
 int store_acme_order_list(struct store_tx *tx, const char *tenant, const char *endpoint,
                           const char *account, int limit, int offset, struct acme_order_rec ***out,
                           size_t *n, struct err *e);
@@ -960,7 +960,8 @@ int store_acme_authz_reusable(struct store_tx *tx, const char *tenant, const cha
                               struct err *e);
 /*
  * Tenant's authorizations whose validation began before `before` and never
- * ended (the node doing it stopped): at most limit, oldest first.
+ * ended (the node doing it stopped): at most limit (0 = 100, at most 1000),
+ * oldest first.
  */
 int store_acme_authz_stalled(struct store_tx *tx, const char *tenant, int64_t before, int limit,
                              struct acme_authz_rec ***out, size_t *n, struct err *e);
@@ -979,8 +980,9 @@ int store_acme_nonce_prune(struct store_tx *tx, const char *tenant, int64_t befo
 
 /*
  * A tenant's named secret that every node shares (the ACME nonce key): the
- * stored value of name, or, the first time, value (filed now).  *out (caller
- * frees) is what is stored.
+ * stored value of name, or, the first time, value (filed now: a write
+ * transaction).  *out (caller frees) is what is stored; of two transactions
+ * filing at once, on any nodes, both end with the one value stored.
  */
 int store_secret_get_or_put(struct store_tx *tx, const char *tenant, const char *name,
                             const char *value, char **out, struct err *e);

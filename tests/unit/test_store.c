@@ -3102,7 +3102,7 @@ static void *secret_racer(void *p)
 {
     struct secret_race *r = p;
     struct store_tx *tx;
-    char name[16];
+    char name[32];
 
     for (int i = 0; i < 20; i++) {
         snprintf(name, sizeof(name), "race-%d", i);
@@ -3153,6 +3153,7 @@ static void a_secret_is_the_first_value_filed_from_any_connection(void **state)
     pthread_t t1, t2;
     struct store_tx *tx;
     struct err e;
+    int waited;
     char *v;
     (void)state;
     tenant_make(s, "a");
@@ -3175,9 +3176,10 @@ static void a_secret_is_the_first_value_filed_from_any_connection(void **state)
     assert_int_equal(pthread_create(&t2, NULL, secret_second, &h), 0);
     atomic_store(&h.filed, 1);
     usleep(300 * 1000);
-    assert_int_equal(atomic_load(&h.done), 0); /* waits for the first */
+    waited = !atomic_load(&h.done);
     commit(tx);
     pthread_join(t2, NULL);
+    assert_true(waited); /* for the first */
     assert_non_null(h.got);
     assert_string_equal(h.got, "early");
     free(h.got);
@@ -3193,7 +3195,7 @@ static void a_secret_is_the_first_value_filed_from_any_connection(void **state)
     if (r1.failed || r2.failed)
         fail_msg("secret race: %s / %s", r1.e.msg, r2.e.msg);
     for (int i = 0; i < 20; i++) {
-        char name[16];
+        char name[32];
 
         snprintf(name, sizeof(name), "race-%d", i);
         assert_string_equal(r1.got[i], r2.got[i]);
@@ -3312,12 +3314,15 @@ static void acme_rows_read_to_change_are_held_until_commit(void **state)
         struct store_tx *tx = begin(s);
         struct err e;
 
+        int waited;
+
         assert_int_equal(acme_get_held(tx, kind, &e), 0);
         assert_int_equal(pthread_create(&th, NULL, second_get, &h), 0);
         usleep(300 * 1000);
-        assert_int_equal(atomic_load(&h.done), 0);
-        commit(tx);
+        waited = !atomic_load(&h.done);
+        commit(tx); /* before any assertion, which would leave it open */
         pthread_join(th, NULL);
+        assert_true(waited);
         assert_int_equal(h.rc, 0);
     }
     /* A read transaction does not wait. */
@@ -3423,6 +3428,56 @@ static void a_query_with_another_tenants_setting_sees_nothing(void **state)
                              "RETURNING 1) SELECT COUNT(*) FROM i"),
                      -1);
     assert_int_equal(raw_int("SELECT COUNT(*) FROM certs WHERE status = 'revoked'"), 0);
+    store_close(s);
+}
+
+/*
+ * Every table with a tenant column has it first in its primary key and every
+ * index, but the token hash's (the one lookup across tenants), and on
+ * PostgreSQL has the wall of row-level security, enabled and forced.
+ */
+static void every_tenant_table_leads_its_indexes_with_tenant_and_has_the_wall(void **state)
+{
+    struct store *s = open_store();
+    (void)state;
+    if (pg_url == NULL) {
+        assert_int_equal(
+            raw_int("SELECT COUNT(*) FROM sqlite_master m, pragma_index_list(m.name) l,"
+                    " pragma_index_info(l.name) i WHERE m.type = 'table' AND i.seqno = 0"
+                    " AND i.name <> 'tenant' AND EXISTS (SELECT 1 FROM"
+                    " pragma_table_info(m.name) c WHERE c.name = 'tenant')"),
+            1);
+        assert_int_equal(
+            raw_int("SELECT COUNT(*) FROM sqlite_master m, pragma_index_list(m.name) l,"
+                    " pragma_index_info(l.name) i WHERE m.name = 'tokens'"
+                    " AND i.seqno = 0 AND i.name = 'hash'"),
+            1);
+        store_close(s);
+        return;
+    }
+    assert_int_equal(
+        raw_int("SELECT COUNT(*) FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid"
+                " JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = x.indkey[0]"
+                " WHERE t.relnamespace = 'public'::regnamespace AND a.attname <> 'tenant'"
+                " AND EXISTS (SELECT 1 FROM pg_attribute c WHERE c.attrelid = t.oid"
+                " AND c.attname = 'tenant' AND NOT c.attisdropped)"),
+        1);
+    assert_int_equal(raw_int("SELECT COUNT(*) FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid"
+                             " JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = x.indkey[0]"
+                             " WHERE t.relname = 'tokens' AND a.attname = 'hash'"),
+                     1);
+    assert_true(raw_int("SELECT COUNT(*) FROM pg_class t WHERE t.relkind = 'r'"
+                        " AND t.relnamespace = 'public'::regnamespace AND EXISTS (SELECT 1 FROM"
+                        " pg_attribute c WHERE c.attrelid = t.oid AND c.attname = 'tenant')") >=
+                30);
+    assert_int_equal(
+        raw_int("SELECT COUNT(*) FROM pg_class t WHERE t.relkind = 'r'"
+                " AND t.relnamespace = 'public'::regnamespace AND EXISTS (SELECT 1 FROM"
+                " pg_attribute c WHERE c.attrelid = t.oid AND c.attname = 'tenant')"
+                " AND NOT (t.relrowsecurity AND t.relforcerowsecurity AND EXISTS"
+                " (SELECT 1 FROM pg_policy p WHERE p.polrelid = t.oid"
+                " AND p.polname = 'wall'))"),
+        0);
     store_close(s);
 }
 
@@ -3556,6 +3611,7 @@ int main(void)
         T(another_tenant_sees_no_acme_records_and_a_purge_removes_them),
         T(a_query_with_another_tenants_setting_sees_nothing),
         T(every_query_of_the_dialect_compiles_against_the_schema),
+        T(every_tenant_table_leads_its_indexes_with_tenant_and_has_the_wall),
         T(a_role_that_bypasses_row_level_security_is_refused),
     };
 #undef T

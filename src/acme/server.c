@@ -433,8 +433,14 @@ void acme_handle(struct acme_server *a, const struct acme_request *q, struct acm
         acme_problem(r, &e); /* no endpoint: nothing to make a nonce for */
         goto out;
     }
-    if (dispatch(&c, &e) != 0)
+    if (dispatch(&c, &e) != 0) {
+        /* A forged or misdirected request is a security event of the tenant: audited. */
+        if (e.kind == ERR_UNAUTHENTICATED || e.kind == ERR_FORBIDDEN) {
+            struct actor who = {.id = c.acct ? c.acct->id : "acme"};
+            svc_audit_refusal(a->svc, q->tenant, &who, "acme.refused", q->resource, &e);
+        }
         acme_problem(r, &e);
+    }
     /* Every answer of the endpoint, errors too, carries a fresh nonce (section 6.5). */
     if ((r->nonce = svc_acme_nonce_new(a->svc, q->tenant, &e)) == NULL)
         log_warn("acme %s/%s: no nonce: %s", q->tenant, q->endpoint, e.msg);

@@ -219,6 +219,8 @@ def test_a_nonce_is_accepted_once_and_a_bad_jws_changes_nothing(server):
     stranger = Key()
     forged = jws(stranger, c.dir["newOrder"], {"identifiers": []}, c.new_nonce(), kid=c.kid)
     assert c.request("POST", c.dir["newOrder"], forged).problem() == "unauthorized"
+    refused = [e for e in server.audit() if e["action"] == "acme.refused"]
+    assert refused and refused[-1]["result"] == "refused" and "signature" in refused[-1]["detail"]["detail"]
     none = jws(c.key, c.dir["newOrder"], {}, c.new_nonce(), kid=c.kid, alg="none")
     ans = c.request("POST", c.dir["newOrder"], none)
     assert ans.problem() == "badSignatureAlgorithm" and "ES256" in ans.json()["algorithms"]

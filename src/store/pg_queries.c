@@ -172,6 +172,34 @@ static const char *const queries[Q_COUNT] = {
                       "key_id = EXCLUDED.key_id, nonce = EXCLUDED.nonce",
     [Q_WEBHOOK_EVENT_INSERT] = "INSERT INTO webhook_events ({webhook_event}) VALUES "
                                "({?webhook_event}) ON CONFLICT DO NOTHING",
+
+    /* ACME: the rows a write transaction reads to change stay locked until commit. */
+    [Q_ACME_ENDPOINT_INSERT] = "INSERT INTO acme_endpoints ({acme_endpoint}) VALUES "
+                               "({?acme_endpoint}) ON CONFLICT DO NOTHING",
+    [Q_ACME_EAB_INSERT] =
+        "INSERT INTO acme_eabs ({acme_eab}) VALUES ({?acme_eab}) ON CONFLICT DO NOTHING",
+    [Q_ACME_EAB_GET_LOCKED] = "SELECT {acme_eab} FROM acme_eabs"
+                              " WHERE tenant = $1 AND endpoint = $2 AND kid = $3 FOR UPDATE",
+    [Q_ACME_ACCOUNT_INSERT] = "INSERT INTO acme_accounts ({acme_account}) VALUES "
+                              "({?acme_account}) ON CONFLICT DO NOTHING",
+    [Q_ACME_ACCOUNT_GET_LOCKED] = "SELECT {acme_account} FROM acme_accounts"
+                                  " WHERE tenant = $1 AND endpoint = $2 AND id = $3 FOR UPDATE",
+    [Q_ACME_ORDER_INSERT] =
+        "INSERT INTO acme_orders ({acme_order}) VALUES ({?acme_order}) ON CONFLICT DO NOTHING",
+    [Q_ACME_ORDER_GET_LOCKED] = "SELECT {acme_order} FROM acme_orders"
+                                " WHERE tenant = $1 AND endpoint = $2 AND id = $3 FOR UPDATE",
+    [Q_ACME_AUTHZ_INSERT] =
+        "INSERT INTO acme_authzs ({acme_authz}) VALUES ({?acme_authz}) ON CONFLICT DO NOTHING",
+    [Q_ACME_AUTHZ_GET_LOCKED] = "SELECT {acme_authz} FROM acme_authzs"
+                                " WHERE tenant = $1 AND endpoint = $2 AND id = $3 FOR UPDATE",
+    /* A nonce used twice changes no row: ERR_CONFLICT, the transaction going on. */
+    [Q_ACME_NONCE_USE] = "INSERT INTO acme_nonces (tenant, nonce, expires) VALUES ($1, $2, $3) "
+                         "ON CONFLICT DO NOTHING",
+    [Q_RENEWAL_WINDOW_PUT] = "INSERT INTO renewal_windows ({renewal_window}) VALUES "
+                             "({?renewal_window}) ON CONFLICT (tenant, serial) DO UPDATE SET "
+                             "window_start = EXCLUDED.window_start, window_end = "
+                             "EXCLUDED.window_end, reason = EXCLUDED.reason, "
+                             "created = EXCLUDED.created",
 };
 
 static const char *const cert_filters[CERT_FILTERS] = {

@@ -224,6 +224,47 @@ const char *const pg_migrations[] = {
     /* 14: idempotency keys of every operation: what the key's outcome is */
     ("ALTER TABLE idempotency RENAME COLUMN serial TO object;"
      "ALTER TABLE idempotency ADD COLUMN outcome text NOT NULL DEFAULT 'certificate';"),
+    /* 15: ACME (issue 16), shared secrets, renewal windows: as SQLite's step 15. */
+    "CREATE TABLE acme_endpoints (tenant text NOT NULL, name text NOT NULL, ca text NOT NULL,"
+    "  status text NOT NULL, settings text NOT NULL, created bigint NOT NULL,"
+    "  updated bigint NOT NULL, PRIMARY KEY (tenant, name));"
+    "CREATE TABLE acme_eabs (tenant text NOT NULL, endpoint text NOT NULL, kid text NOT NULL,"
+    "  key_id text NOT NULL, nonce text NOT NULL, settings text NOT NULL, status text NOT NULL,"
+    "  uses bigint NOT NULL, created bigint NOT NULL, updated bigint NOT NULL,"
+    "  PRIMARY KEY (tenant, endpoint, kid));"
+    "CREATE TABLE acme_accounts (tenant text NOT NULL, endpoint text NOT NULL, id text NOT NULL,"
+    "  thumbprint text NOT NULL, jwk text NOT NULL, status text NOT NULL, contact text NOT NULL,"
+    "  eab_kid text, created bigint NOT NULL, updated bigint NOT NULL,"
+    "  PRIMARY KEY (tenant, endpoint, id));"
+    "CREATE UNIQUE INDEX acme_accounts_key ON acme_accounts (tenant, endpoint, thumbprint);"
+    "CREATE INDEX acme_accounts_eab ON acme_accounts (tenant, endpoint, eab_kid)"
+    "  WHERE eab_kid IS NOT NULL;"
+    "CREATE TABLE acme_orders (tenant text NOT NULL, endpoint text NOT NULL, id text NOT NULL,"
+    "  account text NOT NULL, status text NOT NULL, identifiers text NOT NULL,"
+    "  authzs text NOT NULL, profile text NOT NULL, not_before bigint NOT NULL,"
+    "  not_after bigint NOT NULL, expires bigint NOT NULL, error text, serial text,"
+    "  request text, replaces text, created bigint NOT NULL, updated bigint NOT NULL,"
+    "  PRIMARY KEY (tenant, endpoint, id));"
+    "CREATE INDEX acme_orders_account ON acme_orders (tenant, endpoint, account, created);"
+    "CREATE TABLE acme_authzs (tenant text NOT NULL, endpoint text NOT NULL, id text NOT NULL,"
+    "  account text NOT NULL, ident_type text NOT NULL, ident_value text NOT NULL,"
+    "  wildcard bigint NOT NULL, status text NOT NULL, expires bigint NOT NULL,"
+    "  challenges text NOT NULL, validating bigint NOT NULL, created bigint NOT NULL,"
+    "  updated bigint NOT NULL, PRIMARY KEY (tenant, endpoint, id));"
+    "CREATE INDEX acme_authzs_reuse ON acme_authzs (tenant, endpoint, account, ident_type,"
+    "  ident_value, wildcard, status, expires);"
+    "CREATE INDEX acme_authzs_stalled ON acme_authzs (tenant, validating) WHERE validating > 0;"
+    "CREATE TABLE acme_nonces (tenant text NOT NULL, nonce text NOT NULL,"
+    "  expires bigint NOT NULL, PRIMARY KEY (tenant, nonce));"
+    "CREATE INDEX acme_nonces_expires ON acme_nonces (tenant, expires);"
+    "CREATE TABLE secrets (tenant text NOT NULL, name text NOT NULL, value text NOT NULL,"
+    "  created bigint NOT NULL, PRIMARY KEY (tenant, name));"
+    "CREATE TABLE renewal_windows (tenant text NOT NULL, serial text NOT NULL,"
+    "  window_start bigint NOT NULL, window_end bigint NOT NULL, reason text,"
+    "  created bigint NOT NULL, PRIMARY KEY (tenant, serial));" WALL("acme_endpoints", "tenant")
+        WALL("acme_eabs", "tenant") WALL("acme_accounts", "tenant") WALL("acme_orders", "tenant")
+            WALL("acme_authzs", "tenant") WALL("acme_nonces", "tenant") WALL("secrets", "tenant")
+                WALL("renewal_windows", "tenant"),
 };
 
 const int pg_migration_count = (int)ARRAY_LEN(pg_migrations);

@@ -110,6 +110,17 @@ static const char *const queries[Q_COUNT] = {
     [Q_WEBHOOK_PUT] = "INSERT OR REPLACE INTO webhooks ({webhook}) VALUES ({?webhook})",
     [Q_WEBHOOK_EVENT_INSERT] = "INSERT INTO webhook_events ({webhook_event}) VALUES "
                                "({?webhook_event})",
+
+    /* ACME */
+    [Q_ACME_ENDPOINT_INSERT] =
+        "INSERT INTO acme_endpoints ({acme_endpoint}) VALUES ({?acme_endpoint})",
+    [Q_ACME_EAB_INSERT] = "INSERT INTO acme_eabs ({acme_eab}) VALUES ({?acme_eab})",
+    [Q_ACME_ACCOUNT_INSERT] = "INSERT INTO acme_accounts ({acme_account}) VALUES ({?acme_account})",
+    [Q_ACME_ORDER_INSERT] = "INSERT INTO acme_orders ({acme_order}) VALUES ({?acme_order})",
+    [Q_ACME_AUTHZ_INSERT] = "INSERT INTO acme_authzs ({acme_authz}) VALUES ({?acme_authz})",
+    [Q_ACME_NONCE_USE] = "INSERT INTO acme_nonces (tenant, nonce, expires) VALUES (?1, ?2, ?3)",
+    [Q_RENEWAL_WINDOW_PUT] =
+        "INSERT OR REPLACE INTO renewal_windows ({renewal_window}) VALUES ({?renewal_window})",
 };
 
 static const char *const cert_filters[CERT_FILTERS] = {

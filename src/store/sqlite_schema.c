@@ -184,6 +184,48 @@ const char *const sqlite_migrations[] = {
     /* 14: idempotency keys of every operation: what the key's outcome is */
     ("ALTER TABLE idempotency RENAME COLUMN serial TO object;"
      "ALTER TABLE idempotency ADD COLUMN outcome TEXT NOT NULL DEFAULT 'certificate';"),
+    /*
+     * 15: ACME (issue 16): endpoints, EAB credentials, accounts (one per key and
+     * endpoint), orders, authorizations, used nonces; the secrets every node
+     * shares; renewal windows set on certificates (RFC 9773)
+     */
+    ("CREATE TABLE acme_endpoints (tenant TEXT NOT NULL, name TEXT NOT NULL, ca TEXT NOT NULL,"
+     "  status TEXT NOT NULL, settings TEXT NOT NULL, created INTEGER NOT NULL,"
+     "  updated INTEGER NOT NULL, PRIMARY KEY (tenant, name));"
+     "CREATE TABLE acme_eabs (tenant TEXT NOT NULL, endpoint TEXT NOT NULL, kid TEXT NOT NULL,"
+     "  key_id TEXT NOT NULL, nonce TEXT NOT NULL, settings TEXT NOT NULL, status TEXT NOT NULL,"
+     "  uses INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+     "  PRIMARY KEY (tenant, endpoint, kid));"
+     "CREATE TABLE acme_accounts (tenant TEXT NOT NULL, endpoint TEXT NOT NULL, id TEXT NOT NULL,"
+     "  thumbprint TEXT NOT NULL, jwk TEXT NOT NULL, status TEXT NOT NULL, contact TEXT NOT NULL,"
+     "  eab_kid TEXT, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+     "  PRIMARY KEY (tenant, endpoint, id));"
+     "CREATE UNIQUE INDEX acme_accounts_key ON acme_accounts (tenant, endpoint, thumbprint);"
+     "CREATE INDEX acme_accounts_eab ON acme_accounts (tenant, endpoint, eab_kid)"
+     "  WHERE eab_kid IS NOT NULL;"
+     "CREATE TABLE acme_orders (tenant TEXT NOT NULL, endpoint TEXT NOT NULL, id TEXT NOT NULL,"
+     "  account TEXT NOT NULL, status TEXT NOT NULL, identifiers TEXT NOT NULL,"
+     "  authzs TEXT NOT NULL, profile TEXT NOT NULL, not_before INTEGER NOT NULL,"
+     "  not_after INTEGER NOT NULL, expires INTEGER NOT NULL, error TEXT, serial TEXT,"
+     "  request TEXT, replaces TEXT, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+     "  PRIMARY KEY (tenant, endpoint, id));"
+     "CREATE INDEX acme_orders_account ON acme_orders (tenant, endpoint, account, created);"
+     "CREATE TABLE acme_authzs (tenant TEXT NOT NULL, endpoint TEXT NOT NULL, id TEXT NOT NULL,"
+     "  account TEXT NOT NULL, ident_type TEXT NOT NULL, ident_value TEXT NOT NULL,"
+     "  wildcard INTEGER NOT NULL, status TEXT NOT NULL, expires INTEGER NOT NULL,"
+     "  challenges TEXT NOT NULL, validating INTEGER NOT NULL, created INTEGER NOT NULL,"
+     "  updated INTEGER NOT NULL, PRIMARY KEY (tenant, endpoint, id));"
+     "CREATE INDEX acme_authzs_reuse ON acme_authzs (tenant, endpoint, account, ident_type,"
+     "  ident_value, wildcard, status, expires);"
+     "CREATE INDEX acme_authzs_stalled ON acme_authzs (tenant, validating) WHERE validating > 0;"
+     "CREATE TABLE acme_nonces (tenant TEXT NOT NULL, nonce TEXT NOT NULL,"
+     "  expires INTEGER NOT NULL, PRIMARY KEY (tenant, nonce));"
+     "CREATE INDEX acme_nonces_expires ON acme_nonces (tenant, expires);"
+     "CREATE TABLE secrets (tenant TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,"
+     "  created INTEGER NOT NULL, PRIMARY KEY (tenant, name));"
+     "CREATE TABLE renewal_windows (tenant TEXT NOT NULL, serial TEXT NOT NULL,"
+     "  window_start INTEGER NOT NULL, window_end INTEGER NOT NULL, reason TEXT,"
+     "  created INTEGER NOT NULL, PRIMARY KEY (tenant, serial));"),
 };
 
 const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

@@ -627,3 +627,170 @@ int store_offline_import_insert(struct store_tx *tx, const char *tenant,
 {
     return tx->ops->offline_import_insert(tx, tenant, r, e);
 }
+
+int store_acme_endpoint_insert(struct store_tx *tx, const char *tenant,
+                               const struct acme_endpoint_rec *r, struct err *e)
+{
+    return tx->ops->acme_endpoint_insert(tx, tenant, r, e);
+}
+
+int store_acme_endpoint_update(struct store_tx *tx, const char *tenant,
+                               const struct acme_endpoint_rec *r, struct err *e)
+{
+    return tx->ops->acme_endpoint_update(tx, tenant, r, e);
+}
+
+int store_acme_endpoint_get(struct store_tx *tx, const char *tenant, const char *name,
+                            struct acme_endpoint_rec **out, struct err *e)
+{
+    return tx->ops->acme_endpoint_get(tx, tenant, name, out, e);
+}
+
+int store_acme_endpoint_list(struct store_tx *tx, const char *tenant,
+                             struct acme_endpoint_rec ***out, size_t *n, struct err *e)
+{
+    return tx->ops->acme_endpoint_list(tx, tenant, out, n, e);
+}
+
+int store_acme_eab_insert(struct store_tx *tx, const char *tenant, const struct acme_eab_rec *r,
+                          struct err *e)
+{
+    return tx->ops->acme_eab_insert(tx, tenant, r, e);
+}
+
+int store_acme_eab_get(struct store_tx *tx, const char *tenant, const char *endpoint,
+                       const char *kid, struct acme_eab_rec **out, struct err *e)
+{
+    return tx->ops->acme_eab_get(tx, tenant, endpoint, kid, out, e);
+}
+
+int store_acme_eab_update(struct store_tx *tx, const char *tenant, const struct acme_eab_rec *r,
+                          struct err *e)
+{
+    return tx->ops->acme_eab_update(tx, tenant, r, e);
+}
+
+int store_acme_eab_list(struct store_tx *tx, const char *tenant, const char *endpoint,
+                        struct acme_eab_rec ***out, size_t *n, struct err *e)
+{
+    return tx->ops->acme_eab_list(tx, tenant, endpoint, out, n, e);
+}
+
+int store_acme_account_insert(struct store_tx *tx, const char *tenant,
+                              const struct acme_account_rec *r, struct err *e)
+{
+    return tx->ops->acme_account_insert(tx, tenant, r, e);
+}
+
+int store_acme_account_get(struct store_tx *tx, const char *tenant, const char *endpoint,
+                           const char *id, struct acme_account_rec **out, struct err *e)
+{
+    return tx->ops->acme_account_get(tx, tenant, endpoint, id, out, e);
+}
+
+int store_acme_account_by_key(struct store_tx *tx, const char *tenant, const char *endpoint,
+                              const char *thumbprint, struct acme_account_rec **out, struct err *e)
+{
+    return tx->ops->acme_account_by_key(tx, tenant, endpoint, thumbprint, out, e);
+}
+
+int store_acme_account_update(struct store_tx *tx, const char *tenant,
+                              const struct acme_account_rec *r, struct err *e)
+{
+    return tx->ops->acme_account_update(tx, tenant, r, e);
+}
+
+int store_acme_account_by_eab(struct store_tx *tx, const char *tenant, const char *endpoint,
+                              const char *kid, struct acme_account_rec ***out, size_t *n,
+                              struct err *e)
+{
+    return tx->ops->acme_account_by_eab(tx, tenant, endpoint, kid, out, n, e);
+}
+
+int store_acme_order_insert(struct store_tx *tx, const char *tenant, const struct acme_order_rec *r,
+                            struct err *e)
+{
+    return tx->ops->acme_order_insert(tx, tenant, r, e);
+}
+
+int store_acme_order_get(struct store_tx *tx, const char *tenant, const char *endpoint,
+                         const char *id, struct acme_order_rec **out, struct err *e)
+{
+    return tx->ops->acme_order_get(tx, tenant, endpoint, id, out, e);
+}
+
+int store_acme_order_update(struct store_tx *tx, const char *tenant, const struct acme_order_rec *r,
+                            struct err *e)
+{
+    return tx->ops->acme_order_update(tx, tenant, r, e);
+}
+
+int store_acme_order_list(struct store_tx *tx, const char *tenant, const char *endpoint,
+                          const char *account, int limit, int offset, struct acme_order_rec ***out,
+                          size_t *n, struct err *e)
+{
+    return tx->ops->acme_order_list(tx, tenant, endpoint, account, limit, offset, out, n, e);
+}
+
+int store_acme_authz_insert(struct store_tx *tx, const char *tenant, const struct acme_authz_rec *r,
+                            struct err *e)
+{
+    return tx->ops->acme_authz_insert(tx, tenant, r, e);
+}
+
+int store_acme_authz_get(struct store_tx *tx, const char *tenant, const char *endpoint,
+                         const char *id, struct acme_authz_rec **out, struct err *e)
+{
+    return tx->ops->acme_authz_get(tx, tenant, endpoint, id, out, e);
+}
+
+int store_acme_authz_update(struct store_tx *tx, const char *tenant, const struct acme_authz_rec *r,
+                            struct err *e)
+{
+    return tx->ops->acme_authz_update(tx, tenant, r, e);
+}
+
+int store_acme_authz_reusable(struct store_tx *tx, const char *tenant, const char *endpoint,
+                              const char *account, const char *ident_type, const char *ident_value,
+                              int wildcard, int64_t until, struct acme_authz_rec **out,
+                              struct err *e)
+{
+    return tx->ops->acme_authz_reusable(tx, tenant, endpoint, account, ident_type, ident_value,
+                                        wildcard, until, out, e);
+}
+
+int store_acme_authz_stalled(struct store_tx *tx, const char *tenant, int64_t before, int limit,
+                             struct acme_authz_rec ***out, size_t *n, struct err *e)
+{
+    return tx->ops->acme_authz_stalled(tx, tenant, before, limit, out, n, e);
+}
+
+int store_acme_nonce_use(struct store_tx *tx, const char *tenant, const char *nonce,
+                         int64_t expires, struct err *e)
+{
+    return tx->ops->acme_nonce_use(tx, tenant, nonce, expires, e);
+}
+
+int store_acme_nonce_prune(struct store_tx *tx, const char *tenant, int64_t before, int64_t *n,
+                           struct err *e)
+{
+    return tx->ops->acme_nonce_prune(tx, tenant, before, n, e);
+}
+
+int store_secret_get_or_put(struct store_tx *tx, const char *tenant, const char *name,
+                            const char *value, char **out, struct err *e)
+{
+    return tx->ops->secret_get_or_put(tx, tenant, name, value, out, e);
+}
+
+int store_renewal_window_put(struct store_tx *tx, const char *tenant,
+                             const struct renewal_window_rec *r, struct err *e)
+{
+    return tx->ops->renewal_window_put(tx, tenant, r, e);
+}
+
+int store_renewal_window_get(struct store_tx *tx, const char *tenant, const char *serial,
+                             struct renewal_window_rec **out, struct err *e)
+{
+    return tx->ops->renewal_window_get(tx, tenant, serial, out, e);
+}

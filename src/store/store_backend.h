@@ -208,6 +208,65 @@ struct store_ops {
                               int64_t seq, struct offline_import_rec **out, struct err *e);
     int (*offline_import_insert)(struct store_tx *tx, const char *tenant,
                                  const struct offline_import_rec *r, struct err *e);
+    int (*acme_endpoint_insert)(struct store_tx *tx, const char *tenant,
+                                const struct acme_endpoint_rec *r, struct err *e);
+    int (*acme_endpoint_update)(struct store_tx *tx, const char *tenant,
+                                const struct acme_endpoint_rec *r, struct err *e);
+    int (*acme_endpoint_get)(struct store_tx *tx, const char *tenant, const char *name,
+                             struct acme_endpoint_rec **out, struct err *e);
+    int (*acme_endpoint_list)(struct store_tx *tx, const char *tenant,
+                              struct acme_endpoint_rec ***out, size_t *n, struct err *e);
+    int (*acme_eab_insert)(struct store_tx *tx, const char *tenant, const struct acme_eab_rec *r,
+                           struct err *e);
+    int (*acme_eab_get)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                        const char *kid, struct acme_eab_rec **out, struct err *e);
+    int (*acme_eab_update)(struct store_tx *tx, const char *tenant, const struct acme_eab_rec *r,
+                           struct err *e);
+    int (*acme_eab_list)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                         struct acme_eab_rec ***out, size_t *n, struct err *e);
+    int (*acme_account_insert)(struct store_tx *tx, const char *tenant,
+                               const struct acme_account_rec *r, struct err *e);
+    int (*acme_account_get)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                            const char *id, struct acme_account_rec **out, struct err *e);
+    int (*acme_account_by_key)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                               const char *thumbprint, struct acme_account_rec **out,
+                               struct err *e);
+    int (*acme_account_update)(struct store_tx *tx, const char *tenant,
+                               const struct acme_account_rec *r, struct err *e);
+    int (*acme_account_by_eab)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                               const char *kid, struct acme_account_rec ***out, size_t *n,
+                               struct err *e);
+    int (*acme_order_insert)(struct store_tx *tx, const char *tenant,
+                             const struct acme_order_rec *r, struct err *e);
+    int (*acme_order_get)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                          const char *id, struct acme_order_rec **out, struct err *e);
+    int (*acme_order_update)(struct store_tx *tx, const char *tenant,
+                             const struct acme_order_rec *r, struct err *e);
+    int (*acme_order_list)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                           const char *account, int limit, int offset, struct acme_order_rec ***out,
+                           size_t *n, struct err *e);
+    int (*acme_authz_insert)(struct store_tx *tx, const char *tenant,
+                             const struct acme_authz_rec *r, struct err *e);
+    int (*acme_authz_get)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                          const char *id, struct acme_authz_rec **out, struct err *e);
+    int (*acme_authz_update)(struct store_tx *tx, const char *tenant,
+                             const struct acme_authz_rec *r, struct err *e);
+    int (*acme_authz_reusable)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                               const char *account, const char *ident_type, const char *ident_value,
+                               int wildcard, int64_t until, struct acme_authz_rec **out,
+                               struct err *e);
+    int (*acme_authz_stalled)(struct store_tx *tx, const char *tenant, int64_t before, int limit,
+                              struct acme_authz_rec ***out, size_t *n, struct err *e);
+    int (*acme_nonce_use)(struct store_tx *tx, const char *tenant, const char *nonce,
+                          int64_t expires, struct err *e);
+    int (*acme_nonce_prune)(struct store_tx *tx, const char *tenant, int64_t before, int64_t *n,
+                            struct err *e);
+    int (*secret_get_or_put)(struct store_tx *tx, const char *tenant, const char *name,
+                             const char *value, char **out, struct err *e);
+    int (*renewal_window_put)(struct store_tx *tx, const char *tenant,
+                              const struct renewal_window_rec *r, struct err *e);
+    int (*renewal_window_get)(struct store_tx *tx, const char *tenant, const char *serial,
+                              struct renewal_window_rec **out, struct err *e);
 };
 
 /* Every backend's store and tx structs begin with their ops pointer. */

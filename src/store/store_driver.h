@@ -138,6 +138,41 @@ enum query_id {
     Q_WEBHOOK_EVENT_DUE,
     Q_WEBHOOK_EVENT_DELETE,
     Q_WEBHOOK_EVENT_UPDATE,
+    /* ACME endpoints, EAB credentials, accounts, orders, authorizations */
+    Q_ACME_ENDPOINT_INSERT,
+    Q_ACME_ENDPOINT_UPDATE,
+    Q_ACME_ENDPOINT_GET,
+    Q_ACME_ENDPOINT_LIST,
+    Q_ACME_EAB_INSERT,
+    Q_ACME_EAB_GET,
+    Q_ACME_EAB_GET_LOCKED, /* in a write transaction, instead of Q_ACME_EAB_GET; optional */
+    Q_ACME_EAB_UPDATE,
+    Q_ACME_EAB_LIST,     /* of one endpoint */
+    Q_ACME_EAB_LIST_ALL, /* of every endpoint of the tenant */
+    Q_ACME_ACCOUNT_INSERT,
+    Q_ACME_ACCOUNT_GET,
+    Q_ACME_ACCOUNT_GET_LOCKED, /* in a write transaction, instead of Q_ACME_ACCOUNT_GET; optional */
+    Q_ACME_ACCOUNT_BY_KEY,
+    Q_ACME_ACCOUNT_UPDATE,
+    Q_ACME_ACCOUNT_BY_EAB,
+    Q_ACME_ORDER_INSERT,
+    Q_ACME_ORDER_GET,
+    Q_ACME_ORDER_GET_LOCKED, /* in a write transaction, instead of Q_ACME_ORDER_GET; optional */
+    Q_ACME_ORDER_UPDATE,
+    Q_ACME_ORDER_LIST,
+    Q_ACME_AUTHZ_INSERT,
+    Q_ACME_AUTHZ_GET,
+    Q_ACME_AUTHZ_GET_LOCKED, /* in a write transaction, instead of Q_ACME_AUTHZ_GET; optional */
+    Q_ACME_AUTHZ_UPDATE,
+    Q_ACME_AUTHZ_REUSABLE,
+    Q_ACME_AUTHZ_STALLED,
+    /* used ACME nonces, shared secrets, renewal windows */
+    Q_ACME_NONCE_USE,
+    Q_ACME_NONCE_PRUNE,
+    Q_SECRET_PUT, /* files the value unless the name has one: never a clash */
+    Q_SECRET_GET,
+    Q_RENEWAL_WINDOW_PUT,
+    Q_RENEWAL_WINDOW_GET,
     Q_COUNT
 };
 

@@ -137,6 +137,67 @@ const char *const store_queries[Q_COUNT] = {
     [Q_WEBHOOK_EVENT_DELETE] = "DELETE FROM webhook_events WHERE tenant = ?1 AND id = ?2",
     [Q_WEBHOOK_EVENT_UPDATE] = "UPDATE webhook_events SET attempts = ?3, next_attempt = ?4,"
                                " status = ?5 WHERE tenant = ?1 AND id = ?2",
+
+    /* ACME endpoints, EAB credentials, accounts, orders, authorizations */
+    [Q_ACME_ENDPOINT_UPDATE] = "UPDATE acme_endpoints SET ca = ?3, status = ?4, settings = ?5,"
+                               " updated = ?6 WHERE tenant = ?1 AND name = ?2",
+    [Q_ACME_ENDPOINT_GET] =
+        "SELECT {acme_endpoint} FROM acme_endpoints WHERE tenant = ?1 AND name = ?2",
+    [Q_ACME_ENDPOINT_LIST] =
+        "SELECT {acme_endpoint} FROM acme_endpoints WHERE tenant = ?1 ORDER BY name",
+    [Q_ACME_EAB_GET] =
+        "SELECT {acme_eab} FROM acme_eabs WHERE tenant = ?1 AND endpoint = ?2 AND kid = ?3",
+    [Q_ACME_EAB_UPDATE] = "UPDATE acme_eabs SET settings = ?4, status = ?5, uses = ?6,"
+                          " updated = ?7 WHERE tenant = ?1 AND endpoint = ?2 AND kid = ?3",
+    [Q_ACME_EAB_LIST] =
+        "SELECT {acme_eab} FROM acme_eabs WHERE tenant = ?1 AND endpoint = ?2 ORDER BY kid",
+    [Q_ACME_EAB_LIST_ALL] =
+        "SELECT {acme_eab} FROM acme_eabs WHERE tenant = ?1 ORDER BY kid, endpoint",
+    [Q_ACME_ACCOUNT_GET] = "SELECT {acme_account} FROM acme_accounts"
+                           " WHERE tenant = ?1 AND endpoint = ?2 AND id = ?3",
+    [Q_ACME_ACCOUNT_BY_KEY] = "SELECT {acme_account} FROM acme_accounts"
+                              " WHERE tenant = ?1 AND endpoint = ?2 AND thumbprint = ?3",
+    /*
+     * Not when another account of the endpoint has the new key (then no row
+     * changes), so that a clash does not abort a PostgreSQL transaction; the
+     * unique index still refuses one that commits meanwhile.
+     */
+    [Q_ACME_ACCOUNT_UPDATE] =
+        "UPDATE acme_accounts SET thumbprint = ?4, jwk = ?5, status = ?6, contact = ?7,"
+        " updated = ?8 WHERE tenant = ?1 AND endpoint = ?2 AND id = ?3 AND NOT EXISTS"
+        " (SELECT 1 FROM acme_accounts o WHERE o.tenant = ?1 AND o.endpoint = ?2"
+        " AND o.thumbprint = ?4 AND o.id <> ?3)",
+    [Q_ACME_ACCOUNT_BY_EAB] = "SELECT {acme_account} FROM acme_accounts"
+                              " WHERE tenant = ?1 AND endpoint = ?2 AND eab_kid = ?3 ORDER BY id",
+    [Q_ACME_ORDER_GET] =
+        "SELECT {acme_order} FROM acme_orders WHERE tenant = ?1 AND endpoint = ?2 AND id = ?3",
+    [Q_ACME_ORDER_UPDATE] = "UPDATE acme_orders SET status = ?4, error = ?5, serial = ?6,"
+                            " request = ?7, updated = ?8"
+                            " WHERE tenant = ?1 AND endpoint = ?2 AND id = ?3",
+    [Q_ACME_ORDER_LIST] = "SELECT {acme_order} FROM acme_orders"
+                          " WHERE tenant = ?1 AND endpoint = ?2 AND account = ?3"
+                          " ORDER BY created DESC, id LIMIT ?4 OFFSET ?5",
+    [Q_ACME_AUTHZ_GET] =
+        "SELECT {acme_authz} FROM acme_authzs WHERE tenant = ?1 AND endpoint = ?2 AND id = ?3",
+    [Q_ACME_AUTHZ_UPDATE] = "UPDATE acme_authzs SET status = ?4, expires = ?5, challenges = ?6,"
+                            " validating = ?7, updated = ?8"
+                            " WHERE tenant = ?1 AND endpoint = ?2 AND id = ?3",
+    [Q_ACME_AUTHZ_REUSABLE] =
+        "SELECT {acme_authz} FROM acme_authzs WHERE tenant = ?1 AND endpoint = ?2"
+        " AND account = ?3 AND ident_type = ?4 AND ident_value = ?5 AND wildcard = ?6"
+        " AND status = 'valid' AND expires > ?7 ORDER BY expires DESC, id LIMIT 1",
+    [Q_ACME_AUTHZ_STALLED] = "SELECT {acme_authz} FROM acme_authzs WHERE tenant = ?1"
+                             " AND validating > 0 AND validating < ?2"
+                             " ORDER BY validating, id LIMIT ?3",
+
+    /* used ACME nonces, shared secrets, renewal windows */
+    [Q_ACME_NONCE_PRUNE] = "DELETE FROM acme_nonces WHERE tenant = ?1 AND expires < ?2",
+    /* Of two transactions filing a name at once, the second waits for the first and skips. */
+    [Q_SECRET_PUT] = "INSERT INTO secrets (tenant, name, value, created) VALUES (?1, ?2, ?3, ?4)"
+                     " ON CONFLICT (tenant, name) DO NOTHING",
+    [Q_SECRET_GET] = "SELECT value FROM secrets WHERE tenant = ?1 AND name = ?2",
+    [Q_RENEWAL_WINDOW_GET] =
+        "SELECT {renewal_window} FROM renewal_windows WHERE tenant = ?1 AND serial = ?2",
 };
 
 const struct db_search store_searches[SEARCH_COUNT] = {

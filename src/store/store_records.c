@@ -199,3 +199,58 @@ void offline_import_rec_free(struct offline_import_rec *r)
 {
     row_free(&row_offline_import, r);
 }
+
+void acme_endpoint_rec_free(struct acme_endpoint_rec *r)
+{
+    row_free(&row_acme_endpoint, r);
+}
+
+void acme_endpoint_rec_list_free(struct acme_endpoint_rec **list, size_t n)
+{
+    row_list_free(&row_acme_endpoint, (void **)list, n);
+}
+
+void acme_eab_rec_free(struct acme_eab_rec *r)
+{
+    row_free(&row_acme_eab, r);
+}
+
+void acme_eab_rec_list_free(struct acme_eab_rec **list, size_t n)
+{
+    row_list_free(&row_acme_eab, (void **)list, n);
+}
+
+void acme_account_rec_free(struct acme_account_rec *r)
+{
+    row_free(&row_acme_account, r);
+}
+
+void acme_account_rec_list_free(struct acme_account_rec **list, size_t n)
+{
+    row_list_free(&row_acme_account, (void **)list, n);
+}
+
+void acme_order_rec_free(struct acme_order_rec *r)
+{
+    row_free(&row_acme_order, r);
+}
+
+void acme_order_rec_list_free(struct acme_order_rec **list, size_t n)
+{
+    row_list_free(&row_acme_order, (void **)list, n);
+}
+
+void acme_authz_rec_free(struct acme_authz_rec *r)
+{
+    row_free(&row_acme_authz, r);
+}
+
+void acme_authz_rec_list_free(struct acme_authz_rec **list, size_t n)
+{
+    row_list_free(&row_acme_authz, (void **)list, n);
+}
+
+void renewal_window_rec_free(struct renewal_window_rec *r)
+{
+    row_free(&row_renewal_window, r);
+}

@@ -17,6 +17,7 @@
 #define TEXT_AS(col, m, dflt) {col, FIELD_TEXT, MEMBER(m, char *), 0, dflt, 0}
 #define SECRET(m, dflt)       {#m, FIELD_TEXT, MEMBER(m, char *), 0, dflt, 1}
 #define INT64(m)              {#m, FIELD_INT64, MEMBER(m, int64_t), 0, NULL, 0}
+#define INT64_AS(col, m)      {col, FIELD_INT64, MEMBER(m, int64_t), 0, NULL, 0}
 #define INT(m)                {#m, FIELD_INT, MEMBER(m, int), 0, NULL, 0}
 #define BLOB(m, len) \
     {#m, FIELD_BLOB, MEMBER(m, unsigned char *), MEMBER(len, size_t), NULL, 0}
@@ -387,6 +388,109 @@ static const struct field offline_import_fields[] = {
 const struct row_type row_offline_import =
     ROW("offline_import", struct offline_import_rec, offline_import_fields);
 
+#define REC struct acme_endpoint_rec
+static const struct field acme_endpoint_fields[] = {
+    TEXT(tenant),
+    TEXT(name),
+    TEXT(ca),
+    TEXT(status),
+    TEXT_AS("settings", settings, "{}"),
+    INT64(created),
+    INT64(updated),
+};
+#undef REC
+const struct row_type row_acme_endpoint =
+    ROW("acme_endpoint", struct acme_endpoint_rec, acme_endpoint_fields);
+
+#define REC struct acme_eab_rec
+static const struct field acme_eab_fields[] = {
+    TEXT(tenant),
+    TEXT(endpoint),
+    TEXT(kid),
+    TEXT(key_id),
+    TEXT(nonce),
+    TEXT_AS("settings", settings, "{}"),
+    TEXT(status),
+    INT64(uses),
+    INT64(created),
+    INT64(updated),
+};
+#undef REC
+const struct row_type row_acme_eab = ROW("acme_eab", struct acme_eab_rec, acme_eab_fields);
+
+#define REC struct acme_account_rec
+static const struct field acme_account_fields[] = {
+    TEXT(tenant),
+    TEXT(endpoint),
+    TEXT(id),
+    TEXT(thumbprint),
+    TEXT(jwk),
+    TEXT(status),
+    TEXT_AS("contact", contact, "[]"),
+    TEXT(eab_kid),
+    INT64(created),
+    INT64(updated),
+};
+#undef REC
+const struct row_type row_acme_account =
+    ROW("acme_account", struct acme_account_rec, acme_account_fields);
+
+#define REC struct acme_order_rec
+static const struct field acme_order_fields[] = {
+    TEXT(tenant),
+    TEXT(endpoint),
+    TEXT(id),
+    TEXT(account),
+    TEXT(status),
+    TEXT(identifiers),
+    TEXT_AS("authzs", authzs, "[]"),
+    TEXT(profile),
+    INT64(not_before),
+    INT64(not_after),
+    INT64(expires),
+    TEXT(error),
+    TEXT(serial),
+    TEXT(request),
+    TEXT(replaces),
+    INT64(created),
+    INT64(updated),
+};
+#undef REC
+const struct row_type row_acme_order = ROW("acme_order", struct acme_order_rec, acme_order_fields);
+
+#define REC struct acme_authz_rec
+static const struct field acme_authz_fields[] = {
+    TEXT(tenant),
+    TEXT(endpoint),
+    TEXT(id),
+    TEXT(account),
+    TEXT(ident_type),
+    TEXT(ident_value),
+    INT(wildcard),
+    TEXT(status),
+    INT64(expires),
+    TEXT_AS("challenges", challenges, "[]"),
+    INT64(validating),
+    INT64(created),
+    INT64(updated),
+};
+#undef REC
+const struct row_type row_acme_authz = ROW("acme_authz", struct acme_authz_rec, acme_authz_fields);
+
+/* "start" and "end" are SQL keywords: the columns are named for what they bound. */
+#define REC struct renewal_window_rec
+static const struct field renewal_window_fields[] = {
+    TEXT(tenant),
+    TEXT(serial),
+    INT64_AS("window_start", start),
+    INT64_AS("window_end", end),
+    TEXT(reason),
+    INT64(created),
+};
+#undef REC
+const struct row_type row_renewal_window =
+    ROW("renewal_window", struct renewal_window_rec, renewal_window_fields);
+
 /* clang-format on */
 
 static const struct row_type *const row_types[] = {
@@ -398,6 +502,8 @@ static const struct row_type *const row_types[] = {
     &row_target,        &row_tsa_unit,    &row_tsa_token,
     &row_workflow,      &row_request,     &row_webhook,
     &row_webhook_event, &row_idempotency, &row_offline_import,
+    &row_acme_endpoint, &row_acme_eab,    &row_acme_account,
+    &row_acme_order,    &row_acme_authz,  &row_renewal_window,
 };
 
 const struct row_type *row_type_find(const char *name, size_t len)

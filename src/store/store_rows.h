@@ -45,7 +45,9 @@ struct row_type {
 extern const struct row_type row_tenant, row_ca, row_profile, row_entity, row_cert, row_crl,
     row_responder, row_ocsp, row_token, row_principal, row_client_ca, row_binding, row_audit,
     row_audit_key, row_checkpoint, row_target, row_tsa_unit, row_tsa_token, row_workflow,
-    row_request, row_webhook, row_webhook_event, row_idempotency, row_offline_import;
+    row_request, row_webhook, row_webhook_event, row_idempotency, row_offline_import,
+    row_acme_endpoint, row_acme_eab, row_acme_account, row_acme_order, row_acme_authz,
+    row_renewal_window;
 
 /* The record type called name (len bytes, not terminated); NULL if there is none. */
 const struct row_type *row_type_find(const char *name, size_t len);

@@ -2464,6 +2464,908 @@ static void offline_imports_are_found_by_sequence_and_unique_per_source(void **s
     store_close(s);
 }
 
+/* ---- ACME ------------------------------------------------------------------------ */
+
+/* Appends id to the comma-separated list in buf. */
+static void ids_add(char *buf, size_t size, const char *id)
+{
+    size_t len = strlen(buf);
+
+    snprintf(buf + len, size - len, "%s%s", len > 0 ? "," : "", id);
+}
+
+/* The `member` of the n records of list, comma-separated, is want. */
+#define assert_ids(list, n, member, want)                                                          \
+    do {                                                                                           \
+        char got_[512] = "";                                                                       \
+        for (size_t i_ = 0; i_ < (n); i_++)                                                        \
+            ids_add(got_, sizeof(got_), (list)[i_]->member);                                       \
+        assert_string_equal(got_, want);                                                           \
+    } while (0)
+
+static struct acme_endpoint_rec endpoint_of(const char *name)
+{
+    struct acme_endpoint_rec r = {0};
+    r.name = (char *)name;
+    r.ca = "issuing";
+    r.status = "active";
+    r.settings = "{\"profiles\":[\"tls-server\"]}";
+    r.created = 10;
+    r.updated = 10;
+    return r;
+}
+
+static struct acme_eab_rec eab_of(const char *endpoint, const char *kid)
+{
+    struct acme_eab_rec r = {0};
+    r.endpoint = (char *)endpoint;
+    r.kid = (char *)kid;
+    r.key_id = "key-eab";
+    r.nonce = "00ff";
+    r.settings = "{\"reusable\":false}";
+    r.status = "active";
+    r.created = 20;
+    r.updated = 20;
+    return r;
+}
+
+static struct acme_account_rec account_of(const char *endpoint, const char *id,
+                                          const char *thumbprint, const char *eab_kid)
+{
+    struct acme_account_rec r = {0};
+    r.endpoint = (char *)endpoint;
+    r.id = (char *)id;
+    r.thumbprint = (char *)thumbprint;
+    r.jwk = "{\"kty\":\"EC\"}";
+    r.status = "valid";
+    r.contact = "[\"mailto:a@example.com\"]";
+    r.eab_kid = (char *)eab_kid;
+    r.created = 30;
+    r.updated = 30;
+    return r;
+}
+
+static struct acme_order_rec order_of(const char *endpoint, const char *id, const char *account,
+                                      int64_t created)
+{
+    struct acme_order_rec r = {0};
+    r.endpoint = (char *)endpoint;
+    r.id = (char *)id;
+    r.account = (char *)account;
+    r.status = "pending";
+    r.identifiers = "[{\"type\":\"dns\",\"value\":\"www.example.com\"}]";
+    r.authzs = "[\"authz-1\"]";
+    r.profile = "tls-server";
+    r.expires = created + 3600;
+    r.created = created;
+    r.updated = created;
+    return r;
+}
+
+static struct acme_authz_rec authz_of(const char *endpoint, const char *id, const char *account,
+                                      const char *value, int wildcard, const char *status,
+                                      int64_t expires)
+{
+    struct acme_authz_rec r = {0};
+    r.endpoint = (char *)endpoint;
+    r.id = (char *)id;
+    r.account = (char *)account;
+    r.ident_type = "dns";
+    r.ident_value = (char *)value;
+    r.wildcard = wildcard;
+    r.status = (char *)status;
+    r.expires = expires;
+    r.challenges = "[{\"type\":\"http-01\",\"token\":\"t\",\"status\":\"pending\"}]";
+    r.created = 40;
+    r.updated = 40;
+    return r;
+}
+
+/* Fills tenant t with one ACME record of each kind (populate's, for the isolation tests). */
+static void populate_acme(struct store *s, const char *t)
+{
+    struct store_tx *tx = begin(s);
+    struct acme_endpoint_rec ep = endpoint_of("ep");
+    struct acme_eab_rec eab = eab_of("ep", "kid-1");
+    struct acme_account_rec acct = account_of("ep", "acct-1", "thumb-1", "kid-1");
+    struct acme_order_rec ord = order_of("ep", "ord-1", "acct-1", 100);
+    struct acme_authz_rec az =
+        authz_of("ep", "authz-1", "acct-1", "www.example.com", 0, "valid", 9000);
+    struct renewal_window_rec rw = {.serial = "beef", .start = 100, .end = 200, .created = 5};
+    struct err e;
+    char *secret = NULL;
+
+    az.validating = 50;
+    assert_int_equal(store_acme_endpoint_insert(tx, t, &ep, &e), 0);
+    assert_int_equal(store_acme_eab_insert(tx, t, &eab, &e), 0);
+    assert_int_equal(store_acme_account_insert(tx, t, &acct, &e), 0);
+    assert_int_equal(store_acme_order_insert(tx, t, &ord, &e), 0);
+    assert_int_equal(store_acme_authz_insert(tx, t, &az, &e), 0);
+    assert_int_equal(store_acme_nonce_use(tx, t, "nonce-1", 5000, &e), 0);
+    assert_int_equal(store_secret_get_or_put(tx, t, "acme-nonce", "s3cret", &secret, &e), 0);
+    free(secret);
+    assert_int_equal(store_renewal_window_put(tx, t, &rw, &e), 0);
+    commit(tx);
+}
+
+/* Every ACME read of tenant t finds nothing (populate_acme's records of another tenant). */
+static void assert_tenant_sees_no_acme(struct store *s, const char *t)
+{
+    struct store_tx *tx = begin_read(s);
+    struct acme_endpoint_rec *ep = NULL, **eps = NULL;
+    struct acme_eab_rec *eab = NULL, **eabs = NULL;
+    struct acme_account_rec *acct = NULL, **accts = NULL;
+    struct acme_order_rec *ord = NULL, **ords = NULL;
+    struct acme_authz_rec *az = NULL, **azs = NULL;
+    struct renewal_window_rec *rw = NULL;
+    struct err e;
+    size_t n;
+
+    assert_int_equal(store_acme_endpoint_get(tx, t, "ep", &ep, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(store_acme_eab_get(tx, t, "ep", "kid-1", &eab, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(store_acme_account_get(tx, t, "ep", "acct-1", &acct, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(store_acme_account_by_key(tx, t, "ep", "thumb-1", &acct, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(store_acme_order_get(tx, t, "ep", "ord-1", &ord, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(store_acme_authz_get(tx, t, "ep", "authz-1", &az, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(
+        store_acme_authz_reusable(tx, t, "ep", "acct-1", "dns", "www.example.com", 0, 0, &az, &e),
+        -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(store_renewal_window_get(tx, t, "beef", &rw, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_true(ep == NULL && eab == NULL && acct == NULL && ord == NULL && az == NULL &&
+                rw == NULL);
+    n = 9;
+    assert_int_equal(store_acme_endpoint_list(tx, t, &eps, &n, &e), 0);
+    assert_int_equal(n, 0);
+    free(eps);
+    n = 9;
+    assert_int_equal(store_acme_eab_list(tx, t, NULL, &eabs, &n, &e), 0);
+    assert_int_equal(n, 0);
+    free(eabs);
+    n = 9;
+    assert_int_equal(store_acme_account_by_eab(tx, t, "ep", "kid-1", &accts, &n, &e), 0);
+    assert_int_equal(n, 0);
+    free(accts);
+    n = 9;
+    assert_int_equal(store_acme_order_list(tx, t, "ep", "acct-1", 0, 0, &ords, &n, &e), 0);
+    assert_int_equal(n, 0);
+    free(ords);
+    n = 9;
+    assert_int_equal(store_acme_authz_stalled(tx, t, 1000, 0, &azs, &n, &e), 0);
+    assert_int_equal(n, 0);
+    free(azs);
+    store_rollback(tx);
+}
+
+static void acme_endpoints_round_trip_and_names_are_unique_per_tenant(void **state)
+{
+    struct store *s = open_store();
+    struct acme_endpoint_rec a = endpoint_of("prod"), b = endpoint_of("lab"), *got = NULL;
+    struct acme_endpoint_rec **list = NULL;
+    struct store_tx *tx;
+    struct err e;
+    size_t n = 0;
+    (void)state;
+    tenant_make(s, "a");
+    tenant_make(s, "b");
+    tx = begin(s);
+    assert_int_equal(store_acme_endpoint_insert(tx, "a", &a, &e), 0);
+    assert_int_equal(store_acme_endpoint_insert(tx, "a", &b, &e), 0);
+    assert_int_equal(store_acme_endpoint_insert(tx, "a", &a, &e), -1);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    assert_int_equal(store_acme_endpoint_insert(tx, "b", &a, &e), 0); /* b's own "prod" */
+    a.ca = "other-ca";
+    a.status = "disabled";
+    a.settings = "{}";
+    a.updated = 99;
+    a.created = 77; /* not changed by an update */
+    assert_int_equal(store_acme_endpoint_update(tx, "a", &a, &e), 0);
+    a.name = "nope";
+    assert_int_equal(store_acme_endpoint_update(tx, "a", &a, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    commit(tx);
+
+    tx = begin_read(s);
+    assert_int_equal(store_acme_endpoint_get(tx, "a", "prod", &got, &e), 0);
+    assert_string_equal(got->tenant, "a");
+    assert_string_equal(got->ca, "other-ca");
+    assert_string_equal(got->status, "disabled");
+    assert_string_equal(got->settings, "{}");
+    assert_true(got->created == 10 && got->updated == 99);
+    acme_endpoint_rec_free(got);
+    assert_int_equal(store_acme_endpoint_get(tx, "b", "prod", &got, &e), 0);
+    assert_string_equal(got->ca, "issuing");
+    assert_string_equal(got->settings, "{\"profiles\":[\"tls-server\"]}");
+    acme_endpoint_rec_free(got);
+    assert_int_equal(store_acme_endpoint_get(tx, "b", "lab", &got, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(store_acme_endpoint_list(tx, "a", &list, &n, &e), 0);
+    assert_ids(list, n, name, "lab,prod");
+    acme_endpoint_rec_list_free(list, n);
+    assert_int_equal(store_acme_endpoint_list(tx, "c", &list, &n, &e), 0);
+    assert_int_equal(n, 0);
+    acme_endpoint_rec_list_free(list, n);
+    store_rollback(tx);
+    store_close(s);
+}
+
+static void eab_credentials_are_unique_per_endpoint_and_listed_by_kid(void **state)
+{
+    struct store *s = open_store();
+    struct acme_eab_rec k2 = eab_of("prod", "k2"), k1 = eab_of("prod", "k1"),
+                        lab = eab_of("lab", "k1"), *got = NULL, **list = NULL;
+    struct store_tx *tx;
+    struct err e;
+    size_t n = 0;
+    (void)state;
+    tenant_make(s, "a");
+    tenant_make(s, "b");
+    tx = begin(s);
+    assert_int_equal(store_acme_eab_insert(tx, "a", &k2, &e), 0);
+    assert_int_equal(store_acme_eab_insert(tx, "a", &k1, &e), 0);
+    assert_int_equal(store_acme_eab_insert(tx, "a", &lab, &e), 0); /* another endpoint's k1 */
+    assert_int_equal(store_acme_eab_insert(tx, "a", &k1, &e), -1);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    assert_int_equal(store_acme_eab_insert(tx, "b", &k1, &e), 0); /* another tenant's */
+    assert_int_equal(store_acme_eab_get(tx, "a", "prod", "k1", &got, &e), 0);
+    got->uses++;
+    got->status = (free(got->status), xstrdup("revoked"));
+    got->settings = (free(got->settings), xstrdup("{\"reusable\":true}"));
+    got->updated = 25;
+    assert_int_equal(store_acme_eab_update(tx, "a", got, &e), 0);
+    acme_eab_rec_free(got);
+    k1.kid = "k9";
+    assert_int_equal(store_acme_eab_update(tx, "a", &k1, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    commit(tx);
+
+    tx = begin_read(s);
+    assert_int_equal(store_acme_eab_get(tx, "a", "prod", "k1", &got, &e), 0);
+    assert_string_equal(got->endpoint, "prod");
+    assert_string_equal(got->key_id, "key-eab");
+    assert_string_equal(got->nonce, "00ff");
+    assert_string_equal(got->status, "revoked");
+    assert_string_equal(got->settings, "{\"reusable\":true}");
+    assert_true(got->uses == 1 && got->created == 20 && got->updated == 25);
+    acme_eab_rec_free(got);
+    assert_int_equal(store_acme_eab_get(tx, "b", "prod", "k1", &got, &e), 0);
+    assert_string_equal(got->status, "active");
+    assert_int_equal(got->uses, 0);
+    acme_eab_rec_free(got);
+    assert_int_equal(store_acme_eab_get(tx, "b", "prod", "k2", &got, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(store_acme_eab_list(tx, "a", "prod", &list, &n, &e), 0);
+    assert_ids(list, n, kid, "k1,k2");
+    acme_eab_rec_list_free(list, n);
+    assert_int_equal(store_acme_eab_list(tx, "a", NULL, &list, &n, &e), 0);
+    assert_ids(list, n, kid, "k1,k1,k2");
+    assert_ids(list, n, endpoint, "lab,prod,prod");
+    acme_eab_rec_list_free(list, n);
+    assert_int_equal(store_acme_eab_list(tx, "b", NULL, &list, &n, &e), 0);
+    assert_ids(list, n, kid, "k1");
+    acme_eab_rec_list_free(list, n);
+    store_rollback(tx);
+    store_close(s);
+}
+
+static void an_account_key_is_one_accounts_per_endpoint(void **state)
+{
+    struct store *s = open_store();
+    struct acme_account_rec a1 = account_of("prod", "acct-1", "T1", "k1"),
+                            a2 = account_of("prod", "acct-2", "T1", NULL),
+                            a3 = account_of("prod", "acct-3", "T3", "k1"),
+                            a4 = account_of("prod", "acct-0", "T4", "k1"), *got = NULL,
+                            **list = NULL;
+    struct store_tx *tx;
+    struct err e;
+    size_t n = 0;
+    (void)state;
+    tenant_make(s, "a");
+    tenant_make(s, "b");
+    tx = begin(s);
+    assert_int_equal(store_acme_account_insert(tx, "a", &a1, &e), 0);
+    assert_int_equal(store_acme_account_insert(tx, "a", &a2, &e), -1); /* the same key */
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    assert_int_equal(store_acme_account_insert(tx, "a", &a1, &e), -1); /* the same id */
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    a2.endpoint = "lab"; /* the same key on another endpoint, */
+    assert_int_equal(store_acme_account_insert(tx, "a", &a2, &e), 0);
+    assert_int_equal(store_acme_account_insert(tx, "b", &a1, &e), 0); /* or of another tenant */
+    assert_int_equal(store_acme_account_insert(tx, "a", &a3, &e), 0);
+    assert_int_equal(store_acme_account_insert(tx, "a", &a4, &e), 0);
+    commit(tx);
+
+    tx = begin(s);
+    /* A key change to another account's key: refused, and the transaction goes on. */
+    assert_int_equal(store_acme_account_get(tx, "a", "prod", "acct-3", &got, &e), 0);
+    got->thumbprint = (free(got->thumbprint), xstrdup("T1"));
+    assert_int_equal(store_acme_account_update(tx, "a", got, &e), -1);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    got->thumbprint = (free(got->thumbprint), xstrdup("T3b"));
+    got->jwk = (free(got->jwk), xstrdup("{\"kty\":\"OKP\"}"));
+    got->status = (free(got->status), xstrdup("deactivated"));
+    got->contact = (free(got->contact), xstrdup("[]"));
+    got->updated = 31;
+    assert_int_equal(store_acme_account_update(tx, "a", got, &e), 0);
+    acme_account_rec_free(got);
+    a1.id = "acct-9";
+    assert_int_equal(store_acme_account_update(tx, "a", &a1, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    a1.id = "acct-1"; /* an update keeping its own key */
+    assert_int_equal(store_acme_account_update(tx, "a", &a1, &e), 0);
+    commit(tx);
+
+    tx = begin_read(s);
+    assert_int_equal(store_acme_account_by_key(tx, "a", "prod", "T3b", &got, &e), 0);
+    assert_string_equal(got->id, "acct-3");
+    assert_string_equal(got->jwk, "{\"kty\":\"OKP\"}");
+    assert_string_equal(got->status, "deactivated");
+    assert_string_equal(got->contact, "[]");
+    assert_string_equal(got->eab_kid, "k1");
+    assert_true(got->created == 30 && got->updated == 31);
+    acme_account_rec_free(got);
+    assert_int_equal(store_acme_account_by_key(tx, "a", "prod", "T3", &got, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(store_acme_account_by_key(tx, "a", "lab", "T1", &got, &e), 0);
+    assert_string_equal(got->id, "acct-2");
+    assert_null(got->eab_kid);
+    acme_account_rec_free(got);
+    assert_int_equal(store_acme_account_get(tx, "a", "prod", "acct-1", &got, &e), 0);
+    assert_string_equal(got->thumbprint, "T1");
+    assert_string_equal(got->contact, "[\"mailto:a@example.com\"]");
+    acme_account_rec_free(got);
+    assert_int_equal(store_acme_account_get(tx, "a", "lab", "acct-1", &got, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(store_acme_account_by_eab(tx, "a", "prod", "k1", &list, &n, &e), 0);
+    assert_ids(list, n, id, "acct-0,acct-1,acct-3");
+    acme_account_rec_list_free(list, n);
+    assert_int_equal(store_acme_account_by_eab(tx, "b", "prod", "k1", &list, &n, &e), 0);
+    assert_ids(list, n, id, "acct-1");
+    acme_account_rec_list_free(list, n);
+    assert_int_equal(store_acme_account_by_eab(tx, "a", "lab", "k1", &list, &n, &e), 0);
+    assert_int_equal(n, 0);
+    acme_account_rec_list_free(list, n);
+    store_rollback(tx);
+    store_close(s);
+}
+
+static void acme_orders_round_trip_and_list_newest_first(void **state)
+{
+    struct store *s = open_store();
+    struct acme_order_rec o1 = order_of("prod", "ord-1", "acct-1", 100),
+                          o2 = order_of("prod", "ord-2", "acct-1", 300),
+                          o3 = order_of("prod", "ord-3", "acct-1", 200),
+                          o4 = order_of("prod", "ord-4", "acct-2", 400),
+                          o5 = order_of("lab", "ord-5", "acct-1", 500), *got = NULL, **list = NULL;
+    struct store_tx *tx;
+    struct err e;
+    size_t n = 0;
+    (void)state;
+    tenant_make(s, "a");
+    tenant_make(s, "b");
+    o1.not_before = 1000;
+    o1.not_after = 2000;
+    o1.replaces = "aki.serial";
+    tx = begin(s);
+    assert_int_equal(store_acme_order_insert(tx, "a", &o1, &e), 0);
+    assert_int_equal(store_acme_order_insert(tx, "a", &o2, &e), 0);
+    assert_int_equal(store_acme_order_insert(tx, "a", &o3, &e), 0);
+    assert_int_equal(store_acme_order_insert(tx, "a", &o4, &e), 0);
+    assert_int_equal(store_acme_order_insert(tx, "a", &o5, &e), 0);
+    assert_int_equal(store_acme_order_insert(tx, "a", &o1, &e), -1);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    assert_int_equal(store_acme_order_insert(tx, "b", &o1, &e), 0);
+    o1.status = "processing";
+    o1.error = "{\"type\":\"urn:ietf:params:acme:error:badCSR\"}";
+    o1.serial = "beef";
+    o1.request = "req-1";
+    o1.updated = 150;
+    o1.profile = "changed"; /* not changed by an update */
+    assert_int_equal(store_acme_order_update(tx, "a", &o1, &e), 0);
+    o2.id = "ord-9";
+    assert_int_equal(store_acme_order_update(tx, "a", &o2, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    commit(tx);
+
+    tx = begin_read(s);
+    assert_int_equal(store_acme_order_get(tx, "a", "prod", "ord-1", &got, &e), 0);
+    assert_string_equal(got->account, "acct-1");
+    assert_string_equal(got->status, "processing");
+    assert_string_equal(got->identifiers, "[{\"type\":\"dns\",\"value\":\"www.example.com\"}]");
+    assert_string_equal(got->authzs, "[\"authz-1\"]");
+    assert_string_equal(got->profile, "tls-server");
+    assert_true(got->not_before == 1000 && got->not_after == 2000 && got->expires == 3700);
+    assert_string_equal(got->error, "{\"type\":\"urn:ietf:params:acme:error:badCSR\"}");
+    assert_string_equal(got->serial, "beef");
+    assert_string_equal(got->request, "req-1");
+    assert_string_equal(got->replaces, "aki.serial");
+    assert_true(got->created == 100 && got->updated == 150);
+    acme_order_rec_free(got);
+    assert_int_equal(store_acme_order_get(tx, "b", "prod", "ord-1", &got, &e), 0);
+    assert_string_equal(got->status, "pending");
+    assert_null(got->error);
+    assert_null(got->serial);
+    assert_null(got->request);
+    acme_order_rec_free(got);
+    assert_int_equal(store_acme_order_get(tx, "a", "lab", "ord-1", &got, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(store_acme_order_list(tx, "a", "prod", "acct-1", 0, 0, &list, &n, &e), 0);
+    assert_ids(list, n, id, "ord-2,ord-3,ord-1");
+    acme_order_rec_list_free(list, n);
+    assert_int_equal(store_acme_order_list(tx, "a", "prod", "acct-1", 1, 1, &list, &n, &e), 0);
+    assert_ids(list, n, id, "ord-3");
+    acme_order_rec_list_free(list, n);
+    assert_int_equal(store_acme_order_list(tx, "b", "prod", "acct-1", 0, 0, &list, &n, &e), 0);
+    assert_ids(list, n, id, "ord-1");
+    acme_order_rec_list_free(list, n);
+    store_rollback(tx);
+    store_close(s);
+}
+
+/* The ids of the authorizations stalled before `before` (at most limit), comma-separated. */
+static void assert_stalled(struct store *s, const char *tenant, int64_t before, int limit,
+                           const char *want)
+{
+    struct store_tx *tx = begin_read(s);
+    struct acme_authz_rec **list = NULL;
+    struct err e;
+    size_t n = 0;
+
+    assert_int_equal(store_acme_authz_stalled(tx, tenant, before, limit, &list, &n, &e), 0);
+    assert_ids(list, n, id, want);
+    acme_authz_rec_list_free(list, n);
+    store_rollback(tx);
+}
+
+/* The id of the authorization reusable for www.example.com (wildcard or not) after until. */
+static const char *reusable(struct store *s, const char *account, int wildcard, int64_t until,
+                            char *buf)
+{
+    struct store_tx *tx = begin_read(s);
+    struct acme_authz_rec *r = NULL;
+    struct err e;
+
+    if (store_acme_authz_reusable(tx, "a", "prod", account, "dns", "www.example.com", wildcard,
+                                  until, &r, &e) != 0) {
+        store_rollback(tx);
+        assert_int_equal(e.kind, ERR_NOT_FOUND);
+        return NULL;
+    }
+    store_rollback(tx);
+    snprintf(buf, 64, "%s", r->id);
+    acme_authz_rec_free(r);
+    return buf;
+}
+
+static void acme_authorizations_are_reused_and_stalled_ones_found(void **state)
+{
+    const char *www = "www.example.com";
+    struct store *s = open_store();
+    struct acme_authz_rec list[] = {
+        authz_of("prod", "authz-1", "acct-1", www, 0, "valid", 5000),
+        authz_of("prod", "authz-2", "acct-1", www, 0, "valid", 9000), /* the one expiring last */
+        authz_of("prod", "authz-3", "acct-1", www, 0, "pending", 20000),
+        authz_of("prod", "authz-4", "acct-1", www, 1, "valid", 30000), /* a wildcard */
+        authz_of("prod", "authz-5", "acct-2", www, 0, "valid", 30000), /* another account */
+        authz_of("prod", "authz-6", "acct-1", "example.com", 0, "valid", 30000),
+        authz_of("lab", "authz-7", "acct-1", www, 0, "valid", 30000), /* another endpoint */
+        authz_of("prod", "authz-8", "acct-1", www, 0, "invalid", 40000),
+    };
+    struct acme_authz_rec ip = authz_of("prod", "authz-9", "acct-1", www, 0, "valid", 50000);
+    struct acme_authz_rec *got = NULL;
+    struct store_tx *tx;
+    struct err e;
+    char buf[64];
+    (void)state;
+    tenant_make(s, "a");
+    tenant_make(s, "b");
+    ip.ident_type = "ip"; /* another identifier type */
+    list[0].validating = 100;
+    list[2].validating = 200;
+    list[5].validating = 300;
+    tx = begin(s);
+    for (size_t i = 0; i < ARRAY_LEN(list); i++)
+        assert_int_equal(store_acme_authz_insert(tx, "a", &list[i], &e), 0);
+    assert_int_equal(store_acme_authz_insert(tx, "a", &ip, &e), 0);
+    assert_int_equal(store_acme_authz_insert(tx, "a", &list[0], &e), -1);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    assert_int_equal(store_acme_authz_insert(tx, "b", &list[0], &e), 0);
+    commit(tx);
+
+    assert_string_equal(reusable(s, "acct-1", 0, 4000, buf), "authz-2");
+    assert_string_equal(reusable(s, "acct-1", 0, 8999, buf), "authz-2");
+    assert_null(reusable(s, "acct-1", 0, 9000, buf)); /* expiring after until, not at it */
+    assert_string_equal(reusable(s, "acct-1", 1, 4000, buf), "authz-4");
+    assert_string_equal(reusable(s, "acct-2", 0, 4000, buf), "authz-5");
+    assert_null(reusable(s, "acct-3", 0, 0, buf));
+
+    assert_stalled(s, "a", 250, 0, "authz-1,authz-3");
+    assert_stalled(s, "a", 1000, 0, "authz-1,authz-3,authz-6");
+    assert_stalled(s, "a", 1000, 2, "authz-1,authz-3");
+    assert_stalled(s, "a", 100, 0, "");
+    assert_stalled(s, "b", 1000, 0, "authz-1");
+
+    /* Validation ended on authz-1: valid until 60000, no longer stalled, reused first. */
+    tx = begin(s);
+    assert_int_equal(store_acme_authz_get(tx, "a", "prod", "authz-1", &got, &e), 0);
+    got->status = (free(got->status), xstrdup("valid"));
+    got->expires = 60000;
+    got->challenges = (free(got->challenges), xstrdup("[{\"status\":\"valid\"}]"));
+    got->validating = 0;
+    got->updated = 41;
+    got->ident_value = (free(got->ident_value), xstrdup("changed")); /* not changed by an update */
+    assert_int_equal(store_acme_authz_update(tx, "a", got, &e), 0);
+    acme_authz_rec_free(got);
+    ip.id = "authz-0";
+    assert_int_equal(store_acme_authz_update(tx, "a", &ip, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    commit(tx);
+    assert_stalled(s, "a", 1000, 0, "authz-3,authz-6");
+    assert_string_equal(reusable(s, "acct-1", 0, 4000, buf), "authz-1");
+    tx = begin_read(s);
+    assert_int_equal(store_acme_authz_get(tx, "a", "prod", "authz-1", &got, &e), 0);
+    assert_string_equal(got->account, "acct-1");
+    assert_string_equal(got->ident_type, "dns");
+    assert_string_equal(got->ident_value, www);
+    assert_int_equal(got->wildcard, 0);
+    assert_string_equal(got->challenges, "[{\"status\":\"valid\"}]");
+    assert_true(got->expires == 60000 && got->validating == 0);
+    assert_true(got->created == 40 && got->updated == 41);
+    acme_authz_rec_free(got);
+    assert_int_equal(store_acme_authz_get(tx, "a", "prod", "authz-4", &got, &e), 0);
+    assert_int_equal(got->wildcard, 1);
+    acme_authz_rec_free(got);
+    assert_int_equal(store_acme_authz_get(tx, "b", "prod", "authz-4", &got, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    store_rollback(tx);
+    store_close(s);
+}
+
+/* A nonce is used once per tenant, also inside a batch's savepoints, until it is pruned. */
+static void a_nonce_is_used_once_per_tenant_until_pruned(void **state)
+{
+    struct store *s = open_store();
+    struct store_tx *tx;
+    struct err e;
+    int64_t n = -1;
+    (void)state;
+    tenant_make(s, "a");
+    tenant_make(s, "b");
+    tx = begin(s);
+    assert_int_equal(store_acme_nonce_use(tx, "a", "n1", 1000, &e), 0);
+    assert_int_equal(store_acme_nonce_use(tx, "a", "n1", 1000, &e), -1);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    /* The clash did not end the transaction. */
+    assert_int_equal(store_acme_nonce_use(tx, "a", "n2", 2000, &e), 0);
+    assert_int_equal(store_acme_nonce_use(tx, "b", "n1", 1000, &e), 0);
+    commit(tx);
+
+    /* As the group-commit batch runs it: each use under a savepoint. */
+    tx = begin(s);
+    assert_int_equal(store_savepoint(tx, &e), 0);
+    assert_int_equal(store_acme_nonce_use(tx, "a", "n2", 2000, &e), -1);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    assert_int_equal(store_savepoint_rollback(tx, &e), 0);
+    assert_int_equal(store_savepoint(tx, &e), 0);
+    assert_int_equal(store_acme_nonce_use(tx, "a", "n3", 3000, &e), 0);
+    assert_int_equal(store_savepoint_release(tx, &e), 0);
+    commit(tx);
+
+    tx = begin(s);
+    assert_int_equal(store_acme_nonce_prune(tx, "a", 2000, &n, &e), 0);
+    assert_int_equal(n, 1); /* n1: expired before 2000 */
+    assert_int_equal(store_acme_nonce_prune(tx, "a", 2000, &n, &e), 0);
+    assert_int_equal(n, 0);
+    commit(tx);
+    tx = begin(s);
+    assert_int_equal(store_acme_nonce_use(tx, "a", "n1", 1000, &e), 0); /* pruned: filed anew */
+    assert_int_equal(store_acme_nonce_use(tx, "a", "n3", 3000, &e), -1);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    assert_int_equal(store_acme_nonce_use(tx, "b", "n1", 1000, &e), -1); /* b's kept */
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    store_rollback(tx);
+    assert_int_equal(raw_int("SELECT COUNT(*) FROM acme_nonces"), 3);
+    store_close(s);
+}
+
+/* store_secret_get_or_put in a transaction of its own: the stored value (the caller frees it). */
+static char *secret_of(struct store *s, const char *tenant, const char *name, const char *value)
+{
+    struct store_tx *tx = begin(s);
+    char *out = NULL;
+    struct err e;
+
+    if (store_secret_get_or_put(tx, tenant, name, value, &out, &e) != 0)
+        fail_msg("store_secret_get_or_put: %s", e.msg);
+    commit(tx);
+    return out;
+}
+
+struct secret_race {
+    struct store *s;
+    const char *value;
+    pthread_barrier_t *go;
+    char *got[20];
+    struct err e;
+    int failed;
+};
+
+/* Both threads file a secret of the same name at once, 20 names in turn. */
+static void *secret_racer(void *p)
+{
+    struct secret_race *r = p;
+    struct store_tx *tx;
+    char name[16];
+
+    for (int i = 0; i < 20; i++) {
+        snprintf(name, sizeof(name), "race-%d", i);
+        pthread_barrier_wait(r->go);
+        if ((tx = store_begin(r->s, &r->e)) == NULL ||
+            store_secret_get_or_put(tx, "a", name, r->value, &r->got[i], &r->e) != 0) {
+            store_rollback(tx);
+            r->failed++;
+            continue;
+        }
+        if (store_commit(tx, &r->e) != 0)
+            r->failed++;
+    }
+    return NULL;
+}
+
+struct secret_holder {
+    struct store *s;
+    char *got;
+    atomic_int filed, done;
+};
+
+/* Files "late" once the first transaction has filed its value, not yet committed. */
+static void *secret_second(void *p)
+{
+    struct secret_holder *h = p;
+
+    struct store_tx *tx;
+    struct err e;
+
+    while (!atomic_load(&h->filed))
+        usleep(1000);
+    if ((tx = store_begin(h->s, &e)) != NULL &&
+        store_secret_get_or_put(tx, "a", "held", "late", &h->got, &e) == 0)
+        store_commit(tx, &e);
+    else
+        store_rollback(tx);
+    atomic_store(&h->done, 1);
+    return NULL;
+}
+
+static void a_secret_is_the_first_value_filed_from_any_connection(void **state)
+{
+    struct store *s = open_store(), *s2 = open_store();
+    struct secret_race r1 = {.s = s, .value = "one"}, r2 = {.s = s2, .value = "two"};
+    struct secret_holder h = {.s = s2};
+    pthread_barrier_t go;
+    pthread_t t1, t2;
+    struct store_tx *tx;
+    struct err e;
+    char *v;
+    (void)state;
+    tenant_make(s, "a");
+    tenant_make(s, "b");
+    v = secret_of(s, "a", "acme-nonce", "first");
+    assert_string_equal(v, "first");
+    free(v);
+    v = secret_of(s, "a", "acme-nonce", "second");
+    assert_string_equal(v, "first");
+    free(v);
+    v = secret_of(s2, "b", "acme-nonce", "b's");
+    assert_string_equal(v, "b's");
+    free(v);
+
+    /* One transaction has filed its value and not committed: the other ends with it. */
+    tx = begin(s);
+    assert_int_equal(store_secret_get_or_put(tx, "a", "held", "early", &v, &e), 0);
+    assert_string_equal(v, "early");
+    free(v);
+    assert_int_equal(pthread_create(&t2, NULL, secret_second, &h), 0);
+    atomic_store(&h.filed, 1);
+    usleep(300 * 1000);
+    assert_int_equal(atomic_load(&h.done), 0); /* waits for the first */
+    commit(tx);
+    pthread_join(t2, NULL);
+    assert_non_null(h.got);
+    assert_string_equal(h.got, "early");
+    free(h.got);
+
+    /* Two connections racing: each name ends with one value, the one both were given. */
+    pthread_barrier_init(&go, NULL, 2);
+    r1.go = r2.go = &go;
+    assert_int_equal(pthread_create(&t1, NULL, secret_racer, &r1), 0);
+    assert_int_equal(pthread_create(&t2, NULL, secret_racer, &r2), 0);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    pthread_barrier_destroy(&go);
+    if (r1.failed || r2.failed)
+        fail_msg("secret race: %s / %s", r1.e.msg, r2.e.msg);
+    for (int i = 0; i < 20; i++) {
+        char name[16];
+
+        snprintf(name, sizeof(name), "race-%d", i);
+        assert_string_equal(r1.got[i], r2.got[i]);
+        v = secret_of(s, "a", name, "three");
+        assert_string_equal(v, r1.got[i]);
+        free(v);
+        free(r1.got[i]);
+        free(r2.got[i]);
+    }
+    assert_int_equal(raw_int("SELECT COUNT(*) FROM secrets"), 23);
+    store_close(s2);
+    store_close(s);
+}
+
+static void a_renewal_window_is_set_replaced_and_per_tenant(void **state)
+{
+    struct store *s = open_store();
+    struct renewal_window_rec w = {.serial = "0a", .start = 100, .end = 200, .created = 1},
+                              *got = NULL;
+    struct store_tx *tx;
+    struct err e;
+    (void)state;
+    tenant_make(s, "a");
+    tenant_make(s, "b");
+    tx = begin(s);
+    assert_int_equal(store_renewal_window_get(tx, "a", "0a", &got, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(store_renewal_window_put(tx, "a", &w, &e), 0);
+    assert_int_equal(store_renewal_window_get(tx, "a", "0a", &got, &e), 0);
+    assert_true(got->start == 100 && got->end == 200 && got->created == 1);
+    assert_null(got->reason);
+    renewal_window_rec_free(got);
+    w.start = 50;
+    w.end = 60;
+    w.reason = "key compromise suspected";
+    w.created = 2;
+    assert_int_equal(store_renewal_window_put(tx, "a", &w, &e), 0);
+    commit(tx);
+    tx = begin_read(s);
+    assert_int_equal(store_renewal_window_get(tx, "a", "0a", &got, &e), 0);
+    assert_string_equal(got->tenant, "a");
+    assert_string_equal(got->serial, "0a");
+    assert_true(got->start == 50 && got->end == 60 && got->created == 2);
+    assert_string_equal(got->reason, "key compromise suspected");
+    renewal_window_rec_free(got);
+    assert_int_equal(store_renewal_window_get(tx, "a", "0b", &got, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(store_renewal_window_get(tx, "b", "0a", &got, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    store_rollback(tx);
+    store_close(s);
+}
+
+/* One of the ACME gets that hold their row in a write transaction, by kind 0..3. */
+static int acme_get_held(struct store_tx *tx, int kind, struct err *e)
+{
+    struct acme_eab_rec *eab = NULL;
+    struct acme_account_rec *acct = NULL;
+    struct acme_order_rec *ord = NULL;
+    struct acme_authz_rec *az = NULL;
+    int rc;
+
+    switch (kind) {
+    case 0:
+        rc = store_acme_eab_get(tx, "a", "ep", "kid-1", &eab, e);
+        break;
+    case 1:
+        rc = store_acme_account_get(tx, "a", "ep", "acct-1", &acct, e);
+        break;
+    case 2:
+        rc = store_acme_order_get(tx, "a", "ep", "ord-1", &ord, e);
+        break;
+    default:
+        rc = store_acme_authz_get(tx, "a", "ep", "authz-1", &az, e);
+        break;
+    }
+    acme_eab_rec_free(eab);
+    acme_account_rec_free(acct);
+    acme_order_rec_free(ord);
+    acme_authz_rec_free(az);
+    return rc;
+}
+
+struct held_get {
+    struct store *s;
+    int kind, rc;
+    atomic_int done;
+};
+
+static void *second_get(void *p)
+{
+    struct held_get *h = p;
+    struct store_tx *tx;
+    struct err e;
+
+    h->rc = (tx = store_begin(h->s, &e)) != NULL ? acme_get_held(tx, h->kind, &e) : -1;
+    store_rollback(tx);
+    atomic_store(&h->done, 1);
+    return NULL;
+}
+
+/*
+ * An EAB credential, account, order or authorization read in a write
+ * transaction stays held until it ends: another write transaction reading it
+ * waits (PostgreSQL: FOR UPDATE; SQLite: its one writer).
+ */
+static void acme_rows_read_to_change_are_held_until_commit(void **state)
+{
+    struct store *s = open_store();
+    pthread_t th;
+    (void)state;
+    tenant_make(s, "a");
+    populate_acme(s, "a");
+    for (int kind = 0; kind < 4; kind++) {
+        struct held_get h = {.s = s, .kind = kind};
+        struct store_tx *tx = begin(s);
+        struct err e;
+
+        assert_int_equal(acme_get_held(tx, kind, &e), 0);
+        assert_int_equal(pthread_create(&th, NULL, second_get, &h), 0);
+        usleep(300 * 1000);
+        assert_int_equal(atomic_load(&h.done), 0);
+        commit(tx);
+        pthread_join(th, NULL);
+        assert_int_equal(h.rc, 0);
+    }
+    /* A read transaction does not wait. */
+    {
+        struct store_tx *tx = begin(s), *rd;
+        struct err e;
+
+        assert_int_equal(acme_get_held(tx, 0, &e), 0);
+        rd = begin_read(s);
+        for (int kind = 0; kind < 4; kind++)
+            assert_int_equal(acme_get_held(rd, kind, &e), 0);
+        store_rollback(rd);
+        store_rollback(tx);
+    }
+    store_close(s);
+}
+
+static void another_tenant_sees_no_acme_records_and_a_purge_removes_them(void **state)
+{
+    struct store *s = open_store();
+    struct store_tx *tx;
+    struct err e;
+    char *v;
+    (void)state;
+    tenant_make(s, "a");
+    tenant_make(s, "b");
+    populate_acme(s, "a");
+    assert_tenant_sees_no_acme(s, "b");
+    assert_tenant_sees_no_acme(s, "c");
+    populate_acme(s, "b"); /* b's own records of the same names */
+    tx = begin(s);
+    assert_int_equal(store_tenant_purge(tx, "a", &e), 0);
+    commit(tx);
+    assert_tenant_sees_no_acme(s, "a");
+    v = secret_of(s, "a", "acme-nonce", "new");
+    assert_string_equal(v, "new");
+    free(v);
+    v = secret_of(s, "b", "acme-nonce", "new");
+    assert_string_equal(v, "s3cret");
+    free(v);
+    tx = begin(s);
+    assert_int_equal(store_acme_nonce_use(tx, "a", "nonce-1", 5000, &e), 0);
+    assert_int_equal(store_acme_nonce_use(tx, "b", "nonce-1", 5000, &e), -1);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    store_rollback(tx);
+    store_close(s);
+}
+
 /* ---- PostgreSQL: row-level security ------------------------------------------ */
 
 /* One integer through the application role's own connection, after `set` (may be ""). */
@@ -2642,6 +3544,16 @@ int main(void)
         T(a_tenant_is_updated_counted_and_purged_alone),
         T(workflows_requests_and_webhook_events_round_trip_per_tenant),
         T(offline_imports_are_found_by_sequence_and_unique_per_source),
+        T(acme_endpoints_round_trip_and_names_are_unique_per_tenant),
+        T(eab_credentials_are_unique_per_endpoint_and_listed_by_kid),
+        T(an_account_key_is_one_accounts_per_endpoint),
+        T(acme_orders_round_trip_and_list_newest_first),
+        T(acme_authorizations_are_reused_and_stalled_ones_found),
+        T(a_nonce_is_used_once_per_tenant_until_pruned),
+        T(a_secret_is_the_first_value_filed_from_any_connection),
+        T(a_renewal_window_is_set_replaced_and_per_tenant),
+        T(acme_rows_read_to_change_are_held_until_commit),
+        T(another_tenant_sees_no_acme_records_and_a_purge_removes_them),
         T(a_query_with_another_tenants_setting_sees_nothing),
         T(every_query_of_the_dialect_compiles_against_the_schema),
         T(a_role_that_bypasses_row_level_security_is_refused),

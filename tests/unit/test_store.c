@@ -3102,7 +3102,7 @@ static void *secret_racer(void *p)
 {
     struct secret_race *r = p;
     struct store_tx *tx;
-    char name[16];
+    char name[24];
 
     for (int i = 0; i < 20; i++) {
         snprintf(name, sizeof(name), "race-%d", i);
@@ -3193,7 +3193,7 @@ static void a_secret_is_the_first_value_filed_from_any_connection(void **state)
     if (r1.failed || r2.failed)
         fail_msg("secret race: %s / %s", r1.e.msg, r2.e.msg);
     for (int i = 0; i < 20; i++) {
-        char name[16];
+        char name[24];
 
         snprintf(name, sizeof(name), "race-%d", i);
         assert_string_equal(r1.got[i], r2.got[i]);

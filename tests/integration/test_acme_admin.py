@@ -130,6 +130,7 @@ def test_the_hmac_key_is_shown_once_and_stored_nowhere(server, endpoint):
     assert key not in audit and raw.hex() not in audit
     assert any(e["object"] == "team-a" for e in events(server, "acme.eab.create"))
     dump = database_bytes(server)
+    assert b"team-a" in dump  # the search does find what is stored
     assert raw not in dump and key.encode() not in dump and raw.hex().encode() not in dump
     assert base64.b64encode(raw).rstrip(b"=") not in dump
     # The signer's key it is derived from is the tenant's, and may not be deleted.

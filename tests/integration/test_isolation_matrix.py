@@ -61,11 +61,16 @@ def populate(server, t, tok, tag):
     csr, _ = make_csr(cn=f"{tag}-pending.example", dns=[f"{tag}-pending.example"])
     req = api("POST", "/certificates", {"ca": f"{tag}-issuing", "profile": f"{tag}-web",
                                         "csr": csr}, 202)
+    # An ACME endpoint with an External Account Binding credential.
+    api("POST", "/acme/endpoints", {"name": f"{tag}-acme", "ca": f"{tag}-issuing",
+                                    "caa_identities": [f"{tag}.example"]}, 201)
+    eab = api("POST", f"/acme/endpoints/{tag}-acme/eab", {"kid": f"{tag}-kid"}, 201)
     return {"tenant": t, "request": req["id"], "workflow": f"profile:{tag}-web", "ca": f"{tag}-issuing", "serial": cert["serial"],
             "profile": f"{tag}-web", "entity": ent["id"], "key": key["key_id"],
             "unit": unit["name"], "principal": prn["id"], "token": token["id"],
-            "client_ca": f"{tag}-clients",
-            "_subject": cert["subject"], "_token_secret": token["token"]}
+            "client_ca": f"{tag}-clients", "endpoint": f"{tag}-acme", "kid": eab["kid"],
+            "_subject": cert["subject"], "_token_secret": token["token"],
+            "_hmac_key": eab["hmac_key"]}
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +94,7 @@ def world(server):
 FILL = {"tenant": "tenant", "ca": "ca", "serial": "serial", "profile": "profile",
         "entity": "entity", "key": "key", "unit": "unit", "principal": "principal",
         "token": "token", "client_ca": "client_ca", "request": "request",
-        "workflow": "workflow"}
+        "workflow": "workflow", "endpoint": "endpoint", "kid": "kid"}
 
 
 def fill(path, objects):
@@ -107,7 +112,7 @@ def fill(path, objects):
 def secrets_of(b):
     return [b["serial"], b["ca"], "bravo-root", "BRAVO Secret Org", b["profile"], b["entity"],
             b["key"], b["unit"], b["principal"], b["token"], b["_subject"], b["client_ca"],
-            b["request"]]
+            b["request"], b["endpoint"], b["kid"], b["_hmac_key"]]
 
 
 def snapshot(server, b, tok):
@@ -121,7 +126,8 @@ def snapshot(server, b, tok):
             "entities": get("/entities"), "keys": get("/keys"), "tsa": get("/tsa"),
             "principals": get("/principals"), "tokens": get("/tokens"), "roles": get("/roles"),
             "client_cas": get("/client-cas"), "requests": get("/requests"),
-            "workflows": get("/workflows"),
+            "workflows": get("/workflows"), "acme": get("/acme/endpoints"),
+            "eab": get(f"/acme/endpoints/{b['endpoint']}/eab"),
             "audit": [(e["seq"], e["hash"]) for e in audit]}
 
 
@@ -238,6 +244,17 @@ def ops(a):
         ("POST", "/tokens", lambda n: {"name": f"t-{n}"}, {"tenant-admin"}),
         ("GET", "/tsa", None, {"tenant-admin", "ca-operator", "auditor"}),
         ("GET", "/keys", None, {"tenant-admin", "ca-operator", "ra-officer", "auditor"}),
+        ("GET", "/acme/endpoints", None, {"tenant-admin", "auditor"}),
+        ("GET", f"/acme/endpoints/{a['endpoint']}/eab", None, {"tenant-admin", "auditor"}),
+        ("POST", f"/acme/endpoints/{a['endpoint']}/eab", lambda n: {"kid": f"k-{n}"},
+         {"tenant-admin"}),
+        ("PUT", f"/acme/endpoints/{a['endpoint']}", lambda n: {"eab_required": True},
+         {"tenant-admin"}),
+        ("PUT", f"/certificates/{a['serial']}/renewal-window",
+         lambda n: {"start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "end": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))},
+         {"tenant-admin"}),
+        ("GET", f"/certificates/{a['serial']}/renewal-window", None, {"tenant-admin", "auditor"}),
     ]
 
 

@@ -554,6 +554,8 @@ static void eab_keys_stay_in_the_signer(void **state)
     assert_int_equal(strlen(nonce1), 64);
     assert_string_not_equal(nonce1, nonce2);
     assert_memory_not_equal(key1, key2, sizeof(key1));
+    free(nonce2);
+    nonce2 = NULL;
     /* The MAC for a stored nonce is the HMAC under the key shown once, for each digest. */
     ref.nonce_hex = nonce1;
     for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {

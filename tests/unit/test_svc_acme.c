@@ -571,6 +571,7 @@ static void the_signers_mac_is_the_hmac_under_the_key_shown_once(void **state)
     assert_int_equal(e.kind, ERR_INVALID);
     /* The key is in no row, no audit event and no JSON; its derivation's key is the tenant's. */
     b64 = base64url_encode(key, 32);
+    assert_true(database_holds(f, r->nonce, strlen(r->nonce))); /* the search does find rows */
     assert_false(database_holds(f, key, 32));
     assert_false(database_holds(f, b64, strlen(b64)));
     assert_false(audit_holds(f, "t1", b64));

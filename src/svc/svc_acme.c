@@ -240,15 +240,16 @@ static int contact_check(const json_t *contact, struct err *e)
     return 0;
 }
 
-/* Checks and counts the EAB credential in tx (the row held): its MAC, status, single use. */
-static int eab_use(struct svc *s, struct store_tx *tx, const char *tenant, const char *endpoint,
-                   const struct svc_acme_eab *eab, struct err *e)
+/*
+ * Checks the binding's MAC with the signer (outside any transaction: the
+ * signer derives the key with an RSA signature).
+ */
+static int eab_check(struct svc *s, const char *tenant, const char *endpoint,
+                     const struct svc_acme_eab *eab, struct err *e)
 {
-    struct acme_eab_rec *r = NULL;
     unsigned char *mac = NULL;
     size_t mac_len = 0;
-    json_t *st;
-    int reusable, rc = -1;
+    int ok;
 
     if (svc_acme_eab_mac(s, tenant, endpoint, eab->kid, eab->alg, eab->input, eab->input_len, &mac,
                          &mac_len, e) != 0) {
@@ -256,13 +257,24 @@ static int eab_use(struct svc *s, struct store_tx *tx, const char *tenant, const
             err_setc(e, ERR_FORBIDDEN, "unauthorized", "externalAccountBinding: unknown kid");
         return -1;
     }
-    if (mac_len != eab->mac_len || CRYPTO_memcmp(mac, eab->mac, mac_len) != 0) {
-        rc = err_setc(e, ERR_FORBIDDEN, "unauthorized",
-                      "externalAccountBinding: the MAC does not verify (RFC 8555 section 7.3.4)");
-        goto out;
-    }
+    ok = mac_len == eab->mac_len && CRYPTO_memcmp(mac, eab->mac, mac_len) == 0;
+    free(mac);
+    return ok ? 0
+              : err_setc(e, ERR_FORBIDDEN, "unauthorized",
+                         "externalAccountBinding: the MAC does not verify (RFC 8555 section "
+                         "7.3.4)");
+}
+
+/* Counts the credential's use in tx (the row held): still active, and single use kept. */
+static int eab_use(struct store_tx *tx, const char *tenant, const char *endpoint,
+                   const struct svc_acme_eab *eab, struct err *e)
+{
+    struct acme_eab_rec *r = NULL;
+    json_t *st;
+    int reusable, rc = -1;
+
     if (store_acme_eab_get(tx, tenant, endpoint, eab->kid, &r, e) != 0)
-        goto out;
+        return -1;
     st = json_loads(r->settings, 0, NULL);
     reusable = json_is_true(json_object_get(st, "reusable"));
     json_decref(st);
@@ -276,7 +288,6 @@ static int eab_use(struct svc *s, struct store_tx *tx, const char *tenant, const
     rc = store_acme_eab_update(tx, tenant, r, e);
 out:
     acme_eab_rec_free(r);
-    free(mac);
     return rc;
 }
 
@@ -302,9 +313,11 @@ int svc_acme_account_new(struct svc *s, const char *tenant, const char *endpoint
         err_setc(e, ERR_INTERNAL, "serverInternal", "the CSPRNG failed");
         goto out;
     }
-    if (contact_check(contact, e) != 0 || (tx = store_begin(s->store, e)) == NULL)
+    if (contact_check(contact, e) != 0 ||
+        (eab != NULL && eab_check(s, tenant, endpoint, eab, e) != 0) ||
+        (tx = store_begin(s->store, e)) == NULL)
         goto out;
-    if ((eab != NULL && eab_use(s, tx, tenant, endpoint, eab, e) != 0) ||
+    if ((eab != NULL && eab_use(tx, tenant, endpoint, eab, e) != 0) ||
         store_acme_account_insert(tx, tenant, &r, e) != 0 ||
         account_audit(tx, &r, "acme.account.create", e) != 0)
         goto out;

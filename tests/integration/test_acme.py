@@ -228,8 +228,29 @@ def test_a_nonce_is_accepted_once_and_a_bad_jws_changes_nothing(server):
                 kid=c.dir["newAccount"].replace("new-account", "acct/acct-0000000000000000"))
     assert c.request("POST", c.dir["newOrder"], ghost).problem() == "accountDoesNotExist"
     assert c.request("POST", c.dir["newOrder"], b"{not json").problem() == "malformed"
-    big = c.request("POST", c.dir["newOrder"], b"{" + b" " * 70000 + b"}")
-    assert big.status == 413
+    assert oversized_post(server, c.dir["newOrder"], 70000) == 413
+
+
+def oversized_post(server, url, size):
+    """POSTs size bytes and returns the status; the server may answer (413) and close before
+    the body is all sent, so the rest of the body is not insisted on."""
+    import http.client
+    import ssl
+    import urllib.parse
+    u = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=30,
+                                       context=ssl.create_default_context(cafile=server.cacert))
+    conn.putrequest("POST", u.path)
+    conn.putheader("Content-Type", "application/jose+json")
+    conn.putheader("Content-Length", str(size))
+    conn.endheaders()
+    try:
+        conn.send(b"{" + b" " * (size - 2) + b"}")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    status = conn.getresponse().status
+    conn.close()
+    return status
 
 
 def test_profiles_identifiers_and_the_csr_are_held_to_the_endpoint(server, responder):

@@ -519,3 +519,29 @@ def test_caa_is_checked_with_the_endpoints_issuer_names(server, dns, responder):
     authz = c.post(ans.json()["authorizations"][0], None).json()
     err = next(x for x in authz["challenges"] if x["type"] == "http-01")["error"]
     assert err["type"].endswith(":caa") and "other-ca.example" in err["detail"]
+
+
+def test_certbot_registers_with_external_account_binding(server, responder, tmp_path):
+    """certbot's --eab-kid/--eab-hmac-key on the endpoint that needs a binding (made by the
+    lego test above if it ran first; made here otherwise)."""
+    if server.request("GET", "/api/v1/t/default/acme/endpoints/eab").status == 404:
+        server.api("POST", "/acme/endpoints",
+                   {"name": "eab", "ca": "issuing", "caa_check": False, "eab_required": True,
+                    "profiles": [{"name": "tls-server"}]}, expect=201)
+    cred = server.api("POST", "/acme/endpoints/eab/eab", {"kid": "team-certbot"}, expect=201)
+    responder.stop()
+    try:
+        cmd = ["certbot", "--non-interactive", "--agree-tos", "--server",
+               directory_url(server, "eab"), "--config-dir", str(tmp_path / "config"),
+               "--work-dir", str(tmp_path / "work"), "--logs-dir", str(tmp_path / "logs"),
+               "--register-unsafely-without-email", "--eab-kid", "team-certbot",
+               "--eab-hmac-key", cred["hmac_key"], "certonly", "--standalone",
+               "--http-01-address", "127.0.0.1", "--http-01-port", str(responder.port),
+               "-d", "certbot-eab.example", "--cert-name", "eab"]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=180,
+                             env=dict(os.environ, REQUESTS_CA_BUNDLE=server.cacert))
+    finally:
+        responder.start()
+    assert out.returncode == 0, out.stderr
+    listed = server.api("GET", "/acme/endpoints/eab/eab")["credentials"]
+    assert next(c for c in listed if c["kid"] == "team-certbot")["uses"] == 1

@@ -50,6 +50,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 unit_mod   = $(word 2,$(subst _, ,$(notdir $(1))))
 libs_of    = $(foreach m,$(1),$($(m)_LIB))
 
+.DELETE_ON_ERROR:
 .PHONY: all bins unit unit-bins fuzz-bins unit-pg test check run deps asan fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench
 all: bins
 bins: $(BUILD)/vouchd $(BUILD)/vouch

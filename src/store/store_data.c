@@ -14,27 +14,19 @@
  * tenant listing, the token lookup by hash and the forwarding targets' list
  * read across tenants.
  */
-#include "store/store_driver.h"
+#include "store/store_data.h"
 
 #include <stdlib.h>
 
-#define TX(base) ((struct db_tx *)(base))
-
-/* Declares `st` and opens query q of tx on it for tenant, or returns -1 with e set. */
-#define OPEN(tenant, q)                                                                            \
-    struct db_stmt st;                                                                             \
-    if (db_open(&st, TX(tx), (tenant), (q), e) != 0)                                               \
-        return -1;
-
-static int limit_of(int limit)
+int data_limit(int limit)
 {
     return limit <= 0 ? 100 : (limit > 1000 ? 1000 : limit);
 }
 
 /* A page as parameters i and i + 1: limit 0 (or less) is 100, at most 1000; offset at least 0. */
-static void bind_page(struct db_stmt *st, int i, int limit, int offset)
+void data_bind_page(struct db_stmt *st, int i, int limit, int offset)
 {
-    db_bind_int(st, i, limit_of(limit));
+    db_bind_int(st, i, data_limit(limit));
     db_bind_int(st, i + 1, offset > 0 ? offset : 0);
 }
 
@@ -42,8 +34,8 @@ static void bind_page(struct db_stmt *st, int i, int limit, int offset)
  * Reads every row of query q across tenants (the backend lifts its wall
  * between tenants for this read alone).
  */
-static int read_all_across(struct store_tx *tx, enum query_id q, const struct row_type *t,
-                           void ***out, size_t *n, const char *what, struct err *e)
+int data_read_all_across(struct store_tx *tx, enum query_id q, const struct row_type *t,
+                         void ***out, size_t *n, const char *what, struct err *e)
 {
     const struct db_driver *drv = TX(tx)->drv;
     struct db_stmt st;
@@ -65,8 +57,8 @@ static int read_all_across(struct store_tx *tx, enum query_id q, const struct ro
 /* ---- the common shapes of a data call --------------------------------------- */
 
 /* Inserts record rec of type t with query q: its columns are parameters 1.., tenant first. */
-static int insert_row(struct store_tx *tx, const char *tenant, enum query_id q,
-                      const struct row_type *t, const void *rec, const char *what, struct err *e)
+int data_insert_row(struct store_tx *tx, const char *tenant, enum query_id q,
+                    const struct row_type *t, const void *rec, const char *what, struct err *e)
 {
     OPEN(tenant, q);
     db_bind_row(&st, t, rec, tenant, -1);
@@ -74,8 +66,8 @@ static int insert_row(struct store_tx *tx, const char *tenant, enum query_id q,
 }
 
 /* As insert_row, for a query that replaces the row of the same key (an upsert). */
-static int put_row(struct store_tx *tx, const char *tenant, enum query_id q,
-                   const struct row_type *t, const void *rec, const char *what, struct err *e)
+int data_put_row(struct store_tx *tx, const char *tenant, enum query_id q, const struct row_type *t,
+                 const void *rec, const char *what, struct err *e)
 {
     OPEN(tenant, q);
     db_bind_row(&st, t, rec, tenant, -1);
@@ -83,8 +75,8 @@ static int put_row(struct store_tx *tx, const char *tenant, enum query_id q,
 }
 
 /* The one record of query q on tenant's rows (parameter 1) into *out; ERR_NOT_FOUND if none. */
-static int get_of(struct store_tx *tx, const char *tenant, enum query_id q,
-                  const struct row_type *t, void **out, const char *what, struct err *e)
+int data_get_of(struct store_tx *tx, const char *tenant, enum query_id q, const struct row_type *t,
+                void **out, const char *what, struct err *e)
 {
     OPEN(tenant, q);
     db_bind_text(&st, 1, tenant);
@@ -92,8 +84,8 @@ static int get_of(struct store_tx *tx, const char *tenant, enum query_id q,
 }
 
 /* As get_of, for the record named key (parameter 2). */
-static int get_by(struct store_tx *tx, const char *tenant, enum query_id q, const char *key,
-                  const struct row_type *t, void **out, const char *what, struct err *e)
+int data_get_by(struct store_tx *tx, const char *tenant, enum query_id q, const char *key,
+                const struct row_type *t, void **out, const char *what, struct err *e)
 {
     OPEN(tenant, q);
     db_bind_text(&st, 1, tenant);
@@ -102,9 +94,8 @@ static int get_by(struct store_tx *tx, const char *tenant, enum query_id q, cons
 }
 
 /* Every record of query q on tenant's rows (parameter 1). */
-static int list_of(struct store_tx *tx, const char *tenant, enum query_id q,
-                   const struct row_type *t, void ***out, size_t *n, const char *what,
-                   struct err *e)
+int data_list_of(struct store_tx *tx, const char *tenant, enum query_id q, const struct row_type *t,
+                 void ***out, size_t *n, const char *what, struct err *e)
 {
     OPEN(tenant, q);
     db_bind_text(&st, 1, tenant);
@@ -112,8 +103,8 @@ static int list_of(struct store_tx *tx, const char *tenant, enum query_id q,
 }
 
 /* Deletes with query q tenant's row (parameter 1), named key (parameter 2) unless key_less. */
-static int delete_by(struct store_tx *tx, const char *tenant, enum query_id q, const char *key,
-                     int key_less, const char *what, struct err *e)
+int data_delete_by(struct store_tx *tx, const char *tenant, enum query_id q, const char *key,
+                   int key_less, const char *what, struct err *e)
 {
     OPEN(tenant, q);
     db_bind_text(&st, 1, tenant);
@@ -135,13 +126,13 @@ static int tenant_create(struct store_tx *tx, const char *tenant, struct err *e)
 static int tenant_get(struct store_tx *tx, const char *tenant, struct tenant_rec **out,
                       struct err *e)
 {
-    return get_of(tx, tenant, Q_TENANT_GET, &row_tenant, (void **)out, "tenant", e);
+    return data_get_of(tx, tenant, Q_TENANT_GET, &row_tenant, (void **)out, "tenant", e);
 }
 
 /* Across tenants, deliberately: the system administrator's listing. */
 static int tenant_list(struct store_tx *tx, struct tenant_rec ***out, size_t *n, struct err *e)
 {
-    return read_all_across(tx, Q_TENANT_LIST, &row_tenant, (void ***)out, n, "tenants", e);
+    return data_read_all_across(tx, Q_TENANT_LIST, &row_tenant, (void ***)out, n, "tenants", e);
 }
 
 static int tenant_update(struct store_tx *tx, const char *tenant, const struct tenant_rec *r,
@@ -219,7 +210,7 @@ static int tenant_purge(struct store_tx *tx, const char *tenant, struct err *e)
 
 static int ca_insert(struct store_tx *tx, const char *tenant, const struct ca_rec *r, struct err *e)
 {
-    return insert_row(tx, tenant, Q_CA_INSERT, &row_ca, r, "CA", e);
+    return data_insert_row(tx, tenant, Q_CA_INSERT, &row_ca, r, "CA", e);
 }
 
 static int ca_update(struct store_tx *tx, const char *tenant, const struct ca_rec *r, struct err *e)
@@ -240,13 +231,13 @@ static int ca_update(struct store_tx *tx, const char *tenant, const struct ca_re
 static int ca_get(struct store_tx *tx, const char *tenant, const char *name, struct ca_rec **out,
                   struct err *e)
 {
-    return get_by(tx, tenant, Q_CA_GET, name, &row_ca, (void **)out, "CA", e);
+    return data_get_by(tx, tenant, Q_CA_GET, name, &row_ca, (void **)out, "CA", e);
 }
 
 static int ca_list(struct store_tx *tx, const char *tenant, struct ca_rec ***out, size_t *n,
                    struct err *e)
 {
-    return list_of(tx, tenant, Q_CA_LIST, &row_ca, (void ***)out, n, "CAs", e);
+    return data_list_of(tx, tenant, Q_CA_LIST, &row_ca, (void ***)out, n, "CAs", e);
 }
 
 /* ---- profiles ------------------------------------------------------------ */
@@ -303,7 +294,7 @@ static int profile_get(struct store_tx *tx, const char *tenant, const char *name
 static int profile_list(struct store_tx *tx, const char *tenant, struct profile_rec ***out,
                         size_t *n, struct err *e)
 {
-    return list_of(tx, tenant, Q_PROFILE_LIST, &row_profile, (void ***)out, n, "profiles", e);
+    return data_list_of(tx, tenant, Q_PROFILE_LIST, &row_profile, (void ***)out, n, "profiles", e);
 }
 
 /* ---- end entities ------------------------------------------------------- */
@@ -311,7 +302,7 @@ static int profile_list(struct store_tx *tx, const char *tenant, struct profile_
 static int entity_insert(struct store_tx *tx, const char *tenant, const struct entity_rec *r,
                          struct err *e)
 {
-    return insert_row(tx, tenant, Q_ENTITY_INSERT, &row_entity, r, "entity", e);
+    return data_insert_row(tx, tenant, Q_ENTITY_INSERT, &row_entity, r, "entity", e);
 }
 
 /* Parameters 1..9 are the columns from tenant to metadata, as for an insert. */
@@ -326,7 +317,7 @@ static int entity_update(struct store_tx *tx, const char *tenant, const struct e
 static int entity_get(struct store_tx *tx, const char *tenant, const char *id,
                       struct entity_rec **out, struct err *e)
 {
-    return get_by(tx, tenant, Q_ENTITY_GET, id, &row_entity, (void **)out, "entity", e);
+    return data_get_by(tx, tenant, Q_ENTITY_GET, id, &row_entity, (void **)out, "entity", e);
 }
 
 /* The filters whose values are set, as a search's mask (bit i: values[i]). */
@@ -359,7 +350,7 @@ static int entity_search(struct store_tx *tx, const char *tenant, const struct e
         return -1;
     db_bind_text(&st, p++, tenant);
     p = bind_set(&st, p, values, ENTITY_FILTERS);
-    bind_page(&st, p, q->limit, q->offset);
+    data_bind_page(&st, p, q->limit, q->offset);
     return db_read_all(&st, &row_entity, (void ***)out, n, "entities", e);
 }
 
@@ -368,7 +359,7 @@ static int entity_search(struct store_tx *tx, const char *tenant, const struct e
 static int cert_insert(struct store_tx *tx, const char *tenant, const struct cert_rec *r,
                        struct err *e)
 {
-    return insert_row(tx, tenant, Q_CERT_INSERT, &row_cert, r, "certificate serial", e);
+    return data_insert_row(tx, tenant, Q_CERT_INSERT, &row_cert, r, "certificate serial", e);
 }
 
 static int cert_count_since(struct store_tx *tx, const char *tenant, int64_t since, int64_t *n,
@@ -431,7 +422,7 @@ static int cert_search(struct store_tx *tx, const char *tenant, const struct cer
         db_bind_int(&st, p++, q->expires_after);
     if (q->expires_before != 0)
         db_bind_int(&st, p++, q->expires_before);
-    bind_page(&st, p, q->limit, q->offset);
+    data_bind_page(&st, p, q->limit, q->offset);
     return db_read_all(&st, &row_cert, (void ***)out, n, "certificates", e);
 }
 
@@ -541,13 +532,13 @@ static int crl_next_number(struct store_tx *tx, const char *tenant, const char *
 static int crl_insert(struct store_tx *tx, const char *tenant, const struct crl_rec *r,
                       struct err *e)
 {
-    return insert_row(tx, tenant, Q_CRL_INSERT, &row_crl, r, "CRL", e);
+    return data_insert_row(tx, tenant, Q_CRL_INSERT, &row_crl, r, "CRL", e);
 }
 
 static int crl_latest(struct store_tx *tx, const char *tenant, const char *ca, struct crl_rec **out,
                       struct err *e)
 {
-    return get_by(tx, tenant, Q_CRL_LATEST, ca, &row_crl, (void **)out, "CRL", e);
+    return data_get_by(tx, tenant, Q_CRL_LATEST, ca, &row_crl, (void **)out, "CRL", e);
 }
 
 static int crl_latest_scope(struct store_tx *tx, const char *tenant, const char *ca, int shard,
@@ -577,20 +568,20 @@ static int crl_prune(struct store_tx *tx, const char *tenant, const char *ca, in
 static int ocsp_responder_get(struct store_tx *tx, const char *tenant, const char *ca,
                               struct ocsp_responder_rec **out, struct err *e)
 {
-    return get_by(tx, tenant, Q_OCSP_RESPONDER_GET, ca, &row_responder, (void **)out,
-                  "OCSP responder", e);
+    return data_get_by(tx, tenant, Q_OCSP_RESPONDER_GET, ca, &row_responder, (void **)out,
+                       "OCSP responder", e);
 }
 
 static int ocsp_responder_put(struct store_tx *tx, const char *tenant,
                               const struct ocsp_responder_rec *r, struct err *e)
 {
-    return put_row(tx, tenant, Q_OCSP_RESPONDER_PUT, &row_responder, r, "OCSP responder", e);
+    return data_put_row(tx, tenant, Q_OCSP_RESPONDER_PUT, &row_responder, r, "OCSP responder", e);
 }
 
 static int ocsp_get(struct store_tx *tx, const char *tenant, const char *serial,
                     struct ocsp_resp_rec **out, struct err *e)
 {
-    return get_by(tx, tenant, Q_OCSP_GET, serial, &row_ocsp, (void **)out, "OCSP response", e);
+    return data_get_by(tx, tenant, Q_OCSP_GET, serial, &row_ocsp, (void **)out, "OCSP response", e);
 }
 
 /* Stores the response only if the certificate still has the status it was made from. */
@@ -631,7 +622,7 @@ static int ocsp_due(struct store_tx *tx, const char *tenant, const char *ca, int
 static int token_insert(struct store_tx *tx, const char *tenant, const struct token_rec *r,
                         struct err *e)
 {
-    return insert_row(tx, tenant, Q_TOKEN_INSERT, &row_token, r, "token", e);
+    return data_insert_row(tx, tenant, Q_TOKEN_INSERT, &row_token, r, "token", e);
 }
 
 /* Across tenants, deliberately: how a request learns its tenant. */
@@ -659,12 +650,12 @@ static int token_find(struct store_tx *tx, const char *hash, struct token_rec **
 static int token_list(struct store_tx *tx, const char *tenant, struct token_rec ***out, size_t *n,
                       struct err *e)
 {
-    return list_of(tx, tenant, Q_TOKEN_LIST, &row_token, (void ***)out, n, "tokens", e);
+    return data_list_of(tx, tenant, Q_TOKEN_LIST, &row_token, (void ***)out, n, "tokens", e);
 }
 
 static int token_delete(struct store_tx *tx, const char *tenant, const char *id, struct err *e)
 {
-    return delete_by(tx, tenant, Q_TOKEN_DELETE, id, 0, "token", e);
+    return data_delete_by(tx, tenant, Q_TOKEN_DELETE, id, 0, "token", e);
 }
 
 static int token_revoke(struct store_tx *tx, const char *tenant, const char *id, int64_t when,
@@ -682,19 +673,21 @@ static int token_revoke(struct store_tx *tx, const char *tenant, const char *id,
 static int principal_insert(struct store_tx *tx, const char *tenant, const struct principal_rec *r,
                             struct err *e)
 {
-    return insert_row(tx, tenant, Q_PRINCIPAL_INSERT, &row_principal, r, "principal", e);
+    return data_insert_row(tx, tenant, Q_PRINCIPAL_INSERT, &row_principal, r, "principal", e);
 }
 
 static int principal_get(struct store_tx *tx, const char *tenant, const char *id,
                          struct principal_rec **out, struct err *e)
 {
-    return get_by(tx, tenant, Q_PRINCIPAL_GET, id, &row_principal, (void **)out, "principal", e);
+    return data_get_by(tx, tenant, Q_PRINCIPAL_GET, id, &row_principal, (void **)out, "principal",
+                       e);
 }
 
 static int principal_list(struct store_tx *tx, const char *tenant, struct principal_rec ***out,
                           size_t *n, struct err *e)
 {
-    return list_of(tx, tenant, Q_PRINCIPAL_LIST, &row_principal, (void ***)out, n, "principals", e);
+    return data_list_of(tx, tenant, Q_PRINCIPAL_LIST, &row_principal, (void ***)out, n,
+                        "principals", e);
 }
 
 static int principal_by_cert(struct store_tx *tx, const char *tenant, const char *sha256,
@@ -722,25 +715,26 @@ static int principal_set_disabled(struct store_tx *tx, const char *tenant, const
 static int client_ca_insert(struct store_tx *tx, const char *tenant, const struct client_ca_rec *r,
                             struct err *e)
 {
-    return insert_row(tx, tenant, Q_CLIENT_CA_INSERT, &row_client_ca, r, "client CA", e);
+    return data_insert_row(tx, tenant, Q_CLIENT_CA_INSERT, &row_client_ca, r, "client CA", e);
 }
 
 static int client_ca_list(struct store_tx *tx, const char *tenant, struct client_ca_rec ***out,
                           size_t *n, struct err *e)
 {
-    return list_of(tx, tenant, Q_CLIENT_CA_LIST, &row_client_ca, (void ***)out, n, "client CAs", e);
+    return data_list_of(tx, tenant, Q_CLIENT_CA_LIST, &row_client_ca, (void ***)out, n,
+                        "client CAs", e);
 }
 
 static int client_ca_delete(struct store_tx *tx, const char *tenant, const char *name,
                             struct err *e)
 {
-    return delete_by(tx, tenant, Q_CLIENT_CA_DELETE, name, 0, "client CA", e);
+    return data_delete_by(tx, tenant, Q_CLIENT_CA_DELETE, name, 0, "client CA", e);
 }
 
 static int binding_insert(struct store_tx *tx, const char *tenant, const struct binding_rec *r,
                           struct err *e)
 {
-    return insert_row(tx, tenant, Q_BINDING_INSERT, &row_binding, r, "role binding", e);
+    return data_insert_row(tx, tenant, Q_BINDING_INSERT, &row_binding, r, "role binding", e);
 }
 
 /* Parameters 1..4 are the columns tenant, principal_tenant, principal and role. */
@@ -792,7 +786,7 @@ static int audit_last(struct store_tx *tx, const char *tenant, struct audit_rec 
 static int audit_insert(struct store_tx *tx, const char *tenant, const struct audit_rec *r,
                         struct err *e)
 {
-    return insert_row(tx, tenant, Q_AUDIT_INSERT, &row_audit, r, "audit event", e);
+    return data_insert_row(tx, tenant, Q_AUDIT_INSERT, &row_audit, r, "audit event", e);
 }
 
 static int audit_list(struct store_tx *tx, const char *tenant, int64_t after_seq, int limit,
@@ -808,27 +802,27 @@ static int audit_list(struct store_tx *tx, const char *tenant, int64_t after_seq
 static int audit_key_get(struct store_tx *tx, const char *tenant, struct audit_key_rec **out,
                          struct err *e)
 {
-    return get_of(tx, tenant, Q_AUDIT_KEY_GET, &row_audit_key, (void **)out, "audit key", e);
+    return data_get_of(tx, tenant, Q_AUDIT_KEY_GET, &row_audit_key, (void **)out, "audit key", e);
 }
 
 static int audit_key_insert(struct store_tx *tx, const char *tenant, const struct audit_key_rec *r,
                             struct err *e)
 {
-    return insert_row(tx, tenant, Q_AUDIT_KEY_INSERT, &row_audit_key, r, "audit key", e);
+    return data_insert_row(tx, tenant, Q_AUDIT_KEY_INSERT, &row_audit_key, r, "audit key", e);
 }
 
 static int audit_checkpoint_insert(struct store_tx *tx, const char *tenant,
                                    const struct audit_checkpoint_rec *r, struct err *e)
 {
-    return insert_row(tx, tenant, Q_AUDIT_CHECKPOINT_INSERT, &row_checkpoint, r, "audit checkpoint",
-                      e);
+    return data_insert_row(tx, tenant, Q_AUDIT_CHECKPOINT_INSERT, &row_checkpoint, r,
+                           "audit checkpoint", e);
 }
 
 static int audit_checkpoint_last(struct store_tx *tx, const char *tenant,
                                  struct audit_checkpoint_rec **out, struct err *e)
 {
-    return get_of(tx, tenant, Q_AUDIT_CHECKPOINT_LAST, &row_checkpoint, (void **)out,
-                  "audit checkpoint", e);
+    return data_get_of(tx, tenant, Q_AUDIT_CHECKPOINT_LAST, &row_checkpoint, (void **)out,
+                       "audit checkpoint", e);
 }
 
 static int audit_checkpoint_list(struct store_tx *tx, const char *tenant, int64_t after_seq,
@@ -870,27 +864,28 @@ static int audit_forward_set(struct store_tx *tx, const char *tenant, const char
 static int audit_target_put(struct store_tx *tx, const char *tenant,
                             const struct audit_target_rec *r, struct err *e)
 {
-    return put_row(tx, tenant, Q_AUDIT_TARGET_PUT, &row_target, r, "audit forwarding target", e);
+    return data_put_row(tx, tenant, Q_AUDIT_TARGET_PUT, &row_target, r, "audit forwarding target",
+                        e);
 }
 
 static int audit_target_get(struct store_tx *tx, const char *tenant, struct audit_target_rec **out,
                             struct err *e)
 {
-    return get_of(tx, tenant, Q_AUDIT_TARGET_GET, &row_target, (void **)out,
-                  "audit forwarding target", e);
+    return data_get_of(tx, tenant, Q_AUDIT_TARGET_GET, &row_target, (void **)out,
+                       "audit forwarding target", e);
 }
 
 static int audit_target_delete(struct store_tx *tx, const char *tenant, struct err *e)
 {
-    return delete_by(tx, tenant, Q_AUDIT_TARGET_DELETE, NULL, 1, "audit forwarding target", e);
+    return data_delete_by(tx, tenant, Q_AUDIT_TARGET_DELETE, NULL, 1, "audit forwarding target", e);
 }
 
 /* Across tenants, deliberately: the forwarder's list of tenant SIEMs. */
 static int audit_target_list(struct store_tx *tx, struct audit_target_rec ***out, size_t *n,
                              struct err *e)
 {
-    return read_all_across(tx, Q_AUDIT_TARGET_LIST, &row_target, (void ***)out, n,
-                           "audit forwarding targets", e);
+    return data_read_all_across(tx, Q_AUDIT_TARGET_LIST, &row_target, (void ***)out, n,
+                                "audit forwarding targets", e);
 }
 
 /* ---- time-stamping --------------------------------------------------------- */
@@ -898,7 +893,7 @@ static int audit_target_list(struct store_tx *tx, struct audit_target_rec ***out
 static int tsa_unit_insert(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
                            struct err *e)
 {
-    return insert_row(tx, tenant, Q_TSA_UNIT_INSERT, &row_tsa_unit, r, "TSA unit", e);
+    return data_insert_row(tx, tenant, Q_TSA_UNIT_INSERT, &row_tsa_unit, r, "TSA unit", e);
 }
 
 static int tsa_unit_update(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
@@ -919,19 +914,22 @@ static int tsa_unit_update(struct store_tx *tx, const char *tenant, const struct
 static int tsa_unit_get(struct store_tx *tx, const char *tenant, const char *name,
                         struct tsa_unit_rec **out, struct err *e)
 {
-    return get_by(tx, tenant, Q_TSA_UNIT_GET, name, &row_tsa_unit, (void **)out, "TSA unit", e);
+    return data_get_by(tx, tenant, Q_TSA_UNIT_GET, name, &row_tsa_unit, (void **)out, "TSA unit",
+                       e);
 }
 
 static int tsa_unit_list(struct store_tx *tx, const char *tenant, struct tsa_unit_rec ***out,
                          size_t *n, struct err *e)
 {
-    return list_of(tx, tenant, Q_TSA_UNIT_LIST, &row_tsa_unit, (void ***)out, n, "TSA units", e);
+    return data_list_of(tx, tenant, Q_TSA_UNIT_LIST, &row_tsa_unit, (void ***)out, n, "TSA units",
+                        e);
 }
 
 static int tsa_token_insert(struct store_tx *tx, const char *tenant, const struct tsa_token_rec *r,
                             struct err *e)
 {
-    return insert_row(tx, tenant, Q_TSA_TOKEN_INSERT, &row_tsa_token, r, "time-stamp token", e);
+    return data_insert_row(tx, tenant, Q_TSA_TOKEN_INSERT, &row_tsa_token, r, "time-stamp token",
+                           e);
 }
 
 static int tsa_token_get(struct store_tx *tx, const char *tenant, const char *unit,
@@ -964,7 +962,7 @@ static int tsa_token_search(struct store_tx *tx, const char *tenant, const char 
         db_bind_int(&st, p++, q->after);
     if (q->before != 0)
         db_bind_int(&st, p++, q->before);
-    bind_page(&st, p, q->limit, q->offset);
+    data_bind_page(&st, p, q->limit, q->offset);
     return db_read_all(&st, &row_tsa_token, (void ***)out, n, "time-stamp tokens", e);
 }
 
@@ -1009,8 +1007,8 @@ static int lease_count(struct store_tx *tx, const char *tenant, const char *pref
 static int idempotency_get(struct store_tx *tx, const char *tenant, const char *key,
                            struct idempotency_rec **out, struct err *e)
 {
-    return get_by(tx, tenant, Q_IDEMPOTENCY_GET, key, &row_idempotency, (void **)out,
-                  "idempotency key", e);
+    return data_get_by(tx, tenant, Q_IDEMPOTENCY_GET, key, &row_idempotency, (void **)out,
+                       "idempotency key", e);
 }
 
 /*
@@ -1051,7 +1049,8 @@ static int offline_import_get(struct store_tx *tx, const char *tenant, const cha
 static int offline_import_insert(struct store_tx *tx, const char *tenant,
                                  const struct offline_import_rec *r, struct err *e)
 {
-    return insert_row(tx, tenant, Q_OFFLINE_INSERT, &row_offline_import, r, "offline import", e);
+    return data_insert_row(tx, tenant, Q_OFFLINE_INSERT, &row_offline_import, r, "offline import",
+                           e);
 }
 
 /* ---- registration authority ---------------------------------------------- */
@@ -1059,30 +1058,32 @@ static int offline_import_insert(struct store_tx *tx, const char *tenant,
 static int workflow_put(struct store_tx *tx, const char *tenant, const struct workflow_rec *r,
                         struct err *e)
 {
-    return put_row(tx, tenant, Q_WORKFLOW_PUT, &row_workflow, r, "workflow", e);
+    return data_put_row(tx, tenant, Q_WORKFLOW_PUT, &row_workflow, r, "workflow", e);
 }
 
 static int workflow_get(struct store_tx *tx, const char *tenant, const char *name,
                         struct workflow_rec **out, struct err *e)
 {
-    return get_by(tx, tenant, Q_WORKFLOW_GET, name, &row_workflow, (void **)out, "workflow", e);
+    return data_get_by(tx, tenant, Q_WORKFLOW_GET, name, &row_workflow, (void **)out, "workflow",
+                       e);
 }
 
 static int workflow_list(struct store_tx *tx, const char *tenant, struct workflow_rec ***out,
                          size_t *n, struct err *e)
 {
-    return list_of(tx, tenant, Q_WORKFLOW_LIST, &row_workflow, (void ***)out, n, "workflows", e);
+    return data_list_of(tx, tenant, Q_WORKFLOW_LIST, &row_workflow, (void ***)out, n, "workflows",
+                        e);
 }
 
 static int workflow_delete(struct store_tx *tx, const char *tenant, const char *name, struct err *e)
 {
-    return delete_by(tx, tenant, Q_WORKFLOW_DELETE, name, 0, "workflow", e);
+    return data_delete_by(tx, tenant, Q_WORKFLOW_DELETE, name, 0, "workflow", e);
 }
 
 static int request_insert(struct store_tx *tx, const char *tenant, const struct request_rec *r,
                           struct err *e)
 {
-    return insert_row(tx, tenant, Q_REQUEST_INSERT, &row_request, r, "request", e);
+    return data_insert_row(tx, tenant, Q_REQUEST_INSERT, &row_request, r, "request", e);
 }
 
 /* In a write transaction, where the dialect has Q_REQUEST_GET_LOCKED, the row stays locked. */
@@ -1118,7 +1119,7 @@ static int request_list(struct store_tx *tx, const char *tenant, const char *sta
     db_bind_text(&st, 1, tenant);
     db_bind_text(&st, 2, status);
     db_bind_text(&st, 3, requester);
-    bind_page(&st, 4, limit, offset);
+    data_bind_page(&st, 4, limit, offset);
     return db_read_all(&st, &row_request, (void ***)out, n, "requests", e);
 }
 
@@ -1139,25 +1140,25 @@ static int request_expire(struct store_tx *tx, const char *tenant, int64_t now, 
 static int webhook_put(struct store_tx *tx, const char *tenant, const struct webhook_rec *r,
                        struct err *e)
 {
-    return put_row(tx, tenant, Q_WEBHOOK_PUT, &row_webhook, r, "webhook", e);
+    return data_put_row(tx, tenant, Q_WEBHOOK_PUT, &row_webhook, r, "webhook", e);
 }
 
 static int webhook_get(struct store_tx *tx, const char *tenant, struct webhook_rec **out,
                        struct err *e)
 {
-    return get_of(tx, tenant, Q_WEBHOOK_GET, &row_webhook, (void **)out, "webhook", e);
+    return data_get_of(tx, tenant, Q_WEBHOOK_GET, &row_webhook, (void **)out, "webhook", e);
 }
 
 static int webhook_delete(struct store_tx *tx, const char *tenant, struct err *e)
 {
-    return delete_by(tx, tenant, Q_WEBHOOK_DELETE, NULL, 1, "webhook", e);
+    return data_delete_by(tx, tenant, Q_WEBHOOK_DELETE, NULL, 1, "webhook", e);
 }
 
 static int webhook_event_insert(struct store_tx *tx, const char *tenant,
                                 const struct webhook_event_rec *r, struct err *e)
 {
-    return insert_row(tx, tenant, Q_WEBHOOK_EVENT_INSERT, &row_webhook_event, r, "webhook event",
-                      e);
+    return data_insert_row(tx, tenant, Q_WEBHOOK_EVENT_INSERT, &row_webhook_event, r,
+                           "webhook event", e);
 }
 
 static int webhook_event_due(struct store_tx *tx, const char *tenant, int64_t now, int limit,
@@ -1166,14 +1167,14 @@ static int webhook_event_due(struct store_tx *tx, const char *tenant, int64_t no
     OPEN(tenant, Q_WEBHOOK_EVENT_DUE);
     db_bind_text(&st, 1, tenant);
     db_bind_int(&st, 2, now);
-    db_bind_int(&st, 3, limit_of(limit));
+    db_bind_int(&st, 3, data_limit(limit));
     return db_read_all(&st, &row_webhook_event, (void ***)out, n, "webhook events", e);
 }
 
 static int webhook_event_delete(struct store_tx *tx, const char *tenant, const char *id,
                                 struct err *e)
 {
-    return delete_by(tx, tenant, Q_WEBHOOK_EVENT_DELETE, id, 0, "webhook event", e);
+    return data_delete_by(tx, tenant, Q_WEBHOOK_EVENT_DELETE, id, 0, "webhook event", e);
 }
 
 static int webhook_event_update(struct store_tx *tx, const char *tenant,
@@ -1186,327 +1187,6 @@ static int webhook_event_update(struct store_tx *tx, const char *tenant,
     db_bind_int(&st, 4, r->next_attempt);
     db_bind_text(&st, 5, r->status);
     return db_run_one_change(&st, "webhook event", e);
-}
-
-/* ---- ACME ------------------------------------------------------------------ */
-
-/*
- * q_locked in a write transaction where the dialect has it, else q: the row
- * read stays locked until commit, so a read-then-change of it is not
- * interleaved with another node's, as SQLite's single writer guarantees.
- */
-static enum query_id locked_in_write(struct store_tx *tx, enum query_id q_locked, enum query_id q)
-{
-    return TX(tx)->write && db_has(TX(tx), q_locked) ? q_locked : q;
-}
-
-/* The one record of query q named (endpoint, key) (parameters 2 and 3); ERR_NOT_FOUND if none. */
-static int get_in(struct store_tx *tx, const char *tenant, enum query_id q, const char *endpoint,
-                  const char *key, const struct row_type *t, void **out, const char *what,
-                  struct err *e)
-{
-    OPEN(tenant, q);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, endpoint);
-    db_bind_text(&st, 3, key);
-    return db_read_one(&st, t, out, what, e);
-}
-
-static int acme_endpoint_insert(struct store_tx *tx, const char *tenant,
-                                const struct acme_endpoint_rec *r, struct err *e)
-{
-    return insert_row(tx, tenant, Q_ACME_ENDPOINT_INSERT, &row_acme_endpoint, r, "ACME endpoint",
-                      e);
-}
-
-static int acme_endpoint_update(struct store_tx *tx, const char *tenant,
-                                const struct acme_endpoint_rec *r, struct err *e)
-{
-    OPEN(tenant, Q_ACME_ENDPOINT_UPDATE);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, r->name);
-    db_bind_text(&st, 3, r->ca);
-    db_bind_text(&st, 4, r->status);
-    db_bind_text(&st, 5, r->settings != NULL ? r->settings : "{}");
-    db_bind_int(&st, 6, r->updated);
-    return db_run_one_change(&st, "ACME endpoint", e);
-}
-
-static int acme_endpoint_get(struct store_tx *tx, const char *tenant, const char *name,
-                             struct acme_endpoint_rec **out, struct err *e)
-{
-    return get_by(tx, tenant, Q_ACME_ENDPOINT_GET, name, &row_acme_endpoint, (void **)out,
-                  "ACME endpoint", e);
-}
-
-static int acme_endpoint_list(struct store_tx *tx, const char *tenant,
-                              struct acme_endpoint_rec ***out, size_t *n, struct err *e)
-{
-    return list_of(tx, tenant, Q_ACME_ENDPOINT_LIST, &row_acme_endpoint, (void ***)out, n,
-                   "ACME endpoints", e);
-}
-
-static int acme_eab_insert(struct store_tx *tx, const char *tenant, const struct acme_eab_rec *r,
-                           struct err *e)
-{
-    return insert_row(tx, tenant, Q_ACME_EAB_INSERT, &row_acme_eab, r, "EAB credential", e);
-}
-
-static int acme_eab_get(struct store_tx *tx, const char *tenant, const char *endpoint,
-                        const char *kid, struct acme_eab_rec **out, struct err *e)
-{
-    return get_in(tx, tenant, locked_in_write(tx, Q_ACME_EAB_GET_LOCKED, Q_ACME_EAB_GET), endpoint,
-                  kid, &row_acme_eab, (void **)out, "EAB credential", e);
-}
-
-static int acme_eab_update(struct store_tx *tx, const char *tenant, const struct acme_eab_rec *r,
-                           struct err *e)
-{
-    OPEN(tenant, Q_ACME_EAB_UPDATE);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, r->endpoint);
-    db_bind_text(&st, 3, r->kid);
-    db_bind_text(&st, 4, r->settings != NULL ? r->settings : "{}");
-    db_bind_text(&st, 5, r->status);
-    db_bind_int(&st, 6, r->uses);
-    db_bind_int(&st, 7, r->updated);
-    return db_run_one_change(&st, "EAB credential", e);
-}
-
-static int acme_eab_list(struct store_tx *tx, const char *tenant, const char *endpoint,
-                         struct acme_eab_rec ***out, size_t *n, struct err *e)
-{
-    OPEN(tenant, endpoint != NULL ? Q_ACME_EAB_LIST : Q_ACME_EAB_LIST_ALL);
-    db_bind_text(&st, 1, tenant);
-    if (endpoint != NULL)
-        db_bind_text(&st, 2, endpoint);
-    return db_read_all(&st, &row_acme_eab, (void ***)out, n, "EAB credentials", e);
-}
-
-static int acme_account_insert(struct store_tx *tx, const char *tenant,
-                               const struct acme_account_rec *r, struct err *e)
-{
-    return insert_row(tx, tenant, Q_ACME_ACCOUNT_INSERT, &row_acme_account, r, "ACME account", e);
-}
-
-static int acme_account_get(struct store_tx *tx, const char *tenant, const char *endpoint,
-                            const char *id, struct acme_account_rec **out, struct err *e)
-{
-    return get_in(tx, tenant, locked_in_write(tx, Q_ACME_ACCOUNT_GET_LOCKED, Q_ACME_ACCOUNT_GET),
-                  endpoint, id, &row_acme_account, (void **)out, "ACME account", e);
-}
-
-static int acme_account_by_key(struct store_tx *tx, const char *tenant, const char *endpoint,
-                               const char *thumbprint, struct acme_account_rec **out, struct err *e)
-{
-    return get_in(tx, tenant, Q_ACME_ACCOUNT_BY_KEY, endpoint, thumbprint, &row_acme_account,
-                  (void **)out, "ACME account", e);
-}
-
-/*
- * The update changes no row when the account is not there or another account
- * of the endpoint has the new key; which of the two is read after.
- */
-static int acme_account_update(struct store_tx *tx, const char *tenant,
-                               const struct acme_account_rec *r, struct err *e)
-{
-    struct acme_account_rec *there = NULL;
-    int64_t n;
-    OPEN(tenant, Q_ACME_ACCOUNT_UPDATE);
-
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, r->endpoint);
-    db_bind_text(&st, 3, r->id);
-    db_bind_text(&st, 4, r->thumbprint);
-    db_bind_text(&st, 5, r->jwk);
-    db_bind_text(&st, 6, r->status);
-    db_bind_text(&st, 7, r->contact != NULL ? r->contact : "[]");
-    db_bind_int(&st, 8, r->updated);
-    if ((n = db_run_changes(&st, "ACME account", e)) != 0)
-        return n > 0 ? 0 : -1;
-    if (get_in(tx, tenant, Q_ACME_ACCOUNT_GET, r->endpoint, r->id, &row_acme_account,
-               (void **)&there, "ACME account", e) != 0)
-        return -1;
-    acme_account_rec_free(there);
-    return err_set(e, ERR_CONFLICT, "ACME account: another account of endpoint %s has that key",
-                   r->endpoint);
-}
-
-static int acme_account_by_eab(struct store_tx *tx, const char *tenant, const char *endpoint,
-                               const char *kid, struct acme_account_rec ***out, size_t *n,
-                               struct err *e)
-{
-    OPEN(tenant, Q_ACME_ACCOUNT_BY_EAB);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, endpoint);
-    db_bind_text(&st, 3, kid);
-    return db_read_all(&st, &row_acme_account, (void ***)out, n, "ACME accounts", e);
-}
-
-static int acme_order_insert(struct store_tx *tx, const char *tenant,
-                             const struct acme_order_rec *r, struct err *e)
-{
-    return insert_row(tx, tenant, Q_ACME_ORDER_INSERT, &row_acme_order, r, "ACME order", e);
-}
-
-static int acme_order_get(struct store_tx *tx, const char *tenant, const char *endpoint,
-                          const char *id, struct acme_order_rec **out, struct err *e)
-{
-    return get_in(tx, tenant, locked_in_write(tx, Q_ACME_ORDER_GET_LOCKED, Q_ACME_ORDER_GET),
-                  endpoint, id, &row_acme_order, (void **)out, "ACME order", e);
-}
-
-static int acme_order_update(struct store_tx *tx, const char *tenant,
-                             const struct acme_order_rec *r, struct err *e)
-{
-    OPEN(tenant, Q_ACME_ORDER_UPDATE);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, r->endpoint);
-    db_bind_text(&st, 3, r->id);
-    db_bind_text(&st, 4, r->status);
-    db_bind_text(&st, 5, r->error);
-    db_bind_text(&st, 6, r->serial);
-    db_bind_text(&st, 7, r->request);
-    db_bind_int(&st, 8, r->updated);
-    return db_run_one_change(&st, "ACME order", e);
-}
-
-static int acme_order_list(struct store_tx *tx, const char *tenant, const char *endpoint,
-                           const char *account, int limit, int offset, struct acme_order_rec ***out,
-                           size_t *n, struct err *e)
-{
-    OPEN(tenant, Q_ACME_ORDER_LIST);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, endpoint);
-    db_bind_text(&st, 3, account);
-    bind_page(&st, 4, limit, offset);
-    return db_read_all(&st, &row_acme_order, (void ***)out, n, "ACME orders", e);
-}
-
-static int acme_authz_insert(struct store_tx *tx, const char *tenant,
-                             const struct acme_authz_rec *r, struct err *e)
-{
-    return insert_row(tx, tenant, Q_ACME_AUTHZ_INSERT, &row_acme_authz, r, "ACME authorization", e);
-}
-
-static int acme_authz_get(struct store_tx *tx, const char *tenant, const char *endpoint,
-                          const char *id, struct acme_authz_rec **out, struct err *e)
-{
-    return get_in(tx, tenant, locked_in_write(tx, Q_ACME_AUTHZ_GET_LOCKED, Q_ACME_AUTHZ_GET),
-                  endpoint, id, &row_acme_authz, (void **)out, "ACME authorization", e);
-}
-
-static int acme_authz_update(struct store_tx *tx, const char *tenant,
-                             const struct acme_authz_rec *r, struct err *e)
-{
-    OPEN(tenant, Q_ACME_AUTHZ_UPDATE);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, r->endpoint);
-    db_bind_text(&st, 3, r->id);
-    db_bind_text(&st, 4, r->status);
-    db_bind_int(&st, 5, r->expires);
-    db_bind_text(&st, 6, r->challenges != NULL ? r->challenges : "[]");
-    db_bind_int(&st, 7, r->validating);
-    db_bind_int(&st, 8, r->updated);
-    return db_run_one_change(&st, "ACME authorization", e);
-}
-
-static int acme_authz_reusable(struct store_tx *tx, const char *tenant, const char *endpoint,
-                               const char *account, const char *ident_type, const char *ident_value,
-                               int wildcard, int64_t until, struct acme_authz_rec **out,
-                               struct err *e)
-{
-    OPEN(tenant, Q_ACME_AUTHZ_REUSABLE);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, endpoint);
-    db_bind_text(&st, 3, account);
-    db_bind_text(&st, 4, ident_type);
-    db_bind_text(&st, 5, ident_value);
-    db_bind_int(&st, 6, wildcard ? 1 : 0);
-    db_bind_int(&st, 7, until);
-    return db_read_one(&st, &row_acme_authz, (void **)out, "reusable ACME authorization", e);
-}
-
-static int acme_authz_stalled(struct store_tx *tx, const char *tenant, int64_t before, int limit,
-                              struct acme_authz_rec ***out, size_t *n, struct err *e)
-{
-    OPEN(tenant, Q_ACME_AUTHZ_STALLED);
-    db_bind_text(&st, 1, tenant);
-    db_bind_int(&st, 2, before);
-    db_bind_int(&st, 3, limit_of(limit));
-    return db_read_all(&st, &row_acme_authz, (void ***)out, n, "stalled ACME authorizations", e);
-}
-
-/* A plain insert: a nonce filed already is ERR_CONFLICT, the transaction going on. */
-static int acme_nonce_use(struct store_tx *tx, const char *tenant, const char *nonce,
-                          int64_t expires, struct err *e)
-{
-    OPEN(tenant, Q_ACME_NONCE_USE);
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, nonce);
-    db_bind_int(&st, 3, expires);
-    return db_run_insert(&st, "used ACME nonce", e);
-}
-
-static int acme_nonce_prune(struct store_tx *tx, const char *tenant, int64_t before, int64_t *n,
-                            struct err *e)
-{
-    int64_t changed;
-    OPEN(tenant, Q_ACME_NONCE_PRUNE);
-
-    db_bind_text(&st, 1, tenant);
-    db_bind_int(&st, 2, before);
-    if ((changed = db_run_changes(&st, "ACME nonces", e)) < 0)
-        return -1;
-    *n = changed;
-    return 0;
-}
-
-/* ---- shared secrets and renewal windows ----------------------------------- */
-
-/*
- * Files value unless name has one (Q_SECRET_PUT never clashes: of two
- * transactions filing at once, the second waits for the first, then skips),
- * then reads what is stored.
- */
-static int secret_get_or_put(struct store_tx *tx, const char *tenant, const char *name,
-                             const char *value, char **out, struct err *e)
-{
-    const char *stored;
-    int rc;
-    OPEN(tenant, Q_SECRET_PUT);
-
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, name);
-    db_bind_text(&st, 3, value);
-    db_bind_int(&st, 4, time_now());
-    if (db_run(&st, "secret", e) != 0)
-        return -1;
-    if (db_open(&st, TX(tx), tenant, Q_SECRET_GET, e) != 0)
-        return -1;
-    db_bind_text(&st, 1, tenant);
-    db_bind_text(&st, 2, name);
-    rc = db_step(&st, "secret", e);
-    stored = rc > 0 ? TX(tx)->drv->read_text(&st, 0) : NULL;
-    if (stored != NULL)
-        *out = xstrdup(stored);
-    db_close(&st);
-    if (rc < 0)
-        return -1;
-    return stored != NULL ? 0 : err_set(e, ERR_INTERNAL, "secret %s: not stored", name);
-}
-
-static int renewal_window_put(struct store_tx *tx, const char *tenant,
-                              const struct renewal_window_rec *r, struct err *e)
-{
-    return put_row(tx, tenant, Q_RENEWAL_WINDOW_PUT, &row_renewal_window, r, "renewal window", e);
-}
-
-static int renewal_window_get(struct store_tx *tx, const char *tenant, const char *serial,
-                              struct renewal_window_rec **out, struct err *e)
-{
-    return get_by(tx, tenant, Q_RENEWAL_WINDOW_GET, serial, &row_renewal_window, (void **)out,
-                  "renewal window", e);
 }
 
 /* ---- the backends' tables ------------------------------------------------- */
@@ -1607,33 +1287,33 @@ static int renewal_window_get(struct store_tx *tx, const char *tenant, const cha
     .idempotency_prune = idempotency_prune, \
     .offline_import_get = offline_import_get, \
     .offline_import_insert = offline_import_insert, \
-    .acme_endpoint_insert = acme_endpoint_insert, \
-    .acme_endpoint_update = acme_endpoint_update, \
-    .acme_endpoint_get = acme_endpoint_get, \
-    .acme_endpoint_list = acme_endpoint_list, \
-    .acme_eab_insert = acme_eab_insert, \
-    .acme_eab_get = acme_eab_get, \
-    .acme_eab_update = acme_eab_update, \
-    .acme_eab_list = acme_eab_list, \
-    .acme_account_insert = acme_account_insert, \
-    .acme_account_get = acme_account_get, \
-    .acme_account_by_key = acme_account_by_key, \
-    .acme_account_update = acme_account_update, \
-    .acme_account_by_eab = acme_account_by_eab, \
-    .acme_order_insert = acme_order_insert, \
-    .acme_order_get = acme_order_get, \
-    .acme_order_update = acme_order_update, \
-    .acme_order_list = acme_order_list, \
-    .acme_authz_insert = acme_authz_insert, \
-    .acme_authz_get = acme_authz_get, \
-    .acme_authz_update = acme_authz_update, \
-    .acme_authz_reusable = acme_authz_reusable, \
-    .acme_authz_stalled = acme_authz_stalled, \
-    .acme_nonce_use = acme_nonce_use, \
-    .acme_nonce_prune = acme_nonce_prune, \
-    .secret_get_or_put = secret_get_or_put, \
-    .renewal_window_put = renewal_window_put, \
-    .renewal_window_get = renewal_window_get
+    .acme_endpoint_insert = data_acme_endpoint_insert, \
+    .acme_endpoint_update = data_acme_endpoint_update, \
+    .acme_endpoint_get = data_acme_endpoint_get, \
+    .acme_endpoint_list = data_acme_endpoint_list, \
+    .acme_eab_insert = data_acme_eab_insert, \
+    .acme_eab_get = data_acme_eab_get, \
+    .acme_eab_update = data_acme_eab_update, \
+    .acme_eab_list = data_acme_eab_list, \
+    .acme_account_insert = data_acme_account_insert, \
+    .acme_account_get = data_acme_account_get, \
+    .acme_account_by_key = data_acme_account_by_key, \
+    .acme_account_update = data_acme_account_update, \
+    .acme_account_by_eab = data_acme_account_by_eab, \
+    .acme_order_insert = data_acme_order_insert, \
+    .acme_order_get = data_acme_order_get, \
+    .acme_order_update = data_acme_order_update, \
+    .acme_order_list = data_acme_order_list, \
+    .acme_authz_insert = data_acme_authz_insert, \
+    .acme_authz_get = data_acme_authz_get, \
+    .acme_authz_update = data_acme_authz_update, \
+    .acme_authz_reusable = data_acme_authz_reusable, \
+    .acme_authz_stalled = data_acme_authz_stalled, \
+    .acme_nonce_use = data_acme_nonce_use, \
+    .acme_nonce_prune = data_acme_nonce_prune, \
+    .secret_get_or_put = data_secret_get_or_put, \
+    .renewal_window_put = data_renewal_window_put, \
+    .renewal_window_get = data_renewal_window_get
 /* clang-format on */
 
 const struct store_ops store_sqlite_ops = {

@@ -367,8 +367,6 @@ static void server_loop(struct server *s, const sigset_t *stop)
             if (svc_cert_expiry_tick(s->svc, &e) < 0)
                 log_warn("certificate expiry: %s", e.msg);
             acme_server_tick(s->acme);
-            if (svc_acme_nonce_prune_tick(s->svc, &e) < 0)
-                log_warn("ACME nonces: %s", e.msg);
             made = svc_crl_tick(s->svc, &e);
             if (made < 0)
                 log_warn("CRL scheduler: %s", e.msg);
@@ -377,6 +375,8 @@ static void server_loop(struct server *s, const sigset_t *stop)
         }
         if (time_now() >= next_purge) {
             next_purge = time_now() + s->cfg.tenant_purge_check_seconds;
+            if (svc_acme_prune_tick(s->svc, &e) < 0)
+                log_warn("ACME pruning: %s", e.msg);
             if (svc_tenant_purge_tick(s->svc, &e) < 0)
                 log_warn("tenant purge: %s", e.msg);
         }

@@ -257,6 +257,8 @@ const char *const pg_migrations[] = {
     "CREATE TABLE acme_nonces (tenant text NOT NULL, nonce text NOT NULL,"
     "  expires bigint NOT NULL, PRIMARY KEY (tenant, nonce));"
     "CREATE INDEX acme_nonces_expires ON acme_nonces (tenant, expires);"
+    "CREATE INDEX acme_orders_expires ON acme_orders (tenant, expires);"
+    "CREATE INDEX acme_authzs_expires ON acme_authzs (tenant, expires);"
     "CREATE TABLE secrets (tenant text NOT NULL, name text NOT NULL, value text NOT NULL,"
     "  created bigint NOT NULL, PRIMARY KEY (tenant, name));"
     "CREATE TABLE renewal_windows (tenant text NOT NULL, serial text NOT NULL,"

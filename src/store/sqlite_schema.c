@@ -221,6 +221,8 @@ const char *const sqlite_migrations[] = {
      "CREATE TABLE acme_nonces (tenant TEXT NOT NULL, nonce TEXT NOT NULL,"
      "  expires INTEGER NOT NULL, PRIMARY KEY (tenant, nonce));"
      "CREATE INDEX acme_nonces_expires ON acme_nonces (tenant, expires);"
+     "CREATE INDEX acme_orders_expires ON acme_orders (tenant, expires);"
+     "CREATE INDEX acme_authzs_expires ON acme_authzs (tenant, expires);"
      "CREATE TABLE secrets (tenant TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,"
      "  created INTEGER NOT NULL, PRIMARY KEY (tenant, name));"
      "CREATE TABLE renewal_windows (tenant TEXT NOT NULL, serial TEXT NOT NULL,"

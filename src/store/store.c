@@ -771,6 +771,12 @@ int store_acme_nonce_use(struct store_tx *tx, const char *tenant, const char *no
     return tx->ops->acme_nonce_use(tx, tenant, nonce, expires, e);
 }
 
+int store_acme_prune(struct store_tx *tx, const char *tenant, int64_t before, int64_t *n,
+                     struct err *e)
+{
+    return tx->ops->acme_prune(tx, tenant, before, n, e);
+}
+
 int store_acme_nonce_prune(struct store_tx *tx, const char *tenant, int64_t before, int64_t *n,
                            struct err *e)
 {

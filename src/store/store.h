@@ -974,6 +974,13 @@ int store_acme_authz_stalled(struct store_tx *tx, const char *tenant, int64_t be
  */
 int store_acme_nonce_use(struct store_tx *tx, const char *tenant, const char *nonce,
                          int64_t expires, struct err *e);
+/*
+ * Removes tenant's ACME orders that expired before `before` (but those still
+ * waiting for an approval) and authorizations that expired 30 days before
+ * that (an order kept may name one); *n how many rows.
+ */
+int store_acme_prune(struct store_tx *tx, const char *tenant, int64_t before, int64_t *n,
+                     struct err *e);
 /* Removes tenant's used nonces that expired before `before`; *n how many. */
 int store_acme_nonce_prune(struct store_tx *tx, const char *tenant, int64_t before, int64_t *n,
                            struct err *e);

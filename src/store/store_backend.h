@@ -259,6 +259,8 @@ struct store_ops {
                               struct acme_authz_rec ***out, size_t *n, struct err *e);
     int (*acme_nonce_use)(struct store_tx *tx, const char *tenant, const char *nonce,
                           int64_t expires, struct err *e);
+    int (*acme_prune)(struct store_tx *tx, const char *tenant, int64_t before, int64_t *n,
+                      struct err *e);
     int (*acme_nonce_prune)(struct store_tx *tx, const char *tenant, int64_t before, int64_t *n,
                             struct err *e);
     int (*secret_get_or_put)(struct store_tx *tx, const char *tenant, const char *name,

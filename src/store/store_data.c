@@ -1310,6 +1310,7 @@ static int webhook_event_update(struct store_tx *tx, const char *tenant,
     .acme_authz_reusable = data_acme_authz_reusable, \
     .acme_authz_stalled = data_acme_authz_stalled, \
     .acme_nonce_use = data_acme_nonce_use, \
+    .acme_prune = data_acme_prune, \
     .acme_nonce_prune = data_acme_nonce_prune, \
     .secret_get_or_put = data_secret_get_or_put, \
     .renewal_window_put = data_renewal_window_put, \

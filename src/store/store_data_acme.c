@@ -271,6 +271,24 @@ int data_acme_nonce_use(struct store_tx *tx, const char *tenant, const char *non
     return db_run_insert(&st, "used ACME nonce", e);
 }
 
+int data_acme_prune(struct store_tx *tx, const char *tenant, int64_t before, int64_t *n,
+                    struct err *e)
+{
+    static const enum query_id qs[] = {Q_ACME_ORDER_PRUNE, Q_ACME_AUTHZ_PRUNE};
+    int64_t total = 0, changed;
+
+    for (size_t k = 0; k < ARRAY_LEN(qs); k++) {
+        OPEN(tenant, qs[k]);
+        db_bind_text(&st, 1, tenant);
+        db_bind_int(&st, 2, k == 0 ? before : before - 30 * 86400);
+        if ((changed = db_run_changes(&st, "ACME orders and authorizations", e)) < 0)
+            return -1;
+        total += changed;
+    }
+    *n = total;
+    return 0;
+}
+
 int data_acme_nonce_prune(struct store_tx *tx, const char *tenant, int64_t before, int64_t *n,
                           struct err *e)
 {

@@ -169,6 +169,8 @@ enum query_id {
     /* used ACME nonces, shared secrets, renewal windows */
     Q_ACME_NONCE_USE,
     Q_ACME_NONCE_PRUNE,
+    Q_ACME_ORDER_PRUNE,
+    Q_ACME_AUTHZ_PRUNE,
     Q_SECRET_PUT, /* files the value unless the name has one: never a clash */
     Q_SECRET_GET,
     Q_RENEWAL_WINDOW_PUT,

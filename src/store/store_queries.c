@@ -192,6 +192,9 @@ const char *const store_queries[Q_COUNT] = {
 
     /* used ACME nonces, shared secrets, renewal windows */
     [Q_ACME_NONCE_PRUNE] = "DELETE FROM acme_nonces WHERE tenant = ?1 AND expires < ?2",
+    [Q_ACME_ORDER_PRUNE] = "DELETE FROM acme_orders WHERE tenant = ?1 AND expires < ?2 AND "
+                           "status <> 'processing'",
+    [Q_ACME_AUTHZ_PRUNE] = "DELETE FROM acme_authzs WHERE tenant = ?1 AND expires < ?2",
     /* Of two transactions filing a name at once, the second waits for the first and skips. */
     [Q_SECRET_PUT] = "INSERT INTO secrets (tenant, name, value, created) VALUES (?1, ?2, ?3, ?4)"
                      " ON CONFLICT (tenant, name) DO NOTHING",

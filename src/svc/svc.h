@@ -1010,8 +1010,11 @@ char *svc_acme_nonce_new(struct svc *s, const char *tenant, struct err *e);
  * ERR_INVALID with code "badNonce" for one not made here, expired or used.
  */
 int svc_acme_nonce_use(struct svc *s, const char *tenant, const char *nonce, struct err *e);
-/* Removes every tenant's used nonces that expired; how many, or -1. */
-int svc_acme_nonce_prune_tick(struct svc *s, struct err *e);
+/*
+ * Removes every tenant's used nonces that expired, and its orders and
+ * authorizations a month after they expired; how many rows, or -1.
+ */
+int svc_acme_prune_tick(struct svc *s, struct err *e);
 
 /* Endpoint name of tenant and its settings (*st the caller's to clear); ERR_NOT_FOUND if none. */
 int svc_acme_endpoint_load(struct svc *s, const char *tenant, const char *name,

@@ -1018,7 +1018,7 @@ int svc_acme_stalled(struct svc *s, const char *tenant, int64_t before, int limi
     return -1;
 }
 
-int svc_acme_nonce_prune_tick(struct svc *s, struct err *e)
+int svc_acme_prune_tick(struct svc *s, struct err *e)
 {
     struct tenant_rec **list = NULL;
     struct store_tx *tx;
@@ -1031,10 +1031,13 @@ int svc_acme_nonce_prune_tick(struct svc *s, struct err *e)
     for (size_t i = 0; i < n; i++) {
         pruned = 0;
         if ((tx = store_begin(s->store, &te)) != NULL) {
-            if (store_acme_nonce_prune(tx, list[i]->name, time_now(), &pruned, &te) != 0)
+            int64_t more = 0;
+            /* Orders and authorizations a month after they expired; nonces when they do. */
+            if (store_acme_nonce_prune(tx, list[i]->name, time_now(), &pruned, &te) != 0 ||
+                store_acme_prune(tx, list[i]->name, time_now() - 30 * 86400, &more, &te) != 0)
                 store_rollback(tx);
             else if (store_commit(tx, &te) == 0)
-                total += pruned;
+                total += pruned + more;
         }
         tenant_rec_free(list[i]);
     }

@@ -2909,6 +2909,60 @@ static void acme_orders_round_trip_and_list_newest_first(void **state)
     store_close(s);
 }
 
+/*
+ * Pruning takes orders that expired before the mark (but one waiting for an
+ * approval) and authorizations that expired a month before it; other
+ * tenants' rows stay.
+ */
+static void acme_orders_and_authorizations_are_pruned_after_they_expired(void **state)
+{
+    struct store *s = open_store();
+    struct acme_order_rec old = order_of("prod", "ord-old", "acct-1", 100),
+                          waiting = order_of("prod", "ord-wait", "acct-1", 100),
+                          young = order_of("prod", "ord-young", "acct-1", 100000000);
+    struct acme_authz_rec a_old = authz_of("prod", "authz-old", "acct-1", "a.example", 0, "valid",
+                                           1000),
+                          a_month = authz_of("prod", "authz-month", "acct-1", "b.example", 0,
+                                             "valid", 5000000);
+    struct acme_order_rec *got = NULL;
+    struct acme_authz_rec *z = NULL;
+    struct store_tx *tx;
+    struct err e;
+    int64_t n = 0;
+    (void)state;
+    tenant_make(s, "a");
+    tenant_make(s, "b");
+    waiting.status = "processing";
+    tx = begin(s);
+    assert_int_equal(store_acme_order_insert(tx, "a", &old, &e), 0);
+    assert_int_equal(store_acme_order_insert(tx, "a", &waiting, &e), 0);
+    assert_int_equal(store_acme_order_insert(tx, "a", &young, &e), 0);
+    assert_int_equal(store_acme_order_insert(tx, "b", &old, &e), 0);
+    assert_int_equal(store_acme_authz_insert(tx, "a", &a_old, &e), 0);
+    assert_int_equal(store_acme_authz_insert(tx, "a", &a_month, &e), 0);
+    commit(tx);
+    /* The mark at 5,000,000: the old order (expires 3,700) and the authorization that expired a
+     * month before the mark go; the one expiring at the mark stays. */
+    tx = begin(s);
+    assert_int_equal(store_acme_prune(tx, "a", 5000000, &n, &e), 0);
+    assert_int_equal(n, 2);
+    commit(tx);
+    tx = begin_read(s);
+    assert_int_equal(store_acme_order_get(tx, "a", "prod", "ord-old", &got, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(store_acme_order_get(tx, "a", "prod", "ord-wait", &got, &e), 0);
+    acme_order_rec_free(got);
+    assert_int_equal(store_acme_order_get(tx, "a", "prod", "ord-young", &got, &e), 0);
+    acme_order_rec_free(got);
+    assert_int_equal(store_acme_order_get(tx, "b", "prod", "ord-old", &got, &e), 0);
+    acme_order_rec_free(got);
+    assert_int_equal(store_acme_authz_get(tx, "a", "prod", "authz-old", &z, &e), -1);
+    assert_int_equal(store_acme_authz_get(tx, "a", "prod", "authz-month", &z, &e), 0);
+    acme_authz_rec_free(z);
+    store_rollback(tx);
+    store_close(s);
+}
+
 /* The ids of the authorizations stalled before `before` (at most limit), comma-separated. */
 static void assert_stalled(struct store *s, const char *tenant, int64_t before, int limit,
                            const char *want)
@@ -3603,6 +3657,7 @@ int main(void)
         T(eab_credentials_are_unique_per_endpoint_and_listed_by_kid),
         T(an_account_key_is_one_accounts_per_endpoint),
         T(acme_orders_round_trip_and_list_newest_first),
+        T(acme_orders_and_authorizations_are_pruned_after_they_expired),
         T(acme_authorizations_are_reused_and_stalled_ones_found),
         T(a_nonce_is_used_once_per_tenant_until_pruned),
         T(a_secret_is_the_first_value_filed_from_any_connection),

@@ -440,6 +440,13 @@ void acme_handle(struct acme_server *a, const struct acme_request *q, struct acm
             svc_audit_refusal(a->svc, q->tenant, &who, "acme.refused", q->resource, &e);
         }
         acme_problem(r, &e);
+        if (c.subproblems != NULL) { /* the problem document again, with its subproblems */
+            json_t *doc = json_loadb(r->body, r->len, 0, NULL);
+            int status = r->status;
+            json_object_set(doc, "subproblems", c.subproblems);
+            acme_json(r, status, doc);
+            r->content_type = "application/problem+json";
+        }
     }
     /* Every answer of the endpoint, errors too, carries a fresh nonce (section 6.5). */
     if ((r->nonce = svc_acme_nonce_new(a->svc, q->tenant, &e)) == NULL)
@@ -449,6 +456,7 @@ void acme_handle(struct acme_server *a, const struct acme_request *q, struct acm
         acme_link(r, index, "index");
     free(index);
 out:
+    json_decref(c.subproblems);
     acme_jws_free(c.jws);
     acme_account_rec_free(c.acct);
     acme_endpoint_rec_free(c.ep);

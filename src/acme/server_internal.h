@@ -34,6 +34,7 @@ struct ctx {
     struct svc_acme_settings st;
     struct acme_jws *jws;          /* POST: the checked JWS */
     struct acme_account_rec *acct; /* POST with a kid: its account */
+    json_t *subproblems;           /* an error\'s subproblems (RFC 8555 section 6.7.1), or NULL */
 };
 
 /* A URL of the endpoint: prefix "/" fmt (caller frees). */

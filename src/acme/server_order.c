@@ -124,6 +124,7 @@ int acme_new_order(struct ctx *c, struct err *e)
     q.identifiers = json_object_get(p, "identifiers");
     q.profile = json_string_value(profile);
     q.replaces = json_string_value(replaces);
+    q.subproblems = &c->subproblems;
     if (payload_time(p, "notBefore", &q.not_before, e) != 0 ||
         payload_time(p, "notAfter", &q.not_after, e) != 0 ||
         svc_acme_order_new(c->a->svc, c->acct, &c->st, &q, &r, e) != 0)

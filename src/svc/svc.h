@@ -1065,6 +1065,8 @@ struct svc_acme_order_req {
     const char *profile;       /* NULL: the endpoint's default */
     int64_t not_before, not_after;
     const char *replaces; /* an ARI certificate identifier, or NULL */
+    /* NULL, or where the problems go when several identifiers are refused (a new reference) */
+    json_t **subproblems;
 };
 /*
  * A new order of acct under the endpoint's settings: identifiers allowed by

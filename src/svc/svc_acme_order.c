@@ -64,36 +64,71 @@ static int identifier_read(const struct svc_acme_settings *st, const json_t *o, 
                     "identifiers[%zu]: type \"%.32s\": dns or ip", i, *type);
 }
 
+/* A subproblem (RFC 8555 section 6.7.1) of the identifier o, from e. */
+static json_t *subproblem(const json_t *o, const struct err *e)
+{
+    char *type = xasprintf("urn:ietf:params:acme:error:%s", svc_acme_problem_code(e));
+    json_t *p = json_pack("{s:s, s:s}", "type", type, "detail", e->msg);
+
+    if (json_is_object(o))
+        json_object_set_new(p, "identifier", json_deep_copy(o));
+    free(type);
+    return p;
+}
+
+/*
+ * One identifier against the endpoint and the profile's name rules: 0 and its
+ * SAN text appended to sans, or -1 with e.
+ */
+static int identifier_check(const struct svc_acme_settings *st, const struct profile *p,
+                            const json_t *ids, size_t i, json_t *sans, struct err *e)
+{
+    const json_t *v = json_array_get(ids, i);
+    struct issue_request r = {0};
+    const char *type, *value;
+    json_t *one;
+    int wildcard, rc;
+
+    if (identifier_read(st, v, i, &type, &value, &wildcard, e) != 0)
+        return -1;
+    for (size_t j = 0; j < i; j++)
+        if (json_equal(v, json_array_get(ids, j)))
+            return err_setc(e, ERR_INVALID, "malformed", "identifiers[%zu]: given twice", i);
+    one = json_pack("[o]", json_sprintf("%s:%s", type, value));
+    rc = issue_request_from_json(&r, "", one, e) == 0 && profile_check_sans(p, r.sans, e) == 0
+             ? 0
+             : err_recode(e, ERR_POLICY, "rejectedIdentifier");
+    if (rc == 0)
+        json_array_extend(sans, one);
+    json_decref(one);
+    issue_request_clear(&r);
+    return rc;
+}
+
 /*
  * The identifiers of newOrder checked against the endpoint and the profile's
- * name rules (as the certificate will be): *sans the names as SAN texts
- * ("dns:a.example", "ip:192.0.2.1"), a new reference.
+ * name rules (as the certificate will be), each alone and then together:
+ * *sans their SAN texts ("dns:a.example", "ip:192.0.2.1"), a new reference.
+ * When several are refused, e says how many and *subs (if not NULL) gets
+ * their problems (a new reference).
  */
 static int identifiers_check(struct svc *s, const char *tenant, const struct svc_acme_settings *st,
-                             const char *profile, const json_t *ids, json_t **sans, struct err *e)
+                             const char *profile, const json_t *ids, json_t **sans, json_t **subs,
+                             struct err *e)
 {
     struct issue_request r = {0};
     struct profile *p = NULL;
+    json_t *problems = json_array();
     struct store_tx *tx;
-    const char *type, *value;
-    int wildcard, version, rc = -1;
-    size_t i;
-    json_t *v;
+    struct err one;
+    int version, rc = -1;
 
-    if (!json_is_array(ids) || json_array_size(ids) == 0 || json_array_size(ids) > IDENTIFIERS_MAX)
+    *sans = NULL;
+    if (!json_is_array(ids) || json_array_size(ids) == 0 ||
+        json_array_size(ids) > IDENTIFIERS_MAX) {
+        json_decref(problems);
         return err_setc(e, ERR_INVALID, "malformed", "identifiers: an array of 1 to %d",
                         IDENTIFIERS_MAX);
-    *sans = json_array();
-    json_array_foreach(ids, i, v)
-    {
-        if (identifier_read(st, v, i, &type, &value, &wildcard, e) != 0)
-            goto out;
-        for (size_t j = 0; j < i; j++)
-            if (json_equal(v, json_array_get(ids, j))) {
-                err_setc(e, ERR_INVALID, "malformed", "identifiers[%zu]: given twice", i);
-                goto out;
-            }
-        json_array_append_new(*sans, json_sprintf("%s:%s", type, value));
     }
     if ((tx = store_begin_read(s->store, e)) == NULL)
         goto out;
@@ -101,6 +136,25 @@ static int identifiers_check(struct svc *s, const char *tenant, const struct svc
     store_rollback(tx);
     if (p == NULL)
         goto out;
+    *sans = json_array();
+    for (size_t i = 0; i < json_array_size(ids); i++)
+        if (identifier_check(st, p, ids, i, *sans, &one) != 0) {
+            json_array_append_new(problems, subproblem(json_array_get(ids, i), &one));
+            if (e != NULL && json_array_size(problems) == 1)
+                *e = one;
+        }
+    if (json_array_size(problems) > 1) {
+        err_setc(e, ERR_POLICY, "rejectedIdentifier", "%zu of the %zu identifiers are refused",
+                 json_array_size(problems), json_array_size(ids));
+        if (subs != NULL) {
+            *subs = problems;
+            problems = NULL;
+        }
+        goto out;
+    }
+    if (json_array_size(problems) == 1)
+        goto out;
+    /* Together (how many names a certificate may have, and the like). */
     if (issue_request_from_json(&r, "", *sans, e) != 0 || profile_check_sans(p, r.sans, e) != 0) {
         err_recode(e, ERR_POLICY, "rejectedIdentifier");
         goto out;
@@ -111,6 +165,7 @@ out:
         json_decref(*sans);
         *sans = NULL;
     }
+    json_decref(problems);
     issue_request_clear(&r);
     profile_free(p);
     return rc;
@@ -268,7 +323,8 @@ int svc_acme_order_new(struct svc *s, const struct acme_account_rec *acct,
         goto out;
     }
     if (o.id == NULL || eab_profile_check(s, acct, o.profile, e) != 0 ||
-        identifiers_check(s, acct->tenant, st, o.profile, q->identifiers, &sans, e) != 0 ||
+        identifiers_check(s, acct->tenant, st, o.profile, q->identifiers, &sans, q->subproblems,
+                          e) != 0 ||
         (tx = store_begin(s->store, e)) == NULL)
         goto out;
     json_array_foreach(q->identifiers, i, v)

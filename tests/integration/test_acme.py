@@ -255,6 +255,12 @@ def test_profiles_identifiers_and_the_csr_are_held_to_the_endpoint(server, respo
     assert c.new_order(["x.example"], profile="sub-ca").problem() == "invalidProfile"
     assert c.new_order(["x.example"], profile="nope").problem() == "invalidProfile"
     assert c.new_order(["192.0.2.1"]).problem() == "rejectedIdentifier"  # IP not allowed here
+    # Several refused at once: one problem with a subproblem per identifier (RFC 8555 6.7.1).
+    ans = c.new_order(["192.0.2.1", "ok.example", "bad_name.example"])
+    assert ans.problem() == "rejectedIdentifier", ans.body
+    subs = ans.json()["subproblems"]
+    assert [s["identifier"]["value"] for s in subs] == ["192.0.2.1", "bad_name.example"]
+    assert all(s["type"].startswith("urn:ietf:params:acme:error:") for s in subs)
     assert c.new_order(["*.wild.example"]).status == 201  # wildcards are (dns-01 only)
     ans = c.new_order(["csr.example"])
     order_url = ans.headers["Location"]

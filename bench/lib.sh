@@ -9,7 +9,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port() { python3 "$(dirname "${BASH_SOURCE[0]}")/../scripts/free-port.py"; }
 rate() { awk '/Requests\/sec/ {print $2}' "$1"; }
 # vouchd_start NAME THREADS: `vouchd init` in $work/NAME on free ports, then vouchd with
 # THREADS handler threads, waited for; sets api, pub (its ports) and token (admin of default).

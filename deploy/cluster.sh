@@ -41,7 +41,7 @@ die() {
     exit 1
 }
 free_port() {
-    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    /usr/bin/python3 "$ROOT/scripts/free-port.py"
 }
 # The prefix that runs a command as the postgres user (when root), with
 # pg_autoctl's state under DIR; as_pg runs one.

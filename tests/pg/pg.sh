@@ -12,6 +12,7 @@
 #
 # PostgreSQL refuses to run as root, hence runuser.  Trust authentication on
 # loopback only; fsync off: test data need not survive a crash of the machine.
+here=$(cd "$(dirname "$0")" && pwd)
 set -eu
 BIN=/usr/lib/postgresql/15/bin
 cmd=${1:?usage: pg.sh start|stop DIR}
@@ -25,7 +26,7 @@ case "$cmd" in
 start)
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
-    port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    port=$(/usr/bin/python3 "$here/../../scripts/free-port.py")
     as_pg "$BIN/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync -E UTF8 \
         --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
     as_pg "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \

@@ -25,7 +25,9 @@ const char *const *api_role_permissions(const char *role)
 
 int api_permission_known(const char *permission)
 {
-    return strcmp(permission, "public") == 0 || svc_permission_known(permission);
+    /* token.rotate: every principal of the tenant, its own token, whatever its roles */
+    return strcmp(permission, "public") == 0 || strcmp(permission, "token.rotate") == 0 ||
+           svc_permission_known(permission);
 }
 
 int api_routes_check(const struct http_route *routes, size_t n, struct err *e)
@@ -57,6 +59,7 @@ void api_free_principal(void *principal)
     free(p->tenant);
     free(p->id);
     free(p->token_id);
+    free(p->creators);
     for (size_t i = 0; i < p->nroles; i++)
         free(p->roles[i]);
     free(p->roles);
@@ -95,6 +98,7 @@ static struct principal *principal_of(struct http_request *req, struct svc_ident
     p->token_id = id->credential;
     p->roles = id->roles;
     p->nroles = id->nroles;
+    p->creators = id->creators;
     memset(id, 0, sizeof(*id));
     if (rc == 0)
         return p;
@@ -161,6 +165,7 @@ int api_authorize(void *app, const struct http_route *route, struct http_request
     struct api *api = app;
     struct principal *p = NULL;
     const char *token, *target;
+    int own_rotation;
     struct err e;
 
     err_clear(&e);
@@ -175,14 +180,17 @@ int api_authorize(void *app, const struct http_route *route, struct http_request
     if (p == NULL)
         goto refuse;
     req->principal = p;
-    if (target == NULL || p->nroles == 0) {
+    /* A principal of the tenant takes over its token before it is given a role (issue 23). */
+    own_rotation = strcmp(route->permission, "token.rotate") == 0 && target != NULL &&
+                   strcmp(p->tenant, target) == 0;
+    if (!own_rotation && (target == NULL || p->nroles == 0)) {
         err_set(&e, ERR_FORBIDDEN,
                 strcmp(route->permission, "system") == 0
                     ? "this route needs the system administrator"
                     : "token is not valid for this tenant");
         goto refuse;
     }
-    if (api_principal_grants(p, route->permission) == 0) {
+    if (!own_rotation && api_principal_grants(p, route->permission) == 0) {
         err_set(&e, ERR_FORBIDDEN, "the roles of %s lack permission %s", p->id, route->permission);
         goto refuse;
     }

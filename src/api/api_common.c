@@ -23,7 +23,8 @@ struct actor api_actor(const struct http_request *req)
     struct actor a = {.id = p ? p->token_id : "anonymous",
                       .principal = p ? p->id : NULL,
                       .roles = p && p->roles ? (const char *const *)p->roles : none,
-                      .nroles = p ? p->nroles : 0};
+                      .nroles = p ? p->nroles : 0,
+                      .creators = p ? p->creators : NULL};
     return a;
 }
 

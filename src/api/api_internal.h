@@ -13,6 +13,7 @@ struct principal {
     char *token_id; /* the credential: token id */
     char **roles;   /* bound in the tenant the route is about */
     size_t nroles;
+    char *creators; /* who else could hold the credential (svc_identity.creators) */
 };
 
 /* 2 if p's roles grant permission wholly, 1 for its own objects only, 0 not at all. */
@@ -88,6 +89,7 @@ void api_audit_forwarding_get(void *app, struct http_request *req, struct http_r
 void api_audit_forwarding_delete(void *app, struct http_request *req, struct http_response *resp);
 void api_token_create(void *app, struct http_request *req, struct http_response *resp);
 void api_token_list(void *app, struct http_request *req, struct http_response *resp);
+void api_token_rotate(void *app, struct http_request *req, struct http_response *resp);
 void api_token_delete(void *app, struct http_request *req, struct http_response *resp);
 void api_tsa_create(void *app, struct http_request *req, struct http_response *resp);
 void api_tsa_list(void *app, struct http_request *req, struct http_response *resp);

@@ -12,6 +12,9 @@ json_t *api_token_json(const struct token_rec *t, const char *secret)
                   api_time(t->created), "revoked", api_time(t->revoked));
     if (secret != NULL)
         json_object_set_new(o, "token", json_string(secret));
+    /* who else could hold it: the approvals made with it count for them too */
+    json_object_set_new(o, "creators",
+                        t->creators ? json_loads(t->creators, 0, NULL) : json_array());
     return o;
 }
 
@@ -124,6 +127,48 @@ void api_token_list(void *app, struct http_request *req, struct http_response *r
     }
     free(list);
     http_respond_json(resp, 200, json_pack("{s:o}", "tokens", arr));
+}
+
+/*
+ * POST /tokens/rotate {"name"?, "expires_days"?}: the caller's own bearer
+ * token is revoked and a new one returned, which no one else ever saw (the
+ * way a principal takes over a token someone made for it).
+ */
+void api_token_rotate(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct actor a = api_actor(req);
+    const struct principal *me = req->principal;
+    const char *tenant = api_tenant(req), *name = NULL;
+    json_t *body = api_body(api, req, resp, "token.rotate");
+    struct token_rec *t = NULL;
+    char *secret = NULL;
+    json_int_t days = 0;
+    struct err e;
+
+    if (body == NULL)
+        return;
+    if (tenant == NULL && me != NULL)
+        tenant = me->tenant; /* the system route: the system administrator's own token */
+    if (api_str(body, "name", 0, &name, &e) != 0 ||
+        api_int(body, "expires_days", 0, 3650, &days, &e) != 0)
+        goto fail;
+    if (me == NULL || tenant == NULL || strcmp(me->tenant, tenant) != 0) {
+        err_set(&e, ERR_FORBIDDEN, "a token is rotated in its own tenant");
+        goto fail;
+    }
+    if (svc_token_rotate(api->svc, &a, tenant, name ? name : "rotated", (long)days, &t, &secret,
+                         &e) != 0)
+        goto fail;
+    http_respond_json(resp, 201, api_token_json(t, secret));
+    secure_zero(secret, strlen(secret));
+    free(secret);
+    token_rec_free(t);
+    json_decref(body);
+    return;
+fail:
+    api_fail(api, req, resp, "token.rotate", NULL, &e);
+    json_decref(body);
 }
 
 /* DELETE revokes: the row stays (listed as revoked), and the token is refused from now on. */

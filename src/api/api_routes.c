@@ -48,6 +48,7 @@ static const struct http_route routes[] = {
     {"DELETE", "/api/v1/tenants/{tenant}", NULL, "system", 0, api_tenant_delete},
     {"PUT", "/api/v1/tenants/{tenant}/limits", JSON, "system", SMALL, api_tenant_limits},
     {"POST", "/api/v1/tenants/{tenant}/tokens", JSON, "system", SMALL, api_tenant_token},
+    {"POST", "/api/v1/tokens/rotate", JSON, "system", SMALL, api_token_rotate},
     {"GET", "/api/v1/audit", NULL, "system", 0, api_system_audit},
     {"GET", "/api/v1/audit/verify", NULL, "system", 0, api_system_audit_verify},
     {"GET", "/api/v1/audit/export", NULL, "system", 0, api_system_audit_export},
@@ -132,6 +133,7 @@ static const struct http_route routes[] = {
      api_acme_eab_revoke},
 
     {"POST", T "/tokens", JSON, "token.write", SMALL, api_token_create},
+    {"POST", T "/tokens/rotate", JSON, "token.rotate", SMALL, api_token_rotate},
     {"GET", T "/tokens", NULL, "token.read", 0, api_token_list},
     {"DELETE", T "/tokens/{token}", NULL, "token.write", 0, api_token_delete},
 

@@ -354,6 +354,10 @@ static const struct cli_command commands[] = {
      {POS_BODY("NAME", "name", ARG_STRING), OPT("--principal", "principal", ARG_STRING),
       OPT("--expires-days", "expires_days", ARG_INT), END},
      NULL, cli_show_object, NULL, NULL},
+    /* The token in use is revoked and replaced by one that no one else has seen. */
+    {"token", "rotate", "POST", "/tokens/rotate", SCOPE_TENANT,
+     {OPT("--name", "name", ARG_STRING), OPT("--expires-days", "expires_days", ARG_INT), END},
+     NULL, cli_show_object, NULL, NULL},
     {"token", "list", "GET", "/tokens", SCOPE_TENANT,
      {END},
      NULL, cli_show_table, "tokens", "id name principal expires revoked"},

@@ -318,6 +318,14 @@ int64_t time_now(void)
     return (int64_t)time(NULL);
 }
 
+int64_t time_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 const char *time_format(int64_t t, char *buf, size_t len)
 {
     time_t tt = (time_t)t;

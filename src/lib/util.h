@@ -105,6 +105,8 @@ int name_valid(const char *s);
 
 /* Current time, seconds since the epoch (UTC). */
 int64_t time_now(void);
+/* The same clock in microseconds: to order events of one second. */
+int64_t time_now_us(void);
 /* RFC 3339 UTC ("2026-11-22T10:00:00Z") into buf (at least 21 bytes). */
 const char *time_format(int64_t t, char *buf, size_t len);
 /* Parses RFC 3339 UTC with a Z suffix (fractions ignored); 0 ok, -1 bad. */

@@ -267,6 +267,14 @@ const char *const pg_migrations[] = {
         WALL("acme_eabs", "tenant") WALL("acme_accounts", "tenant") WALL("acme_orders", "tenant")
             WALL("acme_authzs", "tenant") WALL("acme_nonces", "tenant") WALL("secrets", "tenant")
                 WALL("renewal_windows", "tenant"),
+    /* 16: who stands behind a credential: as SQLite's step 16. */
+    "ALTER TABLE tokens ADD COLUMN creators text DEFAULT '[]';"
+    "ALTER TABLE role_bindings ADD COLUMN granted_by text;"
+    "ALTER TABLE role_bindings ADD COLUMN granted bigint NOT NULL DEFAULT 0;"
+    "UPDATE tokens SET creators = COALESCE((SELECT json_build_array(COALESCE(m.principal,"
+    "  a.actor))::text FROM audit a LEFT JOIN tokens m ON m.id = a.actor"
+    "  WHERE a.tenant = tokens.tenant AND a.action = 'token.create' AND a.object = tokens.id"
+    "  AND COALESCE(m.principal, a.actor) <> tokens.principal LIMIT 1), '[]');",
 };
 
 const int pg_migration_count = (int)ARRAY_LEN(pg_migrations);

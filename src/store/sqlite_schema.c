@@ -228,6 +228,18 @@ const char *const sqlite_migrations[] = {
      "CREATE TABLE renewal_windows (tenant TEXT NOT NULL, serial TEXT NOT NULL,"
      "  window_start INTEGER NOT NULL, window_end INTEGER NOT NULL, reason TEXT,"
      "  created INTEGER NOT NULL, PRIMARY KEY (tenant, serial));"),
+    /*
+     * 16: who stands behind a credential (issue 23): the people besides its
+     * principal who made a token, and who bound each role when.  A token made before is given the
+     * maker its token.create event names (when that is not its own principal).
+     */
+    ("ALTER TABLE tokens ADD COLUMN creators TEXT DEFAULT '[]';"
+     "ALTER TABLE role_bindings ADD COLUMN granted_by TEXT;"
+     "ALTER TABLE role_bindings ADD COLUMN granted INTEGER NOT NULL DEFAULT 0;"
+     "UPDATE tokens SET creators = COALESCE((SELECT json_array(COALESCE(m.principal, a.actor))"
+     "  FROM audit a LEFT JOIN tokens m ON m.id = a.actor WHERE a.tenant = tokens.tenant"
+     "  AND a.action = 'token.create' AND a.object = tokens.id"
+     "  AND COALESCE(m.principal, a.actor) <> tokens.principal LIMIT 1), '[]');"),
 };
 
 const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

@@ -375,6 +375,13 @@ struct token_rec {
     char *principal; /* id of the principal of `tenant` the token belongs to */
     char *secret;    /* argon2id encoded hash of the secret part; NULL for old tokens */
     int64_t revoked; /* when it was revoked, 0 = not */
+    /*
+     * The people besides its principal who could hold it (schema 16): a JSON
+     * array of principal ids (or "system"-like actor names) of whoever made it
+     * for another principal; "[]" (or NULL) for one its principal made for itself by
+     * rotation.  An approval made with it counts for each of them too.
+     */
+    char *creators;
 };
 void token_rec_free(struct token_rec *r);
 int store_token_insert(struct store_tx *tx, const char *tenant, const struct token_rec *r,
@@ -449,6 +456,8 @@ struct binding_rec {
     char *principal;
     char *role;
     int64_t created;
+    char *granted_by; /* who bound it (schema 16): a principal id or actor name; NULL before */
+    int64_t granted;  /* when, in microseconds (time_now_us; schema 16, 0 before) */
 };
 void binding_rec_free(struct binding_rec *r);
 void binding_rec_list_free(struct binding_rec **list, size_t n);

@@ -166,6 +166,7 @@ static const struct field token_fields[] = {
     TEXT(principal),
     TEXT(secret),
     INT64(revoked),
+    TEXT(creators),
 };
 #undef REC
 const struct row_type row_token = ROW("token", struct token_rec, token_fields);
@@ -204,6 +205,8 @@ static const struct field binding_fields[] = {
     TEXT(principal),
     TEXT(role),
     INT64(created),
+    TEXT(granted_by),
+    INT64(granted),
 };
 #undef REC
 const struct row_type row_binding = ROW("binding", struct binding_rec, binding_fields);

@@ -73,6 +73,12 @@ struct actor {
     const char *principal; /* the principal's id when a principal acts, else NULL */
     const char *const *roles;
     size_t nroles;
+    /*
+     * Who else could hold the token it acts with (a JSON array of principal
+     * ids or actor names: the token's creators); NULL = no one (issue 23,
+     * svc_persons.c).
+     */
+    const char *creators;
 };
 
 /* ---- roles and permissions (svc_roles.c) -------------------------------- */
@@ -567,6 +573,15 @@ int svc_principal_bootstrap(struct svc *s, const struct actor *a, const char *te
 int svc_token_create(struct svc *s, const struct actor *a, const char *tenant,
                      const char *principal, const char *name, long expires_days,
                      struct token_rec **out, char **secret, struct err *e);
+/*
+ * Rotates the token a acts with (a bearer token of a's principal in tenant):
+ * revokes it and makes a new one in one transaction, audited as token.rotate.
+ * A token made by one principal for another counts for both (its creators);
+ * the rotated one counts for its principal alone, the token it replaces being
+ * gone.  ERR_CONFLICT if that token was rotated or revoked meanwhile.
+ */
+int svc_token_rotate(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                     long expires_days, struct token_rec **out, char **secret, struct err *e);
 /* Revokes a token (audited as token.revoke); ERR_NOT_FOUND if unknown or revoked already. */
 int svc_token_revoke(struct svc *s, const struct actor *a, const char *tenant, const char *id,
                      struct err *e);
@@ -609,6 +624,7 @@ struct svc_identity {
     char *credential; /* what it used: the token's id, or "cert:<16 hex of its SHA-256>" */
     char **roles;     /* the roles bound to it in the target (none without one) */
     size_t nroles;
+    char *creators; /* who else could hold the credential (actor.creators); NULL = no one */
 };
 void svc_identity_clear(struct svc_identity *id);
 /*

@@ -203,6 +203,7 @@ void svc_identity_clear(struct svc_identity *id)
     free(id->tenant);
     free(id->principal);
     free(id->credential);
+    free(id->creators);
     for (size_t i = 0; i < id->nroles; i++)
         free(id->roles[i]);
     free(id->roles);
@@ -319,6 +320,7 @@ int svc_authenticate_token(struct svc *s, const char *token, const char *addr, c
     if (rc == 0) {
         /* names the actor of a refusal from here on */
         identity_name(id, t->tenant, t->principal, xstrdup(t->id));
+        id->creators = t->creators ? xstrdup(t->creators) : NULL;
         rc = token_admit(tx, t, addr, target, id, e);
     }
     store_rollback(tx);

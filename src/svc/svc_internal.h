@@ -170,6 +170,22 @@ int svc_ca_create_check(const struct ca_create *req, struct err *e);
 
 /* Who a acts as on requests and idempotency keys: its principal (one person, whatever token). */
 const char *svc_actor_who(const struct actor *a);
+
+/* ---- the persons behind a credential (svc_persons.c) ----------------------------- */
+
+/* The persons a stands for: svc_actor_who(a) and its credential's creators (a new array). */
+json_t *svc_actor_persons(const struct actor *a);
+/* What a token a makes for principal records as its creators: a's persons but the principal. */
+char *svc_creators_for(const struct actor *a, const char *principal);
+/*
+ * The persons an approval by a counts for, in tx: svc_actor_persons(a) and
+ * whoever bound one of a's roles in tenant at or after since_us (the
+ * request's creation, in microseconds).  *out a new array.
+ */
+int svc_approver_persons(struct store_tx *tx, const char *tenant, const struct actor *a,
+                         int64_t since_us, json_t **out, struct err *e);
+/* A person in both arrays of strings, or NULL. */
+const char *svc_persons_meet(const json_t *x, const json_t *y);
 /*
  * Carries op out now on behalf of a (no workflow, no idempotency: the door's
  * and the approval's own step); hook (or NULL) runs in the transaction of

@@ -120,13 +120,19 @@ static int principal_usable(struct store_tx *tx, const char *tenant, const char 
     return 0;
 }
 
-int svc_token_create(struct svc *s, const struct actor *a, const char *tenant,
-                     const char *principal, const char *name, long expires_days,
-                     struct token_rec **out, char **secret, struct err *e)
+/*
+ * Makes a token of principal with creators (JSON array text); replaces: the
+ * id of a token of the same principal revoked in the same transaction (a
+ * rotation, audited as token.rotate), or NULL (token.create).
+ */
+static int token_make(struct svc *s, const struct actor *a, const char *tenant,
+                      const char *principal, const char *name, long expires_days,
+                      const char *creators, const char *replaces, struct token_rec **out,
+                      char **secret, struct err *e)
 {
     struct token_rec r = {0};
     struct store_tx *tx = NULL;
-    char *part = NULL, *tok = NULL;
+    char *part = NULL, *tok = NULL, *detail = NULL;
     int rc = -1;
 
     if (name == NULL || name[0] == '\0' || strlen(name) > 128)
@@ -146,16 +152,23 @@ int svc_token_create(struct svc *s, const struct actor *a, const char *tenant,
     r.hash = xasprintf("vt_%s", r.id + 4);
     r.role = "";
     r.principal = (char *)principal;
+    r.creators = (char *)creators;
     if ((r.secret = svc_token_secret_hash(part)) == NULL) {
         err_set(e, ERR_INTERNAL, "argon2id failed");
         goto out;
     }
     r.created = time_now();
     r.expires = expires_days ? r.created + expires_days * 86400 : 0;
+    if (replaces != NULL)
+        detail = xasprintf("{\"replaces\":\"%s\"}", replaces);
     tx = store_begin(s->store, e);
     if (tx == NULL || principal_usable(tx, tenant, principal, e) != 0 ||
+        (replaces != NULL && store_token_revoke(tx, tenant, replaces, r.created, e) != 0) ||
         store_token_insert(tx, tenant, &r, e) != 0 ||
-        svc_audit_ok(tx, tenant, a, "token.create", r.id, NULL, e) != 0) {
+        svc_audit_ok(tx, tenant, a, replaces ? "token.rotate" : "token.create", r.id, detail, e) !=
+            0) {
+        if (replaces != NULL && e->kind == ERR_NOT_FOUND)
+            err_set(e, ERR_CONFLICT, "token %s is revoked already", replaces);
         store_rollback(tx);
         goto out;
     }
@@ -168,6 +181,7 @@ int svc_token_create(struct svc *s, const struct actor *a, const char *tenant,
     (*out)->name = xstrdup(name);
     (*out)->role = xstrdup("");
     (*out)->principal = xstrdup(principal);
+    (*out)->creators = xstrdup(creators);
     *secret = tok;
     r.id = r.hash = r.secret = NULL; /* now owned by *out */
     rc = 0;
@@ -175,10 +189,33 @@ out:
     if (part != NULL)
         secure_zero(part, strlen(part));
     free(part);
+    free(detail);
     free(r.id);
     free(r.hash);
     free(r.secret);
     return rc;
+}
+
+int svc_token_create(struct svc *s, const struct actor *a, const char *tenant,
+                     const char *principal, const char *name, long expires_days,
+                     struct token_rec **out, char **secret, struct err *e)
+{
+    /* whoever makes a token for another could keep it: the approvals made with it count for both */
+    char *creators = svc_creators_for(a, principal ? principal : "");
+    int rc =
+        token_make(s, a, tenant, principal, name, expires_days, creators, NULL, out, secret, e);
+
+    free(creators);
+    return rc;
+}
+
+int svc_token_rotate(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                     long expires_days, struct token_rec **out, char **secret, struct err *e)
+{
+    if (a == NULL || a->principal == NULL || a->id == NULL || strncmp(a->id, "tok-", 4) != 0)
+        return err_set(e, ERR_INVALID, "only a bearer token can be rotated, with itself");
+    /* the old token is gone with it: no one but who presented it holds the new one */
+    return token_make(s, a, tenant, a->principal, name, expires_days, "[]", a->id, out, secret, e);
 }
 
 int svc_token_revoke(struct svc *s, const struct actor *a, const char *tenant, const char *id,
@@ -343,12 +380,51 @@ int svc_principal_set_disabled(struct svc *s, const struct actor *a, const char 
     return store_commit(tx, e);
 }
 
+/*
+ * ERR_FORBIDDEN if a live token of principal p (of ptenant) counts for one
+ * of a's persons (they made it).  Changing that principal's roles would be
+ * changing their own.
+ */
+static int credential_of_actor(struct store_tx *tx, const struct actor *a, const char *ptenant,
+                               const struct principal_rec *p, struct err *e)
+{
+    json_t *persons = svc_actor_persons(a), *creators;
+    struct token_rec **t = NULL;
+    const char *who = NULL;
+    size_t n = 0;
+    int rc = 0;
+
+    if ((rc = store_token_list(tx, ptenant, &t, &n, e)) == 0)
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            if (strcmp(t[i]->principal, p->id) != 0 || t[i]->revoked != 0 ||
+                (t[i]->expires != 0 && t[i]->expires <= time_now()))
+                continue;
+            creators = json_loads(t[i]->creators ? t[i]->creators : "[]", 0, NULL);
+            if ((who = svc_persons_meet(persons, creators)) != NULL)
+                rc = err_set(e, ERR_FORBIDDEN,
+                             "%s made token %s of %s: its roles are not theirs to change "
+                             "until it is rotated or revoked",
+                             who, t[i]->id, p->id);
+            json_decref(creators);
+        }
+    for (size_t i = 0; i < n; i++)
+        token_rec_free(t[i]);
+    free(t);
+    json_decref(persons);
+    return rc;
+}
+
 int svc_role_bind(struct svc *s, const struct actor *a, const char *tenant,
                   const char *principal_tenant, const char *principal, const char *role, int bind,
                   struct err *e)
 {
-    struct binding_rec r = {(char *)tenant, (char *)principal_tenant, (char *)principal,
-                            (char *)role, time_now()};
+    struct binding_rec r = {.tenant = (char *)tenant,
+                            .principal_tenant = (char *)principal_tenant,
+                            .principal = (char *)principal,
+                            .role = (char *)role,
+                            .created = time_now(),
+                            .granted_by = (char *)svc_actor_who(a),
+                            .granted = time_now_us()};
     struct principal_rec *p = NULL;
     struct store_tx *tx;
     char *object, *detail;
@@ -363,6 +439,11 @@ int svc_role_bind(struct svc *s, const struct actor *a, const char *tenant,
     if (bind && store_principal_get(tx, principal_tenant, principal, &p, e) != 0) {
         store_rollback(tx);
         return err_set(e, ERR_NOT_FOUND, "principal %s not found", principal);
+    }
+    if (p != NULL && credential_of_actor(tx, a, principal_tenant, p, e) != 0) {
+        principal_rec_free(p);
+        store_rollback(tx);
+        return -1;
     }
     principal_rec_free(p);
     object = xasprintf("%s/%s", principal_tenant, principal);

@@ -226,10 +226,15 @@ static struct request_rec *request_rec_dup(const struct request_rec *r, const ch
     return c;
 }
 
-/* The stored form of an operation: {"op": svc_op_json, "roles": the requester's} (text). */
+/*
+ * The stored form of an operation: {"op": svc_op_json, "roles": the
+ * requester's, "persons": whom its request counts for (svc_actor_persons)} (text).
+ */
 static char *request_params(const struct actor *a, const struct svc_op *op)
 {
-    json_t *o = json_pack("{s:o}", "op", svc_op_json(op)), *roles;
+    json_t *o = json_pack("{s:o, s:o, s:I}", "op", svc_op_json(op), "persons", svc_actor_persons(a),
+                          "opened_us", (json_int_t)time_now_us()),
+           *roles;
     char *text;
 
     if (a != NULL && a->roles != NULL) {
@@ -419,25 +424,88 @@ static int decision_begin(struct svc *s, const struct actor *a, const char *tena
     return -1;
 }
 
-/* Adds who's approval to r (its approvals replaced); ERR_CONFLICT if who approved it already. */
-static int approval_add(struct request_rec *r, const char *who, struct err *e)
+/*
+ * Whom request r counts for and when it was made (microseconds): as stored
+ * with it, or (stored before schema 16) its requester and its second.
+ */
+static json_t *requester_persons(const struct request_rec *r, int64_t *opened_us)
 {
-    json_t *approvals = json_loads(r->approvals, 0, NULL);
+    json_t *params = json_loads(r->params, 0, NULL);
+    json_t *persons = json_object_get(params, "persons");
+    json_t *at = json_object_get(params, "opened_us");
+
+    persons = json_is_array(persons) ? json_incref(persons) : json_pack("[s]", r->requester);
+    *opened_us = json_is_integer(at) ? (int64_t)json_integer_value(at) : r->created * 1000000;
+    json_decref(params);
+    return persons;
+}
+
+/*
+ * Adds a's approval to r (its approvals replaced), in tx: refused
+ * (ERR_FORBIDDEN) when a person it counts for (svc_approver_persons: a's
+ * principal, whoever made its credential, whoever bound it a role since the
+ * request was made) made the request or gave one of its approvals already;
+ * ERR_CONFLICT if a approved it already.
+ */
+static int approval_add(struct store_tx *tx, const char *tenant, struct request_rec *r,
+                        const struct actor *a, struct err *e)
+{
+    json_t *approvals = json_loads(r->approvals, 0, NULL), *persons = NULL, *theirs, *v;
+    const char *who = who_of(a), *both;
+    int64_t opened_us;
+    size_t i;
+    int rc = -1;
 
     if (!json_is_array(approvals)) {
         json_decref(approvals);
         return err_set(e, ERR_INTERNAL, "request %s: stored approvals do not parse", r->id);
     }
     if (approved_by(approvals, who)) {
-        json_decref(approvals);
-        return err_set(e, ERR_CONFLICT, "request %s is already approved by %s", r->id, who);
+        err_set(e, ERR_CONFLICT, "request %s is already approved by %s", r->id, who);
+        goto out;
     }
-    json_array_append_new(approvals,
-                          json_pack("{s:s, s:I}", "by", who, "time", (json_int_t)time_now()));
+    theirs = requester_persons(r, &opened_us);
+    if (svc_approver_persons(tx, tenant, a, opened_us, &persons, e) != 0) {
+        json_decref(theirs);
+        goto out;
+    }
+    both = svc_persons_meet(persons, theirs);
+    if (both != NULL) {
+        err_set(e, ERR_FORBIDDEN,
+                "an approval by %s counts for %s, who stands behind the request too "
+                "(a credential made or a role bound by the same person)",
+                who, both);
+        json_decref(theirs);
+        goto out;
+    }
+    json_decref(theirs);
+    json_array_foreach(approvals, i, v)
+    {
+        theirs = json_object_get(v, "persons");
+        if (json_is_array(theirs))
+            json_incref(theirs);
+        else if ((theirs = json_array()) != NULL && json_is_string(json_object_get(v, "by")))
+            json_array_append(theirs, json_object_get(v, "by")); /* given before schema 16 */
+        both = svc_persons_meet(persons, theirs);
+        if (both != NULL) {
+            err_set(e, ERR_FORBIDDEN,
+                    "an approval by %s counts for %s, who stands behind an approval given "
+                    "already: two approvals must come from two persons",
+                    who, both);
+            json_decref(theirs);
+            goto out;
+        }
+        json_decref(theirs);
+    }
+    json_array_append_new(approvals, json_pack("{s:s, s:I, s:O}", "by", who, "time",
+                                               (json_int_t)time_now(), "persons", persons));
     free(r->approvals);
     r->approvals = json_dumps(approvals, JSON_COMPACT);
+    rc = 0;
+out:
+    json_decref(persons);
     json_decref(approvals);
-    return 0;
+    return rc;
 }
 
 /* Whether r has all the approvals it needs. */
@@ -472,7 +540,7 @@ static int closing_load(struct closing *c, struct store_tx *tx, struct err *e)
 
     if (decision_load(tx, c->tenant, c->id, &c->r, &expired, e) == 0 &&
         decider_check(c->r, who_of(c->approver), e) == 0 &&
-        approval_add(c->r, who_of(c->approver), e) == 0)
+        approval_add(tx, c->tenant, c->r, c->approver, e) == 0)
         return 0;
     c->refused = 1;
     request_rec_free(c->r);
@@ -587,7 +655,7 @@ int svc_request_approve(struct svc *s, const struct actor *a, const char *tenant
 
     if (decision_begin(s, a, tenant, id, &tx, &r, e) != 0)
         return -1;
-    if (approval_add(r, who_of(a), e) != 0) {
+    if (approval_add(tx, tenant, r, a, e) != 0) {
         store_rollback(tx);
         request_rec_free(r);
         return -1;

@@ -263,6 +263,19 @@ def server(tmp_path_factory):
     s.stop()
 
 
+def own_token(server, principal, name, tenant="default"):
+    """A token of principal that no one else holds: the tenant administrator makes one (which
+    counts for the administrator too) and the principal rotates it at once (POST
+    /tokens/rotate), as a person handed a token does on first use."""
+    made = server.api("POST", "/tokens", {"name": name, "principal": principal}, expect=201,
+                      tenant=tenant)
+    assert made["creators"], made  # the administrator stands behind it until it is rotated
+    own = server.api("POST", "/tokens/rotate", {"name": name}, expect=201, tenant=tenant,
+                     token=made["token"])
+    assert own["principal"] == principal and own["creators"] == [], own
+    return own["token"]
+
+
 def other_tenant(server, name):
     """Creates tenant `name` (if new) and returns an admin token of it: the system route makes
     a tenant's first token only, so later calls get a new token from that first one."""
@@ -275,6 +288,10 @@ def other_tenant(server, name):
     assert r.status in (201, 409), r.body
     r = server.request("POST", f"/api/v1/tenants/{name}/tokens", {"name": "t"}, token="system")
     assert r.status == 201, r.body
+    # the tenant's administrator takes the token over: the system administrator made it
+    r = server.request("POST", f"/api/v1/t/{name}/tokens/rotate", {"name": "t"},
+                       token=r.json()["token"])
+    assert r.status == 201 and r.json()["creators"] == [], r.body
     tokens[name] = r.json()["token"]
     return tokens[name]
 

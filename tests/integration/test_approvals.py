@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import Server, make_csr
+from conftest import Server, make_csr, own_token
 
 
 class Receiver:
@@ -72,8 +72,7 @@ def people(server):
         p = server.api("POST", "/principals", {"name": name, "kind": "user"}, expect=201)
         for role in bound:
             server.api("POST", "/roles/bind", {"principal": p["id"], "role": role}, expect=201)
-        t = server.api("POST", "/tokens", {"name": name, "principal": p["id"]}, expect=201)
-        out[name] = t["token"]
+        out[name] = own_token(server, p["id"], name)
         out[name + "_id"] = p["id"]
     return out
 
@@ -222,6 +221,82 @@ def test_ca_creation_waits_for_approval(server, people):
     failed = approve(server, people["officer1"], req["id"])
     assert failed["status"] == "failed" and failed["result"]["status"] == 409
     server.api("DELETE", "/workflows/ca.create", expect=204)
+
+
+def person(server, name, roles, takes_over):
+    """A principal with roles bound now and a token the tenant administrator made: taken over
+    (rotated) by the principal when takes_over, else still the administrator's too."""
+    p = server.api("POST", "/principals", {"name": name, "kind": "user"}, expect=201)
+    for role in roles:
+        server.api("POST", "/roles/bind", {"principal": p["id"], "role": role}, expect=201)
+    if takes_over:
+        return p["id"], own_token(server, p["id"], name)
+    made = server.api("POST", "/tokens", {"name": name, "principal": p["id"]}, expect=201)
+    return p["id"], made["token"]
+
+
+def admin_id(server):
+    return server.sql("SELECT id FROM principals WHERE tenant = 'default' AND name = 'admin'")[0][0]
+
+
+def still_pending(server, rid, approvals, before):
+    r = server.api("GET", f"/requests/{rid}")
+    assert r["status"] == "pending" and len(r["approvals"]) == approvals, r
+    assert server.api("GET", "/certificates?profile=tls-server&limit=1000")["certificates"] == before
+
+
+def test_one_person_never_completes_a_two_approval_request_alone(server):
+    """Issue 23: the tenant administrator makes the tokens of the requester and of both officers
+    and uses them all; or makes the officers' tokens only; or binds the approvers' roles after
+    the request: each approval that would be the same person's twice is refused."""
+    server.api("PUT", "/workflows/profile:tls-server", {"required": 2, "expires_hours": 24})
+    admin = admin_id(server)
+    before = server.api("GET", "/certificates?profile=tls-server&limit=1000")["certificates"]
+
+    # 1. Every token made by the administrator: no approval counts, the request stays pending.
+    _, req = person(server, "sod-req-1", ["requester"], False)
+    _, o1 = person(server, "sod-off-1", ["ra-officer"], False)
+    _, o2 = person(server, "sod-off-2", ["ra-officer"], False)
+    rid = submit_issue(server, req, "sod1.example")["id"]
+    r = approve(server, o1, rid, expect=403)
+    assert admin in r["detail"] and "behind the request" in r["detail"], r
+    approve(server, o2, rid, expect=403)
+    still_pending(server, rid, 0, before)
+    refused = [e for e in server.audit() if e["action"] == "request.approve"
+               and e["result"] == "refused" and e["object"] == rid]
+    assert len(refused) == 2, refused
+
+    # 2. The requester's own token, both officers' made by the administrator: one approval.
+    _, req = person(server, "sod-req-2", ["requester"], True)
+    rid = submit_issue(server, req, "sod2.example")["id"]
+    one = approve(server, o1, rid)
+    assert admin in one["approvals"][0]["persons"], one
+    r = approve(server, o2, rid, expect=403)
+    assert admin in r["detail"] and "approval given already" in r["detail"], r
+    still_pending(server, rid, 1, before)
+    # The second officer takes its token over: its approval is its own and completes it.
+    o2_own = server.api("POST", "/tokens/rotate", {}, expect=201, token=o2)
+    assert o2_own["creators"] == []
+    approve(server, o2, rid, expect=401)  # the token it replaced is gone
+    done = approve(server, o2_own["token"], rid)
+    assert done["status"] == "done" and done["result"]["status"] == 201, done
+
+    # 3. Approvers whose roles the administrator bound after the request: one of them only.
+    _, req = person(server, "sod-req-3", ["requester"], True)
+    _, own = person(server, "sod-off-3", ["ra-officer"], True)  # bound before the request
+    rid = submit_issue(server, req, "sod3.example")["id"]
+    ids, toks = zip(*(person(server, f"sod-late-{i}", [], True) for i in (1, 2)))
+    for i in ids:
+        server.api("POST", "/roles/bind", {"principal": i, "role": "ra-officer"}, expect=201)
+    first = approve(server, toks[0], rid)
+    assert admin in first["approvals"][0]["persons"], first
+    r = approve(server, toks[1], rid, expect=403)
+    assert admin in r["detail"], r
+    before3 = server.api("GET", "/certificates?profile=tls-server&limit=1000")["certificates"]
+    still_pending(server, rid, 1, before3)
+    # An officer whose role was bound before the request (and whose token is its own) may.
+    assert approve(server, own, rid)["status"] == "done"
+    server.api("DELETE", "/workflows/profile:tls-server", expect=204)
 
 
 def test_webhook_urls_are_checked(server):

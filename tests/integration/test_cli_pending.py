@@ -10,7 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from conftest import VOUCH, make_csr, write
+from conftest import VOUCH, make_csr, own_token, write
 
 REQUEST_ID = re.compile(r"req-[0-9a-f]{16}")
 
@@ -25,8 +25,7 @@ def people(server):
         p = server.api("POST", "/principals", {"name": name, "kind": "user"}, expect=201)
         for role in bound:
             server.api("POST", "/roles/bind", {"principal": p["id"], "role": role}, expect=201)
-        out[name] = server.api("POST", "/tokens", {"name": name, "principal": p["id"]},
-                               expect=201)["token"]
+        out[name] = own_token(server, p["id"], name)
     return out
 
 

@@ -17,6 +17,10 @@ def tenant(server):
     assert r.status == 201, r.body
     r = server.request("POST", "/api/v1/tenants/roles/tokens", {"name": "boot"}, token="system")
     assert r.status == 201, r.body
+    # The tenant's administrator takes over the token the system administrator made.
+    r = server.request("POST", "/api/v1/t/roles/tokens/rotate", {"name": "boot"},
+                       token=r.json()["token"])
+    assert r.status == 201, r.body
     admin = r.json()["token"]
     server.api("POST", "/cas", {"name": "r-root", "subject": "/CN=Roles Root"}, expect=201,
                tenant="roles", token=admin)
@@ -25,8 +29,9 @@ def tenant(server):
     return admin
 
 
-def principal(server, admin, name, roles=(), kind="user", allow=None, expires_days=0):
-    """A new principal of tenant roles with `roles` bound; returns (its record, a token)."""
+def principal(server, admin, name, roles=(), kind="user", allow=None, expires_days=0, token=True):
+    """A new principal of tenant roles with `roles` bound; returns (its record, a token made by
+    admin, or None without token)."""
     body = {"name": name, "kind": kind}
     if allow is not None:
         body["allow"] = allow
@@ -34,6 +39,8 @@ def principal(server, admin, name, roles=(), kind="user", allow=None, expires_da
     for role in roles:
         server.api("POST", "/roles/bind", {"principal": p["id"], "role": role}, expect=201,
                    tenant="roles", token=admin)
+    if not token:
+        return p, None
     tok = server.api("POST", "/tokens", {"name": name, "principal": p["id"],
                                          "expires_days": expires_days},
                      expect=201, tenant="roles", token=admin)
@@ -99,7 +106,7 @@ def test_bad_principals_are_refused_and_change_nothing(server, tenant, body, sta
 
 
 def test_bad_bindings_are_refused(server, tenant):
-    p, _ = principal(server, tenant, "bob", ["auditor"])
+    p, _ = principal(server, tenant, "bob", ["auditor"], token=False)
     for body, status in (({"principal": p["id"], "role": "root"}, 400),
                          ({"principal": p["id"], "role": "system-admin"}, 400),
                          ({"principal": "prn-0000000000000000", "role": "auditor"}, 404),
@@ -122,6 +129,33 @@ def test_nobody_changes_its_own_roles(server, tenant):
         r = server.request("POST", T + route, body, token=tenant)
         assert r.status == 403 and r.json()["error"] == "forbidden", (route, r.body)
     assert state(server, tenant) == before
+
+
+def test_a_token_made_for_another_is_its_makers_until_rotated(server, tenant):
+    """Issue 23: an administrator cannot give itself roles by binding them to a principal whose
+    token it made; the principal takes the token over by rotating it (the old one is gone)."""
+    p, made = principal(server, tenant, "puppet", [])
+    assert made["creators"], made
+    before = state(server, tenant)
+    r = server.request("POST", T + "/roles/bind", {"principal": p["id"], "role": "ca-operator"},
+                       token=tenant)
+    assert r.status == 403 and made["id"] in r.json()["detail"], r.body
+    assert state(server, tenant) == before
+    own = server.api("POST", "/tokens/rotate", {"name": "mine"}, expect=201, tenant="roles",
+                     token=made["token"])
+    assert own["principal"] == p["id"] and own["creators"] == [] and own["name"] == "mine"
+    assert server.request("GET", T + "/cas", token=made["token"]).status == 401
+    r = server.request("POST", T + "/tokens/rotate", {}, token=made["token"])
+    assert r.status == 401  # rotated once only
+    tokens = {t["id"]: t for t in server.api("GET", "/tokens", tenant="roles",
+                                             token=tenant)["tokens"]}
+    assert tokens[made["id"]]["revoked"] is not None and tokens[own["id"]]["revoked"] is None
+    rot = [e for e in server.audit("roles", token=tenant) if e["action"] == "token.rotate"
+           and e["object"] == own["id"]]
+    assert rot and rot[0]["detail"]["replaces"] == made["id"], rot
+    server.api("POST", "/roles/bind", {"principal": p["id"], "role": "ca-operator"}, expect=201,
+               tenant="roles", token=tenant)
+    assert server.request("GET", T + "/cas", token=own["token"]).status == 200
 
 
 def test_expired_token_is_refused_audited_and_changes_nothing(server, tenant):

@@ -436,6 +436,7 @@ static const struct {
     {"audit checkpoints --after 3", "GET", T "/audit/checkpoints?after=3", NULL},
     {"token create ci --expires-days 30", "POST", T "/tokens",
      "{\"name\":\"ci\",\"expires_days\":30}"},
+    {"token rotate --name laptop", "POST", T "/tokens/rotate", "{\"name\":\"laptop\"}"},
     {"token list", "GET", T "/tokens", NULL},
     {"token delete tok-1", "DELETE", T "/tokens/tok-1", NULL},
     {"workflow list", "GET", T "/workflows", NULL},

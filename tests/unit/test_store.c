@@ -368,6 +368,56 @@ static void schema_6_tokens_become_principals_with_their_roles(void **state)
     store_close(s);
 }
 
+/*
+ * A file of schema 15 where an administrator made a token for another
+ * principal, one for itself, and `vouchd init` made the first: migration 16
+ * gives each token the maker its token.create event names, unless that is
+ * its own principal.
+ */
+static void schema_16_tokens_get_their_makers_from_the_audit(void **state)
+{
+    struct token_rec *t = NULL;
+    struct store_tx *tx;
+    struct store *s;
+    struct err e;
+    char sql[64];
+
+    (void)state;
+    if (pg_url != NULL)
+        skip();
+    raw_exec("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)");
+    for (int i = 0; i < 15; i++) {
+        raw_exec(sqlite_migrations[i]);
+        snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%d, 0)", i + 1);
+        raw_exec(sql);
+    }
+    raw_exec("INSERT INTO tokens (tenant, id, name, hash, role, expires, created, principal) VALUES"
+             " ('t', 'tok-admin', 'a', 'h1', '', 0, 1, 'prn-admin'),"
+             " ('t', 'tok-other', 'o', 'h2', '', 0, 2, 'prn-other'),"
+             " ('t', 'tok-self', 's', 'h3', '', 0, 3, 'prn-admin'),"
+             " ('t', 'tok-quiet', 'q', 'h4', '', 0, 4, 'prn-quiet');"
+             "INSERT INTO audit VALUES ('t', 1, 1, 'init', 'token.create', 'tok-admin', 'ok', '',"
+             " '', 'x1'), ('t', 2, 2, 'tok-admin', 'token.create', 'tok-other', 'ok', '', 'x1',"
+             " 'x2'), ('t', 3, 3, 'tok-admin', 'token.create', 'tok-self', 'ok', '', 'x2', 'x3');");
+    s = open_store();
+    assert_true(store_schema_version(s) >= 16);
+    tx = begin_read(s);
+    assert_int_equal(store_token_find(tx, "h1", &t, &e), 0);
+    assert_string_equal(t->creators, "[\"init\"]");
+    token_rec_free(t);
+    assert_int_equal(store_token_find(tx, "h2", &t, &e), 0);
+    assert_string_equal(t->creators, "[\"prn-admin\"]");
+    token_rec_free(t);
+    assert_int_equal(store_token_find(tx, "h3", &t, &e), 0);
+    assert_string_equal(t->creators, "[]"); /* its own principal made it */
+    token_rec_free(t);
+    assert_int_equal(store_token_find(tx, "h4", &t, &e), 0);
+    assert_string_equal(t->creators, "[]"); /* no event names a maker */
+    token_rec_free(t);
+    store_rollback(tx);
+    store_close(s);
+}
+
 static void a_file_from_a_newer_build_is_refused(void **state)
 {
     struct store *s = open_store();
@@ -3614,6 +3664,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(migrations_run_on_a_new_file_and_reopen_is_stable),
         T(schema_6_tokens_become_principals_with_their_roles),
+        T(schema_16_tokens_get_their_makers_from_the_audit),
         T(data_survives_close_and_reopen),
         T(a_file_from_a_newer_build_is_refused),
         T(a_file_versioned_by_user_version_is_adopted),

@@ -494,6 +494,23 @@ out:
     return rc;
 }
 
+/* A CA imported with its key is a CA created: refused while ca.create waits for approval. */
+static int import_allowed(struct svc *s, const char *tenant, struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = svc_workflow_refuses(tx, tenant, "ca.create",
+                              "a CA imported with its key cannot wait in a request (the key would "
+                              "have to); make it in vouch (POST /cas, or with key_id after a key "
+                              "ceremony), which waits for approval",
+                              e);
+    store_rollback(tx);
+    return rc;
+}
+
 int svc_ca_import(struct svc *s, const struct actor *a, const char *tenant, const char *name,
                   enum signer_import_format format, const unsigned char *blob, size_t len,
                   const char *password, X509 *cert, STACK_OF(X509) * chain, struct ca_rec **out,
@@ -507,7 +524,8 @@ int svc_ca_import(struct svc *s, const struct actor *a, const char *tenant, cons
     X509 *leaf = cert;
     int rc = -1;
 
-    if (ca_validate(&req, e) != 0 || ca_prepare(s, tenant, &w, e) != 0)
+    if (ca_validate(&req, e) != 0 || import_allowed(s, tenant, e) != 0 ||
+        ca_prepare(s, tenant, &w, e) != 0)
         goto out;
     if (signer_import(s->signer, tenant, format, blob, len, password, &w.key_id, &w.pub, &certs,
                       e) != 0)

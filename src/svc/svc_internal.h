@@ -171,6 +171,14 @@ int svc_ca_create_check(const struct ca_create *req, struct err *e);
 /* Who a acts as on requests and idempotency keys: its principal (one person, whatever token). */
 const char *svc_actor_who(const struct actor *a);
 
+/*
+ * ERR_CONFLICT "<name> needs approval: <why>" when tenant has workflow name,
+ * in tx: for a way to an operation's effect that cannot wait in a request
+ * (a CA imported with its key, an offline root's first bundle).  0 if none.
+ */
+int svc_workflow_refuses(struct store_tx *tx, const char *tenant, const char *name, const char *why,
+                         struct err *e);
+
 /* ---- the persons behind a credential (svc_persons.c) ----------------------------- */
 
 /* The persons a stands for: svc_actor_who(a) and its credential's creators (a new array). */

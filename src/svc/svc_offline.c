@@ -970,7 +970,12 @@ static int import_apply(struct import_work *w, const char *pin, int *again, stru
     }
     w->new_root = ca == NULL;
     w->offline_ca = ca == NULL || strcmp(ca->status, "offline") == 0;
-    if (w->new_root && root_create(w, e) != 0)
+    if (w->new_root &&
+        (svc_workflow_refuses(w->tx, w->tenant, "ca.create",
+                              "a new offline root's bundle cannot wait in a request; import it "
+                              "before the workflow is set, or have the workflow removed for it",
+                              e) != 0 ||
+         root_create(w, e) != 0))
         goto out;
     json_array_foreach(json_object_get(w->b->payload, "certs"), i, j)
     {

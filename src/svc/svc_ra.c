@@ -161,6 +161,17 @@ int svc_workflow_list(struct svc *s, const char *tenant, struct workflow_rec ***
     return rc;
 }
 
+int svc_workflow_refuses(struct store_tx *tx, const char *tenant, const char *name, const char *why,
+                         struct err *e)
+{
+    struct workflow_rec *wf = NULL;
+
+    if (store_workflow_get(tx, tenant, name, &wf, e) != 0)
+        return e->kind == ERR_NOT_FOUND ? 0 : -1;
+    workflow_rec_free(wf);
+    return err_set(e, ERR_CONFLICT, "%s needs approval (workflow %s): %s", name, name, why);
+}
+
 /* ---- requests ------------------------------------------------------------------ */
 
 #define who_of svc_actor_who

@@ -130,6 +130,27 @@ def test_import_ca_from_pkcs12_then_issue(server, tmp_path):
                             ec.ECDSA(hashes.SHA256()))
 
 
+def test_a_ca_creation_workflow_also_refuses_an_import_with_its_key(server):
+    """Issue 23: importing a CA with its key is creating one; under a ca.create workflow it cannot
+    wait in a request (the key would have to), so it is refused and nothing changes."""
+    key = new_key("ec-p256")
+    cert = _self_signed_ca(key, "Gated Import CA")
+    body = {"name": "gated-imp",
+            "key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption()).decode(),
+            "certificate": cert.public_bytes(serialization.Encoding.PEM).decode()}
+    server.api("PUT", "/workflows/ca.create", {"required": 1})
+    try:
+        keys = server.api("GET", "/keys")["keys"]
+        r = server.request("POST", "/api/v1/t/default/cas/import", body)
+        assert r.status == 409 and "needs approval" in r.json()["detail"], r.body
+        assert server.request("GET", "/api/v1/t/default/cas/gated-imp").status == 404
+        assert server.api("GET", "/keys")["keys"] == keys  # no key reached the signer
+    finally:
+        server.api("DELETE", "/workflows/ca.create", expect=204)
+    assert server.api("POST", "/cas/import", body, expect=201)["name"] == "gated-imp"
+
+
 def test_import_ca_from_pem_key_and_certificate(server, tmp_path):
     key = new_key("rsa-2048")
     cert = _self_signed_ca(key, "Imported PEM CA")

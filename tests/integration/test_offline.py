@@ -154,6 +154,32 @@ def test_bundle_for_another_tenant_is_refused(server, ceremony):
     assert server.api("GET", "/cas", tenant="offline-other", token=token)["cas"] == []
 
 
+def test_a_new_offline_root_waits_for_no_one_under_a_ca_creation_workflow(server, tmp_path):
+    """Issue 23: a new offline root's first bundle creates a CA; under a ca.create workflow it
+    cannot wait in a request (it is the bundle itself), so it is refused and nothing changes."""
+    token = other_tenant(server, "offline-gated")
+    d = tmp_path
+    p = offline(d, "init", "--tenant", "offline-gated", "--name", "gatedroot",
+                "--subject", "/O=Vouch Test/CN=Gated Offline Root", "--public-url",
+                server.public_url, "--shares", "3", "--threshold", "2",
+                "--share-out", str(d / "custodian"))
+    fpr = p.stdout.split("SHA-256 fingerprint: ")[1].split()[0]
+    offline(d, "export", *unlock(d), "-o", str(d / "first.json"))
+    server.api("PUT", "/workflows/ca.create", {"required": 1}, tenant="offline-gated",
+               token=token)
+    audit = len(server.audit("offline-gated", token=token))
+    r = import_bundle(server, d / "first.json", pin=fpr, tenant="offline-gated", token=token)
+    assert r.status == 409 and "needs approval" in r.json()["detail"], r.body
+    assert server.api("GET", "/cas", tenant="offline-gated", token=token)["cas"] == []
+    after = server.audit("offline-gated", token=token)[audit:]
+    assert [(e["action"], e["result"]) for e in after
+            if e["action"].startswith("offline.")] == [("offline.import", "refused")]
+    server.api("DELETE", "/workflows/ca.create", expect=204, tenant="offline-gated",
+               token=token)
+    r = import_bundle(server, d / "first.json", pin=fpr, tenant="offline-gated", token=token)
+    assert r.status == 200 and r.json()["new_root"] is True, r.body
+
+
 def test_wrong_or_missing_custodian_share_is_refused(ceremony):
     d = ceremony["dir"]
     p = offline(d, "list", *unlock(d, 1), check=False)

@@ -159,6 +159,43 @@ static int tenant_admit(struct api *api, struct http_request *req, struct http_r
     return -1;
 }
 
+/*
+ * The changes a tenant that is not active may still make (issue 23): revoking
+ * (certificates, tokens, principals, roles, client CAs, EAB credentials,
+ * keys, a CA), publishing its CRLs and audit checkpoints, exporting its audit,
+ * refusing requests.  Every other change creates or signs and is refused.
+ */
+static const struct {
+    const char *method, *path;
+} while_suspended[] = {
+    {"POST", "/api/v1/t/{tenant}/certificates/{serial}/revoke"},
+    {"POST", "/api/v1/t/{tenant}/certificates/{serial}/suspend"},
+    {"POST", "/api/v1/t/{tenant}/cas/{ca}/crl"},
+    {"POST", "/api/v1/t/{tenant}/cas/{ca}/disable"},
+    {"DELETE", "/api/v1/t/{tenant}/keys/{key}"},
+    {"POST", "/api/v1/t/{tenant}/audit/checkpoints"},
+    {"PUT", "/api/v1/t/{tenant}/audit/forwarding"},
+    {"DELETE", "/api/v1/t/{tenant}/audit/forwarding"},
+    {"POST", "/api/v1/t/{tenant}/requests/{request}/reject"},
+    {"DELETE", "/api/v1/t/{tenant}/webhook"},
+    {"POST", "/api/v1/t/{tenant}/acme/endpoints/{endpoint}/eab/{kid}/revoke"},
+    {"DELETE", "/api/v1/t/{tenant}/tokens/{token}"},
+    {"POST", "/api/v1/t/{tenant}/principals/{principal}/disable"},
+    {"POST", "/api/v1/t/{tenant}/roles/unbind"},
+    {"DELETE", "/api/v1/t/{tenant}/client-cas/{client_ca}"},
+};
+
+int api_route_allowed_while_suspended(const struct http_route *route)
+{
+    if (strcmp(route->method, "GET") == 0 || strcmp(route->method, "HEAD") == 0)
+        return 1;
+    for (size_t i = 0; i < ARRAY_LEN(while_suspended); i++)
+        if (strcmp(route->method, while_suspended[i].method) == 0 &&
+            strcmp(route->pattern, while_suspended[i].path) == 0)
+            return 1;
+    return 0;
+}
+
 int api_authorize(void *app, const struct http_route *route, struct http_request *req,
                   struct http_response *resp)
 {
@@ -196,6 +233,9 @@ int api_authorize(void *app, const struct http_route *route, struct http_request
     }
     if (strcmp(route->permission, "system") != 0 && tenant_admit(api, req, resp) != 0)
         return -1;
+    if (strcmp(route->permission, "system") != 0 && !api_route_allowed_while_suspended(route) &&
+        svc_tenant_creates(api->svc, api_tenant(req), &e) != 0)
+        goto refuse;
     return 0;
 refuse:
     if (e.kind == ERR_UNAUTHENTICATED)

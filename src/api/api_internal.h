@@ -89,6 +89,8 @@ void api_audit_forwarding_get(void *app, struct http_request *req, struct http_r
 void api_audit_forwarding_delete(void *app, struct http_request *req, struct http_response *resp);
 void api_token_create(void *app, struct http_request *req, struct http_response *resp);
 void api_token_list(void *app, struct http_request *req, struct http_response *resp);
+/* 1 if a tenant that is not active may still call route (reads, revocation, export). */
+int api_route_allowed_while_suspended(const struct http_route *route);
 void api_token_rotate(void *app, struct http_request *req, struct http_response *resp);
 void api_token_delete(void *app, struct http_request *req, struct http_response *resp);
 void api_tsa_create(void *app, struct http_request *req, struct http_response *resp);

@@ -5,6 +5,8 @@
  */
 #include "api/api_internal.h"
 
+#include <string.h>
+
 #define JSON  "application/json"
 #define KB    1024
 #define SMALL (64 * KB)
@@ -178,10 +180,13 @@ static void routes_print(FILE *out, const struct http_route *r, size_t n, const 
     for (size_t i = 0; i < n; i++, *first = 0)
         fprintf(out,
                 "%s\n  {\"method\": \"%s\", \"path\": \"%s\", \"permission\": \"%s\", "
-                "\"listener\": \"%s\", \"content_type\": %s%s%s, \"body_limit\": %zu}",
+                "\"listener\": \"%s\", \"content_type\": %s%s%s, \"body_limit\": %zu%s}",
                 *first ? "" : ",", r[i].method, r[i].pattern, r[i].permission, listener,
                 r[i].content_type ? "\"" : "", r[i].content_type ? r[i].content_type : "null",
-                r[i].content_type ? "\"" : "", r[i].body_limit);
+                r[i].content_type ? "\"" : "", r[i].body_limit,
+                strncmp(r[i].pattern, T "/", strlen(T "/")) != 0 ? ""
+                : api_route_allowed_while_suspended(&r[i])       ? ", \"while_suspended\": true"
+                                                                 : ", \"while_suspended\": false");
 }
 
 void api_routes_print(FILE *out)

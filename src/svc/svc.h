@@ -162,6 +162,12 @@ int svc_cert_quota(struct store_tx *tx, const struct tenant_rec *t, struct err *
  */
 int svc_tenant_admit(struct svc *s, const char *tenant, long *refused, struct err *e);
 /*
+ * 0 if tenant may create or sign: ERR_FORBIDDEN "tenant ... is not active"
+ * when it is suspended (read now, not from the admission cache).  What a
+ * suspended tenant may still do (read, export, revoke) does not ask.
+ */
+int svc_tenant_creates(struct svc *s, const char *tenant, struct err *e);
+/*
  * Called every second or so: every NODE_BEAT_SECONDS this node renews its
  * lease "node/<name>" (of _system) and counts the nodes holding one.  A
  * tenant's API rate is shared by that many nodes: each admits its share.

@@ -323,6 +323,22 @@ static int bucket_take(struct gate *g, int nodes, int64_t now)
     return 1;
 }
 
+int svc_tenant_creates(struct svc *s, const char *tenant, struct err *e)
+{
+    struct tenant_rec *t = NULL;
+    int rc;
+
+    if (svc_tenant_get(s, tenant, &t, e) != 0)
+        return -1;
+    rc = strcmp(t->status, "active") == 0
+             ? 0
+             : err_set(e, ERR_FORBIDDEN,
+                       "tenant %s is not active (%s): it may read, export and revoke only", tenant,
+                       t->status);
+    tenant_rec_free(t);
+    return rc;
+}
+
 int svc_tenant_admit(struct svc *s, const char *tenant, long *refused, struct err *e)
 {
     int64_t now = now_ms();

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import VOUCH, Server, make_csr, other_tenant, run, write
+from conftest import VOUCH, VOUCHD, Server, make_csr, other_tenant, run, write
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +103,56 @@ def test_a_suspended_tenant_issues_nothing_but_keeps_serving_status(server, tmp_
     assert system(server, "POST", "/acme/reactivate", {})["status"] == "active"
     issue(server, "acme", token, "after.acme.example")
     assert server.api("GET", "/audit/verify", tenant="acme", token=token)["ok"] is True
+
+
+def test_a_suspended_tenant_creates_and_signs_nothing_route_by_route(server):
+    """Issue 23: every route of a tenant that changes something answers 403 "not active" while
+    the tenant is suspended, but those that revoke, publish, export or refuse (marked
+    while_suspended in vouchd --routes); nothing any refused route reaches changes."""
+    import re
+    token = make_tenant(server, "frozen")
+    serial = issue(server, "frozen", token, "held.frozen.example").json()["serial"]
+    routes = json.loads(subprocess.run([VOUCHD, "--routes"], capture_output=True, text=True,
+                                       check=True).stdout)["routes"]
+    writes = [r for r in routes if "while_suspended" in r and r["method"] != "GET"]
+    allowed = {(r["method"], r["path"]) for r in writes if r["while_suspended"]}
+    assert ("POST", "/api/v1/t/{tenant}/certificates/{serial}/revoke") in allowed
+    assert ("POST", "/api/v1/t/{tenant}/principals") not in allowed
+    reads = ["/principals", "/tokens", "/roles", "/cas", "/keys", "/profiles", "/workflows",
+             "/entities", "/tsa", "/acme/endpoints", "/client-cas", "/certificates?limit=1000"]
+
+    def snapshot():
+        """What the routes could change; not the OCSP responders' keys and certificates, which
+        vouch renews by itself, also for a suspended tenant (docs/decisions.md)."""
+        out = {p: server.api("GET", p, tenant="frozen", token=token) for p in reads}
+        out["/keys"] = [k for k in out["/keys"]["keys"] if k["ca"] is not None]
+        out["/certificates?limit=1000"] = [
+            c for c in out["/certificates?limit=1000"]["certificates"]
+            if c["profile"] != "ocsp-signing"]
+        return out
+
+    system(server, "POST", "/frozen/suspend", {"reason": "route by route"})
+    try:
+        before = snapshot()
+        for r in writes:
+            path = r["path"].replace("{tenant}", "frozen")
+            path = re.sub(r"\{[a-z_]+\}", "x", path)
+            body = {} if r["content_type"] else None
+            got = server.request(r["method"], path, body, token=token)
+            refused = got.status == 403 and b"not active" in got.body
+            assert refused != r["while_suspended"], (r["method"], r["path"], got.status,
+                                                     got.body[:200])
+        # The allowed ones were sent empty bodies and unknown names: nothing changed either.
+        assert snapshot() == before
+        # Revocation itself goes on.
+        server.api("POST", f"/certificates/{serial}/revoke", {"reason": "cessationOfOperation"},
+                   tenant="frozen", token=token)
+        assert server.api("GET", f"/certificates/{serial}", tenant="frozen",
+                          token=token)["status"] == "revoked"
+    finally:
+        system(server, "POST", "/frozen/reactivate", {})
+    server.api("POST", "/principals", {"name": "thawed", "kind": "user"}, expect=201,
+               tenant="frozen", token=token)
 
 
 def test_the_hourly_certificate_quota_refuses_with_429(server):

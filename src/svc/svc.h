@@ -263,6 +263,7 @@ struct svc_key_info {
     char *key_id;
     char *key_type; /* key_type_name(), or "unknown" */
     char *ca;       /* the CA using the key, NULL if none */
+    char *users;    /* JSON array: "ca:NAME", "ocsp-responder:CA", "tsa:UNIT", "webhook", ... */
 };
 /* The tenant's keys in the signer's store: *out (svc_key_list_free) and *n. */
 int svc_key_list(struct svc *s, const char *tenant, struct svc_key_info **out, int *n,
@@ -275,10 +276,14 @@ void svc_key_list_free(struct svc_key_info *keys, int n);
  */
 int svc_key_generate(struct svc *s, const struct actor *a, const char *tenant, const char *key_type,
                      struct svc_key_info *out, char **pub_pem, struct err *e);
-/* Deletes a key no CA uses (ERR_CONFLICT if one does); audited as key.delete. */
+/* Deletes a key nothing uses (ERR_CONFLICT naming its users); audited as key.delete. */
 int svc_key_delete(struct svc *s, const struct actor *a, const char *tenant, const char *key_id,
                    struct err *e);
-/* 0 if no CA of tenant uses key_id; ERR_CONFLICT naming the CA if one does. */
+/*
+ * 0 if nothing of tenant uses key_id: no CA, OCSP responder, TSA unit, ACME
+ * EAB credential, webhook secret or audit checkpoint; else ERR_CONFLICT naming
+ * each user.
+ */
 int svc_key_in_use(struct svc *s, const char *tenant, const char *key_id, struct err *e);
 
 /* ---- CAs ------------------------------------------------------------ */
@@ -779,8 +784,6 @@ int svc_tsa_respond(struct svc *s, const char *tenant, const char *unit, const u
  */
 int svc_audit_key(struct svc *s, const char *tenant, int create, struct audit_key_rec **out,
                   struct err *e);
-/* Whether key_id is tenant's audit key (which must not be deleted). */
-int svc_audit_is_key(struct svc *s, const char *tenant, const char *key_id);
 /*
  * Signs tenant's chain head as a checkpoint unless the last checkpoint is
  * already at the head; *seq gets the head's seq.  ERR_NOT_FOUND if the chain is empty.

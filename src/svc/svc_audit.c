@@ -130,16 +130,6 @@ int svc_audit_key(struct svc *s, const char *tenant, int create, struct audit_ke
     return rc;
 }
 
-int svc_audit_is_key(struct svc *s, const char *tenant, const char *key_id)
-{
-    struct audit_key_rec *k = NULL;
-    struct err e;
-    int is = svc_audit_key(s, tenant, 0, &k, &e) == 0 && strcmp(k->key_id, key_id) == 0;
-
-    audit_key_rec_free(k);
-    return is;
-}
-
 int svc_sign_der(struct svc *s, const char *tenant, const char *key_id, const unsigned char *der,
                  size_t len, unsigned char **sig, size_t *sig_len, struct err *e)
 {

@@ -19,76 +19,123 @@ void svc_key_list_free(struct svc_key_info *keys, int n)
         free(keys[i].key_id);
         free(keys[i].key_type);
         free(keys[i].ca);
+        free(keys[i].users);
     }
     free(keys);
 }
 
 /* The name of tenant's CA that uses key_id (caller frees), NULL if none; -1 on a store error. */
-static int key_ca(struct svc *s, const char *tenant, const char *key_id, char **ca, struct err *e)
+/* Adds user to users[key_id] (an object of arrays). */
+static void user_add(json_t *users, const char *key_id, const char *fmt, const char *name)
 {
-    struct store_tx *tx = store_begin_read(s->store, e);
-    struct ca_rec **list = NULL;
-    size_t n = 0;
+    json_t *list;
+    char *u;
 
-    *ca = NULL;
-    if (tx == NULL)
-        return -1;
-    if (store_ca_list(tx, tenant, &list, &n, e) != 0) {
-        store_rollback(tx);
-        return -1;
+    if (key_id == NULL || key_id[0] == '\0')
+        return;
+    if ((list = json_object_get(users, key_id)) == NULL) {
+        list = json_array();
+        json_object_set_new(users, key_id, list);
     }
-    store_rollback(tx);
-    for (size_t i = 0; i < n; i++) {
-        if (*ca == NULL && strcmp(list[i]->key_id, key_id) == 0)
-            *ca = xstrdup(list[i]->name);
-        ca_rec_free(list[i]);
-    }
-    free(list);
-    return 0;
+    u = xasprintf(fmt, name);
+    json_array_append_new(list, json_string(u));
+    free(u);
 }
 
-/* Whether key_id is the key tenant's webhook secret is derived from (-1 on a read error). */
-static int webhook_is_key(struct svc *s, const char *tenant, const char *key_id, struct err *e)
+/*
+ * Who uses each key of tenant, in one read: {"key-...": ["ca:root",
+ * "ocsp-responder:root", "tsa:unit", "webhook", "acme-eab:endpoint", "audit"]}
+ * (*out, a new object).
+ */
+static int key_users(struct svc *s, const char *tenant, json_t **out, struct err *e)
 {
     struct store_tx *tx = store_begin_read(s->store, e);
+    json_t *users = json_object();
+    struct ca_rec **cas = NULL;
+    struct tsa_unit_rec **units = NULL;
+    struct acme_eab_rec **eabs = NULL;
+    struct ocsp_responder_rec *r = NULL;
     struct webhook_rec *w = NULL;
-    int rc;
+    struct audit_key_rec *ak = NULL;
+    size_t ncas = 0, nunits = 0, neabs = 0;
+    struct err ae;
+    int rc = -1;
 
-    if (tx == NULL)
+    if (tx == NULL) {
+        json_decref(users);
         return -1;
-    rc = store_webhook_get(tx, tenant, &w, e);
+    }
+    if (store_ca_list(tx, tenant, &cas, &ncas, e) != 0 ||
+        store_tsa_unit_list(tx, tenant, &units, &nunits, e) != 0 ||
+        store_acme_eab_list(tx, tenant, NULL, &eabs, &neabs, e) != 0)
+        goto out;
+    for (size_t i = 0; i < ncas; i++) {
+        user_add(users, cas[i]->key_id, "ca:%s", cas[i]->name);
+        if (store_ocsp_responder_get(tx, tenant, cas[i]->name, &r, e) == 0)
+            user_add(users, r->key_id, "ocsp-responder:%s", cas[i]->name);
+        else if (e->kind != ERR_NOT_FOUND)
+            goto out;
+        ocsp_responder_rec_free(r);
+        r = NULL;
+    }
+    for (size_t i = 0; i < nunits; i++)
+        user_add(users, units[i]->key_id, "tsa:%s", units[i]->name);
+    for (size_t i = 0; i < neabs; i++)
+        user_add(users, eabs[i]->key_id, "acme-eab:%s", eabs[i]->endpoint);
+    if (store_webhook_get(tx, tenant, &w, e) == 0)
+        user_add(users, w->key_id, "%s", "webhook");
+    else if (e->kind != ERR_NOT_FOUND)
+        goto out;
+    rc = 0;
+out:
     store_rollback(tx);
-    if (rc != 0)
-        return e->kind == ERR_NOT_FOUND ? 0 : -1;
-    rc = w->key_id != NULL && strcmp(w->key_id, key_id) == 0;
+    if (rc == 0 && svc_audit_key(s, tenant, 0, &ak, &ae) == 0)
+        user_add(users, ak->key_id, "%s", "audit");
+    audit_key_rec_free(ak);
     webhook_rec_free(w);
+    for (size_t i = 0; i < ncas; i++)
+        ca_rec_free(cas[i]);
+    free(cas);
+    tsa_unit_rec_list_free(units, nunits);
+    acme_eab_rec_list_free(eabs, neabs);
+    if (rc == 0)
+        *out = users;
+    else
+        json_decref(users);
     return rc;
+}
+
+/* A JSON array's strings joined with ", " (caller frees). */
+static char *users_text(const json_t *list)
+{
+    char *text = xstrdup(""), *next;
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(list, i, v)
+    {
+        next = xasprintf("%s%s%s", text, i ? ", " : "", json_string_value(v));
+        free(text);
+        text = next;
+    }
+    return text;
 }
 
 int svc_key_in_use(struct svc *s, const char *tenant, const char *key_id, struct err *e)
 {
-    char *ca = NULL;
-    int hook;
+    json_t *users = NULL, *list;
+    char *text;
+    int rc = 0;
 
-    if (svc_audit_is_key(s, tenant, key_id))
-        return err_set(e, ERR_CONFLICT, "key %s is the tenant's audit key", key_id);
-    if ((hook = webhook_is_key(s, tenant, key_id, e)) != 0)
-        return hook < 0
-                   ? -1
-                   : err_set(e, ERR_CONFLICT,
-                             "key %s is the key the tenant's webhook secret comes from", key_id);
-    if ((hook = svc_acme_eab_key_in_use(s, tenant, key_id, e)) != 0)
-        return hook < 0 ? -1
-                        : err_set(e, ERR_CONFLICT,
-                                  "key %s is the key the tenant's ACME EAB keys come from", key_id);
-    if (key_ca(s, tenant, key_id, &ca, e) != 0)
+    if (key_users(s, tenant, &users, e) != 0)
         return -1;
-    if (ca != NULL) {
-        err_set(e, ERR_CONFLICT, "key %s is the key of CA %s", key_id, ca);
-        free(ca);
-        return -1;
+    if ((list = json_object_get(users, key_id)) != NULL) {
+        text = users_text(list);
+        rc = err_set(e, ERR_CONFLICT, "key %s is in use by %s", key_id, text);
+        free(text);
     }
-    return 0;
+    json_decref(users);
+    return rc;
 }
 
 int svc_key_list(struct svc *s, const char *tenant, struct svc_key_info **out, int *n,
@@ -96,28 +143,35 @@ int svc_key_list(struct svc *s, const char *tenant, struct svc_key_info **out, i
 {
     struct signer_key_info *keys = NULL;
     struct svc_key_info *r;
+    json_t *users = NULL, *list;
+    size_t j;
+    json_t *v;
     int count = 0;
 
-    if (signer_key_list(s->signer, tenant, &keys, &count, e) != 0)
+    if (key_users(s, tenant, &users, e) != 0)
         return -1;
+    if (signer_key_list(s->signer, tenant, &keys, &count, e) != 0) {
+        json_decref(users);
+        return -1;
+    }
     r = xcalloc((size_t)count + 1, sizeof(*r));
     for (int i = 0; i < count; i++) {
         r[i].key_id = keys[i].key_id;
         r[i].key_type = keys[i].key_type;
         keys[i].key_id = keys[i].key_type = NULL;
-        if (key_ca(s, tenant, r[i].key_id, &r[i].ca, e) != 0) {
-            signer_key_list_free(keys, count);
-            svc_key_list_free(r, count);
-            return -1;
-        }
+        list = json_object_get(users, r[i].key_id);
+        r[i].users = json_dumps(list ? list : json_array(), JSON_COMPACT);
+        json_array_foreach(list, j, v) if (strncmp(json_string_value(v), "ca:", 3) == 0 &&
+                                           r[i].ca == NULL) r[i]
+            .ca = xstrdup(json_string_value(v) + 3);
     }
     signer_key_list_free(keys, count);
+    json_decref(users);
     *out = r;
     *n = count;
     return 0;
 }
 
-/* The PEM SubjectPublicKeyInfo of pub (caller frees); NULL on failure. */
 static char *pubkey_pem(EVP_PKEY *pub)
 {
     BIO *bio = BIO_new(BIO_s_mem());

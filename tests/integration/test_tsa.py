@@ -436,3 +436,30 @@ def test_a_unit_is_changed_and_disabled_and_its_tokens_stay(server, units, pki, 
         server.api("PUT", "/tsa/ts-change", body, expect=400)
     server.api("PUT", "/tsa/nosuch", {"status": "disabled"}, expect=404)
     assert server.api("GET", "/tsa/ts-change")["hashes"] == ["sha512"]
+
+
+def test_keys_in_use_name_their_users_and_are_not_deleted(server, units, tmp_path):
+    """Issue 23: a TSA unit's key, an OCSP responder's, a CA's and the audit key cannot be
+    deleted (409 naming the user); the key list shows each key's users; the TSA still signs."""
+    server.api("POST", "/audit/checkpoints", {})  # makes the audit key
+
+    def users():
+        return {u: k["key_id"] for k in server.api("GET", "/keys")["keys"] for u in k["users"]}
+
+    # The delegated responders are made by the scheduler once the CA exists.
+    deadline = time.monotonic() + 60
+    while not any(u.startswith("ocsp-responder:") for u in users()):
+        assert time.monotonic() < deadline, "no OCSP responder key within 60 s"
+        time.sleep(0.1)
+    by_user = users()
+    responder = next(u for u in by_user if u.startswith("ocsp-responder:"))
+    keys = server.api("GET", "/keys")["keys"]
+    for user in ("tsa:ts-p256", responder, "ca:issuing", "audit"):
+        key_id = by_user[user]
+        r = server.request("DELETE", f"/api/v1/t/default/keys/{key_id}")
+        assert r.status == 409 and user in r.json()["detail"], (user, r.body)
+        p = server.cli("key", "delete", key_id, check=False)
+        assert p.returncode != 0 and user in p.stderr, (user, p.stdout, p.stderr)
+    assert server.api("GET", "/keys")["keys"] == keys
+    der = timestamp(server, tmp_path, "ts-p256")
+    assert status_of(reply_text(tmp_path, der)) == "Granted."

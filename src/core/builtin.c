@@ -7,17 +7,20 @@
 #include <string.h>
 
 #define ALL_KEYS "[\"ec-p256\", \"ec-p384\", \"rsa-2048\", \"rsa-3072\", \"rsa-4096\", \"ed25519\"]"
+/* What the CA/Browser Forum Baseline Requirements allow (§6.1.5): no Ed25519. */
+#define BR_KEYS "[\"ec-p256\", \"ec-p384\", \"rsa-2048\", \"rsa-3072\", \"rsa-4096\"]"
 
 static const char tls_server[] =
     "{\n"
-    "  \"description\": \"TLS server (CA/Browser Forum Baseline Requirements)\",\n"
-    "  \"validity\": {\"default_days\": 90, \"max_days\": 397, \"backdate_seconds\": 300},\n"
-    "  \"key_types\": " ALL_KEYS ",\n"
+    "  \"description\": \"TLS server, domain validated (CA/Browser Forum Baseline "
+    "Requirements)\",\n"
+    "  \"validity\": {\"default_days\": 90, \"max_days\": 200, \"backdate_seconds\": 300},\n"
+    "  \"key_types\": " BR_KEYS ",\n"
     "  \"key_usage\": [\"digitalSignature\", \"keyEncipherment\"],\n"
     "  \"extended_key_usage\": [\"serverAuth\"],\n"
     "  \"basic_constraints\": {\"ca\": false},\n"
-    "  \"subject\": {\"CN\": \"optional\", \"O\": \"optional\", \"L\": \"optional\",\n"
-    "              \"ST\": \"optional\", \"C\": \"optional\", \"other\": \"forbidden\"},\n"
+    "  \"policies\": [\"2.23.140.1.2.1\"],\n"
+    "  \"subject\": {\"CN\": \"optional\", \"C\": \"optional\", \"other\": \"forbidden\"},\n"
     "  \"san\": {\"dns\": {\"rule\": \"optional\", \"max\": 100},\n"
     "          \"ip\": {\"rule\": \"optional\", \"max\": 20},\n"
     "          \"required\": true, \"cn_in_san\": true},\n"
@@ -52,7 +55,7 @@ static const char email[] =
     "  \"description\": \"S/MIME: signed and encrypted e-mail\",\n"
     "  \"validity\": {\"default_days\": 365, \"max_days\": 825},\n"
     "  \"key_types\": " ALL_KEYS ",\n"
-    "  \"key_usage\": [\"digitalSignature\", \"keyEncipherment\"],\n"
+    "  \"key_usage\": [\"digitalSignature\", \"keyEncipherment\", \"keyAgreement\"],\n"
     "  \"extended_key_usage\": [\"emailProtection\"],\n"
     "  \"basic_constraints\": {\"ca\": false},\n"
     "  \"subject\": {\"CN\": \"optional\", \"O\": \"optional\", \"OU\": \"optional\",\n"
@@ -67,13 +70,14 @@ static const char email[] =
 static const char code_signing[] =
     "{\n"
     "  \"description\": \"Code signing (CA/Browser Forum code signing requirements)\",\n"
-    "  \"validity\": {\"default_days\": 365, \"max_days\": 1185},\n"
+    "  \"validity\": {\"default_days\": 365, \"max_days\": 460},\n"
     "  \"key_types\": [\"ec-p256\", \"ec-p384\", \"rsa-3072\", \"rsa-4096\"],\n"
     "  \"key_usage\": [\"digitalSignature\"],\n"
     "  \"extended_key_usage\": [\"codeSigning\"],\n"
     "  \"basic_constraints\": {\"ca\": false},\n"
+    "  \"policies\": [\"2.23.140.1.4.1\"],\n"
     "  \"subject\": {\"CN\": \"required\", \"O\": \"required\", \"OU\": \"optional\",\n"
-    "              \"L\": \"optional\", \"ST\": \"optional\", \"C\": \"optional\"},\n"
+    "              \"L\": \"optional\", \"ST\": \"optional\", \"C\": \"required\"},\n"
     "  \"aia\": {\"ocsp\": true, \"ca_issuers\": true},\n"
     "  \"cdp\": true\n"
     "}\n";

@@ -31,6 +31,7 @@ struct init_opts {
     /* keys in a PKCS#11 token (optional): module, token, backup token, PIN file */
     const char *p11_module, *p11_token, *p11_backup, *p11_pin_file;
     const char *database; /* storage URL; NULL = sqlite:DIR/vouch.db */
+    const char *country;  /* the demo CAs' countryName: two capital letters */
 };
 
 static int init_usage(void)
@@ -38,13 +39,14 @@ static int init_usage(void)
     fprintf(stderr,
             "usage: vouchd init DIR [--api-port N] [--public-port N] [--no-tls] [--json]\n"
             "         [--pkcs11-module PATH --pkcs11-token LABEL [--pkcs11-backup-token LABEL]\n"
-            "          [--pkcs11-pin-file PATH]] [--database URL]\n");
+            "          [--pkcs11-pin-file PATH]] [--database URL] [--country CC]\n");
     return 2;
 }
 
 static int init_parse(int argc, char **argv, struct init_opts *o)
 {
-    *o = (struct init_opts){.api_port = 8443, .public_port = 8080, .tls = 1};
+    /* "XX": ISO 3166-1 user-assigned, no country of its own until one is given */
+    *o = (struct init_opts){.api_port = 8443, .public_port = 8080, .tls = 1, .country = "XX"};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--api-port") == 0 && i + 1 < argc)
             o->api_port = atoi(argv[++i]);
@@ -64,12 +66,16 @@ static int init_parse(int argc, char **argv, struct init_opts *o)
             o->p11_pin_file = argv[++i];
         else if (strcmp(argv[i], "--database") == 0 && i + 1 < argc)
             o->database = argv[++i];
+        else if (strcmp(argv[i], "--country") == 0 && i + 1 < argc)
+            o->country = argv[++i];
         else if (argv[i][0] != '-' && o->dir == NULL)
             o->dir = argv[i];
         else
             return -1;
     }
     if ((o->p11_module == NULL) != (o->p11_token == NULL))
+        return -1;
+    if (strlen(o->country) != 2 || strspn(o->country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 2)
         return -1;
     return o->dir ? 0 : -1;
 }
@@ -296,7 +302,7 @@ int daemon_init(int argc, char **argv)
     struct signer *signer = NULL;
     struct store *store = NULL;
     struct svc *svc = NULL;
-    char abs[PATH_MAX], *sys = NULL, *adm = NULL;
+    char abs[PATH_MAX], *sys = NULL, *adm = NULL, *root_subject = NULL, *issuing_subject = NULL;
     struct err e;
     int rc = 1;
 
@@ -344,10 +350,11 @@ int daemon_init(int argc, char **argv)
         if (svc == NULL)
             goto out;
     }
+    root_subject = xasprintf("/C=%s/O=Vouch Demo/CN=Vouch Demo Root CA", o.country);
+    issuing_subject = xasprintf("/C=%s/O=Vouch Demo/CN=Vouch Demo Issuing CA", o.country);
     if (svc_tenant_create(svc, &init_actor, "default", &e) != 0 ||
-        ca_make(svc, "root", "/O=Vouch Demo/CN=Vouch Demo Root CA", "ec-p384", NULL, 3650, &e) ||
-        ca_make(svc, "issuing", "/O=Vouch Demo/CN=Vouch Demo Issuing CA", "ec-p256", "root", 1825,
-                &e) ||
+        ca_make(svc, "root", root_subject, "ec-p384", NULL, 3650, &e) ||
+        ca_make(svc, "issuing", issuing_subject, "ec-p256", "root", 1825, &e) ||
         (o.tls && (tls_make(svc, abs, &e) != 0 || ca_cert_write(svc, abs, &e) != 0)) ||
         tokens_make(svc, &sys, &adm, &e) != 0)
         goto out;
@@ -362,6 +369,8 @@ out:
         secure_zero(adm, strlen(adm));
     free(sys);
     free(adm);
+    free(root_subject);
+    free(issuing_subject);
     svc_free(svc);
     store_close(store);
     signer_stop(signer);

@@ -308,11 +308,14 @@ def new_key(kind="ec-p256"):
     raise ValueError(kind)
 
 
-def make_csr(cn=None, dns=(), ips=(), emails=(), key=None, org=None, extra_ext=None, ou=None):
+def make_csr(cn=None, dns=(), ips=(), emails=(), key=None, org=None, extra_ext=None, ou=None,
+             country=None):
     """A PEM CSR (str) and its key."""
     import ipaddress
     key = key or new_key()
     attrs = []
+    if country:
+        attrs.append(x509.NameAttribute(NameOID.COUNTRY_NAME, country))
     if org:
         attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
     if ou:

@@ -72,21 +72,87 @@ def test_caissuers_url_serves_the_issuing_ca(server):
         issuing.encode())
 
 
-@pytest.mark.parametrize("profile,purpose,eku", [
-    ("tls-client", "sslclient", ExtendedKeyUsageOID.CLIENT_AUTH),
-    ("email", "smimesign", ExtendedKeyUsageOID.EMAIL_PROTECTION),
-    ("code-signing", None, ExtendedKeyUsageOID.CODE_SIGNING),
+def certtool_verify(tmp_path, leaf, chain, purpose_oid):
+    """GnuTLS certtool verifies leaf + chain up to the root for the purpose (an EKU OID)."""
+    roots = [b for b in chain.split("-----END CERTIFICATE-----") if "BEGIN" in b]
+    write(tmp_path / "root.pem", roots[-1] + "-----END CERTIFICATE-----\n")
+    write(tmp_path / "path.pem", leaf + chain)
+    p = run("certtool", "--verify", "--load-ca-certificate", str(tmp_path / "root.pem"),
+            "--infile", str(tmp_path / "path.pem"), f"--verify-purpose={purpose_oid}")
+    assert "Chain verification output: Verified." in p.stdout, p.stdout
+
+
+@pytest.mark.parametrize("profile,key_type,names,purposes,eku,policy", [
+    ("tls-server", "ec-p256", {"cn": "www.example.com", "dns": ["www.example.com"]},
+     ["sslserver"], ExtendedKeyUsageOID.SERVER_AUTH, "2.23.140.1.2.1"),
+    ("tls-server", "rsa-2048", {"cn": "www.example.com", "dns": ["www.example.com"]},
+     ["sslserver"], ExtendedKeyUsageOID.SERVER_AUTH, "2.23.140.1.2.1"),
+    ("tls-client", "ec-p256", {"cn": "Alice Example", "emails": ["alice@example.com"]},
+     ["sslclient"], ExtendedKeyUsageOID.CLIENT_AUTH, None),
+    # OpenSSL 3.0's smimeencrypt purpose wants keyEncipherment, which RFC 8813 forbids on EC
+    # keys: an EC certificate's encryption is checked by encrypting to it (below) instead.
+    ("email", "ec-p256", {"cn": "Alice Example", "emails": ["alice@example.com"]},
+     ["smimesign"], ExtendedKeyUsageOID.EMAIL_PROTECTION, None),
+    ("email", "rsa-2048", {"cn": "Alice Example", "emails": ["alice@example.com"]},
+     ["smimesign", "smimeencrypt"], ExtendedKeyUsageOID.EMAIL_PROTECTION, None),
+    ("code-signing", "ec-p256", {"cn": "Alice Example", "org": "Example Corp", "country": "DE"},
+     [], ExtendedKeyUsageOID.CODE_SIGNING, "2.23.140.1.4.1"),
 ])
-def test_builtin_end_entity_profiles_issue_verifiable_certificates(server, tmp_path, profile,
-                                                                   purpose, eku):
-    # code-signing requires an organisation and forbids e-mail SANs; the others accept both.
-    emails = [] if profile == "code-signing" else ["alice@example.com"]
-    csr, _ = make_csr(cn="Alice Example", emails=emails, org="Example Corp")
+def test_builtin_end_entity_profiles_serve_the_purpose_they_claim(server, tmp_path, profile,
+                                                                   key_type, names, purposes,
+                                                                   eku, policy):
+    """Issue 23: each built-in profile's certificate passes OpenSSL's purpose check and GnuTLS's
+    (OpenSSL 3.0 has no code-signing purpose: certtool checks that one) and carries the
+    CA/Browser Forum policy its description claims."""
+    csr, key = make_csr(key=new_key(key_type), **names)
     r = issue(server, csr, profile=profile)
     assert r.status == 201, r.body
-    verify_chain(tmp_path, r.json()["certificate"], r.json()["chain"], purpose=purpose)
-    cert = x509.load_pem_x509_certificate(r.json()["certificate"].encode())
+    leaf, chain = r.json()["certificate"], r.json()["chain"]
+    for purpose in purposes:
+        verify_chain(tmp_path, leaf, chain, purpose=purpose)
+    certtool_verify(tmp_path, leaf, chain, eku.dotted_string)
+    if profile == "email":  # "signed and encrypted e-mail": a message encrypted to it opens
+        write(tmp_path / "leaf.pem", leaf)
+        write(tmp_path / "key.pem", key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()).decode())
+        write(tmp_path / "msg.txt", "for Alice only\n")
+        run("openssl", "cms", "-encrypt", "-aes256", "-in", str(tmp_path / "msg.txt"),
+            "-out", str(tmp_path / "msg.p7m"), "-recip", str(tmp_path / "leaf.pem"))
+        p = run("openssl", "cms", "-decrypt", "-in", str(tmp_path / "msg.p7m"),
+                "-recip", str(tmp_path / "leaf.pem"), "-inkey", str(tmp_path / "key.pem"))
+        assert p.stdout == "for Alice only\n", p.stdout
+        # ... with the key usage that says so (RFC 8551 §4.4.2, RFC 8813 §3 for EC keys)
+        ku = x509.load_pem_x509_certificate(leaf.encode()).extensions.get_extension_for_class(
+            x509.KeyUsage).value
+        ec = key_type.startswith("ec-")
+        assert (ku.key_agreement, ku.key_encipherment) == (ec, not ec), ku
+    cert = x509.load_pem_x509_certificate(leaf.encode())
     assert eku in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    try:
+        policies = [p.policy_identifier.dotted_string for p in
+                    cert.extensions.get_extension_for_class(x509.CertificatePolicies).value]
+    except x509.ExtensionNotFound:
+        policies = []
+    assert policies == ([policy] if policy else []), policies
+
+
+@pytest.mark.parametrize("profile,csr_args,why", [
+    ("tls-server", {"cn": "www.example.com", "dns": ["www.example.com"], "key_type": "ed25519"},
+     "key: ed25519 not allowed"),
+    ("tls-server", {"cn": "www.example.com", "dns": ["www.example.com"], "org": "Example Corp"},
+     "subject.O: forbidden"),
+    ("code-signing", {"cn": "Alice Example", "org": "Example Corp"}, "subject.C: required"),
+])
+def test_builtin_profiles_refuse_what_their_requirements_do_not_allow(server, profile, csr_args,
+                                                                      why):
+    args = dict(csr_args)
+    key_type = args.pop("key_type", "ec-p256")
+    csr, _ = make_csr(key=new_key(key_type), **args)
+    before = cert_count(server)
+    r = issue(server, csr, profile=profile)
+    assert r.status == 422 and why in r.json()["detail"], r.body
+    assert cert_count(server) == before
 
 
 def test_time_stamping_profile_has_critical_timestamping_eku_only(server, tmp_path):

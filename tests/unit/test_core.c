@@ -598,9 +598,34 @@ static void check_leaf(X509 *leaf, X509 *inter, int t)
     free(sans);
 }
 
+/* email: EC keys agree on keys, RSA keys encipher them, Ed25519 keys sign only (issue 23). */
+static void test_email_certificates_can_encrypt_with_every_key_type(void **state)
+{
+    struct profile *mail = builtin("email");
+    X509 *root = root_new(K_P256);
+    const char *sans = "[\"email:a@example.com\"]";
+    X509 *ec = issue(mail, "/CN=A", sans, keys[K_P256][2], root, keys[K_P256][0], &urls);
+    X509 *rsa = issue(mail, "/CN=A", sans, keys[K_RSA][2], root, keys[K_P256][0], &urls);
+    X509 *ed = issue(mail, "/CN=A", sans, keys[K_ED25519][2], root, keys[K_P256][0], &urls);
+
+    (void)state;
+    assert_int_equal(X509_get_key_usage(ec), KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT);
+    assert_int_equal(X509_get_key_usage(rsa), KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT);
+    assert_int_equal(X509_get_key_usage(ed), KU_DIGITAL_SIGNATURE);
+    X509_free(ec);
+    X509_free(rsa);
+    X509_free(ed);
+    X509_free(root);
+    profile_free(mail);
+}
+
 static void test_chain_verifies_for_every_key_type(void **state)
 {
-    struct profile *tls = builtin("tls-server");
+    /* tls-server with every key type (the built-in one follows the BR: no Ed25519) */
+    struct profile *tls =
+        builtin_with("tls-server", "key_types",
+                     "[\"ec-p256\", \"ec-p384\", \"rsa-2048\", \"rsa-3072\", \"rsa-4096\", "
+                     "\"ed25519\"]");
 
     (void)state;
     for (int t = 0; t < KEY_TYPES; t++) {
@@ -898,9 +923,18 @@ static void test_profile_check_names_the_field(void **state)
                    "subject.CN \"a.example.com\": must also be a subject alternative name");
     expect_accepted(tls, "/CN=192.0.2.1", "[\"ip:192.0.2.1\"]", ec);
     expect_refused(tls, "/CN=www.example.com", NULL, rsa1024, "key: rsa-1024 not allowed");
-    expect_refused(code, "/O=Org/CN=Signer", NULL, keys[K_RSA][2],
+    expect_refused(code, "/C=DE/O=Org/CN=Signer", NULL, keys[K_RSA][2],
                    "key: rsa-2048 not allowed (allowed: ec-p256, ec-p384, rsa-3072, rsa-4096)");
-    expect_refused(code, "/O=Org/CN=Signer", NULL, keys[K_ED25519][2], "key: ed25519 not allowed");
+    expect_refused(code, "/C=DE/O=Org/CN=Signer", NULL, keys[K_ED25519][2],
+                   "key: ed25519 not allowed");
+    expect_refused(code, "/O=Org/CN=Signer", NULL, ec, "subject.C: required");
+    expect_accepted(code, "/C=DE/O=Org/CN=Signer", NULL, ec);
+    /* tls-server is domain validated under the BR: no organisation, no Ed25519 */
+    expect_refused(tls, "/O=Org/CN=www.example.com", "[\"dns:www.example.com\"]", ec,
+                   "subject.O: forbidden");
+    expect_refused(tls, "/CN=www.example.com", "[\"dns:www.example.com\"]", keys[K_ED25519][2],
+                   "key: ed25519 not allowed");
+    expect_accepted(tls, "/C=DE/CN=www.example.com", "[\"dns:www.example.com\"]", ec);
     expect_refused(tls, "", "[\"dns:WWW.example.com\"]", ec, "must be lowercase");
     expect_refused(tls, "", "[\"dns:www.example.com.\"]", ec, "trailing dot");
     expect_refused(tls, "", "[\"dns:www.*.example.com\"]", ec, "wildcard");
@@ -913,7 +947,7 @@ static void test_profile_check_names_the_field(void **state)
                    "san.dns[1] \"a.example.com\": duplicate");
     expect_refused(tls, "", "[\"email:a@example.com\"]", ec, "san.email[0]: forbidden");
     expect_refused(tls, "", NULL, ec, "san:");
-    expect_refused(tls, "/O=Org", NULL, ec, "san: at least one");
+    expect_refused(tls, "/C=DE", NULL, ec, "san: at least one");
     expect_refused(mail, "/CN=A", "[\"email:a@b@example.com\"]", ec, "exactly one '@'");
     expect_refused(mail, "/CN=A", "[\"dns:a.example.com\"]", ec, "san.dns[0]: forbidden");
     expect_refused(tls, "/CN=a.example.com/CN=a.example.com", "[\"dns:a.example.com\"]", ec,
@@ -921,10 +955,10 @@ static void test_profile_check_names_the_field(void **state)
 
     /* Requested validity above max_days; an IP SAN of 3 octets. */
     request_set(&r, "", "[\"dns:a.example.com\"]", ec);
-    r.validity_days = 398;
+    r.validity_days = 201;
     assert_int_equal(profile_check(tls, &r, &e), -1);
     expect_err(&e, ERR_POLICY, "profile_violation",
-               "validity_days: 398 exceeds the profile's max_days 397");
+               "validity_days: 201 exceeds the profile's max_days 200");
     r.validity_days = 0;
     {
         static const unsigned char three[3] = {10, 0, 0};
@@ -1586,6 +1620,7 @@ int main(void)
         cmocka_unit_test(test_profile_errors_name_the_field),
         cmocka_unit_test(test_usual_patterns_are_accepted),
         cmocka_unit_test(test_profile_with_every_field_parses),
+        cmocka_unit_test(test_email_certificates_can_encrypt_with_every_key_type),
         cmocka_unit_test(test_chain_verifies_for_every_key_type),
         cmocka_unit_test(test_leaf_outside_name_constraints_is_refused),
         cmocka_unit_test(test_not_after_is_clamped_to_the_issuer),

@@ -148,7 +148,7 @@ static int tls_make(struct svc *svc, const char *dir, struct err *e)
     struct svc_op op = {.kind = SVC_OP_CERT_KEYGEN,
                         .ca = "issuing",
                         .profile = "tls-server",
-                        .validity_days = 365,
+                        .validity_days = 200, /* the most tls-server allows (BR) */
                         .subject = "/CN=localhost",
                         .sans = sans,
                         .key_type = "ec-p256",

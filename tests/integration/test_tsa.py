@@ -315,7 +315,7 @@ def minimal_pe():
 def test_osslsigncode_timestamps_a_pe_file_and_verifies_it(server, units, pki, tmp_path):
     r = server.request("POST", "/api/v1/t/default/certificates/keygen",
                        {"ca": "issuing", "profile": "code-signing",
-                        "subject": "/O=Vouch Test/CN=Code Signer", "password": "secret-pw"})
+                        "subject": "/C=DE/O=Vouch Test/CN=Code Signer", "password": "secret-pw"})
     assert r.status == 201, r.body
     with open(tmp_path / "signer.p12", "wb") as f:
         f.write(base64.b64decode(r.json()["pkcs12"]))

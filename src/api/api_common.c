@@ -73,6 +73,13 @@ void api_respond_outcome(struct api *api, struct http_response *resp, const stru
         http_respond_json(resp, status, api_ca_json(api, o->ca));
         return;
     }
+    if (o->binding != NULL) {
+        http_respond_json(resp, status,
+                          json_pack("{s:s, s:s, s:s, s:b}", "principal_tenant",
+                                    o->binding->principal_tenant, "principal",
+                                    o->binding->principal, "role", o->binding->role, "bound", 1));
+        return;
+    }
     body = api_cert_json(api, o->cert, der);
     if (o->pkcs12 != NULL) {
         b64 = base64_encode(o->pkcs12, o->pkcs12_len);
@@ -108,7 +115,8 @@ json_t *api_request_json(const struct request_rec *r)
     } else if (json_is_object(result) && (v = json_object_get(result, "certificate")) != NULL) {
         json_object_set_new(o, "result",
                             json_pack("{s:i, s:O}", "status", done_status(r->kind), "body", v));
-    } else if (json_is_object(result) && (v = json_object_get(result, "ca")) != NULL) {
+    } else if (json_is_object(result) && ((v = json_object_get(result, "ca")) != NULL ||
+                                          (v = json_object_get(result, "binding")) != NULL)) {
         json_object_set_new(o, "result", json_pack("{s:i, s:O}", "status", 201, "body", v));
     }
     return o; /* a result stored before schema 14 is in those terms already */

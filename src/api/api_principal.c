@@ -330,6 +330,22 @@ static void role_bind(struct api *api, struct http_request *req, struct http_res
         err_set(&e, ERR_FORBIDDEN, "a principal cannot change its own roles");
         goto fail;
     }
+    if (bind) { /* through the door: a role.bind workflow makes it wait for approval */
+        struct svc_op op = {.kind = SVC_OP_ROLE_BIND,
+                            .principal = principal,
+                            .principal_tenant = ptenant,
+                            .role = role};
+        struct svc_outcome out;
+
+        if (svc_submit(api->svc, &a, tenant, &op, NULL, &out, &e) != 0) {
+            api_refused(req, resp, action, &e);
+        } else {
+            api_respond_outcome(api, resp, &out, 201, 0);
+            svc_outcome_clear(&out);
+        }
+        json_decref(body);
+        return;
+    }
     if (svc_role_bind(api->svc, &a, tenant, ptenant, principal, role, bind, &e) != 0)
         goto fail;
     http_respond_json(resp, bind ? 201 : 200,

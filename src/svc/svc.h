@@ -327,6 +327,7 @@ enum svc_op_kind {
     SVC_OP_CERT_SUSPEND,   /* "cert.suspend": on hold (certificateHold) */
     SVC_OP_CERT_REINSTATE, /* "cert.reinstate": off hold */
     SVC_OP_CA_CREATE,      /* "ca.create" */
+    SVC_OP_ROLE_BIND,      /* "role.bind": a role bound to a principal (unbinding is not gated) */
 };
 
 #define CRL_SHARDS_MAX 256
@@ -370,6 +371,9 @@ struct svc_op {
     int reason;              /* revoke: RFC 5280 CRLReason (not certificateHold) */
     int64_t invalidity_date; /* revoke: 0 = none */
     struct ca_create ca_req; /* ca.create */
+    const char *principal;   /* role.bind: the principal, of principal_tenant */
+    const char *principal_tenant; /* role.bind: the tenant (default) or "_system" */
+    const char *role;             /* role.bind */
 };
 
 /* "cert.issue", ... for a kind; NULL for SVC_OP_NONE.  The kind of a name, SVC_OP_NONE if none. */
@@ -399,6 +403,7 @@ struct svc_outcome {
     struct request_rec *request; /* when pending */
     struct cert_rec *cert;       /* done: the certificate issued or changed */
     struct ca_rec *ca;           /* done: the CA created */
+    struct binding_rec *binding; /* done: the role bound */
     unsigned char *pkcs12;       /* done, keygen: key, certificate and chain under the password */
     size_t pkcs12_len;
 };

@@ -27,6 +27,7 @@ void svc_outcome_clear(struct svc_outcome *o)
     request_rec_free(o->request);
     cert_rec_free(o->cert);
     ca_rec_free(o->ca);
+    binding_rec_free(o->binding);
     if (o->pkcs12 != NULL) {
         secure_zero(o->pkcs12, o->pkcs12_len);
         free(o->pkcs12);
@@ -74,6 +75,8 @@ int svc_op_execute(struct svc *s, const struct actor *a, const char *tenant,
         return svc_cert_reinstate(s, a, tenant, op->serial, hook, &out->cert, e);
     case SVC_OP_CA_CREATE:
         return svc_ca_create(s, a, tenant, &op->ca_req, hook, &out->ca, e);
+    case SVC_OP_ROLE_BIND:
+        return svc_role_bind_op(s, a, tenant, op, hook, &out->binding, e);
     case SVC_OP_NONE:
         break;
     }
@@ -119,6 +122,8 @@ static const char *door_object(const struct door *d)
         return d->cert != NULL ? d->cert->profile : d->op->serial;
     case SVC_OP_CA_CREATE:
         return d->op->ca_req.name;
+    case SVC_OP_ROLE_BIND:
+        return d->op->principal;
     default:
         return d->op->serial;
     }
@@ -136,6 +141,7 @@ static char *workflow_name(const struct door *d)
     case SVC_OP_CERT_REVOKE:
     case SVC_OP_CERT_SUSPEND:
     case SVC_OP_CA_CREATE:
+    case SVC_OP_ROLE_BIND:
         return xstrdup(svc_op_name(d->op->kind));
     default:
         return NULL;
@@ -161,6 +167,10 @@ static int door_check(const struct door *d, struct err *e)
     if ((d->op->kind == SVC_OP_CERT_ISSUE || d->op->kind == SVC_OP_CERT_KEYGEN) &&
         (d->op->ca == NULL || d->op->profile == NULL))
         return err_set(e, ERR_INVALID, "%s: required", d->op->ca ? "profile" : "ca");
+    if (d->op->kind == SVC_OP_ROLE_BIND && (d->op->principal == NULL || d->op->role == NULL))
+        return err_set(e, ERR_INVALID, "%s: required", d->op->principal ? "role" : "principal");
+    if (d->key != NULL && d->op->kind == SVC_OP_ROLE_BIND)
+        return err_set(e, ERR_INVALID, "Idempotency-Key: not taken for role bindings");
     if (d->key != NULL && !key_valid(d->key))
         return err_set(e, ERR_INVALID,
                        "Idempotency-Key: 1 to 64 letters, digits, '.', '_', ':' or '-'");
@@ -348,6 +358,8 @@ static int precheck(const struct door *d, struct err *e)
                                     csr_length(op), e);
     case SVC_OP_CA_CREATE:
         return svc_ca_create_check(&op->ca_req, e);
+    case SVC_OP_ROLE_BIND:
+        return svc_role_bind_check(d->s, d->a, d->tenant, op, e);
     default:
         return 0;
     }
@@ -408,6 +420,7 @@ int svc_submit(struct svc *s, const struct actor *a, const char *tenant, const s
         svc_audit_refusal(s, tenant, a, svc_op_name(op->kind) ? svc_op_name(op->kind) : "op",
                           op_about_serial(op->kind)      ? op->serial
                           : op->kind == SVC_OP_CA_CREATE ? op->ca_req.name
+                          : op->kind == SVC_OP_ROLE_BIND ? op->principal
                                                          : NULL,
                           e);
     }

@@ -104,6 +104,7 @@ struct svc {
 struct svc_made {
     const struct cert_rec *cert;       /* the certificate issued or changed */
     const struct ca_rec *ca;           /* the CA created */
+    const struct binding_rec *binding; /* the role bound */
     const struct request_rec *request; /* the request made to wait for approval */
 };
 /*
@@ -167,6 +168,14 @@ int svc_ca_create(struct svc *s, const struct actor *a, const char *tenant,
                   struct err *e);
 /* What svc_ca_create checks of req's own fields (not of the tenant's state): 0 if they hold. */
 int svc_ca_create_check(const struct ca_create *req, struct err *e);
+
+/* role.bind carried out (svc_principal.c): hook runs in its transaction; *out the binding. */
+int svc_role_bind_op(struct svc *s, const struct actor *a, const char *tenant,
+                     const struct svc_op *op, const struct svc_hook *hook, struct binding_rec **out,
+                     struct err *e);
+/* What role.bind checks before it waits for approval: role, principal, not one's own. */
+int svc_role_bind_check(struct svc *s, const struct actor *a, const char *tenant,
+                        const struct svc_op *op, struct err *e);
 
 /* Who a acts as on requests and idempotency keys: its principal (one person, whatever token). */
 const char *svc_actor_who(const struct actor *a);

@@ -25,6 +25,7 @@ static const char *const op_names[] = {
     [SVC_OP_CERT_SUSPEND] = "cert.suspend",
     [SVC_OP_CERT_REINSTATE] = "cert.reinstate",
     [SVC_OP_CA_CREATE] = "ca.create",
+    [SVC_OP_ROLE_BIND] = "role.bind",
 };
 
 const char *svc_op_name(enum svc_op_kind kind)
@@ -139,7 +140,7 @@ int svc_op_parse(enum svc_op_kind kind, const json_t *o, struct svc_op *op, stru
     if (!json_is_object(o))
         return err_set(e, ERR_INVALID, "body: not a JSON object");
     if (kind != SVC_OP_CA_CREATE && kind != SVC_OP_CERT_ISSUE && kind != SVC_OP_CERT_KEYGEN &&
-        json_field_str(o, "serial", 0, &op->serial, e) != 0)
+        kind != SVC_OP_ROLE_BIND && json_field_str(o, "serial", 0, &op->serial, e) != 0)
         return -1;
     switch (kind) {
     case SVC_OP_CERT_ISSUE:
@@ -155,6 +156,12 @@ int svc_op_parse(enum svc_op_kind kind, const json_t *o, struct svc_op *op, stru
         return 0;
     case SVC_OP_CA_CREATE:
         return parse_ca_create(o, &op->ca_req, e);
+    case SVC_OP_ROLE_BIND:
+        return json_field_str(o, "principal", 1, &op->principal, e) ||
+                       json_field_str(o, "role", 1, &op->role, e) ||
+                       json_field_str(o, "principal_tenant", 0, &op->principal_tenant, e)
+                   ? -1
+                   : 0;
     case SVC_OP_NONE:
         break;
     }
@@ -243,6 +250,11 @@ json_t *svc_op_json(const struct svc_op *op)
         put_str(o, "serial", op->serial);
     if (op->kind == SVC_OP_CA_CREATE)
         put_ca_create(o, &op->ca_req);
+    if (op->kind == SVC_OP_ROLE_BIND) {
+        put_str(o, "principal", op->principal);
+        put_str(o, "role", op->role);
+        put_str(o, "principal_tenant", op->principal_tenant);
+    }
     return o;
 }
 

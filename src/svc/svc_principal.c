@@ -414,9 +414,40 @@ static int credential_of_actor(struct store_tx *tx, const struct actor *a, const
     return rc;
 }
 
-int svc_role_bind(struct svc *s, const struct actor *a, const char *tenant,
-                  const char *principal_tenant, const char *principal, const char *role, int bind,
-                  struct err *e)
+/*
+ * What a binding needs of its input and of the tenant, in tx: a known role, a
+ * principal of this tenant or _system that exists (to bind), is not the
+ * actor itself, and (to bind) has no live token the actor made.
+ */
+static int binding_check(struct store_tx *tx, const struct actor *a, const char *tenant,
+                         const char *ptenant, const char *principal, const char *role, int bind,
+                         struct err *e)
+{
+    struct principal_rec *p = NULL;
+    int rc;
+
+    if (!svc_role_valid(tenant, role))
+        return err_set(e, ERR_INVALID, "role: unknown role %s", role);
+    if (strcmp(ptenant, tenant) != 0 && strcmp(ptenant, "_system") != 0)
+        return err_set(e, ERR_INVALID, "principal_tenant: this tenant or _system");
+    if (a != NULL && a->principal != NULL && strcmp(a->principal, principal) == 0)
+        return err_set(e, ERR_FORBIDDEN, "a principal cannot change its own roles");
+    if (store_principal_get(tx, ptenant, principal, &p, e) != 0) {
+        if (e->kind != ERR_NOT_FOUND || !bind)
+            return e->kind == ERR_NOT_FOUND ? 0 : -1;
+        return err_set(e, ERR_NOT_FOUND, "principal %s not found", principal);
+    }
+    /* taking a role away is never taking power for oneself */
+    rc = bind ? credential_of_actor(tx, a, ptenant, p, e) : 0;
+    principal_rec_free(p);
+    return rc;
+}
+
+/* Binds (or unbinds) role; hook (or NULL) runs in its transaction; *out (or NULL) the binding. */
+static int role_change(struct svc *s, const struct actor *a, const char *tenant,
+                       const char *principal_tenant, const char *principal, const char *role,
+                       int bind, const struct svc_hook *hook, struct binding_rec **out,
+                       struct err *e)
 {
     struct binding_rec r = {.tenant = (char *)tenant,
                             .principal_tenant = (char *)principal_tenant,
@@ -425,27 +456,17 @@ int svc_role_bind(struct svc *s, const struct actor *a, const char *tenant,
                             .created = time_now(),
                             .granted_by = (char *)svc_actor_who(a),
                             .granted = time_now_us()};
-    struct principal_rec *p = NULL;
+    struct svc_made made = {.binding = &r};
     struct store_tx *tx;
     char *object, *detail;
     int rc;
 
-    if (!svc_role_valid(tenant, role))
-        return err_set(e, ERR_INVALID, "role: unknown role %s", role);
-    if (strcmp(principal_tenant, tenant) != 0 && strcmp(principal_tenant, "_system") != 0)
-        return err_set(e, ERR_INVALID, "principal_tenant: this tenant or _system");
     if ((tx = store_begin(s->store, e)) == NULL)
         return -1;
-    if (bind && store_principal_get(tx, principal_tenant, principal, &p, e) != 0) {
-        store_rollback(tx);
-        return err_set(e, ERR_NOT_FOUND, "principal %s not found", principal);
-    }
-    if (p != NULL && credential_of_actor(tx, a, principal_tenant, p, e) != 0) {
-        principal_rec_free(p);
+    if (binding_check(tx, a, tenant, principal_tenant, principal, role, bind, e) != 0) {
         store_rollback(tx);
         return -1;
     }
-    principal_rec_free(p);
     object = xasprintf("%s/%s", principal_tenant, principal);
     detail = xasprintf("{\"role\":\"%s\"}", role);
     rc = bind ? store_binding_insert(tx, tenant, &r, e) : store_binding_delete(tx, tenant, &r, e);
@@ -453,13 +474,55 @@ int svc_role_bind(struct svc *s, const struct actor *a, const char *tenant,
         err_set(e, ERR_CONFLICT, "%s holds role %s already", principal, role);
     if (rc == 0)
         rc = svc_audit_ok(tx, tenant, a, bind ? "role.bind" : "role.unbind", object, detail, e);
+    if (rc == 0 && hook != NULL)
+        rc = hook->fn(tx, hook->arg, &made, e);
     free(object);
     free(detail);
-    if (rc != 0) {
-        store_rollback(tx);
+    if (rc != 0 || store_commit(tx, e) != 0) {
+        if (rc != 0)
+            store_rollback(tx);
         return -1;
     }
-    return store_commit(tx, e);
+    if (out != NULL) {
+        *out = xcalloc(1, sizeof(**out));
+        (*out)->tenant = xstrdup(tenant);
+        (*out)->principal_tenant = xstrdup(principal_tenant);
+        (*out)->principal = xstrdup(principal);
+        (*out)->role = xstrdup(role);
+        (*out)->created = r.created;
+        (*out)->granted_by = xstrdup(r.granted_by);
+        (*out)->granted = r.granted;
+    }
+    return 0;
+}
+
+int svc_role_bind(struct svc *s, const struct actor *a, const char *tenant,
+                  const char *principal_tenant, const char *principal, const char *role, int bind,
+                  struct err *e)
+{
+    return role_change(s, a, tenant, principal_tenant, principal, role, bind, NULL, NULL, e);
+}
+
+int svc_role_bind_op(struct svc *s, const struct actor *a, const char *tenant,
+                     const struct svc_op *op, const struct svc_hook *hook, struct binding_rec **out,
+                     struct err *e)
+{
+    return role_change(s, a, tenant, op->principal_tenant ? op->principal_tenant : tenant,
+                       op->principal, op->role, 1, hook, out, e);
+}
+
+int svc_role_bind_check(struct svc *s, const struct actor *a, const char *tenant,
+                        const struct svc_op *op, struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    rc = binding_check(tx, a, tenant, op->principal_tenant ? op->principal_tenant : tenant,
+                       op->principal, op->role, 1, e);
+    store_rollback(tx);
+    return rc;
 }
 
 int svc_principal_bootstrap(struct svc *s, const struct actor *a, const char *tenant,

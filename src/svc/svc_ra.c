@@ -3,7 +3,7 @@
  * waiting for them.
  *
  * A workflow names an operation ("profile:<name>" for issuance and renewal
- * under a profile, "cert.revoke", "cert.suspend", "ca.create") and how many
+ * under a profile, "cert.revoke", "cert.suspend", "ca.create", "role.bind") and how many
  * approvals it needs, optionally from a named set of approvers (M-of-N).  An
  * operation under a workflow is stored as a pending request instead of being
  * done; approvals are added one by one, each by a different principal who is
@@ -31,7 +31,8 @@
 /* Whether name is a workflow name: "profile:<profile name>" or one of the operations. */
 static int workflow_name_ok(const char *name)
 {
-    static const char *const ops[] = {"cert.revoke", "cert.suspend", "ca.create", NULL};
+    static const char *const ops[] = {"cert.revoke", "cert.suspend", "ca.create", "role.bind",
+                                      NULL};
 
     if (strncmp(name, "profile:", 8) == 0)
         return name_valid(name + 8);
@@ -80,8 +81,9 @@ int svc_workflow_put(struct svc *s, const struct actor *a, const char *tenant, c
     int rc = -1;
 
     if (!workflow_name_ok(name))
-        return err_set(e, ERR_INVALID,
-                       "name: profile:<profile>, cert.revoke, cert.suspend or ca.create");
+        return err_set(
+            e, ERR_INVALID,
+            "name: profile:<profile>, cert.revoke, cert.suspend, ca.create or role.bind");
     if (required < 1 || required > APPROVERS_MAX)
         return err_set(e, ERR_INVALID, "required: 1 to %d", APPROVERS_MAX);
     if (expires_hours < 1 || expires_hours > 24 * 90)
@@ -583,10 +585,14 @@ static int closing_write(struct closing *c, struct store_tx *tx, const char *sta
 static int closing_done(struct store_tx *tx, void *arg, const struct svc_made *made, struct err *e)
 {
     struct closing *c = arg;
-    json_t *result = made->cert != NULL
-                         ? json_pack("{s:o}", "certificate", svc_cert_json(c->s, made->cert, 0))
-                     : made->ca != NULL ? json_pack("{s:o}", "ca", svc_ca_json(c->s, made->ca))
-                                        : json_object();
+    json_t *result =
+        made->cert != NULL ? json_pack("{s:o}", "certificate", svc_cert_json(c->s, made->cert, 0))
+        : made->ca != NULL ? json_pack("{s:o}", "ca", svc_ca_json(c->s, made->ca))
+        : made->binding != NULL
+            ? json_pack("{s:{s:s, s:s, s:s, s:b}}", "binding", "principal_tenant",
+                        made->binding->principal_tenant, "principal", made->binding->principal,
+                        "role", made->binding->role, "bound", 1)
+            : json_object();
 
     if (closing_load(c, tx, e) != 0) {
         json_decref(result);

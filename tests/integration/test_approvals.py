@@ -299,6 +299,33 @@ def test_one_person_never_completes_a_two_approval_request_alone(server):
     server.api("DELETE", "/workflows/profile:tls-server", expect=204)
 
 
+def test_a_role_binding_can_wait_for_approval(server, people):
+    """Issue 23: role grants are an operation a tenant can put under a workflow: the binding
+    waits for another person's approval and is made when it comes, as its requester's."""
+    server.api("PUT", "/workflows/role.bind", {"required": 1})
+    try:
+        p = server.api("POST", "/principals", {"name": "gated-officer", "kind": "user"},
+                       expect=201)
+        req = server.api("POST", "/roles/bind", {"principal": p["id"], "role": "ra-officer"},
+                         expect=202)
+        assert req["kind"] == "role.bind" and req["object"] == p["id"], req
+        assert server.api("GET", f"/principals/{p['id']}")["roles"] == []
+        # an unknown role never waits
+        r = server.request("POST", "/api/v1/t/default/roles/bind",
+                           {"principal": p["id"], "role": "overlord"})
+        assert r.status == 400, r.body
+        approve(server, "admin", req["id"], expect=403)  # the requester
+        done = approve(server, people["officer1"], req["id"])
+        assert done["status"] == "done" and done["result"]["status"] == 201, done
+        assert done["result"]["body"]["role"] == "ra-officer"
+        assert server.api("GET", f"/principals/{p['id']}")["roles"] == ["ra-officer"]
+        # unbinding takes a role away at once
+        server.api("POST", "/roles/unbind", {"principal": p["id"], "role": "ra-officer"})
+        assert server.api("GET", f"/principals/{p['id']}")["roles"] == []
+    finally:
+        server.api("DELETE", "/workflows/role.bind", expect=204)
+
+
 def test_webhook_urls_are_checked(server):
     for url in ("ftp://127.0.0.1/x", "http://user:pw@127.0.0.1/x", "not a url", "http://"):
         server.api("PUT", "/webhook", {"url": url}, expect=400)

@@ -15,9 +15,9 @@ from conftest import VOUCHD, make_csr, new_key
 
 T = "/api/v1/t/default"
 
-# Every route that issues (permission cert.issue), revokes or suspends (cert.revoke) or makes a CA
-# (ca.write), with what it must answer under the workflow named, or None when it reaches none of
-# the gated effects (and why).
+# Every route that issues (permission cert.issue), revokes or suspends (cert.revoke), makes a CA
+# (ca.write) or binds a role (principal.write), with what it must answer under the workflow named,
+# or None when it reaches none of the gated effects (and why).
 MATRIX = {
     ("POST", "/certificates"): ("profile:tls-server", 202),
     ("POST", "/certificates/keygen"): ("profile:tls-server", 409),  # the password cannot wait
@@ -33,6 +33,13 @@ MATRIX = {
     ("POST", "/offline/import"): ("ca.create", None),  # a new root: test_offline.py
     ("POST", "/keys"): None,  # a key is no CA until one is made with it, which waits
     ("DELETE", "/keys/{key}"): None,
+    ("POST", "/roles/bind"): ("role.bind", 202),
+    ("POST", "/roles/unbind"): None,  # takes a role away: never waits
+    ("POST", "/principals"): None,  # a principal without roles can do nothing
+    ("POST", "/principals/{principal}/disable"): None,
+    ("POST", "/principals/{principal}/enable"): None,
+    ("POST", "/client-cas"): None,
+    ("DELETE", "/client-cas/{client_ca}"): None,
 }
 
 
@@ -40,28 +47,34 @@ def gated_routes():
     routes = json.loads(subprocess.run([VOUCHD, "--routes"], capture_output=True, text=True,
                                        check=True).stdout)["routes"]
     return {(r["method"], r["path"][len("/api/v1/t/{tenant}"):]) for r in routes
-            if r["permission"] in ("cert.issue", "cert.revoke", "ca.write")
+            if r["permission"] in ("cert.issue", "cert.revoke", "ca.write", "principal.write")
             and r["method"] != "GET"}
 
 
-def body_for(route, server, serial):
-    csr, _ = make_csr(cn="gated.example", dns=["gated.example"])
-    key = new_key("ec-p256")
-    return {
-        "/certificates": {"ca": "issuing", "profile": "tls-server", "csr": csr},
-        "/certificates/keygen": {"ca": "issuing", "profile": "tls-server",
-                                 "subject": "/CN=gated.example", "sans": ["dns:gated.example"],
-                                 "password": "correct horse battery"},
-        "/certificates/{serial}/renew": {},
-        "/certificates/{serial}/revoke": {"reason": "superseded"},
-        "/certificates/{serial}/suspend": {},
-        "/cas": {"name": "gated-root", "subject": "/CN=Gated Root"},
-        "/cas/import": {"name": "gated-import",
-                        "key": key.private_bytes(serialization.Encoding.PEM,
-                                                 serialization.PrivateFormat.PKCS8,
-                                                 serialization.NoEncryption()).decode(),
-                        "certificate": self_signed(key)},
-    }[route[1]]
+def body_for(route, server):
+    """The body of a call to route that would do its operation."""
+    path = route[1]
+    if path == "/certificates":
+        csr, _ = make_csr(cn="gated.example", dns=["gated.example"])
+        return {"ca": "issuing", "profile": "tls-server", "csr": csr}
+    if path == "/certificates/keygen":
+        return {"ca": "issuing", "profile": "tls-server", "subject": "/CN=gated.example",
+                "sans": ["dns:gated.example"], "password": "correct horse battery"}
+    if path == "/certificates/{serial}/revoke":
+        return {"reason": "superseded"}
+    if path == "/cas":
+        return {"name": "gated-root", "subject": "/CN=Gated Root"}
+    if path == "/cas/import":
+        key = new_key("ec-p256")
+        return {"name": "gated-import", "certificate": self_signed(key),
+                "key": key.private_bytes(serialization.Encoding.PEM,
+                                         serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption()).decode()}
+    if path == "/roles/bind":
+        p = server.api("POST", "/principals", {"name": "matrix-officer", "kind": "user"},
+                       expect=201)
+        return {"principal": p["id"], "role": "ra-officer"}
+    return {}
 
 
 def self_signed(key):
@@ -86,11 +99,13 @@ def test_every_route_to_a_gated_effect_waits_or_is_refused(server):
                                                   "csr": csr}, expect=201)["serial"]
 
     def state():
-        """Certificates, CAs and CA keys (not the OCSP responders', renewed by vouch itself)."""
+        """Certificates, CAs, CA keys (not the OCSP responders', renewed by vouch itself) and
+        role bindings."""
         return ([c for c in server.api("GET", "/certificates?limit=1000")["certificates"]
                  if c["profile"] != "ocsp-signing"],
                 server.api("GET", "/cas")["cas"],
-                [k for k in server.api("GET", "/keys")["keys"] if k["ca"] is not None])
+                [k for k in server.api("GET", "/keys")["keys"] if k["ca"] is not None],
+                server.api("GET", "/roles")["bindings"])
 
     for route, expected in sorted(MATRIX.items(), key=str):
         if expected is None or expected[1] is None:
@@ -101,7 +116,7 @@ def test_every_route_to_a_gated_effect_waits_or_is_refused(server):
             before = state()
             pending = len(server.api("GET", "/requests?status=pending")["requests"])
             path = T + route[1].replace("{serial}", serial)
-            r = server.request(route[0], path, body_for(route, server, serial))
+            r = server.request(route[0], path, body_for(route, server))
             assert r.status == status, (route, r.status, r.body[:300])
             if status == 202:
                 assert r.json()["status"] == "pending", (route, r.body)

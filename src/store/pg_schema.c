@@ -271,6 +271,8 @@ const char *const pg_migrations[] = {
     "ALTER TABLE tokens ADD COLUMN creators text DEFAULT '[]';"
     "ALTER TABLE role_bindings ADD COLUMN granted_by text;"
     "ALTER TABLE role_bindings ADD COLUMN granted bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE acme_eabs ADD COLUMN creators text;"
+    "ALTER TABLE acme_accounts ADD COLUMN creators text;"
     "UPDATE tokens SET creators = COALESCE((SELECT json_build_array(COALESCE(m.principal,"
     "  a.actor))::text FROM audit a LEFT JOIN tokens m ON m.id = a.actor"
     "  WHERE a.tenant = tokens.tenant AND a.action = 'token.create' AND a.object = tokens.id"

@@ -236,6 +236,8 @@ const char *const sqlite_migrations[] = {
     ("ALTER TABLE tokens ADD COLUMN creators TEXT DEFAULT '[]';"
      "ALTER TABLE role_bindings ADD COLUMN granted_by TEXT;"
      "ALTER TABLE role_bindings ADD COLUMN granted INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE acme_eabs ADD COLUMN creators TEXT;"
+     "ALTER TABLE acme_accounts ADD COLUMN creators TEXT;"
      "UPDATE tokens SET creators = COALESCE((SELECT json_array(COALESCE(m.principal, a.actor))"
      "  FROM audit a LEFT JOIN tokens m ON m.id = a.actor WHERE a.tenant = tokens.tenant"
      "  AND a.action = 'token.create' AND a.object = tokens.id"

@@ -850,6 +850,7 @@ struct acme_eab_rec {
     char *status;   /* "active", "revoked" */
     int64_t uses;   /* accounts made with it */
     int64_t created, updated;
+    char *creators; /* who made it (schema 16): a JSON array as token_rec.creators; NULL before */
 };
 void acme_eab_rec_free(struct acme_eab_rec *r);
 void acme_eab_rec_list_free(struct acme_eab_rec **list, size_t n);
@@ -877,6 +878,7 @@ struct acme_account_rec {
     char *contact;    /* JSON array of URLs */
     char *eab_kid;    /* the credential it was made with, or NULL */
     int64_t created, updated;
+    char *creators; /* its credential's makers (schema 16): who else could hold it; NULL = none */
 };
 void acme_account_rec_free(struct acme_account_rec *r);
 void acme_account_rec_list_free(struct acme_account_rec **list, size_t n);

@@ -417,6 +417,7 @@ static const struct field acme_eab_fields[] = {
     INT64(uses),
     INT64(created),
     INT64(updated),
+    TEXT(creators),
 };
 #undef REC
 const struct row_type row_acme_eab = ROW("acme_eab", struct acme_eab_rec, acme_eab_fields);
@@ -433,6 +434,7 @@ static const struct field acme_account_fields[] = {
     TEXT(eab_kid),
     INT64(created),
     INT64(updated),
+    TEXT(creators),
 };
 #undef REC
 const struct row_type row_acme_account =

@@ -200,6 +200,7 @@ void svc_acme_actor(const struct acme_account_rec *acct, struct actor *a)
     a->principal = acct->id;
     a->roles = requester_role;
     a->nroles = 1;
+    a->creators = acct->creators; /* the makers of its EAB credential */
 }
 
 /* An account's audit event, in tx. */
@@ -267,7 +268,7 @@ static int eab_check(struct svc *s, const char *tenant, const char *endpoint,
 
 /* Counts the credential's use in tx (the row held): still active, and single use kept. */
 static int eab_use(struct store_tx *tx, const char *tenant, const char *endpoint,
-                   const struct svc_acme_eab *eab, struct err *e)
+                   const struct svc_acme_eab *eab, char **creators, struct err *e)
 {
     struct acme_eab_rec *r = NULL;
     json_t *st;
@@ -286,6 +287,8 @@ static int eab_use(struct store_tx *tx, const char *tenant, const char *endpoint
     r->uses++;
     r->updated = time_now();
     rc = store_acme_eab_update(tx, tenant, r, e);
+    if (rc == 0 && r->creators != NULL)
+        *creators = xstrdup(r->creators);
 out:
     acme_eab_rec_free(r);
     return rc;
@@ -317,7 +320,7 @@ int svc_acme_account_new(struct svc *s, const char *tenant, const char *endpoint
         (eab != NULL && eab_check(s, tenant, endpoint, eab, e) != 0) ||
         (tx = store_begin(s->store, e)) == NULL)
         goto out;
-    if ((eab != NULL && eab_use(tx, tenant, endpoint, eab, e) != 0) ||
+    if ((eab != NULL && eab_use(tx, tenant, endpoint, eab, &r.creators, e) != 0) ||
         store_acme_account_insert(tx, tenant, &r, e) != 0 ||
         account_audit(tx, &r, "acme.account.create", e) != 0)
         goto out;
@@ -329,6 +332,7 @@ out:
     store_rollback(tx);
     free(r.id);
     free(r.contact);
+    free(r.creators);
     return rc;
 }
 

@@ -730,6 +730,7 @@ static struct acme_eab_rec *eab_copy(const struct acme_eab_rec *r)
     c->uses = r->uses;
     c->created = r->created;
     c->updated = r->updated;
+    c->creators = r->creators ? xstrdup(r->creators) : NULL;
     return c;
 }
 
@@ -779,6 +780,8 @@ int svc_acme_eab_create(struct svc *s, const struct actor *a, const char *tenant
     if (signer_eab_new(s->signer, tenant, &ref, &r.nonce, key, e) != 0)
         goto out;
     r.created = r.updated = time_now();
+    /* whoever made it could register an account with it: that account's requests count for them */
+    r.creators = svc_creators_for(a, "");
     if ((tx = store_begin(s->store, e)) == NULL)
         goto out;
     if (store_acme_eab_insert(tx, tenant, &r, e) != 0) {
@@ -804,6 +807,7 @@ out:
     free(r.key_id);
     free(r.nonce);
     free(r.settings);
+    free(r.creators);
     return rc;
 }
 

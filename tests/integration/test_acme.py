@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID
 
 from acme_client import Client, Key, ari_cert_id, b64u, jws
-from conftest import Server, free_port
+from conftest import Server, free_port, own_token
 
 ENDPOINT = "web"
 
@@ -341,6 +341,39 @@ def test_an_order_under_an_approval_workflow_waits_then_is_valid(server, respond
         tok = server.api("POST", "/tokens", {"name": "acme-officer", "principal": officer["id"]},
                          expect=201)["token"]
         server.api("POST", f"/requests/{rid}/approve", {}, token=tok)
+        assert wait_status(c, order_url, ("valid", "invalid"))["status"] == "valid"
+    finally:
+        server.api("DELETE", "/workflows/profile:tls-server", expect=204)
+
+
+def test_an_account_bound_by_an_administrators_credential_counts_for_it(server, responder):
+    """Issue 23: whoever made an EAB credential could have registered the account with it, so
+    that account's orders count for them: they cannot approve its certificate themselves."""
+    server.api("POST", "/acme/endpoints",
+               {"name": "eab-sod", "ca": "issuing", "caa_check": False, "eab_required": True,
+                "profiles": [{"name": "tls-server"}]}, expect=201)
+    cred = server.api("POST", "/acme/endpoints/eab-sod/eab", {"kid": "sod"}, expect=201)
+    admin = server.sql("SELECT id FROM principals WHERE tenant = 'default' AND name = 'admin'")[0][0]
+    # an officer of its own (its role bound before the request, its token its own)
+    p = server.api("POST", "/principals", {"name": "sod-acme-officer", "kind": "user"}, expect=201)
+    server.api("POST", "/roles/bind", {"principal": p["id"], "role": "ra-officer"}, expect=201)
+    officer = own_token(server, p["id"], "sod-acme-officer")
+    server.api("PUT", "/workflows/profile:tls-server", {"required": 1})
+    try:
+        c = Client(directory_url(server, "eab-sod"), server.cacert)
+        c.new_account(eab=("sod", cred["hmac_key"]))
+        ans = c.new_order(["sod.example"])
+        order_url = ans.headers["Location"]
+        http01(c, responder, ans.json())
+        order = wait_status(c, order_url, ("ready",))
+        fin, _ = c.finalize(order, ["sod.example"])
+        assert fin.status == 200 and fin.json()["status"] == "processing", fin.body
+        rid = next(r["id"] for r in server.api("GET", "/requests?status=pending")["requests"]
+                   if r["kind"] == "cert.issue" and r["object"] == "tls-server")
+        r = server.request("POST", f"/api/v1/t/default/requests/{rid}/approve", {})
+        assert r.status == 403 and admin in r.json()["detail"], r.body
+        assert c.post(order_url, None).json()["status"] == "processing"
+        server.api("POST", f"/requests/{rid}/approve", {}, token=officer)
         assert wait_status(c, order_url, ("valid", "invalid"))["status"] == "valid"
     finally:
         server.api("DELETE", "/workflows/profile:tls-server", expect=204)

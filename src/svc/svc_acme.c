@@ -291,6 +291,24 @@ out:
     return rc;
 }
 
+struct account_write {
+    const char *tenant, *endpoint;
+    const struct svc_acme_eab *eab;
+    const struct acme_account_rec *r;
+};
+
+/* Files a new account, its credential's use and its audit event, in the group commit's tx. */
+static int account_new_fn(struct store_tx *tx, void *arg, struct err *e)
+{
+    const struct account_write *w = arg;
+
+    if (w->eab != NULL && eab_use(tx, w->tenant, w->endpoint, w->eab, e) != 0)
+        return -1;
+    if (store_acme_account_insert(tx, w->tenant, w->r, e) != 0)
+        return -1;
+    return account_audit(tx, w->r, "acme.account.create", e);
+}
+
 int svc_acme_account_new(struct svc *s, const char *tenant, const char *endpoint, const char *jwk,
                          const char *thumbprint, const json_t *contact,
                          const struct svc_acme_eab *eab, struct acme_account_rec **out,
@@ -304,7 +322,7 @@ int svc_acme_account_new(struct svc *s, const char *tenant, const char *endpoint
                                  .status = "valid",
                                  .eab_kid = eab ? (char *)eab->kid : NULL,
                                  .created = time_now()};
-    struct store_tx *tx = NULL;
+    struct account_write w = {tenant, endpoint, eab, &r};
     int rc = -1;
 
     r.updated = r.created;
@@ -315,18 +333,10 @@ int svc_acme_account_new(struct svc *s, const char *tenant, const char *endpoint
     }
     if (contact_check(contact, e) != 0 ||
         (eab != NULL && eab_check(s, tenant, endpoint, eab, e) != 0) ||
-        (tx = store_begin(s->store, e)) == NULL)
+        writer_run(s->writer, account_new_fn, &w, e) != 0)
         goto out;
-    if ((eab != NULL && eab_use(tx, tenant, endpoint, eab, e) != 0) ||
-        store_acme_account_insert(tx, tenant, &r, e) != 0 ||
-        account_audit(tx, &r, "acme.account.create", e) != 0)
-        goto out;
-    rc = store_commit(tx, e);
-    tx = NULL;
-    if (rc == 0)
-        rc = svc_acme_account_get(s, tenant, endpoint, r.id, out, e);
+    rc = svc_acme_account_get(s, tenant, endpoint, r.id, out, e);
 out:
-    store_rollback(tx);
     free(r.id);
     free(r.contact);
     return rc;

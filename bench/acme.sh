@@ -11,7 +11,8 @@
 #       server both validate through, and the generator itself.
 # Both servers, the DNS server (pebble-challtestsrv, every name 127.0.0.1) and
 # the clients run on loopback only.  Prints the figures; asserts nothing.
-# LEGO_RUNS=0 leaves (a) out; PERF=file records vouchd and its signer with perf
+# LEGO_RUNS=0 leaves (a) out; PEER=0 leaves pebble out of (b); VOUCHD=path runs
+# another build of vouchd; PERF=file records vouchd and its signer with perf
 # (DWARF call graphs) during (b)'s window against vouchd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,7 @@ WARMUP=${WARMUP:-2}
 CLIENTS=${CLIENTS:-16}
 LEGO_RUNS=${LEGO_RUNS:-5}
 THREADS=${THREADS:-32}
+VOUCHD=${VOUCHD:-build/vouchd} # another build to compare
 SIGNERS=${SIGNERS:-16}
 WORKERS=${WORKERS:-16}
 . bench/lib.sh
@@ -37,7 +39,7 @@ wait_for curl -sf "http://127.0.0.1:$dns_mgmt/set-default-ipv4" -d '{"ip": "127.
 
 # vouchd with TLS on its API listener (RFC 8555 section 6.1), validation allowed to loopback.
 vhttp=$(port); api=$(port); pub=$(port)
-info=$(build/vouchd init "$work/vouch" --api-port "$api" --public-port "$pub" --json 2>"$work/init.log")
+info=$("$VOUCHD" init "$work/vouch" --api-port "$api" --public-port "$pub" --json 2>"$work/init.log")
 token=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["admin_token"])' "$info")
 vca=$work/vouch/tls/ca.crt
 cat >>"$work/vouch/vouchd.conf" <<EOF
@@ -48,7 +50,7 @@ acme_resolvers = 127.0.0.1:$dns
 acme_http_port = $vhttp
 acme_validation_allow = 127.0.0.0/8
 EOF
-build/vouchd -c "$work/vouch/vouchd.conf" >"$work/vouch.out" 2>"$work/vouch.log" &
+"$VOUCHD" -c "$work/vouch/vouchd.conf" >"$work/vouch.out" 2>"$work/vouch.log" &
 pids+=($!); vpid=$!
 wait_for curl -sf --cacert "$vca" "https://127.0.0.1:$api/healthz"
 spid=$(pgrep -P "$vpid" | head -1)
@@ -108,6 +110,7 @@ build/bench/acme_load -d "$vdir" -c "$vca" -p "$vhttp" -n "$CLIENTS" -t "$DURATI
 certs=$(sqlite3 "$work/vouch/vouch.db" "select count(*) from certs where tenant='default'")
 audited=$(sqlite3 "$work/vouch/vouch.db" "select count(*) from audit where tenant='default' and action='cert.issue'")
 echo "certificates stored by vouchd in this part: $((certs - certs0)); cert.issue audit events in all: $audited"
+[ "${PEER:-1}" = 0 ] && exit 0 # vouchd alone (comparing two builds)
 # -x: pebble 2.4 deadlocks under concurrent newOrders (see acme_load.c); they go one at a time.
 echo "-- pebble (-x: one newOrder at a time)"
 build/bench/acme_load -x -d "$pdir" -c "$work/pebble.crt" -p "$phttp" -n "$CLIENTS" -t "$DURATION" \

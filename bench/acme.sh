@@ -80,22 +80,24 @@ pdir=https://127.0.0.1:$pport/dir
 wait_for curl -sf --cacert "$work/pebble.crt" "$pdir"
 
 # (a) sequential lego runs: a new account, key and name each.
-lego_runs() { # NAME DIRECTORY CAFILE PORT: prints the wall seconds per order
-    local t0 t1
-    t0=$(date +%s.%N)
+lego_runs() { # NAME DIRECTORY CAFILE PORT: prints the mean wall seconds per order, then each run's
+    local t0 t1 each=""
     for i in $(seq "$LEGO_RUNS"); do
+        t0=$(date +%s.%N)
         LEGO_CA_CERTIFICATES=$3 lego --server "$2" --path "$work/lego-$1-$i" --accept-tos \
             --email bench@example.org --dns.resolvers "127.0.0.1:$dns" \
             --domains "lego$i.$1.example" --http --http.port "127.0.0.1:$4" run \
             >>"$work/lego-$1.log" 2>&1 || { echo "lego against $1 failed:" >&2; tail -5 "$work/lego-$1.log" >&2; return 1; }
+        t1=$(date +%s.%N)
+        each="$each $(python3 -c "print('%.2f' % ($t1 - $t0))")"
     done
-    t1=$(date +%s.%N)
-    python3 -c "print('%.3f' % (($t1 - $t0) / $LEGO_RUNS))"
+    python3 -c "import sys; t = [float(x) for x in sys.argv[1:]]; print('%.3f' % (sum(t) / len(t)), ' '.join(sys.argv[1:]))" $each
 }
 if [ "$LEGO_RUNS" -gt 0 ]; then
     echo "== (a) $LEGO_RUNS sequential lego runs (http-01, lego's own server) against each"
-    lv=$(lego_runs vouchd "$vdir" "$vca" "$vhttp")
-    lp=$(lego_runs pebble "$pdir" "$work/pebble.crt" "$phttp")
+    read -r lv lv_each < <(lego_runs vouchd "$vdir" "$vca" "$vhttp")
+    read -r lp lp_each < <(lego_runs pebble "$pdir" "$work/pebble.crt" "$phttp")
+    echo "each run (s): vouchd $lv_each; pebble $lp_each"
     echo "wall time per order: vouchd $lv s, pebble $lp s, vouchd/pebble $(python3 -c "print(round($lv / $lp, 2))") (goal <= 1)"
 fi
 

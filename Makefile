@@ -51,7 +51,7 @@ unit_mod   = $(word 2,$(subst _, ,$(notdir $(1))))
 libs_of    = $(foreach m,$(1),$($(m)_LIB))
 
 .DELETE_ON_ERROR:
-.PHONY: all bins unit unit-bins fuzz-bins unit-pg test check run deps asan fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench
+.PHONY: all bins unit unit-bins fuzz-bins unit-pg test check run deps asan fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench bench-acme
 all: bins
 bins: $(BUILD)/vouchd $(BUILD)/vouch
 
@@ -180,19 +180,29 @@ fuzz-smoke: $(FUZZ_BIN)
 	    fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1; then tail -60 build-fuzz/$$n.log; exit 1; fi; \
 	    tail -1 build-fuzz/$$n.log; done
 
-bench: bins $(BUILD)/bench/sign_rate
+bench: bins $(BUILD)/bench/sign_rate $(BUILD)/bench/acme_load
 	./scripts/install-deps.sh --bench
 	./bench/issue.sh
 	./bench/ocsp.sh
 	./bench/crl.sh
 	./bench/tsa.sh
 	./bench/hsm.sh
+	./bench/acme.sh
 	./bench/cluster.sh
+
+# The ACME benchmark alone (vouchd beside pebble; lego and bench/acme_load).
+bench-acme: bins $(BUILD)/bench/acme_load
+	./bench/acme.sh
 
 # The signer's raw signing rate (bench/hsm.sh).
 $(BUILD)/bench/sign_rate: bench/sign_rate.c $(call libs_of,keys lib)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call libs_of,keys lib) $(LDLIBS)
+
+# The ACME load generator (bench/acme.sh): libcurl, OpenSSL and jansson only.
+$(BUILD)/bench/acme_load: bench/acme_load.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

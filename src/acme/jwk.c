@@ -1,11 +1,13 @@
 /*
  * jwk.c — JSON Web Keys to and from OpenSSL public keys (RFC 7517; RFC 7518
  * §6 for RSA and EC; RFC 8037 §2 for Ed25519) and their RFC 7638
- * thumbprints.  Keys are built with EVP_PKEY_fromdata, never by the
+ * thumbprints.  Keys are built with EVP_PKEY_fromdata (an EC key: a
+ * per-curve template's parameters and the encoded point), never by the
  * deprecated per-type APIs.
  */
 #include "acme/acme_internal.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -170,37 +172,65 @@ out:
     return rc;
 }
 
-/* Whether OpenSSL's public key check (point on the curve, in the group) passes. */
+/*
+ * Whether the point is a valid public key of its curve: on the curve, not at
+ * infinity, its coordinates in range.  P-256 and P-384 have cofactor 1, so a
+ * point on the curve is in the group of prime order: the quick check is the
+ * whole check (SEC 1 §3.2.2), as for a CSR's key (src/core/key.c).  The full
+ * check multiplies the point by the order, which costs more than the
+ * signature verification it precedes, and every POST signed by an account
+ * rebuilds its key.
+ */
 static int public_check(EVP_PKEY *key)
 {
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
-    int ok = ctx != NULL && EVP_PKEY_public_check(ctx) == 1;
+    int ok = ctx != NULL && EVP_PKEY_public_check_quick(ctx) == 1;
 
     EVP_PKEY_CTX_free(ctx);
     return ok;
+}
+
+/*
+ * Parameters-only keys of the curves taken, made once: a key made from a
+ * group name builds its EC_GROUP each time (~20 us); copying a template's
+ * parameters shares the one built here (as src/core/csr.c does for CSRs).
+ */
+static EVP_PKEY *ec_templates[ARRAY_LEN(curves)];
+static pthread_once_t ec_templates_once = PTHREAD_ONCE_INIT;
+
+static void ec_templates_make(void)
+{
+    for (size_t i = 0; i < ARRAY_LEN(curves); i++) {
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+        OSSL_PARAM params[2];
+
+        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+                                                     (char *)curves[i].group, 0);
+        params[1] = OSSL_PARAM_construct_end();
+        if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+            EVP_PKEY_fromdata(ctx, &ec_templates[i], EVP_PKEY_KEY_PARAMETERS, params) != 1)
+            ec_templates[i] = NULL;
+        EVP_PKEY_CTX_free(ctx);
+    }
 }
 
 /* The point 04 || x || y on c as a key; "badPublicKey" when it is not on the curve. */
 static int ec_build(const struct curve *c, const unsigned char *x, const unsigned char *y,
                     EVP_PKEY **out, struct err *e)
 {
+    const EVP_PKEY *template;
     unsigned char point[1 + 2 * 48];
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    EVP_PKEY *key = NULL;
+    EVP_PKEY *key;
 
     point[0] = 0x04; /* SEC 1 §2.3.3, uncompressed */
     memcpy(point + 1, x, c->len);
     memcpy(point + 1 + c->len, y, c->len);
-    if (bld == NULL ||
-        OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, c->group, 0) != 1 ||
-        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * c->len) !=
-            1) {
-        OSSL_PARAM_BLD_free(bld);
-        return err_osslc(e, ERR_INTERNAL, ACME_ERR_SERVER_INTERNAL, "jwk: out of memory");
-    }
-    key = pkey_fromdata("EC", bld);
-    OSSL_PARAM_BLD_free(bld);
-    if (key == NULL || !public_check(key)) {
+    if (pthread_once(&ec_templates_once, ec_templates_make) != 0 ||
+        (template = ec_templates[c - curves]) == NULL || (key = EVP_PKEY_new()) == NULL)
+        return err_osslc(e, ERR_INTERNAL, ACME_ERR_SERVER_INTERNAL, "jwk: cannot build %s keys",
+                         c->crv);
+    if (EVP_PKEY_copy_parameters(key, template) != 1 ||
+        EVP_PKEY_set1_encoded_public_key(key, point, 1 + 2 * c->len) != 1 || !public_check(key)) {
         EVP_PKEY_free(key);
         ERR_clear_error();
         return err_setc(e, ERR_INVALID, ACME_ERR_BAD_PUBLIC_KEY,

@@ -163,6 +163,49 @@ static int kid_account(struct ctx *c, struct err *e)
 }
 
 /*
+ * The key of a stored account JWK (a new reference: the caller frees it).
+ * Every POST of an account needs it: this node keeps the keys it made, one
+ * per slot of a table indexed by a hash of the JWK's text (a key change
+ * stores another text).  Sharing one EVP_PKEY between threads for
+ * verification is safe in OpenSSL 3.
+ */
+static int account_key(struct acme_server *a, const char *jwk_text, EVP_PKEY **out, struct err *e)
+{
+    struct account_key_slot *slot;
+    uint32_t h = 2166136261u; /* FNV-1a */
+    EVP_PKEY *key = NULL;
+    json_t *jwk;
+    int rc;
+
+    for (const char *p = jwk_text; *p != '\0'; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    slot = &a->keys[h % ACCOUNT_KEY_SLOTS];
+    pthread_mutex_lock(&a->keys_lock);
+    if (slot->jwk != NULL && strcmp(slot->jwk, jwk_text) == 0 && EVP_PKEY_up_ref(slot->key) == 1)
+        key = slot->key;
+    pthread_mutex_unlock(&a->keys_lock);
+    if (key != NULL) {
+        *out = key;
+        return 0;
+    }
+    jwk = json_loads(jwk_text, 0, NULL);
+    rc = acme_jwk_to_pkey(jwk, &key, e);
+    json_decref(jwk);
+    if (rc != 0)
+        return -1;
+    if (EVP_PKEY_up_ref(key) == 1) {
+        pthread_mutex_lock(&a->keys_lock);
+        EVP_PKEY_free(slot->key);
+        free(slot->jwk);
+        slot->key = key;
+        slot->jwk = xstrdup(jwk_text);
+        pthread_mutex_unlock(&a->keys_lock);
+    }
+    *out = key;
+    return 0;
+}
+
+/*
  * Parses and checks the request's JWS: the url is this request's, the nonce
  * fresh and used up now, the key the "jwk" (only where jwk_ok) or the kid's
  * account's, the signature good.  c->jws (and c->acct for a kid) set.
@@ -170,7 +213,6 @@ static int kid_account(struct ctx *c, struct err *e)
 static int authenticate(struct ctx *c, int jwk_ok, struct err *e)
 {
     EVP_PKEY *key = NULL;
-    json_t *jwk;
     int rc;
 
     if (acme_jws_parse(c->q->body, c->q->len, &c->jws, e) != 0)
@@ -192,9 +234,7 @@ static int authenticate(struct ctx *c, int jwk_ok, struct err *e)
         return err_setc(e, ERR_INVALID, "malformed", "newAccount needs a \"jwk\", not a \"kid\"");
     if (kid_account(c, e) != 0)
         return -1;
-    jwk = json_loads(c->acct->jwk, 0, NULL);
-    rc = acme_jwk_to_pkey(jwk, &key, e);
-    json_decref(jwk);
+    rc = account_key(c->a, c->acct->jwk, &key, e);
     if (rc == 0)
         rc = acme_jws_verify(c->jws, key, e);
     EVP_PKEY_free(key);
@@ -595,6 +635,7 @@ struct acme_server *acme_server_new(struct svc *s, const struct acme_server_conf
     a->nthreads = cfg && cfg->workers > 0 ? cfg->workers : 4;
     a->threads = xcalloc((size_t)a->nthreads, sizeof(*a->threads));
     pthread_mutex_init(&a->lock, NULL);
+    pthread_mutex_init(&a->keys_lock, NULL);
     pthread_cond_init(&a->cond, NULL);
     for (int i = 0; i < a->nthreads; i++)
         if (pthread_create(&a->threads[i], NULL, worker_main, a) != 0) {
@@ -623,7 +664,12 @@ void acme_server_free(struct acme_server *a)
         job_free(j);
     }
     pthread_mutex_destroy(&a->lock);
+    pthread_mutex_destroy(&a->keys_lock);
     pthread_cond_destroy(&a->cond);
+    for (int i = 0; i < ACCOUNT_KEY_SLOTS; i++) {
+        EVP_PKEY_free(a->keys[i].key);
+        free(a->keys[i].jwk);
+    }
     acme_validator_free(a->validator);
     free(a->threads);
     free(a);

@@ -12,6 +12,13 @@
 
 struct job;
 
+/* A stored account JWK and its key (server.c: account_key). */
+struct account_key_slot {
+    char *jwk;
+    EVP_PKEY *key;
+};
+#define ACCOUNT_KEY_SLOTS 1024
+
 struct acme_server {
     struct svc *svc;
     struct acme_validator *validator;
@@ -21,6 +28,8 @@ struct acme_server {
     pthread_cond_t cond;
     struct job *head, *tail;
     int stop;
+    pthread_mutex_t keys_lock; /* guards keys */
+    struct account_key_slot keys[ACCOUNT_KEY_SLOTS];
 };
 
 /* One request being answered. */

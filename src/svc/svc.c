@@ -122,9 +122,10 @@ void svc_free(struct svc *s)
         free(c);
     }
     svc_tsa_cache_free(s);
+    svc_acme_endpoints_free(s);
     for (struct acme_secret_entry *ak = s->acme_secrets, *an; ak != NULL; ak = an) {
         an = ak->next;
-        secure_zero(ak->key, sizeof(ak->key));
+        EVP_MAC_CTX_free(ak->mac); /* clears the key */
         free(ak->tenant);
         free(ak);
     }

@@ -1046,7 +1046,11 @@ int svc_acme_nonce_use(struct svc *s, const char *tenant, const char *nonce, str
  */
 int svc_acme_prune_tick(struct svc *s, struct err *e);
 
-/* Endpoint name of tenant and its settings (*st the caller's to clear); ERR_NOT_FOUND if none. */
+/*
+ * Endpoint name of tenant and its settings (*st the caller's to clear);
+ * ERR_NOT_FOUND if none.  Kept per node for a second: a change made through
+ * another node may take that long to show here.
+ */
 int svc_acme_endpoint_load(struct svc *s, const char *tenant, const char *name,
                            struct acme_endpoint_rec **out, struct svc_acme_settings *st,
                            struct err *e);

@@ -67,6 +67,20 @@ void svc_acme_settings_clear(struct svc_acme_settings *st)
     memset(st, 0, sizeof(*st));
 }
 
+void svc_acme_settings_copy(struct svc_acme_settings *to, const struct svc_acme_settings *from)
+{
+    *to = *from;
+    for (int i = 0; i < from->nprofiles; i++) {
+        to->profiles[i].name = xstrdup(from->profiles[i].name);
+        to->profiles[i].description =
+            from->profiles[i].description ? xstrdup(from->profiles[i].description) : NULL;
+    }
+    for (int i = 0; i < from->ncaa_identities; i++)
+        to->caa_identities[i] = xstrdup(from->caa_identities[i]);
+    to->terms_of_service = from->terms_of_service ? xstrdup(from->terms_of_service) : NULL;
+    to->website = from->website ? xstrdup(from->website) : NULL;
+}
+
 /* 0 if every member of o is one of known[n]; else ERR_INVALID naming it (prefix: where). */
 static int members_known(const json_t *o, const char *const *known, size_t n, const char *where,
                          struct err *e)
@@ -427,8 +441,7 @@ static int endpoint_audit(struct store_tx *tx, const struct actor *a,
     return rc;
 }
 
-/* A copy of r (its strings duplicated). */
-static struct acme_endpoint_rec *endpoint_copy(const struct acme_endpoint_rec *r)
+struct acme_endpoint_rec *svc_acme_endpoint_copy(const struct acme_endpoint_rec *r)
 {
     struct acme_endpoint_rec *c = xcalloc(1, sizeof(*c));
 
@@ -499,8 +512,10 @@ int svc_acme_endpoint_put(struct svc *s, const struct actor *a, const char *tena
         goto out;
     rc = store_commit(tx, e);
     tx = NULL;
-    if (rc == 0)
-        *out = endpoint_copy(&r);
+    if (rc == 0) {
+        svc_acme_endpoint_forget(s, tenant, name); /* this node's next request reads it */
+        *out = svc_acme_endpoint_copy(&r);
+    }
 out:
     store_rollback(tx);
     acme_endpoint_rec_free(old);

@@ -294,6 +294,39 @@ static int eab_profile_check(struct svc *s, const struct acme_account_rec *acct,
                          "profile %s: not one this account's external binding allows", profile);
 }
 
+/* A new order with its authorizations and audit event, filed in the group commit's tx. */
+struct order_write {
+    const struct acme_account_rec *acct;
+    const struct svc_acme_settings *st;
+    const json_t *identifiers;
+    struct acme_order_rec *o; /* status and authzs set here (authzs: caller frees) */
+};
+
+static int order_new_fn(struct store_tx *tx, void *arg, struct err *e)
+{
+    struct order_write *w = arg;
+    json_t *authzs = json_array(), *v;
+    const char *type, *value;
+    int wildcard, all_valid = 1, rc = -1;
+    size_t i;
+
+    json_array_foreach(w->identifiers, i, v)
+    {
+        identifier_read(w->st, v, i, &type, &value, &wildcard, NULL);
+        if (authz_for(tx, w->acct, w->st, type, value, wildcard, authzs, &all_valid, e) != 0)
+            goto out;
+    }
+    w->o->status = all_valid ? "ready" : "pending";
+    free(w->o->authzs);
+    w->o->authzs = json_dumps(authzs, JSON_COMPACT);
+    if (store_acme_order_insert(tx, w->acct->tenant, w->o, e) == 0 &&
+        order_audit(tx, w->acct, w->o, "acme.order.create", e) == 0)
+        rc = 0;
+out:
+    json_decref(authzs);
+    return rc;
+}
+
 int svc_acme_order_new(struct svc *s, const struct acme_account_rec *acct,
                        const struct svc_acme_settings *st, const struct svc_acme_order_req *q,
                        struct acme_order_rec **out, struct err *e)
@@ -302,10 +335,9 @@ int svc_acme_order_new(struct svc *s, const struct acme_account_rec *acct,
                                .id = random_id("ord"),
                                .account = acct->id,
                                .created = time_now()};
-    json_t *sans = NULL, *authzs = json_array(), *v;
-    struct store_tx *tx = NULL;
-    const char *type, *value;
-    int wildcard, all_valid = 1, rc = -1;
+    struct order_write w = {acct, st, q->identifiers, &o};
+    json_t *sans = NULL;
+    int rc = -1;
     size_t i;
 
     o.profile = (char *)(q->profile ? q->profile : st->profiles[0].name);
@@ -324,32 +356,16 @@ int svc_acme_order_new(struct svc *s, const struct acme_account_rec *acct,
     }
     if (o.id == NULL || eab_profile_check(s, acct, o.profile, e) != 0 ||
         identifiers_check(s, acct->tenant, st, o.profile, q->identifiers, &sans, q->subproblems,
-                          e) != 0 ||
-        (tx = store_begin(s->store, e)) == NULL)
+                          e) != 0)
         goto out;
-    json_array_foreach(q->identifiers, i, v)
-    {
-        identifier_read(st, v, i, &type, &value, &wildcard, NULL);
-        if (authz_for(tx, acct, st, type, value, wildcard, authzs, &all_valid, e) != 0)
-            goto out;
-    }
-    o.status = all_valid ? "ready" : "pending";
     o.identifiers = json_dumps(q->identifiers, JSON_COMPACT);
-    o.authzs = json_dumps(authzs, JSON_COMPACT);
     o.expires = o.created + st->order_seconds;
     o.replaces = (char *)q->replaces;
     o.updated = o.created;
-    if (store_acme_order_insert(tx, acct->tenant, &o, e) != 0 ||
-        order_audit(tx, acct, &o, "acme.order.create", e) != 0)
-        goto out;
-    rc = store_commit(tx, e);
-    tx = NULL;
-    if (rc == 0)
+    if (writer_run(s->writer, order_new_fn, &w, e) == 0)
         rc = svc_acme_order_get(s, acct, o.id, out, e);
 out:
-    store_rollback(tx);
     json_decref(sans);
-    json_decref(authzs);
     free(o.id);
     free(o.identifiers);
     free(o.authzs);
@@ -500,19 +516,18 @@ static int order_settle(struct store_tx *tx, struct acme_order_rec *r, struct er
     return changed;
 }
 
-/* Writes r's new state (status, error, serial, request) in a transaction of its own. */
+static int order_save_fn(struct store_tx *tx, void *arg, struct err *e)
+{
+    const struct acme_order_rec *r = arg;
+
+    return store_acme_order_update(tx, r->tenant, r, e);
+}
+
+/* Writes r's new state (status, error, serial, request) through the group commit. */
 static int order_save(struct svc *s, struct acme_order_rec *r, struct err *e)
 {
-    struct store_tx *tx = store_begin(s->store, e);
-
-    if (tx == NULL)
-        return -1;
     r->updated = time_now();
-    if (store_acme_order_update(tx, r->tenant, r, e) != 0) {
-        store_rollback(tx);
-        return -1;
-    }
-    return store_commit(tx, e);
+    return writer_run(s->writer, order_save_fn, r, e);
 }
 
 int svc_acme_order_get(struct svc *s, const struct acme_account_rec *acct, const char *id,
@@ -590,47 +605,60 @@ int svc_acme_authz_get(struct svc *s, const struct acme_account_rec *acct, const
     return 0;
 }
 
-/* A change of an authorization of acct in a write transaction: fn(r) edits it. */
+struct authz_write {
+    const char *tenant, *endpoint, *id;
+    const char *account; /* NULL: the validation's own change */
+    int (*fn)(struct acme_authz_rec *, void *);
+    void *arg;
+    const char *action;
+    struct acme_authz_rec *r; /* as read and changed (the caller frees) */
+};
+
+/* Reads the authorization, lets fn edit it, and files it with its audit event if it changed. */
+static int authz_change_fn(struct store_tx *tx, void *arg, struct err *e)
+{
+    static const struct actor validation = {.id = "acme-validation"};
+    struct authz_write *w = arg;
+    struct actor a = validation;
+    int changed;
+
+    acme_authz_rec_free(w->r);
+    w->r = NULL;
+    if (store_acme_authz_get(tx, w->tenant, w->endpoint, w->id, &w->r, e) != 0 ||
+        (w->account != NULL && strcmp(w->r->account, w->account) != 0))
+        return err_setc(e, ERR_NOT_FOUND, "malformed", "no such authorization");
+    if ((changed = w->fn(w->r, w->arg)) < 0)
+        return err_setc(e, ERR_CONFLICT, "malformed", "authorization %s is %s", w->r->id,
+                        w->r->status);
+    if (!changed)
+        return 0;
+    w->r->updated = time_now();
+    if (w->account != NULL) {
+        a.id = w->account;
+        a.principal = w->account;
+    }
+    if (store_acme_authz_update(tx, w->tenant, w->r, e) != 0 ||
+        svc_audit_ok(tx, w->tenant, &a, w->action, w->r->id, w->r->challenges, e) != 0)
+        return -1;
+    return 0;
+}
+
+/*
+ * A change of an authorization of account (NULL: any) through the group
+ * commit: fn(r) edits it (1 changed, 0 not, -1 refused).  *out the result.
+ */
 static int authz_change(struct svc *s, const char *tenant, const char *endpoint, const char *id,
                         const char *account, int (*fn)(struct acme_authz_rec *, void *), void *arg,
                         const char *action, struct acme_authz_rec **out, struct err *e)
 {
-    static const struct actor validation = {.id = "acme-validation"};
-    struct store_tx *tx = store_begin(s->store, e);
-    struct acme_authz_rec *r = NULL;
-    struct actor a = validation;
-    int rc = -1, changed;
+    struct authz_write w = {tenant, endpoint, id, account, fn, arg, action, NULL};
+    int rc = writer_run(s->writer, authz_change_fn, &w, e);
 
-    if (tx == NULL)
-        return -1;
-    if (store_acme_authz_get(tx, tenant, endpoint, id, &r, e) != 0 ||
-        (account != NULL && strcmp(r->account, account) != 0)) {
-        err_setc(e, ERR_NOT_FOUND, "malformed", "no such authorization");
-        goto out;
-    }
-    if ((changed = fn(r, arg)) < 0) {
-        err_setc(e, ERR_CONFLICT, "malformed", "authorization %s is %s", r->id, r->status);
-        goto out;
-    }
-    if (changed) {
-        r->updated = time_now();
-        if (account != NULL) {
-            a.id = account;
-            a.principal = account;
-        }
-        if (store_acme_authz_update(tx, tenant, r, e) != 0 ||
-            svc_audit_ok(tx, tenant, &a, action, r->id, r->challenges, e) != 0)
-            goto out;
-    }
-    rc = store_commit(tx, e);
-    tx = NULL;
     if (rc == 0 && out != NULL) {
-        *out = r;
-        r = NULL;
+        *out = w.r;
+        w.r = NULL;
     }
-out:
-    store_rollback(tx);
-    acme_authz_rec_free(r);
+    acme_authz_rec_free(w.r);
     return rc;
 }
 

@@ -58,10 +58,23 @@ struct tsa_cache_entry {
     struct tsa_cache_entry *next;
 };
 
-/* A tenant's ACME nonce key, kept per node (svc_acme.c). */
+/*
+ * An ACME endpoint as its protocol front end reads it (svc_acme_endpoint_load),
+ * kept ACME_ENDPOINT_TTL_MS per node.
+ */
+struct acme_endpoint_entry {
+    struct acme_endpoint_rec *rec;
+    struct svc_acme_settings st;
+    int64_t fetched_ms; /* CLOCK_MONOTONIC */
+    struct acme_endpoint_entry *next;
+};
+#define ACME_ENDPOINT_TTL_MS    1000
+#define ACME_ENDPOINT_CACHE_MAX 256
+
+/* A tenant's ACME nonce key, kept per node as a keyed HMAC context (svc_acme.c). */
 struct acme_secret_entry {
     char *tenant;
-    unsigned char key[32];
+    EVP_MAC_CTX *mac;
     struct acme_secret_entry *next;
 };
 
@@ -95,7 +108,8 @@ struct svc {
     long tenant_retention_days;
     char *tenant_export_dir;
     int webhooks_enabled;
-    struct acme_secret_entry *acme_secrets; /* guarded by lock */
+    struct acme_secret_entry *acme_secrets;     /* guarded by lock */
+    struct acme_endpoint_entry *acme_endpoints; /* guarded by lock */
 };
 
 /* ---- the operations behind the door (svc_door.c calls them) ------------------------ */
@@ -229,6 +243,13 @@ int svc_op_from_request(const struct request_rec *r, json_t **holder, struct svc
                         const char **roles, size_t max, size_t *n, struct err *e);
 
 /* 1 if an ACME EAB credential of tenant derives its key with key_id, 0 if none, -1 on error. */
+/* A copy of r, its strings duplicated (the caller frees it). */
+struct acme_endpoint_rec *svc_acme_endpoint_copy(const struct acme_endpoint_rec *r);
+/* *to: a deep copy of from (the caller clears it). */
+void svc_acme_settings_copy(struct svc_acme_settings *to, const struct svc_acme_settings *from);
+/* Drops this node's copy of tenant's endpoint name (it changed); frees all of them (svc_free). */
+void svc_acme_endpoint_forget(struct svc *s, const char *tenant, const char *name);
+void svc_acme_endpoints_free(struct svc *s);
 int svc_acme_eab_key_in_use(struct svc *s, const char *tenant, const char *key_id, struct err *e);
 
 /* Every tenant (the scheduler's listing, across tenants); caller frees each and the array. */

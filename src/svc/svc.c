@@ -181,6 +181,25 @@ EVP_PKEY *svc_key(struct svc *s, const char *tenant, const char *key_id, struct 
     return key;
 }
 
+void svc_key_forget(struct svc *s, const char *tenant, const char *key_id)
+{
+    struct key_cache_entry **pk, *k;
+
+    pthread_mutex_lock(&s->lock);
+    for (pk = &s->keys; (k = *pk) != NULL; pk = &k->next)
+        if (strcmp(k->tenant, tenant) == 0 && strcmp(k->key_id, key_id) == 0) {
+            *pk = k->next;
+            break;
+        }
+    pthread_mutex_unlock(&s->lock);
+    if (k != NULL) {
+        EVP_PKEY_free(k->key);
+        free(k->tenant);
+        free(k->key_id);
+        free(k);
+    }
+}
+
 char *svc_crl_url(struct svc *s, const char *tenant, const char *ca)
 {
     return xasprintf("%s/crl/%s/%s.crl", s->public_url, tenant, ca);

@@ -259,6 +259,8 @@ void svc_tenant_gates_free(struct tenant_gates *g);
 
 /* A remote key of tenant (cached; the caller frees its reference). */
 EVP_PKEY *svc_key(struct svc *s, const char *tenant, const char *key_id, struct err *e);
+/* Drops key_id of tenant from the node's cache of signer keys (it is gone from the signer). */
+void svc_key_forget(struct svc *s, const char *tenant, const char *key_id);
 
 /*
  * Whether this node does the job "<kind>/<object>" of tenant now: it takes

@@ -44,6 +44,7 @@ struct ocsp_ca {
     X509 *cert;
     struct ocsp_issuer_hash sha1, sha256;
     struct ocsp_signer sg; /* cert, bound and key owned */
+    char *key_id;          /* sg's key in the signer */
     int64_t signer_not_after;
     long validity_hours;
     struct ocsp_ca *next;
@@ -206,6 +207,7 @@ static void ca_free(struct ocsp_ca *c)
     X509_free(c->sg.cert);
     X509_free(c->sg.bound);
     EVP_PKEY_free(c->sg.key);
+    free(c->key_id);
     free(c->tenant);
     free(c->name);
     free(c);
@@ -380,7 +382,7 @@ static int ca_signer_setup(struct svc *s, const struct ca_rec *ca, struct ocsp_c
     struct ocsp_responder_rec *r = NULL;
     struct store_tx *tx;
     const char *key_id = ca->key_id, *key_type = ca->key_type;
-    int rc = -1;
+    int rc = -1, missing = 0;
 
     if (strcmp(mode, "delegated") == 0) {
         if ((tx = store_begin_read(s->store, e)) == NULL)
@@ -391,8 +393,20 @@ static int ca_signer_setup(struct svc *s, const struct ca_rec *ca, struct ocsp_c
             goto out;
         }
         store_rollback(tx);
+        /* A responder whose key the signer no longer holds is replaced, not left failing. */
+        if (r != NULL && !responder_stale(r, time_now())) {
+            struct err ke;
+            EVP_PKEY *k = svc_key(s, ca->tenant, r->key_id, &ke);
+
+            if (k == NULL && ke.kind == ERR_NOT_FOUND) {
+                log_warn("ocsp: tenant %s CA %s: the responder's key %s is gone: replacing it",
+                         ca->tenant, ca->name, r->key_id);
+                missing = 1;
+            }
+            EVP_PKEY_free(k);
+        }
         /* Of several nodes, the one holding the lease renews; the others use what is there. */
-        if (responder_stale(r, time_now()) && strcmp(ca->status, "active") == 0 &&
+        if ((responder_stale(r, time_now()) || missing) && strcmp(ca->status, "active") == 0 &&
             svc_lease(s, ca->tenant, "ocsp-responder", ca->name, OCSP_LEASE_SECONDS)) {
             struct ocsp_responder_rec *fresh = NULL;
             struct err ce;
@@ -401,13 +415,14 @@ static int ca_signer_setup(struct svc *s, const struct ca_rec *ca, struct ocsp_c
             if (responder_create(s, ca, &fresh, &ce) == 0) {
                 ocsp_responder_rec_free(r);
                 r = fresh;
+                missing = 0;
             } else {
                 log_warn("ocsp: tenant %s CA %s: cannot renew the responder: %s", ca->tenant,
                          ca->name, ce.msg);
             }
         }
         /* No usable delegated responder (a disabled CA cannot issue one): the CA key signs. */
-        if (r != NULL && r->not_after > time_now()) {
+        if (r != NULL && r->not_after > time_now() && !missing) {
             if ((c->sg.cert = svc_der_to_x509(r->cert_der, r->cert_len, e)) == NULL)
                 goto out;
             c->sg.include_cert = 1;
@@ -419,6 +434,7 @@ static int ca_signer_setup(struct svc *s, const struct ca_rec *ca, struct ocsp_c
         c->sg.cert = c->cert;
         X509_up_ref(c->cert);
     }
+    c->key_id = xstrdup(key_id);
     if ((c->sg.key = svc_key(s, ca->tenant, key_id, e)) == NULL ||
         (c->sg.bound = signer_key_cert(c->sg.key, c->sg.cert, e)) == NULL)
         goto out;
@@ -733,10 +749,13 @@ int svc_ocsp_tick(struct svc *s, int budget, struct err *e)
         pthread_mutex_unlock(&s->ocsp->lock);
         for (int k = 0; k < nref; k++) {
             int made = done < budget ? ca_presign(s, refs[k], budget - done, e) : 0;
-            if (made < 0)
+            if (made < 0) {
                 log_warn("ocsp: tenant %s CA %s: pre-signing failed: %s", refs[k]->tenant,
                          refs[k]->name, e->msg);
-            else
+                /* a key gone from the signer: the next load of the tenant replaces it */
+                if (e->kind == ERR_NOT_FOUND)
+                    svc_key_forget(s, refs[k]->tenant, refs[k]->key_id);
+            } else
                 done += made;
             ca_unref(s->ocsp, refs[k]);
         }
@@ -914,8 +933,11 @@ static void answer_live(struct svc *s, const char *tenant, struct ocsp_ca *c,
         OPENSSL_free(der);
     } else {
         log_warn("ocsp: tenant %s CA %s: cannot answer: %s", tenant, c->name, e.msg);
-        answer_error(out, e.kind == ERR_UNAVAILABLE ? OCSP_RESPONSE_STATUS_TRYLATER
-                                                    : OCSP_RESPONSE_STATUS_INTERNALERROR);
+        answer_error(out, e.kind == ERR_UNAVAILABLE || e.kind == ERR_NOT_FOUND
+                              ? OCSP_RESPONSE_STATUS_TRYLATER
+                              : OCSP_RESPONSE_STATUS_INTERNALERROR);
+        if (e.kind == ERR_NOT_FOUND) /* the key is gone: the next tick replaces the responder */
+            svc_key_forget(s, tenant, c->key_id);
     }
     for (i = 0; i < q->n; i++)
         cert_rec_free(recs[i]);

@@ -1,5 +1,7 @@
 """The OCSP responder, driven by openssl ocsp, GnuTLS ocsptool and curl."""
 import base64
+import glob
+import os
 import re
 import datetime
 import socket
@@ -366,3 +368,28 @@ def test_signing_on_demand_is_rate_limited_and_stored_answers_go_on(tmp_path):
         assert s.request("GET", "/healthz", token=None, base=s.public_url).status == 200
     finally:
         s.stop()
+
+
+def test_a_responder_whose_key_is_gone_is_replaced(server, env):
+    """Issue 23: a delegated responder whose key the signer no longer holds (lost with a token,
+    removed by hand) is replaced by a new one when the CA is loaded, instead of OCSP failing."""
+    if os.environ.get("VOUCH_TEST_KEYSTORE") == "pkcs11":
+        pytest.skip("removes the key's file from the software key store")
+    cert = issue(server, "phoenix.example")
+    p = openssl_ocsp(server, env, cert["certificate"])  # with a nonce: signed now
+    before = re.search(r"Responder Id: ([0-9A-F]{40})", p.stdout).group(1)
+    old = next(k["key_id"] for k in server.api("GET", "/keys")["keys"]
+               if "ocsp-responder:issuing" in k["users"])
+    files = glob.glob(os.path.join(server.dir, "**", old + ".pem"), recursive=True)
+    assert len(files) == 1, files
+    server.stop()
+    os.remove(files[0])
+    server.start()
+    p = openssl_ocsp(server, env, cert["certificate"])
+    assert p.returncode == 0 and "Response verify OK" in p.stderr + p.stdout, p.stdout + p.stderr
+    assert ": good" in p.stdout
+    after = re.search(r"Responder Id: ([0-9A-F]{40})", p.stdout).group(1)
+    assert after != before
+    new = next(k["key_id"] for k in server.api("GET", "/keys")["keys"]
+               if "ocsp-responder:issuing" in k["users"])
+    assert new != old

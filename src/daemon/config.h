@@ -77,6 +77,13 @@ void config_defaults(struct config *c);
 int config_load(struct config *c, const char *path, struct err *e);
 /* Checks cross-field rules (TLS pair, plain HTTP off loopback). */
 int config_check(const struct config *c, struct err *e);
+/*
+ * The files of c that hold secrets (kek_file and the key store, PIN files,
+ * tls_key, a SQLite database with its -wal and -shm) are the owner's alone
+ * (files.c): 0, or -1 with e naming the first that is not and how to fix it.
+ * Files that do not exist yet pass.
+ */
+int config_files_check(const struct config *c, struct err *e);
 /* Writes c as a config file. */
 void config_write(const struct config *c, FILE *f);
 void config_free(struct config *c);

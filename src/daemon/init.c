@@ -9,6 +9,7 @@
 #include "daemon/daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +140,40 @@ static int ca_make(struct svc *svc, const char *name, const char *subject, const
     return 0;
 }
 
+/* Writes what bio holds to path (mode 0600); 0, or -1 with e set. */
+static int bio_write_file(BIO *bio, const char *path, struct err *e)
+{
+    char *data = NULL;
+    long len = BIO_get_mem_data(bio, &data);
+
+    if (len <= 0)
+        return err_ossl(e, ERR_INTERNAL, "%s: nothing to write", path);
+    return file_write_atomic(path, data, (size_t)len, 0600, e);
+}
+
+/* The key as PEM into DIR/tls/server.key, the certificate and its chain into server.crt. */
+static int tls_files_write(const char *dir, EVP_PKEY *key, X509 *cert, STACK_OF(X509) * ca,
+                           struct err *e)
+{
+    BIO *kb = BIO_new(BIO_s_secmem()), *cb = BIO_new(BIO_s_mem());
+    char *kpath = xasprintf("%s/tls/server.key", dir), *cpath = xasprintf("%s/tls/server.crt", dir);
+    int rc = -1, ok = kb != NULL && cb != NULL &&
+                      PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL) == 1 &&
+                      PEM_write_bio_X509(cb, cert) == 1;
+
+    for (int i = 0; ok && i < sk_X509_num(ca); i++)
+        ok = PEM_write_bio_X509(cb, sk_X509_value(ca, i)) == 1;
+    if (!ok)
+        err_ossl(e, ERR_INTERNAL, "TLS key or certificate does not encode");
+    else if (bio_write_file(kb, kpath, e) == 0 && bio_write_file(cb, cpath, e) == 0)
+        rc = 0;
+    BIO_free(kb); /* secure memory: wiped */
+    BIO_free(cb);
+    free(kpath);
+    free(cpath);
+    return rc;
+}
+
 /* Issues the API's TLS certificate (localhost, 127.0.0.1, ::1) and writes cert + key PEM. */
 static int tls_make(struct svc *svc, const char *dir, struct err *e)
 {
@@ -158,8 +193,6 @@ static int tls_make(struct svc *svc, const char *dir, struct err *e)
     EVP_PKEY *key = NULL;
     X509 *cert = NULL;
     STACK_OF(X509) *ca = NULL;
-    char *path;
-    FILE *f;
     int rc = -1;
 
     if (svc_submit(svc, &init_actor, "default", &op, NULL, &made, e) != 0)
@@ -172,25 +205,7 @@ static int tls_make(struct svc *svc, const char *dir, struct err *e)
         err_ossl(e, ERR_INTERNAL, "TLS PKCS#12 does not parse");
         goto out;
     }
-    path = xasprintf("%s/tls/server.key", dir);
-    f = fopen(path, "w");
-    if (f != NULL) {
-        chmod(path, 0600);
-        PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
-        fclose(f);
-    }
-    free(path);
-    path = xasprintf("%s/tls/server.crt", dir);
-    if ((f = fopen(path, "w")) != NULL) {
-        PEM_write_X509(f, cert);
-        for (int i = 0; i < sk_X509_num(ca); i++)
-            PEM_write_X509(f, sk_X509_value(ca, i));
-        fclose(f);
-        rc = 0;
-    } else {
-        err_set(e, ERR_INTERNAL, "%s: %s", path, strerror(errno));
-    }
-    free(path);
+    rc = tls_files_write(dir, key, cert, ca, e);
 out:
     json_decref(sans);
     svc_outcome_clear(&made);
@@ -250,10 +265,12 @@ static void init_print(const struct init_opts *o, const struct config *c, const 
            o->tls ? " --cacert " : "", o->tls ? "var/tls/ca.crt" : "");
 }
 
+/* The directory, the key store, the key-encryption secret and the configuration file. */
 static int init_files(const struct init_opts *o, struct config *c, struct err *e)
 {
     char *path;
     FILE *f;
+    int fd;
 
     path = xasprintf("%s/vouchd.conf", o->dir);
     if (access(path, F_OK) == 0) {
@@ -274,20 +291,24 @@ static int init_files(const struct init_opts *o, struct config *c, struct err *e
         free(path);
         return -1;
     }
-    f = fopen(path, "w");
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+        err_set(e, ERR_INTERNAL, "%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        free(path);
+        return -1;
+    }
     free(path);
-    if (f == NULL)
-        return err_set(e, ERR_INTERNAL, "cannot write the configuration");
     config_write(c, f);
-    fclose(f);
-    return 0;
+    return fclose(f) == 0 ? 0 : err_set(e, ERR_INTERNAL, "cannot write the configuration");
 }
 
 static int ca_cert_write(struct svc *svc, const char *dir, struct err *e)
 {
     char *pem = svc_chain_pem(svc, "default", "root", e);
     char *path = xasprintf("%s/tls/ca.crt", dir);
-    int rc = pem ? file_write_atomic(path, pem, strlen(pem), 0644, e) : -1;
+    int rc = pem ? file_write_atomic(path, pem, strlen(pem), 0600, e) : -1;
 
     free(pem);
     free(path);
@@ -329,7 +350,7 @@ int daemon_init(int argc, char **argv)
         c.tls_key = xasprintf("%s/tls/server.key", abs);
     }
     init_pkcs11(&o, &c);
-    if (init_files(&o, &c, &e) != 0)
+    if (config_files_check(&c, &e) != 0 || init_files(&o, &c, &e) != 0)
         goto out;
     {
         struct signer_config sc = {.keystore_dir = c.keystore,

@@ -443,7 +443,8 @@ int daemon_run(int argc, char **argv)
             return run_usage();
     }
     config_defaults(&s.cfg);
-    if (config_load(&s.cfg, path, &e) != 0 || config_check(&s.cfg, &e) != 0) {
+    if (config_load(&s.cfg, path, &e) != 0 || config_check(&s.cfg, &e) != 0 ||
+        config_files_check(&s.cfg, &e) != 0) {
         fprintf(stderr, "vouchd: %s\n", e.msg);
         config_free(&s.cfg);
         return 1;

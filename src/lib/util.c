@@ -491,6 +491,23 @@ int mkdir_p(const char *path, int mode)
     return rc;
 }
 
+int file_private_check(const char *path, const char *what, struct err *e)
+{
+    struct stat st;
+    mode_t open_to;
+
+    if (stat(path, &st) != 0)
+        return errno == ENOENT ? 0
+                               : err_set(e, ERR_INVALID, "%s %s: %s", what, path, strerror(errno));
+    if ((open_to = st.st_mode & 077) == 0)
+        return 0;
+    return err_set(e, ERR_INVALID, "%s %s is open to %s (mode %04o): chmod %s %s", what, path,
+                   (open_to & 070) == 0  ? "others"
+                   : (open_to & 07) == 0 ? "its group"
+                                         : "group and others",
+                   (unsigned)(st.st_mode & 07777), S_ISDIR(st.st_mode) ? "700" : "600", path);
+}
+
 void secure_zero(void *p, size_t n)
 {
     if (p != NULL)

@@ -134,6 +134,14 @@ int write_all(int fd, const void *data, size_t len);
 int file_write_atomic(const char *path, const void *data, size_t len, int mode, struct err *e);
 /* mkdir -p with the given mode. */
 int mkdir_p(const char *path, int mode);
+/*
+ * Whether path (a file or directory holding secrets; `what` names it in the
+ * message, e.g. "kek_file") is kept from everyone but its owner: 0 if no
+ * group or other permission bit is set, or if it does not exist (whoever
+ * opens it reports that); -1 with e (ERR_INVALID) naming what, the path, its
+ * mode and the chmod that fixes it.  Symbolic links are followed.
+ */
+int file_private_check(const char *path, const char *what, struct err *e);
 
 /* Wipes a secret before it is freed. */
 void secure_zero(void *p, size_t n);

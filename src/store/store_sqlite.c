@@ -15,9 +15,11 @@
  */
 #include "store/sqlite_internal.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Maps rc (an extended result code) on db to e; returns -1. */
 static int fail_rc(sqlite3 *db, int rc, const char *what, const char *msg, struct err *e)
@@ -445,6 +447,20 @@ static int setup(struct db_store *s, struct db_conn *c, struct err *e)
     return migrate(s, ((struct sqlite_conn *)c)->db, e);
 }
 
+/*
+ * A database file that does not exist yet is made mode 0600 before SQLite
+ * opens it, whatever the process's umask: SQLite gives the -wal and -shm
+ * files it makes beside it the database's mode.  Any failure is left for
+ * SQLite to report.
+ */
+static void db_file_create(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+    if (fd >= 0)
+        close(fd);
+}
+
 struct store *sqlite_open(const char *url, struct err *e)
 {
     const char *path = url + strlen("sqlite:");
@@ -453,6 +469,7 @@ struct store *sqlite_open(const char *url, struct err *e)
         err_set(e, ERR_INTERNAL, "database %s: no file name", url);
         return NULL;
     }
+    db_file_create(path);
     return db_store_open(&store_sqlite_ops, &sqlite_dialect, &sqlite_pool, path, setup, e);
 }
 

@@ -342,6 +342,8 @@ def run(*cmd, check=True, input=None):
 
 
 def write(path, text):
-    with open(path, "w") as f:
+    """Writes text to path, a new file made mode 0600 (PIN files among them: vouchd refuses
+    secrets that others can read)."""
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         f.write(text)
     return str(path)

@@ -10,7 +10,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -1613,6 +1615,37 @@ static void test_tsa_refusal_carries_its_failure_info(void **state)
     OPENSSL_free(der);
 }
 
+/* ---- files holding secrets (lib/util.c) -------------------------------------- */
+
+static void test_a_secret_open_to_others_is_named_with_its_fix(void **state)
+{
+    char dir[] = "/tmp/vouch-files-XXXXXX", path[64], want[256];
+    struct err e;
+    FILE *f;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/kek", dir);
+    assert_int_equal(file_private_check(path, "kek_file", &e), 0); /* not there yet */
+    assert_non_null(f = fopen(path, "w"));
+    fclose(f);
+    assert_int_equal(chmod(path, 0600), 0);
+    assert_int_equal(file_private_check(path, "kek_file", &e), 0);
+    assert_int_equal(chmod(path, 0604), 0);
+    assert_int_equal(file_private_check(path, "kek_file", &e), -1);
+    snprintf(want, sizeof(want), "kek_file %s is open to others (mode 0604): chmod 600 %s", path,
+             path);
+    assert_string_equal(e.msg, want);
+    assert_int_equal(chmod(path, 0620), 0); /* group-writable is refused too */
+    assert_int_equal(file_private_check(path, "kek_file", &e), -1);
+    assert_non_null(strstr(e.msg, "open to its group (mode 0620)"));
+    assert_int_equal(chmod(dir, 0755), 0);
+    assert_int_equal(file_private_check(dir, "keystore", &e), -1);
+    assert_non_null(strstr(e.msg, "open to group and others (mode 0755): chmod 700"));
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1647,6 +1680,7 @@ int main(void)
         cmocka_unit_test(test_tsa_requests_are_checked_against_the_policy),
         cmocka_unit_test(test_tsa_gen_time_has_no_trailing_zeros),
         cmocka_unit_test(test_tsa_refusal_carries_its_failure_info),
+        cmocka_unit_test(test_a_secret_open_to_others_is_named_with_its_fix),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

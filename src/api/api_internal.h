@@ -23,6 +23,7 @@ int api_principal_grants(const struct principal *p, const char *permission);
 void api_acme(void *app, struct http_request *req, struct http_response *resp);
 void api_healthz(void *app, struct http_request *req, struct http_response *resp);
 void api_readyz(void *app, struct http_request *req, struct http_response *resp);
+void api_public_readyz(void *app, struct http_request *req, struct http_response *resp);
 void api_public_crl(void *app, struct http_request *req, struct http_response *resp);
 void api_public_crl_scope(void *app, struct http_request *req, struct http_response *resp);
 void api_public_ca(void *app, struct http_request *req, struct http_response *resp);

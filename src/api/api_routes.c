@@ -156,7 +156,7 @@ static const struct http_route routes[] = {
 
 static const struct http_route public_routes[] = {
     {"GET", "/healthz", NULL, "public", 0, api_healthz},
-    {"GET", "/readyz", NULL, "public", 0, api_readyz},
+    {"GET", "/readyz", NULL, "public", 0, api_public_readyz}, /* ready or not, no details */
     {"GET", "/crl/{tenant}/{ca}.crl", NULL, "public", 0, api_public_crl},
     {"GET", "/crl/{tenant}/{ca}/{file}", NULL, "public", 0, api_public_crl_scope},
     {"GET", "/ca/{tenant}/{ca}.crt", NULL, "public", 0, api_public_ca},

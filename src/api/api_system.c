@@ -11,6 +11,7 @@ void api_healthz(void *app, struct http_request *req, struct http_response *resp
     http_respond_json(resp, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+/* GET /readyz on the API listener: ready or not, and the state of the database, signer and keys. */
 void api_readyz(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
@@ -31,6 +32,24 @@ void api_readyz(void *app, struct http_request *req, struct http_response *resp)
     }
     json_object_set_new(o, "status", json_string(ok ? "ready" : "not ready"));
     http_respond_json(resp, ok ? 200 : 503, o);
+}
+
+/*
+ * GET /readyz on the public listener: ready or not ready, nothing more.  What
+ * failed (a database error, the key store's tokens) is for the API listener's
+ * /readyz: the public one is reachable by anyone.
+ */
+void api_public_readyz(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct err db, signer;
+    char health[1024];
+    int ok;
+
+    (void)req;
+    ok = svc_ready(api->svc, &db, health, sizeof(health), &signer) == 0;
+    http_respond_json(resp, ok ? 200 : 503,
+                      json_pack("{s:s}", "status", ok ? "ready" : "not ready"));
 }
 
 /* Public downloads answer 404 alike for an unknown tenant or CA: nothing to learn. */

@@ -31,6 +31,8 @@ static const struct config_item items[] = {
     {"api_port", CONF_INT, F(api_port), 0, 65535, "8443", "API port (0 = ephemeral)"},
     {"tls_cert", CONF_PATH, F(tls_cert), 0, 0, NULL, "API TLS certificate chain (PEM)"},
     {"tls_key", CONF_PATH, F(tls_key), 0, 0, NULL, "API TLS private key (PEM)"},
+    {"tls_priorities", CONF_STRING, F(tls_priorities), 0, 0, HTTP_TLS_PRIORITIES_DEFAULT,
+     "GnuTLS priority string of the API's TLS (default: TLS 1.3 and 1.2, AEAD suites, ECDHE)"},
     {"api_allow_plain", CONF_BOOL, F(api_allow_plain), 0, 1, "no",
      "allow a plain-HTTP API off loopback"},
     {"trusted_proxies", CONF_STRING, F(trusted_proxies), 0, 0, NULL,
@@ -292,6 +294,8 @@ int config_check(const struct config *c, struct err *e)
         return -1;
     }
     free(proxies);
+    if (http_tls_priorities_check(c->tls_priorities, e) != 0)
+        return -1;
     if ((c->tls_cert == NULL) != (c->tls_key == NULL))
         return err_set(e, ERR_INVALID, "tls_cert and tls_key: set both or neither");
     if (c->tls_cert == NULL && !is_loopback(c->api_address) && !c->api_allow_plain)

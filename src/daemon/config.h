@@ -15,6 +15,7 @@ struct config {
     int api_port;
     char *tls_cert;
     char *tls_key;
+    char *tls_priorities;  /* GnuTLS priority string of the API listener */
     int api_allow_plain;   /* plain-HTTP API on a non-loopback address */
     char *trusted_proxies; /* load balancers whose X-Forwarded-For is believed (http.h) */
     char *public_address;

@@ -161,6 +161,8 @@ static int server_listen(struct server *s, struct err *e)
                               .port = s->cfg.api_port,
                               .tls_cert_file = s->cfg.tls_cert,
                               .tls_key_file = s->cfg.tls_key,
+                              .tls_priorities = s->cfg.tls_priorities,
+                              .security_headers = 1,
                               .threads = s->cfg.threads,
                               .trusted_proxies = s->cfg.trusted_proxies};
     struct svc_config sc = {0};

@@ -87,6 +87,14 @@ struct http_config {
     int connection_timeout; /* seconds idle before a connection is closed, default 30 */
     int max_connections;    /* default 1024 */
     int tls_client_certs;   /* ask TLS clients for a certificate (requested, not required) */
+    /* GnuTLS priority string of the TLS listener; NULL: HTTP_TLS_PRIORITIES_DEFAULT */
+    const char *tls_priorities;
+    /*
+     * Every answer carries X-Content-Type-Options: nosniff, and over TLS
+     * Strict-Transport-Security (the API listener; RFC 6797 §7.2: never over
+     * plain HTTP).
+     */
+    int security_headers;
     /*
      * Addresses or networks of the proxies in front ("127.0.0.2, 10.0.0.0/8";
      * NULL: none).  A request from one of them is taken to come from the
@@ -97,6 +105,18 @@ struct http_config {
 };
 
 struct http_server;
+
+/*
+ * TLS 1.3 and 1.2 only, AEAD suites only (AES-GCM, ChaCha20-Poly1305), ECDHE
+ * key exchange, no SHA-1 handshake signatures.
+ */
+#define HTTP_TLS_PRIORITIES_DEFAULT                                                                \
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:"            \
+    "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-SIGN-RSA-SHA1:"            \
+    "-SIGN-ECDSA-SHA1:%SERVER_PRECEDENCE"
+
+/* Whether GnuTLS takes priorities: 0, or -1 with e naming where it stops parsing. */
+int http_tls_priorities_check(const char *priorities, struct err *e);
 
 /*
  * The trusted proxies of http_config (addresses or networks separated by

@@ -59,6 +59,8 @@ struct http_server {
     int port;
     struct netaddr *proxies; /* trusted proxies (http_config.trusted_proxies) */
     size_t nproxies;
+    int nosniff; /* X-Content-Type-Options on every answer (http_config.security_headers) */
+    int hsts;    /* Strict-Transport-Security too: security_headers over TLS */
 };
 
 /* The state of one request, from its request line to its completion. */
@@ -343,13 +345,23 @@ static int header_set_by_handler(const struct http_response *resp, const char *n
     return 0;
 }
 
-/* Adds content type, the handler's headers, X-Request-Id and Cache-Control to mr. */
+/* One year: clients keep to HTTPS for the API's host (RFC 6797 §6.1.1). */
+#define HSTS_VALUE "max-age=31536000"
+
+/*
+ * Adds content type, the handler's headers, X-Request-Id, Cache-Control and
+ * the listener's security headers to mr.
+ */
 static void response_headers(const struct request_ctx *r, struct MHD_Response *mr)
 {
     const struct http_response *resp = &r->resp;
     const char *path = r->path ? r->path : r->target;
     int i;
 
+    if (r->srv->nosniff)
+        MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+    if (r->srv->hsts)
+        MHD_add_response_header(mr, "Strict-Transport-Security", HSTS_VALUE);
     if (resp->content_type != NULL)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
     for (i = 0; i < resp->nheaders; i++)
@@ -538,7 +550,7 @@ static struct MHD_Daemon *daemon_start(struct http_server *srv, const struct htt
                                        const struct http_tls *tls)
 {
     unsigned int threads = positive_or(cfg->threads, DEFAULT_THREADS);
-    struct MHD_OptionItem opts[12];
+    struct MHD_OptionItem opts[16];
     size_t n = 0;
 
     option_add(opts, &n, MHD_OPTION_SOCK_ADDR, 0, &addr->sa);
@@ -551,6 +563,9 @@ static struct MHD_Daemon *daemon_start(struct http_server *srv, const struct htt
     option_add(opts, &n, MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL);
     if (tls->cert_pem != NULL) {
         flags |= MHD_USE_TLS;
+        option_add(
+            opts, &n, MHD_OPTION_HTTPS_PRIORITIES, 0,
+            (void *)(cfg->tls_priorities ? cfg->tls_priorities : HTTP_TLS_PRIORITIES_DEFAULT));
         option_add(opts, &n, MHD_OPTION_HTTPS_MEM_CERT, 0, tls->cert_pem);
         option_add(opts, &n, MHD_OPTION_HTTPS_MEM_KEY, 0, tls->key_pem);
         /* A trust list makes GnuTLS ask for a client certificate; the application verifies it. */
@@ -578,6 +593,8 @@ static int config_prepare(const struct http_config *cfg, union listen_addr *addr
         return 0;
     if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
         return err_set(e, ERR_INTERNAL, "http: this libmicrohttpd has no TLS support");
+    if (cfg->tls_priorities != NULL && http_tls_priorities_check(cfg->tls_priorities, e) != 0)
+        return -1;
     return http_tls_load(cfg->tls_cert_file, cfg->tls_key_file, tls, e);
 }
 
@@ -610,7 +627,9 @@ struct http_server *http_server_start(const struct http_config *cfg,
                                 .free_principal = free_principal,
                                 .app = app,
                                 .proxies = proxies,
-                                .nproxies = nproxies};
+                                .nproxies = nproxies,
+                                .nosniff = cfg->security_headers,
+                                .hsts = cfg->security_headers && tls.cert_pem != NULL};
     errno = 0;
     srv->daemon = daemon_start(srv, cfg, &addr, flags, &tls);
     saved_errno = errno;

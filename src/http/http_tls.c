@@ -109,6 +109,19 @@ int http_tls_load(const char *cert_file, const char *key_file, struct http_tls *
     return 0;
 }
 
+int http_tls_priorities_check(const char *priorities, struct err *e)
+{
+    gnutls_priority_t cache;
+    const char *where = NULL;
+    int rc = gnutls_priority_init(&cache, priorities, &where);
+
+    if (rc != GNUTLS_E_SUCCESS)
+        return err_set(e, ERR_INVALID, "tls_priorities: %s at \"%.40s\"", gnutls_strerror(rc),
+                       where ? where : priorities);
+    gnutls_priority_deinit(cache);
+    return 0;
+}
+
 void http_tls_free(struct http_tls *tls)
 {
     if (tls->key_pem != NULL)

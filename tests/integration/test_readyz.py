@@ -29,6 +29,6 @@ def test_readyz_fails_when_the_signer_is_gone(tmp_path):
         assert r.json()["status"] == "not ready" and r.json()["signer"] != "ok", r.body
         # The public listener's /readyz (HAProxy checks both) says the same.
         r = s.request("GET", "/readyz", token=None, base=s.public_url)
-        assert r.status == 503, r.body
+        assert r.status == 503 and r.json() == {"status": "not ready"}, r.body
     finally:
         s.stop()

@@ -12,11 +12,14 @@ def test_health_and_readiness_answer_on_both_listeners(server):
     for base in (server.url, server.public_url):
         r = server.request("GET", "/healthz", token=None, base=base)
         assert r.status == 200 and r.json()["status"] == "ok"
-        r = server.request("GET", "/readyz", token=None, base=base)
-        assert r.status == 200
-        ks = ("primary token vouch-a: ok; backup token vouch-b: ok; signing with the primary"
-              if os.environ.get("VOUCH_TEST_KEYSTORE") == "pkcs11" else "software key store: ok")
-        assert r.json() == {"status": "ready", "database": "ok", "signer": "ok", "keystore": ks}
+    r = server.request("GET", "/readyz", token=None)
+    assert r.status == 200
+    ks = ("primary token vouch-a: ok; backup token vouch-b: ok; signing with the primary"
+          if os.environ.get("VOUCH_TEST_KEYSTORE") == "pkcs11" else "software key store: ok")
+    assert r.json() == {"status": "ready", "database": "ok", "signer": "ok", "keystore": ks}
+    # The public listener says ready or not, nothing about the key store.
+    r = server.request("GET", "/readyz", token=None, base=server.public_url)
+    assert r.status == 200 and r.json() == {"status": "ready"}
 
 
 def test_demo_instance_has_root_issuing_ca_and_builtin_profiles(server):

@@ -992,6 +992,84 @@ static void tls_server_answers_over_https(void **state)
     reply_free(&r);
 }
 
+/* A GET of path over TLS with the client's protocol range and cipher list; the CURLcode. */
+static CURLcode tls_get(int p, const char *cainfo, long version, const char *ciphers,
+                        struct reply *out)
+{
+    CURL *c = curl_easy_init();
+    char url[128];
+    CURLcode rc;
+
+    memset(out, 0, sizeof(*out));
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/no-such-route", p);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
+    curl_easy_setopt(c, CURLOPT_CAINFO, cainfo);
+    curl_easy_setopt(c, CURLOPT_SSLVERSION, version);
+    if (ciphers != NULL)
+        curl_easy_setopt(c, CURLOPT_SSL_CIPHER_LIST, ciphers);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out->body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &out->headers);
+    rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_easy_cleanup(c);
+    return rc;
+}
+
+static void tls_listener_takes_tls_1_2_and_1_3_with_aead_and_sends_hsts(void **state)
+{
+    struct tls_dir t;
+    struct http_config cfg = {.address = "127.0.0.1", .threads = 1, .security_headers = 1};
+    struct http_server *srv;
+    struct reply r11, rcbc, r12, r13, plain;
+    CURLcode c11, ccbc, c12, c13;
+    char value[128];
+    struct err e;
+    int p;
+
+    (void)state;
+    tls_dir_make(&t);
+    cfg.tls_cert_file = t.cert;
+    cfg.tls_key_file = t.key;
+    srv = http_server_start(&cfg, routes, ARRAY_LEN(routes), authorize, free_principal, NULL, &e);
+    if (srv == NULL)
+        fail_msg("TLS server: %s", e.msg);
+    p = http_server_port(srv);
+    /* The client's own security level would refuse TLS 1.1 and SHA-1 suites: lowered. */
+    c11 = tls_get(p, t.cert, CURL_SSLVERSION_TLSv1_1 | CURL_SSLVERSION_MAX_TLSv1_1,
+                  "DEFAULT:@SECLEVEL=0", &r11);
+    ccbc = tls_get(p, t.cert, CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2,
+                   "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA256:@SECLEVEL=0", &rcbc);
+    c12 = tls_get(p, t.cert, CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2,
+                  "ECDHE-ECDSA-AES128-GCM-SHA256", &r12);
+    c13 = tls_get(p, t.cert, CURL_SSLVERSION_TLSv1_3, NULL, &r13);
+    http_server_stop(srv);
+    tls_dir_remove(&t);
+    assert_int_not_equal(c11, CURLE_OK);
+    assert_int_not_equal(ccbc, CURLE_OK);
+    assert_int_equal(c12, CURLE_OK);
+    assert_int_equal(c13, CURLE_OK);
+    assert_int_equal(r13.status, 404); /* an error answer carries them too */
+    assert_non_null(reply_header(&r13, "Strict-Transport-Security", value, sizeof(value)));
+    assert_string_equal(value, "max-age=31536000");
+    assert_non_null(reply_header(&r13, "X-Content-Type-Options", value, sizeof(value)));
+    assert_string_equal(value, "nosniff");
+    /* The group's server asks for no security headers; over plain HTTP never HSTS. */
+    fetch((struct request){.method = "GET", .path = "/hello"}, &plain);
+    assert_null(reply_header(&plain, "X-Content-Type-Options", value, sizeof(value)));
+    assert_null(reply_header(&plain, "Strict-Transport-Security", value, sizeof(value)));
+    reply_free(&r11);
+    reply_free(&rcbc);
+    reply_free(&r12);
+    reply_free(&r13);
+    reply_free(&plain);
+    assert_int_equal(http_tls_priorities_check(HTTP_TLS_PRIORITIES_DEFAULT, &e), 0);
+    assert_int_equal(http_tls_priorities_check("NORMAL:+NO-SUCH-SUITE", &e), -1);
+    assert_non_null(strstr(e.msg, "NO-SUCH-SUITE"));
+}
+
 static void tls_key_not_matching_certificate_is_refused_at_start(void **state)
 {
     struct tls_dir t;
@@ -1191,6 +1269,7 @@ int main(void)
         cmocka_unit_test(silent_clients_block_nobody_and_time_out),
         cmocka_unit_test(concurrent_requests_all_succeed),
         cmocka_unit_test(tls_server_answers_over_https),
+        cmocka_unit_test(tls_listener_takes_tls_1_2_and_1_3_with_aead_and_sends_hsts),
         cmocka_unit_test(tls_key_not_matching_certificate_is_refused_at_start),
         cmocka_unit_test(forwarded_client_is_the_rightmost_untrusted_entry),
         cmocka_unit_test(only_a_trusted_proxy_sets_the_client_address),

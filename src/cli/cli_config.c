@@ -4,9 +4,11 @@
  * Precedence: default < ~/.config/vouch/config < ./var/cli.conf < environment
  * < flags.  VOUCH_CONFIG names the only file to read instead ("" for none).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli/cli_internal.h"
 
@@ -123,6 +125,8 @@ static int config_files(struct cli_config *cfg, struct err *e)
 
 int cli_config_load(struct cli_config *cfg, struct err *e)
 {
+    const char *insecure;
+
     memset(cfg, 0, sizeof(*cfg));
     for (size_t i = 0; i < ARRAY_LEN(settings); i++)
         setting_put(cfg, &settings[i], settings[i].fallback);
@@ -134,6 +138,10 @@ int cli_config_load(struct cli_config *cfg, struct err *e)
         if (v != NULL && *v != '\0')
             setting_put(cfg, &settings[i], v);
     }
+    insecure = getenv("VOUCH_INSECURE_HTTP");
+    cfg->insecure_http =
+        insecure != NULL && (strcmp(insecure, "1") == 0 || strcasecmp(insecure, "yes") == 0 ||
+                             strcasecmp(insecure, "true") == 0);
     return 0;
 }
 
@@ -166,6 +174,8 @@ int cli_config_args(struct cli_config *cfg, int argc, char **argv, int *first, i
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--json") == 0)
             cfg->json = 1;
+        else if (strcmp(argv[i], "--insecure-http") == 0)
+            cfg->insecure_http = 1;
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             *help = 1;
         else if ((r = setting_flag(cfg, argc, argv, &i, e)) < 0)
@@ -174,6 +184,45 @@ int cli_config_args(struct cli_config *cfg, int argc, char **argv, int *first, i
             return err_set(e, ERR_USAGE, "unknown option %s", argv[i]);
     }
     *first = i;
+    return 0;
+}
+
+/*
+ * Whether the host of an http:// or https:// URL is this machine's loopback:
+ * "localhost", an address of 127.0.0.0/8, ::1 or ::ffff:127.x.y.z.  Anything
+ * else (another name, 127.1 and the like) is not.
+ */
+int cli_url_is_loopback(const char *url)
+{
+    const char *auth = strstr(url, "://"), *end, *at;
+    struct in6_addr a6;
+    struct in_addr a4;
+    char host[256];
+    size_t n;
+
+    if (auth == NULL)
+        return 0;
+    auth += 3;
+    end = auth + strcspn(auth, "/?#");
+    for (at = auth; at < end; at++) /* user:password@ */
+        if (*at == '@')
+            auth = at + 1;
+    if (*auth == '[') {
+        n = strcspn(auth + 1, "]");
+        auth++;
+    } else {
+        n = strcspn(auth, ":/?#");
+    }
+    if (n == 0 || n >= sizeof(host) || auth + n > end)
+        return 0;
+    memcpy(host, auth, n);
+    host[n] = '\0';
+    if (strcasecmp(host, "localhost") == 0 || strcasecmp(host, "localhost.") == 0)
+        return 1;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
     return 0;
 }
 
@@ -190,6 +239,13 @@ int cli_config_check(struct cli_config *cfg, enum cli_scope scope, struct err *e
     if (cfg->token == NULL || *cfg->token == '\0')
         return err_set(e, ERR_USAGE,
                        "no API token: use --token, VOUCH_TOKEN or token= in the config file");
+    if (strncmp(cfg->url, "http://", 7) == 0 && !cli_url_is_loopback(cfg->url) &&
+        !cfg->insecure_http)
+        return err_set(e, ERR_USAGE,
+                       "--url %s: refusing to send the token over plain HTTP to a host that is "
+                       "not this machine's loopback; use https:// (or --insecure-http if a "
+                       "network you trust carries it)",
+                       cfg->url);
     return 0;
 }
 
@@ -213,8 +269,10 @@ void cli_usage_globals(FILE *f)
     }
     fprintf(f,
             "  %-18s print the server's JSON as it is\n"
+            "  %-18s send the token over http:// to a host off loopback (env "
+            "VOUCH_INSECURE_HTTP=1)\n"
             "  %-18s this text\n"
             "config files (key=value lines: url, token, tenant, cacert):\n"
             "  ~/.config/vouch/config, then ./var/cli.conf; or only $VOUCH_CONFIG\n",
-            "--json", "--help");
+            "--json", "--insecure-http", "--help");
 }

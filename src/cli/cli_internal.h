@@ -66,6 +66,7 @@ struct cli_config {
     char *tenant;
     char *cacert;
     int json;
+    int insecure_http; /* --insecure-http: a token may go over plain HTTP off loopback */
 };
 
 /* A server's answer. */
@@ -133,6 +134,8 @@ char *cli_escape(const char *s);
 /* cli_config.c */
 /* Sets defaults, then reads the config files and the environment. */
 int cli_config_load(struct cli_config *cfg, struct err *e);
+/* Whether an http(s):// URL names this machine's loopback (localhost, 127/8, ::1). */
+int cli_url_is_loopback(const char *url);
 /* Reads one config file of `key=value` lines; a missing file is not an error. */
 int cli_config_file(struct cli_config *cfg, const char *path, struct err *e);
 /* Applies the global options of argv; *first = index of the command; *help if --help. */

@@ -233,6 +233,7 @@ static int group_setup(void **state)
     unsetenv("VOUCH_TOKEN");
     unsetenv("VOUCH_TENANT");
     unsetenv("VOUCH_CACERT");
+    unsetenv("VOUCH_INSECURE_HTTP");
     key = EVP_EC_gen("P-256");
     if (key == NULL)
         return -1;
@@ -1539,6 +1540,53 @@ static void unreachable_server_exits_1(void **state)
     run_free(&out);
 }
 
+static void the_token_goes_over_plain_http_to_loopback_only(void **state)
+{
+    static const char *const loopback[] = {
+        "http://127.0.0.1:8443",    "http://127.9.8.7",   "http://localhost:1/x",
+        "http://LOCALHOST",         "http://[::1]:8443/", "http://[::ffff:127.0.0.1]:1",
+        "http://u:p@127.0.0.1:1/a", "https://localhost"};
+    static const char *const remote[] = {"http://192.0.2.1:8443",
+                                         "http://10.0.0.1",
+                                         "http://127.1:8443",
+                                         "http://localhost.example",
+                                         "http://127.0.0.1.nip.io",
+                                         "http://127.0.0.1@evil.example/",
+                                         "http://evil.example#@127.0.0.1",
+                                         "http://[::2]:1",
+                                         "http://[2001:db8::1]"};
+    struct run out;
+
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(loopback); i++)
+        if (!cli_url_is_loopback(loopback[i]))
+            fail_msg("%s is loopback", loopback[i]);
+    for (size_t i = 0; i < ARRAY_LEN(remote); i++)
+        if (cli_url_is_loopback(remote[i]))
+            fail_msg("%s is not loopback", remote[i]);
+    /* Refused before any connection: a usage error naming the way out. */
+    out = run_line("--url http://vouch.invalid:8443 --token " TOKEN " ca list");
+    assert_int_equal(out.rc, CLI_EXIT_USAGE);
+    assert_non_null(strstr(out.err, "refusing to send the token over plain HTTP"));
+    assert_non_null(strstr(out.err, "--insecure-http"));
+    assert_null(strstr(out.err, TOKEN));
+    run_free(&out);
+    /* Said explicitly (flag or environment), it is sent: the name then fails to resolve. */
+    out = run_line("--insecure-http --url http://vouch.invalid:8443 --token " TOKEN " ca list");
+    assert_int_equal(out.rc, CLI_EXIT_FAIL);
+    assert_non_null(strstr(out.err, "vouch.invalid"));
+    run_free(&out);
+    setenv("VOUCH_INSECURE_HTTP", "1", 1);
+    out = run_line("--url http://vouch.invalid:8443 --token " TOKEN " ca list");
+    unsetenv("VOUCH_INSECURE_HTTP");
+    assert_int_equal(out.rc, CLI_EXIT_FAIL);
+    run_free(&out);
+    /* HTTPS anywhere is fine (this one fails on the name as well). */
+    out = run_line("--url https://vouch.invalid:8443 --token " TOKEN " ca list");
+    assert_int_equal(out.rc, CLI_EXIT_FAIL);
+    run_free(&out);
+}
+
 static void config_file_is_read_and_environment_wins(void **state)
 {
     struct responder r;
@@ -1661,6 +1709,7 @@ int main(void)
         cmocka_unit_test(token_delete_accepts_no_content),
         cmocka_unit_test(unreachable_server_exits_1),
         cmocka_unit_test(config_file_is_read_and_environment_wins),
+        cmocka_unit_test(the_token_goes_over_plain_http_to_loopback_only),
         cmocka_unit_test(any_two_of_three_custodian_shares_recover_the_secret),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

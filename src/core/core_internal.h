@@ -10,6 +10,16 @@
 
 #include "core/profile.h"
 
+/* ---- DER (der.c) ------------------------------------------------------ */
+
+/*
+ * Whether the len bytes at der are exactly one DER value: 0, or -1 for BER
+ * (an indefinite or long-form length, a high-tag form for a low tag, a
+ * constructed string, a BOOLEAN other than 00/FF, a padded INTEGER), for
+ * bytes after the value, or for nesting deeper than 32.
+ */
+int der_check(const unsigned char *der, size_t len);
+
 /* ---- key types (key.c) ------------------------------------------------ */
 
 /* The key types a profile can allow, as bits of profile.key_types. */

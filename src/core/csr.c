@@ -94,32 +94,39 @@ IMPLEMENT_ASN1_FUNCTIONS(CSR_RSA_PUB)
     return len - i >= sizeof(begin) - 1 && memcmp(data + i, begin, sizeof(begin) - 1) == 0;
 }
 
-/* The CSR in data (PEM or DER, the whole of it); NULL if it is neither. */
-static CSR_DER *csr_decode(const unsigned char *data, size_t len)
+/*
+ * The CSR in der (DER, the whole of it, RFC 2986 §4); NULL if it is not one.
+ * *not_der is set when it is BER or has bytes after it.
+ */
+static CSR_DER *csr_decode_der(const unsigned char *der, size_t len, int *not_der)
+{
+    const unsigned char *p = der;
+
+    if (der_check(der, len) != 0) {
+        *not_der = 1;
+        return NULL;
+    }
+    return d2i_CSR_DER(NULL, &p, (long)len);
+}
+
+/* The CSR in data (PEM or DER); NULL if it is neither (*not_der: it is BER). */
+static CSR_DER *csr_decode(const unsigned char *data, size_t len, int *not_der)
 {
     unsigned char *der = NULL;
-    const unsigned char *p = data;
     long der_len = 0;
     CSR_DER *csr = NULL;
     BIO *bio;
 
-    if (looks_like_pem(data, len)) {
-        /* "CERTIFICATE REQUEST" or the older "NEW CERTIFICATE REQUEST" */
-        if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL)
-            return NULL;
-        if (PEM_bytes_read_bio(&der, &der_len, NULL, PEM_STRING_X509_REQ, bio, NULL, NULL) == 1) {
-            p = der;
-            csr = d2i_CSR_DER(NULL, &p, der_len);
-        }
-        BIO_free(bio);
-        OPENSSL_free(der);
-        return csr;
-    }
-    csr = d2i_CSR_DER(NULL, &p, (long)len);
-    if (csr != NULL && p != data + len) {
-        CSR_DER_free(csr); /* trailing bytes after the DER */
+    if (!looks_like_pem(data, len))
+        return csr_decode_der(data, len, not_der);
+    /* "CERTIFICATE REQUEST" or the older "NEW CERTIFICATE REQUEST" */
+    if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL)
         return NULL;
-    }
+    if (PEM_bytes_read_bio(&der, &der_len, NULL, PEM_STRING_X509_REQ, bio, NULL, NULL) == 1 &&
+        der_len > 0)
+        csr = csr_decode_der(der, (size_t)der_len, not_der);
+    BIO_free(bio);
+    OPENSSL_free(der);
     return csr;
 }
 
@@ -327,13 +334,17 @@ int csr_read(const unsigned char *data, size_t len, unsigned flags, struct issue
     X509_NAME *subject = NULL;
     EVP_PKEY *key = NULL;
     const unsigned char *bits;
-    int bits_len, rc = -1;
+    int bits_len, rc = -1, not_der = 0;
 
     if (data == NULL || len == 0)
         return err_setc(e, ERR_INVALID, ERR_CODE_BAD_CSR, "csr: empty");
     if (len > CSR_MAX)
         return err_setc(e, ERR_INVALID, ERR_CODE_BAD_CSR, "csr: larger than %d bytes", CSR_MAX);
-    if ((csr = csr_decode(data, len)) == NULL)
+    if ((csr = csr_decode(data, len, &not_der)) == NULL && not_der)
+        return err_setc(e, ERR_INVALID, ERR_CODE_BAD_CSR,
+                        "csr: not DER (RFC 2986 §4: BER lengths, a constructed string or bytes "
+                        "after it)");
+    if (csr == NULL)
         return err_osslc(e, ERR_INVALID, ERR_CODE_BAD_CSR,
                          "csr: not a PKCS#10 request in PEM or DER");
     key = spki_key(csr->info->spki);

@@ -65,6 +65,10 @@ int ocsp_query_parse(const unsigned char *der, size_t len, struct ocsp_query *q,
     int n, nonce;
 
     memset(q, 0, sizeof(*q));
+    if (len > 0 && len <= 64 * 1024 && der_check(der, len) != 0)
+        return err_set(e, ERR_INVALID,
+                       "ocsp: the request is not DER (RFC 6960 §4.1.1: BER lengths, a "
+                       "constructed string or bytes after it)");
     if (len == 0 || len > 64 * 1024 || (q->req = d2i_OCSP_REQUEST(NULL, &p, (long)len)) == NULL ||
         p != der + len) {
         ERR_clear_error();

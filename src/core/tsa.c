@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
+#include "core/core_internal.h"
 #include "core/profile.h"
 
 /* PKIStatusInfo (RFC 3161 §2.4.2, RFC 4210 §5.2.3) and TimeStampResp. */
@@ -78,14 +79,6 @@ const char *tsa_hash_name(int nid)
         if (hashes[i].nid == nid)
             return hashes[i].name;
     return "unknown";
-}
-
-/* A dotted OID; NULL if text is not one. */
-static ASN1_OBJECT *oid_parse(const char *text)
-{
-    if (text == NULL || text[0] == '\0' || strspn(text, "0123456789.") != strlen(text))
-        return NULL;
-    return OBJ_txt2obj(text, 1);
 }
 
 static int policy_accepted(const struct tsa_policy *p, const ASN1_OBJECT *o)
@@ -227,12 +220,16 @@ int tsa_query_parse(const struct tsa_policy *p, const unsigned char *der, size_t
                     struct tsa_query *q, enum tsa_failure *failure, char *why, size_t why_len)
 {
     const unsigned char *in = der;
-    TS_REQ *req = len > 0 && len <= 65536 ? d2i_TS_REQ(NULL, &in, (long)len) : NULL;
+    int is_der = len > 0 && len <= 65536 && der_check(der, len) == 0;
+    TS_REQ *req = is_der ? d2i_TS_REQ(NULL, &in, (long)len) : NULL;
     const ASN1_OBJECT *policy = NULL;
     int nid = NID_undef, rc = -1;
 
     ERR_clear_error();
-    if (req == NULL || in != der + len)
+    if (!is_der && len > 0 && len <= 65536)
+        refuse(failure, TSA_FAIL_BAD_DATA_FORMAT, why, why_len,
+               "not DER (RFC 3161, 2.4.1: BER lengths, a constructed string or bytes after it)");
+    else if (req == NULL || in != der + len)
         refuse(failure, TSA_FAIL_BAD_DATA_FORMAT, why, why_len, "not a DER TimeStampReq");
     else if (TS_REQ_get_version(req) != 1)
         refuse(failure, TSA_FAIL_BAD_DATA_FORMAT, why, why_len, "version must be 1");

@@ -334,6 +334,19 @@ def make_csr(cn=None, dns=(), ips=(), emails=(), key=None, org=None, extra_ext=N
     return csr.public_bytes(serialization.Encoding.PEM).decode(), key
 
 
+def ber_indefinite(der):
+    """The same DER value with its outer length made indefinite ("30 80 ... 00 00"): BER that
+    OpenSSL's decoders take; the contents (and a signature over them) do not change."""
+    length = der[1]
+    if length < 0x80:
+        head, n = 2, length
+    else:
+        k = length & 0x7F
+        head, n = 2 + k, int.from_bytes(der[2:2 + k], "big")
+    assert head + n == len(der), "not one DER value"
+    return bytes([der[0], 0x80]) + der[head:] + b"\x00\x00"
+
+
 def run(*cmd, check=True, input=None):
     p = subprocess.run(list(cmd), capture_output=True, text=True, timeout=120, input=input)
     if check:

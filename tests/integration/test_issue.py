@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from conftest import make_csr, new_key, other_tenant, run, write
+from conftest import ber_indefinite, make_csr, new_key, other_tenant, run, write
 
 
 def issue(server, csr, profile="tls-server", ca="issuing", **extra):
@@ -223,6 +223,19 @@ def test_csr_with_a_broken_signature_is_refused(server):
     before = cert_count(server)
     r = issue(server, pem)
     assert r.status == 400 and r.json()["error"] == "bad_csr"
+    assert cert_count(server) == before
+
+
+def test_a_csr_in_ber_is_refused_though_its_signature_holds(server):
+    csr, _ = make_csr(cn="ber.example", dns=["ber.example"])
+    der = x509.load_pem_x509_csr(csr.encode()).public_bytes(serialization.Encoding.DER)
+    before = cert_count(server)
+    for bad in (ber_indefinite(der), der + b"\x00"):
+        pem = ("-----BEGIN CERTIFICATE REQUEST-----\n" + base64.encodebytes(bad).decode()
+               + "-----END CERTIFICATE REQUEST-----\n")
+        r = issue(server, pem)
+        assert r.status == 400 and r.json()["error"] == "bad_csr", r.body
+        assert "not DER" in r.json()["detail"]
     assert cert_count(server) == before
 
 

@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
-from conftest import Server, make_csr, other_tenant, run, write
+from conftest import Server, ber_indefinite, make_csr, other_tenant, run, write
 
 
 @pytest.fixture(scope="module")
@@ -257,6 +257,36 @@ def test_bad_input(server, env):
     finally:
         slow.close()
     assert server.proc.poll() is None
+
+
+def test_a_ber_request_from_openssl_ocsp_is_malformed(server, env):
+    cert = issue(server, "ber.example")
+    leaf = write(env["dir"] / "ber-leaf.pem", cert["certificate"])
+    req = env["dir"] / "req.der"
+    run("openssl", "ocsp", "-issuer", env["issuing"], "-cert", leaf, "-no_nonce",
+        "-reqout", str(req))
+    der = open(req, "rb").read()
+    with open(env["dir"] / "ber.der", "wb") as f:
+        f.write(ber_indefinite(der))
+    # openssl ocsp -reqin would send the request again as DER: curl sends the bytes as they
+    # are, openssl ocsp reads the answer.
+    for body in ("ber.der", "req.der"):
+        resp = env["dir"] / "resp.der"
+        run("curl", "-sS", "-o", str(resp), "-H", "Content-Type: application/ocsp-request",
+            "--data-binary", "@" + str(env["dir"] / body), ocsp_url(server))
+        p = run("openssl", "ocsp", "-respin", str(resp), "-resp_text", "-noverify", check=False)
+        if body == "ber.der":
+            assert "Responder Error: malformedrequest (1)" in p.stdout + p.stderr, p.stdout
+        else:
+            assert "OCSP Response Status: successful" in p.stdout, p.stdout + p.stderr
+    # The same BER request by GET (base64 in the path) and with a byte after the DER.
+    b64 = base64.b64encode(ber_indefinite(der)).decode()
+    r = server.request("GET", "/" + urllib.parse.quote(b64, safe=""), token=None,
+                       base=ocsp_url(server))
+    assert ocsp.load_der_ocsp_response(r.body).response_status == \
+        ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    assert ocsp.load_der_ocsp_response(post(server, der + b"\x00").body).response_status == \
+        ocsp.OCSPResponseStatus.MALFORMED_REQUEST
 
 
 def test_ocsp_and_crl_agree(server, env, tmp_path):

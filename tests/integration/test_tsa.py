@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from conftest import Server, other_tenant, run, write
+from conftest import Server, ber_indefinite, other_tenant, run, write
 
 POLICY = "1.3.6.1.4.1.99999.1"
 POLICY2 = "1.3.6.1.4.1.99999.2"
@@ -267,6 +267,20 @@ def test_bad_input_gets_a_protocol_error_and_the_service_keeps_answering(server,
     assert post_tsq(server, "ts-p256", good, tenant="nobody").status == 404
     r = server.request("GET", "/tsa/default/ts-p256", token=None, base=server.public_url)
     assert r.status == 405
+    timestamp(server, tmp_path, "ts-p256")
+
+
+def test_a_query_in_ber_or_with_trailing_data_is_bad_data_format(server, units, tmp_path):
+    good = query(tmp_path)  # openssl ts -query: DER
+    for bad in (ber_indefinite(good), good + b"\x00\x00"):
+        with open(tmp_path / "bad.tsq", "wb") as f:
+            f.write(bad)
+        p = run("curl", "-sS", "-o", str(tmp_path / "r.tsr"), "-w", "%{http_code}",
+                "-H", "Content-Type: application/timestamp-query", "--data-binary",
+                "@" + str(tmp_path / "bad.tsq"), f"{server.public_url}/tsa/default/ts-p256")
+        assert p.stdout == "200"
+        text = run("openssl", "ts", "-reply", "-in", str(tmp_path / "r.tsr"), "-text").stdout
+        assert status_of(text) == "Rejected." and failure_of(text) == BAD_DATA_FORMAT, text
     timestamp(server, tmp_path, "ts-p256")
 
 

@@ -19,11 +19,14 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/ts.h>
 #include <openssl/x509v3.h>
 
+#include "core/core_internal.h"
+#include "core/ocsp.h"
 #include "core/profile.h"
 #include "core/tsa.h"
 
@@ -1066,7 +1069,8 @@ static void test_csr_ec_points_are_checked(void **state)
  * ignored. */
 static void test_csr_with_malformed_extension_request_is_refused(void **state)
 {
-    static const unsigned char bad[] = {0x30, 0x03, 0x02, 0x05, 0x00}; /* INTEGER overruns */
+    /* DER, but an INTEGER where Extensions has an Extension (an overrun is not DER at all) */
+    static const unsigned char bad[] = {0x30, 0x03, 0x02, 0x01, 0x05};
     X509_REQ *req = X509_REQ_new();
     X509_NAME *name = name_parse("/CN=a", NULL);
     struct issue_request r = {0};
@@ -1615,6 +1619,180 @@ static void test_tsa_refusal_carries_its_failure_info(void **state)
     OPENSSL_free(der);
 }
 
+/* ---- DER only (der.c) ---------------------------------------------------------- */
+
+/*
+ * The same value with its outer length made indefinite (BER, X.690 §8.1.3.6):
+ * "30 80 <contents> 00 00".  The contents, and so any signature over them, stay.
+ */
+static unsigned char *ber_of(const unsigned char *der, size_t len, size_t *out_len)
+{
+    const unsigned char *p = der;
+    long content;
+    int tag, class;
+    unsigned char *out;
+    size_t head;
+
+    assert_int_equal(ASN1_get_object(&p, &content, &tag, &class, (long)len) & 0x80, 0);
+    head = (size_t)(p - der);
+    out = xmalloc(len - head + 4);
+    out[0] = der[0];
+    out[1] = 0x80;
+    memcpy(out + 2, p, (size_t)content);
+    out[2 + content] = out[3 + content] = 0x00;
+    *out_len = (size_t)content + 4;
+    return out;
+}
+
+/* der with one byte more at its end. */
+static unsigned char *trailing_of(const unsigned char *der, size_t len)
+{
+    unsigned char *out = xmalloc(len + 1);
+
+    memcpy(out, der, len);
+    out[len] = 0x00;
+    return out;
+}
+
+static void test_der_check_refuses_every_ber_form(void **state)
+{
+    static const struct {
+        const char *what;
+        unsigned char bytes[16];
+        size_t len;
+        int ok;
+    } cases[] = {
+        {"SEQUENCE { INTEGER 5 }", {0x30, 0x03, 0x02, 0x01, 0x05}, 5, 1},
+        {"indefinite length", {0x30, 0x80, 0x02, 0x01, 0x05, 0x00, 0x00}, 7, 0},
+        {"long form for a short length", {0x30, 0x81, 0x03, 0x02, 0x01, 0x05}, 6, 0},
+        {"inner long form", {0x30, 0x04, 0x02, 0x81, 0x01, 0x05}, 6, 0},
+        {"length with a leading zero", {0x30, 0x82, 0x00, 0x03, 0x02, 0x01, 0x05}, 7, 0},
+        {"byte after the value", {0x30, 0x03, 0x02, 0x01, 0x05, 0x00}, 6, 0},
+        {"overrun", {0x30, 0x03, 0x02, 0x05, 0x00}, 5, 0},
+        {"constructed OCTET STRING", {0x24, 0x03, 0x04, 0x01, 0x41}, 5, 0},
+        {"OCTET STRING", {0x04, 0x01, 0x41}, 3, 1},
+        {"BOOLEAN 01", {0x01, 0x01, 0x01}, 3, 0},
+        {"BOOLEAN FF", {0x01, 0x01, 0xff}, 3, 1},
+        {"INTEGER padded with 00", {0x02, 0x02, 0x00, 0x05}, 4, 0},
+        {"INTEGER padded with FF", {0x02, 0x02, 0xff, 0x85}, 4, 0},
+        {"INTEGER 128", {0x02, 0x02, 0x00, 0x80}, 4, 1},
+        {"high-tag form of tag 2", {0x1f, 0x02, 0x01, 0x05}, 4, 0},
+        {"[0] EXPLICIT INTEGER", {0xa0, 0x03, 0x02, 0x01, 0x05}, 5, 1},
+        {"nothing", {0}, 0, 0},
+    };
+    unsigned char deep[2 * 40];
+
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+        if ((der_check(cases[i].bytes, cases[i].len) == 0) != cases[i].ok)
+            fail_msg("%s: %s", cases[i].what, cases[i].ok ? "refused" : "taken");
+    for (size_t i = 0; i < 40; i++) { /* 40 empty SEQUENCEs, one in the other */
+        deep[2 * i] = 0x30;
+        deep[2 * i + 1] = (unsigned char)(2 * (39 - i));
+    }
+    assert_int_equal(der_check(deep, sizeof(deep)), -1);
+    assert_int_equal(der_check(deep + 2 * 30, sizeof(deep) - 2 * 30), 0);
+}
+
+/* An OCSP request of one CertID, DER; the caller frees it. */
+static unsigned char *ocsp_request_der(size_t *len)
+{
+    OCSP_REQUEST *req = OCSP_REQUEST_new();
+    X509_NAME *name = name_parse("/CN=Issuer", NULL);
+    ASN1_BIT_STRING *key = ASN1_BIT_STRING_new();
+    ASN1_INTEGER *serial = ASN1_INTEGER_new();
+    OCSP_CERTID *id;
+    unsigned char *der = NULL;
+    int n;
+
+    ASN1_BIT_STRING_set(key, (unsigned char *)"key", 3);
+    ASN1_INTEGER_set(serial, 0x1234);
+    id = OCSP_cert_id_new(EVP_sha1(), name, key, serial);
+    assert_non_null(OCSP_request_add0_id(req, id));
+    n = i2d_OCSP_REQUEST(req, &der);
+    assert_true(n > 0);
+    *len = (size_t)n;
+    OCSP_REQUEST_free(req);
+    X509_NAME_free(name);
+    ASN1_BIT_STRING_free(key);
+    ASN1_INTEGER_free(serial);
+    return der;
+}
+
+static void test_ocsp_request_in_ber_or_with_trailing_data_is_malformed(void **state)
+{
+    size_t len, blen;
+    unsigned char *der = ocsp_request_der(&len), *ber = ber_of(der, len, &blen);
+    unsigned char *more = trailing_of(der, len);
+    struct ocsp_query q;
+    struct err e;
+
+    (void)state;
+    assert_int_equal(ocsp_query_parse(der, len, &q, &e), 0);
+    ocsp_query_clear(&q);
+    assert_int_equal(ocsp_query_parse(ber, blen, &q, &e), -1);
+    expect_err(&e, ERR_INVALID, "bad_request", "not DER");
+    assert_int_equal(ocsp_query_parse(more, len + 1, &q, &e), -1);
+    expect_err(&e, ERR_INVALID, "bad_request", "not DER");
+    OPENSSL_free(der);
+    free(ber);
+    free(more);
+}
+
+static void test_tsa_query_in_ber_or_with_trailing_data_is_bad_data_format(void **state)
+{
+    size_t len, blen;
+    unsigned char *der = tsq(NID_sha256, 32, NULL, 1, &len), *ber = ber_of(der, len, &blen);
+    unsigned char *more = trailing_of(der, len);
+    struct tsa_policy p;
+    struct tsa_query q;
+    enum tsa_failure f;
+    char why[160];
+    struct err e;
+
+    (void)state;
+    assert_int_equal(tsa_policy_init(&p, "1.2.3", NULL, "[\"sha256\"]", 0, &e), 0);
+    assert_int_equal(tsa_query_parse(&p, der, len, &q, &f, why, sizeof(why)), 0);
+    tsa_query_clear(&q);
+    assert_int_equal(tsa_query_parse(&p, ber, blen, &q, &f, why, sizeof(why)), -1);
+    assert_int_equal(f, TSA_FAIL_BAD_DATA_FORMAT);
+    assert_non_null(strstr(why, "not DER"));
+    assert_int_equal(tsa_query_parse(&p, more, len + 1, &q, &f, why, sizeof(why)), -1);
+    assert_int_equal(f, TSA_FAIL_BAD_DATA_FORMAT);
+    tsa_policy_clear(&p);
+    OPENSSL_free(der);
+    free(ber);
+    free(more);
+}
+
+static void test_csr_in_ber_is_refused_though_its_signature_holds(void **state)
+{
+    int len;
+    unsigned char *der = csr_make(keys[K_P256][2], keys[K_P256][2], "/CN=a", NULL, &len);
+    size_t blen;
+    unsigned char *ber = ber_of(der, (size_t)len, &blen);
+    struct issue_request r = {0};
+    struct err e = {0};
+    char *pem, *b64;
+
+    (void)state;
+    assert_int_equal(csr_read(ber, blen, 0, &r, &e), -1);
+    expect_err(&e, ERR_INVALID, ERR_CODE_BAD_CSR, "csr: not DER");
+    assert_null(r.pubkey);
+    /* The same inside PEM armour. */
+    b64 = base64_encode(ber, blen);
+    pem = xasprintf("-----BEGIN CERTIFICATE REQUEST-----\n%s\n-----END CERTIFICATE REQUEST-----\n",
+                    b64);
+    assert_int_equal(csr_read((unsigned char *)pem, strlen(pem), 0, &r, &e), -1);
+    expect_err(&e, ERR_INVALID, ERR_CODE_BAD_CSR, "csr: not DER");
+    assert_int_equal(csr_read(der, (size_t)len, 0, &r, &e), 0);
+    issue_request_clear(&r);
+    free(pem);
+    free(b64);
+    free(ber);
+    OPENSSL_free(der);
+}
+
 /* ---- files holding secrets (lib/util.c) -------------------------------------- */
 
 static void test_a_secret_open_to_others_is_named_with_its_fix(void **state)
@@ -1681,6 +1859,10 @@ int main(void)
         cmocka_unit_test(test_tsa_gen_time_has_no_trailing_zeros),
         cmocka_unit_test(test_tsa_refusal_carries_its_failure_info),
         cmocka_unit_test(test_a_secret_open_to_others_is_named_with_its_fix),
+        cmocka_unit_test(test_der_check_refuses_every_ber_form),
+        cmocka_unit_test(test_ocsp_request_in_ber_or_with_trailing_data_is_malformed),
+        cmocka_unit_test(test_tsa_query_in_ber_or_with_trailing_data_is_bad_data_format),
+        cmocka_unit_test(test_csr_in_ber_is_refused_though_its_signature_holds),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -475,8 +475,12 @@ void acme_handle(struct acme_server *a, const struct acme_request *q, struct acm
     }
     if (dispatch(&c, &e) != 0) {
         /* A forged or misdirected request is a security event of the tenant: audited. */
-        if (e.kind == ERR_UNAUTHENTICATED || e.kind == ERR_FORBIDDEN) {
+        /* (at a bounded rate when no account proved itself: anyone can send those) */
+        if (e.kind == ERR_UNAUTHENTICATED || (e.kind == ERR_FORBIDDEN && c.acct == NULL)) {
             struct actor who = {.id = c.acct ? c.acct->id : "acme"};
+            svc_audit_unproven(a->svc, q->tenant, &who, "acme.refused", q->resource, &e);
+        } else if (e.kind == ERR_FORBIDDEN) {
+            struct actor who = {.id = c.acct->id};
             svc_audit_refusal(a->svc, q->tenant, &who, "acme.refused", q->resource, &e);
         }
         acme_problem(r, &e);

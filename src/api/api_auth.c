@@ -10,7 +10,8 @@
  * routes.  A principal's permissions there are the union of the roles bound to
  * it there (svc_roles.c); "X:own" grants X for the principal's own
  * objects only.  Every refusal is an audit event of the tenant the request
- * was aimed at.
+ * was aimed at; those of requests that proved no identity (401) at a bounded
+ * rate (svc_audit_unproven).
  */
 #include "api/api_internal.h"
 
@@ -238,8 +239,17 @@ int api_authorize(void *app, const struct http_route *route, struct http_request
         goto refuse;
     return 0;
 refuse:
-    if (e.kind == ERR_UNAUTHENTICATED)
+    if (e.kind != ERR_UNAUTHENTICATED) {
+        api_fail(api, req, resp, "auth.refused", req->path, &e);
+        return -1;
+    }
+    /* No identity proven: anyone can send these, so they are audited at a bounded rate. */
+    {
+        struct actor a = api_actor(req);
+
         http_add_header(resp, "WWW-Authenticate", "Bearer");
-    api_fail(api, req, resp, "auth.refused", req->path, &e);
+        svc_audit_unproven(api->svc, api_tenant(req), &a, "auth.refused", req->path, &e);
+        api_refused(req, resp, "auth.refused", &e);
+    }
     return -1;
 }

@@ -69,6 +69,9 @@ static const struct config_item items[] = {
     {"pkcs11_tenant_pin_dir", CONF_PATH, F(pkcs11_tenant_pin_dir), 0, 0, NULL,
      "directory of those tenants' PIN files, one per tenant, named after it"},
     {"threads", CONF_INT, F(threads), 1, 256, "2", "HTTP worker threads"},
+    {"request_body_memory_mib", CONF_INT, F(request_body_memory_mib), 1, 65536, "64",
+     "MiB of large request bodies (over 64 KiB) a listener holds at once; a request past it is "
+     "answered 503 with Retry-After before its body is read (one is always let in)"},
     {"signer_connections", CONF_INT, F(signer_connections), 1, 64, "4",
      "connections (threads) to the signer"},
     {"crl_check_seconds", CONF_INT, F(crl_check_seconds), 1, 86400, "30",

@@ -35,6 +35,7 @@ struct config {
     char *pkcs11_tenant_tokens;  /* "tenant=LABEL,..." */
     char *pkcs11_tenant_pin_dir; /* <dir>/<tenant> holds that tenant's PIN */
     int threads;
+    int request_body_memory_mib; /* http_config.body_memory, in MiB */
     int signer_connections;
     int crl_check_seconds;
     int crl_validity_hours;

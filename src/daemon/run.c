@@ -155,6 +155,7 @@ static int server_listen(struct server *s, struct err *e)
     struct http_config pub = {.address = s->cfg.public_address,
                               .port = s->cfg.public_port,
                               .threads = s->cfg.threads,
+                              .body_memory = (size_t)s->cfg.request_body_memory_mib << 20,
                               .trusted_proxies = s->cfg.trusted_proxies};
     struct http_config api = {.tls_client_certs = 1,
                               .address = s->cfg.api_address,
@@ -164,6 +165,7 @@ static int server_listen(struct server *s, struct err *e)
                               .tls_priorities = s->cfg.tls_priorities,
                               .security_headers = 1,
                               .threads = s->cfg.threads,
+                              .body_memory = (size_t)s->cfg.request_body_memory_mib << 20,
                               .trusted_proxies = s->cfg.trusted_proxies};
     struct svc_config sc = {0};
     const struct http_route *routes;
@@ -341,7 +343,9 @@ static void keystore_events_audit(struct server *s)
 }
 
 /*
- * Waits for SIGINT/SIGTERM; every second audits the key-store events, signs
+ * Waits for SIGINT/SIGTERM; every second audits the key-store events, writes
+ * the summaries of refusals and log lines held back (svc_refusals_tick,
+ * log_floods_flush), signs
  * the audit chain heads every audit_checkpoint_seconds, runs the CRL
  * scheduler (and marks pending requests past their time expired, and
  * announces certificates that expired) every crl_check_seconds and purges deleted tenants past
@@ -357,6 +361,8 @@ static void server_loop(struct server *s, const sigset_t *stop)
 
     for (;;) {
         keystore_events_audit(s);
+        svc_refusals_tick(s->svc, 0);
+        log_floods_flush(0);
         if (time_now() >= next_checkpoint) {
             next_checkpoint = time_now() + s->cfg.audit_checkpoint_seconds;
             if (svc_audit_checkpoint_tick(s->svc, &e) != 0)
@@ -387,6 +393,7 @@ static void server_loop(struct server *s, const sigset_t *stop)
         if (sig == SIGINT || sig == SIGTERM) {
             log_info("signal %d: stopping", sig);
             keystore_events_audit(s);
+            log_floods_flush(1);
             return;
         }
     }

@@ -96,6 +96,13 @@ struct http_config {
      */
     int security_headers;
     /*
+     * Bytes of request bodies over 64 KiB held at once (each counted at its
+     * Content-Length, or at its route's limit when chunked, from its headers
+     * to its answer): a request that would pass it is answered 503 with
+     * Retry-After before its body is read; one is always let in.  0: 64 MiB.
+     */
+    size_t body_memory;
+    /*
      * Addresses or networks of the proxies in front ("127.0.0.2, 10.0.0.0/8";
      * NULL: none).  A request from one of them is taken to come from the
      * address its X-Forwarded-For header names: the right-most entry that is

@@ -5,9 +5,11 @@
  * headers are in, once per chunk of body, and once when the request is
  * complete.  The checks of http.h run in that order:
  *
- *   headers in:  decode the path (400), find the route (404, 405 + Allow),
- *                body limit by Content-Length (413), content type (415),
- *                authorize (its refusal, 401/403 usually)
+ *   headers in:  the request target's length (414) and the header fields'
+ *                (431), decode the path (400), find the route (404, 405 +
+ *                Allow), body limit by Content-Length (413), content type
+ *                (415), authorize (its refusal, 401/403 usually), room for
+ *                a large body (503)
  *   each chunk:  count the bytes; past the limit stop keeping them (413)
  *   complete:    the handler, then the response
  *
@@ -16,6 +18,18 @@
  * when the request completes (the connection stays open).  authorize runs
  * before the body is read, so an unauthorized client never has its body
  * buffered; req->body is therefore NULL inside authorize.
+ *
+ * libmicrohttpd answers on its own, with a fixed HTML text, a request line
+ * or header section that does not fit the connection's memory
+ * (CONNECTION_MEMORY): it has no hook for that answer.  The limits checked
+ * here (TARGET_MAX, HEADERS_MAX) are well below it, so that every request up
+ * to that size gets the JSON error instead.
+ *
+ * A body of unknown length (chunked) cannot be answered while it arrives
+ * (libmicrohttpd queues an answer only before the body or after it): once
+ * past the route's limit it is read to its end and dropped, then answered
+ * 413, unless it goes on for more than the connection timeout after the
+ * limit, when the connection is closed.
  *
  * Per-request state (struct request_ctx) is created by the URI log callback,
  * which also keeps the request target as sent (before libmicrohttpd decodes
@@ -34,20 +48,27 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <microhttpd.h>
+#include <pthread.h>
 
 #include "lib/log.h"
 
 #define DEFAULT_THREADS         2
 #define DEFAULT_TIMEOUT_SECONDS 30
 #define DEFAULT_MAX_CONNECTIONS 1024
-/*
- * A body of unknown length (chunked) that passes the route's limit is read
- * and dropped up to this many further bytes so that the client can be told
- * 413; past that the connection is closed without an answer.
- */
-#define DRAIN_MAX (1024 * 1024)
+#define DEFAULT_BODY_MEMORY     (64 * 1024 * 1024)
+
+/* What libmicrohttpd may hold of one connection: request line, header fields, buffers. */
+#define CONNECTION_MEMORY (64 * 1024)
+/* The request target (path and query) and the header fields (names and values) at most. */
+#define TARGET_MAX  (8 * 1024)
+#define HEADERS_MAX (16 * 1024)
+/* Bodies up to this size are not counted against http_config.body_memory. */
+#define SMALL_BODY (64 * 1024)
+/* Seconds a refused request waits before it is worth sending again. */
+#define RETRY_AFTER "5"
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -59,8 +80,12 @@ struct http_server {
     int port;
     struct netaddr *proxies; /* trusted proxies (http_config.trusted_proxies) */
     size_t nproxies;
-    int nosniff; /* X-Content-Type-Options on every answer (http_config.security_headers) */
-    int hsts;    /* Strict-Transport-Security too: security_headers over TLS */
+    int nosniff;        /* X-Content-Type-Options on every answer (http_config.security_headers) */
+    int hsts;           /* Strict-Transport-Security too: security_headers over TLS */
+    int drain_seconds;  /* how long an over-limit chunked body is read and dropped */
+    size_t body_memory; /* http_config.body_memory */
+    pthread_mutex_t bodies_lock; /* guards bodies_held */
+    size_t bodies_held;          /* bytes reserved by the large bodies of requests in progress */
 };
 
 /* The state of one request, from its request line to its completion. */
@@ -79,6 +104,8 @@ struct request_ctx {
     int expects_body;            /* Content-Length > 0 or Transfer-Encoding */
     int refused;                 /* resp holds a refusal; no handler runs */
     int too_large;               /* the body passed the limit while arriving */
+    int64_t drain_since_ms;      /* when it did (monotonic) */
+    size_t body_reserved;        /* bytes of srv->bodies_held this request holds */
     char request_id[16];
     char remote_addr[INET6_ADDRSTRLEN];
     char proxy_addr[INET6_ADDRSTRLEN]; /* the peer, when it is a trusted proxy that forwarded */
@@ -104,8 +131,11 @@ static void *request_new(void *cls, const char *uri, struct MHD_Connection *conn
     return r;
 }
 
+static void body_release(struct request_ctx *r);
+
 static void request_free(struct request_ctx *r)
 {
+    body_release(r);
     if (r->req.principal != NULL && r->srv->free_principal != NULL)
         r->srv->free_principal(r->req.principal);
     http_response_clear(&r->resp);
@@ -267,6 +297,37 @@ static int request_fill(struct request_ctx *r, struct MHD_Connection *conn, cons
 
 /* ---- the checks before any handler ----------------------------------------- */
 
+/* Adds the size of one header field ("name: value" and its CRLF) to the total in cls. */
+static enum MHD_Result header_bytes_add(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        const char *value)
+{
+    size_t *total = cls;
+
+    (void)kind;
+    *total += (key ? strlen(key) : 0) + (value ? strlen(value) : 0) + 4;
+    return MHD_YES;
+}
+
+/* The request target and the header fields within their limits; -1 with resp holding 414 or 431. */
+static int request_check_size(struct request_ctx *r, struct MHD_Connection *conn)
+{
+    size_t target = strlen(r->target), fields = 0;
+
+    if (target > TARGET_MAX) {
+        http_respond_error(&r->resp, 414, "uri_too_long",
+                           "the request target is %zu bytes long (at most %d)", target, TARGET_MAX);
+        return -1;
+    }
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, header_bytes_add, &fields);
+    if (fields > HEADERS_MAX) {
+        http_respond_error(&r->resp, 431, "header_fields_too_large",
+                           "the header fields are %zu bytes long (at most %d)", fields,
+                           HEADERS_MAX);
+        return -1;
+    }
+    return 0;
+}
+
 /* Decodes the path and finds the route; -1 with resp holding 400, 404 or 405. */
 static int request_route(struct request_ctx *r)
 {
@@ -331,6 +392,57 @@ static int request_authorize(struct request_ctx *r)
     if (r->resp.status == 0)
         http_respond_kind(&r->resp, ERR_FORBIDDEN, "access denied");
     return -1;
+}
+
+/*
+ * Room for a large body (a route whose limit is over SMALL_BODY): its
+ * Content-Length, or when chunked the route's limit, is counted against the
+ * server's body_memory until the request ends; -1 with resp holding 503 and
+ * Retry-After when it would pass it.  A request is always let in when no
+ * other holds room, so one body up to its route's limit always fits.  The
+ * buffer of a body of known length is made at that length.
+ */
+static int body_reserve(struct request_ctx *r, struct MHD_Connection *conn)
+{
+    struct http_server *srv = r->srv;
+    unsigned long long announced = 0;
+    size_t want = r->route->body_limit, held;
+    int ok, known;
+
+    if (!r->expects_body)
+        return 0;
+    known = length_parse(header_get(conn, MHD_HTTP_HEADER_CONTENT_LENGTH), &announced) == 0;
+    if (known)
+        want = (size_t)announced; /* at most the limit: request_check_body saw to it */
+    if (want > SMALL_BODY) {
+        pthread_mutex_lock(&srv->bodies_lock);
+        held = srv->bodies_held;
+        ok = held == 0 || held + want <= srv->body_memory;
+        if (ok)
+            srv->bodies_held += want;
+        pthread_mutex_unlock(&srv->bodies_lock);
+        if (!ok) {
+            http_respond_kind(&r->resp, ERR_UNAVAILABLE,
+                              "too many large request bodies at once (%zu of %zu MiB held): retry",
+                              held >> 20, srv->body_memory >> 20);
+            http_add_header(&r->resp, "Retry-After", RETRY_AFTER);
+            return -1;
+        }
+        r->body_reserved = want;
+    }
+    if (known && announced > 0)
+        buf_reserve(&r->body, (size_t)announced);
+    return 0;
+}
+
+static void body_release(struct request_ctx *r)
+{
+    if (r->body_reserved == 0)
+        return;
+    pthread_mutex_lock(&r->srv->bodies_lock);
+    r->srv->bodies_held -= r->body_reserved;
+    pthread_mutex_unlock(&r->srv->bodies_lock);
+    r->body_reserved = 0;
 }
 
 /* ---- responses -------------------------------------------------------------- */
@@ -423,13 +535,25 @@ static enum MHD_Result request_begin(struct request_ctx *r, struct MHD_Connectio
                                      const char *method)
 {
     r->begun = 1;
-    if (request_fill(r, conn, method) != 0 || request_route(r) != 0 ||
-        request_check_body(r, conn) != 0 || request_authorize(r) != 0)
+    if (request_fill(r, conn, method) != 0 || request_check_size(r, conn) != 0 ||
+        request_route(r) != 0 || request_check_body(r, conn) != 0 || request_authorize(r) != 0 ||
+        body_reserve(r, conn) != 0)
         return request_refuse(r, conn);
     return MHD_YES;
 }
 
-/* One chunk of body: kept while under the limit; MHD_NO closes a client that will not stop. */
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * One chunk of body: kept while under the limit, then dropped until the body
+ * ends (413 then); MHD_NO closes a client that goes on past drain_seconds.
+ */
 static enum MHD_Result request_body(struct request_ctx *r, const char *data, size_t len)
 {
     size_t limit = r->route ? r->route->body_limit : 0;
@@ -438,13 +562,17 @@ static enum MHD_Result request_body(struct request_ctx *r, const char *data, siz
     if (r->refused)
         return MHD_YES;
     if (r->received > limit) {
-        if (!r->too_large)
+        if (!r->too_large) {
             buf_free(&r->body);
-        r->too_large = 1;
-        if (r->received - limit <= DRAIN_MAX)
+            body_release(r);
+            r->too_large = 1;
+            r->drain_since_ms = monotonic_ms();
+        }
+        if (monotonic_ms() - r->drain_since_ms <= (int64_t)r->srv->drain_seconds * 1000)
             return MHD_YES;
-        log_warn("req %s %s: body more than %d bytes over the limit; connection closed",
-                 r->request_id, r->remote_addr, DRAIN_MAX);
+        log_flood(LOG_FLOOD_HTTP, LOG_WARN,
+                  "req %s %s: body still coming %d s past the route's limit; connection closed",
+                  r->request_id, r->remote_addr, r->srv->drain_seconds);
         return MHD_NO;
     }
     buf_append(&r->body, data, len);
@@ -493,6 +621,11 @@ static enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, co
 
 /* ---- the daemon ------------------------------------------------------------- */
 
+/*
+ * libmicrohttpd's own messages: nearly all are about one client's request or
+ * connection (malformed, too large, a failed TLS handshake), which anyone can
+ * cause in any number, so they are logged at a bounded rate.
+ */
 __attribute__((format(printf, 2, 0))) static void server_log(void *cls, const char *fmt, va_list ap)
 {
     char line[512];
@@ -503,7 +636,7 @@ __attribute__((format(printf, 2, 0))) static void server_log(void *cls, const ch
     n = strlen(line);
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
-    log_warn("http: %s", line);
+    log_flood(LOG_FLOOD_HTTP, LOG_WARN, "http: %s", line);
 }
 
 /* Parses a numeric IPv4 or IPv6 address; adds the IPv6 flags it needs. */
@@ -561,6 +694,7 @@ static struct MHD_Daemon *daemon_start(struct http_server *srv, const struct htt
     option_add(opts, &n, MHD_OPTION_CONNECTION_LIMIT,
                positive_or(cfg->max_connections, DEFAULT_MAX_CONNECTIONS), NULL);
     option_add(opts, &n, MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL);
+    option_add(opts, &n, MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, NULL);
     if (tls->cert_pem != NULL) {
         flags |= MHD_USE_TLS;
         option_add(
@@ -621,20 +755,25 @@ struct http_server *http_server_start(const struct http_config *cfg,
     }
     signal(SIGPIPE, SIG_IGN);
     srv = xcalloc(1, sizeof(*srv));
-    *srv = (struct http_server){.routes = routes,
-                                .nroutes = nroutes,
-                                .authorize = authorize,
-                                .free_principal = free_principal,
-                                .app = app,
-                                .proxies = proxies,
-                                .nproxies = nproxies,
-                                .nosniff = cfg->security_headers,
-                                .hsts = cfg->security_headers && tls.cert_pem != NULL};
+    *srv = (struct http_server){
+        .routes = routes,
+        .nroutes = nroutes,
+        .authorize = authorize,
+        .free_principal = free_principal,
+        .app = app,
+        .proxies = proxies,
+        .nproxies = nproxies,
+        .nosniff = cfg->security_headers,
+        .hsts = cfg->security_headers && tls.cert_pem != NULL,
+        .drain_seconds = (int)positive_or(cfg->connection_timeout, DEFAULT_TIMEOUT_SECONDS),
+        .body_memory = cfg->body_memory > 0 ? cfg->body_memory : DEFAULT_BODY_MEMORY};
+    pthread_mutex_init(&srv->bodies_lock, NULL);
     errno = 0;
     srv->daemon = daemon_start(srv, cfg, &addr, flags, &tls);
     saved_errno = errno;
     http_tls_free(&tls);
     if (srv->daemon == NULL) {
+        pthread_mutex_destroy(&srv->bodies_lock);
         free(srv->proxies);
         free(srv);
         err_set(e, ERR_INTERNAL, "http: cannot serve on %s port %d%s%s (see the log)", cfg->address,
@@ -657,6 +796,7 @@ void http_server_stop(struct http_server *srv)
     if (srv == NULL)
         return;
     MHD_stop_daemon(srv->daemon);
+    pthread_mutex_destroy(&srv->bodies_lock);
     free(srv->proxies);
     free(srv);
 }

@@ -10,6 +10,27 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 void log_set_level(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * Floods: lines that anyone can cause in any number (refused requests and
+ * connections: malformed HTTP, failed TLS handshakes, bodies over their
+ * limit, missing or wrong credentials) are logged at a bounded rate.  Per
+ * kind, the first line of each LOG_FLOOD_SECONDS is logged as it is; the
+ * others are counted, and one line sums them up once the interval is over
+ * (at the kind's next line, or log_floods_flush, which vouchd calls every
+ * second).
+ */
+enum log_flood {
+    LOG_FLOOD_HTTP, /* refused by the HTTP layer (libmicrohttpd's own messages, ours) */
+    LOG_FLOOD_AUTH, /* requests refused for want of a valid credential */
+    LOG_FLOODS
+};
+#define LOG_FLOOD_SECONDS 10
+
+void log_flood(enum log_flood kind, enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Writes the summary of every kind whose interval is over; all: of every kind now (at exit). */
+void log_floods_flush(int all);
+
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)

@@ -387,6 +387,14 @@ void buf_append(struct buf *b, const void *data, size_t len)
     b->len += len;
 }
 
+void buf_reserve(struct buf *b, size_t cap)
+{
+    if (cap <= b->cap)
+        return;
+    b->data = xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
 void buf_free(struct buf *b)
 {
     free(b->data);

@@ -124,6 +124,8 @@ struct buf {
     size_t cap;
 };
 void buf_append(struct buf *b, const void *data, size_t len);
+/* Makes room for at least cap bytes in all, allocated at that size (no doubling). */
+void buf_reserve(struct buf *b, size_t cap);
 void buf_free(struct buf *b);
 
 /* Reads a whole file (at most max bytes); NULL on error with e set. Caller frees. */

@@ -74,6 +74,7 @@ struct svc *svc_new(struct store *store, struct signer *signer, const struct svc
     pthread_mutex_init(&s->lock, NULL);
     s->writer = writer_start(store, 64);
     s->gates = svc_tenant_gates_new();
+    s->refusals = svc_refusals_new();
     s->tenant_retention_days = cfg->tenant_retention_days >= 0 ? cfg->tenant_retention_days : 30;
     s->tenant_export_dir = xstrdup(cfg->tenant_export_dir ? cfg->tenant_export_dir : "exports");
     s->webhooks_enabled = cfg->webhooks_enabled;
@@ -86,6 +87,8 @@ void svc_free(struct svc *s)
 
     if (s == NULL)
         return;
+    svc_refusals_tick(s, 1); /* the refusals still being counted are written */
+    svc_refusals_free(s->refusals);
     writer_stop(s->writer);
     svc_ocsp_state_free(s->ocsp);
     free(s->ocsp_signer);

@@ -124,6 +124,16 @@ int svc_pem_append_certs(struct buf *b, const unsigned char *der, size_t len);
 /* Records an event in a transaction of its own ("refused" or "error" results). */
 void svc_audit_refusal(struct svc *s, const char *tenant, const struct actor *a, const char *action,
                        const char *object, const struct err *why);
+/*
+ * The refusal of a request that proved no identity (401; a forged ACME
+ * request): audited at a bounded rate (svc_refusals.c) — per chain and
+ * action, the first of each second at once, the others summed up in one
+ * event ("refused": N) when the second is over.
+ */
+void svc_audit_unproven(struct svc *s, const char *tenant, const struct actor *a,
+                        const char *action, const char *object, const struct err *why);
+/* Writes the summaries whose second is over (all: every one, at exit); how many. */
+int svc_refusals_tick(struct svc *s, int all);
 
 /* ---- tenants -------------------------------------------------------- */
 

@@ -110,7 +110,11 @@ struct svc {
     int webhooks_enabled;
     struct acme_secret_entry *acme_secrets;     /* guarded by lock */
     struct acme_endpoint_entry *acme_endpoints; /* guarded by lock */
+    struct svc_refusals *refusals; /* unproven refusals being counted (svc_refusals.c) */
 };
+
+struct svc_refusals *svc_refusals_new(void);
+void svc_refusals_free(struct svc_refusals *r);
 
 /* ---- the operations behind the door (svc_door.c calls them) ------------------------ */
 

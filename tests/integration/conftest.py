@@ -360,3 +360,26 @@ def write(path, text):
     with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         f.write(text)
     return str(path)
+
+
+def refused_total(events):
+    """How many refusals audit events record: a refusal of a request that proved no identity
+    (401, a forged ACME request) is audited at a bounded rate, several of one second summed up
+    in one event whose detail says how many ("refused": N)."""
+    return sum(e["detail"].get("refused", 1) if isinstance(e.get("detail"), dict) else 1
+               for e in events)
+
+
+def refusals_audited(server, tenant, token, expected=None, action="auth.refused", timeout=5):
+    """The tenant's audit events of action once they record `expected` refusals (the summary of
+    a second is written after that second, within about two), or after timeout seconds.
+    expected None: once the summaries of earlier refusals are surely written (a baseline)."""
+    if expected is None:
+        time.sleep(2.2)
+        expected = 0
+    deadline = time.time() + timeout
+    while True:
+        events = [e for e in server.audit(tenant, token=token) if e["action"] == action]
+        if refused_total(events) >= expected or time.time() > deadline:
+            return events
+        time.sleep(0.2)

@@ -30,6 +30,8 @@ void api_readyz(void *app, struct http_request *req, struct http_response *resp)
         json_object_set_new(o, "signer", json_string("ok"));
         json_object_set_new(o, "keystore", json_string(health));
     }
+    json_object_set_new(o, "signer_restarts",
+                        json_integer((json_int_t)svc_signer_restarts(api->svc)));
     json_object_set_new(o, "status", json_string(ok ? "ready" : "not ready"));
     http_respond_json(resp, ok ? 200 : 503, o);
 }

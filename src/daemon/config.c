@@ -74,6 +74,9 @@ static const struct config_item items[] = {
      "answered 503 with Retry-After before its body is read (one is always let in)"},
     {"signer_connections", CONF_INT, F(signer_connections), 1, 64, "4",
      "connections (threads) to the signer"},
+    {"signer_hang_seconds", CONF_INT, F(signer_hang_seconds), 1, 3600, "10",
+     "a signer that does not answer vouchd's check within this many seconds is restarted (as "
+     "is one that died)"},
     {"crl_check_seconds", CONF_INT, F(crl_check_seconds), 1, 86400, "30",
      "how often the CRL scheduler looks for due CRLs"},
     {"crl_validity_hours", CONF_INT, F(crl_validity_hours), 1, 87600, "168",

@@ -37,6 +37,7 @@ struct config {
     int threads;
     int request_body_memory_mib; /* http_config.body_memory, in MiB */
     int signer_connections;
+    int signer_hang_seconds; /* signer_supervise */
     int crl_check_seconds;
     int crl_validity_hours;
     int crl_interval_minutes;

@@ -304,6 +304,8 @@ static int server_start(struct server *s, const sigset_t *stop, struct err *e)
         keystore_failure_audit(s, e);
         return -1;
     }
+    if (signer_supervise(s->signer, s->cfg.signer_hang_seconds, e) != 0)
+        return -1;
     if ((s->store = store_open_waiting(s, stop, e)) == NULL)
         return -1;
     store_set_max_connections(s->store, s->cfg.database_connections);
@@ -319,6 +321,30 @@ static int keystore_event_is_error(const char *action)
 }
 
 /*
+ * Writes the signer supervisor's events (a signer restarted, or down) into
+ * the _system audit chain, as vouchd's.
+ */
+static void supervision_events_audit(struct server *s)
+{
+    struct signer_event *ev = NULL;
+    struct err e;
+    int n = 0;
+
+    signer_supervision_events(s->signer, &ev, &n);
+    for (int i = 0; i < n; i++) {
+        struct audit_event a = {.actor = "vouchd",
+                                .action = ev[i].action,
+                                .object = ev[i].object,
+                                .result =
+                                    strcmp(ev[i].action, "signer.restart") == 0 ? "ok" : "error",
+                                .detail = ev[i].detail};
+        if (audit_record(s->store, "_system", &a, &e) != 0)
+            log_error("audit: signer event %s not recorded: %s", ev[i].action, e.msg);
+    }
+    signer_events_free(ev, n);
+}
+
+/*
  * Writes the signer's key-store events (token failures, failover, failback)
  * into the _system audit chain: the signer has no database.
  */
@@ -328,6 +354,7 @@ static void keystore_events_audit(struct server *s)
     struct err e;
     int n = 0;
 
+    supervision_events_audit(s);
     if (signer_events(s->signer, &ev, &n, &e) != 0)
         return;
     for (int i = 0; i < n; i++) {

@@ -178,10 +178,15 @@ void http_respond_error(struct http_response *resp, int status, const char *code
  * 415, ERR_POLICY 422, ERR_LIMIT 429, ERR_UNAVAILABLE 503, anything else 500.
  */
 int http_status_of(enum err_kind kind);
-/* An error answer of kind: its status, its word as "error", the formatted detail. */
+/* Seconds after which a request refused for want of a service (503) is worth sending again. */
+#define HTTP_RETRY_AFTER_UNAVAILABLE "5"
+/*
+ * An error answer of kind: its status, its word as "error", the formatted
+ * detail (and Retry-After when it is 503, ERR_UNAVAILABLE).
+ */
 void http_respond_kind(struct http_response *resp, enum err_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* An error answer of e: http_status_of(e->kind), e->code as "error", e->msg as "detail". */
+/* An error answer of e: http_status_of(e->kind), its code as "error", its message (as above). */
 void http_respond_err(struct http_response *resp, const struct err *e);
 void http_add_header(struct http_response *resp, const char *name, const char *value);
 void http_response_clear(struct http_response *resp);

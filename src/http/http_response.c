@@ -114,6 +114,8 @@ void http_respond_kind(struct http_response *resp, enum err_kind kind, const cha
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
     http_respond_error(resp, http_status_of(kind), err_kind_word(kind), "%s", detail);
+    if (kind == ERR_UNAVAILABLE)
+        http_add_header(resp, "Retry-After", HTTP_RETRY_AFTER_UNAVAILABLE);
 }
 
 void http_respond_err(struct http_response *resp, const struct err *e)
@@ -122,6 +124,8 @@ void http_respond_err(struct http_response *resp, const struct err *e)
     const char *code = e->code[0] && e->kind != ERR_NONE ? e->code : err_kind_word(kind);
 
     http_respond_error(resp, http_status_of(kind), code, "%s", e->msg);
+    if (kind == ERR_UNAVAILABLE)
+        http_add_header(resp, "Retry-After", HTTP_RETRY_AFTER_UNAVAILABLE);
 }
 
 /*

@@ -67,8 +67,6 @@
 #define HEADERS_MAX (16 * 1024)
 /* Bodies up to this size are not counted against http_config.body_memory. */
 #define SMALL_BODY (64 * 1024)
-/* Seconds a refused request waits before it is worth sending again. */
-#define RETRY_AFTER "5"
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -425,7 +423,6 @@ static int body_reserve(struct request_ctx *r, struct MHD_Connection *conn)
             http_respond_kind(&r->resp, ERR_UNAVAILABLE,
                               "too many large request bodies at once (%zu of %zu MiB held): retry",
                               held >> 20, srv->body_memory >> 20);
-            http_add_header(&r->resp, "Retry-After", RETRY_AFTER);
             return -1;
         }
         r->body_reserved = want;

@@ -82,9 +82,10 @@ struct signer_config {
 };
 
 /*
- * Forks the signer process.  The child closes every descriptor but its
+ * Forks the signer's keeper, which forks the signer process (and later any
+ * new one: signer_supervise).  The signer closes every descriptor but its
  * connections, reads the key-encryption secret, serves requests until every
- * connection closes, and never returns; the parent gets a client handle.
+ * connection closes, and never returns; the caller gets a client handle.
  * Call before starting threads or opening sockets.  NULL on error with e set
  * (a missing or unfit secret is a clear error; nothing is created for it).
  * signer_stop() closes the connections and reaps the child; it accepts NULL.
@@ -95,6 +96,22 @@ struct signer_config {
  */
 struct signer *signer_start(const struct signer_config *cfg, struct err *e);
 void signer_stop(struct signer *s);
+
+/*
+ * Supervision (vouchd): a thread checks every second that the signer answers
+ * (within hang_seconds; 0: 10); a signer that died or hangs is killed and
+ * started again (its key store re-opened), with backoff, until one answers.
+ * Meanwhile every call fails at once with ERR_UNAVAILABLE.  -1 with e set if
+ * the thread cannot start.  signer_stop() ends it.
+ */
+int signer_supervise(struct signer *s, int hang_seconds, struct err *e);
+struct signer_status {
+    int up;                        /* 0 while the signer is being restarted */
+    unsigned long restarts;        /* signers started again since the first */
+    unsigned long failed_restarts; /* attempts that failed */
+    char reason[256];              /* why the last restart was needed (or is failing) */
+};
+void signer_status(struct signer *s, struct signer_status *st);
 
 /* 0 if the signer answers and its key store is usable (for /readyz). */
 int signer_ping(struct signer *s, struct err *e);
@@ -116,6 +133,13 @@ struct signer_event {
  */
 int signer_events(struct signer *s, struct signer_event **events, int *n, struct err *e);
 void signer_events_free(struct signer_event *events, int n);
+/*
+ * The supervisor's own events since the last call ("signer.restart" with its
+ * reason, the old and new pid and how long signing was down; "signer.down"
+ * when restarting keeps failing): *events (caller frees with
+ * signer_events_free, also when *n is 0) and *n.  For the audit log.
+ */
+void signer_supervision_events(struct signer *s, struct signer_event **events, int *n);
 
 /*
  * Generates a key pair for tenant in the signer's store.  On success sets

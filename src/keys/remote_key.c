@@ -446,7 +446,10 @@ static int sign_remote(struct rsig *c, unsigned char *sig, size_t *siglen, size_
     }
     if (signer_sign(c->key->signer, c->key->tenant, c->key->key_id, c->md, tbs, tbslen, &out, &n,
                     &e) != 0) {
-        remote_error("signer: %s", e.msg);
+        if (e.kind == ERR_UNAVAILABLE) /* the signer restarting: 503, not 500 (err_ossl) */
+            ERR_raise_data(ERR_LIB_USER, VOUCH_OSSL_R_UNAVAILABLE, "signer: %s", e.msg);
+        else
+            remote_error("signer: %s", e.msg);
         return 0;
     }
     if (n > sigsize) {

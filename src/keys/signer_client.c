@@ -6,23 +6,42 @@
  * (or waits for one), sends, reads the reply and gives it back.  A
  * connection that fails or times out is closed for good, so a late reply can
  * never be read as the answer to a later request.
+ *
+ * Signers are forked by the keeper (signer_keeper.c).  Once supervised
+ * (signer_supervise), a watcher thread asks the signer for a sign of life
+ * every second on a connection of its own; when it died or hangs, every call
+ * fails at once with ERR_UNAVAILABLE (those under way too: their connections
+ * are shut down), and the keeper starts a new signer, which re-opens the key
+ * store, with backoff until one answers.  The new signer's connections take
+ * the old ones' places in the pool; the handle, and the remote keys that
+ * refer to it, stay the same.
  */
 #include "keys/signer_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/x509.h>
 
+#include "lib/log.h"
+
 #define CONNECTIONS_DEFAULT 4
 #define CONNECTIONS_MAX     256
 #define REPLY_TIMEOUT       120 /* seconds; RSA-4096 generation under a sanitizer is slow */
+#define SPAWN_TIMEOUT       30  /* seconds the keeper may take to fork a signer */
+#define HANG_DEFAULT        10  /* seconds the supervisor waits for a sign of life */
+#define BACKOFF_MAX         30  /* seconds between attempts to restart, at most */
+#define DOWN_AFTER          3   /* failed attempts after which the signer is reported down */
+#define EVENTS_MAX          64  /* supervision events held for the audit log */
 
 struct conn {
     int fd; /* -1 once closed */
@@ -30,20 +49,41 @@ struct conn {
 };
 
 struct signer {
-    pid_t pid;
+    pid_t pid;    /* the signer serving now */
+    pid_t keeper; /* the process that forks signers (signer_keeper.c) */
+    int ctl;      /* to the keeper */
     int n;
     struct conn *conns;
-    pthread_mutex_t lock; /* guards conns, stopped, refs */
+    int health;           /* the supervisor's own connection (-1: none) */
+    pthread_mutex_t lock; /* guards everything below, and conns, health and pid */
     pthread_cond_t freed;
     int stopped;
     int refs;
+    int up; /* 0 from a failure seen until a new signer answers */
+    /* supervision (signer_supervise) */
+    int supervised;
+    pthread_t watcher;
+    pthread_cond_t wake;
+    int hang_seconds;
+    int check_now; /* a call saw its connection break: the watcher looks at once */
+    struct signer_status status;
+    struct signer_event events[EVENTS_MAX];
+    int nevents;
 };
+
+static void signer_events_free_in(struct signer_event *events, int n);
 
 static void signer_free(struct signer *s)
 {
     for (int i = 0; i < s->n; i++)
         if (s->conns[i].fd >= 0)
             close(s->conns[i].fd);
+    if (s->health >= 0)
+        close(s->health);
+    if (s->ctl >= 0)
+        close(s->ctl);
+    signer_events_free_in(s->events, s->nevents);
+    pthread_cond_destroy(&s->wake);
     pthread_cond_destroy(&s->freed);
     pthread_mutex_destroy(&s->lock);
     free(s->conns);
@@ -68,37 +108,34 @@ void signer_unref(struct signer *s)
         signer_free(s);
 }
 
-/* A handle with n socketpairs: parent ends in s, child ends in child_fds. NULL on error. */
-static struct signer *signer_new(int n, int *child_fds, struct err *e)
+/* A handle for n connections, none yet. */
+static struct signer *signer_new(int n)
 {
     struct signer *s = xcalloc(1, sizeof(*s));
-    struct timeval tv = {.tv_sec = REPLY_TIMEOUT};
 
     s->n = n;
     s->refs = 1;
+    s->ctl = s->health = -1;
+    s->keeper = s->pid = -1;
+    s->hang_seconds = HANG_DEFAULT;
     s->conns = xcalloc((size_t)n, sizeof(*s->conns));
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->freed, NULL);
+    pthread_cond_init(&s->wake, NULL);
     for (int i = 0; i < n; i++)
-        s->conns[i].fd = child_fds[i] = -1;
-    for (int i = 0; i < n; i++) {
-        int sv[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-            err_set(e, ERR_INTERNAL, "signer: socketpair: %s", strerror(errno));
-            for (int j = 0; j < i; j++)
-                close(child_fds[j]);
-            signer_free(s);
-            return NULL;
-        }
-        setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        s->conns[i].fd = sv[0];
-        child_fds[i] = sv[1];
-    }
+        s->conns[i].fd = -1;
     return s;
 }
 
-/* Waits for the child to exit. */
+static void fd_timeout(int fd, int seconds)
+{
+    struct timeval tv = {.tv_sec = seconds};
+
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* Waits for a child to exit. */
 static void child_reap(pid_t pid)
 {
     while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -119,13 +156,72 @@ static void pin_forget(void)
     unsetenv("VOUCH_PKCS11_PIN");
 }
 
+/* Sets e from an error reply's kind (its word) and message; returns -1. */
+static int reply_error(const unsigned char *body, size_t len, struct err *e);
+
+/* One W_PING on fd: 0, or -1 with e set (the signer's reason, or ERR_UNAVAILABLE). */
+static int fd_ping(int fd, struct err *e)
+{
+    unsigned char *body = NULL;
+    uint32_t type;
+    size_t len;
+    int rc = 0;
+
+    if (wire_send(fd, W_PING, NULL) != 0 || wire_recv(fd, &type, &body, &len, WIRE_MAX_SMALL) != 0)
+        return err_set(e, ERR_UNAVAILABLE, "the signer did not answer");
+    if (type != W_REPLY_OK)
+        rc = reply_error(body, len, e);
+    free(body);
+    return rc;
+}
+
+/*
+ * Has the keeper fork a new signer and checks that it opened its key store
+ * (its first request answers why not), then hands its connections to the
+ * pool: a connection busy with a call of the old signer is left to its caller
+ * (conn_give closes it), its slot takes the new one.  0, or -1 with e set.
+ */
+static int signer_spawn(struct signer *s, struct err *e)
+{
+    int *fds = xcalloc((size_t)s->n + 1, sizeof(int));
+    pid_t pid;
+
+    if (signer_keeper_spawn(s->ctl, SPAWN_TIMEOUT, &pid, fds, s->n + 1, e) != 0) {
+        free(fds);
+        return -1;
+    }
+    for (int i = 0; i < s->n; i++)
+        fd_timeout(fds[i], REPLY_TIMEOUT);
+    fd_timeout(fds[s->n], s->hang_seconds);
+    if (fd_ping(fds[0], e) != 0) {
+        for (int i = 0; i <= s->n; i++)
+            close(fds[i]);
+        free(fds);
+        return -1;
+    }
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < s->n; i++) {
+        struct conn *c = &s->conns[i];
+        if (!c->busy && c->fd >= 0)
+            close(c->fd);
+        c->fd = fds[i];
+    }
+    if (s->health >= 0)
+        close(s->health);
+    s->health = fds[s->n];
+    s->pid = pid;
+    s->up = 1;
+    pthread_cond_broadcast(&s->freed);
+    pthread_mutex_unlock(&s->lock);
+    free(fds);
+    return 0;
+}
+
 struct signer *signer_start(const struct signer_config *cfg, struct err *e)
 {
     int n = cfg->connections > 0 ? cfg->connections : CONNECTIONS_DEFAULT;
-    int *child_fds;
     struct signer *s;
     struct err why;
-    pid_t pid;
 
     if (cfg->keystore_type != NULL && strcmp(cfg->keystore_type, "soft") != 0 &&
         strcmp(cfg->keystore_type, "pkcs11") != 0) {
@@ -154,27 +250,14 @@ struct signer *signer_start(const struct signer_config *cfg, struct err *e)
     }
     if (n > CONNECTIONS_MAX)
         n = CONNECTIONS_MAX;
-    child_fds = xcalloc((size_t)n, sizeof(int));
-    if ((s = signer_new(n, child_fds, e)) == NULL) {
-        free(child_fds);
-        return NULL;
-    }
-    if ((pid = fork()) < 0) {
-        err_set(e, ERR_INTERNAL, "signer: fork: %s", strerror(errno));
-        for (int i = 0; i < n; i++)
-            close(child_fds[i]);
-        free(child_fds);
+    s = signer_new(n);
+    /* One connection more than asked: the supervisor's (signer_supervise). */
+    if ((s->keeper = signer_keeper_start(cfg, n + 1, &s->ctl, e)) < 0) {
         signer_free(s);
         return NULL;
     }
-    if (pid == 0)
-        signer_child_main(cfg, child_fds, n); /* closes every other descriptor */
-    pin_forget();
-    for (int i = 0; i < n; i++)
-        close(child_fds[i]);
-    free(child_fds);
-    s->pid = pid;
-    if (signer_ping(s, &why) != 0) {
+    pin_forget(); /* the keeper has it, for the signers it starts */
+    if (signer_spawn(s, &why) != 0) {
         err_set(e, ERR_INTERNAL, "the signer did not start: %s", why.msg);
         signer_stop(s);
         return NULL;
@@ -182,12 +265,27 @@ struct signer *signer_start(const struct signer_config *cfg, struct err *e)
     return s;
 }
 
+/* Ends the supervision: the watcher is woken and joined. */
+static void supervision_stop(struct signer *s)
+{
+    int joined;
+
+    pthread_mutex_lock(&s->lock);
+    s->stopped = 1;
+    joined = s->supervised;
+    s->supervised = 0;
+    pthread_cond_broadcast(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    if (joined)
+        pthread_join(s->watcher, NULL);
+}
+
 void signer_stop(struct signer *s)
 {
     if (s == NULL)
         return;
+    supervision_stop(s);
     pthread_mutex_lock(&s->lock);
-    s->stopped = 1;
     for (int i = 0; i < s->n; i++) {
         struct conn *c = &s->conns[i];
         if (c->fd < 0)
@@ -198,9 +296,17 @@ void signer_stop(struct signer *s)
             c->fd = -1;
         }
     }
+    if (s->health >= 0) {
+        close(s->health);
+        s->health = -1;
+    }
     pthread_cond_broadcast(&s->freed);
     pthread_mutex_unlock(&s->lock);
-    child_reap(s->pid);
+    if (s->ctl >= 0) {
+        close(s->ctl); /* the keeper waits for the signer to go, then exits */
+        s->ctl = -1;
+    }
+    child_reap(s->keeper);
     signer_unref(s);
 }
 
@@ -218,18 +324,22 @@ static int conns_alive(const struct signer *s)
     return 0;
 }
 
-/* An idle connection, marked busy; waits while all are busy. NULL if none is left. */
-static struct conn *conn_take(struct signer *s)
+/*
+ * An idle connection, marked busy, its descriptor in *fd; waits while all are
+ * busy.  NULL if none is left, the signer is stopped or it is being restarted.
+ */
+static struct conn *conn_take(struct signer *s, int *fd)
 {
     struct conn *c = NULL;
 
     pthread_mutex_lock(&s->lock);
-    while (!s->stopped && conns_alive(s)) {
+    while (!s->stopped && s->up && conns_alive(s)) {
         for (int i = 0; i < s->n && c == NULL; i++)
             if (!s->conns[i].busy && s->conns[i].fd >= 0)
                 c = &s->conns[i];
         if (c != NULL) {
             c->busy = 1;
+            *fd = c->fd;
             break;
         }
         pthread_cond_wait(&s->freed, &s->lock);
@@ -238,13 +348,20 @@ static struct conn *conn_take(struct signer *s)
     return c;
 }
 
-/* Returns a connection to the pool; a broken one (or any, once stopped) is closed. */
-static void conn_give(struct signer *s, struct conn *c, int broken)
+/*
+ * Returns a connection to the pool; a broken one (or any, once stopped) is
+ * closed, and so is one a restart replaced meanwhile (fd is no longer c's).
+ */
+static void conn_give(struct signer *s, struct conn *c, int fd, int broken)
 {
     pthread_mutex_lock(&s->lock);
-    if (broken || s->stopped) {
+    if (c->fd != fd) {
+        close(fd);
+    } else if (broken || s->stopped) {
         close(c->fd);
         c->fd = -1;
+        s->check_now = 1; /* a dead signer is noticed at once, not at the next second */
+        pthread_cond_broadcast(&s->wake);
     }
     c->busy = 0;
     /* One freed connection serves one waiter; a closed one may end every wait. */
@@ -269,6 +386,224 @@ int signer_take_connection(struct signer *s)
     return fd;
 }
 
+/* ---- supervision ------------------------------------------------------------ */
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* src (cut to fit) with no character that would need escaping in a JSON string. */
+static void json_safe(char *dst, size_t len, const char *src)
+{
+    size_t i = 0;
+
+    for (; src[i] != '\0' && i + 1 < len; i++)
+        dst[i] = src[i] == '"' || src[i] == '\\' || (unsigned char)src[i] < 0x20 ? '\'' : src[i];
+    dst[i] = '\0';
+}
+
+/* Queues an event for signer_supervision_events (under the lock); the oldest goes when full. */
+static void event_add(struct signer *s, const char *action, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void event_add(struct signer *s, const char *action, const char *fmt, ...)
+{
+    char detail[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    if (s->nevents == EVENTS_MAX) {
+        signer_events_free_in(s->events, 1);
+        memmove(s->events, s->events + 1, (EVENTS_MAX - 1) * sizeof(s->events[0]));
+        s->nevents--;
+    }
+    s->events[s->nevents++] =
+        (struct signer_event){xstrdup(action), xstrdup("signer"), xstrdup(detail)};
+}
+
+/* A sign of life on the supervisor's connection, and a connection left for calls: 0, or -1. */
+static int signer_alive(struct signer *s, struct err *why)
+{
+    unsigned char *body = NULL;
+    uint32_t type;
+    size_t len;
+    int fd, alive;
+
+    pthread_mutex_lock(&s->lock);
+    fd = s->health;
+    pthread_mutex_unlock(&s->lock);
+    if (fd < 0 || wire_send(fd, W_ALIVE, NULL) != 0)
+        return err_set(why, ERR_UNAVAILABLE, "the signer exited");
+    if (wire_recv(fd, &type, &body, &len, WIRE_MAX_SMALL) != 0) {
+        free(body);
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return err_set(why, ERR_UNAVAILABLE, "the signer did not answer within %d s",
+                           s->hang_seconds);
+        return err_set(why, ERR_UNAVAILABLE, "the signer exited");
+    }
+    free(body);
+    if (type != W_REPLY_OK)
+        return err_set(why, ERR_UNAVAILABLE, "the signer answered wrongly");
+    pthread_mutex_lock(&s->lock);
+    alive = conns_alive(s);
+    pthread_mutex_unlock(&s->lock);
+    /* Calls that timed out closed their connections: with none left, start afresh. */
+    return alive ? 0 : err_set(why, ERR_UNAVAILABLE, "no connection to the signer is left");
+}
+
+/* The signer is down: every call now fails at once (ERR_UNAVAILABLE), calls under way too. */
+static void signer_down(struct signer *s, const char *why)
+{
+    pthread_mutex_lock(&s->lock);
+    s->up = 0;
+    s->status.up = 0;
+    snprintf(s->status.reason, sizeof(s->status.reason), "%.255s", why);
+    for (int i = 0; i < s->n; i++) {
+        struct conn *c = &s->conns[i];
+        if (c->fd < 0)
+            continue;
+        shutdown(c->fd, SHUT_RDWR);
+        if (!c->busy) {
+            close(c->fd);
+            c->fd = -1;
+        }
+    }
+    if (s->health >= 0) {
+        close(s->health);
+        s->health = -1;
+    }
+    pthread_cond_broadcast(&s->freed);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Waits up to seconds, or until signer_stop or a broken call; 1 if stopped. */
+static int watcher_wait(struct signer *s, int seconds)
+{
+    struct timespec until;
+    int stopped;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += seconds;
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopped && !s->check_now && pthread_cond_timedwait(&s->wake, &s->lock, &until) == 0)
+        ;
+    s->check_now = 0;
+    stopped = s->stopped;
+    pthread_mutex_unlock(&s->lock);
+    return stopped;
+}
+
+/* One attempt to bring the signer back; attempt counts the failed ones before. */
+static int watcher_restart(struct signer *s, int attempt, int64_t down_since, const char *reason)
+{
+    pid_t old = s->pid;
+    struct err e;
+
+    if (signer_spawn(s, &e) == 0) {
+        long long ms = (long long)(monotonic_ms() - down_since);
+        pthread_mutex_lock(&s->lock);
+        s->status.up = 1;
+        s->status.restarts++;
+        event_add(s, "signer.restart",
+                  "{\"reason\": \"%s\", \"old_pid\": %d, \"pid\": %d, \"down_ms\": %lld, "
+                  "\"restarts\": %lu}",
+                  reason, (int)old, (int)s->pid, ms, s->status.restarts);
+        pthread_mutex_unlock(&s->lock);
+        log_warn("signer: restarted (pid %d) %lld ms after: %s", (int)s->pid, ms, reason);
+        return 0;
+    }
+    json_safe(e.msg, sizeof(e.msg), e.msg);
+    pthread_mutex_lock(&s->lock);
+    s->status.failed_restarts++;
+    snprintf(s->status.reason, sizeof(s->status.reason), "%.100s; restart failed: %.130s", reason,
+             e.msg);
+    if (attempt + 1 == DOWN_AFTER)
+        event_add(s, "signer.down",
+                  "{\"reason\": \"%.200s\", \"restart\": \"%.250s\", \"attempts\": %d}", reason,
+                  e.msg, attempt + 1);
+    pthread_mutex_unlock(&s->lock);
+    log_error("signer: DOWN, cannot be restarted (attempt %d): %s; signing is unavailable and "
+              "vouchd is not ready until it is back",
+              attempt + 1, e.msg);
+    return -1;
+}
+
+/*
+ * The supervisor: every second a sign of life on its own connection (a dead
+ * signer's connection closes at once; a hung one does not answer within
+ * hang_seconds); on a failure every call fails at once and the keeper starts
+ * a new signer, again with backoff (1, 2, 4 ... 30 s) until one answers.
+ */
+static void *watcher_main(void *arg)
+{
+    struct signer *s = arg;
+    char reason[200] = "";
+    int64_t down_since = 0;
+    int attempt = 0, delay = 1;
+    struct err why;
+
+    while (!watcher_wait(s, delay)) {
+        delay = 1;
+        if (attempt == 0 && reason[0] == '\0') {
+            if (signer_alive(s, &why) == 0)
+                continue;
+            log_error("signer: %s (pid %d); restarting it", why.msg, (int)s->pid);
+            json_safe(reason, sizeof(reason), why.msg);
+            down_since = monotonic_ms();
+            signer_down(s, why.msg);
+        }
+        if (watcher_restart(s, attempt, down_since, reason) == 0) {
+            attempt = 0;
+            reason[0] = '\0';
+            continue;
+        }
+        attempt++;
+        delay = attempt < 5 ? 1 << attempt : BACKOFF_MAX;
+        if (delay > BACKOFF_MAX)
+            delay = BACKOFF_MAX;
+    }
+    return NULL;
+}
+
+int signer_supervise(struct signer *s, int hang_seconds, struct err *e)
+{
+    pthread_mutex_lock(&s->lock);
+    if (hang_seconds > 0)
+        s->hang_seconds = hang_seconds;
+    if (s->health >= 0)
+        fd_timeout(s->health, s->hang_seconds);
+    s->status.up = s->up;
+    s->supervised = pthread_create(&s->watcher, NULL, watcher_main, s) == 0;
+    pthread_mutex_unlock(&s->lock);
+    return s->supervised ? 0 : err_set(e, ERR_INTERNAL, "signer: cannot start its supervisor");
+}
+
+void signer_status(struct signer *s, struct signer_status *st)
+{
+    pthread_mutex_lock(&s->lock);
+    *st = s->status;
+    st->up = s->up;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void signer_supervision_events(struct signer *s, struct signer_event **events, int *n)
+{
+    pthread_mutex_lock(&s->lock);
+    *n = s->nevents;
+    *events = NULL;
+    if (s->nevents > 0) {
+        *events = xmalloc((size_t)s->nevents * sizeof(**events));
+        memcpy(*events, s->events, (size_t)s->nevents * sizeof(**events));
+    }
+    s->nevents = 0;
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* Sets e from an error reply's kind (its word) and message; returns -1. */
 static int reply_error(const unsigned char *body, size_t len, struct err *e)
 {
@@ -285,19 +620,20 @@ static int reply_error(const unsigned char *body, size_t len, struct err *e)
 int signer_call(struct signer *s, uint32_t type, const struct buf *req, unsigned char **reply,
                 size_t *reply_len, struct err *e)
 {
-    struct conn *c = conn_take(s);
     unsigned char *body = NULL;
     uint32_t rtype;
     size_t len;
+    int fd = -1;
+    struct conn *c = conn_take(s, &fd);
 
     if (c == NULL)
-        return err_set(e, ERR_UNAVAILABLE, "the signer is not running");
-    if (wire_send(c->fd, type, req) != 0 ||
-        wire_recv(c->fd, &rtype, &body, &len, WIRE_MAX_LARGE) != 0) {
-        conn_give(s, c, 1);
+        return err_set(e, ERR_UNAVAILABLE, "the signer is not running (restarting?)");
+    if (wire_send(fd, type, req) != 0 || wire_recv(fd, &rtype, &body, &len, WIRE_MAX_LARGE) != 0) {
+        free(body);
+        conn_give(s, c, fd, 1);
         return err_set(e, ERR_UNAVAILABLE, "the signer did not answer");
     }
-    conn_give(s, c, 0);
+    conn_give(s, c, fd, 0);
     if (rtype != W_REPLY_OK) {
         reply_error(body, len, e);
         free(body);
@@ -408,13 +744,18 @@ int signer_events(struct signer *s, struct signer_event **events, int *n, struct
     return 0;
 }
 
-void signer_events_free(struct signer_event *events, int n)
+static void signer_events_free_in(struct signer_event *events, int n)
 {
     for (int i = 0; i < n; i++) {
         free(events[i].action);
         free(events[i].object);
         free(events[i].detail);
     }
+}
+
+void signer_events_free(struct signer_event *events, int n)
+{
+    signer_events_free_in(events, n);
     free(events);
 }
 

@@ -13,6 +13,19 @@
  * answers the first request on fds[0] with the reason and exits.
  */
 void signer_child_main(const struct signer_config *cfg, int *fds, int n) __attribute__((noreturn));
+/* Closes every descriptor above stderr except the n in keep. */
+void signer_fds_close_others(const int *keep, int n);
+
+/*
+ * The keeper (signer_keeper.c): forked by signer_keeper_start before any
+ * thread exists, it forks a signer with n connections at each
+ * signer_keeper_spawn (killing and reaping the one before), and exits when
+ * *ctl closes.  Start: the keeper's pid and *ctl, or -1 with e set.  Spawn:
+ * 0 with *pid and the network process's ends in fds[0..n-1] (caller closes
+ * them), or -1 with e set (ERR_UNAVAILABLE).
+ */
+pid_t signer_keeper_start(const struct signer_config *cfg, int n, int *ctl, struct err *e);
+int signer_keeper_spawn(int ctl, int timeout_seconds, pid_t *pid, int *fds, int n, struct err *e);
 
 /*
  * One request/reply exchange with the signer.  *reply is the reply body

@@ -598,6 +598,8 @@ static int dispatch(uint32_t type, struct req *r)
     switch (type) {
     case W_PING:
         return h_ping(r);
+    case W_ALIVE:
+        return 0; /* the process answers: the supervisor's check, no key store involved */
     case W_KEYGEN:
         return h_keygen(r);
     case W_PUBKEY:
@@ -703,8 +705,7 @@ static void fds_close(unsigned lo, unsigned hi)
         close((int)fd);
 }
 
-/* Closes every descriptor above stderr except the n in keep. */
-static void fds_close_others(const int *keep, int n)
+void signer_fds_close_others(const int *keep, int n)
 {
     int *sorted = xcalloc((size_t)n, sizeof(int));
     unsigned lo = 3;
@@ -872,7 +873,7 @@ void signer_child_main(const struct signer_config *cfg, int *fds, int n)
 
     signal(SIGINT, SIG_IGN); /* the parent decides when we stop: by closing the sockets */
     signal(SIGPIPE, SIG_IGN);
-    fds_close_others(fds, n);
+    signer_fds_close_others(fds, n);
     /* Older PKCS#12 files (RC2, 3DES) need the legacy provider; keep default too. */
     if (OSSL_PROVIDER_try_load(NULL, "legacy", 1) == NULL)
         ERR_clear_error();

@@ -32,6 +32,7 @@ enum wire_type {
     W_WEBHOOK_MAC, /* HMAC-SHA256 of T_DATA under the secret of T_BLOB nonce: T_SIGNATURE */
     W_EAB_NEW,     /* a new ACME EAB key: T_BLOB nonce, T_SECRET the key (shown once) */
     W_EAB_MAC,     /* HMAC (T_DIGEST) of T_DATA under the EAB key of T_BLOB nonce: T_SIGNATURE */
+    W_ALIVE,       /* an empty answer: the process is alive (its supervisor asks) */
 };
 
 enum wire_tag {

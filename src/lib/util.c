@@ -165,11 +165,28 @@ static void err_append_ossl(struct err *e, const char *ossl)
     snprintf(e->msg + used, sizeof(e->msg) - used, ": %s", ossl);
 }
 
+/* Whether OpenSSL's error queue holds a VOUCH_OSSL_R_UNAVAILABLE (left in the queue). */
+static int ossl_unavailable(void)
+{
+    const char *file, *func, *data;
+    int line, flags, found = 0;
+    unsigned long code;
+
+    ERR_set_mark();
+    while ((code = ERR_get_error_all(&file, &line, &func, &data, &flags)) != 0)
+        found |=
+            ERR_GET_LIB(code) == ERR_LIB_USER && ERR_GET_REASON(code) == VOUCH_OSSL_R_UNAVAILABLE;
+    ERR_pop_to_mark();
+    return found;
+}
+
 int err_ossl(struct err *e, enum err_kind kind, const char *fmt, ...)
 {
     va_list ap;
     char ossl[256];
 
+    if (ossl_unavailable())
+        kind = ERR_UNAVAILABLE;
     ossl_error_string(ossl, sizeof(ossl));
     if (e == NULL)
         return -1;
@@ -185,6 +202,8 @@ int err_osslc(struct err *e, enum err_kind kind, const char *code, const char *f
     va_list ap;
     char ossl[256];
 
+    if (ossl_unavailable())
+        kind = ERR_UNAVAILABLE;
     ossl_error_string(ossl, sizeof(ossl));
     if (e == NULL)
         return -1;
@@ -203,7 +222,9 @@ const char *ossl_error_string(char *buf, size_t len)
     buf[0] = '\0';
     if (code != 0) {
         reason = ERR_reason_error_string(code);
-        if (reason != NULL)
+        if (ERR_GET_LIB(code) == ERR_LIB_USER && ERR_GET_REASON(code) == VOUCH_OSSL_R_UNAVAILABLE)
+            snprintf(buf, len, "the signer is unavailable");
+        else if (reason != NULL)
             snprintf(buf, len, "%s", reason);
         else
             ERR_error_string_n(code, buf, len);

@@ -67,7 +67,17 @@ int err_setc(struct err *e, enum err_kind kind, const char *code, const char *fm
  * message: a lower layer's error passed on as another.  Returns -1.
  */
 int err_recode(struct err *e, enum err_kind kind, const char *code);
-/* As err_set / err_setc, then appends the first OpenSSL error of the queue, which they drain. */
+/*
+ * The reason (library ERR_LIB_USER) of an OpenSSL error raised where an
+ * operation failed because a service it needs is away for now (the signer
+ * restarting): err_ossl and err_osslc then make their error ERR_UNAVAILABLE
+ * whatever kind they were given, so it is answered 503, not 500.
+ */
+#define VOUCH_OSSL_R_UNAVAILABLE 0x7601
+/*
+ * As err_set / err_setc, then appends the first OpenSSL error of the queue, which they drain
+ * (the kind becomes ERR_UNAVAILABLE if any error of the queue is VOUCH_OSSL_R_UNAVAILABLE).
+ */
 int err_ossl(struct err *e, enum err_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int err_osslc(struct err *e, enum err_kind kind, const char *code, const char *fmt, ...)

@@ -154,6 +154,14 @@ int svc_ready(struct svc *s, struct err *db, char *health, size_t health_len, st
     return db->kind == ERR_NONE && signer->kind == ERR_NONE ? 0 : -1;
 }
 
+unsigned long svc_signer_restarts(struct svc *s)
+{
+    struct signer_status st;
+
+    signer_status(s->signer, &st);
+    return st.restarts;
+}
+
 EVP_PKEY *svc_key(struct svc *s, const char *tenant, const char *key_id, struct err *e)
 {
     struct key_cache_entry *k;

@@ -61,6 +61,8 @@ void svc_free(struct svc *s);
  * line (keys.h: signer_health) when the signer answers.
  */
 int svc_ready(struct svc *s, struct err *db, char *health, size_t health_len, struct err *signer);
+/* How many times the signer was restarted since vouchd started (signer_supervise). */
+unsigned long svc_signer_restarts(struct svc *s);
 
 /*
  * Who asks: recorded as the audit actor, and what it may do.  roles are the

@@ -16,7 +16,8 @@ def test_health_and_readiness_answer_on_both_listeners(server):
     assert r.status == 200
     ks = ("primary token vouch-a: ok; backup token vouch-b: ok; signing with the primary"
           if os.environ.get("VOUCH_TEST_KEYSTORE") == "pkcs11" else "software key store: ok")
-    assert r.json() == {"status": "ready", "database": "ok", "signer": "ok", "keystore": ks}
+    assert r.json() == {"status": "ready", "database": "ok", "signer": "ok", "keystore": ks,
+                      "signer_restarts": 0}
     # The public listener says ready or not, nothing about the key store.
     r = server.request("GET", "/readyz", token=None, base=server.public_url)
     assert r.status == 200 and r.json() == {"status": "ready"}

@@ -1365,17 +1365,106 @@ static void a_dead_signer_makes_calls_fail_with_503(void **state)
     x = cert_template(pub, "dead");
     assert_true(X509_sign(x, remote, EVP_sha256()) > 0);
     assert_int_equal(kill(signer_pid(s), SIGKILL), 0);
-    assert_int_equal(waitpid(signer_pid(s), NULL, 0), signer_pid(s)); /* surely dead */
-    assert_int_equal(signer_ping(s, &e), -1);
-    assert_int_equal(e.kind, ERR_UNAVAILABLE);
+    assert_int_equal(signer_ping(s, &e), -1); /* not supervised: it stays dead */
     assert_int_equal(e.kind, ERR_UNAVAILABLE);
     assert_true(X509_sign(x, remote, EVP_sha256()) <= 0);
-    ERR_clear_error();
+    /* The remote key marks the failure as "unavailable", which err_ossl passes on (503). */
+    assert_int_equal(err_ossl(&e, ERR_INTERNAL, "certificate: signing failed"), -1);
+    assert_int_equal(e.kind, ERR_UNAVAILABLE);
     signer_stop(s);
     X509_free(x);
     EVP_PKEY_free(remote);
     EVP_PKEY_free(pub);
     free(id);
+}
+
+/* Polls until the signer answers a ping (or seconds pass); 0 if it does. */
+static int ping_within(struct signer *s, int seconds)
+{
+    struct err e;
+
+    for (int i = 0; i < seconds * 10; i++) {
+        if (signer_ping(s, &e) == 0)
+            return 0;
+        usleep(100 * 1000);
+    }
+    return -1;
+}
+
+/* The supervisor's events of one action, freed. */
+static int events_of(struct signer *s, const char *action, char *detail, size_t len)
+{
+    struct signer_event *ev;
+    int n, found = 0;
+
+    signer_supervision_events(s, &ev, &n);
+    for (int i = 0; i < n; i++)
+        if (strcmp(ev[i].action, action) == 0) {
+            found++;
+            snprintf(detail, len, "%s", ev[i].detail);
+        }
+    signer_events_free(ev, n);
+    return found;
+}
+
+static void a_supervised_signer_killed_is_restarted_and_its_keys_sign_again(void **state)
+{
+    struct signer *s = start_signer(2);
+    struct signer_status st;
+    EVP_PKEY *pub = NULL, *remote;
+    char *id = NULL, detail[512] = "";
+    pid_t first;
+    struct err e;
+    X509 *x;
+    (void)state;
+    assert_int_equal(signer_supervise(s, 2, &e), 0);
+    assert_int_equal(signer_keygen(s, "alpha", KEY_EC_P256, &id, &pub, &e), 0);
+    remote = signer_key(s, "alpha", id, &e);
+    assert_non_null(remote);
+    x = cert_template(pub, "restarted");
+    first = signer_pid(s);
+    assert_int_equal(kill(first, SIGKILL), 0);
+    usleep(50 * 1000);
+    /* Until the new one answers, calls fail at once and as "unavailable". */
+    if (signer_ping(s, &e) != 0)
+        assert_int_equal(e.kind, ERR_UNAVAILABLE);
+    assert_int_equal(ping_within(s, 10), 0);
+    assert_true(signer_pid(s) != first);
+    assert_int_equal(kill(first, 0), -1);                /* reaped by the keeper: no zombie */
+    assert_true(X509_sign(x, remote, EVP_sha256()) > 0); /* the same key, from the store */
+    assert_int_equal(X509_verify(x, pub), 1);
+    signer_status(s, &st);
+    assert_int_equal(st.up, 1);
+    assert_int_equal(st.restarts, 1);
+    assert_int_equal(events_of(s, "signer.restart", detail, sizeof(detail)), 1);
+    assert_non_null(strstr(detail, "exited"));
+    signer_stop(s);
+    X509_free(x);
+    EVP_PKEY_free(remote);
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
+static void a_hung_signer_is_killed_and_restarted(void **state)
+{
+    struct signer *s = start_signer(1);
+    struct signer_status st;
+    char detail[512] = "";
+    pid_t first;
+    struct err e;
+    (void)state;
+    assert_int_equal(signer_supervise(s, 1, &e), 0);
+    first = signer_pid(s);
+    assert_int_equal(kill(first, SIGSTOP), 0); /* alive, answers nothing */
+    sleep(1);
+    assert_int_equal(ping_within(s, 15), 0);
+    assert_true(signer_pid(s) != first);
+    signer_status(s, &st);
+    assert_int_equal(st.restarts, 1);
+    assert_int_equal(events_of(s, "signer.restart", detail, sizeof(detail)), 1);
+    assert_non_null(strstr(detail, "did not answer"));
+    assert_int_equal(kill(first, 0), -1); /* the hung one was killed */
+    signer_stop(s);
 }
 
 static void a_remote_key_outlives_signer_stop_and_then_fails_cleanly(void **state)
@@ -1412,7 +1501,8 @@ static void the_signer_keeps_only_its_own_connections_open(void **state)
     while ((d = readdir(dp)) != NULL)
         above_stderr += d->d_name[0] != '.' && atoi(d->d_name) > 2;
     closedir(dp);
-    assert_int_equal(above_stderr, 3); /* not the group signer's, not ours */
+    assert_int_equal(above_stderr,
+                     4); /* 3 and its supervisor's; not the group signer's, not ours */
     free(fddir);
     signer_stop(s);
 }
@@ -1507,6 +1597,8 @@ int main(void)
         cmocka_unit_test(webhook_secrets_stay_in_the_signer),
         cmocka_unit_test(eab_keys_stay_in_the_signer),
         cmocka_unit_test(a_dead_signer_makes_calls_fail_with_503),
+        cmocka_unit_test(a_supervised_signer_killed_is_restarted_and_its_keys_sign_again),
+        cmocka_unit_test(a_hung_signer_is_killed_and_restarted),
         cmocka_unit_test(a_remote_key_outlives_signer_stop_and_then_fails_cleanly),
         cmocka_unit_test(the_signer_keeps_only_its_own_connections_open),
         cmocka_unit_test(a_missing_or_short_secret_stops_start_up),

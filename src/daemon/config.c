@@ -69,6 +69,16 @@ static const struct config_item items[] = {
     {"pkcs11_tenant_pin_dir", CONF_PATH, F(pkcs11_tenant_pin_dir), 0, 0, NULL,
      "directory of those tenants' PIN files, one per tenant, named after it"},
     {"threads", CONF_INT, F(threads), 1, 256, "2", "HTTP worker threads"},
+    {"max_connections", CONF_INT, F(max_connections), 16, 1000000, "1024",
+     "open connections per listener at most (past it new ones are refused at once)"},
+    {"max_connections_per_address", CONF_INT, F(max_connections_per_address), 0, 1000000, "64",
+     "open connections of one client address per listener at most (0 = no limit; trusted "
+     "proxies are not counted)"},
+    {"request_header_seconds", CONF_INT, F(request_header_seconds), 1, 600, "10",
+     "seconds a connection has to send a request's line and headers, from its accept (TLS "
+     "handshake included) or its previous answer; not reset by each byte"},
+    {"request_body_seconds", CONF_INT, F(request_body_seconds), 1, 86400, "120",
+     "seconds a request's body has to arrive, from the end of its headers"},
     {"request_body_memory_mib", CONF_INT, F(request_body_memory_mib), 1, 65536, "64",
      "MiB of large request bodies (over 64 KiB) a listener holds at once; a request past it is "
      "answered 503 with Retry-After before its body is read (one is always let in)"},

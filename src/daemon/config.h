@@ -35,7 +35,11 @@ struct config {
     char *pkcs11_tenant_tokens;  /* "tenant=LABEL,..." */
     char *pkcs11_tenant_pin_dir; /* <dir>/<tenant> holds that tenant's PIN */
     int threads;
-    int request_body_memory_mib; /* http_config.body_memory, in MiB */
+    int request_body_memory_mib;     /* http_config.body_memory, in MiB */
+    int max_connections;             /* http_config, per listener */
+    int max_connections_per_address; /* 0: no limit */
+    int request_header_seconds;
+    int request_body_seconds;
     int signer_connections;
     int signer_hang_seconds; /* signer_supervise */
     int crl_check_seconds;

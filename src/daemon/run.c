@@ -152,21 +152,33 @@ static int forwarder_start(struct server *s, struct err *e)
 
 static int server_listen(struct server *s, struct err *e)
 {
-    struct http_config pub = {.address = s->cfg.public_address,
-                              .port = s->cfg.public_port,
-                              .threads = s->cfg.threads,
-                              .body_memory = (size_t)s->cfg.request_body_memory_mib << 20,
-                              .trusted_proxies = s->cfg.trusted_proxies};
-    struct http_config api = {.tls_client_certs = 1,
-                              .address = s->cfg.api_address,
-                              .port = s->cfg.api_port,
-                              .tls_cert_file = s->cfg.tls_cert,
-                              .tls_key_file = s->cfg.tls_key,
-                              .tls_priorities = s->cfg.tls_priorities,
-                              .security_headers = 1,
-                              .threads = s->cfg.threads,
-                              .body_memory = (size_t)s->cfg.request_body_memory_mib << 20,
-                              .trusted_proxies = s->cfg.trusted_proxies};
+    struct http_config pub = {
+        .address = s->cfg.public_address,
+        .port = s->cfg.public_port,
+        .threads = s->cfg.threads,
+        .body_memory = (size_t)s->cfg.request_body_memory_mib << 20,
+        .max_connections = s->cfg.max_connections,
+        .max_connections_per_address =
+            s->cfg.max_connections_per_address > 0 ? s->cfg.max_connections_per_address : -1,
+        .header_seconds = s->cfg.request_header_seconds,
+        .body_seconds = s->cfg.request_body_seconds,
+        .trusted_proxies = s->cfg.trusted_proxies};
+    struct http_config api = {
+        .tls_client_certs = 1,
+        .address = s->cfg.api_address,
+        .port = s->cfg.api_port,
+        .tls_cert_file = s->cfg.tls_cert,
+        .tls_key_file = s->cfg.tls_key,
+        .tls_priorities = s->cfg.tls_priorities,
+        .security_headers = 1,
+        .threads = s->cfg.threads,
+        .body_memory = (size_t)s->cfg.request_body_memory_mib << 20,
+        .max_connections = s->cfg.max_connections,
+        .max_connections_per_address =
+            s->cfg.max_connections_per_address > 0 ? s->cfg.max_connections_per_address : -1,
+        .header_seconds = s->cfg.request_header_seconds,
+        .body_seconds = s->cfg.request_body_seconds,
+        .trusted_proxies = s->cfg.trusted_proxies};
     struct svc_config sc = {0};
     const struct http_route *routes;
     char *url = NULL, *node;

@@ -86,7 +86,17 @@ struct http_config {
     int threads;            /* worker threads, default 2 */
     int connection_timeout; /* seconds idle before a connection is closed, default 30 */
     int max_connections;    /* default 1024 */
-    int tls_client_certs;   /* ask TLS clients for a certificate (requested, not required) */
+    /*
+     * Deadlines not reset by each byte (http_guard.h): seconds for a
+     * request's line and header fields from the accept (TLS handshake
+     * included) or the previous answer, default 10; for its body from the
+     * headers' end, default 120.  Open connections of one client address at
+     * most (trusted proxies exempt): default 64, -1 no limit.
+     */
+    int header_seconds;
+    int body_seconds;
+    int max_connections_per_address;
+    int tls_client_certs; /* ask TLS clients for a certificate (requested, not required) */
     /* GnuTLS priority string of the TLS listener; NULL: HTTP_TLS_PRIORITIES_DEFAULT */
     const char *tls_priorities;
     /*

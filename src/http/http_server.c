@@ -53,12 +53,16 @@
 #include <microhttpd.h>
 #include <pthread.h>
 
+#include "http/http_guard.h"
 #include "lib/log.h"
 
 #define DEFAULT_THREADS         2
 #define DEFAULT_TIMEOUT_SECONDS 30
 #define DEFAULT_MAX_CONNECTIONS 1024
 #define DEFAULT_BODY_MEMORY     (64 * 1024 * 1024)
+#define DEFAULT_HEADER_SECONDS  10
+#define DEFAULT_BODY_SECONDS    120
+#define DEFAULT_PER_ADDRESS     64
 
 /* What libmicrohttpd may hold of one connection: request line, header fields, buffers. */
 #define CONNECTION_MEMORY (64 * 1024)
@@ -84,6 +88,7 @@ struct http_server {
     size_t body_memory; /* http_config.body_memory */
     pthread_mutex_t bodies_lock; /* guards bodies_held */
     size_t bodies_held;          /* bytes reserved by the large bodies of requests in progress */
+    struct http_guard *guard;    /* deadlines and per-address limits (http_guard.c) */
 };
 
 /* The state of one request, from its request line to its completion. */
@@ -151,11 +156,11 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)conn;
     (void)toe;
     if (*req_cls != NULL)
         request_free(*req_cls);
     *req_cls = NULL;
+    http_guard_request_done(conn); /* a kept-alive connection's next headers are timed */
 }
 
 static const char *header_get(struct MHD_Connection *conn, const char *name)
@@ -607,12 +612,15 @@ static enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, co
     (void)version;
     if (r == NULL)
         return MHD_NO;
-    if (!r->begun)
+    if (!r->begun) {
+        http_guard_headers_done(conn); /* the body's deadline starts */
         return request_begin(r, conn, method);
+    }
     if (len > 0) {
         *upload_data_size = 0;
         return request_body(r, upload_data, len);
     }
+    http_guard_body_done(conn);
     return request_finish(r, conn);
 }
 
@@ -692,6 +700,7 @@ static struct MHD_Daemon *daemon_start(struct http_server *srv, const struct htt
                positive_or(cfg->max_connections, DEFAULT_MAX_CONNECTIONS), NULL);
     option_add(opts, &n, MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL);
     option_add(opts, &n, MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, NULL);
+    option_add(opts, &n, MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)http_guard_notify, srv->guard);
     if (tls->cert_pem != NULL) {
         flags |= MHD_USE_TLS;
         option_add(
@@ -705,9 +714,24 @@ static struct MHD_Daemon *daemon_start(struct http_server *srv, const struct htt
     }
     /* The logger goes first so that libmicrohttpd logs nothing on its own. */
     return MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, request_access, srv, MHD_OPTION_EXTERNAL_LOGGER,
-        server_log, srv, MHD_OPTION_URI_LOG_CALLBACK, request_new, srv, MHD_OPTION_NOTIFY_COMPLETED,
-        request_done, srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+        flags, (uint16_t)cfg->port, http_guard_accept, srv->guard, request_access, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, server_log, srv, MHD_OPTION_URI_LOG_CALLBACK, request_new, srv,
+        MHD_OPTION_NOTIFY_COMPLETED, request_done, srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+}
+
+/* The guard of cfg's deadlines and per-address limit (trusted proxies exempt); NULL on error. */
+static struct http_guard *guard_start(struct http_server *srv, const struct http_config *cfg)
+{
+    struct http_guard_config gc = {
+        .header_seconds = (int)positive_or(cfg->header_seconds, DEFAULT_HEADER_SECONDS),
+        .body_seconds = (int)positive_or(cfg->body_seconds, DEFAULT_BODY_SECONDS),
+        .per_address = cfg->max_connections_per_address < 0   ? 0
+                       : cfg->max_connections_per_address > 0 ? cfg->max_connections_per_address
+                                                              : DEFAULT_PER_ADDRESS,
+        .exempt = srv->proxies,
+        .nexempt = srv->nproxies};
+
+    return http_guard_new(&gc);
 }
 
 /* Checks what start needs of cfg and loads the TLS pair; 0 or -1 with e set. */
@@ -766,10 +790,12 @@ struct http_server *http_server_start(const struct http_config *cfg,
         .body_memory = cfg->body_memory > 0 ? cfg->body_memory : DEFAULT_BODY_MEMORY};
     pthread_mutex_init(&srv->bodies_lock, NULL);
     errno = 0;
-    srv->daemon = daemon_start(srv, cfg, &addr, flags, &tls);
+    srv->guard = guard_start(srv, cfg);
+    srv->daemon = srv->guard ? daemon_start(srv, cfg, &addr, flags, &tls) : NULL;
     saved_errno = errno;
     http_tls_free(&tls);
     if (srv->daemon == NULL) {
+        http_guard_free(srv->guard);
         pthread_mutex_destroy(&srv->bodies_lock);
         free(srv->proxies);
         free(srv);
@@ -793,6 +819,7 @@ void http_server_stop(struct http_server *srv)
     if (srv == NULL)
         return;
     MHD_stop_daemon(srv->daemon);
+    http_guard_free(srv->guard);
     pthread_mutex_destroy(&srv->bodies_lock);
     free(srv->proxies);
     free(srv);

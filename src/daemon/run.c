@@ -514,6 +514,12 @@ int daemon_run(int argc, char **argv)
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Before the keeper and the signer are forked: they inherit it (and set it again). */
+    if (process_protect(&e) != 0) {
+        fprintf(stderr, "vouchd: %s\n", e.msg);
+        config_free(&s.cfg);
+        return 1;
+    }
     if (server_start(&s, &stop, &e) != 0) {
         fprintf(stderr, "vouchd: %s\n", e.msg);
         server_stop(&s);

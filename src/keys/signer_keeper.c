@@ -124,12 +124,15 @@ static pid_t spawn(const struct signer_config *cfg, int ctl, int n)
 static void keeper_main(const struct signer_config *cfg, int ctl, int n)
 {
     pid_t child = -1;
+    struct err e;
     int ticks;
 
     signal(SIGINT, SIG_IGN); /* vouchd decides when we stop: by closing ctl */
     signal(SIGPIPE, SIG_IGN);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     signer_fds_close_others(&ctl, 1);
+    if (process_protect(&e) != 0) /* it holds the configuration, maybe the PIN */
+        log_error("signer keeper: %s", e.msg);
     for (;;) {
         struct pollfd p = {.fd = ctl, .events = POLLIN};
         char cmd;

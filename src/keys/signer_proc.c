@@ -874,6 +874,11 @@ void signer_child_main(const struct signer_config *cfg, int *fds, int n)
     signal(SIGINT, SIG_IGN); /* the parent decides when we stop: by closing the sockets */
     signal(SIGPIPE, SIG_IGN);
     signer_fds_close_others(fds, n);
+    if (process_protect(&e) != 0) { /* no other process of the user reads our keys */
+        log_error("signer: %s", e.msg);
+        refuse_first_request(fds[0], &e);
+        _exit(1);
+    }
     /* Older PKCS#12 files (RC2, 3DES) need the legacy provider; keep default too. */
     if (OSSL_PROVIDER_try_load(NULL, "legacy", 1) == NULL)
         ERR_clear_error();

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -541,4 +543,17 @@ void secure_zero(void *p, size_t n)
 {
     if (p != NULL)
         OPENSSL_cleanse(p, n);
+}
+
+int process_protect(struct err *e)
+{
+    struct rlimit none = {0, 0};
+
+    if (setrlimit(RLIMIT_CORE, &none) != 0)
+        return err_set(e, ERR_INTERNAL, "setrlimit(RLIMIT_CORE): %s", strerror(errno));
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        return err_set(e, ERR_INTERNAL, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return err_set(e, ERR_INTERNAL, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+    return 0;
 }

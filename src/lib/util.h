@@ -85,6 +85,14 @@ int err_osslc(struct err *e, enum err_kind kind, const char *code, const char *f
 /* Drains OpenSSL's error queue into buf (first reason only); returns buf. */
 const char *ossl_error_string(char *buf, size_t len);
 
+/*
+ * Makes this process, and the processes it forks, opaque to the other
+ * processes of its user: not dumpable (no ptrace attach, no reading of
+ * /proc/<pid>/mem, environ or fd), no core file, and no privilege gained
+ * through execve (PR_SET_NO_NEW_PRIVS).  0, or -1 with e set.
+ */
+int process_protect(struct err *e);
+
 /* Lowercase hex of len bytes; the caller frees it. */
 char *hex_encode(const unsigned char *data, size_t len);
 /* Decodes hex into a new buffer; returns NULL on bad input. The caller frees it. */

@@ -25,13 +25,16 @@ void log_msg(enum log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    /* A line is one line: a control character (from a request path, say) cannot forge another. */
+    for (char *c = line; *c != '\0'; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
     time_format(time_now(), when, sizeof(when));
     /* One fprintf call per line keeps lines whole across threads. */
     fprintf(stderr, "%s %s %s\n", when, names[level], line);
 }
 
-/* One kind of flood: when its interval began, how many lines were held back since, at which level.
- */
+/* One kind of flood: when it began, how many lines were held back since, at which level. */
 struct flood {
     const char *what; /* of the lines held back */
     int64_t since;

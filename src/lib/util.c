@@ -167,29 +167,46 @@ static void err_append_ossl(struct err *e, const char *ossl)
     snprintf(e->msg + used, sizeof(e->msg) - used, ": %s", ossl);
 }
 
-/* Whether OpenSSL's error queue holds a VOUCH_OSSL_R_UNAVAILABLE (left in the queue). */
-static int ossl_unavailable(void)
+/*
+ * Drains OpenSSL's error queue: the first error's reason into buf, and
+ * *unavailable (if not NULL) whether any error of it is VOUCH_OSSL_R_UNAVAILABLE.
+ */
+static const char *ossl_drain(char *buf, size_t len, int *unavailable)
 {
-    const char *file, *func, *data;
-    int line, flags, found = 0;
-    unsigned long code;
+    unsigned long code, first = 0;
+    const char *reason;
+    int found = 0;
 
-    ERR_set_mark();
-    while ((code = ERR_get_error_all(&file, &line, &func, &data, &flags)) != 0)
+    buf[0] = '\0';
+    while ((code = ERR_get_error()) != 0) {
+        if (first == 0)
+            first = code;
         found |=
             ERR_GET_LIB(code) == ERR_LIB_USER && ERR_GET_REASON(code) == VOUCH_OSSL_R_UNAVAILABLE;
-    ERR_pop_to_mark();
-    return found;
+    }
+    if (unavailable != NULL)
+        *unavailable = found;
+    if (first == 0)
+        return buf;
+    reason = ERR_reason_error_string(first);
+    if (ERR_GET_LIB(first) == ERR_LIB_USER && ERR_GET_REASON(first) == VOUCH_OSSL_R_UNAVAILABLE)
+        snprintf(buf, len, "the signer is unavailable");
+    else if (reason != NULL)
+        snprintf(buf, len, "%s", reason);
+    else
+        ERR_error_string_n(first, buf, len);
+    return buf;
 }
 
 int err_ossl(struct err *e, enum err_kind kind, const char *fmt, ...)
 {
     va_list ap;
     char ossl[256];
+    int unavailable;
 
-    if (ossl_unavailable())
+    ossl_drain(ossl, sizeof(ossl), &unavailable);
+    if (unavailable)
         kind = ERR_UNAVAILABLE;
-    ossl_error_string(ossl, sizeof(ossl));
     if (e == NULL)
         return -1;
     va_start(ap, fmt);
@@ -203,10 +220,11 @@ int err_osslc(struct err *e, enum err_kind kind, const char *code, const char *f
 {
     va_list ap;
     char ossl[256];
+    int unavailable;
 
-    if (ossl_unavailable())
+    ossl_drain(ossl, sizeof(ossl), &unavailable);
+    if (unavailable)
         kind = ERR_UNAVAILABLE;
-    ossl_error_string(ossl, sizeof(ossl));
     if (e == NULL)
         return -1;
     va_start(ap, fmt);
@@ -218,21 +236,7 @@ int err_osslc(struct err *e, enum err_kind kind, const char *code, const char *f
 
 const char *ossl_error_string(char *buf, size_t len)
 {
-    unsigned long code = ERR_get_error();
-    const char *reason;
-
-    buf[0] = '\0';
-    if (code != 0) {
-        reason = ERR_reason_error_string(code);
-        if (ERR_GET_LIB(code) == ERR_LIB_USER && ERR_GET_REASON(code) == VOUCH_OSSL_R_UNAVAILABLE)
-            snprintf(buf, len, "the signer is unavailable");
-        else if (reason != NULL)
-            snprintf(buf, len, "%s", reason);
-        else
-            ERR_error_string_n(code, buf, len);
-    }
-    ERR_clear_error();
-    return buf;
+    return ossl_drain(buf, len, NULL);
 }
 
 char *hex_encode(const unsigned char *data, size_t len)

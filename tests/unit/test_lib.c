@@ -1,0 +1,132 @@
+/* test_lib.c — src/lib: log lines, floods of them, OpenSSL errors, process protection. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+
+/* Runs fn with stderr going to a buffer; the text written (caller frees). */
+static char *stderr_of(void (*fn)(void))
+{
+    char path[] = "/tmp/vouch-log-XXXXXX";
+    int fd = mkstemp(path), saved = dup(2);
+    unsigned char *data;
+    struct err e;
+    size_t len = 0;
+    char *text;
+
+    assert_true(fd >= 0 && saved >= 0);
+    fflush(stderr);
+    dup2(fd, 2);
+    fn();
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    data = file_read(path, 1 << 20, &len, &e);
+    unlink(path);
+    assert_non_null(data);
+    text = xstrndup((const char *)data, len);
+    free(data);
+    return text;
+}
+
+static int lines_in(const char *text)
+{
+    int n = 0;
+
+    for (; *text != '\0'; text++)
+        n += *text == '\n';
+    return n;
+}
+
+static void log_forged(void)
+{
+    log_info("path /t/x\n2026-01-01T00:00:00Z error forged\r%s", "\x1b[31m");
+}
+
+static void a_log_line_stays_one_line_whatever_it_carries(void **state)
+{
+    char *text = stderr_of(log_forged);
+    (void)state;
+    assert_int_equal(lines_in(text), 1);
+    assert_non_null(strstr(text, "path /t/x?2026-01-01T00:00:00Z error forged??[31m"));
+    free(text);
+}
+
+static void log_many(void)
+{
+    for (int i = 0; i < 500; i++)
+        log_flood(LOG_FLOOD_AUTH, LOG_INFO, "refused: number %d", i);
+    log_floods_flush(1);
+}
+
+static void a_flood_of_lines_is_one_line_and_a_count(void **state)
+{
+    char *text = stderr_of(log_many);
+    (void)state;
+    assert_int_equal(lines_in(text), 2);
+    assert_non_null(strstr(text, "refused: number 0\n"));
+    assert_null(strstr(text, "refused: number 1\n"));
+    assert_non_null(strstr(text, "499 more requests refused for want of a valid credential"));
+    free(text);
+}
+
+static void a_signer_away_makes_an_openssl_failure_unavailable(void **state)
+{
+    struct err e;
+    (void)state;
+    ERR_raise_data(ERR_LIB_USER, VOUCH_OSSL_R_UNAVAILABLE, "signer: restarting");
+    ERR_raise_data(ERR_LIB_ASN1, ERR_R_INTERNAL_ERROR, "on top of it");
+    assert_int_equal(err_ossl(&e, ERR_INTERNAL, "certificate: signing failed"), -1);
+    assert_int_equal(e.kind, ERR_UNAVAILABLE);
+    assert_non_null(strstr(e.msg, "the signer is unavailable"));
+    assert_int_equal(ERR_peek_error(), 0); /* drained */
+    /* Control: another failure keeps the kind it was given. */
+    ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "signer: bad key");
+    err_ossl(&e, ERR_INTERNAL, "certificate: signing failed");
+    assert_int_equal(e.kind, ERR_INTERNAL);
+}
+
+static void a_protected_process_is_not_dumpable_dumps_no_core_and_gains_no_privileges(void **s)
+{
+    int status;
+    pid_t pid;
+    (void)s;
+    assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1); /* before: as any process */
+    if ((pid = fork()) == 0) {
+        struct rlimit core;
+        struct err e;
+        int ok = process_protect(&e) == 0 && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0 &&
+                 prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1 &&
+                 getrlimit(RLIMIT_CORE, &core) == 0 && core.rlim_cur == 0 && core.rlim_max == 0;
+        _exit(ok ? 0 : 1);
+    }
+    assert_true(pid > 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_log_line_stays_one_line_whatever_it_carries),
+        cmocka_unit_test(a_flood_of_lines_is_one_line_and_a_count),
+        cmocka_unit_test(a_signer_away_makes_an_openssl_failure_unavailable),
+        cmocka_unit_test(a_protected_process_is_not_dumpable_dumps_no_core_and_gains_no_privileges),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -11,7 +11,10 @@ import time
 
 import pytest
 
-from conftest import Server, make_csr
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from conftest import SOFTHSM_MODULE, SOFTHSM_PIN, Server, SoftHSM, make_csr
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +212,32 @@ def test_a_signer_that_cannot_come_back_keeps_vouchd_not_ready_until_it_can(serv
     assert wait_signing(server, seconds=45).status == 201
     status, _ = readyz(server)
     assert status == 200
+
+
+def test_a_killed_pkcs11_signer_logs_in_again_with_the_pin_vouchd_forgot(tmp_path):
+    """The PIN comes from the environment, which vouchd wipes once the first signer has it:
+    the keeper keeps it, so a new signer opens the token and logs in again by itself."""
+    if not os.path.exists(SOFTHSM_MODULE):
+        pytest.fail("SoftHSM2 is not installed (apt-get install softhsm2)")
+    hsm = SoftHSM(tmp_path / "softhsm")
+    s = Server(str(tmp_path / "vouch"), env=dict(hsm.env, VOUCH_PKCS11_PIN=SOFTHSM_PIN),
+               init_args=["--pkcs11-module", SOFTHSM_MODULE, "--pkcs11-token", "vouch-a"],
+               conf="signer_hang_seconds = 2\n")
+    try:
+        with open(f"/proc/{s.proc.pid}/environ", "rb") as f:
+            assert SOFTHSM_PIN.encode() not in f.read()  # vouchd wiped it
+        first = signer_pid(s)
+        os.kill(first, signal.SIGKILL)
+        r = wait_signing(s)
+        assert r.status == 201, r.body[:300]
+        assert signer_pid(s) != first
+        status, body = readyz(s)
+        assert status == 200 and "vouch-a" in body["keystore"] and body["signer_restarts"] == 1
+        # Issued in the token: the certificate verifies under the issuing CA.
+        leaf = x509.load_pem_x509_certificate(r.json()["certificate"].encode())
+        issuer = x509.load_pem_x509_certificate(
+            s.api("GET", "/cas/issuing")["certificate"].encode())
+        issuer.public_key().verify(leaf.signature, leaf.tbs_certificate_bytes,
+                                   ec.ECDSA(leaf.signature_hash_algorithm))
+    finally:
+        s.stop()

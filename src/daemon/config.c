@@ -113,6 +113,12 @@ static const struct config_item items[] = {
     {"ocsp_responder_key_type", CONF_STRING, F(ocsp_responder_key_type), 0, 0, "ec-p256",
      "key type of delegated OCSP responders"},
     {"log_level", CONF_STRING, F(log_level), 0, 0, "info", "debug, info, warn or error"},
+    {"user", CONF_STRING, F(user), 0, 0, NULL,
+     "started as root: the network process becomes this user (name or number; it must be able "
+     "to read the database and the TLS key, and must not be able to read the key store)"},
+    {"signer_user", CONF_STRING, F(signer_user), 0, 0, NULL,
+     "started as root: the signer (and its keeper) become this user, the only one that reads the "
+     "key store, its secret and the PINs"},
     {"tsa_clock_check", CONF_STRING, F(tsa_clock_check), 0, 0, "off",
      "TSA: off, or kernel (refuse tokens while adjtimex(2) flags the clock unsynchronised)"},
     {"audit_checkpoint_seconds", CONF_INT, F(audit_checkpoint_seconds), 1, 86400, "300",

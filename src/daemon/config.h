@@ -55,6 +55,8 @@ struct config {
     int ocsp_cache_seconds;
     int ocsp_live_signs_per_second;
     char *log_level;
+    char *user;            /* started as root: the network process's user */
+    char *signer_user;     /* started as root: the signer's user */
     char *tsa_clock_check; /* "off" or "kernel" */
     int audit_checkpoint_seconds;
     char *syslog_host; /* NULL: no SIEM forwarding */

@@ -7,11 +7,13 @@
 #include "daemon/daemon.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <pthread.h>
@@ -296,6 +298,51 @@ static struct store *store_open_waiting(struct server *s, const sigset_t *stop, 
     return st;
 }
 
+/* A user by name or number: its uid and primary group; -1 with e set if there is none. */
+static int user_resolve(const char *setting, const char *name, uid_t *uid, gid_t *gid,
+                        struct err *e)
+{
+    struct passwd *pw = getpwnam(name);
+    char *end;
+    long n;
+
+    if (pw != NULL) {
+        *uid = pw->pw_uid;
+        *gid = pw->pw_gid;
+        return 0;
+    }
+    n = strtol(name, &end, 10);
+    if (*name == '\0' || *end != '\0' || n <= 0 || n > 2147483647)
+        return err_set(e, ERR_INVALID, "%s: no user %s", setting, name);
+    *uid = (uid_t)n;
+    *gid = (gid_t)n; /* a number with no passwd entry: the group of the same number */
+    return 0;
+}
+
+/*
+ * Started as root with user set: the network process becomes that user once
+ * the keeper is forked (before it opens the database or a socket), and can
+ * no longer read what only the signer's user can.
+ */
+static int privileges_drop(struct server *s, struct err *e)
+{
+    uid_t uid;
+    gid_t gid;
+
+    if (geteuid() != 0)
+        return 0;
+    if (s->cfg.user == NULL) {
+        log_warn("vouchd: running as root with no user set: the network process can read the key "
+                 "store (set user and signer_user, docs/operations.md)");
+        return 0;
+    }
+    if (user_resolve("user", s->cfg.user, &uid, &gid, e) != 0 ||
+        process_identity(uid, gid, e) != 0 || process_protect(e) != 0)
+        return -1;
+    log_info("vouchd: network process runs as user %d", (int)uid);
+    return 0;
+}
+
 static int server_start(struct server *s, const sigset_t *stop, struct err *e)
 {
     struct signer_config sc = {.keystore_dir = s->cfg.keystore,
@@ -311,12 +358,18 @@ static int server_start(struct server *s, const sigset_t *stop, struct err *e)
                                .pkcs11_tenant_tokens = s->cfg.pkcs11_tenant_tokens,
                                .pkcs11_tenant_pin_dir = s->cfg.pkcs11_tenant_pin_dir};
 
+    if (geteuid() == 0 && s->cfg.signer_user != NULL) {
+        if (user_resolve("signer_user", s->cfg.signer_user, &sc.uid, &sc.gid, e) != 0)
+            return -1;
+        sc.run_as = 1;
+    }
     /* The signer is forked before any thread exists or any socket is open. */
     if ((s->signer = signer_start(&sc, e)) == NULL) {
         keystore_failure_audit(s, e);
         return -1;
     }
-    if (signer_supervise(s->signer, s->cfg.signer_hang_seconds, e) != 0)
+    if (privileges_drop(s, e) != 0 ||
+        signer_supervise(s->signer, s->cfg.signer_hang_seconds, e) != 0)
         return -1;
     if ((s->store = store_open_waiting(s, stop, e)) == NULL)
         return -1;

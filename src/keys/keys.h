@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -79,6 +81,14 @@ struct signer_config {
      */
     const char *pkcs11_tenant_tokens;
     const char *pkcs11_tenant_pin_dir;
+    /*
+     * Started as root: the keeper and the signers it forks run as this user
+     * and group (run_as 1), the only identity that needs to read the key
+     * store, its secret and the PINs; 0: as the caller.
+     */
+    int run_as;
+    uid_t uid;
+    gid_t gid;
 };
 
 /*

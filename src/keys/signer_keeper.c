@@ -131,6 +131,10 @@ static void keeper_main(const struct signer_config *cfg, int ctl, int n)
     signal(SIGPIPE, SIG_IGN);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     signer_fds_close_others(&ctl, 1);
+    if (cfg->run_as && process_identity(cfg->uid, cfg->gid, &e) != 0) {
+        log_error("signer keeper: %s", e.msg);
+        _exit(1); /* never a signer as root: every spawn fails, vouchd says why */
+    }
     if (process_protect(&e) != 0) /* it holds the configuration, maybe the PIN */
         log_error("signer keeper: %s", e.msg);
     for (;;) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -559,5 +560,16 @@ int process_protect(struct err *e)
         return err_set(e, ERR_INTERNAL, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return err_set(e, ERR_INTERNAL, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+    return 0;
+}
+
+int process_identity(uid_t uid, gid_t gid, struct err *e)
+{
+    if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0)
+        return err_set(e, ERR_INTERNAL, "cannot become group %d: %s", (int)gid, strerror(errno));
+    if (setresuid(uid, uid, uid) != 0)
+        return err_set(e, ERR_INTERNAL, "cannot become user %d: %s", (int)uid, strerror(errno));
+    if (uid != 0 && (setuid(0) == 0 || geteuid() == 0))
+        return err_set(e, ERR_INTERNAL, "root could be regained after becoming user %d", (int)uid);
     return 0;
 }

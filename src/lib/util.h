@@ -8,6 +8,7 @@
 #define VOUCH_UTIL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 void *xmalloc(size_t n);
@@ -92,6 +93,12 @@ const char *ossl_error_string(char *buf, size_t len);
  * through execve (PR_SET_NO_NEW_PRIVS).  0, or -1 with e set.
  */
 int process_protect(struct err *e);
+/*
+ * Becomes user uid and group gid for good (no supplementary groups; the
+ * saved ids too), then checks that root cannot be regained.  0, or -1 with e
+ * set.
+ */
+int process_identity(uid_t uid, gid_t gid, struct err *e);
 
 /* Lowercase hex of len bytes; the caller frees it. */
 char *hex_encode(const unsigned char *data, size_t len);

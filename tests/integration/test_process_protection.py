@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import VOUCHD, Server
+from conftest import VOUCHD, Server, make_csr
 
 NOBODY = pwd.getpwnam("nobody")
 AS_NOBODY = ["setpriv", f"--reuid={NOBODY.pw_uid}", f"--regid={NOBODY.pw_gid}",
@@ -109,3 +109,58 @@ def test_vouchd_keeper_and_signer_are_opaque_to_their_own_user(server):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+SIGNER_UID = 60123  # a user with no passwd entry: the signer's own
+
+
+@pytest.fixture(scope="module")
+def split():
+    """Started as root with user = nobody and signer_user = SIGNER_UID: the key store and its
+    secret belong to the signer's user, everything else to nobody."""
+    base = tempfile.mkdtemp(prefix="vouch-split-")
+    os.chmod(base, 0o711)
+    s = Server(base)
+    s.stop()
+    with open(os.path.join(s.dir, "vouchd.conf"), "a") as f:
+        f.write(f"user = nobody\nsigner_user = {SIGNER_UID}\n")
+    for root, dirs, files in os.walk(s.dir):
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), NOBODY.pw_uid, NOBODY.pw_gid)
+    os.chown(s.dir, NOBODY.pw_uid, NOBODY.pw_gid)
+    os.chmod(s.dir, 0o711)  # both users pass through to what is theirs
+    keys, kek = os.path.join(s.dir, "keys"), os.path.join(s.dir, "kek")
+    for root, dirs, files in os.walk(keys):
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), SIGNER_UID, SIGNER_UID)
+    os.chown(keys, SIGNER_UID, SIGNER_UID)
+    os.chown(kek, SIGNER_UID, SIGNER_UID)
+    s.start()
+    yield s
+    s.stop()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_started_as_root_the_network_process_cannot_read_keys_or_trace_the_signer(split):
+    vouchd = split.proc.pid
+    (keeper,) = children(vouchd)
+    (signer,) = children(keeper)
+    assert status(vouchd, "Uid") == [str(NOBODY.pw_uid)] * 4
+    assert status(keeper, "Uid") == [str(SIGNER_UID)] * 4
+    assert status(signer, "Uid") == [str(SIGNER_UID)] * 4
+    assert status(vouchd, "Groups") == [] and status(signer, "Groups") == []
+    # It works: a certificate is signed by the signer as its own user.
+    csr, _ = make_csr("split.example", dns=["split.example"])
+    r = split.request("POST", "/api/v1/t/default/certificates",
+                      {"ca": "issuing", "profile": "tls-server", "csr": csr})
+    assert r.status == 201, r.body[:300]
+    # From the network process's identity: no key file, no secret, no look into the signer.
+    key_files = [os.path.join(root, f) for root, _, files in
+                 os.walk(os.path.join(split.dir, "keys")) for f in files]
+    assert key_files
+    for path in [os.path.join(split.dir, "kek"), key_files[0]]:
+        assert not as_nobody_reads(path), path
+    assert not as_nobody_reads(f"/proc/{signer}/environ")
+    assert not as_nobody_reads(f"/proc/{signer}/fd")
+    # Positive control: the network process's own files are open to that identity.
+    assert as_nobody_reads(os.path.join(split.dir, "vouch.db"))

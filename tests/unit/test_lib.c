@@ -120,6 +120,26 @@ static void a_protected_process_is_not_dumpable_dumps_no_core_and_gains_no_privi
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+static void a_process_that_became_a_user_cannot_become_root_again(void **state)
+{
+    int status;
+    pid_t pid;
+    (void)state;
+    if (geteuid() != 0)
+        skip(); /* only root can change its user */
+    if ((pid = fork()) == 0) {
+        struct err e;
+        gid_t groups[4];
+        int ok = process_identity(60124, 60125, &e) == 0 && getuid() == 60124 &&
+                 geteuid() == 60124 && getgid() == 60125 && getgroups(4, groups) == 0 &&
+                 setuid(0) != 0 && setgid(0) != 0;
+        _exit(ok ? 0 : 1);
+    }
+    assert_true(pid > 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -127,6 +147,7 @@ int main(void)
         cmocka_unit_test(a_flood_of_lines_is_one_line_and_a_count),
         cmocka_unit_test(a_signer_away_makes_an_openssl_failure_unavailable),
         cmocka_unit_test(a_protected_process_is_not_dumpable_dumps_no_core_and_gains_no_privileges),
+        cmocka_unit_test(a_process_that_became_a_user_cannot_become_root_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,9 +2,11 @@
 # Installs the Debian 12 packages vouch builds, runs and tests with.
 # Only what is missing is installed; the package lists are refreshed once first.
 set -eu
-# pebble brings pebble-challtestsrv, the DNS server of the ACME validation unit tests.
+# pebble brings pebble-challtestsrv, the DNS server of the ACME validation unit tests; mandoc
+# checks the man pages (tests/integration/test_install.py).
 PKGS="make gcc pkg-config libssl-dev openssl libmicrohttpd-dev libjansson-dev libsqlite3-dev
 libcurl4-openssl-dev libc-ares-dev libcmocka-dev python3 python3-pytest python3-cryptography gnutls-bin curl
+mandoc
 clang libclang-rt-14-dev sqlite3 ca-certificates osslsigncode libp11-kit-dev softhsm2
 rsyslog rsyslog-openssl postgresql libpq-dev libargon2-dev libgnutls28-dev libgfshare-dev haproxy postgresql-15-auto-failover
 pebble lego certbot"

@@ -1,6 +1,6 @@
 # vouch — build, run and test.  See README.md.
 #
-#   make run     install missing Debian packages, build, start the demo instance
+#   make run     install the missing Debian packages it needs, build, start the demo instance
 #   make test    install, build, run every test (unit, sanitizer, fuzz, integration)
 #   make         build bin files into build/
 #   make SANITIZE=address,undefined   the same into build-asan/
@@ -52,7 +52,7 @@ unit_mod   = $(word 2,$(subst _, ,$(notdir $(1))))
 libs_of    = $(foreach m,$(1),$($(m)_LIB))
 
 .DELETE_ON_ERROR:
-.PHONY: all bins man completion install FORCE unit unit-bins fuzz-bins unit-pg test check run deps asan fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench bench-acme
+.PHONY: all bins man completion install FORCE deps-run unit unit-bins fuzz-bins unit-pg test check run deps asan fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench bench-acme
 all: bins
 bins: $(BUILD)/vouchd $(BUILD)/vouch
 
@@ -128,11 +128,14 @@ unit-bins: $(UNIT_BIN)
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
+# What building and every test need (make test), or building and running only (make run).
 deps:
 	./scripts/install-deps.sh
+deps-run:
+	./scripts/install-deps.sh --run
 
 # The two commands of the README.
-run: deps
+run: deps-run
 	$(MAKE) bins
 	./scripts/run-demo.sh
 

@@ -50,9 +50,16 @@ def version_line(program):
 
 
 def expected_commit():
-    out = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
-                         text=True)
-    return out.stdout.strip() if out.returncode == 0 else "unknown"
+    """The commit the Makefile names: this tree's HEAD, or "unknown" outside git."""
+    try:
+        out = subprocess.run(["git", "-C", ROOT, "rev-parse", "--show-toplevel", "--short",
+                              "HEAD"], capture_output=True, text=True)
+    except FileNotFoundError:
+        return "unknown"
+    lines = out.stdout.split()
+    if out.returncode != 0 or os.path.realpath(lines[0]) != os.path.realpath(ROOT):
+        return "unknown"
+    return lines[1]
 
 
 def test_both_programs_print_the_version_file_and_the_commit():
@@ -60,7 +67,8 @@ def test_both_programs_print_the_version_file_and_the_commit():
         version = f.read().strip()
     assert re.fullmatch(r"\d+\.\d+\.\d+", version)
     for name, program in (("vouch", VOUCH), ("vouchd", VOUCHD)):
-        assert version_line(program) == f"{name} {version} (commit {expected_commit()})\n"
+        assert version_line(program) == f"{name} {version} (commit {expected_commit()})\n", \
+            "not built from this commit? (make bins)"
 
 
 def test_make_install_puts_every_file_under_destdir_and_prefix(installed):

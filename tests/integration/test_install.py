@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 
 import pytest
@@ -69,6 +70,42 @@ def test_both_programs_print_the_version_file_and_the_commit():
     for name, program in (("vouch", VOUCH), ("vouchd", VOUCHD)):
         assert version_line(program) == f"{name} {version} (commit {expected_commit()})\n", \
             "not built from this commit? (make bins)"
+
+
+def test_the_version_header_follows_the_commit_and_is_rewritten_only_when_it_changes(tmp_path):
+    """The Makefile's build/gen/version.h, in a copy of the Makefile and VERSION: "unknown"
+    outside git; in a repository, its HEAD, the file untouched while HEAD stays, renewed by a
+    new commit (so the programs relink)."""
+    for name in ("Makefile", "VERSION"):
+        shutil.copy(os.path.join(ROOT, name), tmp_path / name)
+    header = tmp_path / "build" / "gen" / "version.h"
+
+    def make_header():
+        out = subprocess.run(["make", "-s", "-C", str(tmp_path), "build/gen/version.h"],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return header.read_text(), header.stat().st_mtime_ns
+
+    with open(os.path.join(ROOT, "VERSION")) as f:
+        version = f.read().strip()
+    text, _ = make_header()
+    assert text == f'#define VOUCH_VERSION "{version}"\n#define VOUCH_COMMIT "unknown"\n'
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t",
+                               "-c", "user.email=t@example.com", *args], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    git("init", "-q")
+    git("add", "Makefile", "VERSION")
+    git("commit", "-qm", "one")
+    first, _ = make_header()
+    assert f'"{git("rev-parse", "--short", "HEAD")}"' in first
+    os.utime(header, ns=(1, 1))  # an old file: a rewrite would show
+    assert make_header() == (first, 1)
+    git("commit", "-q", "--allow-empty", "-m", "two")
+    second, stamp = make_header()
+    assert second != first and f'"{git("rev-parse", "--short", "HEAD")}"' in second
+    assert stamp > 1
 
 
 def test_make_install_puts_every_file_under_destdir_and_prefix(installed):

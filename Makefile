@@ -1,9 +1,10 @@
 # vouch — build, run and test.  See README.md.
 #
-#   make run     install missing Debian packages, build, start the demo instance
+#   make run     install the missing Debian packages it needs, build, start the demo instance
 #   make test    install, build, run every test (unit, sanitizer, fuzz, integration)
 #   make         build bin files into build/
 #   make SANITIZE=address,undefined   the same into build-asan/
+#   make install [PREFIX=/usr/local] [DESTDIR=]   programs, man pages, bash completion
 
 CC       ?= cc
 PKGS     := openssl libmicrohttpd jansson sqlite3 libpq libcurl p11-kit-1 libargon2 gnutls libgfshare libcares
@@ -51,7 +52,7 @@ unit_mod   = $(word 2,$(subst _, ,$(notdir $(1))))
 libs_of    = $(foreach m,$(1),$($(m)_LIB))
 
 .DELETE_ON_ERROR:
-.PHONY: all bins unit unit-bins fuzz-bins unit-pg test check run deps asan fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench bench-acme
+.PHONY: all bins man completion install FORCE deps-run unit unit-bins fuzz-bins unit-pg test check run deps asan fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench bench-acme
 all: bins
 bins: $(BUILD)/vouchd $(BUILD)/vouch
 
@@ -61,13 +62,61 @@ $(BUILD)/obj/%.o: src/%.c
 
 $(foreach m,$(MODULES),$(eval $($(m)_LIB): $($(m)_OBJ) ; @mkdir -p $$(dir $$@); rm -f $$@; $$(AR) rcs $$@ $$^))
 
-$(BUILD)/vouchd: src/cmd/vouchd.c $(call libs_of,$(SERVER_MODS))
+# The version: VERSION, and the commit the tree was built from (its short hash; "unknown" outside
+# a git work tree of its own, e.g. an unpacked tarball; a packager may set VOUCH_COMMIT).
+# version.h is rewritten only when one of them changed, so a new commit relinks the programs
+# and an unchanged tree rebuilds nothing.
+VOUCH_VERSION := $(shell cat VERSION)
+VOUCH_COMMIT  ?= $(shell [ "$$(git -C $(CURDIR) rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] \
+	&& git -C $(CURDIR) rev-parse --short HEAD 2>/dev/null || echo unknown)
+$(BUILD)/gen/version.h: FORCE
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call libs_of,$(SERVER_MODS)) $(LDLIBS)
+	@printf '#define VOUCH_VERSION "%s"\n#define VOUCH_COMMIT "%s"\n' '$(VOUCH_VERSION)' \
+	    '$(VOUCH_COMMIT)' >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+FORCE:
 
-$(BUILD)/vouch: src/cmd/vouch.c $(call libs_of,$(CLI_MODS))
+$(BUILD)/vouchd: src/cmd/vouchd.c $(BUILD)/gen/version.h $(call libs_of,$(SERVER_MODS))
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call libs_of,$(CLI_MODS)) $(LDLIBS)
+	$(CC) $(CPPFLAGS) -I$(BUILD)/gen $(CFLAGS) $(LDFLAGS) -o $@ $< $(call libs_of,$(SERVER_MODS)) $(LDLIBS)
+
+$(BUILD)/vouch: src/cmd/vouch.c $(BUILD)/gen/version.h $(call libs_of,$(CLI_MODS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -I$(BUILD)/gen $(CFLAGS) $(LDFLAGS) -o $@ $< $(call libs_of,$(CLI_MODS)) $(LDLIBS)
+
+# Man pages, an example configuration and the bash completion, generated from the programs' own
+# tables (`vouch --commands-json`, `vouchd --settings-json`) and the prose in docs/man/*.in.
+MAN_DATE  ?= $(shell git -C $(CURDIR) log -1 --format=%cs 2>/dev/null || date -u +%F)
+MAN_PAGES := $(BUILD)/man/vouch.1 $(BUILD)/man/vouchd.8 $(BUILD)/man/vouchd.conf.5
+man: $(MAN_PAGES)
+$(MAN_PAGES) $(BUILD)/man/vouchd.conf.example &: $(BUILD)/vouch $(BUILD)/vouchd \
+	    scripts/dev/gen-man.py $(wildcard docs/man/*.in)
+	/usr/bin/python3 scripts/dev/gen-man.py --vouch $(BUILD)/vouch --vouchd $(BUILD)/vouchd \
+	    --version $(VOUCH_VERSION) --date $(MAN_DATE) --templates docs/man --out $(BUILD)/man
+completion: $(BUILD)/completion/vouch
+$(BUILD)/completion/vouch: $(BUILD)/vouch scripts/dev/gen-completion.py
+	@mkdir -p $(dir $@)
+	/usr/bin/python3 scripts/dev/gen-completion.py $(BUILD)/vouch $@
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the programs, the man pages, the bash completion
+# and the example configuration (a configuration of its own is the operator's: none is installed).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/vouch
+COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
+install: bins man completion
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(COMPLETION_DIR)
+	install -m 755 $(BUILD)/vouch $(DESTDIR)$(BINDIR)/vouch
+	install -m 755 $(BUILD)/vouchd $(DESTDIR)$(SBINDIR)/vouchd
+	install -m 644 $(BUILD)/man/vouch.1 $(DESTDIR)$(MANDIR)/man1/vouch.1
+	install -m 644 $(BUILD)/man/vouchd.conf.5 $(DESTDIR)$(MANDIR)/man5/vouchd.conf.5
+	install -m 644 $(BUILD)/man/vouchd.8 $(DESTDIR)$(MANDIR)/man8/vouchd.8
+	install -m 644 $(BUILD)/completion/vouch $(DESTDIR)$(COMPLETION_DIR)/vouch
+	install -m 644 $(BUILD)/man/vouchd.conf.example README.md docs/operations.md $(DESTDIR)$(DOCDIR)
 
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: tests/unit/test_%.c $$(call libs_of,$$(DEPS_$$(call unit_mod,test_$$*)))
@@ -79,11 +128,14 @@ unit-bins: $(UNIT_BIN)
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
+# What building and every test need (make test), or building and running only (make run).
 deps:
 	./scripts/install-deps.sh
+deps-run:
+	./scripts/install-deps.sh --run
 
 # The two commands of the README.
-run: deps
+run: deps-run
 	$(MAKE) bins
 	./scripts/run-demo.sh
 

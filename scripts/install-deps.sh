@@ -1,15 +1,24 @@
 #!/bin/sh
 # Installs the Debian 12 packages vouch builds, runs and tests with.
 # Only what is missing is installed; the package lists are refreshed once first.
+#   install-deps.sh          building, running and every test (make test)
+#   install-deps.sh --run    building and running only (make run; python3 for make install)
+#   install-deps.sh --bench  all of the first, and the benchmarks' tools (make bench)
 set -eu
-# pebble brings pebble-challtestsrv, the DNS server of the ACME validation unit tests.
-PKGS="make gcc pkg-config libssl-dev openssl libmicrohttpd-dev libjansson-dev libsqlite3-dev
-libcurl4-openssl-dev libc-ares-dev libcmocka-dev python3 python3-pytest python3-cryptography gnutls-bin curl
-clang libclang-rt-14-dev sqlite3 ca-certificates osslsigncode libp11-kit-dev softhsm2
-rsyslog rsyslog-openssl postgresql libpq-dev libargon2-dev libgnutls28-dev libgfshare-dev haproxy postgresql-15-auto-failover
+RUN="make gcc pkg-config libssl-dev openssl libmicrohttpd-dev libjansson-dev libsqlite3-dev
+libcurl4-openssl-dev libc-ares-dev libp11-kit-dev libpq-dev libargon2-dev libgnutls28-dev
+libgfshare-dev ca-certificates softhsm2 python3"
+# pebble brings pebble-challtestsrv, the DNS server of the ACME validation unit tests; mandoc
+# and man-db check the man pages (tests/integration/test_install.py).
+TEST="libcmocka-dev python3-pytest python3-cryptography gnutls-bin curl mandoc man-db
+clang libclang-rt-14-dev sqlite3 osslsigncode
+rsyslog rsyslog-openssl postgresql haproxy postgresql-15-auto-failover
 pebble lego certbot"
 case "${1:-}" in
-    --bench) PKGS="$PKGS golang-cfssl wrk nginx-light iproute2" ;;
+    --run) PKGS="$RUN" ;;
+    --bench) PKGS="$RUN $TEST golang-cfssl wrk nginx-light iproute2" ;;
+    "") PKGS="$RUN $TEST" ;;
+    *) echo "usage: install-deps.sh [--run | --bench]" >&2; exit 2 ;;
 esac
 missing=""
 for p in $PKGS; do

@@ -550,22 +550,73 @@ static void usage_word(FILE *f, const char *word, int *col)
     *col += len;
 }
 
+/* One argument as usage shows it ("[--ca NAME]", "SERIAL", "[--san TYPE:VALUE ...]"), into word. */
+static const char *usage_arg(const struct cli_arg *a, char *word, size_t len)
+{
+    char mv[64];
+    int optional = arg_is_option(a) && !a->required;
+    int valued = arg_is_option(a) && a->type != ARG_FLAG;
+
+    snprintf(word, len, "%s%s%s%s%s%s", optional ? "[" : "", a->name, valued ? " " : "",
+             valued ? metavar(a, mv, sizeof(mv)) : "", arg_repeats(a) ? " ..." : "",
+             optional ? "]" : "");
+    return word;
+}
+
 void cli_usage_command(FILE *f, const struct cli_command *cmd)
 {
-    char mv[64], word[160];
+    char word[160];
     int col;
 
     col =
         fprintf(f, "  vouch %s%s%s", cmd->group, cmd->verb ? " " : "", cmd->verb ? cmd->verb : "");
-    for (size_t i = 0; cmd->args[i].name != NULL; i++) {
-        const struct cli_arg *a = &cmd->args[i];
-        int optional = arg_is_option(a) && !a->required;
-        int valued = arg_is_option(a) && a->type != ARG_FLAG;
-
-        snprintf(word, sizeof(word), "%s%s%s%s%s%s", optional ? "[" : "", a->name,
-                 valued ? " " : "", valued ? metavar(a, mv, sizeof(mv)) : "",
-                 arg_repeats(a) ? " ..." : "", optional ? "]" : "");
-        usage_word(f, word, &col);
-    }
+    for (size_t i = 0; cmd->args[i].name != NULL; i++)
+        usage_word(f, usage_arg(&cmd->args[i], word, sizeof(word)), &col);
     fputc('\n', f);
+}
+
+/* ---- the table as data (vouch --commands-json) ----------------------------------------- */
+
+static const char *const arg_type_names[] = {
+    [ARG_STRING] = "string",
+    [ARG_INT] = "int",
+    [ARG_FLAG] = "flag",
+    [ARG_TIME] = "time",
+    [ARG_OUTPUT] = "output",
+    [ARG_TEXT_FILE] = "text-file",
+    [ARG_BASE64_FILE] = "base64-file",
+    [ARG_JSON_FILE] = "json-file",
+    [ARG_SECRET_FILE] = "secret-file",
+    [ARG_LIST] = "list",
+    [ARG_META] = "meta",
+    [ARG_BOOL] = "bool",
+    [ARG_JSON_MERGE] = "json-merge",
+};
+
+static const char *const dest_names[] = {
+    [TO_PATH] = "path", [TO_BODY] = "body", [TO_QUERY] = "query", [TO_LOCAL] = "local"};
+
+static const char *const scope_names[] = {
+    [SCOPE_TENANT] = "tenant", [SCOPE_SYSTEM] = "system", [SCOPE_LOCAL] = "local"};
+
+static json_t *arg_json(const struct cli_arg *a)
+{
+    char mv[64], word[160];
+
+    return json_pack("{s:s, s:s?, s:s, s:s, s:b, s:b, s:b, s:s}", "name", a->name, "metavar",
+                     arg_is_option(a) && a->type == ARG_FLAG ? NULL : metavar(a, mv, sizeof(mv)),
+                     "type", arg_type_names[a->type], "dest", dest_names[a->dest], "option",
+                     arg_is_option(a), "required", !arg_is_option(a) || a->required, "repeats",
+                     arg_repeats(a), "usage", usage_arg(a, word, sizeof(word)));
+}
+
+json_t *cli_command_json(const struct cli_command *cmd)
+{
+    json_t *args = json_array();
+
+    for (size_t i = 0; cmd->args[i].name != NULL; i++)
+        json_array_append_new(args, arg_json(&cmd->args[i]));
+    return json_pack("{s:s, s:s?, s:s?, s:s?, s:s, s:o}", "group", cmd->group, "verb", cmd->verb,
+                     "method", cmd->method, "path", cmd->path, "scope", scope_names[cmd->scope],
+                     "args", args);
 }

@@ -257,6 +257,18 @@ void cli_config_free(struct cli_config *cfg)
         setting_put(cfg, &settings[i], NULL);
 }
 
+json_t *cli_config_json(void)
+{
+    json_t *all = json_array();
+
+    for (size_t i = 0; i < ARRAY_LEN(settings); i++)
+        json_array_append_new(all,
+                              json_pack("{s:s, s:s, s:s, s:s, s:s?}", "flag", settings[i].flag,
+                                        "metavar", settings[i].metavar, "env", settings[i].env,
+                                        "key", settings[i].key, "default", settings[i].fallback));
+    return all;
+}
+
 void cli_usage_globals(FILE *f)
 {
     char opt[64];
@@ -272,7 +284,8 @@ void cli_usage_globals(FILE *f)
             "  %-18s send the token over http:// to a host off loopback (env "
             "VOUCH_INSECURE_HTTP=1)\n"
             "  %-18s this text\n"
+            "  %-18s the version and the commit it was built from (alone)\n"
             "config files (key=value lines: url, token, tenant, cacert):\n"
             "  ~/.config/vouch/config, then ./var/cli.conf; or only $VOUCH_CONFIG\n",
-            "--json", "--insecure-http", "--help");
+            "--json", "--insecure-http", "--help", "--version");
 }

@@ -128,6 +128,12 @@ void cli_call_free(struct cli_call *call);
 const char *cli_call_value(const struct cli_call *call, const char *key);
 /* Prints "vouch GROUP VERB ARGS..." for one command. */
 void cli_usage_command(FILE *f, const struct cli_command *cmd);
+/*
+ * One command as a JSON object (group, verb, method, path, scope, and its
+ * arguments with name, metavar, type and usage): what the man page and the
+ * shell completion are generated from.  The caller owns the reference.
+ */
+json_t *cli_command_json(const struct cli_command *cmd);
 /* Percent-encodes s for a path segment or query value; the caller frees. */
 char *cli_escape(const char *s);
 
@@ -145,6 +151,8 @@ int cli_config_args(struct cli_config *cfg, int argc, char **argv, int *first, i
 int cli_config_check(struct cli_config *cfg, enum cli_scope scope, struct err *e);
 void cli_config_free(struct cli_config *cfg);
 void cli_usage_globals(FILE *f);
+/* The global options as a JSON array (flag, metavar, env, default, key); caller owns it. */
+json_t *cli_config_json(void);
 
 /* cli_http.c */
 /* Sends one request; fills ans (free with cli_answer_free) on any HTTP answer. */

@@ -74,6 +74,28 @@ static int command_run(struct cli_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
+/*
+ * `vouch --commands-json` (hidden): the command table, the global options and
+ * the offline commands as one JSON document, from which the man page and the
+ * shell completion are generated (scripts/dev/gen-man.py).
+ */
+static int commands_json(FILE *out)
+{
+    size_t n;
+    const struct cli_command *cmds = cli_commands(&n);
+    json_t *list = json_array(), *doc;
+
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, cli_command_json(&cmds[i]));
+    doc = json_pack("{s:s, s:o, s:[sss], s:o, s:[ss], s:o}", "program", "vouch", "globals",
+                    cli_config_json(), "global_flags", "--json", "--help", "--version", "commands",
+                    list, "command_flags", "--json", "--help", "offline", cli_offline_json());
+    json_dumpf(doc, out, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    fputc('\n', out);
+    json_decref(doc);
+    return CLI_EXIT_OK;
+}
+
 int cli_main(int argc, char **argv, FILE *out, FILE *errout)
 {
     struct cli_ctx ctx = {.out = out, .err = errout};
@@ -81,6 +103,8 @@ int cli_main(int argc, char **argv, FILE *out, FILE *errout)
     int first = argc, help = 0, rc;
 
     err_clear(&e);
+    if (argc == 2 && strcmp(argv[1], "--commands-json") == 0)
+        return commands_json(out);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(errout, "vouch: libcurl failed to initialise\n");
         return CLI_EXIT_FAIL;

@@ -743,15 +743,43 @@ static const struct {
     {"issue", cmd_issue, "--ca CA --profile PROFILE --csr CSR [-o CERT.pem] [--validity-days N]"},
 };
 
+/* The usage of offline init, in lines as printed. */
+static const char *const init_usage[] = {
+    "--dir DIR --tenant TENANT --subject SUBJECT --public-url URL",
+    "[--name ROOT] [--key-type TYPE] [--validity-days N] [--crl-days N]",
+    "(--shares N --threshold M --share-out PREFIX | --passphrase-out FILE)",
+    "[--pkcs11-module M --pkcs11-token LABEL --pkcs11-pin-file F]",
+};
+
+#define OFFLINE_UNLOCK "--dir DIR (--share FILE... | --passphrase-file FILE)"
+
 void cli_offline_usage(FILE *f)
 {
-    fprintf(f, "  vouch offline init --dir DIR --tenant TENANT --subject SUBJECT --public-url URL\n"
-               "      [--name ROOT] [--key-type TYPE] [--validity-days N] [--crl-days N]\n"
-               "      (--shares N --threshold M --share-out PREFIX | --passphrase-out FILE)\n"
-               "      [--pkcs11-module M --pkcs11-token LABEL --pkcs11-pin-file F]\n");
+    for (size_t i = 0; i < ARRAY_LEN(init_usage); i++)
+        fprintf(f, "%s%s\n", i == 0 ? "  vouch offline init " : "      ", init_usage[i]);
     for (size_t i = 0; i < ARRAY_LEN(verbs); i++)
-        fprintf(f, "  vouch offline %s --dir DIR (--share FILE... | --passphrase-file FILE)%s%s\n",
-                verbs[i].verb, verbs[i].usage ? " " : "", verbs[i].usage ? verbs[i].usage : "");
+        fprintf(f, "  vouch offline %s " OFFLINE_UNLOCK "%s%s\n", verbs[i].verb,
+                verbs[i].usage ? " " : "", verbs[i].usage ? verbs[i].usage : "");
+}
+
+json_t *cli_offline_json(void)
+{
+    json_t *all = json_array();
+    char *line = xstrdup(init_usage[0]), *next;
+
+    for (size_t i = 1; i < ARRAY_LEN(init_usage); i++, line = next) {
+        next = xasprintf("%s %s", line, init_usage[i]);
+        free(line);
+    }
+    json_array_append_new(all, json_pack("{s:s, s:s}", "verb", "init", "usage", line));
+    free(line);
+    for (size_t i = 0; i < ARRAY_LEN(verbs); i++) {
+        line = xasprintf(OFFLINE_UNLOCK "%s%s", verbs[i].usage ? " " : "",
+                         verbs[i].usage ? verbs[i].usage : "");
+        json_array_append_new(all, json_pack("{s:s, s:s}", "verb", verbs[i].verb, "usage", line));
+        free(line);
+    }
+    return all;
 }
 
 int cli_offline_main(struct cli_ctx *ctx, int argc, char **argv)

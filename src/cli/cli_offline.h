@@ -15,6 +15,8 @@
 int cli_offline_main(struct cli_ctx *ctx, int argc, char **argv);
 /* Prints the usage lines of the offline commands. */
 void cli_offline_usage(FILE *f);
+/* The offline commands as a JSON array of {verb, usage} (caller owns it). */
+json_t *cli_offline_json(void);
 
 /* cli_shamir.c: the key-encryption secret and its custodian shares. */
 #define OFFLINE_SECRET_LEN 32  /* the software store's key-encryption secret */

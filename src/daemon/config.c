@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "http/http.h"
 #include "keys/keys.h"
 
@@ -372,6 +374,30 @@ void config_write(const struct config *c, FILE *f)
         else if (*str_field(cc, it) != NULL)
             fprintf(f, "# %s\n%s = %s\n", it->help, it->name, *str_field(cc, it));
     }
+}
+
+static const char *const type_names[] = {
+    [CONF_STRING] = "string", [CONF_INT] = "int", [CONF_BOOL] = "bool", [CONF_PATH] = "path"};
+
+void config_settings_print(FILE *f)
+{
+    json_t *all = json_array(), *doc;
+
+    for (size_t i = 0; i < ARRAY_LEN(items); i++) {
+        const struct config_item *it = &items[i];
+        json_t *row = json_pack("{s:s, s:s, s:s?, s:s}", "name", it->name, "type",
+                                type_names[it->type], "default", it->def, "help", it->help);
+
+        if (it->type == CONF_INT) {
+            json_object_set_new(row, "min", json_integer(it->min));
+            json_object_set_new(row, "max", json_integer(it->max));
+        }
+        json_array_append_new(all, row);
+    }
+    doc = json_pack("{s:s, s:o}", "program", "vouchd", "settings", all);
+    json_dumpf(doc, f, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    fputc('\n', f);
+    json_decref(doc);
 }
 
 void config_free(struct config *c)

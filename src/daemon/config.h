@@ -95,6 +95,12 @@ int config_check(const struct config *c, struct err *e);
 int config_files_check(const struct config *c, struct err *e);
 /* Writes c as a config file. */
 void config_write(const struct config *c, FILE *f);
+/*
+ * Prints the table itself as JSON ({"settings": [{name, type, default, min,
+ * max, help}]}): what vouchd.conf(5) and the example configuration are
+ * generated from (`vouchd --settings-json`).
+ */
+void config_settings_print(FILE *f);
 void config_free(struct config *c);
 /*
  * This node's name among the nodes of a cluster: "<host>:<api port>:<public

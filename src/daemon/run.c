@@ -518,7 +518,8 @@ static int routes_show(void)
 
 static int run_usage(void)
 {
-    fprintf(stderr, "usage: vouchd [-c FILE] [--check] | vouchd --routes\n");
+    fprintf(stderr,
+            "usage: vouchd [-c FILE] [--check] | vouchd --routes | vouchd --settings-json\n");
     return 2;
 }
 
@@ -540,7 +541,10 @@ int daemon_run(int argc, char **argv)
             check = 1;
         else if (strcmp(argv[i], "--routes") == 0 && argc == 2)
             return routes_show();
-        else
+        else if (strcmp(argv[i], "--settings-json") == 0 && argc == 2) {
+            config_settings_print(stdout);
+            return 0;
+        } else
             return run_usage();
     }
     config_defaults(&s.cfg);

@@ -32,6 +32,11 @@ def bold(s):
     return "\\fB" + text(s) + "\\fR"
 
 
+def breakable(s):
+    """A long value without spaces (a TLS priority string) may break after its colons."""
+    return s.replace(":", ":\\:")
+
+
 def italic(s):
     return "\\fI" + text(s) + "\\fR"
 
@@ -131,7 +136,8 @@ def conf_settings(doc):
         out.append(bold(s["name"]) + " = " + italic(s["type"]))
         line = text(s["help"][0].upper() + s["help"][1:]) + "."
         line += " " + text(setting_kind(s)[0].upper() + setting_kind(s)[1:])
-        line += "; default " + (bold(s["default"]) if s.get("default") is not None else "unset")
+        line += "; default " + (breakable(bold(s["default"])) if s.get("default") is not None
+                                else "unset")
         out.append(line + ".")
     return out
 

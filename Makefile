@@ -51,7 +51,7 @@ unit_mod   = $(word 2,$(subst _, ,$(notdir $(1))))
 libs_of    = $(foreach m,$(1),$($(m)_LIB))
 
 .DELETE_ON_ERROR:
-.PHONY: all bins unit unit-bins fuzz-bins unit-pg test check run deps asan fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench
+.PHONY: all bins unit unit-bins fuzz-bins unit-pg test check run deps asan p11-failover-loop fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench
 all: bins
 bins: $(BUILD)/vouchd $(BUILD)/vouch
 
@@ -78,6 +78,17 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $$(call libs_of,$$(DEPS_$$(call unit_
 unit-bins: $(UNIT_BIN)
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+# The PKCS#11 failover tests of test_keys_p11 (a primary token failing and healing under load,
+# and before any signature), P11_LOOPS times in a row; the first failure stops the loop and
+# shows its log.  Not part of check: it takes a few minutes.
+P11_LOOPS ?= 200
+p11-failover-loop: $(BUILD)/tests/test_keys_p11
+	@set -e; for i in $$(seq $(P11_LOOPS)); do \
+	    if ! VOUCH_TEST_FILTER='signing_moves_to_the_backup*' $(BUILD)/tests/test_keys_p11 \
+	        > $(BUILD)/p11-failover-loop.log 2>&1; then \
+	        cat $(BUILD)/p11-failover-loop.log; echo "failed in run $$i of $(P11_LOOPS)"; exit 1; fi; \
+	done; echo "p11-failover-loop: $(P11_LOOPS) runs passed"
 
 deps:
 	./scripts/install-deps.sh

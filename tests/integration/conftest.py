@@ -3,9 +3,20 @@
 Each test module gets its own instance (`vouchd init` in a temporary directory,
 then `vouchd -c`), stopped by PID at the end.  Checks use tools no one here
 wrote: openssl, GnuTLS certtool, curl and python3-cryptography.
+
+Rules this file gives the suite (tracker issue 25):
+- no fixed sleep as synchronisation: wait_for() waits on a condition, with a deadline;
+- no guessed port: vouchd takes its API port itself (api_port = 0) and reports it on its
+  start line; the public port, which `vouchd init` writes into the certificates it makes
+  (CDP, AIA), is picked by the kernel and held by the test (port_hold) for the instance's
+  life, vouchd binding it beside the holder (listen_reuse_port);
+- every read from a child process has a timeout (read_line, subprocess timeouts);
+- under make (VOUCH_TEST_TARGET set) a skipped test is an error unless it is marked
+  runs_in(targets..., why=...): it names where it runs and why it cannot run here.
 """
 import json
 import os
+import select
 import socket
 import ssl
 import subprocess
@@ -13,6 +24,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import weakref
 
 import pytest
 from cryptography import x509
@@ -51,9 +63,10 @@ def _ephemeral_low():
 
 
 def free_port():
-    """A loopback port free now, for a server the test starts next.  It is picked below the
-    kernel's ephemeral range: a port from that range (what binding port 0 gives) can be taken
-    as the local end of any outgoing connection before the server binds it."""
+    """A loopback port free now, for a server not of ours that the test starts next (a DNS or
+    SMTP server, HAProxy, PostgreSQL); vouchd's own ports are held with port_hold instead.  It is
+    picked below the kernel's ephemeral range: a port from that range (what binding port 0
+    gives) can be taken as the local end of any outgoing connection before the server binds it."""
     import random
     high = _ephemeral_low() - 1
     for _ in range(200):
@@ -67,6 +80,84 @@ def free_port():
     raise RuntimeError("no free loopback port below the ephemeral range")
 
 
+# The make target running the suite (integration, integration-hsm, integration-pg, ...): the
+# CI path.  Unset when pytest is run by hand.
+TARGET = os.environ.get("VOUCH_TEST_TARGET")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "runs_in(*targets, why): runs only under these make targets; elsewhere it is "
+        "skipped, naming them and why it cannot run there")
+
+
+def pytest_runtest_setup(item):
+    mark = item.get_closest_marker("runs_in")
+    if mark is None:
+        return
+    why = mark.kwargs.get("why")
+    assert why, f"{item.nodeid}: runs_in needs why= (why it cannot run elsewhere)"
+    if TARGET and TARGET not in mark.args:
+        item.stash[SKIP_NAMED] = True
+        pytest.skip(f"runs under make {' / '.join(mark.args)}, not {TARGET}: {why}")
+
+
+SKIP_NAMED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under make, a skip that does not name why the test cannot run there fails the test."""
+    outcome = yield
+    report = outcome.get_result()
+    if TARGET and report.skipped and not item.stash.get(SKIP_NAMED, False):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = (f"skipped under make {TARGET}, which is on the CI path: {reason} "
+                           "(mark it runs_in(..., why=...) if it cannot run there)")
+
+
+def wait_for(condition, timeout=30, what=None, interval=0.05):
+    """Calls condition() until it returns something true, which is returned; fails the test
+    (naming what, and the last value) if timeout seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout} s for {what or condition.__name__}: "
+                                 f"last {value!r}")
+        time.sleep(interval)
+
+
+def read_line(proc, timeout, what="child"):
+    """One line (bytes decoded) from proc's binary stdout pipe, waiting at most timeout seconds;
+    "" at end of file.  Reads byte by byte: nothing after the line is taken from the pipe."""
+    fd = proc.stdout.fileno()
+    line = b""
+    deadline = time.monotonic() + timeout
+    while not line.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise TimeoutError(f"{what}: no line within {timeout} s (so far {line!r})")
+        byte = os.read(fd, 1)
+        if not byte:
+            break
+        line += byte
+    return line.decode()
+
+
+def port_hold():
+    """A loopback port picked by the kernel, held until the returned socket is closed: bound
+    with SO_REUSEPORT and not listening, so connections to it are refused until a server of
+    ours binds it too (vouchd with listen_reuse_port = yes), and no one else can take it."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.bind(("127.0.0.1", 0))
+    return s
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -77,15 +168,36 @@ class Response:
         return json.loads(self.body)
 
 
+START_SECONDS = 120  # a start under ASan with keys in SoftHSM2 on a busy machine
+
+
+def vouchd_start(conf, env, log, what="vouchd"):
+    """Starts vouchd -c conf; (process, its start line as a dict).  The start line is read with
+    a deadline; a vouchd that exits or hangs before it is stopped and the error names its log."""
+    proc = subprocess.Popen([VOUCHD, "-c", conf], stdout=subprocess.PIPE, stderr=log, env=env)
+    try:
+        line = read_line(proc, START_SECONDS, what)
+    except TimeoutError:
+        line = ""
+    if not line:
+        proc.kill()
+        proc.wait(30)
+        proc.stdout.close()
+        raise RuntimeError(f"{what} did not start (log: {log.name})")
+    return proc, json.loads(line)
+
+
 class Server:
     """One vouch instance: `vouchd init` then `vouchd -c`, on loopback."""
 
     def __init__(self, base, tls=False, conf=None, env=None, init_args=()):
         self.dir = os.path.join(base, "inst")
         self.tls = tls
-        self.api_port = free_port()
-        self.public_port = free_port()
-        cmd = [VOUCHD, "init", self.dir, "--api-port", str(self.api_port),
+        hold = port_hold()
+        weakref.finalize(self, hold.close)
+        self.public_port = hold.getsockname()[1]
+        self.api_port = None  # vouchd's own pick, from its start line
+        cmd = [VOUCHD, "init", self.dir, "--api-port", "0",
                "--public-port", str(self.public_port), "--json"]
         if not tls:
             cmd.append("--no-tls")
@@ -104,22 +216,22 @@ class Server:
         # The CRL scheduler looks every second, so tests can watch it work.
         with open(os.path.join(self.dir, "vouchd.conf"), "a") as f:
             f.write("crl_check_seconds = 1\nocsp_check_seconds = 1\naudit_checkpoint_seconds = 1\n"
-                    + (conf or ""))
+                    "listen_reuse_port = yes\n" + (conf or ""))
         self.log_path = os.path.join(base, "vouchd.log")
         self.start()
 
     def start(self):
-        """Starts vouchd on the instance (again, after stop(): same config, database, keys)."""
+        """Starts vouchd on the instance (again, after stop(): same config, database, keys; a new
+        API port, the same public port)."""
         self.log = open(self.log_path, "a")
-        self.proc = subprocess.Popen([VOUCHD, "-c", os.path.join(self.dir, "vouchd.conf")],
-                                     stdout=subprocess.PIPE, stderr=self.log, text=True,
-                                     env=self.env)
-        line = self.proc.stdout.readline()
-        if not line:
-            self.stop()
-            raise RuntimeError("vouchd did not start: " + open(self.log_path).read())
-        ports = json.loads(line)
-        assert ports["api_port"] == self.api_port
+        try:
+            self.proc, ports = vouchd_start(os.path.join(self.dir, "vouchd.conf"), self.env,
+                                            self.log)
+        except RuntimeError:
+            self.log.close()
+            raise RuntimeError("vouchd did not start: " + open(self.log_path).read()[-3000:])
+        self.api_port = ports["api_port"]
+        assert self.api_port > 0 and ports["public_port"] == self.public_port, ports
         scheme = "https" if self.tls else "http"
         self.url = f"{scheme}://127.0.0.1:{self.api_port}"
         self.public_url = f"http://127.0.0.1:{self.public_port}"
@@ -132,7 +244,8 @@ class Server:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-                self.proc.wait()
+                self.proc.wait(30)
+        self.proc.stdout.close()
         self.log.close()
         # A PostgreSQL database stays (tests read it after a stop); the server goes at the end.
 

@@ -6,10 +6,12 @@ wrote: openssl, GnuTLS certtool, curl and python3-cryptography.
 
 Rules this file gives the suite (tracker issue 25):
 - no fixed sleep as synchronisation: wait_for() waits on a condition, with a deadline;
-- no guessed port: vouchd takes its API port itself (api_port = 0) and reports it on its
-  start line; the public port, which `vouchd init` writes into the certificates it makes
-  (CDP, AIA), is picked by the kernel and held by the test (port_hold) for the instance's
-  life, vouchd binding it beside the holder (listen_reuse_port);
+- no guessed port: an instance's ports are picked by the kernel and held by the test
+  (port_hold) for the instance's life; vouchd binds them itself beside the holder
+  (listen_reuse_port) and reports them on its start line, which is checked.  They are known
+  before `vouchd init`, which writes the public one into the certificates it makes (CDP,
+  AIA), and stay the same across restarts, so the node keeps its name (and its leases).
+  (vouchd with port 0 takes an ephemeral port and reports it: test_setup.py.)
 - every read from a child process has a timeout (read_line, subprocess timeouts);
 - under make (VOUCH_TEST_TARGET set) a skipped test is an error unless it is marked
   runs_in(targets..., why=...): it names where it runs and why it cannot run here.
@@ -193,11 +195,11 @@ class Server:
     def __init__(self, base, tls=False, conf=None, env=None, init_args=()):
         self.dir = os.path.join(base, "inst")
         self.tls = tls
-        hold = port_hold()
-        weakref.finalize(self, hold.close)
-        self.public_port = hold.getsockname()[1]
-        self.api_port = None  # vouchd's own pick, from its start line
-        cmd = [VOUCHD, "init", self.dir, "--api-port", "0",
+        holds = [port_hold(), port_hold()]
+        for h in holds:
+            weakref.finalize(self, h.close)
+        self.api_port, self.public_port = (h.getsockname()[1] for h in holds)
+        cmd = [VOUCHD, "init", self.dir, "--api-port", str(self.api_port),
                "--public-port", str(self.public_port), "--json"]
         if not tls:
             cmd.append("--no-tls")
@@ -221,8 +223,8 @@ class Server:
         self.start()
 
     def start(self):
-        """Starts vouchd on the instance (again, after stop(): same config, database, keys; a new
-        API port, the same public port)."""
+        """Starts vouchd on the instance (again, after stop(): same config, database, keys,
+        ports)."""
         self.log = open(self.log_path, "a")
         try:
             self.proc, ports = vouchd_start(os.path.join(self.dir, "vouchd.conf"), self.env,
@@ -230,8 +232,7 @@ class Server:
         except RuntimeError:
             self.log.close()
             raise RuntimeError("vouchd did not start: " + open(self.log_path).read()[-3000:])
-        self.api_port = ports["api_port"]
-        assert self.api_port > 0 and ports["public_port"] == self.public_port, ports
+        assert (ports["api_port"], ports["public_port"]) == (self.api_port, self.public_port), ports
         scheme = "https" if self.tls else "http"
         self.url = f"{scheme}://127.0.0.1:{self.api_port}"
         self.public_url = f"http://127.0.0.1:{self.public_port}"

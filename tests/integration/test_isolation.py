@@ -57,8 +57,16 @@ def test_another_tenants_admin_is_refused_on_every_route(server, objects, method
 
 
 def test_the_system_administrator_reads_no_tenant_data(server, objects):
+    """Every tenant read by the system administrator: 403 "forbidden", and the answer holds
+    nothing of the tenant: no object id, no CA name or subject, no certificate."""
+    secrets = (objects["serial"], objects["entity"], objects["token"], objects["key"],
+               "Vouch Demo", "iso.example", "issuing", "BEGIN CERTIFICATE")
     for method, path in ROUTES:
         if method != "GET":
             continue
         r = server.request(method, "/api/v1/t/default" + path.format(**objects), token="system")
         assert r.status == 403, (path, r.status)
+        assert r.json()["error"] == "forbidden", (path, r.body[:300])
+        text = r.body.decode()
+        for secret in secrets:
+            assert secret not in text, (path, secret, text[:300])

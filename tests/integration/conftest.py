@@ -93,26 +93,29 @@ def pytest_configure(config):
         "skipped, naming them and why it cannot run there")
 
 
-def pytest_runtest_setup(item):
+def _runs_elsewhere(item):
+    """The runs_in mark of item when the make target running it is not one it names; else None."""
     mark = item.get_closest_marker("runs_in")
     if mark is None:
-        return
-    why = mark.kwargs.get("why")
-    assert why, f"{item.nodeid}: runs_in needs why= (why it cannot run elsewhere)"
-    if TARGET and TARGET not in mark.args:
-        item.stash[SKIP_NAMED] = True
-        pytest.skip(f"runs under make {' / '.join(mark.args)}, not {TARGET}: {why}")
+        return None
+    assert mark.kwargs.get("why"), f"{item.nodeid}: runs_in needs why= (why it cannot run here)"
+    return mark if TARGET and TARGET not in mark.args else None
 
 
-SKIP_NAMED = pytest.StashKey[bool]()
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    mark = _runs_elsewhere(item)
+    if mark is not None:
+        pytest.skip(f"runs under make {' / '.join(mark.args)}, not {TARGET}: {mark.kwargs['why']}")
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Under make, a skip that does not name why the test cannot run there fails the test."""
+    """Under make, a skip fails the test unless the test is marked runs_in and the target
+    running it is not one it names (whichever skip came first: the mark's or a skipif's)."""
     outcome = yield
     report = outcome.get_result()
-    if TARGET and report.skipped and not item.stash.get(SKIP_NAMED, False):
+    if TARGET and report.skipped and _runs_elsewhere(item) is None:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = (f"skipped under make {TARGET}, which is on the CI path: {reason} "

@@ -144,6 +144,7 @@ class Forwarder:
             s.close()
 
 
+@pytest.mark.runs_in("integration-pg", why="the database that comes late is PostgreSQL")
 @pytest.mark.skipif(not PG_URL, reason="needs the PostgreSQL server of make integration-pg")
 def test_starts_when_the_database_comes(tmp_path):
     server = Server(str(tmp_path))

@@ -15,7 +15,9 @@ import pytest
 
 from conftest import PG_URL, VOUCHD, free_port, make_csr, other_tenant, pg_admin
 
-pytestmark = pytest.mark.skipif(not PG_URL, reason="PostgreSQL only (make integration-pg)")
+pytestmark = [
+    pytest.mark.runs_in("integration-pg", why="several nodes on one database need PostgreSQL"),
+    pytest.mark.skipif(not PG_URL, reason="PostgreSQL only (make integration-pg)")]
 
 
 class Node:

@@ -345,6 +345,7 @@ class SoftHSM:
         self.env = {"SOFTHSM2_CONF": self.conf}
         self.pin_file = write(os.path.join(self.base, "pin"), SOFTHSM_PIN + "\n")
         self.dirs = {}
+        self.away = set()
         for label in ("vouch-a", "vouch-b"):
             before = set(os.listdir(self.tokens))
             subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label,
@@ -361,9 +362,18 @@ class SoftHSM:
     def fail(self, label):
         """The token's files leave the token directory: the token is gone."""
         os.rename(self.dirs[label], os.path.join(self.base, "away-" + label))
+        self.away.add(label)
 
     def heal(self, label):
-        os.rename(os.path.join(self.base, "away-" + label), self.dirs[label])
+        """The token's files come back (nothing to do if they are there)."""
+        if label in self.away:
+            os.rename(os.path.join(self.base, "away-" + label), self.dirs[label])
+            self.away.discard(label)
+
+    def heal_all(self):
+        """Every failed token back: what a test that failed half-way leaves is undone."""
+        for label in list(self.away):
+            self.heal(label)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ import json
 import os
 import subprocess
 import threading
-import time
 
 import pytest
 from cryptography import x509

@@ -136,6 +136,19 @@ def wait_for(condition, timeout=30, what=None, interval=0.05):
         time.sleep(interval)
 
 
+def holds_for(condition, seconds, what=None, interval=0.1):
+    """Asserts that condition() stays true for the whole window: the check of something that
+    must not happen (a second run, an event sent twice), watched for as long as the jobs that
+    could do it need to run several times.  Not a wait: it fails as soon as the condition does."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = condition()
+        assert value, f"{what or condition.__name__} stopped holding: {value!r}"
+        if time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
 def read_line(proc, timeout, what="child"):
     """One line (bytes decoded) from proc's binary stdout pipe, waiting at most timeout seconds;
     "" at end of file.  Reads byte by byte: nothing after the line is taken from the pipe."""

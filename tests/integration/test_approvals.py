@@ -5,7 +5,6 @@ import http.server
 import json
 import os
 import threading
-import time
 
 import pytest
 
@@ -34,13 +33,10 @@ class Receiver:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def wait(self, event, count=1, timeout=15):
-        end = time.time() + timeout
-        while time.time() < end:
-            got = [json.loads(b) for h, b in self.events if json.loads(b)["event"] == event]
-            if len(got) >= count:
-                return got
-            time.sleep(0.1)
-        raise AssertionError(f"no {event} event: {[json.loads(b)['event'] for h, b in self.events]}")
+        def got():
+            found = [json.loads(b) for h, b in self.events if json.loads(b)["event"] == event]
+            return len(found) >= count and found
+        return wait_for(got, timeout, f"{count} {event} event(s)")
 
     def stop(self):
         self.httpd.shutdown()

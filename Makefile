@@ -152,7 +152,7 @@ integration-cluster: bins
 
 # The whole integration suite with every instance's keys in two SoftHSM2 tokens: what the
 # software store run proves, proven again with the keys where production keeps them (part of
-# check: about 2.5 minutes on 2 cores, against 2 for the software store run).
+# check: 2 to 2.5 minutes on 2 cores, about as long as the software store run).
 integration-hsm: bins
 	cd tests/integration && VOUCH_TEST_KEYSTORE=pkcs11 VOUCH_BUILD=$(CURDIR)/$(BUILD) $(PYTEST) .
 

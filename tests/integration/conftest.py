@@ -149,10 +149,11 @@ def holds_for(condition, seconds, what=None, interval=0.1):
         time.sleep(interval)
 
 
-def read_line(proc, timeout, what="child"):
-    """One line (bytes decoded) from proc's binary stdout pipe, waiting at most timeout seconds;
-    "" at end of file.  Reads byte by byte: nothing after the line is taken from the pipe."""
-    fd = proc.stdout.fileno()
+def read_line(proc, timeout, what="child", stream=None):
+    """One line (bytes decoded) from proc's stdout pipe (or stream, another of its pipes),
+    waiting at most timeout seconds; "" at end of file.  Reads byte by byte from the file
+    descriptor: nothing after the line is taken from the pipe."""
+    fd = (stream or proc.stdout).fileno()
     line = b""
     deadline = time.monotonic() + timeout
     while not line.endswith(b"\n"):

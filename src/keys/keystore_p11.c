@@ -379,11 +379,18 @@ static void token_event(struct p11_store *s, const char *action, const char *why
     json_decref(d);
 }
 
-/* Closes the connection's sessions and forgets its handles (lock held). */
+/*
+ * Closes the connection's idle sessions and forgets its handles (lock held).
+ * A session another thread is using stays open until that thread gives it
+ * back (sess_give closes it then): closing it under a running call (as
+ * C_CloseAllSessions would) frees what that call is using, and SoftHSM2
+ * crashes.
+ */
 static void disconnect_locked(struct p11_store *s, const char *why)
 {
     if (s->connected) {
-        s->f->C_CloseAllSessions(s->slot);
+        for (int i = 0; i < s->n_idle; i++)
+            s->f->C_CloseSession(s->idle[i]);
         log_warn("PKCS#11 token %s: failed: %s", s->label, why);
     }
     s->connected = 0;
@@ -451,8 +458,9 @@ static int connect_try(struct p11_store *s, struct err *e)
     pthread_cond_broadcast(&s->idle_cv);
     return 0;
 fail:
-    if (n > 0)
-        s->f->C_CloseAllSessions(s->slot);
+    /* Only the sessions opened here: a thread may still be using one of an older connection. */
+    for (int i = 0; i < n; i++)
+        s->f->C_CloseSession(s->idle[i]);
     s->n_idle = 0;
     snprintf(s->status, sizeof(s->status), "%s", e->msg);
     return -1;
@@ -527,23 +535,30 @@ static int sess_take(struct p11_store *s, CK_SESSION_HANDLE *h, unsigned *epoch,
 /*
  * Gives a session back.  rv is the last Cryptoki result with it: one that
  * means the token failed breaks the connection (if it is still the one the
- * session came from).
+ * session came from).  A session of a connection that is gone is closed
+ * here, by the one thread using it.  (The module read lock, held since
+ * sess_take, kept the module from being initialised again meanwhile: the
+ * handle is still the module's, not a newer session's.)
  */
 static void sess_give(struct p11_store *s, CK_SESSION_HANDLE h, unsigned epoch, CK_RV rv)
 {
     char why[128];
+    int keep;
 
     pthread_mutex_lock(&s->lock);
-    if (epoch == s->epoch && s->connected) {
-        if (rv_broken(rv)) {
-            snprintf(why, sizeof(why), "%s (0x%lx)", rv_name(rv), (unsigned long)rv);
-            disconnect_locked(s, why);
-        } else {
-            s->idle[s->n_idle++] = h;
-            pthread_cond_signal(&s->idle_cv);
-        }
+    keep = epoch == s->epoch && s->connected;
+    if (keep && rv_broken(rv)) {
+        snprintf(why, sizeof(why), "%s (0x%lx)", rv_name(rv), (unsigned long)rv);
+        disconnect_locked(s, why);
+        keep = 0;
+    }
+    if (keep) {
+        s->idle[s->n_idle++] = h;
+        pthread_cond_signal(&s->idle_cv);
     }
     pthread_mutex_unlock(&s->lock);
+    if (!keep)
+        s->f->C_CloseSession(h);
     pthread_rwlock_unlock(&s->mod->rw);
 }
 

@@ -20,6 +20,8 @@
 
 #include <openssl/x509.h>
 
+#include "lib/log.h"
+
 #define CONNECTIONS_DEFAULT 4
 #define CONNECTIONS_MAX     256
 #define REPLY_TIMEOUT       120 /* seconds; RSA-4096 generation under a sanitizer is slow */
@@ -98,11 +100,16 @@ static struct signer *signer_new(int n, int *child_fds, struct err *e)
     return s;
 }
 
-/* Waits for the child to exit. */
+/* Waits for the child to exit; one that a signal ended (a crash) is logged. */
 static void child_reap(pid_t pid)
 {
-    while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+    int status = 0;
+
+    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+    if (pid > 0 && WIFSIGNALED(status))
+        log_error("signer: process %d was ended by signal %d (%s)", (int)pid, WTERMSIG(status),
+                  strsignal(WTERMSIG(status)));
 }
 
 /*

@@ -22,7 +22,6 @@ import select
 import socket
 import ssl
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request

@@ -1,6 +1,5 @@
 """The audit chain, its verification, and the vouch CLI end to end."""
 import json
-import os
 
 from conftest import make_csr, run, write
 

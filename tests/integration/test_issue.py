@@ -1,6 +1,5 @@
 """Issuance from CSRs under profiles, server-side key generation, and bad input."""
 import base64
-import json
 import subprocess
 
 import pytest

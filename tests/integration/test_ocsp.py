@@ -332,7 +332,6 @@ def test_presigned_response_is_replaced_on_revocation(server, env):
 
 
 def test_delegated_responder_is_renewed_before_it_expires(server, env):
-    import os
     query = "SELECT serial FROM ocsp_responders WHERE tenant='default' AND ca='issuing'"
     old = server.sql(query)[0][0]
     now = int(time.time())

@@ -137,17 +137,20 @@ static void conn_close(struct target *t)
     t->fd = -1;
 }
 
-/* A TCP connection to host:port, with IO_TIMEOUT for connect; -1 on failure. */
+/* A TCP connection to host:port, with IO_TIMEOUT for connect; -1 on failure, with errno
+ * from the last connect(2) tried (EHOSTUNREACH when the name did not resolve). */
 static int tcp_connect(const char *host, int port)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL, *ai;
     struct timeval tv = {IO_TIMEOUT, 0};
     char service[16];
-    int fd = -1;
+    int fd = -1, saved = EHOSTUNREACH;
 
     snprintf(service, sizeof(service), "%d", port);
-    if (getaddrinfo(host, service, &hints, &res) != 0)
+    if (getaddrinfo(host, service, &hints, &res) != 0) {
+        errno = EHOSTUNREACH;
         return -1;
+    }
     for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd < 0)
@@ -156,11 +159,13 @@ static int tcp_connect(const char *host, int port)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+            saved = errno;
             close(fd);
             fd = -1;
         }
     }
     freeaddrinfo(res);
+    errno = saved;
     return fd;
 }
 
@@ -194,8 +199,12 @@ static int conn_open(struct target *t)
 {
     if (t->fd >= 0)
         return 0;
-    if ((t->fd = tcp_connect(t->host, t->port)) < 0)
+    if ((t->fd = tcp_connect(t->host, t->port)) < 0) {
+        /* Said at each try, which backs off: the receiver's operator sees why nothing comes. */
+        log_warn("audit forwarding%s%s: cannot connect to %s:%d: %s", t->tenant ? " of " : "",
+                 t->tenant ? t->tenant : "", t->host, t->port, strerror(errno));
         return -1;
+    }
     if (t->ctx != NULL && tls_start(t) != 0) {
         conn_close(t);
         return -1;

@@ -20,7 +20,8 @@ struct config {
     char *trusted_proxies; /* load balancers whose X-Forwarded-For is believed (http.h) */
     char *public_address;
     int public_port;
-    char *public_url; /* base of CDP/AIA URLs; default http://<public_address>:<public_port> */
+    char *public_url;      /* base of CDP/AIA URLs; default http://<public_address>:<public_port> */
+    int listen_reuse_port; /* both listeners with SO_REUSEPORT */
     char *database;
     int database_wait_seconds;
     int database_connections; /* store_set_max_connections */
@@ -104,10 +105,11 @@ void config_settings_print(FILE *f);
 void config_free(struct config *c);
 /*
  * This node's name among the nodes of a cluster: "<host>:<api port>:<public
- * port>", the same for `vouchd init` and every later start of the same
- * configuration, so a restarted node takes its own leases back at once (the
- * caller frees it).
+ * port>" with the ports it listens on (bound, so ephemeral ports of two nodes
+ * on one host never give one name), the same for `vouchd init` and every
+ * later start of the same configuration with fixed ports, so a restarted
+ * node takes its own leases back at once (the caller frees it).
  */
-char *config_node_name(const struct config *c);
+char *config_node_name(const struct config *c, int api_port, int public_port);
 
 #endif

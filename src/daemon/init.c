@@ -361,7 +361,7 @@ int daemon_init(int argc, char **argv)
                                    .pkcs11_token_label = c.pkcs11_token_label,
                                    .pkcs11_backup_token_label = c.pkcs11_backup_token_label,
                                    .pkcs11_pin_file = c.pkcs11_pin_file};
-        char *node = config_node_name(&c);
+        char *node = config_node_name(&c, c.api_port, c.public_port);
         struct svc_config vc = {.public_url = c.public_url, .node = node};
 
         if ((signer = signer_start(&sc, &e)) != NULL &&

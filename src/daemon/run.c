@@ -152,6 +152,66 @@ static int forwarder_start(struct server *s, struct err *e)
     return s->forwarder != NULL ? 0 : -1;
 }
 
+/* The service settings of the configuration (public_url and node are the caller's). */
+static void svc_config_fill(const struct config *c, struct svc_config *sc)
+{
+    sc->crl_validity_hours = c->crl_validity_hours;
+    sc->crl_interval_minutes = c->crl_interval_minutes;
+    sc->crl_expired_margin_days = c->crl_expired_margin_days;
+    sc->ocsp_signer = c->ocsp_signer;
+    sc->ocsp_validity_hours = c->ocsp_validity_hours;
+    sc->ocsp_refresh_percent = c->ocsp_refresh_percent;
+    sc->ocsp_responder_days = c->ocsp_responder_days;
+    sc->ocsp_responder_key_type = c->ocsp_responder_key_type;
+    sc->ocsp_check_seconds = c->ocsp_check_seconds;
+    sc->ocsp_cache_seconds = c->ocsp_cache_seconds > 0 ? c->ocsp_cache_seconds : -1;
+    sc->ocsp_live_signs_per_second = c->ocsp_live_signs_per_second;
+    sc->tsa_clock_check =
+        strcmp(c->tsa_clock_check, "kernel") == 0 ? SVC_CLOCK_KERNEL : SVC_CLOCK_OFF;
+    sc->tenant_retention_days = c->tenant_retention_days;
+    sc->tenant_export_dir = c->tenant_export_dir;
+    sc->webhooks_enabled = c->webhooks_enabled;
+}
+
+/* The service and the ACME server, for a node listening on these ports; -1 with e set. */
+static int services_start(struct server *s, int api_port, int public_port, struct err *e)
+{
+    struct svc_config sc = {0};
+    char *url = NULL, *node;
+    int rc = 0;
+
+    if (s->cfg.public_url == NULL)
+        url = xasprintf("http://%s:%d", s->cfg.public_address, public_port);
+    sc.public_url = url ? url : s->cfg.public_url;
+    svc_config_fill(&s->cfg, &sc);
+    sc.node = node = config_node_name(&s->cfg, api_port, public_port);
+    s->svc = svc_new(s->store, s->signer, &sc);
+    s->api.svc = s->svc;
+    s->api.tls = s->cfg.tls_cert != NULL;
+    {
+        struct acme_server_config ac = {.validate = {.resolvers = s->cfg.acme_resolvers,
+                                                     .http_port = s->cfg.acme_http_port,
+                                                     .tls_port = s->cfg.acme_tls_port,
+                                                     .timeout_ms = s->cfg.acme_timeout_ms,
+                                                     .allow = s->cfg.acme_validation_allow,
+                                                     .deny = s->cfg.acme_validation_deny,
+                                                     .own_addresses = s->cfg.acme_own_addresses},
+                                        .workers = s->cfg.acme_workers};
+        if ((s->acme = acme_server_new(s->svc, &ac, e)) == NULL)
+            rc = -1;
+        s->api.acme = s->acme;
+    }
+    free(url);
+    free(node);
+    return rc;
+}
+
+/*
+ * Both listeners are bound first (their ports, ephemeral or not, are known
+ * before anything is named after them: the public URL, the node), then the
+ * services are made, then the listeners served: no request arrives before the
+ * service it needs exists.
+ */
 static int server_listen(struct server *s, struct err *e)
 {
     struct http_config pub = {
@@ -181,57 +241,27 @@ static int server_listen(struct server *s, struct err *e)
         .header_seconds = s->cfg.request_header_seconds,
         .body_seconds = s->cfg.request_body_seconds,
         .trusted_proxies = s->cfg.trusted_proxies};
-    struct svc_config sc = {0};
     const struct http_route *routes;
-    char *url = NULL, *node;
+    int public_port, api_port;
     size_t n;
 
+    pub.listen_fd = http_listen(pub.address, pub.port, s->cfg.listen_reuse_port, &public_port, e);
+    if (pub.listen_fd < 0)
+        return -1;
+    api.listen_fd = http_listen(api.address, api.port, s->cfg.listen_reuse_port, &api_port, e);
+    if (api.listen_fd < 0 || services_start(s, api_port, public_port, e) != 0) {
+        close(pub.listen_fd);
+        if (api.listen_fd >= 0)
+            close(api.listen_fd);
+        return -1;
+    }
     routes = api_public_routes(&n);
     s->public_srv =
         http_server_start(&pub, routes, n, api_authorize, api_free_principal, &s->api, e);
-    if (s->public_srv == NULL)
+    if (s->public_srv == NULL) {
+        close(api.listen_fd);
         return -1;
-    if (s->cfg.public_url == NULL)
-        url = xasprintf("http://%s:%d", s->cfg.public_address, http_server_port(s->public_srv));
-    sc.public_url = url ? url : s->cfg.public_url;
-    sc.crl_validity_hours = s->cfg.crl_validity_hours;
-    sc.crl_interval_minutes = s->cfg.crl_interval_minutes;
-    sc.crl_expired_margin_days = s->cfg.crl_expired_margin_days;
-    sc.ocsp_signer = s->cfg.ocsp_signer;
-    sc.ocsp_validity_hours = s->cfg.ocsp_validity_hours;
-    sc.ocsp_refresh_percent = s->cfg.ocsp_refresh_percent;
-    sc.ocsp_responder_days = s->cfg.ocsp_responder_days;
-    sc.ocsp_responder_key_type = s->cfg.ocsp_responder_key_type;
-    sc.ocsp_check_seconds = s->cfg.ocsp_check_seconds;
-    sc.ocsp_cache_seconds = s->cfg.ocsp_cache_seconds > 0 ? s->cfg.ocsp_cache_seconds : -1;
-    sc.ocsp_live_signs_per_second = s->cfg.ocsp_live_signs_per_second;
-    sc.tsa_clock_check =
-        strcmp(s->cfg.tsa_clock_check, "kernel") == 0 ? SVC_CLOCK_KERNEL : SVC_CLOCK_OFF;
-    sc.tenant_retention_days = s->cfg.tenant_retention_days;
-    sc.tenant_export_dir = s->cfg.tenant_export_dir;
-    sc.webhooks_enabled = s->cfg.webhooks_enabled;
-    sc.node = node = config_node_name(&s->cfg);
-    s->svc = svc_new(s->store, s->signer, &sc);
-    s->api.svc = s->svc;
-    s->api.tls = s->cfg.tls_cert != NULL;
-    {
-        struct acme_server_config ac = {.validate = {.resolvers = s->cfg.acme_resolvers,
-                                                     .http_port = s->cfg.acme_http_port,
-                                                     .tls_port = s->cfg.acme_tls_port,
-                                                     .timeout_ms = s->cfg.acme_timeout_ms,
-                                                     .allow = s->cfg.acme_validation_allow,
-                                                     .deny = s->cfg.acme_validation_deny,
-                                                     .own_addresses = s->cfg.acme_own_addresses},
-                                        .workers = s->cfg.acme_workers};
-        if ((s->acme = acme_server_new(s->svc, &ac, e)) == NULL) {
-            free(url);
-            free(node);
-            return -1;
-        }
-        s->api.acme = s->acme;
     }
-    free(url);
-    free(node);
     routes = api_routes(&n);
     s->api_srv = http_server_start(&api, routes, n, api_authorize, api_free_principal, &s->api, e);
     if (s->api_srv == NULL)

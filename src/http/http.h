@@ -119,6 +119,11 @@ struct http_config {
      * not itself a trusted proxy.  From anyone else the header is ignored.
      */
     const char *trusted_proxies;
+    /*
+     * A listening socket from http_listen() to serve instead of binding
+     * address:port (> 0), or 0.  http_server_start closes it, whatever happens.
+     */
+    int listen_fd;
 };
 
 struct http_server;
@@ -134,6 +139,15 @@ struct http_server;
 
 /* Whether GnuTLS takes priorities: 0, or -1 with e naming where it stops parsing. */
 int http_tls_priorities_check(const char *priorities, struct err *e);
+
+/*
+ * Binds address:port (0 = a port the kernel picks) and listens, before
+ * anything is served: the socket for http_config.listen_fd, and *bound the
+ * port taken.  With reuse_port the socket has SO_REUSEPORT, so a process of
+ * the same user that holds the port with SO_REUSEPORT (a supervisor keeping it
+ * between two runs, a test) does not stop the bind.  -1 with e set.
+ */
+int http_listen(const char *address, int port, int reuse_port, int *bound, struct err *e);
 
 /*
  * The trusted proxies of http_config (addresses or networks separated by

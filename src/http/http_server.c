@@ -40,6 +40,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -49,6 +50,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 #include <pthread.h>
@@ -682,16 +684,50 @@ static unsigned int positive_or(int value, int fallback)
     return (unsigned int)(value > 0 ? value : fallback);
 }
 
-/* Starts libmicrohttpd on addr with cfg's limits; NULL on failure (errno kept). */
+int http_listen(const char *address, int port, int reuse_port, int *bound, struct err *e)
+{
+    union listen_addr addr;
+    unsigned int flags = 0;
+    socklen_t len;
+    int fd, one = 1, v6only;
+
+    if (address_parse(address, port, &addr, &flags, e) != 0)
+        return -1;
+    if ((fd = socket(addr.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+        return err_set(e, ERR_INTERNAL, "http: socket: %s", strerror(errno));
+    v6only = !(flags & MHD_USE_DUAL_STACK);
+    len = addr.sa.sa_family == AF_INET6 ? sizeof(addr.in6) : sizeof(addr.in4);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
+        (addr.sa.sa_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) != 0) ||
+        bind(fd, &addr.sa, len) != 0 || listen(fd, SOMAXCONN) != 0 ||
+        getsockname(fd, &addr.sa, &len) != 0) {
+        err_set(e, ERR_INTERNAL, "http: cannot listen on %s port %d: %s", address, port,
+                strerror(errno));
+        close(fd);
+        return -1;
+    }
+    *bound = ntohs(addr.sa.sa_family == AF_INET6 ? addr.in6.sin6_port : addr.in4.sin_port);
+    return fd;
+}
+
+/*
+ * Starts libmicrohttpd with cfg's limits on fd (a listening socket it takes)
+ * or, if fd is -1, on addr; NULL on failure (errno kept).
+ */
 static struct MHD_Daemon *daemon_start(struct http_server *srv, const struct http_config *cfg,
-                                       union listen_addr *addr, unsigned int flags,
+                                       int fd, union listen_addr *addr, unsigned int flags,
                                        const struct http_tls *tls)
 {
     unsigned int threads = positive_or(cfg->threads, DEFAULT_THREADS);
     struct MHD_OptionItem opts[16];
     size_t n = 0;
 
-    option_add(opts, &n, MHD_OPTION_SOCK_ADDR, 0, &addr->sa);
+    if (fd >= 0)
+        option_add(opts, &n, MHD_OPTION_LISTEN_SOCKET, fd, NULL);
+    else
+        option_add(opts, &n, MHD_OPTION_SOCK_ADDR, 0, &addr->sa);
     if (threads > 1) /* one thread is the polling thread itself, without a pool */
         option_add(opts, &n, MHD_OPTION_THREAD_POOL_SIZE, threads, NULL);
     option_add(opts, &n, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -765,7 +801,7 @@ struct http_server *http_server_start(const struct http_config *cfg,
     union listen_addr addr;
     struct netaddr *proxies;
     size_t nproxies;
-    int saved_errno;
+    int saved_errno, fd, bound = 0;
 
     if (http_routes_validate(routes, nroutes, e) != 0 ||
         http_proxies_parse(cfg->trusted_proxies, &proxies, &nproxies, e) != 0)
@@ -791,9 +827,21 @@ struct http_server *http_server_start(const struct http_config *cfg,
     pthread_mutex_init(&srv->bodies_lock, NULL);
     errno = 0;
     srv->guard = guard_start(srv, cfg);
-    srv->daemon = srv->guard ? daemon_start(srv, cfg, &addr, flags, &tls) : NULL;
+    /* libmicrohttpd closes the socket it serves; the caller's is closed here, whatever happens. */
+    fd = cfg->listen_fd > 0 ? fcntl(cfg->listen_fd, F_DUPFD_CLOEXEC, 3) : -1;
+    srv->daemon = srv->guard == NULL || (cfg->listen_fd > 0 && fd < 0)
+                      ? NULL
+                      : daemon_start(srv, cfg, fd, &addr, flags, &tls);
     saved_errno = errno;
     http_tls_free(&tls);
+    if (cfg->listen_fd > 0) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        if (srv->daemon != NULL && getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+            bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                   : ((struct sockaddr_in *)&ss)->sin_port);
+        close(cfg->listen_fd);
+    }
     if (srv->daemon == NULL) {
         http_guard_free(srv->guard);
         pthread_mutex_destroy(&srv->bodies_lock);
@@ -804,7 +852,7 @@ struct http_server *http_server_start(const struct http_config *cfg,
         return NULL;
     }
     info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    srv->port = info && info->port ? info->port : cfg->port;
+    srv->port = bound ? bound : info && info->port ? info->port : cfg->port;
     return srv;
 }
 

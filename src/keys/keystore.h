@@ -100,6 +100,15 @@ int keystore_p11_put(struct keystore *ks, const char *tenant, const char *key_id
                      struct err *e);
 
 /*
+ * Marks a PKCS#11 store failed because it lacks what it should hold (a key
+ * its partner token has): its connection is dropped, a keystore.token_failed
+ * event queued (once until it is opened again), and before it is opened again
+ * its module is initialised again (C_Finalize, C_Initialize), which a module
+ * may need to see a token whose objects went away and came back.
+ */
+void keystore_p11_fail(struct keystore *ks, const char *why);
+
+/*
  * The labels ("<tenant>/<key id>") of every key in a PKCS#11 store, at most
  * max, into labels (each freed by the caller); the count, or -1 with e set.
  */

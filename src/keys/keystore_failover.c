@@ -3,10 +3,14 @@
  * signer's queue of key-store events (see keystore.h).
  *
  * One store is active.  A request that fails on it because the store failed
- * (ERR_UNAVAILABLE) or lacks a key it should hold (ERR_NOT_FOUND) is tried once on the other; if
- * that works the other becomes active and a "keystore.failover" event is
- * queued.  While the backup is active, one request a second is tried on the
- * primary first; when it works the primary is active again
+ * (ERR_UNAVAILABLE) or lacks a key it should hold (ERR_NOT_FOUND) is tried
+ * once on the other; if that works the other becomes active and a
+ * "keystore.failover" event is queued.  A store that lacks a key the other
+ * holds has failed as surely as one that answers with an error (its token's
+ * objects may be gone while its sessions still answer): it is marked so
+ * (keystore_p11_fail), which opens it afresh, module and all, before it is
+ * tried again.  While the backup is active, one request a second is tried on
+ * the primary first; when it works the primary is active again
  * ("keystore.failback").  The events go to the network process, which writes
  * them into the _system audit chain.
  */
@@ -97,6 +101,16 @@ static int store_failed(const struct err *e)
     return e->kind == ERR_UNAVAILABLE || e->kind == ERR_NOT_FOUND || e->kind == ERR_INTERNAL;
 }
 
+/* Store i lacked (tenant, key_id), which the other store holds: i has failed. */
+static void lacked(struct fo_store *s, int i, const char *tenant, const char *key_id)
+{
+    char why[200];
+
+    snprintf(why, sizeof(why), "key %s/%s not found, which the %s token holds", tenant, key_id,
+             role[1 - i]);
+    keystore_p11_fail(s->st[i], why);
+}
+
 /* Makes `to` active after `from` failed with e (or healed); queues the event. */
 static void switch_to(struct fo_store *s, int from, int to, const char *tenant, const char *key_id,
                       const struct err *e)
@@ -169,6 +183,8 @@ static int fo_sign(struct keystore *ks, const char *tenant, const char *key_id, 
             *e = first_e;
         return -1;
     }
+    if (first_e.kind == ERR_NOT_FOUND)
+        lacked(s, first, tenant, key_id);
     if (!probing)
         switch_to(s, first, other, tenant, key_id, &first_e);
     return 0;
@@ -194,6 +210,8 @@ static EVP_PKEY *fo_load(struct keystore *ks, const char *tenant, const char *ke
     k = s->st[1 - active]->ops->load(s->st[1 - active], tenant, key_id, e);
     if (k == NULL && e->kind == ERR_NOT_FOUND && first_e.kind != ERR_NOT_FOUND)
         *e = first_e;
+    if (k != NULL && first_e.kind == ERR_NOT_FOUND)
+        lacked(s, active, tenant, key_id);
     return k;
 }
 

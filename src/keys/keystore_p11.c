@@ -12,6 +12,14 @@
  * reconnection is never given back to the new pool, and an object handle is
  * only used with a session of the connection it was found in.
  *
+ * A token whose objects vanish may still answer every session call: SoftHSM2
+ * whose token files are gone finds no object (CKR_OK) but fails
+ * C_GetTokenInfo.  So a key that is not found counts as "not found" only
+ * while the token itself still answers; a ping checks the token and a key
+ * handle, as signing would use them; and a token that lacks a key its
+ * partner holds (keystore_p11_fail) is opened again only after the module
+ * was initialised again, the one way such a module sees the token come back.
+ *
  * Keys are a private and a public object labelled "<tenant>/<key id>".  The
  * private key signs inside the token (CKM_ECDSA over a digest made here,
  * CKM_RSA_PKCS over a DigestInfo, CKM_EDDSA over the data); OpenSSL encodes
@@ -84,10 +92,12 @@ struct p11_store {
     CK_SESSION_HANDLE *idle;
     int n_idle;
     int64_t last_try;
-    char status[512]; /* why the token is down; "" when up */
-    int failed;       /* it could not be opened again: its return is an event */
-    int missing;      /* the last attempt did not find the token */
-    unsigned mod_gen; /* the module generation the connection belongs to */
+    char status[512];   /* why the token is down; "" when up */
+    int failed;         /* it could not be opened again: its return is an event */
+    int missing;        /* the last attempt did not find the token */
+    int stale;          /* it lacked a key its partner holds (keystore_p11_fail) in ... */
+    unsigned stale_gen; /* ... this module generation: initialise the module before opening */
+    unsigned mod_gen;   /* the module generation the connection belongs to */
     struct p11_key *keys;
 };
 
@@ -369,11 +379,18 @@ static void token_event(struct p11_store *s, const char *action, const char *why
     json_decref(d);
 }
 
-/* Closes the connection's sessions and forgets its handles (lock held). */
+/*
+ * Closes the connection's idle sessions and forgets its handles (lock held).
+ * A session another thread is using stays open until that thread gives it
+ * back (sess_give closes it then): closing it under a running call (as
+ * C_CloseAllSessions would) frees what that call is using, and SoftHSM2
+ * crashes.
+ */
 static void disconnect_locked(struct p11_store *s, const char *why)
 {
     if (s->connected) {
-        s->f->C_CloseAllSessions(s->slot);
+        for (int i = 0; i < s->n_idle; i++)
+            s->f->C_CloseSession(s->idle[i]);
         log_warn("PKCS#11 token %s: failed: %s", s->label, why);
     }
     s->connected = 0;
@@ -406,6 +423,11 @@ static int connect_try(struct p11_store *s, struct err *e)
 
     s->last_try = time_now();
     s->missing = 0;
+    if (s->stale && s->stale_gen == s->mod->gen) {
+        s->missing = 1; /* sess_take initialises the module again, then opens the token */
+        return err_set(e, ERR_UNAVAILABLE, "PKCS#11 token %s: %s", s->label, s->status);
+    }
+    s->stale = 0;
     if (slot_find(s, &s->slot, e) != 0) {
         s->missing = 1;
         goto fail;
@@ -436,8 +458,9 @@ static int connect_try(struct p11_store *s, struct err *e)
     pthread_cond_broadcast(&s->idle_cv);
     return 0;
 fail:
-    if (n > 0)
-        s->f->C_CloseAllSessions(s->slot);
+    /* Only the sessions opened here: a thread may still be using one of an older connection. */
+    for (int i = 0; i < n; i++)
+        s->f->C_CloseSession(s->idle[i]);
     s->n_idle = 0;
     snprintf(s->status, sizeof(s->status), "%s", e->msg);
     return -1;
@@ -512,23 +535,30 @@ static int sess_take(struct p11_store *s, CK_SESSION_HANDLE *h, unsigned *epoch,
 /*
  * Gives a session back.  rv is the last Cryptoki result with it: one that
  * means the token failed breaks the connection (if it is still the one the
- * session came from).
+ * session came from).  A session of a connection that is gone is closed
+ * here, by the one thread using it.  (The module read lock, held since
+ * sess_take, kept the module from being initialised again meanwhile: the
+ * handle is still the module's, not a newer session's.)
  */
 static void sess_give(struct p11_store *s, CK_SESSION_HANDLE h, unsigned epoch, CK_RV rv)
 {
     char why[128];
+    int keep;
 
     pthread_mutex_lock(&s->lock);
-    if (epoch == s->epoch && s->connected) {
-        if (rv_broken(rv)) {
-            snprintf(why, sizeof(why), "%s (0x%lx)", rv_name(rv), (unsigned long)rv);
-            disconnect_locked(s, why);
-        } else {
-            s->idle[s->n_idle++] = h;
-            pthread_cond_signal(&s->idle_cv);
-        }
+    keep = epoch == s->epoch && s->connected;
+    if (keep && rv_broken(rv)) {
+        snprintf(why, sizeof(why), "%s (0x%lx)", rv_name(rv), (unsigned long)rv);
+        disconnect_locked(s, why);
+        keep = 0;
+    }
+    if (keep) {
+        s->idle[s->n_idle++] = h;
+        pthread_cond_signal(&s->idle_cv);
     }
     pthread_mutex_unlock(&s->lock);
+    if (!keep)
+        s->f->C_CloseSession(h);
     pthread_rwlock_unlock(&s->mod->rw);
 }
 
@@ -571,6 +601,21 @@ static int objects_find(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE h, CK_OBJECT_CLAS
     *rv = f->C_FindObjects(h, out, (CK_ULONG)max, &n);
     f->C_FindObjectsFinal(h);
     return *rv == CKR_OK ? (int)n : -1;
+}
+
+/*
+ * Whether the token is still in its slot, initialised: CKR_OK, or the
+ * Cryptoki error (CKR_TOKEN_NOT_PRESENT for a slot without an initialised
+ * token), which breaks the connection.
+ */
+static CK_RV token_check(struct p11_store *s)
+{
+    CK_TOKEN_INFO info;
+    CK_RV rv = s->f->C_GetTokenInfo(s->slot, &info);
+
+    if (rv == CKR_OK && !(info.flags & CKF_TOKEN_INITIALIZED))
+        rv = CKR_TOKEN_NOT_PRESENT;
+    return rv;
 }
 
 /* ---- the key cache ----------------------------------------------------------- */
@@ -634,6 +679,8 @@ static int key_find(struct p11_store *s, CK_SESSION_HANDLE h, unsigned epoch, co
         p = p11_pub_read(s->f, h, po[0], type, rv);
     if (n < 0 || pn < 0 || (pn == 1 && p == NULL && *rv != CKR_OK))
         return rv_err(s, *rv, "finding a key", e);
+    if (n == 0 && (*rv = token_check(s)) != CKR_OK)
+        return rv_err(s, *rv, "a key not found: the token", e);
     if (n == 0)
         return err_set(e, ERR_NOT_FOUND, "key not found");
     if (n > 1 || pn != 1 || p == NULL) {
@@ -1088,21 +1135,54 @@ static int p11_sign(struct keystore *ks, const char *tenant, const char *key_id,
 
 /* ---- health, open, close -------------------------------------------------------- */
 
+/*
+ * Usable as signing would use it: a logged-in session, the token in its
+ * slot, and (if a key was found on this connection) that key's handle.
+ */
 static int p11_ping(struct keystore *ks, struct err *e)
 {
     struct p11_store *s = (struct p11_store *)ks;
     CK_SESSION_HANDLE h;
     CK_SESSION_INFO info;
+    CK_OBJECT_HANDLE priv = CK_INVALID_HANDLE;
+    CK_BBOOL can_sign = CK_FALSE;
+    CK_ATTRIBUTE sign_attr = {CKA_SIGN, &can_sign, sizeof(can_sign)};
     CK_RV rv;
     unsigned epoch;
 
     if (sess_take(s, &h, &epoch, e) != 0)
         return -1;
+    pthread_mutex_lock(&s->lock);
+    if (s->epoch == epoch && s->keys != NULL)
+        priv = s->keys->priv;
+    pthread_mutex_unlock(&s->lock);
     rv = s->f->C_GetSessionInfo(h, &info);
     if (rv == CKR_OK && info.state != CKS_RW_USER_FUNCTIONS && info.state != CKS_RO_USER_FUNCTIONS)
         rv = CKR_USER_NOT_LOGGED_IN;
+    if (rv == CKR_OK)
+        rv = token_check(s);
+    if (rv == CKR_OK && priv != CK_INVALID_HANDLE)
+        rv = s->f->C_GetAttributeValue(h, priv, &sign_attr, 1);
     sess_give(s, h, epoch, rv);
-    return rv == CKR_OK ? 0 : rv_err(s, rv, "session check", e);
+    return rv == CKR_OK ? 0 : rv_err(s, rv, "health check", e);
+}
+
+void keystore_p11_fail(struct keystore *ks, const char *why)
+{
+    struct p11_store *s = (struct p11_store *)ks;
+
+    pthread_rwlock_rdlock(&s->mod->rw);
+    pthread_mutex_lock(&s->lock);
+    generation_check_locked(s);
+    disconnect_locked(s, why);
+    s->stale = 1;
+    s->stale_gen = s->mod->gen;
+    s->last_try = 0; /* the next request initialises the module again at once (if due) */
+    if (!s->failed)
+        token_event(s, "keystore.token_failed", why);
+    s->failed = 1;
+    pthread_mutex_unlock(&s->lock);
+    pthread_rwlock_unlock(&s->mod->rw);
 }
 
 static void p11_describe(struct keystore *ks, char *buf, size_t len)

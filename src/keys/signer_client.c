@@ -135,11 +135,16 @@ static void fd_timeout(int fd, int seconds)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-/* Waits for a child to exit. */
+/* Waits for the child to exit; one that a signal ended (a crash) is logged. */
 static void child_reap(pid_t pid)
 {
-    while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+    int status = 0;
+
+    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+    if (pid > 0 && WIFSIGNALED(status))
+        log_error("signer: process %d was ended by signal %d (%s)", (int)pid, WTERMSIG(status),
+                  strsignal(WTERMSIG(status)));
 }
 
 /*

@@ -3,16 +3,29 @@
 Each test module gets its own instance (`vouchd init` in a temporary directory,
 then `vouchd -c`), stopped by PID at the end.  Checks use tools no one here
 wrote: openssl, GnuTLS certtool, curl and python3-cryptography.
+
+Rules this file gives the suite (tracker issue 25):
+- no fixed sleep as synchronisation: wait_for() waits on a condition, with a deadline;
+- no guessed port: an instance's ports are picked by the kernel and held by the test
+  (port_hold) for the instance's life; vouchd binds them itself beside the holder
+  (listen_reuse_port) and reports them on its start line, which is checked.  They are known
+  before `vouchd init`, which writes the public one into the certificates it makes (CDP,
+  AIA), and stay the same across restarts, so the node keeps its name (and its leases).
+  (vouchd with port 0 takes an ephemeral port and reports it: test_setup.py.)
+- every read from a child process has a timeout (read_line, subprocess timeouts);
+- under make (VOUCH_TEST_TARGET set) a skipped test is an error unless it is marked
+  runs_in(targets..., why=...): it names where it runs and why it cannot run here.
 """
 import json
 import os
+import select
 import socket
 import ssl
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
+import weakref
 
 import pytest
 from cryptography import x509
@@ -51,9 +64,10 @@ def _ephemeral_low():
 
 
 def free_port():
-    """A loopback port free now, for a server the test starts next.  It is picked below the
-    kernel's ephemeral range: a port from that range (what binding port 0 gives) can be taken
-    as the local end of any outgoing connection before the server binds it."""
+    """A loopback port free now, for a server not of ours that the test starts next (a DNS or
+    SMTP server, HAProxy, PostgreSQL); vouchd's own ports are held with port_hold instead.  It is
+    picked below the kernel's ephemeral range: a port from that range (what binding port 0
+    gives) can be taken as the local end of any outgoing connection before the server binds it."""
     import random
     high = _ephemeral_low() - 1
     for _ in range(200):
@@ -67,6 +81,101 @@ def free_port():
     raise RuntimeError("no free loopback port below the ephemeral range")
 
 
+# The make target running the suite (integration, integration-hsm, integration-pg, ...): the
+# CI path.  Unset when pytest is run by hand.
+TARGET = os.environ.get("VOUCH_TEST_TARGET")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "runs_in(*targets, why): runs only under these make targets; elsewhere it is "
+        "skipped, naming them and why it cannot run there")
+
+
+def _runs_elsewhere(item):
+    """The runs_in mark of item when the make target running it is not one it names; else None."""
+    mark = item.get_closest_marker("runs_in")
+    if mark is None:
+        return None
+    assert mark.kwargs.get("why"), f"{item.nodeid}: runs_in needs why= (why it cannot run here)"
+    return mark if TARGET and TARGET not in mark.args else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    mark = _runs_elsewhere(item)
+    if mark is not None:
+        pytest.skip(f"runs under make {' / '.join(mark.args)}, not {TARGET}: {mark.kwargs['why']}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under make, a skip fails the test unless the test is marked runs_in and the target
+    running it is not one it names (whichever skip came first: the mark's or a skipif's)."""
+    outcome = yield
+    report = outcome.get_result()
+    if TARGET and report.skipped and _runs_elsewhere(item) is None:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = (f"skipped under make {TARGET}, which is on the CI path: {reason} "
+                           "(mark it runs_in(..., why=...) if it cannot run there)")
+
+
+def wait_for(condition, timeout=30, what=None, interval=0.05):
+    """Calls condition() until it returns something true, which is returned; fails the test
+    (naming what, and the last value) if timeout seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout} s for {what or condition.__name__}: "
+                                 f"last {value!r}")
+        time.sleep(interval)
+
+
+def holds_for(condition, seconds, what=None, interval=0.1):
+    """Asserts that condition() stays true for the whole window: the check of something that
+    must not happen (a second run, an event sent twice), watched for as long as the jobs that
+    could do it need to run several times.  Not a wait: it fails as soon as the condition does."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = condition()
+        assert value, f"{what or condition.__name__} stopped holding: {value!r}"
+        if time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def read_line(proc, timeout, what="child", stream=None):
+    """One line (bytes decoded) from proc's stdout pipe (or stream, another of its pipes),
+    waiting at most timeout seconds; "" at end of file.  Reads byte by byte from the file
+    descriptor: nothing after the line is taken from the pipe."""
+    fd = (stream or proc.stdout).fileno()
+    line = b""
+    deadline = time.monotonic() + timeout
+    while not line.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise TimeoutError(f"{what}: no line within {timeout} s (so far {line!r})")
+        byte = os.read(fd, 1)
+        if not byte:
+            break
+        line += byte
+    return line.decode()
+
+
+def port_hold():
+    """A loopback port picked by the kernel, held until the returned socket is closed: bound
+    with SO_REUSEPORT and not listening, so connections to it are refused until a server of
+    ours binds it too (vouchd with listen_reuse_port = yes), and no one else can take it."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.bind(("127.0.0.1", 0))
+    return s
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -77,14 +186,35 @@ class Response:
         return json.loads(self.body)
 
 
+START_SECONDS = 120  # a start under ASan with keys in SoftHSM2 on a busy machine
+
+
+def vouchd_start(conf, env, log, what="vouchd"):
+    """Starts vouchd -c conf; (process, its start line as a dict).  The start line is read with
+    a deadline; a vouchd that exits or hangs before it is stopped and the error names its log."""
+    proc = subprocess.Popen([VOUCHD, "-c", conf], stdout=subprocess.PIPE, stderr=log, env=env)
+    try:
+        line = read_line(proc, START_SECONDS, what)
+    except TimeoutError:
+        line = ""
+    if not line:
+        proc.kill()
+        proc.wait(30)
+        proc.stdout.close()
+        raise RuntimeError(f"{what} did not start (log: {log.name})")
+    return proc, json.loads(line)
+
+
 class Server:
     """One vouch instance: `vouchd init` then `vouchd -c`, on loopback."""
 
     def __init__(self, base, tls=False, conf=None, env=None, init_args=()):
         self.dir = os.path.join(base, "inst")
         self.tls = tls
-        self.api_port = free_port()
-        self.public_port = free_port()
+        holds = [port_hold(), port_hold()]
+        for h in holds:
+            weakref.finalize(self, h.close)
+        self.api_port, self.public_port = (h.getsockname()[1] for h in holds)
         cmd = [VOUCHD, "init", self.dir, "--api-port", str(self.api_port),
                "--public-port", str(self.public_port), "--json"]
         if not tls:
@@ -104,22 +234,21 @@ class Server:
         # The CRL scheduler looks every second, so tests can watch it work.
         with open(os.path.join(self.dir, "vouchd.conf"), "a") as f:
             f.write("crl_check_seconds = 1\nocsp_check_seconds = 1\naudit_checkpoint_seconds = 1\n"
-                    + (conf or ""))
+                    "listen_reuse_port = yes\n" + (conf or ""))
         self.log_path = os.path.join(base, "vouchd.log")
         self.start()
 
     def start(self):
-        """Starts vouchd on the instance (again, after stop(): same config, database, keys)."""
+        """Starts vouchd on the instance (again, after stop(): same config, database, keys,
+        ports)."""
         self.log = open(self.log_path, "a")
-        self.proc = subprocess.Popen([VOUCHD, "-c", os.path.join(self.dir, "vouchd.conf")],
-                                     stdout=subprocess.PIPE, stderr=self.log, text=True,
-                                     env=self.env)
-        line = self.proc.stdout.readline()
-        if not line:
-            self.stop()
-            raise RuntimeError("vouchd did not start: " + open(self.log_path).read())
-        ports = json.loads(line)
-        assert ports["api_port"] == self.api_port
+        try:
+            self.proc, ports = vouchd_start(os.path.join(self.dir, "vouchd.conf"), self.env,
+                                            self.log)
+        except RuntimeError:
+            self.log.close()
+            raise RuntimeError("vouchd did not start: " + open(self.log_path).read()[-3000:])
+        assert (ports["api_port"], ports["public_port"]) == (self.api_port, self.public_port), ports
         scheme = "https" if self.tls else "http"
         self.url = f"{scheme}://127.0.0.1:{self.api_port}"
         self.public_url = f"http://127.0.0.1:{self.public_port}"
@@ -132,7 +261,8 @@ class Server:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-                self.proc.wait()
+                self.proc.wait(30)
+        self.proc.stdout.close()
         self.log.close()
         # A PostgreSQL database stays (tests read it after a stop); the server goes at the end.
 
@@ -228,6 +358,7 @@ class SoftHSM:
         self.env = {"SOFTHSM2_CONF": self.conf}
         self.pin_file = write(os.path.join(self.base, "pin"), SOFTHSM_PIN + "\n")
         self.dirs = {}
+        self.away = set()
         for label in ("vouch-a", "vouch-b"):
             before = set(os.listdir(self.tokens))
             subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label,
@@ -244,9 +375,18 @@ class SoftHSM:
     def fail(self, label):
         """The token's files leave the token directory: the token is gone."""
         os.rename(self.dirs[label], os.path.join(self.base, "away-" + label))
+        self.away.add(label)
 
     def heal(self, label):
-        os.rename(os.path.join(self.base, "away-" + label), self.dirs[label])
+        """The token's files come back (nothing to do if they are there)."""
+        if label in self.away:
+            os.rename(os.path.join(self.base, "away-" + label), self.dirs[label])
+            self.away.discard(label)
+
+    def heal_all(self):
+        """Every failed token back: what a test that failed half-way leaves is undone."""
+        for label in list(self.away):
+            self.heal(label)
 
 
 @pytest.fixture(scope="module")

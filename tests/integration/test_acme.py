@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID
 
 from acme_client import Client, Key, ari_cert_id, b64u, jws
-from conftest import Server, free_port, own_token, refusals_audited, refused_total
+from conftest import Server, free_port, own_token, refusals_audited, refused_total, wait_for
 
 ENDPOINT = "web"
 
@@ -33,13 +33,14 @@ class ChallTestSrv:
              "-https01", "", "-tlsalpn01", "", "-management", f"127.0.0.1:{self.mgmt_port}",
              "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
+        def answers():
             try:
                 self.call("set-default-ipv4", {"ip": "127.0.0.1"})
-                return
+                return True
             except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("pebble-challtestsrv did not start")
+                return self.proc.poll() is not None  # exited: stop waiting, and say so
+        wait_for(answers, 10, "pebble-challtestsrv's management port")
+        assert self.proc.poll() is None, "pebble-challtestsrv exited"
 
     def call(self, what, body):
         req = urllib.request.Request(f"http://127.0.0.1:{self.mgmt_port}/{what}",
@@ -129,13 +130,9 @@ def client(server, key=None):
 
 
 def wait_status(c, url, want, timeout=30):
-    """Polls an object by POST-as-GET until its status is one of want."""
-    end = time.time() + timeout
-    while True:
-        obj = c.post(url, None).json()
-        if obj["status"] in want or time.time() > end:
-            return obj
-        time.sleep(0.2)
+    """Polls an object by POST-as-GET until its status is one of want; the object."""
+    return wait_for(lambda: (lambda obj: obj["status"] in want and obj)(c.post(url, None).json()),
+                    timeout, f"{url} to be {' or '.join(want)}", interval=0.2)
 
 
 def http01(c, responder, order, want="valid"):

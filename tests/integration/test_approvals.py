@@ -5,11 +5,10 @@ import http.server
 import json
 import os
 import threading
-import time
 
 import pytest
 
-from conftest import Server, make_csr, own_token
+from conftest import Server, make_csr, own_token, wait_for
 
 
 class Receiver:
@@ -34,13 +33,10 @@ class Receiver:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def wait(self, event, count=1, timeout=15):
-        end = time.time() + timeout
-        while time.time() < end:
-            got = [json.loads(b) for h, b in self.events if json.loads(b)["event"] == event]
-            if len(got) >= count:
-                return got
-            time.sleep(0.1)
-        raise AssertionError(f"no {event} event: {[json.loads(b)['event'] for h, b in self.events]}")
+        def got():
+            found = [json.loads(b) for h, b in self.events if json.loads(b)["event"] == event]
+            return len(found) >= count and found
+        return wait_for(got, timeout, f"{count} {event} event(s)")
 
     def stop(self):
         self.httpd.shutdown()
@@ -142,6 +138,44 @@ def test_two_approvals_by_distinct_officers_never_the_requester(server, people, 
     server.api("DELETE", "/workflows/profile:tls-server", expect=204)
 
 
+def stored_certs(server, cn):
+    return int(server.sql("SELECT count(*) FROM certs WHERE tenant = 'default' AND sans LIKE ?",
+                          (f"%{cn}%",))[0][0])
+
+
+def test_one_principal_with_two_tokens_gives_one_approval_only(server, people):
+    """M = 2: officer1 holds a second token of its own; the approval given with the second
+    token is refused as the same approver's, the request stays pending with one approval,
+    and no certificate exists until a second principal approves."""
+    server.api("PUT", "/workflows/profile:tls-server", {"required": 2, "expires_hours": 24})
+    try:
+        approve_with_two_tokens(server, people)
+    finally:
+        server.api("DELETE", "/workflows/profile:tls-server", expect=204)
+
+
+def approve_with_two_tokens(server, people):
+    laptop = server.api("POST", "/tokens", {"name": "officer1-laptop",
+                                            "principal": people["officer1_id"]}, expect=201)
+    second = laptop["token"]
+    assert second != people["officer1"]
+    rid = submit_issue(server, people["requester"], "two-tokens.example")["id"]
+    one = approve(server, people["officer1"], rid)
+    assert one["status"] == "pending" and len(one["approvals"]) == 1
+    r = approve(server, second, rid, expect=409)
+    assert "already approved" in r["detail"], r
+    req = server.api("GET", f"/requests/{rid}")
+    assert req["status"] == "pending" and len(req["approvals"]) == 1, req
+    assert stored_certs(server, "two-tokens.example") == 0
+    refused = [e for e in server.audit() if e["action"] == "request.approve"
+               and e["object"] == rid and e["result"] == "refused"]
+    assert len(refused) == 1 and refused[0]["actor"] == laptop["id"], refused
+    # A second person completes it: exactly one certificate.
+    done = approve(server, people["officer2"], rid)
+    assert done["status"] == "done" and done["result"]["status"] == 201, done
+    assert stored_certs(server, "two-tokens.example") == 1
+
+
 def test_m_of_n_revocation_only_by_the_named_approvers(server, people, hook, receiver):
     serial = submit_issue(server, people["requester"], "mofn.example", expect=201)["serial"]
     server.api("PUT", "/workflows/cert.revoke",
@@ -153,6 +187,8 @@ def test_m_of_n_revocation_only_by_the_named_approvers(server, people, hook, rec
     r = approve(server, people["officer1"], rid, expect=403)
     assert "not one of" in r["detail"]
     approve(server, people["requester"], rid, expect=403)  # listed, but its own request
+    # Neither refusal counted.
+    assert server.api("GET", f"/requests/{rid}")["approvals"] == []
     approve(server, people["officer2"], rid)
     assert server.api("GET", f"/certificates/{serial}")["status"] == "good"
     done = approve(server, people["officer3"], rid)
@@ -178,21 +214,21 @@ def test_rejection_expiry_and_what_cannot_wait(server, people, hook):
                    token=people["officer1"])
     assert r["status"] == "rejected" and r["reason"] == "not our domain"
     approve(server, people["officer2"], rid, expect=409)
+    assert server.api("GET", f"/requests/{rid}")["status"] == "rejected"
+    assert stored_certs(server, "reject.example") == 0
 
     rid = submit_issue(server, people["requester"], "late.example")["id"]
     server.sql("UPDATE requests SET expires = 1 WHERE id = ?", (rid,))
     r = approve(server, people["officer1"], rid, expect=409)
     assert "expired" in r["detail"]
     assert server.api("GET", f"/requests/{rid}")["status"] == "expired"
+    assert stored_certs(server, "late.example") == 0
 
     # The scheduler expires pending requests by itself too.
     rid = submit_issue(server, people["requester"], "later.example")["id"]
     server.sql("UPDATE requests SET expires = 1 WHERE id = ?", (rid,))
-    for _ in range(50):
-        if server.api("GET", f"/requests/{rid}")["status"] == "expired":
-            break
-        time.sleep(0.2)
-    assert server.api("GET", f"/requests/{rid}")["status"] == "expired"
+    wait_for(lambda: server.api("GET", f"/requests/{rid}")["status"] == "expired", 10,
+             "the scheduler to expire the request")
     assert server.api("GET", "/requests?status=pending")["requests"] == []
     mine = server.api("GET", f"/requests?requester={people['requester_id']}")["requests"]
     assert len(mine) >= 3 and all(r["requester"] == people["requester_id"] for r in mine)

@@ -1,6 +1,5 @@
 """The audit chain, its verification, and the vouch CLI end to end."""
 import json
-import os
 
 from conftest import make_csr, run, write
 
@@ -60,6 +59,19 @@ def test_cli_issue_revoke_crl_and_inspect(server, tmp_path):
     assert [c["serial"] for c in listed["certificates"]] == [serial]
     server.cli("cert", "revoke", serial, "--reason", "cessationOfOperation")
     server.cli("crl", "generate", "issuing", "-o", str(tmp_path / "crl.pem"))
+    # The CRL as openssl reads it: signed by the issuing CA, and the revoked serial's entry
+    # carries the reason given on the command line.
+    issuing = write(tmp_path / "issuing.pem", server.api("GET", "/cas/issuing")["certificate"])
+    p = run("openssl", "crl", "-in", str(tmp_path / "crl.pem"), "-CAfile", issuing, "-noout",
+            "-text")
+    assert "verify OK" in p.stderr, p.stderr
+    entries = {}
+    for block in p.stdout.split("Serial Number: ")[1:]:
+        number, rest = block.split("\n", 1)
+        entries[number.strip().lower().lstrip("0")] = rest.split("Signature Algorithm")[0]
+    assert serial in entries, (serial, list(entries))
+    assert "X509v3 CRL Reason Code" in entries[serial], entries[serial]
+    assert "Cessation Of Operation" in entries[serial], entries[serial]
     out = server.cli("inspect", str(tmp_path / "crl.pem")).stdout
     assert "Cessation Of Operation" in out or "cessationOfOperation" in out
     out = server.cli("inspect", str(tmp_path / "cli.pem")).stdout

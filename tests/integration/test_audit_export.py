@@ -3,14 +3,13 @@ import base64
 import hashlib
 import json
 import os
-import time
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from conftest import Server, make_csr, other_tenant, run, write
+from conftest import Server, make_csr, other_tenant, run, wait_for, write
 
 GENESIS = "0" * 64
 
@@ -27,13 +26,11 @@ def row_hash(r):
 
 def wait_checkpoint_at_head(s, tenant="default", token="admin"):
     """Waits until the periodic checkpoint signs the current head; returns the checkpoints."""
-    for _ in range(100):
+    def at_head():
         head = s.audit(tenant, token=token)[-1]["seq"]
         cps = s.request("GET", f"/api/v1/t/{tenant}/audit/checkpoints", token=token).json()
-        if cps["checkpoints"] and cps["checkpoints"][-1]["seq"] == head:
-            return cps
-        time.sleep(0.1)
-    raise AssertionError("no checkpoint at the chain head")
+        return cps["checkpoints"] and cps["checkpoints"][-1]["seq"] == head and cps
+    return wait_for(at_head, 10, "a checkpoint at the chain head")
 
 
 def verify_export(lines):
@@ -232,12 +229,9 @@ def test_the_cli_exports_the_whole_chain_page_by_page(server, tmp_path):
 
 
 def test_the_system_chain_is_checkpointed_verified_and_exported(server, tmp_path):
-    import time
-    for _ in range(50):
-        v = server.request("GET", "/api/v1/audit/verify", token="system").json()
-        if v["checkpoints"] > 0:
-            break
-        time.sleep(0.2)
+    v = wait_for(lambda: (lambda v: v["checkpoints"] > 0 and v)(
+        server.request("GET", "/api/v1/audit/verify", token="system").json()), 10,
+        "the system chain's first checkpoint")
     assert v["ok"] is True and v["checkpoints"] > 0, v
     p = server.cli("system", "verify", token=server.system_token)
     assert "audit chain of _system:" in p.stdout and "intact" in p.stdout

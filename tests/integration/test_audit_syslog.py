@@ -4,8 +4,8 @@ import ipaddress
 import os
 import re
 import signal
+import socket
 import subprocess
-import time
 
 import pytest
 from cryptography import x509
@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import Server, free_port, make_csr, other_tenant, write
+from conftest import Server, free_port, make_csr, other_tenant, wait_for, write
 
 RSYSLOGD = "/usr/sbin/rsyslogd"
 pytestmark = pytest.mark.skipif(not os.path.exists(RSYSLOGD), reason="rsyslog not installed")
@@ -46,11 +46,9 @@ class Rsyslog:
         self.log = open(os.path.join(self.dir, "rsyslogd.log"), "w")
         self.proc = subprocess.Popen([RSYSLOGD, "-n", "-f", conf, "-i", self.pidfile],
                                      stdout=self.log, stderr=self.log)
-        for _ in range(100):
-            if os.path.exists(self.pidfile):
-                break
-            time.sleep(0.05)
-        time.sleep(0.2)
+        wait_for(lambda: self.proc.poll() is not None or listening(port), 20,
+                 f"rsyslogd listening on {port}")
+        assert self.proc.poll() is None, open(self.log.name).read()
 
     def stop(self):
         if self.proc.poll() is None:
@@ -74,13 +72,18 @@ class Rsyslog:
         return out
 
     def wait_for(self, count_fn, timeout=20):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            got = self.messages()
-            if count_fn(got):
-                return got
-            time.sleep(0.1)
-        raise AssertionError(f"rsyslog got {len(self.messages())} messages")
+        return wait_for(lambda: (lambda got: count_fn(got) and got)(self.messages()), timeout,
+                        "rsyslog's messages")
+
+
+def listening(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_log(server, text, timeout=20):
+    return wait_for(lambda: text in open(server.log_path).read(), timeout,
+                    f"{text!r} in {server.log_path}")
 
 
 def seqs(msgs, tenant="default"):
@@ -130,7 +133,8 @@ def test_events_wait_for_a_receiver_that_is_down_and_none_is_sent_twice(tmp_path
     rs = None
     try:
         s.api("POST", "/entities", {"name": "while-down", "kind": "device"}, expect=201)
-        time.sleep(1.5)
+        # vouchd tried the receiver while it was down, with the event waiting.
+        wait_log(s, f"audit forwarding: cannot connect to 127.0.0.1:{port}")
         rs = Rsyslog(tmp_path / "rs", port)
         n = len(s.audit())
         rs.wait_for(lambda got: len(seqs(got)) >= n)
@@ -139,9 +143,10 @@ def test_events_wait_for_a_receiver_that_is_down_and_none_is_sent_twice(tmp_path
         s.start()
         s.api("POST", "/entities", {"name": "after-restart", "kind": "device"}, expect=201)
         n = len(s.audit())
-        got = rs.wait_for(lambda got: len(seqs(got)) >= n)
-        time.sleep(1.5)
-        assert seqs(rs.messages()) == list(range(1, n + 1))
+        # Events go out in order from the last one delivered: anything sent twice after the
+        # restart would arrive before the last event, which is waited for.
+        got = rs.wait_for(lambda got: n in seqs(got))
+        assert seqs(got) == list(range(1, n + 1))
         assert [m["msgid"] for m in got].count("entity.create") == 2
     finally:
         s.stop()
@@ -196,9 +201,8 @@ def test_events_reach_rsyslog_over_tls_and_only_a_receiver_the_ca_vouches_for(tm
         msgs = rs.wait_for(lambda got: len(seqs(got)) >= n)
         assert "entity.create" in [m["msgid"] for m in msgs]
         # The instance trusting another CA refuses the receiver: nothing of it arrives.
-        time.sleep(1.5)
+        wait_log(wrong, f"TLS with 127.0.0.1:{port} failed")
         assert len(seqs(rs.messages())) == n
-        assert "TLS with 127.0.0.1" in open(wrong.log_path).read()
     finally:
         s.stop()
         wrong.stop()

@@ -10,7 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from conftest import VOUCH, make_csr, own_token, write
+from conftest import VOUCH, make_csr, own_token, read_line, write
 
 REQUEST_ID = re.compile(r"req-[0-9a-f]{16}")
 
@@ -52,7 +52,7 @@ class Waiting:
         self.proc = subprocess.Popen([VOUCH, *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True,
                                      env=cli_env(server, token))
-        self.first = self.proc.stderr.readline()
+        self.first = read_line(self.proc, 60, "vouch --wait", self.proc.stderr)
         m = REQUEST_ID.search(self.first)
         if m is None:
             self.proc.kill()

@@ -4,9 +4,7 @@ uploaded CA certificate); a certificate maps to a principal by issuer and subjec
 SHA-256 fingerprint.  An unknown issuer, an expired or revoked certificate, or one that maps to
 no principal is refused with 401 and an audit event."""
 import datetime
-import hashlib
 import json
-import os
 import ssl
 import urllib.error
 import urllib.request
@@ -32,6 +30,10 @@ def tls_server(tmp_path_factory):
           tenant="cc", token=admin)
     s.api("POST", "/cas", {"name": "cc-ca", "subject": "/CN=CC Clients", "parent": "cc-root"},
           expect=201, tenant="cc", token=admin)
+    # The tenant's own CA trusted for client certificates (each test below relies on this only,
+    # never on what another test made).
+    s.api("POST", "/client-cas", {"name": "own", "ca": "cc-ca"}, expect=201, tenant="cc",
+          token=admin)
     s.cc_admin = admin
     yield s
     s.stop()
@@ -105,8 +107,6 @@ def refusals(server, expected=None):
 
 def test_certificate_of_a_tenant_ca_maps_by_issuer_and_subject(tls_server, tmp_path):
     s = tls_server
-    s.api("POST", "/client-cas", {"name": "own", "ca": "cc-ca"}, expect=201, tenant="cc",
-          token=s.cc_admin)
     cert, key, rec = issue_client(s, "alice")
     p = s.api("POST", "/principals", {"name": "alice", "kind": "user",
                                       "client_cert": {"issuer": "CN=CC Clients",
@@ -158,8 +158,16 @@ def test_unknown_issuer_and_expired_certificates_are_refused_and_audited(tls_ser
     generated = lambda: len([e for e in s.audit("cc", token=s.cc_admin)
                              if e["action"] == "key.generate" and e["actor"] != "system"])
     before = generated()
+    # carol is a principal of the tenant's own CA; a certificate with her name from another
+    # issuer is not hers.
+    p = s.api("POST", "/principals", {"name": "carol", "kind": "user",
+                                      "client_cert": {"issuer": "CN=CC Clients",
+                                                      "subject": "CN=carol"}},
+              expect=201, tenant="cc", token=s.cc_admin)
+    s.api("POST", "/roles/bind", {"principal": p["id"], "role": "tenant-admin"}, expect=201,
+          tenant="cc", token=s.cc_admin)
     stranger, skey = outside_ca("Stranger CA")
-    pem, key, _ = leaf(stranger, skey, "alice")  # alice's name, another issuer
+    pem, key, _ = leaf(stranger, skey, "carol")  # carol's name, another issuer
     seen = refusals(s)
     status, body = call(s, tmp_path, pem, key, "POST", T + "/keys", {})
     assert status == 401 and json.loads(body)["error"] == "unauthorized"
@@ -198,5 +206,11 @@ def test_bad_client_ca_and_mapping_input(tls_server):
         r = s.request("POST", T + "/principals", {"name": "m", "kind": "user", "client_cert": m},
                       token=s.cc_admin)
         assert r.status == 400, m
-    assert s.request("DELETE", T + "/client-cas/partner2", token=s.cc_admin).status == 204
-    assert s.request("DELETE", T + "/client-cas/partner2", token=s.cc_admin).status == 404
+    doomed, _ = outside_ca("Doomed CA")
+    s.api("POST", "/client-cas", {"name": "doomed", "certificate": doomed.public_bytes(
+        serialization.Encoding.PEM).decode()}, expect=201, tenant="cc", token=s.cc_admin)
+    assert s.request("DELETE", T + "/client-cas/doomed", token=s.cc_admin).status == 204
+    assert s.request("DELETE", T + "/client-cas/doomed", token=s.cc_admin).status == 404
+    names = {c["name"] for c in s.api("GET", "/client-cas", tenant="cc",
+                                      token=s.cc_admin)["client_cas"]}
+    assert "doomed" not in names and "own" in names

@@ -6,7 +6,7 @@ python3-cryptography, never with our own parsers.
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
-from conftest import make_csr, run, write
+from conftest import make_csr, run, wait_for, write
 
 
 def make_ca(server, name, **options):
@@ -233,8 +233,6 @@ def test_a_new_ca_publishes_every_scope_and_the_cli_fetches_them(server, tmp_pat
 
 
 def test_the_scheduler_publishes_deltas_on_their_own_schedule(server):
-    import os
-    import time
     make_ca(server, "timed", delta_crl_interval_minutes=5)
     full = server.api("GET", "/cas/timed/crl")["number"]
     delta = server.api("GET", "/cas/timed/crl?delta=true")["number"]
@@ -243,22 +241,18 @@ def test_the_scheduler_publishes_deltas_on_their_own_schedule(server):
         server.sql("UPDATE crls SET this_update = this_update - ? WHERE tenant = 'default' "
                    f"AND ca = 'timed' AND delta_base {kind} 0", (seconds,))
 
-    def wait_for(kind, above):
-        for _ in range(100):
-            n = server.api("GET", f"/cas/timed/crl?delta={kind}")["number"]
-            if n > above:
-                return n
-            time.sleep(0.1)
-        raise AssertionError(f"no new {kind} CRL")
+    def wait_crl(kind, above):
+        return wait_for(lambda: (lambda n: n > above and n)(
+            server.api("GET", f"/cas/timed/crl?delta={kind}")["number"]), 10, f"a new {kind} CRL")
 
     backdate(">", 6 * 60)  # the delta interval has passed: a delta alone
-    delta2 = wait_for("true", delta)
+    delta2 = wait_crl("true", delta)
     assert server.api("GET", "/cas/timed/crl")["number"] == full
     assert server.api("GET", "/cas/timed/crl?delta=true")["delta_base"] == full
     events = [e for e in server.audit() if e["object"] == "timed" and e["actor"] == "scheduler"]
     assert events[-1]["action"] == "crl.delta"
 
     backdate("=", 2 * 3600)  # the complete CRL's interval has passed: both
-    full2 = wait_for("false", full)
-    assert wait_for("true", delta2) > full2
+    full2 = wait_crl("false", full)
+    assert wait_crl("true", delta2) > full2
     assert server.api("GET", "/cas/timed/crl?delta=true")["delta_base"] == full2

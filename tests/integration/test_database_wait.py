@@ -12,12 +12,11 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import PG_URL, VOUCHD, Server, free_port
+from conftest import PG_URL, VOUCHD, Server, free_port, read_line, wait_for
 
 
 def conf_set(server, **values):
@@ -35,7 +34,7 @@ def conf_set(server, **values):
 def start(server):
     log = open(server.log_path, "a")
     proc = subprocess.Popen([VOUCHD, "-c", os.path.join(server.dir, "vouchd.conf")],
-                            stdout=subprocess.PIPE, stderr=log, text=True, env=server.env)
+                            stdout=subprocess.PIPE, stderr=log, env=server.env)
     log.close()
     return proc
 
@@ -46,57 +45,85 @@ def listening(port):
 
 
 def wait_log(server, pattern, seconds=10):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if re.search(pattern, open(server.log_path).read()):
-            return True
-        time.sleep(0.1)
-    return False
+    return wait_for(lambda: re.search(pattern, open(server.log_path).read()), seconds,
+                    f"{pattern!r} in vouchd's log")
+
+
+class Refuser:
+    """A 'database' that accepts each connection and closes it at once, counting them: every
+    attempt vouchd makes to open its database is one connection here."""
+
+    def __init__(self):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", free_port()))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.attempts = 0
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.attempts += 1
+            client.close()
+
+    def close(self):
+        self.listener.close()
 
 
 @pytest.fixture
 def stopped(tmp_path):
-    """An initialised instance, stopped, whose database is moved to a port where nothing listens."""
+    """An initialised instance, stopped, whose database is a Refuser; (server, refuser)."""
     server = Server(str(tmp_path))
     server.stop()
-    conf_set(server, database=f"postgresql://vouch@127.0.0.1:{free_port()}/vouch?connect_timeout=2")
-    return server
+    refuser = Refuser()
+    conf_set(server, database=f"postgresql://vouch@127.0.0.1:{refuser.port}/vouch"
+                              "?connect_timeout=2")
+    yield server, refuser
+    refuser.close()
 
 
 def test_waits_opening_nothing_and_stops_on_sigterm(stopped):
-    conf_set(stopped, database_wait_seconds=60)
-    proc = start(stopped)
+    server, refuser = stopped
+    conf_set(server, database_wait_seconds=60)
+    proc = start(server)
     try:
-        assert wait_log(stopped, r"waiting for the database"), open(stopped.log_path).read()
-        time.sleep(1.5)
+        wait_log(server, r"waiting for the database")
+        # It keeps trying (once a second) instead of giving up.
+        wait_for(lambda: refuser.attempts >= 3 or proc.poll() is not None, 30,
+                 "three attempts to open the database")
         assert proc.poll() is None, "vouchd gave up instead of waiting"
         # Nothing is served while there is no database: no listener, no ports line.
-        assert not listening(stopped.api_port)
-        assert not listening(stopped.public_port)
+        assert not listening(server.api_port)
+        assert not listening(server.public_port)
         assert not select.select([proc.stdout], [], [], 0)[0]
-        started = time.time()
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 1
-        assert time.time() - started < 5, "SIGTERM did not end the wait"
+        # With 60 s of waiting left, only the signal can end it within the deadline.
+        assert proc.wait(20) == 1, "SIGTERM did not end the wait"
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert "stopped while waiting for the database" in open(stopped.log_path).read()
+    assert "stopped while waiting for the database" in open(server.log_path).read()
 
 
 def test_gives_up_after_database_wait_seconds(stopped):
-    conf_set(stopped, database_wait_seconds=2)
-    started = time.time()
-    proc = start(stopped)
+    """database_wait_seconds = 2: a first attempt and at least one more a second later, then
+    status 1 naming the database."""
+    server, refuser = stopped
+    conf_set(server, database_wait_seconds=2)
+    proc = start(server)
     try:
         assert proc.wait(30) == 1
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert time.time() - started >= 2
-    assert re.search(r"database: .*cannot connect", open(stopped.log_path).read())
+    assert refuser.attempts >= 2, "vouchd gave up without trying again"
+    assert re.search(r"database: .*cannot connect", open(server.log_path).read())
 
 
 class Forwarder:
@@ -144,6 +171,7 @@ class Forwarder:
             s.close()
 
 
+@pytest.mark.runs_in("integration-pg", why="the database that comes late is PostgreSQL")
 @pytest.mark.skipif(not PG_URL, reason="needs the PostgreSQL server of make integration-pg")
 def test_starts_when_the_database_comes(tmp_path):
     server = Server(str(tmp_path))
@@ -159,9 +187,8 @@ def test_starts_when_the_database_comes(tmp_path):
         assert wait_log(server, r"waiting for the database")
         assert proc.poll() is None and not listening(server.api_port)
         forwarder = Forwarder(port, (pg.hostname, pg.port))
-        ready = select.select([proc.stdout], [], [], 20)[0]
-        assert ready, "vouchd did not start once the database answered"
-        assert '"api_port"' in proc.stdout.readline()
+        line = read_line(proc, 30, "vouchd once the database answered")
+        assert '"api_port"' in line, line
         status = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
                                  f"http://127.0.0.1:{server.api_port}/readyz"],
                                 capture_output=True, text=True, timeout=30).stdout

@@ -3,13 +3,12 @@ import json
 import os
 import subprocess
 import threading
-import time
 
 import pytest
 from cryptography import x509
 
 from conftest import (SOFTHSM_MODULE, SOFTHSM_PIN, VOUCHD, Server, SoftHSM, make_csr, run,
-                      write)
+                      wait_for, write)
 
 MODULE = SOFTHSM_MODULE
 PIN = SOFTHSM_PIN
@@ -82,60 +81,91 @@ def test_another_tenants_ca_key_cannot_be_used(server):
     other = other_tenant(server, "other")
     server.api("POST", "/cas", {"name": "o-root", "subject": "/CN=O Root"}, tenant="other",
                token=other, expect=201)
+    before = server.sql("SELECT tenant, name FROM cas ORDER BY tenant, name")
     r = server.request("POST", "/api/v1/t/default/cas",
                        {"name": "x", "parent": "o-root", "subject": "/CN=x"})
     assert r.status == 404
+    # Nothing was made: no CA x in either tenant.
+    assert server.sql("SELECT tenant, name FROM cas ORDER BY tenant, name") == before
+    assert server.request("GET", "/api/v1/t/default/cas/x").status == 404
 
 
 def readyz_says(server, what, seconds):
-    for _ in range(seconds * 10):
-        if what in server.request("GET", "/readyz", token=None).json()["keystore"]:
-            return True
-        time.sleep(0.1)
-    return False
+    return wait_for(lambda: what in server.request("GET", "/readyz", token=None).json()["keystore"],
+                    seconds, f"readyz: {what}")
 
 
-def test_signing_moves_to_the_backup_token_mid_load_and_returns_when_it_heals(server, hsm):
-    failures, retried, done = [], [], []
-    stop = threading.Event()
-
-    def load(n):
-        i = 0
-        while not stop.is_set():
-            i += 1
-            r = issue(server, f"load{n}-{i}.example")
-            if r.status != 201:
-                retried.append(r.status)
-                r = issue(server, f"load{n}-{i}b.example")
-                if r.status != 201:
-                    failures.append((r.status, r.body[:200]))
-            done.append(1)
-
-    threads = [threading.Thread(target=load, args=(n,)) for n in range(3)]
-    for t in threads:
-        t.start()
-    time.sleep(0.5)
-    hsm.fail("vouch-a")
-    assert readyz_says(server, "signing with the backup", 10)
-    hsm.heal("vouch-a")
-    assert readyz_says(server, "signing with the primary", 15)
-    time.sleep(0.5)
-    stop.set()
-    for t in threads:
-        t.join()
-    assert failures == [], failures
-    assert len(done) > 10
-    ks = server.request("GET", "/readyz", token=None).json()["keystore"]
-    assert "signing with the primary" in ks, ks
-    time.sleep(1.5)  # vouchd audits key-store events every second
-    # The system administrator reads them through the API (and `vouch system audit`).
+def system_events(server):
+    """The system tenant's audit events, read by the system administrator through the API."""
     r = server.request("GET", "/api/v1/audit?limit=10000", token="system")
     assert r.status == 200, r.body
-    events = [json.loads(line) for line in r.body.decode().splitlines()]
-    actions = [(e["actor"], e["action"], e["object"]) for e in events]
+    return [json.loads(line) for line in r.body.decode().splitlines()]
+
+
+class Load:
+    """Three threads issuing certificates until stopped; a refused issuance is retried once
+    (the request that met the failing token), a second refusal is a failure."""
+
+    def __init__(self, server):
+        self.server, self.failures, self.retried, self.done = server, [], [], []
+        self.stop_event = threading.Event()
+        self.threads = [threading.Thread(target=self.run, args=(n,)) for n in range(3)]
+        for t in self.threads:
+            t.start()
+
+    def run(self, n):
+        i = 0
+        while not self.stop_event.is_set():
+            i += 1
+            r = issue(self.server, f"load{n}-{i}.example")
+            if r.status != 201:
+                self.retried.append(r.status)
+                r = issue(self.server, f"load{n}-{i}b.example")
+                if r.status != 201:
+                    self.failures.append((r.status, r.body[:200]))
+            self.done.append(1)
+
+    def more(self, n, what):
+        """Waits until n more issuances are done than now."""
+        target = len(self.done) + n
+        wait_for(lambda: len(self.done) >= target or self.failures, 60, what)
+
+    def stop(self):
+        self.stop_event.set()
+        for t in self.threads:
+            t.join(120)
+
+
+@pytest.fixture
+def load(server, hsm):
+    """The load, stopped and joined, and every token healed, whatever the test did."""
+    running = []
+    yield lambda: running.append(Load(server)) or running[-1]
+    for lo in running:
+        lo.stop()
+    hsm.heal_all()
+
+
+def test_signing_moves_to_the_backup_token_mid_load_and_returns_when_it_heals(server, hsm, load):
+    lo = load()
+    lo.more(3, "issuances before the token fails")
+    hsm.fail("vouch-a")
+    readyz_says(server, "signing with the backup", 10)
+    lo.more(3, "issuances on the backup token")
+    hsm.heal("vouch-a")
+    readyz_says(server, "signing with the primary", 15)
+    lo.more(3, "issuances on the healed primary")
+    lo.stop()
+    assert lo.failures == [], lo.failures
+    ks = server.request("GET", "/readyz", token=None).json()["keystore"]
+    assert "signing with the primary" in ks, ks
+    # vouchd audits key-store events every second; the system administrator reads them through
+    # the API (and `vouch system audit`).
+    actions = wait_for(lambda: (lambda a: ("signer", "keystore.failback", "primary") in a and a)(
+        [(e["actor"], e["action"], e["object"]) for e in system_events(server)]), 15,
+        "the failover and failback in the system audit")
     assert ("signer", "keystore.failover", "backup") in actions, actions
-    assert ("signer", "keystore.failback", "primary") in actions, actions
-    fo = [e for e in events if e["action"] == "keystore.failover"][0]
+    fo = [e for e in system_events(server) if e["action"] == "keystore.failover"][0]
     assert fo["result"] == "error" and fo["detail"]["from"] == "primary", fo
     assert server.request("GET", "/api/v1/audit").status == 403  # a tenant admin: no
     out = server.cli("system", "audit", token=server.system_token).stdout
@@ -173,12 +203,11 @@ def test_the_pin_comes_from_the_environment_and_a_token_without_the_key_is_404(h
         text = open(conf).read().replace("pkcs11_token_label = vouch-b",
                                          "pkcs11_token_label = vouch-a")
         write(conf, text)
-        s.log = open(s.log_path, "a")
-        s.proc = subprocess.Popen([VOUCHD, "-c", conf], stdout=subprocess.PIPE, stderr=s.log,
-                                  text=True, env=s.env)
-        assert s.proc.stdout.readline()
+        s.start()
+        certs = s.sql("SELECT count(*) FROM certs")
         r = issue(s, "missing-key.example")
         assert r.status == 404 and "key" in r.json()["detail"], r.body
+        assert s.sql("SELECT count(*) FROM certs") == certs  # nothing stored
         last = s.audit()[-1]
         assert last["result"] == "refused" and "key" in last["detail"]["detail"], last
     finally:

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import VOUCHD, make_csr
+from conftest import VOUCHD, make_csr, wait_for
 
 ROLES = ["tenant-admin", "ca-operator", "ra-officer", "requester", "auditor"]
 
@@ -110,9 +110,10 @@ def fill(path, objects):
 
 
 def secrets_of(b):
-    return [b["serial"], b["ca"], "bravo-root", "BRAVO Secret Org", b["profile"], b["entity"],
-            b["key"], b["unit"], b["principal"], b["token"], b["_subject"], b["client_ca"],
-            b["request"], b["endpoint"], b["kid"], b["_hmac_key"]]
+    tag = b["ca"].split("-")[0]  # bravo, alpha
+    return [b["serial"], b["ca"], f"{tag}-root", f"{tag.upper()} Secret Org", b["profile"],
+            b["entity"], b["key"], b["unit"], b["principal"], b["token"], b["_subject"],
+            b["client_ca"], b["request"], b["endpoint"], b["kid"], b["_hmac_key"]]
 
 
 def snapshot(server, b, tok):
@@ -133,23 +134,22 @@ def snapshot(server, b, tok):
 
 def settled_snapshot(server, b, tok):
     """A snapshot once the background jobs (OCSP responder keys, CRLs, the audit checkpoint key
-    made at B's first checkpoint) have done B's first work: a checkpoint exists, and nothing
-    changes over two snapshots further apart than the jobs' 1-second period."""
-    for _ in range(40):
+    made at the tenant's first checkpoint) have done the tenant's first work: the last
+    checkpoint signs the head of the chain, and two snapshots taken further apart than the
+    jobs' 1-second period are the same."""
+    def head_checkpointed():
         cps = server.request("GET", f"/api/v1/t/{b['tenant']}/audit/checkpoints", token=tok)
-        if cps.status == 200 and cps.json()["checkpoints"]:
-            break
-        time.sleep(0.5)
-    else:
-        raise AssertionError("tenant B was never checkpointed")
-    last = snapshot(server, b, tok)
-    for _ in range(20):
-        time.sleep(1.5)
-        now = snapshot(server, b, tok)
-        if now == last:
-            return now
-        last = now
-    raise AssertionError("tenant B never settled")
+        head = server.audit(b["tenant"], token=tok)[-1]["seq"]
+        return cps.status == 200 and cps.json()["checkpoints"] and \
+            cps.json()["checkpoints"][-1]["seq"] == head
+    last = [None]
+
+    def unchanged():
+        now = snapshot(server, b, tok) if head_checkpointed() else None
+        same = now is not None and now == last[0]
+        last[0] = now
+        return now if same else None
+    return wait_for(unchanged, 60, f"tenant {b['tenant']} to settle", interval=1.5)
 
 
 def body_for(route, b):
@@ -202,14 +202,25 @@ def test_every_role_of_a_is_refused_every_route_on_b(server, world):
 
 
 def test_b_token_is_useless_in_a_and_on_system_routes(server, world):
+    """B's robot token on every route with A's tenant and objects: refused, nothing of A in the
+    answer, and A unchanged (every list and the audit chain apart from refusals)."""
     a, b = world["a"], world["b"]
+    before = settled_snapshot(server, a, world["tok_a"])
+    checked = 0
     for route in routes():
         if route["permission"] == "public":
             continue
         path = fill(route["path"], a)
         r = server.request(route["method"], path, body_for(route, a), token=b["_token_secret"])
         assert r.status in (401, 403, 404), (route, r.status)
-        assert a["serial"] not in r.body.decode(errors="replace")
+        text = r.body.decode(errors="replace")
+        for secret in secrets_of(a):
+            assert secret not in text, (route, secret, text[:300])
+        checked += 1
+    assert checked > 60
+    after = snapshot(server, a, world["tok_a"])
+    for k in before:
+        assert after[k] == before[k], k
 
 
 def test_missing_filler_fails_the_test():

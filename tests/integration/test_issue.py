@@ -1,8 +1,6 @@
 """Issuance from CSRs under profiles, server-side key generation, and bad input."""
 import base64
-import json
 import subprocess
-import time
 
 import pytest
 from cryptography import x509
@@ -11,7 +9,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from conftest import (ber_indefinite, make_csr, new_key, other_tenant, refusals_audited,
-                      refused_total, run, write)
+                      refused_total, run, wait_for, write)
 
 
 def issue(server, csr, profile="tls-server", ca="issuing", **extra):
@@ -21,6 +19,17 @@ def issue(server, csr, profile="tls-server", ca="issuing", **extra):
 
 def cert_count(server):
     return len(server.api("GET", "/certificates?limit=1000")["certificates"])
+
+
+def stored(server, name):
+    """Certificate rows whose subject names `name`, read from the database itself."""
+    return int(server.sql("SELECT count(*) FROM certs WHERE tenant = 'default' AND subject LIKE ?",
+                          (f"%{name}%",))[0][0])
+
+
+def spki(key):
+    return key.public_key().public_bytes(serialization.Encoding.DER,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def verify_chain(tmp_path, leaf, chain, purpose=None):
@@ -177,16 +186,34 @@ def test_csr_extensions_are_not_copied(server):
 
 @pytest.mark.parametrize("key_type", ["ec-p384", "rsa-2048", "rsa-3072", "ed25519"])
 def test_csr_key_types_allowed_by_profile(server, tmp_path, key_type):
-    csr, _ = make_csr(cn="k.example", dns=["k.example"], key=new_key(key_type))
+    """tls-client lists every key type (docs/profiles.md): each is issued, with the CSR's key."""
+    key = new_key(key_type)
+    csr, _ = make_csr(cn="k.example", dns=["k.example"], key=key)
     r = issue(server, csr, profile="tls-client")
-    if key_type == "ed25519":
-        # tls-client does not list Ed25519 (TLS clients rarely accept it): the error names it.
-        assert r.status in (201, 422)
-        if r.status == 422:
-            assert "key" in r.json()["detail"]
-        return
     assert r.status == 201, r.body
-    verify_chain(tmp_path, r.json()["certificate"], r.json()["chain"])
+    verify_chain(tmp_path, r.json()["certificate"], r.json()["chain"], purpose="sslclient")
+    cert = x509.load_pem_x509_certificate(r.json()["certificate"].encode())
+    assert cert.public_key().public_bytes(serialization.Encoding.DER,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo) \
+        == spki(key)
+    ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert ku.digital_signature and not ku.key_encipherment and not ku.key_agreement
+
+
+@pytest.mark.parametrize("key_type,named", [("ed25519", "ed25519"), ("rsa-2048", "rsa-2048")])
+def test_a_key_type_the_profile_does_not_list_is_refused_and_nothing_is_stored(server, key_type,
+                                                                            named):
+    """code-signing lists ec-p256, ec-p384, rsa-3072 and rsa-4096 only (builtin.c)."""
+    cn = f"signer-{key_type}"
+    csr, _ = make_csr(cn=cn, org="Example Corp", key=new_key(key_type))
+    before = cert_count(server)
+    r = issue(server, csr, profile="code-signing")
+    assert r.status == 422 and r.json()["error"] == "profile_violation", r.body
+    assert r.json()["detail"] == (f"key: {named} not allowed (allowed: ec-p256, ec-p384, "
+                                  "rsa-3072, rsa-4096)")
+    assert cert_count(server) == before and stored(server, cn) == 0
+    last = server.audit()[-1]
+    assert (last["action"], last["result"]) == ("cert.issue", "refused"), last
 
 
 @pytest.mark.parametrize("csr_args,field", [
@@ -205,13 +232,22 @@ def test_profile_violations_name_the_field_and_write_nothing(server, csr_args, f
     assert cert_count(server) == before
 
 
-def test_weak_rsa_key_is_refused(server):
+def test_weak_rsa_key_is_refused_and_nothing_is_stored(server):
     from cryptography.hazmat.primitives.asymmetric import rsa
     csr, _ = make_csr(cn="weak.example", dns=["weak.example"],
                       key=rsa.generate_private_key(65537, 1024))
+    before = cert_count(server)
     r = issue(server, csr)
-    assert r.status in (400, 422) and ("1024" in r.json()["detail"] or "weak" in
-                                       r.json()["detail"].lower() or "key" in r.json()["detail"])
+    assert r.status == 400 and r.json()["error"] == "bad_csr", r.body
+    assert r.json()["detail"] == "csr: key: RSA key of 1024 bits is too weak (at least 2048)"
+    assert cert_count(server) == before and stored(server, "weak.example") == 0
+    assert server.api("GET", "/certificates?san=weak.example")["certificates"] == []
+    last = server.audit()[-1]
+    assert (last["action"], last["result"]) == ("cert.issue", "refused"), last
+    # The positive control: the same request with a 2048-bit key is stored, and found so.
+    csr, _ = make_csr(cn="weak.example", dns=["weak.example"], key=new_key("rsa-2048"))
+    assert issue(server, csr).status == 201
+    assert stored(server, "weak.example") == 1 and cert_count(server) == before + 1
 
 
 def test_csr_with_a_broken_signature_is_refused(server):
@@ -301,19 +337,19 @@ def test_server_side_keygen_returns_a_pkcs12_under_the_callers_password(server, 
     assert r.status == 400
 
 
-def test_der_format_and_validity_clamped_to_the_issuer(server):
+def test_der_format_and_a_validity_past_the_profile_refused(server):
     csr, _ = make_csr(cn="der.example", dns=["der.example"])
     r = issue(server, csr, format="der")
     assert r.status == 201
     cert = x509.load_der_x509_certificate(base64.b64decode(r.json()["certificate"]))
     issuing = x509.load_pem_x509_certificate(server.api("GET", "/cas/issuing")["certificate"]
                                              .encode())
+    # Longer than the profile allows: refused, nothing stored (docs/profiles.md).
+    before = stored(server, "der.example")
     r = issue(server, csr, validity_days=36000)
-    if r.status == 201:
-        long = x509.load_pem_x509_certificate(r.json()["certificate"].encode())
-        assert long.not_valid_after <= issuing.not_valid_after
-    else:
-        assert r.status == 422 and "valid" in r.json()["detail"]
+    assert r.status == 422, r.body
+    assert r.json()["detail"] == "validity_days: 36000 exceeds the profile's max_days 397"
+    assert stored(server, "der.example") == before
     assert cert.not_valid_after <= issuing.not_valid_after
 
 
@@ -358,10 +394,10 @@ def test_cli_keygen_takes_the_password_from_a_file(server, tmp_path):
                    "/CN=pwfile-device", "--password-file", str(pw), "-o", str(out))
     assert "file-borne secret" not in p.stdout + p.stderr
     r = subprocess.run(["openssl", "pkcs12", "-in", str(out), "-nokeys", "-passin",
-                        "pass:file-borne secret"], capture_output=True, text=True)
+                        "pass:file-borne secret"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "pwfile-device" in r.stdout, r.stderr
     r = subprocess.run(["openssl", "pkcs12", "-in", str(out), "-nokeys", "-passin",
-                        "pass:file-borne secret\n"], capture_output=True, text=True)
+                        "pass:file-borne secret\n"], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0  # the line end is not part of the password
 
 
@@ -428,9 +464,6 @@ def test_an_issuance_asked_again_with_its_idempotency_key_gets_the_same_certific
     assert len(mine()) == 5
     server.stop()
     server.start()
-    for _ in range(100):
-        keys = {k for (k,) in server.sql("SELECT key FROM idempotency WHERE tenant = 'default'")}
-        if "order-2" not in keys:
-            break
-        time.sleep(0.1)
-    assert "order-2" not in keys and {"order-1", "order-3"} <= keys, keys
+    keys = lambda: {k for (k,) in server.sql("SELECT key FROM idempotency WHERE tenant = 'default'")}
+    wait_for(lambda: "order-2" not in keys(), 10, "the expired key removed at start")
+    assert {"order-1", "order-3"} <= keys(), keys()

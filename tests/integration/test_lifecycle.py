@@ -4,7 +4,7 @@ import json
 
 from cryptography import x509
 
-from conftest import make_csr, run, write
+from conftest import holds_for, make_csr, run, wait_for, write
 
 
 def issue(server, cn, entity=None, profile="tls-server"):
@@ -133,13 +133,36 @@ def _spki():
 
 
 def test_search_by_each_field_and_expiring_soon(server):
+    """Each filter finds what this test made to match it and leaves out what it made not to,
+    whatever other tests stored before."""
     cert, _ = issue(server, "search-target.example")
+    gone, _ = issue(server, "search-revoked.example")
+    server.api("POST", f"/certificates/{gone['serial']}/revoke", {"reason": "superseded"})
+    server.api("POST", "/cas", {"name": "search-ca", "subject": "/CN=Search CA",
+                                "parent": "root"}, expect=201)
+    other = server.api("POST", "/certificates", {
+        "ca": "search-ca", "profile": "tls-server",
+        "csr": make_csr(cn="search-other.example", dns=["search-other.example"])[0]},
+        expect=201)
     q = lambda s: server.api("GET", "/certificates?" + s)["certificates"]
-    assert [c["serial"] for c in q("serial=" + cert["serial"])] == [cert["serial"]]
-    assert cert["serial"] in [c["serial"] for c in q("subject=search-target")]
-    assert cert["serial"] in [c["serial"] for c in q("san=search-target.example")]
-    assert all(c["status"] == "revoked" for c in q("status=revoked"))
-    assert all(c["ca"] == "issuing" for c in q("ca=issuing"))
+    serials = lambda s: [c["serial"] for c in q(s)]
+    assert serials("serial=" + cert["serial"]) == [cert["serial"]]
+    assert cert["serial"] in serials("subject=search-target")
+    assert gone["serial"] not in serials("subject=search-target")
+    assert cert["serial"] in serials("san=search-target.example")
+    assert other["serial"] not in serials("san=search-target.example")
+    revoked = q("status=revoked")
+    assert gone["serial"] in [c["serial"] for c in revoked]
+    assert cert["serial"] not in [c["serial"] for c in revoked]
+    assert {c["status"] for c in revoked} == {"revoked"}
+    issuing = q("ca=issuing")
+    assert {cert["serial"], gone["serial"]} <= {c["serial"] for c in issuing}
+    assert other["serial"] not in [c["serial"] for c in issuing]
+    assert {c["ca"] for c in issuing} == {"issuing"}
+    by_other_ca = q("ca=search-ca")
+    assert other["serial"] in [c["serial"] for c in by_other_ca]
+    assert cert["serial"] not in [c["serial"] for c in by_other_ca]
+    assert {c["ca"] for c in by_other_ca} == {"search-ca"}
     soon = (datetime.datetime.utcnow() + datetime.timedelta(days=3650)).strftime(
         "%Y-%m-%dT%H:%M:%SZ")
     assert cert["serial"] in [c["serial"] for c in q("expires_before=" + soon)]
@@ -189,21 +212,13 @@ def test_a_new_ca_publishes_its_crl_at_once(server):
 
 
 def test_the_scheduler_publishes_a_ca_without_a_crl(server):
-    import os
-    import time
     server.api("POST", "/cas", {"name": "sched", "subject": "/CN=Scheduled CA"}, expect=201)
     # Take the CA's CRLs away, as if it had never published: the scheduler (every second
     # in tests) must notice and publish, with a number that still goes up.
     server.sql("DELETE FROM crls WHERE tenant = 'default' AND ca = 'sched'")
-    deadline = time.time() + 30
-    status = None
-    while time.time() < deadline:
-        r = server.request("GET", "/crl/default/sched.crl", token=None, base=server.public_url)
-        status = r.status
-        if status == 200:
-            break
-        time.sleep(0.2)
-    assert status == 200
+    r = wait_for(lambda: (lambda r: r.status == 200 and r)(server.request(
+        "GET", "/crl/default/sched.crl", token=None, base=server.public_url)), 30,
+        "the scheduled CRL")
     crl = x509.load_der_x509_crl(r.body)
     assert crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 2
     actions = [(e["action"], e["actor"], e["object"]) for e in server.audit()]
@@ -224,14 +239,10 @@ def test_a_certificate_that_expires_is_audited_once(server):
         return [e for e in server.audit() if e["action"] == "cert.expired" and
                 e["object"] == serial]
 
-    for _ in range(100):
-        if events():
-            break
-        time.sleep(0.1)
-    got = events()
+    got = wait_for(events, 10, "the cert.expired event")
     assert len(got) == 1 and got[0]["actor"] == "scheduler", got
     assert "expires-now.example" in json.dumps(got[0]["detail"])
-    time.sleep(2.5)  # later scans do not announce it again
-    assert len(events()) == 1
+    # Later scans (every second) do not announce it again.
+    holds_for(lambda: len(events()) == 1, 2.5, "one cert.expired event")
     # The certificate itself is unchanged: expiry is a fact, not a status.
     assert server.api("GET", f"/certificates/{serial}")["status"] == "good"

@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
-from conftest import Server, ber_indefinite, make_csr, other_tenant, run, write
+from conftest import Server, ber_indefinite, make_csr, other_tenant, run, wait_for, write
 
 
 @pytest.fixture(scope="module")
@@ -109,13 +109,10 @@ def test_nonce_echoed_and_nonceless_is_cacheable(server, env):
 
 def wait_presigned(server, der, url=None):
     """Waits until the pre-signer stored the response (two POSTs give the same bytes)."""
-    deadline = time.time() + 20
-    while time.time() < deadline:
+    def same():
         a, b = post(server, der, url=url).body, post(server, der, url=url).body
-        if a == b:
-            return a
-        time.sleep(0.3)
-    pytest.fail("no pre-signed response appeared")
+        return a if a == b else None
+    return wait_for(same, 20, "a pre-signed response", interval=0.3)
 
 
 def test_get_with_rfc5019_caching_headers(server, env):
@@ -289,28 +286,63 @@ def test_a_ber_request_from_openssl_ocsp_is_malformed(server, env):
         ocsp.OCSPResponseStatus.MALFORMED_REQUEST
 
 
-def test_ocsp_and_crl_agree(server, env, tmp_path):
-    certs = [issue(server, f"agree{i}.example") for i in range(3)]
-    server.api("POST", f"/certificates/{certs[0]['serial']}/revoke",
-               {"reason": "keyCompromise", "invalidity_date": "2026-01-02T03:04:05Z"})
-    server.api("POST", f"/certificates/{certs[1]['serial']}/revoke", {"reason": "unspecified"})
-    server.api("POST", f"/certificates/{certs[2]['serial']}/suspend", {})
+def test_ocsp_and_crl_say_what_the_revocations_said(server, env, tmp_path):
+    """Each revocation's reason, time and invalidity date, as the test sent them, in the CRL
+    (read by python-cryptography and by openssl crl) and in the OCSP answer: RFC 5280 §5.3.1
+    omits reasonCode for unspecified (in both, docs/decisions.md), RFC 6960 §4.4.5 carries
+    invalidityDate as a single extension; a suspension is certificateHold."""
+    invalid = datetime.datetime(2026, 1, 2, 3, 4, 5)
+    cases = [("keyCompromise", invalid, x509.ReasonFlags.key_compromise),
+             ("unspecified", None, None),
+             (None, None, x509.ReasonFlags.certificate_hold)]  # a suspension
+    certs = []
+    for i, (reason, inv, want) in enumerate(cases):
+        c = issue(server, f"agree{i}.example")
+        t0 = datetime.datetime.utcnow().replace(microsecond=0)
+        if reason is None:
+            server.api("POST", f"/certificates/{c['serial']}/suspend", {})
+        else:
+            body = {"reason": reason}
+            if inv is not None:
+                body["invalidity_date"] = inv.strftime("%Y-%m-%dT%H:%M:%SZ")
+            server.api("POST", f"/certificates/{c['serial']}/revoke", body)
+        t1 = datetime.datetime.utcnow().replace(microsecond=0) + datetime.timedelta(seconds=1)
+        certs.append((c, inv, want, t0, t1))
     server.api("POST", "/cas/issuing/crl", {}, expect=201)
-    crl = x509.load_der_x509_crl(server.request("GET", "/crl/default/issuing.crl", token=None,
-                                                base=server.public_url).body)
+    der = server.request("GET", "/crl/default/issuing.crl", token=None,
+                         base=server.public_url).body
+    crl = x509.load_der_x509_crl(der)
+    open(tmp_path / "crl.der", "wb").write(der)
+    crl_text = run("openssl", "crl", "-inform", "DER", "-in", str(tmp_path / "crl.der"),
+                   "-noout", "-text").stdout
     issuer = open(env["issuing"]).read()
-    for c in certs:
+    for c, inv, want, t0, t1 in certs:
         entry = crl.get_revoked_certificate_by_serial_number(int(c["serial"], 16))
-        assert entry is not None
+        assert entry is not None, c["serial"]
+        assert t0 <= entry.revocation_date <= t1, (entry.revocation_date, t0, t1)
+        ext = {type(e.value): e.value for e in entry.extensions}
+        assert (ext[x509.CRLReason].reason if x509.CRLReason in ext else None) == want
+        assert (ext[x509.InvalidityDate].invalidity_date if x509.InvalidityDate in ext
+                else None) == inv
         resp = ocsp.load_der_ocsp_response(post(server, ocsp_request(c["certificate"],
                                                                      issuer)).body)
         assert resp.certificate_status == ocsp.OCSPCertStatus.REVOKED
         assert resp.revocation_time == entry.revocation_date
-        try:
-            crl_reason = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
-        except x509.ExtensionNotFound:
-            crl_reason = None
-        assert resp.revocation_reason == crl_reason
+        assert resp.revocation_reason == want
+        single = {type(e.value): e.value for e in resp.single_extensions}
+        assert (single[x509.InvalidityDate].invalidity_date if x509.InvalidityDate in single
+                else None) == inv
+    # openssl reads the same entries from the CRL.
+    entries = {int(b.split()[0], 16): b for b in crl_text.split("Serial Number: ")[1:]}
+    texts = [entries[int(c["serial"], 16)] for c, *_ in certs]
+    assert "Key Compromise" in texts[0] and "Jan  2 03:04:05 2026 GMT" in texts[0], texts[0]
+    assert "Reason Code" not in texts[1] and "Invalidity" not in texts[1], texts[1]
+    assert "Certificate Hold" in texts[2] and "Invalidity" not in texts[2], texts[2]
+    leaf = write(env["dir"] / "agree0.pem", certs[0][0]["certificate"])
+    p = run("openssl", "ocsp", "-issuer", env["issuing"], "-cert", leaf, "-url",
+            ocsp_url(server), "-CAfile", env["chain"], "-resp_text", check=False)
+    assert "Reason: keyCompromise" in p.stdout and "Invalidity Date" in p.stdout, p.stdout
+    assert "Jan  2 03:04:05 2026 GMT" in p.stdout, p.stdout
 
 
 def test_presigned_response_is_replaced_on_revocation(server, env):
@@ -320,7 +352,9 @@ def test_presigned_response_is_replaced_on_revocation(server, env):
     stored = ocsp.load_der_ocsp_response(wait_presigned(server, der))
     assert stored.certificate_status == ocsp.OCSPCertStatus.GOOD
     assert stored.next_update is not None
-    time.sleep(1.1)
+    # Once the clock is past producedAt's second, a response signed again would say so.
+    produced = stored.produced_at.replace(tzinfo=datetime.timezone.utc).timestamp()
+    wait_for(lambda: time.time() >= produced + 1, 5, "the clock past producedAt")
     again = ocsp.load_der_ocsp_response(post(server, der).body)
     assert again.produced_at == stored.produced_at  # served, not re-signed
     server.api("POST", f"/certificates/{cert['serial']}/revoke", {"reason": "cACompromise"})
@@ -330,19 +364,14 @@ def test_presigned_response_is_replaced_on_revocation(server, env):
 
 
 def test_delegated_responder_is_renewed_before_it_expires(server, env):
-    import os
     query = "SELECT serial FROM ocsp_responders WHERE tenant='default' AND ca='issuing'"
     old = server.sql(query)[0][0]
     now = int(time.time())
     # Past half its life: the pre-signer's next check renews it.
     server.sql("UPDATE ocsp_responders SET created = ?, not_after = ? WHERE tenant='default' "
                "AND ca='issuing'", (now - 6 * 86400, now + 2 * 3600))
-    deadline = time.time() + 20
-    new = old
-    while new == old and time.time() < deadline:
-        time.sleep(0.5)
-        new = server.sql(query)[0][0]
-    assert new != old, "responder not renewed"
+    new = wait_for(lambda: (lambda n: n if n != old else None)(server.sql(query)[0][0]), 20,
+                   "the responder renewed", interval=0.2)
     events = [e for e in server.audit() if e["action"] == "ocsp.responder"]
     assert any(e["detail"]["serial"] == new if isinstance(e["detail"], dict) else new in
                str(e["detail"]) for e in events), events
@@ -366,13 +395,9 @@ def test_signing_on_demand_is_rate_limited_and_stored_answers_go_on(tmp_path):
         iss = write(d / "issuing.pem", issuing)
         cert = issue(s, "live.example")
         # Its stored (pre-signed) response exists once the pre-signer got to it.
-        for _ in range(100):
-            if s.sql("SELECT count(*) FROM ocsp_responses WHERE serial = ? AND der IS NOT NULL",
-                     (cert["serial"],)) == [("1",)]:
-                break
-            time.sleep(0.2)
-        assert s.sql("SELECT count(*) FROM ocsp_responses WHERE serial = ? AND der IS NOT NULL",
-                     (cert["serial"],)) == [("1",)]
+        wait_for(lambda: s.sql("SELECT count(*) FROM ocsp_responses WHERE serial = ? AND der IS "
+                               "NOT NULL", (cert["serial"],)) == [("1",)], 20,
+                 "the pre-signed response stored")
         statuses = []
         start = time.monotonic()
         for i in range(12):

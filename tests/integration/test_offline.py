@@ -196,6 +196,9 @@ def test_wrong_or_missing_custodian_share_is_refused(ceremony):
     assert p.returncode == 1 and "not a CA profile" in p.stderr, p.stderr
 
 
+@pytest.mark.runs_in("integration", "integration-pg", "integration-asan",
+                     why="the issuing CA's key is taken offline as a key file of the software "
+                     "store; a token's key cannot leave it (the test after it covers the token)")
 @pytest.mark.skipif(HSM, reason="the issuing CA's key is a key file of the software store")
 def test_outage_issuance_offline_is_imported_later(server, ceremony, tmp_path):
     d = ceremony["dir"]

@@ -4,7 +4,6 @@ A second vouchd on the first one's configuration (other ports) is a second node 
 cluster: numbers that must be unique or strictly increasing come from the database, the
 audit chain stays one chain, and a node survives its connections being cut.
 """
-import json
 import os
 import re
 import subprocess
@@ -13,16 +12,22 @@ import time
 
 import pytest
 
-from conftest import PG_URL, VOUCHD, free_port, make_csr, other_tenant, pg_admin
+from conftest import (PG_URL, holds_for, make_csr, other_tenant, pg_admin, port_hold,
+                      vouchd_start, wait_for)
 
-pytestmark = pytest.mark.skipif(not PG_URL, reason="PostgreSQL only (make integration-pg)")
+pytestmark = [
+    pytest.mark.runs_in("integration-pg", why="several nodes on one database need PostgreSQL"),
+    pytest.mark.skipif(not PG_URL, reason="PostgreSQL only (make integration-pg)")]
 
 
 class Node:
     """Another vouchd on server's configuration and database."""
 
     def __init__(self, server, base):
-        self.api_port, self.public_port = free_port(), free_port()
+        # Its ports held by the test and bound by vouchd beside the holders (listen_reuse_port
+        # is in the configuration it shares with server).
+        self.holds = [port_hold(), port_hold()]
+        self.api_port, self.public_port = (h.getsockname()[1] for h in self.holds)
         conf = open(os.path.join(server.dir, "vouchd.conf")).read()
         conf = re.sub(r"(?m)^api_port = .*$", f"api_port = {self.api_port}", conf)
         conf = re.sub(r"(?m)^public_port = .*$", f"public_port = {self.public_port}", conf)
@@ -30,11 +35,8 @@ class Node:
         with open(self.conf, "w") as f:
             f.write(conf)
         self.log = open(os.path.join(base, "node2.log"), "w")
-        self.proc = subprocess.Popen([VOUCHD, "-c", self.conf], stdout=subprocess.PIPE,
-                                     stderr=self.log, text=True, env=server.env)
-        line = self.proc.stdout.readline()
-        assert line, "second node did not start"
-        assert json.loads(line)["api_port"] == self.api_port
+        self.proc, ports = vouchd_start(self.conf, server.env, self.log, "second node")
+        assert ports["api_port"] == self.api_port, ports
         self.url = f"http://127.0.0.1:{self.api_port}"
 
     def stop(self):
@@ -44,7 +46,10 @@ class Node:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.proc.stdout.close()
         self.log.close()
+        for h in self.holds:
+            h.close()
 
 
 @pytest.fixture(scope="module")
@@ -143,18 +148,15 @@ def test_readyz_fails_while_the_database_cannot_be_reached_and_recovers(server):
 
 
 def test_a_due_crl_is_published_by_one_node_only(server, node2):
-    import time
-
     def runs():
         return [e for e in server.audit()
                 if e["action"] == "crl.generate" and e["actor"] == "scheduler"
                 and e["object"] == "pglease"]
 
     def wait_for_runs(n):
-        deadline = time.time() + 30
-        while time.time() < deadline and len(runs()) < n:
-            time.sleep(0.2)
-        time.sleep(3)  # both schedulers looked again
+        wait_for(lambda: len(runs()) >= n, 30, f"{n} scheduled CRL run(s)")
+        # No second run while both schedulers (each every second) look three times more.
+        holds_for(lambda: len(runs()) <= n, 3, "one scheduled run")
         return runs()
 
     server.api("POST", "/cas", {"name": "pglease", "subject": "/CN=PG lease", "parent": "root"},
@@ -171,7 +173,6 @@ def test_a_due_crl_is_published_by_one_node_only(server, node2):
 
 
 def test_due_ocsp_responses_are_presigned_by_the_node_holding_the_lease(server, node2):
-    import time
     for i in range(3):
         csr, _ = make_csr(cn=f"due{i}.example", dns=[f"due{i}.example"])
         server.api("POST", "/certificates", {"ca": "issuing", "profile": "tls-server",
@@ -180,11 +181,9 @@ def test_due_ocsp_responses_are_presigned_by_the_node_holding_the_lease(server, 
     # Every response of the CA due now: both nodes' pre-signers (every second) see them.
     server.sql("UPDATE ocsp_responses SET refresh_at = 0 WHERE tenant = 'default' "
                "AND ca = 'issuing'")
-    deadline = time.time() + 20
-    while time.time() < deadline and server.sql(
-            "SELECT count(*) FROM ocsp_responses WHERE tenant = 'default' AND ca = 'issuing' "
-            "AND refresh_at = 0")[0][0] != "0":
-        time.sleep(0.2)
+    wait_for(lambda: server.sql(
+        "SELECT count(*) FROM ocsp_responses WHERE tenant = 'default' AND ca = 'issuing' "
+        "AND refresh_at = 0")[0][0] == "0", 20, "every due response pre-signed")
     assert server.sql("SELECT count(*) FROM ocsp_responses WHERE tenant = 'default' "
                       "AND ca = 'issuing' AND refresh_at = 0")[0][0] == "0"
     (holder,) = server.sql("SELECT holder FROM leases WHERE tenant = 'default' "
@@ -201,13 +200,14 @@ def test_two_nodes_share_a_tenants_api_rate(server, node2):
                        token="system")
     assert r.status == 200, r.body
     # Wait until node 1 knows of both nodes (presence is renewed every 5 s).
-    deadline = time.monotonic() + 20
-    while True:
+    def shared():
         r = server.request("GET", "/api/v1/t/shared/cas", token=token)
-        if r.status == 429 and "shared by 2 nodes" in r.json()["detail"]:
-            break
-        assert time.monotonic() < deadline, (r.status, r.body[:300])
-    time.sleep(1.1)  # both buckets refill to their share
+        return r.status == 429 and "shared by 2 nodes" in r.json()["detail"]
+    wait_for(shared, 20, "node 1 to count both nodes", interval=0)
+    # Both buckets refill: each node serves the tenant again.
+    for base in (server.url, node2.url):
+        wait_for(lambda: server.request("GET", "/api/v1/t/shared/cas", token=token,
+                                        base=base).status == 200, 10, f"{base} to serve again")
     counts = {server.url: 0, node2.url: 0}
     start = time.monotonic()
     while time.monotonic() - start < 2.0:

@@ -1,9 +1,8 @@
 """/readyz, which HAProxy checks (deploy/haproxy.cfg): 503 when the node cannot reach its keys."""
 import os
 import signal
-import time
 
-from conftest import Server
+from conftest import Server, wait_for
 
 
 def signer_pid(server):
@@ -23,12 +22,8 @@ def test_readyz_fails_while_the_signer_is_gone_and_recovers_when_it_is_back(tmp_
         assert r.status == 200 and r.json()["signer"] == "ok", r.body
         os.rename(kek, kek + ".away")  # a new signer cannot open the key store
         os.kill(signer_pid(s), signal.SIGKILL)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            r = s.request("GET", "/readyz", token=None)
-            if r.status != 200:
-                break
-            time.sleep(0.1)
+        r = wait_for(lambda: (lambda r: r.status != 200 and r)(
+            s.request("GET", "/readyz", token=None)), 10, "readyz to fail")
         assert r.status == 503, r.body
         assert r.json()["status"] == "not ready" and r.json()["signer"] != "ok", r.body
         # The public listener's /readyz (HAProxy checks both) says the same.

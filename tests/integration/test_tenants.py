@@ -3,12 +3,13 @@ import glob
 import hashlib
 import json
 import os
+import re
 import subprocess
 import time
 
 import pytest
 
-from conftest import VOUCH, VOUCHD, Server, make_csr, other_tenant, run, write
+from conftest import VOUCH, VOUCHD, Server, make_csr, other_tenant, run, wait_for, write
 
 
 @pytest.fixture(scope="module")
@@ -221,9 +222,20 @@ def test_the_api_rate_limit_refuses_with_429_and_audits_in_summary(server):
     # The default tenant, on the same node, is not slowed down.
     for _ in range(20):
         assert server.request("GET", "/api/v1/t/default/cas").status == 200
-    time.sleep(1.1)
-    assert server.request("GET", "/api/v1/t/busy/cas", token=token).status == 200
-    events = [e for e in server.audit("busy", token=token) if e["action"] == "ratelimit.refused"]
+    # The bucket refills: the tenant is served again (each refusal meanwhile is counted).
+    def served():
+        r = server.request("GET", "/api/v1/t/busy/cas", token=token)
+        statuses.append(r.status)
+        return r.status == 200
+    wait_for(served, 10, "the bucket to refill")
+    # The audit is read under the same limit: as soon as the bucket has a token again.
+    def audit_read():
+        r = server.request("GET", "/api/v1/t/busy/audit?limit=10000", token=token)
+        statuses.append(r.status)
+        return r.status == 200 and r
+    audit = wait_for(audit_read, 10, "the audit under the limit")
+    events = [json.loads(line) for line in audit.body.decode().splitlines()]
+    events = [e for e in events if e["action"] == "ratelimit.refused"]
     refused = sum(int(e["detail"]["detail"].split()[0]) for e in events)
     assert 1 <= len(events) <= statuses.count(429) and refused <= statuses.count(429), events
     system(server, "PUT", "/busy/limits", {"requests_per_second": 0})
@@ -251,11 +263,7 @@ def test_a_deleted_tenant_is_kept_then_purged_after_its_chain_is_exported(server
 
     # The retention period passes.
     server.sql("UPDATE tenants SET purge_after = 1 WHERE name = ?", ("gone",))
-    for _ in range(100):
-        if system(server, "GET", "/gone")["status"] == "purged":
-            break
-        time.sleep(0.2)
-    assert system(server, "GET", "/gone")["status"] == "purged"
+    wait_for(lambda: system(server, "GET", "/gone")["status"] == "purged", 20, "the purge")
 
     # The export: the whole chain, deletion included, verifying offline.
     (path,) = glob.glob(os.path.join(server.dir, "exports", "gone-*.audit.jsonl"))
@@ -277,11 +285,8 @@ def test_a_deleted_tenant_is_kept_then_purged_after_its_chain_is_exported(server
         assert server.sql(f"SELECT count(*) FROM {table} WHERE tenant = ?",
                           ("gone",)) == [("0",)], table
     # The keys go right after the rows (a responder key a node was making meanwhile: a tick later).
-    for _ in range(50):
-        if not glob.glob(os.path.join(server.dir, "keys", "gone", "*")):
-            break
-        time.sleep(0.2)
-    assert not glob.glob(os.path.join(server.dir, "keys", "gone", "*"))
+    wait_for(lambda: not glob.glob(os.path.join(server.dir, "keys", "gone", "*")), 10,
+             "the tenant's key files to go")
     deleted = sum(e["detail"]["keys_deleted"] for e in system_audit(server)
                   if e["action"] == "tenant.purge.keys" and e["object"] == "gone")
     assert deleted >= keys_before  # the CAs', the responders' and the audit key
@@ -295,23 +300,37 @@ def test_a_deleted_tenant_is_kept_then_purged_after_its_chain_is_exported(server
 
 
 def test_the_cli_drives_a_tenants_life(server):
+    """Each command's JSON names the new state, and the server holds it (read back through the
+    system API, not through the command's own output)."""
     other_tenant(server, "clitenant")
     env = {"token": server.system_token}
-    p = server.cli("tenant", "suspend", "clitenant", "--reason", "audit", **env)
-    assert '"suspended"' in p.stdout or "suspended" in p.stdout
-    p = server.cli("tenant", "limits", "clitenant", "--certs-per-hour", "10", **env)
-    assert "10" in p.stdout
-    p = server.cli("tenant", "delete", "clitenant", "--reason", "gone", **env)
-    assert "deleted" in p.stdout
+
+    def cli(*args):
+        return json.loads(server.cli("tenant", *args, "--json", **env).stdout)
+
+    t = cli("suspend", "clitenant", "--reason", "audit")
+    assert (t["status"], t["status_reason"]) == ("suspended", "audit"), t
+    assert system(server, "GET", "/clitenant")["status"] == "suspended"
+    t = cli("limits", "clitenant", "--certs-per-hour", "10")
+    assert t["certs_per_hour"] == 10, t
+    assert system(server, "GET", "/clitenant")["certs_per_hour"] == 10
+    t = cli("delete", "clitenant", "--reason", "gone")
+    assert (t["status"], t["status_reason"]) == ("deleted", "gone"), t
+    t = cli("show", "clitenant")
+    assert (t["status"], t["status_reason"]) == ("deleted", "gone"), t
+    assert system(server, "GET", "/clitenant")["status"] == "deleted"
+    t = cli("reactivate", "clitenant")
+    assert t["status"] == "active", t
+    assert system(server, "GET", "/clitenant")["status"] == "active"
+    # Without --json the state is printed too.
     p = server.cli("tenant", "show", "clitenant", **env)
-    assert "deleted" in p.stdout and "gone" in p.stdout
-    p = server.cli("tenant", "reactivate", "clitenant", **env)
-    assert "active" in p.stdout
+    assert re.search(r"(?m)\bstatus\W+active\b", p.stdout), p.stdout
     p = server.cli("tenant", "suspend", "nosuch", check=False, **env)
     assert p.returncode == 1 and "not found" in p.stderr
     p = server.cli("tenant", "limits", "clitenant", "--requests-per-second", "-5", check=False,
                    **env)
     assert p.returncode != 0
+    assert system(server, "GET", "/clitenant")["requests_per_second"] == 0
 
 
 def test_the_system_route_makes_a_tenants_first_token_only(server):

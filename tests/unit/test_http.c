@@ -17,6 +17,8 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -1212,10 +1214,28 @@ static void bad_address_and_busy_port_are_refused(void **state)
     assert_non_null(strstr(e.msg, "cannot serve"));
 }
 
+/* Why this host cannot listen on ::1 at all (no IPv6 loopback), or NULL if it can. */
+static const char *ipv6_loopback_missing(void)
+{
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    int fd = socket(AF_INET6, SOCK_STREAM, 0), rc;
+
+    if (fd < 0)
+        return errno == EAFNOSUPPORT ? "the kernel has no IPv6" : NULL;
+    rc = bind(fd, (struct sockaddr *)&a, sizeof(a));
+    close(fd);
+    return rc != 0 && errno == EADDRNOTAVAIL ? "no ::1 on the loopback interface" : NULL;
+}
+
+/*
+ * Served on ::1.  Skipped only where the host itself cannot listen there
+ * (the reason is printed); any other failure to start fails the test.
+ */
 static void ipv6_loopback_is_served(void **state)
 {
     struct http_config cfg = {.address = "::1", .threads = 1};
     struct http_server *srv;
+    const char *missing = ipv6_loopback_missing();
     CURL *c;
     char url[64];
     long status = 0;
@@ -1223,9 +1243,13 @@ static void ipv6_loopback_is_served(void **state)
     CURLcode rc;
 
     (void)state;
+    if (missing != NULL) {
+        print_message("skipped: this host cannot listen on ::1: %s\n", missing);
+        skip();
+    }
     srv = http_server_start(&cfg, routes, ARRAY_LEN(routes), authorize, free_principal, NULL, &e);
     if (srv == NULL)
-        skip(); /* no IPv6 on this host */
+        fail_msg("server on ::1: %s", e.msg);
     snprintf(url, sizeof(url), "http://[::1]:%d/hello", http_server_port(srv));
     c = curl_easy_init();
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -1236,6 +1260,99 @@ static void ipv6_loopback_is_served(void **state)
     http_server_stop(srv);
     assert_int_equal(rc, CURLE_OK);
     assert_int_equal(status, 200);
+}
+
+/* A HEAD /hello on 127.0.0.1:p; the status (0 if nothing answered). */
+static long hello_status(int p)
+{
+    char url[64];
+    long status = 0;
+    CURL *c = curl_easy_init();
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/hello", p);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+/* A socket bound to 127.0.0.1:p (0: any port) with only SO_REUSEPORT, not listening. */
+static int port_hold(int p, int *bound)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(fd >= 0);
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)), 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *bound = ntohs(a.sin_port);
+    return fd;
+}
+
+/*
+ * A socket bound before the server starts (port 0: the kernel's pick) is
+ * served on that port; the caller's descriptor is closed by the start and the
+ * server's by the stop, so the port is free again afterwards.
+ */
+static void a_socket_bound_before_serving_is_served_and_freed_at_stop(void **state)
+{
+    struct http_config cfg = {.address = "127.0.0.1", .threads = 2};
+    struct http_server *srv;
+    int fd, p = 0, again;
+    struct err e;
+
+    (void)state;
+    fd = http_listen("127.0.0.1", 0, 0, &p, &e);
+    if (fd < 0)
+        fail_msg("http_listen: %s", e.msg);
+    assert_true(p > 0);
+    cfg.listen_fd = fd;
+    srv = http_server_start(&cfg, routes, ARRAY_LEN(routes), authorize, free_principal, NULL, &e);
+    if (srv == NULL)
+        fail_msg("server: %s", e.msg);
+    assert_int_equal(fcntl(fd, F_GETFD), -1); /* the caller's copy is closed */
+    assert_int_equal(http_server_port(srv), p);
+    assert_int_equal(hello_status(p), 200);
+    http_server_stop(srv);
+    assert_int_equal(hello_status(p), 0);
+    again = http_listen("127.0.0.1", p, 0, &p, &e); /* nothing holds the port any more */
+    if (again < 0)
+        fail_msg("the port stayed bound after the stop: %s", e.msg);
+    close(again);
+}
+
+/*
+ * A port another socket holds with SO_REUSEPORT (as a test harness holds an
+ * instance's public port between its runs) is taken only with reuse_port.
+ */
+static void a_port_held_with_so_reuseport_is_taken_only_with_reuse_port(void **state)
+{
+    struct http_config cfg = {.address = "127.0.0.1", .threads = 1};
+    struct http_server *srv;
+    int holder, p, got = 0, fd;
+    struct err e;
+
+    (void)state;
+    holder = port_hold(0, &p);
+    assert_int_equal(http_listen("127.0.0.1", p, 0, &got, &e), -1);
+    assert_non_null(strstr(e.msg, "in use"));
+    fd = http_listen("127.0.0.1", p, 1, &got, &e);
+    if (fd < 0)
+        fail_msg("http_listen with reuse_port: %s", e.msg);
+    assert_int_equal(got, p);
+    cfg.listen_fd = fd;
+    srv = http_server_start(&cfg, routes, ARRAY_LEN(routes), authorize, free_principal, NULL, &e);
+    if (srv == NULL)
+        fail_msg("server: %s", e.msg);
+    assert_int_equal(hello_status(p), 200); /* the holder does not listen: it gets nothing */
+    http_server_stop(srv);
+    close(holder);
 }
 
 int main(void)
@@ -1275,6 +1392,8 @@ int main(void)
         cmocka_unit_test(only_a_trusted_proxy_sets_the_client_address),
         cmocka_unit_test(bad_address_and_busy_port_are_refused),
         cmocka_unit_test(ipv6_loopback_is_served),
+        cmocka_unit_test(a_socket_bound_before_serving_is_served_and_freed_at_stop),
+        cmocka_unit_test(a_port_held_with_so_reuseport_is_taken_only_with_reuse_port),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -211,7 +211,7 @@ class Server:
     def __init__(self, base, tls=False, conf=None, env=None, init_args=()):
         self.dir = os.path.join(base, "inst")
         self.tls = tls
-        holds = [port_hold(), port_hold()]
+        holds = self.port_holds = [port_hold(), port_hold()]
         for h in holds:
             weakref.finalize(self, h.close)
         self.api_port, self.public_port = (h.getsockname()[1] for h in holds)
@@ -253,6 +253,12 @@ class Server:
         self.url = f"{scheme}://127.0.0.1:{self.api_port}"
         self.public_url = f"http://127.0.0.1:{self.public_port}"
         self.ctx = ssl.create_default_context(cafile=self.cacert) if self.tls else None
+
+    def release_ports(self):
+        """Closes the test's holds on the ports: for a vouchd run as another user, whose
+        SO_REUSEPORT socket cannot share a port with root's."""
+        for h in self.port_holds:
+            h.close()
 
     def stop(self):
         if self.proc.poll() is None:

@@ -348,7 +348,7 @@ def test_der_format_and_a_validity_past_the_profile_refused(server):
     before = stored(server, "der.example")
     r = issue(server, csr, validity_days=36000)
     assert r.status == 422, r.body
-    assert r.json()["detail"] == "validity_days: 36000 exceeds the profile's max_days 397"
+    assert r.json()["detail"] == "validity_days: 36000 exceeds the profile's max_days 200"
     assert stored(server, "der.example") == before
     assert cert.not_valid_after <= issuing.not_valid_after
 

@@ -425,11 +425,11 @@ def test_signing_on_demand_is_rate_limited_and_stored_answers_go_on(tmp_path):
         s.stop()
 
 
+@pytest.mark.runs_in("integration", "integration-pg", "integration-asan",
+                     why="removes the key's file from the software key store")
 def test_a_responder_whose_key_is_gone_is_replaced(server, env):
     """Issue 23: a delegated responder whose key the signer no longer holds (lost with a token,
     removed by hand) is replaced by a new one when the CA is loaded, instead of OCSP failing."""
-    if os.environ.get("VOUCH_TEST_KEYSTORE") == "pkcs11":
-        pytest.skip("removes the key's file from the software key store")
     cert = issue(server, "phoenix.example")
     p = openssl_ocsp(server, env, cert["certificate"])  # with a nonce: signed now
     before = re.search(r"Responder Id: ([0-9A-F]{40})", p.stdout).group(1)

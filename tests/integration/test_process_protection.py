@@ -28,6 +28,7 @@ class NobodyServer(Server):
     """An instance made by root, then handed to nobody and started as nobody."""
 
     def start(self):
+        self.release_ports()
         if not getattr(self, "handed_over", False):
             for root, dirs, files in os.walk(self.dir):
                 for name in dirs + files:
@@ -135,6 +136,7 @@ def split():
             os.chown(os.path.join(root, name), SIGNER_UID, SIGNER_UID)
     os.chown(keys, SIGNER_UID, SIGNER_UID)
     os.chown(kek, SIGNER_UID, SIGNER_UID)
+    s.release_ports()  # vouchd binds them as nobody: root's holds would stand in its way
     s.start()
     yield s
     s.stop()

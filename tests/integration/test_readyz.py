@@ -31,12 +31,8 @@ def test_readyz_fails_while_the_signer_is_gone_and_recovers_when_it_is_back(tmp_
         assert r.status == 503 and r.json() == {"status": "not ready"}, r.body
         # Once a signer can start again, vouchd has one by itself (backoff: 30 s at most).
         os.rename(kek + ".away", kek)
-        deadline = time.time() + 45
-        while time.time() < deadline:
-            r = s.request("GET", "/readyz", token=None, base=s.public_url)
-            if r.status == 200:
-                break
-            time.sleep(0.3)
+        r = wait_for(lambda: (lambda r: r.status == 200 and r)(
+            s.request("GET", "/readyz", token=None, base=s.public_url)), 45, "readyz again")
         assert r.status == 200, r.body
         assert s.request("GET", "/readyz", token=None).json()["signer_restarts"] == 1
     finally:

@@ -477,10 +477,8 @@ def test_keys_in_use_name_their_users_and_are_not_deleted(server, units, tmp_pat
         return {u: k["key_id"] for k in server.api("GET", "/keys")["keys"] for u in k["users"]}
 
     # The delegated responders are made by the scheduler once the CA exists.
-    deadline = time.monotonic() + 60
-    while not any(u.startswith("ocsp-responder:") for u in users()):
-        assert time.monotonic() < deadline, "no OCSP responder key within 60 s"
-        time.sleep(0.1)
+    wait_for(lambda: any(u.startswith("ocsp-responder:") for u in users()), 60,
+             "an OCSP responder key")
     by_user = users()
     responder = next(u for u in by_user if u.startswith("ocsp-responder:"))
     keys = server.api("GET", "/keys")["keys"]

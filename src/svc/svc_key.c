@@ -160,7 +160,7 @@ int svc_key_list(struct svc *s, const char *tenant, struct svc_key_info **out, i
         r[i].key_type = keys[i].key_type;
         keys[i].key_id = keys[i].key_type = NULL;
         list = json_object_get(users, r[i].key_id);
-        r[i].users = json_dumps(list ? list : json_array(), JSON_COMPACT);
+        r[i].users = list ? json_dumps(list, JSON_COMPACT) : xstrdup("[]");
         json_array_foreach(list, j, v) if (strncmp(json_string_value(v), "ca:", 3) == 0 &&
                                            r[i].ca == NULL) r[i]
             .ca = xstrdup(json_string_value(v) + 3);

@@ -165,4 +165,5 @@ def test_started_as_root_the_network_process_cannot_read_keys_or_trace_the_signe
     assert not as_nobody_reads(f"/proc/{signer}/environ")
     assert not as_nobody_reads(f"/proc/{signer}/fd")
     # Positive control: the network process's own files are open to that identity.
-    assert as_nobody_reads(os.path.join(split.dir, "vouch.db"))
+    own = "vouch.db" if split.pg_database is None else "vouchd.conf"  # no file under PostgreSQL
+    assert as_nobody_reads(os.path.join(split.dir, own))

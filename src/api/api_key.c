@@ -8,7 +8,8 @@ static json_t *key_json(const struct svc_key_info *k)
 {
     json_t *users = k->users ? json_loads(k->users, 0, NULL) : NULL;
 
-    return json_pack("{s:s, s:s, s:o, s:o}", "key_id", k->key_id, "key_type", k->key_type, "ca",
+    return json_pack("{s:s, s:s, s:s, s:o, s:o}", "key_id", k->key_id, "key_type", k->key_type,
+                     "purpose", k->purpose ? k->purpose : "none", "ca",
                      k->ca ? json_string(k->ca) : json_null(), "users",
                      users ? users : json_array());
 }

@@ -16,9 +16,9 @@ void api_readyz(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
     struct err db, signer;
-    json_t *o = json_object();
+    json_t *o = json_object(), *units;
     char health[1024];
-    int ok;
+    int ok, degraded;
 
     (void)req;
     ok = svc_ready(api->svc, &db, health, sizeof(health), &signer) == 0;
@@ -32,7 +32,15 @@ void api_readyz(void *app, struct http_request *req, struct http_response *resp)
     }
     json_object_set_new(o, "signer_restarts",
                         json_integer((json_int_t)svc_signer_restarts(api->svc)));
-    json_object_set_new(o, "status", json_string(ok ? "ready" : "not ready"));
+    /* Units that cannot sign make the node "degraded", still 200: every node shares the key
+     * store, so taking this one out of the balancer would not help. */
+    units = svc_signing_problems(api->svc);
+    degraded = json_array_size(units) > 0;
+    json_object_set_new(o, "signing_units", units);
+    json_object_set_new(o, "status",
+                        json_string(!ok        ? "not ready"
+                                    : degraded ? "degraded"
+                                               : "ready"));
     http_respond_json(resp, ok ? 200 : 503, o);
 }
 

@@ -341,7 +341,7 @@ static const struct cli_command commands[] = {
     /* Keys in the signer's store (the HSM with keystore_type pkcs11). */
     {"key", "list", "GET", "/keys", SCOPE_TENANT,
      {END},
-     NULL, cli_show_table, "keys", "key_id key_type users"},
+     NULL, cli_show_table, "keys", "key_id key_type purpose users"},
     {"key", "generate", "POST", "/keys", SCOPE_TENANT,
      {OPT("--key-type", "key_type", ARG_STRING), END},
      NULL, cli_show_object, NULL, NULL},

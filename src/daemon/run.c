@@ -187,6 +187,14 @@ static int services_start(struct server *s, int api_port, int public_port, struc
     sc.node = node = config_node_name(&s->cfg, api_port, public_port);
     s->svc = svc_new(s->store, s->signer, &sc);
     s->api.svc = s->svc;
+    { /* keys from before the signer kept purposes get theirs from what uses them */
+        struct err be;
+        int bound = svc_keys_bind_all(s->svc, &be);
+        if (bound < 0)
+            log_warn("keys: purposes not checked at start: %s", be.msg);
+        else if (bound > 0)
+            log_info("keys: %d keys in use checked for their purpose", bound);
+    }
     s->api.tls = s->cfg.tls_cert != NULL;
     {
         struct acme_server_config ac = {.validate = {.resolvers = s->cfg.acme_resolvers,
@@ -458,7 +466,16 @@ static void keystore_events_audit(struct server *s)
                                 .object = ev[i].object,
                                 .result = keystore_event_is_error(ev[i].action) ? "error" : "ok",
                                 .detail = ev[i].detail};
-        if (audit_record(s->store, "_system", &a, &e) != 0)
+        const char *slash = strchr(ev[i].object, '/');
+        char chain[128] = "_system";
+
+        /* A key refused what its purpose does not cover: the key's tenant's chain. */
+        if (strcmp(ev[i].action, "key.refused") == 0 && slash != NULL &&
+            (size_t)(slash - ev[i].object) < sizeof(chain)) {
+            snprintf(chain, sizeof(chain), "%.*s", (int)(slash - ev[i].object), ev[i].object);
+            a.result = "refused";
+        }
+        if (audit_record(s->store, chain, &a, &e) != 0)
             log_error("audit: key-store event %s not recorded: %s", ev[i].action, e.msg);
     }
     signer_events_free(ev, n);
@@ -497,6 +514,8 @@ static void server_loop(struct server *s, const sigset_t *stop)
             if (svc_cert_expiry_tick(s->svc, &e) < 0)
                 log_warn("certificate expiry: %s", e.msg);
             acme_server_tick(s->acme);
+            if (svc_signing_check(s->svc, &e) < 0)
+                log_warn("signing units: not checked: %s", e.msg);
             made = svc_crl_tick(s->svc, &e);
             if (made < 0)
                 log_warn("CRL scheduler: %s", e.msg);

@@ -93,3 +93,22 @@ EVP_PKEY *key_generate(enum key_type t, struct err *e)
         err_ossl(e, ERR_INTERNAL, "key generation failed");
     return k;
 }
+
+static const char *const purpose_names[] = {
+    [KEY_PURPOSE_NONE] = "none", [KEY_PURPOSE_CA] = "ca",       [KEY_PURPOSE_OCSP] = "ocsp",
+    [KEY_PURPOSE_TSA] = "tsa",   [KEY_PURPOSE_AUDIT] = "audit", [KEY_PURPOSE_WEBHOOK] = "webhook",
+    [KEY_PURPOSE_EAB] = "eab",   [KEY_PURPOSE_RA] = "ra",
+};
+
+const char *key_purpose_name(enum key_purpose p)
+{
+    return (size_t)p < ARRAY_LEN(purpose_names) ? purpose_names[p] : "none";
+}
+
+enum key_purpose key_purpose_parse(const char *name)
+{
+    for (size_t i = 0; name != NULL && i < ARRAY_LEN(purpose_names); i++)
+        if (strcmp(purpose_names[i], name) == 0)
+            return (enum key_purpose)i;
+    return KEY_PURPOSE_NONE;
+}

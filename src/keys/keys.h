@@ -50,6 +50,31 @@ enum key_type key_type_of(const EVP_PKEY *pkey);
 /* Generates a key of the given type in this process (software keys, tests). */
 EVP_PKEY *key_generate(enum key_type t, struct err *e);
 
+/*
+ * What a key is for (docs/decisions.md, "Keys bound to their purpose").  The signer keeps a
+ * key's purpose beside the key and refuses to sign what the purpose does not cover: a CA key
+ * signs certificates, CRLs, its own CSR and OCSP responses, as the issuer it first signed as; an
+ * OCSP responder key only OCSP responses (and its CSR); a TSA key only time-stamp tokens; an
+ * audit key only audit checkpoints; a webhook or EAB key only derives secrets; an enrollment
+ * RA key (SCEP, CMP) only enrollment protocol messages.  A key with no purpose yet (one made by
+ * `POST /keys`, or one from before purposes existed) is bound when it is first given a use.
+ */
+enum key_purpose {
+    KEY_PURPOSE_NONE = 0,
+    KEY_PURPOSE_CA,
+    KEY_PURPOSE_OCSP,
+    KEY_PURPOSE_TSA,
+    KEY_PURPOSE_AUDIT,
+    KEY_PURPOSE_WEBHOOK,
+    KEY_PURPOSE_EAB,
+    KEY_PURPOSE_RA,
+};
+
+/* "none", "ca", "ocsp", "tsa", "audit", "webhook", "eab", "ra". */
+const char *key_purpose_name(enum key_purpose p);
+/* KEY_PURPOSE_NONE if the name is not one of the above (or is "none"). */
+enum key_purpose key_purpose_parse(const char *name);
+
 /* ---- the signer client (used by the network process) ---------------- */
 
 struct signer;
@@ -157,6 +182,17 @@ void signer_supervision_events(struct signer *s, struct signer_event **events, i
  */
 int signer_keygen(struct signer *s, const char *tenant, enum key_type type, char **key_id,
                   EVP_PKEY **pub, struct err *e);
+/* The same, the new key bound to purpose from its first moment. */
+int signer_keygen_for(struct signer *s, const char *tenant, enum key_type type,
+                      enum key_purpose purpose, char **key_id, EVP_PKEY **pub, struct err *e);
+
+/*
+ * Binds (tenant, key_id) to purpose: done if the key has no purpose yet or already has this
+ * one; ERR_CONFLICT naming the key's purpose if it has another (a binding never changes);
+ * ERR_NOT_FOUND if the tenant has no such key.
+ */
+int signer_bind(struct signer *s, const char *tenant, const char *key_id, enum key_purpose purpose,
+                struct err *e);
 
 /*
  * A remote key for (tenant, key_id): an EVP_PKEY whose private operations go
@@ -222,6 +258,7 @@ int signer_import(struct signer *s, const char *tenant, enum signer_import_forma
 struct signer_key_info {
     char *key_id;
     char *key_type; /* key_type_name(), or "unknown" if the key does not load */
+    char *purpose;  /* key_purpose_name() ("none" if not bound) */
 };
 /*
  * The keys of tenant in the signer's store: *keys (caller frees with

@@ -55,7 +55,19 @@ struct keystore_ops {
     int (*list)(struct keystore *ks, const char *tenant, char **ids, int max, struct err *e);
     /* Optional: a short health description for /readyz ("token vouch-a: ok"). */
     void (*describe)(struct keystore *ks, char *buf, size_t len);
+    /*
+     * What the store keeps beside the key (tenant, key_id) for the signer: its binding to a
+     * purpose (signer_bind.c), a short text.  meta_get copies it into buf (NUL-terminated, at
+     * most len - 1 bytes); ERR_NOT_FOUND if the key has none.  meta_set replaces it; the key
+     * must exist (ERR_NOT_FOUND otherwise).  Destroying a key destroys its text.
+     */
+    int (*meta_get)(struct keystore *ks, const char *tenant, const char *key_id, char *buf,
+                    size_t len, struct err *e);
+    int (*meta_set)(struct keystore *ks, const char *tenant, const char *key_id, const char *text,
+                    struct err *e);
 };
+
+#define KEYSTORE_META_MAX 2048 /* bytes of a key's text, with its NUL */
 
 struct keystore {
     const struct keystore_ops *ops;

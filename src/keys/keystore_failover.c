@@ -349,6 +349,56 @@ static void fo_close(struct keystore *ks)
     free(s);
 }
 
+/*
+ * A key's binding from the active store, or from the other if the active one failed or has
+ * none: a binding is only ever added (signer_bind.c), so the one either store holds applies.
+ * If one store has none and the other cannot be asked, the key has none (signing goes on while
+ * a token is down).
+ */
+static int fo_meta_get(struct keystore *ks, const char *tenant, const char *key_id, char *buf,
+                       size_t len, struct err *e)
+{
+    struct fo_store *s = (struct fo_store *)ks;
+    struct err first_e;
+    int active;
+
+    pthread_mutex_lock(&s->lock);
+    active = s->active;
+    pthread_mutex_unlock(&s->lock);
+    err_clear(&first_e);
+    if (s->st[active]->ops->meta_get(s->st[active], tenant, key_id, buf, len, &first_e) == 0)
+        return 0;
+    if (first_e.kind == ERR_INVALID || first_e.kind == ERR_INTERNAL) {
+        *e = first_e;
+        return -1;
+    }
+    if (s->st[1 - active]->ops->meta_get(s->st[1 - active], tenant, key_id, buf, len, e) == 0)
+        return 0;
+    /* One store answered that the key has none: bindings go to both, so it has none. */
+    if (e->kind != ERR_NOT_FOUND && first_e.kind == ERR_NOT_FOUND)
+        *e = first_e;
+    return -1;
+}
+
+/* Into both stores; done if either took it (the other is read as well, fo_meta_get). */
+static int fo_meta_set(struct keystore *ks, const char *tenant, const char *key_id,
+                       const char *text, struct err *e)
+{
+    struct fo_store *s = (struct fo_store *)ks;
+    struct err e2[2];
+    int done = 0;
+
+    for (int i = 0; i < 2; i++) {
+        err_clear(&e2[i]);
+        if (s->st[i]->ops->meta_set(s->st[i], tenant, key_id, text, &e2[i]) == 0)
+            done = 1;
+    }
+    if (done)
+        return 0;
+    *e = e2[0].kind == ERR_NOT_FOUND ? e2[1] : e2[0];
+    return -1;
+}
+
 static const struct keystore_ops fo_ops = {
     .generate = fo_generate,
     .import = fo_import,
@@ -359,6 +409,8 @@ static const struct keystore_ops fo_ops = {
     .sign = fo_sign,
     .describe = fo_describe,
     .list = fo_list,
+    .meta_get = fo_meta_get,
+    .meta_set = fo_meta_set,
 };
 
 #define COMPARE_MAX 65536

@@ -954,10 +954,94 @@ static int p11_destroy(struct keystore *ks, const char *tenant, const char *key_
         pn = objects_find(s->f, h, CKO_PUBLIC_KEY, label, o, 4, &rv);
     for (int i = 0; i < pn && rv == CKR_OK; i++)
         rv = s->f->C_DestroyObject(h, o[i]);
+    if (rv == CKR_OK && (n > 0 || pn > 0)) { /* the key's binding (p11_meta_set) */
+        int dn = objects_find(s->f, h, CKO_DATA, label, o, 4, &rv);
+        for (int i = 0; i < dn && rv == CKR_OK; i++)
+            rv = s->f->C_DestroyObject(h, o[i]);
+    }
     sess_give(s, h, epoch, rv);
     if (rv != CKR_OK)
         return rv_err(s, rv, "deleting a key", e);
     if (n == 0 && pn == 0)
+        return err_set(e, ERR_NOT_FOUND, "key not found");
+    return 0;
+}
+
+/*
+ * A key's text (keystore.h, meta_get): a data object (CKO_DATA, private, on the token) with the
+ * key's label and CKA_APPLICATION "vouch", so it goes where the key goes (token backups, the
+ * second token of a pair).
+ */
+static int p11_meta_get(struct keystore *ks, const char *tenant, const char *key_id, char *buf,
+                        size_t len, struct err *e)
+{
+    struct p11_store *s = (struct p11_store *)ks;
+    char label[LABEL_MAX];
+    CK_OBJECT_HANDLE o[2];
+    CK_SESSION_HANDLE h;
+    CK_RV rv = CKR_OK;
+    unsigned epoch;
+    int n, rc = -1;
+
+    if (args_check(tenant, key_id, e) != 0 || sess_take(s, &h, &epoch, e) != 0)
+        return -1;
+    object_label(label, tenant, key_id);
+    n = objects_find(s->f, h, CKO_DATA, label, o, 2, &rv);
+    if (n == 1) {
+        CK_ATTRIBUTE a = {CKA_VALUE, buf, len - 1};
+        rv = s->f->C_GetAttributeValue(h, o[0], &a, 1);
+        if (rv == CKR_OK && a.ulValueLen < len) {
+            buf[a.ulValueLen] = '\0';
+            rc = 0;
+        } else if (rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL) {
+            rv = CKR_OK;
+            err_set(e, ERR_INTERNAL, "key %s: its binding is too long", key_id);
+        }
+    }
+    sess_give(s, h, epoch, rv);
+    if (n < 0 || rv != CKR_OK)
+        return rv_err(s, rv, "reading a key's binding", e);
+    if (n == 0)
+        return err_set(e, ERR_NOT_FOUND, "key has no binding");
+    if (n > 1)
+        return err_set(e, ERR_INTERNAL, "key %s: more than one binding", key_id);
+    return rc;
+}
+
+static int p11_meta_set(struct keystore *ks, const char *tenant, const char *key_id,
+                        const char *text, struct err *e)
+{
+    struct p11_store *s = (struct p11_store *)ks;
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    char label[LABEL_MAX], app[] = "vouch";
+    CK_OBJECT_HANDLE o[4], made;
+    CK_SESSION_HANDLE h;
+    CK_RV rv = CKR_OK;
+    unsigned epoch;
+    int n, keys;
+
+    if (args_check(tenant, key_id, e) != 0 || sess_take(s, &h, &epoch, e) != 0)
+        return -1;
+    object_label(label, tenant, key_id);
+    CK_ATTRIBUTE t[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},          {CKA_TOKEN, &yes, sizeof(yes)},
+        {CKA_PRIVATE, &yes, sizeof(yes)},        {CKA_MODIFIABLE, &no, sizeof(no)},
+        {CKA_LABEL, label, strlen(label)},       {CKA_APPLICATION, app, strlen(app)},
+        {CKA_VALUE, (void *)text, strlen(text)},
+    };
+    keys = objects_find(s->f, h, CKO_PRIVATE_KEY, label, o, 4, &rv);
+    n = keys == 1 ? objects_find(s->f, h, CKO_DATA, label, o, 4, &rv) : 0;
+    /* The new text first, then the old ones go: a failure between leaves two, which meta_get
+     * refuses to choose between rather than falling back to none. */
+    if (keys == 1 && rv == CKR_OK)
+        rv = s->f->C_CreateObject(h, t, sizeof(t) / sizeof(t[0]), &made);
+    for (int i = 0; i < n && rv == CKR_OK; i++)
+        rv = s->f->C_DestroyObject(h, o[i]);
+    sess_give(s, h, epoch, rv);
+    if (keys < 0 || n < 0 || rv != CKR_OK)
+        return rv_err(s, rv, "writing a key's binding", e);
+    if (keys != 1)
         return err_set(e, ERR_NOT_FOUND, "key not found");
     return 0;
 }
@@ -1231,6 +1315,8 @@ static const struct keystore_ops p11_ops = {
     .sign = p11_sign,
     .describe = p11_describe,
     .list = p11_list,
+    .meta_get = p11_meta_get,
+    .meta_set = p11_meta_set,
 };
 
 struct keystore *keystore_p11_open(const struct keystore_p11_config *c, struct err *e)

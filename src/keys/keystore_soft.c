@@ -70,6 +70,12 @@ static char *key_path(const struct soft_store *s, const char *tenant, const char
     return xasprintf("%s/%s/%s.pem", s->dir, tenant, key_id);
 }
 
+/* The key's text beside it (keystore.h, meta_get): <key id>.meta, 0600, not encrypted. */
+static char *meta_path(const struct soft_store *s, const char *tenant, const char *key_id)
+{
+    return xasprintf("%s/%s/%s.meta", s->dir, tenant, key_id);
+}
+
 static void cached_key_free(struct cached_key *c)
 {
     EVP_PKEY_free(c->key);
@@ -302,7 +308,59 @@ static int soft_destroy(struct keystore *ks, const char *tenant, const char *key
     free(path);
     if (rc != 0)
         return err_set(e, ERR_NOT_FOUND, "key not found");
+    path = meta_path(s, tenant, key_id);
+    unlink(path); /* a key may have none */
+    free(path);
     return 0;
+}
+
+static int soft_meta_get(struct keystore *ks, const char *tenant, const char *key_id, char *buf,
+                         size_t len, struct err *e)
+{
+    struct soft_store *s = (struct soft_store *)ks;
+    char *path;
+    ssize_t n = -1;
+    int fd;
+
+    if (args_check(tenant, key_id, e) != 0)
+        return -1;
+    path = meta_path(s, tenant, key_id);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    free(path);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return err_set(e, ERR_NOT_FOUND, "key has no binding");
+        return err_set(e, ERR_UNAVAILABLE, "key store: %s", strerror(errno));
+    }
+    n = read(fd, buf, len - 1);
+    close(fd);
+    if (n < 0)
+        return err_set(e, ERR_UNAVAILABLE, "key store: %s", strerror(errno));
+    buf[n] = '\0';
+    return 0;
+}
+
+static int soft_meta_set(struct keystore *ks, const char *tenant, const char *key_id,
+                         const char *text, struct err *e)
+{
+    struct soft_store *s = (struct soft_store *)ks;
+    char *path, *dir;
+    int rc = -1;
+
+    if (args_check(tenant, key_id, e) != 0)
+        return -1;
+    path = key_path(s, tenant, key_id);
+    rc = access(path, F_OK);
+    free(path);
+    if (rc != 0)
+        return err_set(e, ERR_NOT_FOUND, "key not found");
+    path = meta_path(s, tenant, key_id);
+    dir = xasprintf("%s/%s", s->dir, tenant);
+    rc =
+        file_write_atomic(path, text, strlen(text), 0600, e) == 0 && dir_sync(dir, e) == 0 ? 0 : -1;
+    free(path);
+    free(dir);
+    return rc;
 }
 
 static int soft_list(struct keystore *ks, const char *tenant, char **ids, int max, struct err *e)
@@ -365,6 +423,8 @@ static const struct keystore_ops soft_ops = {
     .ping = soft_ping,
     .close = soft_close,
     .list = soft_list,
+    .meta_get = soft_meta_get,
+    .meta_set = soft_meta_set,
 };
 
 /* Reads at most KEK_MAX bytes of path into buf; the length, or -1 with e set. */

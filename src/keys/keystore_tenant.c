@@ -81,6 +81,22 @@ static int t_list(struct keystore *ks, const char *tenant, char **ids, int max, 
     return r->ops->list(r, tenant, ids, max, e);
 }
 
+static int t_meta_get(struct keystore *ks, const char *tenant, const char *key_id, char *buf,
+                      size_t len, struct err *e)
+{
+    struct keystore *r = route(ks, tenant);
+
+    return r->ops->meta_get(r, tenant, key_id, buf, len, e);
+}
+
+static int t_meta_set(struct keystore *ks, const char *tenant, const char *key_id, const char *text,
+                      struct err *e)
+{
+    struct keystore *r = route(ks, tenant);
+
+    return r->ops->meta_set(r, tenant, key_id, text, e);
+}
+
 /* Usable if the shared store is: a tenant's failed token is reported, not fatal to all. */
 static int t_ping(struct keystore *ks, struct err *e)
 {
@@ -127,6 +143,8 @@ static const struct keystore_ops tenant_ops = {
     .sign = t_sign,
     .describe = t_describe,
     .list = t_list,
+    .meta_get = t_meta_get,
+    .meta_set = t_meta_set,
 };
 
 struct keystore *keystore_tenant_open(struct keystore *shared)

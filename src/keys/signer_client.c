@@ -785,6 +785,29 @@ static int reply_key(const unsigned char *body, size_t len, char **key_id, EVP_P
 int signer_keygen(struct signer *s, const char *tenant, enum key_type type, char **key_id,
                   EVP_PKEY **pub, struct err *e)
 {
+    return signer_keygen_for(s, tenant, type, KEY_PURPOSE_NONE, key_id, pub, e);
+}
+
+int signer_bind(struct signer *s, const char *tenant, const char *key_id, enum key_purpose purpose,
+                struct err *e)
+{
+    struct buf req = {0};
+    unsigned char *reply = NULL;
+    size_t len;
+    int rc;
+
+    wire_put_str(&req, T_TENANT, tenant);
+    wire_put_str(&req, T_KEY_ID, key_id);
+    wire_put_str(&req, T_PURPOSE, key_purpose_name(purpose));
+    rc = signer_call(s, W_BIND, &req, &reply, &len, e);
+    free(reply);
+    buf_free(&req);
+    return rc;
+}
+
+int signer_keygen_for(struct signer *s, const char *tenant, enum key_type type,
+                      enum key_purpose purpose, char **key_id, EVP_PKEY **pub, struct err *e)
+{
     struct buf req = {0};
     unsigned char *reply = NULL;
     size_t len;
@@ -792,6 +815,8 @@ int signer_keygen(struct signer *s, const char *tenant, enum key_type type, char
 
     wire_put_str(&req, T_TENANT, tenant);
     wire_put_str(&req, T_KEY_TYPE, key_type_name(type));
+    if (purpose != KEY_PURPOSE_NONE)
+        wire_put_str(&req, T_PURPOSE, key_purpose_name(purpose));
     rc = signer_call(s, W_KEYGEN, &req, &reply, &len, e);
     if (rc == 0)
         rc = reply_key(reply, len, key_id, pub, e);
@@ -1128,8 +1153,9 @@ int signer_key_list(struct signer *s, const char *tenant, struct signer_key_info
             free(type);
             break;
         }
+        char *purpose = reply_str_at(reply, len, T_PURPOSE, count, 32);
         k = xrealloc(k, (size_t)(count + 1) * sizeof(*k));
-        k[count++] = (struct signer_key_info){id, type};
+        k[count++] = (struct signer_key_info){id, type, purpose ? purpose : xstrdup("none")};
     }
     free(reply);
     buf_free(&req);
@@ -1143,6 +1169,7 @@ void signer_key_list_free(struct signer_key_info *keys, int n)
     for (int i = 0; i < n; i++) {
         free(keys[i].key_id);
         free(keys[i].key_type);
+        free(keys[i].purpose);
     }
     free(keys);
 }

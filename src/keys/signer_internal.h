@@ -74,6 +74,29 @@ int signer_store_signs(void);
 /* Signs data (digest md) with the request's key in the key store; *sig caller frees. */
 int signer_store_sign(struct req *r, const char *md, const unsigned char *data, size_t len,
                       unsigned char **sig, size_t *sig_len);
+/* ---- key bindings (signer_bind.c) ---- */
+struct keystore;
+/* The signer's key store (signer_proc.c). */
+struct keystore *signer_keystore(void);
+/* Binds (tenant, key_id) to purpose (keys.h, signer_bind()); -1 with e set. */
+int signer_bind_set(struct keystore *ks, const char *tenant, const char *key_id,
+                    enum key_purpose purpose, struct err *e);
+/*
+ * Whether (tenant, key_id) may sign data of kind (tbs_kind(), "webhook secret", "EAB key"): 0 if
+ * its purpose covers it (or it has none); a CA key's certificate or CRL must also name the issuer
+ * and authority key identifier it first signed as.  -1 with e set (ERR_FORBIDDEN: refused,
+ * logged and queued for the audit log).
+ */
+int signer_bind_check(struct keystore *ks, const char *tenant, const char *key_id, const char *kind,
+                      const unsigned char *data, size_t len, struct err *e);
+/* The purpose of (tenant, key_id) (KEY_PURPOSE_NONE if it has none); -1 with e set. */
+int signer_bind_purpose(struct keystore *ks, const char *tenant, const char *key_id,
+                        enum key_purpose *purpose, struct err *e);
+/* Drops a deleted key's binding from the cache. */
+void signer_bind_forget(const char *tenant, const char *key_id);
+/* signer_bind_check for the request's tenant and key id. */
+int signer_req_bind_check(struct req *r, const char *kind, const unsigned char *data, size_t len);
+
 /* W_SIGN_TST: the CMS SignedData of a time-stamp token (signer_tst.c). */
 int signer_h_sign_tst(struct req *r);
 /* W_WEBHOOK_NEW and W_WEBHOOK_MAC: webhook secrets (signer_secret.c). */

@@ -117,14 +117,47 @@ static int h_events(struct req *r)
     return 0;
 }
 
+struct keystore *signer_keystore(void)
+{
+    return ks;
+}
+
+/* The purpose a KEYGEN or IMPORT request asks for: KEY_PURPOSE_NONE if none; -1 if unknown. */
+static int req_purpose(struct req *r, enum key_purpose *p)
+{
+    char *name = wire_get_str(r->body, r->len, T_PURPOSE, 32);
+
+    *p = KEY_PURPOSE_NONE;
+    if (name != NULL && (*p = key_purpose_parse(name)) == KEY_PURPOSE_NONE) {
+        free(name);
+        return err_set(&r->err, ERR_INVALID, "signer: unknown key purpose");
+    }
+    free(name);
+    return 0;
+}
+
+/* Binds a key just made to the purpose asked for; on failure the key goes again. */
+static int bind_new(struct req *r, const char *tenant, const char *id, enum key_purpose p)
+{
+    struct err ignore;
+
+    if (p == KEY_PURPOSE_NONE || signer_bind_set(ks, tenant, id, p, &r->err) == 0)
+        return 0;
+    ks->ops->destroy(ks, tenant, id, &ignore);
+    return -1;
+}
+
 static int h_keygen(struct req *r)
 {
     char *tenant = req_str(r, T_TENANT, "tenant"), *id = NULL;
     enum key_type type = tenant ? req_key_type(r) : KEY_NONE;
+    enum key_purpose purpose;
     EVP_PKEY *pub = NULL;
     int rc = -1;
 
-    if (type != KEY_NONE && ks->ops->generate(ks, tenant, type, &id, &pub, &r->err) == 0) {
+    if (type != KEY_NONE && req_purpose(r, &purpose) == 0 &&
+        ks->ops->generate(ks, tenant, type, &id, &pub, &r->err) == 0 &&
+        bind_new(r, tenant, id, purpose) == 0) {
         wire_put_str(&r->out, T_KEY_ID, id);
         put_pubkey(r, pub);
         rc = 0;
@@ -132,6 +165,38 @@ static int h_keygen(struct req *r)
     EVP_PKEY_free(pub);
     free(id);
     free(tenant);
+    return rc;
+}
+
+static int h_bind(struct req *r)
+{
+    char *tenant = req_str(r, T_TENANT, "tenant"),
+         *id = tenant ? req_str(r, T_KEY_ID, "key id") : NULL;
+    enum key_purpose purpose = KEY_PURPOSE_NONE;
+    EVP_PKEY *k = NULL;
+    int rc = -1;
+
+    /* The key must exist here (load: also the public half of a token's key). */
+    if (id != NULL && req_purpose(r, &purpose) == 0 && (k = signer_req_key(r)) != NULL)
+        rc = signer_bind_set(ks, tenant, id, purpose, &r->err);
+    EVP_PKEY_free(k);
+    free(tenant);
+    free(id);
+    return rc;
+}
+
+int signer_req_bind_check(struct req *r, const char *kind, const unsigned char *data, size_t len)
+{
+    char *tenant = req_str(r, T_TENANT, "tenant"),
+         *id = tenant ? req_str(r, T_KEY_ID, "key id") : NULL;
+    int rc = -1;
+
+    if (id != NULL && keystore_id_valid(id))
+        rc = signer_bind_check(ks, tenant, id, kind, data, len, &r->err);
+    else if (id != NULL)
+        err_set(&r->err, ERR_NOT_FOUND, "key not found");
+    free(tenant);
+    free(id);
     return rc;
 }
 
@@ -267,6 +332,8 @@ static int h_sign(struct req *r)
                 "signer: refusing to sign data that is not a certificate, CRL, CSR, OCSP "
                 "response or audit checkpoint body");
         log_warn("signer: refused to sign %zu bytes of an unknown kind", len);
+    } else if (signer_req_bind_check(r, kind, data, len) != 0) {
+        /* refused: logged and queued for the audit log (signer_bind.c) */
     } else if (ks->ops->sign != NULL) {
         rc = store_sign(r, md, data, len);
     } else if ((k = signer_req_key(r)) != NULL) {
@@ -364,17 +431,19 @@ static int h_import(struct req *r)
     char *format = tenant ? req_str(r, T_FORMAT, "format") : NULL;
     STACK_OF(X509) *certs = NULL;
     EVP_PKEY *k = NULL;
+    enum key_purpose purpose = KEY_PURPOSE_NONE;
     char *id = NULL;
     int rc = -1;
 
-    if (format == NULL || (k = import_parse(r, format, &certs)) == NULL)
+    if (format == NULL || req_purpose(r, &purpose) != 0 ||
+        (k = import_parse(r, format, &certs)) == NULL)
         goto out;
     if (key_type_of(k) == KEY_NONE) {
         err_set(&r->err, ERR_INVALID,
                 "key: unsupported type (ec-p256, ec-p384, rsa-2048/3072/4096, ed25519)");
         goto out;
     }
-    if (ks->ops->import(ks, tenant, k, &id, &r->err) != 0)
+    if (ks->ops->import(ks, tenant, k, &id, &r->err) != 0 || bind_new(r, tenant, id, purpose) != 0)
         goto out;
     wire_put_str(&r->out, T_KEY_ID, id);
     put_pubkey(r, k);
@@ -396,6 +465,8 @@ static int h_delete(struct req *r)
          *id = tenant ? req_str(r, T_KEY_ID, "key id") : NULL;
     int rc = id ? ks->ops->destroy(ks, tenant, id, &r->err) : -1;
 
+    if (rc == 0)
+        signer_bind_forget(tenant, id);
     if (rc != 0 && r->err.kind == ERR_NOT_FOUND)
         log_warn("signer: refused to delete: tenant %s has no key %s", tenant, log_id(id));
     free(tenant);
@@ -583,8 +654,13 @@ static int h_keylist(struct req *r)
         EVP_PKEY *k = ks->ops->load(ks, tenant, ids[i], &ignore);
         enum key_type t = k ? key_type_of(k) : KEY_NONE;
 
+        enum key_purpose p = KEY_PURPOSE_NONE;
+
+        if (signer_bind_purpose(ks, tenant, ids[i], &p, &ignore) != 0)
+            p = KEY_PURPOSE_NONE;
         wire_put_str(&r->out, T_KEY_ID, ids[i]);
         wire_put_str(&r->out, T_KEY_TYPE, t != KEY_NONE ? key_type_name(t) : "unknown");
+        wire_put_str(&r->out, T_PURPOSE, key_purpose_name(p));
         EVP_PKEY_free(k);
         free(ids[i]);
     }
@@ -628,6 +704,8 @@ static int dispatch(uint32_t type, struct req *r)
         return h_events(r);
     case W_KEYLIST:
         return h_keylist(r);
+    case W_BIND:
+        return h_bind(r);
     default:
         return err_set(&r->err, ERR_INVALID, "signer: unknown request type %u", type);
     }

@@ -68,7 +68,7 @@ static int sign_der(struct req *r, EVP_PKEY *k, const unsigned char *der, size_t
  * SHA-256 of the request's key's signature of der into md: the material of a
  * secret.  The key must be RSA (PKCS#1 v1.5 signs deterministically).
  */
-static int derive(struct req *r, const unsigned char *der, size_t len,
+static int derive(struct req *r, const char *kind, const unsigned char *der, size_t len,
                   unsigned char md[SHA256_DIGEST_LENGTH])
 {
     unsigned char *sig = NULL;
@@ -76,7 +76,7 @@ static int derive(struct req *r, const unsigned char *der, size_t len,
     EVP_PKEY *k;
     int rc = -1;
 
-    if ((k = signer_req_key(r)) == NULL)
+    if (signer_req_bind_check(r, kind, NULL, 0) != 0 || (k = signer_req_key(r)) == NULL)
         return -1;
     if (EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA)
         err_set(&r->err, ERR_INVALID, "signer: a secret's key must be an RSA key");
@@ -126,7 +126,7 @@ static int webhook_derive(struct req *r, const unsigned char nonce[NONCE_LEN],
         return -1;
     if (tbs_webhook_secret_encode(tenant, nonce, &der, &der_len) != 0)
         err_set(&r->err, ERR_INTERNAL, "signer: cannot encode the webhook secret input");
-    else if (derive(r, der, der_len, md) == 0) {
+    else if (derive(r, "webhook secret", der, der_len, md) == 0) {
         hex = hex_encode(md, sizeof(md));
         snprintf(secret, WEBHOOK_LEN, "whsec_%s", hex);
         secure_zero(hex, strlen(hex));
@@ -197,7 +197,8 @@ static int eab_derive(struct req *r, const unsigned char nonce[NONCE_LEN],
     else if (tbs_eab_key_encode(tenant, endpoint, kid, nonce, &der, &der_len) != 0)
         err_set(&r->err, ERR_INTERNAL, "signer: cannot encode the EAB key input");
     else
-        rc = derive(r, der, der_len, key); /* SHA-256: exactly SIGNER_EAB_KEY_LEN bytes */
+        rc =
+            derive(r, "EAB key", der, der_len, key); /* SHA-256: exactly SIGNER_EAB_KEY_LEN bytes */
 out:
     OPENSSL_free(der);
     free(tenant);

@@ -288,7 +288,8 @@ int signer_h_sign_tst(struct req *r)
     size_t tst_len;
     int rc = -1;
 
-    if (tst_fields(r, md, &tst, &tst_len, &f, &flags) != 0 || (k = signer_req_key(r)) == NULL)
+    if (tst_fields(r, md, &tst, &tst_len, &f, &flags) != 0 ||
+        signer_req_bind_check(r, "TSTInfo", tst, tst_len) != 0 || (k = signer_req_key(r)) == NULL)
         goto out;
     certs_id(r, &f, id);
     if (cache_find(id, &cert, &chain) != 0) {

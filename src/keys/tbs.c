@@ -12,6 +12,7 @@
 #include <openssl/ocsp.h>
 #include <openssl/ts.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 /*
  * TBSCertificate (RFC 5280 §4.1) with the subject public key read as an
@@ -463,4 +464,39 @@ const char *tbs_kind(const unsigned char *data, size_t len)
 
     ERR_clear_error();
     return kind;
+}
+
+int tbs_issuer(const unsigned char *data, size_t len, X509_NAME **issuer,
+               ASN1_OCTET_STRING **key_id)
+{
+    const unsigned char *p = data;
+    STACK_OF(X509_EXTENSION) *exts = NULL;
+    TBS_CERT *cert = NULL;
+    TBS_CRL *crl = NULL;
+    AUTHORITY_KEYID *akid;
+    int rc = -1;
+
+    *issuer = NULL;
+    *key_id = NULL;
+    if ((cert = d2i_TBS_CERT(NULL, &p, (long)len)) != NULL && p == data + len) {
+        *issuer = X509_NAME_dup(cert->issuer);
+        exts = cert->extensions;
+    } else {
+        p = data;
+        if ((crl = d2i_TBS_CRL(NULL, &p, (long)len)) != NULL && p == data + len) {
+            *issuer = X509_NAME_dup(crl->issuer);
+            exts = crl->extensions;
+        }
+    }
+    if (*issuer != NULL) {
+        akid = X509V3_get_d2i(exts, NID_authority_key_identifier, NULL, NULL);
+        if (akid != NULL && akid->keyid != NULL)
+            *key_id = ASN1_OCTET_STRING_dup(akid->keyid);
+        AUTHORITY_KEYID_free(akid);
+        rc = 0;
+    }
+    TBS_CERT_free(cert);
+    TBS_CRL_free(crl);
+    ERR_clear_error();
+    return rc;
 }

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
+
 /*
  * "certificate", "CRL", "CSR", "OCSP response" or "TSTInfo" if data is, in
  * whole, a TBSCertificate, a TBSCertList, a CertificationRequestInfo, an OCSP
@@ -18,6 +20,14 @@
  * only inside the signer's own CMS SignedData: W_SIGN_TST, never W_SIGN.)
  */
 const char *tbs_kind(const unsigned char *data, size_t len);
+
+/*
+ * The issuer name of a TBSCertificate or TBSCertList (*issuer, X509_NAME_free) and its
+ * authority key identifier's keyIdentifier (*key_id, ASN1_OCTET_STRING_free; NULL if it has
+ * none); -1 if data is neither.
+ */
+int tbs_issuer(const unsigned char *data, size_t len, X509_NAME **issuer,
+               ASN1_OCTET_STRING **key_id);
 
 /* Whether data is, in whole, a TSTInfo (what tbs_kind() calls "TSTInfo", without trying the rest).
  */

@@ -89,6 +89,7 @@ void svc_free(struct svc *s)
         return;
     svc_refusals_tick(s, 1); /* the refusals still being counted are written */
     svc_refusals_free(s->refusals);
+    json_decref(s->signing_problems);
     writer_stop(s->writer);
     svc_ocsp_state_free(s->ocsp);
     free(s->ocsp_signer);

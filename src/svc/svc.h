@@ -61,6 +61,14 @@ void svc_free(struct svc *s);
  * line (keys.h: signer_health) when the signer answers.
  */
 int svc_ready(struct svc *s, struct err *db, char *health, size_t health_len, struct err *signer);
+/*
+ * Looks for active TSA units and OCSP responders whose key the signer's store
+ * lacks (svc_health.c), for /readyz: the count found, or -1 with e set (what
+ * was found before is kept).
+ */
+int svc_signing_check(struct svc *s, struct err *e);
+/* What the last svc_signing_check found: a new JSON array of texts naming each unit. */
+json_t *svc_signing_problems(struct svc *s);
 /* How many times the signer was restarted since vouchd started (signer_supervise). */
 unsigned long svc_signer_restarts(struct svc *s);
 
@@ -276,6 +284,7 @@ struct svc_key_info {
     char *key_type; /* key_type_name(), or "unknown" */
     char *ca;       /* the CA using the key, NULL if none */
     char *users;    /* JSON array: "ca:NAME", "ocsp-responder:CA", "tsa:UNIT", "webhook", ... */
+    char *purpose;  /* key_purpose_name(): what the signer lets the key sign ("none": not bound) */
 };
 /* The tenant's keys in the signer's store: *out (svc_key_list_free) and *n. */
 int svc_key_list(struct svc *s, const char *tenant, struct svc_key_info **out, int *n,
@@ -297,6 +306,14 @@ int svc_key_delete(struct svc *s, const struct actor *a, const char *tenant, con
  * each user.
  */
 int svc_key_in_use(struct svc *s, const char *tenant, const char *key_id, struct err *e);
+/*
+ * Binds each key of tenant that something uses to the purpose its users give it (keys.h,
+ * enum key_purpose): keys from before the signer kept purposes.  A key already bound keeps its
+ * purpose; one whose users disagree stays unbound (logged).  The count bound, or -1 with e set.
+ */
+int svc_keys_bind(struct svc *s, const char *tenant, struct err *e);
+/* svc_keys_bind for every tenant not purged (at start); the count bound, or -1 with e set. */
+int svc_keys_bind_all(struct svc *s, struct err *e);
 
 /* ---- CAs ------------------------------------------------------------ */
 

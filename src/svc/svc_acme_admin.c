@@ -787,7 +787,8 @@ int svc_acme_eab_create(struct svc *s, const struct actor *a, const char *tenant
         eab_prepare(s, tenant, endpoint, r.kid, options, &r.settings, &r.key_id, e) != 0)
         goto out;
     if (r.key_id == NULL) { /* the tenant's first credential: its EAB key */
-        if (signer_keygen(s->signer, tenant, KEY_RSA_2048, &r.key_id, &pub, e) != 0)
+        if (signer_keygen_for(s->signer, tenant, KEY_RSA_2048, KEY_PURPOSE_EAB, &r.key_id, &pub,
+                              e) != 0)
             goto out;
         made = 1;
     }

@@ -67,7 +67,8 @@ static int audit_key_create(struct svc *s, const char *tenant, struct audit_key_
     char *detail;
     int rc = -1;
 
-    if (signer_keygen(s->signer, tenant, KEY_EC_P256, &r.key_id, &pub, e) != 0)
+    if (signer_keygen_for(s->signer, tenant, KEY_EC_P256, KEY_PURPOSE_AUDIT, &r.key_id, &pub, e) !=
+        0)
         return -1;
     detail = json_dumps_pair("key_id", r.key_id);
     r.tenant = (char *)tenant;

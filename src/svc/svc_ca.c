@@ -311,6 +311,9 @@ static int ca_existing_key(struct svc *s, const char *tenant, struct ca_work *w,
             err_set(e, ERR_NOT_FOUND, "key_id: tenant has no key %s", w->req->key_id);
         return -1;
     }
+    /* From now on the key signs only as a CA (a key bound to another purpose: 409). */
+    if (signer_bind(s->signer, tenant, w->req->key_id, KEY_PURPOSE_CA, e) != 0)
+        return -1;
     t = key_type_of(w->key);
     if (want != NULL && key_type_parse(want) != t)
         return err_set(e, ERR_POLICY, "key_id: key %s is %s, not %s", w->req->key_id,
@@ -362,7 +365,8 @@ int svc_ca_create(struct svc *s, const struct actor *a, const char *tenant,
             goto out;
         key_type = key_type_name(key_type_of(w.key));
     } else {
-        if (signer_keygen(s->signer, tenant, key_type_parse(key_type), &w.key_id, &w.pub, e) != 0)
+        if (signer_keygen_for(s->signer, tenant, key_type_parse(key_type), KEY_PURPOSE_CA,
+                              &w.key_id, &w.pub, e) != 0)
             goto out;
         owned = 1;
         if ((w.key = svc_key(s, tenant, w.key_id, e)) == NULL)
@@ -529,6 +533,8 @@ int svc_ca_import(struct svc *s, const struct actor *a, const char *tenant, cons
         goto out;
     if (signer_import(s->signer, tenant, format, blob, len, password, &w.key_id, &w.pub, &certs,
                       e) != 0)
+        goto out;
+    if (signer_bind(s->signer, tenant, w.key_id, KEY_PURPOSE_CA, e) != 0)
         goto out;
     if (format == SIGNER_IMPORT_PKCS12) {
         if (certs == NULL || sk_X509_num(certs) == 0) {

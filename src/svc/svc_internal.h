@@ -111,6 +111,7 @@ struct svc {
     struct acme_secret_entry *acme_secrets;     /* guarded by lock */
     struct acme_endpoint_entry *acme_endpoints; /* guarded by lock */
     struct svc_refusals *refusals; /* unproven refusals being counted (svc_refusals.c) */
+    json_t *signing_problems;      /* units that cannot sign (svc_health.c), or NULL */
 };
 
 struct svc_refusals *svc_refusals_new(void);

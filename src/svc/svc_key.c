@@ -20,6 +20,7 @@ void svc_key_list_free(struct svc_key_info *keys, int n)
         free(keys[i].key_type);
         free(keys[i].ca);
         free(keys[i].users);
+        free(keys[i].purpose);
     }
     free(keys);
 }
@@ -138,6 +139,87 @@ int svc_key_in_use(struct svc *s, const char *tenant, const char *key_id, struct
     return rc;
 }
 
+/* The purpose a key's users give it (keys.h); KEY_PURPOSE_NONE if they disagree. */
+static enum key_purpose users_purpose(const json_t *list)
+{
+    static const struct {
+        const char *prefix;
+        enum key_purpose purpose;
+    } map[] = {
+        {"ca:", KEY_PURPOSE_CA},          {"ocsp-responder:", KEY_PURPOSE_OCSP},
+        {"tsa:", KEY_PURPOSE_TSA},        {"acme-eab:", KEY_PURPOSE_EAB},
+        {"webhook", KEY_PURPOSE_WEBHOOK}, {"audit", KEY_PURPOSE_AUDIT},
+    };
+    enum key_purpose p = KEY_PURPOSE_NONE;
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(list, i, v)
+    {
+        enum key_purpose this = KEY_PURPOSE_NONE;
+        for (size_t j = 0; j < ARRAY_LEN(map); j++)
+            if (strncmp(json_string_value(v), map[j].prefix, strlen(map[j].prefix)) == 0)
+                this = map[j].purpose;
+        if (this == KEY_PURPOSE_NONE || (p != KEY_PURPOSE_NONE && p != this))
+            return KEY_PURPOSE_NONE;
+        p = this;
+    }
+    return p;
+}
+
+int svc_keys_bind(struct svc *s, const char *tenant, struct err *e)
+{
+    json_t *users = NULL, *list;
+    const char *key_id;
+    int bound = 0;
+
+    if (key_users(s, tenant, &users, e) != 0)
+        return -1;
+    json_object_foreach(users, key_id, list)
+    {
+        enum key_purpose p = users_purpose(list);
+        struct err be;
+        if (p == KEY_PURPOSE_NONE) {
+            char *text = users_text(list);
+            log_warn("keys: tenant %s key %s has users of different purposes (%s): left unbound",
+                     tenant, key_id, text);
+            free(text);
+        } else if (signer_bind(s->signer, tenant, key_id, p, &be) == 0)
+            bound++;
+        else if (be.kind != ERR_NOT_FOUND) /* a key gone from the store is /readyz's business */
+            log_warn("keys: tenant %s key %s: %s", tenant, key_id, be.msg);
+    }
+    json_decref(users);
+    return bound;
+}
+
+int svc_keys_bind_all(struct svc *s, struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    struct tenant_rec **tenants = NULL;
+    size_t n = 0;
+    int bound = 0, rc = 0;
+
+    if (tx == NULL)
+        return -1;
+    rc = store_tenant_list(tx, &tenants, &n, e);
+    store_rollback(tx);
+    if (rc != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        struct err te;
+        int b =
+            strcmp(tenants[i]->status, "purged") == 0 ? 0 : svc_keys_bind(s, tenants[i]->name, &te);
+        if (b < 0)
+            log_warn("keys: tenant %s: keys not bound: %s", tenants[i]->name, te.msg);
+        else
+            bound += b;
+        tenant_rec_free(tenants[i]);
+    }
+    free(tenants);
+    return bound;
+}
+
 int svc_key_list(struct svc *s, const char *tenant, struct svc_key_info **out, int *n,
                  struct err *e)
 {
@@ -158,7 +240,8 @@ int svc_key_list(struct svc *s, const char *tenant, struct svc_key_info **out, i
     for (int i = 0; i < count; i++) {
         r[i].key_id = keys[i].key_id;
         r[i].key_type = keys[i].key_type;
-        keys[i].key_id = keys[i].key_type = NULL;
+        r[i].purpose = keys[i].purpose;
+        keys[i].key_id = keys[i].key_type = keys[i].purpose = NULL;
         list = json_object_get(users, r[i].key_id);
         r[i].users = list ? json_dumps(list, JSON_COMPACT) : xstrdup("[]");
         json_array_foreach(list, j, v) if (strncmp(json_string_value(v), "ca:", 3) == 0 &&

@@ -312,7 +312,7 @@ static int responder_create(struct svc *s, const struct ca_rec *ca, struct ocsp_
     char *key_id = NULL, *detail = NULL;
     int rc = -1;
 
-    if (signer_keygen(s->signer, ca->tenant, kt, &key_id, &pub, e) != 0)
+    if (signer_keygen_for(s->signer, ca->tenant, kt, KEY_PURPOSE_OCSP, &key_id, &pub, e) != 0)
         return -1;
     if ((subject = responder_subject(ca->name)) == NULL) {
         err_ossl(e, ERR_INTERNAL, "ocsp: cannot make the responder's subject");

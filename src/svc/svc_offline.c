@@ -110,8 +110,8 @@ static json_t *responder_request(struct svc *s, const char *tenant, const char *
 
     free(subject_text);
     if (subject == NULL ||
-        signer_keygen(s->signer, tenant, key_type_parse(s->ocsp_responder_key_type), key_id, &pub,
-                      e) != 0)
+        signer_keygen_for(s->signer, tenant, key_type_parse(s->ocsp_responder_key_type),
+                          KEY_PURPOSE_OCSP, key_id, &pub, e) != 0)
         goto out;
     if ((key = svc_key(s, tenant, *key_id, e)) == NULL ||
         (csr = csr_build(subject, pub, key, e)) == NULL)

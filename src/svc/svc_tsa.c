@@ -513,7 +513,8 @@ static int unit_key_cert(struct svc *s, const struct actor *a, const char *tenan
     X509 *cert = NULL;
     int rc = -1;
 
-    if (signer_keygen(s->signer, tenant, key_type_parse(r->key_type), &r->key_id, &pub, e) != 0)
+    if (signer_keygen_for(s->signer, tenant, key_type_parse(r->key_type), KEY_PURPOSE_TSA,
+                          &r->key_id, &pub, e) != 0)
         goto out;
     if (svc_cert_issue_pubkey(s, a, tenant, &p, subject, pub, &cert_rec, &cert, e) != 0 ||
         chain_of_ca(s, tenant, c->ca, &r->chain_der, &r->chain_len, e) != 0)

@@ -79,7 +79,8 @@ static char *webhook_key(struct svc *s, const char *tenant, int *made, struct er
     webhook_rec_free(old);
     if (key_id != NULL)
         return key_id;
-    if (signer_keygen(s->signer, tenant, KEY_RSA_2048, &key_id, &pub, e) != 0)
+    if (signer_keygen_for(s->signer, tenant, KEY_RSA_2048, KEY_PURPOSE_WEBHOOK, &key_id, &pub, e) !=
+        0)
         return NULL;
     EVP_PKEY_free(pub);
     *made = 1;

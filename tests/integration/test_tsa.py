@@ -11,7 +11,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from conftest import Server, ber_indefinite, other_tenant, run, wait_for, write
+from conftest import Server, ber_indefinite, make_csr, other_tenant, run, wait_for, write
 
 POLICY = "1.3.6.1.4.1.99999.1"
 POLICY2 = "1.3.6.1.4.1.99999.2"
@@ -466,6 +466,96 @@ def test_a_unit_is_changed_and_disabled_and_its_tokens_stay(server, units, pki, 
         server.api("PUT", "/tsa/ts-change", body, expect=400)
     server.api("PUT", "/tsa/nosuch", {"status": "disabled"}, expect=404)
     assert server.api("GET", "/tsa/ts-change")["hashes"] == ["sha512"]
+
+
+USER_PURPOSE = {"ca:": "ca", "ocsp-responder:": "ocsp", "tsa:": "tsa", "audit": "audit"}
+
+
+def key_purposes(server):
+    """{key id: (the purpose its users give it, the purpose the signer keeps)} of used keys."""
+    out = {}
+    for k in server.api("GET", "/keys")["keys"]:
+        for u in k["users"]:
+            for prefix, p in USER_PURPOSE.items():
+                if u.startswith(prefix):
+                    out[k["key_id"]] = (p, k["purpose"])
+    return out
+
+
+def test_keys_are_bound_to_the_purpose_of_what_uses_them(server, units):
+    """Issue 23 point 5: each key a CA, an OCSP responder, a TSA unit or the audit checkpoints
+    use is bound in the signer to that purpose (GET /keys shows it); a key made alone has none
+    until a CA takes it, and then it is a CA key."""
+    server.api("POST", "/audit/checkpoints", {})
+    wait_for(lambda: {"ca", "ocsp", "tsa", "audit"} <= {p for p, _ in key_purposes(server).values()},
+             60, "keys of every purpose")
+    got = key_purposes(server)
+    assert all(want == have for want, have in got.values()), got
+    made = server.api("POST", "/keys", {"key_type": "ec-p256"}, expect=201)
+    assert made["purpose"] == "none", made
+    server.api("POST", "/cas", {"name": "bound-root", "subject": "/CN=Bound Root/C=XX",
+                                "key_id": made["key_id"]}, expect=201)
+    listed = {k["key_id"]: k["purpose"] for k in server.api("GET", "/keys")["keys"]}
+    assert listed[made["key_id"]] == "ca"
+    # The CLI shows the column too.
+    assert made["key_id"] in server.cli("key", "list").stdout
+    assert " ca " in next(line for line in server.cli("key", "list").stdout.splitlines()
+                          if made["key_id"] in line) + " "
+
+
+@pytest.mark.runs_in("integration", "integration-asan", "integration-pg",
+                     why="it removes the software key store's binding files; a token's "
+                         "data objects are not files")
+def test_keys_from_before_purposes_get_theirs_at_start(server, units):
+    """Keys made before the signer kept purposes (no binding beside them) are bound at start
+    to the purpose of what uses them, and the TSA, OCSP and issuance work as before."""
+    server.api("POST", "/audit/checkpoints", {})
+    wait_for(lambda: "ocsp" in {p for p, _ in key_purposes(server).values()}, 60, "a responder key")
+    keys_dir = os.path.join(server.dir, "keys", "default")
+    server.stop()
+    removed = [f for f in os.listdir(keys_dir) if f.endswith(".meta")]
+    assert removed
+    for f in removed:
+        os.remove(os.path.join(keys_dir, f))
+    server.start()
+    got = key_purposes(server)
+    assert got and all(want == have for want, have in got.values()), got
+    assert set(os.listdir(keys_dir)) >= {f for f in removed if f[:-5] in got}
+    csr, _ = make_csr("after.example", dns=["after.example"])
+    server.api("POST", "/certificates", {"ca": "issuing", "profile": "tls-server", "csr": csr},
+               expect=201)
+
+
+@pytest.mark.runs_in("integration", "integration-asan", "integration-pg",
+                     why="it moves a key file of the software key store away; a token's keys "
+                         "are not files")
+def test_a_unit_whose_key_is_gone_makes_readyz_say_degraded_naming_it(server, units):
+    """Issue 23 point 4: a TSA unit whose key the key store no longer holds is named by the
+    API listener's /readyz (status "degraded", still 200: every node shares the key store) until
+    the key is back."""
+    create_unit(server, "ts-lost")
+    key_id = server.api("GET", "/tsa/ts-lost")["key_id"]
+    path = os.path.join(server.dir, "keys", "default", key_id + ".pem")
+    ready = server.request("GET", "/readyz")
+    assert ready.status == 200 and ready.json()["status"] == "ready", ready.body
+    assert ready.json()["signing_units"] == []
+    os.rename(path, path + ".away")
+    try:
+        def degraded():
+            r = server.request("GET", "/readyz")
+            assert r.status == 200, r.body
+            return r.json() if r.json()["status"] == "degraded" else None
+        body = wait_for(degraded, 30, "/readyz degraded")
+        assert any(u.startswith("tsa:default/ts-lost:") and key_id in u
+                   for u in body["signing_units"]), body
+        # The public listener says only ready or not.
+        r = server.request("GET", "/readyz", base=server.public_url)
+        assert r.json() == {"status": "ready"}, r.body
+    finally:
+        os.rename(path + ".away", path)
+    wait_for(lambda: server.request("GET", "/readyz").json()["status"] == "ready", 30,
+             "/readyz ready again")
+    server.api("PUT", "/tsa/ts-lost", {"status": "disabled"})
 
 
 def test_keys_in_use_name_their_users_and_are_not_deleted(server, units, tmp_path):

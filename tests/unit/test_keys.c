@@ -1305,6 +1305,326 @@ static void a_generated_key_goes_only_to_its_tenant_and_handle(void **state)
     EVP_PKEY_free(ca);
 }
 
+/* ---- keys bound to their purpose (signer_bind.c) ------------------------------------------ */
+
+/* The TBS DER a signer request carries: a certificate of issuer cn (AKI keyid aki, if given). */
+static unsigned char *cert_tbs(const char *cn, const char *aki, int *len)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    X509 *x = cert_template(k, cn);
+    unsigned char *der = NULL;
+
+    if (aki != NULL) {
+        AUTHORITY_KEYID *a = AUTHORITY_KEYID_new();
+        a->keyid = ASN1_OCTET_STRING_new();
+        ASN1_OCTET_STRING_set(a->keyid, (const unsigned char *)aki, (int)strlen(aki));
+        assert_int_equal(X509_add1_ext_i2d(x, NID_authority_key_identifier, a, 0, 0), 1);
+        AUTHORITY_KEYID_free(a);
+    }
+    assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+    *len = i2d_re_X509_tbs(x, &der);
+    X509_free(x);
+    EVP_PKEY_free(k);
+    return der;
+}
+
+static unsigned char *crl_tbs(const char *cn, int *len)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    X509 *issuer = cert_for(k, k, EVP_sha256(), cn);
+    X509_CRL *crl = crl_for(issuer, k, EVP_sha256());
+    unsigned char *der = NULL;
+
+    *len = i2d_re_X509_CRL_tbs(crl, &der);
+    X509_CRL_free(crl);
+    X509_free(issuer);
+    EVP_PKEY_free(k);
+    return der;
+}
+
+static unsigned char *csr_tbs(int *len)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    X509_REQ *r = X509_REQ_new();
+    unsigned char *der = NULL;
+
+    X509_REQ_set_pubkey(r, k);
+    assert_true(X509_REQ_sign(r, k, EVP_sha256()) > 0);
+    *len = i2d_re_X509_REQ_tbs(r, &der);
+    X509_REQ_free(r);
+    EVP_PKEY_free(k);
+    return der;
+}
+
+/* 1 if (tenant, id) signs der, 0 if the signer refuses it as outside the key's purpose. */
+static int signs_der(const char *tenant, const char *id, const unsigned char *der, int len)
+{
+    unsigned char *sig = NULL;
+    size_t sig_len = 0;
+    struct err e;
+    int rc = signer_sign(signer, tenant, id, "SHA256", der, (size_t)len, &sig, &sig_len, &e);
+
+    free(sig);
+    if (rc != 0 && e.kind != ERR_FORBIDDEN)
+        fail_msg("signer_sign: %s", e.msg);
+    return rc == 0;
+}
+
+static void keys_bound_to_a_purpose_sign_only_what_it_covers(void **state)
+{
+    static const struct {
+        enum key_purpose purpose;
+        int cert, crl, csr, checkpoint;
+    } want[] = {
+        {KEY_PURPOSE_NONE, 1, 1, 1, 1}, /* unbound: as before purposes existed */
+        {KEY_PURPOSE_CA, 1, 1, 1, 0},      {KEY_PURPOSE_OCSP, 0, 0, 1, 0},
+        {KEY_PURPOSE_TSA, 0, 0, 1, 0},     {KEY_PURPOSE_AUDIT, 0, 0, 0, 1},
+        {KEY_PURPOSE_WEBHOOK, 0, 0, 0, 0}, {KEY_PURPOSE_EAB, 0, 0, 0, 0},
+        {KEY_PURPOSE_RA, 0, 0, 1, 0},
+    };
+    unsigned char hash[32] = {1}, *cert, *crl, *csr, *ckpt = NULL;
+    int cert_len, crl_len, csr_len;
+    size_t ckpt_len;
+    (void)state;
+    cert = cert_tbs("bound-root", NULL, &cert_len);
+    crl = crl_tbs("bound-root", &crl_len);
+    csr = csr_tbs(&csr_len);
+    assert_int_equal(tbs_checkpoint_encode("alpha", 1, hash, 1800000000, &ckpt, &ckpt_len), 0);
+    for (size_t i = 0; i < ARRAY_LEN(want); i++) {
+        char *id = NULL;
+        EVP_PKEY *pub = NULL;
+        struct err e;
+        assert_int_equal(
+            signer_keygen_for(signer, "alpha", KEY_EC_P256, want[i].purpose, &id, &pub, &e), 0);
+        print_message("purpose %s\n", key_purpose_name(want[i].purpose));
+        assert_int_equal(signs_der("alpha", id, cert, cert_len), want[i].cert);
+        assert_int_equal(signs_der("alpha", id, crl, crl_len), want[i].crl);
+        assert_int_equal(signs_der("alpha", id, csr, csr_len), want[i].csr);
+        assert_int_equal(signs_der("alpha", id, ckpt, (int)ckpt_len), want[i].checkpoint);
+        free(id);
+        EVP_PKEY_free(pub);
+    }
+    OPENSSL_free(cert);
+    OPENSSL_free(crl);
+    OPENSSL_free(csr);
+    OPENSSL_free(ckpt);
+}
+
+static void only_a_webhook_key_derives_a_webhook_secret_and_only_an_eab_key_an_eab_key(void **state)
+{
+    char *ca = NULL, *hook = NULL, *nonce = NULL, *secret = NULL;
+    EVP_PKEY *pub = NULL;
+    struct err e;
+    (void)state;
+    assert_int_equal(
+        signer_keygen_for(signer, "alpha", KEY_RSA_2048, KEY_PURPOSE_CA, &ca, &pub, &e), 0);
+    EVP_PKEY_free(pub);
+    assert_int_equal(
+        signer_keygen_for(signer, "alpha", KEY_RSA_2048, KEY_PURPOSE_WEBHOOK, &hook, &pub, &e), 0);
+    EVP_PKEY_free(pub);
+    assert_int_equal(signer_webhook_new(signer, "alpha", ca, &nonce, &secret, &e), -1);
+    assert_int_equal(e.kind, ERR_FORBIDDEN);
+    assert_int_equal(signer_webhook_new(signer, "alpha", hook, &nonce, &secret, &e), 0);
+    free(nonce);
+    free(secret);
+    /* A webhook key signs nothing else either. */
+    {
+        int len;
+        unsigned char *cert = cert_tbs("hook", NULL, &len);
+        assert_int_equal(signs_der("alpha", hook, cert, len), 0);
+        OPENSSL_free(cert);
+    }
+    free(ca);
+    free(hook);
+}
+
+static void a_ca_key_signs_only_as_the_issuer_and_key_identifier_it_first_signed_as(void **state)
+{
+    unsigned char *der;
+    EVP_PKEY *pub = NULL;
+    char *id = NULL;
+    struct err e;
+    int len;
+    (void)state;
+    assert_int_equal(signer_keygen_for(signer, "alpha", KEY_EC_P256, KEY_PURPOSE_CA, &id, &pub, &e),
+                     0);
+    /* The first certificate fixes the issuer and key identifier. */
+    der = cert_tbs("issuer-one", "keyid-one", &len);
+    assert_int_equal(signs_der("alpha", id, der, len), 1);
+    OPENSSL_free(der);
+    der = cert_tbs("issuer-one", "keyid-one", &len);
+    assert_int_equal(signs_der("alpha", id, der, len), 1);
+    OPENSSL_free(der);
+    der = cert_tbs("issuer-one", NULL, &len); /* no AKI: the name is what is checked */
+    assert_int_equal(signs_der("alpha", id, der, len), 1);
+    OPENSSL_free(der);
+    der = crl_tbs("issuer-one", &len);
+    assert_int_equal(signs_der("alpha", id, der, len), 1);
+    OPENSSL_free(der);
+    /* Another CA's name, or another key identifier: refused. */
+    der = cert_tbs("issuer-two", "keyid-one", &len);
+    assert_int_equal(signs_der("alpha", id, der, len), 0);
+    OPENSSL_free(der);
+    der = cert_tbs("issuer-one", "keyid-two", &len);
+    assert_int_equal(signs_der("alpha", id, der, len), 0);
+    OPENSSL_free(der);
+    der = crl_tbs("issuer-two", &len);
+    assert_int_equal(signs_der("alpha", id, der, len), 0);
+    OPENSSL_free(der);
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
+/* The purpose signer_key_list() lists for id. */
+static char *listed_purpose(struct signer *s, const char *tenant, const char *id)
+{
+    struct signer_key_info *keys = NULL;
+    char *purpose = NULL;
+    struct err e;
+    int n = 0;
+
+    assert_int_equal(signer_key_list(s, tenant, &keys, &n, &e), 0);
+    for (int i = 0; i < n; i++)
+        if (strcmp(keys[i].key_id, id) == 0)
+            purpose = xstrdup(keys[i].purpose);
+    signer_key_list_free(keys, n);
+    assert_non_null(purpose);
+    return purpose;
+}
+
+static void a_binding_never_changes_and_outlives_the_signer(void **state)
+{
+    struct signer *other;
+    EVP_PKEY *pub = NULL;
+    unsigned char *der;
+    char *id = NULL, *p;
+    struct err e;
+    int len;
+    (void)state;
+    assert_int_equal(signer_keygen(signer, "alpha", KEY_EC_P256, &id, &pub, &e), 0);
+    p = listed_purpose(signer, "alpha", id);
+    assert_string_equal(p, "none");
+    free(p);
+    assert_int_equal(signer_bind(signer, "alpha", id, KEY_PURPOSE_OCSP, &e), 0);
+    assert_int_equal(signer_bind(signer, "alpha", id, KEY_PURPOSE_OCSP, &e), 0); /* again: done */
+    assert_int_equal(signer_bind(signer, "alpha", id, KEY_PURPOSE_CA, &e), -1);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    assert_non_null(strstr(e.msg, "ocsp"));
+    assert_int_equal(signer_bind(signer, "beta", id, KEY_PURPOSE_CA, &e), -1); /* not beta's */
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(signer_bind(signer, "alpha", "key-00000000000000000", KEY_PURPOSE_CA, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    /* A new signer process (nothing cached) reads the binding from the store. */
+    other = start_signer(1);
+    p = listed_purpose(other, "alpha", id);
+    assert_string_equal(p, "ocsp");
+    free(p);
+    der = cert_tbs("as-a-ca", NULL, &len);
+    {
+        unsigned char *sig = NULL;
+        size_t sig_len = 0;
+        assert_int_equal(
+            signer_sign(other, "alpha", id, "SHA256", der, (size_t)len, &sig, &sig_len, &e), -1);
+        assert_int_equal(e.kind, ERR_FORBIDDEN);
+        free(sig);
+    }
+    OPENSSL_free(der);
+    signer_stop(other);
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
+/* Sends one frame of type on a raw connection to the signer; the reply's type and status. */
+static uint32_t raw_call(int fd, uint32_t type, const struct buf *body, char *status, size_t len)
+{
+    unsigned char *reply = NULL;
+    size_t reply_len = 0;
+    uint32_t rtype = 0;
+    char *st;
+
+    assert_int_equal(wire_send(fd, type, body), 0);
+    assert_int_equal(wire_recv(fd, &rtype, &reply, &reply_len, WIRE_MAX_LARGE), 0);
+    st = wire_get_str(reply, reply_len, T_STATUS, 64);
+    snprintf(status, len, "%s", st ? st : "");
+    free(st);
+    free(reply);
+    return rtype;
+}
+
+static void the_signer_socket_refuses_mismatched_requests_and_keeps_serving(void **state)
+{
+    struct signer *s = start_signer(2);
+    int fd = signer_take_connection(s);
+    char *tsa = NULL, *ocsp = NULL, status[64];
+    unsigned char *cert, *csr;
+    EVP_PKEY *pub = NULL;
+    struct buf body = {0};
+    struct err e;
+    int cert_len, csr_len;
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(signer_keygen_for(s, "alpha", KEY_EC_P256, KEY_PURPOSE_TSA, &tsa, &pub, &e),
+                     0);
+    EVP_PKEY_free(pub);
+    assert_int_equal(signer_keygen_for(s, "alpha", KEY_EC_P256, KEY_PURPOSE_OCSP, &ocsp, &pub, &e),
+                     0);
+    EVP_PKEY_free(pub);
+    cert = cert_tbs("forged", NULL, &cert_len);
+    csr = csr_tbs(&csr_len);
+    /* A certificate signed by a time-stamping key, as a compromised network process would ask. */
+    wire_put_str(&body, T_TENANT, "alpha");
+    wire_put_str(&body, T_KEY_ID, tsa);
+    wire_put_str(&body, T_DIGEST, "SHA256");
+    wire_put(&body, T_DATA, cert, (size_t)cert_len);
+    assert_int_equal(raw_call(fd, W_SIGN, &body, status, sizeof(status)), W_REPLY_ERR);
+    assert_string_equal(status, err_kind_word(ERR_FORBIDDEN));
+    buf_free(&body);
+    /* Rebinding it as a CA key, or giving it an unknown purpose: refused. */
+    wire_put_str(&body, T_TENANT, "alpha");
+    wire_put_str(&body, T_KEY_ID, tsa);
+    wire_put_str(&body, T_PURPOSE, "ca");
+    assert_int_equal(raw_call(fd, W_BIND, &body, status, sizeof(status)), W_REPLY_ERR);
+    assert_string_equal(status, err_kind_word(ERR_CONFLICT));
+    buf_free(&body);
+    wire_put_str(&body, T_TENANT, "alpha");
+    wire_put_str(&body, T_KEY_ID, ocsp);
+    wire_put_str(&body, T_PURPOSE, "root");
+    assert_int_equal(raw_call(fd, W_BIND, &body, status, sizeof(status)), W_REPLY_ERR);
+    assert_string_equal(status, err_kind_word(ERR_INVALID));
+    buf_free(&body);
+    /* A key generated with an unknown purpose is not made. */
+    wire_put_str(&body, T_TENANT, "alpha");
+    wire_put_str(&body, T_KEY_TYPE, "ec-p256");
+    wire_put_str(&body, T_PURPOSE, "anything");
+    assert_int_equal(raw_call(fd, W_KEYGEN, &body, status, sizeof(status)), W_REPLY_ERR);
+    buf_free(&body);
+    /* What the OCSP key may sign (its own certificate request) it still signs. */
+    wire_put_str(&body, T_TENANT, "alpha");
+    wire_put_str(&body, T_KEY_ID, ocsp);
+    wire_put_str(&body, T_DIGEST, "SHA256");
+    wire_put(&body, T_DATA, csr, (size_t)csr_len);
+    assert_int_equal(raw_call(fd, W_SIGN, &body, status, sizeof(status)), W_REPLY_OK);
+    buf_free(&body);
+    /* The refusals were queued for the audit log, naming the key's tenant. */
+    {
+        struct signer_event *ev = NULL;
+        int n = 0, refused = 0;
+        assert_int_equal(signer_events(s, &ev, &n, &e), 0);
+        for (int i = 0; i < n; i++)
+            if (strcmp(ev[i].action, "key.refused") == 0 && strncmp(ev[i].object, "alpha/", 6) == 0)
+                refused++;
+        signer_events_free(ev, n);
+        assert_int_equal(refused, 1);
+    }
+    assert_int_equal(signer_ping(s, &e), 0);
+    close(fd);
+    OPENSSL_free(cert);
+    OPENSSL_free(csr);
+    free(tsa);
+    free(ocsp);
+    signer_stop(s);
+}
+
 /* ---- the process boundary ---------------------------------------------------- */
 
 /* Reads from fd until it closes; 0 if it closed within 5 s, -1 if not. */
@@ -1624,6 +1944,12 @@ int main(void)
         cmocka_unit_test(remote_keys_of_every_type_sign_certificates_crls_csrs_and_ocsp_responses),
         cmocka_unit_test(a_certificate_for_another_key_is_not_bound_to_a_remote_key),
         cmocka_unit_test(key_type_names_parse_and_unknown_types_are_refused),
+        cmocka_unit_test(keys_bound_to_a_purpose_sign_only_what_it_covers),
+        cmocka_unit_test(
+            only_a_webhook_key_derives_a_webhook_secret_and_only_an_eab_key_an_eab_key),
+        cmocka_unit_test(a_ca_key_signs_only_as_the_issuer_and_key_identifier_it_first_signed_as),
+        cmocka_unit_test(a_binding_never_changes_and_outlives_the_signer),
+        cmocka_unit_test(the_signer_socket_refuses_mismatched_requests_and_keeps_serving),
         cmocka_unit_test(a_key_of_another_tenant_is_refused_and_its_file_left_alone),
         cmocka_unit_test(key_files_are_encrypted_private_and_open_with_the_secret),
         cmocka_unit_test(a_deleted_key_is_gone),

@@ -971,6 +971,33 @@ static void a_pin_from_the_environment_is_gone_from_the_calling_process(void **s
     assert_non_null(strstr(e.msg, "VOUCH_PKCS11_PIN"));
 }
 
+/*
+ * A key's purpose is kept in both tokens of a pair (a data object beside the key): a key bound
+ * to OCSP is refused a certificate by the primary, by the backup when the primary is gone, and
+ * by a new signer that opens the backup token alone.
+ */
+static void a_keys_purpose_is_kept_in_both_tokens(void **state)
+{
+    struct fixture *f = *state;
+    struct signer *b;
+    struct err e;
+
+    fixture_start(f, 1);
+    assert_true(signs(f->s, "alpha", f->id, f->pub)); /* unbound: signs as before */
+    assert_int_equal(signer_bind(f->s, "alpha", f->id, KEY_PURPOSE_OCSP, &e), 0);
+    assert_false(signs(f->s, "alpha", f->id, f->pub));
+    b = start("vouch-b", NULL, pin_file, MODULE, &e);
+    assert_non_null(b);
+    assert_false(signs(b, "alpha", f->id, f->pub));
+    assert_int_equal(signer_bind(b, "alpha", f->id, KEY_PURPOSE_CA, &e), -1);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    signer_stop(b);
+    token_move(f, 1);
+    assert_false(signs(f->s, "alpha", f->id, f->pub));
+    assert_int_equal(signer_bind(f->s, "alpha", f->id, KEY_PURPOSE_CA, &e), -1);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+}
+
 #define FIXTURE_TEST(t) cmocka_unit_test_setup_teardown(t, fixture_setup, fixture_teardown)
 
 int main(void)
@@ -993,6 +1020,7 @@ int main(void)
         cmocka_unit_test(the_token_can_be_named_by_slot_instead_of_label),
         cmocka_unit_test(a_key_one_token_lacks_is_reported_when_the_pair_opens),
         cmocka_unit_test(a_pin_from_the_environment_is_gone_from_the_calling_process),
+        FIXTURE_TEST(a_keys_purpose_is_kept_in_both_tokens),
     };
 
     if (access(MODULE, R_OK) != 0) {

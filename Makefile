@@ -52,7 +52,7 @@ unit_mod   = $(word 2,$(subst _, ,$(notdir $(1))))
 libs_of    = $(foreach m,$(1),$($(m)_LIB))
 
 .DELETE_ON_ERROR:
-.PHONY: all bins man completion install FORCE deps-run unit unit-bins fuzz-bins unit-pg test check run deps asan p11-failover-loop fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench bench-acme
+.PHONY: all bins man completion install FORCE deps-run unit unit-bins fuzz-bins unit-pg test check run deps asan p11-failover-loop fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench bench-acme check-suites $(CHECK_SUITES)
 all: bins
 bins: $(BUILD)/vouchd $(BUILD)/vouch
 
@@ -153,27 +153,51 @@ run: deps-run
 test: deps
 	$(MAKE) check
 
-# Compiling runs on every core (make test is called without -j); the tests run one after another.
+# Compiling runs on every core (make test is called without -j).  Then the suites run side by
+# side, CHECK_JOBS at a time, each one's output printed whole when it ends (-O): they share no
+# port (a vouchd's ports are held by its test; other servers' are picked below the ephemeral
+# range), no directory (pytest's base directory is per suite, PYTEST_BASE) and no database
+# (each PostgreSQL suite starts a server of its own), and they mostly wait (a suite used ~25% of
+# one core when run alone), so on 2 cores they end about when the longest would alone.  The
+# longest start first.  CHECK_JOBS=1 runs them one after another.  The cluster's failure tests
+# (HAProxy, a PostgreSQL pair, three nodes killed under load) run last, alone.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CHECK_JOBS ?= 4
+CHECK_SUITES := check-integration-asan check-integration-pg check-integration-hsm \
+	check-integration check-unit-pg check-unit-pg-asan check-unit check-unit-asan \
+	check-fuzz-smoke
 check:
 	$(MAKE) -j$(JOBS) bins unit-bins
 	$(MAKE) -j$(JOBS) SANITIZE=address,undefined bins unit-bins
 	$(MAKE) -j$(JOBS) fuzz-bins
-	$(MAKE) unit
-	$(MAKE) SANITIZE=address,undefined unit
-	$(MAKE) fuzz-smoke
-	$(MAKE) integration
-	$(MAKE) integration-hsm
-	$(MAKE) integration-asan
-	$(MAKE) unit-pg
-	$(MAKE) SANITIZE=address,undefined unit-pg
-	$(MAKE) integration-pg
+	$(MAKE) -j$(CHECK_JOBS) -Otarget --no-print-directory check-suites
 	$(MAKE) integration-cluster
+check-suites: $(CHECK_SUITES)
+check-unit:
+	$(MAKE) unit
+check-unit-asan:
+	$(MAKE) SANITIZE=address,undefined unit
+check-fuzz-smoke:
+	$(MAKE) fuzz-smoke
+check-integration:
+	$(MAKE) integration
+check-integration-hsm:
+	$(MAKE) integration-hsm
+check-integration-asan:
+	$(MAKE) integration-asan
+check-integration-pg:
+	$(MAKE) integration-pg
+check-unit-pg:
+	$(MAKE) unit-pg
+check-unit-pg-asan:
+	$(MAKE) SANITIZE=address,undefined unit-pg
 
 # pytest as every target below runs it: skip reasons printed (-rs); VOUCH_TEST_TARGET names the
 # target, under which a skip is an error unless the test is marked runs_in(...) with why it
 # cannot run there (tests/integration/conftest.py).
-PYTEST = VOUCH_TEST_TARGET=$@ /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider
+PYTEST_BASE = /tmp/vouch-pytest-$(shell printf %s '$(CURDIR)' | md5sum | cut -c1-8)
+PYTEST = VOUCH_TEST_TARGET=$@ /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider \
+	--basetemp=$(PYTEST_BASE)-$@
 
 integration: bins
 	cd tests/integration && VOUCH_BUILD=$(CURDIR)/$(BUILD) $(PYTEST) .

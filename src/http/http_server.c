@@ -428,8 +428,8 @@ static int body_reserve(struct request_ctx *r, struct MHD_Connection *conn)
         pthread_mutex_unlock(&srv->bodies_lock);
         if (!ok) {
             http_respond_kind(&r->resp, ERR_UNAVAILABLE,
-                              "too many large request bodies at once (%zu of %zu MiB held): retry",
-                              held >> 20, srv->body_memory >> 20);
+                              "too many large request bodies at once (%zu of %zu KiB held): retry",
+                              held >> 10, srv->body_memory >> 10);
             return -1;
         }
         r->body_reserved = want;

@@ -162,7 +162,7 @@ test: deps
 # longest start first.  CHECK_JOBS=1 runs them one after another.  The cluster's failure tests
 # (HAProxy, a PostgreSQL pair, three nodes killed under load) run last, alone.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
-CHECK_JOBS ?= 4
+CHECK_JOBS ?= 3
 CHECK_SUITES := check-integration-asan check-integration-pg check-integration-hsm \
 	check-integration check-unit-pg check-unit-pg-asan check-unit check-unit-asan \
 	check-fuzz-smoke

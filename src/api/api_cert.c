@@ -174,9 +174,15 @@ static void respond_list(struct api *api, struct http_request *req, struct http_
 void api_cert_search(void *app, struct http_request *req, struct http_response *resp)
 {
     struct cert_query q = {0};
+    char serial[160];
     struct err e;
 
     q.serial = http_query(req, "serial");
+    if (q.serial != NULL && strlen(q.serial) < sizeof(serial)) { /* any notation, as in paths */
+        snprintf(serial, sizeof(serial), "%s", q.serial);
+        if (serial_canonicalize(serial))
+            q.serial = serial;
+    }
     q.subject = http_query(req, "subject");
     q.san = http_query(req, "san");
     q.status = http_query(req, "status");

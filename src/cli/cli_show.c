@@ -541,9 +541,15 @@ int cli_show_verify(struct cli_ctx *ctx, const struct cli_call *call, const stru
 int cli_show_deleted(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
                      struct err *e)
 {
+    const char *what = NULL;
+
     (void)ans;
     (void)e;
+    /* What was deleted: the last argument that went into the path (the workflow, the key). */
+    for (size_t i = 0; call->cmd->args[i].name != NULL; i++)
+        if (call->cmd->args[i].dest == TO_PATH && call->count[i] > 0)
+            what = call->values[i][call->count[i] - 1];
     if (!ctx->cfg.json)
-        fprintf(ctx->out, "deleted %s %s\n", call->cmd->group, cli_call_value(call, "ID"));
+        fprintf(ctx->out, "deleted %s %s\n", call->cmd->group, what ? what : "");
     return 0;
 }

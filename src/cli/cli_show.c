@@ -282,6 +282,15 @@ int cli_show_table(struct cli_ctx *ctx, const struct cli_call *call, const struc
         return err_setc(e, ERR_INTERNAL, "answer", "the answer has no \"%s\" list",
                         call->cmd->list_key);
     table_print(ctx->out, rows, call->cmd->columns);
+    /* A list that says how many there are in all: the count, and the next page if any. */
+    if (json_is_integer(json_object_get(obj, "total"))) {
+        json_t *next = json_object_get(obj, "next_offset");
+        fprintf(ctx->out, "(%zu of %lld", json_array_size(rows),
+                (long long)json_integer_value(json_object_get(obj, "total")));
+        if (json_is_integer(next))
+            fprintf(ctx->out, "; next page: --offset %lld", (long long)json_integer_value(next));
+        fprintf(ctx->out, ")\n");
+    }
     return 0;
 }
 

@@ -198,6 +198,12 @@ int store_cert_search(struct store_tx *tx, const char *tenant, const struct cert
     return tx->ops->cert_search(tx, tenant, q, out, n, e);
 }
 
+int store_cert_total(struct store_tx *tx, const char *tenant, const struct cert_query *q,
+                     int64_t *total, struct err *e)
+{
+    return tx->ops->cert_total(tx, tenant, q, total, e);
+}
+
 int store_cert_revoked(struct store_tx *tx, const char *tenant, const char *ca,
                        int64_t expired_cutoff, struct cert_rec ***out, size_t *n, struct err *e)
 {

@@ -234,6 +234,9 @@ struct cert_query {
 /* Ordered by not_after then serial. */
 int store_cert_search(struct store_tx *tx, const char *tenant, const struct cert_query *q,
                       struct cert_rec ***out, size_t *n, struct err *e);
+/* How many certificates q finds over all its pages (q's limit and offset aside): *total. */
+int store_cert_total(struct store_tx *tx, const char *tenant, const struct cert_query *q,
+                     int64_t *total, struct err *e);
 /*
  * Revoked and on-hold certificates of one CA whose not_after is at or after
  * `expired_cutoff` (so they stay on CRLs past expiry by a margin).

@@ -188,7 +188,7 @@ enum query_id {
  * order, then the limit and offset of the tail.  Only fixed text goes in; no
  * SQL text ever contains input.
  */
-enum search_id { SEARCH_CERT, SEARCH_ENTITY, SEARCH_TSA_TOKEN, SEARCH_COUNT };
+enum search_id { SEARCH_CERT, SEARCH_ENTITY, SEARCH_TSA_TOKEN, SEARCH_CERT_TOTAL, SEARCH_COUNT };
 #define CERT_FILTERS      10
 #define ENTITY_FILTERS    3
 #define TSA_TOKEN_FILTERS 3

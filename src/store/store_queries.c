@@ -210,4 +210,6 @@ const struct db_search store_searches[SEARCH_COUNT] = {
                        " ORDER BY name, id LIMIT ? OFFSET ?"},
     [SEARCH_TSA_TOKEN] = {"SELECT {tsa_token} FROM tsa_tokens WHERE tenant = ? AND unit = ?",
                           TSA_TOKEN_FILTERS, " ORDER BY time DESC, serial LIMIT ? OFFSET ?"},
+    /* How many SEARCH_CERT finds in all pages (the filters are the same). */
+    [SEARCH_CERT_TOTAL] = {"SELECT count(*) FROM certs WHERE tenant = ?", CERT_FILTERS, ""},
 };

@@ -465,6 +465,9 @@ int svc_cert_get(struct svc *s, const struct actor *a, const char *tenant, const
  */
 int svc_cert_search(struct svc *s, const struct actor *a, const char *tenant,
                     const struct cert_query *q, struct cert_rec ***out, size_t *n, struct err *e);
+/* How many q finds in all pages, as a may see them (for a list's total): *total. */
+int svc_cert_total(struct svc *s, const struct actor *a, const char *tenant,
+                   const struct cert_query *q, int64_t *total, struct err *e);
 
 /*
  * Every tenant's certificates whose notAfter passed since the last call (the

@@ -116,3 +116,22 @@ def test_init_writes_the_cli_config_and_a_readable_token_file_is_refused(server,
                        env=dict(env, HOME=str(tmp_path)), cwd=tmp_path)
     assert p.returncode == 2 and "chmod 600" in p.stderr and "var/cli.conf" in p.stderr, p.stderr
     assert "issuing" not in p.stdout
+
+
+def test_lists_say_how_many_there_are_and_where_the_next_page_starts(server):
+    for i in range(3):
+        issue(server, f"page{i}.example")
+    everything = server.api("GET", "/certificates?limit=1000")
+    total = everything["total"]
+    assert total == len(everything["certificates"]) and total >= 3
+    assert everything["next_offset"] is None
+    first = server.api("GET", "/certificates?limit=2")
+    assert len(first["certificates"]) == 2 and first["total"] == total
+    assert first["next_offset"] == 2
+    last = server.api("GET", f"/certificates?limit=2&offset={total - 1}")
+    assert len(last["certificates"]) == 1 and last["next_offset"] is None
+    # Filters count too: one certificate of this name.
+    one = server.api("GET", "/certificates?san=page1.example")
+    assert one["total"] == 1 and one["next_offset"] is None, one
+    p = server.cli("cert", "list", "--limit", "2")
+    assert f"(2 of {total}; next page: --offset 2)" in p.stdout, p.stdout

@@ -34,6 +34,7 @@ static const struct summary groups[] = {
     {"acme endpoint", NULL, "ACME endpoints: a directory for ACME clients each"},
     {"acme eab", NULL, "external account binding credentials of an ACME endpoint"},
     {"import", NULL, "import a bundle from the offline CA"},
+    {"report", NULL, "reports: certificates, daily, expiring, revocations, freshness, approvals"},
     {"inspect", NULL, "show what a certificate, CSR, CRL or bundle file holds (no server)"},
     {"offline", NULL, "the offline root CA, on a machine with no network (no server)"},
 };
@@ -129,6 +130,7 @@ static const struct summary commands[] = {
     {"acme eab", "revoke",
      "revoke an EAB credential (and its accounts with --deactivate-accounts)"},
     {"import", NULL, "import a bundle from the offline CA"},
+    {"report", NULL, "a report of the tenant as a table, JSON or CSV, computed by the database"},
     {"inspect", NULL, "decode a certificate, CSR, CRL or bundle file"},
 };
 
@@ -234,6 +236,12 @@ static const struct summary options[] = {
     {NULL, "--reusable", "the credential may register more than one account"},
     {NULL, "--deactivate-accounts", "also deactivate the accounts registered with it"},
     {NULL, "--pin", "the PIN of the bundle's signing share (offline CA)"},
+    {"report", "--from", "start of the period (RFC 3339; default: 30 days before --to)"},
+    {"report", "--to", "end of the period (RFC 3339, excluded; default: now)"},
+    {"report", "--ca", "only this CA"},
+    {"report", "--days", "expiring: within N days (default 30)"},
+    {NULL, "--format", "json or csv (default: a table)"},
+    {"report", "NAME", "certificates, daily, expiring, revocations, freshness or approvals"},
     /* positionals */
     {NULL, "SERIAL", "a serial number (any notation: upper case, colons, leading zeros)"},
     {NULL, "NAME", "the name"},

@@ -213,6 +213,8 @@ void cli_json_print(FILE *out, const json_t *j);
 void cli_text_sanitize(char *s);
 int cli_show_object(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
                     struct err *e);
+int cli_show_report(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
+                    struct err *e);
 int cli_show_table(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
                    struct err *e);
 int cli_show_issued(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,

@@ -11,7 +11,7 @@
 
 #include "audit/checkpoint.h"
 
-#define MAX_COLUMNS 8
+#define MAX_COLUMNS 12
 #define MODE_PUBLIC 0644
 #define MODE_SECRET 0600
 
@@ -291,6 +291,38 @@ int cli_show_table(struct cli_ctx *ctx, const struct cli_call *call, const struc
             fprintf(ctx->out, "; next page: --offset %lld", (long long)json_integer_value(next));
         fprintf(ctx->out, ")\n");
     }
+    return 0;
+}
+
+/* report: a table of the report's columns; with --format csv the CSV as it came. */
+int cli_show_report(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
+                    struct err *e)
+{
+    const char *format = cli_call_value(call, "format");
+    json_t *obj, *cols, *c;
+    struct buf spec = {0};
+    size_t i;
+
+    if (format != NULL && strcmp(format, "csv") == 0) {
+        fwrite(ans->body.data, 1, ans->body.len, ctx->out);
+        return 0;
+    }
+    if ((obj = answer_object(ans, e)) == NULL)
+        return -1;
+    if (ctx->cfg.json) {
+        cli_json_print(ctx->out, obj);
+        return 0;
+    }
+    cols = json_object_get(obj, "columns");
+    json_array_foreach(cols, i, c)
+    {
+        if (i > 0)
+            buf_append(&spec, " ", 1);
+        buf_append(&spec, json_string_value(c), strlen(json_string_value(c)));
+    }
+    buf_append(&spec, "", 1);
+    table_print(ctx->out, json_object_get(obj, "rows"), (const char *)spec.data);
+    buf_free(&spec);
     return 0;
 }
 

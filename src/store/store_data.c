@@ -1239,6 +1239,7 @@ static int webhook_event_update(struct store_tx *tx, const char *tenant,
     .cert_set_status = cert_set_status, \
     .cert_search = cert_search, \
     .cert_total = cert_total, \
+    .report = data_report, \
     .cert_revoked = cert_revoked, \
     .cert_crl_entries = cert_crl_entries, \
     .crl_next_number = crl_next_number, \

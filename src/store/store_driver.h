@@ -175,6 +175,15 @@ enum query_id {
     Q_SECRET_GET,
     Q_RENEWAL_WINDOW_PUT,
     Q_RENEWAL_WINDOW_GET,
+    /* reports (store_reports.c): ?1 tenant, ?2 from, ?3 to, ?4 CA ('' = all), ?5 now */
+    Q_REPORT_CERTS,
+    Q_REPORT_ISSUED_DAILY,
+    Q_REPORT_REVOKED_DAILY,
+    Q_REPORT_EXPIRING,
+    Q_REPORT_REVOCATIONS,
+    Q_REPORT_CRL_FRESHNESS,
+    Q_REPORT_OCSP_FRESHNESS,
+    Q_REPORT_APPROVALS,
     Q_COUNT
 };
 

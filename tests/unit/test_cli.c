@@ -396,6 +396,8 @@ static const struct {
      T "/certificates?status=good&ca=issuing&expires_before=2027-01-01T00%3A00%3A00Z&limit=5",
      NULL},
     {"cert expiring --days 30", "GET", T "/certificates/expiring?days=30", NULL},
+    {"report daily --ca issuing --from 2026-12-01T00:00:00Z --format csv", "GET",
+     T "/reports/daily?from=2026-12-01T00%3A00%3A00Z&ca=issuing&format=csv", NULL},
     {"cert show 1a2b -o @c.pem", "GET", T "/certificates/1a2b", NULL},
     {"cert revoke 1a2b --reason keyCompromise --invalidity-date 2026-11-01T00:00:00Z", "POST",
      T "/certificates/1a2b/revoke",

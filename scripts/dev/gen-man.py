@@ -90,7 +90,17 @@ def vouch_commands(doc):
             out.append(".TP")
             out.append(" ".join([bold("vouch " + command_name(c))] +
                                 [arg_roff(a) for a in c["args"]]))
+            if c.get("summary"):
+                out.append(text(c["summary"][0].upper() + c["summary"][1:]) + ".")
             out.append(command_what(c))
+            helped = [a for a in c["args"] if a.get("help")]
+            if helped:
+                out.append(".RS")
+                for a in helped:
+                    out.append(".TP")
+                    out.append(bold(a["name"]) if a["option"] else italic(a["name"]))
+                    out.append(text(a["help"]))
+                out.append(".RE")
     out.append(".SS offline")
     for o in doc["offline"]:
         out.append(".TP")

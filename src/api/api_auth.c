@@ -14,6 +14,7 @@
  * rate (svc_audit_unproven).
  */
 #include "api/api_internal.h"
+#include "core/profile.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -203,10 +204,14 @@ int api_authorize(void *app, const struct http_route *route, struct http_request
     struct api *api = app;
     struct principal *p = NULL;
     const char *token, *target;
+    char *serial = http_param_edit(req, "serial");
     int own_rotation;
     struct err e;
 
     err_clear(&e);
+    /* A serial as openssl prints it (upper case, colons, a leading zero) names the same one. */
+    if (serial != NULL)
+        serial_canonicalize(serial);
     if (strcmp(route->permission, "public") == 0)
         return 0;
     target = strcmp(route->permission, "system") == 0 ? "_system" : api_tenant(req);

@@ -156,11 +156,14 @@ static void respond_list(struct api *api, struct http_request *req, struct http_
 {
     struct actor a = api_actor(req);
     struct cert_rec **list = NULL;
+    int64_t total = 0, next;
     size_t n = 0;
     json_t *arr;
     struct err e;
 
-    if (svc_cert_search(api->svc, &a, api_tenant(req), q, &list, &n, &e) != 0) {
+    if (svc_cert_search(api->svc, &a, api_tenant(req), q, &list, &n, &e) != 0 ||
+        svc_cert_total(api->svc, &a, api_tenant(req), q, &total, &e) != 0) {
+        cert_rec_list_free(list, n);
         api_fail(api, req, resp, action, NULL, &e);
         return;
     }
@@ -168,15 +171,26 @@ static void respond_list(struct api *api, struct http_request *req, struct http_
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, api_cert_json(api, list[i], 0));
     cert_rec_list_free(list, n);
-    http_respond_json(resp, 200, json_pack("{s:o}", "certificates", arr));
+    /* The page's place in the whole: how many there are, and where the next page starts. */
+    next = (int64_t)q->offset + (int64_t)n;
+    http_respond_json(resp, 200,
+                      json_pack("{s:o, s:I, s:o}", "certificates", arr, "total", (json_int_t)total,
+                                "next_offset",
+                                n > 0 && next < total ? json_integer(next) : json_null()));
 }
 
 void api_cert_search(void *app, struct http_request *req, struct http_response *resp)
 {
     struct cert_query q = {0};
+    char serial[160];
     struct err e;
 
     q.serial = http_query(req, "serial");
+    if (q.serial != NULL && strlen(q.serial) < sizeof(serial)) { /* any notation, as in paths */
+        snprintf(serial, sizeof(serial), "%s", q.serial);
+        if (serial_canonicalize(serial))
+            q.serial = serial;
+    }
     q.subject = http_query(req, "subject");
     q.san = http_query(req, "san");
     q.status = http_query(req, "status");

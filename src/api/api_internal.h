@@ -70,6 +70,7 @@ void api_cert_issue(void *app, struct http_request *req, struct http_response *r
 void api_cert_keygen(void *app, struct http_request *req, struct http_response *resp);
 void api_cert_search(void *app, struct http_request *req, struct http_response *resp);
 void api_cert_expiring(void *app, struct http_request *req, struct http_response *resp);
+void api_report(void *app, struct http_request *req, struct http_response *resp);
 void api_cert_show(void *app, struct http_request *req, struct http_response *resp);
 void api_cert_revoke(void *app, struct http_request *req, struct http_response *resp);
 void api_cert_suspend(void *app, struct http_request *req, struct http_response *resp);

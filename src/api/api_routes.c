@@ -82,6 +82,7 @@ static const struct http_route routes[] = {
     {"POST", T "/certificates/keygen", JSON, "cert.issue", SMALL, api_cert_keygen},
     {"GET", T "/certificates", NULL, "cert.read", 0, api_cert_search},
     {"GET", T "/certificates/expiring", NULL, "cert.read", 0, api_cert_expiring},
+    {"GET", T "/reports/{name}", NULL, "report.read", 0, api_report},
     {"GET", T "/certificates/{serial}", NULL, "cert.read", 0, api_cert_show},
     {"POST", T "/certificates/{serial}/revoke", JSON, "cert.revoke", SMALL, api_cert_revoke},
     {"POST", T "/certificates/{serial}/suspend", JSON, "cert.revoke", SMALL, api_cert_suspend},

@@ -614,9 +614,14 @@ json_t *cli_command_json(const struct cli_command *cmd)
 {
     json_t *args = json_array();
 
-    for (size_t i = 0; cmd->args[i].name != NULL; i++)
-        json_array_append_new(args, arg_json(&cmd->args[i]));
-    return json_pack("{s:s, s:s?, s:s?, s:s?, s:s, s:o}", "group", cmd->group, "verb", cmd->verb,
-                     "method", cmd->method, "path", cmd->path, "scope", scope_names[cmd->scope],
-                     "args", args);
+    for (size_t i = 0; cmd->args[i].name != NULL; i++) {
+        json_t *a = arg_json(&cmd->args[i]);
+        const char *help = cli_option_help(cmd, cmd->args[i].name);
+        if (help != NULL)
+            json_object_set_new(a, "help", json_string(help));
+        json_array_append_new(args, a);
+    }
+    return json_pack("{s:s, s:s?, s:s?, s:s?, s:s, s:o, s:s?}", "group", cmd->group, "verb",
+                     cmd->verb, "method", cmd->method, "path", cmd->path, "scope",
+                     scope_names[cmd->scope], "args", args, "summary", cli_command_summary(cmd));
 }

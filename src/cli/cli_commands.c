@@ -477,6 +477,16 @@ static const struct cli_command commands[] = {
       OPT("--pin", "pin", ARG_STRING), END},
      NULL, cli_show_object, NULL, NULL},
 
+    /* Reports, computed by the server's database. */
+    {"report", NULL, "GET", "/reports/{}", SCOPE_TENANT,
+     {POS("NAME"),
+      QUERY("--from", "from", ARG_TIME),
+      QUERY("--to", "to", ARG_TIME),
+      QUERY("--ca", "ca", ARG_STRING),
+      QUERY("--days", "days", ARG_INT),
+      QUERY("--format", "format", ARG_STRING), END},
+     NULL, cli_show_report, NULL, NULL},
+
     /* No server. */
     {"inspect", NULL, NULL, NULL, SCOPE_LOCAL,
      {{"FILE", "file", ARG_STRING, TO_LOCAL, 1, NULL, NULL}, END},

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "cli/cli_internal.h"
 
@@ -87,16 +88,31 @@ static int config_line(struct cli_config *cfg, char *line, const char *path, int
 int cli_config_file(struct cli_config *cfg, const char *path, struct err *e)
 {
     FILE *f = fopen(path, "r");
-    char *line = NULL;
+    char *token_before = cfg->token, *line = NULL;
     size_t cap = 0;
     int lineno = 0, rc = 0;
+    struct stat st;
 
     if (f == NULL && errno == ENOENT)
         return 0;
     if (f == NULL)
         return err_setc(e, ERR_INVALID, "config", "%s: %s", path, strerror(errno));
+    cfg->token = NULL; /* so that a token of this file is seen as one */
     while (rc == 0 && getline(&line, &cap, f) > 0)
         rc = config_line(cfg, line, path, ++lineno, e);
+    if (cfg->token == NULL) {
+        cfg->token = token_before;
+    } else {
+        if (token_before != NULL)
+            secure_zero(token_before, strlen(token_before));
+        free(token_before);
+        /* A token others can read is a token others have. */
+        if (rc == 0 && fstat(fileno(f), &st) == 0 &&
+            (st.st_mode & (S_IRGRP | S_IROTH | S_IWGRP | S_IWOTH)) != 0)
+            rc = err_setc(e, ERR_USAGE, "config",
+                          "%s holds a token and others can read it (mode %04o): run chmod 600 %s",
+                          path, (unsigned)(st.st_mode & 07777), path);
+    }
     if (line != NULL)
         secure_zero(line, cap);
     free(line);

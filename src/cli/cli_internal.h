@@ -128,6 +128,14 @@ void cli_call_free(struct cli_call *call);
 const char *cli_call_value(const struct cli_call *call, const char *key);
 /* Prints "vouch GROUP VERB ARGS..." for one command. */
 void cli_usage_command(FILE *f, const struct cli_command *cmd);
+/* cli_help.c: one line on what cmd does (NULL if the table has none); an option's or
+ * positional's help text, with the values it takes (NULL if none). */
+const char *cli_command_summary(const struct cli_command *cmd);
+const char *cli_option_help(const struct cli_command *cmd, const char *option);
+/* `vouch` alone; `vouch GROUP --help`; `vouch GROUP VERB --help`. */
+void cli_help_short(FILE *f);
+void cli_help_group(FILE *f, const char *group);
+void cli_help_command(FILE *f, const struct cli_command *cmd);
 /*
  * One command as a JSON object (group, verb, method, path, scope, and its
  * arguments with name, metavar, type and usage): what the man page and the
@@ -204,6 +212,8 @@ void cli_json_print(FILE *out, const json_t *j);
 /* Replaces control characters of s (text from the server) by '?', in place. */
 void cli_text_sanitize(char *s);
 int cli_show_object(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
+                    struct err *e);
+int cli_show_report(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
                     struct err *e);
 int cli_show_table(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
                    struct err *e);

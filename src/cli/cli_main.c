@@ -61,10 +61,23 @@ static int command_run(struct cli_ctx *ctx, int argc, char **argv)
     err_clear(&e);
     if (strcmp(argv[0], "offline") == 0) /* the offline CA: no server (cli_offline.c) */
         return cli_offline_main(ctx, argc, argv);
+    /* `vouch cert --help`, `vouch acme endpoint --help`: the group's commands. */
+    if (argc >= 2 && strcmp(argv[1], "--help") == 0 && cli_group_exists(argv[0])) {
+        cli_help_group(ctx->out, argv[0]);
+        return CLI_EXIT_OK;
+    }
+    if (argc >= 3 && strcmp(argv[2], "--help") == 0) {
+        char sub[64];
+        snprintf(sub, sizeof(sub), "%s %s", argv[0], argv[1]);
+        if (cli_group_exists(sub)) {
+            cli_help_group(ctx->out, sub);
+            return CLI_EXIT_OK;
+        }
+    }
     if (cli_call_build(argc, argv, ctx->cfg.tenant, &call, &e) != 0)
         rc = usage_error(ctx, &e, &call, argv[0]);
     else if (call.help) {
-        cli_usage_command(ctx->out, call.cmd);
+        cli_help_command(ctx->out, call.cmd);
         rc = CLI_EXIT_OK;
     } else {
         ctx->cfg.json |= call.json;
@@ -116,7 +129,7 @@ int cli_main(int argc, char **argv, FILE *out, FILE *errout)
         usage_all(out);
         rc = CLI_EXIT_OK;
     } else if (first >= argc) {
-        usage_all(errout);
+        cli_help_short(errout);
         rc = CLI_EXIT_USAGE;
     } else
         rc = command_run(&ctx, argc - first, argv + first);

@@ -12,9 +12,29 @@ static const char *const entity_members[] = {
     "name", "kind", "email", "manufacturer", "model", "serial_number", "metadata",
 };
 
+/*
+ * With --json, an error is a JSON object on stderr, as the API's: {"error", "detail"[,
+ * "status"]} (stdout keeps only results, e.g. the pending request a wait gave up on).
+ */
+static void json_error_print(struct cli_ctx *ctx, const char *code, const char *detail, long status)
+{
+    json_t *o = json_pack("{s:s, s:s}", "error", code, "detail", detail ? detail : code);
+    char *text;
+
+    if (status > 0)
+        json_object_set_new(o, "status", json_integer(status));
+    text = json_dumps(o, JSON_COMPACT);
+    fprintf(ctx->err, "%s\n", text ? text : "{\"error\":\"internal\"}");
+    free(text);
+    json_decref(o);
+}
+
 int cli_report(struct cli_ctx *ctx, const struct err *e)
 {
-    fprintf(ctx->err, "vouch: %s\n", e->msg);
+    if (ctx->cfg.json)
+        json_error_print(ctx, e->code[0] ? e->code : err_kind_word(e->kind), e->msg, 0);
+    else
+        fprintf(ctx->err, "vouch: %s\n", e->msg);
     return e->kind == ERR_USAGE ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
 }
 
@@ -30,12 +50,18 @@ const char *cli_error_text(const json_t *body, long status, char *buf, size_t le
     return buf;
 }
 
-/* "vouch: <detail> (<error>, HTTP <status>)" from an error answer. */
-static void server_error_print(FILE *f, const struct cli_answer *ans)
+/* "vouch: <detail> (<error>, HTTP <status>)" from an error answer (with --json: as JSON). */
+static void server_error_print(struct cli_ctx *ctx, const struct cli_answer *ans)
 {
+    const char *code = json_string_value(json_object_get(ans->json, "error"));
     char text[2048];
 
-    fprintf(f, "vouch: %s\n", cli_error_text(ans->json, ans->status, text, sizeof(text)));
+    if (ctx->cfg.json)
+        json_error_print(ctx, code ? code : "http",
+                         json_string_value(json_object_get(ans->json, "detail")), ans->status);
+    else
+        fprintf(ctx->err, "vouch: %s\n",
+                cli_error_text(ans->json, ans->status, text, sizeof(text)));
 }
 
 /* The body of the PUT: the current object's members, then the given ones over them. */
@@ -107,7 +133,7 @@ int cli_call_run(struct cli_ctx *ctx, struct cli_call *call)
     else if (call_send(ctx, call, &ans, &e) != 0)
         rc = -1;
     else if (ans.status >= 400 || ans.status < 200) {
-        server_error_print(ctx->err, &ans);
+        server_error_print(ctx, &ans);
         rc = CLI_EXIT_FAIL;
     } else if (cli_answer_is_request(&ans))
         rc = cli_request_answer(ctx, call, &ans, &e);

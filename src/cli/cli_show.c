@@ -11,7 +11,7 @@
 
 #include "audit/checkpoint.h"
 
-#define MAX_COLUMNS 8
+#define MAX_COLUMNS 12
 #define MODE_PUBLIC 0644
 #define MODE_SECRET 0600
 
@@ -282,6 +282,47 @@ int cli_show_table(struct cli_ctx *ctx, const struct cli_call *call, const struc
         return err_setc(e, ERR_INTERNAL, "answer", "the answer has no \"%s\" list",
                         call->cmd->list_key);
     table_print(ctx->out, rows, call->cmd->columns);
+    /* A list that says how many there are in all: the count, and the next page if any. */
+    if (json_is_integer(json_object_get(obj, "total"))) {
+        json_t *next = json_object_get(obj, "next_offset");
+        fprintf(ctx->out, "(%zu of %lld", json_array_size(rows),
+                (long long)json_integer_value(json_object_get(obj, "total")));
+        if (json_is_integer(next))
+            fprintf(ctx->out, "; next page: --offset %lld", (long long)json_integer_value(next));
+        fprintf(ctx->out, ")\n");
+    }
+    return 0;
+}
+
+/* report: a table of the report's columns; with --format csv the CSV as it came. */
+int cli_show_report(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
+                    struct err *e)
+{
+    const char *format = cli_call_value(call, "format");
+    json_t *obj, *cols, *c;
+    struct buf spec = {0};
+    size_t i;
+
+    if (format != NULL && strcmp(format, "csv") == 0) {
+        fwrite(ans->body.data, 1, ans->body.len, ctx->out);
+        return 0;
+    }
+    if ((obj = answer_object(ans, e)) == NULL)
+        return -1;
+    if (ctx->cfg.json) {
+        cli_json_print(ctx->out, obj);
+        return 0;
+    }
+    cols = json_object_get(obj, "columns");
+    json_array_foreach(cols, i, c)
+    {
+        if (i > 0)
+            buf_append(&spec, " ", 1);
+        buf_append(&spec, json_string_value(c), strlen(json_string_value(c)));
+    }
+    buf_append(&spec, "", 1);
+    table_print(ctx->out, json_object_get(obj, "rows"), (const char *)spec.data);
+    buf_free(&spec);
     return 0;
 }
 
@@ -541,9 +582,15 @@ int cli_show_verify(struct cli_ctx *ctx, const struct cli_call *call, const stru
 int cli_show_deleted(struct cli_ctx *ctx, const struct cli_call *call, const struct cli_answer *ans,
                      struct err *e)
 {
+    const char *what = NULL;
+
     (void)ans;
     (void)e;
+    /* What was deleted: the last argument that went into the path (the workflow, the key). */
+    for (size_t i = 0; call->cmd->args[i].name != NULL; i++)
+        if (call->cmd->args[i].dest == TO_PATH && call->count[i] > 0)
+            what = call->values[i][call->count[i] - 1];
     if (!ctx->cfg.json)
-        fprintf(ctx->out, "deleted %s %s\n", call->cmd->group, cli_call_value(call, "ID"));
+        fprintf(ctx->out, "deleted %s %s\n", call->cmd->group, what ? what : "");
     return 0;
 }

@@ -60,7 +60,13 @@ static void request_view(const json_t *r, struct request_view *v)
     text_copy(v->reason, sizeof(v->reason), json_string_value(json_object_get(r, "reason")));
     v->approvals = json_array_size(json_object_get(r, "approvals"));
     v->required = json_integer_value(json_object_get(r, "required"));
-    v->expires = json_integer_value(json_object_get(r, "expires"));
+    v->expires = 0;
+    {
+        int64_t t;
+        const char *text = json_string_value(json_object_get(r, "expires"));
+        if (text != NULL && time_parse(text, &t) == 0)
+            v->expires = t;
+    }
 }
 
 int cli_wait_timeout(const struct cli_call *call, long *seconds, struct err *e)

@@ -122,6 +122,13 @@ ASN1_INTEGER *serial_random(struct err *e);
 char *serial_hex(const ASN1_INTEGER *serial);
 /* ASN1_INTEGER from serial_hex() form; NULL on bad input. */
 ASN1_INTEGER *serial_from_hex(const char *hex);
+/*
+ * Rewrites s in place into serial_hex() form if it is a serial in a common notation: hex in
+ * either case, with or without colons or spaces between bytes (`openssl x509 -serial`,
+ * browsers), a leading "0x", or leading zeros; 1 if it did (or s was already in that form), 0
+ * if s is not a serial (left unchanged).  The result is never longer than s.
+ */
+int serial_canonicalize(char *s);
 
 /*
  * Reads a CSR given as PEM or DER (at most 64 KiB) into r: checks its

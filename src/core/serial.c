@@ -80,3 +80,30 @@ ASN1_INTEGER *serial_from_hex(const char *hex)
     BN_free(bn);
     return serial;
 }
+
+int serial_canonicalize(char *s)
+{
+    const char *p = s;
+    char *out = s;
+    size_t digits = 0;
+
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+        p += 2;
+    for (const char *q = p; *q != '\0'; q++) {
+        if (isxdigit((unsigned char)*q))
+            digits++;
+        else if (*q != ':' && *q != ' ')
+            return 0;
+    }
+    if (digits == 0 || digits > SERIAL_MAX_HEX + 2)
+        return 0;
+    for (; *p != '\0'; p++) {
+        if (*p == ':' || *p == ' ' || (out == s && *p == '0'))
+            continue; /* separators, and zeros before the first significant digit */
+        *out++ = (char)tolower((unsigned char)*p);
+    }
+    if (out == s) /* the serial 0 */
+        *out++ = '0';
+    *out = '\0';
+    return 1;
+}

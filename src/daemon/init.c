@@ -241,6 +241,30 @@ static int tokens_make(struct svc *svc, char **system_token, char **admin_token,
     return token_make(svc, "default", "admin", "demo admin", admin_token, e);
 }
 
+/*
+ * The CLI's settings for the demo instance: <dir>/cli.conf (0600: it holds the admin token),
+ * which `vouch` reads as ./var/cli.conf when run from above an instance in ./var, or named by
+ * VOUCH_CONFIG.
+ */
+static int cli_conf_write(const struct init_opts *o, const struct config *c, const char *adm,
+                          struct err *e)
+{
+    char *path = xasprintf("%s/cli.conf", o->dir), *cacert = NULL, *text;
+    int rc;
+
+    if (o->tls)
+        cacert = xasprintf("cacert = %s/tls/ca.crt\n", o->dir);
+    text = xasprintf("# vouch CLI settings for the instance in %s (written by vouchd init)\n"
+                     "url = %s://127.0.0.1:%d\ntoken = %s\ntenant = default\n%s",
+                     o->dir, o->tls ? "https" : "http", c->api_port, adm, cacert ? cacert : "");
+    rc = file_write_atomic(path, text, strlen(text), 0600, e);
+    secure_zero(text, strlen(text));
+    free(text);
+    free(cacert);
+    free(path);
+    return rc;
+}
+
 static void init_print(const struct init_opts *o, const struct config *c, const char *sys,
                        const char *adm)
 {
@@ -248,8 +272,9 @@ static void init_print(const struct init_opts *o, const struct config *c, const 
 
     if (o->json) {
         printf("{\"dir\": \"%s\", \"config\": \"%s/vouchd.conf\", \"system_token\": \"%s\", "
-               "\"admin_token\": \"%s\", \"tenant\": \"default\", \"cacert\": \"%s/tls/ca.crt\"}\n",
-               o->dir, o->dir, sys, adm, o->dir);
+               "\"admin_token\": \"%s\", \"tenant\": \"default\", \"cacert\": \"%s/tls/ca.crt\", "
+               "\"cli_config\": \"%s/cli.conf\"}\n",
+               o->dir, o->dir, sys, adm, o->dir, o->dir);
         return;
     }
     printf("vouch demo instance created in %s\n\n"
@@ -260,9 +285,10 @@ static void init_print(const struct init_opts *o, const struct config *c, const 
            "These tokens are shown once; keep them:\n"
            "  system token (tenant creation):  %s\n"
            "  admin token (tenant default):    %s\n\n"
-           "Try:  build/vouch --url %s://127.0.0.1:%d%s%s --token <admin token> ca list\n",
-           o->dir, scheme, c->api_port, c->public_port, sys, adm, scheme, c->api_port,
-           o->tls ? " --cacert " : "", o->tls ? "var/tls/ca.crt" : "");
+           "The CLI's settings (URL, admin token, tenant) are in %s/cli.conf, read by\n"
+           "vouch from ./var/cli.conf or from VOUCH_CONFIG:\n"
+           "Try:  VOUCH_CONFIG=%s/cli.conf build/vouch ca list\n",
+           o->dir, scheme, c->api_port, c->public_port, sys, adm, o->dir, o->dir);
 }
 
 /* The directory, the key store, the key-encryption secret and the configuration file. */
@@ -377,7 +403,7 @@ int daemon_init(int argc, char **argv)
         ca_make(svc, "root", root_subject, "ec-p384", NULL, 3650, &e) ||
         ca_make(svc, "issuing", issuing_subject, "ec-p256", "root", 1825, &e) ||
         (o.tls && (tls_make(svc, abs, &e) != 0 || ca_cert_write(svc, abs, &e) != 0)) ||
-        tokens_make(svc, &sys, &adm, &e) != 0)
+        tokens_make(svc, &sys, &adm, &e) != 0 || cli_conf_write(&o, &c, adm, &e) != 0)
         goto out;
     init_print(&o, &c, sys, adm);
     rc = 0;

@@ -187,6 +187,11 @@ const char *http_header(struct http_request *req, const char *name);
 const char *http_query(struct http_request *req, const char *name);
 /* A path parameter by name, NULL if absent. */
 const char *http_param(const struct http_request *req, const char *name);
+/*
+ * The value of path parameter name, writable in place for a rewrite that only shortens it (the
+ * authorizer's normalising of a serial's notation); NULL if the route has no such parameter.
+ */
+char *http_param_edit(struct http_request *req, const char *name);
 
 /* Response helpers.  Each replaces any body already set. */
 void http_respond(struct http_response *resp, int status, const char *content_type,

@@ -372,6 +372,12 @@ const char *http_param(const struct http_request *req, const char *name)
     return NULL;
 }
 
+char *http_param_edit(struct http_request *req, const char *name)
+{
+    /* The values live in the request's own buffer (params_fill): const only to handlers. */
+    return (char *)http_param(req, name);
+}
+
 static int hex_value(char c)
 {
     if (c >= '0' && c <= '9')

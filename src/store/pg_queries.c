@@ -232,6 +232,7 @@ static const char *const *const filters[SEARCH_COUNT] = {
     [SEARCH_CERT] = cert_filters,
     [SEARCH_ENTITY] = entity_filters,
     [SEARCH_TSA_TOKEN] = tsa_token_filters,
+    [SEARCH_CERT_TOTAL] = cert_filters,
 };
 
 const struct db_dialect pg_dialect = {'$', queries, filters};

@@ -39,6 +39,7 @@ struct sqlite_conn {
     sqlite3_stmt *ctl[CTL_COUNT];
     sqlite3_stmt *stmts[Q_COUNT];
     sqlite3_stmt *cert_search[1 << CERT_FILTERS];
+    sqlite3_stmt *cert_total[1 << CERT_FILTERS];
     sqlite3_stmt *entity_search[1 << ENTITY_FILTERS];
     sqlite3_stmt *tsa_token_search[1 << TSA_TOKEN_FILTERS];
 };

@@ -198,6 +198,18 @@ int store_cert_search(struct store_tx *tx, const char *tenant, const struct cert
     return tx->ops->cert_search(tx, tenant, q, out, n, e);
 }
 
+int store_report(struct store_tx *tx, const char *tenant, enum store_report r, int64_t from,
+                 int64_t to, const char *ca, int64_t now, struct report_rows *out, struct err *e)
+{
+    return tx->ops->report(tx, tenant, r, from, to, ca, now, out, e);
+}
+
+int store_cert_total(struct store_tx *tx, const char *tenant, const struct cert_query *q,
+                     int64_t *total, struct err *e)
+{
+    return tx->ops->cert_total(tx, tenant, q, total, e);
+}
+
 int store_cert_revoked(struct store_tx *tx, const char *tenant, const char *ca,
                        int64_t expired_cutoff, struct cert_rec ***out, size_t *n, struct err *e)
 {

@@ -234,6 +234,36 @@ struct cert_query {
 /* Ordered by not_after then serial. */
 int store_cert_search(struct store_tx *tx, const char *tenant, const struct cert_query *q,
                       struct cert_rec ***out, size_t *n, struct err *e);
+/* ---- reports (store_reports.c) ---- */
+
+enum store_report {
+    STORE_REPORT_CERTS,         /* ca, profile, status, count: certificates made in [from, to) */
+    STORE_REPORT_ISSUED_DAILY,  /* day, count */
+    STORE_REPORT_REVOKED_DAILY, /* day, count */
+    STORE_REPORT_EXPIRING, /* ca, profile, day, count: good ones whose notAfter is in [from, to) */
+    STORE_REPORT_REVOCATIONS,    /* ca, reason, count */
+    STORE_REPORT_CRL_FRESHNESS,  /* ca, number, this_update, next_update of its newest CRL */
+    STORE_REPORT_OCSP_FRESHNESS, /* ca, responses, unsigned, soonest next_update, oldest this_update
+                                  */
+    STORE_REPORT_APPROVALS, /* kind, status, count, seconds to decide (sum), decided, longest */
+    STORE_REPORT_COUNT
+};
+/* A report's rows: cell (r, c) is text[r * ncols + c] for a text column, else num[...]. */
+struct report_rows {
+    const char *types; /* one letter per column: 't' text, 'i' integer */
+    int ncols;
+    size_t nrows;
+    char **text;
+    int64_t *num;
+};
+void report_rows_free(struct report_rows *r);
+/* Report r of tenant, computed by the database: times in [from, to), CA ca ("" = all). */
+int store_report(struct store_tx *tx, const char *tenant, enum store_report r, int64_t from,
+                 int64_t to, const char *ca, int64_t now, struct report_rows *out, struct err *e);
+
+/* How many certificates q finds over all its pages (q's limit and offset aside): *total. */
+int store_cert_total(struct store_tx *tx, const char *tenant, const struct cert_query *q,
+                     int64_t *total, struct err *e);
 /*
  * Revoked and on-hold certificates of one CA whose not_after is at or after
  * `expired_cutoff` (so they stay on CRLs past expiry by a margin).

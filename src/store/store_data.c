@@ -402,28 +402,51 @@ static int cert_set_status(struct store_tx *tx, const char *tenant, const char *
     return db_run_one_change(&st, "certificate", e);
 }
 
-/* Filters 0..7 are the texts of values, 8 and 9 not_after's lower and upper bound. */
-static int cert_search(struct store_tx *tx, const char *tenant, const struct cert_query *q,
-                       struct cert_rec ***out, size_t *n, struct err *e)
+/*
+ * Opens search s (SEARCH_CERT or SEARCH_CERT_TOTAL) with q's filters bound: 0..7 are the texts
+ * of values, 8 and 9 not_after's lower and upper bound.  The next parameter's number, or -1.
+ */
+static int cert_query_open(struct db_stmt *st, struct store_tx *tx, const char *tenant,
+                           const struct cert_query *q, enum search_id s, struct err *e)
 {
     const char *values[CERT_FILTERS - 2] = {q->serial, q->subject,   q->san,     q->status,
                                             q->ca,     q->entity_id, q->profile, q->requester};
     unsigned mask = mask_of(values, CERT_FILTERS - 2);
-    struct db_stmt st;
     int p = 1;
 
     mask |= q->expires_after != 0 ? 1u << (CERT_FILTERS - 2) : 0;
     mask |= q->expires_before != 0 ? 1u << (CERT_FILTERS - 1) : 0;
-    if (db_open_search(&st, TX(tx), tenant, SEARCH_CERT, mask, e) != 0)
+    if (db_open_search(st, TX(tx), tenant, s, mask, e) != 0)
         return -1;
-    db_bind_text(&st, p++, tenant);
-    p = bind_set(&st, p, values, CERT_FILTERS - 2);
+    db_bind_text(st, p++, tenant);
+    p = bind_set(st, p, values, CERT_FILTERS - 2);
     if (q->expires_after != 0)
-        db_bind_int(&st, p++, q->expires_after);
+        db_bind_int(st, p++, q->expires_after);
     if (q->expires_before != 0)
-        db_bind_int(&st, p++, q->expires_before);
+        db_bind_int(st, p++, q->expires_before);
+    return p;
+}
+
+static int cert_search(struct store_tx *tx, const char *tenant, const struct cert_query *q,
+                       struct cert_rec ***out, size_t *n, struct err *e)
+{
+    struct db_stmt st;
+    int p = cert_query_open(&st, tx, tenant, q, SEARCH_CERT, e);
+
+    if (p < 0)
+        return -1;
     data_bind_page(&st, p, q->limit, q->offset);
     return db_read_all(&st, &row_cert, (void ***)out, n, "certificates", e);
+}
+
+static int cert_total(struct store_tx *tx, const char *tenant, const struct cert_query *q,
+                      int64_t *total, struct err *e)
+{
+    struct db_stmt st;
+
+    if (cert_query_open(&st, tx, tenant, q, SEARCH_CERT_TOTAL, e) < 0)
+        return -1;
+    return db_read_int(&st, total, "certificates", e);
 }
 
 static int cert_revoked(struct store_tx *tx, const char *tenant, const char *ca,
@@ -1215,6 +1238,8 @@ static int webhook_event_update(struct store_tx *tx, const char *tenant,
     .cert_count_since = cert_count_since, \
     .cert_set_status = cert_set_status, \
     .cert_search = cert_search, \
+    .cert_total = cert_total, \
+    .report = data_report, \
     .cert_revoked = cert_revoked, \
     .cert_crl_entries = cert_crl_entries, \
     .crl_next_number = crl_next_number, \

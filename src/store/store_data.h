@@ -18,6 +18,9 @@
         return -1;
 
 int data_limit(int limit);
+/* store_reports.c */
+int data_report(struct store_tx *tx, const char *tenant, enum store_report r, int64_t from,
+                int64_t to, const char *ca, int64_t now, struct report_rows *out, struct err *e);
 void data_bind_page(struct db_stmt *st, int i, int limit, int offset);
 int data_read_all_across(struct store_tx *tx, enum query_id q, const struct row_type *t,
                          void ***out, size_t *n, const char *what, struct err *e);

@@ -175,6 +175,15 @@ enum query_id {
     Q_SECRET_GET,
     Q_RENEWAL_WINDOW_PUT,
     Q_RENEWAL_WINDOW_GET,
+    /* reports (store_reports.c): ?1 tenant, ?2 from, ?3 to, ?4 CA ('' = all), ?5 now */
+    Q_REPORT_CERTS,
+    Q_REPORT_ISSUED_DAILY,
+    Q_REPORT_REVOKED_DAILY,
+    Q_REPORT_EXPIRING,
+    Q_REPORT_REVOCATIONS,
+    Q_REPORT_CRL_FRESHNESS,
+    Q_REPORT_OCSP_FRESHNESS,
+    Q_REPORT_APPROVALS,
     Q_COUNT
 };
 
@@ -188,7 +197,7 @@ enum query_id {
  * order, then the limit and offset of the tail.  Only fixed text goes in; no
  * SQL text ever contains input.
  */
-enum search_id { SEARCH_CERT, SEARCH_ENTITY, SEARCH_TSA_TOKEN, SEARCH_COUNT };
+enum search_id { SEARCH_CERT, SEARCH_ENTITY, SEARCH_TSA_TOKEN, SEARCH_CERT_TOTAL, SEARCH_COUNT };
 #define CERT_FILTERS      10
 #define ENTITY_FILTERS    3
 #define TSA_TOKEN_FILTERS 3

@@ -199,6 +199,64 @@ const char *const store_queries[Q_COUNT] = {
     [Q_SECRET_PUT] = "INSERT INTO secrets (tenant, name, value, created) VALUES (?1, ?2, ?3, ?4)"
                      " ON CONFLICT (tenant, name) DO NOTHING",
     [Q_SECRET_GET] = "SELECT value FROM secrets WHERE tenant = ?1 AND name = ?2",
+    /*
+     * Reports: every one takes the same five parameters, each cast where it is used so that
+     * PostgreSQL knows its type; days are Unix days ((t / 86400) * 86400, UTC), the same
+     * integer arithmetic in both dialects.  A good certificate past notAfter counts as expired.
+     */
+    [Q_REPORT_CERTS] =
+        "SELECT ca, COALESCE(profile, ''), CASE WHEN status = 'good' AND not_after <= "
+        "CAST(?5 AS BIGINT) THEN 'expired' ELSE status END AS st, count(*) FROM certs"
+        " WHERE tenant = ?1 AND created >= CAST(?2 AS BIGINT) AND created < CAST(?3 AS BIGINT)"
+        " AND (CAST(?4 AS TEXT) = '' OR ca = CAST(?4 AS TEXT))"
+        " GROUP BY ca, COALESCE(profile, ''), st ORDER BY ca, 2, st",
+    [Q_REPORT_ISSUED_DAILY] =
+        "SELECT (created / 86400) * 86400 AS day, count(*) FROM certs"
+        " WHERE tenant = ?1 AND created >= CAST(?2 AS BIGINT) AND created < CAST(?3 AS BIGINT)"
+        " AND (CAST(?4 AS TEXT) = '' OR ca = CAST(?4 AS TEXT)) AND CAST(?5 AS BIGINT) >= 0"
+        " GROUP BY day ORDER BY day",
+    [Q_REPORT_REVOKED_DAILY] =
+        "SELECT (revoked_at / 86400) * 86400 AS day, count(*) FROM certs"
+        " WHERE tenant = ?1 AND status = 'revoked' AND revoked_at >= CAST(?2 AS BIGINT)"
+        " AND revoked_at < CAST(?3 AS BIGINT) AND (CAST(?4 AS TEXT) = '' OR ca = CAST(?4 AS TEXT))"
+        " AND CAST(?5 AS BIGINT) >= 0 GROUP BY day ORDER BY day",
+    /* ?2 .. ?3 is the window notAfter falls in (now .. now + N days). */
+    [Q_REPORT_EXPIRING] =
+        "SELECT ca, COALESCE(profile, ''), (not_after / 86400) * 86400 AS day, count(*)"
+        " FROM certs WHERE tenant = ?1 AND status = 'good' AND not_after >= CAST(?2 AS BIGINT)"
+        " AND not_after < CAST(?3 AS BIGINT) AND (CAST(?4 AS TEXT) = '' OR ca = CAST(?4 AS TEXT))"
+        " AND CAST(?5 AS BIGINT) >= 0 GROUP BY ca, COALESCE(profile, ''), day ORDER BY day, ca, 2",
+    [Q_REPORT_REVOCATIONS] =
+        "SELECT ca, reason, count(*) FROM certs WHERE tenant = ?1 AND status = 'revoked'"
+        " AND revoked_at >= CAST(?2 AS BIGINT) AND revoked_at < CAST(?3 AS BIGINT)"
+        " AND (CAST(?4 AS TEXT) = '' OR ca = CAST(?4 AS TEXT)) AND CAST(?5 AS BIGINT) >= 0"
+        " GROUP BY ca, reason ORDER BY ca, reason",
+    /* The newest complete CRL of the whole CA (shard 0, no delta base). */
+    [Q_REPORT_CRL_FRESHNESS] =
+        "SELECT ca, max(number), max(this_update), max(next_update) FROM crls"
+        " WHERE tenant = ?1 AND shard = 0 AND delta_base = 0"
+        " AND (CAST(?4 AS TEXT) = '' OR ca = CAST(?4 AS TEXT)) AND CAST(?2 AS BIGINT) <= "
+        "CAST(?3 AS BIGINT) + CAST(?5 AS BIGINT) GROUP BY ca ORDER BY ca",
+    /* Per CA: stored responses, those not signed yet, the soonest nextUpdate and the oldest
+       thisUpdate of the signed ones. */
+    [Q_REPORT_OCSP_FRESHNESS] =
+        "SELECT ca, count(*), sum(CASE WHEN der IS NULL THEN 1 ELSE 0 END),"
+        " COALESCE(min(CASE WHEN der IS NOT NULL THEN next_update END), 0),"
+        " COALESCE(min(CASE WHEN der IS NOT NULL THEN this_update END), 0)"
+        " FROM ocsp_responses WHERE tenant = ?1"
+        " AND (CAST(?4 AS TEXT) = '' OR ca = CAST(?4 AS TEXT)) AND CAST(?2 AS BIGINT) <= "
+        "CAST(?3 AS BIGINT) + CAST(?5 AS BIGINT) GROUP BY ca ORDER BY ca",
+    /* By kind and outcome: how many, and the seconds to a decision (sum over the decided, how
+       many were decided, the longest). */
+    [Q_REPORT_APPROVALS] =
+        "SELECT kind, status, count(*),"
+        " COALESCE(sum(CASE WHEN decided > 0 THEN decided - created ELSE 0 END), 0),"
+        " sum(CASE WHEN decided > 0 THEN 1 ELSE 0 END),"
+        " COALESCE(max(CASE WHEN decided > 0 THEN decided - created END), 0)"
+        " FROM requests WHERE tenant = ?1 AND created >= CAST(?2 AS BIGINT)"
+        " AND created < CAST(?3 AS BIGINT) AND CAST(?4 AS TEXT) IS NOT NULL"
+        " AND CAST(?5 AS BIGINT) >= 0"
+        " GROUP BY kind, status ORDER BY kind, status",
     [Q_RENEWAL_WINDOW_GET] =
         "SELECT {renewal_window} FROM renewal_windows WHERE tenant = ?1 AND serial = ?2",
 };
@@ -210,4 +268,6 @@ const struct db_search store_searches[SEARCH_COUNT] = {
                        " ORDER BY name, id LIMIT ? OFFSET ?"},
     [SEARCH_TSA_TOKEN] = {"SELECT {tsa_token} FROM tsa_tokens WHERE tenant = ? AND unit = ?",
                           TSA_TOKEN_FILTERS, " ORDER BY time DESC, serial LIMIT ? OFFSET ?"},
+    /* How many SEARCH_CERT finds in all pages (the filters are the same). */
+    [SEARCH_CERT_TOTAL] = {"SELECT count(*) FROM certs WHERE tenant = ?", CERT_FILTERS, ""},
 };

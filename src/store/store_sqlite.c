@@ -122,6 +122,8 @@ static void conn_close(struct db_conn *link)
         sqlite3_finalize(c->stmts[i]);
     for (size_t i = 0; i < ARRAY_LEN(c->cert_search); i++)
         sqlite3_finalize(c->cert_search[i]);
+    for (size_t i = 0; i < ARRAY_LEN(c->cert_total); i++)
+        sqlite3_finalize(c->cert_total[i]);
     for (size_t i = 0; i < ARRAY_LEN(c->entity_search); i++)
         sqlite3_finalize(c->entity_search[i]);
     for (size_t i = 0; i < ARRAY_LEN(c->tsa_token_search); i++)
@@ -230,6 +232,8 @@ static sqlite3_stmt **search_slot(struct sqlite_conn *c, enum search_id s, unsig
     switch (s) {
     case SEARCH_CERT:
         return &c->cert_search[mask];
+    case SEARCH_CERT_TOTAL:
+        return &c->cert_total[mask];
     case SEARCH_ENTITY:
         return &c->entity_search[mask];
     default:

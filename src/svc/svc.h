@@ -465,6 +465,24 @@ int svc_cert_get(struct svc *s, const struct actor *a, const char *tenant, const
  */
 int svc_cert_search(struct svc *s, const struct actor *a, const char *tenant,
                     const struct cert_query *q, struct cert_rec ***out, size_t *n, struct err *e);
+/* ---- reports (svc_report.c) ---- */
+struct svc_report_params {
+    int64_t from, to; /* [from, to); 0: the last 30 days up to now */
+    const char *ca;   /* NULL: every CA */
+    int days;         /* expiring: within this many days */
+};
+/* Whether name is a report: certificates, daily, expiring, revocations, freshness, approvals. */
+int svc_report_known(const char *name);
+/*
+ * Report name of tenant as JSON (*out): {"report", "tenant", "from", "to", "ca", "columns":
+ * [names], "rows": [objects with those members]}, computed by the database.
+ */
+int svc_report(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+               const struct svc_report_params *p, json_t **out, struct err *e);
+
+/* How many q finds in all pages, as a may see them (for a list's total): *total. */
+int svc_cert_total(struct svc *s, const struct actor *a, const char *tenant,
+                   const struct cert_query *q, int64_t *total, struct err *e);
 
 /*
  * Every tenant's certificates whose notAfter passed since the last call (the

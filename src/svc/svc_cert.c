@@ -751,3 +751,18 @@ int svc_cert_search(struct svc *s, const struct actor *a, const char *tenant,
     store_rollback(tx);
     return rc;
 }
+
+int svc_cert_total(struct svc *s, const struct actor *a, const char *tenant,
+                   const struct cert_query *q, int64_t *total, struct err *e)
+{
+    struct cert_query mine = *q;
+    struct store_tx *tx = store_begin_read(s->store, e);
+    int rc;
+
+    if (tx == NULL)
+        return -1;
+    mine.requester = svc_actor_own_only(a, "cert.read");
+    rc = store_cert_total(tx, tenant, &mine, total, e);
+    store_rollback(tx);
+    return rc;
+}

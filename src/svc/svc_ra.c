@@ -67,6 +67,29 @@ static int approvers_check(const json_t *approvers, int required, struct err *e)
     return 0;
 }
 
+/* Every approver named is a principal of tenant (not a token id, not a typo). */
+static int approvers_exist(struct store_tx *tx, const char *tenant, const json_t *approvers,
+                           struct err *e)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(approvers, i, v)
+    {
+        struct principal_rec *p = NULL;
+        int rc = store_principal_get(tx, tenant, json_string_value(v), &p, e);
+        principal_rec_free(p);
+        if (rc != 0 && e->kind == ERR_NOT_FOUND)
+            return err_set(e, ERR_INVALID,
+                           "approvers: %s is not a principal of tenant %s (approvers are "
+                           "principal ids, as `vouch principal list` shows them, not tokens)",
+                           json_string_value(v), tenant);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int svc_workflow_put(struct svc *s, const struct actor *a, const char *tenant, const char *name,
                      int required, const json_t *approvers, int expires_hours, struct err *e)
 {
@@ -104,6 +127,8 @@ int svc_workflow_put(struct svc *s, const struct actor *a, const char *tenant, c
             err_set(e, ERR_NOT_FOUND, "profile %s not found", name + 8);
         goto out;
     }
+    if (approvers_exist(tx, tenant, approvers, e) != 0)
+        goto out;
     if (store_workflow_put(tx, tenant, &r, e) != 0 ||
         svc_audit_ok(tx, tenant, a, "workflow.put", name, detail, e) != 0)
         goto out;
@@ -181,14 +206,24 @@ int svc_workflow_refuses(struct store_tx *tx, const char *tenant, const char *na
 json_t *svc_request_json(const struct request_rec *r)
 {
     json_error_t je;
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I}", "id", r->id, "kind",
-                          r->kind, "object", r->object, "requester", r->requester, "status",
-                          r->status, "required", r->required, "created", (json_int_t)r->created,
-                          "expires", (json_int_t)r->expires, "decided", (json_int_t)r->decided);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o}", "id", r->id, "kind", r->kind,
+                  "object", r->object, "requester", r->requester, "status", r->status, "required",
+                  r->required, "created", svc_time_json(r->created), "expires",
+                  svc_time_json(r->expires), "decided", svc_time_json(r->decided));
+    json_t *approvals = json_loads(r->approvals, 0, &je), *v;
+    size_t i;
 
+    /* Times in RFC 3339, as everywhere in the API (stored as seconds). */
+    json_array_foreach(approvals, i, v)
+    {
+        json_t *t = json_object_get(v, "time");
+        if (json_is_integer(t))
+            json_object_set_new(v, "time", svc_time_json((int64_t)json_integer_value(t)));
+    }
     json_object_set_new(o, "approvers",
                         r->approvers ? json_loads(r->approvers, 0, &je) : json_null());
-    json_object_set_new(o, "approvals", json_loads(r->approvals, 0, &je));
+    json_object_set_new(o, "approvals", approvals);
     json_object_set_new(o, "params", json_loads(r->params, 0, &je));
     json_object_set_new(o, "result", r->result ? json_loads(r->result, 0, &je) : json_null());
     json_object_set_new(o, "reason", r->reason ? json_string(r->reason) : json_null());

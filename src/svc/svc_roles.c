@@ -12,23 +12,26 @@
 #include <string.h>
 
 static const char *const tenant_admin[] = {
-    "profile.read",  "profile.write",   "workflow.read",   "workflow.write", "webhook.read",
-    "webhook.write", "principal.read",  "principal.write", "token.read",     "token.write",
-    "request.read",  "request.approve", "audit.write",     "ca.read",        "cert.read",
-    "entity.read",   "tsa.read",        "acme.read",       "acme.write",     NULL,
+    "profile.read", "profile.write", "workflow.read",  "workflow.write",
+    "webhook.read", "webhook.write", "principal.read", "principal.write",
+    "token.read",   "token.write",   "request.read",   "request.approve",
+    "audit.write",  "ca.read",       "cert.read",      "entity.read",
+    "tsa.read",     "acme.read",     "acme.write",     "report.read",
+    NULL,
 };
 static const char *const ca_operator[] = {
-    "ca.read", "ca.write", "crl.write", "tsa.read", "tsa.write", "profile.read", "cert.read", NULL,
+    "ca.read",      "ca.write",  "crl.write",   "tsa.read", "tsa.write",
+    "profile.read", "cert.read", "report.read", NULL,
 };
 static const char *const ra_officer[] = {
     "cert.read",       "cert.revoke", "entity.read",  "entity.write", "request.read",
-    "request.approve", "ca.read",     "profile.read", NULL,
+    "request.approve", "ca.read",     "profile.read", "report.read",  NULL,
 };
 static const char *const requester[] = {"cert.issue", "cert.read:own", "request.read:own", NULL};
 static const char *const auditor[] = {
-    "ca.read",    "cert.read",      "profile.read", "entity.read",   "tsa.read",
-    "token.read", "principal.read", "request.read", "workflow.read", "webhook.read",
-    "audit.read", "acme.read",      NULL,
+    "ca.read",        "cert.read",    "profile.read",  "entity.read",  "tsa.read",   "token.read",
+    "principal.read", "request.read", "workflow.read", "webhook.read", "audit.read", "acme.read",
+    "report.read",    NULL,
 };
 static const char *const system_admin[] = {"system", NULL};
 static const char *const no_permissions[] = {NULL};

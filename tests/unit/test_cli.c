@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -395,6 +396,8 @@ static const struct {
      T "/certificates?status=good&ca=issuing&expires_before=2027-01-01T00%3A00%3A00Z&limit=5",
      NULL},
     {"cert expiring --days 30", "GET", T "/certificates/expiring?days=30", NULL},
+    {"report daily --ca issuing --from 2026-12-01T00:00:00Z --format csv", "GET",
+     T "/reports/daily?from=2026-12-01T00%3A00%3A00Z&ca=issuing&format=csv", NULL},
     {"cert show 1a2b -o @c.pem", "GET", T "/certificates/1a2b", NULL},
     {"cert revoke 1a2b --reason keyCompromise --invalidity-date 2026-11-01T00:00:00Z", "POST",
      T "/certificates/1a2b/revoke",
@@ -1118,9 +1121,10 @@ static void cert_issue_without_output_file_prints_the_pem(void **state)
 
 #define CERT_ISSUE "cert issue --ca issuing --profile tls-server --csr @req.csr"
 
-static const char pending[] = "{\"id\":\"req-1\",\"kind\":\"cert.issue\",\"object\":\"tls-server\","
-                              "\"status\":\"pending\",\"required\":2,\"approvals\":[],"
-                              "\"expires\":1796119200,\"result\":null,\"reason\":null}";
+static const char pending[] =
+    "{\"id\":\"req-1\",\"kind\":\"cert.issue\",\"object\":\"tls-server\","
+    "\"status\":\"pending\",\"required\":2,\"approvals\":[],"
+    "\"expires\":\"2026-12-01T10:00:00Z\",\"result\":null,\"reason\":null}";
 
 /* The request of `pending` as decided: status and the members after it (a JSON fragment). */
 static char *decided(const char *status_and_more)
@@ -1282,8 +1286,10 @@ static void wait_gives_up_at_its_timeout_and_names_the_request(void **state)
 
     (void)state;
     assert_int_equal(out.rc, CLI_EXIT_FAIL);
-    assert_non_null(strstr(out.err, "vouch: request req-1 is still pending after 1 s (0 of 2 "
-                                    "approvals); follow it with: vouch request show req-1\n"));
+    /* --json: the error too, as JSON on stderr */
+    assert_non_null(strstr(out.err, "{\"error\":\"timeout\",\"detail\":\"request req-1 is still "
+                                    "pending after 1 s (0 of 2 approvals); follow it with: vouch "
+                                    "request show req-1\"}\n"));
     assert_non_null(last); /* --json: the request as last read */
     assert_string_equal(json_string_value(json_object_get(last, "status")), "pending");
     json_decref(last);
@@ -1598,7 +1604,14 @@ static void config_file_is_read_and_environment_wins(void **state)
     text = xasprintf("# test\nurl = http://127.0.0.1:%d\ntoken=vouch_fromfile\n\ntenant=filet\n",
                      r.port);
     write_text("cli.conf", text);
+    /* A token others can read is refused, saying how to fix it. */
+    assert_int_equal(chmod(conf, 0644), 0);
     setenv("VOUCH_CONFIG", conf, 1);
+    out = run_line("token list");
+    assert_int_equal(out.rc, CLI_EXIT_USAGE);
+    assert_non_null(strstr(out.err, "others can read it (mode 0644): run chmod 600"));
+    run_free(&out);
+    assert_int_equal(chmod(conf, 0600), 0);
     setenv("VOUCH_TENANT", "envt", 1);
     out = run_line("token list");
     responder_stop(&r);
@@ -1674,6 +1687,56 @@ static void any_two_of_three_custodian_shares_recover_the_secret(void **state)
     free(prefix);
 }
 
+/* Issue 21: every command says what it does, and every option and positional what it takes. */
+static void every_command_and_option_has_help(void **state)
+{
+    size_t n;
+    const struct cli_command *cmds = cli_commands(&n);
+    int missing = 0;
+
+    (void)state;
+    for (size_t i = 0; i < n; i++) {
+        if (cli_command_summary(&cmds[i]) == NULL) {
+            print_message("no summary: %s %s\n", cmds[i].group, cmds[i].verb ? cmds[i].verb : "");
+            missing++;
+        }
+        for (size_t j = 0; cmds[i].args[j].name != NULL; j++)
+            if (cli_option_help(&cmds[i], cmds[i].args[j].name) == NULL) {
+                print_message("no help: %s %s %s\n", cmds[i].group,
+                              cmds[i].verb ? cmds[i].verb : "", cmds[i].args[j].name);
+                missing++;
+            }
+    }
+    assert_int_equal(missing, 0);
+}
+
+static void help_of_a_group_and_of_a_command_and_vouch_alone(void **state)
+{
+    struct run out;
+
+    (void)state;
+    out = run_line("cert --help");
+    assert_int_equal(out.rc, 0);
+    assert_non_null(strstr(out.out, "vouch cert revoke"));
+    assert_non_null(strstr(out.out, "revoke a certificate"));
+    assert_null(strstr(out.out, "vouch ca create"));
+    run_free(&out);
+    out = run_line("cert revoke --help");
+    assert_int_equal(out.rc, 0);
+    assert_non_null(strstr(out.out, "keyCompromise"));
+    assert_non_null(strstr(out.out, "SERIAL"));
+    run_free(&out);
+    out = run_line("acme eab --help");
+    assert_int_equal(out.rc, 0);
+    assert_non_null(strstr(out.out, "vouch acme eab revoke"));
+    run_free(&out);
+    out = run_line("");
+    assert_int_equal(out.rc, CLI_EXIT_USAGE);
+    assert_non_null(strstr(out.err, "  cert       certificates"));
+    assert_true(strlen(out.err) < 2000); /* a summary, not every command */
+    run_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1701,6 +1764,8 @@ int main(void)
         cmocka_unit_test(wait_writes_the_certificate_when_the_request_is_done),
         cmocka_unit_test(wait_on_a_rejected_request_exits_1_with_the_reason),
         cmocka_unit_test(wait_gives_up_at_its_timeout_and_names_the_request),
+        cmocka_unit_test(every_command_and_option_has_help),
+        cmocka_unit_test(help_of_a_group_and_of_a_command_and_vouch_alone),
         cmocka_unit_test(wait_tries_again_after_a_busy_server_and_stops_at_a_refusal),
         cmocka_unit_test(ctrl_c_stops_waiting_and_leaves_the_request),
         cmocka_unit_test(decided_requests_show_their_result_or_what_happened),

@@ -1413,6 +1413,36 @@ static void test_name_parse_round_trip(void **state)
     assert_null(name_parse(NULL, &e));
 }
 
+static void test_serials_in_common_notations_are_canonicalized(void **state)
+{
+    static const struct {
+        const char *in, *out;
+    } ok[] = {
+        {"1a2b3c", "1a2b3c"},
+        {"1A2B3C", "1a2b3c"},
+        {"001A2B3C", "1a2b3c"},
+        {"1A:2B:3C", "1a2b3c"},
+        {"00:1a:2b:3c", "1a2b3c"},
+        {"0x1A2B3C", "1a2b3c"},
+        {"1a 2b 3c", "1a2b3c"},
+        {"0", "0"},
+        {"00:00", "0"},
+    };
+    static const char *const bad[] = {"", "xyz", "1a-2b", "0x", "::", "1a/2b", "..", "1a2b3g"};
+    char buf[128];
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
+        snprintf(buf, sizeof(buf), "%s", ok[i].in);
+        assert_int_equal(serial_canonicalize(buf), 1);
+        assert_string_equal(buf, ok[i].out);
+    }
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        snprintf(buf, sizeof(buf), "%s", bad[i]);
+        assert_int_equal(serial_canonicalize(buf), 0);
+        assert_string_equal(buf, bad[i]); /* unchanged */
+    }
+}
+
 static void test_serial_hex_round_trip(void **state)
 {
     struct err e = {0};
@@ -1853,6 +1883,7 @@ int main(void)
         cmocka_unit_test(test_crl_shard_follows_the_serial),
         cmocka_unit_test(test_name_parse_round_trip),
         cmocka_unit_test(test_serial_hex_round_trip),
+        cmocka_unit_test(test_serials_in_common_notations_are_canonicalized),
         cmocka_unit_test(test_request_from_json),
         cmocka_unit_test(test_sign_digest_follows_the_key),
         cmocka_unit_test(test_tsa_requests_are_checked_against_the_policy),

@@ -1,0 +1,240 @@
+/*
+ * est.c — EST message handling (RFC 7030, RFC 8951): request bodies, Basic
+ * credentials, certs-only answers and CsrAttrs.  No HTTP here; src/api/api_est.c
+ * is the transport and src/svc/svc_est.c does the enrollment.
+ */
+#include "est/est.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/asn1t.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
+
+/* CsrAttrs ::= SEQUENCE SIZE (0..MAX) OF AttrOrOID (RFC 7030 §4.5.2), the OID choice only. */
+typedef STACK_OF(ASN1_OBJECT) EST_CSRATTRS;
+DECLARE_ASN1_ITEM(EST_CSRATTRS)
+ASN1_ITEM_TEMPLATE(EST_CSRATTRS) =
+    ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SEQUENCE_OF, 0, CsrAttrs, ASN1_OBJECT)
+ASN1_ITEM_TEMPLATE_END(EST_CSRATTRS)
+
+static const struct {
+    const char *name;
+    enum est_op op;
+} ops[] = {
+    {"cacerts", EST_OP_CACERTS},           {"simpleenroll", EST_OP_SIMPLEENROLL},
+    {"simplereenroll", EST_OP_SIMPLEREENROLL}, {"fullcmc", EST_OP_FULLCMC},
+    {"serverkeygen", EST_OP_SERVERKEYGEN}, {"csrattrs", EST_OP_CSRATTRS},
+};
+
+enum est_op est_op_of(const char *name)
+{
+    for (size_t i = 0; name != NULL && i < ARRAY_LEN(ops); i++)
+        if (strcmp(ops[i].name, name) == 0)
+            return ops[i].op;
+    return EST_OP_NONE;
+}
+
+/* Base64 text without its white space into *out (caller frees); -1 on a character not base64. */
+static int base64_compact(const unsigned char *in, size_t len, char **out, size_t *out_len)
+{
+    char *t = xmalloc(len + 1);
+    size_t n = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = in[i];
+        if (c == '\r' || c == '\n' || c == ' ' || c == '\t')
+            continue;
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/' || c == '=')) {
+            free(t);
+            return -1;
+        }
+        t[n++] = (char)c;
+    }
+    t[n] = '\0';
+    *out = t;
+    *out_len = n;
+    return 0;
+}
+
+/* The length a DER element at p (of len bytes) claims, header included; 0 if it has none. */
+static size_t der_element_length(const unsigned char *p, size_t len)
+{
+    long inner = 0;
+    int tag = 0, cls = 0;
+    const unsigned char *q = p;
+    int r;
+
+    if (len == 0 || len > 0x7fffffff)
+        return 0;
+    r = ASN1_get_object(&q, &inner, &tag, &cls, (long)len);
+    if (r & 0x80 || r == 0x21) /* an error, or indefinite length (BER) */
+        return 0;
+    return (size_t)(q - p) + (size_t)inner;
+}
+
+/* Base64 (white space skipped) into *out (caller frees) and *len; -1 if it is not, or empty. */
+static int est_b64_decode(const unsigned char *in, size_t in_len, unsigned char **out,
+                         size_t *len)
+{
+    char *text = NULL;
+    size_t n = 0;
+    unsigned char *bin;
+    int got;
+
+    if (base64_compact(in, in_len, &text, &n) != 0)
+        return -1;
+    if (n == 0 || n % 4 != 0 || n > 0x7ffffff0) {
+        free(text);
+        return -1;
+    }
+    bin = xmalloc(n / 4 * 3 + 1);
+    got = EVP_DecodeBlock(bin, (const unsigned char *)text, (int)n);
+    if (got >= 0) { /* EVP_DecodeBlock counts the padding's bytes as data */
+        got -= text[n - 1] == '=' ? 1 : 0;
+        got -= text[n - 2] == '=' ? 1 : 0;
+    }
+    free(text);
+    ERR_clear_error();
+    if (got <= 0) {
+        free(bin);
+        return -1;
+    }
+    *out = bin;
+    *len = (size_t)got;
+    return 0;
+}
+
+int est_body_decode(const unsigned char *body, size_t body_len, unsigned char **der, size_t *len,
+                    struct err *e)
+{
+    unsigned char *out = NULL;
+    size_t n = 0;
+
+    if (body_len > EST_BODY_MAX)
+        return err_set(e, ERR_TOO_LARGE, "body: over %d bytes", EST_BODY_MAX);
+    if (est_b64_decode(body, body_len, &out, &n) != 0)
+        return err_set(e, ERR_INVALID, "body: not base64 (RFC 8951 section 3)");
+    if (der_element_length(out, n) != n) {
+        free(out);
+        return err_set(e, ERR_INVALID, "body: the base64 is not one DER element");
+    }
+    *der = out;
+    *len = n;
+    return 0;
+}
+
+/* Whether s (n bytes) has a control character. */
+static int has_control(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 1;
+    return 0;
+}
+
+int est_basic_parse(const char *header, char **user, char **password, struct err *e)
+{
+    unsigned char *raw = NULL;
+    size_t n = 0;
+    const char *colon;
+
+    if (header == NULL || strncasecmp(header, "Basic ", 6) != 0)
+        return err_set(e, ERR_UNAUTHENTICATED, "Authorization: not Basic");
+    header += 6;
+    while (*header == ' ')
+        header++;
+    if (strlen(header) > 4 * (EST_USER_MAX + EST_PASSWORD_MAX) ||
+        est_b64_decode((const unsigned char *)header, strlen(header), &raw, &n) != 0)
+        return err_set(e, ERR_UNAUTHENTICATED, "Authorization: Basic credentials not base64");
+    colon = memchr(raw, ':', n);
+    if (colon == NULL || colon == (const char *)raw || (size_t)(colon - (char *)raw) + 1 == n ||
+        (size_t)(colon - (char *)raw) > EST_USER_MAX ||
+        n - (size_t)(colon - (char *)raw) - 1 > EST_PASSWORD_MAX || has_control((char *)raw, n)) {
+        secure_zero(raw, n);
+        free(raw);
+        return err_set(e, ERR_UNAUTHENTICATED, "Authorization: Basic user:password expected");
+    }
+    *user = xstrndup((char *)raw, (size_t)(colon - (char *)raw));
+    *password = xstrndup(colon + 1, n - (size_t)(colon - (char *)raw) - 1);
+    secure_zero(raw, n);
+    free(raw);
+    return 0;
+}
+
+/* One line of base64 of der (*out, caller frees; *len without the terminator). */
+static void base64_line(const unsigned char *der, size_t n, char **out, size_t *len)
+{
+    char *t = xmalloc((n + 2) / 3 * 4 + 1);
+    int w = EVP_EncodeBlock((unsigned char *)t, der, (int)n);
+
+    *out = t;
+    *len = (size_t)w;
+}
+
+int est_certs_only(const unsigned char *der, size_t der_len, char **out, size_t *len,
+                   struct err *e)
+{
+    PKCS7 *p7 = PKCS7_new();
+    const unsigned char *p = der, *end = der + der_len;
+    unsigned char *enc = NULL;
+    int dlen, rc = -1;
+
+    if (p7 == NULL || PKCS7_set_type(p7, NID_pkcs7_signed) != 1 ||
+        PKCS7_content_new(p7, NID_pkcs7_data) != 1)
+        abort(); /* out of memory */
+    while (p < end) {
+        X509 *x = d2i_X509(NULL, &p, (long)(end - p));
+        if (x == NULL || PKCS7_add_certificate(p7, x) != 1) {
+            X509_free(x);
+            err_set(e, ERR_INTERNAL, "certs-only: a certificate does not parse");
+            goto out;
+        }
+        X509_free(x);
+    }
+    if ((dlen = i2d_PKCS7(p7, &enc)) <= 0) {
+        err_set(e, ERR_INTERNAL, "certs-only: cannot encode");
+        goto out;
+    }
+    base64_line(enc, (size_t)dlen, out, len);
+    rc = 0;
+out:
+    OPENSSL_free(enc);
+    PKCS7_free(p7);
+    ERR_clear_error();
+    return rc;
+}
+
+int est_csrattrs(const char *const *oids, size_t n, char **out, size_t *len, struct err *e)
+{
+    EST_CSRATTRS *sk = sk_ASN1_OBJECT_new_null();
+    unsigned char *der = NULL;
+    int dlen, rc = -1;
+
+    if (sk == NULL)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        ASN1_OBJECT *o = OBJ_txt2obj(oids[i], 1);
+        if (o == NULL || sk_ASN1_OBJECT_push(sk, o) <= 0) {
+            ASN1_OBJECT_free(o);
+            err_set(e, ERR_INTERNAL, "csrattrs: %s is not an OID", oids[i]);
+            goto out;
+        }
+    }
+    if ((dlen = ASN1_item_i2d((ASN1_VALUE *)sk, &der, ASN1_ITEM_rptr(EST_CSRATTRS))) <= 0) {
+        err_set(e, ERR_INTERNAL, "csrattrs: cannot encode");
+        goto out;
+    }
+    base64_line(der, (size_t)dlen, out, len);
+    rc = 0;
+out:
+    OPENSSL_free(der);
+    sk_ASN1_OBJECT_pop_free(sk, ASN1_OBJECT_free);
+    ERR_clear_error();
+    return rc;
+}

@@ -18,17 +18,20 @@
 /* CsrAttrs ::= SEQUENCE SIZE (0..MAX) OF AttrOrOID (RFC 7030 §4.5.2), the OID choice only. */
 typedef STACK_OF(ASN1_OBJECT) EST_CSRATTRS;
 DECLARE_ASN1_ITEM(EST_CSRATTRS)
-ASN1_ITEM_TEMPLATE(EST_CSRATTRS) =
-    ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SEQUENCE_OF, 0, CsrAttrs, ASN1_OBJECT)
-ASN1_ITEM_TEMPLATE_END(EST_CSRATTRS)
+ASN1_ITEM_TEMPLATE(EST_CSRATTRS) = ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SEQUENCE_OF, 0, CsrAttrs,
+                                                         ASN1_OBJECT)
+    ASN1_ITEM_TEMPLATE_END(EST_CSRATTRS)
 
-static const struct {
+        static const struct {
     const char *name;
     enum est_op op;
 } ops[] = {
-    {"cacerts", EST_OP_CACERTS},           {"simpleenroll", EST_OP_SIMPLEENROLL},
-    {"simplereenroll", EST_OP_SIMPLEREENROLL}, {"fullcmc", EST_OP_FULLCMC},
-    {"serverkeygen", EST_OP_SERVERKEYGEN}, {"csrattrs", EST_OP_CSRATTRS},
+    {"cacerts", EST_OP_CACERTS},
+    {"simpleenroll", EST_OP_SIMPLEENROLL},
+    {"simplereenroll", EST_OP_SIMPLEREENROLL},
+    {"fullcmc", EST_OP_FULLCMC},
+    {"serverkeygen", EST_OP_SERVERKEYGEN},
+    {"csrattrs", EST_OP_CSRATTRS},
 };
 
 enum est_op est_op_of(const char *name)
@@ -79,8 +82,7 @@ static size_t der_element_length(const unsigned char *p, size_t len)
 }
 
 /* Base64 (white space skipped) into *out (caller frees) and *len; -1 if it is not, or empty. */
-static int est_b64_decode(const unsigned char *in, size_t in_len, unsigned char **out,
-                         size_t *len)
+static int est_b64_decode(const unsigned char *in, size_t in_len, unsigned char **out, size_t *len)
 {
     char *text = NULL;
     size_t n = 0;
@@ -177,8 +179,7 @@ static void base64_line(const unsigned char *der, size_t n, char **out, size_t *
     *len = (size_t)w;
 }
 
-int est_certs_only(const unsigned char *der, size_t der_len, char **out, size_t *len,
-                   struct err *e)
+int est_certs_only(const unsigned char *der, size_t der_len, char **out, size_t *len, struct err *e)
 {
     PKCS7 *p7 = PKCS7_new();
     const unsigned char *p = der, *end = der + der_len;

@@ -14,9 +14,9 @@
 
 #include "lib/util.h"
 
-#define EST_BODY_MAX (64 * 1024) /* a request body (a base64 PKCS#10 CSR) at most */
-#define EST_USER_MAX 64          /* Basic: user name (a credential id) at most */
-#define EST_PASSWORD_MAX 128     /* Basic: password at most */
+#define EST_BODY_MAX     (64 * 1024) /* a request body (a base64 PKCS#10 CSR) at most */
+#define EST_USER_MAX     64          /* Basic: user name (a credential id) at most */
+#define EST_PASSWORD_MAX 128         /* Basic: password at most */
 
 /* The operations of RFC 7030 §3.2.2 (EST_OP_NONE: not one). */
 enum est_op {

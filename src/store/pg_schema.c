@@ -285,9 +285,8 @@ const char *const pg_migrations[] = {
     "CREATE TABLE enroll_credentials (tenant text NOT NULL, endpoint text NOT NULL,"
     "  id text NOT NULL, secret_hash text NOT NULL, reusable bigint NOT NULL,"
     "  status text NOT NULL, uses bigint NOT NULL, creators text, created bigint NOT NULL,"
-    "  updated bigint NOT NULL, PRIMARY KEY (tenant, endpoint, id));" WALL("enroll_endpoints",
-                                                                          "tenant")
-        WALL("enroll_credentials", "tenant"),
+    "  updated bigint NOT NULL, PRIMARY KEY (tenant, endpoint, id));" WALL(
+        "enroll_endpoints", "tenant") WALL("enroll_credentials", "tenant"),
 };
 
 const int pg_migration_count = (int)ARRAY_LEN(pg_migrations);

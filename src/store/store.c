@@ -80,7 +80,8 @@ int store_tenant_create(struct store_tx *tx, const char *tenant, struct err *e)
     return tx->ops->tenant_create(tx, tenant, e);
 }
 
-int store_tenant_get(struct store_tx *tx, const char *tenant, struct tenant_rec **out, struct err *e)
+int store_tenant_get(struct store_tx *tx, const char *tenant, struct tenant_rec **out,
+                     struct err *e)
 {
     return tx->ops->tenant_get(tx, tenant, out, e);
 }
@@ -90,7 +91,8 @@ int store_tenant_list(struct store_tx *tx, struct tenant_rec ***out, size_t *n, 
     return tx->ops->tenant_list(tx, out, n, e);
 }
 
-int store_tenant_update(struct store_tx *tx, const char *tenant, const struct tenant_rec *r, struct err *e)
+int store_tenant_update(struct store_tx *tx, const char *tenant, const struct tenant_rec *r,
+                        struct err *e)
 {
     return tx->ops->tenant_update(tx, tenant, r, e);
 }
@@ -110,137 +112,168 @@ int store_ca_update(struct store_tx *tx, const char *tenant, const struct ca_rec
     return tx->ops->ca_update(tx, tenant, r, e);
 }
 
-int store_ca_get(struct store_tx *tx, const char *tenant, const char *name, struct ca_rec **out, struct err *e)
+int store_ca_get(struct store_tx *tx, const char *tenant, const char *name, struct ca_rec **out,
+                 struct err *e)
 {
     return tx->ops->ca_get(tx, tenant, name, out, e);
 }
 
-int store_ca_list(struct store_tx *tx, const char *tenant, struct ca_rec ***out, size_t *n, struct err *e)
+int store_ca_list(struct store_tx *tx, const char *tenant, struct ca_rec ***out, size_t *n,
+                  struct err *e)
 {
     return tx->ops->ca_list(tx, tenant, out, n, e);
 }
 
-int store_profile_put(struct store_tx *tx, const char *tenant, const char *name, const char *json, int *version_out, struct err *e)
+int store_profile_put(struct store_tx *tx, const char *tenant, const char *name, const char *json,
+                      int *version_out, struct err *e)
 {
     return tx->ops->profile_put(tx, tenant, name, json, version_out, e);
 }
 
-int store_profile_get(struct store_tx *tx, const char *tenant, const char *name, int version, struct profile_rec **out, struct err *e)
+int store_profile_get(struct store_tx *tx, const char *tenant, const char *name, int version,
+                      struct profile_rec **out, struct err *e)
 {
     return tx->ops->profile_get(tx, tenant, name, version, out, e);
 }
 
-int store_profile_list(struct store_tx *tx, const char *tenant, struct profile_rec ***out, size_t *n, struct err *e)
+int store_profile_list(struct store_tx *tx, const char *tenant, struct profile_rec ***out,
+                       size_t *n, struct err *e)
 {
     return tx->ops->profile_list(tx, tenant, out, n, e);
 }
 
-int store_entity_insert(struct store_tx *tx, const char *tenant, const struct entity_rec *r, struct err *e)
+int store_entity_insert(struct store_tx *tx, const char *tenant, const struct entity_rec *r,
+                        struct err *e)
 {
     return tx->ops->entity_insert(tx, tenant, r, e);
 }
 
-int store_entity_update(struct store_tx *tx, const char *tenant, const struct entity_rec *r, struct err *e)
+int store_entity_update(struct store_tx *tx, const char *tenant, const struct entity_rec *r,
+                        struct err *e)
 {
     return tx->ops->entity_update(tx, tenant, r, e);
 }
 
-int store_entity_get(struct store_tx *tx, const char *tenant, const char *id, struct entity_rec **out, struct err *e)
+int store_entity_get(struct store_tx *tx, const char *tenant, const char *id,
+                     struct entity_rec **out, struct err *e)
 {
     return tx->ops->entity_get(tx, tenant, id, out, e);
 }
 
-int store_entity_search(struct store_tx *tx, const char *tenant, const struct entity_query *q, struct entity_rec ***out, size_t *n, struct err *e)
+int store_entity_search(struct store_tx *tx, const char *tenant, const struct entity_query *q,
+                        struct entity_rec ***out, size_t *n, struct err *e)
 {
     return tx->ops->entity_search(tx, tenant, q, out, n, e);
 }
 
-int store_cert_insert(struct store_tx *tx, const char *tenant, const struct cert_rec *r, struct err *e)
+int store_cert_insert(struct store_tx *tx, const char *tenant, const struct cert_rec *r,
+                      struct err *e)
 {
     return tx->ops->cert_insert(tx, tenant, r, e);
 }
 
-int store_cert_get(struct store_tx *tx, const char *tenant, const char *serial, struct cert_rec **out, struct err *e)
+int store_cert_get(struct store_tx *tx, const char *tenant, const char *serial,
+                   struct cert_rec **out, struct err *e)
 {
     return tx->ops->cert_get(tx, tenant, serial, out, e);
 }
 
-int store_cert_count_since(struct store_tx *tx, const char *tenant, int64_t since, int64_t *n, struct err *e)
+int store_cert_count_since(struct store_tx *tx, const char *tenant, int64_t since, int64_t *n,
+                           struct err *e)
 {
     return tx->ops->cert_count_since(tx, tenant, since, n, e);
 }
 
-int store_cert_set_status(struct store_tx *tx, const char *tenant, const char *serial, const char *status, int64_t revoked_at, int reason, int64_t invalidity_date, int64_t changed, struct err *e)
+int store_cert_set_status(struct store_tx *tx, const char *tenant, const char *serial,
+                          const char *status, int64_t revoked_at, int reason,
+                          int64_t invalidity_date, int64_t changed, struct err *e)
 {
-    return tx->ops->cert_set_status(tx, tenant, serial, status, revoked_at, reason, invalidity_date, changed, e);
+    return tx->ops->cert_set_status(tx, tenant, serial, status, revoked_at, reason, invalidity_date,
+                                    changed, e);
 }
 
-int store_cert_search(struct store_tx *tx, const char *tenant, const struct cert_query *q, struct cert_rec ***out, size_t *n, struct err *e)
+int store_cert_search(struct store_tx *tx, const char *tenant, const struct cert_query *q,
+                      struct cert_rec ***out, size_t *n, struct err *e)
 {
     return tx->ops->cert_search(tx, tenant, q, out, n, e);
 }
 
-int store_cert_revoked(struct store_tx *tx, const char *tenant, const char *ca, int64_t expired_cutoff, struct cert_rec ***out, size_t *n, struct err *e)
+int store_cert_revoked(struct store_tx *tx, const char *tenant, const char *ca,
+                       int64_t expired_cutoff, struct cert_rec ***out, size_t *n, struct err *e)
 {
     return tx->ops->cert_revoked(tx, tenant, ca, expired_cutoff, out, n, e);
 }
 
-int store_cert_crl_entries(struct store_tx *tx, const char *tenant, const char *ca, int shard, int64_t expired_cutoff, int64_t changed_since, store_crl_entry_fn fn, void *arg, struct err *e)
+int store_cert_crl_entries(struct store_tx *tx, const char *tenant, const char *ca, int shard,
+                           int64_t expired_cutoff, int64_t changed_since, store_crl_entry_fn fn,
+                           void *arg, struct err *e)
 {
-    return tx->ops->cert_crl_entries(tx, tenant, ca, shard, expired_cutoff, changed_since, fn, arg, e);
+    return tx->ops->cert_crl_entries(tx, tenant, ca, shard, expired_cutoff, changed_since, fn, arg,
+                                     e);
 }
 
-int store_crl_next_number(struct store_tx *tx, const char *tenant, const char *ca, int64_t *out, struct err *e)
+int store_crl_next_number(struct store_tx *tx, const char *tenant, const char *ca, int64_t *out,
+                          struct err *e)
 {
     return tx->ops->crl_next_number(tx, tenant, ca, out, e);
 }
 
-int store_crl_insert(struct store_tx *tx, const char *tenant, const struct crl_rec *r, struct err *e)
+int store_crl_insert(struct store_tx *tx, const char *tenant, const struct crl_rec *r,
+                     struct err *e)
 {
     return tx->ops->crl_insert(tx, tenant, r, e);
 }
 
-int store_crl_latest(struct store_tx *tx, const char *tenant, const char *ca, struct crl_rec **out, struct err *e)
+int store_crl_latest(struct store_tx *tx, const char *tenant, const char *ca, struct crl_rec **out,
+                     struct err *e)
 {
     return tx->ops->crl_latest(tx, tenant, ca, out, e);
 }
 
-int store_crl_latest_scope(struct store_tx *tx, const char *tenant, const char *ca, int shard, int delta, struct crl_rec **out, struct err *e)
+int store_crl_latest_scope(struct store_tx *tx, const char *tenant, const char *ca, int shard,
+                           int delta, struct crl_rec **out, struct err *e)
 {
     return tx->ops->crl_latest_scope(tx, tenant, ca, shard, delta, out, e);
 }
 
-int store_crl_prune(struct store_tx *tx, const char *tenant, const char *ca, int shard, int delta, int keep, struct err *e)
+int store_crl_prune(struct store_tx *tx, const char *tenant, const char *ca, int shard, int delta,
+                    int keep, struct err *e)
 {
     return tx->ops->crl_prune(tx, tenant, ca, shard, delta, keep, e);
 }
 
-int store_ocsp_responder_get(struct store_tx *tx, const char *tenant, const char *ca, struct ocsp_responder_rec **out, struct err *e)
+int store_ocsp_responder_get(struct store_tx *tx, const char *tenant, const char *ca,
+                             struct ocsp_responder_rec **out, struct err *e)
 {
     return tx->ops->ocsp_responder_get(tx, tenant, ca, out, e);
 }
 
-int store_ocsp_responder_put(struct store_tx *tx, const char *tenant, const struct ocsp_responder_rec *r, struct err *e)
+int store_ocsp_responder_put(struct store_tx *tx, const char *tenant,
+                             const struct ocsp_responder_rec *r, struct err *e)
 {
     return tx->ops->ocsp_responder_put(tx, tenant, r, e);
 }
 
-int store_ocsp_get(struct store_tx *tx, const char *tenant, const char *serial, struct ocsp_resp_rec **out, struct err *e)
+int store_ocsp_get(struct store_tx *tx, const char *tenant, const char *serial,
+                   struct ocsp_resp_rec **out, struct err *e)
 {
     return tx->ops->ocsp_get(tx, tenant, serial, out, e);
 }
 
-int store_ocsp_put(struct store_tx *tx, const char *tenant, const struct ocsp_resp_rec *r, const struct cert_rec *status_seen, struct err *e)
+int store_ocsp_put(struct store_tx *tx, const char *tenant, const struct ocsp_resp_rec *r,
+                   const struct cert_rec *status_seen, struct err *e)
 {
     return tx->ops->ocsp_put(tx, tenant, r, status_seen, e);
 }
 
-int store_ocsp_due(struct store_tx *tx, const char *tenant, const char *ca, int64_t now, int limit, struct cert_rec ***out, size_t *n, struct err *e)
+int store_ocsp_due(struct store_tx *tx, const char *tenant, const char *ca, int64_t now, int limit,
+                   struct cert_rec ***out, size_t *n, struct err *e)
 {
     return tx->ops->ocsp_due(tx, tenant, ca, now, limit, out, n, e);
 }
 
-int store_token_insert(struct store_tx *tx, const char *tenant, const struct token_rec *r, struct err *e)
+int store_token_insert(struct store_tx *tx, const char *tenant, const struct token_rec *r,
+                       struct err *e)
 {
     return tx->ops->token_insert(tx, tenant, r, e);
 }
@@ -250,7 +283,8 @@ int store_token_find(struct store_tx *tx, const char *hash, struct token_rec **o
     return tx->ops->token_find(tx, hash, out, e);
 }
 
-int store_token_list(struct store_tx *tx, const char *tenant, struct token_rec ***out, size_t *n, struct err *e)
+int store_token_list(struct store_tx *tx, const char *tenant, struct token_rec ***out, size_t *n,
+                     struct err *e)
 {
     return tx->ops->token_list(tx, tenant, out, n, e);
 }
@@ -260,42 +294,51 @@ int store_token_delete(struct store_tx *tx, const char *tenant, const char *id, 
     return tx->ops->token_delete(tx, tenant, id, e);
 }
 
-int store_token_revoke(struct store_tx *tx, const char *tenant, const char *id, int64_t when, struct err *e)
+int store_token_revoke(struct store_tx *tx, const char *tenant, const char *id, int64_t when,
+                       struct err *e)
 {
     return tx->ops->token_revoke(tx, tenant, id, when, e);
 }
 
-int store_principal_insert(struct store_tx *tx, const char *tenant, const struct principal_rec *r, struct err *e)
+int store_principal_insert(struct store_tx *tx, const char *tenant, const struct principal_rec *r,
+                           struct err *e)
 {
     return tx->ops->principal_insert(tx, tenant, r, e);
 }
 
-int store_principal_get(struct store_tx *tx, const char *tenant, const char *id, struct principal_rec **out, struct err *e)
+int store_principal_get(struct store_tx *tx, const char *tenant, const char *id,
+                        struct principal_rec **out, struct err *e)
 {
     return tx->ops->principal_get(tx, tenant, id, out, e);
 }
 
-int store_principal_list(struct store_tx *tx, const char *tenant, struct principal_rec ***out, size_t *n, struct err *e)
+int store_principal_list(struct store_tx *tx, const char *tenant, struct principal_rec ***out,
+                         size_t *n, struct err *e)
 {
     return tx->ops->principal_list(tx, tenant, out, n, e);
 }
 
-int store_principal_by_cert(struct store_tx *tx, const char *tenant, const char *sha256, const char *issuer, const char *subject, struct principal_rec **out, struct err *e)
+int store_principal_by_cert(struct store_tx *tx, const char *tenant, const char *sha256,
+                            const char *issuer, const char *subject, struct principal_rec **out,
+                            struct err *e)
 {
     return tx->ops->principal_by_cert(tx, tenant, sha256, issuer, subject, out, e);
 }
 
-int store_principal_set_disabled(struct store_tx *tx, const char *tenant, const char *id, int disabled, struct err *e)
+int store_principal_set_disabled(struct store_tx *tx, const char *tenant, const char *id,
+                                 int disabled, struct err *e)
 {
     return tx->ops->principal_set_disabled(tx, tenant, id, disabled, e);
 }
 
-int store_client_ca_insert(struct store_tx *tx, const char *tenant, const struct client_ca_rec *r, struct err *e)
+int store_client_ca_insert(struct store_tx *tx, const char *tenant, const struct client_ca_rec *r,
+                           struct err *e)
 {
     return tx->ops->client_ca_insert(tx, tenant, r, e);
 }
 
-int store_client_ca_list(struct store_tx *tx, const char *tenant, struct client_ca_rec ***out, size_t *n, struct err *e)
+int store_client_ca_list(struct store_tx *tx, const char *tenant, struct client_ca_rec ***out,
+                         size_t *n, struct err *e)
 {
     return tx->ops->client_ca_list(tx, tenant, out, n, e);
 }
@@ -305,17 +348,20 @@ int store_client_ca_delete(struct store_tx *tx, const char *tenant, const char *
     return tx->ops->client_ca_delete(tx, tenant, name, e);
 }
 
-int store_binding_insert(struct store_tx *tx, const char *tenant, const struct binding_rec *r, struct err *e)
+int store_binding_insert(struct store_tx *tx, const char *tenant, const struct binding_rec *r,
+                         struct err *e)
 {
     return tx->ops->binding_insert(tx, tenant, r, e);
 }
 
-int store_binding_delete(struct store_tx *tx, const char *tenant, const struct binding_rec *r, struct err *e)
+int store_binding_delete(struct store_tx *tx, const char *tenant, const struct binding_rec *r,
+                         struct err *e)
 {
     return tx->ops->binding_delete(tx, tenant, r, e);
 }
 
-int store_binding_list(struct store_tx *tx, const char *tenant, const char *principal_tenant, const char *principal, struct binding_rec ***out, size_t *n, struct err *e)
+int store_binding_list(struct store_tx *tx, const char *tenant, const char *principal_tenant,
+                       const char *principal, struct binding_rec ***out, size_t *n, struct err *e)
 {
     return tx->ops->binding_list(tx, tenant, principal_tenant, principal, out, n, e);
 }
@@ -325,57 +371,69 @@ int store_audit_last(struct store_tx *tx, const char *tenant, struct audit_rec *
     return tx->ops->audit_last(tx, tenant, out, e);
 }
 
-int store_audit_insert(struct store_tx *tx, const char *tenant, const struct audit_rec *r, struct err *e)
+int store_audit_insert(struct store_tx *tx, const char *tenant, const struct audit_rec *r,
+                       struct err *e)
 {
     return tx->ops->audit_insert(tx, tenant, r, e);
 }
 
-int store_audit_list(struct store_tx *tx, const char *tenant, int64_t after_seq, int limit, struct audit_rec ***out, size_t *n, struct err *e)
+int store_audit_list(struct store_tx *tx, const char *tenant, int64_t after_seq, int limit,
+                     struct audit_rec ***out, size_t *n, struct err *e)
 {
     return tx->ops->audit_list(tx, tenant, after_seq, limit, out, n, e);
 }
 
-int store_audit_key_get(struct store_tx *tx, const char *tenant, struct audit_key_rec **out, struct err *e)
+int store_audit_key_get(struct store_tx *tx, const char *tenant, struct audit_key_rec **out,
+                        struct err *e)
 {
     return tx->ops->audit_key_get(tx, tenant, out, e);
 }
 
-int store_audit_key_insert(struct store_tx *tx, const char *tenant, const struct audit_key_rec *r, struct err *e)
+int store_audit_key_insert(struct store_tx *tx, const char *tenant, const struct audit_key_rec *r,
+                           struct err *e)
 {
     return tx->ops->audit_key_insert(tx, tenant, r, e);
 }
 
-int store_audit_checkpoint_insert(struct store_tx *tx, const char *tenant, const struct audit_checkpoint_rec *r, struct err *e)
+int store_audit_checkpoint_insert(struct store_tx *tx, const char *tenant,
+                                  const struct audit_checkpoint_rec *r, struct err *e)
 {
     return tx->ops->audit_checkpoint_insert(tx, tenant, r, e);
 }
 
-int store_audit_checkpoint_last(struct store_tx *tx, const char *tenant, struct audit_checkpoint_rec **out, struct err *e)
+int store_audit_checkpoint_last(struct store_tx *tx, const char *tenant,
+                                struct audit_checkpoint_rec **out, struct err *e)
 {
     return tx->ops->audit_checkpoint_last(tx, tenant, out, e);
 }
 
-int store_audit_checkpoint_list(struct store_tx *tx, const char *tenant, int64_t after_seq, int limit, struct audit_checkpoint_rec ***out, size_t *n, struct err *e)
+int store_audit_checkpoint_list(struct store_tx *tx, const char *tenant, int64_t after_seq,
+                                int limit, struct audit_checkpoint_rec ***out, size_t *n,
+                                struct err *e)
 {
     return tx->ops->audit_checkpoint_list(tx, tenant, after_seq, limit, out, n, e);
 }
 
-int store_audit_forward_get(struct store_tx *tx, const char *tenant, const char *target, int64_t *last_seq, struct err *e)
+int store_audit_forward_get(struct store_tx *tx, const char *tenant, const char *target,
+                            int64_t *last_seq, struct err *e)
 {
     return tx->ops->audit_forward_get(tx, tenant, target, last_seq, e);
 }
 
-int store_audit_forward_set(struct store_tx *tx, const char *tenant, const char *target, int64_t last_seq, struct err *e)
+int store_audit_forward_set(struct store_tx *tx, const char *tenant, const char *target,
+                            int64_t last_seq, struct err *e)
 {
     return tx->ops->audit_forward_set(tx, tenant, target, last_seq, e);
 }
 
-int store_audit_target_put(struct store_tx *tx, const char *tenant, const struct audit_target_rec *r, struct err *e)
+int store_audit_target_put(struct store_tx *tx, const char *tenant,
+                           const struct audit_target_rec *r, struct err *e)
 {
     return tx->ops->audit_target_put(tx, tenant, r, e);
 }
 
-int store_audit_target_get(struct store_tx *tx, const char *tenant, struct audit_target_rec **out, struct err *e)
+int store_audit_target_get(struct store_tx *tx, const char *tenant, struct audit_target_rec **out,
+                           struct err *e)
 {
     return tx->ops->audit_target_get(tx, tenant, out, e);
 }
@@ -385,57 +443,69 @@ int store_audit_target_delete(struct store_tx *tx, const char *tenant, struct er
     return tx->ops->audit_target_delete(tx, tenant, e);
 }
 
-int store_audit_target_list(struct store_tx *tx, struct audit_target_rec ***out, size_t *n, struct err *e)
+int store_audit_target_list(struct store_tx *tx, struct audit_target_rec ***out, size_t *n,
+                            struct err *e)
 {
     return tx->ops->audit_target_list(tx, out, n, e);
 }
 
-int store_tsa_unit_insert(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r, struct err *e)
+int store_tsa_unit_insert(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
+                          struct err *e)
 {
     return tx->ops->tsa_unit_insert(tx, tenant, r, e);
 }
 
-int store_tsa_unit_get(struct store_tx *tx, const char *tenant, const char *name, struct tsa_unit_rec **out, struct err *e)
+int store_tsa_unit_get(struct store_tx *tx, const char *tenant, const char *name,
+                       struct tsa_unit_rec **out, struct err *e)
 {
     return tx->ops->tsa_unit_get(tx, tenant, name, out, e);
 }
 
-int store_tsa_unit_update(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r, struct err *e)
+int store_tsa_unit_update(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
+                          struct err *e)
 {
     return tx->ops->tsa_unit_update(tx, tenant, r, e);
 }
 
-int store_tsa_unit_list(struct store_tx *tx, const char *tenant, struct tsa_unit_rec ***out, size_t *n, struct err *e)
+int store_tsa_unit_list(struct store_tx *tx, const char *tenant, struct tsa_unit_rec ***out,
+                        size_t *n, struct err *e)
 {
     return tx->ops->tsa_unit_list(tx, tenant, out, n, e);
 }
 
-int store_tsa_token_insert(struct store_tx *tx, const char *tenant, const struct tsa_token_rec *r, struct err *e)
+int store_tsa_token_insert(struct store_tx *tx, const char *tenant, const struct tsa_token_rec *r,
+                           struct err *e)
 {
     return tx->ops->tsa_token_insert(tx, tenant, r, e);
 }
 
-int store_tsa_token_get(struct store_tx *tx, const char *tenant, const char *unit, const char *serial, struct tsa_token_rec **out, struct err *e)
+int store_tsa_token_get(struct store_tx *tx, const char *tenant, const char *unit,
+                        const char *serial, struct tsa_token_rec **out, struct err *e)
 {
     return tx->ops->tsa_token_get(tx, tenant, unit, serial, out, e);
 }
 
-int store_tsa_token_search(struct store_tx *tx, const char *tenant, const char *unit, const struct tsa_token_query *q, struct tsa_token_rec ***out, size_t *n, struct err *e)
+int store_tsa_token_search(struct store_tx *tx, const char *tenant, const char *unit,
+                           const struct tsa_token_query *q, struct tsa_token_rec ***out, size_t *n,
+                           struct err *e)
 {
     return tx->ops->tsa_token_search(tx, tenant, unit, q, out, n, e);
 }
 
-int store_workflow_put(struct store_tx *tx, const char *tenant, const struct workflow_rec *r, struct err *e)
+int store_workflow_put(struct store_tx *tx, const char *tenant, const struct workflow_rec *r,
+                       struct err *e)
 {
     return tx->ops->workflow_put(tx, tenant, r, e);
 }
 
-int store_workflow_get(struct store_tx *tx, const char *tenant, const char *name, struct workflow_rec **out, struct err *e)
+int store_workflow_get(struct store_tx *tx, const char *tenant, const char *name,
+                       struct workflow_rec **out, struct err *e)
 {
     return tx->ops->workflow_get(tx, tenant, name, out, e);
 }
 
-int store_workflow_list(struct store_tx *tx, const char *tenant, struct workflow_rec ***out, size_t *n, struct err *e)
+int store_workflow_list(struct store_tx *tx, const char *tenant, struct workflow_rec ***out,
+                        size_t *n, struct err *e)
 {
     return tx->ops->workflow_list(tx, tenant, out, n, e);
 }
@@ -445,37 +515,45 @@ int store_workflow_delete(struct store_tx *tx, const char *tenant, const char *n
     return tx->ops->workflow_delete(tx, tenant, name, e);
 }
 
-int store_request_insert(struct store_tx *tx, const char *tenant, const struct request_rec *r, struct err *e)
+int store_request_insert(struct store_tx *tx, const char *tenant, const struct request_rec *r,
+                         struct err *e)
 {
     return tx->ops->request_insert(tx, tenant, r, e);
 }
 
-int store_request_get(struct store_tx *tx, const char *tenant, const char *id, struct request_rec **out, struct err *e)
+int store_request_get(struct store_tx *tx, const char *tenant, const char *id,
+                      struct request_rec **out, struct err *e)
 {
     return tx->ops->request_get(tx, tenant, id, out, e);
 }
 
-int store_request_update(struct store_tx *tx, const char *tenant, const struct request_rec *r, struct err *e)
+int store_request_update(struct store_tx *tx, const char *tenant, const struct request_rec *r,
+                         struct err *e)
 {
     return tx->ops->request_update(tx, tenant, r, e);
 }
 
-int store_request_list(struct store_tx *tx, const char *tenant, const char *status, const char *requester, int limit, int offset, struct request_rec ***out, size_t *n, struct err *e)
+int store_request_list(struct store_tx *tx, const char *tenant, const char *status,
+                       const char *requester, int limit, int offset, struct request_rec ***out,
+                       size_t *n, struct err *e)
 {
     return tx->ops->request_list(tx, tenant, status, requester, limit, offset, out, n, e);
 }
 
-int store_request_expire(struct store_tx *tx, const char *tenant, int64_t now, int64_t *n, struct err *e)
+int store_request_expire(struct store_tx *tx, const char *tenant, int64_t now, int64_t *n,
+                         struct err *e)
 {
     return tx->ops->request_expire(tx, tenant, now, n, e);
 }
 
-int store_webhook_put(struct store_tx *tx, const char *tenant, const struct webhook_rec *r, struct err *e)
+int store_webhook_put(struct store_tx *tx, const char *tenant, const struct webhook_rec *r,
+                      struct err *e)
 {
     return tx->ops->webhook_put(tx, tenant, r, e);
 }
 
-int store_webhook_get(struct store_tx *tx, const char *tenant, struct webhook_rec **out, struct err *e)
+int store_webhook_get(struct store_tx *tx, const char *tenant, struct webhook_rec **out,
+                      struct err *e)
 {
     return tx->ops->webhook_get(tx, tenant, out, e);
 }
@@ -485,42 +563,50 @@ int store_webhook_delete(struct store_tx *tx, const char *tenant, struct err *e)
     return tx->ops->webhook_delete(tx, tenant, e);
 }
 
-int store_webhook_event_insert(struct store_tx *tx, const char *tenant, const struct webhook_event_rec *r, struct err *e)
+int store_webhook_event_insert(struct store_tx *tx, const char *tenant,
+                               const struct webhook_event_rec *r, struct err *e)
 {
     return tx->ops->webhook_event_insert(tx, tenant, r, e);
 }
 
-int store_webhook_event_due(struct store_tx *tx, const char *tenant, int64_t now, int limit, struct webhook_event_rec ***out, size_t *n, struct err *e)
+int store_webhook_event_due(struct store_tx *tx, const char *tenant, int64_t now, int limit,
+                            struct webhook_event_rec ***out, size_t *n, struct err *e)
 {
     return tx->ops->webhook_event_due(tx, tenant, now, limit, out, n, e);
 }
 
-int store_webhook_event_delete(struct store_tx *tx, const char *tenant, const char *id, struct err *e)
+int store_webhook_event_delete(struct store_tx *tx, const char *tenant, const char *id,
+                               struct err *e)
 {
     return tx->ops->webhook_event_delete(tx, tenant, id, e);
 }
 
-int store_webhook_event_update(struct store_tx *tx, const char *tenant, const struct webhook_event_rec *r, struct err *e)
+int store_webhook_event_update(struct store_tx *tx, const char *tenant,
+                               const struct webhook_event_rec *r, struct err *e)
 {
     return tx->ops->webhook_event_update(tx, tenant, r, e);
 }
 
-int store_lease_take(struct store_tx *tx, const char *tenant, const char *job, const char *holder, int64_t now, int64_t until, struct err *e)
+int store_lease_take(struct store_tx *tx, const char *tenant, const char *job, const char *holder,
+                     int64_t now, int64_t until, struct err *e)
 {
     return tx->ops->lease_take(tx, tenant, job, holder, now, until, e);
 }
 
-int store_lease_count(struct store_tx *tx, const char *tenant, const char *prefix, int64_t now, int64_t *n, struct err *e)
+int store_lease_count(struct store_tx *tx, const char *tenant, const char *prefix, int64_t now,
+                      int64_t *n, struct err *e)
 {
     return tx->ops->lease_count(tx, tenant, prefix, now, n, e);
 }
 
-int store_idempotency_get(struct store_tx *tx, const char *tenant, const char *key, struct idempotency_rec **out, struct err *e)
+int store_idempotency_get(struct store_tx *tx, const char *tenant, const char *key,
+                          struct idempotency_rec **out, struct err *e)
 {
     return tx->ops->idempotency_get(tx, tenant, key, out, e);
 }
 
-int store_idempotency_put(struct store_tx *tx, const char *tenant, const struct idempotency_rec *r, int64_t expired, struct err *e)
+int store_idempotency_put(struct store_tx *tx, const char *tenant, const struct idempotency_rec *r,
+                          int64_t expired, struct err *e)
 {
     return tx->ops->idempotency_put(tx, tenant, r, expired, e);
 }
@@ -530,192 +616,235 @@ int store_idempotency_prune(struct store_tx *tx, const char *tenant, int64_t bef
     return tx->ops->idempotency_prune(tx, tenant, before, e);
 }
 
-int store_offline_import_get(struct store_tx *tx, const char *tenant, const char *source, int64_t seq, struct offline_import_rec **out, struct err *e)
+int store_offline_import_get(struct store_tx *tx, const char *tenant, const char *source,
+                             int64_t seq, struct offline_import_rec **out, struct err *e)
 {
     return tx->ops->offline_import_get(tx, tenant, source, seq, out, e);
 }
 
-int store_offline_import_insert(struct store_tx *tx, const char *tenant, const struct offline_import_rec *r, struct err *e)
+int store_offline_import_insert(struct store_tx *tx, const char *tenant,
+                                const struct offline_import_rec *r, struct err *e)
 {
     return tx->ops->offline_import_insert(tx, tenant, r, e);
 }
 
-int store_acme_endpoint_insert(struct store_tx *tx, const char *tenant, const struct acme_endpoint_rec *r, struct err *e)
+int store_acme_endpoint_insert(struct store_tx *tx, const char *tenant,
+                               const struct acme_endpoint_rec *r, struct err *e)
 {
     return tx->ops->acme_endpoint_insert(tx, tenant, r, e);
 }
 
-int store_acme_endpoint_update(struct store_tx *tx, const char *tenant, const struct acme_endpoint_rec *r, struct err *e)
+int store_acme_endpoint_update(struct store_tx *tx, const char *tenant,
+                               const struct acme_endpoint_rec *r, struct err *e)
 {
     return tx->ops->acme_endpoint_update(tx, tenant, r, e);
 }
 
-int store_acme_endpoint_get(struct store_tx *tx, const char *tenant, const char *name, struct acme_endpoint_rec **out, struct err *e)
+int store_acme_endpoint_get(struct store_tx *tx, const char *tenant, const char *name,
+                            struct acme_endpoint_rec **out, struct err *e)
 {
     return tx->ops->acme_endpoint_get(tx, tenant, name, out, e);
 }
 
-int store_acme_endpoint_list(struct store_tx *tx, const char *tenant, struct acme_endpoint_rec ***out, size_t *n, struct err *e)
+int store_acme_endpoint_list(struct store_tx *tx, const char *tenant,
+                             struct acme_endpoint_rec ***out, size_t *n, struct err *e)
 {
     return tx->ops->acme_endpoint_list(tx, tenant, out, n, e);
 }
 
-int store_acme_eab_insert(struct store_tx *tx, const char *tenant, const struct acme_eab_rec *r, struct err *e)
+int store_acme_eab_insert(struct store_tx *tx, const char *tenant, const struct acme_eab_rec *r,
+                          struct err *e)
 {
     return tx->ops->acme_eab_insert(tx, tenant, r, e);
 }
 
-int store_acme_eab_get(struct store_tx *tx, const char *tenant, const char *endpoint, const char *kid, struct acme_eab_rec **out, struct err *e)
+int store_acme_eab_get(struct store_tx *tx, const char *tenant, const char *endpoint,
+                       const char *kid, struct acme_eab_rec **out, struct err *e)
 {
     return tx->ops->acme_eab_get(tx, tenant, endpoint, kid, out, e);
 }
 
-int store_acme_eab_update(struct store_tx *tx, const char *tenant, const struct acme_eab_rec *r, struct err *e)
+int store_acme_eab_update(struct store_tx *tx, const char *tenant, const struct acme_eab_rec *r,
+                          struct err *e)
 {
     return tx->ops->acme_eab_update(tx, tenant, r, e);
 }
 
-int store_acme_eab_list(struct store_tx *tx, const char *tenant, const char *endpoint, struct acme_eab_rec ***out, size_t *n, struct err *e)
+int store_acme_eab_list(struct store_tx *tx, const char *tenant, const char *endpoint,
+                        struct acme_eab_rec ***out, size_t *n, struct err *e)
 {
     return tx->ops->acme_eab_list(tx, tenant, endpoint, out, n, e);
 }
 
-int store_enroll_endpoint_insert(struct store_tx *tx, const char *tenant, const struct enroll_endpoint_rec *r, struct err *e)
+int store_enroll_endpoint_insert(struct store_tx *tx, const char *tenant,
+                                 const struct enroll_endpoint_rec *r, struct err *e)
 {
     return tx->ops->enroll_endpoint_insert(tx, tenant, r, e);
 }
 
-int store_enroll_endpoint_update(struct store_tx *tx, const char *tenant, const struct enroll_endpoint_rec *r, struct err *e)
+int store_enroll_endpoint_update(struct store_tx *tx, const char *tenant,
+                                 const struct enroll_endpoint_rec *r, struct err *e)
 {
     return tx->ops->enroll_endpoint_update(tx, tenant, r, e);
 }
 
-int store_enroll_endpoint_get(struct store_tx *tx, const char *tenant, const char *name, struct enroll_endpoint_rec **out, struct err *e)
+int store_enroll_endpoint_get(struct store_tx *tx, const char *tenant, const char *name,
+                              struct enroll_endpoint_rec **out, struct err *e)
 {
     return tx->ops->enroll_endpoint_get(tx, tenant, name, out, e);
 }
 
-int store_enroll_endpoint_list(struct store_tx *tx, const char *tenant, struct enroll_endpoint_rec ***out, size_t *n, struct err *e)
+int store_enroll_endpoint_list(struct store_tx *tx, const char *tenant,
+                               struct enroll_endpoint_rec ***out, size_t *n, struct err *e)
 {
     return tx->ops->enroll_endpoint_list(tx, tenant, out, n, e);
 }
 
-int store_enroll_credential_insert(struct store_tx *tx, const char *tenant, const struct enroll_credential_rec *r, struct err *e)
+int store_enroll_credential_insert(struct store_tx *tx, const char *tenant,
+                                   const struct enroll_credential_rec *r, struct err *e)
 {
     return tx->ops->enroll_credential_insert(tx, tenant, r, e);
 }
 
-int store_enroll_credential_get(struct store_tx *tx, const char *tenant, const char *endpoint, const char *id, struct enroll_credential_rec **out, struct err *e)
+int store_enroll_credential_get(struct store_tx *tx, const char *tenant, const char *endpoint,
+                                const char *id, struct enroll_credential_rec **out, struct err *e)
 {
     return tx->ops->enroll_credential_get(tx, tenant, endpoint, id, out, e);
 }
 
-int store_enroll_credential_update(struct store_tx *tx, const char *tenant, const struct enroll_credential_rec *r, struct err *e)
+int store_enroll_credential_update(struct store_tx *tx, const char *tenant,
+                                   const struct enroll_credential_rec *r, struct err *e)
 {
     return tx->ops->enroll_credential_update(tx, tenant, r, e);
 }
 
-int store_enroll_credential_list(struct store_tx *tx, const char *tenant, const char *endpoint, struct enroll_credential_rec ***out, size_t *n, struct err *e)
+int store_enroll_credential_list(struct store_tx *tx, const char *tenant, const char *endpoint,
+                                 struct enroll_credential_rec ***out, size_t *n, struct err *e)
 {
     return tx->ops->enroll_credential_list(tx, tenant, endpoint, out, n, e);
 }
 
-int store_acme_account_insert(struct store_tx *tx, const char *tenant, const struct acme_account_rec *r, struct err *e)
+int store_acme_account_insert(struct store_tx *tx, const char *tenant,
+                              const struct acme_account_rec *r, struct err *e)
 {
     return tx->ops->acme_account_insert(tx, tenant, r, e);
 }
 
-int store_acme_account_get(struct store_tx *tx, const char *tenant, const char *endpoint, const char *id, struct acme_account_rec **out, struct err *e)
+int store_acme_account_get(struct store_tx *tx, const char *tenant, const char *endpoint,
+                           const char *id, struct acme_account_rec **out, struct err *e)
 {
     return tx->ops->acme_account_get(tx, tenant, endpoint, id, out, e);
 }
 
-int store_acme_account_by_key(struct store_tx *tx, const char *tenant, const char *endpoint, const char *thumbprint, struct acme_account_rec **out, struct err *e)
+int store_acme_account_by_key(struct store_tx *tx, const char *tenant, const char *endpoint,
+                              const char *thumbprint, struct acme_account_rec **out, struct err *e)
 {
     return tx->ops->acme_account_by_key(tx, tenant, endpoint, thumbprint, out, e);
 }
 
-int store_acme_account_update(struct store_tx *tx, const char *tenant, const struct acme_account_rec *r, struct err *e)
+int store_acme_account_update(struct store_tx *tx, const char *tenant,
+                              const struct acme_account_rec *r, struct err *e)
 {
     return tx->ops->acme_account_update(tx, tenant, r, e);
 }
 
-int store_acme_account_by_eab(struct store_tx *tx, const char *tenant, const char *endpoint, const char *kid, struct acme_account_rec ***out, size_t *n, struct err *e)
+int store_acme_account_by_eab(struct store_tx *tx, const char *tenant, const char *endpoint,
+                              const char *kid, struct acme_account_rec ***out, size_t *n,
+                              struct err *e)
 {
     return tx->ops->acme_account_by_eab(tx, tenant, endpoint, kid, out, n, e);
 }
 
-int store_acme_order_insert(struct store_tx *tx, const char *tenant, const struct acme_order_rec *r, struct err *e)
+int store_acme_order_insert(struct store_tx *tx, const char *tenant, const struct acme_order_rec *r,
+                            struct err *e)
 {
     return tx->ops->acme_order_insert(tx, tenant, r, e);
 }
 
-int store_acme_order_get(struct store_tx *tx, const char *tenant, const char *endpoint, const char *id, struct acme_order_rec **out, struct err *e)
+int store_acme_order_get(struct store_tx *tx, const char *tenant, const char *endpoint,
+                         const char *id, struct acme_order_rec **out, struct err *e)
 {
     return tx->ops->acme_order_get(tx, tenant, endpoint, id, out, e);
 }
 
-int store_acme_order_update(struct store_tx *tx, const char *tenant, const struct acme_order_rec *r, struct err *e)
+int store_acme_order_update(struct store_tx *tx, const char *tenant, const struct acme_order_rec *r,
+                            struct err *e)
 {
     return tx->ops->acme_order_update(tx, tenant, r, e);
 }
 
-int store_acme_order_list(struct store_tx *tx, const char *tenant, const char *endpoint, const char *account, int limit, int offset, struct acme_order_rec ***out, size_t *n, struct err *e)
+int store_acme_order_list(struct store_tx *tx, const char *tenant, const char *endpoint,
+                          const char *account, int limit, int offset, struct acme_order_rec ***out,
+                          size_t *n, struct err *e)
 {
     return tx->ops->acme_order_list(tx, tenant, endpoint, account, limit, offset, out, n, e);
 }
 
-int store_acme_authz_insert(struct store_tx *tx, const char *tenant, const struct acme_authz_rec *r, struct err *e)
+int store_acme_authz_insert(struct store_tx *tx, const char *tenant, const struct acme_authz_rec *r,
+                            struct err *e)
 {
     return tx->ops->acme_authz_insert(tx, tenant, r, e);
 }
 
-int store_acme_authz_get(struct store_tx *tx, const char *tenant, const char *endpoint, const char *id, struct acme_authz_rec **out, struct err *e)
+int store_acme_authz_get(struct store_tx *tx, const char *tenant, const char *endpoint,
+                         const char *id, struct acme_authz_rec **out, struct err *e)
 {
     return tx->ops->acme_authz_get(tx, tenant, endpoint, id, out, e);
 }
 
-int store_acme_authz_update(struct store_tx *tx, const char *tenant, const struct acme_authz_rec *r, struct err *e)
+int store_acme_authz_update(struct store_tx *tx, const char *tenant, const struct acme_authz_rec *r,
+                            struct err *e)
 {
     return tx->ops->acme_authz_update(tx, tenant, r, e);
 }
 
-int store_acme_authz_reusable(struct store_tx *tx, const char *tenant, const char *endpoint, const char *account, const char *ident_type, const char *ident_value, int wildcard, int64_t until, struct acme_authz_rec **out, struct err *e)
+int store_acme_authz_reusable(struct store_tx *tx, const char *tenant, const char *endpoint,
+                              const char *account, const char *ident_type, const char *ident_value,
+                              int wildcard, int64_t until, struct acme_authz_rec **out,
+                              struct err *e)
 {
-    return tx->ops->acme_authz_reusable(tx, tenant, endpoint, account, ident_type, ident_value, wildcard, until, out, e);
+    return tx->ops->acme_authz_reusable(tx, tenant, endpoint, account, ident_type, ident_value,
+                                        wildcard, until, out, e);
 }
 
-int store_acme_authz_stalled(struct store_tx *tx, const char *tenant, int64_t before, int limit, struct acme_authz_rec ***out, size_t *n, struct err *e)
+int store_acme_authz_stalled(struct store_tx *tx, const char *tenant, int64_t before, int limit,
+                             struct acme_authz_rec ***out, size_t *n, struct err *e)
 {
     return tx->ops->acme_authz_stalled(tx, tenant, before, limit, out, n, e);
 }
 
-int store_acme_nonce_use(struct store_tx *tx, const char *tenant, const char *nonce, int64_t expires, struct err *e)
+int store_acme_nonce_use(struct store_tx *tx, const char *tenant, const char *nonce,
+                         int64_t expires, struct err *e)
 {
     return tx->ops->acme_nonce_use(tx, tenant, nonce, expires, e);
 }
 
-int store_acme_prune(struct store_tx *tx, const char *tenant, int64_t before, int64_t *n, struct err *e)
+int store_acme_prune(struct store_tx *tx, const char *tenant, int64_t before, int64_t *n,
+                     struct err *e)
 {
     return tx->ops->acme_prune(tx, tenant, before, n, e);
 }
 
-int store_acme_nonce_prune(struct store_tx *tx, const char *tenant, int64_t before, int64_t *n, struct err *e)
+int store_acme_nonce_prune(struct store_tx *tx, const char *tenant, int64_t before, int64_t *n,
+                           struct err *e)
 {
     return tx->ops->acme_nonce_prune(tx, tenant, before, n, e);
 }
 
-int store_secret_get_or_put(struct store_tx *tx, const char *tenant, const char *name, const char *value, char **out, struct err *e)
+int store_secret_get_or_put(struct store_tx *tx, const char *tenant, const char *name,
+                            const char *value, char **out, struct err *e)
 {
     return tx->ops->secret_get_or_put(tx, tenant, name, value, out, e);
 }
 
-int store_renewal_window_put(struct store_tx *tx, const char *tenant, const struct renewal_window_rec *r, struct err *e)
+int store_renewal_window_put(struct store_tx *tx, const char *tenant,
+                             const struct renewal_window_rec *r, struct err *e)
 {
     return tx->ops->renewal_window_put(tx, tenant, r, e);
 }
 
-int store_renewal_window_get(struct store_tx *tx, const char *tenant, const char *serial, struct renewal_window_rec **out, struct err *e)
+int store_renewal_window_get(struct store_tx *tx, const char *tenant, const char *serial,
+                             struct renewal_window_rec **out, struct err *e)
 {
     return tx->ops->renewal_window_get(tx, tenant, serial, out, e);
 }

@@ -919,8 +919,7 @@ int store_enroll_credential_insert(struct store_tx *tx, const char *tenant,
                                    const struct enroll_credential_rec *r, struct err *e);
 /* In a write transaction the row stays locked until commit (PostgreSQL: FOR UPDATE). */
 int store_enroll_credential_get(struct store_tx *tx, const char *tenant, const char *endpoint,
-                                const char *id, struct enroll_credential_rec **out,
-                                struct err *e);
+                                const char *id, struct enroll_credential_rec **out, struct err *e);
 /* Sets status, uses and updated; -1/ERR_NOT_FOUND if none. */
 int store_enroll_credential_update(struct store_tx *tx, const char *tenant,
                                    const struct enroll_credential_rec *r, struct err *e);

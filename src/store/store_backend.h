@@ -16,142 +16,275 @@ struct store_ops {
     int (*ping)(struct store *s, struct err *e);
     void (*set_max_connections)(struct store *s, int n);
     int (*schema_version)(struct store *s);
-    struct store_tx * (*begin)(struct store *s, struct err *e);
-    struct store_tx * (*begin_read)(struct store *s, struct err *e);
+    struct store_tx *(*begin)(struct store *s, struct err *e);
+    struct store_tx *(*begin_read)(struct store *s, struct err *e);
     int (*commit)(struct store_tx *tx, struct err *e);
     void (*rollback)(struct store_tx *tx);
     int (*savepoint)(struct store_tx *tx, struct err *e);
     int (*savepoint_release)(struct store_tx *tx, struct err *e);
     int (*savepoint_rollback)(struct store_tx *tx, struct err *e);
     int (*tenant_create)(struct store_tx *tx, const char *tenant, struct err *e);
-    int (*tenant_get)(struct store_tx *tx, const char *tenant, struct tenant_rec **out, struct err *e);
+    int (*tenant_get)(struct store_tx *tx, const char *tenant, struct tenant_rec **out,
+                      struct err *e);
     int (*tenant_list)(struct store_tx *tx, struct tenant_rec ***out, size_t *n, struct err *e);
-    int (*tenant_update)(struct store_tx *tx, const char *tenant, const struct tenant_rec *r, struct err *e);
+    int (*tenant_update)(struct store_tx *tx, const char *tenant, const struct tenant_rec *r,
+                         struct err *e);
     int (*tenant_purge)(struct store_tx *tx, const char *tenant, struct err *e);
-    int (*ca_insert)(struct store_tx *tx, const char *tenant, const struct ca_rec *r, struct err *e);
-    int (*ca_update)(struct store_tx *tx, const char *tenant, const struct ca_rec *r, struct err *e);
-    int (*ca_get)(struct store_tx *tx, const char *tenant, const char *name, struct ca_rec **out, struct err *e);
-    int (*ca_list)(struct store_tx *tx, const char *tenant, struct ca_rec ***out, size_t *n, struct err *e);
-    int (*profile_put)(struct store_tx *tx, const char *tenant, const char *name, const char *json, int *version_out, struct err *e);
-    int (*profile_get)(struct store_tx *tx, const char *tenant, const char *name, int version, struct profile_rec **out, struct err *e);
-    int (*profile_list)(struct store_tx *tx, const char *tenant, struct profile_rec ***out, size_t *n, struct err *e);
-    int (*entity_insert)(struct store_tx *tx, const char *tenant, const struct entity_rec *r, struct err *e);
-    int (*entity_update)(struct store_tx *tx, const char *tenant, const struct entity_rec *r, struct err *e);
-    int (*entity_get)(struct store_tx *tx, const char *tenant, const char *id, struct entity_rec **out, struct err *e);
-    int (*entity_search)(struct store_tx *tx, const char *tenant, const struct entity_query *q, struct entity_rec ***out, size_t *n, struct err *e);
-    int (*cert_insert)(struct store_tx *tx, const char *tenant, const struct cert_rec *r, struct err *e);
-    int (*cert_get)(struct store_tx *tx, const char *tenant, const char *serial, struct cert_rec **out, struct err *e);
-    int (*cert_count_since)(struct store_tx *tx, const char *tenant, int64_t since, int64_t *n, struct err *e);
-    int (*cert_set_status)(struct store_tx *tx, const char *tenant, const char *serial, const char *status, int64_t revoked_at, int reason, int64_t invalidity_date, int64_t changed, struct err *e);
-    int (*cert_search)(struct store_tx *tx, const char *tenant, const struct cert_query *q, struct cert_rec ***out, size_t *n, struct err *e);
-    int (*cert_revoked)(struct store_tx *tx, const char *tenant, const char *ca, int64_t expired_cutoff, struct cert_rec ***out, size_t *n, struct err *e);
-    int (*cert_crl_entries)(struct store_tx *tx, const char *tenant, const char *ca, int shard, int64_t expired_cutoff, int64_t changed_since, store_crl_entry_fn fn, void *arg, struct err *e);
-    int (*crl_next_number)(struct store_tx *tx, const char *tenant, const char *ca, int64_t *out, struct err *e);
-    int (*crl_insert)(struct store_tx *tx, const char *tenant, const struct crl_rec *r, struct err *e);
-    int (*crl_latest)(struct store_tx *tx, const char *tenant, const char *ca, struct crl_rec **out, struct err *e);
-    int (*crl_latest_scope)(struct store_tx *tx, const char *tenant, const char *ca, int shard, int delta, struct crl_rec **out, struct err *e);
-    int (*crl_prune)(struct store_tx *tx, const char *tenant, const char *ca, int shard, int delta, int keep, struct err *e);
-    int (*ocsp_responder_get)(struct store_tx *tx, const char *tenant, const char *ca, struct ocsp_responder_rec **out, struct err *e);
-    int (*ocsp_responder_put)(struct store_tx *tx, const char *tenant, const struct ocsp_responder_rec *r, struct err *e);
-    int (*ocsp_get)(struct store_tx *tx, const char *tenant, const char *serial, struct ocsp_resp_rec **out, struct err *e);
-    int (*ocsp_put)(struct store_tx *tx, const char *tenant, const struct ocsp_resp_rec *r, const struct cert_rec *status_seen, struct err *e);
-    int (*ocsp_due)(struct store_tx *tx, const char *tenant, const char *ca, int64_t now, int limit, struct cert_rec ***out, size_t *n, struct err *e);
-    int (*token_insert)(struct store_tx *tx, const char *tenant, const struct token_rec *r, struct err *e);
+    int (*ca_insert)(struct store_tx *tx, const char *tenant, const struct ca_rec *r,
+                     struct err *e);
+    int (*ca_update)(struct store_tx *tx, const char *tenant, const struct ca_rec *r,
+                     struct err *e);
+    int (*ca_get)(struct store_tx *tx, const char *tenant, const char *name, struct ca_rec **out,
+                  struct err *e);
+    int (*ca_list)(struct store_tx *tx, const char *tenant, struct ca_rec ***out, size_t *n,
+                   struct err *e);
+    int (*profile_put)(struct store_tx *tx, const char *tenant, const char *name, const char *json,
+                       int *version_out, struct err *e);
+    int (*profile_get)(struct store_tx *tx, const char *tenant, const char *name, int version,
+                       struct profile_rec **out, struct err *e);
+    int (*profile_list)(struct store_tx *tx, const char *tenant, struct profile_rec ***out,
+                        size_t *n, struct err *e);
+    int (*entity_insert)(struct store_tx *tx, const char *tenant, const struct entity_rec *r,
+                         struct err *e);
+    int (*entity_update)(struct store_tx *tx, const char *tenant, const struct entity_rec *r,
+                         struct err *e);
+    int (*entity_get)(struct store_tx *tx, const char *tenant, const char *id,
+                      struct entity_rec **out, struct err *e);
+    int (*entity_search)(struct store_tx *tx, const char *tenant, const struct entity_query *q,
+                         struct entity_rec ***out, size_t *n, struct err *e);
+    int (*cert_insert)(struct store_tx *tx, const char *tenant, const struct cert_rec *r,
+                       struct err *e);
+    int (*cert_get)(struct store_tx *tx, const char *tenant, const char *serial,
+                    struct cert_rec **out, struct err *e);
+    int (*cert_count_since)(struct store_tx *tx, const char *tenant, int64_t since, int64_t *n,
+                            struct err *e);
+    int (*cert_set_status)(struct store_tx *tx, const char *tenant, const char *serial,
+                           const char *status, int64_t revoked_at, int reason,
+                           int64_t invalidity_date, int64_t changed, struct err *e);
+    int (*cert_search)(struct store_tx *tx, const char *tenant, const struct cert_query *q,
+                       struct cert_rec ***out, size_t *n, struct err *e);
+    int (*cert_revoked)(struct store_tx *tx, const char *tenant, const char *ca,
+                        int64_t expired_cutoff, struct cert_rec ***out, size_t *n, struct err *e);
+    int (*cert_crl_entries)(struct store_tx *tx, const char *tenant, const char *ca, int shard,
+                            int64_t expired_cutoff, int64_t changed_since, store_crl_entry_fn fn,
+                            void *arg, struct err *e);
+    int (*crl_next_number)(struct store_tx *tx, const char *tenant, const char *ca, int64_t *out,
+                           struct err *e);
+    int (*crl_insert)(struct store_tx *tx, const char *tenant, const struct crl_rec *r,
+                      struct err *e);
+    int (*crl_latest)(struct store_tx *tx, const char *tenant, const char *ca, struct crl_rec **out,
+                      struct err *e);
+    int (*crl_latest_scope)(struct store_tx *tx, const char *tenant, const char *ca, int shard,
+                            int delta, struct crl_rec **out, struct err *e);
+    int (*crl_prune)(struct store_tx *tx, const char *tenant, const char *ca, int shard, int delta,
+                     int keep, struct err *e);
+    int (*ocsp_responder_get)(struct store_tx *tx, const char *tenant, const char *ca,
+                              struct ocsp_responder_rec **out, struct err *e);
+    int (*ocsp_responder_put)(struct store_tx *tx, const char *tenant,
+                              const struct ocsp_responder_rec *r, struct err *e);
+    int (*ocsp_get)(struct store_tx *tx, const char *tenant, const char *serial,
+                    struct ocsp_resp_rec **out, struct err *e);
+    int (*ocsp_put)(struct store_tx *tx, const char *tenant, const struct ocsp_resp_rec *r,
+                    const struct cert_rec *status_seen, struct err *e);
+    int (*ocsp_due)(struct store_tx *tx, const char *tenant, const char *ca, int64_t now, int limit,
+                    struct cert_rec ***out, size_t *n, struct err *e);
+    int (*token_insert)(struct store_tx *tx, const char *tenant, const struct token_rec *r,
+                        struct err *e);
     int (*token_find)(struct store_tx *tx, const char *hash, struct token_rec **out, struct err *e);
-    int (*token_list)(struct store_tx *tx, const char *tenant, struct token_rec ***out, size_t *n, struct err *e);
+    int (*token_list)(struct store_tx *tx, const char *tenant, struct token_rec ***out, size_t *n,
+                      struct err *e);
     int (*token_delete)(struct store_tx *tx, const char *tenant, const char *id, struct err *e);
-    int (*token_revoke)(struct store_tx *tx, const char *tenant, const char *id, int64_t when, struct err *e);
-    int (*principal_insert)(struct store_tx *tx, const char *tenant, const struct principal_rec *r, struct err *e);
-    int (*principal_get)(struct store_tx *tx, const char *tenant, const char *id, struct principal_rec **out, struct err *e);
-    int (*principal_list)(struct store_tx *tx, const char *tenant, struct principal_rec ***out, size_t *n, struct err *e);
-    int (*principal_by_cert)(struct store_tx *tx, const char *tenant, const char *sha256, const char *issuer, const char *subject, struct principal_rec **out, struct err *e);
-    int (*principal_set_disabled)(struct store_tx *tx, const char *tenant, const char *id, int disabled, struct err *e);
-    int (*client_ca_insert)(struct store_tx *tx, const char *tenant, const struct client_ca_rec *r, struct err *e);
-    int (*client_ca_list)(struct store_tx *tx, const char *tenant, struct client_ca_rec ***out, size_t *n, struct err *e);
-    int (*client_ca_delete)(struct store_tx *tx, const char *tenant, const char *name, struct err *e);
-    int (*binding_insert)(struct store_tx *tx, const char *tenant, const struct binding_rec *r, struct err *e);
-    int (*binding_delete)(struct store_tx *tx, const char *tenant, const struct binding_rec *r, struct err *e);
-    int (*binding_list)(struct store_tx *tx, const char *tenant, const char *principal_tenant, const char *principal, struct binding_rec ***out, size_t *n, struct err *e);
-    int (*audit_last)(struct store_tx *tx, const char *tenant, struct audit_rec **out, struct err *e);
-    int (*audit_insert)(struct store_tx *tx, const char *tenant, const struct audit_rec *r, struct err *e);
-    int (*audit_list)(struct store_tx *tx, const char *tenant, int64_t after_seq, int limit, struct audit_rec ***out, size_t *n, struct err *e);
-    int (*audit_key_get)(struct store_tx *tx, const char *tenant, struct audit_key_rec **out, struct err *e);
-    int (*audit_key_insert)(struct store_tx *tx, const char *tenant, const struct audit_key_rec *r, struct err *e);
-    int (*audit_checkpoint_insert)(struct store_tx *tx, const char *tenant, const struct audit_checkpoint_rec *r, struct err *e);
-    int (*audit_checkpoint_last)(struct store_tx *tx, const char *tenant, struct audit_checkpoint_rec **out, struct err *e);
-    int (*audit_checkpoint_list)(struct store_tx *tx, const char *tenant, int64_t after_seq, int limit, struct audit_checkpoint_rec ***out, size_t *n, struct err *e);
-    int (*audit_forward_get)(struct store_tx *tx, const char *tenant, const char *target, int64_t *last_seq, struct err *e);
-    int (*audit_forward_set)(struct store_tx *tx, const char *tenant, const char *target, int64_t last_seq, struct err *e);
-    int (*audit_target_put)(struct store_tx *tx, const char *tenant, const struct audit_target_rec *r, struct err *e);
-    int (*audit_target_get)(struct store_tx *tx, const char *tenant, struct audit_target_rec **out, struct err *e);
+    int (*token_revoke)(struct store_tx *tx, const char *tenant, const char *id, int64_t when,
+                        struct err *e);
+    int (*principal_insert)(struct store_tx *tx, const char *tenant, const struct principal_rec *r,
+                            struct err *e);
+    int (*principal_get)(struct store_tx *tx, const char *tenant, const char *id,
+                         struct principal_rec **out, struct err *e);
+    int (*principal_list)(struct store_tx *tx, const char *tenant, struct principal_rec ***out,
+                          size_t *n, struct err *e);
+    int (*principal_by_cert)(struct store_tx *tx, const char *tenant, const char *sha256,
+                             const char *issuer, const char *subject, struct principal_rec **out,
+                             struct err *e);
+    int (*principal_set_disabled)(struct store_tx *tx, const char *tenant, const char *id,
+                                  int disabled, struct err *e);
+    int (*client_ca_insert)(struct store_tx *tx, const char *tenant, const struct client_ca_rec *r,
+                            struct err *e);
+    int (*client_ca_list)(struct store_tx *tx, const char *tenant, struct client_ca_rec ***out,
+                          size_t *n, struct err *e);
+    int (*client_ca_delete)(struct store_tx *tx, const char *tenant, const char *name,
+                            struct err *e);
+    int (*binding_insert)(struct store_tx *tx, const char *tenant, const struct binding_rec *r,
+                          struct err *e);
+    int (*binding_delete)(struct store_tx *tx, const char *tenant, const struct binding_rec *r,
+                          struct err *e);
+    int (*binding_list)(struct store_tx *tx, const char *tenant, const char *principal_tenant,
+                        const char *principal, struct binding_rec ***out, size_t *n, struct err *e);
+    int (*audit_last)(struct store_tx *tx, const char *tenant, struct audit_rec **out,
+                      struct err *e);
+    int (*audit_insert)(struct store_tx *tx, const char *tenant, const struct audit_rec *r,
+                        struct err *e);
+    int (*audit_list)(struct store_tx *tx, const char *tenant, int64_t after_seq, int limit,
+                      struct audit_rec ***out, size_t *n, struct err *e);
+    int (*audit_key_get)(struct store_tx *tx, const char *tenant, struct audit_key_rec **out,
+                         struct err *e);
+    int (*audit_key_insert)(struct store_tx *tx, const char *tenant, const struct audit_key_rec *r,
+                            struct err *e);
+    int (*audit_checkpoint_insert)(struct store_tx *tx, const char *tenant,
+                                   const struct audit_checkpoint_rec *r, struct err *e);
+    int (*audit_checkpoint_last)(struct store_tx *tx, const char *tenant,
+                                 struct audit_checkpoint_rec **out, struct err *e);
+    int (*audit_checkpoint_list)(struct store_tx *tx, const char *tenant, int64_t after_seq,
+                                 int limit, struct audit_checkpoint_rec ***out, size_t *n,
+                                 struct err *e);
+    int (*audit_forward_get)(struct store_tx *tx, const char *tenant, const char *target,
+                             int64_t *last_seq, struct err *e);
+    int (*audit_forward_set)(struct store_tx *tx, const char *tenant, const char *target,
+                             int64_t last_seq, struct err *e);
+    int (*audit_target_put)(struct store_tx *tx, const char *tenant,
+                            const struct audit_target_rec *r, struct err *e);
+    int (*audit_target_get)(struct store_tx *tx, const char *tenant, struct audit_target_rec **out,
+                            struct err *e);
     int (*audit_target_delete)(struct store_tx *tx, const char *tenant, struct err *e);
-    int (*audit_target_list)(struct store_tx *tx, struct audit_target_rec ***out, size_t *n, struct err *e);
-    int (*tsa_unit_insert)(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r, struct err *e);
-    int (*tsa_unit_get)(struct store_tx *tx, const char *tenant, const char *name, struct tsa_unit_rec **out, struct err *e);
-    int (*tsa_unit_update)(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r, struct err *e);
-    int (*tsa_unit_list)(struct store_tx *tx, const char *tenant, struct tsa_unit_rec ***out, size_t *n, struct err *e);
-    int (*tsa_token_insert)(struct store_tx *tx, const char *tenant, const struct tsa_token_rec *r, struct err *e);
-    int (*tsa_token_get)(struct store_tx *tx, const char *tenant, const char *unit, const char *serial, struct tsa_token_rec **out, struct err *e);
-    int (*tsa_token_search)(struct store_tx *tx, const char *tenant, const char *unit, const struct tsa_token_query *q, struct tsa_token_rec ***out, size_t *n, struct err *e);
-    int (*workflow_put)(struct store_tx *tx, const char *tenant, const struct workflow_rec *r, struct err *e);
-    int (*workflow_get)(struct store_tx *tx, const char *tenant, const char *name, struct workflow_rec **out, struct err *e);
-    int (*workflow_list)(struct store_tx *tx, const char *tenant, struct workflow_rec ***out, size_t *n, struct err *e);
-    int (*workflow_delete)(struct store_tx *tx, const char *tenant, const char *name, struct err *e);
-    int (*request_insert)(struct store_tx *tx, const char *tenant, const struct request_rec *r, struct err *e);
-    int (*request_get)(struct store_tx *tx, const char *tenant, const char *id, struct request_rec **out, struct err *e);
-    int (*request_update)(struct store_tx *tx, const char *tenant, const struct request_rec *r, struct err *e);
-    int (*request_list)(struct store_tx *tx, const char *tenant, const char *status, const char *requester, int limit, int offset, struct request_rec ***out, size_t *n, struct err *e);
-    int (*request_expire)(struct store_tx *tx, const char *tenant, int64_t now, int64_t *n, struct err *e);
-    int (*webhook_put)(struct store_tx *tx, const char *tenant, const struct webhook_rec *r, struct err *e);
-    int (*webhook_get)(struct store_tx *tx, const char *tenant, struct webhook_rec **out, struct err *e);
+    int (*audit_target_list)(struct store_tx *tx, struct audit_target_rec ***out, size_t *n,
+                             struct err *e);
+    int (*tsa_unit_insert)(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
+                           struct err *e);
+    int (*tsa_unit_get)(struct store_tx *tx, const char *tenant, const char *name,
+                        struct tsa_unit_rec **out, struct err *e);
+    int (*tsa_unit_update)(struct store_tx *tx, const char *tenant, const struct tsa_unit_rec *r,
+                           struct err *e);
+    int (*tsa_unit_list)(struct store_tx *tx, const char *tenant, struct tsa_unit_rec ***out,
+                         size_t *n, struct err *e);
+    int (*tsa_token_insert)(struct store_tx *tx, const char *tenant, const struct tsa_token_rec *r,
+                            struct err *e);
+    int (*tsa_token_get)(struct store_tx *tx, const char *tenant, const char *unit,
+                         const char *serial, struct tsa_token_rec **out, struct err *e);
+    int (*tsa_token_search)(struct store_tx *tx, const char *tenant, const char *unit,
+                            const struct tsa_token_query *q, struct tsa_token_rec ***out, size_t *n,
+                            struct err *e);
+    int (*workflow_put)(struct store_tx *tx, const char *tenant, const struct workflow_rec *r,
+                        struct err *e);
+    int (*workflow_get)(struct store_tx *tx, const char *tenant, const char *name,
+                        struct workflow_rec **out, struct err *e);
+    int (*workflow_list)(struct store_tx *tx, const char *tenant, struct workflow_rec ***out,
+                         size_t *n, struct err *e);
+    int (*workflow_delete)(struct store_tx *tx, const char *tenant, const char *name,
+                           struct err *e);
+    int (*request_insert)(struct store_tx *tx, const char *tenant, const struct request_rec *r,
+                          struct err *e);
+    int (*request_get)(struct store_tx *tx, const char *tenant, const char *id,
+                       struct request_rec **out, struct err *e);
+    int (*request_update)(struct store_tx *tx, const char *tenant, const struct request_rec *r,
+                          struct err *e);
+    int (*request_list)(struct store_tx *tx, const char *tenant, const char *status,
+                        const char *requester, int limit, int offset, struct request_rec ***out,
+                        size_t *n, struct err *e);
+    int (*request_expire)(struct store_tx *tx, const char *tenant, int64_t now, int64_t *n,
+                          struct err *e);
+    int (*webhook_put)(struct store_tx *tx, const char *tenant, const struct webhook_rec *r,
+                       struct err *e);
+    int (*webhook_get)(struct store_tx *tx, const char *tenant, struct webhook_rec **out,
+                       struct err *e);
     int (*webhook_delete)(struct store_tx *tx, const char *tenant, struct err *e);
-    int (*webhook_event_insert)(struct store_tx *tx, const char *tenant, const struct webhook_event_rec *r, struct err *e);
-    int (*webhook_event_due)(struct store_tx *tx, const char *tenant, int64_t now, int limit, struct webhook_event_rec ***out, size_t *n, struct err *e);
-    int (*webhook_event_delete)(struct store_tx *tx, const char *tenant, const char *id, struct err *e);
-    int (*webhook_event_update)(struct store_tx *tx, const char *tenant, const struct webhook_event_rec *r, struct err *e);
-    int (*lease_take)(struct store_tx *tx, const char *tenant, const char *job, const char *holder, int64_t now, int64_t until, struct err *e);
-    int (*lease_count)(struct store_tx *tx, const char *tenant, const char *prefix, int64_t now, int64_t *n, struct err *e);
-    int (*idempotency_get)(struct store_tx *tx, const char *tenant, const char *key, struct idempotency_rec **out, struct err *e);
-    int (*idempotency_put)(struct store_tx *tx, const char *tenant, const struct idempotency_rec *r, int64_t expired, struct err *e);
-    int (*idempotency_prune)(struct store_tx *tx, const char *tenant, int64_t before, struct err *e);
-    int (*offline_import_get)(struct store_tx *tx, const char *tenant, const char *source, int64_t seq, struct offline_import_rec **out, struct err *e);
-    int (*offline_import_insert)(struct store_tx *tx, const char *tenant, const struct offline_import_rec *r, struct err *e);
-    int (*acme_endpoint_insert)(struct store_tx *tx, const char *tenant, const struct acme_endpoint_rec *r, struct err *e);
-    int (*acme_endpoint_update)(struct store_tx *tx, const char *tenant, const struct acme_endpoint_rec *r, struct err *e);
-    int (*acme_endpoint_get)(struct store_tx *tx, const char *tenant, const char *name, struct acme_endpoint_rec **out, struct err *e);
-    int (*acme_endpoint_list)(struct store_tx *tx, const char *tenant, struct acme_endpoint_rec ***out, size_t *n, struct err *e);
-    int (*acme_eab_insert)(struct store_tx *tx, const char *tenant, const struct acme_eab_rec *r, struct err *e);
-    int (*acme_eab_get)(struct store_tx *tx, const char *tenant, const char *endpoint, const char *kid, struct acme_eab_rec **out, struct err *e);
-    int (*acme_eab_update)(struct store_tx *tx, const char *tenant, const struct acme_eab_rec *r, struct err *e);
-    int (*acme_eab_list)(struct store_tx *tx, const char *tenant, const char *endpoint, struct acme_eab_rec ***out, size_t *n, struct err *e);
-    int (*enroll_endpoint_insert)(struct store_tx *tx, const char *tenant, const struct enroll_endpoint_rec *r, struct err *e);
-    int (*enroll_endpoint_update)(struct store_tx *tx, const char *tenant, const struct enroll_endpoint_rec *r, struct err *e);
-    int (*enroll_endpoint_get)(struct store_tx *tx, const char *tenant, const char *name, struct enroll_endpoint_rec **out, struct err *e);
-    int (*enroll_endpoint_list)(struct store_tx *tx, const char *tenant, struct enroll_endpoint_rec ***out, size_t *n, struct err *e);
-    int (*enroll_credential_insert)(struct store_tx *tx, const char *tenant, const struct enroll_credential_rec *r, struct err *e);
-    int (*enroll_credential_get)(struct store_tx *tx, const char *tenant, const char *endpoint, const char *id, struct enroll_credential_rec **out, struct err *e);
-    int (*enroll_credential_update)(struct store_tx *tx, const char *tenant, const struct enroll_credential_rec *r, struct err *e);
-    int (*enroll_credential_list)(struct store_tx *tx, const char *tenant, const char *endpoint, struct enroll_credential_rec ***out, size_t *n, struct err *e);
-    int (*acme_account_insert)(struct store_tx *tx, const char *tenant, const struct acme_account_rec *r, struct err *e);
-    int (*acme_account_get)(struct store_tx *tx, const char *tenant, const char *endpoint, const char *id, struct acme_account_rec **out, struct err *e);
-    int (*acme_account_by_key)(struct store_tx *tx, const char *tenant, const char *endpoint, const char *thumbprint, struct acme_account_rec **out, struct err *e);
-    int (*acme_account_update)(struct store_tx *tx, const char *tenant, const struct acme_account_rec *r, struct err *e);
-    int (*acme_account_by_eab)(struct store_tx *tx, const char *tenant, const char *endpoint, const char *kid, struct acme_account_rec ***out, size_t *n, struct err *e);
-    int (*acme_order_insert)(struct store_tx *tx, const char *tenant, const struct acme_order_rec *r, struct err *e);
-    int (*acme_order_get)(struct store_tx *tx, const char *tenant, const char *endpoint, const char *id, struct acme_order_rec **out, struct err *e);
-    int (*acme_order_update)(struct store_tx *tx, const char *tenant, const struct acme_order_rec *r, struct err *e);
-    int (*acme_order_list)(struct store_tx *tx, const char *tenant, const char *endpoint, const char *account, int limit, int offset, struct acme_order_rec ***out, size_t *n, struct err *e);
-    int (*acme_authz_insert)(struct store_tx *tx, const char *tenant, const struct acme_authz_rec *r, struct err *e);
-    int (*acme_authz_get)(struct store_tx *tx, const char *tenant, const char *endpoint, const char *id, struct acme_authz_rec **out, struct err *e);
-    int (*acme_authz_update)(struct store_tx *tx, const char *tenant, const struct acme_authz_rec *r, struct err *e);
-    int (*acme_authz_reusable)(struct store_tx *tx, const char *tenant, const char *endpoint, const char *account, const char *ident_type, const char *ident_value, int wildcard, int64_t until, struct acme_authz_rec **out, struct err *e);
-    int (*acme_authz_stalled)(struct store_tx *tx, const char *tenant, int64_t before, int limit, struct acme_authz_rec ***out, size_t *n, struct err *e);
-    int (*acme_nonce_use)(struct store_tx *tx, const char *tenant, const char *nonce, int64_t expires, struct err *e);
-    int (*acme_prune)(struct store_tx *tx, const char *tenant, int64_t before, int64_t *n, struct err *e);
-    int (*acme_nonce_prune)(struct store_tx *tx, const char *tenant, int64_t before, int64_t *n, struct err *e);
-    int (*secret_get_or_put)(struct store_tx *tx, const char *tenant, const char *name, const char *value, char **out, struct err *e);
-    int (*renewal_window_put)(struct store_tx *tx, const char *tenant, const struct renewal_window_rec *r, struct err *e);
-    int (*renewal_window_get)(struct store_tx *tx, const char *tenant, const char *serial, struct renewal_window_rec **out, struct err *e);
+    int (*webhook_event_insert)(struct store_tx *tx, const char *tenant,
+                                const struct webhook_event_rec *r, struct err *e);
+    int (*webhook_event_due)(struct store_tx *tx, const char *tenant, int64_t now, int limit,
+                             struct webhook_event_rec ***out, size_t *n, struct err *e);
+    int (*webhook_event_delete)(struct store_tx *tx, const char *tenant, const char *id,
+                                struct err *e);
+    int (*webhook_event_update)(struct store_tx *tx, const char *tenant,
+                                const struct webhook_event_rec *r, struct err *e);
+    int (*lease_take)(struct store_tx *tx, const char *tenant, const char *job, const char *holder,
+                      int64_t now, int64_t until, struct err *e);
+    int (*lease_count)(struct store_tx *tx, const char *tenant, const char *prefix, int64_t now,
+                       int64_t *n, struct err *e);
+    int (*idempotency_get)(struct store_tx *tx, const char *tenant, const char *key,
+                           struct idempotency_rec **out, struct err *e);
+    int (*idempotency_put)(struct store_tx *tx, const char *tenant, const struct idempotency_rec *r,
+                           int64_t expired, struct err *e);
+    int (*idempotency_prune)(struct store_tx *tx, const char *tenant, int64_t before,
+                             struct err *e);
+    int (*offline_import_get)(struct store_tx *tx, const char *tenant, const char *source,
+                              int64_t seq, struct offline_import_rec **out, struct err *e);
+    int (*offline_import_insert)(struct store_tx *tx, const char *tenant,
+                                 const struct offline_import_rec *r, struct err *e);
+    int (*acme_endpoint_insert)(struct store_tx *tx, const char *tenant,
+                                const struct acme_endpoint_rec *r, struct err *e);
+    int (*acme_endpoint_update)(struct store_tx *tx, const char *tenant,
+                                const struct acme_endpoint_rec *r, struct err *e);
+    int (*acme_endpoint_get)(struct store_tx *tx, const char *tenant, const char *name,
+                             struct acme_endpoint_rec **out, struct err *e);
+    int (*acme_endpoint_list)(struct store_tx *tx, const char *tenant,
+                              struct acme_endpoint_rec ***out, size_t *n, struct err *e);
+    int (*acme_eab_insert)(struct store_tx *tx, const char *tenant, const struct acme_eab_rec *r,
+                           struct err *e);
+    int (*acme_eab_get)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                        const char *kid, struct acme_eab_rec **out, struct err *e);
+    int (*acme_eab_update)(struct store_tx *tx, const char *tenant, const struct acme_eab_rec *r,
+                           struct err *e);
+    int (*acme_eab_list)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                         struct acme_eab_rec ***out, size_t *n, struct err *e);
+    int (*enroll_endpoint_insert)(struct store_tx *tx, const char *tenant,
+                                  const struct enroll_endpoint_rec *r, struct err *e);
+    int (*enroll_endpoint_update)(struct store_tx *tx, const char *tenant,
+                                  const struct enroll_endpoint_rec *r, struct err *e);
+    int (*enroll_endpoint_get)(struct store_tx *tx, const char *tenant, const char *name,
+                               struct enroll_endpoint_rec **out, struct err *e);
+    int (*enroll_endpoint_list)(struct store_tx *tx, const char *tenant,
+                                struct enroll_endpoint_rec ***out, size_t *n, struct err *e);
+    int (*enroll_credential_insert)(struct store_tx *tx, const char *tenant,
+                                    const struct enroll_credential_rec *r, struct err *e);
+    int (*enroll_credential_get)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                                 const char *id, struct enroll_credential_rec **out, struct err *e);
+    int (*enroll_credential_update)(struct store_tx *tx, const char *tenant,
+                                    const struct enroll_credential_rec *r, struct err *e);
+    int (*enroll_credential_list)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                                  struct enroll_credential_rec ***out, size_t *n, struct err *e);
+    int (*acme_account_insert)(struct store_tx *tx, const char *tenant,
+                               const struct acme_account_rec *r, struct err *e);
+    int (*acme_account_get)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                            const char *id, struct acme_account_rec **out, struct err *e);
+    int (*acme_account_by_key)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                               const char *thumbprint, struct acme_account_rec **out,
+                               struct err *e);
+    int (*acme_account_update)(struct store_tx *tx, const char *tenant,
+                               const struct acme_account_rec *r, struct err *e);
+    int (*acme_account_by_eab)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                               const char *kid, struct acme_account_rec ***out, size_t *n,
+                               struct err *e);
+    int (*acme_order_insert)(struct store_tx *tx, const char *tenant,
+                             const struct acme_order_rec *r, struct err *e);
+    int (*acme_order_get)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                          const char *id, struct acme_order_rec **out, struct err *e);
+    int (*acme_order_update)(struct store_tx *tx, const char *tenant,
+                             const struct acme_order_rec *r, struct err *e);
+    int (*acme_order_list)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                           const char *account, int limit, int offset, struct acme_order_rec ***out,
+                           size_t *n, struct err *e);
+    int (*acme_authz_insert)(struct store_tx *tx, const char *tenant,
+                             const struct acme_authz_rec *r, struct err *e);
+    int (*acme_authz_get)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                          const char *id, struct acme_authz_rec **out, struct err *e);
+    int (*acme_authz_update)(struct store_tx *tx, const char *tenant,
+                             const struct acme_authz_rec *r, struct err *e);
+    int (*acme_authz_reusable)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                               const char *account, const char *ident_type, const char *ident_value,
+                               int wildcard, int64_t until, struct acme_authz_rec **out,
+                               struct err *e);
+    int (*acme_authz_stalled)(struct store_tx *tx, const char *tenant, int64_t before, int limit,
+                              struct acme_authz_rec ***out, size_t *n, struct err *e);
+    int (*acme_nonce_use)(struct store_tx *tx, const char *tenant, const char *nonce,
+                          int64_t expires, struct err *e);
+    int (*acme_prune)(struct store_tx *tx, const char *tenant, int64_t before, int64_t *n,
+                      struct err *e);
+    int (*acme_nonce_prune)(struct store_tx *tx, const char *tenant, int64_t before, int64_t *n,
+                            struct err *e);
+    int (*secret_get_or_put)(struct store_tx *tx, const char *tenant, const char *name,
+                             const char *value, char **out, struct err *e);
+    int (*renewal_window_put)(struct store_tx *tx, const char *tenant,
+                              const struct renewal_window_rec *r, struct err *e);
+    int (*renewal_window_get)(struct store_tx *tx, const char *tenant, const char *serial,
+                              struct renewal_window_rec **out, struct err *e);
 };
 
 /* Every backend's store and tx structs begin with their ops pointer. */

@@ -1048,8 +1048,8 @@ int svc_renewal_window(struct svc *s, const char *tenant, const char *serial, in
 
 /* An endpoint's settings (enroll_endpoint_rec.settings, parsed; strings owned). */
 struct svc_enroll_settings {
-    int auth;                                  /* SVC_ENROLL_AUTH_* (default both) */
-    char *client_cas[SVC_ENROLL_CAS_MAX];      /* CAs of the tenant (default: the endpoint's) */
+    int auth;                             /* SVC_ENROLL_AUTH_* (default both) */
+    char *client_cas[SVC_ENROLL_CAS_MAX]; /* CAs of the tenant (default: the endpoint's) */
     int nclient_cas;
     int retry_after; /* seconds a client waits while its request awaits approval (60) */
 };

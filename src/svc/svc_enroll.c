@@ -112,8 +112,8 @@ static int ca_active(struct store_tx *tx, const char *tenant, const char *name, 
 }
 
 /* 0 if profile is a leaf profile of tenant (in tx). */
-static int profile_leaf(struct svc *s, struct store_tx *tx, const char *tenant,
-                        const char *profile, struct err *e)
+static int profile_leaf(struct svc *s, struct store_tx *tx, const char *tenant, const char *profile,
+                        struct err *e)
 {
     int version, ca;
     struct profile *p = svc_profile_load(s, tx, tenant, profile, &version, e);
@@ -132,9 +132,9 @@ static int profile_leaf(struct svc *s, struct store_tx *tx, const char *tenant,
 static int endpoint_audit(struct store_tx *tx, const struct actor *a,
                           const struct enroll_endpoint_rec *r, const char *action, struct err *e)
 {
-    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:o}", "protocol", r->protocol, "ca", r->ca,
-                          "profile", r->profile, "status", r->status, "settings",
-                          json_loads(r->settings, 0, NULL));
+    json_t *d =
+        json_pack("{s:s, s:s, s:s, s:s, s:o}", "protocol", r->protocol, "ca", r->ca, "profile",
+                  r->profile, "status", r->status, "settings", json_loads(r->settings, 0, NULL));
     char *detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
     int rc = svc_audit_ok(tx, r->tenant, a, action, r->name, detail, e);
 
@@ -195,8 +195,7 @@ static int endpoint_args_check(const struct svc_enroll_put *q, int create, struc
         return err_set(e, ERR_INVALID, "protocol: \"est\"");
     if (create && (q->ca == NULL || q->profile == NULL))
         return err_set(e, ERR_INVALID, "%s: required", q->ca ? "profile" : "ca");
-    if (q->status != NULL && strcmp(q->status, "active") != 0 &&
-        strcmp(q->status, "disabled") != 0)
+    if (q->status != NULL && strcmp(q->status, "active") != 0 && strcmp(q->status, "disabled") != 0)
         return err_set(e, ERR_INVALID, "status: active or disabled");
     return 0;
 }
@@ -316,8 +315,8 @@ json_t *svc_enroll_endpoint_json(const struct enroll_endpoint_rec *r)
 
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o}", "name", r->name,
                      "protocol", r->protocol, "ca", r->ca, "profile", r->profile, "status",
-                     r->status, "settings", json_loads(r->settings, 0, NULL), "label",
-                     r->name, "urls", urls, "created", svc_time_json(r->created), "updated",
+                     r->status, "settings", json_loads(r->settings, 0, NULL), "label", r->name,
+                     "urls", urls, "created", svc_time_json(r->created), "updated",
                      svc_time_json(r->updated));
 }
 
@@ -366,8 +365,8 @@ static int credential_audit(struct store_tx *tx, const struct actor *a,
                             const struct enroll_credential_rec *r, const char *action,
                             struct err *e)
 {
-    json_t *d = json_pack("{s:s, s:s, s:b, s:s}", "endpoint", r->endpoint, "id", r->id,
-                          "reusable", (int)r->reusable, "status", r->status);
+    json_t *d = json_pack("{s:s, s:s, s:b, s:s}", "endpoint", r->endpoint, "id", r->id, "reusable",
+                          (int)r->reusable, "status", r->status);
     char *detail = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS), *object;
     int rc;
 
@@ -504,7 +503,6 @@ int svc_enroll_credential_list(struct svc *s, const char *tenant, const char *en
 json_t *svc_enroll_credential_json(const struct enroll_credential_rec *r)
 {
     return json_pack("{s:s, s:s, s:b, s:s, s:I, s:o, s:o}", "id", r->id, "endpoint", r->endpoint,
-                     "reusable", (int)r->reusable, "status", r->status, "uses",
-                     (json_int_t)r->uses, "created", svc_time_json(r->created), "updated",
-                     svc_time_json(r->updated));
+                     "reusable", (int)r->reusable, "status", r->status, "uses", (json_int_t)r->uses,
+                     "created", svc_time_json(r->created), "updated", svc_time_json(r->updated));
 }

@@ -193,8 +193,8 @@ static int issued_by(struct svc *s, struct store_tx *tx, const char *tenant, con
  * its validity, good in the tenant's records (which must have it when
  * `known` is set); ERR_UNAUTHENTICATED saying why not.
  */
-static int device_cert(struct svc *s, const struct enroll_endpoint_rec *ep, char *const *cas,
-                       int n, int known, const unsigned char *der, size_t len, struct device *d,
+static int device_cert(struct svc *s, const struct enroll_endpoint_rec *ep, char *const *cas, int n,
+                       int known, const unsigned char *der, size_t len, struct device *d,
                        struct err *e)
 {
     const unsigned char *p = der;
@@ -215,10 +215,10 @@ static int device_cert(struct svc *s, const struct enroll_endpoint_rec *ep, char
         found = issued_by(s, tx, ep->tenant, cas[i], d->cert);
     serial = serial_hex(X509_get0_serialNumber(d->cert));
     if (!found)
-        err_set(e, ERR_UNAUTHENTICATED, "client certificate: not issued by a CA the endpoint trusts");
-    else if (serial == NULL ||
-             (store_cert_get(tx, ep->tenant, serial, &d->old, e) != 0 &&
-              (known || e->kind != ERR_NOT_FOUND)))
+        err_set(e, ERR_UNAUTHENTICATED,
+                "client certificate: not issued by a CA the endpoint trusts");
+    else if (serial == NULL || (store_cert_get(tx, ep->tenant, serial, &d->old, e) != 0 &&
+                                (known || e->kind != ERR_NOT_FOUND)))
         err_set(e, ERR_UNAUTHENTICATED, "client certificate: not one of the tenant's");
     else if (d->old != NULL && strcmp(d->old->status, "good") != 0)
         err_set(e, ERR_UNAUTHENTICATED, "client certificate: %s", d->old->status);

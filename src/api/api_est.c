@@ -1,7 +1,7 @@
 /*
  * api_est.c — the transport of EST (RFC 7030, RFC 8951) on the API listener
  * (TLS, as RFC 7030 §3.3 asks): /.well-known/est/<tenant>~<endpoint>/<op>
- * and /t/<tenant>/.well-known/est/<endpoint>/<op> (docs/api.md "EST").  The
+ * and /est/<tenant>/<endpoint>/.well-known/est/<op> (docs/api.md "EST").  The
  * body goes to the EST module (src/est) and the enrollment to svc
  * (svc_est.c); their answers become HTTP here.  Nothing else happens here.
  *

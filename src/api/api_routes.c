@@ -22,9 +22,9 @@
 #define JOSE      "application/jose+json"
 #define ACME_BODY (64 * KB) /* ACME_JWS_BODY_MAX */
 
-/* EST (RFC 7030): /.well-known/est/<tenant>~<endpoint>/..., or under the tenant's prefix */
+/* EST (RFC 7030): /.well-known/est/<tenant>~<endpoint>/<op>, or after a prefix naming both */
 #define EST      "/.well-known/est/{label}"
-#define EST_T    "/t/{tenant}/.well-known/est/{endpoint}"
+#define EST_T    "/est/{tenant}/{endpoint}/.well-known/est"
 #define PKCS10   "application/pkcs10"
 #define EST_BODY (64 * KB) /* EST_BODY_MAX */
 #define EST_ROUTES(P)                                                                              \

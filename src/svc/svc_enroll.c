@@ -310,8 +310,8 @@ int svc_enroll_endpoint_list(struct svc *s, const char *tenant, struct enroll_en
 json_t *svc_enroll_endpoint_json(const struct enroll_endpoint_rec *r)
 {
     json_t *urls = json_pack("{s:o, s:o}", "well_known",
-                             json_sprintf("/.well-known/est/%s~%s", r->tenant, r->name), "tenant",
-                             json_sprintf("/t/%s/.well-known/est/%s", r->tenant, r->name));
+                             json_sprintf("/.well-known/est/%s~%s", r->tenant, r->name), "prefix",
+                             json_sprintf("/est/%s/%s/.well-known/est", r->tenant, r->name));
 
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o}", "name", r->name,
                      "protocol", r->protocol, "ca", r->ca, "profile", r->profile, "status",

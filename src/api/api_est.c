@@ -64,11 +64,16 @@ static void respond_err(struct http_request *req, struct http_response *resp, co
     }
 }
 
-/* The tenant and endpoint the path names (caller frees both); -1 if it names none. */
-static int target_of(struct http_request *req, char **tenant, char **endpoint)
+/*
+ * The tenant and endpoint the path names (caller frees both), or without a
+ * label est_default_endpoint's; -1 if it names none.
+ */
+static int target_of(struct api *api, struct http_request *req, char **tenant, char **endpoint)
 {
     const char *t = http_param(req, "tenant"), *label = http_param(req, "label"), *tilde;
 
+    if (t == NULL && label == NULL)
+        label = api->est_default;
     if (t != NULL && http_param(req, "endpoint") != NULL) {
         *tenant = xstrdup(t);
         *endpoint = xstrdup(http_param(req, "endpoint"));
@@ -188,7 +193,7 @@ void api_est(void *app, struct http_request *req, struct http_response *resp)
     int rc = -1;
 
     err_clear(&e);
-    if (op == EST_OP_NONE || target_of(req, &tenant, &endpoint) != 0) {
+    if (op == EST_OP_NONE || target_of(api, req, &tenant, &endpoint) != 0) {
         respond_text(resp, 404, "no such EST endpoint");
         return;
     }

@@ -60,6 +60,7 @@ static const struct http_route routes[] = {
     /* EST (RFC 7030): authenticated by Basic credentials or the TLS client certificate */
     EST_ROUTES(EST),
     EST_ROUTES(EST_T),
+    EST_ROUTES("/.well-known/est"), /* est_default_endpoint, if set */
 
     {"POST", "/api/v1/tenants", JSON, "system", SMALL, api_tenant_create},
     {"GET", "/api/v1/tenants", NULL, "system", 0, api_tenant_list},

@@ -7,7 +7,8 @@
  *
  * Errors are text/plain reasons (RFC 7030 §4.2.3): 400 bad input, 401 (with
  * WWW-Authenticate: Basic) no or wrong credentials, 403 refused, 404 no such
- * endpoint, 501 for fullcmc, 503 with Retry-After when busy.
+ * endpoint, 501 for fullcmc, 503 with Retry-After when busy.  serverkeygen's
+ * key is made by the signer (svc_est.c); it passes here on its way out only.
  */
 #include "api/api_internal.h"
 
@@ -183,6 +184,43 @@ static int enroll(struct api *api, struct http_request *req, const char *tenant,
     return rc;
 }
 
+/* serverkeygen: the key the signer made and its certificate, multipart (RFC 7030 §4.4.2). */
+static int serverkeygen(struct api *api, struct http_request *req, const char *tenant,
+                        const char *endpoint, struct http_response *resp, struct err *e)
+{
+    const char *auth = http_header(req, "Authorization");
+    struct svc_est_client c = {.cert = req->client_cert, .cert_len = req->client_cert_len};
+    struct svc_est_result res = {0};
+    char *user = NULL, *password = NULL, *body = NULL, *ctype = NULL;
+    unsigned char *csr = NULL;
+    size_t csr_len = 0, len = 0;
+    int rc = -1;
+
+    if (auth != NULL && est_basic_parse(auth, &user, &password, e) != 0)
+        return -1;
+    c.user = user;
+    c.password = password;
+    if (est_body_decode(req->body, req->body_len, &csr, &csr_len, e) == 0 &&
+        svc_est_serverkeygen(api->svc, tenant, endpoint, &c, csr, csr_len, &res, e) == 0 &&
+        est_serverkeygen_answer(res.key, res.key_len, res.der, res.der_len, &body, &len, &ctype,
+                                e) == 0) {
+        http_respond(resp, 200, ctype, body, len);
+        http_add_header(resp, "Cache-Control", "no-store");
+        rc = 0;
+    }
+    if (body != NULL)
+        secure_zero(body, len);
+    if (password != NULL)
+        secure_zero(password, strlen(password));
+    free(body);
+    free(ctype);
+    free(user);
+    free(password);
+    free(csr);
+    svc_est_result_clear(&res);
+    return rc;
+}
+
 void api_est(void *app, struct http_request *req, struct http_response *resp)
 {
     struct api *api = app;
@@ -210,8 +248,11 @@ void api_est(void *app, struct http_request *req, struct http_response *resp)
         case EST_OP_SIMPLEREENROLL:
             rc = enroll(api, req, tenant, endpoint, op == EST_OP_SIMPLEREENROLL, resp, &e);
             break;
-        default:
-            respond_text(resp, 501, "not implemented here: use simpleenroll");
+        case EST_OP_SERVERKEYGEN:
+            rc = serverkeygen(api, req, tenant, endpoint, resp, &e);
+            break;
+        default: /* fullcmc */
+            respond_text(resp, 501, "full CMC is not served here: use simpleenroll");
             rc = 0;
             break;
         }

@@ -5,6 +5,7 @@
  */
 #include "est/est.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,4 +239,35 @@ out:
     sk_ASN1_OBJECT_pop_free(sk, ASN1_OBJECT_free);
     ERR_clear_error();
     return rc;
+}
+
+int est_serverkeygen_answer(const unsigned char *key, size_t key_len, const unsigned char *cert,
+                            size_t cert_len, char **body, size_t *len, char **content_type,
+                            struct err *e)
+{
+    unsigned char rnd[12];
+    char *hex, *k64 = NULL, *c64 = NULL;
+    size_t klen = 0, clen = 0;
+    int n;
+
+    if (random_bytes(rnd, sizeof(rnd)) != 0)
+        return err_set(e, ERR_INTERNAL, "serverkeygen: no randomness for the boundary");
+    if (est_certs_only(cert, cert_len, &c64, &clen, e) != 0)
+        return -1;
+    base64_line(key, key_len, &k64, &klen);
+    hex = hex_encode(rnd, sizeof(rnd));
+    n = asprintf(body,
+                 "--est-%s\r\nContent-Type: application/pkcs8\r\n\r\n%s\r\n"
+                 "--est-%s\r\nContent-Type: application/pkcs7-mime; smime-type=certs-only\r\n"
+                 "\r\n%s\r\n--est-%s--\r\n",
+                 hex, k64, hex, c64, hex);
+    if (n < 0)
+        abort(); /* out of memory */
+    *len = (size_t)n;
+    *content_type = xasprintf("multipart/mixed; boundary=est-%s", hex);
+    secure_zero(k64, klen);
+    free(k64);
+    free(c64);
+    free(hex);
+    return 0;
 }

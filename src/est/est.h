@@ -61,4 +61,16 @@ int est_certs_only(const unsigned char *der, size_t der_len, char **out, size_t 
  */
 int est_csrattrs(const char *const *oids, size_t n, char **out, size_t *len, struct err *e);
 
+/*
+ * The serverkeygen answer (RFC 7030 §4.4.2): a multipart/mixed body of two
+ * parts, the private key (application/pkcs8, the PKCS#8 DER key) and the
+ * certificate (certs-only of cert, DER), each one line of base64 without a
+ * Content-Transfer-Encoding field (RFC 8951).  *body (caller frees, wiping
+ * it: it holds the key) and *len; *content_type (caller frees) names the
+ * boundary.  -1 with e if cert is not a certificate or no randomness.
+ */
+int est_serverkeygen_answer(const unsigned char *key, size_t key_len, const unsigned char *cert,
+                            size_t cert_len, char **body, size_t *len, char **content_type,
+                            struct err *e);
+
 #endif

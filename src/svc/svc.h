@@ -369,21 +369,22 @@ struct ca_create {
  */
 struct svc_op {
     enum svc_op_kind kind;
-    const char *ca;          /* issue, keygen: the issuing CA */
-    const char *profile;     /* issue, keygen */
-    const char *entity;      /* issue, keygen: an end entity of the tenant, or NULL */
-    long validity_days;      /* issue, keygen: 0 = the profile's default */
-    const char *csr;         /* issue; renew (NULL: the same key again): PEM, or DER */
-    size_t csr_len;          /* 0: strlen(csr) */
-    const char *subject;     /* keygen: "/CN=..." */
-    const json_t *sans;      /* keygen: array of strings, or NULL */
-    const char *key_type;    /* keygen: NULL = ec-p256 */
-    const char *password;    /* keygen: the PKCS#12's (never stored, not part of svc_op_hash) */
-    const char *serial;      /* renew, revoke, suspend, reinstate */
-    int reason;              /* revoke: RFC 5280 CRLReason (not certificateHold) */
-    int64_t invalidity_date; /* revoke: 0 = none */
-    struct ca_create ca_req; /* ca.create */
-    const char *principal;   /* role.bind: the principal, of principal_tenant */
+    const char *ca;       /* issue, keygen: the issuing CA */
+    const char *profile;  /* issue, keygen */
+    const char *entity;   /* issue, keygen: an end entity of the tenant, or NULL */
+    long validity_days;   /* issue, keygen: 0 = the profile's default */
+    const char *csr;      /* issue; renew (NULL: the same key again): PEM, or DER */
+    size_t csr_len;       /* 0: strlen(csr) */
+    const char *subject;  /* keygen: "/CN=..." */
+    const json_t *sans;   /* keygen: array of strings, or NULL */
+    const char *key_type; /* keygen: NULL = ec-p256 */
+    const char *password; /* keygen: the PKCS#12's (never stored, not part of svc_op_hash) */
+    int pkcs8; /* keygen: names from csr, the key handed out as PKCS#8 (EST serverkeygen) */
+    const char *serial;           /* renew, revoke, suspend, reinstate */
+    int reason;                   /* revoke: RFC 5280 CRLReason (not certificateHold) */
+    int64_t invalidity_date;      /* revoke: 0 = none */
+    struct ca_create ca_req;      /* ca.create */
+    const char *principal;        /* role.bind: the principal, of principal_tenant */
     const char *principal_tenant; /* role.bind: the tenant (default) or "_system" */
     const char *role;             /* role.bind */
 };
@@ -418,6 +419,8 @@ struct svc_outcome {
     struct binding_rec *binding; /* done: the role bound */
     unsigned char *pkcs12;       /* done, keygen: key, certificate and chain under the password */
     size_t pkcs12_len;
+    unsigned char *pkcs8; /* done, keygen with pkcs8: the key (unencrypted: wiped on clear) */
+    size_t pkcs8_len;
 };
 void svc_outcome_clear(struct svc_outcome *o);
 
@@ -1110,9 +1113,11 @@ struct svc_est_client {
 struct svc_est_result {
     unsigned char *der; /* the certificate (DER) */
     size_t der_len;
-    int pending;     /* 1: waiting for approval; come back after retry_after seconds */
-    int retry_after; /* seconds */
-    char *request;   /* the pending request's id */
+    int pending;        /* 1: waiting for approval; come back after retry_after seconds */
+    int retry_after;    /* seconds */
+    char *request;      /* the pending request's id */
+    unsigned char *key; /* serverkeygen: the key made by the signer, PKCS#8 DER (wiped on clear) */
+    size_t key_len;
 };
 void svc_est_result_clear(struct svc_est_result *r);
 /*
@@ -1135,6 +1140,14 @@ int svc_est_csrattrs(struct svc *s, const char *tenant, const char *endpoint, st
 int svc_est_enroll(struct svc *s, const char *tenant, const char *endpoint,
                    const struct svc_est_client *c, int reenroll, const unsigned char *csr,
                    size_t csr_len, struct svc_est_result *res, struct err *e);
+/*
+ * serverkeygen (RFC 7030 §4.4): as simpleenroll, but the signer makes the key
+ * (of the CSR key's type) and res->key is it, PKCS#8.  Under a workflow it
+ * is refused (ERR_CONFLICT): a waiting request would have to keep the key.
+ */
+int svc_est_serverkeygen(struct svc *s, const char *tenant, const char *endpoint,
+                         const struct svc_est_client *c, const unsigned char *csr, size_t csr_len,
+                         struct svc_est_result *res, struct err *e);
 
 /* ---- ACME protocol state (svc_acme.c), for the front end in src/acme ---- */
 

@@ -40,6 +40,9 @@ void svc_est_result_clear(struct svc_est_result *r)
 {
     if (r == NULL)
         return;
+    if (r->key != NULL)
+        secure_zero(r->key, r->key_len);
+    free(r->key);
     free(r->der);
     free(r->request);
     memset(r, 0, sizeof(*r));
@@ -422,17 +425,22 @@ out:
 
 /* ---- enrollment ---------------------------------------------------------------------- */
 
+enum mode { MODE_ENROLL, MODE_REENROLL, MODE_KEYGEN };
+
 static int submit(struct svc *s, const struct enroll_endpoint_rec *ep,
-                  const struct svc_enroll_settings *st, const struct device *d, int reenroll,
+                  const struct svc_enroll_settings *st, const struct device *d, enum mode mode,
                   const unsigned char *csr, size_t csr_len, const char *key,
                   struct svc_est_result *res, struct err *e)
 {
-    struct svc_op op = {.kind = reenroll ? SVC_OP_CERT_RENEW : SVC_OP_CERT_ISSUE,
+    static const enum svc_op_kind kinds[] = {SVC_OP_CERT_ISSUE, SVC_OP_CERT_RENEW,
+                                             SVC_OP_CERT_KEYGEN};
+    struct svc_op op = {.kind = kinds[mode],
                         .ca = ep->ca,
                         .profile = ep->profile,
-                        .serial = reenroll ? d->old->serial : NULL,
+                        .serial = mode == MODE_REENROLL ? d->old->serial : NULL,
                         .csr = (const char *)csr,
-                        .csr_len = csr_len};
+                        .csr_len = csr_len,
+                        .pkcs8 = mode == MODE_KEYGEN};
     struct svc_outcome out = {0};
     struct actor a;
     int once = d->cred != NULL && !d->cred->reusable, rc;
@@ -456,15 +464,22 @@ static int submit(struct svc *s, const struct enroll_endpoint_rec *ep,
         res->der = out.cert->der;
         res->der_len = out.cert->der_len;
         out.cert->der = NULL;
+        res->key = out.pkcs8;
+        res->key_len = out.pkcs8_len;
+        out.pkcs8 = NULL;
     }
     svc_outcome_clear(&out);
     return rc;
 }
 
-int svc_est_enroll(struct svc *s, const char *tenant, const char *endpoint,
-                   const struct svc_est_client *c, int reenroll, const unsigned char *csr,
+/* simpleenroll, simplereenroll or serverkeygen (no approval: nothing to collect later). */
+static int est_run(struct svc *s, const char *tenant, const char *endpoint,
+                   const struct svc_est_client *c, enum mode mode, const unsigned char *csr,
                    size_t csr_len, struct svc_est_result *res, struct err *e)
 {
+    static const char *const actions[] = {"est.simpleenroll", "est.simplereenroll",
+                                          "est.serverkeygen"};
+    int reenroll = mode == MODE_REENROLL;
     struct enroll_endpoint_rec *ep = NULL;
     struct svc_enroll_settings st = {0};
     struct device d = {0};
@@ -484,12 +499,11 @@ int svc_est_enroll(struct svc *s, const char *tenant, const char *endpoint,
         (reenroll && csr_same_names(&req, d.cert, e) != 0)) {
         struct actor a;
         device_actor(&d, &a);
-        svc_audit_refusal(s, tenant, &a, reenroll ? "est.simplereenroll" : "est.simpleenroll",
-                          endpoint, e);
+        svc_audit_refusal(s, tenant, &a, actions[mode], endpoint, e);
         goto out;
     }
-    key = enroll_key(ep->name, d.id, req.pubkey);
-    if ((got = collect(s, tenant, key, st.retry_after, res, &filed, e)) != 0) {
+    key = mode == MODE_KEYGEN ? NULL : enroll_key(ep->name, d.id, req.pubkey);
+    if (key != NULL && (got = collect(s, tenant, key, st.retry_after, res, &filed, e)) != 0) {
         rc = got > 0 ? 0 : -1;
         goto out;
     }
@@ -498,7 +512,7 @@ int svc_est_enroll(struct svc *s, const char *tenant, const char *endpoint,
         svc_audit_unproven(s, tenant, &anon, "est.refused", endpoint, e);
         goto out;
     }
-    rc = submit(s, ep, &st, &d, reenroll, csr, csr_len, filed ? NULL : key, res, e);
+    rc = submit(s, ep, &st, &d, mode, csr, csr_len, filed ? NULL : key, res, e);
 out:
     free(key);
     issue_request_clear(&req);
@@ -506,4 +520,19 @@ out:
     svc_enroll_settings_clear(&st);
     enroll_endpoint_rec_free(ep);
     return rc;
+}
+
+int svc_est_enroll(struct svc *s, const char *tenant, const char *endpoint,
+                   const struct svc_est_client *c, int reenroll, const unsigned char *csr,
+                   size_t csr_len, struct svc_est_result *res, struct err *e)
+{
+    return est_run(s, tenant, endpoint, c, reenroll ? MODE_REENROLL : MODE_ENROLL, csr, csr_len,
+                   res, e);
+}
+
+int svc_est_serverkeygen(struct svc *s, const char *tenant, const char *endpoint,
+                         const struct svc_est_client *c, const unsigned char *csr, size_t csr_len,
+                         struct svc_est_result *res, struct err *e)
+{
+    return est_run(s, tenant, endpoint, c, MODE_KEYGEN, csr, csr_len, res, e);
 }

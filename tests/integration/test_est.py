@@ -232,7 +232,7 @@ def test_curl_cacerts_csrattrs_enroll_and_renew(server):
                         f"{user}:{secret}", data=base64.b64encode(der2))
     assert status == 401 and h["www-authenticate"].startswith("Basic"), h
     assert cert_count(server) == before
-    # fullcmc is not served; serverkeygen is answered (see its test) or 501.
+    # fullcmc is not served.
     status, _, _ = curl(server, urls(server)[0] + "/fullcmc", "--user", f"{user}:{secret}",
                         data=b"MAA=", ctype="application/pkcs7-mime")
     assert status == 501
@@ -324,6 +324,50 @@ def test_a_client_certificate_of_another_ca_or_revoked_is_refused(server):
     assert cert_count(server) == before
 
 
+def multipart_parts(headers, body):
+    """The parts of a multipart/mixed answer: [(content type, bytes)]."""
+    import email
+    msg = email.message_from_bytes(b"Content-Type: " + headers["content-type"].encode() +
+                                   b"\r\n\r\n" + body)
+    assert msg.is_multipart(), headers
+    return [(part.get_content_type(), part.get_payload(decode=False).strip().encode())
+            for part in msg.get_payload()]
+
+
+def test_serverkeygen_key_made_by_the_signer_with_its_certificate(server):
+    user, secret = credential(server)
+    der, _ = csr_der("keygen.example.com")
+    before = cert_count(server)
+    status, h, body = curl(server, urls(server)[1] + "/serverkeygen", "--user",
+                           f"{user}:{secret}", data=base64.b64encode(der))
+    assert status == 200, body
+    assert h["content-type"].startswith("multipart/mixed; boundary="), h
+    assert "content-transfer-encoding" not in h and h["cache-control"] == "no-store"
+    parts = multipart_parts(h, body)
+    assert [t for t, _ in parts] == ["application/pkcs8", "application/pkcs7-mime"], parts
+    key_der = base64.b64decode(parts[0][1])
+    # openssl reads it as an unencrypted PKCS#8 PrivateKeyInfo.
+    p = subprocess.run(["openssl", "pkey", "-inform", "DER", "-noout", "-text"], input=key_der,
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0 and b"Private-Key" in p.stdout, p.stderr
+    key = serialization.load_der_private_key(key_der, None)
+    (cert,) = certs_of(parts[1][1])
+    assert_issued_as_rest(server, cert, "keygen.example.com")
+    assert cert.public_key().public_numbers() == key.public_key().public_numbers()
+    assert cert_count(server) == before + 1
+    assert any(e["action"] == "cert.keygen" and e["actor"] == f"est:dev/{user}"
+               for e in server.audit())
+    # The key of the CSR is not the certificate's.
+    assert cert.public_key().public_bytes(serialization.Encoding.DER,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo) != \
+        x509.load_der_x509_csr(der).public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    # Wrong credentials: nothing is made.
+    status, _, _ = curl(server, urls(server)[1] + "/serverkeygen", "--user", f"{user}:x",
+                        data=base64.b64encode(der))
+    assert status == 401 and cert_count(server) == before + 1
+
+
 # ---- approvals -----------------------------------------------------------------------------
 
 
@@ -370,6 +414,11 @@ def test_curl_enrollment_under_approval_is_collected_once_approved(server, offic
     assert status == 200, body
     (cert,) = certs_of(body)
     assert_issued_as_rest(server, cert, "held.example.com")
+    # serverkeygen is never held for approval (the request would have to keep the key).
+    user2, secret2 = credential(server)
+    status, _, body3 = curl(server, urls(server)[0] + "/serverkeygen", "--user",
+                            f"{user2}:{secret2}", data=base64.b64encode(again))
+    assert status == 400 and b"approval" in body3, body3
     # Asked again, the same certificate (not a second one).
     status, _, body2 = curl(server, url, "--user", f"{user}:{secret}", data=base64.b64encode(der))
     assert status == 200 and certs_of(body2)[0].serial_number == cert.serial_number

@@ -38,10 +38,19 @@ int svc_enroll_settings_parse(const json_t *o, const char *ca, struct svc_enroll
     const json_t *retry = json_object_get(o, "retry_after"), *v;
     size_t i;
 
+    const char *key;
+    json_t *value;
+
     memset(st, 0, sizeof(*st));
     st->retry_after = RETRY_AFTER_DEFAULT;
     if (o != NULL && !json_is_object(o))
         return err_set(e, ERR_INVALID, "settings: a JSON object");
+    json_object_foreach((json_t *)o, key, value)
+    {
+        if (strcmp(key, "auth") != 0 && strcmp(key, "client_cas") != 0 &&
+            strcmp(key, "retry_after") != 0)
+            return err_set(e, ERR_INVALID, "%.64s: not a setting of an enrollment endpoint", key);
+    }
     if (auth == NULL) {
         st->auth = SVC_ENROLL_AUTH_BASIC | SVC_ENROLL_AUTH_CERT;
     } else if (!json_is_array(auth) || json_array_size(auth) == 0) {

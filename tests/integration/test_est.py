@@ -164,7 +164,9 @@ def test_endpoints_and_credentials_are_a_tenant_admins_and_audited(server):
                          ({"name": "x", "ca": "issuing", "profile": "tls-server",
                            "auth": ["magic"]}, 400),
                          ({"name": "x", "ca": "issuing", "profile": "tls-server",
-                           "protocol": "cmp"}, 400)]:
+                           "protocol": "cmp"}, 400),
+                         ({"name": "x", "ca": "issuing", "profile": "tls-server",
+                           "colour": "red"}, 400)]:
         server.api("POST", "/enroll/endpoints", body, expect=status)
     assert "x" not in [e["name"] for e in server.api("GET", "/enroll/endpoints")["endpoints"]]
     actions = [e["action"] for e in server.audit()]

@@ -26,6 +26,7 @@
  */
 #include "svc/svc_internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,69 @@
 #include <openssl/x509v3.h>
 
 static const char *const requester_role[] = {"requester"};
+
+/* ---- the verification cache of Basic credentials ------------------------------------ */
+
+/*
+ * argon2id costs ~20 ms and ~19 MiB a run: a device's credential that
+ * verified is remembered (node-locally, by SHA-256 of endpoint, user and
+ * password and tenant, with the hash it verified against) for CACHE_TTL seconds, as
+ * bearer tokens are (svc_auth.c).  The credential's row is still read for
+ * every request: a revoked or used credential is refused at once.
+ */
+#define CACHE_SLOTS 256
+#define CACHE_TTL   60
+
+struct cache_slot {
+    unsigned char key[32];
+    char *encoded;
+    int64_t until;
+};
+static struct cache_slot cache[CACHE_SLOTS];
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void cache_key(const char *tenant, const char *endpoint, const char *user,
+                      const char *password, unsigned char md[32])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned int n = 0;
+
+    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(ctx, tenant, strlen(tenant) + 1) != 1 ||
+        EVP_DigestUpdate(ctx, endpoint, strlen(endpoint) + 1) != 1 ||
+        EVP_DigestUpdate(ctx, user, strlen(user) + 1) != 1 ||
+        EVP_DigestUpdate(ctx, password, strlen(password)) != 1 ||
+        EVP_DigestFinal_ex(ctx, md, &n) != 1)
+        abort(); /* SHA-256 of bytes in memory does not fail */
+    EVP_MD_CTX_free(ctx);
+}
+
+/* Whether the secret verified against encoded within CACHE_TTL (else runs argon2id). */
+static int secret_verify(const char *tenant, const char *endpoint, const char *user,
+                         const char *password, const char *encoded)
+{
+    unsigned char md[32];
+    struct cache_slot *c;
+    int hit;
+
+    cache_key(tenant, endpoint, user, password, md);
+    c = &cache[(md[0] << 8 | md[1]) % CACHE_SLOTS];
+    pthread_mutex_lock(&cache_lock);
+    hit = c->encoded != NULL && c->until > time_now() && memcmp(c->key, md, 32) == 0 &&
+          strcmp(c->encoded, encoded) == 0;
+    pthread_mutex_unlock(&cache_lock);
+    if (hit)
+        return 1;
+    if (!svc_token_secret_verify(encoded, password))
+        return 0;
+    pthread_mutex_lock(&cache_lock);
+    free(c->encoded);
+    memcpy(c->key, md, 32);
+    c->encoded = xstrdup(encoded);
+    c->until = time_now() + CACHE_TTL;
+    pthread_mutex_unlock(&cache_lock);
+    return 1;
+}
 
 void svc_est_result_clear(struct svc_est_result *r)
 {
@@ -163,7 +227,7 @@ static int device_basic(struct svc *s, const struct enroll_endpoint_rec *ep, con
     store_rollback(tx);
     if (rc != 0)
         return err_set(e, ERR_UNAUTHENTICATED, "credential: unknown user or wrong password");
-    if (!svc_token_secret_verify(d->cred->secret_hash, password))
+    if (!secret_verify(ep->tenant, ep->name, user, password, d->cred->secret_hash))
         return err_set(e, ERR_UNAUTHENTICATED, "credential: unknown user or wrong password");
     if (strcmp(d->cred->status, "revoked") == 0)
         return err_set(e, ERR_UNAUTHENTICATED, "credential %s: revoked", user);

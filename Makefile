@@ -53,7 +53,7 @@ unit_mod   = $(word 2,$(subst _, ,$(notdir $(1))))
 libs_of    = $(foreach m,$(1),$($(m)_LIB))
 
 .DELETE_ON_ERROR:
-.PHONY: all bins man completion install FORCE deps-run unit unit-bins fuzz-bins unit-pg test check run deps asan p11-failover-loop fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench bench-acme
+.PHONY: all bins man completion install FORCE deps-run unit unit-bins fuzz-bins unit-pg test check run deps asan p11-failover-loop fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench bench-acme bench-est
 all: bins
 bins: $(BUILD)/vouchd $(BUILD)/vouch
 
@@ -250,7 +250,7 @@ fuzz-smoke: $(FUZZ_BIN)
 	    fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1; then tail -60 build-fuzz/$$n.log; exit 1; fi; \
 	    tail -1 build-fuzz/$$n.log; done
 
-bench: bins $(BUILD)/bench/sign_rate $(BUILD)/bench/acme_load
+bench: bins $(BUILD)/bench/sign_rate $(BUILD)/bench/acme_load $(BUILD)/bench/est_load
 	./scripts/install-deps.sh --bench
 	./bench/issue.sh
 	./bench/ocsp.sh
@@ -258,6 +258,7 @@ bench: bins $(BUILD)/bench/sign_rate $(BUILD)/bench/acme_load
 	./bench/tsa.sh
 	./bench/hsm.sh
 	./bench/acme.sh
+	./bench/est.sh
 	./bench/cluster.sh
 
 # The ACME benchmark alone (vouchd beside pebble; lego and bench/acme_load).
@@ -271,6 +272,13 @@ $(BUILD)/bench/sign_rate: bench/sign_rate.c $(call libs_of,keys lib)
 
 # The ACME load generator (bench/acme.sh): libcurl, OpenSSL and jansson only.
 $(BUILD)/bench/acme_load: bench/acme_load.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+# EST simpleenroll beside REST issuance (bench/est.sh) and its load generator.
+bench-est: bins $(BUILD)/bench/est_load
+	./bench/est.sh
+$(BUILD)/bench/est_load: bench/est_load.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 

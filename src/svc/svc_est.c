@@ -364,19 +364,23 @@ static int csr_same_names(const struct issue_request *r, X509 *old, struct err *
     return same;
 }
 
-/* "est-" and 40 hex digits of SHA-256 over the endpoint, the actor and the CSR's key. */
-static char *enroll_key(const char *endpoint, const char *actor, EVP_PKEY *pub)
+/*
+ * "est-" and 40 hex digits of SHA-256 over the endpoint, the actor and the
+ * CSR's public key bits (as the CSR gave them: no encoder of OpenSSL runs).
+ */
+static char *enroll_key(const char *endpoint, const char *actor, const struct issue_request *r)
 {
-    unsigned char *spki = NULL, md[EVP_MAX_MD_SIZE];
+    unsigned char md[EVP_MAX_MD_SIZE], *spki = NULL;
     unsigned int mdlen = 0;
-    int n = i2d_PUBKEY(pub, &spki);
+    int n = r->spki_bits != NULL ? r->spki_bits_len : i2d_PUBKEY(r->pubkey, &spki);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     char *hex, *key;
 
     if (n <= 0 || ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
         EVP_DigestUpdate(ctx, endpoint, strlen(endpoint) + 1) != 1 ||
         EVP_DigestUpdate(ctx, actor, strlen(actor) + 1) != 1 ||
-        EVP_DigestUpdate(ctx, spki, (size_t)n) != 1 || EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
+        EVP_DigestUpdate(ctx, r->spki_bits != NULL ? r->spki_bits : spki, (size_t)n) != 1 ||
+        EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
         abort(); /* SHA-256 of bytes in memory does not fail */
     EVP_MD_CTX_free(ctx);
     OPENSSL_free(spki);
@@ -516,9 +520,6 @@ static int submit(struct svc *s, const struct enroll_endpoint_rec *ep,
     if (rc != 0 && once) {
         struct err ignored;
         (void)credential_move(s, d->cred, "used", "active", -1, &ignored);
-    } else if (rc == 0 && d->cred != NULL && !once) {
-        struct err ignored;
-        (void)credential_move(s, d->cred, NULL, d->cred->status, 1, &ignored);
     }
     if (rc == 0 && out.pending) {
         res->pending = 1;
@@ -566,7 +567,7 @@ static int est_run(struct svc *s, const char *tenant, const char *endpoint,
         svc_audit_refusal(s, tenant, &a, actions[mode], endpoint, e);
         goto out;
     }
-    key = mode == MODE_KEYGEN ? NULL : enroll_key(ep->name, d.id, req.pubkey);
+    key = mode == MODE_KEYGEN ? NULL : enroll_key(ep->name, d.id, &req);
     if (key != NULL && (got = collect(s, tenant, key, st.retry_after, res, &filed, e)) != 0) {
         rc = got > 0 ? 0 : -1;
         goto out;

@@ -908,7 +908,7 @@ struct enroll_credential_rec {
     char *secret_hash; /* argon2id (svc_token_secret_hash) */
     int64_t reusable;  /* 0: one enrollment, then "used" */
     char *status;      /* "active", "used", "revoked" */
-    int64_t uses;      /* enrollments made with it */
+    int64_t uses;      /* one-time: 1 once used (reusable ones count nothing: no write each) */
     char *creators;    /* who made it: a JSON array as token_rec.creators */
     int64_t created, updated;
 };

@@ -56,6 +56,10 @@ struct cache_slot {
 };
 static struct cache_slot cache[CACHE_SLOTS];
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+/* At most VERIFY_MAX argon2id runs at once on a node (wrong passwords cost memory each). */
+#define VERIFY_MAX 4
+static pthread_cond_t verify_cond = PTHREAD_COND_INITIALIZER;
+static int verifying;
 
 static void cache_key(const char *tenant, const char *endpoint, const char *user,
                       const char *password, unsigned char md[32])
@@ -79,7 +83,7 @@ static int secret_verify(const char *tenant, const char *endpoint, const char *u
 {
     unsigned char md[32];
     struct cache_slot *c;
-    int hit;
+    int hit, ok;
 
     cache_key(tenant, endpoint, user, password, md);
     c = &cache[(md[0] << 8 | md[1]) % CACHE_SLOTS];
@@ -89,7 +93,17 @@ static int secret_verify(const char *tenant, const char *endpoint, const char *u
     pthread_mutex_unlock(&cache_lock);
     if (hit)
         return 1;
-    if (!svc_token_secret_verify(encoded, password))
+    pthread_mutex_lock(&cache_lock);
+    while (verifying >= VERIFY_MAX)
+        pthread_cond_wait(&verify_cond, &cache_lock);
+    verifying++;
+    pthread_mutex_unlock(&cache_lock);
+    ok = svc_token_secret_verify(encoded, password);
+    pthread_mutex_lock(&cache_lock);
+    verifying--;
+    pthread_cond_signal(&verify_cond);
+    pthread_mutex_unlock(&cache_lock);
+    if (!ok)
         return 0;
     pthread_mutex_lock(&cache_lock);
     free(c->encoded);

@@ -23,6 +23,47 @@ ASN1_ITEM_TEMPLATE(EST_CSRATTRS) = ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SEQUENCE_OF, 
                                                          ASN1_OBJECT)
     ASN1_ITEM_TEMPLATE_END(EST_CSRATTRS)
 
+    /*
+     * A degenerate SignedData (RFC 5652 §5.1, RFC 7030 §4.1.3 "certs-only"):
+     * version 1, no digest algorithms, encapsulated content id-data without
+     * content, the certificates, no signer.  The certificates are ANY, so that
+     * they are copied as they are stored rather than parsed (OpenSSL's PKCS7
+     * type would decode each certificate's key).
+     */
+    typedef struct {
+    ASN1_OBJECT *type;
+} EST_ENCAP;
+ASN1_SEQUENCE(EST_ENCAP) =
+    {
+        ASN1_SIMPLE(EST_ENCAP, type, ASN1_OBJECT),
+} static_ASN1_SEQUENCE_END(EST_ENCAP)
+
+        typedef struct {
+    ASN1_INTEGER *version;
+    STACK_OF(X509_ALGOR) * digests;
+    EST_ENCAP *encap;
+    STACK_OF(ASN1_TYPE) * certs;
+    STACK_OF(ASN1_TYPE) * signers;
+} EST_SIGNED;
+ASN1_SEQUENCE(EST_SIGNED) =
+    {
+        ASN1_SIMPLE(EST_SIGNED, version, ASN1_INTEGER),
+        ASN1_SET_OF(EST_SIGNED, digests, X509_ALGOR),
+        ASN1_SIMPLE(EST_SIGNED, encap, EST_ENCAP),
+        ASN1_IMP_SET_OF_OPT(EST_SIGNED, certs, ASN1_ANY, 0),
+        ASN1_SET_OF(EST_SIGNED, signers, ASN1_ANY),
+} static_ASN1_SEQUENCE_END(EST_SIGNED)
+
+        typedef struct {
+    ASN1_OBJECT *type;
+    EST_SIGNED *signed_data;
+} EST_CONTENT_INFO;
+ASN1_SEQUENCE(EST_CONTENT_INFO) =
+    {
+        ASN1_SIMPLE(EST_CONTENT_INFO, type, ASN1_OBJECT),
+        ASN1_EXP(EST_CONTENT_INFO, signed_data, EST_SIGNED, 0),
+} static_ASN1_SEQUENCE_END(EST_CONTENT_INFO)
+
         static const struct {
     const char *name;
     enum est_op op;
@@ -182,24 +223,29 @@ static void base64_line(const unsigned char *der, size_t n, char **out, size_t *
 
 int est_certs_only(const unsigned char *der, size_t der_len, char **out, size_t *len, struct err *e)
 {
-    PKCS7 *p7 = PKCS7_new();
+    EST_CONTENT_INFO *ci = (EST_CONTENT_INFO *)ASN1_item_new(ASN1_ITEM_rptr(EST_CONTENT_INFO));
     const unsigned char *p = der, *end = der + der_len;
     unsigned char *enc = NULL;
     int dlen, rc = -1;
 
-    if (p7 == NULL || PKCS7_set_type(p7, NID_pkcs7_signed) != 1 ||
-        PKCS7_content_new(p7, NID_pkcs7_data) != 1)
+    if (ci == NULL || (ci->type = OBJ_nid2obj(NID_pkcs7_signed)) == NULL ||
+        (ci->signed_data->encap->type = OBJ_nid2obj(NID_pkcs7_data)) == NULL ||
+        ASN1_INTEGER_set(ci->signed_data->version, 1) != 1 ||
+        (ci->signed_data->digests = sk_X509_ALGOR_new_null()) == NULL ||
+        (ci->signed_data->certs = sk_ASN1_TYPE_new_null()) == NULL ||
+        (ci->signed_data->signers = sk_ASN1_TYPE_new_null()) == NULL)
         abort(); /* out of memory */
+    /* Each certificate goes in as the DER it is (an ANY): no parse of its key, no re-encoding. */
     while (p < end) {
-        X509 *x = d2i_X509(NULL, &p, (long)(end - p));
-        if (x == NULL || PKCS7_add_certificate(p7, x) != 1) {
-            X509_free(x);
-            err_set(e, ERR_INTERNAL, "certs-only: a certificate does not parse");
+        ASN1_TYPE *t = d2i_ASN1_TYPE(NULL, &p, (long)(end - p));
+        if (t == NULL || t->type != V_ASN1_SEQUENCE ||
+            sk_ASN1_TYPE_push(ci->signed_data->certs, t) <= 0) {
+            ASN1_TYPE_free(t);
+            err_set(e, ERR_INTERNAL, "certs-only: a certificate is not a DER SEQUENCE");
             goto out;
         }
-        X509_free(x);
     }
-    if ((dlen = i2d_PKCS7(p7, &enc)) <= 0) {
+    if ((dlen = ASN1_item_i2d((ASN1_VALUE *)ci, &enc, ASN1_ITEM_rptr(EST_CONTENT_INFO))) <= 0) {
         err_set(e, ERR_INTERNAL, "certs-only: cannot encode");
         goto out;
     }
@@ -207,7 +253,7 @@ int est_certs_only(const unsigned char *der, size_t der_len, char **out, size_t 
     rc = 0;
 out:
     OPENSSL_free(enc);
-    PKCS7_free(p7);
+    ASN1_item_free((ASN1_VALUE *)ci, ASN1_ITEM_rptr(EST_CONTENT_INFO));
     ERR_clear_error();
     return rc;
 }

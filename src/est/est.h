@@ -49,8 +49,9 @@ int est_basic_parse(const char *header, char **user, char **password, struct err
 /*
  * An answer of certificates (RFC 7030 §4.1.3, §4.2.3): a degenerate PKCS#7
  * SignedData ("certs-only") with the DER certificates one after another in
- * der, as one line of base64 (*out, caller frees, *len without a
- * terminator).  -1 with e if one of them is not a certificate.
+ * der (copied as they are: the caller's, not parsed here), as one line of
+ * base64 (*out, caller frees, *len without a terminator).  -1 with e if der
+ * is not a sequence of DER SEQUENCEs.
  */
 int est_certs_only(const unsigned char *der, size_t der_len, char **out, size_t *len,
                    struct err *e);

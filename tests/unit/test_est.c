@@ -167,8 +167,12 @@ static void certs_only_is_one_line_of_a_degenerate_signed_data(void **state)
     PKCS7_free(p7);
     free(raw);
     free(b64);
-    /* Not certificates: refused. */
-    assert_int_equal(est_certs_only(seq, sizeof(seq), &b64, &len, &e), -1);
+    /* Not a sequence of DER SEQUENCEs: refused. */
+    {
+        static const unsigned char integer[] = {0x02, 0x01, 0x05};
+        assert_int_equal(est_certs_only(integer, sizeof(integer), &b64, &len, &e), -1);
+        assert_int_equal(est_certs_only(one, n - 1, &b64, &len, &e), -1);
+    }
     free(two);
     OPENSSL_free(one);
 }

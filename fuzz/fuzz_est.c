@@ -1,7 +1,7 @@
 /*
  * fuzz_est.c — libFuzzer driver: arbitrary bytes as an EST request body
- * (est_body_decode, then the CSR it should be through csr_read) and as an
- * Authorization header value (est_basic_parse).
+ * (est_body_decode, then the CSR it should be), as an Authorization header
+ * value (est_basic_parse) and as the certificates of a certs-only answer.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +27,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)len);
         X509_REQ_free(req);
         free(der);
+    }
+    /* The certs-only answer of whatever DER it is given (the store's certificates in life). */
+    {
+        char *b64 = NULL;
+        if (est_certs_only(data, size, &b64, &len, &e) == 0)
+            free(b64);
     }
     header = malloc(size + 1);
     if (header == NULL)

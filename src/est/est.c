@@ -228,12 +228,22 @@ int est_certs_only(const unsigned char *der, size_t der_len, char **out, size_t 
     unsigned char *enc = NULL;
     int dlen, rc = -1;
 
-    if (ci == NULL || (ci->type = OBJ_nid2obj(NID_pkcs7_signed)) == NULL ||
-        (ci->signed_data->encap->type = OBJ_nid2obj(NID_pkcs7_data)) == NULL ||
-        ASN1_INTEGER_set(ci->signed_data->version, 1) != 1 ||
-        (ci->signed_data->digests = sk_X509_ALGOR_new_null()) == NULL ||
-        (ci->signed_data->certs = sk_ASN1_TYPE_new_null()) == NULL ||
-        (ci->signed_data->signers = sk_ASN1_TYPE_new_null()) == NULL)
+    if (ci == NULL)
+        abort(); /* out of memory */
+    /* ASN1_item_new made the fields (empty objects and stacks): each is set in its place. */
+    ASN1_OBJECT_free(ci->type);
+    ASN1_OBJECT_free(ci->signed_data->encap->type);
+    ci->type = OBJ_nid2obj(NID_pkcs7_signed);
+    ci->signed_data->encap->type = OBJ_nid2obj(NID_pkcs7_data);
+    if (ci->signed_data->digests == NULL)
+        ci->signed_data->digests = sk_X509_ALGOR_new_null();
+    if (ci->signed_data->certs == NULL)
+        ci->signed_data->certs = sk_ASN1_TYPE_new_null();
+    if (ci->signed_data->signers == NULL)
+        ci->signed_data->signers = sk_ASN1_TYPE_new_null();
+    if (ci->type == NULL || ci->signed_data->encap->type == NULL ||
+        ASN1_INTEGER_set(ci->signed_data->version, 1) != 1 || ci->signed_data->digests == NULL ||
+        ci->signed_data->certs == NULL || ci->signed_data->signers == NULL)
         abort(); /* out of memory */
     /* Each certificate goes in as the DER it is (an ANY): no parse of its key, no re-encoding. */
     while (p < end) {

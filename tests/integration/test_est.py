@@ -307,6 +307,12 @@ def test_a_client_certificate_of_another_ca_or_revoked_is_refused(server):
     crt, k = pem_files(server, "rev", cert, key)
     serial = format(cert.serial_number, "x")
     server.api("POST", f"/certificates/{serial}/revoke", {"reason": "keyCompromise"})
+    # Revoked as any other certificate: OCSP says so.
+    chain = write(os.path.join(server.dir_tmp, "chain.pem"),
+                  open(server.issuing_pem).read() + open(server.root_pem).read())
+    p = run("openssl", "ocsp", "-issuer", server.issuing_pem, "-cert", crt, "-url",
+            f"{server.public_url}/ocsp/default/issuing", "-CAfile", chain, check=False)
+    assert f"{crt}: revoked" in p.stdout, p.stdout + p.stderr
     before = cert_count(server)
     status, _, body = curl(server, urls(server)[0] + "/simplereenroll", "--cert", crt, "--key", k,
                            data=base64.b64encode(csr_der("rev.example.com")[0]))
@@ -507,3 +513,25 @@ def test_pki_enrollment_under_approval_completes_after_approval(server, officer)
     assert rc == 0, err[-2000:]
     assert_issued_as_rest(server, x509.load_pem_x509_certificate(out.encode()),
                           "pkiheld.example.com")
+
+
+def test_enrollments_count_against_the_tenants_quota(server):
+    """EST issuance is counted as any other: over certs_per_hour it is 503 with Retry-After
+    (RFC 7030 4.2.3: busy), and nothing is issued."""
+    user, secret = credential(server)
+    issued = cert_count(server)
+    r = server.request("PUT", "/api/v1/tenants/default/limits", {"certs_per_hour": 1},
+                       token="system")
+    assert r.status == 200, r.body
+    try:
+        before = cert_count(server)
+        der, _ = csr_der("quota.example.com")
+        status, h, body = curl(server, urls(server)[0] + "/simpleenroll", "--user",
+                               f"{user}:{secret}", data=base64.b64encode(der))
+        assert status == 503 and "retry-after" in h, (status, body)
+        assert cert_count(server) == before
+    finally:
+        r = server.request("PUT", "/api/v1/tenants/default/limits", {"certs_per_hour": 0},
+                           token="system")
+        assert r.status == 200, r.body
+    assert issued > 1  # the hour's count was over the limit of 1 already

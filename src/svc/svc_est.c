@@ -77,11 +77,63 @@ static void cache_key(const char *tenant, const char *endpoint, const char *user
     EVP_MD_CTX_free(ctx);
 }
 
+/*
+ * Failures per credential: FAIL_MAX wrong passwords within FAIL_WINDOW
+ * seconds refuse that credential without running argon2id until the window
+ * has passed (a known credential id must not buy anyone argon2id runs at
+ * will).  Slots are shared by hash; a collision only locks out sooner.
+ */
+#define FAIL_SLOTS  256
+#define FAIL_MAX    5
+#define FAIL_WINDOW 60
+
+struct fail_slot {
+    unsigned char key[32];
+    int count;
+    int64_t since;
+};
+static struct fail_slot fails[FAIL_SLOTS];
+
+/* The slot of a credential (by SHA-256 of tenant, endpoint and id); cache_lock held. */
+static struct fail_slot *fail_slot_of(const unsigned char md[32])
+{
+    return &fails[(md[2] << 8 | md[3]) % FAIL_SLOTS];
+}
+
+/* Whether the credential md failed FAIL_MAX times within the window. */
+static int fail_blocked(const unsigned char md[32])
+{
+    struct fail_slot *f;
+    int blocked;
+
+    pthread_mutex_lock(&cache_lock);
+    f = fail_slot_of(md);
+    blocked =
+        memcmp(f->key, md, 32) == 0 && f->count >= FAIL_MAX && f->since > time_now() - FAIL_WINDOW;
+    pthread_mutex_unlock(&cache_lock);
+    return blocked;
+}
+
+static void fail_count(const unsigned char md[32])
+{
+    struct fail_slot *f;
+
+    pthread_mutex_lock(&cache_lock);
+    f = fail_slot_of(md);
+    if (memcmp(f->key, md, 32) != 0 || f->since <= time_now() - FAIL_WINDOW) {
+        memcpy(f->key, md, 32);
+        f->count = 0;
+        f->since = time_now();
+    }
+    f->count++;
+    pthread_mutex_unlock(&cache_lock);
+}
+
 /* Whether the secret verified against encoded within CACHE_TTL (else runs argon2id). */
 static int secret_verify(const char *tenant, const char *endpoint, const char *user,
                          const char *password, const char *encoded)
 {
-    unsigned char md[32];
+    unsigned char md[32], id[32];
     struct cache_slot *c;
     int hit, ok;
 
@@ -93,6 +145,9 @@ static int secret_verify(const char *tenant, const char *endpoint, const char *u
     pthread_mutex_unlock(&cache_lock);
     if (hit)
         return 1;
+    cache_key(tenant, endpoint, user, "", id);
+    if (fail_blocked(id))
+        return 0;
     pthread_mutex_lock(&cache_lock);
     while (verifying >= VERIFY_MAX)
         pthread_cond_wait(&verify_cond, &cache_lock);
@@ -103,8 +158,10 @@ static int secret_verify(const char *tenant, const char *endpoint, const char *u
     verifying--;
     pthread_cond_signal(&verify_cond);
     pthread_mutex_unlock(&cache_lock);
-    if (!ok)
+    if (!ok) {
+        fail_count(id);
         return 0;
+    }
     pthread_mutex_lock(&cache_lock);
     free(c->encoded);
     memcpy(c->key, md, 32);

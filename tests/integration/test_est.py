@@ -535,3 +535,20 @@ def test_enrollments_count_against_the_tenants_quota(server):
                            token="system")
         assert r.status == 200, r.body
     assert issued > 1  # the hour's count was over the limit of 1 already
+
+
+def test_a_credential_guessed_at_is_locked_for_a_minute(server):
+    """Five wrong passwords for one credential within a minute: it is refused, the right
+    password too, without argon2id runs, while another credential still enrolls."""
+    user, secret = credential(server)
+    other, other_secret = credential(server)
+    url = urls(server)[0] + "/simpleenroll"
+    der, _ = csr_der("locked.example.com")
+    for i in range(5):
+        status, _, _ = curl(server, url, "--user", f"{user}:wrong{i}", data=base64.b64encode(der))
+        assert status == 401
+    status, _, _ = curl(server, url, "--user", f"{user}:{secret}", data=base64.b64encode(der))
+    assert status == 401
+    status, _, _ = curl(server, url, "--user", f"{other}:{other_secret}",
+                        data=base64.b64encode(der))
+    assert status == 200

@@ -24,7 +24,7 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -ldl
 LDFLAGS  += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 
 # Modules: one directory each under src/.  A module's objects go into its own archive.
-MODULES  := lib keys store audit core svc http api daemon cli acme
+MODULES  := lib keys store audit core svc http api daemon cli acme est
 define module_vars
 $(1)_SRC := $$(wildcard src/$(1)/*.c)
 $(1)_OBJ := $$(patsubst src/%.c,$(BUILD)/obj/%.o,$$($(1)_SRC))
@@ -33,7 +33,7 @@ endef
 $(foreach m,$(MODULES),$(eval $(call module_vars,$(m))))
 
 # Which modules a program or unit test links (most dependent first).
-SERVER_MODS := daemon api http acme svc core audit store keys lib
+SERVER_MODS := daemon api http acme est svc core audit store keys lib
 CLI_MODS    := cli svc core audit store keys lib
 DEPS_lib    := lib
 DEPS_keys   := keys lib
@@ -45,6 +45,7 @@ DEPS_api    := $(SERVER_MODS)
 DEPS_svc    := svc core audit store keys lib
 DEPS_cli    := cli svc core audit store keys lib
 DEPS_acme   := acme svc core audit store keys lib
+DEPS_est    := est lib
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -52,7 +53,7 @@ unit_mod   = $(word 2,$(subst _, ,$(notdir $(1))))
 libs_of    = $(foreach m,$(1),$($(m)_LIB))
 
 .DELETE_ON_ERROR:
-.PHONY: all bins man completion install FORCE deps-run unit unit-bins fuzz-bins unit-pg test check run deps asan p11-failover-loop fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench bench-acme check-suites $(CHECK_SUITES)
+.PHONY: all bins man completion install FORCE deps-run unit unit-bins fuzz-bins unit-pg test check run deps asan p11-failover-loop fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench bench-acme check-suites $(CHECK_SUITES) bench-est
 all: bins
 bins: $(BUILD)/vouchd $(BUILD)/vouch
 
@@ -258,6 +259,7 @@ FUZZ_SRCS_route   := $(foreach m,api http acme svc core audit store keys lib,$($
 FUZZ_SRCS_bundle  := $(foreach m,svc core audit store keys lib,$($(m)_SRC))
 FUZZ_SRCS_forwarded := src/http/http_forwarded.c $(lib_SRC)
 FUZZ_SRCS_jws     := $(ACME_PROTOCOL_SRC) $(lib_SRC)
+FUZZ_SRCS_est     := $(est_SRC) $(lib_SRC)
 FUZZ_BIN  := $(patsubst fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard src/*/*.c src/*/*.h)
 	@mkdir -p build-fuzz
@@ -272,7 +274,7 @@ fuzz-smoke: $(FUZZ_BIN)
 	    fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1; then tail -60 build-fuzz/$$n.log; exit 1; fi; \
 	    tail -1 build-fuzz/$$n.log; done
 
-bench: bins $(BUILD)/bench/sign_rate $(BUILD)/bench/acme_load
+bench: bins $(BUILD)/bench/sign_rate $(BUILD)/bench/acme_load $(BUILD)/bench/est_load
 	./scripts/install-deps.sh --bench
 	./bench/issue.sh
 	./bench/ocsp.sh
@@ -280,6 +282,7 @@ bench: bins $(BUILD)/bench/sign_rate $(BUILD)/bench/acme_load
 	./bench/tsa.sh
 	./bench/hsm.sh
 	./bench/acme.sh
+	./bench/est.sh
 	./bench/cluster.sh
 
 # The ACME benchmark alone (vouchd beside pebble; lego and bench/acme_load).
@@ -293,6 +296,13 @@ $(BUILD)/bench/sign_rate: bench/sign_rate.c $(call libs_of,keys lib)
 
 # The ACME load generator (bench/acme.sh): libcurl, OpenSSL and jansson only.
 $(BUILD)/bench/acme_load: bench/acme_load.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+# EST simpleenroll beside REST issuance (bench/est.sh) and its load generator.
+bench-est: bins $(BUILD)/bench/est_load
+	./bench/est.sh
+$(BUILD)/bench/est_load: bench/est_load.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 

@@ -25,6 +25,7 @@ struct api {
     struct acme_server *acme; /* the ACME endpoints' protocol module (NULL: none) */
     int tls;                  /* the API listener speaks TLS (ACME URLs are https) */
     int tenant_forwarding;    /* tenants may set their own SIEM (syslog_tenant_targets) */
+    const char *est_default;  /* "tenant~endpoint" of /.well-known/est/<op>, or NULL */
 };
 
 const struct http_route *api_routes(size_t *n);

@@ -22,6 +22,21 @@
 #define JOSE      "application/jose+json"
 #define ACME_BODY (64 * KB) /* ACME_JWS_BODY_MAX */
 
+/* EST (RFC 7030): /.well-known/est/<tenant>~<endpoint>/<op>, or after a prefix naming both */
+#define EST      "/.well-known/est/{label}"
+#define EST_T    "/est/{tenant}/{endpoint}/.well-known/est"
+#define PKCS10   "application/pkcs10"
+#define EST_BODY (64 * KB) /* EST_BODY_MAX */
+#define EST_ROUTES(P)                                                                              \
+    {"GET", P "/cacerts", NULL, "public", 0, api_est},                                             \
+        {"GET", P "/csrattrs", NULL, "public", 0, api_est},                                        \
+        {"POST", P "/simpleenroll", PKCS10, "public", EST_BODY, api_est},                          \
+        {"POST", P "/simplereenroll", PKCS10, "public", EST_BODY, api_est},                        \
+        {"POST", P "/serverkeygen", PKCS10, "public", EST_BODY, api_est},                          \
+    {                                                                                              \
+        "POST", P "/fullcmc", "application/pkcs7-mime", "public", EST_BODY, api_est                \
+    }
+
 static const struct http_route routes[] = {
     {"GET", "/healthz", NULL, "public", 0, api_healthz},
     {"GET", "/readyz", NULL, "public", 0, api_readyz},
@@ -41,6 +56,11 @@ static const struct http_route routes[] = {
     {"POST", ACME "/authz/{authz}", JOSE, "public", ACME_BODY, api_acme},
     {"POST", ACME "/chall/{authz}/{type}", JOSE, "public", ACME_BODY, api_acme},
     {"POST", ACME "/cert/{serial}", JOSE, "public", ACME_BODY, api_acme},
+
+    /* EST (RFC 7030): authenticated by Basic credentials or the TLS client certificate */
+    EST_ROUTES(EST),
+    EST_ROUTES(EST_T),
+    EST_ROUTES("/.well-known/est"), /* est_default_endpoint, if set */
 
     {"POST", "/api/v1/tenants", JSON, "system", SMALL, api_tenant_create},
     {"GET", "/api/v1/tenants", NULL, "system", 0, api_tenant_list},
@@ -134,6 +154,18 @@ static const struct http_route routes[] = {
     {"GET", T "/acme/endpoints/{endpoint}/eab", NULL, "acme.read", 0, api_acme_eab_list},
     {"POST", T "/acme/endpoints/{endpoint}/eab/{kid}/revoke", JSON, "acme.write", SMALL,
      api_acme_eab_revoke},
+
+    {"POST", T "/enroll/endpoints", JSON, "enroll.write", SMALL, api_enroll_endpoint_create},
+    {"GET", T "/enroll/endpoints", NULL, "enroll.read", 0, api_enroll_endpoint_list},
+    {"GET", T "/enroll/endpoints/{endpoint}", NULL, "enroll.read", 0, api_enroll_endpoint_show},
+    {"PUT", T "/enroll/endpoints/{endpoint}", JSON, "enroll.write", SMALL,
+     api_enroll_endpoint_update},
+    {"POST", T "/enroll/endpoints/{endpoint}/credentials", JSON, "enroll.write", SMALL,
+     api_enroll_credential_create},
+    {"GET", T "/enroll/endpoints/{endpoint}/credentials", NULL, "enroll.read", 0,
+     api_enroll_credential_list},
+    {"POST", T "/enroll/endpoints/{endpoint}/credentials/{credential}/revoke", JSON, "enroll.write",
+     SMALL, api_enroll_credential_revoke},
 
     {"POST", T "/tokens", JSON, "token.write", SMALL, api_token_create},
     {"POST", T "/tokens/rotate", JSON, "token.rotate", SMALL, api_token_rotate},

@@ -83,6 +83,13 @@ static int check_something_given(struct cli_call *call, struct err *e);
     {"--website", "website", ARG_STRING, TO_BODY, 0, NULL, "URL"},             \
     {"--settings", "settings", ARG_JSON_MERGE, TO_BODY, 0, NULL, "FILE.json"}
 
+/* An enrollment endpoint's settings (docs/api.md "EST"). */
+#define ENROLL_SETTINGS                                                         \
+    OPT("--status", "status", ARG_STRING),                                      \
+    {"--auth", "auth", ARG_LIST, TO_BODY, 0, NULL, "METHOD"},                   \
+    {"--client-ca", "client_cas", ARG_LIST, TO_BODY, 0, NULL, "CA"},            \
+    {"--retry-after", "retry_after", ARG_INT, TO_BODY, 0, NULL, "SECONDS"}
+
 static const struct cli_command commands[] = {
     /* System routes (a system token). */
     {"tenant", "create", "POST", "/api/v1/tenants", SCOPE_SYSTEM,
@@ -463,6 +470,32 @@ static const struct cli_command commands[] = {
     {"acme eab", "revoke", "POST", "/acme/endpoints/{}/eab/{}/revoke", SCOPE_TENANT,
      {POS("ENDPOINT"), POS("KID"),
       OPT("--deactivate-accounts", "deactivate_accounts", ARG_FLAG), END},
+     NULL, cli_show_object, NULL, NULL},
+    /* EST (and later SCEP) device enrollment: endpoints, credentials (docs/api.md "EST"). */
+    {"est endpoint", "create", "POST", "/enroll/endpoints", SCOPE_TENANT,
+     {POS_BODY("NAME", "name", ARG_STRING), REQ("--ca", "ca", ARG_STRING),
+      REQ("--profile", "profile", ARG_STRING), ENROLL_SETTINGS, END},
+     NULL, cli_show_object, NULL, NULL},
+    {"est endpoint", "list", "GET", "/enroll/endpoints", SCOPE_TENANT,
+     {END},
+     NULL, cli_show_table, "endpoints", "name protocol ca profile status label"},
+    {"est endpoint", "show", "GET", "/enroll/endpoints/{}", SCOPE_TENANT,
+     {POS("NAME"), END},
+     NULL, cli_show_object, NULL, NULL},
+    {"est endpoint", "update", "PUT", "/enroll/endpoints/{}", SCOPE_TENANT,
+     {POS("NAME"), OPT("--ca", "ca", ARG_STRING), OPT("--profile", "profile", ARG_STRING),
+      ENROLL_SETTINGS, END},
+     check_something_given, cli_show_object, NULL, NULL},
+    {"est credential", "create", "POST", "/enroll/endpoints/{}/credentials", SCOPE_TENANT,
+     {POS("ENDPOINT"), OPT("--id", "id", ARG_STRING),
+      OPT("--reusable", "reusable", ARG_FLAG), END},
+     NULL, cli_show_object, NULL, NULL},
+    {"est credential", "list", "GET", "/enroll/endpoints/{}/credentials", SCOPE_TENANT,
+     {POS("ENDPOINT"), END},
+     NULL, cli_show_table, "credentials", "id status reusable uses created"},
+    {"est credential", "revoke", "POST", "/enroll/endpoints/{}/credentials/{}/revoke",
+     SCOPE_TENANT,
+     {POS("ENDPOINT"), POS("ID"), END},
      NULL, cli_show_object, NULL, NULL},
     {"cert", "renewal-window", "PUT", "/certificates/{}/renewal-window", SCOPE_TENANT,
      {POS("SERIAL"),

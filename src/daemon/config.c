@@ -158,6 +158,9 @@ static const struct config_item items[] = {
      "addresses or networks ACME validation never reaches"},
     {"acme_own_addresses", CONF_STRING, F(acme_own_addresses), 0, 0, NULL,
      "this installation's own addresses (never reached by ACME validation)"},
+    {"est_default_endpoint", CONF_STRING, F(est_default_endpoint), 0, 0, NULL,
+     "the EST endpoint (tenant~endpoint) that /.well-known/est/<operation> serves, without a "
+     "label (RFC 7030 section 3.2.2)"},
     {"acme_workers", CONF_INT, F(acme_workers), 1, 256, "4", "ACME validation threads"},
     {"webhooks_enabled", CONF_BOOL, F(webhooks_enabled), 0, 0, "no",
      "tenant admins may set a webhook URL that vouchd POSTs RA events to (it connects there)"},

@@ -78,6 +78,7 @@ struct config {
     char *acme_validation_allow;
     char *acme_validation_deny;
     char *acme_own_addresses;
+    char *est_default_endpoint; /* "tenant~endpoint" served without a label, or NULL */
     int acme_workers;
 };
 

@@ -413,6 +413,7 @@ static int server_start(struct server *s, const sigset_t *stop, struct err *e)
         return -1;
     store_set_max_connections(s->store, s->cfg.database_connections);
     s->api.tenant_forwarding = s->cfg.syslog_tenant_targets;
+    s->api.est_default = s->cfg.est_default_endpoint;
     return server_listen(s, e);
 }
 

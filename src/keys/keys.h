@@ -330,5 +330,12 @@ int signer_ee_keygen(struct signer *s, const char *tenant, enum key_type type, u
 int signer_ee_pkcs12(struct signer *s, const char *tenant, uint64_t handle, const char *password,
                      X509 *cert, STACK_OF(X509) * chain, unsigned char **out, size_t *out_len,
                      struct err *e);
+/*
+ * *out (caller frees, wiping it) is the key of handle as unencrypted PKCS#8
+ * DER, for cert (which must be issued to it): EST serverkeygen (RFC 7030
+ * §4.4.2), where TLS protects it on its way.  The signer forgets the key.
+ */
+int signer_ee_pkcs8(struct signer *s, const char *tenant, uint64_t handle, X509 *cert,
+                    unsigned char **out, size_t *out_len, struct err *e);
 
 #endif

@@ -1131,6 +1131,29 @@ int signer_ee_pkcs12(struct signer *s, const char *tenant, uint64_t handle, cons
     return rc;
 }
 
+int signer_ee_pkcs8(struct signer *s, const char *tenant, uint64_t handle, X509 *cert,
+                    unsigned char **out, size_t *out_len, struct err *e)
+{
+    struct buf req = {0};
+    unsigned char *reply = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (cert == NULL)
+        return err_set(e, ERR_INVALID, "pkcs8: a certificate is needed");
+    wire_put_str(&req, T_TENANT, tenant);
+    wire_put_u64(&req, T_HANDLE, handle);
+    wire_put_x509(&req, T_CERT, cert);
+    rc = signer_call(s, W_EE_PKCS8, &req, &reply, &len, e);
+    if (rc == 0)
+        rc = reply_bytes(reply, len, T_PKCS8, out, out_len, e);
+    if (reply != NULL)
+        secure_zero(reply, len);
+    free(reply);
+    buf_free(&req);
+    return rc;
+}
+
 int signer_key_list(struct signer *s, const char *tenant, struct signer_key_info **keys, int *n,
                     struct err *e)
 {

@@ -640,6 +640,50 @@ out:
     return rc;
 }
 
+/*
+ * W_EE_PKCS8: the generated key as unencrypted PKCS#8 DER (RFC 7030 §4.4.2:
+ * TLS protects it on its way to the device), once, for the certificate issued
+ * to it; the key is forgotten here as for W_EE_PKCS12.
+ */
+static int h_ee_pkcs8(struct req *r)
+{
+    char *tenant = req_str(r, T_TENANT, "tenant");
+    EVP_PKEY *key = NULL;
+    PKCS8_PRIV_KEY_INFO *p8 = NULL;
+    X509 *cert = NULL;
+    uint64_t handle = 0;
+    unsigned char *der = NULL;
+    int n, rc = -1;
+
+    if (tenant == NULL)
+        return -1;
+    if (wire_get_u64(r->body, r->len, T_HANDLE, &handle) != 0 ||
+        (key = ee_take(tenant, handle)) == NULL) {
+        err_set(&r->err, ERR_NOT_FOUND, "signer: no such generated key (expired?)");
+        log_warn("signer: refused: tenant %s has no generated key under that handle",
+                 name_valid(tenant) ? tenant : "(invalid)");
+        goto out;
+    }
+    if ((cert = x509_field(r, T_CERT, 0)) == NULL || X509_check_private_key(cert, key) != 1) {
+        err_set(&r->err, ERR_INVALID, "signer: certificate does not match the key");
+        goto out;
+    }
+    if ((p8 = EVP_PKEY2PKCS8(key)) == NULL || (n = i2d_PKCS8_PRIV_KEY_INFO(p8, &der)) <= 0) {
+        err_ossl(&r->err, ERR_INTERNAL, "signer: PKCS#8 encoding failed");
+        goto out;
+    }
+    wire_put(&r->out, T_PKCS8, der, (size_t)n);
+    secure_zero(der, (size_t)n);
+    rc = 0;
+out:
+    OPENSSL_free(der);
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    free(tenant);
+    return rc;
+}
+
 #define KEYLIST_MAX 4096
 
 /* The tenant's key ids and types (a key that does not load is listed as "unknown"). */
@@ -690,6 +734,8 @@ static int dispatch(uint32_t type, struct req *r)
         return h_ee_keygen(r);
     case W_EE_PKCS12:
         return h_ee_pkcs12(r);
+    case W_EE_PKCS8:
+        return h_ee_pkcs8(r);
     case W_SIGN_TST:
         return signer_h_sign_tst(r);
     case W_WEBHOOK_NEW:

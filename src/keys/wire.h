@@ -34,6 +34,7 @@ enum wire_type {
     W_EAB_MAC,     /* HMAC (T_DIGEST) of T_DATA under the EAB key of T_BLOB nonce: T_SIGNATURE */
     W_ALIVE,       /* an empty answer: the process is alive (its supervisor asks) */
     W_BIND,        /* binds T_KEY_ID to T_PURPOSE (signer_bind.c) */
+    W_EE_PKCS8,    /* a W_EE_KEYGEN key, for T_CERT issued to it: T_PKCS8 (unencrypted, once) */
 };
 
 enum wire_tag {
@@ -62,6 +63,7 @@ enum wire_tag {
     T_KID,      /* an ACME EAB credential's key identifier */
     T_SECRET,   /* a derived secret, in the one reply that shows it */
     T_PURPOSE,  /* key_purpose_name(): KEYGEN, IMPORT and BIND requests, KEYLIST replies */
+    T_PKCS8,    /* a generated end-entity key as PKCS#8 DER (EST serverkeygen) */
 };
 
 #define WIRE_MAX_SMALL (64 * 1024)

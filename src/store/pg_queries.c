@@ -179,6 +179,14 @@ static const char *const queries[Q_COUNT] = {
                                "({?acme_endpoint}) ON CONFLICT DO NOTHING",
     [Q_ACME_EAB_INSERT] =
         "INSERT INTO acme_eabs ({acme_eab}) VALUES ({?acme_eab}) ON CONFLICT DO NOTHING",
+    /* enrollment: a clash changes no row (ERR_CONFLICT), the transaction going on */
+    [Q_ENROLL_ENDPOINT_INSERT] = "INSERT INTO enroll_endpoints ({enroll_endpoint}) VALUES "
+                                 "({?enroll_endpoint}) ON CONFLICT DO NOTHING",
+    [Q_ENROLL_CREDENTIAL_INSERT] = "INSERT INTO enroll_credentials ({enroll_credential}) VALUES "
+                                   "({?enroll_credential}) ON CONFLICT DO NOTHING",
+    [Q_ENROLL_CREDENTIAL_GET_LOCKED] = "SELECT {enroll_credential} FROM enroll_credentials"
+                                       " WHERE tenant = $1 AND endpoint = $2 AND id = $3"
+                                       " FOR UPDATE",
     [Q_ACME_EAB_GET_LOCKED] = "SELECT {acme_eab} FROM acme_eabs"
                               " WHERE tenant = $1 AND endpoint = $2 AND kid = $3 FOR UPDATE",
     [Q_ACME_ACCOUNT_INSERT] = "INSERT INTO acme_accounts ({acme_account}) VALUES "

@@ -277,6 +277,16 @@ const char *const pg_migrations[] = {
     "  a.actor))::text FROM audit a LEFT JOIN tokens m ON m.id = a.actor"
     "  WHERE a.tenant = tokens.tenant AND a.action = 'token.create' AND a.object = tokens.id"
     "  AND COALESCE(m.principal, a.actor) <> tokens.principal LIMIT 1), '[]');",
+    /* 17: device enrollment endpoints and credentials: as SQLite's step 17. */
+    "CREATE TABLE enroll_endpoints (tenant text NOT NULL, name text NOT NULL,"
+    "  protocol text NOT NULL, ca text NOT NULL, profile text NOT NULL, status text NOT NULL,"
+    "  settings text NOT NULL, created bigint NOT NULL, updated bigint NOT NULL,"
+    "  PRIMARY KEY (tenant, name));"
+    "CREATE TABLE enroll_credentials (tenant text NOT NULL, endpoint text NOT NULL,"
+    "  id text NOT NULL, secret_hash text NOT NULL, reusable bigint NOT NULL,"
+    "  status text NOT NULL, uses bigint NOT NULL, creators text, created bigint NOT NULL,"
+    "  updated bigint NOT NULL, PRIMARY KEY (tenant, endpoint, id));" WALL(
+        "enroll_endpoints", "tenant") WALL("enroll_credentials", "tenant"),
 };
 
 const int pg_migration_count = (int)ARRAY_LEN(pg_migrations);

@@ -242,6 +242,20 @@ const char *const sqlite_migrations[] = {
      "  FROM audit a LEFT JOIN tokens m ON m.id = a.actor WHERE a.tenant = tokens.tenant"
      "  AND a.action = 'token.create' AND a.object = tokens.id"
      "  AND COALESCE(m.principal, a.actor) <> tokens.principal LIMIT 1), '[]');"),
+    /*
+     * 17: device enrollment (issue 17): endpoints of a protocol (EST now, SCEP
+     * later) naming a CA and a profile, and their enrollment credentials (EST
+     * Basic passwords, SCEP challenge passwords: an argon2id hash, one-time or
+     * reusable)
+     */
+    ("CREATE TABLE enroll_endpoints (tenant TEXT NOT NULL, name TEXT NOT NULL,"
+     "  protocol TEXT NOT NULL, ca TEXT NOT NULL, profile TEXT NOT NULL, status TEXT NOT NULL,"
+     "  settings TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+     "  PRIMARY KEY (tenant, name));"
+     "CREATE TABLE enroll_credentials (tenant TEXT NOT NULL, endpoint TEXT NOT NULL,"
+     "  id TEXT NOT NULL, secret_hash TEXT NOT NULL, reusable INTEGER NOT NULL,"
+     "  status TEXT NOT NULL, uses INTEGER NOT NULL, creators TEXT, created INTEGER NOT NULL,"
+     "  updated INTEGER NOT NULL, PRIMARY KEY (tenant, endpoint, id));"),
 };
 
 const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

@@ -688,6 +688,54 @@ int store_acme_eab_list(struct store_tx *tx, const char *tenant, const char *end
     return tx->ops->acme_eab_list(tx, tenant, endpoint, out, n, e);
 }
 
+int store_enroll_endpoint_insert(struct store_tx *tx, const char *tenant,
+                                 const struct enroll_endpoint_rec *r, struct err *e)
+{
+    return tx->ops->enroll_endpoint_insert(tx, tenant, r, e);
+}
+
+int store_enroll_endpoint_update(struct store_tx *tx, const char *tenant,
+                                 const struct enroll_endpoint_rec *r, struct err *e)
+{
+    return tx->ops->enroll_endpoint_update(tx, tenant, r, e);
+}
+
+int store_enroll_endpoint_get(struct store_tx *tx, const char *tenant, const char *name,
+                              struct enroll_endpoint_rec **out, struct err *e)
+{
+    return tx->ops->enroll_endpoint_get(tx, tenant, name, out, e);
+}
+
+int store_enroll_endpoint_list(struct store_tx *tx, const char *tenant,
+                               struct enroll_endpoint_rec ***out, size_t *n, struct err *e)
+{
+    return tx->ops->enroll_endpoint_list(tx, tenant, out, n, e);
+}
+
+int store_enroll_credential_insert(struct store_tx *tx, const char *tenant,
+                                   const struct enroll_credential_rec *r, struct err *e)
+{
+    return tx->ops->enroll_credential_insert(tx, tenant, r, e);
+}
+
+int store_enroll_credential_get(struct store_tx *tx, const char *tenant, const char *endpoint,
+                                const char *id, struct enroll_credential_rec **out, struct err *e)
+{
+    return tx->ops->enroll_credential_get(tx, tenant, endpoint, id, out, e);
+}
+
+int store_enroll_credential_update(struct store_tx *tx, const char *tenant,
+                                   const struct enroll_credential_rec *r, struct err *e)
+{
+    return tx->ops->enroll_credential_update(tx, tenant, r, e);
+}
+
+int store_enroll_credential_list(struct store_tx *tx, const char *tenant, const char *endpoint,
+                                 struct enroll_credential_rec ***out, size_t *n, struct err *e)
+{
+    return tx->ops->enroll_credential_list(tx, tenant, endpoint, out, n, e);
+}
+
 int store_acme_account_insert(struct store_tx *tx, const char *tenant,
                               const struct acme_account_rec *r, struct err *e)
 {

@@ -897,6 +897,66 @@ int store_acme_eab_update(struct store_tx *tx, const char *tenant, const struct 
 int store_acme_eab_list(struct store_tx *tx, const char *tenant, const char *endpoint,
                         struct acme_eab_rec ***out, size_t *n, struct err *e);
 
+/* ---- device enrollment (issue 17): endpoints and credentials (schema 17) ---- */
+
+/*
+ * An enrollment endpoint of a tenant: a protocol ("est"; "scep" later) serving
+ * devices certificates of one CA under one profile.
+ */
+struct enroll_endpoint_rec {
+    char *tenant;
+    char *name;     /* 1-63 of [a-z0-9-_.] (name_valid) */
+    char *protocol; /* "est" */
+    char *ca;       /* the tenant's CA that issues */
+    char *profile;  /* the leaf profile it issues under */
+    char *status;   /* "active", "disabled" (every request refused) */
+    char *settings; /* JSON: how devices authenticate, trusted client CAs (svc_enroll.c) */
+    int64_t created, updated;
+};
+void enroll_endpoint_rec_free(struct enroll_endpoint_rec *r);
+void enroll_endpoint_rec_list_free(struct enroll_endpoint_rec **list, size_t n);
+/* -1/ERR_CONFLICT if tenant has an enrollment endpoint of that name. */
+int store_enroll_endpoint_insert(struct store_tx *tx, const char *tenant,
+                                 const struct enroll_endpoint_rec *r, struct err *e);
+/* Sets ca, profile, status, settings and updated; -1/ERR_NOT_FOUND if none. */
+int store_enroll_endpoint_update(struct store_tx *tx, const char *tenant,
+                                 const struct enroll_endpoint_rec *r, struct err *e);
+int store_enroll_endpoint_get(struct store_tx *tx, const char *tenant, const char *name,
+                              struct enroll_endpoint_rec **out, struct err *e);
+/* Ordered by name. */
+int store_enroll_endpoint_list(struct store_tx *tx, const char *tenant,
+                               struct enroll_endpoint_rec ***out, size_t *n, struct err *e);
+
+/*
+ * An enrollment credential of an endpoint: an EST Basic user and password, a
+ * SCEP challenge password.  Only an argon2id hash of the secret is stored.
+ */
+struct enroll_credential_rec {
+    char *tenant;
+    char *endpoint;
+    char *id;          /* the user name devices send (EST Basic) */
+    char *secret_hash; /* argon2id (svc_token_secret_hash) */
+    int64_t reusable;  /* 0: one enrollment, then "used" */
+    char *status;      /* "active", "used", "revoked" */
+    int64_t uses;      /* one-time: 1 once used (reusable ones count nothing: no write each) */
+    char *creators;    /* who made it: a JSON array as token_rec.creators */
+    int64_t created, updated;
+};
+void enroll_credential_rec_free(struct enroll_credential_rec *r);
+void enroll_credential_rec_list_free(struct enroll_credential_rec **list, size_t n);
+/* -1/ERR_CONFLICT if the endpoint has a credential of that id. */
+int store_enroll_credential_insert(struct store_tx *tx, const char *tenant,
+                                   const struct enroll_credential_rec *r, struct err *e);
+/* In a write transaction the row stays locked until commit (PostgreSQL: FOR UPDATE). */
+int store_enroll_credential_get(struct store_tx *tx, const char *tenant, const char *endpoint,
+                                const char *id, struct enroll_credential_rec **out, struct err *e);
+/* Sets status, uses and updated; -1/ERR_NOT_FOUND if none. */
+int store_enroll_credential_update(struct store_tx *tx, const char *tenant,
+                                   const struct enroll_credential_rec *r, struct err *e);
+/* An endpoint's credentials, ordered by id. */
+int store_enroll_credential_list(struct store_tx *tx, const char *tenant, const char *endpoint,
+                                 struct enroll_credential_rec ***out, size_t *n, struct err *e);
+
 /* An ACME account: one key (by its RFC 7638 thumbprint) per endpoint. */
 struct acme_account_rec {
     char *tenant;

@@ -228,6 +228,22 @@ struct store_ops {
                            struct err *e);
     int (*acme_eab_list)(struct store_tx *tx, const char *tenant, const char *endpoint,
                          struct acme_eab_rec ***out, size_t *n, struct err *e);
+    int (*enroll_endpoint_insert)(struct store_tx *tx, const char *tenant,
+                                  const struct enroll_endpoint_rec *r, struct err *e);
+    int (*enroll_endpoint_update)(struct store_tx *tx, const char *tenant,
+                                  const struct enroll_endpoint_rec *r, struct err *e);
+    int (*enroll_endpoint_get)(struct store_tx *tx, const char *tenant, const char *name,
+                               struct enroll_endpoint_rec **out, struct err *e);
+    int (*enroll_endpoint_list)(struct store_tx *tx, const char *tenant,
+                                struct enroll_endpoint_rec ***out, size_t *n, struct err *e);
+    int (*enroll_credential_insert)(struct store_tx *tx, const char *tenant,
+                                    const struct enroll_credential_rec *r, struct err *e);
+    int (*enroll_credential_get)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                                 const char *id, struct enroll_credential_rec **out, struct err *e);
+    int (*enroll_credential_update)(struct store_tx *tx, const char *tenant,
+                                    const struct enroll_credential_rec *r, struct err *e);
+    int (*enroll_credential_list)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                                  struct enroll_credential_rec ***out, size_t *n, struct err *e);
     int (*acme_account_insert)(struct store_tx *tx, const char *tenant,
                                const struct acme_account_rec *r, struct err *e);
     int (*acme_account_get)(struct store_tx *tx, const char *tenant, const char *endpoint,

@@ -1339,7 +1339,15 @@ static int webhook_event_update(struct store_tx *tx, const char *tenant,
     .acme_nonce_prune = data_acme_nonce_prune, \
     .secret_get_or_put = data_secret_get_or_put, \
     .renewal_window_put = data_renewal_window_put, \
-    .renewal_window_get = data_renewal_window_get
+    .renewal_window_get = data_renewal_window_get, \
+    .enroll_endpoint_insert = data_enroll_endpoint_insert, \
+    .enroll_endpoint_update = data_enroll_endpoint_update, \
+    .enroll_endpoint_get = data_enroll_endpoint_get, \
+    .enroll_endpoint_list = data_enroll_endpoint_list, \
+    .enroll_credential_insert = data_enroll_credential_insert, \
+    .enroll_credential_get = data_enroll_credential_get, \
+    .enroll_credential_update = data_enroll_credential_update, \
+    .enroll_credential_list = data_enroll_credential_list
 /* clang-format on */
 
 const struct store_ops store_sqlite_ops = {

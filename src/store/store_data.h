@@ -96,5 +96,21 @@ int data_renewal_window_put(struct store_tx *tx, const char *tenant,
                             const struct renewal_window_rec *r, struct err *e);
 int data_renewal_window_get(struct store_tx *tx, const char *tenant, const char *serial,
                             struct renewal_window_rec **out, struct err *e);
+int data_enroll_endpoint_insert(struct store_tx *tx, const char *tenant,
+                                const struct enroll_endpoint_rec *r, struct err *e);
+int data_enroll_endpoint_update(struct store_tx *tx, const char *tenant,
+                                const struct enroll_endpoint_rec *r, struct err *e);
+int data_enroll_endpoint_get(struct store_tx *tx, const char *tenant, const char *name,
+                             struct enroll_endpoint_rec **out, struct err *e);
+int data_enroll_endpoint_list(struct store_tx *tx, const char *tenant,
+                              struct enroll_endpoint_rec ***out, size_t *n, struct err *e);
+int data_enroll_credential_insert(struct store_tx *tx, const char *tenant,
+                                  const struct enroll_credential_rec *r, struct err *e);
+int data_enroll_credential_get(struct store_tx *tx, const char *tenant, const char *endpoint,
+                               const char *id, struct enroll_credential_rec **out, struct err *e);
+int data_enroll_credential_update(struct store_tx *tx, const char *tenant,
+                                  const struct enroll_credential_rec *r, struct err *e);
+int data_enroll_credential_list(struct store_tx *tx, const char *tenant, const char *endpoint,
+                                struct enroll_credential_rec ***out, size_t *n, struct err *e);
 
 #endif

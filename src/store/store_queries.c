@@ -153,6 +153,24 @@ const char *const store_queries[Q_COUNT] = {
         "SELECT {acme_eab} FROM acme_eabs WHERE tenant = ?1 AND endpoint = ?2 ORDER BY kid",
     [Q_ACME_EAB_LIST_ALL] =
         "SELECT {acme_eab} FROM acme_eabs WHERE tenant = ?1 ORDER BY kid, endpoint",
+
+    /* enrollment endpoints and credentials */
+    [Q_ENROLL_ENDPOINT_INSERT] =
+        "INSERT INTO enroll_endpoints ({enroll_endpoint}) VALUES ({?enroll_endpoint})",
+    [Q_ENROLL_ENDPOINT_UPDATE] = "UPDATE enroll_endpoints SET ca = ?3, profile = ?4, status = ?5,"
+                                 " settings = ?6, updated = ?7 WHERE tenant = ?1 AND name = ?2",
+    [Q_ENROLL_ENDPOINT_GET] =
+        "SELECT {enroll_endpoint} FROM enroll_endpoints WHERE tenant = ?1 AND name = ?2",
+    [Q_ENROLL_ENDPOINT_LIST] =
+        "SELECT {enroll_endpoint} FROM enroll_endpoints WHERE tenant = ?1 ORDER BY name",
+    [Q_ENROLL_CREDENTIAL_INSERT] =
+        "INSERT INTO enroll_credentials ({enroll_credential}) VALUES ({?enroll_credential})",
+    [Q_ENROLL_CREDENTIAL_GET] = "SELECT {enroll_credential} FROM enroll_credentials"
+                                " WHERE tenant = ?1 AND endpoint = ?2 AND id = ?3",
+    [Q_ENROLL_CREDENTIAL_UPDATE] = "UPDATE enroll_credentials SET status = ?4, uses = ?5,"
+                                   " updated = ?6 WHERE tenant = ?1 AND endpoint = ?2 AND id = ?3",
+    [Q_ENROLL_CREDENTIAL_LIST] = "SELECT {enroll_credential} FROM enroll_credentials"
+                                 " WHERE tenant = ?1 AND endpoint = ?2 ORDER BY id",
     [Q_ACME_ACCOUNT_GET] = "SELECT {acme_account} FROM acme_accounts"
                            " WHERE tenant = ?1 AND endpoint = ?2 AND id = ?3",
     [Q_ACME_ACCOUNT_BY_KEY] = "SELECT {acme_account} FROM acme_accounts"

@@ -254,3 +254,23 @@ void renewal_window_rec_free(struct renewal_window_rec *r)
 {
     row_free(&row_renewal_window, r);
 }
+
+void enroll_endpoint_rec_free(struct enroll_endpoint_rec *r)
+{
+    row_free(&row_enroll_endpoint, r);
+}
+
+void enroll_endpoint_rec_list_free(struct enroll_endpoint_rec **list, size_t n)
+{
+    row_list_free(&row_enroll_endpoint, (void **)list, n);
+}
+
+void enroll_credential_rec_free(struct enroll_credential_rec *r)
+{
+    row_free(&row_enroll_credential, r);
+}
+
+void enroll_credential_rec_list_free(struct enroll_credential_rec **list, size_t n)
+{
+    row_list_free(&row_enroll_credential, (void **)list, n);
+}

@@ -496,19 +496,74 @@ static const struct field renewal_window_fields[] = {
 const struct row_type row_renewal_window =
     ROW("renewal_window", struct renewal_window_rec, renewal_window_fields);
 
+#define REC struct enroll_endpoint_rec
+static const struct field enroll_endpoint_fields[] = {
+    TEXT(tenant),
+    TEXT(name),
+    TEXT(protocol),
+    TEXT(ca),
+    TEXT(profile),
+    TEXT(status),
+    TEXT_AS("settings", settings, "{}"),
+    INT64(created),
+    INT64(updated),
+};
+#undef REC
+const struct row_type row_enroll_endpoint =
+    ROW("enroll_endpoint", struct enroll_endpoint_rec, enroll_endpoint_fields);
+
+#define REC struct enroll_credential_rec
+static const struct field enroll_credential_fields[] = {
+    TEXT(tenant),
+    TEXT(endpoint),
+    TEXT(id),
+    TEXT(secret_hash),
+    INT64(reusable),
+    TEXT(status),
+    INT64(uses),
+    TEXT(creators),
+    INT64(created),
+    INT64(updated),
+};
+#undef REC
+const struct row_type row_enroll_credential =
+    ROW("enroll_credential", struct enroll_credential_rec, enroll_credential_fields);
+
 /* clang-format on */
 
 static const struct row_type *const row_types[] = {
-    &row_tenant,        &row_ca,          &row_profile,
-    &row_entity,        &row_cert,        &row_crl,
-    &row_responder,     &row_ocsp,        &row_token,
-    &row_principal,     &row_client_ca,   &row_binding,
-    &row_audit,         &row_audit_key,   &row_checkpoint,
-    &row_target,        &row_tsa_unit,    &row_tsa_token,
-    &row_workflow,      &row_request,     &row_webhook,
-    &row_webhook_event, &row_idempotency, &row_offline_import,
-    &row_acme_endpoint, &row_acme_eab,    &row_acme_account,
-    &row_acme_order,    &row_acme_authz,  &row_renewal_window,
+    &row_tenant,
+    &row_ca,
+    &row_profile,
+    &row_entity,
+    &row_cert,
+    &row_crl,
+    &row_responder,
+    &row_ocsp,
+    &row_token,
+    &row_principal,
+    &row_client_ca,
+    &row_binding,
+    &row_audit,
+    &row_audit_key,
+    &row_checkpoint,
+    &row_target,
+    &row_tsa_unit,
+    &row_tsa_token,
+    &row_workflow,
+    &row_request,
+    &row_webhook,
+    &row_webhook_event,
+    &row_idempotency,
+    &row_offline_import,
+    &row_acme_endpoint,
+    &row_acme_eab,
+    &row_acme_account,
+    &row_acme_order,
+    &row_acme_authz,
+    &row_renewal_window,
+    &row_enroll_endpoint,
+    &row_enroll_credential,
 };
 
 const struct row_type *row_type_find(const char *name, size_t len)

@@ -386,21 +386,22 @@ struct ca_create {
  */
 struct svc_op {
     enum svc_op_kind kind;
-    const char *ca;          /* issue, keygen: the issuing CA */
-    const char *profile;     /* issue, keygen */
-    const char *entity;      /* issue, keygen: an end entity of the tenant, or NULL */
-    long validity_days;      /* issue, keygen: 0 = the profile's default */
-    const char *csr;         /* issue; renew (NULL: the same key again): PEM, or DER */
-    size_t csr_len;          /* 0: strlen(csr) */
-    const char *subject;     /* keygen: "/CN=..." */
-    const json_t *sans;      /* keygen: array of strings, or NULL */
-    const char *key_type;    /* keygen: NULL = ec-p256 */
-    const char *password;    /* keygen: the PKCS#12's (never stored, not part of svc_op_hash) */
-    const char *serial;      /* renew, revoke, suspend, reinstate */
-    int reason;              /* revoke: RFC 5280 CRLReason (not certificateHold) */
-    int64_t invalidity_date; /* revoke: 0 = none */
-    struct ca_create ca_req; /* ca.create */
-    const char *principal;   /* role.bind: the principal, of principal_tenant */
+    const char *ca;       /* issue, keygen: the issuing CA */
+    const char *profile;  /* issue, keygen */
+    const char *entity;   /* issue, keygen: an end entity of the tenant, or NULL */
+    long validity_days;   /* issue, keygen: 0 = the profile's default */
+    const char *csr;      /* issue; renew (NULL: the same key again): PEM, or DER */
+    size_t csr_len;       /* 0: strlen(csr) */
+    const char *subject;  /* keygen: "/CN=..." */
+    const json_t *sans;   /* keygen: array of strings, or NULL */
+    const char *key_type; /* keygen: NULL = ec-p256 */
+    const char *password; /* keygen: the PKCS#12's (never stored, not part of svc_op_hash) */
+    int pkcs8; /* keygen: names from csr, the key handed out as PKCS#8 (EST serverkeygen) */
+    const char *serial;           /* renew, revoke, suspend, reinstate */
+    int reason;                   /* revoke: RFC 5280 CRLReason (not certificateHold) */
+    int64_t invalidity_date;      /* revoke: 0 = none */
+    struct ca_create ca_req;      /* ca.create */
+    const char *principal;        /* role.bind: the principal, of principal_tenant */
     const char *principal_tenant; /* role.bind: the tenant (default) or "_system" */
     const char *role;             /* role.bind */
 };
@@ -435,6 +436,8 @@ struct svc_outcome {
     struct binding_rec *binding; /* done: the role bound */
     unsigned char *pkcs12;       /* done, keygen: key, certificate and chain under the password */
     size_t pkcs12_len;
+    unsigned char *pkcs8; /* done, keygen with pkcs8: the key (unencrypted: wiped on clear) */
+    size_t pkcs8_len;
 };
 void svc_outcome_clear(struct svc_outcome *o);
 
@@ -1074,6 +1077,112 @@ int svc_renewal_window_set(struct svc *s, const struct actor *a, const char *ten
  */
 int svc_renewal_window(struct svc *s, const char *tenant, const char *serial, int64_t *start,
                        int64_t *end, char **reason, struct err *e);
+
+/* ---- device enrollment (issue 17): endpoints, credentials (svc_enroll.c) ---- */
+
+#define SVC_ENROLL_AUTH_BASIC 1 /* an enrollment credential as HTTP Basic user and password */
+#define SVC_ENROLL_AUTH_CERT  2 /* a TLS client certificate of a client CA */
+#define SVC_ENROLL_CAS_MAX    8
+
+/* An endpoint's settings (enroll_endpoint_rec.settings, parsed; strings owned). */
+struct svc_enroll_settings {
+    int auth;                             /* SVC_ENROLL_AUTH_* (default both) */
+    char *client_cas[SVC_ENROLL_CAS_MAX]; /* CAs of the tenant (default: the endpoint's) */
+    int nclient_cas;
+    int retry_after; /* seconds a client waits while its request awaits approval (60) */
+};
+void svc_enroll_settings_clear(struct svc_enroll_settings *st);
+/* st from a settings object (NULL: defaults); ca: the endpoint's (the default client CA). */
+int svc_enroll_settings_parse(const json_t *o, const char *ca, struct svc_enroll_settings *st,
+                              struct err *e);
+json_t *svc_enroll_settings_json(const struct svc_enroll_settings *st);
+
+/* An endpoint to make (every field) or change (name, and what is not NULL). */
+struct svc_enroll_put {
+    const char *name;
+    const char *protocol; /* "est" (creation only) */
+    const char *ca;
+    const char *profile;
+    const char *status;     /* "active", "disabled" */
+    const json_t *settings; /* members replace the stored ones; NULL: none */
+};
+/*
+ * Creates (create) or changes an enrollment endpoint of tenant: an active CA,
+ * a leaf profile and client CAs that are active CAs of the tenant.  Audited
+ * as enroll.endpoint.create / enroll.endpoint.update.  *out (caller frees).
+ */
+int svc_enroll_endpoint_put(struct svc *s, const struct actor *a, const char *tenant,
+                            const struct svc_enroll_put *q, int create,
+                            struct enroll_endpoint_rec **out, struct err *e);
+int svc_enroll_endpoint_get(struct svc *s, const char *tenant, const char *name,
+                            struct enroll_endpoint_rec **out, struct err *e);
+int svc_enroll_endpoint_list(struct svc *s, const char *tenant, struct enroll_endpoint_rec ***out,
+                             size_t *n, struct err *e);
+/* The endpoint as the API shows it, with its URLs (paths on the API listener). */
+json_t *svc_enroll_endpoint_json(const struct enroll_endpoint_rec *r);
+/*
+ * A credential of endpoint: id given or "cred-<16 hex>", one-time unless
+ * reusable; *secret (caller frees) is shown once and stored nowhere (an
+ * argon2id hash of it is).  Audited as enroll.credential.create.
+ */
+int svc_enroll_credential_create(struct svc *s, const struct actor *a, const char *tenant,
+                                 const char *endpoint, const char *id, int reusable,
+                                 struct enroll_credential_rec **out, char **secret, struct err *e);
+/* Revokes it (no enrollment with it from now on); audited as enroll.credential.revoke. */
+int svc_enroll_credential_revoke(struct svc *s, const struct actor *a, const char *tenant,
+                                 const char *endpoint, const char *id,
+                                 struct enroll_credential_rec **out, struct err *e);
+int svc_enroll_credential_list(struct svc *s, const char *tenant, const char *endpoint,
+                               struct enroll_credential_rec ***out, size_t *n, struct err *e);
+json_t *svc_enroll_credential_json(const struct enroll_credential_rec *r); /* no secret */
+
+/* ---- EST (RFC 7030) enrollment (svc_est.c), for the front end in src/api/api_est.c ---- */
+
+/* What a device presented. */
+struct svc_est_client {
+    const char *user, *password; /* HTTP Basic, or NULL */
+    const unsigned char *cert;   /* the TLS client certificate (DER, unverified), or NULL */
+    size_t cert_len;
+};
+/* What an enrollment gave: the certificate, or a pending request. */
+struct svc_est_result {
+    unsigned char *der; /* the certificate (DER) */
+    size_t der_len;
+    int pending;        /* 1: waiting for approval; come back after retry_after seconds */
+    int retry_after;    /* seconds */
+    char *request;      /* the pending request's id */
+    unsigned char *key; /* serverkeygen: the key made by the signer, PKCS#8 DER (wiped on clear) */
+    size_t key_len;
+};
+void svc_est_result_clear(struct svc_est_result *r);
+/*
+ * The certificates of the endpoint's CA: its own then those above it (DER one
+ * after another, *der caller frees).  ERR_NOT_FOUND when tenant has no active
+ * EST endpoint of that name.
+ */
+int svc_est_cacerts(struct svc *s, const char *tenant, const char *endpoint, unsigned char **der,
+                    size_t *len, struct err *e);
+/* 0 if the endpoint is an active EST endpoint (its CSR attributes are the same for all). */
+int svc_est_csrattrs(struct svc *s, const char *tenant, const char *endpoint, struct err *e);
+/*
+ * simpleenroll (reenroll 0) or simplereenroll (1) with the CSR (DER): the
+ * device authenticated as the endpoint allows (ERR_UNAUTHENTICATED, audited),
+ * the CSR read (ERR_INVALID) and, for reenroll, with the subject and SANs of
+ * the client certificate being renewed; then submitted through svc_submit
+ * (its refusals as it gives them: ERR_POLICY for the profile, ERR_LIMIT...).
+ * A repeat of a pending enrollment collects its outcome.  0 with *res.
+ */
+int svc_est_enroll(struct svc *s, const char *tenant, const char *endpoint,
+                   const struct svc_est_client *c, int reenroll, const unsigned char *csr,
+                   size_t csr_len, struct svc_est_result *res, struct err *e);
+/*
+ * serverkeygen (RFC 7030 §4.4): as simpleenroll, but the signer makes the key
+ * (of the CSR key's type) and res->key is it, PKCS#8.  Under a workflow it
+ * is refused (ERR_CONFLICT): a waiting request would have to keep the key.
+ */
+int svc_est_serverkeygen(struct svc *s, const char *tenant, const char *endpoint,
+                         const struct svc_est_client *c, const unsigned char *csr, size_t csr_len,
+                         struct svc_est_result *res, struct err *e);
 
 /* ---- ACME protocol state (svc_acme.c), for the front end in src/acme ---- */
 

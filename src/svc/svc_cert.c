@@ -363,6 +363,46 @@ out:
     return rc;
 }
 
+int svc_cert_keygen_pkcs8(struct svc *s, const struct actor *a, const char *tenant,
+                          const struct issue_params *p, const unsigned char *csr, size_t csr_len,
+                          struct cert_rec **out, unsigned char **p8, size_t *p8_len, struct err *e)
+{
+    struct issue_ctx c = {0};
+    struct issue_request r = {0};
+    enum key_type type;
+    uint64_t handle = 0;
+    X509 *cert = NULL;
+    struct cert_rec *rec = NULL;
+    int rc = -1;
+
+    if (issue_load(s, tenant, p, &c, e) != 0 || csr_read(csr, csr_len, 0, &r, e) != 0)
+        goto out;
+    /* The CSR names the certificate and the key's type; the key is made by the signer. */
+    type = key_type_of(r.pubkey);
+    EVP_PKEY_free(r.pubkey);
+    X509_ALGOR_free(r.spki_alg);
+    OPENSSL_free(r.spki_bits);
+    r.pubkey = NULL;
+    r.spki_alg = NULL;
+    r.spki_bits = NULL;
+    r.spki_bits_len = 0;
+    r.validity_days = p->validity_days;
+    if (signer_ee_keygen(s->signer, tenant, type != KEY_NONE ? type : KEY_EC_P256, &handle,
+                         &r.pubkey, e) != 0 ||
+        issue_finish(s, a, tenant, p, &c, &r, "cert.keygen", &rec, &cert, e) != 0 ||
+        signer_ee_pkcs8(s->signer, tenant, handle, cert, p8, p8_len, e) != 0)
+        goto out;
+    *out = rec;
+    rec = NULL;
+    rc = 0;
+out:
+    cert_rec_free(rec);
+    X509_free(cert);
+    issue_request_clear(&r);
+    issue_ctx_clear(&c);
+    return rc;
+}
+
 /* Subject, SANs and key of an issued certificate, for a same-key renewal. */
 static int request_from_cert(struct issue_request *r, X509 *cert)
 {

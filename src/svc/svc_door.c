@@ -32,6 +32,10 @@ void svc_outcome_clear(struct svc_outcome *o)
         secure_zero(o->pkcs12, o->pkcs12_len);
         free(o->pkcs12);
     }
+    if (o->pkcs8 != NULL) {
+        secure_zero(o->pkcs8, o->pkcs8_len);
+        free(o->pkcs8);
+    }
     memset(o, 0, sizeof(*o));
 }
 
@@ -62,6 +66,9 @@ int svc_op_execute(struct svc *s, const struct actor *a, const char *tenant,
     case SVC_OP_CERT_ISSUE:
         return svc_cert_issue(s, a, tenant, &p, csr, csr_length(op), &out->cert, e);
     case SVC_OP_CERT_KEYGEN:
+        if (op->pkcs8)
+            return svc_cert_keygen_pkcs8(s, a, tenant, &p, csr, csr_length(op), &out->cert,
+                                         &out->pkcs8, &out->pkcs8_len, e);
         return svc_cert_keygen(s, a, tenant, &p, op->subject, op->sans, op->key_type, op->password,
                                &out->cert, &out->pkcs12, &out->pkcs12_len, e);
     case SVC_OP_CERT_RENEW:

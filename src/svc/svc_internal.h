@@ -161,6 +161,15 @@ int svc_cert_issue(struct svc *s, const struct actor *a, const char *tenant,
 int svc_cert_issue_check(struct svc *s, const char *tenant, const struct issue_params *p,
                          const unsigned char *csr, size_t csr_len, struct err *e);
 /*
+ * EST serverkeygen (RFC 7030 §4.4): the CSR (checked as for issuance) names
+ * the subject, the SANs and the key's type; the signer makes the key, the CA
+ * issues for it, and the signer hands it out once as PKCS#8 (*p8, caller
+ * frees, wiping it).
+ */
+int svc_cert_keygen_pkcs8(struct svc *s, const struct actor *a, const char *tenant,
+                          const struct issue_params *p, const unsigned char *csr, size_t csr_len,
+                          struct cert_rec **out, unsigned char **p8, size_t *p8_len, struct err *e);
+/*
  * Server-side key generation: the signer makes the key, the CA issues for it,
  * the signer returns a PKCS#12 under password with the key, the certificate
  * and the chain (*p12, caller frees).

@@ -65,12 +65,17 @@ def populate(server, t, tok, tag):
     api("POST", "/acme/endpoints", {"name": f"{tag}-acme", "ca": f"{tag}-issuing",
                                     "caa_identities": [f"{tag}.example"]}, 201)
     eab = api("POST", f"/acme/endpoints/{tag}-acme/eab", {"kid": f"{tag}-kid"}, 201)
+    # An EST endpoint (of the same name: {endpoint} fills both) with an enrollment credential.
+    api("POST", "/enroll/endpoints", {"name": f"{tag}-acme", "ca": f"{tag}-issuing",
+                                      "profile": "tls-server"}, 201)
+    cred = api("POST", f"/enroll/endpoints/{tag}-acme/credentials", {"id": f"{tag}-cred"}, 201)
     return {"tenant": t, "request": req["id"], "workflow": f"profile:{tag}-web", "ca": f"{tag}-issuing", "serial": cert["serial"],
             "profile": f"{tag}-web", "entity": ent["id"], "key": key["key_id"],
             "unit": unit["name"], "principal": prn["id"], "token": token["id"],
             "client_ca": f"{tag}-clients", "endpoint": f"{tag}-acme", "kid": eab["kid"],
             "_subject": cert["subject"], "_token_secret": token["token"],
-            "_hmac_key": eab["hmac_key"], "report": "certificates"}
+            "_hmac_key": eab["hmac_key"], "report": "certificates", "credential": cred["id"],
+            "_est_secret": cred["secret"]}
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +99,8 @@ def world(server):
 FILL = {"tenant": "tenant", "ca": "ca", "serial": "serial", "profile": "profile",
         "entity": "entity", "key": "key", "unit": "unit", "principal": "principal",
         "token": "token", "client_ca": "client_ca", "request": "request",
-        "workflow": "workflow", "endpoint": "endpoint", "kid": "kid", "name": "report"}
+        "workflow": "workflow", "endpoint": "endpoint", "kid": "kid", "name": "report",
+        "credential": "credential"}
 
 
 def fill(path, objects):
@@ -113,7 +119,8 @@ def secrets_of(b):
     tag = b["ca"].split("-")[0]  # bravo, alpha
     return [b["serial"], b["ca"], f"{tag}-root", f"{tag.upper()} Secret Org", b["profile"],
             b["entity"], b["key"], b["unit"], b["principal"], b["token"], b["_subject"],
-            b["client_ca"], b["request"], b["endpoint"], b["kid"], b["_hmac_key"]]
+            b["client_ca"], b["request"], b["endpoint"], b["kid"], b["_hmac_key"],
+            b["credential"], b["_est_secret"]]
 
 
 def snapshot(server, b, tok):
@@ -129,6 +136,8 @@ def snapshot(server, b, tok):
             "client_cas": get("/client-cas"), "requests": get("/requests"),
             "workflows": get("/workflows"), "acme": get("/acme/endpoints"),
             "eab": get(f"/acme/endpoints/{b['endpoint']}/eab"),
+            "enroll": get("/enroll/endpoints"),
+            "enroll_credentials": get(f"/enroll/endpoints/{b['endpoint']}/credentials"),
             "audit": [(e["seq"], e["hash"]) for e in audit]}
 
 
@@ -260,6 +269,13 @@ def ops(a):
         ("POST", f"/acme/endpoints/{a['endpoint']}/eab", lambda n: {"kid": f"k-{n}"},
          {"tenant-admin"}),
         ("PUT", f"/acme/endpoints/{a['endpoint']}", lambda n: {"eab_required": True},
+         {"tenant-admin"}),
+        ("GET", "/enroll/endpoints", None, {"tenant-admin", "auditor"}),
+        ("GET", f"/enroll/endpoints/{a['endpoint']}/credentials", None,
+         {"tenant-admin", "auditor"}),
+        ("POST", f"/enroll/endpoints/{a['endpoint']}/credentials", lambda n: {"id": f"c-{n}"},
+         {"tenant-admin"}),
+        ("PUT", f"/enroll/endpoints/{a['endpoint']}", lambda n: {"retry_after": 30},
          {"tenant-admin"}),
         ("PUT", f"/certificates/{a['serial']}/renewal-window",
          lambda n: {"start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -514,6 +514,20 @@ static const struct {
     {"acme eab list web", "GET", T "/acme/endpoints/web/eab", NULL},
     {"acme eab revoke web team-a --deactivate-accounts", "POST",
      T "/acme/endpoints/web/eab/team-a/revoke", "{\"deactivate_accounts\":true}"},
+    {"est endpoint create routers --ca issuing --profile tls-server --auth basic "
+     "--client-ca issuing --retry-after 30",
+     "POST", T "/enroll/endpoints",
+     "{\"name\":\"routers\",\"ca\":\"issuing\",\"profile\":\"tls-server\","
+     "\"auth\":[\"basic\"],\"client_cas\":[\"issuing\"],\"retry_after\":30}"},
+    {"est endpoint list", "GET", T "/enroll/endpoints", NULL},
+    {"est endpoint show routers", "GET", T "/enroll/endpoints/routers", NULL},
+    {"est endpoint update routers --status disabled", "PUT", T "/enroll/endpoints/routers",
+     "{\"status\":\"disabled\"}"},
+    {"est credential create routers --id r-17 --reusable", "POST",
+     T "/enroll/endpoints/routers/credentials", "{\"id\":\"r-17\",\"reusable\":true}"},
+    {"est credential list routers", "GET", T "/enroll/endpoints/routers/credentials", NULL},
+    {"est credential revoke routers r-17", "POST",
+     T "/enroll/endpoints/routers/credentials/r-17/revoke", "{}"},
     {"cert renewal-window 1a2b --start 2027-01-01T00:00:00Z --end 2027-01-02T00:00:00Z "
      "--reason rotation",
      "PUT", T "/certificates/1a2b/renewal-window",

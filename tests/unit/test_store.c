@@ -2746,6 +2746,83 @@ static void acme_endpoints_round_trip_and_names_are_unique_per_tenant(void **sta
     store_close(s);
 }
 
+/* Enrollment endpoints (EST; SCEP later) and credentials: per tenant, updated, listed. */
+static void enrollment_endpoints_and_credentials_round_trip_per_tenant(void **state)
+{
+    struct store *s = open_store();
+    struct enroll_endpoint_rec ep = {.name = "routers",
+                                     .protocol = "est",
+                                     .ca = "issuing",
+                                     .profile = "tls-server",
+                                     .status = "active",
+                                     .settings = "{\"auth\":[\"basic\"]}",
+                                     .created = 10,
+                                     .updated = 10},
+                               *got = NULL, **eps = NULL;
+    struct enroll_credential_rec c1 = {.endpoint = "routers",
+                                       .id = "r-1",
+                                       .secret_hash = "$argon2id$x",
+                                       .status = "active",
+                                       .creators = "[\"admin\"]",
+                                       .created = 20,
+                                       .updated = 20},
+                                 c2 = c1, *cred = NULL, **creds = NULL;
+    struct store_tx *tx;
+    struct err e;
+    size_t n = 0;
+    (void)state;
+    tenant_make(s, "a");
+    tenant_make(s, "b");
+    c2.id = "r-0";
+    c2.reusable = 1;
+    tx = begin(s);
+    assert_int_equal(store_enroll_endpoint_insert(tx, "a", &ep, &e), 0);
+    assert_int_equal(store_enroll_endpoint_insert(tx, "a", &ep, &e), -1);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    assert_int_equal(store_enroll_credential_insert(tx, "a", &c1, &e), 0);
+    assert_int_equal(store_enroll_credential_insert(tx, "a", &c2, &e), 0);
+    assert_int_equal(store_enroll_credential_insert(tx, "a", &c1, &e), -1);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    ep.profile = "tls-client";
+    ep.status = "disabled";
+    ep.updated = 30;
+    assert_int_equal(store_enroll_endpoint_update(tx, "a", &ep, &e), 0);
+    c1.status = "used";
+    c1.uses = 1;
+    c1.updated = 40;
+    assert_int_equal(store_enroll_credential_get(tx, "a", "routers", "r-1", &cred, &e), 0);
+    enroll_credential_rec_free(cred);
+    assert_int_equal(store_enroll_credential_update(tx, "a", &c1, &e), 0);
+    assert_int_equal(store_enroll_endpoint_update(tx, "b", &ep, &e), -1); /* not b's */
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    commit(tx);
+
+    tx = begin_read(s);
+    assert_int_equal(store_enroll_endpoint_get(tx, "a", "routers", &got, &e), 0);
+    assert_true(strcmp(got->profile, "tls-client") == 0 && strcmp(got->status, "disabled") == 0 &&
+                strcmp(got->protocol, "est") == 0 && got->created == 10 && got->updated == 30);
+    enroll_endpoint_rec_free(got);
+    assert_int_equal(store_enroll_credential_get(tx, "a", "routers", "r-1", &cred, &e), 0);
+    assert_true(strcmp(cred->status, "used") == 0 && cred->uses == 1 && !cred->reusable &&
+                strcmp(cred->secret_hash, "$argon2id$x") == 0 &&
+                strcmp(cred->creators, "[\"admin\"]") == 0);
+    enroll_credential_rec_free(cred);
+    assert_int_equal(store_enroll_credential_list(tx, "a", "routers", &creds, &n, &e), 0);
+    assert_ids(creds, n, id, "r-0,r-1");
+    enroll_credential_rec_list_free(creds, n);
+    assert_int_equal(store_enroll_endpoint_get(tx, "b", "routers", &got, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(store_enroll_credential_get(tx, "b", "routers", "r-1", &cred, &e), -1);
+    assert_int_equal(store_enroll_endpoint_list(tx, "b", &eps, &n, &e), 0);
+    assert_int_equal(n, 0);
+    enroll_endpoint_rec_list_free(eps, n);
+    assert_int_equal(store_enroll_credential_list(tx, "b", "routers", &creds, &n, &e), 0);
+    assert_int_equal(n, 0);
+    enroll_credential_rec_list_free(creds, n);
+    store_rollback(tx);
+    store_close(s);
+}
+
 static void eab_credentials_are_unique_per_endpoint_and_listed_by_kid(void **state)
 {
     struct store *s = open_store();
@@ -3706,6 +3783,7 @@ int main(void)
         T(offline_imports_are_found_by_sequence_and_unique_per_source),
         T(acme_endpoints_round_trip_and_names_are_unique_per_tenant),
         T(eab_credentials_are_unique_per_endpoint_and_listed_by_kid),
+        T(enrollment_endpoints_and_credentials_round_trip_per_tenant),
         T(an_account_key_is_one_accounts_per_endpoint),
         T(acme_orders_round_trip_and_list_newest_first),
         T(acme_orders_and_authorizations_are_pruned_after_they_expired),

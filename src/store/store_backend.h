@@ -63,10 +63,10 @@ struct store_ops {
                            int64_t invalidity_date, int64_t changed, struct err *e);
     int (*cert_search)(struct store_tx *tx, const char *tenant, const struct cert_query *q,
                        struct cert_rec ***out, size_t *n, struct err *e);
-    int (*cert_total)(struct store_tx *tx, const char *tenant, const struct cert_query *q,
-                      int64_t *total, struct err *e);
     int (*report)(struct store_tx *tx, const char *tenant, enum store_report r, int64_t from,
                   int64_t to, const char *ca, int64_t now, struct report_rows *out, struct err *e);
+    int (*cert_total)(struct store_tx *tx, const char *tenant, const struct cert_query *q,
+                      int64_t *total, struct err *e);
     int (*cert_revoked)(struct store_tx *tx, const char *tenant, const char *ca,
                         int64_t expired_cutoff, struct cert_rec ***out, size_t *n, struct err *e);
     int (*cert_crl_entries)(struct store_tx *tx, const char *tenant, const char *ca, int shard,

@@ -9,11 +9,12 @@ RUN="make gcc pkg-config libssl-dev openssl libmicrohttpd-dev libjansson-dev lib
 libcurl4-openssl-dev libc-ares-dev libp11-kit-dev libpq-dev libargon2-dev libgnutls28-dev
 libgfshare-dev ca-certificates softhsm2 python3"
 # pebble brings pebble-challtestsrv, the DNS server of the ACME validation unit tests; mandoc
-# and man-db check the man pages (tests/integration/test_install.py).
+# and man-db check the man pages (tests/integration/test_install.py); prometheus brings
+# promtool, which checks /metrics (tests/integration/test_metrics.py).
 TEST="libcmocka-dev python3-pytest python3-cryptography gnutls-bin curl mandoc man-db
 clang libclang-rt-14-dev sqlite3 osslsigncode
 rsyslog rsyslog-openssl postgresql haproxy postgresql-15-auto-failover
-pebble lego certbot"
+pebble lego certbot prometheus"
 case "${1:-}" in
     --run) PKGS="$RUN" ;;
     --bench) PKGS="$RUN $TEST golang-cfssl wrk nginx-light iproute2" ;;
@@ -60,5 +61,9 @@ esac
 # haproxy is for the local cluster (deploy/cluster.sh), which starts its own haproxy.
 case " $missing " in
     *" haproxy "*) service haproxy stop >/dev/null 2>&1 || true ;;
+esac
+# prometheus is for promtool: the Prometheus server of the package is not to run.
+case " $missing " in
+    *" prometheus "*) service prometheus stop >/dev/null 2>&1 || true ;;
 esac
 exit $rc

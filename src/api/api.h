@@ -25,10 +25,18 @@ struct api {
     struct acme_server *acme; /* the ACME endpoints' protocol module (NULL: none) */
     int tls;                  /* the API listener speaks TLS (ACME URLs are https) */
     int tenant_forwarding;    /* tenants may set their own SIEM (syslog_tenant_targets) */
+    int syslog_forwarding;    /* audit events go to a SIEM (syslog_host): its backlog is measured */
+    struct netaddr *metrics_allow; /* who may read /metrics (metrics_allow) */
+    size_t nmetrics_allow;
 };
 
 const struct http_route *api_routes(size_t *n);
 const struct http_route *api_public_routes(size_t *n);
+
+/* The metrics listener's table (GET /metrics) and its check: the client is in metrics_allow. */
+const struct http_route *api_metrics_routes(size_t *n);
+int api_metrics_authorize(void *app, const struct http_route *route, struct http_request *req,
+                          struct http_response *resp);
 
 /* http_authorize for both tables: bearer token → principal, tenant and permission checks. */
 int api_authorize(void *app, const struct http_route *route, struct http_request *req,

@@ -118,6 +118,18 @@ static const struct config_item items[] = {
     {"ocsp_responder_key_type", CONF_STRING, F(ocsp_responder_key_type), 0, 0, "ec-p256",
      "key type of delegated OCSP responders"},
     {"log_level", CONF_STRING, F(log_level), 0, 0, "info", "debug, info, warn or error"},
+    {"log_format", CONF_STRING, F(log_format), 0, 0, "text",
+     "text (\"time level [request tenant] message\") or json (one object per line: time, level, "
+     "request_id, tenant, message)"},
+    {"access_log", CONF_BOOL, F(access_log), 0, 0, "no",
+     "log every answer of both listeners at info level (else at debug): request id, client, "
+     "method, path, status, milliseconds"},
+    {"metrics_address", CONF_STRING, F(metrics_address), 0, 0, NULL,
+     "plain-HTTP listener serving GET /metrics in Prometheus's format (unset: none)"},
+    {"metrics_port", CONF_INT, F(metrics_port), 0, 65535, "9464",
+     "port of the metrics listener (0 = ephemeral)"},
+    {"metrics_allow", CONF_STRING, F(metrics_allow), 0, 0, "127.0.0.0/8, ::1",
+     "addresses or networks that may read /metrics (comma-separated); others are answered 403"},
     {"user", CONF_STRING, F(user), 0, 0, NULL,
      "started as root: the network process becomes this user (name or number; it must be able "
      "to read the database and the TLS key, and must not be able to read the key store)"},
@@ -321,6 +333,14 @@ int config_check(const struct config *c, struct err *e)
         return -1;
     }
     free(proxies);
+    if (http_proxies_parse(c->metrics_allow, &proxies, &nproxies, e) != 0) {
+        char why[sizeof(e->msg)];
+        snprintf(why, sizeof(why), "%s", e->msg);
+        return err_set(e, ERR_INVALID, "metrics_allow: %s", why);
+    }
+    free(proxies);
+    if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0)
+        return err_set(e, ERR_INVALID, "log_format: text or json");
     if (http_tls_priorities_check(c->tls_priorities, e) != 0)
         return -1;
     if ((c->tls_cert == NULL) != (c->tls_key == NULL))

@@ -56,6 +56,11 @@ struct config {
     int ocsp_cache_seconds;
     int ocsp_live_signs_per_second;
     char *log_level;
+    char *log_format;      /* "text" or "json" */
+    int access_log;        /* answers logged at info level */
+    char *metrics_address; /* NULL: no metrics listener */
+    int metrics_port;
+    char *metrics_allow;   /* who may read /metrics */
     char *user;            /* started as root: the network process's user */
     char *signer_user;     /* started as root: the signer's user */
     char *tsa_clock_check; /* "off" or "kernel" */

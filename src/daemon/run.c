@@ -24,6 +24,7 @@
 #include "audit/forward.h"
 #include "daemon/config.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 
 static void set_log_level(const char *name)
 {
@@ -50,7 +51,7 @@ struct server {
     struct store *store;
     struct svc *svc;
     struct api api;
-    struct http_server *public_srv, *api_srv;
+    struct http_server *public_srv, *api_srv, *metrics_srv;
     struct forwarder *forwarder; /* NULL: no SIEM */
     struct acme_server *acme;
 };
@@ -127,6 +128,8 @@ static void server_stop(struct server *s)
     }
     forward_stop(s->forwarder);
     s->forwarder = NULL;
+    http_server_stop(s->metrics_srv);
+    free(s->api.metrics_allow);
     http_server_stop(s->api_srv);
     http_server_stop(s->public_srv);
     acme_server_free(s->acme);
@@ -207,6 +210,37 @@ static int services_start(struct server *s, int api_port, int public_port, struc
 }
 
 /*
+ * The metrics listener, if metrics_address is set: GET /metrics to the
+ * addresses of metrics_allow (checked by config_check), one thread.
+ */
+static int metrics_listen(struct server *s, struct err *e)
+{
+    struct http_config m = {.address = s->cfg.metrics_address,
+                            .port = s->cfg.metrics_port,
+                            .threads = 1,
+                            .max_connections = 64,
+                            .max_connections_per_address = -1,
+                            .header_seconds = s->cfg.request_header_seconds,
+                            .body_seconds = s->cfg.request_body_seconds,
+                            .name = "metrics",
+                            .access_log = s->cfg.access_log};
+    const struct http_route *routes;
+    size_t n;
+    int port;
+
+    if (s->cfg.metrics_address == NULL)
+        return 0;
+    if (http_proxies_parse(s->cfg.metrics_allow, &s->api.metrics_allow, &s->api.nmetrics_allow,
+                           e) != 0)
+        return -1;
+    if ((m.listen_fd = http_listen(m.address, m.port, s->cfg.listen_reuse_port, &port, e)) < 0)
+        return -1;
+    routes = api_metrics_routes(&n);
+    s->metrics_srv = http_server_start(&m, routes, n, api_metrics_authorize, NULL, &s->api, e);
+    return s->metrics_srv != NULL ? 0 : -1;
+}
+
+/*
  * Both listeners are bound first (their ports, ephemeral or not, are known
  * before anything is named after them: the public URL, the node), then the
  * services are made, then the listeners served: no request arrives before the
@@ -224,7 +258,9 @@ static int server_listen(struct server *s, struct err *e)
             s->cfg.max_connections_per_address > 0 ? s->cfg.max_connections_per_address : -1,
         .header_seconds = s->cfg.request_header_seconds,
         .body_seconds = s->cfg.request_body_seconds,
-        .trusted_proxies = s->cfg.trusted_proxies};
+        .trusted_proxies = s->cfg.trusted_proxies,
+        .name = "public",
+        .access_log = s->cfg.access_log};
     struct http_config api = {
         .tls_client_certs = 1,
         .address = s->cfg.api_address,
@@ -240,7 +276,9 @@ static int server_listen(struct server *s, struct err *e)
             s->cfg.max_connections_per_address > 0 ? s->cfg.max_connections_per_address : -1,
         .header_seconds = s->cfg.request_header_seconds,
         .body_seconds = s->cfg.request_body_seconds,
-        .trusted_proxies = s->cfg.trusted_proxies};
+        .trusted_proxies = s->cfg.trusted_proxies,
+        .name = "api",
+        .access_log = s->cfg.access_log};
     const struct http_route *routes;
     int public_port, api_port;
     size_t n;
@@ -264,7 +302,7 @@ static int server_listen(struct server *s, struct err *e)
     }
     routes = api_routes(&n);
     s->api_srv = http_server_start(&api, routes, n, api_authorize, api_free_principal, &s->api, e);
-    if (s->api_srv == NULL)
+    if (s->api_srv == NULL || metrics_listen(s, e) != 0)
         return -1;
     if (pthread_create(&s->presigner, NULL, presigner_main, s) != 0)
         return err_set(e, ERR_INTERNAL, "cannot start the OCSP pre-signer thread");
@@ -405,6 +443,7 @@ static int server_start(struct server *s, const sigset_t *stop, struct err *e)
         return -1;
     store_set_max_connections(s->store, s->cfg.database_connections);
     s->api.tenant_forwarding = s->cfg.syslog_tenant_targets;
+    s->api.syslog_forwarding = s->cfg.syslog_host != NULL;
     return server_listen(s, e);
 }
 
@@ -453,11 +492,14 @@ static void keystore_events_audit(struct server *s)
     if (signer_events(s->signer, &ev, &n, &e) != 0)
         return;
     for (int i = 0; i < n; i++) {
+        const char *event =
+            strncmp(ev[i].action, "keystore.", 9) == 0 ? ev[i].action + 9 : ev[i].action;
         struct audit_event a = {.actor = "signer",
                                 .action = ev[i].action,
                                 .object = ev[i].object,
                                 .result = keystore_event_is_error(ev[i].action) ? "error" : "ok",
                                 .detail = ev[i].detail};
+        metrics_add(&metrics_keystore_events, 1, &event);
         if (audit_record(s->store, "_system", &a, &e) != 0)
             log_error("audit: key-store event %s not recorded: %s", ev[i].action, e.msg);
     }
@@ -590,6 +632,7 @@ int daemon_run(int argc, char **argv)
         return 0;
     }
     set_log_level(s.cfg.log_level);
+    log_set_format(strcmp(s.cfg.log_format, "json") == 0 ? LOG_JSON : LOG_TEXT);
     if (routes_check(&e) != 0) {
         fprintf(stderr, "vouchd: refusing to start: %s\n", e.msg);
         config_free(&s.cfg);
@@ -612,8 +655,11 @@ int daemon_run(int argc, char **argv)
         server_stop(&s);
         return 1;
     }
-    printf("{\"api_port\": %d, \"public_port\": %d, \"tls\": %s}\n", http_server_port(s.api_srv),
+    printf("{\"api_port\": %d, \"public_port\": %d, \"tls\": %s", http_server_port(s.api_srv),
            http_server_port(s.public_srv), s.cfg.tls_cert ? "true" : "false");
+    if (s.metrics_srv != NULL)
+        printf(", \"metrics_port\": %d", http_server_port(s.metrics_srv));
+    printf("}\n");
     fflush(stdout);
     log_info("vouchd: API on %s://%s:%d, public on http://%s:%d", s.cfg.tls_cert ? "https" : "http",
              s.cfg.api_address, http_server_port(s.api_srv), s.cfg.public_address,

@@ -124,6 +124,10 @@ struct http_config {
      * address:port (> 0), or 0.  http_server_start closes it, whatever happens.
      */
     int listen_fd;
+    /* The listener's name in /metrics ("api", "public"; NULL: "http"). */
+    const char *name;
+    /* Every answer is logged at info level (else at debug). */
+    int access_log;
 };
 
 struct http_server;

@@ -57,6 +57,7 @@
 
 #include "http/http_guard.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 
 #define DEFAULT_THREADS         2
 #define DEFAULT_TIMEOUT_SECONDS 30
@@ -73,6 +74,24 @@
 #define HEADERS_MAX (16 * 1024)
 /* Bodies up to this size are not counted against http_config.body_memory. */
 #define SMALL_BODY (64 * 1024)
+/* A request id taken from a trusted proxy's X-Request-Id: at most this long, of ID_CHARS. */
+#define REQUEST_ID_MAX 64
+#define ID_CHARS       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:"
+
+/*
+ * The statuses counted one by one per route in /metrics; any other is
+ * counted under the last slot, written as its class ("2xx" .. "5xx").
+ */
+static const int counted_statuses[] = {200, 201, 202, 204, 206, 301, 302, 304, 400, 401,
+                                       403, 404, 405, 406, 409, 410, 412, 413, 414, 415,
+                                       422, 429, 431, 500, 501, 502, 503, 504};
+#define STATUS_SLOTS (ARRAY_LEN(counted_statuses) + 5) /* + one per class 1xx..5xx */
+
+/* What /metrics says of one route (or of the requests that matched none). */
+struct route_stats {
+    _Atomic uint64_t by_status[STATUS_SLOTS];
+    struct metrics_histogram latency;
+};
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -91,6 +110,10 @@ struct http_server {
     pthread_mutex_t bodies_lock; /* guards bodies_held */
     size_t bodies_held;          /* bytes reserved by the large bodies of requests in progress */
     struct http_guard *guard;    /* deadlines and per-address limits (http_guard.c) */
+    char *name;                  /* http_config.name: the listener label of its metrics */
+    int access_log;              /* http_config.access_log */
+    struct route_stats *stats;   /* per route, and [nroutes] for requests that matched none */
+    struct http_server *next;    /* the list of running servers, for /metrics */
 };
 
 /* The state of one request, from its request line to its completion. */
@@ -111,7 +134,8 @@ struct request_ctx {
     int too_large;               /* the body passed the limit while arriving */
     int64_t drain_since_ms;      /* when it did (monotonic) */
     size_t body_reserved;        /* bytes of srv->bodies_held this request holds */
-    char request_id[16];
+    int64_t start_ns;            /* when the request line came (monotonic) */
+    char request_id[REQUEST_ID_MAX + 1];
     char remote_addr[INET6_ADDRSTRLEN];
     char proxy_addr[INET6_ADDRSTRLEN]; /* the peer, when it is a trusted proxy that forwarded */
     unsigned char *client_cert;        /* req.client_cert */
@@ -133,6 +157,7 @@ static void *request_new(void *cls, const char *uri, struct MHD_Connection *conn
     (void)conn;
     r->srv = cls;
     r->target = xstrdup(uri ? uri : "");
+    r->start_ns = metrics_now_ns();
     return r;
 }
 
@@ -229,6 +254,20 @@ static enum MHD_Result xff_collect(void *cls, enum MHD_ValueKind kind, const cha
 }
 
 /*
+ * A trusted proxy's X-Request-Id (1 to REQUEST_ID_MAX of ID_CHARS) becomes
+ * the request's id, so that its log lines and ours name the request alike;
+ * one that is not of that form is ignored (our own id stays).
+ */
+static void request_id_forwarded(struct request_ctx *r, struct MHD_Connection *conn)
+{
+    const char *id = header_get(conn, "X-Request-Id");
+    size_t n = id ? strlen(id) : 0;
+
+    if (n > 0 && n <= REQUEST_ID_MAX && strspn(id, ID_CHARS) == n)
+        memcpy(r->request_id, id, n + 1);
+}
+
+/*
  * A request from a trusted proxy comes from whom its X-Forwarded-For names
  * (http_forwarded.c); -1 with resp holding 400 if that header is malformed.
  */
@@ -248,6 +287,7 @@ static int remote_forwarded(struct request_ctx *r, struct MHD_Connection *conn)
         i++;
     if (i == srv->nproxies)
         return 0; /* not a trusted proxy: its X-Forwarded-For means nothing */
+    request_id_forwarded(r, conn);
     MHD_get_connection_values(conn, MHD_HEADER_KIND, xff_collect, &xff);
     if (xff.len == 0)
         return 0;
@@ -494,6 +534,40 @@ static const char *request_log_path(const struct request_ctx *r)
     return r->path ? r->path : "(bad path)";
 }
 
+/* The slot of status in route_stats.by_status. */
+static size_t status_slot(int status)
+{
+    for (size_t i = 0; i < ARRAY_LEN(counted_statuses); i++)
+        if (counted_statuses[i] == status)
+            return i;
+    return ARRAY_LEN(counted_statuses) + (size_t)(status / 100 - 1);
+}
+
+/*
+ * Counts the answer of r in its route's metrics (atomics only) and writes the
+ * access log line: at info level with http_config.access_log, else at debug.
+ */
+static void request_account(struct request_ctx *r)
+{
+    struct http_server *srv = r->srv;
+    size_t i = r->route ? (size_t)(r->route - srv->routes) : srv->nroutes;
+    int64_t ns = metrics_now_ns() - r->start_ns;
+    struct log_access a = {.request_id = r->request_id,
+                           .tenant = http_param(&r->req, "tenant"),
+                           .method = r->req.method,
+                           .path = request_log_path(r),
+                           .status = r->resp.status,
+                           .duration_ms = (double)ns / 1e6,
+                           .remote_addr = r->remote_addr,
+                           .proxy_addr = r->req.proxy_addr,
+                           .listener = srv->name};
+
+    atomic_fetch_add_explicit(&srv->stats[i].by_status[status_slot(r->resp.status)], 1,
+                              memory_order_relaxed);
+    metrics_histogram_observe(&srv->stats[i].latency, ns);
+    log_access(srv->access_log ? LOG_INFO : LOG_DEBUG, &a);
+}
+
 /* Queues r->resp; the body moves to libmicrohttpd. */
 static enum MHD_Result response_send(struct request_ctx *r, struct MHD_Connection *conn)
 {
@@ -519,9 +593,7 @@ static enum MHD_Result response_send(struct request_ctx *r, struct MHD_Connectio
     response_headers(r, mr);
     ret = MHD_queue_response(conn, (unsigned int)resp->status, mr);
     MHD_destroy_response(mr);
-    log_debug("req %s %s%s%s %s %s -> %d", r->request_id, r->remote_addr,
-              r->req.proxy_addr ? " via " : "", r->req.proxy_addr ? r->req.proxy_addr : "",
-              r->req.method, request_log_path(r), resp->status);
+    request_account(r);
     return ret;
 }
 
@@ -538,12 +610,22 @@ static enum MHD_Result request_refuse(struct request_ctx *r, struct MHD_Connecti
 static enum MHD_Result request_begin(struct request_ctx *r, struct MHD_Connection *conn,
                                      const char *method)
 {
+    enum MHD_Result ret = MHD_YES;
+    int refused;
+
     r->begun = 1;
-    if (request_fill(r, conn, method) != 0 || request_check_size(r, conn) != 0 ||
-        request_route(r) != 0 || request_check_body(r, conn) != 0 || request_authorize(r) != 0 ||
-        body_reserve(r, conn) != 0)
-        return request_refuse(r, conn);
-    return MHD_YES;
+    refused = request_fill(r, conn, method) != 0;
+    log_context_set(r->request_id, NULL);
+    refused = refused || request_check_size(r, conn) != 0 || request_route(r) != 0;
+    if (!refused) { /* the route names the tenant, if any, for the lines logged from here */
+        log_context_set(r->request_id, http_param(&r->req, "tenant"));
+        refused = request_check_body(r, conn) != 0 || request_authorize(r) != 0 ||
+                  body_reserve(r, conn) != 0;
+    }
+    if (refused)
+        ret = request_refuse(r, conn);
+    log_context_clear();
+    return ret;
 }
 
 static int64_t monotonic_ms(void)
@@ -587,6 +669,7 @@ static enum MHD_Result request_body(struct request_ctx *r, const char *data, siz
 static enum MHD_Result request_finish(struct request_ctx *r, struct MHD_Connection *conn)
 {
     const struct http_server *srv = r->srv;
+    enum MHD_Result ret;
 
     if (r->refused) {
         /* resp already holds the refusal */
@@ -596,9 +679,13 @@ static enum MHD_Result request_finish(struct request_ctx *r, struct MHD_Connecti
     } else {
         r->req.body = r->body.data;
         r->req.body_len = r->body.len;
+        log_context_set(r->request_id, http_param(&r->req, "tenant"));
         r->route->handler(srv->app, &r->req, &r->resp);
     }
-    return response_send(r, conn);
+    log_context_set(r->request_id, http_param(&r->req, "tenant"));
+    ret = response_send(r, conn);
+    log_context_clear();
+    return ret;
 }
 
 static enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -624,6 +711,107 @@ static enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, co
     }
     http_guard_body_done(conn);
     return request_finish(r, conn);
+}
+
+/* ---- metrics ------------------------------------------------------------------ */
+
+/* The running servers, for /metrics (all servers of the process in one family each). */
+static pthread_mutex_t servers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct http_server *servers;
+static int collector_added;
+
+/* The labels of route i of srv (the requests that matched none: route ""). */
+static void route_labels(struct buf *b, const struct http_server *srv, size_t i)
+{
+    metrics_label(b, "listener", srv->name, 1);
+    metrics_label(b, "method", i < srv->nroutes ? srv->routes[i].method : "", 0);
+    metrics_label(b, "route", i < srv->nroutes ? srv->routes[i].pattern : "", 0);
+}
+
+static void status_label(struct buf *b, size_t slot)
+{
+    char text[8];
+    size_t n = ARRAY_LEN(counted_statuses);
+
+    if (slot < n)
+        snprintf(text, sizeof(text), "%d", counted_statuses[slot]);
+    else
+        snprintf(text, sizeof(text), "%dxx", (int)(slot - n + 1));
+    metrics_label(b, "status", text, 0);
+}
+
+/* vouch_http_requests_total: one series per route and status seen (under servers_lock). */
+static void requests_write(struct buf *b)
+{
+    metrics_header(b, "vouch_http_requests_total", "counter",
+                   "HTTP requests answered, by listener, route (its pattern; \"\" when none "
+                   "matched) and status.");
+    for (struct http_server *srv = servers; srv != NULL; srv = srv->next)
+        for (size_t i = 0; i <= srv->nroutes; i++)
+            for (size_t k = 0; k < STATUS_SLOTS; k++) {
+                uint64_t n =
+                    atomic_load_explicit(&srv->stats[i].by_status[k], memory_order_relaxed);
+                struct buf lbl = {0};
+                if (n == 0)
+                    continue;
+                route_labels(&lbl, srv, i);
+                status_label(&lbl, k);
+                buf_append(&lbl, "", 1);
+                metrics_sample(b, "vouch_http_requests_total", (const char *)lbl.data, (double)n);
+                buf_free(&lbl);
+            }
+}
+
+/* vouch_http_request_duration_seconds of the routes that were asked (under servers_lock). */
+static void latency_write(struct buf *b)
+{
+    metrics_header(b, "vouch_http_request_duration_seconds", "histogram",
+                   "Time from a request's first line to its answer being queued, by listener and "
+                   "route.");
+    for (struct http_server *srv = servers; srv != NULL; srv = srv->next)
+        for (size_t i = 0; i <= srv->nroutes; i++) {
+            struct buf lbl = {0};
+            uint64_t any = 0;
+            for (int k = 0; k <= METRICS_BUCKETS; k++)
+                any |= atomic_load_explicit(&srv->stats[i].latency.counts[k], memory_order_relaxed);
+            if (any == 0)
+                continue;
+            route_labels(&lbl, srv, i);
+            buf_append(&lbl, "", 1);
+            metrics_histogram_write(b, "vouch_http_request_duration_seconds",
+                                    (const char *)lbl.data, &srv->stats[i].latency);
+            buf_free(&lbl);
+        }
+}
+
+static void servers_metrics_write(struct buf *b, void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&servers_lock);
+    requests_write(b);
+    latency_write(b);
+    pthread_mutex_unlock(&servers_lock);
+}
+
+static void server_list_add(struct http_server *srv)
+{
+    pthread_mutex_lock(&servers_lock);
+    srv->next = servers;
+    servers = srv;
+    if (!collector_added++)
+        metrics_collector_add(servers_metrics_write, NULL);
+    pthread_mutex_unlock(&servers_lock);
+}
+
+static void server_list_remove(struct http_server *srv)
+{
+    pthread_mutex_lock(&servers_lock);
+    for (struct http_server **p = &servers; *p != NULL; p = &(*p)->next)
+        if (*p == srv) {
+            *p = srv->next;
+            break;
+        }
+    pthread_mutex_unlock(&servers_lock);
 }
 
 /* ---- the daemon ------------------------------------------------------------- */
@@ -823,7 +1011,10 @@ struct http_server *http_server_start(const struct http_config *cfg,
         .nosniff = cfg->security_headers,
         .hsts = cfg->security_headers && tls.cert_pem != NULL,
         .drain_seconds = (int)positive_or(cfg->connection_timeout, DEFAULT_TIMEOUT_SECONDS),
-        .body_memory = cfg->body_memory > 0 ? cfg->body_memory : DEFAULT_BODY_MEMORY};
+        .body_memory = cfg->body_memory > 0 ? cfg->body_memory : DEFAULT_BODY_MEMORY,
+        .name = xstrdup(cfg->name ? cfg->name : "http"),
+        .access_log = cfg->access_log,
+        .stats = xcalloc(nroutes + 1, sizeof(struct route_stats))};
     pthread_mutex_init(&srv->bodies_lock, NULL);
     errno = 0;
     srv->guard = guard_start(srv, cfg);
@@ -846,6 +1037,8 @@ struct http_server *http_server_start(const struct http_config *cfg,
         http_guard_free(srv->guard);
         pthread_mutex_destroy(&srv->bodies_lock);
         free(srv->proxies);
+        free(srv->stats);
+        free(srv->name);
         free(srv);
         err_set(e, ERR_INTERNAL, "http: cannot serve on %s port %d%s%s (see the log)", cfg->address,
                 cfg->port, saved_errno ? ": " : "", saved_errno ? strerror(saved_errno) : "");
@@ -853,6 +1046,7 @@ struct http_server *http_server_start(const struct http_config *cfg,
     }
     info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = bound ? bound : info && info->port ? info->port : cfg->port;
+    server_list_add(srv);
     return srv;
 }
 
@@ -866,10 +1060,13 @@ void http_server_stop(struct http_server *srv)
 {
     if (srv == NULL)
         return;
+    server_list_remove(srv);
     MHD_stop_daemon(srv->daemon);
     http_guard_free(srv->guard);
     pthread_mutex_destroy(&srv->bodies_lock);
     free(srv->proxies);
+    free(srv->stats);
+    free(srv->name);
     free(srv);
 }
 

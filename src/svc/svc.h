@@ -63,6 +63,13 @@ void svc_free(struct svc *s);
 int svc_ready(struct svc *s, struct err *db, char *health, size_t health_len, struct err *signer);
 /* How many times the signer was restarted since vouchd started (signer_supervise). */
 unsigned long svc_signer_restarts(struct svc *s);
+/*
+ * Before /metrics is written: the signer's state, and (at most every 5 s)
+ * the gauges read from the database: requests pending approval and webhook
+ * events pending per tenant, and with syslog the audit events not yet sent
+ * to the configured SIEM.  A database error is logged, the old values stay.
+ */
+void svc_metrics_refresh(struct svc *s, int syslog);
 
 /*
  * Who asks: recorded as the audit actor, and what it may do.  roles are the
@@ -496,6 +503,7 @@ struct ocsp_answer {
     unsigned char *der; /* owned: free() */
     size_t len;
     int cacheable;                    /* a successful response without nonce */
+    int status;                       /* its OCSPResponseStatus (0: successful) */
     int64_t this_update, next_update; /* of a cacheable response */
 };
 /*

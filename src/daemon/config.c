@@ -177,6 +177,29 @@ static const struct config_item items[] = {
      "how often deleted tenants past their retention are looked for"},
 };
 
+/*
+ * The settings SIGHUP applies to a running vouchd (daemon/run.c,
+ * server_reload); a change to any other is named in the log as needing a
+ * restart.
+ */
+static const char *const reloadable[] = {
+    "log_level",
+    "log_format",
+    "access_log",
+    "trusted_proxies",
+    "max_connections_per_address",
+    "request_header_seconds",
+    "request_body_seconds",
+    "ocsp_live_signs_per_second",
+    "webhooks_enabled",
+    "syslog_host",
+    "syslog_port",
+    "syslog_transport",
+    "syslog_ca_file",
+    "syslog_facility",
+    "syslog_tenant_targets",
+};
+
 static char **str_field(struct config *c, const struct config_item *it)
 {
     return (char **)((char *)c + it->offset);
@@ -411,6 +434,7 @@ void config_settings_print(FILE *f)
         json_t *row = json_pack("{s:s, s:s, s:s?, s:s}", "name", it->name, "type",
                                 type_names[it->type], "default", it->def, "help", it->help);
 
+        json_object_set_new(row, "reload", json_boolean(config_reloadable(it->name)));
         if (it->type == CONF_INT) {
             json_object_set_new(row, "min", json_integer(it->min));
             json_object_set_new(row, "max", json_integer(it->max));
@@ -430,6 +454,53 @@ void config_free(struct config *c)
             free(*str_field(c, &items[i]));
             *str_field(c, &items[i]) = NULL;
         }
+}
+
+int config_reloadable(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_LEN(reloadable); i++)
+        if (strcmp(reloadable[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static int item_differs(struct config *a, struct config *b, const struct config_item *it)
+{
+    const char *x, *y;
+
+    if (it->type == CONF_INT || it->type == CONF_BOOL)
+        return *int_field(a, it) != *int_field(b, it);
+    x = *str_field(a, it);
+    y = *str_field(b, it);
+    return (x == NULL) != (y == NULL) || (x != NULL && strcmp(x, y) != 0);
+}
+
+int config_changed(const struct config *a, const struct config *b, const char **names, int max)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < ARRAY_LEN(items); i++)
+        if (item_differs((struct config *)a, (struct config *)b, &items[i]) && n < max)
+            names[n++] = items[i].name;
+    return n;
+}
+
+void config_take_reloadable(struct config *cur, struct config *next)
+{
+    for (size_t i = 0; i < ARRAY_LEN(items); i++) {
+        const struct config_item *it = &items[i];
+        if (!config_reloadable(it->name))
+            continue;
+        if (it->type == CONF_INT || it->type == CONF_BOOL) {
+            int v = *int_field(cur, it);
+            *int_field(cur, it) = *int_field(next, it);
+            *int_field(next, it) = v;
+        } else {
+            char *v = *str_field(cur, it);
+            *str_field(cur, it) = *str_field(next, it);
+            *str_field(next, it) = v;
+        }
+    }
 }
 
 char *config_node_name(const struct config *c, int api_port, int public_port)

@@ -108,6 +108,15 @@ void config_write(const struct config *c, FILE *f);
  */
 void config_settings_print(FILE *f);
 void config_free(struct config *c);
+/* Whether setting name is applied by SIGHUP to a running vouchd (else it needs a restart). */
+int config_reloadable(const char *name);
+/*
+ * The names of the settings whose values differ between a and b, at most max
+ * of them, into names (static strings); returns how many.
+ */
+int config_changed(const struct config *a, const struct config *b, const char **names, int max);
+/* Moves the reloadable settings of next into cur (cur's old values go to next, for config_free). */
+void config_take_reloadable(struct config *cur, struct config *next);
 /*
  * This node's name among the nodes of a cluster: "<host>:<api port>:<public
  * port>" with the ports it listens on (bound, so ephemeral ports of two nodes

@@ -44,6 +44,8 @@ struct server {
     int presigner_running;
     pthread_t webhooks;
     int webhooks_running;
+    int webhooks_stop;       /* the webhook thread alone is to stop (reload), under stop_lock */
+    const char *config_path; /* read again on SIGHUP */
     pthread_mutex_t stop_lock;
     pthread_cond_t stop_cond;
     int stopping;
@@ -98,18 +100,43 @@ static void *webhooks_main(void *arg)
     struct err e;
 
     pthread_mutex_lock(&s->stop_lock);
-    while (!s->stopping) {
+    while (!s->stopping && !s->webhooks_stop) {
         pthread_mutex_unlock(&s->stop_lock);
         if (svc_webhook_tick(s->svc, &e) < 0)
             log_warn("webhooks: %s", e.msg);
         pthread_mutex_lock(&s->stop_lock);
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 1;
-        if (!s->stopping)
+        if (!s->stopping && !s->webhooks_stop)
             pthread_cond_timedwait(&s->stop_cond, &s->stop_lock, &until);
     }
     pthread_mutex_unlock(&s->stop_lock);
     return NULL;
+}
+
+/* Starts the webhook delivery thread if it does not run; -1 with e set if it cannot. */
+static int webhooks_start(struct server *s, struct err *e)
+{
+    if (s->webhooks_running)
+        return 0;
+    s->webhooks_stop = 0;
+    if (pthread_create(&s->webhooks, NULL, webhooks_main, s) != 0)
+        return err_set(e, ERR_INTERNAL, "cannot start the webhook thread");
+    s->webhooks_running = 1;
+    return 0;
+}
+
+/* Stops the webhook delivery thread if it runs (a delivery under way ends first). */
+static void webhooks_stop(struct server *s)
+{
+    if (!s->webhooks_running)
+        return;
+    pthread_mutex_lock(&s->stop_lock);
+    s->webhooks_stop = 1;
+    pthread_cond_broadcast(&s->stop_cond);
+    pthread_mutex_unlock(&s->stop_lock);
+    pthread_join(s->webhooks, NULL);
+    s->webhooks_running = 0;
 }
 
 static void server_stop(struct server *s)
@@ -122,10 +149,7 @@ static void server_stop(struct server *s)
         pthread_join(s->presigner, NULL);
         s->presigner_running = 0;
     }
-    if (s->webhooks_running) {
-        pthread_join(s->webhooks, NULL);
-        s->webhooks_running = 0;
-    }
+    webhooks_stop(s);
     forward_stop(s->forwarder);
     s->forwarder = NULL;
     http_server_stop(s->metrics_srv);
@@ -209,21 +233,27 @@ static int services_start(struct server *s, int api_port, int public_port, struc
     return rc;
 }
 
+/* The metrics listener's settings: one thread, no proxy, few connections. */
+static struct http_config metrics_config(const struct config *c)
+{
+    return (struct http_config){.address = c->metrics_address,
+                                .port = c->metrics_port,
+                                .threads = 1,
+                                .max_connections = 64,
+                                .max_connections_per_address = -1,
+                                .header_seconds = c->request_header_seconds,
+                                .body_seconds = c->request_body_seconds,
+                                .name = "metrics",
+                                .access_log = c->access_log};
+}
+
 /*
  * The metrics listener, if metrics_address is set: GET /metrics to the
  * addresses of metrics_allow (checked by config_check), one thread.
  */
 static int metrics_listen(struct server *s, struct err *e)
 {
-    struct http_config m = {.address = s->cfg.metrics_address,
-                            .port = s->cfg.metrics_port,
-                            .threads = 1,
-                            .max_connections = 64,
-                            .max_connections_per_address = -1,
-                            .header_seconds = s->cfg.request_header_seconds,
-                            .body_seconds = s->cfg.request_body_seconds,
-                            .name = "metrics",
-                            .access_log = s->cfg.access_log};
+    struct http_config m = metrics_config(&s->cfg);
     const struct http_route *routes;
     size_t n;
     int port;
@@ -246,43 +276,38 @@ static int metrics_listen(struct server *s, struct err *e)
  * services are made, then the listeners served: no request arrives before the
  * service it needs exists.
  */
+/* What the public listener and the API listener share of c. */
+static void listener_config(const struct config *c, struct http_config *h)
+{
+    h->threads = c->threads;
+    h->body_memory = (size_t)c->request_body_memory_mib << 20;
+    h->max_connections = c->max_connections;
+    h->max_connections_per_address =
+        c->max_connections_per_address > 0 ? c->max_connections_per_address : -1;
+    h->header_seconds = c->request_header_seconds;
+    h->body_seconds = c->request_body_seconds;
+    h->trusted_proxies = c->trusted_proxies;
+    h->access_log = c->access_log;
+}
+
 static int server_listen(struct server *s, struct err *e)
 {
     struct http_config pub = {
-        .address = s->cfg.public_address,
-        .port = s->cfg.public_port,
-        .threads = s->cfg.threads,
-        .body_memory = (size_t)s->cfg.request_body_memory_mib << 20,
-        .max_connections = s->cfg.max_connections,
-        .max_connections_per_address =
-            s->cfg.max_connections_per_address > 0 ? s->cfg.max_connections_per_address : -1,
-        .header_seconds = s->cfg.request_header_seconds,
-        .body_seconds = s->cfg.request_body_seconds,
-        .trusted_proxies = s->cfg.trusted_proxies,
-        .name = "public",
-        .access_log = s->cfg.access_log};
-    struct http_config api = {
-        .tls_client_certs = 1,
-        .address = s->cfg.api_address,
-        .port = s->cfg.api_port,
-        .tls_cert_file = s->cfg.tls_cert,
-        .tls_key_file = s->cfg.tls_key,
-        .tls_priorities = s->cfg.tls_priorities,
-        .security_headers = 1,
-        .threads = s->cfg.threads,
-        .body_memory = (size_t)s->cfg.request_body_memory_mib << 20,
-        .max_connections = s->cfg.max_connections,
-        .max_connections_per_address =
-            s->cfg.max_connections_per_address > 0 ? s->cfg.max_connections_per_address : -1,
-        .header_seconds = s->cfg.request_header_seconds,
-        .body_seconds = s->cfg.request_body_seconds,
-        .trusted_proxies = s->cfg.trusted_proxies,
-        .name = "api",
-        .access_log = s->cfg.access_log};
+        .address = s->cfg.public_address, .port = s->cfg.public_port, .name = "public"};
+    struct http_config api = {.tls_client_certs = 1,
+                              .address = s->cfg.api_address,
+                              .port = s->cfg.api_port,
+                              .tls_cert_file = s->cfg.tls_cert,
+                              .tls_key_file = s->cfg.tls_key,
+                              .tls_priorities = s->cfg.tls_priorities,
+                              .security_headers = 1,
+                              .name = "api"};
     const struct http_route *routes;
     int public_port, api_port;
     size_t n;
 
+    listener_config(&s->cfg, &pub);
+    listener_config(&s->cfg, &api);
     pub.listen_fd = http_listen(pub.address, pub.port, s->cfg.listen_reuse_port, &public_port, e);
     if (pub.listen_fd < 0)
         return -1;
@@ -307,11 +332,8 @@ static int server_listen(struct server *s, struct err *e)
     if (pthread_create(&s->presigner, NULL, presigner_main, s) != 0)
         return err_set(e, ERR_INTERNAL, "cannot start the OCSP pre-signer thread");
     s->presigner_running = 1;
-    if (s->cfg.webhooks_enabled) {
-        if (pthread_create(&s->webhooks, NULL, webhooks_main, s) != 0)
-            return err_set(e, ERR_INTERNAL, "cannot start the webhook thread");
-        s->webhooks_running = 1;
-    }
+    if (s->cfg.webhooks_enabled && webhooks_start(s, e) != 0)
+        return -1;
     return forwarder_start(s, e);
 }
 
@@ -506,6 +528,94 @@ static void keystore_events_audit(struct server *s)
     signer_events_free(ev, n);
 }
 
+static void log_configure(const struct config *c)
+{
+    set_log_level(c->log_level);
+    log_set_format(strcmp(c->log_format, "json") == 0 ? LOG_JSON : LOG_TEXT);
+}
+
+/* Whether any of the syslog_* settings is among the n names. */
+static int syslog_changed(const char **names, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strncmp(names[i], "syslog_", 7) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * Applies s->cfg's reloadable settings to what runs: the listeners (trusted
+ * proxies, limit per address, deadlines, access log; no connection is
+ * closed), the log, svc (OCSP live rate, webhooks), the webhook thread and,
+ * when a syslog setting changed, the SIEM forwarder (stopped and started
+ * anew: the database is its queue, nothing is lost).
+ */
+static void reload_apply(struct server *s, int syslog)
+{
+    struct http_config pub = {.name = "public"}, api = {.name = "api"};
+    struct http_config m = metrics_config(&s->cfg);
+    struct svc_config sc = {0};
+    struct err e;
+
+    log_configure(&s->cfg);
+    listener_config(&s->cfg, &pub);
+    listener_config(&s->cfg, &api);
+    if (http_server_reload(s->public_srv, &pub, &e) != 0 ||
+        http_server_reload(s->api_srv, &api, &e) != 0 ||
+        (s->metrics_srv != NULL && http_server_reload(s->metrics_srv, &m, &e) != 0))
+        log_error("reload: listeners: %s", e.msg); /* config_check parsed them: not expected */
+    svc_config_fill(&s->cfg, &sc);
+    svc_reload(s->svc, &sc);
+    if (!s->cfg.webhooks_enabled)
+        webhooks_stop(s);
+    else if (webhooks_start(s, &e) != 0)
+        log_error("reload: %s", e.msg);
+    s->api.tenant_forwarding = s->cfg.syslog_tenant_targets;
+    s->api.syslog_forwarding = s->cfg.syslog_host != NULL;
+    if (syslog) {
+        forward_stop(s->forwarder);
+        s->forwarder = NULL;
+        if (forwarder_start(s, &e) != 0)
+            log_error("reload: audit forwarding not started: %s", e.msg);
+    }
+}
+
+/*
+ * SIGHUP: reads the configuration file again.  One that does not load or
+ * check changes nothing (the error is logged).  Otherwise the reloadable
+ * settings that changed are applied, and each other setting that changed is
+ * named in the log as waiting for a restart (the running value stays).
+ */
+static void server_reload(struct server *s)
+{
+    const char *changed[128];
+    struct config next;
+    struct err e;
+    int n, later = 0;
+
+    config_defaults(&next);
+    if (config_load(&next, s->config_path, &e) != 0 || config_check(&next, &e) != 0 ||
+        config_files_check(&next, &e) != 0) {
+        log_error("reload: %s: nothing changed", e.msg);
+        config_free(&next);
+        return;
+    }
+    n = config_changed(&s->cfg, &next, changed, (int)ARRAY_LEN(changed));
+    for (int i = 0; i < n; i++)
+        if (!config_reloadable(changed[i])) {
+            log_warn("reload: %s changed: it takes effect at the next restart", changed[i]);
+            later++;
+        } else {
+            log_info("reload: %s changed", changed[i]);
+        }
+    config_take_reloadable(&s->cfg, &next);
+    if (n > later)
+        reload_apply(s, syslog_changed(changed, n));
+    log_info("reload: %s read: %d setting(s) applied, %d waiting for a restart", s->config_path,
+             n - later, later);
+    config_free(&next);
+}
+
 /*
  * Waits for SIGINT/SIGTERM; every second audits the key-store events, writes
  * the summaries of refusals and log lines held back (svc_refusals_tick,
@@ -554,7 +664,10 @@ static void server_loop(struct server *s, const sigset_t *stop)
         }
 
         sig = sigtimedwait(stop, NULL, &wait);
-        if (sig == SIGINT || sig == SIGTERM) {
+        if (sig == SIGHUP) {
+            log_info("signal %d: reloading the configuration", sig);
+            server_reload(s);
+        } else if (sig == SIGINT || sig == SIGTERM) {
             log_info("signal %d: stopping", sig);
             keystore_events_audit(s);
             log_floods_flush(1);
@@ -631,8 +744,8 @@ int daemon_run(int argc, char **argv)
         config_free(&s.cfg);
         return 0;
     }
-    set_log_level(s.cfg.log_level);
-    log_set_format(strcmp(s.cfg.log_format, "json") == 0 ? LOG_JSON : LOG_TEXT);
+    s.config_path = path;
+    log_configure(&s.cfg);
     if (routes_check(&e) != 0) {
         fprintf(stderr, "vouchd: refusing to start: %s\n", e.msg);
         config_free(&s.cfg);
@@ -642,6 +755,7 @@ int daemon_run(int argc, char **argv)
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* Before the keeper and the signer are forked: they inherit it (and set it again). */

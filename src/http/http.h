@@ -169,6 +169,14 @@ struct http_server *http_server_start(const struct http_config *cfg,
                                       const struct http_route *routes, size_t nroutes,
                                       http_authorize authorize, http_free_principal free_principal,
                                       void *app, struct err *e);
+/*
+ * Takes from cfg, while serving and without closing a connection: the
+ * trusted proxies, the limit per address, the header and body deadlines and
+ * the access log (its other fields are ignored: they need a new server).
+ * Requests under way finish with what they started with.  -1 with e set
+ * (nothing changed) if the trusted proxies do not parse.
+ */
+int http_server_reload(struct http_server *srv, const struct http_config *cfg, struct err *e);
 /* The bound port (useful with port 0). */
 int http_server_port(const struct http_server *srv);
 void http_server_stop(struct http_server *srv);

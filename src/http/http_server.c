@@ -101,8 +101,7 @@ struct http_server {
     http_free_principal free_principal;
     void *app;
     int port;
-    struct netaddr *proxies; /* trusted proxies (http_config.trusted_proxies) */
-    size_t nproxies;
+    _Atomic(struct proxy_list *) proxies; /* trusted proxies (http_config.trusted_proxies) */
     int nosniff;        /* X-Content-Type-Options on every answer (http_config.security_headers) */
     int hsts;           /* Strict-Transport-Security too: security_headers over TLS */
     int drain_seconds;  /* how long an over-limit chunked body is read and dropped */
@@ -111,9 +110,19 @@ struct http_server {
     size_t bodies_held;          /* bytes reserved by the large bodies of requests in progress */
     struct http_guard *guard;    /* deadlines and per-address limits (http_guard.c) */
     char *name;                  /* http_config.name: the listener label of its metrics */
-    int access_log;              /* http_config.access_log */
+    _Atomic int access_log;      /* http_config.access_log */
     struct route_stats *stats;   /* per route, and [nroutes] for requests that matched none */
     struct http_server *next;    /* the list of running servers, for /metrics */
+};
+
+/*
+ * The trusted proxies.  http_server_reload swaps in a new list; the old ones
+ * are kept (a request may be reading one) until the server stops.
+ */
+struct proxy_list {
+    struct netaddr *v;
+    size_t n;
+    struct proxy_list *older;
 };
 
 /* The state of one request, from its request line to its completion. */
@@ -273,7 +282,7 @@ static void request_id_forwarded(struct request_ctx *r, struct MHD_Connection *c
  */
 static int remote_forwarded(struct request_ctx *r, struct MHD_Connection *conn)
 {
-    const struct http_server *srv = r->srv;
+    const struct proxy_list *proxies = atomic_load(&r->srv->proxies);
     char client[sizeof(r->remote_addr)];
     struct netaddr peer;
     struct buf xff = {0};
@@ -281,18 +290,18 @@ static int remote_forwarded(struct request_ctx *r, struct MHD_Connection *conn)
     size_t i = 0;
     int rc;
 
-    if (srv->nproxies == 0 || netaddr_parse(r->remote_addr, &peer) != 0)
+    if (proxies->n == 0 || netaddr_parse(r->remote_addr, &peer) != 0)
         return 0;
-    while (i < srv->nproxies && !netaddr_within(&peer, &srv->proxies[i]))
+    while (i < proxies->n && !netaddr_within(&peer, &proxies->v[i]))
         i++;
-    if (i == srv->nproxies)
+    if (i == proxies->n)
         return 0; /* not a trusted proxy: its X-Forwarded-For means nothing */
     request_id_forwarded(r, conn);
     MHD_get_connection_values(conn, MHD_HEADER_KIND, xff_collect, &xff);
     if (xff.len == 0)
         return 0;
     buf_append(&xff, "", 1);
-    rc = http_forwarded_client(srv->proxies, srv->nproxies, (const char *)xff.data, client,
+    rc = http_forwarded_client(proxies->v, proxies->n, (const char *)xff.data, client,
                                sizeof(client), &e);
     buf_free(&xff);
     if (rc < 0) {
@@ -565,7 +574,8 @@ static void request_account(struct request_ctx *r)
     atomic_fetch_add_explicit(&srv->stats[i].by_status[status_slot(r->resp.status)], 1,
                               memory_order_relaxed);
     metrics_histogram_observe(&srv->stats[i].latency, ns);
-    log_access(srv->access_log ? LOG_INFO : LOG_DEBUG, &a);
+    log_access(atomic_load_explicit(&srv->access_log, memory_order_relaxed) ? LOG_INFO : LOG_DEBUG,
+               &a);
 }
 
 /* Queues r->resp; the body moves to libmicrohttpd. */
@@ -943,19 +953,41 @@ static struct MHD_Daemon *daemon_start(struct http_server *srv, const struct htt
         MHD_OPTION_NOTIFY_COMPLETED, request_done, srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 }
 
-/* The guard of cfg's deadlines and per-address limit (trusted proxies exempt); NULL on error. */
-static struct http_guard *guard_start(struct http_server *srv, const struct http_config *cfg)
+/* The guard's settings of cfg: deadlines, per-address limit, proxies exempt from it. */
+static struct http_guard_config guard_config(const struct http_config *cfg,
+                                             const struct proxy_list *proxies)
 {
-    struct http_guard_config gc = {
+    return (struct http_guard_config){
         .header_seconds = (int)positive_or(cfg->header_seconds, DEFAULT_HEADER_SECONDS),
         .body_seconds = (int)positive_or(cfg->body_seconds, DEFAULT_BODY_SECONDS),
         .per_address = cfg->max_connections_per_address < 0   ? 0
                        : cfg->max_connections_per_address > 0 ? cfg->max_connections_per_address
                                                               : DEFAULT_PER_ADDRESS,
-        .exempt = srv->proxies,
-        .nexempt = srv->nproxies};
+        .exempt = proxies->v,
+        .nexempt = proxies->n};
+}
 
-    return http_guard_new(&gc);
+/* The trusted proxies of text (http_proxies_parse) as a list; NULL with e set. */
+static struct proxy_list *proxy_list_new(const char *text, struct err *e)
+{
+    struct proxy_list *l = xcalloc(1, sizeof(*l));
+
+    if (http_proxies_parse(text, &l->v, &l->n, e) != 0) {
+        free(l);
+        return NULL;
+    }
+    return l;
+}
+
+/* Frees l and every older list; accepts NULL. */
+static void proxy_list_free(struct proxy_list *l)
+{
+    while (l != NULL) {
+        struct proxy_list *older = l->older;
+        free(l->v);
+        free(l);
+        l = older;
+    }
 }
 
 /* Checks what start needs of cfg and loads the TLS pair; 0 or -1 with e set. */
@@ -987,15 +1019,15 @@ struct http_server *http_server_start(const struct http_config *cfg,
     struct http_tls tls = {0};
     struct http_server *srv;
     union listen_addr addr;
-    struct netaddr *proxies;
-    size_t nproxies;
+    struct proxy_list *proxies;
+    struct http_guard_config gc;
     int saved_errno, fd, bound = 0;
 
     if (http_routes_validate(routes, nroutes, e) != 0 ||
-        http_proxies_parse(cfg->trusted_proxies, &proxies, &nproxies, e) != 0)
+        (proxies = proxy_list_new(cfg->trusted_proxies, e)) == NULL)
         return NULL;
     if (config_prepare(cfg, &addr, &flags, &tls, e) != 0) {
-        free(proxies);
+        proxy_list_free(proxies);
         return NULL;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -1007,7 +1039,6 @@ struct http_server *http_server_start(const struct http_config *cfg,
         .free_principal = free_principal,
         .app = app,
         .proxies = proxies,
-        .nproxies = nproxies,
         .nosniff = cfg->security_headers,
         .hsts = cfg->security_headers && tls.cert_pem != NULL,
         .drain_seconds = (int)positive_or(cfg->connection_timeout, DEFAULT_TIMEOUT_SECONDS),
@@ -1017,7 +1048,8 @@ struct http_server *http_server_start(const struct http_config *cfg,
         .stats = xcalloc(nroutes + 1, sizeof(struct route_stats))};
     pthread_mutex_init(&srv->bodies_lock, NULL);
     errno = 0;
-    srv->guard = guard_start(srv, cfg);
+    gc = guard_config(cfg, proxies);
+    srv->guard = http_guard_new(&gc);
     /* libmicrohttpd closes the socket it serves; the caller's is closed here, whatever happens. */
     fd = cfg->listen_fd > 0 ? fcntl(cfg->listen_fd, F_DUPFD_CLOEXEC, 3) : -1;
     srv->daemon = srv->guard == NULL || (cfg->listen_fd > 0 && fd < 0)
@@ -1036,7 +1068,7 @@ struct http_server *http_server_start(const struct http_config *cfg,
     if (srv->daemon == NULL) {
         http_guard_free(srv->guard);
         pthread_mutex_destroy(&srv->bodies_lock);
-        free(srv->proxies);
+        proxy_list_free(proxies);
         free(srv->stats);
         free(srv->name);
         free(srv);
@@ -1064,10 +1096,25 @@ void http_server_stop(struct http_server *srv)
     MHD_stop_daemon(srv->daemon);
     http_guard_free(srv->guard);
     pthread_mutex_destroy(&srv->bodies_lock);
-    free(srv->proxies);
+    proxy_list_free(atomic_load(&srv->proxies));
     free(srv->stats);
     free(srv->name);
     free(srv);
+}
+
+int http_server_reload(struct http_server *srv, const struct http_config *cfg, struct err *e)
+{
+    struct proxy_list *proxies = proxy_list_new(cfg->trusted_proxies, e);
+    struct http_guard_config gc;
+
+    if (proxies == NULL)
+        return -1;
+    proxies->older = atomic_load(&srv->proxies); /* only the main thread reloads */
+    atomic_store(&srv->proxies, proxies);
+    gc = guard_config(cfg, proxies);
+    http_guard_set(srv->guard, &gc);
+    atomic_store(&srv->access_log, cfg->access_log);
+    return 0;
 }
 
 const char *http_header(struct http_request *req, const char *name)

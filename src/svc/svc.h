@@ -53,6 +53,12 @@ struct svc;
 
 /* Takes no ownership of store or signer; copies cfg. */
 struct svc *svc_new(struct store *store, struct signer *signer, const struct svc_config *cfg);
+/*
+ * Takes what may change while serving (SIGHUP) from cfg: the OCSP live
+ * signing rate and whether tenants may set webhooks.  The rest of cfg is
+ * ignored.
+ */
+void svc_reload(struct svc *s, const struct svc_config *cfg);
 void svc_free(struct svc *s);
 /*
  * Readiness (/readyz): 0 if the database answers and the signer with its key

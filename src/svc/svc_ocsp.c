@@ -862,21 +862,22 @@ static int answer_presigned(struct svc *s, const char *tenant, const struct ocsp
 static int live_admit(struct svc *s)
 {
     struct ocsp_state *st = s->ocsp;
+    long rate = s->ocsp_live_rate; /* one read: svc_reload may change it */
     struct timespec ts;
     int64_t now;
     int ok;
 
-    if (s->ocsp_live_rate <= 0)
+    if (rate <= 0)
         return 1;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     pthread_mutex_lock(&st->live);
     if (st->live_refill_ms == 0)
-        st->live_tokens = s->ocsp_live_rate;
+        st->live_tokens = (double)rate;
     else
-        st->live_tokens += (double)(now - st->live_refill_ms) * s->ocsp_live_rate / 1000.0;
-    if (st->live_tokens > s->ocsp_live_rate)
-        st->live_tokens = s->ocsp_live_rate;
+        st->live_tokens += (double)(now - st->live_refill_ms) * (double)rate / 1000.0;
+    if (st->live_tokens > (double)rate)
+        st->live_tokens = (double)rate;
     st->live_refill_ms = now;
     ok = st->live_tokens >= 1.0;
     if (ok) {
@@ -884,7 +885,7 @@ static int live_admit(struct svc *s)
     } else if (st->live_refused++, now - st->live_logged >= 10000) {
         log_warn("ocsp: over %ld live signatures a second: %ld request(s) answered tryLater "
                  "or from a stored response",
-                 s->ocsp_live_rate, st->live_refused);
+                 rate, st->live_refused);
         st->live_logged = now;
         st->live_refused = 0;
     }

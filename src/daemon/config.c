@@ -180,12 +180,14 @@ static const struct config_item items[] = {
 /*
  * The settings SIGHUP applies to a running vouchd (daemon/run.c,
  * server_reload); a change to any other is named in the log as needing a
- * restart.
+ * restart.  tls_cert and tls_key: a new pair, not TLS turned on or off.
  */
 static const char *const reloadable[] = {
     "log_level",
     "log_format",
     "access_log",
+    "tls_cert",
+    "tls_key",
     "trusted_proxies",
     "max_connections_per_address",
     "request_header_seconds",

@@ -558,6 +558,13 @@ static void reload_apply(struct server *s, int syslog)
     struct err e;
 
     log_configure(&s->cfg);
+    if (s->cfg.tls_cert != NULL) {
+        if (http_server_tls_reload(s->api_srv, s->cfg.tls_cert, s->cfg.tls_key, &e) != 0)
+            log_error("reload: the API's TLS pair stays the one it was: %s", e.msg);
+        else
+            log_info("reload: the API's TLS pair read from %s and %s", s->cfg.tls_cert,
+                     s->cfg.tls_key);
+    }
     listener_config(&s->cfg, &pub);
     listener_config(&s->cfg, &api);
     if (http_server_reload(s->public_srv, &pub, &e) != 0 ||
@@ -580,6 +587,15 @@ static void reload_apply(struct server *s, int syslog)
     }
 }
 
+/* next keeps cur's tls_cert and tls_key (TLS is not turned on or off by a reload). */
+static void tls_keep(const struct config *cur, struct config *next)
+{
+    free(next->tls_cert);
+    free(next->tls_key);
+    next->tls_cert = cur->tls_cert ? xstrdup(cur->tls_cert) : NULL;
+    next->tls_key = cur->tls_key ? xstrdup(cur->tls_key) : NULL;
+}
+
 /*
  * SIGHUP: reads the configuration file again.  One that does not load or
  * check changes nothing (the error is logged).  Otherwise the reloadable
@@ -600,6 +616,10 @@ static void server_reload(struct server *s)
         config_free(&next);
         return;
     }
+    if ((s->cfg.tls_cert == NULL) != (next.tls_cert == NULL)) {
+        log_warn("reload: TLS on the API listener is turned on or off at the next restart");
+        tls_keep(&s->cfg, &next);
+    }
     n = config_changed(&s->cfg, &next, changed, (int)ARRAY_LEN(changed));
     for (int i = 0; i < n; i++)
         if (!config_reloadable(changed[i])) {
@@ -609,7 +629,8 @@ static void server_reload(struct server *s)
             log_info("reload: %s changed", changed[i]);
         }
     config_take_reloadable(&s->cfg, &next);
-    if (n > later)
+    /* The TLS pair is read again even when its paths are the same (renewed in place). */
+    if (n > later || s->cfg.tls_cert != NULL)
         reload_apply(s, syslog_changed(changed, n));
     log_info("reload: %s read: %d setting(s) applied, %d waiting for a restart", s->config_path,
              n - later, later);

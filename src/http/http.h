@@ -177,6 +177,13 @@ struct http_server *http_server_start(const struct http_config *cfg,
  * (nothing changed) if the trusted proxies do not parse.
  */
 int http_server_reload(struct http_server *srv, const struct http_config *cfg, struct err *e);
+/*
+ * Reads a TLS listener's certificate chain and key again (checked as at
+ * start): the next handshakes use them, connections already open keep theirs.
+ * -1 with e set (the old pair stays) if they do not load or do not match.
+ */
+int http_server_tls_reload(struct http_server *srv, const char *cert_file, const char *key_file,
+                           struct err *e);
 /* The bound port (useful with port 0). */
 int http_server_port(const struct http_server *srv);
 void http_server_stop(struct http_server *srv);

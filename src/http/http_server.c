@@ -110,6 +110,7 @@ struct http_server {
     size_t bodies_held;          /* bytes reserved by the large bodies of requests in progress */
     struct http_guard *guard;    /* deadlines and per-address limits (http_guard.c) */
     char *name;                  /* http_config.name: the listener label of its metrics */
+    int tls;                     /* serves TLS (the credentials of http_tls_serve) */
     _Atomic int access_log;      /* http_config.access_log */
     struct route_stats *stats;   /* per route, and [nroutes] for requests that matched none */
     struct http_server *next;    /* the list of running servers, for /metrics */
@@ -940,8 +941,8 @@ static struct MHD_Daemon *daemon_start(struct http_server *srv, const struct htt
         option_add(
             opts, &n, MHD_OPTION_HTTPS_PRIORITIES, 0,
             (void *)(cfg->tls_priorities ? cfg->tls_priorities : HTTP_TLS_PRIORITIES_DEFAULT));
-        option_add(opts, &n, MHD_OPTION_HTTPS_MEM_CERT, 0, tls->cert_pem);
-        option_add(opts, &n, MHD_OPTION_HTTPS_MEM_KEY, 0, tls->key_pem);
+        /* The pair comes from http_tls_retrieve at each handshake: a reload replaces it. */
+        option_add(opts, &n, MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)http_tls_retrieve);
         /* A trust list makes GnuTLS ask for a client certificate; the application verifies it. */
         if (cfg->tls_client_certs)
             option_add(opts, &n, MHD_OPTION_HTTPS_MEM_TRUST, 0, tls->cert_pem);
@@ -965,6 +966,20 @@ static struct http_guard_config guard_config(const struct http_config *cfg,
                                                               : DEFAULT_PER_ADDRESS,
         .exempt = proxies->v,
         .nexempt = proxies->n};
+}
+
+/* Serves the pair of t from the next handshake (first: a new listener's); -1 with e set. */
+static int tls_serve(const struct http_tls *t, int first, struct err *e)
+{
+    struct http_tls_creds *c;
+
+    if (http_tls_creds_new(t, &c, e) != 0)
+        return -1;
+    if (http_tls_serve(c, first, e) != 0) {
+        http_tls_creds_free(c);
+        return -1;
+    }
+    return 0;
 }
 
 /* The trusted proxies of text (http_proxies_parse) as a list; NULL with e set. */
@@ -1048,6 +1063,18 @@ struct http_server *http_server_start(const struct http_config *cfg,
         .stats = xcalloc(nroutes + 1, sizeof(struct route_stats))};
     pthread_mutex_init(&srv->bodies_lock, NULL);
     errno = 0;
+    if (tls.cert_pem != NULL && tls_serve(&tls, 1, e) != 0) {
+        http_tls_free(&tls);
+        pthread_mutex_destroy(&srv->bodies_lock);
+        proxy_list_free(proxies);
+        free(srv->stats);
+        free(srv->name);
+        free(srv);
+        if (cfg->listen_fd > 0)
+            close(cfg->listen_fd);
+        return NULL;
+    }
+    srv->tls = tls.cert_pem != NULL;
     gc = guard_config(cfg, proxies);
     srv->guard = http_guard_new(&gc);
     /* libmicrohttpd closes the socket it serves; the caller's is closed here, whatever happens. */
@@ -1066,6 +1093,8 @@ struct http_server *http_server_start(const struct http_config *cfg,
         close(cfg->listen_fd);
     }
     if (srv->daemon == NULL) {
+        if (srv->tls)
+            http_tls_unserve();
         http_guard_free(srv->guard);
         pthread_mutex_destroy(&srv->bodies_lock);
         proxy_list_free(proxies);
@@ -1094,12 +1123,29 @@ void http_server_stop(struct http_server *srv)
         return;
     server_list_remove(srv);
     MHD_stop_daemon(srv->daemon);
+    if (srv->tls)
+        http_tls_unserve();
     http_guard_free(srv->guard);
     pthread_mutex_destroy(&srv->bodies_lock);
     proxy_list_free(atomic_load(&srv->proxies));
     free(srv->stats);
     free(srv->name);
     free(srv);
+}
+
+int http_server_tls_reload(struct http_server *srv, const char *cert_file, const char *key_file,
+                           struct err *e)
+{
+    struct http_tls t = {0};
+    int rc;
+
+    if (!srv->tls)
+        return err_set(e, ERR_INTERNAL, "http: this listener does not serve TLS");
+    if (http_tls_load(cert_file, key_file, &t, e) != 0)
+        return -1;
+    rc = tls_serve(&t, 0, e);
+    http_tls_free(&t);
+    return rc;
 }
 
 int http_server_reload(struct http_server *srv, const struct http_config *cfg, struct err *e)

@@ -17,15 +17,17 @@
 #include "store/store.h"
 #include "svc/svc.h"
 
-/* What the handlers reach: svc alone (they never touch the store, the audit chain or the signer).
+/*
+ * What the handlers reach: svc alone (they never touch the store, the audit
+ * chain or the signer).  The two forwarding switches change on SIGHUP.
  */
 struct acme_server;
 struct api {
     struct svc *svc;
-    struct acme_server *acme; /* the ACME endpoints' protocol module (NULL: none) */
-    int tls;                  /* the API listener speaks TLS (ACME URLs are https) */
-    int tenant_forwarding;    /* tenants may set their own SIEM (syslog_tenant_targets) */
-    int syslog_forwarding;    /* audit events go to a SIEM (syslog_host): its backlog is measured */
+    struct acme_server *acme;      /* the ACME endpoints' protocol module (NULL: none) */
+    int tls;                       /* the API listener speaks TLS (ACME URLs are https) */
+    _Atomic int tenant_forwarding; /* tenants may set their own SIEM (syslog_tenant_targets) */
+    _Atomic int syslog_forwarding; /* audit events go to a SIEM (syslog_host): backlog measured */
     struct netaddr *metrics_allow; /* who may read /metrics (metrics_allow) */
     size_t nmetrics_allow;
 };

@@ -682,6 +682,7 @@ static enum MHD_Result request_finish(struct request_ctx *r, struct MHD_Connecti
     const struct http_server *srv = r->srv;
     enum MHD_Result ret;
 
+    log_context_set(r->request_id, http_param(&r->req, "tenant"));
     if (r->refused) {
         /* resp already holds the refusal */
     } else if (r->too_large) {
@@ -690,10 +691,8 @@ static enum MHD_Result request_finish(struct request_ctx *r, struct MHD_Connecti
     } else {
         r->req.body = r->body.data;
         r->req.body_len = r->body.len;
-        log_context_set(r->request_id, http_param(&r->req, "tenant"));
         r->route->handler(srv->app, &r->req, &r->resp);
     }
-    log_context_set(r->request_id, http_param(&r->req, "tenant"));
     ret = response_send(r, conn);
     log_context_clear();
     return ret;

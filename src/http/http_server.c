@@ -87,11 +87,28 @@ static const int counted_statuses[] = {200, 201, 202, 204, 206, 301, 302, 304, 4
                                        422, 429, 431, 500, 501, 502, 503, 504};
 #define STATUS_SLOTS (ARRAY_LEN(counted_statuses) + 5) /* + one per class 1xx..5xx */
 
-/* What /metrics says of one route (or of the requests that matched none). */
+/*
+ * What /metrics says of one route (or of the requests that matched none).
+ * A server keeps STATS_SHARDS copies, a worker thread counting in its own
+ * (by a number it draws once), so that the threads of a busy route do not
+ * fight over one cache line; /metrics sums them.
+ */
 struct route_stats {
     _Atomic uint64_t by_status[STATUS_SLOTS];
     struct metrics_histogram latency;
 };
+#define STATS_SHARDS 8
+
+/* The shard of the calling thread. */
+static unsigned stats_shard(void)
+{
+    static _Atomic unsigned next;
+    static _Thread_local unsigned mine = ~0u;
+
+    if (mine == ~0u)
+        mine = atomic_fetch_add(&next, 1) % STATS_SHARDS;
+    return mine;
+}
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -112,7 +129,7 @@ struct http_server {
     char *name;                  /* http_config.name: the listener label of its metrics */
     int tls;                     /* serves TLS (the credentials of http_tls_serve) */
     _Atomic int access_log;      /* http_config.access_log */
-    struct route_stats *stats;   /* per route, and [nroutes] for requests that matched none */
+    struct route_stats *stats;   /* STATS_SHARDS x (per route, and [nroutes] for those of none) */
     struct http_server *next;    /* the list of running servers, for /metrics */
 };
 
@@ -561,6 +578,7 @@ static void request_account(struct request_ctx *r)
 {
     struct http_server *srv = r->srv;
     size_t i = r->route ? (size_t)(r->route - srv->routes) : srv->nroutes;
+    struct route_stats *st = &srv->stats[stats_shard() * (srv->nroutes + 1) + i];
     int64_t ns = metrics_now_ns() - r->start_ns;
     struct log_access a = {.request_id = r->request_id,
                            .tenant = http_param(&r->req, "tenant"),
@@ -572,9 +590,8 @@ static void request_account(struct request_ctx *r)
                            .proxy_addr = r->req.proxy_addr,
                            .listener = srv->name};
 
-    atomic_fetch_add_explicit(&srv->stats[i].by_status[status_slot(r->resp.status)], 1,
-                              memory_order_relaxed);
-    metrics_histogram_observe(&srv->stats[i].latency, ns);
+    atomic_fetch_add_explicit(&st->by_status[status_slot(r->resp.status)], 1, memory_order_relaxed);
+    metrics_histogram_observe(&st->latency, ns);
     log_access(atomic_load_explicit(&srv->access_log, memory_order_relaxed) ? LOG_INFO : LOG_DEBUG,
                &a);
 }
@@ -750,6 +767,23 @@ static void status_label(struct buf *b, size_t slot)
     metrics_label(b, "status", text, 0);
 }
 
+/* Route i of srv, its shards summed. */
+static void route_sum(const struct http_server *srv, size_t i, uint64_t by_status[STATUS_SLOTS],
+                      struct metrics_histogram *latency)
+{
+    memset(by_status, 0, STATUS_SLOTS * sizeof(*by_status));
+    memset(latency, 0, sizeof(*latency));
+    for (size_t s = 0; s < STATS_SHARDS; s++) {
+        const struct route_stats *st = &srv->stats[s * (srv->nroutes + 1) + i];
+        for (size_t k = 0; k < STATUS_SLOTS; k++)
+            by_status[k] += atomic_load_explicit(&st->by_status[k], memory_order_relaxed);
+        for (size_t k = 0; k <= METRICS_BUCKETS; k++)
+            latency->counts[k] +=
+                atomic_load_explicit(&st->latency.counts[k], memory_order_relaxed);
+        latency->sum_ns += atomic_load_explicit(&st->latency.sum_ns, memory_order_relaxed);
+    }
+}
+
 /* vouch_http_requests_total: one series per route and status seen (under servers_lock). */
 static void requests_write(struct buf *b)
 {
@@ -757,19 +791,22 @@ static void requests_write(struct buf *b)
                    "HTTP requests answered, by listener, route (its pattern; \"\" when none "
                    "matched) and status.");
     for (struct http_server *srv = servers; srv != NULL; srv = srv->next)
-        for (size_t i = 0; i <= srv->nroutes; i++)
+        for (size_t i = 0; i <= srv->nroutes; i++) {
+            uint64_t n[STATUS_SLOTS];
+            struct metrics_histogram latency;
+            route_sum(srv, i, n, &latency);
             for (size_t k = 0; k < STATUS_SLOTS; k++) {
-                uint64_t n =
-                    atomic_load_explicit(&srv->stats[i].by_status[k], memory_order_relaxed);
                 struct buf lbl = {0};
-                if (n == 0)
+                if (n[k] == 0)
                     continue;
                 route_labels(&lbl, srv, i);
                 status_label(&lbl, k);
                 buf_append(&lbl, "", 1);
-                metrics_sample(b, "vouch_http_requests_total", (const char *)lbl.data, (double)n);
+                metrics_sample(b, "vouch_http_requests_total", (const char *)lbl.data,
+                               (double)n[k]);
                 buf_free(&lbl);
             }
+        }
 }
 
 /* vouch_http_request_duration_seconds of the routes that were asked (under servers_lock). */
@@ -780,16 +817,18 @@ static void latency_write(struct buf *b)
                    "route.");
     for (struct http_server *srv = servers; srv != NULL; srv = srv->next)
         for (size_t i = 0; i <= srv->nroutes; i++) {
+            uint64_t n[STATUS_SLOTS], any = 0;
+            struct metrics_histogram latency;
             struct buf lbl = {0};
-            uint64_t any = 0;
+            route_sum(srv, i, n, &latency);
             for (int k = 0; k <= METRICS_BUCKETS; k++)
-                any |= atomic_load_explicit(&srv->stats[i].latency.counts[k], memory_order_relaxed);
+                any |= latency.counts[k];
             if (any == 0)
                 continue;
             route_labels(&lbl, srv, i);
             buf_append(&lbl, "", 1);
             metrics_histogram_write(b, "vouch_http_request_duration_seconds",
-                                    (const char *)lbl.data, &srv->stats[i].latency);
+                                    (const char *)lbl.data, &latency);
             buf_free(&lbl);
         }
 }
@@ -1059,7 +1098,7 @@ struct http_server *http_server_start(const struct http_config *cfg,
         .body_memory = cfg->body_memory > 0 ? cfg->body_memory : DEFAULT_BODY_MEMORY,
         .name = xstrdup(cfg->name ? cfg->name : "http"),
         .access_log = cfg->access_log,
-        .stats = xcalloc(nroutes + 1, sizeof(struct route_stats))};
+        .stats = xcalloc(STATS_SHARDS * (nroutes + 1), sizeof(struct route_stats))};
     pthread_mutex_init(&srv->bodies_lock, NULL);
     errno = 0;
     if (tls.cert_pem != NULL && tls_serve(&tls, 1, e) != 0) {

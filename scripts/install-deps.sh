@@ -10,11 +10,12 @@ libcurl4-openssl-dev libc-ares-dev libp11-kit-dev libpq-dev libargon2-dev libgnu
 libgfshare-dev ca-certificates softhsm2 python3"
 # pebble brings pebble-challtestsrv, the DNS server of the ACME validation unit tests; mandoc
 # and man-db check the man pages (tests/integration/test_install.py); strongSwan's pki is an EST
-# client (tests/integration/test_est.py).
+# client (tests/integration/test_est.py); prometheus brings promtool, which checks /metrics
+# (tests/integration/test_metrics.py).
 TEST="libcmocka-dev python3-pytest python3-cryptography gnutls-bin curl mandoc man-db
 clang libclang-rt-14-dev sqlite3 osslsigncode
 rsyslog rsyslog-openssl postgresql haproxy postgresql-15-auto-failover
-pebble lego certbot
+pebble lego certbot prometheus
 strongswan-pki libstrongswan-extra-plugins libstrongswan-standard-plugins"
 case "${1:-}" in
     --run) PKGS="$RUN" ;;
@@ -62,5 +63,9 @@ esac
 # haproxy is for the local cluster (deploy/cluster.sh), which starts its own haproxy.
 case " $missing " in
     *" haproxy "*) service haproxy stop >/dev/null 2>&1 || true ;;
+esac
+# prometheus is for promtool: the Prometheus server of the package is not to run.
+case " $missing " in
+    *" prometheus "*) service prometheus stop >/dev/null 2>&1 || true ;;
 esac
 exit $rc

@@ -148,6 +148,8 @@ def conf_settings(doc):
         line += " " + text(setting_kind(s)[0].upper() + setting_kind(s)[1:])
         line += "; default " + (breakable(bold(s["default"])) if s.get("default") is not None
                                 else "unset")
+        line += ". " + ("SIGHUP applies a change" if s.get("reload")
+                        else "A change takes effect at the next start")
         out.append(line + ".")
     return out
 

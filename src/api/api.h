@@ -17,19 +17,29 @@
 #include "store/store.h"
 #include "svc/svc.h"
 
-/* What the handlers reach: svc alone (they never touch the store, the audit chain or the signer).
+/*
+ * What the handlers reach: svc alone (they never touch the store, the audit
+ * chain or the signer).  The two forwarding switches change on SIGHUP.
  */
 struct acme_server;
 struct api {
     struct svc *svc;
-    struct acme_server *acme; /* the ACME endpoints' protocol module (NULL: none) */
-    int tls;                  /* the API listener speaks TLS (ACME URLs are https) */
-    int tenant_forwarding;    /* tenants may set their own SIEM (syslog_tenant_targets) */
-    const char *est_default;  /* "tenant~endpoint" of /.well-known/est/<op>, or NULL */
+    struct acme_server *acme;      /* the ACME endpoints' protocol module (NULL: none) */
+    int tls;                       /* the API listener speaks TLS (ACME URLs are https) */
+    _Atomic int tenant_forwarding; /* tenants may set their own SIEM (syslog_tenant_targets) */
+    _Atomic int syslog_forwarding; /* audit events go to a SIEM (syslog_host): backlog measured */
+    struct netaddr *metrics_allow; /* who may read /metrics (metrics_allow) */
+    size_t nmetrics_allow;
+    const char *est_default;       /* "tenant~endpoint" of /.well-known/est/<op>, or NULL */
 };
 
 const struct http_route *api_routes(size_t *n);
 const struct http_route *api_public_routes(size_t *n);
+
+/* The metrics listener's table (GET /metrics) and its check: the client is in metrics_allow. */
+const struct http_route *api_metrics_routes(size_t *n);
+int api_metrics_authorize(void *app, const struct http_route *route, struct http_request *req,
+                          struct http_response *resp);
 
 /* http_authorize for both tables: bearer token → principal, tenant and permission checks. */
 int api_authorize(void *app, const struct http_route *route, struct http_request *req,

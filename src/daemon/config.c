@@ -118,6 +118,18 @@ static const struct config_item items[] = {
     {"ocsp_responder_key_type", CONF_STRING, F(ocsp_responder_key_type), 0, 0, "ec-p256",
      "key type of delegated OCSP responders"},
     {"log_level", CONF_STRING, F(log_level), 0, 0, "info", "debug, info, warn or error"},
+    {"log_format", CONF_STRING, F(log_format), 0, 0, "text",
+     "text (\"time level [request tenant] message\") or json (one object per line: time, level, "
+     "request_id, tenant, message)"},
+    {"access_log", CONF_BOOL, F(access_log), 0, 0, "no",
+     "log every answer of both listeners at info level (else at debug): request id, client, "
+     "method, path, status, milliseconds"},
+    {"metrics_address", CONF_STRING, F(metrics_address), 0, 0, NULL,
+     "plain-HTTP listener serving GET /metrics in Prometheus's format (unset: none)"},
+    {"metrics_port", CONF_INT, F(metrics_port), 0, 65535, "9464",
+     "port of the metrics listener (0 = ephemeral)"},
+    {"metrics_allow", CONF_STRING, F(metrics_allow), 0, 0, "127.0.0.0/8, ::1",
+     "addresses or networks that may read /metrics (comma-separated); others are answered 403"},
     {"user", CONF_STRING, F(user), 0, 0, NULL,
      "started as root: the network process becomes this user (name or number; it must be able "
      "to read the database and the TLS key, and must not be able to read the key store)"},
@@ -166,6 +178,31 @@ static const struct config_item items[] = {
      "tenant admins may set a webhook URL that vouchd POSTs RA events to (it connects there)"},
     {"tenant_purge_check_seconds", CONF_INT, F(tenant_purge_check_seconds), 1, 86400, "300",
      "how often deleted tenants past their retention are looked for"},
+};
+
+/*
+ * The settings SIGHUP applies to a running vouchd (daemon/run.c,
+ * server_reload); a change to any other is named in the log as needing a
+ * restart.  tls_cert and tls_key: a new pair, not TLS turned on or off.
+ */
+static const char *const reloadable[] = {
+    "log_level",
+    "log_format",
+    "access_log",
+    "tls_cert",
+    "tls_key",
+    "trusted_proxies",
+    "max_connections_per_address",
+    "request_header_seconds",
+    "request_body_seconds",
+    "ocsp_live_signs_per_second",
+    "webhooks_enabled",
+    "syslog_host",
+    "syslog_port",
+    "syslog_transport",
+    "syslog_ca_file",
+    "syslog_facility",
+    "syslog_tenant_targets",
 };
 
 static char **str_field(struct config *c, const struct config_item *it)
@@ -324,6 +361,14 @@ int config_check(const struct config *c, struct err *e)
         return -1;
     }
     free(proxies);
+    if (http_proxies_parse(c->metrics_allow, &proxies, &nproxies, e) != 0) {
+        char why[sizeof(e->msg)];
+        snprintf(why, sizeof(why), "%s", e->msg);
+        return err_set(e, ERR_INVALID, "metrics_allow: %s", why);
+    }
+    free(proxies);
+    if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0)
+        return err_set(e, ERR_INVALID, "log_format: text or json");
     if (http_tls_priorities_check(c->tls_priorities, e) != 0)
         return -1;
     if ((c->tls_cert == NULL) != (c->tls_key == NULL))
@@ -394,6 +439,7 @@ void config_settings_print(FILE *f)
         json_t *row = json_pack("{s:s, s:s, s:s?, s:s}", "name", it->name, "type",
                                 type_names[it->type], "default", it->def, "help", it->help);
 
+        json_object_set_new(row, "reload", json_boolean(config_reloadable(it->name)));
         if (it->type == CONF_INT) {
             json_object_set_new(row, "min", json_integer(it->min));
             json_object_set_new(row, "max", json_integer(it->max));
@@ -413,6 +459,53 @@ void config_free(struct config *c)
             free(*str_field(c, &items[i]));
             *str_field(c, &items[i]) = NULL;
         }
+}
+
+int config_reloadable(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_LEN(reloadable); i++)
+        if (strcmp(reloadable[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static int item_differs(struct config *a, struct config *b, const struct config_item *it)
+{
+    const char *x, *y;
+
+    if (it->type == CONF_INT || it->type == CONF_BOOL)
+        return *int_field(a, it) != *int_field(b, it);
+    x = *str_field(a, it);
+    y = *str_field(b, it);
+    return (x == NULL) != (y == NULL) || (x != NULL && strcmp(x, y) != 0);
+}
+
+int config_changed(const struct config *a, const struct config *b, const char **names, int max)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < ARRAY_LEN(items); i++)
+        if (item_differs((struct config *)a, (struct config *)b, &items[i]) && n < max)
+            names[n++] = items[i].name;
+    return n;
+}
+
+void config_take_reloadable(struct config *cur, struct config *next)
+{
+    for (size_t i = 0; i < ARRAY_LEN(items); i++) {
+        const struct config_item *it = &items[i];
+        if (!config_reloadable(it->name))
+            continue;
+        if (it->type == CONF_INT || it->type == CONF_BOOL) {
+            int v = *int_field(cur, it);
+            *int_field(cur, it) = *int_field(next, it);
+            *int_field(next, it) = v;
+        } else {
+            char *v = *str_field(cur, it);
+            *str_field(cur, it) = *str_field(next, it);
+            *str_field(next, it) = v;
+        }
+    }
 }
 
 char *config_node_name(const struct config *c, int api_port, int public_port)

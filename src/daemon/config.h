@@ -56,6 +56,11 @@ struct config {
     int ocsp_cache_seconds;
     int ocsp_live_signs_per_second;
     char *log_level;
+    char *log_format;      /* "text" or "json" */
+    int access_log;        /* answers logged at info level */
+    char *metrics_address; /* NULL: no metrics listener */
+    int metrics_port;
+    char *metrics_allow;   /* who may read /metrics */
     char *user;            /* started as root: the network process's user */
     char *signer_user;     /* started as root: the signer's user */
     char *tsa_clock_check; /* "off" or "kernel" */
@@ -104,6 +109,15 @@ void config_write(const struct config *c, FILE *f);
  */
 void config_settings_print(FILE *f);
 void config_free(struct config *c);
+/* Whether setting name is applied by SIGHUP to a running vouchd (else it needs a restart). */
+int config_reloadable(const char *name);
+/*
+ * The names of the settings whose values differ between a and b, at most max
+ * of them, into names (static strings); returns how many.
+ */
+int config_changed(const struct config *a, const struct config *b, const char **names, int max);
+/* Moves the reloadable settings of next into cur (cur's old values go to next, for config_free). */
+void config_take_reloadable(struct config *cur, struct config *next);
 /*
  * This node's name among the nodes of a cluster: "<host>:<api port>:<public
  * port>" with the ports it listens on (bound, so ephemeral ports of two nodes

@@ -24,6 +24,7 @@
 #include "audit/forward.h"
 #include "daemon/config.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 
 static void set_log_level(const char *name)
 {
@@ -43,6 +44,8 @@ struct server {
     int presigner_running;
     pthread_t webhooks;
     int webhooks_running;
+    int webhooks_stop;       /* the webhook thread alone is to stop (reload), under stop_lock */
+    const char *config_path; /* read again on SIGHUP */
     pthread_mutex_t stop_lock;
     pthread_cond_t stop_cond;
     int stopping;
@@ -50,7 +53,7 @@ struct server {
     struct store *store;
     struct svc *svc;
     struct api api;
-    struct http_server *public_srv, *api_srv;
+    struct http_server *public_srv, *api_srv, *metrics_srv;
     struct forwarder *forwarder; /* NULL: no SIEM */
     struct acme_server *acme;
 };
@@ -97,18 +100,43 @@ static void *webhooks_main(void *arg)
     struct err e;
 
     pthread_mutex_lock(&s->stop_lock);
-    while (!s->stopping) {
+    while (!s->stopping && !s->webhooks_stop) {
         pthread_mutex_unlock(&s->stop_lock);
         if (svc_webhook_tick(s->svc, &e) < 0)
             log_warn("webhooks: %s", e.msg);
         pthread_mutex_lock(&s->stop_lock);
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 1;
-        if (!s->stopping)
+        if (!s->stopping && !s->webhooks_stop)
             pthread_cond_timedwait(&s->stop_cond, &s->stop_lock, &until);
     }
     pthread_mutex_unlock(&s->stop_lock);
     return NULL;
+}
+
+/* Starts the webhook delivery thread if it does not run; -1 with e set if it cannot. */
+static int webhooks_start(struct server *s, struct err *e)
+{
+    if (s->webhooks_running)
+        return 0;
+    s->webhooks_stop = 0;
+    if (pthread_create(&s->webhooks, NULL, webhooks_main, s) != 0)
+        return err_set(e, ERR_INTERNAL, "cannot start the webhook thread");
+    s->webhooks_running = 1;
+    return 0;
+}
+
+/* Stops the webhook delivery thread if it runs (a delivery under way ends first). */
+static void webhooks_stop(struct server *s)
+{
+    if (!s->webhooks_running)
+        return;
+    pthread_mutex_lock(&s->stop_lock);
+    s->webhooks_stop = 1;
+    pthread_cond_broadcast(&s->stop_cond);
+    pthread_mutex_unlock(&s->stop_lock);
+    pthread_join(s->webhooks, NULL);
+    s->webhooks_running = 0;
 }
 
 static void server_stop(struct server *s)
@@ -121,12 +149,11 @@ static void server_stop(struct server *s)
         pthread_join(s->presigner, NULL);
         s->presigner_running = 0;
     }
-    if (s->webhooks_running) {
-        pthread_join(s->webhooks, NULL);
-        s->webhooks_running = 0;
-    }
+    webhooks_stop(s);
     forward_stop(s->forwarder);
     s->forwarder = NULL;
+    http_server_stop(s->metrics_srv);
+    free(s->api.metrics_allow);
     http_server_stop(s->api_srv);
     http_server_stop(s->public_srv);
     acme_server_free(s->acme);
@@ -214,45 +241,81 @@ static int services_start(struct server *s, int api_port, int public_port, struc
     return rc;
 }
 
+/* The metrics listener's settings: one thread, no proxy, few connections. */
+static struct http_config metrics_config(const struct config *c)
+{
+    return (struct http_config){.address = c->metrics_address,
+                                .port = c->metrics_port,
+                                .threads = 1,
+                                .max_connections = 64,
+                                .max_connections_per_address = -1,
+                                .header_seconds = c->request_header_seconds,
+                                .body_seconds = c->request_body_seconds,
+                                .name = "metrics",
+                                .access_log = c->access_log};
+}
+
+/*
+ * The metrics listener, if metrics_address is set: GET /metrics to the
+ * addresses of metrics_allow (checked by config_check), one thread.
+ */
+static int metrics_listen(struct server *s, struct err *e)
+{
+    struct http_config m = metrics_config(&s->cfg);
+    const struct http_route *routes;
+    size_t n;
+    int port;
+
+    if (s->cfg.metrics_address == NULL)
+        return 0;
+    if (http_proxies_parse(s->cfg.metrics_allow, &s->api.metrics_allow, &s->api.nmetrics_allow,
+                           e) != 0)
+        return -1;
+    if ((m.listen_fd = http_listen(m.address, m.port, s->cfg.listen_reuse_port, &port, e)) < 0)
+        return -1;
+    routes = api_metrics_routes(&n);
+    s->metrics_srv = http_server_start(&m, routes, n, api_metrics_authorize, NULL, &s->api, e);
+    return s->metrics_srv != NULL ? 0 : -1;
+}
+
 /*
  * Both listeners are bound first (their ports, ephemeral or not, are known
  * before anything is named after them: the public URL, the node), then the
  * services are made, then the listeners served: no request arrives before the
  * service it needs exists.
  */
+/* What the public listener and the API listener share of c. */
+static void listener_config(const struct config *c, struct http_config *h)
+{
+    h->threads = c->threads;
+    h->body_memory = (size_t)c->request_body_memory_mib << 20;
+    h->max_connections = c->max_connections;
+    h->max_connections_per_address =
+        c->max_connections_per_address > 0 ? c->max_connections_per_address : -1;
+    h->header_seconds = c->request_header_seconds;
+    h->body_seconds = c->request_body_seconds;
+    h->trusted_proxies = c->trusted_proxies;
+    h->access_log = c->access_log;
+}
+
 static int server_listen(struct server *s, struct err *e)
 {
     struct http_config pub = {
-        .address = s->cfg.public_address,
-        .port = s->cfg.public_port,
-        .threads = s->cfg.threads,
-        .body_memory = (size_t)s->cfg.request_body_memory_mib << 20,
-        .max_connections = s->cfg.max_connections,
-        .max_connections_per_address =
-            s->cfg.max_connections_per_address > 0 ? s->cfg.max_connections_per_address : -1,
-        .header_seconds = s->cfg.request_header_seconds,
-        .body_seconds = s->cfg.request_body_seconds,
-        .trusted_proxies = s->cfg.trusted_proxies};
-    struct http_config api = {
-        .tls_client_certs = 1,
-        .address = s->cfg.api_address,
-        .port = s->cfg.api_port,
-        .tls_cert_file = s->cfg.tls_cert,
-        .tls_key_file = s->cfg.tls_key,
-        .tls_priorities = s->cfg.tls_priorities,
-        .security_headers = 1,
-        .threads = s->cfg.threads,
-        .body_memory = (size_t)s->cfg.request_body_memory_mib << 20,
-        .max_connections = s->cfg.max_connections,
-        .max_connections_per_address =
-            s->cfg.max_connections_per_address > 0 ? s->cfg.max_connections_per_address : -1,
-        .header_seconds = s->cfg.request_header_seconds,
-        .body_seconds = s->cfg.request_body_seconds,
-        .trusted_proxies = s->cfg.trusted_proxies};
+        .address = s->cfg.public_address, .port = s->cfg.public_port, .name = "public"};
+    struct http_config api = {.tls_client_certs = 1,
+                              .address = s->cfg.api_address,
+                              .port = s->cfg.api_port,
+                              .tls_cert_file = s->cfg.tls_cert,
+                              .tls_key_file = s->cfg.tls_key,
+                              .tls_priorities = s->cfg.tls_priorities,
+                              .security_headers = 1,
+                              .name = "api"};
     const struct http_route *routes;
     int public_port, api_port;
     size_t n;
 
+    listener_config(&s->cfg, &pub);
+    listener_config(&s->cfg, &api);
     pub.listen_fd = http_listen(pub.address, pub.port, s->cfg.listen_reuse_port, &public_port, e);
     if (pub.listen_fd < 0)
         return -1;
@@ -272,16 +335,13 @@ static int server_listen(struct server *s, struct err *e)
     }
     routes = api_routes(&n);
     s->api_srv = http_server_start(&api, routes, n, api_authorize, api_free_principal, &s->api, e);
-    if (s->api_srv == NULL)
+    if (s->api_srv == NULL || metrics_listen(s, e) != 0)
         return -1;
     if (pthread_create(&s->presigner, NULL, presigner_main, s) != 0)
         return err_set(e, ERR_INTERNAL, "cannot start the OCSP pre-signer thread");
     s->presigner_running = 1;
-    if (s->cfg.webhooks_enabled) {
-        if (pthread_create(&s->webhooks, NULL, webhooks_main, s) != 0)
-            return err_set(e, ERR_INTERNAL, "cannot start the webhook thread");
-        s->webhooks_running = 1;
-    }
+    if (s->cfg.webhooks_enabled && webhooks_start(s, e) != 0)
+        return -1;
     return forwarder_start(s, e);
 }
 
@@ -414,6 +474,7 @@ static int server_start(struct server *s, const sigset_t *stop, struct err *e)
     store_set_max_connections(s->store, s->cfg.database_connections);
     s->api.tenant_forwarding = s->cfg.syslog_tenant_targets;
     s->api.est_default = s->cfg.est_default_endpoint;
+    s->api.syslog_forwarding = s->cfg.syslog_host != NULL;
     return server_listen(s, e);
 }
 
@@ -462,6 +523,8 @@ static void keystore_events_audit(struct server *s)
     if (signer_events(s->signer, &ev, &n, &e) != 0)
         return;
     for (int i = 0; i < n; i++) {
+        const char *event =
+            strncmp(ev[i].action, "keystore.", 9) == 0 ? ev[i].action + 9 : ev[i].action;
         struct audit_event a = {.actor = "signer",
                                 .action = ev[i].action,
                                 .object = ev[i].object,
@@ -476,10 +539,120 @@ static void keystore_events_audit(struct server *s)
             snprintf(chain, sizeof(chain), "%.*s", (int)(slash - ev[i].object), ev[i].object);
             a.result = "refused";
         }
+        metrics_add(&metrics_keystore_events, 1, &event);
         if (audit_record(s->store, chain, &a, &e) != 0)
             log_error("audit: key-store event %s not recorded: %s", ev[i].action, e.msg);
     }
     signer_events_free(ev, n);
+}
+
+static void log_configure(const struct config *c)
+{
+    set_log_level(c->log_level);
+    log_set_format(strcmp(c->log_format, "json") == 0 ? LOG_JSON : LOG_TEXT);
+}
+
+/* Whether any of the syslog_* settings is among the n names. */
+static int syslog_changed(const char **names, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strncmp(names[i], "syslog_", 7) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * Applies s->cfg's reloadable settings to what runs: the listeners (trusted
+ * proxies, limit per address, deadlines, access log; no connection is
+ * closed), the log, svc (OCSP live rate, webhooks), the webhook thread and,
+ * when a syslog setting changed, the SIEM forwarder (stopped and started
+ * anew: the database is its queue, nothing is lost).
+ */
+static void reload_apply(struct server *s, int syslog)
+{
+    struct http_config pub = {.name = "public"}, api = {.name = "api"};
+    struct http_config m = metrics_config(&s->cfg);
+    struct svc_config sc = {0};
+    struct err e;
+
+    log_configure(&s->cfg);
+    if (s->cfg.tls_cert != NULL) {
+        if (http_server_tls_reload(s->api_srv, s->cfg.tls_cert, s->cfg.tls_key, &e) != 0)
+            log_error("reload: the API's TLS pair stays the one it was: %s", e.msg);
+        else
+            log_info("reload: the API's TLS pair read from %s and %s", s->cfg.tls_cert,
+                     s->cfg.tls_key);
+    }
+    listener_config(&s->cfg, &pub);
+    listener_config(&s->cfg, &api);
+    if (http_server_reload(s->public_srv, &pub, &e) != 0 ||
+        http_server_reload(s->api_srv, &api, &e) != 0 ||
+        (s->metrics_srv != NULL && http_server_reload(s->metrics_srv, &m, &e) != 0))
+        log_error("reload: listeners: %s", e.msg); /* config_check parsed them: not expected */
+    svc_config_fill(&s->cfg, &sc);
+    svc_reload(s->svc, &sc);
+    if (!s->cfg.webhooks_enabled)
+        webhooks_stop(s);
+    else if (webhooks_start(s, &e) != 0)
+        log_error("reload: %s", e.msg);
+    s->api.tenant_forwarding = s->cfg.syslog_tenant_targets;
+    s->api.syslog_forwarding = s->cfg.syslog_host != NULL;
+    if (syslog) {
+        forward_stop(s->forwarder);
+        s->forwarder = NULL;
+        if (forwarder_start(s, &e) != 0)
+            log_error("reload: audit forwarding not started: %s", e.msg);
+    }
+}
+
+/* next keeps cur's tls_cert and tls_key (TLS is not turned on or off by a reload). */
+static void tls_keep(const struct config *cur, struct config *next)
+{
+    free(next->tls_cert);
+    free(next->tls_key);
+    next->tls_cert = cur->tls_cert ? xstrdup(cur->tls_cert) : NULL;
+    next->tls_key = cur->tls_key ? xstrdup(cur->tls_key) : NULL;
+}
+
+/*
+ * SIGHUP: reads the configuration file again.  One that does not load or
+ * check changes nothing (the error is logged).  Otherwise the reloadable
+ * settings that changed are applied, and each other setting that changed is
+ * named in the log as waiting for a restart (the running value stays).
+ */
+static void server_reload(struct server *s)
+{
+    const char *changed[128];
+    struct config next;
+    struct err e;
+    int n, later = 0;
+
+    config_defaults(&next);
+    if (config_load(&next, s->config_path, &e) != 0 || config_check(&next, &e) != 0 ||
+        config_files_check(&next, &e) != 0) {
+        log_error("reload: %s: nothing changed", e.msg);
+        config_free(&next);
+        return;
+    }
+    if ((s->cfg.tls_cert == NULL) != (next.tls_cert == NULL)) {
+        log_warn("reload: TLS on the API listener is turned on or off at the next restart");
+        tls_keep(&s->cfg, &next);
+    }
+    n = config_changed(&s->cfg, &next, changed, (int)ARRAY_LEN(changed));
+    for (int i = 0; i < n; i++)
+        if (!config_reloadable(changed[i])) {
+            log_warn("reload: %s changed: it takes effect at the next restart", changed[i]);
+            later++;
+        } else {
+            log_info("reload: %s changed", changed[i]);
+        }
+    config_take_reloadable(&s->cfg, &next);
+    /* The TLS pair is read again even when its paths are the same (renewed in place). */
+    if (n > later || s->cfg.tls_cert != NULL)
+        reload_apply(s, syslog_changed(changed, n));
+    log_info("reload: %s read: %d setting(s) applied, %d waiting for a restart", s->config_path,
+             n - later, later);
+    config_free(&next);
 }
 
 /*
@@ -532,7 +705,10 @@ static void server_loop(struct server *s, const sigset_t *stop)
         }
 
         sig = sigtimedwait(stop, NULL, &wait);
-        if (sig == SIGINT || sig == SIGTERM) {
+        if (sig == SIGHUP) {
+            log_info("signal %d: reloading the configuration", sig);
+            server_reload(s);
+        } else if (sig == SIGINT || sig == SIGTERM) {
             log_info("signal %d: stopping", sig);
             keystore_events_audit(s);
             log_floods_flush(1);
@@ -609,7 +785,8 @@ int daemon_run(int argc, char **argv)
         config_free(&s.cfg);
         return 0;
     }
-    set_log_level(s.cfg.log_level);
+    s.config_path = path;
+    log_configure(&s.cfg);
     if (routes_check(&e) != 0) {
         fprintf(stderr, "vouchd: refusing to start: %s\n", e.msg);
         config_free(&s.cfg);
@@ -619,6 +796,7 @@ int daemon_run(int argc, char **argv)
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* Before the keeper and the signer are forked: they inherit it (and set it again). */
@@ -632,8 +810,11 @@ int daemon_run(int argc, char **argv)
         server_stop(&s);
         return 1;
     }
-    printf("{\"api_port\": %d, \"public_port\": %d, \"tls\": %s}\n", http_server_port(s.api_srv),
+    printf("{\"api_port\": %d, \"public_port\": %d, \"tls\": %s", http_server_port(s.api_srv),
            http_server_port(s.public_srv), s.cfg.tls_cert ? "true" : "false");
+    if (s.metrics_srv != NULL)
+        printf(", \"metrics_port\": %d", http_server_port(s.metrics_srv));
+    printf("}\n");
     fflush(stdout);
     log_info("vouchd: API on %s://%s:%d, public on http://%s:%d", s.cfg.tls_cert ? "https" : "http",
              s.cfg.api_address, http_server_port(s.api_srv), s.cfg.public_address,

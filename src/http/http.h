@@ -124,6 +124,10 @@ struct http_config {
      * address:port (> 0), or 0.  http_server_start closes it, whatever happens.
      */
     int listen_fd;
+    /* The listener's name in /metrics ("api", "public"; NULL: "http"). */
+    const char *name;
+    /* Every answer is logged at info level (else at debug). */
+    int access_log;
 };
 
 struct http_server;
@@ -165,6 +169,21 @@ struct http_server *http_server_start(const struct http_config *cfg,
                                       const struct http_route *routes, size_t nroutes,
                                       http_authorize authorize, http_free_principal free_principal,
                                       void *app, struct err *e);
+/*
+ * Takes from cfg, while serving and without closing a connection: the
+ * trusted proxies, the limit per address, the header and body deadlines and
+ * the access log (its other fields are ignored: they need a new server).
+ * Requests under way finish with what they started with.  -1 with e set
+ * (nothing changed) if the trusted proxies do not parse.
+ */
+int http_server_reload(struct http_server *srv, const struct http_config *cfg, struct err *e);
+/*
+ * Reads a TLS listener's certificate chain and key again (checked as at
+ * start): the next handshakes use them, connections already open keep theirs.
+ * -1 with e set (the old pair stays) if they do not load or do not match.
+ */
+int http_server_tls_reload(struct http_server *srv, const char *cert_file, const char *key_file,
+                           struct err *e);
 /* The bound port (useful with port 0). */
 int http_server_port(const struct http_server *srv);
 void http_server_stop(struct http_server *srv);

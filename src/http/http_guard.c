@@ -57,8 +57,8 @@ struct guarded {
 };
 
 struct http_guard {
-    struct http_guard_config cfg;
-    pthread_mutex_t lock; /* guards all below */
+    pthread_mutex_t lock;         /* guards all below */
+    struct http_guard_config cfg; /* its exempt list is the guard's own copy */
     pthread_cond_t wake;
     struct guarded *conns;
     struct address_count *buckets[BUCKETS];
@@ -133,15 +133,16 @@ enum MHD_Result http_guard_accept(void *cls, const struct sockaddr *addr, sockle
     struct http_guard *g = cls;
     struct address_count *c;
     struct netaddr a;
-    int full;
+    int full, per_address;
     char text[INET6_ADDRSTRLEN] = "?";
 
     (void)addrlen;
-    if (g->cfg.per_address <= 0 || address_of(addr, &a) != 0 || exempt(g, &a))
+    if (address_of(addr, &a) != 0)
         return MHD_YES;
     pthread_mutex_lock(&g->lock);
-    c = count_find(g, &a);
-    full = c != NULL && c->open >= g->cfg.per_address;
+    per_address = g->cfg.per_address;
+    c = per_address > 0 && !exempt(g, &a) ? count_find(g, &a) : NULL;
+    full = c != NULL && c->open >= per_address;
     pthread_mutex_unlock(&g->lock);
     if (!full)
         return MHD_YES;
@@ -149,7 +150,7 @@ enum MHD_Result http_guard_accept(void *cls, const struct sockaddr *addr, sockle
     log_flood(LOG_FLOOD_HTTP, LOG_WARN,
               "http: %s has %d connections open (per address at most): "
               "connection refused",
-              text, g->cfg.per_address);
+              text, per_address);
     return MHD_NO;
 }
 
@@ -198,8 +199,8 @@ static void conn_started(struct http_guard *g, struct MHD_Connection *conn, void
 
     c->guard = g;
     c->fd = fd != NULL ? fd->connect_fd : -1;
-    c->deadline_ms = monotonic_ms() + (int64_t)g->cfg.header_seconds * 1000;
     pthread_mutex_lock(&g->lock);
+    c->deadline_ms = monotonic_ms() + (int64_t)g->cfg.header_seconds * 1000;
     if (peer != NULL && address_of(peer->client_addr, &a) == 0)
         c->count = count_add(g, &a);
     c->next = g->conns;
@@ -240,43 +241,41 @@ void http_guard_notify(void *cls, struct MHD_Connection *conn, void **socket_con
         conn_closed(g, socket_context);
 }
 
-/* Sets the deadline of conn's connection to seconds from now (0: none). */
-static void deadline_set(struct MHD_Connection *conn, int seconds)
+enum deadline { DEADLINE_NONE, DEADLINE_HEADERS, DEADLINE_BODY };
+
+/* Sets the deadline of conn's connection: none, or the headers' or the body's from now. */
+static void deadline_set(struct MHD_Connection *conn, enum deadline which)
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     struct guarded *c = info != NULL ? info->socket_context : NULL;
+    struct http_guard *g;
+    int seconds;
 
     if (c == NULL)
         return;
-    pthread_mutex_lock(&c->guard->lock);
+    g = c->guard;
+    pthread_mutex_lock(&g->lock);
+    seconds = which == DEADLINE_HEADERS ? g->cfg.header_seconds
+              : which == DEADLINE_BODY  ? g->cfg.body_seconds
+                                        : 0;
     c->deadline_ms = seconds > 0 ? monotonic_ms() + (int64_t)seconds * 1000 : 0;
-    pthread_mutex_unlock(&c->guard->lock);
+    pthread_mutex_unlock(&g->lock);
 }
 
 void http_guard_headers_done(struct MHD_Connection *conn)
 {
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    struct guarded *c = info != NULL ? info->socket_context : NULL;
-
-    if (c != NULL)
-        deadline_set(conn, c->guard->cfg.body_seconds);
+    deadline_set(conn, DEADLINE_BODY);
 }
 
 void http_guard_body_done(struct MHD_Connection *conn)
 {
-    deadline_set(conn, 0);
+    deadline_set(conn, DEADLINE_NONE);
 }
 
 void http_guard_request_done(struct MHD_Connection *conn)
 {
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    struct guarded *c = info != NULL ? info->socket_context : NULL;
-
-    if (c != NULL)
-        deadline_set(conn, c->guard->cfg.header_seconds);
+    deadline_set(conn, DEADLINE_HEADERS);
 }
 
 /* Shuts down the connections past their deadline; how many. Under the lock. */
@@ -321,16 +320,38 @@ static void *sweeper_main(void *arg)
     return NULL;
 }
 
+/* Sets g->cfg to a copy of cfg (its exempt list copied); under the lock or before any thread. */
+static void config_copy(struct http_guard *g, const struct http_guard_config *cfg)
+{
+    struct netaddr *exempt = NULL;
+
+    if (cfg->nexempt > 0) {
+        exempt = xmalloc(cfg->nexempt * sizeof(*exempt));
+        memcpy(exempt, cfg->exempt, cfg->nexempt * sizeof(*exempt));
+    }
+    free((void *)g->cfg.exempt);
+    g->cfg = *cfg;
+    g->cfg.exempt = exempt;
+}
+
+void http_guard_set(struct http_guard *g, const struct http_guard_config *cfg)
+{
+    pthread_mutex_lock(&g->lock);
+    config_copy(g, cfg);
+    pthread_mutex_unlock(&g->lock);
+}
+
 struct http_guard *http_guard_new(const struct http_guard_config *cfg)
 {
     struct http_guard *g = xcalloc(1, sizeof(*g));
 
-    g->cfg = *cfg;
+    config_copy(g, cfg);
     pthread_mutex_init(&g->lock, NULL);
     pthread_cond_init(&g->wake, NULL);
     if (pthread_create(&g->sweeper, NULL, sweeper_main, g) != 0) {
         pthread_cond_destroy(&g->wake);
         pthread_mutex_destroy(&g->lock);
+        free((void *)g->cfg.exempt);
         free(g);
         return NULL;
     }
@@ -354,5 +375,6 @@ void http_guard_free(struct http_guard *g)
         }
     pthread_cond_destroy(&g->wake);
     pthread_mutex_destroy(&g->lock);
+    free((void *)g->cfg.exempt);
     free(g);
 }

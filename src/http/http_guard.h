@@ -32,6 +32,11 @@ struct http_guard;
 
 /* A guard with its sweeper thread (it closes connections past their deadline); NULL on error. */
 struct http_guard *http_guard_new(const struct http_guard_config *cfg);
+/*
+ * Takes cfg (copied) anew while serving: new connections and new deadlines
+ * follow it; open connections keep the deadline they have and stay counted.
+ */
+void http_guard_set(struct http_guard *g, const struct http_guard_config *cfg);
 /* Stops the sweeper; call after the daemon stopped (every connection closed). Accepts NULL. */
 void http_guard_free(struct http_guard *g);
 

@@ -4,6 +4,9 @@
 #ifndef VOUCH_HTTP_INTERNAL_H
 #define VOUCH_HTTP_INTERNAL_H
 
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+
 #include "http/http.h"
 
 /*
@@ -43,6 +46,27 @@ int http_tls_load(const char *cert_file, const char *key_file, struct http_tls *
 unsigned char *http_tls_peer_cert(void *mhd_connection, size_t *len);
 /* Wipes the key and frees both; accepts a zeroed struct. */
 void http_tls_free(struct http_tls *tls);
+
+/*
+ * The pair as GnuTLS serves it, made from a loaded http_tls (which the
+ * caller still frees): 0 with *out set, or -1 with e set.
+ */
+struct http_tls_creds;
+int http_tls_creds_new(const struct http_tls *t, struct http_tls_creds **out, struct err *e);
+/* Frees c and the credentials it replaced; accepts NULL. */
+void http_tls_creds_free(struct http_tls_creds *c);
+/*
+ * Serves c (taken) from the next handshake on; the credentials it replaces
+ * are kept until http_tls_unserve.  first: a new listener, refused (-1, e
+ * set) while another serves.
+ */
+int http_tls_serve(struct http_tls_creds *c, int first, struct err *e);
+/* Stops serving and frees every credential served (after the daemon stopped). */
+void http_tls_unserve(void);
+/* MHD_OPTION_HTTPS_CERT_CALLBACK: the credentials served now. */
+int http_tls_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
+                      const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
+                      gnutls_pcert_st **pcert, unsigned int *pcert_length, gnutls_privkey_t *pkey);
 
 /*
  * The client of a request that trusted proxy sent with X-Forwarded-For value

@@ -57,6 +57,7 @@
 
 #include "http/http_guard.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 
 #define DEFAULT_THREADS         2
 #define DEFAULT_TIMEOUT_SECONDS 30
@@ -73,6 +74,41 @@
 #define HEADERS_MAX (16 * 1024)
 /* Bodies up to this size are not counted against http_config.body_memory. */
 #define SMALL_BODY (64 * 1024)
+/* A request id taken from a trusted proxy's X-Request-Id: at most this long, of ID_CHARS. */
+#define REQUEST_ID_MAX 64
+#define ID_CHARS       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:"
+
+/*
+ * The statuses counted one by one per route in /metrics; any other is
+ * counted under the last slot, written as its class ("2xx" .. "5xx").
+ */
+static const int counted_statuses[] = {200, 201, 202, 204, 206, 301, 302, 304, 400, 401,
+                                       403, 404, 405, 406, 409, 410, 412, 413, 414, 415,
+                                       422, 429, 431, 500, 501, 502, 503, 504};
+#define STATUS_SLOTS (ARRAY_LEN(counted_statuses) + 5) /* + one per class 1xx..5xx */
+
+/*
+ * What /metrics says of one route (or of the requests that matched none).
+ * A server keeps STATS_SHARDS copies, a worker thread counting in its own
+ * (by a number it draws once), so that the threads of a busy route do not
+ * fight over one cache line; /metrics sums them.
+ */
+struct route_stats {
+    _Atomic uint64_t by_status[STATUS_SLOTS];
+    struct metrics_histogram latency;
+};
+#define STATS_SHARDS 8
+
+/* The shard of the calling thread. */
+static unsigned stats_shard(void)
+{
+    static _Atomic unsigned next;
+    static _Thread_local unsigned mine = ~0u;
+
+    if (mine == ~0u)
+        mine = atomic_fetch_add(&next, 1) % STATS_SHARDS;
+    return mine;
+}
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -82,8 +118,7 @@ struct http_server {
     http_free_principal free_principal;
     void *app;
     int port;
-    struct netaddr *proxies; /* trusted proxies (http_config.trusted_proxies) */
-    size_t nproxies;
+    _Atomic(struct proxy_list *) proxies; /* trusted proxies (http_config.trusted_proxies) */
     int nosniff;        /* X-Content-Type-Options on every answer (http_config.security_headers) */
     int hsts;           /* Strict-Transport-Security too: security_headers over TLS */
     int drain_seconds;  /* how long an over-limit chunked body is read and dropped */
@@ -91,6 +126,21 @@ struct http_server {
     pthread_mutex_t bodies_lock; /* guards bodies_held */
     size_t bodies_held;          /* bytes reserved by the large bodies of requests in progress */
     struct http_guard *guard;    /* deadlines and per-address limits (http_guard.c) */
+    char *name;                  /* http_config.name: the listener label of its metrics */
+    int tls;                     /* serves TLS (the credentials of http_tls_serve) */
+    _Atomic int access_log;      /* http_config.access_log */
+    struct route_stats *stats;   /* STATS_SHARDS x (per route, and [nroutes] for those of none) */
+    struct http_server *next;    /* the list of running servers, for /metrics */
+};
+
+/*
+ * The trusted proxies.  http_server_reload swaps in a new list; the old ones
+ * are kept (a request may be reading one) until the server stops.
+ */
+struct proxy_list {
+    struct netaddr *v;
+    size_t n;
+    struct proxy_list *older;
 };
 
 /* The state of one request, from its request line to its completion. */
@@ -111,7 +161,8 @@ struct request_ctx {
     int too_large;               /* the body passed the limit while arriving */
     int64_t drain_since_ms;      /* when it did (monotonic) */
     size_t body_reserved;        /* bytes of srv->bodies_held this request holds */
-    char request_id[16];
+    int64_t start_ns;            /* when the request line came (monotonic) */
+    char request_id[REQUEST_ID_MAX + 1];
     char remote_addr[INET6_ADDRSTRLEN];
     char proxy_addr[INET6_ADDRSTRLEN]; /* the peer, when it is a trusted proxy that forwarded */
     unsigned char *client_cert;        /* req.client_cert */
@@ -133,6 +184,7 @@ static void *request_new(void *cls, const char *uri, struct MHD_Connection *conn
     (void)conn;
     r->srv = cls;
     r->target = xstrdup(uri ? uri : "");
+    r->start_ns = metrics_now_ns();
     return r;
 }
 
@@ -229,12 +281,26 @@ static enum MHD_Result xff_collect(void *cls, enum MHD_ValueKind kind, const cha
 }
 
 /*
+ * A trusted proxy's X-Request-Id (1 to REQUEST_ID_MAX of ID_CHARS) becomes
+ * the request's id, so that its log lines and ours name the request alike;
+ * one that is not of that form is ignored (our own id stays).
+ */
+static void request_id_forwarded(struct request_ctx *r, struct MHD_Connection *conn)
+{
+    const char *id = header_get(conn, "X-Request-Id");
+    size_t n = id ? strlen(id) : 0;
+
+    if (n > 0 && n <= REQUEST_ID_MAX && strspn(id, ID_CHARS) == n)
+        memcpy(r->request_id, id, n + 1);
+}
+
+/*
  * A request from a trusted proxy comes from whom its X-Forwarded-For names
  * (http_forwarded.c); -1 with resp holding 400 if that header is malformed.
  */
 static int remote_forwarded(struct request_ctx *r, struct MHD_Connection *conn)
 {
-    const struct http_server *srv = r->srv;
+    const struct proxy_list *proxies = atomic_load(&r->srv->proxies);
     char client[sizeof(r->remote_addr)];
     struct netaddr peer;
     struct buf xff = {0};
@@ -242,17 +308,18 @@ static int remote_forwarded(struct request_ctx *r, struct MHD_Connection *conn)
     size_t i = 0;
     int rc;
 
-    if (srv->nproxies == 0 || netaddr_parse(r->remote_addr, &peer) != 0)
+    if (proxies->n == 0 || netaddr_parse(r->remote_addr, &peer) != 0)
         return 0;
-    while (i < srv->nproxies && !netaddr_within(&peer, &srv->proxies[i]))
+    while (i < proxies->n && !netaddr_within(&peer, &proxies->v[i]))
         i++;
-    if (i == srv->nproxies)
+    if (i == proxies->n)
         return 0; /* not a trusted proxy: its X-Forwarded-For means nothing */
+    request_id_forwarded(r, conn);
     MHD_get_connection_values(conn, MHD_HEADER_KIND, xff_collect, &xff);
     if (xff.len == 0)
         return 0;
     buf_append(&xff, "", 1);
-    rc = http_forwarded_client(srv->proxies, srv->nproxies, (const char *)xff.data, client,
+    rc = http_forwarded_client(proxies->v, proxies->n, (const char *)xff.data, client,
                                sizeof(client), &e);
     buf_free(&xff);
     if (rc < 0) {
@@ -494,6 +561,41 @@ static const char *request_log_path(const struct request_ctx *r)
     return r->path ? r->path : "(bad path)";
 }
 
+/* The slot of status in route_stats.by_status. */
+static size_t status_slot(int status)
+{
+    for (size_t i = 0; i < ARRAY_LEN(counted_statuses); i++)
+        if (counted_statuses[i] == status)
+            return i;
+    return ARRAY_LEN(counted_statuses) + (size_t)(status / 100 - 1);
+}
+
+/*
+ * Counts the answer of r in its route's metrics (atomics only) and writes the
+ * access log line: at info level with http_config.access_log, else at debug.
+ */
+static void request_account(struct request_ctx *r)
+{
+    struct http_server *srv = r->srv;
+    size_t i = r->route ? (size_t)(r->route - srv->routes) : srv->nroutes;
+    struct route_stats *st = &srv->stats[stats_shard() * (srv->nroutes + 1) + i];
+    int64_t ns = metrics_now_ns() - r->start_ns;
+    struct log_access a = {.request_id = r->request_id,
+                           .tenant = http_param(&r->req, "tenant"),
+                           .method = r->req.method,
+                           .path = request_log_path(r),
+                           .status = r->resp.status,
+                           .duration_ms = (double)ns / 1e6,
+                           .remote_addr = r->remote_addr,
+                           .proxy_addr = r->req.proxy_addr,
+                           .listener = srv->name};
+
+    atomic_fetch_add_explicit(&st->by_status[status_slot(r->resp.status)], 1, memory_order_relaxed);
+    metrics_histogram_observe(&st->latency, ns);
+    log_access(atomic_load_explicit(&srv->access_log, memory_order_relaxed) ? LOG_INFO : LOG_DEBUG,
+               &a);
+}
+
 /* Queues r->resp; the body moves to libmicrohttpd. */
 static enum MHD_Result response_send(struct request_ctx *r, struct MHD_Connection *conn)
 {
@@ -519,9 +621,7 @@ static enum MHD_Result response_send(struct request_ctx *r, struct MHD_Connectio
     response_headers(r, mr);
     ret = MHD_queue_response(conn, (unsigned int)resp->status, mr);
     MHD_destroy_response(mr);
-    log_debug("req %s %s%s%s %s %s -> %d", r->request_id, r->remote_addr,
-              r->req.proxy_addr ? " via " : "", r->req.proxy_addr ? r->req.proxy_addr : "",
-              r->req.method, request_log_path(r), resp->status);
+    request_account(r);
     return ret;
 }
 
@@ -538,12 +638,22 @@ static enum MHD_Result request_refuse(struct request_ctx *r, struct MHD_Connecti
 static enum MHD_Result request_begin(struct request_ctx *r, struct MHD_Connection *conn,
                                      const char *method)
 {
+    enum MHD_Result ret = MHD_YES;
+    int refused;
+
     r->begun = 1;
-    if (request_fill(r, conn, method) != 0 || request_check_size(r, conn) != 0 ||
-        request_route(r) != 0 || request_check_body(r, conn) != 0 || request_authorize(r) != 0 ||
-        body_reserve(r, conn) != 0)
-        return request_refuse(r, conn);
-    return MHD_YES;
+    refused = request_fill(r, conn, method) != 0;
+    log_context_set(r->request_id, NULL);
+    refused = refused || request_check_size(r, conn) != 0 || request_route(r) != 0;
+    if (!refused) { /* the route names the tenant, if any, for the lines logged from here */
+        log_context_set(r->request_id, http_param(&r->req, "tenant"));
+        refused = request_check_body(r, conn) != 0 || request_authorize(r) != 0 ||
+                  body_reserve(r, conn) != 0;
+    }
+    if (refused)
+        ret = request_refuse(r, conn);
+    log_context_clear();
+    return ret;
 }
 
 static int64_t monotonic_ms(void)
@@ -587,7 +697,9 @@ static enum MHD_Result request_body(struct request_ctx *r, const char *data, siz
 static enum MHD_Result request_finish(struct request_ctx *r, struct MHD_Connection *conn)
 {
     const struct http_server *srv = r->srv;
+    enum MHD_Result ret;
 
+    log_context_set(r->request_id, http_param(&r->req, "tenant"));
     if (r->refused) {
         /* resp already holds the refusal */
     } else if (r->too_large) {
@@ -598,7 +710,9 @@ static enum MHD_Result request_finish(struct request_ctx *r, struct MHD_Connecti
         r->req.body_len = r->body.len;
         r->route->handler(srv->app, &r->req, &r->resp);
     }
-    return response_send(r, conn);
+    ret = response_send(r, conn);
+    log_context_clear();
+    return ret;
 }
 
 static enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -624,6 +738,129 @@ static enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, co
     }
     http_guard_body_done(conn);
     return request_finish(r, conn);
+}
+
+/* ---- metrics ------------------------------------------------------------------ */
+
+/* The running servers, for /metrics (all servers of the process in one family each). */
+static pthread_mutex_t servers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct http_server *servers;
+static int collector_added;
+
+/* The labels of route i of srv (the requests that matched none: route ""). */
+static void route_labels(struct buf *b, const struct http_server *srv, size_t i)
+{
+    metrics_label(b, "listener", srv->name, 1);
+    metrics_label(b, "method", i < srv->nroutes ? srv->routes[i].method : "", 0);
+    metrics_label(b, "route", i < srv->nroutes ? srv->routes[i].pattern : "", 0);
+}
+
+static void status_label(struct buf *b, size_t slot)
+{
+    char text[8];
+    size_t n = ARRAY_LEN(counted_statuses);
+
+    if (slot < n)
+        snprintf(text, sizeof(text), "%d", counted_statuses[slot]);
+    else
+        snprintf(text, sizeof(text), "%dxx", (int)(slot - n + 1));
+    metrics_label(b, "status", text, 0);
+}
+
+/* Route i of srv, its shards summed. */
+static void route_sum(const struct http_server *srv, size_t i, uint64_t by_status[STATUS_SLOTS],
+                      struct metrics_histogram *latency)
+{
+    memset(by_status, 0, STATUS_SLOTS * sizeof(*by_status));
+    memset(latency, 0, sizeof(*latency));
+    for (size_t s = 0; s < STATS_SHARDS; s++) {
+        const struct route_stats *st = &srv->stats[s * (srv->nroutes + 1) + i];
+        for (size_t k = 0; k < STATUS_SLOTS; k++)
+            by_status[k] += atomic_load_explicit(&st->by_status[k], memory_order_relaxed);
+        for (size_t k = 0; k <= METRICS_BUCKETS; k++)
+            latency->counts[k] +=
+                atomic_load_explicit(&st->latency.counts[k], memory_order_relaxed);
+        latency->sum_ns += atomic_load_explicit(&st->latency.sum_ns, memory_order_relaxed);
+    }
+}
+
+/* vouch_http_requests_total: one series per route and status seen (under servers_lock). */
+static void requests_write(struct buf *b)
+{
+    metrics_header(b, "vouch_http_requests_total", "counter",
+                   "HTTP requests answered, by listener, route (its pattern; \"\" when none "
+                   "matched) and status.");
+    for (struct http_server *srv = servers; srv != NULL; srv = srv->next)
+        for (size_t i = 0; i <= srv->nroutes; i++) {
+            uint64_t n[STATUS_SLOTS];
+            struct metrics_histogram latency;
+            route_sum(srv, i, n, &latency);
+            for (size_t k = 0; k < STATUS_SLOTS; k++) {
+                struct buf lbl = {0};
+                if (n[k] == 0)
+                    continue;
+                route_labels(&lbl, srv, i);
+                status_label(&lbl, k);
+                buf_append(&lbl, "", 1);
+                metrics_sample(b, "vouch_http_requests_total", (const char *)lbl.data,
+                               (double)n[k]);
+                buf_free(&lbl);
+            }
+        }
+}
+
+/* vouch_http_request_duration_seconds of the routes that were asked (under servers_lock). */
+static void latency_write(struct buf *b)
+{
+    metrics_header(b, "vouch_http_request_duration_seconds", "histogram",
+                   "Time from a request's first line to its answer being queued, by listener and "
+                   "route.");
+    for (struct http_server *srv = servers; srv != NULL; srv = srv->next)
+        for (size_t i = 0; i <= srv->nroutes; i++) {
+            uint64_t n[STATUS_SLOTS], any = 0;
+            struct metrics_histogram latency;
+            struct buf lbl = {0};
+            route_sum(srv, i, n, &latency);
+            for (int k = 0; k <= METRICS_BUCKETS; k++)
+                any |= latency.counts[k];
+            if (any == 0)
+                continue;
+            route_labels(&lbl, srv, i);
+            buf_append(&lbl, "", 1);
+            metrics_histogram_write(b, "vouch_http_request_duration_seconds",
+                                    (const char *)lbl.data, &latency);
+            buf_free(&lbl);
+        }
+}
+
+static void servers_metrics_write(struct buf *b, void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&servers_lock);
+    requests_write(b);
+    latency_write(b);
+    pthread_mutex_unlock(&servers_lock);
+}
+
+static void server_list_add(struct http_server *srv)
+{
+    pthread_mutex_lock(&servers_lock);
+    srv->next = servers;
+    servers = srv;
+    if (!collector_added++)
+        metrics_collector_add(servers_metrics_write, NULL);
+    pthread_mutex_unlock(&servers_lock);
+}
+
+static void server_list_remove(struct http_server *srv)
+{
+    pthread_mutex_lock(&servers_lock);
+    for (struct http_server **p = &servers; *p != NULL; p = &(*p)->next)
+        if (*p == srv) {
+            *p = srv->next;
+            break;
+        }
+    pthread_mutex_unlock(&servers_lock);
 }
 
 /* ---- the daemon ------------------------------------------------------------- */
@@ -742,8 +979,8 @@ static struct MHD_Daemon *daemon_start(struct http_server *srv, const struct htt
         option_add(
             opts, &n, MHD_OPTION_HTTPS_PRIORITIES, 0,
             (void *)(cfg->tls_priorities ? cfg->tls_priorities : HTTP_TLS_PRIORITIES_DEFAULT));
-        option_add(opts, &n, MHD_OPTION_HTTPS_MEM_CERT, 0, tls->cert_pem);
-        option_add(opts, &n, MHD_OPTION_HTTPS_MEM_KEY, 0, tls->key_pem);
+        /* The pair comes from http_tls_retrieve at each handshake: a reload replaces it. */
+        option_add(opts, &n, MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)http_tls_retrieve);
         /* A trust list makes GnuTLS ask for a client certificate; the application verifies it. */
         if (cfg->tls_client_certs)
             option_add(opts, &n, MHD_OPTION_HTTPS_MEM_TRUST, 0, tls->cert_pem);
@@ -755,19 +992,55 @@ static struct MHD_Daemon *daemon_start(struct http_server *srv, const struct htt
         MHD_OPTION_NOTIFY_COMPLETED, request_done, srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 }
 
-/* The guard of cfg's deadlines and per-address limit (trusted proxies exempt); NULL on error. */
-static struct http_guard *guard_start(struct http_server *srv, const struct http_config *cfg)
+/* The guard's settings of cfg: deadlines, per-address limit, proxies exempt from it. */
+static struct http_guard_config guard_config(const struct http_config *cfg,
+                                             const struct proxy_list *proxies)
 {
-    struct http_guard_config gc = {
+    return (struct http_guard_config){
         .header_seconds = (int)positive_or(cfg->header_seconds, DEFAULT_HEADER_SECONDS),
         .body_seconds = (int)positive_or(cfg->body_seconds, DEFAULT_BODY_SECONDS),
         .per_address = cfg->max_connections_per_address < 0   ? 0
                        : cfg->max_connections_per_address > 0 ? cfg->max_connections_per_address
                                                               : DEFAULT_PER_ADDRESS,
-        .exempt = srv->proxies,
-        .nexempt = srv->nproxies};
+        .exempt = proxies->v,
+        .nexempt = proxies->n};
+}
 
-    return http_guard_new(&gc);
+/* Serves the pair of t from the next handshake (first: a new listener's); -1 with e set. */
+static int tls_serve(const struct http_tls *t, int first, struct err *e)
+{
+    struct http_tls_creds *c;
+
+    if (http_tls_creds_new(t, &c, e) != 0)
+        return -1;
+    if (http_tls_serve(c, first, e) != 0) {
+        http_tls_creds_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* The trusted proxies of text (http_proxies_parse) as a list; NULL with e set. */
+static struct proxy_list *proxy_list_new(const char *text, struct err *e)
+{
+    struct proxy_list *l = xcalloc(1, sizeof(*l));
+
+    if (http_proxies_parse(text, &l->v, &l->n, e) != 0) {
+        free(l);
+        return NULL;
+    }
+    return l;
+}
+
+/* Frees l and every older list; accepts NULL. */
+static void proxy_list_free(struct proxy_list *l)
+{
+    while (l != NULL) {
+        struct proxy_list *older = l->older;
+        free(l->v);
+        free(l);
+        l = older;
+    }
 }
 
 /* Checks what start needs of cfg and loads the TLS pair; 0 or -1 with e set. */
@@ -799,15 +1072,15 @@ struct http_server *http_server_start(const struct http_config *cfg,
     struct http_tls tls = {0};
     struct http_server *srv;
     union listen_addr addr;
-    struct netaddr *proxies;
-    size_t nproxies;
+    struct proxy_list *proxies;
+    struct http_guard_config gc;
     int saved_errno, fd, bound = 0;
 
     if (http_routes_validate(routes, nroutes, e) != 0 ||
-        http_proxies_parse(cfg->trusted_proxies, &proxies, &nproxies, e) != 0)
+        (proxies = proxy_list_new(cfg->trusted_proxies, e)) == NULL)
         return NULL;
     if (config_prepare(cfg, &addr, &flags, &tls, e) != 0) {
-        free(proxies);
+        proxy_list_free(proxies);
         return NULL;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -819,14 +1092,29 @@ struct http_server *http_server_start(const struct http_config *cfg,
         .free_principal = free_principal,
         .app = app,
         .proxies = proxies,
-        .nproxies = nproxies,
         .nosniff = cfg->security_headers,
         .hsts = cfg->security_headers && tls.cert_pem != NULL,
         .drain_seconds = (int)positive_or(cfg->connection_timeout, DEFAULT_TIMEOUT_SECONDS),
-        .body_memory = cfg->body_memory > 0 ? cfg->body_memory : DEFAULT_BODY_MEMORY};
+        .body_memory = cfg->body_memory > 0 ? cfg->body_memory : DEFAULT_BODY_MEMORY,
+        .name = xstrdup(cfg->name ? cfg->name : "http"),
+        .access_log = cfg->access_log,
+        .stats = xcalloc(STATS_SHARDS * (nroutes + 1), sizeof(struct route_stats))};
     pthread_mutex_init(&srv->bodies_lock, NULL);
     errno = 0;
-    srv->guard = guard_start(srv, cfg);
+    if (tls.cert_pem != NULL && tls_serve(&tls, 1, e) != 0) {
+        http_tls_free(&tls);
+        pthread_mutex_destroy(&srv->bodies_lock);
+        proxy_list_free(proxies);
+        free(srv->stats);
+        free(srv->name);
+        free(srv);
+        if (cfg->listen_fd > 0)
+            close(cfg->listen_fd);
+        return NULL;
+    }
+    srv->tls = tls.cert_pem != NULL;
+    gc = guard_config(cfg, proxies);
+    srv->guard = http_guard_new(&gc);
     /* libmicrohttpd closes the socket it serves; the caller's is closed here, whatever happens. */
     fd = cfg->listen_fd > 0 ? fcntl(cfg->listen_fd, F_DUPFD_CLOEXEC, 3) : -1;
     srv->daemon = srv->guard == NULL || (cfg->listen_fd > 0 && fd < 0)
@@ -843,9 +1131,13 @@ struct http_server *http_server_start(const struct http_config *cfg,
         close(cfg->listen_fd);
     }
     if (srv->daemon == NULL) {
+        if (srv->tls)
+            http_tls_unserve();
         http_guard_free(srv->guard);
         pthread_mutex_destroy(&srv->bodies_lock);
-        free(srv->proxies);
+        proxy_list_free(proxies);
+        free(srv->stats);
+        free(srv->name);
         free(srv);
         err_set(e, ERR_INTERNAL, "http: cannot serve on %s port %d%s%s (see the log)", cfg->address,
                 cfg->port, saved_errno ? ": " : "", saved_errno ? strerror(saved_errno) : "");
@@ -853,6 +1145,7 @@ struct http_server *http_server_start(const struct http_config *cfg,
     }
     info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = bound ? bound : info && info->port ? info->port : cfg->port;
+    server_list_add(srv);
     return srv;
 }
 
@@ -866,11 +1159,46 @@ void http_server_stop(struct http_server *srv)
 {
     if (srv == NULL)
         return;
+    server_list_remove(srv);
     MHD_stop_daemon(srv->daemon);
+    if (srv->tls)
+        http_tls_unserve();
     http_guard_free(srv->guard);
     pthread_mutex_destroy(&srv->bodies_lock);
-    free(srv->proxies);
+    proxy_list_free(atomic_load(&srv->proxies));
+    free(srv->stats);
+    free(srv->name);
     free(srv);
+}
+
+int http_server_tls_reload(struct http_server *srv, const char *cert_file, const char *key_file,
+                           struct err *e)
+{
+    struct http_tls t = {0};
+    int rc;
+
+    if (!srv->tls)
+        return err_set(e, ERR_INTERNAL, "http: this listener does not serve TLS");
+    if (http_tls_load(cert_file, key_file, &t, e) != 0)
+        return -1;
+    rc = tls_serve(&t, 0, e);
+    http_tls_free(&t);
+    return rc;
+}
+
+int http_server_reload(struct http_server *srv, const struct http_config *cfg, struct err *e)
+{
+    struct proxy_list *proxies = proxy_list_new(cfg->trusted_proxies, e);
+    struct http_guard_config gc;
+
+    if (proxies == NULL)
+        return -1;
+    proxies->older = atomic_load(&srv->proxies); /* only the main thread reloads */
+    atomic_store(&srv->proxies, proxies);
+    gc = guard_config(cfg, proxies);
+    http_guard_set(srv->guard, &gc);
+    atomic_store(&srv->access_log, cfg->access_log);
+    return 0;
 }
 
 const char *http_header(struct http_request *req, const char *name)

@@ -1,14 +1,18 @@
 /*
  * http_tls.c — loading the server's certificate and key.  libmicrohttpd
- * serves TLS with GnuTLS from the PEM text; OpenSSL is used here only to
- * check the pair first, so that a wrong file gives a clear start-up error
- * rather than a GnuTLS code in the log.
+ * serves TLS with GnuTLS; the pair is handed to GnuTLS by a certificate
+ * callback, per handshake, so that a new pair (SIGHUP) serves the next
+ * handshake without a restart.  OpenSSL is used here only to check the pair
+ * first, so that a wrong file gives a clear error rather than a GnuTLS code
+ * in the log.
  */
 #include "http/http_internal.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <openssl/bio.h>
@@ -106,6 +110,95 @@ int http_tls_load(const char *cert_file, const char *key_file, struct http_tls *
         return -1;
     }
     *out = t;
+    return 0;
+}
+
+/* ---- credentials served by the certificate callback ------------------------------ */
+
+#define CHAIN_MAX 16
+
+struct http_tls_creds {
+    gnutls_pcert_st pcerts[CHAIN_MAX];
+    unsigned int n;
+    gnutls_privkey_t key;
+    struct http_tls_creds *older; /* replaced ones, kept while a handshake may use them */
+};
+
+/*
+ * What the callback serves.  The callback has no argument of its own, so
+ * there is one TLS listener per process (the API's): http_tls_serve refuses
+ * a second.
+ */
+static _Atomic(struct http_tls_creds *) serving;
+
+void http_tls_creds_free(struct http_tls_creds *c)
+{
+    while (c != NULL) {
+        struct http_tls_creds *older = c->older;
+        for (unsigned int i = 0; i < c->n; i++)
+            gnutls_pcert_deinit(&c->pcerts[i]);
+        if (c->key != NULL)
+            gnutls_privkey_deinit(c->key);
+        free(c);
+        c = older;
+    }
+}
+
+int http_tls_creds_new(const struct http_tls *t, struct http_tls_creds **out, struct err *e)
+{
+    struct http_tls_creds *c = xcalloc(1, sizeof(*c));
+    gnutls_datum_t cert = {(unsigned char *)t->cert_pem, (unsigned int)strlen(t->cert_pem)};
+    gnutls_datum_t key = {(unsigned char *)t->key_pem, (unsigned int)t->key_len};
+    int rc;
+
+    c->n = CHAIN_MAX;
+    rc = gnutls_pcert_list_import_x509_raw(c->pcerts, &c->n, &cert, GNUTLS_X509_FMT_PEM, 0);
+    if (rc < 0) {
+        c->n = 0;
+    } else if ((rc = gnutls_privkey_init(&c->key)) >= 0) {
+        rc = gnutls_privkey_import_x509_raw(c->key, &key, GNUTLS_X509_FMT_PEM, NULL, 0);
+    }
+    if (rc < 0) {
+        http_tls_creds_free(c);
+        return err_set(e, ERR_INTERNAL, "TLS: GnuTLS does not take the pair: %s",
+                       gnutls_strerror(rc));
+    }
+    *out = c;
+    return 0;
+}
+
+int http_tls_serve(struct http_tls_creds *c, int first, struct err *e)
+{
+    struct http_tls_creds *old = atomic_load(&serving);
+
+    if (first && old != NULL)
+        return err_set(e, ERR_INTERNAL, "http: one TLS listener per process");
+    c->older = old;
+    atomic_store(&serving, c);
+    return 0;
+}
+
+void http_tls_unserve(void)
+{
+    http_tls_creds_free(atomic_exchange(&serving, NULL));
+}
+
+int http_tls_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
+                      const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
+                      gnutls_pcert_st **pcert, unsigned int *pcert_length, gnutls_privkey_t *pkey)
+{
+    struct http_tls_creds *c = atomic_load(&serving);
+
+    (void)session;
+    (void)req_ca_dn;
+    (void)nreqs;
+    (void)pk_algos;
+    (void)pk_algos_length;
+    if (c == NULL)
+        return -1;
+    *pcert = c->pcerts;
+    *pcert_length = c->n;
+    *pkey = c->key;
     return 0;
 }
 

@@ -1274,6 +1274,7 @@ static void p11_describe(struct keystore *ks, char *buf, size_t len)
     struct p11_store *s = (struct p11_store *)ks;
 
     pthread_mutex_lock(&s->lock);
+    /* svc_metrics.c reads "token LABEL: ok" for vouch_keystore_token_up. */
     snprintf(buf, len, "token %s: %s", s->label, s->connected ? "ok" : s->status);
     pthread_mutex_unlock(&s->lock);
 }

@@ -33,6 +33,7 @@
 #include <openssl/x509.h>
 
 #include "lib/log.h"
+#include "lib/metrics.h"
 
 #define CONNECTIONS_DEFAULT 4
 #define CONNECTIONS_MAX     256
@@ -629,16 +630,21 @@ int signer_call(struct signer *s, uint32_t type, const struct buf *req, unsigned
     uint32_t rtype;
     size_t len;
     int fd = -1;
+    int64_t start = metrics_now_ns();
     struct conn *c = conn_take(s, &fd);
 
-    if (c == NULL)
+    if (c == NULL) {
+        metrics_signer_call(metrics_now_ns() - start, 1, 0);
         return err_set(e, ERR_UNAVAILABLE, "the signer is not running (restarting?)");
+    }
     if (wire_send(fd, type, req) != 0 || wire_recv(fd, &rtype, &body, &len, WIRE_MAX_LARGE) != 0) {
         free(body);
         conn_give(s, c, fd, 1);
+        metrics_signer_call(metrics_now_ns() - start, 1, 0);
         return err_set(e, ERR_UNAVAILABLE, "the signer did not answer");
     }
     conn_give(s, c, fd, 0);
+    metrics_signer_call(metrics_now_ns() - start, 0, rtype != W_REPLY_OK);
     if (rtype != W_REPLY_OK) {
         reply_error(body, len, e);
         free(body);

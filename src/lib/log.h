@@ -1,13 +1,46 @@
 /*
- * log.h — one line per event on stderr: "time level [req tenant] message".
- * Only the layer that decides about an error logs it.  Never log secrets.
+ * log.h — one line per event on stderr: "time level [req tenant] message",
+ * or with LOG_JSON one JSON object per line: {"time", "level",
+ * "request_id", "tenant", "message"} (the two about a request only when the
+ * line is).  Only the layer that decides about an error logs it.  Never log
+ * secrets.
  */
 #ifndef VOUCH_LOG_H
 #define VOUCH_LOG_H
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
+enum log_format { LOG_TEXT, LOG_JSON };
+
 void log_set_level(enum log_level level);
+void log_set_format(enum log_format format);
+
+/*
+ * The request the calling thread works for: every line it logs until
+ * log_context_clear names request_id and tenant (NULL: none).  The strings
+ * must outlive the context (the HTTP layer sets it around each request's
+ * checks, handler and answer).
+ */
+void log_context_set(const char *request_id, const char *tenant);
+void log_context_clear(void);
+
+/* One answer of the HTTP layer, for the access log. */
+struct log_access {
+    const char *request_id;
+    const char *tenant; /* NULL: none */
+    const char *listener;
+    const char *method;
+    const char *path;
+    int status;
+    double duration_ms;
+    const char *remote_addr;
+    const char *proxy_addr; /* NULL: not forwarded */
+};
+/*
+ * The access log line of a: "req ID ADDR [via PROXY] METHOD PATH -> STATUS
+ * (MS ms)" in text; in JSON the same fields as members of their own.
+ */
+void log_access(enum log_level level, const struct log_access *a);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*

@@ -552,6 +552,12 @@ int store_request_list(struct store_tx *tx, const char *tenant, const char *stat
     return tx->ops->request_list(tx, tenant, status, requester, limit, offset, out, n, e);
 }
 
+int store_request_count(struct store_tx *tx, const char *tenant, const char *status, int64_t *n,
+                        struct err *e)
+{
+    return tx->ops->request_count(tx, tenant, status, n, e);
+}
+
 int store_request_expire(struct store_tx *tx, const char *tenant, int64_t now, int64_t *n,
                          struct err *e)
 {
@@ -585,6 +591,11 @@ int store_webhook_event_due(struct store_tx *tx, const char *tenant, int64_t now
                             struct webhook_event_rec ***out, size_t *n, struct err *e)
 {
     return tx->ops->webhook_event_due(tx, tenant, now, limit, out, n, e);
+}
+
+int store_webhook_event_count(struct store_tx *tx, const char *tenant, int64_t *n, struct err *e)
+{
+    return tx->ops->webhook_event_count(tx, tenant, n, e);
 }
 
 int store_webhook_event_delete(struct store_tx *tx, const char *tenant, const char *id,

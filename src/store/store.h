@@ -727,6 +727,9 @@ int store_request_update(struct store_tx *tx, const char *tenant, const struct r
 int store_request_list(struct store_tx *tx, const char *tenant, const char *status,
                        const char *requester, int limit, int offset, struct request_rec ***out,
                        size_t *n, struct err *e);
+/* How many requests of tenant have status ("pending": the approval queue) into *n. */
+int store_request_count(struct store_tx *tx, const char *tenant, const char *status, int64_t *n,
+                        struct err *e);
 /* Marks tenant's pending requests whose expiry is at or before now expired; *n how many. */
 int store_request_expire(struct store_tx *tx, const char *tenant, int64_t now, int64_t *n,
                          struct err *e);
@@ -765,6 +768,8 @@ int store_webhook_event_insert(struct store_tx *tx, const char *tenant,
 /* Pending events whose next attempt is due, oldest first. */
 int store_webhook_event_due(struct store_tx *tx, const char *tenant, int64_t now, int limit,
                             struct webhook_event_rec ***out, size_t *n, struct err *e);
+/* How many events of tenant wait for delivery (pending, due or not) into *n. */
+int store_webhook_event_count(struct store_tx *tx, const char *tenant, int64_t *n, struct err *e);
 /* Delivered: the row goes. */
 int store_webhook_event_delete(struct store_tx *tx, const char *tenant, const char *id,
                                struct err *e);

@@ -183,6 +183,8 @@ struct store_ops {
     int (*request_list)(struct store_tx *tx, const char *tenant, const char *status,
                         const char *requester, int limit, int offset, struct request_rec ***out,
                         size_t *n, struct err *e);
+    int (*request_count)(struct store_tx *tx, const char *tenant, const char *status, int64_t *n,
+                         struct err *e);
     int (*request_expire)(struct store_tx *tx, const char *tenant, int64_t now, int64_t *n,
                           struct err *e);
     int (*webhook_put)(struct store_tx *tx, const char *tenant, const struct webhook_rec *r,
@@ -194,6 +196,7 @@ struct store_ops {
                                 const struct webhook_event_rec *r, struct err *e);
     int (*webhook_event_due)(struct store_tx *tx, const char *tenant, int64_t now, int limit,
                              struct webhook_event_rec ***out, size_t *n, struct err *e);
+    int (*webhook_event_count)(struct store_tx *tx, const char *tenant, int64_t *n, struct err *e);
     int (*webhook_event_delete)(struct store_tx *tx, const char *tenant, const char *id,
                                 struct err *e);
     int (*webhook_event_update)(struct store_tx *tx, const char *tenant,

@@ -1146,6 +1146,22 @@ static int request_list(struct store_tx *tx, const char *tenant, const char *sta
     return db_read_all(&st, &row_request, (void ***)out, n, "requests", e);
 }
 
+static int request_count(struct store_tx *tx, const char *tenant, const char *status, int64_t *n,
+                         struct err *e)
+{
+    OPEN(tenant, Q_REQUEST_COUNT);
+    db_bind_text(&st, 1, tenant);
+    db_bind_text(&st, 2, status);
+    return db_read_int(&st, n, "requests", e);
+}
+
+static int webhook_event_count(struct store_tx *tx, const char *tenant, int64_t *n, struct err *e)
+{
+    OPEN(tenant, Q_WEBHOOK_EVENT_COUNT);
+    db_bind_text(&st, 1, tenant);
+    return db_read_int(&st, n, "webhook events", e);
+}
+
 static int request_expire(struct store_tx *tx, const char *tenant, int64_t now, int64_t *n,
                           struct err *e)
 {
@@ -1298,11 +1314,13 @@ static int webhook_event_update(struct store_tx *tx, const char *tenant,
     .request_update = request_update, \
     .request_list = request_list, \
     .request_expire = request_expire, \
+    .request_count = request_count, \
     .webhook_put = webhook_put, \
     .webhook_get = webhook_get, \
     .webhook_delete = webhook_delete, \
     .webhook_event_insert = webhook_event_insert, \
     .webhook_event_due = webhook_event_due, \
+    .webhook_event_count = webhook_event_count, \
     .webhook_event_delete = webhook_event_delete, \
     .webhook_event_update = webhook_event_update, \
     .lease_take = lease_take, \

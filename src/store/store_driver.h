@@ -131,11 +131,13 @@ enum query_id {
     Q_REQUEST_UPDATE,
     Q_REQUEST_LIST,
     Q_REQUEST_EXPIRE,
+    Q_REQUEST_COUNT,
     Q_WEBHOOK_PUT,
     Q_WEBHOOK_GET,
     Q_WEBHOOK_DELETE,
     Q_WEBHOOK_EVENT_INSERT,
     Q_WEBHOOK_EVENT_DUE,
+    Q_WEBHOOK_EVENT_COUNT,
     Q_WEBHOOK_EVENT_DELETE,
     Q_WEBHOOK_EVENT_UPDATE,
     /* ACME endpoints, EAB credentials, accounts, orders, authorizations */

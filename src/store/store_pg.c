@@ -26,6 +26,7 @@
  * not be a superuser nor have BYPASSRLS; pg_open refuses such a role.
  */
 #include "store/pg_internal.h"
+#include "lib/metrics.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -621,6 +622,7 @@ static void tx_end(struct pg_tx *tx)
 int pg_commit(struct store_tx *base, struct err *e)
 {
     struct pg_tx *tx = (struct pg_tx *)base;
+    int64_t start = metrics_now_ns();
     PGresult *res = conn_exec(tx->conn, "COMMIT", NULL, "commit", e);
     int rc = res != NULL ? 0 : -1;
 
@@ -629,6 +631,7 @@ int pg_commit(struct store_tx *base, struct err *e)
         rc = err_set(e, ERR_INTERNAL,
                      "commit: the transaction was rolled back after an "
                      "error");
+    metrics_db_commit(metrics_now_ns() - start, rc == 0);
     PQclear(res);
     tx_end(tx);
     return rc;

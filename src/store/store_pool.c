@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "lib/metrics.h"
+
 void db_pool_init(struct db_pool *p, const struct db_pool_class *cls, const char *target)
 {
     pthread_condattr_t attr;
@@ -14,6 +16,7 @@ void db_pool_init(struct db_pool *p, const struct db_pool_class *cls, const char
     p->idle = NULL;
     p->open = 0;
     p->max = DB_POOL_MAX;
+    metrics_db_max(p->max);
     pthread_mutex_init(&p->lock, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -28,6 +31,7 @@ void db_pool_destroy(struct db_pool *p)
     for (c = p->idle; c != NULL; c = next) {
         next = c->next;
         p->cls->close(c);
+        metrics_db_open(-1);
     }
     p->idle = NULL;
     pthread_cond_destroy(&p->released);
@@ -40,6 +44,7 @@ void db_pool_set_max(struct db_pool *p, int n)
 {
     pthread_mutex_lock(&p->lock);
     p->max = n > 0 ? n : 1;
+    metrics_db_max(p->max);
     pthread_cond_broadcast(&p->released);
     pthread_mutex_unlock(&p->lock);
 }
@@ -63,11 +68,14 @@ struct db_conn *db_pool_take(struct db_pool *p, struct err *e)
 
     pthread_mutex_lock(&p->lock);
     while (p->idle == NULL && p->open >= p->max) {
-        if (!waited++)
+        if (!waited++) {
             deadline_in(&deadline, DB_BUSY_MS);
+            metrics_db_waited(0);
+        }
         if (pthread_cond_timedwait(&p->released, &p->lock, &deadline) == ETIMEDOUT &&
             p->idle == NULL && p->open >= p->max) {
             pthread_mutex_unlock(&p->lock);
+            metrics_db_waited(1);
             err_set(e, ERR_UNAVAILABLE, "database busy: all %d connections in use", p->max);
             return NULL;
         }
@@ -80,14 +88,19 @@ struct db_conn *db_pool_take(struct db_pool *p, struct err *e)
         p->open++; /* reserved before opening, outside the lock */
     }
     pthread_mutex_unlock(&p->lock);
-    if (c != NULL)
+    if (c != NULL) {
+        metrics_db_in_use(1);
         return c;
+    }
     if ((c = p->cls->open(p->target, e)) == NULL) {
         pthread_mutex_lock(&p->lock);
         p->open--;
         pthread_cond_signal(&p->released);
         pthread_mutex_unlock(&p->lock);
+        return NULL;
     }
+    metrics_db_open(1);
+    metrics_db_in_use(1);
     return c;
 }
 
@@ -100,8 +113,11 @@ void db_pool_give(struct db_pool *p, struct db_conn *c)
 {
     int keep = p->cls->reusable(c);
 
-    if (!keep)
+    metrics_db_in_use(-1);
+    if (!keep) {
         p->cls->close(c);
+        metrics_db_open(-1);
+    }
     pthread_mutex_lock(&p->lock);
     if (keep) {
         c->next = p->idle;

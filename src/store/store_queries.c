@@ -129,11 +129,14 @@ const char *const store_queries[Q_COUNT] = {
                          "reason = ?6, decided = ?7 WHERE tenant = ?1 AND id = ?2",
     [Q_REQUEST_EXPIRE] = "UPDATE requests SET status = 'expired', decided = ?2"
                          " WHERE tenant = ?1 AND status = 'pending' AND expires <= ?2",
+    [Q_REQUEST_COUNT] = "SELECT count(*) FROM requests WHERE tenant = ?1 AND status = ?2",
     [Q_WEBHOOK_GET] = "SELECT {webhook} FROM webhooks WHERE tenant = ?1",
     [Q_WEBHOOK_DELETE] = "DELETE FROM webhooks WHERE tenant = ?1",
     [Q_WEBHOOK_EVENT_DUE] = "SELECT {webhook_event} FROM webhook_events WHERE tenant = ?1"
                             " AND status = 'pending' AND next_attempt <= ?2"
                             " ORDER BY created, id LIMIT ?3",
+    [Q_WEBHOOK_EVENT_COUNT] =
+        "SELECT count(*) FROM webhook_events WHERE tenant = ?1 AND status = 'pending'",
     [Q_WEBHOOK_EVENT_DELETE] = "DELETE FROM webhook_events WHERE tenant = ?1 AND id = ?2",
     [Q_WEBHOOK_EVENT_UPDATE] = "UPDATE webhook_events SET attempts = ?3, next_attempt = ?4,"
                                " status = ?5 WHERE tenant = ?1 AND id = ?2",

@@ -14,6 +14,7 @@
  * BEGIN and see one snapshot from their first read on.
  */
 #include "store/sqlite_internal.h"
+#include "lib/metrics.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -520,8 +521,10 @@ static void tx_end(struct sqlite_tx *tx)
 int sqlite_commit(struct store_tx *base, struct err *e)
 {
     struct sqlite_tx *tx = (struct sqlite_tx *)base;
+    int64_t start = metrics_now_ns();
     int rc = ctl(tx->conn, CTL_COMMIT, "commit", e);
 
+    metrics_db_commit(metrics_now_ns() - start, rc == 0);
     if (rc != 0 && !sqlite3_get_autocommit(tx->conn->db))
         ctl(tx->conn, CTL_ROLLBACK, "rollback", NULL);
     tx_end(tx);

@@ -155,6 +155,12 @@ int svc_ready(struct svc *s, struct err *db, char *health, size_t health_len, st
     return db->kind == ERR_NONE && signer->kind == ERR_NONE ? 0 : -1;
 }
 
+void svc_reload(struct svc *s, const struct svc_config *cfg)
+{
+    s->ocsp_live_rate = cfg->ocsp_live_signs_per_second > 0 ? cfg->ocsp_live_signs_per_second : 0;
+    s->webhooks_enabled = cfg->webhooks_enabled;
+}
+
 unsigned long svc_signer_restarts(struct svc *s)
 {
     struct signer_status st;

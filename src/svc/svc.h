@@ -53,6 +53,12 @@ struct svc;
 
 /* Takes no ownership of store or signer; copies cfg. */
 struct svc *svc_new(struct store *store, struct signer *signer, const struct svc_config *cfg);
+/*
+ * Takes what may change while serving (SIGHUP) from cfg: the OCSP live
+ * signing rate and whether tenants may set webhooks.  The rest of cfg is
+ * ignored.
+ */
+void svc_reload(struct svc *s, const struct svc_config *cfg);
 void svc_free(struct svc *s);
 /*
  * Readiness (/readyz): 0 if the database answers and the signer with its key
@@ -71,6 +77,13 @@ int svc_signing_check(struct svc *s, struct err *e);
 json_t *svc_signing_problems(struct svc *s);
 /* How many times the signer was restarted since vouchd started (signer_supervise). */
 unsigned long svc_signer_restarts(struct svc *s);
+/*
+ * Before /metrics is written: the signer's state, and (at most every 5 s)
+ * the gauges read from the database: requests pending approval and webhook
+ * events pending per tenant, and with syslog the audit events not yet sent
+ * to the configured SIEM.  A database error is logged, the old values stay.
+ */
+void svc_metrics_refresh(struct svc *s, int syslog);
 
 /*
  * Who asks: recorded as the audit actor, and what it may do.  roles are the
@@ -534,6 +547,7 @@ struct ocsp_answer {
     unsigned char *der; /* owned: free() */
     size_t len;
     int cacheable;                    /* a successful response without nonce */
+    int status;                       /* its OCSPResponseStatus (0: successful) */
     int64_t this_update, next_update; /* of a cacheable response */
 };
 /*

@@ -16,6 +16,7 @@
 
 #include "audit/audit.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 
 /* What one issuance reads before it signs. */
 struct issue_ctx {
@@ -222,6 +223,10 @@ static int issue_finish(struct svc *s, const struct actor *a, const char *tenant
         OPENSSL_free(rec.der);
         if (rc != 0 && !clash) /* a serial clash draws another serial; nothing else does */
             break;
+    }
+    if (rc == 0) {
+        const char *labels[] = {tenant, c->ca->name, p->profile};
+        metrics_add(&metrics_certs_issued, 1, labels);
     }
     if (rc == 0 && cert_out != NULL) {
         *cert_out = cert;
@@ -519,6 +524,10 @@ static int cert_change(struct svc *s, const struct actor *a, const char *tenant,
     }
 out:
     store_rollback(tx);
+    if (rc == 0 && strcmp(ch->to, "revoked") == 0) {
+        const char *labels[] = {tenant, rec->ca, rec->profile};
+        metrics_add(&metrics_certs_revoked, 1, labels);
+    }
     if (rc == 0) {
         /* The database dropped the old pre-signed response with the status. */
         svc_ocsp_refresh(s, tenant, serial);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/metrics.h"
 
 #define DELTA_VALIDITY_HOURS 24
 #define CRLS_KEPT            2 /* per scope and kind: the current one and the one before */
@@ -165,6 +166,17 @@ static int crl_job_load(struct crl_job *j, const char *ca, struct ca_rec **rec, 
     return 0;
 }
 
+/* Sets the CRL gauges of /metrics from r, the latest complete CRL of (tenant, ca). */
+static void crl_gauges(const char *tenant, const char *ca, const struct crl_rec *r)
+{
+    const char *labels[] = {tenant, ca};
+
+    metrics_set(&metrics_crl_this_update, (double)r->this_update, labels);
+    metrics_set(&metrics_crl_next_update, (double)r->next_update, labels);
+    metrics_set(&metrics_crl_age, (double)r->this_update, labels);
+    metrics_set(&metrics_crl_size, (double)r->der_len, labels);
+}
+
 static int crl_run(struct svc *s, const struct actor *a, const char *tenant, const char *ca,
                    int deltas_only, struct crl_rec **out, struct err *e)
 {
@@ -195,6 +207,8 @@ static int crl_run(struct svc *s, const struct actor *a, const char *tenant, con
         rc = store_commit(j.tx, e);
         j.tx = NULL;
     }
+    if (rc == 0 && !deltas_only)
+        crl_gauges(tenant, ca, *out);
 out:
     if (rc != 0) {
         crl_rec_free(*out);
@@ -220,7 +234,10 @@ int svc_crl_generate_delta(struct svc *s, const struct actor *a, const char *ten
     return crl_run(s, a, tenant, ca, 1, out, e);
 }
 
-/* Whether the latest CRL of scope 0 of this kind is due for renewal (or missing). */
+/*
+ * Whether the latest CRL of scope 0 of this kind is due for renewal (or
+ * missing); a complete one read sets the CRL gauges.
+ */
 static int scope_due(struct store_tx *tx, const char *tenant, const char *ca, int delta,
                      long interval_minutes, int64_t now)
 {
@@ -229,6 +246,8 @@ static int scope_due(struct store_tx *tx, const char *tenant, const char *ca, in
 
     if (store_crl_latest_scope(tx, tenant, ca, 0, delta, &latest, NULL) != 0)
         return 1;
+    if (!delta)
+        crl_gauges(tenant, ca, latest);
     due = now >= latest->this_update + interval_minutes * 60 ||
           now >= latest->next_update - (latest->next_update - latest->this_update) / 2;
     crl_rec_free(latest);
@@ -282,6 +301,9 @@ static int crl_tick_tenant(struct svc *s, const char *tenant, struct err *e)
     }
     store_rollback(tx);
     for (size_t i = 0; i < n; i++) {
+        const char *labels[] = {tenant, cas[i]->name};
+        if (cas[i]->cert_der != NULL)
+            metrics_set(&metrics_ca_not_after, (double)cas[i]->not_after, labels);
         /* An offline CA's CRLs come from its bundles (svc_offline.c): its key is not here. */
         if (cas[i]->cert_der == NULL || strcmp(cas[i]->status, "offline") == 0 ||
             (due = crl_due(s, tenant, cas[i])) == 0 ||

@@ -99,7 +99,7 @@ struct svc {
     char *ocsp_responder_key_type;
     long ocsp_check_seconds;
     long ocsp_cache_seconds;
-    long ocsp_live_rate; /* signatures on demand a second per node (0: no limit) */
+    _Atomic long ocsp_live_rate; /* signatures on demand a second per node (0: no limit) */
     struct ocsp_state *ocsp;
     struct tsa_cache_entry *tsa_units; /* units answering requests, guarded by lock */
     int tsa_clock_check;               /* SVC_CLOCK_* */
@@ -107,7 +107,7 @@ struct svc {
     struct tenant_gates *gates;        /* tenants' status and API rate buckets (svc_tenant.c) */
     long tenant_retention_days;
     char *tenant_export_dir;
-    int webhooks_enabled;
+    _Atomic int webhooks_enabled;               /* svc_reload may change these two while serving */
     struct acme_secret_entry *acme_secrets;     /* guarded by lock */
     struct acme_endpoint_entry *acme_endpoints; /* guarded by lock */
     struct svc_refusals *refusals; /* unproven refusals being counted (svc_refusals.c) */

@@ -31,6 +31,7 @@
 
 #include "core/ocsp.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 
 #define RELOAD_AFTER_MISS  1   /* seconds between reloads caused by unknown CertIDs */
 #define BATCH              256 /* pre-signed responses per write transaction */
@@ -807,12 +808,17 @@ static void answer_error(struct ocsp_answer *out, int status)
     const unsigned char *der = ocsp_error_der(status, &len);
 
     memset(out, 0, sizeof(*out));
+    out->status = status;
     out->der = xmalloc(len);
     memcpy(out->der, der, len);
     out->len = len;
 }
 
-/* Serves the stored response of the request's one CertID if it may be; 1 if served. */
+/*
+ * Serves the stored response of the request's one CertID if it may be:
+ * METRICS_OCSP_CACHE or METRICS_OCSP_PRESIGNED (from the database) if
+ * served, else -1.
+ */
 static int answer_presigned(struct svc *s, const char *tenant, const struct ocsp_ca *c,
                             const struct ocsp_query *q, int ignore_nonce, struct ocsp_answer *out)
 {
@@ -821,16 +827,16 @@ static int answer_presigned(struct svc *s, const char *tenant, const struct ocsp
     int64_t now = time_now();
     uint64_t gen = 0;
     struct err e;
-    int served = 0;
+    int served = -1;
 
     if (q->n != 1 || (q->has_nonce && !ignore_nonce) || q->ids[0].hash_nid != NID_sha1 ||
         q->ids[0].serial == NULL)
-        return 0;
+        return -1;
     if (cache_get(s, tenant, q->ids[0].serial, c->name, out, &gen))
-        return 1;
+        return METRICS_OCSP_CACHE;
     err_clear(&e);
     if ((tx = store_begin_read(s->store, &e)) == NULL)
-        return 0;
+        return -1;
     if (store_ocsp_get(tx, tenant, q->ids[0].serial, &r, &e) == 0 && r->der != NULL &&
         strcmp(r->ca, c->name) == 0 && r->this_update <= now && now < r->next_update) {
         cache_put(s, r, tenant, gen);
@@ -840,7 +846,7 @@ static int answer_presigned(struct svc *s, const char *tenant, const struct ocsp
         out->cacheable = 1;
         out->this_update = r->this_update;
         out->next_update = r->next_update;
-        served = 1;
+        served = METRICS_OCSP_PRESIGNED;
     }
     store_rollback(tx);
     ocsp_resp_rec_free(r);
@@ -856,21 +862,22 @@ static int answer_presigned(struct svc *s, const char *tenant, const struct ocsp
 static int live_admit(struct svc *s)
 {
     struct ocsp_state *st = s->ocsp;
+    long rate = s->ocsp_live_rate; /* one read: svc_reload may change it */
     struct timespec ts;
     int64_t now;
     int ok;
 
-    if (s->ocsp_live_rate <= 0)
+    if (rate <= 0)
         return 1;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     pthread_mutex_lock(&st->live);
     if (st->live_refill_ms == 0)
-        st->live_tokens = s->ocsp_live_rate;
+        st->live_tokens = (double)rate;
     else
-        st->live_tokens += (double)(now - st->live_refill_ms) * s->ocsp_live_rate / 1000.0;
-    if (st->live_tokens > s->ocsp_live_rate)
-        st->live_tokens = s->ocsp_live_rate;
+        st->live_tokens += (double)(now - st->live_refill_ms) * (double)rate / 1000.0;
+    if (st->live_tokens > (double)rate)
+        st->live_tokens = (double)rate;
     st->live_refill_ms = now;
     ok = st->live_tokens >= 1.0;
     if (ok) {
@@ -878,7 +885,7 @@ static int live_admit(struct svc *s)
     } else if (st->live_refused++, now - st->live_logged >= 10000) {
         log_warn("ocsp: over %ld live signatures a second: %ld request(s) answered tryLater "
                  "or from a stored response",
-                 s->ocsp_live_rate, st->live_refused);
+                 rate, st->live_refused);
         st->live_logged = now;
         st->live_refused = 0;
     }
@@ -943,17 +950,44 @@ static void answer_live(struct svc *s, const char *tenant, struct ocsp_ca *c,
         cert_rec_free(recs[i]);
 }
 
+/* Counts an answer in /metrics by where it came from and its responseStatus. */
+static void answer_count(int source, const struct ocsp_answer *out)
+{
+    enum metrics_ocsp_status st;
+
+    switch (out->status) {
+    case OCSP_RESPONSE_STATUS_SUCCESSFUL:
+        st = METRICS_OCSP_SUCCESSFUL;
+        break;
+    case OCSP_RESPONSE_STATUS_MALFORMEDREQUEST:
+        st = METRICS_OCSP_MALFORMED;
+        break;
+    case OCSP_RESPONSE_STATUS_TRYLATER:
+        st = METRICS_OCSP_TRY_LATER;
+        break;
+    case OCSP_RESPONSE_STATUS_UNAUTHORIZED:
+        st = METRICS_OCSP_UNAUTHORIZED;
+        break;
+    default:
+        st = METRICS_OCSP_INTERNAL_ERROR;
+        break;
+    }
+    metrics_ocsp_count((enum metrics_ocsp_source)source, st);
+}
+
 void svc_ocsp_answer(struct svc *s, const char *tenant, const char *ca, const unsigned char *req,
                      size_t len, struct ocsp_answer *out)
 {
     struct ocsp_query q;
     struct ocsp_ca *c = NULL;
+    int source = METRICS_OCSP_NONE;
     struct err e;
 
     memset(out, 0, sizeof(*out));
     err_clear(&e);
     if (ocsp_query_parse(req, len, &q, &e) != 0) {
         answer_error(out, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+        answer_count(METRICS_OCSP_NONE, out);
         return;
     }
     /* One responder signs the whole response: every CertID must name the same CA of ours. */
@@ -963,15 +997,19 @@ void svc_ocsp_answer(struct svc *s, const char *tenant, const char *ca, const un
         for (i = 1; i < q.n && ca_matches(c, &q.ids[i]); i++)
             ;
         /* Over the live-signing rate a nonce is ignored (RFC 8954 allows it) or: tryLater. */
-        if (i == q.n && !answer_presigned(s, tenant, c, &q, 0, out)) {
+        if (i == q.n && (source = answer_presigned(s, tenant, c, &q, 0, out)) < 0) {
+            source = METRICS_OCSP_LIVE;
             if (live_admit(s))
                 answer_live(s, tenant, c, &q, out);
-            else if (!answer_presigned(s, tenant, c, &q, 1, out))
+            else if ((source = answer_presigned(s, tenant, c, &q, 1, out)) < 0)
                 answer_error(out, OCSP_RESPONSE_STATUS_TRYLATER);
         }
     }
     if (out->der == NULL)
         answer_error(out, OCSP_RESPONSE_STATUS_UNAUTHORIZED);
+    answer_count(out->status != OCSP_RESPONSE_STATUS_SUCCESSFUL || source < 0 ? METRICS_OCSP_NONE
+                                                                              : source,
+                 out);
     ca_unref(s->ocsp, c);
     ocsp_query_clear(&q);
 }

@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "lib/log.h"
+#include "lib/metrics.h"
 
 #define DEFAULT_HASHES   "[\"sha256\", \"sha384\", \"sha512\"]"
 #define DEFAULT_ACCURACY 1000
@@ -349,6 +350,7 @@ int svc_tsa_respond(struct svc *s, const char *tenant, const char *unit, const u
     struct tsa_query q = {0};
     enum tsa_failure f;
     unsigned char *der = NULL;
+    const char *status = "rejection";
     size_t len = 0;
     char why[128];
     int rc;
@@ -371,10 +373,13 @@ int svc_tsa_respond(struct svc *s, const char *tenant, const char *unit, const u
         log_error("tsa %s/%s: no token: %s", tenant, unit, e->msg);
         rc = refusal(TSA_FAIL_SYSTEM_FAILURE, "the TSA cannot answer now", &der, &len, e);
     } else {
+        status = "granted";
         rc = 0;
     }
     tsa_query_clear(&q);
     if (rc == 0) {
+        const char *labels[] = {tenant, unit, status};
+        metrics_add(&metrics_tsa_responses, 1, labels);
         /* Hand out a malloc'd copy: callers free with free(). */
         *resp = xmalloc(len);
         memcpy(*resp, der, len);

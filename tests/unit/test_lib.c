@@ -1,4 +1,7 @@
-/* test_lib.c — src/lib: log lines, floods of them, OpenSSL errors, process protection. */
+/*
+ * test_lib.c — src/lib: log lines (text and JSON, with a request's context),
+ * floods of them, metrics' text, OpenSSL errors, process protection.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +18,10 @@
 
 #include <openssl/err.h>
 
+#include <jansson.h>
+
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/util.h"
 
 /* Runs fn with stderr going to a buffer; the text written (caller frees). */
@@ -85,6 +91,105 @@ static void a_flood_of_lines_is_one_line_and_a_count(void **state)
     free(text);
 }
 
+static void log_in_a_request(void)
+{
+    log_info("outside");
+    log_context_set("a1b2c3", "acme-corp");
+    log_warn("inside \"quoted\" \xff");
+    log_context_clear();
+    log_info("outside again");
+}
+
+static void a_line_about_a_request_names_its_id_and_tenant(void **state)
+{
+    char *text = stderr_of(log_in_a_request);
+    (void)state;
+    assert_int_equal(lines_in(text), 3);
+    assert_non_null(strstr(text, " info outside\n"));
+    assert_non_null(strstr(text, " warn [a1b2c3 acme-corp] inside \"quoted\""));
+    assert_non_null(strstr(text, " info outside again\n"));
+    free(text);
+}
+
+static void a_json_line_is_one_object_with_time_level_request_tenant_message(void **state)
+{
+    char *text, *second;
+    json_t *o;
+    (void)state;
+
+    log_set_format(LOG_JSON);
+    text = stderr_of(log_in_a_request);
+    log_set_format(LOG_TEXT);
+    assert_int_equal(lines_in(text), 3);
+    second = strchr(text, '\n') + 1;
+    *strchr(second, '\n') = '\0';
+    o = json_loads(second, 0, NULL); /* bytes that are not UTF-8 became '?' */
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "level")), "warn");
+    assert_string_equal(json_string_value(json_object_get(o, "request_id")), "a1b2c3");
+    assert_string_equal(json_string_value(json_object_get(o, "tenant")), "acme-corp");
+    assert_string_equal(json_string_value(json_object_get(o, "message")), "inside \"quoted\" ?");
+    assert_non_null(json_string_value(json_object_get(o, "time")));
+    json_decref(o);
+    o = json_loads(text, JSON_DISABLE_EOF_CHECK, NULL); /* the first: no request */
+    assert_non_null(o);
+    assert_null(json_object_get(o, "request_id"));
+    json_decref(o);
+    free(text);
+}
+
+static void metrics_are_counted_and_written_as_prometheus_text(void **state)
+{
+    const char *labels[] = {"t\"1", "ca\\x", "tls\nserver"};
+    struct metrics_histogram h = {0};
+    struct buf b = {0};
+    char *text;
+    (void)state;
+
+    metrics_add(&metrics_certs_issued, 1, labels);
+    metrics_add(&metrics_certs_issued, 2, labels);
+    metrics_ocsp_count(METRICS_OCSP_CACHE, METRICS_OCSP_SUCCESSFUL);
+    metrics_histogram_observe(&h, 700000);      /* 0.7 ms: le 0.001 */
+    metrics_histogram_observe(&h, 20000000000); /* 20 s: +Inf only */
+    metrics_write(&b);
+    metrics_histogram_write(&b, "x_seconds", "a=\"b\"", &h);
+    buf_append(&b, "", 1);
+    text = (char *)b.data;
+    assert_non_null(strstr(text, "# TYPE vouch_certificates_issued_total counter\n"));
+    assert_non_null(strstr(text, "vouch_certificates_issued_total{tenant=\"t\\\"1\",ca=\"ca\\\\x\","
+                                 "profile=\"tls\\nserver\"} 3\n"));
+    assert_non_null(
+        strstr(text, "vouch_ocsp_responses_total{source=\"cache\",status=\"successful\"} 1\n"));
+    assert_non_null(strstr(text, "x_seconds_bucket{a=\"b\",le=\"0.0005\"} 0\n"));
+    assert_non_null(strstr(text, "x_seconds_bucket{a=\"b\",le=\"0.001\"} 1\n"));
+    assert_non_null(strstr(text, "x_seconds_bucket{a=\"b\",le=\"10\"} 1\n"));
+    assert_non_null(strstr(text, "x_seconds_bucket{a=\"b\",le=\"+Inf\"} 2\n"));
+    assert_non_null(strstr(text, "x_seconds_sum{a=\"b\"} 20.0007\n"));
+    assert_non_null(strstr(text, "x_seconds_count{a=\"b\"} 2\n"));
+    buf_free(&b);
+}
+
+static void a_family_holds_a_bounded_number_of_series(void **state)
+{
+    char name[32];
+    const char *labels[] = {name, "ca", "p"};
+    struct buf b = {0};
+    (void)state;
+
+    metrics_clear(&metrics_certs_revoked);
+    for (int i = 0; i < METRICS_SERIES_MAX + 10; i++) {
+        snprintf(name, sizeof(name), "tenant%d", i);
+        metrics_add(&metrics_certs_revoked, 1, labels);
+    }
+    assert_int_equal(metrics_certs_revoked.nseries, METRICS_SERIES_MAX + 1);
+    metrics_write(&b);
+    buf_append(&b, "", 1);
+    assert_non_null(strstr((char *)b.data, "vouch_certificates_revoked_total{tenant=\"_other\","
+                                           "ca=\"_other\",profile=\"_other\"} 10\n"));
+    buf_free(&b);
+    metrics_clear(&metrics_certs_revoked);
+}
+
 static void a_signer_away_makes_an_openssl_failure_unavailable(void **state)
 {
     struct err e;
@@ -145,6 +250,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_log_line_stays_one_line_whatever_it_carries),
         cmocka_unit_test(a_flood_of_lines_is_one_line_and_a_count),
+        cmocka_unit_test(a_line_about_a_request_names_its_id_and_tenant),
+        cmocka_unit_test(a_json_line_is_one_object_with_time_level_request_tenant_message),
+        cmocka_unit_test(metrics_are_counted_and_written_as_prometheus_text),
+        cmocka_unit_test(a_family_holds_a_bounded_number_of_series),
         cmocka_unit_test(a_signer_away_makes_an_openssl_failure_unavailable),
         cmocka_unit_test(a_protected_process_is_not_dumpable_dumps_no_core_and_gains_no_privileges),
         cmocka_unit_test(a_process_that_became_a_user_cannot_become_root_again),

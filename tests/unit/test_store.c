@@ -2242,7 +2242,7 @@ static void workflows_requests_and_webhook_events_round_trip_per_tenant(void **s
     struct webhook_rec *h = NULL;
     struct webhook_event_rec **evs = NULL;
     struct store_tx *tx;
-    int64_t expired = -1;
+    int64_t expired = -1, count = -1;
     size_t n = 9;
     struct err e;
     (void)state;
@@ -2296,6 +2296,17 @@ static void workflows_requests_and_webhook_events_round_trip_per_tenant(void **s
     assert_int_equal(store_webhook_event_due(tx, "a", 50, 10, &evs, &n, &e), 0);
     assert_int_equal(n, 1);
     webhook_event_rec_list_free(evs, n);
+    /* the gauges of /metrics: the approval queue and the webhook backlog, per tenant */
+    assert_int_equal(store_request_count(tx, "a", "pending", &count, &e), 0);
+    assert_int_equal(count, 2);
+    assert_int_equal(store_request_count(tx, "a", "done", &count, &e), 0);
+    assert_int_equal(count, 0);
+    assert_int_equal(store_request_count(tx, "b", "pending", &count, &e), 0);
+    assert_int_equal(count, 0);
+    assert_int_equal(store_webhook_event_count(tx, "a", &count, &e), 0);
+    assert_int_equal(count, 1); /* pending, due or not */
+    assert_int_equal(store_webhook_event_count(tx, "b", &count, &e), 0);
+    assert_int_equal(count, 0);
     store_rollback(tx);
 
     tx = begin(s);
@@ -2316,6 +2327,8 @@ static void workflows_requests_and_webhook_events_round_trip_per_tenant(void **s
     assert_int_equal(store_webhook_event_update(tx, "a", &ev, &e), 0);
     assert_int_equal(store_webhook_event_delete(tx, "b", "ev-1", &e), -1);
     assert_int_equal(store_webhook_event_delete(tx, "a", "ev-1", &e), 0);
+    assert_int_equal(store_webhook_event_count(tx, "a", &count, &e), 0);
+    assert_int_equal(count, 0);
     assert_int_equal(store_workflow_delete(tx, "a", "profile:tls-server", &e), 0);
     assert_int_equal(store_workflow_delete(tx, "a", "profile:tls-server", &e), -1);
     assert_int_equal(e.kind, ERR_NOT_FOUND);

@@ -7,7 +7,7 @@
 #   make install [PREFIX=/usr/local] [DESTDIR=]   programs, man pages, bash completion
 
 CC       ?= cc
-PKGS     := openssl libmicrohttpd jansson sqlite3 libpq libcurl p11-kit-1 libargon2 gnutls libgfshare libcares
+PKGS     := openssl libmicrohttpd jansson sqlite3 libpq libcurl p11-kit-1 libargon2 gnutls libgfshare libcares libsystemd
 SANITIZE ?=
 ifeq ($(SANITIZE),)
 BUILD    ?= build
@@ -53,7 +53,7 @@ unit_mod   = $(word 2,$(subst _, ,$(notdir $(1))))
 libs_of    = $(foreach m,$(1),$($(m)_LIB))
 
 .DELETE_ON_ERROR:
-.PHONY: all bins man completion install FORCE deps-run unit unit-bins fuzz-bins unit-pg test check run deps asan p11-failover-loop fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench bench-acme check-suites $(CHECK_SUITES) bench-est
+.PHONY: all bins man completion install deb package-test FORCE deps-run unit unit-bins fuzz-bins unit-pg test check run deps asan p11-failover-loop fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench bench-acme check-suites $(CHECK_SUITES) bench-est
 all: bins
 bins: $(BUILD)/vouchd $(BUILD)/vouch
 
@@ -107,6 +107,16 @@ SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 DOCDIR     ?= $(PREFIX)/share/doc/vouch
 COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
+# A Debian package of the tree (scripts/dev/make-deb.sh): build/vouch_<version>_<arch>.deb.
+deb: bins man completion
+	scripts/dev/make-deb.sh $(BUILD)
+
+# That package installed on this machine (dpkg -i: as root), its systemd unit verified, the
+# service started as the unit starts it, then purged (tests/package/test_package.py).  It
+# changes the machine while it runs, so check runs it alone, after the suites.
+package-test: deb
+	cd tests/package && VOUCH_BUILD=$(CURDIR)/$(BUILD) $(PYTEST) .
+
 install: bins man completion
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) \
@@ -173,6 +183,7 @@ check:
 	$(MAKE) -j$(JOBS) fuzz-bins
 	$(MAKE) -j$(CHECK_JOBS) -Otarget --no-print-directory check-suites
 	$(MAKE) integration-cluster
+	$(MAKE) package-test
 check-suites: $(CHECK_SUITES)
 check-unit:
 	$(MAKE) unit

@@ -7,7 +7,7 @@
 set -eu
 RUN="make gcc pkg-config libssl-dev openssl libmicrohttpd-dev libjansson-dev libsqlite3-dev
 libcurl4-openssl-dev libc-ares-dev libp11-kit-dev libpq-dev libargon2-dev libgnutls28-dev
-libgfshare-dev ca-certificates softhsm2 python3"
+libgfshare-dev libsystemd-dev ca-certificates softhsm2 python3"
 # pebble brings pebble-challtestsrv, the DNS server of the ACME validation unit tests; mandoc
 # and man-db check the man pages (tests/integration/test_install.py); strongSwan's pki is an EST
 # client (tests/integration/test_est.py); prometheus brings promtool, which checks /metrics
@@ -15,7 +15,7 @@ libgfshare-dev ca-certificates softhsm2 python3"
 TEST="libcmocka-dev python3-pytest python3-cryptography gnutls-bin curl mandoc man-db
 clang libclang-rt-14-dev sqlite3 osslsigncode
 rsyslog rsyslog-openssl postgresql haproxy postgresql-15-auto-failover
-pebble lego certbot prometheus
+pebble lego certbot prometheus systemd
 strongswan-pki libstrongswan-extra-plugins libstrongswan-standard-plugins"
 case "${1:-}" in
     --run) PKGS="$RUN" ;;

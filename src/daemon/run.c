@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <systemd/sd-daemon.h>
 #include <pthread.h>
 
 #include "acme/server.h"
@@ -388,6 +389,7 @@ static struct store *store_open_waiting(struct server *s, const sigset_t *stop, 
         }
         sig = sigtimedwait(stop, NULL, &second);
         if (sig == SIGINT || sig == SIGTERM) {
+            sd_notify(0, "STOPPING=1");
             log_info("signal %d: stopping", sig);
             err_set(e, ERR_UNAVAILABLE, "stopped while waiting for the database");
             return NULL;
@@ -707,8 +709,11 @@ static void server_loop(struct server *s, const sigset_t *stop)
         sig = sigtimedwait(stop, NULL, &wait);
         if (sig == SIGHUP) {
             log_info("signal %d: reloading the configuration", sig);
+            sd_notify(0, "RELOADING=1");
             server_reload(s);
+            sd_notify(0, "READY=1");
         } else if (sig == SIGINT || sig == SIGTERM) {
+            sd_notify(0, "STOPPING=1");
             log_info("signal %d: stopping", sig);
             keystore_events_audit(s);
             log_floods_flush(1);
@@ -819,6 +824,10 @@ int daemon_run(int argc, char **argv)
     log_info("vouchd: API on %s://%s:%d, public on http://%s:%d", s.cfg.tls_cert ? "https" : "http",
              s.cfg.api_address, http_server_port(s.api_srv), s.cfg.public_address,
              http_server_port(s.public_srv));
+    /* Under systemd (Type=notify): serving now.  Nothing happens without NOTIFY_SOCKET. */
+    sd_notifyf(0, "READY=1\nSTATUS=API on port %d, public on port %d\nMAINPID=%lu",
+               http_server_port(s.api_srv), http_server_port(s.public_srv),
+               (unsigned long)getpid());
     server_loop(&s, &stop);
     server_stop(&s);
     return 0;

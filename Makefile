@@ -107,6 +107,7 @@ SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 DOCDIR     ?= $(PREFIX)/share/doc/vouch
 COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
+UNIT_DIR   ?= $(PREFIX)/lib/systemd/system
 # A Debian package of the tree (scripts/dev/make-deb.sh): build/vouch_<version>_<arch>.deb.
 deb: bins man completion
 	scripts/dev/make-deb.sh $(BUILD)
@@ -120,13 +121,15 @@ package-test: deb
 install: bins man completion
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) \
-	    $(DESTDIR)$(COMPLETION_DIR)
+	    $(DESTDIR)$(COMPLETION_DIR) $(DESTDIR)$(UNIT_DIR)
 	install -m 755 $(BUILD)/vouch $(DESTDIR)$(BINDIR)/vouch
 	install -m 755 $(BUILD)/vouchd $(DESTDIR)$(SBINDIR)/vouchd
 	install -m 644 $(BUILD)/man/vouch.1 $(DESTDIR)$(MANDIR)/man1/vouch.1
 	install -m 644 $(BUILD)/man/vouchd.conf.5 $(DESTDIR)$(MANDIR)/man5/vouchd.conf.5
 	install -m 644 $(BUILD)/man/vouchd.8 $(DESTDIR)$(MANDIR)/man8/vouchd.8
 	install -m 644 $(BUILD)/completion/vouch $(DESTDIR)$(COMPLETION_DIR)/vouch
+	sed 's#/usr/sbin/vouchd#$(SBINDIR)/vouchd#g' deploy/vouchd.service > $(DESTDIR)$(UNIT_DIR)/vouchd.service
+	chmod 644 $(DESTDIR)$(UNIT_DIR)/vouchd.service
 	install -m 644 $(BUILD)/man/vouchd.conf.example README.md docs/operations.md $(DESTDIR)$(DOCDIR)
 
 .SECONDEXPANSION:
@@ -178,8 +181,8 @@ CHECK_SUITES := check-integration-asan check-integration-pg check-integration-hs
 	check-integration check-unit-pg check-unit-pg-asan check-unit check-unit-asan \
 	check-fuzz-smoke
 check:
-	$(MAKE) -j$(JOBS) bins unit-bins
-	$(MAKE) -j$(JOBS) SANITIZE=address,undefined bins unit-bins
+	$(MAKE) -j$(JOBS) bins unit-bins man completion
+	$(MAKE) -j$(JOBS) SANITIZE=address,undefined bins unit-bins man completion
 	$(MAKE) -j$(JOBS) fuzz-bins
 	$(MAKE) -j$(CHECK_JOBS) -Otarget --no-print-directory check-suites
 	$(MAKE) integration-cluster

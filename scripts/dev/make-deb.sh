@@ -9,8 +9,8 @@ version=$(cat VERSION)
 arch=$(dpkg --print-architecture)
 stage=$build/deb/vouch_${version}_${arch}
 rm -rf "$stage"
-make --no-print-directory install DESTDIR="$PWD/$stage" PREFIX=/usr >/dev/null
-install -D -m 644 deploy/vouchd.service "$stage/lib/systemd/system/vouchd.service"
+make --no-print-directory install DESTDIR="$PWD/$stage" PREFIX=/usr UNIT_DIR=/lib/systemd/system \
+    >/dev/null
 install -d -m 755 "$stage/DEBIAN"
 for f in postinst prerm postrm; do
     install -m 755 "deploy/debian/$f" "$stage/DEBIAN/$f"

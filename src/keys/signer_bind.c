@@ -52,6 +52,7 @@ struct cached {
 };
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t first_use_lock = PTHREAD_MUTEX_INITIALIZER; /* issuer_check's binding */
 static struct cached *cache;
 
 static void binding_clear(struct binding *b)
@@ -358,8 +359,20 @@ int signer_bind_check(struct keystore *ks, const char *tenant, const char *key_i
     if (!purpose_allows(b.purpose, kind))
         rc = refuse(e, tenant, key_id, "not what its purpose signs", kind, b.purpose);
     else if (b.purpose == KEY_PURPOSE_CA && data != NULL &&
-             (strcmp(kind, "certificate") == 0 || strcmp(kind, "CRL") == 0))
-        rc = issuer_check(ks, tenant, key_id, &b, kind, data, len, e);
+             (strcmp(kind, "certificate") == 0 || strcmp(kind, "CRL") == 0)) {
+        if (b.issuer != NULL && b.keyid != NULL) {
+            rc = issuer_check(ks, tenant, key_id, &b, kind, data, len, e);
+        } else {
+            /* It may bind: one signature at a time, each on the binding the one before left
+               (two first signatures at once must not each take their own issuer). */
+            pthread_mutex_lock(&first_use_lock);
+            binding_clear(&b);
+            rc = binding_read(ks, tenant, key_id, &b, e);
+            if (rc == 0)
+                rc = issuer_check(ks, tenant, key_id, &b, kind, data, len, e);
+            pthread_mutex_unlock(&first_use_lock);
+        }
+    }
     binding_clear(&b);
     return rc;
 }

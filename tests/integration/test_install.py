@@ -113,10 +113,14 @@ def test_make_install_puts_every_file_under_destdir_and_prefix(installed):
                        ("share/man/man1/vouch.1", 0o644), ("share/man/man8/vouchd.8", 0o644),
                        ("share/man/man5/vouchd.conf.5", 0o644),
                        ("share/bash-completion/completions/vouch", 0o644),
-                       ("share/doc/vouch/vouchd.conf.example", 0o644)):
+                       ("share/doc/vouch/vouchd.conf.example", 0o644),
+                       ("lib/systemd/system/vouchd.service", 0o644)):
         full = os.path.join(installed, path)
         assert os.path.isfile(full), path
         assert os.stat(full).st_mode & 0o777 == mode, path
+    # The unit starts the vouchd installed beside it.
+    unit = open(os.path.join(installed, "lib/systemd/system/vouchd.service")).read()
+    assert f"\nExecStart={PREFIX}/sbin/vouchd -c " in unit, unit
     # The installed programs are the ones built, and run from where they landed.
     assert version_line(os.path.join(installed, "bin", "vouch")) == version_line(VOUCH)
     assert version_line(os.path.join(installed, "sbin", "vouchd")) == version_line(VOUCHD)

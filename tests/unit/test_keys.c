@@ -1475,6 +1475,49 @@ static void a_ca_key_signs_only_as_the_issuer_and_key_identifier_it_first_signed
     free(id);
 }
 
+struct first_use {
+    const char *id;
+    const char *issuer;
+    int signed_ok;
+};
+
+static void *first_use_sign(void *arg)
+{
+    struct first_use *f = arg;
+    int len;
+    unsigned char *der = cert_tbs(f->issuer, NULL, &len);
+
+    f->signed_ok = signs_der("alpha", f->id, der, len);
+    OPENSSL_free(der);
+    return NULL;
+}
+
+/* Eight first signatures at once, four as one issuer and four as another: one issuer wins. */
+static void a_ca_keys_first_signatures_at_once_bind_one_issuer(void **state)
+{
+    struct first_use f[8];
+    pthread_t t[8];
+    EVP_PKEY *pub = NULL;
+    char *id = NULL;
+    struct err e;
+    int a = 0, b = 0;
+    (void)state;
+    assert_int_equal(
+        signer_keygen_for(signer, "alpha", KEY_EC_P256, KEY_PURPOSE_CA, &id, &pub, &e), 0);
+    for (int i = 0; i < 8; i++) {
+        f[i] = (struct first_use){.id = id, .issuer = i % 2 ? "race-a" : "race-b"};
+        assert_int_equal(pthread_create(&t[i], NULL, first_use_sign, &f[i]), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        if (f[i].signed_ok)
+            *(i % 2 ? &a : &b) += 1;
+    }
+    assert_true((a == 4 && b == 0) || (a == 0 && b == 4));
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
 /* The purpose signer_key_list() lists for id. */
 static char *listed_purpose(struct signer *s, const char *tenant, const char *id)
 {
@@ -1949,6 +1992,7 @@ int main(void)
             only_a_webhook_key_derives_a_webhook_secret_and_only_an_eab_key_an_eab_key),
         cmocka_unit_test(a_ca_key_signs_only_as_the_issuer_and_key_identifier_it_first_signed_as),
         cmocka_unit_test(a_binding_never_changes_and_outlives_the_signer),
+        cmocka_unit_test(a_ca_keys_first_signatures_at_once_bind_one_issuer),
         cmocka_unit_test(the_signer_socket_refuses_mismatched_requests_and_keeps_serving),
         cmocka_unit_test(a_key_of_another_tenant_is_refused_and_its_file_left_alone),
         cmocka_unit_test(key_files_are_encrypted_private_and_open_with_the_secret),

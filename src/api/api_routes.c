@@ -134,6 +134,16 @@ static const struct http_route routes[] = {
     {"POST", T "/acme/endpoints/{endpoint}/eab/{kid}/revoke", JSON, "acme.write", SMALL,
      api_acme_eab_revoke},
 
+    {"POST", T "/cmp/endpoints", JSON, "cmp.write", SMALL, api_cmp_endpoint_create},
+    {"GET", T "/cmp/endpoints", NULL, "cmp.read", 0, api_cmp_endpoint_list},
+    {"GET", T "/cmp/endpoints/{endpoint}", NULL, "cmp.read", 0, api_cmp_endpoint_show},
+    {"PUT", T "/cmp/endpoints/{endpoint}", JSON, "cmp.write", SMALL, api_cmp_endpoint_update},
+    {"POST", T "/cmp/endpoints/{endpoint}/secrets", JSON, "cmp.write", SMALL,
+     api_cmp_secret_create},
+    {"GET", T "/cmp/endpoints/{endpoint}/secrets", NULL, "cmp.read", 0, api_cmp_secret_list},
+    {"POST", T "/cmp/endpoints/{endpoint}/secrets/{reference}/revoke", JSON, "cmp.write", SMALL,
+     api_cmp_secret_revoke},
+
     {"POST", T "/tokens", JSON, "token.write", SMALL, api_token_create},
     {"POST", T "/tokens/rotate", JSON, "token.rotate", SMALL, api_token_rotate},
     {"GET", T "/tokens", NULL, "token.read", 0, api_token_list},

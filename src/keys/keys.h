@@ -277,6 +277,18 @@ int signer_eab_mac(struct signer *s, const char *tenant, const struct signer_eab
                    unsigned char **mac, size_t *mac_len, struct err *e);
 
 /*
+ * CMP shared secrets (signer_secret.c): derived like EAB keys, over a
+ * structure under an OID of their own (tbs.h: TBS_CMP_SECRET_OID) naming the
+ * endpoint (ref->endpoint) and the reference (ref->kid).  With
+ * ref->nonce_hex NULL a new nonce is made (*nonce_hex, caller frees); with a
+ * stored nonce the same secret comes back (nonce_hex may be NULL).  The
+ * secret is 32 bytes; the caller zeroes it after use.
+ */
+#define SIGNER_CMP_SECRET_LEN 32
+int signer_cmp_secret(struct signer *s, const char *tenant, const struct signer_eab *ref,
+                      char **nonce_hex, unsigned char secret[SIGNER_CMP_SECRET_LEN], struct err *e);
+
+/*
  * Server-side key generation for an end entity: the signer generates a key
  * pair and keeps it in memory under *handle (random, bound to tenant) for
  * five minutes; the caller issues a certificate for *pub, then asks for the

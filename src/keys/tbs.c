@@ -334,14 +334,16 @@ ASN1_SEQUENCE(ACME_EAB_KEY_INPUT) = {
 IMPLEMENT_ASN1_FUNCTIONS(ACME_EAB_KEY_INPUT)
     // clang-format on
 
-    int tbs_eab_key_encode(const char *tenant, const char *endpoint, const char *kid,
-                           const unsigned char nonce[32], unsigned char **der, size_t *len)
+    /* The input of a secret named (tenant, endpoint, kid) of purpose oid, with its nonce. */
+    static int named_key_encode(const char *oid, const char *tenant, const char *endpoint,
+                                const char *kid, const unsigned char nonce[32], unsigned char **der,
+                                size_t *len)
 {
     ACME_EAB_KEY_INPUT *in = ACME_EAB_KEY_INPUT_new();
     unsigned char *out = NULL;
     int n = -1;
 
-    if (in != NULL && (in->purpose = OBJ_txt2obj(TBS_ACME_EAB_KEY_OID, 1)) != NULL &&
+    if (in != NULL && (in->purpose = OBJ_txt2obj(oid, 1)) != NULL &&
         ASN1_STRING_set(in->tenant, tenant, -1) == 1 &&
         ASN1_STRING_set(in->endpoint, endpoint, -1) == 1 &&
         ASN1_STRING_set(in->kid, kid, -1) == 1 && ASN1_OCTET_STRING_set(in->nonce, nonce, 32) == 1)
@@ -354,12 +356,28 @@ IMPLEMENT_ASN1_FUNCTIONS(ACME_EAB_KEY_INPUT)
     return 0;
 }
 
-/* Whether data begins with an EAB key's input (whatever follows: it is refused either way). */
+int tbs_eab_key_encode(const char *tenant, const char *endpoint, const char *kid,
+                       const unsigned char nonce[32], unsigned char **der, size_t *len)
+{
+    return named_key_encode(TBS_ACME_EAB_KEY_OID, tenant, endpoint, kid, nonce, der, len);
+}
+
+int tbs_cmp_secret_encode(const char *tenant, const char *endpoint, const char *ref,
+                          const unsigned char nonce[32], unsigned char **der, size_t *len)
+{
+    return named_key_encode(TBS_CMP_SECRET_OID, tenant, endpoint, ref, nonce, der, len);
+}
+
+/*
+ * Whether data begins with an EAB key's or a CMP secret's input (whatever
+ * follows: it is refused either way).
+ */
 static int is_eab_key_input(const unsigned char *data, size_t len)
 {
     const unsigned char *p = data;
     ACME_EAB_KEY_INPUT *in = len <= LONG_MAX ? d2i_ACME_EAB_KEY_INPUT(NULL, &p, (long)len) : NULL;
-    int yes = in != NULL && checkpoint_type_ok(in->purpose, TBS_ACME_EAB_KEY_OID);
+    int yes = in != NULL && (checkpoint_type_ok(in->purpose, TBS_ACME_EAB_KEY_OID) ||
+                             checkpoint_type_ok(in->purpose, TBS_CMP_SECRET_OID));
 
     ACME_EAB_KEY_INPUT_free(in);
     return yes;

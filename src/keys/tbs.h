@@ -74,8 +74,18 @@ int tbs_eab_key_encode(const char *tenant, const char *endpoint, const char *kid
                        const unsigned char nonce[32], unsigned char **der, size_t *len);
 
 /*
+ * The input a CMP shared secret (RFC 4210 section 5.1.3.1) is derived from:
+ * AcmeEabKeyInput's shape under an OID of its own, naming the CMP endpoint
+ * and the secret's reference, so no CMP secret is an EAB key or the reverse.
+ */
+#define TBS_CMP_SECRET_OID "2.25.313858181862460048097201346499418659644.5"
+
+int tbs_cmp_secret_encode(const char *tenant, const char *endpoint, const char *ref,
+                          const unsigned char nonce[32], unsigned char **der, size_t *len);
+
+/*
  * Whether data is (or begins with) an input a secret is derived from: a
- * webhook secret's or an EAB key's.  tbs_kind() answers NULL for these before
+ * webhook secret's, an EAB key's or a CMP secret's.  tbs_kind() answers NULL for these before
  * trying any kind, so W_SIGN refuses them whatever kinds it learns later.
  */
 int tbs_is_secret_input(const unsigned char *data, size_t len);

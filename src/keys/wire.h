@@ -33,6 +33,7 @@ enum wire_type {
     W_EAB_NEW,     /* a new ACME EAB key: T_BLOB nonce, T_SECRET the key (shown once) */
     W_EAB_MAC,     /* HMAC (T_DIGEST) of T_DATA under the EAB key of T_BLOB nonce: T_SIGNATURE */
     W_ALIVE,       /* an empty answer: the process is alive (its supervisor asks) */
+    W_CMP_SECRET,  /* a CMP shared secret: T_BLOB nonce (a new one if none given), T_SECRET */
 };
 
 enum wire_tag {

@@ -1314,7 +1314,20 @@ static int webhook_event_update(struct store_tx *tx, const char *tenant,
     .acme_nonce_prune = data_acme_nonce_prune, \
     .secret_get_or_put = data_secret_get_or_put, \
     .renewal_window_put = data_renewal_window_put, \
-    .renewal_window_get = data_renewal_window_get
+    .renewal_window_get = data_renewal_window_get, \
+    .cmp_endpoint_insert = data_cmp_endpoint_insert, \
+    .cmp_endpoint_update = data_cmp_endpoint_update, \
+    .cmp_endpoint_get = data_cmp_endpoint_get, \
+    .cmp_endpoint_list = data_cmp_endpoint_list, \
+    .cmp_secret_insert = data_cmp_secret_insert, \
+    .cmp_secret_get = data_cmp_secret_get, \
+    .cmp_secret_update = data_cmp_secret_update, \
+    .cmp_secret_list = data_cmp_secret_list, \
+    .cmp_transaction_insert = data_cmp_transaction_insert, \
+    .cmp_transaction_get = data_cmp_transaction_get, \
+    .cmp_transaction_update = data_cmp_transaction_update, \
+    .cmp_transaction_expired = data_cmp_transaction_expired, \
+    .cmp_nonce_use = data_cmp_nonce_use
 /* clang-format on */
 
 const struct store_ops store_sqlite_ops = {

@@ -123,6 +123,7 @@ void api_acme_endpoint_update(void *app, struct http_request *req, struct http_r
 void api_acme_eab_create(void *app, struct http_request *req, struct http_response *resp);
 void api_acme_eab_list(void *app, struct http_request *req, struct http_response *resp);
 void api_acme_eab_revoke(void *app, struct http_request *req, struct http_response *resp);
+void api_cmp(void *app, struct http_request *req, struct http_response *resp);
 void api_cmp_endpoint_create(void *app, struct http_request *req, struct http_response *resp);
 void api_cmp_endpoint_list(void *app, struct http_request *req, struct http_response *resp);
 void api_cmp_endpoint_show(void *app, struct http_request *req, struct http_response *resp);

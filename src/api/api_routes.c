@@ -18,6 +18,10 @@
 #define OCSP_REQ "application/ocsp-request"
 #define OCSP_MAX (16 * KB)
 
+#define CMP      "/.well-known/cmp/p/{label}"
+#define PKIXCMP  "application/pkixcmp"
+#define CMP_BODY (64 * KB) /* CMP_MSG_MAX */
+
 #define ACME      "/acme/{tenant}/{endpoint}"
 #define JOSE      "application/jose+json"
 #define ACME_BODY (64 * KB) /* ACME_JWS_BODY_MAX */
@@ -41,6 +45,9 @@ static const struct http_route routes[] = {
     {"POST", ACME "/authz/{authz}", JOSE, "public", ACME_BODY, api_acme},
     {"POST", ACME "/chall/{authz}/{type}", JOSE, "public", ACME_BODY, api_acme},
     {"POST", ACME "/cert/{serial}", JOSE, "public", ACME_BODY, api_acme},
+
+    /* CMP over HTTP (RFC 6712): every message carries its own protection */
+    {"POST", CMP, PKIXCMP, "public", CMP_BODY, api_cmp},
 
     {"POST", "/api/v1/tenants", JSON, "system", SMALL, api_tenant_create},
     {"GET", "/api/v1/tenants", NULL, "system", 0, api_tenant_list},
@@ -176,6 +183,7 @@ static const struct http_route public_routes[] = {
     /* RFC 3161 §3.4; a TimeStampReq is ~100 bytes (a few KB with extensions) */
     {"POST", "/tsa/{tenant}/{unit}", "application/timestamp-query", "public", 16 * KB,
      api_public_tsa},
+    {"POST", CMP, PKIXCMP, "public", CMP_BODY, api_cmp},
 };
 
 const struct http_route *api_routes(size_t *n)

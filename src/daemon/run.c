@@ -496,6 +496,8 @@ static void server_loop(struct server *s, const sigset_t *stop)
                 log_warn("request expiry: %s", e.msg);
             if (svc_cert_expiry_tick(s->svc, &e) < 0)
                 log_warn("certificate expiry: %s", e.msg);
+            if (svc_cmp_confirm_tick(s->svc, &e) < 0)
+                log_warn("CMP confirmation: %s", e.msg);
             acme_server_tick(s->acme);
             made = svc_crl_tick(s->svc, &e);
             if (made < 0)

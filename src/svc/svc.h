@@ -1023,6 +1023,23 @@ int svc_acme_eab_mac(struct svc *s, const char *tenant, const char *endpoint, co
 
 /* ---- CMP (issue 18): endpoints and shared secrets (svc_cmp_admin.c) ------ */
 
+/*
+ * The CMP server (svc_cmp.c): the answer (*out, DER, caller frees) to the
+ * PKIMessage req sent to the endpoint of label "<tenant>~<endpoint>".  0
+ * with an answer, which may be an error message; -1 with e where no
+ * PKIMessage can be formed: ERR_NOT_FOUND for no such endpoint, ERR_INVALID
+ * for a body that is no PKIMessage, ERR_INTERNAL / ERR_UNAVAILABLE.
+ */
+int svc_cmp_answer(struct svc *s, const char *label, const unsigned char *req, size_t len,
+                   unsigned char **out, size_t *out_len, struct err *e);
+/*
+ * Revokes every certificate issued through CMP that waited for its certConf
+ * past its endpoint's confirm_seconds (RFC 4210 §5.3.18), as vouchd itself
+ * (cessationOfOperation), audited cmp.unconfirmed; per tenant under a lease,
+ * so one node of a cluster does it.  How many, or -1.
+ */
+int svc_cmp_confirm_tick(struct svc *s, struct err *e);
+
 #define CMP_PROFILES_MAX         16
 #define CMP_CLIENT_CAS_MAX       8
 #define CMP_PROTECTION_MAC       1 /* protection kinds an endpoint accepts, as a bit set */

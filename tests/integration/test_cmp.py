@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import PG_ADMIN, other_tenant
+from conftest import PG_ADMIN, other_tenant, wait_for
 
 
 def database_bytes(server):
@@ -138,3 +138,193 @@ def test_the_cli_manages_endpoints_and_secrets(server, endpoint):
     assert "cli-1" in server.cli("cmp", "secret", "list", "line").stdout
     server.cli("cmp", "secret", "revoke", "line", "cli-1")
     assert "revoked" in server.cli("cmp", "secret", "list", "line").stdout
+
+
+# ---- enrollment with openssl cmp ------------------------------------------------------------
+
+def openssl_cmp(server, tmp_path, cmd, ref, secret, name, *extra, endpoint="plant",
+                public=True):
+    """Runs `openssl cmp -cmd <cmd>` against the endpoint with MAC protection; (process, path
+    of the certificate it wrote)."""
+    key = tmp_path / f"{name}.key"
+    if not key.exists():
+        subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-out", str(key)], check=True,
+                       capture_output=True)
+    cert = tmp_path / f"{name}.crt"
+    base = server.public_url if public else server.url
+    args = ["openssl", "cmp", "-cmd", cmd, "-server", base.split("//", 1)[1],
+            "-path", f"/.well-known/cmp/p/default~{endpoint}", "-ref", ref,
+            "-secret", f"pass:{secret}", "-recipient", "/CN=vouch", "-unprotected_errors",
+            "-certout", str(cert), "-msg_timeout", "30", "-total_timeout", "60"]
+    if cmd == "p10cr":
+        csr = tmp_path / f"{name}.csr"
+        subprocess.run(["openssl", "req", "-new", "-key", str(key), "-subj", f"/CN={name}",
+                        "-out", str(csr), "-outform", "DER"], check=True, capture_output=True)
+        args += ["-csr", str(csr)]
+    else:
+        args += ["-newkey", str(key), "-subject", f"/CN={name}"]
+    p = subprocess.run(args + list(extra), capture_output=True, text=True, timeout=90)
+    return p, cert
+
+
+def issued(server, cert_path):
+    from cryptography import x509
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    serial = format(cert.serial_number, "x")
+    return cert, server.api("GET", f"/certificates/{serial}")
+
+
+def transaction_status(server, serial):
+    rows = server.sql("SELECT status FROM cmp_transactions WHERE serial = ?", (serial,))
+    return rows[0][0] if rows else None
+
+
+def test_ir_with_a_shared_secret_and_implicit_confirm_issues_a_final_certificate(
+        server, endpoint, tmp_path):
+    s = secret_new(server, reference="ir-1")
+    p, path = openssl_cmp(server, tmp_path, "ir", "ir-1", s["secret"], "ir-device",
+                          "-implicit_confirm")
+    assert p.returncode == 0, p.stderr
+    cert, rec = issued(server, path)
+    assert rec["status"] == "good" and rec["profile"] == "tls-client" and rec["ca"] == "issuing"
+    assert "ir-device" in rec["subject"]
+    assert transaction_status(server, rec["serial"]) == "confirmed"
+    issues = [e for e in events(server, "cmp.issue") if e["object"] == rec["serial"]]
+    assert issues and issues[0]["detail"]["protection"] == "mac"
+    assert issues[0]["detail"]["reference"] == "ir-1"
+    assert issues[0]["actor"] == "cmp:plant:ir-1"
+    listed = {x["reference"]: x for x in server.api("GET", "/cmp/endpoints/plant/secrets")["secrets"]}
+    assert listed["ir-1"]["uses"] == 1
+    # A one-time secret serves one certificate.
+    p, _ = openssl_cmp(server, tmp_path, "ir", "ir-1", s["secret"], "ir-again",
+                       "-implicit_confirm")
+    assert p.returncode != 0 and "notAuthorized" in p.stderr + p.stdout, p.stderr
+
+
+def test_cr_with_explicit_certconf_confirms_the_certificate(server, endpoint, tmp_path):
+    s = secret_new(server, reference="cr-1")
+    p, path = openssl_cmp(server, tmp_path, "cr", "cr-1", s["secret"], "cr-device")
+    assert p.returncode == 0, p.stderr
+    cert, rec = issued(server, path)
+    assert transaction_status(server, rec["serial"]) == "confirmed"
+    assert [e for e in events(server, "cmp.confirm") if e["object"] == rec["serial"]]
+
+
+def test_p10cr_on_the_api_listener_issues_from_the_csr(server, endpoint, tmp_path):
+    s = secret_new(server, reference="p10-1")
+    p, path = openssl_cmp(server, tmp_path, "p10cr", "p10-1", s["secret"], "p10-device",
+                          "-implicit_confirm", public=False)
+    assert p.returncode == 0, p.stderr
+    cert, rec = issued(server, path)
+    assert "p10-device" in rec["subject"]
+
+
+def test_implicit_confirm_is_not_granted_where_the_endpoint_does_not_allow_it(
+        server, endpoint, tmp_path):
+    s = secret_new(server, endpoint="line", reference="line-1")
+    p, path = openssl_cmp(server, tmp_path, "ir", "line-1", s["secret"], "line-device",
+                          "-implicit_confirm", endpoint="line")
+    assert p.returncode == 0, p.stderr
+    cert, rec = issued(server, path)
+    # openssl cmp sent certConf since implicit confirm was not granted
+    assert transaction_status(server, rec["serial"]) == "confirmed"
+    assert [e for e in events(server, "cmp.confirm") if e["object"] == rec["serial"]]
+
+
+@pytest.mark.parametrize("ref,secret_of,word", [
+    ("wrong-1", "other", "badMessageCheck"),
+    ("nosuch", "own", "notAuthorized"),
+    ("to-revoke", "own", "notAuthorized"),
+])
+def test_a_wrong_secret_an_unknown_or_revoked_reference_is_refused(server, endpoint, tmp_path,
+                                                                     ref, secret_of, word):
+    if ref == "wrong-1":
+        secret_new(server, reference="wrong-1")
+        secret = secret_new(server)["secret"]
+    elif ref == "to-revoke":
+        secret = "x" * 43  # revoked in an earlier test; its secret was shown once
+    else:
+        secret = "y" * 43
+    before = len(events(server, "cmp.refused"))
+    certs = server.api("GET", "/certificates?limit=1000")
+    p, path = openssl_cmp(server, tmp_path, "ir", ref, secret, f"bad-{ref}")
+    assert p.returncode != 0
+    assert word in p.stderr + p.stdout, p.stderr
+    assert not path.exists()
+    assert server.api("GET", "/certificates?limit=1000") == certs
+    assert len(events(server, "cmp.refused")) == before + 1
+
+
+def post_cmp(server, body, label="default~plant", ctype="application/pkixcmp"):
+    return server.request("POST", f"/.well-known/cmp/p/{label}", body, token=None,
+                          content_type=ctype, base=server.public_url)
+
+
+def test_a_replayed_request_is_refused_with_bad_sender_nonce(server, endpoint, tmp_path):
+    s = secret_new(server, reference="replay-1", reusable=True)
+    saved = tmp_path / "req"
+    p, path = openssl_cmp(server, tmp_path, "ir", "replay-1", s["secret"], "replay-device",
+                          "-implicit_confirm", "-reqout", str(saved))
+    assert p.returncode == 0, p.stderr
+    certs = server.api("GET", "/certificates?limit=1000")
+    r = post_cmp(server, saved.read_bytes())
+    assert r.status == 200 and r.headers["Content-Type"] == "application/pkixcmp"
+    assert b"senderNonce was used before" in r.body
+    assert server.api("GET", "/certificates?limit=1000") == certs
+
+
+@pytest.mark.parametrize("label,body,ctype,status", [
+    ("default~plant", b"\x30\x03\x02\x01\x00", "application/pkixcmp", 400),  # no PKIMessage
+    ("default~plant", b"garbage", "application/pkixcmp", 400),
+    ("default~plant", b"\x30\x82\x10\x00" + b"\x00" * 10, "application/pkixcmp", 400),  # truncated
+    ("default~plant", b"\x30" * (65 * 1024), "application/pkixcmp", 413),
+    ("default~plant", b"\x30\x00", "application/json", 415),
+    ("default~nosuch", b"\x30\x00", "application/pkixcmp", 404),
+    ("cmp-other~plant", b"\x30\x00", "application/pkixcmp", 404),
+    ("no-separator", b"\x30\x00", "application/pkixcmp", 404),
+])
+def test_bad_input_gets_an_http_error_and_changes_nothing(server, endpoint, label, body, ctype,
+                                                          status):
+    certs = server.api("GET", "/certificates?limit=1000")
+    r = post_cmp(server, body, label=label, ctype=ctype)
+    assert r.status == status, (r.status, r.body[:200])
+    assert server.api("GET", "/certificates?limit=1000") == certs
+
+
+def test_a_cmp_certificate_chains_to_the_issuing_ca_as_a_rest_one_does(server, endpoint,
+                                                                      tmp_path):
+    from cryptography import x509
+    s = secret_new(server, reference="chain-1")
+    p, path = openssl_cmp(server, tmp_path, "ir", "chain-1", s["secret"], "chain-device",
+                          "-implicit_confirm", "-extracertsout", str(tmp_path / "extra.pem"))
+    assert p.returncode == 0, p.stderr
+    r = server.request("GET", "/ca/default/issuing.crt", token=None, base=server.public_url)
+    ca = x509.load_der_x509_certificate(r.body) if r.body[:1] == b"\x30" else \
+        x509.load_pem_x509_certificate(r.body)
+    cert = x509.load_pem_x509_certificate(path.read_bytes())
+    from cryptography.hazmat.primitives.serialization import Encoding
+    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(Encoding.PEM))
+    out = subprocess.run(["openssl", "verify", "-partial_chain", "-purpose", "sslclient",
+                          "-CAfile", str(tmp_path / "ca.pem"), str(path)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and ": OK" in out.stdout, out.stdout + out.stderr
+    eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH in eku
+    assert b"BEGIN CERTIFICATE" in (tmp_path / "extra.pem").read_bytes()
+
+
+def test_a_certificate_never_confirmed_is_revoked_after_the_grace(server, endpoint, tmp_path):
+    s = secret_new(server, endpoint="line", reference="unconfirmed-1")
+    p, path = openssl_cmp(server, tmp_path, "ir", "unconfirmed-1", s["secret"], "silent-device",
+                          "-disable_confirm", endpoint="line")
+    assert p.returncode == 0, p.stderr
+    cert, rec = issued(server, path)
+    assert rec["status"] == "good" and transaction_status(server, rec["serial"]) == "waiting"
+    # The grace (confirm_seconds) passes: backdated rather than waited for.
+    server.sql("UPDATE cmp_transactions SET expires = 1 WHERE serial = ?", (rec["serial"],))
+    wait_for(lambda: server.api("GET", f"/certificates/{rec['serial']}")["status"] == "revoked",
+             what="the unconfirmed certificate revoked")
+    assert transaction_status(server, rec["serial"]) == "revoked"
+    assert [e for e in events(server, "cmp.unconfirmed") if e["object"] == rec["serial"]]
+    assert server.api("GET", f"/certificates/{rec['serial']}")["reason"] == "cessationOfOperation"

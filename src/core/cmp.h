@@ -1,0 +1,132 @@
+/*
+ * cmp.h — what vouch reads of a CMP PKIMessage (RFC 4210/9480) itself, and
+ * the error messages it makes itself; no I/O.
+ *
+ * OpenSSL 3.0 parses and makes PKIMessages (OSSL_CMP_*), but exports no
+ * accessor for the header fields a server needs before it can let OpenSSL
+ * check the protection: the senderKID naming the shared secret, the
+ * protection algorithm, the senderNonce and messageTime.  cmp_peek reads them
+ * with ASN.1 templates of ours (cmp.c, the PKIHeader of RFC 4210 §5.1.1).
+ * Likewise OpenSSL 3.0's server answers every early failure with failInfo
+ * badRequest; cmp_error_new makes an (unprotected) error message with the
+ * PKIFailureInfo the failure calls for.
+ */
+#ifndef VOUCH_CORE_CMP_H
+#define VOUCH_CORE_CMP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/util.h"
+
+#define CMP_MSG_MAX  (64 * 1024) /* the largest PKIMessage taken (a request with a few certs) */
+#define CMP_ID_MAX   64          /* transactionID, nonce, senderKID: at most this many bytes */
+#define CMP_PROT_MAC 1           /* PasswordBasedMac (RFC 4210 §5.1.3.1) */
+#define CMP_PROT_SIG 2           /* a signature */
+
+/* What cmp_peek found.  Byte strings are copied; lengths 0 when absent. */
+struct cmp_peek {
+    int body;       /* the PKIBody's CHOICE tag: 0 ir, 2 cr, 4 p10cr, 7 kur, 11 rr, 21 genm, ... */
+    int protection; /* CMP_PROT_MAC, CMP_PROT_SIG, or 0 (none or another algorithm) */
+    int pvno;
+    unsigned char sender_kid[CMP_ID_MAX];
+    size_t sender_kid_len;
+    unsigned char txid[CMP_ID_MAX];
+    size_t txid_len;
+    unsigned char sender_nonce[CMP_ID_MAX];
+    size_t sender_nonce_len;
+    int64_t message_time; /* 0 if absent */
+    int implicit_confirm; /* id-it-implicitConfirm in generalInfo */
+    unsigned char
+        *sender_der; /* the header's sender GeneralName, DER (caller frees: cmp_peek_clear) */
+    size_t sender_der_len;
+};
+void cmp_peek_clear(struct cmp_peek *p);
+
+/* Body tags (RFC 4210 §5.1.2) vouch answers. */
+enum {
+    CMP_BODY_IR = 0,
+    CMP_BODY_CR = 2,
+    CMP_BODY_P10CR = 4,
+    CMP_BODY_KUR = 7,
+    CMP_BODY_RR = 11,
+    CMP_BODY_PKICONF = 19,
+    CMP_BODY_GENM = 21,
+    CMP_BODY_ERROR = 23,
+    CMP_BODY_CERTCONF = 24,
+    CMP_BODY_POLLREQ = 25,
+};
+
+/*
+ * Reads the header of PKIMessage der (DER only, at most CMP_MSG_MAX bytes)
+ * into *p.  -1 with e (ERR_INVALID) when it is no PKIMessage, is not DER, a
+ * field is over CMP_ID_MAX bytes, or transactionID or senderNonce is absent
+ * (RFC 4210 §5.1.1 requires both in every request vouch takes).
+ */
+int cmp_peek(const unsigned char *der, size_t len, struct cmp_peek *p, struct err *e);
+
+/* PKIFailureInfo bits (RFC 4210 §5.2.3). */
+enum {
+    CMP_FAIL_BAD_ALG = 0,
+    CMP_FAIL_BAD_MESSAGE_CHECK = 1,
+    CMP_FAIL_BAD_REQUEST = 2,
+    CMP_FAIL_BAD_TIME = 3,
+    CMP_FAIL_BAD_CERT_ID = 4,
+    CMP_FAIL_BAD_DATA_FORMAT = 5,
+    CMP_FAIL_WRONG_AUTHORITY = 6,
+    CMP_FAIL_INCORRECT_DATA = 7,
+    CMP_FAIL_MISSING_TIME_STAMP = 8,
+    CMP_FAIL_BAD_POP = 9,
+    CMP_FAIL_CERT_REVOKED = 10,
+    CMP_FAIL_CERT_CONFIRMED = 11,
+    CMP_FAIL_WRONG_INTEGRITY = 12,
+    CMP_FAIL_BAD_RECIPIENT_NONCE = 13,
+    CMP_FAIL_TIME_NOT_AVAILABLE = 14,
+    CMP_FAIL_UNACCEPTED_POLICY = 15,
+    CMP_FAIL_UNACCEPTED_EXTENSION = 16,
+    CMP_FAIL_ADD_INFO_NOT_AVAILABLE = 17,
+    CMP_FAIL_BAD_SENDER_NONCE = 18,
+    CMP_FAIL_BAD_CERT_TEMPLATE = 19,
+    CMP_FAIL_SIGNER_NOT_TRUSTED = 20,
+    CMP_FAIL_TRANSACTION_ID_IN_USE = 21,
+    CMP_FAIL_UNSUPPORTED_VERSION = 22,
+    CMP_FAIL_NOT_AUTHORIZED = 23,
+    CMP_FAIL_SYSTEM_UNAVAIL = 24,
+    CMP_FAIL_SYSTEM_FAILURE = 25,
+    CMP_FAIL_DUPLICATE_CERT_REQ = 26,
+};
+
+/*
+ * An unprotected error message (RFC 4210 §5.3.21) answering req: status
+ * rejection, failInfo bit fail_bit, statusString text; its header echoes the
+ * transactionID, has the request's senderNonce as recipNonce and a fresh
+ * senderNonce, and is addressed to the request's sender.  *out (DER, caller
+ * frees with free()).  -1 with e on an internal failure.
+ */
+int cmp_error_new(const struct cmp_peek *req, int fail_bit, const char *text, unsigned char **out,
+                  size_t *len, struct err *e);
+
+/* A certConf as vouch reads it (one CertStatus, or none: the client rejects). */
+struct cmp_certconf {
+    unsigned char hash[64]; /* certHash */
+    size_t hash_len;
+    long cert_req_id;
+    int rejected; /* statusInfo other than accepted, or no CertStatus */
+};
+/* Reads the certConf body of PKIMessage der (cmp_peek read it first); -1 with e (ERR_INVALID). */
+int cmp_certconf_read(const unsigned char *der, size_t len, struct cmp_certconf *out,
+                      struct err *e);
+
+#define CMP_PBM_ITERATIONS 10000
+/*
+ * A pkiConf (RFC 4210 §5.3.17) answering req, protected with PasswordBasedMac
+ * (SHA-256, HMAC-SHA256, CMP_PBM_ITERATIONS, fresh salt) under secret, its
+ * senderKID ref.  *out (DER, caller frees with free()).
+ */
+int cmp_pkiconf_new(const struct cmp_peek *req, const unsigned char *secret, size_t secret_len,
+                    const char *ref, unsigned char **out, size_t *len, struct err *e);
+
+/* The status of a PKIStatusInfo in DER (OpenSSL 3.0 exports no getter); -1 if it does not read. */
+int cmp_status_of(const unsigned char *der, size_t len);
+
+#endif

@@ -135,6 +135,7 @@ IMPLEMENT_ASN1_FUNCTIONS(CMP_ERRMSG)
     if (p == NULL)
         return;
     free(p->sender_der);
+    free(p->first_cert_der);
     memset(p, 0, sizeof(*p));
 }
 
@@ -253,6 +254,16 @@ int cmp_peek(const unsigned char *der, size_t len, struct cmp_peek *p, struct er
     p->sender_der = xmalloc((size_t)n);
     memcpy(p->sender_der, sender, (size_t)n);
     p->sender_der_len = (size_t)n;
+    if (sk_ASN1_TYPE_num(m->extra_certs) > 0) {
+        const ASN1_TYPE *c = sk_ASN1_TYPE_value(m->extra_certs, 0);
+
+        if (c->type == V_ASN1_SEQUENCE && ASN1_STRING_length(c->value.sequence) > 0) {
+            p->first_cert_der_len = (size_t)ASN1_STRING_length(c->value.sequence);
+            p->first_cert_der = xmalloc(p->first_cert_der_len);
+            memcpy(p->first_cert_der, ASN1_STRING_get0_data(c->value.sequence),
+                   p->first_cert_der_len);
+        }
+    }
     rc = 0;
 out:
     OPENSSL_free(sender);
@@ -566,11 +577,12 @@ typedef struct {
     ASN1_NULL *body;
 } CMP_PKICONF_PART;
 
-/* A pkiConf with its protection */
+/* A pkiConf with its protection and extraCerts */
 typedef struct {
     CMP_HDR *header;
     ASN1_NULL *body;
     ASN1_BIT_STRING *protection;
+    STACK_OF(X509) * extra_certs;
 } CMP_PKICONF_MSG;
 
 // clang-format off
@@ -605,6 +617,7 @@ ASN1_SEQUENCE(CMP_PKICONF_MSG) = {
     ASN1_SIMPLE(CMP_PKICONF_MSG, header, CMP_HDR),
     ASN1_EXP(CMP_PKICONF_MSG, body, ASN1_NULL, 19),
     ASN1_EXP_OPT(CMP_PKICONF_MSG, protection, ASN1_BIT_STRING, 0),
+    ASN1_EXP_SEQUENCE_OF_OPT(CMP_PKICONF_MSG, extra_certs, X509, 1),
 } ASN1_SEQUENCE_END(CMP_PKICONF_MSG)
 IMPLEMENT_ASN1_FUNCTIONS(CMP_PKICONF_MSG)
     // clang-format on
@@ -717,4 +730,253 @@ int cmp_pkiconf_new(const struct cmp_peek *req, const unsigned char *secret, siz
     *len = (size_t)n;
     OPENSSL_free(der);
     return 0;
+}
+
+/* The digest a signature by key uses: none for Ed25519, SHA-384 for P-384, else SHA-256. */
+static const EVP_MD *sign_md(EVP_PKEY *key)
+{
+    if (EVP_PKEY_is_a(key, "ED25519"))
+        return NULL;
+    return EVP_PKEY_get_bits(key) >= 384 && EVP_PKEY_is_a(key, "EC") ? EVP_sha384() : EVP_sha256();
+}
+
+/* The header's sender: the subject of cert. */
+static int sender_set(CMP_HDR *h, X509 *cert)
+{
+    X509_NAME *name = X509_NAME_dup(X509_get_subject_name(cert));
+    GENERAL_NAME *gn = name ? GENERAL_NAME_new() : NULL;
+
+    if (gn == NULL) {
+        X509_NAME_free(name);
+        return 0;
+    }
+    GENERAL_NAME_set0_value(gn, GEN_DIRNAME, name);
+    GENERAL_NAME_free(h->sender);
+    h->sender = gn;
+    return 1;
+}
+
+int cmp_pkiconf_signed(const struct cmp_peek *req, EVP_PKEY *key, X509 *cert,
+                       STACK_OF(X509) * chain, unsigned char **out, size_t *len, struct err *e)
+{
+    CMP_PKICONF_MSG *m = CMP_PKICONF_MSG_new();
+    CMP_PKICONF_PART part;
+    unsigned char *der = NULL;
+    int n = -1, ok;
+
+    if (m == NULL)
+        return err_ossl(e, ERR_INTERNAL, "CMP: out of memory");
+    CMP_HDR_free(m->header);
+    ok = (m->header = answer_header(req)) != NULL && sender_set(m->header, cert) &&
+         (m->header->protection_alg = X509_ALGOR_new()) != NULL &&
+         (m->protection = ASN1_BIT_STRING_new()) != NULL &&
+         (m->extra_certs = sk_X509_new_null()) != NULL && X509_up_ref(cert) == 1;
+    if (ok && sk_X509_push(m->extra_certs, cert) <= 0) {
+        X509_free(cert);
+        ok = 0;
+    }
+    for (int i = 0; ok && i < sk_X509_num(chain); i++) {
+        X509 *c = sk_X509_value(chain, i);
+
+        ok = X509_up_ref(c) == 1;
+        if (ok && sk_X509_push(m->extra_certs, c) <= 0) {
+            X509_free(c);
+            ok = 0;
+        }
+    }
+    part = (CMP_PKICONF_PART){m->header, m->body};
+    /* The algorithm goes into the header before the ProtectedPart is encoded and signed. */
+    if (ok && ASN1_item_sign(ASN1_ITEM_rptr(CMP_PKICONF_PART), m->header->protection_alg, NULL,
+                             m->protection, &part, key, sign_md(key)) > 0)
+        n = i2d_CMP_PKICONF_MSG(m, &der);
+    CMP_PKICONF_MSG_free(m);
+    if (n <= 0)
+        return err_ossl(e, ERR_INTERNAL, "CMP: cannot make a signed pkiConf");
+    *out = xmalloc((size_t)n);
+    memcpy(*out, der, (size_t)n);
+    *len = (size_t)n;
+    OPENSSL_free(der);
+    return 0;
+}
+
+/* ---- signing an answer OpenSSL made unprotected ------------------------------------------ */
+
+/* A PKIMessage with its extraCerts read as certificates */
+typedef struct {
+    CMP_HDR *header;
+    ASN1_TYPE *body;
+    ASN1_BIT_STRING *protection;
+    STACK_OF(X509) * extra_certs;
+} CMP_MSG_CERTS;
+
+/* Its ProtectedPart */
+typedef struct {
+    CMP_HDR *header;
+    ASN1_TYPE *body;
+} CMP_PART_ANY;
+
+// clang-format off
+DECLARE_ASN1_FUNCTIONS(CMP_MSG_CERTS)
+DECLARE_ASN1_FUNCTIONS(CMP_PART_ANY)
+
+ASN1_SEQUENCE(CMP_MSG_CERTS) = {
+    ASN1_SIMPLE(CMP_MSG_CERTS, header, CMP_HDR),
+    ASN1_SIMPLE(CMP_MSG_CERTS, body, ASN1_ANY),
+    ASN1_EXP_OPT(CMP_MSG_CERTS, protection, ASN1_BIT_STRING, 0),
+    ASN1_EXP_SEQUENCE_OF_OPT(CMP_MSG_CERTS, extra_certs, X509, 1),
+} ASN1_SEQUENCE_END(CMP_MSG_CERTS)
+IMPLEMENT_ASN1_FUNCTIONS(CMP_MSG_CERTS)
+
+ASN1_SEQUENCE(CMP_PART_ANY) = {
+    ASN1_SIMPLE(CMP_PART_ANY, header, CMP_HDR),
+    ASN1_SIMPLE(CMP_PART_ANY, body, ASN1_ANY),
+} ASN1_SEQUENCE_END(CMP_PART_ANY)
+IMPLEMENT_ASN1_FUNCTIONS(CMP_PART_ANY)
+    // clang-format on
+
+    /* extraCerts of m: cert, then chain, then what it had (RFC 9483 §3.3: the signer's first). */
+    static int extra_certs_lead(CMP_MSG_CERTS * m, X509 *cert, STACK_OF(X509) * chain)
+{
+    STACK_OF(X509) *sk = sk_X509_new_null();
+    int ok = sk != NULL;
+
+    for (int i = -1; ok && i < sk_X509_num(chain); i++) {
+        X509 *c = i < 0 ? cert : sk_X509_value(chain, i);
+
+        ok = X509_up_ref(c) == 1;
+        if (ok && sk_X509_push(sk, c) <= 0) {
+            X509_free(c);
+            ok = 0;
+        }
+    }
+    while (ok && sk_X509_num(m->extra_certs) > 0) {
+        X509 *c = sk_X509_shift(m->extra_certs);
+
+        if (sk_X509_push(sk, c) <= 0) {
+            X509_free(c);
+            ok = 0;
+        }
+    }
+    if (!ok) {
+        sk_X509_pop_free(sk, X509_free);
+        return 0;
+    }
+    sk_X509_free(m->extra_certs);
+    m->extra_certs = sk;
+    return 1;
+}
+
+int cmp_sign(const unsigned char *der, size_t len, EVP_PKEY *key, X509 *cert,
+             STACK_OF(X509) * chain, unsigned char **out, size_t *out_len, struct err *e)
+{
+    const unsigned char *q = der;
+    CMP_MSG_CERTS *m = len <= INT_MAX ? d2i_CMP_MSG_CERTS(NULL, &q, (long)len) : NULL;
+    CMP_PART_ANY part;
+    unsigned char *enc = NULL;
+    int n = -1;
+
+    if (m == NULL || m->protection != NULL || m->header->protection_alg != NULL) {
+        CMP_MSG_CERTS_free(m);
+        return err_set(e, ERR_INTERNAL, "CMP: the answer to sign is no unprotected PKIMessage");
+    }
+    if (sender_set(m->header, cert) && (m->header->protection_alg = X509_ALGOR_new()) != NULL &&
+        (m->protection = ASN1_BIT_STRING_new()) != NULL && extra_certs_lead(m, cert, chain)) {
+        part = (CMP_PART_ANY){m->header, m->body};
+        /* The algorithm goes into the header before the ProtectedPart is encoded and signed. */
+        if (ASN1_item_sign(ASN1_ITEM_rptr(CMP_PART_ANY), m->header->protection_alg, NULL,
+                           m->protection, &part, key, sign_md(key)) > 0)
+            n = i2d_CMP_MSG_CERTS(m, &enc);
+    }
+    CMP_MSG_CERTS_free(m);
+    if (n <= 0)
+        return err_ossl(e, ERR_INTERNAL, "CMP: cannot sign the answer");
+    *out = xmalloc((size_t)n);
+    memcpy(*out, enc, (size_t)n);
+    *out_len = (size_t)n;
+    OPENSSL_free(enc);
+    return 0;
+}
+
+/* ---- rr and genm --------------------------------------------------------------------- */
+
+/* RevDetails (RFC 4210 §5.3.9) */
+typedef struct {
+    CRMF_TEMPLATE_RAW *cert_details;
+    STACK_OF(X509_EXTENSION) * crl_entry_details;
+} CMP_REVDETAILS;
+DEFINE_STACK_OF(CMP_REVDETAILS)
+
+/* A PKIMessage whose body is rr [11] */
+typedef struct {
+    CMP_HDR *header;
+    STACK_OF(CMP_REVDETAILS) * details;
+    ASN1_BIT_STRING *protection;
+    STACK_OF(ASN1_TYPE) * extra_certs;
+} CMP_RR_MSG;
+
+/* SEQUENCE OF Certificate: the value of id-it-caCerts (RFC 9483 §4.3.1) */
+typedef STACK_OF(X509) CMP_CERTS;
+
+// clang-format off
+DECLARE_ASN1_FUNCTIONS(CMP_REVDETAILS)
+DECLARE_ASN1_FUNCTIONS(CMP_RR_MSG)
+DECLARE_ASN1_ITEM(CMP_CERTS)
+
+ASN1_SEQUENCE(CMP_REVDETAILS) = {
+    ASN1_SIMPLE(CMP_REVDETAILS, cert_details, CRMF_TEMPLATE_RAW),
+    ASN1_SEQUENCE_OF_OPT(CMP_REVDETAILS, crl_entry_details, X509_EXTENSION),
+} ASN1_SEQUENCE_END(CMP_REVDETAILS)
+IMPLEMENT_ASN1_FUNCTIONS(CMP_REVDETAILS)
+
+ASN1_SEQUENCE(CMP_RR_MSG) = {
+    ASN1_SIMPLE(CMP_RR_MSG, header, CMP_HDR),
+    ASN1_EXP_SEQUENCE_OF(CMP_RR_MSG, details, CMP_REVDETAILS, 11),
+    ASN1_EXP_OPT(CMP_RR_MSG, protection, ASN1_BIT_STRING, 0),
+    ASN1_EXP_SEQUENCE_OF_OPT(CMP_RR_MSG, extra_certs, ASN1_ANY, 1),
+} ASN1_SEQUENCE_END(CMP_RR_MSG)
+IMPLEMENT_ASN1_FUNCTIONS(CMP_RR_MSG)
+
+ASN1_ITEM_TEMPLATE(CMP_CERTS) =
+    ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SEQUENCE_OF, 0, certs, X509)
+ASN1_ITEM_TEMPLATE_END(CMP_CERTS)
+    // clang-format on
+
+    int cmp_rr_reason(const unsigned char *der, size_t len, struct err *e)
+{
+    const unsigned char *q = der;
+    CMP_RR_MSG *m = len <= CMP_MSG_MAX ? d2i_CMP_RR_MSG(NULL, &q, (long)len) : NULL;
+    ASN1_ENUMERATED *reason = NULL;
+    int rc = -1, pos;
+
+    if (m == NULL || q != der + len || sk_CMP_REVDETAILS_num(m->details) != 1) {
+        err_set(e, ERR_INVALID, "rr: one RevDetails (RFC 9483 section 4.2)");
+        goto out;
+    }
+    pos = X509v3_get_ext_by_NID(sk_CMP_REVDETAILS_value(m->details, 0)->crl_entry_details,
+                                NID_crl_reason, -1);
+    if (pos < 0) {
+        rc = 0; /* unspecified */
+        goto out;
+    }
+    reason = X509V3_EXT_d2i(
+        X509v3_get_ext(sk_CMP_REVDETAILS_value(m->details, 0)->crl_entry_details, pos));
+    rc = reason != NULL ? (int)ASN1_ENUMERATED_get(reason) : -1;
+    if (rc < 0 || rc > 10 || rc == 7)
+        rc = err_set(e, ERR_INVALID, "rr: reasonCode is no CRLReason");
+out:
+    ASN1_ENUMERATED_free(reason);
+    CMP_RR_MSG_free(m);
+    ERR_clear_error();
+    return rc;
+}
+
+OSSL_CMP_ITAV *cmp_ca_certs_itav(STACK_OF(X509) * certs)
+{
+    ASN1_TYPE *value = ASN1_TYPE_pack_sequence(ASN1_ITEM_rptr(CMP_CERTS), certs, NULL);
+    ASN1_OBJECT *type = OBJ_nid2obj(NID_id_it_caCerts);
+    OSSL_CMP_ITAV *itav = value != NULL ? OSSL_CMP_ITAV_create(type, value) : NULL;
+
+    if (itav == NULL)
+        ASN1_TYPE_free(value);
+    return itav;
 }

@@ -17,6 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/cmp.h>
+#include <openssl/x509.h>
+
 #include "lib/util.h"
 
 #define CMP_MSG_MAX  (64 * 1024) /* the largest PKIMessage taken (a request with a few certs) */
@@ -40,6 +43,8 @@ struct cmp_peek {
     unsigned char
         *sender_der; /* the header's sender GeneralName, DER (caller frees: cmp_peek_clear) */
     size_t sender_der_len;
+    unsigned char *first_cert_der; /* extraCerts[0] (the protection certificate), or NULL */
+    size_t first_cert_der_len;
 };
 void cmp_peek_clear(struct cmp_peek *p);
 
@@ -125,6 +130,34 @@ int cmp_certconf_read(const unsigned char *der, size_t len, struct cmp_certconf 
  */
 int cmp_pkiconf_new(const struct cmp_peek *req, const unsigned char *secret, size_t secret_len,
                     const char *ref, unsigned char **out, size_t *len, struct err *e);
+
+/*
+ * A pkiConf answering req signed by key (a remote key: the signer signs the
+ * ProtectedPart) with certificate cert, which goes into extraCerts with
+ * chain (may be NULL).
+ */
+int cmp_pkiconf_signed(const struct cmp_peek *req, EVP_PKEY *key, X509 *cert,
+                       STACK_OF(X509) * chain, unsigned char **out, size_t *len, struct err *e);
+
+/*
+ * Signs the unprotected PKIMessage der (an answer OpenSSL made: OpenSSL 3.0's
+ * CMP cannot sign with a provider's key of a type it does not know): the
+ * header's sender becomes cert's subject, protectionAlg the key's signature
+ * algorithm, extraCerts cert and chain first; the signature over the
+ * ProtectedPart is made by key (the signer, for a remote key).  *out caller
+ * frees with free().
+ */
+int cmp_sign(const unsigned char *der, size_t len, EVP_PKEY *key, X509 *cert,
+             STACK_OF(X509) * chain, unsigned char **out, size_t *out_len, struct err *e);
+
+/*
+ * The CRLReason an rr (its one RevDetails' crlEntryDetails) asks for: 0
+ * (unspecified) if it names none; -1 with e (ERR_INVALID) for more than one
+ * RevDetails or a reason that is no CRLReason.
+ */
+int cmp_rr_reason(const unsigned char *der, size_t len, struct err *e);
+/* An id-it-caCerts InfoTypeAndValue holding certs (RFC 9483 §4.3.1); NULL on failure. */
+OSSL_CMP_ITAV *cmp_ca_certs_itav(STACK_OF(X509) * certs);
 
 /* The status of a PKIStatusInfo in DER (OpenSSL 3.0 exports no getter); -1 if it does not read. */
 int cmp_status_of(const unsigned char *der, size_t len);

@@ -13,8 +13,10 @@
  * "certificate", "CRL", "CSR", "OCSP response" or "TSTInfo" if data is, in
  * whole, a TBSCertificate, a TBSCertList, a CertificationRequestInfo, an OCSP
  * ResponseData or an RFC 3161 TSTInfo, "audit checkpoint" for an
- * AuditCheckpoint or "offline bundle" for an offline bundle's digest (below);
- * NULL otherwise.  (A TSTInfo is signed
+ * AuditCheckpoint, "offline bundle" for an offline bundle's digest (below),
+ * or "CMP response" for the ProtectedPart of a CMP message a server sends
+ * (ip, cp, kup, rp, pkiConf, genp, error, pollRep: RFC 4210 §5.1.3, signed
+ * with a CMP endpoint's protection key); NULL otherwise.  (A TSTInfo is signed
  * only inside the signer's own CMS SignedData: W_SIGN_TST, never W_SIGN.)
  */
 const char *tbs_kind(const unsigned char *data, size_t len);

@@ -282,7 +282,7 @@ const char *const pg_migrations[] = {
     /* 18: CMP (issue 18): as SQLite's step 18. */
     "CREATE TABLE cmp_endpoints (tenant text NOT NULL, name text NOT NULL, ca text NOT NULL,"
     "  status text NOT NULL, settings text NOT NULL, created bigint NOT NULL,"
-    "  updated bigint NOT NULL, PRIMARY KEY (tenant, name));"
+    "  updated bigint NOT NULL, key_id text, cert_serial text, PRIMARY KEY (tenant, name));"
     "CREATE TABLE cmp_secrets (tenant text NOT NULL, endpoint text NOT NULL, ref text NOT NULL,"
     "  key_id text NOT NULL, nonce text NOT NULL, settings text NOT NULL, status text NOT NULL,"
     "  uses bigint NOT NULL, created bigint NOT NULL, updated bigint NOT NULL, creators text,"

@@ -251,7 +251,7 @@ const char *const sqlite_migrations[] = {
      */
     ("CREATE TABLE cmp_endpoints (tenant TEXT NOT NULL, name TEXT NOT NULL, ca TEXT NOT NULL,"
      "  status TEXT NOT NULL, settings TEXT NOT NULL, created INTEGER NOT NULL,"
-     "  updated INTEGER NOT NULL, PRIMARY KEY (tenant, name));"
+     "  updated INTEGER NOT NULL, key_id TEXT, cert_serial TEXT, PRIMARY KEY (tenant, name));"
      "CREATE TABLE cmp_secrets (tenant TEXT NOT NULL, endpoint TEXT NOT NULL, ref TEXT NOT NULL,"
      "  key_id TEXT NOT NULL, nonce TEXT NOT NULL, settings TEXT NOT NULL, status TEXT NOT NULL,"
      "  uses INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL, creators TEXT,"

@@ -877,13 +877,15 @@ struct cmp_endpoint_rec {
     char *status;   /* "active", "disabled" (every request is refused) */
     char *settings; /* JSON: profiles, protection, implicit confirm, ... (svc_cmp_admin.c) */
     int64_t created, updated;
+    char *key_id;      /* its protection key in the signer (signature protection); NULL if none */
+    char *cert_serial; /* the certificate of that key (the endpoint's CA issued it) */
 };
 void cmp_endpoint_rec_free(struct cmp_endpoint_rec *r);
 void cmp_endpoint_rec_list_free(struct cmp_endpoint_rec **list, size_t n);
 /* -1/ERR_CONFLICT if tenant has an endpoint of that name. */
 int store_cmp_endpoint_insert(struct store_tx *tx, const char *tenant,
                               const struct cmp_endpoint_rec *r, struct err *e);
-/* Sets ca, status, settings and updated of endpoint r->name; -1/ERR_NOT_FOUND if none. */
+/* Sets ca, status, settings, updated, key_id and cert_serial of endpoint r->name. */
 int store_cmp_endpoint_update(struct store_tx *tx, const char *tenant,
                               const struct cmp_endpoint_rec *r, struct err *e);
 int store_cmp_endpoint_get(struct store_tx *tx, const char *tenant, const char *name,

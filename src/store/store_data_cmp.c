@@ -43,6 +43,8 @@ int data_cmp_endpoint_update(struct store_tx *tx, const char *tenant,
     db_bind_text(&st, 4, r->status);
     db_bind_text(&st, 5, r->settings != NULL ? r->settings : "{}");
     db_bind_int(&st, 6, r->updated);
+    db_bind_text(&st, 7, r->key_id);
+    db_bind_text(&st, 8, r->cert_serial);
     return db_run_one_change(&st, "CMP endpoint", e);
 }
 

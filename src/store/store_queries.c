@@ -203,7 +203,8 @@ const char *const store_queries[Q_COUNT] = {
         "SELECT {renewal_window} FROM renewal_windows WHERE tenant = ?1 AND serial = ?2",
     /* CMP endpoints, shared secrets, transactions */
     [Q_CMP_ENDPOINT_UPDATE] = "UPDATE cmp_endpoints SET ca = ?3, status = ?4, settings = ?5,"
-                              " updated = ?6 WHERE tenant = ?1 AND name = ?2",
+                              " updated = ?6, key_id = ?7, cert_serial = ?8"
+                              " WHERE tenant = ?1 AND name = ?2",
     [Q_CMP_ENDPOINT_GET] =
         "SELECT {cmp_endpoint} FROM cmp_endpoints WHERE tenant = ?1 AND name = ?2",
     [Q_CMP_ENDPOINT_LIST] =

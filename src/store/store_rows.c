@@ -431,6 +431,8 @@ static const struct field cmp_endpoint_fields[] = {
     TEXT_AS("settings", settings, "{}"),
     INT64(created),
     INT64(updated),
+    TEXT(key_id),
+    TEXT(cert_serial),
 };
 #undef REC
 const struct row_type row_cmp_endpoint =

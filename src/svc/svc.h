@@ -1092,6 +1092,14 @@ int svc_cmp_endpoint_list(struct svc *s, const char *tenant, struct cmp_endpoint
  */
 json_t *svc_cmp_endpoint_json(const struct cmp_endpoint_rec *r);
 /*
+ * The endpoint's signature protection: a key in the signer (EC P-256) and
+ * its certificate from the endpoint's CA under CMP_PROTECTION_PROFILE, made
+ * when the endpoint is created (or at its first signed request) and filed in
+ * its row (r updated); audited cmp.protection.
+ */
+#define CMP_PROTECTION_PROFILE "tls-client"
+int svc_cmp_protection_ensure(struct svc *s, struct cmp_endpoint_rec *r, struct err *e);
+/*
  * A new shared secret of endpoint: ref (NULL: drawn, "cmp-<16 hex>"; else 1
  * to 64 of [A-Za-z0-9._-]) is the reference (senderKID) clients send;
  * options (NULL or an object) {"profiles": a subset of the endpoint's (none:

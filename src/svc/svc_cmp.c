@@ -52,9 +52,16 @@ struct cmp_call {
     char *txid_hex;
     char actor_id[CMP_ID_MAX + 80];
     struct actor actor;
-    char *mac_key;          /* MAC protection: the secret as the client has it (text) */
-    const char *protection; /* "mac" or "signature" */
-    int fail_bit;           /* an early refusal's PKIFailureInfo bit, or -1 */
+    char *mac_key;                /* MAC protection: the secret as the client has it (text) */
+    X509 *signer;                 /* signature protection: the requester's certificate ... */
+    struct cert_rec *signer_rec;  /* ... and its record (this tenant's, not revoked) */
+    EVP_PKEY *prot_key;           /* the endpoint's protection key (a remote key) ... */
+    X509 *prot_cert;              /* ... its certificate ... */
+    STACK_OF(X509) * prot_chain;  /* ... and the CA's chain */
+    const char *protection;       /* "mac" or "signature" */
+    int fail_bit;                 /* an early refusal's PKIFailureInfo bit, or -1 */
+    const unsigned char *req_der; /* the request as it came */
+    size_t req_len;
     char why[256];
 };
 
@@ -68,6 +75,11 @@ static void call_clear(struct cmp_call *c)
         secure_zero(c->mac_key, strlen(c->mac_key));
     free(c->mac_key);
     free(c->txid_hex);
+    X509_free(c->signer);
+    cert_rec_free(c->signer_rec);
+    EVP_PKEY_free(c->prot_key);
+    X509_free(c->prot_cert);
+    sk_X509_pop_free(c->prot_chain, X509_free);
 }
 
 /* Refuses the request with fail_bit (why: the statusString); returns -1 for the caller's flow. */
@@ -255,6 +267,122 @@ static int transaction_check(struct cmp_call *c, OSSL_CMP_CTX *ctx, struct err *
     return rc;
 }
 
+static STACK_OF(X509) * ca_chain(struct cmp_call *c, struct err *e);
+
+/* The certificate of tenant's CA name (NULL with e set). */
+static X509 *ca_cert(struct cmp_call *c, const char *name, struct err *e)
+{
+    struct store_tx *tx = store_begin_read(c->s->store, e);
+    struct ca_rec *ca = NULL;
+    X509 *x = NULL;
+
+    if (tx != NULL && store_ca_get(tx, c->tenant, name, &ca, e) == 0 && ca->cert_der != NULL)
+        x = svc_der_to_x509(ca->cert_der, ca->cert_len, e);
+    store_rollback(tx);
+    ca_rec_free(ca);
+    return x;
+}
+
+/* Whether cert chains to one of the endpoint's client CAs (its own CA if it names none). */
+static int signer_trusted(struct cmp_call *c, X509 *cert, struct err *e)
+{
+    X509_STORE *store = X509_STORE_new();
+    X509_STORE_CTX *vctx = X509_STORE_CTX_new();
+    int ok = store != NULL && vctx != NULL;
+
+    for (int i = 0; ok && i < (c->st.nclient_cas ? c->st.nclient_cas : 1); i++) {
+        X509 *ca = ca_cert(c, c->st.nclient_cas ? c->st.client_cas[i] : c->ep->ca, e);
+
+        ok = ca != NULL && X509_STORE_add_cert(store, ca) == 1;
+        X509_free(ca);
+    }
+    if (ok) {
+        X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
+        ok = X509_STORE_CTX_init(vctx, store, cert, NULL) == 1 && X509_verify_cert(vctx) == 1;
+    }
+    X509_STORE_CTX_free(vctx);
+    X509_STORE_free(store);
+    ERR_clear_error();
+    return ok;
+}
+
+/* The endpoint's protection key and certificate in ctx: answers to signed requests are signed. */
+static int protection_sign(struct cmp_call *c, OSSL_CMP_CTX *ctx, struct err *e)
+{
+    struct store_tx *tx;
+    struct cert_rec *r = NULL;
+    X509 *plain;
+    int rc;
+
+    if (svc_cmp_protection_ensure(c->s, c->ep, e) != 0 ||
+        (c->prot_key = svc_key(c->s, c->tenant, c->ep->key_id, e)) == NULL ||
+        (tx = store_begin_read(c->s->store, e)) == NULL)
+        return -1;
+    rc = store_cert_get(tx, c->tenant, c->ep->cert_serial, &r, e);
+    store_rollback(tx);
+    plain = rc == 0 ? svc_der_to_x509(r->der, r->der_len, e) : NULL;
+    cert_rec_free(r);
+    /* OpenSSL checks the key against the certificate: a copy whose key is the remote one. */
+    c->prot_cert = plain ? signer_key_cert(c->prot_key, plain, e) : NULL;
+    X509_free(plain);
+    if (c->prot_cert == NULL || (c->prot_chain = ca_chain(c, e)) == NULL)
+        return -1;
+    /* OpenSSL answers unprotected; cmp_sign signs the answer (svc_cmp_answer). */
+    if (OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_UNPROTECTED_SEND, 1) != 1 ||
+        OSSL_CMP_CTX_set1_subjectName(ctx, X509_get_subject_name(c->prot_cert)) != 1)
+        return err_ossl(e, ERR_INTERNAL, "CMP: cannot set the protection");
+    return 0;
+}
+
+/*
+ * Signature protection (RFC 9483 section 3.2): the first extraCert signs;
+ * it must verify the message, chain to a client CA of the endpoint, be a
+ * certificate of this tenant and not revoked.  The requester is then the one
+ * who requested that certificate.
+ */
+static int signature_use(struct cmp_call *c, OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *msg,
+                         struct err *e)
+{
+    const unsigned char *q = c->peek.first_cert_der;
+    struct store_tx *tx;
+    char *serial;
+    int rc;
+
+    if (q == NULL || (c->signer = d2i_X509(NULL, &q, (long)c->peek.first_cert_der_len)) == NULL)
+        return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK,
+                      "extraCerts: the protection certificate first (RFC 9483 section 3.3)");
+    if (OSSL_CMP_CTX_set1_srvCert(ctx, c->signer) != 1 || OSSL_CMP_validate_msg(ctx, msg) != 1) {
+        ERR_clear_error();
+        return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "the signature does not verify");
+    }
+    if (!signer_trusted(c, c->signer, e))
+        return refuse(c, CMP_FAIL_SIGNER_NOT_TRUSTED,
+                      "the protection certificate is not of a CA this endpoint trusts");
+    serial = serial_hex(X509_get0_serialNumber(c->signer));
+    if ((tx = store_begin_read(c->s->store, e)) == NULL) {
+        free(serial);
+        return -1;
+    }
+    rc = store_cert_get(tx, c->tenant, serial, &c->signer_rec, e);
+    store_rollback(tx);
+    snprintf(c->ref, sizeof(c->ref), "cert:%.56s", serial);
+    free(serial);
+    if (rc != 0)
+        return e->kind == ERR_NOT_FOUND
+                   ? refuse(c, CMP_FAIL_SIGNER_NOT_TRUSTED, "the protection certificate is unknown")
+                   : -1;
+    if (strcmp(c->signer_rec->status, "good") != 0)
+        return refuse(c, CMP_FAIL_CERT_REVOKED, "the protection certificate is %s",
+                      c->signer_rec->status);
+    snprintf(c->actor_id, sizeof(c->actor_id), "cmp:%s:%s", c->ep->name, c->ref);
+    c->actor = (struct actor){.id = c->actor_id,
+                              .principal =
+                                  c->signer_rec->requester ? c->signer_rec->requester : c->actor_id,
+                              .roles = requester_role,
+                              .nroles = 1};
+    return protection_sign(c, ctx, e);
+}
+
 /* The protection: of a kind the endpoint takes, and (MAC) with a secret that verifies. */
 static int protection_check(struct cmp_call *c, OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *msg,
                             struct err *e)
@@ -272,8 +400,13 @@ static int protection_check(struct cmp_call *c, OSSL_CMP_CTX *ctx, const OSSL_CM
         }
         return 0;
     }
-    if (c->peek.protection == CMP_PROT_SIG)
-        return refuse(c, CMP_FAIL_BAD_ALG, "signature protection is not served yet");
+    if (c->peek.protection == CMP_PROT_SIG) {
+        c->protection = "signature";
+        if (!(c->st.protection & CMP_PROTECTION_SIGNATURE))
+            return refuse(c, CMP_FAIL_WRONG_INTEGRITY,
+                          "this endpoint takes no signature-protected requests");
+        return signature_use(c, ctx, msg, e);
+    }
     return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK,
                   "a request must be protected (PasswordBasedMac or a signature)");
 }
@@ -441,6 +574,29 @@ static OSSL_CMP_PKISI *issued(struct cmp_call *c, const struct svc_outcome *out,
     return OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_accepted, 0, NULL);
 }
 
+/*
+ * A kur (RFC 9483 section 4.1.3) updates the certificate that signs it: an
+ * oldCertID, if given, must name it; op becomes its renewal.
+ */
+static int kur_check(struct cmp_call *c, const OSSL_CRMF_MSG *crm, struct svc_op *op, struct err *e)
+{
+    const OSSL_CRMF_CERTID *old = crm ? OSSL_CRMF_MSG_get0_regCtrl_oldCertID(crm) : NULL;
+
+    if (c->signer == NULL)
+        return err_setc(e, ERR_FORBIDDEN, "", "kur: signed by the certificate it updates");
+    if (old != NULL &&
+        (ASN1_INTEGER_cmp(OSSL_CRMF_CERTID_get0_serialNumber(old),
+                          X509_get0_serialNumber(c->signer)) != 0 ||
+         X509_NAME_cmp(OSSL_CRMF_CERTID_get0_issuer(old), X509_get_issuer_name(c->signer)) != 0))
+        return err_setc(e, ERR_FORBIDDEN, "",
+                        "kur: oldCertID is not the certificate that signs the request");
+    op->kind = SVC_OP_CERT_RENEW;
+    op->serial = c->signer_rec->serial;
+    op->ca = NULL;
+    op->profile = NULL;
+    return 0;
+}
+
 static OSSL_CMP_PKISI *cert_request_cb(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *req,
                                        int cert_req_id, const OSSL_CRMF_MSG *crm,
                                        const X509_REQ *p10cr, X509 **cert_out,
@@ -459,7 +615,10 @@ static OSSL_CMP_PKISI *cert_request_cb(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG
         return OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_rejection,
                                        1 << OSSL_CMP_PKIFAILUREINFO_badDataFormat, NULL);
     op.csr = text;
-    if (svc_submit(c->s, &c->actor, c->tenant, &op, NULL, &out, &e) != 0) {
+    if (c->peek.body == CMP_BODY_KUR && kur_check(c, crm, &op, &e) != 0) {
+        transaction_settle(c, "cmp.refused", "rejected", NULL, NULL, NULL, 0, NULL);
+        si = OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_rejection, 1 << fail_bit_of(&e), e.msg);
+    } else if (svc_submit(c->s, &c->actor, c->tenant, &op, NULL, &out, &e) != 0) {
         transaction_settle(c, "cmp.refused", "rejected", NULL, NULL, NULL, 0, NULL);
         si = OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_rejection, 1 << fail_bit_of(&e), e.msg);
     } else if (out.pending) {
@@ -529,8 +688,10 @@ static int certconf_answer(struct cmp_call *c, const unsigned char *req, size_t 
     if (transaction_settle(c, "cmp.confirm", cc.rejected ? "rejected" : "confirmed", NULL, NULL,
                            NULL, 0, e) != 0)
         goto out;
-    rc = cmp_pkiconf_new(&c->peek, (const unsigned char *)c->mac_key, strlen(c->mac_key), c->ref,
-                         out, out_len, e);
+    rc = c->mac_key != NULL ? cmp_pkiconf_new(&c->peek, (const unsigned char *)c->mac_key,
+                                              strlen(c->mac_key), c->ref, out, out_len, e)
+                            : cmp_pkiconf_signed(&c->peek, c->prot_key, c->prot_cert, c->prot_chain,
+                                                 out, out_len, e);
 out:
     cmp_transaction_rec_free(r);
     free(hex);
@@ -561,6 +722,87 @@ static void error_cb(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *req,
     }
     store_rollback(tx);
     cmp_transaction_rec_free(r);
+}
+
+/* ---- rr and genm ------------------------------------------------------------------- */
+
+static OSSL_CMP_PKISI *rejection(int fail_bit, const char *text)
+{
+    return OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_rejection, 1 << fail_bit, text);
+}
+
+/*
+ * rr (RFC 9483 section 4.2): signed by the certificate it revokes, with the
+ * reason its crlEntryDetails name; revoked through the door, as vouchd on
+ * behalf of that certificate (a requester may not revoke through the REST
+ * API; proving the key is what RFC 9483 asks).
+ */
+static OSSL_CMP_PKISI *rr_cb(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *req,
+                             const X509_NAME *issuer, const ASN1_INTEGER *serial)
+{
+    struct cmp_call *c = OSSL_CMP_SRV_CTX_get0_custom_ctx(srv);
+    struct actor a = {.id = c->actor_id};
+    struct svc_op op = {.kind = SVC_OP_CERT_REVOKE};
+    struct svc_outcome out = {0};
+    OSSL_CMP_PKISI *si;
+    struct err e;
+    int reason, done = 0;
+
+    (void)req;
+    if (c->signer == NULL)
+        si = rejection(CMP_FAIL_NOT_AUTHORIZED, "rr: signed by the certificate it revokes");
+    else if (issuer == NULL || serial == NULL ||
+             ASN1_INTEGER_cmp(serial, X509_get0_serialNumber(c->signer)) != 0 ||
+             X509_NAME_cmp(issuer, X509_get_issuer_name(c->signer)) != 0)
+        si = rejection(CMP_FAIL_BAD_CERT_ID, "rr: the certificate must be the one that signs");
+    else if ((reason = cmp_rr_reason(c->req_der, c->req_len, &e)) < 0)
+        si = rejection(CMP_FAIL_BAD_REQUEST, e.msg);
+    else {
+        op.serial = c->signer_rec->serial;
+        op.reason = reason;
+        if (svc_submit(c->s, &a, c->tenant, &op, NULL, &out, &e) != 0)
+            si = rejection(fail_bit_of(&e), e.msg);
+        else if (out.pending)
+            si = rejection(CMP_FAIL_NOT_AUTHORIZED, "the revocation waits for approval");
+        else {
+            si = OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_accepted, 0, NULL);
+            done = 1;
+        }
+        svc_outcome_clear(&out);
+    }
+    transaction_settle(c, "cmp.revoke", done ? "revoked" : "rejected",
+                       c->signer_rec ? c->signer_rec->serial : NULL, NULL, NULL, 0, NULL);
+    return si;
+}
+
+/* genm (RFC 9483 section 4.3): CA certificates; other info types answered without a value. */
+static int genm_cb(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *req,
+                   const STACK_OF(OSSL_CMP_ITAV) * in, STACK_OF(OSSL_CMP_ITAV) * *out)
+{
+    struct cmp_call *c = OSSL_CMP_SRV_CTX_get0_custom_ctx(srv);
+    STACK_OF(X509) *chain = ca_chain(c, NULL);
+    int n = sk_OSSL_CMP_ITAV_num(in), ok = chain != NULL;
+
+    (void)req;
+    *out = ok ? sk_OSSL_CMP_ITAV_new_null() : NULL;
+    ok = *out != NULL;
+    for (int i = 0; ok && i < (n > 0 ? n : 1); i++) {
+        ASN1_OBJECT *type = n > 0 ? OSSL_CMP_ITAV_get0_type(sk_OSSL_CMP_ITAV_value(in, i)) : NULL;
+        OSSL_CMP_ITAV *itav = type == NULL || OBJ_obj2nid(type) == NID_id_it_caCerts
+                                  ? cmp_ca_certs_itav(chain)
+                                  : OSSL_CMP_ITAV_create(OBJ_dup(type), NULL);
+
+        ok = itav != NULL && sk_OSSL_CMP_ITAV_push(*out, itav) > 0;
+        if (!ok)
+            OSSL_CMP_ITAV_free(itav);
+    }
+    sk_X509_pop_free(chain, X509_free);
+    if (!ok && *out != NULL) {
+        sk_OSSL_CMP_ITAV_pop_free(*out, OSSL_CMP_ITAV_free);
+        *out = NULL;
+    }
+    transaction_settle(c, "cmp.genm", ok ? "done" : "rejected", NULL, NULL, NULL, 0, NULL);
+    return ok;
 }
 
 /* ---- the server ---------------------------------------------------------------------- */
@@ -612,7 +854,7 @@ static OSSL_CMP_SRV_CTX *server_new(struct cmp_call *c)
     OSSL_CMP_CTX *ctx = srv ? OSSL_CMP_SRV_CTX_get0_cmp_ctx(srv) : NULL;
 
     if (ctx == NULL ||
-        OSSL_CMP_SRV_CTX_init(srv, c, cert_request_cb, NULL, NULL, error_cb, NULL, NULL) != 1 ||
+        OSSL_CMP_SRV_CTX_init(srv, c, cert_request_cb, rr_cb, genm_cb, error_cb, NULL, NULL) != 1 ||
         OSSL_CMP_SRV_CTX_set_grant_implicit_confirm(srv, c->st.implicit_confirm) != 1 ||
         OSSL_CMP_SRV_CTX_set_accept_raverified(srv, 0) != 1 ||
         OSSL_CMP_SRV_CTX_set_accept_unprotected(srv, 0) != 1 ||
@@ -639,7 +881,8 @@ static int refusal_answer(struct cmp_call *c, unsigned char **out, size_t *len, 
 int svc_cmp_answer(struct svc *s, const char *label, const unsigned char *req, size_t len,
                    unsigned char **out, size_t *out_len, struct err *e)
 {
-    struct cmp_call c = {.s = s, .fail_bit = -1, .protection = "none"};
+    struct cmp_call c = {
+        .s = s, .fail_bit = -1, .protection = "none", .req_der = req, .req_len = len};
     char tenant[64];
     OSSL_CMP_SRV_CTX *srv = NULL;
     OSSL_CMP_MSG *msg = NULL, *rsp = NULL;
@@ -683,6 +926,13 @@ int svc_cmp_answer(struct svc *s, const char *label, const unsigned char *req, s
         goto out;
     }
     rc = msg_der(rsp, out, out_len, e);
+    if (rc == 0 && c.prot_key != NULL) {
+        unsigned char *unsigned_der = *out;
+
+        rc = cmp_sign(unsigned_der, *out_len, c.prot_key, c.prot_cert, c.prot_chain, out, out_len,
+                      e);
+        free(unsigned_der);
+    }
 out:
     ERR_clear_error();
     OSSL_CMP_MSG_free(rsp);

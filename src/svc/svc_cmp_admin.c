@@ -292,7 +292,85 @@ static struct cmp_endpoint_rec *endpoint_copy(const struct cmp_endpoint_rec *r)
     c->settings = xstrdup(r->settings);
     c->created = r->created;
     c->updated = r->updated;
+    c->key_id = r->key_id ? xstrdup(r->key_id) : NULL;
+    c->cert_serial = r->cert_serial ? xstrdup(r->cert_serial) : NULL;
     return c;
+}
+
+/* "<endpoint> CMP" as a subject's CN (at most 64 characters). */
+static X509_NAME *protection_subject(const char *endpoint)
+{
+    X509_NAME *name = X509_NAME_new();
+    char cn[65];
+
+    snprintf(cn, sizeof(cn), "%s CMP", endpoint);
+    if (name != NULL && X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                                   (const unsigned char *)cn, -1, -1, 0) != 1) {
+        X509_NAME_free(name);
+        name = NULL;
+    }
+    return name;
+}
+
+/*
+ * Makes the protection key (in the signer) and certificate (from the
+ * endpoint's CA) of endpoint r, and files them in its row; r updated.
+ */
+static int protection_make(struct svc *s, struct cmp_endpoint_rec *r, struct err *e)
+{
+    static const struct actor cmp_actor = {.id = "cmp"};
+    struct issue_params p = {.ca = r->ca, .profile = CMP_PROTECTION_PROFILE, .internal = 1};
+    struct cmp_endpoint_rec *cur = NULL;
+    struct cert_rec *issued = NULL;
+    struct store_tx *tx = NULL;
+    X509_NAME *subject = protection_subject(r->name);
+    EVP_PKEY *pub = NULL;
+    char *key_id = NULL;
+    int rc = -1;
+
+    if (subject == NULL)
+        return err_ossl(e, ERR_INTERNAL, "cmp: cannot make a subject");
+    if (signer_keygen(s->signer, r->tenant, KEY_EC_P256, &key_id, &pub, e) != 0 ||
+        svc_issue_for_key(s, &cmp_actor, r->tenant, &p, subject, pub, "cmp.protection.issue",
+                          &issued, NULL, e) != 0 ||
+        (tx = store_begin(s->store, e)) == NULL ||
+        store_cmp_endpoint_get(tx, r->tenant, r->name, &cur, e) != 0)
+        goto out;
+    free(cur->key_id);
+    free(cur->cert_serial);
+    cur->key_id = xstrdup(key_id);
+    cur->cert_serial = xstrdup(issued->serial);
+    if (store_cmp_endpoint_update(tx, r->tenant, cur, e) != 0 ||
+        svc_audit_ok(tx, r->tenant, &cmp_actor, "cmp.protection", r->name, NULL, e) != 0)
+        goto out;
+    rc = store_commit(tx, e);
+    tx = NULL;
+    if (rc == 0) {
+        free(r->key_id);
+        free(r->cert_serial);
+        r->key_id = key_id;
+        r->cert_serial = xstrdup(issued->serial);
+        key_id = NULL;
+    }
+out:
+    store_rollback(tx);
+    if (rc != 0 && key_id != NULL) {
+        struct err ignored;
+        signer_delete(s->signer, r->tenant, key_id, &ignored);
+    }
+    free(key_id);
+    cmp_endpoint_rec_free(cur);
+    cert_rec_free(issued);
+    EVP_PKEY_free(pub);
+    X509_NAME_free(subject);
+    return rc;
+}
+
+int svc_cmp_protection_ensure(struct svc *s, struct cmp_endpoint_rec *r, struct err *e)
+{
+    if (r->key_id != NULL && r->cert_serial != NULL)
+        return 0;
+    return protection_make(s, r, e);
 }
 
 /* The checks of put that need no store. */
@@ -336,6 +414,8 @@ int svc_cmp_endpoint_put(struct svc *s, const struct actor *a, const char *tenan
     r.status = (char *)(status ? status : old ? old->status : "active");
     r.updated = time_now();
     r.created = old ? old->created : r.updated;
+    r.key_id = old ? old->key_id : NULL;
+    r.cert_serial = old ? old->cert_serial : NULL;
     /* What changes is checked: a CA disabled since may not block disabling its endpoint. */
     if (settings_make(old ? old->settings : NULL, body, &st, &r.settings, e) != 0 ||
         (ca != NULL && ca_usable(tx, tenant, "ca", ca, 1, e) != 0) ||
@@ -354,8 +434,16 @@ int svc_cmp_endpoint_put(struct svc *s, const struct actor *a, const char *tenan
         goto out;
     rc = store_commit(tx, e);
     tx = NULL;
-    if (rc == 0)
+    if (rc == 0) {
+        struct err pe;
+
         *out = endpoint_copy(&r);
+        /* Its signature protection's key and certificate, made now or at the first request. */
+        if ((st.protection & CMP_PROTECTION_SIGNATURE) &&
+            svc_cmp_protection_ensure(s, *out, &pe) != 0)
+            log_warn("tenant %s: CMP endpoint %s: no protection certificate yet: %s", tenant, name,
+                     pe.msg);
+    }
 out:
     store_rollback(tx);
     cmp_endpoint_rec_free(old);
@@ -402,8 +490,8 @@ json_t *svc_cmp_endpoint_json(const struct cmp_endpoint_rec *r)
     json_t *o, *settings = NULL, *stored;
     struct err e;
 
-    o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "name", r->name, "ca", r->ca, "status",
-                  r->status, "path",
+    o = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o, s:o}", "name", r->name, "ca", r->ca, "status",
+                  r->status, "protection_certificate", r->cert_serial, "path",
                   json_sprintf("/.well-known/cmp/p/%s" CMP_LABEL_SEP "%s", r->tenant, r->name),
                   "created", svc_time_json(r->created), "updated", svc_time_json(r->updated));
     stored = json_loads(r->settings ? r->settings : "", 0, NULL);

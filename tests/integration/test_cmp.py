@@ -157,7 +157,11 @@ def openssl_cmp(server, tmp_path, cmd, ref, secret, name, *extra, endpoint="plan
             "-path", f"/.well-known/cmp/p/default~{endpoint}", "-ref", ref,
             "-secret", f"pass:{secret}", "-recipient", "/CN=vouch", "-unprotected_errors",
             "-certout", str(cert), "-msg_timeout", "30", "-total_timeout", "60"]
-    if cmd == "p10cr":
+    if cmd in ("rr", "genm"):
+        args = [a for a in args if a not in ("-certout", str(cert))]
+    if cmd in ("rr", "genm"):
+        pass
+    elif cmd == "p10cr":
         csr = tmp_path / f"{name}.csr"
         subprocess.run(["openssl", "req", "-new", "-key", str(key), "-subj", f"/CN={name}",
                         "-out", str(csr), "-outform", "DER"], check=True, capture_output=True)
@@ -328,3 +332,150 @@ def test_a_certificate_never_confirmed_is_revoked_after_the_grace(server, endpoi
     assert transaction_status(server, rec["serial"]) == "revoked"
     assert [e for e in events(server, "cmp.unconfirmed") if e["object"] == rec["serial"]]
     assert server.api("GET", f"/certificates/{rec['serial']}")["reason"] == "cessationOfOperation"
+
+
+# ---- signature protection, kur ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def trusted(server, tmp_path_factory):
+    """The tenant's CA certificates as PEM (what a client trusts for the server's signature)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+    pem = b""
+    for ca in ("issuing", "root"):
+        r = server.request("GET", f"/ca/default/{ca}.crt", token=None, base=server.public_url)
+        assert r.status == 200
+        cert = x509.load_der_x509_certificate(r.body) if r.body[:1] == b"\x30" else \
+            x509.load_pem_x509_certificate(r.body)
+        pem += cert.public_bytes(Encoding.PEM)
+    path = tmp_path_factory.mktemp("trusted") / "cas.pem"
+    path.write_bytes(pem)
+    return path
+
+
+def openssl_cmp_signed(server, tmp_path, cmd, cert, key, trusted, name, *extra):
+    """`openssl cmp -cmd <cmd>` protected with the signature of cert/key; trusts the tenant's
+    CAs for the server's own signature."""
+    out = tmp_path / f"{name}.crt"
+    args = ["openssl", "cmp", "-cmd", cmd, "-server", server.public_url.split("//", 1)[1],
+            "-path", "/.well-known/cmp/p/default~plant", "-cert", str(cert), "-key", str(key),
+            "-trusted", str(trusted), "-unprotected_errors", "-certout", str(out),
+            "-msg_timeout", "30", "-total_timeout", "60"]
+    if cmd in ("cr", "kur"):
+        new_key = tmp_path / f"{name}.key"
+        subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-out", str(new_key)], check=True,
+                       capture_output=True)
+        args += ["-newkey", str(new_key)]
+        if cmd == "cr":
+            args += ["-subject", f"/CN={name}"]
+    p = subprocess.run(args + list(extra), capture_output=True, text=True, timeout=90)
+    return p, out
+
+
+@pytest.fixture(scope="module")
+def device(server, endpoint, tmp_path_factory):
+    """A device certificate enrolled with a shared secret: (cert path, key path, record)."""
+    d = tmp_path_factory.mktemp("device")
+    s = secret_new(server, reference="device-boot")
+    p, path = openssl_cmp(server, d, "ir", "device-boot", s["secret"], "boot-device",
+                          "-implicit_confirm")
+    assert p.returncode == 0, p.stderr
+    cert, rec = issued(server, path)
+    return path, d / "boot-device.key", rec
+
+
+def test_a_request_signed_by_a_certificate_of_the_ca_gets_a_signed_answer(
+        server, endpoint, trusted, device, tmp_path):
+    cert, key, rec = device
+    assert endpoint["protection_certificate"]
+    p, out = openssl_cmp_signed(server, tmp_path, "cr", cert, key, trusted, "signed-cr")
+    assert p.returncode == 0, p.stdout + p.stderr
+    new, new_rec = issued(server, out)
+    assert "signed-cr" in new_rec["subject"]
+    assert transaction_status(server, new_rec["serial"]) == "confirmed"  # certConf, pkiConf signed
+    ev = [e for e in events(server, "cmp.issue") if e["object"] == new_rec["serial"]][0]
+    assert ev["detail"]["protection"] == "signature"
+    assert ev["detail"]["reference"] == "cert:" + rec["serial"]
+
+
+def test_kur_signed_by_the_certificate_renews_it(server, endpoint, trusted, device, tmp_path):
+    cert, key, rec = device
+    p, out = openssl_cmp_signed(server, tmp_path, "kur", cert, key, trusted, "kur-device",
+                                "-oldcert", str(cert))
+    assert p.returncode == 0, p.stdout + p.stderr
+    new, new_rec = issued(server, out)
+    assert new_rec["renewed_from"] == rec["serial"]
+    assert new_rec["subject"] == rec["subject"]
+
+
+def test_kur_with_a_shared_secret_is_refused(server, endpoint, tmp_path, device):
+    cert, key, rec = device
+    s = secret_new(server, reference="kur-mac")
+    p, path = openssl_cmp(server, tmp_path, "kur", "kur-mac", s["secret"], "kur-mac-device",
+                          "-oldcert", str(cert))
+    assert p.returncode != 0 and "notAuthorized" in p.stdout + p.stderr, p.stdout + p.stderr
+
+
+def test_a_revoked_or_foreign_signer_is_refused(server, endpoint, trusted, tmp_path):
+    s = secret_new(server, reference="to-be-revoked")
+    p, path = openssl_cmp(server, tmp_path, "ir", "to-be-revoked", s["secret"], "revoked-dev",
+                          "-implicit_confirm")
+    assert p.returncode == 0, p.stderr
+    cert, rec = issued(server, path)
+    server.api("POST", f"/certificates/{rec['serial']}/revoke", {"reason": "keyCompromise"})
+    p, out = openssl_cmp_signed(server, tmp_path, "cr", path, tmp_path / "revoked-dev.key",
+                                trusted, "after-revocation")
+    assert p.returncode != 0 and "certRevoked" in p.stdout + p.stderr, p.stdout + p.stderr
+    # a certificate of a CA of its own making: no CA of the endpoint issued it
+    def run(*args):
+        subprocess.run(list(args), check=True, capture_output=True)
+    cakey, cacert = tmp_path / "own-ca.key", tmp_path / "own-ca.crt"
+    key, csr, selfcert = tmp_path / "self.key", tmp_path / "self.csr", tmp_path / "self.crt"
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-keyout", str(cakey), "-subj", "/CN=Own CA", "-days", "1", "-out", str(cacert))
+    run("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-keyout", str(key), "-subj", "/CN=intruder", "-out", str(csr))
+    run("openssl", "x509", "-req", "-in", str(csr), "-CA", str(cacert), "-CAkey", str(cakey),
+        "-days", "1", "-out", str(selfcert))
+    p, out = openssl_cmp_signed(server, tmp_path, "cr", selfcert, key, trusted, "intruder")
+    assert p.returncode != 0 and "signerNotTrusted" in p.stdout + p.stderr, p.stdout + p.stderr
+
+
+def test_rr_signed_by_the_certificate_revokes_it_with_the_reason(server, endpoint, trusted,
+                                                                tmp_path):
+    s = secret_new(server, reference="rr-boot")
+    p, path = openssl_cmp(server, tmp_path, "ir", "rr-boot", s["secret"], "rr-device",
+                          "-implicit_confirm")
+    assert p.returncode == 0, p.stderr
+    cert, rec = issued(server, path)
+    p, _ = openssl_cmp_signed(server, tmp_path, "rr", path, tmp_path / "rr-device.key", trusted,
+                              "rr", "-oldcert", str(path), "-revreason", "1")
+    assert p.returncode == 0, p.stdout + p.stderr
+    after = server.api("GET", f"/certificates/{rec['serial']}")
+    assert after["status"] == "revoked" and after["reason"] == "keyCompromise"
+    assert [e for e in events(server, "cmp.revoke") if e["object"] == rec["serial"]]
+
+
+def test_rr_with_a_shared_secret_revokes_nothing(server, endpoint, tmp_path, device):
+    cert, key, rec = device
+    s = secret_new(server, reference="rr-mac")
+    p, _ = openssl_cmp(server, tmp_path, "rr", "rr-mac", s["secret"], "rr-mac", "-oldcert",
+                       str(cert))
+    assert p.returncode != 0 and "notAuthorized" in p.stdout + p.stderr, p.stdout + p.stderr
+    assert server.api("GET", f"/certificates/{rec['serial']}")["status"] == "good"
+
+
+def test_genm_answers_the_ca_certificates(server, endpoint, tmp_path):
+    s = secret_new(server, reference="genm-1")
+    p, _ = openssl_cmp(server, tmp_path, "genm", "genm-1", s["secret"], "genm",
+                       "-infotype", "caCerts", "-rspout", str(tmp_path / "genp.der"))
+    assert p.returncode == 0, p.stdout + p.stderr
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+    genp = (tmp_path / "genp.der").read_bytes()
+    r = server.request("GET", "/ca/default/issuing.crt", token=None, base=server.public_url)
+    ca = x509.load_der_x509_certificate(r.body) if r.body[:1] == b"\x30" else \
+        x509.load_pem_x509_certificate(r.body)
+    assert ca.public_bytes(Encoding.DER) in genp
+    assert b"\x2b\x06\x01\x05\x05\x07\x04\x11" in genp  # id-it-caCerts

@@ -980,3 +980,225 @@ OSSL_CMP_ITAV *cmp_ca_certs_itav(STACK_OF(X509) * certs)
         ASN1_TYPE_free(value);
     return itav;
 }
+
+/* ---- polling: pollRep, and the certificate response that ends it ------------------------- */
+
+/* PollRepContent's element (RFC 4210 §5.3.22) */
+typedef struct {
+    ASN1_INTEGER *cert_req_id;
+    ASN1_INTEGER *check_after;
+    STACK_OF(ASN1_UTF8STRING) * reason;
+} CMP_POLLREP;
+DEFINE_STACK_OF(CMP_POLLREP)
+
+typedef struct {
+    CMP_HDR *header;
+    STACK_OF(CMP_POLLREP) * body;
+} CMP_POLLREP_MSG;
+
+/* CertifiedKeyPair with its certificate (CertOrEncCert's certificate [0]) */
+typedef struct {
+    X509 *cert;
+} CMP_CKP;
+
+/* CertResponse (RFC 4210 §5.3.4) */
+typedef struct {
+    ASN1_INTEGER *cert_req_id;
+    CMP_SI *status;
+    CMP_CKP *ckp;
+    ASN1_OCTET_STRING *rsp_info;
+} CMP_CERTRESPONSE;
+DEFINE_STACK_OF(CMP_CERTRESPONSE)
+
+/* CertRepMessage */
+typedef struct {
+    STACK_OF(X509) * ca_pubs;
+    STACK_OF(CMP_CERTRESPONSE) * response;
+} CMP_CERTREP;
+
+/* A PKIMessage whose body is ip [1], cp [3] or kup [8], unprotected, with extraCerts */
+typedef struct {
+    CMP_HDR *header;
+    CMP_CERTREP *body;
+    ASN1_BIT_STRING *protection;
+    STACK_OF(X509) * extra_certs;
+} CMP_CERTREP_MSG;
+
+// clang-format off
+DECLARE_ASN1_FUNCTIONS(CMP_POLLREP)
+DECLARE_ASN1_FUNCTIONS(CMP_POLLREP_MSG)
+DECLARE_ASN1_FUNCTIONS(CMP_CKP)
+DECLARE_ASN1_FUNCTIONS(CMP_CERTRESPONSE)
+DECLARE_ASN1_FUNCTIONS(CMP_CERTREP)
+typedef CMP_CERTREP_MSG CMP_IP_MSG;
+typedef CMP_CERTREP_MSG CMP_CP_MSG;
+typedef CMP_CERTREP_MSG CMP_KUP_MSG;
+DECLARE_ASN1_FUNCTIONS(CMP_IP_MSG)
+DECLARE_ASN1_FUNCTIONS(CMP_CP_MSG)
+DECLARE_ASN1_FUNCTIONS(CMP_KUP_MSG)
+
+ASN1_SEQUENCE(CMP_POLLREP) = {
+    ASN1_SIMPLE(CMP_POLLREP, cert_req_id, ASN1_INTEGER),
+    ASN1_SIMPLE(CMP_POLLREP, check_after, ASN1_INTEGER),
+    ASN1_SEQUENCE_OF_OPT(CMP_POLLREP, reason, ASN1_UTF8STRING),
+} ASN1_SEQUENCE_END(CMP_POLLREP)
+IMPLEMENT_ASN1_FUNCTIONS(CMP_POLLREP)
+
+ASN1_SEQUENCE(CMP_POLLREP_MSG) = {
+    ASN1_SIMPLE(CMP_POLLREP_MSG, header, CMP_HDR),
+    ASN1_EXP_SEQUENCE_OF(CMP_POLLREP_MSG, body, CMP_POLLREP, 26),
+} ASN1_SEQUENCE_END(CMP_POLLREP_MSG)
+IMPLEMENT_ASN1_FUNCTIONS(CMP_POLLREP_MSG)
+
+ASN1_SEQUENCE(CMP_CKP) = {
+    ASN1_EXP(CMP_CKP, cert, X509, 0),
+} ASN1_SEQUENCE_END(CMP_CKP)
+IMPLEMENT_ASN1_FUNCTIONS(CMP_CKP)
+
+ASN1_SEQUENCE(CMP_CERTRESPONSE) = {
+    ASN1_SIMPLE(CMP_CERTRESPONSE, cert_req_id, ASN1_INTEGER),
+    ASN1_SIMPLE(CMP_CERTRESPONSE, status, CMP_SI),
+    ASN1_OPT(CMP_CERTRESPONSE, ckp, CMP_CKP),
+    ASN1_OPT(CMP_CERTRESPONSE, rsp_info, ASN1_OCTET_STRING),
+} ASN1_SEQUENCE_END(CMP_CERTRESPONSE)
+IMPLEMENT_ASN1_FUNCTIONS(CMP_CERTRESPONSE)
+
+ASN1_SEQUENCE(CMP_CERTREP) = {
+    ASN1_EXP_SEQUENCE_OF_OPT(CMP_CERTREP, ca_pubs, X509, 1),
+    ASN1_SEQUENCE_OF(CMP_CERTREP, response, CMP_CERTRESPONSE),
+} ASN1_SEQUENCE_END(CMP_CERTREP)
+IMPLEMENT_ASN1_FUNCTIONS(CMP_CERTREP)
+
+#define CERTREP_MSG(name, tag)                                                                 \
+    ASN1_SEQUENCE(name) = {                                                                    \
+        ASN1_SIMPLE(CMP_CERTREP_MSG, header, CMP_HDR),                                         \
+        ASN1_EXP(CMP_CERTREP_MSG, body, CMP_CERTREP, tag),                                     \
+        ASN1_EXP_OPT(CMP_CERTREP_MSG, protection, ASN1_BIT_STRING, 0),                         \
+        ASN1_EXP_SEQUENCE_OF_OPT(CMP_CERTREP_MSG, extra_certs, X509, 1),                       \
+    } ASN1_SEQUENCE_END_name(CMP_CERTREP_MSG, name)                                            \
+    IMPLEMENT_ASN1_FUNCTIONS(name)
+CERTREP_MSG(CMP_IP_MSG, 1)
+CERTREP_MSG(CMP_CP_MSG, 3)
+CERTREP_MSG(CMP_KUP_MSG, 8)
+    // clang-format on
+
+    /* DER of m (caller frees with free()). */
+    static int der_copy(unsigned char *der, int n, unsigned char **out, size_t *len, struct err *e)
+{
+    if (n <= 0)
+        return err_ossl(e, ERR_INTERNAL, "CMP: cannot encode a message");
+    *out = xmalloc((size_t)n);
+    memcpy(*out, der, (size_t)n);
+    *len = (size_t)n;
+    OPENSSL_free(der);
+    return 0;
+}
+
+int cmp_pollrep_new(const struct cmp_peek *req, long cert_req_id, long check_after,
+                    unsigned char **out, size_t *len, struct err *e)
+{
+    CMP_POLLREP_MSG *m = CMP_POLLREP_MSG_new();
+    CMP_POLLREP *p = CMP_POLLREP_new();
+    unsigned char *der = NULL;
+    int n = -1;
+
+    if (m != NULL && p != NULL && ASN1_INTEGER_set(p->cert_req_id, cert_req_id) == 1 &&
+        ASN1_INTEGER_set(p->check_after, check_after) == 1 && sk_CMP_POLLREP_push(m->body, p) > 0) {
+        p = NULL;
+        CMP_HDR_free(m->header);
+        if ((m->header = answer_header(req)) != NULL)
+            n = i2d_CMP_POLLREP_MSG(m, &der);
+    }
+    CMP_POLLREP_free(p);
+    CMP_POLLREP_MSG_free(m);
+    return der_copy(der, n, out, len, e);
+}
+
+/* One CertResponse: accepted, with cert. */
+static CMP_CERTRESPONSE *cert_response(long cert_req_id, X509 *cert)
+{
+    CMP_CERTRESPONSE *r = CMP_CERTRESPONSE_new();
+
+    if (r == NULL || ASN1_INTEGER_set(r->cert_req_id, cert_req_id) != 1 ||
+        ASN1_INTEGER_set(r->status->status, 0) != 1 || (r->ckp = CMP_CKP_new()) == NULL ||
+        X509_up_ref(cert) != 1) {
+        CMP_CERTRESPONSE_free(r);
+        return NULL;
+    }
+    X509_free(r->ckp->cert);
+    r->ckp->cert = cert;
+    return r;
+}
+
+/* A new stack of the certificates of sk, each referenced once more; NULL for none. */
+static STACK_OF(X509) * certs_dup(STACK_OF(X509) * sk)
+{
+    STACK_OF(X509) *copy = sk_X509_num(sk) > 0 ? sk_X509_new_null() : NULL;
+
+    for (int i = 0; copy != NULL && i < sk_X509_num(sk); i++)
+        if (X509_up_ref(sk_X509_value(sk, i)) != 1 ||
+            sk_X509_push(copy, sk_X509_value(sk, i)) <= 0) {
+            sk_X509_pop_free(copy, X509_free);
+            return NULL;
+        }
+    return copy;
+}
+
+int cmp_certrep_new(const struct cmp_peek *req, int body, long cert_req_id, X509 *cert,
+                    STACK_OF(X509) * extra, STACK_OF(X509) * ca_pubs, unsigned char **out,
+                    size_t *len, struct err *e)
+{
+    CMP_CERTREP_MSG *m = (CMP_CERTREP_MSG *)CMP_IP_MSG_new();
+    CMP_CERTRESPONSE *r = cert_response(cert_req_id, cert);
+    unsigned char *der = NULL;
+    int n = -1;
+
+    if (m != NULL && r != NULL && sk_CMP_CERTRESPONSE_push(m->body->response, r) > 0) {
+        r = NULL;
+        CMP_HDR_free(m->header);
+        m->body->ca_pubs = certs_dup(ca_pubs);
+        m->extra_certs = certs_dup(extra);
+        if ((m->header = answer_header(req)) != NULL)
+            n = body == 1   ? i2d_CMP_IP_MSG(m, &der)
+                : body == 3 ? i2d_CMP_CP_MSG(m, &der)
+                : body == 8 ? i2d_CMP_KUP_MSG(m, &der)
+                            : -1;
+    }
+    CMP_CERTRESPONSE_free(r);
+    CMP_IP_MSG_free(m);
+    return der_copy(der, n, out, len, e);
+}
+
+int cmp_mac(const unsigned char *der, size_t len, const unsigned char *secret, size_t secret_len,
+            const char *ref, unsigned char **out, size_t *out_len, struct err *e)
+{
+    const unsigned char *q = der;
+    CMP_MSG_CERTS *m = len <= INT_MAX ? d2i_CMP_MSG_CERTS(NULL, &q, (long)len) : NULL;
+    OSSL_CRMF_PBMPARAMETER *params = NULL;
+    CMP_PART_ANY part;
+    unsigned char *enc = NULL, *mac = NULL, *pp = NULL;
+    size_t mac_len = 0;
+    int n = -1, ppn;
+
+    if (m != NULL && m->protection == NULL && m->header->protection_alg == NULL &&
+        (m->header->protection_alg = pbm_alg(&params)) != NULL &&
+        (m->header->sender_kid = ASN1_OCTET_STRING_new()) != NULL &&
+        ASN1_OCTET_STRING_set(m->header->sender_kid, (const unsigned char *)ref,
+                              (int)strlen(ref)) == 1) {
+        part = (CMP_PART_ANY){m->header, m->body};
+        if ((ppn = i2d_CMP_PART_ANY(&part, &pp)) > 0 &&
+            OSSL_CRMF_pbm_new(NULL, NULL, params, pp, (size_t)ppn, secret, secret_len, &mac,
+                              &mac_len) == 1 &&
+            (m->protection = ASN1_BIT_STRING_new()) != NULL &&
+            ASN1_BIT_STRING_set(m->protection, mac, (int)mac_len) == 1) {
+            m->protection->flags &= ~0x07;
+            m->protection->flags |= ASN1_STRING_FLAG_BITS_LEFT;
+            n = i2d_CMP_MSG_CERTS(m, &enc);
+        }
+    }
+    OSSL_CRMF_PBMPARAMETER_free(params);
+    OPENSSL_free(pp);
+    OPENSSL_free(mac);
+    CMP_MSG_CERTS_free(m);
+    return der_copy(enc, n, out, out_len, e);
+}

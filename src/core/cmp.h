@@ -159,6 +159,21 @@ int cmp_rr_reason(const unsigned char *der, size_t len, struct err *e);
 /* An id-it-caCerts InfoTypeAndValue holding certs (RFC 9483 §4.3.1); NULL on failure. */
 OSSL_CMP_ITAV *cmp_ca_certs_itav(STACK_OF(X509) * certs);
 
+/* An unprotected pollRep (RFC 4210 §5.3.22) answering req's pollReq. */
+int cmp_pollrep_new(const struct cmp_peek *req, long cert_req_id, long check_after,
+                    unsigned char **out, size_t *len, struct err *e);
+/*
+ * An unprotected ip (body 1), cp (3) or kup (8) answering req, accepting
+ * cert for cert_req_id, extra (may be NULL) as extraCerts and ca_pubs (may
+ * be NULL) as caPubs: the answer to a pollReq once the request is issued.
+ */
+int cmp_certrep_new(const struct cmp_peek *req, int body, long cert_req_id, X509 *cert,
+                    STACK_OF(X509) * extra, STACK_OF(X509) * ca_pubs, unsigned char **out,
+                    size_t *len, struct err *e);
+/* Protects the unprotected PKIMessage der with PasswordBasedMac under secret, senderKID ref. */
+int cmp_mac(const unsigned char *der, size_t len, const unsigned char *secret, size_t secret_len,
+            const char *ref, unsigned char **out, size_t *out_len, struct err *e);
+
 /* The status of a PKIStatusInfo in DER (OpenSSL 3.0 exports no getter); -1 if it does not read. */
 int cmp_status_of(const unsigned char *der, size_t len);
 

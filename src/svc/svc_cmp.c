@@ -32,6 +32,7 @@
 #include "lib/log.h"
 
 #define NONCE_KEEP_SECONDS 86400 /* a senderNonce is remembered this long */
+#define CMP_POLL_SECONDS   1     /* checkAfter while a request waits for approval */
 
 static const char *const requester_role[] = {"requester"};
 
@@ -60,6 +61,7 @@ struct cmp_call {
     STACK_OF(X509) * prot_chain;  /* ... and the CA's chain */
     const char *protection;       /* "mac" or "signature" */
     int fail_bit;                 /* an early refusal's PKIFailureInfo bit, or -1 */
+    const char *settle_message;   /* what transaction_settle files as the row's message */
     const unsigned char *req_der; /* the request as it came */
     size_t req_len;
     char why[256];
@@ -514,6 +516,10 @@ static int transaction_settle(struct cmp_call *c, const char *what, const char *
         free(r->request);
         r->request = xstrdup(request);
     }
+    if (c->settle_message != NULL) {
+        free(r->message);
+        r->message = xstrdup(c->settle_message);
+    }
     r->updated = time_now();
     r->expires = strcmp(status, "waiting") == 0 ? r->updated + c->st.confirm_seconds : 0;
     if (store_cmp_transaction_update(tx, c->tenant, r, e) != 0)
@@ -622,10 +628,13 @@ static OSSL_CMP_PKISI *cert_request_cb(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG
         transaction_settle(c, "cmp.refused", "rejected", NULL, NULL, NULL, 0, NULL);
         si = OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_rejection, 1 << fail_bit_of(&e), e.msg);
     } else if (out.pending) {
+        /* The answer's body kind, for the pollReq that finds the request issued. */
+        c->settle_message = c->peek.body == CMP_BODY_IR    ? "1"
+                            : c->peek.body == CMP_BODY_KUR ? "8"
+                                                           : "3";
         transaction_settle(c, "cmp.pending", "pending", NULL, NULL, out.request->id, 1, NULL);
-        si = OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_rejection,
-                                     1 << OSSL_CMP_PKIFAILUREINFO_notAuthorized,
-                                     "waiting for approval: polling is not served yet");
+        c->settle_message = NULL;
+        si = OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_waiting, 0, "waiting for approval");
     } else {
         si = issued(c, &out, cert_out, chain_out, ca_pubs);
     }
@@ -695,6 +704,101 @@ static int certconf_answer(struct cmp_call *c, const unsigned char *req, size_t 
 out:
     cmp_transaction_rec_free(r);
     free(hex);
+    return rc;
+}
+
+/* Protects an answer vouch made: as the request was (MAC or the endpoint's signature). */
+static int answer_protect(struct cmp_call *c, unsigned char *der, size_t len, unsigned char **out,
+                          size_t *out_len, struct err *e)
+{
+    int rc = c->mac_key != NULL
+                 ? cmp_mac(der, len, (const unsigned char *)c->mac_key, strlen(c->mac_key), c->ref,
+                           out, out_len, e)
+                 : cmp_sign(der, len, c->prot_key, c->prot_cert, c->prot_chain, out, out_len, e);
+
+    free(der);
+    return rc;
+}
+
+/* The certificate response that ends polling: the request was approved and issued serial. */
+static int polled_issued(struct cmp_call *c, const struct cmp_transaction_rec *r,
+                         const char *serial, unsigned char **out, size_t *out_len, struct err *e)
+{
+    struct store_tx *tx = store_begin_read(c->s->store, e);
+    struct cert_rec *rec = NULL;
+    STACK_OF(X509) *chain = NULL;
+    X509 *cert = NULL;
+    unsigned char *der = NULL;
+    size_t len = 0;
+    char *hash = NULL;
+    int rc = -1, body = r->message ? atoi(r->message) : 3;
+
+    if (tx == NULL)
+        return -1;
+    if (store_cert_get(tx, c->tenant, serial, &rec, e) != 0 ||
+        (cert = svc_der_to_x509(rec->der, rec->der_len, e)) == NULL ||
+        (chain = ca_chain(c, e)) == NULL || (hash = cert_hash_hex(cert)) == NULL)
+        goto out;
+    store_rollback(tx);
+    tx = NULL;
+    /* Not implicitly confirmed: the client confirms what it got after polling. */
+    if (transaction_settle(c, "cmp.issue", "waiting", serial, hash, NULL, 0, e) != 0 ||
+        cmp_certrep_new(&c->peek, body, 0, cert, chain, NULL, &der, &len, e) != 0)
+        goto out;
+    rc = answer_protect(c, der, len, out, out_len, e);
+out:
+    store_rollback(tx);
+    cert_rec_free(rec);
+    X509_free(cert);
+    sk_X509_pop_free(chain, X509_free);
+    free(hash);
+    return rc;
+}
+
+/*
+ * pollReq (RFC 4210 §5.3.22), answered here (OpenSSL 3.0's server keeps
+ * polling state in its context): pollRep while the request waits for
+ * approval, the certificate response once it is issued, an error when it
+ * was rejected, expired or failed.
+ */
+static int pollreq_answer(struct cmp_call *c, unsigned char **out, size_t *out_len, struct err *e)
+{
+    static const struct actor cmp_actor = {.id = "cmp"};
+    struct cmp_transaction_rec *r = NULL;
+    struct request_rec *req = NULL;
+    unsigned char *der = NULL;
+    size_t len = 0;
+    json_t *result = NULL;
+    const char *serial;
+    struct store_tx *tx;
+    int rc = -1;
+
+    if ((tx = store_begin_read(c->s->store, e)) == NULL)
+        return -1;
+    rc = store_cmp_transaction_get(tx, c->tenant, c->ep->name, c->txid_hex, &r, e);
+    store_rollback(tx);
+    if (rc != 0)
+        return -1;
+    rc = -1;
+    if (strcmp(r->status, "pending") != 0 || r->request == NULL) {
+        refuse(c, CMP_FAIL_BAD_REQUEST, "no request of this transaction waits");
+    } else if (svc_request_get(c->s, &cmp_actor, c->tenant, r->request, &req, e) == 0) {
+        if (strcmp(req->status, "pending") == 0) {
+            if (cmp_pollrep_new(&c->peek, 0, CMP_POLL_SECONDS, &der, &len, e) == 0)
+                rc = answer_protect(c, der, len, out, out_len, e);
+        } else if (strcmp(req->status, "done") == 0 &&
+                   (result = json_loads(req->result ? req->result : "", 0, NULL)) != NULL &&
+                   (serial = json_string_value(json_object_get(
+                        json_object_get(result, "certificate"), "serial"))) != NULL) {
+            rc = polled_issued(c, r, serial, out, out_len, e);
+        } else {
+            transaction_settle(c, "cmp.refused", "rejected", NULL, NULL, NULL, 0, NULL);
+            refuse(c, CMP_FAIL_NOT_AUTHORIZED, "the request was %s", req->status);
+        }
+    }
+    json_decref(result);
+    request_rec_free(req);
+    cmp_transaction_rec_free(r);
     return rc;
 }
 
@@ -915,8 +1019,9 @@ int svc_cmp_answer(struct svc *s, const char *label, const unsigned char *req, s
         rc = refusal_answer(&c, out, out_len, e);
         goto out;
     }
-    if (c.peek.body == CMP_BODY_CERTCONF) {
-        rc = certconf_answer(&c, req, len, out, out_len, e);
+    if (c.peek.body == CMP_BODY_CERTCONF || c.peek.body == CMP_BODY_POLLREQ) {
+        rc = c.peek.body == CMP_BODY_CERTCONF ? certconf_answer(&c, req, len, out, out_len, e)
+                                              : pollreq_answer(&c, out, out_len, e);
         if (rc != 0 && c.fail_bit >= 0)
             rc = refusal_answer(&c, out, out_len, e);
         goto out;

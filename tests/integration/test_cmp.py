@@ -327,9 +327,10 @@ def test_a_certificate_never_confirmed_is_revoked_after_the_grace(server, endpoi
     assert rec["status"] == "good" and transaction_status(server, rec["serial"]) == "waiting"
     # The grace (confirm_seconds) passes: backdated rather than waited for.
     server.sql("UPDATE cmp_transactions SET expires = 1 WHERE serial = ?", (rec["serial"],))
-    wait_for(lambda: server.api("GET", f"/certificates/{rec['serial']}")["status"] == "revoked",
-             what="the unconfirmed certificate revoked")
-    assert transaction_status(server, rec["serial"]) == "revoked"
+    # the certificate is revoked first, then its transaction settled: wait for the latter
+    wait_for(lambda: transaction_status(server, rec["serial"]) == "revoked",
+             what="the unconfirmed certificate's transaction settled")
+    assert server.api("GET", f"/certificates/{rec['serial']}")["status"] == "revoked"
     assert [e for e in events(server, "cmp.unconfirmed") if e["object"] == rec["serial"]]
     assert server.api("GET", f"/certificates/{rec['serial']}")["reason"] == "cessationOfOperation"
 
@@ -479,3 +480,56 @@ def test_genm_answers_the_ca_certificates(server, endpoint, tmp_path):
         x509.load_pem_x509_certificate(r.body)
     assert ca.public_bytes(Encoding.DER) in genp
     assert b"\x2b\x06\x01\x05\x05\x07\x04\x11" in genp  # id-it-caCerts
+
+
+# ---- polling under an approval workflow -----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def held(server, endpoint):
+    """An endpoint whose profile needs one approval, and an RA officer's token (not the
+    secret's maker: whoever made a secret cannot approve what it requests)."""
+    from conftest import own_token
+    server.api("POST", "/profiles/tls-client/clone", {"name": "cmp-held"}, expect=201)
+    server.api("PUT", "/workflows/profile:cmp-held", {"required": 1, "expires_hours": 1})
+    server.api("POST", "/cmp/endpoints", {"name": "held", "ca": "issuing",
+                                          "profiles": ["cmp-held"]}, expect=201)
+    p = server.api("POST", "/principals", {"name": "cmp-officer", "kind": "user"}, expect=201)
+    server.api("POST", "/roles/bind", {"principal": p["id"], "role": "ra-officer"}, expect=201)
+    return own_token(server, p["id"], "cmp-officer")
+
+
+def pending_requests(server):
+    return [r for r in server.api("GET", "/requests?status=pending")["requests"]
+            if r["kind"] == "cert.issue"]
+
+
+def test_ir_under_a_workflow_polls_until_approved_then_gets_its_certificate(
+        server, endpoint, held, tmp_path):
+    s = secret_new(server, endpoint="held", reference="held-1")
+    key = tmp_path / "held.key"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-out", str(key)], check=True, capture_output=True)
+    out = tmp_path / "held.crt"
+    proc = subprocess.Popen(
+        ["openssl", "cmp", "-cmd", "ir", "-server", server.public_url.split("//", 1)[1],
+         "-path", "/.well-known/cmp/p/default~held", "-ref", "held-1",
+         "-secret", f"pass:{s['secret']}", "-recipient", "/CN=vouch", "-unprotected_errors",
+         "-newkey", str(key), "-subject", "/CN=held-device", "-certout", str(out),
+         "-msg_timeout", "30", "-total_timeout", "90"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: pending_requests(server), what="the request waiting for approval")
+        req = pending_requests(server)[0]
+        assert req["requester"] == "cmp:held:held-1"
+        assert not out.exists()  # polling: nothing issued yet
+        server.api("POST", f"/requests/{req['id']}/approve", {}, token=held)
+        text, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, text
+    assert "pollRep" in text or "POLLREP" in text.upper(), text
+    cert, rec = issued(server, out)
+    assert "held-device" in rec["subject"] and rec["profile"] == "cmp-held"
+    assert transaction_status(server, rec["serial"]) == "confirmed"

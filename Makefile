@@ -263,7 +263,6 @@ bench: bins $(BUILD)/bench/sign_rate $(BUILD)/bench/acme_load
 # The ACME benchmark alone (vouchd beside pebble; lego and bench/acme_load).
 bench-acme: bins $(BUILD)/bench/acme_load
 	./bench/acme.sh
-	./bench/cmp.sh
 
 # The signer's raw signing rate (bench/hsm.sh).
 $(BUILD)/bench/sign_rate: bench/sign_rate.c $(call libs_of,keys lib)

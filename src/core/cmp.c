@@ -208,7 +208,8 @@ static int peek_header(const CMP_HDR *h, struct cmp_peek *p, struct err *e)
     p->pvno = (int)pvno;
     if (id_copy(h->sender_kid, p->sender_kid, &p->sender_kid_len) != 0 ||
         id_copy(h->txid, p->txid, &p->txid_len) != 0 ||
-        id_copy(h->sender_nonce, p->sender_nonce, &p->sender_nonce_len) != 0)
+        id_copy(h->sender_nonce, p->sender_nonce, &p->sender_nonce_len) != 0 ||
+        id_copy(h->recip_nonce, p->recip_nonce, &p->recip_nonce_len) != 0)
         return err_set(e, ERR_INVALID, "PKIMessage: an identifier over %d bytes", CMP_ID_MAX);
     if (p->txid_len == 0 || p->sender_nonce_len == 0)
         return err_set(e, ERR_INVALID,

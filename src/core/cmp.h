@@ -38,6 +38,8 @@ struct cmp_peek {
     size_t txid_len;
     unsigned char sender_nonce[CMP_ID_MAX];
     size_t sender_nonce_len;
+    unsigned char recip_nonce[CMP_ID_MAX];
+    size_t recip_nonce_len;
     int64_t message_time; /* 0 if absent */
     int implicit_confirm; /* id-it-implicitConfirm in generalInfo */
     unsigned char

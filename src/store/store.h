@@ -937,12 +937,13 @@ struct cmp_transaction_rec {
     char *txid;       /* hex of the transactionID */
     char *status;     /* "waiting" (for certConf), "confirmed", "rejected", "pending", "revoked" */
     char *serial;     /* the certificate issued; NULL while pending */
-    char *cert_hash;  /* hex SHA-256 of its DER (certConf's certHash is checked against it) */
-    char *requester;  /* who asked: "secret:<ref>" or "cert:<serial>" */
+    char *cert_hash;  /* hex of its certHash (RFC 4210 §5.3.18), what certConf must send */
+    char *requester;  /* who asked: "cmp:<endpoint>:<reference>" or "cmp:<endpoint>:cert:<serial>" */
     char *protection; /* "mac" or "signature" */
     char *request;    /* the pending request's id (approval workflow); NULL if none */
-    char *message;    /* hex DER of the request kept for polling; NULL if none */
-    int64_t expires;  /* waiting: when an unconfirmed certificate is revoked */
+    char *message;    /* pending: the answer's body kind (1 ip, 3 cp, 8 kup); NULL if none */
+    char *server_nonce; /* hex of the senderNonce of our last answer (the next recipNonce) */
+    int64_t expires;    /* waiting: when an unconfirmed certificate is revoked */
     int64_t created, updated;
 };
 void cmp_transaction_rec_free(struct cmp_transaction_rec *r);
@@ -953,7 +954,7 @@ int store_cmp_transaction_insert(struct store_tx *tx, const char *tenant,
 /* In a write transaction the row stays locked until commit (PostgreSQL: FOR UPDATE). */
 int store_cmp_transaction_get(struct store_tx *tx, const char *tenant, const char *endpoint,
                               const char *txid, struct cmp_transaction_rec **out, struct err *e);
-/* Sets status, serial, cert_hash, request, message, expires and updated; -1/ERR_NOT_FOUND. */
+/* Sets status, serial, cert_hash, request, message, server_nonce, expires, updated. */
 int store_cmp_transaction_update(struct store_tx *tx, const char *tenant,
                                  const struct cmp_transaction_rec *r, struct err *e);
 /* The tenant's transactions in status "waiting" that expired before `before`, at most limit. */

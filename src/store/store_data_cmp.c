@@ -128,6 +128,7 @@ int data_cmp_transaction_update(struct store_tx *tx, const char *tenant,
     db_bind_text(&st, 8, r->message);
     db_bind_int(&st, 9, r->expires);
     db_bind_int(&st, 10, r->updated);
+    db_bind_text(&st, 11, r->server_nonce);
     return db_run_one_change(&st, "CMP transaction", e);
 }
 

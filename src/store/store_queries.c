@@ -220,7 +220,8 @@ const char *const store_queries[Q_COUNT] = {
     [Q_CMP_TX_GET] = "SELECT {cmp_transaction} FROM cmp_transactions"
                      " WHERE tenant = ?1 AND endpoint = ?2 AND txid = ?3",
     [Q_CMP_TX_UPDATE] = "UPDATE cmp_transactions SET status = ?4, serial = ?5, cert_hash = ?6,"
-                        " request = ?7, message = ?8, expires = ?9, updated = ?10"
+                        " request = ?7, message = ?8, expires = ?9, updated = ?10,"
+                        " server_nonce = ?11"
                         " WHERE tenant = ?1 AND endpoint = ?2 AND txid = ?3",
     [Q_CMP_TX_EXPIRED] = "SELECT {cmp_transaction} FROM cmp_transactions WHERE tenant = ?1"
                          " AND status = 'waiting' AND expires < ?2 ORDER BY expires LIMIT ?3",

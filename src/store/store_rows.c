@@ -467,6 +467,7 @@ static const struct field cmp_transaction_fields[] = {
     TEXT(protection),
     TEXT(request),
     TEXT(message),
+    TEXT(server_nonce),
     INT64(expires),
     INT64(created),
     INT64(updated),

@@ -659,6 +659,47 @@ static void unconfirmed_revoke(struct cmp_call *c, const char *serial)
     svc_outcome_clear(&out);
 }
 
+/* recipNonce of a request continuing a transaction: our last answer's senderNonce. */
+static int recip_nonce_check(struct cmp_call *c, const struct cmp_transaction_rec *r)
+{
+    char *hex;
+    int same;
+
+    if (r->server_nonce == NULL)
+        return 0;
+    hex = hex_encode(c->peek.recip_nonce, c->peek.recip_nonce_len);
+    same = strcmp(hex, r->server_nonce) == 0;
+    free(hex);
+    return same ? 0
+                : refuse(c, CMP_FAIL_BAD_RECIPIENT_NONCE,
+                         "recipNonce is not the senderNonce of our last answer");
+}
+
+/* Files the senderNonce of answer der when its transaction goes on (waiting, pending). */
+static void server_nonce_file(struct cmp_call *c, const unsigned char *der, size_t len)
+{
+    struct cmp_transaction_rec *r = NULL;
+    struct cmp_peek p;
+    struct store_tx *tx;
+    struct err e;
+
+    if (cmp_peek(der, len, &p, &e) != 0)
+        return;
+    if ((tx = store_begin(c->s->store, &e)) != NULL &&
+        store_cmp_transaction_get(tx, c->tenant, c->ep->name, c->txid_hex, &r, &e) == 0 &&
+        (strcmp(r->status, "waiting") == 0 || strcmp(r->status, "pending") == 0)) {
+        free(r->server_nonce);
+        r->server_nonce = hex_encode(p.sender_nonce, p.sender_nonce_len);
+        if (store_cmp_transaction_update(tx, c->tenant, r, &e) == 0 && store_commit(tx, &e) == 0)
+            tx = NULL;
+        else
+            log_warn("tenant %s: CMP: the answer's nonce not filed: %s", c->tenant, e.msg);
+    }
+    store_rollback(tx);
+    cmp_transaction_rec_free(r);
+    cmp_peek_clear(&p);
+}
+
 /*
  * certConf (RFC 4210 §5.3.18), answered here: OpenSSL 3.0's server checks
  * the certReqId against its own context's, which a fresh context does not
@@ -683,7 +724,9 @@ static int certconf_answer(struct cmp_call *c, const unsigned char *req, size_t 
     if (rc != 0)
         return -1;
     rc = -1;
-    if (strcmp(r->status, "confirmed") == 0)
+    if (recip_nonce_check(c, r) != 0)
+        ;
+    else if (strcmp(r->status, "confirmed") == 0)
         refuse(c, CMP_FAIL_CERT_CONFIRMED, "the certificate was confirmed already");
     else if (strcmp(r->status, "waiting") != 0 || r->serial == NULL || r->cert_hash == NULL)
         refuse(c, CMP_FAIL_BAD_REQUEST, "no certificate of this transaction waits for certConf");
@@ -780,7 +823,9 @@ static int pollreq_answer(struct cmp_call *c, unsigned char **out, size_t *out_l
     if (rc != 0)
         return -1;
     rc = -1;
-    if (strcmp(r->status, "pending") != 0 || r->request == NULL) {
+    if (recip_nonce_check(c, r) != 0) {
+        ;
+    } else if (strcmp(r->status, "pending") != 0 || r->request == NULL) {
         refuse(c, CMP_FAIL_BAD_REQUEST, "no request of this transaction waits");
     } else if (svc_request_get(c->s, &cmp_actor, c->tenant, r->request, &req, e) == 0) {
         if (strcmp(req->status, "pending") == 0) {
@@ -1039,6 +1084,8 @@ int svc_cmp_answer(struct svc *s, const char *label, const unsigned char *req, s
         free(unsigned_der);
     }
 out:
+    if (rc == 0 && c.fail_bit < 0 && c.txid_hex != NULL)
+        server_nonce_file(&c, *out, *out_len); /* the next request's recipNonce */
     ERR_clear_error();
     OSSL_CMP_MSG_free(rsp);
     OSSL_CMP_MSG_free(msg);

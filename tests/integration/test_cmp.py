@@ -213,6 +213,10 @@ def test_cr_with_explicit_certconf_confirms_the_certificate(server, endpoint, tm
     cert, rec = issued(server, path)
     assert transaction_status(server, rec["serial"]) == "confirmed"
     assert [e for e in events(server, "cmp.confirm") if e["object"] == rec["serial"]]
+    # the certConf's recipNonce was checked against the ip's senderNonce, filed with the row
+    nonce = server.sql("SELECT server_nonce FROM cmp_transactions WHERE serial = ?",
+                       (rec["serial"],))[0][0]
+    assert len(nonce) == 32, nonce
 
 
 def test_p10cr_on_the_api_listener_issues_from_the_csr(server, endpoint, tmp_path):

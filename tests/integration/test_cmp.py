@@ -402,6 +402,12 @@ def test_a_request_signed_by_a_certificate_of_the_ca_gets_a_signed_answer(
     ev = [e for e in events(server, "cmp.issue") if e["object"] == new_rec["serial"]][0]
     assert ev["detail"]["protection"] == "signature"
     assert ev["detail"]["reference"] == "cert:" + rec["serial"]
+    # the protection key is in use: it cannot be deleted
+    keys = {k["key_id"]: k for k in server.api("GET", "/keys")["keys"]}
+    prot = [k for k, v in keys.items() if "cmp-protection:plant" in v["users"]]
+    assert prot, keys
+    r = server.request("DELETE", f"/api/v1/t/default/keys/{prot[0]}")
+    assert r.status == 409, r.body
 
 
 def test_kur_signed_by_the_certificate_renews_it(server, endpoint, trusted, device, tmp_path):

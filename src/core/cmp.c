@@ -186,7 +186,7 @@ static int protection_kind(const X509_ALGOR *alg)
         return CMP_PROT_MAC;
     if (nid != NID_undef && OBJ_find_sigid_algs(nid, &md, &pk))
         return CMP_PROT_SIG;
-    return 0;
+    return CMP_PROT_OTHER;
 }
 
 static int implicit_confirm_asked(const STACK_OF(CMP_ITAV_RAW) * info)

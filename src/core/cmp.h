@@ -22,15 +22,16 @@
 
 #include "lib/util.h"
 
-#define CMP_MSG_MAX  (64 * 1024) /* the largest PKIMessage taken (a request with a few certs) */
-#define CMP_ID_MAX   64          /* transactionID, nonce, senderKID: at most this many bytes */
-#define CMP_PROT_MAC 1           /* PasswordBasedMac (RFC 4210 §5.1.3.1) */
-#define CMP_PROT_SIG 2           /* a signature */
+#define CMP_MSG_MAX    (64 * 1024) /* the largest PKIMessage taken (a request with a few certs) */
+#define CMP_ID_MAX     64          /* transactionID, nonce, senderKID: at most this many bytes */
+#define CMP_PROT_MAC   1           /* PasswordBasedMac (RFC 4210 §5.1.3.1) */
+#define CMP_PROT_SIG   2           /* a signature */
+#define CMP_PROT_OTHER 3           /* an algorithm vouch does not take (PBMAC1 among them) */
 
 /* What cmp_peek found.  Byte strings are copied; lengths 0 when absent. */
 struct cmp_peek {
     int body;       /* the PKIBody's CHOICE tag: 0 ir, 2 cr, 4 p10cr, 7 kur, 11 rr, 21 genm, ... */
-    int protection; /* CMP_PROT_MAC, CMP_PROT_SIG, or 0 (none or another algorithm) */
+    int protection; /* CMP_PROT_MAC, CMP_PROT_SIG, CMP_PROT_OTHER, or 0 (none) */
     int pvno;
     unsigned char sender_kid[CMP_ID_MAX];
     size_t sender_kid_len;

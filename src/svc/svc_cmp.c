@@ -409,6 +409,9 @@ static int protection_check(struct cmp_call *c, OSSL_CMP_CTX *ctx, const OSSL_CM
                           "this endpoint takes no signature-protected requests");
         return signature_use(c, ctx, msg, e);
     }
+    if (c->peek.protection == CMP_PROT_OTHER)
+        return refuse(c, CMP_FAIL_BAD_ALG,
+                      "protection algorithm not taken: PasswordBasedMac or a signature");
     return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK,
                   "a request must be protected (PasswordBasedMac or a signature)");
 }

@@ -543,3 +543,29 @@ def test_ir_under_a_workflow_polls_until_approved_then_gets_its_certificate(
     cert, rec = issued(server, out)
     assert "held-device" in rec["subject"] and rec["profile"] == "cmp-held"
     assert transaction_status(server, rec["serial"]) == "confirmed"
+
+
+def test_an_unprotected_request_is_refused_with_bad_message_check(server, endpoint, tmp_path):
+    certs = server.api("GET", "/certificates?limit=1000")
+    p, path = openssl_cmp(server, tmp_path, "ir", "nobody", "x" * 43, "unprotected",
+                          "-unprotected_requests")
+    assert p.returncode != 0 and "badMessageCheck" in p.stdout + p.stderr, p.stdout + p.stderr
+    assert server.api("GET", "/certificates?limit=1000") == certs
+
+
+def test_a_message_time_far_from_ours_is_bad_time(server, endpoint, tmp_path):
+    s = secret_new(server, reference="time-1", reusable=True)
+    saved = tmp_path / "req"
+    p, _ = openssl_cmp(server, tmp_path, "ir", "time-1", s["secret"], "time-device",
+                       "-implicit_confirm", "-reqout", str(saved))
+    assert p.returncode == 0, p.stderr
+    der = saved.read_bytes()
+    # messageTime [0] EXPLICIT GeneralizedTime (15 characters): a year in the past; the time
+    # is checked before the MAC (which no longer holds) and the nonce (used already)
+    i = der.index(b"\xa0\x11\x18\x0f")
+    assert der[i + 4:i + 8] != b"2001"
+    der = der[:i + 4] + b"2001" + der[i + 8:]
+    certs = server.api("GET", "/certificates?limit=1000")
+    r = post_cmp(server, der)
+    assert r.status == 200 and b"messageTime" in r.body, r.body
+    assert server.api("GET", "/certificates?limit=1000") == certs

@@ -60,6 +60,7 @@ struct cmp_call {
     X509 *prot_cert;              /* ... its certificate ... */
     STACK_OF(X509) * prot_chain;  /* ... and the CA's chain */
     const char *protection;       /* "mac" or "signature" */
+    int proven;                   /* the protection verified: the requester is who it says */
     int fail_bit;                 /* an early refusal's PKIFailureInfo bit, or -1 */
     const char *settle_message;   /* what transaction_settle files as the row's message */
     const unsigned char *req_der; /* the request as it came */
@@ -357,6 +358,7 @@ static int signature_use(struct cmp_call *c, OSSL_CMP_CTX *ctx, const OSSL_CMP_M
         ERR_clear_error();
         return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "the signature does not verify");
     }
+    c->proven = 1; /* the key's holder signed; whether its certificate counts, below */
     if (!signer_trusted(c, c->signer, e))
         return refuse(c, CMP_FAIL_SIGNER_NOT_TRUSTED,
                       "the protection certificate is not of a CA this endpoint trusts");
@@ -400,6 +402,7 @@ static int protection_check(struct cmp_call *c, OSSL_CMP_CTX *ctx, const OSSL_CM
             ERR_clear_error();
             return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "the MAC does not verify");
         }
+        c->proven = 1;
         return 0;
     }
     if (c->peek.protection == CMP_PROT_SIG) {
@@ -1024,9 +1027,11 @@ static int refusal_answer(struct cmp_call *c, unsigned char **out, size_t *len, 
     struct err why;
 
     err_set(&why, ERR_FORBIDDEN, "%s", c->why);
-    if (c->fail_bit != CMP_FAIL_BAD_TIME)
-        svc_audit_refusal(c->s, c->tenant, c->actor.id ? &c->actor : NULL, "cmp.refused",
-                          c->ep->name, &why);
+    /* Who proved nothing is audited at a bounded rate (svc_refusals.c): anyone can send. */
+    if (c->proven)
+        svc_audit_refusal(c->s, c->tenant, &c->actor, "cmp.refused", c->ep->name, &why);
+    else if (c->fail_bit != CMP_FAIL_BAD_TIME)
+        svc_audit_unproven(c->s, c->tenant, NULL, "cmp.refused", c->ep->name, &why);
     return cmp_error_new(&c->peek, c->fail_bit, c->why, out, len, e);
 }
 

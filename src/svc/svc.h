@@ -1094,8 +1094,10 @@ json_t *svc_cmp_endpoint_json(const struct cmp_endpoint_rec *r);
 /*
  * The endpoint's signature protection: a key in the signer (EC P-256) and
  * its certificate from the endpoint's CA under CMP_PROTECTION_PROFILE, made
- * when the endpoint is created (or at its first signed request) and filed in
- * its row (r updated); audited cmp.protection.
+ * when the endpoint is created (or at its first signed request), and made
+ * again (the old key deleted) when the certificate is revoked, gone or in
+ * the last third of its life; filed in its row (r updated); audited
+ * cmp.protection.
  */
 #define CMP_PROTECTION_PROFILE "tls-client"
 int svc_cmp_protection_ensure(struct svc *s, struct cmp_endpoint_rec *r, struct err *e);

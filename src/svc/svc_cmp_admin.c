@@ -366,11 +366,43 @@ out:
     return rc;
 }
 
+/* Whether the protection certificate serial is good with more than a third of its life left. */
+static int protection_fresh(struct svc *s, const char *tenant, const char *serial)
+{
+    struct store_tx *tx;
+    struct cert_rec *c = NULL;
+    struct err e;
+    int fresh = 0;
+
+    if ((tx = store_begin_read(s->store, &e)) == NULL)
+        return 1; /* cannot tell now: keep it (the answer fails if it is really gone) */
+    if (store_cert_get(tx, tenant, serial, &c, &e) == 0)
+        fresh = strcmp(c->status, "good") == 0 &&
+                c->not_after - time_now() > (c->not_after - c->not_before) / 3;
+    else
+        fresh = e.kind != ERR_NOT_FOUND;
+    store_rollback(tx);
+    cert_rec_free(c);
+    return fresh;
+}
+
 int svc_cmp_protection_ensure(struct svc *s, struct cmp_endpoint_rec *r, struct err *e)
 {
-    if (r->key_id != NULL && r->cert_serial != NULL)
+    char *old = NULL;
+    struct err ignored;
+    int rc;
+
+    if (r->key_id != NULL && r->cert_serial != NULL &&
+        protection_fresh(s, r->tenant, r->cert_serial))
         return 0;
-    return protection_make(s, r, e);
+    /* none yet, or revoked, gone or in the last third of its life: a new key and certificate */
+    old = r->key_id ? xstrdup(r->key_id) : NULL;
+    rc = protection_make(s, r, e);
+    if (rc == 0 && old != NULL && signer_delete(s->signer, r->tenant, old, &ignored) != 0)
+        log_warn("tenant %s: CMP endpoint %s: old protection key %s left behind: %s", r->tenant,
+                 r->name, old, ignored.msg);
+    free(old);
+    return rc;
 }
 
 /* The checks of put that need no store. */

@@ -570,3 +570,15 @@ def test_a_message_time_far_from_ours_is_bad_time(server, endpoint, tmp_path):
     r = post_cmp(server, der)
     assert r.status == 200 and b"messageTime" in r.body, r.body
     assert server.api("GET", "/certificates?limit=1000") == certs
+
+
+def test_a_revoked_protection_certificate_is_replaced_at_the_next_signed_request(
+        server, endpoint, trusted, device, tmp_path):
+    cert, key, rec = device
+    old = server.api("GET", "/cmp/endpoints/plant")["protection_certificate"]
+    server.api("POST", f"/certificates/{old}/revoke", {"reason": "superseded"})
+    p, out = openssl_cmp_signed(server, tmp_path, "cr", cert, key, trusted, "after-rollover")
+    assert p.returncode == 0, p.stdout + p.stderr
+    new = server.api("GET", "/cmp/endpoints/plant")["protection_certificate"]
+    assert new and new != old
+    assert server.api("GET", f"/certificates/{new}")["status"] == "good"

@@ -9,8 +9,10 @@ RUN="make gcc pkg-config libssl-dev openssl libmicrohttpd-dev libjansson-dev lib
 libcurl4-openssl-dev libc-ares-dev libp11-kit-dev libpq-dev libargon2-dev libgnutls28-dev
 libgfshare-dev ca-certificates softhsm2 python3"
 # pebble brings pebble-challtestsrv, the DNS server of the ACME validation unit tests; mandoc
-# and man-db check the man pages (tests/integration/test_install.py).
-TEST="libcmocka-dev python3-pytest python3-cryptography gnutls-bin curl mandoc man-db
+# and man-db check the man pages (tests/integration/test_install.py); python3-pyasn1-modules
+# builds the CMP messages openssl cmp 3.0 cannot send (tests/integration/test_cmp.py).
+TEST="libcmocka-dev python3-pytest python3-cryptography python3-pyasn1-modules gnutls-bin curl
+mandoc man-db
 clang libclang-rt-14-dev sqlite3 osslsigncode
 rsyslog rsyslog-openssl postgresql haproxy postgresql-15-auto-failover
 pebble lego certbot"

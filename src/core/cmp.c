@@ -15,6 +15,7 @@
 #include <openssl/asn1t.h>
 #include <openssl/crmf.h>
 #include <openssl/err.h>
+#include <openssl/hmac.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -184,6 +185,8 @@ static int protection_kind(const X509_ALGOR *alg)
     nid = OBJ_obj2nid(obj);
     if (nid == NID_id_PasswordBasedMAC)
         return CMP_PROT_MAC;
+    if (nid == NID_pbmac1)
+        return CMP_PROT_PBMAC1;
     if (nid != NID_undef && OBJ_find_sigid_algs(nid, &md, &pk))
         return CMP_PROT_SIG;
     return CMP_PROT_OTHER;
@@ -1183,7 +1186,8 @@ int cmp_mac(const unsigned char *der, size_t len, const unsigned char *secret, s
 
     if (m != NULL && m->protection == NULL && m->header->protection_alg == NULL &&
         (m->header->protection_alg = pbm_alg(&params)) != NULL &&
-        (m->header->sender_kid = ASN1_OCTET_STRING_new()) != NULL &&
+        (m->header->sender_kid != NULL ||
+         (m->header->sender_kid = ASN1_OCTET_STRING_new()) != NULL) &&
         ASN1_OCTET_STRING_set(m->header->sender_kid, (const unsigned char *)ref,
                               (int)strlen(ref)) == 1) {
         part = (CMP_PART_ANY){m->header, m->body};
@@ -1200,6 +1204,190 @@ int cmp_mac(const unsigned char *der, size_t len, const unsigned char *secret, s
     OSSL_CRMF_PBMPARAMETER_free(params);
     OPENSSL_free(pp);
     OPENSSL_free(mac);
+    CMP_MSG_CERTS_free(m);
+    return der_copy(enc, n, out, out_len, e);
+}
+
+/* ---- PBMAC1 (RFC 9481 §6.1.1, RFC 8018 §7.1): PBKDF2, then an HMAC ------------------------ */
+
+/* PBMAC1-params ::= SEQUENCE { keyDerivationFunc AlgorithmIdentifier, messageAuthScheme ... } */
+typedef struct {
+    X509_ALGOR *kdf;
+    X509_ALGOR *mac;
+} CMP_PBMAC1_PARAMS;
+
+// clang-format off
+DECLARE_ASN1_FUNCTIONS(CMP_PBMAC1_PARAMS)
+
+ASN1_SEQUENCE(CMP_PBMAC1_PARAMS) = {
+    ASN1_SIMPLE(CMP_PBMAC1_PARAMS, kdf, X509_ALGOR),
+    ASN1_SIMPLE(CMP_PBMAC1_PARAMS, mac, X509_ALGOR),
+} ASN1_SEQUENCE_END(CMP_PBMAC1_PARAMS)
+IMPLEMENT_ASN1_FUNCTIONS(CMP_PBMAC1_PARAMS)
+    // clang-format on
+
+    /* The HMAC digest of an hmacWithSHA256/384/512 algorithm; NULL for any other. */
+    static const EVP_MD
+    * hmac_md(const X509_ALGOR *alg)
+{
+    const ASN1_OBJECT *obj;
+
+    if (alg == NULL)
+        return NULL;
+    X509_ALGOR_get0(&obj, NULL, NULL, alg);
+    switch (OBJ_obj2nid(obj)) {
+    case NID_hmacWithSHA256:
+        return EVP_sha256();
+    case NID_hmacWithSHA384:
+        return EVP_sha384();
+    case NID_hmacWithSHA512:
+        return EVP_sha512();
+    default:
+        return NULL;
+    }
+}
+
+/*
+ * The MAC of data under secret with the PBMAC1 parameters of alg into mac
+ * (*mac_len); -1 if they are not PBKDF2 with HMAC-SHA2, a salt of 8 to 64
+ * bytes, 1 to CMP_PBKDF2_MAX iterations and a key of 16 to 64 bytes.
+ */
+static int pbmac1_compute(const X509_ALGOR *alg, const unsigned char *secret, size_t secret_len,
+                          const unsigned char *data, size_t len, unsigned char *mac,
+                          unsigned int *mac_len)
+{
+    const ASN1_OBJECT *obj;
+    const void *pval;
+    int ptype, ok = 0;
+    CMP_PBMAC1_PARAMS *p = NULL;
+    PBKDF2PARAM *kdf = NULL;
+    const EVP_MD *prf, *md;
+    unsigned char key[64];
+    long iter, keylen;
+
+    X509_ALGOR_get0(&obj, &ptype, &pval, alg);
+    if (OBJ_obj2nid(obj) != NID_pbmac1 || ptype != V_ASN1_SEQUENCE ||
+        (p = ASN1_item_unpack(pval, ASN1_ITEM_rptr(CMP_PBMAC1_PARAMS))) == NULL)
+        goto out;
+    X509_ALGOR_get0(&obj, &ptype, &pval, p->kdf);
+    if (OBJ_obj2nid(obj) != NID_id_pbkdf2 || ptype != V_ASN1_SEQUENCE ||
+        (kdf = ASN1_item_unpack(pval, ASN1_ITEM_rptr(PBKDF2PARAM))) == NULL ||
+        kdf->salt->type != V_ASN1_OCTET_STRING)
+        goto out;
+    iter = ASN1_INTEGER_get(kdf->iter);
+    md = hmac_md(p->mac);
+    prf = hmac_md(kdf->prf); /* absent means HMAC-SHA1: refused */
+    keylen = kdf->keylength ? ASN1_INTEGER_get(kdf->keylength) : md ? EVP_MD_get_size(md) : 0;
+    if (md == NULL || prf == NULL || iter < 1 || iter > CMP_PBKDF2_MAX || keylen < 16 ||
+        keylen > (long)sizeof(key) || kdf->salt->value.octet_string->length < 8 ||
+        kdf->salt->value.octet_string->length > 64)
+        goto out;
+    ok = PKCS5_PBKDF2_HMAC(
+             (const char *)secret, (int)secret_len, kdf->salt->value.octet_string->data,
+             kdf->salt->value.octet_string->length, (int)iter, prf, (int)keylen, key) == 1 &&
+         HMAC(md, key, (int)keylen, data, len, mac, mac_len) != NULL;
+    OPENSSL_cleanse(key, sizeof(key));
+out:
+    PBKDF2PARAM_free(kdf);
+    CMP_PBMAC1_PARAMS_free(p);
+    ERR_clear_error();
+    return ok ? 0 : -1;
+}
+
+int cmp_pbmac1_verify(const unsigned char *der, size_t len, const unsigned char *secret,
+                      size_t secret_len, struct err *e)
+{
+    const unsigned char *q = der;
+    CMP_RAW *m = len <= CMP_MSG_MAX ? d2i_CMP_RAW(NULL, &q, (long)len) : NULL;
+    CMP_PART_ANY part;
+    unsigned char *pp = NULL, mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    int n, rc = -1;
+
+    if (m == NULL || m->protection == NULL || m->header->protection_alg == NULL) {
+        err_set(e, ERR_INVALID, "PBMAC1: no protection");
+        goto out;
+    }
+    part = (CMP_PART_ANY){m->header, m->body};
+    if ((n = i2d_CMP_PART_ANY(&part, &pp)) <= 0 ||
+        pbmac1_compute(m->header->protection_alg, secret, secret_len, pp, (size_t)n, mac,
+                       &mac_len) != 0) {
+        err_set(e, ERR_INVALID,
+                "PBMAC1: PBKDF2 with HMAC-SHA256/384/512, at most %d iterations, and an "
+                "HMAC-SHA256/384/512",
+                CMP_PBKDF2_MAX);
+        goto out;
+    }
+    if ((unsigned int)ASN1_STRING_length(m->protection) != mac_len ||
+        CRYPTO_memcmp(ASN1_STRING_get0_data(m->protection), mac, mac_len) != 0) {
+        err_set(e, ERR_FORBIDDEN, "PBMAC1: the MAC does not verify");
+        goto out;
+    }
+    rc = 0;
+out:
+    OPENSSL_free(pp);
+    CMP_RAW_free(m);
+    ERR_clear_error();
+    return rc;
+}
+
+/* The protectionAlg of a PBMAC1 (PBKDF2-HMAC-SHA256, 32-byte key, HMAC-SHA256), fresh salt. */
+static X509_ALGOR *pbmac1_alg(void)
+{
+    CMP_PBMAC1_PARAMS *p = CMP_PBMAC1_PARAMS_new();
+    /* the whole AlgorithmIdentifier of PBKDF2, a random salt of 16 bytes */
+    X509_ALGOR *kdf = PKCS5_pbkdf2_set(CMP_PBKDF2_ITERATIONS, NULL, 16, NID_hmacWithSHA256, 32);
+    ASN1_STRING *seq = NULL;
+    X509_ALGOR *alg = X509_ALGOR_new();
+    int ok = p != NULL && kdf != NULL && alg != NULL;
+
+    ok = ok && X509_ALGOR_set0(p->mac, OBJ_nid2obj(NID_hmacWithSHA256), V_ASN1_NULL, NULL) == 1;
+    if (ok) {
+        X509_ALGOR_free(p->kdf);
+        p->kdf = kdf;
+        kdf = NULL;
+        ok = ASN1_item_pack(p, ASN1_ITEM_rptr(CMP_PBMAC1_PARAMS), &seq) != NULL &&
+             X509_ALGOR_set0(alg, OBJ_nid2obj(NID_pbmac1), V_ASN1_SEQUENCE, seq) == 1;
+    }
+    X509_ALGOR_free(kdf);
+    CMP_PBMAC1_PARAMS_free(p);
+    if (!ok) {
+        ASN1_STRING_free(seq);
+        X509_ALGOR_free(alg);
+        return NULL;
+    }
+    return alg;
+}
+
+int cmp_pbmac1_protect(const unsigned char *der, size_t len, const unsigned char *secret,
+                       size_t secret_len, const char *ref, unsigned char **out, size_t *out_len,
+                       struct err *e)
+{
+    const unsigned char *q = der;
+    CMP_MSG_CERTS *m = len <= INT_MAX ? d2i_CMP_MSG_CERTS(NULL, &q, (long)len) : NULL;
+    CMP_PART_ANY part;
+    unsigned char *enc = NULL, *pp = NULL, mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    int n = -1, ppn;
+
+    if (m != NULL && m->protection == NULL && m->header->protection_alg == NULL &&
+        (m->header->protection_alg = pbmac1_alg()) != NULL &&
+        (m->header->sender_kid != NULL ||
+         (m->header->sender_kid = ASN1_OCTET_STRING_new()) != NULL) &&
+        ASN1_OCTET_STRING_set(m->header->sender_kid, (const unsigned char *)ref,
+                              (int)strlen(ref)) == 1) {
+        part = (CMP_PART_ANY){m->header, m->body};
+        if ((ppn = i2d_CMP_PART_ANY(&part, &pp)) > 0 &&
+            pbmac1_compute(m->header->protection_alg, secret, secret_len, pp, (size_t)ppn, mac,
+                           &mac_len) == 0 &&
+            (m->protection = ASN1_BIT_STRING_new()) != NULL &&
+            ASN1_BIT_STRING_set(m->protection, mac, (int)mac_len) == 1) {
+            m->protection->flags &= ~0x07;
+            m->protection->flags |= ASN1_STRING_FLAG_BITS_LEFT;
+            n = i2d_CMP_MSG_CERTS(m, &enc);
+        }
+    }
+    OPENSSL_free(pp);
     CMP_MSG_CERTS_free(m);
     return der_copy(enc, n, out, out_len, e);
 }

@@ -22,11 +22,14 @@
 
 #include "lib/util.h"
 
-#define CMP_MSG_MAX    (64 * 1024) /* the largest PKIMessage taken (a request with a few certs) */
-#define CMP_ID_MAX     64          /* transactionID, nonce, senderKID: at most this many bytes */
-#define CMP_PROT_MAC   1           /* PasswordBasedMac (RFC 4210 §5.1.3.1) */
-#define CMP_PROT_SIG   2           /* a signature */
-#define CMP_PROT_OTHER 3           /* an algorithm vouch does not take (PBMAC1 among them) */
+#define CMP_MSG_MAX           (64 * 1024) /* the largest PKIMessage taken (a request with a few certs) */
+#define CMP_ID_MAX            64     /* transactionID, nonce, senderKID: at most this many bytes */
+#define CMP_PROT_MAC          1      /* PasswordBasedMac (RFC 4210 §5.1.3.1) */
+#define CMP_PROT_SIG          2      /* a signature */
+#define CMP_PROT_OTHER        3      /* an algorithm vouch does not take */
+#define CMP_PROT_PBMAC1       4      /* PBMAC1 (RFC 9481 section 6.1.1) */
+#define CMP_PBKDF2_MAX        100000 /* the most PBKDF2 iterations a request may ask for */
+#define CMP_PBKDF2_ITERATIONS 10000  /* what vouch's PBMAC1 answers use */
 
 /* What cmp_peek found.  Byte strings are copied; lengths 0 when absent. */
 struct cmp_peek {
@@ -176,6 +179,20 @@ int cmp_certrep_new(const struct cmp_peek *req, int body, long cert_req_id, X509
 /* Protects the unprotected PKIMessage der with PasswordBasedMac under secret, senderKID ref. */
 int cmp_mac(const unsigned char *der, size_t len, const unsigned char *secret, size_t secret_len,
             const char *ref, unsigned char **out, size_t *out_len, struct err *e);
+
+/*
+ * Verifies the PBMAC1 protection of PKIMessage der under secret (OpenSSL 3.0's
+ * CMP has no PBMAC1): PBKDF2 with HMAC-SHA256/384/512 (HMAC-SHA1, the default
+ * PRF, refused), at most CMP_PBKDF2_MAX iterations, then HMAC-SHA256/384/512
+ * over the ProtectedPart.  0, or -1 with e: ERR_INVALID for parameters not
+ * taken, ERR_FORBIDDEN for a MAC that does not verify.
+ */
+int cmp_pbmac1_verify(const unsigned char *der, size_t len, const unsigned char *secret,
+                      size_t secret_len, struct err *e);
+/* Protects the unprotected PKIMessage der with PBMAC1 (PBKDF2-HMAC-SHA256, HMAC-SHA256). */
+int cmp_pbmac1_protect(const unsigned char *der, size_t len, const unsigned char *secret,
+                       size_t secret_len, const char *ref, unsigned char **out, size_t *out_len,
+                       struct err *e);
 
 /* The status of a PKIStatusInfo in DER (OpenSSL 3.0 exports no getter); -1 if it does not read. */
 int cmp_status_of(const unsigned char *der, size_t len);

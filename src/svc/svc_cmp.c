@@ -53,15 +53,16 @@ struct cmp_call {
     char *txid_hex;
     char actor_id[CMP_ID_MAX + 80];
     struct actor actor;
-    char *mac_key;                /* MAC protection: the secret as the client has it (text) */
-    X509 *signer;                 /* signature protection: the requester's certificate ... */
-    struct cert_rec *signer_rec;  /* ... and its record (this tenant's, not revoked) */
-    EVP_PKEY *prot_key;           /* the endpoint's protection key (a remote key) ... */
-    X509 *prot_cert;              /* ... its certificate ... */
-    STACK_OF(X509) * prot_chain;  /* ... and the CA's chain */
-    const char *protection;       /* "mac" or "signature" */
-    int proven;                   /* the protection verified: the requester is who it says */
-    int fail_bit;                 /* an early refusal's PKIFailureInfo bit, or -1 */
+    char *mac_key;               /* MAC protection: the secret as the client has it (text) */
+    X509 *signer;                /* signature protection: the requester's certificate ... */
+    struct cert_rec *signer_rec; /* ... and its record (this tenant's, not revoked) */
+    EVP_PKEY *prot_key;          /* the endpoint's protection key (a remote key) ... */
+    X509 *prot_cert;             /* ... its certificate ... */
+    STACK_OF(X509) * prot_chain; /* ... and the CA's chain */
+    const char *protection;      /* "mac" or "signature" */
+    int proven;                  /* the protection verified: the requester is who it says */
+    int pbmac1;   /* PBMAC1: checked and made by vouch, OpenSSL's server told to let it be */
+    int fail_bit; /* an early refusal's PKIFailureInfo bit, or -1 */
     const char *settle_message;   /* what transaction_settle files as the row's message */
     const unsigned char *req_der; /* the request as it came */
     size_t req_len;
@@ -404,6 +405,24 @@ static int protection_check(struct cmp_call *c, OSSL_CMP_CTX *ctx, const OSSL_CM
         }
         c->proven = 1;
         return 0;
+    }
+    if (c->peek.protection == CMP_PROT_PBMAC1) {
+        c->protection = "pbmac1";
+        if (!(c->st.protection & CMP_PROTECTION_MAC))
+            return refuse(c, CMP_FAIL_WRONG_INTEGRITY,
+                          "this endpoint takes no MAC-protected requests");
+        if (secret_use(c, ctx, e) != 0)
+            return -1;
+        if (cmp_pbmac1_verify(c->req_der, c->req_len, (const unsigned char *)c->mac_key,
+                              strlen(c->mac_key), e) != 0)
+            return refuse(c,
+                          e->kind == ERR_FORBIDDEN ? CMP_FAIL_BAD_MESSAGE_CHECK : CMP_FAIL_BAD_ALG,
+                          "%s", e->msg);
+        c->proven = c->pbmac1 = 1;
+        /* OpenSSL's server cannot check PBMAC1: it is told the request's protection holds */
+        return OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_UNPROTECTED_SEND, 1) == 1
+                   ? 0
+                   : err_ossl(e, ERR_INTERNAL, "CMP: cannot set the protection");
     }
     if (c->peek.protection == CMP_PROT_SIG) {
         c->protection = "signature";
@@ -760,7 +779,9 @@ out:
 static int answer_protect(struct cmp_call *c, unsigned char *der, size_t len, unsigned char **out,
                           size_t *out_len, struct err *e)
 {
-    int rc = c->mac_key != NULL
+    int rc = c->pbmac1 ? cmp_pbmac1_protect(der, len, (const unsigned char *)c->mac_key,
+                                            strlen(c->mac_key), c->ref, out, out_len, e)
+             : c->mac_key != NULL
                  ? cmp_mac(der, len, (const unsigned char *)c->mac_key, strlen(c->mac_key), c->ref,
                            out, out_len, e)
                  : cmp_sign(der, len, c->prot_key, c->prot_cert, c->prot_chain, out, out_len, e);
@@ -1079,12 +1100,22 @@ int svc_cmp_answer(struct svc *s, const char *label, const unsigned char *req, s
             rc = refusal_answer(&c, out, out_len, e);
         goto out;
     }
+    if (c.pbmac1 && OSSL_CMP_SRV_CTX_set_accept_unprotected(srv, 1) != 1) {
+        err_ossl(e, ERR_INTERNAL, "CMP: cannot set the protection");
+        goto out;
+    }
     if ((rsp = OSSL_CMP_SRV_process_request(srv, msg)) == NULL) {
         err_ossl(e, ERR_INTERNAL, "CMP: no answer");
         goto out;
     }
     rc = msg_der(rsp, out, out_len, e);
-    if (rc == 0 && c.prot_key != NULL) {
+    if (rc == 0 && c.pbmac1) {
+        unsigned char *plain = *out;
+
+        rc = cmp_pbmac1_protect(plain, *out_len, (const unsigned char *)c.mac_key,
+                                strlen(c.mac_key), c.ref, out, out_len, e);
+        free(plain);
+    } else if (rc == 0 && c.prot_key != NULL) {
         unsigned char *unsigned_der = *out;
 
         rc = cmp_sign(unsigned_der, *out_len, c.prot_key, c.prot_cert, c.prot_chain, out, out_len,

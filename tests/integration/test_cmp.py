@@ -582,3 +582,95 @@ def test_a_revoked_protection_certificate_is_replaced_at_the_next_signed_request
     new = server.api("GET", "/cmp/endpoints/plant")["protection_certificate"]
     assert new and new != old
     assert server.api("GET", f"/certificates/{new}")["status"] == "good"
+
+
+# ---- what this client cannot send: PBMAC1, built by the suite (pyasn1) -------------------------
+
+def pbmac1_alg(salt, iterations):
+    """The protectionAlg of PBMAC1: PBKDF2-HMAC-SHA256 (32-byte key), HMAC-SHA256."""
+    from pyasn1.codec.der import encoder
+    from pyasn1.type import univ
+    from pyasn1_modules import rfc8018
+    kdf = rfc8018.PBKDF2_params()
+    kdf["salt"]["specified"] = univ.OctetString(salt)
+    kdf["iterationCount"] = iterations
+    kdf["keyLength"] = 32
+    kdf["prf"]["algorithm"] = rfc8018.id_hmacWithSHA256
+    kdf["prf"]["parameters"] = univ.Any(encoder.encode(univ.Null()))
+    params = rfc8018.PBMAC1_params()
+    params["keyDerivationFunc"]["algorithm"] = rfc8018.id_PBKDF2
+    params["keyDerivationFunc"]["parameters"] = univ.Any(encoder.encode(kdf))
+    params["messageAuthScheme"]["algorithm"] = rfc8018.id_hmacWithSHA256
+    params["messageAuthScheme"]["parameters"] = univ.Any(encoder.encode(univ.Null()))
+    return rfc8018.id_PBMAC1, univ.Any(encoder.encode(params))
+
+
+def protected_part_der(msg):
+    from pyasn1.codec.der import encoder
+    from pyasn1_modules import rfc4210
+    part = rfc4210.ProtectedPart()
+    part["header"] = msg["header"]
+    part["infoValue"] = msg["body"]
+    return encoder.encode(part)
+
+
+def pbmac1(secret, salt, iterations, data):
+    import hashlib
+    import hmac
+    key = hashlib.pbkdf2_hmac("sha256", secret.encode(), salt, iterations, 32)
+    return hmac.new(key, data, hashlib.sha256).digest()
+
+
+def test_pbmac1_protected_ir_is_answered_under_pbmac1(server, endpoint, tmp_path):
+    """RFC 9481 PBMAC1: an ir OpenSSL's client made, its header given a fresh transactionID and
+    senderNonce and PBMAC1 protection instead of PasswordBasedMac."""
+    import os as _os
+    from pyasn1.codec.der import decoder, encoder
+    from pyasn1.type import univ
+    from pyasn1_modules import rfc4210, rfc8018
+    s = secret_new(server, reference="pbmac1-1", reusable=True)
+    saved = tmp_path / "req"
+    p, _ = openssl_cmp(server, tmp_path, "ir", "pbmac1-1", s["secret"], "pbmac1-template",
+                       "-implicit_confirm", "-reqout", str(saved))
+    assert p.returncode == 0, p.stderr
+    msg, _ = decoder.decode(saved.read_bytes(), asn1Spec=rfc4210.PKIMessage())
+    hdr = msg["header"]
+    hdr["transactionID"] = univ.OctetString(_os.urandom(16)).subtype(
+        explicitTag=hdr["transactionID"].tagSet[-1])
+    hdr["senderNonce"] = univ.OctetString(_os.urandom(16)).subtype(
+        explicitTag=hdr["senderNonce"].tagSet[-1])
+    salt = _os.urandom(16)
+    oid, params = pbmac1_alg(salt, 2000)
+    hdr["protectionAlg"]["algorithm"] = oid
+    hdr["protectionAlg"]["parameters"] = params
+    mac = pbmac1(s["secret"], salt, 2000, protected_part_der(msg))
+    msg["protection"] = univ.BitString.fromOctetString(mac).subtype(
+        explicitTag=msg["protection"].tagSet[-1])
+    body = encoder.encode(msg)
+    r = post_cmp(server, body)
+    assert r.status == 200, r.body
+    rsp, _ = decoder.decode(r.body, asn1Spec=rfc4210.PKIMessage())
+    assert rsp["body"].getName() == "ip", rsp["body"].getName()
+    resp = rsp["body"]["ip"]["response"][0]
+    assert int(resp["status"]["status"]) == 0, resp["status"].prettyPrint()
+    # the answer is under PBMAC1 too, and its MAC verifies with the secret
+    alg = rsp["header"]["protectionAlg"]
+    assert alg["algorithm"] == rfc8018.id_PBMAC1
+    pb, _ = decoder.decode(alg["parameters"], asn1Spec=rfc8018.PBMAC1_params())
+    kdf, _ = decoder.decode(pb["keyDerivationFunc"]["parameters"],
+                            asn1Spec=rfc8018.PBKDF2_params())
+    want = pbmac1(s["secret"], bytes(kdf["salt"]["specified"]), int(kdf["iterationCount"]),
+                  protected_part_der(rsp))
+    assert rsp["protection"].asOctets() == want
+    # a wrong secret: badMessageCheck, nothing issued
+    hdr["senderNonce"] = univ.OctetString(_os.urandom(16)).subtype(
+        explicitTag=hdr["senderNonce"].tagSet[-1])
+    hdr["transactionID"] = univ.OctetString(_os.urandom(16)).subtype(
+        explicitTag=hdr["transactionID"].tagSet[-1])
+    msg["protection"] = univ.BitString.fromOctetString(
+        pbmac1("wrong", salt, 2000, protected_part_der(msg))).subtype(
+        explicitTag=msg["protection"].tagSet[-1])
+    certs = server.api("GET", "/certificates?limit=1000")
+    r = post_cmp(server, encoder.encode(msg))
+    assert r.status == 200 and b"MAC does not verify" in r.body, r.body
+    assert server.api("GET", "/certificates?limit=1000") == certs

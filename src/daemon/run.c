@@ -509,6 +509,8 @@ static void server_loop(struct server *s, const sigset_t *stop)
             next_purge = time_now() + s->cfg.tenant_purge_check_seconds;
             if (svc_acme_prune_tick(s->svc, &e) < 0)
                 log_warn("ACME pruning: %s", e.msg);
+            if (svc_cmp_prune_tick(s->svc, &e) < 0)
+                log_warn("CMP pruning: %s", e.msg);
             if (svc_tenant_purge_tick(s->svc, &e) < 0)
                 log_warn("tenant purge: %s", e.msg);
         }

@@ -749,6 +749,12 @@ int store_cmp_transaction_expired(struct store_tx *tx, const char *tenant, int64
     return tx->ops->cmp_transaction_expired(tx, tenant, before, limit, out, n, e);
 }
 
+int store_cmp_prune(struct store_tx *tx, const char *tenant, int64_t now, int64_t before,
+                    int64_t *n, struct err *e)
+{
+    return tx->ops->cmp_prune(tx, tenant, now, before, n, e);
+}
+
 int store_cmp_nonce_use(struct store_tx *tx, const char *tenant, const char *nonce, int64_t expires,
                         struct err *e)
 {

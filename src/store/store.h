@@ -934,14 +934,14 @@ int store_cmp_secret_list(struct store_tx *tx, const char *tenant, const char *e
 struct cmp_transaction_rec {
     char *tenant;
     char *endpoint;
-    char *txid;       /* hex of the transactionID */
-    char *status;     /* "waiting" (for certConf), "confirmed", "rejected", "pending", "revoked" */
-    char *serial;     /* the certificate issued; NULL while pending */
-    char *cert_hash;  /* hex of its certHash (RFC 4210 §5.3.18), what certConf must send */
-    char *requester;  /* who asked: "cmp:<endpoint>:<reference>" or "cmp:<endpoint>:cert:<serial>" */
-    char *protection; /* "mac" or "signature" */
-    char *request;    /* the pending request's id (approval workflow); NULL if none */
-    char *message;    /* pending: the answer's body kind (1 ip, 3 cp, 8 kup); NULL if none */
+    char *txid;      /* hex of the transactionID */
+    char *status;    /* "waiting" (for certConf), "confirmed", "rejected", "pending", "revoked" */
+    char *serial;    /* the certificate issued; NULL while pending */
+    char *cert_hash; /* hex of its certHash (RFC 4210 §5.3.18), what certConf must send */
+    char *requester; /* who asked: "cmp:<endpoint>:<reference>" or "cmp:<endpoint>:cert:<serial>" */
+    char *protection;   /* "mac" or "signature" */
+    char *request;      /* the pending request's id (approval workflow); NULL if none */
+    char *message;      /* pending: the answer's body kind (1 ip, 3 cp, 8 kup); NULL if none */
     char *server_nonce; /* hex of the senderNonce of our last answer (the next recipNonce) */
     int64_t expires;    /* waiting: when an unconfirmed certificate is revoked */
     int64_t created, updated;
@@ -961,6 +961,12 @@ int store_cmp_transaction_update(struct store_tx *tx, const char *tenant,
 int store_cmp_transaction_expired(struct store_tx *tx, const char *tenant, int64_t before,
                                   int limit, struct cmp_transaction_rec ***out, size_t *n,
                                   struct err *e);
+/*
+ * Deletes tenant's used nonces expired before now and its transactions settled
+ * (neither waiting nor pending) before `before`; *n how many rows.
+ */
+int store_cmp_prune(struct store_tx *tx, const char *tenant, int64_t now, int64_t before,
+                    int64_t *n, struct err *e);
 /* Files a senderNonce (hex) as used until expires; -1/ERR_CONFLICT if it was already. */
 int store_cmp_nonce_use(struct store_tx *tx, const char *tenant, const char *nonce, int64_t expires,
                         struct err *e);

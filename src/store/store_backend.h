@@ -249,6 +249,8 @@ struct store_ops {
     int (*cmp_transaction_expired)(struct store_tx *tx, const char *tenant, int64_t before,
                                    int limit, struct cmp_transaction_rec ***out, size_t *n,
                                    struct err *e);
+    int (*cmp_prune)(struct store_tx *tx, const char *tenant, int64_t now, int64_t before,
+                     int64_t *n, struct err *e);
     int (*cmp_nonce_use)(struct store_tx *tx, const char *tenant, const char *nonce,
                          int64_t expires, struct err *e);
     int (*acme_account_insert)(struct store_tx *tx, const char *tenant,

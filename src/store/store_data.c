@@ -1327,7 +1327,8 @@ static int webhook_event_update(struct store_tx *tx, const char *tenant,
     .cmp_transaction_get = data_cmp_transaction_get, \
     .cmp_transaction_update = data_cmp_transaction_update, \
     .cmp_transaction_expired = data_cmp_transaction_expired, \
-    .cmp_nonce_use = data_cmp_nonce_use
+    .cmp_nonce_use = data_cmp_nonce_use, \
+    .cmp_prune = data_cmp_prune
 /* clang-format on */
 
 const struct store_ops store_sqlite_ops = {

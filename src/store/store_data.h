@@ -95,6 +95,8 @@ int data_renewal_window_get(struct store_tx *tx, const char *tenant, const char 
                             struct renewal_window_rec **out, struct err *e);
 
 /* store_data_cmp.c */
+int data_cmp_prune(struct store_tx *tx, const char *tenant, int64_t now, int64_t before, int64_t *n,
+                   struct err *e);
 int data_cmp_endpoint_insert(struct store_tx *tx, const char *tenant,
                              const struct cmp_endpoint_rec *r, struct err *e);
 int data_cmp_endpoint_update(struct store_tx *tx, const char *tenant,

@@ -151,3 +151,21 @@ int data_cmp_nonce_use(struct store_tx *tx, const char *tenant, const char *nonc
     db_bind_int(&st, 3, expires);
     return db_run_insert(&st, "used CMP nonce", e);
 }
+
+int data_cmp_prune(struct store_tx *tx, const char *tenant, int64_t now, int64_t before, int64_t *n,
+                   struct err *e)
+{
+    static const enum query_id qs[] = {Q_CMP_NONCE_PRUNE, Q_CMP_TX_PRUNE};
+    int64_t total = 0, changed;
+
+    for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+        OPEN(tenant, qs[i]);
+        db_bind_text(&st, 1, tenant);
+        db_bind_int(&st, 2, i == 0 ? now : before);
+        if ((changed = db_run_changes(&st, "CMP rows", e)) < 0)
+            return -1;
+        total += changed;
+    }
+    *n = total;
+    return 0;
+}

@@ -191,6 +191,8 @@ enum query_id {
     Q_CMP_TX_UPDATE,
     Q_CMP_TX_EXPIRED,
     Q_CMP_NONCE_USE,
+    Q_CMP_NONCE_PRUNE,
+    Q_CMP_TX_PRUNE,
     Q_COUNT
 };
 

@@ -223,6 +223,10 @@ const char *const store_queries[Q_COUNT] = {
                         " request = ?7, message = ?8, expires = ?9, updated = ?10,"
                         " server_nonce = ?11"
                         " WHERE tenant = ?1 AND endpoint = ?2 AND txid = ?3",
+    [Q_CMP_NONCE_PRUNE] = "DELETE FROM cmp_nonces WHERE tenant = ?1 AND expires < ?2",
+    /* Settled transactions (a waiting or pending one stays until it settles) */
+    [Q_CMP_TX_PRUNE] = "DELETE FROM cmp_transactions WHERE tenant = ?1 AND updated < ?2"
+                       " AND status NOT IN ('waiting', 'pending')",
     [Q_CMP_TX_EXPIRED] = "SELECT {cmp_transaction} FROM cmp_transactions WHERE tenant = ?1"
                          " AND status = 'waiting' AND expires < ?2 ORDER BY expires LIMIT ?3",
 };

@@ -1039,6 +1039,11 @@ int svc_cmp_answer(struct svc *s, const char *label, const unsigned char *req, s
  * so one node of a cluster does it.  How many, or -1.
  */
 int svc_cmp_confirm_tick(struct svc *s, struct err *e);
+/*
+ * Deletes used senderNonces once they expire (a day) and transactions a month
+ * after they settled (a waiting or pending one stays); how many rows, or -1.
+ */
+int svc_cmp_prune_tick(struct svc *s, struct err *e);
 
 #define CMP_PROFILES_MAX         16
 #define CMP_CLIENT_CAS_MAX       8

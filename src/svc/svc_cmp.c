@@ -31,8 +31,9 @@
 #include "core/cmp.h"
 #include "lib/log.h"
 
-#define NONCE_KEEP_SECONDS 86400 /* a senderNonce is remembered this long */
-#define CMP_POLL_SECONDS   1     /* checkAfter while a request waits for approval */
+#define NONCE_KEEP_SECONDS 86400         /* a senderNonce is remembered this long */
+#define CMP_POLL_SECONDS   1             /* checkAfter while a request waits for approval */
+#define CMP_KEEP_SECONDS   (30L * 86400) /* a settled transaction's row is kept a month */
 
 static const char *const requester_role[] = {"requester"};
 
@@ -1204,4 +1205,29 @@ int svc_cmp_confirm_tick(struct svc *s, struct err *e)
     }
     free(list);
     return total;
+}
+
+int svc_cmp_prune_tick(struct svc *s, struct err *e)
+{
+    struct tenant_rec **list = NULL;
+    struct store_tx *tx;
+    size_t n = 0;
+    int64_t pruned, total = 0;
+    struct err te;
+
+    if (svc_tenants(s, &list, &n, e) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        pruned = 0;
+        if ((tx = store_begin(s->store, &te)) != NULL) {
+            if (store_cmp_prune(tx, list[i]->name, time_now(), time_now() - CMP_KEEP_SECONDS,
+                                &pruned, &te) != 0)
+                store_rollback(tx);
+            else if (store_commit(tx, &te) == 0)
+                total += pruned;
+        }
+        tenant_rec_free(list[i]);
+    }
+    free(list);
+    return (int)total;
 }

@@ -525,8 +525,7 @@ static const struct {
      T "/cmp/endpoints/plant/secrets",
      "{\"reference\":\"dev-1\",\"profiles\":[\"tls-client\"],\"reusable\":true}"},
     {"cmp secret list plant", "GET", T "/cmp/endpoints/plant/secrets", NULL},
-    {"cmp secret revoke plant dev-1", "POST", T "/cmp/endpoints/plant/secrets/dev-1/revoke",
-     "{}"},
+    {"cmp secret revoke plant dev-1", "POST", T "/cmp/endpoints/plant/secrets/dev-1/revoke", "{}"},
     {"cert renewal-window 1a2b --start 2027-01-01T00:00:00Z --end 2027-01-02T00:00:00Z "
      "--reason rotation",
      "PUT", T "/certificates/1a2b/renewal-window",

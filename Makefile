@@ -249,7 +249,7 @@ fuzz-smoke: $(FUZZ_BIN)
 	    fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1; then tail -60 build-fuzz/$$n.log; exit 1; fi; \
 	    tail -1 build-fuzz/$$n.log; done
 
-bench: bins $(BUILD)/bench/sign_rate $(BUILD)/bench/acme_load
+bench: bins $(BUILD)/bench/sign_rate $(BUILD)/bench/acme_load $(BUILD)/bench/cmp_load
 	./scripts/install-deps.sh --bench
 	./bench/issue.sh
 	./bench/ocsp.sh
@@ -271,6 +271,11 @@ $(BUILD)/bench/sign_rate: bench/sign_rate.c $(call libs_of,keys lib)
 
 # The ACME load generator (bench/acme.sh): libcurl, OpenSSL and jansson only.
 $(BUILD)/bench/acme_load: bench/acme_load.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+# The CMP load generator (bench/cmp.sh): OpenSSL's CMP client in threads.
+$(BUILD)/bench/cmp_load: bench/cmp_load.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 

@@ -3,13 +3,11 @@
 # vouchd's CMP endpoint (P-256 CA, every certificate issued through the door,
 # stored and audited, the transaction and nonce filed) beside OpenSSL's own
 # mock server (`openssl cmp -port`: one connection at a time, returns a fixed
-# certificate, stores nothing), with the same client: CLIENTS (default 16)
-# loops of `openssl cmp -cmd ir` processes for DURATION seconds each.  And
-# vouch's REST issuance from a CSR in the same run (wrk, as bench/issue.sh),
-# the issue's other yardstick (goals: >= 10x the mock server, >= 0.6x REST).
-# A process per enrollment is the client's cost, not the server's: the figures
-# say how far the client could push each, and CPU per enrollment of vouchd.
-# Loopback only.  Prints the figures; asserts nothing.
+# certificate, stores nothing), with the same client: build/bench/cmp_load,
+# CLIENTS (default 16) threads of OpenSSL's CMP client for DURATION seconds.
+# And vouch's REST issuance from a CSR in the same run (wrk, as
+# bench/issue.sh), the issue's other yardstick (goals: >= 10x the mock
+# server, >= 0.6x REST).  Loopback only.  Prints the figures; asserts nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -19,21 +17,13 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/dev.key" 2>/dev/null
 
-# CLIENTS loops of `openssl cmp -cmd ir` against host:port/path for DURATION seconds;
-# prints the number of certificates received.
+# build/bench/cmp_load: CLIENTS threads of OpenSSL's CMP client against host port path for
+# DURATION seconds; prints its summary line and leaves the rate in $work/rate.
 load() {
-    local server=$1 path=$2 ref=$3 secret=$4 end=$((SECONDS + DURATION))
-    for i in $(seq "$CLIENTS"); do
-        (n=0; while [ "$SECONDS" -lt "$end" ]; do
-            if openssl cmp -cmd ir -server "$server" -path "$path" -ref "$ref" \
-                -secret "pass:$secret" -recipient /CN=bench -newkey "$work/dev.key" \
-                -subject "/CN=bench-$i" -implicit_confirm -unprotected_errors \
-                -certout "$work/out-$i.pem" >/dev/null 2>&1; then n=$((n + 1)); fi
-         done; echo "$n" > "$work/count-$i") &
-    done
-    wait
-    cat "$work"/count-* | awk '{s += $1} END {print s}'
-    rm -f "$work"/count-*
+    build/bench/cmp_load -s 127.0.0.1 -p "$1" -a "$2" -r "$3" -k "$4" -K "$work/dev.key" \
+        -n "$CLIENTS" \
+        -t "$DURATION" | tee "$work/load.out"
+    awk '{print $1 / $4}' "$work/load.out" > "$work/rate"
 }
 
 # vouchd
@@ -48,10 +38,15 @@ secret=$(curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: applicatio
     "http://127.0.0.1:$api/api/v1/t/default/cmp/endpoints/bench/secrets" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
 echo "== vouchd: ir (MAC, implicit confirm), $CLIENTS clients, ${DURATION}s"
-n0=$(ticks "$vpid"); s0=$(ticks "$spid")
-v=$(load "127.0.0.1:$pub" /.well-known/cmp/p/default~bench bench "$secret")
-python3 -c "t = $(getconf CLK_TCK); n = max($v, 1)
-print('%d certificates, %.1f/s; CPU per certificate: network process %.0f us, signer %.0f us' % ($v, $v / $DURATION, ($(ticks "$vpid") - $n0) * 1e6 / t / n, ($(ticks "$spid") - $s0) * 1e6 / t / n))"
+n0=$(ticks "$vpid")
+load "$pub" /.well-known/cmp/p/default~bench bench "$secret"
+v=$(cat "$work/rate")
+python3 -c "t = $(getconf CLK_TCK); n = max(int($(awk '{print $1}' "$work/load.out")), 1)
+print('CPU per certificate: vouchd (network process) %.0f us' % (($(ticks "$vpid") - $n0) * 1e6 / t / n))"
+# one certificate for the mock server to hand out
+openssl cmp -cmd ir -server "127.0.0.1:$pub" -path /.well-known/cmp/p/default~bench -ref bench \
+    -secret "pass:$secret" -recipient /CN=bench -newkey "$work/dev.key" -subject /CN=mock \
+    -implicit_confirm -certout "$work/out-1.pem" >/dev/null 2>&1
 
 # OpenSSL's mock server, returning a certificate vouchd issued
 mport=$(port)
@@ -61,8 +56,8 @@ openssl cmp -port "$mport" -srv_ref bench -srv_secret pass:mock -rsp_cert "$work
 pids+=($!)
 sleep 0.5
 echo "== openssl cmp -port (mock server): ir (MAC, implicit confirm), $CLIENTS clients, ${DURATION}s"
-m=$(load "127.0.0.1:$mport" /pkix/ bench mock)
-echo "$m certificates, $(python3 -c "print(round($m / $DURATION, 1))")/s"
+load "$mport" /pkix/ bench mock
+m=$(cat "$work/rate")
 
 # vouch's REST issuance from a CSR, as bench/issue.sh measures it
 openssl req -new -key "$work/dev.key" -subj /CN=bench.example.com \
@@ -76,5 +71,5 @@ r=$(rate "$work/rest.wrk")
 echo "$r/s"
 
 echo
-python3 -c "v, m, r = $v / $DURATION, max($m, 1) / $DURATION, float('$r')
+python3 -c "v, m, r = float('$v'), max(float('$m'), 0.1), float('$r')
 print('CMP ir: vouchd %.1f/s, openssl mock %.1f/s (ratio %.1f, goal >= 10), REST %.1f/s (ratio %.2f, goal >= 0.6)' % (v, m, v / m, r, v / r))"

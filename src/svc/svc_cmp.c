@@ -282,7 +282,7 @@ static X509 *ca_cert(struct cmp_call *c, const char *name, struct err *e)
     X509 *x = NULL;
 
     if (tx != NULL && store_ca_get(tx, c->tenant, name, &ca, e) == 0 && ca->cert_der != NULL)
-        x = svc_der_to_x509(ca->cert_der, ca->cert_len, e);
+        x = svc_ca_cert(c->s, ca, e); /* parsed once per node while its DER stays the same */
     store_rollback(tx);
     ca_rec_free(ca);
     return x;
@@ -488,10 +488,14 @@ static STACK_OF(X509) * ca_chain(struct cmp_call *c, struct err *e)
     STACK_OF(X509) *sk = sk_X509_new_null();
     struct store_tx *tx = store_begin_read(c->s->store, e);
     struct ca_rec *ca = NULL;
+    X509 *own = NULL;
     int ok = tx != NULL && sk != NULL && store_ca_get(tx, c->tenant, c->ep->ca, &ca, e) == 0 &&
-             svc_der_chain(ca->cert_der, ca->cert_len, sk, e) == 0 &&
+             ca->cert_der != NULL && (own = svc_ca_cert(c->s, ca, e)) != NULL &&
+             sk_X509_push(sk, own) > 0 &&
              (ca->chain_der == NULL || svc_der_chain(ca->chain_der, ca->chain_len, sk, e) == 0);
 
+    if (!ok && own != NULL && sk_X509_num(sk) == 0)
+        X509_free(own);
     store_rollback(tx);
     ca_rec_free(ca);
     if (!ok) {

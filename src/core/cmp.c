@@ -192,6 +192,53 @@ static int protection_kind(const X509_ALGOR *alg)
     return CMP_PROT_OTHER;
 }
 
+/* CertProfileValue ::= SEQUENCE SIZE (1..MAX) OF UTF8String */
+typedef STACK_OF(ASN1_UTF8STRING) CMP_PROFILE_NAMES;
+// clang-format off
+DECLARE_ASN1_ITEM(CMP_PROFILE_NAMES)
+ASN1_ITEM_TEMPLATE(CMP_PROFILE_NAMES) =
+    ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SEQUENCE_OF, 0, names, ASN1_UTF8STRING)
+ASN1_ITEM_TEMPLATE_END(CMP_PROFILE_NAMES)
+    // clang-format on
+
+    /*
+     * The first name of an id-it-certProfile in info into name ("" if none);
+     * -1 if its value is malformed or the name is longer than CMP_PROFILE_MAX.
+     */
+    static int cert_profile_read(const STACK_OF(CMP_ITAV_RAW) * info,
+                                 char name[CMP_PROFILE_MAX + 1])
+{
+    ASN1_OBJECT *oid = OBJ_txt2obj(CMP_OID_CERT_PROFILE, 1);
+    int rc = 0;
+
+    name[0] = '\0';
+    for (int i = 0; oid != NULL && i < sk_CMP_ITAV_RAW_num(info); i++) {
+        const CMP_ITAV_RAW *itav = sk_CMP_ITAV_RAW_value(info, i);
+        STACK_OF(ASN1_UTF8STRING) * names;
+        const ASN1_UTF8STRING *first;
+
+        if (OBJ_cmp(itav->type, oid) != 0)
+            continue;
+        names = itav->value
+                    ? ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(CMP_PROFILE_NAMES), itav->value)
+                    : NULL;
+        first = sk_ASN1_UTF8STRING_value(names, 0);
+        if (first == NULL || ASN1_STRING_length(first) < 1 ||
+            ASN1_STRING_length(first) > CMP_PROFILE_MAX) {
+            rc = -1;
+        } else {
+            memcpy(name, ASN1_STRING_get0_data(first), (size_t)ASN1_STRING_length(first));
+            name[ASN1_STRING_length(first)] = '\0';
+            rc = strlen(name) == (size_t)ASN1_STRING_length(first) ? 0 : -1;
+        }
+        sk_ASN1_UTF8STRING_pop_free(names, ASN1_UTF8STRING_free);
+        break;
+    }
+    ASN1_OBJECT_free(oid);
+    ERR_clear_error();
+    return rc;
+}
+
 static int implicit_confirm_asked(const STACK_OF(CMP_ITAV_RAW) * info)
 {
     for (int i = 0; i < sk_CMP_ITAV_RAW_num(info); i++)
@@ -225,6 +272,8 @@ static int peek_header(const CMP_HDR *h, struct cmp_peek *p, struct err *e)
     }
     p->protection = protection_kind(h->protection_alg);
     p->implicit_confirm = implicit_confirm_asked(h->general_info);
+    if (cert_profile_read(h->general_info, p->profile) != 0)
+        return err_set(e, ERR_INVALID, "PKIMessage: certProfile is no profile name");
     return 0;
 }
 

@@ -23,11 +23,13 @@
 #include "lib/util.h"
 
 #define CMP_MSG_MAX           (64 * 1024) /* the largest PKIMessage taken (a request with a few certs) */
-#define CMP_ID_MAX            64     /* transactionID, nonce, senderKID: at most this many bytes */
-#define CMP_PROT_MAC          1      /* PasswordBasedMac (RFC 4210 §5.1.3.1) */
-#define CMP_PROT_SIG          2      /* a signature */
-#define CMP_PROT_OTHER        3      /* an algorithm vouch does not take */
-#define CMP_PROT_PBMAC1       4      /* PBMAC1 (RFC 9481 section 6.1.1) */
+#define CMP_ID_MAX            64 /* transactionID, nonce, senderKID: at most this many bytes */
+#define CMP_PROFILE_MAX       63 /* a certProfile name (a profile name of ours) */
+#define CMP_OID_CERT_PROFILE  "1.3.6.1.5.5.7.4.21" /* id-it-certProfile (RFC 9483 section 3.1) */
+#define CMP_PROT_MAC          1                    /* PasswordBasedMac (RFC 4210 §5.1.3.1) */
+#define CMP_PROT_SIG          2                    /* a signature */
+#define CMP_PROT_OTHER        3                    /* an algorithm vouch does not take */
+#define CMP_PROT_PBMAC1       4                    /* PBMAC1 (RFC 9481 section 6.1.1) */
 #define CMP_PBKDF2_MAX        100000 /* the most PBKDF2 iterations a request may ask for */
 #define CMP_PBKDF2_ITERATIONS 10000  /* what vouch's PBMAC1 answers use */
 
@@ -44,8 +46,9 @@ struct cmp_peek {
     size_t sender_nonce_len;
     unsigned char recip_nonce[CMP_ID_MAX];
     size_t recip_nonce_len;
-    int64_t message_time; /* 0 if absent */
-    int implicit_confirm; /* id-it-implicitConfirm in generalInfo */
+    int64_t message_time;              /* 0 if absent */
+    int implicit_confirm;              /* id-it-implicitConfirm in generalInfo */
+    char profile[CMP_PROFILE_MAX + 1]; /* id-it-certProfile's first name (RFC 9483 §3.1), or "" */
     unsigned char
         *sender_der; /* the header's sender GeneralName, DER (caller frees: cmp_peek_clear) */
     size_t sender_der_len;

@@ -633,20 +633,69 @@ static int kur_check(struct cmp_call *c, const OSSL_CRMF_MSG *crm, struct svc_op
     return 0;
 }
 
+/* Whether name is in the JSON array of strings list. */
+static int listed(const json_t *list, const char *name)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(list, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * The profile an issuance is under (into name): the certProfile the request
+ * names (RFC 9483 section 3.1; one of the endpoint's), else the endpoint's
+ * first; a shared secret limited to some profiles allows only those (its
+ * first when the request names none).  ERR_POLICY naming the rule otherwise.
+ */
+static int profile_choose(struct cmp_call *c, char name[CMP_PROFILE_MAX + 1], struct err *e)
+{
+    json_t *st = c->secret ? json_loads(c->secret->settings, 0, NULL) : NULL;
+    const json_t *allowed = json_object_get(st, "profiles");
+    const char *asked = c->peek.profile[0] ? c->peek.profile : NULL, *pick = asked;
+    int offered = 0, rc = 0;
+
+    for (int i = 0; asked != NULL && i < c->st.nprofiles; i++)
+        offered |= strcmp(c->st.profiles[i], asked) == 0;
+    if (asked != NULL && !offered)
+        rc = err_set(e, ERR_POLICY, "certProfile %s is not a profile of this endpoint", asked);
+    else if (asked != NULL && json_is_array(allowed) && !listed(allowed, asked))
+        rc = err_set(e, ERR_POLICY, "certProfile %s is not one this secret may use", asked);
+    else if (asked == NULL)
+        pick = json_is_array(allowed) && json_array_size(allowed) > 0
+                   ? json_string_value(json_array_get(allowed, 0))
+                   : c->st.profiles[0];
+    if (rc == 0)
+        snprintf(name, CMP_PROFILE_MAX + 1, "%s", pick ? pick : c->st.profiles[0]);
+    json_decref(st);
+    return rc;
+}
+
 static OSSL_CMP_PKISI *cert_request_cb(OSSL_CMP_SRV_CTX *srv, const OSSL_CMP_MSG *req,
                                        int cert_req_id, const OSSL_CRMF_MSG *crm,
                                        const X509_REQ *p10cr, X509 **cert_out,
                                        STACK_OF(X509) * *chain_out, STACK_OF(X509) * *ca_pubs)
 {
     struct cmp_call *c = OSSL_CMP_SRV_CTX_get0_custom_ctx(srv);
-    struct svc_op op = {.kind = SVC_OP_CERT_ISSUE, .ca = c->ep->ca, .profile = c->st.profiles[0]};
+    struct svc_op op = {.kind = SVC_OP_CERT_ISSUE, .ca = c->ep->ca};
     struct svc_outcome out = {0};
     OSSL_CMP_PKISI *si;
-    char *text;
+    char *text, profile[CMP_PROFILE_MAX + 1];
     struct err e;
 
     (void)req;
     (void)cert_req_id;
+    if (c->peek.body != CMP_BODY_KUR && profile_choose(c, profile, &e) != 0) {
+        transaction_settle(c, "cmp.refused", "rejected", NULL, NULL, NULL, 0, NULL);
+        return OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_rejection,
+                                       1 << OSSL_CMP_PKIFAILUREINFO_badCertTemplate, e.msg);
+    }
+    op.profile = profile;
     if ((text = request_text(crm, p10cr, &op.csr_len)) == NULL)
         return OSSL_CMP_STATUSINFO_new(OSSL_CMP_PKISTATUS_rejection,
                                        1 << OSSL_CMP_PKIFAILUREINFO_badDataFormat, NULL);

@@ -674,3 +674,77 @@ def test_pbmac1_protected_ir_is_answered_under_pbmac1(server, endpoint, tmp_path
     r = post_cmp(server, encoder.encode(msg))
     assert r.status == 200 and b"MAC does not verify" in r.body, r.body
     assert server.api("GET", "/certificates?limit=1000") == certs
+
+
+def test_a_secret_limited_to_a_profile_issues_under_it(server, endpoint, tmp_path):
+    s = secret_new(server, reference="server-only", profiles=["tls-server"])
+    p, path = openssl_cmp(server, tmp_path, "ir", "server-only", s["secret"], "srv.example",
+                          "-implicit_confirm", "-sans", "srv.example")
+    assert p.returncode == 0, p.stdout + p.stderr
+    cert, rec = issued(server, path)
+    assert rec["profile"] == "tls-server"
+
+
+def pbmac1_request(server, tmp_path, ref, secret, name, general_info=(), *extra):
+    """An ir of OpenSSL's client re-made with a fresh transactionID and senderNonce, the
+    InfoTypeAndValues general_info ((oid, DER value), ...) added, under PBMAC1."""
+    import os as _os
+    from pyasn1.codec.der import decoder, encoder
+    from pyasn1.type import univ
+    from pyasn1_modules import rfc4210
+    saved = tmp_path / f"{name}.req"
+    p, _ = openssl_cmp(server, tmp_path, "ir", ref, secret, name, "-implicit_confirm",
+                       "-reqout", str(saved), *extra)
+    assert p.returncode == 0, p.stderr
+    msg, _ = decoder.decode(saved.read_bytes(), asn1Spec=rfc4210.PKIMessage())
+    hdr = msg["header"]
+    for field in ("transactionID", "senderNonce"):
+        hdr[field] = univ.OctetString(_os.urandom(16)).subtype(explicitTag=hdr[field].tagSet[-1])
+    for oid, value in general_info:
+        itav = hdr["generalInfo"].componentType.clone()
+        itav["infoType"] = univ.ObjectIdentifier(oid)
+        itav["infoValue"] = univ.Any(value)
+        hdr["generalInfo"].append(itav)
+    salt = _os.urandom(16)
+    alg, params = pbmac1_alg(salt, 2000)
+    hdr["protectionAlg"]["algorithm"] = alg
+    hdr["protectionAlg"]["parameters"] = params
+    msg["protection"] = univ.BitString.fromOctetString(
+        pbmac1(secret, salt, 2000, protected_part_der(msg))).subtype(
+        explicitTag=msg["protection"].tagSet[-1])
+    return encoder.encode(msg)
+
+
+def cert_profile_value(name):
+    from pyasn1.codec.der import encoder
+    from pyasn1.type import char, univ
+    seq = univ.SequenceOf(componentType=char.UTF8String())
+    seq.append(char.UTF8String(name))
+    return encoder.encode(seq)
+
+
+@pytest.mark.parametrize("asked,issued_under", [("tls-server", "tls-server"), ("email", None)])
+def test_the_cert_profile_a_request_names_is_used_when_the_endpoint_offers_it(
+        server, endpoint, tmp_path, asked, issued_under):
+    from pyasn1.codec.der import decoder
+    from pyasn1_modules import rfc4210
+    from cryptography import x509
+    s = secret_new(server, reference=f"profile-{asked}", reusable=True)
+    body = pbmac1_request(server, tmp_path, f"profile-{asked}", s["secret"], f"{asked}.example",
+                          [("1.3.6.1.5.5.7.4.21", cert_profile_value(asked))],
+                          "-sans", f"{asked}.example")
+    r = post_cmp(server, body)
+    assert r.status == 200, r.body
+    rsp, _ = decoder.decode(r.body, asn1Spec=rfc4210.PKIMessage())
+    resp = rsp["body"]["ip"]["response"][0]
+    if issued_under is None:
+        assert int(resp["status"]["status"]) == 2  # rejection
+        assert b"not a profile of this endpoint" in r.body
+        return
+    assert int(resp["status"]["status"]) == 0, resp["status"].prettyPrint()
+    from pyasn1.codec.der import encoder
+    from pyasn1_modules import rfc2459
+    tagged = resp["certifiedKeyPair"]["certOrEncCert"]["certificate"]
+    der = encoder.encode(tagged.clone(tagSet=rfc2459.Certificate.tagSet, cloneValueFlag=True))
+    serial = format(x509.load_der_x509_certificate(der).serial_number, "x")
+    assert server.api("GET", f"/certificates/{serial}")["profile"] == issued_under

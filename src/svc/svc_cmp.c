@@ -201,20 +201,39 @@ static int time_check(struct cmp_call *c)
 }
 
 /* Files the senderNonce as used; a second use is badSenderNonce (a replay). */
-static int nonce_check(struct cmp_call *c, struct err *e)
+/* Files the request's senderNonce in tx; ERR_CONFLICT if it was filed before. */
+static int nonce_file(struct cmp_call *c, struct store_tx *tx, struct err *e)
 {
     char *hex = hex_encode(c->peek.sender_nonce, c->peek.sender_nonce_len);
-    struct store_tx *tx = store_begin(c->s->store, e);
-    int rc = -1;
+    int rc = store_cmp_nonce_use(tx, c->tenant, hex, time_now() + NONCE_KEEP_SECONDS, e);
 
-    if (tx != NULL) {
-        rc = store_cmp_nonce_use(tx, c->tenant, hex, time_now() + NONCE_KEEP_SECONDS, e);
-        if (rc == 0)
-            rc = store_commit(tx, e);
-        else
-            store_rollback(tx);
-    }
     free(hex);
+    return rc;
+}
+
+/* Whether the request continues a transaction (certConf, pollReq, error). */
+static int continues(const struct cmp_call *c)
+{
+    return c->peek.body == CMP_BODY_CERTCONF || c->peek.body == CMP_BODY_POLLREQ ||
+           c->peek.body == CMP_BODY_ERROR;
+}
+
+/*
+ * A request continuing a transaction has its senderNonce filed here (a new
+ * one's is filed with its transaction: transaction_check); a second use is
+ * badSenderNonce (a replay).
+ */
+static int nonce_check(struct cmp_call *c, struct err *e)
+{
+    struct store_tx *tx;
+    int rc;
+
+    if (!continues(c))
+        return 0;
+    if ((tx = store_begin(c->s->store, e)) == NULL)
+        return -1;
+    rc = nonce_file(c, tx, e);
+    rc = rc == 0 ? store_commit(tx, e) : (store_rollback(tx), -1);
     if (rc != 0 && e != NULL && e->kind == ERR_CONFLICT)
         return refuse(c, CMP_FAIL_BAD_SENDER_NONCE, "senderNonce was used before (a replay)");
     return rc;
@@ -263,8 +282,15 @@ static int transaction_check(struct cmp_call *c, OSSL_CMP_CTX *ctx, struct err *
         ASN1_OCTET_STRING_free(id);
         return rc ? 0 : err_ossl(e, ERR_INTERNAL, "CMP: cannot set the transactionID");
     }
+    /* The senderNonce and the transactionID filed in one write. */
     if ((tx = store_begin(c->s->store, e)) == NULL)
         return -1;
+    if (nonce_file(c, tx, e) != 0) {
+        store_rollback(tx);
+        return e->kind == ERR_CONFLICT
+                   ? refuse(c, CMP_FAIL_BAD_SENDER_NONCE, "senderNonce was used before (a replay)")
+                   : -1;
+    }
     rc = store_cmp_transaction_insert(tx, c->tenant, &r, e);
     rc = rc == 0 ? store_commit(tx, e) : (store_rollback(tx), -1);
     if (rc != 0 && e != NULL && e->kind == ERR_CONFLICT)

@@ -274,6 +274,7 @@ FUZZ_SRCS_bundle  := $(foreach m,svc core audit store keys lib,$($(m)_SRC))
 FUZZ_SRCS_forwarded := src/http/http_forwarded.c $(lib_SRC)
 FUZZ_SRCS_jws     := $(ACME_PROTOCOL_SRC) $(lib_SRC)
 FUZZ_SRCS_est     := $(est_SRC) $(lib_SRC)
+FUZZ_SRCS_cmp     := $(core_SRC) $(lib_SRC)
 FUZZ_BIN  := $(patsubst fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard src/*/*.c src/*/*.h)
 	@mkdir -p build-fuzz
@@ -288,7 +289,7 @@ fuzz-smoke: $(FUZZ_BIN)
 	    fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1; then tail -60 build-fuzz/$$n.log; exit 1; fi; \
 	    tail -1 build-fuzz/$$n.log; done
 
-bench: bins $(BUILD)/bench/sign_rate $(BUILD)/bench/acme_load $(BUILD)/bench/est_load
+bench: bins $(BUILD)/bench/sign_rate $(BUILD)/bench/acme_load $(BUILD)/bench/est_load $(BUILD)/bench/cmp_load
 	./scripts/install-deps.sh --bench
 	./bench/issue.sh
 	./bench/ocsp.sh
@@ -297,6 +298,7 @@ bench: bins $(BUILD)/bench/sign_rate $(BUILD)/bench/acme_load $(BUILD)/bench/est
 	./bench/hsm.sh
 	./bench/acme.sh
 	./bench/est.sh
+	./bench/cmp.sh
 	./bench/cluster.sh
 
 # The ACME benchmark alone (vouchd beside pebble; lego and bench/acme_load).
@@ -317,6 +319,8 @@ $(BUILD)/bench/acme_load: bench/acme_load.c
 bench-est: bins $(BUILD)/bench/est_load
 	./bench/est.sh
 $(BUILD)/bench/est_load: bench/est_load.c
+# The CMP load generator (bench/cmp.sh): OpenSSL's CMP client in threads.
+$(BUILD)/bench/cmp_load: bench/cmp_load.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 

@@ -132,6 +132,14 @@ void api_enroll_endpoint_update(void *app, struct http_request *req, struct http
 void api_enroll_credential_create(void *app, struct http_request *req, struct http_response *resp);
 void api_enroll_credential_list(void *app, struct http_request *req, struct http_response *resp);
 void api_enroll_credential_revoke(void *app, struct http_request *req, struct http_response *resp);
+void api_cmp(void *app, struct http_request *req, struct http_response *resp);
+void api_cmp_endpoint_create(void *app, struct http_request *req, struct http_response *resp);
+void api_cmp_endpoint_list(void *app, struct http_request *req, struct http_response *resp);
+void api_cmp_endpoint_show(void *app, struct http_request *req, struct http_response *resp);
+void api_cmp_endpoint_update(void *app, struct http_request *req, struct http_response *resp);
+void api_cmp_secret_create(void *app, struct http_request *req, struct http_response *resp);
+void api_cmp_secret_list(void *app, struct http_request *req, struct http_response *resp);
+void api_cmp_secret_revoke(void *app, struct http_request *req, struct http_response *resp);
 void api_cert_renewal_window_get(void *app, struct http_request *req, struct http_response *resp);
 void api_cert_renewal_window_put(void *app, struct http_request *req, struct http_response *resp);
 

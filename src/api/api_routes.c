@@ -18,6 +18,10 @@
 #define OCSP_REQ "application/ocsp-request"
 #define OCSP_MAX (16 * KB)
 
+#define CMP      "/.well-known/cmp/p/{label}"
+#define PKIXCMP  "application/pkixcmp"
+#define CMP_BODY (64 * KB) /* CMP_MSG_MAX */
+
 #define ACME      "/acme/{tenant}/{endpoint}"
 #define JOSE      "application/jose+json"
 #define ACME_BODY (64 * KB) /* ACME_JWS_BODY_MAX */
@@ -61,6 +65,8 @@ static const struct http_route routes[] = {
     EST_ROUTES(EST),
     EST_ROUTES(EST_T),
     EST_ROUTES("/.well-known/est"), /* est_default_endpoint, if set */
+    /* CMP over HTTP (RFC 6712): every message carries its own protection */
+    {"POST", CMP, PKIXCMP, "public", CMP_BODY, api_cmp},
 
     {"POST", "/api/v1/tenants", JSON, "system", SMALL, api_tenant_create},
     {"GET", "/api/v1/tenants", NULL, "system", 0, api_tenant_list},
@@ -166,6 +172,15 @@ static const struct http_route routes[] = {
      api_enroll_credential_list},
     {"POST", T "/enroll/endpoints/{endpoint}/credentials/{credential}/revoke", JSON, "enroll.write",
      SMALL, api_enroll_credential_revoke},
+    {"POST", T "/cmp/endpoints", JSON, "cmp.write", SMALL, api_cmp_endpoint_create},
+    {"GET", T "/cmp/endpoints", NULL, "cmp.read", 0, api_cmp_endpoint_list},
+    {"GET", T "/cmp/endpoints/{endpoint}", NULL, "cmp.read", 0, api_cmp_endpoint_show},
+    {"PUT", T "/cmp/endpoints/{endpoint}", JSON, "cmp.write", SMALL, api_cmp_endpoint_update},
+    {"POST", T "/cmp/endpoints/{endpoint}/secrets", JSON, "cmp.write", SMALL,
+     api_cmp_secret_create},
+    {"GET", T "/cmp/endpoints/{endpoint}/secrets", NULL, "cmp.read", 0, api_cmp_secret_list},
+    {"POST", T "/cmp/endpoints/{endpoint}/secrets/{reference}/revoke", JSON, "cmp.write", SMALL,
+     api_cmp_secret_revoke},
 
     {"POST", T "/tokens", JSON, "token.write", SMALL, api_token_create},
     {"POST", T "/tokens/rotate", JSON, "token.rotate", SMALL, api_token_rotate},
@@ -199,6 +214,7 @@ static const struct http_route public_routes[] = {
     /* RFC 3161 §3.4; a TimeStampReq is ~100 bytes (a few KB with extensions) */
     {"POST", "/tsa/{tenant}/{unit}", "application/timestamp-query", "public", 16 * KB,
      api_public_tsa},
+    {"POST", CMP, PKIXCMP, "public", CMP_BODY, api_cmp},
 };
 
 const struct http_route *api_routes(size_t *n)

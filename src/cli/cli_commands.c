@@ -89,6 +89,15 @@ static int check_something_given(struct cli_call *call, struct err *e);
     {"--auth", "auth", ARG_LIST, TO_BODY, 0, NULL, "METHOD"},                   \
     {"--client-ca", "client_cas", ARG_LIST, TO_BODY, 0, NULL, "CA"},            \
     {"--retry-after", "retry_after", ARG_INT, TO_BODY, 0, NULL, "SECONDS"}
+#define CMP_SETTINGS                                                            \
+    OPT("--status", "status", ARG_STRING),                                      \
+    {"--profile", "profiles", ARG_LIST, TO_BODY, 0, NULL, "PROFILE"},           \
+    {"--protection", "protection", ARG_LIST, TO_BODY, 0, NULL, "mac|signature"}, \
+    OPT("--implicit-confirm", "implicit_confirm", ARG_BOOL),                    \
+    OPT("--confirm-seconds", "confirm_seconds", ARG_INT),                       \
+    OPT("--time-skew-seconds", "time_skew_seconds", ARG_INT),                   \
+    {"--client-ca", "client_cas", ARG_LIST, TO_BODY, 0, NULL, "CA"},            \
+    {"--settings", "settings", ARG_JSON_MERGE, TO_BODY, 0, NULL, "FILE.json"}
 
 static const struct cli_command commands[] = {
     /* System routes (a system token). */
@@ -496,6 +505,32 @@ static const struct cli_command commands[] = {
     {"est credential", "revoke", "POST", "/enroll/endpoints/{}/credentials/{}/revoke",
      SCOPE_TENANT,
      {POS("ENDPOINT"), POS("ID"), END},
+     NULL, cli_show_object, NULL, NULL},
+
+    /* CMP: endpoints, shared secrets (docs/api.md "CMP"). */
+    {"cmp endpoint", "create", "POST", "/cmp/endpoints", SCOPE_TENANT,
+     {POS_BODY("NAME", "name", ARG_STRING), REQ("--ca", "ca", ARG_STRING), CMP_SETTINGS, END},
+     NULL, cli_show_object, NULL, NULL},
+    {"cmp endpoint", "list", "GET", "/cmp/endpoints", SCOPE_TENANT,
+     {END},
+     NULL, cli_show_table, "endpoints", "name ca status implicit_confirm path"},
+    {"cmp endpoint", "show", "GET", "/cmp/endpoints/{}", SCOPE_TENANT,
+     {POS("NAME"), END},
+     NULL, cli_show_object, NULL, NULL},
+    {"cmp endpoint", "update", "PUT", "/cmp/endpoints/{}", SCOPE_TENANT,
+     {POS("NAME"), OPT("--ca", "ca", ARG_STRING), CMP_SETTINGS, END},
+     check_something_given, cli_show_object, NULL, NULL},
+    {"cmp secret", "create", "POST", "/cmp/endpoints/{}/secrets", SCOPE_TENANT,
+     {POS("ENDPOINT"),
+      OPT("--reference", "reference", ARG_STRING),
+      {"--profile", "profiles", ARG_LIST, TO_BODY, 0, NULL, "PROFILE"},
+      OPT("--reusable", "reusable", ARG_FLAG), END},
+     NULL, cli_show_object, NULL, NULL},
+    {"cmp secret", "list", "GET", "/cmp/endpoints/{}/secrets", SCOPE_TENANT,
+     {POS("ENDPOINT"), END},
+     NULL, cli_show_table, "secrets", "reference status uses reusable created"},
+    {"cmp secret", "revoke", "POST", "/cmp/endpoints/{}/secrets/{}/revoke", SCOPE_TENANT,
+     {POS("ENDPOINT"), POS("REFERENCE"), END},
      NULL, cli_show_object, NULL, NULL},
     {"cert", "renewal-window", "PUT", "/certificates/{}/renewal-window", SCOPE_TENANT,
      {POS("SERIAL"),

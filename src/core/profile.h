@@ -143,6 +143,24 @@ int serial_canonicalize(char *s);
 int csr_read(const unsigned char *data, size_t len, unsigned flags, struct issue_request *r,
              struct err *e);
 
+/*
+ * A certificate request in CRMF (RFC 4211): one CertReqMsg in DER, whose
+ * proof of possession must be a signature that verifies (raVerified is
+ * refused: ERR_INVALID, code CMP_ERR_BAD_POP); subject, key (checked as a
+ * CSR's) and subjectAltName from its template into r.  Errors otherwise as
+ * csr_read's ("bad_csr").
+ */
+#define CRMF_PEM_LABEL  "CRMF CERTIFICATE REQUEST MESSAGE"
+#define CMP_ERR_BAD_POP "bad_pop"
+int crmf_read(const unsigned char *der, size_t len, struct issue_request *r, struct err *e);
+/*
+ * What an issuance takes as its request: a CSR (csr_read, flags 0), or a
+ * CertReqMsg as PEM under CRMF_PEM_LABEL (crmf_read; what the CMP front end
+ * submits for ir, cr and kur).
+ */
+int cert_request_read(const unsigned char *data, size_t len, struct issue_request *r,
+                      struct err *e);
+
 /* Builds a CSR for subject and key (a CA whose certificate comes from elsewhere). */
 X509_REQ *csr_build(X509_NAME *subject, EVP_PKEY *pub, EVP_PKEY *signing_key, struct err *e);
 

@@ -689,6 +689,8 @@ static void server_loop(struct server *s, const sigset_t *stop)
                 log_warn("request expiry: %s", e.msg);
             if (svc_cert_expiry_tick(s->svc, &e) < 0)
                 log_warn("certificate expiry: %s", e.msg);
+            if (svc_cmp_confirm_tick(s->svc, &e) < 0)
+                log_warn("CMP confirmation: %s", e.msg);
             acme_server_tick(s->acme);
             if (svc_signing_check(s->svc, &e) < 0)
                 log_warn("signing units: not checked: %s", e.msg);
@@ -702,6 +704,8 @@ static void server_loop(struct server *s, const sigset_t *stop)
             next_purge = time_now() + s->cfg.tenant_purge_check_seconds;
             if (svc_acme_prune_tick(s->svc, &e) < 0)
                 log_warn("ACME pruning: %s", e.msg);
+            if (svc_cmp_prune_tick(s->svc, &e) < 0)
+                log_warn("CMP pruning: %s", e.msg);
             if (svc_tenant_purge_tick(s->svc, &e) < 0)
                 log_warn("tenant purge: %s", e.msg);
         }

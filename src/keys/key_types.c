@@ -95,9 +95,15 @@ EVP_PKEY *key_generate(enum key_type t, struct err *e)
 }
 
 static const char *const purpose_names[] = {
-    [KEY_PURPOSE_NONE] = "none", [KEY_PURPOSE_CA] = "ca",       [KEY_PURPOSE_OCSP] = "ocsp",
-    [KEY_PURPOSE_TSA] = "tsa",   [KEY_PURPOSE_AUDIT] = "audit", [KEY_PURPOSE_WEBHOOK] = "webhook",
-    [KEY_PURPOSE_EAB] = "eab",   [KEY_PURPOSE_RA] = "ra",
+    [KEY_PURPOSE_NONE] = "none",
+    [KEY_PURPOSE_CA] = "ca",
+    [KEY_PURPOSE_OCSP] = "ocsp",
+    [KEY_PURPOSE_TSA] = "tsa",
+    [KEY_PURPOSE_AUDIT] = "audit",
+    [KEY_PURPOSE_WEBHOOK] = "webhook",
+    [KEY_PURPOSE_EAB] = "eab",
+    [KEY_PURPOSE_RA] = "ra",
+    [KEY_PURPOSE_CMP_SECRET] = "cmp-secret",
 };
 
 const char *key_purpose_name(enum key_purpose p)

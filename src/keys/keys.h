@@ -56,7 +56,8 @@ EVP_PKEY *key_generate(enum key_type t, struct err *e);
  * signs certificates, CRLs, its own CSR and OCSP responses, as the issuer it first signed as; an
  * OCSP responder key only OCSP responses (and its CSR); a TSA key only time-stamp tokens; an
  * audit key only audit checkpoints; a webhook or EAB key only derives secrets; an enrollment
- * RA key (SCEP, CMP) only enrollment protocol messages.  A key with no purpose yet (one made by
+ * RA key (SCEP, CMP) only enrollment protocol messages; a CMP secret key only derives CMP
+ * shared secrets.  A key with no purpose yet (one made by
  * `POST /keys`, or one from before purposes existed) is bound when it is first given a use.
  */
 enum key_purpose {
@@ -68,9 +69,10 @@ enum key_purpose {
     KEY_PURPOSE_WEBHOOK,
     KEY_PURPOSE_EAB,
     KEY_PURPOSE_RA,
+    KEY_PURPOSE_CMP_SECRET,
 };
 
-/* "none", "ca", "ocsp", "tsa", "audit", "webhook", "eab", "ra". */
+/* "none", "ca", "ocsp", "tsa", "audit", "webhook", "eab", "ra", "cmp-secret". */
 const char *key_purpose_name(enum key_purpose p);
 /* KEY_PURPOSE_NONE if the name is not one of the above (or is "none"). */
 enum key_purpose key_purpose_parse(const char *name);
@@ -312,6 +314,18 @@ int signer_eab_new(struct signer *s, const char *tenant, const struct signer_eab
 int signer_eab_mac(struct signer *s, const char *tenant, const struct signer_eab *ref,
                    const char *digest, const unsigned char *data, size_t data_len,
                    unsigned char **mac, size_t *mac_len, struct err *e);
+
+/*
+ * CMP shared secrets (signer_secret.c): derived like EAB keys, over a
+ * structure under an OID of their own (tbs.h: TBS_CMP_SECRET_OID) naming the
+ * endpoint (ref->endpoint) and the reference (ref->kid).  With
+ * ref->nonce_hex NULL a new nonce is made (*nonce_hex, caller frees); with a
+ * stored nonce the same secret comes back (nonce_hex may be NULL).  The
+ * secret is 32 bytes; the caller zeroes it after use.
+ */
+#define SIGNER_CMP_SECRET_LEN 32
+int signer_cmp_secret(struct signer *s, const char *tenant, const struct signer_eab *ref,
+                      char **nonce_hex, unsigned char secret[SIGNER_CMP_SECRET_LEN], struct err *e);
 
 /*
  * Server-side key generation for an end entity: the signer generates a key

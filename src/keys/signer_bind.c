@@ -286,6 +286,8 @@ static int purpose_allows(enum key_purpose p, const char *kind)
         {"audit checkpoint", 1u << KEY_PURPOSE_AUDIT},
         {"webhook secret", 1u << KEY_PURPOSE_WEBHOOK},
         {"EAB key", 1u << KEY_PURPOSE_EAB},
+        {"CMP response", 1u << KEY_PURPOSE_RA},
+        {"CMP secret", 1u << KEY_PURPOSE_CMP_SECRET},
     };
 
     for (size_t i = 0; i < ARRAY_LEN(table); i++)

@@ -1079,6 +1079,38 @@ int signer_eab_mac(struct signer *s, const char *tenant, const struct signer_eab
     return rc;
 }
 
+int signer_cmp_secret(struct signer *s, const char *tenant, const struct signer_eab *ref,
+                      char **nonce_hex, unsigned char secret[SIGNER_CMP_SECRET_LEN], struct err *e)
+{
+    struct buf req = {0};
+    unsigned char *reply = NULL, *given = NULL;
+    const unsigned char *nonce, *k;
+    size_t len = 0, given_len = 0, nonce_len = 0, key_len = 0;
+    int rc;
+
+    if (ref->nonce_hex != NULL && (given = hex_decode(ref->nonce_hex, &given_len)) == NULL)
+        return err_set(e, ERR_INTERNAL, "CMP shared secret: stored nonce is malformed");
+    eab_ref_put(&req, tenant, ref);
+    if (given != NULL)
+        wire_put(&req, T_BLOB, given, given_len);
+    free(given);
+    rc = signer_call(s, W_CMP_SECRET, &req, &reply, &len, e);
+    if (rc == 0 &&
+        (wire_get(reply, len, T_BLOB, 0, &nonce, &nonce_len) != 0 || nonce_len != 32 ||
+         wire_get(reply, len, T_SECRET, 0, &k, &key_len) != 0 || key_len != SIGNER_CMP_SECRET_LEN))
+        rc = err_set(e, ERR_INTERNAL, "signer: incomplete reply");
+    if (rc == 0) {
+        if (nonce_hex != NULL)
+            *nonce_hex = hex_encode(nonce, nonce_len);
+        memcpy(secret, k, SIGNER_CMP_SECRET_LEN);
+    }
+    if (reply != NULL)
+        secure_zero(reply, len);
+    free(reply);
+    buf_free(&req);
+    return rc;
+}
+
 int signer_ee_keygen(struct signer *s, const char *tenant, enum key_type type, uint64_t *handle,
                      EVP_PKEY **pub, struct err *e)
 {

@@ -105,6 +105,8 @@ int signer_h_webhook_mac(struct req *r);
 /* W_EAB_NEW and W_EAB_MAC: ACME External Account Binding keys (signer_secret.c). */
 int signer_h_eab_new(struct req *r);
 int signer_h_eab_mac(struct req *r);
+/* W_CMP_SECRET: CMP shared secrets (signer_secret.c). */
+int signer_h_cmp_secret(struct req *r);
 
 /* ---- test hooks ----------------------------------------------------------- */
 

@@ -263,3 +263,57 @@ int signer_h_eab_mac(struct req *r)
     secure_zero(mac, sizeof(mac));
     return 0;
 }
+
+/* ---- CMP shared secrets --------------------------------------------------------------- */
+
+/*
+ * W_CMP_SECRET  T_TENANT, T_KEY_ID, T_ENDPOINT, T_KID (the reference),
+ *               T_BLOB (nonce)?  ->  T_BLOB (the nonce: a new random one if
+ *               none was given), T_SECRET (32 bytes)
+ *
+ * Unlike the webhook and EAB secrets, a CMP secret goes to the network
+ * process each time a request names it: OpenSSL's CMP code checks and makes
+ * PasswordBasedMac protection with the secret in its context (docs/decisions.md,
+ * "CMP").  Its input has an OID of its own, so this call derives no EAB key.
+ */
+int signer_h_cmp_secret(struct req *r)
+{
+    char *tenant = req_tenant(r);
+    char *endpoint = wire_get_str(r->body, r->len, T_ENDPOINT, NAME_MAX_BYTES);
+    char *ref = wire_get_str(r->body, r->len, T_KID, NAME_MAX_BYTES);
+    unsigned char nonce[NONCE_LEN], key[SHA256_DIGEST_LENGTH], *der = NULL;
+    const unsigned char *given = NULL;
+    size_t der_len = 0, given_len = 0;
+    int rc = -1;
+
+    if (tenant == NULL)
+        goto out;
+    if (endpoint == NULL || ref == NULL || *endpoint == '\0' || *ref == '\0') {
+        err_set(&r->err, ERR_INVALID, "signer: endpoint or reference missing or invalid");
+        goto out;
+    }
+    if (wire_get(r->body, r->len, T_BLOB, 0, &given, &given_len) == 0) {
+        if (given_len != NONCE_LEN) {
+            err_set(&r->err, ERR_INVALID, "signer: nonce malformed");
+            goto out;
+        }
+        memcpy(nonce, given, NONCE_LEN);
+    } else if (random_bytes(nonce, sizeof(nonce)) != 0) {
+        err_set(&r->err, ERR_INTERNAL, "signer: no randomness");
+        goto out;
+    }
+    if (tbs_cmp_secret_encode(tenant, endpoint, ref, nonce, &der, &der_len) != 0)
+        err_set(&r->err, ERR_INTERNAL, "signer: cannot encode the CMP secret input");
+    else if (derive(r, "CMP secret", der, der_len, key) == 0) {
+        wire_put(&r->out, T_BLOB, nonce, sizeof(nonce));
+        wire_put(&r->out, T_SECRET, key, sizeof(key));
+        rc = 0;
+    }
+out:
+    secure_zero(key, sizeof(key));
+    OPENSSL_free(der);
+    free(tenant);
+    free(endpoint);
+    free(ref);
+    return rc;
+}

@@ -194,6 +194,83 @@ static int is_tst_info(const unsigned char *data, size_t len)
     return whole;
 }
 
+/*
+ * A CMP response's ProtectedPart (RFC 4210 §5.1.3): SEQUENCE { header
+ * PKIHeader, body PKIBody }, the body one a server sends (ip, cp, kup, rp,
+ * pkiconf, genp, error, pollRep), which the signer signs with a CMP
+ * endpoint's protection key.  The header is read field by field (its
+ * EXPLICIT tags as RFC 4210 has them); generalInfo and freeText as they come.
+ */
+typedef struct {
+    ASN1_INTEGER *pvno;
+    GENERAL_NAME *sender;
+    GENERAL_NAME *recipient;
+    ASN1_GENERALIZEDTIME *message_time;
+    X509_ALGOR *protection_alg;
+    ASN1_OCTET_STRING *sender_kid;
+    ASN1_OCTET_STRING *recip_kid;
+    ASN1_OCTET_STRING *txid;
+    ASN1_OCTET_STRING *sender_nonce;
+    ASN1_OCTET_STRING *recip_nonce;
+    STACK_OF(ASN1_UTF8STRING) * free_text;
+    STACK_OF(ASN1_TYPE) * general_info;
+} TBS_CMP_HEADER;
+
+typedef struct {
+    TBS_CMP_HEADER *header;
+    ASN1_TYPE *body;
+} TBS_CMP_PART;
+
+// clang-format off
+DECLARE_ASN1_FUNCTIONS(TBS_CMP_HEADER)
+DECLARE_ASN1_FUNCTIONS(TBS_CMP_PART)
+
+ASN1_SEQUENCE(TBS_CMP_HEADER) = {
+    ASN1_SIMPLE(TBS_CMP_HEADER, pvno, ASN1_INTEGER),
+    ASN1_SIMPLE(TBS_CMP_HEADER, sender, GENERAL_NAME),
+    ASN1_SIMPLE(TBS_CMP_HEADER, recipient, GENERAL_NAME),
+    ASN1_EXP_OPT(TBS_CMP_HEADER, message_time, ASN1_GENERALIZEDTIME, 0),
+    ASN1_EXP_OPT(TBS_CMP_HEADER, protection_alg, X509_ALGOR, 1),
+    ASN1_EXP_OPT(TBS_CMP_HEADER, sender_kid, ASN1_OCTET_STRING, 2),
+    ASN1_EXP_OPT(TBS_CMP_HEADER, recip_kid, ASN1_OCTET_STRING, 3),
+    ASN1_EXP_OPT(TBS_CMP_HEADER, txid, ASN1_OCTET_STRING, 4),
+    ASN1_EXP_OPT(TBS_CMP_HEADER, sender_nonce, ASN1_OCTET_STRING, 5),
+    ASN1_EXP_OPT(TBS_CMP_HEADER, recip_nonce, ASN1_OCTET_STRING, 6),
+    ASN1_EXP_SEQUENCE_OF_OPT(TBS_CMP_HEADER, free_text, ASN1_UTF8STRING, 7),
+    ASN1_EXP_SEQUENCE_OF_OPT(TBS_CMP_HEADER, general_info, ASN1_ANY, 8),
+} ASN1_SEQUENCE_END(TBS_CMP_HEADER)
+IMPLEMENT_ASN1_FUNCTIONS(TBS_CMP_HEADER)
+
+ASN1_SEQUENCE(TBS_CMP_PART) = {
+    ASN1_SIMPLE(TBS_CMP_PART, header, TBS_CMP_HEADER),
+    ASN1_SIMPLE(TBS_CMP_PART, body, ASN1_ANY),
+} ASN1_SEQUENCE_END(TBS_CMP_PART)
+IMPLEMENT_ASN1_FUNCTIONS(TBS_CMP_PART)
+    // clang-format on
+
+    /* Whether data is the ProtectedPart of a CMP response (a body a server sends). */
+    static int is_cmp_response_part(const unsigned char *data, size_t len)
+{
+    static const int response_bodies[] = {1, 3, 8, 12, 19, 22, 23, 26};
+    const unsigned char *p = data, *b;
+    TBS_CMP_PART *part = len <= LONG_MAX ? d2i_TBS_CMP_PART(NULL, &p, (long)len) : NULL;
+    long blen = 0, pvno;
+    int tag = -1, cls = 0, yes = 0;
+
+    if (part != NULL && p == data + len && part->body->type == V_ASN1_OTHER) {
+        b = ASN1_STRING_get0_data(part->body->value.asn1_string);
+        pvno = ASN1_INTEGER_get(part->header->pvno);
+        if (!(ASN1_get_object(&b, &blen, &tag, &cls,
+                              ASN1_STRING_length(part->body->value.asn1_string)) &
+              0x80) &&
+            cls == V_ASN1_CONTEXT_SPECIFIC && pvno >= 2 && pvno <= 3)
+            for (size_t i = 0; i < sizeof(response_bodies) / sizeof(*response_bodies); i++)
+                yes |= tag == response_bodies[i];
+    }
+    TBS_CMP_PART_free(part);
+    return yes;
+}
+
 int tbs_is_tst_info(const unsigned char *data, size_t len)
 {
     int yes = is_tst_info(data, len);
@@ -335,14 +412,16 @@ ASN1_SEQUENCE(ACME_EAB_KEY_INPUT) = {
 IMPLEMENT_ASN1_FUNCTIONS(ACME_EAB_KEY_INPUT)
     // clang-format on
 
-    int tbs_eab_key_encode(const char *tenant, const char *endpoint, const char *kid,
-                           const unsigned char nonce[32], unsigned char **der, size_t *len)
+    /* The input of a secret named (tenant, endpoint, kid) of purpose oid, with its nonce. */
+    static int named_key_encode(const char *oid, const char *tenant, const char *endpoint,
+                                const char *kid, const unsigned char nonce[32], unsigned char **der,
+                                size_t *len)
 {
     ACME_EAB_KEY_INPUT *in = ACME_EAB_KEY_INPUT_new();
     unsigned char *out = NULL;
     int n = -1;
 
-    if (in != NULL && (in->purpose = OBJ_txt2obj(TBS_ACME_EAB_KEY_OID, 1)) != NULL &&
+    if (in != NULL && (in->purpose = OBJ_txt2obj(oid, 1)) != NULL &&
         ASN1_STRING_set(in->tenant, tenant, -1) == 1 &&
         ASN1_STRING_set(in->endpoint, endpoint, -1) == 1 &&
         ASN1_STRING_set(in->kid, kid, -1) == 1 && ASN1_OCTET_STRING_set(in->nonce, nonce, 32) == 1)
@@ -355,12 +434,28 @@ IMPLEMENT_ASN1_FUNCTIONS(ACME_EAB_KEY_INPUT)
     return 0;
 }
 
-/* Whether data begins with an EAB key's input (whatever follows: it is refused either way). */
+int tbs_eab_key_encode(const char *tenant, const char *endpoint, const char *kid,
+                       const unsigned char nonce[32], unsigned char **der, size_t *len)
+{
+    return named_key_encode(TBS_ACME_EAB_KEY_OID, tenant, endpoint, kid, nonce, der, len);
+}
+
+int tbs_cmp_secret_encode(const char *tenant, const char *endpoint, const char *ref,
+                          const unsigned char nonce[32], unsigned char **der, size_t *len)
+{
+    return named_key_encode(TBS_CMP_SECRET_OID, tenant, endpoint, ref, nonce, der, len);
+}
+
+/*
+ * Whether data begins with an EAB key's or a CMP secret's input (whatever
+ * follows: it is refused either way).
+ */
 static int is_eab_key_input(const unsigned char *data, size_t len)
 {
     const unsigned char *p = data;
     ACME_EAB_KEY_INPUT *in = len <= LONG_MAX ? d2i_ACME_EAB_KEY_INPUT(NULL, &p, (long)len) : NULL;
-    int yes = in != NULL && checkpoint_type_ok(in->purpose, TBS_ACME_EAB_KEY_OID);
+    int yes = in != NULL && (checkpoint_type_ok(in->purpose, TBS_ACME_EAB_KEY_OID) ||
+                             checkpoint_type_ok(in->purpose, TBS_CMP_SECRET_OID));
 
     ACME_EAB_KEY_INPUT_free(in);
     return yes;
@@ -460,6 +555,7 @@ const char *tbs_kind(const unsigned char *data, size_t len)
            : is_tst_info(data, len)                                ? "TSTInfo"
            : is_checkpoint_of(data, len, TBS_AUDIT_CHECKPOINT_OID) ? "audit checkpoint"
            : is_checkpoint_of(data, len, TBS_OFFLINE_BUNDLE_OID)   ? "offline bundle"
+           : is_cmp_response_part(data, len)                       ? "CMP response"
                                                                    : NULL;
 
     ERR_clear_error();

@@ -15,8 +15,10 @@
  * "certificate", "CRL", "CSR", "OCSP response" or "TSTInfo" if data is, in
  * whole, a TBSCertificate, a TBSCertList, a CertificationRequestInfo, an OCSP
  * ResponseData or an RFC 3161 TSTInfo, "audit checkpoint" for an
- * AuditCheckpoint or "offline bundle" for an offline bundle's digest (below);
- * NULL otherwise.  (A TSTInfo is signed
+ * AuditCheckpoint, "offline bundle" for an offline bundle's digest (below),
+ * or "CMP response" for the ProtectedPart of a CMP message a server sends
+ * (ip, cp, kup, rp, pkiConf, genp, error, pollRep: RFC 4210 §5.1.3, signed
+ * with a CMP endpoint's protection key); NULL otherwise.  (A TSTInfo is signed
  * only inside the signer's own CMS SignedData: W_SIGN_TST, never W_SIGN.)
  */
 const char *tbs_kind(const unsigned char *data, size_t len);
@@ -84,8 +86,18 @@ int tbs_eab_key_encode(const char *tenant, const char *endpoint, const char *kid
                        const unsigned char nonce[32], unsigned char **der, size_t *len);
 
 /*
+ * The input a CMP shared secret (RFC 4210 section 5.1.3.1) is derived from:
+ * AcmeEabKeyInput's shape under an OID of its own, naming the CMP endpoint
+ * and the secret's reference, so no CMP secret is an EAB key or the reverse.
+ */
+#define TBS_CMP_SECRET_OID "2.25.313858181862460048097201346499418659644.5"
+
+int tbs_cmp_secret_encode(const char *tenant, const char *endpoint, const char *ref,
+                          const unsigned char nonce[32], unsigned char **der, size_t *len);
+
+/*
  * Whether data is (or begins with) an input a secret is derived from: a
- * webhook secret's or an EAB key's.  tbs_kind() answers NULL for these before
+ * webhook secret's, an EAB key's or a CMP secret's.  tbs_kind() answers NULL for these before
  * trying any kind, so W_SIGN refuses them whatever kinds it learns later.
  */
 int tbs_is_secret_input(const unsigned char *data, size_t len);

@@ -204,6 +204,19 @@ static const char *const queries[Q_COUNT] = {
     /* A nonce used twice changes no row: ERR_CONFLICT, the transaction going on. */
     [Q_ACME_NONCE_USE] = "INSERT INTO acme_nonces (tenant, nonce, expires) VALUES ($1, $2, $3) "
                          "ON CONFLICT DO NOTHING",
+    /* CMP: as ACME's */
+    [Q_CMP_ENDPOINT_INSERT] = "INSERT INTO cmp_endpoints ({cmp_endpoint}) VALUES "
+                              "({?cmp_endpoint}) ON CONFLICT DO NOTHING",
+    [Q_CMP_SECRET_INSERT] =
+        "INSERT INTO cmp_secrets ({cmp_secret}) VALUES ({?cmp_secret}) ON CONFLICT DO NOTHING",
+    [Q_CMP_SECRET_GET_LOCKED] = "SELECT {cmp_secret} FROM cmp_secrets"
+                                " WHERE tenant = $1 AND endpoint = $2 AND ref = $3 FOR UPDATE",
+    [Q_CMP_TX_INSERT] = "INSERT INTO cmp_transactions ({cmp_transaction}) VALUES "
+                        "({?cmp_transaction}) ON CONFLICT DO NOTHING",
+    [Q_CMP_TX_GET_LOCKED] = "SELECT {cmp_transaction} FROM cmp_transactions"
+                            " WHERE tenant = $1 AND endpoint = $2 AND txid = $3 FOR UPDATE",
+    [Q_CMP_NONCE_USE] = "INSERT INTO cmp_nonces (tenant, nonce, expires) VALUES ($1, $2, $3) "
+                        "ON CONFLICT DO NOTHING",
     [Q_RENEWAL_WINDOW_PUT] = "INSERT INTO renewal_windows ({renewal_window}) VALUES "
                              "({?renewal_window}) ON CONFLICT (tenant, serial) DO UPDATE SET "
                              "window_start = EXCLUDED.window_start, window_end = "

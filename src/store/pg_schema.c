@@ -287,6 +287,26 @@ const char *const pg_migrations[] = {
     "  status text NOT NULL, uses bigint NOT NULL, creators text, created bigint NOT NULL,"
     "  updated bigint NOT NULL, PRIMARY KEY (tenant, endpoint, id));" WALL(
         "enroll_endpoints", "tenant") WALL("enroll_credentials", "tenant"),
+    /* 18: CMP (issue 18): as SQLite's step 18. */
+    "CREATE TABLE cmp_endpoints (tenant text NOT NULL, name text NOT NULL, ca text NOT NULL,"
+    "  status text NOT NULL, settings text NOT NULL, created bigint NOT NULL,"
+    "  updated bigint NOT NULL, key_id text, cert_serial text, PRIMARY KEY (tenant, name));"
+    "CREATE TABLE cmp_secrets (tenant text NOT NULL, endpoint text NOT NULL, ref text NOT NULL,"
+    "  key_id text NOT NULL, nonce text NOT NULL, settings text NOT NULL, status text NOT NULL,"
+    "  uses bigint NOT NULL, created bigint NOT NULL, updated bigint NOT NULL, creators text,"
+    "  PRIMARY KEY (tenant, endpoint, ref));"
+    "CREATE TABLE cmp_transactions (tenant text NOT NULL, endpoint text NOT NULL,"
+    "  txid text NOT NULL, status text NOT NULL, serial text, cert_hash text,"
+    "  requester text NOT NULL, protection text NOT NULL, request text, message text,"
+    "  server_nonce text, expires bigint NOT NULL, created bigint NOT NULL,"
+    "  updated bigint NOT NULL,"
+    "  PRIMARY KEY (tenant, endpoint, txid));"
+    "CREATE INDEX cmp_transactions_waiting ON cmp_transactions (tenant, status, expires);"
+    "CREATE TABLE cmp_nonces (tenant text NOT NULL, nonce text NOT NULL,"
+    "  expires bigint NOT NULL, PRIMARY KEY (tenant, nonce));"
+    "CREATE INDEX cmp_nonces_expires ON cmp_nonces (tenant, expires);" WALL(
+        "cmp_endpoints", "tenant") WALL("cmp_secrets", "tenant") WALL("cmp_transactions", "tenant")
+        WALL("cmp_nonces", "tenant"),
 };
 
 const int pg_migration_count = (int)ARRAY_LEN(pg_migrations);

@@ -119,6 +119,11 @@ static const char *const queries[Q_COUNT] = {
     [Q_ACME_ORDER_INSERT] = "INSERT INTO acme_orders ({acme_order}) VALUES ({?acme_order})",
     [Q_ACME_AUTHZ_INSERT] = "INSERT INTO acme_authzs ({acme_authz}) VALUES ({?acme_authz})",
     [Q_ACME_NONCE_USE] = "INSERT INTO acme_nonces (tenant, nonce, expires) VALUES (?1, ?2, ?3)",
+    [Q_CMP_ENDPOINT_INSERT] = "INSERT INTO cmp_endpoints ({cmp_endpoint}) VALUES ({?cmp_endpoint})",
+    [Q_CMP_SECRET_INSERT] = "INSERT INTO cmp_secrets ({cmp_secret}) VALUES ({?cmp_secret})",
+    [Q_CMP_TX_INSERT] =
+        "INSERT INTO cmp_transactions ({cmp_transaction}) VALUES ({?cmp_transaction})",
+    [Q_CMP_NONCE_USE] = "INSERT INTO cmp_nonces (tenant, nonce, expires) VALUES (?1, ?2, ?3)",
     [Q_RENEWAL_WINDOW_PUT] =
         "INSERT OR REPLACE INTO renewal_windows ({renewal_window}) VALUES ({?renewal_window})",
 };

@@ -256,6 +256,28 @@ const char *const sqlite_migrations[] = {
      "  id TEXT NOT NULL, secret_hash TEXT NOT NULL, reusable INTEGER NOT NULL,"
      "  status TEXT NOT NULL, uses INTEGER NOT NULL, creators TEXT, created INTEGER NOT NULL,"
      "  updated INTEGER NOT NULL, PRIMARY KEY (tenant, endpoint, id));"),
+    /*
+     * 18: CMP (issue 18): endpoints, shared secrets (derived in the signer, as
+     * EAB keys), transactions by transactionID (a certificate waiting for its
+     * certConf, a request waiting for an approval) and used senderNonces
+     */
+    ("CREATE TABLE cmp_endpoints (tenant TEXT NOT NULL, name TEXT NOT NULL, ca TEXT NOT NULL,"
+     "  status TEXT NOT NULL, settings TEXT NOT NULL, created INTEGER NOT NULL,"
+     "  updated INTEGER NOT NULL, key_id TEXT, cert_serial TEXT, PRIMARY KEY (tenant, name));"
+     "CREATE TABLE cmp_secrets (tenant TEXT NOT NULL, endpoint TEXT NOT NULL, ref TEXT NOT NULL,"
+     "  key_id TEXT NOT NULL, nonce TEXT NOT NULL, settings TEXT NOT NULL, status TEXT NOT NULL,"
+     "  uses INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL, creators TEXT,"
+     "  PRIMARY KEY (tenant, endpoint, ref));"
+     "CREATE TABLE cmp_transactions (tenant TEXT NOT NULL, endpoint TEXT NOT NULL,"
+     "  txid TEXT NOT NULL, status TEXT NOT NULL, serial TEXT, cert_hash TEXT,"
+     "  requester TEXT NOT NULL, protection TEXT NOT NULL, request TEXT, message TEXT,"
+     "  server_nonce TEXT, expires INTEGER NOT NULL, created INTEGER NOT NULL,"
+     "  updated INTEGER NOT NULL,"
+     "  PRIMARY KEY (tenant, endpoint, txid));"
+     "CREATE INDEX cmp_transactions_waiting ON cmp_transactions (tenant, status, expires);"
+     "CREATE TABLE cmp_nonces (tenant TEXT NOT NULL, nonce TEXT NOT NULL,"
+     "  expires INTEGER NOT NULL, PRIMARY KEY (tenant, nonce));"
+     "CREATE INDEX cmp_nonces_expires ON cmp_nonces (tenant, expires);"),
 };
 
 const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

@@ -747,6 +747,91 @@ int store_enroll_credential_list(struct store_tx *tx, const char *tenant, const 
     return tx->ops->enroll_credential_list(tx, tenant, endpoint, out, n, e);
 }
 
+int store_cmp_endpoint_insert(struct store_tx *tx, const char *tenant,
+                              const struct cmp_endpoint_rec *r, struct err *e)
+{
+    return tx->ops->cmp_endpoint_insert(tx, tenant, r, e);
+}
+
+int store_cmp_endpoint_update(struct store_tx *tx, const char *tenant,
+                              const struct cmp_endpoint_rec *r, struct err *e)
+{
+    return tx->ops->cmp_endpoint_update(tx, tenant, r, e);
+}
+
+int store_cmp_endpoint_get(struct store_tx *tx, const char *tenant, const char *name,
+                           struct cmp_endpoint_rec **out, struct err *e)
+{
+    return tx->ops->cmp_endpoint_get(tx, tenant, name, out, e);
+}
+
+int store_cmp_endpoint_list(struct store_tx *tx, const char *tenant, struct cmp_endpoint_rec ***out,
+                            size_t *n, struct err *e)
+{
+    return tx->ops->cmp_endpoint_list(tx, tenant, out, n, e);
+}
+
+int store_cmp_secret_insert(struct store_tx *tx, const char *tenant, const struct cmp_secret_rec *r,
+                            struct err *e)
+{
+    return tx->ops->cmp_secret_insert(tx, tenant, r, e);
+}
+
+int store_cmp_secret_get(struct store_tx *tx, const char *tenant, const char *endpoint,
+                         const char *ref, struct cmp_secret_rec **out, struct err *e)
+{
+    return tx->ops->cmp_secret_get(tx, tenant, endpoint, ref, out, e);
+}
+
+int store_cmp_secret_update(struct store_tx *tx, const char *tenant, const struct cmp_secret_rec *r,
+                            struct err *e)
+{
+    return tx->ops->cmp_secret_update(tx, tenant, r, e);
+}
+
+int store_cmp_secret_list(struct store_tx *tx, const char *tenant, const char *endpoint,
+                          struct cmp_secret_rec ***out, size_t *n, struct err *e)
+{
+    return tx->ops->cmp_secret_list(tx, tenant, endpoint, out, n, e);
+}
+
+int store_cmp_transaction_insert(struct store_tx *tx, const char *tenant,
+                                 const struct cmp_transaction_rec *r, struct err *e)
+{
+    return tx->ops->cmp_transaction_insert(tx, tenant, r, e);
+}
+
+int store_cmp_transaction_get(struct store_tx *tx, const char *tenant, const char *endpoint,
+                              const char *txid, struct cmp_transaction_rec **out, struct err *e)
+{
+    return tx->ops->cmp_transaction_get(tx, tenant, endpoint, txid, out, e);
+}
+
+int store_cmp_transaction_update(struct store_tx *tx, const char *tenant,
+                                 const struct cmp_transaction_rec *r, struct err *e)
+{
+    return tx->ops->cmp_transaction_update(tx, tenant, r, e);
+}
+
+int store_cmp_transaction_expired(struct store_tx *tx, const char *tenant, int64_t before,
+                                  int limit, struct cmp_transaction_rec ***out, size_t *n,
+                                  struct err *e)
+{
+    return tx->ops->cmp_transaction_expired(tx, tenant, before, limit, out, n, e);
+}
+
+int store_cmp_prune(struct store_tx *tx, const char *tenant, int64_t now, int64_t before,
+                    int64_t *n, struct err *e)
+{
+    return tx->ops->cmp_prune(tx, tenant, now, before, n, e);
+}
+
+int store_cmp_nonce_use(struct store_tx *tx, const char *tenant, const char *nonce, int64_t expires,
+                        struct err *e)
+{
+    return tx->ops->cmp_nonce_use(tx, tenant, nonce, expires, e);
+}
+
 int store_acme_account_insert(struct store_tx *tx, const char *tenant,
                               const struct acme_account_rec *r, struct err *e)
 {

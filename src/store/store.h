@@ -961,6 +961,109 @@ int store_enroll_credential_update(struct store_tx *tx, const char *tenant,
 /* An endpoint's credentials, ordered by id. */
 int store_enroll_credential_list(struct store_tx *tx, const char *tenant, const char *endpoint,
                                  struct enroll_credential_rec ***out, size_t *n, struct err *e);
+/* ---- CMP (issue 18): endpoints, shared secrets, transactions, used nonces ---- */
+
+/* A CMP endpoint of a tenant (served at /.well-known/cmp/p/{tenant}~{name}). */
+struct cmp_endpoint_rec {
+    char *tenant;
+    char *name;     /* 1-63 of [a-z0-9-_.] (name_valid) */
+    char *ca;       /* the tenant's CA that issues its certificates */
+    char *status;   /* "active", "disabled" (every request is refused) */
+    char *settings; /* JSON: profiles, protection, implicit confirm, ... (svc_cmp_admin.c) */
+    int64_t created, updated;
+    char *key_id;      /* its protection key in the signer (signature protection); NULL if none */
+    char *cert_serial; /* the certificate of that key (the endpoint's CA issued it) */
+};
+void cmp_endpoint_rec_free(struct cmp_endpoint_rec *r);
+void cmp_endpoint_rec_list_free(struct cmp_endpoint_rec **list, size_t n);
+/* -1/ERR_CONFLICT if tenant has an endpoint of that name. */
+int store_cmp_endpoint_insert(struct store_tx *tx, const char *tenant,
+                              const struct cmp_endpoint_rec *r, struct err *e);
+/* Sets ca, status, settings, updated, key_id and cert_serial of endpoint r->name. */
+int store_cmp_endpoint_update(struct store_tx *tx, const char *tenant,
+                              const struct cmp_endpoint_rec *r, struct err *e);
+int store_cmp_endpoint_get(struct store_tx *tx, const char *tenant, const char *name,
+                           struct cmp_endpoint_rec **out, struct err *e);
+/* Ordered by name. */
+int store_cmp_endpoint_list(struct store_tx *tx, const char *tenant, struct cmp_endpoint_rec ***out,
+                            size_t *n, struct err *e);
+
+/*
+ * A shared secret of a CMP endpoint (MAC protection, RFC 4210 section
+ * 5.1.3.1): its reference is the senderKID clients send.  The secret is not
+ * stored: the signer derives it from key_id and nonce.
+ */
+struct cmp_secret_rec {
+    char *tenant;
+    char *endpoint;
+    char *ref;      /* the reference (senderKID) */
+    char *key_id;   /* the tenant's key in the signer the secret is derived with */
+    char *nonce;    /* hex: the derivation's nonce */
+    char *settings; /* JSON: profiles it may use, reusable */
+    char *status;   /* "active", "revoked" */
+    int64_t uses;   /* certificates requested with it */
+    int64_t created, updated;
+    char *creators; /* who made it: a JSON array as token_rec.creators */
+};
+void cmp_secret_rec_free(struct cmp_secret_rec *r);
+void cmp_secret_rec_list_free(struct cmp_secret_rec **list, size_t n);
+/* -1/ERR_CONFLICT if the endpoint has a secret of that reference. */
+int store_cmp_secret_insert(struct store_tx *tx, const char *tenant, const struct cmp_secret_rec *r,
+                            struct err *e);
+/* In a write transaction the row stays locked until commit (PostgreSQL: FOR UPDATE). */
+int store_cmp_secret_get(struct store_tx *tx, const char *tenant, const char *endpoint,
+                         const char *ref, struct cmp_secret_rec **out, struct err *e);
+/* Sets settings, status, uses and updated; -1/ERR_NOT_FOUND if none. */
+int store_cmp_secret_update(struct store_tx *tx, const char *tenant, const struct cmp_secret_rec *r,
+                            struct err *e);
+/* An endpoint's secrets (all of the tenant's with endpoint NULL), ordered by reference. */
+int store_cmp_secret_list(struct store_tx *tx, const char *tenant, const char *endpoint,
+                          struct cmp_secret_rec ***out, size_t *n, struct err *e);
+
+/*
+ * A CMP transaction (by its transactionID) of an endpoint: a certificate
+ * issued and waiting for certConf, one confirmed, or a request waiting for
+ * an approval.
+ */
+struct cmp_transaction_rec {
+    char *tenant;
+    char *endpoint;
+    char *txid;      /* hex of the transactionID */
+    char *status;    /* "waiting" (for certConf), "confirmed", "rejected", "pending", "revoked" */
+    char *serial;    /* the certificate issued; NULL while pending */
+    char *cert_hash; /* hex of its certHash (RFC 4210 §5.3.18), what certConf must send */
+    char *requester; /* who asked: "cmp:<endpoint>:<reference>" or "cmp:<endpoint>:cert:<serial>" */
+    char *protection;   /* "mac" or "signature" */
+    char *request;      /* the pending request's id (approval workflow); NULL if none */
+    char *message;      /* pending: the answer's body kind (1 ip, 3 cp, 8 kup); NULL if none */
+    char *server_nonce; /* hex of the senderNonce of our last answer (the next recipNonce) */
+    int64_t expires;    /* waiting: when an unconfirmed certificate is revoked */
+    int64_t created, updated;
+};
+void cmp_transaction_rec_free(struct cmp_transaction_rec *r);
+void cmp_transaction_rec_list_free(struct cmp_transaction_rec **list, size_t n);
+/* -1/ERR_CONFLICT if the endpoint has a transaction of that id (a replay). */
+int store_cmp_transaction_insert(struct store_tx *tx, const char *tenant,
+                                 const struct cmp_transaction_rec *r, struct err *e);
+/* In a write transaction the row stays locked until commit (PostgreSQL: FOR UPDATE). */
+int store_cmp_transaction_get(struct store_tx *tx, const char *tenant, const char *endpoint,
+                              const char *txid, struct cmp_transaction_rec **out, struct err *e);
+/* Sets status, serial, cert_hash, request, message, server_nonce, expires, updated. */
+int store_cmp_transaction_update(struct store_tx *tx, const char *tenant,
+                                 const struct cmp_transaction_rec *r, struct err *e);
+/* The tenant's transactions in status "waiting" that expired before `before`, at most limit. */
+int store_cmp_transaction_expired(struct store_tx *tx, const char *tenant, int64_t before,
+                                  int limit, struct cmp_transaction_rec ***out, size_t *n,
+                                  struct err *e);
+/*
+ * Deletes tenant's used nonces expired before now and its transactions settled
+ * (neither waiting nor pending) before `before`; *n how many rows.
+ */
+int store_cmp_prune(struct store_tx *tx, const char *tenant, int64_t now, int64_t before,
+                    int64_t *n, struct err *e);
+/* Files a senderNonce (hex) as used until expires; -1/ERR_CONFLICT if it was already. */
+int store_cmp_nonce_use(struct store_tx *tx, const char *tenant, const char *nonce, int64_t expires,
+                        struct err *e);
 
 /* An ACME account: one key (by its RFC 7638 thumbprint) per endpoint. */
 struct acme_account_rec {

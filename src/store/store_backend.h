@@ -247,6 +247,35 @@ struct store_ops {
                                     const struct enroll_credential_rec *r, struct err *e);
     int (*enroll_credential_list)(struct store_tx *tx, const char *tenant, const char *endpoint,
                                   struct enroll_credential_rec ***out, size_t *n, struct err *e);
+    int (*cmp_endpoint_insert)(struct store_tx *tx, const char *tenant,
+                               const struct cmp_endpoint_rec *r, struct err *e);
+    int (*cmp_endpoint_update)(struct store_tx *tx, const char *tenant,
+                               const struct cmp_endpoint_rec *r, struct err *e);
+    int (*cmp_endpoint_get)(struct store_tx *tx, const char *tenant, const char *name,
+                            struct cmp_endpoint_rec **out, struct err *e);
+    int (*cmp_endpoint_list)(struct store_tx *tx, const char *tenant,
+                             struct cmp_endpoint_rec ***out, size_t *n, struct err *e);
+    int (*cmp_secret_insert)(struct store_tx *tx, const char *tenant,
+                             const struct cmp_secret_rec *r, struct err *e);
+    int (*cmp_secret_get)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                          const char *ref, struct cmp_secret_rec **out, struct err *e);
+    int (*cmp_secret_update)(struct store_tx *tx, const char *tenant,
+                             const struct cmp_secret_rec *r, struct err *e);
+    int (*cmp_secret_list)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                           struct cmp_secret_rec ***out, size_t *n, struct err *e);
+    int (*cmp_transaction_insert)(struct store_tx *tx, const char *tenant,
+                                  const struct cmp_transaction_rec *r, struct err *e);
+    int (*cmp_transaction_get)(struct store_tx *tx, const char *tenant, const char *endpoint,
+                               const char *txid, struct cmp_transaction_rec **out, struct err *e);
+    int (*cmp_transaction_update)(struct store_tx *tx, const char *tenant,
+                                  const struct cmp_transaction_rec *r, struct err *e);
+    int (*cmp_transaction_expired)(struct store_tx *tx, const char *tenant, int64_t before,
+                                   int limit, struct cmp_transaction_rec ***out, size_t *n,
+                                   struct err *e);
+    int (*cmp_prune)(struct store_tx *tx, const char *tenant, int64_t now, int64_t before,
+                     int64_t *n, struct err *e);
+    int (*cmp_nonce_use)(struct store_tx *tx, const char *tenant, const char *nonce,
+                         int64_t expires, struct err *e);
     int (*acme_account_insert)(struct store_tx *tx, const char *tenant,
                                const struct acme_account_rec *r, struct err *e);
     int (*acme_account_get)(struct store_tx *tx, const char *tenant, const char *endpoint,

@@ -1365,7 +1365,21 @@ static int webhook_event_update(struct store_tx *tx, const char *tenant,
     .enroll_credential_insert = data_enroll_credential_insert, \
     .enroll_credential_get = data_enroll_credential_get, \
     .enroll_credential_update = data_enroll_credential_update, \
-    .enroll_credential_list = data_enroll_credential_list
+    .enroll_credential_list = data_enroll_credential_list, \
+    .cmp_endpoint_insert = data_cmp_endpoint_insert, \
+    .cmp_endpoint_update = data_cmp_endpoint_update, \
+    .cmp_endpoint_get = data_cmp_endpoint_get, \
+    .cmp_endpoint_list = data_cmp_endpoint_list, \
+    .cmp_secret_insert = data_cmp_secret_insert, \
+    .cmp_secret_get = data_cmp_secret_get, \
+    .cmp_secret_update = data_cmp_secret_update, \
+    .cmp_secret_list = data_cmp_secret_list, \
+    .cmp_transaction_insert = data_cmp_transaction_insert, \
+    .cmp_transaction_get = data_cmp_transaction_get, \
+    .cmp_transaction_update = data_cmp_transaction_update, \
+    .cmp_transaction_expired = data_cmp_transaction_expired, \
+    .cmp_nonce_use = data_cmp_nonce_use, \
+    .cmp_prune = data_cmp_prune
 /* clang-format on */
 
 const struct store_ops store_sqlite_ops = {

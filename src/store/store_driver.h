@@ -196,6 +196,24 @@ enum query_id {
     Q_ENROLL_CREDENTIAL_GET_LOCKED, /* in a write transaction; optional */
     Q_ENROLL_CREDENTIAL_UPDATE,
     Q_ENROLL_CREDENTIAL_LIST,
+    Q_CMP_ENDPOINT_INSERT,
+    Q_CMP_ENDPOINT_UPDATE,
+    Q_CMP_ENDPOINT_GET,
+    Q_CMP_ENDPOINT_LIST,
+    Q_CMP_SECRET_INSERT,
+    Q_CMP_SECRET_GET,
+    Q_CMP_SECRET_GET_LOCKED, /* in a write transaction, instead of Q_CMP_SECRET_GET; optional */
+    Q_CMP_SECRET_UPDATE,
+    Q_CMP_SECRET_LIST,     /* of one endpoint */
+    Q_CMP_SECRET_LIST_ALL, /* of every endpoint of the tenant */
+    Q_CMP_TX_INSERT,
+    Q_CMP_TX_GET,
+    Q_CMP_TX_GET_LOCKED, /* optional */
+    Q_CMP_TX_UPDATE,
+    Q_CMP_TX_EXPIRED,
+    Q_CMP_NONCE_USE,
+    Q_CMP_NONCE_PRUNE,
+    Q_CMP_TX_PRUNE,
     Q_COUNT
 };
 

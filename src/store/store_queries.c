@@ -280,6 +280,34 @@ const char *const store_queries[Q_COUNT] = {
         " GROUP BY kind, status ORDER BY kind, status",
     [Q_RENEWAL_WINDOW_GET] =
         "SELECT {renewal_window} FROM renewal_windows WHERE tenant = ?1 AND serial = ?2",
+    /* CMP endpoints, shared secrets, transactions */
+    [Q_CMP_ENDPOINT_UPDATE] = "UPDATE cmp_endpoints SET ca = ?3, status = ?4, settings = ?5,"
+                              " updated = ?6, key_id = ?7, cert_serial = ?8"
+                              " WHERE tenant = ?1 AND name = ?2",
+    [Q_CMP_ENDPOINT_GET] =
+        "SELECT {cmp_endpoint} FROM cmp_endpoints WHERE tenant = ?1 AND name = ?2",
+    [Q_CMP_ENDPOINT_LIST] =
+        "SELECT {cmp_endpoint} FROM cmp_endpoints WHERE tenant = ?1 ORDER BY name",
+    [Q_CMP_SECRET_GET] =
+        "SELECT {cmp_secret} FROM cmp_secrets WHERE tenant = ?1 AND endpoint = ?2 AND ref = ?3",
+    [Q_CMP_SECRET_UPDATE] = "UPDATE cmp_secrets SET settings = ?4, status = ?5, uses = ?6,"
+                            " updated = ?7 WHERE tenant = ?1 AND endpoint = ?2 AND ref = ?3",
+    [Q_CMP_SECRET_LIST] =
+        "SELECT {cmp_secret} FROM cmp_secrets WHERE tenant = ?1 AND endpoint = ?2 ORDER BY ref",
+    [Q_CMP_SECRET_LIST_ALL] =
+        "SELECT {cmp_secret} FROM cmp_secrets WHERE tenant = ?1 ORDER BY ref, endpoint",
+    [Q_CMP_TX_GET] = "SELECT {cmp_transaction} FROM cmp_transactions"
+                     " WHERE tenant = ?1 AND endpoint = ?2 AND txid = ?3",
+    [Q_CMP_TX_UPDATE] = "UPDATE cmp_transactions SET status = ?4, serial = ?5, cert_hash = ?6,"
+                        " request = ?7, message = ?8, expires = ?9, updated = ?10,"
+                        " server_nonce = ?11"
+                        " WHERE tenant = ?1 AND endpoint = ?2 AND txid = ?3",
+    [Q_CMP_NONCE_PRUNE] = "DELETE FROM cmp_nonces WHERE tenant = ?1 AND expires < ?2",
+    /* Settled transactions (a waiting or pending one stays until it settles) */
+    [Q_CMP_TX_PRUNE] = "DELETE FROM cmp_transactions WHERE tenant = ?1 AND updated < ?2"
+                       " AND status NOT IN ('waiting', 'pending')",
+    [Q_CMP_TX_EXPIRED] = "SELECT {cmp_transaction} FROM cmp_transactions WHERE tenant = ?1"
+                         " AND status = 'waiting' AND expires < ?2 ORDER BY expires LIMIT ?3",
 };
 
 const struct db_search store_searches[SEARCH_COUNT] = {

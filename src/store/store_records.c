@@ -274,3 +274,33 @@ void enroll_credential_rec_list_free(struct enroll_credential_rec **list, size_t
 {
     row_list_free(&row_enroll_credential, (void **)list, n);
 }
+
+void cmp_endpoint_rec_free(struct cmp_endpoint_rec *r)
+{
+    row_free(&row_cmp_endpoint, r);
+}
+
+void cmp_endpoint_rec_list_free(struct cmp_endpoint_rec **list, size_t n)
+{
+    row_list_free(&row_cmp_endpoint, (void **)list, n);
+}
+
+void cmp_secret_rec_free(struct cmp_secret_rec *r)
+{
+    row_free(&row_cmp_secret, r);
+}
+
+void cmp_secret_rec_list_free(struct cmp_secret_rec **list, size_t n)
+{
+    row_list_free(&row_cmp_secret, (void **)list, n);
+}
+
+void cmp_transaction_rec_free(struct cmp_transaction_rec *r)
+{
+    row_free(&row_cmp_transaction, r);
+}
+
+void cmp_transaction_rec_list_free(struct cmp_transaction_rec **list, size_t n)
+{
+    row_list_free(&row_cmp_transaction, (void **)list, n);
+}

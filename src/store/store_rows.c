@@ -422,6 +422,60 @@ static const struct field acme_eab_fields[] = {
 #undef REC
 const struct row_type row_acme_eab = ROW("acme_eab", struct acme_eab_rec, acme_eab_fields);
 
+#define REC struct cmp_endpoint_rec
+static const struct field cmp_endpoint_fields[] = {
+    TEXT(tenant),
+    TEXT(name),
+    TEXT(ca),
+    TEXT(status),
+    TEXT_AS("settings", settings, "{}"),
+    INT64(created),
+    INT64(updated),
+    TEXT(key_id),
+    TEXT(cert_serial),
+};
+#undef REC
+const struct row_type row_cmp_endpoint =
+    ROW("cmp_endpoint", struct cmp_endpoint_rec, cmp_endpoint_fields);
+
+#define REC struct cmp_secret_rec
+static const struct field cmp_secret_fields[] = {
+    TEXT(tenant),
+    TEXT(endpoint),
+    TEXT(ref),
+    TEXT(key_id),
+    TEXT(nonce),
+    TEXT_AS("settings", settings, "{}"),
+    TEXT(status),
+    INT64(uses),
+    INT64(created),
+    INT64(updated),
+    TEXT(creators),
+};
+#undef REC
+const struct row_type row_cmp_secret = ROW("cmp_secret", struct cmp_secret_rec, cmp_secret_fields);
+
+#define REC struct cmp_transaction_rec
+static const struct field cmp_transaction_fields[] = {
+    TEXT(tenant),
+    TEXT(endpoint),
+    TEXT(txid),
+    TEXT(status),
+    TEXT(serial),
+    TEXT(cert_hash),
+    TEXT(requester),
+    TEXT(protection),
+    TEXT(request),
+    TEXT(message),
+    TEXT(server_nonce),
+    INT64(expires),
+    INT64(created),
+    INT64(updated),
+};
+#undef REC
+const struct row_type row_cmp_transaction =
+    ROW("cmp_transaction", struct cmp_transaction_rec, cmp_transaction_fields);
+
 #define REC struct acme_account_rec
 static const struct field acme_account_fields[] = {
     TEXT(tenant),
@@ -564,6 +618,9 @@ static const struct row_type *const row_types[] = {
     &row_renewal_window,
     &row_enroll_endpoint,
     &row_enroll_credential,
+    &row_cmp_endpoint,
+    &row_cmp_secret,
+    &row_cmp_transaction,
 };
 
 const struct row_type *row_type_find(const char *name, size_t len)

@@ -1073,6 +1073,112 @@ int svc_acme_eab_mac(struct svc *s, const char *tenant, const char *endpoint, co
                      const char *alg, const unsigned char *data, size_t len, unsigned char **mac,
                      size_t *mac_len, struct err *e);
 
+/* ---- CMP (issue 18): endpoints and shared secrets (svc_cmp_admin.c) ------ */
+
+/*
+ * The CMP server (svc_cmp.c): the answer (*out, DER, caller frees) to the
+ * PKIMessage req sent to the endpoint of label "<tenant>~<endpoint>".  0
+ * with an answer, which may be an error message; -1 with e where no
+ * PKIMessage can be formed: ERR_NOT_FOUND for no such endpoint, ERR_INVALID
+ * for a body that is no PKIMessage, ERR_INTERNAL / ERR_UNAVAILABLE.
+ */
+int svc_cmp_answer(struct svc *s, const char *label, const unsigned char *req, size_t len,
+                   unsigned char **out, size_t *out_len, struct err *e);
+/*
+ * Revokes every certificate issued through CMP that waited for its certConf
+ * past its endpoint's confirm_seconds (RFC 4210 §5.3.18), as vouchd itself
+ * (cessationOfOperation), audited cmp.unconfirmed; per tenant under a lease,
+ * so one node of a cluster does it.  How many, or -1.
+ */
+int svc_cmp_confirm_tick(struct svc *s, struct err *e);
+/*
+ * Deletes used senderNonces once they expire (a day) and transactions a month
+ * after they settled (a waiting or pending one stays); how many rows, or -1.
+ */
+int svc_cmp_prune_tick(struct svc *s, struct err *e);
+
+#define CMP_PROFILES_MAX         16
+#define CMP_CLIENT_CAS_MAX       8
+#define CMP_PROTECTION_MAC       1 /* protection kinds an endpoint accepts, as a bit set */
+#define CMP_PROTECTION_SIGNATURE 2
+/* Between tenant and endpoint in the URL's label: /.well-known/cmp/p/<tenant>~<endpoint>. */
+#define CMP_LABEL_SEP "~"
+
+/* An endpoint's settings (cmp_endpoint_rec.settings, parsed; strings owned). */
+struct svc_cmp_settings {
+    char *profiles[CMP_PROFILES_MAX]; /* leaf profiles of the tenant; [0] the default */
+    int nprofiles;
+    int protection;         /* CMP_PROTECTION_* accepted (default both) */
+    int implicit_confirm;   /* implicitConfirm granted when asked (default no) */
+    long confirm_seconds;   /* an unconfirmed certificate is revoked after this (default 300) */
+    long time_skew_seconds; /* how far a messageTime may be from ours (default 300) */
+    char *client_cas[CMP_CLIENT_CAS_MAX]; /* CAs whose certificates may sign requests */
+    int nclient_cas;                      /* 0: the endpoint's own CA */
+};
+void svc_cmp_settings_clear(struct svc_cmp_settings *st);
+/*
+ * Reads settings from JSON (a JSON object): unknown members and values out
+ * of range refused (ERR_INVALID naming the member); defaults filled in
+ * (profiles ["tls-client"], protection mac and signature, no implicit
+ * confirm, confirm_seconds 300 (10 to 86400), time_skew_seconds 300 (0 to
+ * 86400), client_cas none).  On success *st is the caller's to clear.
+ */
+int svc_cmp_settings_parse(const json_t *o, struct svc_cmp_settings *st, struct err *e);
+/* The JSON form of st (every member, defaults included); a new reference. */
+json_t *svc_cmp_settings_json(const struct svc_cmp_settings *st);
+/*
+ * Creates (create 1: ERR_CONFLICT if it exists; the tenant must be active) or
+ * changes (ERR_NOT_FOUND if it does not) tenant's CMP endpoint `name`, as
+ * svc_acme_endpoint_put does an ACME endpoint: ca (NULL on a change: kept)
+ * an active CA of the tenant, status "active" or "disabled", settings in
+ * body (svc_cmp_settings_parse; a change merges, null restores a default);
+ * profiles must be leaf profiles and client_cas CAs of the tenant.  Audited
+ * as cmp.endpoint.create / cmp.endpoint.update.  *out (caller frees).
+ */
+int svc_cmp_endpoint_put(struct svc *s, const struct actor *a, const char *tenant, const char *name,
+                         const char *ca, const char *status, const json_t *body, int create,
+                         struct cmp_endpoint_rec **out, struct err *e);
+int svc_cmp_endpoint_get(struct svc *s, const char *tenant, const char *name,
+                         struct cmp_endpoint_rec **out, struct err *e);
+int svc_cmp_endpoint_list(struct svc *s, const char *tenant, struct cmp_endpoint_rec ***out,
+                          size_t *n, struct err *e);
+/*
+ * The endpoint as the admin API shows it (a new reference): name, ca,
+ * status, "path" (/.well-known/cmp/p/<tenant>~<name>, on the public and the
+ * API listener), created, updated and every member of its settings.
+ */
+json_t *svc_cmp_endpoint_json(const struct cmp_endpoint_rec *r);
+/*
+ * The endpoint's signature protection: a key in the signer (EC P-256) and
+ * its certificate from the endpoint's CA under CMP_PROTECTION_PROFILE, made
+ * when the endpoint is created (or at its first signed request), and made
+ * again (the old key deleted) when the certificate is revoked, gone or in
+ * the last third of its life; filed in its row (r updated); audited
+ * cmp.protection.
+ */
+#define CMP_PROTECTION_PROFILE "tls-client"
+int svc_cmp_protection_ensure(struct svc *s, struct cmp_endpoint_rec *r, struct err *e);
+/*
+ * A new shared secret of endpoint: ref (NULL: drawn, "cmp-<16 hex>"; else 1
+ * to 64 of [A-Za-z0-9._-]) is the reference (senderKID) clients send;
+ * options (NULL or an object) {"profiles": a subset of the endpoint's (none:
+ * all), "reusable": bool (default false: one certificate)}.  The secret is
+ * derived in the signer from the tenant's CMP secret key (RSA, made with its
+ * first secret), the endpoint, the reference and a nonce; *secret
+ * (base64url of 32 bytes, caller frees) is shown once and stored nowhere.
+ * Audited as cmp.secret.create (without the secret).
+ */
+int svc_cmp_secret_create(struct svc *s, const struct actor *a, const char *tenant,
+                          const char *endpoint, const char *ref, const json_t *options,
+                          struct cmp_secret_rec **out, char **secret, struct err *e);
+/* Revokes an active secret (ERR_CONFLICT if revoked already).  Audited as cmp.secret.revoke. */
+int svc_cmp_secret_revoke(struct svc *s, const struct actor *a, const char *tenant,
+                          const char *endpoint, const char *ref, struct err *e);
+/* An endpoint's secrets by reference (endpoint NULL: every endpoint's). */
+int svc_cmp_secret_list(struct svc *s, const char *tenant, const char *endpoint,
+                        struct cmp_secret_rec ***out, size_t *n, struct err *e);
+json_t *svc_cmp_secret_json(const struct cmp_secret_rec *r); /* without any secret */
+
 /*
  * Suggests that certificate serial of tenant be renewed between start and
  * end (RFC 9773 renewalInfo; e.g. before a planned revocation), reason the

@@ -250,7 +250,7 @@ int svc_cert_issue(struct svc *s, const struct actor *a, const char *tenant,
         return err_set(e, ERR_INVALID, "validity_days: must not be negative");
     if (issue_load(s, tenant, p, &c, e) != 0)
         goto out;
-    if (csr_read(csr_data, csr_len, 0, &r, e) != 0)
+    if (cert_request_read(csr_data, csr_len, &r, e) != 0)
         goto out;
     r.validity_days = p->validity_days;
     rc = issue_finish(s, a, tenant, p, &c, &r, p->renewed_from ? "cert.renew" : "cert.issue", out,
@@ -272,7 +272,7 @@ int svc_cert_issue_check(struct svc *s, const char *tenant, const struct issue_p
         rc = -1;
     } else if (csr_data == NULL) {
         rc = 0;
-    } else if (csr_read(csr_data, csr_len, 0, &r, e) == 0) {
+    } else if (cert_request_read(csr_data, csr_len, &r, e) == 0) {
         r.validity_days = p->validity_days;
         rc = profile_check(c.profile, &r, e);
     }

@@ -55,10 +55,12 @@ static int key_users(struct svc *s, const char *tenant, json_t **out, struct err
     struct ca_rec **cas = NULL;
     struct tsa_unit_rec **units = NULL;
     struct acme_eab_rec **eabs = NULL;
+    struct cmp_secret_rec **secrets = NULL;
+    struct cmp_endpoint_rec **cmps = NULL;
     struct ocsp_responder_rec *r = NULL;
     struct webhook_rec *w = NULL;
     struct audit_key_rec *ak = NULL;
-    size_t ncas = 0, nunits = 0, neabs = 0;
+    size_t ncas = 0, nunits = 0, neabs = 0, nsecrets = 0, ncmps = 0;
     struct err ae;
     int rc = -1;
 
@@ -68,7 +70,9 @@ static int key_users(struct svc *s, const char *tenant, json_t **out, struct err
     }
     if (store_ca_list(tx, tenant, &cas, &ncas, e) != 0 ||
         store_tsa_unit_list(tx, tenant, &units, &nunits, e) != 0 ||
-        store_acme_eab_list(tx, tenant, NULL, &eabs, &neabs, e) != 0)
+        store_acme_eab_list(tx, tenant, NULL, &eabs, &neabs, e) != 0 ||
+        store_cmp_secret_list(tx, tenant, NULL, &secrets, &nsecrets, e) != 0 ||
+        store_cmp_endpoint_list(tx, tenant, &cmps, &ncmps, e) != 0)
         goto out;
     for (size_t i = 0; i < ncas; i++) {
         user_add(users, cas[i]->key_id, "ca:%s", cas[i]->name);
@@ -83,6 +87,10 @@ static int key_users(struct svc *s, const char *tenant, json_t **out, struct err
         user_add(users, units[i]->key_id, "tsa:%s", units[i]->name);
     for (size_t i = 0; i < neabs; i++)
         user_add(users, eabs[i]->key_id, "acme-eab:%s", eabs[i]->endpoint);
+    for (size_t i = 0; i < nsecrets; i++)
+        user_add(users, secrets[i]->key_id, "cmp-secret:%s", secrets[i]->endpoint);
+    for (size_t i = 0; i < ncmps; i++)
+        user_add(users, cmps[i]->key_id, "cmp-protection:%s", cmps[i]->name);
     if (store_webhook_get(tx, tenant, &w, e) == 0)
         user_add(users, w->key_id, "%s", "webhook");
     else if (e->kind != ERR_NOT_FOUND)
@@ -99,6 +107,8 @@ out:
     free(cas);
     tsa_unit_rec_list_free(units, nunits);
     acme_eab_rec_list_free(eabs, neabs);
+    cmp_secret_rec_list_free(secrets, nsecrets);
+    cmp_endpoint_rec_list_free(cmps, ncmps);
     if (rc == 0)
         *out = users;
     else
@@ -146,9 +156,14 @@ static enum key_purpose users_purpose(const json_t *list)
         const char *prefix;
         enum key_purpose purpose;
     } map[] = {
-        {"ca:", KEY_PURPOSE_CA},          {"ocsp-responder:", KEY_PURPOSE_OCSP},
-        {"tsa:", KEY_PURPOSE_TSA},        {"acme-eab:", KEY_PURPOSE_EAB},
-        {"webhook", KEY_PURPOSE_WEBHOOK}, {"audit", KEY_PURPOSE_AUDIT},
+        {"ca:", KEY_PURPOSE_CA},
+        {"ocsp-responder:", KEY_PURPOSE_OCSP},
+        {"tsa:", KEY_PURPOSE_TSA},
+        {"acme-eab:", KEY_PURPOSE_EAB},
+        {"webhook", KEY_PURPOSE_WEBHOOK},
+        {"audit", KEY_PURPOSE_AUDIT},
+        {"cmp-secret:", KEY_PURPOSE_CMP_SECRET},
+        {"cmp-protection:", KEY_PURPOSE_RA},
     };
     enum key_purpose p = KEY_PURPOSE_NONE;
     size_t i;

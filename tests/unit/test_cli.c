@@ -528,6 +528,21 @@ static const struct {
     {"est credential list routers", "GET", T "/enroll/endpoints/routers/credentials", NULL},
     {"est credential revoke routers r-17", "POST",
      T "/enroll/endpoints/routers/credentials/r-17/revoke", "{}"},
+    {"cmp endpoint create plant --ca issuing --profile tls-client --protection mac "
+     "--implicit-confirm yes --confirm-seconds 60 --client-ca root",
+     "POST", T "/cmp/endpoints",
+     "{\"name\":\"plant\",\"ca\":\"issuing\",\"profiles\":[\"tls-client\"],"
+     "\"protection\":[\"mac\"],\"implicit_confirm\":true,\"confirm_seconds\":60,"
+     "\"client_cas\":[\"root\"]}"},
+    {"cmp endpoint list", "GET", T "/cmp/endpoints", NULL},
+    {"cmp endpoint show plant", "GET", T "/cmp/endpoints/plant", NULL},
+    {"cmp endpoint update plant --status disabled", "PUT", T "/cmp/endpoints/plant",
+     "{\"status\":\"disabled\"}"},
+    {"cmp secret create plant --reference dev-1 --profile tls-client --reusable", "POST",
+     T "/cmp/endpoints/plant/secrets",
+     "{\"reference\":\"dev-1\",\"profiles\":[\"tls-client\"],\"reusable\":true}"},
+    {"cmp secret list plant", "GET", T "/cmp/endpoints/plant/secrets", NULL},
+    {"cmp secret revoke plant dev-1", "POST", T "/cmp/endpoints/plant/secrets/dev-1/revoke", "{}"},
     {"cert renewal-window 1a2b --start 2027-01-01T00:00:00Z --end 2027-01-02T00:00:00Z "
      "--reason rotation",
      "PUT", T "/certificates/1a2b/renewal-window",

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include <openssl/bn.h>
+#include <openssl/cmp.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
@@ -25,6 +26,7 @@
 #include <openssl/ts.h>
 #include <openssl/x509v3.h>
 
+#include "core/cmp.h"
 #include "core/core_internal.h"
 #include "core/ocsp.h"
 #include "core/profile.h"
@@ -1854,6 +1856,151 @@ static void test_a_secret_open_to_others_is_named_with_its_fix(void **state)
     rmdir(dir);
 }
 
+/* ---- CMP (core/cmp.c) ------------------------------------------------------------------- */
+
+static unsigned char cmp_captured[8192];
+static size_t cmp_captured_len;
+
+/* A transfer callback that keeps the request's DER and answers nothing. */
+static OSSL_CMP_MSG *cmp_capture(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *p = NULL;
+    long n;
+
+    (void)ctx;
+    assert_int_equal(i2d_OSSL_CMP_MSG_bio(b, req), 1);
+    n = BIO_get_mem_data(b, &p);
+    assert_true(n > 0 && (size_t)n <= sizeof(cmp_captured));
+    memcpy(cmp_captured, p, (size_t)n);
+    cmp_captured_len = (size_t)n;
+    BIO_free(b);
+    return NULL;
+}
+
+/* A client context with shared secret "secret" under reference "ref1". */
+static OSSL_CMP_CTX *cmp_client(void)
+{
+    OSSL_CMP_CTX *ctx = OSSL_CMP_CTX_new(NULL, NULL);
+    X509_NAME *name = X509_NAME_new();
+
+    assert_non_null(ctx);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"dev", -1, -1, 0);
+    assert_int_equal(OSSL_CMP_CTX_set1_secretValue(ctx, (const unsigned char *)"secret", 6), 1);
+    assert_int_equal(OSSL_CMP_CTX_set1_referenceValue(ctx, (const unsigned char *)"ref1", 4), 1);
+    assert_int_equal(OSSL_CMP_CTX_set1_recipient(ctx, name), 1);
+    assert_int_equal(OSSL_CMP_CTX_set1_subjectName(ctx, name), 1);
+    assert_int_equal(OSSL_CMP_CTX_set_transfer_cb(ctx, cmp_capture), 1);
+    X509_NAME_free(name);
+    return ctx;
+}
+
+/* The DER of an ir protected with PasswordBasedMac, made by OpenSSL's client. */
+static void cmp_ir_made(int implicit_confirm)
+{
+    OSSL_CMP_CTX *ctx = cmp_client();
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+
+    OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_IMPLICIT_CONFIRM, implicit_confirm);
+    assert_int_equal(OSSL_CMP_CTX_set0_newPkey(ctx, 1, key), 1);
+    cmp_captured_len = 0;
+    assert_null(OSSL_CMP_exec_IR_ses(ctx));
+    assert_true(cmp_captured_len > 0);
+    OSSL_CMP_CTX_free(ctx);
+    ERR_clear_error();
+}
+
+static void test_cmp_peek_reads_what_the_server_needs_first(void **state)
+{
+    struct cmp_peek p;
+    struct err e;
+
+    (void)state;
+    cmp_ir_made(1);
+    assert_int_equal(cmp_peek(cmp_captured, cmp_captured_len, &p, &e), 0);
+    assert_int_equal(p.body, CMP_BODY_IR);
+    assert_int_equal(p.protection, CMP_PROT_MAC);
+    assert_int_equal(p.sender_kid_len, 4);
+    assert_memory_equal(p.sender_kid, "ref1", 4);
+    assert_int_equal(p.txid_len, 16);
+    assert_int_equal(p.sender_nonce_len, 16);
+    assert_true(p.implicit_confirm);
+    assert_true(p.message_time > 0);
+    cmp_peek_clear(&p);
+    cmp_ir_made(0);
+    assert_int_equal(cmp_peek(cmp_captured, cmp_captured_len, &p, &e), 0);
+    assert_false(p.implicit_confirm);
+    cmp_peek_clear(&p);
+}
+
+static void test_cmp_peek_refuses_what_is_no_pkimessage_in_der(void **state)
+{
+    unsigned char buf[sizeof(cmp_captured) + 1];
+    struct cmp_peek p;
+    struct err e;
+
+    (void)state;
+    cmp_ir_made(0);
+    assert_int_equal(cmp_peek(cmp_captured, cmp_captured_len - 1, &p, &e), -1); /* truncated */
+    memcpy(buf, cmp_captured, cmp_captured_len);
+    buf[cmp_captured_len] = 0;
+    assert_int_equal(cmp_peek(buf, cmp_captured_len + 1, &p, &e), -1); /* trailing byte */
+    assert_int_equal(cmp_peek((const unsigned char *)"\x30\x03\x02\x01\x02", 5, &p, &e), -1);
+    assert_int_equal(e.kind, ERR_INVALID);
+}
+
+/* OpenSSL's own decoder on der; the body type, or -1. */
+static int cmp_openssl_body(const unsigned char *der, size_t len)
+{
+    BIO *b = BIO_new_mem_buf(der, (int)len);
+    OSSL_CMP_MSG *m = d2i_OSSL_CMP_MSG_bio(b, NULL);
+    int body = m ? OSSL_CMP_MSG_get_bodytype(m) : -1;
+
+    OSSL_CMP_MSG_free(m);
+    BIO_free(b);
+    return body;
+}
+
+static void test_cmp_error_and_poll_answers_decode_and_the_mac_verifies(void **state)
+{
+    OSSL_CMP_CTX *client = cmp_client();
+    unsigned char *out = NULL, *mac = NULL;
+    size_t len = 0, mac_len = 0;
+    struct cmp_peek p;
+    OSSL_CMP_MSG *m;
+    BIO *b;
+    struct err e;
+
+    (void)state;
+    cmp_ir_made(0);
+    assert_int_equal(cmp_peek(cmp_captured, cmp_captured_len, &p, &e), 0);
+    assert_int_equal(cmp_error_new(&p, CMP_FAIL_BAD_MESSAGE_CHECK, "no", &out, &len, &e), 0);
+    assert_int_equal(cmp_openssl_body(out, len), CMP_BODY_ERROR);
+    free(out);
+    assert_int_equal(cmp_pollrep_new(&p, 0, 5, &out, &len, &e), 0);
+    assert_int_equal(cmp_openssl_body(out, len), 26); /* pollRep */
+    assert_int_equal(
+        cmp_mac(out, len, (const unsigned char *)"secret", 6, "ref1", &mac, &mac_len, &e), 0);
+    b = BIO_new_mem_buf(mac, (int)mac_len);
+    m = d2i_OSSL_CMP_MSG_bio(b, NULL);
+    assert_non_null(m);
+    assert_int_equal(OSSL_CMP_validate_msg(client, m), 1); /* the client checks our MAC */
+    OSSL_CMP_MSG_free(m);
+    BIO_free(b);
+    /* under another secret it does not verify */
+    assert_int_equal(OSSL_CMP_CTX_set1_secretValue(client, (const unsigned char *)"other", 5), 1);
+    b = BIO_new_mem_buf(mac, (int)mac_len);
+    m = d2i_OSSL_CMP_MSG_bio(b, NULL);
+    assert_int_equal(OSSL_CMP_validate_msg(client, m), 0);
+    OSSL_CMP_MSG_free(m);
+    BIO_free(b);
+    ERR_clear_error();
+    free(out);
+    free(mac);
+    cmp_peek_clear(&p);
+    OSSL_CMP_CTX_free(client);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1894,6 +2041,9 @@ int main(void)
         cmocka_unit_test(test_ocsp_request_in_ber_or_with_trailing_data_is_malformed),
         cmocka_unit_test(test_tsa_query_in_ber_or_with_trailing_data_is_bad_data_format),
         cmocka_unit_test(test_csr_in_ber_is_refused_though_its_signature_holds),
+        cmocka_unit_test(test_cmp_peek_reads_what_the_server_needs_first),
+        cmocka_unit_test(test_cmp_peek_refuses_what_is_no_pkimessage_in_der),
+        cmocka_unit_test(test_cmp_error_and_poll_answers_decode_and_the_mac_verifies),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

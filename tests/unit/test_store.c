@@ -3269,6 +3269,61 @@ static void a_nonce_is_used_once_per_tenant_until_pruned(void **state)
     store_close(s);
 }
 
+/*
+ * CMP: a transactionID is filed once per endpoint, a senderNonce once per tenant; settled
+ * transactions and expired nonces are pruned, one waiting for its certConf is kept.
+ */
+static void cmp_transactions_and_nonces_are_filed_once_until_pruned(void **state)
+{
+    struct store *s = open_store();
+    struct cmp_transaction_rec r = {.endpoint = "plant",
+                                    .txid = "aa",
+                                    .status = "waiting",
+                                    .requester = "cmp:plant:r",
+                                    .protection = "mac",
+                                    .expires = 500,
+                                    .created = 100,
+                                    .updated = 100},
+                               *got = NULL, **due = NULL;
+    struct store_tx *tx;
+    struct err e;
+    int64_t n = -1;
+    size_t ndue = 0;
+    (void)state;
+    tenant_make(s, "a");
+    tenant_make(s, "b");
+    tx = begin(s);
+    assert_int_equal(store_cmp_transaction_insert(tx, "a", &r, &e), 0);
+    assert_int_equal(store_cmp_transaction_insert(tx, "a", &r, &e), -1);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    assert_int_equal(store_cmp_transaction_insert(tx, "b", &r, &e), 0);
+    r.txid = "bb";
+    r.status = "confirmed";
+    assert_int_equal(store_cmp_transaction_insert(tx, "a", &r, &e), 0);
+    assert_int_equal(store_cmp_nonce_use(tx, "a", "n1", 1000, &e), 0);
+    assert_int_equal(store_cmp_nonce_use(tx, "a", "n1", 1000, &e), -1);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    assert_int_equal(store_cmp_nonce_use(tx, "b", "n1", 1000, &e), 0);
+    commit(tx);
+
+    tx = begin(s);
+    assert_int_equal(store_cmp_transaction_expired(tx, "a", 600, 10, &due, &ndue, &e), 0);
+    assert_int_equal(ndue, 1); /* "aa": waiting past its deadline; "bb" is confirmed */
+    assert_string_equal(due[0]->txid, "aa");
+    cmp_transaction_rec_list_free(due, ndue);
+    assert_int_equal(store_cmp_prune(tx, "a", 2000, 200, &n, &e), 0);
+    assert_int_equal(n, 2); /* nonce n1 and the settled "bb"; the waiting "aa" stays */
+    commit(tx);
+    tx = begin(s);
+    assert_int_equal(store_cmp_transaction_get(tx, "a", "plant", "aa", &got, &e), 0);
+    cmp_transaction_rec_free(got);
+    assert_int_equal(store_cmp_transaction_get(tx, "a", "plant", "bb", &got, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(store_cmp_nonce_use(tx, "b", "n1", 1000, &e), -1); /* b's kept */
+    store_rollback(tx);
+    store_close(s);
+}
+
 /* store_secret_get_or_put in a transaction of its own: the stored value (the caller frees it). */
 static char *secret_of(struct store *s, const char *tenant, const char *name, const char *value)
 {
@@ -3802,6 +3857,7 @@ int main(void)
         T(acme_orders_and_authorizations_are_pruned_after_they_expired),
         T(acme_authorizations_are_reused_and_stalled_ones_found),
         T(a_nonce_is_used_once_per_tenant_until_pruned),
+        T(cmp_transactions_and_nonces_are_filed_once_until_pruned),
         T(a_secret_is_the_first_value_filed_from_any_connection),
         T(a_renewal_window_is_set_replaced_and_per_tenant),
         T(acme_rows_read_to_change_are_held_until_commit),

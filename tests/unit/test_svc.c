@@ -23,6 +23,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/bio.h>
+#include <openssl/cmp.h>
+#include <openssl/err.h>
+
+#include "core/cmp.h"
+#include "keys/tbs.h"
 #include "store/store.h"
 #include "svc/svc.h"
 #include "svc/writer.h"
@@ -596,6 +602,59 @@ static void test_forwarding_target_put_get_delete(void **state)
     audit_rec_list_free(events, n);
 }
 
+/* ---- the signer signs CMP responses, not requests (keys/tbs.c) ------------------------- */
+
+static unsigned char cmp_req[8192];
+static size_t cmp_req_len;
+
+static OSSL_CMP_MSG *cmp_capture(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *p = NULL;
+    long n;
+
+    (void)ctx;
+    assert_int_equal(i2d_OSSL_CMP_MSG_bio(b, req), 1);
+    n = BIO_get_mem_data(b, &p);
+    assert_true(n > 0 && (size_t)n <= sizeof(cmp_req));
+    memcpy(cmp_req, p, (size_t)n);
+    cmp_req_len = (size_t)n;
+    BIO_free(b);
+    return NULL;
+}
+
+static void test_the_signer_signs_a_cmp_response_part_and_never_a_request(void **state)
+{
+    OSSL_CMP_CTX *ctx = OSSL_CMP_CTX_new(NULL, NULL);
+    X509_NAME *name = X509_NAME_new();
+    unsigned char *rsp = NULL;
+    size_t rsp_len = 0;
+    struct cmp_peek p;
+    struct err e;
+
+    (void)state;
+    /* An unprotected ir is SEQUENCE { header, body }: a request's ProtectedPart. */
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"d", -1, -1, 0);
+    assert_int_equal(OSSL_CMP_CTX_set1_recipient(ctx, name), 1);
+    assert_int_equal(OSSL_CMP_CTX_set1_subjectName(ctx, name), 1);
+    assert_int_equal(OSSL_CMP_CTX_set0_newPkey(ctx, 1, EVP_EC_gen("P-256")), 1);
+    assert_int_equal(OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_UNPROTECTED_SEND, 1), 1);
+    assert_int_equal(OSSL_CMP_CTX_set_transfer_cb(ctx, cmp_capture), 1);
+    assert_null(OSSL_CMP_exec_IR_ses(ctx));
+    ERR_clear_error();
+    assert_true(cmp_req_len > 0);
+    assert_null(tbs_kind(cmp_req, cmp_req_len));
+    /* vouch's unprotected pollRep answering it: a response's ProtectedPart. */
+    assert_int_equal(cmp_peek(cmp_req, cmp_req_len, &p, &e), 0);
+    assert_int_equal(cmp_pollrep_new(&p, 0, 1, &rsp, &rsp_len, &e), 0);
+    assert_string_equal(tbs_kind(rsp, rsp_len), "CMP response");
+    assert_null(tbs_kind(rsp, rsp_len - 1)); /* in whole only */
+    free(rsp);
+    cmp_peek_clear(&p);
+    X509_NAME_free(name);
+    OSSL_CMP_CTX_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -609,6 +668,7 @@ int main(void)
                                         svc_setup, svc_teardown),
         cmocka_unit_test_setup_teardown(test_forwarding_target_put_get_delete, svc_setup,
                                         svc_teardown),
+        cmocka_unit_test(test_the_signer_signs_a_cmp_response_part_and_never_a_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -75,6 +75,7 @@ def populate(server, t, tok, tag):
             "client_ca": f"{tag}-clients", "endpoint": f"{tag}-acme", "kid": eab["kid"],
             "_subject": cert["subject"], "_token_secret": token["token"],
             "_hmac_key": eab["hmac_key"], "report": "certificates", "credential": cred["id"],
+            "reference": f"{tag}-cmp-ref",
             "_est_secret": cred["secret"]}
 
 
@@ -100,7 +101,7 @@ FILL = {"tenant": "tenant", "ca": "ca", "serial": "serial", "profile": "profile"
         "entity": "entity", "key": "key", "unit": "unit", "principal": "principal",
         "token": "token", "client_ca": "client_ca", "request": "request",
         "workflow": "workflow", "endpoint": "endpoint", "kid": "kid", "name": "report",
-        "credential": "credential"}
+        "credential": "credential", "reference": "reference"}
 
 
 def fill(path, objects):

@@ -165,6 +165,13 @@ static int key_valid(const char *k)
 }
 
 /* The fields every operation of its kind needs, and the key's form. */
+/* The operations that make something new: refused for a tenant that is not active. */
+static int op_creates(enum svc_op_kind kind)
+{
+    return kind == SVC_OP_CERT_ISSUE || kind == SVC_OP_CERT_KEYGEN || kind == SVC_OP_CERT_RENEW ||
+           kind == SVC_OP_CA_CREATE;
+}
+
 static int door_check(const struct door *d, struct err *e)
 {
     if (svc_op_name(d->op->kind) == NULL)
@@ -197,6 +204,21 @@ static int door_read(struct door *d, struct err *e)
 
     if (tx == NULL)
         return -1;
+    /* A tenant that is not active makes nothing new, whoever asks and through whatever
+       protocol (REST, ACME, EST, CMP): it may still revoke, suspend and reinstate. */
+    if (op_creates(d->op->kind)) {
+        struct tenant_rec *t = NULL;
+        int refused = 0;
+        if (store_tenant_get(tx, d->tenant, &t, e) != 0)
+            goto out;
+        if (strcmp(t->status, "active") != 0)
+            refused = err_set(e, ERR_FORBIDDEN,
+                              "tenant %s is not active (%s): it may read, export and revoke only",
+                              d->tenant, t->status);
+        tenant_rec_free(t);
+        if (refused)
+            goto out;
+    }
     if (op_about_serial(d->op->kind)) {
         if (store_cert_get(tx, d->tenant, d->op->serial, &d->cert, e) != 0 ||
             (own != NULL && (d->cert->requester == NULL || strcmp(d->cert->requester, own) != 0))) {

@@ -347,6 +347,40 @@ static void every_operation_kind_is_done_directly(void **state)
     free(renewed);
 }
 
+/* A suspended tenant makes nothing new through the door, whatever front end submits; it may
+ * still revoke, suspend and reinstate, and makes things again once reactivated. */
+static void a_suspended_tenant_creates_nothing_and_still_revokes(void **state)
+{
+    struct fixture *f = *state;
+    char *serial = issue_now(f, &requester, "before.example"), *csr = csr_make("during.example");
+    struct svc_op op = issue_op(csr);
+    struct svc_outcome out;
+    struct actor sys = {.id = "system"};
+    struct err e;
+
+    assert_int_equal(svc_tenant_suspend(f->svc, &sys, T, "unpaid", &e), 0);
+    assert_int_equal(svc_submit(f->svc, &requester, T, &op, NULL, &out, &e), -1);
+    assert_int_equal(e.kind, ERR_FORBIDDEN);
+    assert_non_null(strstr(e.msg, "not active"));
+    op = (struct svc_op){.kind = SVC_OP_CERT_RENEW, .serial = serial};
+    assert_int_equal(svc_submit(f->svc, &requester, T, &op, NULL, &out, &e), -1);
+    assert_int_equal(e.kind, ERR_FORBIDDEN);
+    op = (struct svc_op){
+        .kind = SVC_OP_CA_CREATE,
+        .ca_req = {.name = "late", .subject = "/CN=Late", .parent = "root", .path_len = -1}};
+    assert_int_equal(svc_submit(f->svc, &admin, T, &op, NULL, &out, &e), -1);
+    assert_int_equal(e.kind, ERR_FORBIDDEN);
+    assert_int_equal(certs_named(f, "during.example"), 0);
+    op = (struct svc_op){.kind = SVC_OP_CERT_REVOKE, .serial = serial, .reason = 1};
+    out = submit_ok(f->svc, &officer1, &op, NULL);
+    svc_outcome_clear(&out);
+    status_is(f, serial, "revoked");
+    assert_int_equal(svc_tenant_reactivate(f->svc, &sys, T, &e), 0);
+    free(issue_now(f, &requester, "after.example"));
+    free(serial);
+    free(csr);
+}
+
 /* The door refuses for every caller alike, and records each refusal. */
 static void refusals_are_checked_and_audited_in_the_door(void **state)
 {
@@ -814,6 +848,7 @@ int main(void)
 #define T_(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T_(every_operation_kind_is_done_directly),
+        T_(a_suspended_tenant_creates_nothing_and_still_revokes),
         T_(refusals_are_checked_and_audited_in_the_door),
         T_(pending_then_approved_issues_once_as_the_requester),
         T_(keygen_under_a_workflow_is_refused),

@@ -30,7 +30,7 @@ struct api {
     _Atomic int syslog_forwarding; /* audit events go to a SIEM (syslog_host): backlog measured */
     struct netaddr *metrics_allow; /* who may read /metrics (metrics_allow) */
     size_t nmetrics_allow;
-    const char *est_default;       /* "tenant~endpoint" of /.well-known/est/<op>, or NULL */
+    const char *est_default; /* "tenant~endpoint" of /.well-known/est/<op>, or NULL */
 };
 
 const struct http_route *api_routes(size_t *n);

@@ -1502,8 +1502,8 @@ static void a_ca_keys_first_signatures_at_once_bind_one_issuer(void **state)
     struct err e;
     int a = 0, b = 0;
     (void)state;
-    assert_int_equal(
-        signer_keygen_for(signer, "alpha", KEY_EC_P256, KEY_PURPOSE_CA, &id, &pub, &e), 0);
+    assert_int_equal(signer_keygen_for(signer, "alpha", KEY_EC_P256, KEY_PURPOSE_CA, &id, &pub, &e),
+                     0);
     for (int i = 0; i < 8; i++) {
         f[i] = (struct first_use){.id = id, .issuer = i % 2 ? "race-a" : "race-b"};
         assert_int_equal(pthread_create(&t[i], NULL, first_use_sign, &f[i]), 0);

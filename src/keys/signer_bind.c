@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "lib/log.h"
@@ -43,6 +44,8 @@ struct binding {
     size_t issuer_len;
     unsigned char *keyid; /* the authority key identifier, or NULL */
     size_t keyid_len;
+    unsigned char key_hash[20]; /* SHA-1 of the key's subjectPublicKey (OCSP byKey), */
+    int have_key_hash;          /* known once computed (kept in the cache only) */
 };
 
 struct cached {
@@ -160,6 +163,39 @@ static void cache_put(const char *tenant, const char *key_id, const struct bindi
         binding_clear(&c->b);
     binding_copy(&c->b, b);
     pthread_mutex_unlock(&cache_lock);
+}
+
+/* Notes the key's hash in its cached binding (only that: other fields may have moved on). */
+static void cache_put_key_hash(const char *tenant, const char *key_id, const unsigned char h[20])
+{
+    struct cached *c;
+
+    pthread_mutex_lock(&cache_lock);
+    if ((c = cache_find(tenant, key_id)) != NULL) {
+        memcpy(c->b.key_hash, h, 20);
+        c->b.have_key_hash = 1;
+    }
+    pthread_mutex_unlock(&cache_lock);
+}
+
+/* SHA-1 of the subjectPublicKey of (tenant, key_id), as an OCSP responderID byKey holds it. */
+static int key_hash_of(struct keystore *ks, const char *tenant, const char *key_id,
+                       unsigned char h[20], struct err *e)
+{
+    EVP_PKEY *k = ks->ops->load(ks, tenant, key_id, e);
+    X509_PUBKEY *xp = NULL;
+    const unsigned char *pk;
+    int pklen, rc = -1;
+
+    if (k != NULL && X509_PUBKEY_set(&xp, k) == 1 &&
+        X509_PUBKEY_get0_param(NULL, &pk, &pklen, NULL, xp) == 1 &&
+        SHA1(pk, (size_t)pklen, h) != NULL)
+        rc = 0;
+    else if (k != NULL)
+        err_set(e, ERR_INTERNAL, "signer: key %s: its public key does not encode", key_id);
+    X509_PUBKEY_free(xp);
+    EVP_PKEY_free(k);
+    return rc;
 }
 
 void signer_bind_forget(const char *tenant, const char *key_id)
@@ -360,8 +396,20 @@ int signer_bind_check(struct keystore *ks, const char *tenant, const char *key_i
         return 0;
     if (!purpose_allows(b.purpose, kind))
         rc = refuse(e, tenant, key_id, "not what its purpose signs", kind, b.purpose);
-    else if (b.purpose == KEY_PURPOSE_CA && data != NULL &&
-             (strcmp(kind, "certificate") == 0 || strcmp(kind, "CRL") == 0)) {
+    else if (strcmp(kind, "OCSP response") == 0 && data != NULL) {
+        /* A response naming its responder by key must name this key. */
+        unsigned char named[20];
+        if (tbs_ocsp_responder_key_hash(data, len, named) == 1) {
+            if (!b.have_key_hash && (rc = key_hash_of(ks, tenant, key_id, b.key_hash, e)) == 0) {
+                b.have_key_hash = 1;
+                cache_put_key_hash(tenant, key_id, b.key_hash);
+            }
+            if (rc == 0 && memcmp(named, b.key_hash, 20) != 0)
+                rc =
+                    refuse(e, tenant, key_id, "its responderID names another key", kind, b.purpose);
+        }
+    } else if (b.purpose == KEY_PURPOSE_CA && data != NULL &&
+               (strcmp(kind, "certificate") == 0 || strcmp(kind, "CRL") == 0)) {
         if (b.issuer != NULL && b.keyid != NULL) {
             rc = issuer_check(ks, tenant, key_id, &b, kind, data, len, e);
         } else {

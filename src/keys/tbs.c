@@ -596,3 +596,64 @@ int tbs_issuer(const unsigned char *data, size_t len, X509_NAME **issuer,
     ERR_clear_error();
     return rc;
 }
+
+/*
+ * An OCSP ResponseData (RFC 6960 §4.2.1) read for its responderID only: the responses and
+ * extensions as opaque elements.
+ */
+typedef struct {
+    int type; /* 0: byName, 1: byKey */
+    union {
+        X509_NAME *by_name;
+        ASN1_OCTET_STRING *by_key;
+    } value;
+} TBS_RESPONDER_ID;
+
+typedef struct {
+    ASN1_INTEGER *version;
+    TBS_RESPONDER_ID *responder_id;
+    ASN1_GENERALIZEDTIME *produced_at;
+    ASN1_STRING *responses;
+    ASN1_STRING *extensions;
+} TBS_OCSP_ID;
+
+// clang-format off
+DECLARE_ASN1_FUNCTIONS(TBS_RESPONDER_ID)
+DECLARE_ASN1_FUNCTIONS(TBS_OCSP_ID)
+
+ASN1_CHOICE(TBS_RESPONDER_ID) = {
+    ASN1_EXP(TBS_RESPONDER_ID, value.by_name, X509_NAME, 1),
+    ASN1_EXP(TBS_RESPONDER_ID, value.by_key, ASN1_OCTET_STRING, 2),
+} ASN1_CHOICE_END(TBS_RESPONDER_ID)
+
+IMPLEMENT_ASN1_FUNCTIONS(TBS_RESPONDER_ID)
+
+ASN1_SEQUENCE(TBS_OCSP_ID) = {
+    ASN1_EXP_OPT(TBS_OCSP_ID, version, ASN1_INTEGER, 0),
+    ASN1_SIMPLE(TBS_OCSP_ID, responder_id, TBS_RESPONDER_ID),
+    ASN1_SIMPLE(TBS_OCSP_ID, produced_at, ASN1_GENERALIZEDTIME),
+    ASN1_SIMPLE(TBS_OCSP_ID, responses, ASN1_SEQUENCE),
+    ASN1_EXP_OPT(TBS_OCSP_ID, extensions, ASN1_SEQUENCE, 1),
+} ASN1_SEQUENCE_END(TBS_OCSP_ID)
+
+IMPLEMENT_ASN1_FUNCTIONS(TBS_OCSP_ID)
+    // clang-format on
+
+    int tbs_ocsp_responder_key_hash(const unsigned char *data, size_t len, unsigned char hash[20])
+{
+    const unsigned char *p = data;
+    TBS_OCSP_ID *rd = d2i_TBS_OCSP_ID(NULL, &p, (long)len);
+    int rc = -1;
+
+    if (rd != NULL && p == data + len) {
+        if (rd->responder_id->type == 1 &&
+            ASN1_STRING_length(rd->responder_id->value.by_key) == 20) {
+            memcpy(hash, ASN1_STRING_get0_data(rd->responder_id->value.by_key), 20);
+            rc = 1;
+        } else if (rd->responder_id->type == 0)
+            rc = 0;
+    }
+    TBS_OCSP_ID_free(rd);
+    ERR_clear_error();
+    return rc;
+}

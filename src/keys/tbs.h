@@ -28,6 +28,12 @@ const char *tbs_kind(const unsigned char *data, size_t len);
  * authority key identifier's keyIdentifier (*key_id, ASN1_OCTET_STRING_free; NULL if it has
  * none); -1 if data is neither.
  */
+/*
+ * The responderID of an OCSP ResponseData: 1 and its key hash (SHA-1 of the responder's
+ * subjectPublicKey) in hash when it is byKey, 0 when it is byName, -1 if data is not one.
+ */
+int tbs_ocsp_responder_key_hash(const unsigned char *data, size_t len, unsigned char hash[20]);
+
 int tbs_issuer(const unsigned char *data, size_t len, X509_NAME **issuer,
                ASN1_OCTET_STRING **key_id);
 

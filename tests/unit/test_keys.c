@@ -1475,6 +1475,55 @@ static void a_ca_key_signs_only_as_the_issuer_and_key_identifier_it_first_signed
     free(id);
 }
 
+/* The ResponseData DER of a response signed by (cert, key) naming its responder by key. */
+static unsigned char *ocsp_tbs_by(X509 *cert, EVP_PKEY *key, int *len)
+{
+    OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
+    OCSP_CERTID *cid = OCSP_cert_to_id(NULL, cert, cert);
+    ASN1_TIME *now = ASN1_TIME_adj(NULL, time(NULL), 0, 0);
+    unsigned char *der = NULL;
+
+    assert_non_null(OCSP_basic_add1_status(bs, cid, V_OCSP_CERTSTATUS_GOOD, 0, NULL, now, NULL));
+    assert_int_equal(
+        OCSP_basic_sign(bs, cert, key, EVP_sha256(), NULL, OCSP_RESPID_KEY | OCSP_NOCERTS), 1);
+    *len = i2d_OCSP_RESPDATA((OCSP_RESPDATA *)OCSP_resp_get0_respdata(bs), &der);
+    ASN1_TIME_free(now);
+    OCSP_CERTID_free(cid);
+    OCSP_BASICRESP_free(bs);
+    return der;
+}
+
+/* An OCSP response names its responder by key: only that key signs it. */
+static void an_ocsp_response_naming_another_responder_is_refused(void **state)
+{
+    EVP_PKEY *pub = NULL, *other = EVP_EC_gen("P-256"), *remote;
+    X509 *mine, *theirs = cert_for(other, other, EVP_sha256(), "other responder");
+    unsigned char *der;
+    char *id = NULL;
+    struct err e;
+    int len;
+    (void)state;
+    assert_int_equal(
+        signer_keygen_for(signer, "alpha", KEY_EC_P256, KEY_PURPOSE_OCSP, &id, &pub, &e), 0);
+    remote = signer_key(signer, "alpha", id, &e);
+    assert_non_null(remote);
+    mine = cert_for(pub, other, EVP_sha256(), "my responder");
+    /* Named by this key: signed (the response OCSP_basic_sign makes through the signer). */
+    {
+        OCSP_BASICRESP *bs = ocsp_for(mine, remote, EVP_sha256());
+        OCSP_BASICRESP_free(bs);
+    }
+    der = ocsp_tbs_by(theirs, other, &len); /* names another key */
+    assert_int_equal(signs_der("alpha", id, der, len), 0);
+    OPENSSL_free(der);
+    X509_free(mine);
+    X509_free(theirs);
+    EVP_PKEY_free(remote);
+    EVP_PKEY_free(other);
+    EVP_PKEY_free(pub);
+    free(id);
+}
+
 struct first_use {
     const char *id;
     const char *issuer;
@@ -1993,6 +2042,7 @@ int main(void)
         cmocka_unit_test(a_ca_key_signs_only_as_the_issuer_and_key_identifier_it_first_signed_as),
         cmocka_unit_test(a_binding_never_changes_and_outlives_the_signer),
         cmocka_unit_test(a_ca_keys_first_signatures_at_once_bind_one_issuer),
+        cmocka_unit_test(an_ocsp_response_naming_another_responder_is_refused),
         cmocka_unit_test(the_signer_socket_refuses_mismatched_requests_and_keeps_serving),
         cmocka_unit_test(a_key_of_another_tenant_is_refused_and_its_file_left_alone),
         cmocka_unit_test(key_files_are_encrypted_private_and_open_with_the_secret),

@@ -53,7 +53,7 @@ unit_mod   = $(word 2,$(subst _, ,$(notdir $(1))))
 libs_of    = $(foreach m,$(1),$($(m)_LIB))
 
 .DELETE_ON_ERROR:
-.PHONY: all bins man completion install deb package-test FORCE deps-run unit unit-bins fuzz-bins unit-pg test check run deps asan p11-failover-loop fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench bench-acme check-suites $(CHECK_SUITES) bench-est
+.PHONY: all bins man completion install deb package-test FORCE deps-run unit unit-bins fuzz-bins unit-pg test check run deps asan p11-failover-loop fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench bench-acme check-first check-suites $(CHECK_FIRST) $(CHECK_SUITES) bench-est
 all: bins
 bins: $(BUILD)/vouchd $(BUILD)/vouch
 
@@ -177,16 +177,20 @@ test: deps
 # (HAProxy, a PostgreSQL pair, three nodes killed under load) run last, alone.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CHECK_JOBS ?= 3
+# The unit tests and the fuzz smoke run first, side by side (short, and some start servers of
+# their own with tight start-up waits), then the integration suites.
+CHECK_FIRST  := check-unit check-unit-asan check-fuzz-smoke
 CHECK_SUITES := check-integration-asan check-integration-pg check-integration-hsm \
-	check-integration check-unit-pg check-unit-pg-asan check-unit check-unit-asan \
-	check-fuzz-smoke
+	check-integration check-unit-pg check-unit-pg-asan
 check:
 	$(MAKE) -j$(JOBS) bins unit-bins man completion
 	$(MAKE) -j$(JOBS) SANITIZE=address,undefined bins unit-bins man completion
 	$(MAKE) -j$(JOBS) fuzz-bins
+	$(MAKE) -j$(CHECK_JOBS) -Otarget --no-print-directory check-first
 	$(MAKE) -j$(CHECK_JOBS) -Otarget --no-print-directory check-suites
 	$(MAKE) integration-cluster
 	$(MAKE) package-test
+check-first: $(CHECK_FIRST)
 check-suites: $(CHECK_SUITES)
 check-unit:
 	$(MAKE) unit

@@ -556,7 +556,25 @@ static int group_setup(void **state)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     web.fd[0] = -1;
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/vouch-acme-XXXXXX");
-    if (mkdtemp(tmpdir) == NULL || cts_start() != 0 || web_start() != 0 || tiny_start() != 0) {
+    if (mkdtemp(tmpdir) == NULL) {
+        fprintf(stderr, "group setup: mkdtemp: %s\n", strerror(errno));
+        return -1;
+    }
+    /* pebble-challtestsrv binds the ports it is given itself: a port taken meanwhile by
+       someone else (the other suites run beside this one) makes it exit; try afresh. */
+    for (int attempt = 0; attempt < 5 && cts_start() != 0; attempt++) {
+        fprintf(stderr, "group setup: pebble-challtestsrv did not start (try %d)\n", attempt + 1);
+        stop(&cts_pid);
+        if (attempt == 4)
+            return -1;
+    }
+    if (web_start() != 0) {
+        fprintf(stderr, "group setup: the test HTTP server did not start: %s\n", strerror(errno));
+        stop(&cts_pid);
+        return -1;
+    }
+    if (tiny_start() != 0) {
+        fprintf(stderr, "group setup: the test DNS server did not start: %s\n", strerror(errno));
         stop(&cts_pid);
         return -1;
     }

@@ -3,6 +3,7 @@ store, purpose ra) and certificate (from the endpoint's CA), GetCACaps and GetCA
 strongSwan's pki (--scepca) and to urllib, and bad input refused with nothing changed.
 PKIOperation's outer layer is checked (a pkiMessage built here with python3-cryptography is read
 as far as its envelope); the enrollment itself is not served yet (501)."""
+import base64
 import datetime
 import os
 import subprocess
@@ -193,6 +194,9 @@ def test_bad_input_is_refused_with_a_reason_and_nothing_changes(server):
     ra, _ = ca_ra(server)
     msg = pki_message(ra)
     r = scep(server, method="POST", data=msg, operation="PKIOperation")
+    assert r.status == 400 and b"messageType" in r.body, r.body
+    # the same by GET, base64 in a URL of several KB (as certmonger sends it)
+    r = scep(server, operation="PKIOperation", message=base64.b64encode(msg).decode())
     assert r.status == 400 and b"messageType" in r.body, r.body
     # a SHA-1 signature is refused where legacy algorithms are off
     r = scep(server, method="POST", data=pki_message(ra, digest=hashes.SHA1()),

@@ -134,6 +134,12 @@ static int ra_make(struct svc *s, const struct enroll_endpoint_rec *ep, const ch
 
     if (subject == NULL)
         return err_ossl(e, ERR_INTERNAL, "scep: cannot make a subject");
+    /* What would refuse the certificate is checked before a key is made: a request from the
+       network must not buy an RSA key generation it cannot use (a CA disabled, expired...). */
+    if (svc_cert_issue_check(s, ep->tenant, &p, NULL, 0, e) != 0) {
+        X509_NAME_free(subject);
+        return -1;
+    }
     if (signer_keygen_for(s->signer, ep->tenant, KEY_RSA_2048, KEY_PURPOSE_RA, &key_id, &pub, e) !=
             0 ||
         svc_issue_for_key(s, &scep_actor, ep->tenant, &p, subject, pub, "scep.ra.issue", &issued,

@@ -132,6 +132,20 @@ def test_a_ra_certificate_revoked_is_replaced_at_the_next_getcacert(server):
     server.dev["settings"]["ra"] = new
 
 
+def test_a_new_ca_gives_the_endpoint_a_new_ra_certificate(server):
+    server.api("POST", "/enroll/endpoints", {"name": "moving", "protocol": "scep",
+                                             "ca": "issuing", "profile": "tls-client"},
+               expect=201)
+    old = server.api("GET", "/enroll/endpoints/moving")["settings"]["ra"]
+    ep = server.api("PUT", "/enroll/endpoints/moving", {"ca": "root"})
+    new = ep["settings"]["ra"]
+    assert new["cert_serial"] != old["cert_serial"]
+    assert server.api("GET", f"/certificates/{new['cert_serial']}")["ca"] == "root"
+    ra, cas = ca_ra(server, "moving")
+    assert format(ra.serial_number, "x") == new["cert_serial"]
+    assert [c.subject.rfc4514_string() for c in cas] == [ra.issuer.rfc4514_string()]
+
+
 def pki_message(ra_cert, digest=hashes.SHA256()):
     """Nearly a pkiMessage: a self-signed certificate's SignedData over an EnvelopedData for the
     RA (the CSR inside), but without the SCEP attributes (openssl cms cannot add them)."""

@@ -24,7 +24,7 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -ldl
 LDFLAGS  += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 
 # Modules: one directory each under src/.  A module's objects go into its own archive.
-MODULES  := lib keys store audit core svc http api daemon cli acme est
+MODULES  := lib keys store audit core svc http api daemon cli acme est scep
 define module_vars
 $(1)_SRC := $$(wildcard src/$(1)/*.c)
 $(1)_OBJ := $$(patsubst src/%.c,$(BUILD)/obj/%.o,$$($(1)_SRC))
@@ -33,7 +33,7 @@ endef
 $(foreach m,$(MODULES),$(eval $(call module_vars,$(m))))
 
 # Which modules a program or unit test links (most dependent first).
-SERVER_MODS := daemon api http acme est svc core audit store keys lib
+SERVER_MODS := daemon api http acme est scep svc core audit store keys lib
 CLI_MODS    := cli svc core audit store keys lib
 DEPS_lib    := lib
 DEPS_keys   := keys lib
@@ -46,6 +46,7 @@ DEPS_svc    := svc core audit store keys lib
 DEPS_cli    := cli svc core audit store keys lib
 DEPS_acme   := acme svc core audit store keys lib
 DEPS_est    := est lib
+DEPS_scep   := scep lib
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -273,11 +274,12 @@ FUZZ_SRCS_wire    := src/keys/wire.c $(lib_SRC)
 FUZZ_SRCS_tbs     := src/keys/tbs.c
 FUZZ_SRCS_ocsp    := $(core_SRC) $(lib_SRC)
 FUZZ_SRCS_tsq     := $(core_SRC) $(lib_SRC)
-FUZZ_SRCS_route   := $(foreach m,api http acme est svc core audit store keys lib,$($(m)_SRC))
+FUZZ_SRCS_route   := $(foreach m,api http acme est scep svc core audit store keys lib,$($(m)_SRC))
 FUZZ_SRCS_bundle  := $(foreach m,svc core audit store keys lib,$($(m)_SRC))
 FUZZ_SRCS_forwarded := src/http/http_forwarded.c $(lib_SRC)
 FUZZ_SRCS_jws     := $(ACME_PROTOCOL_SRC) $(lib_SRC)
 FUZZ_SRCS_est     := $(est_SRC) $(lib_SRC)
+FUZZ_SRCS_scep    := $(scep_SRC) $(lib_SRC)
 FUZZ_SRCS_cmp     := $(core_SRC) $(lib_SRC)
 FUZZ_BIN  := $(patsubst fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard src/*/*.c src/*/*.h)

@@ -133,6 +133,7 @@ void api_enroll_credential_create(void *app, struct http_request *req, struct ht
 void api_enroll_credential_list(void *app, struct http_request *req, struct http_response *resp);
 void api_enroll_credential_revoke(void *app, struct http_request *req, struct http_response *resp);
 void api_cmp(void *app, struct http_request *req, struct http_response *resp);
+void api_scep(void *app, struct http_request *req, struct http_response *resp);
 void api_cmp_endpoint_create(void *app, struct http_request *req, struct http_response *resp);
 void api_cmp_endpoint_list(void *app, struct http_request *req, struct http_response *resp);
 void api_cmp_endpoint_show(void *app, struct http_request *req, struct http_response *resp);

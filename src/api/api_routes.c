@@ -22,6 +22,10 @@
 #define PKIXCMP  "application/pkixcmp"
 #define CMP_BODY (64 * KB) /* CMP_MSG_MAX */
 
+/* SCEP (RFC 8894 §4.1): ?operation=...; a PKIOperation by POST, or by GET with ?message= */
+#define SCEP      "/scep/{tenant}/{endpoint}"
+#define SCEP_BODY (64 * KB) /* SCEP_MESSAGE_MAX */
+
 #define ACME      "/acme/{tenant}/{endpoint}"
 #define JOSE      "application/jose+json"
 #define ACME_BODY (64 * KB) /* ACME_JWS_BODY_MAX */
@@ -67,6 +71,9 @@ static const struct http_route routes[] = {
     EST_ROUTES("/.well-known/est"), /* est_default_endpoint, if set */
     /* CMP over HTTP (RFC 6712): every message carries its own protection */
     {"POST", CMP, PKIXCMP, "public", CMP_BODY, api_cmp},
+    /* SCEP (RFC 8894): every pkiMessage is signed by its requester */
+    {"GET", SCEP, NULL, "public", 0, api_scep},
+    {"POST", SCEP, "application/x-pki-message", "public", SCEP_BODY, api_scep},
 
     {"POST", "/api/v1/tenants", JSON, "system", SMALL, api_tenant_create},
     {"GET", "/api/v1/tenants", NULL, "system", 0, api_tenant_list},
@@ -215,6 +222,8 @@ static const struct http_route public_routes[] = {
     {"POST", "/tsa/{tenant}/{unit}", "application/timestamp-query", "public", 16 * KB,
      api_public_tsa},
     {"POST", CMP, PKIXCMP, "public", CMP_BODY, api_cmp},
+    {"GET", SCEP, NULL, "public", 0, api_scep},
+    {"POST", SCEP, "application/x-pki-message", "public", SCEP_BODY, api_scep},
 };
 
 const struct http_route *api_routes(size_t *n)

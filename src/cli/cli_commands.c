@@ -88,7 +88,8 @@ static int check_something_given(struct cli_call *call, struct err *e);
     OPT("--status", "status", ARG_STRING),                                      \
     {"--auth", "auth", ARG_LIST, TO_BODY, 0, NULL, "METHOD"},                   \
     {"--client-ca", "client_cas", ARG_LIST, TO_BODY, 0, NULL, "CA"},            \
-    {"--retry-after", "retry_after", ARG_INT, TO_BODY, 0, NULL, "SECONDS"}
+    {"--retry-after", "retry_after", ARG_INT, TO_BODY, 0, NULL, "SECONDS"},     \
+    OPT("--legacy-algorithms", "legacy_algorithms", ARG_BOOL)
 #define CMP_SETTINGS                                                            \
     OPT("--status", "status", ARG_STRING),                                      \
     {"--profile", "profiles", ARG_LIST, TO_BODY, 0, NULL, "PROFILE"},           \
@@ -480,9 +481,10 @@ static const struct cli_command commands[] = {
      {POS("ENDPOINT"), POS("KID"),
       OPT("--deactivate-accounts", "deactivate_accounts", ARG_FLAG), END},
      NULL, cli_show_object, NULL, NULL},
-    /* EST (and later SCEP) device enrollment: endpoints, credentials (docs/api.md "EST"). */
+    /* EST and SCEP device enrollment: endpoints, credentials (docs/api.md "EST", "SCEP"). */
     {"est endpoint", "create", "POST", "/enroll/endpoints", SCOPE_TENANT,
-     {POS_BODY("NAME", "name", ARG_STRING), REQ("--ca", "ca", ARG_STRING),
+     {POS_BODY("NAME", "name", ARG_STRING), OPT("--protocol", "protocol", ARG_STRING),
+      REQ("--ca", "ca", ARG_STRING),
       REQ("--profile", "profile", ARG_STRING), ENROLL_SETTINGS, END},
      NULL, cli_show_object, NULL, NULL},
     {"est endpoint", "list", "GET", "/enroll/endpoints", SCOPE_TENANT,

@@ -136,7 +136,8 @@ static const struct summary commands[] = {
     {"acme eab", "revoke",
      "revoke an EAB credential (and its accounts with --deactivate-accounts)"},
     {"est endpoint", "create",
-     "create an EST endpoint (its URLs: /.well-known/est/TENANT~NAME/...)"},
+     "create an EST or SCEP endpoint (URLs: /.well-known/est/TENANT~NAME/..., "
+     "/scep/TENANT/NAME)"},
     {"est endpoint", "list", "list the EST endpoints"},
     {"est endpoint", "show", "show an EST endpoint and its URLs"},
     {"est endpoint", "update", "change an EST endpoint"},
@@ -263,6 +264,8 @@ static const struct summary options[] = {
      "repeat for both"},
     {NULL, "--client-ca", "a CA whose certificates may authenticate devices (repeat)"},
     {NULL, "--retry-after", "seconds a device is told to wait while an approval decides"},
+    {NULL, "--protocol", "est (the default) or scep"},
+    {NULL, "--legacy-algorithms", "yes: SCEP also accepts DES3 envelopes and SHA-1 (default no)"},
     {"cmp", "--status", "active or disabled"},
     {NULL, "--protection",
      "mac (shared secrets) or signature (client certificates); repeat for both"},

@@ -1209,7 +1209,10 @@ struct svc_enroll_settings {
     int auth;                             /* SVC_ENROLL_AUTH_* (default both) */
     char *client_cas[SVC_ENROLL_CAS_MAX]; /* CAs of the tenant (default: the endpoint's) */
     int nclient_cas;
-    int retry_after; /* seconds a client waits while its request awaits approval (60) */
+    int retry_after;      /* seconds a client waits while its request awaits approval (60) */
+    int legacy;           /* SCEP: DES/3DES envelopes and SHA-1 accepted ("legacy_algorithms") */
+    char *ra_key_id;      /* SCEP: the RA key in the signer, set by svc (settings "ra"); or NULL */
+    char *ra_cert_serial; /* SCEP: the RA certificate (the endpoint's CA issued it); or NULL */
 };
 void svc_enroll_settings_clear(struct svc_enroll_settings *st);
 /* st from a settings object (NULL: defaults); ca: the endpoint's (the default client CA). */
@@ -1220,7 +1223,7 @@ json_t *svc_enroll_settings_json(const struct svc_enroll_settings *st);
 /* An endpoint to make (every field) or change (name, and what is not NULL). */
 struct svc_enroll_put {
     const char *name;
-    const char *protocol; /* "est" (creation only) */
+    const char *protocol; /* "est" or "scep" (creation only) */
     const char *ca;
     const char *profile;
     const char *status;     /* "active", "disabled" */
@@ -1303,6 +1306,35 @@ int svc_est_enroll(struct svc *s, const char *tenant, const char *endpoint,
 int svc_est_serverkeygen(struct svc *s, const char *tenant, const char *endpoint,
                          const struct svc_est_client *c, const unsigned char *csr, size_t csr_len,
                          struct svc_est_result *res, struct err *e);
+
+/* ---- SCEP (svc_scep.c), for the front end in src/api/api_scep.c ---- */
+
+#define SCEP_RA_PROFILE                                                                            \
+    "tls-client" /* the built-in leaf profile the RA certificate is issued under */
+
+/*
+ * 0 if tenant has an active SCEP endpoint of that name (ERR_NOT_FOUND, or
+ * ERR_FORBIDDEN for a disabled one); *legacy: whether it accepts DES3 and
+ * SHA-1.
+ */
+int svc_scep_endpoint(struct svc *s, const char *tenant, const char *endpoint, int *legacy,
+                      struct err *e);
+/*
+ * GetCACert: the endpoint's RA certificate (*ra) and the certificates of its
+ * CA, its own then those above it (*cas, DER one after another); both caller
+ * frees.  The RA key and certificate are made first if the endpoint has none
+ * good with more than a third of its life left (svc_scep_ra_ensure).
+ */
+int svc_scep_cacert(struct svc *s, const char *tenant, const char *endpoint, unsigned char **ra,
+                    size_t *ra_len, unsigned char **cas, size_t *cas_len, struct err *e);
+/*
+ * Makes the RA key of a SCEP endpoint (RSA-2048, in the tenant's key store,
+ * purpose "ra") and its certificate (from the endpoint's CA under
+ * SCEP_RA_PROFILE), filed in the endpoint's settings ("ra") and audited
+ * ("scep.ra"), unless it has a good one from its CA with more than a third
+ * of its life left.  The replaced key is deleted.
+ */
+int svc_scep_ra_ensure(struct svc *s, const char *tenant, const char *endpoint, struct err *e);
 
 /* ---- ACME protocol state (svc_acme.c), for the front end in src/acme ---- */
 

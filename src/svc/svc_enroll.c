@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/log.h"
+
 #define RETRY_AFTER_DEFAULT 60
 #define SECRET_BYTES        18 /* 24 characters of base64url */
 
@@ -27,7 +29,36 @@ void svc_enroll_settings_clear(struct svc_enroll_settings *st)
 {
     for (int i = 0; i < st->nclient_cas; i++)
         free(st->client_cas[i]);
+    free(st->ra_key_id);
+    free(st->ra_cert_serial);
     memset(st, 0, sizeof(*st));
+}
+
+/*
+ * The SCEP members of settings o into st: "legacy_algorithms" (a boolean) and
+ * "ra" ({"key_id", "cert_serial"}: set by svc_scep.c, never by a client);
+ * st cleared on failure.
+ */
+static int settings_scep_parse(const json_t *o, struct svc_enroll_settings *st, struct err *e)
+{
+    const json_t *legacy = json_object_get(o, "legacy_algorithms"), *ra = json_object_get(o, "ra");
+    const char *key_id = json_string_value(json_object_get(ra, "key_id"));
+    const char *serial = json_string_value(json_object_get(ra, "cert_serial"));
+
+    if (legacy != NULL && !json_is_boolean(legacy)) {
+        svc_enroll_settings_clear(st);
+        return err_set(e, ERR_INVALID, "legacy_algorithms: true or false");
+    }
+    st->legacy = json_is_true(legacy);
+    if (ra != NULL && (key_id == NULL || serial == NULL)) {
+        svc_enroll_settings_clear(st);
+        return err_set(e, ERR_INVALID, "ra: {\"key_id\", \"cert_serial\"}");
+    }
+    if (ra != NULL) {
+        st->ra_key_id = xstrdup(key_id);
+        st->ra_cert_serial = xstrdup(serial);
+    }
+    return 0;
 }
 
 /* st from the settings object o (NULL: the defaults), ca the endpoint's CA. */
@@ -48,7 +79,8 @@ int svc_enroll_settings_parse(const json_t *o, const char *ca, struct svc_enroll
     json_object_foreach((json_t *)o, key, value)
     {
         if (strcmp(key, "auth") != 0 && strcmp(key, "client_cas") != 0 &&
-            strcmp(key, "retry_after") != 0)
+            strcmp(key, "retry_after") != 0 && strcmp(key, "legacy_algorithms") != 0 &&
+            strcmp(key, "ra") != 0)
             return err_set(e, ERR_INVALID, "%.64s: not a setting of an enrollment endpoint", key);
     }
     if (auth == NULL) {
@@ -86,7 +118,7 @@ int svc_enroll_settings_parse(const json_t *o, const char *ca, struct svc_enroll
     }
     if (retry != NULL)
         st->retry_after = (int)json_integer_value(retry);
-    return 0;
+    return settings_scep_parse(o, st, e);
 }
 
 json_t *svc_enroll_settings_json(const struct svc_enroll_settings *st)
@@ -99,8 +131,16 @@ json_t *svc_enroll_settings_json(const struct svc_enroll_settings *st)
         json_array_append_new(auth, json_string("certificate"));
     for (int i = 0; i < st->nclient_cas; i++)
         json_array_append_new(cas, json_string(st->client_cas[i]));
-    return json_pack("{s:o, s:o, s:i}", "auth", auth, "client_cas", cas, "retry_after",
-                     st->retry_after);
+    json_t *o = json_pack("{s:o, s:o, s:i}", "auth", auth, "client_cas", cas, "retry_after",
+                          st->retry_after);
+
+    if (st->legacy)
+        json_object_set_new(o, "legacy_algorithms", json_true());
+    if (st->ra_key_id != NULL)
+        json_object_set_new(
+            o, "ra",
+            json_pack("{s:s, s:s}", "key_id", st->ra_key_id, "cert_serial", st->ra_cert_serial));
+    return o;
 }
 
 /* ---- endpoints ------------------------------------------------------------------------ */
@@ -182,6 +222,10 @@ static int settings_make(const char *stored, const json_t *body, const char *ca,
         json_decref(o);
         return err_set(e, ERR_INVALID, "settings: a JSON object");
     }
+    if (json_object_get(body, "ra") != NULL) {
+        json_decref(o);
+        return err_set(e, ERR_INVALID, "ra: the RA key and certificate are made by the server");
+    }
     if (body != NULL)
         json_object_update(o, (json_t *)body);
     rc = svc_enroll_settings_parse(o, ca, &st, e);
@@ -200,8 +244,9 @@ static int endpoint_args_check(const struct svc_enroll_put *q, int create, struc
     if (q->name == NULL || !name_valid(q->name))
         return err_set(e, create ? ERR_INVALID : ERR_NOT_FOUND,
                        "name: 1 to 63 of [a-z0-9-_.], starting with a letter or digit");
-    if (create && (q->protocol == NULL || strcmp(q->protocol, "est") != 0))
-        return err_set(e, ERR_INVALID, "protocol: \"est\"");
+    if (create && (q->protocol == NULL ||
+                   (strcmp(q->protocol, "est") != 0 && strcmp(q->protocol, "scep") != 0)))
+        return err_set(e, ERR_INVALID, "protocol: \"est\" or \"scep\"");
     if (create && (q->ca == NULL || q->profile == NULL))
         return err_set(e, ERR_INVALID, "%s: required", q->ca ? "profile" : "ca");
     if (q->status != NULL && strcmp(q->status, "active") != 0 && strcmp(q->status, "disabled") != 0)
@@ -232,6 +277,23 @@ static int endpoint_refs_check(struct svc *s, struct store_tx *tx, const char *t
         }
     json_decref(o);
     return rc;
+}
+
+/*
+ * A SCEP endpoint r just written gets its RA (made, or renewed for a new CA)
+ * and *out is its row as it is then.  Its RA failing is reported, not undone:
+ * the endpoint exists and its next GetCACert tries again.
+ */
+static int scep_ra_settle(struct svc *s, const struct enroll_endpoint_rec *r,
+                          struct enroll_endpoint_rec **out, struct err *e)
+{
+    struct err ra;
+
+    if (strcmp(r->status, "active") == 0 && svc_scep_ra_ensure(s, r->tenant, r->name, &ra) != 0)
+        log_warn("tenant %s: SCEP endpoint %s: no RA yet: %s", r->tenant, r->name, ra.msg);
+    if (svc_enroll_endpoint_get(s, r->tenant, r->name, out, e) != 0)
+        return -1;
+    return 0;
 }
 
 int svc_enroll_endpoint_put(struct svc *s, const struct actor *a, const char *tenant,
@@ -275,7 +337,9 @@ int svc_enroll_endpoint_put(struct svc *s, const struct actor *a, const char *te
         goto out;
     rc = store_commit(tx, e);
     tx = NULL;
-    if (rc == 0)
+    if (rc == 0 && strcmp(r.protocol, "scep") == 0)
+        rc = scep_ra_settle(s, &r, out, e);
+    else if (rc == 0)
         *out = endpoint_copy(&r);
 out:
     store_rollback(tx);
@@ -318,9 +382,12 @@ int svc_enroll_endpoint_list(struct svc *s, const char *tenant, struct enroll_en
 
 json_t *svc_enroll_endpoint_json(const struct enroll_endpoint_rec *r)
 {
-    json_t *urls = json_pack("{s:o, s:o}", "well_known",
-                             json_sprintf("/.well-known/est/%s~%s", r->tenant, r->name), "prefix",
-                             json_sprintf("/est/%s/%s/.well-known/est", r->tenant, r->name));
+    json_t *urls =
+        strcmp(r->protocol, "scep") == 0
+            ? json_pack("{s:o}", "scep", json_sprintf("/scep/%s/%s", r->tenant, r->name))
+            : json_pack("{s:o, s:o}", "well_known",
+                        json_sprintf("/.well-known/est/%s~%s", r->tenant, r->name), "prefix",
+                        json_sprintf("/est/%s/%s/.well-known/est", r->tenant, r->name));
 
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o}", "name", r->name,
                      "protocol", r->protocol, "ca", r->ca, "profile", r->profile, "status",

@@ -48,6 +48,17 @@ static void user_add(json_t *users, const char *key_id, const char *fmt, const c
  * "ocsp-responder:root", "tsa:unit", "webhook", "acme-eab:endpoint", "audit"]}
  * (*out, a new object).
  */
+/* A SCEP endpoint's RA key (its settings' "ra", svc_scep.c) as "scep-ra:<endpoint>". */
+static void enroll_ra_user_add(json_t *users, const struct enroll_endpoint_rec *ep)
+{
+    json_t *o = json_loads(ep->settings, 0, NULL);
+    const char *key_id = json_string_value(json_object_get(json_object_get(o, "ra"), "key_id"));
+
+    if (key_id != NULL)
+        user_add(users, key_id, "scep-ra:%s", ep->name);
+    json_decref(o);
+}
+
 static int key_users(struct svc *s, const char *tenant, json_t **out, struct err *e)
 {
     struct store_tx *tx = store_begin_read(s->store, e);
@@ -57,10 +68,11 @@ static int key_users(struct svc *s, const char *tenant, json_t **out, struct err
     struct acme_eab_rec **eabs = NULL;
     struct cmp_secret_rec **secrets = NULL;
     struct cmp_endpoint_rec **cmps = NULL;
+    struct enroll_endpoint_rec **enrolls = NULL;
     struct ocsp_responder_rec *r = NULL;
     struct webhook_rec *w = NULL;
     struct audit_key_rec *ak = NULL;
-    size_t ncas = 0, nunits = 0, neabs = 0, nsecrets = 0, ncmps = 0;
+    size_t ncas = 0, nunits = 0, neabs = 0, nsecrets = 0, ncmps = 0, nenrolls = 0;
     struct err ae;
     int rc = -1;
 
@@ -72,7 +84,8 @@ static int key_users(struct svc *s, const char *tenant, json_t **out, struct err
         store_tsa_unit_list(tx, tenant, &units, &nunits, e) != 0 ||
         store_acme_eab_list(tx, tenant, NULL, &eabs, &neabs, e) != 0 ||
         store_cmp_secret_list(tx, tenant, NULL, &secrets, &nsecrets, e) != 0 ||
-        store_cmp_endpoint_list(tx, tenant, &cmps, &ncmps, e) != 0)
+        store_cmp_endpoint_list(tx, tenant, &cmps, &ncmps, e) != 0 ||
+        store_enroll_endpoint_list(tx, tenant, &enrolls, &nenrolls, e) != 0)
         goto out;
     for (size_t i = 0; i < ncas; i++) {
         user_add(users, cas[i]->key_id, "ca:%s", cas[i]->name);
@@ -91,6 +104,8 @@ static int key_users(struct svc *s, const char *tenant, json_t **out, struct err
         user_add(users, secrets[i]->key_id, "cmp-secret:%s", secrets[i]->endpoint);
     for (size_t i = 0; i < ncmps; i++)
         user_add(users, cmps[i]->key_id, "cmp-protection:%s", cmps[i]->name);
+    for (size_t i = 0; i < nenrolls; i++)
+        enroll_ra_user_add(users, enrolls[i]);
     if (store_webhook_get(tx, tenant, &w, e) == 0)
         user_add(users, w->key_id, "%s", "webhook");
     else if (e->kind != ERR_NOT_FOUND)
@@ -109,6 +124,7 @@ out:
     acme_eab_rec_list_free(eabs, neabs);
     cmp_secret_rec_list_free(secrets, nsecrets);
     cmp_endpoint_rec_list_free(cmps, ncmps);
+    enroll_endpoint_rec_list_free(enrolls, nenrolls);
     if (rc == 0)
         *out = users;
     else
@@ -164,6 +180,7 @@ static enum key_purpose users_purpose(const json_t *list)
         {"audit", KEY_PURPOSE_AUDIT},
         {"cmp-secret:", KEY_PURPOSE_CMP_SECRET},
         {"cmp-protection:", KEY_PURPOSE_RA},
+        {"scep-ra:", KEY_PURPOSE_RA},
     };
     enum key_purpose p = KEY_PURPOSE_NONE;
     size_t i;

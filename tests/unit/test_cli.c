@@ -519,6 +519,11 @@ static const struct {
      "POST", T "/enroll/endpoints",
      "{\"name\":\"routers\",\"ca\":\"issuing\",\"profile\":\"tls-server\","
      "\"auth\":[\"basic\"],\"client_cas\":[\"issuing\"],\"retry_after\":30}"},
+    {"est endpoint create phones --protocol scep --ca issuing --profile tls-client "
+     "--legacy-algorithms no",
+     "POST", T "/enroll/endpoints",
+     "{\"name\":\"phones\",\"protocol\":\"scep\",\"ca\":\"issuing\","
+     "\"profile\":\"tls-client\",\"legacy_algorithms\":false}"},
     {"est endpoint list", "GET", T "/enroll/endpoints", NULL},
     {"est endpoint show routers", "GET", T "/enroll/endpoints/routers", NULL},
     {"est endpoint update routers --status disabled", "PUT", T "/enroll/endpoints/routers",

@@ -1,0 +1,163 @@
+/*
+ * api_scep.c — the HTTP transport of SCEP (RFC 8894 §4.1):
+ * /scep/<tenant>/<endpoint>?operation=... by GET and POST, on the public and
+ * the API listener (docs/api.md "SCEP").  The messages are the SCEP module's
+ * (src/scep), the endpoint's state svc's (svc_scep.c); their answers become
+ * HTTP here.  Nothing else happens here.
+ *
+ * GetCACaps answers text/plain, GetCACert application/x-x509-ca-ra-cert (the
+ * CA and RA certificates, RFC 8894 §4.2.1.2).  A PKIOperation's message is
+ * the POST body (application/x-pki-message) or, by GET, the base64 `message`
+ * argument.  Errors where no CertRep can be formed are HTTP errors with a
+ * text reason: 400 bad input, 403 a disabled endpoint, 404 no such endpoint.
+ */
+#include "api/api_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "scep/scep.h"
+
+static void respond_text(struct http_response *resp, int status, const char *text)
+{
+    char *line = xasprintf("%s\n", text);
+
+    http_respond(resp, status, "text/plain; charset=utf-8", line, strlen(line));
+    free(line);
+}
+
+static void respond_err(struct http_request *req, struct http_response *resp, const char *tenant,
+                        const char *endpoint, const struct err *e)
+{
+    int status = e->kind == ERR_INVALID || e->kind == ERR_POLICY ? 400 : http_status_of(e->kind);
+
+    if (status >= 500 && e->kind != ERR_LIMIT && e->kind != ERR_UNAVAILABLE)
+        log_error("req %s scep %s/%s: %s", req->request_id, tenant, endpoint, e->msg);
+    respond_text(resp, status, e->kind == ERR_NONE ? "internal error" : e->msg);
+    if (status == 503)
+        http_add_header(resp, "Retry-After", HTTP_RETRY_AFTER_UNAVAILABLE);
+}
+
+/* The tenant's gate, as for its REST API (a deleted tenant, a request over its rate). */
+static int admit(struct api *api, struct http_request *req, const char *tenant, struct err *e)
+{
+    long refused = 0;
+
+    if (svc_tenant_admit(api->svc, tenant, &refused, e) == 0)
+        return 0;
+    if (e->kind == ERR_LIMIT && refused > 0) {
+        struct actor a = {.id = "scep"};
+        struct err ae;
+        err_set(&ae, ERR_LIMIT, "%ld SCEP request(s) refused over the rate limit: %s", refused,
+                e->msg);
+        svc_audit_refusal(api->svc, tenant, &a, "ratelimit.refused", req->path, &ae);
+    }
+    if (e->kind != ERR_LIMIT)
+        err_set(e, ERR_NOT_FOUND, "no such SCEP endpoint");
+    return -1;
+}
+
+static int getcacaps(struct api *api, const char *tenant, const char *endpoint,
+                     struct http_response *resp, struct err *e)
+{
+    int legacy = 0;
+    char *caps;
+
+    if (svc_scep_endpoint(api->svc, tenant, endpoint, &legacy, e) != 0)
+        return -1;
+    caps = scep_caps(legacy);
+    http_respond(resp, 200, "text/plain", caps, strlen(caps));
+    free(caps);
+    return 0;
+}
+
+static int getcacert(struct api *api, const char *tenant, const char *endpoint,
+                     struct http_response *resp, struct err *e)
+{
+    unsigned char *ra = NULL, *cas = NULL, *der = NULL;
+    size_t ra_len = 0, cas_len = 0, len = 0;
+    int rc = -1;
+
+    if (svc_scep_cacert(api->svc, tenant, endpoint, &ra, &ra_len, &cas, &cas_len, e) == 0 &&
+        scep_ca_ra_certs(ra, ra_len, cas, cas_len, &der, &len, e) == 0) {
+        http_respond(resp, 200, "application/x-x509-ca-ra-cert", der, len);
+        rc = 0;
+    }
+    free(ra);
+    free(cas);
+    free(der);
+    return rc;
+}
+
+/*
+ * PKIOperation: the message is read and its outer layer checked (scep.h);
+ * opening its envelope and answering with a CertRep needs the signer's RA
+ * operations, which are not served yet (docs/decisions.md "SCEP"): 501.
+ */
+static int pkioperation(struct api *api, struct http_request *req, const char *tenant,
+                        const char *endpoint, struct http_response *resp, struct err *e)
+{
+    const char *message = http_query(req, "message");
+    struct scep_message m = {0};
+    unsigned char *der = NULL;
+    size_t len = 0;
+    int legacy = 0, rc = -1;
+
+    if (svc_scep_endpoint(api->svc, tenant, endpoint, &legacy, e) != 0)
+        return -1;
+    if (strcmp(req->method, "POST") == 0) {
+        if (req->body_len == 0 || req->body_len > SCEP_MESSAGE_MAX)
+            return err_set(e, ERR_INVALID, "PKIOperation: a pkiMessage of 1 to %d bytes",
+                           SCEP_MESSAGE_MAX);
+        der = xmalloc(req->body_len);
+        memcpy(der, req->body, req->body_len);
+        len = req->body_len;
+    } else if (message == NULL) {
+        return err_set(e, ERR_INVALID, "PKIOperation: the message argument is missing");
+    } else if (scep_message_decode(message, &der, &len, e) != 0) {
+        return -1;
+    }
+    if (scep_message_parse(der, len, legacy, &m, e) == 0) {
+        respond_text(resp, 501, "PKIOperation is not served yet by this endpoint");
+        rc = 0;
+    }
+    scep_message_clear(&m);
+    free(der);
+    return rc;
+}
+
+void api_scep(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    const char *tenant = http_param(req, "tenant"), *endpoint = http_param(req, "endpoint");
+    enum scep_op op = scep_op_of(http_query(req, "operation"));
+    struct err e;
+    int rc = -1;
+
+    err_clear(&e);
+    if (op == SCEP_OP_NONE) {
+        respond_text(resp, 400,
+                     "operation: GetCACaps, GetCACert or PKIOperation (RFC 8894 section 4)");
+        return;
+    }
+    if (strcmp(req->method, "POST") == 0 && op != SCEP_OP_PKIOPERATION) {
+        respond_text(resp, 405, "only PKIOperation is sent by POST");
+        return;
+    }
+    if (admit(api, req, tenant, &e) == 0) {
+        switch (op) {
+        case SCEP_OP_GETCACAPS:
+            rc = getcacaps(api, tenant, endpoint, resp, &e);
+            break;
+        case SCEP_OP_GETCACERT:
+            rc = getcacert(api, tenant, endpoint, resp, &e);
+            break;
+        default:
+            rc = pkioperation(api, req, tenant, endpoint, resp, &e);
+            break;
+        }
+    }
+    if (rc != 0)
+        respond_err(req, resp, tenant, endpoint, &e);
+}

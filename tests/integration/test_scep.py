@@ -1,0 +1,231 @@
+"""SCEP (RFC 8894): enrollment endpoints of protocol scep, their RA key (in the tenant's key
+store, purpose ra) and certificate (from the endpoint's CA), GetCACaps and GetCACert served to
+strongSwan's pki (--scepca) and to urllib, and bad input refused with nothing changed.
+PKIOperation's outer layer is checked (a pkiMessage built here with python3-cryptography is read
+as far as its envelope); the enrollment itself is not served yet (501)."""
+import base64
+import datetime
+import os
+import subprocess
+import tempfile
+import urllib.parse
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import NameOID
+
+from conftest import Server, SoftHSM
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One instance for the module: a SCEP endpoint `dev` of the default tenant issuing
+    tls-client certificates from `issuing`."""
+    base = tmp_path_factory.mktemp("vouch-scep")
+    if os.environ.get("VOUCH_TEST_KEYSTORE") == "pkcs11":
+        hsm = SoftHSM(tmp_path_factory.mktemp("softhsm"))
+        s = Server(str(base), env=hsm.env, init_args=hsm.init_args())
+    else:
+        s = Server(str(base))
+    s.dev = s.api("POST", "/enroll/endpoints", {"name": "dev", "protocol": "scep",
+                                                "ca": "issuing", "profile": "tls-client"},
+                  expect=201)
+    s.dir_tmp = str(base)
+    yield s
+    s.stop()
+
+
+def scep(server, endpoint="dev", base=None, method="GET", data=None, **query):
+    url = f"/scep/default/{endpoint}?" + urllib.parse.urlencode(query)
+    return server.request(method, url, data, token=None, base=base or server.public_url,
+                          content_type="application/x-pki-message")
+
+
+def ca_ra(server, endpoint="dev"):
+    r = scep(server, endpoint, operation="GetCACert")
+    assert r.status == 200, r.body
+    assert r.headers["Content-Type"] == "application/x-x509-ca-ra-cert"
+    certs = pkcs7.load_der_pkcs7_certificates(r.body)
+    ra = [c for c in certs if c.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+          == f"{endpoint} SCEP RA"]
+    assert len(ra) == 1, [c.subject for c in certs]
+    return ra[0], [c for c in certs if c is not ra[0]]
+
+
+def test_an_endpoint_of_protocol_scep_has_an_ra_key_and_certificate_from_its_ca(server):
+    ep = server.dev
+    assert ep["protocol"] == "scep" and ep["urls"] == {"scep": "/scep/default/dev"}
+    ra = ep["settings"]["ra"]
+    cert = server.api("GET", f"/certificates/{ra['cert_serial']}")
+    assert cert["ca"] == "issuing" and cert["status"] == "good"
+    keys = {k["key_id"]: k for k in server.api("GET", "/keys")["keys"]}
+    assert keys[ra["key_id"]]["users"] == ["scep-ra:dev"]
+    assert keys[ra["key_id"]]["purpose"] == "ra" and keys[ra["key_id"]]["key_type"] == "rsa-2048"
+    events = [e for e in server.audit() if e["action"] == "scep.ra" and e["object"] == "dev"]
+    assert len(events) == 1 and events[0]["detail"]["key_id"] == ra["key_id"]
+    # The RA key and certificate are the server's: no one sets them.
+    r = server.request("PUT", "/api/v1/t/default/enroll/endpoints/dev",
+                       {"ra": {"key_id": "k", "cert_serial": "1"}})
+    assert r.status == 400 and b"ra:" in r.body
+
+
+def test_getcacaps_lists_what_the_endpoint_accepts(server):
+    for base in (server.public_url, server.url):
+        r = scep(server, base=base, operation="GetCACaps")
+        assert r.status == 200 and r.headers["Content-Type"] == "text/plain"
+        caps = r.body.decode().split()
+        assert {"AES", "SHA-256", "SHA-512", "POSTPKIOperation", "Renewal"} <= set(caps)
+        assert "DES3" not in caps and "SHA-1" not in caps
+    server.api("POST", "/enroll/endpoints", {"name": "old", "protocol": "scep", "ca": "issuing",
+                                             "profile": "tls-client", "legacy_algorithms": True},
+               expect=201)
+    caps = scep(server, "old", operation="GetCACaps").body.decode().split()
+    assert "DES3" in caps and "SHA-1" in caps
+
+
+def test_getcacert_answers_the_ca_and_the_ra_certificate(server):
+    ra, cas = ca_ra(server)
+    issuing = x509.load_der_x509_certificate(
+        server.request("GET", "/ca/default/issuing.crt", token=None, base=server.public_url).body)
+    assert issuing in cas
+    assert ra.issuer == issuing.subject
+    assert isinstance(ra.public_key(), rsa.RSAPublicKey) and ra.public_key().key_size == 2048
+    assert format(ra.serial_number, "x") == server.dev["settings"]["ra"]["cert_serial"]
+    files = []
+    for name, c in (("issuing.pem", issuing), ("ra.pem", ra)):
+        files.append(os.path.join(server.dir_tmp, name))
+        with open(files[-1], "wb") as f:
+            f.write(c.public_bytes(serialization.Encoding.PEM))
+    p = subprocess.run(["openssl", "verify", "-partial_chain", "-CAfile", *files],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_pki_scepca_fetches_the_ca_and_ra_certificates(server):
+    out = os.path.join(server.dir_tmp, "pki")
+    os.makedirs(out, exist_ok=True)
+    p = subprocess.run(["pki", "--scepca", "--url", f"{server.public_url}/scep/default/dev",
+                        "--caout", os.path.join(out, "ca.pem"),
+                        "--raout", os.path.join(out, "ra.pem"), "--outform", "pem", "--force"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    ra, _ = ca_ra(server)
+    files = sorted(os.listdir(out))
+    got = [x509.load_pem_x509_certificate(open(os.path.join(out, f), "rb").read()) for f in files]
+    assert ra in got, files
+    assert any(c.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value != "dev SCEP RA"
+               for c in got), files
+
+
+def test_a_ra_certificate_revoked_is_replaced_at_the_next_getcacert(server):
+    old = server.api("GET", "/enroll/endpoints/dev")["settings"]["ra"]
+    server.api("POST", f"/certificates/{old['cert_serial']}/revoke", {"reason": "superseded"})
+    ra, _ = ca_ra(server)
+    new = server.api("GET", "/enroll/endpoints/dev")["settings"]["ra"]
+    assert new["cert_serial"] != old["cert_serial"] and new["key_id"] != old["key_id"]
+    assert format(ra.serial_number, "x") == new["cert_serial"]
+    keys = {k["key_id"] for k in server.api("GET", "/keys")["keys"]}
+    assert new["key_id"] in keys and old["key_id"] not in keys
+    server.dev["settings"]["ra"] = new
+
+
+def test_a_new_ca_gives_the_endpoint_a_new_ra_certificate(server):
+    server.api("POST", "/enroll/endpoints", {"name": "moving", "protocol": "scep",
+                                             "ca": "issuing", "profile": "tls-client"},
+               expect=201)
+    old = server.api("GET", "/enroll/endpoints/moving")["settings"]["ra"]
+    ep = server.api("PUT", "/enroll/endpoints/moving", {"ca": "root"})
+    new = ep["settings"]["ra"]
+    assert new["cert_serial"] != old["cert_serial"]
+    assert server.api("GET", f"/certificates/{new['cert_serial']}")["ca"] == "root"
+    ra, cas = ca_ra(server, "moving")
+    assert format(ra.serial_number, "x") == new["cert_serial"]
+    assert [c.subject.rfc4514_string() for c in cas] == [ra.issuer.rfc4514_string()]
+
+
+def pki_message(ra_cert, digest=hashes.SHA256()):
+    """Nearly a pkiMessage: a self-signed certificate's SignedData over an EnvelopedData for the
+    RA (the CSR inside), but without the SCEP attributes (openssl cms cannot add them)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "device-1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
+    envelope = openssl_envelope(csr.public_bytes(serialization.Encoding.DER), ra_cert)
+    return openssl_signed(envelope, cert, key, digest)
+
+
+def openssl_envelope(data, ra_cert):
+    """EnvelopedData (AES-256-CBC) of data for ra_cert, by openssl cms."""
+    pem = ra_cert.public_bytes(serialization.Encoding.PEM)
+    with tempfile.TemporaryDirectory() as d:
+        open(os.path.join(d, "ra.pem"), "wb").write(pem)
+        open(os.path.join(d, "in"), "wb").write(data)
+        subprocess.run(["openssl", "cms", "-encrypt", "-binary", "-aes256", "-in",
+                        os.path.join(d, "in"), "-outform", "DER", "-out", os.path.join(d, "out"),
+                        os.path.join(d, "ra.pem")], check=True, capture_output=True, timeout=60)
+        return open(os.path.join(d, "out"), "rb").read()
+
+
+def openssl_signed(content, cert, key, digest):
+    """SignedData of content by cert/key, by openssl cms -sign."""
+    with tempfile.TemporaryDirectory() as d:
+        open(os.path.join(d, "c.pem"), "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+        open(os.path.join(d, "k.pem"), "wb").write(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+        open(os.path.join(d, "in"), "wb").write(content)
+        cmd = ["openssl", "cms", "-sign", "-binary", "-nodetach", "-md", digest.name,
+               "-in", os.path.join(d, "in"), "-signer", os.path.join(d, "c.pem"),
+               "-inkey", os.path.join(d, "k.pem"), "-outform", "DER",
+               "-out", os.path.join(d, "out")]
+        p = subprocess.run(cmd, capture_output=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        return open(os.path.join(d, "out"), "rb").read()
+
+
+def test_bad_input_is_refused_with_a_reason_and_nothing_changes(server):
+    before = server.api("GET", "/enroll/endpoints/dev")
+    assert scep(server, operation="Nonsense").status == 400
+    assert scep(server).status == 400  # no operation
+    assert scep(server, "nothere", operation="GetCACaps").status == 404
+    assert scep(server, method="POST", data=b"x", operation="GetCACaps").status == 405
+    server.api("POST", "/enroll/endpoints", {"name": "esty", "ca": "issuing",
+                                             "profile": "tls-client"}, expect=201)
+    assert scep(server, "esty", operation="GetCACert").status == 404  # an EST endpoint
+    for data in (b"", b"\x30\x03\x02\x01\x01", os.urandom(300)):
+        r = scep(server, method="POST", data=data, operation="PKIOperation")
+        assert r.status == 400, (data, r.status, r.body)
+    r = scep(server, operation="PKIOperation", message="not base64!")
+    assert r.status == 400
+    # a SignedData over an envelope for the RA, without the SCEP attributes: refused
+    ra, _ = ca_ra(server)
+    msg = pki_message(ra)
+    r = scep(server, method="POST", data=msg, operation="PKIOperation")
+    assert r.status == 400 and b"messageType" in r.body, r.body
+    # the same by GET, base64 in a URL of several KB (as certmonger sends it)
+    r = scep(server, operation="PKIOperation", message=base64.b64encode(msg).decode())
+    assert r.status == 400 and b"messageType" in r.body, r.body
+    # a SHA-1 signature is refused where legacy algorithms are off
+    r = scep(server, method="POST", data=pki_message(ra, digest=hashes.SHA1()),
+             operation="PKIOperation")
+    assert r.status == 400 and b"digest" in r.body, r.body
+    server.api("PUT", "/enroll/endpoints/dev", {"status": "disabled"})
+    assert scep(server, operation="GetCACaps").status == 403
+    server.api("PUT", "/enroll/endpoints/dev", {"status": "active"})
+    after = server.api("GET", "/enroll/endpoints/dev")
+    assert after["settings"] == before["settings"]
+
+
+def test_the_cli_makes_a_scep_endpoint(server):
+    p = server.cli("est", "endpoint", "create", "phones", "--protocol", "scep", "--ca", "issuing",
+                   "--profile", "tls-client", "--legacy-algorithms", "no")
+    ep = server.api("GET", "/enroll/endpoints/phones")
+    assert ep["protocol"] == "scep" and "ra" in ep["settings"], p.stdout
+    assert "legacy_algorithms" not in ep["settings"]

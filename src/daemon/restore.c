@@ -17,10 +17,12 @@
 #include <jansson.h>
 
 #include "audit/audit.h"
+#include "keys/keys.h"
 #include "svc/svc.h"
 
 struct restore {
-    const char *from, *identity, *to, *database; /* database: PostgreSQL to restore into */
+    const char *from, *identity, *database; /* database: PostgreSQL to restore into */
+    char *to;                               /* absolute: the configuration names it */
     json_t *manifest;
     char *names[64], *values[64]; /* settings rewritten in the configuration */
     int n;
@@ -36,8 +38,11 @@ static void rewrite_add(struct restore *r, const char *name, char *value)
     }
 }
 
-/* 0 if dir does not exist (made) or is an empty directory; -1 with e set if not. */
-static int target_prepare(const char *dir, struct err *e)
+/*
+ * 0 if dir does not exist (made) or is an empty directory, with *abs its
+ * absolute path (caller frees); -1 with e set if not.
+ */
+static int target_prepare(const char *dir, char **abs, struct err *e)
 {
     DIR *h = opendir(dir);
     struct dirent *d;
@@ -48,7 +53,9 @@ static int target_prepare(const char *dir, struct err *e)
             return err_set(e, ERR_USAGE, "%s: %s", dir, strerror(errno));
         if (mkdir_p(dir, 0700) != 0)
             return err_set(e, ERR_USAGE, "%s: cannot be made: %s", dir, strerror(errno));
-        return 0;
+        h = opendir(dir);
+        if (h == NULL)
+            return err_set(e, ERR_USAGE, "%s: %s", dir, strerror(errno));
     }
     while ((d = readdir(h)) != NULL)
         entries += strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0;
@@ -56,6 +63,8 @@ static int target_prepare(const char *dir, struct err *e)
     if (entries > 0)
         return err_set(e, ERR_CONFLICT,
                        "%s is not empty: a backup is restored only into an empty directory", dir);
+    if ((*abs = realpath(dir, NULL)) == NULL)
+        return err_set(e, ERR_USAGE, "%s: %s", dir, strerror(errno));
     return 0;
 }
 
@@ -139,8 +148,9 @@ static int files_restore(struct restore *r, struct err *e)
         char *src, *dest;
         struct stat st;
 
-        if (setting == NULL || path == NULL || strchr(setting, '/') != NULL)
-            return err_set(e, ERR_INVALID, "%s: a file of the manifest has no setting", r->from);
+        if (setting == NULL || path == NULL || *setting == '\0' ||
+            strspn(setting, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(setting))
+            return err_set(e, ERR_INVALID, "%s: a file of the manifest names no setting", r->from);
         base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
         src = xasprintf("%s/files/%s", r->to, setting);
         dest = xasprintf("%s/%s", r->to, base);
@@ -238,8 +248,31 @@ static int chain_report(struct svc *svc, const char *tenant, struct err *e)
 }
 
 /*
- * Every tenant's audit chain and _system's verified (their checkpoints too);
- * the restore recorded in _system.  0 if all verify, 1 if one does not, -1.
+ * The signer of the restored configuration (its key store and secret, or its
+ * token): the checkpoints' keys are compared with the signer's.  NULL, e set.
+ */
+static struct signer *restored_signer(const struct config *c, struct err *e)
+{
+    struct signer_config sc = {.keystore_dir = c->keystore,
+                               .kek_path = c->kek_file,
+                               .connections = 1,
+                               .keystore_type = c->keystore_type,
+                               .pkcs11_module = c->pkcs11_module,
+                               .pkcs11_token_label = c->pkcs11_token_label,
+                               .pkcs11_use_slot = c->pkcs11_slot >= 0,
+                               .pkcs11_slot = (unsigned long)c->pkcs11_slot,
+                               .pkcs11_backup_token_label = c->pkcs11_backup_token_label,
+                               .pkcs11_pin_file = c->pkcs11_pin_file,
+                               .pkcs11_tenant_tokens = c->pkcs11_tenant_tokens,
+                               .pkcs11_tenant_pin_dir = c->pkcs11_tenant_pin_dir};
+
+    return signer_start(&sc, e);
+}
+
+/*
+ * Every tenant's audit chain and _system's verified (their checkpoints too,
+ * against the restored keys); the restore recorded in _system.  0 if all
+ * verify, 1 if one does not, -1.
  */
 static int chains_verify(struct restore *r, struct err *e)
 {
@@ -247,6 +280,7 @@ static int chains_verify(struct restore *r, struct err *e)
     struct svc_config sc = {.node = "restore"};
     struct tenant_rec **tenants = NULL;
     struct store *store = NULL;
+    struct signer *signer = NULL;
     struct svc *svc = NULL;
     struct config cfg;
     size_t n = 0;
@@ -254,9 +288,10 @@ static int chains_verify(struct restore *r, struct err *e)
 
     config_defaults(&cfg);
     if (config_load(&cfg, conf, e) != 0 || config_check(&cfg, e) != 0 ||
+        (signer = restored_signer(&cfg, e)) == NULL ||
         (store = store_open(cfg.database, e)) == NULL)
         goto out;
-    svc = svc_new(store, NULL, &sc);
+    svc = svc_new(store, signer, &sc);
     if (svc_tenant_list(svc, &tenants, &n, e) != 0)
         goto out;
     for (size_t i = 0; i <= n; i++) {
@@ -282,6 +317,7 @@ out:
     free(tenants);
     svc_free(svc);
     store_close(store);
+    signer_stop(signer);
     config_free(&cfg);
     free(conf);
     return rc;
@@ -297,27 +333,29 @@ static int restore_usage(void)
 int daemon_restore(int argc, char **argv)
 {
     struct restore r = {0};
+    const char *to = NULL;
     struct err e;
     int rc = 1;
 
     for (int i = 1; i < argc; i++) {
         const char **slot = strcmp(argv[i], "--from") == 0       ? &r.from
                             : strcmp(argv[i], "--identity") == 0 ? &r.identity
-                            : strcmp(argv[i], "--to") == 0       ? &r.to
+                            : strcmp(argv[i], "--to") == 0       ? &to
                             : strcmp(argv[i], "--database") == 0 ? &r.database
                                                                  : NULL;
         if (slot == NULL || i + 1 >= argc)
             return restore_usage();
         *slot = argv[++i];
     }
-    if (r.from == NULL || r.identity == NULL || r.to == NULL)
+    if (r.from == NULL || r.identity == NULL || to == NULL)
         return restore_usage();
     if (access(r.from, R_OK) != 0) {
         fprintf(stderr, "vouchd restore: %s: %s\n", r.from, strerror(errno));
         return 1;
     }
-    if (target_prepare(r.to, &e) != 0 || unpack(&r, &e) != 0 || database_restore(&r, &e) != 0 ||
-        files_restore(&r, &e) != 0 || config_rewrite(&r, &e) != 0) {
+    if (target_prepare(to, &r.to, &e) != 0 || unpack(&r, &e) != 0 ||
+        database_restore(&r, &e) != 0 || files_restore(&r, &e) != 0 ||
+        config_rewrite(&r, &e) != 0) {
         fprintf(stderr, "vouchd restore: %s\n", e.msg);
         goto out;
     }
@@ -335,6 +373,7 @@ int daemon_restore(int argc, char **argv)
     }
 out:
     json_decref(r.manifest);
+    free(r.to);
     for (int i = 0; i < r.n; i++) {
         free(r.names[i]);
         free(r.values[i]);

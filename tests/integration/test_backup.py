@@ -2,6 +2,7 @@
 directory; scheduled backups with retention (vouchd backup / vouchd restore, issue 21)."""
 import json
 import os
+import re
 import subprocess
 import threading
 
@@ -67,10 +68,10 @@ def backup(s, out, *extra):
                           capture_output=True, text=True, timeout=300, env=s.env)
 
 
-def restore(s, src, identity, to, *extra):
+def restore(s, src, identity, to, *extra, cwd=None):
     return subprocess.run([VOUCHD, "restore", "--from", str(src), "--identity", str(identity),
                            "--to", str(to), *extra],
-                          capture_output=True, text=True, timeout=300, env=s.env)
+                          capture_output=True, text=True, timeout=300, env=s.env, cwd=cwd)
 
 
 def test_scheduled_backups_start_when_due_keep_the_newest_and_are_audited(inst):
@@ -98,6 +99,8 @@ def test_scheduled_backups_start_when_due_keep_the_newest_and_are_audited(inst):
 
 def test_backup_under_load_restores_into_a_new_directory_that_serves(inst, tmp_path):
     before = [issue(inst, f"before{i}.example") for i in range(5)]
+    # The chain has a signed checkpoint: restore checks it against the restored audit key.
+    wait_for(lambda: inst.api("GET", "/audit/verify")["checkpoints"] > 0, what="a checkpoint")
     stop, issued, errors = threading.Event(), [], []
 
     def load():
@@ -148,11 +151,12 @@ def test_backup_under_load_restores_into_a_new_directory_that_serves(inst, tmp_p
     if PG_URL:
         _, url = pg_database_new()
         extra = ["--database", url]
-    to = tmp_path / "restored"
-    r = restore(inst, out, inst.age_identity, to, *extra)
+    to = tmp_path / "restored"  # named relative to the working directory: made absolute
+    r = restore(inst, out, inst.age_identity, "restored", *extra, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "audit chain default:" in r.stdout and "audit chain _system:" in r.stdout
     assert "BROKEN" not in r.stdout and "every audit chain verifies" in r.stdout
+    assert re.search(r"audit chain default: \d+ events, [1-9]\d* checkpoints: ok", r.stdout), r.stdout
 
     # The restored instance serves on the same ports once the original is stopped.
     inst.stop()

@@ -427,8 +427,10 @@ int config_paths(const struct config *c, const char **names, const char **values
     int n = 0;
 
     for (size_t i = 0; i < ARRAY_LEN(items) && n < max; i++) {
-        const char *v = *str_field((struct config *)c, &items[i]);
-        if (items[i].type == CONF_PATH && v != NULL) {
+        const char *v;
+        if (items[i].type != CONF_PATH)
+            continue;
+        if ((v = *str_field((struct config *)c, &items[i])) != NULL) {
             names[n] = items[i].name;
             values[n++] = v;
         }

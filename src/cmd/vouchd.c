@@ -26,7 +26,7 @@ int main(int argc, char **argv)
         printf("usage: vouchd [-c FILE] [--check]\n"
                "       vouchd init DIR [--api-port N] [--public-port N] [--no-tls] [--json]\n"
                "       vouchd backup [-c FILE] --out FILE --recipient AGE_RECIPIENT "
-               "[--recipient ...] [--verify-identity FILE]\n"
+               "[--recipient ...] [--verify-identity FILE] [--database URL]\n"
                "       vouchd restore --from FILE --identity AGE_IDENTITY_FILE --to EMPTY_DIR "
                "[--database URL]\n"
                "       vouchd --version\n");

@@ -102,7 +102,8 @@ int backup_remove_tree(const char *path)
 /* ---- the parts ------------------------------------------------------------ */
 
 /* The database into dir: SQLite's online backup, or pg_dump.  Its manifest entry into m. */
-static int stage_database(const char *url, const char *dir, json_t *m, struct err *e)
+static int stage_database(const char *url, const char *dump_url, const char *dir, json_t *m,
+                          struct err *e)
 {
     char *path;
     int rc;
@@ -114,10 +115,14 @@ static int stage_database(const char *url, const char *dir, json_t *m, struct er
                             json_pack("{s:s, s:s, s:s}", "kind", "sqlite", "file",
                                       "database.sqlite", "integrity_check", "ok"));
     } else {
-        char *dbname = xasprintf("--dbname=%s", url);
+        char *dbname = xasprintf("--dbname=%s", dump_url != NULL ? dump_url : url);
         path = xasprintf("%s/database.pgdump", dir);
         char *argv[] = {"pg_dump", "--format=custom", "--no-owner", "--file", path, dbname, NULL};
-        rc = backup_run(argv, NULL, e);
+        if ((rc = backup_run(argv, NULL, e)) != 0 && strstr(e->msg, "row-level security") != NULL)
+            err_set(e, ERR_USAGE,
+                    "pg_dump: the database's role cannot read every tenant's rows (row-level "
+                    "security): name a role with BYPASSRLS with --database URL (scheduled: "
+                    "backup_database)");
         free(dbname);
         if (rc == 0) {
             char *list[] = {"pg_restore", "--list", path, NULL};
@@ -306,8 +311,8 @@ static int stage_all(const struct backup_request *r, const char *stage, struct e
     conf = xasprintf("%s/vouchd.conf", content);
     char *cp[] = {"cp", "--", (char *)r->config_path, conf, NULL};
     /* The database first, then the key store: every key a row of the copy names is there. */
-    if (stage_database(r->cfg->database, content, m, e) != 0 || backup_run(cp, NULL, e) != 0 ||
-        stage_files(r->cfg, content, m, e) != 0)
+    if (stage_database(r->cfg->database, r->dump_url, content, m, e) != 0 ||
+        backup_run(cp, NULL, e) != 0 || stage_files(r->cfg, content, m, e) != 0)
         goto out;
     manifest_keys(r->cfg, m);
     json_object_set_new(m, "config", json_string("vouchd.conf"));
@@ -482,7 +487,8 @@ int backup_scheduled(const struct config *cfg, const char *config_path, struct s
                                .config_path = config_path,
                                .out = out,
                                .recipients = (const char *const *)recipients,
-                               .nrecipients = n};
+                               .nrecipients = n,
+                               .dump_url = cfg->backup_database};
     struct err ae;
 
     mkdir_p(cfg->backup_dir, 0700);
@@ -506,7 +512,7 @@ int backup_scheduled(const struct config *cfg, const char *config_path, struct s
 static int backup_usage(void)
 {
     fprintf(stderr, "usage: vouchd backup [-c FILE] --out FILE --recipient AGE_RECIPIENT "
-                    "[--recipient ...] [--verify-identity FILE]\n");
+                    "[--recipient ...] [--verify-identity FILE] [--database URL]\n");
     return 2;
 }
 
@@ -532,6 +538,8 @@ int daemon_backup(int argc, char **argv)
             recipients[r.nrecipients++] = argv[++i];
         else if (strcmp(argv[i], "--verify-identity") == 0)
             r.verify_identity = argv[++i];
+        else if (strcmp(argv[i], "--database") == 0)
+            r.dump_url = argv[++i];
         else {
             free(recipients);
             return backup_usage();
@@ -553,6 +561,8 @@ int daemon_backup(int argc, char **argv)
         fprintf(stderr, "vouchd backup: %s\n", e.msg);
         goto out;
     }
+    if (r.dump_url == NULL)
+        r.dump_url = cfg.backup_database;
     rc = backup_make(&r, &e) == 0 ? 0 : 1;
     if (backup_audit(store, "command", r.out, rc == 0 ? NULL : &e, &ae) != 0)
         fprintf(stderr, "vouchd backup: audit: %s\n", ae.msg);

@@ -26,6 +26,7 @@ struct backup_request {
     const char *const *recipients; /* age recipients */
     int nrecipients;
     const char *verify_identity; /* NULL, or an age identity file: decrypted and compared */
+    const char *dump_url;        /* PostgreSQL: pg_dump's URL (NULL: cfg->database) */
 };
 
 /*
@@ -55,7 +56,10 @@ int backup_scheduled(const struct config *cfg, const char *config_path, struct s
  */
 int64_t backup_next_due(const char *dir, int interval_hours);
 
-/* `vouchd backup -c FILE --out FILE --recipient R [...] [--verify-identity FILE]`: exit code. */
+/*
+ * `vouchd backup -c FILE --out FILE --recipient R [...] [--verify-identity FILE]
+ * [--database URL]`: exit code.
+ */
 int daemon_backup(int argc, char **argv);
 
 /* `vouchd restore --from FILE --identity FILE --to DIR [--database URL]`: exit code. */

@@ -186,6 +186,9 @@ static const struct config_item items[] = {
      "scheduled backups kept in backup_dir: past this many the oldest are removed"},
     {"backup_recipients", CONF_STRING, F(backup_recipients), 0, 0, NULL,
      "age recipients (age1... public keys, comma-separated) scheduled backups are encrypted to"},
+    {"backup_database", CONF_STRING, F(backup_database), 0, 0, NULL,
+     "PostgreSQL: the URL pg_dump connects with, of a role that reads every tenant's rows "
+     "(BYPASSRLS; unset: database, whose role cannot)"},
 };
 
 /*

@@ -90,6 +90,7 @@ struct config {
     int backup_interval_hours;
     int backup_keep;
     char *backup_recipients; /* age recipients, comma-separated */
+    char *backup_database;   /* PostgreSQL: pg_dump's URL (a role reading every row) */
 };
 
 /* Sets every field to its default. */

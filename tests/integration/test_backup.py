@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from conftest import (PG_URL, VOUCHD, Server, SoftHSM, make_csr, pg_database_new, vouchd_start,
+from conftest import (PG_ADMIN, PG_URL, VOUCHD, Server, SoftHSM, make_csr, pg_database_new, vouchd_start,
                       wait_for, write)
 
 OLD_BACKUPS = ["vouch-backup-20200101T000000Z.tar.age", "vouch-backup-20200102T000000Z.tar.age",
@@ -44,6 +44,11 @@ def inst(tmp_path_factory):
     else:
         s = Server(str(base), conf=conf)
     s.base, s.age_identity, s.age_recipient, s.backup_dir = base, keys, recipient, bdir
+    if s.pg_database:  # vouchd's role cannot read every tenant's rows: pg_dump as the superuser
+        s.stop()
+        with open(os.path.join(s.dir, "vouchd.conf"), "a") as f:
+            f.write(f"backup_database = {PG_ADMIN.rsplit('/', 1)[0]}/{s.pg_database}\n")
+        s.start()
     yield s
     if s.proc.poll() is None or not s.log.closed:
         s.stop()

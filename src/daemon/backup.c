@@ -41,6 +41,7 @@ static void child_exec(char *const argv[], const char *out_path, int errfd)
     dup2(in, 0);
     dup2(out, 1);
     dup2(errfd, 2);
+    close_range(3, ~0U, 0); /* no listener, database connection or signer socket goes along */
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_DFL);

@@ -5,7 +5,7 @@
 #   install-deps.sh --run    building and running only (make run; python3 for make install)
 #   install-deps.sh --bench  all of the first, and the benchmarks' tools (make bench)
 set -eu
-RUN="make gcc pkg-config libssl-dev openssl libmicrohttpd-dev libjansson-dev libsqlite3-dev
+RUN="make gcc pkg-config libssl-dev openssl libmicrohttpd-dev libjansson-dev libsqlite3-dev age
 libcurl4-openssl-dev libc-ares-dev libp11-kit-dev libpq-dev libargon2-dev libgnutls28-dev
 libgfshare-dev libsystemd-dev ca-certificates softhsm2 python3"
 # pebble brings pebble-challtestsrv, the DNS server of the ACME validation unit tests; mandoc

@@ -41,7 +41,8 @@ for pkg in $deps; do
     v=$(dpkg-query -W -f='${Version}' "$pkg" | sed 's/-[^-]*$//')
     depends="${depends:+$depends, }$pkg (>= $v)"
 done
-# useradd and userdel (passwd) for the users; systemd is recommended, not required (containers).
+# useradd and userdel (passwd) for the users; systemd is recommended, not required (containers);
+# age for `vouchd backup` and `vouchd restore` (encryption) likewise.
 depends="$depends, passwd"
 size=$(du -sk "$stage" | cut -f1)
 cat > "$stage/DEBIAN/control" <<CONTROL
@@ -51,7 +52,7 @@ Architecture: $arch
 Maintainer: vouch developers <vouch@localhost>
 Installed-Size: $size
 Depends: $depends
-Recommends: systemd, softhsm2
+Recommends: systemd, softhsm2, age
 Section: net
 Priority: optional
 Description: multi-tenant certificate authority

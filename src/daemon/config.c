@@ -178,6 +178,17 @@ static const struct config_item items[] = {
      "tenant admins may set a webhook URL that vouchd POSTs RA events to (it connects there)"},
     {"tenant_purge_check_seconds", CONF_INT, F(tenant_purge_check_seconds), 1, 86400, "300",
      "how often deleted tenants past their retention are looked for"},
+    {"backup_dir", CONF_PATH, F(backup_dir), 0, 0, NULL,
+     "directory of scheduled backups (vouch-backup-<time>.tar.age files)"},
+    {"backup_interval_hours", CONF_INT, F(backup_interval_hours), 0, 8760, "0",
+     "hours between scheduled backups into backup_dir (0 = none)"},
+    {"backup_keep", CONF_INT, F(backup_keep), 1, 100000, "7",
+     "scheduled backups kept in backup_dir: past this many the oldest are removed"},
+    {"backup_recipients", CONF_STRING, F(backup_recipients), 0, 0, NULL,
+     "age recipients (age1... public keys, comma-separated) scheduled backups are encrypted to"},
+    {"backup_database", CONF_STRING, F(backup_database), 0, 0, NULL,
+     "PostgreSQL: the URL pg_dump connects with, of a role that reads every tenant's rows "
+     "(BYPASSRLS; unset: database, whose role cannot)"},
 };
 
 /*
@@ -405,10 +416,29 @@ int config_check(const struct config *c, struct err *e)
     if (c->pkcs11_backup_token_label != NULL && c->pkcs11_token_label != NULL &&
         strcmp(c->pkcs11_backup_token_label, c->pkcs11_token_label) == 0)
         return err_set(e, ERR_INVALID, "pkcs11_backup_token_label: must name another token");
+    if (c->backup_interval_hours > 0 && (c->backup_dir == NULL || c->backup_recipients == NULL))
+        return err_set(e, ERR_INVALID,
+                       "backup_interval_hours: needs backup_dir and backup_recipients");
     if (c->public_url != NULL && strncmp(c->public_url, "http://", 7) != 0)
         return err_set(e, ERR_INVALID,
                        "public_url: must be http:// (CDP/AIA over HTTPS would loop)");
     return 0;
+}
+
+int config_paths(const struct config *c, const char **names, const char **values, int max)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < ARRAY_LEN(items) && n < max; i++) {
+        const char *v;
+        if (items[i].type != CONF_PATH)
+            continue;
+        if ((v = *str_field((struct config *)c, &items[i])) != NULL) {
+            names[n] = items[i].name;
+            values[n++] = v;
+        }
+    }
+    return n;
 }
 
 void config_write(const struct config *c, FILE *f)

@@ -85,6 +85,12 @@ struct config {
     char *acme_own_addresses;
     char *est_default_endpoint; /* "tenant~endpoint" served without a label, or NULL */
     int acme_workers;
+    /* scheduled backups (daemon/backup.h); backup_interval_hours 0: none */
+    char *backup_dir;
+    int backup_interval_hours;
+    int backup_keep;
+    char *backup_recipients; /* age recipients, comma-separated */
+    char *backup_database;   /* PostgreSQL: pg_dump's URL (a role reading every row) */
 };
 
 /* Sets every field to its default. */
@@ -100,6 +106,12 @@ int config_check(const struct config *c, struct err *e);
  * Files that do not exist yet pass.
  */
 int config_files_check(const struct config *c, struct err *e);
+/*
+ * The path settings of c that are set, in the table's order: their names
+ * into names and values into values (c's strings), at most max; returns how
+ * many.
+ */
+int config_paths(const struct config *c, const char **names, const char **values, int max);
 /* Writes c as a config file. */
 void config_write(const struct config *c, FILE *f);
 /*

@@ -23,6 +23,7 @@
 #include "api/api.h"
 #include "audit/audit.h"
 #include "audit/forward.h"
+#include "daemon/backup.h"
 #include "daemon/config.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
@@ -45,6 +46,8 @@ struct server {
     int presigner_running;
     pthread_t webhooks;
     int webhooks_running;
+    pthread_t backups;
+    int backups_running;
     int webhooks_stop;       /* the webhook thread alone is to stop (reload), under stop_lock */
     const char *config_path; /* read again on SIGHUP */
     pthread_mutex_t stop_lock;
@@ -115,6 +118,45 @@ static void *webhooks_main(void *arg)
     return NULL;
 }
 
+#define BACKUP_RETRY_SECONDS 600 /* after a failed scheduled backup */
+
+/*
+ * Scheduled backups (backup_interval_hours): one when the newest in
+ * backup_dir is an interval old (at once when there is none), then the
+ * oldest past backup_keep removed.  A failed one is tried again ten minutes
+ * later.  A backup under way when vouchd stops is finished first.
+ */
+static void *backups_main(void *arg)
+{
+    struct server *s = arg;
+    struct timespec until;
+    int64_t retry_at = 0;
+    struct err e;
+
+    pthread_mutex_lock(&s->stop_lock);
+    while (!s->stopping) {
+        int64_t due;
+        pthread_mutex_unlock(&s->stop_lock);
+        due = backup_next_due(s->cfg.backup_dir, s->cfg.backup_interval_hours);
+        if (due < retry_at)
+            due = retry_at;
+        if (time_now() >= due) {
+            if (backup_scheduled(&s->cfg, s->config_path, s->store, &e) != 0) {
+                log_error("backup: %s", e.msg);
+                retry_at = time_now() + BACKUP_RETRY_SECONDS;
+            }
+            due = time_now() + 1;
+        }
+        pthread_mutex_lock(&s->stop_lock);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += due - time_now() < 60 ? (due - time_now() > 0 ? due - time_now() : 1) : 60;
+        if (!s->stopping)
+            pthread_cond_timedwait(&s->stop_cond, &s->stop_lock, &until);
+    }
+    pthread_mutex_unlock(&s->stop_lock);
+    return NULL;
+}
+
 /* Starts the webhook delivery thread if it does not run; -1 with e set if it cannot. */
 static int webhooks_start(struct server *s, struct err *e)
 {
@@ -151,6 +193,10 @@ static void server_stop(struct server *s)
         s->presigner_running = 0;
     }
     webhooks_stop(s);
+    if (s->backups_running) {
+        pthread_join(s->backups, NULL);
+        s->backups_running = 0;
+    }
     forward_stop(s->forwarder);
     s->forwarder = NULL;
     http_server_stop(s->metrics_srv);
@@ -343,6 +389,11 @@ static int server_listen(struct server *s, struct err *e)
     s->presigner_running = 1;
     if (s->cfg.webhooks_enabled && webhooks_start(s, e) != 0)
         return -1;
+    if (s->cfg.backup_interval_hours > 0) {
+        if (pthread_create(&s->backups, NULL, backups_main, s) != 0)
+            return err_set(e, ERR_INTERNAL, "cannot start the backup thread");
+        s->backups_running = 1;
+    }
     return forwarder_start(s, e);
 }
 

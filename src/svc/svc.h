@@ -44,6 +44,9 @@ struct svc_config {
     int webhooks_enabled;          /* tenants may set webhooks (vouchd connects to their URLs) */
     int tsa_clock_check;           /* SVC_CLOCK_*: refuse tokens while the clock is unsynced */
     const char *node; /* this node's name on leases, stable across restarts ("<host>:<pid>") */
+    /* Expiry notices by e-mail (svc_notice.c); smtp_url NULL: none are mailed. */
+    const char *smtp_url, *smtp_from, *smtp_user, *smtp_password, *smtp_ca_file;
+    int smtp_starttls;
 };
 
 /* How the TSA checks the system clock before each token. */
@@ -506,6 +509,14 @@ int svc_cert_total(struct svc *s, const struct actor *a, const char *tenant,
  * "certificate.expired" webhook event.  The number, or -1.
  */
 int svc_cert_expiry_tick(struct svc *s, struct err *e);
+/*
+ * The expiry notice scheduler (svc_notice.c): for every active tenant whose
+ * notices are on, decides the notices due (certificates and CAs that crossed
+ * a threshold), each with its audit event and webhook event in the
+ * transaction that records it, then mails the pending ones.  The number of
+ * notices decided, or -1 with e set.
+ */
+int svc_notice_tick(struct svc *s, struct err *e);
 /* PEM of the issuing CA certificate followed by the CAs above it (caller frees). */
 char *svc_chain_pem(struct svc *s, const char *tenant, const char *ca, struct err *e);
 

@@ -1246,7 +1246,9 @@ int store_notice_settings_put(struct store_tx *tx, const char *tenant,
 /*
  * The one query of the notice scheduler: the tenant's certificates that are
  * good, not yet expired at now, not renewed (no certificate renewed_from
- * them) and inside a threshold for which no notice was decided yet.  days:
+ * them) and inside a threshold for which no notice was decided yet; not the
+ * delegated OCSP responder certificates vouchd renews itself, nor a CA's own
+ * certificate (store_notice_ca_due).  days:
  * n (1..NOTICE_THRESHOLDS_MAX) thresholds in days, ascending; a certificate's
  * threshold is the nearest one it has crossed.  Records without der, soonest
  * expiry first, at most limit; the caller frees them.

@@ -314,6 +314,9 @@ const char *const store_queries[Q_COUNT] = {
     /*
      * ?3..?10: the thresholds in seconds, ascending, the last repeated; the
      * CASE is the nearest threshold crossed (in days), the one a notice is for.
+     * Not the certificates vouchd renews itself (delegated OCSP responders:
+     * profile ocsp-signing, no requester), nor a CA's own certificate (its CA
+     * has notices of its own, Q_NOTICE_CA_DUE).
      */
     [Q_NOTICE_DUE] =
         "SELECT c.tenant, c.serial, c.ca, c.profile, c.profile_version, c.entity_id, "
@@ -322,8 +325,10 @@ const char *const store_queries[Q_COUNT] = {
         "c.crl_shard, c.counted, c.requester FROM certs c "
         "WHERE c.tenant = ?1 AND c.status = 'good' AND c.not_after > ?2 "
         "AND c.not_after - ?2 <= ?10 "
+        "AND NOT (c.profile = 'ocsp-signing' AND c.requester IS NULL) "
         "AND NOT EXISTS (SELECT 1 FROM certs r WHERE r.tenant = c.tenant "
         "AND r.renewed_from = c.serial) "
+        "AND NOT EXISTS (SELECT 1 FROM cas a WHERE a.tenant = c.tenant AND a.cert = c.der) "
         "AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.tenant = c.tenant "
         "AND n.serial = c.serial AND n.threshold * 86400 = CASE "
         "WHEN c.not_after - ?2 <= ?3 THEN ?3 WHEN c.not_after - ?2 <= ?4 THEN ?4 "

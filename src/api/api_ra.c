@@ -233,3 +233,42 @@ void api_webhook_delete(void *app, struct http_request *req, struct http_respons
     else
         http_respond(resp, 204, NULL, NULL, 0);
 }
+
+/* The updated member as RFC 3339 (null: never set), then the settings as the answer. */
+static void notice_settings_respond(struct http_response *resp, json_t *settings)
+{
+    json_int_t t = json_integer_value(json_object_get(settings, "updated"));
+
+    json_object_set_new(settings, "updated", t > 0 ? api_time(t) : json_null());
+    http_respond_json(resp, 200, settings);
+}
+
+/* GET .../notices/settings: the tenant's expiry notice settings (docs/api.md). */
+void api_notice_settings_get(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    json_t *out = NULL;
+    struct err e;
+
+    if (svc_notice_settings_get(api->svc, api_tenant(req), &out, &e) != 0)
+        api_fail(api, req, resp, "notice.read", NULL, &e);
+    else
+        notice_settings_respond(resp, out);
+}
+
+/* PUT .../notices/settings {"enabled", "thresholds", "recipients"}: replaces them. */
+void api_notice_settings_put(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct actor a = api_actor(req);
+    json_t *body = api_body(api, req, resp, "notice.settings"), *out = NULL;
+    struct err e;
+
+    if (body == NULL)
+        return;
+    if (svc_notice_settings_put(api->svc, &a, api_tenant(req), body, &out, &e) != 0)
+        api_fail(api, req, resp, "notice.settings", NULL, &e);
+    else
+        notice_settings_respond(resp, out);
+    json_decref(body);
+}

@@ -424,6 +424,15 @@ static const struct cli_command commands[] = {
     {"webhook", "delete", "DELETE", "/webhook", SCOPE_TENANT,
      {END},
      NULL, cli_show_deleted, NULL, NULL},
+    /* Expiry notices. */
+    {"notice", "show", "GET", "/notices/settings", SCOPE_TENANT,
+     {END},
+     NULL, cli_show_object, NULL, NULL},
+    {"notice", "set", "PUT", "/notices/settings", SCOPE_TENANT,
+     {OPT("--enabled", "enabled", ARG_BOOL),
+      {"--threshold", "thresholds", ARG_INT_LIST, TO_BODY, 0, NULL, "DAYS"},
+      {"--recipient", "recipients", ARG_LIST, TO_BODY, 0, NULL, "ADDRESS"}, END},
+     NULL, cli_show_object, NULL, NULL},
     /* Principals (users, applications) and their roles. */
     {"principal", "create", "POST", "/principals", SCOPE_TENANT,
      {POS_BODY("NAME", "name", ARG_STRING), REQ("--kind", "kind", ARG_STRING),

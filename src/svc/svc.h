@@ -517,6 +517,20 @@ int svc_cert_expiry_tick(struct svc *s, struct err *e);
  * notices decided, or -1 with e set.
  */
 int svc_notice_tick(struct svc *s, struct err *e);
+/*
+ * A tenant's expiry notice settings as {"enabled", "thresholds" (days, the
+ * farthest first), "recipients", "updated"}: the defaults (on; 30, 14, 7, 1;
+ * none) when it has set none.  *out: the caller's reference.
+ */
+int svc_notice_settings_get(struct svc *s, const char *tenant, json_t **out, struct err *e);
+/*
+ * Replaces a tenant's notice settings with body's {"enabled" (true),
+ * "thresholds" (1..8 distinct days, 1..3650: the defaults), "recipients" (at
+ * most 16 addresses: none)}, audited as notice.settings; *out as
+ * svc_notice_settings_get.  ERR_INVALID naming the member at fault.
+ */
+int svc_notice_settings_put(struct svc *s, const struct actor *a, const char *tenant,
+                            const json_t *body, json_t **out, struct err *e);
 /* PEM of the issuing CA certificate followed by the CAs above it (caller frees). */
 char *svc_chain_pem(struct svc *s, const char *tenant, const char *ca, struct err *e);
 

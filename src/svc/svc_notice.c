@@ -20,14 +20,16 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "lib/json_field.h"
 #include "lib/log.h"
 
 #define NOTICE_PAGE       200
 #define NOTICE_MAIL_PAGE  50
 #define NOTICE_MAIL_TRIES 10
 
-static const int default_days[] = {30, 14, 7, 1};
+static const int default_days[] = {1, 7, 14, 30}; /* ascending, as notice_conf keeps them */
 
 /* A tenant's notice settings, parsed. */
 struct notice_conf {
@@ -474,4 +476,110 @@ int svc_notice_tick(struct svc *s, struct err *e)
     }
     free(list);
     return total;
+}
+
+/* ---- settings ---------------------------------------------------------------- */
+
+#define NOTICE_RECIPIENTS_MAX 16
+
+static json_t *notice_conf_json(const struct notice_conf *c, int64_t updated)
+{
+    json_t *days = json_array();
+
+    for (int i = c->n - 1; i >= 0; i--) /* as people write them: the farthest first */
+        json_array_append_new(days, json_integer(c->days[i]));
+    return json_pack("{s:b, s:o, s:O, s:I}", "enabled", c->enabled, "thresholds", days,
+                     "recipients", c->recipients, "updated", (json_int_t)updated);
+}
+
+int svc_notice_settings_get(struct svc *s, const char *tenant, json_t **out, struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    struct notice_settings_rec *r = NULL;
+    struct notice_conf c;
+    int64_t updated = 0;
+
+    if (tx == NULL)
+        return -1;
+    if (notice_conf_load(tx, tenant, &c, e) != 0) {
+        store_rollback(tx);
+        return -1;
+    }
+    if (store_notice_settings_get(tx, tenant, &r, e) == 0)
+        updated = r->updated;
+    notice_settings_rec_free(r);
+    store_rollback(tx);
+    *out = notice_conf_json(&c, updated);
+    notice_conf_free(&c);
+    return 0;
+}
+
+/* The recipients of a request: an array of at most NOTICE_RECIPIENTS_MAX valid addresses. */
+static int recipients_check(const json_t *arr, struct err *e)
+{
+    size_t i;
+    json_t *v;
+
+    if (!json_is_array(arr) || json_array_size(arr) > NOTICE_RECIPIENTS_MAX)
+        return err_set(e, ERR_INVALID, "recipients: an array of at most %d e-mail addresses",
+                       NOTICE_RECIPIENTS_MAX);
+    json_array_foreach(arr, i, v) if (!json_is_string(v) ||
+                                      !mail_address_valid(json_string_value(
+                                          v))) return err_set(e, ERR_INVALID,
+                                                              "recipients: item %zu is not an "
+                                                              "e-mail address (local@domain)",
+                                                              i + 1);
+    return 0;
+}
+
+int svc_notice_settings_put(struct svc *s, const struct actor *a, const char *tenant,
+                            const json_t *body, json_t **out, struct err *e)
+{
+    static const char *const known[] = {"enabled", "thresholds", "recipients", NULL};
+    struct notice_conf c = {.enabled = 1, .n = (int)ARRAY_LEN(default_days)};
+    struct notice_settings_rec r = {.updated = time_now()};
+    const json_t *days = json_object_get(body, "thresholds");
+    json_t *rcpt = json_object_get(body, "recipients"), *saved, *days_json;
+    struct store_tx *tx;
+    const char *key;
+    json_t *v;
+    int rc = -1;
+
+    json_object_foreach((json_t *)body, key, v)
+    {
+        int ok = 0;
+        for (size_t i = 0; known[i] != NULL; i++)
+            ok |= strcmp(key, known[i]) == 0;
+        if (!ok)
+            return err_set(e, ERR_INVALID, "%s: unknown member (enabled, thresholds, recipients)",
+                           key);
+    }
+    memcpy(c.days, default_days, sizeof(default_days));
+    if (json_field_bool(body, "enabled", &c.enabled, e) != 0 ||
+        (days != NULL && svc_notice_thresholds_parse(days, c.days, &c.n, e) != 0) ||
+        (rcpt != NULL && recipients_check(rcpt, e) != 0))
+        return -1;
+    c.recipients = rcpt != NULL ? json_incref(rcpt) : json_array();
+    saved = notice_conf_json(&c, r.updated);
+    days_json = json_object_get(saved, "thresholds");
+    r.enabled = c.enabled;
+    r.thresholds = json_dumps(days_json, JSON_COMPACT);
+    r.recipients = json_dumps(c.recipients, JSON_COMPACT);
+    if ((tx = store_begin(s->store, e)) != NULL &&
+        store_notice_settings_put(tx, tenant, &r, e) == 0) {
+        char *detail = json_dumps(saved, JSON_COMPACT | JSON_SORT_KEYS);
+        if (svc_audit_ok(tx, tenant, a, "notice.settings", tenant, detail, e) == 0)
+            rc = store_commit(tx, e);
+        free(detail);
+    }
+    if (rc != 0)
+        store_rollback(tx);
+    free(r.thresholds);
+    free(r.recipients);
+    notice_conf_free(&c);
+    if (rc == 0)
+        *out = saved;
+    else
+        json_decref(saved);
+    return rc;
 }

@@ -135,9 +135,9 @@ def server(tmp_path_factory, mailbox):
 def hook(server):
     r = Receiver()
     server.api("PUT", "/webhook", {"url": r.url})
-    # The tenant's own notice addresses (the defaults' thresholds: 30, 14, 7 and 1 days).
-    server.sql("INSERT INTO notice_settings (tenant, enabled, thresholds, recipients, updated) "
-               "VALUES ('default', 1, '[30,14,7,1]', ?, 0)", (json.dumps([TEAM]),))
+    # The tenant's own notice address, through the CLI (the default thresholds: 30, 14, 7, 1).
+    shown = json.loads(server.cli("notice", "set", "--recipient", TEAM, "--json").stdout)
+    assert shown["thresholds"] == [30, 14, 7, 1] and shown["recipients"] == [TEAM], shown
     yield r
     r.stop()
 
@@ -225,3 +225,22 @@ def test_certificates_vouchd_renews_itself_get_no_notice(server, mailbox, hook):
     assert not [m for m in mailbox.messages if any(s in m["subject"] for s in serials)]
     assert server.sql("SELECT count(*) FROM notices WHERE serial IN (%s)" %
                       ", ".join("?" * len(serials)), tuple(serials)) == [("0",)]
+
+
+def test_notice_settings_are_checked_and_audited(server, hook):
+    before = server.api("GET", "/notices/settings")
+    assert before["enabled"] is True and before["recipients"] == [TEAM]
+    assert before["updated"].endswith("Z")
+    for bad in ({"thresholds": []}, {"thresholds": [7, 7]}, {"thresholds": [0]},
+                {"thresholds": list(range(1, 10))}, {"thresholds": ["7"]},
+                {"recipients": ["not-an-address"]}, {"recipients": ["a@b.example\r\nBcc: x@y"]},
+                {"recipients": ["<a@b.example>"]}, {"enabled": "yes"}, {"color": "red"}):
+        r = server.request("PUT", "/api/v1/t/default/notices/settings", bad)
+        assert r.status == 400, (bad, r.status, r.body)
+    assert server.api("GET", "/notices/settings") == before  # nothing changed
+    got = server.api("PUT", "/notices/settings", {"thresholds": [1, 60, 10],
+                                                   "recipients": [TEAM], "enabled": True})
+    assert got["thresholds"] == [60, 10, 1], got
+    assert [e for e in server.audit() if e["action"] == "notice.settings"]
+    # The defaults back (the other tests' settings).
+    server.api("PUT", "/notices/settings", {"recipients": [TEAM]})

@@ -53,9 +53,13 @@ class Mailbox:
 
     def __init__(self):
         self.messages = []
+        self.refused = []
 
     async def handle_DATA(self, server, session, envelope):
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        if "flaky.example" in msg.get_content() and not self.refused:
+            self.refused.append(str(msg["Subject"]))
+            return "451 4.3.0 try again later"
         self.messages.append({"to": sorted(envelope.rcpt_tos), "from": envelope.mail_from,
                               "subject": str(msg["Subject"]), "body": msg.get_content(),
                               "tls": session.ssl is not None,
@@ -225,6 +229,24 @@ def test_certificates_vouchd_renews_itself_get_no_notice(server, mailbox, hook):
     assert not [m for m in mailbox.messages if any(s in m["subject"] for s in serials)]
     assert server.sql("SELECT count(*) FROM notices WHERE serial IN (%s)" %
                       ", ".join("?" * len(serials)), tuple(serials)) == [("0",)]
+
+
+def test_a_mail_the_server_refused_is_sent_again_later(server, mailbox, hook):
+    serial = issue(server, "flaky.example", 3)["serial"]
+    wait_for(lambda: mailbox.refused, 30, "the refused delivery")
+    row = wait_for(lambda: server.sql("SELECT state, attempts FROM notices WHERE serial = ? "
+                                      "AND attempts = 1", (serial,)), 10, "the failed try")
+    assert row == [("pending", "1")] and not mailbox.about(serial)
+    # The webhook event and the audit event went with the decision, once.
+    wait_for(lambda: hook.about(serial), 30, "the certificate.expiring event")
+    # The next try is minutes away: bring it forward.
+    server.sql("UPDATE notices SET next_try = 0 WHERE serial = ?", (serial,))
+    mail = wait_for(lambda: mailbox.about(serial), 30, "the mail sent again")
+    assert len(mail) == 1 and "7 day(s)" in mail[0]["subject"]
+    assert server.sql("SELECT state, attempts FROM notices WHERE serial = ?", (serial,)) == \
+        [("sent", "2")]
+    assert len(audited(server, "cert.expiring", serial)) == 1
+    assert len(hook.about(serial)) == 1
 
 
 def test_notice_settings_are_checked_and_audited(server, hook):

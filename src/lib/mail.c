@@ -83,6 +83,7 @@ int mail_send(const struct mail_server *m, const char *const *rcpt, size_t n, co
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, m->timeout_seconds > 0 ? m->timeout_seconds : 30L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(c, CURLOPT_USE_SSL,
                      m->starttls ? (long)CURLUSESSL_ALL : (long)CURLUSESSL_NONE);
     if (m->ca_file != NULL)

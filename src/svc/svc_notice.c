@@ -25,9 +25,10 @@
 #include "lib/json_field.h"
 #include "lib/log.h"
 
-#define NOTICE_PAGE       200
-#define NOTICE_MAIL_PAGE  50
-#define NOTICE_MAIL_TRIES 10
+#define NOTICE_PAGE         200
+#define NOTICE_MAIL_PAGE    50
+#define NOTICE_MAIL_TRIES   10
+#define NOTICE_MAIL_SECONDS 60 /* mailing per tenant and tick; the lease is 120 s */
 
 static const int default_days[] = {1, 7, 14, 30}; /* ascending, as notice_conf keeps them */
 
@@ -410,13 +411,17 @@ static int mail_read(struct svc *s, const struct notice_rec *r, json_t *recipien
 
 /*
  * Mails the tenant's pending notices (no transaction is held while the SMTP
- * server answers): the number sent, or -1 with e set.
+ * server answers): the number sent, or -1 with e set.  The scheduler's loop
+ * waits meanwhile, so a tick stops at the first server failure (the rest
+ * wait for the next tick) and after NOTICE_MAIL_SECONDS (well inside the
+ * tenant's lease: no other node mails the same notice).
  */
 static int notice_mail(struct svc *s, const char *tenant, int64_t now, struct err *e)
 {
     struct store_tx *tx = store_begin_read(s->store, e);
     struct notice_rec **list = NULL;
     struct notice_conf c;
+    int64_t start = time_now();
     size_t n = 0;
     int sent = 0, rc = 0;
 
@@ -428,7 +433,7 @@ static int notice_mail(struct svc *s, const char *tenant, int64_t now, struct er
     }
     rc = store_notice_pending(tx, tenant, now, NOTICE_MAIL_PAGE, &list, &n, e);
     store_rollback(tx);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
+    for (size_t i = 0; rc == 0 && i < n && time_now() - start < NOTICE_MAIL_SECONDS; i++) {
         struct notice_mail m = {.n = 0};
         char *contact = NULL;
         struct err why = {.kind = ERR_NONE};
@@ -442,6 +447,8 @@ static int notice_mail(struct svc *s, const char *tenant, int64_t now, struct er
                     mail_send(&s->mail, m.rcpt, m.n, (const char *)m.text.data, &why) == 0 ? 1 : -1;
             mail_record(s, list[i], ready, &why);
             sent += ready > 0;
+            if (ready < 0 && why.kind == ERR_UNAVAILABLE)
+                break; /* the server is away: the others wait for the next tick */
         }
         buf_free(&m.text);
         free(contact);

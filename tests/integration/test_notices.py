@@ -8,6 +8,7 @@ import http.server
 import json
 import os
 import ssl
+import subprocess
 import threading
 import time
 
@@ -19,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import Server, free_port, holds_for, make_csr, wait_for, write
+from conftest import VOUCHD, Server, free_port, holds_for, make_csr, wait_for, write
 
 TEAM = "pki-team@example.org"
 OWNER = "owner@example.com"
@@ -266,3 +267,26 @@ def test_notice_settings_are_checked_and_audited(server, hook):
     assert [e for e in server.audit() if e["action"] == "notice.settings"]
     # The defaults back (the other tests' settings).
     server.api("PUT", "/notices/settings", {"recipients": [TEAM]})
+
+
+def test_smtp_settings_are_checked_at_start(server, tmp_path):
+    conf = open(os.path.join(server.dir, "vouchd.conf")).read()
+    for line, word in (("smtp_url = http://127.0.0.1:25", "smtp_url"),
+                       ("smtp_from = not an address", "smtp_from"),
+                       ("smtp_user = someone-without-a-password-file", "smtp_user")):
+        keep = [l for l in conf.splitlines() if not l.startswith(line.split(" =")[0]) and
+                not (word == "smtp_user" and l.startswith("smtp_password_file"))]
+        bad = write(tmp_path / "bad.conf", "\n".join(keep + [line]) + "\n")
+        p = subprocess.run([VOUCHD, "-c", bad, "--check"], capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode != 0 and word in p.stderr, (line, p.returncode, p.stderr)
+    # The password file is a secret: others may not read it.
+    password = [l.split("= ", 1)[1] for l in conf.splitlines()
+                if l.startswith("smtp_password_file")][0]
+    os.chmod(password, 0o644)
+    try:
+        p = subprocess.run([VOUCHD, "-c", os.path.join(server.dir, "vouchd.conf"), "--check"],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode != 0 and "smtp_password_file" in p.stderr, p.stderr
+    finally:
+        os.chmod(password, 0o600)

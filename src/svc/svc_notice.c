@@ -423,7 +423,7 @@ static int notice_mail(struct svc *s, const char *tenant, int64_t now, struct er
     struct notice_conf c;
     int64_t start = time_now();
     size_t n = 0;
-    int sent = 0, rc = 0;
+    int sent = 0, rc = 0, away = 0;
 
     if (tx == NULL)
         return -1;
@@ -433,7 +433,7 @@ static int notice_mail(struct svc *s, const char *tenant, int64_t now, struct er
     }
     rc = store_notice_pending(tx, tenant, now, NOTICE_MAIL_PAGE, &list, &n, e);
     store_rollback(tx);
-    for (size_t i = 0; rc == 0 && i < n && time_now() - start < NOTICE_MAIL_SECONDS; i++) {
+    for (size_t i = 0; rc == 0 && !away && i < n && time_now() - start < NOTICE_MAIL_SECONDS; i++) {
         struct notice_mail m = {.n = 0};
         char *contact = NULL;
         struct err why = {.kind = ERR_NONE};
@@ -447,8 +447,8 @@ static int notice_mail(struct svc *s, const char *tenant, int64_t now, struct er
                     mail_send(&s->mail, m.rcpt, m.n, (const char *)m.text.data, &why) == 0 ? 1 : -1;
             mail_record(s, list[i], ready, &why);
             sent += ready > 0;
-            if (ready < 0 && why.kind == ERR_UNAVAILABLE)
-                break; /* the server is away: the others wait for the next tick */
+            /* The server is away: the others wait for the next tick. */
+            away = ready < 0 && why.kind == ERR_UNAVAILABLE;
         }
         buf_free(&m.text);
         free(contact);

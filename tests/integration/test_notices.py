@@ -244,8 +244,9 @@ def test_a_mail_the_server_refused_is_sent_again_later(server, mailbox, hook):
     server.sql("UPDATE notices SET next_try = 0 WHERE serial = ?", (serial,))
     mail = wait_for(lambda: mailbox.about(serial), 30, "the mail sent again")
     assert len(mail) == 1 and "7 day(s)" in mail[0]["subject"]
-    assert server.sql("SELECT state, attempts FROM notices WHERE serial = ?", (serial,)) == \
-        [("sent", "2")]
+    # Recorded once the server's answer is in (after the server kept the message).
+    wait_for(lambda: server.sql("SELECT state, attempts FROM notices WHERE serial = ?",
+                                (serial,)) == [("sent", "2")], 10, "the notice recorded sent")
     assert len(audited(server, "cert.expiring", serial)) == 1
     assert len(hook.about(serial)) == 1
 

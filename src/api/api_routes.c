@@ -151,6 +151,7 @@ static const struct http_route routes[] = {
     {"GET", T "/webhook", NULL, "webhook.read", 0, api_webhook_get},
     {"PUT", T "/webhook", JSON, "webhook.write", SMALL, api_webhook_put},
     {"DELETE", T "/webhook", NULL, "webhook.write", 0, api_webhook_delete},
+    {"GET", T "/notices", NULL, "notice.read", 0, api_notice_list},
     {"GET", T "/notices/settings", NULL, "notice.read", 0, api_notice_settings_get},
     {"PUT", T "/notices/settings", JSON, "notice.write", SMALL, api_notice_settings_put},
 

@@ -425,6 +425,11 @@ static const struct cli_command commands[] = {
      {END},
      NULL, cli_show_deleted, NULL, NULL},
     /* Expiry notices. */
+    {"notice", "list", "GET", "/notices", SCOPE_TENANT,
+     {QUERY("--state", "state", ARG_STRING),
+      QUERY("--limit", "limit", ARG_INT),
+      QUERY("--offset", "offset", ARG_INT), END},
+     NULL, cli_show_table, "notices", "serial threshold_days state attempts sent_at"},
     {"notice", "show", "GET", "/notices/settings", SCOPE_TENANT,
      {END},
      NULL, cli_show_object, NULL, NULL},

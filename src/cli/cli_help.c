@@ -120,6 +120,7 @@ static const struct summary commands[] = {
     {"webhook", "show", "show the webhook"},
     {"webhook", "set", "set the webhook's URL (a new secret is shown once)"},
     {"webhook", "delete", "delete the webhook"},
+    {"notice", "list", "list the notices decided: when, and whether their mail went out"},
     {"notice", "show", "show the tenant's expiry notice settings (the defaults if never set)"},
     {"notice", "set", "replace the expiry notice settings (what is not given: the default)"},
     {"principal", "create", "create a user or an application"},
@@ -239,6 +240,7 @@ static const struct summary options[] = {
     {NULL, "--requester", "the principal that made the request"},
     {NULL, "--allow", "a source network an application may call from, CIDR (repeat)"},
     {NULL, "--enabled", "yes: notices are sent (the default); no: none"},
+    {"notice", "--state", "pending, sent, failed or unaddressed"},
     {NULL, "--threshold",
      "days before expiry a notice goes out, 1-3650 (repeat, up to 8; "
      "default 30, 14, 7, 1)"},

@@ -988,6 +988,12 @@ int store_notice_mark(struct store_tx *tx, const char *tenant, const struct noti
     return tx->ops->notice_mark(tx, tenant, r, e);
 }
 
+int store_notice_list(struct store_tx *tx, const char *tenant, const char *state, int limit,
+                      int offset, struct notice_rec ***out, size_t *n, struct err *e)
+{
+    return tx->ops->notice_list(tx, tenant, state, limit, offset, out, n, e);
+}
+
 int store_notice_pending(struct store_tx *tx, const char *tenant, int64_t now, int limit,
                          struct notice_rec ***out, size_t *n, struct err *e)
 {

@@ -1279,6 +1279,9 @@ void notice_rec_list_free(struct notice_rec **list, size_t n);
 /* Sets the delivery state of a notice after a try (attempts counts up). */
 int store_notice_mark(struct store_tx *tx, const char *tenant, const struct notice_rec *r,
                       struct err *e);
+/* The tenant's notices (of one state, or all with NULL), newest first, a page. */
+int store_notice_list(struct store_tx *tx, const char *tenant, const char *state, int limit,
+                      int offset, struct notice_rec ***out, size_t *n, struct err *e);
 /* The tenant's pending notices whose next_try is at or before now, oldest first. */
 int store_notice_pending(struct store_tx *tx, const char *tenant, int64_t now, int limit,
                          struct notice_rec ***out, size_t *n, struct err *e);

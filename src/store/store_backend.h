@@ -332,6 +332,8 @@ struct store_ops {
                         struct err *e);
     int (*notice_mark)(struct store_tx *tx, const char *tenant, const struct notice_rec *r,
                        struct err *e);
+    int (*notice_list)(struct store_tx *tx, const char *tenant, const char *state, int limit,
+                       int offset, struct notice_rec ***out, size_t *n, struct err *e);
     int (*notice_pending)(struct store_tx *tx, const char *tenant, int64_t now, int limit,
                           struct notice_rec ***out, size_t *n, struct err *e);
     int (*notice_ca_due)(struct store_tx *tx, const char *tenant, int64_t now, const int *days,

@@ -1386,6 +1386,7 @@ static int webhook_event_update(struct store_tx *tx, const char *tenant,
     .notice_claim = data_notice_claim, \
     .notice_mark = data_notice_mark, \
     .notice_pending = data_notice_pending, \
+    .notice_list = data_notice_list, \
     .notice_ca_due = data_notice_ca_due
 /* clang-format on */
 

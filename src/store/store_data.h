@@ -126,6 +126,8 @@ int data_notice_ca_due(struct store_tx *tx, const char *tenant, int64_t now, con
                        int limit, struct ca_rec ***out, size_t *count, struct err *e);
 int data_notice_mark(struct store_tx *tx, const char *tenant, const struct notice_rec *r,
                      struct err *e);
+int data_notice_list(struct store_tx *tx, const char *tenant, const char *state, int limit,
+                     int offset, struct notice_rec ***out, size_t *n, struct err *e);
 int data_notice_pending(struct store_tx *tx, const char *tenant, int64_t now, int limit,
                         struct notice_rec ***out, size_t *n, struct err *e);
 /* store_data_cmp.c */

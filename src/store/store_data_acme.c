@@ -412,6 +412,16 @@ int data_notice_mark(struct store_tx *tx, const char *tenant, const struct notic
     return db_run_one_change(&st, "notice", e);
 }
 
+int data_notice_list(struct store_tx *tx, const char *tenant, const char *state, int limit,
+                     int offset, struct notice_rec ***out, size_t *n, struct err *e)
+{
+    OPEN(tenant, Q_NOTICE_LIST);
+    db_bind_text(&st, 1, tenant);
+    db_bind_text(&st, 2, state);
+    data_bind_page(&st, 3, limit, offset);
+    return db_read_all(&st, &row_notice, (void ***)out, n, "notices", e);
+}
+
 int data_notice_pending(struct store_tx *tx, const char *tenant, int64_t now, int limit,
                         struct notice_rec ***out, size_t *n, struct err *e)
 {

@@ -220,6 +220,7 @@ enum query_id {
     Q_NOTICE_CLAIM,
     Q_NOTICE_MARK,
     Q_NOTICE_PENDING,
+    Q_NOTICE_LIST,
     Q_NOTICE_CA_DUE,
     Q_COUNT
 };

@@ -340,6 +340,9 @@ const char *const store_queries[Q_COUNT] = {
                       " WHERE tenant = ?1 AND serial = ?2 AND threshold = ?3",
     [Q_NOTICE_PENDING] = "SELECT {notice} FROM notices WHERE tenant = ?1 AND state = 'pending'"
                          " AND next_try <= ?2 ORDER BY next_try LIMIT ?3",
+    [Q_NOTICE_LIST] =
+        "SELECT {notice} FROM notices WHERE tenant = ?1 AND state = COALESCE(?2, state)"
+        " ORDER BY created DESC, serial, threshold LIMIT ?3 OFFSET ?4",
     /* As Q_NOTICE_DUE, for the tenant's active CAs. */
     [Q_NOTICE_CA_DUE] = "SELECT {ca} FROM cas c WHERE c.tenant = ?1 AND c.status = 'active' "
                         "AND c.not_after > ?2 AND c.not_after - ?2 <= ?10 "

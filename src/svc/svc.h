@@ -524,6 +524,13 @@ int svc_notice_tick(struct svc *s, struct err *e);
  */
 int svc_notice_settings_get(struct svc *s, const char *tenant, json_t **out, struct err *e);
 /*
+ * A page of the tenant's notices, newest first, of one state ("pending",
+ * "sent", "failed", "unaddressed"; NULL: all); the caller frees them
+ * (notice_rec_list_free).  ERR_INVALID for another state.
+ */
+int svc_notice_list(struct svc *s, const char *tenant, const char *state, int limit, int offset,
+                    struct notice_rec ***out, size_t *n, struct err *e);
+/*
  * Replaces a tenant's notice settings with body's {"enabled" (true),
  * "thresholds" (1..8 distinct days, 1..3650: the defaults), "recipients" (at
  * most 16 addresses: none)}, audited as notice.settings; *out as

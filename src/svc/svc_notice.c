@@ -590,3 +590,21 @@ int svc_notice_settings_put(struct svc *s, const struct actor *a, const char *te
         json_decref(saved);
     return rc;
 }
+
+int svc_notice_list(struct svc *s, const char *tenant, const char *state, int limit, int offset,
+                    struct notice_rec ***out, size_t *n, struct err *e)
+{
+    static const char *const states[] = {"pending", "sent", "failed", "unaddressed", NULL};
+    struct store_tx *tx;
+    int rc, known = state == NULL;
+
+    for (size_t i = 0; !known && states[i] != NULL; i++)
+        known = strcmp(state, states[i]) == 0;
+    if (!known)
+        return err_set(e, ERR_INVALID, "state: pending, sent, failed or unaddressed");
+    if ((tx = store_begin_read(s->store, e)) == NULL)
+        return -1;
+    rc = store_notice_list(tx, tenant, state, limit, offset, out, n, e);
+    store_rollback(tx);
+    return rc;
+}

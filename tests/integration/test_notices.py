@@ -249,6 +249,13 @@ def test_a_mail_the_server_refused_is_sent_again_later(server, mailbox, hook):
                                 (serial,)) == [("sent", "2")], 10, "the notice recorded sent")
     assert len(audited(server, "cert.expiring", serial)) == 1
     assert len(hook.about(serial)) == 1
+    listed = [n for n in server.api("GET", "/notices?state=sent")["notices"]
+              if n["serial"] == serial]
+    assert len(listed) == 1 and listed[0]["attempts"] == 2 and listed[0]["threshold_days"] == 7
+    assert listed[0]["sent_at"].endswith("Z") and listed[0]["next_try"] is None
+    assert serial in server.cli("notice", "list", "--state", "sent").stdout
+    r = server.request("GET", "/api/v1/t/default/notices?state=lost")
+    assert r.status == 400, r.body
 
 
 def test_notice_settings_are_checked_and_audited(server, hook):

@@ -458,6 +458,7 @@ static const struct {
      "{\"url\":\"https://hooks.example/x\"}"},
     {"webhook delete", "DELETE", T "/webhook", NULL},
     {"notice show", "GET", T "/notices/settings", NULL},
+    {"notice list --state failed --limit 5", "GET", T "/notices?state=failed&limit=5", NULL},
     {"notice set --threshold 10 --threshold 2 --recipient a@example.org --enabled no", "PUT",
      T "/notices/settings",
      "{\"enabled\":false,\"recipients\":[\"a@example.org\"],\"thresholds\":[10,2]}"},

@@ -113,6 +113,7 @@ int data_enroll_credential_update(struct store_tx *tx, const char *tenant,
 int data_enroll_credential_list(struct store_tx *tx, const char *tenant, const char *endpoint,
                                 struct enroll_credential_rec ***out, size_t *n, struct err *e);
 
+/* store_data_notice.c */
 int data_notice_settings_get(struct store_tx *tx, const char *tenant,
                              struct notice_settings_rec **out, struct err *e);
 int data_notice_settings_put(struct store_tx *tx, const char *tenant,

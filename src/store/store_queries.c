@@ -313,7 +313,8 @@ const char *const store_queries[Q_COUNT] = {
     [Q_NOTICE_SETTINGS_GET] = "SELECT {notice_settings} FROM notice_settings WHERE tenant = ?1",
     /*
      * ?3..?10: the thresholds in seconds, ascending, the last repeated; the
-     * CASE is the nearest threshold crossed (in days), the one a notice is for.
+     * CASE is the nearest threshold crossed (in days), the one a notice is for;
+     * a notice for it or a nearer one (thresholds changed since) means done.
      * Not the certificates vouchd renews itself (delegated OCSP responders:
      * profile ocsp-signing, no requester), nor a CA's own certificate (its CA
      * has notices of its own, Q_NOTICE_CA_DUE).
@@ -330,7 +331,7 @@ const char *const store_queries[Q_COUNT] = {
         "AND r.renewed_from = c.serial) "
         "AND NOT EXISTS (SELECT 1 FROM cas a WHERE a.tenant = c.tenant AND a.cert = c.der) "
         "AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.tenant = c.tenant "
-        "AND n.serial = c.serial AND n.threshold * 86400 = CASE "
+        "AND n.serial = c.serial AND n.threshold * 86400 <= CASE "
         "WHEN c.not_after - ?2 <= ?3 THEN ?3 WHEN c.not_after - ?2 <= ?4 THEN ?4 "
         "WHEN c.not_after - ?2 <= ?5 THEN ?5 WHEN c.not_after - ?2 <= ?6 THEN ?6 "
         "WHEN c.not_after - ?2 <= ?7 THEN ?7 WHEN c.not_after - ?2 <= ?8 THEN ?8 "
@@ -347,7 +348,7 @@ const char *const store_queries[Q_COUNT] = {
     [Q_NOTICE_CA_DUE] = "SELECT {ca} FROM cas c WHERE c.tenant = ?1 AND c.status = 'active' "
                         "AND c.not_after > ?2 AND c.not_after - ?2 <= ?10 "
                         "AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.tenant = c.tenant "
-                        "AND n.serial = 'ca:' || c.name AND n.threshold * 86400 = CASE "
+                        "AND n.serial = 'ca:' || c.name AND n.threshold * 86400 <= CASE "
                         "WHEN c.not_after - ?2 <= ?3 THEN ?3 WHEN c.not_after - ?2 <= ?4 THEN ?4 "
                         "WHEN c.not_after - ?2 <= ?5 THEN ?5 WHEN c.not_after - ?2 <= ?6 THEN ?6 "
                         "WHEN c.not_after - ?2 <= ?7 THEN ?7 WHEN c.not_after - ?2 <= ?8 THEN ?8 "

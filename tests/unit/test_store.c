@@ -850,6 +850,15 @@ static void notices_are_due_once_per_nearest_threshold_and_stop_at_renewal(void 
     commit(tx);
     notices_due(s, "a", now + day, due, sizeof(due));
     assert_string_equal(due, "");
+    { /* thresholds changed to a farther one: no notice backwards */
+        static const int ten[] = {10};
+        struct cert_rec **list = NULL;
+        tx = begin_read(s);
+        assert_int_equal(store_notice_due(tx, "a", now, ten, 1, 10, &list, &n, &e), 0);
+        store_rollback(tx);
+        assert_int_equal(n, 0);
+        free(list);
+    }
     notices_due(s, "b", now, due, sizeof(due)); /* the other tenant's own */
     assert_string_equal(due, "a1");
     /* Under a day left: due again, for 1 day; expired: never. */

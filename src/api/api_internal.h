@@ -50,6 +50,9 @@ void api_workflow_delete(void *app, struct http_request *req, struct http_respon
 void api_webhook_get(void *app, struct http_request *req, struct http_response *resp);
 void api_webhook_put(void *app, struct http_request *req, struct http_response *resp);
 void api_webhook_delete(void *app, struct http_request *req, struct http_response *resp);
+void api_notice_list(void *app, struct http_request *req, struct http_response *resp);
+void api_notice_settings_get(void *app, struct http_request *req, struct http_response *resp);
+void api_notice_settings_put(void *app, struct http_request *req, struct http_response *resp);
 
 void api_tenant_token(void *app, struct http_request *req, struct http_response *resp);
 void api_ca_create(void *app, struct http_request *req, struct http_response *resp);

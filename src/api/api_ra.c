@@ -233,3 +233,74 @@ void api_webhook_delete(void *app, struct http_request *req, struct http_respons
     else
         http_respond(resp, 204, NULL, NULL, 0);
 }
+
+/* The updated member as RFC 3339 (null: never set), then the settings as the answer. */
+static void notice_settings_respond(struct http_response *resp, json_t *settings)
+{
+    json_int_t t = json_integer_value(json_object_get(settings, "updated"));
+
+    json_object_set_new(settings, "updated", t > 0 ? api_time(t) : json_null());
+    http_respond_json(resp, 200, settings);
+}
+
+/* GET .../notices/settings: the tenant's expiry notice settings (docs/api.md). */
+void api_notice_settings_get(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    json_t *out = NULL;
+    struct err e;
+
+    if (svc_notice_settings_get(api->svc, api_tenant(req), &out, &e) != 0)
+        api_fail(api, req, resp, "notice.read", NULL, &e);
+    else
+        notice_settings_respond(resp, out);
+}
+
+/* PUT .../notices/settings {"enabled", "thresholds", "recipients"}: replaces them. */
+void api_notice_settings_put(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct actor a = api_actor(req);
+    json_t *body = api_body(api, req, resp, "notice.settings"), *out = NULL;
+    struct err e;
+
+    if (body == NULL)
+        return;
+    if (svc_notice_settings_put(api->svc, &a, api_tenant(req), body, &out, &e) != 0)
+        api_fail(api, req, resp, "notice.settings", NULL, &e);
+    else
+        notice_settings_respond(resp, out);
+    json_decref(body);
+}
+
+/* GET .../notices?state=&limit=&offset=: the notices decided, newest first. */
+void api_notice_list(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct api *api = app;
+    struct notice_rec **list = NULL;
+    int limit = 100, offset = 0;
+    json_t *rows = json_array();
+    size_t n = 0;
+    struct err e;
+
+    if (api_query_int(req, "limit", 1, 1000, &limit, &e) != 0 ||
+        api_query_int(req, "offset", 0, 1000000000, &offset, &e) != 0 ||
+        svc_notice_list(api->svc, api_tenant(req), http_query(req, "state"), limit, offset, &list,
+                        &n, &e) != 0) {
+        json_decref(rows);
+        api_fail(api, req, resp, "notice.read", NULL, &e);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct notice_rec *r = list[i];
+        json_array_append_new(
+            rows,
+            json_pack("{s:s, s:s, s:I, s:s, s:I, s:o, s:o, s:o}", "serial", r->serial, "kind",
+                      r->kind, "threshold_days", (json_int_t)r->threshold, "state", r->state,
+                      "attempts", (json_int_t)r->attempts, "created", api_time(r->created),
+                      "sent_at", r->sent_at > 0 ? api_time(r->sent_at) : json_null(), "next_try",
+                      strcmp(r->state, "pending") == 0 ? api_time(r->next_try) : json_null()));
+    }
+    notice_rec_list_free(list, n);
+    http_respond_json(resp, 200, json_pack("{s:o}", "notices", rows));
+}

@@ -158,6 +158,9 @@ static const struct http_route routes[] = {
     {"GET", T "/webhook", NULL, "webhook.read", 0, api_webhook_get},
     {"PUT", T "/webhook", JSON, "webhook.write", SMALL, api_webhook_put},
     {"DELETE", T "/webhook", NULL, "webhook.write", 0, api_webhook_delete},
+    {"GET", T "/notices", NULL, "notice.read", 0, api_notice_list},
+    {"GET", T "/notices/settings", NULL, "notice.read", 0, api_notice_settings_get},
+    {"PUT", T "/notices/settings", JSON, "notice.write", SMALL, api_notice_settings_put},
 
     {"POST", T "/acme/endpoints", JSON, "acme.write", SMALL, api_acme_endpoint_create},
     {"GET", T "/acme/endpoints", NULL, "acme.read", 0, api_acme_endpoint_list},

@@ -22,7 +22,7 @@ static int arg_is_option(const struct cli_arg *a)
 
 static int arg_repeats(const struct cli_arg *a)
 {
-    return a->type == ARG_LIST || a->type == ARG_META;
+    return a->type == ARG_LIST || a->type == ARG_INT_LIST || a->type == ARG_META;
 }
 
 char *cli_escape(const char *s)
@@ -301,11 +301,18 @@ static json_t *arg_value(const struct cli_call *call, size_t i, struct err *e)
         return single_value(a, a->fallback, e);
     if (a->type == ARG_META)
         return meta_value(a, call->values[i], call->count[i], e);
-    if (a->type != ARG_LIST)
+    if (a->type != ARG_LIST && a->type != ARG_INT_LIST)
         return single_value(a, call->values[i][call->count[i] - 1], e);
     list = json_array();
-    for (size_t k = 0; k < call->count[i]; k++)
-        json_array_append_new(list, json_string(call->values[i][k]));
+    for (size_t k = 0; k < call->count[i]; k++) {
+        json_t *v = a->type == ARG_LIST ? json_string(call->values[i][k])
+                                        : int_value(a, call->values[i][k], e);
+        if (v == NULL) {
+            json_decref(list);
+            return NULL;
+        }
+        json_array_append_new(list, v);
+    }
     return list;
 }
 
@@ -517,7 +524,7 @@ static const char *metavar(const struct cli_arg *a, char *buf, size_t len)
 
     if (a->metavar != NULL)
         return a->metavar;
-    if (a->type == ARG_INT)
+    if (a->type == ARG_INT || a->type == ARG_INT_LIST)
         return "N";
     if (a->type == ARG_TIME)
         return "TIME";
@@ -589,6 +596,7 @@ static const char *const arg_type_names[] = {
     [ARG_SECRET_FILE] = "secret-file",
     [ARG_LIST] = "list",
     [ARG_META] = "meta",
+    [ARG_INT_LIST] = "int-list",
     [ARG_BOOL] = "bool",
     [ARG_JSON_MERGE] = "json-merge",
 };

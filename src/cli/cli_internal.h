@@ -31,6 +31,7 @@ enum arg_type {
     ARG_LIST,        /* repeatable; sent as an array of strings */
     ARG_META,        /* repeatable KEY=VALUE; sent as an object */
     ARG_BOOL,        /* yes|no (true|false, on|off); sent as a JSON boolean */
+    ARG_INT_LIST,    /* repeatable decimal integers; sent as an array of numbers */
     ARG_JSON_MERGE,  /* a file holding a JSON object whose members are sent as body members
                         (list it last: members the command line sets win) */
 };

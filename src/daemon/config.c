@@ -14,6 +14,7 @@
 
 #include "http/http.h"
 #include "keys/keys.h"
+#include "lib/mail.h"
 
 enum config_type { CONF_STRING, CONF_INT, CONF_BOOL, CONF_PATH };
 
@@ -189,6 +190,22 @@ static const struct config_item items[] = {
     {"backup_database", CONF_STRING, F(backup_database), 0, 0, NULL,
      "PostgreSQL: the URL pg_dump connects with, of a role that reads every tenant's rows "
      "(BYPASSRLS; unset: database, whose role cannot)"},
+    {"notice_check_seconds", CONF_INT, F(notice_check_seconds), 1, 86400, "3600",
+     "how often certificates and CAs crossing an expiry notice threshold are looked for"},
+    {"smtp_url", CONF_STRING, F(smtp_url), 0, 0, NULL,
+     "SMTP server expiry notices are mailed through: smtp://host[:port] or smtps://host[:port] "
+     "(unset: no e-mail, notices go to the audit log and webhooks only)"},
+    {"smtp_from", CONF_STRING, F(smtp_from), 0, 0, "vouch@localhost",
+     "sender address of expiry notice mail"},
+    {"smtp_user", CONF_STRING, F(smtp_user), 0, 0, NULL,
+     "user name vouchd authenticates to the SMTP server with (unset: no authentication)"},
+    {"smtp_password_file", CONF_PATH, F(smtp_password_file), 0, 0, NULL,
+     "file holding the SMTP password (readable by vouchd's user only)"},
+    {"smtp_ca_file", CONF_PATH, F(smtp_ca_file), 0, 0, NULL,
+     "CA certificates (PEM) that verify the SMTP server's certificate (unset: the system's)"},
+    {"smtp_starttls", CONF_BOOL, F(smtp_starttls), 0, 0, "yes",
+     "with smtp://, STARTTLS is required before the mail is sent (no: plain text, for a local "
+     "MTA)"},
 };
 
 /*
@@ -404,6 +421,13 @@ int config_check(const struct config *c, struct err *e)
     if (c->syslog_host != NULL && strcmp(c->syslog_transport, "tls") == 0 &&
         c->syslog_ca_file == NULL)
         return err_set(e, ERR_INVALID, "syslog_ca_file: required with syslog_transport tls");
+    if (c->smtp_url != NULL && strncmp(c->smtp_url, "smtp://", 7) != 0 &&
+        strncmp(c->smtp_url, "smtps://", 8) != 0)
+        return err_set(e, ERR_INVALID, "smtp_url: smtp://host[:port] or smtps://host[:port]");
+    if (c->smtp_url != NULL && !mail_address_valid(c->smtp_from))
+        return err_set(e, ERR_INVALID, "smtp_from: an e-mail address (local@domain)");
+    if ((c->smtp_user == NULL) != (c->smtp_password_file == NULL))
+        return err_set(e, ERR_INVALID, "smtp_user and smtp_password_file: both or neither");
     if (strcmp(c->keystore_type, "soft") != 0 && strcmp(c->keystore_type, "pkcs11") != 0)
         return err_set(e, ERR_INVALID, "keystore_type: soft or pkcs11");
     if (strcmp(c->keystore_type, "pkcs11") == 0 &&

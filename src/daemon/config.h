@@ -75,6 +75,13 @@ struct config {
     char *tenant_export_dir;
     int tenant_purge_check_seconds;
     int webhooks_enabled;
+    int notice_check_seconds;
+    char *smtp_url;
+    char *smtp_from;
+    char *smtp_user;
+    char *smtp_password_file;
+    char *smtp_ca_file;
+    int smtp_starttls;
     /* ACME validation (src/acme/validate.h) */
     char *acme_resolvers;
     int acme_http_port;

@@ -59,6 +59,9 @@ int config_files_check(const struct config *c, struct err *e)
         return -1;
     if (c->pkcs11_pin_file != NULL && file_private_check(c->pkcs11_pin_file, "pkcs11_pin_file", e))
         return -1;
+    if (c->smtp_password_file != NULL &&
+        file_private_check(c->smtp_password_file, "smtp_password_file", e) != 0)
+        return -1;
     if (c->pkcs11_tenant_pin_dir != NULL &&
         tree_check(c->pkcs11_tenant_pin_dir, "pkcs11_tenant_pin_dir", 1, e) != 0)
         return -1;

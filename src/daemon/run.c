@@ -245,6 +245,27 @@ static void svc_config_fill(const struct config *c, struct svc_config *sc)
     sc->tenant_retention_days = c->tenant_retention_days;
     sc->tenant_export_dir = c->tenant_export_dir;
     sc->webhooks_enabled = c->webhooks_enabled;
+    sc->smtp_url = c->smtp_url;
+    sc->smtp_from = c->smtp_from;
+    sc->smtp_user = c->smtp_user;
+    sc->smtp_ca_file = c->smtp_ca_file;
+    sc->smtp_starttls = c->smtp_starttls;
+}
+
+/* The SMTP password from smtp_password_file (its first line), or NULL; the caller frees it. */
+static char *smtp_password_read(const struct config *c, struct err *e)
+{
+    unsigned char *data;
+    size_t len;
+
+    if (c->smtp_password_file == NULL)
+        return NULL;
+    if ((data = file_read(c->smtp_password_file, 4096, &len, e)) == NULL)
+        return NULL;
+    data = xrealloc(data, len + 1);
+    data[len] = '\0';
+    data[strcspn((char *)data, "\r\n")] = '\0';
+    return (char *)data;
 }
 
 /* The service and the ACME server, for a node listening on these ports; -1 with e set. */
@@ -259,7 +280,17 @@ static int services_start(struct server *s, int api_port, int public_port, struc
     sc.public_url = url ? url : s->cfg.public_url;
     svc_config_fill(&s->cfg, &sc);
     sc.node = node = config_node_name(&s->cfg, api_port, public_port);
+    if (s->cfg.smtp_password_file != NULL &&
+        (sc.smtp_password = smtp_password_read(&s->cfg, e)) == NULL) {
+        free(url);
+        free(node);
+        return -1;
+    }
     s->svc = svc_new(s->store, s->signer, &sc);
+    if (sc.smtp_password != NULL) {
+        secure_zero((char *)sc.smtp_password, strlen(sc.smtp_password));
+        free((char *)sc.smtp_password);
+    }
     s->api.svc = s->svc;
     { /* keys from before the signer kept purposes get theirs from what uses them */
         struct err be;
@@ -714,14 +745,15 @@ static void server_reload(struct server *s)
  * log_floods_flush), signs
  * the audit chain heads every audit_checkpoint_seconds, runs the CRL
  * scheduler (and marks pending requests past their time expired, and
- * announces certificates that expired) every crl_check_seconds and purges deleted tenants past
+ * announces certificates that expired) every crl_check_seconds, decides and mails expiry
+ * notices every notice_check_seconds and purges deleted tenants past
  * their retention every tenant_purge_check_seconds.
  */
 static void server_loop(struct server *s, const sigset_t *stop)
 {
     struct timespec wait = {.tv_sec = 1};
     int64_t next_crl = 0, next_checkpoint = time_now() + s->cfg.audit_checkpoint_seconds;
-    int64_t next_purge = time_now() + s->cfg.tenant_purge_check_seconds;
+    int64_t next_purge = time_now() + s->cfg.tenant_purge_check_seconds, next_notice = 0;
     struct err e;
     int sig, made;
 
@@ -750,6 +782,13 @@ static void server_loop(struct server *s, const sigset_t *stop)
                 log_warn("CRL scheduler: %s", e.msg);
             else if (made > 0)
                 log_info("CRL scheduler: %d CRL(s) published", made);
+        }
+        if (time_now() >= next_notice) {
+            next_notice = time_now() + s->cfg.notice_check_seconds;
+            if ((made = svc_notice_tick(s->svc, &e)) < 0)
+                log_warn("expiry notices: %s", e.msg);
+            else if (made > 0)
+                log_info("expiry notices: %d decided", made);
         }
         if (time_now() >= next_purge) {
             next_purge = time_now() + s->cfg.tenant_purge_check_seconds;

@@ -222,6 +222,14 @@ static const char *const queries[Q_COUNT] = {
                              "window_start = EXCLUDED.window_start, window_end = "
                              "EXCLUDED.window_end, reason = EXCLUDED.reason, "
                              "created = EXCLUDED.created",
+    [Q_NOTICE_SETTINGS_PUT] =
+        "INSERT INTO notice_settings ({notice_settings}) VALUES ({?notice_settings}) "
+        "ON CONFLICT (tenant) DO UPDATE SET enabled = EXCLUDED.enabled, "
+        "thresholds = EXCLUDED.thresholds, recipients = EXCLUDED.recipients, "
+        "updated = EXCLUDED.updated",
+    [Q_NOTICE_CLAIM] = "INSERT INTO notices (tenant, serial, threshold, kind, state, attempts,"
+                       " next_try, created, sent_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $6, $7)"
+                       " ON CONFLICT DO NOTHING",
 };
 
 static const char *const cert_filters[CERT_FILTERS] = {

@@ -307,6 +307,17 @@ const char *const pg_migrations[] = {
     "CREATE INDEX cmp_nonces_expires ON cmp_nonces (tenant, expires);" WALL(
         "cmp_endpoints", "tenant") WALL("cmp_secrets", "tenant") WALL("cmp_transactions", "tenant")
         WALL("cmp_nonces", "tenant"),
+    /* 19: expiry notices (issue 21): as SQLite's step 19. */
+    "CREATE TABLE notice_settings (tenant text NOT NULL, enabled integer NOT NULL,"
+    "  thresholds text NOT NULL, recipients text NOT NULL, updated bigint NOT NULL,"
+    "  PRIMARY KEY (tenant));"
+    "CREATE TABLE notices (tenant text NOT NULL, serial text NOT NULL,"
+    "  threshold bigint NOT NULL, kind text NOT NULL, state text NOT NULL,"
+    "  attempts bigint NOT NULL, next_try bigint NOT NULL, created bigint NOT NULL,"
+    "  sent_at bigint NOT NULL, PRIMARY KEY (tenant, serial, threshold));"
+    "CREATE INDEX notices_retry ON notices (tenant, state, next_try);"
+    "CREATE INDEX certs_renewed_from ON certs (tenant, renewed_from);" WALL(
+        "notice_settings", "tenant") WALL("notices", "tenant"),
 };
 
 const int pg_migration_count = (int)ARRAY_LEN(pg_migrations);

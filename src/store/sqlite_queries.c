@@ -126,6 +126,8 @@ static const char *const queries[Q_COUNT] = {
     [Q_CMP_NONCE_USE] = "INSERT INTO cmp_nonces (tenant, nonce, expires) VALUES (?1, ?2, ?3)",
     [Q_RENEWAL_WINDOW_PUT] =
         "INSERT OR REPLACE INTO renewal_windows ({renewal_window}) VALUES ({?renewal_window})",
+    [Q_NOTICE_SETTINGS_PUT] =
+        "INSERT OR REPLACE INTO notice_settings ({notice_settings}) VALUES ({?notice_settings})",
 };
 
 static const char *const cert_filters[CERT_FILTERS] = {

@@ -278,6 +278,21 @@ const char *const sqlite_migrations[] = {
      "CREATE TABLE cmp_nonces (tenant TEXT NOT NULL, nonce TEXT NOT NULL,"
      "  expires INTEGER NOT NULL, PRIMARY KEY (tenant, nonce));"
      "CREATE INDEX cmp_nonces_expires ON cmp_nonces (tenant, expires);"),
+    /*
+     * 19: expiry notices (issue 21): a tenant's notice settings (thresholds in
+     * days, extra recipients, on/off) and one row per notice decided (unique
+     * per tenant, serial, threshold: two nodes never both send), with its
+     * delivery state for retries
+     */
+    ("CREATE TABLE notice_settings (tenant TEXT NOT NULL, enabled INTEGER NOT NULL,"
+     "  thresholds TEXT NOT NULL, recipients TEXT NOT NULL, updated INTEGER NOT NULL,"
+     "  PRIMARY KEY (tenant));"
+     "CREATE TABLE notices (tenant TEXT NOT NULL, serial TEXT NOT NULL,"
+     "  threshold INTEGER NOT NULL, kind TEXT NOT NULL, state TEXT NOT NULL,"
+     "  attempts INTEGER NOT NULL, next_try INTEGER NOT NULL, created INTEGER NOT NULL,"
+     "  sent_at INTEGER NOT NULL, PRIMARY KEY (tenant, serial, threshold));"
+     "CREATE INDEX notices_retry ON notices (tenant, state, next_try);"
+     "CREATE INDEX certs_renewed_from ON certs (tenant, renewed_from);"),
 };
 
 const int sqlite_migration_count = (int)ARRAY_LEN(sqlite_migrations);

@@ -956,3 +956,52 @@ int store_renewal_window_get(struct store_tx *tx, const char *tenant, const char
 {
     return tx->ops->renewal_window_get(tx, tenant, serial, out, e);
 }
+
+int store_notice_settings_get(struct store_tx *tx, const char *tenant,
+                              struct notice_settings_rec **out, struct err *e)
+{
+    return tx->ops->notice_settings_get(tx, tenant, out, e);
+}
+
+int store_notice_settings_put(struct store_tx *tx, const char *tenant,
+                              const struct notice_settings_rec *r, struct err *e)
+{
+    return tx->ops->notice_settings_put(tx, tenant, r, e);
+}
+
+int store_notice_due(struct store_tx *tx, const char *tenant, int64_t now, const int *days, int n,
+                     int limit, struct cert_rec ***out, size_t *count, struct err *e)
+{
+    return tx->ops->notice_due(tx, tenant, now, days, n, limit, out, count, e);
+}
+
+int store_notice_claim(struct store_tx *tx, const char *tenant, const char *serial,
+                       int64_t threshold, const char *kind, const char *state, int64_t now,
+                       struct err *e)
+{
+    return tx->ops->notice_claim(tx, tenant, serial, threshold, kind, state, now, e);
+}
+
+int store_notice_mark(struct store_tx *tx, const char *tenant, const struct notice_rec *r,
+                      struct err *e)
+{
+    return tx->ops->notice_mark(tx, tenant, r, e);
+}
+
+int store_notice_list(struct store_tx *tx, const char *tenant, const char *state, int limit,
+                      int offset, struct notice_rec ***out, size_t *n, struct err *e)
+{
+    return tx->ops->notice_list(tx, tenant, state, limit, offset, out, n, e);
+}
+
+int store_notice_pending(struct store_tx *tx, const char *tenant, int64_t now, int limit,
+                         struct notice_rec ***out, size_t *n, struct err *e)
+{
+    return tx->ops->notice_pending(tx, tenant, now, limit, out, n, e);
+}
+
+int store_notice_ca_due(struct store_tx *tx, const char *tenant, int64_t now, const int *days,
+                        int n, int limit, struct ca_rec ***out, size_t *count, struct err *e)
+{
+    return tx->ops->notice_ca_due(tx, tenant, now, days, n, limit, out, count, e);
+}

@@ -1223,4 +1223,73 @@ int store_renewal_window_put(struct store_tx *tx, const char *tenant,
 int store_renewal_window_get(struct store_tx *tx, const char *tenant, const char *serial,
                              struct renewal_window_rec **out, struct err *e);
 
+/* ---- expiry notices (issue 21) ------------------------------------------------ */
+
+/* At most this many thresholds per tenant. */
+#define NOTICE_THRESHOLDS_MAX 8
+
+/* A tenant's notice settings; none: on, the default thresholds, no extra recipients. */
+struct notice_settings_rec {
+    char *tenant;
+    int enabled;
+    char *thresholds; /* JSON array of days, e.g. [30,14,7,1] */
+    char *recipients; /* JSON array of e-mail addresses */
+    int64_t updated;
+};
+void notice_settings_rec_free(struct notice_settings_rec *r);
+/* -1/ERR_NOT_FOUND if the tenant has none. */
+int store_notice_settings_get(struct store_tx *tx, const char *tenant,
+                              struct notice_settings_rec **out, struct err *e);
+/* Sets (replaces) the tenant's settings. */
+int store_notice_settings_put(struct store_tx *tx, const char *tenant,
+                              const struct notice_settings_rec *r, struct err *e);
+/*
+ * The one query of the notice scheduler: the tenant's certificates that are
+ * good, not yet expired at now, not renewed (no certificate renewed_from
+ * them) and inside a threshold for which no notice was decided yet; not the
+ * delegated OCSP responder certificates vouchd renews itself, nor a CA's own
+ * certificate (store_notice_ca_due).  days:
+ * n (1..NOTICE_THRESHOLDS_MAX) thresholds in days, ascending; a certificate's
+ * threshold is the nearest one it has crossed.  Records without der, soonest
+ * expiry first, at most limit; the caller frees them.
+ */
+int store_notice_due(struct store_tx *tx, const char *tenant, int64_t now, const int *days, int n,
+                     int limit, struct cert_rec ***out, size_t *count, struct err *e);
+/*
+ * Records the decision to send the notice of (serial, threshold) with its
+ * state ("sent", "pending": to be mailed); -1/ERR_CONFLICT if a notice of
+ * that pair was decided already (by this node or another).
+ */
+int store_notice_claim(struct store_tx *tx, const char *tenant, const char *serial,
+                       int64_t threshold, const char *kind, const char *state, int64_t now,
+                       struct err *e);
+/* A notice decided; kind "cert" (serial: the certificate's) or "ca" (serial: "ca:<name>"). */
+struct notice_rec {
+    char *tenant;
+    char *serial;
+    int64_t threshold; /* days */
+    char *kind;
+    char *state;      /* "pending" (to be mailed), "sent", "failed" (given up) */
+    int64_t attempts; /* mail deliveries tried */
+    int64_t next_try; /* when a pending notice is mailed (again) */
+    int64_t created, sent_at;
+};
+void notice_rec_free(struct notice_rec *r);
+void notice_rec_list_free(struct notice_rec **list, size_t n);
+/* Sets the delivery state of a notice after a try (attempts counts up). */
+int store_notice_mark(struct store_tx *tx, const char *tenant, const struct notice_rec *r,
+                      struct err *e);
+/* The tenant's notices (of one state, or all with NULL), newest first, a page. */
+int store_notice_list(struct store_tx *tx, const char *tenant, const char *state, int limit,
+                      int offset, struct notice_rec ***out, size_t *n, struct err *e);
+/* The tenant's pending notices whose next_try is at or before now, oldest first. */
+int store_notice_pending(struct store_tx *tx, const char *tenant, int64_t now, int limit,
+                         struct notice_rec ***out, size_t *n, struct err *e);
+/*
+ * As store_notice_due for the tenant's own active CAs (their certificate's
+ * notAfter; a notice's serial is "ca:<name>").
+ */
+int store_notice_ca_due(struct store_tx *tx, const char *tenant, int64_t now, const int *days,
+                        int n, int limit, struct ca_rec ***out, size_t *count, struct err *e);
+
 #endif

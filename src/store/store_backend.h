@@ -321,6 +321,23 @@ struct store_ops {
                               const struct renewal_window_rec *r, struct err *e);
     int (*renewal_window_get)(struct store_tx *tx, const char *tenant, const char *serial,
                               struct renewal_window_rec **out, struct err *e);
+    int (*notice_settings_get)(struct store_tx *tx, const char *tenant,
+                               struct notice_settings_rec **out, struct err *e);
+    int (*notice_settings_put)(struct store_tx *tx, const char *tenant,
+                               const struct notice_settings_rec *r, struct err *e);
+    int (*notice_due)(struct store_tx *tx, const char *tenant, int64_t now, const int *days, int n,
+                      int limit, struct cert_rec ***out, size_t *count, struct err *e);
+    int (*notice_claim)(struct store_tx *tx, const char *tenant, const char *serial,
+                        int64_t threshold, const char *kind, const char *state, int64_t now,
+                        struct err *e);
+    int (*notice_mark)(struct store_tx *tx, const char *tenant, const struct notice_rec *r,
+                       struct err *e);
+    int (*notice_list)(struct store_tx *tx, const char *tenant, const char *state, int limit,
+                       int offset, struct notice_rec ***out, size_t *n, struct err *e);
+    int (*notice_pending)(struct store_tx *tx, const char *tenant, int64_t now, int limit,
+                          struct notice_rec ***out, size_t *n, struct err *e);
+    int (*notice_ca_due)(struct store_tx *tx, const char *tenant, int64_t now, const int *days,
+                         int n, int limit, struct ca_rec ***out, size_t *count, struct err *e);
 };
 
 /* Every backend's store and tx structs begin with their ops pointer. */

@@ -1379,7 +1379,15 @@ static int webhook_event_update(struct store_tx *tx, const char *tenant,
     .cmp_transaction_update = data_cmp_transaction_update, \
     .cmp_transaction_expired = data_cmp_transaction_expired, \
     .cmp_nonce_use = data_cmp_nonce_use, \
-    .cmp_prune = data_cmp_prune
+    .cmp_prune = data_cmp_prune, \
+    .notice_settings_get = data_notice_settings_get, \
+    .notice_settings_put = data_notice_settings_put, \
+    .notice_due = data_notice_due, \
+    .notice_claim = data_notice_claim, \
+    .notice_mark = data_notice_mark, \
+    .notice_pending = data_notice_pending, \
+    .notice_list = data_notice_list, \
+    .notice_ca_due = data_notice_ca_due
 /* clang-format on */
 
 const struct store_ops store_sqlite_ops = {

@@ -113,6 +113,24 @@ int data_enroll_credential_update(struct store_tx *tx, const char *tenant,
 int data_enroll_credential_list(struct store_tx *tx, const char *tenant, const char *endpoint,
                                 struct enroll_credential_rec ***out, size_t *n, struct err *e);
 
+/* store_data_notice.c */
+int data_notice_settings_get(struct store_tx *tx, const char *tenant,
+                             struct notice_settings_rec **out, struct err *e);
+int data_notice_settings_put(struct store_tx *tx, const char *tenant,
+                             const struct notice_settings_rec *r, struct err *e);
+int data_notice_due(struct store_tx *tx, const char *tenant, int64_t now, const int *days, int n,
+                    int limit, struct cert_rec ***out, size_t *count, struct err *e);
+int data_notice_claim(struct store_tx *tx, const char *tenant, const char *serial,
+                      int64_t threshold, const char *kind, const char *state, int64_t now,
+                      struct err *e);
+int data_notice_ca_due(struct store_tx *tx, const char *tenant, int64_t now, const int *days, int n,
+                       int limit, struct ca_rec ***out, size_t *count, struct err *e);
+int data_notice_mark(struct store_tx *tx, const char *tenant, const struct notice_rec *r,
+                     struct err *e);
+int data_notice_list(struct store_tx *tx, const char *tenant, const char *state, int limit,
+                     int offset, struct notice_rec ***out, size_t *n, struct err *e);
+int data_notice_pending(struct store_tx *tx, const char *tenant, int64_t now, int limit,
+                        struct notice_rec ***out, size_t *n, struct err *e);
 /* store_data_cmp.c */
 int data_cmp_prune(struct store_tx *tx, const char *tenant, int64_t now, int64_t before, int64_t *n,
                    struct err *e);

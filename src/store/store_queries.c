@@ -308,6 +308,54 @@ const char *const store_queries[Q_COUNT] = {
                        " AND status NOT IN ('waiting', 'pending')",
     [Q_CMP_TX_EXPIRED] = "SELECT {cmp_transaction} FROM cmp_transactions WHERE tenant = ?1"
                          " AND status = 'waiting' AND expires < ?2 ORDER BY expires LIMIT ?3",
+
+    /* expiry notices */
+    [Q_NOTICE_SETTINGS_GET] = "SELECT {notice_settings} FROM notice_settings WHERE tenant = ?1",
+    /*
+     * ?3..?10: the thresholds in seconds, ascending, the last repeated; the
+     * CASE is the nearest threshold crossed (in days), the one a notice is for;
+     * a notice for it or a nearer one (thresholds changed since) means done.
+     * Not the certificates vouchd renews itself (delegated OCSP responders:
+     * profile ocsp-signing, no requester), nor a CA's own certificate (its CA
+     * has notices of its own, Q_NOTICE_CA_DUE).
+     */
+    [Q_NOTICE_DUE] =
+        "SELECT c.tenant, c.serial, c.ca, c.profile, c.profile_version, c.entity_id, "
+        "c.subject, c.sans, c.status, c.not_before, c.not_after, c.revoked_at, "
+        "c.reason, c.invalidity_date, c.renewed_from, NULL, c.created, c.status_changed, "
+        "c.crl_shard, c.counted, c.requester FROM certs c "
+        "WHERE c.tenant = ?1 AND c.status = 'good' AND c.not_after > ?2 "
+        "AND c.not_after - ?2 <= ?10 "
+        "AND NOT (c.profile = 'ocsp-signing' AND c.requester IS NULL) "
+        "AND NOT EXISTS (SELECT 1 FROM certs r WHERE r.tenant = c.tenant "
+        "AND r.renewed_from = c.serial) "
+        "AND NOT EXISTS (SELECT 1 FROM cas a WHERE a.tenant = c.tenant AND a.cert = c.der) "
+        "AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.tenant = c.tenant "
+        "AND n.serial = c.serial AND n.threshold * 86400 <= CASE "
+        "WHEN c.not_after - ?2 <= ?3 THEN ?3 WHEN c.not_after - ?2 <= ?4 THEN ?4 "
+        "WHEN c.not_after - ?2 <= ?5 THEN ?5 WHEN c.not_after - ?2 <= ?6 THEN ?6 "
+        "WHEN c.not_after - ?2 <= ?7 THEN ?7 WHEN c.not_after - ?2 <= ?8 THEN ?8 "
+        "WHEN c.not_after - ?2 <= ?9 THEN ?9 ELSE ?10 END) "
+        "ORDER BY c.not_after LIMIT ?11",
+    [Q_NOTICE_MARK] = "UPDATE notices SET state = ?4, attempts = ?5, next_try = ?6, sent_at = ?7"
+                      " WHERE tenant = ?1 AND serial = ?2 AND threshold = ?3",
+    [Q_NOTICE_PENDING] = "SELECT {notice} FROM notices WHERE tenant = ?1 AND state = 'pending'"
+                         " AND next_try <= ?2 ORDER BY next_try LIMIT ?3",
+    [Q_NOTICE_LIST] =
+        "SELECT {notice} FROM notices WHERE tenant = ?1 AND state = COALESCE(?2, state)"
+        " ORDER BY created DESC, serial, threshold LIMIT ?3 OFFSET ?4",
+    /* As Q_NOTICE_DUE, for the tenant's active CAs. */
+    [Q_NOTICE_CA_DUE] = "SELECT {ca} FROM cas c WHERE c.tenant = ?1 AND c.status = 'active' "
+                        "AND c.not_after > ?2 AND c.not_after - ?2 <= ?10 "
+                        "AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.tenant = c.tenant "
+                        "AND n.serial = 'ca:' || c.name AND n.threshold * 86400 <= CASE "
+                        "WHEN c.not_after - ?2 <= ?3 THEN ?3 WHEN c.not_after - ?2 <= ?4 THEN ?4 "
+                        "WHEN c.not_after - ?2 <= ?5 THEN ?5 WHEN c.not_after - ?2 <= ?6 THEN ?6 "
+                        "WHEN c.not_after - ?2 <= ?7 THEN ?7 WHEN c.not_after - ?2 <= ?8 THEN ?8 "
+                        "WHEN c.not_after - ?2 <= ?9 THEN ?9 ELSE ?10 END) "
+                        "ORDER BY c.not_after LIMIT ?11",
+    [Q_NOTICE_CLAIM] = "INSERT INTO notices (tenant, serial, threshold, kind, state, attempts,"
+                       " next_try, created, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6, ?7)",
 };
 
 const struct db_search store_searches[SEARCH_COUNT] = {

@@ -250,6 +250,21 @@ void acme_authz_rec_list_free(struct acme_authz_rec **list, size_t n)
     row_list_free(&row_acme_authz, (void **)list, n);
 }
 
+void notice_settings_rec_free(struct notice_settings_rec *r)
+{
+    row_free(&row_notice_settings, r);
+}
+
+void notice_rec_free(struct notice_rec *r)
+{
+    row_free(&row_notice, r);
+}
+
+void notice_rec_list_free(struct notice_rec **list, size_t n)
+{
+    row_list_free(&row_notice, (void **)list, n);
+}
+
 void renewal_window_rec_free(struct renewal_window_rec *r)
 {
     row_free(&row_renewal_window, r);

@@ -550,6 +550,22 @@ static const struct field renewal_window_fields[] = {
 const struct row_type row_renewal_window =
     ROW("renewal_window", struct renewal_window_rec, renewal_window_fields);
 
+#define REC struct notice_settings_rec
+static const struct field notice_settings_fields[] = {
+    TEXT(tenant), INT(enabled), TEXT(thresholds), TEXT(recipients), INT64(updated),
+};
+#undef REC
+const struct row_type row_notice_settings =
+    ROW("notice_settings", struct notice_settings_rec, notice_settings_fields);
+
+#define REC struct notice_rec
+static const struct field notice_fields[] = {
+    TEXT(tenant),   TEXT(serial),     INT64(threshold), TEXT(kind),     TEXT(state),
+    INT64(attempts), INT64(next_try), INT64(created),   INT64(sent_at),
+};
+#undef REC
+const struct row_type row_notice = ROW("notice", struct notice_rec, notice_fields);
+
 #define REC struct enroll_endpoint_rec
 static const struct field enroll_endpoint_fields[] = {
     TEXT(tenant),
@@ -621,6 +637,8 @@ static const struct row_type *const row_types[] = {
     &row_cmp_endpoint,
     &row_cmp_secret,
     &row_cmp_transaction,
+    &row_notice_settings,
+    &row_notice,
 };
 
 const struct row_type *row_type_find(const char *name, size_t len)

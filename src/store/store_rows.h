@@ -48,7 +48,7 @@ extern const struct row_type row_tenant, row_ca, row_profile, row_entity, row_ce
     row_request, row_webhook, row_webhook_event, row_idempotency, row_offline_import,
     row_acme_endpoint, row_acme_eab, row_acme_account, row_acme_order, row_acme_authz,
     row_renewal_window, row_enroll_endpoint, row_enroll_credential, row_cmp_endpoint,
-    row_cmp_secret, row_cmp_transaction;
+    row_cmp_secret, row_cmp_transaction, row_notice_settings, row_notice;
 
 /* The record type called name (len bytes, not terminated); NULL if there is none. */
 const struct row_type *row_type_find(const char *name, size_t len);

@@ -78,6 +78,7 @@ struct svc *svc_new(struct store *store, struct signer *signer, const struct svc
     s->tenant_retention_days = cfg->tenant_retention_days >= 0 ? cfg->tenant_retention_days : 30;
     s->tenant_export_dir = xstrdup(cfg->tenant_export_dir ? cfg->tenant_export_dir : "exports");
     s->webhooks_enabled = cfg->webhooks_enabled;
+    svc_notice_mail_set(s, cfg);
     return s;
 }
 
@@ -95,6 +96,7 @@ void svc_free(struct svc *s)
     free(s->ocsp_signer);
     free(s->ocsp_responder_key_type);
     free(s->node);
+    svc_notice_mail_set(s, NULL);
     for (k = s->keys; k != NULL; k = next) {
         next = k->next;
         EVP_PKEY_free(k->key);

@@ -44,6 +44,9 @@ struct svc_config {
     int webhooks_enabled;          /* tenants may set webhooks (vouchd connects to their URLs) */
     int tsa_clock_check;           /* SVC_CLOCK_*: refuse tokens while the clock is unsynced */
     const char *node; /* this node's name on leases, stable across restarts ("<host>:<pid>") */
+    /* Expiry notices by e-mail (svc_notice.c); smtp_url NULL: none are mailed. */
+    const char *smtp_url, *smtp_from, *smtp_user, *smtp_password, *smtp_ca_file;
+    int smtp_starttls;
 };
 
 /* How the TSA checks the system clock before each token. */
@@ -506,6 +509,35 @@ int svc_cert_total(struct svc *s, const struct actor *a, const char *tenant,
  * "certificate.expired" webhook event.  The number, or -1.
  */
 int svc_cert_expiry_tick(struct svc *s, struct err *e);
+/*
+ * The expiry notice scheduler (svc_notice.c): for every active tenant whose
+ * notices are on, decides the notices due (certificates and CAs that crossed
+ * a threshold), each with its audit event and webhook event in the
+ * transaction that records it, then mails the pending ones.  The number of
+ * notices decided, or -1 with e set.
+ */
+int svc_notice_tick(struct svc *s, struct err *e);
+/*
+ * A tenant's expiry notice settings as {"enabled", "thresholds" (days, the
+ * farthest first), "recipients", "updated"}: the defaults (on; 30, 14, 7, 1;
+ * none) when it has set none.  *out: the caller's reference.
+ */
+int svc_notice_settings_get(struct svc *s, const char *tenant, json_t **out, struct err *e);
+/*
+ * A page of the tenant's notices, newest first, of one state ("pending",
+ * "sent", "failed", "unaddressed"; NULL: all); the caller frees them
+ * (notice_rec_list_free).  ERR_INVALID for another state.
+ */
+int svc_notice_list(struct svc *s, const char *tenant, const char *state, int limit, int offset,
+                    struct notice_rec ***out, size_t *n, struct err *e);
+/*
+ * Replaces a tenant's notice settings with body's {"enabled" (true),
+ * "thresholds" (1..8 distinct days, 1..3650: the defaults), "recipients" (at
+ * most 16 addresses: none)}, audited as notice.settings; *out as
+ * svc_notice_settings_get.  ERR_INVALID naming the member at fault.
+ */
+int svc_notice_settings_put(struct svc *s, const struct actor *a, const char *tenant,
+                            const json_t *body, json_t **out, struct err *e);
 /* PEM of the issuing CA certificate followed by the CAs above it (caller frees). */
 char *svc_chain_pem(struct svc *s, const char *tenant, const char *ca, struct err *e);
 

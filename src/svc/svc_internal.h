@@ -7,6 +7,7 @@
 #include "core/profile.h"
 #include "core/tsa.h"
 #include "svc/svc.h"
+#include "lib/mail.h"
 #include "svc/writer.h"
 
 struct key_cache_entry {
@@ -112,7 +113,16 @@ struct svc {
     struct acme_endpoint_entry *acme_endpoints; /* guarded by lock */
     struct svc_refusals *refusals; /* unproven refusals being counted (svc_refusals.c) */
     json_t *signing_problems;      /* units that cannot sign (svc_health.c), or NULL */
+    struct mail_server mail;       /* expiry notices' SMTP server; mail.url NULL: none */
 };
+
+/* Copies the SMTP settings of cfg into s->mail (svc_notice.c); frees them with NULL. */
+void svc_notice_mail_set(struct svc *s, const struct svc_config *cfg);
+/*
+ * Notice thresholds from a JSON array of 1..NOTICE_THRESHOLDS_MAX distinct
+ * numbers of days (1..3650) into days[], ascending, and their count into *n.
+ */
+int svc_notice_thresholds_parse(const json_t *arr, int *days, int *n, struct err *e);
 
 struct svc_refusals *svc_refusals_new(void);
 void svc_refusals_free(struct svc_refusals *r);

@@ -12,11 +12,15 @@
 #include <string.h>
 
 static const char *const tenant_admin[] = {
-    "profile.read",  "profile.write",   "workflow.read",   "workflow.write", "webhook.read",
-    "webhook.write", "principal.read",  "principal.write", "token.read",     "token.write",
-    "request.read",  "request.approve", "audit.write",     "ca.read",        "cert.read",
-    "entity.read",   "tsa.read",        "acme.read",       "acme.write",     "report.read",
-    "enroll.read",   "enroll.write",    "cmp.read",        "cmp.write",      NULL,
+    "profile.read",   "profile.write",   "workflow.read",
+    "workflow.write", "webhook.read",    "webhook.write",
+    "principal.read", "principal.write", "token.read",
+    "token.write",    "request.read",    "request.approve",
+    "audit.write",    "ca.read",         "cert.read",
+    "entity.read",    "tsa.read",        "acme.read",
+    "acme.write",     "report.read",     "enroll.read",
+    "enroll.write",   "cmp.read",        "cmp.write",
+    "notice.read",    "notice.write",    NULL,
 };
 static const char *const ca_operator[] = {
     "ca.read",      "ca.write",  "crl.write",   "tsa.read", "tsa.write",
@@ -30,7 +34,7 @@ static const char *const requester[] = {"cert.issue", "cert.read:own", "request.
 static const char *const auditor[] = {
     "ca.read",        "cert.read",    "profile.read",  "entity.read",  "tsa.read",   "token.read",
     "principal.read", "request.read", "workflow.read", "webhook.read", "audit.read", "acme.read",
-    "report.read",    "enroll.read",  "cmp.read",      NULL,
+    "report.read",    "enroll.read",  "cmp.read",      "notice.read",  NULL,
 };
 static const char *const system_admin[] = {"system", NULL};
 static const char *const no_permissions[] = {NULL};

@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "lib/log.h"
+#include "lib/mail.h"
 #include "lib/metrics.h"
 #include "lib/util.h"
 
@@ -245,6 +246,39 @@ static void a_process_that_became_a_user_cannot_become_root_again(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+static void mail_addresses_that_could_bend_a_header_are_refused(void **state)
+{
+    static const char *const good[] = {"a@example.org", "first.last+tag@sub.example.com",
+                                       "x_y-z@127.0.0.1.example"};
+    static const char *const bad[] = {"",
+                                      "no-at",
+                                      "@example.org",
+                                      "a@",
+                                      "a@b@c",
+                                      "a b@example.org",
+                                      "a@example.org\r\nBcc: x@y",
+                                      "<a@example.org>",
+                                      "a,b@example.org",
+                                      "a;b@example.org",
+                                      "\"a\"@example.org",
+                                      "a@[127.0.0.1]",
+                                      "a\x7f@example.org",
+                                      "\xc3\xa9@example.org"};
+    char longest[300];
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        assert_true(mail_address_valid(good[i]));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(mail_address_valid(bad[i]));
+    assert_false(mail_address_valid(NULL));
+    memset(longest, 'a', sizeof(longest));
+    memcpy(longest + 250, "@b.cd", 6); /* 255 characters */
+    assert_false(mail_address_valid(longest));
+    memcpy(longest + 249, "@b.cd", 6); /* 254 */
+    assert_true(mail_address_valid(longest));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +287,7 @@ int main(void)
         cmocka_unit_test(a_line_about_a_request_names_its_id_and_tenant),
         cmocka_unit_test(a_json_line_is_one_object_with_time_level_request_tenant_message),
         cmocka_unit_test(metrics_are_counted_and_written_as_prometheus_text),
+        cmocka_unit_test(mail_addresses_that_could_bend_a_header_are_refused),
         cmocka_unit_test(a_family_holds_a_bounded_number_of_series),
         cmocka_unit_test(a_signer_away_makes_an_openssl_failure_unavailable),
         cmocka_unit_test(a_protected_process_is_not_dumpable_dumps_no_core_and_gains_no_privileges),

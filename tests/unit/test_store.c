@@ -796,6 +796,101 @@ static void certificate_round_trips_and_status_changes(void **state)
     store_close(s);
 }
 
+/* The serials of store_notice_due for tenant at now, space-separated, into out. */
+static void notices_due(struct store *s, const char *tenant, int64_t now, char *out, size_t len)
+{
+    static const int days[] = {1, 7, 30};
+    struct store_tx *tx = begin_read(s);
+    struct cert_rec **list = NULL;
+    size_t n = 0;
+    struct err e;
+
+    if (store_notice_due(tx, tenant, now, days, 3, 100, &list, &n, &e) != 0)
+        fail_msg("store_notice_due: %s", e.msg);
+    store_rollback(tx);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? " " : "", list[i]->serial);
+    cert_rec_list_free(list, n);
+}
+
+static void notices_are_due_once_per_nearest_threshold_and_stop_at_renewal(void **state)
+{
+    const int64_t now = 1000000, day = 86400;
+    struct store *s = open_store();
+    struct cert_rec soon = cert_of("a1", "issuing", now + 3 * day);
+    struct cert_rec far = cert_of("a2", "issuing", now + 40 * day);
+    struct cert_rec revoked = cert_of("a3", "issuing", now + 2 * day);
+    struct cert_rec old = cert_of("a4", "issuing", now + 2 * day);
+    struct cert_rec renewal = cert_of("a5", "issuing", now + 300 * day);
+    struct cert_rec other = cert_of("a1", "issuing", now + 3 * day);
+    struct notice_rec **pending = NULL;
+    struct store_tx *tx;
+    char due[256];
+    size_t n = 0;
+    struct err e;
+    (void)state;
+
+    revoked.status = "revoked";
+    renewal.renewed_from = "a4";
+    assert_int_equal(cert_put_rec(s, "a", &soon, &e), 0);
+    assert_int_equal(cert_put_rec(s, "a", &far, &e), 0);
+    assert_int_equal(cert_put_rec(s, "a", &revoked, &e), 0);
+    assert_int_equal(cert_put_rec(s, "a", &old, &e), 0);
+    assert_int_equal(cert_put_rec(s, "a", &renewal, &e), 0);
+    assert_int_equal(cert_put_rec(s, "b", &other, &e), 0);
+    notices_due(s, "a", now, due, sizeof(due));
+    assert_string_equal(due, "a1"); /* not far, revoked, renewed, nor the renewal */
+
+    /* Decided once for its nearest threshold (7 days): then no longer due. */
+    tx = begin(s);
+    assert_int_equal(store_notice_claim(tx, "a", "a1", 7, "cert", "pending", now, &e), 0);
+    assert_int_equal(store_notice_claim(tx, "a", "a1", 7, "cert", "pending", now, &e), -1);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    commit(tx);
+    notices_due(s, "a", now + day, due, sizeof(due));
+    assert_string_equal(due, "");
+    { /* thresholds changed to a farther one: no notice backwards */
+        static const int ten[] = {10};
+        struct cert_rec **list = NULL;
+        tx = begin_read(s);
+        assert_int_equal(store_notice_due(tx, "a", now, ten, 1, 10, &list, &n, &e), 0);
+        store_rollback(tx);
+        assert_int_equal(n, 0);
+        free(list);
+    }
+    notices_due(s, "b", now, due, sizeof(due)); /* the other tenant's own */
+    assert_string_equal(due, "a1");
+    /* Under a day left: due again, for 1 day; expired: never. */
+    notices_due(s, "a", now + 3 * day - 3600, due, sizeof(due));
+    assert_string_equal(due, "a1");
+    notices_due(s, "a", now + 3 * day, due, sizeof(due));
+    assert_string_equal(due, "");
+
+    /* Pending until marked. */
+    tx = begin_read(s);
+    assert_int_equal(store_notice_pending(tx, "a", now, 10, &pending, &n, &e), 0);
+    store_rollback(tx);
+    assert_int_equal(n, 1);
+    assert_string_equal(pending[0]->serial, "a1");
+    assert_int_equal(pending[0]->threshold, 7);
+    assert_string_equal(pending[0]->state, "pending");
+    free(pending[0]->state);
+    pending[0]->state = strdup("sent");
+    pending[0]->attempts = 1;
+    pending[0]->sent_at = now;
+    tx = begin(s);
+    assert_int_equal(store_notice_mark(tx, "a", pending[0], &e), 0);
+    commit(tx);
+    notice_rec_list_free(pending, n);
+    tx = begin_read(s);
+    assert_int_equal(store_notice_pending(tx, "a", now, 10, &pending, &n, &e), 0);
+    store_rollback(tx);
+    assert_int_equal(n, 0);
+    free(pending);
+    store_close(s);
+}
+
 static void duplicate_serial_is_a_conflict_and_writes_nothing(void **state)
 {
     struct store *s = open_store();
@@ -3827,6 +3922,7 @@ int main(void)
         T(tsa_units_round_trip_per_tenant),
         T(tsa_tokens_are_unique_per_unit_and_searchable),
         T(duplicate_serial_is_a_conflict_and_writes_nothing),
+        T(notices_are_due_once_per_nearest_threshold_and_stop_at_renewal),
         T(other_constraint_failures_are_internal_errors),
         T(search_by_each_field_and_expiry_window),
         T(search_limit_defaults_to_100_and_stops_at_1000),

@@ -54,7 +54,7 @@ unit_mod   = $(word 2,$(subst _, ,$(notdir $(1))))
 libs_of    = $(foreach m,$(1),$($(m)_LIB))
 
 .DELETE_ON_ERROR:
-.PHONY: all bins man completion install deb package-test FORCE deps-run unit unit-bins fuzz-bins unit-pg test check run deps asan p11-failover-loop fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench bench-acme check-first check-suites $(CHECK_FIRST) $(CHECK_SUITES) bench-est
+.PHONY: all bins man completion install deb package-test fuzz-long FORCE deps-run unit unit-bins fuzz-bins unit-pg test check run deps asan p11-failover-loop fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench bench-acme check-first check-suites $(CHECK_FIRST) $(CHECK_SUITES) bench-est
 all: bins
 bins: $(BUILD)/vouchd $(BUILD)/vouch
 
@@ -294,6 +294,25 @@ fuzz-smoke: $(FUZZ_BIN)
 	    echo "== $$f"; if ! $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 build-fuzz/corpus-$$n \
 	    fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1; then tail -60 build-fuzz/$$n.log; exit 1; fi; \
 	    tail -1 build-fuzz/$$n.log; done
+
+# The long campaign (issue 22): every target FUZZ_LONG_RUNS executions (10 million by default)
+# under ASan and UBSan (libFuzzer's build has both), FUZZ_JOBS targets at a time, each from its
+# kept corpus; what grew is merged back into fuzz/corpus/<target> (libFuzzer's -merge keeps
+# only inputs that add coverage), and each target's executions, coverage and time are
+# appended to build-fuzz/fuzz-long.txt for docs/fuzzing.md.  Hours on 2 cores: not part of check.
+FUZZ_LONG_RUNS ?= 10000000
+FUZZ_JOBS ?= 2
+fuzz-long: $(FUZZ_BIN)
+	@rm -f build-fuzz/fuzz-long.txt; printf '%s\n' $(FUZZ_BIN) | xargs -P $(FUZZ_JOBS) -I{} sh -c \
+	    'f={}; n=$${f#build-fuzz/fuzz_}; d=build-fuzz/long-$$n; mkdir -p $$d; \
+	    start=$$(date +%s); \
+	    if ! $$f -runs=$(FUZZ_LONG_RUNS) -rss_limit_mb=2048 -print_final_stats=1 $$d fuzz/corpus/$$n \
+	        > build-fuzz/long-$$n.log 2>&1; then tail -80 build-fuzz/long-$$n.log; exit 255; fi; \
+	    $$f -merge=1 fuzz/corpus/$$n $$d > /dev/null 2>&1; \
+	    cov=$$(grep -o "cov: [0-9]*" build-fuzz/long-$$n.log | tail -1); \
+	    execs=$$(sed -n "s/^stat::number_of_executed_units: *//p" build-fuzz/long-$$n.log); \
+	    echo "$$n: $$execs executions, $$cov, $$(( $$(date +%s) - start )) s" \
+	        | tee -a build-fuzz/fuzz-long.txt'
 
 bench: bins $(BUILD)/bench/sign_rate $(BUILD)/bench/acme_load $(BUILD)/bench/est_load $(BUILD)/bench/cmp_load
 	./scripts/install-deps.sh --bench

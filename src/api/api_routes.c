@@ -254,10 +254,24 @@ void api_routes_print(FILE *out)
 {
     int first = 1;
 
+    const char *const tenants[] = {"default", "_system"};
+
     fprintf(out, "{\"routes\": [");
     routes_print(out, routes, ARRAY_LEN(routes), "api", &first);
     routes_print(out, public_routes, ARRAY_LEN(public_routes), "public", &first);
-    fprintf(out, "\n]}\n");
+    /* The role map the permissions are checked against (docs/api.md's table is tested on it). */
+    fprintf(out, "\n], \"roles\": {");
+    first = 1;
+    for (size_t t = 0; t < ARRAY_LEN(tenants); t++)
+        for (const char *const *r = svc_roles(tenants[t]); r != NULL && *r != NULL; r++) {
+            const char *const *p = svc_role_permissions(*r);
+            fprintf(out, "%s\n  \"%s\": [", first ? "" : ",", *r);
+            for (size_t i = 0; p != NULL && p[i] != NULL; i++)
+                fprintf(out, "%s\"%s\"", i ? ", " : "", p[i]);
+            fprintf(out, "]");
+            first = 0;
+        }
+    fprintf(out, "\n}}\n");
 }
 
 const struct http_route *api_public_routes(size_t *n)

@@ -98,3 +98,34 @@ def test_files_the_docs_name_exist():
                                 r"\.(?:c|h|py|sh|cfg))\b", open(doc).read()))
     missing = sorted(n for n in names if not os.path.exists(os.path.join(root, n)))
     assert missing == [], f"the docs name files that do not exist: {missing}"
+
+
+def test_the_roles_table_of_api_md_matches_the_role_map():
+    """docs/api.md's table of roles (one row per role) names only permissions the role has,
+    and every permission a role has beyond reading (writes, approvals, issuance, revocation) —
+    reads may be told in words ("reading CAs, ...")."""
+    from conftest import VOUCHD
+    roles = json.loads(subprocess.run([VOUCHD, "--routes"], capture_output=True, text=True,
+                                      check=True).stdout)["roles"]
+    rows = {}
+    for line in open(os.path.join(DOCS, "api.md")):
+        m = re.match(r"^\| `([a-z-]+)` \| (.*) \|$", line)
+        if m and m.group(1) in roles:
+            assert m.group(1) not in rows, f"docs/api.md has two rows for {m.group(1)}"
+            rows[m.group(1)] = m.group(2)
+    assert set(rows) == set(roles), (set(roles) - set(rows), set(rows) - set(roles))
+    problems = []
+    for role, text in rows.items():
+        granted = {p.split(":")[0] for p in roles[role]}
+        named = set(re.findall(r"`([a-z]+\.(?:\*|[a-z]+))`", text))
+        for n in named:
+            prefix = n[:-1] if n.endswith("*") else None
+            if (prefix and not any(g.startswith(prefix) for g in granted)) or \
+                    (not prefix and n not in granted):
+                problems.append(f"{role}: names {n}, which it is not granted")
+        for g in granted:
+            if g.endswith(".read") or g == "system":
+                continue
+            if g not in named and f"{g.split('.')[0]}.*" not in named:
+                problems.append(f"{role}: is granted {g}, which its row does not name")
+    assert problems == [], problems

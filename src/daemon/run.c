@@ -48,6 +48,8 @@ struct server {
     int webhooks_running;
     pthread_t backups;
     int backups_running;
+    pthread_t notices;
+    int notices_running;
     int webhooks_stop;       /* the webhook thread alone is to stop (reload), under stop_lock */
     const char *config_path; /* read again on SIGHUP */
     pthread_mutex_t stop_lock;
@@ -112,6 +114,34 @@ static void *webhooks_main(void *arg)
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 1;
         if (!s->stopping && !s->webhooks_stop)
+            pthread_cond_timedwait(&s->stop_cond, &s->stop_lock, &until);
+    }
+    pthread_mutex_unlock(&s->stop_lock);
+    return NULL;
+}
+
+/*
+ * Expiry notices every notice_check_seconds, in a thread of their own: mailing waits for
+ * SMTP servers, which must not hold up the CRL scheduler of the main loop.
+ */
+static void *notices_main(void *arg)
+{
+    struct server *s = arg;
+    struct timespec until;
+    struct err e;
+    int made;
+
+    pthread_mutex_lock(&s->stop_lock);
+    while (!s->stopping) {
+        pthread_mutex_unlock(&s->stop_lock);
+        if ((made = svc_notice_tick(s->svc, &e)) < 0)
+            log_warn("expiry notices: %s", e.msg);
+        else if (made > 0)
+            log_info("expiry notices: %d decided", made);
+        pthread_mutex_lock(&s->stop_lock);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += s->cfg.notice_check_seconds;
+        if (!s->stopping)
             pthread_cond_timedwait(&s->stop_cond, &s->stop_lock, &until);
     }
     pthread_mutex_unlock(&s->stop_lock);
@@ -196,6 +226,10 @@ static void server_stop(struct server *s)
     if (s->backups_running) {
         pthread_join(s->backups, NULL);
         s->backups_running = 0;
+    }
+    if (s->notices_running) {
+        pthread_join(s->notices, NULL);
+        s->notices_running = 0;
     }
     forward_stop(s->forwarder);
     s->forwarder = NULL;
@@ -420,6 +454,9 @@ static int server_listen(struct server *s, struct err *e)
     s->presigner_running = 1;
     if (s->cfg.webhooks_enabled && webhooks_start(s, e) != 0)
         return -1;
+    if (pthread_create(&s->notices, NULL, notices_main, s) != 0)
+        return err_set(e, ERR_INTERNAL, "cannot start the expiry notice thread");
+    s->notices_running = 1;
     if (s->cfg.backup_interval_hours > 0) {
         if (pthread_create(&s->backups, NULL, backups_main, s) != 0)
             return err_set(e, ERR_INTERNAL, "cannot start the backup thread");
@@ -745,15 +782,15 @@ static void server_reload(struct server *s)
  * log_floods_flush), signs
  * the audit chain heads every audit_checkpoint_seconds, runs the CRL
  * scheduler (and marks pending requests past their time expired, and
- * announces certificates that expired) every crl_check_seconds, decides and mails expiry
- * notices every notice_check_seconds and purges deleted tenants past
- * their retention every tenant_purge_check_seconds.
+ * announces certificates that expired) every crl_check_seconds and purges deleted tenants
+ * past their retention every tenant_purge_check_seconds (expiry notices have a thread of
+ * their own: notices_main).
  */
 static void server_loop(struct server *s, const sigset_t *stop)
 {
     struct timespec wait = {.tv_sec = 1};
     int64_t next_crl = 0, next_checkpoint = time_now() + s->cfg.audit_checkpoint_seconds;
-    int64_t next_purge = time_now() + s->cfg.tenant_purge_check_seconds, next_notice = 0;
+    int64_t next_purge = time_now() + s->cfg.tenant_purge_check_seconds;
     struct err e;
     int sig, made;
 
@@ -782,13 +819,6 @@ static void server_loop(struct server *s, const sigset_t *stop)
                 log_warn("CRL scheduler: %s", e.msg);
             else if (made > 0)
                 log_info("CRL scheduler: %d CRL(s) published", made);
-        }
-        if (time_now() >= next_notice) {
-            next_notice = time_now() + s->cfg.notice_check_seconds;
-            if ((made = svc_notice_tick(s->svc, &e)) < 0)
-                log_warn("expiry notices: %s", e.msg);
-            else if (made > 0)
-                log_info("expiry notices: %d decided", made);
         }
         if (time_now() >= next_purge) {
             next_purge = time_now() + s->cfg.tenant_purge_check_seconds;

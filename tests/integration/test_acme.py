@@ -570,7 +570,8 @@ def test_certbot_registers_with_external_account_binding(server, responder, tmp_
                directory_url(server, "eab"), "--config-dir", str(tmp_path / "config"),
                "--work-dir", str(tmp_path / "work"), "--logs-dir", str(tmp_path / "logs"),
                "--register-unsafely-without-email", "--eab-kid", "team-certbot",
-               "--eab-hmac-key", cred["hmac_key"], "certonly", "--standalone",
+               # "=": a base64url key may begin with "-", which argparse takes for an option
+               "--eab-hmac-key=" + cred["hmac_key"], "certonly", "--standalone",
                "--http-01-address", "127.0.0.1", "--http-01-port", str(responder.port),
                "-d", "certbot-eab.example", "--cert-name", "eab"]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=180,

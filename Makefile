@@ -67,15 +67,16 @@ $(foreach m,$(MODULES),$(eval $($(m)_LIB): $($(m)_OBJ) ; @mkdir -p $$(dir $$@); 
 # The version: VERSION, and the commit the tree was built from (its short hash; "unknown" outside
 # a git work tree of its own, e.g. an unpacked tarball; a packager may set VOUCH_COMMIT).
 # version.h is rewritten only when one of them changed, so a new commit relinks the programs
-# and an unchanged tree rebuilds nothing.
+# and an unchanged tree rebuilds nothing.  The temporary file is the process's own: suites
+# running side by side each make bins, so two makes may write it at once.
 VOUCH_VERSION := $(shell cat VERSION)
 VOUCH_COMMIT  ?= $(shell [ "$$(git -C $(CURDIR) rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] \
 	&& git -C $(CURDIR) rev-parse --short HEAD 2>/dev/null || echo unknown)
 $(BUILD)/gen/version.h: FORCE
 	@mkdir -p $(dir $@)
-	@printf '#define VOUCH_VERSION "%s"\n#define VOUCH_COMMIT "%s"\n' '$(VOUCH_VERSION)' \
-	    '$(VOUCH_COMMIT)' >$@.tmp
-	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+	@t=$@.tmp.$$$$; printf '#define VOUCH_VERSION "%s"\n#define VOUCH_COMMIT "%s"\n' \
+	    '$(VOUCH_VERSION)' '$(VOUCH_COMMIT)' >$$t; \
+	    if cmp -s $$t $@; then rm -f $$t; else mv -f $$t $@; fi
 FORCE:
 
 $(BUILD)/vouchd: src/cmd/vouchd.c $(BUILD)/gen/version.h $(call libs_of,$(SERVER_MODS))

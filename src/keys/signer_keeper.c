@@ -130,6 +130,7 @@ static void keeper_main(const struct signer_config *cfg, int ctl, int n)
     signal(SIGINT, SIG_IGN); /* vouchd decides when we stop: by closing ctl */
     signal(SIGPIPE, SIG_IGN);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    prctl(PR_SET_NAME, "vouch-keeper"); /* what ps and top show the operator */
     signer_fds_close_others(&ctl, 1);
     if (cfg->run_as && process_identity(cfg->uid, cfg->gid, &e) != 0) {
         log_error("signer keeper: %s", e.msg);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -999,6 +1000,7 @@ void signer_child_main(const struct signer_config *cfg, int *fds, int n)
 
     signal(SIGINT, SIG_IGN); /* the parent decides when we stop: by closing the sockets */
     signal(SIGPIPE, SIG_IGN);
+    prctl(PR_SET_NAME, "vouch-signer"); /* what ps and top show the operator */
     signer_fds_close_others(fds, n);
     if (process_protect(&e) != 0) { /* no other process of the user reads our keys */
         log_error("signer: %s", e.msg);

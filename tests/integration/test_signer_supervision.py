@@ -41,16 +41,53 @@ def children(pid):
     return out
 
 
+def comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def state(pid):
+    """The process's state letter (R, S, T for stopped, Z ...), or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def tree(server):
+    """vouchd's processes as 'pid name state' lines, for a failure's message."""
+    out, todo = [], [server.proc.pid]
+    while todo:
+        pid = todo.pop()
+        out.append(f"{pid} {comm(pid)} {state(pid)}")
+        todo += children(pid)
+    return "; ".join(out)
+
+
 def signer_pid(server):
-    """vouchd's child is the keeper; the keeper's child is the signer."""
+    """vouchd's child is the keeper (vouch-keeper); the keeper's child is the signer
+    (vouch-signer): found by their names, not by the shape of the tree alone."""
     deadline = time.time() + 10
     while time.time() < deadline:
-        for keeper in children(server.proc.pid):
-            signers = children(keeper)
-            if len(signers) == 1:
-                return signers[0]
+        signers = [p for keeper in children(server.proc.pid) if comm(keeper) == "vouch-keeper"
+                   for p in children(keeper) if comm(p) == "vouch-signer"]
+        if len(signers) == 1:
+            return signers[0]
         time.sleep(0.1)
-    raise AssertionError("no signer process found")
+    raise AssertionError("no single signer process found: " + tree(server))
+
+
+def sigstop(pid):
+    """SIGSTOP, and wait until the process is seen stopped."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.time() + 5
+    while state(pid) != "T" and time.time() < deadline:
+        time.sleep(0.02)
+    assert state(pid) == "T", (pid, state(pid))
 
 
 def gone(pid):
@@ -156,7 +193,7 @@ def test_a_killed_signer_is_restarted_and_signing_resumes_by_itself(server):
 def test_a_hung_signer_is_killed_and_replaced(server):
     before = certificates(server)
     hung = signer_pid(server)
-    os.kill(hung, signal.SIGSTOP)
+    sigstop(hung)
     t0 = time.time()
     try:
         csr, _ = make_csr("hung.example", dns=["hung.example"])
@@ -171,7 +208,8 @@ def test_a_hung_signer_is_killed_and_replaced(server):
     finally:
         if not gone(hung):
             os.kill(hung, signal.SIGCONT)
-    assert signer_pid(server) != hung
+    assert signer_pid(server) != hung, (r.status, tree(server),
+                                        system_events(server, "signer.restart"))
     assert gone(hung)  # killed, not left stopped
     stored = certificates(server) - before
     assert r2.json()["serial"] in stored

@@ -31,6 +31,8 @@ struct api {
     struct netaddr *metrics_allow; /* who may read /metrics (metrics_allow) */
     size_t nmetrics_allow;
     const char *est_default; /* "tenant~endpoint" of /.well-known/est/<op>, or NULL */
+    char services[100];      /* what this node runs, for /readyz ("api, ocsp, ...") */
+    char jobs[100];
 };
 
 const struct http_route *api_routes(size_t *n);

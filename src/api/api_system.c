@@ -37,6 +37,10 @@ void api_readyz(void *app, struct http_request *req, struct http_response *resp)
     units = svc_signing_problems(api->svc);
     degraded = json_array_size(units) > 0;
     json_object_set_new(o, "signing_units", units);
+    if (api->services[0] != '\0') { /* what this node runs: the rest is other nodes' */
+        json_object_set_new(o, "services", json_string(api->services));
+        json_object_set_new(o, "jobs", json_string(api->jobs));
+    }
     json_object_set_new(o, "status",
                         json_string(!ok        ? "not ready"
                                     : degraded ? "degraded"

@@ -1,5 +1,6 @@
 /* config.c — the configuration table and its file format (see config.h). */
 #include "daemon/config.h"
+#include "daemon/roles.h"
 
 #include "keys/keystore.h"
 
@@ -49,6 +50,12 @@ static const struct config_item items[] = {
     {"listen_reuse_port", CONF_BOOL, F(listen_reuse_port), 0, 0, "no",
      "bind both listeners with SO_REUSEPORT: another process of the same user holding the port "
      "so (a supervisor keeping it between two runs, a test harness) does not stop the start"},
+    {"services", CONF_STRING, F(services), 0, 0, "all",
+     "services this node runs (comma-separated): api (the REST API, console, ACME, EST, SCEP, "
+     "CMP), ocsp, publish (CRLs and CA certificates), tsa; or all"},
+    {"jobs", CONF_STRING, F(jobs), 0, 0, "all",
+     "scheduled jobs this node may take (comma-separated): crl, ocsp (pre-signing, responder "
+     "renewal), expiry, notices, purge, checkpoint; all or none"},
     {"database", CONF_STRING, F(database), 0, 0, "sqlite:vouch.db", "storage URL"},
     {"database_wait_seconds", CONF_INT, F(database_wait_seconds), 0, 3600, "60",
      "at start, how long to wait for a database that cannot be reached or is not the primary "
@@ -379,6 +386,28 @@ static int tenant_tokens_check(const struct config *c, struct err *e)
     return 0;
 }
 
+/* services and jobs, and what they need of the other settings. */
+static int roles_check(const struct config *c, struct err *e)
+{
+    struct roles r;
+    unsigned keys;
+
+    if (roles_parse(c->services, c->jobs, &r, e) != 0)
+        return -1;
+    keys = roles_key_purposes(&r);
+    if ((r.services & SERVICE_OCSP) && keys != 0 && !(keys & (1u << KEY_PURPOSE_CA)) &&
+        strcmp(c->ocsp_signer, "ca") == 0)
+        return err_set(e, ERR_INVALID,
+                       "ocsp_signer ca: this node's roles use no CA keys; its OCSP answers are "
+                       "signed by delegated responders (ocsp_signer = delegated)");
+    if ((r.services & SERVICE_API) && !(r.services & SERVICE_PUBLISH) && c->public_url == NULL)
+        return err_set(e, ERR_INVALID,
+                       "public_url: required when this node issues without the publish service "
+                       "(the CRL and CA certificate URLs written into certificates must reach the "
+                       "nodes that publish them)");
+    return 0;
+}
+
 int config_check(const struct config *c, struct err *e)
 {
     struct netaddr *proxies = NULL;
@@ -446,7 +475,7 @@ int config_check(const struct config *c, struct err *e)
     if (c->public_url != NULL && strncmp(c->public_url, "http://", 7) != 0)
         return err_set(e, ERR_INVALID,
                        "public_url: must be http:// (CDP/AIA over HTTPS would loop)");
-    return 0;
+    return roles_check(c, e);
 }
 
 int config_paths(const struct config *c, const char **names, const char **values, int max)

@@ -98,6 +98,9 @@ struct config {
     int backup_keep;
     char *backup_recipients; /* age recipients, comma-separated */
     char *backup_database;   /* PostgreSQL: pg_dump's URL (a role reading every row) */
+    /* what this node runs (daemon/roles.h): lists of names, "all" or "none" */
+    char *services;
+    char *jobs;
 };
 
 /* Sets every field to its default. */

@@ -25,6 +25,7 @@
 #include "audit/forward.h"
 #include "daemon/backup.h"
 #include "daemon/config.h"
+#include "daemon/roles.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 
@@ -62,6 +63,8 @@ struct server {
     struct http_server *public_srv, *api_srv, *metrics_srv;
     struct forwarder *forwarder; /* NULL: no SIEM */
     struct acme_server *acme;
+    struct roles roles;                            /* services and jobs (daemon/roles.h) */
+    struct http_route *public_routes, *api_routes; /* the route tables, cut to the services */
 };
 
 #define PRESIGN_BUDGET 2000 /* responses per pre-signer step */
@@ -81,7 +84,7 @@ static void *presigner_main(void *arg)
         pthread_mutex_unlock(&s->stop_lock);
         if (svc_node_tick(s->svc, &e) < 0)
             log_warn("node presence: %s", e.msg);
-        made = svc_ocsp_tick(s->svc, PRESIGN_BUDGET, &e);
+        made = s->roles.jobs & JOB_OCSP ? svc_ocsp_tick(s->svc, PRESIGN_BUDGET, &e) : 0;
         if (made < 0)
             log_warn("OCSP pre-signer: %s", e.msg);
         else if (made > 0)
@@ -238,6 +241,8 @@ static void server_stop(struct server *s)
     http_server_stop(s->api_srv);
     http_server_stop(s->public_srv);
     acme_server_free(s->acme);
+    free(s->public_routes);
+    free(s->api_routes);
     svc_free(s->svc);
     store_close(s->store);
     signer_stop(s->signer);
@@ -314,6 +319,8 @@ static int services_start(struct server *s, int api_port, int public_port, struc
     sc.public_url = url ? url : s->cfg.public_url;
     svc_config_fill(&s->cfg, &sc);
     sc.node = node = config_node_name(&s->cfg, api_port, public_port);
+    sc.skip_tsa_units = !(s->roles.services & SERVICE_TSA);
+    sc.skip_responders = !(s->roles.services & SERVICE_OCSP) && !(s->roles.jobs & JOB_OCSP);
     if (s->cfg.smtp_password_file != NULL &&
         (sc.smtp_password = smtp_password_read(&s->cfg, e)) == NULL) {
         free(url);
@@ -326,6 +333,11 @@ static int services_start(struct server *s, int api_port, int public_port, struc
         free((char *)sc.smtp_password);
     }
     s->api.svc = s->svc;
+    if (!(s->roles.services & SERVICE_API)) { /* no ACME; keys are bound on the CA nodes */
+        free(url);
+        free(node);
+        return 0;
+    }
     { /* keys from before the signer kept purposes get theirs from what uses them */
         struct err be;
         int bound = svc_keys_bind_all(s->svc, &be);
@@ -423,40 +435,49 @@ static int server_listen(struct server *s, struct err *e)
                               .security_headers = 1,
                               .name = "api"};
     const struct http_route *routes;
-    int public_port, api_port;
-    size_t n;
+    int public_port, api_port = 0;
+    size_t n, npub, napi, serving;
 
+    /* Only the routes of the services this node runs; a listener serving none is not opened. */
+    routes = api_public_routes(&n);
+    s->public_routes = roles_routes(&s->roles, routes, n, &npub, &serving);
+    routes = api_routes(&n);
+    s->api_routes = roles_routes(&s->roles, routes, n, &napi, &serving);
+    if (serving == 0)
+        napi = 0;
     listener_config(&s->cfg, &pub);
     listener_config(&s->cfg, &api);
     pub.listen_fd = http_listen(pub.address, pub.port, s->cfg.listen_reuse_port, &public_port, e);
     if (pub.listen_fd < 0)
         return -1;
-    api.listen_fd = http_listen(api.address, api.port, s->cfg.listen_reuse_port, &api_port, e);
-    if (api.listen_fd < 0 || services_start(s, api_port, public_port, e) != 0) {
+    api.listen_fd =
+        napi > 0 ? http_listen(api.address, api.port, s->cfg.listen_reuse_port, &api_port, e) : -1;
+    if ((napi > 0 && api.listen_fd < 0) || services_start(s, api_port, public_port, e) != 0) {
         close(pub.listen_fd);
         if (api.listen_fd >= 0)
             close(api.listen_fd);
         return -1;
     }
-    routes = api_public_routes(&n);
-    s->public_srv =
-        http_server_start(&pub, routes, n, api_authorize, api_free_principal, &s->api, e);
+    s->public_srv = http_server_start(&pub, s->public_routes, npub, api_authorize,
+                                      api_free_principal, &s->api, e);
     if (s->public_srv == NULL) {
-        close(api.listen_fd);
+        if (api.listen_fd >= 0)
+            close(api.listen_fd);
         return -1;
     }
-    routes = api_routes(&n);
-    s->api_srv = http_server_start(&api, routes, n, api_authorize, api_free_principal, &s->api, e);
-    if (s->api_srv == NULL || metrics_listen(s, e) != 0)
+    if (napi > 0 && (s->api_srv = http_server_start(&api, s->api_routes, napi, api_authorize,
+                                                    api_free_principal, &s->api, e)) == NULL)
+        return -1;
+    if (metrics_listen(s, e) != 0)
         return -1;
     if (pthread_create(&s->presigner, NULL, presigner_main, s) != 0)
         return err_set(e, ERR_INTERNAL, "cannot start the OCSP pre-signer thread");
     s->presigner_running = 1;
-    if (s->cfg.webhooks_enabled && webhooks_start(s, e) != 0)
+    if ((s->roles.services & SERVICE_API) && s->cfg.webhooks_enabled && webhooks_start(s, e) != 0)
         return -1;
-    if (pthread_create(&s->notices, NULL, notices_main, s) != 0)
+    if ((s->roles.jobs & JOB_NOTICES) && pthread_create(&s->notices, NULL, notices_main, s) != 0)
         return err_set(e, ERR_INTERNAL, "cannot start the expiry notice thread");
-    s->notices_running = 1;
+    s->notices_running = (s->roles.jobs & JOB_NOTICES) != 0;
     if (s->cfg.backup_interval_hours > 0) {
         if (pthread_create(&s->backups, NULL, backups_main, s) != 0)
             return err_set(e, ERR_INTERNAL, "cannot start the backup thread");
@@ -577,6 +598,11 @@ static int server_start(struct server *s, const sigset_t *stop, struct err *e)
                                .pkcs11_tenant_tokens = s->cfg.pkcs11_tenant_tokens,
                                .pkcs11_tenant_pin_dir = s->cfg.pkcs11_tenant_pin_dir};
 
+    if (roles_parse(s->cfg.services, s->cfg.jobs, &s->roles, e) != 0)
+        return -1;
+    sc.purposes = roles_key_purposes(&s->roles);
+    roles_services_text(s->roles.services, s->api.services, sizeof(s->api.services));
+    roles_jobs_text(s->roles.jobs, s->api.jobs, sizeof(s->api.jobs));
     if (geteuid() == 0 && s->cfg.signer_user != NULL) {
         if (user_resolve("signer_user", s->cfg.signer_user, &sc.uid, &sc.gid, e) != 0)
             return -1;
@@ -707,12 +733,12 @@ static void reload_apply(struct server *s, int syslog)
     listener_config(&s->cfg, &pub);
     listener_config(&s->cfg, &api);
     if (http_server_reload(s->public_srv, &pub, &e) != 0 ||
-        http_server_reload(s->api_srv, &api, &e) != 0 ||
+        (s->api_srv != NULL && http_server_reload(s->api_srv, &api, &e) != 0) ||
         (s->metrics_srv != NULL && http_server_reload(s->metrics_srv, &m, &e) != 0))
         log_error("reload: listeners: %s", e.msg); /* config_check parsed them: not expected */
     svc_config_fill(&s->cfg, &sc);
     svc_reload(s->svc, &sc);
-    if (!s->cfg.webhooks_enabled)
+    if (!s->cfg.webhooks_enabled || !(s->roles.services & SERVICE_API))
         webhooks_stop(s);
     else if (webhooks_start(s, &e) != 0)
         log_error("reload: %s", e.msg);
@@ -798,29 +824,32 @@ static void server_loop(struct server *s, const sigset_t *stop)
         keystore_events_audit(s);
         svc_refusals_tick(s->svc, 0);
         log_floods_flush(0);
-        if (time_now() >= next_checkpoint) {
+        if ((s->roles.jobs & JOB_CHECKPOINT) && time_now() >= next_checkpoint) {
             next_checkpoint = time_now() + s->cfg.audit_checkpoint_seconds;
             if (svc_audit_checkpoint_tick(s->svc, &e) != 0)
                 log_warn("audit checkpoints: %s", e.msg);
         }
         if (time_now() >= next_crl) {
             next_crl = time_now() + s->cfg.crl_check_seconds;
-            if (svc_request_expire_tick(s->svc, &e) < 0)
-                log_warn("request expiry: %s", e.msg);
-            if (svc_cert_expiry_tick(s->svc, &e) < 0)
-                log_warn("certificate expiry: %s", e.msg);
-            if (svc_cmp_confirm_tick(s->svc, &e) < 0)
-                log_warn("CMP confirmation: %s", e.msg);
-            acme_server_tick(s->acme);
+            if (s->roles.jobs & JOB_EXPIRY) {
+                if (svc_request_expire_tick(s->svc, &e) < 0)
+                    log_warn("request expiry: %s", e.msg);
+                if (svc_cert_expiry_tick(s->svc, &e) < 0)
+                    log_warn("certificate expiry: %s", e.msg);
+                if (svc_cmp_confirm_tick(s->svc, &e) < 0)
+                    log_warn("CMP confirmation: %s", e.msg);
+            }
+            if (s->acme != NULL)
+                acme_server_tick(s->acme);
             if (svc_signing_check(s->svc, &e) < 0)
                 log_warn("signing units: not checked: %s", e.msg);
-            made = svc_crl_tick(s->svc, &e);
+            made = s->roles.jobs & JOB_CRL ? svc_crl_tick(s->svc, &e) : 0;
             if (made < 0)
                 log_warn("CRL scheduler: %s", e.msg);
             else if (made > 0)
                 log_info("CRL scheduler: %d CRL(s) published", made);
         }
-        if (time_now() >= next_purge) {
+        if ((s->roles.jobs & JOB_PURGE) && time_now() >= next_purge) {
             next_purge = time_now() + s->cfg.tenant_purge_check_seconds;
             if (svc_acme_prune_tick(s->svc, &e) < 0)
                 log_warn("ACME pruning: %s", e.msg);
@@ -910,7 +939,10 @@ int daemon_run(int argc, char **argv)
         return 1;
     }
     if (check) {
+        struct roles r;
         printf("%s: ok\n", path);
+        if (roles_parse(s.cfg.services, s.cfg.jobs, &r, &e) == 0) /* config_check parsed them */
+            roles_describe(&r, stdout);
         config_free(&s.cfg);
         return 0;
     }
@@ -939,19 +971,32 @@ int daemon_run(int argc, char **argv)
         server_stop(&s);
         return 1;
     }
-    printf("{\"api_port\": %d, \"public_port\": %d, \"tls\": %s", http_server_port(s.api_srv),
-           http_server_port(s.public_srv), s.cfg.tls_cert ? "true" : "false");
+    if (s.api_srv != NULL)
+        printf("{\"api_port\": %d, ", http_server_port(s.api_srv));
+    else
+        printf("{\"api_port\": null, ");
+    printf("\"public_port\": %d, \"tls\": %s", http_server_port(s.public_srv),
+           s.cfg.tls_cert ? "true" : "false");
     if (s.metrics_srv != NULL)
         printf(", \"metrics_port\": %d", http_server_port(s.metrics_srv));
     printf("}\n");
     fflush(stdout);
-    log_info("vouchd: API on %s://%s:%d, public on http://%s:%d", s.cfg.tls_cert ? "https" : "http",
-             s.cfg.api_address, http_server_port(s.api_srv), s.cfg.public_address,
-             http_server_port(s.public_srv));
-    /* Under systemd (Type=notify): serving now.  Nothing happens without NOTIFY_SOCKET. */
-    sd_notifyf(0, "READY=1\nSTATUS=API on port %d, public on port %d\nMAINPID=%lu",
-               http_server_port(s.api_srv), http_server_port(s.public_srv),
-               (unsigned long)getpid());
+    {
+        char services[100], jobs[100];
+        roles_services_text(s.roles.services, services, sizeof(services));
+        roles_jobs_text(s.roles.jobs, jobs, sizeof(jobs));
+        if (s.api_srv != NULL)
+            log_info("vouchd: API on %s://%s:%d, public on http://%s:%d; services: %s; jobs: %s",
+                     s.cfg.tls_cert ? "https" : "http", s.cfg.api_address,
+                     http_server_port(s.api_srv), s.cfg.public_address,
+                     http_server_port(s.public_srv), services, jobs);
+        else
+            log_info("vouchd: no API listener, public on http://%s:%d; services: %s; jobs: %s",
+                     s.cfg.public_address, http_server_port(s.public_srv), services, jobs);
+        /* Under systemd (Type=notify): serving now.  Nothing happens without NOTIFY_SOCKET. */
+        sd_notifyf(0, "READY=1\nSTATUS=public on port %d; services: %s\nMAINPID=%lu",
+                   http_server_port(s.public_srv), services, (unsigned long)getpid());
+    }
     server_loop(&s, &stop);
     server_stop(&s);
     return 0;

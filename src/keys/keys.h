@@ -72,6 +72,13 @@ enum key_purpose {
     KEY_PURPOSE_CMP_SECRET,
 };
 
+/*
+ * A node's roles may limit the purposes its signer uses (docs/deployment.md, "Roles"):
+ * signer_config.purposes is then KEY_PURPOSES_LIMITED | 1u << each purpose allowed; 0 is every
+ * purpose.
+ */
+#define KEY_PURPOSES_LIMITED (1u << 31)
+
 /* "none", "ca", "ocsp", "tsa", "audit", "webhook", "eab", "ra", "cmp-secret". */
 const char *key_purpose_name(enum key_purpose p);
 /* KEY_PURPOSE_NONE if the name is not one of the above (or is "none"). */
@@ -116,6 +123,12 @@ struct signer_config {
     int run_as;
     uid_t uid;
     gid_t gid;
+    /*
+     * The key purposes this node's roles use (KEY_PURPOSES_LIMITED | 1u << purpose ...; 0:
+     * every one).  A key of another purpose, or of none, is neither used nor bound, made or
+     * imported here: the refusal names the node's roles.
+     */
+    unsigned purposes;
 };
 
 /*

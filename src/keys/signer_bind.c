@@ -275,6 +275,19 @@ static int refuse(struct err *e, const char *tenant, const char *key_id, const c
                    key_purpose_name(purpose), why);
 }
 
+/* The purposes this node's roles use (keys.h, KEY_PURPOSES_LIMITED); 0: every one. */
+static unsigned node_purposes;
+
+void signer_bind_roles(unsigned purposes)
+{
+    node_purposes = purposes;
+}
+
+int signer_node_allows(enum key_purpose p)
+{
+    return node_purposes == 0 || (p != KEY_PURPOSE_NONE && ((node_purposes >> p) & 1u));
+}
+
 int signer_bind_set(struct keystore *ks, const char *tenant, const char *key_id,
                     enum key_purpose purpose, struct err *e)
 {
@@ -283,6 +296,10 @@ int signer_bind_set(struct keystore *ks, const char *tenant, const char *key_id,
 
     if (purpose == KEY_PURPOSE_NONE)
         return err_set(e, ERR_INVALID, "signer: unknown key purpose");
+    if (!signer_node_allows(purpose))
+        return err_set(e, ERR_FORBIDDEN,
+                       "signer: this node's roles (settings services and jobs) use no %s keys",
+                       key_purpose_name(purpose));
     if (binding_read(ks, tenant, key_id, &b, e) != 0)
         return -1;
     if (b.purpose == purpose) {
@@ -392,6 +409,13 @@ int signer_bind_check(struct keystore *ks, const char *tenant, const char *key_i
 
     if (binding_read(ks, tenant, key_id, &b, e) != 0)
         return -1;
+    if (!signer_node_allows(b.purpose)) {
+        rc = refuse(e, tenant, key_id,
+                    "this node's roles (settings services and jobs) use no keys of this purpose",
+                    kind, b.purpose);
+        binding_clear(&b);
+        return rc;
+    }
     if (b.purpose == KEY_PURPOSE_NONE)
         return 0;
     if (!purpose_allows(b.purpose, kind))

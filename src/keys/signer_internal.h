@@ -78,6 +78,10 @@ int signer_store_sign(struct req *r, const char *md, const unsigned char *data, 
 struct keystore;
 /* The signer's key store (signer_proc.c). */
 struct keystore *signer_keystore(void);
+/* The purposes the node's roles use (signer_config.purposes), set once at the signer's start. */
+void signer_bind_roles(unsigned purposes);
+/* Whether the node's roles use keys of purpose p (KEY_PURPOSE_NONE: only when unlimited). */
+int signer_node_allows(enum key_purpose p);
 /* Binds (tenant, key_id) to purpose (keys.h, signer_bind()); -1 with e set. */
 int signer_bind_set(struct keystore *ks, const char *tenant, const char *key_id,
                     enum key_purpose purpose, struct err *e);

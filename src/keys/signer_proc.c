@@ -134,6 +134,10 @@ static int req_purpose(struct req *r, enum key_purpose *p)
         return err_set(&r->err, ERR_INVALID, "signer: unknown key purpose");
     }
     free(name);
+    if (!signer_node_allows(*p))
+        return err_set(&r->err, ERR_FORBIDDEN,
+                       "signer: this node's roles (settings services and jobs) use no %s keys",
+                       key_purpose_name(*p));
     return 0;
 }
 
@@ -207,6 +211,24 @@ EVP_PKEY *signer_req_key(struct req *r)
          *id = tenant ? req_str(r, T_KEY_ID, "key id") : NULL;
     EVP_PKEY *k = NULL;
 
+    if (id != NULL && !signer_node_allows(KEY_PURPOSE_NONE)) {
+        /* Roles limit this node's keys: one of another purpose is not even opened. */
+        enum key_purpose p;
+        int refused = -1;
+        if (!keystore_id_valid(id))
+            err_set(&r->err, ERR_NOT_FOUND, "key not found");
+        else if (signer_bind_purpose(ks, tenant, id, &p, &r->err) == 0 &&
+                 (refused = !signer_node_allows(p)) != 0)
+            err_set(&r->err, ERR_FORBIDDEN,
+                    "signer: key %s is a %s key, which this node's roles (settings services and "
+                    "jobs) do not use",
+                    id, key_purpose_name(p));
+        if (refused != 0) {
+            free(tenant);
+            free(id);
+            return NULL;
+        }
+    }
     if (id != NULL) {
         k = ks->ops->load(ks, tenant, id, &r->err);
         if (k == NULL && r->err.kind == ERR_NOT_FOUND)
@@ -1001,6 +1023,7 @@ void signer_child_main(const struct signer_config *cfg, int *fds, int n)
     signal(SIGINT, SIG_IGN); /* the parent decides when we stop: by closing the sockets */
     signal(SIGPIPE, SIG_IGN);
     prctl(PR_SET_NAME, "vouch-signer"); /* what ps and top show the operator */
+    signer_bind_roles(cfg->purposes);
     signer_fds_close_others(fds, n);
     if (process_protect(&e) != 0) { /* no other process of the user reads our keys */
         log_error("signer: %s", e.msg);

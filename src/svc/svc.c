@@ -70,6 +70,8 @@ struct svc *svc_new(struct store *store, struct signer *signer, const struct svc
     s->ocsp = svc_ocsp_state_new();
     s->ocsp_live_rate = cfg->ocsp_live_signs_per_second > 0 ? cfg->ocsp_live_signs_per_second : 0;
     s->tsa_clock_check = cfg->tsa_clock_check;
+    s->skip_tsa_units = cfg->skip_tsa_units;
+    s->skip_responders = cfg->skip_responders;
     s->node = cfg->node != NULL ? xstrdup(cfg->node) : svc_node_name();
     pthread_mutex_init(&s->lock, NULL);
     s->writer = writer_start(store, 64);

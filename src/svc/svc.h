@@ -47,6 +47,8 @@ struct svc_config {
     /* Expiry notices by e-mail (svc_notice.c); smtp_url NULL: none are mailed. */
     const char *smtp_url, *smtp_from, *smtp_user, *smtp_password, *smtp_ca_file;
     int smtp_starttls;
+    /* What this node does not serve, so /readyz does not report it (svc_signing_check). */
+    int skip_tsa_units, skip_responders;
 };
 
 /* How the TSA checks the system clock before each token. */

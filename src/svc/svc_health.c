@@ -3,7 +3,8 @@
  * key the signer's store no longer holds (issue 23, point 4).  The scheduler
  * looks (svc_signing_check) and /readyz reports what it found, naming each
  * unit, until the key is back or the unit replaced (a responder is: the next
- * OCSP signature makes a new one).
+ * OCSP signature makes a new one).  A node looks only at what its roles serve:
+ * TSA units if it runs the TSA, responders if it answers or pre-signs OCSP.
  */
 #include "svc/svc_internal.h"
 
@@ -50,8 +51,8 @@ static int tenant_check(struct svc *s, const char *tenant, json_t *problems, str
 
     if (tx == NULL)
         goto out;
-    if (store_tsa_unit_list(tx, tenant, &units, &nunits, e) != 0 ||
-        store_ca_list(tx, tenant, &cas, &ncas, e) != 0) {
+    if ((!s->skip_tsa_units && store_tsa_unit_list(tx, tenant, &units, &nunits, e) != 0) ||
+        (!s->skip_responders && store_ca_list(tx, tenant, &cas, &ncas, e) != 0)) {
         store_rollback(tx);
         goto out;
     }

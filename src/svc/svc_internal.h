@@ -108,6 +108,7 @@ struct svc {
     struct tenant_gates *gates;        /* tenants' status and API rate buckets (svc_tenant.c) */
     long tenant_retention_days;
     char *tenant_export_dir;
+    int skip_tsa_units, skip_responders;        /* not this node's to check (svc_health.c) */
     _Atomic int webhooks_enabled;               /* svc_reload may change these two while serving */
     struct acme_secret_entry *acme_secrets;     /* guarded by lock */
     struct acme_endpoint_entry *acme_endpoints; /* guarded by lock */

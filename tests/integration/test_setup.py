@@ -21,7 +21,9 @@ def test_health_and_readiness_answer_on_both_listeners(server):
     ks = ("primary token vouch-a: ok; backup token vouch-b: ok; signing with the primary"
           if HSM else "software key store: ok")
     assert r.json() == {"status": "ready", "database": "ok", "signer": "ok", "keystore": ks,
-                      "signer_restarts": 0, "signing_units": []}
+                      "signer_restarts": 0, "signing_units": [],
+                      "services": "api, ocsp, publish, tsa",
+                      "jobs": "crl, ocsp, expiry, notices, purge, checkpoint"}
     # The public listener says ready or not, nothing about the key store.
     r = server.request("GET", "/readyz", token=None, base=server.public_url)
     assert r.status == 200 and r.json() == {"status": "ready"}

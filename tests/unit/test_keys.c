@@ -1410,6 +1410,92 @@ static void keys_bound_to_a_purpose_sign_only_what_it_covers(void **state)
     OPENSSL_free(ckpt);
 }
 
+/*
+ * A node whose roles use only OCSP responder keys (docs/deployment.md, "Roles"): its signer signs
+ * with a responder key, refuses a CA key or an unbound one naming the roles, without opening the
+ * key (a CA key file damaged on purpose gives the same refusal, not a decryption error), and
+ * neither makes nor binds keys of another purpose.
+ */
+static void a_signer_limited_by_its_roles_does_not_open_other_keys(void **state)
+{
+    struct signer_config cfg = {.keystore_dir = keys_dir,
+                                .kek_path = kek,
+                                .connections = 1,
+                                .purposes = KEY_PURPOSES_LIMITED | 1u << KEY_PURPOSE_OCSP};
+    char *ca = NULL, *resp = NULL, *none = NULL, *other = NULL, *path, *text;
+    unsigned char *csr, *sig = NULL;
+    EVP_PKEY *pub = NULL;
+    struct signer *limited, *fresh;
+    size_t sig_len;
+    struct err e;
+    int csr_len;
+    (void)state;
+    csr = csr_tbs(&csr_len);
+    assert_int_equal(signer_keygen_for(signer, "alpha", KEY_EC_P256, KEY_PURPOSE_CA, &ca, &pub, &e),
+                     0);
+    EVP_PKEY_free(pub);
+    assert_int_equal(
+        signer_keygen_for(signer, "alpha", KEY_EC_P256, KEY_PURPOSE_OCSP, &resp, &pub, &e), 0);
+    EVP_PKEY_free(pub);
+    assert_int_equal(signer_keygen(signer, "alpha", KEY_EC_P256, &none, &pub, &e), 0);
+    EVP_PKEY_free(pub);
+    limited = signer_start(&cfg, &e);
+    if (limited == NULL)
+        fail_msg("signer_start: %s", e.msg);
+
+    /* Its own kind of key signs. */
+    assert_int_equal(
+        signer_sign(limited, "alpha", resp, "SHA256", csr, (size_t)csr_len, &sig, &sig_len, &e), 0);
+    free(sig);
+    sig = NULL;
+    /* A CA key and an unbound key: refused, naming the roles. */
+    assert_int_equal(
+        signer_sign(limited, "alpha", ca, "SHA256", csr, (size_t)csr_len, &sig, &sig_len, &e), -1);
+    assert_int_equal(e.kind, ERR_FORBIDDEN);
+    assert_non_null(strstr(e.msg, "roles"));
+    assert_int_equal(
+        signer_sign(limited, "alpha", none, "SHA256", csr, (size_t)csr_len, &sig, &sig_len, &e),
+        -1);
+    assert_int_equal(e.kind, ERR_FORBIDDEN);
+    /* Not opened: with the CA key's file damaged the answer is still the roles' refusal (the
+       unlimited signer, which opens it, fails otherwise), and its public half is not given. */
+    path = key_file("alpha", ca);
+    text = file_get(path, NULL);
+    assert_non_null(text);
+    file_put(path,
+             "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n");
+    assert_int_equal(
+        signer_sign(limited, "alpha", ca, "SHA256", csr, (size_t)csr_len, &sig, &sig_len, &e), -1);
+    assert_int_equal(e.kind, ERR_FORBIDDEN);
+    assert_non_null(strstr(e.msg, "roles"));
+    assert_null(signer_key(limited, "alpha", ca, &e));
+    assert_int_equal(e.kind, ERR_FORBIDDEN);
+    fresh = start_signer(1); /* nothing cached: it opens the file, and fails */
+    assert_int_equal(
+        signer_sign(fresh, "alpha", ca, "SHA256", csr, (size_t)csr_len, &sig, &sig_len, &e), -1);
+    assert_int_not_equal(e.kind, ERR_FORBIDDEN);
+    signer_stop(fresh);
+    file_put(path, text);
+    free(text);
+    free(path);
+    /* It makes responder keys only, and binds nothing to another purpose. */
+    assert_int_equal(
+        signer_keygen_for(limited, "alpha", KEY_EC_P256, KEY_PURPOSE_CA, &other, &pub, &e), -1);
+    assert_int_equal(e.kind, ERR_FORBIDDEN);
+    assert_int_equal(signer_keygen(limited, "alpha", KEY_EC_P256, &other, &pub, &e), -1);
+    assert_int_equal(
+        signer_keygen_for(limited, "alpha", KEY_EC_P256, KEY_PURPOSE_OCSP, &other, &pub, &e), 0);
+    EVP_PKEY_free(pub);
+    free(other);
+    assert_int_equal(signer_bind(limited, "alpha", none, KEY_PURPOSE_TSA, &e), -1);
+    assert_int_equal(e.kind, ERR_FORBIDDEN);
+    signer_stop(limited);
+    free(ca);
+    free(resp);
+    free(none);
+    OPENSSL_free(csr);
+}
+
 static void only_a_webhook_key_derives_a_webhook_secret_and_only_an_eab_key_an_eab_key(void **state)
 {
     char *ca = NULL, *hook = NULL, *nonce = NULL, *secret = NULL;
@@ -2041,6 +2127,7 @@ int main(void)
             only_a_webhook_key_derives_a_webhook_secret_and_only_an_eab_key_an_eab_key),
         cmocka_unit_test(a_ca_key_signs_only_as_the_issuer_and_key_identifier_it_first_signed_as),
         cmocka_unit_test(a_binding_never_changes_and_outlives_the_signer),
+        cmocka_unit_test(a_signer_limited_by_its_roles_does_not_open_other_keys),
         cmocka_unit_test(a_ca_keys_first_signatures_at_once_bind_one_issuer),
         cmocka_unit_test(an_ocsp_response_naming_another_responder_is_refused),
         cmocka_unit_test(the_signer_socket_refuses_mismatched_requests_and_keeps_serving),

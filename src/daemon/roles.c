@@ -54,8 +54,8 @@ static int list_parse(const char *setting, const char *value, const struct name_
             for (size_t k = 0; k < n; k++)
                 snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s, ",
                          names[k].name);
-            rc = err_set(e, ERR_INVALID, "%s: unknown \"%s\" (%sall or none)", setting, word,
-                         known);
+            rc =
+                err_set(e, ERR_INVALID, "%s: unknown \"%s\" (%sall or none)", setting, word, known);
         } else
             *bits |= names[i].bit;
     }
@@ -67,8 +67,8 @@ static int list_parse(const char *setting, const char *value, const struct name_
 
 int roles_parse(const char *svc, const char *job, struct roles *r, struct err *e)
 {
-    if (list_parse("services", svc, services, ARRAY_LEN(services), SERVICE_ALL, &r->services,
-                   e) != 0 ||
+    if (list_parse("services", svc, services, ARRAY_LEN(services), SERVICE_ALL, &r->services, e) !=
+            0 ||
         list_parse("jobs", job, jobs, ARRAY_LEN(jobs), JOB_ALL, &r->jobs, e) != 0)
         return -1;
     if (r->services == 0)

@@ -16,6 +16,7 @@
 #ifndef VOUCH_STORE_DRIVER_H
 #define VOUCH_STORE_DRIVER_H
 
+#include "store/store_fault.h"
 #include "store/store_backend.h"
 #include "store/store_pool.h"
 #include "store/store_rows.h"
@@ -360,6 +361,8 @@ static inline int db_has(const struct db_tx *tx, enum query_id q)
 /* Runs st on the first call, then moves to the next row: 1 a row, 0 no more, -1 with e set. */
 static inline int db_step(struct db_stmt *st, const char *what, struct err *e)
 {
+    if (st->tx->write && store_fault_hit(STORE_FAULT_STEP, what, e))
+        return -1; /* tests only (store_fault.h) */
     return st->tx->drv->step(st, what, e);
 }
 /* Done with st (on every path, unless a db_run* or db_read* call closed it). */

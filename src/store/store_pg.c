@@ -623,8 +623,16 @@ int pg_commit(struct store_tx *base, struct err *e)
 {
     struct pg_tx *tx = (struct pg_tx *)base;
     int64_t start = metrics_now_ns();
-    PGresult *res = conn_exec(tx->conn, "COMMIT", NULL, "commit", e);
-    int rc = res != NULL ? 0 : -1;
+    PGresult *res = NULL;
+    int rc;
+
+    if (store_fault_hit(STORE_FAULT_COMMIT, "commit", e)) { /* tests only (store_fault.h) */
+        conn_run(tx->conn, "ROLLBACK", "rollback", NULL);
+        tx_end(tx);
+        return -1;
+    }
+    res = conn_exec(tx->conn, "COMMIT", NULL, "commit", e);
+    rc = res != NULL ? 0 : -1;
 
     /* COMMIT of a transaction that failed earlier answers ROLLBACK, not an error. */
     if (res != NULL && strcmp(PQcmdStatus(res), "COMMIT") != 0)

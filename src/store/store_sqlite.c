@@ -522,7 +522,9 @@ int sqlite_commit(struct store_tx *base, struct err *e)
 {
     struct sqlite_tx *tx = (struct sqlite_tx *)base;
     int64_t start = metrics_now_ns();
-    int rc = ctl(tx->conn, CTL_COMMIT, "commit", e);
+    int rc = store_fault_hit(STORE_FAULT_COMMIT, "commit", e)
+                 ? -1 /* rolled back below */
+                 : ctl(tx->conn, CTL_COMMIT, "commit", e);
 
     metrics_db_commit(metrics_now_ns() - start, rc == 0);
     if (rc != 0 && !sqlite3_get_autocommit(tx->conn->db))

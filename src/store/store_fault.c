@@ -4,7 +4,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
-static _Atomic long armed_at;       /* 0: disarmed */
+static _Atomic long armed_at; /* 0: disarmed */
 static _Atomic unsigned armed_kinds;
 static _Atomic long seen;
 static _Atomic int fired;
@@ -42,8 +42,8 @@ int store_fault_hit(unsigned kind, const char *what, struct err *e)
         return 0;
     if (atomic_fetch_add(&seen, 1) + 1 != n)
         return 0;
-    snprintf(fired_what, sizeof(fired_what), "%s %s", kind == STORE_FAULT_COMMIT ? "commit" : "step",
-             what);
+    snprintf(fired_what, sizeof(fired_what), "%s %s",
+             kind == STORE_FAULT_COMMIT ? "commit" : "step", what);
     atomic_store(&fired, 1);
     err_set(e, ERR_UNAVAILABLE, "%s: injected fault (%s %ld)", what,
             kind == STORE_FAULT_COMMIT ? "commit" : "statement", n);

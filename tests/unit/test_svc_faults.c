@@ -187,8 +187,8 @@ static long faults_over(const char *what, op_fn op, void *arg)
                may fail without harm (an OCSP response re-signed at once rather than on demand,
                say).  The operation checked itself whole; every later fault is later still. */
             integrity_holds(what, n);
-            print_message("%s: %ld faults left nothing; fault %ld hit %s after it was done\n",
-                          what, n - 1, n, hit);
+            print_message("%s: %ld faults left nothing; fault %ld hit %s after it was done\n", what,
+                          n - 1, n, hit);
             return n;
         }
         db_digest(after);
@@ -249,8 +249,8 @@ static int door_whole(const struct door_run *d, struct err *e)
     static const struct {
         enum svc_op_kind kind;
         const char *status;
-    } statuses[] = {{SVC_OP_CERT_ISSUE, "good"},    {SVC_OP_CERT_KEYGEN, "good"},
-                    {SVC_OP_CERT_RENEW, "good"},    {SVC_OP_CERT_SUSPEND, "hold"},
+    } statuses[] = {{SVC_OP_CERT_ISSUE, "good"},     {SVC_OP_CERT_KEYGEN, "good"},
+                    {SVC_OP_CERT_RENEW, "good"},     {SVC_OP_CERT_SUSPEND, "hold"},
                     {SVC_OP_CERT_REINSTATE, "good"}, {SVC_OP_CERT_REVOKE, "revoked"}};
     struct store_tx *tx = store_begin_read(store, e);
     struct cert_rec *c = NULL;
@@ -311,11 +311,9 @@ static int door(void *arg, struct err *e)
 static char *issue(const char *cn)
 {
     char *csr = csr_make(cn);
-    struct door_run d = {.actor = &admin,
-                         .op = {.kind = SVC_OP_CERT_ISSUE,
-                                .ca = "root",
-                                .profile = "tls-server",
-                                .csr = csr}};
+    struct door_run d = {
+        .actor = &admin,
+        .op = {.kind = SVC_OP_CERT_ISSUE, .ca = "root", .profile = "tls-server", .csr = csr}};
     struct err e;
 
     if (door(&d, &e) != 0)
@@ -379,11 +377,9 @@ static int group_teardown(void **state)
 static void issuance_is_whole_or_nothing(void **state)
 {
     char *csr = csr_make("fault-issue.example");
-    struct door_run d = {.actor = &admin,
-                         .op = {.kind = SVC_OP_CERT_ISSUE,
-                                .ca = "root",
-                                .profile = "tls-server",
-                                .csr = csr}};
+    struct door_run d = {
+        .actor = &admin,
+        .op = {.kind = SVC_OP_CERT_ISSUE, .ca = "root", .profile = "tls-server", .csr = csr}};
     (void)state;
     assert_true(faults_over("cert.issue", door, &d) > 0);
     assert_non_null(d.serial);
@@ -436,11 +432,12 @@ static void lifecycle_changes_are_whole_or_nothing(void **state)
 
 static void a_sub_ca_is_whole_or_nothing(void **state)
 {
-    struct door_run d = {
-        .actor = &admin,
-        .op = {.kind = SVC_OP_CA_CREATE,
-               .ca_req = {.name = "fault-sub", .subject = "/CN=Fault Sub", .parent = "root",
-                          .path_len = -1}}};
+    struct door_run d = {.actor = &admin,
+                         .op = {.kind = SVC_OP_CA_CREATE,
+                                .ca_req = {.name = "fault-sub",
+                                           .subject = "/CN=Fault Sub",
+                                           .parent = "root",
+                                           .path_len = -1}}};
     (void)state;
     assert_true(faults_over("ca.create", door, &d) > 0);
 }
@@ -464,11 +461,9 @@ static int approve(void *arg, struct err *e)
 static void an_approval_carried_out_is_whole_or_nothing(void **state)
 {
     char *csr = csr_make("fault-approved.example");
-    struct door_run d = {.actor = &requester,
-                         .op = {.kind = SVC_OP_CERT_ISSUE,
-                                .ca = "root",
-                                .profile = "tls-server",
-                                .csr = csr}};
+    struct door_run d = {
+        .actor = &requester,
+        .op = {.kind = SVC_OP_CERT_ISSUE, .ca = "root", .profile = "tls-server", .csr = csr}};
     struct approval_run a;
     struct err e;
     (void)state;

@@ -7,7 +7,7 @@
 #   make install [PREFIX=/usr/local] [DESTDIR=]   programs, man pages, bash completion
 
 CC       ?= cc
-PKGS     := openssl libmicrohttpd jansson sqlite3 libpq libcurl p11-kit-1 libargon2 gnutls libgfshare libcares libsystemd
+PKGS     := openssl libmicrohttpd jansson sqlite3 libpq libcurl p11-kit-1 libargon2 gnutls libgfshare libcares libsystemd libseccomp
 SANITIZE ?=
 ifeq ($(SANITIZE),)
 BUILD    ?= build

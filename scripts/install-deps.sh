@@ -7,7 +7,7 @@
 set -eu
 RUN="make gcc pkg-config libssl-dev openssl libmicrohttpd-dev libjansson-dev libsqlite3-dev age
 libcurl4-openssl-dev libc-ares-dev libp11-kit-dev libpq-dev libargon2-dev libgnutls28-dev
-libgfshare-dev libsystemd-dev ca-certificates softhsm2 python3"
+libgfshare-dev libsystemd-dev libseccomp-dev ca-certificates softhsm2 python3"
 # pebble brings pebble-challtestsrv, the DNS server of the ACME validation unit tests; mandoc
 # and man-db check the man pages (tests/integration/test_install.py); strongSwan's pki is an EST
 # client (tests/integration/test_est.py); prometheus brings promtool, which checks /metrics

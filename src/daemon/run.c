@@ -27,6 +27,7 @@
 #include "daemon/config.h"
 #include "daemon/roles.h"
 #include "lib/log.h"
+#include "lib/sandbox.h"
 #include "lib/metrics.h"
 
 static void set_log_level(const char *name)
@@ -616,6 +617,14 @@ static int server_start(struct server *s, const sigset_t *stop, struct err *e)
     if (privileges_drop(s, e) != 0 ||
         signer_supervise(s->signer, s->cfg.signer_hang_seconds, e) != 0)
         return -1;
+    { /* What the network process never needs, it gives up (lib/sandbox.h). */
+        unsigned flags = s->cfg.backup_interval_hours > 0 ? SANDBOX_EXEC : 0;
+        if (sandbox_network_process(flags, e) != 0)
+            return -1;
+        log_info("vouchd: %d system calls refused to the network process (seccomp)%s",
+                 sandbox_refused_count(flags),
+                 flags & SANDBOX_EXEC ? "; programs may run (scheduled backups)" : "");
+    }
     if ((s->store = store_open_waiting(s, stop, e)) == NULL)
         return -1;
     store_set_max_connections(s->store, s->cfg.database_connections);

@@ -143,6 +143,24 @@ def split():
     shutil.rmtree(base, ignore_errors=True)
 
 
+def test_the_network_process_runs_under_a_seccomp_filter(server):
+    """vouchd (the process that parses network input) runs under its seccomp filter
+    (lib/sandbox.h: what the filter refuses is tested in tests/unit/test_lib.c); the keeper and
+    the signer, which load a PKCS#11 module that may need anything, do not.  The log says how
+    many calls are refused and that no program may run (no scheduled backups here)."""
+    vouchd = server.proc.pid
+    (keeper,) = children(vouchd)
+    (signer,) = children(keeper)
+    assert status(vouchd, "Seccomp") == ["2"]
+    assert int(status(vouchd, "Seccomp_filters")[0]) >= 1
+    for pid in (keeper, signer):
+        assert status(pid, "Seccomp") == ["0"], pid
+    log = open(server.log_path).read()
+    line = [l for l in log.splitlines() if "refused to the network process (seccomp)" in l]
+    assert line and "programs may run" not in line[-1], line
+    assert server.request("GET", "/readyz", token=None).status == 200
+
+
 def test_started_as_root_the_network_process_cannot_read_keys_or_trace_the_signer(split):
     vouchd = split.proc.pid
     (keeper,) = children(vouchd)

@@ -8,10 +8,18 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/timex.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +31,7 @@
 #include "lib/log.h"
 #include "lib/mail.h"
 #include "lib/metrics.h"
+#include "lib/sandbox.h"
 #include "lib/util.h"
 
 /* Runs fn with stderr going to a buffer; the text written (caller frees). */
@@ -246,6 +255,94 @@ static void a_process_that_became_a_user_cannot_become_root_again(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_UNDER_ASAN 1
+#endif
+#endif
+#ifndef TEST_UNDER_ASAN
+#define TEST_UNDER_ASAN 0
+#endif
+
+/* Whether /proc/self/status says a seccomp filter is on (mode 2). */
+static int seccomp_filtered(void)
+{
+    char *status = NULL;
+    size_t len;
+    struct err e;
+    int on;
+
+    if ((status = (char *)file_read("/proc/self/status", 1 << 16, &len, &e)) == NULL)
+        return 0;
+    status = realloc(status, len + 1);
+    status[len] = '\0';
+    on = strstr(status, "Seccomp:\t2") != NULL;
+    free(status);
+    return on;
+}
+
+/* In a child: the filter refuses what it must (EPERM) and lets the ordinary calls through. */
+static int sandbox_holds(unsigned flags)
+{
+    char *const argv[] = {"/bin/true", NULL}, *const envp[] = {NULL};
+    struct timex tx = {.modes = 0};
+    struct err e;
+    int fd, status;
+    pid_t child;
+
+    if (sandbox_network_process(flags, &e) != 0 || !seccomp_filtered())
+        return 10;
+    if (!TEST_UNDER_ASAN && (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != -1 || errno != EPERM))
+        return 11;
+    if (unshare(CLONE_NEWUSER) != -1 || errno != EPERM)
+        return 12;
+    if (mount("none", "/tmp", "tmpfs", 0, NULL) != -1 || errno != EPERM)
+        return 13;
+    if (syscall(SYS_bpf, 0, NULL, 0) != -1 || errno != EPERM)
+        return 14;
+    /* What vouchd does goes on: files, sockets, threads' clone, reading the clock's state. */
+    if ((fd = open("/dev/null", O_RDONLY)) < 0)
+        return 20;
+    close(fd);
+    if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+        return 21;
+    close(fd);
+    if (adjtimex(&tx) < 0)
+        return 22;
+    /* Running a program: only with SANDBOX_EXEC, and its child inherits the filter. */
+    if ((child = fork()) == 0) {
+        execve(argv[0], argv, envp);
+        _exit(errno == EPERM ? 42 : 43);
+    }
+    if (child < 0 || waitpid(child, &status, 0) != child || !WIFEXITED(status))
+        return 30;
+    if (flags & SANDBOX_EXEC)
+        return WEXITSTATUS(status) == 0 ? 0 : 31;
+    return WEXITSTATUS(status) == 42 ? 0 : 32;
+}
+
+static void the_network_process_sandbox_refuses_what_vouchd_never_needs(void **state)
+{
+    unsigned flags[] = {0, SANDBOX_EXEC};
+    (void)state;
+    assert_true(sandbox_refused_count(0) > sandbox_refused_count(SANDBOX_EXEC));
+    assert_true(sandbox_refused_count(SANDBOX_EXEC) >= 30);
+    for (size_t i = 0; i < ARRAY_LEN(flags); i++) {
+        int status;
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(sandbox_holds(flags[i]));
+        assert_true(pid > 0);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) != 0)
+            fail_msg("flags %u: check %d failed", flags[i], WEXITSTATUS(status));
+    }
+    assert_false(seccomp_filtered()); /* the test process itself: untouched */
+}
+
 static void mail_addresses_that_could_bend_a_header_are_refused(void **state)
 {
     static const char *const good[] = {"a@example.org", "first.last+tag@sub.example.com",
@@ -292,6 +389,7 @@ int main(void)
         cmocka_unit_test(a_signer_away_makes_an_openssl_failure_unavailable),
         cmocka_unit_test(a_protected_process_is_not_dumpable_dumps_no_core_and_gains_no_privileges),
         cmocka_unit_test(a_process_that_became_a_user_cannot_become_root_again),
+        cmocka_unit_test(the_network_process_sandbox_refuses_what_vouchd_never_needs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1003,8 +1003,14 @@ int daemon_run(int argc, char **argv)
             log_info("vouchd: no API listener, public on http://%s:%d; services: %s; jobs: %s",
                      s.cfg.public_address, http_server_port(s.public_srv), services, jobs);
         /* Under systemd (Type=notify): serving now.  Nothing happens without NOTIFY_SOCKET. */
-        sd_notifyf(0, "READY=1\nSTATUS=public on port %d; services: %s\nMAINPID=%lu",
-                   http_server_port(s.public_srv), services, (unsigned long)getpid());
+        if (s.api_srv != NULL)
+            sd_notifyf(
+                0, "READY=1\nSTATUS=API on port %d, public on port %d; services: %s\nMAINPID=%lu",
+                http_server_port(s.api_srv), http_server_port(s.public_srv), services,
+                (unsigned long)getpid());
+        else
+            sd_notifyf(0, "READY=1\nSTATUS=public on port %d; services: %s\nMAINPID=%lu",
+                       http_server_port(s.public_srv), services, (unsigned long)getpid());
     }
     server_loop(&s, &stop);
     server_stop(&s);

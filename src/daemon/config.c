@@ -120,6 +120,9 @@ static const struct config_item items[] = {
      "how often OCSP responders are reloaded and renewed"},
     {"ocsp_cache_seconds", CONF_INT, F(ocsp_cache_seconds), 0, 3600, "2",
      "seconds a node serves a stored OCSP response from memory (0 = always read the database)"},
+    {"ocsp_outage_seconds", CONF_INT, F(ocsp_outage_seconds), 0, 86400, "300",
+     "while the database cannot be reached, OCSP responses read this recently are answered from "
+     "memory (never past their nextUpdate), the rest tryLater (0 = none)"},
     {"ocsp_live_signs_per_second", CONF_INT, F(ocsp_live_signs_per_second), 0, 10000000, "5000",
      "OCSP responses a node signs on demand per second (unknown serials, nonces); over it, "
      "tryLater or the stored response (0 = no limit)"},

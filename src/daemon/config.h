@@ -54,6 +54,7 @@ struct config {
     char *ocsp_responder_key_type;
     int ocsp_check_seconds;
     int ocsp_cache_seconds;
+    int ocsp_outage_seconds;
     int ocsp_live_signs_per_second;
     char *log_level;
     char *log_format;      /* "text" or "json" */

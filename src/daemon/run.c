@@ -279,6 +279,7 @@ static void svc_config_fill(const struct config *c, struct svc_config *sc)
     sc->ocsp_responder_key_type = c->ocsp_responder_key_type;
     sc->ocsp_check_seconds = c->ocsp_check_seconds;
     sc->ocsp_cache_seconds = c->ocsp_cache_seconds > 0 ? c->ocsp_cache_seconds : -1;
+    sc->ocsp_outage_seconds = c->ocsp_outage_seconds;
     sc->ocsp_live_signs_per_second = c->ocsp_live_signs_per_second;
     sc->tsa_clock_check =
         strcmp(c->tsa_clock_check, "kernel") == 0 ? SVC_CLOCK_KERNEL : SVC_CLOCK_OFF;

@@ -8,6 +8,7 @@ static _Atomic long armed_at; /* 0: disarmed */
 static _Atomic unsigned armed_kinds;
 static _Atomic long seen;
 static _Atomic int fired;
+static _Atomic int outage;
 static char fired_what[200]; /* written once, by the event that fails */
 
 void store_fault_arm(long n, unsigned kinds)
@@ -47,5 +48,18 @@ int store_fault_hit(unsigned kind, const char *what, struct err *e)
     atomic_store(&fired, 1);
     err_set(e, ERR_UNAVAILABLE, "%s: injected fault (%s %ld)", what,
             kind == STORE_FAULT_COMMIT ? "commit" : "statement", n);
+    return 1;
+}
+
+void store_fault_outage(int on)
+{
+    atomic_store(&outage, on != 0);
+}
+
+int store_fault_begin(struct err *e)
+{
+    if (!atomic_load_explicit(&outage, memory_order_relaxed))
+        return 0;
+    err_set(e, ERR_UNAVAILABLE, "database: cannot connect (injected outage)");
     return 1;
 }

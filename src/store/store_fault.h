@@ -25,6 +25,14 @@ int store_fault_fired(void);
 /* What the failed event was ("step <what>", "commit commit"), "" before it. */
 const char *store_fault_what(void);
 
+/*
+ * The database unreachable (on 1) or back (0): every transaction begun
+ * meanwhile fails with ERR_UNAVAILABLE, as when the server is gone.
+ */
+void store_fault_outage(int on);
+/* For the backends: 1 if a transaction may not begin now (store_fault_outage), e set. */
+int store_fault_begin(struct err *e);
+
 /* For the backends: 1 if this event (one of kind) is to fail, e set. */
 int store_fault_hit(unsigned kind, const char *what, struct err *e);
 

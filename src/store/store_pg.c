@@ -573,6 +573,8 @@ static struct store_tx *tx_begin(struct store *base, const char *sql, int write,
     struct pg_tx *tx;
     struct pg_conn *c = NULL;
 
+    if (store_fault_begin(e)) /* tests only (store_fault.h) */
+        return NULL;
     for (int attempt = 0; attempt <= DB_POOL_MAX && c == NULL; attempt++) {
         if ((c = (struct pg_conn *)db_pool_take(&s->pool, e)) == NULL)
             return NULL;

@@ -484,7 +484,11 @@ static struct store_tx *tx_begin(struct store *base, enum sqlite_ctl begin, stru
 {
     struct db_store *s = (struct db_store *)base;
     struct sqlite_tx *tx;
-    struct sqlite_conn *c = (struct sqlite_conn *)db_pool_take(&s->pool, e);
+    struct sqlite_conn *c;
+
+    if (store_fault_begin(e)) /* tests only (store_fault.h) */
+        return NULL;
+    c = (struct sqlite_conn *)db_pool_take(&s->pool, e);
 
     if (c == NULL)
         return NULL;

@@ -67,6 +67,7 @@ struct svc *svc_new(struct store *store, struct signer *signer, const struct svc
     s->ocsp_cache_seconds = cfg->ocsp_cache_seconds > 0   ? cfg->ocsp_cache_seconds
                             : cfg->ocsp_cache_seconds < 0 ? 0
                                                           : 2;
+    s->ocsp_outage_seconds = cfg->ocsp_outage_seconds > 0 ? cfg->ocsp_outage_seconds : 0;
     s->ocsp = svc_ocsp_state_new();
     s->ocsp_live_rate = cfg->ocsp_live_signs_per_second > 0 ? cfg->ocsp_live_signs_per_second : 0;
     s->tsa_clock_check = cfg->tsa_clock_check;

@@ -38,11 +38,12 @@ struct svc_config {
     const char *ocsp_responder_key_type; /* their key type (ec-p256) */
     long ocsp_check_seconds;             /* how often responders are reloaded and renewed (30) */
     long ocsp_cache_seconds;             /* stored responses kept in memory (2; -1 = none) */
-    long ocsp_live_signs_per_second;     /* responses signed on demand per node (0: no limit) */
-    long tenant_retention_days;    /* a deleted tenant's data is kept this long (0: next tick) */
-    const char *tenant_export_dir; /* purged tenants' audit chains are exported here */
-    int webhooks_enabled;          /* tenants may set webhooks (vouchd connects to their URLs) */
-    int tsa_clock_check;           /* SVC_CLOCK_*: refuse tokens while the clock is unsynced */
+    long ocsp_outage_seconds; /* database unreachable: responses read this recently served (0) */
+    long ocsp_live_signs_per_second; /* responses signed on demand per node (0: no limit) */
+    long tenant_retention_days;      /* a deleted tenant's data is kept this long (0: next tick) */
+    const char *tenant_export_dir;   /* purged tenants' audit chains are exported here */
+    int webhooks_enabled;            /* tenants may set webhooks (vouchd connects to their URLs) */
+    int tsa_clock_check;             /* SVC_CLOCK_*: refuse tokens while the clock is unsynced */
     const char *node; /* this node's name on leases, stable across restarts ("<host>:<pid>") */
     /* Expiry notices by e-mail (svc_notice.c); smtp_url NULL: none are mailed. */
     const char *smtp_url, *smtp_from, *smtp_user, *smtp_password, *smtp_ca_file;

@@ -100,6 +100,7 @@ struct svc {
     char *ocsp_responder_key_type;
     long ocsp_check_seconds;
     long ocsp_cache_seconds;
+    long ocsp_outage_seconds;
     _Atomic long ocsp_live_rate; /* signatures on demand a second per node (0: no limit) */
     struct ocsp_state *ocsp;
     struct tsa_cache_entry *tsa_units; /* units answering requests, guarded by lock */

@@ -23,6 +23,7 @@
  */
 #include "svc/svc_internal.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -140,8 +141,8 @@ static pthread_mutex_t *stripe_of(struct ocsp_state *st, unsigned slot)
  * Serves (tenant, serial) of CA ca from the cache into out; 1 if served.
  * Otherwise *gen gets the slot's generation, for cache_put.
  */
-static int cache_get(struct svc *s, const char *tenant, const char *serial, const char *ca,
-                     struct ocsp_answer *out, uint64_t *gen)
+static int cache_get_within(struct svc *s, const char *tenant, const char *serial, const char *ca,
+                            long max_age, struct ocsp_answer *out, uint64_t *gen)
 {
     unsigned i = slot_of(tenant, serial);
     struct cache_slot *sl = &s->ocsp->slots[i];
@@ -150,8 +151,8 @@ static int cache_get(struct svc *s, const char *tenant, const char *serial, cons
 
     pthread_mutex_lock(stripe_of(s->ocsp, i));
     if (sl->der != NULL && strcmp(sl->tenant, tenant) == 0 && strcmp(sl->serial, serial) == 0 &&
-        strcmp(sl->ca, ca) == 0 && now - sl->read_at < s->ocsp_cache_seconds &&
-        sl->this_update <= now && now < sl->next_update) {
+        strcmp(sl->ca, ca) == 0 && now - sl->read_at < max_age && sl->this_update <= now &&
+        now < sl->next_update) {
         out->der = xmalloc(sl->len);
         memcpy(out->der, sl->der, sl->len);
         out->len = sl->len;
@@ -163,6 +164,38 @@ static int cache_get(struct svc *s, const char *tenant, const char *serial, cons
     *gen = sl->gen;
     pthread_mutex_unlock(stripe_of(s->ocsp, i));
     return served;
+}
+
+static int cache_get(struct svc *s, const char *tenant, const char *serial, const char *ca,
+                     struct ocsp_answer *out, uint64_t *gen)
+{
+    return cache_get_within(s, tenant, serial, ca, s->ocsp_cache_seconds, out, gen);
+}
+
+/*
+ * The database cannot be reached: a response read within ocsp_outage_seconds
+ * is served from memory (a nonce ignored, as RFC 8954 allows), never one past
+ * its nextUpdate; a source for answer_count, or -1 (then: tryLater).  Logged
+ * once a minute at most.
+ */
+static int answer_outage(struct svc *s, const char *tenant, const struct ocsp_ca *c,
+                         const struct ocsp_query *q, const struct err *why, struct ocsp_answer *out)
+{
+    static _Atomic int64_t logged;
+    int64_t now = time_now(), last = atomic_load(&logged);
+    uint64_t gen;
+    int served;
+
+    if (s->ocsp_outage_seconds <= 0 || q->n != 1 || q->ids[0].hash_nid != NID_sha1 ||
+        q->ids[0].serial == NULL)
+        return -1;
+    served =
+        cache_get_within(s, tenant, q->ids[0].serial, c->name, s->ocsp_outage_seconds, out, &gen);
+    if (now - last >= 60 && atomic_compare_exchange_strong(&logged, &last, now))
+        log_warn("ocsp: the database cannot be reached (%s): answering from memory what was read "
+                 "in the last %ld s, tryLater for the rest",
+                 why->msg, s->ocsp_outage_seconds);
+    return served ? METRICS_OCSP_CACHE : -1;
 }
 
 /* Keeps a response read from the database, unless the slot changed since gen. */
@@ -836,7 +869,7 @@ static int answer_presigned(struct svc *s, const char *tenant, const struct ocsp
         return METRICS_OCSP_CACHE;
     err_clear(&e);
     if ((tx = store_begin_read(s->store, &e)) == NULL)
-        return -1;
+        return answer_outage(s, tenant, c, q, &e, out);
     if (store_ocsp_get(tx, tenant, q->ids[0].serial, &r, &e) == 0 && r->der != NULL &&
         strcmp(r->ca, c->name) == 0 && r->this_update <= now && now < r->next_update) {
         cache_put(s, r, tenant, gen);
@@ -850,6 +883,8 @@ static int answer_presigned(struct svc *s, const char *tenant, const struct ocsp
     }
     store_rollback(tx);
     ocsp_resp_rec_free(r);
+    if (served < 0 && e.kind != ERR_NONE && e.kind != ERR_NOT_FOUND)
+        return answer_outage(s, tenant, c, q, &e, out);
     return served;
 }
 
@@ -908,7 +943,8 @@ static void answer_live(struct svc *s, const char *tenant, struct ocsp_ca *c,
 
     err_clear(&e);
     if ((tx = store_begin_read(s->store, &e)) == NULL) {
-        answer_error(out, OCSP_RESPONSE_STATUS_TRYLATER);
+        if (answer_outage(s, tenant, c, q, &e, out) < 0)
+            answer_error(out, OCSP_RESPONSE_STATUS_TRYLATER);
         return;
     }
     for (i = 0; i < q->n; i++) {

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -325,7 +326,8 @@ static char *issue(const char *cn)
 static int group_setup(void **state)
 {
     struct signer_config sc = {0};
-    struct svc_config cfg = {.public_url = "http://127.0.0.1:1", .node = "test:1"};
+    struct svc_config cfg = {
+        .public_url = "http://127.0.0.1:1", .node = "test:1", .ocsp_outage_seconds = 6};
     char keys[96], kek[96], url[160];
     struct svc_outcome out;
     struct svc_op root = {.kind = SVC_OP_CA_CREATE,
@@ -494,6 +496,94 @@ static void a_crl_is_whole_or_nothing(void **state)
     assert_true(faults_over("crl.generate", crl, "root") > 0);
 }
 
+/* ---- an outage of the database: OCSP from memory ----------------------------------- */
+
+/* A DER OCSP request (one SHA-1 CertID) for the certificate serial of CA root. */
+static unsigned char *ocsp_request_for(const char *serial, size_t *len)
+{
+    struct store_tx *tx;
+    struct cert_rec *c = NULL;
+    struct ca_rec *ca = NULL;
+    const unsigned char *p;
+    X509 *leaf, *issuer;
+    OCSP_REQUEST *req = OCSP_REQUEST_new();
+    unsigned char *der = NULL;
+    struct err e;
+    int n;
+
+    assert_non_null(tx = store_begin_read(store, &e));
+    assert_int_equal(store_cert_get(tx, T, serial, &c, &e), 0);
+    assert_int_equal(store_ca_get(tx, T, "root", &ca, &e), 0);
+    store_rollback(tx);
+    p = c->der;
+    assert_non_null(leaf = d2i_X509(NULL, &p, (long)c->der_len));
+    p = ca->cert_der;
+    assert_non_null(issuer = d2i_X509(NULL, &p, (long)ca->cert_len));
+    assert_non_null(OCSP_request_add0_id(req, OCSP_cert_to_id(EVP_sha1(), leaf, issuer)));
+    assert_true((n = i2d_OCSP_REQUEST(req, &der)) > 0);
+    *len = (size_t)n;
+    OCSP_REQUEST_free(req);
+    X509_free(leaf);
+    X509_free(issuer);
+    cert_rec_free(c);
+    ca_rec_free(ca);
+    return der;
+}
+
+/* The answer's responseStatus, and its bytes (caller frees) in *der if asked. */
+static int ocsp_ask(const unsigned char *req, size_t len, unsigned char **der, size_t *der_len)
+{
+    struct ocsp_answer a;
+    int status;
+
+    svc_ocsp_answer(svc, T, "root", req, len, &a);
+    status = a.status;
+    if (der != NULL) {
+        *der = xmalloc(a.len);
+        memcpy(*der, a.der, a.len);
+        *der_len = a.len;
+    }
+    svc_ocsp_answer_clear(&a);
+    return status;
+}
+
+/*
+ * While the database cannot be reached OCSP answers from memory what it read
+ * within ocsp_outage_seconds (the same bytes), tryLater for what it never read
+ * and for all of it once the window has passed; answers from the database again
+ * when it is back.
+ */
+static void ocsp_answers_from_memory_through_a_database_outage(void **state)
+{
+    char *read = issue("outage-read.example"), *unread = issue("outage-unread.example");
+    size_t len1, len2, first_len, again_len;
+    unsigned char *req1 = ocsp_request_for(read, &len1), *req2 = ocsp_request_for(unread, &len2);
+    unsigned char *first = NULL, *again = NULL;
+    struct err e;
+    (void)state;
+    assert_true(svc_ocsp_tick(svc, 1000, &e) >= 0);                /* both pre-signed */
+    assert_int_equal(ocsp_ask(req1, len1, &first, &first_len), 0); /* read: now in memory */
+
+    store_fault_outage(1);
+    sleep(3); /* past ocsp_cache_seconds (2): only the outage lets it be served from memory */
+    assert_int_equal(ocsp_ask(req1, len1, &again, &again_len), 0);
+    assert_int_equal(again_len, first_len);
+    assert_memory_equal(again, first, first_len);
+    assert_int_equal(ocsp_ask(req2, len2, NULL, NULL), OCSP_RESPONSE_STATUS_TRYLATER);
+    sleep(4); /* past ocsp_outage_seconds (6) since it was read */
+    assert_int_equal(ocsp_ask(req1, len1, NULL, NULL), OCSP_RESPONSE_STATUS_TRYLATER);
+    store_fault_outage(0);
+
+    assert_int_equal(ocsp_ask(req1, len1, NULL, NULL), 0);
+    assert_int_equal(ocsp_ask(req2, len2, NULL, NULL), 0);
+    free(first);
+    free(again);
+    OPENSSL_free(req1);
+    OPENSSL_free(req2);
+    free(read);
+    free(unread);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -504,6 +594,7 @@ int main(void)
         cmocka_unit_test(a_sub_ca_is_whole_or_nothing),
         cmocka_unit_test(an_approval_carried_out_is_whole_or_nothing),
         cmocka_unit_test(a_crl_is_whole_or_nothing),
+        cmocka_unit_test(ocsp_answers_from_memory_through_a_database_outage),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -15,6 +15,7 @@
 
 #include "lib/log.h"
 
+#include <openssl/err.h>
 #include <openssl/x509.h>
 
 static const struct actor scep_actor = {.id = "scep"};
@@ -262,6 +263,486 @@ int svc_scep_cacert(struct svc *s, const char *tenant, const char *endpoint, uns
 out:
     ca_rec_free(ca);
     cert_rec_free(c);
+    enroll_endpoint_rec_free(ep);
+    return rc;
+}
+
+/* ---- PKIOperation ------------------------------------------------------------------- */
+
+void svc_scep_ra_clear(struct svc_scep_ra *ra)
+{
+    if (ra == NULL)
+        return;
+    free(ra->tenant);
+    free(ra->key_id);
+    free(ra->cert);
+    memset(ra, 0, sizeof(*ra));
+}
+
+int svc_scep_ra_get(struct svc *s, const char *tenant, const char *endpoint, struct svc_scep_ra *ra,
+                    struct err *e)
+{
+    struct enroll_endpoint_rec *ep = NULL;
+    struct svc_enroll_settings st;
+    struct cert_rec *c = NULL;
+    json_t *o;
+    int rc;
+
+    memset(ra, 0, sizeof(*ra));
+    if (ra_get(s, tenant, endpoint, &c, &ep, e) != 0)
+        return -1;
+    o = json_loads(ep->settings, 0, NULL);
+    rc = svc_enroll_settings_parse(o, ep->ca, &st, e);
+    json_decref(o);
+    if (rc == 0 && st.ra_key_id == NULL)
+        rc = err_set(e, ERR_INTERNAL, "scep: the endpoint has no RA key");
+    if (rc == 0) {
+        ra->svc = s;
+        ra->tenant = xstrdup(tenant);
+        ra->key_id = xstrdup(st.ra_key_id);
+        ra->legacy = st.legacy;
+        ra->cert = c->der;
+        ra->cert_len = c->der_len;
+        c->der = NULL;
+        svc_enroll_settings_clear(&st);
+    }
+    cert_rec_free(c);
+    enroll_endpoint_rec_free(ep);
+    return rc;
+}
+
+int svc_scep_unwrap(void *arg, const unsigned char *enc, size_t enc_len, unsigned char *key,
+                    size_t key_len, struct err *e)
+{
+    struct svc_scep_ra *ra = arg;
+
+    return signer_ra_decrypt(ra->svc->signer, ra->tenant, ra->key_id, enc, enc_len, key, key_len,
+                             e);
+}
+
+int svc_scep_sign(void *arg, const char *md, const unsigned char *tbs, size_t len,
+                  unsigned char **sig, size_t *sig_len, struct err *e)
+{
+    struct svc_scep_ra *ra = arg;
+    EVP_PKEY *key = svc_key(ra->svc, ra->tenant, ra->key_id, e);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    size_t n = 0;
+    int rc = -1;
+
+    if (key == NULL || ctx == NULL)
+        goto out;
+    if (EVP_DigestSignInit(ctx, NULL, EVP_get_digestbyname(md), NULL, key) != 1 ||
+        EVP_DigestSign(ctx, NULL, &n, tbs, len) != 1) {
+        err_ossl(e, ERR_UNAVAILABLE, "scep: the RA key cannot sign");
+        goto out;
+    }
+    *sig = xmalloc(n);
+    if (EVP_DigestSign(ctx, *sig, &n, tbs, len) != 1) {
+        free(*sig);
+        *sig = NULL;
+        err_ossl(e, ERR_UNAVAILABLE, "scep: the RA key did not sign");
+        goto out;
+    }
+    *sig_len = n;
+    rc = 0;
+out:
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+void svc_scep_answer_clear(struct svc_scep_answer *a)
+{
+    if (a == NULL)
+        return;
+    free(a->certs);
+    free(a->crl);
+    memset(a, 0, sizeof(*a));
+}
+
+/* a as FAILURE with fail; 0 (a refusal is an answer). */
+static int refuse(struct svc_scep_answer *a, int fail)
+{
+    a->status = SVC_SCEP_FAILURE;
+    a->fail = fail;
+    return 0;
+}
+
+/* Whether e is the store's or the signer's failure (nothing can be answered) rather than a refusal.
+ */
+static int infrastructure(const struct err *e)
+{
+    return e->kind == ERR_UNAVAILABLE || e->kind == ERR_INTERNAL;
+}
+
+/*
+ * "scep-" and 40 hex digits of SHA-256 over the endpoint, the transactionID
+ * and the public key of the certificate that signed the message: a PKCSReq,
+ * its repeats and its CertPolls (signed with the same key) share it, and
+ * only the holder of that key can collect what it names.
+ */
+static char *enroll_key(const char *endpoint, const char *txid, X509 *signer)
+{
+    unsigned char md[EVP_MAX_MD_SIZE], *spki = NULL;
+    unsigned int mdlen = 0;
+    int n = i2d_PUBKEY(X509_get0_pubkey(signer), &spki);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    char *hex, *key;
+
+    if (n <= 0 || ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(ctx, endpoint, strlen(endpoint) + 1) != 1 ||
+        EVP_DigestUpdate(ctx, txid, strlen(txid) + 1) != 1 ||
+        EVP_DigestUpdate(ctx, spki, (size_t)n) != 1 || EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
+        abort(); /* SHA-256 of bytes in memory does not fail */
+    EVP_MD_CTX_free(ctx);
+    OPENSSL_free(spki);
+    hex = hex_encode(md, 20);
+    key = xasprintf("scep-%s", hex);
+    free(hex);
+    return key;
+}
+
+/* What an earlier request under key led to into a: 1 if there was one, 0 if not, -1 (e). */
+static int collect_into(struct svc *s, const char *tenant, const char *key,
+                        struct svc_scep_answer *a, struct err *e)
+{
+    struct svc_est_result res = {0};
+    int filed = 0, got = svc_enroll_collect(s, tenant, key, 60, &res, &filed, e);
+
+    if (got < 0 && infrastructure(e)) {
+        svc_est_result_clear(&res);
+        return -1;
+    }
+    if (got < 0) {
+        refuse(a, SVC_SCEP_BADREQUEST); /* refused by an approver */
+    } else if (got > 0 && res.pending) {
+        a->status = SVC_SCEP_PENDING;
+    } else if (got > 0) {
+        a->status = SVC_SCEP_SUCCESS;
+        a->certs = res.der;
+        a->certs_len = res.der_len;
+        res.der = NULL;
+    }
+    svc_est_result_clear(&res);
+    return got != 0 ? 1 : 0;
+}
+
+/* The device behind a message: an actor, and what it renews or the credential it used. */
+struct device {
+    char *id, *principal;
+    struct enroll_credential_rec *cred;
+    struct cert_rec *old;
+    X509 *cert;
+};
+
+static void device_clear(struct device *d)
+{
+    free(d->id);
+    free(d->principal);
+    enroll_credential_rec_free(d->cred);
+    cert_rec_free(d->old);
+    X509_free(d->cert);
+    memset(d, 0, sizeof(*d));
+}
+
+static const char *const requester_role[] = {"requester"};
+
+static void device_actor(const struct device *d, struct actor *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->id = d->id;
+    a->principal = d->principal;
+    a->roles = requester_role;
+    a->nroles = 1;
+    a->creators = d->cred != NULL ? d->cred->creators : NULL;
+}
+
+/* The credential "<id>:<secret>" of challenge, checked; ERR_UNAUTHENTICATED if not good. */
+static int device_challenge(struct svc *s, const struct enroll_endpoint_rec *ep,
+                            const char *challenge, struct device *d, struct err *e)
+{
+    const char *colon = challenge ? strchr(challenge, ':') : NULL;
+    struct store_tx *tx;
+    char *id;
+    int rc;
+
+    if (colon == NULL || colon == challenge || strlen(challenge) > 512)
+        return err_set(e, ERR_UNAUTHENTICATED,
+                       "challengePassword: \"<credential>:<secret>\" of an enrollment credential");
+    id = xstrndup(challenge, (size_t)(colon - challenge));
+    if ((tx = store_begin_read(s->store, e)) == NULL) {
+        free(id);
+        return -1;
+    }
+    rc = store_enroll_credential_get(tx, ep->tenant, ep->name, id, &d->cred, e);
+    store_rollback(tx);
+    if (rc != 0 && infrastructure(e))
+        rc = -1;
+    else if (rc != 0 ||
+             !svc_enroll_secret_verify(ep->tenant, ep->name, id, colon + 1, d->cred->secret_hash))
+        rc = err_set(e, ERR_UNAUTHENTICATED,
+                     "challengePassword: unknown credential or wrong secret");
+    else if (strcmp(d->cred->status, "active") != 0)
+        rc = err_set(e, ERR_UNAUTHENTICATED, "credential %s: %s", id, d->cred->status);
+    if (rc == 0) {
+        d->id = xasprintf("scep:%s/%s", ep->name, id);
+        d->principal = xstrdup(d->id);
+    }
+    free(id);
+    return rc;
+}
+
+/* The certificate that signed a message, a good one of the endpoint's CA in the tenant's records.
+ */
+static int device_cert(struct svc *s, const struct enroll_endpoint_rec *ep,
+                       const struct svc_scep_request *q, struct device *d, struct err *e)
+{
+    const unsigned char *p = q->signer;
+    struct store_tx *tx;
+    char *serial = NULL;
+    int rc = -1;
+
+    if ((d->cert = d2i_X509(NULL, &p, (long)q->signer_len)) == NULL)
+        return err_set(e, ERR_UNAUTHENTICATED, "signer certificate: does not parse");
+    if (X509_cmp_current_time(X509_get0_notBefore(d->cert)) >= 0 ||
+        X509_cmp_current_time(X509_get0_notAfter(d->cert)) <= 0)
+        return err_set(e, ERR_UNAUTHENTICATED, "signer certificate: not within its validity");
+    if ((tx = store_begin_read(s->store, e)) == NULL)
+        return -1;
+    serial = serial_hex(X509_get0_serialNumber(d->cert));
+    if (!svc_enroll_issued_by(s, tx, ep->tenant, ep->ca, d->cert))
+        err_set(e, ERR_UNAUTHENTICATED, "signer certificate: not issued by the endpoint's CA");
+    else if (serial == NULL || store_cert_get(tx, ep->tenant, serial, &d->old, e) != 0)
+        err_set(e, ERR_UNAUTHENTICATED, "signer certificate: not one of the tenant's");
+    else if (strcmp(d->old->status, "good") != 0)
+        err_set(e, ERR_UNAUTHENTICATED, "signer certificate: %s", d->old->status);
+    else
+        rc = 0;
+    store_rollback(tx);
+    if (rc == 0) {
+        d->id = xasprintf("scep:%s/cert:%s", ep->name, serial);
+        d->principal = xstrdup(d->old->requester ? d->old->requester : d->id);
+    }
+    free(serial);
+    return rc;
+}
+
+/* Submits the enrollment through the door; a (SUCCESS, PENDING or FAILURE) or -1. */
+static int submit(struct svc *s, const struct enroll_endpoint_rec *ep, const struct device *d,
+                  const struct svc_scep_request *q, const char *key, struct svc_scep_answer *a,
+                  struct err *e)
+{
+    int renew = q->type == SVC_SCEP_RENEWALREQ;
+    struct svc_op op = {.kind = renew ? SVC_OP_CERT_RENEW : SVC_OP_CERT_ISSUE,
+                        .ca = renew ? NULL : ep->ca,
+                        .profile = renew ? NULL : ep->profile,
+                        .serial = renew ? d->old->serial : NULL,
+                        .csr = (const char *)q->csr,
+                        .csr_len = q->csr_len};
+    struct svc_outcome out = {0};
+    struct actor act;
+    int once = d->cred != NULL && !d->cred->reusable, rc;
+
+    device_actor(d, &act);
+    if (once && svc_enroll_credential_move(s, d->cred, "active", "used", 1, e) != 0)
+        return infrastructure(e) ? -1 : refuse(a, SVC_SCEP_BADREQUEST);
+    rc = svc_submit(s, &act, ep->tenant, &op, key, &out, e);
+    if (rc != 0 && once) {
+        struct err ignored;
+        (void)svc_enroll_credential_move(s, d->cred, "used", "active", -1, &ignored);
+    }
+    if (rc != 0) {
+        rc = infrastructure(e) ? -1 : refuse(a, SVC_SCEP_BADREQUEST); /* audited by the door */
+    } else if (out.pending) {
+        a->status = SVC_SCEP_PENDING;
+    } else {
+        a->status = SVC_SCEP_SUCCESS;
+        a->certs = out.cert->der;
+        a->certs_len = out.cert->der_len;
+        out.cert->der = NULL;
+    }
+    svc_outcome_clear(&out);
+    return rc;
+}
+
+/* PKCSReq and RenewalReq. */
+static int enroll(struct svc *s, const struct enroll_endpoint_rec *ep,
+                  const struct svc_scep_request *q, X509 *signer, struct svc_scep_answer *a,
+                  struct err *e)
+{
+    const char *action = q->type == SVC_SCEP_RENEWALREQ ? "scep.renewalreq" : "scep.pkcsreq";
+    struct actor anon = {.id = "scep"}, act;
+    struct issue_request req = {0};
+    struct device d = {0};
+    const unsigned char *p = q->csr;
+    X509_REQ *x = d2i_X509_REQ(NULL, &p, (long)q->csr_len);
+    char *key = enroll_key(ep->name, q->txid, signer);
+    int rc, got;
+
+    /* RFC 8894 §3.3.1: the request's own signature first (badMessageCheck), then its content. */
+    if (x == NULL || X509_REQ_verify(x, X509_REQ_get0_pubkey(x)) != 1) {
+        err_set(e, ERR_INVALID, "%s: the CSR's signature does not verify", action);
+        svc_audit_unproven(s, ep->tenant, &anon, "scep.refused", ep->name, e);
+        rc = refuse(a, SVC_SCEP_BADMSGCHECK);
+        goto out;
+    }
+    if ((got = collect_into(s, ep->tenant, key, a, e)) != 0) { /* a repeat: what it led to */
+        rc = got < 0 ? -1 : 0;
+        goto out;
+    }
+    rc = q->type == SVC_SCEP_RENEWALREQ ? device_cert(s, ep, q, &d, e)
+                                        : device_challenge(s, ep, q->challenge, &d, e);
+    if (rc != 0) {
+        if (infrastructure(e))
+            goto out;
+        svc_audit_unproven(s, ep->tenant, &anon, "scep.refused", ep->name, e);
+        rc = refuse(a, SVC_SCEP_BADREQUEST);
+        goto out;
+    }
+    if (csr_read(q->csr, q->csr_len, 0, &req, e) != 0 ||
+        (d.old != NULL && svc_enroll_same_names(&req, d.cert, e) != 0)) {
+        device_actor(&d, &act);
+        svc_audit_refusal(s, ep->tenant, &act, action, ep->name, e);
+        rc = refuse(a, SVC_SCEP_BADREQUEST);
+        goto out;
+    }
+    rc = submit(s, ep, &d, q, key, a, e);
+out:
+    free(key);
+    X509_REQ_free(x);
+    issue_request_clear(&req);
+    device_clear(&d);
+    ERR_clear_error();
+    return rc;
+}
+
+/* Whether name is the subject of the endpoint's CA. */
+static int names_ca(struct svc *s, const struct enroll_endpoint_rec *ep, const X509_NAME *name,
+                    struct err *e)
+{
+    struct store_tx *tx = store_begin_read(s->store, e);
+    struct ca_rec *r = NULL;
+    X509 *ca = NULL;
+    int yes = 0;
+
+    if (tx == NULL)
+        return -1;
+    if (store_ca_get(tx, ep->tenant, ep->ca, &r, e) == 0 && (ca = svc_ca_cert(s, r, e)) != NULL)
+        yes = X509_NAME_cmp(name, X509_get_subject_name(ca)) == 0;
+    store_rollback(tx);
+    X509_free(ca);
+    ca_rec_free(r);
+    return yes;
+}
+
+/* GetCert: a certificate of the endpoint's CA, to a device holding one of its certificates. */
+static int getcert(struct svc *s, const struct enroll_endpoint_rec *ep,
+                   const struct svc_scep_request *q, struct svc_scep_answer *a, struct err *e)
+{
+    struct actor anon = {.id = "scep"};
+    struct device d = {0};
+    struct cert_rec *c = NULL;
+    struct store_tx *tx;
+    char *serial = NULL;
+    int rc = 0, named;
+
+    if (device_cert(s, ep, q, &d, e) != 0) {
+        if (infrastructure(e))
+            rc = -1;
+        else {
+            svc_audit_unproven(s, ep->tenant, &anon, "scep.refused", ep->name, e);
+            refuse(a, SVC_SCEP_BADREQUEST);
+        }
+        goto out;
+    }
+    if ((named = names_ca(s, ep, q->issuer, e)) < 0) {
+        rc = -1;
+        goto out;
+    }
+    serial = serial_hex(q->serial);
+    if (!named || serial == NULL || (tx = store_begin_read(s->store, e)) == NULL) {
+        rc = named && serial != NULL ? -1 : refuse(a, SVC_SCEP_BADCERTID);
+        goto out;
+    }
+    if (store_cert_get(tx, ep->tenant, serial, &c, e) != 0 || strcmp(c->ca, ep->ca) != 0) {
+        rc = c == NULL && infrastructure(e) ? -1 : refuse(a, SVC_SCEP_BADCERTID);
+    } else {
+        a->status = SVC_SCEP_SUCCESS;
+        a->certs = c->der;
+        a->certs_len = c->der_len;
+        c->der = NULL;
+    }
+    store_rollback(tx);
+out:
+    free(serial);
+    cert_rec_free(c);
+    device_clear(&d);
+    return rc;
+}
+
+/* GetCRL: the latest complete CRL of the endpoint's CA (a public document: anyone may ask). */
+static int getcrl(struct svc *s, const struct enroll_endpoint_rec *ep,
+                  const struct svc_scep_request *q, struct svc_scep_answer *a, struct err *e)
+{
+    struct crl_rec *crl = NULL;
+    int named = names_ca(s, ep, q->issuer, e);
+
+    if (named < 0)
+        return -1;
+    if (!named)
+        return refuse(a, SVC_SCEP_BADCERTID);
+    if (svc_crl_latest(s, ep->tenant, ep->ca, 0, 0, &crl, e) != 0)
+        return infrastructure(e) ? -1 : refuse(a, SVC_SCEP_BADCERTID);
+    a->status = SVC_SCEP_SUCCESS;
+    a->crl = crl->der;
+    a->crl_len = crl->der_len;
+    crl->der = NULL;
+    crl_rec_free(crl);
+    return 0;
+}
+
+int svc_scep_request(struct svc *s, const char *tenant, const char *endpoint,
+                     const struct svc_scep_request *q, struct svc_scep_answer *a, struct err *e)
+{
+    struct enroll_endpoint_rec *ep = NULL;
+    struct svc_enroll_settings st;
+    const unsigned char *p = q->signer;
+    X509 *signer = d2i_X509(NULL, &p, (long)q->signer_len);
+    char *key = NULL;
+    int rc = -1;
+
+    memset(a, 0, sizeof(*a));
+    if (signer == NULL) {
+        X509_free(signer);
+        return err_set(e, ERR_INVALID, "pkiMessage: its signer certificate does not parse");
+    }
+    if (endpoint_load(s, tenant, endpoint, &ep, &st, e) != 0) {
+        X509_free(signer);
+        return -1;
+    }
+    svc_enroll_settings_clear(&st);
+    switch (q->type) {
+    case SVC_SCEP_PKCSREQ:
+    case SVC_SCEP_RENEWALREQ:
+        rc = enroll(s, ep, q, signer, a, e);
+        break;
+    case SVC_SCEP_CERTPOLL:
+        key = enroll_key(ep->name, q->txid, signer);
+        rc = collect_into(s, tenant, key, a, e);
+        rc = rc < 0 ? -1 : rc == 0 ? refuse(a, SVC_SCEP_BADCERTID) : 0;
+        break;
+    case SVC_SCEP_GETCERT:
+        rc = getcert(s, ep, q, a, e);
+        break;
+    case SVC_SCEP_GETCRL:
+        rc = getcrl(s, ep, q, a, e);
+        break;
+    default:
+        rc = refuse(a, SVC_SCEP_BADREQUEST);
+        break;
+    }
+    free(key);
+    X509_free(signer);
     enroll_endpoint_rec_free(ep);
     return rc;
 }

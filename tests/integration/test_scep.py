@@ -229,3 +229,98 @@ def test_the_cli_makes_a_scep_endpoint(server):
     ep = server.api("GET", "/enroll/endpoints/phones")
     assert ep["protocol"] == "scep" and "ra" in ep["settings"], p.stdout
     assert "legacy_algorithms" not in ep["settings"]
+
+
+# ---- enrollment with strongSwan's pki (--scep) ----------------------------------------------
+
+PKI_NOISE = ("TPM 2.0", "plugin 'tpm'")
+
+
+def pki(*args, check=True, timeout=120):
+    p = subprocess.run(["pki", *args], capture_output=True, text=True, timeout=timeout)
+    err = "\n".join(l for l in p.stderr.splitlines() if not l.startswith(PKI_NOISE))
+    if check:
+        assert p.returncode == 0, err[-3000:]
+    return p.returncode, p.stdout, err
+
+
+def credential(server, reusable=True, endpoint="dev"):
+    c = server.api("POST", f"/enroll/endpoints/{endpoint}/credentials", {"reusable": reusable},
+                   expect=201)
+    return c["id"], c["secret"]
+
+
+def pem_file(server, name, cert):
+    path = os.path.join(server.dir_tmp, name)
+    with open(path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+def scep_trust(server, endpoint="dev"):
+    """pki's --cacert-enc and --cacert-sig (the RA certificate) and --cacert (the CA)."""
+    ra, cas = ca_ra(server, endpoint)
+    ra_pem = pem_file(server, f"{endpoint}-ra.pem", ra)
+    args = ["--cacert-enc", ra_pem, "--cacert-sig", ra_pem]
+    for i, c in enumerate(cas):
+        args += ["--cacert", pem_file(server, f"{endpoint}-ca{i}.pem", c)]
+    return args
+
+
+def rsa_key(server, name):
+    path = os.path.join(server.dir_tmp, name + ".key")
+    with open(path, "w") as f:
+        f.write(pki("--gen", "--type", "rsa", "--size", "2048", "--outform", "pem")[1])
+    return path
+
+
+def pki_scep(server, key, cn, *extra, endpoint="dev", check=True):
+    return pki("--scep", "--url", f"{server.public_url}/scep/default/{endpoint}", "--in", key,
+               "--dn", f"CN={cn}", "--san", cn, *scep_trust(server, endpoint), "--outform", "pem",
+               *extra, check=check)
+
+
+def cert_count(server):
+    return int(server.sql("SELECT COUNT(*) FROM certs WHERE tenant = 'default'")[0][0])
+
+
+def assert_issued_as_rest(server, cert, cn):
+    """Chains to the tenant's root through `issuing`, tls-client extensions, in the records;
+    returns its serial."""
+    root = x509.load_der_x509_certificate(
+        server.request("GET", "/ca/default/root.crt", token=None, base=server.public_url).body)
+    issuing = x509.load_der_x509_certificate(
+        server.request("GET", "/ca/default/issuing.crt", token=None, base=server.public_url).body)
+    leaf = pem_file(server, "leaf.pem", cert)
+    p = subprocess.run(["openssl", "verify", "-x509_strict", "-purpose", "sslclient", "-CAfile",
+                        pem_file(server, "root.pem", root), "-untrusted",
+                        pem_file(server, "issuing.pem", issuing), leaf],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == cn
+    eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(eku) == [x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]
+    assert cert.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+    serial = format(cert.serial_number, "x")
+    shown = server.api("GET", f"/certificates/{serial}")
+    assert shown["ca"] == "issuing" and shown["status"] == "good"
+    return serial
+
+
+def test_pki_scep_enrolls_with_a_challenge_and_renews_with_the_old_certificate(server):
+    cid, secret = credential(server)
+    key = rsa_key(server, "pki1")
+    _, out, err = pki_scep(server, key, "pki1.example.com", "--password", f"{cid}:{secret}")
+    cert = x509.load_pem_x509_certificate(out.encode())
+    serial = assert_issued_as_rest(server, cert, "pki1.example.com")
+    issued = [e for e in server.audit() if e["action"] == "cert.issue" and
+              e["object"] == serial]
+    assert len(issued) == 1 and issued[0]["actor"] == f"scep:dev/{cid}", issued
+    # Renewal (RenewalReq): signed with the old certificate and key, a new key.
+    old = pem_file(server, "pki1.crt", cert)
+    key2 = rsa_key(server, "pki1b")
+    _, out, err = pki_scep(server, key2, "pki1.example.com", "--cert", old, "--key", key)
+    renewed = x509.load_pem_x509_certificate(out.encode())
+    serial2 = assert_issued_as_rest(server, renewed, "pki1.example.com")
+    assert serial2 != serial
+    assert server.api("GET", f"/certificates/{serial2}")["renewed_from"] == serial

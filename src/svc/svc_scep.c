@@ -402,12 +402,49 @@ static char *enroll_key(const char *endpoint, const char *txid, X509 *signer)
     return key;
 }
 
-/* What an earlier request under key led to into a: 1 if there was one, 0 if not, -1 (e). */
+/*
+ * The certificate a direct issuance filed under key (no approval), into a, if
+ * it was issued for op (NULL: whatever it was); 1, 0 if none, -1.
+ */
+static int collect_issued(struct svc *s, const char *tenant, const char *key,
+                          const struct svc_op *op, struct svc_scep_answer *a, struct err *e)
+{
+    char *hash = op != NULL ? svc_op_hash(op) : NULL;
+    struct store_tx *tx = store_begin_read(s->store, e);
+    struct idempotency_rec *k = NULL;
+    struct cert_rec *c = NULL;
+    int rc = 0;
+
+    if (tx == NULL)
+        return -1;
+    if (store_idempotency_get(tx, tenant, key, &k, e) == 0 &&
+        strcmp(k->outcome, "certificate") == 0 &&
+        (hash == NULL || strcmp(hash, k->request_hash) == 0) &&
+        store_cert_get(tx, tenant, k->object, &c, e) == 0) {
+        a->status = SVC_SCEP_SUCCESS;
+        a->certs = c->der;
+        a->certs_len = c->der_len;
+        c->der = NULL;
+        rc = 1;
+    } else if (infrastructure(e)) {
+        rc = -1;
+    }
+    store_rollback(tx);
+    idempotency_rec_free(k);
+    cert_rec_free(c);
+    free(hash);
+    return rc;
+}
+
+/*
+ * What an earlier request under key led to into a: 1 if there was one, 0 if
+ * not (*filed: the key names a direct issuance), -1 (e).
+ */
 static int collect_into(struct svc *s, const char *tenant, const char *key,
-                        struct svc_scep_answer *a, struct err *e)
+                        struct svc_scep_answer *a, int *filed, struct err *e)
 {
     struct svc_est_result res = {0};
-    int filed = 0, got = svc_enroll_collect(s, tenant, key, 60, &res, &filed, e);
+    int got = svc_enroll_collect(s, tenant, key, 60, &res, filed, e);
 
     if (got < 0 && infrastructure(e)) {
         svc_est_result_clear(&res);
@@ -529,8 +566,8 @@ static int device_cert(struct svc *s, const struct enroll_endpoint_rec *ep,
 
 /* Submits the enrollment through the door; a (SUCCESS, PENDING or FAILURE) or -1. */
 static int submit(struct svc *s, const struct enroll_endpoint_rec *ep, const struct device *d,
-                  const struct svc_scep_request *q, const char *key, struct svc_scep_answer *a,
-                  struct err *e)
+                  const struct svc_scep_request *q, const char *key, int filed,
+                  struct svc_scep_answer *a, struct err *e)
 {
     int renew = q->type == SVC_SCEP_RENEWALREQ;
     struct svc_op op = {.kind = renew ? SVC_OP_CERT_RENEW : SVC_OP_CERT_ISSUE,
@@ -543,6 +580,13 @@ static int submit(struct svc *s, const struct enroll_endpoint_rec *ep, const str
     struct actor act;
     int once = d->cred != NULL && !d->cred->reusable, rc;
 
+    /* A key naming a certificate issued at once: the same request again (its answer was
+       lost) gets that certificate; another one with the same key pair and transactionID
+       (certmonger's resubmit) is a new issuance, filed without the key. */
+    if (filed && (rc = collect_issued(s, ep->tenant, key, &op, a, e)) != 0)
+        return rc < 0 ? -1 : 0;
+    if (filed)
+        key = NULL;
     device_actor(d, &act);
     if (once && svc_enroll_credential_move(s, d->cred, "active", "used", 1, e) != 0)
         return infrastructure(e) ? -1 : refuse(a, SVC_SCEP_BADREQUEST);
@@ -577,7 +621,7 @@ static int enroll(struct svc *s, const struct enroll_endpoint_rec *ep,
     const unsigned char *p = q->csr;
     X509_REQ *x = d2i_X509_REQ(NULL, &p, (long)q->csr_len);
     char *key = enroll_key(ep->name, q->txid, signer);
-    int rc, got;
+    int rc, got, filed = 0;
 
     /* RFC 8894 §3.3.1: the request's own signature first (badMessageCheck), then its content. */
     if (x == NULL || X509_REQ_verify(x, X509_REQ_get0_pubkey(x)) != 1) {
@@ -586,7 +630,7 @@ static int enroll(struct svc *s, const struct enroll_endpoint_rec *ep,
         rc = refuse(a, SVC_SCEP_BADMSGCHECK);
         goto out;
     }
-    if ((got = collect_into(s, ep->tenant, key, a, e)) != 0) { /* a repeat: what it led to */
+    if ((got = collect_into(s, ep->tenant, key, a, &filed, e)) != 0) { /* a repeat */
         rc = got < 0 ? -1 : 0;
         goto out;
     }
@@ -606,7 +650,7 @@ static int enroll(struct svc *s, const struct enroll_endpoint_rec *ep,
         rc = refuse(a, SVC_SCEP_BADREQUEST);
         goto out;
     }
-    rc = submit(s, ep, &d, q, key, a, e);
+    rc = submit(s, ep, &d, q, key, filed, a, e);
 out:
     free(key);
     X509_REQ_free(x);
@@ -709,7 +753,7 @@ int svc_scep_request(struct svc *s, const char *tenant, const char *endpoint,
     const unsigned char *p = q->signer;
     X509 *signer = d2i_X509(NULL, &p, (long)q->signer_len);
     char *key = NULL;
-    int rc = -1;
+    int rc = -1, filed = 0;
 
     memset(a, 0, sizeof(*a));
     if (signer == NULL) {
@@ -728,7 +772,8 @@ int svc_scep_request(struct svc *s, const char *tenant, const char *endpoint,
         break;
     case SVC_SCEP_CERTPOLL:
         key = enroll_key(ep->name, q->txid, signer);
-        rc = collect_into(s, tenant, key, a, e);
+        if ((rc = collect_into(s, tenant, key, a, &filed, e)) == 0 && filed)
+            rc = collect_issued(s, tenant, key, NULL, a, e);
         rc = rc < 0 ? -1 : rc == 0 ? refuse(a, SVC_SCEP_BADCERTID) : 0;
         break;
     case SVC_SCEP_GETCERT:

@@ -1,14 +1,21 @@
 """SCEP (RFC 8894): enrollment endpoints of protocol scep, their RA key (in the tenant's key
 store, purpose ra) and certificate (from the endpoint's CA), GetCACaps and GetCACert served to
-strongSwan's pki (--scepca) and to urllib, and bad input refused with nothing changed.
-PKIOperation's outer layer is checked (a pkiMessage built here with python3-cryptography is read
-as far as its envelope); the enrollment itself is not served yet (501)."""
+strongSwan's pki (--scepca) and to urllib; enrollment (PKIOperation) with strongSwan's pki
+--scep (POST) and certmonger (GET, under a D-Bus session bus of its own): enroll, renew, a
+wrong challenge refused, an enrollment held for approval completed once approved; and bad
+input refused with nothing changed."""
 import base64
 import datetime
 import os
+import shutil
+import signal
 import subprocess
 import tempfile
+import threading
+import time
 import urllib.parse
+
+import json
 
 import pytest
 from cryptography import x509
@@ -17,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
-from conftest import Server, SoftHSM
+from conftest import Server, SoftHSM, own_token, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -324,3 +331,193 @@ def test_pki_scep_enrolls_with_a_challenge_and_renews_with_the_old_certificate(s
     serial2 = assert_issued_as_rest(server, renewed, "pki1.example.com")
     assert serial2 != serial
     assert server.api("GET", f"/certificates/{serial2}")["renewed_from"] == serial
+
+
+def test_pki_scep_with_a_wrong_or_used_challenge_is_refused_and_audited(server):
+    before = cert_count(server)
+    cid, secret = credential(server, reusable=False)
+    key = rsa_key(server, "pkiwrong")
+    rc, out, err = pki_scep(server, key, "wrong.example.com", "--password", f"{cid}:nope",
+                            check=False)
+    assert rc != 0 and "badRequest" in err, err[-800:]
+    rc, out, err = pki_scep(server, key, "wrong.example.com", "--password", "no-colon",
+                            check=False)
+    assert rc != 0 and "badRequest" in err, err[-800:]
+    assert cert_count(server) == before
+    refused = [e for e in server.audit() if e["action"] == "scep.refused"]
+    assert refused and "challengePassword" in json.dumps(refused[-1]), refused[-1:]
+    # The one-time credential works once, then is used.
+    pki_scep(server, key, "once.example.com", "--password", f"{cid}:{secret}")
+    key2 = rsa_key(server, "pkiagain")
+    rc, out, err = pki_scep(server, key2, "again.example.com", "--password", f"{cid}:{secret}",
+                            check=False)
+    assert rc != 0 and "badRequest" in err, err[-800:]
+    assert cert_count(server) == before + 1
+
+
+@pytest.fixture(scope="module")
+def officer_token(server):
+    """An RA officer who did not make the credentials (their maker may not approve)."""
+    p = server.api("POST", "/principals", {"name": "scep-officer", "kind": "user"}, expect=201)
+    server.api("POST", "/roles/bind", {"principal": p["id"], "role": "ra-officer"}, expect=201)
+    return own_token(server, p["id"], "scep-officer")
+
+
+@pytest.fixture
+def officer(server, officer_token):
+    """The officer's token while tls-client issuance needs one approval."""
+    server.api("PUT", "/workflows/profile:tls-client", {"required": 1, "expires_hours": 24})
+    yield officer_token
+    server.api("DELETE", "/workflows/profile:tls-client", expect=204)
+
+
+def pending_of(server, actor):
+    return [r["id"] for r in server.api("GET", "/requests?status=pending")["requests"]
+            if r["requester"] == actor]
+
+
+def test_pki_scep_enrollment_under_approval_completes_after_approval(server, officer):
+    cid, secret = credential(server, reusable=False)
+    key = rsa_key(server, "pkiheld")
+    result = {}
+
+    def enroll():  # PENDING, then CertPoll every second until the certificate comes
+        result["out"] = pki_scep(server, key, "held.example.com", "--password",
+                                 f"{cid}:{secret}", "--interval", "1", "--maxpolltime", "60",
+                                 check=False)
+    t = threading.Thread(target=enroll)
+    t.start()
+    try:
+        rid = wait_for(lambda: pending_of(server, f"scep:dev/{cid}"), what="the request")[0]
+        # The credential's maker (the admin) may not approve what its credential asked for.
+        server.api("POST", f"/requests/{rid}/approve", {}, expect=403)
+        server.api("POST", f"/requests/{rid}/approve", {}, token=officer)
+    finally:
+        t.join(90)
+    assert not t.is_alive()
+    rc, out, err = result["out"]
+    assert rc == 0, err[-2000:]
+    cert = x509.load_pem_x509_certificate(out.encode())
+    assert_issued_as_rest(server, cert, "held.example.com")
+    assert server.api("GET", f"/requests/{rid}")["status"] == "done"
+
+
+# ---- certmonger, under a D-Bus session bus of its own ---------------------------------------
+
+
+class Certmonger:
+    """dbus-daemon (a session bus of its own, in dir) and certmonger -s on it, its requests,
+    CAs and local CA in dir too (CERTMONGER_*_DIR), so nothing of the machine's is used."""
+
+    def __init__(self, d):
+        self.dir = d
+        conf = os.path.join(d, "bus.conf")
+        with open(conf, "w") as f:
+            f.write(f"""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>session</type><listen>unix:path={d}/bus</listen><auth>EXTERNAL</auth>
+<policy context="default"><allow send_destination="*" eavesdrop="true"/>
+<allow eavesdrop="true"/><allow own="*"/></policy></busconfig>
+""")
+        state = {k: os.path.join(d, k) for k in ("requests", "cas", "local", "tmp", "home")}
+        for path in state.values():
+            os.makedirs(path, exist_ok=True)
+        self.env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=f"unix:path={d}/bus",
+                        HOME=state["home"], XDG_CONFIG_HOME=state["home"],
+                        CERTMONGER_REQUESTS_DIR=state["requests"],
+                        CERTMONGER_CAS_DIR=state["cas"], CERTMONGER_LOCAL_CA_DIR=state["local"],
+                        CERTMONGER_TMPDIR=state["tmp"], CERTMONGER_CONFIG_DIR=d,
+                        CERTMONGER_SYSTEM_LOCK_FILE=os.path.join(d, "lock"))
+        # dbus-daemon prints its address once it listens.
+        self.bus = subprocess.Popen(["dbus-daemon", "--config-file", conf, "--nofork",
+                                     "--print-address"], env=self.env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL, text=True)
+        assert self.bus.stdout.readline().startswith("unix:path="), "dbus-daemon did not start"
+        self.log = open(os.path.join(d, "certmonger.log"), "w")
+        self.daemon = subprocess.Popen(["certmonger", "-s", "-n", "-B", "-d", "1"], env=self.env,
+                                       stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(lambda: self.daemon.poll() is not None or
+                 self.getcert("list-cas", check=False).returncode == 0,
+                 what="certmonger on the bus")
+        assert self.daemon.poll() is None, open(self.log.name).read()[-2000:]
+
+    def getcert(self, *args, check=True, timeout=120):
+        p = subprocess.run(["getcert", args[0], "-s", *args[1:]], env=self.env,
+                           capture_output=True, text=True, timeout=timeout)
+        if check:
+            assert p.returncode == 0, p.stdout + p.stderr
+        return p
+
+    def status(self, nick):
+        out = self.getcert("list", "-i", nick).stdout
+        return [l.split(":", 1)[1].strip() for l in out.splitlines()
+                if l.strip().startswith("status:")][0]
+
+    def stop(self):
+        for p in (self.daemon, self.bus):
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def certmonger(server):
+    cm = Certmonger(tempfile.mkdtemp(prefix="cm-", dir=server.dir_tmp))
+    cm.getcert("add-scep-ca", "-c", "vouch", "-u", f"{server.public_url}/scep/default/dev")
+    yield cm
+    cm.stop()
+
+
+def test_certmonger_enrolls_by_get_and_renews(server, certmonger):
+    cid, secret = credential(server)
+    crt, key = (os.path.join(certmonger.dir, "cm1." + x) for x in ("crt", "key"))
+    certmonger.getcert("request", "-c", "vouch", "-I", "cm1", "-f", crt, "-k", key, "-N",
+                       "CN=cm1.example.com", "-D", "cm1.example.com", "-L", f"{cid}:{secret}",
+                       "-w")
+    assert certmonger.status("cm1") == "MONITORING"
+    cert = x509.load_pem_x509_certificate(open(crt, "rb").read())
+    serial = assert_issued_as_rest(server, cert, "cm1.example.com")
+    # certmonger (0.79) sends PKIOperation by GET only: the pkiMessage base64 in the URL (~3 KB).
+    issued = [e for e in server.audit() if e["action"] == "cert.issue" and e["object"] == serial]
+    assert issued[0]["actor"] == f"scep:dev/{cid}"
+    # Renewal: certmonger resubmits (PKCSReq again, its challenge kept) with a new key.
+    certmonger.getcert("rekey", "-i", "cm1", "-w")
+    assert certmonger.status("cm1") == "MONITORING"
+    renewed = x509.load_pem_x509_certificate(open(crt, "rb").read())
+    assert renewed.serial_number != cert.serial_number
+    assert renewed.public_key() != cert.public_key()
+    assert_issued_as_rest(server, renewed, "cm1.example.com")
+
+
+def test_certmonger_with_a_wrong_challenge_is_refused(server, certmonger):
+    cid, _ = credential(server)
+    before = cert_count(server)
+    crt, key = (os.path.join(certmonger.dir, "cmbad." + x) for x in ("crt", "key"))
+    certmonger.getcert("request", "-c", "vouch", "-I", "cmbad", "-f", crt, "-k", key, "-N",
+                       "CN=cmbad.example.com", "-L", f"{cid}:wrong", "-w", check=False)
+    assert certmonger.status("cmbad") in ("CA_REJECTED", "CA_UNREACHABLE"), \
+        certmonger.getcert("list", "-i", "cmbad").stdout
+    assert not os.path.exists(crt)
+    assert cert_count(server) == before
+
+
+def test_certmonger_enrollment_under_approval_completes_after_approval(server, certmonger,
+                                                                      officer):
+    cid, secret = credential(server, reusable=False)
+    crt, key = (os.path.join(certmonger.dir, "cmheld." + x) for x in ("crt", "key"))
+    certmonger.getcert("request", "-c", "vouch", "-I", "cmheld", "-f", crt, "-k", key, "-N",
+                       "CN=cmheld.example.com", "-L", f"{cid}:{secret}")
+    rid = wait_for(lambda: pending_of(server, f"scep:dev/{cid}"), what="the request")[0]
+    wait_for(lambda: certmonger.status("cmheld") == "CA_WORKING", what="certmonger waiting")
+    server.api("POST", f"/requests/{rid}/approve", {}, token=officer)
+    # certmonger polls (CertPoll) on its own schedule; resubmitting asks at once (the same
+    # transaction: its answer is the approved certificate).
+    certmonger.getcert("resubmit", "-i", "cmheld", "-w")
+    assert certmonger.status("cmheld") == "MONITORING"
+    cert = x509.load_pem_x509_certificate(open(crt, "rb").read())
+    assert_issued_as_rest(server, cert, "cmheld.example.com")
+    assert server.api("GET", f"/requests/{rid}")["status"] == "done"

@@ -521,3 +521,248 @@ def test_certmonger_enrollment_under_approval_completes_after_approval(server, c
     cert = x509.load_pem_x509_certificate(open(crt, "rb").read())
     assert_issued_as_rest(server, cert, "cmheld.example.com")
     assert server.api("GET", f"/requests/{rid}")["status"] == "done"
+
+
+# ---- pkiMessages built here (pyasn1): what no client sends ------------------------------------
+
+OID_MESSAGE_TYPE = "2.16.840.1.113733.1.9.2"
+OID_PKI_STATUS = "2.16.840.1.113733.1.9.3"
+OID_FAIL_INFO = "2.16.840.1.113733.1.9.4"
+OID_SENDER_NONCE = "2.16.840.1.113733.1.9.5"
+OID_RECIPIENT_NONCE = "2.16.840.1.113733.1.9.6"
+OID_TRANSACTION_ID = "2.16.840.1.113733.1.9.7"
+DIGEST_OIDS = {"sha256": "2.16.840.1.101.3.4.2.1", "sha1": "1.3.14.3.2.26"}
+
+
+def self_signed(cn, key=None):
+    key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    return cert, key
+
+
+def csr_with_challenge(key, cn, challenge, sans=None):
+    b = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+    if sans:
+        b = b.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    if challenge is not None:
+        b = b.add_attribute(x509.oid.AttributeOID.CHALLENGE_PASSWORD, challenge.encode())
+    return b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def signed_pki_message(envelope, msg_type, signer, key, txid, nonce, digest="sha256"):
+    """A pkiMessage (RFC 8894 §3.2): SignedData over envelope signed by signer/key with the
+    SCEP attributes messageType, transactionID and senderNonce."""
+    from pyasn1.codec.der import decoder, encoder
+    from pyasn1.type import char, univ
+    from pyasn1_modules import rfc5280, rfc5652
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    md = {"sha256": hashes.SHA256(), "sha1": hashes.SHA1()}[digest]
+    h = hashes.Hash(md)
+    h.update(envelope)
+
+    def attr(oid, value):
+        a = rfc5652.Attribute()
+        a["attrType"] = univ.ObjectIdentifier(oid)
+        a["attrValues"].append(value)
+        return a
+    attrs = rfc5652.SignedAttributes()
+    for a in (attr("1.2.840.113549.1.9.3", univ.ObjectIdentifier("1.2.840.113549.1.7.1")),
+              attr("1.2.840.113549.1.9.4", univ.OctetString(h.finalize())),
+              attr(OID_MESSAGE_TYPE, char.PrintableString(str(msg_type))),
+              attr(OID_TRANSACTION_ID, char.PrintableString(txid)),
+              attr(OID_SENDER_NONCE, univ.OctetString(nonce))):
+        attrs.append(a)
+    to_sign = encoder.encode(attrs)  # DER SET OF Attribute, tag 0x31 (RFC 5652 §5.4)
+    signature = key.sign(to_sign, padding.PKCS1v15(), md)
+    cert, _ = decoder.decode(signer.public_bytes(serialization.Encoding.DER),
+                             asn1Spec=rfc5280.Certificate())
+    si = rfc5652.SignerInfo()
+    si["version"] = 1
+    si["sid"]["issuerAndSerialNumber"]["issuer"] = cert["tbsCertificate"]["issuer"]
+    si["sid"]["issuerAndSerialNumber"]["serialNumber"] = cert["tbsCertificate"]["serialNumber"]
+    si["digestAlgorithm"]["algorithm"] = univ.ObjectIdentifier(DIGEST_OIDS[digest])
+    si.setComponentByName("signedAttrs")
+    for a in attrs:
+        si["signedAttrs"].append(a)
+    si["signatureAlgorithm"]["algorithm"] = univ.ObjectIdentifier("1.2.840.113549.1.1.1")
+    si["signature"] = signature
+    sd = rfc5652.SignedData()
+    sd["version"] = 1
+    alg = rfc5280.AlgorithmIdentifier()
+    alg["algorithm"] = univ.ObjectIdentifier(DIGEST_OIDS[digest])
+    sd["digestAlgorithms"].append(alg)
+    sd["encapContentInfo"]["eContentType"] = univ.ObjectIdentifier("1.2.840.113549.1.7.1")
+    sd["encapContentInfo"]["eContent"] = envelope
+    choice = rfc5652.CertificateChoices()
+    choice["certificate"] = cert
+    sd.setComponentByName("certificates")
+    sd["certificates"].append(choice)
+    sd["signerInfos"].append(si)
+    ci = rfc5652.ContentInfo()
+    ci["contentType"] = rfc5652.id_signedData
+    ci["content"] = sd
+    return encoder.encode(ci)
+
+
+def openssl_encrypt(data, to_cert, cipher="-aes256"):
+    """EnvelopedData of data for to_cert, by openssl cms (cipher -aes128, -aes256, -des3)."""
+    with tempfile.TemporaryDirectory() as d:
+        open(os.path.join(d, "to.pem"), "wb").write(to_cert.public_bytes(
+            serialization.Encoding.PEM))
+        open(os.path.join(d, "in"), "wb").write(data)
+        subprocess.run(["openssl", "cms", "-encrypt", "-binary", cipher, "-in",
+                        os.path.join(d, "in"), "-outform", "DER", "-out", os.path.join(d, "out"),
+                        os.path.join(d, "to.pem")], check=True, capture_output=True, timeout=60)
+        return open(os.path.join(d, "out"), "rb").read()
+
+
+class CertRep:
+    """A CertRep (RFC 8894 §3.3.2) read back: its SCEP attributes, its signature checked
+    against the RA certificate, and its content decrypted with the requester's key."""
+
+    def __init__(self, der, ra, cert, key):
+        from pyasn1.codec.der import decoder
+        from pyasn1_modules import rfc5652
+        with tempfile.TemporaryDirectory() as d:
+            paths = {n: os.path.join(d, n) for n in ("rep", "ra.pem", "c.pem", "k.pem", "out")}
+            open(paths["rep"], "wb").write(der)
+            open(paths["ra.pem"], "wb").write(ra.public_bytes(serialization.Encoding.PEM))
+            # Signed by the RA certificate's key, whatever certificates the message carries.
+            p = subprocess.run(["openssl", "cms", "-verify", "-noverify", "-nointern", "-binary",
+                                "-inform", "DER", "-in", paths["rep"], "-certfile",
+                                paths["ra.pem"], "-out", paths["out"]],
+                               capture_output=True, timeout=60)
+            assert p.returncode == 0, p.stderr
+            content = open(paths["out"], "rb").read()
+            self.certs, self.crls = [], []
+            if content:
+                open(paths["c.pem"], "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+                open(paths["k.pem"], "wb").write(key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption()))
+                p = subprocess.run(["openssl", "cms", "-decrypt", "-binary", "-inform", "DER",
+                                    "-in", paths["out"], "-recip", paths["c.pem"], "-inkey",
+                                    paths["k.pem"], "-out", paths["rep"]],
+                                   capture_output=True, timeout=60)
+                assert p.returncode == 0, p.stderr
+                inner = open(paths["rep"], "rb").read()
+                ci, _ = decoder.decode(inner, asn1Spec=rfc5652.ContentInfo())
+                sd, _ = decoder.decode(bytes(ci["content"]), asn1Spec=rfc5652.SignedData())
+                from pyasn1.codec.der import encoder
+                self.certs = [x509.load_der_x509_certificate(encoder.encode(c["certificate"]))
+                              for c in sd["certificates"]] if sd["certificates"].isValue else []
+                self.crls = [x509.load_der_x509_crl(encoder.encode(c["crl"]))
+                             for c in sd["crls"]] if sd["crls"].isValue else []
+        ci, _ = decoder.decode(der, asn1Spec=rfc5652.ContentInfo())
+        sd, _ = decoder.decode(bytes(ci["content"]), asn1Spec=rfc5652.SignedData())
+        attrs = {}
+        for a in sd["signerInfos"][0]["signedAttrs"]:
+            value, _ = decoder.decode(bytes(a["attrValues"][0]))
+            attrs[str(a["attrType"])] = bytes(value) if value.typeId == 4 else str(value)
+        self.attrs = attrs
+        self.status = attrs[OID_PKI_STATUS]
+        self.fail = attrs.get(OID_FAIL_INFO)
+
+
+class Device:
+    """A device speaking SCEP with messages built here: its key, its signing certificate
+    (self-signed, or one the CA issued), a transactionID."""
+
+    def __init__(self, server, cn, endpoint="dev"):
+        self.server, self.endpoint, self.cn = server, endpoint, cn
+        self.cert, self.key = self_signed(cn)
+        self.txid = os.urandom(8).hex()
+        self.ra, self.cas = ca_ra(server, endpoint)
+
+    def send(self, msg_type, inner, by="POST", cipher="-aes256", digest="sha256", to=None,
+             envelope=None):
+        nonce = os.urandom(16)
+        env = envelope if envelope is not None else openssl_encrypt(inner, to or self.ra, cipher)
+        msg = signed_pki_message(env, msg_type, self.cert, self.key, self.txid, nonce, digest)
+        if by == "POST":
+            r = scep(self.server, self.endpoint, method="POST", data=msg,
+                     operation="PKIOperation")
+        else:
+            r = scep(self.server, self.endpoint, operation="PKIOperation",
+                     message=base64.b64encode(msg).decode())
+        assert r.status == 200, (r.status, r.body)
+        assert r.headers["Content-Type"] == "application/x-pki-message"
+        rep = CertRep(r.body, self.ra, self.cert, self.key)
+        assert rep.attrs[OID_MESSAGE_TYPE] == "3"
+        assert rep.attrs[OID_TRANSACTION_ID] == self.txid
+        assert rep.attrs[OID_RECIPIENT_NONCE] == nonce
+        assert len(rep.attrs[OID_SENDER_NONCE]) == 16 and rep.attrs[OID_SENDER_NONCE] != nonce
+        return rep
+
+    def pkcsreq(self, challenge, **kw):
+        return self.send(19, csr_with_challenge(self.key, self.cn, challenge), **kw)
+
+
+def issuer_and_serial(issuer, serial):
+    from pyasn1.codec.der import decoder, encoder
+    from pyasn1_modules import rfc2315, rfc5280
+    name, _ = decoder.decode(issuer.public_bytes(), asn1Spec=rfc5280.Name())
+    ias = rfc2315.IssuerAndSerialNumber()
+    ias["issuer"] = name
+    ias["serialNumber"] = serial
+    return encoder.encode(ias)
+
+
+def issuer_and_subject(issuer, subject):
+    from pyasn1.codec.der import decoder, encoder
+    from pyasn1.type import namedtype, univ
+    from pyasn1_modules import rfc5280
+
+    class IssuerAndSubject(univ.Sequence):
+        componentType = namedtype.NamedTypes(namedtype.NamedType("issuer", rfc5280.Name()),
+                                             namedtype.NamedType("subject", rfc5280.Name()))
+    v = IssuerAndSubject()
+    v["issuer"], _ = decoder.decode(issuer.public_bytes(), asn1Spec=rfc5280.Name())
+    v["subject"], _ = decoder.decode(subject.public_bytes(), asn1Spec=rfc5280.Name())
+    return encoder.encode(v)
+
+
+def test_pkcsreq_by_get_of_several_kb_then_certpoll_getcert_and_getcrl(server):
+    cid, secret = credential(server)
+    dev = Device(server, "built.example.com")
+    msg_len = len(base64.b64encode(signed_pki_message(
+        openssl_encrypt(csr_with_challenge(dev.key, dev.cn, "x"), dev.ra), 19, dev.cert, dev.key,
+        dev.txid, os.urandom(16))))
+    assert msg_len > 3000  # a URL of several KB
+    rep = dev.pkcsreq(f"{cid}:{secret}", by="GET")
+    assert rep.status == "0" and rep.fail is None, rep.attrs
+    (cert,) = rep.certs
+    serial = assert_issued_as_rest(server, cert, "built.example.com")
+    issuing = [c for c in dev.cas if c.subject == cert.issuer][0]
+    # CertPoll (GetCertInitial) of the same transaction: the certificate issued.
+    rep = dev.send(20, issuer_and_subject(issuing.subject, cert.subject))
+    assert rep.status == "0" and [c.serial_number for c in rep.certs] == [cert.serial_number]
+    # A CertPoll of a transaction never seen: badCertId.
+    other = Device(server, "nobody.example.com")
+    rep = other.send(20, issuer_and_subject(issuing.subject, cert.subject))
+    assert (rep.status, rep.fail) == ("2", "4")
+    # GetCert: a device holding a certificate of the CA gets one by issuer and serial...
+    holder = Device(server, "built.example.com")
+    holder.cert = cert
+    holder.key = dev.key
+    rep = holder.send(21, issuer_and_serial(issuing.subject, cert.serial_number), by="GET")
+    assert rep.status == "0" and rep.certs == [cert]
+    rep = holder.send(21, issuer_and_serial(issuing.subject, 12345))
+    assert (rep.status, rep.fail) == ("2", "4")
+    # ... a self-signed one does not.
+    rep = other.send(21, issuer_and_serial(issuing.subject, cert.serial_number))
+    assert (rep.status, rep.fail) == ("2", "2")
+    # GetCRL: the CA's latest CRL.
+    server.api("POST", "/cas/issuing/crl", {}, expect=201)
+    rep = holder.send(22, issuer_and_serial(issuing.subject, cert.serial_number))
+    assert rep.status == "0" and len(rep.crls) == 1
+    assert rep.crls[0].issuer == issuing.subject
+    assert rep.crls[0].is_signature_valid(issuing.public_key())
+    assert server.api("GET", f"/certificates/{serial}")["status"] == "good"

@@ -766,3 +766,68 @@ def test_pkcsreq_by_get_of_several_kb_then_certpoll_getcert_and_getcrl(server):
     assert rep.crls[0].issuer == issuing.subject
     assert rep.crls[0].is_signature_valid(issuing.public_key())
     assert server.api("GET", f"/certificates/{serial}")["status"] == "good"
+
+
+def bad_signature(der):
+    """der (a CSR) with a byte of its signature changed."""
+    b = bytearray(der)
+    b[-10] ^= 0x01
+    return bytes(b)
+
+
+def test_bad_messages_get_a_certrep_failure_an_audit_event_and_change_nothing(server):
+    cid, secret = credential(server)
+    good = f"{cid}:{secret}"
+    dev = Device(server, "bad.example.com")
+    before, events = cert_count(server), len(server.audit())
+    # A CSR whose signature does not verify: badMessageCheck, audited.
+    rep = dev.send(19, bad_signature(csr_with_challenge(dev.key, dev.cn, good)))
+    assert (rep.status, rep.fail) == ("2", "1") and not rep.certs
+    refused = [e for e in server.audit() if e["action"] == "scep.refused"]
+    assert "signature" in json.dumps(refused[-1]), refused[-1]
+    # No challenge, a wrong one: badRequest, audited.
+    assert (dev.pkcsreq(None).fail, dev.pkcsreq(f"{cid}:wrong").fail) == ("2", "2")
+    # Names the profile refuses (21 DNS names: at most 20): badRequest, refused by the door.
+    many = [x509.DNSName(f"h{i}.example.com") for i in range(21)]
+    rep = dev.send(19, csr_with_challenge(dev.key, dev.cn, good, sans=many))
+    assert (rep.status, rep.fail) == ("2", "2")
+    assert [e for e in server.audit() if e["action"] == "cert.issue"][-1]["result"] == "refused"
+    # An envelope for another certificate than the RA's: badMessageCheck.
+    stranger, _ = self_signed("stranger")
+    rep = dev.send(19, csr_with_challenge(dev.key, dev.cn, good), to=stranger)
+    assert (rep.status, rep.fail) == ("2", "1")
+    # 3DES where legacy algorithms are off: badAlg.
+    rep = dev.send(19, csr_with_challenge(dev.key, dev.cn, good), cipher="-des3")
+    assert (rep.status, rep.fail) == ("2", "0")
+    # An envelope that is garbage (a SignedData over bytes that are no EnvelopedData): 400,
+    # and so is a truncated pkiMessage (no CertRep can be addressed to either).
+    msg = signed_pki_message(os.urandom(200), 19, dev.cert, dev.key, dev.txid, os.urandom(16))
+    r = scep(server, method="POST", data=msg, operation="PKIOperation")
+    assert r.status == 400 and b"EnvelopedData" in r.body, r.body
+    r = scep(server, method="POST", data=msg[:len(msg) // 2], operation="PKIOperation")
+    assert r.status == 400
+    # A RenewalReq signed by a self-signed certificate: badRequest.
+    rep = dev.send(17, csr_with_challenge(dev.key, dev.cn, None))
+    assert (rep.status, rep.fail) == ("2", "2")
+    # GetCert and GetCRL naming another issuer: badCertId.
+    rep = dev.send(22, issuer_and_serial(stranger.subject, 1))
+    assert (rep.status, rep.fail) == ("2", "4")
+    assert cert_count(server) == before
+    assert server.api("GET", "/enroll/endpoints/dev/credentials")["credentials"]
+    assert len(server.audit()) > events
+
+
+def test_legacy_algorithms_only_where_the_endpoint_enables_them(server):
+    server.api("POST", "/enroll/endpoints", {"name": "legacy", "protocol": "scep",
+                                             "ca": "issuing", "profile": "tls-client",
+                                             "legacy_algorithms": True}, expect=201)
+    cid, secret = credential(server, endpoint="legacy")
+    dev = Device(server, "legacy.example.com", endpoint="legacy")
+    # 3DES envelope and a SHA-1 signature: served (the CertRep is signed with SHA-256).
+    rep = dev.pkcsreq(f"{cid}:{secret}", cipher="-des3", digest="sha1")
+    assert rep.status == "0", rep.attrs
+    assert_issued_as_rest(server, rep.certs[0], "legacy.example.com")
+    # The same on `dev` (legacy off): a SHA-1 signature is 400, 3DES badAlg.
+    plain = Device(server, "legacy.example.com")
+    rep = plain.pkcsreq(f"{cid}:{secret}", cipher="-des3")
+    assert (rep.status, rep.fail) == ("2", "0")

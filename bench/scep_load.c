@@ -60,7 +60,7 @@ static const char *url, *cafile, *challenge, *token, *ra_path;
 static int clients = 16, seconds = 10, warmup = 2, messages = 256;
 static volatile int counting, stopping;
 static X509 *ra;
-static int nid_type, nid_status, nid_txid, nid_nonce;
+static int nid_type, nid_txid, nid_nonce;
 
 static void die(const char *what)
 {
@@ -186,8 +186,8 @@ static void client_prepare(struct client *c)
     for (int i = 0; i < messages; i++) {
         char txid[64];
         snprintf(txid, sizeof(txid), "bench-%d-%d-%ld", c->id, i, (long)time(NULL));
-        c->bodies[i] = challenge != NULL ? pkcsreq(k, cert, csr, csr_len, txid)
-                                         : rest_body(csr, csr_len);
+        c->bodies[i] =
+            challenge != NULL ? pkcsreq(k, cert, csr, csr_len, txid) : rest_body(csr, csr_len);
     }
     OPENSSL_free(csr);
     X509_free(cert);
@@ -207,22 +207,18 @@ static size_t collect(char *p, size_t size, size_t n, void *u)
     return size * n;
 }
 
-/* Whether a CertRep says SUCCESS (pkiStatus "0"). */
+/*
+ * Whether a CertRep says SUCCESS: its DER holds the signed attribute pkiStatus
+ * (2.16.840.1.113733.1.9.3) with the value PrintableString "0".  Looked for as
+ * bytes, not parsed: OpenSSL decodes the certificates a PKCS7 carries, which
+ * would cost this client (on the server's cores) more than the check is worth.
+ */
 static int certrep_success(const struct answer *a)
 {
-    const unsigned char *p = a->data;
-    PKCS7 *p7 = a->len ? d2i_PKCS7(NULL, &p, (long)a->len) : NULL;
-    STACK_OF(PKCS7_SIGNER_INFO) *sis = p7 ? PKCS7_get_signer_info(p7) : NULL;
-    ASN1_TYPE *status = sk_PKCS7_SIGNER_INFO_num(sis) == 1
-                            ? PKCS7_get_signed_attribute(sk_PKCS7_SIGNER_INFO_value(sis, 0),
-                                                         nid_status)
-                            : NULL;
-    int ok = status != NULL && status->type == V_ASN1_PRINTABLESTRING &&
-             ASN1_STRING_length(status->value.printablestring) == 1 &&
-             ASN1_STRING_get0_data(status->value.printablestring)[0] == '0';
+    static const unsigned char success[] = {0x06, 0x0a, 0x60, 0x86, 0x48, 0x01, 0x86, 0xf8, 0x45,
+                                            0x01, 0x09, 0x03, 0x31, 0x03, 0x13, 0x01, '0'};
 
-    PKCS7_free(p7);
-    return ok;
+    return a->len >= sizeof(success) && memmem(a->data, a->len, success, sizeof(success)) != NULL;
 }
 
 static void *run(void *arg)
@@ -357,7 +353,6 @@ int main(int argc, char **argv)
         messages < 1 || (challenge != NULL && ra_path == NULL))
         die(USAGE);
     nid_type = OBJ_create("2.16.840.1.113733.1.9.2", "scepMessageType", "scepMessageType");
-    nid_status = OBJ_create("2.16.840.1.113733.1.9.3", "scepPkiStatus", "scepPkiStatus");
     nid_nonce = OBJ_create("2.16.840.1.113733.1.9.5", "scepSenderNonce", "scepSenderNonce");
     nid_txid = OBJ_create("2.16.840.1.113733.1.9.7", "scepTransactionID", "scepTransactionID");
     if (challenge != NULL)
@@ -393,8 +388,8 @@ int main(int argc, char **argv)
     printf("enrollments: %ld in %d s with %d clients = %.1f /s (%ld failed)\n", done, seconds,
            clients, (double)done / seconds, failed);
     if (ran_out > 0)
-        printf("WARNING: %d clients sent all their %d messages before the end: raise -m\n",
-               ran_out, messages);
+        printf("WARNING: %d clients sent all their %d messages before the end: raise -m\n", ran_out,
+               messages);
     for (int i = 0; i < npids; i++)
         printf("cpu %s: %.0f us per enrollment\n", names[i],
                done ? cpu0[i] * 1e6 / (double)done : 0.0);

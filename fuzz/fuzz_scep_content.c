@@ -2,9 +2,8 @@
  * fuzz_scep_content.c — libFuzzer driver for what is inside a SCEP
  * pkiMessage: arbitrary bytes as its EnvelopedData (scep_envelope_open, with
  * and without legacy algorithms; the content key unwrapped with the RA key
- * below, as the signer would), as the decrypted content of a CertPoll,
- * GetCert and GetCRL (scep_ref_parse) and of a PKCSReq (scep_challenge).
- * The corpus (fuzz/corpus/scep_content) has envelopes made for RA_CERT.
+ * below, as the signer would), as the decrypted content of a CertPoll, * GetCert and GetCRL
+ * (scep_ref_parse). The corpus (fuzz/corpus/scep_content) has envelopes made for RA_CERT.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -69,19 +68,15 @@ static const char RA_KEY[] = "-----BEGIN PRIVATE KEY-----\n"
                              "-----END PRIVATE KEY-----\n";
 
 static EVP_PKEY *ra_key;
-static unsigned char *ra_der;
-static int ra_len;
+static X509 *ra;
 
 static void setup(void)
 {
     BIO *b = BIO_new_mem_buf(RA_CERT, -1), *k = BIO_new_mem_buf(RA_KEY, -1);
-    X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-
+    ra = PEM_read_bio_X509(b, NULL, NULL, NULL);
     ra_key = PEM_read_bio_PrivateKey(k, NULL, NULL, NULL);
-    ra_len = x ? i2d_X509(x, &ra_der) : -1;
-    if (ra_key == NULL || ra_len <= 0)
+    if (ra_key == NULL || ra == NULL)
         abort();
-    X509_free(x);
     BIO_free(b);
     BIO_free(k);
 }
@@ -115,22 +110,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct scep_ref ref;
     struct err e = {0};
     int nid = 0;
-    char *challenge;
 
     if (ra_key == NULL)
         setup();
     for (int legacy = 0; legacy < 2; legacy++)
-        if (scep_envelope_open(data, size, ra_der, (size_t)ra_len, legacy, unwrap, NULL, &content,
-                               &len, &nid, &fail, &e) == 0) {
-            if ((challenge = scep_challenge(content, len)) != NULL)
-                free(challenge);
+        if (scep_envelope_open(data, size, ra, legacy, unwrap, NULL, &content, &len, &nid, &fail,
+                               &e) == 0)
             free(content);
-        }
     for (size_t i = 0; i < sizeof(refs) / sizeof(*refs); i++)
         if (scep_ref_parse(refs[i], data, size, &ref, &e) == 0)
             scep_ref_clear(&ref);
-    if ((challenge = scep_challenge(data, size)) != NULL)
-        free(challenge);
     ERR_clear_error();
     return 0;
 }

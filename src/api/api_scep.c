@@ -97,8 +97,7 @@ static int request_of(const struct scep_message *m, const unsigned char *content
     memset(q, 0, sizeof(*q));
     q->type = (int)m->type;
     q->txid = m->txid;
-    q->signer = m->signer;
-    q->signer_len = m->signer_len;
+    q->signer = m->signer_cert;
     if (m->type == SCEP_MSG_PKCSREQ || m->type == SCEP_MSG_RENEWALREQ) {
         q->csr = content;
         q->csr_len = len;
@@ -119,28 +118,24 @@ static int request_of(const struct scep_message *m, const unsigned char *content
  * -1 with e where no CertRep can be made (the signer or the store down).
  */
 static int pkioperation_answer(struct api *api, const char *tenant, const char *endpoint,
-                               const struct scep_message *m, struct svc_scep_ra *ra,
+                               const struct scep_message *m, struct svc_scep_ra *ra, X509 *ra_cert,
                                unsigned char **out, size_t *len, struct err *e)
 {
     struct scep_reply rep = {.txid = m->txid,
                              .recipient_nonce = m->sender_nonce,
-                             .ra = ra->cert,
-                             .ra_len = ra->cert_len,
+                             .ra = ra_cert,
                              .digest_nid = m->digest_nid,
-                             .recipient = m->signer,
-                             .recipient_len = m->signer_len};
+                             .recipient = m->signer_cert};
     struct svc_scep_answer a = {0};
     struct svc_scep_request q;
     struct scep_ref ref = {0};
     unsigned char *content = NULL;
     size_t content_len = 0;
     enum scep_fail fail = SCEP_FAIL_BADMESSAGECHECK;
-    char *challenge = NULL;
     int rc = -1;
 
-    if (scep_envelope_open(m->envelope, m->envelope_len, ra->cert, ra->cert_len, ra->legacy,
-                           svc_scep_unwrap, ra, &content, &content_len, &rep.cipher_nid, &fail,
-                           e) != 0) {
+    if (scep_envelope_open(m->envelope, m->envelope_len, ra_cert, ra->legacy, svc_scep_unwrap, ra,
+                           &content, &content_len, &rep.cipher_nid, &fail, e) != 0) {
         if (e->kind == ERR_UNAVAILABLE || e->kind == ERR_INTERNAL)
             return -1;
         a.status = SVC_SCEP_FAILURE;
@@ -149,8 +144,6 @@ static int pkioperation_answer(struct api *api, const char *tenant, const char *
         a.status = SVC_SCEP_FAILURE;
         a.fail = SVC_SCEP_BADREQUEST;
     } else {
-        q.challenge = challenge =
-            m->type == SCEP_MSG_PKCSREQ ? scep_challenge(content, content_len) : NULL;
         if (svc_scep_request(api->svc, tenant, endpoint, &q, &a, e) != 0)
             goto out;
     }
@@ -162,9 +155,6 @@ static int pkioperation_answer(struct api *api, const char *tenant, const char *
     rep.crl_len = a.crl_len;
     rc = scep_certrep(&rep, svc_scep_sign, ra, out, len, e);
 out:
-    if (challenge != NULL)
-        secure_zero(challenge, strlen(challenge));
-    free(challenge);
     if (content != NULL)
         secure_zero(content, content_len);
     free(content);
@@ -185,11 +175,18 @@ static int pkioperation(struct api *api, struct http_request *req, const char *t
     struct scep_message m = {0};
     struct svc_scep_ra ra = {0};
     unsigned char *der = NULL, *out = NULL;
+    const unsigned char *p;
     size_t len = 0, out_len = 0;
+    X509 *ra_cert = NULL;
     int rc = -1;
 
     if (svc_scep_ra_get(api->svc, tenant, endpoint, &ra, e) != 0)
         return -1;
+    p = ra.cert;
+    if ((ra_cert = d2i_X509(NULL, &p, (long)ra.cert_len)) == NULL) {
+        err_set(e, ERR_INTERNAL, "PKIOperation: the RA certificate does not parse");
+        goto out;
+    }
     if (strcmp(req->method, "POST") == 0) {
         if (req->body_len == 0 || req->body_len > SCEP_MESSAGE_MAX) {
             err_set(e, ERR_INVALID, "PKIOperation: a pkiMessage of 1 to %d bytes",
@@ -206,11 +203,12 @@ static int pkioperation(struct api *api, struct http_request *req, const char *t
         goto out;
     }
     if (scep_message_parse(der, len, ra.legacy, &m, e) == 0 &&
-        pkioperation_answer(api, tenant, endpoint, &m, &ra, &out, &out_len, e) == 0) {
+        pkioperation_answer(api, tenant, endpoint, &m, &ra, ra_cert, &out, &out_len, e) == 0) {
         http_respond(resp, 200, "application/x-pki-message", out, out_len);
         rc = 0;
     }
 out:
+    X509_free(ra_cert);
     scep_message_clear(&m);
     svc_scep_ra_clear(&ra);
     free(der);

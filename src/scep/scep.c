@@ -118,6 +118,7 @@ void scep_message_clear(struct scep_message *m)
         return;
     free(m->envelope);
     free(m->signer);
+    X509_free(m->signer_cert);
     memset(m, 0, sizeof(*m));
 }
 
@@ -224,6 +225,8 @@ static int signature_check(CMS_ContentInfo *cms, struct scep_message *m, struct 
         sk_X509_free(signers);
         return err_set(e, ERR_INVALID, "pkiMessage: not one signer certificate");
     }
+    m->signer_cert = sk_X509_value(signers, 0);
+    X509_up_ref(m->signer_cert);
     sk_X509_free(signers);
     m->signer = der;
     m->signer_len = (size_t)n;
@@ -316,13 +319,12 @@ static int content_decrypt(PKCS7_ENC_CONTENT *enc, const EVP_CIPHER *cipher,
     return 0;
 }
 
-int scep_envelope_open(const unsigned char *env, size_t len, const unsigned char *ra, size_t ra_len,
-                       int legacy, scep_unwrap_fn unwrap, void *arg, unsigned char **content,
+int scep_envelope_open(const unsigned char *env, size_t len, X509 *ra_cert, int legacy,
+                       scep_unwrap_fn unwrap, void *arg, unsigned char **content,
                        size_t *content_len, int *cipher_nid, enum scep_fail *fail, struct err *e)
 {
-    const unsigned char *p = env, *q = ra;
+    const unsigned char *p = env;
     PKCS7 *p7 = d2i_PKCS7(NULL, &p, (long)len);
-    X509 *ra_cert = d2i_X509(NULL, &q, (long)ra_len);
     PKCS7_RECIP_INFO *ri;
     PKCS7_ENC_CONTENT *enc;
     const EVP_CIPHER *cipher = NULL;
@@ -364,7 +366,6 @@ int scep_envelope_open(const unsigned char *env, size_t len, const unsigned char
 out:
     secure_zero(key, sizeof(key));
     PKCS7_free(p7);
-    X509_free(ra_cert);
     ERR_clear_error();
     return rc;
 }
@@ -427,31 +428,6 @@ int scep_ref_parse(enum scep_msg_type t, const unsigned char *der, size_t len, s
     return 0;
 }
 
-char *scep_challenge(const unsigned char *csr, size_t len)
-{
-    const unsigned char *p = csr;
-    X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)len);
-    int i = req ? X509_REQ_get_attr_by_NID(req, NID_pkcs9_challengePassword, -1) : -1;
-    X509_ATTRIBUTE *a = i >= 0 ? X509_REQ_get_attr(req, i) : NULL;
-    ASN1_TYPE *t =
-        a != NULL && X509_ATTRIBUTE_count(a) == 1 ? X509_ATTRIBUTE_get0_type(a, 0) : NULL;
-    char *out = NULL;
-
-    if (t != NULL && (t->type == V_ASN1_PRINTABLESTRING || t->type == V_ASN1_UTF8STRING ||
-                      t->type == V_ASN1_IA5STRING || t->type == V_ASN1_T61STRING)) {
-        const ASN1_STRING *v = t->value.asn1_string;
-        size_t n = (size_t)ASN1_STRING_length(v);
-        if (memchr(ASN1_STRING_get0_data(v), '\0', n) == NULL) {
-            out = xmalloc(n + 1);
-            memcpy(out, ASN1_STRING_get0_data(v), n);
-            out[n] = '\0';
-        }
-    }
-    X509_REQ_free(req);
-    ERR_clear_error();
-    return out;
-}
-
 /* ---- the CertRep (RFC 8894 §3.3.2) ------------------------------------------------ */
 
 #define OID_PKI_STATUS      "2.16.840.1.113733.1.9.3"
@@ -463,8 +439,7 @@ static int certrep_content(const struct scep_reply *r, unsigned char **out, int 
                            struct err *e)
 {
     PKCS7 *inner = PKCS7_new(), *env = NULL;
-    const unsigned char *p = r->recipient;
-    X509 *to = d2i_X509(NULL, &p, (long)r->recipient_len);
+    const unsigned char *p;
     STACK_OF(X509) *recipients = sk_X509_new_null();
     unsigned char *der = NULL;
     BIO *in = NULL;
@@ -473,7 +448,7 @@ static int certrep_content(const struct scep_reply *r, unsigned char **out, int 
     if (inner == NULL || recipients == NULL || PKCS7_set_type(inner, NID_pkcs7_signed) != 1 ||
         PKCS7_content_new(inner, NID_pkcs7_data) != 1)
         abort(); /* out of memory */
-    if (to == NULL || sk_X509_push(recipients, to) <= 0 ||
+    if (r->recipient == NULL || sk_X509_push(recipients, r->recipient) <= 0 ||
         certs_add(inner, r->certs, r->certs_len) != 0) {
         err_ossl(e, ERR_INTERNAL, "CertRep: a certificate does not parse");
         goto out;
@@ -501,7 +476,7 @@ out:
     BIO_free(in);
     PKCS7_free(inner);
     PKCS7_free(env);
-    sk_X509_pop_free(recipients, X509_free);
+    sk_X509_free(recipients); /* the recipient is the caller's */
     return rc;
 }
 
@@ -547,8 +522,7 @@ int scep_certrep(const struct scep_reply *r, scep_sign_fn sign, void *arg, unsig
                      : r->digest_nid == NID_sha384 ? "SHA384"
                                                    : "SHA256";
     unsigned int flags = CMS_PARTIAL | CMS_BINARY | CMS_NOSMIMECAP;
-    const unsigned char *p = r->ra;
-    X509 *ra = d2i_X509(NULL, &p, (long)r->ra_len);
+    X509 *ra = r->ra;
     CMS_ContentInfo *cms = CMS_sign(NULL, NULL, NULL, NULL, flags);
     CMS_SignerInfo *si = NULL;
     ASN1_OCTET_STRING **content = cms ? CMS_get0_content(cms) : NULL;
@@ -558,7 +532,7 @@ int scep_certrep(const struct scep_reply *r, scep_sign_fn sign, void *arg, unsig
     size_t sig_len = 0;
 
     if (ra == NULL || cms == NULL || content == NULL) {
-        err_ossl(e, ERR_INTERNAL, "CertRep: the RA certificate does not parse");
+        err_ossl(e, ERR_INTERNAL, "CertRep: no RA certificate");
         goto out;
     }
     if (r->status == SCEP_SUCCESS && certrep_content(r, &body, &body_len, e) != 0)
@@ -597,7 +571,6 @@ out:
     OPENSSL_free(der);
     free(sig);
     CMS_ContentInfo_free(cms);
-    X509_free(ra);
     ERR_clear_error();
     return rc;
 }

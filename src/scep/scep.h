@@ -75,7 +75,8 @@ struct scep_message {
     size_t envelope_len;
     unsigned char *signer; /* the DER of the certificate that signed it (caller frees) */
     size_t signer_len;
-    int digest_nid; /* the digest of its signature (NID_sha256, ...) */
+    X509 *signer_cert; /* the same, parsed (scep_message_clear frees) */
+    int digest_nid;    /* the digest of its signature (NID_sha256, ...) */
 };
 void scep_message_clear(struct scep_message *m);
 
@@ -120,8 +121,8 @@ typedef int (*scep_unwrap_fn)(void *arg, const unsigned char *enc, size_t enc_le
  * with e and *fail: badAlg for a cipher or key transport refused,
  * badMessageCheck for an envelope that does not open.
  */
-int scep_envelope_open(const unsigned char *env, size_t len, const unsigned char *ra, size_t ra_len,
-                       int legacy, scep_unwrap_fn unwrap, void *arg, unsigned char **content,
+int scep_envelope_open(const unsigned char *env, size_t len, X509 *ra, int legacy,
+                       scep_unwrap_fn unwrap, void *arg, unsigned char **content,
                        size_t *content_len, int *cipher_nid, enum scep_fail *fail, struct err *e);
 
 /*
@@ -140,12 +141,6 @@ int scep_ref_parse(enum scep_msg_type t, const unsigned char *der, size_t len, s
                    struct err *e);
 
 /*
- * The challengePassword attribute of a PKCS#10 request (RFC 2985 §5.4.1),
- * a new string; NULL if it has none (or not one string).
- */
-char *scep_challenge(const unsigned char *csr, size_t len);
-
-/*
  * Signs tbs (the DER of a CertRep's signed attributes) with digest md
  * ("SHA256"...) and the RA key: *sig (caller frees).  svc gives the signer.
  */
@@ -158,12 +153,12 @@ struct scep_reply {
     enum scep_fail fail;                  /* with SCEP_FAILURE */
     const char *txid;                     /* the request's transactionID */
     const unsigned char *recipient_nonce; /* the request's senderNonce (SCEP_NONCE_LEN) */
-    const unsigned char *ra;              /* the RA certificate (DER): the signer */
-    size_t ra_len;
+    X509 *ra;                             /* the RA certificate: the signer */
     int digest_nid; /* the request's; SHA-1 is answered with SHA-256 (the signer signs SHA-2) */
     /* SUCCESS: certificates (DER one after another) and/or a CRL, enveloped for recipient. */
-    const unsigned char *certs, *crl, *recipient;
-    size_t certs_len, crl_len, recipient_len;
+    const unsigned char *certs, *crl;
+    size_t certs_len, crl_len;
+    X509 *recipient;
     int cipher_nid; /* the request's content cipher */
 };
 /*

@@ -313,13 +313,11 @@ int svc_scep_sign(void *arg, const char *md, const unsigned char *tbs, size_t le
 
 /* What a device asked for (its pkiMessage opened). */
 struct svc_scep_request {
-    int type;                    /* SVC_SCEP_PKCSREQ ... */
-    const char *txid;            /* transactionID */
-    const unsigned char *signer; /* the certificate that signed the message (DER) */
-    size_t signer_len;
+    int type;                 /* SVC_SCEP_PKCSREQ ... */
+    const char *txid;         /* transactionID */
+    X509 *signer;             /* the certificate that signed the message */
     const unsigned char *csr; /* PKCSReq, RenewalReq: the PKCS#10 request (DER) */
     size_t csr_len;
-    const char *challenge;      /* PKCSReq: its challengePassword, or NULL */
     const X509_NAME *issuer;    /* CertPoll, GetCert, GetCRL: the issuer named */
     const ASN1_INTEGER *serial; /* GetCert, GetCRL: the serial named */
 };

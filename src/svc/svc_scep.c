@@ -534,13 +534,12 @@ static int device_challenge(struct svc *s, const struct enroll_endpoint_rec *ep,
 static int device_cert(struct svc *s, const struct enroll_endpoint_rec *ep,
                        const struct svc_scep_request *q, struct device *d, struct err *e)
 {
-    const unsigned char *p = q->signer;
     struct store_tx *tx;
     char *serial = NULL;
     int rc = -1;
 
-    if ((d->cert = d2i_X509(NULL, &p, (long)q->signer_len)) == NULL)
-        return err_set(e, ERR_UNAUTHENTICATED, "signer certificate: does not parse");
+    X509_up_ref(q->signer);
+    d->cert = q->signer;
     if (X509_cmp_current_time(X509_get0_notBefore(d->cert)) >= 0 ||
         X509_cmp_current_time(X509_get0_notAfter(d->cert)) <= 0)
         return err_set(e, ERR_UNAUTHENTICATED, "signer certificate: not within its validity");
@@ -609,6 +608,31 @@ static int submit(struct svc *s, const struct enroll_endpoint_rec *ep, const str
     return rc;
 }
 
+/*
+ * The challengePassword attribute of a PKCS#10 request (RFC 2985 §5.4.1: a
+ * DirectoryString), a new string; NULL if it has none (or not one string).
+ */
+static char *csr_challenge(X509_REQ *x)
+{
+    int i = X509_REQ_get_attr_by_NID(x, NID_pkcs9_challengePassword, -1);
+    X509_ATTRIBUTE *attr = i >= 0 ? X509_REQ_get_attr(x, i) : NULL;
+    ASN1_TYPE *t =
+        attr != NULL && X509_ATTRIBUTE_count(attr) == 1 ? X509_ATTRIBUTE_get0_type(attr, 0) : NULL;
+    const ASN1_STRING *v;
+    char *out;
+
+    if (t == NULL || (t->type != V_ASN1_PRINTABLESTRING && t->type != V_ASN1_UTF8STRING &&
+                      t->type != V_ASN1_IA5STRING && t->type != V_ASN1_T61STRING))
+        return NULL;
+    v = t->value.asn1_string;
+    if (memchr(ASN1_STRING_get0_data(v), '\0', (size_t)ASN1_STRING_length(v)) != NULL)
+        return NULL;
+    out = xmalloc((size_t)ASN1_STRING_length(v) + 1);
+    memcpy(out, ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v));
+    out[ASN1_STRING_length(v)] = '\0';
+    return out;
+}
+
 /* PKCSReq and RenewalReq. */
 static int enroll(struct svc *s, const struct enroll_endpoint_rec *ep,
                   const struct svc_scep_request *q, X509 *signer, struct svc_scep_answer *a,
@@ -634,8 +658,15 @@ static int enroll(struct svc *s, const struct enroll_endpoint_rec *ep,
         rc = got < 0 ? -1 : 0;
         goto out;
     }
-    rc = q->type == SVC_SCEP_RENEWALREQ ? device_cert(s, ep, q, &d, e)
-                                        : device_challenge(s, ep, q->challenge, &d, e);
+    if (q->type == SVC_SCEP_RENEWALREQ) {
+        rc = device_cert(s, ep, q, &d, e);
+    } else {
+        char *challenge = csr_challenge(x);
+        rc = device_challenge(s, ep, challenge, &d, e);
+        if (challenge != NULL)
+            secure_zero(challenge, strlen(challenge));
+        free(challenge);
+    }
     if (rc != 0) {
         if (infrastructure(e))
             goto out;
@@ -750,20 +781,13 @@ int svc_scep_request(struct svc *s, const char *tenant, const char *endpoint,
 {
     struct enroll_endpoint_rec *ep = NULL;
     struct svc_enroll_settings st;
-    const unsigned char *p = q->signer;
-    X509 *signer = d2i_X509(NULL, &p, (long)q->signer_len);
+    X509 *signer = q->signer;
     char *key = NULL;
     int rc = -1, filed = 0;
 
     memset(a, 0, sizeof(*a));
-    if (signer == NULL) {
-        X509_free(signer);
-        return err_set(e, ERR_INVALID, "pkiMessage: its signer certificate does not parse");
-    }
-    if (endpoint_load(s, tenant, endpoint, &ep, &st, e) != 0) {
-        X509_free(signer);
+    if (endpoint_load(s, tenant, endpoint, &ep, &st, e) != 0)
         return -1;
-    }
     svc_enroll_settings_clear(&st);
     switch (q->type) {
     case SVC_SCEP_PKCSREQ:
@@ -787,7 +811,6 @@ int svc_scep_request(struct svc *s, const char *tenant, const char *endpoint,
         break;
     }
     free(key);
-    X509_free(signer);
     enroll_endpoint_rec_free(ep);
     return rc;
 }

@@ -15,6 +15,7 @@
 
 #include "lib/log.h"
 
+#include <openssl/asn1t.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
@@ -383,19 +384,20 @@ static int infrastructure(const struct err *e)
  */
 static char *enroll_key(const char *endpoint, const char *txid, X509 *signer)
 {
-    unsigned char md[EVP_MAX_MD_SIZE], *spki = NULL;
+    unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    int n = i2d_PUBKEY(X509_get0_pubkey(signer), &spki);
+    /* The key's bits as the certificate has them (no encoder of OpenSSL runs). */
+    const ASN1_BIT_STRING *bits = X509_get0_pubkey_bitstr(signer);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     char *hex, *key;
 
-    if (n <= 0 || ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+    if (bits == NULL || ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
         EVP_DigestUpdate(ctx, endpoint, strlen(endpoint) + 1) != 1 ||
         EVP_DigestUpdate(ctx, txid, strlen(txid) + 1) != 1 ||
-        EVP_DigestUpdate(ctx, spki, (size_t)n) != 1 || EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
+        EVP_DigestUpdate(ctx, ASN1_STRING_get0_data(bits), (size_t)ASN1_STRING_length(bits)) != 1 ||
+        EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
         abort(); /* SHA-256 of bytes in memory does not fail */
     EVP_MD_CTX_free(ctx);
-    OPENSSL_free(spki);
     hex = hex_encode(md, 20);
     key = xasprintf("scep-%s", hex);
     free(hex);
@@ -609,28 +611,77 @@ static int submit(struct svc *s, const struct enroll_endpoint_rec *ep, const str
 }
 
 /*
- * The challengePassword attribute of a PKCS#10 request (RFC 2985 §5.4.1: a
- * DirectoryString), a new string; NULL if it has none (or not one string).
+ * A PKCS#10 request read for its attributes only (RFC 2986 §4): the key is
+ * kept as the DER it is (an ANY), so OpenSSL does not decode it (csr_read
+ * reads the rest, its own way).
  */
-static char *csr_challenge(X509_REQ *x)
+typedef struct {
+    ASN1_INTEGER *version;
+    X509_NAME *subject;
+    ASN1_TYPE *spki;
+    STACK_OF(X509_ATTRIBUTE) * attributes;
+} SCEP_CSR_INFO;
+typedef struct {
+    SCEP_CSR_INFO *info;
+    ASN1_TYPE *algorithm;
+    ASN1_TYPE *signature;
+} SCEP_CSR;
+DECLARE_ASN1_FUNCTIONS(SCEP_CSR)
+// clang-format off
+ASN1_SEQUENCE(SCEP_CSR_INFO) = {
+    ASN1_SIMPLE(SCEP_CSR_INFO, version, ASN1_INTEGER),
+    ASN1_SIMPLE(SCEP_CSR_INFO, subject, X509_NAME),
+    ASN1_SIMPLE(SCEP_CSR_INFO, spki, ASN1_ANY),
+    ASN1_IMP_SET_OF_OPT(SCEP_CSR_INFO, attributes, X509_ATTRIBUTE, 0),
+} static_ASN1_SEQUENCE_END(SCEP_CSR_INFO)
+ASN1_SEQUENCE(SCEP_CSR) = {
+    ASN1_SIMPLE(SCEP_CSR, info, SCEP_CSR_INFO),
+    ASN1_SIMPLE(SCEP_CSR, algorithm, ASN1_ANY),
+    ASN1_SIMPLE(SCEP_CSR, signature, ASN1_ANY),
+} ASN1_SEQUENCE_END(SCEP_CSR)
+IMPLEMENT_ASN1_FUNCTIONS(SCEP_CSR)
+        // clang-format on
+
+        /*
+         * The challengePassword attribute (RFC 2985 §5.4.1: a DirectoryString) of the
+         * PKCS#10 request csr, a new string; NULL if it has none (or not one string).
+         */
+        static char *
+        csr_challenge(const unsigned char *csr, size_t len)
 {
-    int i = X509_REQ_get_attr_by_NID(x, NID_pkcs9_challengePassword, -1);
-    X509_ATTRIBUTE *attr = i >= 0 ? X509_REQ_get_attr(x, i) : NULL;
+    const unsigned char *p = csr;
+    SCEP_CSR *r = d2i_SCEP_CSR(NULL, &p, (long)len);
+    STACK_OF(X509_ATTRIBUTE) *attrs = r != NULL ? r->info->attributes : NULL;
+    int i = attrs != NULL ? X509at_get_attr_by_NID(attrs, NID_pkcs9_challengePassword, -1) : -1;
+    X509_ATTRIBUTE *attr = i >= 0 ? X509at_get_attr(attrs, i) : NULL;
     ASN1_TYPE *t =
         attr != NULL && X509_ATTRIBUTE_count(attr) == 1 ? X509_ATTRIBUTE_get0_type(attr, 0) : NULL;
-    const ASN1_STRING *v;
-    char *out;
+    const ASN1_STRING *v = t != NULL ? t->value.asn1_string : NULL;
+    char *out = NULL;
 
-    if (t == NULL || (t->type != V_ASN1_PRINTABLESTRING && t->type != V_ASN1_UTF8STRING &&
-                      t->type != V_ASN1_IA5STRING && t->type != V_ASN1_T61STRING))
-        return NULL;
-    v = t->value.asn1_string;
-    if (memchr(ASN1_STRING_get0_data(v), '\0', (size_t)ASN1_STRING_length(v)) != NULL)
-        return NULL;
-    out = xmalloc((size_t)ASN1_STRING_length(v) + 1);
-    memcpy(out, ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v));
-    out[ASN1_STRING_length(v)] = '\0';
+    if (v != NULL &&
+        (t->type == V_ASN1_PRINTABLESTRING || t->type == V_ASN1_UTF8STRING ||
+         t->type == V_ASN1_IA5STRING || t->type == V_ASN1_T61STRING) &&
+        memchr(ASN1_STRING_get0_data(v), '\0', (size_t)ASN1_STRING_length(v)) == NULL) {
+        out = xmalloc((size_t)ASN1_STRING_length(v) + 1);
+        memcpy(out, ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v));
+        out[ASN1_STRING_length(v)] = '\0';
+    }
+    SCEP_CSR_free(r);
+    ERR_clear_error();
     return out;
+}
+
+/* Whether csr's self-signature fails (a badMessageCheck rather than a badRequest). */
+static int csr_signature_fails(const unsigned char *csr, size_t len)
+{
+    const unsigned char *p = csr;
+    X509_REQ *x = d2i_X509_REQ(NULL, &p, (long)len);
+    int fails = x == NULL || X509_REQ_verify(x, X509_REQ_get0_pubkey(x)) != 1;
+
+    X509_REQ_free(x);
+    ERR_clear_error();
+    return fails;
 }
 
 /* PKCSReq and RenewalReq. */
@@ -642,13 +693,13 @@ static int enroll(struct svc *s, const struct enroll_endpoint_rec *ep,
     struct actor anon = {.id = "scep"}, act;
     struct issue_request req = {0};
     struct device d = {0};
-    const unsigned char *p = q->csr;
-    X509_REQ *x = d2i_X509_REQ(NULL, &p, (long)q->csr_len);
+    struct err csr_e;
     char *key = enroll_key(ep->name, q->txid, signer);
-    int rc, got, filed = 0;
+    int rc, got, filed = 0, csr_rc = csr_read(q->csr, q->csr_len, 0, &req, &csr_e);
 
-    /* RFC 8894 §3.3.1: the request's own signature first (badMessageCheck), then its content. */
-    if (x == NULL || X509_REQ_verify(x, X509_REQ_get0_pubkey(x)) != 1) {
+    /* RFC 8894 §3.3.1: the request's own signature first (badMessageCheck), then its content
+       (csr_read checks the signature too: only when it refuses is the reason looked for). */
+    if (csr_rc != 0 && csr_signature_fails(q->csr, q->csr_len)) {
         err_set(e, ERR_INVALID, "%s: the CSR's signature does not verify", action);
         svc_audit_unproven(s, ep->tenant, &anon, "scep.refused", ep->name, e);
         rc = refuse(a, SVC_SCEP_BADMSGCHECK);
@@ -661,7 +712,7 @@ static int enroll(struct svc *s, const struct enroll_endpoint_rec *ep,
     if (q->type == SVC_SCEP_RENEWALREQ) {
         rc = device_cert(s, ep, q, &d, e);
     } else {
-        char *challenge = csr_challenge(x);
+        char *challenge = csr_challenge(q->csr, q->csr_len);
         rc = device_challenge(s, ep, challenge, &d, e);
         if (challenge != NULL)
             secure_zero(challenge, strlen(challenge));
@@ -674,8 +725,9 @@ static int enroll(struct svc *s, const struct enroll_endpoint_rec *ep,
         rc = refuse(a, SVC_SCEP_BADREQUEST);
         goto out;
     }
-    if (csr_read(q->csr, q->csr_len, 0, &req, e) != 0 ||
-        (d.old != NULL && svc_enroll_same_names(&req, d.cert, e) != 0)) {
+    if (csr_rc != 0 || (d.old != NULL && svc_enroll_same_names(&req, d.cert, e) != 0)) {
+        if (csr_rc != 0)
+            *e = csr_e;
         device_actor(&d, &act);
         svc_audit_refusal(s, ep->tenant, &act, action, ep->name, e);
         rc = refuse(a, SVC_SCEP_BADREQUEST);
@@ -684,7 +736,6 @@ static int enroll(struct svc *s, const struct enroll_endpoint_rec *ep,
     rc = submit(s, ep, &d, q, key, filed, a, e);
 out:
     free(key);
-    X509_REQ_free(x);
     issue_request_clear(&req);
     device_clear(&d);
     ERR_clear_error();

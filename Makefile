@@ -54,7 +54,7 @@ unit_mod   = $(word 2,$(subst _, ,$(notdir $(1))))
 libs_of    = $(foreach m,$(1),$($(m)_LIB))
 
 .DELETE_ON_ERROR:
-.PHONY: all bins man completion install deb package-test fuzz-long FORCE deps-run unit unit-bins fuzz-bins unit-pg test check run deps asan p11-failover-loop fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench bench-acme check-first check-suites $(CHECK_FIRST) $(CHECK_SUITES) bench-est
+.PHONY: all bins man completion install deb package-test fuzz-long FORCE deps-run unit unit-bins fuzz-bins unit-pg test check run deps asan p11-failover-loop fuzz fuzz-smoke integration integration-asan integration-hsm integration-pg integration-cluster cluster cluster-stop format format-check clean bench bench-acme check-first check-suites $(CHECK_FIRST) $(CHECK_SUITES) bench-est bench-scep
 all: bins
 bins: $(BUILD)/vouchd $(BUILD)/vouch
 
@@ -281,6 +281,7 @@ FUZZ_SRCS_forwarded := src/http/http_forwarded.c $(lib_SRC)
 FUZZ_SRCS_jws     := $(ACME_PROTOCOL_SRC) $(lib_SRC)
 FUZZ_SRCS_est     := $(est_SRC) $(lib_SRC)
 FUZZ_SRCS_scep    := $(scep_SRC) $(lib_SRC)
+FUZZ_SRCS_scep_content := $(scep_SRC) $(lib_SRC)
 FUZZ_SRCS_cmp     := $(core_SRC) $(lib_SRC)
 FUZZ_BIN  := $(patsubst fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard src/*/*.c src/*/*.h)
@@ -315,7 +316,7 @@ fuzz-long: $(FUZZ_BIN)
 	    echo "$$n: $$execs executions, $$cov, $$(( $$(date +%s) - start )) s" \
 	        | tee -a build-fuzz/fuzz-long.txt'
 
-bench: bins $(BUILD)/bench/sign_rate $(BUILD)/bench/acme_load $(BUILD)/bench/est_load $(BUILD)/bench/cmp_load
+bench: bins $(BUILD)/bench/sign_rate $(BUILD)/bench/acme_load $(BUILD)/bench/est_load $(BUILD)/bench/cmp_load $(BUILD)/bench/scep_load
 	./scripts/install-deps.sh --bench
 	./bench/issue.sh
 	./bench/ocsp.sh
@@ -324,6 +325,7 @@ bench: bins $(BUILD)/bench/sign_rate $(BUILD)/bench/acme_load $(BUILD)/bench/est
 	./bench/hsm.sh
 	./bench/acme.sh
 	./bench/est.sh
+	./bench/scep.sh
 	./bench/cmp.sh
 	./bench/cluster.sh
 
@@ -345,6 +347,14 @@ $(BUILD)/bench/acme_load: bench/acme_load.c
 bench-est: bins $(BUILD)/bench/est_load
 	./bench/est.sh
 $(BUILD)/bench/est_load: bench/est_load.c
+
+# SCEP PKCSReq beside REST issuance (bench/scep.sh) and its load generator.
+bench-scep: bins $(BUILD)/bench/scep_load
+	./bench/scep.sh
+$(BUILD)/bench/scep_load: bench/scep_load.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
 # The CMP load generator (bench/cmp.sh): OpenSSL's CMP client in threads.
 $(BUILD)/bench/cmp_load: bench/cmp_load.c
 	@mkdir -p $(dir $@)

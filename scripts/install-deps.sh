@@ -10,7 +10,8 @@ libcurl4-openssl-dev libc-ares-dev libp11-kit-dev libpq-dev libargon2-dev libgnu
 libgfshare-dev libsystemd-dev libseccomp-dev ca-certificates softhsm2 python3"
 # pebble brings pebble-challtestsrv, the DNS server of the ACME validation unit tests; mandoc
 # and man-db check the man pages (tests/integration/test_install.py); strongSwan's pki is an EST
-# client (tests/integration/test_est.py); prometheus brings promtool, which checks /metrics
+# and SCEP client (tests/integration/test_est.py, test_scep.py), as is certmonger on a session
+# bus of its own (dbus-daemon); prometheus brings promtool, which checks /metrics
 # (tests/integration/test_metrics.py); python3-pyasn1-modules builds the CMP messages openssl
 # cmp 3.0 cannot send (tests/integration/test_cmp.py); python3-aiosmtpd is the SMTP server that
 # receives expiry notices (tests/integration/test_notices.py).
@@ -19,7 +20,7 @@ mandoc man-db
 clang libclang-rt-14-dev sqlite3 osslsigncode
 rsyslog rsyslog-openssl postgresql haproxy postgresql-15-auto-failover
 pebble lego certbot prometheus systemd
-strongswan-pki libstrongswan-extra-plugins libstrongswan-standard-plugins
+strongswan-pki libstrongswan-extra-plugins libstrongswan-standard-plugins certmonger dbus-daemon
 python3-aiosmtpd"
 case "${1:-}" in
     --run) PKGS="$RUN" ;;

@@ -428,6 +428,22 @@ static int request_route(struct request_ctx *r)
     return -1;
 }
 
+/*
+ * Media types a body may be sent as without a Content-Type: strongSwan's pki
+ * posts its SCEP pkiMessages with none (RFC 8894 §4.1 asks for
+ * application/x-pki-message, which a client that names a type must still use).
+ */
+static const char *const untyped_ok[] = {"application/x-pki-message"};
+
+/* Whether a body without a Content-Type is taken as the route's type. */
+static int untyped_allowed(const struct http_route *rt)
+{
+    for (size_t i = 0; i < sizeof(untyped_ok) / sizeof(*untyped_ok); i++)
+        if (strcasecmp(rt->content_type, untyped_ok[i]) == 0)
+            return 1;
+    return 0;
+}
+
 /* Checks the announced body against the route; -1 with resp holding 413 or 415. */
 static int request_check_body(struct request_ctx *r, struct MHD_Connection *conn)
 {
@@ -447,7 +463,8 @@ static int request_check_body(struct request_ctx *r, struct MHD_Connection *conn
                           rt->body_limit);
         return -1;
     }
-    if (r->content_type == NULL || strcasecmp(r->content_type, rt->content_type) != 0) {
+    if (r->content_type == NULL ? !untyped_allowed(rt)
+                                : strcasecmp(r->content_type, rt->content_type) != 0) {
         http_respond_kind(&r->resp, ERR_MEDIA_TYPE, "request body must be %s", rt->content_type);
         return -1;
     }

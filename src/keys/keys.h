@@ -256,6 +256,17 @@ int signer_sign_tst(struct signer *s, const char *tenant, const char *key_id, co
                     size_t cert_len, const unsigned char *chain, size_t chain_len, int flags,
                     unsigned char **token, size_t *token_len, struct err *e);
 
+/*
+ * SCEP's key transport (RFC 8894 §3.2.2): the content-encryption key of key_len bytes (1 to
+ * 64) that in (RSA PKCS#1 v1.5, at most 512 bytes) carries, decrypted with the RA key
+ * (tenant, key_id) of purpose "ra" into key.  Where in does not decrypt to key_len bytes, key
+ * is random bytes (no padding oracle): the content it should open then does not open.  -1 with
+ * e: ERR_FORBIDDEN for a key of another purpose, ERR_NOT_FOUND, ERR_UNAVAILABLE.
+ */
+int signer_ra_decrypt(struct signer *s, const char *tenant, const char *key_id,
+                      const unsigned char *in, size_t len, unsigned char *key, size_t key_len,
+                      struct err *e);
+
 enum signer_import_format { SIGNER_IMPORT_PKCS12 = 1, SIGNER_IMPORT_PEM_KEY = 2 };
 
 /*

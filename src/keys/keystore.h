@@ -49,6 +49,14 @@ struct keystore_ops {
                 const unsigned char *data, size_t len, unsigned char **sig, size_t *sig_len,
                 struct err *e);
     /*
+     * Optional, as sign: RSA PKCS#1 v1.5 decryption (key transport, RFC 8017 §7.2) of in with
+     * the RSA key (tenant, key_id); *out (caller frees) the plaintext.  ERR_INVALID if in does
+     * not decrypt; ERR_UNAVAILABLE if the device failed.
+     */
+    int (*decrypt)(struct keystore *ks, const char *tenant, const char *key_id,
+                   const unsigned char *in, size_t len, unsigned char **out, size_t *out_len,
+                   struct err *e);
+    /*
      * The key ids of tenant (at most max, in no particular order) into ids
      * (each freed by the caller); the count, or -1 with e set.
      */

@@ -190,6 +190,38 @@ static int fo_sign(struct keystore *ks, const char *tenant, const char *key_id, 
     return 0;
 }
 
+/* As fo_sign: the primary, else (it failed) the backup. */
+static int fo_decrypt(struct keystore *ks, const char *tenant, const char *key_id,
+                      const unsigned char *in, size_t len, unsigned char **out, size_t *out_len,
+                      struct err *e)
+{
+    struct fo_store *s = (struct fo_store *)ks;
+    int probing, first = first_choice(s, &probing), other = 1 - first;
+    struct err first_e;
+
+    err_clear(&first_e);
+    if (s->st[first]->ops->decrypt(s->st[first], tenant, key_id, in, len, out, out_len, &first_e) ==
+        0) {
+        if (probing)
+            switch_to(s, 1, 0, tenant, key_id, NULL);
+        return 0;
+    }
+    if (!store_failed(&first_e)) {
+        *e = first_e;
+        return -1;
+    }
+    if (s->st[other]->ops->decrypt(s->st[other], tenant, key_id, in, len, out, out_len, e) != 0) {
+        if (e->kind == ERR_NOT_FOUND && first_e.kind != ERR_NOT_FOUND)
+            *e = first_e;
+        return -1;
+    }
+    if (first_e.kind == ERR_NOT_FOUND)
+        lacked(s, first, tenant, key_id);
+    if (!probing)
+        switch_to(s, first, other, tenant, key_id, &first_e);
+    return 0;
+}
+
 static EVP_PKEY *fo_load(struct keystore *ks, const char *tenant, const char *key_id, struct err *e)
 {
     struct fo_store *s = (struct fo_store *)ks;
@@ -407,6 +439,7 @@ static const struct keystore_ops fo_ops = {
     .ping = fo_ping,
     .close = fo_close,
     .sign = fo_sign,
+    .decrypt = fo_decrypt,
     .describe = fo_describe,
     .list = fo_list,
     .meta_get = fo_meta_get,

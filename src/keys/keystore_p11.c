@@ -768,11 +768,14 @@ static CK_RV pair_generate(struct p11_store *s, CK_SESSION_HANDLE h, enum key_ty
         {CKA_LABEL, (void *)label, strlen(label)},
         {CKA_ID, (void *)id, strlen(id)},
     };
+    /* An RSA key may decrypt (SCEP's key transport, for a key of purpose "ra"; the signer
+       checks the purpose); no other key type does. */
+    CK_BBOOL rsa = type == KEY_RSA_2048 || type == KEY_RSA_3072 || type == KEY_RSA_4096;
     CK_ATTRIBUTE priv_t[] = {
         {CKA_TOKEN, &yes, sizeof(yes)},     {CKA_PRIVATE, &yes, sizeof(yes)},
         {CKA_SENSITIVE, &yes, sizeof(yes)}, {CKA_EXTRACTABLE, &no, sizeof(no)},
         {CKA_SIGN, &yes, sizeof(yes)},      {CKA_LABEL, (void *)label, strlen(label)},
-        {CKA_ID, (void *)id, strlen(id)},
+        {CKA_ID, (void *)id, strlen(id)},   {CKA_DECRYPT, rsa ? &yes : &no, sizeof(yes)},
     };
     CK_ULONG npub = 4;
     CK_RV rv;
@@ -836,11 +839,16 @@ static CK_RV pair_create(struct p11_store *s, CK_SESSION_HANDLE h, EVP_PKEY *key
                                                                     : CKK_RSA;
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     CK_ATTRIBUTE t[24] = {
-        {CKA_CLASS, &priv_c, sizeof(priv_c)}, {CKA_KEY_TYPE, &kt, sizeof(kt)},
-        {CKA_TOKEN, &yes, sizeof(yes)},       {CKA_PRIVATE, &yes, sizeof(yes)},
-        {CKA_SENSITIVE, &yes, sizeof(yes)},   {CKA_EXTRACTABLE, &no, sizeof(no)},
-        {CKA_SIGN, &yes, sizeof(yes)},        {CKA_LABEL, (void *)label, strlen(label)},
+        {CKA_CLASS, &priv_c, sizeof(priv_c)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_TOKEN, &yes, sizeof(yes)},
+        {CKA_PRIVATE, &yes, sizeof(yes)},
+        {CKA_SENSITIVE, &yes, sizeof(yes)},
+        {CKA_EXTRACTABLE, &no, sizeof(no)},
+        {CKA_SIGN, &yes, sizeof(yes)},
+        {CKA_LABEL, (void *)label, strlen(label)},
         {CKA_ID, (void *)id, strlen(id)},
+        {CKA_DECRYPT, kt == CKK_RSA ? &yes : &no, sizeof(yes)},
     };
     CK_ATTRIBUTE pub_t[12] = {
         {CKA_CLASS, &pub_c, sizeof(pub_c)},
@@ -850,7 +858,7 @@ static CK_RV pair_create(struct p11_store *s, CK_SESSION_HANDLE h, EVP_PKEY *key
         {CKA_LABEL, (void *)label, strlen(label)},
         {CKA_ID, (void *)id, strlen(id)},
     };
-    CK_ULONG nt = 9, npub = 6;
+    CK_ULONG nt = 10, npub = 6;
     CK_OBJECT_HANDLE priv = CK_INVALID_HANDLE, pub;
     struct p11_vals v = {0};
     CK_RV rv;
@@ -1217,6 +1225,78 @@ static int p11_sign(struct keystore *ks, const char *tenant, const char *key_id,
     return rc;
 }
 
+/* One RSA PKCS#1 v1.5 decryption (C_Decrypt, CKM_RSA_PKCS); 0 ok, -1 with e set. */
+static int decrypt_once(struct p11_store *s, const char *tenant, const char *key_id,
+                        const unsigned char *in, size_t len, unsigned char **out, size_t *out_len,
+                        struct err *e)
+{
+    CK_MECHANISM mech = {CKM_RSA_PKCS, NULL, 0};
+    CK_OBJECT_HANDLE priv;
+    CK_SESSION_HANDLE h;
+    enum key_type type;
+    EVP_PKEY *pub = NULL;
+    unsigned char buf[1024];
+    CK_ULONG n = sizeof(buf);
+    CK_RV rv = CKR_OK;
+    unsigned epoch;
+    int rc = -1;
+
+    if (sess_take(s, &h, &epoch, e) != 0)
+        return -1;
+    if (key_find(s, h, epoch, tenant, key_id, &priv, &type, &pub, &rv, e) != 0)
+        goto out;
+    if (type != KEY_RSA_2048 && type != KEY_RSA_3072 && type != KEY_RSA_4096) {
+        err_set(e, ERR_INVALID, "signer: the key is not an RSA key");
+        goto out;
+    }
+    if ((rv = s->f->C_DecryptInit(h, &mech, priv)) == CKR_OK &&
+        (rv = s->f->C_Decrypt(h, (CK_BYTE *)in, len, buf, &n)) != CKR_OK &&
+        (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE ||
+         rv == CKR_GENERAL_ERROR || rv == CKR_FUNCTION_FAILED)) {
+        /* The data's fault, not the token's: the operation was accepted (C_DecryptInit) and
+           SoftHSM2 answers a bad padding with CKR_GENERAL_ERROR.  A token that died fails with
+           a device or session error. */
+        rv = CKR_OK;
+        err_set(e, ERR_INVALID, "signer: does not decrypt");
+    } else if (rv != CKR_OK) {
+        rv_err(s, rv, "decrypting", e);
+    } else {
+        *out = xmalloc(n > 0 ? n : 1);
+        memcpy(*out, buf, n);
+        *out_len = n;
+        rc = 0;
+    }
+    secure_zero(buf, sizeof(buf));
+out:
+    sess_give(s, h, epoch, rv);
+    EVP_PKEY_free(pub);
+    return rc;
+}
+
+/* Decrypts; a token failure reconnects at once and tries once more (as p11_sign). */
+static int p11_decrypt(struct keystore *ks, const char *tenant, const char *key_id,
+                       const unsigned char *in, size_t len, unsigned char **out, size_t *out_len,
+                       struct err *e)
+{
+    struct p11_store *s = (struct p11_store *)ks;
+    int rc;
+
+    if (args_check(tenant, key_id, e) != 0)
+        return -1;
+    rc = decrypt_once(s, tenant, key_id, in, len, out, out_len, e);
+    if (rc != 0 && e->kind == ERR_UNAVAILABLE) {
+        pthread_rwlock_rdlock(&s->mod->rw);
+        pthread_mutex_lock(&s->lock);
+        generation_check_locked(s);
+        rc = ensure_locked(s, 1, e);
+        pthread_mutex_unlock(&s->lock);
+        pthread_rwlock_unlock(&s->mod->rw);
+        if (rc == 0)
+            rc = decrypt_once(s, tenant, key_id, in, len, out, out_len, e);
+    }
+    return rc;
+}
+
 /* ---- health, open, close -------------------------------------------------------- */
 
 /*
@@ -1314,6 +1394,7 @@ static const struct keystore_ops p11_ops = {
     .ping = p11_ping,
     .close = p11_close,
     .sign = p11_sign,
+    .decrypt = p11_decrypt,
     .describe = p11_describe,
     .list = p11_list,
     .meta_get = p11_meta_get,

@@ -74,6 +74,17 @@ static int t_sign(struct keystore *ks, const char *tenant, const char *key_id, c
     return r->ops->sign(r, tenant, key_id, md, data, len, sig, sig_len, e);
 }
 
+static int t_decrypt(struct keystore *ks, const char *tenant, const char *key_id,
+                     const unsigned char *in, size_t len, unsigned char **out, size_t *out_len,
+                     struct err *e)
+{
+    struct keystore *r = route(ks, tenant);
+
+    if (r->ops->decrypt == NULL)
+        return err_set(e, ERR_INTERNAL, "this key store does not decrypt");
+    return r->ops->decrypt(r, tenant, key_id, in, len, out, out_len, e);
+}
+
 static int t_list(struct keystore *ks, const char *tenant, char **ids, int max, struct err *e)
 {
     struct keystore *r = route(ks, tenant);
@@ -141,6 +152,7 @@ static const struct keystore_ops tenant_ops = {
     .ping = t_ping,
     .close = t_close,
     .sign = t_sign,
+    .decrypt = t_decrypt,
     .describe = t_describe,
     .list = t_list,
     .meta_get = t_meta_get,

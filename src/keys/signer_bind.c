@@ -340,6 +340,8 @@ static int purpose_allows(enum key_purpose p, const char *kind)
         {"webhook secret", 1u << KEY_PURPOSE_WEBHOOK},
         {"EAB key", 1u << KEY_PURPOSE_EAB},
         {"CMP response", 1u << KEY_PURPOSE_RA},
+        {"SCEP CertRep", 1u << KEY_PURPOSE_RA},
+        {"SCEP envelope key", 1u << KEY_PURPOSE_RA},
         {"CMP secret", 1u << KEY_PURPOSE_CMP_SECRET},
     };
 

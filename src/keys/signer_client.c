@@ -1234,3 +1234,29 @@ void signer_key_list_free(struct signer_key_info *keys, int n)
     }
     free(keys);
 }
+
+int signer_ra_decrypt(struct signer *s, const char *tenant, const char *key_id,
+                      const unsigned char *in, size_t len, unsigned char *key, size_t key_len,
+                      struct err *e)
+{
+    struct buf req = {0};
+    unsigned char *reply = NULL;
+    const unsigned char *k;
+    size_t rlen = 0, n = 0;
+    int rc;
+
+    wire_put_str(&req, T_TENANT, tenant);
+    wire_put_str(&req, T_KEY_ID, key_id);
+    wire_put(&req, T_DATA, in, len);
+    wire_put_u64(&req, T_FLAGS, (uint64_t)key_len);
+    rc = signer_call(s, W_RA_DECRYPT, &req, &reply, &rlen, e);
+    if (rc == 0 && (wire_get(reply, rlen, T_SECRET, 0, &k, &n) != 0 || n != key_len))
+        rc = err_set(e, ERR_INTERNAL, "signer: incomplete reply");
+    if (rc == 0)
+        memcpy(key, k, key_len);
+    if (reply != NULL)
+        secure_zero(reply, rlen);
+    free(reply);
+    buf_free(&req);
+    return rc;
+}

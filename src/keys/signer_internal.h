@@ -111,6 +111,8 @@ int signer_h_eab_new(struct req *r);
 int signer_h_eab_mac(struct req *r);
 /* W_CMP_SECRET: CMP shared secrets (signer_secret.c). */
 int signer_h_cmp_secret(struct req *r);
+/* W_RA_DECRYPT: a SCEP envelope's content-encryption key (signer_ra.c). */
+int signer_h_ra_decrypt(struct req *r);
 
 /* ---- test hooks ----------------------------------------------------------- */
 

@@ -771,6 +771,8 @@ static int dispatch(uint32_t type, struct req *r)
         return signer_h_eab_mac(r);
     case W_CMP_SECRET:
         return signer_h_cmp_secret(r);
+    case W_RA_DECRYPT:
+        return signer_h_ra_decrypt(r);
     case W_EVENTS:
         return h_events(r);
     case W_KEYLIST:

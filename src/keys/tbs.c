@@ -541,6 +541,62 @@ int tbs_is_secret_input(const unsigned char *data, size_t len)
     return yes;
 }
 
+/*
+ * The signed attributes of a SCEP CertRep (RFC 8894 §3.3.2), as CMS signs
+ * them (RFC 5652 §5.4: SET OF Attribute): among them messageType "3"
+ * (CertRep) and pkiStatus, each with one PrintableString value.  What an RA
+ * key signs; a request's attributes (PKCSReq...) are not a CertRep's.
+ */
+typedef STACK_OF(X509_ATTRIBUTE) TBS_ATTR_SET;
+DECLARE_ASN1_ITEM(TBS_ATTR_SET)
+// clang-format off
+ASN1_ITEM_TEMPLATE(TBS_ATTR_SET) =
+    ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SET_OF, 0, Attributes, X509_ATTRIBUTE)
+ASN1_ITEM_TEMPLATE_END(TBS_ATTR_SET)
+    // clang-format on
+
+    /* The one PrintableString value of attribute oid in attrs; NULL if not exactly one. */
+    static const ASN1_STRING
+    * attr_printable(TBS_ATTR_SET * attrs, const char *oid)
+{
+    ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
+    const ASN1_STRING *v = NULL;
+    int found = 0;
+
+    for (int i = 0; obj != NULL && i < sk_X509_ATTRIBUTE_num(attrs); i++) {
+        X509_ATTRIBUTE *a = sk_X509_ATTRIBUTE_value(attrs, i);
+        ASN1_TYPE *t;
+        if (OBJ_cmp(X509_ATTRIBUTE_get0_object(a), obj) != 0)
+            continue;
+        found++;
+        t = X509_ATTRIBUTE_count(a) == 1 ? X509_ATTRIBUTE_get0_type(a, 0) : NULL;
+        v = t != NULL && t->type == V_ASN1_PRINTABLESTRING ? t->value.printablestring : NULL;
+    }
+    ASN1_OBJECT_free(obj);
+    return found == 1 ? v : NULL;
+}
+
+static int is_scep_certrep_attrs(const unsigned char *data, size_t len)
+{
+    const unsigned char *p = data;
+    TBS_ATTR_SET *attrs =
+        len <= LONG_MAX && len > 0 && data[0] == 0x31
+            ? (TBS_ATTR_SET *)ASN1_item_d2i(NULL, &p, (long)len, ASN1_ITEM_rptr(TBS_ATTR_SET))
+            : NULL;
+    const ASN1_STRING *type, *status;
+    int yes = 0;
+
+    if (attrs != NULL && p == data + len) {
+        type = attr_printable(attrs, "2.16.840.1.113733.1.9.2");   /* messageType */
+        status = attr_printable(attrs, "2.16.840.1.113733.1.9.3"); /* pkiStatus */
+        yes = type != NULL && status != NULL && ASN1_STRING_length(type) == 1 &&
+              ASN1_STRING_get0_data(type)[0] == '3';
+    }
+    sk_X509_ATTRIBUTE_pop_free(attrs, X509_ATTRIBUTE_free);
+    ERR_clear_error();
+    return yes;
+}
+
 const char *tbs_kind(const unsigned char *data, size_t len)
 {
     const char *kind;
@@ -556,6 +612,7 @@ const char *tbs_kind(const unsigned char *data, size_t len)
            : is_checkpoint_of(data, len, TBS_AUDIT_CHECKPOINT_OID) ? "audit checkpoint"
            : is_checkpoint_of(data, len, TBS_OFFLINE_BUNDLE_OID)   ? "offline bundle"
            : is_cmp_response_part(data, len)                       ? "CMP response"
+           : is_scep_certrep_attrs(data, len)                      ? "SCEP CertRep"
                                                                    : NULL;
 
     ERR_clear_error();

@@ -18,7 +18,9 @@
  * AuditCheckpoint, "offline bundle" for an offline bundle's digest (below),
  * or "CMP response" for the ProtectedPart of a CMP message a server sends
  * (ip, cp, kup, rp, pkiConf, genp, error, pollRep: RFC 4210 §5.1.3, signed
- * with a CMP endpoint's protection key); NULL otherwise.  (A TSTInfo is signed
+ * with a CMP endpoint's protection key), or "SCEP CertRep" for the signed
+ * attributes (a DER SET OF Attribute) of a SCEP CertRep (RFC 8894 §3.3.2:
+ * messageType "3" and a pkiStatus); NULL otherwise.  (A TSTInfo is signed
  * only inside the signer's own CMS SignedData: W_SIGN_TST, never W_SIGN.)
  */
 const char *tbs_kind(const unsigned char *data, size_t len);

@@ -36,6 +36,7 @@ enum wire_type {
     W_BIND,        /* binds T_KEY_ID to T_PURPOSE (signer_bind.c) */
     W_EE_PKCS8,    /* a W_EE_KEYGEN key, for T_CERT issued to it: T_PKCS8 (unencrypted, once) */
     W_CMP_SECRET,  /* a CMP shared secret: T_BLOB nonce (a new one if none given), T_SECRET */
+    W_RA_DECRYPT,  /* RSA key transport with an RA key: T_DATA in, T_FLAGS key length, T_SECRET */
 };
 
 enum wire_tag {

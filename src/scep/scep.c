@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/asn1t.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
@@ -38,10 +39,14 @@ enum scep_op scep_op_of(const char *name)
 
 char *scep_caps(int legacy)
 {
-    /* RFC 8894 §3.5.2; SCEPStandard stands for AES, SHA-256 and POSTPKIOperation together. */
+    /* RFC 8894 §3.5.2; SCEPStandard stands for AES, SHA-256 and POSTPKIOperation together.
+       SHA-384 is served as well, and listed: strongSwan's pki 5.9.8 tests its capability bits
+       by their index (SCEPStandard's is SHA-384's bit), so it goes on only when SHA-384 is
+       listed (docs/decisions.md "SCEP"). */
     return xstrdup(legacy ? "AES\nDES3\nPOSTPKIOperation\nRenewal\nSCEPStandard\nSHA-1\n"
-                            "SHA-256\nSHA-512\n"
-                          : "AES\nPOSTPKIOperation\nRenewal\nSCEPStandard\nSHA-256\nSHA-512\n");
+                            "SHA-256\nSHA-384\nSHA-512\n"
+                          : "AES\nPOSTPKIOperation\nRenewal\nSCEPStandard\nSHA-256\nSHA-384\n"
+                            "SHA-512\n");
 }
 
 /* Adds each DER certificate of der (concatenated) to p7; -1 if one does not parse. */
@@ -113,6 +118,7 @@ void scep_message_clear(struct scep_message *m)
         return;
     free(m->envelope);
     free(m->signer);
+    X509_free(m->signer_cert);
     memset(m, 0, sizeof(*m));
 }
 
@@ -219,6 +225,8 @@ static int signature_check(CMS_ContentInfo *cms, struct scep_message *m, struct 
         sk_X509_free(signers);
         return err_set(e, ERR_INVALID, "pkiMessage: not one signer certificate");
     }
+    m->signer_cert = sk_X509_value(signers, 0);
+    X509_up_ref(m->signer_cert);
     sk_X509_free(signers);
     m->signer = der;
     m->signer_len = (size_t)n;
@@ -261,6 +269,377 @@ int scep_message_parse(const unsigned char *der, size_t len, int legacy, struct 
     rc = 0;
 out:
     scep_message_clear(&r);
+    CMS_ContentInfo_free(cms);
+    ERR_clear_error();
+    return rc;
+}
+
+/* ---- the envelope (RFC 8894 §3.2.2) ------------------------------------------------ */
+
+/* The content ciphers accepted: AES-CBC, and 3DES-CBC with legacy (RFC 8894 §3.5.2). */
+static int cipher_allowed(int nid, int legacy)
+{
+    return nid == NID_aes_128_cbc || nid == NID_aes_192_cbc || nid == NID_aes_256_cbc ||
+           (legacy && nid == NID_des_ede3_cbc);
+}
+
+/* The recipient of env that names the RA certificate ra by issuer and serial; NULL if none. */
+static PKCS7_RECIP_INFO *recipient_of(PKCS7_ENVELOPE *env, X509 *ra)
+{
+    for (int i = 0; i < sk_PKCS7_RECIP_INFO_num(env->recipientinfo); i++) {
+        PKCS7_RECIP_INFO *ri = sk_PKCS7_RECIP_INFO_value(env->recipientinfo, i);
+        if (ri->issuer_and_serial != NULL &&
+            X509_NAME_cmp(ri->issuer_and_serial->issuer, X509_get_issuer_name(ra)) == 0 &&
+            ASN1_INTEGER_cmp(ri->issuer_and_serial->serial, X509_get0_serialNumber(ra)) == 0)
+            return ri;
+    }
+    return NULL;
+}
+
+/* Decrypts the content of enc with key; *out (caller frees).  -1 if it does not decrypt. */
+static int content_decrypt(PKCS7_ENC_CONTENT *enc, const EVP_CIPHER *cipher,
+                           const unsigned char *key, unsigned char **out, size_t *out_len)
+{
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int n = 0, fin = 0, len = ASN1_STRING_length(enc->enc_data), ok;
+    unsigned char *buf = xmalloc((size_t)len + EVP_MAX_BLOCK_LENGTH);
+
+    ok = ctx != NULL && EVP_DecryptInit_ex(ctx, cipher, NULL, NULL, NULL) == 1 &&
+         EVP_CIPHER_asn1_to_param(ctx, enc->algorithm->parameter) > 0 &&
+         EVP_DecryptInit_ex(ctx, NULL, NULL, key, NULL) == 1 &&
+         EVP_DecryptUpdate(ctx, buf, &n, ASN1_STRING_get0_data(enc->enc_data), len) == 1 &&
+         EVP_DecryptFinal_ex(ctx, buf + n, &fin) == 1 && n + fin > 0;
+    EVP_CIPHER_CTX_free(ctx);
+    if (!ok) {
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    *out_len = (size_t)(n + fin);
+    return 0;
+}
+
+int scep_envelope_open(const unsigned char *env, size_t len, X509 *ra_cert, int legacy,
+                       scep_unwrap_fn unwrap, void *arg, unsigned char **content,
+                       size_t *content_len, int *cipher_nid, enum scep_fail *fail, struct err *e)
+{
+    const unsigned char *p = env;
+    PKCS7 *p7 = d2i_PKCS7(NULL, &p, (long)len);
+    PKCS7_RECIP_INFO *ri;
+    PKCS7_ENC_CONTENT *enc;
+    const EVP_CIPHER *cipher = NULL;
+    unsigned char key[EVP_MAX_KEY_LENGTH];
+    int nid = NID_undef, key_len, rc = -1;
+
+    *fail = SCEP_FAIL_BADMESSAGECHECK;
+    if (p7 == NULL || p != env + len || !PKCS7_type_is_enveloped(p7) || ra_cert == NULL ||
+        (enc = p7->d.enveloped->enc_data) == NULL || enc->enc_data == NULL ||
+        enc->algorithm == NULL) {
+        err_set(e, ERR_INVALID, "pkiMessage: its envelope does not parse (RFC 8894 §3.2.2)");
+        goto out;
+    }
+    if ((ri = recipient_of(p7->d.enveloped, ra_cert)) == NULL) {
+        err_set(e, ERR_INVALID, "pkiMessage: not encrypted for this endpoint's RA certificate");
+        goto out;
+    }
+    nid = OBJ_obj2nid(enc->algorithm->algorithm);
+    if (OBJ_obj2nid(ri->key_enc_algor->algorithm) != NID_rsaEncryption ||
+        !cipher_allowed(nid, legacy) || (cipher = EVP_get_cipherbynid(nid)) == NULL) {
+        *fail = SCEP_FAIL_BADALG;
+        err_set(e, ERR_POLICY, "pkiMessage: its envelope uses %s with %s, refused here%s",
+                OBJ_nid2sn(OBJ_obj2nid(ri->key_enc_algor->algorithm)), OBJ_nid2sn(nid),
+                legacy ? "" : " (3DES only where legacy algorithms are enabled)");
+        goto out;
+    }
+    key_len = EVP_CIPHER_get_key_length(cipher);
+    if (unwrap(arg, ASN1_STRING_get0_data(ri->enc_key), (size_t)ASN1_STRING_length(ri->enc_key),
+               key, (size_t)key_len, e) != 0) {
+        *fail = SCEP_FAIL_BADMESSAGECHECK;
+        goto out;
+    }
+    if (content_decrypt(enc, cipher, key, content, content_len) != 0) {
+        err_set(e, ERR_INVALID, "pkiMessage: its envelope does not decrypt");
+        goto out;
+    }
+    *cipher_nid = nid;
+    rc = 0;
+out:
+    secure_zero(key, sizeof(key));
+    PKCS7_free(p7);
+    ERR_clear_error();
+    return rc;
+}
+
+/* ---- what a CertPoll, GetCert or GetCRL names ------------------------------------------ */
+
+/* RFC 8894 §3.3.3: IssuerAndSubject ::= SEQUENCE { issuer Name, subject Name }. */
+typedef struct {
+    X509_NAME *issuer;
+    X509_NAME *subject;
+} SCEP_ISSUER_AND_SUBJECT;
+
+DECLARE_ASN1_FUNCTIONS(SCEP_ISSUER_AND_SUBJECT)
+// clang-format off
+ASN1_SEQUENCE(SCEP_ISSUER_AND_SUBJECT) = {
+    ASN1_SIMPLE(SCEP_ISSUER_AND_SUBJECT, issuer, X509_NAME),
+    ASN1_SIMPLE(SCEP_ISSUER_AND_SUBJECT, subject, X509_NAME),
+} ASN1_SEQUENCE_END(SCEP_ISSUER_AND_SUBJECT)
+IMPLEMENT_ASN1_FUNCTIONS(SCEP_ISSUER_AND_SUBJECT)
+    // clang-format on
+
+    void scep_ref_clear(struct scep_ref * r)
+{
+    if (r == NULL)
+        return;
+    X509_NAME_free(r->issuer);
+    X509_NAME_free(r->subject);
+    ASN1_INTEGER_free(r->serial);
+    memset(r, 0, sizeof(*r));
+}
+
+int scep_ref_parse(enum scep_msg_type t, const unsigned char *der, size_t len, struct scep_ref *r,
+                   struct err *e)
+{
+    const unsigned char *p = der;
+
+    memset(r, 0, sizeof(*r));
+    if (t == SCEP_MSG_CERTPOLL) {
+        SCEP_ISSUER_AND_SUBJECT *is = d2i_SCEP_ISSUER_AND_SUBJECT(NULL, &p, (long)len);
+        if (is != NULL && p == der + len) {
+            r->issuer = is->issuer;
+            r->subject = is->subject;
+            is->issuer = is->subject = NULL;
+        }
+        SCEP_ISSUER_AND_SUBJECT_free(is);
+    } else if (t == SCEP_MSG_GETCERT || t == SCEP_MSG_GETCRL) {
+        PKCS7_ISSUER_AND_SERIAL *is = d2i_PKCS7_ISSUER_AND_SERIAL(NULL, &p, (long)len);
+        if (is != NULL && p == der + len) {
+            r->issuer = is->issuer;
+            r->serial = is->serial;
+            is->issuer = NULL;
+            is->serial = NULL;
+        }
+        PKCS7_ISSUER_AND_SERIAL_free(is);
+    }
+    ERR_clear_error();
+    if (r->issuer == NULL)
+        return err_set(e, ERR_INVALID, "pkiMessage: its content is not an %s (RFC 8894 §3.3)",
+                       t == SCEP_MSG_CERTPOLL ? "IssuerAndSubject" : "IssuerAndSerialNumber");
+    return 0;
+}
+
+/* ---- the CertRep (RFC 8894 §3.3.2) ------------------------------------------------ */
+
+#define OID_PKI_STATUS      "2.16.840.1.113733.1.9.3"
+#define OID_FAIL_INFO       "2.16.840.1.113733.1.9.4"
+#define OID_RECIPIENT_NONCE "2.16.840.1.113733.1.9.6"
+
+/*
+ * The degenerate certificates-only SignedData of a CertRep's content (RFC
+ * 8894 §3.3.2), with OpenSSL's templates: its certificates and CRL go in as
+ * the DER they are (ANY), so no key of theirs is decoded (OpenSSL 3.0 decodes
+ * a certificate's key through its provider decoders, under locks shared by
+ * every thread: ~140 µs).
+ */
+typedef struct {
+    ASN1_OBJECT *type;
+} SCEP_ENCAP;
+typedef struct {
+    ASN1_INTEGER *version;
+    STACK_OF(X509_ALGOR) * digests;
+    SCEP_ENCAP *encap;
+    STACK_OF(ASN1_TYPE) * certs;
+    STACK_OF(ASN1_TYPE) * crls;
+    STACK_OF(ASN1_TYPE) * signers;
+} SCEP_CERTS_ONLY;
+typedef struct {
+    ASN1_OBJECT *type;
+    SCEP_CERTS_ONLY *signed_data;
+} SCEP_CERTS_INFO;
+// clang-format off
+ASN1_SEQUENCE(SCEP_ENCAP) = {
+    ASN1_SIMPLE(SCEP_ENCAP, type, ASN1_OBJECT),
+} static_ASN1_SEQUENCE_END(SCEP_ENCAP)
+ASN1_SEQUENCE(SCEP_CERTS_ONLY) = {
+    ASN1_SIMPLE(SCEP_CERTS_ONLY, version, ASN1_INTEGER),
+    ASN1_SET_OF(SCEP_CERTS_ONLY, digests, X509_ALGOR),
+    ASN1_SIMPLE(SCEP_CERTS_ONLY, encap, SCEP_ENCAP),
+    ASN1_IMP_SET_OF_OPT(SCEP_CERTS_ONLY, certs, ASN1_ANY, 0),
+    ASN1_IMP_SET_OF_OPT(SCEP_CERTS_ONLY, crls, ASN1_ANY, 1),
+    ASN1_SET_OF(SCEP_CERTS_ONLY, signers, ASN1_ANY),
+} static_ASN1_SEQUENCE_END(SCEP_CERTS_ONLY)
+ASN1_SEQUENCE(SCEP_CERTS_INFO) = {
+    ASN1_SIMPLE(SCEP_CERTS_INFO, type, ASN1_OBJECT),
+    ASN1_EXP(SCEP_CERTS_INFO, signed_data, SCEP_CERTS_ONLY, 0),
+} static_ASN1_SEQUENCE_END(SCEP_CERTS_INFO)
+    // clang-format on
+
+    /* Pushes each DER element of der (one after another) onto *sk as an ANY; -1 if one is none. */
+    static int elements_push(STACK_OF(ASN1_TYPE) * *sk, const unsigned char *der, size_t len)
+{
+    const unsigned char *p = der, *end = der + len;
+
+    if (*sk == NULL && (*sk = sk_ASN1_TYPE_new_null()) == NULL)
+        abort(); /* out of memory */
+    while (p < end) {
+        ASN1_TYPE *t = d2i_ASN1_TYPE(NULL, &p, (long)(end - p));
+        if (t == NULL || t->type != V_ASN1_SEQUENCE || sk_ASN1_TYPE_push(*sk, t) <= 0) {
+            ASN1_TYPE_free(t);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The DER of the certs-only SignedData of r's certificates and CRL; *out OPENSSL_free. */
+static int certs_only(const struct scep_reply *r, unsigned char **out, struct err *e)
+{
+    SCEP_CERTS_INFO *ci = (SCEP_CERTS_INFO *)ASN1_item_new(ASN1_ITEM_rptr(SCEP_CERTS_INFO));
+    SCEP_CERTS_ONLY *sd = ci ? ci->signed_data : NULL;
+    int n = -1;
+
+    if (sd == NULL)
+        abort(); /* out of memory */
+    ASN1_OBJECT_free(ci->type);
+    ASN1_OBJECT_free(sd->encap->type);
+    ci->type = OBJ_nid2obj(NID_pkcs7_signed);
+    sd->encap->type = OBJ_nid2obj(NID_pkcs7_data);
+    if (sd->digests == NULL)
+        sd->digests = sk_X509_ALGOR_new_null();
+    if (sd->signers == NULL)
+        sd->signers = sk_ASN1_TYPE_new_null();
+    if (sd->digests == NULL || sd->signers == NULL || ASN1_INTEGER_set(sd->version, 1) != 1)
+        abort(); /* out of memory */
+    if ((r->certs_len > 0 && elements_push(&sd->certs, r->certs, r->certs_len) != 0) ||
+        (r->crl != NULL && elements_push(&sd->crls, r->crl, r->crl_len) != 0))
+        err_set(e, ERR_INTERNAL, "CertRep: a certificate or CRL is not a DER SEQUENCE");
+    else if ((n = ASN1_item_i2d((ASN1_VALUE *)ci, out, ASN1_ITEM_rptr(SCEP_CERTS_INFO))) <= 0)
+        err_set(e, ERR_INTERNAL, "CertRep: cannot encode its certificates");
+    ASN1_item_free((ASN1_VALUE *)ci, ASN1_ITEM_rptr(SCEP_CERTS_INFO));
+    return n;
+}
+
+/* The certs-only SignedData of r's certificates and CRL, enveloped for the recipient. */
+static int certrep_content(const struct scep_reply *r, unsigned char **out, int *out_len,
+                           struct err *e)
+{
+    STACK_OF(X509) *recipients = sk_X509_new_null();
+    unsigned char *der = NULL;
+    PKCS7 *env = NULL;
+    BIO *in = NULL;
+    int n, rc = -1;
+
+    if (recipients == NULL)
+        abort(); /* out of memory */
+    if (r->recipient == NULL || sk_X509_push(recipients, r->recipient) <= 0 ||
+        (n = certs_only(r, &der, e)) <= 0)
+        goto out;
+    if ((in = BIO_new_mem_buf(der, n)) == NULL ||
+        (env = PKCS7_encrypt(recipients, in, EVP_get_cipherbynid(r->cipher_nid), PKCS7_BINARY)) ==
+            NULL ||
+        (*out_len = i2d_PKCS7(env, out)) <= 0) {
+        err_ossl(e, ERR_INTERNAL, "CertRep: cannot make its envelope");
+        goto out;
+    }
+    rc = 0;
+out:
+    OPENSSL_free(der);
+    BIO_free(in);
+    PKCS7_free(env);
+    sk_X509_free(recipients); /* the recipient is the caller's */
+    return rc;
+}
+
+/* Adds the SCEP attributes of r (and a new senderNonce) to si. */
+static int certrep_attrs(CMS_SignerInfo *si, const struct scep_reply *r)
+{
+    unsigned char nonce[SCEP_NONCE_LEN];
+    char status[2] = {(char)('0' + r->status), 0}, fail[2] = {(char)('0' + r->fail), 0};
+    int ok = random_bytes(nonce, sizeof(nonce)) == 0;
+
+    ok = ok &&
+         CMS_signed_add1_attr_by_txt(si, OID_MESSAGE_TYPE, V_ASN1_PRINTABLESTRING, "3", 1) == 1 &&
+         CMS_signed_add1_attr_by_txt(si, OID_PKI_STATUS, V_ASN1_PRINTABLESTRING, status, 1) == 1 &&
+         CMS_signed_add1_attr_by_txt(si, OID_TRANSACTIONID, V_ASN1_PRINTABLESTRING, r->txid,
+                                     (int)strlen(r->txid)) == 1 &&
+         CMS_signed_add1_attr_by_txt(si, OID_SENDER_NONCE, V_ASN1_OCTET_STRING, nonce,
+                                     SCEP_NONCE_LEN) == 1 &&
+         CMS_signed_add1_attr_by_txt(si, OID_RECIPIENT_NONCE, V_ASN1_OCTET_STRING,
+                                     r->recipient_nonce, SCEP_NONCE_LEN) == 1;
+    if (ok && r->status == SCEP_FAILURE)
+        ok = CMS_signed_add1_attr_by_txt(si, OID_FAIL_INFO, V_ASN1_PRINTABLESTRING, fail, 1) == 1;
+    return ok ? 0 : -1;
+}
+
+/* The signed attributes as DER signs them (RFC 5652 §5.4); OPENSSL_free. */
+static int attrs_der(CMS_SignerInfo *si, unsigned char **der)
+{
+    STACK_OF(X509_ATTRIBUTE) *attrs = sk_X509_ATTRIBUTE_new_null();
+    int n = -1, ok = attrs != NULL;
+
+    for (int i = 0; ok && i < CMS_signed_get_attr_count(si); i++)
+        ok = sk_X509_ATTRIBUTE_push(attrs, CMS_signed_get_attr(si, i)) > 0;
+    if (ok)
+        n = ASN1_item_i2d((ASN1_VALUE *)attrs, der, ASN1_ITEM_rptr(PKCS7_ATTR_SIGN));
+    sk_X509_ATTRIBUTE_free(attrs); /* the attributes are si's */
+    return n;
+}
+
+int scep_certrep(const struct scep_reply *r, scep_sign_fn sign, void *arg, unsigned char **out,
+                 size_t *len, struct err *e)
+{
+    const char *md = r->digest_nid == NID_sha512   ? "SHA512"
+                     : r->digest_nid == NID_sha384 ? "SHA384"
+                                                   : "SHA256";
+    unsigned int flags = CMS_PARTIAL | CMS_BINARY | CMS_NOSMIMECAP;
+    X509 *ra = r->ra;
+    CMS_ContentInfo *cms = CMS_sign(NULL, NULL, NULL, NULL, flags);
+    CMS_SignerInfo *si = NULL;
+    ASN1_OCTET_STRING **content = cms ? CMS_get0_content(cms) : NULL;
+    unsigned char *body = NULL, *attrs = NULL, *sig = NULL, *der = NULL, hash[EVP_MAX_MD_SIZE];
+    unsigned int hash_len = 0;
+    int body_len = 0, attrs_len, n, rc = -1;
+    size_t sig_len = 0;
+
+    if (ra == NULL || cms == NULL || content == NULL) {
+        err_ossl(e, ERR_INTERNAL, "CertRep: no RA certificate");
+        goto out;
+    }
+    if (r->status == SCEP_SUCCESS && certrep_content(r, &body, &body_len, e) != 0)
+        goto out;
+    if ((si = CMS_add1_signer(cms, ra, X509_get0_pubkey(ra), EVP_get_digestbyname(md), flags)) ==
+            NULL ||
+        certrep_attrs(si, r) != 0 ||
+        EVP_Digest(body ? body : (const unsigned char *)"", (size_t)body_len, hash, &hash_len,
+                   EVP_get_digestbyname(md), NULL) != 1 ||
+        CMS_signed_add1_attr_by_NID(si, NID_pkcs9_contentType, V_ASN1_OBJECT,
+                                    OBJ_nid2obj(NID_pkcs7_data), -1) != 1 ||
+        CMS_signed_add1_attr_by_NID(si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING, hash,
+                                    (int)hash_len) != 1 ||
+        (attrs_len = attrs_der(si, &attrs)) <= 0) {
+        err_ossl(e, ERR_INTERNAL, "CertRep: cannot make its signed attributes");
+        goto out;
+    }
+    if (sign(arg, md, attrs, (size_t)attrs_len, &sig, &sig_len, e) != 0)
+        goto out;
+    if (*content == NULL)
+        *content = ASN1_OCTET_STRING_new();
+    if (*content == NULL ||
+        ASN1_OCTET_STRING_set(*content, body ? body : (const unsigned char *)"", body_len) != 1 ||
+        ASN1_STRING_set(CMS_SignerInfo_get0_signature(si), sig, (int)sig_len) != 1 ||
+        (n = i2d_CMS_ContentInfo(cms, &der)) <= 0) {
+        err_ossl(e, ERR_INTERNAL, "CertRep: cannot be encoded");
+        goto out;
+    }
+    *out = xmalloc((size_t)n);
+    memcpy(*out, der, (size_t)n);
+    *len = (size_t)n;
+    rc = 0;
+out:
+    OPENSSL_free(body);
+    OPENSSL_free(attrs);
+    OPENSSL_free(der);
+    free(sig);
     CMS_ContentInfo_free(cms);
     ERR_clear_error();
     return rc;

@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+#include <openssl/x509.h>
+
 #include "lib/util.h"
 
 #define SCEP_MESSAGE_MAX (64 * 1024) /* a pkiMessage at most (POST body, GET after base64) */
@@ -73,7 +75,8 @@ struct scep_message {
     size_t envelope_len;
     unsigned char *signer; /* the DER of the certificate that signed it (caller frees) */
     size_t signer_len;
-    int digest_nid; /* the digest of its signature (NID_sha256, ...) */
+    X509 *signer_cert; /* the same, parsed (scep_message_clear frees) */
+    int digest_nid;    /* the digest of its signature (NID_sha256, ...) */
 };
 void scep_message_clear(struct scep_message *m);
 
@@ -87,5 +90,85 @@ void scep_message_clear(struct scep_message *m);
  */
 int scep_message_parse(const unsigned char *der, size_t len, int legacy, struct scep_message *m,
                        struct err *e);
+
+/* pkiStatus and failInfo of a CertRep (RFC 8894 §3.2.1.3, §3.2.1.4). */
+enum scep_status {
+    SCEP_SUCCESS = 0,
+    SCEP_FAILURE = 2,
+    SCEP_PENDING = 3,
+};
+enum scep_fail {
+    SCEP_FAIL_BADALG = 0,
+    SCEP_FAIL_BADMESSAGECHECK = 1,
+    SCEP_FAIL_BADREQUEST = 2,
+    SCEP_FAIL_BADTIME = 3,
+    SCEP_FAIL_BADCERTID = 4,
+};
+
+/*
+ * Decrypts enc (a content-encryption key under RSA key transport) into key
+ * (key_len bytes); 0, or -1 with e where no key can be had (the signer
+ * down).  svc gives the signer's RA decryption.
+ */
+typedef int (*scep_unwrap_fn)(void *arg, const unsigned char *enc, size_t enc_len,
+                              unsigned char *key, size_t key_len, struct err *e);
+
+/*
+ * Opens env, the EnvelopedData of a pkiMessage (RFC 8894 §3.2.2): its
+ * recipient the RA certificate ra (issuer and serial, RSA key transport),
+ * its content encrypted with AES-128/192/256-CBC, or 3DES-CBC with legacy.
+ * *content (caller frees) and *cipher_nid (for the answer's envelope).  -1
+ * with e and *fail: badAlg for a cipher or key transport refused,
+ * badMessageCheck for an envelope that does not open.
+ */
+int scep_envelope_open(const unsigned char *env, size_t len, X509 *ra, int legacy,
+                       scep_unwrap_fn unwrap, void *arg, unsigned char **content,
+                       size_t *content_len, int *cipher_nid, enum scep_fail *fail, struct err *e);
+
+/*
+ * What a CertPoll, GetCert or GetCRL names (RFC 8894 §3.3.3, §3.3.4,
+ * §3.3.5): IssuerAndSubject (issuer, subject) or IssuerAndSerialNumber
+ * (issuer, serial).  scep_ref_clear frees.
+ */
+struct scep_ref {
+    X509_NAME *issuer;
+    X509_NAME *subject;
+    ASN1_INTEGER *serial;
+};
+void scep_ref_clear(struct scep_ref *r);
+/* Parses the decrypted content of a message of type t; -1 with e (ERR_INVALID) if not one. */
+int scep_ref_parse(enum scep_msg_type t, const unsigned char *der, size_t len, struct scep_ref *r,
+                   struct err *e);
+
+/*
+ * Signs tbs (the DER of a CertRep's signed attributes) with digest md
+ * ("SHA256"...) and the RA key: *sig (caller frees).  svc gives the signer.
+ */
+typedef int (*scep_sign_fn)(void *arg, const char *md, const unsigned char *tbs, size_t len,
+                            unsigned char **sig, size_t *sig_len, struct err *e);
+
+/* A CertRep to make (RFC 8894 §3.3.2). */
+struct scep_reply {
+    enum scep_status status;
+    enum scep_fail fail;                  /* with SCEP_FAILURE */
+    const char *txid;                     /* the request's transactionID */
+    const unsigned char *recipient_nonce; /* the request's senderNonce (SCEP_NONCE_LEN) */
+    X509 *ra;                             /* the RA certificate: the signer */
+    int digest_nid; /* the request's; SHA-1 is answered with SHA-256 (the signer signs SHA-2) */
+    /* SUCCESS: certificates (DER one after another) and/or a CRL, enveloped for recipient. */
+    const unsigned char *certs, *crl;
+    size_t certs_len, crl_len;
+    X509 *recipient;
+    int cipher_nid; /* the request's content cipher */
+};
+/*
+ * The CertRep r as DER (*out, caller frees): a SignedData with the
+ * attributes messageType 3, pkiStatus, failInfo (FAILURE), transactionID,
+ * recipientNonce and a new senderNonce, signed through sign with the RA
+ * certificate's key; its content (SUCCESS) an EnvelopedData for recipient of
+ * a degenerate certificates-only SignedData, else empty.  -1 with e.
+ */
+int scep_certrep(const struct scep_reply *r, scep_sign_fn sign, void *arg, unsigned char **out,
+                 size_t *len, struct err *e);
 
 #endif

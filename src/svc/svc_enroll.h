@@ -272,4 +272,75 @@ int svc_scep_cacert(struct svc *s, const char *tenant, const char *endpoint, uns
  */
 int svc_scep_ra_ensure(struct svc *s, const char *tenant, const char *endpoint, struct err *e);
 
+/*
+ * PKIOperation (RFC 8894 §3.3) as svc sees it: the transport reads the
+ * pkiMessage (src/scep), has its envelope opened with svc_scep_unwrap, hands
+ * what the device asked for to svc_scep_request, and signs the CertRep with
+ * svc_scep_sign.  The RA key never leaves the signer.
+ */
+struct svc_scep_ra {
+    struct svc *svc;
+    char *tenant, *key_id; /* the RA key in the signer */
+    unsigned char *cert;   /* the RA certificate (DER) */
+    size_t cert_len;
+    int legacy; /* DES3 and SHA-1 accepted */
+};
+void svc_scep_ra_clear(struct svc_scep_ra *ra);
+/* The endpoint's RA (made first if it has none good: svc_scep_ra_ensure) and settings. */
+int svc_scep_ra_get(struct svc *s, const char *tenant, const char *endpoint, struct svc_scep_ra *ra,
+                    struct err *e);
+/* scep_unwrap_fn with arg a struct svc_scep_ra: the signer's RA decryption (signer_ra_decrypt). */
+int svc_scep_unwrap(void *arg, const unsigned char *enc, size_t enc_len, unsigned char *key,
+                    size_t key_len, struct err *e);
+/* scep_sign_fn with arg a struct svc_scep_ra: the RA key signs a CertRep's attributes. */
+int svc_scep_sign(void *arg, const char *md, const unsigned char *tbs, size_t len,
+                  unsigned char **sig, size_t *sig_len, struct err *e);
+
+/* RFC 8894's numbers: messageType, pkiStatus, failInfo. */
+#define SVC_SCEP_RENEWALREQ  17
+#define SVC_SCEP_PKCSREQ     19
+#define SVC_SCEP_CERTPOLL    20
+#define SVC_SCEP_GETCERT     21
+#define SVC_SCEP_GETCRL      22
+#define SVC_SCEP_SUCCESS     0
+#define SVC_SCEP_FAILURE     2
+#define SVC_SCEP_PENDING     3
+#define SVC_SCEP_BADALG      0
+#define SVC_SCEP_BADMSGCHECK 1
+#define SVC_SCEP_BADREQUEST  2
+#define SVC_SCEP_BADTIME     3
+#define SVC_SCEP_BADCERTID   4
+
+/* What a device asked for (its pkiMessage opened). */
+struct svc_scep_request {
+    int type;                 /* SVC_SCEP_PKCSREQ ... */
+    const char *txid;         /* transactionID */
+    X509 *signer;             /* the certificate that signed the message */
+    const unsigned char *csr; /* PKCSReq, RenewalReq: the PKCS#10 request (DER) */
+    size_t csr_len;
+    const X509_NAME *issuer;    /* CertPoll, GetCert, GetCRL: the issuer named */
+    const ASN1_INTEGER *serial; /* GetCert, GetCRL: the serial named */
+};
+/* The answer: pkiStatus, failInfo, and on success certificates (DER one after another) or a CRL. */
+struct svc_scep_answer {
+    int status, fail;
+    unsigned char *certs, *crl;
+    size_t certs_len, crl_len;
+};
+void svc_scep_answer_clear(struct svc_scep_answer *a);
+/*
+ * Answers q for the endpoint (RFC 8894 §3.3): PKCSReq with a challenge
+ * password "<credential id>:<secret>" of one of the endpoint's enrollment
+ * credentials, RenewalReq signed by a good certificate of the endpoint's CA
+ * with its subject and SANs, both submitted through svc_submit (PENDING
+ * under a workflow; the request filed under the idempotency key
+ * "scep-<hash of endpoint, transactionID and the signer's public key>", which
+ * CertPoll and a repeat collect); GetCert (a certificate of the endpoint's
+ * CA, for a device holding one) and GetCRL (the CA's latest CRL).  Refusals
+ * are answers (FAILURE with failInfo), audited as scep.refused; -1 with e
+ * only where nothing can be answered (the store or the signer down).
+ */
+int svc_scep_request(struct svc *s, const char *tenant, const char *endpoint,
+                     const struct svc_scep_request *q, struct svc_scep_answer *a, struct err *e);
+
 #endif

@@ -672,3 +672,34 @@ int svc_est_serverkeygen(struct svc *s, const char *tenant, const char *endpoint
 {
     return est_run(s, tenant, endpoint, c, MODE_KEYGEN, csr, csr_len, res, e);
 }
+
+/* ---- shared with SCEP (svc_scep.c): the same credentials, collection and renewal checks ---- */
+
+int svc_enroll_secret_verify(const char *tenant, const char *endpoint, const char *id,
+                             const char *secret, const char *encoded)
+{
+    return secret_verify(tenant, endpoint, id, secret, encoded);
+}
+
+int svc_enroll_collect(struct svc *s, const char *tenant, const char *key, int retry_after,
+                       struct svc_est_result *res, int *filed, struct err *e)
+{
+    return collect(s, tenant, key, retry_after, res, filed, e);
+}
+
+int svc_enroll_credential_move(struct svc *s, const struct enroll_credential_rec *c,
+                               const char *from, const char *to, int delta, struct err *e)
+{
+    return credential_move(s, c, from, to, delta, e);
+}
+
+int svc_enroll_same_names(const struct issue_request *r, X509 *old, struct err *e)
+{
+    return csr_same_names(r, old, e);
+}
+
+int svc_enroll_issued_by(struct svc *s, struct store_tx *tx, const char *tenant, const char *ca,
+                         X509 *leaf)
+{
+    return issued_by(s, tx, tenant, ca, leaf);
+}

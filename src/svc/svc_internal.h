@@ -364,4 +364,25 @@ void svc_tsa_cache_free(struct svc *s);
 /* Fills the common fields of a cert_rec from an issued certificate. */
 void svc_cert_rec_fill(struct cert_rec *r, const char *tenant, const char *ca, X509 *cert);
 
+/* ---- shared by the EST and SCEP front ends (svc_est.c) ---- */
+
+/* Whether secret verifies against encoded (argon2id; cached, failures rate-limited). */
+int svc_enroll_secret_verify(const char *tenant, const char *endpoint, const char *id,
+                             const char *secret, const char *encoded);
+/*
+ * What the enrollment filed under idempotency key led to, if it waited for approval: 1 with
+ * res set (pending, or its certificate), -1 with e (refused, or an error), 0 if there is no
+ * such request (*filed: the key names an outcome of another kind).
+ */
+int svc_enroll_collect(struct svc *s, const char *tenant, const char *key, int retry_after,
+                       struct svc_est_result *res, int *filed, struct err *e);
+/* Moves a credential from `from` to `to` (a use counted with delta); 0 if it was in `from`. */
+int svc_enroll_credential_move(struct svc *s, const struct enroll_credential_rec *c,
+                               const char *from, const char *to, int delta, struct err *e);
+/* A renewal's subject and SANs are the old certificate's; ERR_INVALID if not. */
+int svc_enroll_same_names(const struct issue_request *r, X509 *old, struct err *e);
+/* Whether leaf is issued and signed by the certificate of CA ca of tenant (read in tx). */
+int svc_enroll_issued_by(struct svc *s, struct store_tx *tx, const char *tenant, const char *ca,
+                         X509 *leaf);
+
 #endif

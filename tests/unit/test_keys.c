@@ -43,6 +43,8 @@
 static char dir[64], keys_dir[128], kek[128];
 static struct signer *signer;
 
+#include "ra_checks.h"
+
 /* ---- helpers ---------------------------------------------------------------- */
 
 static void file_put(const char *path, const char *text)
@@ -1496,6 +1498,12 @@ static void a_signer_limited_by_its_roles_does_not_open_other_keys(void **state)
     OPENSSL_free(csr);
 }
 
+static void an_ra_key_opens_scep_envelopes_and_signs_certreps_only(void **state)
+{
+    (void)state;
+    ra_key_decrypts_and_signs_only_scep(signer);
+}
+
 static void only_a_webhook_key_derives_a_webhook_secret_and_only_an_eab_key_an_eab_key(void **state)
 {
     char *ca = NULL, *hook = NULL, *nonce = NULL, *secret = NULL;
@@ -2123,6 +2131,7 @@ int main(void)
         cmocka_unit_test(a_certificate_for_another_key_is_not_bound_to_a_remote_key),
         cmocka_unit_test(key_type_names_parse_and_unknown_types_are_refused),
         cmocka_unit_test(keys_bound_to_a_purpose_sign_only_what_it_covers),
+        cmocka_unit_test(an_ra_key_opens_scep_envelopes_and_signs_certreps_only),
         cmocka_unit_test(
             only_a_webhook_key_derives_a_webhook_secret_and_only_an_eab_key_an_eab_key),
         cmocka_unit_test(a_ca_key_signs_only_as_the_issuer_and_key_identifier_it_first_signed_as),

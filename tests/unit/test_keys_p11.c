@@ -35,6 +35,8 @@
 static char dir[64], conf[128], tokens[128], pin_file[128], dir_a[512], dir_b[512];
 static struct signer *signer; /* token vouch-a only */
 
+#include "ra_checks.h"
+
 /* ---- helpers ---------------------------------------------------------------- */
 
 static void file_put(const char *path, const char *text)
@@ -310,6 +312,12 @@ static CK_SLOT_ID slot_of(const char *token)
     dlclose(dl);
     assert_true(found != (CK_SLOT_ID)-1);
     return found;
+}
+
+static void an_ra_key_in_the_token_opens_scep_envelopes_and_signs_certreps(void **state)
+{
+    (void)state;
+    ra_key_decrypts_and_signs_only_scep(signer);
 }
 
 static void the_token_can_be_named_by_slot_instead_of_label(void **state)
@@ -1007,6 +1015,7 @@ int main(void)
         cmocka_unit_test(a_generated_key_is_sensitive_not_extractable_and_labelled_by_tenant),
         cmocka_unit_test(another_tenants_key_is_refused_and_a_deleted_key_is_gone),
         cmocka_unit_test(imported_keys_are_filed_in_the_token_and_sign),
+        cmocka_unit_test(an_ra_key_in_the_token_opens_scep_envelopes_and_signs_certreps),
         cmocka_unit_test(a_wrong_pin_a_missing_module_or_token_stops_start_up_clearly),
         FIXTURE_TEST(a_key_looked_up_after_the_tokens_files_vanished_is_unavailable_not_missing),
         FIXTURE_TEST(the_health_ping_sees_a_token_whose_files_vanished),

@@ -1,0 +1,169 @@
+"""The web console (docs/console.md): its files served by vouchd at /ui/ on the TLS API listener,
+compiled into the binary, each answer with the console's security headers; and the page itself
+loaded by a real browser (headless Chromium driven by Selenium) with no console error and no
+Content-Security-Policy violation."""
+import hashlib
+import http.client
+import os
+import re
+
+import pytest
+
+from conftest import Server
+
+FILES = os.path.join(os.path.dirname(__file__), "..", "..", "src", "console")
+CSP_REQUIRED = ["default-src 'self'", "frame-ancestors 'none'", "form-action 'self'",
+                "base-uri 'none'", "object-src 'none'"]
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    s = Server(str(tmp_path_factory.mktemp("vouch")), tls=True)
+    yield s
+    s.stop()
+
+
+def csp_of(r):
+    return [d.strip() for d in r.headers["Content-Security-Policy"].split(";")]
+
+
+def assert_console_headers(r):
+    csp = csp_of(r)
+    for d in CSP_REQUIRED:
+        assert d in csp, (d, csp)
+    # nothing that would let inline script or style, or eval, through
+    for d in csp:
+        assert "unsafe-" not in d and "data:" not in d and "*" not in d, d
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Referrer-Policy"] == "no-referrer"
+    assert r.headers["X-Frame-Options"] == "DENY"
+
+
+def test_page_is_served_with_its_headers_and_never_stored(tls_server):
+    r = tls_server.request("GET", "/ui/", token=None)
+    assert r.status == 200, r.body[:300]
+    assert r.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert r.headers["Cache-Control"] == "no-store"
+    assert_console_headers(r)
+    assert r.body == open(os.path.join(FILES, "index.html"), "rb").read()
+    # no inline script or style in the page: every script and stylesheet is a file of /ui/
+    text = r.body.decode()
+    assert "style=" not in text and "<style" not in text
+    for m in re.finditer(r"<script([^>]*)>(.*?)</script>", text, re.S):
+        assert m.group(2).strip() == "" and 'src="/ui/' in m.group(1), m.group(0)
+    assert not re.search(r'(src|href)="(https?:)?//', text), "nothing fetched from elsewhere"
+
+
+@pytest.mark.parametrize("name,ctype", [("console.js", "text/javascript; charset=utf-8"),
+                                        ("console.css", "text/css; charset=utf-8")])
+def test_files_are_served_revalidated_by_etag(tls_server, name, ctype):
+    body = open(os.path.join(FILES, name), "rb").read()
+    r = tls_server.request("GET", "/ui/" + name, token=None)
+    assert r.status == 200
+    assert r.body == body
+    assert r.headers["Content-Type"] == ctype
+    assert r.headers["Cache-Control"] == "no-cache"
+    assert_console_headers(r)
+    etag = r.headers["ETag"]
+    assert etag == '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    again = tls_server.request("GET", "/ui/" + name, token=None,
+                               headers={"If-None-Match": etag})
+    assert again.status == 304 and again.body == b""
+    assert again.headers["ETag"] == etag
+    other = tls_server.request("GET", "/ui/" + name, token=None,
+                               headers={"If-None-Match": '"0123"'})
+    assert other.status == 200 and other.body == body
+
+
+def test_bare_path_redirects_and_unknown_files_are_not_found(tls_server):
+    conn = http.client.HTTPSConnection("127.0.0.1", tls_server.api_port, context=tls_server.ctx,
+                                       timeout=60)
+    conn.request("GET", "/ui")
+    r = conn.getresponse()
+    assert r.status == 308 and r.headers["Location"] == "/ui/"
+    conn.close()
+    for path in ["/ui/nope.js", "/ui/index.html", "/ui/console.js/", "/ui/..%2Fvouchd.conf",
+                 "/ui/%2e%2e"]:
+        r = tls_server.request("GET", path, token=None)
+        assert r.status in (400, 404), (path, r.status)
+        assert b"vouch_" not in r.body and b"BEGIN" not in r.body
+        assert r.json()["error"]
+        if path in ("/ui/nope.js", "/ui/index.html"):  # the console's own refusal
+            assert r.status == 404
+            assert_console_headers(r)
+
+
+def test_only_get_is_answered(tls_server):
+    r = tls_server.request("POST", "/ui/", body={}, token=None)
+    assert r.status == 405
+
+
+def test_not_served_by_a_plain_http_api_listener(server):
+    r = server.request("GET", "/ui/", token=None)
+    assert r.status == 404
+    assert "TLS" in r.json()["detail"]
+    assert_console_headers(r)
+    r = server.request("GET", "/ui/console.js", token=None)
+    assert r.status == 404 and b"import" not in r.body
+
+
+def test_not_served_by_the_public_listener(tls_server):
+    r = tls_server.request("GET", "/ui/", token=None, base=tls_server.public_url)
+    assert r.status == 404
+
+
+# ---- in a real browser -----------------------------------------------------------------------
+
+def browser(artifacts):
+    webdriver = pytest.importorskip("selenium.webdriver")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+              "--window-size=1280,800", "--no-first-run", "--disable-extensions",
+              "--disable-background-networking", "--disable-component-update",
+              # the test instance's own CA is not in Chromium's store; loopback only
+              "--ignore-certificate-errors", f"--user-data-dir={artifacts}/chromium-profile"]:
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    from selenium.webdriver.chrome.service import Service  # selenium 4.8 (Debian 12)
+    service = Service(executable_path="/usr/bin/chromedriver",
+                      log_path=os.path.join(artifacts, "chromedriver.log"))
+    return webdriver.Chrome(options=opts, service=service)
+
+
+def console_problems(driver):
+    """The browser console's errors and warnings (CSP violations are logged there)."""
+    return [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
+
+
+@pytest.mark.runs_in("integration", why="one browser run is enough: the console's files do not "
+                     "depend on the database, the key store or a sanitizer build")
+def test_page_loads_in_a_browser_without_errors(tls_server, tmp_path_factory):
+    artifacts = str(tmp_path_factory.mktemp("console-artifacts"))
+    driver = browser(artifacts)
+    try:
+        driver.set_page_load_timeout(60)
+        driver.get(tls_server.url + "/ui/")
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+        # the module ran (script-src 'self' lets it) and replaced the loading text
+        WebDriverWait(driver, 30).until(
+            lambda d: d.find_element(By.TAG_NAME, "h1").text == "vouch console")
+        assert driver.find_element(By.ID, "status").text != "Loading…"
+        # the stylesheet applied (style-src 'self' lets it): the bar has its background
+        bar = driver.find_element(By.CSS_SELECTOR, "header.bar")
+        assert bar.value_of_css_property("display") == "flex"
+        driver.save_screenshot(os.path.join(artifacts, "start-1280x800.png"))
+        driver.set_window_size(390, 844)
+        driver.save_screenshot(os.path.join(artifacts, "start-phone.png"))
+        assert console_problems(driver) == []
+        # an inline script the page did not bring is refused by the policy, and said so
+        driver.execute_script("""
+            const s = document.createElement('script');
+            s.textContent = 'document.title = "inline ran"';
+            document.head.appendChild(s);""")
+        assert driver.title == "vouch console"
+        problems = console_problems(driver)
+        assert problems and "Content Security Policy" in problems[0]["message"], problems
+    finally:
+        driver.quit()

@@ -88,8 +88,7 @@ void api_console_file(void *app, struct http_request *req, struct http_response 
     const char *name = http_param(req, "file");
 
     /* /ui/index.html is the page under one name only: /ui/ */
-    console_serve(app, req, resp,
-                  name != NULL && strcmp(name, "index.html") != 0 ? name : "");
+    console_serve(app, req, resp, name != NULL && strcmp(name, "index.html") != 0 ? name : "");
 }
 
 /* /ui → /ui/ (the page's relative links are under /ui/). */

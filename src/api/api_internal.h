@@ -24,6 +24,7 @@ void api_acme(void *app, struct http_request *req, struct http_response *resp);
 void api_healthz(void *app, struct http_request *req, struct http_response *resp);
 void api_readyz(void *app, struct http_request *req, struct http_response *resp);
 void api_public_readyz(void *app, struct http_request *req, struct http_response *resp);
+void api_me(void *app, struct http_request *req, struct http_response *resp);
 void api_console_redirect(void *app, struct http_request *req, struct http_response *resp);
 void api_console_index(void *app, struct http_request *req, struct http_response *resp);
 void api_console_file(void *app, struct http_request *req, struct http_response *resp);

@@ -201,6 +201,7 @@ static const struct http_route routes[] = {
     {"GET", T "/tokens", NULL, "token.read", 0, api_token_list},
     {"DELETE", T "/tokens/{token}", NULL, "token.write", 0, api_token_delete},
 
+    {"GET", T "/me", NULL, "self.read", 0, api_me},
     {"POST", T "/principals", JSON, "principal.write", SMALL, api_principal_create},
     {"GET", T "/principals", NULL, "principal.read", 0, api_principal_list},
     {"GET", T "/principals/{principal}", NULL, "principal.read", 0, api_principal_show},

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from conftest import Server
+from conftest import Server, other_tenant, own_token
 
 FILES = os.path.join(os.path.dirname(__file__), "..", "..", "src", "console")
 CSP_REQUIRED = ["default-src 'self'", "frame-ancestors 'none'", "form-action 'self'",
@@ -167,3 +167,58 @@ def test_page_loads_in_a_browser_without_errors(tls_server, tmp_path_factory):
         assert problems and "Content Security Policy" in problems[0]["message"], problems
     finally:
         driver.quit()
+
+
+# ---- GET /api/v1/t/{tenant}/me: what the console shows and hides by ------------------------
+
+def principal_with_role(server, name, role):
+    p = server.api("POST", "/principals", {"name": name, "kind": "user"}, expect=201)
+    server.api("POST", "/roles/bind", {"principal": p["id"], "role": role}, expect=201)
+    return p["id"], own_token(server, p["id"], name + "-token")
+
+
+def routes_of(me):
+    return {(r["method"], r["path"]): r for r in me["routes"]}
+
+
+def test_me_names_the_caller_its_roles_and_the_routes_it_may_call(server):
+    me = server.api("GET", "/me")
+    assert me["tenant"] == "default" and me["principal_tenant"] == "default"
+    assert "tenant-admin" in me["roles"] and "self.read" in me["permissions"]
+    assert len(me["permissions"]) == len(set(me["permissions"]))
+    mine = routes_of(me)
+    assert ("GET", "/api/v1/t/{tenant}/me") in mine
+    assert ("POST", "/api/v1/t/{tenant}/tokens") in mine
+    assert all(r["path"].startswith("/api/v1/t/{tenant}/") for r in me["routes"])
+    assert not any(r["permission"] in ("public", "system") for r in me["routes"])
+
+
+def test_me_of_a_requester_and_an_auditor_shows_only_what_they_may_do(server):
+    rid, rtok = principal_with_role(server, "me-requester", "requester")
+    me = server.api("GET", "/me", token=rtok)
+    assert me["principal"] == rid and me["roles"] == ["requester"]
+    assert me["credential"].startswith("tok-")
+    mine = routes_of(me)
+    assert mine[("POST", "/api/v1/t/{tenant}/certificates")]["own_only"] is False
+    assert mine[("GET", "/api/v1/t/{tenant}/certificates/{serial}")]["own_only"] is True
+    assert ("POST", "/api/v1/t/{tenant}/certificates/{serial}/revoke") not in mine
+    assert ("POST", "/api/v1/t/{tenant}/requests/{request}/approve") not in mine
+    assert "cert.read:own" in me["permissions"] and "cert.revoke" not in me["permissions"]
+
+    _, atok = principal_with_role(server, "me-auditor", "auditor")
+    me = server.api("GET", "/me", token=atok)
+    # an auditor reads: every route it may call is a GET
+    assert me["routes"] and {r["method"] for r in me["routes"]} == {"GET"}
+    assert ("GET", "/api/v1/t/{tenant}/audit/verify") in routes_of(me)
+    assert ("POST", "/api/v1/t/{tenant}/audit/checkpoints") not in routes_of(me)
+
+
+def test_me_in_another_tenant_is_refused(server):
+    other = other_tenant(server, "me-other")
+    r = server.request("GET", "/api/v1/t/me-other/me")  # default's administrator
+    assert r.status == 403 and b"me-other" not in r.body.replace(b"/api/v1/t/me-other/me", b"")
+    assert server.api("GET", "/me", tenant="me-other", token=other)["tenant"] == "me-other"
+    r = server.request("GET", "/api/v1/t/default/me", token=None)
+    assert r.status == 401
+    r = server.request("GET", "/api/v1/t/default/me", token="vt_nope")
+    assert r.status == 401

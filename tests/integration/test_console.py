@@ -6,10 +6,11 @@ import hashlib
 import http.client
 import os
 import re
+import tempfile
 
 import pytest
 
-from conftest import Server, other_tenant, own_token
+from conftest import Server, make_csr, other_tenant, own_token
 
 FILES = os.path.join(os.path.dirname(__file__), "..", "..", "src", "console")
 CSP_REQUIRED = ["default-src 'self'", "frame-ancestors 'none'", "form-action 'self'",
@@ -122,7 +123,7 @@ def browser(artifacts):
               "--window-size=1280,800", "--no-first-run", "--disable-extensions",
               "--disable-background-networking", "--disable-component-update",
               # the test instance's own CA is not in Chromium's store; loopback only
-              "--ignore-certificate-errors", f"--user-data-dir={artifacts}/chromium-profile"]:
+              "--ignore-certificate-errors", "--user-data-dir=" + tempfile.mkdtemp(prefix="profile-", dir=artifacts)]:
         opts.add_argument(a)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     from selenium.webdriver.chrome.service import Service  # selenium 4.8 (Debian 12)
@@ -136,37 +137,169 @@ def console_problems(driver):
     return [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
 
 
-@pytest.mark.runs_in("integration", why="one browser run is enough: the console's files do not "
-                     "depend on the database, the key store or a sanitizer build")
-def test_page_loads_in_a_browser_without_errors(tls_server, tmp_path_factory):
-    artifacts = str(tmp_path_factory.mktemp("console-artifacts"))
-    driver = browser(artifacts)
-    try:
-        driver.set_page_load_timeout(60)
-        driver.get(tls_server.url + "/ui/")
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support.ui import WebDriverWait
-        # the module ran (script-src 'self' lets it) and replaced the loading text
-        WebDriverWait(driver, 30).until(
-            lambda d: d.find_element(By.TAG_NAME, "h1").text == "vouch console")
-        assert driver.find_element(By.ID, "status").text != "Loading…"
-        # the stylesheet applied (style-src 'self' lets it): the bar has its background
-        bar = driver.find_element(By.CSS_SELECTOR, "header.bar")
-        assert bar.value_of_css_property("display") == "flex"
-        driver.save_screenshot(os.path.join(artifacts, "start-1280x800.png"))
-        driver.set_window_size(390, 844)
-        driver.save_screenshot(os.path.join(artifacts, "start-phone.png"))
-        assert console_problems(driver) == []
-        # an inline script the page did not bring is refused by the policy, and said so
-        driver.execute_script("""
-            const s = document.createElement('script');
-            s.textContent = 'document.title = "inline ran"';
-            document.head.appendChild(s);""")
-        assert driver.title == "vouch console"
-        problems = console_problems(driver)
-        assert problems and "Content Security Policy" in problems[0]["message"], problems
-    finally:
-        driver.quit()
+BROWSER = pytest.mark.runs_in("integration", why="one browser run is enough: the console's "
+                              "files do not depend on the database, the key store or a sanitizer "
+                              "build")
+PAYLOAD = "<img src=x onerror=document.title=1><script>alert(1)</script>"  # CN: 64 at most
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("console-artifacts"))
+
+
+@pytest.fixture(scope="module")
+def pki(tls_server):
+    """A root and an issuing CA, and a certificate whose subject carries a script payload."""
+    tls_server.api("POST", "/cas", {"name": "ui-root", "subject": "/CN=UI Root",
+                                    "key_type": "ec-p256"}, expect=201)
+    tls_server.api("POST", "/cas", {"name": "ui-issuing", "subject": "/CN=UI Issuing",
+                                    "parent": "ui-root", "key_type": "ec-p256"}, expect=201)
+    csr, _ = make_csr(cn=PAYLOAD)
+    cert = tls_server.api("POST", "/certificates", {"ca": "ui-issuing", "profile": "tls-client",
+                                                    "csr": csr}, expect=201)
+    return {"serial": cert["serial"], "subject": cert["subject"]}
+
+
+@pytest.fixture
+def driver(artifacts):
+    d = browser(artifacts)
+    d.set_page_load_timeout(60)
+    yield d
+    d.quit()
+
+
+def wait(driver, condition, what):
+    from selenium.common.exceptions import (NoAlertPresentException, NoSuchElementException,
+                                            StaleElementReferenceException)
+    from selenium.webdriver.support.ui import WebDriverWait
+    # the page re-renders what it changed: an element found a moment ago may be gone
+    ignored = [NoSuchElementException, StaleElementReferenceException, NoAlertPresentException]
+    return WebDriverWait(driver, 30, ignored_exceptions=ignored).until(condition, message=what)
+
+
+def by_id(driver, id_):
+    from selenium.webdriver.common.by import By
+    return wait(driver, lambda d: d.find_element(By.ID, id_), f"#{id_}")
+
+
+def sign_in(driver, server, token):
+    driver.get(server.url + "/ui/")
+    by_id(driver, "token").send_keys(token)
+    driver.find_element("css selector", "#signin button[type=submit]").click()
+    by_id(driver, "who")
+
+
+def shot(driver, artifacts, name):
+    driver.save_screenshot(os.path.join(artifacts, name + ".png"))
+
+
+def assert_no_console_problems(driver):
+    assert console_problems(driver) == []
+
+
+@BROWSER
+def test_page_loads_in_a_browser_without_errors(tls_server, driver, artifacts):
+    from selenium.webdriver.common.by import By
+    driver.get(tls_server.url + "/ui/")
+    # the module ran (script-src 'self' lets it) and put up the sign-in form
+    wait(driver, lambda d: d.find_element(By.TAG_NAME, "h1").text == "Sign in", "sign-in page")
+    # the stylesheet applied (style-src 'self' lets it)
+    bar = driver.find_element(By.CSS_SELECTOR, "header.bar")
+    assert bar.value_of_css_property("display") == "flex"
+    shot(driver, artifacts, "signin-1280x800")
+    driver.set_window_size(390, 844)
+    shot(driver, artifacts, "signin-phone")
+    assert_no_console_problems(driver)
+    # nothing of the sign-in is kept in the browser's storage
+    assert driver.execute_script("return localStorage.length + sessionStorage.length") == 0
+    # an inline script the page did not bring is refused by the policy, and said so
+    driver.execute_script("""
+        const s = document.createElement('script');
+        s.textContent = 'document.title = "inline ran"';
+        document.head.appendChild(s);""")
+    assert driver.title == "vouch console"
+    problems = console_problems(driver)
+    assert problems and "Content Security Policy" in problems[0]["message"], problems
+
+
+@BROWSER
+def test_a_bad_token_is_refused_in_place(tls_server, driver, artifacts):
+    driver.get(tls_server.url + "/ui/")
+    by_id(driver, "token").send_keys("vt_not_a_token")
+    driver.find_element("css selector", "#signin button[type=submit]").click()
+    msg = wait(driver, lambda d: d.find_element("css selector", "#signin-status .error"),
+               "the refusal")
+    assert "401" in msg.text
+    assert driver.execute_script("return localStorage.length + sessionStorage.length") == 0
+    # the refused fetch is the only thing the browser logs
+    assert all("401" in p["message"] for p in console_problems(driver))
+
+
+@BROWSER
+def test_admin_sees_the_dashboard_and_revokes_a_certificate(tls_server, pki, driver, artifacts):
+    from selenium.webdriver.common.by import By
+    sign_in(driver, tls_server, tls_server.token)
+    wait(driver, lambda d: "ui-issuing" in d.find_element(By.ID, "main").text, "the CA table")
+    main = driver.find_element(By.ID, "main")
+    assert "Expiring in 30 days" in main.text and "Pending approvals" in main.text
+    # times in the browser's zone, the UTC value on hover
+    t = driver.find_element(By.CSS_SELECTOR, "#main time")
+    assert t.get_attribute("title").endswith("Z")
+    shot(driver, artifacts, "dashboard-admin")
+    assert_no_console_problems(driver)
+
+    driver.find_element(By.ID, "nav-certificates").click()
+    by_id(driver, "q-serial").send_keys(pki["serial"].upper())
+    driver.find_element(By.CSS_SELECTOR, "#cert-search button[type=submit]").click()
+    link = wait(driver, lambda d: d.find_element(By.LINK_TEXT, pki["serial"]), "the result")
+    # the payload in the subject is text: no element made of it, no script ran
+    results = driver.find_element(By.ID, "cert-results")
+    assert pki["subject"] in results.text and "<script" in pki["subject"]
+    assert results.find_elements(By.TAG_NAME, "img") == []
+    assert results.find_elements(By.TAG_NAME, "script") == []
+    shot(driver, artifacts, "certificates-admin")
+    link.click()
+    by_id(driver, "cert-detail")
+    assert pki["subject"] in driver.find_element(By.ID, "cert-detail").text
+    shot(driver, artifacts, "certificate-admin")
+    from selenium.webdriver.support.ui import Select
+    Select(by_id(driver, "revoke-reason")).select_by_value("keyCompromise")
+    by_id(driver, "revoke-button").click()
+    wait(driver, lambda d: d.switch_to.alert, "the confirmation").accept()
+    wait(driver, lambda d: "Revoke: done" in d.find_element(By.ID, "cert-action-status").text,
+         "the revocation")
+    got = tls_server.api("GET", "/certificates/" + pki["serial"])
+    assert got["status"] == "revoked" and got["reason"] == "keyCompromise"
+    assert driver.find_elements(By.ID, "revoke-button") == []
+    shot(driver, artifacts, "certificate-revoked")
+    assert driver.title == "vouch console"
+    assert_no_console_problems(driver)
+
+
+@BROWSER
+def test_auditor_sees_no_button_that_changes_anything(tls_server, pki, driver, artifacts):
+    from selenium.webdriver.common.by import By
+    aid = tls_server.api("POST", "/principals", {"name": "ui-auditor", "kind": "user"},
+                         expect=201)["id"]
+    tls_server.api("POST", "/roles/bind", {"principal": aid, "role": "auditor"}, expect=201)
+    tok = own_token(tls_server, aid, "ui-auditor-token")
+    csr, _ = make_csr(cn="audited.example", dns=["audited.example"])
+    good = tls_server.api("POST", "/certificates", {"ca": "ui-issuing", "profile": "tls-server",
+                                                    "csr": csr}, expect=201)["serial"]
+    sign_in(driver, tls_server, tok)
+    assert "auditor" in by_id(driver, "who").text
+    shot(driver, artifacts, "dashboard-auditor")
+    driver.execute_script("location.hash = arguments[0]", "#certificates/" + good)
+    by_id(driver, "cert-detail")
+    assert driver.find_elements(By.CSS_SELECTOR, "#cert-actions button") == []
+    shot(driver, artifacts, "certificate-auditor")
+    assert_no_console_problems(driver)
+    # and the API refuses the auditor if forced
+    r = tls_server.request("POST", f"/api/v1/t/default/certificates/{good}/revoke",
+                           {"reason": "superseded"}, token=tok)
+    assert r.status == 403
+    assert tls_server.api("GET", "/certificates/" + good)["status"] == "good"
 
 
 # ---- GET /api/v1/t/{tenant}/me: what the console shows and hides by ------------------------

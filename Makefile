@@ -62,6 +62,17 @@ $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
+# The web console's files (src/console) compiled into the api module as a table
+# (scripts/dev/gen-console.py; api/console_assets.h): vouchd needs no path of its own for them.
+CONSOLE_SRC := $(wildcard src/console/*)
+api_OBJ += $(BUILD)/obj/gen/console_assets.o
+$(BUILD)/gen/console_assets.c: $(CONSOLE_SRC) src/console scripts/dev/gen-console.py
+	@mkdir -p $(dir $@)
+	/usr/bin/python3 scripts/dev/gen-console.py src/console $@
+$(BUILD)/obj/gen/console_assets.o: $(BUILD)/gen/console_assets.c src/api/console_assets.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
 $(foreach m,$(MODULES),$(eval $($(m)_LIB): $($(m)_OBJ) ; @mkdir -p $$(dir $$@); rm -f $$@; $$(AR) rcs $$@ $$^))
 
 # The version: VERSION, and the commit the tree was built from (its short hash; "unknown" outside

@@ -14,14 +14,16 @@ libgfshare-dev libsystemd-dev libseccomp-dev ca-certificates softhsm2 python3"
 # bus of its own (dbus-daemon); prometheus brings promtool, which checks /metrics
 # (tests/integration/test_metrics.py); python3-pyasn1-modules builds the CMP messages openssl
 # cmp 3.0 cannot send (tests/integration/test_cmp.py); python3-aiosmtpd is the SMTP server that
-# receives expiry notices (tests/integration/test_notices.py).
+# receives expiry notices (tests/integration/test_notices.py); chromium, chromium-driver and
+# python3-selenium load the web console in a real browser (tests/integration/test_console.py).
 TEST="libcmocka-dev python3-pytest python3-cryptography python3-pyasn1-modules gnutls-bin curl
 mandoc man-db
 clang libclang-rt-14-dev sqlite3 osslsigncode
 rsyslog rsyslog-openssl postgresql haproxy postgresql-15-auto-failover
 pebble lego certbot prometheus systemd
 strongswan-pki libstrongswan-extra-plugins libstrongswan-standard-plugins certmonger dbus-daemon
-python3-aiosmtpd"
+python3-aiosmtpd
+chromium chromium-driver python3-selenium"
 case "${1:-}" in
     --run) PKGS="$RUN" ;;
     --bench) PKGS="$RUN $TEST golang-cfssl wrk nginx-light iproute2" ;;

@@ -367,3 +367,50 @@ void api_role_unbind(void *app, struct http_request *req, struct http_response *
 {
     role_bind(app, req, resp, 0);
 }
+
+/* ---- the caller itself ---------------------------------------------------- */
+
+/*
+ * GET /api/v1/t/{tenant}/me: who the caller is in the tenant, its roles there,
+ * the permissions they grant (":own" when only for its own objects) and the
+ * API routes of the tenant it may call; what the web console shows and hides
+ * by.  It changes nothing and reads only the request's own principal.
+ */
+void api_me(void *app, struct http_request *req, struct http_response *resp)
+{
+    const struct principal *p = req->principal;
+    const struct http_route *routes;
+    json_t *roles = json_array(), *perms = json_array(), *allowed = json_array();
+    size_t n;
+
+    (void)app;
+    for (size_t i = 0; i < p->nroles; i++) {
+        json_array_append_new(roles, json_string(p->roles[i]));
+        for (const char *const *q = api_role_permissions(p->roles[i]); *q != NULL; q++) {
+            int dup = 0;
+            size_t k;
+            json_t *v;
+
+            json_array_foreach(perms, k, v) dup |= strcmp(json_string_value(v), *q) == 0;
+            if (!dup)
+                json_array_append_new(perms, json_string(*q));
+        }
+    }
+    routes = api_routes(&n);
+    for (size_t i = 0; i < n; i++) {
+        int g;
+
+        if (strncmp(routes[i].pattern, "/api/v1/t/{tenant}/", 19) != 0 ||
+            strcmp(routes[i].permission, "public") == 0 ||
+            (g = api_principal_grants(p, routes[i].permission)) == 0)
+            continue;
+        json_array_append_new(allowed, json_pack("{s:s, s:s, s:s, s:b}", "method", routes[i].method,
+                                                 "path", routes[i].pattern, "permission",
+                                                 routes[i].permission, "own_only", g == 1));
+    }
+    http_respond_json(resp, 200,
+                      json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o, s:o}", "tenant", api_tenant(req),
+                                "principal", p->id, "principal_tenant", p->tenant, "credential",
+                                p->token_id, "roles", roles, "permissions", perms, "routes",
+                                allowed));
+}

@@ -48,6 +48,10 @@
 static const struct http_route routes[] = {
     {"GET", "/healthz", NULL, "public", 0, api_healthz},
     {"GET", "/readyz", NULL, "public", 0, api_readyz},
+    /* the web console's static files (api_console.c): public, the API calls it makes are not */
+    {"GET", "/ui", NULL, "public", 0, api_console_redirect},
+    {"GET", "/ui/", NULL, "public", 0, api_console_index},
+    {"GET", "/ui/{file}", NULL, "public", 0, api_console_file},
 
     /* ACME (RFC 8555): authenticated by the JWS of each request, not by a token */
     {"GET", ACME "/directory", NULL, "public", 0, api_acme},
@@ -197,6 +201,7 @@ static const struct http_route routes[] = {
     {"GET", T "/tokens", NULL, "token.read", 0, api_token_list},
     {"DELETE", T "/tokens/{token}", NULL, "token.write", 0, api_token_delete},
 
+    {"GET", T "/me", NULL, "self.read", 0, api_me},
     {"POST", T "/principals", JSON, "principal.write", SMALL, api_principal_create},
     {"GET", T "/principals", NULL, "principal.read", 0, api_principal_list},
     {"GET", T "/principals/{principal}", NULL, "principal.read", 0, api_principal_show},

@@ -10,7 +10,8 @@
  * slashes (an OCSP GET request is base64, which may contain '/').  When
  * several patterns match a path, the most specific wins: comparing segment by
  * segment from the left, a literal beats a parameter with a suffix, which
- * beats a bare parameter, which beats a tail.
+ * beats a bare parameter, which beats a tail.  The last segment may also be
+ * empty: "/ui/" matches the path "/ui/" only (a directory-like page).
  */
 #include "http/http_internal.h"
 
@@ -196,7 +197,7 @@ static const char *pattern_problem(const char *pattern)
     if (strcmp(pattern, "/") == 0)
         return NULL;
     while (seg_next(&pattern, &s)) {
-        if (s.len == 0)
+        if (s.len == 0 && *pattern != '\0')
             return "pattern has an empty segment";
         if (pattern_seg_parse(s, &ps) != 0)
             return "malformed {parameter} segment";

@@ -12,29 +12,28 @@
 #include <string.h>
 
 static const char *const tenant_admin[] = {
-    "profile.read",   "profile.write",   "workflow.read",
-    "workflow.write", "webhook.read",    "webhook.write",
-    "principal.read", "principal.write", "token.read",
-    "token.write",    "request.read",    "request.approve",
-    "audit.write",    "ca.read",         "cert.read",
-    "entity.read",    "tsa.read",        "acme.read",
-    "acme.write",     "report.read",     "enroll.read",
-    "enroll.write",   "cmp.read",        "cmp.write",
-    "notice.read",    "notice.write",    NULL,
+    "profile.read", "profile.write", "workflow.read",  "workflow.write",
+    "webhook.read", "webhook.write", "principal.read", "principal.write",
+    "token.read",   "token.write",   "request.read",   "request.approve",
+    "audit.write",  "ca.read",       "cert.read",      "entity.read",
+    "tsa.read",     "acme.read",     "acme.write",     "report.read",
+    "enroll.read",  "enroll.write",  "cmp.read",       "cmp.write",
+    "notice.read",  "notice.write",  "self.read",      NULL,
 };
 static const char *const ca_operator[] = {
-    "ca.read",      "ca.write",  "crl.write",   "tsa.read", "tsa.write",
-    "profile.read", "cert.read", "report.read", NULL,
+    "ca.read",      "ca.write",  "crl.write",   "tsa.read",  "tsa.write",
+    "profile.read", "cert.read", "report.read", "self.read", NULL,
 };
 static const char *const ra_officer[] = {
-    "cert.read",       "cert.revoke", "entity.read",  "entity.write", "request.read",
-    "request.approve", "ca.read",     "profile.read", "report.read",  NULL,
+    "cert.read", "cert.revoke",  "entity.read", "entity.write", "request.read", "request.approve",
+    "ca.read",   "profile.read", "report.read", "self.read",    NULL,
 };
-static const char *const requester[] = {"cert.issue", "cert.read:own", "request.read:own", NULL};
+static const char *const requester[] = {"cert.issue", "cert.read:own", "request.read:own",
+                                        "self.read", NULL};
 static const char *const auditor[] = {
     "ca.read",        "cert.read",    "profile.read",  "entity.read",  "tsa.read",   "token.read",
     "principal.read", "request.read", "workflow.read", "webhook.read", "audit.read", "acme.read",
-    "report.read",    "enroll.read",  "cmp.read",      "notice.read",  NULL,
+    "report.read",    "enroll.read",  "cmp.read",      "notice.read",  "self.read",  NULL,
 };
 static const char *const system_admin[] = {"system", NULL};
 static const char *const no_permissions[] = {NULL};

@@ -436,6 +436,39 @@ static void literal_segment_beats_parameter_whatever_the_order(void **state)
     free(storage);
 }
 
+static void pattern_ending_in_a_slash_matches_only_that_path(void **state)
+{
+    const struct http_route table[] = {
+        {"GET", "/ui/", NULL, "public", 0, h_hello},
+        {"GET", "/ui/{file}", NULL, "public", 0, h_hello},
+        {"GET", "/ui", NULL, "public", 0, h_hello},
+    };
+    struct http_request req;
+    char *storage = NULL;
+    int mismatch = -1;
+    struct err e;
+
+    (void)state;
+    err_clear(&e);
+    assert_int_equal(http_routes_validate(table, ARRAY_LEN(table), &e), 0);
+    memset(&req, 0, sizeof(req));
+    assert_ptr_equal(http_route_match(table, 3, "GET", "/ui/", &req, &storage, &mismatch),
+                     &table[0]);
+    free(storage);
+    storage = NULL;
+    assert_ptr_equal(http_route_match(table, 3, "GET", "/ui", &req, &storage, &mismatch),
+                     &table[2]);
+    free(storage);
+    storage = NULL;
+    assert_ptr_equal(http_route_match(table, 3, "GET", "/ui/app.js", &req, &storage, &mismatch),
+                     &table[1]);
+    assert_string_equal(http_param(&req, "file"), "app.js");
+    free(storage);
+    storage = NULL;
+    assert_null(http_route_match(table, 3, "GET", "/ui//", &req, &storage, &mismatch));
+    assert_null(http_route_match(table, 3, "GET", "/ui/app.js/", &req, &storage, &mismatch));
+}
+
 static void tail_parameter_takes_the_rest_of_the_path(void **state)
 {
     const struct http_route table[] = {
@@ -1362,6 +1395,7 @@ int main(void)
         cmocka_unit_test(route_without_permission_is_refused_naming_the_route),
         cmocka_unit_test(invalid_routes_are_refused),
         cmocka_unit_test(literal_segment_beats_parameter_whatever_the_order),
+        cmocka_unit_test(pattern_ending_in_a_slash_matches_only_that_path),
         cmocka_unit_test(tail_parameter_takes_the_rest_of_the_path),
         cmocka_unit_test(path_is_decoded_once_and_traversal_refused),
         cmocka_unit_test(response_helpers_own_what_they_hold),

@@ -466,3 +466,27 @@ def test_auditor_browses_and_verifies_the_audit_chain(tls_server, approvals, dri
     assert set(buttons) <= {"Verify the chain", "Filter", "Next", "Previous"}, buttons
     shot(driver, artifacts, "audit-auditor")
     assert_no_console_problems(driver)
+
+
+@BROWSER
+def test_signs_in_and_moves_between_pages_by_keyboard_at_a_phone_width(tls_server, pki, driver,
+                                                                      artifacts):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    driver.set_window_size(390, 844)
+    driver.get(tls_server.url + "/ui/")
+    tenant = by_id(driver, "tenant")
+    tenant.click()
+    tenant.send_keys(Keys.TAB)
+    assert driver.switch_to.active_element.get_attribute("id") == "token"
+    driver.switch_to.active_element.send_keys(tls_server.token, Keys.ENTER)
+    by_id(driver, "who")
+    # the page links are the first stops of the tab order, and Enter follows one
+    driver.find_element(By.ID, "nav-dashboard").send_keys(Keys.TAB)
+    assert driver.switch_to.active_element.get_attribute("id") == "nav-certificates"
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    wait(driver, lambda d: d.find_element(By.LINK_TEXT, pki["serial"]), "the certificates page")
+    # one block per row at a phone's width: nothing wider than the window
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
+    shot(driver, artifacts, "certificates-phone")
+    assert_no_console_problems(driver)

@@ -194,6 +194,16 @@ async function dashboardPage() {
       return table([["status", (r) => r[0]], ["count", (r) => r[1]]], Object.entries(by));
     }));
   }
+  if (may("GET", "/reports/{name}")) {
+    parts.push(await section("CRL and OCSP freshness", async () => {
+      const rep = await api("GET", "/reports/freshness");
+      const iso = (t) => (t ? timeEl(t) : "—");
+      return table([["CA", (r) => r.ca], ["CRL number", (r) => r.crl_number],
+                    ["CRL next update", (r) => iso(r.crl_next_update)],
+                    ["OCSP responses", (r) => r.ocsp_responses], ["OCSP unsigned", (r) => r.ocsp_unsigned],
+                    ["OCSP soonest next update", (r) => iso(r.ocsp_soonest_next_update)]], rep.rows);
+    }));
+  }
   if (may("GET", "/certificates/expiring")) {
     parts.push(await section("Expiring in 30 days", async () => {
       const data = await api("GET", "/certificates/expiring?days=30");

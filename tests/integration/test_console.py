@@ -254,6 +254,7 @@ def test_admin_sees_the_dashboard_and_revokes_a_certificate(tls_server, pki, dri
     wait(driver, lambda d: "ui-issuing" in d.find_element(By.ID, "main").text, "the CA table")
     main = driver.find_element(By.ID, "main")
     assert "Expiring in 30 days" in main.text and "Pending approvals" in main.text
+    assert "CRL and OCSP freshness" in main.text
     # times in the browser's zone, the UTC value on hover
     t = driver.find_element(By.CSS_SELECTOR, "#main time")
     assert t.get_attribute("title").endswith("Z")

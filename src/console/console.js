@@ -346,6 +346,73 @@ async function certificatePage(serial) {
        el("h1", "Certificate " + c.serial), dl, downloads, actions, status);
 }
 
+// ---- a CSR's subject, decoded for the approver ---------------------------------------------
+
+// One DER TLV at bytes[i]: { tag, start (of the value), end }.
+function tlv(bytes, i) {
+  const tag = bytes[i];
+  let len = bytes[i + 1];
+  let start = i + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n < 1 || n > 3) throw new Error("bad length");
+    len = 0;
+    for (let k = 0; k < n; k++) len = len * 256 + bytes[start + k];
+    start += n;
+  }
+  if (start + len > bytes.length) throw new Error("truncated");
+  return { tag, start, end: start + len };
+}
+
+function children(bytes, t) {
+  const out = [];
+  for (let i = t.start; i < t.end; ) {
+    const c = tlv(bytes, i);
+    out.push(c);
+    i = c.end;
+  }
+  return out;
+}
+
+const NAMES = { "2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O",
+                "2.5.4.11": "OU", "2.5.4.5": "serialNumber", "1.2.840.113549.1.9.1": "emailAddress" };
+
+function oidText(bytes, t) {
+  const b = bytes.subarray(t.start, t.end);
+  const parts = [Math.floor(b[0] / 40), b[0] % 40];
+  let v = 0;
+  for (let k = 1; k < b.length; k++) {
+    v = v * 128 + (b[k] & 0x7f);
+    if (!(b[k] & 0x80)) { parts.push(v); v = 0; }
+  }
+  return parts.join(".");
+}
+
+// "CN=..., O=..." of a PEM CSR's subject, or null when it does not parse.
+function csrSubject(pem) {
+  try {
+    const der = pemToDer(pem);
+    const req = tlv(der, 0);
+    const info = children(der, req)[0];
+    const subject = children(der, info)[1];
+    const rdns = [];
+    for (const set of children(der, subject)) {
+      for (const atv of children(der, set)) {
+        const [oid, value] = children(der, atv);
+        const raw = der.subarray(value.start, value.end);
+        const text = value.tag === 0x1e
+          ? String.fromCharCode(...Array.from({ length: raw.length / 2 }, (_, k) => raw[2 * k] * 256 + raw[2 * k + 1]))
+          : new TextDecoder().decode(raw);
+        const o = oidText(der, oid);
+        rdns.push(`${NAMES[o] || o}=${text}`);
+      }
+    }
+    return rdns.join(", ");
+  } catch (e) {
+    return null;
+  }
+}
+
 // ---- approvals -------------------------------------------------------------------------------
 
 function progress(r) {
@@ -408,6 +475,11 @@ async function requestPage(id) {
     const dd = el("dd");
     if (v instanceof Node) dd.append(v); else dd.textContent = v === null || v === undefined || v === "" ? "—" : String(v);
     add(dl, el("dt", k), dd);
+  }
+  const csr = r.params && r.params.op && r.params.op.csr;
+  if (typeof csr === "string") {
+    const subject = csrSubject(csr);
+    add(dl, el("dt", "Requested subject"), el("dd", subject === null ? "(the CSR does not parse)" : subject, { id: "req-subject" }));
   }
   const decided = table([["by", (a) => a.by], ["when", (a) => timeEl(a.time)]], r.approvals || [], "Approved by");
   const content = el("pre", JSON.stringify(r.params, null, 2), { id: "req-params", class: "json" });

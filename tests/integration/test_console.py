@@ -386,7 +386,7 @@ def approvals(tls_server, pki):
     made = {}
     for name in ["ui-req-one", "ui-req-two"]:
         pid, tok = person(tls_server, name, "requester")
-        csr, _ = make_csr(cn=name)
+        csr, _ = make_csr(cn=f"<i>{name}</i>" if name == "ui-req-one" else name)
         r = tls_server.request("POST", "/api/v1/t/default/certificates",
                                {"ca": "ui-issuing", "profile": "ui-approved", "csr": csr},
                                token=tok)
@@ -416,6 +416,8 @@ def test_requester_sees_only_its_own_requests(tls_server, approvals, driver, art
     assert '"profile": "ui-approved"' in driver.find_element(By.ID, "req-params").text
     detail = driver.find_element(By.ID, "req-detail")
     assert PAYLOAD in detail.text and "rejected" in detail.text
+    assert by_id(driver, "req-subject").text == "CN=<i>ui-req-one</i>"
+    assert detail.find_elements(By.TAG_NAME, "i") == []
     assert detail.find_elements(By.TAG_NAME, "img") == []
     assert detail.find_elements(By.TAG_NAME, "script") == []
     assert driver.title == "vouch console"
@@ -434,6 +436,7 @@ def test_ra_officer_approves_a_request_and_the_certificate_appears(tls_server, a
     by_id(driver, "nav-approvals").click()
     wait(driver, lambda d: d.find_element(By.LINK_TEXT, req), "the pending request").click()
     assert "0 of 1" in by_id(driver, "req-detail").text
+    assert by_id(driver, "req-subject").text == "CN=ui-req-two"
     shot(driver, artifacts, "request-officer")
     by_id(driver, "approve-button").click()
     wait(driver, lambda d: "Approve: done" in d.find_element(By.ID, "req-action-status").text,

@@ -140,6 +140,8 @@ function signOut() {
 const pages = [
   { id: "dashboard", title: "Dashboard", allowed: () => true, render: dashboardPage },
   { id: "certificates", title: "Certificates", allowed: () => may("GET", "/certificates"), render: certificatesPage },
+  { id: "approvals", title: "Approvals", allowed: () => may("GET", "/requests"), render: approvalsPage },
+  { id: "audit", title: "Audit", allowed: () => may("GET", "/audit"), render: auditPage },
 ];
 
 function navBar(current) {
@@ -190,6 +192,16 @@ async function dashboardPage() {
       const by = {};
       for (const r of rep.rows) by[r.status] = (by[r.status] || 0) + r.count;
       return table([["status", (r) => r[0]], ["count", (r) => r[1]]], Object.entries(by));
+    }));
+  }
+  if (may("GET", "/reports/{name}")) {
+    parts.push(await section("CRL and OCSP freshness", async () => {
+      const rep = await api("GET", "/reports/freshness");
+      const iso = (t) => (t ? timeEl(t) : "—");
+      return table([["CA", (r) => r.ca], ["CRL number", (r) => r.crl_number],
+                    ["CRL next update", (r) => iso(r.crl_next_update)],
+                    ["OCSP responses", (r) => r.ocsp_responses], ["OCSP unsigned", (r) => r.ocsp_unsigned],
+                    ["OCSP soonest next update", (r) => iso(r.ocsp_soonest_next_update)]], rep.rows);
     }));
   }
   if (may("GET", "/certificates/expiring")) {
@@ -332,6 +344,236 @@ async function certificatePage(serial) {
   }
   show(add(el("p"), el("a", "← Certificates", { href: "#certificates" })),
        el("h1", "Certificate " + c.serial), dl, downloads, actions, status);
+}
+
+// ---- a CSR's subject, decoded for the approver ---------------------------------------------
+
+// One DER TLV at bytes[i]: { tag, start (of the value), end }.
+function tlv(bytes, i) {
+  const tag = bytes[i];
+  let len = bytes[i + 1];
+  let start = i + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n < 1 || n > 3) throw new Error("bad length");
+    len = 0;
+    for (let k = 0; k < n; k++) len = len * 256 + bytes[start + k];
+    start += n;
+  }
+  if (start + len > bytes.length) throw new Error("truncated");
+  return { tag, start, end: start + len };
+}
+
+function children(bytes, t) {
+  const out = [];
+  for (let i = t.start; i < t.end; ) {
+    const c = tlv(bytes, i);
+    out.push(c);
+    i = c.end;
+  }
+  return out;
+}
+
+const NAMES = { "2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O",
+                "2.5.4.11": "OU", "2.5.4.5": "serialNumber", "1.2.840.113549.1.9.1": "emailAddress" };
+
+function oidText(bytes, t) {
+  const b = bytes.subarray(t.start, t.end);
+  const parts = [Math.floor(b[0] / 40), b[0] % 40];
+  let v = 0;
+  for (let k = 1; k < b.length; k++) {
+    v = v * 128 + (b[k] & 0x7f);
+    if (!(b[k] & 0x80)) { parts.push(v); v = 0; }
+  }
+  return parts.join(".");
+}
+
+// "CN=..., O=..." of a PEM CSR's subject, or null when it does not parse.
+function csrSubject(pem) {
+  try {
+    const der = pemToDer(pem);
+    const req = tlv(der, 0);
+    const info = children(der, req)[0];
+    const subject = children(der, info)[1];
+    const rdns = [];
+    for (const set of children(der, subject)) {
+      for (const atv of children(der, set)) {
+        const [oid, value] = children(der, atv);
+        const raw = der.subarray(value.start, value.end);
+        const text = value.tag === 0x1e
+          ? String.fromCharCode(...Array.from({ length: raw.length / 2 }, (_, k) => raw[2 * k] * 256 + raw[2 * k + 1]))
+          : new TextDecoder().decode(raw);
+        const o = oidText(der, oid);
+        rdns.push(`${NAMES[o] || o}=${text}`);
+      }
+    }
+    return rdns.join(", ");
+  } catch (e) {
+    return null;
+  }
+}
+
+// ---- approvals -------------------------------------------------------------------------------
+
+function progress(r) {
+  const got = Array.isArray(r.approvals) ? r.approvals.length : r.approved;
+  return got === undefined || got === null ? String(r.required ?? "") : `${got} of ${r.required}`;
+}
+
+async function approvalsPage(id) {
+  if (id) return requestPage(id);
+  const form = el("form", null, { id: "req-search" });
+  const status = el("select", null, { id: "req-status" });
+  for (const s of ["pending", "done", "rejected", "failed", "expired", ""]) {
+    status.append(el("option", s || "any status", { value: s }));
+  }
+  add(form, add(el("label", "Status ", { for: "req-status" })), status, el("button", "Show", { type: "submit" }));
+  const results = el("div", null, { id: "req-results" });
+  let offset = 0;
+  async function load() {
+    const q = new URLSearchParams({ limit: String(PAGE), offset: String(offset) });
+    if (status.value) q.set("status", status.value);
+    results.replaceChildren(el("p", "Loading…", { role: "status" }));
+    try {
+      const data = await api("GET", "/requests?" + q);
+      const list = data.requests || [];
+      const link = (r) => el("a", r.id, { href: "#approvals/" + r.id });
+      const pager = el("p", null, { class: "pager" });
+      if (offset > 0) {
+        const prev = el("button", "Previous", { type: "button" });
+        prev.addEventListener("click", () => { offset = Math.max(0, offset - PAGE); load(); });
+        pager.append(prev);
+      }
+      if (list.length === PAGE) {
+        const next = el("button", "Next", { type: "button" });
+        next.addEventListener("click", () => { offset += PAGE; load(); });
+        pager.append(next);
+      }
+      results.replaceChildren(table([["request", link], ["kind", (r) => r.kind], ["object", (r) => r.object],
+                                     ["requester", (r) => r.requester], ["status", (r) => r.status],
+                                     ["approvals", progress], ["made", (r) => timeEl(r.created)]], list), pager);
+    } catch (e) {
+      results.replaceChildren(errorBox(e.message));
+    }
+  }
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); offset = 0; load(); });
+  const mine = state.me.routes.find((r) => r.path.endsWith("/requests") && r.method === "GET");
+  show(el("h1", "Approvals"),
+       el("p", mine && mine.own_only ? "Your own requests." : "The tenant's requests.", { class: "muted" }),
+       form, results);
+  await load();
+}
+
+async function requestPage(id) {
+  const r = await api("GET", "/requests/" + encodeURIComponent(id));
+  const dl = el("dl", null, { id: "req-detail" });
+  for (const [k, v] of [["Request", r.id], ["Kind", r.kind], ["Object", r.object], ["Requester", r.requester],
+                        ["Status", r.status], ["Approvals", progress(r)],
+                        ["Approvers", (r.approvers || []).join(", ") || "any who may approve"],
+                        ["Made", timeEl(r.created)], ["Expires", timeEl(r.expires)],
+                        ["Decided", timeEl(r.decided)], ["Reason", r.reason]]) {
+    const dd = el("dd");
+    if (v instanceof Node) dd.append(v); else dd.textContent = v === null || v === undefined || v === "" ? "—" : String(v);
+    add(dl, el("dt", k), dd);
+  }
+  const csr = r.params && r.params.op && r.params.op.csr;
+  if (typeof csr === "string") {
+    const subject = csrSubject(csr);
+    add(dl, el("dt", "Requested subject"), el("dd", subject === null ? "(the CSR does not parse)" : subject, { id: "req-subject" }));
+  }
+  const decided = table([["by", (a) => a.by], ["when", (a) => timeEl(a.time)]], r.approvals || [], "Approved by");
+  const content = el("pre", JSON.stringify(r.params, null, 2), { id: "req-params", class: "json" });
+  const parts = [add(el("p"), el("a", "← Approvals", { href: "#approvals" })), el("h1", "Request " + r.id), dl,
+                 decided, el("h2", "Content"), content];
+  if (r.result) parts.push(el("h2", "Result"), el("pre", JSON.stringify(r.result, null, 2), { id: "req-result", class: "json" }));
+  const status = el("div", null, { id: "req-action-status" });
+  if (r.status === "pending" && may("POST", "/requests/{request}/approve")) {
+    const approve = el("button", "Approve", { type: "button", id: "approve-button" });
+    approve.addEventListener("click", async () => {
+      status.replaceChildren(el("p", "Approving…", { role: "status" }));
+      try {
+        await api("POST", `/requests/${encodeURIComponent(r.id)}/approve`, {});
+        await requestPage(r.id);
+        document.getElementById("req-action-status").replaceChildren(el("p", "Approve: done", { role: "status" }));
+      } catch (e) {
+        status.replaceChildren(errorBox(e.message));
+      }
+    });
+    const form = el("form", null, { id: "reject" });
+    const reason = el("input", null, { id: "reject-reason", required: "", maxlength: "1000" });
+    add(form, add(el("label", "Reason ", { for: "reject-reason" })), reason, " ",
+        el("button", "Reject", { type: "submit", id: "reject-button" }));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      status.replaceChildren(el("p", "Rejecting…", { role: "status" }));
+      try {
+        await api("POST", `/requests/${encodeURIComponent(r.id)}/reject`, { reason: reason.value });
+        await requestPage(r.id);
+        document.getElementById("req-action-status").replaceChildren(el("p", "Reject: done", { role: "status" }));
+      } catch (e) {
+        status.replaceChildren(errorBox(e.message));
+      }
+    });
+    parts.push(add(el("div", null, { id: "req-actions" }), approve, form));
+  }
+  parts.push(status);
+  show(...parts);
+}
+
+// ---- audit -----------------------------------------------------------------------------------
+
+async function auditPage() {
+  const verify = el("button", "Verify the chain", { type: "button", id: "verify-button" });
+  const verdict = el("div", null, { id: "verify-result", role: "status" });
+  verify.addEventListener("click", async () => {
+    verdict.replaceChildren(el("p", "Verifying…"));
+    try {
+      const v = await api("GET", "/audit/verify");
+      verdict.replaceChildren(v.ok
+        ? el("p", `Chain verified: ${v.count} events, ${v.checkpoints} signed checkpoints (last at ${v.last_checkpoint ?? "—"}).`, { class: "ok" })
+        : errorBox(`Chain broken at event ${v.first_bad_seq}: ${v.reason}`));
+    } catch (e) {
+      verdict.replaceChildren(errorBox(e.message));
+    }
+  });
+  const form = el("form", null, { id: "audit-filter" });
+  const filter = el("input", null, { id: "audit-text", spellcheck: "false" });
+  add(form, add(el("label", "Show events containing ", { for: "audit-text" })), filter,
+      el("button", "Filter", { type: "submit" }));
+  const results = el("div", null, { id: "audit-results" });
+  const starts = [0];
+  async function load() {
+    const after = starts[starts.length - 1];
+    results.replaceChildren(el("p", "Loading…", { role: "status" }));
+    try {
+      const text = await api("GET", `/audit?after=${after}&limit=50`);
+      const events = String(text).split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+      const needle = filter.value.trim().toLowerCase();
+      const shown = needle ? events.filter((e) => JSON.stringify(e).toLowerCase().includes(needle)) : events;
+      const detail = (e) => (e.detail === undefined || e.detail === null ? "" :
+        typeof e.detail === "string" ? e.detail : JSON.stringify(e.detail));
+      const pager = el("p", `events ${after + 1}–${after + events.length}`, { class: "pager" });
+      if (starts.length > 1) {
+        const prev = el("button", "Previous", { type: "button" });
+        prev.addEventListener("click", () => { starts.pop(); load(); });
+        pager.append(prev);
+      }
+      if (events.length === 50) {
+        const next = el("button", "Next", { type: "button" });
+        next.addEventListener("click", () => { starts.push(events[events.length - 1].seq); load(); });
+        pager.append(next);
+      }
+      results.replaceChildren(table([["seq", (e) => e.seq], ["time", (e) => timeEl(e.time)],
+                                     ["actor", (e) => e.actor], ["action", (e) => e.action],
+                                     ["object", (e) => e.object], ["result", (e) => e.result],
+                                     ["detail", detail]], shown), pager);
+    } catch (e) {
+      results.replaceChildren(errorBox(e.message));
+    }
+  }
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); load(); });
+  show(el("h1", "Audit"), add(el("p"), verify), verdict, form, results);
+  await load();
 }
 
 // ---- start -----------------------------------------------------------------------------------

@@ -161,12 +161,23 @@ def pki(tls_server):
     return {"serial": cert["serial"], "subject": cert["subject"]}
 
 
-@pytest.fixture
-def driver(artifacts):
+@pytest.fixture(scope="module")
+def browser_once(artifacts):
     d = browser(artifacts)
     d.set_page_load_timeout(60)
     yield d
     d.quit()
+
+
+@pytest.fixture
+def driver(browser_once):
+    """The module's browser, on a blank page at its usual size with its console log drained: a
+    test starts signed out (the page keeps the token in memory only; loading it again forgets
+    it)."""
+    browser_once.get("about:blank")
+    browser_once.set_window_size(1280, 800)
+    browser_once.get_log("browser")
+    return browser_once
 
 
 def wait(driver, condition, what):
@@ -243,6 +254,7 @@ def test_admin_sees_the_dashboard_and_revokes_a_certificate(tls_server, pki, dri
     wait(driver, lambda d: "ui-issuing" in d.find_element(By.ID, "main").text, "the CA table")
     main = driver.find_element(By.ID, "main")
     assert "Expiring in 30 days" in main.text and "Pending approvals" in main.text
+    assert "CRL and OCSP freshness" in main.text
     # times in the browser's zone, the UTC value on hover
     t = driver.find_element(By.CSS_SELECTOR, "#main time")
     assert t.get_attribute("title").endswith("Z")
@@ -355,3 +367,130 @@ def test_me_in_another_tenant_is_refused(server):
     assert r.status == 401
     r = server.request("GET", "/api/v1/t/default/me", token="vt_nope")
     assert r.status == 401
+
+
+# ---- approvals and audit in the browser ------------------------------------------------------
+
+def person(server, name, role):
+    pid = server.api("POST", "/principals", {"name": name, "kind": "user"}, expect=201)["id"]
+    server.api("POST", "/roles/bind", {"principal": pid, "role": role}, expect=201)
+    return pid, own_token(server, pid, name + "-token")
+
+
+@pytest.fixture(scope="module")
+def approvals(tls_server, pki):
+    """A workflow on a clone of tls-client (one approval), two requesters and a request of
+    each."""
+    tls_server.api("POST", "/profiles/tls-client/clone", {"name": "ui-approved"}, expect=201)
+    tls_server.api("PUT", "/workflows/profile:ui-approved", {"required": 1})
+    made = {}
+    for name in ["ui-req-one", "ui-req-two"]:
+        pid, tok = person(tls_server, name, "requester")
+        csr, _ = make_csr(cn=f"<i>{name}</i>" if name == "ui-req-one" else name)
+        r = tls_server.request("POST", "/api/v1/t/default/certificates",
+                               {"ca": "ui-issuing", "profile": "ui-approved", "csr": csr},
+                               token=tok)
+        assert r.status == 202, r.body
+        made[name] = {"principal": pid, "token": tok, "request": r.json()["id"]}
+    return made
+
+
+@BROWSER
+def test_requester_sees_only_its_own_requests(tls_server, approvals, driver, artifacts):
+    from selenium.webdriver.common.by import By
+    one, two = approvals["ui-req-one"], approvals["ui-req-two"]
+    # its request was refused with a reason that is a script payload
+    tls_server.api("POST", f"/requests/{one['request']}/reject", {"reason": PAYLOAD})
+    sign_in(driver, tls_server, one["token"])
+    by_id(driver, "nav-approvals").click()
+    from selenium.webdriver.support.ui import Select
+    Select(by_id(driver, "req-status")).select_by_value("")
+    driver.find_element(By.CSS_SELECTOR, "#req-search button[type=submit]").click()
+    wait(driver, lambda d: d.find_element(By.LINK_TEXT, one["request"]), "its own request")
+    assert two["request"] not in driver.find_element(By.ID, "req-results").text
+    assert "Your own requests." in driver.find_element(By.ID, "main").text
+    shot(driver, artifacts, "approvals-requester")
+    driver.find_element(By.LINK_TEXT, one["request"]).click()
+    by_id(driver, "req-detail")
+    assert driver.find_elements(By.ID, "approve-button") == []
+    assert '"profile": "ui-approved"' in driver.find_element(By.ID, "req-params").text
+    detail = driver.find_element(By.ID, "req-detail")
+    assert PAYLOAD in detail.text and "rejected" in detail.text
+    assert by_id(driver, "req-subject").text == "CN=<i>ui-req-one</i>"
+    assert detail.find_elements(By.TAG_NAME, "i") == []
+    assert detail.find_elements(By.TAG_NAME, "img") == []
+    assert detail.find_elements(By.TAG_NAME, "script") == []
+    assert driver.title == "vouch console"
+    # no audit page for a requester, nor a revoke button anywhere
+    assert driver.find_elements(By.ID, "nav-audit") == []
+    assert_no_console_problems(driver)
+
+
+@BROWSER
+def test_ra_officer_approves_a_request_and_the_certificate_appears(tls_server, approvals, driver,
+                                                                    artifacts):
+    from selenium.webdriver.common.by import By
+    req = approvals["ui-req-two"]["request"]
+    _, tok = person(tls_server, "ui-officer", "ra-officer")
+    sign_in(driver, tls_server, tok)
+    by_id(driver, "nav-approvals").click()
+    wait(driver, lambda d: d.find_element(By.LINK_TEXT, req), "the pending request").click()
+    assert "0 of 1" in by_id(driver, "req-detail").text
+    assert by_id(driver, "req-subject").text == "CN=ui-req-two"
+    shot(driver, artifacts, "request-officer")
+    by_id(driver, "approve-button").click()
+    wait(driver, lambda d: "Approve: done" in d.find_element(By.ID, "req-action-status").text,
+         "the approval")
+    got = tls_server.api("GET", "/requests/" + req)
+    assert got["status"] == "done", got
+    serial = got["result"]["body"]["serial"]
+    assert serial in driver.find_element(By.ID, "req-result").text
+    shot(driver, artifacts, "request-approved")
+    # the certificate is there, found by its serial in the certificates page
+    by_id(driver, "nav-certificates").click()
+    by_id(driver, "q-serial").send_keys(serial)
+    driver.find_element(By.CSS_SELECTOR, "#cert-search button[type=submit]").click()
+    wait(driver, lambda d: d.find_element(By.LINK_TEXT, serial), "the new certificate")
+    assert_no_console_problems(driver)
+
+
+@BROWSER
+def test_auditor_browses_and_verifies_the_audit_chain(tls_server, approvals, driver, artifacts):
+    from selenium.webdriver.common.by import By
+    _, tok = person(tls_server, "ui-auditor2", "auditor")
+    sign_in(driver, tls_server, tok)
+    by_id(driver, "nav-audit").click()
+    wait(driver, lambda d: "cert.issue" in d.find_element(By.ID, "audit-results").text or
+         "cert" in d.find_element(By.ID, "audit-results").text, "the events")
+    by_id(driver, "verify-button").click()
+    wait(driver, lambda d: "Chain verified" in d.find_element(By.ID, "verify-result").text,
+         "the verification")
+    # nothing on the page changes anything: the verify button reads only
+    buttons = [b.text for b in driver.find_elements(By.CSS_SELECTOR, "#main button")]
+    assert set(buttons) <= {"Verify the chain", "Filter", "Next", "Previous"}, buttons
+    shot(driver, artifacts, "audit-auditor")
+    assert_no_console_problems(driver)
+
+
+@BROWSER
+def test_signs_in_and_moves_between_pages_by_keyboard_at_a_phone_width(tls_server, pki, driver,
+                                                                      artifacts):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    driver.set_window_size(390, 844)
+    driver.get(tls_server.url + "/ui/")
+    tenant = by_id(driver, "tenant")
+    tenant.click()
+    tenant.send_keys(Keys.TAB)
+    assert driver.switch_to.active_element.get_attribute("id") == "token"
+    driver.switch_to.active_element.send_keys(tls_server.token, Keys.ENTER)
+    by_id(driver, "who")
+    # the page links are the first stops of the tab order, and Enter follows one
+    driver.find_element(By.ID, "nav-dashboard").send_keys(Keys.TAB)
+    assert driver.switch_to.active_element.get_attribute("id") == "nav-certificates"
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    wait(driver, lambda d: d.find_element(By.LINK_TEXT, pki["serial"]), "the certificates page")
+    # one block per row at a phone's width: nothing wider than the window
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
+    shot(driver, artifacts, "certificates-phone")
+    assert_no_console_problems(driver)

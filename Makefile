@@ -239,9 +239,10 @@ integration: bins
 # by PID at the end, also when the tests fail).
 PGRUN = d=$$(mktemp -d /tmp/vouch-pg-XXXXXX) && $(CURDIR)/tests/pg/pg.sh start $$d && \
 	trap '$(CURDIR)/tests/pg/pg.sh stop '$$d EXIT && set -a && . $$d/env && set +a
-unit-pg: $(BUILD)/tests/test_store
-	$(PGRUN) && VOUCH_TEST_STORE_URL=$$VOUCH_TEST_PG/vouch_unit \
-	    VOUCH_TEST_STORE_ADMIN_URL=$${VOUCH_TEST_PG_ADMIN%/*}/vouch_unit $(BUILD)/tests/test_store
+unit-pg: $(BUILD)/tests/test_store $(BUILD)/tests/test_svc_faults
+	$(PGRUN) && export VOUCH_TEST_STORE_URL=$$VOUCH_TEST_PG/vouch_unit \
+	    VOUCH_TEST_STORE_ADMIN_URL=$${VOUCH_TEST_PG_ADMIN%/*}/vouch_unit && \
+	    $(BUILD)/tests/test_store && $(BUILD)/tests/test_svc_faults
 
 integration-pg: bins
 	$(PGRUN) && cd tests/integration && VOUCH_BUILD=$(CURDIR)/$(BUILD) $(PYTEST) .

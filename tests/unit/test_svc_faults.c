@@ -7,7 +7,8 @@
  * database holds exactly what it held before (every table's rows hashed; the
  * audit chain may only have gained events that record a failure), the audit
  * chain verifies and SQLite's foreign keys hold; after the last run the
- * operation is there, whole.  On a real SQLite file with a real signer.
+ * operation is there, whole.  On a real SQLite file with a real signer; under
+ * make unit-pg on the run's PostgreSQL server (VOUCH_TEST_STORE_URL).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +26,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "store/store_fault.h"
@@ -45,6 +47,7 @@ static const struct actor officer = {
     .id = "tok-o1", .principal = "p-o1", .roles = officer_roles, .nroles = 1};
 
 static char dir[64], db_path[128];
+static const char *pg_url, *pg_admin_url; /* set (make unit-pg): the store is PostgreSQL */
 static struct signer *signer;
 static struct store *store;
 static struct svc *svc;
@@ -57,13 +60,58 @@ static int table_skipped(const char *name)
     return strcmp(name, "audit") == 0 || strncmp(name, "sqlite_", 7) == 0;
 }
 
+/* Runs sql as PostgreSQL's superuser (past row-level security); the result (caller clears). */
+static PGresult *pg_admin(const char *sql)
+{
+    PGconn *db = PQconnectdb(pg_admin_url);
+    PGresult *res;
+
+    if (PQstatus(db) != CONNECTION_OK)
+        fail_msg("%s", PQerrorMessage(db));
+    res = PQexec(db, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(db));
+    PQfinish(db);
+    return res;
+}
+
+/* The same digest on PostgreSQL: each table's rows as text, sorted, hashed by the server. */
+static void pg_digest(unsigned char out[32])
+{
+    PGresult *tables = pg_admin("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                "AND tablename <> 'audit' ORDER BY 1");
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    for (int i = 0; i < PQntuples(tables); i++) {
+        const char *name = PQgetvalue(tables, i, 0);
+        char *sql = xasprintf("SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY "
+                              "t::text)), '') FROM \"%s\" t",
+                              name);
+        PGresult *r = pg_admin(sql);
+        EVP_DigestUpdate(md, name, strlen(name) + 1);
+        EVP_DigestUpdate(md, PQgetvalue(r, 0, 0), strlen(PQgetvalue(r, 0, 0)) + 1);
+        EVP_DigestUpdate(md, PQgetvalue(r, 0, 1), strlen(PQgetvalue(r, 0, 1)) + 1);
+        PQclear(r);
+        free(sql);
+    }
+    PQclear(tables);
+    EVP_DigestFinal_ex(md, out, NULL);
+    EVP_MD_CTX_free(md);
+}
+
 /* SHA-256 of every row of every table (but the audit log), in one digest. */
 static void db_digest(unsigned char out[32])
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *tables = NULL;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_MD_CTX *md;
 
+    if (pg_url != NULL) {
+        pg_digest(out);
+        return;
+    }
+    md = EVP_MD_CTX_new();
     assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_busy_timeout(db, 10000);
     EVP_DigestInit_ex(md, EVP_sha256(), NULL);
@@ -109,6 +157,14 @@ static void audit_counts(int64_t *all, int64_t *ok)
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
 
+    if (pg_url != NULL) {
+        PGresult *r =
+            pg_admin("SELECT count(*), coalesce(sum((result = 'ok')::int), 0) FROM audit");
+        *all = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        *ok = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+        PQclear(r);
+        return;
+    }
     assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_busy_timeout(db, 10000);
     assert_int_equal(sqlite3_prepare_v2(db,
@@ -126,20 +182,23 @@ static void audit_counts(int64_t *all, int64_t *ok)
 /* Foreign keys hold, and the tenant's audit chain (with its checkpoints) verifies. */
 static void integrity_holds(const char *what, long n)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
     struct svc_audit_verdict v;
     struct err e;
 
-    assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 10000);
-    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        fail_msg("%s, fault %ld: table %s row %lld points at a missing %s row", what, n,
-                 sqlite3_column_text(st, 0), (long long)sqlite3_column_int64(st, 1),
-                 sqlite3_column_text(st, 2));
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    if (pg_url == NULL) { /* PostgreSQL checks its foreign keys at every statement */
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        sqlite3_busy_timeout(db, 10000);
+        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL),
+                         SQLITE_OK);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            fail_msg("%s, fault %ld: table %s row %lld points at a missing %s row", what, n,
+                     sqlite3_column_text(st, 0), (long long)sqlite3_column_int64(st, 1),
+                     sqlite3_column_text(st, 2));
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+    }
     if (svc_audit_verify(svc, T, &v, &e) != 0)
         fail_msg("%s, fault %ld: audit verify: %s", what, n, e.msg);
     if (!v.ok)
@@ -328,7 +387,7 @@ static int group_setup(void **state)
     struct signer_config sc = {0};
     struct svc_config cfg = {
         .public_url = "http://127.0.0.1:1", .node = "test:1", .ocsp_outage_seconds = 6};
-    char keys[96], kek[96], url[160];
+    char keys[96], kek[96], url[512];
     struct svc_outcome out;
     struct svc_op root = {.kind = SVC_OP_CA_CREATE,
                           .ca_req = {.name = "root", .subject = "/CN=Fault Root", .path_len = -1}};
@@ -343,6 +402,14 @@ static int group_setup(void **state)
     snprintf(kek, sizeof(kek), "%s/kek", dir);
     snprintf(db_path, sizeof(db_path), "%s/t.db", dir);
     snprintf(url, sizeof(url), "sqlite:%s", db_path);
+    pg_url = getenv("VOUCH_TEST_STORE_URL");
+    pg_admin_url = getenv("VOUCH_TEST_STORE_ADMIN_URL");
+    if (pg_url != NULL) { /* make unit-pg: a database of the run's PostgreSQL server */
+        if (pg_admin_url == NULL)
+            fail_msg("VOUCH_TEST_STORE_ADMIN_URL: needed with a PostgreSQL store URL");
+        PQclear(pg_admin("DROP SCHEMA public CASCADE; CREATE SCHEMA public AUTHORIZATION vouch"));
+        snprintf(url, sizeof(url), "%s", pg_url);
+    }
     if ((f = fopen(kek, "w")) == NULL)
         return -1;
     fputs("0123456789abcdef0123456789abcdef0123456789abcdef\n", f);

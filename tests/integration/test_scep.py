@@ -437,10 +437,14 @@ class Certmonger:
         self.log = open(os.path.join(d, "certmonger.log"), "w")
         self.daemon = subprocess.Popen(["certmonger", "-s", "-n", "-B", "-d", "1"], env=self.env,
                                        stdout=self.log, stderr=subprocess.STDOUT)
-        wait_for(lambda: self.daemon.poll() is not None or
-                 self.getcert("list-cas", check=False).returncode == 0,
-                 what="certmonger on the bus")
-        assert self.daemon.poll() is None, open(self.log.name).read()[-2000:]
+        try:
+            wait_for(lambda: self.daemon.poll() is not None or
+                     self.getcert("list-cas", check=False).returncode == 0,
+                     what="certmonger on the bus")
+            assert self.daemon.poll() is None, open(self.log.name).read()[-2000:]
+        except BaseException:
+            self.stop()  # nothing left running
+            raise
 
     def getcert(self, *args, check=True, timeout=120):
         p = subprocess.run(["getcert", args[0], "-s", *args[1:]], env=self.env,

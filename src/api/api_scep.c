@@ -7,9 +7,11 @@
  *
  * GetCACaps answers text/plain, GetCACert application/x-x509-ca-ra-cert (the
  * CA and RA certificates, RFC 8894 §4.2.1.2).  A PKIOperation's message is
- * the POST body (application/x-pki-message) or, by GET, the base64 `message`
- * argument.  Errors where no CertRep can be formed are HTTP errors with a
- * text reason: 400 bad input, 403 a disabled endpoint, 404 no such endpoint.
+ * the POST body (application/x-pki-message) or, by GET, the base64 `message` * argument; it is
+ * opened (the signer unwraps its content key), answered by svc (svc_scep_request) and the CertRep
+ * signed by the RA key, answered application/x-pki-message.  Errors where no CertRep can be formed
+ * are HTTP errors with a text reason: 400 bad input (not a pkiMessage), 403 a disabled endpoint,
+ * 404 no such endpoint, 503 the signer or the store away.
  */
 #include "api/api_internal.h"
 

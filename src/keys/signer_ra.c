@@ -90,6 +90,38 @@ static int decrypt_in_store(struct req *r, const unsigned char *in, size_t len, 
     return rc;
 }
 
+/*
+ * Only a key bound to purpose "ra" decrypts: one with no purpose yet (which
+ * purpose_allows lets sign as before purposes existed) is refused too, so no
+ * key made for something else becomes a decryption oracle.
+ */
+static int ra_purpose_check(struct req *r)
+{
+    char *tenant = wire_get_str(r->body, r->len, T_TENANT, 256);
+    char *id = wire_get_str(r->body, r->len, T_KEY_ID, 256);
+    enum key_purpose p = KEY_PURPOSE_NONE;
+    EVP_PKEY *k = NULL;
+    int rc = -1;
+    if (tenant == NULL || id == NULL) {
+        err_set(&r->err, ERR_INVALID, "signer: tenant or key id missing");
+    } else if (signer_bind_purpose(signer_keystore(), tenant, id, &p, &r->err) != 0) {
+        /* r->err says why */
+    } else if (p == KEY_PURPOSE_NONE && (k = signer_req_key(r)) == NULL) {
+        /* no such key of the tenant: r->err is ERR_NOT_FOUND */
+    } else if (p != KEY_PURPOSE_RA) {
+        err_set(&r->err, ERR_FORBIDDEN, "signer: key %s decrypts nothing (purpose %s, not ra)", id,
+                key_purpose_name(p));
+        log_warn("signer: refused: tenant %s key %s (purpose %s) to decrypt a SCEP envelope key",
+                 tenant, id, key_purpose_name(p));
+    } else {
+        rc = 0;
+    }
+    EVP_PKEY_free(k);
+    free(tenant);
+    free(id);
+    return rc;
+}
+
 int signer_h_ra_decrypt(struct req *r)
 {
     struct keystore *ks = signer_keystore();
@@ -107,6 +139,8 @@ int signer_h_ra_decrypt(struct req *r)
                        ENCRYPTED_MAX, KEY_MAX);
     if (signer_req_bind_check(r, "SCEP envelope key", NULL, 0) != 0)
         return -1; /* refused: logged and queued for the audit log (signer_bind.c) */
+    if (ra_purpose_check(r) != 0)
+        return -1;
     rc = ks->ops->decrypt != NULL ? decrypt_in_store(r, in, len, &plain, &plain_len)
                                   : decrypt_loaded(r, in, len, &plain, &plain_len);
     if (rc != 0 && r->err.kind != ERR_INVALID)

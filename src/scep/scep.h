@@ -5,10 +5,10 @@
  *
  * A pkiMessage (RFC 8894 §3.2) is a CMS SignedData signed by the requester
  * (its self-signed or old certificate in the message), whose signed
- * attributes carry messageType, transactionID and senderNonce and whose
- * content is a CMS EnvelopedData for the RA.  scep_message_parse checks the
- * outer layer only; the envelope is opened by the signer, which holds the RA
- * key.
+ * attributes carry messageType, transactionID and senderNonce and whose * content is a CMS
+ * EnvelopedData for the RA.  scep_message_parse checks the outer layer; scep_envelope_open opens
+ * the envelope with a callback that unwraps its content key (the signer holds the RA key: svc gives
+ * it); scep_certrep makes the answer with a callback that signs its attributes.
  */
 #ifndef VOUCH_SCEP_H
 #define VOUCH_SCEP_H

@@ -5,8 +5,11 @@
  * (purpose "ra": the signer opens envelopes and signs replies with it, and
  * nothing else) and its certificate from the endpoint's CA.  Both are filed
  * in the endpoint's settings ("ra": key_id and cert_serial) and renewed when
- * the certificate is revoked, gone, issued by another CA than the endpoint's
- * or in the last third of its life, which is checked at every GetCACert.
+ * the certificate is revoked, gone, issued by another CA than the endpoint's * or in the last third
+ * of its life, which is checked at every GetCACert and PKIOperation.  PKIOperation
+ * (svc_scep_request): PKCSReq with an enrollment credential as challenge and RenewalReq signed by
+ * the certificate renewed go through the one door (svc_submit) as EST's enrollments do; CertPoll
+ * collects a request held for approval; GetCert and GetCRL read.
  */
 #include "svc/svc_internal.h"
 

@@ -437,10 +437,14 @@ class Certmonger:
         self.log = open(os.path.join(d, "certmonger.log"), "w")
         self.daemon = subprocess.Popen(["certmonger", "-s", "-n", "-B", "-d", "1"], env=self.env,
                                        stdout=self.log, stderr=subprocess.STDOUT)
-        wait_for(lambda: self.daemon.poll() is not None or
-                 self.getcert("list-cas", check=False).returncode == 0,
-                 what="certmonger on the bus")
-        assert self.daemon.poll() is None, open(self.log.name).read()[-2000:]
+        try:
+            wait_for(lambda: self.daemon.poll() is not None or
+                     self.getcert("list-cas", check=False).returncode == 0,
+                     what="certmonger on the bus")
+            assert self.daemon.poll() is None, open(self.log.name).read()[-2000:]
+        except BaseException:
+            self.stop()  # nothing left running
+            raise
 
     def getcert(self, *args, check=True, timeout=120):
         p = subprocess.run(["getcert", args[0], "-s", *args[1:]], env=self.env,
@@ -835,3 +839,25 @@ def test_legacy_algorithms_only_where_the_endpoint_enables_them(server):
     plain = Device(server, "legacy.example.com")
     rep = plain.pkcsreq(f"{cid}:{secret}", cipher="-des3")
     assert (rep.status, rep.fail) == ("2", "0")
+
+
+def test_enrollments_count_against_the_tenants_quota(server):
+    """SCEP issuance is counted as any other: over certs_per_hour a PKCSReq is a CertRep
+    FAILURE badRequest, and nothing is issued."""
+    cid, secret = credential(server)
+    issued = cert_count(server)
+    r = server.request("PUT", "/api/v1/tenants/default/limits", {"certs_per_hour": 1},
+                       token="system")
+    assert r.status == 200, r.body
+    try:
+        before = cert_count(server)
+        rep = Device(server, "quota.example.com").pkcsreq(f"{cid}:{secret}")
+        assert (rep.status, rep.fail) == ("2", "2") and not rep.certs
+        assert cert_count(server) == before
+        refused = [e for e in server.audit() if e["action"] == "cert.issue"][-1]
+        assert refused["result"] == "refused" and refused["actor"] == f"scep:dev/{cid}"
+    finally:
+        r = server.request("PUT", "/api/v1/tenants/default/limits", {"certs_per_hour": 0},
+                           token="system")
+        assert r.status == 200, r.body
+    assert issued > 1  # the hour's count was over the limit of 1 already

@@ -105,6 +105,20 @@ static void ra_key_decrypts_and_signs_only_scep(struct signer *s)
     assert_int_equal(e.kind, ERR_FORBIDDEN);
     assert_int_equal(signer_ra_decrypt(s, "alpha", id, bad, 0, got, 32, &e), -1);
     assert_int_equal(e.kind, ERR_INVALID);
+    {
+        /* A key with no purpose yet (signs as before purposes existed) decrypts nothing. */
+        char *none_id = NULL;
+        EVP_PKEY *none_pub = NULL;
+        unsigned char *w;
+        size_t w_len = 0;
+        assert_int_equal(signer_keygen(s, "alpha", KEY_RSA_2048, &none_id, &none_pub, &e), 0);
+        w = ra_wrap(none_pub, cek, sizeof(cek), &w_len);
+        assert_int_equal(signer_ra_decrypt(s, "alpha", none_id, w, w_len, got, 32, &e), -1);
+        assert_int_equal(e.kind, ERR_FORBIDDEN);
+        free(w);
+        free(none_id);
+        EVP_PKEY_free(none_pub);
+    }
     /* A CertRep's attributes: the RA key signs them, a CA key does not; a request's: no one. */
     attrs = ra_attrs("3", &attrs_len);
     request = ra_attrs("19", &request_len);

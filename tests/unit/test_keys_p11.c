@@ -880,6 +880,31 @@ static void derived_secrets_are_the_same_from_the_backup_token(void **state)
     free(secret);
 }
 
+static void an_ra_key_decrypts_from_the_backup_token(void **state)
+{
+    unsigned char cek[16] = "content key 128", got[16], *wrapped;
+    size_t wrapped_len = 0;
+    struct fixture *f = *state;
+    struct signer *s;
+    struct err e;
+
+    if ((f->s = s = start("vouch-a", "vouch-b", pin_file, MODULE, &e)) == NULL)
+        fail_msg("failover signer: %s", e.msg);
+    if (signer_keygen_for(s, "alpha", KEY_RSA_2048, KEY_PURPOSE_RA, &f->id, &f->pub, &e) != 0)
+        fail_msg("keygen: %s", e.msg);
+    wrapped = ra_wrap(f->pub, cek, sizeof(cek), &wrapped_len);
+    for (int away = 0; away < 2; away++) {
+        if (away)
+            token_move(f, 1); /* the primary is gone: the backup decrypts */
+        memset(got, 0, sizeof(got));
+        if (signer_ra_decrypt(s, "alpha", f->id, wrapped, wrapped_len, got, sizeof(got), &e) != 0)
+            fail_msg("decrypt (%s): %s", away ? "backup" : "primary", e.msg);
+        assert_memory_equal(got, cek, sizeof(cek));
+    }
+    token_move(f, 0);
+    free(wrapped);
+}
+
 static void a_tenant_with_its_own_token_uses_only_that_token_and_its_pin(void **state)
 {
     struct signer_config cfg = {.keystore_type = "pkcs11",
@@ -1025,6 +1050,7 @@ int main(void)
             signing_moves_to_the_backup_when_the_primary_lost_its_files_before_any_signature),
         FIXTURE_TEST(a_key_the_primary_lacks_fails_the_primary_and_the_backup_signs),
         FIXTURE_TEST(derived_secrets_are_the_same_from_the_backup_token),
+        FIXTURE_TEST(an_ra_key_decrypts_from_the_backup_token),
         cmocka_unit_test(a_tenant_with_its_own_token_uses_only_that_token_and_its_pin),
         cmocka_unit_test(the_token_can_be_named_by_slot_instead_of_label),
         cmocka_unit_test(a_key_one_token_lacks_is_reported_when_the_pair_opens),

@@ -4,7 +4,7 @@ sit side by side in src/api/ and that the test suite holds together:
 
 - the route table itself (`vouchd --routes`, from api_routes.c): every path and method, its
   listener, the permission it needs, the request body's media type and size limit;
-- src/api/api_routes.json: for each route ("METHOD /path" exactly as `vouchd --routes` prints
+- src/api/api_routes.json: under "routes", for each route ("METHOD /path" exactly as `vouchd --routes` prints
   it) its operationId, summary, the JSON schema of its request body (JSON routes) and, per
   success status, the schema or media types of its answer.
 
@@ -60,8 +60,15 @@ def key(route):
 
 
 def load_descriptions(path=DESCRIPTIONS):
+    """The routes' descriptions ("METHOD /path": {...})."""
     with open(path) as f:
-        return json.load(f)
+        return json.load(f)["routes"]
+
+
+def load_schemas(path=DESCRIPTIONS):
+    """The schemas the descriptions refer to (#/components/schemas/NAME)."""
+    with open(path) as f:
+        return json.load(f)["schemas"]
 
 
 def missing(routes, descriptions):
@@ -218,23 +225,7 @@ def document(routes, descriptions):
                                       "description": "a certificate of an issuer the tenant "
                                                      "trusts (POST /client-cas)"},
             },
-            "schemas": {
-                "Error": {"type": "object", "required": ["error", "detail"],
-                          "properties": {"error": {"type": "string",
-                                                   "description": "a stable code, e.g. "
-                                                                  "not_found"},
-                                         "detail": {"type": "string"}}},
-                "Problem": {"type": "object", "required": ["type"],
-                            "description": "RFC 7807 / RFC 8555 section 6.7",
-                            "properties": {"type": {"type": "string"},
-                                           "detail": {"type": "string"},
-                                           "status": {"type": "integer"},
-                                           "subproblems": {"type": "array"}}},
-                "Request": {"type": "object", "required": ["id"],
-                            "description": "an operation waiting for approval (docs/api.md "
-                                           "\"Approvals\")",
-                            "properties": {"id": {"type": "string"}}},
-            },
+            "schemas": load_schemas(),
         },
     }
 

@@ -113,11 +113,11 @@ class Checker:
         error = jsonschema.exceptions.best_match(self.validator(schema).iter_errors(instance))
         assert error is None, f"{what}: {error.message} at {list(error.absolute_path)}"
 
-    def __call__(self, method, path, body=None, token="admin", expect=None):
+    def __call__(self, method, path, body=None, token="admin", expect=None, base=None):
         ops = sorted(self.operation(method, path.split("?")[0]), key=lambda t: t[0].count("{"))
         assert ops, f"{method} {path}: not in docs/openapi.json"
         template, op = ops[0]
-        r = self.server.request(method, path, body, token=token)
+        r = self.server.request(method, path, body, token=token, base=base)
         if body is not None:
             # A body the schema refuses is refused (400); one it accepts is not refused as bad.
             schema = op["requestBody"]["content"]["application/json"]["schema"]
@@ -313,6 +313,20 @@ def test_every_route_with_a_json_body_answers_as_the_document_says(open_server, 
               "/audit/export", "/cas/oapi-sub/crl", "/reports/certificates",
               "/reports/certificates?format=csv"):
         call("GET", T + p, expect=200)
+    # The public listener and the protocols' first steps, with their media types.
+    pub = server.public_url
+    call("GET", "/ca/default/issuing.crt", token=None, base=pub, expect=200)
+    call("GET", "/crl/default/issuing.crl", token=None, base=pub, expect=200)
+    call("GET", "/crl/default/no-such-ca.crl", token=None, base=pub, expect=404)
+    call("GET", "/acme/default/oapi-acme/directory", token=None, expect=200)
+    call("GET", "/acme/default/oapi-acme/new-nonce", token=None, expect=204)
+    call("GET", "/.well-known/est/default~oapi-est/cacerts", token=None, expect=200)
+    call("GET", "/est/default/oapi-est/.well-known/est/cacerts", token=None, expect=200)
+    call("POST", T + "/enroll/endpoints", {"name": "oapi-scep", "protocol": "scep",
+                                           "ca": "issuing", "profile": "tls-server"}, expect=201)
+    call("GET", "/scep/default/oapi-scep?operation=GetCACaps", token=None, expect=200)
+    call("GET", "/scep/default/oapi-scep?operation=GetCACert", token=None, expect=200)
+    call("GET", "/scep/default/oapi-scep?operation=Nonsense", token=None, expect=400)
 
     json_routes = {gen.key(r) for r in routes if r["content_type"] == "application/json"}
     called = {m + " " + t for m, t in call.seen}

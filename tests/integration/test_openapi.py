@@ -78,6 +78,8 @@ def test_the_openapi_document_matches_the_route_table(routes, doc):
                     f"{path}: a JSON body needs its fields described"
 
 
+@pytest.mark.runs_in("integration", why="the document and the linter are the same whatever the "
+                     "storage, key store or sanitizer: one run is enough")
 def test_redocly_lint_with_the_recommended_rules_finds_nothing():
     redocly = os.path.join(TOOLS, "node_modules", ".bin", "redocly")
     assert os.path.exists(redocly), \

@@ -50,9 +50,11 @@ PUBLIC_SERVER = {"url": "http://127.0.0.1:8080",
                                 "SCEP; the API listener serves the enrollment protocols too)"}
 
 TEMPLATE = {"operationId": "camelCaseName", "summary": "What it does, in a few words",
-            "request": {"type": "object", "additionalProperties": False,
-                        "properties": {}, "required": []},
-            "responses": {"200": {"type": "object"}}}
+            "request": {"type": "object", "properties": {"FIELD": {"type": "string"}},
+                        "required": ["FIELD"]},
+            "responses": {"200": {"type": "object", "properties": {"FIELD": {"type": "string"}},
+                                  "required": ["FIELD"]},
+                          "202": {"$ref": "#/components/schemas/Request"}}}
 
 
 def key(route):

@@ -76,6 +76,11 @@ def test_the_openapi_document_matches_the_route_table(routes, doc):
             if body is not None:
                 assert body["schema"].get("properties") is not None, \
                     f"{path}: a JSON body needs its fields described"
+            for status, answer in op["responses"].items():
+                schema = answer.get("content", {}).get("application/json", {}).get("schema")
+                if path.startswith("/api/") and schema is not None:
+                    assert "properties" in schema or "$ref" in schema, \
+                        f"{path} {status}: a JSON answer needs its fields described"
 
 
 @pytest.mark.runs_in("integration", why="the document and the linter are the same whatever the "

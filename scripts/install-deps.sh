@@ -15,14 +15,16 @@ libgfshare-dev libsystemd-dev libseccomp-dev ca-certificates softhsm2 python3"
 # (tests/integration/test_metrics.py); python3-pyasn1-modules builds the CMP messages openssl
 # cmp 3.0 cannot send (tests/integration/test_cmp.py); python3-aiosmtpd is the SMTP server that
 # receives expiry notices (tests/integration/test_notices.py); chromium, chromium-driver and
-# python3-selenium load the web console in a real browser (tests/integration/test_console.py).
+# python3-selenium load the web console in a real browser (tests/integration/test_console.py);
+# nodejs (with npm) runs Redocly's OpenAPI linter, installed from tools/openapi's lockfile, and
+# python3-jsonschema checks real answers against that description (tests/integration/test_openapi.py).
 TEST="libcmocka-dev python3-pytest python3-cryptography python3-pyasn1-modules gnutls-bin curl
 mandoc man-db
 clang libclang-rt-14-dev sqlite3 osslsigncode
 rsyslog rsyslog-openssl postgresql haproxy postgresql-15-auto-failover
 pebble lego certbot prometheus systemd
 strongswan-pki libstrongswan-extra-plugins libstrongswan-standard-plugins certmonger dbus-daemon
-python3-aiosmtpd
+python3-aiosmtpd python3-jsonschema nodejs
 chromium chromium-driver python3-selenium"
 case "${1:-}" in
     --run) PKGS="$RUN" ;;
@@ -34,7 +36,16 @@ missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+# The npm tools of the tests, exactly as the lockfile says (`npm ci`), after the packages.
+npm_tools() {
+    [ "$PKGS" = "$RUN" ] && return 0
+    command -v npm >/dev/null 2>&1 || return 0
+    (cd "$(dirname "$0")/../tools/openapi" && npm ci --no-audit --no-fund --loglevel=error)
+}
+if [ -z "$missing" ]; then
+    npm_tools
+    exit 0
+fi
 if [ "$(id -u)" -ne 0 ]; then
     echo "install-deps: missing packages:$missing (run as root to install them)" >&2
     exit 1
@@ -75,4 +86,5 @@ esac
 case " $missing " in
     *" prometheus "*) service prometheus stop >/dev/null 2>&1 || true ;;
 esac
+[ "$rc" -eq 0 ] && npm_tools
 exit $rc

@@ -61,6 +61,12 @@ def key(route):
     return route["method"] + " " + route["path"]
 
 
+def described(route):
+    """Whether the route belongs in the API's description: the web console's page and files
+    (/ui, docs/console.md) are for browsers, not API clients."""
+    return route["path"] != "/ui" and not route["path"].startswith("/ui/")
+
+
 def load_descriptions(path=DESCRIPTIONS):
     """The routes' descriptions ("METHOD /path": {...})."""
     with open(path) as f:
@@ -75,6 +81,7 @@ def load_schemas(path=DESCRIPTIONS):
 
 def missing(routes, descriptions):
     """Messages for routes without a description and descriptions without a route."""
+    routes = [r for r in routes if described(r)]
     keys = {key(r) for r in routes}
     out = []
     for r in routes:
@@ -169,7 +176,7 @@ def tag_of(path):
 def document(routes, descriptions):
     paths = {}
     tags = set()
-    for r in routes:
+    for r in filter(described, routes):
         d = descriptions[key(r)]
         path = openapi_path(r["path"])
         params = re.findall(r"\{(\w+)\}", path)

@@ -62,7 +62,7 @@ def test_the_openapi_document_matches_the_route_table(routes, doc):
     # Every operation of every route is there, with each path parameter declared, a success
     # answer and error answers.
     ops = sum(len(v) for v in doc["paths"].values())
-    assert ops == len({(r["method"], r["path"]) for r in routes})
+    assert ops == len({(r["method"], r["path"]) for r in routes if gen.described(r)})
     ids = [op["operationId"] for m in doc["paths"].values() for op in m.values()]
     assert len(ids) == len(set(ids))
     for path, methods in doc["paths"].items():

@@ -287,7 +287,9 @@ FUZZ_SRCS_wire    := src/keys/wire.c $(lib_SRC)
 FUZZ_SRCS_tbs     := src/keys/tbs.c
 FUZZ_SRCS_ocsp    := $(core_SRC) $(lib_SRC)
 FUZZ_SRCS_tsq     := $(core_SRC) $(lib_SRC)
-FUZZ_SRCS_route   := $(foreach m,api http acme est scep svc core audit store keys lib,$($(m)_SRC))
+FUZZ_SRCS_route   := $(foreach m,api http acme est scep svc core audit store keys lib,$($(m)_SRC)) \
+	$(BUILD)/gen/console_assets.c
+build-fuzz/fuzz_route: $(BUILD)/gen/console_assets.c
 FUZZ_SRCS_bundle  := $(foreach m,svc core audit store keys lib,$($(m)_SRC))
 FUZZ_SRCS_forwarded := src/http/http_forwarded.c $(lib_SRC)
 FUZZ_SRCS_jws     := $(ACME_PROTOCOL_SRC) $(lib_SRC)

@@ -64,6 +64,13 @@ struct p11_module {
 };
 
 static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * Objects are made and destroyed on tokens one at a time in this process: SoftHSM2's file store
+ * answered CKR_GENERAL_ERROR to a key copied into the backup token while another thread made an
+ * audit key (seen under load).  Writes to a token are rare (keys made, deleted, bound); signing
+ * does not take this lock.
+ */
+static pthread_mutex_t token_writes = PTHREAD_MUTEX_INITIALIZER;
 static struct p11_module *modules;
 
 /* A key found in the token, for the current connection only. */
@@ -789,7 +796,9 @@ static CK_RV pair_generate(struct p11_store *s, CK_SESSION_HANDLE h, enum key_ty
         mech.mechanism = type == KEY_ED25519 ? CKM_EC_EDWARDS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN;
         pub_t[npub++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, params, (CK_ULONG)plen};
     }
+    pthread_mutex_lock(&token_writes);
     rv = s->f->C_GenerateKeyPair(h, &mech, pub_t, npub, priv_t, ARRAY_LEN(priv_t), pub_obj, &priv);
+    pthread_mutex_unlock(&token_writes);
     OPENSSL_free(params);
     return rv;
 }
@@ -868,9 +877,11 @@ static CK_RV pair_create(struct p11_store *s, CK_SESSION_HANDLE h, EVP_PKEY *key
         ERR_clear_error();
         return CKR_ATTRIBUTE_VALUE_INVALID;
     }
+    pthread_mutex_lock(&token_writes);
     rv = s->f->C_CreateObject(h, t, nt, &priv);
     if (rv == CKR_OK && (rv = s->f->C_CreateObject(h, pub_t, npub, &pub)) != CKR_OK)
         s->f->C_DestroyObject(h, priv);
+    pthread_mutex_unlock(&token_writes);
     p11_vals_free(&v);
     return rv;
 }
@@ -955,6 +966,7 @@ static int p11_destroy(struct keystore *ks, const char *tenant, const char *key_
     cache_drop(s, tenant, key_id);
     pthread_mutex_unlock(&s->lock);
     object_label(label, tenant, key_id);
+    pthread_mutex_lock(&token_writes);
     n = objects_find(s->f, h, CKO_PRIVATE_KEY, label, o, 4, &rv);
     for (int i = 0; i < n && rv == CKR_OK; i++)
         rv = s->f->C_DestroyObject(h, o[i]);
@@ -967,6 +979,7 @@ static int p11_destroy(struct keystore *ks, const char *tenant, const char *key_
         for (int i = 0; i < dn && rv == CKR_OK; i++)
             rv = s->f->C_DestroyObject(h, o[i]);
     }
+    pthread_mutex_unlock(&token_writes);
     sess_give(s, h, epoch, rv);
     if (rv != CKR_OK)
         return rv_err(s, rv, "deleting a key", e);
@@ -1042,10 +1055,12 @@ static int p11_meta_set(struct keystore *ks, const char *tenant, const char *key
     n = keys == 1 ? objects_find(s->f, h, CKO_DATA, label, o, 4, &rv) : 0;
     /* The new text first, then the old ones go: a failure between leaves two, which meta_get
      * refuses to choose between rather than falling back to none. */
+    pthread_mutex_lock(&token_writes);
     if (keys == 1 && rv == CKR_OK)
         rv = s->f->C_CreateObject(h, t, sizeof(t) / sizeof(t[0]), &made);
     for (int i = 0; i < n && rv == CKR_OK; i++)
         rv = s->f->C_DestroyObject(h, o[i]);
+    pthread_mutex_unlock(&token_writes);
     sess_give(s, h, epoch, rv);
     if (keys < 0 || n < 0 || rv != CKR_OK)
         return rv_err(s, rv, "writing a key's binding", e);
